@@ -1,0 +1,148 @@
+/* flow_record.h - a finished connection, as the analyzer hands it to the report writers.
+ *
+ * A record is immutable once handed over: writers read it and never reach back into the
+ * analyzer. Strings that are `const char *` point to static text (names, notes) or to storage that
+ * lives as long as the run (capture file names); `reason` is owned by the record.
+ */
+#ifndef TM_FLOW_RECORD_H
+#define TM_FLOW_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../dissect/segment.h"
+
+/* The close taxonomy of DESIGN §2. Append only: the names are report fields. */
+enum close_class {
+	CLOSE_FIN_GRACEFUL = 0,
+	CLOSE_FIN_SIMULTANEOUS,
+	CLOSE_HALF_CLOSED_AT_END,
+	CLOSE_RST_UNREAD_DATA,
+	CLOSE_RST_ABORT,
+	CLOSE_RST_AFTER_CLOSE,
+	CLOSE_RST_PEER_RESTARTED,
+	CLOSE_RST_REFUSED,
+	CLOSE_SYN_UNANSWERED,
+	CLOSE_KEEPALIVE_TIMEOUT,
+	CLOSE_PEER_VANISHED,
+	CLOSE_OPEN_AT_END,
+	CLOSE_IDLE_AT_END,
+	CLOSE_CLASS_COUNT
+};
+
+enum closer_side {
+	CLOSER_NONE = 0, /* nothing ended it (open/idle at end, unanswered SYN): null in JSON */
+	CLOSER_CLIENT,
+	CLOSER_SERVER,
+	CLOSER_BOTH,
+	CLOSER_COUNT
+};
+
+/* Endpoint states, RFC 9293 §3.3.2 names, as inferred from the segments seen. */
+enum tcp_state {
+	TCPS_UNKNOWN = 0, /* nothing seen that tells */
+	TCPS_CLOSED,
+	TCPS_LISTEN,
+	TCPS_SYN_SENT,
+	TCPS_SYN_RECEIVED,
+	TCPS_ESTABLISHED,
+	TCPS_FIN_WAIT_1,
+	TCPS_FIN_WAIT_2,
+	TCPS_CLOSE_WAIT,
+	TCPS_CLOSING,
+	TCPS_LAST_ACK,
+	TCPS_TIME_WAIT,
+	TCPS_COUNT
+};
+
+/* Modifiers, independent of the class (DESIGN §2). Bits; names in flow_modifier_name(). */
+enum flow_modifier {
+	MOD_MIDSTREAM = 1u << 0,
+	MOD_TRUNCATED = 1u << 1,
+	MOD_CAPTURE_GAP = 1u << 2,
+	MOD_PORT_REUSE = 1u << 3,
+	MOD_EVICTED = 1u << 4,
+	MOD_RST_FROM_MIDDLEBOX = 1u << 5,
+	MOD_COUNT_BITS = 6
+};
+
+/* How the opening looked. */
+enum handshake_kind {
+	HANDSHAKE_COMPLETE = 0, /* SYN, SYN+ACK, ACK */
+	HANDSHAKE_SYN_ONLY,     /* SYN(s) and no answer */
+	HANDSHAKE_REFUSED,      /* SYN answered by RST */
+	HANDSHAKE_NO_FINAL_ACK, /* SYN, SYN+ACK, then no ACK from the client */
+	HANDSHAKE_MIDSTREAM,    /* no SYN seen */
+	HANDSHAKE_COUNT
+};
+
+enum flow_direction { FROM_CLIENT = 0, FROM_SERVER = 1 };
+
+#define FLOW_EVIDENCE_MAX 8
+#define FLOW_REASON_MAX 256
+
+/* One frame the conclusion rests on. seq and ack are relative to the sender's and receiver's
+ * initial sequence numbers (the ISN itself is 0, as Wireshark shows it). */
+struct evidence_frame {
+	uint64_t frame;   /* 1-based frame number in the capture (over all files) */
+	int64_t ts_ns;    /* nanoseconds since the epoch */
+	uint8_t from;     /* enum flow_direction */
+	uint8_t flags;    /* enum tcp_flag bits */
+	uint32_t seq;
+	uint32_t ack;
+	uint32_t len;     /* payload bytes */
+	const char *note; /* static text: why this frame matters */
+};
+
+struct flow_endpoint {
+	struct ip_addr addr;
+	uint16_t port;
+};
+
+struct flow_record {
+	uint64_t id;                /* 1-based, in order of first packet */
+	const char *capture;        /* file holding the flow's first packet */
+	struct flow_endpoint client;
+	struct flow_endpoint server;
+	bool roles_inferred;        /* no SYN seen: client/server guessed from ports */
+	bool ts_nano;               /* capture had nanosecond timestamps */
+	int64_t first_ts_ns;
+	int64_t last_ts_ns;
+	uint64_t packets[2];        /* indexed by enum flow_direction */
+	uint64_t bytes[2];          /* TCP payload bytes, retransmissions included */
+	uint64_t retransmissions[2];
+	uint32_t keepalive_probes;  /* both directions */
+	enum handshake_kind handshake;
+	enum close_class close_class;
+	const char *close_detail;   /* NULL or a static snake_case refinement */
+	enum closer_side closer;
+	char reason[FLOW_REASON_MAX];
+	bool has_close_ts;
+	int64_t close_ts_ns;        /* time of the decisive segment */
+	uint8_t n_evidence;
+	struct evidence_frame evidence[FLOW_EVIDENCE_MAX];
+	enum tcp_state state[2];    /* final inferred state, indexed by enum flow_direction */
+	uint32_t modifiers;         /* enum flow_modifier bits */
+};
+
+const char *close_class_name(enum close_class c);
+/* Parses a class name; returns CLOSE_CLASS_COUNT when unknown. */
+enum close_class close_class_from_name(const char *name);
+/* "client", "server", "both", or NULL for CLOSER_NONE. */
+const char *closer_name(enum closer_side c);
+/* RFC 9293 spelling: "ESTABLISHED", "FIN-WAIT-1", ...; "UNKNOWN" for TCPS_UNKNOWN. */
+const char *tcp_state_name(enum tcp_state s);
+const char *handshake_name(enum handshake_kind h);
+/* Name of one modifier bit (e.g. MOD_MIDSTREAM -> "midstream"); NULL for anything else. */
+const char *flow_modifier_name(uint32_t bit);
+/* "from" in reports: "client" or "server". */
+const char *direction_name(enum flow_direction d);
+
+/* Formats an address as text ("198.51.100.1", "2001:db8::1"). buf must hold 46 bytes. */
+const char *ip_addr_format(const struct ip_addr *a, char *buf, unsigned long size);
+
+/* Formats nanoseconds since the epoch as decimal seconds with 6 or 9 decimals
+ * ("1764000000.123456"). buf should hold 32 bytes. Returns buf. */
+const char *ts_format(int64_t ts_ns, bool nano, char *buf, unsigned long size);
+
+#endif

@@ -1,0 +1,76 @@
+/* writer.h - the report writers' one interface: begin, one call per finished flow, end.
+ *
+ * Writers consume finished, immutable flow records and the run summary; they never reach into
+ * the analyzer. Every function returns 0 on success and -1 when writing failed (errno set by
+ * stdio); the caller reports the failure.
+ */
+#ifndef TM_WRITER_H
+#define TM_WRITER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "flow_record.h"
+
+#define TCPMORTEM_NAME "tcpmortem"
+#define TCPMORTEM_VERSION "0.1.0"
+
+enum report_format {
+	REPORT_TEXT = 0,
+	REPORT_JSON,
+	REPORT_NDJSON,
+	REPORT_CSV,
+	REPORT_FORMAT_COUNT
+};
+
+/* Parses "text", "json", "ndjson", "csv"; REPORT_FORMAT_COUNT when unknown. */
+enum report_format report_format_from_name(const char *name);
+
+/* One reason a frame was not used, with how many frames it applied to. */
+struct skip_count {
+	const char *reason; /* static snake_case name ("not_ip", "fragment", ...) */
+	uint64_t count;
+};
+
+#define SKIP_REASONS_MAX 16
+
+/* What one input file held. */
+struct capture_stats {
+	const char *path;        /* as given on the command line ("-" for stdin) */
+	const char *link_type;   /* human name, NULL if the file could not be opened */
+	bool ts_nano;
+	uint64_t frames;
+	uint64_t bytes;          /* captured bytes of all frames */
+	uint64_t tcp_segments;
+	unsigned n_skipped;
+	struct skip_count skipped[SKIP_REASONS_MAX]; /* only reasons with a count > 0 */
+	const char *error;       /* NULL, or the one-line problem found in this file */
+};
+
+/* Everything known at the end of the run. */
+struct run_summary {
+	unsigned n_captures;
+	const struct capture_stats *captures;
+	uint64_t frames;
+	uint64_t flows;
+	uint64_t flows_evicted;
+	int64_t first_ts_ns;     /* 0 when the capture held no frame */
+	int64_t last_ts_ns;
+	bool ts_nano;
+	uint64_t by_class[CLOSE_CLASS_COUNT][CLOSER_COUNT]; /* flows reported, per class and closer */
+};
+
+struct writer;
+
+/* Creates a writer of `format` writing to `out` (not closed by the writer). NULL on allocation
+ * failure. */
+struct writer *writer_create(enum report_format format, FILE *out);
+/* Called once before any flow. */
+int writer_begin(struct writer *w);
+/* Called once per finished flow, in the order flows finish. */
+int writer_flow(struct writer *w, const struct flow_record *flow);
+/* Called once after the last flow. */
+int writer_end(struct writer *w, const struct run_summary *summary);
+void writer_destroy(struct writer *w);
+
+#endif
