@@ -1,0 +1,608 @@
+/* dissect.c - untrusted frame bytes to one TCP segment (the contract is dissect.h).
+ *
+ * Owns: the link-type table, and the walk link layer -> IPv4/IPv6 -> TCP header and options.
+ * Never: allocates, keeps state between calls, reads outside [frame, frame + caplen), forms a
+ * pointer past the end of the frame, or casts packet bytes to a struct.
+ *
+ * Design notes
+ *
+ * - Every read goes through rd_u8/rd_be16/rd_be32/rd_copy, which take (buffer, length, offset),
+ *   compare sizes before touching a byte and refuse (return false, read nothing) when the bytes
+ *   are not there. Offsets are indices into the frame; there is no pointer arithmetic, so even a
+ *   NULL frame with caplen 0 is safe.
+ * - The "length" handed to the readers is the tightest bound known at that point: caplen for the
+ *   link and IP headers, then min(caplen, end the IP header declares) for TCP, so Ethernet
+ *   padding can never be read as TCP options or counted as payload.
+ * - Order of checks, per layer (as Suricata's decoders do): fixed header captured, then header
+ *   length fields at least their minimum, then header lengths within the declared packet
+ *   (MALFORMED), then within what was captured (TRUNCATED).
+ * - Lengths are kept as "bytes available from here" (always <= caplen) instead of end offsets, so
+ *   no sum of an offset and a wire length can overflow.
+ * - Every loop is bounded: VLAN tags (MAX_VLAN_TAGS), IPv6 extension headers (MAX_IPV6_EXT), TCP
+ *   options (at most 40 bytes, each step advances).
+ */
+#include "dissect.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include <pcap/dlt.h>
+
+/* Link types newer than some libpcap headers; the values are fixed by the tcpdump.org registry. */
+#ifndef DLT_IPV4
+#define DLT_IPV4 228
+#endif
+#ifndef DLT_IPV6
+#define DLT_IPV6 229
+#endif
+#ifndef DLT_LINUX_SLL2
+#define DLT_LINUX_SLL2 276
+#endif
+
+/* LINKTYPE_RAW as stored in capture files. DLT_RAW is 12 on most systems and 14 on OpenBSD, so
+ * files say 101 and libpcap's pcap_datalink() maps 101 back to the local DLT_RAW. The value 101 is
+ * reserved for this (never another DLT_ value), so a caller passing the file's value directly is
+ * understood too. 12 and 14 are not both listed: 12 is DLT_LOOP on OpenBSD and 14 is
+ * DLT_PPP_BSDOS on NetBSD/FreeBSD; the local DLT_RAW macro is the right one of the two. */
+#define LINKTYPE_RAW_FILE 101
+
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86dd
+#define ETHERTYPE_VLAN 0x8100   /* IEEE 802.1Q customer tag */
+#define ETHERTYPE_QINQ 0x88a8   /* IEEE 802.1ad service tag */
+#define ETHERTYPE_QINQ_OLD 0x9100 /* pre-802.1ad vendor QinQ tag */
+#define ETHERTYPE_MIN 0x0600    /* below: an IEEE 802.3 length field, LLC follows */
+#define MAX_VLAN_TAGS 8
+
+#define ETH_HDR_LEN 14
+#define VLAN_TAG_LEN 4
+#define SLL_HDR_LEN 16
+#define SLL2_HDR_LEN 20
+#define NULL_HDR_LEN 4
+
+/* Address family values found in DLT_NULL / DLT_LOOP headers (the capturing OS's AF_ value). */
+#define BSD_AF_INET 2
+#define BSD_AF_INET6_BSD 24     /* NetBSD, OpenBSD, BSD/OS */
+#define BSD_AF_INET6_FREEBSD 28
+#define BSD_AF_INET6_DARWIN 30
+
+#define IPV4_HDR_MIN 20
+#define IPV4_FLAG_MF 0x2000
+#define IPV4_FRAG_OFFSET_MASK 0x1fff
+#define IPV6_HDR_LEN 40
+#define IPV6_FRAG_HDR_LEN 8
+#define IPV6_FRAG_OFFSET_MASK 0xfff8
+#define IPV6_FRAG_M 0x0001
+#define MAX_IPV6_EXT 16
+
+#define IPPROTO_NUM_HOPOPTS 0
+#define IPPROTO_NUM_TCP 6
+#define IPPROTO_NUM_ROUTING 43
+#define IPPROTO_NUM_FRAGMENT 44
+#define IPPROTO_NUM_ESP 50
+#define IPPROTO_NUM_AH 51
+#define IPPROTO_NUM_NONE 59
+#define IPPROTO_NUM_DSTOPTS 60
+#define IPPROTO_NUM_SHIM6 140
+
+#define TCP_HDR_MIN 20
+#define TCPOPT_EOL 0
+#define TCPOPT_NOP 1
+#define TCPOPT_MSS 2
+#define TCPOPT_WSCALE 3
+#define TCPOPT_SACK_PERM 4
+#define TCPOPT_SACK 5
+#define TCPOPT_TIMESTAMP 8
+#define TCPOLEN_MSS 4
+#define TCPOLEN_WSCALE 3
+#define TCPOLEN_SACK_PERM 2
+#define TCPOLEN_SACK_BLOCK 8
+#define TCPOLEN_SACK_MAX_BLOCKS 4
+#define TCPOLEN_TIMESTAMP 10
+
+/* ---- bounds-checked big-endian readers ------------------------------------------------------ */
+
+/* True when [off, off + n) lies inside a buffer of `len` bytes. Written with a subtraction so no
+ * sum can wrap. */
+static bool span_ok(size_t len, size_t off, size_t n)
+{
+	return off <= len && n <= len - off;
+}
+
+static bool rd_u8(const uint8_t *buf, size_t len, size_t off, uint8_t *out)
+{
+	if (!span_ok(len, off, 1))
+		return false;
+	*out = buf[off];
+	return true;
+}
+
+static bool rd_be16(const uint8_t *buf, size_t len, size_t off, uint16_t *out)
+{
+	if (!span_ok(len, off, 2))
+		return false;
+	*out = (uint16_t)((unsigned)buf[off] << 8 | buf[off + 1]);
+	return true;
+}
+
+static bool rd_be32(const uint8_t *buf, size_t len, size_t off, uint32_t *out)
+{
+	if (!span_ok(len, off, 4))
+		return false;
+	*out = (uint32_t)buf[off] << 24 | (uint32_t)buf[off + 1] << 16 |
+	       (uint32_t)buf[off + 2] << 8 | (uint32_t)buf[off + 3];
+	return true;
+}
+
+static bool rd_copy(const uint8_t *buf, size_t len, size_t off, uint8_t *dst, size_t n)
+{
+	if (!span_ok(len, off, n))
+		return false;
+	memcpy(dst, buf + off, n);
+	return true;
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* ---- TCP (RFC 9293 §3.1, options RFC 7323 §2.2/§3.2, RFC 2018 §3) --------------------------- */
+
+/* Parses the options in [off, end) of buf. `end` is already bounded by both the data offset and
+ * what was captured. An option is recorded only when it is wholly inside that range and has its
+ * exact length; a length byte that is < 2 or runs past `end` stops the walk (the options are
+ * malformed or cut by the snaplen), keeping what was parsed before. A repeated option overwrites
+ * the earlier one, as Linux tcp_parse_options() does. Cannot fail. */
+static void tcp_options(const uint8_t *buf, size_t end, size_t off, struct tcp_segment *seg)
+{
+	while (off < end) {
+		uint8_t kind, len;
+
+		if (!rd_u8(buf, end, off, &kind) || kind == TCPOPT_EOL)
+			return;
+		if (kind == TCPOPT_NOP) {
+			off++;
+			continue;
+		}
+		if (!rd_u8(buf, end, off + 1, &len) || len < 2 || !span_ok(end, off, len))
+			return;
+
+		switch (kind) {
+		case TCPOPT_MSS:
+			if (len == TCPOLEN_MSS && rd_be16(buf, end, off + 2, &seg->mss))
+				seg->options |= TCP_OPT_MSS;
+			break;
+		case TCPOPT_WSCALE:
+			if (len == TCPOLEN_WSCALE && rd_u8(buf, end, off + 2, &seg->wscale))
+				seg->options |= TCP_OPT_WSCALE;
+			break;
+		case TCPOPT_SACK_PERM:
+			if (len == TCPOLEN_SACK_PERM)
+				seg->options |= TCP_OPT_SACK_PERM;
+			break;
+		case TCPOPT_SACK: {
+			/* RFC 2018 §3: 2 + 8n bytes; 40 option bytes leave room for at most 4 blocks. */
+			unsigned blocks = (unsigned)(len - 2) / TCPOLEN_SACK_BLOCK;
+
+			if ((len - 2) % TCPOLEN_SACK_BLOCK == 0 && blocks >= 1 &&
+			    blocks <= TCPOLEN_SACK_MAX_BLOCKS) {
+				seg->sack_blocks = (uint8_t)blocks;
+				seg->options |= TCP_OPT_SACK;
+			}
+			break;
+		}
+		case TCPOPT_TIMESTAMP:
+			if (len == TCPOLEN_TIMESTAMP && rd_be32(buf, end, off + 2, &seg->ts_val) &&
+			    rd_be32(buf, end, off + 6, &seg->ts_ecr))
+				seg->options |= TCP_OPT_TIMESTAMP;
+			break;
+		default:
+			break;
+		}
+		off += len;
+	}
+}
+
+/* The TCP header starts at `off`. `lim` bounds the bytes usable for TCP: min(caplen, end the IP
+ * header declares). `declared` is the TCP length the IP header declares (header + payload). */
+static enum dissect_result dissect_tcp(const uint8_t *buf, size_t lim, size_t off, size_t declared,
+                                       struct tcp_segment *seg)
+{
+	size_t avail, hlen;
+	uint8_t doff, flags;
+	bool ok;
+
+	/* The IP layer says the segment is shorter than the fixed TCP header. */
+	if (declared < TCP_HDR_MIN)
+		return DISSECT_MALFORMED;
+	if (off > lim || lim - off < TCP_HDR_MIN)
+		return DISSECT_TRUNCATED;
+	avail = lim - off; /* <= declared, by construction of lim */
+
+	ok = rd_be16(buf, lim, off, &seg->sport) && rd_be16(buf, lim, off + 2, &seg->dport) &&
+	     rd_be32(buf, lim, off + 4, &seg->seq) && rd_be32(buf, lim, off + 8, &seg->ack) &&
+	     rd_u8(buf, lim, off + 12, &doff) && rd_u8(buf, lim, off + 13, &flags) &&
+	     rd_be16(buf, lim, off + 14, &seg->window);
+	if (!ok)
+		return DISSECT_TRUNCATED;
+
+	/* RFC 9293 §3.1: Data Offset counts 32-bit words, at least 5; the header must fit in the
+	 * segment the IP layer declares. */
+	hlen = (size_t)(doff >> 4) * 4;
+	if (hlen < TCP_HDR_MIN || hlen > declared)
+		return DISSECT_MALFORMED;
+
+	seg->flags = flags;
+	seg->options_len = (uint8_t)(hlen - TCP_HDR_MIN);
+	if (hlen > avail)
+		seg->truncated = true; /* the snaplen cut the options */
+	tcp_options(buf, off + min_size(hlen, avail), off + TCP_HDR_MIN, seg);
+
+	seg->payload_len = (uint32_t)(declared - hlen);
+	seg->payload_captured = avail > hlen ? (uint32_t)(avail - hlen) : 0;
+	if (seg->payload_captured < seg->payload_len)
+		seg->truncated = true;
+	return DISSECT_TCP;
+}
+
+/* ---- IPv4 (RFC 791 §3.1) -------------------------------------------------------------------- */
+
+static enum dissect_result dissect_ipv4(const uint8_t *buf, size_t len, size_t off,
+                                        struct tcp_segment *seg)
+{
+	uint8_t vihl, ttl, proto;
+	uint16_t total, id, frag;
+	size_t ihl, avail;
+	bool ok;
+
+	if (!span_ok(len, off, IPV4_HDR_MIN))
+		return DISSECT_TRUNCATED;
+	avail = len - off;
+
+	ok = rd_u8(buf, len, off, &vihl) && rd_be16(buf, len, off + 2, &total) &&
+	     rd_be16(buf, len, off + 4, &id) && rd_be16(buf, len, off + 6, &frag) &&
+	     rd_u8(buf, len, off + 8, &ttl) && rd_u8(buf, len, off + 9, &proto) &&
+	     rd_copy(buf, len, off + 12, seg->src.bytes, 4) &&
+	     rd_copy(buf, len, off + 16, seg->dst.bytes, 4);
+	if (!ok)
+		return DISSECT_TRUNCATED;
+
+	if (vihl >> 4 != 4)
+		return DISSECT_MALFORMED;
+	/* RFC 791 §3.1: IHL is in 32-bit words, minimum 5; Total Length includes the header. */
+	ihl = (size_t)(vihl & 0x0f) * 4;
+	if (ihl < IPV4_HDR_MIN || total < ihl)
+		return DISSECT_MALFORMED;
+	if (ihl > avail)
+		return DISSECT_TRUNCATED; /* options cut by the snaplen */
+
+	/* RFC 791 §3.1 (and §3.2 "Fragmentation"): a packet with More Fragments set or a non-zero
+	 * Fragment Offset is only part of a datagram. DF and the reserved bit do not matter. */
+	if ((frag & IPV4_FLAG_MF) != 0 || (frag & IPV4_FRAG_OFFSET_MASK) != 0)
+		return DISSECT_FRAGMENT;
+	if (proto != IPPROTO_NUM_TCP)
+		return DISSECT_NOT_TCP;
+
+	seg->src.family = 4;
+	seg->dst.family = 4;
+	seg->ttl = ttl;
+	seg->ip_id = id;
+	/* Total Length bounds the packet: bytes past it are link padding. If it claims more than
+	 * was captured, TCP sees what is there. */
+	return dissect_tcp(buf, off + min_size(total, avail), off + ihl, total - ihl, seg);
+}
+
+/* ---- IPv6 (RFC 8200 §3, §4) ----------------------------------------------------------------- */
+
+/* Walks the extension header chain to TCP. RFC 8200 §4: every header the walk skips starts with
+ * Next Header and a length byte; Hop-by-Hop Options may only come first (§4.3). */
+static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t off,
+                                        struct tcp_segment *seg)
+{
+	uint8_t vtc, nh, hlim;
+	uint16_t plen;
+	size_t declared, lim, pos;
+	bool ok;
+
+	if (!span_ok(len, off, IPV6_HDR_LEN))
+		return DISSECT_TRUNCATED;
+
+	ok = rd_u8(buf, len, off, &vtc) && rd_be16(buf, len, off + 4, &plen) &&
+	     rd_u8(buf, len, off + 6, &nh) && rd_u8(buf, len, off + 7, &hlim) &&
+	     rd_copy(buf, len, off + 8, seg->src.bytes, 16) &&
+	     rd_copy(buf, len, off + 24, seg->dst.bytes, 16);
+	if (!ok)
+		return DISSECT_TRUNCATED;
+	if (vtc >> 4 != 6)
+		return DISSECT_MALFORMED;
+
+	/* Payload Length bounds the packet. A jumbogram (RFC 2675: Payload Length 0 and a
+	 * Jumbo Payload option) is not supported: with Payload Length 0 any header that follows
+	 * lies outside the declared packet, so it comes out MALFORMED below. */
+	declared = plen;
+	lim = off + IPV6_HDR_LEN + min_size(declared, len - off - IPV6_HDR_LEN);
+	pos = off + IPV6_HDR_LEN;
+
+	for (unsigned i = 0; i < MAX_IPV6_EXT; i++) {
+		size_t used = pos - off - IPV6_HDR_LEN; /* payload bytes consumed so far */
+		size_t hdr_len;
+		uint8_t next, ext_len;
+
+		switch (nh) {
+		case IPPROTO_NUM_TCP:
+			seg->src.family = 6;
+			seg->dst.family = 6;
+			seg->ttl = hlim;
+			seg->ip_id = 0;
+			return dissect_tcp(buf, lim, pos, declared - used, seg);
+		case IPPROTO_NUM_FRAGMENT: {
+			uint16_t offm;
+
+			if (declared - used < IPV6_FRAG_HDR_LEN)
+				return DISSECT_MALFORMED;
+			if (!rd_u8(buf, lim, pos, &next) || !rd_be16(buf, lim, pos + 2, &offm))
+				return DISSECT_TRUNCATED;
+			/* RFC 8200 §4.5 / RFC 6946 §4: an "atomic fragment" (offset 0, M clear) is a
+			 * whole packet and is processed as one; anything else needs reassembly. */
+			if ((offm & IPV6_FRAG_OFFSET_MASK) != 0 || (offm & IPV6_FRAG_M) != 0)
+				return DISSECT_FRAGMENT;
+			nh = next;
+			pos += IPV6_FRAG_HDR_LEN;
+			continue;
+		}
+		case IPPROTO_NUM_HOPOPTS:
+			if (i != 0)
+				return DISSECT_MALFORMED; /* RFC 8200 §4.3 */
+			/* fall through */
+		case IPPROTO_NUM_ROUTING:
+		case IPPROTO_NUM_DSTOPTS:
+		case IPPROTO_NUM_SHIM6:
+		case IPPROTO_NUM_AH:
+			if (declared - used < 2)
+				return DISSECT_MALFORMED;
+			if (!rd_u8(buf, lim, pos, &next) || !rd_u8(buf, lim, pos + 1, &ext_len))
+				return DISSECT_TRUNCATED;
+			/* RFC 8200 §4.3-4.6: Hdr Ext Len in 8-octet units, not counting the first 8.
+			 * RFC 4302 §2.2: AH Payload Len in 4-octet units, minus 2. */
+			if (nh == IPPROTO_NUM_AH)
+				hdr_len = ((size_t)ext_len + 2) * 4;
+			else
+				hdr_len = ((size_t)ext_len + 1) * 8;
+			if (declared - used < hdr_len)
+				return DISSECT_MALFORMED;
+			if (!span_ok(lim, pos, hdr_len))
+				return DISSECT_TRUNCATED;
+			nh = next;
+			pos += hdr_len;
+			continue;
+		default:
+			/* ESP (50) hides what follows, No Next Header (59) has nothing; UDP, ICMPv6 and
+			 * everything else are simply not TCP. */
+			return DISSECT_NOT_TCP;
+		}
+	}
+	return DISSECT_MALFORMED; /* a chain longer than any real stack sends */
+}
+
+/* ---- network layer dispatch ----------------------------------------------------------------- */
+
+/* The IP header starts at `off`. `want` is the version the link layer announced (4 or 6), or 0
+ * when the version nibble decides (raw IP). */
+static enum dissect_result dissect_ip(const uint8_t *buf, size_t len, size_t off, unsigned want,
+                                      struct tcp_segment *seg)
+{
+	uint8_t first;
+	unsigned version;
+
+	if (!rd_u8(buf, len, off, &first))
+		return DISSECT_TRUNCATED;
+	version = first >> 4;
+	if (want != 0 && version != want)
+		return DISSECT_MALFORMED;
+	if (version == 4)
+		return dissect_ipv4(buf, len, off, seg);
+	if (version == 6)
+		return dissect_ipv6(buf, len, off, seg);
+	return DISSECT_MALFORMED;
+}
+
+/* `type` is an EtherType found at off - 2; walks any stack of 802.1Q / 802.1ad / 0x9100 tags
+ * (each: 2 bytes TCI, 2 bytes next EtherType) to the IP header. */
+static enum dissect_result dissect_ethertype(const uint8_t *buf, size_t len, size_t off,
+                                             uint16_t type, struct tcp_segment *seg)
+{
+	for (unsigned tags = 0;; tags++) {
+		switch (type) {
+		case ETHERTYPE_IPV4:
+			return dissect_ip(buf, len, off, 4, seg);
+		case ETHERTYPE_IPV6:
+			return dissect_ip(buf, len, off, 6, seg);
+		case ETHERTYPE_VLAN:
+		case ETHERTYPE_QINQ:
+		case ETHERTYPE_QINQ_OLD:
+			if (tags == MAX_VLAN_TAGS)
+				return DISSECT_MALFORMED;
+			if (!rd_be16(buf, len, off + 2, &type))
+				return DISSECT_TRUNCATED;
+			off += VLAN_TAG_LEN;
+			break;
+		default:
+			return DISSECT_NOT_IP; /* ARP, LLDP, an 802.3 length inside a tag, ... */
+		}
+	}
+}
+
+/* ---- link layers ---------------------------------------------------------------------------- */
+
+static enum dissect_result link_ethernet(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+{
+	uint16_t type;
+
+	if (!rd_be16(buf, len, 12, &type))
+		return DISSECT_TRUNCATED;
+	/* IEEE 802.3 §3.2.6: values below 0x0600 are a length, and an LLC header follows. */
+	if (type < ETHERTYPE_MIN)
+		return DISSECT_NOT_IP;
+	return dissect_ethertype(buf, len, ETH_HDR_LEN, type, seg);
+}
+
+/* Linux cooked v1: packet type, ARPHRD, address length, 8 address bytes, protocol. The protocol is
+ * an EtherType, or a small Linux ETH_P_* value (802.2, 802.3, CAN, ...) that is not IP. libpcap
+ * puts a stripped VLAN tag back right before the protocol's payload, so tags are walked too. */
+static enum dissect_result link_sll(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+{
+	uint16_t proto;
+
+	if (!span_ok(len, 0, SLL_HDR_LEN) || !rd_be16(buf, len, 14, &proto))
+		return DISSECT_TRUNCATED;
+	return dissect_ethertype(buf, len, SLL_HDR_LEN, proto, seg);
+}
+
+/* Linux cooked v2: protocol, reserved, interface index, ARPHRD, packet type, address length,
+ * 8 address bytes. */
+static enum dissect_result link_sll2(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+{
+	uint16_t proto;
+
+	if (!span_ok(len, 0, SLL2_HDR_LEN) || !rd_be16(buf, len, 0, &proto))
+		return DISSECT_TRUNCATED;
+	return dissect_ethertype(buf, len, SLL2_HDR_LEN, proto, seg);
+}
+
+static enum dissect_result link_raw(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+{
+	return dissect_ip(buf, len, 0, 0, seg);
+}
+
+static enum dissect_result link_ipv4(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+{
+	return dissect_ip(buf, len, 0, 4, seg);
+}
+
+static enum dissect_result link_ipv6(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+{
+	return dissect_ip(buf, len, 0, 6, seg);
+}
+
+/* The IP version a BSD address family announces, 0 when it is not IP. */
+static unsigned bsd_af_version(uint32_t af)
+{
+	switch (af) {
+	case BSD_AF_INET:
+		return 4;
+	case BSD_AF_INET6_BSD:
+	case BSD_AF_INET6_FREEBSD:
+	case BSD_AF_INET6_DARWIN:
+		return 6;
+	default:
+		return 0;
+	}
+}
+
+/* DLT_NULL: a 4-byte AF_ value in the byte order of the machine that captured, which the reader
+ * cannot know, so both orders are tried (the values cannot collide). */
+static enum dissect_result link_null(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+{
+	uint32_t af;
+	unsigned version;
+
+	if (!rd_be32(buf, len, 0, &af))
+		return DISSECT_TRUNCATED;
+	version = bsd_af_version(af);
+	if (version == 0) {
+		uint32_t swapped = (af >> 24) | (af >> 8 & 0xff00) | (af << 8 & 0xff0000) | (af << 24);
+
+		version = bsd_af_version(swapped);
+	}
+	if (version == 0)
+		return DISSECT_NOT_IP;
+	return dissect_ip(buf, len, NULL_HDR_LEN, version, seg);
+}
+
+/* DLT_LOOP: as DLT_NULL, but the AF_ value is in network byte order. */
+static enum dissect_result link_loop(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+{
+	uint32_t af;
+	unsigned version;
+
+	if (!rd_be32(buf, len, 0, &af))
+		return DISSECT_TRUNCATED;
+	version = bsd_af_version(af);
+	if (version == 0)
+		return DISSECT_NOT_IP;
+	return dissect_ip(buf, len, NULL_HDR_LEN, version, seg);
+}
+
+struct link_type {
+	int dlt;
+	const char *name;
+	enum dissect_result (*dissect)(const uint8_t *buf, size_t len, struct tcp_segment *seg);
+};
+
+static const struct link_type link_types[] = {
+	{ DLT_EN10MB, "Ethernet", link_ethernet },
+	{ DLT_LINUX_SLL, "Linux cooked v1", link_sll },
+	{ DLT_LINUX_SLL2, "Linux cooked v2", link_sll2 },
+	{ DLT_RAW, "raw IP", link_raw },
+	{ LINKTYPE_RAW_FILE, "raw IP", link_raw },
+	{ DLT_IPV4, "raw IPv4", link_ipv4 },
+	{ DLT_IPV6, "raw IPv6", link_ipv6 },
+	{ DLT_NULL, "BSD loopback", link_null },
+	{ DLT_LOOP, "OpenBSD loopback", link_loop },
+};
+
+static const struct link_type *link_lookup(int dlt)
+{
+	for (size_t i = 0; i < sizeof link_types / sizeof link_types[0]; i++) {
+		if (link_types[i].dlt == dlt)
+			return &link_types[i];
+	}
+	return NULL;
+}
+
+/* ---- API ------------------------------------------------------------------------------------ */
+
+enum dissect_result dissect_frame(int dlt, const uint8_t *frame, uint32_t caplen,
+                                  struct tcp_segment *seg)
+{
+	const struct link_type *link = link_lookup(dlt);
+
+	if (link == NULL)
+		return DISSECT_UNSUPPORTED_LINK;
+	*seg = (struct tcp_segment){ 0 };
+	if (frame == NULL)
+		caplen = 0; /* nothing to read; every reader refuses */
+	return link->dissect(frame, caplen, seg);
+}
+
+bool dissect_link_supported(int dlt)
+{
+	return link_lookup(dlt) != NULL;
+}
+
+const char *dissect_link_name(int dlt)
+{
+	const struct link_type *link = link_lookup(dlt);
+
+	return link != NULL ? link->name : NULL;
+}
+
+static const char *const result_names[] = {
+	[DISSECT_TCP] = "tcp",
+	[DISSECT_NOT_IP] = "not_ip",
+	[DISSECT_NOT_TCP] = "not_tcp",
+	[DISSECT_FRAGMENT] = "fragment",
+	[DISSECT_TRUNCATED] = "truncated",
+	[DISSECT_MALFORMED] = "malformed",
+	[DISSECT_UNSUPPORTED_LINK] = "unsupported_link",
+};
+_Static_assert(sizeof result_names / sizeof result_names[0] == DISSECT_RESULT_COUNT,
+               "one name per dissect_result");
+
+const char *dissect_result_name(enum dissect_result result)
+{
+	if ((unsigned)result >= DISSECT_RESULT_COUNT)
+		return "unknown";
+	return result_names[result];
+}
