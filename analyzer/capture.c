@@ -1,0 +1,287 @@
+/* capture.c - reading and merging the input files through libpcap. */
+#include "capture.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERROR_MAX (PCAP_ERRBUF_SIZE + 64)
+
+struct capture_file {
+	const char *path;
+	pcap_t *pcap;
+	int dlt;
+	bool ts_nano;
+	bool unreadable;
+	bool has_filter;
+	struct bpf_program filter;
+	uint64_t filtered;
+	char error[ERROR_MAX];
+	/* The frame read ahead, for the merge. */
+	bool pending;
+	struct pcap_pkthdr *hdr;
+	const u_char *data;
+	int64_t ts_ns;
+};
+
+struct capture_set {
+	unsigned n;
+	struct capture_file *files;
+	unsigned *heap; /* indexes of files with a pending frame, earliest first */
+	unsigned heap_len;
+	uint64_t frames;
+	bool handed_out; /* the heap's top frame was returned and not yet replaced */
+};
+
+/* pcap gives timestamps as (seconds, nanoseconds) because we open with nanosecond precision. */
+static int64_t frame_ts(const struct pcap_pkthdr *h)
+{
+	return (int64_t)h->ts.tv_sec * 1000000000 + (int64_t)h->ts.tv_usec;
+}
+
+static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+/* libpcap converts every file to the precision asked for and does not say what the file had, so
+ * the file's own header is read: the pcap magic (0xa1b23c4d is nanosecond) or, for pcapng, the
+ * first interface's if_tsresol option (code 9; 10^-9 or finer is nanosecond). Standard input
+ * cannot be peeked at; the caller then learns it from the timestamps themselves. */
+static bool file_is_nano(const char *path)
+{
+	uint8_t buf[4096];
+	size_t n;
+	FILE *fp = fopen(path, "rb");
+	bool nano = false;
+
+	if (!fp)
+		return false;
+	n = fread(buf, 1, sizeof buf, fp);
+	fclose(fp);
+	if (n < 4)
+		return false;
+	if (be32(buf) == 0xa1b23c4d || le32(buf) == 0xa1b23c4d)
+		return true;
+	if (be32(buf) != 0x0a0d0d0a || n < 12)
+		return false;
+
+	bool le = le32(buf + 8) == 0x1a2b3c4d;
+	size_t off = 0;
+
+	/* Walk blocks to the first Interface Description Block (type 1). */
+	while (off + 12 <= n) {
+		uint32_t type = le ? le32(buf + off) : be32(buf + off);
+		uint32_t len = le ? le32(buf + off + 4) : be32(buf + off + 4);
+
+		if (len < 12 || len % 4 || len > n - off)
+			break;
+		if (type == 1) {
+			size_t o = off + 16; /* type, length, linktype+reserved, snaplen */
+
+			while (o + 4 <= off + len - 4) {
+				uint16_t code = le ? le16(buf + o) : be16(buf + o);
+				uint16_t olen = le ? le16(buf + o + 2) : be16(buf + o + 2);
+
+				if (code == 0 || o + 4 + olen > off + len - 4)
+					break;
+				if (code == 9 && olen >= 1) {
+					uint8_t r = buf[o + 4];
+
+					/* MSB clear: 10^-r seconds; set: 2^-r. */
+					nano = (r & 0x80) ? (r & 0x7f) > 20 : r > 6;
+				}
+				o += 4 + ((olen + 3u) & ~3u);
+			}
+			break;
+		}
+		off += len;
+	}
+	return nano;
+}
+
+static void open_one(struct capture_file *cf, const char *bpf_filter)
+{
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	bool is_stdin = strcmp(cf->path, "-") == 0;
+
+	if (is_stdin)
+		cf->pcap = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO,
+		                                                    errbuf);
+	else
+		cf->pcap = pcap_open_offline_with_tstamp_precision(cf->path, PCAP_TSTAMP_PRECISION_NANO,
+		                                                   errbuf);
+	if (!cf->pcap) {
+		/* libpcap's wording for an empty or foreign file is about header bytes; say it plainly. */
+		if (strstr(errbuf, "only got 0"))
+			snprintf(cf->error, sizeof cf->error, "empty file, not a capture");
+		else if (strstr(errbuf, "unknown file format"))
+			snprintf(cf->error, sizeof cf->error, "not a pcap or pcapng capture");
+		else
+			snprintf(cf->error, sizeof cf->error, "cannot open: %s", errbuf);
+		cf->unreadable = true;
+		return;
+	}
+	cf->dlt = pcap_datalink(cf->pcap);
+	if (!dissect_link_supported(cf->dlt)) {
+		const char *name = pcap_datalink_val_to_name(cf->dlt);
+
+		snprintf(cf->error, sizeof cf->error, "unsupported link type %d (%s)", cf->dlt,
+		         name ? name : "unknown");
+		cf->unreadable = true;
+		return;
+	}
+	cf->ts_nano = !is_stdin && file_is_nano(cf->path);
+	if (bpf_filter) {
+		if (pcap_compile(cf->pcap, &cf->filter, bpf_filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+			snprintf(cf->error, sizeof cf->error, "filter '%s': %s", bpf_filter,
+			         pcap_geterr(cf->pcap));
+			cf->unreadable = true;
+			return;
+		}
+		cf->has_filter = true;
+	}
+}
+
+/* Reads the file's next frame that passes the filter into its pending slot. */
+static void read_ahead(struct capture_file *cf)
+{
+	cf->pending = false;
+	if (!cf->pcap || cf->unreadable)
+		return;
+	for (;;) {
+		int rc = pcap_next_ex(cf->pcap, &cf->hdr, &cf->data);
+
+		if (rc == 1) {
+			cf->pending = true;
+			cf->ts_ns = frame_ts(cf->hdr);
+			if (!cf->ts_nano && cf->ts_ns % 1000 != 0)
+				cf->ts_nano = true; /* standard input: sub-microsecond digits prove it */
+			return;
+		}
+		if (rc == PCAP_ERROR) {
+			snprintf(cf->error, sizeof cf->error, "damaged capture: %s", pcap_geterr(cf->pcap));
+		}
+		pcap_close(cf->pcap);
+		cf->pcap = NULL;
+		return;
+	}
+}
+
+static bool earlier(const struct capture_set *cs, unsigned a, unsigned b)
+{
+	int64_t ta = cs->files[a].ts_ns, tb = cs->files[b].ts_ns;
+
+	return ta < tb || (ta == tb && a < b);
+}
+
+static void heap_sift_down(struct capture_set *cs, unsigned i)
+{
+	for (;;) {
+		unsigned l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < cs->heap_len && earlier(cs, cs->heap[l], cs->heap[m]))
+			m = l;
+		if (r < cs->heap_len && earlier(cs, cs->heap[r], cs->heap[m]))
+			m = r;
+		if (m == i)
+			return;
+		unsigned t = cs->heap[i];
+		cs->heap[i] = cs->heap[m];
+		cs->heap[m] = t;
+		i = m;
+	}
+}
+
+struct capture_set *capture_set_open(char *const *paths, unsigned n, const char *bpf_filter)
+{
+	struct capture_set *cs = calloc(1, sizeof *cs);
+
+	if (!cs)
+		return NULL;
+	cs->files = calloc(n ? n : 1, sizeof *cs->files);
+	cs->heap = calloc(n ? n : 1, sizeof *cs->heap);
+	if (!cs->files || !cs->heap) {
+		free(cs->files);
+		free(cs->heap);
+		free(cs);
+		return NULL;
+	}
+	cs->n = n;
+	for (unsigned i = 0; i < n; i++) {
+		cs->files[i].path = paths[i];
+		open_one(&cs->files[i], bpf_filter);
+		read_ahead(&cs->files[i]);
+		if (cs->files[i].pending)
+			cs->heap[cs->heap_len++] = i;
+	}
+	for (unsigned i = cs->heap_len / 2; i-- > 0;)
+		heap_sift_down(cs, i);
+	return cs;
+}
+
+void capture_set_close(struct capture_set *cs)
+{
+	if (!cs)
+		return;
+	for (unsigned i = 0; i < cs->n; i++) {
+		if (cs->files[i].pcap)
+			pcap_close(cs->files[i].pcap);
+		if (cs->files[i].has_filter)
+			pcap_freecode(&cs->files[i].filter);
+	}
+	free(cs->files);
+	free(cs->heap);
+	free(cs);
+}
+
+/* Replaces the heap's top file's frame by that file's next one. */
+static void advance_top(struct capture_set *cs)
+{
+	struct capture_file *cf = &cs->files[cs->heap[0]];
+
+	read_ahead(cf);
+	if (!cf->pending)
+		cs->heap[0] = cs->heap[--cs->heap_len];
+	if (cs->heap_len > 0)
+		heap_sift_down(cs, 0);
+}
+
+int capture_set_next(struct capture_set *cs, struct capture_frame *frame)
+{
+	/* The frame handed out last time lives in its file's buffer until that file is read
+	 * again, so the read-ahead happens only now. */
+	if (cs->handed_out) {
+		cs->handed_out = false;
+		advance_top(cs);
+	}
+	while (cs->heap_len > 0) {
+		struct capture_file *cf = &cs->files[cs->heap[0]];
+
+		frame->number = ++cs->frames;
+		if (!cf->has_filter || pcap_offline_filter(&cf->filter, cf->hdr, cf->data) != 0) {
+			frame->ts_ns = cf->ts_ns;
+			frame->data = cf->data;
+			frame->caplen = cf->hdr->caplen;
+			frame->wirelen = cf->hdr->len;
+			frame->file = cf;
+			frame->file_index = cs->heap[0];
+			cs->handed_out = true;
+			return 1;
+		}
+		cf->filtered++;
+		advance_top(cs);
+	}
+	return 0;
+}
+
+unsigned capture_set_count(const struct capture_set *cs) { return cs->n; }
+struct capture_file *capture_set_file(const struct capture_set *cs, unsigned i) { return &cs->files[i]; }
+const char *capture_file_path(const struct capture_file *f) { return f->path; }
+int capture_file_dlt(const struct capture_file *f) { return f->dlt; }
+bool capture_file_ts_nano(const struct capture_file *f) { return f->ts_nano; }
+const char *capture_file_error(const struct capture_file *f) { return f->error[0] ? f->error : NULL; }
+bool capture_file_unreadable(const struct capture_file *f) { return f->unreadable; }
+uint64_t capture_file_filtered(const struct capture_file *f) { return f->filtered; }

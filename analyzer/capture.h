@@ -1,0 +1,54 @@
+/* capture.h - the input files, read through libpcap as one capture in timestamp order.
+ *
+ * Several files (a rotated tcpdump -C/-G set, or files from several points) are merged by
+ * timestamp; frames are numbered 1, 2, ... across the merged capture, so with one file the
+ * numbers are Wireshark's. A BPF filter is applied per frame with pcap_offline_filter(), so
+ * filtered frames keep their numbers too.
+ */
+#ifndef TM_CAPTURE_H
+#define TM_CAPTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dissect/dissect.h"
+
+struct capture_file;
+
+/* What capture_set_next() hands out. `data` is valid until the next call. */
+struct capture_frame {
+	uint64_t number;    /* 1-based over the merged capture, filtered frames included */
+	int64_t ts_ns;
+	const uint8_t *data;
+	uint32_t caplen;
+	uint32_t wirelen;
+	struct capture_file *file;
+	unsigned file_index; /* position of `file` on the command line */
+};
+
+struct capture_set;
+
+/* Opens every path ("-" is standard input). Files that cannot be opened or have an unsupported
+ * link type or a filter that does not compile for them are kept, with their error set, and
+ * never read. Returns NULL only on allocation failure. */
+struct capture_set *capture_set_open(char *const *paths, unsigned n, const char *bpf_filter);
+void capture_set_close(struct capture_set *cs);
+
+/* The next frame in timestamp order (ties: the file named first). Returns 1 with *frame
+ * filled, 0 at the end of every file. A read error ends that file and is kept as its error. */
+int capture_set_next(struct capture_set *cs, struct capture_frame *frame);
+
+unsigned capture_set_count(const struct capture_set *cs);
+struct capture_file *capture_set_file(const struct capture_set *cs, unsigned i);
+
+const char *capture_file_path(const struct capture_file *f);
+int capture_file_dlt(const struct capture_file *f);
+bool capture_file_ts_nano(const struct capture_file *f);
+/* NULL, or a one-line description of what is wrong with the file. */
+const char *capture_file_error(const struct capture_file *f);
+/* True when the file could not be read at all (exit status 2), false when it was damaged part
+ * way (exit status 1) or fine. */
+bool capture_file_unreadable(const struct capture_file *f);
+uint64_t capture_file_filtered(const struct capture_file *f);
+
+#endif

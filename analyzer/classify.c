@@ -1,0 +1,448 @@
+/* classify.c - the one place where evidence becomes a close class.
+ *
+ * Precedence, first match wins (DESIGN §2; calibrated on samples/, see samples/README.md):
+ *
+ *  1. syn_unanswered      the client's SYN(s) and nothing at all from the server.
+ *  2. rst_refused         the server's first answer to the SYN is a RST (no SYN+ACK).
+ *  3. keepalive_timeout   a side's keepalive probes are unanswered up to its RST or to the end
+ *                         of the flow (two or more probes). Explains a later RST from the prober.
+ *  4. peer_vanished       a side retransmits data or its FIN two or more times and the peer never
+ *                         sends anything again (detail heartbeat when the side had been
+ *                         exchanging small periodic messages, else retransmit_timeout).
+ *                         Explains a later RST from the side that gave up.
+ *  5. the first RST decides, by who sent it and what it looks like:
+ *     rst_after_close     its sender had sent FIN and the peer then sent data to it;
+ *     rst_peer_restarted  a bare RST (no ACK: the kernel had no socket, Linux
+ *                         tcp_v4_send_reset) from a side that never sent FIN;
+ *     rst_unread_data     a RST+ACK (a socket aborting itself) from a side that had received
+ *                         bytes after its own last data (RFC 2525 §2.17: close() with unread
+ *                         data sends RST);
+ *     rst_abort           any other RST (SO_LINGER 0, application abort).
+ *  6. both FINs           fin_simultaneous when neither FIN's ACK covers the other FIN (they
+ *                         crossed, RFC 9293 §3.6 case 2), else fin_graceful.
+ *  7. one FIN             half_closed_at_end.
+ *  8. nothing             idle_at_end when no payload, SYN or FIN for longer than the idle
+ *                         threshold before the capture ends, else open_at_end.
+ */
+#include "classify.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "dissect/segment.h"
+
+/* Retransmissions of the same data, all unanswered, that make a vanished peer. */
+#define VANISHED_MIN_RETRANSMISSIONS 2
+/* Unanswered keepalive probes that make a timeout when no RST follows (capture ended). */
+#define KEEPALIVE_MIN_UNANSWERED 2
+/* Heartbeat-sized messages a side must have sent, and the peer answered, for `heartbeat`. */
+#define HEARTBEAT_MIN_MESSAGES 3
+
+static const char *side_name(enum flow_direction d)
+{
+	return d == FROM_CLIENT ? "client" : "server";
+}
+
+static enum closer_side closer_of(enum flow_direction d)
+{
+	return d == FROM_CLIENT ? CLOSER_CLIENT : CLOSER_SERVER;
+}
+
+/* "12 µs", "3.4 ms", "1.25 s" */
+static const char *duration_text(int64_t ns, char *buf, size_t size)
+{
+	if (ns < 0)
+		ns = 0;
+	if (ns < 1000000)
+		snprintf(buf, size, "%lld µs", (long long)(ns / 1000));
+	else if (ns < 1000000000)
+		snprintf(buf, size, "%.1f ms", (double)ns / 1e6);
+	else
+		snprintf(buf, size, "%.2f s", (double)ns / 1e9);
+	return buf;
+}
+
+static void add_evidence(struct flow_record *rec, const struct flow *f, const struct seg_snap *s,
+                         enum flow_direction from, const char *note)
+{
+	struct evidence_frame *e;
+
+	if (!s->frame || rec->n_evidence >= FLOW_EVIDENCE_MAX)
+		return;
+	for (unsigned i = 0; i < rec->n_evidence; i++)
+		if (rec->evidence[i].frame == s->frame)
+			return;
+	e = &rec->evidence[rec->n_evidence++];
+	e->frame = s->frame;
+	e->ts_ns = s->ts_ns;
+	e->from = (uint8_t)from;
+	e->flags = s->flags;
+	e->seq = s->seq - f->dir[from].isn;
+	e->ack = (s->flags & TCP_ACK) && f->dir[!from].seq_known ? s->ack - f->dir[!from].isn : s->ack;
+	e->len = s->len;
+	e->note = note;
+}
+
+/* Evidence in frame order reads as a story. */
+static void sort_evidence(struct flow_record *rec)
+{
+	for (unsigned i = 1; i < rec->n_evidence; i++) {
+		struct evidence_frame e = rec->evidence[i];
+		unsigned j = i;
+
+		while (j > 0 && rec->evidence[j - 1].frame > e.frame) {
+			rec->evidence[j] = rec->evidence[j - 1];
+			j--;
+		}
+		rec->evidence[j] = e;
+	}
+}
+
+static void set_close(struct flow_record *rec, enum close_class c, enum closer_side closer,
+                      const struct seg_snap *decisive)
+{
+	rec->close_class = c;
+	rec->closer = closer;
+	if (decisive && decisive->frame) {
+		rec->has_close_ts = true;
+		rec->close_ts_ns = decisive->ts_ns;
+	}
+}
+
+static enum handshake_kind handshake_of(const struct flow *f)
+{
+	const struct flow_dir *c = &f->dir[FROM_CLIENT];
+	const struct flow_dir *s = &f->dir[FROM_SERVER];
+
+	if (f->synack_seen)
+		return f->handshake_acked ? HANDSHAKE_COMPLETE : HANDSHAKE_NO_FINAL_ACK;
+	if (c->syn.frame && s->rst.frame)
+		return HANDSHAKE_REFUSED;
+	if (c->syn.frame)
+		return HANDSHAKE_SYN_ONLY;
+	return HANDSHAKE_MIDSTREAM;
+}
+
+static bool try_syn_unanswered(const struct flow *f, struct flow_record *rec)
+{
+	const struct flow_dir *c = &f->dir[FROM_CLIENT];
+	char span[32];
+
+	if (!c->syn.frame || f->dir[FROM_SERVER].packets > 0 || f->synack_seen)
+		return false;
+	set_close(rec, CLOSE_SYN_UNANSWERED, CLOSER_NONE, NULL);
+	add_evidence(rec, f, &c->syn, FROM_CLIENT, "connection attempt");
+	if (c->syn_count > 1) {
+		add_evidence(rec, f, &c->last, FROM_CLIENT, "last SYN retransmission");
+		snprintf(rec->reason, sizeof rec->reason,
+		         "the client sent its SYN %u times over %s and the server never answered",
+		         c->syn_count, duration_text(c->last.ts_ns - c->syn.ts_ns, span, sizeof span));
+	} else {
+		snprintf(rec->reason, sizeof rec->reason,
+		         "the client sent one SYN and the server never answered");
+	}
+	return true;
+}
+
+static bool try_refused(const struct flow *f, struct flow_record *rec)
+{
+	const struct flow_dir *c = &f->dir[FROM_CLIENT];
+	const struct flow_dir *s = &f->dir[FROM_SERVER];
+	char delay[32];
+
+	if (!c->syn.frame || f->synack_seen || !s->rst.frame)
+		return false;
+	set_close(rec, CLOSE_RST_REFUSED, CLOSER_SERVER, &s->rst);
+	add_evidence(rec, f, &c->syn, FROM_CLIENT, "connection attempt");
+	add_evidence(rec, f, &s->rst, FROM_SERVER, "reset instead of SYN+ACK");
+	snprintf(rec->reason, sizeof rec->reason,
+	         "the server answered the SYN with a reset %s later: nothing listened on port %u "
+	         "(connection refused)",
+	         duration_text(s->rst.ts_ns - s->rst_answers.ts_ns, delay, sizeof delay),
+	         (unsigned)f->ep[FROM_SERVER].port);
+	return true;
+}
+
+static bool try_keepalive(const struct flow *f, struct flow_record *rec)
+{
+	for (int k = FROM_CLIENT; k <= FROM_SERVER; k++) {
+		const struct flow_dir *me = &f->dir[k];
+		char gap[32];
+		bool reset;
+
+		if (me->probes_unanswered_run == 0)
+			continue;
+		reset = me->rst.frame > me->first_probe_of_run.frame;
+		if (!reset && me->probes_unanswered_run < KEEPALIVE_MIN_UNANSWERED)
+			continue;
+		set_close(rec, CLOSE_KEEPALIVE_TIMEOUT, closer_of((enum flow_direction)k),
+		          reset ? &me->rst : &me->last_probe);
+		add_evidence(rec, f, &f->dir[!k].last, (enum flow_direction)!k,
+		             "last segment from the peer");
+		add_evidence(rec, f, &me->first_probe_of_run, (enum flow_direction)k,
+		             "first unanswered keepalive probe");
+		add_evidence(rec, f, &me->last_probe, (enum flow_direction)k,
+		             "last unanswered keepalive probe");
+		if (reset)
+			add_evidence(rec, f, &me->rst, (enum flow_direction)k, "keepalive gave up: reset");
+		duration_text(me->probes_unanswered_run > 1
+		                  ? (me->last_probe.ts_ns - me->first_probe_of_run.ts_ns) /
+		                        (me->probes_unanswered_run - 1)
+		                  : 0,
+		              gap, sizeof gap);
+		snprintf(rec->reason, sizeof rec->reason,
+		         "the %s's %u keepalive probes (every %s) went unanswered; %s",
+		         side_name((enum flow_direction)k), me->probes_unanswered_run, gap,
+		         reset ? "it gave up and reset the connection"
+		               : "the capture ends while they are unanswered");
+		return true;
+	}
+	return false;
+}
+
+/* The side had been exchanging small messages with its peer (application heartbeats). */
+static bool was_heartbeating(const struct flow *f, int k)
+{
+	const struct flow_dir *me = &f->dir[k];
+	const struct flow_dir *peer = &f->dir[!k];
+
+	return me->small_payload_segments >= HEARTBEAT_MIN_MESSAGES &&
+	       me->small_payload_segments * 2 >= me->payload_segments &&
+	       peer->payload_segments >= HEARTBEAT_MIN_MESSAGES - 1 &&
+	       me->first_rtx_of_run.len <= HEARTBEAT_MAX_BYTES;
+}
+
+static bool try_vanished(const struct flow *f, struct flow_record *rec)
+{
+	int k = -1;
+
+	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
+		const struct flow_dir *me = &f->dir[d];
+
+		if (me->rtx_unanswered_run < VANISHED_MIN_RETRANSMISSIONS)
+			continue;
+		if (k < 0 || me->first_rtx_of_run.frame < f->dir[k].first_rtx_of_run.frame)
+			k = d;
+	}
+	if (k < 0)
+		return false;
+
+	const struct flow_dir *me = &f->dir[k];
+	const struct flow_dir *peer = &f->dir[!k];
+	bool heartbeat = was_heartbeating(f, k);
+	char span[32], silent[32];
+
+	set_close(rec, CLOSE_PEER_VANISHED, closer_of((enum flow_direction)k), &me->last_rtx);
+	rec->close_detail = heartbeat ? "heartbeat" : "retransmit_timeout";
+	add_evidence(rec, f, &peer->last, (enum flow_direction)!k, "last sign of life from the peer");
+	add_evidence(rec, f, &me->first_rtx_of_run, (enum flow_direction)k,
+	             "first unanswered retransmission");
+	add_evidence(rec, f, &me->last_rtx, (enum flow_direction)k, "last retransmission");
+	if (me->fin.frame > peer->last.frame)
+		add_evidence(rec, f, &me->fin, (enum flow_direction)k, "FIN never acknowledged");
+	if (me->rst.frame > me->first_rtx_of_run.frame)
+		add_evidence(rec, f, &me->rst, (enum flow_direction)k, "reset after giving up");
+	duration_text(me->last_rtx.ts_ns - me->first_rtx_of_run.ts_ns, span, sizeof span);
+	duration_text(me->last.ts_ns - peer->last.ts_ns, silent, sizeof silent);
+	if (heartbeat)
+		snprintf(rec->reason, sizeof rec->reason,
+		         "the %s stopped answering the %s's heartbeats: the last message was "
+		         "retransmitted %u times over %s and nothing came back for %s",
+		         side_name((enum flow_direction)!k), side_name((enum flow_direction)k),
+		         me->rtx_unanswered_run, span, silent);
+	else
+		snprintf(rec->reason, sizeof rec->reason,
+		         "the %s vanished: the %s retransmitted %u times over %s with no answer and "
+		         "nothing came back for %s (power, cable, route or firewall loss)",
+		         side_name((enum flow_direction)!k), side_name((enum flow_direction)k),
+		         me->rtx_unanswered_run, span, silent);
+	return true;
+}
+
+static void classify_reset(const struct flow *f, struct flow_record *rec)
+{
+	enum flow_direction r = (enum flow_direction)f->first_rst_from;
+	enum flow_direction p = (enum flow_direction)!r;
+	const struct flow_dir *me = &f->dir[r];
+	const struct flow_dir *peer = &f->dir[p];
+	const struct seg_snap *rst = &me->rst;
+	bool sent_fin_before = me->fin.frame && me->fin.frame < rst->frame;
+	bool bare = !(rst->flags & TCP_ACK);
+	char delay[32];
+
+	duration_text(rst->ts_ns - me->rst_answers.ts_ns, delay, sizeof delay);
+	if (sent_fin_before && peer->payload_after_peer_fin > 0 &&
+	    peer->first_payload_after_peer_fin.frame < rst->frame) {
+		set_close(rec, CLOSE_RST_AFTER_CLOSE, closer_of(r), rst);
+		add_evidence(rec, f, &me->fin, r, "closed: FIN");
+		add_evidence(rec, f, &peer->first_payload_after_peer_fin, p, "data sent after that FIN");
+		add_evidence(rec, f, rst, r, "reset from the closed socket");
+		snprintf(rec->reason, sizeof rec->reason,
+		         "the %s had closed (FIN) and reset %s after the %s sent more data: the data "
+		         "reached a socket that was no longer there to read it",
+		         side_name(r), delay, side_name(p));
+		return;
+	}
+	if (bare && !sent_fin_before) {
+		set_close(rec, CLOSE_RST_PEER_RESTARTED, closer_of(r), rst);
+		add_evidence(rec, f, &me->rst_answers, p, "segment the reset answers");
+		add_evidence(rec, f, rst, r, "bare reset: no socket for this connection");
+		snprintf(rec->reason, sizeof rec->reason,
+		         "the %s answered the %s's segment with a bare reset %s later without ever "
+		         "closing: it had lost the connection (restarted host or process, lost state)",
+		         side_name(r), side_name(p), delay);
+		return;
+	}
+	add_evidence(rec, f, &peer->last_payload, p, "last data from the peer");
+	add_evidence(rec, f, &me->last_payload, r, "last data from the closer");
+	add_evidence(rec, f, rst, r, "reset: the socket aborted");
+	if (!bare && me->rst_unread_bytes > 0) {
+		set_close(rec, CLOSE_RST_UNREAD_DATA, closer_of(r), rst);
+		snprintf(rec->reason, sizeof rec->reason,
+		         "the %s reset the connection instead of closing it: %llu bytes from the %s "
+		         "were received after its own last data, apparently never read (close() "
+		         "with unread data, RFC 2525 §2.17)",
+		         side_name(r), (unsigned long long)me->rst_unread_bytes, side_name(p));
+		return;
+	}
+	set_close(rec, CLOSE_RST_ABORT, closer_of(r), rst);
+	snprintf(rec->reason, sizeof rec->reason,
+	         "the %s aborted the connection with a reset and no unread data (SO_LINGER 0 or "
+	         "an application abort)",
+	         side_name(r));
+}
+
+static bool try_fins(const struct flow *f, struct flow_record *rec)
+{
+	const struct flow_dir *c = &f->dir[FROM_CLIENT];
+	const struct flow_dir *s = &f->dir[FROM_SERVER];
+	char gap[32];
+
+	if (c->fin.frame && s->fin.frame) {
+		enum flow_direction first = c->fin.frame < s->fin.frame ? FROM_CLIENT : FROM_SERVER;
+		const struct flow_dir *a = &f->dir[first];
+		const struct flow_dir *b = &f->dir[!first];
+		bool both_acked = c->fin_ack.frame && s->fin_ack.frame;
+
+		add_evidence(rec, f, &a->fin, first, "first FIN");
+		add_evidence(rec, f, &b->fin, (enum flow_direction)!first, "second FIN");
+		add_evidence(rec, f, &a->fin_ack, (enum flow_direction)!first, "first FIN acknowledged");
+		add_evidence(rec, f, &b->fin_ack, first, "second FIN acknowledged");
+		if (!c->fin_knew_peer_fin && !s->fin_knew_peer_fin) {
+			set_close(rec, CLOSE_FIN_SIMULTANEOUS, CLOSER_BOTH, &b->fin);
+			snprintf(rec->reason, sizeof rec->reason,
+			         "both sides closed at once: the FINs crossed %s apart, neither "
+			         "acknowledging the other%s",
+			         duration_text(b->fin.ts_ns - a->fin.ts_ns, gap, sizeof gap),
+			         both_acked ? "; both were then acknowledged" : "");
+			return true;
+		}
+		if (a->fin_knew_peer_fin) { /* capture order and TCP order disagree: trust TCP */
+			first = (enum flow_direction)!first;
+		}
+		set_close(rec, CLOSE_FIN_GRACEFUL, closer_of(first), &f->dir[first].fin);
+		snprintf(rec->reason, sizeof rec->reason,
+		         "the %s closed first; the %s closed %s later%s",
+		         side_name(first), side_name((enum flow_direction)!first),
+		         duration_text(f->dir[!first].fin.ts_ns - f->dir[first].fin.ts_ns, gap,
+		                       sizeof gap),
+		         both_acked ? " and both FINs were acknowledged"
+		                    : "; the last ACK is not in the capture");
+		return true;
+	}
+	if (c->fin.frame || s->fin.frame) {
+		enum flow_direction d = c->fin.frame ? FROM_CLIENT : FROM_SERVER;
+		const struct flow_dir *other = &f->dir[!d];
+
+		set_close(rec, CLOSE_HALF_CLOSED_AT_END, closer_of(d), &f->dir[d].fin);
+		add_evidence(rec, f, &f->dir[d].fin, d, "FIN: sending side closed");
+		add_evidence(rec, f, &f->dir[d].fin_ack, (enum flow_direction)!d, "FIN acknowledged");
+		add_evidence(rec, f, &other->last_payload, (enum flow_direction)!d,
+		             "peer's last data");
+		if (other->payload_after_peer_fin > 0)
+			snprintf(rec->reason, sizeof rec->reason,
+			         "the %s closed its sending side; the %s went on sending (%llu bytes "
+			         "after the FIN) and had not closed when the capture ended",
+			         side_name(d), side_name((enum flow_direction)!d),
+			         (unsigned long long)other->payload_after_peer_fin);
+		else
+			snprintf(rec->reason, sizeof rec->reason,
+			         "the %s closed its sending side; the %s had not closed when the "
+			         "capture ended",
+			         side_name(d), side_name((enum flow_direction)!d));
+		return true;
+	}
+	return false;
+}
+
+static void classify_no_close(const struct flow *f, const struct classify_context *ctx,
+                              struct flow_record *rec)
+{
+	const struct flow_dir *c = &f->dir[FROM_CLIENT];
+	const struct flow_dir *s = &f->dir[FROM_SERVER];
+	const struct seg_snap *last = c->last_active.ts_ns >= s->last_active.ts_ns ? &c->last_active
+	                                                                          : &s->last_active;
+	enum flow_direction from = last == &c->last_active ? FROM_CLIENT : FROM_SERVER;
+	int64_t last_ts = last->frame ? last->ts_ns : f->first_ts_ns;
+	int64_t silence = ctx->capture_end_ns - last_ts;
+	char quiet[32];
+
+	add_evidence(rec, f, last, from, "last data");
+	duration_text(silence, quiet, sizeof quiet);
+	if (silence > ctx->idle_ns) {
+		set_close(rec, CLOSE_IDLE_AT_END, CLOSER_NONE, NULL);
+		snprintf(rec->reason, sizeof rec->reason,
+		         "no close seen; no data for the last %s of the capture%s", quiet,
+		         (c->probes || s->probes) ? " (keepalive probes answered)" : "");
+	} else {
+		set_close(rec, CLOSE_OPEN_AT_END, CLOSER_NONE, NULL);
+		snprintf(rec->reason, sizeof rec->reason,
+		         "no close seen; data was still flowing %s before the capture ended", quiet);
+	}
+}
+
+/* A RST whose TTL / hop limit differs from every other segment of the side it claims to come
+ * from was most likely made by a box in the path (firewall, load balancer). */
+static void check_rst_origin(const struct flow *f, struct flow_record *rec)
+{
+	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
+		const struct flow_dir *me = &f->dir[d];
+
+		if (me->rst.frame && me->ttl_known && me->rst.ttl != me->ttl)
+			rec->modifiers |= MOD_RST_FROM_MIDDLEBOX;
+	}
+}
+
+void classify_flow(const struct flow *f, const struct classify_context *ctx,
+                   struct flow_record *rec)
+{
+	memset(rec, 0, sizeof *rec);
+	rec->id = f->id;
+	rec->capture = f->capture;
+	rec->client = f->ep[FROM_CLIENT];
+	rec->server = f->ep[FROM_SERVER];
+	rec->roles_inferred = f->roles_inferred;
+	rec->ts_nano = f->ts_nano;
+	rec->first_ts_ns = f->first_ts_ns;
+	rec->last_ts_ns = f->last_ts_ns;
+	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
+		rec->packets[d] = f->dir[d].packets;
+		rec->bytes[d] = f->dir[d].payload_bytes;
+		rec->retransmissions[d] = f->dir[d].retransmissions;
+		rec->state[d] = f->state[d];
+		rec->keepalive_probes += f->dir[d].probes;
+	}
+	rec->handshake = handshake_of(f);
+	rec->modifiers = f->modifiers;
+	check_rst_origin(f, rec);
+
+	if (try_syn_unanswered(f, rec) || try_refused(f, rec) || try_keepalive(f, rec) ||
+	    try_vanished(f, rec)) {
+		/* decided */
+	} else if (f->first_rst_frame) {
+		classify_reset(f, rec);
+	} else if (!try_fins(f, rec)) {
+		classify_no_close(f, ctx, rec);
+	}
+	sort_evidence(rec);
+}

@@ -1,0 +1,214 @@
+/* flow_table.c - chained hash of live flows plus two least-recently-active lists. */
+#include "flow_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define INITIAL_BUCKETS 1024u
+
+struct activity_list {
+	struct flow *oldest;
+	struct flow *newest;
+};
+
+struct flow_table {
+	struct flow **buckets;
+	uint32_t mask;  /* buckets - 1; the count of buckets is a power of two */
+	size_t count;
+	uint64_t seed;
+	struct activity_list lists[2];
+};
+
+/* 64-bit finaliser from MurmurHash3 / SplitMix64: every input bit reaches every output bit. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t mix_endpoint(uint64_t h, const struct ip_addr *a, uint16_t port)
+{
+	uint64_t w[2];
+
+	memcpy(w, a->bytes, sizeof w);
+	h = mix64(h ^ w[0]);
+	h = mix64(h ^ w[1]);
+	return mix64(h ^ ((uint64_t)a->family << 16 | port));
+}
+
+/* Orders endpoints so that both directions of a connection hash alike. */
+static int endpoint_cmp(const struct ip_addr *a, uint16_t ap, const struct ip_addr *b, uint16_t bp)
+{
+	int c = memcmp(a, b, sizeof *a);
+
+	if (c != 0)
+		return c;
+	return (ap > bp) - (ap < bp);
+}
+
+uint32_t flow_table_hash(const struct flow_table *t, const struct tcp_segment *seg)
+{
+	uint64_t h = t->seed;
+
+	if (endpoint_cmp(&seg->src, seg->sport, &seg->dst, seg->dport) < 0) {
+		h = mix_endpoint(h, &seg->src, seg->sport);
+		h = mix_endpoint(h, &seg->dst, seg->dport);
+	} else {
+		h = mix_endpoint(h, &seg->dst, seg->dport);
+		h = mix_endpoint(h, &seg->src, seg->sport);
+	}
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+struct flow_table *flow_table_create(uint64_t seed)
+{
+	struct flow_table *t = calloc(1, sizeof *t);
+
+	if (!t)
+		return NULL;
+	t->buckets = calloc(INITIAL_BUCKETS, sizeof *t->buckets);
+	if (!t->buckets) {
+		free(t);
+		return NULL;
+	}
+	t->mask = INITIAL_BUCKETS - 1;
+	t->seed = mix64(seed ^ 0x9e3779b97f4a7c15ULL);
+	return t;
+}
+
+void flow_table_destroy(struct flow_table *t)
+{
+	if (!t)
+		return;
+	free(t->buckets);
+	free(t);
+}
+
+static bool same_endpoint(const struct flow_endpoint *e, const struct ip_addr *a, uint16_t port)
+{
+	return e->port == port && memcmp(&e->addr, a, sizeof *a) == 0;
+}
+
+struct flow *flow_table_find(const struct flow_table *t, const struct tcp_segment *seg,
+                             uint32_t hash)
+{
+	for (struct flow *f = t->buckets[hash & t->mask]; f; f = f->hash_next) {
+		if (f->hash != hash)
+			continue;
+		if (same_endpoint(&f->ep[0], &seg->src, seg->sport) &&
+		    same_endpoint(&f->ep[1], &seg->dst, seg->dport))
+			return f;
+		if (same_endpoint(&f->ep[1], &seg->src, seg->sport) &&
+		    same_endpoint(&f->ep[0], &seg->dst, seg->dport))
+			return f;
+	}
+	return NULL;
+}
+
+/* Doubles the bucket array once the load passes 1. On allocation failure the table keeps its
+ * size: lookups stay correct, chains get longer. */
+static int grow(struct flow_table *t)
+{
+	uint32_t n = (t->mask + 1) * 2;
+	struct flow **b;
+
+	if (n == 0)
+		return -1;
+	b = calloc(n, sizeof *b);
+	if (!b)
+		return -1;
+	for (uint32_t i = 0; i <= t->mask; i++) {
+		struct flow *f = t->buckets[i];
+
+		while (f) {
+			struct flow *next = f->hash_next;
+
+			f->hash_next = b[f->hash & (n - 1)];
+			b[f->hash & (n - 1)] = f;
+			f = next;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->mask = n - 1;
+	return 0;
+}
+
+static void list_unlink(struct flow_table *t, struct flow *f)
+{
+	struct activity_list *l = &t->lists[f->list];
+
+	if (f->older)
+		f->older->newer = f->newer;
+	else
+		l->oldest = f->newer;
+	if (f->newer)
+		f->newer->older = f->older;
+	else
+		l->newest = f->older;
+	f->older = f->newer = NULL;
+}
+
+static void list_append(struct flow_table *t, struct flow *f, enum flow_list list)
+{
+	struct activity_list *l = &t->lists[list];
+
+	f->list = (uint8_t)list;
+	f->newer = NULL;
+	f->older = l->newest;
+	if (l->newest)
+		l->newest->newer = f;
+	else
+		l->oldest = f;
+	l->newest = f;
+}
+
+int flow_table_insert(struct flow_table *t, struct flow *f)
+{
+	uint32_t b = f->hash & t->mask;
+	int rc = 0;
+
+	f->hash_next = t->buckets[b];
+	t->buckets[b] = f;
+	t->count++;
+	list_append(t, f, FLOW_LIST_LIVE);
+	if (t->count > (size_t)t->mask + 1)
+		rc = grow(t);
+	return rc;
+}
+
+void flow_table_remove(struct flow_table *t, struct flow *f)
+{
+	struct flow **p = &t->buckets[f->hash & t->mask];
+
+	while (*p && *p != f)
+		p = &(*p)->hash_next;
+	if (*p) {
+		*p = f->hash_next;
+		t->count--;
+	}
+	f->hash_next = NULL;
+	list_unlink(t, f);
+}
+
+void flow_table_touch(struct flow_table *t, struct flow *f, enum flow_list list)
+{
+	if (t->lists[f->list].newest == f && f->list == list)
+		return;
+	list_unlink(t, f);
+	list_append(t, f, list);
+}
+
+struct flow *flow_table_oldest(const struct flow_table *t, enum flow_list list)
+{
+	return t->lists[list].oldest;
+}
+
+size_t flow_table_count(const struct flow_table *t)
+{
+	return t->count;
+}

@@ -1,0 +1,40 @@
+/* flow_table.h - live flows by 4-tuple, and by how long ago they were last active.
+ *
+ * Lookup is a chained hash over the canonical (lower endpoint, higher endpoint) pair, so both
+ * directions of a connection find the same flow; the hash is seeded so crafted traffic cannot
+ * aim at one bucket. Every flow is also on one of two activity lists, least recently active
+ * first: `live` flows and `finished` ones (RST seen or both FINs acknowledged), so expiry and
+ * eviction look only at a list's head.
+ */
+#ifndef TM_FLOW_TABLE_H
+#define TM_FLOW_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow.h"
+
+enum flow_list { FLOW_LIST_LIVE = 0, FLOW_LIST_FINISHED = 1 };
+
+struct flow_table;
+
+/* NULL on allocation failure. */
+struct flow_table *flow_table_create(uint64_t seed);
+/* Frees the table, not the flows still in it (drain them first with flow_table_oldest). */
+void flow_table_destroy(struct flow_table *t);
+
+uint32_t flow_table_hash(const struct flow_table *t, const struct tcp_segment *seg);
+/* The flow on seg's 4-tuple, or NULL. `hash` is flow_table_hash(t, seg). */
+struct flow *flow_table_find(const struct flow_table *t, const struct tcp_segment *seg,
+                             uint32_t hash);
+/* Adds `f` (f->hash set) as the most recently active flow of the live list. Returns -1 when the
+ * table could not grow (it still holds f, in a longer chain). */
+int flow_table_insert(struct flow_table *t, struct flow *f);
+void flow_table_remove(struct flow_table *t, struct flow *f);
+/* Marks `f` most recently active, on list `list`. */
+void flow_table_touch(struct flow_table *t, struct flow *f, enum flow_list list);
+/* The least recently active flow of `list`, or NULL. */
+struct flow *flow_table_oldest(const struct flow_table *t, enum flow_list list);
+size_t flow_table_count(const struct flow_table *t);
+
+#endif

@@ -1,0 +1,31 @@
+/* tracker.h - per-segment updates of a flow: sequence tracking, counters, evidence snapshots,
+ * and the two endpoints' state machines. Knows nothing of tables, files or reports. */
+#ifndef TM_TRACKER_H
+#define TM_TRACKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "flow.h"
+
+/* Starts a flow from its first segment: decides which side is the client (DESIGN §2: the sender
+ * of the first SYN; otherwise the side with the ephemeral-looking port, otherwise the sender). */
+void flow_init(struct flow *f, uint64_t id, const struct tcp_segment *first, const char *capture,
+               bool ts_nano);
+
+/* Which direction `seg` travels in `f` (the segment must belong to the flow's 4-tuple). */
+enum flow_direction flow_direction_of(const struct flow *f, const struct tcp_segment *seg);
+
+/* True when `seg`, a segment on this flow's 4-tuple, opens a new connection rather than
+ * continuing this one: a SYN without ACK whose sequence number is not that of a SYN already
+ * seen from the same side. */
+bool flow_is_reused_by(const struct flow *f, const struct tcp_segment *seg, enum flow_direction d);
+
+/* The connection is over on the wire: a RST was seen, or both FINs were sent and acknowledged. */
+bool flow_is_finished(const struct flow *f);
+
+/* Applies one segment sent in direction `d` at `ts_ns`, frame number `frame`. */
+void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_direction d,
+                     int64_t ts_ns, uint64_t frame);
+
+#endif
