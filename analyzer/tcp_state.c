@@ -5,7 +5,10 @@
  *   received SYN             UNKNOWN/CLOSED -> LISTEN (a listener exists until it answers)
  *   received SYN+ACK         SYN-SENT -> ESTABLISHED
  *   received ACK of our SYN  SYN-RECEIVED -> ESTABLISHED
- *   sent FIN                 ESTABLISHED/SYN-RECEIVED -> FIN-WAIT-1, CLOSE-WAIT -> LAST-ACK
+ *   sent FIN                 ESTABLISHED/SYN-RECEIVED -> FIN-WAIT-1, CLOSE-WAIT -> LAST-ACK;
+ *                            but CLOSE-WAIT -> CLOSING when the FIN does not acknowledge the
+ *                            peer's FIN: the capture point saw the peer's FIN first, the
+ *                            endpoint did not (simultaneous close, RFC 9293 §3.6 case 2)
  *   received FIN             ESTABLISHED -> CLOSE-WAIT,
  *                            FIN-WAIT-1 -> CLOSING (our FIN not yet acked) or TIME-WAIT,
  *                            FIN-WAIT-2 -> TIME-WAIT
@@ -79,6 +82,8 @@ enum tcp_state tcp_state_on_send(enum tcp_state s, const struct state_event *ev)
 		s = TCPS_ESTABLISHED; /* midstream */
 	else if (s == TCPS_SYN_SENT && (f & TCP_ACK))
 		s = TCPS_ESTABLISHED; /* the handshake's third segment; the SYN+ACK may be missing */
+	if ((f & TCP_FIN) && s == TCPS_CLOSE_WAIT && ev->ignores_peer_fin)
+		return TCPS_CLOSING;
 	if (f & TCP_FIN)
 		s = after_fin_sent(s);
 	return s;

@@ -18,6 +18,9 @@ struct state_event {
 	uint8_t flags;          /* enum tcp_flag bits of the segment */
 	bool acks_own_fin;      /* received segment: its ACK covers this endpoint's FIN */
 	bool acks_own_syn;      /* received segment: its ACK covers this endpoint's SYN */
+	bool ignores_peer_fin;  /* sent segment: the capture showed the peer's FIN before it, yet
+	                           its ACK does not cover that FIN: it was sent before the FIN
+	                           arrived (the FINs crossed) */
 };
 
 /* The endpoint sent a segment. Returns the new state. */

@@ -218,6 +218,9 @@ static void update_states(struct flow *f, enum flow_direction d, const struct tc
 {
 	const struct flow_dir *rcv = &f->dir[!d];
 	struct state_event send_ev = { .flags = seg->flags };
+
+	send_ev.ignores_peer_fin = rcv->fin.frame && (seg->flags & TCP_ACK) &&
+	                           !seq_ge(seg->ack, rcv->fin_seq + 1);
 	struct state_event recv_ev = { .flags = seg->flags };
 
 	if ((seg->flags & TCP_ACK) && !(seg->flags & TCP_RST)) {

@@ -1,0 +1,628 @@
+/* test_tracker.c - the tracker, the endpoint state machine, the classifier and the flow table,
+ * driven by scripted segment sequences (no pcap needed). The scripts follow what a Linux stack
+ * puts on the wire for each ending (samples/README.md). */
+#include <CUnit/Basic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyzer/classify.h"
+#include "analyzer/flow_table.h"
+#include "analyzer/tcp_state.h"
+#include "analyzer/tracker.h"
+
+#define MS 1000000LL
+#define T0 1764000000LL * 1000000000LL
+
+/* A two-endpoint conversation: each side's next sequence number and the clock. */
+struct script {
+	struct flow flow;
+	bool started;
+	uint64_t frame;
+	int64_t now;
+	uint32_t nxt[2]; /* next sequence number of client [0] and server [1] */
+	uint16_t window[2];
+	uint8_t ttl[2];
+};
+
+static void script_init(struct script *s, uint32_t client_isn, uint32_t server_isn)
+{
+	memset(s, 0, sizeof *s);
+	s->now = T0;
+	s->nxt[FROM_CLIENT] = client_isn;
+	s->nxt[FROM_SERVER] = server_isn;
+	s->window[0] = s->window[1] = 502;
+	s->ttl[0] = s->ttl[1] = 64;
+}
+
+static struct tcp_segment make_seg(enum flow_direction d, uint8_t flags, uint32_t seq, uint32_t ack,
+                                   uint32_t len)
+{
+	struct tcp_segment seg;
+	struct ip_addr client = { .family = 4, .bytes = { 198, 51, 100, 1 } };
+	struct ip_addr server = { .family = 4, .bytes = { 198, 51, 100, 2 } };
+
+	memset(&seg, 0, sizeof seg);
+	seg.src = d == FROM_CLIENT ? client : server;
+	seg.dst = d == FROM_CLIENT ? server : client;
+	seg.sport = d == FROM_CLIENT ? 40001 : 8080;
+	seg.dport = d == FROM_CLIENT ? 8080 : 40001;
+	seg.flags = flags;
+	seg.seq = seq;
+	seg.ack = ack;
+	seg.payload_len = len;
+	seg.payload_captured = len;
+	seg.ttl = 64;
+	seg.window = 502;
+	if (flags & TCP_SYN) {
+		seg.options = TCP_OPT_MSS | TCP_OPT_WSCALE | TCP_OPT_SACK_PERM | TCP_OPT_TIMESTAMP;
+		seg.wscale = 7;
+		seg.mss = 1460;
+		seg.window = 64240;
+	}
+	return seg;
+}
+
+/* Feeds a segment with explicit seq/ack, `ms` milliseconds after the previous one. */
+static void feed(struct script *s, int64_t ms, enum flow_direction d, uint8_t flags, uint32_t seq,
+                 uint32_t ack, uint32_t len)
+{
+	struct tcp_segment seg = make_seg(d, flags, seq, ack, len);
+
+	seg.window = (flags & TCP_SYN) ? 64240 : s->window[d];
+	seg.ttl = s->ttl[d];
+	s->now += ms * MS;
+	if (!s->started) {
+		flow_init(&s->flow, 1, &seg, "test.pcap", false);
+		s->started = true;
+	}
+	CU_ASSERT_EQUAL(flow_direction_of(&s->flow, &seg), d);
+	tracker_segment(&s->flow, &seg, d, s->now, ++s->frame);
+}
+
+/* Sends the next segment of side d: seq = its next sequence number, ack = the peer's. */
+static void send(struct script *s, int64_t ms, enum flow_direction d, uint8_t flags, uint32_t len)
+{
+	uint32_t seq = s->nxt[d];
+
+	feed(s, ms, d, flags, seq, (flags & TCP_ACK) ? s->nxt[!d] : 0, len);
+	s->nxt[d] += len + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
+}
+
+static void handshake(struct script *s)
+{
+	send(s, 0, FROM_CLIENT, TCP_SYN, 0);
+	send(s, 1, FROM_SERVER, TCP_SYN | TCP_ACK, 0);
+	send(s, 1, FROM_CLIENT, TCP_ACK, 0);
+}
+
+static void classify(struct script *s, struct flow_record *rec)
+{
+	struct classify_context ctx = { .capture_end_ns = s->now, .idle_ns = 5000 * MS };
+
+	classify_flow(&s->flow, &ctx, rec);
+}
+
+static void assert_class(struct script *s, enum close_class want, enum closer_side closer)
+{
+	struct flow_record rec;
+
+	classify(s, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, want);
+	CU_ASSERT_EQUAL(rec.closer, closer);
+	CU_ASSERT(rec.reason[0] != '\0');
+	if (want != CLOSE_OPEN_AT_END && want != CLOSE_IDLE_AT_END)
+		CU_ASSERT(rec.n_evidence > 0);
+	if (rec.close_class != want)
+		fprintf(stderr, "\n  got %s: %s\n", close_class_name(rec.close_class), rec.reason);
+}
+
+/* --- the endpoint state machine ------------------------------------------------------------- */
+
+static enum tcp_state on_send(enum tcp_state s, uint8_t flags)
+{
+	struct state_event ev = { .flags = flags };
+
+	return tcp_state_on_send(s, &ev);
+}
+
+static enum tcp_state on_recv(enum tcp_state s, uint8_t flags, bool acks_fin, bool acks_syn)
+{
+	struct state_event ev = { .flags = flags, .acks_own_fin = acks_fin, .acks_own_syn = acks_syn };
+
+	return tcp_state_on_receive(s, &ev);
+}
+
+static void test_state_machine(void)
+{
+	/* Active close: ESTABLISHED -> FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT. */
+	CU_ASSERT_EQUAL(on_send(TCPS_ESTABLISHED, TCP_FIN | TCP_ACK), TCPS_FIN_WAIT_1);
+	CU_ASSERT_EQUAL(on_recv(TCPS_FIN_WAIT_1, TCP_ACK, true, false), TCPS_FIN_WAIT_2);
+	CU_ASSERT_EQUAL(on_recv(TCPS_FIN_WAIT_2, TCP_FIN | TCP_ACK, true, false), TCPS_TIME_WAIT);
+	/* FIN+ACK acking our FIN in FIN-WAIT-1 goes straight to TIME-WAIT. */
+	CU_ASSERT_EQUAL(on_recv(TCPS_FIN_WAIT_1, TCP_FIN | TCP_ACK, true, false), TCPS_TIME_WAIT);
+	/* Simultaneous close: FIN-WAIT-1 -> CLOSING -> TIME-WAIT. */
+	CU_ASSERT_EQUAL(on_recv(TCPS_FIN_WAIT_1, TCP_FIN | TCP_ACK, false, false), TCPS_CLOSING);
+	CU_ASSERT_EQUAL(on_recv(TCPS_CLOSING, TCP_ACK, true, false), TCPS_TIME_WAIT);
+	{
+		/* Crossed FINs seen in the other order: the FIN ignores the peer's, so it left first. */
+		struct state_event ev = { .flags = TCP_FIN | TCP_ACK, .ignores_peer_fin = true };
+
+		CU_ASSERT_EQUAL(tcp_state_on_send(TCPS_CLOSE_WAIT, &ev), TCPS_CLOSING);
+	}
+	/* Passive close: ESTABLISHED -> CLOSE-WAIT -> LAST-ACK -> CLOSED. */
+	CU_ASSERT_EQUAL(on_recv(TCPS_ESTABLISHED, TCP_FIN | TCP_ACK, false, false), TCPS_CLOSE_WAIT);
+	CU_ASSERT_EQUAL(on_send(TCPS_CLOSE_WAIT, TCP_FIN | TCP_ACK), TCPS_LAST_ACK);
+	CU_ASSERT_EQUAL(on_recv(TCPS_LAST_ACK, TCP_ACK, true, false), TCPS_CLOSED);
+	/* Opening. */
+	CU_ASSERT_EQUAL(on_send(TCPS_UNKNOWN, TCP_SYN), TCPS_SYN_SENT);
+	CU_ASSERT_EQUAL(on_recv(TCPS_UNKNOWN, TCP_SYN, false, false), TCPS_LISTEN);
+	CU_ASSERT_EQUAL(on_send(TCPS_LISTEN, TCP_SYN | TCP_ACK), TCPS_SYN_RECEIVED);
+	CU_ASSERT_EQUAL(on_recv(TCPS_SYN_SENT, TCP_SYN | TCP_ACK, false, true), TCPS_ESTABLISHED);
+	CU_ASSERT_EQUAL(on_recv(TCPS_SYN_RECEIVED, TCP_ACK, false, true), TCPS_ESTABLISHED);
+	CU_ASSERT_EQUAL(on_recv(TCPS_SYN_RECEIVED, TCP_ACK, false, false), TCPS_SYN_RECEIVED);
+	/* Resets end everything; a retransmitted FIN changes nothing. */
+	CU_ASSERT_EQUAL(on_send(TCPS_ESTABLISHED, TCP_RST | TCP_ACK), TCPS_CLOSED);
+	CU_ASSERT_EQUAL(on_recv(TCPS_TIME_WAIT, TCP_RST, false, false), TCPS_CLOSED);
+	CU_ASSERT_EQUAL(on_send(TCPS_FIN_WAIT_2, TCP_FIN | TCP_ACK), TCPS_FIN_WAIT_2);
+	/* Midstream: data first seen makes both ends ESTABLISHED. */
+	CU_ASSERT_EQUAL(on_send(TCPS_UNKNOWN, TCP_ACK | TCP_PSH), TCPS_ESTABLISHED);
+	CU_ASSERT_EQUAL(on_recv(TCPS_UNKNOWN, TCP_ACK | TCP_PSH, false, false), TCPS_ESTABLISHED);
+}
+
+/* --- classification of scripted endings ------------------------------------------------------ */
+
+static void test_fin_graceful_client_first(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 1000, 5000);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);
+	send(&s, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 2000);
+	send(&s, 1, FROM_CLIENT, TCP_ACK, 0);
+	send(&s, 10, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	send(&s, 1, FROM_SERVER, TCP_FIN | TCP_ACK, 0); /* FIN piggybacks the ACK */
+	send(&s, 1, FROM_CLIENT, TCP_ACK, 0);
+	assert_class(&s, CLOSE_FIN_GRACEFUL, CLOSER_CLIENT);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.state[FROM_CLIENT], TCPS_TIME_WAIT);
+	CU_ASSERT_EQUAL(rec.state[FROM_SERVER], TCPS_CLOSED);
+	CU_ASSERT_EQUAL(rec.handshake, HANDSHAKE_COMPLETE);
+	CU_ASSERT_EQUAL(rec.bytes[FROM_CLIENT], 100);
+	CU_ASSERT_EQUAL(rec.bytes[FROM_SERVER], 2000);
+	CU_ASSERT_EQUAL(rec.packets[FROM_CLIENT], 6); /* SYN, ACK, data, ACK, FIN, ACK */
+	CU_ASSERT_EQUAL(rec.retransmissions[FROM_CLIENT], 0);
+	CU_ASSERT(flow_is_finished(&s.flow));
+	/* Relative sequence numbers in the evidence: the client's FIN is at 1 + 100. */
+	for (unsigned i = 0; i < rec.n_evidence; i++)
+		if (rec.evidence[i].from == FROM_CLIENT && (rec.evidence[i].flags & TCP_FIN)) {
+			CU_ASSERT_EQUAL(rec.evidence[i].seq, 101);
+			CU_ASSERT_EQUAL(rec.evidence[i].ack, 2001);
+		}
+}
+
+static void test_fin_graceful_server_first_with_delayed_ack(void)
+{
+	struct script s;
+
+	script_init(&s, 7, 9);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 10);
+	send(&s, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 10);
+	send(&s, 1, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
+	send(&s, 40, FROM_CLIENT, TCP_ACK, 0); /* delayed ACK, ~40 ms */
+	send(&s, 5, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	send(&s, 1, FROM_SERVER, TCP_ACK, 0);
+	assert_class(&s, CLOSE_FIN_GRACEFUL, CLOSER_SERVER);
+}
+
+static void test_fin_simultaneous(void)
+{
+	struct script s;
+	uint32_t cfin, sfin;
+
+	script_init(&s, 100, 200);
+	handshake(&s);
+	cfin = s.nxt[FROM_CLIENT];
+	sfin = s.nxt[FROM_SERVER];
+	/* Both FINs leave before either arrives: each acks only the peer's data, not its FIN. */
+	feed(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, cfin, sfin, 0);
+	feed(&s, 0, FROM_SERVER, TCP_FIN | TCP_ACK, sfin, cfin, 0);
+	feed(&s, 0, FROM_CLIENT, TCP_ACK, cfin + 1, sfin + 1, 0);
+	feed(&s, 0, FROM_SERVER, TCP_ACK, sfin + 1, cfin + 1, 0);
+	assert_class(&s, CLOSE_FIN_SIMULTANEOUS, CLOSER_BOTH);
+	CU_ASSERT_EQUAL(s.flow.state[FROM_CLIENT], TCPS_TIME_WAIT);
+	CU_ASSERT_EQUAL(s.flow.state[FROM_SERVER], TCPS_TIME_WAIT);
+}
+
+static void test_half_closed_at_end(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	for (int i = 0; i < 5; i++)
+		send(&s, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 1448);
+	assert_class(&s, CLOSE_HALF_CLOSED_AT_END, CLOSER_CLIENT);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.state[FROM_CLIENT], TCPS_FIN_WAIT_2);
+	CU_ASSERT_EQUAL(rec.state[FROM_SERVER], TCPS_CLOSE_WAIT);
+}
+
+static void test_rst_unread_data(void)
+{
+	struct script s;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 1448);
+	send(&s, 0, FROM_SERVER, TCP_ACK, 0);
+	send(&s, 200, FROM_SERVER, TCP_RST | TCP_ACK, 0); /* close() with the 1448 bytes unread */
+	assert_class(&s, CLOSE_RST_UNREAD_DATA, CLOSER_SERVER);
+	CU_ASSERT_EQUAL(s.flow.state[FROM_SERVER], TCPS_CLOSED);
+	CU_ASSERT_EQUAL(s.flow.state[FROM_CLIENT], TCPS_CLOSED);
+}
+
+static void test_rst_abort_after_answering(void)
+{
+	struct script s;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 20);
+	send(&s, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 20);
+	send(&s, 1, FROM_CLIENT, TCP_ACK, 0);
+	send(&s, 5, FROM_SERVER, TCP_RST | TCP_ACK, 0); /* SO_LINGER 0 */
+	assert_class(&s, CLOSE_RST_ABORT, CLOSER_SERVER);
+}
+
+static void test_rst_after_close(void)
+{
+	struct script s;
+	uint32_t ack_of_data;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	send(&s, 1, FROM_SERVER, TCP_ACK, 0);
+	send(&s, 100, FROM_SERVER, TCP_PSH | TCP_ACK, 100);
+	/* Linux: bare RST, seq = the ack of the offending segment, tens of µs later. */
+	ack_of_data = s.nxt[FROM_CLIENT];
+	feed(&s, 0, FROM_CLIENT, TCP_RST, ack_of_data, 0, 0);
+	assert_class(&s, CLOSE_RST_AFTER_CLOSE, CLOSER_CLIENT);
+}
+
+static void test_rst_peer_restarted(void)
+{
+	struct script s;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 50);
+	send(&s, 1, FROM_SERVER, TCP_ACK, 0);
+	send(&s, 3000, FROM_CLIENT, TCP_PSH | TCP_ACK, 50); /* server rebooted meanwhile */
+	feed(&s, 0, FROM_SERVER, TCP_RST, s.nxt[FROM_SERVER], 0, 0);
+	assert_class(&s, CLOSE_RST_PEER_RESTARTED, CLOSER_SERVER);
+}
+
+static void test_rst_refused(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 77, 0);
+	send(&s, 0, FROM_CLIENT, TCP_SYN, 0);
+	feed(&s, 0, FROM_SERVER, TCP_RST | TCP_ACK, 0, 78, 0);
+	assert_class(&s, CLOSE_RST_REFUSED, CLOSER_SERVER);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.handshake, HANDSHAKE_REFUSED);
+}
+
+static void test_syn_unanswered(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 77, 0);
+	feed(&s, 0, FROM_CLIENT, TCP_SYN, 77, 0, 0);
+	feed(&s, 1000, FROM_CLIENT, TCP_SYN, 77, 0, 0);
+	feed(&s, 1000, FROM_CLIENT, TCP_SYN, 77, 0, 0);
+	assert_class(&s, CLOSE_SYN_UNANSWERED, CLOSER_NONE);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.handshake, HANDSHAKE_SYN_ONLY);
+	CU_ASSERT_EQUAL(rec.retransmissions[FROM_CLIENT], 2);
+	CU_ASSERT_EQUAL(rec.state[FROM_CLIENT], TCPS_SYN_SENT);
+}
+
+static void test_keepalive_timeout(void)
+{
+	struct script s;
+	struct flow_record rec;
+	uint32_t probe_seq;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 10);
+	send(&s, 1, FROM_SERVER, TCP_ACK, 0);
+	/* An answered probe first: the connection is alive. */
+	probe_seq = s.nxt[FROM_CLIENT] - 1;
+	feed(&s, 1000, FROM_CLIENT, TCP_ACK, probe_seq, s.nxt[FROM_SERVER], 0);
+	send(&s, 0, FROM_SERVER, TCP_ACK, 0);
+	/* Then the server vanishes: three unanswered probes, then RST+ACK with seq = next seq. */
+	for (int i = 0; i < 3; i++)
+		feed(&s, 1000, FROM_CLIENT, TCP_ACK, probe_seq, s.nxt[FROM_SERVER], 0);
+	send(&s, 1000, FROM_CLIENT, TCP_RST | TCP_ACK, 0);
+	assert_class(&s, CLOSE_KEEPALIVE_TIMEOUT, CLOSER_CLIENT);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.keepalive_probes, 4);
+	CU_ASSERT_EQUAL(rec.retransmissions[FROM_CLIENT], 0);
+}
+
+static void test_keepalive_answered_is_idle(void)
+{
+	struct script s;
+	uint32_t probe_seq;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 10);
+	send(&s, 1, FROM_SERVER, TCP_ACK, 0);
+	probe_seq = s.nxt[FROM_CLIENT] - 1;
+	for (int i = 0; i < 8; i++) {
+		feed(&s, 1000, FROM_CLIENT, TCP_ACK, probe_seq, s.nxt[FROM_SERVER], 0);
+		send(&s, 0, FROM_SERVER, TCP_ACK, 0);
+	}
+	assert_class(&s, CLOSE_IDLE_AT_END, CLOSER_NONE);
+}
+
+static void test_peer_vanished_retransmit_timeout(void)
+{
+	struct script s;
+	struct flow_record rec;
+	uint32_t seq;
+	int64_t gap = 200;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 1000);
+	send(&s, 1, FROM_SERVER, TCP_ACK, 0);
+	seq = s.nxt[FROM_CLIENT];
+	send(&s, 100, FROM_CLIENT, TCP_PSH | TCP_ACK, 1000);
+	for (int i = 0; i < 5; i++, gap *= 2)
+		feed(&s, gap, FROM_CLIENT, TCP_PSH | TCP_ACK, seq, s.nxt[FROM_SERVER], 1000);
+	assert_class(&s, CLOSE_PEER_VANISHED, CLOSER_CLIENT);
+	classify(&s, &rec);
+	CU_ASSERT_STRING_EQUAL(rec.close_detail, "retransmit_timeout");
+	CU_ASSERT_EQUAL(rec.retransmissions[FROM_CLIENT], 5);
+}
+
+static void test_peer_vanished_heartbeat(void)
+{
+	struct script s;
+	struct flow_record rec;
+	uint32_t seq;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	for (int i = 0; i < 6; i++) {
+		send(&s, 300, FROM_CLIENT, TCP_PSH | TCP_ACK, 8);
+		send(&s, 0, FROM_SERVER, TCP_PSH | TCP_ACK, 8);
+		send(&s, 0, FROM_CLIENT, TCP_ACK, 0);
+	}
+	seq = s.nxt[FROM_CLIENT];
+	send(&s, 300, FROM_CLIENT, TCP_PSH | TCP_ACK, 8);
+	feed(&s, 200, FROM_CLIENT, TCP_PSH | TCP_ACK, seq, s.nxt[FROM_SERVER], 8);
+	feed(&s, 400, FROM_CLIENT, TCP_PSH | TCP_ACK, seq, s.nxt[FROM_SERVER], 8);
+	feed(&s, 800, FROM_CLIENT, TCP_PSH | TCP_ACK, seq, s.nxt[FROM_SERVER], 8);
+	assert_class(&s, CLOSE_PEER_VANISHED, CLOSER_CLIENT);
+	classify(&s, &rec);
+	CU_ASSERT_STRING_EQUAL(rec.close_detail, "heartbeat");
+}
+
+static void test_single_retransmission_answered_is_not_vanished(void)
+{
+	struct script s;
+	uint32_t seq;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	seq = s.nxt[FROM_CLIENT];
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);
+	feed(&s, 200, FROM_CLIENT, TCP_PSH | TCP_ACK, seq, s.nxt[FROM_SERVER], 100);
+	feed(&s, 400, FROM_CLIENT, TCP_PSH | TCP_ACK, seq, s.nxt[FROM_SERVER], 100);
+	send(&s, 1, FROM_SERVER, TCP_ACK, 0); /* the server was alive after all */
+	assert_class(&s, CLOSE_OPEN_AT_END, CLOSER_NONE);
+}
+
+static void test_open_and_idle_at_end(void)
+{
+	struct script s;
+	struct classify_context ctx = { .idle_ns = 5000 * MS };
+	struct flow_record rec;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 1448);
+	ctx.capture_end_ns = s.now + 10 * MS;
+	classify_flow(&s.flow, &ctx, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_OPEN_AT_END);
+	CU_ASSERT_EQUAL(rec.closer, CLOSER_NONE);
+	ctx.capture_end_ns = s.now + 6000 * MS;
+	classify_flow(&s.flow, &ctx, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_IDLE_AT_END);
+}
+
+static void test_sequence_wraps(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	/* Both ISNs just below 2^32: data and FINs cross the wrap. */
+	script_init(&s, 0xFFFFFF00u, 0xFFFFFFF0u);
+	handshake(&s);
+	for (int i = 0; i < 4; i++) {
+		send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 200);
+		send(&s, 1, FROM_SERVER, TCP_ACK, 0);
+	}
+	send(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	send(&s, 1, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
+	send(&s, 1, FROM_CLIENT, TCP_ACK, 0);
+	assert_class(&s, CLOSE_FIN_GRACEFUL, CLOSER_CLIENT);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.retransmissions[FROM_CLIENT], 0);
+	CU_ASSERT_EQUAL(rec.modifiers & MOD_CAPTURE_GAP, 0);
+}
+
+static void test_midstream_roles_and_gap(void)
+{
+	struct script s;
+	struct flow_record rec;
+	struct tcp_segment seg;
+
+	/* First packet seen goes from the server (port 8080) to an ephemeral port. */
+	script_init(&s, 1000, 2000);
+	send(&s, 0, FROM_SERVER, TCP_PSH | TCP_ACK, 100);
+	CU_ASSERT(s.flow.roles_inferred);
+	seg = make_seg(FROM_SERVER, TCP_ACK, 0, 0, 0);
+	CU_ASSERT_EQUAL(flow_direction_of(&s.flow, &seg), FROM_SERVER);
+	/* The client acknowledges 5000 bytes the capture never showed. */
+	feed(&s, 1, FROM_CLIENT, TCP_ACK, s.nxt[FROM_CLIENT], s.nxt[FROM_SERVER] + 5000, 0);
+	classify(&s, &rec);
+	CU_ASSERT(rec.modifiers & MOD_MIDSTREAM);
+	CU_ASSERT(rec.modifiers & MOD_CAPTURE_GAP);
+	CU_ASSERT_EQUAL(rec.handshake, HANDSHAKE_MIDSTREAM);
+	CU_ASSERT_EQUAL(rec.client.port, 40001);
+}
+
+static void test_port_reuse_detection(void)
+{
+	struct script s;
+	struct tcp_segment syn;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	syn = make_seg(FROM_CLIENT, TCP_SYN, 1, 0, 0);
+	CU_ASSERT_FALSE(flow_is_reused_by(&s.flow, &syn, FROM_CLIENT)); /* retransmitted SYN */
+	syn.seq = 123456;
+	CU_ASSERT_TRUE(flow_is_reused_by(&s.flow, &syn, FROM_CLIENT));
+	syn.flags = TCP_SYN | TCP_ACK;
+	CU_ASSERT_FALSE(flow_is_reused_by(&s.flow, &syn, FROM_CLIENT));
+}
+
+static void test_rst_from_middlebox_ttl(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 10);
+	s.ttl[FROM_SERVER] = 61; /* forged three hops closer than the server */
+	send(&s, 1, FROM_SERVER, TCP_RST | TCP_ACK, 0);
+	classify(&s, &rec);
+	CU_ASSERT(rec.modifiers & MOD_RST_FROM_MIDDLEBOX);
+}
+
+static void test_window_scaling(void)
+{
+	struct script s;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	s.window[FROM_SERVER] = 100;
+	send(&s, 1, FROM_SERVER, TCP_ACK, 0);
+	CU_ASSERT_EQUAL(s.flow.dir[FROM_SERVER].window, 100u << 7);
+	s.window[FROM_SERVER] = 0;
+	send(&s, 1, FROM_SERVER, TCP_ACK, 0);
+	CU_ASSERT_EQUAL(s.flow.dir[FROM_SERVER].zero_windows, 1);
+}
+
+/* --- the flow table --------------------------------------------------------------------------- */
+
+static void test_flow_table(void)
+{
+	struct flow_table *t = flow_table_create(42);
+	enum { N = 5000 };
+	struct flow *flows = calloc(N, sizeof *flows);
+	struct tcp_segment seg;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(flows);
+	for (unsigned i = 0; i < N; i++) {
+		seg = make_seg(FROM_CLIENT, TCP_SYN, i, 0, 0);
+		seg.sport = (uint16_t)(1024 + i);
+		flow_init(&flows[i], i + 1, &seg, "t", false);
+		flows[i].hash = flow_table_hash(t, &seg);
+		CU_ASSERT_EQUAL(flow_table_insert(t, &flows[i]), 0);
+	}
+	CU_ASSERT_EQUAL(flow_table_count(t), N);
+	for (unsigned i = 0; i < N; i += 97) {
+		/* Both directions find the same flow. */
+		seg = make_seg(FROM_SERVER, TCP_ACK, 0, 0, 0);
+		seg.dport = (uint16_t)(1024 + i);
+		CU_ASSERT_PTR_EQUAL(flow_table_find(t, &seg, flow_table_hash(t, &seg)), &flows[i]);
+		seg = make_seg(FROM_CLIENT, TCP_ACK, 0, 0, 0);
+		seg.sport = (uint16_t)(1024 + i);
+		CU_ASSERT_PTR_EQUAL(flow_table_find(t, &seg, flow_table_hash(t, &seg)), &flows[i]);
+	}
+	/* Activity order: the oldest is the first inserted until it is touched. */
+	CU_ASSERT_PTR_EQUAL(flow_table_oldest(t, FLOW_LIST_LIVE), &flows[0]);
+	flow_table_touch(t, &flows[0], FLOW_LIST_FINISHED);
+	CU_ASSERT_PTR_EQUAL(flow_table_oldest(t, FLOW_LIST_LIVE), &flows[1]);
+	CU_ASSERT_PTR_EQUAL(flow_table_oldest(t, FLOW_LIST_FINISHED), &flows[0]);
+	flow_table_remove(t, &flows[0]);
+	CU_ASSERT_PTR_NULL(flow_table_oldest(t, FLOW_LIST_FINISHED));
+	seg = make_seg(FROM_CLIENT, TCP_ACK, 0, 0, 0);
+	seg.sport = 1024;
+	CU_ASSERT_PTR_NULL(flow_table_find(t, &seg, flow_table_hash(t, &seg)));
+	CU_ASSERT_EQUAL(flow_table_count(t), N - 1);
+	flow_table_destroy(t);
+	free(flows);
+}
+
+int main(void)
+{
+	CU_pSuite suite;
+	unsigned failures;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	suite = CU_add_suite("tracker, state machine, classifier, flow table", NULL, NULL);
+	if (!suite)
+		return 2;
+	CU_add_test(suite, "state machine transitions", test_state_machine);
+	CU_add_test(suite, "fin_graceful, client first", test_fin_graceful_client_first);
+	CU_add_test(suite, "fin_graceful, server first, delayed ACK",
+	            test_fin_graceful_server_first_with_delayed_ack);
+	CU_add_test(suite, "fin_simultaneous", test_fin_simultaneous);
+	CU_add_test(suite, "half_closed_at_end", test_half_closed_at_end);
+	CU_add_test(suite, "rst_unread_data", test_rst_unread_data);
+	CU_add_test(suite, "rst_abort after answering", test_rst_abort_after_answering);
+	CU_add_test(suite, "rst_after_close", test_rst_after_close);
+	CU_add_test(suite, "rst_peer_restarted", test_rst_peer_restarted);
+	CU_add_test(suite, "rst_refused", test_rst_refused);
+	CU_add_test(suite, "syn_unanswered", test_syn_unanswered);
+	CU_add_test(suite, "keepalive_timeout", test_keepalive_timeout);
+	CU_add_test(suite, "answered keepalives are idle", test_keepalive_answered_is_idle);
+	CU_add_test(suite, "peer_vanished retransmit_timeout", test_peer_vanished_retransmit_timeout);
+	CU_add_test(suite, "peer_vanished heartbeat", test_peer_vanished_heartbeat);
+	CU_add_test(suite, "answered retransmissions are not a vanished peer",
+	            test_single_retransmission_answered_is_not_vanished);
+	CU_add_test(suite, "open_at_end and idle_at_end", test_open_and_idle_at_end);
+	CU_add_test(suite, "sequence numbers wrap through 2^32", test_sequence_wraps);
+	CU_add_test(suite, "midstream roles and capture gap", test_midstream_roles_and_gap);
+	CU_add_test(suite, "port reuse detection", test_port_reuse_detection);
+	CU_add_test(suite, "reset with a foreign TTL", test_rst_from_middlebox_ttl);
+	CU_add_test(suite, "window scaling and zero window", test_window_scaling);
+	CU_add_test(suite, "flow table", test_flow_table);
+
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures();
+	bool framework_error = CU_get_error() != CUE_SUCCESS;
+	CU_cleanup_registry();
+	return failures != 0 || framework_error;
+}
