@@ -134,6 +134,16 @@ static bool rd_be32(const uint8_t *buf, size_t len, size_t off, uint32_t *out)
 	return true;
 }
 
+/* Little-endian: only for DLT_NULL, whose header is in the capturing machine's byte order. */
+static bool rd_le32(const uint8_t *buf, size_t len, size_t off, uint32_t *out)
+{
+	if (!span_ok(len, off, 4))
+		return false;
+	*out = (uint32_t)buf[off + 3] << 24 | (uint32_t)buf[off + 2] << 16 |
+	       (uint32_t)buf[off + 1] << 8 | (uint32_t)buf[off];
+	return true;
+}
+
 static bool rd_copy(const uint8_t *buf, size_t len, size_t off, uint8_t *dst, size_t n)
 {
 	if (!span_ok(len, off, n))
@@ -504,17 +514,14 @@ static unsigned bsd_af_version(uint32_t af)
  * cannot know, so both orders are tried (the values cannot collide). */
 static enum dissect_result link_null(const uint8_t *buf, size_t len, struct tcp_segment *seg)
 {
-	uint32_t af;
+	uint32_t af_be, af_le;
 	unsigned version;
 
-	if (!rd_be32(buf, len, 0, &af))
+	if (!rd_be32(buf, len, 0, &af_be) || !rd_le32(buf, len, 0, &af_le))
 		return DISSECT_TRUNCATED;
-	version = bsd_af_version(af);
-	if (version == 0) {
-		uint32_t swapped = (af >> 24) | (af >> 8 & 0xff00) | (af << 8 & 0xff0000) | (af << 24);
-
-		version = bsd_af_version(swapped);
-	}
+	version = bsd_af_version(af_be);
+	if (version == 0)
+		version = bsd_af_version(af_le);
 	if (version == 0)
 		return DISSECT_NOT_IP;
 	return dissect_ip(buf, len, NULL_HDR_LEN, version, seg);
