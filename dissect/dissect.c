@@ -167,7 +167,7 @@ static size_t min_size(size_t a, size_t b)
 static void tcp_options(const uint8_t *buf, size_t end, size_t off, struct tcp_segment *seg)
 {
 	while (off < end) {
-		uint8_t kind, len;
+		uint8_t kind = 0, len = 0;
 
 		if (!rd_u8(buf, end, off, &kind) || kind == TCPOPT_EOL)
 			return;
@@ -220,7 +220,7 @@ static enum dissect_result dissect_tcp(const uint8_t *buf, size_t lim, size_t of
                                        struct tcp_segment *seg)
 {
 	size_t avail, hlen;
-	uint8_t doff, flags;
+	uint8_t doff = 0, flags = 0;
 	bool ok;
 
 	/* The IP layer says the segment is shorter than the fixed TCP header. */
@@ -261,8 +261,8 @@ static enum dissect_result dissect_tcp(const uint8_t *buf, size_t lim, size_t of
 static enum dissect_result dissect_ipv4(const uint8_t *buf, size_t len, size_t off,
                                         struct tcp_segment *seg)
 {
-	uint8_t vihl, ttl, proto;
-	uint16_t total, id, frag;
+	uint8_t vihl = 0, ttl = 0, proto = 0;
+	uint16_t total = 0, id = 0, frag = 0;
 	size_t ihl, avail;
 	bool ok;
 
@@ -310,8 +310,8 @@ static enum dissect_result dissect_ipv4(const uint8_t *buf, size_t len, size_t o
 static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t off,
                                         struct tcp_segment *seg)
 {
-	uint8_t vtc, nh, hlim;
-	uint16_t plen;
+	uint8_t vtc = 0, nh = 0, hlim = 0;
+	uint16_t plen = 0;
 	size_t declared, lim, pos;
 	bool ok;
 
@@ -337,7 +337,10 @@ static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t o
 	for (unsigned i = 0; i < MAX_IPV6_EXT; i++) {
 		size_t used = pos - off - IPV6_HDR_LEN; /* payload bytes consumed so far */
 		size_t hdr_len;
-		uint8_t next, ext_len;
+		uint8_t next = 0, ext_len = 0;
+
+		if (nh == IPPROTO_NUM_HOPOPTS && i != 0)
+			return DISSECT_MALFORMED; /* RFC 8200 §4.3 */
 
 		switch (nh) {
 		case IPPROTO_NUM_TCP:
@@ -347,7 +350,7 @@ static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t o
 			seg->ip_id = 0;
 			return dissect_tcp(buf, lim, pos, declared - used, seg);
 		case IPPROTO_NUM_FRAGMENT: {
-			uint16_t offm;
+			uint16_t offm = 0;
 
 			if (declared - used < IPV6_FRAG_HDR_LEN)
 				return DISSECT_MALFORMED;
@@ -362,9 +365,6 @@ static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t o
 			continue;
 		}
 		case IPPROTO_NUM_HOPOPTS:
-			if (i != 0)
-				return DISSECT_MALFORMED; /* RFC 8200 §4.3 */
-			/* fall through */
 		case IPPROTO_NUM_ROUTING:
 		case IPPROTO_NUM_DSTOPTS:
 		case IPPROTO_NUM_SHIM6:
@@ -386,9 +386,9 @@ static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t o
 			nh = next;
 			pos += hdr_len;
 			continue;
-		default:
-			/* ESP (50) hides what follows, No Next Header (59) has nothing; UDP, ICMPv6 and
-			 * everything else are simply not TCP. */
+		case IPPROTO_NUM_ESP:   /* encrypted: what follows cannot be read */
+		case IPPROTO_NUM_NONE:  /* nothing follows */
+		default:                /* UDP, ICMPv6, ...: simply not TCP */
 			return DISSECT_NOT_TCP;
 		}
 	}
@@ -402,7 +402,7 @@ static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t o
 static enum dissect_result dissect_ip(const uint8_t *buf, size_t len, size_t off, unsigned want,
                                       struct tcp_segment *seg)
 {
-	uint8_t first;
+	uint8_t first = 0;
 	unsigned version;
 
 	if (!rd_u8(buf, len, off, &first))
@@ -447,7 +447,7 @@ static enum dissect_result dissect_ethertype(const uint8_t *buf, size_t len, siz
 
 static enum dissect_result link_ethernet(const uint8_t *buf, size_t len, struct tcp_segment *seg)
 {
-	uint16_t type;
+	uint16_t type = 0;
 
 	if (!rd_be16(buf, len, 12, &type))
 		return DISSECT_TRUNCATED;
@@ -462,7 +462,7 @@ static enum dissect_result link_ethernet(const uint8_t *buf, size_t len, struct 
  * puts a stripped VLAN tag back right before the protocol's payload, so tags are walked too. */
 static enum dissect_result link_sll(const uint8_t *buf, size_t len, struct tcp_segment *seg)
 {
-	uint16_t proto;
+	uint16_t proto = 0;
 
 	if (!span_ok(len, 0, SLL_HDR_LEN) || !rd_be16(buf, len, 14, &proto))
 		return DISSECT_TRUNCATED;
@@ -473,7 +473,7 @@ static enum dissect_result link_sll(const uint8_t *buf, size_t len, struct tcp_s
  * 8 address bytes. */
 static enum dissect_result link_sll2(const uint8_t *buf, size_t len, struct tcp_segment *seg)
 {
-	uint16_t proto;
+	uint16_t proto = 0;
 
 	if (!span_ok(len, 0, SLL2_HDR_LEN) || !rd_be16(buf, len, 0, &proto))
 		return DISSECT_TRUNCATED;
@@ -514,7 +514,7 @@ static unsigned bsd_af_version(uint32_t af)
  * cannot know, so both orders are tried (the values cannot collide). */
 static enum dissect_result link_null(const uint8_t *buf, size_t len, struct tcp_segment *seg)
 {
-	uint32_t af_be, af_le;
+	uint32_t af_be = 0, af_le = 0;
 	unsigned version;
 
 	if (!rd_be32(buf, len, 0, &af_be) || !rd_le32(buf, len, 0, &af_le))
@@ -530,7 +530,7 @@ static enum dissect_result link_null(const uint8_t *buf, size_t len, struct tcp_
 /* DLT_LOOP: as DLT_NULL, but the AF_ value is in network byte order. */
 static enum dissect_result link_loop(const uint8_t *buf, size_t len, struct tcp_segment *seg)
 {
-	uint32_t af;
+	uint32_t af = 0;
 	unsigned version;
 
 	if (!rd_be32(buf, len, 0, &af))

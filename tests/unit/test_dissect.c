@@ -406,9 +406,14 @@ static void check_segment_at(unsigned line, const struct tcp_segment *got,
 static enum dissect_result dissect_prefix(int dlt, const struct frame *f, size_t caplen,
                                           struct tcp_segment *seg)
 {
-	uint8_t *copy = malloc(caplen);
+	uint8_t *copy;
 	enum dissect_result r;
 
+	if (caplen > f->n || caplen > FRAME_MAX) {
+		fprintf(stderr, "prefix of %zu bytes from a %zu-byte frame\n", caplen, f->n);
+		abort();
+	}
+	copy = malloc(caplen);
 	if (copy == NULL && caplen != 0) {
 		fprintf(stderr, "out of memory\n");
 		abort();
