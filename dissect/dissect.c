@@ -306,7 +306,7 @@ static enum dissect_result dissect_ipv4(const uint8_t *buf, size_t len, size_t o
 /* ---- IPv6 (RFC 8200 §3, §4) ----------------------------------------------------------------- */
 
 /* Walks the extension header chain to TCP. RFC 8200 §4: every header the walk skips starts with
- * Next Header and a length byte; Hop-by-Hop Options may only come first (§4.3). */
+ * Next Header and a length byte; Hop-by-Hop Options may only come first (§4.1). */
 static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t off,
                                         struct tcp_segment *seg)
 {
@@ -340,7 +340,7 @@ static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t o
 		uint8_t next = 0, ext_len = 0;
 
 		if (nh == IPPROTO_NUM_HOPOPTS && i != 0)
-			return DISSECT_MALFORMED; /* RFC 8200 §4.3 */
+			return DISSECT_MALFORMED; /* RFC 8200 §4.1 */
 
 		switch (nh) {
 		case IPPROTO_NUM_TCP:
