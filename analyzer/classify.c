@@ -6,17 +6,25 @@
  *  2. rst_refused         the server's first answer to the SYN is a RST (no SYN+ACK).
  *  3. keepalive_timeout   a side's keepalive probes are unanswered up to its RST or to the end
  *                         of the flow (two or more probes). Explains a later RST from the prober.
- *  4. peer_vanished       a side retransmits data or its FIN two or more times and the peer never
- *                         sends anything again (detail heartbeat when the side had been
- *                         exchanging small periodic messages, else retransmit_timeout).
- *                         Explains a later RST from the side that gave up.
+ *                         closer: the prober (Linux resets when it gives up; without the
+ *                         RST the capture ended while it was still probing).
+ *  4. peer_vanished       a side's data or FIN stays unanswered to the end, retransmitted at
+ *                         least twice, or once over more than a second of unanswered sending,
+ *                         and the peer never sends anything again (detail heartbeat when the
+ *                         side had been exchanging small messages, else retransmit_timeout).
+ *                         Explains a later RST from the side that gave up. closer: the side
+ *                         left sending; the reason says whether its retransmissions stopped
+ *                         (the next backoff interval passed with none: Linux gives up
+ *                         silently) or were still going on when the capture ended.
  *  5. the first RST decides, by who sent it and what it looks like:
  *     rst_after_close     its sender had sent FIN and the peer then sent data to it;
  *     rst_peer_restarted  a bare RST (no ACK: the kernel had no socket, Linux
  *                         tcp_v4_send_reset) from a side that never sent FIN;
  *     rst_unread_data     a RST+ACK (a socket aborting itself) from a side that had received
- *                         bytes after its own last data (RFC 2525 §2.17: close() with unread
- *                         data sends RST);
+ *                         bytes after its own last data and never answered them: a server
+ *                         with a request pending, or a client that never sent anything (an
+ *                         unread banner); RFC 2525 §2.17: close() with unread data sends RST.
+ *                         A client's abort right after the answer to its request is not;
  *     rst_abort           any other RST (SO_LINGER 0, application abort).
  *  6. both FINs           fin_simultaneous when neither FIN's ACK covers the other FIN (they
  *                         crossed, RFC 9293 §3.6 case 2), else fin_graceful.
@@ -31,8 +39,12 @@
 
 #include "dissect/segment.h"
 
-/* Retransmissions of the same data, all unanswered, that make a vanished peer. */
+/* Unanswered retransmissions that make a vanished peer, or the span of unanswered sending
+ * (with at least one retransmission) that does. */
 #define VANISHED_MIN_RETRANSMISSIONS 2
+#define VANISHED_MIN_SPAN_NS (1000LL * 1000000)
+/* Linux's minimum retransmission timeout (TCP_RTO_MIN, 200 ms). */
+#define RTO_MIN_NS (200LL * 1000000)
 /* Unanswered keepalive probes that make a timeout when no RST follows (capture ended). */
 #define KEEPALIVE_MIN_UNANSWERED 2
 /* Heartbeat-sized messages a side must have sent, and the peer answered, for `heartbeat`. */
@@ -175,6 +187,9 @@ static bool try_keepalive(const struct flow *f, struct flow_record *rec)
 		reset = me->rst.frame > me->first_probe_of_run.frame;
 		if (!reset && me->probes_unanswered_run < KEEPALIVE_MIN_UNANSWERED)
 			continue;
+		/* Linux resets when keepalive gives up (tcp_keepalive_timer); without that RST the
+		 * prober was still probing when the capture ended. Either way the prober is the side
+		 * that ends the connection. */
 		set_close(rec, CLOSE_KEEPALIVE_TIMEOUT, closer_of((enum flow_direction)k),
 		          reset ? &me->rst : &me->last_probe);
 		add_evidence(rec, f, &f->dir[!k].last, (enum flow_direction)!k,
@@ -209,19 +224,44 @@ static bool was_heartbeating(const struct flow *f, int k)
 	return me->small_payload_segments >= HEARTBEAT_MIN_MESSAGES &&
 	       me->small_payload_segments * 2 >= me->payload_segments &&
 	       peer->payload_segments >= HEARTBEAT_MIN_MESSAGES - 1 &&
-	       me->first_rtx_of_run.len <= HEARTBEAT_MAX_BYTES;
+	       me->first_unanswered.len <= HEARTBEAT_MAX_BYTES;
 }
 
-static bool try_vanished(const struct flow *f, struct flow_record *rec)
+/* Data (or a FIN) left unanswered to the end, retransmitted at least once, over a second or
+ * with at least two retransmissions: the peer is gone, not just slow. */
+static bool left_unanswered(const struct flow_dir *me)
+{
+	if (me->unanswered_rtx == 0)
+		return false;
+	return me->unanswered_rtx >= VANISHED_MIN_RETRANSMISSIONS ||
+	       me->last_unanswered.ts_ns - me->first_unanswered.ts_ns >= VANISHED_MIN_SPAN_NS;
+}
+
+/* Linux gives up on retransmissions silently (tcp_write_err: no segment is sent), so giving up
+ * shows only as the retransmissions stopping: no further one by the time the exponential
+ * backoff (RFC 6298 §5.5) would have sent it. A FIN or RST after them also ends it. */
+static bool gave_up_retransmitting(const struct flow_dir *me, const struct classify_context *ctx)
+{
+	int64_t next_gap = 2 * me->last_rtx_gap_ns;
+
+	if (next_gap < RTO_MIN_NS)
+		next_gap = RTO_MIN_NS;
+	if (me->rst.frame > me->first_unanswered.frame)
+		return true;
+	return ctx->capture_end_ns - me->last_unanswered.ts_ns > next_gap + next_gap / 2;
+}
+
+static bool try_vanished(const struct flow *f, const struct classify_context *ctx,
+                         struct flow_record *rec)
 {
 	int k = -1;
 
 	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
 		const struct flow_dir *me = &f->dir[d];
 
-		if (me->rtx_unanswered_run < VANISHED_MIN_RETRANSMISSIONS)
+		if (!left_unanswered(me))
 			continue;
-		if (k < 0 || me->first_rtx_of_run.frame < f->dir[k].first_rtx_of_run.frame)
+		if (k < 0 || me->first_unanswered.frame < f->dir[k].first_unanswered.frame)
 			k = d;
 	}
 	if (k < 0)
@@ -230,33 +270,57 @@ static bool try_vanished(const struct flow *f, struct flow_record *rec)
 	const struct flow_dir *me = &f->dir[k];
 	const struct flow_dir *peer = &f->dir[!k];
 	bool heartbeat = was_heartbeating(f, k);
+	bool gave_up = gave_up_retransmitting(me, ctx);
+	const char *who = side_name((enum flow_direction)k);
+	const char *gone = side_name((enum flow_direction)!k);
 	char span[32], silent[32];
+	int n;
 
-	set_close(rec, CLOSE_PEER_VANISHED, closer_of((enum flow_direction)k), &me->last_rtx);
+	/* The closer is the side left sending to nobody, whether or not the capture shows it
+	 * giving up: Linux gives up silently, and captures usually stop soon after. */
+	set_close(rec, CLOSE_PEER_VANISHED, closer_of((enum flow_direction)k), &me->last_unanswered);
 	rec->close_detail = heartbeat ? "heartbeat" : "retransmit_timeout";
 	add_evidence(rec, f, &peer->last, (enum flow_direction)!k, "last sign of life from the peer");
-	add_evidence(rec, f, &me->first_rtx_of_run, (enum flow_direction)k,
-	             "first unanswered retransmission");
+	add_evidence(rec, f, &me->first_unanswered, (enum flow_direction)k,
+	             "first segment never answered");
 	add_evidence(rec, f, &me->last_rtx, (enum flow_direction)k, "last retransmission");
 	if (me->fin.frame > peer->last.frame)
 		add_evidence(rec, f, &me->fin, (enum flow_direction)k, "FIN never acknowledged");
-	if (me->rst.frame > me->first_rtx_of_run.frame)
+	if (me->rst.frame > me->first_unanswered.frame)
 		add_evidence(rec, f, &me->rst, (enum flow_direction)k, "reset after giving up");
-	duration_text(me->last_rtx.ts_ns - me->first_rtx_of_run.ts_ns, span, sizeof span);
-	duration_text(me->last.ts_ns - peer->last.ts_ns, silent, sizeof silent);
+	duration_text(me->last_unanswered.ts_ns - me->first_unanswered.ts_ns, span, sizeof span);
+	duration_text(ctx->capture_end_ns - peer->last.ts_ns, silent, sizeof silent);
 	if (heartbeat)
-		snprintf(rec->reason, sizeof rec->reason,
-		         "the %s stopped answering the %s's heartbeats: the last message was "
-		         "retransmitted %u times over %s and nothing came back for %s",
-		         side_name((enum flow_direction)!k), side_name((enum flow_direction)k),
-		         me->rtx_unanswered_run, span, silent);
+		n = snprintf(rec->reason, sizeof rec->reason,
+		             "the %s stopped answering the %s's heartbeats: %u segments (%u "
+		             "retransmissions) over %s went unanswered, nothing came back for %s",
+		             gone, who, me->unanswered_segs, me->unanswered_rtx, span, silent);
 	else
-		snprintf(rec->reason, sizeof rec->reason,
-		         "the %s vanished: the %s retransmitted %u times over %s with no answer and "
-		         "nothing came back for %s (power, cable, route or firewall loss)",
-		         side_name((enum flow_direction)!k), side_name((enum flow_direction)k),
-		         me->rtx_unanswered_run, span, silent);
+		n = snprintf(rec->reason, sizeof rec->reason,
+		             "the %s vanished (power, cable, route or firewall): the %s's %u segments "
+		             "(%u retransmissions) over %s went unanswered, nothing came back for %s",
+		             gone, who, me->unanswered_segs, me->unanswered_rtx, span, silent);
+	if (n > 0 && (size_t)n < sizeof rec->reason)
+		snprintf(rec->reason + n, sizeof rec->reason - (size_t)n, "; %s",
+		         gave_up ? "the retransmissions stopped: it gave up"
+		                 : "still retransmitting when the capture ended");
 	return true;
+}
+
+/* Bytes the aborting side `r` had received and left unanswered when it reset: what its
+ * application most likely never read. The kernel's RST is the same for close() with unread data
+ * and for SO_LINGER 0 (Linux tcp_close: tcp_send_active_reset either way), and the advertised
+ * window does not shrink for small amounts (tcp_select_window never shrinks it, and it even
+ * grows as rcv_ssthresh grows), so the evidence is the conversation: bytes that arrived after
+ * r's own last data. A client that had sent a request and aborts after the server's answer has
+ * been answered, not left with an unanswered message: its application read the reply. */
+static uint64_t unread_bytes(const struct flow *f, enum flow_direction r)
+{
+	const struct flow_dir *me = &f->dir[r];
+
+	if (r == FROM_CLIENT && me->payload_segments > 0 && !f->roles_inferred)
+		return 0;
+	return me->rst_unread_bytes;
 }
 
 static void classify_reset(const struct flow *f, struct flow_record *rec)
@@ -296,13 +360,13 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	add_evidence(rec, f, &peer->last_payload, p, "last data from the peer");
 	add_evidence(rec, f, &me->last_payload, r, "last data from the closer");
 	add_evidence(rec, f, rst, r, "reset: the socket aborted");
-	if (!bare && me->rst_unread_bytes > 0) {
+	if (!bare && unread_bytes(f, r) > 0) {
 		set_close(rec, CLOSE_RST_UNREAD_DATA, closer_of(r), rst);
 		snprintf(rec->reason, sizeof rec->reason,
 		         "the %s reset the connection instead of closing it: %llu bytes from the %s "
-		         "were received after its own last data, apparently never read (close() "
-		         "with unread data, RFC 2525 §2.17)",
-		         side_name(r), (unsigned long long)me->rst_unread_bytes, side_name(p));
+		         "arrived after its own last data and were never answered, so its "
+		         "application closed without reading them (RFC 2525 §2.17)",
+		         side_name(r), (unsigned long long)unread_bytes(f, r), side_name(p));
 		return;
 	}
 	set_close(rec, CLOSE_RST_ABORT, closer_of(r), rst);
@@ -437,7 +501,7 @@ void classify_flow(const struct flow *f, const struct classify_context *ctx,
 	check_rst_origin(f, rec);
 
 	if (try_syn_unanswered(f, rec) || try_refused(f, rec) || try_keepalive(f, rec) ||
-	    try_vanished(f, rec)) {
+	    try_vanished(f, ctx, rec)) {
 		/* decided */
 	} else if (f->first_rst_frame) {
 		classify_reset(f, rec);

@@ -55,10 +55,14 @@ struct flow_dir {
 	struct seg_snap first_probe_of_run;
 	struct seg_snap last_probe;
 
-	/* Retransmissions since the peer last sent anything: a peer that vanished. */
-	uint32_t rtx_unanswered_run;
-	struct seg_snap first_rtx_of_run;
+	/* Data or FIN segments sent since the peer last sent anything, and how many of them were
+	 * retransmissions: a peer that vanished leaves these unanswered to the end. */
+	uint32_t unanswered_segs;
+	uint32_t unanswered_rtx;
+	struct seg_snap first_unanswered;
+	struct seg_snap last_unanswered;
 	struct seg_snap last_rtx;
+	int64_t last_rtx_gap_ns;       /* time from the previous unanswered segment to last_rtx */
 
 	struct seg_snap syn;           /* first SYN (or SYN+ACK) */
 	struct seg_snap fin;           /* first FIN */

@@ -179,11 +179,16 @@ static void track_sequence(struct flow *f, enum flow_direction d, const struct t
 		me->last_probe = *snap;
 		return;
 	}
-	if (span > 0 && seq_lt(seg->seq, me->next_seq)) {
-		me->retransmissions++;
-		if (me->rtx_unanswered_run++ == 0)
-			me->first_rtx_of_run = *snap;
-		me->last_rtx = *snap;
+	if (span > 0) {
+		if (me->unanswered_segs++ == 0)
+			me->first_unanswered = *snap;
+		if (seq_lt(seg->seq, me->next_seq)) {
+			me->retransmissions++;
+			me->unanswered_rtx++;
+			me->last_rtx_gap_ns = snap->ts_ns - me->last_unanswered.ts_ns;
+			me->last_rtx = *snap;
+		}
+		me->last_unanswered = *snap;
 	}
 	me->next_seq = seq_max(me->next_seq, end);
 }
@@ -248,7 +253,8 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 
 	/* Anything from this side answers the peer's outstanding probes and retransmissions. */
 	peer->probes_unanswered_run = 0;
-	peer->rtx_unanswered_run = 0;
+	peer->unanswered_segs = 0;
+	peer->unanswered_rtx = 0;
 
 	me->packets++;
 	me->payload_bytes += seg->payload_len;
