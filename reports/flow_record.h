@@ -145,4 +145,9 @@ const char *ip_addr_format(const struct ip_addr *a, char *buf, unsigned long siz
  * ("1764000000.123456"). buf should hold 32 bytes. Returns buf. */
 const char *ts_format(int64_t ts_ns, bool nano, char *buf, unsigned long size);
 
+/* Formats TCP flag bits (enum tcp_flag) as comma-joined upper-case names in the fixed order
+ * SYN,FIN,RST,PSH,ACK,URG,ECE,CWR ("SYN,ACK", "FIN,ACK", "RST"); "none" for 0. buf should hold
+ * 32 bytes (all eight flags); shorter output is cut and stays NUL-terminated. Returns buf. */
+const char *tcp_flags_format(uint8_t flags, char *buf, unsigned long size);
+
 #endif

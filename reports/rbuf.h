@@ -1,0 +1,91 @@
+/* rbuf.h - private to reports/: a reusable growable byte buffer and the text helpers the writers
+ * share (decimal numbers, timestamps, UTF-8 checking).
+ *
+ * A writer keeps one rbuf for its whole life and clears it per flow, so after the first few flows
+ * formatting a flow allocates nothing. An allocation failure is sticky: the buffer stops growing,
+ * later appends are dropped and `failed` stays set until rbuf_clear(); the writer checks it once
+ * before writing the buffer out. The buffer is not NUL-terminated.
+ */
+#ifndef TM_REPORTS_RBUF_H
+#define TM_REPORTS_RBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct rbuf {
+	char *data;
+	size_t len;
+	size_t cap;
+	bool failed; /* an allocation failed since the last rbuf_clear() */
+};
+
+/* Makes room for `extra` more bytes. Returns false (and sets b->failed) when that cannot be had. */
+bool rbuf_grow(struct rbuf *b, size_t extra);
+/* Releases the storage; the rbuf is then empty and usable again. */
+void rbuf_free(struct rbuf *b);
+
+static inline bool rbuf_reserve(struct rbuf *b, size_t extra)
+{
+	if (b->failed)
+		return false;
+	if (b->cap - b->len >= extra)
+		return true;
+	return rbuf_grow(b, extra);
+}
+
+static inline void rbuf_clear(struct rbuf *b)
+{
+	b->len = 0;
+	b->failed = false;
+}
+
+static inline void rbuf_put(struct rbuf *b, const void *p, size_t n)
+{
+	if (!rbuf_reserve(b, n))
+		return;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+static inline void rbuf_putc(struct rbuf *b, char c)
+{
+	if (!rbuf_reserve(b, 1))
+		return;
+	b->data[b->len++] = c;
+}
+
+static inline void rbuf_puts(struct rbuf *b, const char *s)
+{
+	rbuf_put(b, s, strlen(s));
+}
+
+/* Appends a string literal without measuring it at run time. */
+#define RBUF_LIT(b, lit) rbuf_put((b), "" lit, sizeof(lit) - 1)
+
+/* Appends v in decimal. */
+void rbuf_u64(struct rbuf *b, uint64_t v);
+/* Appends a timestamp as ts_format() writes it: decimal seconds with 6 or 9 decimals. */
+void rbuf_ts(struct rbuf *b, int64_t ts_ns, bool nano);
+
+/* Longest timestamp text: "-9223372036.854775808" is 21 bytes. */
+#define TS_TEXT_MAX 24
+/* Writes ts_ns as decimal seconds with 9 (nano) or 6 decimals, the fraction cut toward zero,
+ * ending at `end` (no NUL); returns where the text starts, at most 21 bytes before `end`. Exact
+ * integer arithmetic, valid for every int64_t including negative ones. */
+char *ts_digits(int64_t ts_ns, bool nano, char *end);
+/* Appends s (n bytes) as valid UTF-8: every ill-formed part becomes U+FFFD (see utf8_scan). */
+void rbuf_utf8(struct rbuf *b, const char *s, size_t n);
+
+/* Writes v in decimal ending at `end` (no NUL); returns where the digits start. At most 20
+ * bytes before `end` are written. */
+char *u64_digits(uint64_t v, char *end);
+
+/* Looks at the UTF-8 sequence starting at s (n > 0 bytes, s[0] >= 0x80). Returns its length (2-4)
+ * when it is well-formed (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+ * Otherwise returns 0 and sets *skip to the length of its maximal ill-formed subpart (at least 1),
+ * the bytes to replace with one U+FFFD (Unicode §3.9 "U+FFFD substitution of maximal subparts"). */
+size_t utf8_scan(const unsigned char *s, size_t n, size_t *skip);
+
+#endif
