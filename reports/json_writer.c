@@ -1,0 +1,506 @@
+/* json_writer.c - `-f json` (one streamed document) and `-f ndjson` (one flow object per line).
+ *
+ * Both formats write the same flow object (DESIGN §4). The JSON document is
+ *
+ *     {"tool":"tcpmortem","version":"…","flows":[
+ *     {flow 1},
+ *     {flow 2}
+ *     ],"captures":[…],
+ *     "summary":{…}}
+ *
+ * and is streamed: begin writes the head, writer_flow writes each flow as it arrives, end writes
+ * the captures and the summary. NDJSON writes one flow per line and flushes it, so a pipeline sees
+ * each row while the capture is still being read; it has no summary line.
+ *
+ * Why flow objects are not jansson trees: timestamps are JSON numbers holding the exact capture
+ * precision, e.g. 1764000000.123456789. A jansson real is a double, whose 53-bit mantissa cannot
+ * hold a nanosecond epoch timestamp (nor print a microsecond one without noise digits), so the flow
+ * objects (and the summary's two timestamps) come from the small emitter below, which writes the
+ * decimal text straight from the integer nanoseconds. It also spares a tree per flow: one reusable
+ * buffer, no allocation per flow, one fwrite. The captures array and the rest of the summary are
+ * written once, built with jansson and dumped with json_dumpf.
+ *
+ * Strings are escaped per RFC 8259 §7: quote and backslash, control characters (the short forms
+ * \b \f \n \r \t, as jansson writes them, otherwise \u00XX). Reasons and file names are untrusted,
+ * so bytes >= 0x80 pass through only as well-formed UTF-8; each ill-formed part is written as
+ * \ufffd, and the output is always valid JSON.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "rbuf.h"
+#include "writer_impl.h"
+
+struct json_writer {
+	struct writer base;
+	bool ndjson;
+	uint64_t n_flows;    /* flows written so far */
+	struct rbuf buf;     /* one flow object, reused */
+	struct rbuf scratch; /* strings made valid UTF-8 for jansson (end only) */
+};
+
+/* --- the emitter ------------------------------------------------------------------------------ */
+
+/* The two-character escapes of RFC 8259 §7 for bytes below 0x20; 0: use \u00XX. */
+static const char short_escape[0x20] = {
+	['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+};
+
+static void put_string(struct rbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	char *o;
+	size_t i = 0;
+
+	/* Worst case 6 output bytes per input byte (\u00XX, or \ufffd for one ill-formed byte). */
+	if (n > (SIZE_MAX - 2) / 6 || !rbuf_reserve(b, 6 * n + 2))
+		return;
+	o = b->data + b->len;
+	*o++ = '"';
+	while (i < n) {
+		unsigned char c = u[i];
+
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			i++;
+		} else if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+			i++;
+		} else if (c < 0x20) {
+			*o++ = '\\';
+			if (short_escape[c] != 0) {
+				*o++ = short_escape[c];
+			} else {
+				memcpy(o, "u00", 3);
+				o[3] = hex[c >> 4];
+				o[4] = hex[c & 0xF];
+				o += 5;
+			}
+			i++;
+		} else {
+			size_t skip;
+			size_t len = utf8_scan(u + i, n - i, &skip);
+
+			if (len != 0) {
+				memcpy(o, u + i, len);
+				o += len;
+				i += len;
+			} else {
+				memcpy(o, "\\ufffd", 6);
+				o += 6;
+				i += skip;
+			}
+		}
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+}
+
+/* A string, or null for NULL. */
+static void put_str_or_null(struct rbuf *b, const char *s)
+{
+	if (s == NULL)
+		RBUF_LIT(b, "null");
+	else
+		put_string(b, s, strlen(s));
+}
+
+static void put_ip(struct rbuf *b, const struct ip_addr *a)
+{
+	char text[48];
+
+	put_str_or_null(b, ip_addr_format(a, text, sizeof text));
+}
+
+/* {"client":a,"server":b} */
+static void put_pair(struct rbuf *b, uint64_t client, uint64_t server)
+{
+	RBUF_LIT(b, "{\"client\":");
+	rbuf_u64(b, client);
+	RBUF_LIT(b, ",\"server\":");
+	rbuf_u64(b, server);
+	rbuf_putc(b, '}');
+}
+
+static void put_endpoint(struct rbuf *b, const struct flow_endpoint *e)
+{
+	RBUF_LIT(b, "{\"ip\":");
+	put_ip(b, &e->addr);
+	RBUF_LIT(b, ",\"port\":");
+	rbuf_u64(b, e->port);
+	rbuf_putc(b, '}');
+}
+
+static void put_evidence(struct rbuf *b, const struct evidence_frame *e, bool nano)
+{
+	char flags[32];
+
+	RBUF_LIT(b, "{\"frame\":");
+	rbuf_u64(b, e->frame);
+	RBUF_LIT(b, ",\"ts\":");
+	rbuf_ts(b, e->ts_ns, nano);
+	RBUF_LIT(b, ",\"from\":");
+	put_str_or_null(b, direction_name((enum flow_direction)e->from));
+	RBUF_LIT(b, ",\"flags\":");
+	put_str_or_null(b, tcp_flags_format(e->flags, flags, sizeof flags));
+	RBUF_LIT(b, ",\"seq\":");
+	rbuf_u64(b, e->seq);
+	RBUF_LIT(b, ",\"ack\":");
+	rbuf_u64(b, e->ack);
+	RBUF_LIT(b, ",\"len\":");
+	rbuf_u64(b, e->len);
+	RBUF_LIT(b, ",\"note\":");
+	put_str_or_null(b, e->note);
+	rbuf_putc(b, '}');
+}
+
+/* Appends the flow object of DESIGN §4, on one line, without a line end. */
+static void put_flow(struct rbuf *b, const struct flow_record *f)
+{
+	unsigned n_evidence = f->n_evidence < FLOW_EVIDENCE_MAX ? f->n_evidence : FLOW_EVIDENCE_MAX;
+	bool first;
+
+	RBUF_LIT(b, "{\"id\":");
+	rbuf_u64(b, f->id);
+	RBUF_LIT(b, ",\"capture\":");
+	put_str_or_null(b, f->capture);
+	RBUF_LIT(b, ",\"client\":");
+	put_endpoint(b, &f->client);
+	RBUF_LIT(b, ",\"server\":");
+	put_endpoint(b, &f->server);
+	if (f->roles_inferred)
+		RBUF_LIT(b, ",\"roles_inferred\":true");
+	else
+		RBUF_LIT(b, ",\"roles_inferred\":false");
+	RBUF_LIT(b, ",\"first_ts\":");
+	rbuf_ts(b, f->first_ts_ns, f->ts_nano);
+	RBUF_LIT(b, ",\"last_ts\":");
+	rbuf_ts(b, f->last_ts_ns, f->ts_nano);
+	RBUF_LIT(b, ",\"packets\":");
+	put_pair(b, f->packets[FROM_CLIENT], f->packets[FROM_SERVER]);
+	RBUF_LIT(b, ",\"bytes\":");
+	put_pair(b, f->bytes[FROM_CLIENT], f->bytes[FROM_SERVER]);
+	RBUF_LIT(b, ",\"handshake\":");
+	put_str_or_null(b, handshake_name(f->handshake));
+
+	RBUF_LIT(b, ",\"close\":{\"class\":");
+	put_str_or_null(b, close_class_name(f->close_class));
+	RBUF_LIT(b, ",\"detail\":");
+	put_str_or_null(b, f->close_detail);
+	RBUF_LIT(b, ",\"closer\":");
+	put_str_or_null(b, closer_name(f->closer));
+	RBUF_LIT(b, ",\"reason\":");
+	put_string(b, f->reason, strnlen(f->reason, sizeof f->reason));
+	RBUF_LIT(b, ",\"ts\":");
+	if (f->has_close_ts)
+		rbuf_ts(b, f->close_ts_ns, f->ts_nano);
+	else
+		RBUF_LIT(b, "null");
+	RBUF_LIT(b, ",\"evidence\":[");
+	for (unsigned i = 0; i < n_evidence; i++) {
+		if (i != 0)
+			rbuf_putc(b, ',');
+		put_evidence(b, &f->evidence[i], f->ts_nano);
+	}
+	RBUF_LIT(b, "]}");
+
+	RBUF_LIT(b, ",\"state\":{\"client\":");
+	put_str_or_null(b, tcp_state_name(f->state[FROM_CLIENT]));
+	RBUF_LIT(b, ",\"server\":");
+	put_str_or_null(b, tcp_state_name(f->state[FROM_SERVER]));
+	RBUF_LIT(b, "},\"retransmissions\":");
+	put_pair(b, f->retransmissions[FROM_CLIENT], f->retransmissions[FROM_SERVER]);
+	RBUF_LIT(b, ",\"keepalive_probes\":");
+	rbuf_u64(b, f->keepalive_probes);
+	RBUF_LIT(b, ",\"modifiers\":[");
+	first = true;
+	for (unsigned bit = 0; bit < MOD_COUNT_BITS; bit++) {
+		const char *name = (f->modifiers & (1u << bit)) ? flow_modifier_name(1u << bit) : NULL;
+
+		if (name == NULL)
+			continue;
+		if (!first)
+			rbuf_putc(b, ',');
+		put_string(b, name, strlen(name));
+		first = false;
+	}
+	RBUF_LIT(b, "]}");
+}
+
+/* Writes the buffer to the writer's stream. Returns 0, or -1 with errno set. */
+static int flush_buf(struct json_writer *jw)
+{
+	struct rbuf *b = &jw->buf;
+
+	if (b->failed) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (b->len != 0 && fwrite(b->data, 1, b->len, jw->base.out) != b->len)
+		return -1;
+	return 0;
+}
+
+/* --- captures and summary, written once, through jansson --------------------------------------- */
+
+/* jansson refuses ill-formed UTF-8 (json_string returns NULL), and file names are untrusted:
+ * repair them the way put_string does, with U+FFFD. NULL becomes null. NULL only on failure. */
+static json_t *jstring(struct json_writer *jw, const char *s)
+{
+	if (s == NULL)
+		return json_null();
+	rbuf_clear(&jw->scratch);
+	rbuf_utf8(&jw->scratch, s, strlen(s));
+	if (jw->scratch.failed)
+		return NULL;
+	return json_stringn(jw->scratch.len != 0 ? jw->scratch.data : "", jw->scratch.len);
+}
+
+/* jansson integers are signed; counts never come near 2^63, but do not let one wrap. */
+_Static_assert(sizeof(json_int_t) >= sizeof(int64_t), "json_int_t narrower than 64 bits");
+static json_t *jcount(uint64_t n)
+{
+	return json_integer(n > (uint64_t)INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)n);
+}
+
+static json_t *build_skipped(struct json_writer *jw, const struct capture_stats *c)
+{
+	json_t *o = json_object();
+	unsigned n = c->n_skipped < SKIP_REASONS_MAX ? c->n_skipped : SKIP_REASONS_MAX;
+
+	if (o == NULL)
+		return NULL;
+	for (unsigned i = 0; i < n; i++) {
+		const char *reason = c->skipped[i].reason != NULL ? c->skipped[i].reason : "unknown";
+		uint64_t count = c->skipped[i].count;
+		json_t *prev;
+
+		rbuf_clear(&jw->scratch);
+		rbuf_utf8(&jw->scratch, reason, strlen(reason));
+		rbuf_putc(&jw->scratch, '\0');
+		if (jw->scratch.failed)
+			goto fail;
+		/* The same reason listed twice is one key: add the counts. */
+		prev = json_object_get(o, jw->scratch.data);
+		if (prev != NULL)
+			count += (uint64_t)json_integer_value(prev);
+		if (json_object_set_new(o, jw->scratch.data, jcount(count)) != 0)
+			goto fail;
+	}
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *build_captures(struct json_writer *jw, const struct run_summary *s)
+{
+	json_t *a = json_array();
+
+	if (a == NULL)
+		return NULL;
+	for (unsigned i = 0; i < s->n_captures; i++) {
+		const struct capture_stats *c = &s->captures[i];
+		/* "o" steals each reference, and json_pack releases them when it fails (also for a
+		 * NULL value), so nothing leaks on the error path. */
+		json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+				      "file", jstring(jw, c->path),
+				      "link_type", jstring(jw, c->link_type),
+				      "frames", jcount(c->frames),
+				      "bytes", jcount(c->bytes),
+				      "tcp_segments", jcount(c->tcp_segments),
+				      "skipped", build_skipped(jw, c),
+				      "error", jstring(jw, c->error));
+
+		if (json_array_append_new(a, o) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* {"total":n,"client":n,"server":n,"both":n,"none":n}, without "total" when total is NULL. */
+static json_t *build_closer_counts(const uint64_t *total, const uint64_t by_closer[CLOSER_COUNT])
+{
+	/* Column order of the text report: client, server, both, then none. */
+	static const enum closer_side order[] = { CLOSER_CLIENT, CLOSER_SERVER, CLOSER_BOTH, CLOSER_NONE };
+	json_t *o = json_object();
+
+	if (o == NULL)
+		return NULL;
+	if (total != NULL && json_object_set_new(o, "total", jcount(*total)) != 0)
+		goto fail;
+	for (unsigned i = 0; i < sizeof order / sizeof order[0]; i++) {
+		if (json_object_set_new(o, closer_label(order[i]), jcount(by_closer[order[i]])) != 0)
+			goto fail;
+	}
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+/* by_class: every class in taxonomy order, zeros included; by_closer (OUT): the same counts summed
+ * over the classes. NULL on allocation failure. */
+static json_t *build_by_class(const struct run_summary *s, uint64_t by_closer[CLOSER_COUNT])
+{
+	json_t *o = json_object();
+
+	if (o == NULL)
+		return NULL;
+	for (unsigned k = 0; k < CLOSE_CLASS_COUNT; k++) {
+		uint64_t total = 0;
+
+		for (unsigned c = 0; c < CLOSER_COUNT; c++) {
+			total += s->by_class[k][c];
+			by_closer[c] += s->by_class[k][c];
+		}
+		if (json_object_set_new(o, close_class_name((enum close_class)k),
+					build_closer_counts(&total, s->by_class[k])) != 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* --- the ops --------------------------------------------------------------------------------- */
+
+static int json_begin(struct writer *w)
+{
+	struct json_writer *jw = (struct json_writer *)w;
+
+	if (jw->ndjson)
+		return 0;
+	rbuf_clear(&jw->buf);
+	RBUF_LIT(&jw->buf, "{\"tool\":");
+	put_string(&jw->buf, TCPMORTEM_NAME, strlen(TCPMORTEM_NAME));
+	RBUF_LIT(&jw->buf, ",\"version\":");
+	put_string(&jw->buf, TCPMORTEM_VERSION, strlen(TCPMORTEM_VERSION));
+	RBUF_LIT(&jw->buf, ",\"flows\":[");
+	return flush_buf(jw);
+}
+
+static int json_flow(struct writer *w, const struct flow_record *flow)
+{
+	struct json_writer *jw = (struct json_writer *)w;
+
+	rbuf_clear(&jw->buf);
+	if (!jw->ndjson)
+		rbuf_puts(&jw->buf, jw->n_flows == 0 ? "\n" : ",\n");
+	put_flow(&jw->buf, flow);
+	if (jw->ndjson)
+		rbuf_putc(&jw->buf, '\n');
+	if (flush_buf(jw) != 0)
+		return -1;
+	jw->n_flows++;
+	if (jw->ndjson && fflush(w->out) != 0)
+		return -1;
+	return 0;
+}
+
+static int json_end(struct writer *w, const struct run_summary *s)
+{
+	struct json_writer *jw = (struct json_writer *)w;
+	struct rbuf *b = &jw->buf;
+	uint64_t closers[CLOSER_COUNT] = { 0 };
+	json_t *captures, *by_class, *by_closer = NULL;
+	int rc = -1;
+
+	if (jw->ndjson)
+		return fflush(w->out) == 0 ? 0 : -1;
+
+	captures = build_captures(jw, s);
+	by_class = build_by_class(s, closers);
+	if (by_class != NULL)
+		by_closer = build_closer_counts(NULL, closers);
+	if (captures == NULL || by_class == NULL || by_closer == NULL) {
+		errno = ENOMEM;
+		goto out;
+	}
+	rbuf_clear(b);
+	RBUF_LIT(b, "\n],\"captures\":");
+	if (flush_buf(jw) != 0 || json_dumpf(captures, w->out, JSON_COMPACT) != 0)
+		goto out;
+
+	/* The summary's head is emitted here for its exact timestamps (null when there was no
+	 * frame); its two count tables are jansson objects dumped into place. */
+	rbuf_clear(b);
+	RBUF_LIT(b, ",\n\"summary\":{\"flows\":");
+	rbuf_u64(b, s->flows);
+	RBUF_LIT(b, ",\"frames\":");
+	rbuf_u64(b, s->frames);
+	RBUF_LIT(b, ",\"evicted\":");
+	rbuf_u64(b, s->flows_evicted);
+	RBUF_LIT(b, ",\"first_ts\":");
+	if (s->frames != 0)
+		rbuf_ts(b, s->first_ts_ns, s->ts_nano);
+	else
+		RBUF_LIT(b, "null");
+	RBUF_LIT(b, ",\"last_ts\":");
+	if (s->frames != 0)
+		rbuf_ts(b, s->last_ts_ns, s->ts_nano);
+	else
+		RBUF_LIT(b, "null");
+	RBUF_LIT(b, ",\"by_class\":");
+	if (flush_buf(jw) != 0 || json_dumpf(by_class, w->out, JSON_COMPACT) != 0)
+		goto out;
+	rbuf_clear(b);
+	RBUF_LIT(b, ",\"by_closer\":");
+	if (flush_buf(jw) != 0 || json_dumpf(by_closer, w->out, JSON_COMPACT) != 0)
+		goto out;
+	rbuf_clear(b);
+	RBUF_LIT(b, "}}\n");
+	if (flush_buf(jw) != 0 || fflush(w->out) != 0)
+		goto out;
+	rc = 0;
+out:
+	json_decref(captures);
+	json_decref(by_class);
+	json_decref(by_closer);
+	return rc;
+}
+
+static void json_destroy(struct writer *w)
+{
+	struct json_writer *jw = (struct json_writer *)w;
+
+	rbuf_free(&jw->buf);
+	rbuf_free(&jw->scratch);
+	free(jw);
+}
+
+static const struct writer_ops json_ops = {
+	.begin = json_begin,
+	.flow = json_flow,
+	.end = json_end,
+	.destroy = json_destroy,
+};
+
+static struct writer *create(FILE *out, bool ndjson)
+{
+	struct json_writer *jw = calloc(1, sizeof *jw);
+
+	if (jw == NULL)
+		return NULL;
+	jw->base.ops = &json_ops;
+	jw->base.out = out;
+	jw->ndjson = ndjson;
+	return &jw->base;
+}
+
+struct writer *report_json_create(FILE *out)
+{
+	return create(out, false);
+}
+
+struct writer *report_ndjson_create(FILE *out)
+{
+	return create(out, true);
+}
