@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds tcpmortem twice, optimised and with AddressSanitizer + UndefinedBehaviorSanitizer, and
+# runs every test in both: the CUnit suites per module and the end-to-end check of every sample.
+# Exits non-zero when anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=$(nproc 2>/dev/null || echo 2)
+failed=0
+
+run_build() {
+	local dir=$1; shift
+	echo "== build $dir ($*)"
+	cmake -S . -B "$dir" "$@" >/dev/null || return 1
+	cmake --build "$dir" -j"$jobs" >/dev/null || { cmake --build "$dir" 2>&1 | tail -40; return 1; }
+}
+
+run_tests() {
+	local dir=$1
+	echo "== test $dir"
+	(cd "$dir" && ctest --output-on-failure -j"$jobs")
+}
+
+if run_build build -DCMAKE_BUILD_TYPE=Release; then
+	run_tests build || failed=1
+else
+	failed=1
+fi
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+if run_build build-asan -DCMAKE_BUILD_TYPE=Debug -DTM_SANITIZE=ON; then
+	run_tests build-asan || failed=1
+else
+	failed=1
+fi
+
+if [ "$failed" -ne 0 ]; then
+	echo "== FAILED"
+	exit 1
+fi
+echo "== all tests passed"
