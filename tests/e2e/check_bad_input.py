@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Bad input end to end: missing, empty, non-capture, cut-off and unsupported-link-type files.
+
+Each must give exit status 2 (unreadable) or 1 (damaged part way: DESIGN §5), exactly one line on
+standard error that names the file, and for a damaged file every connection that ended before the
+damage still in the report. The damaged files are made here from a real sample.
+
+Usage: check_bad_input.py TCPMORTEM SAMPLES_DIR
+"""
+import json
+import pathlib
+import struct
+import subprocess
+import sys
+import tempfile
+
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+
+
+def run(binary, *args):
+    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=60)
+
+
+def pcap_records(data):
+    """Offsets where each record of a classic little-endian pcap file starts, and the end."""
+    offsets, off = [], 24
+    while off + 16 <= len(data):
+        offsets.append(off)
+        caplen = struct.unpack_from("<I", data, off + 8)[0]
+        off += 16 + caplen
+    return offsets, off
+
+
+def expect_error(binary, name, path, status):
+    r = run(binary, "-f", "ndjson", str(path))
+    lines = r.stderr.strip().splitlines()
+    check(name, r.returncode == status, f"exit {r.returncode}, want {status}")
+    check(name + " message", len(lines) == 1 and str(path) in lines[0],
+          f"stderr {r.stderr!r}")
+    return r
+
+
+def main():
+    binary, samples = sys.argv[1], pathlib.Path(sys.argv[2])
+    sample = samples / "rst_abort.pcap"
+    data = sample.read_bytes()
+    full = [json.loads(l) for l in run(binary, "-f", "ndjson", str(sample)).stdout.splitlines()]
+    check("sample has two flows", len(full) == 2, f"{len(full)} flows")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        expect_error(binary, "missing file", tmp / "missing.pcap", 2)
+        (tmp / "empty.pcap").write_bytes(b"")
+        expect_error(binary, "empty file", tmp / "empty.pcap", 2)
+        (tmp / "text.pcap").write_text("this is not a capture\n")
+        expect_error(binary, "not a capture", tmp / "text.pcap", 2)
+        bad_link = bytearray(data)
+        struct.pack_into("<I", bad_link, 20, 147)  # LINKTYPE_USER0
+        (tmp / "link.pcap").write_bytes(bytes(bad_link))
+        r = expect_error(binary, "unsupported link type", tmp / "link.pcap", 2)
+        check("unsupported link type says so", "link type" in r.stderr, r.stderr)
+        (tmp / "header.pcap").write_bytes(data[:10])
+        expect_error(binary, "cut inside the file header", tmp / "header.pcap", 2)
+
+        # Cut inside the last record, inside a record header, and inside the first flow's records:
+        # the flows that ended before the cut must still be there, classified as in the full file.
+        offsets, end = pcap_records(data)
+        first_flow_end = max(e["frame"] for e in full[0]["close"]["evidence"])
+        cuts = {"mid last record": end - 5, "mid record header": offsets[-1] + 7,
+                "mid second flow": offsets[first_flow_end + 1] + 20}
+        for name, cut in cuts.items():
+            path = tmp / f"cut-{cut}.pcap"
+            path.write_bytes(data[:cut])
+            r = expect_error(binary, name, path, 1)
+            flows = [json.loads(l) for l in r.stdout.splitlines()]
+            check(name + ": first flow still reported",
+                  any(f["client"]["port"] == full[0]["client"]["port"] and
+                      f["close"]["class"] == full[0]["close"]["class"] for f in flows),
+                  f"flows {[(f['client']['port'], f['close']['class']) for f in flows]}")
+
+        # One good file and one unreadable: the good one is still reported, exit 2.
+        r = run(binary, "-f", "ndjson", str(sample), str(tmp / "missing.pcap"))
+        check("good + missing: exit 2", r.returncode == 2, f"exit {r.returncode}")
+        check("good + missing: flows reported", len(r.stdout.splitlines()) == 2, r.stdout)
+
+        # Usage errors.
+        check("no file: exit 2", run(binary).returncode == 2)
+        check("bad format: exit 2", run(binary, "-f", "xml", str(sample)).returncode == 2)
+        check("bad filter: exit 2", run(binary, "--filter", "port nonsense", str(sample)).returncode == 2)
+
+    print(f"\nbad input: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
