@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# Regenerate the tcpmortem ground-truth captures in samples/captures/ (run as root).
+#
+# For every capture this script creates two network namespaces, tmortem-cli and tmortem-srv,
+# joined by a veth pair (198.51.100.1/24 + 2001:db8::1/64 on the client side, .2 and ::2 on the
+# server side, offloads off so segments are MTU-sized with valid checksums), starts tcpdump in
+# the client namespace, runs the two roles of one scenario of scenarios.py (one per namespace),
+# stops tcpdump, checks the capture against the scenario's truth (scenarios.py check) and
+# writes NAME.pcap and NAME.truth. Fresh namespaces per capture keep sysctls, firewall rules and
+# sockets still retransmitting from one scenario out of the next. Then relink.py rewrites a few
+# captures into other link types and pcapng.
+#
+# Usage: sudo bash samples/make-samples.sh [NAME...]    (default: every capture)
+# Refuses to run if a tmortem-* namespace exists; removes everything it created on exit.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=$HERE/captures
+NS_C=tmortem-cli
+NS_S=tmortem-srv
+IF_C=tmortem-c
+IF_S=tmortem-s
+SIMULTANEOUS_TRIES=10
+
+die() { echo "make-samples: $*" >&2; exit 1; }
+
+[[ $EUID -eq 0 ]] || die "must run as root (network namespaces, iptables, tcpdump)"
+for tool in ip tcpdump ethtool iptables ip6tables python3; do
+    command -v "$tool" >/dev/null || die "missing $tool"
+done
+if ip netns list | grep -q '^tmortem-'; then
+    die "a tmortem-* network namespace already exists; delete it first (ip netns del NAME)"
+fi
+
+WORK=$(mktemp -d -t tmortem-samples.XXXXXX)
+PIDS=()
+
+teardown_ns() {
+    local ns
+    for ns in "$NS_C" "$NS_S"; do
+        if ip netns list | grep -q "^$ns\b"; then
+            ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+            ip netns del "$ns"
+        fi
+    done
+}
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    teardown_ns
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+setup_ns() {
+    ip netns add "$NS_C"
+    ip netns add "$NS_S"
+    ip link add "$IF_C" netns "$NS_C" address 02:00:00:00:00:01 type veth \
+        peer name "$IF_S" netns "$NS_S" address 02:00:00:00:00:02
+    local ns ifc addr4 addr6
+    for ns in "$NS_C" "$NS_S"; do
+        if [[ $ns == "$NS_C" ]]; then ifc=$IF_C addr4=198.51.100.1 addr6=2001:db8::1
+        else ifc=$IF_S addr4=198.51.100.2 addr6=2001:db8::2; fi
+        ip -n "$ns" link set lo up
+        ip netns exec "$ns" ethtool -K "$ifc" tso off gso off gro off tx off rx off >/dev/null
+        ip -n "$ns" addr add "$addr4/24" dev "$ifc"
+        ip -n "$ns" addr add "$addr6/64" dev "$ifc" nodad
+    done
+    # Static neighbour entries: no ARP/ND exchange delays the first SYN, and ND keeps working
+    # for IPv6 while ip6tables in the server's namespace drops everything.
+    ip -n "$NS_C" neigh add 198.51.100.2 lladdr 02:00:00:00:00:02 dev "$IF_C" nud permanent
+    ip -n "$NS_C" neigh add 2001:db8::2 lladdr 02:00:00:00:00:02 dev "$IF_C" nud permanent
+    ip -n "$NS_S" neigh add 198.51.100.1 lladdr 02:00:00:00:00:01 dev "$IF_S" nud permanent
+    ip -n "$NS_S" neigh add 2001:db8::1 lladdr 02:00:00:00:00:01 dev "$IF_S" nud permanent
+    ip -n "$NS_C" link set "$IF_C" up
+    ip -n "$NS_S" link set "$IF_S" up
+    # Until the kernel's link watcher has seen the carrier (it may take up to a second) the
+    # device keeps its "noop" qdisc and drops what is sent: wait for state UP and noqueue.
+    local t=0
+    until ip -n "$NS_C" -o link show dev "$IF_C" | grep -q 'qdisc noqueue state UP' &&
+          ip -n "$NS_S" -o link show dev "$IF_S" | grep -q 'qdisc noqueue state UP'; do
+        (( t++ < 300 )) || die "veth pair did not come up"
+        sleep 0.01
+    done
+}
+
+# wait_pid PID SECONDS: wait for a background job, kill it after SECONDS; return its status.
+wait_pid() {
+    local pid=$1 limit=$2 t=0
+    while kill -0 "$pid" 2>/dev/null; do
+        if (( t >= limit * 20 )); then
+            echo "make-samples: pid $pid still running after ${limit}s, killed" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        sleep 0.05
+        t=$((t + 1))
+    done
+    wait "$pid"
+}
+
+# capture NAME SCENARIO FAMILY [TCPDUMP OPTION...]
+# Capture one scenario into $WORK/NAME.pcap and check it. Sets RETRY=1 when the check asks for
+# a retry (the stack did something the scenario cannot use, exit status 3), dies on any other
+# failure.
+capture() {
+    local name=$1 scenario=$2 family=$3
+    shift 3
+    local run=$WORK/run-$name iface=$IF_C
+    local opts=("$@")
+    if [[ ${opts[0]:-} == any ]]; then iface=any; opts=("${opts[@]:1}"); fi
+    rm -rf "$run"
+    mkdir "$run"
+    setup_ns
+
+    ip netns exec "$NS_C" tcpdump -i "$iface" -U --immediate-mode -w "$WORK/$name.pcap" \
+        "${opts[@]}" tcp 2>"$run/tcpdump.err" &
+    local td=$!
+    PIDS+=("$td")
+    local t=0
+    until grep -q '^tcpdump: listening on' "$run/tcpdump.err"; do
+        kill -0 "$td" 2>/dev/null || { cat "$run/tcpdump.err" >&2; die "tcpdump failed"; }
+        (( t++ < 200 )) || die "tcpdump did not start"
+        sleep 0.02
+    done
+
+    ip netns exec "$NS_S" python3 "$HERE/scenarios.py" server "$scenario" "$family" "$run" &
+    local sp=$!
+    ip netns exec "$NS_C" python3 "$HERE/scenarios.py" client "$scenario" "$family" "$run" &
+    local cp=$!
+    PIDS+=("$sp" "$cp")
+
+    # until the client is done, or asks for the capture to end while things still happen
+    t=0
+    while kill -0 "$cp" 2>/dev/null && [[ ! -e $run/stop-capture ]]; do
+        (( t++ < 1200 )) || break
+        sleep 0.05
+    done
+    sleep 0.3                                  # a moment for the last packets
+    kill -INT "$td"
+    wait "$td" || die "$name: tcpdump exited with status $?"
+    touch "$run/capture-stopped"
+    local cs=0 ss=0
+    wait_pid "$cp" 30 || cs=$?
+    wait_pid "$sp" 30 || ss=$?
+    PIDS=()
+    teardown_ns
+    grep -q '^0 packets dropped by kernel' "$run/tcpdump.err" || die "$name: tcpdump dropped packets"
+    (( cs == 0 && ss == 0 )) || die "$name: scenario $scenario failed (client $cs, server $ss)"
+    local st=0
+    python3 "$HERE/scenarios.py" check "$scenario" "$family" "$WORK/$name.pcap" || st=$?
+    RETRY=0
+    (( st == 0 )) || (( st == 3 )) || die "$name: capture check failed"
+    (( st == 0 )) || RETRY=1
+}
+
+# sample NAME SCENARIO FAMILY [TCPDUMP OPTION...]: capture, retrying while the check says so.
+sample() {
+    local name=$1 scenario=$2 family=$3 tries=1 max=1 start=$SECONDS
+    if (( ${#ONLY[@]} )) && [[ " ${ONLY[*]} " != *" $name "* ]]; then return 0; fi
+    [[ $scenario == fin_simultaneous ]] && max=$SIMULTANEOUS_TRIES
+    while :; do
+        capture "$@"
+        (( RETRY )) || break
+        (( tries < max )) || die "$name: no usable capture in $tries attempts"
+        echo "make-samples: $name: attempt $tries not usable, again" >&2
+        tries=$((tries + 1))
+    done
+    mv "$WORK/$name.pcap" "$OUT/$name.pcap"
+    python3 "$HERE/scenarios.py" truth "$scenario" "$family" >"$OUT/$name.truth"
+    printf '%-24s %3d s  %s\n' "$name" $((SECONDS - start)) \
+        "$(grep -v '^#' "$OUT/$name.truth" | tail -n +2 | cut -f3 | sort | uniq -c | xargs)"
+    local run=$WORK/run-$name
+    [[ ! -e $run/notes ]] || sed "s/^/    note: /" "$run/notes"
+}
+
+# relinked SOURCE NAME MODE [OPTION...]: NAME is SOURCE rewritten by relink.py MODE.
+relinked() {
+    local src=$1 name=$2 mode=$3
+    shift 3
+    if (( ${#ONLY[@]} )) && [[ " ${ONLY[*]} " != *" $name "* ]]; then return 0; fi
+    python3 "$HERE/relink.py" "$mode" "$@" "$OUT/$src.pcap" "$OUT/$name"
+    {
+        head -n 1 "$OUT/$src.truth"
+        echo "# $src.pcap rewritten by relink.py $mode $*: the same TCP/IP packets"
+        tail -n +2 "$OUT/$src.truth"
+    } >"$OUT/${name%.*}.truth"
+    printf '%-34s from %s.pcap (%s)\n' "$name" "$src" "$mode"
+}
+
+ONLY=("$@")
+mkdir -p "$OUT"
+
+sample fin_graceful            fin_graceful            4
+sample fin_graceful_v6         fin_graceful            6
+sample fin_graceful_any        fin_graceful            4 any
+sample fin_simultaneous        fin_simultaneous        4
+sample half_closed_at_end      half_closed_at_end      4
+sample rst_unread_data         rst_unread_data         4
+sample rst_unread_data_v6      rst_unread_data         6
+sample rst_abort               rst_abort               4
+sample rst_abort_sll           rst_abort               4 any -y LINUX_SLL
+sample rst_after_close         rst_after_close         4
+sample rst_after_close_nano    rst_after_close         4 --time-stamp-precision=nano
+sample rst_peer_restarted      rst_peer_restarted      4
+sample rst_refused             rst_refused             4
+sample rst_refused_v6          rst_refused             6
+sample syn_unanswered          syn_unanswered          4
+sample keepalive_timeout       keepalive_timeout       4
+sample keepalive_timeout_v6    keepalive_timeout       6
+sample peer_vanished           peer_vanished           4
+sample peer_vanished_v6        peer_vanished           6
+sample peer_vanished_retries2  peer_vanished_retries2  4
+sample peer_vanished_ongoing   peer_vanished_ongoing   4
+sample peer_vanished_heartbeat peer_vanished_heartbeat 4
+sample open_at_end             open_at_end             4
+sample idle_at_end             idle_at_end             4
+sample idle_at_end_keepalive   idle_at_end_keepalive   4
+
+relinked fin_graceful          fin_graceful_vlan.pcap              vlan --vid 100
+relinked fin_graceful_v6       fin_graceful_v6_vlan.pcap           vlan --vid 100
+relinked rst_unread_data       rst_unread_data_qinq.pcap           qinq --outer 200 --vid 100
+relinked keepalive_timeout     keepalive_timeout_raw.pcap          raw
+relinked keepalive_timeout_v6  keepalive_timeout_v6_raw.pcap       raw
+relinked rst_refused           rst_refused_loopback.pcap           loopback
+relinked rst_refused_v6        rst_refused_v6_loopback.pcap        loopback
+relinked peer_vanished         peer_vanished_pcapng.pcapng         pcapng
+relinked rst_after_close_nano  rst_after_close_nano_pcapng.pcapng  pcapng
+
+echo "make-samples: done in ${SECONDS}s"

@@ -1,0 +1,1032 @@
+#!/usr/bin/env python3
+"""Socket programs for the tcpmortem ground-truth captures.
+
+make-samples.sh runs this file inside two network namespaces joined by a veth pair:
+
+    ip netns exec tmortem-srv python3 scenarios.py server SCENARIO FAMILY RUNDIR
+    ip netns exec tmortem-cli python3 scenarios.py client SCENARIO FAMILY RUNDIR
+
+FAMILY is 4 or 6. The two roles synchronise through empty files in RUNDIR (a fresh directory per
+capture): the server creates "ready" once it listens, either side may create further marks, the
+client creates "stop-capture" when a scenario must end while something is still going on (open
+or idle at the end), and make-samples.sh creates "capture-stopped" once tcpdump has stopped; any
+role still holding a socket waits for that mark before it closes, so nothing after it is captured.
+
+Other commands (used by make-samples.sh, plain Python, no namespaces needed):
+
+    scenarios.py list                          scenario names
+    scenarios.py truth SCENARIO FAMILY         the truth file for one capture, on stdout
+    scenarios.py check SCENARIO FAMILY PCAP    compare the capture (read with tcpdump) with the
+                                               truth: the same connections, and the packets the
+                                               scenario must have produced (exit 3 = the capture
+                                               did not show what the scenario needs, e.g. FINs
+                                               that did not cross; make-samples.sh then retries)
+
+The truth of every connection is written down here, next to the code that makes it happen: it
+comes from what the programs did, never from an analyzer. Only the standard library is used.
+Per-namespace knobs (sysctls under /proc/sys/net, iptables/ip6tables rules) are set by the role
+running in that namespace, so they die with the namespace.
+"""
+
+import errno
+import fcntl
+import os
+import re
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import termios
+import time
+
+CLIENT4, SERVER4 = '198.51.100.1', '198.51.100.2'
+CLIENT6, SERVER6 = '2001:db8::1', '2001:db8::2'
+PORT = 8080          # the service port
+CLOSED_PORT = 8081   # nothing listens here
+
+# Linux constants not all exported by the socket module of every Python version.
+TCP_KEEPIDLE = getattr(socket, 'TCP_KEEPIDLE', 4)
+TCP_KEEPINTVL = getattr(socket, 'TCP_KEEPINTVL', 5)
+TCP_KEEPCNT = getattr(socket, 'TCP_KEEPCNT', 6)
+TCP_USER_TIMEOUT = getattr(socket, 'TCP_USER_TIMEOUT', 18)
+
+# Every socket uses CUBIC, the stock Linux default, whatever the host's default is (a network
+# namespace may only choose among the host's "allowed" algorithms, a root socket may use any).
+CONGESTION = b'cubic'
+
+WAIT_LIMIT = 60.0    # seconds; a role that waits longer than this for a mark gives up
+
+
+class ScenarioError(Exception):
+    """The stack did not do what the scenario needs; the capture must not be used."""
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers shared by both roles
+
+class Ctx:
+    def __init__(self, family, rundir=None):
+        if family not in ('4', '6'):
+            raise SystemExit('FAMILY must be 4 or 6')
+        self.v6 = family == '6'
+        self.family = socket.AF_INET6 if self.v6 else socket.AF_INET
+        self.client_ip = CLIENT6 if self.v6 else CLIENT4
+        self.server_ip = SERVER6 if self.v6 else SERVER4
+        self.rundir = rundir
+
+    # -- marks -------------------------------------------------------------------------------
+    def mark(self, name):
+        with open(os.path.join(self.rundir, name), 'w'):
+            pass
+
+    def is_marked(self, name):
+        return os.path.exists(os.path.join(self.rundir, name))
+
+    def wait(self, name, limit=WAIT_LIMIT):
+        deadline = time.monotonic() + limit
+        while not self.is_marked(name):
+            if time.monotonic() > deadline:
+                raise ScenarioError('timed out waiting for mark %r' % name)
+            time.sleep(0.005)
+
+    def note(self, text):
+        """Record when something only the application sees happened (printed by make-samples.sh
+        with the epoch time, to compare with the capture's timestamps)."""
+        with open(os.path.join(self.rundir, 'notes'), 'a') as f:
+            f.write('%.6f %s\n' % (time.time(), text))
+
+    def end_of_capture(self):
+        """Ask make-samples.sh to stop tcpdump now, and wait until it has."""
+        self.mark('stop-capture')
+        self.wait('capture-stopped')
+
+    # -- sockets -----------------------------------------------------------------------------
+    def listen(self, port=PORT):
+        s = socket.socket(self.family, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, CONGESTION)
+        s.bind((self.server_ip, port))
+        s.listen(16)
+        return s
+
+    def connect(self, cport, port=PORT, opts=()):
+        """Connect from an explicit source port, once (a retry would put a refused connection
+        into the capture, so the client waits for the server's "ready" mark instead)."""
+        s = socket.socket(self.family, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, CONGESTION)
+        for level, opt, value in opts:
+            s.setsockopt(level, opt, value)
+        s.bind((self.client_ip, cport))
+        s.connect((self.server_ip, port))
+        return s
+
+    def endpoint(self, ip, port):
+        return '[%s]:%d' % (ip, port) if self.v6 else '%s:%d' % (ip, port)
+
+
+def payload(n, tag=b'x'):
+    unit = tag + b'0123456789abcdefghijklmnopqrstuvwxyz'
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+def recv_exact(s, n):
+    buf = b''
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise ScenarioError('EOF after %d of %d bytes' % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def expect_eof(s):
+    data = s.recv(4096)
+    if data != b'':
+        raise ScenarioError('expected EOF, got %d bytes' % len(data))
+
+
+def drain_to_eof(s):
+    while s.recv(65536):
+        pass
+
+
+def expect_error(s, err, what='recv'):
+    """Block in recv() (or send()) and require it to fail with errno err."""
+    try:
+        if what == 'recv':
+            data = s.recv(4096)
+            raise ScenarioError('expected %s, recv returned %d bytes' % (errno.errorcode[err],
+                                                                           len(data)))
+        s.send(b'?')
+        raise ScenarioError('expected %s, send succeeded' % errno.errorcode[err])
+    except OSError as e:
+        if e.errno != err:
+            raise ScenarioError('expected %s, got %r' % (errno.errorcode[err], e))
+
+
+def expect_so_error(s, err, limit=5.0):
+    """Wait until the socket has a pending error (a RST arrived) and require it to be err.
+    After a FIN has been received a reset does not make recv() fail (it keeps returning 0):
+    Linux records EPIPE in CLOSE_WAIT, so this reads SO_ERROR instead."""
+    deadline = time.monotonic() + limit
+    while True:
+        e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if e:
+            if e != err:
+                raise ScenarioError('expected %s, got %s' % (errno.errorcode[err],
+                                                             errno.errorcode.get(e, e)))
+            return
+        if time.monotonic() > deadline:
+            raise ScenarioError('no error on the socket')
+        time.sleep(0.002)
+
+
+def linger0(s):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+
+
+def unacked_bytes(s):
+    """Bytes in the send queue not yet acknowledged by the peer (SIOCOUTQ)."""
+    return struct.unpack('i', fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b'\0' * 4))[0]
+
+
+def unread_bytes(s):
+    """Bytes in the receive queue not yet read by the application (SIOCINQ)."""
+    return struct.unpack('i', fcntl.ioctl(s.fileno(), termios.FIONREAD, b'\0' * 4))[0]
+
+
+def wait_until(cond, limit=10.0, what='condition'):
+    deadline = time.monotonic() + limit
+    while not cond():
+        if time.monotonic() > deadline:
+            raise ScenarioError('timed out waiting for ' + what)
+        time.sleep(0.002)
+
+
+def spin_until(t_ns):
+    """Wait for an absolute CLOCK_REALTIME instant (shared by both namespaces) with ~µs
+    precision: sleep most of the way, busy-wait the rest."""
+    while True:
+        d = t_ns - time.time_ns()
+        if d <= 0:
+            return
+        if d > 3_000_000:
+            time.sleep((d - 2_000_000) / 1e9)
+
+
+def sysctl(name, value):
+    """Set a sysctl of the caller's network namespace (net.* sysctls are per namespace)."""
+    with open('/proc/sys/' + name.replace('.', '/'), 'w') as f:
+        f.write(str(value))
+
+
+def firewall(*rule):
+    """Add a rule for IPv4 and IPv6 in the caller's namespace: firewall('-I', 'INPUT', ...)."""
+    for tool in ('iptables', 'ip6tables'):
+        subprocess.run([tool, '-w'] + list(rule), check=True)
+
+
+def drop_everything():
+    """The server's namespace silently drops every packet in and out: the peer vanished."""
+    firewall('-I', 'INPUT', '-j', 'DROP')
+    firewall('-I', 'OUTPUT', '-j', 'DROP')
+
+
+def in_child(fn, conn, *args):
+    """Run fn(conn, *args) in a forked process that alone holds conn; return its pid."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            fn(conn, *args)
+            os._exit(0)
+        except BaseException as e:  # report and fail the scenario
+            sys.stderr.write('child: %r\n' % (e,))
+            os._exit(1)
+    conn.close()
+    return pid
+
+
+def reap(pid, expect_signal=None):
+    _, status = os.waitpid(pid, 0)
+    if expect_signal is not None:
+        if not (os.WIFSIGNALED(status) and os.WTERMSIG(status) == expect_signal):
+            raise ScenarioError('child did not die of signal %d: %r' % (expect_signal, status))
+    elif not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+        raise ScenarioError('child failed: status %r' % status)
+
+
+REQ = 64       # request size (client to server)
+
+
+# --------------------------------------------------------------------------------------------
+# Scenarios. Each has server(ctx), client(ctx), a description and its truth:
+# a list of (client port, server port, class, closer, modifiers, detail).
+
+SCENARIOS = {}
+
+
+def scenario(name, description, truth):
+    def register(cls):
+        SCENARIOS[name] = cls
+        cls.name = name
+        cls.description = description
+        cls.truth = truth
+        return cls
+    return register
+
+
+@scenario('fin_graceful',
+          'Request/response, then an orderly close: on 40001 the client closes first, on 40002 '
+          'the server closes first; the other side closes after reading EOF.',
+          [(40001, PORT, 'fin_graceful', 'client', '-', None),
+           (40002, PORT, 'fin_graceful', 'server', '-', None)])
+class FinGraceful:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()               # 40001: client closes first
+        recv_exact(c, REQ)
+        c.sendall(payload(2000))
+        expect_eof(c)
+        c.close()
+        c, _ = ls.accept()               # 40002: server closes first
+        recv_exact(c, REQ)
+        c.sendall(payload(800))
+        c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 2000)
+        s.close()
+        time.sleep(0.1)
+        s = ctx.connect(40002)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 800)
+        expect_eof(s)
+        s.close()
+        time.sleep(0.1)
+
+
+SIMULTANEOUS_PORTS = (40001, 40002, 40003)
+
+
+@scenario('fin_simultaneous',
+          'After a request/response both sides sleep until the same absolute instant (agreed '
+          'over the connection) and call shutdown(SHUT_WR) together, so the FINs cross; then '
+          'each reads EOF and closes. make-samples.sh keeps the capture only if every '
+          'connection\'s FINs really crossed (neither FIN acknowledges the other).',
+          [(p, PORT, 'fin_simultaneous', 'both', '-', None) for p in SIMULTANEOUS_PORTS])
+class FinSimultaneous:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        for _ in SIMULTANEOUS_PORTS:
+            c, _ = ls.accept()
+            (t,) = struct.unpack('!q', recv_exact(c, 8))
+            c.sendall(b'OK')
+            spin_until(t)
+            c.shutdown(socket.SHUT_WR)
+            drain_to_eof(c)
+            c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        for port in SIMULTANEOUS_PORTS:
+            s = ctx.connect(port)
+            t = time.time_ns() + 40_000_000
+            s.sendall(struct.pack('!q', t))
+            recv_exact(s, 2)
+            spin_until(t)
+            s.shutdown(socket.SHUT_WR)
+            drain_to_eof(s)
+            s.close()
+            time.sleep(0.05)
+
+
+@scenario('half_closed_at_end',
+          'The client sends its request and shutdown(SHUT_WR)s; the server reads to EOF and then '
+          'streams 200 bytes every 50 ms; the capture stops while it is still streaming.',
+          [(40001, PORT, 'half_closed_at_end', 'client', '-', None)])
+class HalfClosedAtEnd:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        recv_exact(c, REQ)
+        expect_eof(c)
+        while not ctx.is_marked('capture-stopped'):
+            c.sendall(payload(200, b's'))
+            time.sleep(0.05)
+        c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        s.shutdown(socket.SHUT_WR)
+        got = 0
+        while got < 200 * 20:            # about one second of streaming
+            got += len(s.recv(65536))
+        s.setblocking(False)
+        ctx.mark('stop-capture')
+        while not ctx.is_marked('capture-stopped'):   # keep reading, do not close yet
+            try:
+                s.recv(65536)
+            except BlockingIOError:
+                time.sleep(0.01)
+        s.close()
+
+
+@scenario('rst_unread_data',
+          'Request/response, then the client sends 1000 more bytes that the server never reads; '
+          'the server\'s kernel ACKs them, 100 ms later the server close()s (40001) or its '
+          'process is SIGKILLed (40002): RST instead of FIN.',
+          [(40001, PORT, 'rst_unread_data', 'server', '-', None),
+           (40002, PORT, 'rst_unread_data', 'server', '-', None)])
+class RstUnreadData:
+    @staticmethod
+    def handle(c, kill):
+        recv_exact(c, REQ)
+        c.sendall(payload(300))
+        wait_until(lambda: unread_bytes(c) >= 1000, what='unread data')
+        time.sleep(0.1)
+        if kill:
+            os.kill(os.getpid(), signal.SIGKILL)
+        c.close()
+
+    @classmethod
+    def server(cls, ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        cls.handle(c, kill=False)
+        c, _ = ls.accept()
+        ls.close()
+        reap(in_child(cls.handle, c, True), expect_signal=signal.SIGKILL)
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        for port in (40001, 40002):
+            s = ctx.connect(port)
+            s.sendall(payload(REQ, b'q'))
+            recv_exact(s, 300)
+            s.sendall(payload(1000, b'u'))
+            expect_error(s, errno.ECONNRESET)
+            s.close()
+            time.sleep(0.05)
+
+
+@scenario('rst_abort',
+          'Complete request/response, every byte read by both applications, then an abortive '
+          'close (SO_LINGER {1,0} + close()): by the client right after reading the response '
+          '(40001), by the server once its response is acknowledged (40002).',
+          [(40001, PORT, 'rst_abort', 'client', '-', None),
+           (40002, PORT, 'rst_abort', 'server', '-', None)])
+class RstAbort:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()               # 40001: the client aborts
+        recv_exact(c, REQ)
+        c.sendall(payload(500))
+        expect_error(c, errno.ECONNRESET)
+        c.close()
+        c, _ = ls.accept()               # 40002: the server aborts
+        recv_exact(c, REQ)
+        c.sendall(payload(500))
+        wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
+        linger0(c)
+        c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 500)
+        linger0(s)
+        s.close()
+        time.sleep(0.1)
+        s = ctx.connect(40002)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 500)
+        expect_error(s, errno.ECONNRESET)
+        s.close()
+
+
+@scenario('rst_after_close',
+          'One side close()s (FIN, all data read), the other reads EOF but sends more data 50 ms '
+          'later, and the closed side\'s kernel answers it with RST. 40001: the server closed, '
+          'the client sends late data; 40002: the client closed, the server sends late data.',
+          [(40001, PORT, 'rst_after_close', 'server', '-', None),
+           (40002, PORT, 'rst_after_close', 'client', '-', None)])
+class RstAfterClose:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()               # 40001: server closes, client keeps sending
+        recv_exact(c, REQ)
+        c.sendall(payload(300))
+        c.close()
+        c, _ = ls.accept()               # 40002: client closes, server keeps sending
+        recv_exact(c, REQ)
+        c.sendall(payload(300))
+        expect_eof(c)
+        time.sleep(0.05)
+        c.sendall(payload(100, b'l'))
+        expect_so_error(c, errno.EPIPE)
+        c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 300)
+        expect_eof(s)
+        time.sleep(0.05)
+        s.sendall(payload(100, b'l'))
+        expect_so_error(s, errno.EPIPE)
+        s.close()
+        time.sleep(0.1)
+        s = ctx.connect(40002)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 300)
+        s.close()
+        time.sleep(0.3)
+
+
+@scenario('rst_peer_restarted',
+          'Request/response; then the server\'s namespace drops its outgoing TCP packets while the '
+          'server closes the socket with SO_LINGER {1,0} (the RST never reaches the wire), and the '
+          'rule is removed: the server lost the connection silently. The client then sends data '
+          'and the server\'s kernel, having no socket, answers with RST.',
+          [(40001, PORT, 'rst_peer_restarted', 'server', '-', None)])
+class RstPeerRestarted:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        recv_exact(c, REQ)
+        c.sendall(payload(300))
+        wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
+        ctx.wait('client-idle')
+        firewall('-I', 'OUTPUT', '-p', 'tcp', '-j', 'DROP')
+        linger0(c)
+        c.close()
+        ls.close()
+        firewall('-D', 'OUTPUT', '-p', 'tcp', '-j', 'DROP')
+        ctx.mark('state-lost')
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 300)
+        time.sleep(0.1)
+        ctx.mark('client-idle')
+        ctx.wait('state-lost')
+        time.sleep(0.2)
+        s.sendall(payload(100, b'n'))
+        expect_error(s, errno.ECONNRESET)
+        s.close()
+
+
+@scenario('rst_refused',
+          'The client connects to port %d where nothing listens.' % CLOSED_PORT,
+          [(40001, CLOSED_PORT, 'rst_refused', 'server', '-', None)])
+class RstRefused:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()                # the service port is open, the other one is not
+        ctx.mark('ready')
+        ctx.wait('done')
+        ls.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        try:
+            ctx.connect(40001, port=CLOSED_PORT)
+            raise ScenarioError('connect to a closed port succeeded')
+        except ConnectionRefusedError:
+            pass
+        time.sleep(0.1)
+        ctx.mark('done')
+
+
+@scenario('syn_unanswered',
+          'The server\'s namespace drops incoming SYNs to port %d (listening); the client\'s '
+          'namespace has net.ipv4.tcp_syn_retries=2, so connect() gives up with ETIMEDOUT.' % PORT,
+          [(40001, PORT, 'syn_unanswered', 'none', '-', None)])
+class SynUnanswered:
+    @staticmethod
+    def server(ctx):
+        firewall('-I', 'INPUT', '-p', 'tcp', '--syn', '--dport', str(PORT), '-j', 'DROP')
+        ls = ctx.listen()
+        ctx.mark('ready')
+        ctx.wait('done')
+        ls.close()
+
+    @staticmethod
+    def client(ctx):
+        sysctl('net.ipv4.tcp_syn_retries', 2)
+        ctx.wait('ready')
+        ctx.note('connect() called')
+        try:
+            ctx.connect(40001)
+            raise ScenarioError('connect succeeded')
+        except TimeoutError:
+            ctx.note('connect() failed with ETIMEDOUT')
+        time.sleep(0.3)
+        ctx.mark('done')
+
+
+def keepalive_opts(idle, intvl, cnt):
+    return [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+            (socket.IPPROTO_TCP, TCP_KEEPIDLE, idle),
+            (socket.IPPROTO_TCP, TCP_KEEPINTVL, intvl),
+            (socket.IPPROTO_TCP, TCP_KEEPCNT, cnt)]
+
+
+@scenario('keepalive_timeout',
+          'The client has SO_KEEPALIVE with TCP_KEEPIDLE=1, TCP_KEEPINTVL=1, TCP_KEEPCNT=3. After a '
+          'request/response the connection is idle and the server\'s namespace drops everything; '
+          'the probes go unanswered and the client\'s kernel drops the connection (recv() fails '
+          'with ETIMEDOUT).',
+          [(40001, PORT, 'keepalive_timeout', 'client', '-', None)])
+class KeepaliveTimeout:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        recv_exact(c, REQ)
+        c.sendall(payload(300))
+        wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
+        drop_everything()
+        ctx.mark('dropped')
+        ctx.wait('capture-stopped')
+        c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001, opts=keepalive_opts(1, 1, 3))
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 300)
+        ctx.wait('dropped')
+        expect_error(s, errno.ETIMEDOUT)
+        ctx.note('recv() failed with ETIMEDOUT')
+        s.close()
+        time.sleep(0.5)
+
+
+class Streamer:
+    """Client sends a 100-byte message every 100 ms, the server reads them; after 5 messages
+    the server's namespace drops everything."""
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        for _ in range(5):
+            recv_exact(c, 100)
+        drop_everything()
+        ctx.mark('dropped')
+        ctx.wait('capture-stopped')
+        c.close()
+
+    @staticmethod
+    def stream(ctx, s, until):
+        """Send every 100 ms until until() is true or send() fails; return the error."""
+        p = select.poll()
+        p.register(s, select.POLLERR)      # wakes up at once when the kernel gives up
+        while not until():
+            try:
+                s.send(payload(100, b'd'))
+            except OSError as e:
+                ctx.note('send() failed with %s' % errno.errorcode.get(e.errno, e.errno))
+                return e
+            if p.poll(100):
+                ctx.note('poll() reports a socket error')
+        return None
+
+
+@scenario('peer_vanished',
+          'The client streams 100-byte messages every 100 ms with TCP_USER_TIMEOUT=3000 ms; '
+          'after 5 messages the server\'s namespace drops everything. The client keeps writing, '
+          'its kernel retransmits, gives up after 3 s (send() fails with ETIMEDOUT) and the '
+          'client close()s.',
+          [(40001, PORT, 'peer_vanished', 'client', '-', 'retransmit_timeout')])
+class PeerVanished(Streamer):
+    @classmethod
+    def client(cls, ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001, opts=[(socket.IPPROTO_TCP, TCP_USER_TIMEOUT, 3000)])
+        err = cls.stream(ctx, s, lambda: False)
+        if err is None or err.errno != errno.ETIMEDOUT:
+            raise ScenarioError('expected ETIMEDOUT from send, got %r' % err)
+        s.close()
+        time.sleep(0.5)
+
+
+@scenario('peer_vanished_retries2',
+          'As peer_vanished, but instead of TCP_USER_TIMEOUT the client\'s namespace has '
+          'net.ipv4.tcp_retries2=3: the kernel gives up after its retransmissions, send() fails '
+          'with ETIMEDOUT and the client close()s.',
+          [(40001, PORT, 'peer_vanished', 'client', '-', 'retransmit_timeout')])
+class PeerVanishedRetries2(Streamer):
+    @classmethod
+    def client(cls, ctx):
+        sysctl('net.ipv4.tcp_retries2', 3)
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        err = cls.stream(ctx, s, lambda: False)
+        if err is None or err.errno != errno.ETIMEDOUT:
+            raise ScenarioError('expected ETIMEDOUT from send, got %r' % err)
+        s.close()
+        time.sleep(0.5)
+
+
+@scenario('peer_vanished_ongoing',
+          'As peer_vanished, without TCP_USER_TIMEOUT (tcp_retries2 at its default 15): the '
+          'capture stops 2.5 s after the server vanished, while the client\'s kernel is still '
+          'retransmitting. Nobody has given up yet, hence closer none.',
+          [(40001, PORT, 'peer_vanished', 'none', '-', 'retransmit_timeout')])
+class PeerVanishedOngoing(Streamer):
+    @classmethod
+    def client(cls, ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        t = []
+
+        def until():
+            if ctx.is_marked('dropped') and not t:
+                t.append(time.monotonic())
+            return bool(t) and time.monotonic() - t[0] > 2.5
+        err = cls.stream(ctx, s, until)
+        if err is not None:
+            raise ScenarioError('send failed: %r' % err)
+        ctx.end_of_capture()
+        s.close()
+
+
+@scenario('peer_vanished_heartbeat',
+          'Client and server exchange 8-byte PING/PONG messages every 300 ms; after 5 pongs the '
+          'server\'s namespace drops everything. The client keeps pinging; when three pings in a '
+          'row got no pong within their 300 ms interval it close()s (no FIN reaches the wire: '
+          'it is queued behind the unacknowledged ping). The capture ends 1 s later.',
+          [(40001, PORT, 'peer_vanished', 'client', '-', 'heartbeat')])
+class PeerVanishedHeartbeat:
+    INTERVAL = 0.3
+    MISSED = 3
+
+    @classmethod
+    def server(cls, ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        for i in range(5):
+            ping = recv_exact(c, 8)
+            c.sendall(b'PONG' + ping[4:])
+        drop_everything()
+        ctx.mark('dropped')
+        ctx.wait('capture-stopped')
+        c.close()
+
+    @classmethod
+    def client(cls, ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        start = time.monotonic()
+        n = missed = 0
+        buf = b''
+        while missed < cls.MISSED:
+            s.sendall(b'PING%04d' % n)
+            answered = False
+            deadline = start + (n + 1) * cls.INTERVAL
+            n += 1
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                r, _, _ = select.select([s], [], [], left)
+                if r:
+                    data = s.recv(64)
+                    if not data:
+                        raise ScenarioError('unexpected EOF')
+                    buf += data
+                    while len(buf) >= 8:
+                        if buf[:8] == b'PONG%04d' % (n - 1):
+                            answered = True
+                        elif not buf.startswith(b'PONG'):
+                            raise ScenarioError('bad pong %r' % buf[:8])
+                        buf = buf[8:]
+            missed = 0 if answered else missed + 1
+        if not ctx.is_marked('dropped'):
+            raise ScenarioError('pongs missing before the server vanished')
+        ctx.note('%d pings sent, the last %d unanswered: close()' % (n, missed))
+        s.close()
+        time.sleep(1.0)
+
+
+@scenario('open_at_end',
+          'The client sends a request and the server streams 200 bytes every 50 ms; the capture '
+          'stops after about one second of streaming, with data still flowing.',
+          [(40001, PORT, 'open_at_end', 'none', '-', None)])
+class OpenAtEnd:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        recv_exact(c, REQ)
+        while not ctx.is_marked('capture-stopped'):
+            c.sendall(payload(200, b's'))
+            time.sleep(0.05)
+        c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        got = 0
+        while got < 200 * 20:
+            got += len(s.recv(65536))
+        s.setblocking(False)
+        ctx.mark('stop-capture')
+        while not ctx.is_marked('capture-stopped'):
+            try:
+                s.recv(65536)
+            except BlockingIOError:
+                time.sleep(0.01)
+        s.close()
+
+
+IDLE_SECONDS = 8.5
+
+
+@scenario('idle_at_end',
+          'Connection 40001 does a request/response and then stays open and silent for %.1f s; '
+          'then a second connection 40002 does a request/response and closes gracefully (client '
+          'first), marking the end of the capture.' % IDLE_SECONDS,
+          [(40001, PORT, 'idle_at_end', 'none', '-', None),
+           (40002, PORT, 'fin_graceful', 'client', '-', None)])
+class IdleAtEnd:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        idle, _ = ls.accept()
+        recv_exact(idle, REQ)
+        idle.sendall(payload(300))
+        c, _ = ls.accept()
+        recv_exact(c, REQ)
+        c.sendall(payload(300))
+        expect_eof(c)
+        c.close()
+        ctx.wait('capture-stopped')
+        idle.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        idle = ctx.connect(40001)
+        idle.sendall(payload(REQ, b'q'))
+        recv_exact(idle, 300)
+        time.sleep(IDLE_SECONDS)
+        s = ctx.connect(40002)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 300)
+        s.close()
+        time.sleep(0.2)
+        ctx.end_of_capture()
+        idle.close()
+
+
+@scenario('idle_at_end_keepalive',
+          'Connection 40001 (client SO_KEEPALIVE, TCP_KEEPIDLE=3, TCP_KEEPINTVL=3) does a '
+          'request/response and stays open with no data for about 9.3 s: the only packets are '
+          'the client\'s keepalive probes at 3, 6 and 9 s and the server\'s answers. The capture '
+          'stops 0.3 s after the last answer.',
+          [(40001, PORT, 'idle_at_end', 'none', '-', None)])
+class IdleAtEndKeepalive:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        recv_exact(c, REQ)
+        c.sendall(payload(300))
+        ctx.wait('capture-stopped')
+        c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001, opts=keepalive_opts(3, 3, 9))
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 300)
+        time.sleep(9.0)
+        ctx.end_of_capture()
+        s.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Truth files and the capture check
+
+def truth_text(name, family):
+    sc = SCENARIOS[name]
+    ctx = Ctx(family)
+    lines = ['client\tserver\tclass\tcloser\tmodifiers',
+             '# scenario %s, IPv%s: %s' % (name, family, sc.description)]
+    rows = []
+    for cport, sport, cls, closer, mods, detail in sc.truth:
+        c = ctx.endpoint(ctx.client_ip, cport)
+        if detail:
+            lines.append('# detail %s %s' % (c, detail))
+        rows.append('\t'.join([c, ctx.endpoint(ctx.server_ip, sport), cls, closer, mods]))
+    return '\n'.join(lines + rows) + '\n'
+
+
+PKT_RE = re.compile(r'\bIP6? (\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([^\]]*)\](.*)$')
+
+
+def read_segments(pcap):
+    """Segments of a capture as printed by tcpdump -nn -S (absolute sequence numbers)."""
+    out = subprocess.run(['tcpdump', '-nn', '-S', '-r', pcap], check=True,
+                         capture_output=True, text=True).stdout
+    segs = []
+    for line in out.splitlines():
+        m = PKT_RE.search(line)
+        if not m:
+            raise ScenarioError('unparsed tcpdump line: ' + line)
+        src, sport, dst, dport, flags, rest = m.groups()
+        seq = re.search(r'\bseq (\d+)(?::(\d+))?', rest)
+        ack = re.search(r'\back (\d+)', rest)
+        length = re.search(r'\blength (\d+)', rest)
+        segs.append({'src': (src, int(sport)), 'dst': (dst, int(dport)), 'flags': flags,
+                     'seq': int(seq.group(1)) if seq else None,
+                     'ack': int(ack.group(1)) if ack else None,
+                     'len': int(length.group(1)) if length else 0})
+    return segs
+
+
+def check(name, family, pcap):
+    """Return a list of problems (empty when the capture shows what the scenario needs)."""
+    sc = SCENARIOS[name]
+    ctx = Ctx(family)
+    segs = read_segments(pcap)
+    problems = []
+    want = {cport for cport, *_ in sc.truth}
+    seen = set()
+    for s in segs:
+        if s['src'][0] == ctx.client_ip:
+            seen.add(s['src'][1])
+        elif s['dst'][0] == ctx.client_ip:
+            seen.add(s['dst'][1])
+        else:
+            problems.append('foreign packet %r' % (s,))
+    if seen != want:
+        problems.append('connections (client ports) %s, truth has %s' % (sorted(seen),
+                                                                          sorted(want)))
+    for cport, sport, cls, closer, _, _ in sc.truth:
+        conn = [s for s in segs if cport in (s['src'][1], s['dst'][1])]
+        cli = [s for s in conn if s['src'][1] == cport]
+        srv = [s for s in conn if s['dst'][1] == cport]
+        side = {'client': cli, 'server': srv}
+
+        def has(pkts, flag):
+            return [s for s in pkts if flag in s['flags']]
+        rsts, fins = has(conn, 'R'), has(conn, 'F')
+        tag = '%s %d' % (cls, cport)
+        if cls.startswith('rst_'):
+            if not rsts or not has(side[closer], 'R'):
+                problems.append(tag + ': no RST from the ' + closer)
+            if has(side['client' if closer == 'server' else 'server'], 'R'):
+                problems.append(tag + ': RST from the other side too')
+        if cls == 'rst_unread_data' or cls == 'rst_abort' or cls == 'rst_peer_restarted':
+            if has(side[closer], 'F'):
+                problems.append(tag + ': the closer sent a FIN')
+        if cls == 'rst_after_close' and not has(side[closer], 'F'):
+            problems.append(tag + ': the closer sent no FIN')
+        if cls in ('fin_graceful', 'fin_simultaneous'):
+            if rsts or not has(cli, 'F') or not has(srv, 'F'):
+                problems.append(tag + ': not two FINs without RST')
+            elif cls == 'fin_graceful' and conn.index(fins[0]) not in \
+                    [conn.index(s) for s in has(side[closer], 'F')]:
+                problems.append(tag + ': first FIN not from the ' + closer)
+        if cls == 'fin_simultaneous' and not problems:
+            cf, sf = has(cli, 'F')[0], has(srv, 'F')[0]
+            # a FIN occupies seq + len; the other FIN's ack covers it if ack > that
+            if cf['ack'] > sf['seq'] + sf['len'] or sf['ack'] > cf['seq'] + cf['len']:
+                problems.append(tag + ': FINs did not cross (retry)')
+        if cls in ('open_at_end', 'idle_at_end', 'half_closed_at_end') or \
+                cls == 'peer_vanished' and closer == 'none':
+            if rsts:
+                problems.append(tag + ': RST seen')
+        if cls in ('open_at_end', 'idle_at_end') and fins:
+            problems.append(tag + ': FIN seen')
+        if cls == 'half_closed_at_end' and (has(srv, 'F') or not has(cli, 'F')):
+            problems.append(tag + ': expected a FIN from the client only')
+        if cls == 'syn_unanswered' and (srv or any(s['flags'] != 'S' for s in cli)
+                                        or len(cli) < 2):
+            problems.append(tag + ': expected repeated SYNs only')
+        if cls == 'rst_refused' and [s['flags'] for s in conn] != ['S', 'R.']:
+            problems.append(tag + ': expected SYN, RST+ACK')
+        if cls in ('keepalive_timeout', 'peer_vanished') and closer != 'none':
+            # after the server vanished nothing comes from it
+            last_srv = conn.index(srv[-1])
+            if not any(s['src'][1] == cport for s in conn[last_srv + 1:]):
+                problems.append(tag + ': client sent nothing after the server vanished')
+        if cls == 'keepalive_timeout' and not has(cli, 'R'):
+            problems.append(tag + ': no RST from the client')
+    return problems
+
+
+def main(argv):
+    if len(argv) >= 1 and argv[0] == 'list':
+        print('\n'.join(SCENARIOS))
+        return 0
+    if len(argv) == 3 and argv[0] == 'truth':
+        sys.stdout.write(truth_text(argv[1], argv[2]))
+        return 0
+    if len(argv) == 4 and argv[0] == 'check':
+        problems = check(argv[1], argv[2], argv[3])
+        for p in problems:
+            print('check %s: %s' % (argv[1], p), file=sys.stderr)
+        return 3 if problems else 0
+    if len(argv) == 4 and argv[0] in ('server', 'client'):
+        role, name, family, rundir = argv
+        sc = SCENARIOS[name]
+        ctx = Ctx(family, rundir)
+        try:
+            getattr(sc, role)(ctx)
+        except (ScenarioError, OSError) as e:
+            print('%s %s: %r' % (role, name, e), file=sys.stderr)
+            return 1
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
