@@ -48,19 +48,12 @@ static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 /* libpcap converts every file to the precision asked for and does not say what the file had, so
  * the file's own header is read: the pcap magic (0xa1b23c4d is nanosecond) or, for pcapng, the
- * first interface's if_tsresol option (code 9; 10^-9 or finer is nanosecond). Standard input
- * cannot be peeked at; the caller then learns it from the timestamps themselves. */
-static bool file_is_nano(const char *path)
+ * first interface's if_tsresol option (code 9; 10^-9 or finer is nanosecond). `buf` holds the
+ * first `n` bytes of the file; every read is checked against `n`. */
+static bool header_is_nano(const uint8_t *buf, size_t n)
 {
-	uint8_t buf[4096];
-	size_t n;
-	FILE *fp = fopen(path, "rb");
 	bool nano = false;
 
-	if (!fp)
-		return false;
-	n = fread(buf, 1, sizeof buf, fp);
-	fclose(fp);
 	if (n < 4)
 		return false;
 	if (be32(buf) == 0xa1b23c4d || le32(buf) == 0xa1b23c4d)
@@ -102,17 +95,63 @@ static bool file_is_nano(const char *path)
 	return nano;
 }
 
-static void open_one(struct capture_file *cf, const char *bpf_filter)
+#define HEADER_PEEK 4096
+
+static bool file_is_nano(const char *path)
+{
+	uint8_t buf[HEADER_PEEK];
+	size_t n;
+	FILE *fp = fopen(path, "rb");
+
+	if (!fp)
+		return false;
+	n = fread(buf, 1, sizeof buf, fp);
+	fclose(fp);
+	return header_is_nano(buf, n);
+}
+
+/* The same for a stream that can seek (a regular file, or memory from fmemopen): peeks at the
+ * header and puts the position back. A stream that cannot seek (a pipe) is left untouched, and
+ * the caller learns the precision from the timestamps themselves. */
+static bool stream_is_nano(FILE *fp)
+{
+	uint8_t buf[HEADER_PEEK];
+	long pos = ftell(fp);
+	size_t n;
+
+	if (pos < 0)
+		return false;
+	n = fread(buf, 1, sizeof buf, fp);
+	if (fseek(fp, pos, SEEK_SET) != 0) {
+		clearerr(fp);
+		return false;
+	}
+	return header_is_nano(buf, n);
+}
+
+/* Opens cf->path, or reads `stream` (named cf->path) when it is not NULL. A stream is handed to
+ * libpcap, which closes it with the pcap handle; if libpcap refuses it, it is closed here. */
+static void open_one(struct capture_file *cf, FILE *stream, const char *bpf_filter)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
-	bool is_stdin = strcmp(cf->path, "-") == 0;
+	bool is_stdin = !stream && strcmp(cf->path, "-") == 0;
+	bool nano = false;
 
-	if (is_stdin)
+	if (stream) {
+		nano = stream_is_nano(stream);
+		cf->pcap = pcap_fopen_offline_with_tstamp_precision(stream, PCAP_TSTAMP_PRECISION_NANO,
+		                                                    errbuf);
+		if (!cf->pcap)
+			fclose(stream);
+	} else if (is_stdin) {
 		cf->pcap = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO,
 		                                                    errbuf);
-	else
+	} else {
 		cf->pcap = pcap_open_offline_with_tstamp_precision(cf->path, PCAP_TSTAMP_PRECISION_NANO,
 		                                                   errbuf);
+		if (cf->pcap)
+			nano = file_is_nano(cf->path);
+	}
 	if (!cf->pcap) {
 		/* libpcap's wording for an empty or foreign file is about header bytes; say it plainly. */
 		if (strstr(errbuf, "only got 0"))
@@ -133,7 +172,7 @@ static void open_one(struct capture_file *cf, const char *bpf_filter)
 		cf->unreadable = true;
 		return;
 	}
-	cf->ts_nano = !is_stdin && file_is_nano(cf->path);
+	cf->ts_nano = nano;
 	if (bpf_filter) {
 		if (pcap_compile(cf->pcap, &cf->filter, bpf_filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 			snprintf(cf->error, sizeof cf->error, "filter '%s': %s", bpf_filter,
@@ -195,24 +234,30 @@ static void heap_sift_down(struct capture_set *cs, unsigned i)
 	}
 }
 
-struct capture_set *capture_set_open(char *const *paths, unsigned n, const char *bpf_filter)
+/* Opens n inputs: paths[i], read from streams[i] when `streams` is not NULL. */
+static struct capture_set *set_open(const char *const *paths, FILE **streams, unsigned n,
+                                    const char *bpf_filter)
 {
 	struct capture_set *cs = calloc(1, sizeof *cs);
 
-	if (!cs)
-		return NULL;
-	cs->files = calloc(n ? n : 1, sizeof *cs->files);
-	cs->heap = calloc(n ? n : 1, sizeof *cs->heap);
-	if (!cs->files || !cs->heap) {
-		free(cs->files);
-		free(cs->heap);
+	if (cs) {
+		cs->files = calloc(n ? n : 1, sizeof *cs->files);
+		cs->heap = calloc(n ? n : 1, sizeof *cs->heap);
+	}
+	if (!cs || !cs->files || !cs->heap) {
+		for (unsigned i = 0; streams && i < n; i++)
+			fclose(streams[i]);
+		if (cs) {
+			free(cs->files);
+			free(cs->heap);
+		}
 		free(cs);
 		return NULL;
 	}
 	cs->n = n;
 	for (unsigned i = 0; i < n; i++) {
 		cs->files[i].path = paths[i];
-		open_one(&cs->files[i], bpf_filter);
+		open_one(&cs->files[i], streams ? streams[i] : NULL, bpf_filter);
 		read_ahead(&cs->files[i]);
 		if (cs->files[i].pending)
 			cs->heap[cs->heap_len++] = i;
@@ -220,6 +265,16 @@ struct capture_set *capture_set_open(char *const *paths, unsigned n, const char 
 	for (unsigned i = cs->heap_len / 2; i-- > 0;)
 		heap_sift_down(cs, i);
 	return cs;
+}
+
+struct capture_set *capture_set_open(char *const *paths, unsigned n, const char *bpf_filter)
+{
+	return set_open((const char *const *)paths, NULL, n, bpf_filter);
+}
+
+struct capture_set *capture_set_open_stream(FILE *stream, const char *name, const char *bpf_filter)
+{
+	return set_open(&name, &stream, 1, bpf_filter);
 }
 
 void capture_set_close(struct capture_set *cs)

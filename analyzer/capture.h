@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "dissect/dissect.h"
 
@@ -32,6 +33,12 @@ struct capture_set;
  * link type or a filter that does not compile for them are kept, with their error set, and
  * never read. Returns NULL only on allocation failure. */
 struct capture_set *capture_set_open(char *const *paths, unsigned n, const char *bpf_filter);
+/* Opens one capture read from `stream` (binary, positioned at the file header), known as `name` in
+ * messages and reports; `name` must outlive the set. The set owns the stream from here on:
+ * capture_set_close() closes it, also when it turned out not to be a capture, and so does a
+ * failed call. A seekable stream is peeked at for the timestamp precision as a named file is. NULL
+ * only on allocation failure. (For reading a capture held in memory: fmemopen.) */
+struct capture_set *capture_set_open_stream(FILE *stream, const char *name, const char *bpf_filter);
 void capture_set_close(struct capture_set *cs);
 
 /* The next frame in timestamp order (ties: the file named first). Returns 1 with *frame
