@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Writes seed inputs for a fuzz target, derived from the sample captures.
+
+Usage: make-seeds.py TARGET SAMPLES_DIR OUT_DIR
+  pipeline: every capture file (pcap, pcapng) as it is.
+  dissect:  every distinct frame of every capture, prefixed with the byte that makes
+            fuzz_dissect.c pick that capture's link type.
+Files are named by the SHA-1 of their content, as libFuzzer names corpus files, so running this
+again adds nothing twice. Prints how many seeds it wrote.
+"""
+import hashlib
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+import capfile  # noqa: E402
+
+# Link type stored in a file -> the selector byte of fuzz_dissect.c's table (same order there).
+SELECTOR = {1: 0, 113: 1, 276: 2, 12: 3, 101: 4, 228: 5, 229: 6, 0: 7, 108: 8}
+
+
+def captures(samples):
+    for path in sorted(samples.iterdir()):
+        if path.suffix in (".pcap", ".pcapng") and path.is_file():
+            yield path
+
+
+def main():
+    if len(sys.argv) != 4 or sys.argv[1] not in ("dissect", "pipeline"):
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    target, samples, out = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = {}
+    for path in captures(samples):
+        data = path.read_bytes()
+        if target == "pipeline":
+            seeds[hashlib.sha1(data).hexdigest()] = data
+            continue
+        try:
+            cap = capfile.Capture(data)
+        except ValueError:
+            continue
+        for rec in cap.records:
+            if rec.linktype not in SELECTOR:
+                continue
+            seed = bytes([SELECTOR[rec.linktype]]) + cap.frame(rec)
+            seeds[hashlib.sha1(seed).hexdigest()] = seed
+    for name, seed in seeds.items():
+        (out / name).write_bytes(seed)
+    print(f"make-seeds: {len(seeds)} {target} seeds from {samples} in {out}")
+    return 0 if seeds else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
