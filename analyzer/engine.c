@@ -185,8 +185,10 @@ int engine_finish(struct engine *e)
 	for (int list = FLOW_LIST_LIVE; list <= FLOW_LIST_FINISHED; list++)
 		for (f = flow_table_oldest(e->table, (enum flow_list)list); f; f = f->newer)
 			all[i++] = f;
-	/* Flows still open at the end are reported in the order they started. */
-	qsort(all, i, sizeof *all, by_id);
+	/* Flows still open at the end are reported in the order they started. (No qsort of an
+	 * empty array: `all` is NULL then, and qsort's pointer must not be, C11 7.22.5p1.) */
+	if (i > 1)
+		qsort(all, i, sizeof *all, by_id);
 	for (size_t k = 0; k < i; k++)
 		finish_flow(e, all[k], 0);
 	free(all);
