@@ -35,10 +35,29 @@ struct capture_set {
 	bool handed_out; /* the heap's top frame was returned and not yet replaced */
 };
 
+/* Timestamps are kept within what a classic pcap record can say: unsigned 32-bit seconds,
+ * 1970-01-01 to 2106-02-07. pcapng's 64-bit tick counts, its if_tsresol and if_tsoffset, let
+ * libpcap hand out any time_t (negative, or so large that the nanoseconds overflow), and a
+ * damaged record can hold a sub-second part of a billion or more; such values are clamped into
+ * the range. Every later difference of two timestamps, and twice it, then fits in int64_t. */
+#define TS_MAX_SEC 0xffffffffLL
+#define NS_PER_SEC 1000000000LL
+
 /* pcap gives timestamps as (seconds, nanoseconds) because we open with nanosecond precision. */
 static int64_t frame_ts(const struct pcap_pkthdr *h)
 {
-	return (int64_t)h->ts.tv_sec * 1000000000 + (int64_t)h->ts.tv_usec;
+	int64_t sec = (int64_t)h->ts.tv_sec;
+	int64_t frac = (int64_t)h->ts.tv_usec;
+
+	if (sec < 0)
+		return 0;
+	if (sec > TS_MAX_SEC)
+		return TS_MAX_SEC * NS_PER_SEC + (NS_PER_SEC - 1);
+	if (frac < 0)
+		frac = 0;
+	else if (frac >= NS_PER_SEC)
+		frac = NS_PER_SEC - 1;
+	return sec * NS_PER_SEC + frac;
 }
 
 static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
