@@ -242,13 +242,16 @@ static bool left_unanswered(const struct flow_dir *me)
  * backoff (RFC 6298 §5.5) would have sent it. A FIN or RST after them also ends it. */
 static bool gave_up_retransmitting(const struct flow_dir *me, const struct classify_context *ctx)
 {
-	int64_t next_gap = 2 * me->last_rtx_gap_ns;
+	/* Saturating: gaps between capture timestamps can be as large as the timestamps. */
+	int64_t next_gap = me->last_rtx_gap_ns > INT64_MAX / 2 ? INT64_MAX : 2 * me->last_rtx_gap_ns;
+	int64_t limit;
 
 	if (next_gap < RTO_MIN_NS)
 		next_gap = RTO_MIN_NS;
+	limit = next_gap > INT64_MAX / 3 * 2 ? INT64_MAX : next_gap + next_gap / 2;
 	if (me->rst.frame > me->first_unanswered.frame)
 		return true;
-	return ctx->capture_end_ns - me->last_unanswered.ts_ns > next_gap + next_gap / 2;
+	return ctx->capture_end_ns - me->last_unanswered.ts_ns > limit;
 }
 
 static bool try_vanished(const struct flow *f, const struct classify_context *ctx,
