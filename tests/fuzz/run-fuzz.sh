@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for a given time, or minimises its corpus.
 #
-#   tests/fuzz/run-fuzz.sh TARGET SECONDS   fuzz TARGET (dissect, pipeline) for SECONDS seconds
+#   tests/fuzz/run-fuzz.sh TARGET SECONDS [LIBFUZZER_FLAG...]
+#                                           fuzz TARGET (dissect, pipeline) for SECONDS seconds
+#                                           (e.g. -fork=1 -ignore_crashes=1 to go on after a crash)
 #   tests/fuzz/run-fuzz.sh --merge TARGET   minimise everything found so far (-merge=1) into
 #                                           tests/fuzz/corpus/TARGET, the corpus the test command
 #                                           replays
@@ -24,7 +26,7 @@ BUILD=${TM_FUZZ_BUILD:-$ROOT/build-fuzz}
 SAMPLES=${TM_SAMPLES:-$ROOT/samples/captures}
 
 usage() {
-	sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -34,7 +36,7 @@ if [[ ${1:-} == --merge ]]; then
 	shift
 	[[ $# -eq 1 ]] || usage
 else
-	[[ $# -eq 2 && $2 =~ ^[0-9]+$ ]] || usage
+	[[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || usage
 fi
 target=$1
 [[ -f $ROOT/tests/fuzz/fuzz_$target.c ]] || { echo "run-fuzz: no target '$target'" >&2; exit 2; }
@@ -61,6 +63,7 @@ if $merge; then
 fi
 
 seconds=$2
+shift 2
 if [[ -d $SAMPLES ]]; then
 	python3 "$ROOT/tests/fuzz/make-seeds.py" "$target" "$SAMPLES" "$WORK/seeds"
 else
@@ -73,10 +76,10 @@ TIMEFORMAT="run-fuzz: CPU %U s user + %S s system, %R s wall"
 status=0
 time {
 	"$BIN" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$WORK/artifacts/" \
+		-artifact_prefix="$WORK/artifacts/" "$@" \
 		"$WORK/corpus" "$COMMITTED" "$ROOT/tests/fuzz/crashes" "$WORK/seeds" >"$log" 2>&1 || status=$?
 }
-grep -E '^#[0-9]+ +(DONE|pulse|NEW)' "$log" | tail -1 || true
+grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)' "$log" | tail -1 || true
 grep -E '^stat::' "$log" || true
 if [[ $status -ne 0 ]] || compgen -G "$WORK/artifacts/*" >/dev/null; then
 	echo "run-fuzz: fuzz_$target found a problem (exit $status); inputs in $WORK/artifacts/:" >&2
