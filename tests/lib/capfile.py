@@ -115,3 +115,93 @@ class Capture:
 def read(path):
     with open(path, "rb") as f:
         return Capture(f.read())
+
+
+# ---- which TCP connection a frame belongs to -------------------------------------------------
+
+ETHERTYPE_IPV4, ETHERTYPE_IPV6 = 0x0800, 0x86DD
+VLAN_TYPES = (0x8100, 0x88A8, 0x9100)
+BSD_AF = {2: 4, 24: 6, 28: 6, 30: 6}
+
+
+def _ip_start(linktype, f):
+    """(offset of the IP header, IP version or 0 for 'by the nibble'), or None."""
+    if linktype == 1:  # Ethernet, any stack of VLAN tags
+        off, etype = 14, None
+        if len(f) < 14:
+            return None
+        etype = struct.unpack_from(">H", f, 12)[0]
+        while etype in VLAN_TYPES and len(f) >= off + 4:
+            etype = struct.unpack_from(">H", f, off + 2)[0]
+            off += 4
+    elif linktype == 113:  # Linux cooked v1
+        if len(f) < 16:
+            return None
+        off, etype = 16, struct.unpack_from(">H", f, 14)[0]
+    elif linktype == 276:  # Linux cooked v2
+        if len(f) < 20:
+            return None
+        off, etype = 20, struct.unpack_from(">H", f, 0)[0]
+    elif linktype in (12, 101):
+        return 0, 0
+    elif linktype == 228:
+        return 0, 4
+    elif linktype == 229:
+        return 0, 6
+    elif linktype in (0, 108):
+        if len(f) < 4:
+            return None
+        af_be = struct.unpack_from(">I", f)[0]
+        af_le = struct.unpack_from("<I", f)[0]
+        version = BSD_AF.get(af_be) or (BSD_AF.get(af_le) if linktype == 0 else None)
+        return (4, version) if version else None
+    else:
+        return None
+    return {ETHERTYPE_IPV4: (off, 4), ETHERTYPE_IPV6: (off, 6)}.get(etype)
+
+
+def tcp_endpoints(linktype, frame):
+    """The two (address bytes, port) endpoints of a TCP segment, in canonical (sorted) order, or
+    None when the frame is not an unfragmented TCP segment this can follow."""
+    start = _ip_start(linktype, frame)
+    if start is None:
+        return None
+    off, version = start
+    f = frame
+    if len(f) <= off:
+        return None
+    if version == 0:
+        version = f[off] >> 4
+    if version == 4:
+        if len(f) < off + 20 or f[off] >> 4 != 4:
+            return None
+        ihl = (f[off] & 0x0F) * 4
+        frag = struct.unpack_from(">H", f, off + 6)[0]
+        if f[off + 9] != 6 or frag & 0x3FFF or ihl < 20:
+            return None
+        src, dst, tcp = f[off + 12:off + 16], f[off + 16:off + 20], off + ihl
+    elif version == 6:
+        if len(f) < off + 40 or f[off] >> 4 != 6:
+            return None
+        nh, src, dst, tcp = f[off + 6], f[off + 8:off + 24], f[off + 24:off + 40], off + 40
+        for _ in range(16):
+            if nh == 6 or len(f) < tcp + 8:
+                break
+            if nh in (0, 43, 60):
+                nh, tcp = f[tcp], tcp + (f[tcp + 1] + 1) * 8
+            elif nh == 51:
+                nh, tcp = f[tcp], tcp + (f[tcp + 1] + 2) * 4
+            elif nh == 44:
+                if struct.unpack_from(">H", f, tcp + 2)[0] & 0xFFF9:
+                    return None
+                nh, tcp = f[tcp], tcp + 8
+            else:
+                return None
+        if nh != 6:
+            return None
+    else:
+        return None
+    if len(f) < tcp + 4:
+        return None
+    sport, dport = struct.unpack_from(">HH", f, tcp)
+    return tuple(sorted([(bytes(src), sport), (bytes(dst), dport)]))
