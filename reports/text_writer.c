@@ -9,15 +9,22 @@
  * errors. Plain aligned text, no colour.
  *
  * Records are freed by the caller once writer_flow returns, so while flows stream in this writer
- * copies the few fields it needs: a count per reset source (a hash table, the only thing that grows
- * with the input: one entry per distinct address) and a fixed array of noteworthy flows. Untrusted
- * text (reasons, file names) is printed with control characters and ill-formed UTF-8 escaped, so a
- * capture cannot drive the terminal.
+ * copies the few fields it needs: a count per reset source and a fixed array of noteworthy flows.
+ * Nothing grows with the input. Reset sources are counted exactly up to RESET_SOURCES_MAX distinct
+ * addresses; past that (a reset flood from forged addresses) by the Space-Saving algorithm
+ * (Metwally, Agrawal, El Abbadi, "Efficient Computation of Frequent and Top-k Elements in Data
+ * Streams", ICDT 2005): a new address takes the place of the least counted one, inheriting its
+ * count as a possible overestimate, so every address that closed more than 1/RESET_SOURCES_MAX of
+ * the resets is still counted, and no count is ever too low; the report then says how far off a
+ * count may be. The table is a fixed open-addressing hash keyed with a random key, so crafted
+ * addresses cannot pile up in one probe run. Untrusted text (reasons, file names) is printed with
+ * control characters and ill-formed UTF-8 escaped, so a capture cannot drive the terminal.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "rbuf.h"
@@ -36,9 +43,14 @@ struct noteworthy {
 	char reason[FLOW_REASON_MAX];
 };
 
+#define RESET_SOURCES_MAX 4096                   /* addresses counted at once */
+#define RESET_SLOTS (2 * RESET_SOURCES_MAX)      /* hash slots: a power of two, half full at most */
+
 struct reset_source {
 	struct ip_addr addr;
-	uint64_t count; /* 0: free slot */
+	uint64_t count;
+	uint64_t error; /* Space-Saving: count may exceed the true count by this much */
+	uint32_t slot;  /* where the hash points to it */
 };
 
 struct text_writer {
@@ -46,9 +58,11 @@ struct text_writer {
 	struct noteworthy kept[NOTEWORTHY_MAX]; /* the lowest ids seen, in no order */
 	unsigned n_kept;
 	uint64_t n_noteworthy;                   /* all noteworthy flows, kept or not */
-	struct reset_source *resets;             /* open addressing, linear probing */
-	size_t resets_cap;                       /* 0 or a power of two */
+	struct reset_source *resets;             /* RESET_SOURCES_MAX, a min-heap by count */
+	uint32_t *slots;                         /* RESET_SLOTS: 1 + heap index, 0 empty */
 	size_t n_resets;
+	bool resets_overflowed;                  /* more distinct sources than RESET_SOURCES_MAX */
+	uint64_t hash_key;
 	struct rbuf line;                        /* one line being built, reused */
 	bool line_failed;                        /* a line was lost for want of memory */
 };
@@ -67,14 +81,25 @@ static bool is_reset(enum close_class c)
 	       c == CLOSE_RST_PEER_RESTARTED || c == CLOSE_RST_REFUSED;
 }
 
-static size_t addr_hash(const struct ip_addr *a)
+/* 64-bit finaliser (MurmurHash3 fmix64): every input bit reaches every output bit. */
+static uint64_t fmix64(uint64_t x)
 {
-	uint64_t h = 14695981039346656037u; /* FNV-1a */
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
 
-	h = (h ^ a->family) * 1099511628211u;
-	for (unsigned i = 0; i < sizeof a->bytes; i++)
-		h = (h ^ a->bytes[i]) * 1099511628211u;
-	return (size_t)h;
+/* The address's home slot, under the writer's random key. */
+static uint32_t addr_home(const struct text_writer *tw, const struct ip_addr *a)
+{
+	uint64_t w[2];
+
+	memcpy(w, a->bytes, sizeof w);
+	return (uint32_t)(fmix64(fmix64(fmix64(tw->hash_key ^ w[0]) ^ w[1]) ^ a->family) &
+	                  (RESET_SLOTS - 1));
 }
 
 static bool addr_equal(const struct ip_addr *a, const struct ip_addr *b)
@@ -82,43 +107,125 @@ static bool addr_equal(const struct ip_addr *a, const struct ip_addr *b)
 	return a->family == b->family && memcmp(a->bytes, b->bytes, sizeof a->bytes) == 0;
 }
 
-static struct reset_source *reset_slot(struct reset_source *table, size_t cap,
-				       const struct ip_addr *a)
+/* Heap index of `a`, or -1. */
+static long reset_find(const struct text_writer *tw, const struct ip_addr *a)
 {
-	size_t i = addr_hash(a) & (cap - 1);
+	for (uint32_t i = addr_home(tw, a);; i = (i + 1) & (RESET_SLOTS - 1)) {
+		uint32_t e = tw->slots[i];
 
-	while (table[i].count != 0 && !addr_equal(&table[i].addr, a))
-		i = (i + 1) & (cap - 1);
-	return &table[i];
+		if (e == 0)
+			return -1;
+		if (addr_equal(&tw->resets[e - 1].addr, a))
+			return (long)e - 1;
+	}
 }
 
-/* Counts one reset closed by `a`. Returns -1 (errno ENOMEM) when the table cannot grow. */
+static void slot_insert(struct text_writer *tw, size_t idx)
+{
+	uint32_t i = addr_home(tw, &tw->resets[idx].addr);
+
+	while (tw->slots[i] != 0)
+		i = (i + 1) & (RESET_SLOTS - 1);
+	tw->slots[i] = (uint32_t)idx + 1;
+	tw->resets[idx].slot = i;
+}
+
+/* Linear-probing deletion by backward shift (Knuth, TAOCP vol. 3, 6.4 Algorithm R): entries
+ * after the hole that could live in it move up, so no probe run is ever cut. */
+static void slot_delete(struct text_writer *tw, uint32_t hole)
+{
+	uint32_t j = hole;
+
+	tw->slots[hole] = 0;
+	for (;;) {
+		uint32_t e, home;
+
+		j = (j + 1) & (RESET_SLOTS - 1);
+		e = tw->slots[j];
+		if (e == 0)
+			return;
+		home = addr_home(tw, &tw->resets[e - 1].addr);
+		/* Leave it if its home lies cyclically in (hole, j]. */
+		if (hole <= j ? (hole < home && home <= j) : (hole < home || home <= j))
+			continue;
+		tw->slots[hole] = e;
+		tw->resets[e - 1].slot = hole;
+		tw->slots[j] = 0;
+		hole = j;
+	}
+}
+
+/* Restores the min-heap below `i` after its count grew; keeps the hash pointing right. */
+static void reset_sift_down(struct text_writer *tw, size_t i)
+{
+	struct reset_source *h = tw->resets;
+
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		struct reset_source t;
+
+		if (l < tw->n_resets && h[l].count < h[m].count)
+			m = l;
+		if (r < tw->n_resets && h[r].count < h[m].count)
+			m = r;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		tw->slots[h[i].slot] = (uint32_t)i + 1;
+		tw->slots[h[m].slot] = (uint32_t)m + 1;
+		i = m;
+	}
+}
+
+/* Counts one reset closed by `a`. Returns -1 (errno ENOMEM) when the table cannot be made. A new
+ * entry starts at the bottom of the heap with count 1, the minimum, so it stays a heap. */
 static int count_reset(struct text_writer *tw, const struct ip_addr *a)
 {
-	struct reset_source *slot;
+	long found;
 
-	if (tw->n_resets + 1 > tw->resets_cap / 4 * 3) {
-		size_t cap = tw->resets_cap != 0 ? tw->resets_cap * 2 : 64;
-		struct reset_source *table;
-
-		if (cap > SIZE_MAX / sizeof *table || (table = calloc(cap, sizeof *table)) == NULL) {
+	if (tw->resets == NULL) {
+		tw->resets = calloc(RESET_SOURCES_MAX, sizeof *tw->resets);
+		tw->slots = calloc(RESET_SLOTS, sizeof *tw->slots);
+		if (tw->resets == NULL || tw->slots == NULL) {
+			free(tw->resets);
+			free(tw->slots);
+			tw->resets = NULL;
+			tw->slots = NULL;
 			errno = ENOMEM;
 			return -1;
 		}
-		for (size_t i = 0; i < tw->resets_cap; i++) {
-			if (tw->resets[i].count != 0)
-				*reset_slot(table, cap, &tw->resets[i].addr) = tw->resets[i];
+	}
+	found = reset_find(tw, a);
+	if (found >= 0) {
+		tw->resets[found].count++;
+		reset_sift_down(tw, (size_t)found);
+		return 0;
+	}
+	if (tw->n_resets < RESET_SOURCES_MAX) {
+		size_t i = tw->n_resets++;
+		size_t parent;
+
+		tw->resets[i] = (struct reset_source){ .addr = *a, .count = 1 };
+		/* Sift up: a count of 1 rises above any larger one (there are none smaller). */
+		while (i > 0 && tw->resets[parent = (i - 1) / 2].count > 1) {
+			tw->resets[i] = tw->resets[parent];
+			tw->slots[tw->resets[i].slot] = (uint32_t)i + 1;
+			i = parent;
 		}
-		free(tw->resets);
-		tw->resets = table;
-		tw->resets_cap = cap;
+		tw->resets[i] = (struct reset_source){ .addr = *a, .count = 1 };
+		slot_insert(tw, i);
+		return 0;
 	}
-	slot = reset_slot(tw->resets, tw->resets_cap, a);
-	if (slot->count == 0) {
-		slot->addr = *a;
-		tw->n_resets++;
-	}
-	slot->count++;
+	/* Space-Saving: the least counted source makes way; the newcomer inherits its count. */
+	tw->resets_overflowed = true;
+	slot_delete(tw, tw->resets[0].slot);
+	tw->resets[0].addr = *a;
+	tw->resets[0].error = tw->resets[0].count;
+	tw->resets[0].count++;
+	slot_insert(tw, 0);
+	reset_sift_down(tw, 0);
 	return 0;
 }
 
@@ -424,13 +531,12 @@ static void print_resets(struct text_writer *tw)
 	struct rbuf *b = &tw->line;
 	size_t n = 0, ip_width = 0, shown;
 
+	uint64_t max_error = 0;
+
 	if (tw->n_resets == 0)
 		return;
-	/* Compact the table in place and sort it: it is not used for counting any more. */
-	for (size_t i = 0; i < tw->resets_cap; i++) {
-		if (tw->resets[i].count != 0)
-			tw->resets[n++] = tw->resets[i];
-	}
+	/* Sort the heap in place: it is not used for counting any more. */
+	n = tw->n_resets;
 	qsort(tw->resets, n, sizeof *tw->resets, by_count_then_addr);
 	shown = n < TOP_RESETS ? n : TOP_RESETS;
 	for (size_t i = 0; i < shown; i++) {
@@ -439,6 +545,8 @@ static void print_resets(struct text_writer *tw)
 
 		if (len > ip_width)
 			ip_width = len;
+		if (tw->resets[i].error > max_error)
+			max_error = tw->resets[i].error;
 	}
 
 	emit_line(tw);
@@ -455,12 +563,18 @@ static void print_resets(struct text_writer *tw)
 		emit_line(tw);
 	}
 	if (n > shown) {
-		RBUF_LIT(b, "  and ");
+		rbuf_puts(b, tw->resets_overflowed ? "  and more than " : "  and ");
 		rbuf_u64(b, n - shown);
 		RBUF_LIT(b, " more addresses");
 		emit_line(tw);
 	}
-	tw->n_resets = 0; /* the table is no longer a hash table */
+	if (max_error != 0) {
+		RBUF_LIT(b, "  (too many addresses to count each: a count above may be up to ");
+		rbuf_u64(b, max_error);
+		RBUF_LIT(b, " too high)");
+		emit_line(tw);
+	}
+	tw->n_resets = 0; /* the table is no longer a heap */
 }
 
 static int by_id(const void *pa, const void *pb)
@@ -607,6 +721,7 @@ static void text_destroy(struct writer *w)
 	struct text_writer *tw = (struct text_writer *)w;
 
 	free(tw->resets);
+	free(tw->slots);
 	rbuf_free(&tw->line);
 	free(tw);
 }
@@ -626,5 +741,10 @@ struct writer *report_text_create(FILE *out)
 		return NULL;
 	tw->base.ops = &text_ops;
 	tw->base.out = out;
+	/* The hash key only spreads addresses over slots (the report does not depend on it); if the
+	 * kernel has no randomness to give yet, the time and an address are still unpredictable
+	 * enough to aim at from a capture file. */
+	if (getrandom(&tw->hash_key, sizeof tw->hash_key, GRND_NONBLOCK) != sizeof tw->hash_key)
+		tw->hash_key = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)tw;
 	return &tw->base;
 }

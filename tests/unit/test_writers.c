@@ -1209,6 +1209,65 @@ static void test_text_top_resets_capped_at_ten(void)
 	free(out);
 }
 
+/* A reset flood from 30000 forged addresses, each resetting once, with two real sources in it:
+ * one resetting every 100th flow from the start, one 60 times in a row after the flood. Far
+ * more sources than the writer counts at once (4096): both must still come out on top, the first
+ * with its exact count (it never left the table), the second with a count no lower than the
+ * truth and the report saying by how much a count may be high. */
+static void test_text_reset_flood_keeps_the_top_sources(void)
+{
+	struct flow_record r;
+	struct run_summary s = { .flows = 30000 };
+	char *out = NULL;
+	size_t size = 0;
+	char buf[256];
+	FILE *f = open_memstream(&out, &size);
+	struct writer *w = writer_create(REPORT_TEXT, f);
+	unsigned long count = 0, high = 0;
+
+	CU_ASSERT_FATAL(w != NULL);
+	CU_ASSERT(writer_begin(w) == 0);
+	memset(&r, 0, sizeof r);
+	r.close_class = CLOSE_RST_ABORT;
+	r.closer = CLOSER_SERVER;
+	r.client.addr = ip4(198, 51, 100, 1);
+	for (unsigned k = 0; k < 30000; k++) {
+		r.id++;
+		if (k % 100 == 0) {
+			r.server.addr = ip4(198, 51, 100, 7);
+		} else {
+			r.server.addr = ip6(0);
+			r.server.addr.bytes[12] = (uint8_t)(k >> 16);
+			r.server.addr.bytes[13] = (uint8_t)(k >> 8);
+			r.server.addr.bytes[14] = (uint8_t)k;
+			r.server.addr.bytes[15] = 0xff;
+		}
+		CU_ASSERT(writer_flow(w, &r) == 0);
+	}
+	r.server.addr = ip4(198, 51, 100, 9);
+	for (unsigned k = 0; k < 60; k++) {
+		r.id++;
+		CU_ASSERT(writer_flow(w, &r) == 0);
+	}
+	CU_ASSERT(writer_end(w, &s) == 0);
+	writer_destroy(w);
+	CU_ASSERT_FATAL(fclose(f) == 0);
+
+	EXPECT_WORDS(out, "top reset sources", "top reset sources (closer of an rst_* flow)");
+	EXPECT_WORDS(out, "198.51.100.7 ", "198.51.100.7 300");
+	CU_ASSERT(strstr(out, "198.51.100.7 ") < strstr(out, "198.51.100.9 "));
+	CU_ASSERT_FATAL(find_line(out, "198.51.100.9 ", buf, sizeof buf) != NULL);
+	CU_ASSERT(sscanf(buf, " 198.51.100.9 %lu", &count) == 1);
+	CU_ASSERT(count >= 60);
+	CU_ASSERT_FATAL(find_line(out, "(too many addresses", buf, sizeof buf) != NULL);
+	CU_ASSERT(sscanf(buf, " (too many addresses to count each: a count above may be up to %lu",
+			 &high) == 1);
+	CU_ASSERT(count - 60 <= high);
+	CU_ASSERT(high <= 30000 / 4096 + 1); /* Space-Saving: at most N / capacity */
+	CU_ASSERT_PTR_NOT_NULL(find_line(out, "and more than 4086 more addresses", buf, sizeof buf));
+	free(out);
+}
+
 static void test_text_empty_run(void)
 {
 	size_t len;
@@ -1282,6 +1341,7 @@ static CU_TestInfo text_tests[] = {
 	{ "text_report", test_text_report },
 	{ "text_caps_noteworthy_and_resets", test_text_caps_noteworthy_and_resets },
 	{ "text_top_resets_capped_at_ten", test_text_top_resets_capped_at_ten },
+	{ "text_reset_flood_keeps_the_top_sources", test_text_reset_flood_keeps_the_top_sources },
 	{ "text_empty_run", test_text_empty_run },
 	{ "write_failure_is_reported", test_write_failure_is_reported },
 	CU_TEST_INFO_NULL,
