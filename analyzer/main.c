@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,10 @@ enum {
 };
 
 #define DEFAULT_IDLE_SECONDS 5.0
+/* Connections kept in memory at once unless --max-flows says otherwise: about 2 GB at most
+ * (a flow takes under 2 KiB with its share of the flow table), so a crafted capture (a SYN flood
+ * from forged addresses, a million half-open connections) cannot exhaust the machine. */
+#define DEFAULT_MAX_FLOWS 1000000
 
 static void usage(FILE *to)
 {
@@ -39,8 +44,9 @@ static void usage(FILE *to)
 	        "      --class LIST      report only these close classes (comma-separated)\n"
 	        "      --idle SECONDS    silence before capture end that makes a connection\n"
 	        "                        idle_at_end rather than open_at_end (default %.0f)\n"
-	        "      --max-flows N     keep at most N connections in memory; the longest idle\n"
-	        "                        are finished early and marked evicted (exit status 1)\n"
+	        "      --max-flows N     keep at most N connections in memory (default %d); the\n"
+	        "                        longest idle are finished early and marked evicted\n"
+	        "                        (exit status 1)\n"
 	        "      --progress, --no-progress\n"
 	        "                        accepted; progress display is not implemented yet\n"
 	        "  -h, --help            this help\n"
@@ -53,7 +59,7 @@ static void usage(FILE *to)
 	        "\n"
 	        "Exit status: 0 success, 1 partial (damaged input or evicted flows; report\n"
 	        "written), 2 usage error or unreadable input.\n",
-	        DEFAULT_IDLE_SECONDS);
+	        DEFAULT_IDLE_SECONDS, DEFAULT_MAX_FLOWS);
 }
 
 struct cli {
@@ -122,7 +128,12 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 
 	cli->format = REPORT_TEXT;
 	cli->engine.idle_ns = (int64_t)(DEFAULT_IDLE_SECONDS * 1e9);
-	cli->engine.hash_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	cli->engine.max_flows = DEFAULT_MAX_FLOWS;
+	/* The flow table's hash key: random, so a capture cannot be crafted to put its connections
+	 * in one bucket. Without kernel randomness yet, the time and the process id. */
+	if (getrandom(&cli->engine.hash_seed, sizeof cli->engine.hash_seed, GRND_NONBLOCK) !=
+	    sizeof cli->engine.hash_seed)
+		cli->engine.hash_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	while ((c = getopt_long(argc, argv, "f:o:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
