@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""The short adversarial check the test command runs (the long one is bench.py): traffic from
+gen-traffic.py into a pipe, 100 thousand packets per scenario.
+
+- Memory: with --max-flows 2000, tcpmortem's peak resident memory stays within its start-up
+  memory (an empty capture) + 2000 x bench.PER_FLOW_BYTES + SLACK, for every scenario, the reset
+  flood from 50 thousand distinct addresses included; and it exits 1 saying flows were evicted
+  when they were. As a control, the same SYN flood without the cap must take at least 50 MiB
+  more: the measurement sees memory that grows with the flows.
+- Time: CPU time per packet (start-up subtracted, best of two runs) at 100 thousand packets
+  within 3x of that at 10 thousand, for every scenario: no quadratic path (a flow table that
+  stopped growing, a hash chain crafted long, a list walked per packet) hides at this size.
+
+Only meaningful for an optimised build without sanitizers (ASan's quarantine keeps freed
+memory); ctest registers it there. Usage: check_bounded.py TCPMORTEM
+"""
+import importlib.util
+import pathlib
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+spec = importlib.util.spec_from_file_location("bench", HERE / "bench.py")
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+PACKETS = 100000
+SMALL = 10000
+CAP = 2000
+SLACK = 4 << 20
+TIME_FACTOR = 3
+
+
+def main():
+    binary = sys.argv[1]
+    failures = []
+    empty = min((bench.measure(binary, "syn_flood", 0, CAP) for _ in range(3)),
+                key=lambda r: r["cpu"])
+    limit = empty["rss"] + CAP * bench.PER_FLOW_BYTES + SLACK
+    print(f"start-up {empty['rss'] / 2**20:.1f} MiB, {empty['cpu'] * 1e3:.1f} ms; memory limit "
+          f"with --max-flows {CAP}: {limit / 2**20:.1f} MiB")
+    for scenario in bench.SCENARIOS:
+        r = bench.measure(binary, scenario, PACKETS, CAP)
+        ok = r["rss"] <= limit and r["status"] in (0, 1) and \
+            (r["status"] == 1) == bool(r["evicted"]) and r["frames"] == PACKETS
+        print(f"{scenario:<10} {PACKETS} packets: {r['flows']} flows, {r['evicted']} evicted, "
+              f"exit {r['status']}, peak {r['rss'] / 2**20:.1f} MiB {'ok' if ok else 'FAIL'}")
+        if not ok:
+            failures.append(f"{scenario}: {r}")
+        per = []
+        for n in (SMALL, PACKETS):
+            best = min(bench.measure(binary, scenario, n, CAP)["cpu"] for _ in range(2))
+            per.append((best - empty["cpu"]) / n * 1e9)
+        ratio = per[1] / max(per[0], 1.0)
+        ok = ratio <= TIME_FACTOR
+        print(f"{scenario:<10} CPU per packet: {per[0]:.0f} ns at {SMALL}, {per[1]:.0f} ns at "
+              f"{PACKETS} (x{ratio:.2f}) {'ok' if ok else 'FAIL'}")
+        if not ok:
+            failures.append(f"{scenario}: time per packet x{ratio:.2f} from {SMALL} to {PACKETS}")
+    uncapped = bench.measure(binary, "syn_flood", PACKETS, 10 * PACKETS)
+    grew = uncapped["rss"] - limit
+    print(f"control: uncapped SYN flood peak {uncapped['rss'] / 2**20:.1f} MiB "
+          f"({grew / 2**20:+.1f} MiB over the capped limit)")
+    if grew < 50 << 20 or uncapped["evicted"] != 0:
+        failures.append("control: the uncapped run did not take more memory; the measurement "
+                        "cannot see growth")
+    for f in failures:
+        print("FAIL", f)
+    print(f"bounded: {'FAILED' if failures else 'ok'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
