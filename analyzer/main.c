@@ -230,6 +230,12 @@ int main(int argc, char **argv)
 	e = w && cs ? engine_create(&cli.engine, w, n_files) : NULL;
 	if (!cs || !stats || !w || !e) {
 		fprintf(stderr, "tcpmortem: out of memory\n");
+		engine_destroy(e);
+		writer_destroy(w);
+		free(stats);
+		capture_set_close(cs);
+		if (out != stdout)
+			fclose(out);
 		return EXIT_USAGE;
 	}
 	for (unsigned i = 0; i < n_files; i++) {

@@ -44,7 +44,7 @@ struct noteworthy {
 };
 
 #define RESET_SOURCES_MAX 4096                   /* addresses counted at once */
-#define RESET_SLOTS (2 * RESET_SOURCES_MAX)      /* hash slots: a power of two, half full at most */
+#define RESET_SLOTS (2u * RESET_SOURCES_MAX)     /* hash slots: a power of two, half full at most */
 
 struct reset_source {
 	struct ip_addr addr;
@@ -187,7 +187,7 @@ static int count_reset(struct text_writer *tw, const struct ip_addr *a)
 
 	if (tw->resets == NULL) {
 		tw->resets = calloc(RESET_SOURCES_MAX, sizeof *tw->resets);
-		tw->slots = calloc(RESET_SLOTS, sizeof *tw->slots);
+		tw->slots = calloc((size_t)RESET_SLOTS, sizeof *tw->slots);
 		if (tw->resets == NULL || tw->slots == NULL) {
 			free(tw->resets);
 			free(tw->slots);
@@ -296,7 +296,7 @@ static void put_visible(struct rbuf *b, const char *s, size_t n)
 		}
 		if (c == '\n' || c == '\r' || c == '\t') {
 			rbuf_putc(b, '\\');
-			rbuf_putc(b, c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+			rbuf_putc(b, (char)(c == '\n' ? 'n' : c == '\r' ? 'r' : 't'));
 			i++;
 			continue;
 		}

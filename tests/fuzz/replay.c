@@ -15,7 +15,7 @@
 
 #include "fuzz.h"
 
-#define REPLAY_MAX_BYTES (64u * 1024 * 1024)
+#define REPLAY_MAX_BYTES ((size_t)64 * 1024 * 1024)
 
 static int run_file(const char *path)
 {

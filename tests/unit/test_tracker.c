@@ -11,7 +11,7 @@
 #include "analyzer/tracker.h"
 
 #define MS 1000000LL
-#define T0 1764000000LL * 1000000000LL
+#define T0 (1764000000LL * 1000000000LL)
 
 /* A two-endpoint conversation: each side's next sequence number and the clock. */
 struct script {

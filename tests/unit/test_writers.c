@@ -87,7 +87,7 @@ static void make_records(struct flow_record r[N_RECORDS])
 	r[0].handshake = HANDSHAKE_COMPLETE;
 	r[0].close_class = CLOSE_FIN_GRACEFUL;
 	r[0].closer = CLOSER_CLIENT;
-	strcpy(r[0].reason, "client sent FIN first; both FINs acknowledged");
+	snprintf(r[0].reason, sizeof r[0].reason, "%s", "client sent FIN first; both FINs acknowledged");
 	r[0].has_close_ts = true;
 	r[0].close_ts_ns = 1764000000900000000;
 	r[0].n_evidence = 3;
@@ -113,7 +113,7 @@ static void make_records(struct flow_record r[N_RECORDS])
 	r[1].handshake = HANDSHAKE_MIDSTREAM;
 	r[1].close_class = CLOSE_RST_ABORT;
 	r[1].closer = CLOSER_SERVER;
-	strcpy(r[1].reason, NASTY_REASON);
+	snprintf(r[1].reason, sizeof r[1].reason, "%s", NASTY_REASON);
 	r[1].has_close_ts = true;
 	r[1].close_ts_ns = 1764000003000001000;
 	r[1].n_evidence = 1;
@@ -158,7 +158,7 @@ static void make_records(struct flow_record r[N_RECORDS])
 	r[3].close_class = CLOSE_PEER_VANISHED;
 	r[3].close_detail = "retransmit_timeout";
 	r[3].closer = CLOSER_CLIENT;
-	strcpy(r[3].reason, "oldest segment retransmitted 8 times, never acknowledged");
+	snprintf(r[3].reason, sizeof r[3].reason, "%s", "oldest segment retransmitted 8 times, never acknowledged");
 	r[3].has_close_ts = true;
 	r[3].close_ts_ns = 1764000009999999999;
 	r[3].n_evidence = FLOW_EVIDENCE_MAX;
@@ -1257,11 +1257,11 @@ static void test_text_reset_flood_keeps_the_top_sources(void)
 	EXPECT_WORDS(out, "198.51.100.7 ", "198.51.100.7 300");
 	CU_ASSERT(strstr(out, "198.51.100.7 ") < strstr(out, "198.51.100.9 "));
 	CU_ASSERT_FATAL(find_line(out, "198.51.100.9 ", buf, sizeof buf) != NULL);
-	CU_ASSERT(sscanf(buf, " 198.51.100.9 %lu", &count) == 1);
+	count = strtoul(buf + strlen("  198.51.100.9 "), NULL, 10);
 	CU_ASSERT(count >= 60);
 	CU_ASSERT_FATAL(find_line(out, "(too many addresses", buf, sizeof buf) != NULL);
-	CU_ASSERT(sscanf(buf, " (too many addresses to count each: a count above may be up to %lu",
-			 &high) == 1);
+	high = strtoul(buf + strlen("  (too many addresses to count each: a count above may be up to "),
+		       NULL, 10);
 	CU_ASSERT(count - 60 <= high);
 	CU_ASSERT(high <= 30000 / 4096 + 1); /* Space-Saving: at most N / capacity */
 	CU_ASSERT_PTR_NOT_NULL(find_line(out, "and more than 4086 more addresses", buf, sizeof buf));
