@@ -997,6 +997,8 @@ def check(name, family, pcap):
             last_srv = conn.index(srv[-1])
             if not any(s['src'][1] == cport for s in conn[last_srv + 1:]):
                 problems.append(tag + ': client sent nothing after the server vanished')
+        if cls == 'peer_vanished' and (rsts or fins):
+            problems.append(tag + ': FIN or RST seen')
         if cls == 'keepalive_timeout' and not has(cli, 'R'):
             problems.append(tag + ': no RST from the client')
     return problems
