@@ -1,4 +1,4 @@
-/* engine.c - frames to flows to records. */
+/* engine.c - frames to flows to records. The expiry rules are in engine.h. */
 #include "engine.h"
 
 #include <stdlib.h>
@@ -22,10 +22,12 @@ struct engine {
 	unsigned n_files;
 	struct file_counts *files;
 	uint64_t frames;
-	uint64_t next_flow_id;
 	uint64_t flows_reported;
 	uint64_t evicted;
+	uint64_t expired;
 	uint64_t dropped;
+	uint64_t late_segments;
+	uint64_t peak_flows;
 	int64_t first_ts_ns;
 	int64_t now_ns; /* latest timestamp seen: capture time never runs backwards here */
 	bool any_nano;
@@ -41,6 +43,10 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 	if (!e)
 		return NULL;
 	e->opt = *opt;
+	if (e->opt.expire_ns <= 0)
+		e->opt.expire_ns = DEFAULT_EXPIRE_NS;
+	if (e->opt.expire_ns < e->opt.idle_ns)
+		e->opt.expire_ns = e->opt.idle_ns;
 	e->out = out;
 	e->n_files = n_files;
 	e->files = calloc(n_files ? n_files : 1, sizeof *e->files);
@@ -52,16 +58,19 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 	return e;
 }
 
-/* Classifies `f`, hands it to the writer (if the user asked for it), and frees it. */
-static void finish_flow(struct engine *e, struct flow *f, uint32_t extra_modifiers)
+/* Classifies `f`, hands it to the writer (if the user asked for it), and frees it. A flow
+ * finished before the end of the capture leaves a tombstone. */
+static void finish_flow(struct engine *e, struct flow *f, uint32_t extra_modifiers, bool bury)
 {
 	struct flow_record *rec = &e->record;
 	struct classify_context ctx = { .capture_end_ns = e->now_ns, .idle_ns = e->opt.idle_ns };
 
 	flow_table_remove(e->table, f);
+	if (bury)
+		flow_table_bury(e->table, f, e->now_ns + TOMBSTONE_NS); /* best effort */
 	classify_flow(f, &ctx, rec);
 	rec->modifiers |= extra_modifiers;
-	free(f);
+	flow_free(f);
 
 	if (e->opt.only_flow && rec->id != e->opt.only_flow)
 		return;
@@ -73,14 +82,19 @@ static void finish_flow(struct engine *e, struct flow *f, uint32_t extra_modifie
 		e->write_failed = true;
 }
 
-/* Finishes flows that ended on the wire and have been quiet long enough (engine.h). */
 static void expire(struct engine *e)
 {
 	struct flow *f;
 
 	while ((f = flow_table_oldest(e->table, FLOW_LIST_FINISHED)) &&
 	       e->now_ns - f->last_ts_ns > FINISHED_QUIET_NS)
-		finish_flow(e, f, 0);
+		finish_flow(e, f, 0, true);
+	while ((f = flow_table_oldest(e->table, FLOW_LIST_LIVE)) &&
+	       e->now_ns - f->last_ts_ns > e->opt.expire_ns) {
+		e->expired++;
+		finish_flow(e, f, 0, true);
+	}
+	flow_table_expire_graves(e->table, e->now_ns);
 }
 
 /* Makes room for one more flow: a finished flow goes first (it would expire anyway), else the
@@ -90,21 +104,30 @@ static void make_room(struct engine *e)
 	struct flow *f = flow_table_oldest(e->table, FLOW_LIST_FINISHED);
 
 	if (f) {
-		finish_flow(e, f, 0);
+		finish_flow(e, f, 0, true);
 		return;
 	}
 	f = flow_table_oldest(e->table, FLOW_LIST_LIVE);
 	if (f) {
 		e->evicted++;
-		finish_flow(e, f, MOD_EVICTED);
+		finish_flow(e, f, MOD_EVICTED, true);
 	}
 }
 
+/* A segment no live flow claims: a new connection, or a late segment of a finished one. */
 static struct flow *start_flow(struct engine *e, const struct capture_frame *fr,
-                               const struct tcp_segment *seg, uint32_t hash)
+                               const struct tcp_segment *seg, uint32_t hash, uint32_t modifiers)
 {
+	bool syn = (seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
 	struct flow *f;
 
+	if (flow_table_grave(e->table, seg, hash, syn)) {
+		if (!syn) {
+			e->late_segments++;
+			return NULL;
+		}
+		modifiers |= MOD_PORT_REUSE;
+	}
 	if (e->opt.max_flows && flow_table_count(e->table) >= e->opt.max_flows)
 		make_room(e);
 	f = malloc(sizeof *f);
@@ -112,10 +135,12 @@ static struct flow *start_flow(struct engine *e, const struct capture_frame *fr,
 		e->dropped++;
 		return NULL;
 	}
-	flow_init(f, ++e->next_flow_id, seg, capture_file_path(fr->file),
-	          capture_file_ts_nano(fr->file));
+	flow_init(f, fr->number, seg, capture_file_path(fr->file), capture_file_ts_nano(fr->file));
+	f->modifiers |= modifiers;
 	f->hash = hash;
 	flow_table_insert(e->table, f); /* a failed grow only lengthens chains */
+	if (flow_table_count(e->table) > e->peak_flows)
+		e->peak_flows = flow_table_count(e->table);
 	return f;
 }
 
@@ -126,7 +151,6 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 	enum dissect_result r;
 	struct flow *f;
 	uint32_t hash;
-	enum flow_direction d;
 
 	e->frames++;
 	fc->frames++;
@@ -148,23 +172,25 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 	hash = flow_table_hash(e->table, &seg);
 	f = flow_table_find(e->table, &seg, hash);
 	if (f && flow_is_reused_by(f, &seg, flow_direction_of(f, &seg))) {
-		finish_flow(e, f, MOD_PORT_REUSE);
-		f = NULL;
+		/* Both connections learn of the reuse: the old one is finished now, without a
+		 * tombstone (the new flow takes the 4-tuple). */
+		finish_flow(e, f, MOD_PORT_REUSE, false);
+		f = start_flow(e, fr, &seg, hash, MOD_PORT_REUSE);
+	} else if (!f) {
+		f = start_flow(e, fr, &seg, hash, 0);
 	}
-	if (!f)
-		f = start_flow(e, fr, &seg, hash);
 	if (f) {
-		d = flow_direction_of(f, &seg);
-		tracker_segment(f, &seg, d, fr->ts_ns, fr->number);
+		tracker_segment(f, &seg, flow_direction_of(f, &seg), fr->ts_ns, fr->number);
 		flow_table_touch(e->table, f, flow_is_finished(f) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE);
 	}
 	expire(e);
 	return e->write_failed ? -1 : 0;
 }
 
-static int by_id(const void *a, const void *b)
+static int by_first_frame(const void *a, const void *b)
 {
-	uint64_t x = (*(struct flow *const *)a)->id, y = (*(struct flow *const *)b)->id;
+	uint64_t x = (*(struct flow *const *)a)->first_frame;
+	uint64_t y = (*(struct flow *const *)b)->first_frame;
 
 	return (x > y) - (x < y);
 }
@@ -179,16 +205,16 @@ int engine_finish(struct engine *e)
 		/* No memory to sort: finish them in activity order instead. */
 		while ((f = flow_table_oldest(e->table, FLOW_LIST_FINISHED)) ||
 		       (f = flow_table_oldest(e->table, FLOW_LIST_LIVE)))
-			finish_flow(e, f, 0);
+			finish_flow(e, f, 0, false);
 		return e->write_failed ? -1 : 0;
 	}
 	for (int list = FLOW_LIST_LIVE; list <= FLOW_LIST_FINISHED; list++)
 		for (f = flow_table_oldest(e->table, (enum flow_list)list); f; f = f->newer)
 			all[i++] = f;
 	/* Flows still open at the end are reported in the order they started. */
-	qsort(all, i, sizeof *all, by_id);
+	qsort(all, i, sizeof *all, by_first_frame);
 	for (size_t k = 0; k < i; k++)
-		finish_flow(e, all[k], 0);
+		finish_flow(e, all[k], 0, false);
 	free(all);
 	return e->write_failed ? -1 : 0;
 }
@@ -206,9 +232,7 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
 
 		memset(st, 0, sizeof *st);
 		st->path = capture_file_path(cf);
-		st->link_type = capture_file_unreadable(cf) && !dissect_link_supported(capture_file_dlt(cf))
-		                    ? NULL
-		                    : dissect_link_name(capture_file_dlt(cf));
+		st->link_type = dissect_link_name(capture_file_dlt(cf));
 		st->ts_nano = capture_file_ts_nano(cf);
 		st->frames = fc->frames + capture_file_filtered(cf);
 		st->bytes = fc->bytes;
@@ -227,6 +251,9 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
 	sum->frames = e->frames;
 	sum->flows = e->flows_reported;
 	sum->flows_evicted = e->evicted;
+	sum->flows_expired = e->expired;
+	sum->peak_flows = e->peak_flows;
+	sum->late_segments = e->late_segments;
 	sum->first_ts_ns = e->first_ts_ns;
 	sum->last_ts_ns = e->now_ns;
 	sum->ts_nano = e->any_nano;
@@ -235,6 +262,7 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
 
 uint64_t engine_evicted(const struct engine *e) { return e->evicted; }
 uint64_t engine_dropped(const struct engine *e) { return e->dropped; }
+uint64_t engine_peak_flows(const struct engine *e) { return e->peak_flows; }
 
 void engine_destroy(struct engine *e)
 {
@@ -246,7 +274,7 @@ void engine_destroy(struct engine *e)
 		while ((f = flow_table_oldest(e->table, FLOW_LIST_FINISHED)) ||
 		       (f = flow_table_oldest(e->table, FLOW_LIST_LIVE))) {
 			flow_table_remove(e->table, f);
-			free(f);
+			flow_free(f);
 		}
 		flow_table_destroy(e->table);
 	}

@@ -6,6 +6,8 @@
 
 #define INITIAL_BUCKETS 1024u
 
+struct graveyard;
+
 struct activity_list {
 	struct flow *oldest;
 	struct flow *newest;
@@ -17,6 +19,7 @@ struct flow_table {
 	size_t count;
 	uint64_t seed;
 	struct activity_list lists[2];
+	struct graveyard *graves; /* tombstones; NULL until the first */
 };
 
 /* 64-bit finaliser from MurmurHash3 / SplitMix64: every input bit reaches every output bit. */
@@ -84,6 +87,8 @@ void flow_table_destroy(struct flow_table *t)
 {
 	if (!t)
 		return;
+	flow_table_expire_graves(t, INT64_MAX);
+	free(t->graves);
 	free(t->buckets);
 	free(t);
 }
@@ -211,4 +216,108 @@ struct flow *flow_table_oldest(const struct flow_table *t, enum flow_list list)
 size_t flow_table_count(const struct flow_table *t)
 {
 	return t->count;
+}
+
+/* --- tombstones --------------------------------------------------------------------------- */
+
+struct tombstone {
+	struct flow_endpoint ep[2];
+	int64_t until_ns;
+	uint32_t hash;
+	bool dead;               /* removed: no longer found, freed when its time is up */
+	struct tombstone *hash_next;
+	struct tombstone *newer; /* burial order = expiry order: capture time only moves forward */
+};
+
+#define GRAVE_BUCKETS 65536u /* 512 KiB, allocated with the first tombstone */
+
+struct graveyard {
+	struct tombstone *buckets[GRAVE_BUCKETS];
+	struct tombstone *oldest;
+	struct tombstone *newest;
+	size_t count;
+};
+
+static struct graveyard *graveyard(struct flow_table *t)
+{
+	if (!t->graves)
+		t->graves = calloc(1, sizeof *t->graves);
+	return t->graves;
+}
+
+int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns)
+{
+	struct graveyard *g = graveyard(t);
+	struct tombstone *s = g ? malloc(sizeof *s) : NULL;
+
+	if (!s)
+		return -1;
+	s->ep[0] = f->ep[0];
+	s->ep[1] = f->ep[1];
+	s->until_ns = until_ns;
+	s->hash = f->hash;
+	s->dead = false;
+	s->hash_next = g->buckets[f->hash % GRAVE_BUCKETS];
+	g->buckets[f->hash % GRAVE_BUCKETS] = s;
+	s->newer = NULL;
+	if (g->newest)
+		g->newest->newer = s;
+	else
+		g->oldest = s;
+	g->newest = s;
+	g->count++;
+	return 0;
+}
+
+static bool grave_matches(const struct tombstone *s, const struct tcp_segment *seg, uint32_t hash)
+{
+	if (s->hash != hash || s->dead)
+		return false;
+	return (same_endpoint(&s->ep[0], &seg->src, seg->sport) &&
+	        same_endpoint(&s->ep[1], &seg->dst, seg->dport)) ||
+	       (same_endpoint(&s->ep[1], &seg->src, seg->sport) &&
+	        same_endpoint(&s->ep[0], &seg->dst, seg->dport));
+}
+
+bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint32_t hash,
+                      bool remove)
+{
+	struct graveyard *g = t->graves;
+
+	if (!g)
+		return false;
+	for (struct tombstone *s = g->buckets[hash % GRAVE_BUCKETS]; s; s = s->hash_next) {
+		if (!grave_matches(s, seg, hash))
+			continue;
+		/* A removed tombstone stays on the expiry list, no longer found. */
+		if (remove)
+			s->dead = true;
+		return true;
+	}
+	return false;
+}
+
+void flow_table_expire_graves(struct flow_table *t, int64_t now_ns)
+{
+	struct graveyard *g = t->graves;
+
+	while (g && g->oldest && g->oldest->until_ns < now_ns) {
+		struct tombstone *s = g->oldest;
+		struct tombstone **p = &g->buckets[s->hash % GRAVE_BUCKETS];
+
+		while (*p && *p != s)
+			p = &(*p)->hash_next;
+		if (*p)
+			*p = s->hash_next;
+		g->oldest = s->newer;
+		if (!g->oldest)
+			g->newest = NULL;
+		g->count--;
+		free(s);
+	}
+}
+
+size_t flow_table_graves(const struct flow_table *t)
+{
+	return t->graves ? t->graves->count : 0;
 }

@@ -438,6 +438,12 @@ static int json_end(struct writer *w, const struct run_summary *s)
 	rbuf_u64(b, s->frames);
 	RBUF_LIT(b, ",\"evicted\":");
 	rbuf_u64(b, s->flows_evicted);
+	RBUF_LIT(b, ",\"expired\":");
+	rbuf_u64(b, s->flows_expired);
+	RBUF_LIT(b, ",\"peak_flows\":");
+	rbuf_u64(b, s->peak_flows);
+	RBUF_LIT(b, ",\"late_segments\":");
+	rbuf_u64(b, s->late_segments);
 	RBUF_LIT(b, ",\"first_ts\":");
 	if (s->frames != 0)
 		rbuf_ts(b, s->first_ts_ns, s->ts_nano);
