@@ -98,9 +98,13 @@ struct silent_run {
 };
 
 struct flow {
+	/* What a lookup reads comes first, in one cache line (flow_table.c). */
+	uint32_t hash;
+	uint8_t list;                 /* enum flow_list */
+	struct flow *hash_next;
+	struct flow_endpoint ep[2];   /* [FROM_CLIENT] = client, [FROM_SERVER] = server */
 	uint64_t first_frame;         /* frame number of its first segment: also its id */
 	const char *capture;
-	struct flow_endpoint ep[2];   /* [FROM_CLIENT] = client, [FROM_SERVER] = server */
 	int64_t first_ts_ns;
 	int64_t last_ts_ns;
 	int64_t last_active_ns;       /* last payload, SYN or FIN (keepalives do not count) */
@@ -115,10 +119,6 @@ struct flow {
 	bool handshake_acked;
 	bool starts_with_syn;
 
-	/* Flow table bookkeeping (flow_table.c). */
-	uint8_t list;                 /* enum flow_list */
-	uint32_t hash;
-	struct flow *hash_next;
 	struct flow *older;           /* activity list: least recently active first */
 	struct flow *newer;
 };

@@ -7,6 +7,7 @@
 #define INITIAL_BUCKETS 1024u
 
 struct graveyard;
+static void graveyard_free(struct graveyard *g);
 
 struct activity_list {
 	struct flow *oldest;
@@ -33,37 +34,27 @@ static uint64_t mix64(uint64_t x)
 	return x;
 }
 
-static uint64_t mix_endpoint(uint64_t h, const struct ip_addr *a, uint16_t port)
+/* One endpoint's seeded hash: one mix for IPv4 (address, port and family fit one word), three
+ * for IPv6. */
+static uint64_t hash_endpoint(uint64_t seed, const struct ip_addr *a, uint16_t port)
 {
 	uint64_t w[2];
+	uint32_t v4;
 
+	if (a->family == 4) {
+		memcpy(&v4, a->bytes, sizeof v4);
+		return mix64(seed ^ v4 ^ ((uint64_t)port << 32) ^ (1ULL << 48));
+	}
 	memcpy(w, a->bytes, sizeof w);
-	h = mix64(h ^ w[0]);
-	h = mix64(h ^ w[1]);
-	return mix64(h ^ ((uint64_t)a->family << 16 | port));
+	return mix64(mix64(mix64(seed ^ w[0]) ^ w[1]) ^ port);
 }
 
-/* Orders endpoints so that both directions of a connection hash alike. */
-static int endpoint_cmp(const struct ip_addr *a, uint16_t ap, const struct ip_addr *b, uint16_t bp)
-{
-	int c = memcmp(a, b, sizeof *a);
-
-	if (c != 0)
-		return c;
-	return (ap > bp) - (ap < bp);
-}
-
+/* The sum of the two endpoints' hashes: the same for both directions, with no comparison. */
 uint32_t flow_table_hash(const struct flow_table *t, const struct tcp_segment *seg)
 {
-	uint64_t h = t->seed;
+	uint64_t h = hash_endpoint(t->seed, &seg->src, seg->sport) +
+	             hash_endpoint(t->seed, &seg->dst, seg->dport);
 
-	if (endpoint_cmp(&seg->src, seg->sport, &seg->dst, seg->dport) < 0) {
-		h = mix_endpoint(h, &seg->src, seg->sport);
-		h = mix_endpoint(h, &seg->dst, seg->dport);
-	} else {
-		h = mix_endpoint(h, &seg->dst, seg->dport);
-		h = mix_endpoint(h, &seg->src, seg->sport);
-	}
 	return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -87,8 +78,7 @@ void flow_table_destroy(struct flow_table *t)
 {
 	if (!t)
 		return;
-	flow_table_expire_graves(t, INT64_MAX);
-	free(t->graves);
+	graveyard_free(t->graves);
 	free(t->buckets);
 	free(t);
 }
@@ -220,21 +210,35 @@ size_t flow_table_count(const struct flow_table *t)
 
 /* --- tombstones --------------------------------------------------------------------------- */
 
+/* Tombstones die in the order they were made (their time is now + a constant, and capture time
+ * only moves forward), so they are taken from a FIFO of fixed-size chunks: no allocation per
+ * tombstone, and a chunk is recycled once all its tombstones are gone. Hash chains are doubly
+ * linked so that a dying tombstone leaves its chain in O(1). */
+
 struct tombstone {
 	struct flow_endpoint ep[2];
 	int64_t until_ns;
 	uint32_t hash;
-	bool dead;               /* removed: no longer found, freed when its time is up */
-	struct tombstone *hash_next;
-	struct tombstone *newer; /* burial order = expiry order: capture time only moves forward */
+	bool dead;               /* removed: no longer found, released when its time is up */
+	struct tombstone *next;
+	struct tombstone **pprev;
 };
 
 #define GRAVE_BUCKETS 65536u /* 512 KiB, allocated with the first tombstone */
+#define GRAVE_CHUNK 1024u
+
+struct grave_chunk {
+	struct grave_chunk *next;
+	unsigned used;           /* tombstones handed out */
+	unsigned gone;           /* tombstones released, from the front */
+	struct tombstone items[GRAVE_CHUNK];
+};
 
 struct graveyard {
 	struct tombstone *buckets[GRAVE_BUCKETS];
-	struct tombstone *oldest;
-	struct tombstone *newest;
+	struct grave_chunk *head;  /* oldest tombstones */
+	struct grave_chunk *tail;  /* where new ones go */
+	struct grave_chunk *spare; /* one released chunk kept for reuse */
 	size_t count;
 };
 
@@ -245,10 +249,31 @@ static struct graveyard *graveyard(struct flow_table *t)
 	return t->graves;
 }
 
+static struct tombstone *grave_alloc(struct graveyard *g)
+{
+	struct grave_chunk *c = g->tail;
+
+	if (!c || c->used == GRAVE_CHUNK) {
+		c = g->spare ? g->spare : malloc(sizeof *c);
+		if (!c)
+			return NULL;
+		g->spare = NULL;
+		c->next = NULL;
+		c->used = c->gone = 0;
+		if (g->tail)
+			g->tail->next = c;
+		else
+			g->head = c;
+		g->tail = c;
+	}
+	return &c->items[c->used++];
+}
+
 int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns)
 {
 	struct graveyard *g = graveyard(t);
-	struct tombstone *s = g ? malloc(sizeof *s) : NULL;
+	struct tombstone *s = g ? grave_alloc(g) : NULL;
+	struct tombstone **b;
 
 	if (!s)
 		return -1;
@@ -257,14 +282,12 @@ int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns
 	s->until_ns = until_ns;
 	s->hash = f->hash;
 	s->dead = false;
-	s->hash_next = g->buckets[f->hash % GRAVE_BUCKETS];
-	g->buckets[f->hash % GRAVE_BUCKETS] = s;
-	s->newer = NULL;
-	if (g->newest)
-		g->newest->newer = s;
-	else
-		g->oldest = s;
-	g->newest = s;
+	b = &g->buckets[f->hash % GRAVE_BUCKETS];
+	s->next = *b;
+	if (*b)
+		(*b)->pprev = &s->next;
+	s->pprev = b;
+	*b = s;
 	g->count++;
 	return 0;
 }
@@ -286,10 +309,9 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 
 	if (!g)
 		return false;
-	for (struct tombstone *s = g->buckets[hash % GRAVE_BUCKETS]; s; s = s->hash_next) {
+	for (struct tombstone *s = g->buckets[hash % GRAVE_BUCKETS]; s; s = s->next) {
 		if (!grave_matches(s, seg, hash))
 			continue;
-		/* A removed tombstone stays on the expiry list, no longer found. */
 		if (remove)
 			s->dead = true;
 		return true;
@@ -300,24 +322,40 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 void flow_table_expire_graves(struct flow_table *t, int64_t now_ns)
 {
 	struct graveyard *g = t->graves;
+	struct grave_chunk *c;
 
-	while (g && g->oldest && g->oldest->until_ns < now_ns) {
-		struct tombstone *s = g->oldest;
-		struct tombstone **p = &g->buckets[s->hash % GRAVE_BUCKETS];
+	while (g && (c = g->head) && c->gone < c->used && c->items[c->gone].until_ns < now_ns) {
+		struct tombstone *s = &c->items[c->gone++];
 
-		while (*p && *p != s)
-			p = &(*p)->hash_next;
-		if (*p)
-			*p = s->hash_next;
-		g->oldest = s->newer;
-		if (!g->oldest)
-			g->newest = NULL;
+		*s->pprev = s->next;
+		if (s->next)
+			s->next->pprev = s->pprev;
 		g->count--;
-		free(s);
+		if (c->gone == GRAVE_CHUNK) {
+			g->head = c->next;
+			if (!g->head)
+				g->tail = NULL;
+			if (g->spare)
+				free(c);
+			else
+				g->spare = c;
+		}
 	}
 }
 
 size_t flow_table_graves(const struct flow_table *t)
 {
 	return t->graves ? t->graves->count : 0;
+}
+
+static void graveyard_free(struct graveyard *g)
+{
+	if (!g)
+		return;
+	for (struct grave_chunk *c = g->head, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(g->spare);
+	free(g);
 }
