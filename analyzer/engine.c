@@ -161,6 +161,8 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 		e->now_ns = fr->ts_ns;
 	if (capture_file_ts_nano(fr->file))
 		e->any_nano = true;
+	/* Time moves first: flows whose time is up are finished before this frame can join them. */
+	expire(e);
 
 	r = dissect_frame(capture_file_dlt(fr->file), fr->data, fr->caplen, &seg);
 	if (r != DISSECT_TCP) {
@@ -183,7 +185,6 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 		tracker_segment(f, &seg, flow_direction_of(f, &seg), fr->ts_ns, fr->number);
 		flow_table_touch(e->table, f, flow_is_finished(f) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE);
 	}
-	expire(e);
 	return e->write_failed ? -1 : 0;
 }
 

@@ -12,6 +12,7 @@
 #include "capture.h"
 #include "engine.h"
 #include "reports/writer.h"
+#include "summarize.h"
 
 /* Exit statuses (DESIGN §5). */
 enum {
@@ -26,6 +27,7 @@ static void usage(FILE *to)
 {
 	fprintf(to,
 	        "Usage: tcpmortem [options] FILE...\n"
+	        "       tcpmortem summarize [-f text|json] REPORT.ndjson...\n"
 	        "How did every TCP connection in a capture end, and why?\n"
 	        "\n"
 	        "FILE is a pcap or pcapng capture; '-' reads standard input. Several files are\n"
@@ -194,7 +196,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 int main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
-	int first = parse_args(argc, argv, &cli);
+	int first;
 	unsigned n_files;
 	struct capture_set *cs;
 	struct capture_stats *stats;
@@ -206,6 +208,9 @@ int main(int argc, char **argv)
 	int status = EXIT_OK;
 	bool write_failed = false;
 
+	if (argc > 1 && strcmp(argv[1], "summarize") == 0)
+		return summarize_main(argc - 1, argv + 1);
+	first = parse_args(argc, argv, &cli);
 	if (first < 0)
 		return EXIT_USAGE;
 	n_files = (unsigned)(argc - first);
