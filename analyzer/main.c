@@ -13,6 +13,7 @@
 #include "capture.h"
 #include "engine.h"
 #include "reports/writer.h"
+#include "summarize.h"
 
 /* Exit statuses (DESIGN §5). */
 enum {
@@ -31,6 +32,7 @@ static void usage(FILE *to)
 {
 	fprintf(to,
 	        "Usage: tcpmortem [options] FILE...\n"
+	        "       tcpmortem summarize [-f text|json] REPORT.ndjson...\n"
 	        "How did every TCP connection in a capture end, and why?\n"
 	        "\n"
 	        "FILE is a pcap or pcapng capture; '-' reads standard input. Several files are\n"
@@ -47,6 +49,10 @@ static void usage(FILE *to)
 	        "      --max-flows N     keep at most N connections in memory (default %d); the\n"
 	        "                        longest idle are finished early and marked evicted\n"
 	        "                        (exit status 1)\n"
+	        "      --expire SECONDS  finish a connection silent this long (default 300) and\n"
+	        "                        classify it as if the capture ended there\n"
+	        "      --threads N       analyse with N threads (flows split by 4-tuple); the\n"
+	        "                        output is the same as with one\n"
 	        "      --progress, --no-progress\n"
 	        "                        accepted; progress display is not implemented yet\n"
 	        "  -h, --help            this help\n"
@@ -109,7 +115,7 @@ static int parse_class_list(const char *list, uint32_t *mask)
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	enum { OPT_FILTER = 256, OPT_FLOW, OPT_CLASS, OPT_IDLE, OPT_MAX_FLOWS, OPT_PROGRESS,
-	       OPT_NO_PROGRESS };
+	       OPT_NO_PROGRESS, OPT_THREADS, OPT_EXPIRE };
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
@@ -118,6 +124,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "class", required_argument, NULL, OPT_CLASS },
 		{ "idle", required_argument, NULL, OPT_IDLE },
 		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
+		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "expire", required_argument, NULL, OPT_EXPIRE },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		{ "help", no_argument, NULL, 'h' },
@@ -181,6 +189,26 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 				return -1;
 			}
 			break;
+		case OPT_THREADS: {
+			uint64_t n;
+
+			if (parse_u64(optarg, &n) || n == 0 || n > 64) {
+				fprintf(stderr, "tcpmortem: --threads takes a number from 1 to 64\n");
+				return -1;
+			}
+			cli->engine.threads = (unsigned)n;
+			break;
+		}
+		case OPT_EXPIRE: {
+			uint64_t n;
+
+			if (parse_u64(optarg, &n) || n == 0 || n > 1000000000) {
+				fprintf(stderr, "tcpmortem: --expire takes a number of seconds\n");
+				return -1;
+			}
+			cli->engine.expire_ns = (int64_t)n * 1000000000;
+			break;
+		}
 		case OPT_PROGRESS:
 		case OPT_NO_PROGRESS:
 			break;
@@ -205,7 +233,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 int main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
-	int first = parse_args(argc, argv, &cli);
+	int first;
 	unsigned n_files;
 	struct capture_set *cs;
 	struct capture_stats *stats;
@@ -217,6 +245,9 @@ int main(int argc, char **argv)
 	int status = EXIT_OK;
 	bool write_failed = false;
 
+	if (argc > 1 && strcmp(argv[1], "summarize") == 0)
+		return summarize_main(argc - 1, argv + 1);
+	first = parse_args(argc, argv, &cli);
 	if (first < 0)
 		return EXIT_USAGE;
 	n_files = (unsigned)(argc - first);
