@@ -143,6 +143,8 @@ static int shard_init(struct shard *s, const struct engine_options *opt, uint64_
 	s->max_flows = max_flows;
 	s->writer = writer;
 	s->table = flow_table_create(opt->hash_seed);
+	if (s->table)
+		flow_table_limit_graves(s->table, max_flows); /* memory within --max-flows */
 	return s->table ? 0 : -1;
 }
 

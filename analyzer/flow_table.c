@@ -21,6 +21,7 @@ struct flow_table {
 	uint64_t seed;
 	struct activity_list lists[2];
 	struct graveyard *graves; /* tombstones; NULL until the first */
+	size_t max_graves;        /* 0: no limit (flow_table_limit_graves) */
 };
 
 /* 64-bit finaliser from MurmurHash3 / SplitMix64: every input bit reaches every output bit. */
@@ -222,7 +223,12 @@ size_t flow_table_count(const struct flow_table *t)
 /* Tombstones die in the order they were made (their time is now + a constant, and capture time
  * only moves forward), so they are taken from a FIFO of fixed-size chunks: no allocation per
  * tombstone, and a chunk is recycled once all its tombstones are gone. Hash chains are doubly
- * linked so that a dying tombstone leaves its chain in O(1). */
+ * linked so that a dying tombstone leaves its chain in O(1).
+ *
+ * Bounds: at most `max_graves` tombstones (the oldest is forgotten early to make room for a new
+ * one), so a flood of short connections cannot grow memory past what --max-flows allows; and the
+ * bucket array doubles whenever there are more tombstones than buckets, so chains stay short
+ * however many there are (a fixed array made every lookup walk count / buckets of them). */
 
 /* A tombstone keeps no address: a 64-bit seeded fingerprint of the 4-tuple besides its 32-bit
  * hash (two unrelated seeded functions: a false match needs both to collide), 40 bytes in all. */
@@ -235,7 +241,7 @@ struct tombstone {
 	bool dead;               /* removed: no longer found, released when its time is up */
 };
 
-#define GRAVE_BUCKETS 65536u /* 512 KiB, allocated with the first tombstone */
+#define GRAVE_BUCKETS_MIN 4096u /* 32 KiB, allocated with the first tombstone; then doubling */
 #define GRAVE_CHUNK 1024u
 
 struct grave_chunk {
@@ -246,7 +252,8 @@ struct grave_chunk {
 };
 
 struct graveyard {
-	struct tombstone *buckets[GRAVE_BUCKETS];
+	struct tombstone **buckets;
+	size_t mask;               /* buckets - 1, a power of two minus one */
 	struct grave_chunk *head;  /* oldest tombstones */
 	struct grave_chunk *tail;  /* where new ones go */
 	struct grave_chunk *spare; /* one released chunk kept for reuse */
@@ -255,9 +262,68 @@ struct graveyard {
 
 static struct graveyard *graveyard(struct flow_table *t)
 {
-	if (!t->graves)
-		t->graves = calloc(1, sizeof *t->graves);
-	return t->graves;
+	struct graveyard *g;
+
+	if (t->graves)
+		return t->graves;
+	g = calloc(1, sizeof *g);
+	if (g)
+		g->buckets = calloc(GRAVE_BUCKETS_MIN, sizeof *g->buckets);
+	if (!g || !g->buckets) {
+		free(g);
+		return NULL;
+	}
+	g->mask = GRAVE_BUCKETS_MIN - 1;
+	t->graves = g;
+	return g;
+}
+
+static void grave_link(struct tombstone **b, struct tombstone *s)
+{
+	s->next = *b;
+	if (*b)
+		(*b)->pprev = &s->next;
+	s->pprev = b;
+	*b = s;
+}
+
+/* Doubles the bucket array and moves every tombstone still in a chain (those from the oldest
+ * chunk's first unreleased one on) over. On allocation failure the array stays: lookups stay
+ * right, chains get longer. */
+static void grave_grow(struct graveyard *g)
+{
+	size_t n = (g->mask + 1) * 2;
+	struct tombstone **b = n > g->mask + 1 ? calloc(n, sizeof *b) : NULL;
+
+	if (!b)
+		return;
+	for (struct grave_chunk *c = g->head; c; c = c->next)
+		for (unsigned i = c->gone; i < c->used; i++)
+			grave_link(&b[c->items[i].hash & (n - 1)], &c->items[i]);
+	free(g->buckets);
+	g->buckets = b;
+	g->mask = n - 1;
+}
+
+/* Releases the oldest tombstone (the head of the FIFO); there must be one. */
+static void grave_release_oldest(struct graveyard *g)
+{
+	struct grave_chunk *c = g->head;
+	struct tombstone *s = &c->items[c->gone++];
+
+	*s->pprev = s->next;
+	if (s->next)
+		s->next->pprev = s->pprev;
+	g->count--;
+	if (c->gone == GRAVE_CHUNK) {
+		g->head = c->next;
+		if (!g->head)
+			g->tail = NULL;
+		if (g->spare)
+			free(c);
+		else
+			g->spare = c;
+	}
 }
 
 static struct tombstone *grave_alloc(struct graveyard *g)
@@ -283,22 +349,23 @@ static struct tombstone *grave_alloc(struct graveyard *g)
 int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns)
 {
 	struct graveyard *g = graveyard(t);
-	struct tombstone *s = g ? grave_alloc(g) : NULL;
-	struct tombstone **b;
+	struct tombstone *s;
 
+	if (!g)
+		return -1;
+	if (t->max_graves && g->count >= t->max_graves && g->count > 0)
+		grave_release_oldest(g);
+	s = grave_alloc(g);
 	if (!s)
 		return -1;
 	s->fingerprint = fingerprint(t, &f->ep[0].addr, f->ep[0].port, &f->ep[1].addr, f->ep[1].port);
 	s->until_ns = until_ns;
 	s->hash = f->hash;
 	s->dead = false;
-	b = &g->buckets[f->hash % GRAVE_BUCKETS];
-	s->next = *b;
-	if (*b)
-		(*b)->pprev = &s->next;
-	s->pprev = b;
-	*b = s;
+	grave_link(&g->buckets[f->hash & g->mask], s);
 	g->count++;
+	if (g->count > g->mask + 1)
+		grave_grow(g);
 	return 0;
 }
 
@@ -312,7 +379,7 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 	if (!g)
 		return false;
 	fp = fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport);
-	for (struct tombstone *s = g->buckets[hash % GRAVE_BUCKETS]; s; s = s->next) {
+	for (struct tombstone *s = g->buckets[hash & g->mask]; s; s = s->next) {
 		if (s->hash != hash || s->fingerprint != fp || s->dead)
 			continue;
 		if (remove)
@@ -327,23 +394,15 @@ void flow_table_expire_graves(struct flow_table *t, int64_t now_ns)
 	struct graveyard *g = t->graves;
 	struct grave_chunk *c;
 
-	while (g && (c = g->head) && c->gone < c->used && c->items[c->gone].until_ns < now_ns) {
-		struct tombstone *s = &c->items[c->gone++];
+	while (g && (c = g->head) && c->gone < c->used && c->items[c->gone].until_ns < now_ns)
+		grave_release_oldest(g);
+}
 
-		*s->pprev = s->next;
-		if (s->next)
-			s->next->pprev = s->pprev;
-		g->count--;
-		if (c->gone == GRAVE_CHUNK) {
-			g->head = c->next;
-			if (!g->head)
-				g->tail = NULL;
-			if (g->spare)
-				free(c);
-			else
-				g->spare = c;
-		}
-	}
+void flow_table_limit_graves(struct flow_table *t, size_t max)
+{
+	t->max_graves = max;
+	while (max && t->graves && t->graves->count > max)
+		grave_release_oldest(t->graves);
 }
 
 size_t flow_table_graves(const struct flow_table *t)
@@ -360,5 +419,6 @@ static void graveyard_free(struct graveyard *g)
 		free(c);
 	}
 	free(g->spare);
+	free(g->buckets);
 	free(g);
 }

@@ -47,6 +47,9 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
                       bool remove);
 /* Forgets tombstones whose time is up at `now_ns`. */
 void flow_table_expire_graves(struct flow_table *t, int64_t now_ns);
+/* Keeps at most `max` tombstones (0: no limit, the default): when a new one would exceed it, the
+ * oldest is forgotten first. */
+void flow_table_limit_graves(struct flow_table *t, size_t max);
 size_t flow_table_graves(const struct flow_table *t);
 
 #endif

@@ -1,0 +1,128 @@
+/* test_bounds.c - CUnit suite: what keeps memory and time bounded under adversarial input.
+ *
+ * The flow table's tombstones: at most the limit the engine sets from --max-flows, the oldest
+ * forgotten first; still found, each of them, after the bucket array has grown many times.
+ */
+#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
+#include <string.h>
+
+#include "analyzer/flow_table.h"
+
+/* A segment 198.51.100.1:(1024 + n / 250) -> 198.51.100.(2 + n % 250):443, and the flow
+ * whose 4-tuple it is. */
+static struct tcp_segment seg_n(unsigned n)
+{
+	struct tcp_segment seg;
+
+	memset(&seg, 0, sizeof seg);
+	seg.src.family = seg.dst.family = 4;
+	seg.src.bytes[0] = seg.dst.bytes[0] = 198;
+	seg.src.bytes[1] = seg.dst.bytes[1] = 51;
+	seg.src.bytes[2] = seg.dst.bytes[2] = 100;
+	seg.src.bytes[3] = 1;
+	seg.dst.bytes[3] = (uint8_t)(2 + n % 250);
+	seg.sport = (uint16_t)(1024 + n / 250);
+	seg.dport = 443;
+	return seg;
+}
+
+static void bury_n(struct flow_table *t, unsigned n, int64_t until)
+{
+	struct tcp_segment seg = seg_n(n);
+	struct flow f;
+
+	memset(&f, 0, sizeof f);
+	f.ep[0] = (struct flow_endpoint){ seg.src, seg.sport };
+	f.ep[1] = (struct flow_endpoint){ seg.dst, seg.dport };
+	f.hash = flow_table_hash(t, &seg);
+	CU_ASSERT_EQUAL(flow_table_bury(t, &f, until), 0);
+}
+
+static bool grave_n(struct flow_table *t, unsigned n)
+{
+	struct tcp_segment seg = seg_n(n);
+
+	return flow_table_grave(t, &seg, flow_table_hash(t, &seg), false);
+}
+
+static void test_tombstones_limited_oldest_forgotten(void)
+{
+	struct flow_table *t = flow_table_create(7);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	flow_table_limit_graves(t, 1000);
+	for (unsigned n = 0; n < 50000; n++)
+		bury_n(t, n, 1000000 + n);
+	CU_ASSERT_EQUAL(flow_table_graves(t), 1000);
+	CU_ASSERT_FALSE(grave_n(t, 0));
+	CU_ASSERT_FALSE(grave_n(t, 48999));
+	for (unsigned n = 49000; n < 50000; n++)
+		CU_ASSERT_TRUE(grave_n(t, n));
+	/* Expiry still releases them in order, past the early releases. */
+	flow_table_expire_graves(t, 1000000 + 49500);
+	CU_ASSERT_EQUAL(flow_table_graves(t), 500);
+	CU_ASSERT_FALSE(grave_n(t, 49499));
+	CU_ASSERT_TRUE(grave_n(t, 49500));
+	/* Lowering the limit forgets the oldest at once. */
+	flow_table_limit_graves(t, 10);
+	CU_ASSERT_EQUAL(flow_table_graves(t), 10);
+	CU_ASSERT_FALSE(grave_n(t, 49989));
+	CU_ASSERT_TRUE(grave_n(t, 49990));
+	flow_table_destroy(t);
+}
+
+static void test_tombstones_found_after_growth(void)
+{
+	struct flow_table *t = flow_table_create(11);
+	unsigned found = 0, absent = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	/* 300000 tombstones: the bucket array doubles from 4096 to 524288. */
+	for (unsigned n = 0; n < 300000; n++)
+		bury_n(t, n, 1000);
+	CU_ASSERT_EQUAL(flow_table_graves(t), 300000);
+	for (unsigned n = 0; n < 300000; n++)
+		found += grave_n(t, n);
+	for (unsigned n = 300000; n < 310000; n++)
+		absent += !grave_n(t, n);
+	CU_ASSERT_EQUAL(found, 300000);
+	CU_ASSERT_EQUAL(absent, 10000);
+	/* All expire, chains unlink cleanly after the rehashes. */
+	flow_table_expire_graves(t, 1001);
+	CU_ASSERT_EQUAL(flow_table_graves(t), 0);
+	CU_ASSERT_FALSE(grave_n(t, 12345));
+	bury_n(t, 5, 2000);
+	CU_ASSERT_TRUE(grave_n(t, 5));
+	flow_table_destroy(t);
+}
+
+static CU_TestInfo tombstone_tests[] = {
+	{ "tombstones_limited_oldest_forgotten", test_tombstones_limited_oldest_forgotten },
+	{ "tombstones_found_after_growth", test_tombstones_found_after_growth },
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+	{ "tombstones", NULL, NULL, NULL, NULL, tombstone_tests },
+	CU_SUITE_INFO_NULL,
+};
+
+int main(void)
+{
+	unsigned failures;
+	CU_ErrorCode err;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	if (CU_register_suites(suites) != CUE_SUCCESS) {
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures();
+	err = CU_get_error();
+	CU_cleanup_registry();
+	return failures != 0 || err != CUE_SUCCESS;
+}
