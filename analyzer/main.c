@@ -23,9 +23,10 @@ enum {
 };
 
 #define DEFAULT_IDLE_SECONDS 5.0
-/* Connections kept in memory at once unless --max-flows says otherwise: about 2 GB at most
- * (a flow takes under 2 KiB with its share of the flow table), so a crafted capture (a SYN flood
- * from forged addresses, a million half-open connections) cannot exhaust the machine. */
+/* Connections kept in memory at once unless --max-flows says otherwise: about 1 GB at most
+ * (a flow takes under 1 KiB with its tombstone and its share of the hash tables), so a crafted
+ * capture (a SYN flood from forged addresses, millions of half-open connections) cannot exhaust
+ * the machine. */
 #define DEFAULT_MAX_FLOWS 1000000
 
 static void usage(FILE *to)

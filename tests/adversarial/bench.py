@@ -28,9 +28,10 @@ import tempfile
 HERE = pathlib.Path(__file__).resolve().parent
 GEN = HERE / "gen-traffic.py"
 
-# The per-flow bound: one struct flow (1576 bytes today) with its allocation header, its share
-# of the hash table's buckets (at most two pointers per flow) and of the end-of-capture sort.
-PER_FLOW_BYTES = 2048
+# The per-flow bound: one struct flow (544 bytes today) and its block of rare evidence (136)
+# with their allocation headers, one tombstone (40; at most --max-flows of them), and its share
+# of the two hash tables' buckets (at most two pointers each): under 800 bytes.
+PER_FLOW_BYTES = 1024
 # Everything else: the program, libc, libpcap and jansson, libpcap's record buffer, stdio
 # buffers, the text writer's bounded tables.
 BASE_BYTES = 32 << 20
