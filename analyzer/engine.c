@@ -337,7 +337,7 @@ static int finish_all(struct shard **shards, unsigned n)
 	for (unsigned k = 0; k < n; k++)
 		for (int list = FLOW_LIST_LIVE; list <= FLOW_LIST_FINISHED; list++)
 			for (struct flow *f = flow_table_oldest(shards[k]->table, (enum flow_list)list);
-			     f; f = f->newer)
+			     f && i < total; f = f->newer)
 				all[i++] = (struct flow_in_shard){ f, shards[k] };
 	if (i > 1)
 		qsort(all, i, sizeof *all, by_first_frame);
@@ -527,7 +527,7 @@ fail:
 int engine_frame(struct engine *e, const struct capture_frame *fr)
 {
 	struct file_counts *fc = &e->files[fr->file_index];
-	struct batch_item local, *it;
+	struct batch_item local = { 0 }, *it;
 	enum dissect_result r;
 
 	e->frames++;
