@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds tcpmortem optimised and with AddressSanitizer + UndefinedBehaviorSanitizer and runs every
-# test in both: the CUnit suites per module and the end-to-end checks on the samples; then a
+# test in both: the CUnit suites per module, the end-to-end checks on the samples, the replay of
+# the fuzz corpus and saved crashes; the optimised build also checks its hardening and bounded
+# memory under adversarial traffic, the sanitizer build runs tcpmortem on every damaged capture;
+# then the static checks (tests/lint/run-lint.sh: banned functions, cppcheck, clang-tidy), and a
 # ThreadSanitizer build runs the threaded-engine test.
 # Exits non-zero when anything failed.
 set -uo pipefail
@@ -24,6 +27,8 @@ run_tests() {
 
 if run_build build -DCMAKE_BUILD_TYPE=Release; then
 	run_tests build || failed=1
+	# Static checks over every source the build compiled: banned functions, cppcheck, clang-tidy.
+	bash tests/lint/run-lint.sh build || failed=1
 else
 	failed=1
 fi
