@@ -7,9 +7,11 @@
  * input length also caps the flow table at two flows, so eviction runs too.
  *
  * Checked for every input, beyond "no crash, no leak, no undefined behaviour":
- * - every flow the engine started is reported exactly once (ids 1..n, each once), and each record
- *   is within its types (enums, evidence count and order, NUL-terminated reason, first_ts <=
- *   last_ts);
+ * - every TCP segment is accounted for exactly once: the reported flows' packets plus the late
+ *   segments of finished connections add up to the TCP segments read; every flow is reported
+ *   once (its id, the number of its first frame, seen once); each record is within its types
+ *   (enums, evidence count and order, evidence frames from the flow's first frame to the last
+ *   frame read, NUL-terminated reason, first_ts <= last_ts);
  * - the JSON document parses and holds one flow object per flow; every NDJSON line parses and
  *   there is one per flow; the CSV parses strictly, one row of 26 fields per flow plus a header;
  *   the text report is valid UTF-8 with no control character but the newline;
@@ -41,14 +43,15 @@ struct tee {
 	struct writer base;
 	struct out outs[REPORT_FORMAT_COUNT];
 	uint64_t n_flows;
-	uint8_t *seen; /* seen[id - 1]: times flow `id` was reported */
+	uint64_t packets;   /* of every reported flow, both directions */
+	uint64_t frames;    /* frames read so far: no id or evidence frame may be later */
+	uint8_t *seen;      /* seen[id - 1]: flow `id` was reported */
 	size_t seen_cap;
-	uint64_t max_id;
 };
 
-static void check_record(const struct flow_record *r)
+static void check_record(const struct flow_record *r, uint64_t frames)
 {
-	FUZZ_CHECK(r->id >= 1);
+	FUZZ_CHECK(r->id >= 1 && r->id <= frames);
 	FUZZ_CHECK((unsigned)r->close_class < CLOSE_CLASS_COUNT);
 	FUZZ_CHECK((unsigned)r->closer < CLOSER_COUNT);
 	FUZZ_CHECK((unsigned)r->handshake < HANDSHAKE_COUNT);
@@ -64,7 +67,7 @@ static void check_record(const struct flow_record *r)
 	for (unsigned i = 0; i < r->n_evidence; i++) {
 		const struct evidence_frame *e = &r->evidence[i];
 
-		FUZZ_CHECK(e->frame >= 1);
+		FUZZ_CHECK(e->frame >= r->id && e->frame <= frames);
 		FUZZ_CHECK(e->from <= 1);
 		FUZZ_CHECK(e->note != NULL);
 		FUZZ_CHECK(i == 0 || r->evidence[i - 1].frame < e->frame);
@@ -84,7 +87,7 @@ static int tee_flow(struct writer *w, const struct flow_record *r)
 {
 	struct tee *t = (struct tee *)w;
 
-	check_record(r);
+	check_record(r, t->frames);
 	if (r->id > t->seen_cap) {
 		size_t cap = t->seen_cap ? t->seen_cap : 64;
 		uint8_t *seen;
@@ -99,9 +102,8 @@ static int tee_flow(struct writer *w, const struct flow_record *r)
 	}
 	FUZZ_CHECK(t->seen[r->id - 1] == 0); /* reported once */
 	t->seen[r->id - 1] = 1;
-	if (r->id > t->max_id)
-		t->max_id = r->id;
 	t->n_flows++;
+	t->packets += r->packets[0] + r->packets[1];
 	for (int i = 0; i < REPORT_FORMAT_COUNT; i++)
 		FUZZ_CHECK(writer_flow(t->outs[i].w, r) == 0);
 	return 0;
@@ -305,14 +307,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(writer_begin(&tee.base) == 0);
 	while (capture_set_next(cs, &frame) == 1) {
 		FUZZ_CHECK(frame.caplen == 0 || frame.data != NULL);
+		FUZZ_CHECK(frame.number == tee.frames + 1);
+		tee.frames = frame.number;
 		FUZZ_CHECK(engine_frame(e, &frame) == 0);
 	}
 	FUZZ_CHECK(engine_finish(e) == 0);
 	engine_summary(e, cs, &stats, &sum);
 	FUZZ_CHECK(writer_end(&tee.base, &sum) == 0);
 
-	/* Every flow started was reported once: ids 1..n, each seen. */
-	FUZZ_CHECK(tee.max_id == tee.n_flows);
+	/* Every TCP segment read belongs to exactly one reported flow or is a late segment. */
+	FUZZ_CHECK(engine_dropped(e) == 0);
+	FUZZ_CHECK(tee.packets + sum.late_segments == stats.tcp_segments);
 	if (capture_file_unreadable(capture_set_file(cs, 0)))
 		FUZZ_CHECK(capture_file_error(capture_set_file(cs, 0)) != NULL);
 
