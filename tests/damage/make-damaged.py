@@ -16,7 +16,8 @@ name and the kind of damage), so a failure can be reproduced by name. Kinds:
                       type, block length, interface, timestamp, lengths, trailer)
   flip_ip             one byte of a frame's IP header flipped
   flip_tcp            one byte of a frame's TCP header flipped
-  snaplen_small       pcap: the file header's snaplen lowered to 96, below most records' caplen
+  snaplen_small       the file header's (pcapng: the interface's) snaplen lowered to 96, below
+                      most records' caplen
   caplen_over_max     a record's caplen above any snaplen libpcap accepts (262144)
   caplen_past_eof     a record's caplen running past the end of the file
   zero_length         a record with caplen 0 inserted (wire length 0 or 60)
@@ -269,6 +270,13 @@ def pcapng_cases(name, cap, cut_limit=CUT_POSITIONS):
                    before + section + after, *(({0, 1}, i) if cap.linktype == 101 else ({0}, n)))
     idb_off = next((off for off, t, _ in cap.blocks if t == capfile.BT_IDB), None)
     if idb_off is not None:
+        # The interface's snaplen below most records' caplen: libpcap reads a classic pcap
+        # record like that cut to the snaplen, but calls a pcapng one invalid (exit 1).
+        b = bytearray(d)
+        struct.pack_into(e + "I", b, idb_off + 12, 96)
+        first_long = next((i for i, r in enumerate(recs) if r.caplen > 96), None)
+        if first_long is not None:
+            yield Case(f"{name}.snaplen_small", name, "snaplen_small", b, {1}, first_long)
         for lt in LINKTYPE_UNSUPPORTED:
             b = bytearray(d)
             struct.pack_into(e + "H", b, idb_off + 8, lt)
