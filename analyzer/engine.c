@@ -61,9 +61,11 @@ static void finish_flow(struct engine *e, struct flow *f, uint32_t extra_modifie
 	flow_table_remove(e->table, f);
 	classify_flow(f, &ctx, rec);
 	rec->modifiers |= extra_modifiers;
+	bool keep = !e->opt.hooks || !e->opt.hooks->finish ||
+	            e->opt.hooks->finish(e->opt.hooks->ctx, f, rec);
 	free(f);
 
-	if (e->opt.only_flow && rec->id != e->opt.only_flow)
+	if (!keep || (e->opt.only_flow && rec->id != e->opt.only_flow))
 		return;
 	if (e->opt.class_mask && !(e->opt.class_mask & (1u << rec->close_class)))
 		return;
@@ -151,11 +153,14 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 		finish_flow(e, f, MOD_PORT_REUSE);
 		f = NULL;
 	}
+	bool first = !f;
 	if (!f)
 		f = start_flow(e, fr, &seg, hash);
 	if (f) {
 		d = flow_direction_of(f, &seg);
 		tracker_segment(f, &seg, d, fr->ts_ns, fr->number);
+		if (e->opt.hooks && e->opt.hooks->segment)
+			e->opt.hooks->segment(e->opt.hooks->ctx, f, &seg, d, fr, first);
 		flow_table_touch(e->table, f, flow_is_finished(f) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE);
 	}
 	expire(e);
@@ -234,6 +239,7 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
 }
 
 uint64_t engine_evicted(const struct engine *e) { return e->evicted; }
+uint64_t engine_live_flows(const struct engine *e) { return flow_table_count(e->table); }
 uint64_t engine_dropped(const struct engine *e) { return e->dropped; }
 
 void engine_destroy(struct engine *e)

@@ -21,12 +21,28 @@
 
 #define FINISHED_QUIET_NS (60LL * 1000000000)
 
+struct flow;
+
+/* An observer of the engine, for features that need more than the finished records (the
+ * segment log behind stories and ladder diagrams, seglog.h). Every member may be NULL. */
+struct engine_hooks {
+	void *ctx;
+	/* `seg` (frame `fr`, direction `d`) was just applied to `f`; `first`: it started `f`. */
+	void (*segment)(void *ctx, const struct flow *f, const struct tcp_segment *seg,
+	                enum flow_direction d, const struct capture_frame *fr, bool first);
+	/* `f` is finished and classified into *rec; called for every flow, before it is reported
+	 * and freed. May attach data to *rec that lives until the next call. Returns false to leave
+	 * the flow out of the report (as only_flow does). */
+	bool (*finish)(void *ctx, const struct flow *f, struct flow_record *rec);
+};
+
 struct engine_options {
 	int64_t idle_ns;          /* DESIGN §2 idle_at_end threshold */
 	uint64_t max_flows;       /* 0: no cap */
 	uint32_t class_mask;      /* bit per enum close_class to report; 0: all */
 	uint64_t only_flow;       /* report only this flow id; 0: all */
 	uint64_t hash_seed;
+	const struct engine_hooks *hooks; /* NULL: none */
 };
 
 struct engine;
@@ -47,6 +63,8 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
                     struct capture_stats *stats, struct run_summary *sum);
 
 uint64_t engine_evicted(const struct engine *e);
+/* Connections in memory now. */
+uint64_t engine_live_flows(const struct engine *e);
 /* Flows that could not be tracked because memory ran out. */
 uint64_t engine_dropped(const struct engine *e);
 
