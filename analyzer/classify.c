@@ -50,6 +50,8 @@
 /* Heartbeat-sized messages a side must have sent, and the peer answered, for `heartbeat`. */
 #define HEARTBEAT_MIN_MESSAGES 3
 
+static const struct seg_snap no_snap;
+
 static const char *side_name(enum flow_direction d)
 {
 	return d == FROM_CLIENT ? "client" : "server";
@@ -78,19 +80,22 @@ static void add_evidence(struct flow_record *rec, const struct flow *f, const st
                          enum flow_direction from, const char *note)
 {
 	struct evidence_frame *e;
+	uint64_t frame = snap_frame(f, s);
 
-	if (!s->frame || rec->n_evidence >= FLOW_EVIDENCE_MAX)
+	if (!frame || rec->n_evidence >= FLOW_EVIDENCE_MAX)
 		return;
 	for (unsigned i = 0; i < rec->n_evidence; i++)
-		if (rec->evidence[i].frame == s->frame)
+		if (rec->evidence[i].frame == frame)
 			return;
 	e = &rec->evidence[rec->n_evidence++];
-	e->frame = s->frame;
+	e->frame = frame;
 	e->ts_ns = s->ts_ns;
 	e->from = (uint8_t)from;
 	e->flags = s->flags;
 	e->seq = s->seq - f->dir[from].isn;
-	e->ack = (s->flags & TCP_ACK) && f->dir[!from].seq_known ? s->ack - f->dir[!from].isn : s->ack;
+	e->ack = (s->flags & TCP_ACK) && (f->dir[!from].bits & DIR_SEQ_KNOWN)
+	             ? s->ack - f->dir[!from].isn
+	             : s->ack;
 	e->len = s->len;
 	e->note = note;
 }
@@ -121,16 +126,23 @@ static void set_close(struct flow_record *rec, enum close_class c, enum closer_s
 	}
 }
 
+/* The client's first SYN, rebuilt: it is the flow's first segment when the flow starts with
+ * one, and its fields are known (seq = ISN, no ACK, no data). */
+static struct seg_snap client_syn(const struct flow *f)
+{
+	if (!f->starts_with_syn)
+		return no_snap;
+	return (struct seg_snap){ .ts_ns = f->first_ts_ns, .frame = 1,
+	                          .seq = f->dir[FROM_CLIENT].isn, .flags = TCP_SYN };
+}
+
 static enum handshake_kind handshake_of(const struct flow *f)
 {
-	const struct flow_dir *c = &f->dir[FROM_CLIENT];
-	const struct flow_dir *s = &f->dir[FROM_SERVER];
-
 	if (f->synack_seen)
 		return f->handshake_acked ? HANDSHAKE_COMPLETE : HANDSHAKE_NO_FINAL_ACK;
-	if (c->syn.frame && s->rst.frame)
+	if (f->starts_with_syn && f->dir[FROM_SERVER].rst_count)
 		return HANDSHAKE_REFUSED;
-	if (c->syn.frame)
+	if (f->starts_with_syn)
 		return HANDSHAKE_SYN_ONLY;
 	return HANDSHAKE_MIDSTREAM;
 }
@@ -138,17 +150,18 @@ static enum handshake_kind handshake_of(const struct flow *f)
 static bool try_syn_unanswered(const struct flow *f, struct flow_record *rec)
 {
 	const struct flow_dir *c = &f->dir[FROM_CLIENT];
+	struct seg_snap syn = client_syn(f);
 	char span[32];
 
-	if (!c->syn.frame || f->dir[FROM_SERVER].packets > 0 || f->synack_seen)
+	if (!syn.frame || f->dir[FROM_SERVER].packets > 0 || f->synack_seen)
 		return false;
 	set_close(rec, CLOSE_SYN_UNANSWERED, CLOSER_NONE, NULL);
-	add_evidence(rec, f, &c->syn, FROM_CLIENT, "connection attempt");
+	add_evidence(rec, f, &syn, FROM_CLIENT, "connection attempt");
 	if (c->syn_count > 1) {
 		add_evidence(rec, f, &c->last, FROM_CLIENT, "last SYN retransmission");
 		snprintf(rec->reason, sizeof rec->reason,
 		         "the client sent its SYN %u times over %s and the server never answered",
-		         c->syn_count, duration_text(c->last.ts_ns - c->syn.ts_ns, span, sizeof span));
+		         c->syn_count, duration_text(c->last.ts_ns - syn.ts_ns, span, sizeof span));
 	} else {
 		snprintf(rec->reason, sizeof rec->reason,
 		         "the client sent one SYN and the server never answered");
@@ -158,65 +171,61 @@ static bool try_syn_unanswered(const struct flow *f, struct flow_record *rec)
 
 static bool try_refused(const struct flow *f, struct flow_record *rec)
 {
-	const struct flow_dir *c = &f->dir[FROM_CLIENT];
-	const struct flow_dir *s = &f->dir[FROM_SERVER];
+	struct seg_snap syn = client_syn(f);
+	const struct flow_rare *r = f->rare;
 	char delay[32];
 
-	if (!c->syn.frame || f->synack_seen || !s->rst.frame)
+	if (!syn.frame || f->synack_seen || !r || !r->rst_frame[FROM_SERVER])
 		return false;
-	set_close(rec, CLOSE_RST_REFUSED, CLOSER_SERVER, &s->rst);
-	add_evidence(rec, f, &c->syn, FROM_CLIENT, "connection attempt");
-	add_evidence(rec, f, &s->rst, FROM_SERVER, "reset instead of SYN+ACK");
+	if (r->first_rst_from != FROM_SERVER)
+		return false;
+	set_close(rec, CLOSE_RST_REFUSED, CLOSER_SERVER, &r->first_rst);
+	add_evidence(rec, f, &syn, FROM_CLIENT, "connection attempt");
+	add_evidence(rec, f, &r->first_rst, FROM_SERVER, "reset instead of SYN+ACK");
 	snprintf(rec->reason, sizeof rec->reason,
 	         "the server answered the SYN with a reset %s later: nothing listened on port %u "
 	         "(connection refused)",
-	         duration_text(s->rst.ts_ns - s->rst_answers.ts_ns, delay, sizeof delay),
+	         duration_text(r->first_rst.ts_ns - r->rst_answers.ts_ns, delay, sizeof delay),
 	         (unsigned)f->ep[FROM_SERVER].port);
 	return true;
 }
 
 static bool try_keepalive(const struct flow *f, struct flow_record *rec)
 {
-	for (int k = FROM_CLIENT; k <= FROM_SERVER; k++) {
-		const struct flow_dir *me = &f->dir[k];
-		char gap[32];
-		bool reset;
+	const struct silent_run *run = &f->silent;
+	enum flow_direction k = (enum flow_direction)run->from;
+	const struct flow_rare *r = f->rare;
+	char gap[32];
+	bool reset;
 
-		if (me->probes_unanswered_run == 0)
-			continue;
-		reset = me->rst.frame > me->first_probe_of_run.frame;
-		if (!reset && me->probes_unanswered_run < KEEPALIVE_MIN_UNANSWERED)
-			continue;
-		/* Linux resets when keepalive gives up (tcp_keepalive_timer); without that RST the
-		 * prober was still probing when the capture ended. Either way the prober is the side
-		 * that ends the connection. */
-		set_close(rec, CLOSE_KEEPALIVE_TIMEOUT, closer_of((enum flow_direction)k),
-		          reset ? &me->rst : &me->last_probe);
-		add_evidence(rec, f, &f->dir[!k].last, (enum flow_direction)!k,
-		             "last segment from the peer");
-		add_evidence(rec, f, &me->first_probe_of_run, (enum flow_direction)k,
-		             "first unanswered keepalive probe");
-		add_evidence(rec, f, &me->last_probe, (enum flow_direction)k,
-		             "last unanswered keepalive probe");
-		if (reset)
-			add_evidence(rec, f, &me->rst, (enum flow_direction)k, "keepalive gave up: reset");
-		duration_text(me->probes_unanswered_run > 1
-		                  ? (me->last_probe.ts_ns - me->first_probe_of_run.ts_ns) /
-		                        (me->probes_unanswered_run - 1)
-		                  : 0,
-		              gap, sizeof gap);
-		snprintf(rec->reason, sizeof rec->reason,
-		         "the %s's %u keepalive probes (every %s) went unanswered; %s",
-		         side_name((enum flow_direction)k), me->probes_unanswered_run, gap,
-		         reset ? "it gave up and reset the connection"
-		               : "the capture ends while they are unanswered");
-		return true;
-	}
-	return false;
+	if (run->probes == 0 || !r)
+		return false;
+	reset = r->rst_frame[k] > r->first_probe.frame;
+	if (!reset && run->probes < KEEPALIVE_MIN_UNANSWERED)
+		return false;
+	/* Linux resets when keepalive gives up (tcp_keepalive_timer); without that RST the prober
+	 * was still probing when the capture ended. Either way the prober is the side that ends
+	 * the connection. */
+	set_close(rec, CLOSE_KEEPALIVE_TIMEOUT, closer_of(k), reset ? &r->first_rst : &r->last_probe);
+	add_evidence(rec, f, &f->dir[!k].last, (enum flow_direction)!k, "last segment from the peer");
+	add_evidence(rec, f, &r->first_probe, k, "first unanswered keepalive probe");
+	add_evidence(rec, f, &r->last_probe, k, "last unanswered keepalive probe");
+	if (reset && r->first_rst_from == k)
+		add_evidence(rec, f, &r->first_rst, k, "keepalive gave up: reset");
+	duration_text(run->probes > 1 ? (r->last_probe.ts_ns - r->first_probe.ts_ns) /
+	                                    (int64_t)(run->probes - 1)
+	                              : 0,
+	              gap, sizeof gap);
+	snprintf(rec->reason, sizeof rec->reason,
+	         "the %s's %u keepalive probes (every %s) went unanswered; %s", side_name(k),
+	         run->probes, gap,
+	         reset ? "it gave up and reset the connection"
+	               : "the capture ends while they are unanswered");
+	return true;
 }
 
 /* The side had been exchanging small messages with its peer (application heartbeats). */
-static bool was_heartbeating(const struct flow *f, int k)
+static bool was_heartbeating(const struct flow *f, enum flow_direction k)
 {
 	const struct flow_dir *me = &f->dir[k];
 	const struct flow_dir *peer = &f->dir[!k];
@@ -224,82 +233,70 @@ static bool was_heartbeating(const struct flow *f, int k)
 	return me->small_payload_segments >= HEARTBEAT_MIN_MESSAGES &&
 	       me->small_payload_segments * 2 >= me->payload_segments &&
 	       peer->payload_segments >= HEARTBEAT_MIN_MESSAGES - 1 &&
-	       me->first_unanswered.len <= HEARTBEAT_MAX_BYTES;
-}
-
-/* Data (or a FIN) left unanswered to the end, retransmitted at least once, over a second or
- * with at least two retransmissions: the peer is gone, not just slow. */
-static bool left_unanswered(const struct flow_dir *me)
-{
-	if (me->unanswered_rtx == 0)
-		return false;
-	return me->unanswered_rtx >= VANISHED_MIN_RETRANSMISSIONS ||
-	       me->last_unanswered.ts_ns - me->first_unanswered.ts_ns >= VANISHED_MIN_SPAN_NS;
+	       f->silent.first.len <= HEARTBEAT_MAX_BYTES;
 }
 
 /* Linux gives up on retransmissions silently (tcp_write_err: no segment is sent), so giving up
  * shows only as the retransmissions stopping: no further one by the time the exponential
- * backoff (RFC 6298 §5.5) would have sent it. A FIN or RST after them also ends it. */
-static bool gave_up_retransmitting(const struct flow_dir *me, const struct classify_context *ctx)
+ * backoff (RFC 6298 §5.5) would have sent it. A RST after them also ends it. */
+static bool gave_up_retransmitting(const struct flow *f, const struct classify_context *ctx)
 {
-	int64_t next_gap = 2 * me->last_rtx_gap_ns;
+	const struct silent_run *run = &f->silent;
+	int64_t next_gap = 2 * run->last_rtx_gap_ns;
 
 	if (next_gap < RTO_MIN_NS)
 		next_gap = RTO_MIN_NS;
-	if (me->rst.frame > me->first_unanswered.frame)
+	if (f->rare && f->rare->rst_frame[run->from] > run->first.frame)
 		return true;
-	return ctx->capture_end_ns - me->last_unanswered.ts_ns > next_gap + next_gap / 2;
+	return ctx->capture_end_ns - run->last.ts_ns > next_gap + next_gap / 2;
 }
 
 static bool try_vanished(const struct flow *f, const struct classify_context *ctx,
                          struct flow_record *rec)
 {
-	int k = -1;
-
-	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
-		const struct flow_dir *me = &f->dir[d];
-
-		if (!left_unanswered(me))
-			continue;
-		if (k < 0 || me->first_unanswered.frame < f->dir[k].first_unanswered.frame)
-			k = d;
-	}
-	if (k < 0)
-		return false;
-
+	const struct silent_run *run = &f->silent;
+	enum flow_direction k = (enum flow_direction)run->from;
 	const struct flow_dir *me = &f->dir[k];
 	const struct flow_dir *peer = &f->dir[!k];
-	bool heartbeat = was_heartbeating(f, k);
-	bool gave_up = gave_up_retransmitting(me, ctx);
-	const char *who = side_name((enum flow_direction)k);
-	const char *gone = side_name((enum flow_direction)!k);
 	char span[32], silent[32];
+	bool heartbeat, gave_up;
 	int n;
+
+	/* Data (or a FIN) left unanswered to the end, retransmitted at least once, over a second
+	 * or with at least two retransmissions: the peer is gone, not just slow. */
+	if (run->rtx == 0)
+		return false;
+	if (run->rtx < VANISHED_MIN_RETRANSMISSIONS &&
+	    run->last.ts_ns - run->first.ts_ns < VANISHED_MIN_SPAN_NS)
+		return false;
+	heartbeat = was_heartbeating(f, k);
+	gave_up = gave_up_retransmitting(f, ctx);
 
 	/* The closer is the side left sending to nobody, whether or not the capture shows it
 	 * giving up: Linux gives up silently, and captures usually stop soon after. */
-	set_close(rec, CLOSE_PEER_VANISHED, closer_of((enum flow_direction)k), &me->last_unanswered);
+	set_close(rec, CLOSE_PEER_VANISHED, closer_of(k), &run->last);
 	rec->close_detail = heartbeat ? "heartbeat" : "retransmit_timeout";
 	add_evidence(rec, f, &peer->last, (enum flow_direction)!k, "last sign of life from the peer");
-	add_evidence(rec, f, &me->first_unanswered, (enum flow_direction)k,
-	             "first segment never answered");
-	add_evidence(rec, f, &me->last_rtx, (enum flow_direction)k, "last retransmission");
+	add_evidence(rec, f, &run->first, k, "first segment never answered");
+	add_evidence(rec, f, &run->last, k, "last unanswered segment");
 	if (me->fin.frame > peer->last.frame)
-		add_evidence(rec, f, &me->fin, (enum flow_direction)k, "FIN never acknowledged");
-	if (me->rst.frame > me->first_unanswered.frame)
-		add_evidence(rec, f, &me->rst, (enum flow_direction)k, "reset after giving up");
-	duration_text(me->last_unanswered.ts_ns - me->first_unanswered.ts_ns, span, sizeof span);
+		add_evidence(rec, f, &me->fin, k, "FIN never acknowledged");
+	if (f->rare && f->rare->first_rst_from == k && f->rare->first_rst.frame > run->first.frame)
+		add_evidence(rec, f, &f->rare->first_rst, k, "reset after giving up");
+	duration_text(run->last.ts_ns - run->first.ts_ns, span, sizeof span);
 	duration_text(ctx->capture_end_ns - peer->last.ts_ns, silent, sizeof silent);
 	if (heartbeat)
 		n = snprintf(rec->reason, sizeof rec->reason,
 		             "the %s stopped answering the %s's heartbeats: %u segments (%u "
 		             "retransmissions) over %s went unanswered, nothing came back for %s",
-		             gone, who, me->unanswered_segs, me->unanswered_rtx, span, silent);
+		             side_name((enum flow_direction)!k), side_name(k), run->segs, run->rtx,
+		             span, silent);
 	else
 		n = snprintf(rec->reason, sizeof rec->reason,
 		             "the %s vanished (power, cable, route or firewall): the %s's %u segments "
 		             "(%u retransmissions) over %s went unanswered, nothing came back for %s",
-		             gone, who, me->unanswered_segs, me->unanswered_rtx, span, silent);
+		             side_name((enum flow_direction)!k), side_name(k), run->segs, run->rtx,
+		             span, silent);
 	if (n > 0 && (size_t)n < sizeof rec->reason)
 		snprintf(rec->reason + n, sizeof rec->reason - (size_t)n, "; %s",
 		         gave_up ? "the retransmissions stopped: it gave up"
@@ -314,32 +311,31 @@ static bool try_vanished(const struct flow *f, const struct classify_context *ct
  * grows as rcv_ssthresh grows), so the evidence is the conversation: bytes that arrived after
  * r's own last data. A client that had sent a request and aborts after the server's answer has
  * been answered, not left with an unanswered message: its application read the reply. */
-static uint64_t unread_bytes(const struct flow *f, enum flow_direction r)
+static uint32_t unread_bytes(const struct flow *f, enum flow_direction r)
 {
-	const struct flow_dir *me = &f->dir[r];
-
-	if (r == FROM_CLIENT && me->payload_segments > 0 && !f->roles_inferred)
+	if (r == FROM_CLIENT && f->dir[r].payload_segments > 0 && !f->roles_inferred)
 		return 0;
-	return me->rst_unread_bytes;
+	return f->rare->rst_unread_bytes;
 }
 
 static void classify_reset(const struct flow *f, struct flow_record *rec)
 {
-	enum flow_direction r = (enum flow_direction)f->first_rst_from;
+	const struct flow_rare *ra = f->rare;
+	enum flow_direction r = (enum flow_direction)ra->first_rst_from;
 	enum flow_direction p = (enum flow_direction)!r;
 	const struct flow_dir *me = &f->dir[r];
 	const struct flow_dir *peer = &f->dir[p];
-	const struct seg_snap *rst = &me->rst;
+	const struct seg_snap *rst = &ra->first_rst;
 	bool sent_fin_before = me->fin.frame && me->fin.frame < rst->frame;
 	bool bare = !(rst->flags & TCP_ACK);
 	char delay[32];
 
-	duration_text(rst->ts_ns - me->rst_answers.ts_ns, delay, sizeof delay);
-	if (sent_fin_before && peer->payload_after_peer_fin > 0 &&
-	    peer->first_payload_after_peer_fin.frame < rst->frame) {
+	duration_text(rst->ts_ns - ra->rst_answers.ts_ns, delay, sizeof delay);
+	if (sent_fin_before && ra->payload_after_fin.frame && ra->payload_after_fin_from == p &&
+	    ra->payload_after_fin.frame < rst->frame) {
 		set_close(rec, CLOSE_RST_AFTER_CLOSE, closer_of(r), rst);
 		add_evidence(rec, f, &me->fin, r, "closed: FIN");
-		add_evidence(rec, f, &peer->first_payload_after_peer_fin, p, "data sent after that FIN");
+		add_evidence(rec, f, &ra->payload_after_fin, p, "data sent after that FIN");
 		add_evidence(rec, f, rst, r, "reset from the closed socket");
 		snprintf(rec->reason, sizeof rec->reason,
 		         "the %s had closed (FIN) and reset %s after the %s sent more data: the data "
@@ -349,7 +345,7 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	}
 	if (bare && !sent_fin_before) {
 		set_close(rec, CLOSE_RST_PEER_RESTARTED, closer_of(r), rst);
-		add_evidence(rec, f, &me->rst_answers, p, "segment the reset answers");
+		add_evidence(rec, f, &ra->rst_answers, p, "segment the reset answers");
 		add_evidence(rec, f, rst, r, "bare reset: no socket for this connection");
 		snprintf(rec->reason, sizeof rec->reason,
 		         "the %s answered the %s's segment with a bare reset %s later without ever "
@@ -363,10 +359,10 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	if (!bare && unread_bytes(f, r) > 0) {
 		set_close(rec, CLOSE_RST_UNREAD_DATA, closer_of(r), rst);
 		snprintf(rec->reason, sizeof rec->reason,
-		         "the %s reset the connection instead of closing it: %llu bytes from the %s "
+		         "the %s reset the connection instead of closing it: %u bytes from the %s "
 		         "arrived after its own last data and were never answered, so its "
 		         "application closed without reading them (RFC 2525 §2.17)",
-		         side_name(r), (unsigned long long)unread_bytes(f, r), side_name(p));
+		         side_name(r), unread_bytes(f, r), side_name(p));
 		return;
 	}
 	set_close(rec, CLOSE_RST_ABORT, closer_of(r), rst);
@@ -392,7 +388,7 @@ static bool try_fins(const struct flow *f, struct flow_record *rec)
 		add_evidence(rec, f, &b->fin, (enum flow_direction)!first, "second FIN");
 		add_evidence(rec, f, &a->fin_ack, (enum flow_direction)!first, "first FIN acknowledged");
 		add_evidence(rec, f, &b->fin_ack, first, "second FIN acknowledged");
-		if (!c->fin_knew_peer_fin && !s->fin_knew_peer_fin) {
+		if (!(c->bits & DIR_FIN_KNEW_PEER_FIN) && !(s->bits & DIR_FIN_KNEW_PEER_FIN)) {
 			set_close(rec, CLOSE_FIN_SIMULTANEOUS, CLOSER_BOTH, &b->fin);
 			snprintf(rec->reason, sizeof rec->reason,
 			         "both sides closed at once: the FINs crossed %s apart, neither "
@@ -401,12 +397,10 @@ static bool try_fins(const struct flow *f, struct flow_record *rec)
 			         both_acked ? "; both were then acknowledged" : "");
 			return true;
 		}
-		if (a->fin_knew_peer_fin) { /* capture order and TCP order disagree: trust TCP */
+		if (a->bits & DIR_FIN_KNEW_PEER_FIN) /* capture order and TCP order disagree: TCP wins */
 			first = (enum flow_direction)!first;
-		}
 		set_close(rec, CLOSE_FIN_GRACEFUL, closer_of(first), &f->dir[first].fin);
-		snprintf(rec->reason, sizeof rec->reason,
-		         "the %s closed first; the %s closed %s later%s",
+		snprintf(rec->reason, sizeof rec->reason, "the %s closed first; the %s closed %s later%s",
 		         side_name(first), side_name((enum flow_direction)!first),
 		         duration_text(f->dir[!first].fin.ts_ns - f->dir[first].fin.ts_ns, gap,
 		                       sizeof gap),
@@ -421,14 +415,13 @@ static bool try_fins(const struct flow *f, struct flow_record *rec)
 		set_close(rec, CLOSE_HALF_CLOSED_AT_END, closer_of(d), &f->dir[d].fin);
 		add_evidence(rec, f, &f->dir[d].fin, d, "FIN: sending side closed");
 		add_evidence(rec, f, &f->dir[d].fin_ack, (enum flow_direction)!d, "FIN acknowledged");
-		add_evidence(rec, f, &other->last_payload, (enum flow_direction)!d,
-		             "peer's last data");
+		add_evidence(rec, f, &other->last_payload, (enum flow_direction)!d, "peer's last data");
 		if (other->payload_after_peer_fin > 0)
 			snprintf(rec->reason, sizeof rec->reason,
-			         "the %s closed its sending side; the %s went on sending (%llu bytes "
+			         "the %s closed its sending side; the %s went on sending (%u bytes "
 			         "after the FIN) and had not closed when the capture ended",
 			         side_name(d), side_name((enum flow_direction)!d),
-			         (unsigned long long)other->payload_after_peer_fin);
+			         other->payload_after_peer_fin);
 		else
 			snprintf(rec->reason, sizeof rec->reason,
 			         "the %s closed its sending side; the %s had not closed when the "
@@ -444,14 +437,13 @@ static void classify_no_close(const struct flow *f, const struct classify_contex
 {
 	const struct flow_dir *c = &f->dir[FROM_CLIENT];
 	const struct flow_dir *s = &f->dir[FROM_SERVER];
-	const struct seg_snap *last = c->last_active.ts_ns >= s->last_active.ts_ns ? &c->last_active
-	                                                                          : &s->last_active;
-	enum flow_direction from = last == &c->last_active ? FROM_CLIENT : FROM_SERVER;
-	int64_t last_ts = last->frame ? last->ts_ns : f->first_ts_ns;
+	enum flow_direction from = c->last_payload.ts_ns >= s->last_payload.ts_ns ? FROM_CLIENT
+	                                                                          : FROM_SERVER;
+	int64_t last_ts = f->last_active_ns ? f->last_active_ns : f->first_ts_ns;
 	int64_t silence = ctx->capture_end_ns - last_ts;
 	char quiet[32];
 
-	add_evidence(rec, f, last, from, "last data");
+	add_evidence(rec, f, &f->dir[from].last_payload, from, "last data");
 	duration_text(silence, quiet, sizeof quiet);
 	if (silence > ctx->idle_ns) {
 		set_close(rec, CLOSE_IDLE_AT_END, CLOSER_NONE, NULL);
@@ -469,19 +461,19 @@ static void classify_no_close(const struct flow *f, const struct classify_contex
  * from was most likely made by a box in the path (firewall, load balancer). */
 static void check_rst_origin(const struct flow *f, struct flow_record *rec)
 {
-	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
-		const struct flow_dir *me = &f->dir[d];
-
-		if (me->rst.frame && me->ttl_known && me->rst.ttl != me->ttl)
+	if (!f->rare)
+		return;
+	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++)
+		if (f->rare->rst_frame[d] && (f->dir[d].bits & DIR_TTL_KNOWN) &&
+		    f->rare->rst_ttl[d] != f->dir[d].ttl)
 			rec->modifiers |= MOD_RST_FROM_MIDDLEBOX;
-	}
 }
 
 void classify_flow(const struct flow *f, const struct classify_context *ctx,
                    struct flow_record *rec)
 {
 	memset(rec, 0, sizeof *rec);
-	rec->id = f->id;
+	rec->id = f->first_frame;
 	rec->capture = f->capture;
 	rec->client = f->ep[FROM_CLIENT];
 	rec->server = f->ep[FROM_SERVER];
@@ -493,7 +485,7 @@ void classify_flow(const struct flow *f, const struct classify_context *ctx,
 		rec->packets[d] = f->dir[d].packets;
 		rec->bytes[d] = f->dir[d].payload_bytes;
 		rec->retransmissions[d] = f->dir[d].retransmissions;
-		rec->state[d] = f->state[d];
+		rec->state[d] = (enum tcp_state)f->state[d];
 		rec->keepalive_probes += f->dir[d].probes;
 	}
 	rec->handshake = handshake_of(f);
@@ -503,7 +495,7 @@ void classify_flow(const struct flow *f, const struct classify_context *ctx,
 	if (try_syn_unanswered(f, rec) || try_refused(f, rec) || try_keepalive(f, rec) ||
 	    try_vanished(f, ctx, rec)) {
 		/* decided */
-	} else if (f->first_rst_frame) {
+	} else if (f->rare && f->rare->first_rst.frame) {
 		classify_reset(f, rec);
 	} else if (!try_fins(f, rec)) {
 		classify_no_close(f, ctx, rec);

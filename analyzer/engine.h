@@ -2,14 +2,23 @@
  *
  * The engine owns the flow table. Each frame is dissected, its flow found or started and
  * tracked; flows are finished (classified, handed to the writer, freed) as soon as they are over
- * in capture time, when the table is full (the longest idle first, marked `evicted`), when the
- * 4-tuple is reused, or at the end of the capture.
+ * in capture time, so memory follows the flows alive at one moment, not the flows in the file.
  *
- * Expiry rule: a flow that has ended on the wire (RST seen, or both FINs acknowledged) is
- * finished once nothing was seen on it for FINISHED_QUIET_NS of capture time (Linux holds
- * TIME-WAIT for 60 s, TCP_TIMEWAIT_LEN, and segments still in flight, a peer's retransmissions
- * or further resets belong to the same connection until then). A flow that has not ended stays
- * until the end of the capture, so it can never be finished early and then reappear.
+ * Expiry rules (capture time, i.e. the latest frame timestamp seen, never the wall clock):
+ *  - A flow that has ended on the wire (a RST, or both FINs acknowledged) is finished once
+ *    nothing was seen on it for FINISHED_QUIET_NS: the peer's segments still in flight and
+ *    further resets arrive within that.
+ *  - Any other flow is finished once silent for `expire_ns` (default 300 s, never less than the
+ *    idle threshold): it is classified as if the capture ended there (idle_at_end, peer_vanished,
+ *    keepalive_timeout, half_closed_at_end, ...).
+ *  - When the table holds `max_flows`, the least recently active flow is finished at once,
+ *    marked `evicted`.
+ *  - A finished flow leaves a tombstone of its 4-tuple for TOMBSTONE_NS (Linux holds TIME-WAIT
+ *    60 s, TCP_TIMEWAIT_LEN): a later segment on it is counted as a late segment of a finished
+ *    connection, never taken for a new connection, and a new SYN on it starts a flow marked
+ *    `port_reuse`. So a flow is never finished early and then reported again as a second flow
+ *    unless it stays silent past `expire_ns` and then TOMBSTONE_NS more.
+ *  - At the end of the capture every flow left is finished, in the order they started.
  */
 #ifndef TM_ENGINE_H
 #define TM_ENGINE_H
@@ -19,17 +28,21 @@
 #include "capture.h"
 #include "reports/writer.h"
 
-#define FINISHED_QUIET_NS (60LL * 1000000000)
+#define FINISHED_QUIET_NS (10LL * 1000000000)
+#define TOMBSTONE_NS (60LL * 1000000000)
+#define DEFAULT_EXPIRE_NS (300LL * 1000000000)
 
 struct flow;
 
 /* An observer of the engine, for features that need more than the finished records (the
- * segment log behind stories and ladder diagrams, seglog.h). Every member may be NULL. */
+ * segment log behind stories and ladder diagrams, seglog.h). Every member may be NULL. Hooks
+ * are called from the analysing thread and see records before they are buffered, so an engine
+ * with hooks analyses in one thread (engine_create ignores `threads`). */
 struct engine_hooks {
 	void *ctx;
 	/* `seg` (frame `fr`, direction `d`) was just applied to `f`; `first`: it started `f`. */
 	void (*segment)(void *ctx, const struct flow *f, const struct tcp_segment *seg,
-	                enum flow_direction d, const struct capture_frame *fr, bool first);
+	                enum flow_direction d, int64_t ts_ns, uint64_t frame, bool first);
 	/* `f` is finished and classified into *rec; called for every flow, before it is reported
 	 * and freed. May attach data to *rec that lives until the next call. Returns false to leave
 	 * the flow out of the report (as only_flow does). */
@@ -38,10 +51,12 @@ struct engine_hooks {
 
 struct engine_options {
 	int64_t idle_ns;          /* DESIGN §2 idle_at_end threshold */
+	int64_t expire_ns;        /* silence that finishes a live flow; 0: DEFAULT_EXPIRE_NS */
 	uint64_t max_flows;       /* 0: no cap */
 	uint32_t class_mask;      /* bit per enum close_class to report; 0: all */
 	uint64_t only_flow;       /* report only this flow id; 0: all */
 	uint64_t hash_seed;
+	unsigned threads;         /* analysis threads; 0 or 1: all in the calling thread */
 	const struct engine_hooks *hooks; /* NULL: none */
 };
 
@@ -63,7 +78,9 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
                     struct capture_stats *stats, struct run_summary *sum);
 
 uint64_t engine_evicted(const struct engine *e);
-/* Connections in memory now. */
+/* Most flows alive at one moment. */
+uint64_t engine_peak_flows(const struct engine *e);
+/* Connections in memory now (threaded: as of the last batch the workers finished). */
 uint64_t engine_live_flows(const struct engine *e);
 /* Flows that could not be tracked because memory ran out. */
 uint64_t engine_dropped(const struct engine *e);

@@ -2,9 +2,15 @@
  *
  * A flow is two directions (what the client sent, what the server sent) plus the two endpoints'
  * inferred states. Each direction keeps counters, sequence tracking and a few snapshots of the
- * segments a later conclusion may rest on (the first SYN, FIN and RST, the last payload, ...).
- * The tracker (tracker.c) updates it per segment; the classifier (classify.c) reads it once,
- * when the flow is finished, and produces the immutable flow_record.
+ * segments a later conclusion may rest on (its FIN, its last segment, ...). The tracker
+ * (tracker.c) updates it per segment; the classifier (classify.c) reads it once, when the flow
+ * is finished, and produces the immutable flow_record.
+ *
+ * Memory is the budget (issue: at most 512 bytes per live flow): snapshots are 24 bytes, frame
+ * numbers are stored relative to the flow's first frame, counters that cannot exceed 2^32 in
+ * practice are 32 bits, and the evidence only unusual endings need (resets, keepalive probes,
+ * unanswered retransmissions, data after a FIN) lives in a `flow_rare` block allocated the first
+ * time such a segment is seen: most connections never pay for it.
  */
 #ifndef TM_FLOW_H
 #define TM_FLOW_H
@@ -15,99 +21,115 @@
 #include "dissect/segment.h"
 #include "reports/flow_record.h"
 
-/* One segment, as evidence: enough to print it and to reason about it later. */
+/* One segment, as evidence. */
 struct seg_snap {
-	uint64_t frame;  /* 0: no such segment seen */
 	int64_t ts_ns;
+	uint32_t frame;  /* frame number - flow's first frame + 1; 0: no such segment seen */
 	uint32_t seq;    /* absolute */
 	uint32_t ack;    /* absolute */
-	uint32_t len;    /* payload bytes */
-	uint32_t window; /* scaled when the scale is known */
+	uint16_t len;    /* payload bytes (an IP packet holds at most 65535) */
 	uint8_t flags;
 	uint8_t ttl;
-	uint8_t options_len;
+};
+
+/* Flag bits of flow_dir.bits. */
+enum flow_dir_bit {
+	DIR_SEQ_KNOWN = 1u << 0,
+	DIR_ACK_KNOWN = 1u << 1,
+	DIR_WSCALE = 1u << 2,         /* announced a window scale in its SYN */
+	DIR_TTL_KNOWN = 1u << 3,
+	DIR_FIN_KNEW_PEER_FIN = 1u << 4, /* its FIN's ACK already covered the peer's FIN */
+	DIR_SYN_SEEN = 1u << 5,
 };
 
 /* What one endpoint sent (index = enum flow_direction). */
 struct flow_dir {
-	bool seq_known;
 	uint32_t isn;          /* SYN's seq; midstream: first seq seen - 1 (tracker.c) */
 	uint32_t next_seq;     /* highest seq + length sent (SYN and FIN count one each) */
-	bool ack_known;
 	uint32_t max_ack;      /* highest ACK this side sent: what it got from the peer */
-	uint8_t wscale;        /* window scale this side announced in its SYN */
-	bool wscale_announced;
 	uint32_t window;       /* last advertised window, scaled when known */
-	uint32_t window_max;
-
-	uint64_t packets;
+	uint32_t fin_seq;      /* sequence number its FIN occupies */
+	uint32_t packets;
 	uint64_t payload_bytes;
-	uint64_t payload_segments;
-	uint64_t small_payload_segments; /* <= HEARTBEAT_MAX_BYTES: heartbeat-sized messages */
-	uint64_t retransmissions;
-	uint32_t syn_count;
-	uint32_t zero_windows;
-	uint32_t rst_count;
-
-	/* Keepalive probes this side sent (RFC 9293 §3.8.4; Linux: seq = next seq - 1, no data). */
-	uint32_t probes;
-	uint32_t probes_unanswered_run; /* probes since the peer last sent anything */
-	struct seg_snap first_probe_of_run;
-	struct seg_snap last_probe;
-
-	/* Data or FIN segments sent since the peer last sent anything, and how many of them were
-	 * retransmissions: a peer that vanished leaves these unanswered to the end. */
-	uint32_t unanswered_segs;
-	uint32_t unanswered_rtx;
-	struct seg_snap first_unanswered;
-	struct seg_snap last_unanswered;
-	struct seg_snap last_rtx;
-	int64_t last_rtx_gap_ns;       /* time from the previous unanswered segment to last_rtx */
-
-	struct seg_snap syn;           /* first SYN (or SYN+ACK) */
+	uint32_t payload_segments;
+	uint32_t small_payload_segments; /* <= HEARTBEAT_MAX_BYTES: heartbeat-sized messages */
+	uint32_t retransmissions;
+	uint32_t probes;               /* keepalive probes sent */
+	uint32_t bytes_in_since_own_payload; /* saturating; see tracker.c: unread-data evidence */
+	uint32_t payload_after_peer_fin;     /* saturating: bytes sent after the peer's FIN */
+	uint16_t syn_count;
+	uint16_t zero_windows;
+	uint16_t rst_count;
+	uint8_t wscale;
+	uint8_t ttl;           /* TTL / hop limit of its first non-RST segment */
+	uint8_t bits;          /* enum flow_dir_bit */
 	struct seg_snap fin;           /* first FIN */
-	uint32_t fin_seq;              /* sequence number the FIN occupies */
-	bool fin_knew_peer_fin;        /* this FIN's ACK already covered the peer's FIN */
-	struct seg_snap fin_ack;       /* the peer's first segment acknowledging this FIN */
-	struct seg_snap rst;           /* first RST */
-	struct seg_snap rst_answers;   /* the peer's last segment before that RST */
-	uint64_t rst_unread_bytes;     /* bytes_in_since_own_payload when the RST was sent */
-	bool ttl_known;
-	uint8_t ttl;                   /* TTL / hop limit of this side's first non-RST segment */
-	struct seg_snap last_payload;
+	struct seg_snap fin_ack;       /* the peer's first segment acknowledging that FIN */
 	struct seg_snap last;          /* last segment of any kind */
-	struct seg_snap last_active;   /* last segment carrying payload, SYN or FIN */
-	uint64_t payload_after_peer_fin; /* bytes sent after the peer's FIN was seen */
-	struct seg_snap first_payload_after_peer_fin;
-	uint64_t bytes_in_since_own_payload; /* see tracker.c: unread-data evidence */
+	struct seg_snap last_payload;
+};
+
+/* Evidence of the unusual: allocated on the first RST, keepalive probe, retransmission or data
+ * after a FIN. */
+struct flow_rare {
+	struct seg_snap first_rst;        /* first RST of either side */
+	struct seg_snap rst_answers;      /* the other side's last segment before it */
+	struct seg_snap first_probe;
+	struct seg_snap last_probe;
+	struct seg_snap payload_after_fin; /* first data sent after the other side's FIN */
+	uint32_t rst_unread_bytes;     /* first RST sender's bytes_in_since_own_payload then */
+	uint32_t rst_frame[2];         /* first RST of each side (relative frame), for precedence */
+	uint8_t rst_ttl[2];
+	uint8_t first_rst_from;
+	uint8_t payload_after_fin_from;
+};
+
+/* The side that has been sending while the other stayed silent: its data or FIN segments, how
+ * many were retransmissions, and its keepalive probes since the other side last sent anything.
+ * Any segment from the other side ends the run, so only one side can have one at a time. */
+struct silent_run {
+	uint8_t from;          /* enum flow_direction of the side sending into the silence */
+	uint32_t segs;         /* data/FIN segments */
+	uint32_t rtx;          /* of which retransmissions */
+	uint32_t probes;       /* keepalive probes */
+	int64_t last_rtx_gap_ns; /* time from the previous unanswered segment to the last rtx */
+	struct seg_snap first;   /* first data/FIN segment of the run */
+	struct seg_snap last;    /* last one */
 };
 
 struct flow {
-	uint64_t id;
-	const char *capture;
+	/* What a lookup reads comes first, in one cache line (flow_table.c). */
+	uint32_t hash;
+	uint8_t list;                 /* enum flow_list */
+	struct flow *hash_next;
 	struct flow_endpoint ep[2];   /* [FROM_CLIENT] = client, [FROM_SERVER] = server */
-	bool roles_inferred;
-	bool ts_nano;
+	uint64_t first_frame;         /* frame number of its first segment: also its id */
+	const char *capture;
 	int64_t first_ts_ns;
 	int64_t last_ts_ns;
-	enum handshake_kind handshake;
+	int64_t last_active_ns;       /* last payload, SYN or FIN (keepalives do not count) */
+	struct flow_dir dir[2];
+	struct silent_run silent;
+	struct flow_rare *rare;       /* NULL until needed */
+	uint32_t modifiers;
+	uint8_t state[2];             /* enum tcp_state */
+	bool roles_inferred;
+	bool ts_nano;
 	bool synack_seen;
 	bool handshake_acked;
-	uint32_t modifiers;
-	enum tcp_state state[2];
-	struct flow_dir dir[2];
-	uint64_t first_rst_frame;     /* frame of the first RST in either direction */
-	uint8_t first_rst_from;
+	bool starts_with_syn;
 
-	/* Flow table bookkeeping (flow_table.c). */
-	uint32_t hash;
-	struct flow *hash_next;
 	struct flow *older;           /* activity list: least recently active first */
 	struct flow *newer;
-	uint8_t list;                 /* enum flow_list */
 };
 
 /* Payloads up to this size count as heartbeat-sized messages. */
 #define HEARTBEAT_MAX_BYTES 128
+
+/* The absolute frame number of a snapshot (0 when none). */
+static inline uint64_t snap_frame(const struct flow *f, const struct seg_snap *s)
+{
+	return s->frame ? f->first_frame + s->frame - 1 : 0;
+}
 
 #endif

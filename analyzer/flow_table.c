@@ -6,6 +6,9 @@
 
 #define INITIAL_BUCKETS 1024u
 
+struct graveyard;
+static void graveyard_free(struct graveyard *g);
+
 struct activity_list {
 	struct flow *oldest;
 	struct flow *newest;
@@ -17,6 +20,7 @@ struct flow_table {
 	size_t count;
 	uint64_t seed;
 	struct activity_list lists[2];
+	struct graveyard *graves; /* tombstones; NULL until the first */
 };
 
 /* 64-bit finaliser from MurmurHash3 / SplitMix64: every input bit reaches every output bit. */
@@ -30,37 +34,36 @@ static uint64_t mix64(uint64_t x)
 	return x;
 }
 
-static uint64_t mix_endpoint(uint64_t h, const struct ip_addr *a, uint16_t port)
+/* One endpoint's seeded hash: one mix for IPv4 (address, port and family fit one word), three
+ * for IPv6. */
+static uint64_t hash_endpoint(uint64_t seed, const struct ip_addr *a, uint16_t port)
 {
 	uint64_t w[2];
+	uint32_t v4;
 
+	if (a->family == 4) {
+		memcpy(&v4, a->bytes, sizeof v4);
+		return mix64(seed ^ v4 ^ ((uint64_t)port << 32) ^ (1ULL << 48));
+	}
 	memcpy(w, a->bytes, sizeof w);
-	h = mix64(h ^ w[0]);
-	h = mix64(h ^ w[1]);
-	return mix64(h ^ ((uint64_t)a->family << 16 | port));
+	return mix64(mix64(mix64(seed ^ w[0]) ^ w[1]) ^ port);
 }
 
-/* Orders endpoints so that both directions of a connection hash alike. */
-static int endpoint_cmp(const struct ip_addr *a, uint16_t ap, const struct ip_addr *b, uint16_t bp)
+/* A second, independent seeded function of the 4-tuple, direction-free, for tombstones. */
+static uint64_t fingerprint(const struct flow_table *t, const struct ip_addr *a, uint16_t ap,
+                            const struct ip_addr *b, uint16_t bp)
 {
-	int c = memcmp(a, b, sizeof *a);
+	uint64_t seed = t->seed ^ 0x6a09e667f3bcc909ULL;
 
-	if (c != 0)
-		return c;
-	return (ap > bp) - (ap < bp);
+	return mix64(hash_endpoint(seed, a, ap) ^ hash_endpoint(seed, b, bp));
 }
 
+/* The sum of the two endpoints' hashes: the same for both directions, with no comparison. */
 uint32_t flow_table_hash(const struct flow_table *t, const struct tcp_segment *seg)
 {
-	uint64_t h = t->seed;
+	uint64_t h = hash_endpoint(t->seed, &seg->src, seg->sport) +
+	             hash_endpoint(t->seed, &seg->dst, seg->dport);
 
-	if (endpoint_cmp(&seg->src, seg->sport, &seg->dst, seg->dport) < 0) {
-		h = mix_endpoint(h, &seg->src, seg->sport);
-		h = mix_endpoint(h, &seg->dst, seg->dport);
-	} else {
-		h = mix_endpoint(h, &seg->dst, seg->dport);
-		h = mix_endpoint(h, &seg->src, seg->sport);
-	}
 	return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -84,6 +87,7 @@ void flow_table_destroy(struct flow_table *t)
 {
 	if (!t)
 		return;
+	graveyard_free(t->graves);
 	free(t->buckets);
 	free(t);
 }
@@ -211,4 +215,150 @@ struct flow *flow_table_oldest(const struct flow_table *t, enum flow_list list)
 size_t flow_table_count(const struct flow_table *t)
 {
 	return t->count;
+}
+
+/* --- tombstones --------------------------------------------------------------------------- */
+
+/* Tombstones die in the order they were made (their time is now + a constant, and capture time
+ * only moves forward), so they are taken from a FIFO of fixed-size chunks: no allocation per
+ * tombstone, and a chunk is recycled once all its tombstones are gone. Hash chains are doubly
+ * linked so that a dying tombstone leaves its chain in O(1). */
+
+/* A tombstone keeps no address: a 64-bit seeded fingerprint of the 4-tuple besides its 32-bit
+ * hash (two unrelated seeded functions: a false match needs both to collide), 40 bytes in all. */
+struct tombstone {
+	uint64_t fingerprint;
+	int64_t until_ns;
+	struct tombstone *next;
+	struct tombstone **pprev;
+	uint32_t hash;
+	bool dead;               /* removed: no longer found, released when its time is up */
+};
+
+#define GRAVE_BUCKETS 65536u /* 512 KiB, allocated with the first tombstone */
+#define GRAVE_CHUNK 1024u
+
+struct grave_chunk {
+	struct grave_chunk *next;
+	unsigned used;           /* tombstones handed out */
+	unsigned gone;           /* tombstones released, from the front */
+	struct tombstone items[GRAVE_CHUNK];
+};
+
+struct graveyard {
+	struct tombstone *buckets[GRAVE_BUCKETS];
+	struct grave_chunk *head;  /* oldest tombstones */
+	struct grave_chunk *tail;  /* where new ones go */
+	struct grave_chunk *spare; /* one released chunk kept for reuse */
+	size_t count;
+};
+
+static struct graveyard *graveyard(struct flow_table *t)
+{
+	if (!t->graves)
+		t->graves = calloc(1, sizeof *t->graves);
+	return t->graves;
+}
+
+static struct tombstone *grave_alloc(struct graveyard *g)
+{
+	struct grave_chunk *c = g->tail;
+
+	if (!c || c->used == GRAVE_CHUNK) {
+		c = g->spare ? g->spare : malloc(sizeof *c);
+		if (!c)
+			return NULL;
+		g->spare = NULL;
+		c->next = NULL;
+		c->used = c->gone = 0;
+		if (g->tail)
+			g->tail->next = c;
+		else
+			g->head = c;
+		g->tail = c;
+	}
+	return &c->items[c->used++];
+}
+
+int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns)
+{
+	struct graveyard *g = graveyard(t);
+	struct tombstone *s = g ? grave_alloc(g) : NULL;
+	struct tombstone **b;
+
+	if (!s)
+		return -1;
+	s->fingerprint = fingerprint(t, &f->ep[0].addr, f->ep[0].port, &f->ep[1].addr, f->ep[1].port);
+	s->until_ns = until_ns;
+	s->hash = f->hash;
+	s->dead = false;
+	b = &g->buckets[f->hash % GRAVE_BUCKETS];
+	s->next = *b;
+	if (*b)
+		(*b)->pprev = &s->next;
+	s->pprev = b;
+	*b = s;
+	g->count++;
+	return 0;
+}
+
+
+bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint32_t hash,
+                      bool remove)
+{
+	struct graveyard *g = t->graves;
+	uint64_t fp;
+
+	if (!g)
+		return false;
+	fp = fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport);
+	for (struct tombstone *s = g->buckets[hash % GRAVE_BUCKETS]; s; s = s->next) {
+		if (s->hash != hash || s->fingerprint != fp || s->dead)
+			continue;
+		if (remove)
+			s->dead = true;
+		return true;
+	}
+	return false;
+}
+
+void flow_table_expire_graves(struct flow_table *t, int64_t now_ns)
+{
+	struct graveyard *g = t->graves;
+	struct grave_chunk *c;
+
+	while (g && (c = g->head) && c->gone < c->used && c->items[c->gone].until_ns < now_ns) {
+		struct tombstone *s = &c->items[c->gone++];
+
+		*s->pprev = s->next;
+		if (s->next)
+			s->next->pprev = s->pprev;
+		g->count--;
+		if (c->gone == GRAVE_CHUNK) {
+			g->head = c->next;
+			if (!g->head)
+				g->tail = NULL;
+			if (g->spare)
+				free(c);
+			else
+				g->spare = c;
+		}
+	}
+}
+
+size_t flow_table_graves(const struct flow_table *t)
+{
+	return t->graves ? t->graves->count : 0;
+}
+
+static void graveyard_free(struct graveyard *g)
+{
+	if (!g)
+		return;
+	for (struct grave_chunk *c = g->head, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(g->spare);
+	free(g);
 }

@@ -37,4 +37,16 @@ void flow_table_touch(struct flow_table *t, struct flow *f, enum flow_list list)
 struct flow *flow_table_oldest(const struct flow_table *t, enum flow_list list);
 size_t flow_table_count(const struct flow_table *t);
 
+/* Tombstones: the 4-tuples of recently finished flows, kept until `until_ns` of capture time so
+ * that a late segment of a finished connection is recognised as such (not taken for a new one)
+ * and a new SYN on it is known to reuse the 4-tuple. 40 bytes each. */
+/* Remembers f's 4-tuple (f->hash set) until `until_ns`. Returns -1 when out of memory. */
+int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns);
+/* True when seg's 4-tuple has a tombstone; `remove` drops it. */
+bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint32_t hash,
+                      bool remove);
+/* Forgets tombstones whose time is up at `now_ns`. */
+void flow_table_expire_graves(struct flow_table *t, int64_t now_ns);
+size_t flow_table_graves(const struct flow_table *t);
+
 #endif

@@ -17,6 +17,7 @@
 #include "progress.h"
 #include "reports/writer.h"
 #include "seglog.h"
+#include "summarize.h"
 
 /* Exit statuses (DESIGN §5). */
 enum {
@@ -34,6 +35,7 @@ static void usage(FILE *to)
 {
 	fprintf(to,
 	        "Usage: tcpmortem [options] FILE...\n"
+	        "       tcpmortem summarize [-f text|json] REPORT.ndjson...\n"
 	        "How did every TCP connection in a capture end, and why?\n"
 	        "\n"
 	        "FILE is a pcap or pcapng capture; '-' reads standard input. Several files are\n"
@@ -57,6 +59,11 @@ static void usage(FILE *to)
 	        "                        reported as stuck half-closed (default %.0f)\n"
 	        "      --max-flows N     keep at most N connections in memory; the longest idle\n"
 	        "                        are finished early and marked evicted (exit status 1)\n"
+	        "      --expire SECONDS  finish a connection silent this long (default 300) and\n"
+	        "                        classify it as if the capture ended there\n"
+	        "      --threads N       analyse with N threads (flows split by 4-tuple); the\n"
+	        "                        output is the same as with one. --flow and -f html\n"
+	        "                        analyse in one thread\n"
 	        "      --color[=WHEN]    colour the text report: auto (default: when standard\n"
 	        "                        output is a terminal and NO_COLOR is not set), always\n"
 	        "                        or never\n"
@@ -147,7 +154,7 @@ static int parse_seconds(const char *s, int64_t *ns)
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	enum { OPT_FILTER = 256, OPT_FLOW, OPT_CLASS, OPT_IDLE, OPT_MAX_FLOWS, OPT_PROGRESS,
-	       OPT_NO_PROGRESS, OPT_COLOR, OPT_CLOSE_WAIT };
+	       OPT_NO_PROGRESS, OPT_THREADS, OPT_EXPIRE, OPT_COLOR, OPT_CLOSE_WAIT };
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
@@ -156,6 +163,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "class", required_argument, NULL, OPT_CLASS },
 		{ "idle", required_argument, NULL, OPT_IDLE },
 		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
+		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "expire", required_argument, NULL, OPT_EXPIRE },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		{ "color", optional_argument, NULL, OPT_COLOR },
@@ -221,6 +230,26 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 				return -1;
 			}
 			break;
+		case OPT_THREADS: {
+			uint64_t n;
+
+			if (parse_u64(optarg, &n) || n == 0 || n > 64) {
+				fprintf(stderr, "tcpmortem: --threads takes a number from 1 to 64\n");
+				return -1;
+			}
+			cli->engine.threads = (unsigned)n;
+			break;
+		}
+		case OPT_EXPIRE: {
+			uint64_t n;
+
+			if (parse_u64(optarg, &n) || n == 0 || n > 1000000000) {
+				fprintf(stderr, "tcpmortem: --expire takes a number of seconds\n");
+				return -1;
+			}
+			cli->engine.expire_ns = (int64_t)n * 1000000000;
+			break;
+		}
 		case OPT_PROGRESS:
 			cli->progress = PROGRESS_ON;
 			break;
@@ -321,7 +350,7 @@ static int report_selection(const struct flow_selection *sel)
 int main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
-	int first = parse_args(argc, argv, &cli);
+	int first;
 	unsigned n_files;
 	struct capture_set *cs;
 	struct capture_stats *stats;
@@ -337,6 +366,9 @@ int main(int argc, char **argv)
 	bool write_failed = false;
 	uint64_t frames = 0, total = 0;
 
+	if (argc > 1 && strcmp(argv[1], "summarize") == 0)
+		return summarize_main(argc - 1, argv + 1);
+	first = parse_args(argc, argv, &cli);
 	if (first < 0)
 		return EXIT_USAGE;
 	n_files = (unsigned)(argc - first);

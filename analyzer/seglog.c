@@ -119,7 +119,7 @@ static uint32_t first_tail_alloc(uint32_t tail_cap)
 
 static void start_log(struct seglog *sl, const struct flow *f)
 {
-	bool selected = sl->sel && flow_selection_matches(sl->sel, f->id, &f->ep[FROM_CLIENT],
+	bool selected = sl->sel && flow_selection_matches(sl->sel, f->first_frame, &f->ep[FROM_CLIENT],
 	                                                  &f->ep[FROM_SERVER]);
 	uint32_t head = selected ? sl->opt.sel_head : sl->opt.head;
 	uint32_t tail = selected ? sl->opt.sel_tail : sl->opt.tail;
@@ -135,7 +135,7 @@ static void start_log(struct seglog *sl, const struct flow *f)
 		sl->unlogged++;
 		return;
 	}
-	slot = find_slot(sl, f->id);
+	slot = find_slot(sl, f->first_frame);
 	if (*slot) /* an id seen twice would be a bug upstream: keep the first log */
 		return;
 	l = calloc(1, log_size(head, alloc));
@@ -143,7 +143,7 @@ static void start_log(struct seglog *sl, const struct flow *f)
 		sl->unlogged++;
 		return;
 	}
-	l->id = f->id;
+	l->id = f->first_frame;
 	l->selected = selected;
 	l->head_cap = head;
 	l->tail_cap = tail;
@@ -217,7 +217,7 @@ static void push(struct seglog *sl, struct flow_log **pl, const struct raw_seg *
 }
 
 static void on_segment(void *ctx, const struct flow *f, const struct tcp_segment *seg,
-                       enum flow_direction d, const struct capture_frame *fr, bool first)
+                       enum flow_direction d, int64_t ts_ns, uint64_t frame, bool first)
 {
 	struct seglog *sl = ctx;
 	struct flow_log **slot, *l;
@@ -225,7 +225,7 @@ static void on_segment(void *ctx, const struct flow *f, const struct tcp_segment
 
 	if (first)
 		start_log(sl, f);
-	if (sl->n_logs == 0 || !*(slot = find_slot(sl, f->id)))
+	if (sl->n_logs == 0 || !*(slot = find_slot(sl, f->first_frame)))
 		return;
 	l = *slot;
 
@@ -242,8 +242,8 @@ static void on_segment(void *ctx, const struct flow *f, const struct tcp_segment
 	}
 
 	struct raw_seg r = {
-		.frame = fr->number,
-		.ts_ns = fr->ts_ns,
+		.frame = frame,
+		.ts_ns = ts_ns,
 		.seq = seg->seq,
 		.ack = seg->ack,
 		.len = seg->payload_len,
@@ -263,8 +263,8 @@ static void to_ladder(const struct flow *f, const struct raw_seg *r, struct ladd
 	/* As classify.c's evidence frames: relative to each side's initial sequence number. */
 	o->frame = r->frame;
 	o->ts_ns = r->ts_ns;
-	o->seq = me->seq_known ? r->seq - me->isn : r->seq;
-	o->ack = (r->flags & TCP_ACK) && peer->seq_known ? r->ack - peer->isn : r->ack;
+	o->seq = (me->bits & DIR_SEQ_KNOWN) ? r->seq - me->isn : r->seq;
+	o->ack = (r->flags & TCP_ACK) && (peer->bits & DIR_SEQ_KNOWN) ? r->ack - peer->isn : r->ack;
 	o->len = r->len;
 	o->window = r->window;
 	o->from = r->from;
@@ -325,7 +325,7 @@ static bool on_finish(void *ctx, const struct flow *f, struct flow_record *rec)
 
 	free_log(sl, sl->retired);
 	sl->retired = NULL;
-	if (sl->n_logs > 0 && *(slot = find_slot(sl, f->id))) {
+	if (sl->n_logs > 0 && *(slot = find_slot(sl, f->first_frame))) {
 		l = *slot;
 		*slot = l->next;
 		sl->n_logs--;

@@ -7,6 +7,7 @@
  */
 #include "tracker.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "seq.h"
@@ -31,26 +32,25 @@ static int port_server_likeness(uint16_t port)
 	return 0;
 }
 
-void flow_init(struct flow *f, uint64_t id, const struct tcp_segment *first, const char *capture,
-               bool ts_nano)
+void flow_init(struct flow *f, uint64_t first_frame, const struct tcp_segment *first,
+               const char *capture, bool ts_nano)
 {
 	bool sender_is_client;
 
 	memset(f, 0, sizeof *f);
-	f->id = id;
+	f->first_frame = first_frame;
 	f->capture = capture;
 	f->ts_nano = ts_nano;
 	if ((first->flags & (TCP_SYN | TCP_RST)) == TCP_SYN) {
 		/* SYN: its sender is the client; SYN+ACK: its sender is the server. */
 		sender_is_client = !(first->flags & TCP_ACK);
-		f->handshake = HANDSHAKE_SYN_ONLY;
+		f->starts_with_syn = sender_is_client;
 	} else {
 		int src = port_server_likeness(first->sport);
 		int dst = port_server_likeness(first->dport);
 
 		sender_is_client = (src == dst) ? true : src < dst;
 		f->roles_inferred = true;
-		f->handshake = HANDSHAKE_MIDSTREAM;
 		f->modifiers |= MOD_MIDSTREAM;
 	}
 	if (sender_is_client) {
@@ -64,6 +64,13 @@ void flow_init(struct flow *f, uint64_t id, const struct tcp_segment *first, con
 	f->state[FROM_SERVER] = TCPS_UNKNOWN;
 }
 
+void flow_free(struct flow *f)
+{
+	if (f)
+		free(f->rare);
+	free(f);
+}
+
 enum flow_direction flow_direction_of(const struct flow *f, const struct tcp_segment *seg)
 {
 	return endpoint_equal(&f->ep[FROM_CLIENT], &seg->src, seg->sport) ? FROM_CLIENT : FROM_SERVER;
@@ -75,10 +82,10 @@ bool flow_is_reused_by(const struct flow *f, const struct tcp_segment *seg, enum
 
 	if ((seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
 		return false;
-	if (sender->syn.frame)
-		return seg->seq != sender->syn.seq; /* same ISN: a SYN retransmission */
-	/* No SYN from this side yet: a SYN now opens a connection unless this is the handshake the
-	 * flow is waiting for (the server's SYN arrives as SYN+ACK, excluded above). */
+	if (sender->bits & DIR_SYN_SEEN)
+		return seg->seq != sender->isn; /* same ISN: a SYN retransmission */
+	/* No SYN from this side yet: a SYN now opens a connection (the server's SYN arrives as
+	 * SYN+ACK, excluded above). */
 	return f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets > 0;
 }
 
@@ -87,24 +94,34 @@ bool flow_is_finished(const struct flow *f)
 	const struct flow_dir *c = &f->dir[FROM_CLIENT];
 	const struct flow_dir *s = &f->dir[FROM_SERVER];
 
-	if (c->rst.frame || s->rst.frame)
+	if (c->rst_count || s->rst_count)
 		return true;
 	return c->fin.frame && s->fin.frame && c->fin_ack.frame && s->fin_ack.frame;
 }
 
-static struct seg_snap snapshot(const struct tcp_segment *seg, uint32_t window, int64_t ts_ns,
-                                uint64_t frame)
+/* Evidence blocks are allocated on first need; without memory the evidence is just lost. */
+static struct flow_rare *rare(struct flow *f)
 {
+	if (!f->rare)
+		f->rare = calloc(1, sizeof *f->rare);
+	return f->rare;
+}
+
+static struct seg_snap snapshot(const struct flow *f, const struct tcp_segment *seg,
+                                int64_t ts_ns, uint64_t frame)
+{
+	uint64_t rel = frame - f->first_frame + 1;
+
 	return (struct seg_snap){
-		.frame = frame,
 		.ts_ns = ts_ns,
+		/* A flow spanning more than 4 billion frames keeps its last evidence frames wrong
+		 * rather than growing every snapshot by 4 bytes. */
+		.frame = rel > UINT32_MAX ? UINT32_MAX : (uint32_t)rel,
 		.seq = seg->seq,
 		.ack = seg->ack,
-		.len = seg->payload_len,
-		.window = window,
+		.len = (uint16_t)(seg->payload_len > UINT16_MAX ? UINT16_MAX : seg->payload_len),
 		.flags = seg->flags,
 		.ttl = seg->ttl,
-		.options_len = seg->options_len,
 	};
 }
 
@@ -117,7 +134,7 @@ static uint32_t scaled_window(const struct flow *f, enum flow_direction d,
 
 	if (seg->flags & TCP_SYN)
 		return seg->window;
-	if (me->wscale_announced && peer->wscale_announced)
+	if ((me->bits & DIR_WSCALE) && (peer->bits & DIR_WSCALE))
 		return (uint32_t)seg->window << me->wscale;
 	return seg->window;
 }
@@ -134,17 +151,28 @@ static bool is_keepalive_probe(const struct flow *f, enum flow_direction d,
 
 	if (seg->flags & (TCP_SYN | TCP_FIN | TCP_RST))
 		return false;
-	if (!(seg->flags & TCP_ACK) || seg->payload_len > 1 || !me->seq_known || me->fin.frame)
+	if (!(seg->flags & TCP_ACK) || seg->payload_len > 1 || !(me->bits & DIR_SEQ_KNOWN) ||
+	    me->fin.frame)
 		return false;
 	if (seg->seq != me->next_seq - 1)
 		return false;
-	if (!peer->ack_known || peer->max_ack != me->next_seq)
+	if (!(peer->bits & DIR_ACK_KNOWN) || peer->max_ack != me->next_seq)
 		return false;
 	return peer->packets == 0 || peer->window != 0;
 }
 
-/* Places the segment in its sender's sequence space. */
-static void track_sequence(struct flow *f, enum flow_direction d, const struct tcp_segment *seg,
+/* The side `d` sends into the peer's silence: start or extend its run. */
+static struct silent_run *silent_run_of(struct flow *f, enum flow_direction d)
+{
+	if (f->silent.from != d || (f->silent.segs == 0 && f->silent.probes == 0)) {
+		memset(&f->silent, 0, sizeof f->silent);
+		f->silent.from = (uint8_t)d;
+	}
+	return &f->silent;
+}
+
+/* Places the segment in its sender's sequence space. Returns true for a keepalive probe. */
+static bool track_sequence(struct flow *f, enum flow_direction d, const struct tcp_segment *seg,
                            const struct seg_snap *snap)
 {
 	struct flow_dir *me = &f->dir[d];
@@ -153,44 +181,52 @@ static void track_sequence(struct flow *f, enum flow_direction d, const struct t
 	uint32_t end = seg->seq + span;
 
 	if (seg->flags & TCP_RST)
-		return; /* a RST's seq says what it claims, not what was sent: see classify.c */
+		return false; /* a RST's seq says what it claims, not what was sent: see classify.c */
 
 	if (seg->flags & TCP_SYN) {
-		if (me->syn_count > 1 && seg->seq == me->isn) {
+		if ((me->bits & DIR_SYN_SEEN) && me->syn_count > 1 && seg->seq == me->isn) {
 			me->retransmissions++;
-			return;
+			return false;
 		}
 		me->isn = seg->seq;
 		me->next_seq = end;
-		me->seq_known = true;
-		return;
+		me->bits |= DIR_SEQ_KNOWN | DIR_SYN_SEEN;
+		return false;
 	}
-	if (!me->seq_known) {
+	if (!(me->bits & DIR_SEQ_KNOWN)) {
 		/* Midstream: number the first byte seen 1, as if its SYN were just before it. */
 		me->isn = seg->seq - 1;
 		me->next_seq = end;
-		me->seq_known = true;
-		return;
+		me->bits |= DIR_SEQ_KNOWN;
+		return false;
 	}
 	if (is_keepalive_probe(f, d, seg)) {
+		struct silent_run *run = silent_run_of(f, d);
+		struct flow_rare *r = rare(f);
+
 		me->probes++;
-		if (me->probes_unanswered_run++ == 0)
-			me->first_probe_of_run = *snap;
-		me->last_probe = *snap;
-		return;
+		if (r) {
+			if (run->probes == 0)
+				r->first_probe = *snap;
+			r->last_probe = *snap;
+		}
+		run->probes++;
+		return true;
 	}
 	if (span > 0) {
-		if (me->unanswered_segs++ == 0)
-			me->first_unanswered = *snap;
+		struct silent_run *run = silent_run_of(f, d);
+
 		if (seq_lt(seg->seq, me->next_seq)) {
 			me->retransmissions++;
-			me->unanswered_rtx++;
-			me->last_rtx_gap_ns = snap->ts_ns - me->last_unanswered.ts_ns;
-			me->last_rtx = *snap;
+			run->last_rtx_gap_ns = snap->ts_ns - (run->segs ? run->last.ts_ns : snap->ts_ns);
+			run->rtx++;
 		}
-		me->last_unanswered = *snap;
+		if (run->segs++ == 0)
+			run->first = *snap;
+		run->last = *snap;
 	}
 	me->next_seq = seq_max(me->next_seq, end);
+	return false;
 }
 
 /* What the sender's ACK field says about the peer's data and FIN. */
@@ -200,22 +236,20 @@ static void track_ack(struct flow *f, enum flow_direction d, const struct tcp_se
 	struct flow_dir *me = &f->dir[d];
 	struct flow_dir *peer = &f->dir[!d];
 
-	if (!(seg->flags & TCP_ACK))
-		return;
-	if (!me->ack_known || seq_gt(seg->ack, me->max_ack)) {
+	if (!(seg->flags & TCP_ACK) || (seg->flags & TCP_RST))
+		return; /* a RST's ack field is the sender's claim, checked by the classifier */
+	if (!(me->bits & DIR_ACK_KNOWN) || seq_gt(seg->ack, me->max_ack)) {
 		me->max_ack = seg->ack;
-		me->ack_known = true;
+		me->bits |= DIR_ACK_KNOWN;
 	}
 	/* ACKs for bytes the capture never showed: the capture missed segments (RFC 9293 §3.10.7.4
-	 * makes a real stack ignore an ACK of unsent data, so the data was sent). RSTs are left out:
-	 * their ack field is the sender's claim, checked by the classifier. */
-	if (peer->seq_known && !(seg->flags & TCP_RST) && seq_gt(seg->ack, peer->next_seq))
+	 * makes a real stack ignore an ACK of unsent data, so the data was sent). */
+	if ((peer->bits & DIR_SEQ_KNOWN) && seq_gt(seg->ack, peer->next_seq))
 		f->modifiers |= MOD_CAPTURE_GAP;
-	if (peer->fin.frame && !peer->fin_ack.frame && !(seg->flags & TCP_RST) &&
-	    seq_ge(seg->ack, peer->fin_seq + 1))
+	if (peer->fin.frame && !peer->fin_ack.frame && seq_ge(seg->ack, peer->fin_seq + 1))
 		peer->fin_ack = *snap;
-	if (d == FROM_CLIENT && f->synack_seen && !f->handshake_acked &&
-	    seq_ge(seg->ack, peer->isn + 1) && !(seg->flags & (TCP_SYN | TCP_RST)))
+	if (d == FROM_CLIENT && f->synack_seen && !f->handshake_acked && !(seg->flags & TCP_SYN) &&
+	    seq_ge(seg->ack, peer->isn + 1))
 		f->handshake_acked = true;
 }
 
@@ -223,17 +257,41 @@ static void update_states(struct flow *f, enum flow_direction d, const struct tc
 {
 	const struct flow_dir *rcv = &f->dir[!d];
 	struct state_event send_ev = { .flags = seg->flags };
-
-	send_ev.ignores_peer_fin = rcv->fin.frame && (seg->flags & TCP_ACK) &&
-	                           !seq_ge(seg->ack, rcv->fin_seq + 1);
 	struct state_event recv_ev = { .flags = seg->flags };
 
 	if ((seg->flags & TCP_ACK) && !(seg->flags & TCP_RST)) {
+		send_ev.ignores_peer_fin = rcv->fin.frame && !seq_ge(seg->ack, rcv->fin_seq + 1);
 		recv_ev.acks_own_fin = rcv->fin.frame && seq_ge(seg->ack, rcv->fin_seq + 1);
-		recv_ev.acks_own_syn = rcv->syn.frame && seq_ge(seg->ack, rcv->isn + 1);
+		recv_ev.acks_own_syn = (rcv->bits & DIR_SYN_SEEN) && seq_ge(seg->ack, rcv->isn + 1);
 	}
-	f->state[d] = tcp_state_on_send(f->state[d], &send_ev);
-	f->state[!d] = tcp_state_on_receive(f->state[!d], &recv_ev);
+	f->state[d] = (uint8_t)tcp_state_on_send((enum tcp_state)f->state[d], &send_ev);
+	f->state[!d] = (uint8_t)tcp_state_on_receive((enum tcp_state)f->state[!d], &recv_ev);
+}
+
+static void track_rst(struct flow *f, enum flow_direction d, const struct tcp_segment *seg,
+                      const struct seg_snap *snap)
+{
+	struct flow_dir *me = &f->dir[d];
+	struct flow_rare *r = rare(f);
+
+	me->rst_count++;
+	if (!r)
+		return;
+	if (!r->rst_frame[d]) {
+		r->rst_frame[d] = snap->frame;
+		r->rst_ttl[d] = seg->ttl;
+	}
+	if (!r->first_rst.frame) {
+		r->first_rst = *snap;
+		r->first_rst_from = (uint8_t)d;
+		r->rst_answers = f->dir[!d].last;
+		r->rst_unread_bytes = me->bytes_in_since_own_payload;
+	}
+}
+
+static uint32_t add_saturating(uint32_t a, uint32_t b)
+{
+	return a > UINT32_MAX - b ? UINT32_MAX : a + b;
 }
 
 void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_direction d,
@@ -242,7 +300,8 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 	struct flow_dir *me = &f->dir[d];
 	struct flow_dir *peer = &f->dir[!d];
 	uint32_t window = scaled_window(f, d, seg);
-	struct seg_snap snap = snapshot(seg, window, ts_ns, frame);
+	struct seg_snap snap = snapshot(f, seg, ts_ns, frame);
+	bool probe;
 
 	if (f->first_ts_ns == 0 || ts_ns < f->first_ts_ns)
 		f->first_ts_ns = ts_ns;
@@ -251,63 +310,45 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 	if (seg->truncated)
 		f->modifiers |= MOD_TRUNCATED;
 
-	/* Anything from this side answers the peer's outstanding probes and retransmissions. */
-	peer->probes_unanswered_run = 0;
-	peer->unanswered_segs = 0;
-	peer->unanswered_rtx = 0;
+	/* Anything from this side answers the peer's run into silence. */
+	if (f->silent.from != d)
+		memset(&f->silent, 0, sizeof f->silent);
 
-	me->packets++;
+	if (me->packets != UINT32_MAX)
+		me->packets++;
 	me->payload_bytes += seg->payload_len;
-	if (!me->ttl_known && !(seg->flags & TCP_RST)) {
+	if (!(me->bits & DIR_TTL_KNOWN) && !(seg->flags & TCP_RST)) {
 		me->ttl = seg->ttl;
-		me->ttl_known = true;
+		me->bits |= DIR_TTL_KNOWN;
 	}
-
 	if (seg->flags & TCP_SYN) {
-		me->syn_count++;
-		if (!me->syn.frame) {
-			me->syn = snap;
-			if (seg->options & TCP_OPT_WSCALE) {
-				me->wscale = seg->wscale > WSCALE_MAX ? WSCALE_MAX : seg->wscale;
-				me->wscale_announced = true;
-			}
+		if (me->syn_count != UINT16_MAX)
+			me->syn_count++;
+		if (!(me->bits & DIR_SYN_SEEN) && (seg->options & TCP_OPT_WSCALE)) {
+			me->wscale = seg->wscale > WSCALE_MAX ? WSCALE_MAX : seg->wscale;
+			me->bits |= DIR_WSCALE;
 		}
 		if ((seg->flags & TCP_ACK) && d == FROM_SERVER && !(seg->flags & TCP_RST))
 			f->synack_seen = true;
 	}
 
 	update_states(f, d, seg);
-	track_sequence(f, d, seg, &snap);
+	probe = track_sequence(f, d, seg, &snap);
 	track_ack(f, d, seg, &snap);
 
-	if (!(seg->flags & TCP_RST)) {
-		if (window == 0 && me->window != 0 && me->packets > 1)
+	if (seg->flags & TCP_RST) {
+		track_rst(f, d, seg, &snap);
+	} else {
+		if (window == 0 && me->window != 0 && me->packets > 1 && me->zero_windows != UINT16_MAX)
 			me->zero_windows++;
 		me->window = window;
-		if (window > me->window_max)
-			me->window_max = window;
-	}
-
-	if (seg->flags & TCP_RST) {
-		me->rst_count++;
-		if (!me->rst.frame) {
-			me->rst = snap;
-			me->rst_answers = peer->last;
-			me->rst_unread_bytes = me->bytes_in_since_own_payload;
-		}
-		if (!f->first_rst_frame) {
-			f->first_rst_frame = frame;
-			f->first_rst_from = (uint8_t)d;
-		}
 	}
 	if ((seg->flags & TCP_FIN) && !(seg->flags & TCP_RST) && !me->fin.frame) {
 		me->fin = snap;
 		me->fin_seq = seg->seq + seg->payload_len;
-		me->fin_knew_peer_fin = peer->fin.frame && (seg->flags & TCP_ACK) &&
-		                        seq_ge(seg->ack, peer->fin_seq + 1);
+		if (peer->fin.frame && (seg->flags & TCP_ACK) && seq_ge(seg->ack, peer->fin_seq + 1))
+			me->bits |= DIR_FIN_KNEW_PEER_FIN;
 	}
-	bool probe = me->last_probe.frame == frame;
-
 	if (seg->payload_len > 0 && !(seg->flags & TCP_RST) && !probe) {
 		me->payload_segments++;
 		if (seg->payload_len <= HEARTBEAT_MAX_BYTES)
@@ -316,14 +357,20 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 		/* Bytes each side received since it last sent data itself: when a side later aborts,
 		 * this is what its application may have left unread (DESIGN §3). */
 		me->bytes_in_since_own_payload = 0;
-		peer->bytes_in_since_own_payload += seg->payload_len;
+		peer->bytes_in_since_own_payload =
+		    add_saturating(peer->bytes_in_since_own_payload, seg->payload_len);
 		if (peer->fin.frame) {
-			if (me->payload_after_peer_fin == 0)
-				me->first_payload_after_peer_fin = snap;
-			me->payload_after_peer_fin += seg->payload_len;
+			struct flow_rare *r = rare(f);
+
+			if (me->payload_after_peer_fin == 0 && r && !r->payload_after_fin.frame) {
+				r->payload_after_fin = snap;
+				r->payload_after_fin_from = (uint8_t)d;
+			}
+			me->payload_after_peer_fin = add_saturating(me->payload_after_peer_fin,
+			                                            seg->payload_len);
 		}
 	}
 	if (!probe && (seg->payload_len > 0 || (seg->flags & (TCP_SYN | TCP_FIN))))
-		me->last_active = snap;
+		f->last_active_ns = ts_ns;
 	me->last = snap;
 }

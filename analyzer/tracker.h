@@ -8,10 +8,13 @@
 
 #include "flow.h"
 
-/* Starts a flow from its first segment: decides which side is the client (DESIGN §2: the sender
+/* Starts a flow from its first segment, frame `first_frame` (which is also its id): decides which side is the client (DESIGN §2: the sender
  * of the first SYN; otherwise the side with the ephemeral-looking port, otherwise the sender). */
-void flow_init(struct flow *f, uint64_t id, const struct tcp_segment *first, const char *capture,
-               bool ts_nano);
+void flow_init(struct flow *f, uint64_t first_frame, const struct tcp_segment *first,
+               const char *capture, bool ts_nano);
+
+/* Frees a flow and its evidence block. */
+void flow_free(struct flow *f);
 
 /* Which direction `seg` travels in `f` (the segment must belong to the flow's 4-tuple). */
 enum flow_direction flow_direction_of(const struct flow *f, const struct tcp_segment *seg);

@@ -438,13 +438,19 @@ static int json_end(struct writer *w, const struct run_summary *s)
 	rbuf_u64(b, s->frames);
 	RBUF_LIT(b, ",\"evicted\":");
 	rbuf_u64(b, s->flows_evicted);
+	RBUF_LIT(b, ",\"expired\":");
+	rbuf_u64(b, s->flows_expired);
+	RBUF_LIT(b, ",\"peak_flows\":");
+	rbuf_u64(b, s->peak_flows);
+	RBUF_LIT(b, ",\"late_segments\":");
+	rbuf_u64(b, s->late_segments);
 	RBUF_LIT(b, ",\"first_ts\":");
-	if (s->frames != 0)
+	if (s->frames != 0 || s->last_ts_ns != 0)
 		rbuf_ts(b, s->first_ts_ns, s->ts_nano);
 	else
 		RBUF_LIT(b, "null");
 	RBUF_LIT(b, ",\"last_ts\":");
-	if (s->frames != 0)
+	if (s->frames != 0 || s->last_ts_ns != 0)
 		rbuf_ts(b, s->last_ts_ns, s->ts_nano);
 	else
 		RBUF_LIT(b, "null");

@@ -178,7 +178,12 @@ static void print_header(struct text_writer *tw, const struct run_summary *s)
 		rbuf_u64(b, s->flows_evicted);
 		RBUF_LIT(b, " evicted)");
 	}
-	if (s->frames != 0) {
+	if (s->late_segments != 0) {
+		RBUF_LIT(b, ", ");
+		rbuf_u64(b, s->late_segments);
+		RBUF_LIT(b, " late segments of finished connections");
+	}
+	if (s->frames != 0 || s->last_ts_ns != 0) {
 		RBUF_LIT(b, ", ");
 		put_utc(b, s->first_ts_ns, s->ts_nano);
 		RBUF_LIT(b, " to ");

@@ -58,6 +58,9 @@ struct run_summary {
 	uint64_t frames;
 	uint64_t flows;
 	uint64_t flows_evicted;
+	uint64_t flows_expired;  /* finished after a long silence, before the capture ended */
+	uint64_t peak_flows;     /* most flows alive at one moment */
+	uint64_t late_segments;  /* segments of already finished connections (engine.h) */
 	int64_t first_ts_ns;     /* 0 when the capture held no frame */
 	int64_t last_ts_ns;
 	bool ts_nano;

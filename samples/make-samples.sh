@@ -122,6 +122,7 @@ capture() {
     ip netns exec "$NS_C" tcpdump -i "$iface" -U --immediate-mode -B 65536 \
         -w "$WORK/$name.pcap" "${opts[@]}" tcp 2>"$run/tcpdump.err" &
     local td=$!
+    CAPTURED_WITH="-i $iface${opts[*]:+ ${opts[*]}} tcp"
     PIDS+=("$td")
     local t=0
     until grep -qs '^tcpdump: listening on' "$run/tcpdump.err"; do
@@ -177,7 +178,11 @@ sample() {
         tries=$((tries + 1))
     done
     mv "$WORK/$name.pcap" "$OUT/$name.pcap"
-    python3 "$HERE/scenarios.py" truth "$scenario" "$family" >"$OUT/$name.truth"
+    local linktype
+    linktype=$(tcpdump -r "$OUT/$name.pcap" -c 1 2>&1 >/dev/null | grep -o 'link-type [^,]*')
+    python3 "$HERE/scenarios.py" truth "$scenario" "$family" |
+        sed "1a # captured in the client's namespace by tcpdump $CAPTURED_WITH; $linktype" \
+        >"$OUT/$name.truth"
     printf '%-24s %3d s  %s\n' "$name" $((SECONDS - start)) \
         "$(grep -v '^#' "$OUT/$name.truth" | tail -n +2 | cut -f3 | sort | uniq -c | xargs)"
     local run=$WORK/run-$name
@@ -192,7 +197,7 @@ relinked() {
     python3 "$HERE/relink.py" "$mode" "$@" "$OUT/$src.pcap" "$OUT/$name"
     {
         head -n 1 "$OUT/$src.truth"
-        echo "# $src.pcap rewritten by relink.py $mode $*: the same TCP/IP packets"
+        echo "# $src.pcap rewritten by relink.py $mode${*:+ $*}: the same TCP/IP packets"
         tail -n +2 "$OUT/$src.truth"
     } >"$OUT/${name%.*}.truth"
     printf '%-34s from %s.pcap (%s)\n' "$name" "$src" "$mode"

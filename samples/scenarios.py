@@ -708,8 +708,10 @@ class PeerVanishedRetries2(Streamer):
 @scenario('peer_vanished_ongoing',
           'As peer_vanished, without TCP_USER_TIMEOUT (tcp_retries2 at its default 15): the '
           'capture stops 2.5 s after the server vanished, while the client\'s kernel is still '
-          'retransmitting. Nobody has given up yet, hence closer none.',
-          [(40001, PORT, 'peer_vanished', 'none', '-', 'retransmit_timeout')])
+          'retransmitting. The closer of a vanished peer is the side left sending to nobody '
+          '(DESIGN: the side that gives up on retransmissions), here the client, even though '
+          'the capture ends before it gives up.',
+          [(40001, PORT, 'peer_vanished', 'client', '-', 'retransmit_timeout')])
 class PeerVanishedOngoing(Streamer):
     @classmethod
     def client(cls, ctx):
@@ -979,8 +981,7 @@ def check(name, family, pcap):
             # a FIN occupies seq + len; the other FIN's ack covers it if ack > that
             if cf['ack'] > sf['seq'] + sf['len'] or sf['ack'] > cf['seq'] + cf['len']:
                 problems.append(tag + ': FINs did not cross (retry)')
-        if cls in ('open_at_end', 'idle_at_end', 'half_closed_at_end') or \
-                cls == 'peer_vanished' and closer == 'none':
+        if cls in ('open_at_end', 'idle_at_end', 'half_closed_at_end', 'peer_vanished'):
             if rsts:
                 problems.append(tag + ': RST seen')
         if cls in ('open_at_end', 'idle_at_end') and fins:
@@ -997,6 +998,8 @@ def check(name, family, pcap):
             last_srv = conn.index(srv[-1])
             if not any(s['src'][1] == cport for s in conn[last_srv + 1:]):
                 problems.append(tag + ': client sent nothing after the server vanished')
+        if cls == 'peer_vanished' and (rsts or fins):
+            problems.append(tag + ': FIN or RST seen')
         if cls == 'keepalive_timeout' and not has(cli, 'R'):
             problems.append(tag + ': no RST from the client')
     return problems

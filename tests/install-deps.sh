@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libpcap-dev libjansson-dev libcsv-dev
-          libcunit1-dev python3)
+          libcunit1-dev python3 parallel)
 
 missing=()
 for p in "${packages[@]}"; do

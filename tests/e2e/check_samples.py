@@ -18,13 +18,20 @@ def endpoint(ep):
 
 
 def read_truth(path):
-    rows = []
+    """Truth rows; a comment line '# detail CLIENT DETAIL' gives the expected close.detail."""
+    rows, details = [], {}
     for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# detail "):
+            client, detail = line.split()[2:4]
+            details[client] = detail
+            continue
         if not line.strip() or line.startswith("#") or line.startswith("client\t"):
             continue
         client, server, cls, closer, mods = line.split("\t")[:5]
         rows.append({"client": client, "server": server, "class": cls, "closer": closer,
                      "modifiers": set() if mods.strip() in ("-", "") else set(mods.split(","))})
+    for row in rows:
+        row["detail"] = details.get(row["client"])
     return rows
 
 
@@ -74,14 +81,18 @@ def main():
             got_class = flow["close"]["class"]
             got_closer = flow["close"]["closer"] or "none"
             missing = want["modifiers"] - set(flow["modifiers"])
-            if got_class == want["class"] and got_closer == want["closer"] and not missing:
+            detail_ok = want["detail"] is None or flow["close"]["detail"] == want["detail"]
+            if got_class == want["class"] and got_closer == want["closer"] and not missing \
+                    and detail_ok:
                 per_class[want["class"]][0] += 1
                 passed += 1
             else:
                 failed += 1
                 print(f"FAIL {capture.name} #{flow['id']} {key[0]} -> {key[1]}: "
-                      f"want {want['class']}/{want['closer']} {sorted(want['modifiers'])}, "
-                      f"got {got_class}/{got_closer} {flow['modifiers']}: {flow['close']['reason']}")
+                      f"want {want['class']}/{want['closer']} {want['detail'] or ''} "
+                      f"{sorted(want['modifiers'])}, got {got_class}/{got_closer} "
+                      f"{flow['close']['detail'] or ''} {flow['modifiers']}: "
+                      f"{flow['close']['reason']}")
     print("\nper class (connections right / in the truth files):")
     for cls in sorted(per_class):
         ok, total = per_class[cls]

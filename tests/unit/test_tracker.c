@@ -583,6 +583,46 @@ static void test_flow_table(void)
 	free(flows);
 }
 
+static void test_tombstones(void)
+{
+	struct flow_table *t = flow_table_create(7);
+	struct flow f;
+	struct tcp_segment seg = make_seg(FROM_CLIENT, TCP_SYN, 1, 0, 0);
+	struct tcp_segment back = make_seg(FROM_SERVER, TCP_ACK, 1, 0, 0);
+	struct tcp_segment other = make_seg(FROM_CLIENT, TCP_ACK, 1, 0, 0);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	other.sport = 40002;
+	flow_init(&f, 1, &seg, "t", false);
+	f.hash = flow_table_hash(t, &seg);
+	CU_ASSERT_FALSE(flow_table_grave(t, &seg, f.hash, false));
+	CU_ASSERT_EQUAL(flow_table_bury(t, &f, 100), 0);
+	/* Found from both directions, not for another 4-tuple. */
+	CU_ASSERT_TRUE(flow_table_grave(t, &seg, flow_table_hash(t, &seg), false));
+	CU_ASSERT_TRUE(flow_table_grave(t, &back, flow_table_hash(t, &back), false));
+	CU_ASSERT_FALSE(flow_table_grave(t, &other, flow_table_hash(t, &other), false));
+	/* Removed: no longer found, still counted until its time is up. */
+	CU_ASSERT_TRUE(flow_table_grave(t, &seg, f.hash, true));
+	CU_ASSERT_FALSE(flow_table_grave(t, &seg, f.hash, false));
+	CU_ASSERT_EQUAL(flow_table_graves(t), 1);
+	/* Many tombstones over several chunks die in order. */
+	for (int i = 0; i < 5000; i++) {
+		other.sport = (uint16_t)(1000 + i);
+		flow_init(&f, 1, &other, "t", false);
+		f.hash = flow_table_hash(t, &other);
+		CU_ASSERT_EQUAL(flow_table_bury(t, &f, 200 + i), 0);
+	}
+	flow_table_expire_graves(t, 150);
+	CU_ASSERT_EQUAL(flow_table_graves(t), 5000);
+	flow_table_expire_graves(t, 200 + 2500);
+	CU_ASSERT_EQUAL(flow_table_graves(t), 2500);
+	other.sport = 1000 + 2499;
+	CU_ASSERT_FALSE(flow_table_grave(t, &other, flow_table_hash(t, &other), false));
+	other.sport = 1000 + 2500;
+	CU_ASSERT_TRUE(flow_table_grave(t, &other, flow_table_hash(t, &other), false));
+	flow_table_destroy(t);
+}
+
 int main(void)
 {
 	CU_pSuite suite;
@@ -618,6 +658,7 @@ int main(void)
 	CU_add_test(suite, "reset with a foreign TTL", test_rst_from_middlebox_ttl);
 	CU_add_test(suite, "window scaling and zero window", test_window_scaling);
 	CU_add_test(suite, "flow table", test_flow_table);
+	CU_add_test(suite, "tombstones", test_tombstones);
 
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

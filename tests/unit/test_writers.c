@@ -188,6 +188,9 @@ static struct run_summary make_summary(void)
 		.frames = 101,
 		.flows = 4,
 		.flows_evicted = 1,
+		.flows_expired = 2,
+		.peak_flows = 3,
+		.late_segments = 5,
 		.first_ts_ns = 1764000000000000007,
 		.last_ts_ns = 1764000009999999999,
 		.ts_nano = true,
@@ -685,10 +688,13 @@ static void test_json_document(void)
 	/* Summary. */
 	summary = json_object_get(doc, "summary");
 	CU_ASSERT_FATAL(json_is_object(summary));
-	EXPECT_KEYS(summary, 7);
+	EXPECT_KEYS(summary, 10);
 	EXPECT_INT(summary, "flows", 4);
 	EXPECT_INT(summary, "frames", 101);
 	EXPECT_INT(summary, "evicted", 1);
+	EXPECT_INT(summary, "expired", 2);
+	EXPECT_INT(summary, "peak_flows", 3);
+	EXPECT_INT(summary, "late_segments", 5);
 	EXPECT_TS(summary, "first_ts", "1764000000.000000007");
 	EXPECT_TS(summary, "last_ts", "1764000009.999999999");
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"first_ts\":1764000000.000000007,\"last_ts\":1764000009.999999999,"
@@ -1066,7 +1072,7 @@ static void test_text_report(void)
 
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "tcpmortem " TCPMORTEM_VERSION ": x.pcap, " WEIRD_CAPTURE
 					   ", bad\\xfe\\nname.pcap\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "101 frames, 4 flows (1 evicted), 2025-11-24 16:00:00.000000007 to "
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "101 frames, 4 flows (1 evicted), 5 late segments of finished connections, 2025-11-24 16:00:00.000000007 to "
 					   "2025-11-24 16:00:09.999999999 UTC (9.999999992 s)\n"));
 
 	/* The table: a row per class that occurred, then the total; all rows equally wide. */
