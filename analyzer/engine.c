@@ -347,7 +347,8 @@ static int finish_all(struct shard **shards, unsigned n)
 			for (struct flow *f = flow_table_oldest(shards[k]->table, (enum flow_list)list);
 			     f; f = f->newer)
 				all[i++] = (struct flow_in_shard){ f, shards[k] };
-	qsort(all, i, sizeof *all, by_first_frame);
+	if (i > 1)
+		qsort(all, i, sizeof *all, by_first_frame);
 	for (size_t j = 0; j < i; j++)
 		finish_flow(all[j].shard, all[j].flow, PHASE_END, 0);
 	free(all);

@@ -24,9 +24,20 @@ struct script {
 	uint8_t ttl[2];
 };
 
+/* The script of the running test: its flow's evidence block is freed after the test. */
+static struct script *current;
+
+static void release_script(void)
+{
+	if (current)
+		free(current->flow.rare);
+	current = NULL;
+}
+
 static void script_init(struct script *s, uint32_t client_isn, uint32_t server_isn)
 {
 	memset(s, 0, sizeof *s);
+	current = s;
 	s->now = T0;
 	s->nxt[FROM_CLIENT] = client_isn;
 	s->nxt[FROM_SERVER] = server_isn;
@@ -630,7 +641,8 @@ int main(void)
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
-	suite = CU_add_suite("tracker, state machine, classifier, flow table", NULL, NULL);
+	suite = CU_add_suite_with_setup_and_teardown("tracker, state machine, classifier, flow table",
+	                                             NULL, NULL, NULL, release_script);
 	if (!suite)
 		return 2;
 	CU_add_test(suite, "state machine transitions", test_state_machine);
