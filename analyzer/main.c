@@ -47,10 +47,11 @@ static void usage(FILE *to)
 	        "      --filter EXPR     only frames matching this BPF expression (tcpdump syntax)\n"
 	        "      --flow ID         one connection's story: its ladder diagram and what\n"
 	        "      --flow 'ADDR:PORT ADDR:PORT'\n"
-	        "                        happened, by id or by its two endpoints (either order;\n"
-	        "                        IPv6 as [ADDR]:PORT). Repeat for several. json, ndjson,\n"
-	        "                        csv and svg report only these; markdown and html add\n"
-	        "                        their stories to the full report\n"
+	        "                        happened, by id (the frame number of its first packet,\n"
+	        "                        as every report shows it) or by its two endpoints (either\n"
+	        "                        order; IPv6 as [ADDR]:PORT). Repeat for several. json,\n"
+	        "                        ndjson, csv and svg report only these; markdown and html\n"
+	        "                        add their stories to the full report\n"
 	        "      --class LIST      report only these close classes (comma-separated)\n"
 	        "      --idle SECONDS    silence before capture end that makes a connection\n"
 	        "                        idle_at_end rather than open_at_end (default %.0f)\n"
@@ -168,7 +169,6 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		{ "color", optional_argument, NULL, OPT_COLOR },
-		{ "colour", optional_argument, NULL, OPT_COLOR },
 		{ "close-wait", required_argument, NULL, OPT_CLOSE_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -339,7 +339,8 @@ static int report_selection(const struct flow_selection *sel)
 		if (sel->entry[i].matched)
 			continue;
 		unmatched++;
-		fprintf(stderr, "tcpmortem: --flow %s: no such connection in the capture\n",
+		fprintf(stderr, "tcpmortem: --flow %s: no such connection in the capture (the ids "
+		                "are in the summary: tcpmortem FILE...)\n",
 		        sel->entry[i].text);
 	}
 	if (unmatched == 0)
