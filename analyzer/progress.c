@@ -82,9 +82,9 @@ void progress_format(char *buf, size_t size, uint64_t bytes, uint64_t total, dou
 	size_text(done, sizeof done, bytes);
 	count_text(flows, sizeof flows, live_flows);
 	if (frames_per_s >= 1e6)
-		snprintf(rate, sizeof rate, "%.2f M", frames_per_s / 1e6);
+		snprintf(rate, sizeof rate, "%.2f M ", frames_per_s / 1e6);
 	else if (frames_per_s >= 1e3)
-		snprintf(rate, sizeof rate, "%.0f k", frames_per_s / 1e3);
+		snprintf(rate, sizeof rate, "%.0f k ", frames_per_s / 1e3);
 	else
 		snprintf(rate, sizeof rate, "%.0f ", frames_per_s);
 	if (total) {

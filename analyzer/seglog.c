@@ -275,19 +275,32 @@ static void to_ladder(const struct flow *f, const struct raw_seg *r, struct ladd
 }
 
 /* Adds the record's evidence frames that the log left out (they fell in a gap): the ladder must
- * show every frame the conclusion rests on. The gap they fell in is reported once, before the
- * first of them; the entries after carry LADDER_GAP_SHARED. `out` has room for n + evidence. */
+ * show every frame the conclusion rests on. Where one lands, it is no longer counted in the gap;
+ * how the rest of that gap splits around it is not known, so the count stays on the first entry
+ * of the run and the entries after it carry LADDER_GAP_SHARED. `out` has room for n + evidence. */
 static uint32_t merge_evidence(struct ladder_seg *out, uint32_t n, const struct flow_record *rec)
 {
 	for (unsigned k = 0; k < rec->n_evidence && k < FLOW_EVIDENCE_MAX; k++) {
 		const struct evidence_frame *ev = &rec->evidence[k];
-		uint32_t pos = 0;
+		uint32_t pos = 0, holder;
+		struct ladder_seg *h;
 
 		while (pos < n && out[pos].frame < ev->frame)
 			pos++;
 		if ((pos < n && out[pos].frame == ev->frame) || pos == 0 || pos == n)
 			continue; /* kept already, or outside the connection's span */
+		/* The entry whose gap counts the segments this one was among. */
+		for (holder = pos; holder > 0 && out[holder].gap == 0 &&
+		                   (out[holder].marks & LADDER_GAP_SHARED);
+		     holder--)
+			;
+		h = &out[holder];
+		if (h->gap == 0)
+			continue; /* not in a gap: a frame the log never saw (a bug upstream) */
+		h->gap--;
+		h->gap_bytes = h->gap_bytes >= ev->len ? h->gap_bytes - ev->len : 0;
 		memmove(&out[pos + 1], &out[pos], (n - pos) * sizeof *out);
+		n++;
 		out[pos] = (struct ladder_seg){
 			.frame = ev->frame,
 			.ts_ns = ev->ts_ns,
@@ -296,14 +309,20 @@ static uint32_t merge_evidence(struct ladder_seg *out, uint32_t n, const struct 
 			.len = ev->len,
 			.from = ev->from,
 			.flags = ev->flags,
-			.marks = (uint8_t)(LADDER_NO_WINDOW | (out[pos + 1].marks & LADDER_GAP_SHARED)),
-			.gap = out[pos + 1].gap,
-			.gap_bytes = out[pos + 1].gap_bytes,
+			.marks = LADDER_NO_WINDOW,
 		};
-		out[pos + 1].gap = 0;
-		out[pos + 1].gap_bytes = 0;
-		out[pos + 1].marks |= LADDER_GAP_SHARED;
-		n++;
+		if (holder == pos) {
+			/* The gap was the next entry's: it moves before this one, and what is left of
+			 * it may lie on either side. */
+			out[pos].gap = out[pos + 1].gap;
+			out[pos].gap_bytes = out[pos + 1].gap_bytes;
+			out[pos + 1].gap = 0;
+			out[pos + 1].gap_bytes = 0;
+			if (out[pos].gap)
+				out[pos + 1].marks |= LADDER_GAP_SHARED;
+		} else {
+			out[pos].marks |= LADDER_GAP_SHARED;
+		}
 	}
 	return n;
 }

@@ -151,9 +151,15 @@ static void gap_text(struct rbuf *b, const struct segment_list *l, uint32_t i)
 	}
 	RBUF_LIT(b, " not shown");
 	if (i + 1 < l->n && (l->seg[i + 1].marks & LADDER_GAP_SHARED)) {
-		RBUF_LIT(b, " (before and after frame ");
-		rbuf_u64(b, s->frame);
-		rbuf_putc(b, ')');
+		/* The count covers the gaps up to the end of the run of shared ones. */
+		uint32_t last = i + 1;
+
+		while (last + 1 < l->n && (l->seg[last + 1].marks & LADDER_GAP_SHARED))
+			last++;
+		RBUF_LIT(b, " between frames ");
+		rbuf_u64(b, i > 0 ? l->seg[i - 1].frame : s->frame);
+		RBUF_LIT(b, " and ");
+		rbuf_u64(b, l->seg[last].frame);
 	}
 	RBUF_LIT(b, " ...");
 }
