@@ -408,7 +408,7 @@ int main(int argc, char **argv)
 	while (!write_failed && capture_set_next(cs, &frame) == 1) {
 		if (engine_frame(e, &frame) != 0)
 			write_failed = true;
-		if (prog && (++frames & 255) == 0) {
+		if (prog && ((++frames & 255) == 0 || frames == 1)) {
 			uint64_t read = capture_set_bytes_read(cs, &total);
 
 			progress_update(prog, read, total, frames, engine_live_flows(e));

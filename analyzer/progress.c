@@ -100,11 +100,11 @@ void progress_format(char *buf, size_t size, uint64_t bytes, uint64_t total, dou
 			else
 				snprintf(eta, sizeof eta, ", ETA %ld:%02ld", s / 60, s % 60);
 		}
-		n = snprintf(buf, size, "tcpmortem: %.0f%% of %s, %spackets/s, %s live flows%s",
-		             pct > 100 ? 100.0 : pct, all, rate, flows, eta);
+		n = snprintf(buf, size, "tcpmortem: %.0f%% of %s, %spackets/s, %s live flow%s%s",
+		             pct > 100 ? 100.0 : pct, all, rate, flows, live_flows == 1 ? "" : "s", eta);
 	} else {
-		n = snprintf(buf, size, "tcpmortem: %s read, %spackets/s, %s live flows", done, rate,
-		             flows);
+		n = snprintf(buf, size, "tcpmortem: %s read, %spackets/s, %s live flow%s", done, rate,
+		             flows, live_flows == 1 ? "" : "s");
 	}
 	(void)n;
 }

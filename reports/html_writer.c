@@ -329,7 +329,7 @@ static const char style[] =
 	"sans-serif;color:var(--fg);background:#fff}"
 	"header{background:#1f2328;color:#fff;padding:22px 32px 18px}"
 	"header h1{margin:0;font-size:22px;font-weight:600}"
-	"header p{margin:6px 0 0;color:#d1d9e0;overflow-wrap:anywhere}"
+	"header p{margin:6px 0 0;color:#d1d9e0;overflow-wrap:anywhere}header a{color:#9ecbff}"
 	"main{padding:4px 32px 48px;max-width:1280px}"
 	"section{margin-top:30px}"
 	"h2{font-size:18px;margin:0 0 12px;padding-bottom:6px;border-bottom:1px solid var(--line)}"
@@ -345,7 +345,7 @@ static const char style[] =
 	"th{background:var(--soft);font-weight:600;white-space:nowrap}"
 	".n{text-align:right;white-space:nowrap}"
 	"tr.total td{font-weight:600}"
-	"#flow-table{width:100%}td.reason{min-width:280px;color:var(--muted)}"
+	"#flow-table{width:100%}td.reason{min-width:220px;color:var(--muted)}"
 	"td.mono{white-space:nowrap}"
 	"th.sort{cursor:pointer;user-select:none}th.sort:hover{background:#eaeef2}"
 	"th.sort::after{content:' \\2195';color:#8c959f}"
@@ -766,10 +766,15 @@ static int html_end(struct writer *w, const struct run_summary *s)
 	RBUF_LIT(b, "</title>\n<style>");
 	rbuf_put(b, style, sizeof style - 1);
 	RBUF_LIT(b, "</style>\n</head>\n<body>\n<header><h1>How the TCP connections ended</h1><p>");
-	for (unsigned i = 0; i < s->n_captures; i++) {
+	for (unsigned i = 0; i < s->n_captures && i < 6; i++) {
 		if (i)
 			RBUF_LIT(b, ", ");
 		put_xml_str(b, s->captures[i].path);
+	}
+	if (s->n_captures > 6) {
+		RBUF_LIT(b, " and ");
+		rbuf_u64(b, s->n_captures - 6);
+		RBUF_LIT(b, " more (see <a href=\"#capture\">Capture</a>)");
 	}
 	if (s->frames) {
 		RBUF_LIT(b, " \xc2\xb7 ");

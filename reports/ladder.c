@@ -470,17 +470,18 @@ int ladder_svg(struct rbuf *b, const struct flow_record *r, bool standalone, int
 {
 	const struct segment_list *l = r->segments;
 	uint32_t n = l ? l->n : 0;
-	int rows = (int)n;
+	int rows = (int)n + (n == 0); /* an empty diagram says so on one row */
 	int top = standalone ? 100 : 18;
 	int y0 = top + 24;
-	int bottom = y0 + rows * ROW_H;
-	int height = bottom + 12;
+	int bottom, height;
 	struct rbuf story = { 0 };
 	struct rbuf verdict = { 0 };
 	struct rbuf scratch = { 0 };
 
 	for (uint32_t i = 0; i < n; i++)
 		rows += gap_before(l, i);
+	bottom = y0 + rows * ROW_H;
+	height = bottom + 12;
 
 	story_verdict(&verdict, r);
 	if (standalone) {
