@@ -74,7 +74,8 @@ static int svg_end(struct writer *w, const struct run_summary *s)
 		fputs("<text x=\"16\" y=\"44\" font-family=\"sans-serif\" font-size=\"16\">No connection "
 		      "matched --flow: nothing to draw.</text>\n",
 		      w->out);
-	fwrite(sw->body.data, 1, sw->body.len, w->out);
+	if (sw->body.len)
+		fwrite(sw->body.data, 1, sw->body.len, w->out);
 	if (sw->skipped)
 		fprintf(w->out,
 		        "<text x=\"16\" y=\"%d\" font-family=\"sans-serif\" font-size=\"14\">and %llu more "
