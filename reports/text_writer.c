@@ -77,10 +77,15 @@ static void sgr_off(struct text_writer *tw)
 	sgr(tw, "0");
 }
 
-/* The visible column where the line now ends. */
+/* The visible column where the line now ends: colour sequences and UTF-8 continuation bytes
+ * take no column ("µs" is two columns). */
 static size_t column(const struct text_writer *tw)
 {
-	return tw->line.len - tw->invisible;
+	size_t continuation = 0;
+
+	for (size_t i = 0; i < tw->line.len; i++)
+		continuation += ((unsigned char)tw->line.data[i] & 0xC0) == 0x80;
+	return tw->line.len - tw->invisible - continuation;
 }
 
 /* Pads with spaces until `width` columns were written since column `from`. */
@@ -390,11 +395,12 @@ static void print_slow(struct text_writer *tw)
 		const struct digest_close *c = &d->slow[i];
 
 		put_flow_head(tw, c->id, &c->client, &c->server, iw, cw, sw);
-		RBUF_LIT(b, "  ");
+		/* The duration right-aligned in 10 columns ("µs" is one column less than its bytes). */
+		rbuf_clear(&tw->scratch);
+		put_duration_ascii(&tw->scratch, c->end_ns - c->start_ns);
+		pad_to(tw, 0, 2 + iw + 1 + cw + 4 + sw + 2 + 10 - tw->scratch.len);
 		put_duration(b, c->end_ns - c->start_ns);
-		RBUF_LIT(b, ":");
-		pad_to(tw, 0, 2 + iw + 1 + cw + 4 + sw + 2 + 11);
-		RBUF_LIT(b, " the ");
+		RBUF_LIT(b, "  the ");
 		rbuf_puts(b, side_word(c->first));
 		RBUF_LIT(b, " closed first, the ");
 		rbuf_puts(b, side_word(!c->first));
