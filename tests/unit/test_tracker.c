@@ -389,6 +389,51 @@ static void test_keepalive_answered_is_idle(void)
 	assert_class(&s, CLOSE_IDLE_AT_END, CLOSER_NONE);
 }
 
+/* Windows and old BSDs probe with one garbage byte at next seq - 1 (RFC 1122 §4.2.3.6). */
+static void test_keepalive_one_byte_probes(void)
+{
+	struct script s;
+	struct flow_record rec;
+	uint32_t probe_seq;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 10);
+	send(&s, 1, FROM_CLIENT, TCP_ACK, 0);
+	probe_seq = s.nxt[FROM_SERVER] - 1;
+	for (int i = 0; i < 5; i++)
+		feed(&s, 1000, FROM_SERVER, TCP_ACK, probe_seq, s.nxt[FROM_CLIENT], 1);
+	send(&s, 1000, FROM_SERVER, TCP_RST | TCP_ACK, 0);
+	assert_class(&s, CLOSE_KEEPALIVE_TIMEOUT, CLOSER_SERVER);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.keepalive_probes, 5);
+	CU_ASSERT_EQUAL(rec.retransmissions[FROM_SERVER], 0);
+}
+
+/* A zero-window probe has a keepalive's shape but answers a zero window: the receiver that
+ * keeps answering with window 0 is alive (RFC 9293 §3.8.6.1). */
+static void test_zero_window_probes_are_not_keepalives(void)
+{
+	struct script s;
+	struct flow_record rec;
+	uint32_t probe_seq;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 1000);
+	s.window[FROM_SERVER] = 0;
+	send(&s, 1, FROM_SERVER, TCP_ACK, 0);
+	probe_seq = s.nxt[FROM_CLIENT] - 1;
+	for (int i = 0; i < 4; i++) {
+		feed(&s, 200 << i, FROM_CLIENT, TCP_ACK, probe_seq, s.nxt[FROM_SERVER], 0);
+		send(&s, 0, FROM_SERVER, TCP_ACK, 0);
+	}
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.keepalive_probes, 0);
+	CU_ASSERT_NOT_EQUAL(rec.close_class, CLOSE_KEEPALIVE_TIMEOUT);
+	CU_ASSERT_EQUAL(s.flow.dir[FROM_SERVER].zero_windows, 1);
+}
+
 static void test_peer_vanished_retransmit_timeout(void)
 {
 	struct script s;
@@ -659,6 +704,9 @@ int main(void)
 	CU_add_test(suite, "syn_unanswered", test_syn_unanswered);
 	CU_add_test(suite, "keepalive_timeout", test_keepalive_timeout);
 	CU_add_test(suite, "answered keepalives are idle", test_keepalive_answered_is_idle);
+	CU_add_test(suite, "keepalive with one-byte probes", test_keepalive_one_byte_probes);
+	CU_add_test(suite, "zero-window probes are not keepalives",
+	            test_zero_window_probes_are_not_keepalives);
 	CU_add_test(suite, "peer_vanished retransmit_timeout", test_peer_vanished_retransmit_timeout);
 	CU_add_test(suite, "peer_vanished heartbeat", test_peer_vanished_heartbeat);
 	CU_add_test(suite, "answered retransmissions are not a vanished peer",
