@@ -32,7 +32,6 @@ struct html_row {
 	struct flow_endpoint client, server;
 	enum close_class close_class;
 	enum closer_side closer;
-	int64_t first_ts_ns;
 	int64_t duration_ns;
 	uint64_t packets, bytes;
 	bool has_story;
@@ -303,7 +302,6 @@ static int html_flow(struct writer *w, const struct flow_record *f)
 		row->server = f->server;
 		row->close_class = f->close_class;
 		row->closer = f->closer;
-		row->first_ts_ns = f->first_ts_ns;
 		row->duration_ns = f->last_ts_ns - f->first_ts_ns;
 		row->packets = f->packets[0] + f->packets[1];
 		row->bytes = f->bytes[0] + f->bytes[1];
@@ -341,7 +339,7 @@ static const char style[] =
 	".card.alert b{color:#cf222e}"
 	".row{display:flex;gap:32px;flex-wrap:wrap;align-items:flex-start}"
 	"table{border-collapse:collapse;font-variant-numeric:tabular-nums}"
-	"th,td{padding:5px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}"
+	"th,td{padding:5px 9px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}"
 	"th{background:var(--soft);font-weight:600;white-space:nowrap}"
 	".n{text-align:right;white-space:nowrap}"
 	"tr.total td{font-weight:600}"
@@ -646,8 +644,8 @@ static void flow_table(struct rbuf *b, struct html_writer *hw, const struct run_
 	            "<div class=\"scroll\"><table id=\"flow-table\"><thead><tr>"
 	            "<th class=\"n\" data-key=\"id\">#</th><th data-key=\"client\">client</th>"
 	            "<th data-key=\"server\">server</th><th data-key=\"class\">class</th>"
-	            "<th data-key=\"closer\">closer</th><th class=\"n\" data-key=\"start\">start (UTC)"
-	            "</th><th class=\"n\" data-key=\"duration\">duration</th>"
+	            "<th data-key=\"closer\">closer</th>"
+	            "<th class=\"n\" data-key=\"duration\">duration</th>"
 	            "<th class=\"n\" data-key=\"packets\">packets</th>"
 	            "<th class=\"n\" data-key=\"bytes\">bytes</th><th data-key=\"reason\">reason</th>"
 	            "</tr></thead><tbody>\n");
@@ -668,22 +666,6 @@ static void flow_table(struct rbuf *b, struct html_writer *hw, const struct run_
 		badge(b, r->close_class);
 		RBUF_LIT(b, "</td><td>");
 		rbuf_puts(b, closer_label(r->closer));
-		RBUF_LIT(b, "</td><td class=\"n mono\" data-v=\"");
-		rbuf_u64(b, (uint64_t)(r->first_ts_ns / 1000));
-		RBUF_LIT(b, "\" title=\"");
-		put_utc(b, r->first_ts_ns, false);
-		RBUF_LIT(b, " UTC\">");
-		{
-			/* The time of day: the date is in the header. */
-			struct rbuf t = { 0 };
-
-			put_utc(&t, r->first_ts_ns, false);
-			if (t.len > 11)
-				rbuf_put(b, t.data + 11, t.len - 11);
-			if (t.failed)
-				b->failed = true;
-			rbuf_free(&t);
-		}
 		RBUF_LIT(b, "</td><td class=\"n\" data-v=\"");
 		rbuf_u64(b, r->duration_ns > 0 ? (uint64_t)r->duration_ns : 0);
 		RBUF_LIT(b, "\">");

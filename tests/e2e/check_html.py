@@ -64,7 +64,7 @@ class Links(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
         self.ids, self.hrefs, self.srcs, self.tags = set(), [], [], []
-        self.rows, self.in_table, self.cell_v = [], False, None
+        self.rows, self.in_table, self.keys = [], False, []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -81,6 +81,8 @@ class Links(html.parser.HTMLParser):
             self.rows.append([])
         if self.in_table and tag == "td":
             self.rows[-1].append(a.get("data-v"))
+        if self.in_table and tag == "th":
+            self.keys.append(a.get("data-key"))
 
     def handle_endtag(self, tag):
         if tag == "table":
@@ -88,7 +90,8 @@ class Links(html.parser.HTMLParser):
 
 
 def main():
-    tcpmortem, captures, out_dir = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
+    tcpmortem, captures = sys.argv[1], pathlib.Path(sys.argv[2])
+    out_dir = pathlib.Path(sys.argv[3]).resolve()
     browser = chromium_binary()
     if not browser:
         print("SKIP: chromium is not installed and could not be (tests/install-deps.sh installs "
@@ -144,7 +147,8 @@ def main():
         check("the script ran", re.search(r"<html[^>]*class=\"js\"", dom) is not None, dom[:200])
         dumped = Links()
         dumped.feed(dom)
-        bytes_col = [int(row[8]) for row in dumped.rows if len(row) > 8 and row[8] is not None]
+        k = dumped.keys.index("bytes")
+        bytes_col = [int(row[k]) for row in dumped.rows if len(row) > k and row[k] is not None]
         check("sorted by bytes, descending", len(bytes_col) == n_flows and
               bytes_col == sorted(bytes_col, reverse=True), str(bytes_col))
         check("sort marker on the header", 'data-key="bytes" class="n sort desc"' in dom or
