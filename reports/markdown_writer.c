@@ -319,7 +319,7 @@ static void noteworthy(struct rbuf *b, const struct digest *d)
 	if (d->n_noteworthy > d->n_kept) {
 		RBUF_LIT(b, "\nand ");
 		put_grouped(b, d->n_noteworthy - d->n_kept);
-		RBUF_LIT(b, " more (`tcpmortem --class ... -f markdown` lists them)\n");
+		RBUF_LIT(b, " more (`-f csv` lists every connection)\n");
 	}
 }
 
