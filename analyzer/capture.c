@@ -111,6 +111,8 @@ static void open_one(struct capture_file *cf, const char *bpf_filter)
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	bool is_stdin = strcmp(cf->path, "-") == 0;
 
+	cf->dlt = -1; /* no link type until the file is open: dissect_link_name(-1) is NULL */
+
 	if (is_stdin)
 		cf->pcap = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO,
 		                                                    errbuf);
