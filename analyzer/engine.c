@@ -127,6 +127,7 @@ struct engine {
 	pthread_cond_t go;
 	pthread_cond_t done;
 	uint64_t peak_flows;        /* threaded: most flows alive at one frame, over all shards */
+	uint64_t live_flows;        /* threaded: flows alive after the last batch written */
 	uint64_t generation;        /* batches published */
 	unsigned busy;              /* workers still on the published batch */
 	bool stop;
@@ -215,9 +216,11 @@ static void finish_flow(struct shard *s, struct flow *f, enum finish_phase phase
 		flow_table_bury(s->table, f, s->now_ns + TOMBSTONE_NS); /* best effort */
 	classify_flow(f, &ctx, rec);
 	rec->modifiers |= extra_modifiers;
+	bool keep = !s->opt->hooks || !s->opt->hooks->finish ||
+	            s->opt->hooks->finish(s->opt->hooks->ctx, f, rec);
 	flow_free(f);
 
-	if (s->opt->only_flow && rec->id != s->opt->only_flow)
+	if (!keep || (s->opt->only_flow && rec->id != s->opt->only_flow))
 		return;
 	if (s->opt->class_mask && !(s->opt->class_mask & (1u << rec->close_class)))
 		return;
@@ -295,17 +298,24 @@ static struct flow *start_flow(struct shard *s, const struct batch_item *it, uin
 static void shard_segment(struct shard *s, const struct batch_item *it)
 {
 	struct flow *f = flow_table_find(s->table, &it->seg, it->hash);
+	bool first = !f;
 
 	if (f && flow_is_reused_by(f, &it->seg, flow_direction_of(f, &it->seg))) {
 		/* Both connections learn of the reuse: the old one is finished now, without a
 		 * tombstone (the new flow takes the 4-tuple). */
 		finish_flow(s, f, PHASE_REUSE, MOD_PORT_REUSE);
 		f = start_flow(s, it, MOD_PORT_REUSE);
+		first = true;
 	} else if (!f) {
 		f = start_flow(s, it, 0);
 	}
 	if (f) {
-		tracker_segment(f, &it->seg, flow_direction_of(f, &it->seg), it->ts_ns, it->frame);
+		enum flow_direction d = flow_direction_of(f, &it->seg);
+
+		tracker_segment(f, &it->seg, d, it->ts_ns, it->frame);
+		if (s->opt->hooks && s->opt->hooks->segment)
+			s->opt->hooks->segment(s->opt->hooks->ctx, f, &it->seg, d, it->ts_ns, it->frame,
+			                       first);
 		flow_table_touch(s->table, f, flow_is_finished(f) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE);
 	}
 }
@@ -410,6 +420,7 @@ static void write_merged(struct engine *e, unsigned slot)
 			live += e->workers[k].shard.live_after[slot][i];
 		if (live > e->peak_flows)
 			e->peak_flows = live;
+		e->live_flows = live;
 	}
 
 	for (;;) {
@@ -479,6 +490,8 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 		e->opt.expire_ns = e->opt.idle_ns;
 	if (e->opt.threads > 64)
 		e->opt.threads = 64;
+	if (e->opt.hooks)
+		e->opt.threads = 1; /* hooks are not thread-safe and see unbuffered records */
 	e->out = out;
 	e->n_files = n_files;
 	e->files = calloc(n_files ? n_files : 1, sizeof *e->files);
@@ -665,6 +678,11 @@ uint64_t engine_dropped(const struct engine *e)
 
 	SHARDS_SUM(e, dropped, n);
 	return n;
+}
+
+uint64_t engine_live_flows(const struct engine *e)
+{
+	return e->single ? flow_table_count(e->single->table) : e->live_flows;
 }
 
 uint64_t engine_peak_flows(const struct engine *e)

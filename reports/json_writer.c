@@ -501,12 +501,14 @@ static struct writer *create(FILE *out, bool ndjson)
 	return &jw->base;
 }
 
-struct writer *report_json_create(FILE *out)
+struct writer *report_json_create(FILE *out, const struct writer_options *opt)
 {
+	(void)opt; /* nothing to present differently */
 	return create(out, false);
 }
 
-struct writer *report_ndjson_create(FILE *out)
+struct writer *report_ndjson_create(FILE *out, const struct writer_options *opt)
 {
+	(void)opt;
 	return create(out, true);
 }

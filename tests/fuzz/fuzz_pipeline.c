@@ -2,9 +2,12 @@
  *
  * Input: the bytes of a capture file (pcap or pcapng, as the seeds from samples/ are). It is read
  * from memory (fmemopen, then capture_set_open_stream: libpcap's pcap_fopen_offline), every frame
- * goes through the engine (dissector, flow table, tracker, classifier), and every finished flow and
- * the summary go to all four writers at once (text, json, ndjson, csv), each into memory. An odd
- * input length also caps the flow table at two flows, so eviction runs too.
+ * goes through the engine (dissector, flow table, tracker, classifier) with the segment log
+ * watching (seglog: the segments behind ladder diagrams, kept for every connection as for an
+ * HTML report, the connections with ids 1 to 16 selected as by --flow), and every finished flow
+ * and the summary go to every writer at once, each into memory: text (the summary, and the
+ * stories of the selected connections), json, ndjson, csv, markdown (with stories), svg, html.
+ * An odd input length also caps the flow table at two flows, so eviction runs too.
  *
  * Checked for every input, beyond "no crash, no leak, no undefined behaviour":
  * - every TCP segment is accounted for exactly once: the reported flows' packets plus the late
@@ -14,7 +17,9 @@
  *   frame read, NUL-terminated reason, first_ts <= last_ts);
  * - the JSON document parses and holds one flow object per flow; every NDJSON line parses and
  *   there is one per flow; the CSV parses strictly, one row of 26 fields per flow plus a header;
- *   the text report is valid UTF-8 with no control character but the newline;
+ *   the text reports (summary and stories), Markdown, SVG and HTML are valid UTF-8 with no
+ *   control character but the newline (and the tab in SVG and HTML), and SVG and HTML end
+ *   with their closing tag;
  * - the summary's per-class counts add up to its flow count;
  * - a file that could not be read has an error message.
  */
@@ -25,12 +30,28 @@
 
 #include "analyzer/capture.h"
 #include "analyzer/engine.h"
+#include "analyzer/flow_select.h"
+#include "analyzer/seglog.h"
 #include "fuzz.h"
 #include "reports/writer_impl.h"
 
 #define CSV_COLUMNS 26
 
-/* ---- a writer that hands everything to the four real ones, and checks each record ----------- */
+/* ---- a writer that hands everything to the real ones, and checks each record ---------------- */
+
+/* The writers fed, in this order. */
+enum out_kind { OUT_TEXT, OUT_STORIES, OUT_JSON, OUT_NDJSON, OUT_CSV, OUT_MARKDOWN, OUT_SVG,
+                OUT_HTML, OUT_COUNT };
+
+static const struct {
+	enum report_format format;
+	bool stories;
+} out_kinds[OUT_COUNT] = {
+	[OUT_TEXT] = { REPORT_TEXT, false },       [OUT_STORIES] = { REPORT_TEXT, true },
+	[OUT_JSON] = { REPORT_JSON, false },       [OUT_NDJSON] = { REPORT_NDJSON, false },
+	[OUT_CSV] = { REPORT_CSV, false },         [OUT_MARKDOWN] = { REPORT_MARKDOWN, true },
+	[OUT_SVG] = { REPORT_SVG, true },          [OUT_HTML] = { REPORT_HTML, true },
+};
 
 struct out {
 	char *buf;
@@ -41,7 +62,7 @@ struct out {
 
 struct tee {
 	struct writer base;
-	struct out outs[REPORT_FORMAT_COUNT];
+	struct out outs[OUT_COUNT];
 	uint64_t n_flows;
 	uint64_t packets;   /* of every reported flow, both directions */
 	uint64_t frames;    /* frames read so far: no id or evidence frame may be later */
@@ -78,7 +99,7 @@ static int tee_begin(struct writer *w)
 {
 	struct tee *t = (struct tee *)w;
 
-	for (int i = 0; i < REPORT_FORMAT_COUNT; i++)
+	for (int i = 0; i < OUT_COUNT; i++)
 		FUZZ_CHECK(writer_begin(t->outs[i].w) == 0);
 	return 0;
 }
@@ -104,7 +125,7 @@ static int tee_flow(struct writer *w, const struct flow_record *r)
 	t->seen[r->id - 1] = 1;
 	t->n_flows++;
 	t->packets += r->packets[0] + r->packets[1];
-	for (int i = 0; i < REPORT_FORMAT_COUNT; i++)
+	for (int i = 0; i < OUT_COUNT; i++)
 		FUZZ_CHECK(writer_flow(t->outs[i].w, r) == 0);
 	return 0;
 }
@@ -119,7 +140,7 @@ static int tee_end(struct writer *w, const struct run_summary *s)
 			total += s->by_class[c][k];
 	FUZZ_CHECK(total == s->flows);
 	FUZZ_CHECK(s->flows == t->n_flows);
-	for (int i = 0; i < REPORT_FORMAT_COUNT; i++)
+	for (int i = 0; i < OUT_COUNT; i++)
 		FUZZ_CHECK(writer_end(t->outs[i].w, s) == 0);
 	return 0;
 }
@@ -173,7 +194,9 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-static void check_text(const struct out *o)
+/* Valid UTF-8, no control character but the newline (and the tab when `tab`), ends in a
+ * newline. */
+static void check_text(const struct out *o, bool tab)
 {
 	const unsigned char *s = (const unsigned char *)o->buf;
 	size_t i = 0;
@@ -182,7 +205,7 @@ static void check_text(const struct out *o)
 	while (i < o->len) {
 		size_t n;
 
-		FUZZ_CHECK(s[i] == '\n' || (s[i] >= 0x20 && s[i] != 0x7F));
+		FUZZ_CHECK(s[i] == '\n' || (tab && s[i] == '\t') || (s[i] >= 0x20 && s[i] != 0x7F));
 		n = utf8_len(s + i, o->len - i);
 		FUZZ_CHECK(n != 0);
 		i += n;
@@ -264,6 +287,14 @@ static void check_csv(const struct out *o, uint64_t n_flows)
 	FUZZ_CHECK(cc.rows == n_flows + 1);
 }
 
+/* The document ends with `tag` and a newline: it was written to the end. */
+static void check_ends_with(const struct out *o, const char *tag)
+{
+	size_t n = strlen(tag);
+
+	FUZZ_CHECK(o->len >= n + 1 && memcmp(o->buf + o->len - n - 1, tag, n) == 0);
+}
+
 /* ---- the target ----------------------------------------------------------------------------- */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -275,6 +306,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.hash_seed = 1,
 	};
 	struct tee tee = { .base = { .ops = &tee_ops, .out = NULL } };
+	static const struct seglog_options log_opt = {
+		.all = true,
+		.report_only_selected = false,
+		.head = SEGLOG_ALL_HEAD,
+		.tail = SEGLOG_ALL_TAIL,
+		.sel_head = SEGLOG_SELECTED_HEAD,
+		.sel_tail = SEGLOG_SELECTED_TAIL,
+		.budget = SEGLOG_DEFAULT_BUDGET,
+	};
+	struct flow_selection sel = { 0 };
+	char err[128];
+	struct seglog *sl;
 	struct capture_stats stats;
 	struct run_summary sum;
 	struct capture_frame frame;
@@ -293,14 +336,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	cs = capture_set_open_stream(in, name, NULL);
 	FUZZ_CHECK(cs != NULL && capture_set_count(cs) == 1);
-	for (int i = 0; i < REPORT_FORMAT_COUNT; i++) {
+	for (int i = 0; i < OUT_COUNT; i++) {
 		struct out *o = &tee.outs[i];
+		struct writer_options wo = { .stories = out_kinds[i].stories,
+		                             .close_wait_ns = WRITER_DEFAULT_CLOSE_WAIT_NS };
 
 		o->fp = open_memstream(&o->buf, &o->len);
 		FUZZ_CHECK(o->fp != NULL);
-		o->w = writer_create((enum report_format)i, o->fp);
+		o->w = writer_create_with(out_kinds[i].format, o->fp, &wo);
 		FUZZ_CHECK(o->w != NULL);
 	}
+	FUZZ_CHECK(flow_selection_add(&sel, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16", err,
+	                              sizeof err) == 0);
+	sl = seglog_create(&log_opt, &sel);
+	FUZZ_CHECK(sl != NULL);
+	opt.hooks = seglog_hooks(sl);
 	e = engine_create(&opt, &tee.base, 1);
 	FUZZ_CHECK(e != NULL);
 
@@ -322,19 +372,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(capture_file_error(capture_set_file(cs, 0)) != NULL);
 
 	engine_destroy(e);
+	seglog_destroy(sl);
 	capture_set_close(cs);
-	for (int i = 0; i < REPORT_FORMAT_COUNT; i++) {
+	for (int i = 0; i < OUT_COUNT; i++) {
 		struct out *o = &tee.outs[i];
 
 		writer_destroy(o->w);
 		FUZZ_CHECK(fclose(o->fp) == 0);
 	}
-	check_text(&tee.outs[REPORT_TEXT]);
-	check_json(&tee.outs[REPORT_JSON], tee.n_flows);
-	check_ndjson(&tee.outs[REPORT_NDJSON], tee.n_flows);
-	check_csv(&tee.outs[REPORT_CSV], tee.n_flows);
+	check_text(&tee.outs[OUT_TEXT], false);
+	if (tee.outs[OUT_STORIES].len)
+		check_text(&tee.outs[OUT_STORIES], false);
+	check_json(&tee.outs[OUT_JSON], tee.n_flows);
+	check_ndjson(&tee.outs[OUT_NDJSON], tee.n_flows);
+	check_csv(&tee.outs[OUT_CSV], tee.n_flows);
+	check_text(&tee.outs[OUT_MARKDOWN], false);
+	check_text(&tee.outs[OUT_SVG], true);
+	check_ends_with(&tee.outs[OUT_SVG], "</svg>");
+	check_text(&tee.outs[OUT_HTML], true);
+	check_ends_with(&tee.outs[OUT_HTML], "</html>");
 
-	for (int i = 0; i < REPORT_FORMAT_COUNT; i++)
+	for (int i = 0; i < OUT_COUNT; i++)
 		free(tee.outs[i].buf);
 	free(tee.seen);
 	free(copy);
