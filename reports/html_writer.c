@@ -637,7 +637,8 @@ static int by_story_id(const void *pa, const void *pb)
 
 static void flow_table(struct rbuf *b, struct html_writer *hw, const struct run_summary *s)
 {
-	qsort(hw->rows, hw->n_rows, sizeof *hw->rows, by_row_id);
+	if (hw->n_rows > 1) /* rows is NULL when there are none: no qsort(NULL, ...) */
+		qsort(hw->rows, hw->n_rows, sizeof *hw->rows, by_row_id);
 	RBUF_LIT(b, "<section id=\"flows\"><h2>Connections (");
 	put_grouped(b, s->flows);
 	RBUF_LIT(b, ")</h2>");
