@@ -150,6 +150,8 @@ static int parse_seconds(const char *s, int64_t *ns)
 	char *end;
 	double v;
 
+	if (!s)
+		return -1;
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || end == s || *end || !(v >= 0) || v > 1e9)

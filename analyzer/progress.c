@@ -16,7 +16,6 @@ struct progress {
 	bool drawn;       /* a line is on the terminal */
 	double start;
 	double last_draw;
-	unsigned calls;
 };
 
 static double now_s(void)

@@ -190,6 +190,8 @@ static void push(struct seglog *sl, struct flow_log **pl, const struct raw_seg *
 		l->e[l->n_head++] = *r;
 		return;
 	}
+	if (l->tail_alloc == 0)
+		return; /* cannot happen (start_log keeps at least one), but the ring divides by it */
 	if (l->n_tail == l->tail_alloc && grow_ring(sl, pl))
 		l = *pl;
 	rg = ring(l);

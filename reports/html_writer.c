@@ -427,7 +427,7 @@ static void chart(struct rbuf *b, const uint64_t totals[CLOSE_CLASS_COUNT], uint
 	RBUF_LIT(b, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"");
 	rbuf_u64(b, (uint64_t)width);
 	RBUF_LIT(b, "\" height=\"");
-	rbuf_u64(b, (uint64_t)(rows * row_h + 8));
+	rbuf_u64(b, (uint64_t)rows * (uint64_t)row_h + 8);
 	RBUF_LIT(b, "\" role=\"img\" aria-label=\"connections per close class\" font-size=\"13\" "
 	            "font-family=\"system-ui,'DejaVu Sans',sans-serif\">");
 	y = 4;

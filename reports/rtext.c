@@ -24,7 +24,7 @@ void put_visible(struct rbuf *b, const char *s, size_t n)
 		}
 		if (c == '\n' || c == '\r' || c == '\t') {
 			rbuf_putc(b, '\\');
-			rbuf_putc(b, c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+			rbuf_putc(b, (char)(c == '\n' ? 'n' : c == '\r' ? 'r' : 't'));
 			i++;
 			continue;
 		}

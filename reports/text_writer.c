@@ -252,11 +252,11 @@ static void print_table(struct text_writer *tw, const struct run_summary *s)
 	pad_to(tw, 0, name_width + 2 + width + 7 - strlen("flows"));
 	RBUF_LIT(b, "flows");
 	for (unsigned i = 0; i < N_CLOSER_COLUMNS; i++) {
-		const char *label = closer_label(closer_order[i]);
+		const char *name = closer_label(closer_order[i]);
 		size_t start = column(tw);
 
-		pad_to(tw, start, 2 + width + 7 - strlen(label));
-		rbuf_puts(b, label);
+		pad_to(tw, start, 2 + width + 7 - strlen(name));
+		rbuf_puts(b, name);
 	}
 	sgr_off(tw);
 	emit_line(tw);

@@ -196,7 +196,8 @@ static void test_ladder_text_headings_ipv6(void)
 	row = nl + 1;
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "client [2001:db8::1]:40001"));
 	CU_ASSERT_EQUAL(strchr(row, '|') - row, strstr(out, "client") - out);
-	CU_ASSERT_EQUAL(strrchr(strtok(row, "\n"), '|') - row, nl - 1 - out);
+	row[strcspn(row, "\n")] = '\0';
+	CU_ASSERT_EQUAL(strrchr(row, '|') - row, nl - 1 - out);
 	free(out);
 	rbuf_free(&b);
 }
