@@ -11,11 +11,19 @@ gen-traffic.py into a pipe, 100 thousand packets per scenario.
   within 3x of that at 10 thousand, for every scenario: no quadratic path (a flow table that
   stopped growing, a hash chain crafted long, a list walked per packet) hides at this size.
 
+- Classification under adversarial numbers (20 thousand packets, NDJSON): sequence numbers
+  wrapping through 2^32 mid-flow, window scale 14 and overlapping retransmissions with different
+  bytes must not confuse the tracker: every connection but the last (cut by the packet count) is
+  fin_graceful closed by the client, none is marked capture_gap, and in the overlap scenario each
+  finished connection counts its 100 retransmissions.
+
 Only meaningful for an optimised build without sanitizers (ASan's quarantine keeps freed
 memory); ctest registers it there. Usage: check_bounded.py TCPMORTEM
 """
 import importlib.util
+import json
 import pathlib
+import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -31,9 +39,29 @@ TIME_FACTOR = 3
 MIN_FLOW_BYTES = 256
 
 
+def check_classes(binary, failures):
+    for scenario, rtx in (("seq_wrap", 0), ("wscale14", 0), ("overlap", 100)):
+        gen = subprocess.Popen([sys.executable, str(bench.GEN), scenario, "20000"],
+                               stdout=subprocess.PIPE)
+        out = subprocess.run([binary, "-f", "ndjson", "-"], stdin=gen.stdout,
+                             capture_output=True, timeout=120).stdout
+        gen.wait()
+        flows = [json.loads(line) for line in out.splitlines()]
+        done = flows[:-1]
+        bad = [f["id"] for f in done
+               if (f["close"]["class"], f["close"]["closer"]) != ("fin_graceful", "client")
+               or "capture_gap" in f["modifiers"] or f["retransmissions"]["client"] != rtx]
+        ok = len(done) >= 30 and not bad
+        print(f"{scenario:<10} {len(flows)} connections: all but the last fin_graceful by the "
+              f"client, {rtx} retransmissions each, no capture_gap: {'ok' if ok else 'FAIL'}")
+        if not ok:
+            failures.append(f"{scenario}: {len(done)} finished connections, wrong: {bad[:10]}")
+
+
 def main():
     binary = sys.argv[1]
     failures = []
+    check_classes(binary, failures)
     empty = min((bench.measure(binary, "syn_flood", 0, CAP) for _ in range(3)),
                 key=lambda r: r["cpu"])
     limit = empty["rss"] + CAP * bench.PER_FLOW_BYTES + SLACK
