@@ -4,9 +4,13 @@
 #   tests/fuzz/run-fuzz.sh TARGET SECONDS [LIBFUZZER_FLAG...]
 #                                           fuzz TARGET (dissect, pipeline) for SECONDS seconds
 #                                           (e.g. -fork=1 -ignore_crashes=1 to go on after a crash)
-#   tests/fuzz/run-fuzz.sh --merge TARGET   minimise everything found so far (-merge=1) into
+#   tests/fuzz/run-fuzz.sh --merge TARGET [MAX_LEN]
+#                                           minimise everything found so far (-merge=1) into
 #                                           tests/fuzz/corpus/TARGET, the corpus the test command
-#                                           replays
+#                                           replays; MAX_LEN cuts every input to that many bytes
+#                                           first (libFuzzer's -max_len), to keep it small: the
+#                                           committed pipeline corpus is merged with 1024 (the
+#                                           test command replays the full-length samples too)
 #
 # Needs clang and Debian's libclang-rt-14-dev (the test command does not: it replays the corpus
 # with a plain build, see tests/fuzz/CMakeLists.txt). Builds into build-fuzz/ with
@@ -26,7 +30,7 @@ BUILD=${TM_FUZZ_BUILD:-$ROOT/build-fuzz}
 SAMPLES=${TM_SAMPLES:-$ROOT/samples/captures}
 
 usage() {
-	sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -34,7 +38,7 @@ merge=false
 if [[ ${1:-} == --merge ]]; then
 	merge=true
 	shift
-	[[ $# -eq 1 ]] || usage
+	[[ $# -eq 1 || ( $# -eq 2 && $2 =~ ^[0-9]+$ ) ]] || usage
 else
 	[[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || usage
 fi
@@ -54,11 +58,14 @@ cmake --build "$BUILD" --target "fuzz_$target" -j2 >/dev/null
 if $merge; then
 	fresh=$(mktemp -d)
 	trap 'rm -rf "$fresh"' EXIT
-	"$BIN" -merge=1 "$fresh" "$COMMITTED" "$WORK/corpus" 2>&1 | grep -E 'MERGE-OUTER: [0-9]+ new' || true
+	max_len=()
+	[[ $# -eq 2 ]] && max_len=(-max_len="$2")
+	"$BIN" -merge=1 "${max_len[@]}" "$fresh" "$COMMITTED" "$WORK/corpus" 2>&1 |
+		grep -E 'MERGE-OUTER: [0-9]+ new' || true
 	rm -f "$COMMITTED"/*
 	cp "$fresh"/* "$COMMITTED"/
 	echo "run-fuzz: tests/fuzz/corpus/$target: $(find "$COMMITTED" -type f | wc -l) inputs," \
-	     "$(du -sk "$COMMITTED" | cut -f1) KB"
+	     "$(cat "$COMMITTED"/* | wc -c) bytes"
 	exit 0
 fi
 
