@@ -367,6 +367,22 @@ static void want_std_options(struct tcp_segment *w)
 	w->wscale = 7;
 	w->ts_val = 0x11223344;
 	w->ts_ecr = 0x55667788;
+	/* mss, sackOK, TS, nop, wscale: codes 2 4 6 1 3, the first in the low nibble */
+	w->option_order = 0x31642;
+}
+
+/* The option_order of std_opts when only its first k bytes were captured: the options wholly
+ * inside (MSS 0-3, SACK-permitted 4-5, timestamps 6-15, NOP 16, window scale 17-19). */
+static uint32_t std_order_within(size_t k)
+{
+	static const struct { size_t end; uint32_t order; } steps[] = {
+		{ 20, 0x31642 }, { 17, 0x1642 }, { 16, 0x642 }, { 6, 0x42 }, { 4, 0x2 },
+	};
+
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+		if (k >= steps[i].end)
+			return steps[i].order;
+	return 0;
 }
 
 /* Compares every field, reporting the caller's line. */
@@ -394,6 +410,7 @@ static void check_segment_at(unsigned line, const struct tcp_segment *got,
 	FIELD_EQ(ip_id);
 	FIELD_EQ(options);
 	FIELD_EQ(options_len);
+	FIELD_EQ(option_order);
 	FIELD_EQ(mss);
 	FIELD_EQ(wscale);
 	FIELD_EQ(sack_blocks);
@@ -910,12 +927,14 @@ static void test_snaplen_cuts_options(void)
 	CU_ASSERT_EQUAL_FATAL(dissect_prefix(p.dlt, &f, opts + 12, &seg), DISSECT_TCP);
 	want.options = TCP_OPT_MSS | TCP_OPT_SACK_PERM;
 	want.mss = 1460;
+	want.option_order = 0x42;
 	CHECK_SEGMENT(&seg, &want);
 
 	/* Inside the MSS option: nothing kept. */
 	CU_ASSERT_EQUAL_FATAL(dissect_prefix(p.dlt, &f, opts + 3, &seg), DISSECT_TCP);
 	want.options = 0;
 	want.mss = 0;
+	want.option_order = 0;
 	CHECK_SEGMENT(&seg, &want);
 
 	/* Right after the NOP, before window scale: all but window scale. */
@@ -923,6 +942,7 @@ static void test_snaplen_cuts_options(void)
 	want_std_options(&want);
 	want.options &= (uint8_t)~TCP_OPT_WSCALE;
 	want.wscale = 0;
+	want.option_order = 0x1642;
 	CHECK_SEGMENT(&seg, &want);
 }
 
@@ -940,6 +960,7 @@ static void test_snaplen_cuts_options_of_syn(void)
 	want_std_options(&want);
 	want.options &= (uint8_t)~TCP_OPT_WSCALE;
 	want.wscale = 0;
+	want.option_order = 0x1642; /* the cut window scale is not in the order either */
 	want.truncated = true;
 	CHECK_SEGMENT(&seg, &want);
 	CU_ASSERT_EQUAL(seg.payload_len, 0);
@@ -1375,6 +1396,7 @@ static void test_every_prefix(void)
 			w.wscale = seg.options & TCP_OPT_WSCALE ? want.wscale : 0;
 			w.ts_val = seg.options & TCP_OPT_TIMESTAMP ? want.ts_val : 0;
 			w.ts_ecr = seg.options & TCP_OPT_TIMESTAMP ? want.ts_ecr : 0;
+			w.option_order = p->topts == std_opts ? std_order_within(n - base) : 0;
 			w.payload_captured = n > f.tcp_hdr_end ?
 			        (uint32_t)((n < f.ip_end ? n : f.ip_end) - f.tcp_hdr_end) : 0;
 			w.truncated = n < f.ip_end;
