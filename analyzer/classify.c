@@ -34,10 +34,13 @@
  */
 #include "classify.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "dissect/segment.h"
+#include "timers.h"
+#include "tracker.h"
 
 /* Unanswered retransmissions that make a vanished peer, or the span of unanswered sending
  * (with at least one retransmission) that does. */
@@ -49,8 +52,26 @@
 #define KEEPALIVE_MIN_UNANSWERED 2
 /* Heartbeat-sized messages a side must have sent, and the peer answered, for `heartbeat`. */
 #define HEARTBEAT_MIN_MESSAGES 3
+/* Silence before a segment the path dropped or reset that makes a middlebox idle timeout (it
+ * must also be LONG_IDLE_FACTOR times any earlier gap of the flow, flow.h). */
+#define MIDDLEBOX_IDLE_MIN_MS 5000
+/* RFC 9293 §3.4.2 (quiet time) and §3.6: TIME-WAIT lasts 2 MSL, 4 minutes with the RFC's MSL;
+ * Linux holds it 60 s (TCP_TIMEWAIT_LEN). A reuse within this may meet the old TIME-WAIT. */
+#define TIME_WAIT_MAX_NS (240LL * 1000000000)
 
 static const struct seg_snap no_snap;
+
+/* Writes the record's reason (cut to FLOW_REASON_MAX if it has to be). */
+static void reasonf(struct flow_record *rec, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void reasonf(struct flow_record *rec, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rec->reason, sizeof rec->reason, fmt, ap);
+	va_end(ap);
+}
 
 static const char *side_name(enum flow_direction d)
 {
@@ -190,6 +211,24 @@ static bool try_refused(const struct flow *f, struct flow_record *rec)
 	return true;
 }
 
+/* A silence long enough, and longer than any before it, for a stateful box in the path to
+ * have dropped the connection's state. */
+static bool after_long_idle(uint32_t idle_ms, bool longest)
+{
+	return longest && idle_ms >= MIDDLEBOX_IDLE_MIN_MS;
+}
+
+static void note_idle_timeout(struct flow_record *rec, enum flow_direction from, uint32_t idle_ms,
+                              bool reset)
+{
+	struct idle_timeout_evidence *t = &rec->diagnosis.idle_timeout;
+
+	t->present = true;
+	t->from = (uint8_t)from;
+	t->idle_ns = (int64_t)idle_ms * 1000000;
+	t->reset = reset;
+}
+
 static bool try_keepalive(const struct flow *f, struct flow_record *rec)
 {
 	const struct silent_run *run = &f->silent;
@@ -207,6 +246,12 @@ static bool try_keepalive(const struct flow *f, struct flow_record *rec)
 	 * was still probing when the capture ended. Either way the prober is the side that ends
 	 * the connection. */
 	set_close(rec, CLOSE_KEEPALIVE_TIMEOUT, closer_of(k), reset ? &r->first_rst : &r->last_probe);
+	if (after_long_idle(run->idle_before_ms, run->long_idle)) {
+		/* The first probe came after a silence longer than any before it, and nothing ever
+		 * answered again: the path forgot the connection (or the peer died while idle). */
+		rec->close_detail = "middlebox_idle_timeout";
+		note_idle_timeout(rec, k, run->idle_before_ms, false);
+	}
 	add_evidence(rec, f, &f->dir[!k].last, (enum flow_direction)!k, "last segment from the peer");
 	add_evidence(rec, f, &r->first_probe, k, "first unanswered keepalive probe");
 	add_evidence(rec, f, &r->last_probe, k, "last unanswered keepalive probe");
@@ -216,6 +261,17 @@ static bool try_keepalive(const struct flow *f, struct flow_record *rec)
 	                                    (int64_t)(run->probes - 1)
 	                              : 0,
 	              gap, sizeof gap);
+	if (rec->diagnosis.idle_timeout.present) {
+		char idle[32];
+
+		snprintf(rec->reason, sizeof rec->reason,
+		         "after %s of silence the %s's %u keepalive probes (every %s) went unanswered "
+		         "and %s: a firewall or NAT most likely forgot the idle connection",
+		         duration_text((int64_t)run->idle_before_ms * 1000000, idle, sizeof idle),
+		         side_name(k), run->probes, gap,
+		         reset ? "it reset the connection" : "the capture ends");
+		return true;
+	}
 	snprintf(rec->reason, sizeof rec->reason,
 	         "the %s's %u keepalive probes (every %s) went unanswered; %s", side_name(k),
 	         run->probes, gap,
@@ -276,6 +332,12 @@ static bool try_vanished(const struct flow *f, const struct classify_context *ct
 	 * giving up: Linux gives up silently, and captures usually stop soon after. */
 	set_close(rec, CLOSE_PEER_VANISHED, closer_of(k), &run->last);
 	rec->close_detail = heartbeat ? "heartbeat" : "retransmit_timeout";
+	if (peer->packets > 0 && after_long_idle(run->idle_before_ms, run->long_idle)) {
+		/* The first segment after the longest silence of the flow went unanswered: a
+		 * stateful firewall or NAT most likely forgot the connection and drops it. */
+		rec->close_detail = "middlebox_idle_timeout";
+		note_idle_timeout(rec, k, run->idle_before_ms, false);
+	}
 	add_evidence(rec, f, &peer->last, (enum flow_direction)!k, "last sign of life from the peer");
 	add_evidence(rec, f, &run->first, k, "first segment never answered");
 	add_evidence(rec, f, &run->last, k, "last unanswered segment");
@@ -285,7 +347,16 @@ static bool try_vanished(const struct flow *f, const struct classify_context *ct
 		add_evidence(rec, f, &f->rare->first_rst, k, "reset after giving up");
 	duration_text(run->last.ts_ns - run->first.ts_ns, span, sizeof span);
 	duration_text(ctx->capture_end_ns - peer->last.ts_ns, silent, sizeof silent);
-	if (heartbeat)
+	if (rec->diagnosis.idle_timeout.present) {
+		char idle[32];
+
+		n = snprintf(rec->reason, sizeof rec->reason,
+		             "after %s of silence the %s's next data was never answered (%u "
+		             "retransmissions over %s): a firewall or NAT in the path most likely "
+		             "forgot the idle connection and drops it",
+		             duration_text((int64_t)run->idle_before_ms * 1000000, idle, sizeof idle),
+		             side_name(k), run->rtx, span);
+	} else if (heartbeat)
 		n = snprintf(rec->reason, sizeof rec->reason,
 		             "the %s stopped answering the %s's heartbeats: %u segments (%u "
 		             "retransmissions) over %s went unanswered, nothing came back for %s",
@@ -318,6 +389,58 @@ static uint32_t unread_bytes(const struct flow *f, enum flow_direction r)
 	return f->rare->rst_unread_bytes;
 }
 
+/* "TTL 64 where the server's packets arrive with 63", or the IP ID counterpart. */
+static void path_mismatch_text(const struct middlebox_evidence *m, char *buf, size_t size)
+{
+	const char *side = side_name((enum flow_direction)m->claimed);
+
+	if (m->ttl_mismatch)
+		snprintf(buf, size, "TTL %u where the %s's packets arrive with %u", m->seen_ttl, side,
+		         m->expected_ttl);
+	else
+		snprintf(buf, size, "IP ID %u where the %s's next ID was about %u", m->seen_ip_id, side,
+		         m->expected_ip_id);
+}
+
+/* The first RST came from the path (rst_from_middlebox): the endpoint it names did not send
+ * it, so what it says about that endpoint's application (unread data, a closed socket) does
+ * not apply. Its shape still tells what the box imitated: a bare RST, as a kernel without the
+ * connection sends (iptables REJECT --reject-with tcp-reset, Linux nf_send_reset), is
+ * rst_peer_restarted; a RST+ACK, as a socket aborting, rst_abort. If it answered the first
+ * segment after the longest silence of the flow, the box had most likely timed the connection
+ * out: close.detail middlebox_idle_timeout. */
+static void classify_path_reset(const struct flow *f, struct flow_record *rec, const char *delay)
+{
+	const struct flow_rare *ra = f->rare;
+	enum flow_direction r = (enum flow_direction)ra->first_rst_from;
+	enum flow_direction p = (enum flow_direction)!r;
+	const struct seg_snap *rst = &ra->first_rst;
+	bool bare = !(rst->flags & TCP_ACK);
+	bool idle = after_long_idle(ra->rst_run_idle_ms, ra->rst_run_long_idle);
+	char why[96], quiet[32];
+
+	set_close(rec, bare ? CLOSE_RST_PEER_RESTARTED : CLOSE_RST_ABORT, closer_of(r), rst);
+	add_evidence(rec, f, &f->dir[r].last, r, "last segment really from that side");
+	add_evidence(rec, f, &ra->rst_answers, p, "segment the reset answers");
+	add_evidence(rec, f, rst, r, "reset from the path, in this side's name");
+	path_mismatch_text(&rec->diagnosis.middlebox, why, sizeof why);
+	if (idle) {
+		rec->close_detail = "middlebox_idle_timeout";
+		note_idle_timeout(rec, p, ra->rst_run_idle_ms, true);
+		reasonf(rec,
+		         "after %s of silence the %s's next segment was answered %s later by a reset "
+		         "in the %s's name that came from the path (%s): a firewall or NAT had "
+		         "forgotten the idle connection",
+		         duration_text((int64_t)ra->rst_run_idle_ms * 1000000, quiet, sizeof quiet),
+		         side_name(p), delay, side_name(r), why);
+		return;
+	}
+	reasonf(rec,
+	         "a reset in the %s's name answered the %s's segment %s later, but it came from the "
+	         "path, not the %s (%s): a firewall, load balancer or IPS ended the connection",
+	         side_name(r), side_name(p), delay, side_name(r), why);
+}
+
 static void classify_reset(const struct flow *f, struct flow_record *rec)
 {
 	const struct flow_rare *ra = f->rare;
@@ -331,6 +454,10 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	char delay[32];
 
 	duration_text(rst->ts_ns - ra->rst_answers.ts_ns, delay, sizeof delay);
+	if (rec->diagnosis.middlebox.present && rec->diagnosis.middlebox.claimed == r) {
+		classify_path_reset(f, rec, delay);
+		return;
+	}
 	if (sent_fin_before && ra->payload_after_fin.frame && ra->payload_after_fin_from == p &&
 	    ra->payload_after_fin.frame < rst->frame) {
 		set_close(rec, CLOSE_RST_AFTER_CLOSE, closer_of(r), rst);
@@ -341,6 +468,30 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 		         "the %s had closed (FIN) and reset %s after the %s sent more data: the data "
 		         "reached a socket that was no longer there to read it",
 		         side_name(r), delay, side_name(p));
+		return;
+	}
+	if (sent_fin_before && bare && peer->fin.frame && me->fin_ack.frame &&
+	    ra->rst_answers.frame == peer->fin.frame && peer->fin.frame < rst->frame &&
+	    me->fin_ack.frame < peer->fin.frame) {
+		/* The peer's FIN came after ours was acknowledged and was answered by a socket-less
+		 * reset: our FIN-WAIT-2 state had expired (Linux tcp_fin_timeout, 60 s by default,
+		 * for a socket the application closed; tcp_timewait_state_process accepts the FIN
+		 * while it lasts). */
+		char wait[32];
+
+		set_close(rec, CLOSE_RST_AFTER_CLOSE, closer_of(r), rst);
+		rec->close_detail = "fin_wait_2_timeout";
+		add_evidence(rec, f, &me->fin, r, "closed: FIN");
+		add_evidence(rec, f, &me->fin_ack, p, "FIN acknowledged: FIN-WAIT-2");
+		add_evidence(rec, f, &peer->fin, p, "the peer's FIN, late");
+		add_evidence(rec, f, rst, r, "reset: FIN-WAIT-2 was over");
+		snprintf(rec->reason, sizeof rec->reason,
+		         "the %s had closed and its FIN was acknowledged; the %s's FIN came %s later and "
+		         "was answered with a bare reset: the %s's FIN-WAIT-2 state had timed out "
+		         "(tcp_fin_timeout)",
+		         side_name(r), side_name(p),
+		         duration_text(peer->fin.ts_ns - me->fin_ack.ts_ns, wait, sizeof wait),
+		         side_name(r));
 		return;
 	}
 	if (bare && !sent_fin_before) {
@@ -457,16 +608,132 @@ static void classify_no_close(const struct flow *f, const struct classify_contex
 	}
 }
 
-/* A RST whose TTL / hop limit differs from every other segment of the side it claims to come
- * from was most likely made by a box in the path (firewall, load balancer). */
+/* Does a RST's TTL fit the side it names? Its other segments had one TTL (or, after a route
+ * change, the first or the last one). */
+static bool ttl_fits(const struct flow_dir *d, uint8_t ttl)
+{
+	return ttl == d->ttl || ((d->bits & DIR_TTL_VARIES) && ttl == d->ttl_last);
+}
+
+/* Does a RST's IPv4 ID fit the side it names? Only a side whose IDs count up tells: a reset its
+ * socket sends continues the count (Linux: the socket's next ID), a reset its kernel builds
+ * without a socket carries ID 0 (Linux tcp_v4_send_reset) or the host counter's next value
+ * (Windows). Anything else was made elsewhere. */
+static bool ip_id_fits(const struct flow_rare *r, int d)
+{
+	uint16_t step = (uint16_t)(r->rst_ip_id[d] - r->rst_prev_ip_id[d]);
+
+	if (r->rst_id_counter[d] != 1 || r->rst_ip_id[d] == 0)
+		return true;
+	return step >= 1 && step <= IP_ID_STEP_MAX;
+}
+
+/* A RST whose TTL / hop limit or IPv4 ID does not fit the side it names as its sender was made by
+ * a box in the path (firewall REJECT, load balancer, IPS): modifier rst_from_middlebox, with the
+ * expected and seen values, for the earliest such RST. A side that never sent anything but
+ * resets gives nothing to compare with. */
 static void check_rst_origin(const struct flow *f, struct flow_record *rec)
 {
-	if (!f->rare)
+	const struct flow_rare *r = f->rare;
+	struct middlebox_evidence *m = &rec->diagnosis.middlebox;
+	int best = -1;
+
+	if (!r)
 		return;
-	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++)
-		if (f->rare->rst_frame[d] && (f->dir[d].bits & DIR_TTL_KNOWN) &&
-		    f->rare->rst_ttl[d] != f->dir[d].ttl)
-			rec->modifiers |= MOD_RST_FROM_MIDDLEBOX;
+	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
+		if (!r->rst_frame[d] || !(f->dir[d].bits & DIR_TTL_KNOWN))
+			continue;
+		if (ttl_fits(&f->dir[d], r->rst_ttl[d]) && ip_id_fits(r, d))
+			continue;
+		if (best < 0 || r->rst_frame[d] < r->rst_frame[best])
+			best = d;
+	}
+	if (best < 0)
+		return;
+	rec->modifiers |= MOD_RST_FROM_MIDDLEBOX;
+	m->present = true;
+	m->claimed = (uint8_t)best;
+	m->frame = f->first_frame + r->rst_frame[best] - 1;
+	m->expected_ttl = f->dir[best].ttl;
+	m->seen_ttl = r->rst_ttl[best];
+	m->ttl_mismatch = !ttl_fits(&f->dir[best], r->rst_ttl[best]);
+	m->has_ip_id = r->rst_id_counter[best] == 1;
+	if (m->has_ip_id) {
+		m->expected_ip_id = (uint16_t)(r->rst_prev_ip_id[best] + 1);
+		m->seen_ip_id = r->rst_ip_id[best];
+		m->ip_id_mismatch = !ip_id_fits(r, best);
+	}
+}
+
+/* A side that acknowledged its peer's FIN and then did not close (no FIN, no RST) for at least
+ * the threshold (RFC 9293 §3.6: CLOSE-WAIT lasts until the application closes). Measured from
+ * its ACK of the FIN to its own FIN, a RST, or the end of the capture (or of the flow, when the
+ * engine expired it). Half closed at the end and silent for the threshold: close_wait_stuck,
+ * the classic leaked socket. */
+static void check_close_wait(const struct flow *f, const struct classify_context *ctx,
+                             struct flow_record *rec)
+{
+	int64_t threshold = ctx->close_wait_ns > 0 ? ctx->close_wait_ns : DEFAULT_CLOSE_WAIT_NS;
+	struct close_wait_evidence *cw = &rec->diagnosis.close_wait;
+
+	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
+		const struct flow_dir *closer = &f->dir[d];
+		const struct flow_dir *waiter = &f->dir[!d];
+		int64_t start = closer->fin_ack.ts_ns, end = ctx->capture_end_ns;
+		bool open = true;
+
+		if (!closer->fin.frame || !closer->fin_ack.frame)
+			continue;
+		if (waiter->fin.frame && waiter->fin.frame < closer->fin_ack.frame)
+			continue; /* it had closed before it acknowledged: no CLOSE-WAIT */
+		if (waiter->fin.frame) {
+			end = waiter->fin.ts_ns;
+			open = false;
+		}
+		if (f->rare && f->rare->first_rst.frame > closer->fin_ack.frame &&
+		    f->rare->first_rst.ts_ns < end) {
+			end = f->rare->first_rst.ts_ns;
+			open = false;
+		}
+		if (end - start < threshold)
+			continue;
+		cw->present = true;
+		cw->side = (uint8_t)!d;
+		cw->duration_ns = end - start;
+		cw->still_open = open;
+		if (open && rec->close_class == CLOSE_HALF_CLOSED_AT_END &&
+		    (!waiter->last_payload.frame ||
+		     ctx->capture_end_ns - waiter->last_payload.ts_ns >= threshold)) {
+			char held[32], limit[32];
+
+			rec->close_detail = "close_wait_stuck";
+			reasonf(rec,
+			         "the %s closed; the %s acknowledged its FIN and then neither sent nor "
+			         "closed for %s (CLOSE-WAIT, threshold %s): its application never called "
+			         "close(), a leaked socket",
+			         side_name((enum flow_direction)d), side_name((enum flow_direction)!d),
+			         duration_text(cw->duration_ns, held, sizeof held),
+			         duration_text(threshold, limit, sizeof limit));
+		}
+		return;
+	}
+}
+
+/* Who holds TIME-WAIT, and whether this connection reused a 4-tuple while an earlier one could
+ * still be in TIME-WAIT (the engine notes the reuse: flow_note_reuse). */
+static void check_time_wait(const struct flow *f, struct flow_record *rec)
+{
+	const struct flow_rare *r = f->rare;
+	struct time_wait_reuse_evidence *tw = &rec->diagnosis.time_wait_reuse;
+
+	rec->diagnosis.time_wait = flow_time_wait_side(f);
+	if (!r || !r->reused || r->reuse_time_wait == CLOSER_NONE ||
+	    (int64_t)r->reuse_gap_ms * 1000000 >= TIME_WAIT_MAX_NS)
+		return;
+	tw->present = true;
+	tw->side = (enum closer_side)r->reuse_time_wait;
+	tw->gap_ns = (int64_t)r->reuse_gap_ms * 1000000;
+	tw->accepted = f->synack_seen;
 }
 
 void classify_flow(const struct flow *f, const struct classify_context *ctx,
@@ -500,5 +767,8 @@ void classify_flow(const struct flow *f, const struct classify_context *ctx,
 	} else if (!try_fins(f, rec)) {
 		classify_no_close(f, ctx, rec);
 	}
+	check_close_wait(f, ctx, rec);
+	check_time_wait(f, rec);
+	timers_infer(f, ctx, rec);
 	sort_evidence(rec);
 }

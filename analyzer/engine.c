@@ -63,7 +63,8 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 static void finish_flow(struct engine *e, struct flow *f, uint32_t extra_modifiers, bool bury)
 {
 	struct flow_record *rec = &e->record;
-	struct classify_context ctx = { .capture_end_ns = e->now_ns, .idle_ns = e->opt.idle_ns };
+	struct classify_context ctx = { .capture_end_ns = e->now_ns, .idle_ns = e->opt.idle_ns,
+	                                .close_wait_ns = e->opt.close_wait_ns };
 
 	flow_table_remove(e->table, f);
 	if (bury)
@@ -119,14 +120,17 @@ static struct flow *start_flow(struct engine *e, const struct capture_frame *fr,
                                const struct tcp_segment *seg, uint32_t hash, uint32_t modifiers)
 {
 	bool syn = (seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
+	struct grave_info grave = { 0 };
+	bool reuses = false;
 	struct flow *f;
 
-	if (flow_table_grave(e->table, seg, hash, syn)) {
+	if (flow_table_grave(e->table, seg, hash, syn, &grave)) {
 		if (!syn) {
 			e->late_segments++;
 			return NULL;
 		}
 		modifiers |= MOD_PORT_REUSE;
+		reuses = true;
 	}
 	if (e->opt.max_flows && flow_table_count(e->table) >= e->opt.max_flows)
 		make_room(e);
@@ -137,6 +141,8 @@ static struct flow *start_flow(struct engine *e, const struct capture_frame *fr,
 	}
 	flow_init(f, fr->number, seg, capture_file_path(fr->file), capture_file_ts_nano(fr->file));
 	f->modifiers |= modifiers;
+	if (reuses)
+		flow_note_reuse(f, fr->ts_ns - grave.last_ts_ns, grave.time_wait);
 	f->hash = hash;
 	flow_table_insert(e->table, f); /* a failed grow only lengthens chains */
 	if (flow_table_count(e->table) > e->peak_flows)
@@ -173,9 +179,15 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 	f = flow_table_find(e->table, &seg, hash);
 	if (f && flow_is_reused_by(f, &seg, flow_direction_of(f, &seg))) {
 		/* Both connections learn of the reuse: the old one is finished now, without a
-		 * tombstone (the new flow takes the 4-tuple). */
+		 * tombstone (the new flow takes the 4-tuple), and the new one learns when the old
+		 * one went quiet and who held its TIME-WAIT. */
+		int64_t old_last = f->last_ts_ns;
+		enum closer_side old_time_wait = flow_time_wait_side(f);
+
 		finish_flow(e, f, MOD_PORT_REUSE, false);
 		f = start_flow(e, fr, &seg, hash, MOD_PORT_REUSE);
+		if (f)
+			flow_note_reuse(f, fr->ts_ns - old_last, old_time_wait);
 	} else if (!f) {
 		f = start_flow(e, fr, &seg, hash, 0);
 	}

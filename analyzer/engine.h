@@ -39,6 +39,7 @@ struct engine_options {
 	uint32_t class_mask;      /* bit per enum close_class to report; 0: all */
 	uint64_t only_flow;       /* report only this flow id; 0: all */
 	uint64_t hash_seed;
+	int64_t close_wait_ns;    /* CLOSE-WAIT this long is reported; 0: DEFAULT_CLOSE_WAIT_NS */
 };
 
 struct engine;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tracker.h"
+
 #define INITIAL_BUCKETS 1024u
 
 struct graveyard;
@@ -220,6 +222,9 @@ struct tombstone {
 	int64_t until_ns;
 	uint32_t hash;
 	bool dead;               /* removed: no longer found, released when its time is up */
+	uint8_t time_wait;       /* enum closer_side: who held the connection's TIME-WAIT */
+	uint16_t last_cs;        /* until_ns - the connection's last segment, in 10 ms, saturating
+	                            (fits the padding: a tombstone stays 72 bytes) */
 	struct tombstone *next;
 	struct tombstone **pprev;
 };
@@ -282,6 +287,10 @@ int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns
 	s->until_ns = until_ns;
 	s->hash = f->hash;
 	s->dead = false;
+	s->time_wait = (uint8_t)flow_time_wait_side(f);
+	s->last_cs = until_ns - f->last_ts_ns >= 65535LL * 10000000 || until_ns < f->last_ts_ns
+	                 ? UINT16_MAX
+	                 : (uint16_t)((until_ns - f->last_ts_ns) / 10000000);
 	b = &g->buckets[f->hash % GRAVE_BUCKETS];
 	s->next = *b;
 	if (*b)
@@ -303,7 +312,7 @@ static bool grave_matches(const struct tombstone *s, const struct tcp_segment *s
 }
 
 bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint32_t hash,
-                      bool remove)
+                      bool remove, struct grave_info *info)
 {
 	struct graveyard *g = t->graves;
 
@@ -312,6 +321,10 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 	for (struct tombstone *s = g->buckets[hash % GRAVE_BUCKETS]; s; s = s->next) {
 		if (!grave_matches(s, seg, hash))
 			continue;
+		if (info) {
+			info->last_ts_ns = s->until_ns - (int64_t)s->last_cs * 10000000;
+			info->time_wait = (enum closer_side)s->time_wait;
+		}
 		if (remove)
 			s->dead = true;
 		return true;

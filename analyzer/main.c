@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "classify.h"
 #include "engine.h"
 #include "reports/writer.h"
 
@@ -41,6 +42,10 @@ static void usage(FILE *to)
 	        "                        idle_at_end rather than open_at_end (default %.0f)\n"
 	        "      --max-flows N     keep at most N connections in memory; the longest idle\n"
 	        "                        are finished early and marked evicted (exit status 1)\n"
+	        "      --close-wait SECONDS\n"
+	        "                        a side that acknowledged its peer's FIN and has not\n"
+	        "                        closed for this long is reported (stuck CLOSE-WAIT, a\n"
+	        "                        leaked socket; default %.0f)\n"
 	        "      --progress, --no-progress\n"
 	        "                        accepted; progress display is not implemented yet\n"
 	        "  -h, --help            this help\n"
@@ -53,7 +58,7 @@ static void usage(FILE *to)
 	        "\n"
 	        "Exit status: 0 success, 1 partial (damaged input or evicted flows; report\n"
 	        "written), 2 usage error or unreadable input.\n",
-	        DEFAULT_IDLE_SECONDS);
+	        DEFAULT_IDLE_SECONDS, DEFAULT_CLOSE_WAIT_NS / 1e9);
 }
 
 struct cli {
@@ -75,6 +80,20 @@ static int parse_u64(const char *s, uint64_t *out)
 	if (errno || *end)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+/* Seconds (a decimal number above 0, up to 1e9) as nanoseconds. */
+static int parse_positive_seconds(const char *text, int64_t *out_ns)
+{
+	char *end;
+	double s;
+
+	errno = 0;
+	s = strtod(text, &end);
+	if (errno || end == text || *end || !(s > 0) || s > 1e9)
+		return -1;
+	*out_ns = (int64_t)(s * 1e9);
 	return 0;
 }
 
@@ -103,7 +122,7 @@ static int parse_class_list(const char *list, uint32_t *mask)
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	enum { OPT_FILTER = 256, OPT_FLOW, OPT_CLASS, OPT_IDLE, OPT_MAX_FLOWS, OPT_PROGRESS,
-	       OPT_NO_PROGRESS };
+	       OPT_NO_PROGRESS, OPT_CLOSE_WAIT };
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
@@ -114,6 +133,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+		{ "close-wait", required_argument, NULL, OPT_CLOSE_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -122,6 +142,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 
 	cli->format = REPORT_TEXT;
 	cli->engine.idle_ns = (int64_t)(DEFAULT_IDLE_SECONDS * 1e9);
+	cli->engine.close_wait_ns = DEFAULT_CLOSE_WAIT_NS;
 	cli->engine.hash_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	while ((c = getopt_long(argc, argv, "f:o:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -164,6 +185,13 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			cli->engine.idle_ns = (int64_t)(s * 1e9);
 			break;
 		}
+		case OPT_CLOSE_WAIT:
+			if (parse_positive_seconds(optarg, &cli->engine.close_wait_ns)) {
+				fprintf(stderr, "tcpmortem: --close-wait takes a positive number of "
+				        "seconds\n");
+				return -1;
+			}
+			break;
 		case OPT_MAX_FLOWS:
 			if (parse_u64(optarg, &cli->engine.max_flows) || cli->engine.max_flows == 0) {
 				fprintf(stderr, "tcpmortem: --max-flows takes a positive number\n");

@@ -933,6 +933,30 @@ def fw(ctx, *rule):
     subprocess.run(['ip6tables' if ctx.v6 else 'iptables', '-w'] + list(rule), check=True)
 
 
+MARKER_PORT = 40009   # the client port of a short last connection that marks the capture's end
+
+
+def marker_connection(ctx, port=PORT):
+    """A request/response and an orderly close from MARKER_PORT. A capture file ends with its
+    last packet: when a scenario is about a side falling silent for good (giving up on
+    retransmissions or SYNs), this later packet shows that nothing more came before the
+    capture ended."""
+    s = ctx.connect(MARKER_PORT, port=port)
+    s.sendall(payload(REQ, b'q'))
+    recv_exact(s, 300)
+    s.close()
+    time.sleep(0.2)
+
+
+def serve_marker(ls):
+    """The server's side of marker_connection()."""
+    c, _ = ls.accept()
+    recv_exact(c, REQ)
+    c.sendall(payload(300))
+    expect_eof(c)
+    c.close()
+
+
 CT_ESTABLISHED_TIMEOUT = 4   # seconds: the router's conntrack forgets an idle connection
 MIDDLEBOX_IDLE = 6.0         # seconds the client stays silent, longer than that
 REJECT_WITH_RESET = ('-j', 'REJECT', '--reject-with', 'tcp-reset')
@@ -993,7 +1017,8 @@ def idle_before(segs, cport, addr):
            (40002, PORT, 'rst_peer_restarted', 'server', 'rst_from_middlebox', None)],
           topology='routed',
           facts=[(40001, 'middlebox', 'none'),
-                 (40002, 'middlebox', 'claimed=server,expected_ttl=63,seen_ttl=64')])
+                 (40002, 'middlebox', 'claimed=server,expected_ttl=63,seen_ttl=64'),
+                 (40001, 'stack', 'client=linux/0,server=linux/1')])
 class RstMiddlebox:
     @staticmethod
     def router(ctx):
@@ -1112,8 +1137,9 @@ def reset_injector(ctx, iface):
           'client segment holding the word FORBIDDEN, and a program on the router (AF_PACKET) '
           'answers it with a RST+ACK in the server\'s name, seq = the server\'s next sequence '
           'number, TTL %d (exactly what the server\'s packets arrive with) and IPv4 ID %d, '
-          'outside the server\'s per-connection ID sequence. The client did a request/response, '
-          'then sends FORBIDDEN and gets ECONNRESET; the server never sees it.'
+          'outside the server\'s per-connection ID sequence. The client does three '
+          'request/responses (so the server\'s ID sequence shows), then sends FORBIDDEN and gets '
+          'ECONNRESET; the server never sees it.'
           % (INJECTED_TTL, INJECTED_IP_ID),
           [(40001, PORT, 'rst_abort', 'server', 'rst_from_middlebox', None)],
           topology='routed',
@@ -1128,22 +1154,27 @@ class RstInjected:
            '-m', 'string', '--string', FORBIDDEN.decode(), '--algo', 'bm', '-j', 'DROP')
         reset_injector(ctx, 'tmortem-rc')
 
-    @staticmethod
-    def server(ctx):
+    EXCHANGES = 3
+
+    @classmethod
+    def server(cls, ctx):
         ls = ctx.listen()
         ctx.mark('ready')
         c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        for _ in range(cls.EXCHANGES):
+            recv_exact(c, REQ)
+            c.sendall(payload(300))
         ctx.wait('capture-stopped')
         c.close()
 
-    @staticmethod
-    def client(ctx):
+    @classmethod
+    def client(cls, ctx):
         ctx.wait('ready')
         s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        for _ in range(cls.EXCHANGES):
+            s.sendall(payload(REQ, b'q'))
+            recv_exact(s, 300)
+            time.sleep(0.05)
         time.sleep(0.1)
         s.sendall(b'GET /' + FORBIDDEN + b' ' + payload(86, b'f'))
         expect_error(s, errno.ECONNRESET)
@@ -1166,13 +1197,17 @@ class RstInjected:
 class IdleThroughFirewall:
     """Request/response through the stateful firewall, then MIDDLEBOX_IDLE seconds of silence
     (longer than its conntrack timeout), then the client sends 100 bytes more."""
-    @staticmethod
-    def server(ctx):
+    marker = False    # a marker connection follows (marker_connection)
+
+    @classmethod
+    def server(cls, ctx):
         ls = ctx.listen()
         ctx.mark('ready')
         c, _ = ls.accept()
         recv_exact(c, REQ)
         c.sendall(payload(300))
+        if cls.marker:
+            serve_marker(ls)
         ctx.wait('capture-stopped')
         c.close()
 
@@ -1200,14 +1235,17 @@ class IdleThroughFirewall:
           'after %d s without packets, no mid-stream pickup, segments of unknown connections '
           'dropped). After a request/response the client is silent for %.0f s, then sends 100 '
           'bytes: the firewall drops them and every retransmission; the client has '
-          'TCP_USER_TIMEOUT 5000 ms, recv() fails with ETIMEDOUT, and the client waits 3 s more '
-          'before it closes (past the retransmission that would have come next).'
-          % (CT_ESTABLISHED_TIMEOUT, MIDDLEBOX_IDLE),
-          [(40001, PORT, 'peer_vanished', 'client', '-', 'middlebox_idle_timeout')],
+          'TCP_USER_TIMEOUT 5000 ms, recv() fails with ETIMEDOUT, and 3.5 s later (past the '
+          'retransmission that would have come next) a short connection from port %d marks the '
+          'end of the capture.' % (CT_ESTABLISHED_TIMEOUT, MIDDLEBOX_IDLE, MARKER_PORT),
+          [(40001, PORT, 'peer_vanished', 'client', '-', 'middlebox_idle_timeout'),
+           (MARKER_PORT, PORT, 'fin_graceful', 'client', '-', None)],
           topology='routed',
           facts=[(40001, 'idle', 'min_s=%.1f' % (MIDDLEBOX_IDLE - 0.1)),
                  (40001, 'timers', 'side=client,user_timeout_ms=5000')])
 class MiddleboxIdleDrop(IdleThroughFirewall):
+    marker = True
+
     @staticmethod
     def router(ctx):
         stateful_firewall('-j', 'DROP')
@@ -1219,8 +1257,9 @@ class MiddleboxIdleDrop(IdleThroughFirewall):
         s = cls.exchange_then_idle(ctx, opts=[(socket.IPPROTO_TCP, TCP_USER_TIMEOUT, 5000)])
         expect_error(s, errno.ETIMEDOUT)
         ctx.note('recv() failed with ETIMEDOUT')
-        time.sleep(3.0)
+        time.sleep(3.5)
         s.close()
+        marker_connection(ctx)
 
 
 @scenario('middlebox_idle_reset',
@@ -1264,7 +1303,8 @@ class MiddleboxIdleReset(IdleThroughFirewall):
             'middlebox_idle_timeout')],
           topology='routed',
           facts=[(40001, 'middlebox', 'claimed=client,expected_ttl=63,seen_ttl=64'),
-                 (40001, 'idle', 'min_s=%.1f' % (MIDDLEBOX_IDLE - 0.1))])
+                 (40001, 'idle', 'min_s=%.1f' % (MIDDLEBOX_IDLE - 0.1)),
+                 (40001, 'stack', 'client=linux/1,server=linux/0')])
 class MiddleboxIdlePush:
     @staticmethod
     def router(ctx):
@@ -1313,8 +1353,8 @@ class MiddleboxIdlePush:
           [(40001, PORT, 'keepalive_timeout', 'client', '-', 'middlebox_idle_timeout')],
           topology='routed',
           facts=[(40001, 'idle', 'min_s=5.9'),
-                 (40001, 'timers',
-                  'side=client,keepalive_time_s=6,keepalive_intvl_s=1,keepalive_probes=4')])
+                 (40001, 'timers', 'side=client,tcp_keepalive_time=6,tcp_keepalive_intvl=1,'
+                  'tcp_keepalive_probes=4')])
 class KeepaliveMiddlebox:
     @staticmethod
     def router(ctx):
@@ -1342,10 +1382,12 @@ CLOSE_WAIT_HELD = 7.5    # seconds the leaking server holds its socket before th
 @scenario('close_wait_stuck',
           'A socket leak. 40001: after a request/response the client closes; the server reads '
           'EOF and never closes its socket (it stays in CLOSE-WAIT). 40002, a control: the same, '
-          'but the server closes 1 s after reading EOF. The capture ends %.1f s after 40001\'s '
-          'FIN; it is read with --close-wait 5.' % CLOSE_WAIT_HELD,
+          'but the server closes 1 s after reading EOF. %.1f s after 40001\'s FIN a short '
+          'connection from port %d marks the end of the capture; it is read with '
+          '--close-wait 5.' % (CLOSE_WAIT_HELD, MARKER_PORT),
           [(40001, PORT, 'half_closed_at_end', 'client', '-', 'close_wait_stuck'),
-           (40002, PORT, 'fin_graceful', 'client', '-', None)],
+           (40002, PORT, 'fin_graceful', 'client', '-', None),
+           (MARKER_PORT, PORT, 'fin_graceful', 'client', '-', None)],
           options='--close-wait 5',
           facts=[(40001, 'close_wait', 'side=server,min_s=7,max_s=9'),
                  (40002, 'close_wait', 'none')])
@@ -1365,6 +1407,7 @@ class CloseWaitStuck:
         expect_eof(c)
         time.sleep(1.0)
         c.close()
+        serve_marker(ls)
         ctx.wait('capture-stopped')
         leaked.close()
 
@@ -1383,6 +1426,7 @@ class CloseWaitStuck:
         recv_exact(s, 300)
         s.close()
         time.sleep(max(0.0, t0 + CLOSE_WAIT_HELD - time.monotonic()))
+        marker_connection(ctx)
         ctx.end_of_capture()
 
     @staticmethod
@@ -1466,14 +1510,27 @@ class TimeWaitReuse:
         return problems
 
 
+MARKER_SERVICE = 8082   # a second listening port, not behind the SYN-dropping rule
+
+
 @scenario('timers_syn_retries',
           'The server\'s namespace drops incoming SYNs to port %d; the client\'s namespace has '
           'net.ipv4.tcp_syn_retries=1: its SYN is retransmitted twice (1 s apart) and connect() '
-          'fails with ETIMEDOUT 3 s after the first; the client waits 1 s more.' % PORT,
-          [(40001, PORT, 'syn_unanswered', 'none', '-', None)],
+          'fails with ETIMEDOUT 3 s after the first; 1 s later a short connection from port %d '
+          'to port %d marks the end of the capture.' % (PORT, MARKER_PORT, MARKER_SERVICE),
+          [(40001, PORT, 'syn_unanswered', 'none', '-', None),
+           (MARKER_PORT, MARKER_SERVICE, 'fin_graceful', 'client', '-', None)],
           facts=[(40001, 'timers', 'side=client,tcp_syn_retries=1')])
 class TimersSynRetries:
-    server = SynUnanswered.server
+    @staticmethod
+    def server(ctx):
+        firewall('-I', 'INPUT', '-p', 'tcp', '--syn', '--dport', str(PORT), '-j', 'DROP')
+        ls = ctx.listen()
+        marker = ctx.listen(MARKER_SERVICE)
+        ctx.mark('ready')
+        serve_marker(marker)
+        ctx.wait('done')
+        ls.close()
 
     @staticmethod
     def client(ctx):
@@ -1485,24 +1542,39 @@ class TimersSynRetries:
         except TimeoutError:
             ctx.note('connect() failed with ETIMEDOUT')
         time.sleep(1.0)
+        marker_connection(ctx, port=MARKER_SERVICE)
         ctx.mark('done')
 
     @staticmethod
     def check_capture(ctx, segs):
-        n = len([s for s in segs if s['flags'] == 'S'])
+        n = len([s for s in segs if s['flags'] == 'S' and s['src'][1] == 40001])
         return [] if n == 3 else ['expected 3 SYNs, got %d' % n]
 
 
 @scenario('timers_retries2',
           'The client\'s namespace has net.ipv4.tcp_retries2=4. After a request/response the '
-          'server\'s namespace drops everything; the client sends 100 bytes, its kernel '
-          'retransmits them with exponential backoff and gives up (recv() fails with '
-          'ETIMEDOUT); the client waits 2 s more, past the retransmission that would have come '
-          'next, then closes.',
-          [(40001, PORT, 'peer_vanished', 'client', '-', 'retransmit_timeout')],
+          'server\'s namespace drops every packet of that connection; the client sends 100 '
+          'bytes, its kernel retransmits them with exponential backoff and gives up (recv() '
+          'fails with ETIMEDOUT); 2.5 s later (past the retransmission that would have come '
+          'next) a short connection from port %d marks the end of the capture.' % MARKER_PORT,
+          [(40001, PORT, 'peer_vanished', 'client', '-', 'retransmit_timeout'),
+           (MARKER_PORT, PORT, 'fin_graceful', 'client', '-', None)],
           facts=[(40001, 'timers', 'side=client,tcp_retries2=4')])
 class TimersRetries2:
-    server = KeepaliveTimeout.server
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        recv_exact(c, REQ)
+        c.sendall(payload(300))
+        wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
+        firewall('-I', 'INPUT', '-p', 'tcp', '--sport', '40001', '-j', 'DROP')
+        firewall('-I', 'OUTPUT', '-p', 'tcp', '--dport', '40001', '-j', 'DROP')
+        ctx.mark('dropped')
+        serve_marker(ls)
+        ctx.wait('capture-stopped')
+        c.close()
 
     @staticmethod
     def client(ctx):
@@ -1515,8 +1587,9 @@ class TimersRetries2:
         s.sendall(payload(100, b'n'))
         expect_error(s, errno.ETIMEDOUT)
         ctx.note('recv() failed with ETIMEDOUT')
-        time.sleep(2.0)
+        time.sleep(2.5)
         s.close()
+        marker_connection(ctx)
 
 
 FIN_TIMEOUT = 2   # net.ipv4.tcp_fin_timeout in the client's namespace
@@ -1527,7 +1600,7 @@ FIN_TIMEOUT = 2   # net.ipv4.tcp_fin_timeout in the client's namespace
           'client sends a request, reads the response and close()s (its orphaned socket waits in '
           'FIN-WAIT-2 for the server\'s FIN). 40001: the server reads EOF and closes 3.5 s later, '
           'after the client\'s FIN-WAIT-2 timed out: the client\'s kernel answers the late FIN '
-          'with a RST. 40002: the server closes 1 s after EOF, within the timeout: the FIN is '
+          'with a RST. 40002: the server closes 1.5 s after EOF, within the timeout: the FIN is '
           'acknowledged normally.' % FIN_TIMEOUT,
           [(40001, PORT, 'rst_after_close', 'client', '-', 'fin_wait_2_timeout'),
            (40002, PORT, 'fin_graceful', 'client', '-', None)],
@@ -1538,7 +1611,7 @@ class TimersFinTimeout:
     def server(ctx):
         ls = ctx.listen()
         ctx.mark('ready')
-        for port, delay in ((40001, 3.5), (40002, 1.0)):
+        for port, delay in ((40001, 3.5), (40002, 1.5)):
             c, _ = ls.accept()
             recv_exact(c, REQ)
             c.sendall(payload(300))
