@@ -666,10 +666,12 @@ static void check_rst_origin(const struct flow *f, struct flow_record *rec)
 }
 
 /* A side that acknowledged its peer's FIN and then did not close (no FIN, no RST) for at least
- * the threshold (RFC 9293 §3.6: CLOSE-WAIT lasts until the application closes). Measured from
- * its ACK of the FIN to its own FIN, a RST, or the end of the capture (or of the flow, when the
- * engine expired it). Half closed at the end and silent for the threshold: close_wait_stuck,
- * the classic leaked socket. */
+ * the threshold (RFC 9293 §3.6: CLOSE-WAIT lasts until the application closes), while sending
+ * nothing either: a side that goes on sending after its peer's FIN is using the half-close, not
+ * forgetting to close. Measured from its ACK of the FIN to its own FIN, a RST, or the end of the
+ * capture (or of the flow, when the engine expired it); the silent part, from the later of that
+ * ACK and its last data, must reach the threshold. Still open at the end: close_wait_stuck on
+ * half_closed_at_end, the classic leaked socket; closed late: reported, no detail. */
 static void check_close_wait(const struct flow *f, const struct classify_context *ctx,
                              struct flow_record *rec)
 {
@@ -680,6 +682,7 @@ static void check_close_wait(const struct flow *f, const struct classify_context
 		const struct flow_dir *closer = &f->dir[d];
 		const struct flow_dir *waiter = &f->dir[!d];
 		int64_t start = closer->fin_ack.ts_ns, end = ctx->capture_end_ns;
+		int64_t quiet_from = start;
 		bool open = true;
 
 		if (!closer->fin.frame || !closer->fin_ack.frame)
@@ -695,15 +698,16 @@ static void check_close_wait(const struct flow *f, const struct classify_context
 			end = f->rare->first_rst.ts_ns;
 			open = false;
 		}
-		if (end - start < threshold)
+		if (waiter->last_payload.frame && waiter->last_payload.ts_ns > start &&
+		    waiter->last_payload.ts_ns <= end)
+			quiet_from = waiter->last_payload.ts_ns;
+		if (end - quiet_from < threshold)
 			continue;
 		cw->present = true;
 		cw->side = (uint8_t)!d;
 		cw->duration_ns = end - start;
 		cw->still_open = open;
-		if (open && rec->close_class == CLOSE_HALF_CLOSED_AT_END &&
-		    (!waiter->last_payload.frame ||
-		     ctx->capture_end_ns - waiter->last_payload.ts_ns >= threshold)) {
+		if (open && rec->close_class == CLOSE_HALF_CLOSED_AT_END) {
 			char held[32], limit[32];
 
 			rec->close_detail = "close_wait_stuck";

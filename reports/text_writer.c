@@ -4,8 +4,10 @@
  * classes by closer (one row per class that occurred, then a total row; the flows column is the
  * share of all flows, each closer column the share of its row); the top reset sources (addresses
  * that were the closer of an rst_* flow, most first, up to TOP_RESETS); the noteworthy flows (every
- * class but fin_graceful, fin_simultaneous, open_at_end and idle_at_end: the NOTEWORTHY_MAX lowest
- * ids, one line each, and how many more there were); frames skipped per capture and reason; capture
+ * class but fin_graceful, fin_simultaneous, open_at_end and idle_at_end, and any flow with a
+ * diagnosis worth reading: a forged reset, a middlebox idle timeout, a CLOSE-WAIT, a reuse during
+ * TIME-WAIT; the NOTEWORTHY_MAX lowest ids, one line each, then one indented plain sentence per
+ * diagnosis, and how many more there were); frames skipped per capture and reason; capture
  * errors. Plain aligned text, no colour.
  *
  * Records are freed by the caller once writer_flow returns, so while flows stream in this writer
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "diagnosis_text.h"
 #include "rbuf.h"
 #include "writer_impl.h"
 
@@ -34,6 +37,7 @@ struct noteworthy {
 	enum close_class close_class;
 	enum closer_side closer;
 	char reason[FLOW_REASON_MAX];
+	struct flow_diagnosis diagnosis; /* static strings only: safe to keep */
 };
 
 struct reset_source {
@@ -50,15 +54,19 @@ struct text_writer {
 	size_t resets_cap;                       /* 0 or a power of two */
 	size_t n_resets;
 	struct rbuf line;                        /* one line being built, reused */
+	struct rbuf sentence;                    /* one diagnosis sentence, reused */
 	bool line_failed;                        /* a line was lost for want of memory */
 };
 
 /* --- what is kept per flow ------------------------------------------------------------------- */
 
-static bool is_noteworthy(enum close_class c)
+static bool is_noteworthy(const struct flow_record *f)
 {
-	return c != CLOSE_FIN_GRACEFUL && c != CLOSE_FIN_SIMULTANEOUS && c != CLOSE_OPEN_AT_END &&
-	       c != CLOSE_IDLE_AT_END;
+	enum close_class c = f->close_class;
+
+	return (c != CLOSE_FIN_GRACEFUL && c != CLOSE_FIN_SIMULTANEOUS && c != CLOSE_OPEN_AT_END &&
+	        c != CLOSE_IDLE_AT_END) ||
+	       diagnosis_noteworthy(&f->diagnosis);
 }
 
 static bool is_reset(enum close_class c)
@@ -149,13 +157,14 @@ static void keep_noteworthy(struct text_writer *tw, const struct flow_record *f)
 	len = strnlen(f->reason, sizeof f->reason - 1);
 	memcpy(n->reason, f->reason, len);
 	n->reason[len] = '\0';
+	n->diagnosis = f->diagnosis;
 }
 
 static int text_flow(struct writer *w, const struct flow_record *f)
 {
 	struct text_writer *tw = (struct text_writer *)w;
 
-	if (is_noteworthy(f->close_class))
+	if (is_noteworthy(f))
 		keep_noteworthy(tw, f);
 	if (is_reset(f->close_class)) {
 		if ((f->closer == CLOSER_CLIENT || f->closer == CLOSER_BOTH) &&
@@ -468,6 +477,16 @@ static void print_resets(struct text_writer *tw)
 	tw->n_resets = 0; /* the table is no longer a hash table */
 }
 
+/* One diagnosis sentence, indented under its flow's line. */
+static void emit_diagnosis(void *ctx, const char *text, size_t len)
+{
+	struct text_writer *tw = ctx;
+
+	RBUF_LIT(&tw->line, "      ");
+	put_visible(&tw->line, text, len);
+	emit_line(tw);
+}
+
 static int by_id(const void *pa, const void *pb)
 {
 	const struct noteworthy *a = pa, *b = pb;
@@ -525,6 +544,7 @@ static void print_noteworthy(struct text_writer *tw)
 			put_visible(b, n->reason, strlen(n->reason));
 		}
 		emit_line(tw);
+		diagnosis_sentences(&n->diagnosis, &tw->sentence, emit_diagnosis, tw);
 	}
 	if (tw->n_noteworthy > tw->n_kept) {
 		RBUF_LIT(b, "  and ");
@@ -613,6 +633,7 @@ static void text_destroy(struct writer *w)
 
 	free(tw->resets);
 	rbuf_free(&tw->line);
+	rbuf_free(&tw->sentence);
 	free(tw);
 }
 

@@ -971,6 +971,35 @@ static void test_snaplen_cuts_options_of_syn(void)
 	CU_ASSERT_FALSE(seg.truncated);
 }
 
+/* The order of the options is kept as the SYN had them: the layouts of other stacks. */
+static void test_option_order_of_other_stacks(void)
+{
+	/* macOS: mss 1460, nop, wscale 6, nop, nop, TS, sackOK, eol (24 bytes) */
+	static const uint8_t macos[] = {
+		0x02, 0x04, 0x05, 0xb4, 0x01, 0x03, 0x03, 0x06, 0x01, 0x01,
+		0x08, 0x0a, 0x11, 0x22, 0x33, 0x44, 0x00, 0x00, 0x00, 0x00, 0x04, 0x02, 0x00, 0x00,
+	};
+	/* Windows: mss 1460, nop, wscale 8, nop, nop, sackOK (12 bytes) */
+	static const uint8_t windows[] = {
+		0x02, 0x04, 0x05, 0xb4, 0x01, 0x03, 0x03, 0x08, 0x01, 0x01, 0x04, 0x02,
+	};
+	struct pkt p = { .dlt = DLT_EN10MB, .family = 4, .flags = TCP_SYN, .topts = macos,
+	                 .topt_len = sizeof macos };
+	struct frame f;
+	struct tcp_segment seg;
+
+	build(&f, &p);
+	CU_ASSERT_EQUAL_FATAL(dissect_whole(p.dlt, &f, &seg), DISSECT_TCP);
+	CU_ASSERT_EQUAL(seg.option_order, 0x74611312u); /* codes 2 1 3 1 1 6 4 7, first lowest */
+	CU_ASSERT_EQUAL(seg.wscale, 6);
+
+	p.topts = windows;
+	p.topt_len = sizeof windows;
+	build(&f, &p);
+	CU_ASSERT_EQUAL_FATAL(dissect_whole(p.dlt, &f, &seg), DISSECT_TCP);
+	CU_ASSERT_EQUAL(seg.option_order, 0x411312u);
+}
+
 static void test_truncated_headers(void)
 {
 	struct pkt p = { .dlt = DLT_EN10MB, .family = 4, .ip4_opt_words = 3, .payload = 4 };
@@ -1530,6 +1559,7 @@ static CU_TestInfo dissect_tests[] = {
 	{ "snaplen_cuts_payload", test_snaplen_cuts_payload },
 	{ "snaplen_cuts_options", test_snaplen_cuts_options },
 	{ "snaplen_cuts_options_of_syn", test_snaplen_cuts_options_of_syn },
+	{ "option_order_of_other_stacks", test_option_order_of_other_stacks },
 	{ "truncated_headers", test_truncated_headers },
 	{ "ip_length_beyond_capture_is_truncated_tcp", test_ip_length_beyond_capture },
 	{ "ipv4_ihl_below_5_is_malformed", test_ipv4_ihl_below_5_is_malformed },
