@@ -2,12 +2,25 @@
  *
  * Precedence, first match wins (DESIGN §2; calibrated on samples/, see samples/README.md):
  *
+ *  0. before the class    rst_from_middlebox (modifier): a side's first RST whose TTL / hop limit
+ *                         differs from that side's other segments (the first one's, or the last
+ *                         one's after a route change), or whose IPv4 ID does not continue the
+ *                         side's ID counter (steps of 1..IP_ID_STEP_MAX seen at least twice and
+ *                         rarely broken: Linux counts per socket, Windows per host). ID 0 always
+ *                         fits: a kernel answering without a socket sends it (Linux
+ *                         tcp_v4_send_reset, nf_send_reset alike), so iptables REJECT's reset is
+ *                         convicted by its TTL (the router's 64 where the server's packets arrive
+ *                         with 63), an injector that copies the TTL by its ID. The evidence keeps
+ *                         the expected and seen values. A side that sent nothing but resets gives
+ *                         nothing to compare with.
  *  1. syn_unanswered      the client's SYN(s) and nothing at all from the server.
  *  2. rst_refused         the server's first answer to the SYN is a RST (no SYN+ACK).
  *  3. keepalive_timeout   a side's keepalive probes are unanswered up to its RST or to the end
  *                         of the flow (two or more probes). Explains a later RST from the prober.
  *                         closer: the prober (Linux resets when it gives up; without the
- *                         RST the capture ended while it was still probing).
+ *                         RST the capture ended while it was still probing). Detail
+ *                         middlebox_idle_timeout when the first unanswered probe came after a
+ *                         long idle (below).
  *  4. peer_vanished       a side's data or FIN stays unanswered to the end, retransmitted at
  *                         least twice, or once over more than a second of unanswered sending,
  *                         and the peer never sends anything again (detail heartbeat when the
@@ -15,9 +28,21 @@
  *                         Explains a later RST from the side that gave up. closer: the side
  *                         left sending; the reason says whether its retransmissions stopped
  *                         (the next backoff interval passed with none: Linux gives up
- *                         silently) or were still going on when the capture ended.
+ *                         silently) or were still going on when the capture ended. Detail
+ *                         middlebox_idle_timeout instead when the unanswered sending began after
+ *                         a long idle and the peer had answered before it.
  *  5. the first RST decides, by who sent it and what it looks like:
- *     rst_after_close     its sender had sent FIN and the peer then sent data to it;
+ *     from the path       the first RST is rst_from_middlebox: the side it names did not send it,
+ *                         so nothing it implies about that side's application holds; classified
+ *                         by shape only: bare (as iptables REJECT --reject-with tcp-reset sends
+ *                         it) rst_peer_restarted, with ACK rst_abort. closer: the side it names.
+ *                         Detail middlebox_idle_timeout when it answered the first segment after a
+ *                         long idle: a stateful firewall or NAT that forgot the connection;
+ *     rst_after_close     its sender had sent FIN and the peer then sent data to it; or the
+ *                         peer's FIN came after ours was acknowledged and was answered by a bare
+ *                         RST: detail fin_wait_2_timeout (Linux keeps an orphaned FIN-WAIT-2 for
+ *                         tcp_fin_timeout, 60 s, in a TIME-WAIT mini socket that accepts the FIN,
+ *                         tcp_timewait_state_process; after that no socket answers it);
  *     rst_peer_restarted  a bare RST (no ACK: the kernel had no socket, Linux
  *                         tcp_v4_send_reset) from a side that never sent FIN;
  *     rst_unread_data     a RST+ACK (a socket aborting itself) from a side that had received
@@ -28,9 +53,32 @@
  *     rst_abort           any other RST (SO_LINGER 0, application abort).
  *  6. both FINs           fin_simultaneous when neither FIN's ACK covers the other FIN (they
  *                         crossed, RFC 9293 §3.6 case 2), else fin_graceful.
- *  7. one FIN             half_closed_at_end.
+ *  7. one FIN             half_closed_at_end; detail close_wait_stuck when the side that
+ *                         acknowledged the FIN has been in CLOSE-WAIT (RFC 9293 §3.6: it lasts
+ *                         until the application closes) for --close-wait seconds (60 by default)
+ *                         at the end, sending nothing since that ACK or its last data: a socket
+ *                         its application never closed.
  *  8. nothing             idle_at_end when no payload, SYN or FIN for longer than the idle
  *                         threshold before the capture ends, else open_at_end.
+ *
+ * A long idle (middlebox_idle_timeout) is a silence of at least MIDDLEBOX_IDLE_MIN_MS (5 s) with
+ * no segment either way, and at least LONG_IDLE_FACTOR (3) times every earlier gap of the flow:
+ * a box that drops idle connections strikes at the first silence longer than its timeout, so a
+ * connection whose usual pace already had such silences was not timed out by one. Stateful
+ * firewalls and NATs time connections out after seconds to hours (Linux conntrack
+ * nf_conntrack_tcp_timeout_established, cloud load balancers 350 s, 4 min); a peer that died
+ * during the silence looks the same from one side, and the reason says so.
+ *
+ * Diagnoses reported whatever the class (flow_record.h struct flow_diagnosis):
+ *  - close_wait           as in 7, for every class: also a side that closed (FIN or RST) only
+ *                         after at least the threshold in CLOSE-WAIT (no detail then).
+ *  - time_wait            the side(s) whose inferred state is TIME-WAIT at the end (RFC 9293
+ *                         §3.6: the side that closed first; both after a simultaneous close).
+ *  - time_wait_reuse      a SYN reused the 4-tuple of a connection that ended less than
+ *                         TIME_WAIT_MAX_NS (RFC 9293: 2 MSL, 4 minutes; Linux 60 s) before, while
+ *                         a side held its TIME-WAIT; whether the new SYN was accepted (RFC 6191).
+ *  - timers, stack        timers.c: the settings behind the retransmission, keepalive and
+ *                         FIN-WAIT-2 timing, and each side's likely stack family.
  */
 #include "classify.h"
 

@@ -10,7 +10,10 @@
  * numbers are stored relative to the flow's first frame, counters that cannot exceed 2^32 in
  * practice are 32 bits, and the evidence only unusual endings need (resets, keepalive probes,
  * unanswered retransmissions, data after a FIN) lives in a `flow_rare` block allocated the first
- * time such a segment is seen: most connections never pay for it.
+ * time such a segment is seen: most connections never pay for it. The diagnoses' per-flow state
+ * (IP ID and TTL habits, the SYN layout, the silence before a run, the longest gap) fills what
+ * was padding in flow_dir, silent_run and flow, so a live flow is no larger for them; their
+ * evidence (resets' IP IDs, retransmission schedules, 4-tuple reuse) is in the rare block.
  */
 #ifndef TM_FLOW_H
 #define TM_FLOW_H
