@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define ERROR_MAX (PCAP_ERRBUF_SIZE + 64)
 
@@ -18,6 +19,9 @@ struct capture_file {
 	bool has_filter;
 	struct bpf_program filter;
 	uint64_t filtered;
+	uint64_t size;      /* 0: unknown (not a regular file) */
+	uint64_t consumed;  /* record bytes read, for files without a position */
+	bool done;          /* read to its end (or its error) */
 	char error[ERROR_MAX];
 	/* The frame read ahead, for the merge. */
 	bool pending;
@@ -107,6 +111,8 @@ static void open_one(struct capture_file *cf, const char *bpf_filter)
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	bool is_stdin = strcmp(cf->path, "-") == 0;
 
+	cf->dlt = -1; /* no link type until the file is open: dissect_link_name(-1) is NULL */
+
 	if (is_stdin)
 		cf->pcap = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO,
 		                                                    errbuf);
@@ -134,6 +140,13 @@ static void open_one(struct capture_file *cf, const char *bpf_filter)
 		return;
 	}
 	cf->ts_nano = !is_stdin && file_is_nano(cf->path);
+	{
+		struct stat st;
+		FILE *fp = pcap_file(cf->pcap);
+
+		if (fp && fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode))
+			cf->size = (uint64_t)st.st_size;
+	}
 	if (bpf_filter) {
 		if (pcap_compile(cf->pcap, &cf->filter, bpf_filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 			snprintf(cf->error, sizeof cf->error, "filter '%s': %s", bpf_filter,
@@ -156,6 +169,7 @@ static void read_ahead(struct capture_file *cf)
 
 		if (rc == 1) {
 			cf->pending = true;
+			cf->consumed += 16 + cf->hdr->caplen; /* pcap record header + data */
 			cf->ts_ns = frame_ts(cf->hdr);
 			if (!cf->ts_nano && cf->ts_ns % 1000 != 0)
 				cf->ts_nano = true; /* standard input: sub-microsecond digits prove it */
@@ -166,6 +180,7 @@ static void read_ahead(struct capture_file *cf)
 		}
 		pcap_close(cf->pcap);
 		cf->pcap = NULL;
+		cf->done = true;
 		return;
 	}
 }
@@ -278,6 +293,35 @@ int capture_set_next(struct capture_set *cs, struct capture_frame *frame)
 }
 
 unsigned capture_set_count(const struct capture_set *cs) { return cs->n; }
+
+uint64_t capture_set_bytes_read(const struct capture_set *cs, uint64_t *total)
+{
+	uint64_t read = 0, sum = 0;
+	bool known = true;
+
+	for (unsigned i = 0; i < cs->n; i++) {
+		const struct capture_file *cf = &cs->files[i];
+		FILE *fp = cf->pcap ? pcap_file(cf->pcap) : NULL;
+		long pos;
+
+		if (cf->unreadable)
+			continue;
+		if (!cf->size) {
+			known = false;
+			read += cf->consumed;
+			continue;
+		}
+		sum += cf->size;
+		if (cf->done)
+			read += cf->size;
+		else if (fp && (pos = ftell(fp)) >= 0)
+			read += (uint64_t)pos < cf->size ? (uint64_t)pos : cf->size;
+		else
+			read += cf->consumed < cf->size ? cf->consumed : cf->size;
+	}
+	*total = known ? sum : 0;
+	return read;
+}
 struct capture_file *capture_set_file(const struct capture_set *cs, unsigned i) { return &cs->files[i]; }
 const char *capture_file_path(const struct capture_file *f) { return f->path; }
 int capture_file_dlt(const struct capture_file *f) { return f->dlt; }

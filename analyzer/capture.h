@@ -39,6 +39,11 @@ void capture_set_close(struct capture_set *cs);
 int capture_set_next(struct capture_set *cs, struct capture_frame *frame);
 
 unsigned capture_set_count(const struct capture_set *cs);
+
+/* How far the reading has got, for a progress display: bytes consumed over all files (the file
+ * position of a regular file, an estimate from the records for a pipe), and in *total the sum of
+ * the files' sizes, or 0 when one of them has no known size (standard input, a pipe). */
+uint64_t capture_set_bytes_read(const struct capture_set *cs, uint64_t *total);
 struct capture_file *capture_set_file(const struct capture_set *cs, unsigned i);
 
 const char *capture_file_path(const struct capture_file *f);

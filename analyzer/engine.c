@@ -1,12 +1,73 @@
-/* engine.c - frames to flows to records. The expiry rules are in engine.h. */
+/* engine.c - frames to flows to records. The expiry rules are in engine.h.
+ *
+ * The work is split in two: per-frame bookkeeping and dissection (the engine), and flow tracking
+ * (a shard: a flow table with its own clock). Single-threaded, one shard does everything, and
+ * every record goes to the writer the moment its flow is finished.
+ *
+ * With --threads N, the main thread reads and dissects frames into batches, N worker threads
+ * each own a shard (flows are assigned by the hash of their 4-tuple), and the main thread merges
+ * their records. The output is the single-threaded output, byte for byte: every record carries
+ * the key that orders it in a single-threaded run,
+ *   (frame at which it was finished, phase, frame of the flow's last segment / first segment),
+ * phases being, within one frame: 0 finished flows expiring, 1 live flows expiring, 2 a flow
+ * finished by the reuse of its 4-tuple, 3 a flow evicted for room; and last, at the end of the
+ * capture, 4 the flows left, by first frame. Every worker sees every frame's timestamp, so its
+ * clock, and so its expiry, moves exactly as the single shard's would. One difference remains:
+ * --max-flows applies per shard (max / N each), so which flows are evicted can differ.
+ */
 #include "engine.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "classify.h"
 #include "flow_table.h"
 #include "tracker.h"
+
+enum finish_phase {
+	PHASE_EXPIRE_FINISHED = 0,
+	PHASE_EXPIRE_LIVE,
+	PHASE_REUSE,
+	PHASE_EVICT,
+	PHASE_END,
+};
+
+struct record_key {
+	uint64_t frame;
+	uint64_t phase;
+	uint64_t order;
+};
+
+struct keyed_record {
+	struct record_key key;
+	struct flow_record rec;
+};
+
+/* Records a worker produced during one batch, in key order. */
+struct record_buf {
+	struct keyed_record *items;
+	size_t n, cap;
+};
+
+struct shard {
+	const struct engine_options *opt;
+	struct flow_table *table;
+	uint64_t max_flows;
+	int64_t now_ns;
+	uint64_t frame;        /* frame being processed: the key of what it finishes */
+	uint64_t evicted, expired, dropped, late_segments, peak_flows;
+	uint64_t flows_reported;
+	uint64_t by_class[CLOSE_CLASS_COUNT][CLOSER_COUNT];
+	/* Where finished records go: the writer (single-threaded) or `out` (worker). */
+	struct writer *writer;
+	bool write_failed;
+	struct record_buf out[2];
+	uint32_t *live_after[2];  /* worker: live flows after each item of a batch, per slot */
+	unsigned out_slot;
+	bool out_failed;       /* no memory for a record: the run fails rather than lose it */
+	struct flow_record record;
+};
 
 struct file_counts {
 	uint64_t frames;
@@ -15,26 +76,416 @@ struct file_counts {
 	uint64_t skipped[DISSECT_RESULT_COUNT];
 };
 
+/* One frame, dissected, for the workers. `shard` < 0: not a TCP segment (time only). */
+struct batch_item {
+	struct tcp_segment seg;
+	int64_t ts_ns;
+	uint64_t frame;
+	const char *capture;
+	uint32_t hash;
+	int shard;
+	bool ts_nano;
+};
+
+#define BATCH_FRAMES 4096
+
+struct batch {
+	struct batch_item items[BATCH_FRAMES];
+	unsigned n;
+};
+
+struct engine;
+
+struct worker {
+	struct engine *e;
+	unsigned id;
+	pthread_t thread;
+	struct shard shard;
+};
+
 struct engine {
 	struct engine_options opt;
 	struct writer *out;
-	struct flow_table *table;
 	unsigned n_files;
 	struct file_counts *files;
 	uint64_t frames;
-	uint64_t flows_reported;
-	uint64_t evicted;
-	uint64_t expired;
-	uint64_t dropped;
-	uint64_t late_segments;
-	uint64_t peak_flows;
 	int64_t first_ts_ns;
-	int64_t now_ns; /* latest timestamp seen: capture time never runs backwards here */
+	int64_t now_ns;
 	bool any_nano;
 	bool write_failed;
-	uint64_t by_class[CLOSE_CLASS_COUNT][CLOSER_COUNT];
-	struct flow_record record; /* reused for every finished flow */
+
+	/* Single-threaded. */
+	struct shard *single;
+
+	/* Threaded. */
+	unsigned n_workers;
+	struct worker *workers;
+	struct flow_table *hasher;  /* only for its seeded hash, shared by every shard */
+	struct batch *batches[2];
+	unsigned filling;           /* batch the main thread fills */
+	pthread_mutex_t lock;
+	pthread_cond_t go;
+	pthread_cond_t done;
+	uint64_t peak_flows;        /* threaded: most flows alive at one frame, over all shards */
+	uint64_t live_flows;        /* threaded: flows alive after the last batch written */
+	uint64_t generation;        /* batches published */
+	unsigned busy;              /* workers still on the published batch */
+	bool stop;
+	bool outstanding;           /* a published batch's records are not yet written */
 };
+
+/* --- a shard: flows, expiry, finishing ----------------------------------------------------- */
+
+static int shard_init(struct shard *s, const struct engine_options *opt, uint64_t max_flows,
+                      struct writer *writer)
+{
+	memset(s, 0, sizeof *s);
+	s->opt = opt;
+	s->max_flows = max_flows;
+	s->writer = writer;
+	s->table = flow_table_create(opt->hash_seed);
+	return s->table ? 0 : -1;
+}
+
+static void shard_free(struct shard *s)
+{
+	struct flow *f;
+
+	if (s->table) {
+		while ((f = flow_table_oldest(s->table, FLOW_LIST_FINISHED)) ||
+		       (f = flow_table_oldest(s->table, FLOW_LIST_LIVE))) {
+			flow_table_remove(s->table, f);
+			flow_free(f);
+		}
+		flow_table_destroy(s->table);
+	}
+	for (int i = 0; i < 2; i++) {
+		free(s->out[i].items);
+		free(s->live_after[i]);
+	}
+}
+
+static uint64_t last_frame_of(const struct flow *f)
+{
+	uint64_t a = snap_frame(f, &f->dir[0].last), b = snap_frame(f, &f->dir[1].last);
+
+	return a > b ? a : b;
+}
+
+static void emit(struct shard *s, const struct flow_record *rec, struct record_key key)
+{
+	struct record_buf *b;
+
+	if (s->writer) {
+		if (!s->write_failed && writer_flow(s->writer, rec) != 0)
+			s->write_failed = true;
+		return;
+	}
+	b = &s->out[s->out_slot];
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		struct keyed_record *items = realloc(b->items, cap * sizeof *items);
+
+		if (!items) {
+			s->out_failed = true;
+			return;
+		}
+		b->items = items;
+		b->cap = cap;
+	}
+	b->items[b->n].key = key;
+	b->items[b->n].rec = *rec;
+	b->n++;
+}
+
+/* Classifies `f`, hands it on (if the user asked for it), and frees it. A flow finished before
+ * the end of the capture leaves a tombstone. */
+static void finish_flow(struct shard *s, struct flow *f, enum finish_phase phase,
+                        uint32_t extra_modifiers)
+{
+	struct flow_record *rec = &s->record;
+	struct classify_context ctx = { .capture_end_ns = s->now_ns, .idle_ns = s->opt->idle_ns,
+	                                .close_wait_ns = s->opt->close_wait_ns };
+	struct record_key key = { .frame = phase == PHASE_END ? UINT64_MAX : s->frame,
+	                          .phase = phase,
+	                          .order = phase == PHASE_END ? f->first_frame : last_frame_of(f) };
+
+	flow_table_remove(s->table, f);
+	if (phase != PHASE_END && phase != PHASE_REUSE)
+		flow_table_bury(s->table, f, s->now_ns + TOMBSTONE_NS); /* best effort */
+	classify_flow(f, &ctx, rec);
+	rec->modifiers |= extra_modifiers;
+	bool keep = !s->opt->hooks || !s->opt->hooks->finish ||
+	            s->opt->hooks->finish(s->opt->hooks->ctx, f, rec);
+	flow_free(f);
+
+	if (!keep || (s->opt->only_flow && rec->id != s->opt->only_flow))
+		return;
+	if (s->opt->class_mask && !(s->opt->class_mask & (1u << rec->close_class)))
+		return;
+	s->flows_reported++;
+	s->by_class[rec->close_class][rec->closer]++;
+	emit(s, rec, key);
+}
+
+/* Capture time moved to `ts_ns` at frame `frame`: finish what has expired (engine.h). */
+static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
+{
+	struct flow *f;
+
+	s->frame = frame;
+	if (ts_ns <= s->now_ns)
+		return;
+	s->now_ns = ts_ns;
+	while ((f = flow_table_oldest(s->table, FLOW_LIST_FINISHED)) &&
+	       s->now_ns - f->last_ts_ns > FINISHED_QUIET_NS)
+		finish_flow(s, f, PHASE_EXPIRE_FINISHED, 0);
+	while ((f = flow_table_oldest(s->table, FLOW_LIST_LIVE)) &&
+	       s->now_ns - f->last_ts_ns > s->opt->expire_ns) {
+		s->expired++;
+		finish_flow(s, f, PHASE_EXPIRE_LIVE, 0);
+	}
+	flow_table_expire_graves(s->table, s->now_ns);
+}
+
+/* Makes room for one more flow: a finished flow goes first (it would expire anyway), else the
+ * live flow idle the longest, marked evicted. */
+static void make_room(struct shard *s)
+{
+	struct flow *f = flow_table_oldest(s->table, FLOW_LIST_FINISHED);
+
+	if (f) {
+		finish_flow(s, f, PHASE_EVICT, 0);
+		return;
+	}
+	f = flow_table_oldest(s->table, FLOW_LIST_LIVE);
+	if (f) {
+		s->evicted++;
+		finish_flow(s, f, PHASE_EVICT, MOD_EVICTED);
+	}
+}
+
+/* A segment no live flow claims: a new connection, or a late segment of a finished one. */
+static struct flow *start_flow(struct shard *s, const struct batch_item *it, uint32_t modifiers)
+{
+	bool syn = (it->seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
+	struct grave_info grave = { 0 };
+	bool reuses = false;
+	struct flow *f;
+
+	if (flow_table_grave(s->table, &it->seg, it->hash, syn, &grave)) {
+		if (!syn) {
+			s->late_segments++;
+			return NULL;
+		}
+		modifiers |= MOD_PORT_REUSE;
+		reuses = true;
+	}
+	if (s->max_flows && flow_table_count(s->table) >= s->max_flows)
+		make_room(s);
+	f = malloc(sizeof *f);
+	if (!f) {
+		s->dropped++;
+		return NULL;
+	}
+	flow_init(f, it->frame, &it->seg, it->capture, it->ts_nano);
+	f->modifiers |= modifiers;
+	if (reuses) /* when the earlier connection went quiet, who held its TIME-WAIT */
+		flow_note_reuse(f, it->ts_ns - grave.last_ts_ns, grave.time_wait);
+	f->hash = it->hash;
+	flow_table_insert(s->table, f); /* a failed grow only lengthens chains */
+	if (flow_table_count(s->table) > s->peak_flows)
+		s->peak_flows = flow_table_count(s->table);
+	return f;
+}
+
+static void shard_segment(struct shard *s, const struct batch_item *it)
+{
+	struct flow *f = flow_table_find(s->table, &it->seg, it->hash);
+	bool first = !f;
+
+	if (f && flow_is_reused_by(f, &it->seg, flow_direction_of(f, &it->seg))) {
+		/* Both connections learn of the reuse: the old one is finished now, without a
+		 * tombstone (the new flow takes the 4-tuple), and the new one learns when the old
+		 * one went quiet and who held its TIME-WAIT. */
+		int64_t old_last = f->last_ts_ns;
+		enum closer_side old_time_wait = flow_time_wait_side(f);
+
+		finish_flow(s, f, PHASE_REUSE, MOD_PORT_REUSE);
+		f = start_flow(s, it, MOD_PORT_REUSE);
+		if (f)
+			flow_note_reuse(f, it->ts_ns - old_last, old_time_wait);
+		first = true;
+	} else if (!f) {
+		f = start_flow(s, it, 0);
+	}
+	if (f) {
+		enum flow_direction d = flow_direction_of(f, &it->seg);
+
+		tracker_segment(f, &it->seg, d, it->ts_ns, it->frame);
+		if (s->opt->hooks && s->opt->hooks->segment)
+			s->opt->hooks->segment(s->opt->hooks->ctx, f, &it->seg, d, it->ts_ns, it->frame,
+			                       first);
+		flow_table_touch(s->table, f, flow_is_finished(f) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE);
+	}
+}
+
+struct flow_in_shard {
+	struct flow *flow;
+	struct shard *shard;
+};
+
+static int by_first_frame(const void *a, const void *b)
+{
+	uint64_t x = ((const struct flow_in_shard *)a)->flow->first_frame;
+	uint64_t y = ((const struct flow_in_shard *)b)->flow->first_frame;
+
+	return (x > y) - (x < y);
+}
+
+/* Every flow of these shards still open at the end, finished in the order they started. */
+static int finish_all(struct shard **shards, unsigned n)
+{
+	size_t total = 0, i = 0;
+	struct flow_in_shard *all;
+
+	for (unsigned k = 0; k < n; k++)
+		total += flow_table_count(shards[k]->table);
+	all = total ? malloc(total * sizeof *all) : NULL;
+	if (total && !all)
+		return -1;
+	for (unsigned k = 0; k < n; k++)
+		for (int list = FLOW_LIST_LIVE; list <= FLOW_LIST_FINISHED; list++)
+			for (struct flow *f = flow_table_oldest(shards[k]->table, (enum flow_list)list);
+			     f; f = f->newer)
+				all[i++] = (struct flow_in_shard){ f, shards[k] };
+	if (i > 1)
+		qsort(all, i, sizeof *all, by_first_frame);
+	for (size_t j = 0; j < i; j++)
+		finish_flow(all[j].shard, all[j].flow, PHASE_END, 0);
+	free(all);
+	return 0;
+}
+
+/* --- threads ------------------------------------------------------------------------------ */
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct engine *e = w->e;
+	uint64_t seen = 0;
+
+	for (;;) {
+		const struct batch *b;
+
+		pthread_mutex_lock(&e->lock);
+		while (!e->stop && e->generation == seen)
+			pthread_cond_wait(&e->go, &e->lock);
+		if (e->stop && e->generation == seen) {
+			pthread_mutex_unlock(&e->lock);
+			return NULL;
+		}
+		seen = e->generation;
+		b = e->batches[(seen - 1) & 1];
+		pthread_mutex_unlock(&e->lock);
+
+		w->shard.out_slot = (unsigned)((seen - 1) & 1);
+		w->shard.out[w->shard.out_slot].n = 0;
+		for (unsigned i = 0; i < b->n; i++) {
+			const struct batch_item *it = &b->items[i];
+
+			shard_advance(&w->shard, it->ts_ns, it->frame);
+			if (it->shard == (int)w->id)
+				shard_segment(&w->shard, it);
+			w->shard.live_after[w->shard.out_slot][i] =
+			    (uint32_t)flow_table_count(w->shard.table);
+		}
+
+		pthread_mutex_lock(&e->lock);
+		if (--e->busy == 0)
+			pthread_cond_signal(&e->done);
+		pthread_mutex_unlock(&e->lock);
+	}
+}
+
+static bool key_less(const struct record_key *a, const struct record_key *b)
+{
+	if (a->frame != b->frame)
+		return a->frame < b->frame;
+	if (a->phase != b->phase)
+		return a->phase < b->phase;
+	return a->order < b->order;
+}
+
+/* Writes the records of output slot `slot` of every worker, merged into single-threaded order. */
+static void write_merged(struct engine *e, unsigned slot)
+{
+	size_t pos[64] = { 0 };
+
+	/* The flows alive after each frame, over all shards: the single-threaded peak. */
+	for (unsigned i = 0; i < e->batches[slot]->n; i++) {
+		uint64_t live = 0;
+
+		for (unsigned k = 0; k < e->n_workers; k++)
+			live += e->workers[k].shard.live_after[slot][i];
+		if (live > e->peak_flows)
+			e->peak_flows = live;
+		e->live_flows = live;
+	}
+
+	for (;;) {
+		int best = -1;
+
+		for (unsigned k = 0; k < e->n_workers; k++) {
+			const struct record_buf *b = &e->workers[k].shard.out[slot];
+
+			if (pos[k] < b->n &&
+			    (best < 0 || key_less(&b->items[pos[k]].key,
+			                          &e->workers[best].shard.out[slot].items[pos[best]].key)))
+				best = (int)k;
+		}
+		if (best < 0)
+			break;
+		if (!e->write_failed &&
+		    writer_flow(e->out, &e->workers[best].shard.out[slot].items[pos[best]].rec) != 0)
+			e->write_failed = true;
+		pos[best]++;
+	}
+	for (unsigned k = 0; k < e->n_workers; k++) {
+		e->workers[k].shard.out[slot].n = 0;
+		if (e->workers[k].shard.out_failed)
+			e->write_failed = true;
+	}
+}
+
+static void wait_workers(struct engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+	while (e->busy > 0)
+		pthread_cond_wait(&e->done, &e->lock);
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* Hands the batch being filled to the workers. The previous batch must be done first; its
+ * records are written while the workers work on this one. */
+static void publish(struct engine *e)
+{
+	unsigned prev_slot = e->filling ^ 1u;
+
+	wait_workers(e);
+	pthread_mutex_lock(&e->lock);
+	e->generation++;
+	e->busy = e->n_workers;
+	pthread_cond_broadcast(&e->go);
+	pthread_mutex_unlock(&e->lock);
+	if (e->outstanding)
+		write_merged(e, prev_slot);
+	e->outstanding = true;
+	e->filling ^= 1u;
+	e->batches[e->filling]->n = 0;
+}
+
+/* --- the engine ---------------------------------------------------------------------------- */
 
 struct engine *engine_create(const struct engine_options *opt, struct writer *out, unsigned n_files)
 {
@@ -47,116 +498,60 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 		e->opt.expire_ns = DEFAULT_EXPIRE_NS;
 	if (e->opt.expire_ns < e->opt.idle_ns)
 		e->opt.expire_ns = e->opt.idle_ns;
+	if (e->opt.threads > 64)
+		e->opt.threads = 64;
+	if (e->opt.hooks)
+		e->opt.threads = 1; /* hooks are not thread-safe and see unbuffered records */
 	e->out = out;
 	e->n_files = n_files;
 	e->files = calloc(n_files ? n_files : 1, sizeof *e->files);
-	e->table = flow_table_create(opt->hash_seed);
-	if (!e->files || !e->table) {
-		engine_destroy(e);
-		return NULL;
+	if (!e->files)
+		goto fail;
+	if (e->opt.threads <= 1) {
+		e->single = calloc(1, sizeof *e->single);
+		if (!e->single || shard_init(e->single, &e->opt, e->opt.max_flows, out) != 0)
+			goto fail;
+		return e;
+	}
+
+	uint64_t per_shard = e->opt.max_flows ? (e->opt.max_flows + e->opt.threads - 1) / e->opt.threads
+	                                      : 0;
+
+	e->n_workers = e->opt.threads;
+	e->workers = calloc(e->n_workers, sizeof *e->workers);
+	e->hasher = flow_table_create(e->opt.hash_seed);
+	e->batches[0] = malloc(sizeof *e->batches[0]);
+	e->batches[1] = malloc(sizeof *e->batches[1]);
+	if (!e->workers || !e->hasher || !e->batches[0] || !e->batches[1])
+		goto fail;
+	e->batches[0]->n = e->batches[1]->n = 0;
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->go, NULL);
+	pthread_cond_init(&e->done, NULL);
+	for (unsigned k = 0; k < e->n_workers; k++) {
+		struct worker *w = &e->workers[k];
+
+		w->e = e;
+		w->id = k;
+		if (shard_init(&w->shard, &e->opt, per_shard, NULL) != 0 ||
+		    !(w->shard.live_after[0] = malloc(BATCH_FRAMES * sizeof(uint32_t))) ||
+		    !(w->shard.live_after[1] = malloc(BATCH_FRAMES * sizeof(uint32_t))) ||
+		    pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			e->n_workers = k; /* join the ones started */
+			goto fail;
+		}
 	}
 	return e;
-}
-
-/* Classifies `f`, hands it to the writer (if the user asked for it), and frees it. A flow
- * finished before the end of the capture leaves a tombstone. */
-static void finish_flow(struct engine *e, struct flow *f, uint32_t extra_modifiers, bool bury)
-{
-	struct flow_record *rec = &e->record;
-	struct classify_context ctx = { .capture_end_ns = e->now_ns, .idle_ns = e->opt.idle_ns,
-	                                .close_wait_ns = e->opt.close_wait_ns };
-
-	flow_table_remove(e->table, f);
-	if (bury)
-		flow_table_bury(e->table, f, e->now_ns + TOMBSTONE_NS); /* best effort */
-	classify_flow(f, &ctx, rec);
-	rec->modifiers |= extra_modifiers;
-	flow_free(f);
-
-	if (e->opt.only_flow && rec->id != e->opt.only_flow)
-		return;
-	if (e->opt.class_mask && !(e->opt.class_mask & (1u << rec->close_class)))
-		return;
-	e->flows_reported++;
-	e->by_class[rec->close_class][rec->closer]++;
-	if (!e->write_failed && writer_flow(e->out, rec) != 0)
-		e->write_failed = true;
-}
-
-static void expire(struct engine *e)
-{
-	struct flow *f;
-
-	while ((f = flow_table_oldest(e->table, FLOW_LIST_FINISHED)) &&
-	       e->now_ns - f->last_ts_ns > FINISHED_QUIET_NS)
-		finish_flow(e, f, 0, true);
-	while ((f = flow_table_oldest(e->table, FLOW_LIST_LIVE)) &&
-	       e->now_ns - f->last_ts_ns > e->opt.expire_ns) {
-		e->expired++;
-		finish_flow(e, f, 0, true);
-	}
-	flow_table_expire_graves(e->table, e->now_ns);
-}
-
-/* Makes room for one more flow: a finished flow goes first (it would expire anyway), else the
- * live flow idle the longest, marked evicted. */
-static void make_room(struct engine *e)
-{
-	struct flow *f = flow_table_oldest(e->table, FLOW_LIST_FINISHED);
-
-	if (f) {
-		finish_flow(e, f, 0, true);
-		return;
-	}
-	f = flow_table_oldest(e->table, FLOW_LIST_LIVE);
-	if (f) {
-		e->evicted++;
-		finish_flow(e, f, MOD_EVICTED, true);
-	}
-}
-
-/* A segment no live flow claims: a new connection, or a late segment of a finished one. */
-static struct flow *start_flow(struct engine *e, const struct capture_frame *fr,
-                               const struct tcp_segment *seg, uint32_t hash, uint32_t modifiers)
-{
-	bool syn = (seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
-	struct grave_info grave = { 0 };
-	bool reuses = false;
-	struct flow *f;
-
-	if (flow_table_grave(e->table, seg, hash, syn, &grave)) {
-		if (!syn) {
-			e->late_segments++;
-			return NULL;
-		}
-		modifiers |= MOD_PORT_REUSE;
-		reuses = true;
-	}
-	if (e->opt.max_flows && flow_table_count(e->table) >= e->opt.max_flows)
-		make_room(e);
-	f = malloc(sizeof *f);
-	if (!f) {
-		e->dropped++;
-		return NULL;
-	}
-	flow_init(f, fr->number, seg, capture_file_path(fr->file), capture_file_ts_nano(fr->file));
-	f->modifiers |= modifiers;
-	if (reuses)
-		flow_note_reuse(f, fr->ts_ns - grave.last_ts_ns, grave.time_wait);
-	f->hash = hash;
-	flow_table_insert(e->table, f); /* a failed grow only lengthens chains */
-	if (flow_table_count(e->table) > e->peak_flows)
-		e->peak_flows = flow_table_count(e->table);
-	return f;
+fail:
+	engine_destroy(e);
+	return NULL;
 }
 
 int engine_frame(struct engine *e, const struct capture_frame *fr)
 {
 	struct file_counts *fc = &e->files[fr->file_index];
-	struct tcp_segment seg;
+	struct batch_item local, *it;
 	enum dissect_result r;
-	struct flow *f;
-	uint32_t hash;
 
 	e->frames++;
 	fc->frames++;
@@ -168,68 +563,73 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 	if (capture_file_ts_nano(fr->file))
 		e->any_nano = true;
 
-	r = dissect_frame(capture_file_dlt(fr->file), fr->data, fr->caplen, &seg);
+	it = e->single ? &local : &e->batches[e->filling]->items[e->batches[e->filling]->n++];
+	it->ts_ns = fr->ts_ns;
+	it->frame = fr->number;
+	it->shard = -1;
+	r = dissect_frame(capture_file_dlt(fr->file), fr->data, fr->caplen, &it->seg);
 	if (r != DISSECT_TCP) {
 		fc->skipped[r]++;
-		return e->write_failed ? -1 : 0;
+	} else {
+		fc->tcp_segments++;
+		it->capture = capture_file_path(fr->file);
+		it->ts_nano = capture_file_ts_nano(fr->file);
+		it->hash = flow_table_hash(e->single ? e->single->table : e->hasher, &it->seg);
+		it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
 	}
-	fc->tcp_segments++;
 
-	hash = flow_table_hash(e->table, &seg);
-	f = flow_table_find(e->table, &seg, hash);
-	if (f && flow_is_reused_by(f, &seg, flow_direction_of(f, &seg))) {
-		/* Both connections learn of the reuse: the old one is finished now, without a
-		 * tombstone (the new flow takes the 4-tuple), and the new one learns when the old
-		 * one went quiet and who held its TIME-WAIT. */
-		int64_t old_last = f->last_ts_ns;
-		enum closer_side old_time_wait = flow_time_wait_side(f);
-
-		finish_flow(e, f, MOD_PORT_REUSE, false);
-		f = start_flow(e, fr, &seg, hash, MOD_PORT_REUSE);
-		if (f)
-			flow_note_reuse(f, fr->ts_ns - old_last, old_time_wait);
-	} else if (!f) {
-		f = start_flow(e, fr, &seg, hash, 0);
+	if (e->single) {
+		/* Time moves first: flows whose time is up finish before this frame can join them. */
+		shard_advance(e->single, it->ts_ns, it->frame);
+		if (it->shard >= 0)
+			shard_segment(e->single, it);
+		return e->single->write_failed ? -1 : 0;
 	}
-	if (f) {
-		tracker_segment(f, &seg, flow_direction_of(f, &seg), fr->ts_ns, fr->number);
-		flow_table_touch(e->table, f, flow_is_finished(f) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE);
-	}
-	expire(e);
+	if (e->batches[e->filling]->n == BATCH_FRAMES)
+		publish(e);
 	return e->write_failed ? -1 : 0;
-}
-
-static int by_first_frame(const void *a, const void *b)
-{
-	uint64_t x = (*(struct flow *const *)a)->first_frame;
-	uint64_t y = (*(struct flow *const *)b)->first_frame;
-
-	return (x > y) - (x < y);
 }
 
 int engine_finish(struct engine *e)
 {
-	size_t n = flow_table_count(e->table), i = 0;
-	struct flow **all = n ? malloc(n * sizeof *all) : NULL;
-	struct flow *f;
+	if (e->single) {
+		struct shard *one = e->single;
 
-	if (n && !all) {
-		/* No memory to sort: finish them in activity order instead. */
-		while ((f = flow_table_oldest(e->table, FLOW_LIST_FINISHED)) ||
-		       (f = flow_table_oldest(e->table, FLOW_LIST_LIVE)))
-			finish_flow(e, f, 0, false);
-		return e->write_failed ? -1 : 0;
+		if (finish_all(&one, 1) != 0)
+			return -1;
+		return e->single->write_failed ? -1 : 0;
 	}
-	for (int list = FLOW_LIST_LIVE; list <= FLOW_LIST_FINISHED; list++)
-		for (f = flow_table_oldest(e->table, (enum flow_list)list); f; f = f->newer)
-			all[i++] = f;
-	/* Flows still open at the end are reported in the order they started. */
-	qsort(all, i, sizeof *all, by_first_frame);
-	for (size_t k = 0; k < i; k++)
-		finish_flow(e, all[k], 0, false);
-	free(all);
+
+	struct shard *shards[64];
+
+	if (e->batches[e->filling]->n > 0)
+		publish(e);
+	wait_workers(e);
+	if (e->outstanding)
+		write_merged(e, e->filling ^ 1u);
+	e->outstanding = false;
+	/* The workers are idle: the end is finished here, records straight to the writer. */
+	for (unsigned k = 0; k < e->n_workers; k++) {
+		shards[k] = &e->workers[k].shard;
+		shards[k]->writer = e->out;
+	}
+	if (finish_all(shards, e->n_workers) != 0)
+		return -1;
+	for (unsigned k = 0; k < e->n_workers; k++)
+		if (shards[k]->write_failed)
+			e->write_failed = true;
 	return e->write_failed ? -1 : 0;
 }
+
+/* Sums a counter over the shards. */
+#define SHARDS_SUM(e, field, out)                                                  \
+	do {                                                                           \
+		(out) = 0;                                                                 \
+		if ((e)->single)                                                           \
+			(out) = (e)->single->field;                                            \
+		for (unsigned k_ = 0; k_ < (e)->n_workers; k_++)                           \
+			(out) += (e)->workers[k_].shard.field;                                 \
+	} while (0)
 
 void engine_summary(const struct engine *e, const struct capture_set *cs,
                     struct capture_stats *stats, struct run_summary *sum)
@@ -261,35 +661,69 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
 	sum->n_captures = n;
 	sum->captures = stats;
 	sum->frames = e->frames;
-	sum->flows = e->flows_reported;
-	sum->flows_evicted = e->evicted;
-	sum->flows_expired = e->expired;
-	sum->peak_flows = e->peak_flows;
-	sum->late_segments = e->late_segments;
+	SHARDS_SUM(e, flows_reported, sum->flows);
+	SHARDS_SUM(e, evicted, sum->flows_evicted);
+	SHARDS_SUM(e, expired, sum->flows_expired);
+	sum->peak_flows = engine_peak_flows(e);
+	SHARDS_SUM(e, late_segments, sum->late_segments);
 	sum->first_ts_ns = e->first_ts_ns;
 	sum->last_ts_ns = e->now_ns;
 	sum->ts_nano = e->any_nano;
-	memcpy(sum->by_class, e->by_class, sizeof sum->by_class);
+	for (int c = 0; c < CLOSE_CLASS_COUNT; c++)
+		for (int w = 0; w < CLOSER_COUNT; w++)
+			SHARDS_SUM(e, by_class[c][w], sum->by_class[c][w]);
 }
 
-uint64_t engine_evicted(const struct engine *e) { return e->evicted; }
-uint64_t engine_dropped(const struct engine *e) { return e->dropped; }
-uint64_t engine_peak_flows(const struct engine *e) { return e->peak_flows; }
+uint64_t engine_evicted(const struct engine *e)
+{
+	uint64_t n;
+
+	SHARDS_SUM(e, evicted, n);
+	return n;
+}
+
+uint64_t engine_dropped(const struct engine *e)
+{
+	uint64_t n;
+
+	SHARDS_SUM(e, dropped, n);
+	return n;
+}
+
+uint64_t engine_live_flows(const struct engine *e)
+{
+	return e->single ? flow_table_count(e->single->table) : e->live_flows;
+}
+
+uint64_t engine_peak_flows(const struct engine *e)
+{
+	return e->single ? e->single->peak_flows : e->peak_flows;
+}
 
 void engine_destroy(struct engine *e)
 {
-	struct flow *f;
-
 	if (!e)
 		return;
-	if (e->table) {
-		while ((f = flow_table_oldest(e->table, FLOW_LIST_FINISHED)) ||
-		       (f = flow_table_oldest(e->table, FLOW_LIST_LIVE))) {
-			flow_table_remove(e->table, f);
-			flow_free(f);
-		}
-		flow_table_destroy(e->table);
+	if (e->single) {
+		shard_free(e->single);
+		free(e->single);
 	}
+	if (e->workers) {
+		if (e->n_workers) {
+			pthread_mutex_lock(&e->lock);
+			e->stop = true;
+			pthread_cond_broadcast(&e->go);
+			pthread_mutex_unlock(&e->lock);
+			for (unsigned k = 0; k < e->n_workers; k++)
+				pthread_join(e->workers[k].thread, NULL);
+		}
+		for (unsigned k = 0; k < e->opt.threads && k < 64; k++)
+			shard_free(&e->workers[k].shard);
+		free(e->workers);
+	}
+	flow_table_destroy(e->hasher);
+	free(e->batches[0]);
+	free(e->batches[1]);
 	free(e->files);
 	free(e);
 }

@@ -32,6 +32,23 @@
 #define TOMBSTONE_NS (60LL * 1000000000)
 #define DEFAULT_EXPIRE_NS (300LL * 1000000000)
 
+struct flow;
+
+/* An observer of the engine, for features that need more than the finished records (the
+ * segment log behind stories and ladder diagrams, seglog.h). Every member may be NULL. Hooks
+ * are called from the analysing thread and see records before they are buffered, so an engine
+ * with hooks analyses in one thread (engine_create ignores `threads`). */
+struct engine_hooks {
+	void *ctx;
+	/* `seg` (frame `fr`, direction `d`) was just applied to `f`; `first`: it started `f`. */
+	void (*segment)(void *ctx, const struct flow *f, const struct tcp_segment *seg,
+	                enum flow_direction d, int64_t ts_ns, uint64_t frame, bool first);
+	/* `f` is finished and classified into *rec; called for every flow, before it is reported
+	 * and freed. May attach data to *rec that lives until the next call. Returns false to leave
+	 * the flow out of the report (as only_flow does). */
+	bool (*finish)(void *ctx, const struct flow *f, struct flow_record *rec);
+};
+
 struct engine_options {
 	int64_t idle_ns;          /* DESIGN §2 idle_at_end threshold */
 	int64_t expire_ns;        /* silence that finishes a live flow; 0: DEFAULT_EXPIRE_NS */
@@ -39,6 +56,8 @@ struct engine_options {
 	uint32_t class_mask;      /* bit per enum close_class to report; 0: all */
 	uint64_t only_flow;       /* report only this flow id; 0: all */
 	uint64_t hash_seed;
+	unsigned threads;         /* analysis threads; 0 or 1: all in the calling thread */
+	const struct engine_hooks *hooks; /* NULL: none */
 	int64_t close_wait_ns;    /* CLOSE-WAIT this long is reported; 0: DEFAULT_CLOSE_WAIT_NS */
 };
 
@@ -62,6 +81,8 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
 uint64_t engine_evicted(const struct engine *e);
 /* Most flows alive at one moment. */
 uint64_t engine_peak_flows(const struct engine *e);
+/* Connections in memory now (threaded: as of the last batch the workers finished). */
+uint64_t engine_live_flows(const struct engine *e);
 /* Flows that could not be tracked because memory ran out. */
 uint64_t engine_dropped(const struct engine *e);
 

@@ -51,6 +51,15 @@ static uint64_t hash_endpoint(uint64_t seed, const struct ip_addr *a, uint16_t p
 	return mix64(mix64(mix64(seed ^ w[0]) ^ w[1]) ^ port);
 }
 
+/* A second, independent seeded function of the 4-tuple, direction-free, for tombstones. */
+static uint64_t fingerprint(const struct flow_table *t, const struct ip_addr *a, uint16_t ap,
+                            const struct ip_addr *b, uint16_t bp)
+{
+	uint64_t seed = t->seed ^ 0x6a09e667f3bcc909ULL;
+
+	return mix64(hash_endpoint(seed, a, ap) ^ hash_endpoint(seed, b, bp));
+}
+
 /* The sum of the two endpoints' hashes: the same for both directions, with no comparison. */
 uint32_t flow_table_hash(const struct flow_table *t, const struct tcp_segment *seg)
 {
@@ -217,17 +226,20 @@ size_t flow_table_count(const struct flow_table *t)
  * tombstone, and a chunk is recycled once all its tombstones are gone. Hash chains are doubly
  * linked so that a dying tombstone leaves its chain in O(1). */
 
+/* A tombstone keeps no address: a 64-bit seeded fingerprint of the 4-tuple besides its 32-bit
+ * hash (two unrelated seeded functions: a false match needs both to collide), 40 bytes in all. */
 struct tombstone {
-	struct flow_endpoint ep[2];
+	uint64_t fingerprint;
 	int64_t until_ns;
+	struct tombstone *next;
+	struct tombstone **pprev;
 	uint32_t hash;
 	bool dead;               /* removed: no longer found, released when its time is up */
 	uint8_t time_wait;       /* enum closer_side: who held the connection's TIME-WAIT */
 	uint16_t last_cs;        /* until_ns - the connection's last segment, in 10 ms, saturating
-	                            (fits the padding: a tombstone stays 72 bytes) */
-	struct tombstone *next;
-	struct tombstone **pprev;
+	                            (these two fill what was padding: still 40 bytes) */
 };
+_Static_assert(sizeof(struct tombstone) <= 40, "a tombstone grew");
 
 #define GRAVE_BUCKETS 65536u /* 512 KiB, allocated with the first tombstone */
 #define GRAVE_CHUNK 1024u
@@ -282,8 +294,7 @@ int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns
 
 	if (!s)
 		return -1;
-	s->ep[0] = f->ep[0];
-	s->ep[1] = f->ep[1];
+	s->fingerprint = fingerprint(t, &f->ep[0].addr, f->ep[0].port, &f->ep[1].addr, f->ep[1].port);
 	s->until_ns = until_ns;
 	s->hash = f->hash;
 	s->dead = false;
@@ -301,25 +312,18 @@ int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns
 	return 0;
 }
 
-static bool grave_matches(const struct tombstone *s, const struct tcp_segment *seg, uint32_t hash)
-{
-	if (s->hash != hash || s->dead)
-		return false;
-	return (same_endpoint(&s->ep[0], &seg->src, seg->sport) &&
-	        same_endpoint(&s->ep[1], &seg->dst, seg->dport)) ||
-	       (same_endpoint(&s->ep[1], &seg->src, seg->sport) &&
-	        same_endpoint(&s->ep[0], &seg->dst, seg->dport));
-}
 
 bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint32_t hash,
                       bool remove, struct grave_info *info)
 {
 	struct graveyard *g = t->graves;
+	uint64_t fp;
 
 	if (!g)
 		return false;
+	fp = fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport);
 	for (struct tombstone *s = g->buckets[hash % GRAVE_BUCKETS]; s; s = s->next) {
-		if (!grave_matches(s, seg, hash))
+		if (s->hash != hash || s->fingerprint != fp || s->dead)
 			continue;
 		if (info) {
 			info->last_ts_ns = s->until_ns - (int64_t)s->last_cs * 10000000;

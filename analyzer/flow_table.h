@@ -39,7 +39,7 @@ size_t flow_table_count(const struct flow_table *t);
 
 /* Tombstones: the 4-tuples of recently finished flows, kept until `until_ns` of capture time so
  * that a late segment of a finished connection is recognised as such (not taken for a new one)
- * and a new SYN on it is known to reuse the 4-tuple. About 64 bytes each. */
+ * and a new SYN on it is known to reuse the 4-tuple. 40 bytes each. */
 /* Remembers f's 4-tuple (f->hash set) until `until_ns`, with when its last segment came and
  * who held its TIME-WAIT. Returns -1 when out of memory. */
 int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns);

@@ -9,10 +9,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pcap/pcap.h>
+
 #include "capture.h"
 #include "classify.h"
 #include "engine.h"
+#include "flow_select.h"
+#include "progress.h"
 #include "reports/writer.h"
+#include "seglog.h"
+#include "summarize.h"
 
 /* Exit statuses (DESIGN §5). */
 enum {
@@ -22,43 +28,71 @@ enum {
 };
 
 #define DEFAULT_IDLE_SECONDS 5.0
+#define DEFAULT_CLOSE_WAIT_SECONDS (DEFAULT_CLOSE_WAIT_NS / 1e9) /* classify.h */
+
+enum color_when { COLOR_AUTO = 0, COLOR_ALWAYS, COLOR_NEVER };
 
 static void usage(FILE *to)
 {
 	fprintf(to,
 	        "Usage: tcpmortem [options] FILE...\n"
+	        "       tcpmortem summarize [-f text|json] REPORT.ndjson...\n"
 	        "How did every TCP connection in a capture end, and why?\n"
 	        "\n"
 	        "FILE is a pcap or pcapng capture; '-' reads standard input. Several files are\n"
 	        "read as one capture in timestamp order (a rotated tcpdump -C/-G set).\n"
 	        "\n"
 	        "Options:\n"
-	        "  -f, --format FORMAT   text (default), json, ndjson or csv\n"
+	        "  -f, --format FORMAT   text (default), json, ndjson, csv, markdown, svg or html\n"
 	        "  -o, --output FILE     write the report to FILE instead of standard output\n"
 	        "      --filter EXPR     only frames matching this BPF expression (tcpdump syntax)\n"
-	        "      --flow ID         report only flow ID\n"
+	        "      --flow ID         one connection's story: its ladder diagram and what\n"
+	        "      --flow 'ADDR:PORT ADDR:PORT'\n"
+	        "                        happened, by id (the frame number of its first packet,\n"
+	        "                        as every report shows it) or by its two endpoints (either\n"
+	        "                        order; IPv6 as [ADDR]:PORT). Repeat for several. json,\n"
+	        "                        ndjson, csv and svg report only these; markdown and html\n"
+	        "                        add their stories to the full report\n"
 	        "      --class LIST      report only these close classes (comma-separated)\n"
 	        "      --idle SECONDS    silence before capture end that makes a connection\n"
 	        "                        idle_at_end rather than open_at_end (default %.0f)\n"
-	        "      --max-flows N     keep at most N connections in memory; the longest idle\n"
-	        "                        are finished early and marked evicted (exit status 1)\n"
 	        "      --close-wait SECONDS\n"
 	        "                        a side that acknowledged its peer's FIN and has not\n"
-	        "                        closed for this long is reported (stuck CLOSE-WAIT, a\n"
-	        "                        leaked socket; default %.0f)\n"
+	        "                        closed for this long is reported: when it is still in\n"
+	        "                        CLOSE-WAIT, silent, at the end, as stuck half-closed\n"
+	        "                        (close.detail close_wait_stuck: a leaked socket)\n"
+	        "                        (default %.0f)\n"
+	        "      --max-flows N     keep at most N connections in memory; the longest idle\n"
+	        "                        are finished early and marked evicted (exit status 1)\n"
+	        "      --expire SECONDS  finish a connection silent this long (default 300) and\n"
+	        "                        classify it as if the capture ended there\n"
+	        "      --threads N       analyse with N threads (flows split by 4-tuple); the\n"
+	        "                        output is the same as with one. --flow and -f html\n"
+	        "                        analyse in one thread\n"
+	        "      --color[=WHEN]    colour the text report: auto (default: when standard\n"
+	        "                        output is a terminal and NO_COLOR is not set), always\n"
+	        "                        or never\n"
 	        "      --progress, --no-progress\n"
-	        "                        accepted; progress display is not implemented yet\n"
+	        "                        force the progress line on standard error on or off\n"
+	        "                        (default: on a terminal, for runs longer than a second)\n"
 	        "  -h, --help            this help\n"
 	        "  -V, --version         the version\n"
 	        "\n"
 	        "Examples:\n"
-	        "  tcpmortem capture.pcap\n"
+	        "  tcpmortem capture.pcap                  summary: how connections ended\n"
+	        "  tcpmortem --flow 7 capture.pcap         the story of connection #7\n"
+	        "  tcpmortem --flow '198.51.100.1:40001 198.51.100.2:8080' capture.pcap\n"
+	        "  tcpmortem -f markdown --flow 7 capture.pcap > ticket.md\n"
+	        "  tcpmortem -f svg --flow 7 -o flow7.svg capture.pcap\n"
+	        "  tcpmortem -f html -o report.html capture.pcap\n"
 	        "  tcpmortem -f ndjson --class rst_unread_data,rst_abort *.pcap\n"
 	        "  tcpdump -w - -i eth0 'tcp port 443' | tcpmortem -f csv -o report.csv -\n"
 	        "\n"
-	        "Exit status: 0 success, 1 partial (damaged input or evicted flows; report\n"
-	        "written), 2 usage error or unreadable input.\n",
-	        DEFAULT_IDLE_SECONDS, DEFAULT_CLOSE_WAIT_NS / 1e9);
+	        "Exit status: 0 success, 1 partial (damaged input, evicted flows, or a --flow that\n"
+	        "matched nothing while another did; report written), 2 usage error, unreadable\n"
+	        "input, or no connection matched --flow.\n"
+	        "See tcpmortem(1).\n",
+	        DEFAULT_IDLE_SECONDS, DEFAULT_CLOSE_WAIT_SECONDS);
 }
 
 struct cli {
@@ -66,6 +100,10 @@ struct cli {
 	const char *output;
 	const char *filter;
 	struct engine_options engine;
+	struct flow_selection selection; /* --flow */
+	enum color_when color;
+	enum progress_mode progress;
+	int64_t close_wait_ns;
 };
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -80,20 +118,6 @@ static int parse_u64(const char *s, uint64_t *out)
 	if (errno || *end)
 		return -1;
 	*out = v;
-	return 0;
-}
-
-/* Seconds (a decimal number above 0, up to 1e9) as nanoseconds. */
-static int parse_positive_seconds(const char *text, int64_t *out_ns)
-{
-	char *end;
-	double s;
-
-	errno = 0;
-	s = strtod(text, &end);
-	if (errno || end == text || *end || !(s > 0) || s > 1e9)
-		return -1;
-	*out_ns = (int64_t)(s * 1e9);
 	return 0;
 }
 
@@ -118,11 +142,24 @@ static int parse_class_list(const char *list, uint32_t *mask)
 	return *mask ? 0 : -1;
 }
 
+static int parse_seconds(const char *s, int64_t *ns)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0) || v > 1e9)
+		return -1;
+	*ns = (int64_t)(v * 1e9);
+	return 0;
+}
+
 /* Returns -1 on a usage error (already reported), else the index of the first FILE. */
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	enum { OPT_FILTER = 256, OPT_FLOW, OPT_CLASS, OPT_IDLE, OPT_MAX_FLOWS, OPT_PROGRESS,
-	       OPT_NO_PROGRESS, OPT_CLOSE_WAIT };
+	       OPT_NO_PROGRESS, OPT_THREADS, OPT_EXPIRE, OPT_COLOR, OPT_CLOSE_WAIT };
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
@@ -131,8 +168,11 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "class", required_argument, NULL, OPT_CLASS },
 		{ "idle", required_argument, NULL, OPT_IDLE },
 		{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
+		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "expire", required_argument, NULL, OPT_EXPIRE },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+		{ "color", optional_argument, NULL, OPT_COLOR },
 		{ "close-wait", required_argument, NULL, OPT_CLOSE_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -142,6 +182,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 
 	cli->format = REPORT_TEXT;
 	cli->engine.idle_ns = (int64_t)(DEFAULT_IDLE_SECONDS * 1e9);
+	cli->close_wait_ns = DEFAULT_CLOSE_WAIT_NS;
 	cli->engine.close_wait_ns = DEFAULT_CLOSE_WAIT_NS;
 	cli->engine.hash_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	while ((c = getopt_long(argc, argv, "f:o:hV", longopts, NULL)) != -1) {
@@ -149,7 +190,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		case 'f':
 			cli->format = report_format_from_name(optarg);
 			if (cli->format == REPORT_FORMAT_COUNT) {
-				fprintf(stderr, "tcpmortem: unknown format '%s' (text, json, ndjson, csv)\n",
+				fprintf(stderr, "tcpmortem: unknown format '%s' (text, json, ndjson, csv, "
+				                "markdown, svg, html)\n",
 				        optarg);
 				return -1;
 			}
@@ -160,37 +202,34 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		case OPT_FILTER:
 			cli->filter = optarg;
 			break;
-		case OPT_FLOW:
-			if (parse_u64(optarg, &cli->engine.only_flow) || cli->engine.only_flow == 0) {
-				fprintf(stderr, "tcpmortem: --flow takes a flow id (1, 2, ...)\n");
+		case OPT_FLOW: {
+			char err[256];
+
+			if (flow_selection_add(&cli->selection, optarg, err, sizeof err) != 0) {
+				fprintf(stderr, "tcpmortem: --flow: %s\n", err);
 				return -1;
 			}
 			break;
+		}
 		case OPT_CLASS:
 			if (parse_class_list(optarg, &cli->engine.class_mask)) {
 				fprintf(stderr, "tcpmortem: --class takes a comma-separated list of classes\n");
 				return -1;
 			}
 			break;
-		case OPT_IDLE: {
-			char *end;
-			double s;
-
-			errno = 0;
-			s = strtod(optarg, &end);
-			if (errno || *end || !(s >= 0) || s > 1e9) {
+		case OPT_IDLE:
+			if (parse_seconds(optarg, &cli->engine.idle_ns)) {
 				fprintf(stderr, "tcpmortem: --idle takes a number of seconds\n");
 				return -1;
 			}
-			cli->engine.idle_ns = (int64_t)(s * 1e9);
 			break;
-		}
 		case OPT_CLOSE_WAIT:
-			if (parse_positive_seconds(optarg, &cli->engine.close_wait_ns)) {
-				fprintf(stderr, "tcpmortem: --close-wait takes a positive number of "
-				        "seconds\n");
+			if (parse_seconds(optarg, &cli->close_wait_ns)) {
+				fprintf(stderr, "tcpmortem: --close-wait takes a number of seconds\n");
 				return -1;
 			}
+			/* The classifier too (0 there means its default: any CLOSE-WAIT is 1 ns). */
+			cli->engine.close_wait_ns = cli->close_wait_ns > 0 ? cli->close_wait_ns : 1;
 			break;
 		case OPT_MAX_FLOWS:
 			if (parse_u64(optarg, &cli->engine.max_flows) || cli->engine.max_flows == 0) {
@@ -198,14 +237,49 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 				return -1;
 			}
 			break;
+		case OPT_THREADS: {
+			uint64_t n;
+
+			if (parse_u64(optarg, &n) || n == 0 || n > 64) {
+				fprintf(stderr, "tcpmortem: --threads takes a number from 1 to 64\n");
+				return -1;
+			}
+			cli->engine.threads = (unsigned)n;
+			break;
+		}
+		case OPT_EXPIRE: {
+			uint64_t n;
+
+			if (parse_u64(optarg, &n) || n == 0 || n > 1000000000) {
+				fprintf(stderr, "tcpmortem: --expire takes a number of seconds\n");
+				return -1;
+			}
+			cli->engine.expire_ns = (int64_t)n * 1000000000;
+			break;
+		}
 		case OPT_PROGRESS:
+			cli->progress = PROGRESS_ON;
+			break;
 		case OPT_NO_PROGRESS:
+			cli->progress = PROGRESS_OFF;
+			break;
+		case OPT_COLOR:
+			if (!optarg || strcmp(optarg, "always") == 0 || strcmp(optarg, "yes") == 0)
+				cli->color = COLOR_ALWAYS;
+			else if (strcmp(optarg, "never") == 0 || strcmp(optarg, "no") == 0)
+				cli->color = COLOR_NEVER;
+			else if (strcmp(optarg, "auto") == 0)
+				cli->color = COLOR_AUTO;
+			else {
+				fprintf(stderr, "tcpmortem: --color takes auto, always or never\n");
+				return -1;
+			}
 			break;
 		case 'h':
 			usage(stdout);
 			exit(EXIT_OK);
 		case 'V':
-			printf("%s %s\n", TCPMORTEM_NAME, TCPMORTEM_VERSION);
+			printf("%s %s\n%s\n", TCPMORTEM_NAME, TCPMORTEM_VERSION, pcap_lib_version());
 			exit(EXIT_OK);
 		default:
 			usage(stderr);
@@ -216,13 +290,75 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		fprintf(stderr, "tcpmortem: no capture file given (try --help)\n");
 		return -1;
 	}
+	if (cli->format == REPORT_SVG && cli->selection.n == 0) {
+		fprintf(stderr, "tcpmortem: -f svg draws one connection's ladder diagram: say which "
+		                "with --flow ID or --flow 'ADDR:PORT ADDR:PORT'\n");
+		return -1;
+	}
 	return optind;
+}
+
+/* ANSI colour for the text report: forced, or standard output (or -o FILE) is a terminal, NO_COLOR
+ * (https://no-color.org) is unset or empty, and the terminal is not "dumb". */
+static bool want_color(const struct cli *cli, FILE *out)
+{
+	const char *no_color = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+
+	if (cli->format != REPORT_TEXT || cli->color == COLOR_NEVER)
+		return false;
+	if (cli->color == COLOR_ALWAYS)
+		return true;
+	if (no_color && *no_color)
+		return false;
+	if (term && strcmp(term, "dumb") == 0)
+		return false;
+	return isatty(fileno(out));
+}
+
+/* The segment log behind stories and ladders (seglog.h): for the selected connections, and for
+ * every connection of an HTML report. NULL when nothing needs it. */
+static struct seglog *make_seglog(struct cli *cli)
+{
+	bool all = cli->format == REPORT_HTML;
+	struct seglog_options o = {
+		.all = all,
+		/* markdown and html show the whole capture and add the stories */
+		.report_only_selected = cli->format != REPORT_MARKDOWN && cli->format != REPORT_HTML,
+		.head = SEGLOG_ALL_HEAD,
+		.tail = SEGLOG_ALL_TAIL,
+		.sel_head = SEGLOG_SELECTED_HEAD,
+		.sel_tail = SEGLOG_SELECTED_TAIL,
+		.budget = SEGLOG_DEFAULT_BUDGET,
+	};
+
+	if (!all && cli->selection.n == 0)
+		return NULL;
+	return seglog_create(&o, &cli->selection);
+}
+
+/* Says which --flow matched nothing. Returns the exit status this makes. */
+static int report_selection(const struct flow_selection *sel)
+{
+	unsigned unmatched = 0;
+
+	for (unsigned i = 0; i < sel->n; i++) {
+		if (sel->entry[i].matched)
+			continue;
+		unmatched++;
+		fprintf(stderr, "tcpmortem: --flow %s: no such connection in the capture (the ids "
+		                "are in the summary: tcpmortem FILE...)\n",
+		        sel->entry[i].text);
+	}
+	if (unmatched == 0)
+		return EXIT_OK;
+	return unmatched == sel->n ? EXIT_USAGE : EXIT_PARTIAL;
 }
 
 int main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
-	int first = parse_args(argc, argv, &cli);
+	int first;
 	unsigned n_files;
 	struct capture_set *cs;
 	struct capture_stats *stats;
@@ -230,10 +366,17 @@ int main(int argc, char **argv)
 	struct capture_frame frame;
 	struct writer *w;
 	struct engine *e;
+	struct seglog *sl = NULL;
+	struct progress *prog;
+	struct writer_options wopt;
 	FILE *out = stdout;
 	int status = EXIT_OK;
 	bool write_failed = false;
+	uint64_t frames = 0, total = 0;
 
+	if (argc > 1 && strcmp(argv[1], "summarize") == 0)
+		return summarize_main(argc - 1, argv + 1);
+	first = parse_args(argc, argv, &cli);
 	if (first < 0)
 		return EXIT_USAGE;
 	n_files = (unsigned)(argc - first);
@@ -243,9 +386,17 @@ int main(int argc, char **argv)
 	}
 	cs = capture_set_open(argv + first, n_files, cli.filter);
 	stats = calloc(n_files, sizeof *stats);
-	w = writer_create(cli.format, out);
+	wopt = (struct writer_options){
+		.color = want_color(&cli, out),
+		.stories = cli.selection.n > 0,
+		.close_wait_ns = cli.close_wait_ns,
+	};
+	w = writer_create_with(cli.format, out, &wopt);
+	sl = make_seglog(&cli);
+	if (sl)
+		cli.engine.hooks = seglog_hooks(sl);
 	e = w && cs ? engine_create(&cli.engine, w, n_files) : NULL;
-	if (!cs || !stats || !w || !e) {
+	if (!cs || !stats || !w || !e || ((cli.selection.n || cli.format == REPORT_HTML) && !sl)) {
 		fprintf(stderr, "tcpmortem: out of memory\n");
 		return EXIT_USAGE;
 	}
@@ -258,13 +409,21 @@ int main(int argc, char **argv)
 		}
 	}
 
+	prog = progress_create(cli.progress, stderr);
 	if (writer_begin(w) != 0)
 		write_failed = true;
-	while (!write_failed && capture_set_next(cs, &frame) == 1)
+	while (!write_failed && capture_set_next(cs, &frame) == 1) {
 		if (engine_frame(e, &frame) != 0)
 			write_failed = true;
+		if (prog && ((++frames & 255) == 0 || frames == 1)) {
+			uint64_t read = capture_set_bytes_read(cs, &total);
+
+			progress_update(prog, read, total, frames, engine_live_flows(e));
+		}
+	}
 	if (!write_failed && engine_finish(e) != 0)
 		write_failed = true;
+	progress_finish(prog, capture_set_bytes_read(cs, &total), frames);
 
 	/* Damage found while reading: the report holds everything before it. */
 	for (unsigned i = 0; i < n_files; i++) {
@@ -288,6 +447,17 @@ int main(int argc, char **argv)
 			status = EXIT_PARTIAL;
 	}
 
+	if (cli.selection.n) {
+		int sel_status = report_selection(&cli.selection);
+
+		if (sel_status > status)
+			status = sel_status;
+	}
+	if (sl && seglog_unlogged(sl))
+		fprintf(stderr, "tcpmortem: %" PRIu64 " connections have no ladder diagram: their "
+		                "segments did not fit the %u MiB kept in memory at once\n",
+		        seglog_unlogged(sl), (unsigned)(SEGLOG_DEFAULT_BUDGET >> 20));
+
 	engine_summary(e, cs, stats, &sum);
 	if (!write_failed && writer_end(w, &sum) != 0)
 		write_failed = true;
@@ -300,6 +470,7 @@ int main(int argc, char **argv)
 	}
 	writer_destroy(w);
 	engine_destroy(e);
+	seglog_destroy(sl);
 	capture_set_close(cs);
 	free(stats);
 	if (out != stdout)

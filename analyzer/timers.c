@@ -308,18 +308,18 @@ static void guess_stack(const struct flow_dir *dir, struct stack_guess *g)
 	case 128:
 		g->family = "windows";
 		g->basis = dir->syn_layout == SYN_LAYOUT_WINDOWS
-		               ? "initial TTL 128 and Windows SYN options (mss,nop,wscale,nop,nop,sackOK)"
+		               ? "initial TTL 128, Windows SYN option order mss,nop,wscale,nop,nop,sackOK"
 		               : "initial TTL 128";
 		return;
 	case 64:
 		switch ((enum syn_layout)dir->syn_layout) {
 		case SYN_LAYOUT_LINUX:
 			g->family = "linux";
-			g->basis = "initial TTL 64 and Linux SYN options (mss,sackOK,TS,nop,wscale)";
+			g->basis = "initial TTL 64, Linux SYN option order mss,sackOK,TS,nop,wscale";
 			return;
 		case SYN_LAYOUT_BSD:
 			g->family = "macos_bsd";
-			g->basis = "initial TTL 64 and BSD SYN options (mss,nop,wscale,...,TS,sackOK)";
+			g->basis = "initial TTL 64, BSD SYN option order mss,nop,wscale,...,TS,sackOK";
 			return;
 		case SYN_LAYOUT_WINDOWS:
 		case SYN_LAYOUT_OTHER:
@@ -328,7 +328,7 @@ static void guess_stack(const struct flow_dir *dir, struct stack_guess *g)
 			return;
 		case SYN_LAYOUT_UNKNOWN:
 			g->family = "unix_like";
-			g->basis = "initial TTL 64 (Linux, macOS or a BSD); no SYN seen to tell which";
+			g->basis = "initial TTL 64, as Linux, macOS and the BSDs; no SYN seen to tell which";
 			return;
 		}
 		return;

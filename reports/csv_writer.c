@@ -283,8 +283,9 @@ static const struct writer_ops csv_ops = {
 	.destroy = csv_destroy,
 };
 
-struct writer *report_csv_create(FILE *out)
+struct writer *report_csv_create(FILE *out, const struct writer_options *opt)
 {
+	(void)opt; /* nothing to present differently */
 	struct csv_writer *cw = calloc(1, sizeof *cw);
 
 	if (cw == NULL)

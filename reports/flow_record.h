@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "../dissect/segment.h"
+#include "segment_list.h"
 
 /* The close taxonomy of DESIGN §2. Append only: the names are report fields. */
 enum close_class {
@@ -223,6 +224,9 @@ struct flow_record {
 	struct evidence_frame evidence[FLOW_EVIDENCE_MAX];
 	enum tcp_state state[2];    /* final inferred state, indexed by enum flow_direction */
 	uint32_t modifiers;         /* enum flow_modifier bits */
+	/* The connection's segments for a ladder diagram, or NULL when they were not collected (only
+	 * stories and pictures ask for them: --flow, -f html). Valid as long as the record. */
+	const struct segment_list *segments;
 	struct flow_diagnosis diagnosis;
 };
 

@@ -650,12 +650,12 @@ static int json_end(struct writer *w, const struct run_summary *s)
 	RBUF_LIT(b, ",\"late_segments\":");
 	rbuf_u64(b, s->late_segments);
 	RBUF_LIT(b, ",\"first_ts\":");
-	if (s->frames != 0)
+	if (s->frames != 0 || s->last_ts_ns != 0)
 		rbuf_ts(b, s->first_ts_ns, s->ts_nano);
 	else
 		RBUF_LIT(b, "null");
 	RBUF_LIT(b, ",\"last_ts\":");
-	if (s->frames != 0)
+	if (s->frames != 0 || s->last_ts_ns != 0)
 		rbuf_ts(b, s->last_ts_ns, s->ts_nano);
 	else
 		RBUF_LIT(b, "null");
@@ -706,12 +706,14 @@ static struct writer *create(FILE *out, bool ndjson)
 	return &jw->base;
 }
 
-struct writer *report_json_create(FILE *out)
+struct writer *report_json_create(FILE *out, const struct writer_options *opt)
 {
+	(void)opt; /* nothing to present differently */
 	return create(out, false);
 }
 
-struct writer *report_ndjson_create(FILE *out)
+struct writer *report_ndjson_create(FILE *out, const struct writer_options *opt)
 {
+	(void)opt;
 	return create(out, true);
 }

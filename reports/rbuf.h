@@ -43,6 +43,8 @@ static inline void rbuf_clear(struct rbuf *b)
 
 static inline void rbuf_put(struct rbuf *b, const void *p, size_t n)
 {
+	if (n == 0) /* an empty buffer has no storage to copy into, even nothing */
+		return;
 	if (!rbuf_reserve(b, n))
 		return;
 	memcpy(b->data + b->len, p, n);

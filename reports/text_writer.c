@@ -1,275 +1,103 @@
-/* text_writer.c - `-f text`, the default: the investigator's summary, written at the end.
+/* text_writer.c - `-f text`, the default: the investigator's summary, or connection stories.
  *
- * Sections, in order: a header (capture files, frames, flows, time span); the table of close
- * classes by closer (one row per class that occurred, then a total row; the flows column is the
- * share of all flows, each closer column the share of its row); the top reset sources (addresses
- * that were the closer of an rst_* flow, most first, up to TOP_RESETS); the noteworthy flows (every
- * class but fin_graceful, fin_simultaneous, open_at_end and idle_at_end, and any flow with a
- * diagnosis worth reading: a forged reset, a middlebox idle timeout, a CLOSE-WAIT, a reuse during
- * TIME-WAIT; the NOTEWORTHY_MAX lowest ids, one line each, then one indented plain sentence per
- * diagnosis, and how many more there were); frames skipped per capture and reason; capture
- * errors. Plain aligned text, no colour.
+ * Summary (written at the end). Sections, in order: a header (capture files, frames, flows, time
+ * span); the table of close classes by closer (one row per class that occurred, then a total
+ * row; the flows column is the share of all flows, each closer column the share of its row);
+ * the top reset sources (digest.h: servers by endpoint, clients by address, most first, up to
+ * DIGEST_TOP_RESETS); the slowest closes; the flows stuck half-closed (a side in CLOSE-WAIT for
+ * longer than the threshold when the capture ended); the noteworthy flows (every class but
+ * fin_graceful, fin_simultaneous, open_at_end and idle_at_end, and flows whose diagnoses need
+ * reading: the DIGEST_NOTEWORTHY lowest ids, one line each, then one indented plain sentence per
+ * diagnosis, and how many more there were); the capture facts (per file: link type, frames,
+ * TCP segments, bytes), the frames skipped per capture and reason with what each reason means,
+ * and capture errors.
  *
- * Records are freed by the caller once writer_flow returns, so while flows stream in this writer
- * copies the few fields it needs: a count per reset source (a hash table, the only thing that grows
- * with the input: one entry per distinct address) and a fixed array of noteworthy flows. Untrusted
- * text (reasons, file names) is printed with control characters and ill-formed UTF-8 escaped, so a
- * capture cannot drive the terminal.
+ * Stories (options.stories, --flow): each flow whose record carries a selected segment list is
+ * written as it finishes: the connection, how it opened, what each side sent, the ladder diagram
+ * of its segments, what happened in sentences, and the classifier's one-line reason; the end adds
+ * the capture facts.
+ *
+ * Colour (options.color) is ANSI SGR only, never anything else; alignment counts only visible
+ * columns. Records are freed by the caller once writer_flow returns, so the summary keeps what it
+ * needs in a digest (digest.h). Untrusted text (reasons, file names) is printed with control
+ * characters and ill-formed UTF-8 escaped (put_visible), so a capture cannot drive the terminal.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "diagnosis_text.h"
+#include "digest.h"
+#include "ladder.h"
 #include "rbuf.h"
+#include "rtext.h"
+#include "story.h"
 #include "writer_impl.h"
 
-#define NOTEWORTHY_MAX 20
-#define TOP_RESETS 10
 #define HEADER_CAPTURES_MAX 8 /* file names listed in the header line */
+#define STORY_WIDTH 100       /* story paragraphs wrap at this column */
+#define LABEL_WIDTH 15        /* "  final state  " */
 
-struct noteworthy {
-	uint64_t id;
-	struct flow_endpoint client;
-	struct flow_endpoint server;
-	enum close_class close_class;
-	enum closer_side closer;
-	char reason[FLOW_REASON_MAX];
-	struct flow_diagnosis diagnosis; /* static strings only: safe to keep */
-};
-
-struct reset_source {
-	struct ip_addr addr;
-	uint64_t count; /* 0: free slot */
-};
+/* SGR parameters. */
+#define C_BOLD "1"
+#define C_DIM "2"
+#define C_RED "31"
+#define C_GREEN "32"
+#define C_YELLOW "33"
+#define C_CYAN "36"
 
 struct text_writer {
 	struct writer base;
-	struct noteworthy kept[NOTEWORTHY_MAX]; /* the lowest ids seen, in no order */
-	unsigned n_kept;
-	uint64_t n_noteworthy;                   /* all noteworthy flows, kept or not */
-	struct reset_source *resets;             /* open addressing, linear probing */
-	size_t resets_cap;                       /* 0 or a power of two */
-	size_t n_resets;
-	struct rbuf line;                        /* one line being built, reused */
-	struct rbuf sentence;                    /* one diagnosis sentence, reused */
-	bool line_failed;                        /* a line was lost for want of memory */
+	struct writer_options opt;
+	struct digest digest;
+	uint64_t stories;      /* stories written */
+	struct rbuf line;      /* one line being built, reused */
+	size_t invisible;      /* bytes of colour sequences in `line` */
+	bool line_failed;      /* a line was lost for want of memory */
+	struct rbuf scratch;   /* a story's paragraphs, a ladder */
 };
 
-/* --- what is kept per flow ------------------------------------------------------------------- */
+/* --- line building -------------------------------------------------------------------------- */
 
-static bool is_noteworthy(const struct flow_record *f)
+/* Starts colour `code` (SGR parameters) when colour is on. */
+static void sgr(struct text_writer *tw, const char *code)
 {
-	enum close_class c = f->close_class;
+	size_t before;
 
-	return (c != CLOSE_FIN_GRACEFUL && c != CLOSE_FIN_SIMULTANEOUS && c != CLOSE_OPEN_AT_END &&
-	        c != CLOSE_IDLE_AT_END) ||
-	       diagnosis_noteworthy(&f->diagnosis);
+	if (!tw->opt.color)
+		return;
+	before = tw->line.len;
+	RBUF_LIT(&tw->line, "\x1b[");
+	rbuf_puts(&tw->line, code);
+	rbuf_putc(&tw->line, 'm');
+	tw->invisible += tw->line.len - before;
 }
 
-static bool is_reset(enum close_class c)
+static void sgr_off(struct text_writer *tw)
 {
-	return c == CLOSE_RST_UNREAD_DATA || c == CLOSE_RST_ABORT || c == CLOSE_RST_AFTER_CLOSE ||
-	       c == CLOSE_RST_PEER_RESTARTED || c == CLOSE_RST_REFUSED;
+	sgr(tw, "0");
 }
 
-static size_t addr_hash(const struct ip_addr *a)
+/* The visible column where the line now ends: colour sequences and UTF-8 continuation bytes
+ * take no column ("µs" is two columns). */
+static size_t column(const struct text_writer *tw)
 {
-	uint64_t h = 14695981039346656037u; /* FNV-1a */
+	size_t continuation = 0;
 
-	h = (h ^ a->family) * 1099511628211u;
-	for (unsigned i = 0; i < sizeof a->bytes; i++)
-		h = (h ^ a->bytes[i]) * 1099511628211u;
-	return (size_t)h;
+	for (size_t i = 0; i < tw->line.len; i++)
+		continuation += ((unsigned char)tw->line.data[i] & 0xC0) == 0x80;
+	return tw->line.len - tw->invisible - continuation;
 }
 
-static bool addr_equal(const struct ip_addr *a, const struct ip_addr *b)
+/* Pads with spaces until `width` columns were written since column `from`. */
+static void pad_to(struct text_writer *tw, size_t from, size_t width)
 {
-	return a->family == b->family && memcmp(a->bytes, b->bytes, sizeof a->bytes) == 0;
+	while (column(tw) - from < width)
+		rbuf_putc(&tw->line, ' ');
 }
 
-static struct reset_source *reset_slot(struct reset_source *table, size_t cap,
-				       const struct ip_addr *a)
-{
-	size_t i = addr_hash(a) & (cap - 1);
-
-	while (table[i].count != 0 && !addr_equal(&table[i].addr, a))
-		i = (i + 1) & (cap - 1);
-	return &table[i];
-}
-
-/* Counts one reset closed by `a`. Returns -1 (errno ENOMEM) when the table cannot grow. */
-static int count_reset(struct text_writer *tw, const struct ip_addr *a)
-{
-	struct reset_source *slot;
-
-	if (tw->n_resets + 1 > tw->resets_cap / 4 * 3) {
-		size_t cap = tw->resets_cap != 0 ? tw->resets_cap * 2 : 64;
-		struct reset_source *table;
-
-		if (cap > SIZE_MAX / sizeof *table || (table = calloc(cap, sizeof *table)) == NULL) {
-			errno = ENOMEM;
-			return -1;
-		}
-		for (size_t i = 0; i < tw->resets_cap; i++) {
-			if (tw->resets[i].count != 0)
-				*reset_slot(table, cap, &tw->resets[i].addr) = tw->resets[i];
-		}
-		free(tw->resets);
-		tw->resets = table;
-		tw->resets_cap = cap;
-	}
-	slot = reset_slot(tw->resets, tw->resets_cap, a);
-	if (slot->count == 0) {
-		slot->addr = *a;
-		tw->n_resets++;
-	}
-	slot->count++;
-	return 0;
-}
-
-static void keep_noteworthy(struct text_writer *tw, const struct flow_record *f)
-{
-	struct noteworthy *n;
-	size_t len;
-
-	tw->n_noteworthy++;
-	if (tw->n_kept < NOTEWORTHY_MAX) {
-		n = &tw->kept[tw->n_kept++];
-	} else {
-		/* Full: replace the highest id if this one is lower, so the lowest ids stay whatever
-		 * order flows finish in. */
-		n = &tw->kept[0];
-		for (unsigned i = 1; i < NOTEWORTHY_MAX; i++) {
-			if (tw->kept[i].id > n->id)
-				n = &tw->kept[i];
-		}
-		if (f->id >= n->id)
-			return;
-	}
-	n->id = f->id;
-	n->client = f->client;
-	n->server = f->server;
-	n->close_class = f->close_class;
-	n->closer = f->closer;
-	len = strnlen(f->reason, sizeof f->reason - 1);
-	memcpy(n->reason, f->reason, len);
-	n->reason[len] = '\0';
-	n->diagnosis = f->diagnosis;
-}
-
-static int text_flow(struct writer *w, const struct flow_record *f)
-{
-	struct text_writer *tw = (struct text_writer *)w;
-
-	if (is_noteworthy(f))
-		keep_noteworthy(tw, f);
-	if (is_reset(f->close_class)) {
-		if ((f->closer == CLOSER_CLIENT || f->closer == CLOSER_BOTH) &&
-		    count_reset(tw, &f->client.addr) != 0)
-			return -1;
-		if ((f->closer == CLOSER_SERVER || f->closer == CLOSER_BOTH) &&
-		    count_reset(tw, &f->server.addr) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* --- printing -------------------------------------------------------------------------------- */
-
-/* Appends untrusted text for a terminal: printable ASCII and well-formed UTF-8 as is, except the
- * C1 controls; control characters as \n \r \t or \xNN; ill-formed bytes as \xNN. */
-static void put_visible(struct rbuf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = u[i];
-		size_t len = 0, skip = 1;
-
-		if (c >= 0x20 && c < 0x7F) {
-			rbuf_putc(b, (char)c);
-			i++;
-			continue;
-		}
-		if (c == '\n' || c == '\r' || c == '\t') {
-			rbuf_putc(b, '\\');
-			rbuf_putc(b, c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
-			i++;
-			continue;
-		}
-		if (c >= 0x80)
-			len = utf8_scan(u + i, n - i, &skip);
-		if (len != 0 && !(c == 0xC2 && u[i + 1] < 0xA0)) { /* C2 80-9F: C1 controls */
-			rbuf_put(b, u + i, len);
-			i += len;
-			continue;
-		}
-		if (len != 0)
-			skip = len;
-		for (size_t k = 0; k < skip; k++) {
-			char esc[4] = { '\\', 'x', hex[u[i + k] >> 4], hex[u[i + k] & 0xF] };
-
-			rbuf_put(b, esc, sizeof esc);
-		}
-		i += skip;
-	}
-}
-
-static void put_visible_str(struct rbuf *b, const char *s)
-{
-	if (s == NULL)
-		RBUF_LIT(b, "(none)");
-	else
-		put_visible(b, s, strlen(s));
-}
-
-/* "198.51.100.1:40001", "[2001:db8::1]:443" */
-static void put_endpoint(struct rbuf *b, const struct flow_endpoint *e)
-{
-	char ip[48];
-
-	ip_addr_format(&e->addr, ip, sizeof ip);
-	if (e->addr.family == 6)
-		rbuf_putc(b, '[');
-	rbuf_puts(b, ip);
-	if (e->addr.family == 6)
-		rbuf_putc(b, ']');
-	rbuf_putc(b, ':');
-	rbuf_u64(b, e->port);
-}
-
-static unsigned digits_of(uint64_t v)
-{
-	unsigned n = 1;
-
-	while (v >= 10) {
-		v /= 10;
-		n++;
-	}
-	return n;
-}
-
-/* Width of put_endpoint's text. */
-static size_t endpoint_width(const struct flow_endpoint *e)
-{
-	char ip[48];
-
-	return strlen(ip_addr_format(&e->addr, ip, sizeof ip)) + (e->addr.family == 6 ? 2 : 0) + 1 +
-	       digits_of(e->port);
-}
-
-static void pad_to(struct rbuf *b, size_t from, size_t width)
-{
-	while (b->len - from < width)
-		rbuf_putc(b, ' ');
-}
-
-/* Writes the line built in tw->line, plus '\n'; clears it. */
+/* Writes the line built so far, plus '\n'; clears it. */
 static void emit_line(struct text_writer *tw)
 {
 	rbuf_putc(&tw->line, '\n');
@@ -278,38 +106,60 @@ static void emit_line(struct text_writer *tw)
 	else
 		fwrite(tw->line.data, 1, tw->line.len, tw->base.out); /* errors: ferror() at the end */
 	rbuf_clear(&tw->line);
+	tw->invisible = 0;
 }
 
-/* "2025-11-24 16:00:00.123456" in UTC; seconds rounded down, so valid before 1970 too. */
-static void put_utc(struct rbuf *b, int64_t ts_ns, bool nano)
+static void section(struct text_writer *tw, const char *title)
 {
-	int64_t sec = ts_ns / 1000000000;
-	int64_t frac = ts_ns % 1000000000;
-	time_t t;
-	struct tm tm;
-	char text[64];
-	char digits[9];
-
-	if (frac < 0) {
-		frac += 1000000000;
-		sec--;
-	}
-	t = (time_t)sec;
-	if (gmtime_r(&t, &tm) == NULL || strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm) == 0) {
-		rbuf_ts(b, ts_ns, nano);
-		return;
-	}
-	rbuf_puts(b, text);
-	rbuf_putc(b, '.');
-	for (int i = 8; i >= 0; i--, frac /= 10)
-		digits[i] = (char)('0' + frac % 10);
-	rbuf_put(b, digits, nano ? 9 : 6);
+	emit_line(tw);
+	sgr(tw, C_BOLD);
+	rbuf_puts(&tw->line, title);
+	sgr_off(tw);
 }
+
+static const char *class_color(enum close_class c)
+{
+	switch (c) {
+	case CLOSE_FIN_GRACEFUL:
+	case CLOSE_FIN_SIMULTANEOUS:
+		return C_GREEN;
+	case CLOSE_RST_UNREAD_DATA:
+	case CLOSE_RST_ABORT:
+	case CLOSE_RST_AFTER_CLOSE:
+	case CLOSE_RST_PEER_RESTARTED:
+	case CLOSE_RST_REFUSED:
+		return C_RED;
+	case CLOSE_HALF_CLOSED_AT_END:
+	case CLOSE_SYN_UNANSWERED:
+	case CLOSE_KEEPALIVE_TIMEOUT:
+	case CLOSE_PEER_VANISHED:
+		return C_YELLOW;
+	case CLOSE_OPEN_AT_END:
+	case CLOSE_IDLE_AT_END:
+	case CLOSE_CLASS_COUNT:
+		break;
+	}
+	return NULL;
+}
+
+static void put_class(struct text_writer *tw, enum close_class c)
+{
+	const char *color = class_color(c);
+
+	if (color)
+		sgr(tw, color);
+	rbuf_puts(&tw->line, close_class_name(c));
+	if (color)
+		sgr_off(tw);
+}
+
+/* --- summary sections ------------------------------------------------------------------------ */
 
 static void print_header(struct text_writer *tw, const struct run_summary *s)
 {
 	struct rbuf *b = &tw->line;
 
+	sgr(tw, C_BOLD);
 	RBUF_LIT(b, TCPMORTEM_NAME " " TCPMORTEM_VERSION ": ");
 	if (s->n_captures == 0)
 		RBUF_LIT(b, "no capture");
@@ -323,12 +173,13 @@ static void print_header(struct text_writer *tw, const struct run_summary *s)
 		rbuf_u64(b, s->n_captures - HEADER_CAPTURES_MAX);
 		RBUF_LIT(b, " more");
 	}
+	sgr_off(tw);
 	emit_line(tw);
 
 	rbuf_u64(b, s->frames);
-	RBUF_LIT(b, " frames, ");
+	rbuf_puts(b, s->frames == 1 ? " frame, " : " frames, ");
 	rbuf_u64(b, s->flows);
-	RBUF_LIT(b, " flows");
+	rbuf_puts(b, s->flows == 1 ? " flow" : " flows");
 	if (s->flows_evicted != 0) {
 		RBUF_LIT(b, " (");
 		rbuf_u64(b, s->flows_evicted);
@@ -339,7 +190,7 @@ static void print_header(struct text_writer *tw, const struct run_summary *s)
 		rbuf_u64(b, s->late_segments);
 		RBUF_LIT(b, " late segments of finished connections");
 	}
-	if (s->frames != 0) {
+	if (s->frames != 0 || s->last_ts_ns != 0) {
 		RBUF_LIT(b, ", ");
 		put_utc(b, s->first_ts_ns, s->ts_nano);
 		RBUF_LIT(b, " to ");
@@ -353,19 +204,23 @@ static void print_header(struct text_writer *tw, const struct run_summary *s)
 }
 
 /* One cell of the class table: count right-aligned in `width`, then its share of `of`. */
-static void put_cell(struct rbuf *b, uint64_t count, uint64_t of, unsigned width)
+static void put_cell(struct text_writer *tw, uint64_t count, uint64_t of, unsigned width)
 {
 	char pct[16];
-	size_t start = b->len;
+	size_t start = column(tw);
 
-	RBUF_LIT(b, "  ");
-	pad_to(b, start, 2 + width - digits_of(count));
-	rbuf_u64(b, count);
+	RBUF_LIT(&tw->line, "  ");
+	pad_to(tw, start, 2 + width - digits_of(count));
+	if (count == 0)
+		sgr(tw, C_DIM);
+	rbuf_u64(&tw->line, count);
 	if (of == 0)
 		snprintf(pct, sizeof pct, "%7s", "-");
 	else
 		snprintf(pct, sizeof pct, "%6.1f%%", 100.0 * (double)count / (double)of);
-	rbuf_puts(b, pct);
+	rbuf_puts(&tw->line, pct);
+	if (count == 0)
+		sgr_off(tw);
 }
 
 /* Column order: client, server, both, none (as in the JSON summary). */
@@ -394,16 +249,18 @@ static void print_table(struct text_writer *tw, const struct run_summary *s)
 	width = digits_of(all); /* the total is the widest count */
 
 	/* Each cell is "  ", the count in `width`, then " 100.0%": labels end where cells end. */
+	sgr(tw, C_BOLD);
 	RBUF_LIT(b, "close class");
-	pad_to(b, 0, name_width + 2 + width + 7 - strlen("flows"));
+	pad_to(tw, 0, name_width + 2 + width + 7 - strlen("flows"));
 	RBUF_LIT(b, "flows");
 	for (unsigned i = 0; i < N_CLOSER_COLUMNS; i++) {
 		const char *label = closer_label(closer_order[i]);
-		size_t start = b->len;
+		size_t start = column(tw);
 
-		pad_to(b, start, 2 + width + 7 - strlen(label));
+		pad_to(tw, start, 2 + width + 7 - strlen(label));
 		rbuf_puts(b, label);
 	}
+	sgr_off(tw);
 	emit_line(tw);
 
 	for (unsigned k = 0; k <= CLOSE_CLASS_COUNT; k++) {
@@ -413,68 +270,195 @@ static void print_table(struct text_writer *tw, const struct run_summary *s)
 
 		if (!total_row && row == 0)
 			continue;
-		rbuf_puts(b, total_row ? "total" : close_class_name((enum close_class)k));
-		pad_to(b, 0, name_width);
-		put_cell(b, row, all, width);
+		if (total_row) {
+			sgr(tw, C_BOLD);
+			RBUF_LIT(b, "total");
+			sgr_off(tw);
+		} else {
+			put_class(tw, (enum close_class)k);
+		}
+		pad_to(tw, 0, name_width);
+		put_cell(tw, row, all, width);
 		for (unsigned i = 0; i < N_CLOSER_COLUMNS; i++)
-			put_cell(b, by[closer_order[i]], row, width);
+			put_cell(tw, by[closer_order[i]], row, width);
 		emit_line(tw);
 	}
 }
 
-static int by_count_then_addr(const void *pa, const void *pb)
+/* "198.51.100.2:8080 (server)", "198.51.100.1 (client)", "[2001:db8::2]:443 (server)" */
+static void put_reset_source(struct rbuf *b, const struct digest_reset *r)
 {
-	const struct reset_source *a = pa, *b = pb;
+	char ip[48];
 
-	if (a->count != b->count)
-		return a->count > b->count ? -1 : 1;
-	if (a->addr.family != b->addr.family)
-		return a->addr.family < b->addr.family ? -1 : 1;
-	return memcmp(a->addr.bytes, b->addr.bytes, sizeof a->addr.bytes);
+	ip_addr_format(&r->addr, ip, sizeof ip);
+	if (r->role == FROM_SERVER) {
+		struct flow_endpoint e = { r->addr, r->port };
+
+		put_endpoint(b, &e);
+		RBUF_LIT(b, " (server)");
+	} else {
+		rbuf_puts(b, ip);
+		RBUF_LIT(b, " (client)");
+	}
+}
+
+static size_t reset_source_width(const struct digest_reset *r)
+{
+	char ip[48];
+
+	if (r->role == FROM_SERVER) {
+		struct flow_endpoint e = { r->addr, r->port };
+
+		return endpoint_width(&e) + 9;
+	}
+	return strlen(ip_addr_format(&r->addr, ip, sizeof ip)) + 9;
 }
 
 static void print_resets(struct text_writer *tw)
 {
+	const struct digest *d = &tw->digest;
 	struct rbuf *b = &tw->line;
-	size_t n = 0, ip_width = 0, shown;
+	size_t shown = d->n_resets < DIGEST_TOP_RESETS ? d->n_resets : DIGEST_TOP_RESETS;
+	size_t width = 0;
 
-	if (tw->n_resets == 0)
+	if (d->n_resets == 0)
 		return;
-	/* Compact the table in place and sort it: it is not used for counting any more. */
-	for (size_t i = 0; i < tw->resets_cap; i++) {
-		if (tw->resets[i].count != 0)
-			tw->resets[n++] = tw->resets[i];
-	}
-	qsort(tw->resets, n, sizeof *tw->resets, by_count_then_addr);
-	shown = n < TOP_RESETS ? n : TOP_RESETS;
-	for (size_t i = 0; i < shown; i++) {
-		char ip[48];
-		size_t len = strlen(ip_addr_format(&tw->resets[i].addr, ip, sizeof ip));
-
-		if (len > ip_width)
-			ip_width = len;
-	}
-
-	emit_line(tw);
-	RBUF_LIT(b, "top reset sources (closer of an rst_* flow)");
+	for (size_t i = 0; i < shown; i++)
+		if (reset_source_width(&d->resets[i]) > width)
+			width = reset_source_width(&d->resets[i]);
+	section(tw, "top reset sources (closer of an rst_* flow)");
 	emit_line(tw);
 	for (size_t i = 0; i < shown; i++) {
-		char ip[48];
-
 		RBUF_LIT(b, "  ");
-		rbuf_puts(b, ip_addr_format(&tw->resets[i].addr, ip, sizeof ip));
-		pad_to(b, 0, 2 + ip_width + 2 + digits_of(tw->resets[0].count) -
-				     digits_of(tw->resets[i].count));
-		rbuf_u64(b, tw->resets[i].count);
+		put_reset_source(b, &d->resets[i]);
+		pad_to(tw, 0, 2 + width + 2 + digits_of(d->resets[0].count) -
+				      digits_of(d->resets[i].count));
+		sgr(tw, C_RED);
+		rbuf_u64(b, d->resets[i].count);
+		sgr_off(tw);
 		emit_line(tw);
 	}
-	if (n > shown) {
+	if (d->n_resets > shown) {
 		RBUF_LIT(b, "  and ");
-		rbuf_u64(b, n - shown);
-		RBUF_LIT(b, " more addresses");
+		rbuf_u64(b, d->n_resets - shown);
+		RBUF_LIT(b, " more sources");
 		emit_line(tw);
 	}
-	tw->n_resets = 0; /* the table is no longer a hash table */
+}
+
+/* "  #12 198.51.100.1:40001 -> 198.51.100.2:8080" padded to the given widths. */
+static void put_flow_head(struct text_writer *tw, uint64_t id, const struct flow_endpoint *client,
+                          const struct flow_endpoint *server, size_t id_width,
+                          size_t client_width, size_t server_width)
+{
+	struct rbuf *b = &tw->line;
+	size_t col;
+
+	RBUF_LIT(b, "  ");
+	pad_to(tw, 0, 2 + id_width - 1 - digits_of(id));
+	sgr(tw, C_BOLD);
+	rbuf_putc(b, '#');
+	rbuf_u64(b, id);
+	sgr_off(tw);
+	RBUF_LIT(b, " ");
+	col = column(tw);
+	put_endpoint(b, client);
+	pad_to(tw, col, client_width);
+	RBUF_LIT(b, " -> ");
+	col = column(tw);
+	put_endpoint(b, server);
+	pad_to(tw, col, server_width);
+}
+
+static void widen(size_t *id_w, size_t *c_w, size_t *s_w, uint64_t id,
+                  const struct flow_endpoint *c, const struct flow_endpoint *s)
+{
+	if (1 + digits_of(id) > *id_w)
+		*id_w = 1 + digits_of(id);
+	if (endpoint_width(c) > *c_w)
+		*c_w = endpoint_width(c);
+	if (endpoint_width(s) > *s_w)
+		*s_w = endpoint_width(s);
+}
+
+static void print_slow(struct text_writer *tw)
+{
+	const struct digest *d = &tw->digest;
+	struct rbuf *b = &tw->line;
+	size_t iw = 0, cw = 0, sw = 0;
+
+	if (d->n_slow == 0)
+		return;
+	for (unsigned i = 0; i < d->n_slow; i++)
+		widen(&iw, &cw, &sw, d->slow[i].id, &d->slow[i].client, &d->slow[i].server);
+	section(tw, "slowest closes (first FIN to the last ACK)");
+	emit_line(tw);
+	for (unsigned i = 0; i < d->n_slow; i++) {
+		const struct digest_close *c = &d->slow[i];
+
+		put_flow_head(tw, c->id, &c->client, &c->server, iw, cw, sw);
+		/* The duration right-aligned in 10 columns ("µs" is one column less than its bytes). */
+		rbuf_clear(&tw->scratch);
+		put_duration_ascii(&tw->scratch, c->end_ns - c->start_ns);
+		pad_to(tw, 0, 2 + iw + 1 + cw + 4 + sw + 2 + 10 - tw->scratch.len);
+		put_duration(b, c->end_ns - c->start_ns);
+		RBUF_LIT(b, "  the ");
+		rbuf_puts(b, side_word(c->first));
+		RBUF_LIT(b, " closed first, the ");
+		rbuf_puts(b, side_word(!c->first));
+		RBUF_LIT(b, " ");
+		put_duration(b, c->wait_ns);
+		RBUF_LIT(b, " later");
+		emit_line(tw);
+	}
+}
+
+static void print_stuck(struct text_writer *tw)
+{
+	const struct digest *d = &tw->digest;
+	struct rbuf *b = &tw->line;
+	size_t iw = 0, cw = 0, sw = 0;
+
+	if (d->n_stuck_over == 0)
+		return;
+	for (unsigned i = 0; i < d->n_stuck_kept; i++)
+		widen(&iw, &cw, &sw, d->stuck[i].id, &d->stuck[i].client, &d->stuck[i].server);
+	emit_line(tw);
+	sgr(tw, C_BOLD);
+	RBUF_LIT(b, "stuck half-closed (CLOSE-WAIT for more than ");
+	put_duration(b, tw->opt.close_wait_ns);
+	RBUF_LIT(b, " at the end of the capture): ");
+	sgr_off(tw);
+	sgr(tw, C_YELLOW);
+	rbuf_u64(b, d->n_stuck_over);
+	sgr_off(tw);
+	emit_line(tw);
+	for (unsigned i = 0; i < d->n_stuck_kept; i++) {
+		const struct digest_stuck *st = &d->stuck[i];
+
+		put_flow_head(tw, st->id, &st->client, &st->server, iw, cw, sw);
+		RBUF_LIT(b, "  ");
+		rbuf_puts(b, side_word(st->waiting));
+		RBUF_LIT(b, " in CLOSE-WAIT for ");
+		put_duration(b, d->capture_end_ns - st->fin_ns);
+		RBUF_LIT(b, " since the ");
+		rbuf_puts(b, side_word(!st->waiting));
+		RBUF_LIT(b, "'s FIN");
+		if (st->fin_frame) {
+			RBUF_LIT(b, " (frame ");
+			rbuf_u64(b, st->fin_frame);
+			rbuf_putc(b, ')');
+		}
+		if (st->sent_after_fin)
+			RBUF_LIT(b, ", still sending");
+		emit_line(tw);
+	}
+	if (d->n_stuck_over > d->n_stuck_kept) {
+		RBUF_LIT(b, "  and ");
+		rbuf_u64(b, d->n_stuck_over - d->n_stuck_kept);
+		RBUF_LIT(b, " more");
+		emit_line(tw);
+	}
 }
 
 /* One diagnosis sentence, indented under its flow's line. */
@@ -487,55 +471,30 @@ static void emit_diagnosis(void *ctx, const char *text, size_t len)
 	emit_line(tw);
 }
 
-static int by_id(const void *pa, const void *pb)
-{
-	const struct noteworthy *a = pa, *b = pb;
-
-	return a->id < b->id ? -1 : a->id > b->id;
-}
-
 static void print_noteworthy(struct text_writer *tw)
 {
+	const struct digest *d = &tw->digest;
 	struct rbuf *b = &tw->line;
-	size_t id_width = 0, client_width = 0, server_width = 0;
+	size_t iw = 0, cw = 0, sw = 0;
 
-	if (tw->n_noteworthy == 0)
+	if (d->n_noteworthy == 0)
 		return;
-	qsort(tw->kept, tw->n_kept, sizeof tw->kept[0], by_id);
-	for (unsigned i = 0; i < tw->n_kept; i++) {
-		const struct noteworthy *n = &tw->kept[i];
-
-		if (1 + digits_of(n->id) > id_width)
-			id_width = 1 + digits_of(n->id);
-		if (endpoint_width(&n->client) > client_width)
-			client_width = endpoint_width(&n->client);
-		if (endpoint_width(&n->server) > server_width)
-			server_width = endpoint_width(&n->server);
-	}
-
+	for (unsigned i = 0; i < d->n_kept; i++)
+		widen(&iw, &cw, &sw, d->noteworthy[i].id, &d->noteworthy[i].client,
+		      &d->noteworthy[i].server);
 	emit_line(tw);
+	sgr(tw, C_BOLD);
 	RBUF_LIT(b, "noteworthy flows (");
-	rbuf_u64(b, tw->n_noteworthy);
+	rbuf_u64(b, d->n_noteworthy);
 	rbuf_putc(b, ')');
+	sgr_off(tw);
 	emit_line(tw);
-	for (unsigned i = 0; i < tw->n_kept; i++) {
-		const struct noteworthy *n = &tw->kept[i];
-		size_t col;
+	for (unsigned i = 0; i < d->n_kept; i++) {
+		const struct digest_flow *n = &d->noteworthy[i];
 
+		put_flow_head(tw, n->id, &n->client, &n->server, iw, cw, sw);
 		RBUF_LIT(b, "  ");
-		pad_to(b, 0, 2 + id_width - 1 - digits_of(n->id));
-		rbuf_putc(b, '#');
-		rbuf_u64(b, n->id);
-		RBUF_LIT(b, " ");
-		col = b->len;
-		put_endpoint(b, &n->client);
-		pad_to(b, col, client_width);
-		RBUF_LIT(b, " -> ");
-		col = b->len;
-		put_endpoint(b, &n->server);
-		pad_to(b, col, server_width);
-		RBUF_LIT(b, "  ");
-		rbuf_puts(b, close_class_name(n->close_class));
+		put_class(tw, n->close_class);
 		RBUF_LIT(b, " (");
 		rbuf_puts(b, closer_label(n->closer));
 		rbuf_putc(b, ')');
@@ -544,28 +503,72 @@ static void print_noteworthy(struct text_writer *tw)
 			put_visible(b, n->reason, strlen(n->reason));
 		}
 		emit_line(tw);
-		diagnosis_sentences(&n->diagnosis, &tw->sentence, emit_diagnosis, tw);
+		diagnosis_sentences(&n->diagnosis, &tw->scratch, emit_diagnosis, tw);
 	}
-	if (tw->n_noteworthy > tw->n_kept) {
+	if (d->n_noteworthy > d->n_kept) {
 		RBUF_LIT(b, "  and ");
-		rbuf_u64(b, tw->n_noteworthy - tw->n_kept);
+		rbuf_u64(b, d->n_noteworthy - d->n_kept);
 		RBUF_LIT(b, " more");
 		emit_line(tw);
 	}
+}
+
+/* What each skip reason means (dissect_result_name() names, and "filtered"). */
+static const char *skip_meaning(const char *reason)
+{
+	static const struct {
+		const char *name, *meaning;
+	} meanings[] = {
+		{ "not_ip", "neither IPv4 nor IPv6 (ARP, LLDP, ...)" },
+		{ "not_tcp", "IP but not TCP (UDP, ICMP, ...)" },
+		{ "fragment", "IP fragments, not reassembled" },
+		{ "truncated", "headers cut short by the capture's snapshot length" },
+		{ "malformed", "headers that contradict themselves" },
+		{ "unsupported_link", "a link type tcpmortem does not read" },
+		{ "filtered", "not matching --filter" },
+	};
+
+	for (unsigned i = 0; reason && i < sizeof meanings / sizeof meanings[0]; i++)
+		if (strcmp(reason, meanings[i].name) == 0)
+			return meanings[i].meaning;
+	return NULL;
 }
 
 static void print_captures(struct text_writer *tw, const struct run_summary *s)
 {
 	struct rbuf *b = &tw->line;
 	bool any_skipped = false, any_error = false;
+	const char *seen[SKIP_REASONS_MAX * 2];
+	unsigned n_seen = 0;
 
+	if (s->n_captures != 0) {
+		section(tw, s->n_captures == 1 ? "capture" : "captures");
+		emit_line(tw);
+	}
 	for (unsigned i = 0; i < s->n_captures; i++) {
-		any_skipped |= s->captures[i].n_skipped != 0;
-		any_error |= s->captures[i].error != NULL;
+		const struct capture_stats *c = &s->captures[i];
+
+		any_skipped |= c->n_skipped != 0;
+		any_error |= c->error != NULL;
+		RBUF_LIT(b, "  ");
+		put_visible_str(b, c->path);
+		RBUF_LIT(b, ": ");
+		if (c->link_type) {
+			rbuf_puts(b, c->link_type);
+			RBUF_LIT(b, ", ");
+		}
+		put_grouped(b, c->frames);
+		RBUF_LIT(b, " frames, ");
+		put_grouped(b, c->tcp_segments);
+		RBUF_LIT(b, " TCP segments, ");
+		put_grouped(b, c->bytes);
+		RBUF_LIT(b, " bytes");
+		if (c->ts_nano)
+			RBUF_LIT(b, ", nanosecond timestamps");
+		emit_line(tw);
 	}
 	if (any_skipped) {
-		emit_line(tw);
-		RBUF_LIT(b, "skipped frames");
+		section(tw, "skipped frames");
 		emit_line(tw);
 		for (unsigned i = 0; i < s->n_captures; i++) {
 			const struct capture_stats *c = &s->captures[i];
@@ -577,17 +580,32 @@ static void print_captures(struct text_writer *tw, const struct run_summary *s)
 			put_visible_str(b, c->path);
 			RBUF_LIT(b, ":");
 			for (unsigned k = 0; k < n; k++) {
+				bool known = false;
+
 				rbuf_puts(b, k == 0 ? " " : ", ");
 				put_visible_str(b, c->skipped[k].reason);
 				rbuf_putc(b, ' ');
 				rbuf_u64(b, c->skipped[k].count);
+				for (unsigned j = 0; j < n_seen; j++)
+					known |= strcmp(seen[j], c->skipped[k].reason) == 0;
+				if (!known && skip_meaning(c->skipped[k].reason) &&
+				    n_seen < sizeof seen / sizeof seen[0])
+					seen[n_seen++] = c->skipped[k].reason;
 			}
+			emit_line(tw);
+		}
+		for (unsigned j = 0; j < n_seen; j++) {
+			sgr(tw, C_DIM);
+			RBUF_LIT(b, "  ");
+			rbuf_puts(b, seen[j]);
+			RBUF_LIT(b, ": ");
+			rbuf_puts(b, skip_meaning(seen[j]));
+			sgr_off(tw);
 			emit_line(tw);
 		}
 	}
 	if (any_error) {
-		emit_line(tw);
-		RBUF_LIT(b, "capture errors");
+		section(tw, "capture errors");
 		emit_line(tw);
 		for (unsigned i = 0; i < s->n_captures; i++) {
 			if (s->captures[i].error == NULL)
@@ -595,16 +613,220 @@ static void print_captures(struct text_writer *tw, const struct run_summary *s)
 			RBUF_LIT(b, "  ");
 			put_visible_str(b, s->captures[i].path);
 			RBUF_LIT(b, ": ");
+			sgr(tw, C_RED);
 			put_visible_str(b, s->captures[i].error);
+			sgr_off(tw);
 			emit_line(tw);
 		}
 	}
 }
 
+/* --- stories --------------------------------------------------------------------------------- */
+
+/* Writes text (n bytes of UTF-8, untrusted) as lines of at most STORY_WIDTH columns, broken at
+ * spaces; the first line starts with `first` (already in the line), the rest with `indent`. */
+static void wrap(struct text_writer *tw, const char *text, size_t n, const char *indent)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t room = STORY_WIDTH > column(tw) ? STORY_WIDTH - column(tw) : 20;
+		size_t chars = 0, j = i, cut = 0;
+
+		while (j < n && chars < room) {
+			if (text[j] == ' ')
+				cut = j;
+			j++;
+			while (j < n && ((unsigned char)text[j] & 0xC0) == 0x80)
+				j++;
+			chars++;
+		}
+		if (j < n && cut > i)
+			j = cut;
+		put_visible(&tw->line, text + i, j - i);
+		emit_line(tw);
+		i = j;
+		while (i < n && text[i] == ' ')
+			i++;
+		if (i < n)
+			rbuf_puts(&tw->line, indent);
+	}
+}
+
+static void label(struct text_writer *tw, const char *name)
+{
+	RBUF_LIT(&tw->line, "  ");
+	sgr(tw, C_BOLD);
+	rbuf_puts(&tw->line, name);
+	sgr_off(tw);
+	pad_to(tw, 0, LABEL_WIDTH);
+}
+
+static void print_story(struct text_writer *tw, const struct flow_record *r)
+{
+	const struct segment_list *l = r->segments;
+	struct rbuf *b = &tw->line;
+	struct rbuf *s = &tw->scratch;
+
+	if (tw->stories++ != 0)
+		emit_line(tw);
+	sgr(tw, C_BOLD);
+	RBUF_LIT(b, "connection #");
+	rbuf_u64(b, r->id);
+	RBUF_LIT(b, "  ");
+	put_endpoint(b, &r->client);
+	RBUF_LIT(b, " -> ");
+	put_endpoint(b, &r->server);
+	sgr_off(tw);
+	emit_line(tw);
+
+	label(tw, "ended");
+	rbuf_clear(s);
+	story_verdict(s, r);
+	if (class_color(r->close_class))
+		sgr(tw, class_color(r->close_class));
+	rbuf_put(b, s->data, s->len);
+	sgr_off(tw);
+	emit_line(tw);
+
+	label(tw, "when");
+	put_utc(b, r->first_ts_ns, r->ts_nano);
+	RBUF_LIT(b, " to ");
+	put_utc(b, r->last_ts_ns, r->ts_nano);
+	RBUF_LIT(b, " UTC (");
+	put_duration(b, r->last_ts_ns - r->first_ts_ns);
+	rbuf_putc(b, ')');
+	emit_line(tw);
+	if (r->capture) {
+		label(tw, "capture");
+		put_visible_str(b, r->capture);
+		emit_line(tw);
+	}
+
+	label(tw, "handshake");
+	rbuf_clear(s);
+	story_handshake(s, r);
+	wrap(tw, s->data, s->len, "               ");
+
+	rbuf_clear(s);
+	story_volume(s, r, "->");
+	label(tw, "volume");
+	for (size_t i = 0, start = 0; i < s->len; i++) {
+		if (s->data[i] != '\n')
+			continue;
+		if (start != 0)
+			pad_to(tw, 0, LABEL_WIDTH);
+		rbuf_put(b, s->data + start, i - start);
+		emit_line(tw);
+		start = i + 1;
+	}
+	if (r->keepalive_probes) {
+		pad_to(tw, 0, LABEL_WIDTH);
+		rbuf_u64(b, r->keepalive_probes);
+		RBUF_LIT(b, " keepalive probes");
+		emit_line(tw);
+	}
+	label(tw, "final state");
+	RBUF_LIT(b, "client ");
+	rbuf_puts(b, tcp_state_name(r->state[FROM_CLIENT]));
+	RBUF_LIT(b, ", server ");
+	rbuf_puts(b, tcp_state_name(r->state[FROM_SERVER]));
+	emit_line(tw);
+	if (r->modifiers) {
+		label(tw, "modifiers");
+		for (unsigned bit = 0, n = 0; bit < MOD_COUNT_BITS; bit++) {
+			if (!(r->modifiers & (1u << bit)))
+				continue;
+			if (n++)
+				RBUF_LIT(b, ", ");
+			rbuf_puts(b, flow_modifier_name(1u << bit));
+		}
+		emit_line(tw);
+	}
+
+	emit_line(tw);
+	sgr(tw, C_BOLD);
+	if (!l || l->n == 0) {
+		RBUF_LIT(b, "ladder: the segments were not collected");
+		sgr_off(tw);
+		emit_line(tw);
+	} else {
+		RBUF_LIT(b, "ladder (");
+		ladder_caption(b, l);
+		rbuf_putc(b, ')');
+		sgr_off(tw);
+		emit_line(tw);
+		sgr(tw, C_DIM);
+		RBUF_LIT(b, "  time: seconds since the first packet; seq/ack: relative to each side's "
+		            "first sequence number");
+		sgr_off(tw);
+		emit_line(tw);
+		rbuf_clear(s);
+		ladder_text(s, r, "  ", tw->opt.color);
+		if (s->failed)
+			tw->line_failed = true;
+		else
+			fwrite(s->data, 1, s->len, tw->base.out);
+	}
+
+	emit_line(tw);
+	sgr(tw, C_BOLD);
+	RBUF_LIT(b, "what happened");
+	sgr_off(tw);
+	emit_line(tw);
+	rbuf_clear(s);
+	story_explain(s, r);
+	for (size_t i = 0, start = 0; i < s->len; i++) {
+		if (s->data[i] != '\n')
+			continue;
+		RBUF_LIT(b, "  - ");
+		wrap(tw, s->data + start, i - start, "    ");
+		start = i + 1;
+	}
+	if (r->reason[0]) {
+		RBUF_LIT(b, "  ");
+		sgr(tw, C_DIM);
+		RBUF_LIT(b, "classifier: ");
+		sgr_off(tw);
+		wrap(tw, r->reason, strnlen(r->reason, sizeof r->reason), "    ");
+	}
+}
+
+/* The capture facts after the stories: one line. */
+static void print_story_footer(struct text_writer *tw, const struct run_summary *s)
+{
+	emit_line(tw);
+	sgr(tw, C_DIM);
+	RBUF_LIT(&tw->line, "-- ");
+	sgr_off(tw);
+	print_header(tw, s);
+	print_captures(tw, s);
+}
+
+/* --- the writer ------------------------------------------------------------------------------- */
+
 static int text_begin(struct writer *w)
 {
-	(void)w; /* everything is written at the end */
+	(void)w; /* everything is written at the end, or per story */
 	return 0;
+}
+
+static int text_flow(struct writer *w, const struct flow_record *f)
+{
+	struct text_writer *tw = (struct text_writer *)w;
+
+	if (tw->opt.stories) {
+		if (f->segments && f->segments->selected) {
+			print_story(tw, f);
+			if (tw->line_failed) {
+				errno = ENOMEM;
+				return -1;
+			}
+			return ferror(w->out) ? -1 : 0;
+		}
+		return 0;
+	}
+	return digest_add(&tw->digest, f);
 }
 
 static int text_end(struct writer *w, const struct run_summary *s)
@@ -612,12 +834,28 @@ static int text_end(struct writer *w, const struct run_summary *s)
 	struct text_writer *tw = (struct text_writer *)w;
 
 	rbuf_clear(&tw->line);
-	print_header(tw, s);
-	emit_line(tw);
-	print_table(tw, s);
-	print_resets(tw);
-	print_noteworthy(tw);
-	print_captures(tw, s);
+	tw->invisible = 0;
+	if (tw->opt.stories) {
+		print_story_footer(tw, s);
+	} else {
+		digest_finish(&tw->digest, s, tw->opt.close_wait_ns);
+		print_header(tw, s);
+		emit_line(tw);
+		print_table(tw, s);
+		print_resets(tw);
+		print_slow(tw);
+		print_stuck(tw);
+		print_noteworthy(tw);
+		print_captures(tw, s);
+		if (tw->digest.n_noteworthy != 0) {
+			emit_line(tw);
+			sgr(tw, C_DIM);
+			RBUF_LIT(&tw->line, "a connection's story and ladder diagram: tcpmortem --flow ID "
+			                    "FILE...");
+			sgr_off(tw);
+			emit_line(tw);
+		}
+	}
 	if (tw->line_failed) {
 		errno = ENOMEM;
 		return -1;
@@ -631,9 +869,9 @@ static void text_destroy(struct writer *w)
 {
 	struct text_writer *tw = (struct text_writer *)w;
 
-	free(tw->resets);
+	digest_free(&tw->digest);
 	rbuf_free(&tw->line);
-	rbuf_free(&tw->sentence);
+	rbuf_free(&tw->scratch);
 	free(tw);
 }
 
@@ -644,7 +882,7 @@ static const struct writer_ops text_ops = {
 	.destroy = text_destroy,
 };
 
-struct writer *report_text_create(FILE *out)
+struct writer *report_text_create(FILE *out, const struct writer_options *opt)
 {
 	struct text_writer *tw = calloc(1, sizeof *tw);
 
@@ -652,5 +890,6 @@ struct writer *report_text_create(FILE *out)
 		return NULL;
 	tw->base.ops = &text_ops;
 	tw->base.out = out;
+	tw->opt = *opt;
 	return &tw->base;
 }

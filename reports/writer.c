@@ -8,12 +8,15 @@
 
 static const struct {
 	const char *name;
-	struct writer *(*create)(FILE *out);
+	struct writer *(*create)(FILE *out, const struct writer_options *opt);
 } formats[] = {
 	[REPORT_TEXT] = { "text", report_text_create },
 	[REPORT_JSON] = { "json", report_json_create },
 	[REPORT_NDJSON] = { "ndjson", report_ndjson_create },
 	[REPORT_CSV] = { "csv", report_csv_create },
+	[REPORT_MARKDOWN] = { "markdown", report_markdown_create },
+	[REPORT_SVG] = { "svg", report_svg_create },
+	[REPORT_HTML] = { "html", report_html_create },
 };
 _Static_assert(sizeof formats / sizeof formats[0] == REPORT_FORMAT_COUNT, "a format has no entry");
 
@@ -21,6 +24,8 @@ enum report_format report_format_from_name(const char *name)
 {
 	if (name == NULL)
 		return REPORT_FORMAT_COUNT;
+	if (strcmp(name, "md") == 0)
+		return REPORT_MARKDOWN;
 	for (unsigned i = 0; i < REPORT_FORMAT_COUNT; i++) {
 		if (strcmp(name, formats[i].name) == 0)
 			return (enum report_format)i;
@@ -28,11 +33,28 @@ enum report_format report_format_from_name(const char *name)
 	return REPORT_FORMAT_COUNT;
 }
 
-struct writer *writer_create(enum report_format format, FILE *out)
+const char *report_format_name(enum report_format format)
 {
+	if ((unsigned)format >= REPORT_FORMAT_COUNT)
+		return "unknown";
+	return formats[format].name;
+}
+
+struct writer *writer_create_with(enum report_format format, FILE *out,
+                                  const struct writer_options *opt)
+{
+	static const struct writer_options defaults = {
+		.close_wait_ns = WRITER_DEFAULT_CLOSE_WAIT_NS,
+	};
+
 	if ((unsigned)format >= REPORT_FORMAT_COUNT || out == NULL)
 		return NULL;
-	return formats[format].create(out);
+	return formats[format].create(out, opt != NULL ? opt : &defaults);
+}
+
+struct writer *writer_create(enum report_format format, FILE *out)
+{
+	return writer_create_with(format, out, NULL);
 }
 
 int writer_begin(struct writer *w)

@@ -20,10 +20,14 @@ enum report_format {
 	REPORT_JSON,
 	REPORT_NDJSON,
 	REPORT_CSV,
+	REPORT_MARKDOWN,
+	REPORT_SVG,
+	REPORT_HTML,
 	REPORT_FORMAT_COUNT
 };
 
-/* Parses "text", "json", "ndjson", "csv"; REPORT_FORMAT_COUNT when unknown. */
+/* Parses "text", "json", "ndjson", "csv", "markdown" (or "md"), "svg", "html";
+ * REPORT_FORMAT_COUNT when unknown. */
 enum report_format report_format_from_name(const char *name);
 
 /* One reason a frame was not used, with how many frames it applied to. */
@@ -65,9 +69,29 @@ struct run_summary {
 
 struct writer;
 
-/* Creates a writer of `format` writing to `out` (not closed by the writer). NULL on allocation
- * failure. */
+/* The name of a format ("text", ...); "unknown" when out of range. */
+const char *report_format_name(enum report_format format);
+
+/* How the readable formats present the run. The machine formats (json, ndjson, csv) ignore it. */
+struct writer_options {
+	bool color;            /* text: ANSI colours (the caller decides: terminal, NO_COLOR) */
+	bool stories;          /* text: a story (with its ladder diagram) for each flow whose
+	                        * record carries a selected segment list, instead of the summary;
+	                        * markdown: the summary, then those stories */
+	int64_t close_wait_ns; /* text, markdown, html: a side in CLOSE-WAIT for longer than this at
+	                        * the end of the capture is reported as stuck half-closed */
+};
+
+/* The same default as the classifier's (analyzer/classify.h DEFAULT_CLOSE_WAIT_NS): one
+ * --close-wait, one meaning. */
+#define WRITER_DEFAULT_CLOSE_WAIT_NS (60LL * 1000000000)
+
+/* Creates a writer of `format` writing to `out` (not closed by the writer), with the default
+ * options (no colour, no stories). NULL on allocation failure. */
 struct writer *writer_create(enum report_format format, FILE *out);
+/* The same with options (NULL: the defaults). */
+struct writer *writer_create_with(enum report_format format, FILE *out,
+                                  const struct writer_options *opt);
 /* Called once before any flow. */
 int writer_begin(struct writer *w);
 /* Called once per finished flow, in the order flows finish. */

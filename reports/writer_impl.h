@@ -23,11 +23,14 @@ struct writer {
 	FILE *out;
 };
 
-/* One constructor per format; each returns NULL on allocation failure. */
-struct writer *report_text_create(FILE *out);
-struct writer *report_json_create(FILE *out);
-struct writer *report_ndjson_create(FILE *out);
-struct writer *report_csv_create(FILE *out);
+/* One constructor per format; each returns NULL on allocation failure. `opt` is never NULL. */
+struct writer *report_text_create(FILE *out, const struct writer_options *opt);
+struct writer *report_json_create(FILE *out, const struct writer_options *opt);
+struct writer *report_ndjson_create(FILE *out, const struct writer_options *opt);
+struct writer *report_csv_create(FILE *out, const struct writer_options *opt);
+struct writer *report_markdown_create(FILE *out, const struct writer_options *opt);
+struct writer *report_svg_create(FILE *out, const struct writer_options *opt);
+struct writer *report_html_create(FILE *out, const struct writer_options *opt);
 
 /* "none" where closer_name() gives NULL: the summary tables' column for CLOSER_NONE. */
 static inline const char *closer_label(enum closer_side c)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds tcpmortem twice, optimised and with AddressSanitizer + UndefinedBehaviorSanitizer, and
-# runs every test in both: the CUnit suites per module and the end-to-end check of every sample.
+# Builds tcpmortem optimised and with AddressSanitizer + UndefinedBehaviorSanitizer and runs every
+# test in both: the CUnit suites per module and the end-to-end checks on the samples; then a
+# ThreadSanitizer build runs the threaded-engine test.
 # Exits non-zero when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,15 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 if run_build build-asan -DCMAKE_BUILD_TYPE=Debug -DTM_SANITIZE=ON; then
 	run_tests build-asan || failed=1
+else
+	failed=1
+fi
+
+# ThreadSanitizer on the threaded engine: --threads N against one thread, on every sample.
+if run_build build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=thread \
+		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread; then
+	echo "== test build-tsan (threads)"
+	(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R e2e_threads) || failed=1
 else
 	failed=1
 fi

@@ -28,9 +28,20 @@ struct script {
 	uint32_t syn_order[2]; /* option order of each side's SYN (Linux's by default) */
 };
 
+/* The script of the running test: its flow's evidence block is freed after the test. */
+static struct script *current;
+
+static void release_script(void)
+{
+	if (current)
+		free(current->flow.rare);
+	current = NULL;
+}
+
 static void script_init(struct script *s, uint32_t client_isn, uint32_t server_isn)
 {
 	memset(s, 0, sizeof *s);
+	current = s;
 	s->now = T0;
 	s->nxt[FROM_CLIENT] = client_isn;
 	s->nxt[FROM_SERVER] = server_isn;
@@ -436,6 +447,51 @@ static void test_keepalive_answered_is_idle(void)
 		send(&s, 0, FROM_SERVER, TCP_ACK, 0);
 	}
 	assert_class(&s, CLOSE_IDLE_AT_END, CLOSER_NONE);
+}
+
+/* Windows and old BSDs probe with one garbage byte at next seq - 1 (RFC 1122 §4.2.3.6). */
+static void test_keepalive_one_byte_probes(void)
+{
+	struct script s;
+	struct flow_record rec;
+	uint32_t probe_seq;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 10);
+	send(&s, 1, FROM_CLIENT, TCP_ACK, 0);
+	probe_seq = s.nxt[FROM_SERVER] - 1;
+	for (int i = 0; i < 5; i++)
+		feed(&s, 1000, FROM_SERVER, TCP_ACK, probe_seq, s.nxt[FROM_CLIENT], 1);
+	send(&s, 1000, FROM_SERVER, TCP_RST | TCP_ACK, 0);
+	assert_class(&s, CLOSE_KEEPALIVE_TIMEOUT, CLOSER_SERVER);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.keepalive_probes, 5);
+	CU_ASSERT_EQUAL(rec.retransmissions[FROM_SERVER], 0);
+}
+
+/* A zero-window probe has a keepalive's shape but answers a zero window: the receiver that
+ * keeps answering with window 0 is alive (RFC 9293 §3.8.6.1). */
+static void test_zero_window_probes_are_not_keepalives(void)
+{
+	struct script s;
+	struct flow_record rec;
+	uint32_t probe_seq;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 1000);
+	s.window[FROM_SERVER] = 0;
+	send(&s, 1, FROM_SERVER, TCP_ACK, 0);
+	probe_seq = s.nxt[FROM_CLIENT] - 1;
+	for (int i = 0; i < 4; i++) {
+		feed(&s, 200 << i, FROM_CLIENT, TCP_ACK, probe_seq, s.nxt[FROM_SERVER], 0);
+		send(&s, 0, FROM_SERVER, TCP_ACK, 0);
+	}
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.keepalive_probes, 0);
+	CU_ASSERT_NOT_EQUAL(rec.close_class, CLOSE_KEEPALIVE_TIMEOUT);
+	CU_ASSERT_EQUAL(s.flow.dir[FROM_SERVER].zero_windows, 1);
 }
 
 static void test_peer_vanished_retransmit_timeout(void)
@@ -1120,6 +1176,46 @@ static void test_flow_table(void)
 	free(flows);
 }
 
+static void test_tombstones(void)
+{
+	struct flow_table *t = flow_table_create(7);
+	struct flow f;
+	struct tcp_segment seg = make_seg(FROM_CLIENT, TCP_SYN, 1, 0, 0);
+	struct tcp_segment back = make_seg(FROM_SERVER, TCP_ACK, 1, 0, 0);
+	struct tcp_segment other = make_seg(FROM_CLIENT, TCP_ACK, 1, 0, 0);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	other.sport = 40002;
+	flow_init(&f, 1, &seg, "t", false);
+	f.hash = flow_table_hash(t, &seg);
+	CU_ASSERT_FALSE(flow_table_grave(t, &seg, f.hash, false, NULL));
+	CU_ASSERT_EQUAL(flow_table_bury(t, &f, 100), 0);
+	/* Found from both directions, not for another 4-tuple. */
+	CU_ASSERT_TRUE(flow_table_grave(t, &seg, flow_table_hash(t, &seg), false, NULL));
+	CU_ASSERT_TRUE(flow_table_grave(t, &back, flow_table_hash(t, &back), false, NULL));
+	CU_ASSERT_FALSE(flow_table_grave(t, &other, flow_table_hash(t, &other), false, NULL));
+	/* Removed: no longer found, still counted until its time is up. */
+	CU_ASSERT_TRUE(flow_table_grave(t, &seg, f.hash, true, NULL));
+	CU_ASSERT_FALSE(flow_table_grave(t, &seg, f.hash, false, NULL));
+	CU_ASSERT_EQUAL(flow_table_graves(t), 1);
+	/* Many tombstones over several chunks die in order. */
+	for (int i = 0; i < 5000; i++) {
+		other.sport = (uint16_t)(1000 + i);
+		flow_init(&f, 1, &other, "t", false);
+		f.hash = flow_table_hash(t, &other);
+		CU_ASSERT_EQUAL(flow_table_bury(t, &f, 200 + i), 0);
+	}
+	flow_table_expire_graves(t, 150);
+	CU_ASSERT_EQUAL(flow_table_graves(t), 5000);
+	flow_table_expire_graves(t, 200 + 2500);
+	CU_ASSERT_EQUAL(flow_table_graves(t), 2500);
+	other.sport = 1000 + 2499;
+	CU_ASSERT_FALSE(flow_table_grave(t, &other, flow_table_hash(t, &other), false, NULL));
+	other.sport = 1000 + 2500;
+	CU_ASSERT_TRUE(flow_table_grave(t, &other, flow_table_hash(t, &other), false, NULL));
+	flow_table_destroy(t);
+}
+
 int main(void)
 {
 	CU_pSuite suite;
@@ -1127,7 +1223,8 @@ int main(void)
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
-	suite = CU_add_suite("tracker, state machine, classifier, flow table", NULL, NULL);
+	suite = CU_add_suite_with_setup_and_teardown("tracker, state machine, classifier, flow table",
+	                                             NULL, NULL, NULL, release_script);
 	if (!suite)
 		return 2;
 	CU_add_test(suite, "state machine transitions", test_state_machine);
@@ -1144,6 +1241,9 @@ int main(void)
 	CU_add_test(suite, "syn_unanswered", test_syn_unanswered);
 	CU_add_test(suite, "keepalive_timeout", test_keepalive_timeout);
 	CU_add_test(suite, "answered keepalives are idle", test_keepalive_answered_is_idle);
+	CU_add_test(suite, "keepalive with one-byte probes", test_keepalive_one_byte_probes);
+	CU_add_test(suite, "zero-window probes are not keepalives",
+	            test_zero_window_probes_are_not_keepalives);
 	CU_add_test(suite, "peer_vanished retransmit_timeout", test_peer_vanished_retransmit_timeout);
 	CU_add_test(suite, "peer_vanished heartbeat", test_peer_vanished_heartbeat);
 	CU_add_test(suite, "answered retransmissions are not a vanished peer",
@@ -1172,6 +1272,7 @@ int main(void)
 	CU_add_test(suite, "tombstone keeps TIME-WAIT", test_tombstone_info);
 	CU_add_test(suite, "window scaling and zero window", test_window_scaling);
 	CU_add_test(suite, "flow table", test_flow_table);
+	CU_add_test(suite, "tombstones", test_tombstones);
 
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Times tcpmortem against a bare libpcap read loop on the same capture, several runs each,
+alternating, and prints medians: throughput, the tcpmortem/bare ratio (run by run), peak RSS,
+RSS per concurrent flow, and the per-flow cost of each writer.
+
+Usage: bench.py BARE_LOOP TCPMORTEM CAPTURE RUNS
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def run(cmd):
+    """Wall seconds and peak RSS (bytes) of one run of `cmd`, its output thrown away.
+
+    Measured by GNU time: a child of this Python would report Python's own peak RSS (Linux
+    carries the memory high-water mark across exec), a child of time starts from time's."""
+    with tempfile.NamedTemporaryFile("r") as report:
+        proc = subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%e %M %x", *cmd],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall, kib, code = report.read().split()[-3:]
+    if int(code) not in (0, 1) or proc.returncode not in (0, 1):
+        sys.exit(f"{cmd} failed with status {code}")
+    return float(wall), int(kib) * 1024
+
+
+def main():
+    bare, tool, capture, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    size = os.path.getsize(capture)
+    summary = json.loads(subprocess.run([tool, "-f", "json", capture], capture_output=True,
+                                        check=True).stdout.split(b'"summary":', 1)[1][:-2])
+    frames, flows, peak = summary["frames"], summary["flows"], summary["peak_flows"]
+    modes = {
+        "bare loop": [bare, capture],
+        "tcpmortem text": [tool, "-f", "text", "-o", "/dev/null", capture],
+        "tcpmortem text --threads 2": [tool, "--threads", "2", "-f", "text", "-o", "/dev/null", capture],
+        "tcpmortem ndjson": [tool, "-f", "ndjson", "-o", "/dev/null", capture],
+        "tcpmortem csv": [tool, "-f", "csv", "-o", "/dev/null", capture],
+        "tcpmortem json": [tool, "-f", "json", "-o", "/dev/null", capture],
+    }
+    times = {m: [] for m in modes}
+    rss = {m: [] for m in modes}
+    run(modes["bare loop"])  # warm the page cache
+    for _ in range(runs):
+        for m, cmd in modes.items():
+            t, r = run(cmd)
+            times[m].append(t)
+            rss[m].append(r)
+    tiny = os.path.join(os.path.dirname(__file__), "..", "..", "samples", "captures",
+                        "rst_refused.pcap")
+    empty_rss = run([tool, "-f", "text", "-o", "/dev/null", tiny])[1]
+    med = {m: statistics.median(v) for m, v in times.items()}
+    print(f"capture: {size / 1e6:.0f} MB, {frames} packets, {flows} connections, "
+          f"{peak} alive at most; {runs} runs each, medians")
+    print(f"{'':30} {'seconds':>8} {'MB/s':>8} {'Mpkt/s':>8} {'vs bare':>8} {'peak RSS':>10}")
+    for m in modes:
+        ratio = statistics.median(b / t for b, t in zip(times["bare loop"], times[m]))
+        print(f"{m:30} {med[m]:8.3f} {size / med[m] / 1e6:8.1f} {frames / med[m] / 1e6:8.2f} "
+              f"{ratio:8.1%} {statistics.median(rss[m]) / 2**20:8.1f} MiB")
+    per_flow = (statistics.median(rss["tcpmortem text"]) - empty_rss) / max(peak, 1)
+    print(f"RSS per concurrent flow: {per_flow:.0f} bytes "
+          f"(peak RSS minus a one-connection run's {empty_rss / 2**20:.1f} MiB, over {peak} flows)")
+    for fmt in ("ndjson", "csv", "json"):
+        extra = (med[f"tcpmortem {fmt}"] - med["tcpmortem text"]) / flows * 1e6
+        print(f"{fmt} writer: {extra:.2f} µs per flow (over the text summary run)")
+
+
+if __name__ == "__main__":
+    main()
