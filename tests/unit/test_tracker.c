@@ -40,6 +40,7 @@ static void release_script(void)
 
 static void script_init(struct script *s, uint32_t client_isn, uint32_t server_isn)
 {
+	release_script(); /* a test scripting another connection: the previous one is done */
 	memset(s, 0, sizeof *s);
 	current = s;
 	s->now = T0;
