@@ -6,7 +6,9 @@
  *                         differs from that side's other segments (the first one's, or the last
  *                         one's after a route change), or whose IPv4 ID does not continue the
  *                         side's ID counter (steps of 1..IP_ID_STEP_MAX seen at least twice and
- *                         rarely broken: Linux counts per socket, Windows per host). ID 0 always
+ *                         rarely broken: Linux counts per socket, by one; Windows per host, which
+ *                         its other traffic moves on, so a host-wide counter is only held to it
+ *                         within a second of the side's last segment). ID 0 always
  *                         fits: a kernel answering without a socket sends it (Linux
  *                         tcp_v4_send_reset, nf_send_reset alike), so iptables REJECT's reset is
  *                         convicted by its TTL (the router's 64 where the server's packets arrive

@@ -87,6 +87,7 @@ struct flow_dir {
 	uint8_t ip_id_jumps;   /* ID steps outside that window, saturating */
 	uint8_t ttl_last;      /* TTL / hop limit of its last non-RST segment */
 	uint8_t syn_layout;    /* enum syn_layout of its SYN or SYN+ACK */
+	uint8_t ip_id_wide;    /* an ID step above 1: a host-wide counter, not a per-socket one */
 	struct seg_snap fin;           /* first FIN */
 	struct seg_snap fin_ack;       /* the peer's first segment acknowledging that FIN */
 	struct seg_snap last;          /* last segment of any kind */

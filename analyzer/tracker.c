@@ -189,6 +189,8 @@ static void track_ip_habits(struct flow_dir *me, const struct tcp_segment *seg)
 		if (step >= 1 && step <= IP_ID_STEP_MAX) {
 			if (me->ip_id_steps != UINT8_MAX)
 				me->ip_id_steps++;
+			if (step > 1)
+				me->ip_id_wide = 1;
 		} else if (step != 0 && me->ip_id_jumps != UINT8_MAX) {
 			me->ip_id_jumps++;
 		}
@@ -198,12 +200,18 @@ static void track_ip_habits(struct flow_dir *me, const struct tcp_segment *seg)
 }
 
 /* 1: the side's IDs count up (a reset from it should continue them), 0: they do not (random),
- * 2: nothing known (IPv6, or no nonzero ID seen). */
-static uint8_t ip_id_counter(const struct flow_dir *me, const struct tcp_segment *seg)
+ * 2: nothing known (IPv6, or no nonzero ID seen, or a host-wide counter, which the host's other
+ * traffic moves on, last read more than a second before the reset at `ts_ns`). */
+static uint8_t ip_id_counter(const struct flow_dir *me, const struct tcp_segment *seg,
+                             int64_t ts_ns)
 {
 	if (seg->src.family != 4 || !(me->bits & DIR_ID_KNOWN) || me->ip_id_steps < 2)
 		return 2;
-	return me->ip_id_jumps <= me->ip_id_steps / 8 ? 1 : 0;
+	if (me->ip_id_jumps > me->ip_id_steps / 8)
+		return 0;
+	if (me->ip_id_wide && ts_ns - me->last.ts_ns > 1000000000)
+		return 2;
+	return 1;
 }
 
 static struct seg_snap snapshot(const struct flow *f, const struct tcp_segment *seg,
@@ -412,7 +420,7 @@ static void track_rst(struct flow *f, enum flow_direction d, const struct tcp_se
 		r->rst_ttl[d] = seg->ttl;
 		r->rst_ip_id[d] = seg->ip_id;
 		r->rst_prev_ip_id[d] = me->last_ip_id;
-		r->rst_id_counter[d] = ip_id_counter(me, seg);
+		r->rst_id_counter[d] = ip_id_counter(me, seg, snap->ts_ns);
 	}
 	if (!r->first_rst.frame) {
 		r->first_rst = *snap;

@@ -736,6 +736,21 @@ static void test_genuine_resets_are_not_middlebox(void)
 	CU_ASSERT_FALSE(rec.diagnosis.middlebox.present);
 	CU_ASSERT_EQUAL(rec.close_class, CLOSE_RST_PEER_RESTARTED);
 
+	/* A host-wide counter (steps above 1) read long before the reset: the host's other
+	 * traffic may have moved it anywhere (Windows). */
+	script_init(&s, 1, 2);
+	s.ip_id[FROM_CLIENT] = 1000;
+	s.ip_id[FROM_SERVER] = 20000;
+	handshake(&s);
+	for (int i = 0; i < 3; i++) {
+		exchange(&s);
+		s.ip_id[FROM_SERVER] += 5;
+	}
+	send(&s, 30000, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);
+	feed_forged(&s, 0, FROM_SERVER, TCP_RST, s.nxt[FROM_SERVER], 0, 64, 45000);
+	classify(&s, &rec);
+	CU_ASSERT_FALSE(rec.diagnosis.middlebox.present);
+
 	script_init(&s, 1, 2);
 	s.ip_id[FROM_SERVER] = 4000;
 	s.ip_id_random[FROM_SERVER] = true;
@@ -1062,6 +1077,32 @@ static void test_syn_retries(void)
 	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].tcp_syn_retries.max, 2);
 }
 
+/* A server whose SYN+ACK is never acknowledged retries it by count, doubling from 1 s
+ * (inet_rtx_syn_ack): giving up after 3 says tcp_synack_retries 3. */
+static void test_synack_retries(void)
+{
+	struct script s;
+	struct flow_record rec;
+	const struct endpoint_timers *t;
+	int64_t gap = 1000;
+
+	script_init(&s, 77, 500);
+	feed(&s, 0, FROM_CLIENT, TCP_SYN, 77, 0, 0);
+	feed(&s, 0, FROM_SERVER, TCP_SYN | TCP_ACK, 500, 78, 0);
+	for (int i = 0; i < 3; i++, gap *= 2)
+		feed(&s, gap, FROM_SERVER, TCP_SYN | TCP_ACK, 500, 78, 0);
+	classify_later(&s, 12000, 0, &rec);
+	t = &rec.diagnosis.timers[FROM_SERVER];
+	CU_ASSERT(t->syn_seen);
+	CU_ASSERT(t->synack);
+	CU_ASSERT_FALSE(t->syn_linear);
+	CU_ASSERT_EQUAL(t->syn_retransmissions, 3);
+	CU_ASSERT(t->syn_gave_up);
+	CU_ASSERT_EQUAL(t->tcp_syn_retries.min, 3);
+	CU_ASSERT_EQUAL(t->tcp_syn_retries.max, 3);
+	CU_ASSERT_FALSE(rec.diagnosis.timers[FROM_CLIENT].any);
+}
+
 static void test_linux_budget(void)
 {
 	CU_ASSERT_EQUAL(timers_linux_budget_ms(15, 200), 924600); /* tcp_retries2 default */
@@ -1268,6 +1309,7 @@ int main(void)
 	CU_add_test(suite, "FIN-WAIT-2 timeout", test_fin_wait_2_timeout);
 	CU_add_test(suite, "TIME-WAIT side and reuse", test_time_wait);
 	CU_add_test(suite, "SYN retries", test_syn_retries);
+	CU_add_test(suite, "SYN+ACK retries", test_synack_retries);
 	CU_add_test(suite, "Linux retransmission budget", test_linux_budget);
 	CU_add_test(suite, "stack family", test_stack_family);
 	CU_add_test(suite, "tombstone keeps TIME-WAIT", test_tombstone_info);
