@@ -4,13 +4,16 @@
 # For every capture this script creates two network namespaces, tmortem-cli and tmortem-srv,
 # joined by a veth pair (198.51.100.1/24 + 2001:db8::1/64 on the client side, .2 and ::2 on the
 # server side, offloads off so segments are MTU-sized with valid checksums), starts tcpdump in
-# the client namespace, runs the two roles of one scenario of scenarios.py (one per namespace),
-# stops tcpdump, checks the capture against the scenario's truth (scenarios.py check) and
-# writes NAME.pcap and NAME.truth. Fresh namespaces per capture keep sysctls, firewall rules and
-# sockets still retransmitting from one scenario out of the next. Then relink.py rewrites a few
-# captures into other link types and pcapng.
+# the client namespace (the server's for a few variants), runs the two roles of one scenario of
+# scenarios.py (one per namespace), stops tcpdump, checks the capture against the scenario's
+# truth (scenarios.py check) and writes NAME.pcap and NAME.truth. Fresh namespaces per capture
+# keep sysctls, firewall rules and sockets still retransmitting from one scenario out of the
+# next. Then relink.py rewrites a few captures into other link types and pcapng.
 #
-# Usage: sudo bash samples/make-samples.sh [NAME...]    (default: every capture)
+# Usage: sudo bash samples/make-samples.sh [NAME|GROUP...]    (default: every capture)
+# A GROUP selects a whole section below: "base" (the calibration captures and their relinked
+# copies) or "variants" (the same classes reached through other paths, the capture point in the
+# server's namespace for some).
 # Refuses to run if a tmortem-* namespace exists; removes everything it created on exit.
 set -euo pipefail
 
@@ -103,15 +106,21 @@ wait_pid() {
     wait "$pid"
 }
 
-# capture NAME SCENARIO FAMILY [TCPDUMP OPTION...]
-# Capture one scenario into $WORK/NAME.pcap and check it. Sets RETRY=1 when the check asks for
-# a retry (the stack did something the scenario cannot use, exit status 3), dies on any other
-# failure.
+# capture NAME SCENARIO FAMILY [at-server] [any] [TCPDUMP OPTION...]
+# Capture one scenario into $WORK/NAME.pcap and check it. at-server: tcpdump runs in the server's
+# namespace (on tmortem-s) instead of the client's; any: on every interface (-i any). Sets
+# RETRY=1 when the check asks for a retry (the stack did something the scenario cannot use, exit
+# status 3), dies on any other failure.
 capture() {
     local name=$1 scenario=$2 family=$3
     shift 3
-    local run=$WORK/run-$name iface=$IF_C
+    local run=$WORK/run-$name iface=$IF_C ns=$NS_C
     local opts=("$@")
+    CAPTURED_AT="client's"
+    if [[ ${opts[0]:-} == at-server ]]; then
+        ns=$NS_S iface=$IF_S CAPTURED_AT="server's"
+        opts=("${opts[@]:1}")
+    fi
     if [[ ${opts[0]:-} == any ]]; then iface=any; opts=("${opts[@]:1}"); fi
     rm -rf "$run"
     mkdir "$run"
@@ -119,7 +128,7 @@ capture() {
 
     # --immediate-mode: without it packets still in the kernel's ring when tcpdump is stopped are
     # lost; -B: the ring holds few packets at the default size and full snaplen.
-    ip netns exec "$NS_C" tcpdump -i "$iface" -U --immediate-mode -B 65536 \
+    ip netns exec "$ns" tcpdump -i "$iface" -U --immediate-mode -B 65536 \
         -w "$WORK/$name.pcap" "${opts[@]}" tcp 2>"$run/tcpdump.err" &
     local td=$!
     CAPTURED_WITH="-i $iface${opts[*]:+ ${opts[*]}} tcp"
@@ -165,10 +174,16 @@ capture() {
     (( st == 0 )) || RETRY=1
 }
 
-# sample NAME SCENARIO FAMILY [TCPDUMP OPTION...]: capture, retrying while the check says so.
+# selected NAME: NAME was asked for on the command line, or its section ($GROUP), or everything.
+selected() {
+    (( ${#ONLY[@]} == 0 )) || [[ " ${ONLY[*]} " == *" $1 "* || " ${ONLY[*]} " == *" $GROUP "* ]]
+}
+
+# sample NAME SCENARIO FAMILY [at-server] [any] [TCPDUMP OPTION...]: capture, retrying while the
+# check says so.
 sample() {
     local name=$1 scenario=$2 family=$3 tries=1 max=$TRIES start=$SECONDS
-    if (( ${#ONLY[@]} )) && [[ " ${ONLY[*]} " != *" $name "* ]]; then return 0; fi
+    selected "$name" || return 0
     [[ $scenario == fin_simultaneous ]] && max=$SIMULTANEOUS_TRIES
     while :; do
         capture "$@"
@@ -181,7 +196,7 @@ sample() {
     local linktype
     linktype=$(tcpdump -r "$OUT/$name.pcap" -c 1 2>&1 >/dev/null | grep -o 'link-type [^,]*')
     python3 "$HERE/scenarios.py" truth "$scenario" "$family" |
-        sed "1a # captured in the client's namespace by tcpdump $CAPTURED_WITH; $linktype" \
+        sed "1a # captured in the $CAPTURED_AT namespace by tcpdump $CAPTURED_WITH; $linktype" \
         >"$OUT/$name.truth"
     printf '%-24s %3d s  %s\n' "$name" $((SECONDS - start)) \
         "$(grep -v '^#' "$OUT/$name.truth" | tail -n +2 | cut -f3 | sort | uniq -c | xargs)"
@@ -193,7 +208,7 @@ sample() {
 relinked() {
     local src=$1 name=$2 mode=$3
     shift 3
-    if (( ${#ONLY[@]} )) && [[ " ${ONLY[*]} " != *" $name "* ]]; then return 0; fi
+    selected "$name" || return 0
     python3 "$HERE/relink.py" "$mode" "$@" "$OUT/$src.pcap" "$OUT/$name"
     {
         head -n 1 "$OUT/$src.truth"
@@ -205,6 +220,8 @@ relinked() {
 
 ONLY=("$@")
 mkdir -p "$OUT"
+
+GROUP=base
 
 sample fin_graceful            fin_graceful            4
 sample fin_graceful_v6         fin_graceful            6
@@ -241,5 +258,27 @@ relinked rst_refused           rst_refused_loopback.pcap           loopback
 relinked rst_refused_v6        rst_refused_v6_loopback.pcap        loopback
 relinked peer_vanished         peer_vanished_pcapng.pcapng         pcapng
 relinked rst_after_close_nano  rst_after_close_nano_pcapng.pcapng  pcapng
+
+# Variants: the classes above reached through other realistic paths (other side closing, other
+# timing, capture point in the server's namespace, -i any), so the rules calibrated on the base
+# captures can be tried on endings they were not tuned on. About 70 s.
+GROUP=variants
+sample rst_unread_data_variants         rst_unread_data_variants         4
+sample rst_abort_variants               rst_abort_variants               4
+sample rst_abort_variants_v6            rst_abort_variants               6
+sample fin_graceful_variants            fin_graceful_variants            4
+sample fin_graceful_variants_v6_any     fin_graceful_variants            6 any
+sample fin_graceful_bulk                fin_graceful_bulk                4
+sample half_closed_at_end_server        half_closed_at_end_server        4
+sample rst_after_close_stream           rst_after_close_stream           4
+sample rst_peer_restarted_client        rst_peer_restarted_client        4
+sample peer_vanished_client_gone        peer_vanished_client_gone        4 at-server
+sample peer_vanished_heartbeat_server_v6 peer_vanished_heartbeat_server  6 at-server
+sample keepalive_timeout_server         keepalive_timeout_server         4
+sample syn_unanswered_variants_v6       syn_unanswered_variants          6
+sample syn_unanswered_at_server         syn_unanswered_filtered          4 at-server
+sample rst_refused_any                  rst_refused_variants             4 any
+sample idle_at_end_v6                   idle_at_end_long                 6
+sample open_at_end_upload               open_at_end_upload               4
 
 echo "make-samples: done in ${SECONDS}s"
