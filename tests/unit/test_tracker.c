@@ -277,6 +277,26 @@ static void test_rst_unread_data(void)
 	CU_ASSERT_EQUAL(s.flow.state[FROM_CLIENT], TCPS_CLOSED);
 }
 
+/* Retransmitted bytes are not new: the unread count is what the client sent once. */
+static void test_unread_bytes_count_retransmissions_once(void)
+{
+	struct script s;
+	struct flow_record rec;
+	uint32_t seq;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	seq = s.nxt[FROM_CLIENT];
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 1448);
+	feed(&s, 200, FROM_CLIENT, TCP_PSH | TCP_ACK, seq, s.nxt[FROM_SERVER], 1448);
+	send(&s, 0, FROM_SERVER, TCP_ACK, 0);
+	send(&s, 100, FROM_SERVER, TCP_RST | TCP_ACK, 0);
+	assert_class(&s, CLOSE_RST_UNREAD_DATA, CLOSER_SERVER);
+	classify(&s, &rec);
+	CU_ASSERT_PTR_NOT_NULL(strstr(rec.reason, " 1448 bytes "));
+	CU_ASSERT_EQUAL(rec.bytes[FROM_CLIENT], 2896); /* bytes on the wire count both */
+}
+
 static void test_rst_abort_after_answering(void)
 {
 	struct script s;
@@ -697,6 +717,8 @@ int main(void)
 	CU_add_test(suite, "fin_simultaneous", test_fin_simultaneous);
 	CU_add_test(suite, "half_closed_at_end", test_half_closed_at_end);
 	CU_add_test(suite, "rst_unread_data", test_rst_unread_data);
+	CU_add_test(suite, "unread bytes count retransmissions once",
+	            test_unread_bytes_count_retransmissions_once);
 	CU_add_test(suite, "rst_abort after answering", test_rst_abort_after_answering);
 	CU_add_test(suite, "rst_after_close", test_rst_after_close);
 	CU_add_test(suite, "rst_peer_restarted", test_rst_peer_restarted);
