@@ -18,6 +18,8 @@
  *                    tcp_syn_retries 2 that is 5 retransmissions 1 s apart, then silence at 7 s.
  *                    A server's SYN+ACK is retried by count (inet_rtx_syn_ack, 1 s doubling):
  *                    giving up after N says tcp_synack_retries = N.
+ *                    A single SYN retransmission before silence is not enough to tell the
+ *                    kernel's budget from an application giving up on connect().
  *  RTO give-up       The same budget with a 200 ms base (TCP_RTO_MIN) and tcp_retries2, counted
  *                    from the first RTO retransmission (retrans_stamp); a tail-loss probe
  *                    (RFC 8985 §7, about one RTO after the data, same gap as the first RTO after
@@ -26,6 +28,9 @@
  *                    the budget with its own value and clamps the last timer to it, so it gives
  *                    up silently at E1 + timeout: the same retransmissions, any timeout in
  *                    (E(N) - E1, E(N+1) - E1]. The wire cannot tell the two apart; both are given.
+ *                    (An application that closes during the backoff leaves an orphan, which
+ *                    Linux retries tcp_orphan_retries times instead: the same model, another
+ *                    setting; the wire does not show the close.)
  *  Keepalive         tcp_keepalive_timer(): the first probe after tcp_keepalive_time
  *                    (TCP_KEEPIDLE) without anything received, then one every
  *                    tcp_keepalive_intvl (TCP_KEEPINTVL); after tcp_keepalive_probes
@@ -186,6 +191,14 @@ static void infer_syn(const struct flow *f, const struct classify_context *ctx,
 		return;
 	}
 	base = near(g1, TCP_TIMEOUT_INIT_MS, 0.15) ? TCP_TIMEOUT_INIT_MS : g1;
+	/* One retransmission and then silence: a recent kernel never stops there (its next SYN
+	 * comes 1 s later, inside every budget), an older one stops there with tcp_syn_retries 1,
+	 * and an application that gives up on connect() or a TCP_USER_TIMEOUT look the same. Only
+	 * the lower bound the retransmission itself proves is kept. */
+	if (t->syn_gave_up && t->syn_retransmissions < 2) {
+		t->tcp_syn_retries = retries_range(last_ms, -1, (int64_t)base, 1);
+		return;
+	}
 	t->tcp_syn_retries = retries_range(last_ms, t->syn_gave_up ? last_ms + next_ms : -1,
 	                                   (int64_t)base, 1);
 }

@@ -498,6 +498,15 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 			f->synack_seen = true;
 	}
 
+	/* Payload bytes not sent before: retransmitted bytes are not new data for the receiver. */
+	uint32_t new_bytes = seg->payload_len;
+
+	if ((me->bits & DIR_SEQ_KNOWN) && !(seg->flags & (TCP_SYN | TCP_RST)) &&
+	    seq_lt(seg->seq, me->next_seq))
+		new_bytes = seq_ge(seg->seq + seg->payload_len, me->next_seq)
+		                ? seg->seq + seg->payload_len - me->next_seq
+		                : 0;
+
 	update_states(f, d, seg);
 	probe = track_sequence(f, d, seg, &snap, gap_ns);
 	track_ack(f, d, seg, &snap);
@@ -526,7 +535,7 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 		 * this is what its application may have left unread (DESIGN §3). */
 		me->bytes_in_since_own_payload = 0;
 		peer->bytes_in_since_own_payload =
-		    add_saturating(peer->bytes_in_since_own_payload, seg->payload_len);
+		    add_saturating(peer->bytes_in_since_own_payload, new_bytes);
 		if (peer->fin.frame) {
 			struct flow_rare *r = rare(f);
 
@@ -534,8 +543,7 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 				r->payload_after_fin = snap;
 				r->payload_after_fin_from = (uint8_t)d;
 			}
-			me->payload_after_peer_fin = add_saturating(me->payload_after_peer_fin,
-			                                            seg->payload_len);
+			me->payload_after_peer_fin = add_saturating(me->payload_after_peer_fin, new_bytes);
 		}
 	}
 	if (!probe && (seg->payload_len > 0 || (seg->flags & (TCP_SYN | TCP_FIN))))

@@ -4,11 +4,11 @@
 # For every capture this script creates two network namespaces, tmortem-cli and tmortem-srv,
 # joined by a veth pair (198.51.100.1/24 + 2001:db8::1/64 on the client side, .2 and ::2 on the
 # server side, offloads off so segments are MTU-sized with valid checksums), starts tcpdump in
-# the client namespace, runs the two roles of one scenario of scenarios.py (one per namespace),
-# stops tcpdump, checks the capture against the scenario's truth (scenarios.py check) and
-# writes NAME.pcap and NAME.truth. Fresh namespaces per capture keep sysctls, firewall rules and
-# sockets still retransmitting from one scenario out of the next. Then relink.py rewrites a few
-# captures into other link types and pcapng.
+# the client namespace (the server's for a few variants), runs the two roles of one scenario of
+# scenarios.py (one per namespace), stops tcpdump, checks the capture against the scenario's
+# truth (scenarios.py check) and writes NAME.pcap and NAME.truth. Fresh namespaces per capture
+# keep sysctls, firewall rules and sockets still retransmitting from one scenario out of the
+# next. Then relink.py rewrites a few captures into other link types and pcapng.
 #
 # Scenarios whose topology is "routed" (scenarios.py topology NAME) get a third namespace,
 # tmortem-rtr, between the two: client 198.51.100.65/26 + 2001:db8::1:1/112 -- router .66 and
@@ -17,10 +17,11 @@
 # conntrack timeouts, a reset injector). Packets from the server reach the client one hop down
 # (TTL / hop limit 63), packets the router makes itself arrive with 64.
 #
-# Usage: sudo bash samples/make-samples.sh [NAME...]    (default: every capture)
-#        sudo bash samples/make-samples.sh --diagnoses  (only the captures of the diagnoses:
-#                                                        middlebox resets, idle timeouts,
-#                                                        CLOSE-WAIT, TIME-WAIT, timers)
+# Usage: sudo bash samples/make-samples.sh [NAME|GROUP...]    (default: every capture)
+# A GROUP selects a whole section below: "base" (the calibration captures and their relinked
+# copies), "variants" (the same classes reached through other paths, the capture point in the
+# server's namespace for some) or "diagnoses" (middlebox resets, idle timeouts, CLOSE-WAIT,
+# TIME-WAIT, timers; also --diagnoses).
 # Refuses to run if a tmortem-* namespace exists; removes everything it created on exit.
 set -euo pipefail
 
@@ -176,18 +177,22 @@ wait_pid() {
     wait "$pid"
 }
 
-# capture NAME SCENARIO FAMILY [TCPDUMP OPTION...]
-# Capture one scenario into $WORK/NAME.pcap and check it. Sets RETRY=1 when the check asks for
-# a retry (the stack did something the scenario cannot use, exit status 3), dies on any other
-# failure.
+# capture NAME SCENARIO FAMILY [at-server] [any] [TCPDUMP OPTION...]
+# Capture one scenario into $WORK/NAME.pcap and check it. at-server: tcpdump runs in the server's
+# namespace (on tmortem-s) instead of the client's; any: on every interface (-i any). Sets
+# RETRY=1 when the check asks for a retry (the stack did something the scenario cannot use, exit
+# status 3), dies on any other failure.
 capture() {
     local name=$1 scenario=$2 family=$3
     shift 3
-    local run=$WORK/run-$name iface=$IF_C cap_ns=$NS_C
+    local run=$WORK/run-$name iface=$IF_C ns=$NS_C
     local opts=("$@") topology
+    CAPTURED_AT="client's"
+    if [[ ${opts[0]:-} == at-server ]]; then
+        ns=$NS_S iface=$IF_S CAPTURED_AT="server's"
+        opts=("${opts[@]:1}")
+    fi
     if [[ ${opts[0]:-} == any ]]; then iface=any; opts=("${opts[@]:1}"); fi
-    # at-server: capture on the server's interface, in the server's namespace
-    if [[ ${opts[0]:-} == at-server ]]; then iface=$IF_S cap_ns=$NS_S; opts=("${opts[@]:1}"); fi
     topology=$(python3 "$HERE/scenarios.py" topology "$scenario")
     rm -rf "$run"
     mkdir "$run"
@@ -195,11 +200,10 @@ capture() {
 
     # --immediate-mode: without it packets still in the kernel's ring when tcpdump is stopped are
     # lost; -B: the ring holds few packets at the default size and full snaplen.
-    ip netns exec "$cap_ns" tcpdump -i "$iface" -U --immediate-mode -B 65536 \
+    ip netns exec "$ns" tcpdump -i "$iface" -U --immediate-mode -B 65536 \
         -w "$WORK/$name.pcap" "${opts[@]}" tcp 2>"$run/tcpdump.err" &
     local td=$!
     CAPTURED_WITH="-i $iface${opts[*]:+ ${opts[*]}} tcp"
-    CAPTURED_IN=$([[ $cap_ns == "$NS_S" ]] && echo "server's" || echo "client's")
     PIDS+=("$td")
     local t=0
     until grep -qs '^tcpdump: listening on' "$run/tcpdump.err"; do
@@ -257,10 +261,16 @@ capture() {
     (( st == 0 )) || RETRY=1
 }
 
-# sample NAME SCENARIO FAMILY [TCPDUMP OPTION...]: capture, retrying while the check says so.
+# selected NAME: NAME was asked for on the command line, or its section ($GROUP), or everything.
+selected() {
+    (( ${#ONLY[@]} == 0 )) || [[ " ${ONLY[*]} " == *" $1 "* || " ${ONLY[*]} " == *" $GROUP "* ]]
+}
+
+# sample NAME SCENARIO FAMILY [at-server] [any] [TCPDUMP OPTION...]: capture, retrying while the
+# check says so.
 sample() {
     local name=$1 scenario=$2 family=$3 tries=1 max=$TRIES start=$SECONDS
-    if (( ${#ONLY[@]} )) && [[ " ${ONLY[*]} " != *" $name "* ]]; then return 0; fi
+    selected "$name" || return 0
     [[ $scenario == fin_simultaneous ]] && max=$SIMULTANEOUS_TRIES
     while :; do
         capture "$@"
@@ -273,7 +283,7 @@ sample() {
     local linktype
     linktype=$(tcpdump -r "$OUT/$name.pcap" -c 1 2>&1 >/dev/null | grep -o 'link-type [^,]*')
     python3 "$HERE/scenarios.py" truth "$scenario" "$family" |
-        sed "1a # captured in the $CAPTURED_IN namespace by tcpdump $CAPTURED_WITH; $linktype" \
+        sed "1a # captured in the $CAPTURED_AT namespace by tcpdump $CAPTURED_WITH; $linktype" \
         >"$OUT/$name.truth"
     printf '%-24s %3d s  %s\n' "$name" $((SECONDS - start)) \
         "$(grep -v '^#' "$OUT/$name.truth" | tail -n +2 | cut -f3 | sort | uniq -c | xargs)"
@@ -285,7 +295,7 @@ sample() {
 relinked() {
     local src=$1 name=$2 mode=$3
     shift 3
-    if (( ${#ONLY[@]} )) && [[ " ${ONLY[*]} " != *" $name "* ]]; then return 0; fi
+    selected "$name" || return 0
     python3 "$HERE/relink.py" "$mode" "$@" "$OUT/$src.pcap" "$OUT/$name"
     {
         head -n 1 "$OUT/$src.truth"
@@ -295,17 +305,11 @@ relinked() {
     printf '%-34s from %s.pcap (%s)\n' "$name" "$src" "$mode"
 }
 
-# The captures of the diagnoses (middlebox resets, idle timeouts, CLOSE-WAIT, TIME-WAIT, timers).
-DIAGNOSES=(rst_middlebox rst_middlebox_v6 rst_injected middlebox_idle_drop middlebox_idle_drop_v6
-           middlebox_idle_reset middlebox_idle_reset_at_server keepalive_middlebox
-           close_wait_stuck time_wait_reuse timers_syn_retries timers_retries2
-           timers_fin_timeout)
-if [[ ${1:-} == --diagnoses ]]; then
-    ONLY=("${DIAGNOSES[@]}")
-else
-    ONLY=("$@")
-fi
+ONLY=("$@")
+[[ ${1:-} != --diagnoses ]] || ONLY=(diagnoses)
 mkdir -p "$OUT"
+
+GROUP=base
 
 sample fin_graceful            fin_graceful            4
 sample fin_graceful_v6         fin_graceful            6
@@ -333,7 +337,42 @@ sample open_at_end             open_at_end             4
 sample idle_at_end             idle_at_end             4
 sample idle_at_end_keepalive   idle_at_end_keepalive   4
 
-# Diagnoses. Routed: client -- router -- server (the router's resets, its conntrack timeouts).
+relinked fin_graceful          fin_graceful_vlan.pcap              vlan --vid 100
+relinked fin_graceful_v6       fin_graceful_v6_vlan.pcap           vlan --vid 100
+relinked rst_unread_data       rst_unread_data_qinq.pcap           qinq --outer 200 --vid 100
+relinked keepalive_timeout     keepalive_timeout_raw.pcap          raw
+relinked keepalive_timeout_v6  keepalive_timeout_v6_raw.pcap       raw
+relinked rst_refused           rst_refused_loopback.pcap           loopback
+relinked rst_refused_v6        rst_refused_v6_loopback.pcap        loopback
+relinked peer_vanished         peer_vanished_pcapng.pcapng         pcapng
+relinked rst_after_close_nano  rst_after_close_nano_pcapng.pcapng  pcapng
+
+# Variants: the classes above reached through other realistic paths (other side closing, other
+# timing, capture point in the server's namespace, -i any), so the rules calibrated on the base
+# captures can be tried on endings they were not tuned on. About 70 s.
+GROUP=variants
+sample rst_unread_data_variants         rst_unread_data_variants         4
+sample rst_abort_variants               rst_abort_variants               4
+sample rst_abort_variants_v6            rst_abort_variants               6
+sample fin_graceful_variants            fin_graceful_variants            4
+sample fin_graceful_variants_v6_any     fin_graceful_variants            6 any
+sample fin_graceful_bulk                fin_graceful_bulk                4
+sample half_closed_at_end_server        half_closed_at_end_server        4
+sample rst_after_close_stream           rst_after_close_stream           4
+sample rst_peer_restarted_client        rst_peer_restarted_client        4
+sample peer_vanished_client_gone        peer_vanished_client_gone        4 at-server
+sample peer_vanished_heartbeat_server_v6 peer_vanished_heartbeat_server  6 at-server
+sample keepalive_timeout_server         keepalive_timeout_server         4
+sample syn_unanswered_variants_v6       syn_unanswered_variants          6
+sample syn_unanswered_at_server         syn_unanswered_filtered          4 at-server
+sample rst_refused_any                  rst_refused_variants             4 any
+sample idle_at_end_v6                   idle_at_end_long                 6
+sample open_at_end_upload               open_at_end_upload               4
+
+# Diagnoses: who really sent a reset, middlebox idle timeouts, CLOSE-WAIT, TIME-WAIT, the timers'
+# settings. Routed: client -- router -- server (the router's resets, its conntrack timeouts).
+# About 105 s.
+GROUP=diagnoses
 sample rst_middlebox                  rst_middlebox          4
 sample rst_middlebox_v6               rst_middlebox          6
 sample rst_injected                   rst_injected           4
@@ -348,15 +387,5 @@ sample time_wait_reuse                time_wait_reuse        4
 sample timers_syn_retries             timers_syn_retries     4
 sample timers_retries2                timers_retries2        4
 sample timers_fin_timeout             timers_fin_timeout     4
-
-relinked fin_graceful          fin_graceful_vlan.pcap              vlan --vid 100
-relinked fin_graceful_v6       fin_graceful_v6_vlan.pcap           vlan --vid 100
-relinked rst_unread_data       rst_unread_data_qinq.pcap           qinq --outer 200 --vid 100
-relinked keepalive_timeout     keepalive_timeout_raw.pcap          raw
-relinked keepalive_timeout_v6  keepalive_timeout_v6_raw.pcap       raw
-relinked rst_refused           rst_refused_loopback.pcap           loopback
-relinked rst_refused_v6        rst_refused_v6_loopback.pcap        loopback
-relinked peer_vanished         peer_vanished_pcapng.pcapng         pcapng
-relinked rst_after_close_nano  rst_after_close_nano_pcapng.pcapng  pcapng
 
 echo "make-samples: done in ${SECONDS}s"

@@ -918,6 +918,815 @@ class IdleAtEndKeepalive:
         s.close()
 
 
+# ============================================================================================
+# Variants (make-samples.sh section "variants"): the classes above reached through other
+# realistic paths (the other side closing, other timings, pipelining, bulk transfers, the
+# capture point in the server's namespace), to try the rules calibrated on the base captures
+# on endings they were not tuned on. A scenario may define extra_check(ctx, segs, pcap), which
+# returns more problems once the generic check() found none.
+
+def conn_segs(segs, cport):
+    """The segments of the connection from client port cport (no server port is a client port)."""
+    return [s for s in segs if cport in (s['src'][1], s['dst'][1])]
+
+
+def client_side(segs, cport):
+    return [s for s in segs if s['src'][1] == cport]
+
+
+def server_side(segs, cport):
+    return [s for s in segs if s['dst'][1] == cport]
+
+
+def flagged(pkts, flag):
+    return [s for s in pkts if flag in s['flags']]
+
+
+def socket_exists(port):
+    """Whether any TCP socket of this namespace has local port `port` (any state)."""
+    for name in ('/proc/net/tcp', '/proc/net/tcp6'):
+        with open(name) as f:
+            next(f)
+            for line in f:
+                local = line.split()[1]
+                if int(local.rsplit(':', 1)[1], 16) == port:
+                    return True
+    return False
+
+
+def connect_nonblocking(ctx, cport, port=PORT):
+    """Start a connect() from cport without waiting for it (EINPROGRESS)."""
+    s = socket.socket(ctx.family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, CONGESTION)
+    s.bind((ctx.client_ip, cport))
+    s.setblocking(False)
+    err = s.connect_ex((ctx.server_ip, port))
+    if err != errno.EINPROGRESS:
+        raise ScenarioError('non-blocking connect returned %s' % errno.errorcode.get(err, err))
+    return s
+
+
+def recv_until_stopped(ctx, s):
+    """Read (and discard) whatever arrives until make-samples.sh has stopped tcpdump."""
+    while not ctx.is_marked('capture-stopped'):
+        r, _, _ = select.select([s], [], [], 0.01)
+        if r and not s.recv(65536):
+            if ctx.is_marked('capture-stopped'):  # the peer closed once tcpdump was stopped
+                return
+            raise ScenarioError('unexpected EOF')
+
+
+BANNER = b'220 tmortem.example ESMTP ready\r\n'
+
+
+@scenario('rst_unread_data_variants',
+          '40001: the client writes its 64-byte request right after connecting; the server never '
+          'sends anything and close()s 100 ms after the request arrived, without reading it. '
+          '40002: the server writes a %d-byte greeting banner; the client never reads it and '
+          'close()s as soon as it has arrived (within 2 ms). 40003: as 40002, but the client '
+          'close()s 500 ms after the banner arrived. 40004: the client sends three requests one '
+          'after the other; the server answers the first two (400 bytes each) and close()s '
+          '100 ms after the third arrived, unread. 40005: the client uploads 100 kB the server '
+          'never reads; the server close()s once its receive queue has not grown for 300 ms. '
+          '40006: as 40005, but the server\'s listening socket has SO_RCVBUF 16384 (window '
+          'scale 0): the window fills (zero window, a window probe), the rest of the upload '
+          'waits in the client\'s send queue when the server close()s.' % len(BANNER),
+          [(40001, PORT, 'rst_unread_data', 'server', '-', None),
+           (40002, PORT, 'rst_unread_data', 'client', '-', None),
+           (40003, PORT, 'rst_unread_data', 'client', '-', None),
+           (40004, PORT, 'rst_unread_data', 'server', '-', None),
+           (40005, PORT, 'rst_unread_data', 'server', '-', None),
+           (40006, PORT, 'rst_unread_data', 'server', '-', None)])
+class RstUnreadDataVariants:
+    UPLOAD = 100_000
+
+    @classmethod
+    def server(cls, ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()                       # 40001: request never read, nothing sent
+        wait_until(lambda: unread_bytes(c) >= REQ, what='request')
+        time.sleep(0.1)
+        c.close()
+        for _ in (40002, 40003):                 # banner the client never reads
+            c, _ = ls.accept()
+            c.sendall(BANNER)
+            expect_error(c, errno.ECONNRESET)
+            c.close()
+        c, _ = ls.accept()                       # 40004: third request unread
+        for _ in range(2):
+            recv_exact(c, REQ)
+            c.sendall(payload(400))
+        wait_until(lambda: unread_bytes(c) >= REQ, what='third request')
+        time.sleep(0.1)
+        c.close()
+        for port in (40005, 40006):              # upload never read
+            c, _ = ls.accept()
+            last, since = -1, time.monotonic()
+            while True:
+                n = unread_bytes(c)
+                if n != last:
+                    last, since = n, time.monotonic()
+                elif n > 0 and time.monotonic() - since > 0.3:
+                    break
+                if time.monotonic() - since > 10:
+                    raise ScenarioError('no upload')
+                time.sleep(0.01)
+            ctx.note('%d: server close()s with %d bytes unread' % (port, n))
+            c.close()
+            if port == 40005:                    # a small receive buffer for the next one
+                ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+                ctx.mark('rcvbuf-set')
+
+    @classmethod
+    def client(cls, ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        expect_error(s, errno.ECONNRESET)
+        s.close()
+        time.sleep(0.05)
+        for port, pause in ((40002, 0), (40003, 0.5)):
+            s = ctx.connect(port)
+            wait_until(lambda: unread_bytes(s) >= len(BANNER), what='banner')
+            time.sleep(pause)
+            s.close()
+            time.sleep(0.1)
+        s = ctx.connect(40004)
+        for _ in range(2):
+            s.sendall(payload(REQ, b'q'))
+            recv_exact(s, 400)
+        s.sendall(payload(REQ, b'q'))
+        expect_error(s, errno.ECONNRESET)
+        s.close()
+        time.sleep(0.05)
+        for port in (40005, 40006):
+            if port == 40006:
+                ctx.wait('rcvbuf-set')
+            s = ctx.connect(port)
+            data = memoryview(payload(cls.UPLOAD, b'u'))
+            s.setblocking(False)
+            sent, reset = 0, False
+            while sent < len(data):
+                try:
+                    sent += s.send(data[sent:])
+                except BlockingIOError:
+                    select.select([], [s], [], 0.05)
+                except ConnectionResetError:
+                    reset = True
+                    break
+            ctx.note('%d: client handed %d of %d bytes to its kernel, %d unacknowledged%s'
+                     % (port, sent, cls.UPLOAD, unacked_bytes(s), ' (reset)' if reset else ''))
+            if not reset:
+                s.setblocking(True)
+                expect_error(s, errno.ECONNRESET)
+            s.close()
+            time.sleep(0.1)
+
+    @staticmethod
+    def extra_check(ctx, segs, pcap):
+        problems = []
+        for cport in (40002, 40003):
+            cli, srv = client_side(segs, cport), server_side(segs, cport)
+            if any(s['len'] for s in cli) or sum(s['len'] for s in srv) != len(BANNER):
+                problems.append('%d: expected the banner only' % cport)
+        if not any(s['len'] == 0 and s['ack'] for s in client_side(segs, 40003)[2:]
+                   if 'R' not in s['flags']):
+            problems.append('40003: the banner was not ACKed before the reset')
+        return problems
+
+
+@scenario('rst_abort_variants',
+          '40001: the client sets SO_LINGER {1,0} and close()s right after connect() returned: '
+          'no data at all. 40002: 20 request/response rounds (requests 100 to 1050 bytes, '
+          'responses 1000 to 6700 bytes), every byte read by both applications; once its last '
+          'response is acknowledged the server sets SO_LINGER {1,0} and close()s. 40003: the '
+          'server reads the request, writes a 500-byte response and at once sets SO_LINGER '
+          '{1,0} and close()s, without waiting for the response to be acknowledged.',
+          [(40001, PORT, 'rst_abort', 'client', '-', None),
+           (40002, PORT, 'rst_abort', 'server', '-', None),
+           (40003, PORT, 'rst_abort', 'server', '-', None)])
+class RstAbortVariants:
+    ROUNDS = 20
+
+    @classmethod
+    def server(cls, ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()                       # 40001: the client aborts at once
+        try:
+            data = c.recv(4096)
+            ctx.note('40001: server recv() returned %d bytes' % len(data))
+            if data:
+                raise ScenarioError('40001: data from the client')
+        except ConnectionResetError:
+            ctx.note('40001: server recv() failed with ECONNRESET')
+        c.close()
+        c, _ = ls.accept()                       # 40002: long exchange, then the server aborts
+        for i in range(cls.ROUNDS):
+            recv_exact(c, 100 + 50 * i)
+            c.sendall(payload(1000 + 300 * i))
+        wait_until(lambda: unacked_bytes(c) == 0, what='responses acknowledged')
+        linger0(c)
+        c.close()
+        c, _ = ls.accept()                       # 40003: abort right after writing
+        recv_exact(c, REQ)
+        c.sendall(payload(500))
+        linger0(c)
+        c.close()
+
+    @classmethod
+    def client(cls, ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        linger0(s)
+        s.close()
+        time.sleep(0.1)
+        s = ctx.connect(40002)
+        for i in range(cls.ROUNDS):
+            s.sendall(payload(100 + 50 * i, b'q'))
+            recv_exact(s, 1000 + 300 * i)
+        expect_error(s, errno.ECONNRESET)
+        s.close()
+        time.sleep(0.1)
+        s = ctx.connect(40003)
+        s.sendall(payload(REQ, b'q'))
+        got = 0
+        try:
+            while True:
+                data = s.recv(4096)
+                if not data:
+                    raise ScenarioError('40003: EOF instead of a reset')
+                got += len(data)
+        except ConnectionResetError:
+            ctx.note('40003: client read %d bytes, then ECONNRESET' % got)
+        s.close()
+        time.sleep(0.1)
+
+    @staticmethod
+    def extra_check(ctx, segs, pcap):
+        problems = []
+        c1 = conn_segs(segs, 40001)
+        if any(s['len'] for s in c1) or [s['flags'] for s in c1] != ['S', 'S.', '.', 'R.']:
+            problems.append('40001: expected handshake then RST+ACK, got %s'
+                            % [s['flags'] for s in c1])
+        return problems
+
+
+@scenario('fin_graceful_variants',
+          '40001: the client writes its request and shutdown(SHUT_WR)s at once; the server reads '
+          'to EOF, writes a 3000-byte response and close()s; the client reads the response and '
+          'EOF and close()s (a half-close that completes; the client closed first). 40002: '
+          'persistent connection, 5 request/response rounds, then the client waits; after 300 '
+          'ms without a request the server close()s (its keep-alive timeout); the client reads '
+          'EOF and close()s. 40003: request/response, the client close()s; the server reads EOF '
+          'but close()s only 200 ms later (its FIN after a separate ACK of the client\'s).',
+          [(40001, PORT, 'fin_graceful', 'client', '-', None),
+           (40002, PORT, 'fin_graceful', 'server', '-', None),
+           (40003, PORT, 'fin_graceful', 'client', '-', None)])
+class FinGracefulVariants:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()                       # 40001: request, then the client's FIN
+        recv_exact(c, REQ)
+        expect_eof(c)
+        c.sendall(payload(3000))
+        c.close()
+        c, _ = ls.accept()                       # 40002: keep-alive timeout
+        for _ in range(5):
+            recv_exact(c, REQ)
+            c.sendall(payload(700))
+        r, _, _ = select.select([c], [], [], 0.3)
+        if r:
+            raise ScenarioError('40002: unexpected request')
+        c.close()
+        c, _ = ls.accept()                       # 40003: late close after EOF
+        recv_exact(c, REQ)
+        c.sendall(payload(600))
+        expect_eof(c)
+        time.sleep(0.2)
+        c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        s.shutdown(socket.SHUT_WR)
+        recv_exact(s, 3000)
+        expect_eof(s)
+        s.close()
+        time.sleep(0.1)
+        s = ctx.connect(40002)
+        for _ in range(5):
+            s.sendall(payload(REQ, b'q'))
+            recv_exact(s, 700)
+        expect_eof(s)
+        s.close()
+        time.sleep(0.1)
+        s = ctx.connect(40003)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 600)
+        s.close()
+        time.sleep(0.4)
+
+    @staticmethod
+    def extra_check(ctx, segs, pcap):
+        problems = []
+        c = conn_segs(segs, 40001)
+        cfin = c.index(flagged(client_side(segs, 40001), 'F')[0])
+        if not any(s['len'] for s in server_side(c[cfin:], 40001)):
+            problems.append('40001: no response data after the client\'s FIN')
+        c = conn_segs(segs, 40003)
+        cfin = flagged(client_side(c, 40003), 'F')[0]
+        srv = server_side(c[c.index(cfin):], 40003)
+        if not srv or 'F' in srv[0]['flags'] or srv[0]['ack'] != cfin['seq'] + cfin['len'] + 1:
+            problems.append('40003: the client\'s FIN was not ACKed before the server\'s FIN')
+        return problems
+
+
+@scenario('fin_graceful_bulk',
+          'The client sends a 64-byte request; the server writes 1 MB (1000000 bytes) and '
+          'close()s at once; the client reads everything and EOF, then close()s.',
+          [(40001, PORT, 'fin_graceful', 'server', '-', None)])
+class FinGracefulBulk:
+    SIZE = 1_000_000
+
+    @classmethod
+    def server(cls, ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        recv_exact(c, REQ)
+        c.sendall(payload(cls.SIZE))
+        c.close()
+
+    @classmethod
+    def client(cls, ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        got = 0
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            got += len(data)
+        if got != cls.SIZE:
+            raise ScenarioError('got %d bytes' % got)
+        s.close()
+        time.sleep(0.1)
+
+
+@scenario('half_closed_at_end_server',
+          'The client sends a request; the server reads it, writes a 300-byte response and '
+          'shutdown(SHUT_WR)s (FIN), then keeps reading; the client reads the response and EOF '
+          'and uploads 200 bytes every 50 ms; the capture stops after about one second of '
+          'uploading, with the client still sending.',
+          [(40001, PORT, 'half_closed_at_end', 'server', '-', None)])
+class HalfClosedAtEndServer:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        recv_exact(c, REQ)
+        c.sendall(payload(300))
+        c.shutdown(socket.SHUT_WR)
+        recv_until_stopped(ctx, c)
+        c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 300)
+        expect_eof(s)
+        n = 0
+        while not ctx.is_marked('capture-stopped'):
+            s.sendall(payload(200, b'u'))
+            n += 1
+            if n == 20:
+                ctx.mark('stop-capture')
+            time.sleep(0.05)
+        s.close()
+
+
+@scenario('rst_after_close_stream',
+          'The server streams to the client without ever reading after the request (40001: 200 '
+          'bytes every 50 ms; 40002: 1000 bytes every 10 ms); the client reads 2000 (10000) '
+          'bytes and close()s at once, nothing unread (FIN); the server goes on writing and the '
+          'client\'s kernel answers its next segment with RST.',
+          [(40001, PORT, 'rst_after_close', 'client', '-', None),
+           (40002, PORT, 'rst_after_close', 'client', '-', None)])
+class RstAfterCloseStream:
+    STREAMS = ((40001, 200, 0.05), (40002, 1000, 0.01))
+
+    @classmethod
+    def server(cls, ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        for _, size, interval in cls.STREAMS:
+            c, _ = ls.accept()
+            recv_exact(c, REQ)
+            n = 0
+            while True:
+                try:
+                    c.send(payload(size, b's'))
+                except (BrokenPipeError, ConnectionResetError) as e:
+                    ctx.note('server send() #%d failed: %r' % (n + 1, e))
+                    break
+                n += 1
+                time.sleep(interval)
+            c.close()
+
+    @classmethod
+    def client(cls, ctx):
+        ctx.wait('ready')
+        for port, size, _ in cls.STREAMS:
+            s = ctx.connect(port)
+            s.sendall(payload(REQ, b'q'))
+            recv_exact(s, 10 * size)
+            if unread_bytes(s):
+                raise ScenarioError('%d: data arrived before close()' % port)
+            s.close()
+            time.sleep(0.3)
+
+    @classmethod
+    def extra_check(cls, ctx, segs, pcap):
+        problems = []
+        for port, _, _ in cls.STREAMS:
+            cli = client_side(segs, port)
+            fins, rsts = flagged(cli, 'F'), flagged(cli, 'R')
+            if [s['flags'] for s in rsts] != ['R'] or segs.index(fins[0]) > segs.index(rsts[0]):
+                problems.append('%d: expected the client\'s FIN, later one bare RST' % port)
+        return problems
+
+
+@scenario('rst_peer_restarted_client',
+          'Request/response; then the client\'s namespace drops its outgoing TCP packets and the '
+          'client process holding the socket is SIGKILLed: its kernel\'s FIN never reaches the '
+          'wire, and with net.ipv4.tcp_orphan_retries=1 the orphaned socket times out about '
+          '1 s later and is gone (the client host lost the connection); the rule is removed. '
+          'The server then sends 100 bytes and the client\'s kernel, with no socket for them, '
+          'answers with RST.',
+          [(40001, PORT, 'rst_peer_restarted', 'client', '-', None)])
+class RstPeerRestartedClient:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        recv_exact(c, REQ)
+        c.sendall(payload(300))
+        wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
+        ctx.mark('response-acked')
+        ctx.wait('state-lost')
+        time.sleep(0.2)
+        c.sendall(payload(100, b'n'))
+        expect_error(c, errno.ECONNRESET)
+        c.close()
+        ctx.mark('server-done')
+
+    @staticmethod
+    def client(ctx):
+        sysctl('net.ipv4.tcp_orphan_retries', 1)
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 300)
+        ctx.wait('response-acked')
+        time.sleep(0.1)
+        pid = in_child(lambda conn: time.sleep(WAIT_LIMIT), s)   # the child alone holds it
+        firewall('-I', 'OUTPUT', '-p', 'tcp', '-j', 'DROP')
+        os.kill(pid, signal.SIGKILL)
+        reap(pid, expect_signal=signal.SIGKILL)
+        ctx.note('client process killed')
+        wait_until(lambda: not socket_exists(40001), limit=20, what='orphaned socket gone')
+        ctx.note('the client\'s orphaned socket is gone')
+        firewall('-D', 'OUTPUT', '-p', 'tcp', '-j', 'DROP')
+        ctx.mark('state-lost')
+        ctx.wait('server-done')
+        time.sleep(0.1)
+
+    @staticmethod
+    def extra_check(ctx, segs, pcap):
+        cli = client_side(segs, 40001)
+        if flagged(cli, 'F') or [s['flags'] for s in flagged(cli, 'R')] != ['R']:
+            return ['40001: expected no FIN and one bare RST from the client']
+        return []
+
+
+@scenario('peer_vanished_client_gone',
+          'The client sends a 64-byte request, then the server streams 100-byte messages every '
+          '100 ms with TCP_USER_TIMEOUT=3000 ms; after 5 messages the client\'s namespace drops '
+          'everything (the client vanished). The server keeps writing, its kernel retransmits, '
+          'gives up after about 3 s (send() fails with ETIMEDOUT) and the server close()s. '
+          'Captured in the server\'s namespace.',
+          [(40001, PORT, 'peer_vanished', 'server', '-', 'retransmit_timeout')])
+class PeerVanishedClientGone:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        c.setsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT, 3000)
+        recv_exact(c, REQ)
+        err = Streamer.stream(ctx, c, lambda: False)
+        if err is None or err.errno != errno.ETIMEDOUT:
+            raise ScenarioError('expected ETIMEDOUT from send, got %r' % err)
+        c.close()
+        time.sleep(0.5)
+        ctx.end_of_capture()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 500)
+        drop_everything()
+        ctx.mark('dropped')
+        ctx.wait('capture-stopped')
+        s.close()
+
+
+@scenario('peer_vanished_heartbeat_server',
+          'The server sends an 8-byte PING every 300 ms and the client answers each with an '
+          '8-byte PONG; after 5 pongs the client\'s namespace drops everything (the client '
+          'vanished). The server keeps pinging; when three pings in a row got no pong within '
+          'their interval it close()s. The capture, in the server\'s namespace, ends 1 s later.',
+          [(40001, PORT, 'peer_vanished', 'server', '-', 'heartbeat')])
+class PeerVanishedHeartbeatServer:
+    INTERVAL = 0.3
+    MISSED = 3
+
+    @classmethod
+    def server(cls, ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        start = time.monotonic()
+        n = missed = 0
+        buf = b''
+        while missed < cls.MISSED:
+            c.sendall(b'PING%04d' % n)
+            answered = False
+            deadline = start + (n + 1) * cls.INTERVAL
+            n += 1
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                r, _, _ = select.select([c], [], [], left)
+                if r:
+                    data = c.recv(64)
+                    if not data:
+                        raise ScenarioError('unexpected EOF')
+                    buf += data
+                    while len(buf) >= 8:
+                        if buf[:8] == b'PONG%04d' % (n - 1):
+                            answered = True
+                        elif not buf.startswith(b'PONG'):
+                            raise ScenarioError('bad pong %r' % buf[:8])
+                        buf = buf[8:]
+            missed = 0 if answered else missed + 1
+        if not ctx.is_marked('dropped'):
+            raise ScenarioError('pongs missing before the client vanished')
+        ctx.note('%d pings sent, the last %d unanswered: close()' % (n, missed))
+        c.close()
+        time.sleep(1.0)
+        ctx.end_of_capture()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        for _ in range(5):
+            ping = recv_exact(s, 8)
+            s.sendall(b'PONG' + ping[4:])
+        drop_everything()
+        ctx.mark('dropped')
+        ctx.wait('capture-stopped')
+        s.close()
+
+
+@scenario('keepalive_timeout_server',
+          'The server\'s listening socket has SO_KEEPALIVE with TCP_KEEPIDLE=2, TCP_KEEPINTVL=1, '
+          'TCP_KEEPCNT=4, inherited by the accepted socket. After a request/response the '
+          'client\'s namespace drops everything (the client vanished); the server\'s probes go '
+          'unanswered and its kernel drops the connection (recv() fails with ETIMEDOUT). '
+          'Captured in the client\'s namespace, where the server\'s packets still arrive.',
+          [(40001, PORT, 'keepalive_timeout', 'server', '-', None)])
+class KeepaliveTimeoutServer:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        for level, opt, value in keepalive_opts(2, 1, 4):
+            ls.setsockopt(level, opt, value)
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        recv_exact(c, REQ)
+        c.sendall(payload(300))
+        expect_error(c, errno.ETIMEDOUT)
+        ctx.note('server recv() failed with ETIMEDOUT')
+        c.close()
+        time.sleep(0.5)
+        ctx.end_of_capture()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 300)
+        time.sleep(0.1)                          # its ACK of the response has gone out
+        drop_everything()
+        ctx.mark('dropped')
+        ctx.wait('capture-stopped')
+        s.close()
+
+    @staticmethod
+    def extra_check(ctx, segs, pcap):
+        srv = server_side(segs, 40001)
+        probes = [s for s in srv if s['len'] == 0 and s['flags'] == '.']
+        if len(probes) < 4:
+            return ['40001: fewer than 4 keepalive probes']
+        return []
+
+
+@scenario('syn_unanswered_variants',
+          'The server\'s namespace drops every incoming TCP packet to port %d (listening). '
+          '40001: the client\'s application gives up on its own: non-blocking connect(), '
+          'close() after 1.5 s without an answer. 40002: blocking connect() with '
+          'net.ipv4.tcp_syn_retries=1 (it covers IPv6 too) fails with ETIMEDOUT.' % PORT,
+          [(40001, PORT, 'syn_unanswered', 'none', '-', None),
+           (40002, PORT, 'syn_unanswered', 'none', '-', None)])
+class SynUnansweredVariants:
+    @staticmethod
+    def server(ctx):
+        firewall('-I', 'INPUT', '-p', 'tcp', '--dport', str(PORT), '-j', 'DROP')
+        ls = ctx.listen()
+        ctx.mark('ready')
+        ctx.wait('done')
+        ls.close()
+
+    @staticmethod
+    def client(ctx):
+        sysctl('net.ipv4.tcp_syn_retries', 1)
+        ctx.wait('ready')
+        s = connect_nonblocking(ctx, 40001)
+        _, w, _ = select.select([], [s], [], 1.5)
+        if w:
+            raise ScenarioError('40001: connect completed')
+        s.close()
+        ctx.note('40001: close() after 1.5 s in SYN_SENT')
+        time.sleep(0.1)
+        try:
+            ctx.connect(40002)
+            raise ScenarioError('40002: connect succeeded')
+        except TimeoutError:
+            ctx.note('40002: connect() failed with ETIMEDOUT')
+        time.sleep(0.3)
+        ctx.mark('done')
+
+
+@scenario('syn_unanswered_filtered',
+          'Nothing listens on port %d and the server\'s namespace drops every incoming TCP '
+          'packet to it (a filtered port). The client\'s namespace has '
+          'net.ipv4.tcp_syn_retries=1; connect() fails with ETIMEDOUT. Captured in the '
+          'server\'s namespace: the SYNs reach its interface before the firewall drops them.'
+          % PORT,
+          [(40001, PORT, 'syn_unanswered', 'none', '-', None)])
+class SynUnansweredFiltered:
+    @staticmethod
+    def server(ctx):
+        firewall('-I', 'INPUT', '-p', 'tcp', '--dport', str(PORT), '-j', 'DROP')
+        ctx.mark('ready')
+        ctx.wait('done')
+
+    @staticmethod
+    def client(ctx):
+        sysctl('net.ipv4.tcp_syn_retries', 1)
+        ctx.wait('ready')
+        try:
+            ctx.connect(40001)
+            raise ScenarioError('connect succeeded')
+        except TimeoutError:
+            ctx.note('connect() failed with ETIMEDOUT')
+        time.sleep(0.3)
+        ctx.mark('done')
+
+
+REJECT_PORT = 8082   # the server's firewall answers SYNs to this port with a TCP reset
+
+
+@scenario('rst_refused_variants',
+          '40001: connect() to port %d where nothing listens. 40002: connect() to port %d, '
+          'rejected by the server namespace\'s firewall (iptables REJECT --reject-with '
+          'tcp-reset): the RST comes from the server host\'s netfilter, not from its TCP stack.'
+          % (CLOSED_PORT, REJECT_PORT),
+          [(40001, CLOSED_PORT, 'rst_refused', 'server', '-', None),
+           (40002, REJECT_PORT, 'rst_refused', 'server', '-', None)])
+class RstRefusedVariants:
+    @staticmethod
+    def server(ctx):
+        firewall('-I', 'INPUT', '-p', 'tcp', '--dport', str(REJECT_PORT), '-j', 'REJECT',
+                 '--reject-with', 'tcp-reset')
+        ls = ctx.listen()                        # only the service port is open
+        ctx.mark('ready')
+        ctx.wait('done')
+        ls.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        for cport, port in ((40001, CLOSED_PORT), (40002, REJECT_PORT)):
+            try:
+                ctx.connect(cport, port=port)
+                raise ScenarioError('connect to port %d succeeded' % port)
+            except ConnectionRefusedError:
+                pass
+            time.sleep(0.1)
+        ctx.mark('done')
+
+
+IDLE_LONG_SECONDS = 12.0
+
+
+@scenario('idle_at_end_long',
+          'Connection 40001 does three request/response rounds and then stays open and silent '
+          'for %.0f s; then a second connection 40002 does a request/response, the server '
+          'close()s first and the client close()s on EOF, marking the end of the capture.'
+          % IDLE_LONG_SECONDS,
+          [(40001, PORT, 'idle_at_end', 'none', '-', None),
+           (40002, PORT, 'fin_graceful', 'server', '-', None)])
+class IdleAtEndLong:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        idle, _ = ls.accept()
+        for _ in range(3):
+            recv_exact(idle, REQ)
+            idle.sendall(payload(300))
+        c, _ = ls.accept()
+        recv_exact(c, REQ)
+        c.sendall(payload(300))
+        c.close()
+        ctx.wait('capture-stopped')
+        idle.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        idle = ctx.connect(40001)
+        for _ in range(3):
+            idle.sendall(payload(REQ, b'q'))
+            recv_exact(idle, 300)
+        time.sleep(IDLE_LONG_SECONDS)
+        s = ctx.connect(40002)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, 300)
+        expect_eof(s)
+        s.close()
+        time.sleep(0.2)
+        ctx.end_of_capture()
+        idle.close()
+
+
+@scenario('open_at_end_upload',
+          'The client uploads 1000 bytes every 20 ms; the server only reads (it sends no data, '
+          'only ACKs); the capture stops after about one second of uploading, with the client '
+          'still sending.',
+          [(40001, PORT, 'open_at_end', 'none', '-', None)])
+class OpenAtEndUpload:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.listen()
+        ctx.mark('ready')
+        c, _ = ls.accept()
+        recv_until_stopped(ctx, c)
+        c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        n = 0
+        while not ctx.is_marked('capture-stopped'):
+            s.sendall(payload(1000, b'u'))
+            n += 1
+            if n == 50:
+                ctx.mark('stop-capture')
+            time.sleep(0.02)
+        s.close()
+
+
 # --------------------------------------------------------------------------------------------
 # Diagnoses: resets from the path, middlebox idle timeouts, stuck CLOSE-WAIT, TIME-WAIT reuse,
 # the closing stack's timers. Routed scenarios run with a third role in the router's namespace.
@@ -1776,23 +2585,27 @@ def check(name, family, pcap):
                 problems.append(tag + ': RST seen')
         if cls in ('open_at_end', 'idle_at_end') and fins:
             problems.append(tag + ': FIN seen')
-        if cls == 'half_closed_at_end' and (has(srv, 'F') or not has(cli, 'F')):
-            problems.append(tag + ': expected a FIN from the client only')
+        other = 'server' if closer == 'client' else 'client'
+        if cls == 'half_closed_at_end' and (has(side[other], 'F') or not has(side[closer], 'F')):
+            problems.append(tag + ': expected a FIN from the %s only' % closer)
         if cls == 'syn_unanswered' and (srv or any(s['flags'] != 'S' for s in cli)
                                         or len(cli) < 2):
             problems.append(tag + ': expected repeated SYNs only')
         if cls == 'rst_refused' and [s['flags'] for s in conn] != ['S', 'R.']:
             problems.append(tag + ': expected SYN, RST+ACK')
         if cls in ('keepalive_timeout', 'peer_vanished') and closer != 'none':
-            # after the server vanished nothing comes from it
-            last_srv = conn.index(srv[-1])
-            if not any(s['src'][1] == cport for s in conn[last_srv + 1:]):
-                problems.append(tag + ': client sent nothing after the server vanished')
+            # after the other side vanished nothing comes from it
+            last = conn.index(side[other][-1])
+            if not any(s in side[closer] for s in conn[last + 1:]):
+                problems.append(tag + ': %s sent nothing after the %s vanished' % (closer, other))
         if cls == 'peer_vanished' and (rsts or fins):
             problems.append(tag + ': FIN or RST seen')
-        if cls == 'keepalive_timeout' and not has(cli, 'R'):
-            problems.append(tag + ': no RST from the client')
-    if hasattr(sc, 'check_capture'):
+        if cls == 'keepalive_timeout' and not has(side[closer], 'R'):
+            problems.append(tag + ': no RST from the ' + closer)
+    extra = getattr(sc, 'extra_check', None)     # what a scenario needs beyond the above
+    if extra is not None and not problems:
+        problems += extra(ctx, segs, pcap)
+    if hasattr(sc, 'check_capture'):             # the diagnoses' scenarios
         problems += sc.check_capture(ctx, segs)
     return problems
 

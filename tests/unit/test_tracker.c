@@ -338,6 +338,26 @@ static void test_rst_unread_data(void)
 	CU_ASSERT_EQUAL(s.flow.state[FROM_CLIENT], TCPS_CLOSED);
 }
 
+/* Retransmitted bytes are not new: the unread count is what the client sent once. */
+static void test_unread_bytes_count_retransmissions_once(void)
+{
+	struct script s;
+	struct flow_record rec;
+	uint32_t seq;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	seq = s.nxt[FROM_CLIENT];
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 1448);
+	feed(&s, 200, FROM_CLIENT, TCP_PSH | TCP_ACK, seq, s.nxt[FROM_SERVER], 1448);
+	send(&s, 0, FROM_SERVER, TCP_ACK, 0);
+	send(&s, 100, FROM_SERVER, TCP_RST | TCP_ACK, 0);
+	assert_class(&s, CLOSE_RST_UNREAD_DATA, CLOSER_SERVER);
+	classify(&s, &rec);
+	CU_ASSERT_PTR_NOT_NULL(strstr(rec.reason, " 1448 bytes "));
+	CU_ASSERT_EQUAL(rec.bytes[FROM_CLIENT], 2896); /* bytes on the wire count both */
+}
+
 static void test_rst_abort_after_answering(void)
 {
 	struct script s;
@@ -1069,6 +1089,16 @@ static void test_syn_retries(void)
 	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].tcp_syn_retries.min, 1);
 	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].tcp_syn_retries.max, TIMER_NO_MAX);
 
+	/* One retransmission, then silence: the application (or an old kernel) gave up; nothing
+	 * more than the lower bound (samples: syn_unanswered_variants_v6, 40001). */
+	script_init(&s, 77, 0);
+	feed(&s, 0, FROM_CLIENT, TCP_SYN, 77, 0, 0);
+	feed(&s, 1020, FROM_CLIENT, TCP_SYN, 77, 0, 0);
+	classify_later(&s, 5000, 0, &rec);
+	CU_ASSERT(rec.diagnosis.timers[FROM_CLIENT].syn_gave_up);
+	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].tcp_syn_retries.min, 1);
+	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].tcp_syn_retries.max, TIMER_NO_MAX);
+
 	script_init(&s, 77, 0);
 	for (int i = 0; i < 6; i++)
 		feed(&s, i ? 1010 : 0, FROM_CLIENT, TCP_SYN, 77, 0, 0);
@@ -1276,6 +1306,8 @@ int main(void)
 	CU_add_test(suite, "fin_simultaneous", test_fin_simultaneous);
 	CU_add_test(suite, "half_closed_at_end", test_half_closed_at_end);
 	CU_add_test(suite, "rst_unread_data", test_rst_unread_data);
+	CU_add_test(suite, "unread bytes count retransmissions once",
+	            test_unread_bytes_count_retransmissions_once);
 	CU_add_test(suite, "rst_abort after answering", test_rst_abort_after_answering);
 	CU_add_test(suite, "rst_after_close", test_rst_after_close);
 	CU_add_test(suite, "rst_peer_restarted", test_rst_peer_restarted);
