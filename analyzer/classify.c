@@ -2,12 +2,27 @@
  *
  * Precedence, first match wins (DESIGN §2; calibrated on samples/, see samples/README.md):
  *
+ *  0. before the class    rst_from_middlebox (modifier): a side's first RST whose TTL / hop limit
+ *                         differs from that side's other segments (the first one's, or the last
+ *                         one's after a route change), or whose IPv4 ID does not continue the
+ *                         side's ID counter (steps of 1..IP_ID_STEP_MAX seen at least twice and
+ *                         rarely broken: Linux counts per socket, by one; Windows per host, which
+ *                         its other traffic moves on, so a host-wide counter is only held to it
+ *                         within a second of the side's last segment). ID 0 always
+ *                         fits: a kernel answering without a socket sends it (Linux
+ *                         tcp_v4_send_reset, nf_send_reset alike), so iptables REJECT's reset is
+ *                         convicted by its TTL (the router's 64 where the server's packets arrive
+ *                         with 63), an injector that copies the TTL by its ID. The evidence keeps
+ *                         the expected and seen values. A side that sent nothing but resets gives
+ *                         nothing to compare with.
  *  1. syn_unanswered      the client's SYN(s) and nothing at all from the server.
  *  2. rst_refused         the server's first answer to the SYN is a RST (no SYN+ACK).
  *  3. keepalive_timeout   a side's keepalive probes are unanswered up to its RST or to the end
  *                         of the flow (two or more probes). Explains a later RST from the prober.
  *                         closer: the prober (Linux resets when it gives up; without the
- *                         RST the capture ended while it was still probing).
+ *                         RST the capture ended while it was still probing). Detail
+ *                         middlebox_idle_timeout when the first unanswered probe came after a
+ *                         long idle (below).
  *  4. peer_vanished       a side's data or FIN stays unanswered to the end, retransmitted at
  *                         least twice, or once over more than a second of unanswered sending,
  *                         and the peer never sends anything again (detail heartbeat when the
@@ -15,9 +30,21 @@
  *                         Explains a later RST from the side that gave up. closer: the side
  *                         left sending; the reason says whether its retransmissions stopped
  *                         (the next backoff interval passed with none: Linux gives up
- *                         silently) or were still going on when the capture ended.
+ *                         silently) or were still going on when the capture ended. Detail
+ *                         middlebox_idle_timeout instead when the unanswered sending began after
+ *                         a long idle and the peer had answered before it.
  *  5. the first RST decides, by who sent it and what it looks like:
- *     rst_after_close     its sender had sent FIN and the peer then sent data to it;
+ *     from the path       the first RST is rst_from_middlebox: the side it names did not send it,
+ *                         so nothing it implies about that side's application holds; classified
+ *                         by shape only: bare (as iptables REJECT --reject-with tcp-reset sends
+ *                         it) rst_peer_restarted, with ACK rst_abort. closer: the side it names.
+ *                         Detail middlebox_idle_timeout when it answered the first segment after a
+ *                         long idle: a stateful firewall or NAT that forgot the connection;
+ *     rst_after_close     its sender had sent FIN and the peer then sent data to it; or the
+ *                         peer's FIN came after ours was acknowledged and was answered by a bare
+ *                         RST: detail fin_wait_2_timeout (Linux keeps an orphaned FIN-WAIT-2 for
+ *                         tcp_fin_timeout, 60 s, in a TIME-WAIT mini socket that accepts the FIN,
+ *                         tcp_timewait_state_process; after that no socket answers it);
  *     rst_peer_restarted  a bare RST (no ACK: the kernel had no socket, Linux
  *                         tcp_v4_send_reset) from a side that never sent FIN;
  *     rst_unread_data     a RST+ACK (a socket aborting itself) from a side that had received
@@ -28,16 +55,42 @@
  *     rst_abort           any other RST (SO_LINGER 0, application abort).
  *  6. both FINs           fin_simultaneous when neither FIN's ACK covers the other FIN (they
  *                         crossed, RFC 9293 §3.6 case 2), else fin_graceful.
- *  7. one FIN             half_closed_at_end.
+ *  7. one FIN             half_closed_at_end; detail close_wait_stuck when the side that
+ *                         acknowledged the FIN has been in CLOSE-WAIT (RFC 9293 §3.6: it lasts
+ *                         until the application closes) for --close-wait seconds (60 by default)
+ *                         at the end, sending nothing since that ACK or its last data: a socket
+ *                         its application never closed.
  *  8. nothing             idle_at_end when no payload, SYN or FIN for longer than the idle
  *                         threshold before the capture ends, else open_at_end.
+ *
+ * A long idle (middlebox_idle_timeout) is a silence of at least MIDDLEBOX_IDLE_MIN_MS (5 s) with
+ * no segment either way, and at least LONG_IDLE_FACTOR (3) times every earlier gap of the flow:
+ * a box that drops idle connections strikes at the first silence longer than its timeout, so a
+ * connection whose usual pace already had such silences was not timed out by one. Stateful
+ * firewalls and NATs time connections out after seconds to hours (Linux conntrack
+ * nf_conntrack_tcp_timeout_established, cloud load balancers 350 s, 4 min); a peer that died
+ * during the silence looks the same from one side, and the reason says so.
+ *
+ * Diagnoses reported whatever the class (flow_record.h struct flow_diagnosis):
+ *  - close_wait           as in 7, for every class: also a side that closed (FIN or RST) only
+ *                         after at least the threshold in CLOSE-WAIT (no detail then).
+ *  - time_wait            the side(s) whose inferred state is TIME-WAIT at the end (RFC 9293
+ *                         §3.6: the side that closed first; both after a simultaneous close).
+ *  - time_wait_reuse      a SYN reused the 4-tuple of a connection that ended less than
+ *                         TIME_WAIT_MAX_NS (RFC 9293: 2 MSL, 4 minutes; Linux 60 s) before, while
+ *                         a side held its TIME-WAIT; whether the new SYN was accepted (RFC 6191).
+ *  - timers, stack        timers.c: the settings behind the retransmission, keepalive and
+ *                         FIN-WAIT-2 timing, and each side's likely stack family.
  */
 #include "classify.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "dissect/segment.h"
+#include "timers.h"
+#include "tracker.h"
 
 /* Unanswered retransmissions that make a vanished peer, or the span of unanswered sending
  * (with at least one retransmission) that does. */
@@ -49,8 +102,26 @@
 #define KEEPALIVE_MIN_UNANSWERED 2
 /* Heartbeat-sized messages a side must have sent, and the peer answered, for `heartbeat`. */
 #define HEARTBEAT_MIN_MESSAGES 3
+/* Silence before a segment the path dropped or reset that makes a middlebox idle timeout (it
+ * must also be LONG_IDLE_FACTOR times any earlier gap of the flow, flow.h). */
+#define MIDDLEBOX_IDLE_MIN_MS 5000
+/* RFC 9293 §3.4.2 (quiet time) and §3.6: TIME-WAIT lasts 2 MSL, 4 minutes with the RFC's MSL;
+ * Linux holds it 60 s (TCP_TIMEWAIT_LEN). A reuse within this may meet the old TIME-WAIT. */
+#define TIME_WAIT_MAX_NS (240LL * 1000000000)
 
 static const struct seg_snap no_snap;
+
+/* Writes the record's reason (cut to FLOW_REASON_MAX if it has to be). */
+static void reasonf(struct flow_record *rec, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void reasonf(struct flow_record *rec, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rec->reason, sizeof rec->reason, fmt, ap);
+	va_end(ap);
+}
 
 static const char *side_name(enum flow_direction d)
 {
@@ -190,6 +261,24 @@ static bool try_refused(const struct flow *f, struct flow_record *rec)
 	return true;
 }
 
+/* A silence long enough, and longer than any before it, for a stateful box in the path to
+ * have dropped the connection's state. */
+static bool after_long_idle(uint32_t idle_ms, bool longest)
+{
+	return longest && idle_ms >= MIDDLEBOX_IDLE_MIN_MS;
+}
+
+static void note_idle_timeout(struct flow_record *rec, enum flow_direction from, uint32_t idle_ms,
+                              bool reset)
+{
+	struct idle_timeout_evidence *t = &rec->diagnosis.idle_timeout;
+
+	t->present = true;
+	t->from = (uint8_t)from;
+	t->idle_ns = (int64_t)idle_ms * 1000000;
+	t->reset = reset;
+}
+
 static bool try_keepalive(const struct flow *f, struct flow_record *rec)
 {
 	const struct silent_run *run = &f->silent;
@@ -207,6 +296,12 @@ static bool try_keepalive(const struct flow *f, struct flow_record *rec)
 	 * was still probing when the capture ended. Either way the prober is the side that ends
 	 * the connection. */
 	set_close(rec, CLOSE_KEEPALIVE_TIMEOUT, closer_of(k), reset ? &r->first_rst : &r->last_probe);
+	if (after_long_idle(run->idle_before_ms, run->long_idle)) {
+		/* The first probe came after a silence longer than any before it, and nothing ever
+		 * answered again: the path forgot the connection (or the peer died while idle). */
+		rec->close_detail = "middlebox_idle_timeout";
+		note_idle_timeout(rec, k, run->idle_before_ms, false);
+	}
 	add_evidence(rec, f, &f->dir[!k].last, (enum flow_direction)!k, "last segment from the peer");
 	add_evidence(rec, f, &r->first_probe, k, "first unanswered keepalive probe");
 	add_evidence(rec, f, &r->last_probe, k, "last unanswered keepalive probe");
@@ -216,6 +311,17 @@ static bool try_keepalive(const struct flow *f, struct flow_record *rec)
 	                                    (int64_t)(run->probes - 1)
 	                              : 0,
 	              gap, sizeof gap);
+	if (rec->diagnosis.idle_timeout.present) {
+		char idle[32];
+
+		snprintf(rec->reason, sizeof rec->reason,
+		         "after %s of silence the %s's %u keepalive probes (every %s) went unanswered "
+		         "and %s: a firewall or NAT most likely forgot the idle connection",
+		         duration_text((int64_t)run->idle_before_ms * 1000000, idle, sizeof idle),
+		         side_name(k), run->probes, gap,
+		         reset ? "it reset the connection" : "the capture ends");
+		return true;
+	}
 	snprintf(rec->reason, sizeof rec->reason,
 	         "the %s's %u keepalive probes (every %s) went unanswered; %s", side_name(k),
 	         run->probes, gap,
@@ -279,6 +385,12 @@ static bool try_vanished(const struct flow *f, const struct classify_context *ct
 	 * giving up: Linux gives up silently, and captures usually stop soon after. */
 	set_close(rec, CLOSE_PEER_VANISHED, closer_of(k), &run->last);
 	rec->close_detail = heartbeat ? "heartbeat" : "retransmit_timeout";
+	if (peer->packets > 0 && after_long_idle(run->idle_before_ms, run->long_idle)) {
+		/* The first segment after the longest silence of the flow went unanswered: a
+		 * stateful firewall or NAT most likely forgot the connection and drops it. */
+		rec->close_detail = "middlebox_idle_timeout";
+		note_idle_timeout(rec, k, run->idle_before_ms, false);
+	}
 	add_evidence(rec, f, &peer->last, (enum flow_direction)!k, "last sign of life from the peer");
 	add_evidence(rec, f, &run->first, k, "first segment never answered");
 	add_evidence(rec, f, &run->last, k, "last unanswered segment");
@@ -288,7 +400,16 @@ static bool try_vanished(const struct flow *f, const struct classify_context *ct
 		add_evidence(rec, f, &f->rare->first_rst, k, "reset after giving up");
 	duration_text(run->last.ts_ns - run->first.ts_ns, span, sizeof span);
 	duration_text(ctx->capture_end_ns - peer->last.ts_ns, silent, sizeof silent);
-	if (heartbeat)
+	if (rec->diagnosis.idle_timeout.present) {
+		char idle[32];
+
+		n = snprintf(rec->reason, sizeof rec->reason,
+		             "after %s of silence the %s's next data was never answered (%u "
+		             "retransmissions over %s): a firewall or NAT in the path most likely "
+		             "forgot the idle connection and drops it",
+		             duration_text((int64_t)run->idle_before_ms * 1000000, idle, sizeof idle),
+		             side_name(k), run->rtx, span);
+	} else if (heartbeat)
 		n = snprintf(rec->reason, sizeof rec->reason,
 		             "the %s stopped answering the %s's heartbeats: %u segments (%u "
 		             "retransmissions) over %s went unanswered, nothing came back for %s",
@@ -321,6 +442,58 @@ static uint32_t unread_bytes(const struct flow *f, enum flow_direction r)
 	return f->rare->rst_unread_bytes;
 }
 
+/* "TTL 64 where the server's packets arrive with 63", or the IP ID counterpart. */
+static void path_mismatch_text(const struct middlebox_evidence *m, char *buf, size_t size)
+{
+	const char *side = side_name((enum flow_direction)m->claimed);
+
+	if (m->ttl_mismatch)
+		snprintf(buf, size, "TTL %u where the %s's packets arrive with %u", m->seen_ttl, side,
+		         m->expected_ttl);
+	else
+		snprintf(buf, size, "IP ID %u where the %s's next ID was about %u", m->seen_ip_id, side,
+		         m->expected_ip_id);
+}
+
+/* The first RST came from the path (rst_from_middlebox): the endpoint it names did not send
+ * it, so what it says about that endpoint's application (unread data, a closed socket) does
+ * not apply. Its shape still tells what the box imitated: a bare RST, as a kernel without the
+ * connection sends (iptables REJECT --reject-with tcp-reset, Linux nf_send_reset), is
+ * rst_peer_restarted; a RST+ACK, as a socket aborting, rst_abort. If it answered the first
+ * segment after the longest silence of the flow, the box had most likely timed the connection
+ * out: close.detail middlebox_idle_timeout. */
+static void classify_path_reset(const struct flow *f, struct flow_record *rec, const char *delay)
+{
+	const struct flow_rare *ra = f->rare;
+	enum flow_direction r = (enum flow_direction)ra->first_rst_from;
+	enum flow_direction p = (enum flow_direction)!r;
+	const struct seg_snap *rst = &ra->first_rst;
+	bool bare = !(rst->flags & TCP_ACK);
+	bool idle = after_long_idle(ra->rst_run_idle_ms, ra->rst_run_long_idle);
+	char why[96], quiet[32];
+
+	set_close(rec, bare ? CLOSE_RST_PEER_RESTARTED : CLOSE_RST_ABORT, closer_of(r), rst);
+	add_evidence(rec, f, &f->dir[r].last, r, "last segment really from that side");
+	add_evidence(rec, f, &ra->rst_answers, p, "segment the reset answers");
+	add_evidence(rec, f, rst, r, "reset from the path, in this side's name");
+	path_mismatch_text(&rec->diagnosis.middlebox, why, sizeof why);
+	if (idle) {
+		rec->close_detail = "middlebox_idle_timeout";
+		note_idle_timeout(rec, p, ra->rst_run_idle_ms, true);
+		reasonf(rec,
+		         "after %s of silence the %s's next segment was answered %s later by a reset "
+		         "in the %s's name that came from the path (%s): a firewall or NAT had "
+		         "forgotten the idle connection",
+		         duration_text((int64_t)ra->rst_run_idle_ms * 1000000, quiet, sizeof quiet),
+		         side_name(p), delay, side_name(r), why);
+		return;
+	}
+	reasonf(rec,
+	         "a reset in the %s's name answered the %s's segment %s later, but it came from the "
+	         "path, not the %s (%s): a firewall, load balancer or IPS ended the connection",
+	         side_name(r), side_name(p), delay, side_name(r), why);
+}
+
 static void classify_reset(const struct flow *f, struct flow_record *rec)
 {
 	const struct flow_rare *ra = f->rare;
@@ -334,6 +507,10 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	char delay[32];
 
 	duration_text(rst->ts_ns - ra->rst_answers.ts_ns, delay, sizeof delay);
+	if (rec->diagnosis.middlebox.present && rec->diagnosis.middlebox.claimed == r) {
+		classify_path_reset(f, rec, delay);
+		return;
+	}
 	if (sent_fin_before && ra->payload_after_fin.frame && ra->payload_after_fin_from == p &&
 	    ra->payload_after_fin.frame < rst->frame) {
 		set_close(rec, CLOSE_RST_AFTER_CLOSE, closer_of(r), rst);
@@ -344,6 +521,30 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 		         "the %s had closed (FIN) and reset %s after the %s sent more data: the data "
 		         "reached a socket that was no longer there to read it",
 		         side_name(r), delay, side_name(p));
+		return;
+	}
+	if (sent_fin_before && bare && peer->fin.frame && me->fin_ack.frame &&
+	    ra->rst_answers.frame == peer->fin.frame && peer->fin.frame < rst->frame &&
+	    me->fin_ack.frame < peer->fin.frame) {
+		/* The peer's FIN came after ours was acknowledged and was answered by a socket-less
+		 * reset: our FIN-WAIT-2 state had expired (Linux tcp_fin_timeout, 60 s by default,
+		 * for a socket the application closed; tcp_timewait_state_process accepts the FIN
+		 * while it lasts). */
+		char wait[32];
+
+		set_close(rec, CLOSE_RST_AFTER_CLOSE, closer_of(r), rst);
+		rec->close_detail = "fin_wait_2_timeout";
+		add_evidence(rec, f, &me->fin, r, "closed: FIN");
+		add_evidence(rec, f, &me->fin_ack, p, "FIN acknowledged: FIN-WAIT-2");
+		add_evidence(rec, f, &peer->fin, p, "the peer's FIN, late");
+		add_evidence(rec, f, rst, r, "reset: FIN-WAIT-2 was over");
+		snprintf(rec->reason, sizeof rec->reason,
+		         "the %s had closed and its FIN was acknowledged; the %s's FIN came %s later and "
+		         "was answered with a bare reset: the %s's FIN-WAIT-2 state had timed out "
+		         "(tcp_fin_timeout)",
+		         side_name(r), side_name(p),
+		         duration_text(peer->fin.ts_ns - me->fin_ack.ts_ns, wait, sizeof wait),
+		         side_name(r));
 		return;
 	}
 	if (bare && !sent_fin_before) {
@@ -460,16 +661,136 @@ static void classify_no_close(const struct flow *f, const struct classify_contex
 	}
 }
 
-/* A RST whose TTL / hop limit differs from every other segment of the side it claims to come
- * from was most likely made by a box in the path (firewall, load balancer). */
+/* Does a RST's TTL fit the side it names? Its other segments had one TTL (or, after a route
+ * change, the first or the last one). */
+static bool ttl_fits(const struct flow_dir *d, uint8_t ttl)
+{
+	return ttl == d->ttl || ((d->bits & DIR_TTL_VARIES) && ttl == d->ttl_last);
+}
+
+/* Does a RST's IPv4 ID fit the side it names? Only a side whose IDs count up tells: a reset its
+ * socket sends continues the count (Linux: the socket's next ID), a reset its kernel builds
+ * without a socket carries ID 0 (Linux tcp_v4_send_reset) or the host counter's next value
+ * (Windows). Anything else was made elsewhere. */
+static bool ip_id_fits(const struct flow_rare *r, int d)
+{
+	uint16_t step = (uint16_t)(r->rst_ip_id[d] - r->rst_prev_ip_id[d]);
+
+	if (r->rst_id_counter[d] != 1 || r->rst_ip_id[d] == 0)
+		return true;
+	return step >= 1 && step <= IP_ID_STEP_MAX;
+}
+
+/* A RST whose TTL / hop limit or IPv4 ID does not fit the side it names as its sender was made by
+ * a box in the path (firewall REJECT, load balancer, IPS): modifier rst_from_middlebox, with the
+ * expected and seen values, for the earliest such RST. A side that never sent anything but
+ * resets gives nothing to compare with. */
 static void check_rst_origin(const struct flow *f, struct flow_record *rec)
 {
-	if (!f->rare)
+	const struct flow_rare *r = f->rare;
+	struct middlebox_evidence *m = &rec->diagnosis.middlebox;
+	int best = -1;
+
+	if (!r)
 		return;
-	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++)
-		if (f->rare->rst_frame[d] && (f->dir[d].bits & DIR_TTL_KNOWN) &&
-		    f->rare->rst_ttl[d] != f->dir[d].ttl)
-			rec->modifiers |= MOD_RST_FROM_MIDDLEBOX;
+	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
+		if (!r->rst_frame[d] || !(f->dir[d].bits & DIR_TTL_KNOWN))
+			continue;
+		if (ttl_fits(&f->dir[d], r->rst_ttl[d]) && ip_id_fits(r, d))
+			continue;
+		if (best < 0 || r->rst_frame[d] < r->rst_frame[best])
+			best = d;
+	}
+	if (best < 0)
+		return;
+	rec->modifiers |= MOD_RST_FROM_MIDDLEBOX;
+	m->present = true;
+	m->claimed = (uint8_t)best;
+	m->frame = f->first_frame + r->rst_frame[best] - 1;
+	m->expected_ttl = f->dir[best].ttl;
+	m->seen_ttl = r->rst_ttl[best];
+	m->ttl_mismatch = !ttl_fits(&f->dir[best], r->rst_ttl[best]);
+	m->has_ip_id = r->rst_id_counter[best] == 1;
+	if (m->has_ip_id) {
+		m->expected_ip_id = (uint16_t)(r->rst_prev_ip_id[best] + 1);
+		m->seen_ip_id = r->rst_ip_id[best];
+		m->ip_id_mismatch = !ip_id_fits(r, best);
+	}
+}
+
+/* A side that acknowledged its peer's FIN and then did not close (no FIN, no RST) for at least
+ * the threshold (RFC 9293 §3.6: CLOSE-WAIT lasts until the application closes), while sending
+ * nothing either: a side that goes on sending after its peer's FIN is using the half-close, not
+ * forgetting to close. Measured from its ACK of the FIN to its own FIN, a RST, or the end of the
+ * capture (or of the flow, when the engine expired it); the silent part, from the later of that
+ * ACK and its last data, must reach the threshold. Still open at the end: close_wait_stuck on
+ * half_closed_at_end, the classic leaked socket; closed late: reported, no detail. */
+static void check_close_wait(const struct flow *f, const struct classify_context *ctx,
+                             struct flow_record *rec)
+{
+	int64_t threshold = ctx->close_wait_ns > 0 ? ctx->close_wait_ns : DEFAULT_CLOSE_WAIT_NS;
+	struct close_wait_evidence *cw = &rec->diagnosis.close_wait;
+
+	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
+		const struct flow_dir *closer = &f->dir[d];
+		const struct flow_dir *waiter = &f->dir[!d];
+		int64_t start = closer->fin_ack.ts_ns, end = ctx->capture_end_ns;
+		int64_t quiet_from = start;
+		bool open = true;
+
+		if (!closer->fin.frame || !closer->fin_ack.frame)
+			continue;
+		if (waiter->fin.frame && waiter->fin.frame < closer->fin_ack.frame)
+			continue; /* it had closed before it acknowledged: no CLOSE-WAIT */
+		if (waiter->fin.frame) {
+			end = waiter->fin.ts_ns;
+			open = false;
+		}
+		if (f->rare && f->rare->first_rst.frame > closer->fin_ack.frame &&
+		    f->rare->first_rst.ts_ns < end) {
+			end = f->rare->first_rst.ts_ns;
+			open = false;
+		}
+		if (waiter->last_payload.frame && waiter->last_payload.ts_ns > start &&
+		    waiter->last_payload.ts_ns <= end)
+			quiet_from = waiter->last_payload.ts_ns;
+		if (end - quiet_from < threshold)
+			continue;
+		cw->present = true;
+		cw->side = (uint8_t)!d;
+		cw->duration_ns = end - start;
+		cw->still_open = open;
+		if (open && rec->close_class == CLOSE_HALF_CLOSED_AT_END) {
+			char held[32], limit[32];
+
+			rec->close_detail = "close_wait_stuck";
+			reasonf(rec,
+			         "the %s closed; the %s acknowledged its FIN and then neither sent nor "
+			         "closed for %s (CLOSE-WAIT, threshold %s): its application never called "
+			         "close(), a leaked socket",
+			         side_name((enum flow_direction)d), side_name((enum flow_direction)!d),
+			         duration_text(cw->duration_ns, held, sizeof held),
+			         duration_text(threshold, limit, sizeof limit));
+		}
+		return;
+	}
+}
+
+/* Who holds TIME-WAIT, and whether this connection reused a 4-tuple while an earlier one could
+ * still be in TIME-WAIT (the engine notes the reuse: flow_note_reuse). */
+static void check_time_wait(const struct flow *f, struct flow_record *rec)
+{
+	const struct flow_rare *r = f->rare;
+	struct time_wait_reuse_evidence *tw = &rec->diagnosis.time_wait_reuse;
+
+	rec->diagnosis.time_wait = flow_time_wait_side(f);
+	if (!r || !r->reused || r->reuse_time_wait == CLOSER_NONE ||
+	    (int64_t)r->reuse_gap_ms * 1000000 >= TIME_WAIT_MAX_NS)
+		return;
+	tw->present = true;
+	tw->side = (enum closer_side)r->reuse_time_wait;
+	tw->gap_ns = (int64_t)r->reuse_gap_ms * 1000000;
+	tw->accepted = f->synack_seen;
 }
 
 void classify_flow(const struct flow *f, const struct classify_context *ctx,
@@ -503,5 +824,8 @@ void classify_flow(const struct flow *f, const struct classify_context *ctx,
 	} else if (!try_fins(f, rec)) {
 		classify_no_close(f, ctx, rec);
 	}
+	check_close_wait(f, ctx, rec);
+	check_time_wait(f, rec);
+	timers_infer(f, ctx, rec);
 	sort_evidence(rec);
 }

@@ -206,7 +206,8 @@ static void finish_flow(struct shard *s, struct flow *f, enum finish_phase phase
                         uint32_t extra_modifiers)
 {
 	struct flow_record *rec = &s->record;
-	struct classify_context ctx = { .capture_end_ns = s->now_ns, .idle_ns = s->opt->idle_ns };
+	struct classify_context ctx = { .capture_end_ns = s->now_ns, .idle_ns = s->opt->idle_ns,
+	                                .close_wait_ns = s->opt->close_wait_ns };
 	struct record_key key = { .frame = phase == PHASE_END ? UINT64_MAX : s->frame,
 	                          .phase = phase,
 	                          .order = phase == PHASE_END ? f->first_frame : last_frame_of(f) };
@@ -270,14 +271,17 @@ static void make_room(struct shard *s)
 static struct flow *start_flow(struct shard *s, const struct batch_item *it, uint32_t modifiers)
 {
 	bool syn = (it->seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
+	struct grave_info grave = { 0 };
+	bool reuses = false;
 	struct flow *f;
 
-	if (flow_table_grave(s->table, &it->seg, it->hash, syn)) {
+	if (flow_table_grave(s->table, &it->seg, it->hash, syn, &grave)) {
 		if (!syn) {
 			s->late_segments++;
 			return NULL;
 		}
 		modifiers |= MOD_PORT_REUSE;
+		reuses = true;
 	}
 	if (s->max_flows && flow_table_count(s->table) >= s->max_flows)
 		make_room(s);
@@ -288,6 +292,8 @@ static struct flow *start_flow(struct shard *s, const struct batch_item *it, uin
 	}
 	flow_init(f, it->frame, &it->seg, it->capture, it->ts_nano);
 	f->modifiers |= modifiers;
+	if (reuses) /* when the earlier connection went quiet, who held its TIME-WAIT */
+		flow_note_reuse(f, it->ts_ns - grave.last_ts_ns, grave.time_wait);
 	f->hash = it->hash;
 	flow_table_insert(s->table, f); /* a failed grow only lengthens chains */
 	if (flow_table_count(s->table) > s->peak_flows)
@@ -302,9 +308,15 @@ static void shard_segment(struct shard *s, const struct batch_item *it)
 
 	if (f && flow_is_reused_by(f, &it->seg, flow_direction_of(f, &it->seg))) {
 		/* Both connections learn of the reuse: the old one is finished now, without a
-		 * tombstone (the new flow takes the 4-tuple). */
+		 * tombstone (the new flow takes the 4-tuple), and the new one learns when the old
+		 * one went quiet and who held its TIME-WAIT. */
+		int64_t old_last = f->last_ts_ns;
+		enum closer_side old_time_wait = flow_time_wait_side(f);
+
 		finish_flow(s, f, PHASE_REUSE, MOD_PORT_REUSE);
 		f = start_flow(s, it, MOD_PORT_REUSE);
+		if (f)
+			flow_note_reuse(f, it->ts_ns - old_last, old_time_wait);
 		first = true;
 	} else if (!f) {
 		f = start_flow(s, it, 0);

@@ -58,6 +58,7 @@ struct engine_options {
 	uint64_t hash_seed;
 	unsigned threads;         /* analysis threads; 0 or 1: all in the calling thread */
 	const struct engine_hooks *hooks; /* NULL: none */
+	int64_t close_wait_ns;    /* CLOSE-WAIT this long is reported; 0: DEFAULT_CLOSE_WAIT_NS */
 };
 
 struct engine;

@@ -10,7 +10,10 @@
  * numbers are stored relative to the flow's first frame, counters that cannot exceed 2^32 in
  * practice are 32 bits, and the evidence only unusual endings need (resets, keepalive probes,
  * unanswered retransmissions, data after a FIN) lives in a `flow_rare` block allocated the first
- * time such a segment is seen: most connections never pay for it.
+ * time such a segment is seen: most connections never pay for it. The diagnoses' per-flow state
+ * (IP ID and TTL habits, the SYN layout, the silence before a run, the longest gap) fills what
+ * was padding in flow_dir, silent_run and flow, so a live flow is no larger for them; their
+ * evidence (resets' IP IDs, retransmission schedules, 4-tuple reuse) is in the rare block.
  */
 #ifndef TM_FLOW_H
 #define TM_FLOW_H
@@ -40,6 +43,21 @@ enum flow_dir_bit {
 	DIR_TTL_KNOWN = 1u << 3,
 	DIR_FIN_KNEW_PEER_FIN = 1u << 4, /* its FIN's ACK already covered the peer's FIN */
 	DIR_SYN_SEEN = 1u << 5,
+	DIR_ID_KNOWN = 1u << 6,       /* last_ip_id holds a nonzero IPv4 ID it sent */
+	DIR_TTL_VARIES = 1u << 7,     /* its non-RST segments did not all have one TTL */
+};
+
+/* IPv4 ID steps from one segment of a side to its next that look like a counter: Linux counts
+ * per connection (+1 a segment), Windows and older BSDs per host (+ the host's other traffic). */
+#define IP_ID_STEP_MAX 1024
+
+/* The stack a SYN's (or SYN+ACK's) option layout points at (enum tcp_option_code order). */
+enum syn_layout {
+	SYN_LAYOUT_UNKNOWN = 0,
+	SYN_LAYOUT_LINUX,    /* mss,sackOK,TS,nop,wscale (or mss,nop,nop,sackOK,nop,wscale) */
+	SYN_LAYOUT_WINDOWS,  /* mss,nop,wscale,nop,nop,sackOK[,...] */
+	SYN_LAYOUT_BSD,      /* mss,nop,wscale then TS and sackOK (macOS, FreeBSD) */
+	SYN_LAYOUT_OTHER,
 };
 
 /* What one endpoint sent (index = enum flow_direction). */
@@ -63,14 +81,36 @@ struct flow_dir {
 	uint8_t wscale;
 	uint8_t ttl;           /* TTL / hop limit of its first non-RST segment */
 	uint8_t bits;          /* enum flow_dir_bit */
+	/* Its IP header habits, to tell its resets from forged ones (these fill what was padding). */
+	uint8_t ip_id_steps;   /* counter-like ID steps (1..IP_ID_STEP_MAX) seen, saturating */
+	uint16_t last_ip_id;   /* IPv4 ID of its last non-RST segment with a nonzero ID */
+	uint8_t ip_id_jumps;   /* ID steps outside that window, saturating */
+	uint8_t ttl_last;      /* TTL / hop limit of its last non-RST segment */
+	uint8_t syn_layout;    /* enum syn_layout of its SYN or SYN+ACK */
+	uint8_t ip_id_wide;    /* an ID step above 1: a host-wide counter, not a per-socket one */
 	struct seg_snap fin;           /* first FIN */
 	struct seg_snap fin_ack;       /* the peer's first segment acknowledging that FIN */
 	struct seg_snap last;          /* last segment of any kind */
 	struct seg_snap last_payload;
 };
 
-/* Evidence of the unusual: allocated on the first RST, keepalive probe, retransmission or data
- * after a FIN. */
+/* The times of a side's segments sent into silence: its SYN retransmissions, or its oldest
+ * unanswered data and what followed (tail-loss probe, RTO retransmissions), from which
+ * timers.c reads its retransmission timers. Offsets in microseconds from t0, the first. */
+#define SCHED_MAX 24
+enum sched_kind { SCHED_NONE = 0, SCHED_SYN, SCHED_DATA };
+struct sched {
+	int64_t t0;
+	int64_t last_ns;           /* the last one, also when more than SCHED_MAX came */
+	uint32_t off_us[SCHED_MAX];
+	uint16_t n;                /* entries in off_us */
+	uint16_t total;            /* segments seen, saturating */
+	uint8_t kind;              /* enum sched_kind */
+	uint8_t from;              /* enum flow_direction */
+};
+
+/* Evidence of the unusual: allocated on the first RST, keepalive probe, retransmission into
+ * silence, data after a FIN or reuse of a 4-tuple. */
 struct flow_rare {
 	struct seg_snap first_rst;        /* first RST of either side */
 	struct seg_snap rst_answers;      /* the other side's last segment before it */
@@ -82,6 +122,19 @@ struct flow_rare {
 	uint8_t rst_ttl[2];
 	uint8_t first_rst_from;
 	uint8_t payload_after_fin_from;
+	/* Where each side's first RST came from (classify.c: rst_from_middlebox). */
+	uint16_t rst_ip_id[2];
+	uint16_t rst_prev_ip_id[2];   /* the side's last nonzero ID before that RST */
+	uint8_t rst_id_counter[2];    /* 1: the side's IDs counted up, 2: none known, 0: random */
+	/* The other side's run into silence that the first RST answered (tracker.c). */
+	uint8_t rst_run_long_idle;    /* that run started after the longest silence of the flow */
+	uint32_t rst_run_idle_ms;     /* silence before that run's first segment */
+	uint32_t first_probe_idle_ms; /* silence before the flow's first keepalive probe */
+	/* The earlier connection on this 4-tuple, when it was reused (engine.c). */
+	uint32_t reuse_gap_ms;        /* its last segment to this flow's first SYN, saturating */
+	uint8_t reuse_time_wait;      /* enum closer_side: who held its TIME-WAIT */
+	uint8_t reused;
+	struct sched sched;
 };
 
 /* The side that has been sending while the other stayed silent: its data or FIN segments, how
@@ -89,9 +142,12 @@ struct flow_rare {
  * Any segment from the other side ends the run, so only one side can have one at a time. */
 struct silent_run {
 	uint8_t from;          /* enum flow_direction of the side sending into the silence */
+	uint8_t long_idle;     /* it began after the longest silence of the flow: at least
+	                          LONG_IDLE_FACTOR times any earlier gap between two segments */
+	uint16_t probes;       /* keepalive probes, saturating */
 	uint32_t segs;         /* data/FIN segments */
 	uint32_t rtx;          /* of which retransmissions */
-	uint32_t probes;       /* keepalive probes */
+	uint32_t idle_before_ms; /* silence (no segment either way) before its first segment */
 	int64_t last_rtx_gap_ns; /* time from the previous unanswered segment to the last rtx */
 	struct seg_snap first;   /* first data/FIN segment of the run */
 	struct seg_snap last;    /* last one */
@@ -118,6 +174,7 @@ struct flow {
 	bool synack_seen;
 	bool handshake_acked;
 	bool starts_with_syn;
+	uint32_t max_gap_ms;          /* longest time between two consecutive segments, saturating */
 
 	struct flow *older;           /* activity list: least recently active first */
 	struct flow *newer;
@@ -125,6 +182,8 @@ struct flow {
 
 /* Payloads up to this size count as heartbeat-sized messages. */
 #define HEARTBEAT_MAX_BYTES 128
+/* A silence is "long" (silent_run.long_idle) when at least this many times any earlier gap. */
+#define LONG_IDLE_FACTOR 3
 
 /* The absolute frame number of a snapshot (0 when none). */
 static inline uint64_t snap_frame(const struct flow *f, const struct seg_snap *s)

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tracker.h"
+
 #define INITIAL_BUCKETS 1024u
 
 struct graveyard;
@@ -239,7 +241,11 @@ struct tombstone {
 	struct tombstone **pprev;
 	uint32_t hash;
 	bool dead;               /* removed: no longer found, released when its time is up */
+	uint8_t time_wait;       /* enum closer_side: who held the connection's TIME-WAIT */
+	uint16_t last_cs;        /* until_ns - the connection's last segment, in 10 ms, saturating
+	                            (these two fill what was padding: still 40 bytes) */
 };
+_Static_assert(sizeof(struct tombstone) <= 40, "a tombstone grew");
 
 #define GRAVE_BUCKETS_MIN 4096u /* 32 KiB, allocated with the first tombstone; then doubling */
 #define GRAVE_CHUNK 1024u
@@ -362,6 +368,10 @@ int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns
 	s->until_ns = until_ns;
 	s->hash = f->hash;
 	s->dead = false;
+	s->time_wait = (uint8_t)flow_time_wait_side(f);
+	s->last_cs = until_ns - f->last_ts_ns >= 65535LL * 10000000 || until_ns < f->last_ts_ns
+	                 ? UINT16_MAX
+	                 : (uint16_t)((until_ns - f->last_ts_ns) / 10000000);
 	grave_link(&g->buckets[f->hash & g->mask], s);
 	g->count++;
 	if (g->count > g->mask + 1)
@@ -371,7 +381,7 @@ int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns
 
 
 bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint32_t hash,
-                      bool remove)
+                      bool remove, struct grave_info *info)
 {
 	struct graveyard *g = t->graves;
 	uint64_t fp;
@@ -382,6 +392,10 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 	for (struct tombstone *s = g->buckets[hash & g->mask]; s; s = s->next) {
 		if (s->hash != hash || s->fingerprint != fp || s->dead)
 			continue;
+		if (info) {
+			info->last_ts_ns = s->until_ns - (int64_t)s->last_cs * 10000000;
+			info->time_wait = (enum closer_side)s->time_wait;
+		}
 		if (remove)
 			s->dead = true;
 		return true;

@@ -40,11 +40,19 @@ size_t flow_table_count(const struct flow_table *t);
 /* Tombstones: the 4-tuples of recently finished flows, kept until `until_ns` of capture time so
  * that a late segment of a finished connection is recognised as such (not taken for a new one)
  * and a new SYN on it is known to reuse the 4-tuple. 40 bytes each. */
-/* Remembers f's 4-tuple (f->hash set) until `until_ns`. Returns -1 when out of memory. */
+/* Remembers f's 4-tuple (f->hash set) until `until_ns`, with when its last segment came and
+ * who held its TIME-WAIT. Returns -1 when out of memory. */
 int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns);
-/* True when seg's 4-tuple has a tombstone; `remove` drops it. */
+
+/* What a tombstone tells about the connection it stands for. */
+struct grave_info {
+	int64_t last_ts_ns;          /* its last segment (to 10 ms) */
+	enum closer_side time_wait;  /* who held its TIME-WAIT when it was finished */
+};
+
+/* True when seg's 4-tuple has a tombstone; `remove` drops it. Fills *info when not NULL. */
 bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint32_t hash,
-                      bool remove);
+                      bool remove, struct grave_info *info);
 /* Forgets tombstones whose time is up at `now_ns`. */
 void flow_table_expire_graves(struct flow_table *t, int64_t now_ns);
 /* Keeps at most `max` tombstones (0: no limit, the default): when a new one would exceed it, the

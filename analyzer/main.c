@@ -13,6 +13,7 @@
 #include <pcap/pcap.h>
 
 #include "capture.h"
+#include "classify.h"
 #include "engine.h"
 #include "flow_select.h"
 #include "progress.h"
@@ -33,7 +34,7 @@ enum {
  * capture (a SYN flood from forged addresses, millions of half-open connections) cannot exhaust
  * the machine. */
 #define DEFAULT_MAX_FLOWS 1000000
-#define DEFAULT_CLOSE_WAIT_SECONDS 5.0
+#define DEFAULT_CLOSE_WAIT_SECONDS (DEFAULT_CLOSE_WAIT_NS / 1e9) /* classify.h */
 
 enum color_when { COLOR_AUTO = 0, COLOR_ALWAYS, COLOR_NEVER };
 
@@ -62,8 +63,11 @@ static void usage(FILE *to)
 	        "      --idle SECONDS    silence before capture end that makes a connection\n"
 	        "                        idle_at_end rather than open_at_end (default %.0f)\n"
 	        "      --close-wait SECONDS\n"
-	        "                        a side in CLOSE-WAIT this long when the capture ends is\n"
-	        "                        reported as stuck half-closed (default %.0f)\n"
+	        "                        a side that acknowledged its peer's FIN and has not\n"
+	        "                        closed for this long is reported: when it is still in\n"
+	        "                        CLOSE-WAIT, silent, at the end, as stuck half-closed\n"
+	        "                        (close.detail close_wait_stuck: a leaked socket)\n"
+	        "                        (default %.0f)\n"
 	        "      --max-flows N     keep at most N connections in memory (default %d); the\n"
 	        "                        longest idle are finished early and marked evicted\n"
 	        "                        (exit status 1)\n"
@@ -187,7 +191,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 
 	cli->format = REPORT_TEXT;
 	cli->engine.idle_ns = (int64_t)(DEFAULT_IDLE_SECONDS * 1e9);
-	cli->close_wait_ns = (int64_t)(DEFAULT_CLOSE_WAIT_SECONDS * 1e9);
+	cli->close_wait_ns = DEFAULT_CLOSE_WAIT_NS;
+	cli->engine.close_wait_ns = DEFAULT_CLOSE_WAIT_NS;
 	cli->engine.max_flows = DEFAULT_MAX_FLOWS;
 	/* The flow table's hash key: random, so a capture cannot be crafted to put its connections
 	 * in one bucket. Without kernel randomness yet, the time and the process id. */
@@ -237,6 +242,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 				fprintf(stderr, "tcpmortem: --close-wait takes a number of seconds\n");
 				return -1;
 			}
+			/* The classifier too (0 there means its default: any CLOSE-WAIT is 1 ns). */
+			cli->engine.close_wait_ns = cli->close_wait_ns > 0 ? cli->close_wait_ns : 1;
 			break;
 		case OPT_MAX_FLOWS:
 			if (parse_u64(optarg, &cli->engine.max_flows) || cli->engine.max_flows == 0) {

@@ -107,6 +107,113 @@ static struct flow_rare *rare(struct flow *f)
 	return f->rare;
 }
 
+static uint32_t ms_saturating(int64_t ns)
+{
+	if (ns <= 0)
+		return 0;
+	return ns / 1000000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(ns / 1000000);
+}
+
+/* --- timer schedules (flow_rare.sched) ------------------------------------------------------- */
+
+static void sched_push(struct sched *s, int64_t ts_ns)
+{
+	int64_t off = (ts_ns - s->t0) / 1000;
+
+	if (s->total != UINT16_MAX)
+		s->total++;
+	s->last_ns = ts_ns;
+	if (s->n < SCHED_MAX)
+		s->off_us[s->n++] = off < 0 ? 0 : off > UINT32_MAX ? UINT32_MAX : (uint32_t)off;
+}
+
+static void sched_start(struct sched *s, enum sched_kind kind, enum flow_direction from,
+                        int64_t t0)
+{
+	memset(s, 0, sizeof *s);
+	s->kind = (uint8_t)kind;
+	s->from = (uint8_t)from;
+	s->t0 = t0;
+	sched_push(s, t0);
+}
+
+/* A run into silence ended (the other side spoke) or a new one began: its schedule is void. */
+static void sched_forget_run(struct flow *f)
+{
+	if (f->rare && f->rare->sched.kind == SCHED_DATA)
+		memset(&f->rare->sched, 0, sizeof f->rare->sched);
+}
+
+/* Which stack family a SYN's option layout belongs to (option codes, the first in the low
+ * nibble): Linux tcp_syn_options() writes mss, then sackOK+TS as one word (or nop,nop,sackOK
+ * without timestamps), then nop,wscale; Windows mss,nop,wscale,nop,nop,sackOK; macOS
+ * mss,nop,wscale,nop,nop,TS,sackOK,eol and FreeBSD mss,nop,wscale,sackOK,TS. */
+static enum syn_layout syn_layout_of(uint32_t order)
+{
+	switch (order) {
+	case 0x31642:     /* mss sackOK TS nop wscale */
+	case 0x314112:    /* mss nop nop sackOK nop wscale */
+	case 0x3142:      /* mss sackOK nop wscale */
+		return SYN_LAYOUT_LINUX;
+	case 0x411312:    /* mss nop wscale nop nop sackOK */
+	case 0x61411312:  /* mss nop wscale nop nop sackOK nop nop (TS cut: 8 codes kept) */
+		return SYN_LAYOUT_WINDOWS;
+	case 0x74611312:  /* mss nop wscale nop nop TS sackOK eol */
+	case 0x64312:     /* mss nop wscale sackOK TS */
+	case 0x4611312:   /* mss nop wscale nop nop TS sackOK */
+		return SYN_LAYOUT_BSD;
+	default:
+		return order ? SYN_LAYOUT_OTHER : SYN_LAYOUT_UNKNOWN;
+	}
+}
+
+/* TTL and IPv4 ID habits of a side, from its non-RST segments. Zero IDs are skipped: Linux sends
+ * them on segments it builds without a socket (SYN+ACK, TIME-WAIT ACKs), and on IPv6 there are
+ * none. */
+static void track_ip_habits(struct flow_dir *me, const struct tcp_segment *seg)
+{
+	if (seg->flags & TCP_RST)
+		return;
+	if (!(me->bits & DIR_TTL_KNOWN)) {
+		me->ttl = seg->ttl;
+		me->bits |= DIR_TTL_KNOWN;
+	} else if (seg->ttl != me->ttl) {
+		me->bits |= DIR_TTL_VARIES;
+	}
+	me->ttl_last = seg->ttl;
+	if (seg->src.family != 4 || seg->ip_id == 0)
+		return;
+	if (me->bits & DIR_ID_KNOWN) {
+		uint16_t step = (uint16_t)(seg->ip_id - me->last_ip_id);
+
+		if (step >= 1 && step <= IP_ID_STEP_MAX) {
+			if (me->ip_id_steps != UINT8_MAX)
+				me->ip_id_steps++;
+			if (step > 1)
+				me->ip_id_wide = 1;
+		} else if (step != 0 && me->ip_id_jumps != UINT8_MAX) {
+			me->ip_id_jumps++;
+		}
+	}
+	me->last_ip_id = seg->ip_id;
+	me->bits |= DIR_ID_KNOWN;
+}
+
+/* 1: the side's IDs count up (a reset from it should continue them), 0: they do not (random),
+ * 2: nothing known (IPv6, or no nonzero ID seen, or a host-wide counter, which the host's other
+ * traffic moves on, last read more than a second before the reset at `ts_ns`). */
+static uint8_t ip_id_counter(const struct flow_dir *me, const struct tcp_segment *seg,
+                             int64_t ts_ns)
+{
+	if (seg->src.family != 4 || !(me->bits & DIR_ID_KNOWN) || me->ip_id_steps < 2)
+		return 2;
+	if (me->ip_id_jumps > me->ip_id_steps / 8)
+		return 0;
+	if (me->ip_id_wide && ts_ns - me->last.ts_ns > 1000000000)
+		return 2;
+	return 1;
+}
+
 static struct seg_snap snapshot(const struct flow *f, const struct tcp_segment *seg,
                                 int64_t ts_ns, uint64_t frame)
 {
@@ -161,19 +268,26 @@ static bool is_keepalive_probe(const struct flow *f, enum flow_direction d,
 	return peer->packets == 0 || peer->window != 0;
 }
 
-/* The side `d` sends into the peer's silence: start or extend its run. */
-static struct silent_run *silent_run_of(struct flow *f, enum flow_direction d)
+/* The side `d` sends into the peer's silence: start or extend its run. A run starts with the
+ * silence before it (`gap_ns`, since the flow's previous segment) and whether that silence was
+ * the longest of the flow so far (classify.c: middlebox idle timeouts). */
+static struct silent_run *silent_run_of(struct flow *f, enum flow_direction d, int64_t gap_ns)
 {
 	if (f->silent.from != d || (f->silent.segs == 0 && f->silent.probes == 0)) {
+		uint32_t gap_ms = ms_saturating(gap_ns);
+
 		memset(&f->silent, 0, sizeof f->silent);
+		sched_forget_run(f);
 		f->silent.from = (uint8_t)d;
+		f->silent.idle_before_ms = gap_ms;
+		f->silent.long_idle = (uint64_t)gap_ms >= (uint64_t)LONG_IDLE_FACTOR * f->max_gap_ms;
 	}
 	return &f->silent;
 }
 
 /* Places the segment in its sender's sequence space. Returns true for a keepalive probe. */
 static bool track_sequence(struct flow *f, enum flow_direction d, const struct tcp_segment *seg,
-                           const struct seg_snap *snap)
+                           const struct seg_snap *snap, int64_t gap_ns)
 {
 	struct flow_dir *me = &f->dir[d];
 	uint32_t span = seg->payload_len + ((seg->flags & TCP_SYN) ? 1u : 0u) +
@@ -185,7 +299,14 @@ static bool track_sequence(struct flow *f, enum flow_direction d, const struct t
 
 	if (seg->flags & TCP_SYN) {
 		if ((me->bits & DIR_SYN_SEEN) && me->syn_count > 1 && seg->seq == me->isn) {
+			struct flow_rare *r = rare(f);
+
 			me->retransmissions++;
+			/* The SYN retry schedule: the previous segment of this side is its last SYN. */
+			if (r && r->sched.kind == SCHED_NONE)
+				sched_start(&r->sched, SCHED_SYN, d, me->last.ts_ns);
+			if (r && r->sched.kind == SCHED_SYN && r->sched.from == d)
+				sched_push(&r->sched, snap->ts_ns);
 			return false;
 		}
 		me->isn = seg->seq;
@@ -201,26 +322,43 @@ static bool track_sequence(struct flow *f, enum flow_direction d, const struct t
 		return false;
 	}
 	if (is_keepalive_probe(f, d, seg)) {
-		struct silent_run *run = silent_run_of(f, d);
+		struct silent_run *run = silent_run_of(f, d, gap_ns);
 		struct flow_rare *r = rare(f);
 
-		me->probes++;
 		if (r) {
+			if (f->dir[FROM_CLIENT].probes + f->dir[FROM_SERVER].probes == 0)
+				r->first_probe_idle_ms = ms_saturating(gap_ns);
 			if (run->probes == 0)
 				r->first_probe = *snap;
 			r->last_probe = *snap;
 		}
-		run->probes++;
+		me->probes++;
+		if (run->probes != UINT16_MAX)
+			run->probes++;
 		return true;
 	}
 	if (span > 0) {
-		struct silent_run *run = silent_run_of(f, d);
+		struct silent_run *run = silent_run_of(f, d, gap_ns);
 
 		if (seq_lt(seg->seq, me->next_seq)) {
 			me->retransmissions++;
 			run->last_rtx_gap_ns = snap->ts_ns - (run->segs ? run->last.ts_ns : snap->ts_ns);
-			run->rtx++;
+			if (run->rtx++ == 0 && run->segs > 0) {
+				/* The first retransmission into this silence: keep the schedule from the
+				 * oldest unanswered segment on (and the one just before this, which may
+				 * be a tail-loss probe carrying new data). */
+				struct flow_rare *r = rare(f);
+
+				if (r) {
+					sched_start(&r->sched, SCHED_DATA, d, run->first.ts_ns);
+					if (run->last.frame != run->first.frame)
+						sched_push(&r->sched, run->last.ts_ns);
+				}
+			}
 		}
+		if (run->rtx > 0 && f->rare && f->rare->sched.kind == SCHED_DATA &&
+		    f->rare->sched.from == d)
+			sched_push(&f->rare->sched, snap->ts_ns);
 		if (run->segs++ == 0)
 			run->first = *snap;
 		run->last = *snap;
@@ -280,6 +418,9 @@ static void track_rst(struct flow *f, enum flow_direction d, const struct tcp_se
 	if (!r->rst_frame[d]) {
 		r->rst_frame[d] = snap->frame;
 		r->rst_ttl[d] = seg->ttl;
+		r->rst_ip_id[d] = seg->ip_id;
+		r->rst_prev_ip_id[d] = me->last_ip_id;
+		r->rst_id_counter[d] = ip_id_counter(me, seg, snap->ts_ns);
 	}
 	if (!r->first_rst.frame) {
 		r->first_rst = *snap;
@@ -287,6 +428,24 @@ static void track_rst(struct flow *f, enum flow_direction d, const struct tcp_se
 		r->rst_answers = f->dir[!d].last;
 		r->rst_unread_bytes = me->bytes_in_since_own_payload;
 	}
+}
+
+/* The first RST of the flow, answering the other side's run into silence: remember how that
+ * run began (after how long a silence) before the run is forgotten. */
+static void note_run_answered_by_reset(struct flow *f, enum flow_direction d)
+{
+	const struct silent_run *run = &f->silent;
+	struct flow_rare *r;
+
+	if (run->from == d || (run->segs == 0 && run->probes == 0))
+		return;
+	if (f->rare && f->rare->first_rst.frame)
+		return;
+	r = rare(f);
+	if (!r)
+		return;
+	r->rst_run_idle_ms = run->idle_before_ms;
+	r->rst_run_long_idle = run->long_idle;
 }
 
 static uint32_t add_saturating(uint32_t a, uint32_t b)
@@ -301,6 +460,10 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 	struct flow_dir *peer = &f->dir[!d];
 	uint32_t window = scaled_window(f, d, seg);
 	struct seg_snap snap = snapshot(f, seg, ts_ns, frame);
+	/* The silence before this segment (none before the flow's first). */
+	int64_t gap_ns = f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets
+	                     ? ts_ns - f->last_ts_ns
+	                     : 0;
 	bool probe;
 
 	if (f->first_ts_ns == 0 || ts_ns < f->first_ts_ns)
@@ -311,19 +474,22 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 		f->modifiers |= MOD_TRUNCATED;
 
 	/* Anything from this side answers the peer's run into silence. */
-	if (f->silent.from != d)
+	if (f->silent.from != d) {
+		if (seg->flags & TCP_RST)
+			note_run_answered_by_reset(f, d);
 		memset(&f->silent, 0, sizeof f->silent);
+		sched_forget_run(f);
+	}
 
 	if (me->packets != UINT32_MAX)
 		me->packets++;
 	me->payload_bytes += seg->payload_len;
-	if (!(me->bits & DIR_TTL_KNOWN) && !(seg->flags & TCP_RST)) {
-		me->ttl = seg->ttl;
-		me->bits |= DIR_TTL_KNOWN;
-	}
+	track_ip_habits(me, seg);
 	if (seg->flags & TCP_SYN) {
 		if (me->syn_count != UINT16_MAX)
 			me->syn_count++;
+		if (!(me->bits & DIR_SYN_SEEN) && !(seg->flags & TCP_RST))
+			me->syn_layout = (uint8_t)syn_layout_of(seg->option_order);
 		if (!(me->bits & DIR_SYN_SEEN) && (seg->options & TCP_OPT_WSCALE)) {
 			me->wscale = seg->wscale > WSCALE_MAX ? WSCALE_MAX : seg->wscale;
 			me->bits |= DIR_WSCALE;
@@ -332,9 +498,20 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 			f->synack_seen = true;
 	}
 
+	/* Payload bytes not sent before: retransmitted bytes are not new data for the receiver. */
+	uint32_t new_bytes = seg->payload_len;
+
+	if ((me->bits & DIR_SEQ_KNOWN) && !(seg->flags & (TCP_SYN | TCP_RST)) &&
+	    seq_lt(seg->seq, me->next_seq))
+		new_bytes = seq_ge(seg->seq + seg->payload_len, me->next_seq)
+		                ? seg->seq + seg->payload_len - me->next_seq
+		                : 0;
+
 	update_states(f, d, seg);
-	probe = track_sequence(f, d, seg, &snap);
+	probe = track_sequence(f, d, seg, &snap, gap_ns);
 	track_ack(f, d, seg, &snap);
+	if (ms_saturating(gap_ns) > f->max_gap_ms)
+		f->max_gap_ms = ms_saturating(gap_ns);
 
 	if (seg->flags & TCP_RST) {
 		track_rst(f, d, seg, &snap);
@@ -358,7 +535,7 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 		 * this is what its application may have left unread (DESIGN §3). */
 		me->bytes_in_since_own_payload = 0;
 		peer->bytes_in_since_own_payload =
-		    add_saturating(peer->bytes_in_since_own_payload, seg->payload_len);
+		    add_saturating(peer->bytes_in_since_own_payload, new_bytes);
 		if (peer->fin.frame) {
 			struct flow_rare *r = rare(f);
 
@@ -366,11 +543,29 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 				r->payload_after_fin = snap;
 				r->payload_after_fin_from = (uint8_t)d;
 			}
-			me->payload_after_peer_fin = add_saturating(me->payload_after_peer_fin,
-			                                            seg->payload_len);
+			me->payload_after_peer_fin = add_saturating(me->payload_after_peer_fin, new_bytes);
 		}
 	}
 	if (!probe && (seg->payload_len > 0 || (seg->flags & (TCP_SYN | TCP_FIN))))
 		f->last_active_ns = ts_ns;
 	me->last = snap;
+}
+
+enum closer_side flow_time_wait_side(const struct flow *f)
+{
+	bool c = f->state[FROM_CLIENT] == TCPS_TIME_WAIT;
+	bool sv = f->state[FROM_SERVER] == TCPS_TIME_WAIT;
+
+	return c && sv ? CLOSER_BOTH : c ? CLOSER_CLIENT : sv ? CLOSER_SERVER : CLOSER_NONE;
+}
+
+void flow_note_reuse(struct flow *f, int64_t gap_ns, enum closer_side time_wait)
+{
+	struct flow_rare *r = rare(f);
+
+	if (!r)
+		return;
+	r->reused = 1;
+	r->reuse_gap_ms = ms_saturating(gap_ns);
+	r->reuse_time_wait = (uint8_t)time_wait;
 }

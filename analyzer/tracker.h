@@ -31,4 +31,12 @@ bool flow_is_finished(const struct flow *f);
 void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_direction d,
                      int64_t ts_ns, uint64_t frame);
 
+/* Who would hold TIME-WAIT for this connection now: the side(s) whose inferred state is
+ * TIME-WAIT (RFC 9293 §3.6: the side that closed first; both after a simultaneous close). */
+enum closer_side flow_time_wait_side(const struct flow *f);
+
+/* Records that `f` (just started by a SYN) reuses the 4-tuple of an earlier connection whose
+ * last segment came `gap_ns` before, and which side held that connection's TIME-WAIT. */
+void flow_note_reuse(struct flow *f, int64_t gap_ns, enum closer_side time_wait);
+
 #endif

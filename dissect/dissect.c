@@ -164,12 +164,37 @@ static size_t min_size(size_t a, size_t b)
  * exact length; a length byte that is < 2 or runs past `end` stops the walk (the options are
  * malformed or cut by the snaplen), keeping what was parsed before. A repeated option overwrites
  * the earlier one, as Linux tcp_parse_options() does. Cannot fail. */
+/* Appends one option's code to seg->option_order (enum tcp_option_code), if there is room. */
+static void note_option(struct tcp_segment *seg, unsigned *n, uint8_t kind)
+{
+	uint32_t code;
+
+	switch (kind) {
+	case TCPOPT_EOL: code = TCP_OPTC_EOL; break;
+	case TCPOPT_NOP: code = TCP_OPTC_NOP; break;
+	case TCPOPT_MSS: code = TCP_OPTC_MSS; break;
+	case TCPOPT_WSCALE: code = TCP_OPTC_WSCALE; break;
+	case TCPOPT_SACK_PERM: code = TCP_OPTC_SACK_PERM; break;
+	case TCPOPT_SACK: code = TCP_OPTC_SACK; break;
+	case TCPOPT_TIMESTAMP: code = TCP_OPTC_TIMESTAMP; break;
+	default: code = TCP_OPTC_OTHER; break;
+	}
+	if (*n < TCP_OPTION_ORDER_MAX)
+		seg->option_order |= code << (4 * (*n)++);
+}
+
 static void tcp_options(const uint8_t *buf, size_t end, size_t off, struct tcp_segment *seg)
 {
+	unsigned n = 0;
+
 	while (off < end) {
 		uint8_t kind = 0, len = 0;
 
-		if (!rd_u8(buf, end, off, &kind) || kind == TCPOPT_EOL)
+		if (!rd_u8(buf, end, off, &kind))
+			return;
+		if (kind == TCPOPT_EOL || kind == TCPOPT_NOP)
+			note_option(seg, &n, kind);
+		if (kind == TCPOPT_EOL)
 			return;
 		if (kind == TCPOPT_NOP) {
 			off++;
@@ -177,6 +202,7 @@ static void tcp_options(const uint8_t *buf, size_t end, size_t off, struct tcp_s
 		}
 		if (!rd_u8(buf, end, off + 1, &len) || len < 2 || !span_ok(end, off, len))
 			return;
+		note_option(seg, &n, kind); /* wholly captured, as for the option bits */
 
 		switch (kind) {
 		case TCPOPT_MSS:

@@ -31,6 +31,23 @@ enum tcp_option_bit {
 	TCP_OPT_TIMESTAMP = 0x10,
 };
 
+/* The kinds of the options in the order they came, one 4-bit code each, the first option in
+ * the lowest bits (struct tcp_segment.option_order): the layout of a SYN tells stacks apart (Linux
+ * mss,sackOK,TS,nop,wscale; Windows mss,nop,wscale,nop,nop,sackOK; macOS and FreeBSD put wscale
+ * right after mss and the timestamp before or after sackOK). Code 0 ends the list. */
+enum tcp_option_code {
+	TCP_OPTC_END = 0,
+	TCP_OPTC_NOP = 1,
+	TCP_OPTC_MSS = 2,
+	TCP_OPTC_WSCALE = 3,
+	TCP_OPTC_SACK_PERM = 4,
+	TCP_OPTC_SACK = 5,
+	TCP_OPTC_TIMESTAMP = 6,
+	TCP_OPTC_EOL = 7,
+	TCP_OPTC_OTHER = 8,
+};
+#define TCP_OPTION_ORDER_MAX 8 /* codes kept; later options are not recorded */
+
 /* An IPv4 or IPv6 address. IPv4 uses bytes[0..3], the rest stays zero, so two addresses can be
  * compared with memcmp over the whole struct. */
 struct ip_addr {
@@ -54,6 +71,7 @@ struct tcp_segment {
 	uint16_t ip_id;           /* IPv4 identification; 0 for IPv6 */
 	uint8_t options;          /* enum tcp_option_bit, for the options fully captured */
 	uint8_t options_len;      /* bytes of TCP options in the header (0..40) */
+	uint32_t option_order;    /* enum tcp_option_code per option, in order, 4 bits each */
 	uint16_t mss;
 	uint8_t wscale;           /* as sent; RFC 7323 §2.3 caps its use at 14, the analyzer clamps */
 	uint8_t sack_blocks;

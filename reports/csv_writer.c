@@ -17,6 +17,7 @@
 
 #include <csv.h>
 
+#include "diagnosis_text.h"
 #include "rbuf.h"
 #include "writer_impl.h"
 
@@ -32,6 +33,14 @@ static const char *const columns[] = {
 	"handshake", "close_class", "close_detail", "close_closer", "close_reason", "close_ts",
 	"close_evidence", "state_client", "state_server", "retransmissions_client",
 	"retransmissions_server", "keepalive_probes", "modifiers",
+	/* The diagnosis object, flattened; timers as "key=value;..." per side. */
+	"diagnosis_middlebox_claimed", "diagnosis_middlebox_expected_ttl",
+	"diagnosis_middlebox_seen_ttl", "diagnosis_middlebox_expected_ip_id",
+	"diagnosis_middlebox_seen_ip_id", "diagnosis_idle_timeout_s", "diagnosis_idle_timeout_answer",
+	"diagnosis_close_wait_side", "diagnosis_close_wait_s", "diagnosis_close_wait_still_open",
+	"diagnosis_time_wait", "diagnosis_time_wait_reuse_held_by", "diagnosis_time_wait_reuse_s",
+	"diagnosis_timers_client", "diagnosis_timers_server", "diagnosis_stack_client",
+	"diagnosis_stack_server",
 };
 
 static void no_memory(struct csv_writer *cw)
@@ -104,6 +113,71 @@ static int end_row(struct csv_writer *cw)
 		return -1;
 	}
 	return 0;
+}
+
+static void field_null(struct csv_writer *cw)
+{
+	field(cw, false, NULL, 0);
+}
+
+/* The diagnosis columns: empty (null) fields for what was not found. */
+static void diagnosis_fields(struct csv_writer *cw, const struct flow_diagnosis *d)
+{
+	const struct middlebox_evidence *m = &d->middlebox;
+	struct rbuf *b = &cw->buf;
+
+	if (m->present) {
+		field_str(cw, direction_name((enum flow_direction)m->claimed));
+		field_u64(cw, m->expected_ttl);
+		field_u64(cw, m->seen_ttl);
+		if (m->has_ip_id) {
+			field_u64(cw, m->expected_ip_id);
+			field_u64(cw, m->seen_ip_id);
+		} else {
+			field_null(cw);
+			field_null(cw);
+		}
+	} else {
+		for (int i = 0; i < 5; i++)
+			field_null(cw);
+	}
+	if (d->idle_timeout.present) {
+		field_ts(cw, d->idle_timeout.idle_ns, false);
+		field_str(cw, d->idle_timeout.reset ? "reset" : "none");
+	} else {
+		field_null(cw);
+		field_null(cw);
+	}
+	if (d->close_wait.present) {
+		field_str(cw, direction_name((enum flow_direction)d->close_wait.side));
+		field_ts(cw, d->close_wait.duration_ns, false);
+		field_str(cw, d->close_wait.still_open ? "true" : "false");
+	} else {
+		for (int i = 0; i < 3; i++)
+			field_null(cw);
+	}
+	field_str(cw, closer_name(d->time_wait));
+	if (d->time_wait_reuse.present) {
+		field_str(cw, closer_name(d->time_wait_reuse.side));
+		field_ts(cw, d->time_wait_reuse.gap_ns, false);
+	} else {
+		field_null(cw);
+		field_null(cw);
+	}
+	for (int s = FROM_CLIENT; s <= FROM_SERVER; s++) {
+		if (!d->timers[s].any) {
+			field_null(cw);
+			continue;
+		}
+		rbuf_clear(b);
+		diagnosis_timers_compact(&d->timers[s], b);
+		if (b->failed)
+			no_memory(cw);
+		else
+			field(cw, false, b->len != 0 ? b->data : "", b->len);
+	}
+	for (int s = FROM_CLIENT; s <= FROM_SERVER; s++)
+		field_str(cw, d->stack[s].family);
 }
 
 static int csv_begin(struct writer *w)
@@ -184,6 +258,7 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 		no_memory(cw);
 	else
 		field(cw, false, b->len != 0 ? b->data : "", b->len);
+	diagnosis_fields(cw, &f->diagnosis);
 	return end_row(cw);
 }
 

@@ -7,6 +7,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "diagnosis_text.h"
+
 bool class_is_noteworthy(enum close_class c)
 {
 	return c != CLOSE_FIN_GRACEFUL && c != CLOSE_FIN_SIMULTANEOUS && c != CLOSE_OPEN_AT_END &&
@@ -218,6 +220,7 @@ static void keep_noteworthy(struct digest *d, const struct flow_record *f)
 	len = strnlen(f->reason, sizeof f->reason - 1);
 	memcpy(n->reason, f->reason, len);
 	n->reason[len] = '\0';
+	n->diagnosis = f->diagnosis;
 }
 
 /* --- closes ------------------------------------------------------------------------------------ */
@@ -347,7 +350,7 @@ int digest_add(struct digest *d, const struct flow_record *r)
 	struct digest_stuck s;
 	int rc = 0;
 
-	if (class_is_noteworthy(r->close_class))
+	if (class_is_noteworthy(r->close_class) || diagnosis_noteworthy(&r->diagnosis))
 		keep_noteworthy(d, r);
 	if (class_is_reset(r->close_class)) {
 		if ((r->closer == CLOSER_CLIENT || r->closer == CLOSER_BOTH) &&

@@ -1,8 +1,10 @@
 /* digest.h - private to reports/: what the readable summaries (text, Markdown, HTML) keep from
  * the flow records as they stream past, since a record is gone once writer_flow returns.
  *
- *   - noteworthy flows: every class but the orderly ones and open/idle at end; the
- *     DIGEST_NOTEWORTHY lowest ids with their reasons, and how many there were;
+ *   - noteworthy flows: every class but the orderly ones and open/idle at end, and any flow
+ *     whose diagnoses need reading (diagnosis_noteworthy: a forged reset, a middlebox timeout, a
+ *     CLOSE-WAIT, a reuse during TIME-WAIT); the DIGEST_NOTEWORTHY lowest ids with their reasons
+ *     and diagnoses, and how many there were;
  *   - reset sources: who was the closer of an rst_* flow, how often. A server is counted per
  *     endpoint (address and port: the service that resets), a client per address (its ports are
  *     ephemeral). Exactly, up to DIGEST_RESET_SOURCES distinct sources; past that (a reset flood
@@ -37,6 +39,7 @@ struct digest_flow {
 	enum close_class close_class;
 	enum closer_side closer;
 	char reason[FLOW_REASON_MAX];
+	struct flow_diagnosis diagnosis; /* static strings only: safe to keep */
 };
 
 struct digest_reset {

@@ -100,6 +100,106 @@ struct flow_endpoint {
 	uint16_t port;
 };
 
+/* --- Diagnoses: who really ended it, and the stacks' settings (appended to the record) ---- */
+
+/* A RST whose IP header does not fit the endpoint it names as its sender (modifier
+ * rst_from_middlebox). */
+struct middlebox_evidence {
+	bool present;
+	uint8_t claimed;          /* enum flow_direction named as the RST's sender */
+	uint64_t frame;           /* the RST */
+	uint8_t expected_ttl;     /* TTL / hop limit of the claimed side's other segments */
+	uint8_t seen_ttl;
+	bool ttl_mismatch;
+	bool has_ip_id;           /* IPv4, and the claimed side's IDs count up */
+	uint16_t expected_ip_id;  /* the claimed side's next ID */
+	uint16_t seen_ip_id;
+	bool ip_id_mismatch;
+};
+
+/* A connection that went silent for long and whose next segment was dropped or reset by the
+ * path (close.detail middlebox_idle_timeout). */
+struct idle_timeout_evidence {
+	bool present;
+	uint8_t from;             /* enum flow_direction that spoke after the silence */
+	int64_t idle_ns;          /* the silence before it */
+	bool reset;               /* answered by a reset from the path; false: no answer at all */
+};
+
+/* A side that acknowledged its peer's FIN and did not close for at least the --close-wait
+ * threshold. */
+struct close_wait_evidence {
+	bool present;
+	uint8_t side;             /* enum flow_direction that sat in CLOSE-WAIT */
+	int64_t duration_ns;      /* from its ACK of the FIN to its own FIN/RST or the capture end */
+	bool still_open;          /* true: it had not closed when the capture (or flow) ended */
+};
+
+/* This connection reused the 4-tuple of an earlier one that could still be in TIME-WAIT. */
+struct time_wait_reuse_evidence {
+	bool present;
+	enum closer_side side;    /* who held the earlier connection's TIME-WAIT (NONE: unknown) */
+	int64_t gap_ns;           /* the earlier connection's last segment to this SYN */
+	bool accepted;            /* the SYN was answered with SYN+ACK */
+};
+
+/* A setting inferred from timing: a range of values consistent with what the wire showed. */
+struct setting_range {
+	bool known;
+	int64_t min;              /* inclusive; TIMER_NO_MIN: no lower bound shown */
+	int64_t max;              /* inclusive; TIMER_NO_MAX: no upper bound shown */
+};
+#define TIMER_NO_MIN (-1)
+#define TIMER_NO_MAX INT64_MAX
+
+/* What one endpoint's timers showed (timers.c). Durations in milliseconds. */
+struct endpoint_timers {
+	bool any;
+	/* SYN (or SYN+ACK) retransmissions */
+	bool syn_seen;
+	uint32_t syn_retransmissions;
+	uint32_t syn_initial_rto_ms;
+	bool syn_linear;          /* equal first gaps (Linux tcp_syn_linear_timeouts) */
+	bool syn_gave_up;
+	bool synack;              /* they were SYN+ACKs: the setting is tcp_synack_retries */
+	struct setting_range tcp_syn_retries;
+	/* retransmission of data into silence */
+	bool rto_seen;
+	uint32_t rto_retransmissions;
+	bool tail_loss_probe;
+	uint32_t initial_rto_ms;
+	bool rto_gave_up;
+	struct setting_range tcp_retries2;
+	struct setting_range user_timeout_ms;
+	/* keepalive */
+	bool keepalive_seen;
+	struct setting_range keepalive_time_s;
+	struct setting_range keepalive_intvl_s;
+	struct setting_range keepalive_probes;
+	/* FIN-WAIT-2 of an orphaned (closed) socket */
+	struct setting_range fin_timeout_s;
+	/* it reused its own TIME-WAIT 4-tuple (Linux net.ipv4.tcp_tw_reuse) */
+	bool tw_reuse;
+};
+
+/* The stack family an endpoint most likely runs, and the IP TTL it started with. */
+struct stack_guess {
+	const char *family;       /* "linux", "windows", "macos_bsd", "unix_like", or NULL */
+	uint8_t initial_ttl;      /* 64, 128, 255 (or 32); 0 unknown */
+	uint8_t hops;             /* initial_ttl - the TTL seen */
+	const char *basis;        /* static text: what the guess rests on */
+};
+
+struct flow_diagnosis {
+	struct middlebox_evidence middlebox;
+	struct idle_timeout_evidence idle_timeout;
+	struct close_wait_evidence close_wait;
+	enum closer_side time_wait;            /* who holds TIME-WAIT at the end */
+	struct time_wait_reuse_evidence time_wait_reuse;
+	struct endpoint_timers timers[2];      /* indexed by enum flow_direction */
+	struct stack_guess stack[2];
+};
+
 struct flow_record {
 	uint64_t id;                /* 1-based, in order of first packet */
 	const char *capture;        /* file holding the flow's first packet */
@@ -127,6 +227,7 @@ struct flow_record {
 	/* The connection's segments for a ladder diagram, or NULL when they were not collected (only
 	 * stories and pictures ask for them: --flow, -f html). Valid as long as the record. */
 	const struct segment_list *segments;
+	struct flow_diagnosis diagnosis;
 };
 
 const char *close_class_name(enum close_class c);

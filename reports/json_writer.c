@@ -159,6 +159,209 @@ static void put_evidence(struct rbuf *b, const struct evidence_frame *e, bool na
 	rbuf_putc(b, '}');
 }
 
+/* --- the diagnosis object --------------------------------------------------------------------- */
+
+static void put_bool(struct rbuf *b, bool v)
+{
+	if (v)
+		RBUF_LIT(b, "true");
+	else
+		RBUF_LIT(b, "false");
+}
+
+/* A bound of a setting range: a number, or null when not shown. */
+static void put_bound(struct rbuf *b, int64_t v, int64_t none)
+{
+	if (v == none || v < 0)
+		RBUF_LIT(b, "null");
+	else
+		rbuf_u64(b, (uint64_t)v);
+}
+
+/* {"min":m,"max":M}, or null when nothing is known. */
+static void put_range(struct rbuf *b, const struct setting_range *r)
+{
+	if (!r->known) {
+		RBUF_LIT(b, "null");
+		return;
+	}
+	RBUF_LIT(b, "{\"min\":");
+	put_bound(b, r->min, TIMER_NO_MIN);
+	RBUF_LIT(b, ",\"max\":");
+	put_bound(b, r->max, TIMER_NO_MAX);
+	rbuf_putc(b, '}');
+}
+
+static void put_timers(struct rbuf *b, const struct endpoint_timers *t)
+{
+	bool first = true;
+
+	if (!t->any) {
+		RBUF_LIT(b, "null");
+		return;
+	}
+	rbuf_putc(b, '{');
+	if (t->syn_seen) {
+		RBUF_LIT(b, "\"syn\":{\"retransmissions\":");
+		rbuf_u64(b, t->syn_retransmissions);
+		RBUF_LIT(b, ",\"initial_rto_ms\":");
+		rbuf_u64(b, t->syn_initial_rto_ms);
+		RBUF_LIT(b, ",\"linear\":");
+		put_bool(b, t->syn_linear);
+		RBUF_LIT(b, ",\"gave_up\":");
+		put_bool(b, t->syn_gave_up);
+		if (t->synack)
+			RBUF_LIT(b, ",\"tcp_synack_retries\":");
+		else
+			RBUF_LIT(b, ",\"tcp_syn_retries\":");
+		put_range(b, &t->tcp_syn_retries);
+		rbuf_putc(b, '}');
+		first = false;
+	}
+	if (t->rto_seen) {
+		if (!first)
+			rbuf_putc(b, ',');
+		RBUF_LIT(b, "\"retransmission\":{\"rto_retransmissions\":");
+		rbuf_u64(b, t->rto_retransmissions);
+		RBUF_LIT(b, ",\"tail_loss_probe\":");
+		put_bool(b, t->tail_loss_probe);
+		RBUF_LIT(b, ",\"initial_rto_ms\":");
+		rbuf_u64(b, t->initial_rto_ms);
+		RBUF_LIT(b, ",\"gave_up\":");
+		put_bool(b, t->rto_gave_up);
+		RBUF_LIT(b, ",\"tcp_retries2\":");
+		put_range(b, &t->tcp_retries2);
+		RBUF_LIT(b, ",\"user_timeout_ms\":");
+		put_range(b, &t->user_timeout_ms);
+		rbuf_putc(b, '}');
+		first = false;
+	}
+	if (t->keepalive_seen) {
+		if (!first)
+			rbuf_putc(b, ',');
+		RBUF_LIT(b, "\"keepalive\":{\"tcp_keepalive_time\":");
+		put_range(b, &t->keepalive_time_s);
+		RBUF_LIT(b, ",\"tcp_keepalive_intvl\":");
+		put_range(b, &t->keepalive_intvl_s);
+		RBUF_LIT(b, ",\"tcp_keepalive_probes\":");
+		put_range(b, &t->keepalive_probes);
+		rbuf_putc(b, '}');
+		first = false;
+	}
+	if (t->fin_timeout_s.known) {
+		if (!first)
+			rbuf_putc(b, ',');
+		RBUF_LIT(b, "\"tcp_fin_timeout\":");
+		put_range(b, &t->fin_timeout_s);
+		first = false;
+	}
+	if (t->tw_reuse) {
+		if (!first)
+			rbuf_putc(b, ',');
+		RBUF_LIT(b, "\"tcp_tw_reuse\":true");
+	}
+	rbuf_putc(b, '}');
+}
+
+static void put_stack(struct rbuf *b, const struct stack_guess *g)
+{
+	if (g->family == NULL) {
+		RBUF_LIT(b, "null");
+		return;
+	}
+	RBUF_LIT(b, "{\"family\":");
+	put_str_or_null(b, g->family);
+	RBUF_LIT(b, ",\"initial_ttl\":");
+	rbuf_u64(b, g->initial_ttl);
+	RBUF_LIT(b, ",\"hops\":");
+	rbuf_u64(b, g->hops);
+	RBUF_LIT(b, ",\"basis\":");
+	put_str_or_null(b, g->basis);
+	rbuf_putc(b, '}');
+}
+
+/* "diagnosis":{...}: null members for what was not found. Durations are seconds. */
+static void put_diagnosis(struct rbuf *b, const struct flow_diagnosis *d)
+{
+	const struct middlebox_evidence *m = &d->middlebox;
+
+	RBUF_LIT(b, "{\"middlebox\":");
+	if (m->present) {
+		RBUF_LIT(b, "{\"rst_frame\":");
+		rbuf_u64(b, m->frame);
+		RBUF_LIT(b, ",\"claimed\":");
+		put_str_or_null(b, direction_name((enum flow_direction)m->claimed));
+		RBUF_LIT(b, ",\"expected_ttl\":");
+		rbuf_u64(b, m->expected_ttl);
+		RBUF_LIT(b, ",\"seen_ttl\":");
+		rbuf_u64(b, m->seen_ttl);
+		RBUF_LIT(b, ",\"ttl_mismatch\":");
+		put_bool(b, m->ttl_mismatch);
+		RBUF_LIT(b, ",\"expected_ip_id\":");
+		if (m->has_ip_id)
+			rbuf_u64(b, m->expected_ip_id);
+		else
+			RBUF_LIT(b, "null");
+		RBUF_LIT(b, ",\"seen_ip_id\":");
+		if (m->has_ip_id)
+			rbuf_u64(b, m->seen_ip_id);
+		else
+			RBUF_LIT(b, "null");
+		RBUF_LIT(b, ",\"ip_id_mismatch\":");
+		put_bool(b, m->ip_id_mismatch);
+		rbuf_putc(b, '}');
+	} else {
+		RBUF_LIT(b, "null");
+	}
+	RBUF_LIT(b, ",\"idle_timeout\":");
+	if (d->idle_timeout.present) {
+		RBUF_LIT(b, "{\"after\":");
+		put_str_or_null(b, direction_name((enum flow_direction)d->idle_timeout.from));
+		RBUF_LIT(b, ",\"idle_s\":");
+		rbuf_ts(b, d->idle_timeout.idle_ns, false);
+		RBUF_LIT(b, ",\"answer\":");
+		put_str_or_null(b, d->idle_timeout.reset ? "reset" : "none");
+		rbuf_putc(b, '}');
+	} else {
+		RBUF_LIT(b, "null");
+	}
+	RBUF_LIT(b, ",\"close_wait\":");
+	if (d->close_wait.present) {
+		RBUF_LIT(b, "{\"side\":");
+		put_str_or_null(b, direction_name((enum flow_direction)d->close_wait.side));
+		RBUF_LIT(b, ",\"seconds\":");
+		rbuf_ts(b, d->close_wait.duration_ns, false);
+		RBUF_LIT(b, ",\"still_open\":");
+		put_bool(b, d->close_wait.still_open);
+		rbuf_putc(b, '}');
+	} else {
+		RBUF_LIT(b, "null");
+	}
+	RBUF_LIT(b, ",\"time_wait\":");
+	put_str_or_null(b, closer_name(d->time_wait));
+	RBUF_LIT(b, ",\"time_wait_reuse\":");
+	if (d->time_wait_reuse.present) {
+		RBUF_LIT(b, "{\"held_by\":");
+		put_str_or_null(b, closer_name(d->time_wait_reuse.side));
+		RBUF_LIT(b, ",\"seconds_after\":");
+		rbuf_ts(b, d->time_wait_reuse.gap_ns, false);
+		RBUF_LIT(b, ",\"accepted\":");
+		put_bool(b, d->time_wait_reuse.accepted);
+		rbuf_putc(b, '}');
+	} else {
+		RBUF_LIT(b, "null");
+	}
+	RBUF_LIT(b, ",\"timers\":{\"client\":");
+	put_timers(b, &d->timers[FROM_CLIENT]);
+	RBUF_LIT(b, ",\"server\":");
+	put_timers(b, &d->timers[FROM_SERVER]);
+	RBUF_LIT(b, "},\"stack\":{\"client\":");
+	put_stack(b, &d->stack[FROM_CLIENT]);
+	RBUF_LIT(b, ",\"server\":");
+	put_stack(b, &d->stack[FROM_SERVER]);
+	RBUF_LIT(b, "}}");
+}
+
 /* Appends the flow object of DESIGN §4, on one line, without a line end. */
 static void put_flow(struct rbuf *b, const struct flow_record *f)
 {
@@ -229,7 +432,9 @@ static void put_flow(struct rbuf *b, const struct flow_record *f)
 		put_string(b, name, strlen(name));
 		first = false;
 	}
-	RBUF_LIT(b, "]}");
+	RBUF_LIT(b, "],\"diagnosis\":");
+	put_diagnosis(b, &f->diagnosis);
+	rbuf_putc(b, '}');
 }
 
 /* Writes the buffer to the writer's stream. Returns 0, or -1 with errno set. */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diagnosis_text.h"
 #include "digest.h"
 #include "ladder.h"
 #include "rbuf.h"
@@ -296,6 +297,45 @@ static void stuck(struct rbuf *b, const struct digest *d, int64_t threshold)
 	}
 }
 
+/* A diagnosis sentence as a list item ("- ...\n"). */
+static void md_diagnosis(void *ctx, const char *text, size_t len)
+{
+	struct rbuf *b = ctx;
+
+	RBUF_LIT(b, "  - ");
+	put_md(b, text, len);
+	rbuf_putc(b, '\n');
+}
+
+/* Under the noteworthy table: each listed connection's diagnoses, one sentence each; nothing
+ * when none has any. */
+static void diagnoses(struct rbuf *b, const struct digest *d, struct rbuf *scratch)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < d->n_kept; i++) {
+		const struct digest_flow *n = &d->noteworthy[i];
+		size_t before = b->len, head;
+
+		if (!any)
+			RBUF_LIT(b, "\n#### Diagnoses\n\n");
+		RBUF_LIT(b, "- **#");
+		rbuf_u64(b, n->id);
+		RBUF_LIT(b, "** ");
+		md_endpoint(b, &n->client);
+		RBUF_LIT(b, " → ");
+		md_endpoint(b, &n->server);
+		rbuf_putc(b, '\n');
+		head = b->len;
+		diagnosis_sentences(&n->diagnosis, scratch, md_diagnosis, b);
+		if (b->len == head) {
+			b->len = before; /* nothing to say about this one: take its lines back */
+			continue;
+		}
+		any = true;
+	}
+}
+
 static void noteworthy(struct rbuf *b, const struct digest *d)
 {
 	if (d->n_noteworthy == 0)
@@ -415,6 +455,7 @@ static int md_end(struct writer *w, const struct run_summary *s)
 	slow(b, &mw->digest);
 	stuck(b, &mw->digest, mw->opt.close_wait_ns);
 	noteworthy(b, &mw->digest);
+	diagnoses(b, &mw->digest, &mw->scratch);
 	captures(b, s);
 	if (mw->n_stories) {
 		RBUF_LIT(b, "\n---\n");

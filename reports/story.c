@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "diagnosis_text.h"
 #include "rtext.h"
 
 /* --- a small sentence formatter ---------------------------------------------------------------
@@ -467,7 +468,7 @@ static void explain_half_closed(struct rbuf *b, const struct flow_record *r, int
 		    o, data->frame, data->ts_ns - fin->ts_ns);
 	else
 		say(b, "The %s never closed its own side.\n", o);
-	if (r->state[!k] == TCPS_CLOSE_WAIT)
+	if (r->state[!k] == TCPS_CLOSE_WAIT && !r->diagnosis.close_wait.present)
 		say(b, "When the capture ended the %s had been in CLOSE-WAIT for at least %t; if it "
 		       "stays there, its application is not closing the socket.\n",
 		    o, r->last_ts_ns - fin->ts_ns);
@@ -493,10 +494,20 @@ static void explain_modifiers(struct rbuf *b, const struct flow_record *r)
 	if (r->modifiers & MOD_EVICTED)
 		say(b, "This connection was finished early to stay within --max-flows; what came after "
 		       "that is not in this story.\n");
-	if (r->modifiers & MOD_RST_FROM_MIDDLEBOX)
+	/* The diagnosis says it with the values (story_explain appends it). */
+	if ((r->modifiers & MOD_RST_FROM_MIDDLEBOX) && !r->diagnosis.middlebox.present)
 		say(b, "The reset's TTL (hop limit) differs from the %s's other segments: a firewall or "
 		       "load balancer in between most likely sent it in the %s's name.\n",
 		    c, c);
+}
+
+/* One diagnosis sentence as a paragraph. */
+static void diagnosis_paragraph(void *ctx, const char *text, size_t len)
+{
+	struct rbuf *b = ctx;
+
+	rbuf_put(b, text, len);
+	rbuf_putc(b, '\n');
 }
 
 void story_explain(struct rbuf *b, const struct flow_record *r)
@@ -554,4 +565,12 @@ void story_explain(struct rbuf *b, const struct flow_record *r)
 		break;
 	}
 	explain_modifiers(b, r);
+	{
+		/* The diagnoses: who really sent a reset, an idle timeout, CLOSE-WAIT, TIME-WAIT, the
+		 * settings the timers show, the stacks. */
+		struct rbuf scratch = { 0 };
+
+		diagnosis_sentences(&r->diagnosis, &scratch, diagnosis_paragraph, b);
+		rbuf_free(&scratch);
+	}
 }

@@ -6,8 +6,9 @@
  * the top reset sources (digest.h: servers by endpoint, clients by address, most first, up to
  * DIGEST_TOP_RESETS); the slowest closes; the flows stuck half-closed (a side in CLOSE-WAIT for
  * longer than the threshold when the capture ended); the noteworthy flows (every class but
- * fin_graceful, fin_simultaneous, open_at_end and idle_at_end: the DIGEST_NOTEWORTHY lowest ids,
- * one line each, and how many more there were); the capture facts (per file: link type, frames,
+ * fin_graceful, fin_simultaneous, open_at_end and idle_at_end, and flows whose diagnoses need
+ * reading: the DIGEST_NOTEWORTHY lowest ids, one line each, then one indented plain sentence per
+ * diagnosis, and how many more there were); the capture facts (per file: link type, frames,
  * TCP segments, bytes), the frames skipped per capture and reason with what each reason means,
  * and capture errors.
  *
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diagnosis_text.h"
 #include "digest.h"
 #include "ladder.h"
 #include "rbuf.h"
@@ -465,6 +467,16 @@ static void print_stuck(struct text_writer *tw)
 	}
 }
 
+/* One diagnosis sentence, indented under its flow's line. */
+static void emit_diagnosis(void *ctx, const char *text, size_t len)
+{
+	struct text_writer *tw = ctx;
+
+	RBUF_LIT(&tw->line, "      ");
+	put_visible(&tw->line, text, len);
+	emit_line(tw);
+}
+
 static void print_noteworthy(struct text_writer *tw)
 {
 	const struct digest *d = &tw->digest;
@@ -497,6 +509,7 @@ static void print_noteworthy(struct text_writer *tw)
 			put_visible(b, n->reason, strlen(n->reason));
 		}
 		emit_line(tw);
+		diagnosis_sentences(&n->diagnosis, &tw->scratch, emit_diagnosis, tw);
 	}
 	if (d->n_noteworthy > d->n_kept) {
 		RBUF_LIT(b, "  and ");

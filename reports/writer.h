@@ -82,7 +82,9 @@ struct writer_options {
 	                        * the end of the capture is reported as stuck half-closed */
 };
 
-#define WRITER_DEFAULT_CLOSE_WAIT_NS (5LL * 1000000000)
+/* The same default as the classifier's (analyzer/classify.h DEFAULT_CLOSE_WAIT_NS): one
+ * --close-wait, one meaning. */
+#define WRITER_DEFAULT_CLOSE_WAIT_NS (60LL * 1000000000)
 
 /* Creates a writer of `format` writing to `out` (not closed by the writer), with the default
  * options (no colour, no stories). NULL on allocation failure. */

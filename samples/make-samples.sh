@@ -4,13 +4,24 @@
 # For every capture this script creates two network namespaces, tmortem-cli and tmortem-srv,
 # joined by a veth pair (198.51.100.1/24 + 2001:db8::1/64 on the client side, .2 and ::2 on the
 # server side, offloads off so segments are MTU-sized with valid checksums), starts tcpdump in
-# the client namespace, runs the two roles of one scenario of scenarios.py (one per namespace),
-# stops tcpdump, checks the capture against the scenario's truth (scenarios.py check) and
-# writes NAME.pcap and NAME.truth. Fresh namespaces per capture keep sysctls, firewall rules and
-# sockets still retransmitting from one scenario out of the next. Then relink.py rewrites a few
-# captures into other link types and pcapng.
+# the client namespace (the server's for a few variants), runs the two roles of one scenario of
+# scenarios.py (one per namespace), stops tcpdump, checks the capture against the scenario's
+# truth (scenarios.py check) and writes NAME.pcap and NAME.truth. Fresh namespaces per capture
+# keep sysctls, firewall rules and sockets still retransmitting from one scenario out of the
+# next. Then relink.py rewrites a few captures into other link types and pcapng.
 #
-# Usage: sudo bash samples/make-samples.sh [NAME...]    (default: every capture)
+# Scenarios whose topology is "routed" (scenarios.py topology NAME) get a third namespace,
+# tmortem-rtr, between the two: client 198.51.100.65/26 + 2001:db8::1:1/112 -- router .66 and
+# 2001:db8::1:2 | router .129 and 2001:db8::2:1 -- server 198.51.100.130/26 + 2001:db8::2:2/112,
+# IP forwarding on in the router; the router runs the scenario's third role (firewall rules,
+# conntrack timeouts, a reset injector). Packets from the server reach the client one hop down
+# (TTL / hop limit 63), packets the router makes itself arrive with 64.
+#
+# Usage: sudo bash samples/make-samples.sh [NAME|GROUP...]    (default: every capture)
+# A GROUP selects a whole section below: "base" (the calibration captures and their relinked
+# copies), "variants" (the same classes reached through other paths, the capture point in the
+# server's namespace for some) or "diagnoses" (middlebox resets, idle timeouts, CLOSE-WAIT,
+# TIME-WAIT, timers; also --diagnoses).
 # Refuses to run if a tmortem-* namespace exists; removes everything it created on exit.
 set -euo pipefail
 
@@ -18,8 +29,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$HERE/captures
 NS_C=tmortem-cli
 NS_S=tmortem-srv
+NS_R=tmortem-rtr          # routed topology only
 IF_C=tmortem-c
 IF_S=tmortem-s
+IF_RC=tmortem-rc          # the router's end towards the client
+IF_RS=tmortem-rs          # the router's end towards the server
 TRIES=3                   # attempts per capture (tcpdump lost packets, check asks for a retry)
 SIMULTANEOUS_TRIES=10     # attempts for fin_simultaneous (FINs that did not cross)
 
@@ -38,7 +52,7 @@ PIDS=()
 
 teardown_ns() {
     local ns
-    for ns in "$NS_C" "$NS_S"; do
+    for ns in "$NS_C" "$NS_S" "$NS_R"; do
         if ip netns list | grep -q "^$ns\b"; then
             ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
             ip netns del "$ns"
@@ -89,6 +103,66 @@ setup_ns() {
     done
 }
 
+# wait_up NS IFACE...: until the kernel's link watcher has seen the carrier (up to a second) a
+# device keeps its "noop" qdisc and drops what is sent: wait for state UP and noqueue.
+wait_up() {
+    local ns=$1 ifc t=0
+    shift
+    for ifc in "$@"; do
+        until ip -n "$ns" -o link show dev "$ifc" | grep -q 'qdisc noqueue state UP'; do
+            (( t++ < 300 )) || die "$ifc in $ns did not come up"
+            sleep 0.01
+        done
+    done
+}
+
+# The routed topology: client -- router -- server, two veth pairs, the router forwards.
+# Addresses: the client's link is 198.51.100.64/26 and 2001:db8::1:0/112, the server's
+# 198.51.100.128/26 and 2001:db8::2:0/112 (both carved from the project's ranges).
+setup_routed() {
+    local ns
+    for ns in "$NS_C" "$NS_R" "$NS_S"; do
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+    done
+    ip link add "$IF_C" netns "$NS_C" address 02:00:00:00:01:01 type veth \
+        peer name "$IF_RC" netns "$NS_R" address 02:00:00:00:01:02
+    ip link add "$IF_S" netns "$NS_S" address 02:00:00:00:02:02 type veth \
+        peer name "$IF_RS" netns "$NS_R" address 02:00:00:00:02:01
+    local spec n ifc a4 a6
+    for spec in "$NS_C $IF_C 198.51.100.65/26 2001:db8::1:1/112" \
+                "$NS_R $IF_RC 198.51.100.66/26 2001:db8::1:2/112" \
+                "$NS_R $IF_RS 198.51.100.129/26 2001:db8::2:1/112" \
+                "$NS_S $IF_S 198.51.100.130/26 2001:db8::2:2/112"; do
+        read -r n ifc a4 a6 <<<"$spec"
+        ip netns exec "$n" ethtool -K "$ifc" tso off gso off gro off tx off rx off >/dev/null
+        ip -n "$n" addr add "$a4" dev "$ifc"
+        ip -n "$n" addr add "$a6" dev "$ifc" nodad
+    done
+    ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    # Static neighbours on both links (no ARP/ND delays, and ND survives DROP rules).
+    local neigh
+    for neigh in "$NS_C $IF_C 198.51.100.66 2001:db8::1:2 02:00:00:00:01:02" \
+                 "$NS_R $IF_RC 198.51.100.65 2001:db8::1:1 02:00:00:00:01:01" \
+                 "$NS_R $IF_RS 198.51.100.130 2001:db8::2:2 02:00:00:00:02:02" \
+                 "$NS_S $IF_S 198.51.100.129 2001:db8::2:1 02:00:00:00:02:01"; do
+        read -r n ifc a4 a6 mac <<<"$neigh"
+        ip -n "$n" neigh add "$a4" lladdr "$mac" dev "$ifc" nud permanent
+        ip -n "$n" neigh add "$a6" lladdr "$mac" dev "$ifc" nud permanent
+    done
+    ip -n "$NS_C" link set "$IF_C" up
+    ip -n "$NS_R" link set "$IF_RC" up
+    ip -n "$NS_R" link set "$IF_RS" up
+    ip -n "$NS_S" link set "$IF_S" up
+    ip -n "$NS_C" route add default via 198.51.100.66
+    ip -n "$NS_C" -6 route add default via 2001:db8::1:2
+    ip -n "$NS_S" route add default via 198.51.100.129
+    ip -n "$NS_S" -6 route add default via 2001:db8::2:1
+    wait_up "$NS_C" "$IF_C"
+    wait_up "$NS_R" "$IF_RC" "$IF_RS"
+    wait_up "$NS_S" "$IF_S"
+}
+
 # wait_pid PID SECONDS: wait for a background job, kill it after SECONDS; return its status.
 wait_pid() {
     local pid=$1 limit=$2 t=0
@@ -103,23 +177,30 @@ wait_pid() {
     wait "$pid"
 }
 
-# capture NAME SCENARIO FAMILY [TCPDUMP OPTION...]
-# Capture one scenario into $WORK/NAME.pcap and check it. Sets RETRY=1 when the check asks for
-# a retry (the stack did something the scenario cannot use, exit status 3), dies on any other
-# failure.
+# capture NAME SCENARIO FAMILY [at-server] [any] [TCPDUMP OPTION...]
+# Capture one scenario into $WORK/NAME.pcap and check it. at-server: tcpdump runs in the server's
+# namespace (on tmortem-s) instead of the client's; any: on every interface (-i any). Sets
+# RETRY=1 when the check asks for a retry (the stack did something the scenario cannot use, exit
+# status 3), dies on any other failure.
 capture() {
     local name=$1 scenario=$2 family=$3
     shift 3
-    local run=$WORK/run-$name iface=$IF_C
-    local opts=("$@")
+    local run=$WORK/run-$name iface=$IF_C ns=$NS_C
+    local opts=("$@") topology
+    CAPTURED_AT="client's"
+    if [[ ${opts[0]:-} == at-server ]]; then
+        ns=$NS_S iface=$IF_S CAPTURED_AT="server's"
+        opts=("${opts[@]:1}")
+    fi
     if [[ ${opts[0]:-} == any ]]; then iface=any; opts=("${opts[@]:1}"); fi
+    topology=$(python3 "$HERE/scenarios.py" topology "$scenario")
     rm -rf "$run"
     mkdir "$run"
-    setup_ns
+    if [[ $topology == routed ]]; then setup_routed; else setup_ns; fi
 
     # --immediate-mode: without it packets still in the kernel's ring when tcpdump is stopped are
     # lost; -B: the ring holds few packets at the default size and full snaplen.
-    ip netns exec "$NS_C" tcpdump -i "$iface" -U --immediate-mode -B 65536 \
+    ip netns exec "$ns" tcpdump -i "$iface" -U --immediate-mode -B 65536 \
         -w "$WORK/$name.pcap" "${opts[@]}" tcp 2>"$run/tcpdump.err" &
     local td=$!
     CAPTURED_WITH="-i $iface${opts[*]:+ ${opts[*]}} tcp"
@@ -131,6 +212,19 @@ capture() {
         sleep 0.02
     done
 
+    # The router's role first: its rules must be in place before any connection.
+    local rp=
+    if [[ $topology == routed ]]; then
+        ip netns exec "$NS_R" python3 "$HERE/scenarios.py" router "$scenario" "$family" "$run" &
+        rp=$!
+        PIDS+=("$rp")
+        t=0
+        until [[ -e $run/router-ready ]]; do
+            kill -0 "$rp" 2>/dev/null || die "$name: the router role failed"
+            (( t++ < 400 )) || die "$name: the router role did not get ready"
+            sleep 0.02
+        done
+    fi
     ip netns exec "$NS_S" python3 "$HERE/scenarios.py" server "$scenario" "$family" "$run" &
     local sp=$!
     ip netns exec "$NS_C" python3 "$HERE/scenarios.py" client "$scenario" "$family" "$run" &
@@ -147,12 +241,14 @@ capture() {
     kill -INT "$td"
     wait "$td" || die "$name: tcpdump exited with status $?"
     touch "$run/capture-stopped"
-    local cs=0 ss=0
+    local cs=0 ss=0 rs=0
     wait_pid "$cp" 30 || cs=$?
     wait_pid "$sp" 30 || ss=$?
+    [[ -z $rp ]] || wait_pid "$rp" 30 || rs=$?
     PIDS=()
     teardown_ns
-    (( cs == 0 && ss == 0 )) || die "$name: scenario $scenario failed (client $cs, server $ss)"
+    (( cs == 0 && ss == 0 && rs == 0 )) ||
+        die "$name: scenario $scenario failed (client $cs, server $ss, router $rs)"
     RETRY=0
     if ! grep -q "^0 packets dropped by kernel" "$run/tcpdump.err"; then
         echo "make-samples: $name: tcpdump lost packets: $(tr '\n' ' ' <"$run/tcpdump.err")" >&2
@@ -165,10 +261,16 @@ capture() {
     (( st == 0 )) || RETRY=1
 }
 
-# sample NAME SCENARIO FAMILY [TCPDUMP OPTION...]: capture, retrying while the check says so.
+# selected NAME: NAME was asked for on the command line, or its section ($GROUP), or everything.
+selected() {
+    (( ${#ONLY[@]} == 0 )) || [[ " ${ONLY[*]} " == *" $1 "* || " ${ONLY[*]} " == *" $GROUP "* ]]
+}
+
+# sample NAME SCENARIO FAMILY [at-server] [any] [TCPDUMP OPTION...]: capture, retrying while the
+# check says so.
 sample() {
     local name=$1 scenario=$2 family=$3 tries=1 max=$TRIES start=$SECONDS
-    if (( ${#ONLY[@]} )) && [[ " ${ONLY[*]} " != *" $name "* ]]; then return 0; fi
+    selected "$name" || return 0
     [[ $scenario == fin_simultaneous ]] && max=$SIMULTANEOUS_TRIES
     while :; do
         capture "$@"
@@ -181,7 +283,7 @@ sample() {
     local linktype
     linktype=$(tcpdump -r "$OUT/$name.pcap" -c 1 2>&1 >/dev/null | grep -o 'link-type [^,]*')
     python3 "$HERE/scenarios.py" truth "$scenario" "$family" |
-        sed "1a # captured in the client's namespace by tcpdump $CAPTURED_WITH; $linktype" \
+        sed "1a # captured in the $CAPTURED_AT namespace by tcpdump $CAPTURED_WITH; $linktype" \
         >"$OUT/$name.truth"
     printf '%-24s %3d s  %s\n' "$name" $((SECONDS - start)) \
         "$(grep -v '^#' "$OUT/$name.truth" | tail -n +2 | cut -f3 | sort | uniq -c | xargs)"
@@ -193,7 +295,7 @@ sample() {
 relinked() {
     local src=$1 name=$2 mode=$3
     shift 3
-    if (( ${#ONLY[@]} )) && [[ " ${ONLY[*]} " != *" $name "* ]]; then return 0; fi
+    selected "$name" || return 0
     python3 "$HERE/relink.py" "$mode" "$@" "$OUT/$src.pcap" "$OUT/$name"
     {
         head -n 1 "$OUT/$src.truth"
@@ -204,7 +306,10 @@ relinked() {
 }
 
 ONLY=("$@")
+[[ ${1:-} != --diagnoses ]] || ONLY=(diagnoses)
 mkdir -p "$OUT"
+
+GROUP=base
 
 sample fin_graceful            fin_graceful            4
 sample fin_graceful_v6         fin_graceful            6
@@ -241,5 +346,46 @@ relinked rst_refused           rst_refused_loopback.pcap           loopback
 relinked rst_refused_v6        rst_refused_v6_loopback.pcap        loopback
 relinked peer_vanished         peer_vanished_pcapng.pcapng         pcapng
 relinked rst_after_close_nano  rst_after_close_nano_pcapng.pcapng  pcapng
+
+# Variants: the classes above reached through other realistic paths (other side closing, other
+# timing, capture point in the server's namespace, -i any), so the rules calibrated on the base
+# captures can be tried on endings they were not tuned on. About 70 s.
+GROUP=variants
+sample rst_unread_data_variants         rst_unread_data_variants         4
+sample rst_abort_variants               rst_abort_variants               4
+sample rst_abort_variants_v6            rst_abort_variants               6
+sample fin_graceful_variants            fin_graceful_variants            4
+sample fin_graceful_variants_v6_any     fin_graceful_variants            6 any
+sample fin_graceful_bulk                fin_graceful_bulk                4
+sample half_closed_at_end_server        half_closed_at_end_server        4
+sample rst_after_close_stream           rst_after_close_stream           4
+sample rst_peer_restarted_client        rst_peer_restarted_client        4
+sample peer_vanished_client_gone        peer_vanished_client_gone        4 at-server
+sample peer_vanished_heartbeat_server_v6 peer_vanished_heartbeat_server  6 at-server
+sample keepalive_timeout_server         keepalive_timeout_server         4
+sample syn_unanswered_variants_v6       syn_unanswered_variants          6
+sample syn_unanswered_at_server         syn_unanswered_filtered          4 at-server
+sample rst_refused_any                  rst_refused_variants             4 any
+sample idle_at_end_v6                   idle_at_end_long                 6
+sample open_at_end_upload               open_at_end_upload               4
+
+# Diagnoses: who really sent a reset, middlebox idle timeouts, CLOSE-WAIT, TIME-WAIT, the timers'
+# settings. Routed: client -- router -- server (the router's resets, its conntrack timeouts).
+# About 105 s.
+GROUP=diagnoses
+sample rst_middlebox                  rst_middlebox          4
+sample rst_middlebox_v6               rst_middlebox          6
+sample rst_injected                   rst_injected           4
+sample middlebox_idle_drop            middlebox_idle_drop    4
+sample middlebox_idle_drop_v6         middlebox_idle_drop    6
+sample middlebox_idle_reset           middlebox_idle_reset   4
+sample middlebox_idle_reset_at_server middlebox_idle_push    4 at-server
+sample keepalive_middlebox            keepalive_middlebox    4
+# Two namespaces: the endpoints' own timers and states.
+sample close_wait_stuck               close_wait_stuck       4
+sample time_wait_reuse                time_wait_reuse        4
+sample timers_syn_retries             timers_syn_retries     4
+sample timers_retries2                timers_retries2        4
+sample timers_fin_timeout             timers_fin_timeout     4
 
 echo "make-samples: done in ${SECONDS}s"

@@ -43,7 +43,7 @@ static bool grave_n(struct flow_table *t, unsigned n)
 {
 	struct tcp_segment seg = seg_n(n);
 
-	return flow_table_grave(t, &seg, flow_table_hash(t, &seg), false);
+	return flow_table_grave(t, &seg, flow_table_hash(t, &seg), false, NULL);
 }
 
 static void test_tombstones_limited_oldest_forgotten(void)

@@ -367,6 +367,22 @@ static void want_std_options(struct tcp_segment *w)
 	w->wscale = 7;
 	w->ts_val = 0x11223344;
 	w->ts_ecr = 0x55667788;
+	/* mss, sackOK, TS, nop, wscale: codes 2 4 6 1 3, the first in the low nibble */
+	w->option_order = 0x31642;
+}
+
+/* The option_order of std_opts when only its first k bytes were captured: the options wholly
+ * inside (MSS 0-3, SACK-permitted 4-5, timestamps 6-15, NOP 16, window scale 17-19). */
+static uint32_t std_order_within(size_t k)
+{
+	static const struct { size_t end; uint32_t order; } steps[] = {
+		{ 20, 0x31642 }, { 17, 0x1642 }, { 16, 0x642 }, { 6, 0x42 }, { 4, 0x2 },
+	};
+
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+		if (k >= steps[i].end)
+			return steps[i].order;
+	return 0;
 }
 
 /* Compares every field, reporting the caller's line. */
@@ -394,6 +410,7 @@ static void check_segment_at(unsigned line, const struct tcp_segment *got,
 	FIELD_EQ(ip_id);
 	FIELD_EQ(options);
 	FIELD_EQ(options_len);
+	FIELD_EQ(option_order);
 	FIELD_EQ(mss);
 	FIELD_EQ(wscale);
 	FIELD_EQ(sack_blocks);
@@ -910,12 +927,14 @@ static void test_snaplen_cuts_options(void)
 	CU_ASSERT_EQUAL_FATAL(dissect_prefix(p.dlt, &f, opts + 12, &seg), DISSECT_TCP);
 	want.options = TCP_OPT_MSS | TCP_OPT_SACK_PERM;
 	want.mss = 1460;
+	want.option_order = 0x42;
 	CHECK_SEGMENT(&seg, &want);
 
 	/* Inside the MSS option: nothing kept. */
 	CU_ASSERT_EQUAL_FATAL(dissect_prefix(p.dlt, &f, opts + 3, &seg), DISSECT_TCP);
 	want.options = 0;
 	want.mss = 0;
+	want.option_order = 0;
 	CHECK_SEGMENT(&seg, &want);
 
 	/* Right after the NOP, before window scale: all but window scale. */
@@ -923,6 +942,7 @@ static void test_snaplen_cuts_options(void)
 	want_std_options(&want);
 	want.options &= (uint8_t)~TCP_OPT_WSCALE;
 	want.wscale = 0;
+	want.option_order = 0x1642;
 	CHECK_SEGMENT(&seg, &want);
 }
 
@@ -940,6 +960,7 @@ static void test_snaplen_cuts_options_of_syn(void)
 	want_std_options(&want);
 	want.options &= (uint8_t)~TCP_OPT_WSCALE;
 	want.wscale = 0;
+	want.option_order = 0x1642; /* the cut window scale is not in the order either */
 	want.truncated = true;
 	CHECK_SEGMENT(&seg, &want);
 	CU_ASSERT_EQUAL(seg.payload_len, 0);
@@ -948,6 +969,35 @@ static void test_snaplen_cuts_options_of_syn(void)
 	/* Whole: not truncated. */
 	CU_ASSERT_EQUAL_FATAL(dissect_whole(p.dlt, &f, &seg), DISSECT_TCP);
 	CU_ASSERT_FALSE(seg.truncated);
+}
+
+/* The order of the options is kept as the SYN had them: the layouts of other stacks. */
+static void test_option_order_of_other_stacks(void)
+{
+	/* macOS: mss 1460, nop, wscale 6, nop, nop, TS, sackOK, eol (24 bytes) */
+	static const uint8_t macos[] = {
+		0x02, 0x04, 0x05, 0xb4, 0x01, 0x03, 0x03, 0x06, 0x01, 0x01,
+		0x08, 0x0a, 0x11, 0x22, 0x33, 0x44, 0x00, 0x00, 0x00, 0x00, 0x04, 0x02, 0x00, 0x00,
+	};
+	/* Windows: mss 1460, nop, wscale 8, nop, nop, sackOK (12 bytes) */
+	static const uint8_t windows[] = {
+		0x02, 0x04, 0x05, 0xb4, 0x01, 0x03, 0x03, 0x08, 0x01, 0x01, 0x04, 0x02,
+	};
+	struct pkt p = { .dlt = DLT_EN10MB, .family = 4, .flags = TCP_SYN, .topts = macos,
+	                 .topt_len = sizeof macos };
+	struct frame f;
+	struct tcp_segment seg;
+
+	build(&f, &p);
+	CU_ASSERT_EQUAL_FATAL(dissect_whole(p.dlt, &f, &seg), DISSECT_TCP);
+	CU_ASSERT_EQUAL(seg.option_order, 0x74611312u); /* codes 2 1 3 1 1 6 4 7, first lowest */
+	CU_ASSERT_EQUAL(seg.wscale, 6);
+
+	p.topts = windows;
+	p.topt_len = sizeof windows;
+	build(&f, &p);
+	CU_ASSERT_EQUAL_FATAL(dissect_whole(p.dlt, &f, &seg), DISSECT_TCP);
+	CU_ASSERT_EQUAL(seg.option_order, 0x411312u);
 }
 
 static void test_truncated_headers(void)
@@ -1375,6 +1425,7 @@ static void test_every_prefix(void)
 			w.wscale = seg.options & TCP_OPT_WSCALE ? want.wscale : 0;
 			w.ts_val = seg.options & TCP_OPT_TIMESTAMP ? want.ts_val : 0;
 			w.ts_ecr = seg.options & TCP_OPT_TIMESTAMP ? want.ts_ecr : 0;
+			w.option_order = p->topts == std_opts ? std_order_within(n - base) : 0;
 			w.payload_captured = n > f.tcp_hdr_end ?
 			        (uint32_t)((n < f.ip_end ? n : f.ip_end) - f.tcp_hdr_end) : 0;
 			w.truncated = n < f.ip_end;
@@ -1508,6 +1559,7 @@ static CU_TestInfo dissect_tests[] = {
 	{ "snaplen_cuts_payload", test_snaplen_cuts_payload },
 	{ "snaplen_cuts_options", test_snaplen_cuts_options },
 	{ "snaplen_cuts_options_of_syn", test_snaplen_cuts_options_of_syn },
+	{ "option_order_of_other_stacks", test_option_order_of_other_stacks },
 	{ "truncated_headers", test_truncated_headers },
 	{ "ip_length_beyond_capture_is_truncated_tcp", test_ip_length_beyond_capture },
 	{ "ipv4_ihl_below_5_is_malformed", test_ipv4_ihl_below_5_is_malformed },

@@ -8,6 +8,7 @@
 #include "analyzer/classify.h"
 #include "analyzer/flow_table.h"
 #include "analyzer/tcp_state.h"
+#include "analyzer/timers.h"
 #include "analyzer/tracker.h"
 
 #define MS 1000000LL
@@ -22,6 +23,9 @@ struct script {
 	uint32_t nxt[2]; /* next sequence number of client [0] and server [1] */
 	uint16_t window[2];
 	uint8_t ttl[2];
+	uint16_t ip_id[2];     /* next IPv4 ID of each side, +1 a segment (Linux); 0: always 0 */
+	bool ip_id_random[2];  /* IDs jump around instead (a random-ID stack) */
+	uint32_t syn_order[2]; /* option order of each side's SYN (Linux's by default) */
 };
 
 /* The script of the running test: its flow's evidence block is freed after the test. */
@@ -36,6 +40,7 @@ static void release_script(void)
 
 static void script_init(struct script *s, uint32_t client_isn, uint32_t server_isn)
 {
+	release_script(); /* a test scripting another connection: the previous one is done */
 	memset(s, 0, sizeof *s);
 	current = s;
 	s->now = T0;
@@ -43,6 +48,7 @@ static void script_init(struct script *s, uint32_t client_isn, uint32_t server_i
 	s->nxt[FROM_SERVER] = server_isn;
 	s->window[0] = s->window[1] = 502;
 	s->ttl[0] = s->ttl[1] = 64;
+	s->syn_order[0] = s->syn_order[1] = 0x31642; /* mss, sackOK, TS, nop, wscale */
 }
 
 static struct tcp_segment make_seg(enum flow_direction d, uint8_t flags, uint32_t seq, uint32_t ack,
@@ -81,6 +87,16 @@ static void feed(struct script *s, int64_t ms, enum flow_direction d, uint8_t fl
 
 	seg.window = (flags & TCP_SYN) ? 64240 : s->window[d];
 	seg.ttl = s->ttl[d];
+	if (flags & TCP_SYN)
+		seg.option_order = s->syn_order[d];
+	/* Linux: a socket's segments count up; the SYN+ACK and socket-less resets carry 0. */
+	if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) ||
+	    (flags & (TCP_RST | TCP_ACK)) == TCP_RST)
+		seg.ip_id = 0;
+	else if (s->ip_id_random[d])
+		seg.ip_id = (uint16_t)(s->ip_id[d] += 7919u * 13u);
+	else if (s->ip_id[d])
+		seg.ip_id = s->ip_id[d]++;
 	s->now += ms * MS;
 	if (!s->started) {
 		flow_init(&s->flow, 1, &seg, "test.pcap", false);
@@ -111,6 +127,51 @@ static void classify(struct script *s, struct flow_record *rec)
 	struct classify_context ctx = { .capture_end_ns = s->now, .idle_ns = 5000 * MS };
 
 	classify_flow(&s->flow, &ctx, rec);
+}
+
+/* Classifies as if the capture went on `ms` after the last segment (a later packet of another
+ * connection), with a CLOSE-WAIT threshold (0: the default). */
+static void classify_later(struct script *s, int64_t ms, int64_t close_wait_ms,
+                           struct flow_record *rec)
+{
+	struct classify_context ctx = { .capture_end_ns = s->now + ms * MS, .idle_ns = 5000 * MS,
+	                                .close_wait_ns = close_wait_ms * MS };
+
+	classify_flow(&s->flow, &ctx, rec);
+}
+
+/* Feeds a segment with explicit IP fields: what a box in the path forges. */
+static void feed_forged(struct script *s, int64_t ms, enum flow_direction d, uint8_t flags,
+                        uint32_t seq, uint32_t ack, uint8_t ttl, uint16_t ip_id)
+{
+	struct tcp_segment seg = make_seg(d, flags, seq, ack, 0);
+
+	seg.window = 0;
+	seg.ttl = ttl;
+	seg.ip_id = ip_id;
+	s->now += ms * MS;
+	tracker_segment(&s->flow, &seg, d, s->now, ++s->frame);
+}
+
+/* A request/response after the handshake, the client's ACK of the response included. */
+static void exchange(struct script *s)
+{
+	send(s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 64);
+	send(s, 0, FROM_SERVER, TCP_PSH | TCP_ACK, 300);
+	send(s, 0, FROM_CLIENT, TCP_ACK, 0);
+}
+
+/* Linux's answer to lost data: the segment, a tail-loss probe ~205 ms later, then RTO
+ * retransmissions doubling from ~208 ms; `rtos` of them. */
+static void unanswered_data(struct script *s, int64_t after_ms, int rtos)
+{
+	uint32_t seq = s->nxt[FROM_CLIENT];
+	int64_t gap = 208;
+
+	send(s, after_ms, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);
+	feed(s, 205, FROM_CLIENT, TCP_PSH | TCP_ACK, seq, s->nxt[FROM_SERVER], 100);
+	for (int i = 0; i < rtos; i++, gap *= 2)
+		feed(s, gap, FROM_CLIENT, TCP_PSH | TCP_ACK, seq, s->nxt[FROM_SERVER], 100);
 }
 
 static void assert_class(struct script *s, enum close_class want, enum closer_side closer)
@@ -275,6 +336,26 @@ static void test_rst_unread_data(void)
 	assert_class(&s, CLOSE_RST_UNREAD_DATA, CLOSER_SERVER);
 	CU_ASSERT_EQUAL(s.flow.state[FROM_SERVER], TCPS_CLOSED);
 	CU_ASSERT_EQUAL(s.flow.state[FROM_CLIENT], TCPS_CLOSED);
+}
+
+/* Retransmitted bytes are not new: the unread count is what the client sent once. */
+static void test_unread_bytes_count_retransmissions_once(void)
+{
+	struct script s;
+	struct flow_record rec;
+	uint32_t seq;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	seq = s.nxt[FROM_CLIENT];
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 1448);
+	feed(&s, 200, FROM_CLIENT, TCP_PSH | TCP_ACK, seq, s.nxt[FROM_SERVER], 1448);
+	send(&s, 0, FROM_SERVER, TCP_ACK, 0);
+	send(&s, 100, FROM_SERVER, TCP_RST | TCP_ACK, 0);
+	assert_class(&s, CLOSE_RST_UNREAD_DATA, CLOSER_SERVER);
+	classify(&s, &rec);
+	CU_ASSERT_PTR_NOT_NULL(strstr(rec.reason, " 1448 bytes "));
+	CU_ASSERT_EQUAL(rec.bytes[FROM_CLIENT], 2896); /* bytes on the wire count both */
 }
 
 static void test_rst_abort_after_answering(void)
@@ -580,6 +661,534 @@ static void test_rst_from_middlebox_ttl(void)
 	send(&s, 1, FROM_SERVER, TCP_RST | TCP_ACK, 0);
 	classify(&s, &rec);
 	CU_ASSERT(rec.modifiers & MOD_RST_FROM_MIDDLEBOX);
+	CU_ASSERT(rec.diagnosis.middlebox.present);
+	CU_ASSERT_EQUAL(rec.diagnosis.middlebox.claimed, FROM_SERVER);
+	CU_ASSERT_EQUAL(rec.diagnosis.middlebox.expected_ttl, 64);
+	CU_ASSERT_EQUAL(rec.diagnosis.middlebox.seen_ttl, 61);
+	CU_ASSERT(rec.diagnosis.middlebox.ttl_mismatch);
+	CU_ASSERT_EQUAL(rec.diagnosis.middlebox.frame, 5);
+	/* The 10 bytes the "server" left unanswered say nothing about its application: the server
+	 * did not send this reset. Its shape (RST+ACK) gives rst_abort. */
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_RST_ABORT);
+	CU_ASSERT_EQUAL(rec.closer, CLOSER_SERVER);
+	CU_ASSERT_PTR_NULL(rec.close_detail);
+	CU_ASSERT_PTR_NOT_NULL(strstr(rec.reason, "came from the path"));
+}
+
+/* iptables REJECT --reject-with tcp-reset in a router: a bare RST with the router's TTL (64)
+ * where the server's packets arrive with 63 (samples: rst_middlebox). */
+static void test_rst_from_middlebox_bare_reject(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 1, 2);
+	s.ttl[FROM_SERVER] = 63;
+	handshake(&s);
+	exchange(&s);
+	send(&s, 200, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);
+	feed_forged(&s, 0, FROM_SERVER, TCP_RST, s.nxt[FROM_SERVER], 0, 64, 0);
+	classify(&s, &rec);
+	CU_ASSERT(rec.modifiers & MOD_RST_FROM_MIDDLEBOX);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_RST_PEER_RESTARTED);
+	CU_ASSERT_EQUAL(rec.closer, CLOSER_SERVER);
+	CU_ASSERT_EQUAL(rec.diagnosis.middlebox.expected_ttl, 63);
+	CU_ASSERT_EQUAL(rec.diagnosis.middlebox.seen_ttl, 64);
+	/* 200 ms of quiet is no idle timeout. */
+	CU_ASSERT_PTR_NULL(rec.close_detail);
+	CU_ASSERT_FALSE(rec.diagnosis.idle_timeout.present);
+	CU_ASSERT_EQUAL(rec.diagnosis.stack[FROM_SERVER].hops, 1);
+}
+
+/* An IPS that copies the server's TTL but not its IP ID sequence (samples: rst_injected). */
+static void test_rst_from_middlebox_ip_id(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 1, 2);
+	s.ip_id[FROM_CLIENT] = 1000;
+	s.ip_id[FROM_SERVER] = 50000;
+	handshake(&s);
+	for (int i = 0; i < 3; i++)
+		exchange(&s);
+	send(&s, 100, FROM_CLIENT, TCP_PSH | TCP_ACK, 101);
+	feed_forged(&s, 0, FROM_SERVER, TCP_RST | TCP_ACK, s.nxt[FROM_SERVER], s.nxt[FROM_CLIENT],
+	            64, 31337);
+	classify(&s, &rec);
+	CU_ASSERT(rec.modifiers & MOD_RST_FROM_MIDDLEBOX);
+	CU_ASSERT_FALSE(rec.diagnosis.middlebox.ttl_mismatch);
+	CU_ASSERT(rec.diagnosis.middlebox.has_ip_id);
+	CU_ASSERT(rec.diagnosis.middlebox.ip_id_mismatch);
+	CU_ASSERT_EQUAL(rec.diagnosis.middlebox.seen_ip_id, 31337);
+	CU_ASSERT_EQUAL(rec.diagnosis.middlebox.expected_ip_id, s.ip_id[FROM_SERVER]);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_RST_ABORT);
+}
+
+/* The endpoints' own resets fit: a socket's RST+ACK continues its IDs, a kernel's bare RST has
+ * ID 0; a side with random IDs tells nothing. */
+static void test_genuine_resets_are_not_middlebox(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 1, 2);
+	s.ip_id[FROM_CLIENT] = 1000;
+	s.ip_id[FROM_SERVER] = 65530; /* wraps through 0 */
+	handshake(&s);
+	for (int i = 0; i < 3; i++)
+		exchange(&s);
+	send(&s, 5, FROM_SERVER, TCP_RST | TCP_ACK, 0); /* SO_LINGER 0: the socket's next ID */
+	classify(&s, &rec);
+	CU_ASSERT_FALSE(rec.modifiers & MOD_RST_FROM_MIDDLEBOX);
+	CU_ASSERT_FALSE(rec.diagnosis.middlebox.present);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_RST_ABORT);
+
+	script_init(&s, 1, 2);
+	s.ip_id[FROM_CLIENT] = 1000;
+	s.ip_id[FROM_SERVER] = 20000;
+	handshake(&s);
+	for (int i = 0; i < 3; i++)
+		exchange(&s);
+	send(&s, 300, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);
+	feed(&s, 0, FROM_SERVER, TCP_RST, s.nxt[FROM_SERVER], 0, 0); /* lost state: ID 0 */
+	classify(&s, &rec);
+	CU_ASSERT_FALSE(rec.diagnosis.middlebox.present);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_RST_PEER_RESTARTED);
+
+	/* A host-wide counter (steps above 1) read long before the reset: the host's other
+	 * traffic may have moved it anywhere (Windows). */
+	script_init(&s, 1, 2);
+	s.ip_id[FROM_CLIENT] = 1000;
+	s.ip_id[FROM_SERVER] = 20000;
+	handshake(&s);
+	for (int i = 0; i < 3; i++) {
+		exchange(&s);
+		s.ip_id[FROM_SERVER] += 5;
+	}
+	send(&s, 30000, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);
+	feed_forged(&s, 0, FROM_SERVER, TCP_RST, s.nxt[FROM_SERVER], 0, 64, 45000);
+	classify(&s, &rec);
+	CU_ASSERT_FALSE(rec.diagnosis.middlebox.present);
+
+	script_init(&s, 1, 2);
+	s.ip_id[FROM_SERVER] = 4000;
+	s.ip_id_random[FROM_SERVER] = true;
+	handshake(&s);
+	for (int i = 0; i < 3; i++)
+		exchange(&s);
+	feed_forged(&s, 5, FROM_SERVER, TCP_RST | TCP_ACK, s.nxt[FROM_SERVER], s.nxt[FROM_CLIENT],
+	            64, 12345);
+	classify(&s, &rec);
+	CU_ASSERT_FALSE(rec.diagnosis.middlebox.present);
+}
+
+/* A stateful firewall forgot the idle connection and drops its packets (samples:
+ * middlebox_idle_drop): peer_vanished, detail middlebox_idle_timeout. */
+static void test_middlebox_idle_drop(void)
+{
+	struct script s;
+	struct flow_record rec;
+	const struct endpoint_timers *t;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	exchange(&s);
+	unanswered_data(&s, 6000, 4);
+	classify_later(&s, 6000, 0, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_PEER_VANISHED);
+	CU_ASSERT_EQUAL(rec.closer, CLOSER_CLIENT);
+	CU_ASSERT_STRING_EQUAL(rec.close_detail, "middlebox_idle_timeout");
+	CU_ASSERT(rec.diagnosis.idle_timeout.present);
+	CU_ASSERT_EQUAL(rec.diagnosis.idle_timeout.from, FROM_CLIENT);
+	CU_ASSERT_EQUAL(rec.diagnosis.idle_timeout.idle_ns, 6000 * MS);
+	CU_ASSERT_FALSE(rec.diagnosis.idle_timeout.reset);
+	/* Its timers: TLP, then 4 RTOs from 208 ms, then silence: tcp_retries2 3 or 4, or a user
+	 * timeout between the 4th RTO (2.9 s after the first) and the 5th (6.2 s). */
+	t = &rec.diagnosis.timers[FROM_CLIENT];
+	CU_ASSERT(t->rto_seen);
+	CU_ASSERT(t->tail_loss_probe);
+	CU_ASSERT_EQUAL(t->rto_retransmissions, 4);
+	CU_ASSERT_EQUAL(t->initial_rto_ms, 208);
+	CU_ASSERT(t->rto_gave_up);
+	CU_ASSERT(t->tcp_retries2.known);
+	CU_ASSERT_EQUAL(t->tcp_retries2.min, 3);
+	CU_ASSERT_EQUAL(t->tcp_retries2.max, 4);
+	CU_ASSERT(t->user_timeout_ms.min <= 3000 && t->user_timeout_ms.max >= 6000);
+	CU_ASSERT(t->user_timeout_ms.min > 2500 && t->user_timeout_ms.max < 7000);
+
+	/* The same silence while the capture is too short to show the give-up: lower bounds. */
+	classify_later(&s, 1000, 0, &rec);
+	t = &rec.diagnosis.timers[FROM_CLIENT];
+	CU_ASSERT_FALSE(t->rto_gave_up);
+	CU_ASSERT_EQUAL(t->tcp_retries2.min, 3);
+	CU_ASSERT_EQUAL(t->tcp_retries2.max, TIMER_NO_MAX);
+}
+
+/* Quiet periods that are not idle timeouts: too short, or no longer than the connection's
+ * usual pace (a timeout shorter than that would have struck earlier). */
+static void test_short_or_usual_idle_is_not_middlebox(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	exchange(&s);
+	unanswered_data(&s, 2000, 4);
+	classify_later(&s, 6000, 0, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_PEER_VANISHED);
+	CU_ASSERT_STRING_EQUAL(rec.close_detail, "retransmit_timeout");
+	CU_ASSERT_FALSE(rec.diagnosis.idle_timeout.present);
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	for (int i = 0; i < 4; i++) {
+		send(&s, 8000, FROM_CLIENT, TCP_PSH | TCP_ACK, 1000);
+		send(&s, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 1000);
+	}
+	unanswered_data(&s, 8000, 4);
+	classify_later(&s, 6000, 0, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_PEER_VANISHED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rec.close_detail);
+	CU_ASSERT_STRING_NOT_EQUAL(rec.close_detail, "middlebox_idle_timeout");
+	CU_ASSERT_FALSE(rec.diagnosis.idle_timeout.present);
+}
+
+/* The firewall rejects instead (samples: middlebox_idle_reset): its reset after the idle. */
+static void test_middlebox_idle_reset(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 1, 2);
+	s.ttl[FROM_SERVER] = 63;
+	handshake(&s);
+	exchange(&s);
+	send(&s, 6000, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);
+	feed_forged(&s, 0, FROM_SERVER, TCP_RST, s.nxt[FROM_SERVER], 0, 64, 0);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_RST_PEER_RESTARTED);
+	CU_ASSERT(rec.modifiers & MOD_RST_FROM_MIDDLEBOX);
+	CU_ASSERT_STRING_EQUAL(rec.close_detail, "middlebox_idle_timeout");
+	CU_ASSERT(rec.diagnosis.idle_timeout.present);
+	CU_ASSERT(rec.diagnosis.idle_timeout.reset);
+	CU_ASSERT_EQUAL(rec.diagnosis.idle_timeout.idle_ns, 6000 * MS);
+
+	/* The server's own reset after the same silence: a lost connection, not the path. */
+	script_init(&s, 1, 2);
+	handshake(&s);
+	exchange(&s);
+	send(&s, 6000, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);
+	feed(&s, 0, FROM_SERVER, TCP_RST, s.nxt[FROM_SERVER], 0, 0);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_RST_PEER_RESTARTED);
+	CU_ASSERT_PTR_NULL(rec.close_detail);
+	CU_ASSERT_FALSE(rec.diagnosis.idle_timeout.present);
+}
+
+/* Keepalive probes after a long idle, all unanswered, then the prober's reset (samples:
+ * keepalive_middlebox); its keepalive settings. */
+static void test_keepalive_after_long_idle(void)
+{
+	struct script s;
+	struct flow_record rec;
+	const struct endpoint_timers *t;
+	uint32_t probe_seq;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	exchange(&s);
+	probe_seq = s.nxt[FROM_CLIENT] - 1;
+	feed(&s, 7000, FROM_CLIENT, TCP_ACK, probe_seq, s.nxt[FROM_SERVER], 0);
+	for (int i = 0; i < 2; i++)
+		feed(&s, 1000, FROM_CLIENT, TCP_ACK, probe_seq, s.nxt[FROM_SERVER], 0);
+	send(&s, 1000, FROM_CLIENT, TCP_RST | TCP_ACK, 0);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_KEEPALIVE_TIMEOUT);
+	CU_ASSERT_STRING_EQUAL(rec.close_detail, "middlebox_idle_timeout");
+	CU_ASSERT(rec.diagnosis.idle_timeout.present);
+	t = &rec.diagnosis.timers[FROM_CLIENT];
+	CU_ASSERT(t->keepalive_seen);
+	CU_ASSERT_EQUAL(t->keepalive_time_s.min, 7);
+	CU_ASSERT_EQUAL(t->keepalive_time_s.max, 7);
+	CU_ASSERT_EQUAL(t->keepalive_intvl_s.min, 1);
+	CU_ASSERT_EQUAL(t->keepalive_intvl_s.max, 1);
+	CU_ASSERT_EQUAL(t->keepalive_probes.min, 3);
+	CU_ASSERT_EQUAL(t->keepalive_probes.max, 3);
+}
+
+/* A server that read the client's FIN and never closed (samples: close_wait_stuck). */
+static void test_close_wait_stuck(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	exchange(&s);
+	send(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	send(&s, 40, FROM_SERVER, TCP_ACK, 0);
+	classify_later(&s, 70000, 0, &rec); /* default threshold, 60 s */
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_HALF_CLOSED_AT_END);
+	CU_ASSERT_STRING_EQUAL(rec.close_detail, "close_wait_stuck");
+	CU_ASSERT(rec.diagnosis.close_wait.present);
+	CU_ASSERT_EQUAL(rec.diagnosis.close_wait.side, FROM_SERVER);
+	CU_ASSERT_EQUAL(rec.diagnosis.close_wait.duration_ns, 70000 * MS);
+	CU_ASSERT(rec.diagnosis.close_wait.still_open);
+	CU_ASSERT_PTR_NOT_NULL(strstr(rec.reason, "CLOSE-WAIT"));
+
+	classify_later(&s, 70000, 100000, &rec); /* --close-wait 100 */
+	CU_ASSERT_PTR_NULL(rec.close_detail);
+	CU_ASSERT_FALSE(rec.diagnosis.close_wait.present);
+	classify_later(&s, 7000, 5000, &rec); /* --close-wait 5 */
+	CU_ASSERT_STRING_EQUAL(rec.close_detail, "close_wait_stuck");
+}
+
+/* Sending after the peer's FIN is a half-close in use, not a leak; closing late is reported
+ * without a detail. */
+static void test_close_wait_streaming_and_late_close(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 64);
+	send(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	for (int i = 0; i < 8; i++) {
+		send(&s, 10000, FROM_SERVER, TCP_PSH | TCP_ACK, 1000);
+		send(&s, 1, FROM_CLIENT, TCP_ACK, 0);
+	}
+	classify_later(&s, 1000, 0, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_HALF_CLOSED_AT_END);
+	CU_ASSERT_PTR_NULL(rec.close_detail);
+	CU_ASSERT_FALSE(rec.diagnosis.close_wait.present);
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	exchange(&s);
+	send(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	send(&s, 40, FROM_SERVER, TCP_ACK, 0);
+	send(&s, 75000, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
+	send(&s, 0, FROM_CLIENT, TCP_ACK, 0);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_FIN_GRACEFUL);
+	CU_ASSERT_PTR_NULL(rec.close_detail);
+	CU_ASSERT(rec.diagnosis.close_wait.present);
+	CU_ASSERT_FALSE(rec.diagnosis.close_wait.still_open);
+	CU_ASSERT_EQUAL(rec.diagnosis.close_wait.duration_ns, 75000 * MS);
+	CU_ASSERT_EQUAL(rec.diagnosis.time_wait, CLOSER_CLIENT);
+}
+
+/* The server's FIN after the client's FIN-WAIT-2 expired meets a socket-less reset (samples:
+ * timers_fin_timeout); one within it is acknowledged. */
+static void test_fin_wait_2_timeout(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	exchange(&s);
+	send(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	send(&s, 40, FROM_SERVER, TCP_ACK, 0);
+	send(&s, 3460, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
+	feed(&s, 0, FROM_CLIENT, TCP_RST, s.nxt[FROM_CLIENT], 0, 0);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_RST_AFTER_CLOSE);
+	CU_ASSERT_EQUAL(rec.closer, CLOSER_CLIENT);
+	CU_ASSERT_STRING_EQUAL(rec.close_detail, "fin_wait_2_timeout");
+	CU_ASSERT(rec.diagnosis.timers[FROM_CLIENT].fin_timeout_s.known);
+	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].fin_timeout_s.min, TIMER_NO_MIN);
+	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].fin_timeout_s.max, 3);
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	exchange(&s);
+	send(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	send(&s, 40, FROM_SERVER, TCP_ACK, 0);
+	send(&s, 1460, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
+	send(&s, 0, FROM_CLIENT, TCP_ACK, 0);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_FIN_GRACEFUL);
+	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].fin_timeout_s.min, 2);
+	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].fin_timeout_s.max, TIMER_NO_MAX);
+}
+
+/* Who holds TIME-WAIT, and a reuse of the 4-tuple while it may still be held. */
+static void test_time_wait(void)
+{
+	struct script s;
+	struct flow_record rec;
+	uint32_t cfin, sfin;
+
+	script_init(&s, 1, 2);
+	handshake(&s);
+	exchange(&s);
+	send(&s, 1, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
+	send(&s, 0, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	send(&s, 0, FROM_SERVER, TCP_ACK, 0);
+	CU_ASSERT_EQUAL(flow_time_wait_side(&s.flow), CLOSER_SERVER);
+
+	script_init(&s, 100, 200);
+	handshake(&s);
+	cfin = s.nxt[FROM_CLIENT];
+	sfin = s.nxt[FROM_SERVER];
+	feed(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, cfin, sfin, 0);
+	feed(&s, 0, FROM_SERVER, TCP_FIN | TCP_ACK, sfin, cfin, 0);
+	feed(&s, 0, FROM_CLIENT, TCP_ACK, cfin + 1, sfin + 1, 0);
+	feed(&s, 0, FROM_SERVER, TCP_ACK, sfin + 1, cfin + 1, 0);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.diagnosis.time_wait, CLOSER_BOTH);
+
+	/* A new connection on a 4-tuple whose last one the client held in TIME-WAIT 1.3 s ago
+	 * (samples: time_wait_reuse): reported, and the client's tcp_tw_reuse with it. */
+	script_init(&s, 1, 2);
+	send(&s, 0, FROM_CLIENT, TCP_SYN, 0);
+	flow_note_reuse(&s.flow, 1300 * MS, CLOSER_CLIENT);
+	send(&s, 0, FROM_SERVER, TCP_SYN | TCP_ACK, 0);
+	send(&s, 0, FROM_CLIENT, TCP_ACK, 0);
+	classify(&s, &rec);
+	CU_ASSERT(rec.diagnosis.time_wait_reuse.present);
+	CU_ASSERT_EQUAL(rec.diagnosis.time_wait_reuse.side, CLOSER_CLIENT);
+	CU_ASSERT_EQUAL(rec.diagnosis.time_wait_reuse.gap_ns, 1300 * MS);
+	CU_ASSERT(rec.diagnosis.time_wait_reuse.accepted);
+	CU_ASSERT(rec.diagnosis.timers[FROM_CLIENT].tw_reuse);
+
+	/* Nobody held TIME-WAIT (it ended in a reset), or it is long over: nothing to report. */
+	flow_note_reuse(&s.flow, 1300 * MS, CLOSER_NONE);
+	classify(&s, &rec);
+	CU_ASSERT_FALSE(rec.diagnosis.time_wait_reuse.present);
+	flow_note_reuse(&s.flow, 300000 * MS, CLOSER_SERVER);
+	classify(&s, &rec);
+	CU_ASSERT_FALSE(rec.diagnosis.time_wait_reuse.present);
+}
+
+/* SYN retries, against Linux's budget (samples: syn_unanswered, timers_syn_retries). */
+static void test_syn_retries(void)
+{
+	struct script s;
+	struct flow_record rec;
+	const struct endpoint_timers *t;
+
+	script_init(&s, 77, 0);
+	for (int i = 0; i < 3; i++)
+		feed(&s, i ? 1016 : 0, FROM_CLIENT, TCP_SYN, 77, 0, 0);
+	classify_later(&s, 2000, 0, &rec);
+	t = &rec.diagnosis.timers[FROM_CLIENT];
+	CU_ASSERT(t->syn_seen);
+	CU_ASSERT_EQUAL(t->syn_retransmissions, 2);
+	CU_ASSERT(t->syn_linear);
+	CU_ASSERT(t->syn_gave_up);
+	CU_ASSERT_EQUAL(t->tcp_syn_retries.min, 1);
+	CU_ASSERT_EQUAL(t->tcp_syn_retries.max, 1);
+	/* The capture ends before the next SYN was due: only a lower bound. */
+	classify_later(&s, 500, 0, &rec);
+	CU_ASSERT_FALSE(rec.diagnosis.timers[FROM_CLIENT].syn_gave_up);
+	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].tcp_syn_retries.min, 1);
+	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].tcp_syn_retries.max, TIMER_NO_MAX);
+
+	/* One retransmission, then silence: the application (or an old kernel) gave up; nothing
+	 * more than the lower bound (samples: syn_unanswered_variants_v6, 40001). */
+	script_init(&s, 77, 0);
+	feed(&s, 0, FROM_CLIENT, TCP_SYN, 77, 0, 0);
+	feed(&s, 1020, FROM_CLIENT, TCP_SYN, 77, 0, 0);
+	classify_later(&s, 5000, 0, &rec);
+	CU_ASSERT(rec.diagnosis.timers[FROM_CLIENT].syn_gave_up);
+	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].tcp_syn_retries.min, 1);
+	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].tcp_syn_retries.max, TIMER_NO_MAX);
+
+	script_init(&s, 77, 0);
+	for (int i = 0; i < 6; i++)
+		feed(&s, i ? 1010 : 0, FROM_CLIENT, TCP_SYN, 77, 0, 0);
+	classify_later(&s, 3000, 0, &rec);
+	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].tcp_syn_retries.min, 2);
+	CU_ASSERT_EQUAL(rec.diagnosis.timers[FROM_CLIENT].tcp_syn_retries.max, 2);
+}
+
+/* A server whose SYN+ACK is never acknowledged retries it by count, doubling from 1 s
+ * (inet_rtx_syn_ack): giving up after 3 says tcp_synack_retries 3. */
+static void test_synack_retries(void)
+{
+	struct script s;
+	struct flow_record rec;
+	const struct endpoint_timers *t;
+	int64_t gap = 1000;
+
+	script_init(&s, 77, 500);
+	feed(&s, 0, FROM_CLIENT, TCP_SYN, 77, 0, 0);
+	feed(&s, 0, FROM_SERVER, TCP_SYN | TCP_ACK, 500, 78, 0);
+	for (int i = 0; i < 3; i++, gap *= 2)
+		feed(&s, gap, FROM_SERVER, TCP_SYN | TCP_ACK, 500, 78, 0);
+	classify_later(&s, 12000, 0, &rec);
+	t = &rec.diagnosis.timers[FROM_SERVER];
+	CU_ASSERT(t->syn_seen);
+	CU_ASSERT(t->synack);
+	CU_ASSERT_FALSE(t->syn_linear);
+	CU_ASSERT_EQUAL(t->syn_retransmissions, 3);
+	CU_ASSERT(t->syn_gave_up);
+	CU_ASSERT_EQUAL(t->tcp_syn_retries.min, 3);
+	CU_ASSERT_EQUAL(t->tcp_syn_retries.max, 3);
+	CU_ASSERT_FALSE(rec.diagnosis.timers[FROM_CLIENT].any);
+}
+
+static void test_linux_budget(void)
+{
+	CU_ASSERT_EQUAL(timers_linux_budget_ms(15, 200), 924600); /* tcp_retries2 default */
+	CU_ASSERT_EQUAL(timers_linux_budget_ms(3, 200), 3000);
+	CU_ASSERT_EQUAL(timers_linux_budget_ms(9, 200), 204600);
+	CU_ASSERT_EQUAL(timers_linux_budget_ms(6, 1000), 127000); /* tcp_syn_retries default */
+	CU_ASSERT_EQUAL(timers_linux_budget_ms(7, 1000), 247000);
+}
+
+/* The family from the initial TTL and the SYN's option layout. */
+static void test_stack_family(void)
+{
+	struct script s;
+	struct flow_record rec;
+
+	script_init(&s, 1, 2);
+	s.ttl[FROM_CLIENT] = 126;                 /* Windows, two hops away */
+	s.syn_order[FROM_CLIENT] = 0x411312;      /* mss nop wscale nop nop sackOK */
+	s.syn_order[FROM_SERVER] = 0x74611312;    /* macOS: mss nop wscale nop nop TS sackOK eol */
+	handshake(&s);
+	classify(&s, &rec);
+	CU_ASSERT_STRING_EQUAL(rec.diagnosis.stack[FROM_CLIENT].family, "windows");
+	CU_ASSERT_EQUAL(rec.diagnosis.stack[FROM_CLIENT].initial_ttl, 128);
+	CU_ASSERT_EQUAL(rec.diagnosis.stack[FROM_CLIENT].hops, 2);
+	CU_ASSERT_STRING_EQUAL(rec.diagnosis.stack[FROM_SERVER].family, "macos_bsd");
+
+	script_init(&s, 1000, 2000);
+	s.ttl[FROM_SERVER] = 250;
+	send(&s, 0, FROM_SERVER, TCP_PSH | TCP_ACK, 100); /* midstream: no SYN */
+	send(&s, 1, FROM_CLIENT, TCP_ACK, 0);
+	classify(&s, &rec);
+	CU_ASSERT_STRING_EQUAL(rec.diagnosis.stack[FROM_CLIENT].family, "unix_like");
+	CU_ASSERT_STRING_EQUAL(rec.diagnosis.stack[FROM_SERVER].family, "other");
+	CU_ASSERT_EQUAL(rec.diagnosis.stack[FROM_SERVER].hops, 5);
+}
+
+/* A tombstone keeps when its connection went quiet and who held TIME-WAIT. */
+static void test_tombstone_info(void)
+{
+	struct flow_table *t = flow_table_create(7);
+	struct script s;
+	struct grave_info info = { 0 };
+	struct tcp_segment syn = make_seg(FROM_CLIENT, TCP_SYN, 999, 0, 0);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	script_init(&s, 1, 2);
+	handshake(&s);
+	send(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	send(&s, 0, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
+	send(&s, 0, FROM_CLIENT, TCP_ACK, 0);
+	s.flow.hash = flow_table_hash(t, &syn);
+	CU_ASSERT_EQUAL(flow_table_bury(t, &s.flow, s.now + 70000 * MS), 0);
+	CU_ASSERT(flow_table_grave(t, &syn, s.flow.hash, false, &info));
+	CU_ASSERT_EQUAL(info.time_wait, CLOSER_CLIENT);
+	CU_ASSERT(info.last_ts_ns <= s.now && s.now - info.last_ts_ns < 10 * MS);
+	flow_table_destroy(t);
 }
 
 static void test_window_scaling(void)
@@ -651,15 +1260,15 @@ static void test_tombstones(void)
 	other.sport = 40002;
 	flow_init(&f, 1, &seg, "t", false);
 	f.hash = flow_table_hash(t, &seg);
-	CU_ASSERT_FALSE(flow_table_grave(t, &seg, f.hash, false));
+	CU_ASSERT_FALSE(flow_table_grave(t, &seg, f.hash, false, NULL));
 	CU_ASSERT_EQUAL(flow_table_bury(t, &f, 100), 0);
 	/* Found from both directions, not for another 4-tuple. */
-	CU_ASSERT_TRUE(flow_table_grave(t, &seg, flow_table_hash(t, &seg), false));
-	CU_ASSERT_TRUE(flow_table_grave(t, &back, flow_table_hash(t, &back), false));
-	CU_ASSERT_FALSE(flow_table_grave(t, &other, flow_table_hash(t, &other), false));
+	CU_ASSERT_TRUE(flow_table_grave(t, &seg, flow_table_hash(t, &seg), false, NULL));
+	CU_ASSERT_TRUE(flow_table_grave(t, &back, flow_table_hash(t, &back), false, NULL));
+	CU_ASSERT_FALSE(flow_table_grave(t, &other, flow_table_hash(t, &other), false, NULL));
 	/* Removed: no longer found, still counted until its time is up. */
-	CU_ASSERT_TRUE(flow_table_grave(t, &seg, f.hash, true));
-	CU_ASSERT_FALSE(flow_table_grave(t, &seg, f.hash, false));
+	CU_ASSERT_TRUE(flow_table_grave(t, &seg, f.hash, true, NULL));
+	CU_ASSERT_FALSE(flow_table_grave(t, &seg, f.hash, false, NULL));
 	CU_ASSERT_EQUAL(flow_table_graves(t), 1);
 	/* Many tombstones over several chunks die in order. */
 	for (int i = 0; i < 5000; i++) {
@@ -673,9 +1282,9 @@ static void test_tombstones(void)
 	flow_table_expire_graves(t, 200 + 2500);
 	CU_ASSERT_EQUAL(flow_table_graves(t), 2500);
 	other.sport = 1000 + 2499;
-	CU_ASSERT_FALSE(flow_table_grave(t, &other, flow_table_hash(t, &other), false));
+	CU_ASSERT_FALSE(flow_table_grave(t, &other, flow_table_hash(t, &other), false, NULL));
 	other.sport = 1000 + 2500;
-	CU_ASSERT_TRUE(flow_table_grave(t, &other, flow_table_hash(t, &other), false));
+	CU_ASSERT_TRUE(flow_table_grave(t, &other, flow_table_hash(t, &other), false, NULL));
 	flow_table_destroy(t);
 }
 
@@ -697,6 +1306,8 @@ int main(void)
 	CU_add_test(suite, "fin_simultaneous", test_fin_simultaneous);
 	CU_add_test(suite, "half_closed_at_end", test_half_closed_at_end);
 	CU_add_test(suite, "rst_unread_data", test_rst_unread_data);
+	CU_add_test(suite, "unread bytes count retransmissions once",
+	            test_unread_bytes_count_retransmissions_once);
 	CU_add_test(suite, "rst_abort after answering", test_rst_abort_after_answering);
 	CU_add_test(suite, "rst_after_close", test_rst_after_close);
 	CU_add_test(suite, "rst_peer_restarted", test_rst_peer_restarted);
@@ -716,6 +1327,24 @@ int main(void)
 	CU_add_test(suite, "midstream roles and capture gap", test_midstream_roles_and_gap);
 	CU_add_test(suite, "port reuse detection", test_port_reuse_detection);
 	CU_add_test(suite, "reset with a foreign TTL", test_rst_from_middlebox_ttl);
+	CU_add_test(suite, "REJECT's bare reset with the router's TTL",
+	            test_rst_from_middlebox_bare_reject);
+	CU_add_test(suite, "injected reset with a foreign IP ID", test_rst_from_middlebox_ip_id);
+	CU_add_test(suite, "the endpoints' own resets fit", test_genuine_resets_are_not_middlebox);
+	CU_add_test(suite, "middlebox idle timeout, dropped", test_middlebox_idle_drop);
+	CU_add_test(suite, "short or usual quiet is no idle timeout",
+	            test_short_or_usual_idle_is_not_middlebox);
+	CU_add_test(suite, "middlebox idle timeout, reset", test_middlebox_idle_reset);
+	CU_add_test(suite, "keepalive after a long idle", test_keepalive_after_long_idle);
+	CU_add_test(suite, "stuck CLOSE-WAIT", test_close_wait_stuck);
+	CU_add_test(suite, "half-close in use, late close", test_close_wait_streaming_and_late_close);
+	CU_add_test(suite, "FIN-WAIT-2 timeout", test_fin_wait_2_timeout);
+	CU_add_test(suite, "TIME-WAIT side and reuse", test_time_wait);
+	CU_add_test(suite, "SYN retries", test_syn_retries);
+	CU_add_test(suite, "SYN+ACK retries", test_synack_retries);
+	CU_add_test(suite, "Linux retransmission budget", test_linux_budget);
+	CU_add_test(suite, "stack family", test_stack_family);
+	CU_add_test(suite, "tombstone keeps TIME-WAIT", test_tombstone_info);
 	CU_add_test(suite, "window scaling and zero window", test_window_scaling);
 	CU_add_test(suite, "flow table", test_flow_table);
 	CU_add_test(suite, "tombstones", test_tombstones);

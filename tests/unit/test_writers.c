@@ -98,6 +98,7 @@ static void make_records(struct flow_record r[N_RECORDS])
 			      "last ACK");
 	r[0].state[FROM_CLIENT] = TCPS_TIME_WAIT;
 	r[0].state[FROM_SERVER] = TCPS_CLOSED;
+	r[0].diagnosis.time_wait = CLOSER_CLIENT;
 
 	/* 2: IPv6, microseconds, rst_abort by the server, untrusted text everywhere. */
 	r[1].id = 2;
@@ -122,6 +123,11 @@ static void make_records(struct flow_record r[N_RECORDS])
 	r[1].state[FROM_CLIENT] = TCPS_ESTABLISHED;
 	r[1].state[FROM_SERVER] = TCPS_CLOSED;
 	r[1].modifiers = MOD_MIDSTREAM | MOD_RST_FROM_MIDDLEBOX;
+	r[1].diagnosis.middlebox = (struct middlebox_evidence){
+		.present = true, .claimed = FROM_SERVER, .frame = 40, .expected_ttl = 63,
+		.seen_ttl = 64, .ttl_mismatch = true };
+	r[1].diagnosis.stack[FROM_SERVER] = (struct stack_guess){
+		.family = "linux", .initial_ttl = 64, .hops = 1, .basis = "basis" };
 
 	/* 3: IPv4, microseconds, syn_unanswered: no closer, no close time, empty reason. */
 	r[2].id = 3;
@@ -169,6 +175,22 @@ static void make_records(struct flow_record r[N_RECORDS])
 	r[3].state[FROM_SERVER] = TCPS_UNKNOWN;
 	r[3].modifiers = MOD_MIDSTREAM | MOD_TRUNCATED | MOD_CAPTURE_GAP | MOD_PORT_REUSE | MOD_EVICTED |
 			 MOD_RST_FROM_MIDDLEBOX;
+	/* Diagnoses: an idle timeout, the client's retransmission timers, a reused 4-tuple. */
+	r[3].diagnosis.idle_timeout = (struct idle_timeout_evidence){
+		.present = true, .from = FROM_CLIENT, .idle_ns = 6000123000, .reset = false };
+	r[3].diagnosis.close_wait = (struct close_wait_evidence){
+		.present = true, .side = FROM_SERVER, .duration_ns = 75500000000, .still_open = false };
+	r[3].diagnosis.time_wait_reuse = (struct time_wait_reuse_evidence){
+		.present = true, .side = CLOSER_CLIENT, .gap_ns = 1300000000, .accepted = true };
+	r[3].diagnosis.timers[FROM_CLIENT] = (struct endpoint_timers){
+		.any = true, .rto_seen = true, .rto_retransmissions = 4, .tail_loss_probe = true,
+		.initial_rto_ms = 208, .rto_gave_up = true,
+		.tcp_retries2 = { true, 3, 4 }, .user_timeout_ms = { true, 2820, 6424 },
+		.keepalive_seen = true, .keepalive_time_s = { true, 6, 6 },
+		.keepalive_probes = { true, 4, TIMER_NO_MAX },
+		.fin_timeout_s = { true, TIMER_NO_MIN, 3 } };
+	r[3].diagnosis.stack[FROM_CLIENT] = (struct stack_guess){
+		.family = "linux", .initial_ttl = 64, .hops = 0, .basis = "basis" };
 }
 
 static const struct capture_stats fixture_captures[] = {
@@ -477,6 +499,127 @@ static void expect_endpoint(json_t *o, const char *key, const char *ip, json_int
 	expect_int(v, "port", port, line);
 }
 
+/* A setting range: {"min":m,"max":M} with null for an unshown bound, or null. */
+static void expect_range(json_t *o, const char *key, const struct setting_range *r, int line)
+{
+	json_t *v = member(o, key, line);
+
+	if (v == NULL)
+		return;
+	if (!r->known) {
+		check(json_is_null(v), line, "not null", key);
+		return;
+	}
+	check(json_is_object(v) && json_object_size(v) == 2, line, "range", key);
+	if (r->min == TIMER_NO_MIN)
+		check(json_is_null(json_object_get(v, "min")), line, "min null", key);
+	else
+		expect_int(v, "min", r->min, line);
+	if (r->max == TIMER_NO_MAX)
+		check(json_is_null(json_object_get(v, "max")), line, "max null", key);
+	else
+		expect_int(v, "max", r->max, line);
+}
+
+/* The "diagnosis" object: every member, null where the record has nothing. */
+static void expect_diagnosis(json_t *d, const struct flow_diagnosis *g)
+{
+	json_t *v;
+
+	CU_ASSERT_FATAL(json_is_object(d));
+	EXPECT_KEYS(d, 7);
+	v = json_object_get(d, "middlebox");
+	if (!g->middlebox.present) {
+		CU_ASSERT(json_is_null(v));
+	} else {
+		CU_ASSERT_FATAL(json_is_object(v));
+		EXPECT_KEYS(v, 8);
+		EXPECT_INT(v, "rst_frame", (json_int_t)g->middlebox.frame);
+		EXPECT_STR(v, "claimed", direction_name((enum flow_direction)g->middlebox.claimed));
+		EXPECT_INT(v, "expected_ttl", g->middlebox.expected_ttl);
+		EXPECT_INT(v, "seen_ttl", g->middlebox.seen_ttl);
+		EXPECT_BOOL(v, "ttl_mismatch", g->middlebox.ttl_mismatch);
+		CU_ASSERT(json_is_null(json_object_get(v, "expected_ip_id")) == !g->middlebox.has_ip_id);
+		EXPECT_BOOL(v, "ip_id_mismatch", g->middlebox.ip_id_mismatch);
+	}
+	v = json_object_get(d, "idle_timeout");
+	if (!g->idle_timeout.present) {
+		CU_ASSERT(json_is_null(v));
+	} else {
+		CU_ASSERT_FATAL(json_is_object(v));
+		EXPECT_STR(v, "after", direction_name((enum flow_direction)g->idle_timeout.from));
+		EXPECT_TS(v, "idle_s", "6.000123");
+		EXPECT_STR(v, "answer", g->idle_timeout.reset ? "reset" : "none");
+	}
+	v = json_object_get(d, "close_wait");
+	if (!g->close_wait.present) {
+		CU_ASSERT(json_is_null(v));
+	} else {
+		CU_ASSERT_FATAL(json_is_object(v));
+		EXPECT_STR(v, "side", direction_name((enum flow_direction)g->close_wait.side));
+		EXPECT_TS(v, "seconds", "75.5");
+		EXPECT_BOOL(v, "still_open", g->close_wait.still_open);
+	}
+	EXPECT_STR(d, "time_wait", closer_name(g->time_wait));
+	v = json_object_get(d, "time_wait_reuse");
+	if (!g->time_wait_reuse.present) {
+		CU_ASSERT(json_is_null(v));
+	} else {
+		CU_ASSERT_FATAL(json_is_object(v));
+		EXPECT_STR(v, "held_by", closer_name(g->time_wait_reuse.side));
+		EXPECT_TS(v, "seconds_after", "1.3");
+		EXPECT_BOOL(v, "accepted", g->time_wait_reuse.accepted);
+	}
+	v = json_object_get(d, "timers");
+	CU_ASSERT_FATAL(json_is_object(v));
+	for (int s = FROM_CLIENT; s <= FROM_SERVER; s++) {
+		const struct endpoint_timers *t = &g->timers[s];
+		json_t *side = json_object_get(v, s == FROM_CLIENT ? "client" : "server");
+
+		if (!t->any) {
+			CU_ASSERT(json_is_null(side));
+			continue;
+		}
+		CU_ASSERT_FATAL(json_is_object(side));
+		if (t->rto_seen) {
+			json_t *rt = json_object_get(side, "retransmission");
+
+			CU_ASSERT_FATAL(json_is_object(rt));
+			EXPECT_INT(rt, "rto_retransmissions", t->rto_retransmissions);
+			EXPECT_BOOL(rt, "tail_loss_probe", t->tail_loss_probe);
+			EXPECT_INT(rt, "initial_rto_ms", t->initial_rto_ms);
+			EXPECT_BOOL(rt, "gave_up", t->rto_gave_up);
+			expect_range(rt, "tcp_retries2", &t->tcp_retries2, __LINE__);
+			expect_range(rt, "user_timeout_ms", &t->user_timeout_ms, __LINE__);
+		}
+		if (t->keepalive_seen) {
+			json_t *ka = json_object_get(side, "keepalive");
+
+			CU_ASSERT_FATAL(json_is_object(ka));
+			expect_range(ka, "tcp_keepalive_time", &t->keepalive_time_s, __LINE__);
+			expect_range(ka, "tcp_keepalive_intvl", &t->keepalive_intvl_s, __LINE__);
+			expect_range(ka, "tcp_keepalive_probes", &t->keepalive_probes, __LINE__);
+		}
+		if (t->fin_timeout_s.known)
+			expect_range(side, "tcp_fin_timeout", &t->fin_timeout_s, __LINE__);
+		CU_ASSERT(json_object_get(side, "syn") == NULL || t->syn_seen);
+	}
+	v = json_object_get(d, "stack");
+	CU_ASSERT_FATAL(json_is_object(v));
+	for (int s = FROM_CLIENT; s <= FROM_SERVER; s++) {
+		json_t *side = json_object_get(v, s == FROM_CLIENT ? "client" : "server");
+
+		if (g->stack[s].family == NULL) {
+			CU_ASSERT(json_is_null(side));
+			continue;
+		}
+		CU_ASSERT_FATAL(json_is_object(side));
+		EXPECT_STR(side, "family", g->stack[s].family);
+		EXPECT_INT(side, "initial_ttl", g->stack[s].initial_ttl);
+		EXPECT_INT(side, "hops", g->stack[s].hops);
+	}
+}
+
 /* Checks every field of a parsed flow object against the record it came from. The names come
  * from the name functions, whose spellings are checked above. */
 static void expect_flow(json_t *o, const struct flow_record *r)
@@ -486,7 +629,7 @@ static void expect_flow(json_t *o, const struct flow_record *r)
 	size_t n_mod = 0;
 
 	CU_ASSERT_FATAL(json_is_object(o));
-	EXPECT_KEYS(o, 15);
+	EXPECT_KEYS(o, 16);
 	EXPECT_INT(o, "id", (json_int_t)r->id);
 	EXPECT_STR(o, "capture", r->capture);
 	expect_endpoint(o, "client", ip_addr_format(&r->client.addr, ip, sizeof ip), r->client.port, __LINE__);
@@ -551,6 +694,7 @@ static void expect_flow(json_t *o, const struct flow_record *r)
 		      __LINE__, "modifier", flow_modifier_name(1u << bit));
 	}
 	CU_ASSERT_EQUAL(json_array_size(modifiers), n_mod);
+	expect_diagnosis(json_object_get(o, "diagnosis"), &r->diagnosis);
 }
 
 /* Parses a whole output as one JSON value, rejecting duplicate keys. */
@@ -647,9 +791,20 @@ static void test_json_document(void)
 		"\"note\":\"FIN from the client\"},"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out,
 		"\"state\":{\"client\":\"TIME-WAIT\",\"server\":\"CLOSED\"},"
-		"\"retransmissions\":{\"client\":1,\"server\":0},\"keepalive_probes\":0,\"modifiers\":[]}"));
+		"\"retransmissions\":{\"client\":1,\"server\":0},\"keepalive_probes\":0,\"modifiers\":[],"
+		"\"diagnosis\":{\"middlebox\":null,\"idle_timeout\":null,\"close_wait\":null,"
+		"\"time_wait\":\"client\",\"time_wait_reuse\":null,"
+		"\"timers\":{\"client\":null,\"server\":null},\"stack\":{\"client\":null,\"server\":null}}}"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"modifiers\":[\"midstream\",\"truncated\",\"capture_gap\","
-					   "\"port_reuse\",\"evicted\",\"rst_from_middlebox\"]}"));
+					   "\"port_reuse\",\"evicted\",\"rst_from_middlebox\"],\"diagnosis\":{"));
+	/* Nested diagnosis members, as a pipeline reads them. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"middlebox\":{\"rst_frame\":40,\"claimed\":\"server\","
+					   "\"expected_ttl\":63,\"seen_ttl\":64,\"ttl_mismatch\":true,"
+					   "\"expected_ip_id\":null,\"seen_ip_id\":null,"
+					   "\"ip_id_mismatch\":false}"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"tcp_retries2\":{\"min\":3,\"max\":4},"
+					   "\"user_timeout_ms\":{\"min\":2820,\"max\":6424}"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"tcp_fin_timeout\":{\"min\":null,\"max\":3}"));
 
 	/* Captures. */
 	captures = json_object_get(doc, "captures");
@@ -838,7 +993,7 @@ static void test_ndjson_empty_run_is_empty(void)
 
 /* --- CSV -------------------------------------------------------------------------------------- */
 
-#define CSV_COLUMNS 26
+#define CSV_COLUMNS 43
 #define CSV_ROWS_MAX 8
 
 struct csv_table {
@@ -893,6 +1048,13 @@ static const char *const csv_header[CSV_COLUMNS] = {
 	"handshake", "close_class", "close_detail", "close_closer", "close_reason", "close_ts",
 	"close_evidence", "state_client", "state_server", "retransmissions_client",
 	"retransmissions_server", "keepalive_probes", "modifiers",
+	"diagnosis_middlebox_claimed", "diagnosis_middlebox_expected_ttl",
+	"diagnosis_middlebox_seen_ttl", "diagnosis_middlebox_expected_ip_id",
+	"diagnosis_middlebox_seen_ip_id", "diagnosis_idle_timeout_s", "diagnosis_idle_timeout_answer",
+	"diagnosis_close_wait_side", "diagnosis_close_wait_s", "diagnosis_close_wait_still_open",
+	"diagnosis_time_wait", "diagnosis_time_wait_reuse_held_by", "diagnosis_time_wait_reuse_s",
+	"diagnosis_timers_client", "diagnosis_timers_server", "diagnosis_stack_client",
+	"diagnosis_stack_server",
 };
 
 /* The value of column `name` in row `row`; want NULL: the field is empty and unquoted. */
@@ -959,6 +1121,10 @@ static void test_csv_round_trips(void)
 	EXPECT_CELL(&t, 1, "retransmissions_server", "0");
 	EXPECT_CELL(&t, 1, "keepalive_probes", "0");
 	EXPECT_CELL(&t, 1, "modifiers", "");
+	EXPECT_CELL(&t, 1, "diagnosis_middlebox_claimed", NULL);
+	EXPECT_CELL(&t, 1, "diagnosis_time_wait", "client");
+	EXPECT_CELL(&t, 1, "diagnosis_timers_client", NULL);
+	EXPECT_CELL(&t, 1, "diagnosis_stack_client", NULL);
 
 	EXPECT_CELL(&t, 2, "capture", WEIRD_CAPTURE);
 	EXPECT_CELL(&t, 2, "client_ip", "2001:db8::1");
@@ -972,6 +1138,14 @@ static void test_csv_round_trips(void)
 	EXPECT_CELL(&t, 2, "close_ts", "1764000003.000001");
 	EXPECT_CELL(&t, 2, "close_evidence", "40:server:RST,ACK");
 	EXPECT_CELL(&t, 2, "modifiers", "midstream;rst_from_middlebox");
+	EXPECT_CELL(&t, 2, "diagnosis_middlebox_claimed", "server");
+	EXPECT_CELL(&t, 2, "diagnosis_middlebox_expected_ttl", "63");
+	EXPECT_CELL(&t, 2, "diagnosis_middlebox_seen_ttl", "64");
+	EXPECT_CELL(&t, 2, "diagnosis_middlebox_expected_ip_id", NULL);
+	EXPECT_CELL(&t, 2, "diagnosis_middlebox_seen_ip_id", NULL);
+	EXPECT_CELL(&t, 2, "diagnosis_time_wait", NULL);
+	EXPECT_CELL(&t, 2, "diagnosis_stack_client", NULL);
+	EXPECT_CELL(&t, 2, "diagnosis_stack_server", "linux");
 
 	EXPECT_CELL(&t, 3, "close_class", "syn_unanswered");
 	EXPECT_CELL(&t, 3, "close_closer", NULL);
@@ -990,6 +1164,19 @@ static void test_csv_round_trips(void)
 	EXPECT_CELL(&t, 4, "close_evidence",
 		    "100:client:PSH,ACK;101:client:PSH,ACK;102:client:PSH,ACK;103:client:PSH,ACK;"
 		    "104:client:PSH,ACK;105:client:PSH,ACK;106:client:PSH,ACK;107:client:PSH,ACK");
+	EXPECT_CELL(&t, 4, "diagnosis_idle_timeout_s", "6.000123");
+	EXPECT_CELL(&t, 4, "diagnosis_idle_timeout_answer", "none");
+	EXPECT_CELL(&t, 4, "diagnosis_close_wait_side", "server");
+	EXPECT_CELL(&t, 4, "diagnosis_close_wait_s", "75.500000");
+	EXPECT_CELL(&t, 4, "diagnosis_close_wait_still_open", "false");
+	EXPECT_CELL(&t, 4, "diagnosis_time_wait_reuse_held_by", "client");
+	EXPECT_CELL(&t, 4, "diagnosis_time_wait_reuse_s", "1.300000");
+	EXPECT_CELL(&t, 4, "diagnosis_timers_client",
+		    "rto_retransmissions=4;initial_rto_ms=208;tcp_retries2=3..4;"
+		    "user_timeout_ms=2820..6424;tcp_keepalive_time=6;tcp_keepalive_probes=4..;"
+		    "tcp_fin_timeout=..3");
+	EXPECT_CELL(&t, 4, "diagnosis_timers_server", NULL);
+	EXPECT_CELL(&t, 4, "diagnosis_stack_client", "linux");
 	free_csv(&t);
 	free(out);
 }
@@ -1113,6 +1300,31 @@ static void test_text_report(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out,
 		"\n  #4 [2001:db8::10]:60000 -> [2001:db8::20]:22  peer_vanished (client): "
 		"oldest segment retransmitted 8 times, never acknowledged\n"));
+	/* One plain sentence per diagnosis, indented under its flow. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(out,
+		"\n      The reset in frame 40 says it came from the server, but its TTL is 64 where "
+		"the server's packets arrive with 63: a firewall, load balancer or IPS in the path "
+		"sent it.\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out,
+		"\n      The connection had been silent for 6.00 s, longer than ever before, when the "
+		"client spoke again, and nothing ever answered: "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out,
+		"\n      The server acknowledged the client's FIN and stayed in CLOSE-WAIT for 75.50 s "
+		"before it closed: its application was slow to close the socket.\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out,
+		"\n      This connection reused its 4-tuple 1.30 s after the previous connection on it "
+		"ended, while the client could still hold its TIME-WAIT"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out,
+		"\n      The client's timers: 4 RTO retransmissions from 208.0 ms after a tail-loss "
+		"probe, then it gave up: tcp_retries2 3-4 (default 15, about 15 minutes) or "
+		"TCP_USER_TIMEOUT 2.8-6.4 s (the wire cannot tell which); keepalive after "
+		"tcp_keepalive_time 6 s, tcp_keepalive_probes at least 4 (defaults 7200 s, 75 s, 9; or "
+		"TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT); FIN-WAIT-2 of its closed socket: "
+		"tcp_fin_timeout at most 3 s (default 60 s).\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out,
+		"\n      The client looks like Linux (basis), 0 hops from the capture point.\n"));
+	/* Not noteworthy: fin_graceful with only its TIME-WAIT to tell. */
+	CU_ASSERT_PTR_NULL(strstr(out, "holds TIME-WAIT"));
 
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\nskipped frames\n  x.pcap: not_ip 7, fragment 3\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\ncapture errors\n  " WEIRD_CAPTURE ": truncated record header\n"));
@@ -1178,6 +1390,42 @@ static void test_text_caps_noteworthy_and_resets(void)
 					   "  198.51.100.3:80 (server)  3\n  198.51.100.2:80 (server)  2\n"
 					   "  198.51.100.1:80 (server)  1\n  198.51.100.8:80 (server)  1\n"
 					   "  198.51.100.9:80 (server)  1\n\n"));
+	free(out);
+}
+
+/* A graceful close is not noteworthy, unless a diagnosis makes it so (here the reuse of its
+ * 4-tuple during TIME-WAIT), and then its sentences follow it. */
+static void test_text_diagnosis_makes_noteworthy(void)
+{
+	struct flow_record r[2];
+	struct run_summary s = { .flows = 2, .frames = 20 };
+	size_t len;
+	char *out, buf[512];
+
+	memset(r, 0, sizeof r);
+	for (unsigned i = 0; i < 2; i++) {
+		r[i].id = i + 1;
+		r[i].client = (struct flow_endpoint){ ip4(198, 51, 100, 1), 40001 };
+		r[i].server = (struct flow_endpoint){ ip4(198, 51, 100, 2), 8080 };
+		r[i].close_class = CLOSE_FIN_GRACEFUL;
+		r[i].closer = CLOSER_CLIENT;
+		r[i].diagnosis.time_wait = CLOSER_CLIENT;
+		snprintf(r[i].reason, sizeof r[i].reason, "closed %u", i + 1);
+	}
+	r[1].diagnosis.time_wait_reuse = (struct time_wait_reuse_evidence){
+		.present = true, .side = CLOSER_SERVER, .gap_ns = 100000000, .accepted = true };
+	s.by_class[CLOSE_FIN_GRACEFUL][CLOSER_CLIENT] = 2;
+	out = run_writer(REPORT_TEXT, r, 2, &s, &len);
+	EXPECT_WORDS(out, "noteworthy flows", "noteworthy flows (1)");
+	CU_ASSERT_PTR_NULL(find_line(out, "  #1 ", buf, sizeof buf));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out,
+		"  #2 198.51.100.1:40001 -> 198.51.100.2:8080  fin_graceful (client): closed 2\n"
+		"      This connection reused its 4-tuple 100.0 ms after the previous connection on it "
+		"ended, while the server could still hold its TIME-WAIT (Linux keeps it 60 s, RFC 9293 "
+		"4 minutes): the new SYN was accepted (RFC 6191: a higher sequence number or timestamp "
+		"than the old connection's).\n"
+		"      The client holds TIME-WAIT at the end (the side that closed first keeps the "
+		"4-tuple for 60 s on Linux, 4 minutes per RFC 9293).\n"));
 	free(out);
 }
 
@@ -1359,6 +1607,7 @@ static CU_TestInfo text_tests[] = {
 	{ "text_caps_noteworthy_and_resets", test_text_caps_noteworthy_and_resets },
 	{ "text_top_resets_capped_at_ten", test_text_top_resets_capped_at_ten },
 	{ "text_reset_flood_keeps_the_top_sources", test_text_reset_flood_keeps_the_top_sources },
+	{ "text_diagnosis_makes_noteworthy", test_text_diagnosis_makes_noteworthy },
 	{ "text_empty_run", test_text_empty_run },
 	{ "write_failure_is_reported", test_write_failure_is_reported },
 	CU_TEST_INFO_NULL,
