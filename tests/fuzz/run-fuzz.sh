@@ -77,13 +77,19 @@ else
 	echo "run-fuzz: no $SAMPLES: no seeds from the samples" >&2
 fi
 
+# Inputs up to 16 KiB for the pipeline (libFuzzer would otherwise go up to the largest seed, a
+# megabyte sample, and run a hundred times slower); longer seeds are cut, and a cut capture is an
+# input worth trying too. A -max_len given on the command line wins.
+limits=()
+[[ $target == pipeline ]] && limits=(-max_len=16384)
+
 log=$WORK/fuzz-$(date +%Y%m%d-%H%M%S).log
 echo "run-fuzz: fuzz_$target for $seconds s, log $log"
 TIMEFORMAT="run-fuzz: CPU %U s user + %S s system, %R s wall"
 status=0
 time {
 	"$BIN" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$WORK/artifacts/" "$@" \
+		-artifact_prefix="$WORK/artifacts/" "${limits[@]}" "$@" \
 		"$WORK/corpus" "$COMMITTED" "$ROOT/tests/fuzz/crashes" "$WORK/seeds" >"$log" 2>&1 || status=$?
 }
 grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)' "$log" | tail -1 || true
