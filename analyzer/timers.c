@@ -177,10 +177,11 @@ static void infer_syn(const struct flow *f, const struct classify_context *ctx,
 		if (fabs(s->off_us[k] / 1000.0 - want) > 0.1 * want + 50)
 			fits = false;
 	}
-	last_ms = (s->last_ns - s->t0) / 1e6;
+	last_ms = (double)(s->last_ns - s->t0) / 1e6;
 	next_ms = syn_gap_ms((int)s->total, g1, linear);
 	answered = d == FROM_CLIENT ? f->synack_seen : f->handshake_acked;
-	t->syn_gave_up = !answered && ctx->capture_end_ns - s->last_ns >= GAVE_UP_FACTOR * next_ms * 1e6;
+	t->syn_gave_up = !answered &&
+	                 (double)(ctx->capture_end_ns - s->last_ns) >= GAVE_UP_FACTOR * next_ms * 1e6;
 	if (!fits || !names_linux_settings(g))
 		return;
 	if (t->synack) {
@@ -234,11 +235,11 @@ static void infer_rto(const struct flow *f, const struct classify_context *ctx,
 	t->tail_loss_probe = c >= 2 && near(gap[c - 1], gap[c], 0.33);
 	t->initial_rto_ms = (uint32_t)(gap[c] + 0.5);
 	e1 = s->off_us[c] / 1000.0;
-	en = (s->last_ns - s->t0) / 1e6;
+	en = (double)(s->last_ns - s->t0) / 1e6;
 	next = 2 * gap[m];
 	if (next > TCP_RTO_MAX_MS)
 		next = TCP_RTO_MAX_MS;
-	t->rto_gave_up = ctx->capture_end_ns - s->last_ns >= GAVE_UP_FACTOR * next * 1e6 ||
+	t->rto_gave_up = (double)(ctx->capture_end_ns - s->last_ns) >= GAVE_UP_FACTOR * next * 1e6 ||
 	                 (f->rare->rst_frame[d] && f->rare->rst_frame[d] > f->silent.last.frame);
 	if (!names_linux_settings(g) || t->initial_rto_ms < TCP_RTO_MIN_MS * 0.95)
 		return;
@@ -265,7 +266,7 @@ static void infer_keepalive(const struct flow *f, enum flow_direction k,
 	if (r->first_probe_idle_ms)
 		t->keepalive_time_s = seconds_setting(r->first_probe_idle_ms / 1000.0);
 	if (unanswered && run->probes >= 2)
-		t->keepalive_intvl_s = seconds_setting((r->last_probe.ts_ns - r->first_probe.ts_ns) /
+		t->keepalive_intvl_s = seconds_setting((double)(r->last_probe.ts_ns - r->first_probe.ts_ns) /
 		                                       1e9 / (run->probes - 1));
 	if (unanswered) {
 		/* Linux resets one interval after the last of tcp_keepalive_probes unanswered probes;
@@ -290,7 +291,7 @@ static void infer_fin_wait_2(const struct flow *f, enum flow_direction a,
 	if (!me->fin.frame || !me->fin_ack.frame || !peer->fin.frame ||
 	    peer->fin.frame < me->fin_ack.frame || !names_linux_settings(g))
 		return;
-	wait = (peer->fin.ts_ns - me->fin_ack.ts_ns) / 1e9;
+	wait = (double)(peer->fin.ts_ns - me->fin_ack.ts_ns) / 1e9;
 	if (r && r->first_rst_from == a && r->rst_answers.frame == peer->fin.frame &&
 	    !(r->first_rst.flags & TCP_ACK)) {
 		/* Gone before the peer's FIN: it expired no earlier than set, so the setting is

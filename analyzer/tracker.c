@@ -461,7 +461,7 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 	uint32_t window = scaled_window(f, d, seg);
 	struct seg_snap snap = snapshot(f, seg, ts_ns, frame);
 	/* The silence before this segment (none before the flow's first). */
-	int64_t gap_ns = f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets
+	int64_t gap_ns = (f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets) != 0
 	                     ? ts_ns - f->last_ts_ns
 	                     : 0;
 	bool probe;

@@ -324,7 +324,7 @@ void diagnosis_sentences(const struct flow_diagnosis *d, struct rbuf *b,
 		            "60 s on Linux, 4 minutes per RFC 9293).");
 		emit_buf(b, emit, ctx);
 	}
-	for (uint8_t s = FROM_CLIENT; s <= FROM_SERVER; s++) {
+	for (unsigned s = FROM_CLIENT; s <= FROM_SERVER; s++) {
 		timers_sentence(b, s, &d->timers[s]);
 		emit_buf(b, emit, ctx);
 	}
@@ -333,7 +333,7 @@ void diagnosis_sentences(const struct flow_diagnosis *d, struct rbuf *b,
 	    (d->stack[FROM_CLIENT].family || d->stack[FROM_SERVER].family)) {
 		bool first = true;
 
-		for (uint8_t s = FROM_CLIENT; s <= FROM_SERVER; s++) {
+		for (unsigned s = FROM_CLIENT; s <= FROM_SERVER; s++) {
 			if (!d->stack[s].family)
 				continue;
 			if (!first)
