@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_TEMPLATE_BYTES_PER_CONNECTION (256u * 1024)
+
 struct packet {
 	int64_t rel_ns;
 	uint32_t len;
@@ -182,6 +184,7 @@ static int load(struct template *t, const char *path)
 	size_t cap = 64;
 	int64_t first = -1;
 	uint8_t keys[64][12];
+	unsigned long long bytes = 0;
 
 	if (!p)
 		return -1;
@@ -204,6 +207,7 @@ static int load(struct template *t, const char *path)
 			t->packets = realloc(t->packets, (cap *= 2) * sizeof *t->packets);
 		t->packets[t->n].rel_ns = ts - first;
 		t->packets[t->n].len = h->caplen;
+		bytes += h->caplen;
 		t->packets[t->n].data = malloc(h->caplen);
 		memcpy(t->packets[t->n].data, data, h->caplen);
 		t->n++;
@@ -235,6 +239,12 @@ static int load(struct template *t, const char *path)
 	pcap_close(p);
 	if (t->connections == 0)
 		t->connections = 1; /* midstream-only template: one connection */
+	/* A bulk transfer (a megabyte per connection) drawn at its weight would make the capture
+	 * mostly one kind of connection and tens of gigabytes: such templates are left out. */
+	if (bytes / t->connections > MAX_TEMPLATE_BYTES_PER_CONNECTION) {
+		fprintf(stderr, "left out %s: %llu bytes per connection\n", path, bytes / t->connections);
+		return -1;
+	}
 	return t->n ? 0 : -1;
 }
 
