@@ -23,6 +23,7 @@
 
 #include "classify.h"
 #include "flow_table.h"
+#include "live_flow.h"
 #include "tracker.h"
 
 enum finish_phase {
@@ -52,6 +53,7 @@ struct record_buf {
 
 struct shard {
 	const struct engine_options *opt;
+	struct flow_store store;      /* the shard's flows and their blocks */
 	struct flow_table *table;
 	uint64_t max_flows;
 	int64_t now_ns;
@@ -67,6 +69,8 @@ struct shard {
 	unsigned out_slot;
 	bool out_failed;       /* no memory for a record: the run fails rather than lose it */
 	struct flow_record record;
+	struct flow view;             /* the flow being finished, decoded for the classifier */
+	struct flow_rare view_rare;
 };
 
 struct file_counts {
@@ -143,7 +147,8 @@ static int shard_init(struct shard *s, const struct engine_options *opt, uint64_
 	s->opt = opt;
 	s->max_flows = max_flows;
 	s->writer = writer;
-	s->table = flow_table_create(opt->hash_seed);
+	flow_store_init(&s->store);
+	s->table = flow_table_create(opt->hash_seed, &s->store);
 	if (s->table)
 		flow_table_limit_graves(s->table, max_flows); /* memory within --max-flows */
 	return s->table ? 0 : -1;
@@ -151,27 +156,12 @@ static int shard_init(struct shard *s, const struct engine_options *opt, uint64_
 
 static void shard_free(struct shard *s)
 {
-	struct flow *f;
-
-	if (s->table) {
-		while ((f = flow_table_oldest(s->table, FLOW_LIST_FINISHED)) ||
-		       (f = flow_table_oldest(s->table, FLOW_LIST_LIVE))) {
-			flow_table_remove(s->table, f);
-			flow_free(f);
-		}
-		flow_table_destroy(s->table);
-	}
+	flow_table_destroy(s->table);
+	flow_store_destroy(&s->store); /* every flow left goes with it */
 	for (int i = 0; i < 2; i++) {
 		free(s->out[i].items);
 		free(s->live_after[i]);
 	}
-}
-
-static uint64_t last_frame_of(const struct flow *f)
-{
-	uint64_t a = snap_frame(f, &f->dir[0].last), b = snap_frame(f, &f->dir[1].last);
-
-	return a > b ? a : b;
 }
 
 static void emit(struct shard *s, const struct flow_record *rec, struct record_key key)
@@ -202,24 +192,26 @@ static void emit(struct shard *s, const struct flow_record *rec, struct record_k
 
 /* Classifies `f`, hands it on (if the user asked for it), and frees it. A flow finished before
  * the end of the capture leaves a tombstone. */
-static void finish_flow(struct shard *s, struct flow *f, enum finish_phase phase,
+static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase phase,
                         uint32_t extra_modifiers)
 {
 	struct flow_record *rec = &s->record;
+	struct flow *view = &s->view;
 	struct classify_context ctx = { .capture_end_ns = s->now_ns, .idle_ns = s->opt->idle_ns,
 	                                .close_wait_ns = s->opt->close_wait_ns };
 	struct record_key key = { .frame = phase == PHASE_END ? UINT64_MAX : s->frame,
 	                          .phase = phase,
-	                          .order = phase == PHASE_END ? f->first_frame : last_frame_of(f) };
+	                          .order = phase == PHASE_END ? f->first_frame : flow_last_frame(f) };
 
 	flow_table_remove(s->table, f);
 	if (phase != PHASE_END && phase != PHASE_REUSE)
 		flow_table_bury(s->table, f, s->now_ns + TOMBSTONE_NS); /* best effort */
-	classify_flow(f, &ctx, rec);
+	flow_decode(&s->store, f, view, &s->view_rare);
+	flow_store_free(&s->store, f);
+	classify_flow(view, &ctx, rec);
 	rec->modifiers |= extra_modifiers;
 	bool keep = !s->opt->hooks || !s->opt->hooks->finish ||
-	            s->opt->hooks->finish(s->opt->hooks->ctx, f, rec);
-	flow_free(f);
+	            s->opt->hooks->finish(s->opt->hooks->ctx, view, rec);
 
 	if (!keep || (s->opt->only_flow && rec->id != s->opt->only_flow))
 		return;
@@ -233,7 +225,7 @@ static void finish_flow(struct shard *s, struct flow *f, enum finish_phase phase
 /* Capture time moved to `ts_ns` at frame `frame`: finish what has expired (engine.h). */
 static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
 {
-	struct flow *f;
+	struct live_flow *f;
 
 	s->frame = frame;
 	if (ts_ns <= s->now_ns)
@@ -254,7 +246,7 @@ static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
  * live flow idle the longest, marked evicted. */
 static void make_room(struct shard *s)
 {
-	struct flow *f = flow_table_oldest(s->table, FLOW_LIST_FINISHED);
+	struct live_flow *f = flow_table_oldest(s->table, FLOW_LIST_FINISHED);
 
 	if (f) {
 		finish_flow(s, f, PHASE_EVICT, 0);
@@ -268,12 +260,13 @@ static void make_room(struct shard *s)
 }
 
 /* A segment no live flow claims: a new connection, or a late segment of a finished one. */
-static struct flow *start_flow(struct shard *s, const struct batch_item *it, uint32_t modifiers)
+static struct live_flow *start_flow(struct shard *s, const struct batch_item *it,
+                                   uint32_t modifiers)
 {
 	bool syn = (it->seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
 	struct grave_info grave = { 0 };
 	bool reuses = false;
-	struct flow *f;
+	struct live_flow *f;
 
 	if (flow_table_grave(s->table, &it->seg, it->hash, syn, &grave)) {
 		if (!syn) {
@@ -285,15 +278,18 @@ static struct flow *start_flow(struct shard *s, const struct batch_item *it, uin
 	}
 	if (s->max_flows && flow_table_count(s->table) >= s->max_flows)
 		make_room(s);
-	f = malloc(sizeof *f);
+	f = flow_store_new(&s->store);
+	if (f && !flow_init(&s->store, f, it->frame, &it->seg, it->capture, it->ts_nano)) {
+		flow_store_free(&s->store, f);
+		f = NULL;
+	}
 	if (!f) {
 		s->dropped++;
 		return NULL;
 	}
-	flow_init(f, it->frame, &it->seg, it->capture, it->ts_nano);
-	f->modifiers |= modifiers;
+	f->modifiers |= (uint8_t)modifiers;
 	if (reuses) /* when the earlier connection went quiet, who held its TIME-WAIT */
-		flow_note_reuse(f, it->ts_ns - grave.last_ts_ns, grave.time_wait);
+		flow_note_reuse(&s->store, f, it->ts_ns - grave.last_ts_ns, grave.time_wait);
 	f->hash = it->hash;
 	flow_table_insert(s->table, f); /* a failed grow only lengthens chains */
 	if (flow_table_count(s->table) > s->peak_flows)
@@ -303,28 +299,28 @@ static struct flow *start_flow(struct shard *s, const struct batch_item *it, uin
 
 static void shard_segment(struct shard *s, const struct batch_item *it)
 {
-	struct flow *f = flow_table_find(s->table, &it->seg, it->hash);
+	struct live_flow *f = flow_table_find(s->table, &it->seg, it->hash);
 	bool first = !f;
 
-	if (f && flow_is_reused_by(f, &it->seg, flow_direction_of(f, &it->seg))) {
+	if (f && flow_is_reused_by(f, &it->seg, flow_direction_of(&s->store, f, &it->seg))) {
 		/* Both connections learn of the reuse: the old one is finished now, without a
 		 * tombstone (the new flow takes the 4-tuple), and the new one learns when the old
 		 * one went quiet and who held its TIME-WAIT. */
 		int64_t old_last = f->last_ts_ns;
-		enum closer_side old_time_wait = flow_time_wait_side(f);
+		enum closer_side old_time_wait = live_time_wait_side(f);
 
 		finish_flow(s, f, PHASE_REUSE, MOD_PORT_REUSE);
 		f = start_flow(s, it, MOD_PORT_REUSE);
 		if (f)
-			flow_note_reuse(f, it->ts_ns - old_last, old_time_wait);
+			flow_note_reuse(&s->store, f, it->ts_ns - old_last, old_time_wait);
 		first = true;
 	} else if (!f) {
 		f = start_flow(s, it, 0);
 	}
 	if (f) {
-		enum flow_direction d = flow_direction_of(f, &it->seg);
+		enum flow_direction d = flow_direction_of(&s->store, f, &it->seg);
 
-		tracker_segment(f, &it->seg, d, it->ts_ns, it->frame);
+		tracker_segment(&s->store, f, &it->seg, d, it->ts_ns, it->frame);
 		if (s->opt->hooks && s->opt->hooks->segment)
 			s->opt->hooks->segment(s->opt->hooks->ctx, f, &it->seg, d, it->ts_ns, it->frame,
 			                       first);
@@ -333,7 +329,7 @@ static void shard_segment(struct shard *s, const struct batch_item *it)
 }
 
 struct flow_in_shard {
-	struct flow *flow;
+	struct live_flow *flow;
 	struct shard *shard;
 };
 
@@ -358,8 +354,8 @@ static int finish_all(struct shard **shards, unsigned n)
 		return -1;
 	for (unsigned k = 0; k < n; k++)
 		for (int list = FLOW_LIST_LIVE; list <= FLOW_LIST_FINISHED; list++)
-			for (struct flow *f = flow_table_oldest(shards[k]->table, (enum flow_list)list);
-			     f && i < total; f = f->newer)
+			for (struct live_flow *f = flow_table_oldest(shards[k]->table, (enum flow_list)list);
+			     f && i < total; f = flow_table_newer(shards[k]->table, f))
 				all[i++] = (struct flow_in_shard){ f, shards[k] };
 	if (i > 1)
 		qsort(all, i, sizeof *all, by_first_frame);
@@ -521,7 +517,7 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 
 	e->n_workers = e->opt.threads;
 	e->workers = calloc(e->n_workers, sizeof *e->workers);
-	e->hasher = flow_table_create(e->opt.hash_seed);
+	e->hasher = flow_table_create(e->opt.hash_seed, NULL);
 	e->batches[0] = malloc(sizeof *e->batches[0]);
 	e->batches[1] = malloc(sizeof *e->batches[1]);
 	if (!e->workers || !e->hasher || !e->batches[0] || !e->batches[1])

@@ -33,6 +33,7 @@
 #define DEFAULT_EXPIRE_NS (300LL * 1000000000)
 
 struct flow;
+struct live_flow;
 
 /* An observer of the engine, for features that need more than the finished records (the
  * segment log behind stories and ladder diagrams, seglog.h). Every member may be NULL. Hooks
@@ -41,11 +42,11 @@ struct flow;
 struct engine_hooks {
 	void *ctx;
 	/* `seg` (frame `fr`, direction `d`) was just applied to `f`; `first`: it started `f`. */
-	void (*segment)(void *ctx, const struct flow *f, const struct tcp_segment *seg,
+	void (*segment)(void *ctx, const struct live_flow *f, const struct tcp_segment *seg,
 	                enum flow_direction d, int64_t ts_ns, uint64_t frame, bool first);
-	/* `f` is finished and classified into *rec; called for every flow, before it is reported
-	 * and freed. May attach data to *rec that lives until the next call. Returns false to leave
-	 * the flow out of the report (as only_flow does). */
+	/* `f` (decoded: the live flow is gone) is finished and classified into *rec; called for
+	 * every flow, before it is reported. May attach data to *rec that lives until the next call.
+	 * Returns false to leave the flow out of the report (as only_flow does). */
 	bool (*finish)(void *ctx, const struct flow *f, struct flow_record *rec);
 };
 

@@ -1,19 +1,16 @@
-/* flow.h - what the analyzer keeps about one live connection.
+/* flow.h - a connection as the classifier reads it.
  *
  * A flow is two directions (what the client sent, what the server sent) plus the two endpoints'
  * inferred states. Each direction keeps counters, sequence tracking and a few snapshots of the
- * segments a later conclusion may rest on (its FIN, its last segment, ...). The tracker
- * (tracker.c) updates it per segment; the classifier (classify.c) reads it once, when the flow
- * is finished, and produces the immutable flow_record.
+ * segments a later conclusion may rest on (its FIN, its last segment, ...).
  *
- * Memory is the budget (issue: at most 512 bytes per live flow): snapshots are 24 bytes, frame
- * numbers are stored relative to the flow's first frame, counters that cannot exceed 2^32 in
- * practice are 32 bits, and the evidence only unusual endings need (resets, keepalive probes,
- * unanswered retransmissions, data after a FIN) lives in a `flow_rare` block allocated the first
- * time such a segment is seen: most connections never pay for it. The diagnoses' per-flow state
- * (IP ID and TTL habits, the SYN layout, the silence before a run, the longest gap) fills what
- * was padding in flow_dir, silent_run and flow, so a live flow is no larger for them; their
- * evidence (resets' IP IDs, retransmission schedules, 4-tuple reuse) is in the rare block.
+ * While a connection is alive the tracker (tracker.c) keeps it in a compact form (live_flow.h),
+ * sized for the memory budget; when it is finished, flow_decode() expands it once into the struct
+ * flow below, which the classifier (classify.c) and the timer inference (timers.c) read to
+ * produce the immutable flow_record. This layout is for reading, not for memory: one of it exists
+ * per shard at a time, however many flows are alive. The evidence only unusual endings need
+ * (resets, keepalive probes, unanswered retransmissions, data after a FIN, reuse of a 4-tuple) is
+ * in a `flow_rare` block, NULL when the connection never needed one.
  */
 #ifndef TM_FLOW_H
 #define TM_FLOW_H
@@ -32,7 +29,6 @@ struct seg_snap {
 	uint32_t ack;    /* absolute */
 	uint16_t len;    /* payload bytes (an IP packet holds at most 65535) */
 	uint8_t flags;
-	uint8_t ttl;
 };
 
 /* Flag bits of flow_dir.bits. */
@@ -109,8 +105,8 @@ struct sched {
 	uint8_t from;              /* enum flow_direction */
 };
 
-/* Evidence of the unusual: allocated on the first RST, keepalive probe, retransmission into
- * silence, data after a FIN or reuse of a 4-tuple. */
+/* Evidence of the unusual: present once a RST, keepalive probe, retransmission into silence,
+ * data after a FIN or reuse of a 4-tuple was seen. */
 struct flow_rare {
 	struct seg_snap first_rst;        /* first RST of either side */
 	struct seg_snap rst_answers;      /* the other side's last segment before it */
@@ -154,10 +150,6 @@ struct silent_run {
 };
 
 struct flow {
-	/* What a lookup reads comes first, in one cache line (flow_table.c). */
-	uint32_t hash;
-	uint8_t list;                 /* enum flow_list */
-	struct flow *hash_next;
 	struct flow_endpoint ep[2];   /* [FROM_CLIENT] = client, [FROM_SERVER] = server */
 	uint64_t first_frame;         /* frame number of its first segment: also its id */
 	const char *capture;
@@ -166,7 +158,7 @@ struct flow {
 	int64_t last_active_ns;       /* last payload, SYN or FIN (keepalives do not count) */
 	struct flow_dir dir[2];
 	struct silent_run silent;
-	struct flow_rare *rare;       /* NULL until needed */
+	struct flow_rare *rare;       /* NULL: none was needed */
 	uint32_t modifiers;
 	uint8_t state[2];             /* enum tcp_state */
 	bool roles_inferred;
@@ -175,9 +167,6 @@ struct flow {
 	bool handshake_acked;
 	bool starts_with_syn;
 	uint32_t max_gap_ms;          /* longest time between two consecutive segments, saturating */
-
-	struct flow *older;           /* activity list: least recently active first */
-	struct flow *newer;
 };
 
 /* Payloads up to this size count as heartbeat-sized messages. */

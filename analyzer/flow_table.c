@@ -12,12 +12,13 @@ struct graveyard;
 static void graveyard_free(struct graveyard *g);
 
 struct activity_list {
-	struct flow *oldest;
-	struct flow *newest;
+	uint32_t oldest;   /* flow handles, 0: none */
+	uint32_t newest;
 };
 
 struct flow_table {
-	struct flow **buckets;
+	const struct flow_store *st;
+	uint32_t *buckets;     /* flow handles, 0: none */
 	uint32_t mask;  /* buckets - 1; the count of buckets is a power of two */
 	size_t count;
 	uint64_t seed;
@@ -70,12 +71,13 @@ uint32_t flow_table_hash(const struct flow_table *t, const struct tcp_segment *s
 	return (uint32_t)(h ^ (h >> 32));
 }
 
-struct flow_table *flow_table_create(uint64_t seed)
+struct flow_table *flow_table_create(uint64_t seed, const struct flow_store *st)
 {
 	struct flow_table *t = calloc(1, sizeof *t);
 
 	if (!t)
 		return NULL;
+	t->st = st;
 	t->buckets = calloc(INITIAL_BUCKETS, sizeof *t->buckets);
 	if (!t->buckets) {
 		free(t);
@@ -95,22 +97,25 @@ void flow_table_destroy(struct flow_table *t)
 	free(t);
 }
 
-static bool same_endpoint(const struct flow_endpoint *e, const struct ip_addr *a, uint16_t port)
+static struct live_flow *at(const struct flow_table *t, uint32_t h)
 {
-	return e->port == port && memcmp(&e->addr, a, sizeof *a) == 0;
+	return h ? flow_store_at(t->st, h) : NULL;
 }
 
-struct flow *flow_table_find(const struct flow_table *t, const struct tcp_segment *seg,
-                             uint32_t hash)
+struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_segment *seg,
+                                  uint32_t hash)
 {
-	for (struct flow *f = t->buckets[hash & t->mask]; f; f = f->hash_next) {
+	for (uint32_t h = t->buckets[hash & t->mask]; h;) {
+		struct live_flow *f = flow_store_at(t->st, h);
+
+		h = f->hash_next;
 		if (f->hash != hash)
 			continue;
-		if (same_endpoint(&f->ep[0], &seg->src, seg->sport) &&
-		    same_endpoint(&f->ep[1], &seg->dst, seg->dport))
+		if (live_endpoint_is(t->st, f, 0, &seg->src, seg->sport) &&
+		    live_endpoint_is(t->st, f, 1, &seg->dst, seg->dport))
 			return f;
-		if (same_endpoint(&f->ep[1], &seg->src, seg->sport) &&
-		    same_endpoint(&f->ep[0], &seg->dst, seg->dport))
+		if (live_endpoint_is(t->st, f, 1, &seg->src, seg->sport) &&
+		    live_endpoint_is(t->st, f, 0, &seg->dst, seg->dport))
 			return f;
 	}
 	return NULL;
@@ -121,7 +126,7 @@ struct flow *flow_table_find(const struct flow_table *t, const struct tcp_segmen
 static int grow(struct flow_table *t)
 {
 	uint32_t n = (t->mask + 1) * 2;
-	struct flow **b;
+	uint32_t *b;
 
 	if (n == 0)
 		return -1;
@@ -129,14 +134,15 @@ static int grow(struct flow_table *t)
 	if (!b)
 		return -1;
 	for (uint32_t i = 0; i <= t->mask; i++) {
-		struct flow *f = t->buckets[i];
+		uint32_t h = t->buckets[i];
 
-		while (f) {
-			struct flow *next = f->hash_next;
+		while (h) {
+			struct live_flow *f = flow_store_at(t->st, h);
+			uint32_t next = f->hash_next;
 
 			f->hash_next = b[f->hash & (n - 1)];
-			b[f->hash & (n - 1)] = f;
-			f = next;
+			b[f->hash & (n - 1)] = h;
+			h = next;
 		}
 	}
 	free(t->buckets);
@@ -145,42 +151,50 @@ static int grow(struct flow_table *t)
 	return 0;
 }
 
-static void list_unlink(struct flow_table *t, struct flow *f)
+static enum flow_list list_of(const struct live_flow *f)
 {
-	struct activity_list *l = &t->lists[f->list];
+	return (f->mark & LIVE_LIST_FINISHED) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE;
+}
+
+static void list_unlink(struct flow_table *t, struct live_flow *f)
+{
+	struct activity_list *l = &t->lists[list_of(f)];
 
 	if (f->older)
-		f->older->newer = f->newer;
+		flow_store_at(t->st, f->older)->newer = f->newer;
 	else
 		l->oldest = f->newer;
 	if (f->newer)
-		f->newer->older = f->older;
+		flow_store_at(t->st, f->newer)->older = f->older;
 	else
 		l->newest = f->older;
-	f->older = f->newer = NULL;
+	f->older = f->newer = 0;
 }
 
-static void list_append(struct flow_table *t, struct flow *f, enum flow_list list)
+static void list_append(struct flow_table *t, struct live_flow *f, enum flow_list list)
 {
 	struct activity_list *l = &t->lists[list];
 
-	f->list = (uint8_t)list;
-	f->newer = NULL;
+	if (list == FLOW_LIST_FINISHED)
+		f->mark |= LIVE_LIST_FINISHED;
+	else
+		f->mark &= (uint8_t)~LIVE_LIST_FINISHED;
+	f->newer = 0;
 	f->older = l->newest;
 	if (l->newest)
-		l->newest->newer = f;
+		flow_store_at(t->st, l->newest)->newer = f->self;
 	else
-		l->oldest = f;
-	l->newest = f;
+		l->oldest = f->self;
+	l->newest = f->self;
 }
 
-int flow_table_insert(struct flow_table *t, struct flow *f)
+int flow_table_insert(struct flow_table *t, struct live_flow *f)
 {
 	uint32_t b = f->hash & t->mask;
 	int rc = 0;
 
 	f->hash_next = t->buckets[b];
-	t->buckets[b] = f;
+	t->buckets[b] = f->self;
 	t->count++;
 	list_append(t, f, FLOW_LIST_LIVE);
 	if (t->count > (size_t)t->mask + 1)
@@ -188,31 +202,36 @@ int flow_table_insert(struct flow_table *t, struct flow *f)
 	return rc;
 }
 
-void flow_table_remove(struct flow_table *t, struct flow *f)
+void flow_table_remove(struct flow_table *t, struct live_flow *f)
 {
-	struct flow **p = &t->buckets[f->hash & t->mask];
+	uint32_t *p = &t->buckets[f->hash & t->mask];
 
-	while (*p && *p != f)
-		p = &(*p)->hash_next;
+	while (*p && *p != f->self)
+		p = &flow_store_at(t->st, *p)->hash_next;
 	if (*p) {
 		*p = f->hash_next;
 		t->count--;
 	}
-	f->hash_next = NULL;
+	f->hash_next = 0;
 	list_unlink(t, f);
 }
 
-void flow_table_touch(struct flow_table *t, struct flow *f, enum flow_list list)
+void flow_table_touch(struct flow_table *t, struct live_flow *f, enum flow_list list)
 {
-	if (t->lists[f->list].newest == f && f->list == list)
+	if (t->lists[list].newest == f->self && list_of(f) == list)
 		return;
 	list_unlink(t, f);
 	list_append(t, f, list);
 }
 
-struct flow *flow_table_oldest(const struct flow_table *t, enum flow_list list)
+struct live_flow *flow_table_oldest(const struct flow_table *t, enum flow_list list)
 {
-	return t->lists[list].oldest;
+	return at(t, t->lists[list].oldest);
+}
+
+struct live_flow *flow_table_newer(const struct flow_table *t, const struct live_flow *f)
+{
+	return at(t, f->newer);
 }
 
 size_t flow_table_count(const struct flow_table *t)
@@ -352,23 +371,26 @@ static struct tombstone *grave_alloc(struct graveyard *g)
 	return &c->items[c->used++];
 }
 
-int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns)
+int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t until_ns)
 {
 	struct graveyard *g = graveyard(t);
+	struct flow_endpoint ep[2];
 	struct tombstone *s;
 
 	if (!g)
 		return -1;
+	live_endpoint(t->st, f, 0, &ep[0]);
+	live_endpoint(t->st, f, 1, &ep[1]);
 	if (t->max_graves && g->count >= t->max_graves && g->count > 0)
 		grave_release_oldest(g);
 	s = grave_alloc(g);
 	if (!s)
 		return -1;
-	s->fingerprint = fingerprint(t, &f->ep[0].addr, f->ep[0].port, &f->ep[1].addr, f->ep[1].port);
+	s->fingerprint = fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port);
 	s->until_ns = until_ns;
 	s->hash = f->hash;
 	s->dead = false;
-	s->time_wait = (uint8_t)flow_time_wait_side(f);
+	s->time_wait = (uint8_t)live_time_wait_side(f);
 	s->last_cs = until_ns - f->last_ts_ns >= 65535LL * 10000000 || until_ns < f->last_ts_ns
 	                 ? UINT16_MAX
 	                 : (uint16_t)((until_ns - f->last_ts_ns) / 10000000);

@@ -4,7 +4,8 @@
  * directions of a connection find the same flow; the hash is seeded so crafted traffic cannot
  * aim at one bucket. Every flow is also on one of two activity lists, least recently active
  * first: `live` flows and `finished` ones (RST seen or both FINs acknowledged), so expiry and
- * eviction look only at a list's head.
+ * eviction look only at a list's head. Chains and lists link flows by their handles in the
+ * flow_store the table indexes (live_flow.h); the table does not own the flows.
  */
 #ifndef TM_FLOW_TABLE_H
 #define TM_FLOW_TABLE_H
@@ -12,29 +13,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "flow.h"
+#include "live_flow.h"
 
 enum flow_list { FLOW_LIST_LIVE = 0, FLOW_LIST_FINISHED = 1 };
 
 struct flow_table;
 
-/* NULL on allocation failure. */
-struct flow_table *flow_table_create(uint64_t seed);
+/* A table of the flows of `st` (NULL: a table only used for flow_table_hash). NULL on allocation
+ * failure. */
+struct flow_table *flow_table_create(uint64_t seed, const struct flow_store *st);
 /* Frees the table, not the flows still in it (drain them first with flow_table_oldest). */
 void flow_table_destroy(struct flow_table *t);
 
 uint32_t flow_table_hash(const struct flow_table *t, const struct tcp_segment *seg);
 /* The flow on seg's 4-tuple, or NULL. `hash` is flow_table_hash(t, seg). */
-struct flow *flow_table_find(const struct flow_table *t, const struct tcp_segment *seg,
-                             uint32_t hash);
+struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_segment *seg,
+                                  uint32_t hash);
 /* Adds `f` (f->hash set) as the most recently active flow of the live list. Returns -1 when the
  * table could not grow (it still holds f, in a longer chain). */
-int flow_table_insert(struct flow_table *t, struct flow *f);
-void flow_table_remove(struct flow_table *t, struct flow *f);
+int flow_table_insert(struct flow_table *t, struct live_flow *f);
+void flow_table_remove(struct flow_table *t, struct live_flow *f);
 /* Marks `f` most recently active, on list `list`. */
-void flow_table_touch(struct flow_table *t, struct flow *f, enum flow_list list);
+void flow_table_touch(struct flow_table *t, struct live_flow *f, enum flow_list list);
 /* The least recently active flow of `list`, or NULL. */
-struct flow *flow_table_oldest(const struct flow_table *t, enum flow_list list);
+struct live_flow *flow_table_oldest(const struct flow_table *t, enum flow_list list);
+/* The flow after `f` on its list (more recently active), or NULL. */
+struct live_flow *flow_table_newer(const struct flow_table *t, const struct live_flow *f);
 size_t flow_table_count(const struct flow_table *t);
 
 /* Tombstones: the 4-tuples of recently finished flows, kept until `until_ns` of capture time so
@@ -42,7 +46,7 @@ size_t flow_table_count(const struct flow_table *t);
  * and a new SYN on it is known to reuse the 4-tuple. 40 bytes each. */
 /* Remembers f's 4-tuple (f->hash set) until `until_ns`, with when its last segment came and
  * who held its TIME-WAIT. Returns -1 when out of memory. */
-int flow_table_bury(struct flow_table *t, const struct flow *f, int64_t until_ns);
+int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t until_ns);
 
 /* What a tombstone tells about the connection it stands for. */
 struct grave_info {

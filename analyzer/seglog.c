@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flow.h"
+#include "live_flow.h"
 #include "seq.h"
 
 /* FIN and RST segments kept when they leave the ring (one each way, usually). */
@@ -117,10 +117,13 @@ static uint32_t first_tail_alloc(uint32_t tail_cap)
 	return tail_cap < 4 ? tail_cap : 4;
 }
 
-static void start_log(struct seglog *sl, const struct flow *f)
+/* Starts the log of flow `id`, whose first segment `seg` travels in direction `d`, if wanted. */
+static void start_log(struct seglog *sl, uint64_t id, const struct tcp_segment *seg,
+                      enum flow_direction d)
 {
-	bool selected = sl->sel && flow_selection_matches(sl->sel, f->first_frame, &f->ep[FROM_CLIENT],
-	                                                  &f->ep[FROM_SERVER]);
+	struct flow_endpoint me = { seg->src, seg->sport }, peer = { seg->dst, seg->dport };
+	bool selected = sl->sel && flow_selection_matches(sl->sel, id, d == FROM_CLIENT ? &me : &peer,
+	                                                  d == FROM_CLIENT ? &peer : &me);
 	uint32_t head = selected ? sl->opt.sel_head : sl->opt.head;
 	uint32_t tail = selected ? sl->opt.sel_tail : sl->opt.tail;
 	uint32_t alloc;
@@ -135,7 +138,7 @@ static void start_log(struct seglog *sl, const struct flow *f)
 		sl->unlogged++;
 		return;
 	}
-	slot = find_slot(sl, f->first_frame);
+	slot = find_slot(sl, id);
 	if (*slot) /* an id seen twice would be a bug upstream: keep the first log */
 		return;
 	l = calloc(1, log_size(head, alloc));
@@ -143,7 +146,7 @@ static void start_log(struct seglog *sl, const struct flow *f)
 		sl->unlogged++;
 		return;
 	}
-	l->id = f->first_frame;
+	l->id = id;
 	l->selected = selected;
 	l->head_cap = head;
 	l->tail_cap = tail;
@@ -218,7 +221,7 @@ static void push(struct seglog *sl, struct flow_log **pl, const struct raw_seg *
 	l->wrapped = true;
 }
 
-static void on_segment(void *ctx, const struct flow *f, const struct tcp_segment *seg,
+static void on_segment(void *ctx, const struct live_flow *f, const struct tcp_segment *seg,
                        enum flow_direction d, int64_t ts_ns, uint64_t frame, bool first)
 {
 	struct seglog *sl = ctx;
@@ -226,7 +229,7 @@ static void on_segment(void *ctx, const struct flow *f, const struct tcp_segment
 	uint32_t end;
 
 	if (first)
-		start_log(sl, f);
+		start_log(sl, f->first_frame, seg, d);
 	if (sl->n_logs == 0 || !*(slot = find_slot(sl, f->first_frame)))
 		return;
 	l = *slot;

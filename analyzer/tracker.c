@@ -16,11 +16,6 @@
 /* RFC 7323 §2.3: a shift above 14 is used as 14. */
 #define WSCALE_MAX 14
 
-static bool endpoint_equal(const struct flow_endpoint *e, const struct ip_addr *a, uint16_t port)
-{
-	return e->port == port && memcmp(&e->addr, a, sizeof *a) == 0;
-}
-
 /* Ports the kernels hand out to connect() without bind(): Linux 32768-60999, IANA and Windows
  * 49152-65535. A well-known port (< 1024) is always the server's. */
 static int port_server_likeness(uint16_t port)
@@ -32,53 +27,89 @@ static int port_server_likeness(uint16_t port)
 	return 0;
 }
 
-void flow_init(struct flow *f, uint64_t first_frame, const struct tcp_segment *first,
-               const char *capture, bool ts_nano)
+/* The index of capture file name `name` in the store (names are compared by address: the
+ * capture set gives each file one string for the whole run). UINT32_MAX without memory. */
+static uint32_t capture_index(struct flow_store *st, const char *name)
+{
+	for (uint32_t i = st->n_captures; i-- > 0;)
+		if (st->captures[i] == name)
+			return i;
+	if (st->n_captures == st->cap_captures) {
+		uint32_t cap = st->cap_captures ? st->cap_captures * 2 : 4;
+		const char **names = cap > st->cap_captures
+		                         ? realloc(st->captures, (size_t)cap * sizeof *names)
+		                         : NULL;
+
+		if (!names)
+			return UINT32_MAX;
+		st->captures = names;
+		st->cap_captures = cap;
+	}
+	st->captures[st->n_captures] = name;
+	return st->n_captures++;
+}
+
+/* Endpoint `side` := (a, port). IPv6 addresses go to a block, allocated with the client's. */
+static bool set_endpoint(struct flow_store *st, struct live_flow *f, int side,
+                         const struct ip_addr *a, uint16_t port)
+{
+	f->port[side] = port;
+	if (a->family == 4) {
+		memcpy(&f->addr[side], a->bytes, sizeof f->addr[side]);
+		return true;
+	}
+	if (!f->addr[0]) {
+		f->addr[0] = pool_alloc(&st->addr6);
+		if (!f->addr[0])
+			return false;
+		f->mark |= LIVE_ADDR6;
+	}
+	memcpy((uint8_t *)pool_at(&st->addr6, f->addr[0]) + 16 * side, a->bytes, 16);
+	return true;
+}
+
+bool flow_init(struct flow_store *st, struct live_flow *f, uint64_t first_frame,
+               const struct tcp_segment *first, const char *capture, bool ts_nano)
 {
 	bool sender_is_client;
+	int s, r;
 
-	memset(f, 0, sizeof *f);
 	f->first_frame = first_frame;
-	f->capture = capture;
-	f->ts_nano = ts_nano;
+	f->capture = capture_index(st, capture);
+	if (ts_nano)
+		f->mark |= LIVE_TS_NANO;
 	if ((first->flags & (TCP_SYN | TCP_RST)) == TCP_SYN) {
 		/* SYN: its sender is the client; SYN+ACK: its sender is the server. */
 		sender_is_client = !(first->flags & TCP_ACK);
-		f->starts_with_syn = sender_is_client;
+		if (sender_is_client)
+			f->mark |= LIVE_STARTS_WITH_SYN;
 	} else {
 		int src = port_server_likeness(first->sport);
 		int dst = port_server_likeness(first->dport);
 
 		sender_is_client = (src == dst) ? true : src < dst;
-		f->roles_inferred = true;
+		f->mark |= LIVE_ROLES_INFERRED;
 		f->modifiers |= MOD_MIDSTREAM;
 	}
-	if (sender_is_client) {
-		f->ep[FROM_CLIENT] = (struct flow_endpoint){ first->src, first->sport };
-		f->ep[FROM_SERVER] = (struct flow_endpoint){ first->dst, first->dport };
-	} else {
-		f->ep[FROM_CLIENT] = (struct flow_endpoint){ first->dst, first->dport };
-		f->ep[FROM_SERVER] = (struct flow_endpoint){ first->src, first->sport };
-	}
+	s = sender_is_client ? FROM_CLIENT : FROM_SERVER;
+	r = !s;
 	f->state[FROM_CLIENT] = TCPS_UNKNOWN;
 	f->state[FROM_SERVER] = TCPS_UNKNOWN;
+	return f->capture != UINT32_MAX && set_endpoint(st, f, s, &first->src, first->sport) &&
+	       set_endpoint(st, f, r, &first->dst, first->dport);
 }
 
-void flow_free(struct flow *f)
+enum flow_direction flow_direction_of(const struct flow_store *st, const struct live_flow *f,
+                                      const struct tcp_segment *seg)
 {
-	if (f)
-		free(f->rare);
-	free(f);
+	return live_endpoint_is(st, f, FROM_CLIENT, &seg->src, seg->sport) ? FROM_CLIENT
+	                                                                    : FROM_SERVER;
 }
 
-enum flow_direction flow_direction_of(const struct flow *f, const struct tcp_segment *seg)
+bool flow_is_reused_by(const struct live_flow *f, const struct tcp_segment *seg,
+                       enum flow_direction d)
 {
-	return endpoint_equal(&f->ep[FROM_CLIENT], &seg->src, seg->sport) ? FROM_CLIENT : FROM_SERVER;
-}
-
-bool flow_is_reused_by(const struct flow *f, const struct tcp_segment *seg, enum flow_direction d)
-{
-	const struct flow_dir *sender = &f->dir[d];
+	const struct live_dir *sender = &f->dir[d];
 
 	if ((seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
 		return false;
@@ -89,22 +120,37 @@ bool flow_is_reused_by(const struct flow *f, const struct tcp_segment *seg, enum
 	return f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets > 0;
 }
 
-bool flow_is_finished(const struct flow *f)
+bool flow_is_finished(const struct live_flow *f)
 {
-	const struct flow_dir *c = &f->dir[FROM_CLIENT];
-	const struct flow_dir *s = &f->dir[FROM_SERVER];
+	const struct live_dir *c = &f->dir[FROM_CLIENT];
+	const struct live_dir *s = &f->dir[FROM_SERVER];
 
 	if (c->rst_count || s->rst_count)
 		return true;
-	return c->fin.frame && s->fin.frame && c->fin_ack.frame && s->fin_ack.frame;
+	return (c->seen & s->seen & (LIVE_FIN_SENT | LIVE_FIN_ACKED)) ==
+	       (LIVE_FIN_SENT | LIVE_FIN_ACKED);
 }
 
-/* Evidence blocks are allocated on first need; without memory the evidence is just lost. */
-static struct flow_rare *rare(struct flow *f)
+uint64_t flow_last_frame(const struct live_flow *f)
+{
+	uint64_t a = live_snap_frame(f, &f->dir[0].last), b = live_snap_frame(f, &f->dir[1].last);
+
+	return a > b ? a : b;
+}
+
+/* Blocks are allocated on first need; without memory the evidence is just lost. */
+static struct live_rare *rare(struct flow_store *st, struct live_flow *f)
 {
 	if (!f->rare)
-		f->rare = calloc(1, sizeof *f->rare);
-	return f->rare;
+		f->rare = pool_alloc(&st->rares);
+	return live_rare_of(st, f);
+}
+
+static struct live_fin *fin_block(struct flow_store *st, struct live_flow *f)
+{
+	if (!f->fin)
+		f->fin = pool_alloc(&st->fins);
+	return live_fin_of(st, f);
 }
 
 static uint32_t ms_saturating(int64_t ns)
@@ -114,34 +160,63 @@ static uint32_t ms_saturating(int64_t ns)
 	return ns / 1000000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(ns / 1000000);
 }
 
-/* --- timer schedules (flow_rare.sched) ------------------------------------------------------- */
+/* --- timer schedules (live_sched, struct sched when decoded) --------------------------------- */
 
-static void sched_push(struct sched *s, int64_t ts_ns)
+/* Entry 0 is t0 itself (offset 0) and is not stored; entries 1 to SCHED_INLINE fit the small
+ * block, the first one past them moves the schedule to a big block (SCHED_MAX entries). */
+static void sched_push(struct flow_store *st, struct live_flow *f, struct live_sched *s,
+                       int64_t ts_ns)
 {
 	int64_t off = (ts_ns - s->t0) / 1000;
 
 	if (s->total != UINT16_MAX)
 		s->total++;
 	s->last_ns = ts_ns;
-	if (s->n < SCHED_MAX)
-		s->off_us[s->n++] = off < 0 ? 0 : off > UINT32_MAX ? UINT32_MAX : (uint32_t)off;
+	if (s->n >= SCHED_MAX)
+		return;
+	if (s->n == SCHED_INLINE + 1 && !(f->mark & LIVE_SCHED_BIG)) {
+		uint32_t big = pool_alloc(&st->big_scheds);
+
+		if (!big)
+			return; /* without memory the schedule keeps what it has */
+		memcpy(pool_at(&st->big_scheds, big), s, LIVE_SCHED_SMALL_BYTES);
+		pool_free(&st->scheds, f->sched);
+		f->sched = big;
+		f->mark |= LIVE_SCHED_BIG;
+		s = pool_at(&st->big_scheds, big);
+	}
+	if (s->n > 0)
+		s->off_us[s->n - 1] = off < 0 ? 0 : off > UINT32_MAX ? UINT32_MAX : (uint32_t)off;
+	s->n++;
 }
 
-static void sched_start(struct sched *s, enum sched_kind kind, enum flow_direction from,
-                        int64_t t0)
+/* A new schedule (the block allocated if needed), or NULL without memory. */
+static struct live_sched *sched_start(struct flow_store *st, struct live_flow *f,
+                                      enum sched_kind kind, enum flow_direction from, int64_t t0)
 {
-	memset(s, 0, sizeof *s);
+	struct live_sched *s;
+
+	if (!f->sched) {
+		f->sched = pool_alloc(&st->scheds);
+		if (!f->sched)
+			return NULL;
+	}
+	s = live_sched_of(st, f);
+	memset(s, 0, (f->mark & LIVE_SCHED_BIG) ? LIVE_SCHED_BIG_BYTES : LIVE_SCHED_SMALL_BYTES);
 	s->kind = (uint8_t)kind;
 	s->from = (uint8_t)from;
 	s->t0 = t0;
-	sched_push(s, t0);
+	sched_push(st, f, s, t0);
+	return live_sched_of(st, f);
 }
 
 /* A run into silence ended (the other side spoke) or a new one began: its schedule is void. */
-static void sched_forget_run(struct flow *f)
+static void sched_forget_run(struct flow_store *st, struct live_flow *f)
 {
-	if (f->rare && f->rare->sched.kind == SCHED_DATA)
-		memset(&f->rare->sched, 0, sizeof f->rare->sched);
+	struct live_sched *s = live_sched_of(st, f);
+
+	if (s && s->kind == SCHED_DATA)
+		memset(s, 0, (f->mark & LIVE_SCHED_BIG) ? LIVE_SCHED_BIG_BYTES : LIVE_SCHED_SMALL_BYTES);
 }
 
 /* Which stack family a SYN's option layout belongs to (option codes, the first in the low
@@ -170,7 +245,7 @@ static enum syn_layout syn_layout_of(uint32_t order)
 /* TTL and IPv4 ID habits of a side, from its non-RST segments. Zero IDs are skipped: Linux sends
  * them on segments it builds without a socket (SYN+ACK, TIME-WAIT ACKs), and on IPv6 there are
  * none. */
-static void track_ip_habits(struct flow_dir *me, const struct tcp_segment *seg)
+static void track_ip_habits(struct live_dir *me, const struct tcp_segment *seg)
 {
 	if (seg->flags & TCP_RST)
 		return;
@@ -202,24 +277,24 @@ static void track_ip_habits(struct flow_dir *me, const struct tcp_segment *seg)
 /* 1: the side's IDs count up (a reset from it should continue them), 0: they do not (random),
  * 2: nothing known (IPv6, or no nonzero ID seen, or a host-wide counter, which the host's other
  * traffic moves on, last read more than a second before the reset at `ts_ns`). */
-static uint8_t ip_id_counter(const struct flow_dir *me, const struct tcp_segment *seg,
-                             int64_t ts_ns)
+static uint8_t ip_id_counter(const struct live_flow *f, const struct live_dir *me,
+                             const struct tcp_segment *seg, int64_t ts_ns)
 {
 	if (seg->src.family != 4 || !(me->bits & DIR_ID_KNOWN) || me->ip_id_steps < 2)
 		return 2;
 	if (me->ip_id_jumps > me->ip_id_steps / 8)
 		return 0;
-	if (me->ip_id_wide && ts_ns - me->last.ts_ns > 1000000000)
+	if (me->ip_id_wide && ts_ns - live_snap_ts(f, &me->last) > 1000000000)
 		return 2;
 	return 1;
 }
 
-static struct seg_snap snapshot(const struct flow *f, const struct tcp_segment *seg,
-                                int64_t ts_ns, uint64_t frame)
+static struct live_snap snapshot(const struct live_flow *f, const struct tcp_segment *seg,
+                                 int64_t ts_ns, uint64_t frame)
 {
 	uint64_t rel = frame - f->first_frame + 1;
 
-	return (struct seg_snap){
+	return (struct live_snap){
 		.ts_ns = ts_ns,
 		/* A flow spanning more than 4 billion frames keeps its last evidence frames wrong
 		 * rather than growing every snapshot by 4 bytes. */
@@ -228,16 +303,15 @@ static struct seg_snap snapshot(const struct flow *f, const struct tcp_segment *
 		.ack = seg->ack,
 		.len = (uint16_t)(seg->payload_len > UINT16_MAX ? UINT16_MAX : seg->payload_len),
 		.flags = seg->flags,
-		.ttl = seg->ttl,
 	};
 }
 
 /* RFC 7323 §2.2: scaling applies only when both SYNs carried the option, never to a SYN. */
-static uint32_t scaled_window(const struct flow *f, enum flow_direction d,
+static uint32_t scaled_window(const struct live_flow *f, enum flow_direction d,
                               const struct tcp_segment *seg)
 {
-	const struct flow_dir *me = &f->dir[d];
-	const struct flow_dir *peer = &f->dir[!d];
+	const struct live_dir *me = &f->dir[d];
+	const struct live_dir *peer = &f->dir[!d];
 
 	if (seg->flags & TCP_SYN)
 		return seg->window;
@@ -250,16 +324,16 @@ static uint32_t scaled_window(const struct flow *f, enum flow_direction d,
  * garbage byte (Windows, old BSD), seq = next sequence number - 1, sent when the peer has
  * acknowledged everything. A zero-window probe has the same shape (Linux tcp_xmit_probe_skb);
  * it is told apart by the peer's last advertised window being zero. */
-static bool is_keepalive_probe(const struct flow *f, enum flow_direction d,
+static bool is_keepalive_probe(const struct live_flow *f, enum flow_direction d,
                                const struct tcp_segment *seg)
 {
-	const struct flow_dir *me = &f->dir[d];
-	const struct flow_dir *peer = &f->dir[!d];
+	const struct live_dir *me = &f->dir[d];
+	const struct live_dir *peer = &f->dir[!d];
 
 	if (seg->flags & (TCP_SYN | TCP_FIN | TCP_RST))
 		return false;
 	if (!(seg->flags & TCP_ACK) || seg->payload_len > 1 || !(me->bits & DIR_SEQ_KNOWN) ||
-	    me->fin.frame)
+	    (me->seen & LIVE_FIN_SENT))
 		return false;
 	if (seg->seq != me->next_seq - 1)
 		return false;
@@ -271,13 +345,14 @@ static bool is_keepalive_probe(const struct flow *f, enum flow_direction d,
 /* The side `d` sends into the peer's silence: start or extend its run. A run starts with the
  * silence before it (`gap_ns`, since the flow's previous segment) and whether that silence was
  * the longest of the flow so far (classify.c: middlebox idle timeouts). */
-static struct silent_run *silent_run_of(struct flow *f, enum flow_direction d, int64_t gap_ns)
+static struct live_silent *silent_run_of(struct flow_store *st, struct live_flow *f,
+                                         enum flow_direction d, int64_t gap_ns)
 {
 	if (f->silent.from != d || (f->silent.segs == 0 && f->silent.probes == 0)) {
 		uint32_t gap_ms = ms_saturating(gap_ns);
 
 		memset(&f->silent, 0, sizeof f->silent);
-		sched_forget_run(f);
+		sched_forget_run(st, f);
 		f->silent.from = (uint8_t)d;
 		f->silent.idle_before_ms = gap_ms;
 		f->silent.long_idle = (uint64_t)gap_ms >= (uint64_t)LONG_IDLE_FACTOR * f->max_gap_ms;
@@ -286,10 +361,11 @@ static struct silent_run *silent_run_of(struct flow *f, enum flow_direction d, i
 }
 
 /* Places the segment in its sender's sequence space. Returns true for a keepalive probe. */
-static bool track_sequence(struct flow *f, enum flow_direction d, const struct tcp_segment *seg,
-                           const struct seg_snap *snap, int64_t gap_ns)
+static bool track_sequence(struct flow_store *st, struct live_flow *f, enum flow_direction d,
+                           const struct tcp_segment *seg, const struct live_snap *snap,
+                           int64_t ts_ns, int64_t gap_ns)
 {
-	struct flow_dir *me = &f->dir[d];
+	struct live_dir *me = &f->dir[d];
 	uint32_t span = seg->payload_len + ((seg->flags & TCP_SYN) ? 1u : 0u) +
 	                ((seg->flags & TCP_FIN) ? 1u : 0u);
 	uint32_t end = seg->seq + span;
@@ -299,14 +375,14 @@ static bool track_sequence(struct flow *f, enum flow_direction d, const struct t
 
 	if (seg->flags & TCP_SYN) {
 		if ((me->bits & DIR_SYN_SEEN) && me->syn_count > 1 && seg->seq == me->isn) {
-			struct flow_rare *r = rare(f);
+			struct live_sched *s = live_sched_of(st, f);
 
 			me->retransmissions++;
 			/* The SYN retry schedule: the previous segment of this side is its last SYN. */
-			if (r && r->sched.kind == SCHED_NONE)
-				sched_start(&r->sched, SCHED_SYN, d, me->last.ts_ns);
-			if (r && r->sched.kind == SCHED_SYN && r->sched.from == d)
-				sched_push(&r->sched, snap->ts_ns);
+			if (!s || s->kind == SCHED_NONE)
+				s = sched_start(st, f, SCHED_SYN, d, live_snap_ts(f, &me->last));
+			if (s && s->kind == SCHED_SYN && s->from == d)
+				sched_push(st, f, s, ts_ns);
 			return false;
 		}
 		me->isn = seg->seq;
@@ -322,43 +398,40 @@ static bool track_sequence(struct flow *f, enum flow_direction d, const struct t
 		return false;
 	}
 	if (is_keepalive_probe(f, d, seg)) {
-		struct silent_run *run = silent_run_of(f, d, gap_ns);
-		struct flow_rare *r = rare(f);
+		struct live_silent *run = silent_run_of(st, f, d, gap_ns);
+		struct live_rare *r = rare(st, f);
 
 		if (r) {
-			if (f->dir[FROM_CLIENT].probes + f->dir[FROM_SERVER].probes == 0)
+			if (r->probes[FROM_CLIENT] + r->probes[FROM_SERVER] == 0)
 				r->first_probe_idle_ms = ms_saturating(gap_ns);
 			if (run->probes == 0)
 				r->first_probe = *snap;
 			r->last_probe = *snap;
+			r->probes[d]++;
 		}
-		me->probes++;
 		if (run->probes != UINT16_MAX)
 			run->probes++;
 		return true;
 	}
 	if (span > 0) {
-		struct silent_run *run = silent_run_of(f, d, gap_ns);
+		struct live_silent *run = silent_run_of(st, f, d, gap_ns);
+		struct live_sched *s;
 
 		if (seq_lt(seg->seq, me->next_seq)) {
 			me->retransmissions++;
-			run->last_rtx_gap_ns = snap->ts_ns - (run->segs ? run->last.ts_ns : snap->ts_ns);
+			run->last_rtx_gap_ns = ts_ns - (run->segs ? live_snap_ts(f, &run->last) : ts_ns);
 			if (run->rtx++ == 0 && run->segs > 0) {
 				/* The first retransmission into this silence: keep the schedule from the
 				 * oldest unanswered segment on (and the one just before this, which may
 				 * be a tail-loss probe carrying new data). */
-				struct flow_rare *r = rare(f);
-
-				if (r) {
-					sched_start(&r->sched, SCHED_DATA, d, run->first.ts_ns);
-					if (run->last.frame != run->first.frame)
-						sched_push(&r->sched, run->last.ts_ns);
-				}
+				s = sched_start(st, f, SCHED_DATA, d, live_snap_ts(f, &run->first));
+				if (s && run->last.frame != run->first.frame)
+					sched_push(st, f, s, live_snap_ts(f, &run->last));
 			}
 		}
-		if (run->rtx > 0 && f->rare && f->rare->sched.kind == SCHED_DATA &&
-		    f->rare->sched.from == d)
-			sched_push(&f->rare->sched, snap->ts_ns);
+		s = run->rtx > 0 ? live_sched_of(st, f) : NULL;
+		if (s && s->kind == SCHED_DATA && s->from == d)
+			sched_push(st, f, s, ts_ns);
 		if (run->segs++ == 0)
 			run->first = *snap;
 		run->last = *snap;
@@ -368,11 +441,11 @@ static bool track_sequence(struct flow *f, enum flow_direction d, const struct t
 }
 
 /* What the sender's ACK field says about the peer's data and FIN. */
-static void track_ack(struct flow *f, enum flow_direction d, const struct tcp_segment *seg,
-                      const struct seg_snap *snap)
+static void track_ack(struct flow_store *st, struct live_flow *f, enum flow_direction d,
+                      const struct tcp_segment *seg, const struct live_snap *snap)
 {
-	struct flow_dir *me = &f->dir[d];
-	struct flow_dir *peer = &f->dir[!d];
+	struct live_dir *me = &f->dir[d];
+	struct live_dir *peer = &f->dir[!d];
 
 	if (!(seg->flags & TCP_ACK) || (seg->flags & TCP_RST))
 		return; /* a RST's ack field is the sender's claim, checked by the classifier */
@@ -384,33 +457,44 @@ static void track_ack(struct flow *f, enum flow_direction d, const struct tcp_se
 	 * makes a real stack ignore an ACK of unsent data, so the data was sent). */
 	if ((peer->bits & DIR_SEQ_KNOWN) && seq_gt(seg->ack, peer->next_seq))
 		f->modifiers |= MOD_CAPTURE_GAP;
-	if (peer->fin.frame && !peer->fin_ack.frame && seq_ge(seg->ack, peer->fin_seq + 1))
-		peer->fin_ack = *snap;
-	if (d == FROM_CLIENT && f->synack_seen && !f->handshake_acked && !(seg->flags & TCP_SYN) &&
-	    seq_ge(seg->ack, peer->isn + 1))
-		f->handshake_acked = true;
+	if ((peer->seen & (LIVE_FIN_SENT | LIVE_FIN_ACKED)) == LIVE_FIN_SENT) {
+		struct live_fin *fb = live_fin_of(st, f);
+
+		if (seq_ge(seg->ack, fb->fin_seq[!d] + 1)) {
+			fb->fin_ack[!d] = *snap;
+			peer->seen |= LIVE_FIN_ACKED;
+		}
+	}
+	if (d == FROM_CLIENT && (f->mark & (LIVE_SYNACK_SEEN | LIVE_HANDSHAKE_ACKED)) ==
+	                            LIVE_SYNACK_SEEN &&
+	    !(seg->flags & TCP_SYN) && seq_ge(seg->ack, peer->isn + 1))
+		f->mark |= LIVE_HANDSHAKE_ACKED;
 }
 
-static void update_states(struct flow *f, enum flow_direction d, const struct tcp_segment *seg)
+static void update_states(const struct flow_store *st, struct live_flow *f,
+                          enum flow_direction d, const struct tcp_segment *seg)
 {
-	const struct flow_dir *rcv = &f->dir[!d];
+	const struct live_dir *rcv = &f->dir[!d];
 	struct state_event send_ev = { .flags = seg->flags };
 	struct state_event recv_ev = { .flags = seg->flags };
 
 	if ((seg->flags & TCP_ACK) && !(seg->flags & TCP_RST)) {
-		send_ev.ignores_peer_fin = rcv->fin.frame && !seq_ge(seg->ack, rcv->fin_seq + 1);
-		recv_ev.acks_own_fin = rcv->fin.frame && seq_ge(seg->ack, rcv->fin_seq + 1);
+		bool fin = rcv->seen & LIVE_FIN_SENT;
+		bool acks_fin = fin && seq_ge(seg->ack, live_fin_of(st, f)->fin_seq[!d] + 1);
+
+		send_ev.ignores_peer_fin = fin && !acks_fin;
+		recv_ev.acks_own_fin = acks_fin;
 		recv_ev.acks_own_syn = (rcv->bits & DIR_SYN_SEEN) && seq_ge(seg->ack, rcv->isn + 1);
 	}
 	f->state[d] = (uint8_t)tcp_state_on_send((enum tcp_state)f->state[d], &send_ev);
 	f->state[!d] = (uint8_t)tcp_state_on_receive((enum tcp_state)f->state[!d], &recv_ev);
 }
 
-static void track_rst(struct flow *f, enum flow_direction d, const struct tcp_segment *seg,
-                      const struct seg_snap *snap)
+static void track_rst(struct flow_store *st, struct live_flow *f, enum flow_direction d,
+                      const struct tcp_segment *seg, const struct live_snap *snap, int64_t ts_ns)
 {
-	struct flow_dir *me = &f->dir[d];
-	struct flow_rare *r = rare(f);
+	struct live_dir *me = &f->dir[d];
+	struct live_rare *r = rare(st, f);
 
 	me->rst_count++;
 	if (!r)
@@ -420,7 +504,7 @@ static void track_rst(struct flow *f, enum flow_direction d, const struct tcp_se
 		r->rst_ttl[d] = seg->ttl;
 		r->rst_ip_id[d] = seg->ip_id;
 		r->rst_prev_ip_id[d] = me->last_ip_id;
-		r->rst_id_counter[d] = ip_id_counter(me, seg, snap->ts_ns);
+		r->rst_id_counter[d] = ip_id_counter(f, me, seg, ts_ns);
 	}
 	if (!r->first_rst.frame) {
 		r->first_rst = *snap;
@@ -432,16 +516,17 @@ static void track_rst(struct flow *f, enum flow_direction d, const struct tcp_se
 
 /* The first RST of the flow, answering the other side's run into silence: remember how that
  * run began (after how long a silence) before the run is forgotten. */
-static void note_run_answered_by_reset(struct flow *f, enum flow_direction d)
+static void note_run_answered_by_reset(struct flow_store *st, struct live_flow *f,
+                                       enum flow_direction d)
 {
-	const struct silent_run *run = &f->silent;
-	struct flow_rare *r;
+	const struct live_silent *run = &f->silent;
+	struct live_rare *r = live_rare_of(st, f);
 
 	if (run->from == d || (run->segs == 0 && run->probes == 0))
 		return;
-	if (f->rare && f->rare->first_rst.frame)
+	if (r && r->first_rst.frame)
 		return;
-	r = rare(f);
+	r = rare(st, f);
 	if (!r)
 		return;
 	r->rst_run_idle_ms = run->idle_before_ms;
@@ -453,13 +538,13 @@ static uint32_t add_saturating(uint32_t a, uint32_t b)
 	return a > UINT32_MAX - b ? UINT32_MAX : a + b;
 }
 
-void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_direction d,
-                     int64_t ts_ns, uint64_t frame)
+void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
+                     enum flow_direction d, int64_t ts_ns, uint64_t frame)
 {
-	struct flow_dir *me = &f->dir[d];
-	struct flow_dir *peer = &f->dir[!d];
+	struct live_dir *me = &f->dir[d];
+	struct live_dir *peer = &f->dir[!d];
 	uint32_t window = scaled_window(f, d, seg);
-	struct seg_snap snap = snapshot(f, seg, ts_ns, frame);
+	struct live_snap snap = snapshot(f, seg, ts_ns, frame);
 	/* The silence before this segment (none before the flow's first). */
 	int64_t gap_ns = (f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets) != 0
 	                     ? ts_ns - f->last_ts_ns
@@ -476,9 +561,9 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 	/* Anything from this side answers the peer's run into silence. */
 	if (f->silent.from != d) {
 		if (seg->flags & TCP_RST)
-			note_run_answered_by_reset(f, d);
+			note_run_answered_by_reset(st, f, d);
 		memset(&f->silent, 0, sizeof f->silent);
-		sched_forget_run(f);
+		sched_forget_run(st, f);
 	}
 
 	if (me->packets != UINT32_MAX)
@@ -495,7 +580,7 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 			me->bits |= DIR_WSCALE;
 		}
 		if ((seg->flags & TCP_ACK) && d == FROM_SERVER && !(seg->flags & TCP_RST))
-			f->synack_seen = true;
+			f->mark |= LIVE_SYNACK_SEEN;
 	}
 
 	/* Payload bytes not sent before: retransmitted bytes are not new data for the receiver. */
@@ -507,24 +592,30 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 		                ? seg->seq + seg->payload_len - me->next_seq
 		                : 0;
 
-	update_states(f, d, seg);
-	probe = track_sequence(f, d, seg, &snap, gap_ns);
-	track_ack(f, d, seg, &snap);
+	update_states(st, f, d, seg);
+	probe = track_sequence(st, f, d, seg, &snap, ts_ns, gap_ns);
+	track_ack(st, f, d, seg, &snap);
 	if (ms_saturating(gap_ns) > f->max_gap_ms)
 		f->max_gap_ms = ms_saturating(gap_ns);
 
 	if (seg->flags & TCP_RST) {
-		track_rst(f, d, seg, &snap);
+		track_rst(st, f, d, seg, &snap, ts_ns);
 	} else {
 		if (window == 0 && me->window != 0 && me->packets > 1 && me->zero_windows != UINT16_MAX)
 			me->zero_windows++;
 		me->window = window;
 	}
-	if ((seg->flags & TCP_FIN) && !(seg->flags & TCP_RST) && !me->fin.frame) {
-		me->fin = snap;
-		me->fin_seq = seg->seq + seg->payload_len;
-		if (peer->fin.frame && (seg->flags & TCP_ACK) && seq_ge(seg->ack, peer->fin_seq + 1))
-			me->bits |= DIR_FIN_KNEW_PEER_FIN;
+	if ((seg->flags & TCP_FIN) && !(seg->flags & TCP_RST) && !(me->seen & LIVE_FIN_SENT)) {
+		struct live_fin *fb = fin_block(st, f);
+
+		if (fb) { /* without memory the FIN is not known */
+			fb->fin[d] = snap;
+			fb->fin_seq[d] = seg->seq + seg->payload_len;
+			me->seen |= LIVE_FIN_SENT;
+			if ((peer->seen & LIVE_FIN_SENT) && (seg->flags & TCP_ACK) &&
+			    seq_ge(seg->ack, fb->fin_seq[!d] + 1))
+				me->bits |= DIR_FIN_KNEW_PEER_FIN;
+		}
 	}
 	if (seg->payload_len > 0 && !(seg->flags & TCP_RST) && !probe) {
 		me->payload_segments++;
@@ -536,14 +627,16 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 		me->bytes_in_since_own_payload = 0;
 		peer->bytes_in_since_own_payload =
 		    add_saturating(peer->bytes_in_since_own_payload, new_bytes);
-		if (peer->fin.frame) {
-			struct flow_rare *r = rare(f);
+		if (peer->seen & LIVE_FIN_SENT) {
+			struct live_rare *r = rare(st, f);
+			struct live_fin *fb = live_fin_of(st, f);
 
-			if (me->payload_after_peer_fin == 0 && r && !r->payload_after_fin.frame) {
+			if (fb->payload_after_peer_fin[d] == 0 && r && !r->payload_after_fin.frame) {
 				r->payload_after_fin = snap;
 				r->payload_after_fin_from = (uint8_t)d;
 			}
-			me->payload_after_peer_fin = add_saturating(me->payload_after_peer_fin, new_bytes);
+			fb->payload_after_peer_fin[d] = add_saturating(fb->payload_after_peer_fin[d],
+			                                               new_bytes);
 		}
 	}
 	if (!probe && (seg->payload_len > 0 || (seg->flags & (TCP_SYN | TCP_FIN))))
@@ -551,17 +644,28 @@ void tracker_segment(struct flow *f, const struct tcp_segment *seg, enum flow_di
 	me->last = snap;
 }
 
-enum closer_side flow_time_wait_side(const struct flow *f)
+static enum closer_side time_wait_side(const uint8_t state[2])
 {
-	bool c = f->state[FROM_CLIENT] == TCPS_TIME_WAIT;
-	bool sv = f->state[FROM_SERVER] == TCPS_TIME_WAIT;
+	bool c = state[FROM_CLIENT] == TCPS_TIME_WAIT;
+	bool sv = state[FROM_SERVER] == TCPS_TIME_WAIT;
 
 	return c && sv ? CLOSER_BOTH : c ? CLOSER_CLIENT : sv ? CLOSER_SERVER : CLOSER_NONE;
 }
 
-void flow_note_reuse(struct flow *f, int64_t gap_ns, enum closer_side time_wait)
+enum closer_side flow_time_wait_side(const struct flow *f)
 {
-	struct flow_rare *r = rare(f);
+	return time_wait_side(f->state);
+}
+
+enum closer_side live_time_wait_side(const struct live_flow *f)
+{
+	return time_wait_side(f->state);
+}
+
+void flow_note_reuse(struct flow_store *st, struct live_flow *f, int64_t gap_ns,
+                     enum closer_side time_wait)
+{
+	struct live_rare *r = rare(st, f);
 
 	if (!r)
 		return;

@@ -8,6 +8,10 @@
 #include <string.h>
 
 #include "analyzer/flow_table.h"
+#include "analyzer/tracker.h"
+
+/* Where the flows of the tests live. */
+static struct flow_store store;
 
 /* A segment 198.51.100.1:(1024 + n / 250) -> 198.51.100.(2 + n % 250):443, and the flow
  * whose 4-tuple it is. */
@@ -30,13 +34,12 @@ static struct tcp_segment seg_n(unsigned n)
 static void bury_n(struct flow_table *t, unsigned n, int64_t until)
 {
 	struct tcp_segment seg = seg_n(n);
-	struct flow f;
+	struct live_flow *f = flow_store_new(&store);
 
-	memset(&f, 0, sizeof f);
-	f.ep[0] = (struct flow_endpoint){ seg.src, seg.sport };
-	f.ep[1] = (struct flow_endpoint){ seg.dst, seg.dport };
-	f.hash = flow_table_hash(t, &seg);
-	CU_ASSERT_EQUAL(flow_table_bury(t, &f, until), 0);
+	CU_ASSERT_FATAL(f && flow_init(&store, f, 1, &seg, "t", false));
+	f->hash = flow_table_hash(t, &seg);
+	CU_ASSERT_EQUAL(flow_table_bury(t, f, until), 0);
+	flow_store_free(&store, f);
 }
 
 static bool grave_n(struct flow_table *t, unsigned n)
@@ -48,7 +51,7 @@ static bool grave_n(struct flow_table *t, unsigned n)
 
 static void test_tombstones_limited_oldest_forgotten(void)
 {
-	struct flow_table *t = flow_table_create(7);
+	struct flow_table *t = flow_table_create(7, &store);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	flow_table_limit_graves(t, 1000);
@@ -74,7 +77,7 @@ static void test_tombstones_limited_oldest_forgotten(void)
 
 static void test_tombstones_found_after_growth(void)
 {
-	struct flow_table *t = flow_table_create(11);
+	struct flow_table *t = flow_table_create(11, &store);
 	unsigned found = 0, absent = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
@@ -103,8 +106,20 @@ static CU_TestInfo tombstone_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
+static int store_init(void)
+{
+	flow_store_init(&store);
+	return 0;
+}
+
+static int store_destroy(void)
+{
+	flow_store_destroy(&store);
+	return 0;
+}
+
 static CU_SuiteInfo suites[] = {
-	{ "tombstones", NULL, NULL, NULL, NULL, tombstone_tests },
+	{ "tombstones", store_init, store_destroy, NULL, NULL, tombstone_tests },
 	CU_SUITE_INFO_NULL,
 };
 

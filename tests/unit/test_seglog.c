@@ -22,8 +22,11 @@
 
 /* --- scripting a connection ------------------------------------------------------------------ */
 
+/* Where the flows of the tests live. */
+static struct flow_store store;
+
 struct conv {
-	struct flow *flow;
+	struct live_flow *flow;
 	const struct engine_hooks *hooks;
 	uint64_t *frame;      /* shared by the connections of one test: frames are global */
 	int64_t now;
@@ -80,11 +83,11 @@ static void feed(struct conv *c, int64_t ms, enum flow_direction d, uint8_t flag
 	c->now += ms * MS;
 	++*c->frame;
 	if (first) {
-		c->flow = malloc(sizeof *c->flow);
+		c->flow = flow_store_new(&store);
 		CU_ASSERT_FATAL(c->flow != NULL);
-		flow_init(c->flow, *c->frame, &seg, "test.pcap", false);
+		CU_ASSERT_FATAL(flow_init(&store, c->flow, *c->frame, &seg, "test.pcap", false));
 	}
-	tracker_segment(c->flow, &seg, d, c->now, *c->frame);
+	tracker_segment(&store, c->flow, &seg, d, c->now, *c->frame);
 	c->hooks->segment(c->hooks->ctx, c->flow, &seg, d, c->now, *c->frame, first);
 }
 
@@ -108,14 +111,17 @@ static void handshake(struct conv *c)
 static void finish(struct conv *c, struct flow_record *rec, bool *keep)
 {
 	struct classify_context ctx = { .capture_end_ns = c->now, .idle_ns = 5000 * MS };
+	static struct flow view;
+	static struct flow_rare view_rare;
 	bool k;
 
-	classify_flow(c->flow, &ctx, rec);
-	k = c->hooks->finish(c->hooks->ctx, c->flow, rec);
+	flow_decode(&store, c->flow, &view, &view_rare);
+	flow_store_free(&store, c->flow);
+	c->flow = NULL;
+	classify_flow(&view, &ctx, rec);
+	k = c->hooks->finish(c->hooks->ctx, &view, rec);
 	if (keep)
 		*keep = k;
-	flow_free(c->flow);
-	c->flow = NULL;
 }
 
 static struct seglog *make_log(bool all, uint32_t head, uint32_t tail, size_t budget,
@@ -494,7 +500,7 @@ static void test_destroy_frees_open_logs(void)
 	for (int i = 0; i < 100; i++)
 		send(&c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 10);
 	seglog_destroy(sl);
-	flow_free(c.flow);
+	flow_store_free(&store, c.flow);
 }
 
 /* --- the progress line ----------------------------------------------------------------------- */
@@ -557,9 +563,11 @@ int main(void)
 		CU_cleanup_registry();
 		return 2;
 	}
+	flow_store_init(&store);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();
 	CU_cleanup_registry();
+	flow_store_destroy(&store);
 	return failures != 0;
 }

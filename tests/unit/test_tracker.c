@@ -14,9 +14,12 @@
 #define MS 1000000LL
 #define T0 (1764000000LL * 1000000000LL)
 
+/* Where the flows of the tests live. */
+static struct flow_store store;
+
 /* A two-endpoint conversation: each side's next sequence number and the clock. */
 struct script {
-	struct flow flow;
+	struct live_flow *flow;
 	bool started;
 	uint64_t frame;
 	int64_t now;
@@ -28,13 +31,13 @@ struct script {
 	uint32_t syn_order[2]; /* option order of each side's SYN (Linux's by default) */
 };
 
-/* The script of the running test: its flow's evidence block is freed after the test. */
+/* The script of the running test: its flow is freed after the test. */
 static struct script *current;
 
 static void release_script(void)
 {
-	if (current)
-		free(current->flow.rare);
+	if (current && current->flow)
+		flow_store_free(&store, current->flow);
 	current = NULL;
 }
 
@@ -99,11 +102,12 @@ static void feed(struct script *s, int64_t ms, enum flow_direction d, uint8_t fl
 		seg.ip_id = s->ip_id[d]++;
 	s->now += ms * MS;
 	if (!s->started) {
-		flow_init(&s->flow, 1, &seg, "test.pcap", false);
+		s->flow = flow_store_new(&store);
+		CU_ASSERT_FATAL(s->flow && flow_init(&store, s->flow, 1, &seg, "test.pcap", false));
 		s->started = true;
 	}
-	CU_ASSERT_EQUAL(flow_direction_of(&s->flow, &seg), d);
-	tracker_segment(&s->flow, &seg, d, s->now, ++s->frame);
+	CU_ASSERT_EQUAL(flow_direction_of(&store, s->flow, &seg), d);
+	tracker_segment(&store, s->flow, &seg, d, s->now, ++s->frame);
 }
 
 /* Sends the next segment of side d: seq = its next sequence number, ack = the peer's. */
@@ -122,11 +126,22 @@ static void handshake(struct script *s)
 	send(s, 1, FROM_CLIENT, TCP_ACK, 0);
 }
 
+/* Classifies the script's flow as the engine does: decoded, then classified. */
+static void classify_script(const struct script *s, const struct classify_context *ctx,
+                            struct flow_record *rec)
+{
+	static struct flow view;
+	static struct flow_rare view_rare;
+
+	flow_decode(&store, s->flow, &view, &view_rare);
+	classify_flow(&view, ctx, rec);
+}
+
 static void classify(struct script *s, struct flow_record *rec)
 {
 	struct classify_context ctx = { .capture_end_ns = s->now, .idle_ns = 5000 * MS };
 
-	classify_flow(&s->flow, &ctx, rec);
+	classify_script(s, &ctx, rec);
 }
 
 /* Classifies as if the capture went on `ms` after the last segment (a later packet of another
@@ -137,7 +152,7 @@ static void classify_later(struct script *s, int64_t ms, int64_t close_wait_ms,
 	struct classify_context ctx = { .capture_end_ns = s->now + ms * MS, .idle_ns = 5000 * MS,
 	                                .close_wait_ns = close_wait_ms * MS };
 
-	classify_flow(&s->flow, &ctx, rec);
+	classify_script(s, &ctx, rec);
 }
 
 /* Feeds a segment with explicit IP fields: what a box in the path forges. */
@@ -150,7 +165,7 @@ static void feed_forged(struct script *s, int64_t ms, enum flow_direction d, uin
 	seg.ttl = ttl;
 	seg.ip_id = ip_id;
 	s->now += ms * MS;
-	tracker_segment(&s->flow, &seg, d, s->now, ++s->frame);
+	tracker_segment(&store, s->flow, &seg, d, s->now, ++s->frame);
 }
 
 /* A request/response after the handshake, the client's ACK of the response included. */
@@ -265,7 +280,7 @@ static void test_fin_graceful_client_first(void)
 	CU_ASSERT_EQUAL(rec.bytes[FROM_SERVER], 2000);
 	CU_ASSERT_EQUAL(rec.packets[FROM_CLIENT], 6); /* SYN, ACK, data, ACK, FIN, ACK */
 	CU_ASSERT_EQUAL(rec.retransmissions[FROM_CLIENT], 0);
-	CU_ASSERT(flow_is_finished(&s.flow));
+	CU_ASSERT(flow_is_finished(s.flow));
 	/* Relative sequence numbers in the evidence: the client's FIN is at 1 + 100. */
 	for (unsigned i = 0; i < rec.n_evidence; i++)
 		if (rec.evidence[i].from == FROM_CLIENT && (rec.evidence[i].flags & TCP_FIN)) {
@@ -304,8 +319,8 @@ static void test_fin_simultaneous(void)
 	feed(&s, 0, FROM_CLIENT, TCP_ACK, cfin + 1, sfin + 1, 0);
 	feed(&s, 0, FROM_SERVER, TCP_ACK, sfin + 1, cfin + 1, 0);
 	assert_class(&s, CLOSE_FIN_SIMULTANEOUS, CLOSER_BOTH);
-	CU_ASSERT_EQUAL(s.flow.state[FROM_CLIENT], TCPS_TIME_WAIT);
-	CU_ASSERT_EQUAL(s.flow.state[FROM_SERVER], TCPS_TIME_WAIT);
+	CU_ASSERT_EQUAL(s.flow->state[FROM_CLIENT], TCPS_TIME_WAIT);
+	CU_ASSERT_EQUAL(s.flow->state[FROM_SERVER], TCPS_TIME_WAIT);
 }
 
 static void test_half_closed_at_end(void)
@@ -334,8 +349,8 @@ static void test_rst_unread_data(void)
 	send(&s, 0, FROM_SERVER, TCP_ACK, 0);
 	send(&s, 200, FROM_SERVER, TCP_RST | TCP_ACK, 0); /* close() with the 1448 bytes unread */
 	assert_class(&s, CLOSE_RST_UNREAD_DATA, CLOSER_SERVER);
-	CU_ASSERT_EQUAL(s.flow.state[FROM_SERVER], TCPS_CLOSED);
-	CU_ASSERT_EQUAL(s.flow.state[FROM_CLIENT], TCPS_CLOSED);
+	CU_ASSERT_EQUAL(s.flow->state[FROM_SERVER], TCPS_CLOSED);
+	CU_ASSERT_EQUAL(s.flow->state[FROM_CLIENT], TCPS_CLOSED);
 }
 
 /* Retransmitted bytes are not new: the unread count is what the client sent once. */
@@ -512,7 +527,7 @@ static void test_zero_window_probes_are_not_keepalives(void)
 	classify(&s, &rec);
 	CU_ASSERT_EQUAL(rec.keepalive_probes, 0);
 	CU_ASSERT_NOT_EQUAL(rec.close_class, CLOSE_KEEPALIVE_TIMEOUT);
-	CU_ASSERT_EQUAL(s.flow.dir[FROM_SERVER].zero_windows, 1);
+	CU_ASSERT_EQUAL(s.flow->dir[FROM_SERVER].zero_windows, 1);
 }
 
 static void test_peer_vanished_retransmit_timeout(void)
@@ -584,11 +599,11 @@ static void test_open_and_idle_at_end(void)
 	handshake(&s);
 	send(&s, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 1448);
 	ctx.capture_end_ns = s.now + 10 * MS;
-	classify_flow(&s.flow, &ctx, &rec);
+	classify_script(&s, &ctx, &rec);
 	CU_ASSERT_EQUAL(rec.close_class, CLOSE_OPEN_AT_END);
 	CU_ASSERT_EQUAL(rec.closer, CLOSER_NONE);
 	ctx.capture_end_ns = s.now + 6000 * MS;
-	classify_flow(&s.flow, &ctx, &rec);
+	classify_script(&s, &ctx, &rec);
 	CU_ASSERT_EQUAL(rec.close_class, CLOSE_IDLE_AT_END);
 }
 
@@ -622,9 +637,9 @@ static void test_midstream_roles_and_gap(void)
 	/* First packet seen goes from the server (port 8080) to an ephemeral port. */
 	script_init(&s, 1000, 2000);
 	send(&s, 0, FROM_SERVER, TCP_PSH | TCP_ACK, 100);
-	CU_ASSERT(s.flow.roles_inferred);
+	CU_ASSERT(s.flow->mark & LIVE_ROLES_INFERRED);
 	seg = make_seg(FROM_SERVER, TCP_ACK, 0, 0, 0);
-	CU_ASSERT_EQUAL(flow_direction_of(&s.flow, &seg), FROM_SERVER);
+	CU_ASSERT_EQUAL(flow_direction_of(&store, s.flow, &seg), FROM_SERVER);
 	/* The client acknowledges 5000 bytes the capture never showed. */
 	feed(&s, 1, FROM_CLIENT, TCP_ACK, s.nxt[FROM_CLIENT], s.nxt[FROM_SERVER] + 5000, 0);
 	classify(&s, &rec);
@@ -642,11 +657,11 @@ static void test_port_reuse_detection(void)
 	script_init(&s, 1, 2);
 	handshake(&s);
 	syn = make_seg(FROM_CLIENT, TCP_SYN, 1, 0, 0);
-	CU_ASSERT_FALSE(flow_is_reused_by(&s.flow, &syn, FROM_CLIENT)); /* retransmitted SYN */
+	CU_ASSERT_FALSE(flow_is_reused_by(s.flow, &syn, FROM_CLIENT)); /* retransmitted SYN */
 	syn.seq = 123456;
-	CU_ASSERT_TRUE(flow_is_reused_by(&s.flow, &syn, FROM_CLIENT));
+	CU_ASSERT_TRUE(flow_is_reused_by(s.flow, &syn, FROM_CLIENT));
 	syn.flags = TCP_SYN | TCP_ACK;
-	CU_ASSERT_FALSE(flow_is_reused_by(&s.flow, &syn, FROM_CLIENT));
+	CU_ASSERT_FALSE(flow_is_reused_by(s.flow, &syn, FROM_CLIENT));
 }
 
 static void test_rst_from_middlebox_ttl(void)
@@ -1029,7 +1044,7 @@ static void test_time_wait(void)
 	send(&s, 1, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
 	send(&s, 0, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
 	send(&s, 0, FROM_SERVER, TCP_ACK, 0);
-	CU_ASSERT_EQUAL(flow_time_wait_side(&s.flow), CLOSER_SERVER);
+	CU_ASSERT_EQUAL(live_time_wait_side(s.flow), CLOSER_SERVER);
 
 	script_init(&s, 100, 200);
 	handshake(&s);
@@ -1046,7 +1061,7 @@ static void test_time_wait(void)
 	 * (samples: time_wait_reuse): reported, and the client's tcp_tw_reuse with it. */
 	script_init(&s, 1, 2);
 	send(&s, 0, FROM_CLIENT, TCP_SYN, 0);
-	flow_note_reuse(&s.flow, 1300 * MS, CLOSER_CLIENT);
+	flow_note_reuse(&store, s.flow, 1300 * MS, CLOSER_CLIENT);
 	send(&s, 0, FROM_SERVER, TCP_SYN | TCP_ACK, 0);
 	send(&s, 0, FROM_CLIENT, TCP_ACK, 0);
 	classify(&s, &rec);
@@ -1057,10 +1072,10 @@ static void test_time_wait(void)
 	CU_ASSERT(rec.diagnosis.timers[FROM_CLIENT].tw_reuse);
 
 	/* Nobody held TIME-WAIT (it ended in a reset), or it is long over: nothing to report. */
-	flow_note_reuse(&s.flow, 1300 * MS, CLOSER_NONE);
+	flow_note_reuse(&store, s.flow, 1300 * MS, CLOSER_NONE);
 	classify(&s, &rec);
 	CU_ASSERT_FALSE(rec.diagnosis.time_wait_reuse.present);
-	flow_note_reuse(&s.flow, 300000 * MS, CLOSER_SERVER);
+	flow_note_reuse(&store, s.flow, 300000 * MS, CLOSER_SERVER);
 	classify(&s, &rec);
 	CU_ASSERT_FALSE(rec.diagnosis.time_wait_reuse.present);
 }
@@ -1172,7 +1187,7 @@ static void test_stack_family(void)
 /* A tombstone keeps when its connection went quiet and who held TIME-WAIT. */
 static void test_tombstone_info(void)
 {
-	struct flow_table *t = flow_table_create(7);
+	struct flow_table *t = flow_table_create(7, &store);
 	struct script s;
 	struct grave_info info = { 0 };
 	struct tcp_segment syn = make_seg(FROM_CLIENT, TCP_SYN, 999, 0, 0);
@@ -1183,9 +1198,9 @@ static void test_tombstone_info(void)
 	send(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
 	send(&s, 0, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
 	send(&s, 0, FROM_CLIENT, TCP_ACK, 0);
-	s.flow.hash = flow_table_hash(t, &syn);
-	CU_ASSERT_EQUAL(flow_table_bury(t, &s.flow, s.now + 70000 * MS), 0);
-	CU_ASSERT(flow_table_grave(t, &syn, s.flow.hash, false, &info));
+	s.flow->hash = flow_table_hash(t, &syn);
+	CU_ASSERT_EQUAL(flow_table_bury(t, s.flow, s.now + 70000 * MS), 0);
+	CU_ASSERT(flow_table_grave(t, &syn, s.flow->hash, false, &info));
 	CU_ASSERT_EQUAL(info.time_wait, CLOSER_CLIENT);
 	CU_ASSERT(info.last_ts_ns <= s.now && s.now - info.last_ts_ns < 10 * MS);
 	flow_table_destroy(t);
@@ -1199,19 +1214,19 @@ static void test_window_scaling(void)
 	handshake(&s);
 	s.window[FROM_SERVER] = 100;
 	send(&s, 1, FROM_SERVER, TCP_ACK, 0);
-	CU_ASSERT_EQUAL(s.flow.dir[FROM_SERVER].window, 100u << 7);
+	CU_ASSERT_EQUAL(s.flow->dir[FROM_SERVER].window, 100u << 7);
 	s.window[FROM_SERVER] = 0;
 	send(&s, 1, FROM_SERVER, TCP_ACK, 0);
-	CU_ASSERT_EQUAL(s.flow.dir[FROM_SERVER].zero_windows, 1);
+	CU_ASSERT_EQUAL(s.flow->dir[FROM_SERVER].zero_windows, 1);
 }
 
 /* --- the flow table --------------------------------------------------------------------------- */
 
 static void test_flow_table(void)
 {
-	struct flow_table *t = flow_table_create(42);
+	struct flow_table *t = flow_table_create(42, &store);
 	enum { N = 5000 };
-	struct flow *flows = calloc(N, sizeof *flows);
+	struct live_flow **flows = calloc(N, sizeof *flows);
 	struct tcp_segment seg;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
@@ -1219,63 +1234,76 @@ static void test_flow_table(void)
 	for (unsigned i = 0; i < N; i++) {
 		seg = make_seg(FROM_CLIENT, TCP_SYN, i, 0, 0);
 		seg.sport = (uint16_t)(1024 + i);
-		flow_init(&flows[i], i + 1, &seg, "t", false);
-		flows[i].hash = flow_table_hash(t, &seg);
-		CU_ASSERT_EQUAL(flow_table_insert(t, &flows[i]), 0);
+		flows[i] = flow_store_new(&store);
+		CU_ASSERT_FATAL(flows[i] && flow_init(&store, flows[i], i + 1, &seg, "t", false));
+		flows[i]->hash = flow_table_hash(t, &seg);
+		CU_ASSERT_EQUAL(flow_table_insert(t, flows[i]), 0);
 	}
 	CU_ASSERT_EQUAL(flow_table_count(t), N);
 	for (unsigned i = 0; i < N; i += 97) {
 		/* Both directions find the same flow. */
 		seg = make_seg(FROM_SERVER, TCP_ACK, 0, 0, 0);
 		seg.dport = (uint16_t)(1024 + i);
-		CU_ASSERT_PTR_EQUAL(flow_table_find(t, &seg, flow_table_hash(t, &seg)), &flows[i]);
+		CU_ASSERT_PTR_EQUAL(flow_table_find(t, &seg, flow_table_hash(t, &seg)), flows[i]);
 		seg = make_seg(FROM_CLIENT, TCP_ACK, 0, 0, 0);
 		seg.sport = (uint16_t)(1024 + i);
-		CU_ASSERT_PTR_EQUAL(flow_table_find(t, &seg, flow_table_hash(t, &seg)), &flows[i]);
+		CU_ASSERT_PTR_EQUAL(flow_table_find(t, &seg, flow_table_hash(t, &seg)), flows[i]);
 	}
 	/* Activity order: the oldest is the first inserted until it is touched. */
-	CU_ASSERT_PTR_EQUAL(flow_table_oldest(t, FLOW_LIST_LIVE), &flows[0]);
-	flow_table_touch(t, &flows[0], FLOW_LIST_FINISHED);
-	CU_ASSERT_PTR_EQUAL(flow_table_oldest(t, FLOW_LIST_LIVE), &flows[1]);
-	CU_ASSERT_PTR_EQUAL(flow_table_oldest(t, FLOW_LIST_FINISHED), &flows[0]);
-	flow_table_remove(t, &flows[0]);
+	CU_ASSERT_PTR_EQUAL(flow_table_oldest(t, FLOW_LIST_LIVE), flows[0]);
+	flow_table_touch(t, flows[0], FLOW_LIST_FINISHED);
+	CU_ASSERT_PTR_EQUAL(flow_table_oldest(t, FLOW_LIST_LIVE), flows[1]);
+	CU_ASSERT_PTR_EQUAL(flow_table_oldest(t, FLOW_LIST_FINISHED), flows[0]);
+	flow_table_remove(t, flows[0]);
 	CU_ASSERT_PTR_NULL(flow_table_oldest(t, FLOW_LIST_FINISHED));
 	seg = make_seg(FROM_CLIENT, TCP_ACK, 0, 0, 0);
 	seg.sport = 1024;
 	CU_ASSERT_PTR_NULL(flow_table_find(t, &seg, flow_table_hash(t, &seg)));
 	CU_ASSERT_EQUAL(flow_table_count(t), N - 1);
 	flow_table_destroy(t);
+	for (unsigned i = 0; i < N; i++)
+		flow_store_free(&store, flows[i]);
 	free(flows);
+}
+
+/* A flow of `seg`'s 4-tuple that has seen nothing yet, f->hash set for `t`. */
+static struct live_flow *bare_flow(const struct flow_table *t, const struct tcp_segment *seg)
+{
+	struct live_flow *f = flow_store_new(&store);
+
+	CU_ASSERT_FATAL(f && flow_init(&store, f, 1, seg, "t", false));
+	f->hash = flow_table_hash(t, seg);
+	return f;
 }
 
 static void test_tombstones(void)
 {
-	struct flow_table *t = flow_table_create(7);
-	struct flow f;
+	struct flow_table *t = flow_table_create(7, &store);
+	struct live_flow *f;
 	struct tcp_segment seg = make_seg(FROM_CLIENT, TCP_SYN, 1, 0, 0);
 	struct tcp_segment back = make_seg(FROM_SERVER, TCP_ACK, 1, 0, 0);
 	struct tcp_segment other = make_seg(FROM_CLIENT, TCP_ACK, 1, 0, 0);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	other.sport = 40002;
-	flow_init(&f, 1, &seg, "t", false);
-	f.hash = flow_table_hash(t, &seg);
-	CU_ASSERT_FALSE(flow_table_grave(t, &seg, f.hash, false, NULL));
-	CU_ASSERT_EQUAL(flow_table_bury(t, &f, 100), 0);
+	f = bare_flow(t, &seg);
+	CU_ASSERT_FALSE(flow_table_grave(t, &seg, f->hash, false, NULL));
+	CU_ASSERT_EQUAL(flow_table_bury(t, f, 100), 0);
 	/* Found from both directions, not for another 4-tuple. */
 	CU_ASSERT_TRUE(flow_table_grave(t, &seg, flow_table_hash(t, &seg), false, NULL));
 	CU_ASSERT_TRUE(flow_table_grave(t, &back, flow_table_hash(t, &back), false, NULL));
 	CU_ASSERT_FALSE(flow_table_grave(t, &other, flow_table_hash(t, &other), false, NULL));
 	/* Removed: no longer found, still counted until its time is up. */
-	CU_ASSERT_TRUE(flow_table_grave(t, &seg, f.hash, true, NULL));
-	CU_ASSERT_FALSE(flow_table_grave(t, &seg, f.hash, false, NULL));
+	CU_ASSERT_TRUE(flow_table_grave(t, &seg, f->hash, true, NULL));
+	CU_ASSERT_FALSE(flow_table_grave(t, &seg, f->hash, false, NULL));
+	flow_store_free(&store, f);
 	CU_ASSERT_EQUAL(flow_table_graves(t), 1);
 	/* Many tombstones over several chunks die in order. */
 	for (int i = 0; i < 5000; i++) {
 		other.sport = (uint16_t)(1000 + i);
-		flow_init(&f, 1, &other, "t", false);
-		f.hash = flow_table_hash(t, &other);
-		CU_ASSERT_EQUAL(flow_table_bury(t, &f, 200 + i), 0);
+		f = bare_flow(t, &other);
+		CU_ASSERT_EQUAL(flow_table_bury(t, f, 200 + i), 0);
+		flow_store_free(&store, f);
 	}
 	flow_table_expire_graves(t, 150);
 	CU_ASSERT_EQUAL(flow_table_graves(t), 5000);
@@ -1293,6 +1321,7 @@ int main(void)
 	CU_pSuite suite;
 	unsigned failures;
 
+	flow_store_init(&store);
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	suite = CU_add_suite_with_setup_and_teardown("tracker, state machine, classifier, flow table",
@@ -1354,5 +1383,7 @@ int main(void)
 	failures = CU_get_number_of_failures();
 	bool framework_error = CU_get_error() != CUE_SUCCESS;
 	CU_cleanup_registry();
+	release_script();
+	flow_store_destroy(&store);
 	return failures != 0 || framework_error;
 }

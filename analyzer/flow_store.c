@@ -1,0 +1,215 @@
+/* flow_store.c - the memory of a shard's live flows, and their expansion for the classifier
+ * (live_flow.h). */
+#include "live_flow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Slabs of 256 flows (about 100 KB), 512 blocks. */
+#define FLOW_SLAB_SHIFT 8
+#define BLOCK_SLAB_SHIFT 9
+
+void flow_store_init(struct flow_store *st)
+{
+	memset(st, 0, sizeof *st);
+	pool_init(&st->flows, sizeof(struct live_flow), FLOW_SLAB_SHIFT);
+	pool_init(&st->fins, sizeof(struct live_fin), BLOCK_SLAB_SHIFT);
+	pool_init(&st->rares, sizeof(struct live_rare), BLOCK_SLAB_SHIFT);
+	pool_init(&st->scheds, LIVE_SCHED_SMALL_BYTES, BLOCK_SLAB_SHIFT);
+	pool_init(&st->big_scheds, LIVE_SCHED_BIG_BYTES, BLOCK_SLAB_SHIFT);
+	pool_init(&st->addr6, 32, BLOCK_SLAB_SHIFT);
+}
+
+void flow_store_destroy(struct flow_store *st)
+{
+	pool_destroy(&st->flows);
+	pool_destroy(&st->fins);
+	pool_destroy(&st->rares);
+	pool_destroy(&st->scheds);
+	pool_destroy(&st->big_scheds);
+	pool_destroy(&st->addr6);
+	free(st->captures);
+	st->captures = NULL;
+	st->n_captures = st->cap_captures = 0;
+}
+
+struct live_flow *flow_store_new(struct flow_store *st)
+{
+	uint32_t h = pool_alloc(&st->flows);
+	struct live_flow *f;
+
+	if (!h)
+		return NULL;
+	f = flow_store_at(st, h);
+	f->self = h;
+	return f;
+}
+
+void flow_store_free(struct flow_store *st, struct live_flow *f)
+{
+	if (f->fin)
+		pool_free(&st->fins, f->fin);
+	if (f->rare)
+		pool_free(&st->rares, f->rare);
+	if (f->sched)
+		pool_free((f->mark & LIVE_SCHED_BIG) ? &st->big_scheds : &st->scheds, f->sched);
+	if (f->mark & LIVE_ADDR6)
+		pool_free(&st->addr6, f->addr[0]);
+	pool_free(&st->flows, f->self);
+}
+
+size_t flow_store_bytes(const struct flow_store *st)
+{
+	return pool_bytes(&st->flows) + pool_bytes(&st->fins) + pool_bytes(&st->rares) +
+	       pool_bytes(&st->scheds) + pool_bytes(&st->big_scheds) + pool_bytes(&st->addr6);
+}
+
+void live_endpoint(const struct flow_store *st, const struct live_flow *f, int side,
+                   struct flow_endpoint *out)
+{
+	memset(out, 0, sizeof *out);
+	out->port = f->port[side];
+	if (f->mark & LIVE_ADDR6) {
+		out->addr.family = 6;
+		memcpy(out->addr.bytes, (const uint8_t *)pool_at(&st->addr6, f->addr[0]) + 16 * side, 16);
+	} else {
+		out->addr.family = 4;
+		memcpy(out->addr.bytes, &f->addr[side], 4);
+	}
+}
+
+/* --- expansion --------------------------------------------------------------------------- */
+
+static void snap_decode(const struct live_flow *f, const struct live_snap *s, struct seg_snap *out)
+{
+	out->ts_ns = live_snap_ts(f, s);
+	out->frame = s->frame;
+	out->seq = s->seq;
+	out->ack = s->ack;
+	out->len = s->len;
+	out->flags = s->flags;
+}
+
+static void dir_decode(const struct live_flow *f, const struct live_dir *d,
+                       const struct live_fin *fb, const struct live_rare *r, int side,
+                       struct flow_dir *out)
+{
+	out->isn = d->isn;
+	out->next_seq = d->next_seq;
+	out->max_ack = d->max_ack;
+	out->window = d->window;
+	out->packets = d->packets;
+	out->payload_bytes = d->payload_bytes;
+	out->payload_segments = d->payload_segments;
+	out->small_payload_segments = d->small_payload_segments;
+	out->retransmissions = d->retransmissions;
+	out->bytes_in_since_own_payload = d->bytes_in_since_own_payload;
+	out->syn_count = d->syn_count;
+	out->zero_windows = d->zero_windows;
+	out->rst_count = d->rst_count;
+	out->wscale = d->wscale;
+	out->ttl = d->ttl;
+	out->bits = d->bits;
+	out->ip_id_steps = d->ip_id_steps;
+	out->last_ip_id = d->last_ip_id;
+	out->ip_id_jumps = d->ip_id_jumps;
+	out->ttl_last = d->ttl_last;
+	out->syn_layout = d->syn_layout;
+	out->ip_id_wide = d->ip_id_wide;
+	snap_decode(f, &d->last, &out->last);
+	snap_decode(f, &d->last_payload, &out->last_payload);
+	if (fb) {
+		out->fin_seq = fb->fin_seq[side];
+		out->payload_after_peer_fin = fb->payload_after_peer_fin[side];
+		snap_decode(f, &fb->fin[side], &out->fin);
+		snap_decode(f, &fb->fin_ack[side], &out->fin_ack);
+	}
+	if (r)
+		out->probes = r->probes[side];
+}
+
+static void sched_decode(const struct live_sched *s, struct sched *out)
+{
+	out->t0 = s->t0;
+	out->last_ns = s->last_ns;
+	out->n = s->n;
+	out->total = s->total;
+	out->kind = s->kind;
+	out->from = s->from;
+	out->off_us[0] = 0;
+	for (unsigned k = 1; k < s->n && k < SCHED_MAX; k++)
+		out->off_us[k] = s->off_us[k - 1];
+}
+
+static void rare_decode(const struct live_flow *f, const struct live_rare *r, struct flow_rare *out)
+{
+	snap_decode(f, &r->first_rst, &out->first_rst);
+	snap_decode(f, &r->rst_answers, &out->rst_answers);
+	snap_decode(f, &r->first_probe, &out->first_probe);
+	snap_decode(f, &r->last_probe, &out->last_probe);
+	snap_decode(f, &r->payload_after_fin, &out->payload_after_fin);
+	out->rst_unread_bytes = r->rst_unread_bytes;
+	for (int d = 0; d < 2; d++) {
+		out->rst_frame[d] = r->rst_frame[d];
+		out->rst_ttl[d] = r->rst_ttl[d];
+		out->rst_ip_id[d] = r->rst_ip_id[d];
+		out->rst_prev_ip_id[d] = r->rst_prev_ip_id[d];
+		out->rst_id_counter[d] = r->rst_id_counter[d];
+	}
+	out->first_rst_from = r->first_rst_from;
+	out->payload_after_fin_from = r->payload_after_fin_from;
+	out->rst_run_long_idle = r->rst_run_long_idle;
+	out->rst_run_idle_ms = r->rst_run_idle_ms;
+	out->first_probe_idle_ms = r->first_probe_idle_ms;
+	out->reuse_gap_ms = r->reuse_gap_ms;
+	out->reuse_time_wait = r->reuse_time_wait;
+	out->reused = r->reused;
+}
+
+void flow_decode(const struct flow_store *st, const struct live_flow *f, struct flow *out,
+                 struct flow_rare *rare)
+{
+	const struct live_fin *fb = live_fin_of(st, f);
+	const struct live_rare *r = live_rare_of(st, f);
+	const struct live_sched *s = live_sched_of(st, f);
+
+	memset(out, 0, sizeof *out);
+	live_endpoint(st, f, FROM_CLIENT, &out->ep[FROM_CLIENT]);
+	live_endpoint(st, f, FROM_SERVER, &out->ep[FROM_SERVER]);
+	out->first_frame = f->first_frame;
+	out->capture = f->capture < st->n_captures ? st->captures[f->capture] : NULL;
+	out->first_ts_ns = f->first_ts_ns;
+	out->last_ts_ns = f->last_ts_ns;
+	out->last_active_ns = f->last_active_ns;
+	for (int d = 0; d < 2; d++)
+		dir_decode(f, &f->dir[d], fb, r, d, &out->dir[d]);
+	out->silent.from = f->silent.from;
+	out->silent.long_idle = f->silent.long_idle;
+	out->silent.probes = f->silent.probes;
+	out->silent.segs = f->silent.segs;
+	out->silent.rtx = f->silent.rtx;
+	out->silent.idle_before_ms = f->silent.idle_before_ms;
+	out->silent.last_rtx_gap_ns = f->silent.last_rtx_gap_ns;
+	snap_decode(f, &f->silent.first, &out->silent.first);
+	snap_decode(f, &f->silent.last, &out->silent.last);
+	/* The schedule is part of the evidence block when decoded: a flow with either has one, as a
+	 * flow had one when the schedule was kept in it (a flow that only retransmitted into silence
+	 * keeps no live_rare for it). */
+	if (r || s) {
+		memset(rare, 0, sizeof *rare);
+		if (r)
+			rare_decode(f, r, rare);
+		if (s)
+			sched_decode(s, &rare->sched);
+		out->rare = rare;
+	}
+	out->modifiers = f->modifiers;
+	out->state[0] = f->state[0];
+	out->state[1] = f->state[1];
+	out->roles_inferred = f->mark & LIVE_ROLES_INFERRED;
+	out->ts_nano = f->mark & LIVE_TS_NANO;
+	out->synack_seen = f->mark & LIVE_SYNACK_SEEN;
+	out->handshake_acked = f->mark & LIVE_HANDSHAKE_ACKED;
+	out->starts_with_syn = f->mark & LIVE_STARTS_WITH_SYN;
+	out->max_gap_ms = f->max_gap_ms;
+}

@@ -1,0 +1,261 @@
+/* live_flow.h - what the analyzer keeps about a connection while it is alive, and where.
+ *
+ * Memory is the budget (issue 3: at most 512 bytes per live flow, its share of the tombstones
+ * and hash tables included), and the number of flows alive at once is what it is multiplied by.
+ * So the live state is compact and private to the tracker (tracker.c), which updates it per
+ * segment; when the flow is finished, flow_decode() expands it once into the plain struct flow
+ * (flow.h) that the classifier, the timer inference and the stories read. Nothing else reads it.
+ *
+ * - Flows and their blocks live in pools (pool.h) of one shard's flow_store: no malloc header,
+ *   freed slots reused first, 32-bit handles instead of 64-bit pointers for the hash chains, the
+ *   activity lists and the blocks.
+ * - What only some connections need is in blocks allocated the first time it is needed: the FINs
+ *   and their acknowledgements (live_fin), the evidence of unusual endings (live_rare: resets,
+ *   keepalive probes, data after a FIN, reuse of the 4-tuple), the retransmission schedule
+ *   (live_sched: its first SCHED_INLINE entries, a bigger block past them), and IPv6 addresses
+ *   (an IPv4 flow keeps its two addresses in the flow itself).
+ * - A snapshot of a segment is 24 bytes: no TTL (no reader needs it), frame numbers relative to
+ *   the flow's first frame.
+ * - Counters that cannot exceed 2^32 in practice are 32 bits; flags are bits.
+ * The sizes are checked below (_Static_assert): a change that grows them has to say so here.
+ */
+#ifndef TM_LIVE_FLOW_H
+#define TM_LIVE_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "flow.h"
+#include "pool.h"
+
+/* One segment, as evidence: frame relative to the flow's first frame + 1 (0: none). */
+struct live_snap {
+	int64_t ts_ns;
+	uint32_t frame;
+	uint32_t seq;    /* absolute */
+	uint32_t ack;    /* absolute */
+	uint16_t len;    /* payload bytes (an IP packet holds at most 65535) */
+	uint8_t flags;
+};
+
+/* live_dir.seen: what the FIN block holds for this side (checked per segment without it). */
+enum live_seen_bit {
+	LIVE_FIN_SENT = 1u << 0,   /* live_fin.fin[side] and fin_seq[side] are set */
+	LIVE_FIN_ACKED = 1u << 1,  /* live_fin.fin_ack[side] is set */
+};
+
+/* What one endpoint sent (struct flow_dir, less what moved to the blocks). */
+struct live_dir {
+	uint32_t isn, next_seq, max_ack, window;
+	uint32_t packets;
+	uint32_t payload_segments;
+	uint32_t small_payload_segments;
+	uint32_t retransmissions;
+	uint32_t bytes_in_since_own_payload;
+	uint16_t syn_count;
+	uint16_t zero_windows;
+	uint16_t rst_count;
+	uint16_t last_ip_id;
+	uint8_t bits;          /* enum flow_dir_bit */
+	uint8_t seen;          /* enum live_seen_bit */
+	uint8_t wscale;
+	uint8_t ttl;
+	uint8_t ip_id_steps;
+	uint8_t ip_id_jumps;
+	uint8_t ttl_last;
+	uint8_t syn_layout;
+	uint8_t ip_id_wide;
+	uint64_t payload_bytes;
+	struct live_snap last;
+	struct live_snap last_payload;
+};
+
+/* struct silent_run, live. */
+struct live_silent {
+	uint8_t from;
+	uint8_t long_idle;
+	uint16_t probes;
+	uint32_t segs;
+	uint32_t rtx;
+	uint32_t idle_before_ms;
+	int64_t last_rtx_gap_ns;
+	struct live_snap first;
+	struct live_snap last;
+};
+
+/* The FINs: allocated at the flow's first FIN. */
+struct live_fin {
+	struct live_snap fin[2];       /* each side's first FIN */
+	struct live_snap fin_ack[2];   /* the peer's first segment acknowledging it */
+	uint32_t fin_seq[2];           /* sequence number each FIN occupies */
+	uint32_t payload_after_peer_fin[2];
+};
+
+/* struct flow_rare without its schedule (live_sched), with the keepalive probe counts. */
+struct live_rare {
+	struct live_snap first_rst;
+	struct live_snap rst_answers;
+	struct live_snap first_probe;
+	struct live_snap last_probe;
+	struct live_snap payload_after_fin;
+	uint32_t probes[2];
+	uint32_t rst_unread_bytes;
+	uint32_t rst_frame[2];
+	uint32_t rst_run_idle_ms;
+	uint32_t first_probe_idle_ms;
+	uint32_t reuse_gap_ms;
+	uint16_t rst_ip_id[2];
+	uint16_t rst_prev_ip_id[2];
+	uint8_t rst_ttl[2];
+	uint8_t rst_id_counter[2];
+	uint8_t first_rst_from;
+	uint8_t payload_after_fin_from;
+	uint8_t rst_run_long_idle;
+	uint8_t reuse_time_wait;
+	uint8_t reused;
+};
+
+/* struct sched: entry 0 (always 0 µs after t0) is implied; the small block holds the next
+ * SCHED_INLINE, the big one (LIVE_SCHED_BIG) all SCHED_MAX. */
+#define SCHED_INLINE 8
+struct live_sched {
+	int64_t t0;
+	int64_t last_ns;
+	uint16_t n;
+	uint16_t total;
+	uint8_t kind;
+	uint8_t from;
+	uint32_t off_us[]; /* [1..n-1] of struct sched.off_us, from index 0 */
+};
+#define LIVE_SCHED_SMALL_BYTES (sizeof(struct live_sched) + SCHED_INLINE * sizeof(uint32_t))
+#define LIVE_SCHED_BIG_BYTES (sizeof(struct live_sched) + (SCHED_MAX - 1) * sizeof(uint32_t))
+
+/* live_flow.mark */
+enum live_mark {
+	LIVE_ROLES_INFERRED = 1u << 0,
+	LIVE_TS_NANO = 1u << 1,
+	LIVE_SYNACK_SEEN = 1u << 2,
+	LIVE_HANDSHAKE_ACKED = 1u << 3,
+	LIVE_STARTS_WITH_SYN = 1u << 4,
+	LIVE_ADDR6 = 1u << 5,       /* addr[0] is the handle of the two IPv6 addresses */
+	LIVE_SCHED_BIG = 1u << 6,   /* sched is a handle in the big schedule pool */
+	LIVE_LIST_FINISHED = 1u << 7, /* flow_table.c: on the finished list (else the live one) */
+};
+
+struct live_flow {
+	/* The flow table's (flow_table.c): what a lookup reads first. */
+	uint32_t hash;
+	uint32_t hash_next;           /* flow handles, 0: none */
+	uint32_t older;               /* activity list: least recently active first */
+	uint32_t newer;
+	uint32_t self;                /* this flow's handle */
+	uint16_t port[2];             /* [FROM_CLIENT] = client, [FROM_SERVER] = server */
+	uint32_t addr[2];             /* IPv4 addresses as in ip_addr.bytes; IPv6: see LIVE_ADDR6 */
+	/* Blocks (handles in the store's pools, 0: none yet). */
+	uint32_t fin;
+	uint32_t rare;
+	uint32_t sched;
+	uint32_t capture;             /* index of the capture file name in the store */
+	uint32_t max_gap_ms;          /* longest time between two consecutive segments, saturating */
+	uint8_t state[2];             /* enum tcp_state */
+	uint8_t mark;                 /* enum live_mark */
+	uint8_t modifiers;            /* enum flow_modifier (MOD_COUNT_BITS fit) */
+	uint64_t first_frame;         /* frame number of its first segment: also its id */
+	int64_t first_ts_ns;
+	int64_t last_ts_ns;
+	int64_t last_active_ns;       /* last payload, SYN or FIN (keepalives do not count) */
+	struct live_dir dir[2];
+	struct live_silent silent;
+};
+
+_Static_assert(sizeof(struct live_snap) == 24, "live_snap size");
+_Static_assert(sizeof(struct live_dir) == 112, "live_dir size");
+_Static_assert(sizeof(struct live_flow) == 384, "live_flow size");
+_Static_assert(MOD_COUNT_BITS <= 8, "modifiers no longer fit live_flow.modifiers");
+
+/* Where the flows of one shard and their blocks live. Not thread-safe: one per shard. */
+struct flow_store {
+	struct pool flows;       /* struct live_flow */
+	struct pool fins;        /* struct live_fin */
+	struct pool rares;       /* struct live_rare */
+	struct pool scheds;      /* live_sched, SCHED_INLINE entries */
+	struct pool big_scheds;  /* live_sched, SCHED_MAX - 1 entries */
+	struct pool addr6;       /* two IPv6 addresses, client first */
+	const char **captures;   /* capture file names the flows came from (live_flow.capture) */
+	uint32_t n_captures, cap_captures;
+};
+
+void flow_store_init(struct flow_store *st);
+/* Frees every flow and block of the store. */
+void flow_store_destroy(struct flow_store *st);
+
+/* A zero-filled flow with its handle set (flow_init fills it), or NULL without memory. */
+struct live_flow *flow_store_new(struct flow_store *st);
+/* Frees `f` and its blocks. */
+void flow_store_free(struct flow_store *st, struct live_flow *f);
+
+static inline struct live_flow *flow_store_at(const struct flow_store *st, uint32_t h)
+{
+	return (struct live_flow *)pool_at(&st->flows, h);
+}
+
+/* Bytes the store holds (its pools). */
+size_t flow_store_bytes(const struct flow_store *st);
+
+/* The FIN block of `f` (LIVE_FIN_SENT set on a side: it exists). */
+static inline struct live_fin *live_fin_of(const struct flow_store *st, const struct live_flow *f)
+{
+	return f->fin ? (struct live_fin *)pool_at(&st->fins, f->fin) : NULL;
+}
+
+static inline struct live_rare *live_rare_of(const struct flow_store *st, const struct live_flow *f)
+{
+	return f->rare ? (struct live_rare *)pool_at(&st->rares, f->rare) : NULL;
+}
+
+static inline struct live_sched *live_sched_of(const struct flow_store *st,
+                                               const struct live_flow *f)
+{
+	if (!f->sched)
+		return NULL;
+	return (struct live_sched *)pool_at((f->mark & LIVE_SCHED_BIG) ? &st->big_scheds
+	                                                               : &st->scheds,
+	                                    f->sched);
+}
+
+/* Is (addr, port) endpoint `side` of `f`? */
+static inline bool live_endpoint_is(const struct flow_store *st, const struct live_flow *f,
+                                    int side, const struct ip_addr *addr, uint16_t port)
+{
+	if (f->port[side] != port)
+		return false;
+	if (!(f->mark & LIVE_ADDR6))
+		return addr->family == 4 && memcmp(&f->addr[side], addr->bytes, 4) == 0;
+	return addr->family == 6 &&
+	       memcmp((const uint8_t *)pool_at(&st->addr6, f->addr[0]) + 16 * side, addr->bytes,
+	              16) == 0;
+}
+
+/* Endpoint `side` of `f`. */
+void live_endpoint(const struct flow_store *st, const struct live_flow *f, int side,
+                   struct flow_endpoint *out);
+
+/* The absolute frame number of a snapshot (0 when none). */
+static inline uint64_t live_snap_frame(const struct live_flow *f, const struct live_snap *s)
+{
+	return s->frame ? f->first_frame + s->frame - 1 : 0;
+}
+
+static inline int64_t live_snap_ts(const struct live_flow *f, const struct live_snap *s)
+{
+	(void)f;
+	return s->ts_ns;
+}
+
+/* Expands `f` into the plain view the classifier reads. The view's evidence block, when it has
+ * one, is *rare (so both must outlive the use of *out). */
+void flow_decode(const struct flow_store *st, const struct live_flow *f, struct flow *out,
+                 struct flow_rare *rare);
+
+#endif
