@@ -301,8 +301,9 @@ static void shard_segment(struct shard *s, const struct batch_item *it)
 {
 	struct live_flow *f = flow_table_find(s->table, &it->seg, it->hash);
 	bool first = !f;
+	enum flow_direction d = f ? flow_direction_of(&s->store, f, &it->seg) : FROM_CLIENT;
 
-	if (f && flow_is_reused_by(f, &it->seg, flow_direction_of(&s->store, f, &it->seg))) {
+	if (f && flow_is_reused_by(f, &it->seg, d)) {
 		/* Both connections learn of the reuse: the old one is finished now, without a
 		 * tombstone (the new flow takes the 4-tuple), and the new one learns when the old
 		 * one went quiet and who held its TIME-WAIT. */
@@ -318,8 +319,8 @@ static void shard_segment(struct shard *s, const struct batch_item *it)
 		f = start_flow(s, it, 0);
 	}
 	if (f) {
-		enum flow_direction d = flow_direction_of(&s->store, f, &it->seg);
-
+		if (first)
+			d = flow_direction_of(&s->store, f, &it->seg);
 		tracker_segment(&s->store, f, &it->seg, d, it->ts_ns, it->frame);
 		if (s->opt->hooks && s->opt->hooks->segment)
 			s->opt->hooks->segment(s->opt->hooks->ctx, f, &it->seg, d, it->ts_ns, it->frame,

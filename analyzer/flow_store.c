@@ -5,19 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Slabs of 256 flows (about 100 KB), 512 blocks. */
-#define FLOW_SLAB_SHIFT 8
-#define BLOCK_SLAB_SHIFT 9
-
 void flow_store_init(struct flow_store *st)
 {
 	memset(st, 0, sizeof *st);
-	pool_init(&st->flows, sizeof(struct live_flow), FLOW_SLAB_SHIFT);
-	pool_init(&st->fins, sizeof(struct live_fin), BLOCK_SLAB_SHIFT);
-	pool_init(&st->rares, sizeof(struct live_rare), BLOCK_SLAB_SHIFT);
-	pool_init(&st->scheds, LIVE_SCHED_SMALL_BYTES, BLOCK_SLAB_SHIFT);
-	pool_init(&st->big_scheds, LIVE_SCHED_BIG_BYTES, BLOCK_SLAB_SHIFT);
-	pool_init(&st->addr6, 32, BLOCK_SLAB_SHIFT);
+	pool_init(&st->flows, sizeof(struct live_flow), LIVE_FLOW_SLAB_SHIFT);
+	pool_init(&st->fins, sizeof(struct live_fin), LIVE_BLOCK_SLAB_SHIFT);
+	pool_init(&st->rares, sizeof(struct live_rare), LIVE_BLOCK_SLAB_SHIFT);
+	pool_init(&st->scheds, LIVE_SCHED_SMALL_BYTES, LIVE_BLOCK_SLAB_SHIFT);
+	pool_init(&st->big_scheds, LIVE_SCHED_BIG_BYTES, LIVE_BLOCK_SLAB_SHIFT);
+	pool_init(&st->addr6, 32, LIVE_BLOCK_SLAB_SHIFT);
 }
 
 void flow_store_destroy(struct flow_store *st)
@@ -71,7 +67,7 @@ void live_endpoint(const struct flow_store *st, const struct live_flow *f, int s
 	out->port = f->port[side];
 	if (f->mark & LIVE_ADDR6) {
 		out->addr.family = 6;
-		memcpy(out->addr.bytes, (const uint8_t *)pool_at(&st->addr6, f->addr[0]) + 16 * side, 16);
+		memcpy(out->addr.bytes, live_addr6(st, f) + 16 * side, 16);
 	} else {
 		out->addr.family = 4;
 		memcpy(out->addr.bytes, &f->addr[side], 4);

@@ -11,9 +11,10 @@
 struct graveyard;
 static void graveyard_free(struct graveyard *g);
 
+/* The ends of a list: the flows themselves (the links in between are handles). */
 struct activity_list {
-	uint32_t oldest;   /* flow handles, 0: none */
-	uint32_t newest;
+	struct live_flow *oldest;
+	struct live_flow *newest;
 };
 
 struct flow_table {
@@ -102,21 +103,54 @@ static struct live_flow *at(const struct flow_table *t, uint32_t h)
 	return h ? flow_store_at(t->st, h) : NULL;
 }
 
-struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_segment *seg,
-                                  uint32_t hash)
+static uint32_t handle_of(const struct live_flow *f)
+{
+	return f ? f->self : 0;
+}
+
+/* flow_table_find for an IPv6 segment: whole endpoints compared. */
+static struct live_flow *find6(const struct flow_table *t, const struct tcp_segment *seg,
+                               uint32_t hash)
 {
 	for (uint32_t h = t->buckets[hash & t->mask]; h;) {
 		struct live_flow *f = flow_store_at(t->st, h);
 
 		h = f->hash_next;
-		if (f->hash != hash)
+		if (f->hash != hash || !(f->mark & LIVE_ADDR6))
 			continue;
-		if (live_endpoint_is(t->st, f, 0, &seg->src, seg->sport) &&
-		    live_endpoint_is(t->st, f, 1, &seg->dst, seg->dport))
+		if ((live_endpoint_is(t->st, f, 0, &seg->src, seg->sport) &&
+		     live_endpoint_is(t->st, f, 1, &seg->dst, seg->dport)) ||
+		    (live_endpoint_is(t->st, f, 1, &seg->src, seg->sport) &&
+		     live_endpoint_is(t->st, f, 0, &seg->dst, seg->dport)))
 			return f;
-		if (live_endpoint_is(t->st, f, 1, &seg->src, seg->sport) &&
-		    live_endpoint_is(t->st, f, 0, &seg->dst, seg->dport))
-			return f;
+	}
+	return NULL;
+}
+
+struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_segment *seg,
+                                  uint32_t hash)
+{
+	uint16_t fwd_ports[2] = { seg->sport, seg->dport };
+	uint32_t fwd, rev, src, dst;
+
+	if (seg->src.family != 4)
+		return find6(t, seg, hash);
+	/* IPv4: ports and addresses compared as words. */
+	memcpy(&fwd, fwd_ports, sizeof fwd);
+	rev = fwd >> 16 | fwd << 16;
+	memcpy(&src, seg->src.bytes, sizeof src);
+	memcpy(&dst, seg->dst.bytes, sizeof dst);
+	for (uint32_t h = t->buckets[hash & t->mask]; h;) {
+		const struct live_flow *f = flow_store_at(t->st, h);
+		uint32_t ports;
+
+		h = f->hash_next;
+		if (f->hash != hash || (f->mark & LIVE_ADDR6))
+			continue;
+		memcpy(&ports, f->port, sizeof ports);
+		if ((ports == fwd && f->addr[0] == src && f->addr[1] == dst) ||
+		    (ports == rev && f->addr[1] == src && f->addr[0] == dst))
+			return (struct live_flow *)f;
 	}
 	return NULL;
 }
@@ -159,15 +193,16 @@ static enum flow_list list_of(const struct live_flow *f)
 static void list_unlink(struct flow_table *t, struct live_flow *f)
 {
 	struct activity_list *l = &t->lists[list_of(f)];
+	struct live_flow *older = at(t, f->older), *newer = at(t, f->newer);
 
-	if (f->older)
-		flow_store_at(t->st, f->older)->newer = f->newer;
+	if (older)
+		older->newer = f->newer;
 	else
-		l->oldest = f->newer;
-	if (f->newer)
-		flow_store_at(t->st, f->newer)->older = f->older;
+		l->oldest = newer;
+	if (newer)
+		newer->older = f->older;
 	else
-		l->newest = f->older;
+		l->newest = older;
 	f->older = f->newer = 0;
 }
 
@@ -180,12 +215,12 @@ static void list_append(struct flow_table *t, struct live_flow *f, enum flow_lis
 	else
 		f->mark &= (uint8_t)~LIVE_LIST_FINISHED;
 	f->newer = 0;
-	f->older = l->newest;
+	f->older = handle_of(l->newest);
 	if (l->newest)
-		flow_store_at(t->st, l->newest)->newer = f->self;
+		l->newest->newer = f->self;
 	else
-		l->oldest = f->self;
-	l->newest = f->self;
+		l->oldest = f;
+	l->newest = f;
 }
 
 int flow_table_insert(struct flow_table *t, struct live_flow *f)
@@ -218,7 +253,7 @@ void flow_table_remove(struct flow_table *t, struct live_flow *f)
 
 void flow_table_touch(struct flow_table *t, struct live_flow *f, enum flow_list list)
 {
-	if (t->lists[list].newest == f->self && list_of(f) == list)
+	if (t->lists[list].newest == f && list_of(f) == list)
 		return;
 	list_unlink(t, f);
 	list_append(t, f, list);
@@ -226,7 +261,7 @@ void flow_table_touch(struct flow_table *t, struct live_flow *f, enum flow_list 
 
 struct live_flow *flow_table_oldest(const struct flow_table *t, enum flow_list list)
 {
-	return at(t, t->lists[list].oldest);
+	return t->lists[list].oldest;
 }
 
 struct live_flow *flow_table_newer(const struct flow_table *t, const struct live_flow *f)
@@ -243,44 +278,49 @@ size_t flow_table_count(const struct flow_table *t)
 
 /* Tombstones die in the order they were made (their time is now + a constant, and capture time
  * only moves forward), so they are taken from a FIFO of fixed-size chunks: no allocation per
- * tombstone, and a chunk is recycled once all its tombstones are gone. Hash chains are doubly
- * linked so that a dying tombstone leaves its chain in O(1).
+ * tombstone, and a chunk is recycled once all its tombstones are gone. A tombstone is named by
+ * a 32-bit index (its chunk's sequence number and its slot), which the hash chains link with;
+ * a ring of chunk pointers finds a chunk from its sequence number.
  *
  * Bounds: at most `max_graves` tombstones (the oldest is forgotten early to make room for a new
  * one), so a flood of short connections cannot grow memory past what --max-flows allows; and the
  * bucket array doubles whenever there are more tombstones than buckets, so chains stay short
  * however many there are (a fixed array made every lookup walk count / buckets of them). */
 
-/* A tombstone keeps no address: a 64-bit seeded fingerprint of the 4-tuple besides its 32-bit
- * hash (two unrelated seeded functions: a false match needs both to collide), 40 bytes in all. */
+/* A tombstone keeps no address: a 64-bit seeded fingerprint of the 4-tuple, which also picks
+ * its bucket (so a false match needs 64 bits of an unrelated seeded function to collide, the
+ * bucket's own bits included), 24 bytes in all. */
 struct tombstone {
-	uint64_t fingerprint;
 	int64_t until_ns;
-	struct tombstone *next;
-	struct tombstone **pprev;
-	uint32_t hash;
-	bool dead;               /* removed: no longer found, released when its time is up */
+	uint64_t fingerprint;
+	uint32_t next;           /* chain: index + 1 of the next tombstone in the bucket, 0: none */
+	uint16_t last_cs;        /* until_ns - the connection's last segment, in 10 ms, saturating */
 	uint8_t time_wait;       /* enum closer_side: who held the connection's TIME-WAIT */
-	uint16_t last_cs;        /* until_ns - the connection's last segment, in 10 ms, saturating
-	                            (these two fill what was padding: still 40 bytes) */
+	bool dead;               /* removed: no longer found, released when its time is up */
 };
-_Static_assert(sizeof(struct tombstone) <= 40, "a tombstone grew");
+_Static_assert(sizeof(struct tombstone) == 24, "a tombstone grew");
 
-#define GRAVE_BUCKETS_MIN 4096u /* 32 KiB, allocated with the first tombstone; then doubling */
-#define GRAVE_CHUNK 1024u
+#define GRAVE_BUCKETS_MIN 4096u /* 16 KiB, allocated with the first tombstone; then doubling */
+#define GRAVE_CHUNK_SHIFT 10
+#define GRAVE_CHUNK (1u << GRAVE_CHUNK_SHIFT)
+/* Chunk sequence numbers are kept modulo 2^GRAVE_SEQ_BITS in an index, so an index + 1 fits 32
+ * bits: at most 2^31 tombstones alive, far more than memory allows. */
+#define GRAVE_SEQ_BITS 21
+#define GRAVE_SEQ_MASK ((1u << GRAVE_SEQ_BITS) - 1)
 
 struct grave_chunk {
-	struct grave_chunk *next;
 	unsigned used;           /* tombstones handed out */
 	unsigned gone;           /* tombstones released, from the front */
 	struct tombstone items[GRAVE_CHUNK];
 };
 
 struct graveyard {
-	struct tombstone **buckets;
+	uint32_t *buckets;         /* tombstone index + 1, 0: none */
 	size_t mask;               /* buckets - 1, a power of two minus one */
-	struct grave_chunk *head;  /* oldest tombstones */
-	struct grave_chunk *tail;  /* where new ones go */
+	struct grave_chunk **ring; /* the chunk of sequence number q is ring[q & ring_mask] */
+	uint32_t ring_mask;
+	uint32_t head_seq;         /* oldest chunk in use */
+	uint32_t n_chunks;         /* chunks in use: head_seq .. head_seq + n_chunks - 1 */
 	struct grave_chunk *spare; /* one released chunk kept for reuse */
 	size_t count;
 };
@@ -292,9 +332,15 @@ static struct graveyard *graveyard(struct flow_table *t)
 	if (t->graves)
 		return t->graves;
 	g = calloc(1, sizeof *g);
-	if (g)
+	if (g) {
 		g->buckets = calloc(GRAVE_BUCKETS_MIN, sizeof *g->buckets);
-	if (!g || !g->buckets) {
+		g->ring = calloc(1, sizeof *g->ring);
+	}
+	if (!g || !g->buckets || !g->ring) {
+		if (g) {
+			free(g->buckets);
+			free(g->ring);
+		}
 		free(g);
 		return NULL;
 	}
@@ -303,13 +349,27 @@ static struct graveyard *graveyard(struct flow_table *t)
 	return g;
 }
 
-static void grave_link(struct tombstone **b, struct tombstone *s)
+static struct grave_chunk *chunk_of_seq(const struct graveyard *g, uint32_t seq)
 {
-	s->next = *b;
-	if (*b)
-		(*b)->pprev = &s->next;
-	s->pprev = b;
-	*b = s;
+	return g->ring[seq & g->ring_mask];
+}
+
+/* The tombstone of index + 1 `ref`. */
+static struct tombstone *grave_at(const struct graveyard *g, uint32_t ref)
+{
+	uint32_t i = ref - 1;
+
+	return &chunk_of_seq(g, i >> GRAVE_CHUNK_SHIFT)->items[i & (GRAVE_CHUNK - 1)];
+}
+
+static uint32_t grave_ref(uint32_t seq, unsigned slot)
+{
+	return (((seq & GRAVE_SEQ_MASK) << GRAVE_CHUNK_SHIFT) | slot) + 1;
+}
+
+static uint32_t *bucket_of(const struct graveyard *g, uint64_t fingerprint)
+{
+	return &g->buckets[fingerprint & g->mask];
 }
 
 /* Doubles the bucket array and moves every tombstone still in a chain (those from the oldest
@@ -318,32 +378,43 @@ static void grave_link(struct tombstone **b, struct tombstone *s)
 static void grave_grow(struct graveyard *g)
 {
 	size_t n = (g->mask + 1) * 2;
-	struct tombstone **b = n > g->mask + 1 ? calloc(n, sizeof *b) : NULL;
+	uint32_t *b = n > g->mask + 1 ? calloc(n, sizeof *b) : NULL;
 
 	if (!b)
 		return;
-	for (struct grave_chunk *c = g->head; c; c = c->next)
-		for (unsigned i = c->gone; i < c->used; i++)
-			grave_link(&b[c->items[i].hash & (n - 1)], &c->items[i]);
 	free(g->buckets);
 	g->buckets = b;
 	g->mask = n - 1;
+	for (uint32_t k = 0; k < g->n_chunks; k++) {
+		uint32_t seq = g->head_seq + k;
+		struct grave_chunk *c = chunk_of_seq(g, seq);
+
+		for (unsigned i = c->gone; i < c->used; i++) {
+			uint32_t *head = bucket_of(g, c->items[i].fingerprint);
+
+			c->items[i].next = *head;
+			*head = grave_ref(seq, i);
+		}
+	}
 }
 
 /* Releases the oldest tombstone (the head of the FIFO); there must be one. */
 static void grave_release_oldest(struct graveyard *g)
 {
-	struct grave_chunk *c = g->head;
+	struct grave_chunk *c = chunk_of_seq(g, g->head_seq);
+	uint32_t ref = grave_ref(g->head_seq, c->gone);
 	struct tombstone *s = &c->items[c->gone++];
+	uint32_t *p = bucket_of(g, s->fingerprint);
 
-	*s->pprev = s->next;
-	if (s->next)
-		s->next->pprev = s->pprev;
+	/* Out of its chain: the chains are short (the bucket array grows with the count). */
+	while (*p && *p != ref)
+		p = &grave_at(g, *p)->next;
+	if (*p)
+		*p = s->next;
 	g->count--;
 	if (c->gone == GRAVE_CHUNK) {
-		g->head = c->next;
-		if (!g->head)
-			g->tail = NULL;
+		g->head_seq++;
+		g->n_chunks--;
 		if (g->spare)
 			free(c);
 		else
@@ -351,23 +422,46 @@ static void grave_release_oldest(struct graveyard *g)
 	}
 }
 
-static struct tombstone *grave_alloc(struct graveyard *g)
+/* Room in the ring for one more chunk: doubles it when full, chunks at their new places. */
+static int ring_room(struct graveyard *g)
 {
-	struct grave_chunk *c = g->tail;
+	uint32_t size = g->ring_mask + 1, n = size * 2;
+	struct grave_chunk **r;
+
+	if (g->n_chunks < size)
+		return 0;
+	if (n > GRAVE_SEQ_MASK + 1u || !(r = calloc(n, sizeof *r)))
+		return -1;
+	for (uint32_t k = 0; k < g->n_chunks; k++)
+		r[(g->head_seq + k) & (n - 1)] = chunk_of_seq(g, g->head_seq + k);
+	free(g->ring);
+	g->ring = r;
+	g->ring_mask = n - 1;
+	return 0;
+}
+
+/* A new tombstone at the end of the FIFO (its index + 1 in *ref), or NULL without memory. */
+static struct tombstone *grave_alloc(struct graveyard *g, uint32_t *ref)
+{
+	uint32_t tail_seq = g->head_seq + g->n_chunks - 1;
+	struct grave_chunk *c = g->n_chunks ? chunk_of_seq(g, tail_seq) : NULL;
 
 	if (!c || c->used == GRAVE_CHUNK) {
+		if (ring_room(g) != 0)
+			return NULL;
 		c = g->spare ? g->spare : malloc(sizeof *c);
 		if (!c)
 			return NULL;
 		g->spare = NULL;
-		c->next = NULL;
 		c->used = c->gone = 0;
-		if (g->tail)
-			g->tail->next = c;
+		if (!g->n_chunks)
+			g->head_seq = tail_seq = 0;
 		else
-			g->head = c;
-		g->tail = c;
+			tail_seq++;
+		g->ring[tail_seq & g->ring_mask] = c;
+		g->n_chunks++;
 	}
+	*ref = grave_ref(tail_seq, c->used);
 	return &c->items[c->used++];
 }
 
@@ -376,6 +470,7 @@ int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t unt
 	struct graveyard *g = graveyard(t);
 	struct flow_endpoint ep[2];
 	struct tombstone *s;
+	uint32_t ref, *head;
 
 	if (!g)
 		return -1;
@@ -383,24 +478,24 @@ int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t unt
 	live_endpoint(t->st, f, 1, &ep[1]);
 	if (t->max_graves && g->count >= t->max_graves && g->count > 0)
 		grave_release_oldest(g);
-	s = grave_alloc(g);
+	s = grave_alloc(g, &ref);
 	if (!s)
 		return -1;
 	s->fingerprint = fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port);
 	s->until_ns = until_ns;
-	s->hash = f->hash;
 	s->dead = false;
 	s->time_wait = (uint8_t)live_time_wait_side(f);
 	s->last_cs = until_ns - f->last_ts_ns >= 65535LL * 10000000 || until_ns < f->last_ts_ns
 	                 ? UINT16_MAX
 	                 : (uint16_t)((until_ns - f->last_ts_ns) / 10000000);
-	grave_link(&g->buckets[f->hash & g->mask], s);
+	head = bucket_of(g, s->fingerprint);
+	s->next = *head;
+	*head = ref;
 	g->count++;
 	if (g->count > g->mask + 1)
 		grave_grow(g);
 	return 0;
 }
-
 
 bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint32_t hash,
                       bool remove, struct grave_info *info)
@@ -408,11 +503,15 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 	struct graveyard *g = t->graves;
 	uint64_t fp;
 
-	if (!g)
+	(void)hash; /* tombstones are found by their fingerprint alone */
+	if (!g || g->count == 0)
 		return false;
 	fp = fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport);
-	for (struct tombstone *s = g->buckets[hash & g->mask]; s; s = s->next) {
-		if (s->hash != hash || s->fingerprint != fp || s->dead)
+	for (uint32_t ref = *bucket_of(g, fp); ref;) {
+		struct tombstone *s = grave_at(g, ref);
+
+		ref = s->next;
+		if (s->fingerprint != fp || s->dead)
 			continue;
 		if (info) {
 			info->last_ts_ns = s->until_ns - (int64_t)s->last_cs * 10000000;
@@ -428,10 +527,14 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 void flow_table_expire_graves(struct flow_table *t, int64_t now_ns)
 {
 	struct graveyard *g = t->graves;
-	struct grave_chunk *c;
 
-	while (g && (c = g->head) && c->gone < c->used && c->items[c->gone].until_ns < now_ns)
+	while (g && g->count > 0) {
+		const struct grave_chunk *c = chunk_of_seq(g, g->head_seq);
+
+		if (c->items[c->gone].until_ns >= now_ns)
+			break;
 		grave_release_oldest(g);
+	}
 }
 
 void flow_table_limit_graves(struct flow_table *t, size_t max)
@@ -450,11 +553,10 @@ static void graveyard_free(struct graveyard *g)
 {
 	if (!g)
 		return;
-	for (struct grave_chunk *c = g->head, *next; c; c = next) {
-		next = c->next;
-		free(c);
-	}
+	for (uint32_t k = 0; k < g->n_chunks; k++)
+		free(chunk_of_seq(g, g->head_seq + k));
 	free(g->spare);
+	free(g->ring);
 	free(g->buckets);
 	free(g);
 }

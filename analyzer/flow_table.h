@@ -43,8 +43,8 @@ size_t flow_table_count(const struct flow_table *t);
 
 /* Tombstones: the 4-tuples of recently finished flows, kept until `until_ns` of capture time so
  * that a late segment of a finished connection is recognised as such (not taken for a new one)
- * and a new SYN on it is known to reuse the 4-tuple. 40 bytes each. */
-/* Remembers f's 4-tuple (f->hash set) until `until_ns`, with when its last segment came and
+ * and a new SYN on it is known to reuse the 4-tuple. 24 bytes each (flow_table.c). */
+/* Remembers f's 4-tuple until `until_ns`, with when its last segment came and
  * who held its TIME-WAIT. Returns -1 when out of memory. */
 int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t until_ns);
 
@@ -54,7 +54,8 @@ struct grave_info {
 	enum closer_side time_wait;  /* who held its TIME-WAIT when it was finished */
 };
 
-/* True when seg's 4-tuple has a tombstone; `remove` drops it. Fills *info when not NULL. */
+/* True when seg's 4-tuple has a tombstone; `remove` drops it. Fills *info when not NULL. `hash`
+ * (flow_table_hash) is not needed: a tombstone is found by a fingerprint of the 4-tuple. */
 bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint32_t hash,
                       bool remove, struct grave_info *info);
 /* Forgets tombstones whose time is up at `now_ns`. */

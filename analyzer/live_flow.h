@@ -174,6 +174,13 @@ _Static_assert(sizeof(struct live_dir) == 112, "live_dir size");
 _Static_assert(sizeof(struct live_flow) == 384, "live_flow size");
 _Static_assert(MOD_COUNT_BITS <= 8, "modifiers no longer fit live_flow.modifiers");
 
+/* Slabs of 256 flows (96 KiB), of 512 blocks. */
+#define LIVE_FLOW_SLAB_SHIFT 8
+#define LIVE_BLOCK_SLAB_SHIFT 9
+_Static_assert(sizeof(struct live_flow) % 8 == 0 && sizeof(struct live_fin) % 8 == 0 &&
+                   sizeof(struct live_rare) % 8 == 0,
+               "pool items are multiples of 8 bytes (pool_item below takes sizeof)");
+
 /* Where the flows of one shard and their blocks live. Not thread-safe: one per shard. */
 struct flow_store {
 	struct pool flows;       /* struct live_flow */
@@ -197,7 +204,8 @@ void flow_store_free(struct flow_store *st, struct live_flow *f);
 
 static inline struct live_flow *flow_store_at(const struct flow_store *st, uint32_t h)
 {
-	return (struct live_flow *)pool_at(&st->flows, h);
+	return (struct live_flow *)pool_item(&st->flows, h, sizeof(struct live_flow),
+	                                     LIVE_FLOW_SLAB_SHIFT);
 }
 
 /* Bytes the store holds (its pools). */
@@ -206,12 +214,16 @@ size_t flow_store_bytes(const struct flow_store *st);
 /* The FIN block of `f` (LIVE_FIN_SENT set on a side: it exists). */
 static inline struct live_fin *live_fin_of(const struct flow_store *st, const struct live_flow *f)
 {
-	return f->fin ? (struct live_fin *)pool_at(&st->fins, f->fin) : NULL;
+	return f->fin ? (struct live_fin *)pool_item(&st->fins, f->fin, sizeof(struct live_fin),
+	                                             LIVE_BLOCK_SLAB_SHIFT)
+	              : NULL;
 }
 
 static inline struct live_rare *live_rare_of(const struct flow_store *st, const struct live_flow *f)
 {
-	return f->rare ? (struct live_rare *)pool_at(&st->rares, f->rare) : NULL;
+	return f->rare ? (struct live_rare *)pool_item(&st->rares, f->rare, sizeof(struct live_rare),
+	                                               LIVE_BLOCK_SLAB_SHIFT)
+	               : NULL;
 }
 
 static inline struct live_sched *live_sched_of(const struct flow_store *st,
@@ -224,17 +236,34 @@ static inline struct live_sched *live_sched_of(const struct flow_store *st,
 	                                    f->sched);
 }
 
+/* The two IPv6 addresses of a LIVE_ADDR6 flow, client first. */
+static inline const uint8_t *live_addr6(const struct flow_store *st, const struct live_flow *f)
+{
+	return (const uint8_t *)pool_item(&st->addr6, f->addr[0], 32, LIVE_BLOCK_SLAB_SHIFT);
+}
+
 /* Is (addr, port) endpoint `side` of `f`? */
 static inline bool live_endpoint_is(const struct flow_store *st, const struct live_flow *f,
                                     int side, const struct ip_addr *addr, uint16_t port)
 {
+	uint32_t a4;
+
 	if (f->port[side] != port)
 		return false;
-	if (!(f->mark & LIVE_ADDR6))
-		return addr->family == 4 && memcmp(&f->addr[side], addr->bytes, 4) == 0;
-	return addr->family == 6 &&
-	       memcmp((const uint8_t *)pool_at(&st->addr6, f->addr[0]) + 16 * side, addr->bytes,
-	              16) == 0;
+	if (!(f->mark & LIVE_ADDR6)) {
+		memcpy(&a4, addr->bytes, sizeof a4);
+		return addr->family == 4 && f->addr[side] == a4;
+	}
+	return addr->family == 6 && memcmp(live_addr6(st, f) + 16 * side, addr->bytes, 16) == 0;
+}
+
+/* The direction `seg` travels in `f`, which must be the flow of its 4-tuple. */
+static inline enum flow_direction live_direction(const struct flow_store *st,
+                                                 const struct live_flow *f,
+                                                 const struct tcp_segment *seg)
+{
+	return live_endpoint_is(st, f, FROM_CLIENT, &seg->src, seg->sport) ? FROM_CLIENT
+	                                                                    : FROM_SERVER;
 }
 
 /* Endpoint `side` of `f`. */

@@ -45,6 +45,15 @@ static inline void *pool_at(const struct pool *p, uint32_t h)
 	return p->slabs[i >> p->shift] + (size_t)(i & ((1u << p->shift) - 1)) * p->item_size;
 }
 
+/* pool_at for a pool whose item size and shift are known constants (the compiler then needs no
+ * multiplication): they must be the pool's. */
+static inline void *pool_item(const struct pool *p, uint32_t h, size_t size, unsigned shift)
+{
+	uint32_t i = h - 1;
+
+	return p->slabs[i >> shift] + (size_t)(i & ((1u << shift) - 1)) * size;
+}
+
 /* Bytes the pool holds: its slabs and their directory. */
 size_t pool_bytes(const struct pool *p);
 

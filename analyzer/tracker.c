@@ -99,13 +99,6 @@ bool flow_init(struct flow_store *st, struct live_flow *f, uint64_t first_frame,
 	       set_endpoint(st, f, r, &first->dst, first->dport);
 }
 
-enum flow_direction flow_direction_of(const struct flow_store *st, const struct live_flow *f,
-                                      const struct tcp_segment *seg)
-{
-	return live_endpoint_is(st, f, FROM_CLIENT, &seg->src, seg->sport) ? FROM_CLIENT
-	                                                                    : FROM_SERVER;
-}
-
 bool flow_is_reused_by(const struct live_flow *f, const struct tcp_segment *seg,
                        enum flow_direction d)
 {
@@ -595,7 +588,7 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	update_states(st, f, d, seg);
 	probe = track_sequence(st, f, d, seg, &snap, ts_ns, gap_ns);
 	track_ack(st, f, d, seg, &snap);
-	if (ms_saturating(gap_ns) > f->max_gap_ms)
+	if (gap_ns >= ((int64_t)f->max_gap_ms + 1) * 1000000) /* ms_saturating(gap_ns) > max_gap_ms */
 		f->max_gap_ms = ms_saturating(gap_ns);
 
 	if (seg->flags & TCP_RST) {

@@ -17,8 +17,12 @@ bool flow_init(struct flow_store *st, struct live_flow *f, uint64_t first_frame,
                const struct tcp_segment *first, const char *capture, bool ts_nano);
 
 /* Which direction `seg` travels in `f` (the segment must belong to the flow's 4-tuple). */
-enum flow_direction flow_direction_of(const struct flow_store *st, const struct live_flow *f,
-                                      const struct tcp_segment *seg);
+static inline enum flow_direction flow_direction_of(const struct flow_store *st,
+                                                    const struct live_flow *f,
+                                                    const struct tcp_segment *seg)
+{
+	return live_direction(st, f, seg);
+}
 
 /* True when `seg`, a segment on this flow's 4-tuple, opens a new connection rather than
  * continuing this one: a SYN without ACK whose sequence number is not that of a SYN already

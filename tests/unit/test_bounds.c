@@ -100,9 +100,38 @@ static void test_tombstones_found_after_growth(void)
 	flow_table_destroy(t);
 }
 
+/* Millions of tombstones through a FIFO of a few thousand: chunks are recycled and their
+ * sequence numbers go round the ring of chunks many times; the newest are always found, the
+ * ones just forgotten never. */
+static void test_tombstones_fifo_goes_round(void)
+{
+	struct flow_table *t = flow_table_create(13, &store);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	flow_table_limit_graves(t, 3000);
+	for (unsigned n = 0; n < 2000000; n++) {
+		bury_n(t, n, 5000000 + n);
+		if (n % 99991 == 0 && n >= 3000) {
+			CU_ASSERT_TRUE(grave_n(t, n));
+			CU_ASSERT_TRUE(grave_n(t, n - 2999));
+			CU_ASSERT_FALSE(grave_n(t, n - 3000));
+		}
+	}
+	CU_ASSERT_EQUAL(flow_table_graves(t), 3000);
+	/* Expiry empties it; a new one starts it over. */
+	flow_table_expire_graves(t, 5000000 + 2000000);
+	CU_ASSERT_EQUAL(flow_table_graves(t), 0);
+	CU_ASSERT_FALSE(grave_n(t, 1999999));
+	bury_n(t, 7, 9000000);
+	CU_ASSERT_TRUE(grave_n(t, 7));
+	CU_ASSERT_EQUAL(flow_table_graves(t), 1);
+	flow_table_destroy(t);
+}
+
 static CU_TestInfo tombstone_tests[] = {
 	{ "tombstones_limited_oldest_forgotten", test_tombstones_limited_oldest_forgotten },
 	{ "tombstones_found_after_growth", test_tombstones_found_after_growth },
+	{ "tombstones_fifo_goes_round", test_tombstones_fifo_goes_round },
 	CU_TEST_INFO_NULL,
 };
 
