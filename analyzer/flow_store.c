@@ -14,6 +14,7 @@ void flow_store_init(struct flow_store *st)
 	pool_init(&st->scheds, LIVE_SCHED_SMALL_BYTES, LIVE_BLOCK_SLAB_SHIFT);
 	pool_init(&st->big_scheds, LIVE_SCHED_BIG_BYTES, LIVE_BLOCK_SLAB_SHIFT);
 	pool_init(&st->addr6, 32, LIVE_BLOCK_SLAB_SHIFT);
+	pool_init(&st->fars, sizeof(struct live_far), LIVE_BLOCK_SLAB_SHIFT);
 }
 
 void flow_store_destroy(struct flow_store *st)
@@ -24,6 +25,7 @@ void flow_store_destroy(struct flow_store *st)
 	pool_destroy(&st->scheds);
 	pool_destroy(&st->big_scheds);
 	pool_destroy(&st->addr6);
+	pool_destroy(&st->fars);
 	free(st->captures);
 	st->captures = NULL;
 	st->n_captures = st->cap_captures = 0;
@@ -45,8 +47,13 @@ void flow_store_free(struct flow_store *st, struct live_flow *f)
 {
 	if (f->fin)
 		pool_free(&st->fins, f->fin);
-	if (f->rare)
+	if (f->rare) {
+		const struct live_rare *r = live_rare_of(st, f);
+
+		if (r->far)
+			pool_free(&st->fars, r->far);
 		pool_free(&st->rares, f->rare);
+	}
 	if (f->sched)
 		pool_free((f->mark & LIVE_SCHED_BIG) ? &st->big_scheds : &st->scheds, f->sched);
 	if (f->mark & LIVE_ADDR6)
@@ -57,7 +64,8 @@ void flow_store_free(struct flow_store *st, struct live_flow *f)
 size_t flow_store_bytes(const struct flow_store *st)
 {
 	return pool_bytes(&st->flows) + pool_bytes(&st->fins) + pool_bytes(&st->rares) +
-	       pool_bytes(&st->scheds) + pool_bytes(&st->big_scheds) + pool_bytes(&st->addr6);
+	       pool_bytes(&st->scheds) + pool_bytes(&st->big_scheds) + pool_bytes(&st->addr6) +
+	       pool_bytes(&st->fars);
 }
 
 void live_endpoint(const struct flow_store *st, const struct live_flow *f, int side,
@@ -76,9 +84,10 @@ void live_endpoint(const struct flow_store *st, const struct live_flow *f, int s
 
 /* --- expansion --------------------------------------------------------------------------- */
 
-static void snap_decode(const struct live_flow *f, const struct live_snap *s, struct seg_snap *out)
+static void snap_decode(const struct flow_store *st, const struct live_flow *f,
+                        const struct live_snap *s, struct seg_snap *out)
 {
-	out->ts_ns = live_snap_ts(f, s);
+	out->ts_ns = live_snap_ts(st, f, s);
 	out->frame = s->frame;
 	out->seq = s->seq;
 	out->ack = s->ack;
@@ -86,7 +95,8 @@ static void snap_decode(const struct live_flow *f, const struct live_snap *s, st
 	out->flags = s->flags;
 }
 
-static void dir_decode(const struct live_flow *f, const struct live_dir *d,
+static void dir_decode(const struct flow_store *st, const struct live_flow *f,
+                       const struct live_dir *d,
                        const struct live_fin *fb, const struct live_rare *r, int side,
                        struct flow_dir *out)
 {
@@ -112,16 +122,19 @@ static void dir_decode(const struct live_flow *f, const struct live_dir *d,
 	out->ttl_last = d->ttl_last;
 	out->syn_layout = d->syn_layout;
 	out->ip_id_wide = d->ip_id_wide;
-	snap_decode(f, &d->last, &out->last);
-	snap_decode(f, &d->last_payload, &out->last_payload);
+	snap_decode(st, f, &d->last, &out->last);
+	snap_decode(st, f, &d->last_payload, &out->last_payload);
 	if (fb) {
 		out->fin_seq = fb->fin_seq[side];
 		out->payload_after_peer_fin = fb->payload_after_peer_fin[side];
-		snap_decode(f, &fb->fin[side], &out->fin);
-		snap_decode(f, &fb->fin_ack[side], &out->fin_ack);
+		snap_decode(st, f, &fb->fin[side], &out->fin);
+		snap_decode(st, f, &fb->fin_ack[side], &out->fin_ack);
+	} else {
+		out->fin_seq = 0;
+		out->payload_after_peer_fin = 0;
+		out->fin = out->fin_ack = (struct seg_snap){ 0 };
 	}
-	if (r)
-		out->probes = r->probes[side];
+	out->probes = r ? r->probes[side] : 0;
 }
 
 static void sched_decode(const struct live_sched *s, struct sched *out)
@@ -137,13 +150,14 @@ static void sched_decode(const struct live_sched *s, struct sched *out)
 		out->off_us[k] = s->off_us[k - 1];
 }
 
-static void rare_decode(const struct live_flow *f, const struct live_rare *r, struct flow_rare *out)
+static void rare_decode(const struct flow_store *st, const struct live_flow *f,
+                        const struct live_rare *r, struct flow_rare *out)
 {
-	snap_decode(f, &r->first_rst, &out->first_rst);
-	snap_decode(f, &r->rst_answers, &out->rst_answers);
-	snap_decode(f, &r->first_probe, &out->first_probe);
-	snap_decode(f, &r->last_probe, &out->last_probe);
-	snap_decode(f, &r->payload_after_fin, &out->payload_after_fin);
+	snap_decode(st, f, &r->first_rst, &out->first_rst);
+	snap_decode(st, f, &r->rst_answers, &out->rst_answers);
+	snap_decode(st, f, &r->first_probe, &out->first_probe);
+	snap_decode(st, f, &r->last_probe, &out->last_probe);
+	snap_decode(st, f, &r->payload_after_fin, &out->payload_after_fin);
 	out->rst_unread_bytes = r->rst_unread_bytes;
 	for (int d = 0; d < 2; d++) {
 		out->rst_frame[d] = r->rst_frame[d];
@@ -169,7 +183,7 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 	const struct live_rare *r = live_rare_of(st, f);
 	const struct live_sched *s = live_sched_of(st, f);
 
-	memset(out, 0, sizeof *out);
+	/* Every member is set below (no memset of the whole view: this runs once per flow). */
 	live_endpoint(st, f, FROM_CLIENT, &out->ep[FROM_CLIENT]);
 	live_endpoint(st, f, FROM_SERVER, &out->ep[FROM_SERVER]);
 	out->first_frame = f->first_frame;
@@ -178,7 +192,7 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 	out->last_ts_ns = f->last_ts_ns;
 	out->last_active_ns = f->last_active_ns;
 	for (int d = 0; d < 2; d++)
-		dir_decode(f, &f->dir[d], fb, r, d, &out->dir[d]);
+		dir_decode(st, f, &f->dir[d], fb, r, d, &out->dir[d]);
 	out->silent.from = f->silent.from;
 	out->silent.long_idle = f->silent.long_idle;
 	out->silent.probes = f->silent.probes;
@@ -186,15 +200,16 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 	out->silent.rtx = f->silent.rtx;
 	out->silent.idle_before_ms = f->silent.idle_before_ms;
 	out->silent.last_rtx_gap_ns = f->silent.last_rtx_gap_ns;
-	snap_decode(f, &f->silent.first, &out->silent.first);
-	snap_decode(f, &f->silent.last, &out->silent.last);
+	snap_decode(st, f, &f->silent.first, &out->silent.first);
+	snap_decode(st, f, &f->silent.last, &out->silent.last);
 	/* The schedule is part of the evidence block when decoded: a flow with either has one, as a
 	 * flow had one when the schedule was kept in it (a flow that only retransmitted into silence
 	 * keeps no live_rare for it). */
+	out->rare = NULL;
 	if (r || s) {
 		memset(rare, 0, sizeof *rare);
 		if (r)
-			rare_decode(f, r, rare);
+			rare_decode(st, f, r, rare);
 		if (s)
 			sched_decode(s, &rare->sched);
 		out->rare = rare;

@@ -25,6 +25,7 @@ struct flow_table {
 	uint64_t seed;
 	struct activity_list lists[2];
 	struct graveyard *graves; /* tombstones; NULL until the first */
+	int64_t graves_until;     /* the oldest tombstone's time, INT64_MAX: none */
 	size_t max_graves;        /* 0: no limit (flow_table_limit_graves) */
 };
 
@@ -85,6 +86,7 @@ struct flow_table *flow_table_create(uint64_t seed, const struct flow_store *st)
 		return NULL;
 	}
 	t->mask = INITIAL_BUCKETS - 1;
+	t->graves_until = INT64_MAX;
 	t->seed = mix64(seed ^ 0x9e3779b97f4a7c15ULL);
 	return t;
 }
@@ -465,6 +467,17 @@ static struct tombstone *grave_alloc(struct graveyard *g, uint32_t *ref)
 	return &c->items[c->used++];
 }
 
+/* The oldest tombstone's time, INT64_MAX when there is none. */
+static int64_t oldest_until(const struct graveyard *g)
+{
+	const struct grave_chunk *c;
+
+	if (!g || g->count == 0)
+		return INT64_MAX;
+	c = chunk_of_seq(g, g->head_seq);
+	return c->items[c->gone].until_ns;
+}
+
 int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t until_ns)
 {
 	struct graveyard *g = graveyard(t);
@@ -479,8 +492,10 @@ int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t unt
 	if (t->max_graves && g->count >= t->max_graves && g->count > 0)
 		grave_release_oldest(g);
 	s = grave_alloc(g, &ref);
-	if (!s)
+	if (!s) {
+		t->graves_until = oldest_until(g);
 		return -1;
+	}
 	s->fingerprint = fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port);
 	s->until_ns = until_ns;
 	s->dead = false;
@@ -492,6 +507,7 @@ int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t unt
 	s->next = *head;
 	*head = ref;
 	g->count++;
+	t->graves_until = oldest_until(g);
 	if (g->count > g->mask + 1)
 		grave_grow(g);
 	return 0;
@@ -526,15 +542,11 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 
 void flow_table_expire_graves(struct flow_table *t, int64_t now_ns)
 {
-	struct graveyard *g = t->graves;
-
-	while (g && g->count > 0) {
-		const struct grave_chunk *c = chunk_of_seq(g, g->head_seq);
-
-		if (c->items[c->gone].until_ns >= now_ns)
-			break;
-		grave_release_oldest(g);
-	}
+	if (t->graves_until >= now_ns)
+		return; /* the common case, per frame */
+	while (oldest_until(t->graves) < now_ns)
+		grave_release_oldest(t->graves);
+	t->graves_until = oldest_until(t->graves);
 }
 
 void flow_table_limit_graves(struct flow_table *t, size_t max)
@@ -542,6 +554,7 @@ void flow_table_limit_graves(struct flow_table *t, size_t max)
 	t->max_graves = max;
 	while (max && t->graves && t->graves->count > max)
 		grave_release_oldest(t->graves);
+	t->graves_until = oldest_until(t->graves);
 }
 
 size_t flow_table_graves(const struct flow_table *t)

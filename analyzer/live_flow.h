@@ -29,14 +29,53 @@
 #include "flow.h"
 #include "pool.h"
 
-/* One segment, as evidence: frame relative to the flow's first frame + 1 (0: none). */
+/* 64-bit members aligned to 4 bytes, so that no live struct has padding for them (x86 and the
+ * other targets read them unaligned at no cost). */
+typedef int64_t live_i64 __attribute__((aligned(4)));
+typedef uint64_t live_u64 __attribute__((aligned(4)));
+
+/* One segment, as evidence: 20 bytes. Its time is a 40-bit field (t_hi:t_lo), relative to the
+ * flow's first_ts_ns: a 2-bit tag (enum live_time_tag) and a 38-bit value, whole microseconds
+ * (3 days) or nanoseconds (4.6 minutes). A time that fits neither (a long connection in a
+ * nanosecond capture, timestamps going backwards) is kept exactly in the flow's far block, at
+ * the snapshot's place (enum live_slot). A snapshot with frame 0 is none, all zero. */
 struct live_snap {
-	int64_t ts_ns;
-	uint32_t frame;
+	uint32_t frame;  /* frame number - flow's first frame + 1 */
 	uint32_t seq;    /* absolute */
 	uint32_t ack;    /* absolute */
-	uint16_t len;    /* payload bytes (an IP packet holds at most 65535) */
+	uint32_t t_lo;
+	uint8_t t_hi;
 	uint8_t flags;
+	uint16_t len;    /* payload bytes (an IP packet holds at most 65535) */
+};
+
+enum live_time_tag {
+	LIVE_T_US = 0,      /* value: microseconds after first_ts_ns */
+	LIVE_T_NS = 1,      /* value: nanoseconds after first_ts_ns */
+	LIVE_T_FAR = 2,     /* value: the enum live_slot whose far time it is */
+	LIVE_T_PENDING = 3, /* the tracker's current segment before it is stored somewhere */
+};
+#define LIVE_T_VALUE_BITS 38
+
+/* Where a snapshot is kept: the index of its time in the far block. */
+enum live_slot {
+	LIVE_SLOT_LAST = 0,          /* + side */
+	LIVE_SLOT_LAST_PAYLOAD = 2,  /* + side */
+	LIVE_SLOT_RUN_FIRST = 4,
+	LIVE_SLOT_RUN_LAST,
+	LIVE_SLOT_FIN = 6,           /* + side */
+	LIVE_SLOT_FIN_ACK = 8,       /* + side */
+	LIVE_SLOT_FIRST_RST = 10,
+	LIVE_SLOT_RST_ANSWERS,
+	LIVE_SLOT_FIRST_PROBE,
+	LIVE_SLOT_LAST_PROBE,
+	LIVE_SLOT_PAYLOAD_AFTER_FIN,
+	LIVE_SLOTS
+};
+
+/* Exact times of the snapshots whose time does not fit them (LIVE_T_FAR). */
+struct live_far {
+	int64_t ts_ns[LIVE_SLOTS];
 };
 
 /* live_dir.seen: what the FIN block holds for this side (checked per segment without it). */
@@ -59,14 +98,14 @@ struct live_dir {
 	uint16_t last_ip_id;
 	uint8_t bits;          /* enum flow_dir_bit */
 	uint8_t seen;          /* enum live_seen_bit */
-	uint8_t wscale;
 	uint8_t ttl;
 	uint8_t ip_id_steps;
 	uint8_t ip_id_jumps;
 	uint8_t ttl_last;
-	uint8_t syn_layout;
-	uint8_t ip_id_wide;
-	uint64_t payload_bytes;
+	uint8_t wscale : 4;
+	uint8_t syn_layout : 3;
+	uint8_t ip_id_wide : 1;
+	live_u64 payload_bytes;
 	struct live_snap last;
 	struct live_snap last_payload;
 };
@@ -79,7 +118,7 @@ struct live_silent {
 	uint32_t segs;
 	uint32_t rtx;
 	uint32_t idle_before_ms;
-	int64_t last_rtx_gap_ns;
+	live_i64 last_rtx_gap_ns;
 	struct live_snap first;
 	struct live_snap last;
 };
@@ -114,11 +153,12 @@ struct live_rare {
 	uint8_t rst_run_long_idle;
 	uint8_t reuse_time_wait;
 	uint8_t reused;
+	uint32_t far;                  /* handle of the flow's struct live_far, 0: none */
 };
 
 /* struct sched: entry 0 (always 0 µs after t0) is implied; the small block holds the next
  * SCHED_INLINE, the big one (LIVE_SCHED_BIG) all SCHED_MAX. */
-#define SCHED_INLINE 8
+#define SCHED_INLINE 6
 struct live_sched {
 	int64_t t0;
 	int64_t last_ns;
@@ -154,32 +194,34 @@ struct live_flow {
 	uint32_t addr[2];             /* IPv4 addresses as in ip_addr.bytes; IPv6: see LIVE_ADDR6 */
 	/* Blocks (handles in the store's pools, 0: none yet). */
 	uint32_t fin;
-	uint32_t rare;
+	uint32_t rare;                /* also holds the far block's handle */
 	uint32_t sched;
 	uint32_t capture;             /* index of the capture file name in the store */
 	uint32_t max_gap_ms;          /* longest time between two consecutive segments, saturating */
 	uint8_t state[2];             /* enum tcp_state */
 	uint8_t mark;                 /* enum live_mark */
 	uint8_t modifiers;            /* enum flow_modifier (MOD_COUNT_BITS fit) */
-	uint64_t first_frame;         /* frame number of its first segment: also its id */
-	int64_t first_ts_ns;
-	int64_t last_ts_ns;
-	int64_t last_active_ns;       /* last payload, SYN or FIN (keepalives do not count) */
+	live_u64 first_frame;         /* frame number of its first segment: also its id */
+	live_i64 first_ts_ns;         /* also the origin of the snapshots' times */
+	live_i64 last_ts_ns;
+	live_i64 last_active_ns;      /* last payload, SYN or FIN (keepalives do not count) */
 	struct live_dir dir[2];
 	struct live_silent silent;
 };
 
-_Static_assert(sizeof(struct live_snap) == 24, "live_snap size");
-_Static_assert(sizeof(struct live_dir) == 112, "live_dir size");
-_Static_assert(sizeof(struct live_flow) == 384, "live_flow size");
+_Static_assert(sizeof(struct live_snap) == 20, "live_snap size");
+_Static_assert(sizeof(struct live_dir) == 100, "live_dir size");
+_Static_assert(sizeof(struct live_silent) == 64, "live_silent size");
+_Static_assert(sizeof(struct live_flow) == 352, "live_flow size");
+_Static_assert(sizeof(struct live_fin) == 96, "live_fin size");
+_Static_assert(sizeof(struct live_rare) == 156, "live_rare size");
 _Static_assert(MOD_COUNT_BITS <= 8, "modifiers no longer fit live_flow.modifiers");
 
 /* Slabs of 256 flows (96 KiB), of 512 blocks. */
 #define LIVE_FLOW_SLAB_SHIFT 8
 #define LIVE_BLOCK_SLAB_SHIFT 9
-_Static_assert(sizeof(struct live_flow) % 8 == 0 && sizeof(struct live_fin) % 8 == 0 &&
-                   sizeof(struct live_rare) % 8 == 0,
-               "pool items are multiples of 8 bytes (pool_item below takes sizeof)");
+/* The size of a pool item of type T (pool_init rounds up to 8 bytes). */
+#define LIVE_ITEM(T) ((sizeof(T) + 7) & ~(size_t)7)
 
 /* Where the flows of one shard and their blocks live. Not thread-safe: one per shard. */
 struct flow_store {
@@ -189,6 +231,7 @@ struct flow_store {
 	struct pool scheds;      /* live_sched, SCHED_INLINE entries */
 	struct pool big_scheds;  /* live_sched, SCHED_MAX - 1 entries */
 	struct pool addr6;       /* two IPv6 addresses, client first */
+	struct pool fars;        /* struct live_far */
 	const char **captures;   /* capture file names the flows came from (live_flow.capture) */
 	uint32_t n_captures, cap_captures;
 };
@@ -204,7 +247,7 @@ void flow_store_free(struct flow_store *st, struct live_flow *f);
 
 static inline struct live_flow *flow_store_at(const struct flow_store *st, uint32_t h)
 {
-	return (struct live_flow *)pool_item(&st->flows, h, sizeof(struct live_flow),
+	return (struct live_flow *)pool_item(&st->flows, h, LIVE_ITEM(struct live_flow),
 	                                     LIVE_FLOW_SLAB_SHIFT);
 }
 
@@ -214,14 +257,15 @@ size_t flow_store_bytes(const struct flow_store *st);
 /* The FIN block of `f` (LIVE_FIN_SENT set on a side: it exists). */
 static inline struct live_fin *live_fin_of(const struct flow_store *st, const struct live_flow *f)
 {
-	return f->fin ? (struct live_fin *)pool_item(&st->fins, f->fin, sizeof(struct live_fin),
+	return f->fin ? (struct live_fin *)pool_item(&st->fins, f->fin, LIVE_ITEM(struct live_fin),
 	                                             LIVE_BLOCK_SLAB_SHIFT)
 	              : NULL;
 }
 
 static inline struct live_rare *live_rare_of(const struct flow_store *st, const struct live_flow *f)
 {
-	return f->rare ? (struct live_rare *)pool_item(&st->rares, f->rare, sizeof(struct live_rare),
+	return f->rare ? (struct live_rare *)pool_item(&st->rares, f->rare,
+	                                               LIVE_ITEM(struct live_rare),
 	                                               LIVE_BLOCK_SLAB_SHIFT)
 	               : NULL;
 }
@@ -257,11 +301,14 @@ static inline bool live_endpoint_is(const struct flow_store *st, const struct li
 	return addr->family == 6 && memcmp(live_addr6(st, f) + 16 * side, addr->bytes, 16) == 0;
 }
 
-/* The direction `seg` travels in `f`, which must be the flow of its 4-tuple. */
+/* The direction `seg` travels in `f`, which must be the flow of its 4-tuple: when the two ports
+ * differ, the source port tells. */
 static inline enum flow_direction live_direction(const struct flow_store *st,
                                                  const struct live_flow *f,
                                                  const struct tcp_segment *seg)
 {
+	if (f->port[FROM_CLIENT] != f->port[FROM_SERVER])
+		return seg->sport == f->port[FROM_CLIENT] ? FROM_CLIENT : FROM_SERVER;
 	return live_endpoint_is(st, f, FROM_CLIENT, &seg->src, seg->sport) ? FROM_CLIENT
 	                                                                    : FROM_SERVER;
 }
@@ -276,10 +323,28 @@ static inline uint64_t live_snap_frame(const struct live_flow *f, const struct l
 	return s->frame ? f->first_frame + s->frame - 1 : 0;
 }
 
-static inline int64_t live_snap_ts(const struct live_flow *f, const struct live_snap *s)
+static inline struct live_far *live_far_of(const struct flow_store *st, const struct live_rare *r)
 {
-	(void)f;
-	return s->ts_ns;
+	return (struct live_far *)pool_item(&st->fars, r->far, LIVE_ITEM(struct live_far),
+	                                    LIVE_BLOCK_SLAB_SHIFT);
+}
+
+/* The time of snapshot `s` of `f` (0 when it is none). */
+static inline int64_t live_snap_ts(const struct flow_store *st, const struct live_flow *f,
+                                   const struct live_snap *s)
+{
+	uint64_t v = ((uint64_t)(s->t_hi & 0x3f) << 32) | s->t_lo;
+
+	if (!s->frame)
+		return 0;
+	switch (s->t_hi >> 6) {
+	case LIVE_T_US:
+		return f->first_ts_ns + (int64_t)v * 1000;
+	case LIVE_T_NS:
+		return f->first_ts_ns + (int64_t)v;
+	default: /* LIVE_T_FAR */
+		return live_far_of(st, live_rare_of(st, f))->ts_ns[v];
+	}
 }
 
 /* Expands `f` into the plain view the classifier reads. The view's evidence block, when it has

@@ -99,31 +99,6 @@ bool flow_init(struct flow_store *st, struct live_flow *f, uint64_t first_frame,
 	       set_endpoint(st, f, r, &first->dst, first->dport);
 }
 
-bool flow_is_reused_by(const struct live_flow *f, const struct tcp_segment *seg,
-                       enum flow_direction d)
-{
-	const struct live_dir *sender = &f->dir[d];
-
-	if ((seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
-		return false;
-	if (sender->bits & DIR_SYN_SEEN)
-		return seg->seq != sender->isn; /* same ISN: a SYN retransmission */
-	/* No SYN from this side yet: a SYN now opens a connection (the server's SYN arrives as
-	 * SYN+ACK, excluded above). */
-	return f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets > 0;
-}
-
-bool flow_is_finished(const struct live_flow *f)
-{
-	const struct live_dir *c = &f->dir[FROM_CLIENT];
-	const struct live_dir *s = &f->dir[FROM_SERVER];
-
-	if (c->rst_count || s->rst_count)
-		return true;
-	return (c->seen & s->seen & (LIVE_FIN_SENT | LIVE_FIN_ACKED)) ==
-	       (LIVE_FIN_SENT | LIVE_FIN_ACKED);
-}
-
 uint64_t flow_last_frame(const struct live_flow *f)
 {
 	uint64_t a = live_snap_frame(f, &f->dir[0].last), b = live_snap_frame(f, &f->dir[1].last);
@@ -270,25 +245,49 @@ static void track_ip_habits(struct live_dir *me, const struct tcp_segment *seg)
 /* 1: the side's IDs count up (a reset from it should continue them), 0: they do not (random),
  * 2: nothing known (IPv6, or no nonzero ID seen, or a host-wide counter, which the host's other
  * traffic moves on, last read more than a second before the reset at `ts_ns`). */
-static uint8_t ip_id_counter(const struct live_flow *f, const struct live_dir *me,
-                             const struct tcp_segment *seg, int64_t ts_ns)
+static uint8_t ip_id_counter(const struct flow_store *st, const struct live_flow *f,
+                             const struct live_dir *me, const struct tcp_segment *seg,
+                             int64_t ts_ns)
 {
 	if (seg->src.family != 4 || !(me->bits & DIR_ID_KNOWN) || me->ip_id_steps < 2)
 		return 2;
 	if (me->ip_id_jumps > me->ip_id_steps / 8)
 		return 0;
-	if (me->ip_id_wide && ts_ns - live_snap_ts(f, &me->last) > 1000000000)
+	if (me->ip_id_wide && ts_ns - live_snap_ts(st, f, &me->last) > 1000000000)
 		return 2;
 	return 1;
+}
+
+/* --- snapshots (live_flow.h: struct live_snap) ------------------------------------------------ */
+
+static void set_time(struct live_snap *s, enum live_time_tag tag, uint64_t v)
+{
+	s->t_lo = (uint32_t)v;
+	s->t_hi = (uint8_t)(((unsigned)tag << 6) | (unsigned)(v >> 32));
+}
+
+/* The time field of `s` := ts_ns relative to `base`: nanoseconds when they fit, else whole
+ * microseconds when they fit, else LIVE_T_PENDING (settle_far() keeps it in the far block). */
+static void encode_time(struct live_snap *s, int64_t ts_ns, int64_t base)
+{
+	const uint64_t max = (uint64_t)1 << LIVE_T_VALUE_BITS;
+	/* Modulo 2^64: exactly ts_ns - base when that is from 0 to 2^64 - 1, and at least 2^63
+	 * when it is negative; either way too large for both encodings unless it fits. */
+	uint64_t off = (uint64_t)ts_ns - (uint64_t)base;
+
+	if (off < max)
+		set_time(s, LIVE_T_NS, off);
+	else if (off % 1000 == 0 && off / 1000 < max)
+		set_time(s, LIVE_T_US, off / 1000);
+	else
+		set_time(s, LIVE_T_PENDING, 0);
 }
 
 static struct live_snap snapshot(const struct live_flow *f, const struct tcp_segment *seg,
                                  int64_t ts_ns, uint64_t frame)
 {
 	uint64_t rel = frame - f->first_frame + 1;
-
-	return (struct live_snap){
-		.ts_ns = ts_ns,
+	struct live_snap s = {
 		/* A flow spanning more than 4 billion frames keeps its last evidence frames wrong
 		 * rather than growing every snapshot by 4 bytes. */
 		.frame = rel > UINT32_MAX ? UINT32_MAX : (uint32_t)rel,
@@ -297,6 +296,113 @@ static struct live_snap snapshot(const struct live_flow *f, const struct tcp_seg
 		.len = (uint16_t)(seg->payload_len > UINT16_MAX ? UINT16_MAX : seg->payload_len),
 		.flags = seg->flags,
 	};
+
+	encode_time(&s, ts_ns, f->first_ts_ns);
+	return s;
+}
+
+/* The snapshot kept at `slot`, NULL when its block does not exist. */
+static struct live_snap *slot_of(const struct flow_store *st, struct live_flow *f, int slot)
+{
+	struct live_fin *fb = live_fin_of(st, f);
+	struct live_rare *r = live_rare_of(st, f);
+
+	switch (slot) {
+	case LIVE_SLOT_LAST:
+	case LIVE_SLOT_LAST + 1:
+		return &f->dir[slot - LIVE_SLOT_LAST].last;
+	case LIVE_SLOT_LAST_PAYLOAD:
+	case LIVE_SLOT_LAST_PAYLOAD + 1:
+		return &f->dir[slot - LIVE_SLOT_LAST_PAYLOAD].last_payload;
+	case LIVE_SLOT_RUN_FIRST:
+		return &f->silent.first;
+	case LIVE_SLOT_RUN_LAST:
+		return &f->silent.last;
+	case LIVE_SLOT_FIN:
+	case LIVE_SLOT_FIN + 1:
+		return fb ? &fb->fin[slot - LIVE_SLOT_FIN] : NULL;
+	case LIVE_SLOT_FIN_ACK:
+	case LIVE_SLOT_FIN_ACK + 1:
+		return fb ? &fb->fin_ack[slot - LIVE_SLOT_FIN_ACK] : NULL;
+	case LIVE_SLOT_FIRST_RST:
+		return r ? &r->first_rst : NULL;
+	case LIVE_SLOT_RST_ANSWERS:
+		return r ? &r->rst_answers : NULL;
+	case LIVE_SLOT_FIRST_PROBE:
+		return r ? &r->first_probe : NULL;
+	case LIVE_SLOT_LAST_PROBE:
+		return r ? &r->last_probe : NULL;
+	case LIVE_SLOT_PAYLOAD_AFTER_FIN:
+		return r ? &r->payload_after_fin : NULL;
+	default:
+		return NULL;
+	}
+}
+
+static struct live_rare *rare(struct flow_store *st, struct live_flow *f);
+
+/* Keeps the time of *dst (kept at `slot`), ts_ns, in the far block. */
+static void put_far(struct flow_store *st, struct live_flow *f, enum live_slot slot,
+                    struct live_snap *dst, int64_t ts_ns)
+{
+	struct live_rare *r = rare(st, f);
+
+	if (r && !r->far)
+		r->far = pool_alloc(&st->fars);
+	if (!r || !r->far) {
+		/* Without memory the time is the nearest one that fits, not none. */
+		set_time(dst, LIVE_T_US,
+		         ts_ns <= f->first_ts_ns ? 0 : ((uint64_t)1 << LIVE_T_VALUE_BITS) - 1);
+		return;
+	}
+	live_far_of(st, r)->ts_ns[slot] = ts_ns;
+	set_time(dst, LIVE_T_FAR, (uint64_t)slot);
+}
+
+/* *dst (kept at `slot`) := *src, a snapshot of time ts_ns kept elsewhere (its far time, if it
+ * has one, is at the other place). */
+static void copy_snap(struct flow_store *st, struct live_flow *f, enum live_slot slot,
+                      struct live_snap *dst, const struct live_snap *src, int64_t ts_ns)
+{
+	*dst = *src;
+	if ((dst->t_hi >> 6) >= LIVE_T_FAR)
+		put_far(st, f, slot, dst, ts_ns);
+}
+
+/* After a segment whose time fits no snapshot (LIVE_T_PENDING): the places it was stored at
+ * keep it in the far block. Stored there as plain copies until now, so that storing the current
+ * segment costs no test per place. */
+static void settle_far(struct flow_store *st, struct live_flow *f, int64_t ts_ns)
+{
+	for (int slot = 0; slot < LIVE_SLOTS; slot++) {
+		struct live_snap *p = slot_of(st, f, slot);
+
+		if (p && p->frame && (p->t_hi >> 6) == LIVE_T_PENDING)
+			put_far(st, f, (enum live_slot)slot, p, ts_ns);
+	}
+}
+
+/* The flow's first timestamp (the origin of its snapshots' times) becomes ts_ns: the times kept
+ * relative to the old one are encoded again. */
+static void set_first_ts(struct flow_store *st, struct live_flow *f, int64_t ts_ns)
+{
+	int64_t old = f->first_ts_ns;
+	bool any = f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets != 0;
+
+	f->first_ts_ns = ts_ns;
+	for (int slot = 0; any && slot < LIVE_SLOTS; slot++) {
+		struct live_snap *p = slot_of(st, f, slot);
+		uint64_t v;
+		int64_t t;
+
+		if (!p || !p->frame || (p->t_hi >> 6) == LIVE_T_FAR)
+			continue;
+		v = ((uint64_t)(p->t_hi & 0x3f) << 32) | p->t_lo;
+		t = old + ((p->t_hi >> 6) == LIVE_T_US ? (int64_t)v * 1000 : (int64_t)v);
+		encode_time(p, t, ts_ns);
+		if ((p->t_hi >> 6) == LIVE_T_PENDING)
+			put_far(st, f, (enum live_slot)slot, p, t);
+	}
 }
 
 /* RFC 7323 §2.2: scaling applies only when both SYNs carried the option, never to a SYN. */
@@ -338,7 +444,7 @@ static bool is_keepalive_probe(const struct live_flow *f, enum flow_direction d,
 /* The side `d` sends into the peer's silence: start or extend its run. A run starts with the
  * silence before it (`gap_ns`, since the flow's previous segment) and whether that silence was
  * the longest of the flow so far (classify.c: middlebox idle timeouts). */
-static struct live_silent *silent_run_of(struct flow_store *st, struct live_flow *f,
+static inline struct live_silent *silent_run_of(struct flow_store *st, struct live_flow *f,
                                          enum flow_direction d, int64_t gap_ns)
 {
 	if (f->silent.from != d || (f->silent.segs == 0 && f->silent.probes == 0)) {
@@ -373,7 +479,7 @@ static bool track_sequence(struct flow_store *st, struct live_flow *f, enum flow
 			me->retransmissions++;
 			/* The SYN retry schedule: the previous segment of this side is its last SYN. */
 			if (!s || s->kind == SCHED_NONE)
-				s = sched_start(st, f, SCHED_SYN, d, live_snap_ts(f, &me->last));
+				s = sched_start(st, f, SCHED_SYN, d, live_snap_ts(st, f, &me->last));
 			if (s && s->kind == SCHED_SYN && s->from == d)
 				sched_push(st, f, s, ts_ns);
 			return false;
@@ -412,14 +518,14 @@ static bool track_sequence(struct flow_store *st, struct live_flow *f, enum flow
 
 		if (seq_lt(seg->seq, me->next_seq)) {
 			me->retransmissions++;
-			run->last_rtx_gap_ns = ts_ns - (run->segs ? live_snap_ts(f, &run->last) : ts_ns);
+			run->last_rtx_gap_ns = ts_ns - (run->segs ? live_snap_ts(st, f, &run->last) : ts_ns);
 			if (run->rtx++ == 0 && run->segs > 0) {
 				/* The first retransmission into this silence: keep the schedule from the
 				 * oldest unanswered segment on (and the one just before this, which may
 				 * be a tail-loss probe carrying new data). */
-				s = sched_start(st, f, SCHED_DATA, d, live_snap_ts(f, &run->first));
+				s = sched_start(st, f, SCHED_DATA, d, live_snap_ts(st, f, &run->first));
 				if (s && run->last.frame != run->first.frame)
-					sched_push(st, f, s, live_snap_ts(f, &run->last));
+					sched_push(st, f, s, live_snap_ts(st, f, &run->last));
 			}
 		}
 		s = run->rtx > 0 ? live_sched_of(st, f) : NULL;
@@ -497,12 +603,13 @@ static void track_rst(struct flow_store *st, struct live_flow *f, enum flow_dire
 		r->rst_ttl[d] = seg->ttl;
 		r->rst_ip_id[d] = seg->ip_id;
 		r->rst_prev_ip_id[d] = me->last_ip_id;
-		r->rst_id_counter[d] = ip_id_counter(f, me, seg, ts_ns);
+		r->rst_id_counter[d] = ip_id_counter(st, f, me, seg, ts_ns);
 	}
 	if (!r->first_rst.frame) {
 		r->first_rst = *snap;
 		r->first_rst_from = (uint8_t)d;
-		r->rst_answers = f->dir[!d].last;
+		copy_snap(st, f, LIVE_SLOT_RST_ANSWERS, &r->rst_answers, &f->dir[!d].last,
+		          live_snap_ts(st, f, &f->dir[!d].last));
 		r->rst_unread_bytes = me->bytes_in_since_own_payload;
 	}
 }
@@ -537,7 +644,7 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	struct live_dir *me = &f->dir[d];
 	struct live_dir *peer = &f->dir[!d];
 	uint32_t window = scaled_window(f, d, seg);
-	struct live_snap snap = snapshot(f, seg, ts_ns, frame);
+	struct live_snap snap;
 	/* The silence before this segment (none before the flow's first). */
 	int64_t gap_ns = (f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets) != 0
 	                     ? ts_ns - f->last_ts_ns
@@ -545,7 +652,8 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	bool probe;
 
 	if (f->first_ts_ns == 0 || ts_ns < f->first_ts_ns)
-		f->first_ts_ns = ts_ns;
+		set_first_ts(st, f, ts_ns);
+	snap = snapshot(f, seg, ts_ns, frame);
 	if (ts_ns > f->last_ts_ns)
 		f->last_ts_ns = ts_ns;
 	if (seg->truncated)
@@ -635,6 +743,8 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	if (!probe && (seg->payload_len > 0 || (seg->flags & (TCP_SYN | TCP_FIN))))
 		f->last_active_ns = ts_ns;
 	me->last = snap;
+	if ((snap.t_hi >> 6) == LIVE_T_PENDING)
+		settle_far(st, f, ts_ns);
 }
 
 static enum closer_side time_wait_side(const uint8_t state[2])

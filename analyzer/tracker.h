@@ -27,11 +27,31 @@ static inline enum flow_direction flow_direction_of(const struct flow_store *st,
 /* True when `seg`, a segment on this flow's 4-tuple, opens a new connection rather than
  * continuing this one: a SYN without ACK whose sequence number is not that of a SYN already
  * seen from the same side. */
-bool flow_is_reused_by(const struct live_flow *f, const struct tcp_segment *seg,
-                       enum flow_direction d);
+static inline bool flow_is_reused_by(const struct live_flow *f, const struct tcp_segment *seg,
+                                     enum flow_direction d)
+{
+	const struct live_dir *sender = &f->dir[d];
+
+	if ((seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
+		return false;
+	if (sender->bits & DIR_SYN_SEEN)
+		return seg->seq != sender->isn; /* same ISN: a SYN retransmission */
+	/* No SYN from this side yet: a SYN now opens a connection (the server's SYN arrives as
+	 * SYN+ACK, excluded above). */
+	return f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets > 0;
+}
 
 /* The connection is over on the wire: a RST was seen, or both FINs were sent and acknowledged. */
-bool flow_is_finished(const struct live_flow *f);
+static inline bool flow_is_finished(const struct live_flow *f)
+{
+	const struct live_dir *c = &f->dir[FROM_CLIENT];
+	const struct live_dir *s = &f->dir[FROM_SERVER];
+
+	if (c->rst_count || s->rst_count)
+		return true;
+	return (c->seen & s->seen & (LIVE_FIN_SENT | LIVE_FIN_ACKED)) ==
+	       (LIVE_FIN_SENT | LIVE_FIN_ACKED);
+}
 
 /* Applies one segment sent in direction `d` at `ts_ns`, frame number `frame`. */
 void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,

@@ -1220,6 +1220,99 @@ static void test_window_scaling(void)
 	CU_ASSERT_EQUAL(s.flow->dir[FROM_SERVER].zero_windows, 1);
 }
 
+/* --- compact snapshots (analyzer/live_flow.h) -------------------------------------------------- */
+
+/* Sends the next segment of side d at absolute time `ts`. */
+static void send_at(struct script *s, int64_t ts, enum flow_direction d, uint8_t flags,
+                    uint32_t len)
+{
+	s->now = ts;
+	send(s, 0, d, flags, len);
+}
+
+#define DAY (86400LL * 1000000000LL)
+
+/* A live snapshot keeps its time in 38 bits from the flow's first timestamp: nanoseconds up to
+ * 4.6 minutes, whole microseconds up to 3 days, the exact time in the far block beyond (or
+ * before the first timestamp, when timestamps go backwards). Decoded, every time is exact. */
+static void test_snapshot_times_exact(void)
+{
+	struct script s;
+	struct flow view;
+	struct flow_rare view_rare;
+	struct flow_record rec;
+	const int64_t t_syn = T0 + 5, t_synack = T0 + 5 + 100 * MS, t_sdata = T0 + 5 + 200000 * MS;
+	const int64_t t_cdata = T0 + 5 + DAY + 1000, t_back = T0 + 1;
+	const int64_t t_cfar = T0 + 4 * DAY + 7, t_sfar = T0 + 5 * DAY + 3;
+	const int64_t t_fin = T0 + 10 * DAY + 7, t_fin2 = t_fin + 1, t_last = t_fin + 3;
+
+	script_init(&s, 100, 200);
+	send_at(&s, t_syn, FROM_CLIENT, TCP_SYN, 0);
+	send_at(&s, t_synack, FROM_SERVER, TCP_SYN | TCP_ACK, 0);
+	send_at(&s, T0 + 5 + 101 * MS, FROM_CLIENT, TCP_ACK, 0);
+	send_at(&s, t_sdata, FROM_SERVER, TCP_PSH | TCP_ACK, 20);  /* nanoseconds */
+	send_at(&s, t_cdata, FROM_CLIENT, TCP_PSH | TCP_ACK, 10);  /* microseconds */
+	flow_decode(&store, s.flow, &view, &view_rare);
+	CU_ASSERT_EQUAL(view.first_ts_ns, t_syn);
+	CU_ASSERT_EQUAL(view.dir[FROM_SERVER].last_payload.ts_ns, t_sdata);
+	CU_ASSERT_EQUAL(view.dir[FROM_CLIENT].last_payload.ts_ns, t_cdata);
+	CU_ASSERT_EQUAL(view.silent.first.ts_ns, t_cdata);
+	/* Backwards: every time kept so far is re-expressed from the new first timestamp (the
+	 * client's data no longer fits whole microseconds: it goes to the far block). */
+	send_at(&s, t_back, FROM_SERVER, TCP_ACK, 0);
+	flow_decode(&store, s.flow, &view, &view_rare);
+	CU_ASSERT_EQUAL(view.first_ts_ns, t_back);
+	CU_ASSERT_EQUAL(view.dir[FROM_SERVER].last.ts_ns, t_back);
+	CU_ASSERT_EQUAL(view.dir[FROM_SERVER].last_payload.ts_ns, t_sdata);
+	CU_ASSERT_EQUAL(view.dir[FROM_CLIENT].last.ts_ns, t_cdata);
+	CU_ASSERT_EQUAL(view.dir[FROM_CLIENT].last_payload.ts_ns, t_cdata);
+	/* Far from the start, to the nanosecond. */
+	send_at(&s, t_cfar, FROM_CLIENT, TCP_PSH | TCP_ACK, 10);
+	send_at(&s, t_sfar, FROM_SERVER, TCP_PSH | TCP_ACK, 20);
+	flow_decode(&store, s.flow, &view, &view_rare);
+	CU_ASSERT_EQUAL(view.dir[FROM_CLIENT].last_payload.ts_ns, t_cfar);
+	CU_ASSERT_EQUAL(view.dir[FROM_SERVER].last_payload.ts_ns, t_sfar);
+	CU_ASSERT_EQUAL(view.silent.first.ts_ns, t_sfar);
+	send_at(&s, t_fin, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	send_at(&s, t_fin2, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
+	send_at(&s, t_last, FROM_CLIENT, TCP_ACK, 0);
+	flow_decode(&store, s.flow, &view, &view_rare);
+	CU_ASSERT_EQUAL(view.dir[FROM_CLIENT].fin.ts_ns, t_fin);
+	CU_ASSERT_EQUAL(view.dir[FROM_CLIENT].fin_ack.ts_ns, t_fin2);
+	CU_ASSERT_EQUAL(view.dir[FROM_SERVER].fin.ts_ns, t_fin2);
+	CU_ASSERT_EQUAL(view.dir[FROM_SERVER].fin_ack.ts_ns, t_last);
+	CU_ASSERT_EQUAL(view.dir[FROM_CLIENT].last.ts_ns, t_last);
+	CU_ASSERT_EQUAL(view.dir[FROM_SERVER].last_payload.ts_ns, t_sfar);
+	CU_ASSERT_EQUAL(view.last_ts_ns, t_last);
+	classify(&s, &rec);
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_FIN_GRACEFUL);
+	CU_ASSERT_EQUAL(rec.close_ts_ns, t_fin);
+	CU_ASSERT_EQUAL(rec.first_ts_ns, t_back);
+	for (unsigned i = 0; i < rec.n_evidence; i++)
+		CU_ASSERT(rec.evidence[i].ts_ns == t_fin || rec.evidence[i].ts_ns == t_fin2 ||
+		          rec.evidence[i].ts_ns == t_last);
+
+	/* The evidence block's snapshots, copied from a far one included. */
+	script_init(&s, 100, 200);
+	send_at(&s, T0 + 9, FROM_CLIENT, TCP_SYN, 0);
+	send_at(&s, T0 + 10, FROM_SERVER, TCP_SYN | TCP_ACK, 0);
+	send_at(&s, T0 + 11, FROM_CLIENT, TCP_ACK, 0);
+	send_at(&s, T0 + DAY / 2 + 3, FROM_CLIENT, TCP_PSH | TCP_ACK, 10);
+	send_at(&s, T0 + DAY / 2 + 50, FROM_SERVER, TCP_RST | TCP_ACK, 0);
+	flow_decode(&store, s.flow, &view, &view_rare);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(view.rare);
+	CU_ASSERT_EQUAL(view.rare->rst_answers.ts_ns, T0 + DAY / 2 + 3);
+	CU_ASSERT_EQUAL(view.rare->first_rst.ts_ns, T0 + DAY / 2 + 50);
+	CU_ASSERT_EQUAL(view.rare->rst_answers.frame, 4);
+	CU_ASSERT_EQUAL(view.rare->first_rst.frame, 5);
+	CU_ASSERT_EQUAL(view.dir[FROM_CLIENT].last_payload.len, 10);
+	CU_ASSERT_EQUAL(view.dir[FROM_SERVER].last.flags, TCP_RST | TCP_ACK);
+	/* A snapshot never taken is all zero, its time too. */
+	CU_ASSERT_EQUAL(view.dir[FROM_SERVER].last_payload.frame, 0);
+	CU_ASSERT_EQUAL(view.dir[FROM_SERVER].last_payload.ts_ns, 0);
+	CU_ASSERT_EQUAL(view.rare->first_probe.ts_ns, 0);
+}
+
 /* --- the flow table --------------------------------------------------------------------------- */
 
 static void test_flow_table(void)
@@ -1375,6 +1468,7 @@ int main(void)
 	CU_add_test(suite, "stack family", test_stack_family);
 	CU_add_test(suite, "tombstone keeps TIME-WAIT", test_tombstone_info);
 	CU_add_test(suite, "window scaling and zero window", test_window_scaling);
+	CU_add_test(suite, "snapshot times stay exact", test_snapshot_times_exact);
 	CU_add_test(suite, "flow table", test_flow_table);
 	CU_add_test(suite, "tombstones", test_tombstones);
 
