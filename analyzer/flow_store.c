@@ -157,7 +157,6 @@ static void rare_decode(const struct flow_store *st, const struct live_flow *f,
 	snap_decode(st, f, &r->rst_answers, &out->rst_answers);
 	snap_decode(st, f, &r->first_probe, &out->first_probe);
 	snap_decode(st, f, &r->last_probe, &out->last_probe);
-	snap_decode(st, f, &r->payload_after_fin, &out->payload_after_fin);
 	out->rst_unread_bytes = r->rst_unread_bytes;
 	for (int d = 0; d < 2; d++) {
 		out->rst_frame[d] = r->rst_frame[d];
@@ -167,7 +166,6 @@ static void rare_decode(const struct flow_store *st, const struct live_flow *f,
 		out->rst_id_counter[d] = r->rst_id_counter[d];
 	}
 	out->first_rst_from = r->first_rst_from;
-	out->payload_after_fin_from = r->payload_after_fin_from;
 	out->rst_run_long_idle = r->rst_run_long_idle;
 	out->rst_run_idle_ms = r->rst_run_idle_ms;
 	out->first_probe_idle_ms = r->first_probe_idle_ms;
@@ -202,9 +200,10 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 	out->silent.last_rtx_gap_ns = f->silent.last_rtx_gap_ns;
 	snap_decode(st, f, &f->silent.first, &out->silent.first);
 	snap_decode(st, f, &f->silent.last, &out->silent.last);
-	/* The schedule is part of the evidence block when decoded: a flow with either has one, as a
-	 * flow had one when the schedule was kept in it (a flow that only retransmitted into silence
-	 * keeps no live_rare for it). */
+	/* The evidence block, when decoded, also holds the schedule and the data after a FIN. A flow
+	 * has one when it has a live_rare or a schedule: a flow whose only evidence was data after a
+	 * FIN has none, which no reader can tell from one holding only that (classify.c reads it
+	 * after a RST only, timers.c with a RST's evidence). */
 	out->rare = NULL;
 	if (r || s) {
 		memset(rare, 0, sizeof *rare);
@@ -212,6 +211,10 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 			rare_decode(st, f, r, rare);
 		if (s)
 			sched_decode(s, &rare->sched);
+		if (fb) {
+			snap_decode(st, f, &fb->payload_after_fin, &rare->payload_after_fin);
+			rare->payload_after_fin_from = fb->payload_after_fin_from;
+		}
 		out->rare = rare;
 	}
 	out->modifiers = f->modifiers;

@@ -123,21 +123,23 @@ struct live_silent {
 	struct live_snap last;
 };
 
-/* The FINs: allocated at the flow's first FIN. */
+/* The FINs and what followed them: allocated at the flow's first FIN. */
 struct live_fin {
 	struct live_snap fin[2];       /* each side's first FIN */
 	struct live_snap fin_ack[2];   /* the peer's first segment acknowledging it */
 	uint32_t fin_seq[2];           /* sequence number each FIN occupies */
 	uint32_t payload_after_peer_fin[2];
+	struct live_snap payload_after_fin; /* flow_rare's: first data sent after the other's FIN */
+	uint8_t payload_after_fin_from;
 };
 
-/* struct flow_rare without its schedule (live_sched), with the keepalive probe counts. */
+/* struct flow_rare without its schedule (live_sched) and the data after a FIN (live_fin), with
+ * the keepalive probe counts. */
 struct live_rare {
 	struct live_snap first_rst;
 	struct live_snap rst_answers;
 	struct live_snap first_probe;
 	struct live_snap last_probe;
-	struct live_snap payload_after_fin;
 	uint32_t probes[2];
 	uint32_t rst_unread_bytes;
 	uint32_t rst_frame[2];
@@ -149,7 +151,6 @@ struct live_rare {
 	uint8_t rst_ttl[2];
 	uint8_t rst_id_counter[2];
 	uint8_t first_rst_from;
-	uint8_t payload_after_fin_from;
 	uint8_t rst_run_long_idle;
 	uint8_t reuse_time_wait;
 	uint8_t reused;
@@ -213,8 +214,8 @@ _Static_assert(sizeof(struct live_snap) == 20, "live_snap size");
 _Static_assert(sizeof(struct live_dir) == 100, "live_dir size");
 _Static_assert(sizeof(struct live_silent) == 64, "live_silent size");
 _Static_assert(sizeof(struct live_flow) == 352, "live_flow size");
-_Static_assert(sizeof(struct live_fin) == 96, "live_fin size");
-_Static_assert(sizeof(struct live_rare) == 156, "live_rare size");
+_Static_assert(sizeof(struct live_fin) == 120, "live_fin size");
+_Static_assert(sizeof(struct live_rare) == 132, "live_rare size");
 _Static_assert(MOD_COUNT_BITS <= 8, "modifiers no longer fit live_flow.modifiers");
 
 /* Slabs of 256 flows (96 KiB), of 512 blocks. */

@@ -333,7 +333,7 @@ static struct live_snap *slot_of(const struct flow_store *st, struct live_flow *
 	case LIVE_SLOT_LAST_PROBE:
 		return r ? &r->last_probe : NULL;
 	case LIVE_SLOT_PAYLOAD_AFTER_FIN:
-		return r ? &r->payload_after_fin : NULL;
+		return fb ? &fb->payload_after_fin : NULL;
 	default:
 		return NULL;
 	}
@@ -729,12 +729,11 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 		peer->bytes_in_since_own_payload =
 		    add_saturating(peer->bytes_in_since_own_payload, new_bytes);
 		if (peer->seen & LIVE_FIN_SENT) {
-			struct live_rare *r = rare(st, f);
 			struct live_fin *fb = live_fin_of(st, f);
 
-			if (fb->payload_after_peer_fin[d] == 0 && r && !r->payload_after_fin.frame) {
-				r->payload_after_fin = snap;
-				r->payload_after_fin_from = (uint8_t)d;
+			if (fb->payload_after_peer_fin[d] == 0 && !fb->payload_after_fin.frame) {
+				fb->payload_after_fin = snap;
+				fb->payload_after_fin_from = (uint8_t)d;
 			}
 			fb->payload_after_peer_fin[d] = add_saturating(fb->payload_after_peer_fin[d],
 			                                               new_bytes);
