@@ -282,7 +282,9 @@ size_t flow_table_count(const struct flow_table *t)
  * only moves forward), so they are taken from a FIFO of fixed-size chunks: no allocation per
  * tombstone, and a chunk is recycled once all its tombstones are gone. A tombstone is named by
  * a 32-bit index (its chunk's sequence number and its slot), which the hash chains link with;
- * a ring of chunk pointers finds a chunk from its sequence number.
+ * a ring of chunk pointers finds a chunk from its sequence number. A tombstone's time is kept
+ * in nanoseconds from its chunk's first one: a chunk takes tombstones for 4.29 s at most (a
+ * trickle of them leaves chunks part empty: at most TOMBSTONE_NS / 4.29 s of them).
  *
  * Bounds: at most `max_graves` tombstones (the oldest is forgotten early to make room for a new
  * one), so a flood of short connections cannot grow memory past what --max-flows allows; and the
@@ -291,26 +293,27 @@ size_t flow_table_count(const struct flow_table *t)
 
 /* A tombstone keeps no address: a 64-bit seeded fingerprint of the 4-tuple, which also picks
  * its bucket (so a false match needs 64 bits of an unrelated seeded function to collide, the
- * bucket's own bits included), 24 bytes in all. */
+ * bucket's own bits included), 20 bytes in all. */
 struct tombstone {
-	int64_t until_ns;
-	uint64_t fingerprint;
+	live_u64 fingerprint;
+	uint32_t until;          /* its time: nanoseconds after its chunk's base */
 	uint32_t next;           /* chain: index + 1 of the next tombstone in the bucket, 0: none */
-	uint16_t last_cs;        /* until_ns - the connection's last segment, in 10 ms, saturating */
+	uint16_t last_cs;        /* its time - the connection's last segment, in 10 ms, saturating */
 	uint8_t time_wait;       /* enum closer_side: who held the connection's TIME-WAIT */
 	bool dead;               /* removed: no longer found, released when its time is up */
 };
-_Static_assert(sizeof(struct tombstone) == 24, "a tombstone grew");
+_Static_assert(sizeof(struct tombstone) == 20, "a tombstone grew");
 
 #define GRAVE_BUCKETS_MIN 4096u /* 16 KiB, allocated with the first tombstone; then doubling */
-#define GRAVE_CHUNK_SHIFT 10
+#define GRAVE_CHUNK_SHIFT 8
 #define GRAVE_CHUNK (1u << GRAVE_CHUNK_SHIFT)
 /* Chunk sequence numbers are kept modulo 2^GRAVE_SEQ_BITS in an index, so an index + 1 fits 32
  * bits: at most 2^31 tombstones alive, far more than memory allows. */
-#define GRAVE_SEQ_BITS 21
+#define GRAVE_SEQ_BITS 23
 #define GRAVE_SEQ_MASK ((1u << GRAVE_SEQ_BITS) - 1)
 
 struct grave_chunk {
+	int64_t base;            /* the time the chunk's tombstones count from */
 	unsigned used;           /* tombstones handed out */
 	unsigned gone;           /* tombstones released, from the front */
 	struct tombstone items[GRAVE_CHUNK];
@@ -414,7 +417,9 @@ static void grave_release_oldest(struct graveyard *g)
 	if (*p)
 		*p = s->next;
 	g->count--;
-	if (c->gone == GRAVE_CHUNK) {
+	/* A chunk is done when all its tombstones are gone and it takes no more: full, or not the
+	 * last one (a newer chunk was started for a later time). */
+	if (c->gone == c->used && (c->used == GRAVE_CHUNK || g->n_chunks > 1)) {
 		g->head_seq++;
 		g->n_chunks--;
 		if (g->spare)
@@ -442,13 +447,27 @@ static int ring_room(struct graveyard *g)
 	return 0;
 }
 
-/* A new tombstone at the end of the FIFO (its index + 1 in *ref), or NULL without memory. */
-static struct tombstone *grave_alloc(struct graveyard *g, uint32_t *ref)
+/* Can chunk `c` take a tombstone of time until_ns? */
+static bool chunk_takes(const struct grave_chunk *c, int64_t until_ns)
+{
+	return c->used < GRAVE_CHUNK && until_ns >= c->base &&
+	       (uint64_t)until_ns - (uint64_t)c->base <= UINT32_MAX;
+}
+
+/* A new tombstone of time until_ns at the end of the FIFO (its index + 1 in *ref), or NULL
+ * without memory. */
+static struct tombstone *grave_alloc(struct graveyard *g, int64_t until_ns, uint32_t *ref)
 {
 	uint32_t tail_seq = g->head_seq + g->n_chunks - 1;
 	struct grave_chunk *c = g->n_chunks ? chunk_of_seq(g, tail_seq) : NULL;
+	struct tombstone *s;
 
-	if (!c || c->used == GRAVE_CHUNK) {
+	if (c && c->gone == c->used) {
+		/* Every tombstone of the last chunk is gone (so of every chunk): it starts over. */
+		c->used = c->gone = 0;
+		c->base = until_ns;
+	}
+	if (!c || !chunk_takes(c, until_ns)) {
 		if (ring_room(g) != 0)
 			return NULL;
 		c = g->spare ? g->spare : malloc(sizeof *c);
@@ -456,6 +475,7 @@ static struct tombstone *grave_alloc(struct graveyard *g, uint32_t *ref)
 			return NULL;
 		g->spare = NULL;
 		c->used = c->gone = 0;
+		c->base = until_ns;
 		if (!g->n_chunks)
 			g->head_seq = tail_seq = 0;
 		else
@@ -464,7 +484,15 @@ static struct tombstone *grave_alloc(struct graveyard *g, uint32_t *ref)
 		g->n_chunks++;
 	}
 	*ref = grave_ref(tail_seq, c->used);
-	return &c->items[c->used++];
+	s = &c->items[c->used++];
+	s->until = (uint32_t)((uint64_t)until_ns - (uint64_t)c->base);
+	return s;
+}
+
+/* The time of the tombstone at slot `slot` of chunk `c`. */
+static int64_t until_of(const struct grave_chunk *c, unsigned slot)
+{
+	return (int64_t)((uint64_t)c->base + c->items[slot].until);
 }
 
 /* The oldest tombstone's time, INT64_MAX when there is none. */
@@ -475,7 +503,7 @@ static int64_t oldest_until(const struct graveyard *g)
 	if (!g || g->count == 0)
 		return INT64_MAX;
 	c = chunk_of_seq(g, g->head_seq);
-	return c->items[c->gone].until_ns;
+	return until_of(c, c->gone);
 }
 
 int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t until_ns)
@@ -491,13 +519,12 @@ int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t unt
 	live_endpoint(t->st, f, 1, &ep[1]);
 	if (t->max_graves && g->count >= t->max_graves && g->count > 0)
 		grave_release_oldest(g);
-	s = grave_alloc(g, &ref);
+	s = grave_alloc(g, until_ns, &ref);
 	if (!s) {
 		t->graves_until = oldest_until(g);
 		return -1;
 	}
 	s->fingerprint = fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port);
-	s->until_ns = until_ns;
 	s->dead = false;
 	s->time_wait = (uint8_t)live_time_wait_side(f);
 	s->last_cs = until_ns - f->last_ts_ns >= 65535LL * 10000000 || until_ns < f->last_ts_ns
@@ -524,13 +551,15 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 		return false;
 	fp = fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport);
 	for (uint32_t ref = *bucket_of(g, fp); ref;) {
+		const struct grave_chunk *c = chunk_of_seq(g, (ref - 1) >> GRAVE_CHUNK_SHIFT);
 		struct tombstone *s = grave_at(g, ref);
 
 		ref = s->next;
 		if (s->fingerprint != fp || s->dead)
 			continue;
 		if (info) {
-			info->last_ts_ns = s->until_ns - (int64_t)s->last_cs * 10000000;
+			info->last_ts_ns = (int64_t)((uint64_t)c->base + s->until) -
+			                   (int64_t)s->last_cs * 10000000;
 			info->time_wait = (enum closer_side)s->time_wait;
 		}
 		if (remove)

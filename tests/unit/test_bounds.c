@@ -5,6 +5,7 @@
  */
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "analyzer/flow_table.h"
@@ -128,10 +129,53 @@ static void test_tombstones_fifo_goes_round(void)
 	flow_table_destroy(t);
 }
 
+/* A tombstone's time counts from its chunk's first one, in 32 bits of nanoseconds: tombstones
+ * seconds apart take a chunk each (part empty), and still die in order, exactly on time. */
+static void test_tombstones_sparse_in_time(void)
+{
+	const int64_t gap = 5000000000LL; /* more than a chunk spans */
+	struct flow_table *t = flow_table_create(17, &store);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	for (unsigned n = 0; n < 100; n++) {
+		bury_n(t, n, 1000000000LL + n * gap);
+		bury_n(t, 1000 + n, 1000000000LL + n * gap + 3); /* same chunk as n */
+	}
+	CU_ASSERT_EQUAL(flow_table_graves(t), 200);
+	for (unsigned n = 0; n < 100; n++)
+		CU_ASSERT_TRUE(grave_n(t, n) && grave_n(t, 1000 + n));
+	/* Exactly on time: a tombstone lives while its time is not before now. */
+	flow_table_expire_graves(t, 1000000000LL + 49 * gap + 3);
+	CU_ASSERT_TRUE(grave_n(t, 1049));
+	CU_ASSERT_FALSE(grave_n(t, 49));
+	CU_ASSERT_EQUAL(flow_table_graves(t), 101);
+	flow_table_expire_graves(t, 1000000000LL + 49 * gap + 4);
+	CU_ASSERT_FALSE(grave_n(t, 1049));
+	CU_ASSERT_TRUE(grave_n(t, 50));
+	CU_ASSERT_EQUAL(flow_table_graves(t), 100);
+	/* Limited: the oldest go first, chunk after part-empty chunk. */
+	flow_table_limit_graves(t, 7);
+	CU_ASSERT_EQUAL(flow_table_graves(t), 7);
+	CU_ASSERT_FALSE(grave_n(t, 96));
+	CU_ASSERT_TRUE(grave_n(t, 1096) && grave_n(t, 97) && grave_n(t, 1099));
+	/* All gone; a time before the last chunk's base starts it over. */
+	flow_table_limit_graves(t, 0);
+	flow_table_expire_graves(t, INT64_MAX);
+	CU_ASSERT_EQUAL(flow_table_graves(t), 0);
+	bury_n(t, 5, 10);
+	bury_n(t, 6, 11);
+	CU_ASSERT_TRUE(grave_n(t, 5) && grave_n(t, 6));
+	flow_table_expire_graves(t, 11);
+	CU_ASSERT_FALSE(grave_n(t, 5));
+	CU_ASSERT_TRUE(grave_n(t, 6));
+	flow_table_destroy(t);
+}
+
 static CU_TestInfo tombstone_tests[] = {
 	{ "tombstones_limited_oldest_forgotten", test_tombstones_limited_oldest_forgotten },
 	{ "tombstones_found_after_growth", test_tombstones_found_after_growth },
 	{ "tombstones_fifo_goes_round", test_tombstones_fifo_goes_round },
+	{ "tombstones_sparse_in_time", test_tombstones_sparse_in_time },
 	CU_TEST_INFO_NULL,
 };
 
