@@ -75,7 +75,7 @@ void live_endpoint(const struct flow_store *st, const struct live_flow *f, int s
 	out->port = f->port[side];
 	if (f->mark & LIVE_ADDR6) {
 		out->addr.family = 6;
-		memcpy(out->addr.bytes, live_addr6(st, f) + 16 * side, 16);
+		memcpy(out->addr.bytes, live_addr6(st, f) + (size_t)16 * (unsigned)side, 16);
 	} else {
 		out->addr.family = 4;
 		memcpy(out->addr.bytes, &f->addr[side], 4);

@@ -299,7 +299,8 @@ static inline bool live_endpoint_is(const struct flow_store *st, const struct li
 		memcpy(&a4, addr->bytes, sizeof a4);
 		return addr->family == 4 && f->addr[side] == a4;
 	}
-	return addr->family == 6 && memcmp(live_addr6(st, f) + 16 * side, addr->bytes, 16) == 0;
+	return addr->family == 6 && memcmp(live_addr6(st, f) + (size_t)16 * (unsigned)side, addr->bytes,
+	                                  16) == 0;
 }
 
 /* The direction `seg` travels in `f`, which must be the flow of its 4-tuple: when the two ports

@@ -64,7 +64,8 @@ static bool set_endpoint(struct flow_store *st, struct live_flow *f, int side,
 			return false;
 		f->mark |= LIVE_ADDR6;
 	}
-	memcpy((uint8_t *)pool_at(&st->addr6, f->addr[0]) + 16 * side, a->bytes, 16);
+	memcpy((uint8_t *)pool_at(&st->addr6, f->addr[0]) + (size_t)16 * (unsigned)side, a->bytes,
+	       16);
 	return true;
 }
 
@@ -104,21 +105,6 @@ uint64_t flow_last_frame(const struct live_flow *f)
 	uint64_t a = live_snap_frame(f, &f->dir[0].last), b = live_snap_frame(f, &f->dir[1].last);
 
 	return a > b ? a : b;
-}
-
-/* Blocks are allocated on first need; without memory the evidence is just lost. */
-static struct live_rare *rare(struct flow_store *st, struct live_flow *f)
-{
-	if (!f->rare)
-		f->rare = pool_alloc(&st->rares);
-	return live_rare_of(st, f);
-}
-
-static struct live_fin *fin_block(struct flow_store *st, struct live_flow *f)
-{
-	if (!f->fin)
-		f->fin = pool_alloc(&st->fins);
-	return live_fin_of(st, f);
 }
 
 static uint32_t ms_saturating(int64_t ns)
@@ -258,6 +244,21 @@ static uint8_t ip_id_counter(const struct flow_store *st, const struct live_flow
 	return 1;
 }
 
+/* Blocks are allocated on first need; without memory the evidence is just lost. */
+static struct live_rare *rare(struct flow_store *st, struct live_flow *f)
+{
+	if (!f->rare)
+		f->rare = pool_alloc(&st->rares);
+	return live_rare_of(st, f);
+}
+
+static struct live_fin *fin_block(struct flow_store *st, struct live_flow *f)
+{
+	if (!f->fin)
+		f->fin = pool_alloc(&st->fins);
+	return live_fin_of(st, f);
+}
+
 /* --- snapshots (live_flow.h: struct live_snap) ------------------------------------------------ */
 
 static void set_time(struct live_snap *s, enum live_time_tag tag, uint64_t v)
@@ -338,8 +339,6 @@ static struct live_snap *slot_of(const struct flow_store *st, struct live_flow *
 		return NULL;
 	}
 }
-
-static struct live_rare *rare(struct flow_store *st, struct live_flow *f);
 
 /* Keeps the time of *dst (kept at `slot`), ts_ns, in the far block. */
 static void put_far(struct flow_store *st, struct live_flow *f, enum live_slot slot,
