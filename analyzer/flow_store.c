@@ -11,8 +11,8 @@ void flow_store_init(struct flow_store *st)
 	pool_init(&st->flows, sizeof(struct live_flow), LIVE_FLOW_SLAB_SHIFT);
 	pool_init(&st->fins, sizeof(struct live_fin), LIVE_BLOCK_SLAB_SHIFT);
 	pool_init(&st->rares, sizeof(struct live_rare), LIVE_BLOCK_SLAB_SHIFT);
-	pool_init(&st->scheds, LIVE_SCHED_SMALL_BYTES, LIVE_BLOCK_SLAB_SHIFT);
-	pool_init(&st->big_scheds, LIVE_SCHED_BIG_BYTES, LIVE_BLOCK_SLAB_SHIFT);
+	for (int k = LIVE_SCHED_DATA; k <= LIVE_SCHED_BIG; k++)
+		pool_init(&st->scheds[k], LIVE_SCHED_BYTES(k), LIVE_BLOCK_SLAB_SHIFT);
 	pool_init(&st->addr6, 32, LIVE_BLOCK_SLAB_SHIFT);
 	pool_init(&st->fars, sizeof(struct live_far), LIVE_BLOCK_SLAB_SHIFT);
 }
@@ -22,8 +22,8 @@ void flow_store_destroy(struct flow_store *st)
 	pool_destroy(&st->flows);
 	pool_destroy(&st->fins);
 	pool_destroy(&st->rares);
-	pool_destroy(&st->scheds);
-	pool_destroy(&st->big_scheds);
+	for (int k = LIVE_SCHED_DATA; k <= LIVE_SCHED_BIG; k++)
+		pool_destroy(&st->scheds[k]);
 	pool_destroy(&st->addr6);
 	pool_destroy(&st->fars);
 	free(st->captures);
@@ -55,7 +55,7 @@ void flow_store_free(struct flow_store *st, struct live_flow *f)
 		pool_free(&st->rares, f->rare);
 	}
 	if (f->sched)
-		pool_free((f->mark & LIVE_SCHED_BIG) ? &st->big_scheds : &st->scheds, f->sched);
+		pool_free(&st->scheds[LIVE_SCHED_POOL(f->sched)], LIVE_SCHED_HANDLE(f->sched));
 	if (f->mark & LIVE_ADDR6)
 		pool_free(&st->addr6, f->addr[0]);
 	pool_free(&st->flows, f->self);
@@ -64,7 +64,8 @@ void flow_store_free(struct flow_store *st, struct live_flow *f)
 size_t flow_store_bytes(const struct flow_store *st)
 {
 	return pool_bytes(&st->flows) + pool_bytes(&st->fins) + pool_bytes(&st->rares) +
-	       pool_bytes(&st->scheds) + pool_bytes(&st->big_scheds) + pool_bytes(&st->addr6) +
+	       pool_bytes(&st->scheds[0]) + pool_bytes(&st->scheds[1]) + pool_bytes(&st->scheds[2]) +
+	       pool_bytes(&st->addr6) +
 	       pool_bytes(&st->fars);
 }
 
@@ -137,17 +138,27 @@ static void dir_decode(const struct flow_store *st, const struct live_flow *f,
 	out->probes = r ? r->probes[side] : 0;
 }
 
-static void sched_decode(const struct live_sched *s, struct sched *out)
+static void sched_decode(const struct flow_store *st, const struct live_flow *f,
+                         struct live_sched *s, struct sched *out)
 {
-	out->t0 = s->t0;
-	out->last_ns = s->last_ns;
+	const uint32_t *e = live_sched_entries(f, s);
+
+	if (s->kind == SCHED_NONE)
+		return; /* forgotten: all zero */
+	if (s->kind == SCHED_SYN) {
+		out->t0 = live_sched_time(s, 0);
+		out->last_ns = live_sched_time(s, 1);
+	} else { /* its run's */
+		out->t0 = live_snap_ts(st, f, &f->silent.first);
+		out->last_ns = live_snap_ts(st, f, &f->silent.last);
+	}
 	out->n = s->n;
 	out->total = s->total;
 	out->kind = s->kind;
 	out->from = s->from;
 	out->off_us[0] = 0;
 	for (unsigned k = 1; k < s->n && k < SCHED_MAX; k++)
-		out->off_us[k] = s->off_us[k - 1];
+		out->off_us[k] = e[k - 1];
 }
 
 static void rare_decode(const struct flow_store *st, const struct live_flow *f,
@@ -179,7 +190,7 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 {
 	const struct live_fin *fb = live_fin_of(st, f);
 	const struct live_rare *r = live_rare_of(st, f);
-	const struct live_sched *s = live_sched_of(st, f);
+	struct live_sched *s = live_sched_of(st, f);
 
 	/* Every member is set below (no memset of the whole view: this runs once per flow). */
 	live_endpoint(st, f, FROM_CLIENT, &out->ep[FROM_CLIENT]);
@@ -210,7 +221,7 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 		if (r)
 			rare_decode(st, f, r, rare);
 		if (s)
-			sched_decode(s, &rare->sched);
+			sched_decode(st, f, s, &rare->sched);
 		if (fb) {
 			snap_decode(st, f, &fb->payload_after_fin, &rare->payload_after_fin);
 			rare->payload_after_fin_from = fb->payload_after_fin_from;

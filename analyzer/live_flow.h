@@ -157,20 +157,29 @@ struct live_rare {
 	uint32_t far;                  /* handle of the flow's struct live_far, 0: none */
 };
 
-/* struct sched: entry 0 (always 0 µs after t0) is implied; the small block holds the next
- * SCHED_INLINE, the big one (LIVE_SCHED_BIG) all SCHED_MAX. */
+/* struct sched. Entry 0 (always 0 µs after t0) is implied. A data schedule's first and last
+ * times are those of its run's first and last segments (live_silent: the schedule is forgotten
+ * with its run), so only a SYN schedule keeps them. Three pools (enum live_sched_pool, in the
+ * top bits of live_flow.sched): a data schedule with SCHED_INLINE entries, a SYN schedule with
+ * its times and SCHED_INLINE entries, and either with times and SCHED_MAX - 1 entries. */
 #define SCHED_INLINE 6
 struct live_sched {
-	int64_t t0;
-	int64_t last_ns;
 	uint16_t n;
 	uint16_t total;
 	uint8_t kind;
 	uint8_t from;
-	uint32_t off_us[]; /* [1..n-1] of struct sched.off_us, from index 0 */
+	uint16_t spare;
+	uint32_t x[];      /* [t0, last_ns as int64,] entries 1.. of struct sched.off_us */
 };
-#define LIVE_SCHED_SMALL_BYTES (sizeof(struct live_sched) + SCHED_INLINE * sizeof(uint32_t))
-#define LIVE_SCHED_BIG_BYTES (sizeof(struct live_sched) + (SCHED_MAX - 1) * sizeof(uint32_t))
+#define LIVE_SCHED_TIMES 4 /* uint32 words of x[] holding t0 and last_ns */
+enum live_sched_pool { LIVE_SCHED_DATA = 0, LIVE_SCHED_SYN = 1, LIVE_SCHED_BIG = 2 };
+#define LIVE_SCHED_POOL_SHIFT 30
+#define LIVE_SCHED_HANDLE(h) ((h) & ((1u << LIVE_SCHED_POOL_SHIFT) - 1))
+#define LIVE_SCHED_POOL(h) ((enum live_sched_pool)((h) >> LIVE_SCHED_POOL_SHIFT))
+#define LIVE_SCHED_BYTES(pool)                                                                  \
+	(sizeof(struct live_sched) +                                                            \
+	 ((pool) == LIVE_SCHED_DATA ? 0 : LIVE_SCHED_TIMES * sizeof(uint32_t)) +                \
+	 ((pool) == LIVE_SCHED_BIG ? SCHED_MAX - 1 : SCHED_INLINE) * sizeof(uint32_t))
 
 /* live_flow.mark */
 enum live_mark {
@@ -180,7 +189,7 @@ enum live_mark {
 	LIVE_HANDSHAKE_ACKED = 1u << 3,
 	LIVE_STARTS_WITH_SYN = 1u << 4,
 	LIVE_ADDR6 = 1u << 5,       /* addr[0] is the handle of the two IPv6 addresses */
-	LIVE_SCHED_BIG = 1u << 6,   /* sched is a handle in the big schedule pool */
+	LIVE_SPARE_MARK = 1u << 6,
 	LIVE_LIST_FINISHED = 1u << 7, /* flow_table.c: on the finished list (else the live one) */
 };
 
@@ -196,7 +205,7 @@ struct live_flow {
 	/* Blocks (handles in the store's pools, 0: none yet). */
 	uint32_t fin;
 	uint32_t rare;                /* also holds the far block's handle */
-	uint32_t sched;
+	uint32_t sched;               /* enum live_sched_pool << LIVE_SCHED_POOL_SHIFT | handle */
 	uint32_t capture;             /* index of the capture file name in the store */
 	uint32_t max_gap_ms;          /* longest time between two consecutive segments, saturating */
 	uint8_t state[2];             /* enum tcp_state */
@@ -229,8 +238,7 @@ struct flow_store {
 	struct pool flows;       /* struct live_flow */
 	struct pool fins;        /* struct live_fin */
 	struct pool rares;       /* struct live_rare */
-	struct pool scheds;      /* live_sched, SCHED_INLINE entries */
-	struct pool big_scheds;  /* live_sched, SCHED_MAX - 1 entries */
+	struct pool scheds[3];   /* live_sched, by enum live_sched_pool */
 	struct pool addr6;       /* two IPv6 addresses, client first */
 	struct pool fars;        /* struct live_far */
 	const char **captures;   /* capture file names the flows came from (live_flow.capture) */
@@ -276,9 +284,23 @@ static inline struct live_sched *live_sched_of(const struct flow_store *st,
 {
 	if (!f->sched)
 		return NULL;
-	return (struct live_sched *)pool_at((f->mark & LIVE_SCHED_BIG) ? &st->big_scheds
-	                                                               : &st->scheds,
-	                                    f->sched);
+	return (struct live_sched *)pool_at(&st->scheds[LIVE_SCHED_POOL(f->sched)],
+	                                    LIVE_SCHED_HANDLE(f->sched));
+}
+
+/* The stored entries (1..) of schedule `s` of `f`. */
+static inline uint32_t *live_sched_entries(const struct live_flow *f, struct live_sched *s)
+{
+	return s->x + (LIVE_SCHED_POOL(f->sched) == LIVE_SCHED_DATA ? 0 : LIVE_SCHED_TIMES);
+}
+
+/* A SYN schedule's first (0) or last (1) time. */
+static inline int64_t live_sched_time(const struct live_sched *s, int which)
+{
+	int64_t t;
+
+	memcpy(&t, &s->x[2 * which], sizeof t);
+	return t;
 }
 
 /* The two IPv6 addresses of a LIVE_ADDR6 flow, client first. */

@@ -116,50 +116,79 @@ static uint32_t ms_saturating(int64_t ns)
 
 /* --- timer schedules (live_sched, struct sched when decoded) --------------------------------- */
 
+static void sched_set_time(struct live_sched *s, int which, int64_t t)
+{
+	memcpy(&s->x[2 * which], &t, sizeof t);
+}
+
+/* The first time of schedule `s` (of kind SCHED_SYN or SCHED_DATA). */
+static int64_t sched_t0(const struct flow_store *st, const struct live_flow *f,
+                        const struct live_sched *s)
+{
+	return s->kind == SCHED_SYN ? live_sched_time(s, 0) : live_snap_ts(st, f, &f->silent.first);
+}
+
 /* Entry 0 is t0 itself (offset 0) and is not stored; entries 1 to SCHED_INLINE fit the small
- * block, the first one past them moves the schedule to a big block (SCHED_MAX entries). */
+ * blocks, the first one past them moves the schedule to a big block (SCHED_MAX entries). A data
+ * schedule's last time is its run's last segment's, stored right after this by the caller. */
 static void sched_push(struct flow_store *st, struct live_flow *f, struct live_sched *s,
                        int64_t ts_ns)
 {
-	int64_t off = (ts_ns - s->t0) / 1000;
+	int64_t off = (ts_ns - sched_t0(st, f, s)) / 1000;
 
 	if (s->total != UINT16_MAX)
 		s->total++;
-	s->last_ns = ts_ns;
+	if (s->kind == SCHED_SYN)
+		sched_set_time(s, 1, ts_ns);
 	if (s->n >= SCHED_MAX)
 		return;
-	if (s->n == SCHED_INLINE + 1 && !(f->mark & LIVE_SCHED_BIG)) {
-		uint32_t big = pool_alloc(&st->big_scheds);
+	if (s->n == SCHED_INLINE + 1 && LIVE_SCHED_POOL(f->sched) != LIVE_SCHED_BIG) {
+		enum live_sched_pool from = LIVE_SCHED_POOL(f->sched);
+		uint32_t big = pool_alloc(&st->scheds[LIVE_SCHED_BIG]);
+		struct live_sched *b;
 
 		if (!big)
 			return; /* without memory the schedule keeps what it has */
-		memcpy(pool_at(&st->big_scheds, big), s, LIVE_SCHED_SMALL_BYTES);
-		pool_free(&st->scheds, f->sched);
-		f->sched = big;
-		f->mark |= LIVE_SCHED_BIG;
-		s = pool_at(&st->big_scheds, big);
+		b = pool_at(&st->scheds[LIVE_SCHED_BIG], big);
+		*b = *s;
+		memcpy(b->x + LIVE_SCHED_TIMES - (from == LIVE_SCHED_DATA ? 0 : LIVE_SCHED_TIMES),
+		       s->x, LIVE_SCHED_BYTES(from) - sizeof *s);
+		pool_free(&st->scheds[from], LIVE_SCHED_HANDLE(f->sched));
+		f->sched = (uint32_t)LIVE_SCHED_BIG << LIVE_SCHED_POOL_SHIFT | big;
+		s = b;
 	}
 	if (s->n > 0)
-		s->off_us[s->n - 1] = off < 0 ? 0 : off > UINT32_MAX ? UINT32_MAX : (uint32_t)off;
+		live_sched_entries(f, s)[s->n - 1] =
+		    off < 0 ? 0 : off > UINT32_MAX ? UINT32_MAX : (uint32_t)off;
 	s->n++;
 }
 
-/* A new schedule (the block allocated if needed), or NULL without memory. */
+/* A new schedule (its block allocated if needed: a small one of its kind, or the big one it may
+ * already have), or NULL without memory. */
 static struct live_sched *sched_start(struct flow_store *st, struct live_flow *f,
                                       enum sched_kind kind, enum flow_direction from, int64_t t0)
 {
+	enum live_sched_pool want = kind == SCHED_SYN ? LIVE_SCHED_SYN : LIVE_SCHED_DATA;
 	struct live_sched *s;
 
+	if (f->sched && LIVE_SCHED_POOL(f->sched) != want &&
+	    LIVE_SCHED_POOL(f->sched) != LIVE_SCHED_BIG) {
+		pool_free(&st->scheds[LIVE_SCHED_POOL(f->sched)], LIVE_SCHED_HANDLE(f->sched));
+		f->sched = 0;
+	}
 	if (!f->sched) {
-		f->sched = pool_alloc(&st->scheds);
-		if (!f->sched)
+		uint32_t h = pool_alloc(&st->scheds[want]);
+
+		if (!h)
 			return NULL;
+		f->sched = (uint32_t)want << LIVE_SCHED_POOL_SHIFT | h;
 	}
 	s = live_sched_of(st, f);
-	memset(s, 0, (f->mark & LIVE_SCHED_BIG) ? LIVE_SCHED_BIG_BYTES : LIVE_SCHED_SMALL_BYTES);
+	memset(s, 0, LIVE_SCHED_BYTES(LIVE_SCHED_POOL(f->sched)));
 	s->kind = (uint8_t)kind;
 	s->from = (uint8_t)from;
-	s->t0 = t0;
+	if (kind == SCHED_SYN)
+		sched_set_time(s, 0, t0);
 	sched_push(st, f, s, t0);
 	return live_sched_of(st, f);
 }
@@ -170,7 +199,7 @@ static void sched_forget_run(struct flow_store *st, struct live_flow *f)
 	struct live_sched *s = live_sched_of(st, f);
 
 	if (s && s->kind == SCHED_DATA)
-		memset(s, 0, (f->mark & LIVE_SCHED_BIG) ? LIVE_SCHED_BIG_BYTES : LIVE_SCHED_SMALL_BYTES);
+		memset(s, 0, LIVE_SCHED_BYTES(LIVE_SCHED_POOL(f->sched)));
 }
 
 /* Which stack family a SYN's option layout belongs to (option codes, the first in the low

@@ -1313,6 +1313,72 @@ static void test_snapshot_times_exact(void)
 	CU_ASSERT_EQUAL(view.rare->first_probe.ts_ns, 0);
 }
 
+/* Retransmission schedules, kept in blocks of SCHED_INLINE entries moved to a big one past them
+ * (a data schedule takes its first and last times from its run): decoded, each entry is the
+ * time since the first in microseconds, up to SCHED_MAX of them; the total goes on counting. */
+static void test_schedules_decoded(void)
+{
+	struct script s;
+	struct flow view;
+	struct flow_rare view_rare;
+	int64_t at[SCHED_MAX] = { 0 }, t0 = 0;
+	uint32_t seq;
+
+	/* SYN retries: 1 s, then doubling, 30 SYNs in all. */
+	script_init(&s, 77, 0);
+	for (int i = 0; i < 30; i++) {
+		feed(&s, i == 0 ? 0 : i < 5 ? 1000 : 1000LL << (i - 4 > 6 ? 6 : i - 4), FROM_CLIENT,
+		     TCP_SYN, 77, 0, 0);
+		s.now += 7; /* not whole microseconds */
+		if (i < SCHED_MAX)
+			at[i] = s.now - 7;
+		if (i == 0)
+			t0 = s.now - 7;
+	}
+	flow_decode(&store, s.flow, &view, &view_rare);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(view.rare);
+	CU_ASSERT_EQUAL(view.rare->sched.kind, SCHED_SYN);
+	CU_ASSERT_EQUAL(view.rare->sched.n, SCHED_MAX);
+	CU_ASSERT_EQUAL(view.rare->sched.total, 30);
+	CU_ASSERT_EQUAL(view.rare->sched.t0, t0);
+	CU_ASSERT_EQUAL(view.rare->sched.last_ns, s.now - 7);
+	for (int k = 0; k < SCHED_MAX; k++)
+		CU_ASSERT_EQUAL(view.rare->sched.off_us[k], (uint32_t)((at[k] - t0) / 1000));
+
+	/* Data into silence: the first segment, then 11 retransmissions 200 ms doubling. */
+	script_init(&s, 1, 2);
+	handshake(&s);
+	seq = s.nxt[FROM_CLIENT];
+	send(&s, 5, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);
+	t0 = s.now;
+	at[0] = t0;
+	for (int i = 1; i <= 11; i++) {
+		feed(&s, 200LL << (i - 1), FROM_CLIENT, TCP_PSH | TCP_ACK, seq, s.nxt[FROM_SERVER], 100);
+		at[i] = s.now;
+		if (i == SCHED_INLINE) { /* still a small block, then past it */
+			flow_decode(&store, s.flow, &view, &view_rare);
+			CU_ASSERT_EQUAL(view.rare->sched.n, SCHED_INLINE + 1);
+			CU_ASSERT_EQUAL(view.rare->sched.last_ns, s.now);
+		}
+	}
+	flow_decode(&store, s.flow, &view, &view_rare);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(view.rare);
+	CU_ASSERT_EQUAL(view.rare->sched.kind, SCHED_DATA);
+	CU_ASSERT_EQUAL(view.rare->sched.from, FROM_CLIENT);
+	CU_ASSERT_EQUAL(view.rare->sched.n, 12);
+	CU_ASSERT_EQUAL(view.rare->sched.total, 12);
+	CU_ASSERT_EQUAL(view.rare->sched.t0, t0);
+	CU_ASSERT_EQUAL(view.rare->sched.last_ns, at[11]);
+	for (int k = 0; k < 12; k++)
+		CU_ASSERT_EQUAL(view.rare->sched.off_us[k], (uint32_t)((at[k] - t0) / 1000));
+	/* The server answers: the run and its schedule are over. */
+	send(&s, 1, FROM_SERVER, TCP_ACK, 0);
+	flow_decode(&store, s.flow, &view, &view_rare);
+	CU_ASSERT_EQUAL(view.rare->sched.kind, SCHED_NONE);
+	CU_ASSERT_EQUAL(view.rare->sched.n, 0);
+	CU_ASSERT_EQUAL(view.rare->sched.t0, 0);
+}
+
 /* --- the flow table --------------------------------------------------------------------------- */
 
 static void test_flow_table(void)
@@ -1469,6 +1535,7 @@ int main(void)
 	CU_add_test(suite, "tombstone keeps TIME-WAIT", test_tombstone_info);
 	CU_add_test(suite, "window scaling and zero window", test_window_scaling);
 	CU_add_test(suite, "snapshot times stay exact", test_snapshot_times_exact);
+	CU_add_test(suite, "retransmission schedules", test_schedules_decoded);
 	CU_add_test(suite, "flow table", test_flow_table);
 	CU_add_test(suite, "tombstones", test_tombstones);
 
