@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_TEMPLATE_BYTES_PER_CONNECTION (16u * 1024)
+#define MAX_TEMPLATE_BYTES_PER_CONNECTION (256u * 1024)
 
 struct packet {
 	int64_t rel_ns;
