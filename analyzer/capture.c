@@ -404,7 +404,7 @@ static void advance_top(struct capture_set *cs)
 	read_ahead(cf);
 	if (!cf->pending)
 		cs->heap[0] = cs->heap[--cs->heap_len];
-	if (cs->heap_len > 0)
+	if (cs->heap_len > 1)
 		heap_sift_down(cs, 0);
 }
 

@@ -6,7 +6,7 @@
  *
  * Design notes
  *
- * - Every read goes through rd_u8/rd_be16/rd_be32/rd_copy, which take (buffer, length, offset),
+ * - Every read goes through rd_u8/rd_be16/rd_be32, which take (buffer, length, offset),
  *   compare sizes before touching a byte and refuse (return false, read nothing) when the bytes
  *   are not there. Offsets are indices into the frame; there is no pointer arithmetic, so even a
  *   NULL frame with caplen 0 is safe. The one exception is a fixed-size header whose whole span
@@ -144,14 +144,6 @@ static bool rd_le32(const uint8_t *buf, size_t len, size_t off, uint32_t *out)
 		return false;
 	*out = (uint32_t)buf[off + 3] << 24 | (uint32_t)buf[off + 2] << 16 |
 	       (uint32_t)buf[off + 1] << 8 | (uint32_t)buf[off];
-	return true;
-}
-
-static bool rd_copy(const uint8_t *buf, size_t len, size_t off, uint8_t *dst, size_t n)
-{
-	if (!span_ok(len, off, n))
-		return false;
-	memcpy(dst, buf + off, n);
 	return true;
 }
 
@@ -369,20 +361,20 @@ static enum dissect_result dissect_ipv4(const uint8_t *buf, size_t len, size_t o
 static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t off,
                                         struct tcp_segment *seg)
 {
-	uint8_t vtc = 0, nh = 0, hlim = 0;
-	uint16_t plen = 0;
+	uint8_t vtc, nh, hlim;
+	uint16_t plen;
 	size_t declared, lim, pos;
-	bool ok;
 
 	if (!span_ok(len, off, IPV6_HDR_LEN))
 		return DISSECT_TRUNCATED;
 
-	ok = rd_u8(buf, len, off, &vtc) && rd_be16(buf, len, off + 4, &plen) &&
-	     rd_u8(buf, len, off + 6, &nh) && rd_u8(buf, len, off + 7, &hlim) &&
-	     rd_copy(buf, len, off + 8, seg->src.bytes, 16) &&
-	     rd_copy(buf, len, off + 24, seg->dst.bytes, 16);
-	if (!ok)
-		return DISSECT_TRUNCATED;
+	/* The fixed header is wholly there (checked just above). */
+	vtc = buf[off];
+	plen = get_be16(buf, off + 4);
+	nh = buf[off + 6];
+	hlim = buf[off + 7];
+	memcpy(seg->src.bytes, buf + off + 8, 16);
+	memcpy(seg->dst.bytes, buf + off + 24, 16);
 	if (vtc >> 4 != 6)
 		return DISSECT_MALFORMED;
 
