@@ -8,10 +8,10 @@
  *
  * - Every read goes through rd_u8/rd_be16/rd_be32, which take (buffer, length, offset),
  *   compare sizes before touching a byte and refuse (return false, read nothing) when the bytes
- *   are not there. Offsets are indices into the frame; there is no pointer arithmetic, so even a
- *   NULL frame with caplen 0 is safe. The one exception is a fixed-size header whose whole span
- *   was checked with span_ok() right before: its fields are then read with get_be16/get_be32
- *   (every segment pays for the IPv4 and TCP headers, and one check is cheaper than ten).
+ *   are not there. Offsets are indices into the frame, so even a NULL frame with caplen 0 is
+ *   safe. The one exception is a fixed-size header whose whole span was checked with span_ok()
+ *   right before: its fields are then read with get_be16/get_be32 or memcpy from inside that
+ *   span (every segment pays for the IP and TCP headers, and one check is cheaper than ten).
  * - The "length" handed to the readers is the tightest bound known at that point: caplen for the
  *   link and IP headers, then min(caplen, end the IP header declares) for TCP, so Ethernet
  *   padding can never be read as TCP options or counted as payload.
