@@ -191,6 +191,7 @@ static int csv_begin(struct writer *w)
 
 static int csv_flow(struct writer *w, const struct flow_record *f)
 {
+	char reason[FLOW_REASON_MAX];
 	struct csv_writer *cw = (struct csv_writer *)w;
 	unsigned n_evidence = f->n_evidence < FLOW_EVIDENCE_MAX ? f->n_evidence : FLOW_EVIDENCE_MAX;
 	struct rbuf *b = &cw->buf;
@@ -214,7 +215,7 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	field_str(cw, close_class_name(f->close_class));
 	field_str(cw, f->close_detail);
 	field_str(cw, closer_name(f->closer));
-	field_text(cw, f->reason, strnlen(f->reason, sizeof f->reason));
+	field_text(cw, reason, flow_reason_format(&f->reason, reason, sizeof reason));
 	if (f->has_close_ts)
 		field_ts(cw, f->close_ts_ns, f->ts_nano);
 	else

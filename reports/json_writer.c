@@ -365,6 +365,7 @@ static void put_diagnosis(struct rbuf *b, const struct flow_diagnosis *d)
 /* Appends the flow object of DESIGN §4, on one line, without a line end. */
 static void put_flow(struct rbuf *b, const struct flow_record *f)
 {
+	char reason[FLOW_REASON_MAX];
 	unsigned n_evidence = f->n_evidence < FLOW_EVIDENCE_MAX ? f->n_evidence : FLOW_EVIDENCE_MAX;
 	bool first;
 
@@ -398,7 +399,7 @@ static void put_flow(struct rbuf *b, const struct flow_record *f)
 	RBUF_LIT(b, ",\"closer\":");
 	put_str_or_null(b, closer_name(f->closer));
 	RBUF_LIT(b, ",\"reason\":");
-	put_string(b, f->reason, strnlen(f->reason, sizeof f->reason));
+	put_string(b, reason, flow_reason_format(&f->reason, reason, sizeof reason));
 	RBUF_LIT(b, ",\"ts\":");
 	if (f->has_close_ts)
 		rbuf_ts(b, f->close_ts_ns, f->ts_nano);

@@ -87,7 +87,7 @@ static void make_records(struct flow_record r[N_RECORDS])
 	r[0].handshake = HANDSHAKE_COMPLETE;
 	r[0].close_class = CLOSE_FIN_GRACEFUL;
 	r[0].closer = CLOSER_CLIENT;
-	snprintf(r[0].reason, sizeof r[0].reason, "%s", "client sent FIN first; both FINs acknowledged");
+	FLOW_REASON(&r[0].reason, REASON_TEXT, reason_str("client sent FIN first; both FINs acknowledged"));
 	r[0].has_close_ts = true;
 	r[0].close_ts_ns = 1764000000900000000;
 	r[0].n_evidence = 3;
@@ -114,7 +114,7 @@ static void make_records(struct flow_record r[N_RECORDS])
 	r[1].handshake = HANDSHAKE_MIDSTREAM;
 	r[1].close_class = CLOSE_RST_ABORT;
 	r[1].closer = CLOSER_SERVER;
-	snprintf(r[1].reason, sizeof r[1].reason, "%s", NASTY_REASON);
+	FLOW_REASON(&r[1].reason, REASON_TEXT, reason_str(NASTY_REASON));
 	r[1].has_close_ts = true;
 	r[1].close_ts_ns = 1764000003000001000;
 	r[1].n_evidence = 1;
@@ -164,7 +164,7 @@ static void make_records(struct flow_record r[N_RECORDS])
 	r[3].close_class = CLOSE_PEER_VANISHED;
 	r[3].close_detail = "retransmit_timeout";
 	r[3].closer = CLOSER_CLIENT;
-	snprintf(r[3].reason, sizeof r[3].reason, "%s", "oldest segment retransmitted 8 times, never acknowledged");
+	FLOW_REASON(&r[3].reason, REASON_TEXT, reason_str("oldest segment retransmitted 8 times, never acknowledged"));
 	r[3].has_close_ts = true;
 	r[3].close_ts_ns = 1764000009999999999;
 	r[3].n_evidence = FLOW_EVIDENCE_MAX;
@@ -624,7 +624,7 @@ static void expect_diagnosis(json_t *d, const struct flow_diagnosis *g)
  * from the name functions, whose spellings are checked above. */
 static void expect_flow(json_t *o, const struct flow_record *r)
 {
-	char ts[32], ip[46], flags[32];
+	char ts[32], ip[46], flags[32], reason[FLOW_REASON_MAX];
 	json_t *close, *evidence, *modifiers;
 	size_t n_mod = 0;
 
@@ -647,10 +647,11 @@ static void expect_flow(json_t *o, const struct flow_record *r)
 	EXPECT_STR(close, "class", close_class_name(r->close_class));
 	EXPECT_STR(close, "detail", r->close_detail);
 	EXPECT_STR(close, "closer", closer_name(r->closer));
-	if (strcmp(r->reason, NASTY_REASON) == 0)
+	flow_reason_format(&r->reason, reason, sizeof reason);
+	if (strcmp(reason, NASTY_REASON) == 0)
 		EXPECT_STR(close, "reason", NASTY_REPAIRED);
 	else
-		EXPECT_STR(close, "reason", r->reason);
+		EXPECT_STR(close, "reason", reason);
 	EXPECT_TS(close, "ts", r->has_close_ts ? ts_format(r->close_ts_ns, r->ts_nano, ts, sizeof ts) : NULL);
 	evidence = json_object_get(close, "evidence");
 	CU_ASSERT_FATAL(json_is_array(evidence));
@@ -1342,6 +1343,7 @@ static void test_text_caps_noteworthy_and_resets(void)
 	struct writer *w = writer_create(REPORT_TEXT, f);
 	struct run_summary s = { .flows = 30, .frames = 300, .first_ts_ns = 1764000000000000000,
 				 .last_ts_ns = 1764000060000000000 };
+	static char texts[31][16];
 	char buf[256];
 
 	CU_ASSERT_FATAL(w != NULL);
@@ -1359,7 +1361,9 @@ static void test_text_caps_noteworthy_and_resets(void)
 						   : (uint8_t)(id - 21);
 		r->close_class = CLOSE_RST_ABORT;
 		r->closer = CLOSER_SERVER;
-		snprintf(r->reason, sizeof r->reason, "reset %u", id);
+		/* The text must outlive the record (digests keep the reason): static storage. */
+		snprintf(texts[id], sizeof texts[id], "reset %u", id);
+		FLOW_REASON(&r->reason, REASON_TEXT, reason_str(texts[id]));
 		CU_ASSERT(writer_flow(w, r) == 0);
 		memset(r, 0xA5, sizeof *r);
 		free(r);
@@ -1410,7 +1414,7 @@ static void test_text_diagnosis_makes_noteworthy(void)
 		r[i].close_class = CLOSE_FIN_GRACEFUL;
 		r[i].closer = CLOSER_CLIENT;
 		r[i].diagnosis.time_wait = CLOSER_CLIENT;
-		snprintf(r[i].reason, sizeof r[i].reason, "closed %u", i + 1);
+		FLOW_REASON(&r[i].reason, REASON_TEXT, reason_str(i == 0 ? "closed 1" : "closed 2"));
 	}
 	r[1].diagnosis.time_wait_reuse = (struct time_wait_reuse_evidence){
 		.present = true, .side = CLOSER_SERVER, .gap_ns = 100000000, .accepted = true };
