@@ -276,13 +276,14 @@ static const char *random_side(void)
 
 static const char *random_str(void)
 {
+	/* long enough to push most sentences past FLOW_REASON_MAX, and to cut a character */
+	static const char long_text[] =
+		"µµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµ"
+		"µµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµ";
 	static const char *const pool[] = {
 		"client", "server", "", "; both were then acknowledged",
 		" and both FINs were acknowledged", "; the last ACK is not in the capture",
-		"the retransmissions stopped: it gave up",
-		/* long enough to push most sentences past FLOW_REASON_MAX, and to cut a character */
-		"µµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµ"
-		"µµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµµ",
+		"the retransmissions stopped: it gave up", long_text,
 	};
 
 	return pool[rnd() % (sizeof pool / sizeof pool[0])];
