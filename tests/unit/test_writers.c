@@ -984,6 +984,86 @@ static void test_ndjson_flushes_each_flow(void)
 	fclose(f);
 }
 
+/* The raw text of member `key` in a one-line flow object: from after "key": to the next
+ * ",\"next\":" given. Malloc'd. */
+static char *raw_member(const char *line, const char *key, const char *next)
+{
+	char open[64], close[64];
+	const char *a, *b;
+
+	snprintf(open, sizeof open, "\"%s\":", key);
+	snprintf(close, sizeof close, ",\"%s\":", next);
+	a = strstr(line, open);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	a += strlen(open);
+	b = strstr(a, close);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	return strndup(a, (size_t)(b - a));
+}
+
+/* Untrusted text with something to escape at every position and alignment (the escaper copies 16
+ * and 8 bytes at a time when it can, and the last ones overlapping): each byte written as the
+ * table below says, and read back as it was (with U+FFFD for an ill-formed byte). */
+static void test_json_escapes_at_every_alignment(void)
+{
+	static const struct {
+		const char *in, *out;
+	} specials[] = {
+		{ "\"", "\\\"" },  { "\\", "\\\\" }, { "\n", "\\n" },
+		{ "\x01", "\\u0001" }, { "\x1f", "\\u001f" }, { "\x7f", "\x7f" },
+		{ "\xc3\xa9", "\xc3\xa9" }, { "\xe2\x82\xac", "\xe2\x82\xac" },
+		{ "\xff", "\\ufffd" }, { "\xc3", "\\ufffd" }, /* a lone FF; C3 cut short */
+	};
+	struct flow_record r[N_RECORDS];
+
+	make_records(r);
+	for (size_t len = 0; len <= 40; len++) {
+		for (size_t at = 0; at <= len; at++) {
+			for (unsigned k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+				const char *in = specials[k].in, *esc = specials[k].out;
+				bool ill = strcmp(esc, "\\ufffd") == 0;
+				char text[64], want[64], raw_want[96];
+				size_t n = 0, w = 0, e = 0;
+				json_t *line;
+				char *out, *raw;
+				size_t out_len;
+
+				raw_want[e++] = '"';
+				for (size_t i = 0; i < len; i++) {
+					if (i == at) {
+						memcpy(text + n, in, strlen(in));
+						n += strlen(in);
+						memcpy(want + w, ill ? "\xef\xbf\xbd" : in, ill ? 3 : strlen(in));
+						w += ill ? 3 : strlen(in);
+						memcpy(raw_want + e, esc, strlen(esc));
+						e += strlen(esc);
+					}
+					text[n++] = (char)('A' + i % 26);
+					want[w++] = (char)('A' + i % 26);
+					raw_want[e++] = (char)('A' + i % 26);
+				}
+				raw_want[e++] = '"';
+				text[n] = want[w] = raw_want[e] = '\0';
+				r[0].capture = text;
+				FLOW_REASON(&r[0].reason, REASON_TEXT, reason_str(text));
+				out = run_writer(REPORT_NDJSON, r, 1, &empty_summary, &out_len);
+				line = parse_json(out, out_len);
+				CU_ASSERT_FATAL(line != NULL);
+				EXPECT_STR(line, "capture", want);
+				EXPECT_STR(json_object_get(line, "close"), "reason", want);
+				raw = raw_member(out, "capture", "client");
+				check(strcmp(raw, raw_want) == 0, __LINE__, "escaped", raw);
+				free(raw);
+				raw = raw_member(out, "reason", "ts");
+				check(strcmp(raw, raw_want) == 0, __LINE__, "reason escaped", raw);
+				json_decref(line);
+				free(raw);
+				free(out);
+			}
+		}
+	}
+}
+
 static void test_ndjson_empty_run_is_empty(void)
 {
 	size_t len;
@@ -1226,6 +1306,82 @@ static void test_csv_quotes_at_every_position(void)
 			}
 		}
 	}
+}
+
+/* Everything at its largest: every number at its maximum, timestamps at the ends of int64_t, a
+ * long capture name of characters to escape, full evidence with long notes, every diagnosis, every
+ * modifier. The writers' reserved room must hold it (the sanitizer build checks); the output
+ * reads back field by field. */
+static void test_largest_record(void)
+{
+	static char capture[5000];
+	static char note[FLOW_EVIDENCE_MAX][300];
+	struct flow_record r[N_RECORDS];
+	struct run_summary s = make_summary();
+	struct csv_table t;
+	json_t *o;
+	char *out;
+	size_t len;
+
+	make_records(r);
+	for (size_t i = 0; i < sizeof capture - 1; i++)
+		capture[i] = "\"\\\x01\n,a\xc3\xa9"[i % 9] ;
+	capture[sizeof capture - 1] = '\0';
+	/* the last one must not cut a character in two: keep the text valid UTF-8 */
+	if ((unsigned char)capture[sizeof capture - 2] == 0xC3)
+		capture[sizeof capture - 2] = 'a';
+	r[3].capture = capture;
+	/* jansson reads integers up to INT64_MAX (test_textfmt checks the digits up to UINT64_MAX) */
+	r[3].id = INT64_MAX;
+	r[3].first_ts_ns = INT64_MIN;
+	r[3].last_ts_ns = INT64_MAX;
+	r[3].close_ts_ns = INT64_MIN;
+	for (int d = 0; d < 2; d++) {
+		r[3].packets[d] = INT64_MAX;
+		r[3].bytes[d] = INT64_MAX;
+		r[3].retransmissions[d] = INT64_MAX;
+		r[3].diagnosis.timers[d] = r[3].diagnosis.timers[FROM_CLIENT];
+		r[3].diagnosis.stack[d] = (struct stack_guess){ .family = capture + 4000, .initial_ttl = 255,
+								 .hops = 255, .basis = capture };
+	}
+	r[3].keepalive_probes = UINT32_MAX;
+	r[3].close_detail = capture + 1000;
+	for (unsigned i = 0; i < FLOW_EVIDENCE_MAX; i++) {
+		memset(note[i], '"', sizeof note[i] - 1);
+		r[3].evidence[i] = ev(INT64_MAX, INT64_MIN, FROM_SERVER, 0xFF, UINT32_MAX, UINT32_MAX,
+				      UINT32_MAX, note[i]);
+	}
+	r[3].diagnosis.middlebox = (struct middlebox_evidence){
+		.present = true, .claimed = FROM_SERVER, .frame = INT64_MAX, .expected_ttl = 255,
+		.seen_ttl = 255, .ttl_mismatch = true, .has_ip_id = true, .expected_ip_id = 65535,
+		.seen_ip_id = 65535, .ip_id_mismatch = true };
+	r[3].diagnosis.time_wait = CLOSER_BOTH;
+
+	out = run_writer(REPORT_NDJSON, &r[3], 1, &empty_summary, &len);
+	o = parse_json(out, len);
+	CU_ASSERT_FATAL(o != NULL);
+	expect_flow(o, &r[3]);
+	json_decref(o);
+	free(out);
+
+	out = run_writer(REPORT_JSON, r, N_RECORDS, &s, &len);
+	o = parse_json(out, len);
+	CU_ASSERT_FATAL(o != NULL);
+	expect_flow(json_array_get(json_object_get(o, "flows"), 3), &r[3]);
+	json_decref(o);
+	free(out);
+
+	out = run_writer(REPORT_CSV, &r[3], 1, &empty_summary, &len);
+	parse_csv(out, len, &t);
+	CU_ASSERT_EQUAL_FATAL(t.n_rows, 2);
+	EXPECT_CELL(&t, 1, "id", "9223372036854775807");
+	EXPECT_CELL(&t, 1, "capture", capture);
+	EXPECT_CELL(&t, 1, "first_ts", "-9223372036.854775808");
+	EXPECT_CELL(&t, 1, "last_ts", "9223372036.854775807");
+	EXPECT_CELL(&t, 1, "bytes_server", "9223372036854775807");
+	EXPECT_CELL(&t, 1, "diagnosis_stack_server", capture + 4000);
+	free_csv(&t);
+	free(out);
 }
 
 static void test_csv_empty_run_has_header(void)
@@ -1643,6 +1799,7 @@ static CU_TestInfo json_tests[] = {
 	{ "ndjson_one_flow_per_line", test_ndjson_one_flow_per_line },
 	{ "ndjson_flushes_each_flow", test_ndjson_flushes_each_flow },
 	{ "ndjson_empty_run_is_empty", test_ndjson_empty_run_is_empty },
+	{ "json_escapes_at_every_alignment", test_json_escapes_at_every_alignment },
 	CU_TEST_INFO_NULL,
 };
 
@@ -1650,6 +1807,7 @@ static CU_TestInfo csv_tests[] = {
 	{ "csv_round_trips", test_csv_round_trips },
 	{ "csv_empty_run_has_header", test_csv_empty_run_has_header },
 	{ "csv_quotes_at_every_position", test_csv_quotes_at_every_position },
+	{ "largest_record", test_largest_record },
 	CU_TEST_INFO_NULL,
 };
 
