@@ -95,7 +95,7 @@ static void test_timestamps_through_memo(void)
 	for (int i = 0; i < 200000; i++) {
 		int64_t ts;
 		bool nano = (rnd() & 1) != 0;
-		char want_buf[TS_TEXT_MAX], out[TS_TEXT_MAX + 8];
+		char want_buf[TS_TEXT_MAX + 1], out[TS_TEXT_MAX + 8];
 		const char *want;
 		char *end;
 
@@ -113,7 +113,8 @@ static void test_timestamps_through_memo(void)
 			ts = (int64_t)(rnd() >> 1);
 			break;
 		}
-		want = ts_digits(ts, nano, want_buf + sizeof want_buf);
+		want_buf[TS_TEXT_MAX] = '\0'; /* ts_digits writes no NUL */
+		want = ts_digits(ts, nano, want_buf + TS_TEXT_MAX);
 		memset(out, '#', sizeof out);
 		end = ts_write(out, &memo, ts, nano);
 		same(out, (size_t)(end - out), want, "ts_write");
