@@ -6,9 +6,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #define ERROR_MAX (PCAP_ERRBUF_SIZE + 64)
+
+/* libpcap reads a savefile through stdio, two fread()s per record. With stdio's default buffer
+ * (st_blksize, 4 KiB on ext4) that is one read(2) per 4 KiB: on a multi-gigabyte capture the
+ * system calls cost more than everything libpcap does itself. So each input gets a larger buffer,
+ * but one that stays in the L2 cache: the kernel copies the file into it and libpcap copies out
+ * of it, and a buffer larger than the cache makes both copies go to memory (measured on a 6 GB
+ * capture: a bare pcap_next_ex loop spends 0.85 s in the kernel with 4 KiB, 0.37 s with 1 MiB;
+ * tcpmortem 0.5 s with 32-128 KiB, 0.8 s with 1 MiB). READ_BUFFER_TOTAL is
+ * shared between the inputs, each getting between the two bounds. */
+#define READ_BUFFER_MAX (128u << 10)
+#define READ_BUFFER_MIN (16u << 10)
+#define READ_BUFFER_TOTAL (2u << 20)
 
 struct capture_file {
 	const char *path;
@@ -23,6 +36,7 @@ struct capture_file {
 	uint64_t consumed;  /* record bytes read, for files without a position */
 	bool done;          /* read to its end (or its error) */
 	char error[ERROR_MAX];
+	char *read_buffer;  /* the stdio buffer of its stream; freed after pcap_close() */
 	/* The frame read ahead, for the merge. */
 	bool pending;
 	struct pcap_pkthdr *hdr;
@@ -152,9 +166,47 @@ static bool stream_is_nano(FILE *fp)
 	return header_is_nano(buf, n);
 }
 
+/* Gives `fp` (not yet read from) a buffer of `size` bytes, kept in cf->read_buffer. Without
+ * memory it keeps stdio's own. */
+static void give_read_buffer(struct capture_file *cf, FILE *fp, size_t size)
+{
+	cf->read_buffer = malloc(size);
+	if (cf->read_buffer && setvbuf(fp, cf->read_buffer, _IOFBF, size) != 0) {
+		free(cf->read_buffer);
+		cf->read_buffer = NULL;
+	}
+}
+
+/* Closes the file's libpcap handle (and with it its stream), then the stream's buffer. */
+static void close_pcap(struct capture_file *cf)
+{
+	if (cf->pcap)
+		pcap_close(cf->pcap);
+	cf->pcap = NULL;
+	free(cf->read_buffer);
+	cf->read_buffer = NULL;
+}
+
+/* Opens a named file for libpcap as pcap_open_offline() would (same message when it cannot),
+ * with a read buffer of `buffer_size` bytes and the kernel told it will be read sequentially. */
+static FILE *open_path(struct capture_file *cf, size_t buffer_size, char *errbuf)
+{
+	FILE *fp = fopen(cf->path, "rb");
+
+	if (!fp) {
+		snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s: %s", cf->path, strerror(errno));
+		return NULL;
+	}
+	(void)posix_fadvise(fileno(fp), 0, 0, POSIX_FADV_SEQUENTIAL);
+	give_read_buffer(cf, fp, buffer_size);
+	return fp;
+}
+
 /* Opens cf->path, or reads `stream` (named cf->path) when it is not NULL. A stream is handed to
- * libpcap, which closes it with the pcap handle; if libpcap refuses it, it is closed here. */
-static void open_one(struct capture_file *cf, FILE *stream, const char *bpf_filter)
+ * libpcap, which closes it with the pcap handle; if libpcap refuses it, it is closed here.
+ * `buffer_size`: the read buffer for a named file. */
+static void open_one(struct capture_file *cf, FILE *stream, const char *bpf_filter,
+                     size_t buffer_size)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	bool is_stdin = !stream && strcmp(cf->path, "-") == 0;
@@ -169,15 +221,29 @@ static void open_one(struct capture_file *cf, FILE *stream, const char *bpf_filt
 		if (!cf->pcap)
 			fclose(stream);
 	} else if (is_stdin) {
+		/* libpcap never closes stdin, so its buffer must live as long as the process. */
+		static char stdin_buffer[READ_BUFFER_MAX];
+		static bool stdin_buffered;
+
+		if (!stdin_buffered)
+			stdin_buffered = setvbuf(stdin, stdin_buffer, _IOFBF, sizeof stdin_buffer) == 0;
 		cf->pcap = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO,
 		                                                    errbuf);
 	} else {
-		cf->pcap = pcap_open_offline_with_tstamp_precision(cf->path, PCAP_TSTAMP_PRECISION_NANO,
-		                                                   errbuf);
-		if (cf->pcap)
-			nano = file_is_nano(cf->path);
+		FILE *fp = open_path(cf, buffer_size, errbuf);
+
+		if (fp) {
+			cf->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
+			                                                    errbuf);
+			if (cf->pcap)
+				nano = file_is_nano(cf->path);
+			else
+				fclose(fp);
+		}
 	}
 	if (!cf->pcap) {
+		free(cf->read_buffer); /* its stream is closed */
+		cf->read_buffer = NULL;
 		/* libpcap's wording for an empty or foreign file is about header bytes; say it plainly. */
 		if (strstr(errbuf, "only got 0"))
 			snprintf(cf->error, sizeof cf->error, "empty file, not a capture");
@@ -236,8 +302,7 @@ static void read_ahead(struct capture_file *cf)
 		if (rc == PCAP_ERROR) {
 			snprintf(cf->error, sizeof cf->error, "damaged capture: %s", pcap_geterr(cf->pcap));
 		}
-		pcap_close(cf->pcap);
-		cf->pcap = NULL;
+		close_pcap(cf);
 		cf->done = true;
 		return;
 	}
@@ -289,9 +354,15 @@ static struct capture_set *set_open(const char *const *paths, FILE **streams, un
 		return NULL;
 	}
 	cs->n = n;
+	size_t buffer_size = READ_BUFFER_TOTAL / (n ? n : 1);
+
+	if (buffer_size > READ_BUFFER_MAX)
+		buffer_size = READ_BUFFER_MAX;
+	if (buffer_size < READ_BUFFER_MIN)
+		buffer_size = READ_BUFFER_MIN;
 	for (unsigned i = 0; i < n; i++) {
 		cs->files[i].path = paths[i];
-		open_one(&cs->files[i], streams ? streams[i] : NULL, bpf_filter);
+		open_one(&cs->files[i], streams ? streams[i] : NULL, bpf_filter, buffer_size);
 		read_ahead(&cs->files[i]);
 		if (cs->files[i].pending)
 			cs->heap[cs->heap_len++] = i;
@@ -316,8 +387,7 @@ void capture_set_close(struct capture_set *cs)
 	if (!cs)
 		return;
 	for (unsigned i = 0; i < cs->n; i++) {
-		if (cs->files[i].pcap)
-			pcap_close(cs->files[i].pcap);
+		close_pcap(&cs->files[i]);
 		if (cs->files[i].has_filter)
 			pcap_freecode(&cs->files[i].filter);
 	}
@@ -334,7 +404,7 @@ static void advance_top(struct capture_set *cs)
 	read_ahead(cf);
 	if (!cf->pending)
 		cs->heap[0] = cs->heap[--cs->heap_len];
-	if (cs->heap_len > 0)
+	if (cs->heap_len > 1)
 		heap_sift_down(cs, 0);
 }
 

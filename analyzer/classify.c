@@ -84,8 +84,6 @@
  */
 #include "classify.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "dissect/segment.h"
@@ -111,17 +109,12 @@
 
 static const struct seg_snap no_snap;
 
-/* Writes the record's reason (cut to FLOW_REASON_MAX if it has to be). */
-static void reasonf(struct flow_record *rec, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void reasonf(struct flow_record *rec, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rec->reason, sizeof rec->reason, fmt, ap);
-	va_end(ap);
-}
+/* The record's reason: a template of reports/flow_reason.c and its arguments, formatted only by
+ * the writers that print it. Arguments are values or static text, never pointers into the flow. */
+#define REASON(rec, id, ...) FLOW_REASON(&(rec)->reason, (id), __VA_ARGS__)
+#define STR(s) reason_str(s)
+#define NUM(u) reason_uint(u)
+#define DUR(ns) reason_ns(ns)
 
 static const char *side_name(enum flow_direction d)
 {
@@ -131,20 +124,6 @@ static const char *side_name(enum flow_direction d)
 static enum closer_side closer_of(enum flow_direction d)
 {
 	return d == FROM_CLIENT ? CLOSER_CLIENT : CLOSER_SERVER;
-}
-
-/* "12 µs", "3.4 ms", "1.25 s" */
-static const char *duration_text(int64_t ns, char *buf, size_t size)
-{
-	if (ns < 0)
-		ns = 0;
-	if (ns < 1000000)
-		snprintf(buf, size, "%lld µs", (long long)(ns / 1000));
-	else if (ns < 1000000000)
-		snprintf(buf, size, "%.1f ms", (double)ns / 1e6);
-	else
-		snprintf(buf, size, "%.2f s", (double)ns / 1e9);
-	return buf;
 }
 
 static void add_evidence(struct flow_record *rec, const struct flow *f, const struct seg_snap *s,
@@ -222,7 +201,6 @@ static bool try_syn_unanswered(const struct flow *f, struct flow_record *rec)
 {
 	const struct flow_dir *c = &f->dir[FROM_CLIENT];
 	struct seg_snap syn = client_syn(f);
-	char span[32];
 
 	if (!syn.frame || f->dir[FROM_SERVER].packets > 0 || f->synack_seen)
 		return false;
@@ -230,12 +208,10 @@ static bool try_syn_unanswered(const struct flow *f, struct flow_record *rec)
 	add_evidence(rec, f, &syn, FROM_CLIENT, "connection attempt");
 	if (c->syn_count > 1) {
 		add_evidence(rec, f, &c->last, FROM_CLIENT, "last SYN retransmission");
-		snprintf(rec->reason, sizeof rec->reason,
-		         "the client sent its SYN %u times over %s and the server never answered",
-		         c->syn_count, duration_text(c->last.ts_ns - syn.ts_ns, span, sizeof span));
+		REASON(rec, REASON_SYN_UNANSWERED, NUM(c->syn_count),
+		       DUR(c->last.ts_ns - syn.ts_ns));
 	} else {
-		snprintf(rec->reason, sizeof rec->reason,
-		         "the client sent one SYN and the server never answered");
+		flow_reason_set(&rec->reason, REASON_SYN_UNANSWERED_ONCE, NULL, 0);
 	}
 	return true;
 }
@@ -244,7 +220,6 @@ static bool try_refused(const struct flow *f, struct flow_record *rec)
 {
 	struct seg_snap syn = client_syn(f);
 	const struct flow_rare *r = f->rare;
-	char delay[32];
 
 	if (!syn.frame || f->synack_seen || !r || !r->rst_frame[FROM_SERVER])
 		return false;
@@ -253,11 +228,8 @@ static bool try_refused(const struct flow *f, struct flow_record *rec)
 	set_close(rec, CLOSE_RST_REFUSED, CLOSER_SERVER, &r->first_rst);
 	add_evidence(rec, f, &syn, FROM_CLIENT, "connection attempt");
 	add_evidence(rec, f, &r->first_rst, FROM_SERVER, "reset instead of SYN+ACK");
-	snprintf(rec->reason, sizeof rec->reason,
-	         "the server answered the SYN with a reset %s later: nothing listened on port %u "
-	         "(connection refused)",
-	         duration_text(r->first_rst.ts_ns - r->rst_answers.ts_ns, delay, sizeof delay),
-	         (unsigned)f->ep[FROM_SERVER].port);
+	REASON(rec, REASON_REFUSED, DUR(r->first_rst.ts_ns - r->rst_answers.ts_ns),
+	       NUM(f->ep[FROM_SERVER].port));
 	return true;
 }
 
@@ -284,7 +256,7 @@ static bool try_keepalive(const struct flow *f, struct flow_record *rec)
 	const struct silent_run *run = &f->silent;
 	enum flow_direction k = (enum flow_direction)run->from;
 	const struct flow_rare *r = f->rare;
-	char gap[32];
+	int64_t gap;
 	bool reset;
 
 	if (run->probes == 0 || !r)
@@ -307,26 +279,18 @@ static bool try_keepalive(const struct flow *f, struct flow_record *rec)
 	add_evidence(rec, f, &r->last_probe, k, "last unanswered keepalive probe");
 	if (reset && r->first_rst_from == k)
 		add_evidence(rec, f, &r->first_rst, k, "keepalive gave up: reset");
-	duration_text(run->probes > 1 ? (r->last_probe.ts_ns - r->first_probe.ts_ns) /
-	                                    (int64_t)(run->probes - 1)
-	                              : 0,
-	              gap, sizeof gap);
+	gap = run->probes > 1
+	          ? (r->last_probe.ts_ns - r->first_probe.ts_ns) / (int64_t)(run->probes - 1)
+	          : 0;
 	if (rec->diagnosis.idle_timeout.present) {
-		char idle[32];
-
-		snprintf(rec->reason, sizeof rec->reason,
-		         "after %s of silence the %s's %u keepalive probes (every %s) went unanswered "
-		         "and %s: a firewall or NAT most likely forgot the idle connection",
-		         duration_text((int64_t)run->idle_before_ms * 1000000, idle, sizeof idle),
-		         side_name(k), run->probes, gap,
-		         reset ? "it reset the connection" : "the capture ends");
+		REASON(rec, REASON_KEEPALIVE_IDLE, DUR((int64_t)run->idle_before_ms * 1000000),
+		       STR(side_name(k)), NUM(run->probes), DUR(gap),
+		       STR(reset ? "it reset the connection" : "the capture ends"));
 		return true;
 	}
-	snprintf(rec->reason, sizeof rec->reason,
-	         "the %s's %u keepalive probes (every %s) went unanswered; %s", side_name(k),
-	         run->probes, gap,
-	         reset ? "it gave up and reset the connection"
-	               : "the capture ends while they are unanswered");
+	REASON(rec, REASON_KEEPALIVE, STR(side_name(k)), NUM(run->probes), DUR(gap),
+	       STR(reset ? "it gave up and reset the connection"
+	                 : "the capture ends while they are unanswered"));
 	return true;
 }
 
@@ -367,9 +331,9 @@ static bool try_vanished(const struct flow *f, const struct classify_context *ct
 	enum flow_direction k = (enum flow_direction)run->from;
 	const struct flow_dir *me = &f->dir[k];
 	const struct flow_dir *peer = &f->dir[!k];
-	char span[32], silent[32];
+	int64_t span, silent;
+	const char *end;
 	bool heartbeat, gave_up;
-	int n;
 
 	/* Data (or a FIN) left unanswered to the end, retransmitted at least once, over a second
 	 * or with at least two retransmissions: the peer is gone, not just slow. */
@@ -398,33 +362,17 @@ static bool try_vanished(const struct flow *f, const struct classify_context *ct
 		add_evidence(rec, f, &me->fin, k, "FIN never acknowledged");
 	if (f->rare && f->rare->first_rst_from == k && f->rare->first_rst.frame > run->first.frame)
 		add_evidence(rec, f, &f->rare->first_rst, k, "reset after giving up");
-	duration_text(run->last.ts_ns - run->first.ts_ns, span, sizeof span);
-	duration_text(ctx->capture_end_ns - peer->last.ts_ns, silent, sizeof silent);
-	if (rec->diagnosis.idle_timeout.present) {
-		char idle[32];
-
-		n = snprintf(rec->reason, sizeof rec->reason,
-		             "after %s of silence the %s's next data was never answered (%u "
-		             "retransmissions over %s): a firewall or NAT in the path most likely "
-		             "forgot the idle connection and drops it",
-		             duration_text((int64_t)run->idle_before_ms * 1000000, idle, sizeof idle),
-		             side_name(k), run->rtx, span);
-	} else if (heartbeat)
-		n = snprintf(rec->reason, sizeof rec->reason,
-		             "the %s stopped answering the %s's heartbeats: %u segments (%u "
-		             "retransmissions) over %s went unanswered, nothing came back for %s",
-		             side_name((enum flow_direction)!k), side_name(k), run->segs, run->rtx,
-		             span, silent);
+	span = run->last.ts_ns - run->first.ts_ns;
+	silent = ctx->capture_end_ns - peer->last.ts_ns;
+	end = gave_up ? "the retransmissions stopped: it gave up"
+	              : "still retransmitting when the capture ended";
+	if (rec->diagnosis.idle_timeout.present)
+		REASON(rec, REASON_VANISHED_IDLE, DUR((int64_t)run->idle_before_ms * 1000000),
+		       STR(side_name(k)), NUM(run->rtx), DUR(span), STR(end));
 	else
-		n = snprintf(rec->reason, sizeof rec->reason,
-		             "the %s vanished (power, cable, route or firewall): the %s's %u segments "
-		             "(%u retransmissions) over %s went unanswered, nothing came back for %s",
-		             side_name((enum flow_direction)!k), side_name(k), run->segs, run->rtx,
-		             span, silent);
-	if (n > 0 && (size_t)n < sizeof rec->reason)
-		snprintf(rec->reason + n, sizeof rec->reason - (size_t)n, "; %s",
-		         gave_up ? "the retransmissions stopped: it gave up"
-		                 : "still retransmitting when the capture ended");
+		REASON(rec, heartbeat ? REASON_VANISHED_HEARTBEAT : REASON_VANISHED,
+		       STR(side_name((enum flow_direction)!k)), STR(side_name(k)), NUM(run->segs),
+		       NUM(run->rtx), DUR(span), DUR(silent), STR(end));
 	return true;
 }
 
@@ -442,19 +390,6 @@ static uint32_t unread_bytes(const struct flow *f, enum flow_direction r)
 	return f->rare->rst_unread_bytes;
 }
 
-/* "TTL 64 where the server's packets arrive with 63", or the IP ID counterpart. */
-static void path_mismatch_text(const struct middlebox_evidence *m, char *buf, size_t size)
-{
-	const char *side = side_name((enum flow_direction)m->claimed);
-
-	if (m->ttl_mismatch)
-		snprintf(buf, size, "TTL %u where the %s's packets arrive with %u", m->seen_ttl, side,
-		         m->expected_ttl);
-	else
-		snprintf(buf, size, "IP ID %u where the %s's next ID was about %u", m->seen_ip_id, side,
-		         m->expected_ip_id);
-}
-
 /* The first RST came from the path (rst_from_middlebox): the endpoint it names did not send
  * it, so what it says about that endpoint's application (unread data, a closed socket) does
  * not apply. Its shape still tells what the box imitated: a bare RST, as a kernel without the
@@ -462,7 +397,7 @@ static void path_mismatch_text(const struct middlebox_evidence *m, char *buf, si
  * rst_peer_restarted; a RST+ACK, as a socket aborting, rst_abort. If it answered the first
  * segment after the longest silence of the flow, the box had most likely timed the connection
  * out: close.detail middlebox_idle_timeout. */
-static void classify_path_reset(const struct flow *f, struct flow_record *rec, const char *delay)
+static void classify_path_reset(const struct flow *f, struct flow_record *rec, int64_t delay)
 {
 	const struct flow_rare *ra = f->rare;
 	enum flow_direction r = (enum flow_direction)ra->first_rst_from;
@@ -470,28 +405,27 @@ static void classify_path_reset(const struct flow *f, struct flow_record *rec, c
 	const struct seg_snap *rst = &ra->first_rst;
 	bool bare = !(rst->flags & TCP_ACK);
 	bool idle = after_long_idle(ra->rst_run_idle_ms, ra->rst_run_long_idle);
-	char why[96], quiet[32];
+	const struct middlebox_evidence *m = &rec->diagnosis.middlebox;
+	/* What gave it away: "TTL 64 where the server's packets arrive with 63", or the IP ID. */
+	bool ttl = m->ttl_mismatch;
+	struct flow_reason_arg seen = NUM(ttl ? m->seen_ttl : m->seen_ip_id);
+	struct flow_reason_arg claimed = STR(side_name((enum flow_direction)m->claimed));
+	struct flow_reason_arg expected = NUM(ttl ? m->expected_ttl : m->expected_ip_id);
 
 	set_close(rec, bare ? CLOSE_RST_PEER_RESTARTED : CLOSE_RST_ABORT, closer_of(r), rst);
 	add_evidence(rec, f, &f->dir[r].last, r, "last segment really from that side");
 	add_evidence(rec, f, &ra->rst_answers, p, "segment the reset answers");
 	add_evidence(rec, f, rst, r, "reset from the path, in this side's name");
-	path_mismatch_text(&rec->diagnosis.middlebox, why, sizeof why);
 	if (idle) {
 		rec->close_detail = "middlebox_idle_timeout";
 		note_idle_timeout(rec, p, ra->rst_run_idle_ms, true);
-		reasonf(rec,
-		         "after %s of silence the %s's next segment was answered %s later by a reset "
-		         "in the %s's name that came from the path (%s): a firewall or NAT had "
-		         "forgotten the idle connection",
-		         duration_text((int64_t)ra->rst_run_idle_ms * 1000000, quiet, sizeof quiet),
-		         side_name(p), delay, side_name(r), why);
+		REASON(rec, ttl ? REASON_PATH_RESET_IDLE_TTL : REASON_PATH_RESET_IDLE_IP_ID,
+		       DUR((int64_t)ra->rst_run_idle_ms * 1000000), STR(side_name(p)), DUR(delay),
+		       STR(side_name(r)), seen, claimed, expected);
 		return;
 	}
-	reasonf(rec,
-	         "a reset in the %s's name answered the %s's segment %s later, but it came from the "
-	         "path, not the %s (%s): a firewall, load balancer or IPS ended the connection",
-	         side_name(r), side_name(p), delay, side_name(r), why);
+	REASON(rec, ttl ? REASON_PATH_RESET_TTL : REASON_PATH_RESET_IP_ID, STR(side_name(r)),
+	       STR(side_name(p)), DUR(delay), STR(side_name(r)), seen, claimed, expected);
 }
 
 static void classify_reset(const struct flow *f, struct flow_record *rec)
@@ -504,9 +438,8 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	const struct seg_snap *rst = &ra->first_rst;
 	bool sent_fin_before = me->fin.frame && me->fin.frame < rst->frame;
 	bool bare = !(rst->flags & TCP_ACK);
-	char delay[32];
+	int64_t delay = rst->ts_ns - ra->rst_answers.ts_ns;
 
-	duration_text(rst->ts_ns - ra->rst_answers.ts_ns, delay, sizeof delay);
 	if (rec->diagnosis.middlebox.present && rec->diagnosis.middlebox.claimed == r) {
 		classify_path_reset(f, rec, delay);
 		return;
@@ -517,10 +450,8 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 		add_evidence(rec, f, &me->fin, r, "closed: FIN");
 		add_evidence(rec, f, &ra->payload_after_fin, p, "data sent after that FIN");
 		add_evidence(rec, f, rst, r, "reset from the closed socket");
-		snprintf(rec->reason, sizeof rec->reason,
-		         "the %s had closed (FIN) and reset %s after the %s sent more data: the data "
-		         "reached a socket that was no longer there to read it",
-		         side_name(r), delay, side_name(p));
+		REASON(rec, REASON_RST_AFTER_CLOSE, STR(side_name(r)), DUR(delay),
+		       STR(side_name(p)));
 		return;
 	}
 	if (sent_fin_before && bare && peer->fin.frame && me->fin_ack.frame &&
@@ -530,31 +461,22 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 		 * reset: our FIN-WAIT-2 state had expired (Linux tcp_fin_timeout, 60 s by default,
 		 * for a socket the application closed; tcp_timewait_state_process accepts the FIN
 		 * while it lasts). */
-		char wait[32];
-
 		set_close(rec, CLOSE_RST_AFTER_CLOSE, closer_of(r), rst);
 		rec->close_detail = "fin_wait_2_timeout";
 		add_evidence(rec, f, &me->fin, r, "closed: FIN");
 		add_evidence(rec, f, &me->fin_ack, p, "FIN acknowledged: FIN-WAIT-2");
 		add_evidence(rec, f, &peer->fin, p, "the peer's FIN, late");
 		add_evidence(rec, f, rst, r, "reset: FIN-WAIT-2 was over");
-		snprintf(rec->reason, sizeof rec->reason,
-		         "the %s had closed and its FIN was acknowledged; the %s's FIN came %s later and "
-		         "was answered with a bare reset: the %s's FIN-WAIT-2 state had timed out "
-		         "(tcp_fin_timeout)",
-		         side_name(r), side_name(p),
-		         duration_text(peer->fin.ts_ns - me->fin_ack.ts_ns, wait, sizeof wait),
-		         side_name(r));
+		REASON(rec, REASON_FIN_WAIT_2_TIMEOUT, STR(side_name(r)), STR(side_name(p)),
+		       DUR(peer->fin.ts_ns - me->fin_ack.ts_ns), STR(side_name(r)));
 		return;
 	}
 	if (bare && !sent_fin_before) {
 		set_close(rec, CLOSE_RST_PEER_RESTARTED, closer_of(r), rst);
 		add_evidence(rec, f, &ra->rst_answers, p, "segment the reset answers");
 		add_evidence(rec, f, rst, r, "bare reset: no socket for this connection");
-		snprintf(rec->reason, sizeof rec->reason,
-		         "the %s answered the %s's segment with a bare reset %s later without ever "
-		         "closing: it had lost the connection (restarted host or process, lost state)",
-		         side_name(r), side_name(p), delay);
+		REASON(rec, REASON_PEER_RESTARTED, STR(side_name(r)), STR(side_name(p)),
+		       DUR(delay));
 		return;
 	}
 	add_evidence(rec, f, &peer->last_payload, p, "last data from the peer");
@@ -562,25 +484,18 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	add_evidence(rec, f, rst, r, "reset: the socket aborted");
 	if (!bare && unread_bytes(f, r) > 0) {
 		set_close(rec, CLOSE_RST_UNREAD_DATA, closer_of(r), rst);
-		snprintf(rec->reason, sizeof rec->reason,
-		         "the %s reset the connection instead of closing it: %u bytes from the %s "
-		         "arrived after its own last data and were never answered, so its "
-		         "application closed without reading them (RFC 2525 §2.17)",
-		         side_name(r), unread_bytes(f, r), side_name(p));
+		REASON(rec, REASON_UNREAD_DATA, STR(side_name(r)), NUM(unread_bytes(f, r)),
+		       STR(side_name(p)));
 		return;
 	}
 	set_close(rec, CLOSE_RST_ABORT, closer_of(r), rst);
-	snprintf(rec->reason, sizeof rec->reason,
-	         "the %s aborted the connection with a reset and no unread data (SO_LINGER 0 or "
-	         "an application abort)",
-	         side_name(r));
+	REASON(rec, REASON_ABORT, STR(side_name(r)));
 }
 
 static bool try_fins(const struct flow *f, struct flow_record *rec)
 {
 	const struct flow_dir *c = &f->dir[FROM_CLIENT];
 	const struct flow_dir *s = &f->dir[FROM_SERVER];
-	char gap[32];
 
 	if (c->fin.frame && s->fin.frame) {
 		enum flow_direction first = c->fin.frame < s->fin.frame ? FROM_CLIENT : FROM_SERVER;
@@ -594,22 +509,18 @@ static bool try_fins(const struct flow *f, struct flow_record *rec)
 		add_evidence(rec, f, &b->fin_ack, first, "second FIN acknowledged");
 		if (!(c->bits & DIR_FIN_KNEW_PEER_FIN) && !(s->bits & DIR_FIN_KNEW_PEER_FIN)) {
 			set_close(rec, CLOSE_FIN_SIMULTANEOUS, CLOSER_BOTH, &b->fin);
-			snprintf(rec->reason, sizeof rec->reason,
-			         "both sides closed at once: the FINs crossed %s apart, neither "
-			         "acknowledging the other%s",
-			         duration_text(b->fin.ts_ns - a->fin.ts_ns, gap, sizeof gap),
-			         both_acked ? "; both were then acknowledged" : "");
+			REASON(rec, REASON_FIN_SIMULTANEOUS, DUR(b->fin.ts_ns - a->fin.ts_ns),
+			       STR(both_acked ? "; both were then acknowledged" : ""));
 			return true;
 		}
 		if (a->bits & DIR_FIN_KNEW_PEER_FIN) /* capture order and TCP order disagree: TCP wins */
 			first = (enum flow_direction)!first;
 		set_close(rec, CLOSE_FIN_GRACEFUL, closer_of(first), &f->dir[first].fin);
-		snprintf(rec->reason, sizeof rec->reason, "the %s closed first; the %s closed %s later%s",
-		         side_name(first), side_name((enum flow_direction)!first),
-		         duration_text(f->dir[!first].fin.ts_ns - f->dir[first].fin.ts_ns, gap,
-		                       sizeof gap),
-		         both_acked ? " and both FINs were acknowledged"
-		                    : "; the last ACK is not in the capture");
+		REASON(rec, REASON_FIN_GRACEFUL, STR(side_name(first)),
+		       STR(side_name((enum flow_direction)!first)),
+		       DUR(f->dir[!first].fin.ts_ns - f->dir[first].fin.ts_ns),
+		       STR(both_acked ? " and both FINs were acknowledged"
+		                      : "; the last ACK is not in the capture"));
 		return true;
 	}
 	if (c->fin.frame || s->fin.frame) {
@@ -621,16 +532,12 @@ static bool try_fins(const struct flow *f, struct flow_record *rec)
 		add_evidence(rec, f, &f->dir[d].fin_ack, (enum flow_direction)!d, "FIN acknowledged");
 		add_evidence(rec, f, &other->last_payload, (enum flow_direction)!d, "peer's last data");
 		if (other->payload_after_peer_fin > 0)
-			snprintf(rec->reason, sizeof rec->reason,
-			         "the %s closed its sending side; the %s went on sending (%u bytes "
-			         "after the FIN) and had not closed when the capture ended",
-			         side_name(d), side_name((enum flow_direction)!d),
-			         other->payload_after_peer_fin);
+			REASON(rec, REASON_HALF_CLOSED_SENDING, STR(side_name(d)),
+			       STR(side_name((enum flow_direction)!d)),
+			       NUM(other->payload_after_peer_fin));
 		else
-			snprintf(rec->reason, sizeof rec->reason,
-			         "the %s closed its sending side; the %s had not closed when the "
-			         "capture ended",
-			         side_name(d), side_name((enum flow_direction)!d));
+			REASON(rec, REASON_HALF_CLOSED, STR(side_name(d)),
+			       STR(side_name((enum flow_direction)!d)));
 		return true;
 	}
 	return false;
@@ -645,19 +552,15 @@ static void classify_no_close(const struct flow *f, const struct classify_contex
 	                                                                          : FROM_SERVER;
 	int64_t last_ts = f->last_active_ns ? f->last_active_ns : f->first_ts_ns;
 	int64_t silence = ctx->capture_end_ns - last_ts;
-	char quiet[32];
 
 	add_evidence(rec, f, &f->dir[from].last_payload, from, "last data");
-	duration_text(silence, quiet, sizeof quiet);
 	if (silence > ctx->idle_ns) {
 		set_close(rec, CLOSE_IDLE_AT_END, CLOSER_NONE, NULL);
-		snprintf(rec->reason, sizeof rec->reason,
-		         "no close seen; no data for the last %s of the capture%s", quiet,
-		         (c->probes || s->probes) ? " (keepalive probes answered)" : "");
+		REASON(rec, REASON_IDLE_AT_END, DUR(silence),
+		       STR((c->probes || s->probes) ? " (keepalive probes answered)" : ""));
 	} else {
 		set_close(rec, CLOSE_OPEN_AT_END, CLOSER_NONE, NULL);
-		snprintf(rec->reason, sizeof rec->reason,
-		         "no close seen; data was still flowing %s before the capture ended", quiet);
+		REASON(rec, REASON_OPEN_AT_END, DUR(silence));
 	}
 }
 
@@ -761,16 +664,10 @@ static void check_close_wait(const struct flow *f, const struct classify_context
 		cw->duration_ns = end - start;
 		cw->still_open = open;
 		if (open && rec->close_class == CLOSE_HALF_CLOSED_AT_END) {
-			char held[32], limit[32];
-
 			rec->close_detail = "close_wait_stuck";
-			reasonf(rec,
-			         "the %s closed; the %s acknowledged its FIN and then neither sent nor "
-			         "closed for %s (CLOSE-WAIT, threshold %s): its application never called "
-			         "close(), a leaked socket",
-			         side_name((enum flow_direction)d), side_name((enum flow_direction)!d),
-			         duration_text(cw->duration_ns, held, sizeof held),
-			         duration_text(threshold, limit, sizeof limit));
+			REASON(rec, REASON_CLOSE_WAIT_STUCK, STR(side_name((enum flow_direction)d)),
+			       STR(side_name((enum flow_direction)!d)), DUR(cw->duration_ns),
+			       DUR(threshold));
 		}
 		return;
 	}

@@ -91,11 +91,19 @@ struct batch_item {
 	bool ts_nano;
 };
 
+/* Frames per batch: threaded, a batch is what the workers share out; single-threaded, a short
+ * batch lets the flow table fetch the flows of the next frames while this one is tracked. */
 #define BATCH_FRAMES 4096
+#define SINGLE_BATCH_FRAMES 64
+/* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, into
+ * the cache (an uncached bucket and flow were a third of the tracking time). */
+#define PREFETCH_BUCKET_AHEAD 8
+#define PREFETCH_FLOW_AHEAD 4
 
 struct batch {
-	struct batch_item items[BATCH_FRAMES];
 	unsigned n;
+	unsigned cap;
+	struct batch_item items[];
 };
 
 struct engine;
@@ -118,8 +126,9 @@ struct engine {
 	bool any_nano;
 	bool write_failed;
 
-	/* Single-threaded. */
+	/* Single-threaded: frames are tracked a batch at a time, in the calling thread. */
 	struct shard *single;
+	struct batch *single_batch;
 
 	/* Threaded. */
 	unsigned n_workers;
@@ -366,6 +375,26 @@ static int finish_all(struct shard **shards, unsigned n)
 	return 0;
 }
 
+/* Tracks batch `b` in shard `s`: every frame moves its clock, the segments of shard `id` are
+ * tracked. `live_after` (NULL: not wanted) gets the count of live flows after each frame. */
+static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *live_after)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		const struct batch_item *it = &b->items[i];
+		unsigned bucket_ahead = i + PREFETCH_BUCKET_AHEAD, flow_ahead = i + PREFETCH_FLOW_AHEAD;
+
+		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id)
+			flow_table_prefetch_bucket(s->table, b->items[bucket_ahead].hash);
+		if (flow_ahead < b->n && b->items[flow_ahead].shard == id)
+			flow_table_prefetch_flow(s->table, b->items[flow_ahead].hash);
+		shard_advance(s, it->ts_ns, it->frame);
+		if (it->shard == id)
+			shard_segment(s, it);
+		if (live_after)
+			live_after[i] = (uint32_t)flow_table_count(s->table);
+	}
+}
+
 /* --- threads ------------------------------------------------------------------------------ */
 
 static void *worker_main(void *arg)
@@ -390,15 +419,7 @@ static void *worker_main(void *arg)
 
 		w->shard.out_slot = (unsigned)((seen - 1) & 1);
 		w->shard.out[w->shard.out_slot].n = 0;
-		for (unsigned i = 0; i < b->n; i++) {
-			const struct batch_item *it = &b->items[i];
-
-			shard_advance(&w->shard, it->ts_ns, it->frame);
-			if (it->shard == (int)w->id)
-				shard_segment(&w->shard, it);
-			w->shard.live_after[w->shard.out_slot][i] =
-			    (uint32_t)flow_table_count(w->shard.table);
-		}
+		shard_run(&w->shard, b, (int)w->id, w->shard.live_after[w->shard.out_slot]);
 
 		pthread_mutex_lock(&e->lock);
 		if (--e->busy == 0)
@@ -486,6 +507,17 @@ static void publish(struct engine *e)
 
 /* --- the engine ---------------------------------------------------------------------------- */
 
+static struct batch *batch_new(unsigned cap)
+{
+	struct batch *b = malloc(sizeof *b + (size_t)cap * sizeof b->items[0]);
+
+	if (b) {
+		b->n = 0;
+		b->cap = cap;
+	}
+	return b;
+}
+
 struct engine *engine_create(const struct engine_options *opt, struct writer *out, unsigned n_files)
 {
 	struct engine *e = calloc(1, sizeof *e);
@@ -508,7 +540,9 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 		goto fail;
 	if (e->opt.threads <= 1) {
 		e->single = calloc(1, sizeof *e->single);
-		if (!e->single || shard_init(e->single, &e->opt, e->opt.max_flows, out) != 0)
+		e->single_batch = batch_new(e->opt.paced_input ? 1 : SINGLE_BATCH_FRAMES);
+		if (!e->single || !e->single_batch ||
+		    shard_init(e->single, &e->opt, e->opt.max_flows, out) != 0)
 			goto fail;
 		return e;
 	}
@@ -519,11 +553,10 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 	e->n_workers = e->opt.threads;
 	e->workers = calloc(e->n_workers, sizeof *e->workers);
 	e->hasher = flow_table_create(e->opt.hash_seed, NULL);
-	e->batches[0] = malloc(sizeof *e->batches[0]);
-	e->batches[1] = malloc(sizeof *e->batches[1]);
+	e->batches[0] = batch_new(BATCH_FRAMES);
+	e->batches[1] = batch_new(BATCH_FRAMES);
 	if (!e->workers || !e->hasher || !e->batches[0] || !e->batches[1])
 		goto fail;
-	e->batches[0]->n = e->batches[1]->n = 0;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->go, NULL);
 	pthread_cond_init(&e->done, NULL);
@@ -549,7 +582,8 @@ fail:
 int engine_frame(struct engine *e, const struct capture_frame *fr)
 {
 	struct file_counts *fc = &e->files[fr->file_index];
-	struct batch_item local = { 0 }, *it;
+	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
+	struct batch_item *it = &b->items[b->n++];
 	enum dissect_result r;
 
 	e->frames++;
@@ -562,7 +596,6 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 	if (capture_file_ts_nano(fr->file))
 		e->any_nano = true;
 
-	it = e->single ? &local : &e->batches[e->filling]->items[e->batches[e->filling]->n++];
 	it->ts_ns = fr->ts_ns;
 	it->frame = fr->number;
 	it->shard = -1;
@@ -577,15 +610,14 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 		it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
 	}
 
+	if (b->n < b->cap)
+		return e->single ? (e->single->write_failed ? -1 : 0) : (e->write_failed ? -1 : 0);
 	if (e->single) {
-		/* Time moves first: flows whose time is up finish before this frame can join them. */
-		shard_advance(e->single, it->ts_ns, it->frame);
-		if (it->shard >= 0)
-			shard_segment(e->single, it);
+		shard_run(e->single, b, 0, NULL);
+		b->n = 0;
 		return e->single->write_failed ? -1 : 0;
 	}
-	if (e->batches[e->filling]->n == BATCH_FRAMES)
-		publish(e);
+	publish(e);
 	return e->write_failed ? -1 : 0;
 }
 
@@ -594,6 +626,8 @@ int engine_finish(struct engine *e)
 	if (e->single) {
 		struct shard *one = e->single;
 
+		shard_run(one, e->single_batch, 0, NULL);
+		e->single_batch->n = 0;
 		if (finish_all(&one, 1) != 0)
 			return -1;
 		return e->single->write_failed ? -1 : 0;
@@ -707,6 +741,7 @@ void engine_destroy(struct engine *e)
 		shard_free(e->single);
 		free(e->single);
 	}
+	free(e->single_batch);
 	if (e->workers) {
 		if (e->n_workers) {
 			pthread_mutex_lock(&e->lock);

@@ -23,6 +23,7 @@
 #ifndef TM_ENGINE_H
 #define TM_ENGINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "capture.h"
@@ -60,6 +61,9 @@ struct engine_options {
 	unsigned threads;         /* analysis threads; 0 or 1: all in the calling thread */
 	const struct engine_hooks *hooks; /* NULL: none */
 	int64_t close_wait_ns;    /* CLOSE-WAIT this long is reported; 0: DEFAULT_CLOSE_WAIT_NS */
+	bool paced_input;         /* an input is a pipe that may pause: single-threaded, every
+	                             frame is tracked at once (no batch waits for the next frames),
+	                             so records come out while the writer of the pipe is quiet */
 };
 
 struct engine;

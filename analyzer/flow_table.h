@@ -33,6 +33,10 @@ struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_s
  * table could not grow (it still holds f, in a longer chain). */
 int flow_table_insert(struct flow_table *t, struct live_flow *f);
 void flow_table_remove(struct flow_table *t, struct live_flow *f);
+/* Hints that a lookup of `hash` is coming: first bring its bucket into the cache, a few frames
+ * later the flow it leads to. Neither changes anything. */
+void flow_table_prefetch_bucket(const struct flow_table *t, uint32_t hash);
+void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash);
 /* Marks `f` most recently active, on list `list`. */
 void flow_table_touch(struct flow_table *t, struct live_flow *f, enum flow_list list);
 /* The least recently active flow of `list`, or NULL. */

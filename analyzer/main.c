@@ -409,6 +409,12 @@ int main(int argc, char **argv)
 	sl = make_seglog(&cli);
 	if (sl)
 		cli.engine.hooks = seglog_hooks(sl);
+	if (cs) {
+		uint64_t total_size;
+
+		capture_set_bytes_read(cs, &total_size);
+		cli.engine.paced_input = total_size == 0; /* a pipe or standard input among them */
+	}
 	e = w && cs ? engine_create(&cli.engine, w, n_files) : NULL;
 	if (!cs || !stats || !w || !e || ((cli.selection.n || cli.format == REPORT_HTML) && !sl)) {
 		fprintf(stderr, "tcpmortem: out of memory\n");

@@ -1,15 +1,19 @@
 /* csv_writer.c - `-f csv`: a header row, then one row per flow as it finishes.
  *
- * Columns are the flow object of DESIGN §4 flattened with '_'. Every value goes out through
- * libcsv's csv_fwrite(), which quotes the whole field and doubles embedded quotes: no quoting by
- * hand here. Separator ',', rows end in '\n'. A null value (no closer, no detail, no close time)
- * is an empty field with nothing in it, not even quotes, so it stays distinguishable from an empty
- * string ("") for readers that care (libcsv's CSV_EMPTY_IS_NULL, PostgreSQL's COPY ... CSV).
- * Lists are joined with ';': modifiers by name, evidence as frame:from:flags
- * ("12:client:FIN,ACK;13:server:ACK"). Untrusted strings (reason, capture name) are made valid
- * UTF-8 first, ill-formed parts becoming U+FFFD, as in the JSON output.
+ * Columns are the flow object of DESIGN §4 flattened with '_'. Every value is quoted whole, as
+ * libcsv's csv_write() quotes a field: "text", with embedded quotes doubled. A field that holds a
+ * quote goes through csv_write(); one that holds none is copied between two quotes directly,
+ * which is what csv_write() would write, without its byte-by-byte loop (numbers, timestamps,
+ * addresses and the names of flow_record.h never hold one). Separator ',', rows end in '\n'. A
+ * null value (no closer, no detail, no close time) is an empty field with nothing in it, not even
+ * quotes, so it stays distinguishable from an empty string ("") for readers that care (libcsv's
+ * CSV_EMPTY_IS_NULL, PostgreSQL's COPY ... CSV). Lists are joined with ';': modifiers by name,
+ * evidence as frame:from:flags ("12:client:FIN,ACK;13:server:ACK"). Untrusted strings (reason,
+ * capture name) are made valid UTF-8 first, ill-formed parts becoming U+FFFD, as in the JSON
+ * output.
  *
- * Per flow: no allocation once the reusable buffer has grown; numbers are formatted on the stack.
+ * Per flow: the row is built in one reusable buffer and written with one fwrite; no allocation
+ * once the buffers have grown.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,8 +27,9 @@
 
 struct csv_writer {
 	struct writer base;
-	struct rbuf buf; /* one joined list or repaired string, reused */
-	bool failed;     /* a write in the current row failed */
+	struct rbuf row; /* the row being built */
+	struct rbuf tmp; /* a repaired string or the timers' text, reused */
+	struct ts_memo ts; /* the capture's current second */
 };
 
 static const char *const columns[] = {
@@ -43,223 +48,282 @@ static const char *const columns[] = {
 	"diagnosis_stack_server",
 };
 
-static void no_memory(struct csv_writer *cw)
+/* --- fields: each but the row's first starts with the separator ------------------------------ */
+
+/* A field known to hold no quote: "text". */
+static void put_plain(struct rbuf *row, bool first, const char *s, size_t n)
 {
-	errno = ENOMEM;
-	cw->failed = true;
+	char *o;
+
+	if (n > SIZE_MAX - 3 || !rbuf_reserve(row, n + 3))
+		return;
+	o = row->data + row->len;
+	if (!first)
+		*o++ = ',';
+	*o++ = '"';
+	memcpy(o, s, n);
+	o += n;
+	*o++ = '"';
+	row->len = (size_t)(o - row->data);
 }
 
-/* Writes one field, preceded by the separator unless it opens the row. NULL writes an empty,
- * unquoted field. Failures are remembered in cw->failed and checked once per row. */
-static void field(struct csv_writer *cw, bool first, const char *s, size_t n)
+/* Any text: quoted by libcsv when it holds a quote, else as put_plain. */
+static void put_text(struct rbuf *row, const char *s, size_t n)
 {
-	FILE *out = cw->base.out;
-
-	if (!first && putc(',', out) == EOF)
-		cw->failed = true;
-	if (s != NULL && csv_fwrite(out, s, n) != 0)
-		cw->failed = true;
+	if (n == 0 || memchr(s, '"', n) == NULL) {
+		put_plain(row, false, s, n);
+		return;
+	}
+	/* csv_write: at most two bytes per byte (doubled quotes) and the two around. */
+	if (n > (SIZE_MAX - 3) / 2 || !rbuf_reserve(row, 2 * n + 3))
+		return;
+	row->data[row->len++] = ',';
+	row->len += csv_write(row->data + row->len, 2 * n + 2, s, n);
 }
 
-static void field_str(struct csv_writer *cw, const char *s)
+/* A static string, or a null field for NULL. */
+static void put_str(struct rbuf *row, const char *s)
 {
-	field(cw, false, s, s != NULL ? strlen(s) : 0);
+	if (s == NULL)
+		rbuf_putc(row, ',');
+	else
+		put_text(row, s, strlen(s));
 }
 
-static void field_u64(struct csv_writer *cw, uint64_t v)
+/* A name from flow_record.h's tables: never a quote, never NULL where it is used. */
+static void put_name(struct rbuf *row, const char *s)
 {
-	char tmp[20];
-	char *p = u64_digits(v, tmp + sizeof tmp);
-
-	field(cw, false, p, (size_t)(tmp + sizeof tmp - p));
+	put_plain(row, false, s, strlen(s));
 }
 
-static void field_ts(struct csv_writer *cw, int64_t ts_ns, bool nano)
+static void put_null(struct rbuf *row)
 {
-	char tmp[32];
-
-	field_str(cw, ts_format(ts_ns, nano, tmp, sizeof tmp));
+	rbuf_putc(row, ',');
 }
 
-static void field_ip(struct csv_writer *cw, const struct ip_addr *a)
+static void put_bool(struct rbuf *row, bool v)
+{
+	if (v)
+		RBUF_LIT(row, ",\"true\"");
+	else
+		RBUF_LIT(row, ",\"false\"");
+}
+
+static void put_u64(struct rbuf *row, uint64_t v)
+{
+	char *o;
+
+	if (!rbuf_reserve(row, U64_TEXT_ROOM + 3))
+		return;
+	o = row->data + row->len;
+	*o++ = ',';
+	*o++ = '"';
+	o += u64_write(o, v);
+	*o++ = '"';
+	row->len = (size_t)(o - row->data);
+}
+
+/* A duration in seconds (the diagnosis columns). */
+static void put_seconds(struct rbuf *row, int64_t ns)
+{
+	char tmp[TS_TEXT_MAX];
+	char *p = ts_digits(ns, false, tmp + sizeof tmp);
+
+	put_plain(row, false, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+/* A timestamp of the capture. */
+static void put_ts(struct csv_writer *cw, int64_t ts_ns, bool nano)
+{
+	struct rbuf *row = &cw->row;
+	char *o;
+
+	if (!rbuf_reserve(row, TS_TEXT_MAX + 3))
+		return;
+	o = row->data + row->len;
+	*o++ = ',';
+	*o++ = '"';
+	o = ts_write(o, &cw->ts, ts_ns, nano);
+	*o++ = '"';
+	row->len = (size_t)(o - row->data);
+}
+
+static void put_ip(struct rbuf *row, const struct ip_addr *a)
 {
 	char tmp[48];
 
-	field_str(cw, ip_addr_format(a, tmp, sizeof tmp));
+	put_name(row, ip_addr_format(a, tmp, sizeof tmp));
 }
 
-/* An untrusted string, repaired to valid UTF-8 in the reusable buffer. */
-static void field_text(struct csv_writer *cw, const char *s, size_t n)
+/* An untrusted string, made valid UTF-8 first (ASCII already is). */
+static void put_untrusted(struct csv_writer *cw, const char *s, size_t n)
 {
-	if (s == NULL) {
-		field(cw, false, NULL, 0);
+	if (ascii_prefix(s, n) == n) {
+		put_text(&cw->row, s, n);
 		return;
 	}
-	rbuf_clear(&cw->buf);
-	rbuf_utf8(&cw->buf, s, n);
-	if (cw->buf.failed)
-		no_memory(cw);
+	rbuf_clear(&cw->tmp);
+	rbuf_utf8(&cw->tmp, s, n);
+	if (cw->tmp.failed)
+		cw->row.failed = true; /* reported as ENOMEM when the row ends */
 	else
-		field(cw, false, cw->buf.len != 0 ? cw->buf.data : "", cw->buf.len);
+		put_text(&cw->row, cw->tmp.data, cw->tmp.len);
 }
 
-/* Ends the row; returns 0, or -1 when anything in the row failed (errno from stdio, or ENOMEM). */
-static int end_row(struct csv_writer *cw)
+/* Ends the row and writes it; returns 0, or -1 (errno from stdio, or ENOMEM). */
+static int write_row(struct csv_writer *cw)
 {
-	if (putc('\n', cw->base.out) == EOF)
-		cw->failed = true;
-	if (cw->failed) {
-		cw->failed = false;
+	struct rbuf *row = &cw->row;
+
+	rbuf_putc(row, '\n');
+	if (row->failed) {
+		errno = ENOMEM;
 		return -1;
 	}
-	return 0;
+	return fwrite(row->data, 1, row->len, cw->base.out) == row->len ? 0 : -1;
 }
 
-static void field_null(struct csv_writer *cw)
-{
-	field(cw, false, NULL, 0);
-}
+/* --- rows ------------------------------------------------------------------------------------ */
 
 /* The diagnosis columns: empty (null) fields for what was not found. */
 static void diagnosis_fields(struct csv_writer *cw, const struct flow_diagnosis *d)
 {
 	const struct middlebox_evidence *m = &d->middlebox;
-	struct rbuf *b = &cw->buf;
+	struct rbuf *row = &cw->row;
 
 	if (m->present) {
-		field_str(cw, direction_name((enum flow_direction)m->claimed));
-		field_u64(cw, m->expected_ttl);
-		field_u64(cw, m->seen_ttl);
+		put_name(row, direction_name((enum flow_direction)m->claimed));
+		put_u64(row, m->expected_ttl);
+		put_u64(row, m->seen_ttl);
 		if (m->has_ip_id) {
-			field_u64(cw, m->expected_ip_id);
-			field_u64(cw, m->seen_ip_id);
+			put_u64(row, m->expected_ip_id);
+			put_u64(row, m->seen_ip_id);
 		} else {
-			field_null(cw);
-			field_null(cw);
+			RBUF_LIT(row, ",,");
 		}
 	} else {
-		for (int i = 0; i < 5; i++)
-			field_null(cw);
+		RBUF_LIT(row, ",,,,,");
 	}
 	if (d->idle_timeout.present) {
-		field_ts(cw, d->idle_timeout.idle_ns, false);
-		field_str(cw, d->idle_timeout.reset ? "reset" : "none");
+		put_seconds(row, d->idle_timeout.idle_ns);
+		put_name(row, d->idle_timeout.reset ? "reset" : "none");
 	} else {
-		field_null(cw);
-		field_null(cw);
+		RBUF_LIT(row, ",,");
 	}
 	if (d->close_wait.present) {
-		field_str(cw, direction_name((enum flow_direction)d->close_wait.side));
-		field_ts(cw, d->close_wait.duration_ns, false);
-		field_str(cw, d->close_wait.still_open ? "true" : "false");
+		put_name(row, direction_name((enum flow_direction)d->close_wait.side));
+		put_seconds(row, d->close_wait.duration_ns);
+		put_bool(row, d->close_wait.still_open);
 	} else {
-		for (int i = 0; i < 3; i++)
-			field_null(cw);
+		RBUF_LIT(row, ",,,");
 	}
-	field_str(cw, closer_name(d->time_wait));
+	put_str(row, closer_name(d->time_wait));
 	if (d->time_wait_reuse.present) {
-		field_str(cw, closer_name(d->time_wait_reuse.side));
-		field_ts(cw, d->time_wait_reuse.gap_ns, false);
+		put_str(row, closer_name(d->time_wait_reuse.side));
+		put_seconds(row, d->time_wait_reuse.gap_ns);
 	} else {
-		field_null(cw);
-		field_null(cw);
+		RBUF_LIT(row, ",,");
 	}
 	for (int s = FROM_CLIENT; s <= FROM_SERVER; s++) {
 		if (!d->timers[s].any) {
-			field_null(cw);
+			put_null(row);
 			continue;
 		}
-		rbuf_clear(b);
-		diagnosis_timers_compact(&d->timers[s], b);
-		if (b->failed)
-			no_memory(cw);
+		rbuf_clear(&cw->tmp);
+		diagnosis_timers_compact(&d->timers[s], &cw->tmp);
+		if (cw->tmp.failed)
+			row->failed = true;
 		else
-			field(cw, false, b->len != 0 ? b->data : "", b->len);
+			put_text(row, cw->tmp.data, cw->tmp.len);
 	}
 	for (int s = FROM_CLIENT; s <= FROM_SERVER; s++)
-		field_str(cw, d->stack[s].family);
+		put_str(row, d->stack[s].family);
 }
 
 static int csv_begin(struct writer *w)
 {
 	struct csv_writer *cw = (struct csv_writer *)w;
 
+	rbuf_clear(&cw->row);
 	for (unsigned i = 0; i < sizeof columns / sizeof columns[0]; i++)
-		field(cw, i == 0, columns[i], strlen(columns[i]));
-	return end_row(cw);
+		put_plain(&cw->row, i == 0, columns[i], strlen(columns[i]));
+	return write_row(cw);
 }
 
 static int csv_flow(struct writer *w, const struct flow_record *f)
 {
 	struct csv_writer *cw = (struct csv_writer *)w;
 	unsigned n_evidence = f->n_evidence < FLOW_EVIDENCE_MAX ? f->n_evidence : FLOW_EVIDENCE_MAX;
-	struct rbuf *b = &cw->buf;
+	struct rbuf *row = &cw->row;
+	char reason[FLOW_REASON_MAX];
 	char tmp[20];
 	char *p = u64_digits(f->id, tmp + sizeof tmp);
+	bool first;
 
-	field(cw, true, p, (size_t)(tmp + sizeof tmp - p));
-	field_text(cw, f->capture, f->capture != NULL ? strlen(f->capture) : 0);
-	field_ip(cw, &f->client.addr);
-	field_u64(cw, f->client.port);
-	field_ip(cw, &f->server.addr);
-	field_u64(cw, f->server.port);
-	field_str(cw, f->roles_inferred ? "true" : "false");
-	field_ts(cw, f->first_ts_ns, f->ts_nano);
-	field_ts(cw, f->last_ts_ns, f->ts_nano);
-	field_u64(cw, f->packets[FROM_CLIENT]);
-	field_u64(cw, f->packets[FROM_SERVER]);
-	field_u64(cw, f->bytes[FROM_CLIENT]);
-	field_u64(cw, f->bytes[FROM_SERVER]);
-	field_str(cw, handshake_name(f->handshake));
-	field_str(cw, close_class_name(f->close_class));
-	field_str(cw, f->close_detail);
-	field_str(cw, closer_name(f->closer));
-	field_text(cw, f->reason, strnlen(f->reason, sizeof f->reason));
-	if (f->has_close_ts)
-		field_ts(cw, f->close_ts_ns, f->ts_nano);
+	rbuf_clear(row);
+	put_plain(row, true, p, (size_t)(tmp + sizeof tmp - p));
+	if (f->capture != NULL)
+		put_untrusted(cw, f->capture, strlen(f->capture));
 	else
-		field(cw, false, NULL, 0);
+		put_null(row);
+	put_ip(row, &f->client.addr);
+	put_u64(row, f->client.port);
+	put_ip(row, &f->server.addr);
+	put_u64(row, f->server.port);
+	put_bool(row, f->roles_inferred);
+	put_ts(cw, f->first_ts_ns, f->ts_nano);
+	put_ts(cw, f->last_ts_ns, f->ts_nano);
+	put_u64(row, f->packets[FROM_CLIENT]);
+	put_u64(row, f->packets[FROM_SERVER]);
+	put_u64(row, f->bytes[FROM_CLIENT]);
+	put_u64(row, f->bytes[FROM_SERVER]);
+	put_name(row, handshake_name(f->handshake));
+	put_name(row, close_class_name(f->close_class));
+	put_str(row, f->close_detail);
+	put_str(row, closer_name(f->closer));
+	put_untrusted(cw, reason, flow_reason_format(&f->reason, reason, sizeof reason));
+	if (f->has_close_ts)
+		put_ts(cw, f->close_ts_ns, f->ts_nano);
+	else
+		put_null(row);
 
-	rbuf_clear(b);
+	/* Evidence and modifiers: digits and names only, written in place between the quotes. */
+	RBUF_LIT(row, ",\"");
 	for (unsigned i = 0; i < n_evidence; i++) {
 		const struct evidence_frame *e = &f->evidence[i];
 		char flags[32];
 
 		if (i != 0)
-			rbuf_putc(b, ';');
-		rbuf_u64(b, e->frame);
-		rbuf_putc(b, ':');
-		rbuf_puts(b, direction_name((enum flow_direction)e->from));
-		rbuf_putc(b, ':');
-		rbuf_puts(b, tcp_flags_format(e->flags, flags, sizeof flags));
+			rbuf_putc(row, ';');
+		rbuf_u64(row, e->frame);
+		rbuf_putc(row, ':');
+		rbuf_puts(row, direction_name((enum flow_direction)e->from));
+		rbuf_putc(row, ':');
+		rbuf_puts(row, tcp_flags_format(e->flags, flags, sizeof flags));
 	}
-	if (b->failed)
-		no_memory(cw);
-	else
-		field(cw, false, b->len != 0 ? b->data : "", b->len);
+	rbuf_putc(row, '"');
 
-	field_str(cw, tcp_state_name(f->state[FROM_CLIENT]));
-	field_str(cw, tcp_state_name(f->state[FROM_SERVER]));
-	field_u64(cw, f->retransmissions[FROM_CLIENT]);
-	field_u64(cw, f->retransmissions[FROM_SERVER]);
-	field_u64(cw, f->keepalive_probes);
+	put_name(row, tcp_state_name(f->state[FROM_CLIENT]));
+	put_name(row, tcp_state_name(f->state[FROM_SERVER]));
+	put_u64(row, f->retransmissions[FROM_CLIENT]);
+	put_u64(row, f->retransmissions[FROM_SERVER]);
+	put_u64(row, f->keepalive_probes);
 
-	rbuf_clear(b);
+	RBUF_LIT(row, ",\"");
+	first = true;
 	for (unsigned bit = 0; bit < MOD_COUNT_BITS; bit++) {
 		const char *name = (f->modifiers & (1u << bit)) ? flow_modifier_name(1u << bit) : NULL;
 
 		if (name == NULL)
 			continue;
-		if (b->len != 0)
-			rbuf_putc(b, ';');
-		rbuf_puts(b, name);
+		if (!first)
+			rbuf_putc(row, ';');
+		rbuf_puts(row, name);
+		first = false;
 	}
-	if (b->failed)
-		no_memory(cw);
-	else
-		field(cw, false, b->len != 0 ? b->data : "", b->len);
+	rbuf_putc(row, '"');
 	diagnosis_fields(cw, &f->diagnosis);
-	return end_row(cw);
+	return write_row(cw);
 }
 
 static int csv_end(struct writer *w, const struct run_summary *summary)
@@ -272,7 +336,8 @@ static void csv_destroy(struct writer *w)
 {
 	struct csv_writer *cw = (struct csv_writer *)w;
 
-	rbuf_free(&cw->buf);
+	rbuf_free(&cw->row);
+	rbuf_free(&cw->tmp);
 	free(cw);
 }
 

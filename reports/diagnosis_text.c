@@ -13,17 +13,9 @@
 /* "12 µs", "3.4 ms", "1.25 s" */
 static void put_duration(struct rbuf *b, int64_t ns)
 {
-	char text[32];
+	char text[FLOW_DURATION_MAX];
 
-	if (ns < 0)
-		ns = 0;
-	if (ns < 1000000)
-		snprintf(text, sizeof text, "%lld µs", (long long)(ns / 1000));
-	else if (ns < 1000000000)
-		snprintf(text, sizeof text, "%.1f ms", (double)ns / 1e6);
-	else
-		snprintf(text, sizeof text, "%.2f s", (double)ns / 1e9);
-	rbuf_puts(b, text);
+	rbuf_put(b, text, flow_duration_format(ns, text, sizeof text));
 }
 
 static void put_i64(struct rbuf *b, int64_t v)

@@ -196,7 +196,6 @@ static int count_reset(struct digest *d, const struct flow_endpoint *e, uint8_t 
 static void keep_noteworthy(struct digest *d, const struct flow_record *f)
 {
 	struct digest_flow *n;
-	size_t len;
 
 	d->n_noteworthy++;
 	if (d->n_kept < DIGEST_NOTEWORTHY) {
@@ -217,9 +216,7 @@ static void keep_noteworthy(struct digest *d, const struct flow_record *f)
 	n->server = f->server;
 	n->close_class = f->close_class;
 	n->closer = f->closer;
-	len = strnlen(f->reason, sizeof f->reason - 1);
-	memcpy(n->reason, f->reason, len);
-	n->reason[len] = '\0';
+	n->reason = f->reason;
 	n->diagnosis = f->diagnosis;
 }
 

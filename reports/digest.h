@@ -38,7 +38,7 @@ struct digest_flow {
 	struct flow_endpoint server;
 	enum close_class close_class;
 	enum closer_side closer;
-	char reason[FLOW_REASON_MAX];
+	struct flow_reason reason;       /* static strings and values only: safe to keep */
 	struct flow_diagnosis diagnosis; /* static strings only: safe to keep */
 };
 

@@ -2,7 +2,8 @@
  *
  * A record is immutable once handed over: writers read it and never reach back into the
  * analyzer. Strings that are `const char *` point to static text (names, notes) or to storage that
- * lives as long as the run (capture file names); `reason` is owned by the record.
+ * lives as long as the run (capture file names); `reason` holds its template's id and values, and
+ * flow_reason_format() writes its text (flow_reason.h).
  */
 #ifndef TM_FLOW_RECORD_H
 #define TM_FLOW_RECORD_H
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #include "../dissect/segment.h"
+#include "flow_reason.h"
 #include "segment_list.h"
 
 /* The close taxonomy of DESIGN §2. Append only: the names are report fields. */
@@ -80,7 +82,6 @@ enum handshake_kind {
 enum flow_direction { FROM_CLIENT = 0, FROM_SERVER = 1 };
 
 #define FLOW_EVIDENCE_MAX 8
-#define FLOW_REASON_MAX 256
 
 /* One frame the conclusion rests on. seq and ack are relative to the sender's and receiver's
  * initial sequence numbers (the ISN itself is 0, as Wireshark shows it). */
@@ -217,7 +218,7 @@ struct flow_record {
 	enum close_class close_class;
 	const char *close_detail;   /* NULL or a static snake_case refinement */
 	enum closer_side closer;
-	char reason[FLOW_REASON_MAX];
+	struct flow_reason reason;  /* one line for people: flow_reason_format() */
 	bool has_close_ts;
 	int64_t close_ts_ns;        /* time of the decisive segment */
 	uint8_t n_evidence;

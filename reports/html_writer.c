@@ -35,7 +35,7 @@ struct html_row {
 	int64_t duration_ns;
 	uint64_t packets, bytes;
 	bool has_story;
-	char reason[FLOW_REASON_MAX];
+	struct flow_reason reason;
 };
 
 struct html_story {
@@ -138,6 +138,8 @@ static void pct(struct rbuf *b, uint64_t count, uint64_t of)
 
 static void render_story(struct rbuf *b, struct rbuf *s, const struct flow_record *r)
 {
+	char reason[FLOW_REASON_MAX];
+	size_t reason_len;
 	RBUF_LIT(b, "<article class=\"story\" id=\"flow-");
 	rbuf_u64(b, r->id);
 	RBUF_LIT(b, "\"><h3>#");
@@ -213,9 +215,10 @@ static void render_story(struct rbuf *b, struct rbuf *s, const struct flow_recor
 		RBUF_LIT(b, "</p>\n");
 		start = i + 1;
 	}
-	if (r->reason[0]) {
+	reason_len = flow_reason_format(&r->reason, reason, sizeof reason);
+	if (reason_len != 0) {
 		RBUF_LIT(b, "<p class=\"muted\">Classifier: ");
-		put_xml(b, r->reason, strnlen(r->reason, sizeof r->reason));
+		put_xml(b, reason, reason_len);
 		RBUF_LIT(b, "</p>\n");
 	}
 	RBUF_LIT(b, "</article>\n");
@@ -306,8 +309,7 @@ static int html_flow(struct writer *w, const struct flow_record *f)
 		row->packets = f->packets[0] + f->packets[1];
 		row->bytes = f->bytes[0] + f->bytes[1];
 		row->has_story = story;
-		memcpy(row->reason, f->reason, sizeof row->reason);
-		row->reason[sizeof row->reason - 1] = '\0';
+		row->reason = f->reason;
 	}
 	if (digest_add(&hw->digest, f) != 0)
 		return -1;
@@ -637,6 +639,7 @@ static int by_story_id(const void *pa, const void *pb)
 
 static void flow_table(struct rbuf *b, struct html_writer *hw, const struct run_summary *s)
 {
+	char reason[FLOW_REASON_MAX];
 	if (hw->n_rows > 1) /* rows is NULL when there are none: no qsort(NULL, ...) */
 		qsort(hw->rows, hw->n_rows, sizeof *hw->rows, by_row_id);
 	RBUF_LIT(b, "<section id=\"flows\"><h2>Connections (");
@@ -682,7 +685,7 @@ static void flow_table(struct rbuf *b, struct html_writer *hw, const struct run_
 		num_cell(b, r->packets);
 		num_cell(b, r->bytes);
 		RBUF_LIT(b, "<td class=\"reason\">");
-		put_xml(b, r->reason, strlen(r->reason));
+		put_xml(b, reason, flow_reason_format(&r->reason, reason, sizeof reason));
 		RBUF_LIT(b, "</td></tr>\n");
 	}
 	RBUF_LIT(b, "</tbody></table></div></section>\n");

@@ -30,6 +30,9 @@
 #include <string.h>
 
 #include <jansson.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "rbuf.h"
 #include "writer_impl.h"
@@ -39,31 +42,117 @@ struct json_writer {
 	bool ndjson;
 	uint64_t n_flows;    /* flows written so far */
 	struct rbuf buf;     /* one flow object, reused */
+	struct ts_memo ts;   /* the capture's current second */
 	struct rbuf scratch; /* strings made valid UTF-8 for jansson (end only) */
 };
 
 /* --- the emitter ------------------------------------------------------------------------------ */
+
+/* Most of a flow object is written in stretches through a cursor: each stretch reserves, with
+ * room(), an upper bound of what it writes -- LIT_ROOM per literal (W_LIT refuses a longer one
+ * when compiling), NUM_ROOM per number, TS_TEXT_MAX per timestamp, NAME_ROOM(n) per name,
+ * str_room(n) per string -- then writes through a plain char pointer the compiler can keep in a
+ * register, and done() stores where it ended. Appending through the rbuf instead stores and
+ * reloads the buffer's length at every step (a store through a char pointer may alias it). */
+#define LIT_ROOM 32
+#define NUM_ROOM U64_TEXT_ROOM
+#define NAME_ROOM(n) ((n) + 4) /* "name", or null */
+
+/* Copies a string literal (shorter than LIT_ROOM) to o; evaluates to the end. */
+#define W_LIT(o, lit)                                                                              \
+	((void)sizeof(char[sizeof(lit) <= LIT_ROOM ? 1 : -1]),                                     \
+	 (char *)memcpy((o), "" lit, sizeof(lit) - 1) + (sizeof(lit) - 1))
+
+/* A string of n bytes escaped and quoted, or null: at most 6 bytes a byte (\u00XX, or \ufffd for
+ * one ill-formed byte) and the quotes. SIZE_MAX (no rbuf grows that far) when that overflows. */
+static size_t str_room(size_t n)
+{
+	return n > (SIZE_MAX - 4) / 6 ? SIZE_MAX : 6 * n + 4;
+}
 
 /* The two-character escapes of RFC 8259 §7 for bytes below 0x20; 0: use \u00XX. */
 static const char short_escape[0x20] = {
 	['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
 };
 
-static void put_string(struct rbuf *b, const char *s, size_t n)
+/* Whether none of the 8 bytes in w needs more than copying: no control character, quote,
+ * backslash or byte of a multi-byte sequence. The has-less / has-zero byte tricks: a byte's high
+ * bit is set in the result where it is below 0x20, or equal to '"' or '\\' (exactly, as long as
+ * no byte has its own high bit set, which is tested first). */
+static bool plain_word(uint64_t w)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	const uint64_t high = UINT64_C(0x8080808080808080);
+	uint64_t quote = w ^ (ones * '"');
+	uint64_t backslash = w ^ (ones * '\\');
+
+	return ((w | ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
+	         ((backslash - ones) & ~backslash)) & high) == 0;
+}
+
+#ifdef __SSE2__
+/* The same for 16 bytes at p. A signed compare: bytes from 0x80 count as negative, below 0x20. */
+static bool plain_16(const unsigned char *p)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i special = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+	                               _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+	                                            _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+
+	return _mm_movemask_epi8(special) == 0;
+}
+#endif
+
+/* Writes s (n bytes) as a JSON string at o, which has STR_ROOM(n) bytes of room; returns the
+ * end. */
+static char *w_string(char *o, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;
-	char *o;
 	size_t i = 0;
 
-	/* Worst case 6 output bytes per input byte (\u00XX, or \ufffd for one ill-formed byte). */
-	if (n > (SIZE_MAX - 2) / 6 || !rbuf_reserve(b, 6 * n + 2))
-		return;
-	o = b->data + b->len;
 	*o++ = '"';
 	while (i < n) {
-		unsigned char c = u[i];
+		unsigned char c;
 
+		/* Most text needs no escape: 16 or 8 bytes at a time while that holds. */
+#ifdef __SSE2__
+		if (n - i >= 16 && plain_16(u + i)) {
+			memcpy(o, u + i, 16);
+			o += 16;
+			i += 16;
+			continue;
+		}
+		if (n - i < 16 && n >= 16 && plain_16(u + n - 16)) {
+			/* The last 1-15 bytes, as for 8 below. */
+			memcpy(o - (16 - (n - i)), u + n - 16, 16);
+			o += n - i;
+			break;
+		}
+#endif
+		if (n - i >= 8) {
+			uint64_t w;
+
+			memcpy(&w, u + i, sizeof w);
+			if (plain_word(w)) {
+				memcpy(o, &w, sizeof w);
+				o += 8;
+				i += 8;
+				continue;
+			}
+		} else if (n >= 8) {
+			/* The last 1-7 bytes: when the string's last 8 are all plain, the ones before
+			 * i among them went out unchanged just before o, so they can go out again. */
+			uint64_t w;
+
+			memcpy(&w, u + n - 8, sizeof w);
+			if (plain_word(w)) {
+				memcpy(o - (8 - (n - i)), &w, sizeof w);
+				o += n - i;
+				break;
+			}
+		}
+		c = u[i];
 		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
 			*o++ = (char)c;
 			i++;
@@ -98,65 +187,101 @@ static void put_string(struct rbuf *b, const char *s, size_t n)
 		}
 	}
 	*o++ = '"';
+	return o;
+}
+
+/* Reserves n more bytes; returns where to write them, or NULL when the buffer cannot grow (the
+ * rbuf has failed: the writer reports it). */
+static char *room(struct rbuf *b, size_t n)
+{
+	return rbuf_reserve(b, n) ? b->data + b->len : NULL;
+}
+
+/* Ends a stretch written from room(): the buffer now holds everything up to o. */
+static void done(struct rbuf *b, const char *o)
+{
 	b->len = (size_t)(o - b->data);
 }
 
+static void put_string(struct rbuf *b, const char *s, size_t n)
+{
+	char *o = room(b, str_room(n));
+
+	if (o != NULL)
+		done(b, w_string(o, s, n));
+}
+
 /* A string, or null for NULL. */
-static void put_str_or_null(struct rbuf *b, const char *s)
+static char *w_str_or_null(char *o, const char *s, size_t n)
 {
 	if (s == NULL)
-		RBUF_LIT(b, "null");
-	else
-		put_string(b, s, strlen(s));
+		return W_LIT(o, "null");
+	return w_string(o, s, n);
 }
 
-static void put_ip(struct rbuf *b, const struct ip_addr *a)
+/* A name from flow_record.h's tables or a text this file formats (addresses, TCP flags): plain
+ * ASCII, nothing to escape (test_writers checks every name), so copied between quotes; null for
+ * NULL (n is 0 then). Text from elsewhere, even static (notes, details, stack guesses), is
+ * escaped. NAME_ROOM(n) bytes of room. */
+static char *w_name(char *o, const char *s, size_t n)
 {
-	char text[48];
-
-	put_str_or_null(b, ip_addr_format(a, text, sizeof text));
+	if (s == NULL)
+		return W_LIT(o, "null");
+	*o++ = '"';
+	memcpy(o, s, n);
+	o += n;
+	*o++ = '"';
+	return o;
 }
 
-/* {"client":a,"server":b} */
-static void put_pair(struct rbuf *b, uint64_t client, uint64_t server)
+static char *w_num(char *o, uint64_t v)
 {
-	RBUF_LIT(b, "{\"client\":");
-	rbuf_u64(b, client);
-	RBUF_LIT(b, ",\"server\":");
-	rbuf_u64(b, server);
-	rbuf_putc(b, '}');
+	return o + u64_write(o, v);
 }
 
-static void put_endpoint(struct rbuf *b, const struct flow_endpoint *e)
+/* The same through the rbuf, for the parts of a flow object seldom written. */
+static void put_name(struct rbuf *b, const char *s)
 {
-	RBUF_LIT(b, "{\"ip\":");
-	put_ip(b, &e->addr);
-	RBUF_LIT(b, ",\"port\":");
-	rbuf_u64(b, e->port);
-	rbuf_putc(b, '}');
+	size_t n = s != NULL ? strlen(s) : 0;
+	char *o = room(b, NAME_ROOM(n));
+
+	if (o != NULL)
+		done(b, w_name(o, s, n));
 }
 
-static void put_evidence(struct rbuf *b, const struct evidence_frame *e, bool nano)
+/* {"frame":..,"note":".."}: one evidence frame. */
+static void put_evidence(struct rbuf *b, struct ts_memo *m, const struct evidence_frame *e,
+                         bool nano)
 {
 	char flags[32];
+	const char *from = direction_name((enum flow_direction)e->from);
+	size_t from_len = strlen(from);
+	size_t flags_len = strlen(tcp_flags_format(e->flags, flags, sizeof flags));
+	size_t note_len = e->note != NULL ? strlen(e->note) : 0;
+	/* 9 literals, 4 numbers, a timestamp, 2 names, a string */
+	char *o = room(b, 9 * LIT_ROOM + 4 * NUM_ROOM + TS_TEXT_MAX + NAME_ROOM(from_len) +
+	                      NAME_ROOM(flags_len) + str_room(note_len));
 
-	RBUF_LIT(b, "{\"frame\":");
-	rbuf_u64(b, e->frame);
-	RBUF_LIT(b, ",\"ts\":");
-	rbuf_ts(b, e->ts_ns, nano);
-	RBUF_LIT(b, ",\"from\":");
-	put_str_or_null(b, direction_name((enum flow_direction)e->from));
-	RBUF_LIT(b, ",\"flags\":");
-	put_str_or_null(b, tcp_flags_format(e->flags, flags, sizeof flags));
-	RBUF_LIT(b, ",\"seq\":");
-	rbuf_u64(b, e->seq);
-	RBUF_LIT(b, ",\"ack\":");
-	rbuf_u64(b, e->ack);
-	RBUF_LIT(b, ",\"len\":");
-	rbuf_u64(b, e->len);
-	RBUF_LIT(b, ",\"note\":");
-	put_str_or_null(b, e->note);
-	rbuf_putc(b, '}');
+	if (o == NULL)
+		return;
+	o = W_LIT(o, "{\"frame\":");
+	o = w_num(o, e->frame);
+	o = W_LIT(o, ",\"ts\":");
+	o = ts_write(o, m, e->ts_ns, nano);
+	o = W_LIT(o, ",\"from\":");
+	o = w_name(o, from, from_len);
+	o = W_LIT(o, ",\"flags\":");
+	o = w_name(o, flags, flags_len);
+	o = W_LIT(o, ",\"seq\":");
+	o = w_num(o, e->seq);
+	o = W_LIT(o, ",\"ack\":");
+	o = w_num(o, e->ack);
+	o = W_LIT(o, ",\"len\":");
+	o = w_num(o, e->len);
+	o = W_LIT(o, ",\"note\":");
+	o = w_str_or_null(o, e->note, note_len);
+	o = W_LIT(o, "}");
+	done(b, o);
 }
 
 /* --- the diagnosis object --------------------------------------------------------------------- */
@@ -265,19 +390,29 @@ static void put_timers(struct rbuf *b, const struct endpoint_timers *t)
 
 static void put_stack(struct rbuf *b, const struct stack_guess *g)
 {
+	size_t family_len, basis_len;
+	char *o;
+
 	if (g->family == NULL) {
 		RBUF_LIT(b, "null");
 		return;
 	}
-	RBUF_LIT(b, "{\"family\":");
-	put_str_or_null(b, g->family);
-	RBUF_LIT(b, ",\"initial_ttl\":");
-	rbuf_u64(b, g->initial_ttl);
-	RBUF_LIT(b, ",\"hops\":");
-	rbuf_u64(b, g->hops);
-	RBUF_LIT(b, ",\"basis\":");
-	put_str_or_null(b, g->basis);
-	rbuf_putc(b, '}');
+	family_len = strlen(g->family);
+	basis_len = g->basis != NULL ? strlen(g->basis) : 0;
+	/* 5 literals, 2 numbers, 2 strings */
+	o = room(b, 5 * LIT_ROOM + 2 * NUM_ROOM + str_room(family_len) + str_room(basis_len));
+	if (o == NULL)
+		return;
+	o = W_LIT(o, "{\"family\":");
+	o = w_string(o, g->family, family_len);
+	o = W_LIT(o, ",\"initial_ttl\":");
+	o = w_num(o, g->initial_ttl);
+	o = W_LIT(o, ",\"hops\":");
+	o = w_num(o, g->hops);
+	o = W_LIT(o, ",\"basis\":");
+	o = w_str_or_null(o, g->basis, basis_len);
+	o = W_LIT(o, "}");
+	done(b, o);
 }
 
 /* "diagnosis":{...}: null members for what was not found. Durations are seconds. */
@@ -285,12 +420,17 @@ static void put_diagnosis(struct rbuf *b, const struct flow_diagnosis *d)
 {
 	const struct middlebox_evidence *m = &d->middlebox;
 
+	if (!m->present && !d->idle_timeout.present && !d->close_wait.present) {
+		/* what most flows have */
+		RBUF_LIT(b, "{\"middlebox\":null,\"idle_timeout\":null,\"close_wait\":null");
+		goto time_wait;
+	}
 	RBUF_LIT(b, "{\"middlebox\":");
 	if (m->present) {
 		RBUF_LIT(b, "{\"rst_frame\":");
 		rbuf_u64(b, m->frame);
 		RBUF_LIT(b, ",\"claimed\":");
-		put_str_or_null(b, direction_name((enum flow_direction)m->claimed));
+		put_name(b, direction_name((enum flow_direction)m->claimed));
 		RBUF_LIT(b, ",\"expected_ttl\":");
 		rbuf_u64(b, m->expected_ttl);
 		RBUF_LIT(b, ",\"seen_ttl\":");
@@ -316,11 +456,11 @@ static void put_diagnosis(struct rbuf *b, const struct flow_diagnosis *d)
 	RBUF_LIT(b, ",\"idle_timeout\":");
 	if (d->idle_timeout.present) {
 		RBUF_LIT(b, "{\"after\":");
-		put_str_or_null(b, direction_name((enum flow_direction)d->idle_timeout.from));
+		put_name(b, direction_name((enum flow_direction)d->idle_timeout.from));
 		RBUF_LIT(b, ",\"idle_s\":");
 		rbuf_ts(b, d->idle_timeout.idle_ns, false);
 		RBUF_LIT(b, ",\"answer\":");
-		put_str_or_null(b, d->idle_timeout.reset ? "reset" : "none");
+		put_name(b, d->idle_timeout.reset ? "reset" : "none");
 		rbuf_putc(b, '}');
 	} else {
 		RBUF_LIT(b, "null");
@@ -328,7 +468,7 @@ static void put_diagnosis(struct rbuf *b, const struct flow_diagnosis *d)
 	RBUF_LIT(b, ",\"close_wait\":");
 	if (d->close_wait.present) {
 		RBUF_LIT(b, "{\"side\":");
-		put_str_or_null(b, direction_name((enum flow_direction)d->close_wait.side));
+		put_name(b, direction_name((enum flow_direction)d->close_wait.side));
 		RBUF_LIT(b, ",\"seconds\":");
 		rbuf_ts(b, d->close_wait.duration_ns, false);
 		RBUF_LIT(b, ",\"still_open\":");
@@ -337,12 +477,13 @@ static void put_diagnosis(struct rbuf *b, const struct flow_diagnosis *d)
 	} else {
 		RBUF_LIT(b, "null");
 	}
+time_wait:
 	RBUF_LIT(b, ",\"time_wait\":");
-	put_str_or_null(b, closer_name(d->time_wait));
+	put_name(b, closer_name(d->time_wait));
 	RBUF_LIT(b, ",\"time_wait_reuse\":");
 	if (d->time_wait_reuse.present) {
 		RBUF_LIT(b, "{\"held_by\":");
-		put_str_or_null(b, closer_name(d->time_wait_reuse.side));
+		put_name(b, closer_name(d->time_wait_reuse.side));
 		RBUF_LIT(b, ",\"seconds_after\":");
 		rbuf_ts(b, d->time_wait_reuse.gap_ns, false);
 		RBUF_LIT(b, ",\"accepted\":");
@@ -351,10 +492,14 @@ static void put_diagnosis(struct rbuf *b, const struct flow_diagnosis *d)
 	} else {
 		RBUF_LIT(b, "null");
 	}
-	RBUF_LIT(b, ",\"timers\":{\"client\":");
-	put_timers(b, &d->timers[FROM_CLIENT]);
-	RBUF_LIT(b, ",\"server\":");
-	put_timers(b, &d->timers[FROM_SERVER]);
+	if (!d->timers[FROM_CLIENT].any && !d->timers[FROM_SERVER].any) {
+		RBUF_LIT(b, ",\"timers\":{\"client\":null,\"server\":null");
+	} else {
+		RBUF_LIT(b, ",\"timers\":{\"client\":");
+		put_timers(b, &d->timers[FROM_CLIENT]);
+		RBUF_LIT(b, ",\"server\":");
+		put_timers(b, &d->timers[FROM_SERVER]);
+	}
 	RBUF_LIT(b, "},\"stack\":{\"client\":");
 	put_stack(b, &d->stack[FROM_CLIENT]);
 	RBUF_LIT(b, ",\"server\":");
@@ -363,63 +508,102 @@ static void put_diagnosis(struct rbuf *b, const struct flow_diagnosis *d)
 }
 
 /* Appends the flow object of DESIGN §4, on one line, without a line end. */
-static void put_flow(struct rbuf *b, const struct flow_record *f)
+static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record *f)
 {
 	unsigned n_evidence = f->n_evidence < FLOW_EVIDENCE_MAX ? f->n_evidence : FLOW_EVIDENCE_MAX;
+	char reason[FLOW_REASON_MAX], client_ip[48], server_ip[48];
+	size_t reason_len = flow_reason_format(&f->reason, reason, sizeof reason);
+	size_t capture_len = f->capture != NULL ? strlen(f->capture) : 0;
+	size_t detail_len = f->close_detail != NULL ? strlen(f->close_detail) : 0;
+	size_t client_len = strlen(ip_addr_format(&f->client.addr, client_ip, sizeof client_ip));
+	size_t server_len = strlen(ip_addr_format(&f->server.addr, server_ip, sizeof server_ip));
+	const char *handshake = handshake_name(f->handshake);
+	const char *class = close_class_name(f->close_class);
+	const char *closer = closer_name(f->closer);
+	const char *state_c = tcp_state_name(f->state[FROM_CLIENT]);
+	const char *state_s = tcp_state_name(f->state[FROM_SERVER]);
+	size_t handshake_len = strlen(handshake), class_len = strlen(class);
+	size_t closer_len = closer != NULL ? strlen(closer) : 0;
+	size_t state_c_len = strlen(state_c), state_s_len = strlen(state_s);
 	bool first;
+	/* 22 literals (counting both of the alternatives), 7 numbers, 3 timestamps, 5 names, 3
+	 * strings */
+	char *o = room(b, 22 * LIT_ROOM + 7 * NUM_ROOM + 3 * TS_TEXT_MAX + NAME_ROOM(client_len) +
+	                      NAME_ROOM(server_len) + NAME_ROOM(handshake_len) +
+	                      NAME_ROOM(class_len) + NAME_ROOM(closer_len) +
+	                      str_room(capture_len) + str_room(detail_len) +
+	                      str_room(reason_len));
 
-	RBUF_LIT(b, "{\"id\":");
-	rbuf_u64(b, f->id);
-	RBUF_LIT(b, ",\"capture\":");
-	put_str_or_null(b, f->capture);
-	RBUF_LIT(b, ",\"client\":");
-	put_endpoint(b, &f->client);
-	RBUF_LIT(b, ",\"server\":");
-	put_endpoint(b, &f->server);
+	if (o == NULL)
+		return;
+	o = W_LIT(o, "{\"id\":");
+	o = w_num(o, f->id);
+	o = W_LIT(o, ",\"capture\":");
+	o = w_str_or_null(o, f->capture, capture_len);
+	o = W_LIT(o, ",\"client\":{\"ip\":");
+	o = w_name(o, client_ip, client_len);
+	o = W_LIT(o, ",\"port\":");
+	o = w_num(o, f->client.port);
+	o = W_LIT(o, "},\"server\":{\"ip\":");
+	o = w_name(o, server_ip, server_len);
+	o = W_LIT(o, ",\"port\":");
+	o = w_num(o, f->server.port);
 	if (f->roles_inferred)
-		RBUF_LIT(b, ",\"roles_inferred\":true");
+		o = W_LIT(o, "},\"roles_inferred\":true");
 	else
-		RBUF_LIT(b, ",\"roles_inferred\":false");
-	RBUF_LIT(b, ",\"first_ts\":");
-	rbuf_ts(b, f->first_ts_ns, f->ts_nano);
-	RBUF_LIT(b, ",\"last_ts\":");
-	rbuf_ts(b, f->last_ts_ns, f->ts_nano);
-	RBUF_LIT(b, ",\"packets\":");
-	put_pair(b, f->packets[FROM_CLIENT], f->packets[FROM_SERVER]);
-	RBUF_LIT(b, ",\"bytes\":");
-	put_pair(b, f->bytes[FROM_CLIENT], f->bytes[FROM_SERVER]);
-	RBUF_LIT(b, ",\"handshake\":");
-	put_str_or_null(b, handshake_name(f->handshake));
-
-	RBUF_LIT(b, ",\"close\":{\"class\":");
-	put_str_or_null(b, close_class_name(f->close_class));
-	RBUF_LIT(b, ",\"detail\":");
-	put_str_or_null(b, f->close_detail);
-	RBUF_LIT(b, ",\"closer\":");
-	put_str_or_null(b, closer_name(f->closer));
-	RBUF_LIT(b, ",\"reason\":");
-	put_string(b, f->reason, strnlen(f->reason, sizeof f->reason));
-	RBUF_LIT(b, ",\"ts\":");
+		o = W_LIT(o, "},\"roles_inferred\":false");
+	o = W_LIT(o, ",\"first_ts\":");
+	o = ts_write(o, m, f->first_ts_ns, f->ts_nano);
+	o = W_LIT(o, ",\"last_ts\":");
+	o = ts_write(o, m, f->last_ts_ns, f->ts_nano);
+	o = W_LIT(o, ",\"packets\":{\"client\":");
+	o = w_num(o, f->packets[FROM_CLIENT]);
+	o = W_LIT(o, ",\"server\":");
+	o = w_num(o, f->packets[FROM_SERVER]);
+	o = W_LIT(o, "},\"bytes\":{\"client\":");
+	o = w_num(o, f->bytes[FROM_CLIENT]);
+	o = W_LIT(o, ",\"server\":");
+	o = w_num(o, f->bytes[FROM_SERVER]);
+	o = W_LIT(o, "},\"handshake\":");
+	o = w_name(o, handshake, handshake_len);
+	o = W_LIT(o, ",\"close\":{\"class\":");
+	o = w_name(o, class, class_len);
+	o = W_LIT(o, ",\"detail\":");
+	o = w_str_or_null(o, f->close_detail, detail_len);
+	o = W_LIT(o, ",\"closer\":");
+	o = w_name(o, closer, closer_len);
+	o = W_LIT(o, ",\"reason\":");
+	o = w_string(o, reason, reason_len);
+	o = W_LIT(o, ",\"ts\":");
 	if (f->has_close_ts)
-		rbuf_ts(b, f->close_ts_ns, f->ts_nano);
+		o = ts_write(o, m, f->close_ts_ns, f->ts_nano);
 	else
-		RBUF_LIT(b, "null");
-	RBUF_LIT(b, ",\"evidence\":[");
+		o = W_LIT(o, "null");
+	o = W_LIT(o, ",\"evidence\":[");
+	done(b, o);
+
 	for (unsigned i = 0; i < n_evidence; i++) {
 		if (i != 0)
 			rbuf_putc(b, ',');
-		put_evidence(b, &f->evidence[i], f->ts_nano);
+		put_evidence(b, m, &f->evidence[i], f->ts_nano);
 	}
-	RBUF_LIT(b, "]}");
 
-	RBUF_LIT(b, ",\"state\":{\"client\":");
-	put_str_or_null(b, tcp_state_name(f->state[FROM_CLIENT]));
-	RBUF_LIT(b, ",\"server\":");
-	put_str_or_null(b, tcp_state_name(f->state[FROM_SERVER]));
-	RBUF_LIT(b, "},\"retransmissions\":");
-	put_pair(b, f->retransmissions[FROM_CLIENT], f->retransmissions[FROM_SERVER]);
-	RBUF_LIT(b, ",\"keepalive_probes\":");
-	rbuf_u64(b, f->keepalive_probes);
+	/* 5 literals, 3 numbers, 2 names */
+	o = room(b, 5 * LIT_ROOM + 3 * NUM_ROOM + NAME_ROOM(state_c_len) + NAME_ROOM(state_s_len));
+	if (o == NULL)
+		return;
+	o = W_LIT(o, "]},\"state\":{\"client\":");
+	o = w_name(o, state_c, state_c_len);
+	o = W_LIT(o, ",\"server\":");
+	o = w_name(o, state_s, state_s_len);
+	o = W_LIT(o, "},\"retransmissions\":{\"client\":");
+	o = w_num(o, f->retransmissions[FROM_CLIENT]);
+	o = W_LIT(o, ",\"server\":");
+	o = w_num(o, f->retransmissions[FROM_SERVER]);
+	o = W_LIT(o, "},\"keepalive_probes\":");
+	o = w_num(o, f->keepalive_probes);
+	done(b, o);
+
 	RBUF_LIT(b, ",\"modifiers\":[");
 	first = true;
 	for (unsigned bit = 0; bit < MOD_COUNT_BITS; bit++) {
@@ -429,7 +613,7 @@ static void put_flow(struct rbuf *b, const struct flow_record *f)
 			continue;
 		if (!first)
 			rbuf_putc(b, ',');
-		put_string(b, name, strlen(name));
+		put_name(b, name);
 		first = false;
 	}
 	RBUF_LIT(b, "],\"diagnosis\":");
@@ -599,7 +783,7 @@ static int json_flow(struct writer *w, const struct flow_record *flow)
 	rbuf_clear(&jw->buf);
 	if (!jw->ndjson)
 		rbuf_puts(&jw->buf, jw->n_flows == 0 ? "\n" : ",\n");
-	put_flow(&jw->buf, flow);
+	put_flow(&jw->buf, &jw->ts, flow);
 	if (jw->ndjson)
 		rbuf_putc(&jw->buf, '\n');
 	if (flush_buf(jw) != 0)

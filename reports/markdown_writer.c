@@ -66,6 +66,8 @@ static void md_pct(struct rbuf *b, uint64_t count, uint64_t of)
 
 static void story(struct markdown_writer *mw, const struct flow_record *r)
 {
+	char reason[FLOW_REASON_MAX];
+	size_t reason_len;
 	struct rbuf *b = &mw->stories;
 	struct rbuf *s = &mw->scratch;
 	const struct segment_list *l = r->segments;
@@ -137,9 +139,10 @@ static void story(struct markdown_writer *mw, const struct flow_record *r)
 		RBUF_LIT(b, "\n\n");
 		start = i + 1;
 	}
-	if (r->reason[0]) {
+	reason_len = flow_reason_format(&r->reason, reason, sizeof reason);
+	if (reason_len != 0) {
 		RBUF_LIT(b, "> **Classifier:** ");
-		put_md(b, r->reason, strnlen(r->reason, sizeof r->reason));
+		put_md(b, reason, reason_len);
 		RBUF_LIT(b, "\n");
 	}
 }
@@ -338,6 +341,7 @@ static void diagnoses(struct rbuf *b, const struct digest *d, struct rbuf *scrat
 
 static void noteworthy(struct rbuf *b, const struct digest *d)
 {
+	char reason[FLOW_REASON_MAX];
 	if (d->n_noteworthy == 0)
 		return;
 	RBUF_LIT(b, "\n### Noteworthy connections (");
@@ -358,7 +362,7 @@ static void noteworthy(struct rbuf *b, const struct digest *d)
 		RBUF_LIT(b, " | ");
 		rbuf_puts(b, closer_label(n->closer));
 		RBUF_LIT(b, " | ");
-		put_md(b, n->reason, strlen(n->reason));
+		put_md(b, reason, flow_reason_format(&n->reason, reason, sizeof reason));
 		RBUF_LIT(b, " |\n");
 	}
 	if (d->n_noteworthy > d->n_kept) {

@@ -5,10 +5,9 @@
  * never change. The formatters (addresses, timestamps, TCP flags) write into a caller's buffer,
  * never allocate and always leave it NUL-terminated, cutting the text when the buffer is short.
  */
-#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "flow_record.h"
 #include "rbuf.h"
@@ -162,20 +161,94 @@ static const char *copy_cut(char *buf, unsigned long size, const char *text, siz
 	return buf;
 }
 
+/* "198.51.100.7": writes at most 15 bytes at p, returns the end. */
+static char *put_ipv4(char *p, const uint8_t *b)
+{
+	for (unsigned i = 0; i < 4; i++) {
+		unsigned v = b[i];
+
+		if (i != 0)
+			*p++ = '.';
+		if (v >= 100) {
+			*p++ = (char)('0' + v / 100);
+			v %= 100;
+			*p++ = (char)('0' + v / 10);
+		} else if (v >= 10) {
+			*p++ = (char)('0' + v / 10);
+		}
+		*p++ = (char)('0' + v % 10);
+	}
+	return p;
+}
+
+/* One group of an IPv6 address: lower-case hex without leading zeros ("db8", "0"). */
+static char *put_hex16(char *p, unsigned w)
+{
+	static const char hex[] = "0123456789abcdef";
+	int shift = 12;
+
+	while (shift > 0 && (w >> shift) == 0)
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		*p++ = hex[(w >> shift) & 0xF];
+	return p;
+}
+
+/* The text glibc's inet_ntop writes (RFC 5952 mostly): the longest run of two or more zero groups
+ * (the first of equal ones) as "::", and an IPv4-compatible (::a.b.c.d) or IPv4-mapped
+ * (::ffff:a.b.c.d) address with its last 32 bits dotted. At most 45 bytes at p; returns the end. */
+static char *put_ipv6(char *p, const uint8_t *b)
+{
+	unsigned words[8];
+	int best = -1, best_len = 0, cur = -1, cur_len = 0;
+
+	for (int i = 0; i < 8; i++) {
+		words[i] = (unsigned)b[2 * (size_t)i] << 8 | b[2 * (size_t)i + 1];
+		if (words[i] == 0) {
+			if (cur < 0) {
+				cur = i;
+				cur_len = 0;
+			}
+			cur_len++;
+			if (cur_len > best_len) {
+				best = cur;
+				best_len = cur_len;
+			}
+		} else {
+			cur = -1;
+		}
+	}
+	if (best_len < 2)
+		best = -1;
+	for (int i = 0; i < 8; i++) {
+		if (best >= 0 && i >= best && i < best + best_len) {
+			if (i == best)
+				*p++ = ':';
+			continue;
+		}
+		if (i != 0)
+			*p++ = ':';
+		if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xFFFF)))
+			return put_ipv4(p, b + 12);
+		p = put_hex16(p, words[i]);
+	}
+	if (best >= 0 && best + best_len == 8)
+		*p++ = ':';
+	return p;
+}
+
 const char *ip_addr_format(const struct ip_addr *a, char *buf, unsigned long size)
 {
 	char text[INET6_ADDRSTRLEN];
-	int af;
+	char *end;
 
 	if (a->family == 4)
-		af = AF_INET;
+		end = put_ipv4(text, a->bytes);
 	else if (a->family == 6)
-		af = AF_INET6;
+		end = put_ipv6(text, a->bytes);
 	else
 		return copy_cut(buf, size, "?", 1);
-	if (inet_ntop(af, a->bytes, text, sizeof text) == NULL)
-		return copy_cut(buf, size, "?", 1);
-	return copy_cut(buf, size, text, strlen(text));
+	return copy_cut(buf, size, text, (size_t)(end - text));
 }
 
 const char *ts_format(int64_t ts_ns, bool nano, char *buf, unsigned long size)
@@ -188,18 +261,17 @@ const char *ts_format(int64_t ts_ns, bool nano, char *buf, unsigned long size)
 
 const char *tcp_flags_format(uint8_t flags, char *buf, unsigned long size)
 {
-	char text[COUNT_OF(flag_names) * 4];
+	char text[COUNT_OF(flag_names) * 4 + 4];
 	size_t len = 0;
 
+	/* ",SYN,ACK", then the first comma dropped. Each name is written whether or not its flag is
+	 * set, and kept by moving on past it only when it is: no branch on the flags. */
 	for (unsigned i = 0; i < COUNT_OF(flag_names); i++) {
-		if ((flags & flag_names[i].bit) == 0)
-			continue;
-		if (len != 0)
-			text[len++] = ',';
-		memcpy(text + len, flag_names[i].name, 3);
-		len += 3;
+		text[len] = ',';
+		memcpy(text + len + 1, flag_names[i].name, 3);
+		len += (flags & flag_names[i].bit) != 0 ? 4 : 0;
 	}
 	if (len == 0)
 		return copy_cut(buf, size, "none", 4);
-	return copy_cut(buf, size, text, len);
+	return copy_cut(buf, size, text + 1, len - 1);
 }

@@ -43,56 +43,175 @@ void rbuf_free(struct rbuf *b)
 	b->failed = false;
 }
 
+/* "00" "01" ... "99": two digits per division. */
+static const char digit_pairs[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
 char *u64_digits(uint64_t v, char *end)
 {
 	char *p = end;
 
-	do {
-		*--p = (char)('0' + v % 10u);
-		v /= 10u;
-	} while (v != 0);
+	if (v <= UINT32_MAX) { /* most numbers: cheaper 32-bit divisions */
+		uint32_t x = (uint32_t)v;
+
+		while (x >= 100u) {
+			uint32_t r = x % 100u;
+
+			x /= 100u;
+			p -= 2;
+			memcpy(p, digit_pairs + 2 * (size_t)r, 2);
+		}
+		v = x;
+	}
+	while (v >= 100u) {
+		uint64_t r = v % 100u;
+
+		v /= 100u;
+		p -= 2;
+		memcpy(p, digit_pairs + 2 * (size_t)r, 2);
+	}
+	if (v >= 10u) {
+		p -= 2;
+		memcpy(p, digit_pairs + 2 * v, 2);
+	} else {
+		*--p = (char)('0' + v);
+	}
 	return p;
+}
+
+/* Writes exactly `n` digits of v (leading zeros kept, higher digits dropped) ending at `end`. */
+static char *fixed_digits(uint32_t v, unsigned n, char *end)
+{
+	char *p = end;
+
+	for (; n >= 2; n -= 2) {
+		p -= 2;
+		memcpy(p, digit_pairs + 2 * (size_t)(v % 100u), 2);
+		v /= 100u;
+	}
+	if (n != 0)
+		*--p = (char)('0' + v % 10u);
+	return p;
+}
+
+/* Digits of v in decimal: 1 to 20. From its bit length: log10(2) is about 1233 / 4096, which
+ * gives the width or one more than it, and one comparison tells which. */
+static unsigned decimal_width(uint64_t v)
+{
+	static const uint64_t pow10[20] = {
+		1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u,
+		1000000000u, 10000000000u, 100000000000u, 1000000000000u, 10000000000000u,
+		100000000000000u, 1000000000000000u, 10000000000000000u, 100000000000000000u,
+		1000000000000000000u, 10000000000000000000u,
+	};
+	uint64_t odd = v | 1u; /* 0 has one digit too; the same width otherwise (pow10 is even) */
+	unsigned bits = 64u - (unsigned)__builtin_clzll(odd);
+	unsigned t = bits * 1233u >> 12; /* 0 .. 19 */
+
+	return t + 1u - (odd < pow10[t]);
+}
+
+size_t u64_write(char *o, uint64_t v)
+{
+	unsigned n = decimal_width(v);
+
+	/* In place, backwards from where the number ends: the digits go straight to their place
+	 * (building them elsewhere and copying would read back fresh small stores, which stalls). */
+	u64_digits(v, o + n);
+	return n;
 }
 
 void rbuf_u64(struct rbuf *b, uint64_t v)
 {
-	char tmp[20];
-	char *p = u64_digits(v, tmp + sizeof tmp);
-
-	rbuf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+	if (!rbuf_reserve(b, U64_TEXT_ROOM))
+		return;
+	b->len += u64_write(b->data + b->len, v);
 }
 
-char *ts_digits(int64_t ts_ns, bool nano, char *end)
-{
-	/* Sign and magnitude in unsigned arithmetic, so INT64_MIN has a magnitude too; the fraction
-	 * is cut toward zero, never rounded (rounding could carry into the seconds). */
-	bool negative = ts_ns < 0;
-	uint64_t mag = negative ? (uint64_t)0 - (uint64_t)ts_ns : (uint64_t)ts_ns;
-	uint64_t frac = mag % 1000000000u;
-	unsigned decimals = nano ? 9 : 6;
-	char *p = end;
+/* A timestamp's parts: whole seconds, the fraction in 6 or 9 digits, and whether it is written
+ * with a minus. Sign and magnitude in unsigned arithmetic, so INT64_MIN has a magnitude too; the
+ * fraction is cut toward zero, never rounded (rounding could carry into the seconds). */
+struct ts_parts {
+	uint64_t seconds;
+	uint32_t frac;
+	unsigned decimals;
+	bool negative;
+};
 
+static struct ts_parts ts_split(int64_t ts_ns, bool nano)
+{
+	struct ts_parts t;
+	uint64_t mag = ts_ns < 0 ? (uint64_t)0 - (uint64_t)ts_ns : (uint64_t)ts_ns;
+
+	t.seconds = mag / 1000000000u;
+	t.frac = (uint32_t)(mag % 1000000000u);
+	t.decimals = nano ? 9 : 6;
 	if (!nano)
-		frac /= 1000u;
-	if (mag < 1000000000u && frac == 0)
-		negative = false; /* no "-0.000000" for a value below the precision */
-	for (unsigned i = 0; i < decimals; i++) {
-		*--p = (char)('0' + frac % 10u);
-		frac /= 10u;
-	}
+		t.frac /= 1000u;
+	/* no "-0.000000" for a value below the precision */
+	t.negative = ts_ns < 0 && (t.seconds != 0 || t.frac != 0);
+	return t;
+}
+
+static char *ts_parts_digits(const struct ts_parts *t, char *end)
+{
+	char *p = fixed_digits(t->frac, t->decimals, end);
+
 	*--p = '.';
-	p = u64_digits(mag / 1000000000u, p);
-	if (negative)
+	p = u64_digits(t->seconds, p);
+	if (t->negative)
 		*--p = '-';
 	return p;
 }
 
+char *ts_digits(int64_t ts_ns, bool nano, char *end)
+{
+	struct ts_parts t = ts_split(ts_ns, nano);
+
+	return ts_parts_digits(&t, end);
+}
+
 void rbuf_ts(struct rbuf *b, int64_t ts_ns, bool nano)
 {
-	char tmp[TS_TEXT_MAX];
-	char *p = ts_digits(ts_ns, nano, tmp + sizeof tmp);
+	struct ts_parts t = ts_split(ts_ns, nano);
+	size_t n = t.negative + decimal_width(t.seconds) + 1 + t.decimals;
 
-	rbuf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+	if (!rbuf_reserve(b, TS_TEXT_MAX))
+		return;
+	/* In place, backwards from where the text ends. */
+	ts_parts_digits(&t, b->data + b->len + n);
+	b->len += n;
+}
+
+char *ts_write(char *o, struct ts_memo *m, int64_t ts_ns, bool nano)
+{
+	struct ts_parts t = ts_split(ts_ns, nano);
+
+	if (m->len == 0 || m->seconds != t.seconds) {
+		char *end = m->text + sizeof m->text;
+		char *p = u64_digits(t.seconds, end);
+
+		m->len = (uint8_t)(end - p);
+		memmove(m->text, p, m->len);
+		m->seconds = t.seconds;
+	}
+	if (t.negative)
+		*o++ = '-';
+	memcpy(o, m->text, sizeof m->text); /* all of it: one fixed-size copy, the rest is room */
+	o += m->len;
+	*o++ = '.';
+	o += t.decimals;
+	fixed_digits(t.frac, t.decimals, o);
+	return o;
+}
+
+void rbuf_ts_memo(struct rbuf *b, struct ts_memo *m, int64_t ts_ns, bool nano)
+{
+	if (!rbuf_reserve(b, TS_TEXT_MAX))
+		return;
+	b->len = (size_t)(ts_write(b->data + b->len, m, ts_ns, nano) - b->data);
 }
 
 size_t utf8_scan(const unsigned char *s, size_t n, size_t *skip)
@@ -130,6 +249,22 @@ size_t utf8_scan(const unsigned char *s, size_t n, size_t *skip)
 	return need;
 }
 
+size_t ascii_prefix(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, sizeof w);
+		if ((w & UINT64_C(0x8080808080808080)) != 0)
+			break;
+	}
+	while (i < n && (unsigned char)s[i] < 0x80)
+		i++;
+	return i;
+}
+
 void rbuf_utf8(struct rbuf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -142,7 +277,10 @@ void rbuf_utf8(struct rbuf *b, const char *s, size_t n)
 		size_t len, skip;
 
 		if (u[i] < 0x80) {
-			b->data[b->len++] = (char)u[i++];
+			len = ascii_prefix(s + i, n - i);
+			memcpy(b->data + b->len, u + i, len);
+			b->len += len;
+			i += len;
 			continue;
 		}
 		len = utf8_scan(u + i, n - i, &skip);

@@ -66,6 +66,10 @@ static inline void rbuf_puts(struct rbuf *b, const char *s)
 /* Appends a string literal without measuring it at run time. */
 #define RBUF_LIT(b, lit) rbuf_put((b), "" lit, sizeof(lit) - 1)
 
+/* Room u64_write() needs: a number's 1 to 20 digits. */
+#define U64_TEXT_ROOM 20
+/* Writes v in decimal at o, which has U64_TEXT_ROOM bytes of room; returns how many digits. */
+size_t u64_write(char *o, uint64_t v);
 /* Appends v in decimal. */
 void rbuf_u64(struct rbuf *b, uint64_t v);
 /* Appends a timestamp as ts_format() writes it: decimal seconds with 6 or 9 decimals. */
@@ -73,10 +77,25 @@ void rbuf_ts(struct rbuf *b, int64_t ts_ns, bool nano);
 
 /* Longest timestamp text: "-9223372036.854775808" is 21 bytes. */
 #define TS_TEXT_MAX 24
+
+/* The digits of the last whole second written: the timestamps of a flow, and of the flows after
+ * it, mostly share it. A writer keeps one, zeroed, for its life. */
+struct ts_memo {
+	uint64_t seconds;
+	uint8_t len; /* 0: nothing yet */
+	char text[20];
+};
+/* Writes the timestamp as ts_digits() does, starting at o (TS_TEXT_MAX bytes of room); returns
+ * the end. */
+char *ts_write(char *o, struct ts_memo *m, int64_t ts_ns, bool nano);
+/* Appends it. */
+void rbuf_ts_memo(struct rbuf *b, struct ts_memo *m, int64_t ts_ns, bool nano);
 /* Writes ts_ns as decimal seconds with 9 (nano) or 6 decimals, the fraction cut toward zero,
  * ending at `end` (no NUL); returns where the text starts, at most 21 bytes before `end`. Exact
  * integer arithmetic, valid for every int64_t including negative ones. */
 char *ts_digits(int64_t ts_ns, bool nano, char *end);
+/* How many bytes at the start of s (n bytes) are ASCII (below 0x80); a word at a time. */
+size_t ascii_prefix(const char *s, size_t n);
 /* Appends s (n bytes) as valid UTF-8: every ill-formed part becomes U+FFFD (see utf8_scan). */
 void rbuf_utf8(struct rbuf *b, const char *s, size_t n);
 

@@ -479,6 +479,8 @@ static void emit_diagnosis(void *ctx, const char *text, size_t len)
 
 static void print_noteworthy(struct text_writer *tw)
 {
+	char reason[FLOW_REASON_MAX];
+	size_t reason_len;
 	const struct digest *d = &tw->digest;
 	struct rbuf *b = &tw->line;
 	size_t iw = 0, cw = 0, sw = 0;
@@ -504,9 +506,10 @@ static void print_noteworthy(struct text_writer *tw)
 		RBUF_LIT(b, " (");
 		rbuf_puts(b, closer_label(n->closer));
 		rbuf_putc(b, ')');
-		if (n->reason[0] != '\0') {
+		reason_len = flow_reason_format(&n->reason, reason, sizeof reason);
+		if (reason_len != 0) {
 			RBUF_LIT(b, ": ");
-			put_visible(b, n->reason, strlen(n->reason));
+			put_visible(b, reason, reason_len);
 		}
 		emit_line(tw);
 		diagnosis_sentences(&n->diagnosis, &tw->scratch, emit_diagnosis, tw);
@@ -670,6 +673,8 @@ static void label(struct text_writer *tw, const char *name)
 
 static void print_story(struct text_writer *tw, const struct flow_record *r)
 {
+	char reason[FLOW_REASON_MAX];
+	size_t reason_len;
 	const struct segment_list *l = r->segments;
 	struct rbuf *b = &tw->line;
 	struct rbuf *s = &tw->scratch;
@@ -789,12 +794,13 @@ static void print_story(struct text_writer *tw, const struct flow_record *r)
 		wrap(tw, s->data + start, i - start, "    ");
 		start = i + 1;
 	}
-	if (r->reason[0]) {
+	reason_len = flow_reason_format(&r->reason, reason, sizeof reason);
+	if (reason_len != 0) {
 		RBUF_LIT(b, "  ");
 		sgr(tw, C_DIM);
 		RBUF_LIT(b, "classifier: ");
 		sgr_off(tw);
-		wrap(tw, r->reason, strnlen(r->reason, sizeof r->reason), "    ");
+		wrap(tw, reason, reason_len, "    ");
 	}
 }
 

@@ -60,6 +60,9 @@ def main():
         ratio = statistics.median(b / t for b, t in zip(times["bare loop"], times[m]))
         print(f"{m:30} {med[m]:8.3f} {size / med[m] / 1e6:8.1f} {frames / med[m] / 1e6:8.2f} "
               f"{ratio:8.1%} {statistics.median(rss[m]) / 2**20:8.1f} MiB")
+    speedup = statistics.median(t1 / t2 for t1, t2 in zip(times["tcpmortem text"],
+                                                          times["tcpmortem text --threads 2"]))
+    print(f"--threads 2 speed-up over one thread: {speedup:.2f}x ({os.cpu_count()} CPUs)")
     per_flow = (statistics.median(rss["tcpmortem text"]) - empty_rss) / max(peak, 1)
     print(f"RSS per concurrent flow: {per_flow:.0f} bytes "
           f"(peak RSS minus a one-connection run's {empty_rss / 2**20:.1f} MiB, over {peak} flows)")

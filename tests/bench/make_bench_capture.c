@@ -32,6 +32,7 @@ struct template {
 	size_t n;
 	unsigned connections; /* distinct 4-tuples */
 	unsigned weight;
+	int cls;              /* index in class_weights, -1: none */
 };
 
 struct instance {
@@ -46,21 +47,27 @@ static int64_t next_ts(const struct instance *in, const struct template *ts)
 	return in->start_ns + ts[in->t].packets[in->next].rel_ns;
 }
 
-/* Weights per template name prefix: a plausible production mix. */
-static unsigned weight_of(const char *name)
+/* Weights per class of ending (template name prefix): a plausible production mix. A class's
+ * weight is shared by its templates (plain, IPv6, variants, ...), so a class with many samples is
+ * not drawn more often; templates of no class (the diagnoses) weigh 1 each. */
+static const struct { const char *prefix; unsigned weight; } class_weights[] = {
+	{ "fin_graceful", 50 }, { "fin_simultaneous", 2 }, { "half_closed", 3 },
+	{ "rst_unread_data", 8 }, { "rst_abort", 5 }, { "rst_after_close", 3 },
+	{ "rst_peer_restarted", 2 }, { "rst_refused", 8 }, { "syn_unanswered", 3 },
+	{ "keepalive", 2 }, { "peer_vanished", 4 }, { "open_at_end", 2 }, { "idle_at_end", 2 },
+};
+#define N_CLASSES (sizeof class_weights / sizeof class_weights[0])
+#define WEIGHT_SCALE 60u /* divisible by every count of templates a class has */
+
+/* The class of a template, or -1. */
+static int class_of(const char *name)
 {
-	static const struct { const char *prefix; unsigned weight; } w[] = {
-		{ "fin_graceful", 50 }, { "fin_simultaneous", 2 }, { "half_closed", 3 },
-		{ "rst_unread_data", 8 }, { "rst_abort", 5 }, { "rst_after_close", 3 },
-		{ "rst_peer_restarted", 2 }, { "rst_refused", 8 }, { "syn_unanswered", 3 },
-		{ "keepalive", 2 }, { "peer_vanished", 4 }, { "open_at_end", 2 }, { "idle_at_end", 2 },
-	};
 	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
 
-	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
-		if (strncmp(base, w[i].prefix, strlen(w[i].prefix)) == 0)
-			return w[i].weight;
-	return 1;
+	for (size_t i = 0; i < N_CLASSES; i++)
+		if (strncmp(base, class_weights[i].prefix, strlen(class_weights[i].prefix)) == 0)
+			return (int)i;
+	return -1;
 }
 
 /* Offset of the IP header in an Ethernet frame (any 802.1Q/802.1ad tags), or 0. */
@@ -194,7 +201,7 @@ static int load(struct template *t, const char *path)
 	}
 	memset(t, 0, sizeof *t);
 	t->name = path;
-	t->weight = weight_of(path);
+	t->cls = class_of(path);
 	t->packets = malloc(cap * sizeof *t->packets);
 	while (pcap_next_ex(p, &h, &data) == 1) {
 		int64_t ts = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec;
@@ -296,14 +303,25 @@ int main(int argc, char **argv)
 	want = strtoull(argv[2], NULL, 10);
 	gap_ns = (int64_t)strtoll(argv[3], NULL, 10) * 1000;
 	ts = calloc((size_t)argc, sizeof *ts);
+	unsigned per_class[N_CLASSES] = { 0 };
+
 	for (int i = 4; i < argc; i++)
-		if (load(&ts[nt], argv[i]) == 0) {
-			total_weight += ts[nt].weight;
+		if (load(&ts[nt], argv[i]) == 0)
 			nt++;
-		}
 	if (!nt) {
 		fprintf(stderr, "no usable Ethernet sample\n");
 		return 1;
+	}
+	for (size_t t = 0; t < nt; t++)
+		if (ts[t].cls >= 0)
+			per_class[ts[t].cls]++;
+	for (size_t t = 0; t < nt; t++) {
+		ts[t].weight = ts[t].cls < 0 ? WEIGHT_SCALE
+		                             : class_weights[ts[t].cls].weight * WEIGHT_SCALE /
+		                                   per_class[ts[t].cls];
+		if (ts[t].weight == 0)
+			ts[t].weight = 1;
+		total_weight += ts[t].weight;
 	}
 	dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_MICRO);
 	out = pcap_dump_open(dead, argv[1]);

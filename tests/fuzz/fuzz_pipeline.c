@@ -14,7 +14,7 @@
  *   segments of finished connections add up to the TCP segments read; every flow is reported
  *   once (its id, the number of its first frame, seen once); each record is within its types
  *   (enums, evidence count and order, evidence frames from the flow's first frame to the last
- *   frame read, NUL-terminated reason, first_ts <= last_ts);
+ *   frame read, a reason whose placeholders all have arguments, first_ts <= last_ts);
  * - the JSON document parses and holds one flow object per flow; every NDJSON line parses and
  *   there is one per flow; the CSV parses strictly, a header and one row per flow, each with as
  *   many fields as the header; the text reports (summary and stories), Markdown, SVG and HTML are valid UTF-8 with no
@@ -70,14 +70,19 @@ struct tee {
 
 static void check_record(const struct flow_record *r, uint64_t frames)
 {
+	char reason[FLOW_REASON_MAX];
+
 	FUZZ_CHECK(r->id >= 1 && r->id <= frames);
 	FUZZ_CHECK((unsigned)r->close_class < CLOSE_CLASS_COUNT);
 	FUZZ_CHECK((unsigned)r->closer < CLOSER_COUNT);
 	FUZZ_CHECK((unsigned)r->handshake < HANDSHAKE_COUNT);
 	FUZZ_CHECK((unsigned)r->state[0] < TCPS_COUNT && (unsigned)r->state[1] < TCPS_COUNT);
 	FUZZ_CHECK(r->n_evidence <= FLOW_EVIDENCE_MAX);
-	FUZZ_CHECK(memchr(r->reason, '\0', sizeof r->reason) != NULL);
-	FUZZ_CHECK(r->reason[0] != '\0');
+	/* A classifier sentence, every placeholder filled with an argument of its kind (no "?"). */
+	FUZZ_CHECK(r->reason.id > REASON_TEXT && r->reason.id < REASON_COUNT);
+	FUZZ_CHECK(r->reason.n_args <= FLOW_REASON_ARGS);
+	FUZZ_CHECK(flow_reason_format(&r->reason, reason, sizeof reason) != 0);
+	FUZZ_CHECK(strchr(reason, '?') == NULL);
 	FUZZ_CHECK(r->first_ts_ns <= r->last_ts_ns);
 	FUZZ_CHECK(r->packets[0] + r->packets[1] >= 1);
 	FUZZ_CHECK((r->modifiers >> MOD_COUNT_BITS) == 0);

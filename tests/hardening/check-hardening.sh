@@ -32,7 +32,13 @@ relro() { grep -qE '^[[:space:]]*GNU_RELRO' <<<"$segments"; }
 bind_now() { grep -qE '\(BIND_NOW\)|\(FLAGS\).*\bBIND_NOW\b|\(FLAGS_1\).*\bNOW\b' <<<"$dynamic"; }
 nx_stack() { grep -qE '^[[:space:]]*GNU_STACK([[:space:]]+0x[0-9a-f]+){5}[[:space:]]+RW[[:space:]]' <<<"$segments"; }
 stack_protector() { grep -qE '\b__stack_chk_fail\b' <<<"$symbols"; }
-fortify() { grep -vE '__stack_chk_fail' <<<"$symbols" | grep -qE '\b__[a-z0-9_]+_chk\b'; }
+# No pipe into grep -q: it exits at the first match, and with pipefail the writer's SIGPIPE
+# would fail the check at random.
+fortify() {
+	local others
+	others=$(grep -vE '__stack_chk_fail' <<<"$symbols")
+	grep -qE '\b__[a-z0-9_]+_chk\b' <<<"$others"
+}
 
 check "PIE (ELF type DYN, DF_1_PIE)" pie
 check "RELRO (GNU_RELRO segment)" relro

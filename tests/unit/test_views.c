@@ -73,7 +73,7 @@ static void make_unread(struct flow_record *r)
 	r->handshake = HANDSHAKE_COMPLETE;
 	r->close_class = CLOSE_RST_UNREAD_DATA;
 	r->closer = CLOSER_SERVER;
-	snprintf(r->reason, sizeof r->reason, "the server reset the connection instead of closing it");
+	FLOW_REASON(&r->reason, REASON_TEXT, reason_str("the server reset the connection instead of closing it"));
 	r->has_close_ts = true;
 	r->close_ts_ns = unread_segs[9].ts_ns;
 	r->evidence[0] = ev(&unread_segs[5], "last data from the closer");
@@ -457,7 +457,7 @@ static void test_markdown_writer(void)
 
 	make_unread(&r);
 	r.capture = HOSTILE_NAME;
-	snprintf(r.reason, sizeof r.reason, "reason with | pipe and <b>html</b> and `code`");
+	FLOW_REASON(&r.reason, REASON_TEXT, reason_str("reason with | pipe and <b>html</b> and `code`"));
 	out = run(REPORT_MARKDOWN, &opt, &r, 1);
 
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "## tcpmortem report: evil\\<script\\>alert(1)\\</script\\>"
@@ -533,7 +533,7 @@ static void test_html_writer(void)
 	make_unread(&r[0]);
 	r[0].capture = HOSTILE_NAME;
 	unread_list.selected = false; /* noteworthy, not selected: a story all the same */
-	snprintf(r[0].reason, sizeof r[0].reason, "</td></tr><script>alert(2)</script>");
+	FLOW_REASON(&r[0].reason, REASON_TEXT, reason_str("</td></tr><script>alert(2)</script>"));
 	r[1] = r[0];
 	r[1].id = 30;
 	r[1].close_class = CLOSE_FIN_GRACEFUL;

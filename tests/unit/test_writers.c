@@ -87,7 +87,7 @@ static void make_records(struct flow_record r[N_RECORDS])
 	r[0].handshake = HANDSHAKE_COMPLETE;
 	r[0].close_class = CLOSE_FIN_GRACEFUL;
 	r[0].closer = CLOSER_CLIENT;
-	snprintf(r[0].reason, sizeof r[0].reason, "%s", "client sent FIN first; both FINs acknowledged");
+	FLOW_REASON(&r[0].reason, REASON_TEXT, reason_str("client sent FIN first; both FINs acknowledged"));
 	r[0].has_close_ts = true;
 	r[0].close_ts_ns = 1764000000900000000;
 	r[0].n_evidence = 3;
@@ -114,7 +114,7 @@ static void make_records(struct flow_record r[N_RECORDS])
 	r[1].handshake = HANDSHAKE_MIDSTREAM;
 	r[1].close_class = CLOSE_RST_ABORT;
 	r[1].closer = CLOSER_SERVER;
-	snprintf(r[1].reason, sizeof r[1].reason, "%s", NASTY_REASON);
+	FLOW_REASON(&r[1].reason, REASON_TEXT, reason_str(NASTY_REASON));
 	r[1].has_close_ts = true;
 	r[1].close_ts_ns = 1764000003000001000;
 	r[1].n_evidence = 1;
@@ -164,7 +164,7 @@ static void make_records(struct flow_record r[N_RECORDS])
 	r[3].close_class = CLOSE_PEER_VANISHED;
 	r[3].close_detail = "retransmit_timeout";
 	r[3].closer = CLOSER_CLIENT;
-	snprintf(r[3].reason, sizeof r[3].reason, "%s", "oldest segment retransmitted 8 times, never acknowledged");
+	FLOW_REASON(&r[3].reason, REASON_TEXT, reason_str("oldest segment retransmitted 8 times, never acknowledged"));
 	r[3].has_close_ts = true;
 	r[3].close_ts_ns = 1764000009999999999;
 	r[3].n_evidence = FLOW_EVIDENCE_MAX;
@@ -228,8 +228,9 @@ static struct run_summary make_summary(void)
 static const struct run_summary empty_summary; /* no capture, no frame, no flow */
 
 /* Runs one writer over `n` records into memory. Returns the malloc'd output (NUL-terminated) and
- * its length; checks every call succeeded. */
-static char *run_writer(enum report_format format, const struct flow_record *flows, size_t n,
+ * its length; checks every call succeeded. Not inlined: gcc 12 would take the returned buffer for
+ * a pointer to the local that open_memstream() was given (-Wdangling-pointer). */
+__attribute__((noinline)) static char *run_writer(enum report_format format, const struct flow_record *flows, size_t n,
 			const struct run_summary *s, size_t *len)
 {
 	char *out = NULL;
@@ -624,7 +625,7 @@ static void expect_diagnosis(json_t *d, const struct flow_diagnosis *g)
  * from the name functions, whose spellings are checked above. */
 static void expect_flow(json_t *o, const struct flow_record *r)
 {
-	char ts[32], ip[46], flags[32];
+	char ts[32], ip[46], flags[32], reason[FLOW_REASON_MAX];
 	json_t *close, *evidence, *modifiers;
 	size_t n_mod = 0;
 
@@ -647,10 +648,11 @@ static void expect_flow(json_t *o, const struct flow_record *r)
 	EXPECT_STR(close, "class", close_class_name(r->close_class));
 	EXPECT_STR(close, "detail", r->close_detail);
 	EXPECT_STR(close, "closer", closer_name(r->closer));
-	if (strcmp(r->reason, NASTY_REASON) == 0)
+	flow_reason_format(&r->reason, reason, sizeof reason);
+	if (strcmp(reason, NASTY_REASON) == 0)
 		EXPECT_STR(close, "reason", NASTY_REPAIRED);
 	else
-		EXPECT_STR(close, "reason", r->reason);
+		EXPECT_STR(close, "reason", reason);
 	EXPECT_TS(close, "ts", r->has_close_ts ? ts_format(r->close_ts_ns, r->ts_nano, ts, sizeof ts) : NULL);
 	evidence = json_object_get(close, "evidence");
 	CU_ASSERT_FATAL(json_is_array(evidence));
@@ -982,6 +984,86 @@ static void test_ndjson_flushes_each_flow(void)
 	fclose(f);
 }
 
+/* The raw text of member `key` in a one-line flow object: from after "key": to the next
+ * ",\"next\":" given. Malloc'd. */
+static char *raw_member(const char *line, const char *key, const char *next)
+{
+	char open[64], close[64];
+	const char *a, *b;
+
+	snprintf(open, sizeof open, "\"%s\":", key);
+	snprintf(close, sizeof close, ",\"%s\":", next);
+	a = strstr(line, open);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	a += strlen(open);
+	b = strstr(a, close);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	return strndup(a, (size_t)(b - a));
+}
+
+/* Untrusted text with something to escape at every position and alignment (the escaper copies 16
+ * and 8 bytes at a time when it can, and the last ones overlapping): each byte written as the
+ * table below says, and read back as it was (with U+FFFD for an ill-formed byte). */
+static void test_json_escapes_at_every_alignment(void)
+{
+	static const struct {
+		const char *in, *out;
+	} specials[] = {
+		{ "\"", "\\\"" },  { "\\", "\\\\" }, { "\n", "\\n" },
+		{ "\x01", "\\u0001" }, { "\x1f", "\\u001f" }, { "\x7f", "\x7f" },
+		{ "\xc3\xa9", "\xc3\xa9" }, { "\xe2\x82\xac", "\xe2\x82\xac" },
+		{ "\xff", "\\ufffd" }, { "\xc3", "\\ufffd" }, /* a lone FF; C3 cut short */
+	};
+	struct flow_record r[N_RECORDS];
+
+	make_records(r);
+	for (size_t len = 0; len <= 40; len++) {
+		for (size_t at = 0; at <= len; at++) {
+			for (unsigned k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+				const char *in = specials[k].in, *esc = specials[k].out;
+				bool ill = strcmp(esc, "\\ufffd") == 0;
+				char text[64], want[64], raw_want[96];
+				size_t n = 0, w = 0, e = 0;
+				json_t *line;
+				char *out, *raw;
+				size_t out_len;
+
+				raw_want[e++] = '"';
+				for (size_t i = 0; i < len; i++) {
+					if (i == at) {
+						memcpy(text + n, in, strlen(in));
+						n += strlen(in);
+						memcpy(want + w, ill ? "\xef\xbf\xbd" : in, ill ? 3 : strlen(in));
+						w += ill ? 3 : strlen(in);
+						memcpy(raw_want + e, esc, strlen(esc));
+						e += strlen(esc);
+					}
+					text[n++] = (char)('A' + i % 26);
+					want[w++] = (char)('A' + i % 26);
+					raw_want[e++] = (char)('A' + i % 26);
+				}
+				raw_want[e++] = '"';
+				text[n] = want[w] = raw_want[e] = '\0';
+				r[0].capture = text;
+				FLOW_REASON(&r[0].reason, REASON_TEXT, reason_str(text));
+				out = run_writer(REPORT_NDJSON, r, 1, &empty_summary, &out_len);
+				line = parse_json(out, out_len);
+				CU_ASSERT_FATAL(line != NULL);
+				EXPECT_STR(line, "capture", want);
+				EXPECT_STR(json_object_get(line, "close"), "reason", want);
+				raw = raw_member(out, "capture", "client");
+				check(strcmp(raw, raw_want) == 0, __LINE__, "escaped", raw);
+				free(raw);
+				raw = raw_member(out, "reason", "ts");
+				check(strcmp(raw, raw_want) == 0, __LINE__, "reason escaped", raw);
+				json_decref(line);
+				free(raw);
+				free(out);
+			}
+		}
+	}
+}
+
 static void test_ndjson_empty_run_is_empty(void)
 {
 	size_t len;
@@ -1181,6 +1263,127 @@ static void test_csv_round_trips(void)
 	free(out);
 }
 
+/* A field with quotes, separators and line ends at every position goes through libcsv's
+ * csv_write() exactly (quoted, quotes doubled), one without a quote is copied between quotes the
+ * same way; both read back as they were. */
+static void test_csv_quotes_at_every_position(void)
+{
+	static const char *const specials[] = { "\"", "\"\"", ",", "\n", "\r\n", "\xc3\xa9", ";" };
+	struct flow_record r[N_RECORDS];
+
+	make_records(r);
+	for (size_t len = 0; len <= 24; len++) {
+		for (size_t at = 0; at <= len; at++) {
+			for (unsigned k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+				char text[64], quoted[160], *out;
+				size_t n = 0, out_len, q;
+				struct csv_table t;
+
+				for (size_t i = 0; i < len; i++) {
+					if (i == at) {
+						memcpy(text + n, specials[k], strlen(specials[k]));
+						n += strlen(specials[k]);
+					}
+					text[n++] = (char)('a' + i % 26);
+				}
+				text[n] = '\0';
+				r[0].capture = text;
+				FLOW_REASON(&r[0].reason, REASON_TEXT, reason_str(text));
+				out = run_writer(REPORT_CSV, r, 1, &empty_summary, &out_len);
+				parse_csv(out, out_len, &t);
+				CU_ASSERT_EQUAL_FATAL(t.n_rows, 2);
+				EXPECT_CELL(&t, 1, "capture", text);
+				EXPECT_CELL(&t, 1, "close_reason", text);
+				/* the raw field: what csv_write makes of it, after the id */
+				q = csv_write(quoted, sizeof quoted, text, n);
+				CU_ASSERT_FATAL(q < sizeof quoted);
+				quoted[q] = '\0';
+				CU_ASSERT(strncmp(strchr(out, '\n') + 1, "\"1\",", 4) == 0);
+				check(strncmp(strchr(out, '\n') + 5, quoted, q) == 0, __LINE__,
+				      "field as csv_write writes it", quoted);
+				free_csv(&t);
+				free(out);
+			}
+		}
+	}
+}
+
+/* Everything at its largest: every number at its maximum, timestamps at the ends of int64_t, a
+ * long capture name of characters to escape, full evidence with long notes, every diagnosis, every
+ * modifier. The writers' reserved room must hold it (the sanitizer build checks); the output
+ * reads back field by field. */
+static void test_largest_record(void)
+{
+	static char capture[5000];
+	static char note[FLOW_EVIDENCE_MAX][300];
+	struct flow_record r[N_RECORDS];
+	struct run_summary s = make_summary();
+	struct csv_table t;
+	json_t *o;
+	char *out;
+	size_t len;
+
+	make_records(r);
+	for (size_t i = 0; i < sizeof capture - 1; i++)
+		capture[i] = "\"\\\x01\n,a\xc3\xa9"[i % 9] ;
+	capture[sizeof capture - 1] = '\0';
+	/* the last one must not cut a character in two: keep the text valid UTF-8 */
+	if ((unsigned char)capture[sizeof capture - 2] == 0xC3)
+		capture[sizeof capture - 2] = 'a';
+	r[3].capture = capture;
+	/* jansson reads integers up to INT64_MAX (test_textfmt checks the digits up to UINT64_MAX) */
+	r[3].id = INT64_MAX;
+	r[3].first_ts_ns = INT64_MIN;
+	r[3].last_ts_ns = INT64_MAX;
+	r[3].close_ts_ns = INT64_MIN;
+	for (int d = 0; d < 2; d++) {
+		r[3].packets[d] = INT64_MAX;
+		r[3].bytes[d] = INT64_MAX;
+		r[3].retransmissions[d] = INT64_MAX;
+		r[3].diagnosis.timers[d] = r[3].diagnosis.timers[FROM_CLIENT];
+		r[3].diagnosis.stack[d] = (struct stack_guess){ .family = capture + 4000, .initial_ttl = 255,
+								 .hops = 255, .basis = capture };
+	}
+	r[3].keepalive_probes = UINT32_MAX;
+	r[3].close_detail = capture + 1000;
+	for (unsigned i = 0; i < FLOW_EVIDENCE_MAX; i++) {
+		memset(note[i], '"', sizeof note[i] - 1);
+		r[3].evidence[i] = ev(INT64_MAX, INT64_MIN, FROM_SERVER, 0xFF, UINT32_MAX, UINT32_MAX,
+				      UINT32_MAX, note[i]);
+	}
+	r[3].diagnosis.middlebox = (struct middlebox_evidence){
+		.present = true, .claimed = FROM_SERVER, .frame = INT64_MAX, .expected_ttl = 255,
+		.seen_ttl = 255, .ttl_mismatch = true, .has_ip_id = true, .expected_ip_id = 65535,
+		.seen_ip_id = 65535, .ip_id_mismatch = true };
+	r[3].diagnosis.time_wait = CLOSER_BOTH;
+
+	out = run_writer(REPORT_NDJSON, &r[3], 1, &empty_summary, &len);
+	o = parse_json(out, len);
+	CU_ASSERT_FATAL(o != NULL);
+	expect_flow(o, &r[3]);
+	json_decref(o);
+	free(out);
+
+	out = run_writer(REPORT_JSON, r, N_RECORDS, &s, &len);
+	o = parse_json(out, len);
+	CU_ASSERT_FATAL(o != NULL);
+	expect_flow(json_array_get(json_object_get(o, "flows"), 3), &r[3]);
+	json_decref(o);
+	free(out);
+
+	out = run_writer(REPORT_CSV, &r[3], 1, &empty_summary, &len);
+	parse_csv(out, len, &t);
+	CU_ASSERT_EQUAL_FATAL(t.n_rows, 2);
+	EXPECT_CELL(&t, 1, "id", "9223372036854775807");
+	EXPECT_CELL(&t, 1, "capture", capture);
+	EXPECT_CELL(&t, 1, "first_ts", "-9223372036.854775808");
+	EXPECT_CELL(&t, 1, "last_ts", "9223372036.854775807");
+	EXPECT_CELL(&t, 1, "bytes_server", "9223372036854775807");
+	EXPECT_CELL(&t, 1, "diagnosis_stack_server", capture + 4000);
+	free_csv(&t);
+	free(out);
+}
+
 static void test_csv_empty_run_has_header(void)
 {
 	struct csv_table t;
@@ -1342,6 +1545,7 @@ static void test_text_caps_noteworthy_and_resets(void)
 	struct writer *w = writer_create(REPORT_TEXT, f);
 	struct run_summary s = { .flows = 30, .frames = 300, .first_ts_ns = 1764000000000000000,
 				 .last_ts_ns = 1764000060000000000 };
+	static char texts[31][16];
 	char buf[256];
 
 	CU_ASSERT_FATAL(w != NULL);
@@ -1359,7 +1563,9 @@ static void test_text_caps_noteworthy_and_resets(void)
 						   : (uint8_t)(id - 21);
 		r->close_class = CLOSE_RST_ABORT;
 		r->closer = CLOSER_SERVER;
-		snprintf(r->reason, sizeof r->reason, "reset %u", id);
+		/* The text must outlive the record (digests keep the reason): static storage. */
+		snprintf(texts[id], sizeof texts[id], "reset %u", id);
+		FLOW_REASON(&r->reason, REASON_TEXT, reason_str(texts[id]));
 		CU_ASSERT(writer_flow(w, r) == 0);
 		memset(r, 0xA5, sizeof *r);
 		free(r);
@@ -1410,7 +1616,7 @@ static void test_text_diagnosis_makes_noteworthy(void)
 		r[i].close_class = CLOSE_FIN_GRACEFUL;
 		r[i].closer = CLOSER_CLIENT;
 		r[i].diagnosis.time_wait = CLOSER_CLIENT;
-		snprintf(r[i].reason, sizeof r[i].reason, "closed %u", i + 1);
+		FLOW_REASON(&r[i].reason, REASON_TEXT, reason_str(i == 0 ? "closed 1" : "closed 2"));
 	}
 	r[1].diagnosis.time_wait_reuse = (struct time_wait_reuse_evidence){
 		.present = true, .side = CLOSER_SERVER, .gap_ns = 100000000, .accepted = true };
@@ -1593,12 +1799,15 @@ static CU_TestInfo json_tests[] = {
 	{ "ndjson_one_flow_per_line", test_ndjson_one_flow_per_line },
 	{ "ndjson_flushes_each_flow", test_ndjson_flushes_each_flow },
 	{ "ndjson_empty_run_is_empty", test_ndjson_empty_run_is_empty },
+	{ "json_escapes_at_every_alignment", test_json_escapes_at_every_alignment },
 	CU_TEST_INFO_NULL,
 };
 
 static CU_TestInfo csv_tests[] = {
 	{ "csv_round_trips", test_csv_round_trips },
 	{ "csv_empty_run_has_header", test_csv_empty_run_has_header },
+	{ "csv_quotes_at_every_position", test_csv_quotes_at_every_position },
+	{ "largest_record", test_largest_record },
 	CU_TEST_INFO_NULL,
 };
 

@@ -1,0 +1,271 @@
+/* flow_reason.c - the classifier's sentences and the appender that writes them (flow_reason.h).
+ *
+ * No printf: the text is copied piece by piece between the placeholders, numbers are written with
+ * u64_digits(), and durations with exact integer arithmetic on the same double printf was given.
+ */
+#include "flow_reason.h"
+
+#include <string.h>
+
+#include "rbuf.h"
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* What a reset from the path got wrong, inside the path-reset sentences. */
+#define PATH_TTL "TTL %u where the %s's packets arrive with %u"
+#define PATH_IP_ID "IP ID %u where the %s's next ID was about %u"
+#define PATH_IDLE                                                                                  \
+	"after %D of silence the %s's next segment was answered %D later by a reset in the %s's "  \
+	"name that came from the path ("
+#define PATH_IDLE_END "): a firewall or NAT had forgotten the idle connection"
+#define PATH                                                                                       \
+	"a reset in the %s's name answered the %s's segment %D later, but it came from the path, " \
+	"not the %s ("
+#define PATH_END "): a firewall, load balancer or IPS ended the connection"
+
+/* The arguments each takes, in order, as classify.c passes them. */
+static const char *const templates[] = {
+	[REASON_NONE] = NULL,
+	[REASON_TEXT] = "%s",
+	/* the client; nothing from the server */
+	[REASON_SYN_UNANSWERED_ONCE] =
+	    "the client sent one SYN and the server never answered",
+	/* SYNs sent, first to last SYN */
+	[REASON_SYN_UNANSWERED] =
+	    "the client sent its SYN %u times over %D and the server never answered",
+	/* SYN to reset, server port */
+	[REASON_REFUSED] =
+	    "the server answered the SYN with a reset %D later: nothing listened on port %u "
+	    "(connection refused)",
+	/* idle, prober, probes, interval, what ended it */
+	[REASON_KEEPALIVE_IDLE] =
+	    "after %D of silence the %s's %u keepalive probes (every %D) went unanswered and %s: "
+	    "a firewall or NAT most likely forgot the idle connection",
+	/* prober, probes, interval, what ended it */
+	[REASON_KEEPALIVE] =
+	    "the %s's %u keepalive probes (every %D) went unanswered; %s",
+	/* idle, sender, retransmissions, their span, given up or not */
+	[REASON_VANISHED_IDLE] =
+	    "after %D of silence the %s's next data was never answered (%u retransmissions over "
+	    "%D): a firewall or NAT in the path most likely forgot the idle connection and drops "
+	    "it; %s",
+	/* peer, sender, segments, retransmissions, their span, silence, given up or not */
+	[REASON_VANISHED_HEARTBEAT] =
+	    "the %s stopped answering the %s's heartbeats: %u segments (%u retransmissions) over "
+	    "%D went unanswered, nothing came back for %D; %s",
+	[REASON_VANISHED] =
+	    "the %s vanished (power, cable, route or firewall): the %s's %u segments (%u "
+	    "retransmissions) over %D went unanswered, nothing came back for %D; %s",
+	/* idle, peer, delay, named sender, then seen TTL or ID, named sender, expected TTL or ID */
+	[REASON_PATH_RESET_IDLE_TTL] = PATH_IDLE PATH_TTL PATH_IDLE_END,
+	[REASON_PATH_RESET_IDLE_IP_ID] = PATH_IDLE PATH_IP_ID PATH_IDLE_END,
+	/* named sender, peer, delay, named sender, then as above */
+	[REASON_PATH_RESET_TTL] = PATH PATH_TTL PATH_END,
+	[REASON_PATH_RESET_IP_ID] = PATH PATH_IP_ID PATH_END,
+	/* resetter, delay, peer */
+	[REASON_RST_AFTER_CLOSE] =
+	    "the %s had closed (FIN) and reset %D after the %s sent more data: the data reached a "
+	    "socket that was no longer there to read it",
+	/* resetter, peer, FIN acknowledged to the peer's FIN, resetter */
+	[REASON_FIN_WAIT_2_TIMEOUT] =
+	    "the %s had closed and its FIN was acknowledged; the %s's FIN came %D later and was "
+	    "answered with a bare reset: the %s's FIN-WAIT-2 state had timed out (tcp_fin_timeout)",
+	/* resetter, peer, delay */
+	[REASON_PEER_RESTARTED] =
+	    "the %s answered the %s's segment with a bare reset %D later without ever closing: it "
+	    "had lost the connection (restarted host or process, lost state)",
+	/* resetter, unread bytes, peer */
+	[REASON_UNREAD_DATA] =
+	    "the %s reset the connection instead of closing it: %u bytes from the %s arrived after "
+	    "its own last data and were never answered, so its application closed without reading "
+	    "them (RFC 2525 §2.17)",
+	/* resetter */
+	[REASON_ABORT] =
+	    "the %s aborted the connection with a reset and no unread data (SO_LINGER 0 or an "
+	    "application abort)",
+	/* between the FINs, whether both were acknowledged */
+	[REASON_FIN_SIMULTANEOUS] =
+	    "both sides closed at once: the FINs crossed %D apart, neither acknowledging the "
+	    "other%s",
+	/* first closer, other side, between the FINs, how it ended */
+	[REASON_FIN_GRACEFUL] =
+	    "the %s closed first; the %s closed %D later%s",
+	/* closer, other side, bytes it sent after the FIN */
+	[REASON_HALF_CLOSED_SENDING] =
+	    "the %s closed its sending side; the %s went on sending (%u bytes after the FIN) and "
+	    "had not closed when the capture ended",
+	/* closer, other side */
+	[REASON_HALF_CLOSED] =
+	    "the %s closed its sending side; the %s had not closed when the capture ended",
+	/* silence, whether keepalive probes were answered */
+	[REASON_IDLE_AT_END] =
+	    "no close seen; no data for the last %D of the capture%s",
+	/* since the last data */
+	[REASON_OPEN_AT_END] =
+	    "no close seen; data was still flowing %D before the capture ended",
+	/* closer, side in CLOSE-WAIT, how long, threshold */
+	[REASON_CLOSE_WAIT_STUCK] =
+	    "the %s closed; the %s acknowledged its FIN and then neither sent nor closed for %D "
+	    "(CLOSE-WAIT, threshold %D): its application never called close(), a leaked socket",
+};
+_Static_assert(COUNT_OF(templates) == REASON_COUNT, "a reason has no template");
+
+const char *flow_reason_template(enum flow_reason_id id)
+{
+	if ((unsigned)id >= COUNT_OF(templates))
+		return NULL;
+	return templates[id];
+}
+
+/* --- durations -------------------------------------------------------------------------------- */
+
+_Static_assert(sizeof(double) == sizeof(uint64_t), "double is not 64 bits");
+
+/* d * scale rounded to the nearest integer, ties to even, from d's exact binary value: what
+ * glibc's printf does with "%.1f" (scale 10) and "%.2f" (scale 100) in the default rounding mode.
+ * For 1 <= d < 2^53 / scale (IEEE 754 binary64), and scale <= 1000. */
+static uint64_t round_scaled(double d, uint64_t scale)
+{
+	uint64_t bits, mant, v, q, rem, half;
+	int shift;
+
+	memcpy(&bits, &d, sizeof bits);
+	mant = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+	shift = 1075 - (int)((bits >> 52) & 0x7FF); /* d = mant / 2^shift */
+	v = mant * scale;                           /* exact: below 2^63 */
+	if (shift <= 0)
+		return v << -shift; /* d >= 2^52: an integer (not reached for durations) */
+	if (shift >= 64)
+		return 0;
+	q = v >> shift;
+	rem = v & ((UINT64_C(1) << shift) - 1);
+	half = UINT64_C(1) << (shift - 1);
+	if (rem > half || (rem == half && (q & 1) != 0))
+		q++;
+	return q;
+}
+
+/* Writes the duration ending at `end` (no NUL); returns where it starts, at most
+ * FLOW_DURATION_MAX - 1 bytes before `end`. */
+static char *duration_digits(int64_t ns, char *end)
+{
+	char *p = end;
+	uint64_t v;
+
+	if (ns < 0)
+		ns = 0;
+	if (ns < 1000000) {
+		p -= 4;
+		memcpy(p, " µs", 4);
+		return u64_digits((uint64_t)ns / 1000, p);
+	}
+	if (ns < 1000000000) {
+		v = round_scaled((double)ns / 1e6, 10);
+		p -= 3;
+		memcpy(p, " ms", 3);
+		*--p = (char)('0' + v % 10);
+		*--p = '.';
+		return u64_digits(v / 10, p);
+	}
+	v = round_scaled((double)ns / 1e9, 100);
+	p -= 2;
+	memcpy(p, " s", 2);
+	*--p = (char)('0' + v % 10);
+	*--p = (char)('0' + v / 10 % 10);
+	*--p = '.';
+	return u64_digits(v / 100, p);
+}
+
+/* --- the appender ----------------------------------------------------------------------------- */
+
+struct sink {
+	char *p;
+	char *end; /* where the NUL goes at the latest */
+};
+
+static void put(struct sink *o, const char *s, size_t n)
+{
+	size_t room = (size_t)(o->end - o->p);
+
+	if (n > room)
+		n = room;
+	memcpy(o->p, s, n);
+	o->p += n;
+}
+
+/* Writes argument `a` for placeholder `spec`; "?" when they do not match. */
+static void put_arg(struct sink *o, char spec, const struct flow_reason_arg *a)
+{
+	char tmp[FLOW_DURATION_MAX];
+	char *end = tmp + sizeof tmp;
+	char *p;
+
+	if (a == NULL) {
+		put(o, "?", 1);
+		return;
+	}
+	if (spec == 's' && a->kind == REASON_ARG_STR) {
+		if (a->v.str != NULL)
+			put(o, a->v.str, strlen(a->v.str));
+		return;
+	}
+	if (spec == 'u' && a->kind == REASON_ARG_UINT)
+		p = u64_digits(a->v.uint, end);
+	else if (spec == 'D' && a->kind == REASON_ARG_DURATION)
+		p = duration_digits(a->v.ns, end);
+	else
+		p = memcpy(end - 1, "?", 1);
+	put(o, p, (size_t)(end - p));
+}
+
+size_t flow_reason_format(const struct flow_reason *r, char *buf, size_t size)
+{
+	struct sink o;
+	const char *t;
+	unsigned next = 0;
+
+	if (size == 0)
+		return 0;
+	o.p = buf;
+	o.end = buf + size - 1;
+	t = flow_reason_template((enum flow_reason_id)r->id);
+	while (t != NULL && *t != '\0' && o.p < o.end) {
+		const char *pct = strchr(t, '%');
+		const struct flow_reason_arg *arg;
+		char spec;
+
+		if (pct == NULL) {
+			put(&o, t, strlen(t));
+			break;
+		}
+		put(&o, t, (size_t)(pct - t));
+		spec = pct[1];
+		if (spec != 's' && spec != 'u' && spec != 'D') {
+			put(&o, "%", 1); /* not a placeholder: the '%' itself */
+			t = pct + 1;
+			continue;
+		}
+		arg = next < r->n_args && next < FLOW_REASON_ARGS ? &r->args[next] : NULL;
+		put_arg(&o, spec, arg);
+		next++;
+		t = pct + 2;
+	}
+	*o.p = '\0';
+	return (size_t)(o.p - buf);
+}
+
+size_t flow_duration_format(int64_t ns, char *buf, size_t size)
+{
+	char tmp[FLOW_DURATION_MAX];
+	char *end = tmp + sizeof tmp;
+	char *p = duration_digits(ns, end);
+	size_t n = (size_t)(end - p);
+
+	if (size == 0)
+		return 0;
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return n;
+}
