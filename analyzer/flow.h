@@ -56,34 +56,24 @@ enum syn_layout {
 	SYN_LAYOUT_OTHER,
 };
 
-/* What one endpoint sent (index = enum flow_direction). */
+/* What one endpoint sent (index = enum flow_direction): what the classifier, the timer inference
+ * and the stories read of it (the tracker's own bookkeeping, such as the next sequence number or
+ * the IP ID habits, stays in live_dir). */
 struct flow_dir {
 	uint32_t isn;          /* SYN's seq; midstream: first seq seen - 1 (tracker.c) */
-	uint32_t next_seq;     /* highest seq + length sent (SYN and FIN count one each) */
-	uint32_t max_ack;      /* highest ACK this side sent: what it got from the peer */
-	uint32_t window;       /* last advertised window, scaled when known */
-	uint32_t fin_seq;      /* sequence number its FIN occupies */
 	uint32_t packets;
 	uint64_t payload_bytes;
 	uint32_t payload_segments;
 	uint32_t small_payload_segments; /* <= HEARTBEAT_MAX_BYTES: heartbeat-sized messages */
 	uint32_t retransmissions;
 	uint32_t probes;               /* keepalive probes sent */
-	uint32_t bytes_in_since_own_payload; /* saturating; see tracker.c: unread-data evidence */
 	uint32_t payload_after_peer_fin;     /* saturating: bytes sent after the peer's FIN */
 	uint16_t syn_count;
-	uint16_t zero_windows;
 	uint16_t rst_count;
-	uint8_t wscale;
 	uint8_t ttl;           /* TTL / hop limit of its first non-RST segment */
-	uint8_t bits;          /* enum flow_dir_bit */
-	/* Its IP header habits, to tell its resets from forged ones (these fill what was padding). */
-	uint8_t ip_id_steps;   /* counter-like ID steps (1..IP_ID_STEP_MAX) seen, saturating */
-	uint16_t last_ip_id;   /* IPv4 ID of its last non-RST segment with a nonzero ID */
-	uint8_t ip_id_jumps;   /* ID steps outside that window, saturating */
 	uint8_t ttl_last;      /* TTL / hop limit of its last non-RST segment */
+	uint8_t bits;          /* enum flow_dir_bit */
 	uint8_t syn_layout;    /* enum syn_layout of its SYN or SYN+ACK */
-	uint8_t ip_id_wide;    /* an ID step above 1: a host-wide counter, not a per-socket one */
 	struct seg_snap fin;           /* first FIN */
 	struct seg_snap fin_ack;       /* the peer's first segment acknowledging that FIN */
 	struct seg_snap last;          /* last segment of any kind */

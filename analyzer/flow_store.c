@@ -88,7 +88,23 @@ void live_endpoint(const struct flow_store *st, const struct live_flow *f, int s
 static void snap_decode(const struct flow_store *st, const struct live_flow *f,
                         const struct live_snap *s, struct seg_snap *out)
 {
-	out->ts_ns = live_snap_ts(st, f, s);
+	uint64_t v = ((uint64_t)(s->t_hi & 0x3f) << 32) | s->t_lo;
+
+	if (!s->frame) {
+		*out = (struct seg_snap){ 0 };
+		return;
+	}
+	switch (s->t_hi >> 6) {
+	case LIVE_T_NS:
+		out->ts_ns = f->first_ts_ns + (int64_t)v;
+		break;
+	case LIVE_T_US:
+		out->ts_ns = f->first_ts_ns + (int64_t)v * 1000;
+		break;
+	default:
+		out->ts_ns = live_snap_ts(st, f, s);
+		break;
+	}
 	out->frame = s->frame;
 	out->seq = s->seq;
 	out->ack = s->ack;
@@ -102,36 +118,24 @@ static void dir_decode(const struct flow_store *st, const struct live_flow *f,
                        struct flow_dir *out)
 {
 	out->isn = d->isn;
-	out->next_seq = d->next_seq;
-	out->max_ack = d->max_ack;
-	out->window = d->window;
 	out->packets = d->packets;
 	out->payload_bytes = d->payload_bytes;
 	out->payload_segments = d->payload_segments;
 	out->small_payload_segments = d->small_payload_segments;
 	out->retransmissions = d->retransmissions;
-	out->bytes_in_since_own_payload = d->bytes_in_since_own_payload;
 	out->syn_count = d->syn_count;
-	out->zero_windows = d->zero_windows;
 	out->rst_count = d->rst_count;
-	out->wscale = d->wscale;
 	out->ttl = d->ttl;
-	out->bits = d->bits;
-	out->ip_id_steps = d->ip_id_steps;
-	out->last_ip_id = d->last_ip_id;
-	out->ip_id_jumps = d->ip_id_jumps;
 	out->ttl_last = d->ttl_last;
+	out->bits = d->bits;
 	out->syn_layout = d->syn_layout;
-	out->ip_id_wide = d->ip_id_wide;
 	snap_decode(st, f, &d->last, &out->last);
 	snap_decode(st, f, &d->last_payload, &out->last_payload);
 	if (fb) {
-		out->fin_seq = fb->fin_seq[side];
 		out->payload_after_peer_fin = fb->payload_after_peer_fin[side];
 		snap_decode(st, f, &fb->fin[side], &out->fin);
 		snap_decode(st, f, &fb->fin_ack[side], &out->fin_ack);
 	} else {
-		out->fin_seq = 0;
 		out->payload_after_peer_fin = 0;
 		out->fin = out->fin_ack = (struct seg_snap){ 0 };
 	}

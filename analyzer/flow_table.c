@@ -125,20 +125,23 @@ static uint32_t handle_of(const struct live_flow *f)
 	return f ? f->self : 0;
 }
 
-/* flow_table_find for an IPv6 segment: whole endpoints compared. */
+/* flow_table_find for an IPv6 segment: ports first, then the two addresses. */
 static struct live_flow *find6(const struct flow_table *t, const struct tcp_segment *seg,
                                uint32_t hash)
 {
 	for (uint32_t h = t->buckets[hash & t->mask]; h;) {
 		struct live_flow *f = flow_store_at(t->st, h);
+		const uint8_t *a;
 
 		h = f->hash_next;
 		if (f->hash != hash || !(f->mark & LIVE_ADDR6))
 			continue;
-		if ((live_endpoint_is(t->st, f, 0, &seg->src, seg->sport) &&
-		     live_endpoint_is(t->st, f, 1, &seg->dst, seg->dport)) ||
-		    (live_endpoint_is(t->st, f, 1, &seg->src, seg->sport) &&
-		     live_endpoint_is(t->st, f, 0, &seg->dst, seg->dport)))
+		a = live_addr6(t->st, f);
+		if (f->port[0] == seg->sport && f->port[1] == seg->dport &&
+		    memcmp(a, seg->src.bytes, 16) == 0 && memcmp(a + 16, seg->dst.bytes, 16) == 0)
+			return f;
+		if (f->port[1] == seg->sport && f->port[0] == seg->dport &&
+		    memcmp(a + 16, seg->src.bytes, 16) == 0 && memcmp(a, seg->dst.bytes, 16) == 0)
 			return f;
 	}
 	return NULL;
@@ -226,7 +229,7 @@ static enum flow_list list_of(const struct live_flow *f)
 	return (f->mark & LIVE_LIST_FINISHED) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE;
 }
 
-static void list_unlink(struct flow_table *t, struct live_flow *f)
+static inline void list_unlink(struct flow_table *t, struct live_flow *f)
 {
 	struct activity_list *l = &t->lists[list_of(f)];
 	struct live_flow *older = at(t, f->older), *newer = at(t, f->newer);
@@ -242,7 +245,7 @@ static void list_unlink(struct flow_table *t, struct live_flow *f)
 	f->older = f->newer = 0;
 }
 
-static void list_append(struct flow_table *t, struct live_flow *f, enum flow_list list)
+static inline void list_append(struct flow_table *t, struct live_flow *f, enum flow_list list)
 {
 	struct activity_list *l = &t->lists[list];
 

@@ -84,29 +84,33 @@ enum live_seen_bit {
 	LIVE_FIN_ACKED = 1u << 1,  /* live_fin.fin_ack[side] is set */
 };
 
-/* What one endpoint sent (struct flow_dir, less what moved to the blocks). */
+/* What one endpoint sent (struct flow_dir when decoded, less what moved to the blocks). */
 struct live_dir {
-	uint32_t isn, next_seq, max_ack, window;
+	uint32_t isn;          /* SYN's seq; midstream: first seq seen - 1 */
+	uint32_t next_seq;     /* highest seq + length sent (SYN and FIN count one each) */
+	uint32_t max_ack;      /* highest ACK this side sent: what it got from the peer */
+	uint32_t window;       /* last advertised window, scaled when known */
 	uint32_t packets;
 	uint32_t payload_segments;
-	uint32_t small_payload_segments;
+	uint32_t small_payload_segments; /* <= HEARTBEAT_MAX_BYTES: heartbeat-sized messages */
 	uint32_t retransmissions;
-	uint32_t bytes_in_since_own_payload;
+	uint32_t bytes_in_since_own_payload; /* saturating; see tracker.c: unread-data evidence */
 	uint16_t syn_count;
 	uint16_t zero_windows;
 	uint16_t rst_count;
-	uint16_t last_ip_id;
+	uint16_t last_ip_id;   /* IPv4 ID of its last non-RST segment with a nonzero ID */
 	uint8_t bits;          /* enum flow_dir_bit */
 	uint8_t seen;          /* enum live_seen_bit */
-	uint8_t ttl;
-	uint8_t ip_id_steps;
-	uint8_t ip_id_jumps;
-	uint8_t ttl_last;
-	uint8_t wscale : 4;
-	uint8_t syn_layout : 3;
-	uint8_t ip_id_wide : 1;
+	uint8_t ttl;           /* TTL / hop limit of its first non-RST segment */
+	/* Its IP header habits, to tell its resets from forged ones. */
+	uint8_t ip_id_steps;   /* counter-like ID steps (1..IP_ID_STEP_MAX) seen, saturating */
+	uint8_t ip_id_jumps;   /* ID steps outside that window, saturating */
+	uint8_t ttl_last;      /* TTL / hop limit of its last non-RST segment */
+	uint8_t wscale : 4;    /* its window scale (at most 14) */
+	uint8_t syn_layout : 3; /* enum syn_layout of its SYN or SYN+ACK */
+	uint8_t ip_id_wide : 1; /* an ID step above 1: a host-wide counter, not a per-socket one */
 	live_u64 payload_bytes;
-	struct live_snap last;
+	struct live_snap last;          /* last segment of any kind */
 	struct live_snap last_payload;
 };
 
