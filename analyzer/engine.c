@@ -4,16 +4,19 @@
  * (a shard: a flow table with its own clock). Single-threaded, one shard does everything, and
  * every record goes to the writer the moment its flow is finished.
  *
- * With --threads N, the main thread reads and dissects frames into batches, N worker threads
- * each own a shard (flows are assigned by the hash of their 4-tuple), and the main thread merges
- * their records. The output is the single-threaded output, byte for byte: every record carries
+ * With --threads N, N threads in all: the main thread reads and dissects frames into batches
+ * and merges the records, N - 1 worker threads each own a shard (flows are assigned by the hash
+ * of their 4-tuple). Reading and dissecting is the largest single part of the work (about half
+ * the instructions), so a thread of its own serves it best; N - 1 workers keep the process at N
+ * runnable threads, as many as the user gave it (N workers beside the reader made --threads 2
+ * share two cores between three threads, and the reader, the slowest, got two thirds of one). The output is the single-threaded output, byte for byte: every record carries
  * the key that orders it in a single-threaded run,
  *   (frame at which it was finished, phase, frame of the flow's last segment / first segment),
  * phases being, within one frame: 0 finished flows expiring, 1 live flows expiring, 2 a flow
  * finished by the reuse of its 4-tuple, 3 a flow evicted for room; and last, at the end of the
  * capture, 4 the flows left, by first frame. Every worker sees every frame's timestamp, so its
  * clock, and so its expiry, moves exactly as the single shard's would. One difference remains:
- * --max-flows applies per shard (max / N each), so which flows are evicted can differ.
+ * --max-flows applies per shard (max / (N - 1) each), so which flows are evicted can differ.
  */
 #include "engine.h"
 
@@ -131,7 +134,8 @@ struct engine {
 	struct batch *single_batch;
 
 	/* Threaded. */
-	unsigned n_workers;
+	unsigned n_workers;         /* started */
+	unsigned n_allocated;       /* in `workers` */
 	struct worker *workers;
 	struct flow_table *hasher;  /* only for its seeded hash, shared by every shard */
 	struct batch *batches[2];
@@ -552,11 +556,12 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 		return e;
 	}
 
-	uint64_t per_shard = e->opt.max_flows ? (e->opt.max_flows + e->opt.threads - 1) / e->opt.threads
-	                                      : 0;
+	unsigned shards = e->opt.threads - 1; /* the calling thread reads; see the top */
+	uint64_t per_shard = e->opt.max_flows ? (e->opt.max_flows + shards - 1) / shards : 0;
 
-	e->n_workers = e->opt.threads;
-	e->workers = calloc(e->n_workers, sizeof *e->workers);
+	e->n_workers = shards;
+	e->n_allocated = shards;
+	e->workers = calloc(shards, sizeof *e->workers);
 	e->hasher = flow_table_create(e->opt.hash_seed, NULL);
 	e->batches[0] = batch_new(BATCH_FRAMES);
 	e->batches[1] = batch_new(BATCH_FRAMES);
@@ -756,7 +761,7 @@ void engine_destroy(struct engine *e)
 			for (unsigned k = 0; k < e->n_workers; k++)
 				pthread_join(e->workers[k].thread, NULL);
 		}
-		for (unsigned k = 0; k < e->opt.threads && k < 64; k++)
+		for (unsigned k = 0; k < e->n_allocated; k++)
 			shard_free(&e->workers[k].shard);
 		free(e->workers);
 	}

@@ -58,7 +58,8 @@ struct engine_options {
 	uint32_t class_mask;      /* bit per enum close_class to report; 0: all */
 	uint64_t only_flow;       /* report only this flow id; 0: all */
 	uint64_t hash_seed;
-	unsigned threads;         /* analysis threads; 0 or 1: all in the calling thread */
+	unsigned threads;         /* threads in all; 0 or 1: all in the calling thread; N > 1: the
+	                             calling thread reads, N - 1 track shards of the flows */
 	const struct engine_hooks *hooks; /* NULL: none */
 	int64_t close_wait_ns;    /* CLOSE-WAIT this long is reported; 0: DEFAULT_CLOSE_WAIT_NS */
 	bool paced_input;         /* an input is a pipe that may pause: single-threaded, every

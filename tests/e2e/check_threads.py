@@ -18,7 +18,7 @@ def main():
     files = sorted(str(p) for p in captures.iterdir() if p.suffix in (".pcap", ".pcapng"))
     passed = failed = 0
     cases = [[f] for f in files] + [files]
-    for threads in ("2", "3"):
+    for threads in ("2", "3", "4"):  # one, two and three analysis threads
         for case in cases:
             for fmt in ("ndjson", "csv", "json", "text"):
                 one = run(binary, "-f", fmt, *case)
