@@ -240,12 +240,17 @@ static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
 	if (ts_ns <= s->now_ns)
 		return;
 	s->now_ns = ts_ns;
+	/* The next flow to look at is fetched while this one is classified: the oldest flows are
+	 * the coldest in the cache. */
 	while ((f = flow_table_oldest(s->table, FLOW_LIST_FINISHED)) &&
-	       s->now_ns - f->last_ts_ns > FINISHED_QUIET_NS)
+	       s->now_ns - f->last_ts_ns > FINISHED_QUIET_NS) {
+		flow_table_prefetch(flow_table_newer(s->table, f));
 		finish_flow(s, f, PHASE_EXPIRE_FINISHED, 0);
+	}
 	while ((f = flow_table_oldest(s->table, FLOW_LIST_LIVE)) &&
 	       s->now_ns - f->last_ts_ns > s->opt->expire_ns) {
 		s->expired++;
+		flow_table_prefetch(flow_table_newer(s->table, f));
 		finish_flow(s, f, PHASE_EXPIRE_LIVE, 0);
 	}
 	flow_table_expire_graves(s->table, s->now_ns);

@@ -185,13 +185,18 @@ void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash)
 {
 	uint32_t h = t->buckets[hash & t->mask];
 
-	if (h) {
-		const struct live_flow *f = flow_store_at(t->st, h);
+	if (h)
+		flow_table_prefetch(flow_store_at(t->st, h));
+}
 
-		__builtin_prefetch(f);
-		__builtin_prefetch((const char *)f + 64);
-		__builtin_prefetch((const char *)f + 128);
-	}
+/* Every cache line of the flow (pool items are not line-aligned: up to one more line). */
+void flow_table_prefetch(const struct live_flow *f)
+{
+	if (!f)
+		return;
+	for (size_t off = 0; off < sizeof *f; off += 64)
+		__builtin_prefetch((const char *)f + off);
+	__builtin_prefetch((const char *)f + sizeof *f - 1);
 }
 
 /* Doubles the bucket array once the load passes 1. On allocation failure the table keeps its

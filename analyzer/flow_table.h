@@ -37,6 +37,8 @@ void flow_table_remove(struct flow_table *t, struct live_flow *f);
  * later the flow it leads to. Neither changes anything. */
 void flow_table_prefetch_bucket(const struct flow_table *t, uint32_t hash);
 void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash);
+/* The same for a flow at hand (NULL: nothing). */
+void flow_table_prefetch(const struct live_flow *f);
 /* Marks `f` most recently active, on list `list`. */
 void flow_table_touch(struct flow_table *t, struct live_flow *f, enum flow_list list);
 /* The least recently active flow of `list`, or NULL. */
