@@ -9,15 +9,19 @@
  * - Flows and their blocks live in pools (pool.h) of one shard's flow_store: no malloc header,
  *   freed slots reused first, 32-bit handles instead of 64-bit pointers for the hash chains, the
  *   activity lists and the blocks.
- * - What only some connections need is in blocks allocated the first time it is needed: the FINs
- *   and their acknowledgements (live_fin), the evidence of unusual endings (live_rare: resets,
- *   keepalive probes, data after a FIN, reuse of the 4-tuple), the retransmission schedule
- *   (live_sched: its first SCHED_INLINE entries, a bigger block past them), and IPv6 addresses
- *   (an IPv4 flow keeps its two addresses in the flow itself).
- * - A snapshot of a segment is 24 bytes: no TTL (no reader needs it), frame numbers relative to
- *   the flow's first frame.
- * - Counters that cannot exceed 2^32 in practice are 32 bits; flags are bits.
- * The sizes are checked below (_Static_assert): a change that grows them has to say so here.
+ * - What only some connections need is in blocks allocated the first time it is needed: the FINs,
+ *   their acknowledgements and the data after them (live_fin), the evidence of resets, keepalive
+ *   probes and the reuse of a 4-tuple (live_rare), the retransmission schedule (live_sched), the
+ *   exact times that do not fit a snapshot (live_far), and IPv6 addresses (an IPv4 flow keeps its
+ *   two addresses in the flow itself).
+ * - A snapshot of a segment is 20 bytes: its time in 40 bits from the flow's first timestamp, no
+ *   TTL (no reader needs it), its frame number relative to the flow's first frame.
+ * - Counters that cannot exceed 2^32 in practice are 32 bits; flags are bits; 64-bit members are
+ *   4-byte aligned, so no struct has padding.
+ * Sizes (bytes): live_flow 352, live_dir 100, live_silent 64, live_snap 20; blocks: live_fin
+ * 120, live_rare 132 (136 in its pool), live_sched 32 (data), 48 (SYN) or 120 (past
+ * SCHED_INLINE entries), live_far 120, IPv6 addresses 32. They are checked below
+ * (_Static_assert): a change that grows them has to say so here.
  */
 #ifndef TM_LIVE_FLOW_H
 #define TM_LIVE_FLOW_H
@@ -229,6 +233,10 @@ _Static_assert(sizeof(struct live_silent) == 64, "live_silent size");
 _Static_assert(sizeof(struct live_flow) == 352, "live_flow size");
 _Static_assert(sizeof(struct live_fin) == 120, "live_fin size");
 _Static_assert(sizeof(struct live_rare) == 132, "live_rare size");
+_Static_assert(sizeof(struct live_far) == 120, "live_far size");
+_Static_assert(LIVE_SCHED_BYTES(LIVE_SCHED_DATA) == 32 && LIVE_SCHED_BYTES(LIVE_SCHED_SYN) == 48 &&
+                   LIVE_SCHED_BYTES(LIVE_SCHED_BIG) == 116,
+               "live_sched sizes");
 _Static_assert(MOD_COUNT_BITS <= 8, "modifiers no longer fit live_flow.modifiers");
 
 /* Slabs of 256 flows (96 KiB), of 512 blocks. */
@@ -303,7 +311,7 @@ static inline int64_t live_sched_time(const struct live_sched *s, int which)
 {
 	int64_t t;
 
-	memcpy(&t, &s->x[2 * which], sizeof t);
+	memcpy(&t, &s->x[(size_t)2 * (unsigned)which], sizeof t);
 	return t;
 }
 

@@ -118,7 +118,7 @@ static uint32_t ms_saturating(int64_t ns)
 
 static void sched_set_time(struct live_sched *s, int which, int64_t t)
 {
-	memcpy(&s->x[2 * which], &t, sizeof t);
+	memcpy(&s->x[(size_t)2 * (unsigned)which], &t, sizeof t);
 }
 
 /* The first time of schedule `s` (of kind SCHED_SYN or SCHED_DATA). */
