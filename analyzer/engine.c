@@ -384,6 +384,11 @@ static int finish_all(struct shard **shards, unsigned n)
 	return 0;
 }
 
+static bool is_opening_syn(const struct tcp_segment *seg)
+{
+	return (seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
+}
+
 /* Tracks batch `b` in shard `s`: every frame moves its clock, the segments of shard `id` are
  * tracked. `live_after` (NULL: not wanted) gets the count of live flows after each frame. */
 static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *live_after)
@@ -392,10 +397,17 @@ static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *
 		const struct batch_item *it = &b->items[i];
 		unsigned bucket_ahead = i + PREFETCH_BUCKET_AHEAD, flow_ahead = i + PREFETCH_FLOW_AHEAD;
 
-		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id)
+		/* A SYN usually starts a flow, which first looks for a tombstone of its 4-tuple. */
+		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id) {
 			flow_table_prefetch_bucket(s->table, b->items[bucket_ahead].hash);
-		if (flow_ahead < b->n && b->items[flow_ahead].shard == id)
+			if (is_opening_syn(&b->items[bucket_ahead].seg))
+				flow_table_prefetch_grave(s->table, &b->items[bucket_ahead].seg, 0);
+		}
+		if (flow_ahead < b->n && b->items[flow_ahead].shard == id) {
 			flow_table_prefetch_flow(s->table, b->items[flow_ahead].hash);
+			if (is_opening_syn(&b->items[flow_ahead].seg))
+				flow_table_prefetch_grave(s->table, &b->items[flow_ahead].seg, 1);
+		}
 		shard_advance(s, it->ts_ns, it->frame);
 		if (it->shard == id)
 			shard_segment(s, it);

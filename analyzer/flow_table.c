@@ -445,6 +445,21 @@ static void grave_grow(struct graveyard *g)
 	}
 }
 
+/* Brings the bucket of `fp` into the cache (stage 0), or the first tombstone in it (stage 1, a
+ * few steps later, when the bucket is there): tombstones are released and looked up in an order
+ * known ahead, and their chains are the coldest memory the analyzer touches. */
+static void grave_prefetch(const struct graveyard *g, uint64_t fp, int stage)
+{
+	const uint32_t *b = bucket_of(g, fp);
+
+	if (stage == 0)
+		__builtin_prefetch(b);
+	else if (*b)
+		__builtin_prefetch(grave_at(g, *b));
+}
+
+#define GRAVE_PREFETCH_AHEAD 8
+
 /* Releases the oldest tombstone (the head of the FIFO); there must be one. */
 static void grave_release_oldest(struct graveyard *g)
 {
@@ -452,6 +467,11 @@ static void grave_release_oldest(struct graveyard *g)
 	uint32_t ref = grave_ref(g->head_seq, c->gone);
 	struct tombstone *s = &c->items[c->gone++];
 	uint32_t *p = bucket_of(g, s->fingerprint);
+
+	if (c->gone + GRAVE_PREFETCH_AHEAD < c->used)
+		grave_prefetch(g, c->items[c->gone + GRAVE_PREFETCH_AHEAD].fingerprint, 0);
+	if (c->gone + GRAVE_PREFETCH_AHEAD / 2 < c->used)
+		grave_prefetch(g, c->items[c->gone + GRAVE_PREFETCH_AHEAD / 2].fingerprint, 1);
 
 	/* Out of its chain: the chains are short (the bucket array grows with the count). */
 	while (*p && *p != ref)
@@ -609,6 +629,14 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 		return true;
 	}
 	return false;
+}
+
+void flow_table_prefetch_grave(const struct flow_table *t, const struct tcp_segment *seg,
+                               int stage)
+{
+	if (t->graves && t->graves->count)
+		grave_prefetch(t->graves, fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport),
+		               stage);
 }
 
 void flow_table_expire_graves(struct flow_table *t, int64_t now_ns)

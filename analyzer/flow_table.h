@@ -64,6 +64,10 @@ struct grave_info {
  * (flow_table_hash) is not needed: a tombstone is found by a fingerprint of the 4-tuple. */
 bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint32_t hash,
                       bool remove, struct grave_info *info);
+/* Hints that flow_table_grave() will look for seg's 4-tuple: stage 0 fetches its bucket, stage
+ * 1 (a few segments later) the first tombstone in it. Changes nothing. */
+void flow_table_prefetch_grave(const struct flow_table *t, const struct tcp_segment *seg,
+                               int stage);
 /* Forgets tombstones whose time is up at `now_ns`. */
 void flow_table_expire_graves(struct flow_table *t, int64_t now_ns);
 /* Keeps at most `max` tombstones (0: no limit, the default): when a new one would exceed it, the
