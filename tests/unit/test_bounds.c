@@ -10,6 +10,7 @@
 
 #include "analyzer/flow_table.h"
 #include "analyzer/tracker.h"
+#include "cunit_main.h"
 
 /* Where the flows of the tests live. */
 static struct flow_store store;
@@ -198,19 +199,5 @@ static CU_SuiteInfo suites[] = {
 
 int main(void)
 {
-	unsigned failures;
-	CU_ErrorCode err;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (CU_register_suites(suites) != CUE_SUCCESS) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	err = CU_get_error();
-	CU_cleanup_registry();
-	return failures != 0 || err != CUE_SUCCESS;
+	return cunit_run(suites, "test_bounds");
 }

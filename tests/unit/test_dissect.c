@@ -17,6 +17,7 @@
 
 #include "dissect/dissect.h"
 #include "dissect/segment.h"
+#include "cunit_main.h"
 
 #ifndef DLT_IPV4
 #define DLT_IPV4 228
@@ -1596,23 +1597,5 @@ static CU_SuiteInfo suites[] = {
 
 int main(void)
 {
-	unsigned failures;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (CU_register_suites(suites) != CUE_SUCCESS) {
-		fprintf(stderr, "test_dissect: %s\n", CU_get_error_msg());
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	if (CU_get_error() != CUE_SUCCESS) {
-		fprintf(stderr, "test_dissect: %s\n", CU_get_error_msg());
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_cleanup_registry();
-	return failures != 0;
+	return cunit_run(suites, "test_dissect");
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "reports/flow_reason.h"
+#include "cunit_main.h"
 
 /* --- the reference: the classifier's snprintf calls, as they were ------------------------------ */
 
@@ -556,17 +557,5 @@ static CU_SuiteInfo suites[] = {
 
 int main(void)
 {
-	unsigned failures;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (CU_register_suites(suites) != CUE_SUCCESS) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures != 0;
+	return cunit_run(suites, "test_reason");
 }

@@ -16,6 +16,7 @@
 #include "analyzer/progress.h"
 #include "analyzer/seglog.h"
 #include "analyzer/tracker.h"
+#include "cunit_main.h"
 
 #define MS 1000000LL
 #define T0 (1764000000LL * 1000000000LL)
@@ -555,19 +556,10 @@ static CU_SuiteInfo suites[] = {
 
 int main(void)
 {
-	unsigned failures;
+	int rc;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (CU_register_suites(suites) != CUE_SUCCESS) {
-		CU_cleanup_registry();
-		return 2;
-	}
 	flow_store_init(&store);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = cunit_run(suites, "test_seglog");
 	flow_store_destroy(&store);
-	return failures != 0;
+	return rc;
 }

@@ -14,6 +14,7 @@
 
 #include "reports/flow_record.h"
 #include "reports/rbuf.h"
+#include "cunit_main.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3u;
 
@@ -302,17 +303,5 @@ static CU_SuiteInfo suites[] = {
 
 int main(void)
 {
-	unsigned failures;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (CU_register_suites(suites) != CUE_SUCCESS) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures != 0;
+	return cunit_run(suites, "test_textfmt");
 }

@@ -16,6 +16,7 @@
 #include "reports/rtext.h"
 #include "reports/story.h"
 #include "reports/writer.h"
+#include "cunit_main.h"
 
 #define MS 1000000LL
 #define T0 (1764000000LL * 1000000000LL)
@@ -703,17 +704,5 @@ static CU_SuiteInfo suites[] = {
 
 int main(void)
 {
-	unsigned failures;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (CU_register_suites(suites) != CUE_SUCCESS) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures != 0;
+	return cunit_run(suites, "test_views");
 }

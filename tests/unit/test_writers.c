@@ -18,6 +18,7 @@
 
 #include "reports/flow_record.h"
 #include "reports/writer.h"
+#include "cunit_main.h"
 
 /* --- helpers ---------------------------------------------------------------------------------- */
 
@@ -1832,19 +1833,5 @@ static CU_SuiteInfo suites[] = {
 
 int main(void)
 {
-	unsigned failures;
-	CU_ErrorCode err;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (CU_register_suites(suites) != CUE_SUCCESS) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	err = CU_get_error();
-	CU_cleanup_registry();
-	return failures != 0 || err != CUE_SUCCESS;
+	return cunit_run(suites, "test_writers");
 }
