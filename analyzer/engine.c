@@ -97,7 +97,7 @@ struct batch_item {
 /* Frames per batch: threaded, a batch is what the workers share out; single-threaded, a short
  * batch lets the flow table fetch the flows of the next frames while this one is tracked. */
 #define BATCH_FRAMES 4096
-#define SINGLE_BATCH_FRAMES 64
+#define SINGLE_BATCH_FRAMES 256
 /* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, into
  * the cache (an uncached bucket and flow were a third of the tracking time). */
 #define PREFETCH_BUCKET_AHEAD 8
