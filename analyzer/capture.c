@@ -247,8 +247,7 @@ static void open_one(struct capture_file *cf, FILE *stream, const char *bpf_filt
 		}
 	}
 	if (!cf->pcap) {
-		free(cf->read_buffer); /* its stream is closed */
-		cf->read_buffer = NULL;
+		close_pcap(cf); /* its stream is closed: only the buffer is left */
 		/* libpcap's wording for an empty or foreign file is about header bytes; say it plainly. */
 		if (strstr(errbuf, "only got 0"))
 			snprintf(cf->error, sizeof cf->error, "empty file, not a capture");

@@ -601,6 +601,13 @@ fail:
 	return NULL;
 }
 
+/* Single-threaded: tracks the frames gathered so far, and starts a new batch. */
+static void run_single_batch(struct engine *e)
+{
+	shard_run(e->single, e->single_batch, 0, NULL);
+	e->single_batch->n = 0;
+}
+
 int engine_frame(struct engine *e, const struct capture_frame *fr)
 {
 	struct file_counts *fc = &e->files[fr->file_index];
@@ -632,15 +639,13 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 		it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
 	}
 
-	if (b->n < b->cap)
-		return e->single ? (e->single->write_failed ? -1 : 0) : (e->write_failed ? -1 : 0);
-	if (e->single) {
-		shard_run(e->single, b, 0, NULL);
-		b->n = 0;
-		return e->single->write_failed ? -1 : 0;
+	if (b->n == b->cap) {
+		if (e->single)
+			run_single_batch(e);
+		else
+			publish(e);
 	}
-	publish(e);
-	return e->write_failed ? -1 : 0;
+	return (e->single ? e->single->write_failed : e->write_failed) ? -1 : 0;
 }
 
 int engine_finish(struct engine *e)
@@ -648,8 +653,7 @@ int engine_finish(struct engine *e)
 	if (e->single) {
 		struct shard *one = e->single;
 
-		shard_run(one, e->single_batch, 0, NULL);
-		e->single_batch->n = 0;
+		run_single_batch(e);
 		if (finish_all(&one, 1) != 0)
 			return -1;
 		return e->single->write_failed ? -1 : 0;
