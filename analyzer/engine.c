@@ -45,6 +45,7 @@ struct record_key {
 
 struct keyed_record {
 	struct record_key key;
+	bool reported; /* false: left out by --class or --flow, seen only by writer_observe */
 	struct flow_record rec;
 };
 
@@ -177,12 +178,16 @@ static void shard_free(struct shard *s)
 	}
 }
 
-static void emit(struct shard *s, const struct flow_record *rec, struct record_key key)
+/* Hands a record on: to the report when `reported`, else only to the writer's observers (the
+ * incidents detector sees every connection, also those --class or --flow leave out). */
+static void emit(struct shard *s, const struct flow_record *rec, struct record_key key,
+                 bool reported)
 {
 	struct record_buf *b;
 
 	if (s->writer) {
-		if (!s->write_failed && writer_flow(s->writer, rec) != 0)
+		if (!s->write_failed &&
+		    (reported ? writer_flow(s->writer, rec) : writer_observe(s->writer, rec)) != 0)
 			s->write_failed = true;
 		return;
 	}
@@ -199,6 +204,7 @@ static void emit(struct shard *s, const struct flow_record *rec, struct record_k
 		b->cap = cap;
 	}
 	b->items[b->n].key = key;
+	b->items[b->n].reported = reported;
 	b->items[b->n].rec = *rec;
 	b->n++;
 }
@@ -226,13 +232,15 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 	bool keep = !s->opt->hooks || !s->opt->hooks->finish ||
 	            s->opt->hooks->finish(s->opt->hooks->ctx, view, rec);
 
-	if (!keep || (s->opt->only_flow && rec->id != s->opt->only_flow))
+	if (!keep || (s->opt->only_flow && rec->id != s->opt->only_flow) ||
+	    (s->opt->class_mask && !(s->opt->class_mask & (1u << rec->close_class)))) {
+		rec->segments = NULL; /* the hook attaches segments only to what is reported */
+		emit(s, rec, key, false);
 		return;
-	if (s->opt->class_mask && !(s->opt->class_mask & (1u << rec->close_class)))
-		return;
+	}
 	s->flows_reported++;
 	s->by_class[rec->close_class][rec->closer]++;
-	emit(s, rec, key);
+	emit(s, rec, key, true);
 }
 
 /* Capture time moved to `ts_ns` at frame `frame`: finish what has expired (engine.h). */
@@ -487,8 +495,10 @@ static void write_merged(struct engine *e, unsigned slot)
 		}
 		if (best < 0)
 			break;
+		const struct keyed_record *kr = &e->workers[best].shard.out[slot].items[pos[best]];
+
 		if (!e->write_failed &&
-		    writer_flow(e->out, &e->workers[best].shard.out[slot].items[pos[best]].rec) != 0)
+		    (kr->reported ? writer_flow(e->out, &kr->rec) : writer_observe(e->out, &kr->rec)) != 0)
 			e->write_failed = true;
 		pos[best]++;
 	}

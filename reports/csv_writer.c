@@ -14,8 +14,19 @@
  *
  * Per flow: the row is built in one reusable buffer and written with one fwrite; no allocation
  * once the buffers have grown.
+ *
+ * The last column, `incident`, is the number of the incident (incidents.h) the connection belongs
+ * to, or null. A connection's record comes out before anyone can know whether an incident will
+ * take it: the detector decides once the capture has moved past the burst's window (about 30 s
+ * of capture time for connections that ended on the wire, --expire + 30 s for those that went
+ * silent). So a row that may still join one is held, and every row after it too (rows stay in
+ * the order flows finished); rows no incident can take are written at once while nothing is
+ * held. At most HELD_MAX_BYTES of rows are held: past that the oldest is written with what is
+ * known then (null when undecided) -- a bound, not a case that real captures reach at normal
+ * rates (a million connections an hour hold a few MiB).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,8 +36,21 @@
 #include "rbuf.h"
 #include "writer_impl.h"
 
+#define HELD_MAX_BYTES (64u << 20)
+
+/* A row waiting for its incident: its text (without the incident field and newline) is
+ * held.data[off .. off + len). */
+struct held_row {
+	uint64_t seq; /* the record's number in the detector */
+	size_t off, len;
+};
+
 struct csv_writer {
 	struct writer base;
+	struct rbuf held;        /* held rows' text, back to back */
+	size_t held_start;       /* bytes of `held` already written */
+	struct held_row *rows;   /* ring of held rows */
+	size_t rows_head, rows_n, rows_cap;
 	struct rbuf row; /* the row being built */
 	struct rbuf tmp; /* a repaired string or the timers' text, reused */
 	struct ts_memo ts; /* the capture's current second */
@@ -45,7 +69,7 @@ static const char *const columns[] = {
 	"diagnosis_close_wait_side", "diagnosis_close_wait_s", "diagnosis_close_wait_still_open",
 	"diagnosis_time_wait", "diagnosis_time_wait_reuse_held_by", "diagnosis_time_wait_reuse_s",
 	"diagnosis_timers_client", "diagnosis_timers_server", "diagnosis_stack_client",
-	"diagnosis_stack_server",
+	"diagnosis_stack_server", "incident",
 };
 
 /* --- fields: each but the row's first starts with the separator ------------------------------ */
@@ -181,6 +205,99 @@ static int write_row(struct csv_writer *cw)
 		return -1;
 	}
 	return fwrite(row->data, 1, row->len, cw->base.out) == row->len ? 0 : -1;
+}
+
+/* --- held rows ------------------------------------------------------------------------------ */
+
+/* Writes `text` with its incident field and the newline. */
+static int put_held(struct csv_writer *cw, const char *text, size_t len, uint64_t seq)
+{
+	uint32_t number = incidents_member_of(cw->base.incidents, seq);
+	char tail[24];
+	int n;
+
+	if (number)
+		n = snprintf(tail, sizeof tail, ",\"%u\"\n", (unsigned)number);
+	else
+		n = snprintf(tail, sizeof tail, ",\n");
+	if (fwrite(text, 1, len, cw->base.out) != len ||
+	    fwrite(tail, 1, (size_t)n, cw->base.out) != (size_t)n)
+		return -1;
+	return 0;
+}
+
+/* Writes the held rows whose incident is known (all of them when `all`, or past the bound). */
+static int release_rows(struct csv_writer *cw, bool all)
+{
+	uint64_t settled = incidents_settled(cw->base.incidents);
+
+	while (cw->rows_n) {
+		struct held_row *r = &cw->rows[cw->rows_head];
+
+		if (!all && r->seq >= settled && cw->held.len - cw->held_start <= HELD_MAX_BYTES)
+			break;
+		if (put_held(cw, cw->held.data + r->off, r->len, r->seq) != 0)
+			return -1;
+		cw->held_start = r->off + r->len;
+		cw->rows_head = (cw->rows_head + 1) % cw->rows_cap;
+		cw->rows_n--;
+	}
+	if (cw->rows_n == 0) {
+		rbuf_clear(&cw->held);
+		cw->held_start = 0;
+		incidents_release(cw->base.incidents, settled);
+	} else {
+		incidents_release(cw->base.incidents, cw->rows[cw->rows_head].seq);
+		/* drop the written text once it is most of the buffer */
+		if (cw->held_start > (1u << 20) && cw->held_start > cw->held.len / 2) {
+			size_t shift = cw->held_start;
+
+			memmove(cw->held.data, cw->held.data + shift, cw->held.len - shift);
+			cw->held.len -= shift;
+			cw->held_start = 0;
+			for (size_t i = 0; i < cw->rows_n; i++)
+				cw->rows[(cw->rows_head + i) % cw->rows_cap].off -= shift;
+		}
+	}
+	return 0;
+}
+
+/* The row just built (record `seq`): written now when nothing is held and it is settled, else
+ * held. */
+static int hold_row(struct csv_writer *cw, uint64_t seq)
+{
+	struct rbuf *row = &cw->row;
+
+	if (cw->rows_n == 0 && seq < incidents_settled(cw->base.incidents)) {
+		if (put_held(cw, row->data, row->len, seq) != 0)
+			return -1;
+		incidents_release(cw->base.incidents, seq + 1);
+		return 0;
+	}
+	if (cw->rows_n == cw->rows_cap) {
+		size_t cap = cw->rows_cap ? cw->rows_cap * 2 : 256;
+		struct held_row *r = malloc(cap * sizeof *r);
+
+		if (!r) {
+			errno = ENOMEM;
+			return -1;
+		}
+		for (size_t i = 0; i < cw->rows_n; i++)
+			r[i] = cw->rows[(cw->rows_head + i) % cw->rows_cap];
+		free(cw->rows);
+		cw->rows = r;
+		cw->rows_cap = cap;
+		cw->rows_head = 0;
+	}
+	cw->rows[(cw->rows_head + cw->rows_n) % cw->rows_cap] =
+	    (struct held_row){ .seq = seq, .off = cw->held.len, .len = row->len };
+	rbuf_put(&cw->held, row->data, row->len);
+	if (cw->held.failed) {
+		errno = ENOMEM;
+		return -1;
+	}
+	cw->rows_n++;
+	return release_rows(cw, false);
 }
 
 /* --- rows ------------------------------------------------------------------------------------ */
@@ -323,12 +440,18 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	}
 	rbuf_putc(row, '"');
 	diagnosis_fields(cw, &f->diagnosis);
-	return write_row(cw);
+	if (row->failed) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return hold_row(cw, incidents_added(w->incidents) - 1);
 }
 
 static int csv_end(struct writer *w, const struct run_summary *summary)
 {
 	(void)summary; /* CSV has rows only: the summary belongs to the other formats */
+	if (release_rows((struct csv_writer *)w, true) != 0)
+		return -1;
 	return fflush(w->out) == 0 ? 0 : -1;
 }
 
@@ -338,6 +461,8 @@ static void csv_destroy(struct writer *w)
 
 	rbuf_free(&cw->row);
 	rbuf_free(&cw->tmp);
+	rbuf_free(&cw->held);
+	free(cw->rows);
 	free(cw);
 }
 
@@ -346,6 +471,7 @@ static const struct writer_ops csv_ops = {
 	.flow = csv_flow,
 	.end = csv_end,
 	.destroy = csv_destroy,
+	.membership = true,
 };
 
 struct writer *report_csv_create(FILE *out, const struct writer_options *opt)

@@ -26,6 +26,7 @@
  * \ufffd, and the output is always valid JSON.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -759,6 +760,126 @@ static json_t *build_by_class(const struct run_summary *s, uint64_t by_closer[CL
 	return o;
 }
 
+/* --- incidents and the timeline ------------------------------------------------------------- */
+
+static void put_rate(struct rbuf *b, double v)
+{
+	char num[40];
+	int n = snprintf(num, sizeof num, "%.3f", v);
+
+	rbuf_put(b, num, (size_t)(n > 0 ? n : 0));
+}
+
+/* One incident object (incidents.h). `type`: with "type":"incident" first (NDJSON). */
+static void put_incident(struct rbuf *b, const struct incident *inc, bool type)
+{
+	char text[512];
+
+	RBUF_LIT(b, "{");
+	if (type)
+		RBUF_LIT(b, "\"type\":\"incident\",");
+	RBUF_LIT(b, "\"number\":");
+	rbuf_u64(b, inc->number);
+	RBUF_LIT(b, ",\"kind\":");
+	put_name(b, incident_kind_name(inc->kind));
+	RBUF_LIT(b, ",\"scope\":");
+	put_name(b, incident_scope_name(inc->scope));
+	RBUF_LIT(b, ",\"where\":");
+	incident_where(inc, text, sizeof text);
+	put_string(b, text, strlen(text));
+	RBUF_LIT(b, ",\"start\":");
+	rbuf_ts(b, inc->start_ns, inc->ts_nano);
+	RBUF_LIT(b, ",\"end\":");
+	rbuf_ts(b, inc->end_ns, inc->ts_nano);
+	RBUF_LIT(b, ",\"connections\":");
+	rbuf_u64(b, inc->n_members);
+	RBUF_LIT(b, ",\"flows\":");
+	if (inc->members) {
+		rbuf_putc(b, '[');
+		for (uint64_t i = 0; i < inc->n_members; i++) {
+			if (i)
+				rbuf_putc(b, ',');
+			rbuf_u64(b, inc->members[i]);
+		}
+		rbuf_putc(b, ']');
+	} else {
+		RBUF_LIT(b, "null");
+	}
+	RBUF_LIT(b, ",\"by_class\":{");
+	bool first = true;
+	for (unsigned c = 0; c < CLOSE_CLASS_COUNT; c++) {
+		if (!inc->by_class[c])
+			continue;
+		if (!first)
+			rbuf_putc(b, ',');
+		first = false;
+		put_name(b, close_class_name((enum close_class)c));
+		rbuf_putc(b, ':');
+		rbuf_u64(b, inc->by_class[c]);
+	}
+	RBUF_LIT(b, "},\"sentence\":");
+	incident_sentence(inc, text, sizeof text);
+	put_string(b, text, strlen(text));
+	RBUF_LIT(b, ",\"evidence\":{\"rate_before\":");
+	put_rate(b, inc->rate_before);
+	RBUF_LIT(b, ",\"rate_during\":");
+	put_rate(b, inc->rate_during);
+	RBUF_LIT(b, ",\"rate_after\":");
+	put_rate(b, inc->rate_after);
+	RBUF_LIT(b, ",\"before_s\":");
+	put_rate(b, inc->before_s);
+	RBUF_LIT(b, ",\"after_s\":");
+	put_rate(b, inc->after_s);
+	RBUF_LIT(b, ",\"survivors\":");
+	rbuf_u64(b, inc->survivors);
+	RBUF_LIT(b, "}}");
+}
+
+/* "timeline":{"start":..,"bucket_s":..,"classes":[names],"counts":[[per class]...]} */
+static void put_timeline(struct rbuf *b, const struct timeline *tl, bool nano)
+{
+	RBUF_LIT(b, "{\"start\":");
+	if (tl->n)
+		rbuf_ts(b, tl->origin_ns, nano);
+	else
+		RBUF_LIT(b, "null");
+	RBUF_LIT(b, ",\"bucket_s\":");
+	rbuf_u64(b, (uint64_t)(tl->width_ns / 1000000000));
+	RBUF_LIT(b, ",\"classes\":[");
+	for (unsigned c = 0; c < CLOSE_CLASS_COUNT; c++) {
+		if (c)
+			rbuf_putc(b, ',');
+		put_name(b, close_class_name((enum close_class)c));
+	}
+	RBUF_LIT(b, "],\"counts\":[");
+	for (unsigned i = 0; i < tl->n; i++) {
+		if (i)
+			rbuf_putc(b, ',');
+		rbuf_putc(b, '[');
+		for (unsigned c = 0; c < CLOSE_CLASS_COUNT; c++) {
+			if (c)
+				rbuf_putc(b, ',');
+			rbuf_u64(b, tl->count[i][c]);
+		}
+		rbuf_putc(b, ']');
+	}
+	RBUF_LIT(b, "]}");
+}
+
+static int json_incident(struct writer *w, const struct incident *inc)
+{
+	struct json_writer *jw = (struct json_writer *)w;
+
+	if (!jw->ndjson)
+		return 0; /* the document lists them at the end */
+	rbuf_clear(&jw->buf);
+	put_incident(&jw->buf, inc, true);
+	rbuf_putc(&jw->buf, '\n');
+	if (flush_buf(jw) != 0)
+		return -1;
+	return fflush(w->out) == 0 ? 0 : -1;
+}
+
 /* --- the ops --------------------------------------------------------------------------------- */
 
 static int json_begin(struct writer *w)
@@ -814,7 +935,17 @@ static int json_end(struct writer *w, const struct run_summary *s)
 		goto out;
 	}
 	rbuf_clear(b);
-	RBUF_LIT(b, "\n],\"captures\":");
+	RBUF_LIT(b, "\n],\"incidents\":[");
+	for (unsigned i = 0; i < incidents_count(w->incidents); i++) {
+		rbuf_puts(b, i ? ",\n" : "\n");
+		put_incident(b, incidents_get(w->incidents, i), false);
+		if (flush_buf(jw) != 0)
+			goto out;
+		rbuf_clear(b);
+	}
+	RBUF_LIT(b, "],\n\"timeline\":");
+	put_timeline(b, incidents_timeline(w->incidents), s->ts_nano);
+	RBUF_LIT(b, ",\n\"captures\":");
 	if (flush_buf(jw) != 0 || json_dumpf(captures, w->out, JSON_COMPACT) != 0)
 		goto out;
 
@@ -874,6 +1005,7 @@ static void json_destroy(struct writer *w)
 static const struct writer_ops json_ops = {
 	.begin = json_begin,
 	.flow = json_flow,
+	.incident = json_incident,
 	.end = json_end,
 	.destroy = json_destroy,
 };

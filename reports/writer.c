@@ -1,6 +1,8 @@
 /* writer.c - writer.h's entry points: pick a format by name, then dispatch through its ops.
  *
- * Knows the list of formats and nothing about any of them.
+ * Knows the list of formats and nothing about any of them. Every finished flow goes through the
+ * incidents detector (incidents.h) before the format sees it; incidents go to the format's
+ * `incident` op as they end.
  */
 #include <string.h>
 
@@ -40,6 +42,13 @@ const char *report_format_name(enum report_format format)
 	return formats[format].name;
 }
 
+static int on_incident(void *ctx, const struct incident *inc)
+{
+	struct writer *w = ctx;
+
+	return w->ops->incident ? w->ops->incident(w, inc) : 0;
+}
+
 struct writer *writer_create_with(enum report_format format, FILE *out,
                                   const struct writer_options *opt)
 {
@@ -47,9 +56,22 @@ struct writer *writer_create_with(enum report_format format, FILE *out,
 		.close_wait_ns = WRITER_DEFAULT_CLOSE_WAIT_NS,
 	};
 
+	struct writer *w;
+
 	if ((unsigned)format >= REPORT_FORMAT_COUNT || out == NULL)
 		return NULL;
-	return formats[format].create(out, opt != NULL ? opt : &defaults);
+	if (opt == NULL)
+		opt = &defaults;
+	w = formats[format].create(out, opt);
+	if (w == NULL)
+		return NULL;
+	w->incidents = incidents_create(on_incident, w, opt->expire_ns);
+	if (w->incidents == NULL) {
+		w->ops->destroy(w);
+		return NULL;
+	}
+	incidents_track_membership(w->incidents, w->ops->membership);
+	return w;
 }
 
 struct writer *writer_create(enum report_format format, FILE *out)
@@ -64,16 +86,27 @@ int writer_begin(struct writer *w)
 
 int writer_flow(struct writer *w, const struct flow_record *flow)
 {
-	return w->ops->flow(w, flow);
+	int st = incidents_add(w->incidents, flow);
+
+	return w->ops->flow(w, flow) != 0 ? -1 : st;
+}
+
+int writer_observe(struct writer *w, const struct flow_record *flow)
+{
+	return incidents_add(w->incidents, flow);
 }
 
 int writer_end(struct writer *w, const struct run_summary *summary)
 {
-	return w->ops->end(w, summary);
+	int st = incidents_finish(w->incidents);
+
+	return w->ops->end(w, summary) != 0 ? -1 : st;
 }
 
 void writer_destroy(struct writer *w)
 {
-	if (w != NULL)
+	if (w != NULL) {
+		incidents_destroy(w->incidents);
 		w->ops->destroy(w);
+	}
 }

@@ -80,6 +80,8 @@ struct writer_options {
 	                        * markdown: the summary, then those stories */
 	int64_t close_wait_ns; /* text, markdown, html: a side in CLOSE-WAIT for longer than this at
 	                        * the end of the capture is reported as stuck half-closed */
+	int64_t expire_ns;     /* the engine's --expire (0: its default): how late a record may
+	                        * come out after its ending, for the incidents detector */
 };
 
 /* The same default as the classifier's (analyzer/classify.h DEFAULT_CLOSE_WAIT_NS): one
@@ -96,6 +98,9 @@ struct writer *writer_create_with(enum report_format format, FILE *out,
 int writer_begin(struct writer *w);
 /* Called once per finished flow, in the order flows finish. */
 int writer_flow(struct writer *w, const struct flow_record *flow);
+/* A finished flow the report leaves out (--class, --flow): only the incidents detector and the
+ * timeline see it. Called in the same order as writer_flow, interleaved with it. */
+int writer_observe(struct writer *w, const struct flow_record *flow);
 /* Called once after the last flow. */
 int writer_end(struct writer *w, const struct run_summary *summary);
 void writer_destroy(struct writer *w);

@@ -9,18 +9,25 @@
 
 #include <stdio.h>
 
+#include "incidents.h"
 #include "writer.h"
 
 struct writer_ops {
 	int (*begin)(struct writer *w);
 	int (*flow)(struct writer *w, const struct flow_record *flow);
+	/* An incident is over (NULL: the format reads w->incidents at the end, if at all). Called
+	 * between flows, and from writer_end before `end`. */
+	int (*incident)(struct writer *w, const struct incident *inc);
 	int (*end)(struct writer *w, const struct run_summary *summary);
 	void (*destroy)(struct writer *w);
+	/* The format needs each row's incident (incidents_member_of): the detector tracks it. */
+	bool membership;
 };
 
 struct writer {
 	const struct writer_ops *ops;
 	FILE *out;
+	struct incidents *incidents; /* fed by writer.c before each flow reaches the format */
 };
 
 /* One constructor per format; each returns NULL on allocation failure. `opt` is never NULL. */

@@ -1,0 +1,1077 @@
+/* incidents.c - bursts of endings that share a cause (incidents.h).
+ *
+ * Every finished record is put in at most one *family* of endings, with the place it points at
+ * (its key) and the moment its ending began (its event time):
+ *
+ *   family        which records                                   key              event time
+ *   server_close  closed by the server: fin_graceful,             server address   the server's
+ *                 half_closed_at_end, rst_unread_data, rst_abort, and port         first FIN or RST
+ *                 rst_after_close (no RST forged by the path)
+ *   client_close  the same, closed by the client                  client address   the client's ...
+ *   path_reset    a RST from the path (modifier                   client /24 (/64) the RST
+ *                 rst_from_middlebox, or middlebox_idle_timeout   and server /24
+ *                 answered by a reset)                            (/64)
+ *   path_silence  peer_vanished, keepalive_timeout: one side      the same         its first
+ *                 kept sending and nothing came back                               unanswered segment
+ *   syn           its SYN (or the server's SYN+ACK) was           server address   its first SYN
+ *                 retransmitted, or never answered                and port
+ *
+ * A SYN family record is in no other family (its opening is what went wrong). The path keys
+ * are networks, not addresses: a firewall, a NAT or a link serves many hosts of a network.
+ *
+ * Per key the detector keeps the candidate events of a bounded time window, sorted by event
+ * time, and looks at them once they are final (no later record can still fall in the window:
+ * see SKEW below). An incident is a burst:
+ *
+ *  1. Density: at least MIN_MEMBERS events within the family's window W (1 s for a closing
+ *     endpoint: a process exit closes all its sockets within milliseconds (the kernel releases
+ *     the file table at exit, do_exit -> exit_files); 2 s for path resets and SYN waves: each
+ *     connection meets the reset or the full queue when it next sends, and a client retries a
+ *     SYN after 1 s; 3 s for path silence: connections notice a dead path at their next segment).
+ *     Events that follow the last one within W/2 extend the burst (a wave can last longer
+ *     than W); stragglers before or after a dense core (further than 50 times the median gap and
+ *     100 ms) are left out: they are the background the burst sits on.
+ *  2. Against the capture's own baseline: the same family and key's rate in the BEFORE (60 s)
+ *     and AFTER (30 s) windows around it (over at least BASE_FLOOR 10 s, so one ending in a short
+ *     capture does not make a rate of zero look like a baseline) predicts E endings in the
+ *     burst's duration (at least W); the burst must hold RATE_FACTOR (5) times E. A busy server
+ *     closing connections steadily never makes a burst; a crash among that traffic does.
+ *  3. Independent lifetimes, shared end: at least COEXIST (90 %) of the members were open
+ *     before the first of them ended (not for the SYN family, whose event is the start). A load
+ *     test that opens and closes hundreds of short connections within a second is dense and
+ *     above any baseline, but each of its connections ended because its own exchange was done;
+ *     connections that a common cause ended had been open together.
+ *
+ * The kind of an incident follows from its family and members:
+ *   server_close / client_close: server_exit / client_exit when the closer reset a member
+ *     (rst_unread_data, rst_abort: a process that dies with unread data resets, RFC 9293
+ *     §3.10.4 and Linux tcp_close()) or when nothing of that endpoint outlived the burst; else
+ *     keepalive_sweep: only FINs, and connections of the same endpoint that were open before it
+ *     went on after it (survivors): the endpoint chose which connections to close, the idle ones.
+ *   path_reset: path_reset. path_silence: state_loss when most members spoke after a long
+ *     silence (diagnosis middlebox_idle_timeout: the middlebox forgot them while they were idle),
+ *     else path_outage. syn: listen_overflow (a full listen queue drops SYNs silently,
+ *     Linux tcp_conn_request; the path dropping SYNs reads the same, the sentence says both).
+ *
+ * When: a record comes out of the engine after its flow is over, up to FINISHED_QUIET (10 s)
+ * after its last segment, or after --expire (300 s) of silence for a flow that just stopped
+ * (peer_vanished, keepalive_timeout, and any flow that simply went quiet). The capture's clock as
+ * the stream shows it is the latest last_ts of the records seen (the watermark). A window is
+ * final once the watermark is SKEW past its end: 30 s for families of flows that ended on the
+ * wire, --expire + 30 s for the silence and SYN families (their flows may sit until expiry). A
+ * member whose record comes out later than that is missed; the end of the stream decides all.
+ *
+ * Memory: per key, the events from BEFORE before the oldest undecided one; at most MAX_KEYS keys
+ * and MAX_EVENTS events in all (beyond, new candidates are not tracked and `saturated` is set).
+ */
+#include "incidents.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEC 1000000000LL
+
+#define MIN_MEMBERS 10
+#define BEFORE_NS (60 * SEC)
+#define AFTER_NS (30 * SEC)
+#define BASE_FLOOR_NS (10 * SEC)
+#define RATE_FACTOR 5.0
+#define COEXIST 0.9
+#define SKEW_NS (30 * SEC)
+#define DEFAULT_EXPIRE (300 * SEC)
+#define STRAGGLER_FACTOR 50
+#define STRAGGLER_MIN_NS (100000000LL)
+#define SURVIVOR_MARGIN_NS (1 * SEC) /* a survivor was seen this long after the burst */
+#define MAX_KEYS 65536
+#define MAX_EVENTS (4u << 20)
+#define MEMBERS_KEPT_MAX (4u << 20) /* member ids kept for lookups, over all kept incidents */
+#define HOLD_MAX (1u << 20)         /* membership slots of records not yet released */
+
+enum family { FAM_SERVER_CLOSE = 0, FAM_CLIENT_CLOSE, FAM_PATH_RESET, FAM_PATH_SILENCE, FAM_SYN,
+	      FAM_COUNT, FAM_NONE = FAM_COUNT };
+
+static const struct {
+	int64_t window_ns;
+	bool coexist;
+	bool long_skew; /* records may wait for --expire */
+} rules[FAM_COUNT] = {
+	[FAM_SERVER_CLOSE] = { 1 * SEC, true, false },
+	[FAM_CLIENT_CLOSE] = { 1 * SEC, true, false },
+	[FAM_PATH_RESET] = { 2 * SEC, true, false },
+	[FAM_PATH_SILENCE] = { 3 * SEC, true, true },
+	[FAM_SYN] = { 2 * SEC, false, true },
+};
+
+enum { EV_RST = 1, EV_IDLE = 2, EV_DECIDED = 4, EV_MEMBER = 8 };
+
+struct event {
+	int64_t t;      /* event time */
+	int64_t start;  /* the flow's first segment */
+	int64_t last;   /* its last segment */
+	uint64_t id;
+	uint64_t seq;   /* order of arrival (membership slot) */
+	uint8_t cls;
+	uint8_t flags;
+};
+
+/* The other flows of a closing endpoint's key, for survivors. */
+struct span {
+	int64_t start, last;
+};
+
+struct key {
+	uint8_t family;
+	uint8_t addr_family;
+	uint16_t port;
+	uint8_t a[16];
+	uint8_t b[16];
+};
+
+struct bucket {
+	struct key key;
+	bool used;
+	struct event *ev;
+	size_t head, n, cap; /* events ev[head..n) live */
+	size_t cursor;       /* first not yet decided */
+	struct span *sp;
+	size_t sp_head, sp_n, sp_cap;
+	unsigned active_index;
+};
+
+struct kept {
+	struct incident inc;
+	uint64_t *members; /* NULL once the kept members budget ran out */
+};
+
+struct incidents {
+	incident_sink sink;
+	void *ctx;
+	int64_t expire_ns;
+	bool started;
+	int64_t origin_ns;   /* earliest first segment seen */
+	int64_t watermark;   /* latest last segment seen */
+	int64_t last_sweep;
+	bool ts_nano;
+	int status;
+	struct bucket *map;  /* MAX_KEYS slots, open addressing */
+	unsigned *active;    /* indices of used buckets */
+	unsigned n_active;
+	size_t n_events;
+	bool saturated;
+	uint64_t seq;        /* records added */
+	/* membership slots: hold[i] for record seq hold_base + i */
+	bool track;
+	uint32_t *hold;      /* incident number + 1 for a pending record: see PENDING */
+	size_t hold_n, hold_cap, hold_off;
+	uint64_t hold_base;
+	uint64_t hold_pending; /* pending slots */
+	struct timeline tl;
+	struct kept *kept;
+	unsigned n_kept, cap_kept;
+	uint64_t kept_members;
+	uint32_t next_number;
+	uint64_t *scratch;
+	size_t scratch_cap;
+};
+
+#define PENDING UINT32_MAX
+
+/* --- keys ------------------------------------------------------------------------------------ */
+
+static uint64_t key_hash(const struct key *k)
+{
+	/* FNV-1a over the key's bytes. Keys come from untrusted addresses, but the table is small,
+	 * bounded and probed linearly; a crafted capture can only make lookups slower, bounded by
+	 * MAX_KEYS. */
+	const uint8_t *p = (const uint8_t *)k;
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < sizeof *k; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct bucket *lookup(struct incidents *d, const struct key *k, bool create)
+{
+	size_t mask = MAX_KEYS - 1;
+	size_t i = (size_t)key_hash(k) & mask;
+
+	for (size_t probes = 0; probes < MAX_KEYS; probes++, i = (i + 1) & mask) {
+		struct bucket *b = &d->map[i];
+
+		if (!b->used) {
+			/* keep the table at most 3/4 full: probes stay short */
+			if (!create || d->n_active >= MAX_KEYS / 4 * 3)
+				return NULL;
+			memset(b, 0, sizeof *b);
+			b->used = true;
+			b->key = *k;
+			b->active_index = d->n_active;
+			d->active[d->n_active++] = (unsigned)i;
+			return b;
+		}
+		if (memcmp(&b->key, k, sizeof *k) == 0)
+			return b;
+	}
+	return NULL;
+}
+
+/* Removes an empty bucket, re-placing the entries of its probe run (linear probing deletion). */
+static void remove_bucket(struct incidents *d, struct bucket *b)
+{
+	size_t mask = MAX_KEYS - 1;
+	size_t i = (size_t)(b - d->map);
+	unsigned ai = b->active_index;
+
+	free(b->ev);
+	free(b->sp);
+	d->active[ai] = d->active[--d->n_active];
+	d->map[d->active[ai]].active_index = ai;
+	b->used = false;
+	for (size_t j = (i + 1) & mask; d->map[j].used; j = (j + 1) & mask) {
+		size_t home = (size_t)key_hash(&d->map[j].key) & mask;
+		/* j's entry may move to i when i lies cyclically in [home, j) */
+		bool movable = i <= j ? (home <= i || home > j) : (home <= i && home > j);
+
+		if (movable) {
+			d->map[i] = d->map[j];
+			d->active[d->map[i].active_index] = (unsigned)i;
+			d->map[j].used = false;
+			i = j;
+		}
+	}
+}
+
+static void net_of(const struct ip_addr *a, uint8_t out[16], uint8_t *prefix)
+{
+	memset(out, 0, 16);
+	if (a->family == 6) {
+		memcpy(out, a->bytes, 8); /* /64 */
+		*prefix = 64;
+	} else {
+		memcpy(out, a->bytes, 3); /* /24 */
+		*prefix = 24;
+	}
+}
+
+/* --- families -------------------------------------------------------------------------------- */
+
+static bool has_note(const struct flow_record *r, const char *note, int64_t *ts)
+{
+	for (unsigned i = 0; i < r->n_evidence; i++) {
+		if (r->evidence[i].note && strcmp(r->evidence[i].note, note) == 0) {
+			*ts = r->evidence[i].ts_ns;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The closer's first FIN or RST among the evidence, else the decisive segment's time. */
+static int64_t closer_first(const struct flow_record *r, enum flow_direction side)
+{
+	for (unsigned i = 0; i < r->n_evidence; i++) {
+		const struct evidence_frame *e = &r->evidence[i];
+
+		if (e->from == side && (e->flags & (TCP_FIN | TCP_RST)))
+			return e->ts_ns; /* evidence is in frame order */
+	}
+	return r->has_close_ts ? r->close_ts_ns : r->last_ts_ns;
+}
+
+static bool syn_trouble(const struct flow_record *r)
+{
+	const struct endpoint_timers *c = &r->diagnosis.timers[FROM_CLIENT];
+	const struct endpoint_timers *s = &r->diagnosis.timers[FROM_SERVER];
+
+	if (r->close_class == CLOSE_SYN_UNANSWERED)
+		return true;
+	if (r->handshake == HANDSHAKE_MIDSTREAM || r->handshake == HANDSHAKE_REFUSED)
+		return false;
+	return (c->syn_seen && c->syn_retransmissions > 0) ||
+	       (s->syn_seen && s->synack && s->syn_retransmissions > 0) ||
+	       r->handshake == HANDSHAKE_NO_FINAL_ACK;
+}
+
+/* The family of `r`, its key and event. FAM_NONE for an ending that belongs to none. */
+static enum family classify(const struct flow_record *r, struct key *k, struct event *ev)
+{
+	enum family fam = FAM_NONE;
+	uint8_t prefix;
+
+	memset(k, 0, sizeof *k);
+	ev->flags = 0;
+	ev->t = r->has_close_ts ? r->close_ts_ns : r->last_ts_ns;
+	if (syn_trouble(r)) {
+		fam = FAM_SYN;
+		ev->t = r->first_ts_ns;
+	} else if ((r->modifiers & MOD_RST_FROM_MIDDLEBOX) ||
+	           (r->diagnosis.idle_timeout.present && r->diagnosis.idle_timeout.reset)) {
+		fam = FAM_PATH_RESET;
+	} else if (r->close_class == CLOSE_PEER_VANISHED || r->close_class == CLOSE_KEEPALIVE_TIMEOUT) {
+		fam = FAM_PATH_SILENCE;
+		if (!has_note(r, "first segment never answered", &ev->t))
+			(void)has_note(r, "first unanswered keepalive probe", &ev->t);
+		if (r->diagnosis.idle_timeout.present)
+			ev->flags |= EV_IDLE;
+	} else if ((r->closer == CLOSER_SERVER || r->closer == CLOSER_CLIENT) &&
+	           (r->close_class == CLOSE_FIN_GRACEFUL || r->close_class == CLOSE_HALF_CLOSED_AT_END ||
+	            r->close_class == CLOSE_RST_UNREAD_DATA || r->close_class == CLOSE_RST_ABORT ||
+	            r->close_class == CLOSE_RST_AFTER_CLOSE)) {
+		enum flow_direction side = r->closer == CLOSER_SERVER ? FROM_SERVER : FROM_CLIENT;
+
+		fam = r->closer == CLOSER_SERVER ? FAM_SERVER_CLOSE : FAM_CLIENT_CLOSE;
+		ev->t = closer_first(r, side);
+		if (r->close_class == CLOSE_RST_UNREAD_DATA || r->close_class == CLOSE_RST_ABORT)
+			ev->flags |= EV_RST;
+	}
+	if (fam == FAM_NONE)
+		return fam;
+	k->family = (uint8_t)fam;
+	k->addr_family = r->server.addr.family;
+	switch (fam) {
+	case FAM_SERVER_CLOSE:
+	case FAM_SYN:
+		memcpy(k->a, r->server.addr.bytes, 16);
+		k->port = r->server.port;
+		break;
+	case FAM_CLIENT_CLOSE:
+		memcpy(k->a, r->client.addr.bytes, 16);
+		break;
+	default:
+		net_of(&r->client.addr, k->a, &prefix);
+		net_of(&r->server.addr, k->b, &prefix);
+		break;
+	}
+	return fam;
+}
+
+/* --- membership slots ------------------------------------------------------------------------ */
+
+static uint32_t *slot(struct incidents *d, uint64_t seq)
+{
+	if (!d->track || seq < d->hold_base || seq - d->hold_base >= d->hold_n)
+		return NULL;
+	return &d->hold[(d->hold_off + (size_t)(seq - d->hold_base)) % d->hold_cap];
+}
+
+static void settle(struct incidents *d, uint64_t seq, uint32_t number)
+{
+	uint32_t *s = slot(d, seq);
+
+	if (s && *s == PENDING) {
+		*s = number;
+		d->hold_pending--;
+	}
+}
+
+static void hold_push(struct incidents *d, bool pending)
+{
+	if (!d->track)
+		return;
+	if (d->hold_n == d->hold_cap) {
+		size_t cap = d->hold_cap ? d->hold_cap * 2 : 1024;
+		uint32_t *h;
+
+		if (d->hold_cap >= HOLD_MAX || !(h = malloc(cap * sizeof *h))) {
+			/* Out of room: the oldest record is released as it stands (no incident). */
+			if (d->hold[d->hold_off] == PENDING)
+				d->hold_pending--;
+			d->hold_off = (d->hold_off + 1) % d->hold_cap;
+			d->hold_base++;
+			d->hold_n--;
+		} else {
+			for (size_t i = 0; i < d->hold_n; i++)
+				h[i] = d->hold[(d->hold_off + i) % d->hold_cap];
+			free(d->hold);
+			d->hold = h;
+			d->hold_cap = cap;
+			d->hold_off = 0;
+		}
+	}
+	d->hold[(d->hold_off + d->hold_n) % d->hold_cap] = pending ? PENDING : 0;
+	d->hold_n++;
+	if (pending)
+		d->hold_pending++;
+}
+
+uint64_t incidents_settled(const struct incidents *d)
+{
+	size_t i = 0;
+
+	if (!d->track)
+		return d->seq;
+	while (i < d->hold_n && d->hold[(d->hold_off + i) % d->hold_cap] != PENDING)
+		i++;
+	return d->hold_base + i;
+}
+
+uint32_t incidents_member_of(const struct incidents *d, uint64_t seq)
+{
+	if (!d->track || seq < d->hold_base || seq - d->hold_base >= d->hold_n)
+		return 0;
+	uint32_t v = d->hold[(d->hold_off + (size_t)(seq - d->hold_base)) % d->hold_cap];
+
+	return v == PENDING ? 0 : v;
+}
+
+uint64_t incidents_added(const struct incidents *d)
+{
+	return d->seq;
+}
+
+void incidents_track_membership(struct incidents *d, bool on)
+{
+	d->track = on;
+}
+
+/* Forgets the slots of records before `seq` (the writer released them). */
+void incidents_release(struct incidents *d, uint64_t seq)
+{
+	while (d->hold_n && d->hold_base < seq) {
+		if (d->hold[d->hold_off] == PENDING)
+			d->hold_pending--;
+		d->hold_off = (d->hold_off + 1) % d->hold_cap;
+		d->hold_base++;
+		d->hold_n--;
+	}
+}
+
+/* --- timeline -------------------------------------------------------------------------------- */
+
+static void timeline_add(struct timeline *tl, int64_t t, enum close_class c)
+{
+	if (tl->width_ns == 0) {
+		tl->width_ns = SEC;
+		tl->origin_ns = t - (((t % SEC) + SEC) % SEC);
+		tl->n = 0;
+	}
+	/* an ending before bucket 0: move the origin back by whole buckets, widening if needed */
+	while (t < tl->origin_ns) {
+		int64_t shift_b = (tl->origin_ns - t + tl->width_ns - 1) / tl->width_ns;
+
+		if (tl->n + (uint64_t)shift_b <= TIMELINE_MAX_BUCKETS) {
+			memmove(tl->count[shift_b], tl->count[0], tl->n * sizeof tl->count[0]);
+			memset(tl->count[0], 0, (size_t)shift_b * sizeof tl->count[0]);
+			tl->n += (unsigned)shift_b;
+			tl->origin_ns -= shift_b * tl->width_ns;
+			break;
+		}
+		/* double the width, keeping the origin aligned to the new width from the end */
+		if (tl->n % 2) {
+			tl->n++;
+		}
+		unsigned half = tl->n / 2;
+		for (unsigned i = 0; i < half; i++)
+			for (unsigned k = 0; k < CLOSE_CLASS_COUNT; k++)
+				tl->count[i][k] = tl->count[2 * i][k] + tl->count[2 * i + 1][k];
+		memset(tl->count[half], 0, (TIMELINE_MAX_BUCKETS - half) * sizeof tl->count[0]);
+		tl->n = half;
+		tl->width_ns *= 2;
+	}
+	for (;;) {
+		int64_t b = (t - tl->origin_ns) / tl->width_ns;
+
+		if (b < TIMELINE_MAX_BUCKETS) {
+			if ((unsigned)b >= tl->n)
+				tl->n = (unsigned)b + 1;
+			tl->count[b][c]++;
+			return;
+		}
+		unsigned half = (tl->n + 1) / 2;
+		for (unsigned i = 0; i < half; i++)
+			for (unsigned k = 0; k < CLOSE_CLASS_COUNT; k++)
+				tl->count[i][k] = tl->count[2 * i][k] +
+				                  (2 * i + 1 < tl->n ? tl->count[2 * i + 1][k] : 0);
+		memset(tl->count[half], 0, (TIMELINE_MAX_BUCKETS - half) * sizeof tl->count[0]);
+		tl->n = half;
+		tl->width_ns *= 2;
+	}
+}
+
+const struct timeline *incidents_timeline(const struct incidents *d)
+{
+	return &d->tl;
+}
+
+/* --- events ---------------------------------------------------------------------------------- */
+
+static bool push_event(struct incidents *d, struct bucket *b, const struct event *ev)
+{
+	size_t pos;
+
+	if (d->n_events >= MAX_EVENTS) {
+		d->saturated = true;
+		return false;
+	}
+	if (b->head > 0 && (b->n == b->cap || b->head > b->n / 2)) {
+		memmove(b->ev, b->ev + b->head, (b->n - b->head) * sizeof *b->ev);
+		b->n -= b->head;
+		b->cursor -= b->head;
+		b->head = 0;
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct event *e = realloc(b->ev, cap * sizeof *e);
+
+		if (!e) {
+			d->saturated = true;
+			return false;
+		}
+		b->ev = e;
+		b->cap = cap;
+	}
+	/* records come out nearly in event order: look from the end */
+	pos = b->n;
+	while (pos > b->head && b->ev[pos - 1].t > ev->t)
+		pos--;
+	memmove(b->ev + pos + 1, b->ev + pos, (b->n - pos) * sizeof *b->ev);
+	b->ev[pos] = *ev;
+	b->n++;
+	d->n_events++;
+	if (pos < b->cursor) {
+		/* an ending in a stretch already decided: too late to join anything */
+		b->ev[pos].flags |= EV_DECIDED;
+		b->cursor++;
+		settle(d, ev->seq, 0);
+	}
+	return true;
+}
+
+static void push_span(struct bucket *b, int64_t start, int64_t last)
+{
+	if (b->sp_head > 0 && (b->sp_n == b->sp_cap || b->sp_head > b->sp_n / 2)) {
+		memmove(b->sp, b->sp + b->sp_head, (b->sp_n - b->sp_head) * sizeof *b->sp);
+		b->sp_n -= b->sp_head;
+		b->sp_head = 0;
+	}
+	if (b->sp_n == b->sp_cap) {
+		size_t cap = b->sp_cap ? b->sp_cap * 2 : 64;
+		struct span *s;
+
+		if (b->sp_cap >= (1u << 16) || !(s = realloc(b->sp, cap * sizeof *s)))
+			return; /* survivors are a hint; a full list only loses some */
+		b->sp = s;
+		b->sp_cap = cap;
+	}
+	b->sp[b->sp_n++] = (struct span){ start, last };
+}
+
+/* First index in [lo, hi) whose event time is >= t. */
+static size_t lower_bound(const struct bucket *b, size_t lo, size_t hi, int64_t t)
+{
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (b->ev[mid].t < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int64_t skew(const struct incidents *d, enum family f)
+{
+	return rules[f].long_skew ? d->expire_ns + SKEW_NS : SKEW_NS;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void keep_incident(struct incidents *d, const struct incident *inc)
+{
+	struct kept *k;
+
+	if (d->n_kept >= INCIDENTS_KEPT)
+		return;
+	if (d->n_kept == d->cap_kept) {
+		unsigned cap = d->cap_kept ? d->cap_kept * 2 : 16;
+		struct kept *n = realloc(d->kept, cap * sizeof *n);
+
+		if (!n)
+			return;
+		d->kept = n;
+		d->cap_kept = cap;
+	}
+	k = &d->kept[d->n_kept++];
+	k->inc = *inc;
+	k->members = NULL;
+	if (d->kept_members + inc->n_members <= MEMBERS_KEPT_MAX &&
+	    (k->members = malloc(inc->n_members * sizeof *k->members)) != NULL) {
+		memcpy(k->members, inc->members, inc->n_members * sizeof *k->members);
+		d->kept_members += inc->n_members;
+	}
+	k->inc.members = k->members;
+	if (!k->members)
+		k->inc.n_members = inc->n_members; /* the count stays; the list is gone */
+}
+
+/* Decides what it can of bucket `b` at the watermark (`final`: the stream ended). Returns true
+ * when the bucket is empty and can go. */
+static bool evaluate(struct incidents *d, struct bucket *b, bool final)
+{
+	enum family fam = (enum family)b->key.family;
+	int64_t w = rules[fam].window_ns;
+	int64_t sk = skew(d, fam);
+	int64_t wm = d->watermark;
+
+	while (b->cursor < b->n) {
+		size_t i = b->cursor;
+		struct event *e = &b->ev[i];
+
+		if (e->flags & EV_DECIDED) {
+			b->cursor++;
+			continue;
+		}
+		if (!final && e->t + w + sk > wm)
+			break;
+		size_t j = lower_bound(b, i, b->n, e->t + w + 1); /* [i, j): within W */
+		size_t c = j - i;
+
+		if (c < MIN_MEMBERS) {
+			e->flags |= EV_DECIDED;
+			settle(d, e->seq, 0);
+			b->cursor++;
+			continue;
+		}
+		/* extend: events that follow the last within W/2 */
+		while (j < b->n && b->ev[j].t - b->ev[j - 1].t <= w / 2)
+			j++;
+		int64_t end = b->ev[j - 1].t;
+
+		if (!final && end + AFTER_NS + sk > wm)
+			break; /* the after-window is not final yet */
+		/* stragglers: around the dense core */
+		size_t lo = i, hi = j;
+		size_t ng = hi - lo - 1;
+		int64_t *gaps = malloc(ng * sizeof *gaps);
+		int64_t med = 0;
+
+		if (gaps) {
+			for (size_t k = 0; k < ng; k++)
+				gaps[k] = b->ev[lo + k + 1].t - b->ev[lo + k].t;
+			qsort(gaps, ng, sizeof *gaps, cmp_i64);
+			med = gaps[ng / 2];
+			free(gaps);
+		}
+		int64_t cut = med * STRAGGLER_FACTOR;
+
+		if (cut < STRAGGLER_MIN_NS)
+			cut = STRAGGLER_MIN_NS;
+		while (hi - lo > 1 && b->ev[lo + 1].t - b->ev[lo].t > cut)
+			lo++;
+		while (hi - lo > 1 && b->ev[hi - 1].t - b->ev[hi - 2].t > cut)
+			hi--;
+		int64_t s0 = b->ev[lo].t, s1 = b->ev[hi - 1].t;
+		size_t n = hi - lo;
+
+		/* the baseline: the same key's endings before and after, outside the burst */
+		int64_t bstart = s0 - BEFORE_NS;
+		if (bstart < d->origin_ns)
+			bstart = d->origin_ns;
+		size_t before = lo - lower_bound(b, b->head, lo, bstart);
+		int64_t aend = s1 + AFTER_NS;
+		if (aend > wm)
+			aend = wm;
+		size_t after = lower_bound(b, hi, b->n, aend + 1) - hi;
+		double before_s = (double)(s0 - bstart) / 1e9, after_s = (double)(aend - s1) / 1e9;
+		if (before_s < 0)
+			before_s = 0;
+		if (after_s < 0)
+			after_s = 0;
+		double base_s = before_s + after_s;
+		if (base_s < (double)BASE_FLOOR_NS / 1e9)
+			base_s = (double)BASE_FLOOR_NS / 1e9;
+		double dur_s = (double)(s1 - s0) / 1e9;
+		double expected = (double)(before + after) / base_s * (dur_s > w / 1e9 ? dur_s : w / 1e9);
+		bool ok = n >= MIN_MEMBERS && (double)n >= RATE_FACTOR * expected;
+
+		if (ok && rules[fam].coexist) {
+			size_t open = 0;
+
+			for (size_t k = lo; k < hi; k++)
+				open += b->ev[k].start < s0;
+			ok = (double)open >= COEXIST * (double)n;
+		}
+		if (!ok) {
+			e->flags |= EV_DECIDED;
+			settle(d, e->seq, 0);
+			b->cursor++;
+			continue;
+		}
+
+		/* an incident: [lo, hi) */
+		struct incident inc = { 0 };
+		bool rst = false;
+		size_t idle = 0;
+
+		inc.number = ++d->next_number;
+		inc.ts_nano = d->ts_nano;
+		inc.start_ns = s0;
+		inc.end_ns = s1;
+		inc.n_members = n;
+		inc.before_s = before_s;
+		inc.after_s = after_s;
+		inc.rate_before = before_s > 0 ? (double)before / before_s : 0;
+		inc.rate_after = after_s > 0 ? (double)after / after_s : 0;
+		inc.rate_during = (double)n / (dur_s > 1e-3 ? dur_s : 1e-3);
+		if (d->scratch_cap < n) {
+			uint64_t *s = realloc(d->scratch, n * sizeof *s);
+
+			if (s) {
+				d->scratch = s;
+				d->scratch_cap = n;
+			}
+		}
+		for (size_t k = lo; k < hi; k++) {
+			struct event *m = &b->ev[k];
+
+			m->flags |= EV_DECIDED | EV_MEMBER;
+			settle(d, m->seq, inc.number);
+			inc.by_class[m->cls]++;
+			rst |= (m->flags & EV_RST) != 0;
+			idle += (m->flags & EV_IDLE) != 0;
+			if (d->scratch_cap >= n)
+				d->scratch[k - lo] = m->id;
+		}
+		/* events before the core that the window began with are background */
+		for (size_t k = i; k < lo; k++) {
+			b->ev[k].flags |= EV_DECIDED;
+			settle(d, b->ev[k].seq, 0);
+		}
+		b->cursor = hi;
+		if (d->scratch_cap >= n) {
+			qsort(d->scratch, n, sizeof *d->scratch, cmp_u64);
+			inc.members = d->scratch;
+		} else {
+			inc.n_members = n;
+			inc.members = NULL;
+		}
+		/* survivors: flows of the endpoint open before it and seen after it, not members */
+		for (size_t k = b->head; k < b->n; k++) {
+			const struct event *o = &b->ev[k];
+
+			if (!(o->flags & EV_MEMBER) && o->start < s0 && o->last > s1 + SURVIVOR_MARGIN_NS)
+				inc.survivors++;
+		}
+		for (size_t k = b->sp_head; k < b->sp_n; k++)
+			if (b->sp[k].start < s0 && b->sp[k].last > s1 + SURVIVOR_MARGIN_NS)
+				inc.survivors++;
+		inc.scope = SCOPE_PATH;
+		inc.where.addr.family = b->key.addr_family;
+		memcpy(inc.where.addr.bytes, b->key.a, 16);
+		switch (fam) {
+		case FAM_SERVER_CLOSE:
+		case FAM_CLIENT_CLOSE:
+			inc.scope = fam == FAM_SERVER_CLOSE ? SCOPE_ENDPOINT : SCOPE_HOST;
+			inc.where.port = b->key.port;
+			inc.kind = rst || inc.survivors == 0
+			               ? (fam == FAM_SERVER_CLOSE ? INCIDENT_SERVER_EXIT : INCIDENT_CLIENT_EXIT)
+			               : INCIDENT_KEEPALIVE_SWEEP;
+			break;
+		case FAM_SYN:
+			inc.scope = SCOPE_ENDPOINT;
+			inc.where.port = b->key.port;
+			inc.kind = INCIDENT_LISTEN_OVERFLOW;
+			break;
+		case FAM_PATH_RESET:
+			inc.kind = INCIDENT_PATH_RESET;
+			break;
+		default:
+			inc.kind = idle * 2 > n ? INCIDENT_STATE_LOSS : INCIDENT_PATH_OUTAGE;
+			break;
+		}
+		if (inc.scope == SCOPE_PATH) {
+			inc.where_peer.family = b->key.addr_family;
+			memcpy(inc.where_peer.bytes, b->key.b, 16);
+			inc.prefix = b->key.addr_family == 6 ? 64 : 24;
+		}
+		keep_incident(d, &inc);
+		if (d->sink && d->sink(d->ctx, &inc) != 0)
+			d->status = -1;
+	}
+	/* forget what no window can reach any more */
+	int64_t keep_from = (b->cursor < b->n ? b->ev[b->cursor].t : wm - sk) - BEFORE_NS;
+	while (b->head < b->cursor && b->ev[b->head].t < keep_from) {
+		b->head++;
+		d->n_events--;
+	}
+	while (b->sp_head < b->sp_n && b->sp[b->sp_head].last < keep_from)
+		b->sp_head++;
+	return final || (b->head == b->n && b->sp_head == b->sp_n);
+}
+
+static void sweep(struct incidents *d, bool final)
+{
+	for (unsigned i = 0; i < d->n_active;) {
+		struct bucket *b = &d->map[d->active[i]];
+
+		if (evaluate(d, b, final)) {
+			d->n_events -= b->n - b->head;
+			remove_bucket(d, b); /* moves another bucket into active[i] */
+			continue;
+		}
+		i++;
+	}
+}
+
+/* --- interface ------------------------------------------------------------------------------- */
+
+struct incidents *incidents_create(incident_sink sink, void *ctx, int64_t expire_ns)
+{
+	struct incidents *d = calloc(1, sizeof *d);
+
+	if (!d)
+		return NULL;
+	d->map = calloc(MAX_KEYS, sizeof *d->map);
+	d->active = calloc(MAX_KEYS, sizeof *d->active);
+	if (!d->map || !d->active) {
+		incidents_destroy(d);
+		return NULL;
+	}
+	d->sink = sink;
+	d->ctx = ctx;
+	d->expire_ns = expire_ns > 0 ? expire_ns : DEFAULT_EXPIRE;
+	return d;
+}
+
+void incidents_destroy(struct incidents *d)
+{
+	if (!d)
+		return;
+	if (d->map)
+		for (unsigned i = 0; i < d->n_active; i++) {
+			free(d->map[d->active[i]].ev);
+			free(d->map[d->active[i]].sp);
+		}
+	free(d->map);
+	free(d->active);
+	free(d->hold);
+	for (unsigned i = 0; i < d->n_kept; i++)
+		free(d->kept[i].members);
+	free(d->kept);
+	free(d->scratch);
+	free(d);
+}
+
+int incidents_add(struct incidents *d, const struct flow_record *rec)
+{
+	struct key k;
+	struct event ev;
+	enum family fam = classify(rec, &k, &ev);
+	bool pending = false;
+
+	if (!d->started || rec->first_ts_ns < d->origin_ns)
+		d->origin_ns = rec->first_ts_ns;
+	if (!d->started || rec->last_ts_ns > d->watermark)
+		d->watermark = rec->last_ts_ns;
+	if (!d->started)
+		d->last_sweep = d->watermark;
+	d->started = true;
+	d->ts_nano |= rec->ts_nano;
+	timeline_add(&d->tl, rec->has_close_ts ? rec->close_ts_ns : rec->last_ts_ns, rec->close_class);
+
+	if (fam != FAM_NONE) {
+		struct bucket *b = lookup(d, &k, true);
+
+		ev.start = rec->first_ts_ns;
+		ev.last = rec->last_ts_ns;
+		ev.id = rec->id;
+		ev.seq = d->seq;
+		ev.cls = (uint8_t)rec->close_class;
+		hold_push(d, true);
+		pending = true;
+		if (!b || !push_event(d, b, &ev)) {
+			settle(d, d->seq, 0);
+			pending = false;
+		}
+	} else {
+		hold_push(d, false);
+	}
+	/* other flows of a closing endpoint: survivors of a sweep */
+	if (fam != FAM_SERVER_CLOSE && d->n_active) {
+		struct key sk = { .family = FAM_SERVER_CLOSE, .addr_family = rec->server.addr.family,
+		                  .port = rec->server.port };
+		struct bucket *b;
+
+		memcpy(sk.a, rec->server.addr.bytes, 16);
+		if ((b = lookup(d, &sk, false)) != NULL)
+			push_span(b, rec->first_ts_ns, rec->last_ts_ns);
+	}
+	if (fam != FAM_CLIENT_CLOSE && d->n_active) {
+		struct key ck = { .family = FAM_CLIENT_CLOSE, .addr_family = rec->client.addr.family };
+		struct bucket *b;
+
+		memcpy(ck.a, rec->client.addr.bytes, 16);
+		if ((b = lookup(d, &ck, false)) != NULL)
+			push_span(b, rec->first_ts_ns, rec->last_ts_ns);
+	}
+	(void)pending;
+	d->seq++;
+	/* decide once per second of capture time */
+	if (d->watermark - d->last_sweep >= SEC) {
+		d->last_sweep = d->watermark;
+		sweep(d, false);
+	}
+	return d->status;
+}
+
+int incidents_finish(struct incidents *d)
+{
+	sweep(d, true);
+	return d->status;
+}
+
+unsigned incidents_count(const struct incidents *d)
+{
+	return d->n_kept;
+}
+
+const struct incident *incidents_get(const struct incidents *d, unsigned i)
+{
+	return i < d->n_kept ? &d->kept[i].inc : NULL;
+}
+
+uint32_t incidents_find_flow(const struct incidents *d, uint64_t flow_id)
+{
+	for (unsigned i = 0; i < d->n_kept; i++) {
+		const struct kept *k = &d->kept[i];
+
+		if (k->members && bsearch(&flow_id, k->members, k->inc.n_members, sizeof flow_id,
+		                          cmp_u64))
+			return k->inc.number;
+	}
+	return 0;
+}
+
+/* --- words ----------------------------------------------------------------------------------- */
+
+static const char *const kind_names[INCIDENT_KIND_COUNT] = {
+	[INCIDENT_SERVER_EXIT] = "server_exit",
+	[INCIDENT_CLIENT_EXIT] = "client_exit",
+	[INCIDENT_KEEPALIVE_SWEEP] = "keepalive_sweep",
+	[INCIDENT_PATH_RESET] = "path_reset",
+	[INCIDENT_STATE_LOSS] = "state_loss",
+	[INCIDENT_PATH_OUTAGE] = "path_outage",
+	[INCIDENT_LISTEN_OVERFLOW] = "listen_overflow",
+};
+
+const char *incident_kind_name(enum incident_kind k)
+{
+	return (unsigned)k < INCIDENT_KIND_COUNT ? kind_names[k] : "unknown";
+}
+
+const char *incident_scope_name(enum incident_scope s)
+{
+	switch (s) {
+	case SCOPE_ENDPOINT:
+		return "endpoint";
+	case SCOPE_HOST:
+		return "host";
+	default:
+		return "path";
+	}
+}
+
+const char *incident_where(const struct incident *inc, char *buf, unsigned long size)
+{
+	char a[48], b[48];
+
+	ip_addr_format(&inc->where.addr, a, sizeof a);
+	switch (inc->scope) {
+	case SCOPE_ENDPOINT:
+		snprintf(buf, size, inc->where.addr.family == 6 ? "[%s]:%u" : "%s:%u", a,
+		         (unsigned)inc->where.port);
+		break;
+	case SCOPE_HOST:
+		snprintf(buf, size, "%s", a);
+		break;
+	default:
+		ip_addr_format(&inc->where_peer, b, sizeof b);
+		snprintf(buf, size, "%s/%u - %s/%u", a, (unsigned)inc->prefix, b, (unsigned)inc->prefix);
+		break;
+	}
+	return buf;
+}
+
+/* "412 ms", "3.2 s" */
+static void fmt_duration(int64_t ns, char *buf, size_t size)
+{
+	if (ns < 1000000)
+		snprintf(buf, size, "%.0f µs", (double)ns / 1e3);
+	else if (ns < SEC)
+		snprintf(buf, size, "%.0f ms", (double)ns / 1e6);
+	else
+		snprintf(buf, size, "%.1f s", (double)ns / 1e9);
+}
+
+const char *incident_sentence(const struct incident *inc, char *buf, unsigned long size)
+{
+	char where[112], when[40], dur[32];
+	unsigned long long n = (unsigned long long)inc->n_members;
+
+	incident_where(inc, where, sizeof where);
+	ts_format(inc->start_ns, inc->ts_nano, when, sizeof when);
+	fmt_duration(inc->end_ns - inc->start_ns, dur, sizeof dur);
+	switch (inc->kind) {
+	case INCIDENT_SERVER_EXIT:
+		snprintf(buf, size,
+		         "At %s the server %s closed or reset %llu connections within %s: its process "
+		         "exited, crashed or was restarted",
+		         when, where, n, dur);
+		break;
+	case INCIDENT_CLIENT_EXIT:
+		snprintf(buf, size,
+		         "At %s the client %s closed or reset %llu connections within %s: its process "
+		         "exited, crashed or was restarted",
+		         when, where, n, dur);
+		break;
+	case INCIDENT_KEEPALIVE_SWEEP:
+		snprintf(buf, size,
+		         "At %s %s closed %llu connections within %s while %llu others went on: an "
+		         "idle-connection (keep-alive) sweep",
+		         when, where, n, dur, (unsigned long long)inc->survivors);
+		break;
+	case INCIDENT_PATH_RESET:
+		snprintf(buf, size,
+		         "At %s a middlebox between %s reset %llu connections within %s: a firewall or "
+		         "NAT dropped their state or a rule started rejecting them",
+		         when, where, n, dur);
+		break;
+	case INCIDENT_STATE_LOSS:
+		snprintf(buf, size,
+		         "From %s, %llu connections between %s that had been idle went unanswered when "
+		         "they spoke again (within %s): a firewall or NAT on the path forgot them",
+		         when, n, where, dur);
+		break;
+	case INCIDENT_PATH_OUTAGE:
+		snprintf(buf, size,
+		         "At %s %llu connections between %s started retransmitting into silence within "
+		         "%s and never recovered: the path (link, route) or the far hosts went down",
+		         when, n, where, dur);
+		break;
+	default:
+		snprintf(buf, size,
+		         "From %s, %llu new connections to %s had their SYNs go unanswered or retried "
+		         "within %s: its listen queue was most likely full (or the path dropped SYNs)",
+		         when, n, where, dur);
+		break;
+	}
+	return buf;
+}
