@@ -706,6 +706,7 @@ void classify_flow(const struct flow *f, const struct classify_context *ctx,
 		rec->packets[d] = f->dir[d].packets;
 		rec->bytes[d] = f->dir[d].payload_bytes;
 		rec->retransmissions[d] = f->dir[d].retransmissions;
+		rec->syns[d] = f->dir[d].syn_count;
 		rec->state[d] = (enum tcp_state)f->state[d];
 		rec->keepalive_probes += f->dir[d].probes;
 	}

@@ -213,6 +213,9 @@ struct flow_record {
 	uint64_t packets[2];        /* indexed by enum flow_direction */
 	uint64_t bytes[2];          /* TCP payload bytes, retransmissions included */
 	uint64_t retransmissions[2];
+	uint16_t syns[2];           /* SYNs (client) and SYN+ACKs (server) sent, retransmissions
+	                             * included, saturating: more than one says the opening was
+	                             * retried (the incidents' SYN waves) */
 	uint32_t keepalive_probes;  /* both directions */
 	enum handshake_kind handshake;
 	enum close_class close_class;

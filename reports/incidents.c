@@ -23,14 +23,16 @@
  * time, and looks at them once they are final (no later record can still fall in the window:
  * see SKEW below). An incident is a burst:
  *
- *  1. Density: at least MIN_MEMBERS events within the family's window W (1 s for a closing
+ *  1. Density: at least MIN_MEMBERS (20) events within the family's window W (1 s for a closing
  *     endpoint: a process exit closes all its sockets within milliseconds (the kernel releases
  *     the file table at exit, do_exit -> exit_files); 2 s for path resets and SYN waves: each
  *     connection meets the reset or the full queue when it next sends, and a client retries a
  *     SYN after 1 s; 3 s for path silence: connections notice a dead path at their next segment).
  *     Events that follow the last one within W/2 extend the burst (a wave can last longer
  *     than W); stragglers before or after a dense core (further than 50 times the median gap and
- *     100 ms) are left out: they are the background the burst sits on.
+ *     100 ms) are left out: they are the background the burst sits on. Below 20, a program's
+ *     own pool ending together is routine (a client exiting with its dozen pooled connections,
+ *     a browser's six per host) and not what an investigator calls an incident.
  *  2. Against the capture's own baseline: the same family and key's rate in the BEFORE (60 s)
  *     and AFTER (30 s) windows around it (over at least BASE_FLOOR 10 s, so one ending in a short
  *     capture does not make a rate of zero look like a baseline) predicts E endings in the
@@ -73,7 +75,7 @@
 
 #define SEC 1000000000LL
 
-#define MIN_MEMBERS 10
+#define MIN_MEMBERS 20
 #define BEFORE_NS (60 * SEC)
 #define AFTER_NS (30 * SEC)
 #define BASE_FLOOR_NS (10 * SEC)
@@ -283,17 +285,16 @@ static int64_t closer_first(const struct flow_record *r, enum flow_direction sid
 	return r->has_close_ts ? r->close_ts_ns : r->last_ts_ns;
 }
 
+/* The opening went wrong: SYNs unanswered or retried, the SYN+ACK retried (a server whose
+ * accept queue was full drops the final ACK and retries its SYN+ACK, Linux tcp_check_req with
+ * tcp_abort_on_overflow 0), or the final ACK never seen. */
 static bool syn_trouble(const struct flow_record *r)
 {
-	const struct endpoint_timers *c = &r->diagnosis.timers[FROM_CLIENT];
-	const struct endpoint_timers *s = &r->diagnosis.timers[FROM_SERVER];
-
 	if (r->close_class == CLOSE_SYN_UNANSWERED)
 		return true;
 	if (r->handshake == HANDSHAKE_MIDSTREAM || r->handshake == HANDSHAKE_REFUSED)
 		return false;
-	return (c->syn_seen && c->syn_retransmissions > 0) ||
-	       (s->syn_seen && s->synack && s->syn_retransmissions > 0) ||
+	return r->syns[FROM_CLIENT] > 1 || r->syns[FROM_SERVER] > 1 ||
 	       r->handshake == HANDSHAKE_NO_FINAL_ACK;
 }
 
