@@ -29,8 +29,9 @@
  *     connection meets the reset or the full queue when it next sends, and a client retries a
  *     SYN after 1 s; 3 s for path silence: connections notice a dead path at their next segment).
  *     Events that follow the last one within W/2 extend the burst (a wave can last longer
- *     than W); stragglers before or after a dense core (further than 50 times the median gap and
- *     100 ms) are left out: they are the background the burst sits on. Below 20, a program's
+ *     than W); stragglers before or after a dense core (further from their neighbour than 50
+ *     times the window's mean gap and 100 ms) are left out: they are the background the burst
+ *     sits on. Below 20, a program's
  *     own pool ending together is routine (a client exiting with its dozen pooled connections,
  *     a browser's six per host) and not what an investigator calls an incident.
  *  2. Against the capture's own baseline: the same family and key's rate in the BEFORE (60 s)
@@ -59,16 +60,23 @@
  * after its last segment, or after --expire (300 s) of silence for a flow that just stopped
  * (peer_vanished, keepalive_timeout, and any flow that simply went quiet). The capture's clock as
  * the stream shows it is the latest last_ts of the records seen (the watermark). A window is
- * final once the watermark is SKEW past its end: 30 s for families of flows that ended on the
- * wire, --expire + 30 s for the silence and SYN families (their flows may sit until expiry). A
- * member whose record comes out later than that is missed; the end of the stream decides all.
+ * final once the watermark is SKEW past its end: 30 s for the families of flows that ended on the
+ * wire and for the SYN family (a connection whose opening was retried and that then lives on for
+ * more than that comes out too late to count), --expire + 30 s for the silence family (its
+ * flows come out at expiry). A member whose record comes out later than that is missed; the end
+ * of the stream decides all.
  *
- * Memory: per key, the events from BEFORE before the oldest undecided one; at most MAX_KEYS keys
- * and MAX_EVENTS events in all (beyond, new candidates are not tracked and `saturated` is set).
+ * Memory: per key, the events from BEFORE before the oldest undecided one; a key whose events are
+ * all decided goes as soon as it holds fewer than MIN_MEMBERS (so few endings make no baseline
+ * worth keeping: at most MIN_MEMBERS / BEFORE predicted in a window, far below a burst). At most
+ * MAX_KEYS keys and MAX_EVENTS events in all (beyond, new candidates are not tracked and
+ * `saturated` is set). Work: a key is looked at when something of it is due (a wheel of one
+ * slot per second of capture time), never by scanning all keys.
  */
 #include "incidents.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +94,11 @@
 #define STRAGGLER_FACTOR 50
 #define STRAGGLER_MIN_NS (100000000LL)
 #define SURVIVOR_MARGIN_NS (1 * SEC) /* a survivor was seen this long after the burst */
-#define MAX_KEYS 65536
+#define MAP_SLOTS (1u << 18)  /* hash table of keys: at most half full */
+#define MAX_KEYS (MAP_SLOTS / 2)
+#define CHUNK 1024            /* buckets allocated together */
+#define INLINE_EVENTS 4       /* a key's first endings live in its bucket */
+#define WHEEL 1024            /* decision wheel: one slot per second of capture time */
 #define MAX_EVENTS (4u << 20)
 #define MEMBERS_KEPT_MAX (4u << 20) /* member ids kept for lookups, over all kept incidents */
 #define HOLD_MAX (1u << 20)         /* membership slots of records not yet released */
@@ -103,7 +115,7 @@ static const struct {
 	[FAM_CLIENT_CLOSE] = { 1 * SEC, true, false },
 	[FAM_PATH_RESET] = { 2 * SEC, true, false },
 	[FAM_PATH_SILENCE] = { 3 * SEC, true, true },
-	[FAM_SYN] = { 2 * SEC, false, true },
+	[FAM_SYN] = { 2 * SEC, false, false },
 };
 
 enum { EV_RST = 1, EV_IDLE = 2, EV_DECIDED = 4, EV_MEMBER = 8 };
@@ -123,6 +135,13 @@ struct span {
 	int64_t start, last;
 };
 
+/* A hash table entry: the bucket and its hash's high half, so a probe rarely touches a bucket
+ * that is not the one sought. */
+struct slot {
+	uint32_t id;  /* bucket id + 1, 0: empty */
+	uint32_t tag; /* hash >> 32 */
+};
+
 struct key {
 	uint8_t family;
 	uint8_t addr_family;
@@ -133,13 +152,20 @@ struct key {
 
 struct bucket {
 	struct key key;
+	uint64_t hash;
 	bool used;
-	struct event *ev;
+	bool queued;         /* on the wheel */
+	bool dense;          /* server_close: MIN_MEMBERS endings within the window lately */
+	int64_t dense_until; /* ... until the burst's after-window is decided */
+	uint32_t wheel_next; /* next bucket id + 1 in its wheel slot, 0: none */
+	int64_t due;         /* capture time at which something of it may be decided */
+	uint32_t id;
+	struct event *ev;    /* `inl` or allocated */
 	size_t head, n, cap; /* events ev[head..n) live */
 	size_t cursor;       /* first not yet decided */
 	struct span *sp;
 	size_t sp_head, sp_n, sp_cap;
-	unsigned active_index;
+	struct event inl[INLINE_EVENTS]; /* last: not cleared for a new bucket */
 };
 
 struct kept {
@@ -157,9 +183,15 @@ struct incidents {
 	int64_t last_sweep;
 	bool ts_nano;
 	int status;
-	struct bucket *map;  /* MAX_KEYS slots, open addressing */
-	unsigned *active;    /* indices of used buckets */
-	unsigned n_active;
+	struct slot *map;    /* MAP_SLOTS, open addressing */
+	unsigned n_dense;    /* server_close buckets with a burst in view (survivors wanted) */
+	struct bucket *chunk[MAX_KEYS / CHUNK]; /* buckets by id, CHUNK at a time (never moved) */
+	uint32_t pool_n, pool_cap;
+	uint32_t *free_ids;
+	uint32_t n_free;
+	unsigned n_active;   /* buckets in use */
+	uint32_t wheel[WHEEL]; /* bucket id + 1 of the first in each slot */
+	int64_t wheel_sec;   /* the next second the wheel will look at */
 	size_t n_events;
 	bool saturated;
 	uint64_t seq;        /* records added */
@@ -184,68 +216,126 @@ struct incidents {
 
 static uint64_t key_hash(const struct key *k)
 {
-	/* FNV-1a over the key's bytes. Keys come from untrusted addresses, but the table is small,
-	 * bounded and probed linearly; a crafted capture can only make lookups slower, bounded by
-	 * MAX_KEYS. */
-	const uint8_t *p = (const uint8_t *)k;
-	uint64_t h = 1469598103934665603ULL;
+	/* Keys come from untrusted addresses, but the table is bounded and probed linearly; a
+	 * crafted capture can only make lookups slower. Eight-byte words, multiply and fold. */
+	uint64_t w[5] = { 0 }, h = 0x9e3779b97f4a7c15ULL;
 
-	for (size_t i = 0; i < sizeof *k; i++) {
-		h ^= p[i];
-		h *= 1099511628211ULL;
+	memcpy(w, k, sizeof *k);
+	for (int i = 0; i < 5; i++) {
+		h ^= w[i];
+		h *= 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
 	}
 	return h;
 }
 
-static struct bucket *lookup(struct incidents *d, const struct key *k, bool create)
+static struct bucket *bucket_at(struct incidents *d, uint32_t id)
 {
-	size_t mask = MAX_KEYS - 1;
-	size_t i = (size_t)key_hash(k) & mask;
-
-	for (size_t probes = 0; probes < MAX_KEYS; probes++, i = (i + 1) & mask) {
-		struct bucket *b = &d->map[i];
-
-		if (!b->used) {
-			/* keep the table at most 3/4 full: probes stay short */
-			if (!create || d->n_active >= MAX_KEYS / 4 * 3)
-				return NULL;
-			memset(b, 0, sizeof *b);
-			b->used = true;
-			b->key = *k;
-			b->active_index = d->n_active;
-			d->active[d->n_active++] = (unsigned)i;
-			return b;
-		}
-		if (memcmp(&b->key, k, sizeof *k) == 0)
-			return b;
-	}
-	return NULL;
+	return &d->chunk[id / CHUNK][id % CHUNK];
 }
 
-/* Removes an empty bucket, re-placing the entries of its probe run (linear probing deletion). */
+static struct bucket *lookup(struct incidents *d, const struct key *k, bool create)
+{
+	uint64_t h = key_hash(k);
+	size_t mask = MAP_SLOTS - 1;
+	size_t i = (size_t)h & mask;
+
+	for (;; i = (i + 1) & mask) {
+		uint32_t id = d->map[i].id;
+
+		if (id == 0) {
+			uint32_t nid;
+			struct bucket *b;
+
+			if (!create || d->n_active >= MAX_KEYS)
+				return NULL;
+			if (d->n_free) {
+				nid = d->free_ids[--d->n_free];
+			} else {
+				if (d->pool_n == d->pool_cap) {
+					uint32_t cap = d->pool_cap + CHUNK;
+					struct bucket *p = malloc(CHUNK * sizeof *p);
+					uint32_t *f = realloc(d->free_ids, cap * sizeof *f);
+
+					if (f)
+						d->free_ids = f;
+					if (!p || !f) {
+						free(p);
+						return NULL;
+					}
+					d->chunk[d->pool_cap / CHUNK] = p;
+					d->pool_cap = cap;
+				}
+				nid = d->pool_n++;
+			}
+			b = bucket_at(d, nid);
+			memset(b, 0, offsetof(struct bucket, inl));
+			b->id = nid;
+			b->ev = b->inl;
+			b->cap = INLINE_EVENTS;
+			b->used = true;
+			b->key = *k;
+			b->hash = h;
+			d->map[i] = (struct slot){ nid + 1, (uint32_t)(h >> 32) };
+			d->n_active++;
+			return b;
+		}
+		if (d->map[i].tag != (uint32_t)(h >> 32))
+			continue;
+		struct bucket *b = bucket_at(d, id - 1);
+
+		if (b->hash == h && memcmp(&b->key, k, sizeof *k) == 0)
+			return b;
+	}
+}
+
+/* Removes a bucket (not on the wheel): its map entry goes with a backward shift of the probe
+ * run behind it (linear probing deletion, no tombstones). */
 static void remove_bucket(struct incidents *d, struct bucket *b)
 {
-	size_t mask = MAX_KEYS - 1;
-	size_t i = (size_t)(b - d->map);
-	unsigned ai = b->active_index;
+	size_t mask = MAP_SLOTS - 1;
+	uint32_t id = b->id;
+	size_t i = (size_t)b->hash & mask;
 
-	free(b->ev);
+	while (d->map[i].id != id + 1)
+		i = (i + 1) & mask;
+	if (b->ev != b->inl)
+		free(b->ev);
 	free(b->sp);
-	d->active[ai] = d->active[--d->n_active];
-	d->map[d->active[ai]].active_index = ai;
 	b->used = false;
-	for (size_t j = (i + 1) & mask; d->map[j].used; j = (j + 1) & mask) {
-		size_t home = (size_t)key_hash(&d->map[j].key) & mask;
+	d->free_ids[d->n_free++] = id;
+	d->n_active--;
+	if (b->dense)
+		d->n_dense--;
+	d->map[i].id = 0;
+	for (size_t j = (i + 1) & mask; d->map[j].id; j = (j + 1) & mask) {
+		size_t home = (size_t)bucket_at(d, d->map[j].id - 1)->hash & mask;
 		/* j's entry may move to i when i lies cyclically in [home, j) */
 		bool movable = i <= j ? (home <= i || home > j) : (home <= i && home > j);
 
 		if (movable) {
 			d->map[i] = d->map[j];
-			d->active[d->map[i].active_index] = (unsigned)i;
-			d->map[j].used = false;
+			d->map[j].id = 0;
 			i = j;
 		}
 	}
+}
+
+/* Puts `b` on the wheel for capture time `due` (unless it is already on it). */
+static void schedule(struct incidents *d, struct bucket *b, int64_t due)
+{
+	int64_t sec = due / SEC + 1;
+	uint32_t slot;
+
+	if (b->queued)
+		return;
+	if (sec < d->wheel_sec)
+		sec = d->wheel_sec;
+	slot = (uint32_t)(sec % WHEEL);
+	b->due = due;
+	b->queued = true;
+	b->wheel_next = d->wheel[slot];
+	d->wheel[slot] = b->id + 1;
 }
 
 static void net_of(const struct ip_addr *a, uint8_t out[16], uint8_t *prefix)
@@ -516,13 +606,16 @@ static bool push_event(struct incidents *d, struct bucket *b, const struct event
 		b->head = 0;
 	}
 	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct event *e = realloc(b->ev, cap * sizeof *e);
+		size_t cap = b->cap * 2;
+		struct event *e = b->ev == b->inl ? malloc(cap * sizeof *e)
+		                                  : realloc(b->ev, cap * sizeof *e);
 
 		if (!e) {
 			d->saturated = true;
 			return false;
 		}
+		if (b->ev == b->inl)
+			memcpy(e, b->inl, b->n * sizeof *e);
 		b->ev = e;
 		b->cap = cap;
 	}
@@ -534,6 +627,14 @@ static bool push_event(struct incidents *d, struct bucket *b, const struct event
 	b->ev[pos] = *ev;
 	b->n++;
 	d->n_events++;
+	/* a burst in view: the endpoint's other flows are worth noting (survivors) */
+	if (b->key.family == FAM_SERVER_CLOSE && b->n - b->head >= MIN_MEMBERS &&
+	    b->ev[b->n - 1].t - b->ev[b->n - MIN_MEMBERS].t <= rules[FAM_SERVER_CLOSE].window_ns) {
+		if (!b->dense)
+			d->n_dense++;
+		b->dense = true;
+		b->dense_until = b->ev[b->n - 1].t + AFTER_NS + SKEW_NS + rules[FAM_SERVER_CLOSE].window_ns;
+	}
 	if (pos < b->cursor) {
 		/* an ending in a stretch already decided: too late to join anything */
 		b->ev[pos].flags |= EV_DECIDED;
@@ -551,7 +652,7 @@ static void push_span(struct bucket *b, int64_t start, int64_t last)
 		b->sp_head = 0;
 	}
 	if (b->sp_n == b->sp_cap) {
-		size_t cap = b->sp_cap ? b->sp_cap * 2 : 64;
+		size_t cap = b->sp_cap ? b->sp_cap * 2 : 8;
 		struct span *s;
 
 		if (b->sp_cap >= (1u << 16) || !(s = realloc(b->sp, cap * sizeof *s)))
@@ -588,13 +689,6 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void keep_incident(struct incidents *d, const struct incident *inc)
 {
 	struct kept *k;
@@ -623,6 +717,22 @@ static void keep_incident(struct incidents *d, const struct incident *inc)
 		k->inc.n_members = inc->n_members; /* the count stays; the list is gone */
 }
 
+/* A dense window starting at event i is no burst: neither is one starting within W/10 after it
+ * (the same endings but a few; a burst that begins there was in this window's core and passed
+ * or failed with it). Skipping them keeps a long dense stretch linear, not quadratic. */
+static void reject(struct incidents *d, struct bucket *b, size_t i, int64_t w)
+{
+	size_t k = lower_bound(b, i + 1, b->n, b->ev[i].t + w / 10 + 1);
+
+	for (size_t m = i; m < k; m++) {
+		if (!(b->ev[m].flags & EV_DECIDED)) {
+			b->ev[m].flags |= EV_DECIDED;
+			settle(d, b->ev[m].seq, 0);
+		}
+	}
+	b->cursor = k;
+}
+
 /* Decides what it can of bucket `b` at the watermark (`final`: the stream ended). Returns true
  * when the bucket is empty and can go. */
 static bool evaluate(struct incidents *d, struct bucket *b, bool final)
@@ -631,6 +741,7 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 	int64_t w = rules[fam].window_ns;
 	int64_t sk = skew(d, fam);
 	int64_t wm = d->watermark;
+	int64_t next_due = wm + SEC;
 
 	while (b->cursor < b->n) {
 		size_t i = b->cursor;
@@ -640,8 +751,10 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			b->cursor++;
 			continue;
 		}
-		if (!final && e->t + w + sk > wm)
+		if (!final && e->t + w + sk > wm) {
+			next_due = e->t + w + sk;
 			break;
+		}
 		size_t j = lower_bound(b, i, b->n, e->t + w + 1); /* [i, j): within W */
 		size_t c = j - i;
 
@@ -656,22 +769,27 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			j++;
 		int64_t end = b->ev[j - 1].t;
 
-		if (!final && end + AFTER_NS + sk > wm)
+		if (!final && end + AFTER_NS + sk > wm) {
+			next_due = end + AFTER_NS + sk;
 			break; /* the after-window is not final yet */
-		/* stragglers: around the dense core */
-		size_t lo = i, hi = j;
-		size_t ng = hi - lo - 1;
-		int64_t *gaps = malloc(ng * sizeof *gaps);
-		int64_t med = 0;
-
-		if (gaps) {
-			for (size_t k = 0; k < ng; k++)
-				gaps[k] = b->ev[lo + k + 1].t - b->ev[lo + k].t;
-			qsort(gaps, ng, sizeof *gaps, cmp_i64);
-			med = gaps[ng / 2];
-			free(gaps);
 		}
-		int64_t cut = med * STRAGGLER_FACTOR;
+		/* A steady stream at least half as dense as this window around it cannot make a
+		 * burst of it: said without sorting anything (the common case on a busy key). */
+		{
+			int64_t b0 = e->t - BEFORE_NS, a1 = end + AFTER_NS;
+			size_t around = (i - lower_bound(b, b->head, i, b0)) +
+			                (lower_bound(b, j, b->n, a1 + 1) - j);
+
+			if ((double)(j - i) * (double)(BEFORE_NS + AFTER_NS) <
+			    0.5 * RATE_FACTOR * (double)around * (double)w) {
+				reject(d, b, i, w);
+				continue;
+			}
+		}
+		/* stragglers: around the dense core, further from their neighbour than
+		 * STRAGGLER_FACTOR mean gaps of the window (and STRAGGLER_MIN) */
+		size_t lo = i, hi = j;
+		int64_t cut = (b->ev[j - 1].t - b->ev[i].t) / (int64_t)(j - i - 1) * STRAGGLER_FACTOR;
 
 		if (cut < STRAGGLER_MIN_NS)
 			cut = STRAGGLER_MIN_NS;
@@ -711,9 +829,7 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			ok = (double)open >= COEXIST * (double)n;
 		}
 		if (!ok) {
-			e->flags |= EV_DECIDED;
-			settle(d, e->seq, 0);
-			b->cursor++;
+			reject(d, b, i, w);
 			continue;
 		}
 
@@ -815,21 +931,69 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 	}
 	while (b->sp_head < b->sp_n && b->sp[b->sp_head].last < keep_from)
 		b->sp_head++;
-	return final || (b->head == b->n && b->sp_head == b->sp_n);
+	if (final)
+		return true;
+	if (b->dense && wm > b->dense_until) {
+		b->dense = false;
+		d->n_dense--;
+	}
+	if (b->cursor < b->n) {
+		schedule(d, b, next_due);
+		return false;
+	}
+	/* all decided: few endings make no baseline worth keeping */
+	if (b->n - b->head < MIN_MEMBERS)
+		return true;
+	schedule(d, b, wm + 5 * SEC); /* look again as they age out */
+	return false;
 }
 
+static void drop_bucket(struct incidents *d, struct bucket *b)
+{
+	d->n_events -= b->n - b->head;
+	remove_bucket(d, b);
+}
+
+/* Looks at the buckets due by the watermark (`final`: at all of them, for the last time). */
 static void sweep(struct incidents *d, bool final)
 {
-	for (unsigned i = 0; i < d->n_active;) {
-		struct bucket *b = &d->map[d->active[i]];
+	if (final) {
+		for (uint32_t id = 0; id < d->pool_n; id++) {
+			struct bucket *b = bucket_at(d, id);
 
-		if (evaluate(d, b, final)) {
-			d->n_events -= b->n - b->head;
-			remove_bucket(d, b); /* moves another bucket into active[i] */
-			continue;
+			if (b->used) {
+				evaluate(d, b, true);
+				drop_bucket(d, b);
+			}
 		}
-		i++;
+		memset(d->wheel, 0, sizeof d->wheel);
+		return;
 	}
+	int64_t now_sec = d->watermark / SEC;
+	int64_t from = d->wheel_sec;
+
+	if (now_sec - from >= WHEEL)
+		from = now_sec - WHEEL + 1; /* every slot once */
+	for (int64_t sec = from; sec <= now_sec; sec++) {
+		uint32_t slot = (uint32_t)(sec % WHEEL);
+		uint32_t next = d->wheel[slot];
+
+		d->wheel[slot] = 0;
+		d->wheel_sec = now_sec + 1; /* new entries go after what is being looked at */
+		while (next) {
+			struct bucket *b = bucket_at(d, next - 1);
+
+			next = b->wheel_next;
+			b->queued = false;
+			if (b->due > d->watermark) {
+				schedule(d, b, b->due);
+				continue;
+			}
+			if (evaluate(d, b, false))
+				drop_bucket(d, b);
+		}
+	}
+	d->wheel_sec = now_sec + 1;
 }
 
 /* --- interface ------------------------------------------------------------------------------- */
@@ -840,9 +1004,8 @@ struct incidents *incidents_create(incident_sink sink, void *ctx, int64_t expire
 
 	if (!d)
 		return NULL;
-	d->map = calloc(MAX_KEYS, sizeof *d->map);
-	d->active = calloc(MAX_KEYS, sizeof *d->active);
-	if (!d->map || !d->active) {
+	d->map = calloc(MAP_SLOTS, sizeof *d->map);
+	if (!d->map) {
 		incidents_destroy(d);
 		return NULL;
 	}
@@ -856,13 +1019,19 @@ void incidents_destroy(struct incidents *d)
 {
 	if (!d)
 		return;
-	if (d->map)
-		for (unsigned i = 0; i < d->n_active; i++) {
-			free(d->map[d->active[i]].ev);
-			free(d->map[d->active[i]].sp);
+	for (uint32_t id = 0; id < d->pool_n; id++) {
+		struct bucket *b = bucket_at(d, id);
+
+		if (b->used) {
+			if (b->ev != b->inl)
+				free(b->ev);
+			free(b->sp);
 		}
+	}
+	for (uint32_t c = 0; c < d->pool_cap / CHUNK; c++)
+		free(d->chunk[c]);
 	free(d->map);
-	free(d->active);
+	free(d->free_ids);
 	free(d->hold);
 	for (unsigned i = 0; i < d->n_kept; i++)
 		free(d->kept[i].members);
@@ -882,8 +1051,10 @@ int incidents_add(struct incidents *d, const struct flow_record *rec)
 		d->origin_ns = rec->first_ts_ns;
 	if (!d->started || rec->last_ts_ns > d->watermark)
 		d->watermark = rec->last_ts_ns;
-	if (!d->started)
+	if (!d->started) {
 		d->last_sweep = d->watermark;
+		d->wheel_sec = d->watermark / SEC;
+	}
 	d->started = true;
 	d->ts_nano |= rec->ts_nano;
 	timeline_add(&d->tl, rec->has_close_ts ? rec->close_ts_ns : rec->last_ts_ns, rec->close_class);
@@ -901,26 +1072,20 @@ int incidents_add(struct incidents *d, const struct flow_record *rec)
 		if (!b || !push_event(d, b, &ev)) {
 			settle(d, d->seq, 0);
 			pending = false;
+		} else if (!b->queued) {
+			schedule(d, b, ev.t + rules[fam].window_ns + skew(d, fam));
 		}
 	} else {
 		hold_push(d, false);
 	}
 	/* other flows of a closing endpoint: survivors of a sweep */
-	if (fam != FAM_SERVER_CLOSE && d->n_active) {
+	if (fam != FAM_SERVER_CLOSE && d->n_dense) {
 		struct key sk = { .family = FAM_SERVER_CLOSE, .addr_family = rec->server.addr.family,
 		                  .port = rec->server.port };
 		struct bucket *b;
 
 		memcpy(sk.a, rec->server.addr.bytes, 16);
-		if ((b = lookup(d, &sk, false)) != NULL)
-			push_span(b, rec->first_ts_ns, rec->last_ts_ns);
-	}
-	if (fam != FAM_CLIENT_CLOSE && d->n_active) {
-		struct key ck = { .family = FAM_CLIENT_CLOSE, .addr_family = rec->client.addr.family };
-		struct bucket *b;
-
-		memcpy(ck.a, rec->client.addr.bytes, 16);
-		if ((b = lookup(d, &ck, false)) != NULL)
+		if ((b = lookup(d, &sk, false)) != NULL && b->dense)
 			push_span(b, rec->first_ts_ns, rec->last_ts_ns);
 	}
 	(void)pending;
