@@ -17,13 +17,13 @@
  *
  * The last column, `incident`, is the number of the incident (incidents.h) the connection belongs
  * to, or null. A connection's record comes out before anyone can know whether an incident will
- * take it: the detector decides once the capture has moved past the burst's window (about 30 s
- * of capture time for connections that ended on the wire, --expire + 30 s for those that went
+ * take it: the detector decides once the capture has moved past the burst's window (about 20 s
+ * of capture time for connections that ended on the wire, --expire + 20 s for those that went
  * silent). So a row that may still join one is held, and every row after it too (rows stay in
  * the order flows finished); rows no incident can take are written at once while nothing is
  * held. At most HELD_MAX_BYTES of rows are held: past that the oldest is written with what is
  * known then (null when undecided) -- a bound, not a case that real captures reach at normal
- * rates (a million connections an hour hold a few MiB).
+ * rates (a thousand connections a second hold about 15 MiB).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,7 +36,7 @@
 #include "rbuf.h"
 #include "writer_impl.h"
 
-#define HELD_MAX_BYTES (64u << 20)
+#define HELD_MAX_BYTES (32u << 20)
 
 /* A row waiting for its incident: its text (without the incident field and newline) is
  * held.data[off .. off + len). */

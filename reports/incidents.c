@@ -7,7 +7,6 @@
  *   server_close  closed by the server: fin_graceful,             server address   the server's
  *                 half_closed_at_end, rst_unread_data, rst_abort, and port         first FIN or RST
  *                 rst_after_close (no RST forged by the path)
- *   client_close  the same, closed by the client                  client address   the client's ...
  *   path_reset    a RST from the path (modifier                   client /24 (/64) the RST
  *                 rst_from_middlebox, or middlebox_idle_timeout   and server /24
  *                 answered by a reset)                            (/64)
@@ -18,6 +17,10 @@
  *
  * A SYN family record is in no other family (its opening is what went wrong). The path keys
  * are networks, not addresses: a firewall, a NAT or a link serves many hosts of a network.
+ * Connections a client closed are in no family: on a server's capture every client address
+ * would be a key of its own (hundreds of thousands, each costing a bucket, for the rare client
+ * process that holds 20 connections and dies), and every case the detector is for -- a server
+ * process, a middlebox, a path, a listener -- shows on the server's side or the path's.
  *
  * Per key the detector keeps the candidate events of a bounded time window, sorted by event
  * time, and looks at them once they are final (no later record can still fall in the window:
@@ -46,11 +49,13 @@
  *     connections that a common cause ended had been open together.
  *
  * The kind of an incident follows from its family and members:
- *   server_close / client_close: server_exit / client_exit when the closer reset a member
+ *   server_close: server_exit when the server reset a member
  *     (rst_unread_data, rst_abort: a process that dies with unread data resets, RFC 9293
  *     §3.10.4 and Linux tcp_close()) or when nothing of that endpoint outlived the burst; else
  *     keepalive_sweep: only FINs, and connections of the same endpoint that were open before it
  *     went on after it (survivors): the endpoint chose which connections to close, the idle ones.
+ *     A server that closes every connection it has at once with FINs (a graceful restart, or a
+ *     sweep that finds them all idle) reads as server_exit; the sentence names both readings.
  *   path_reset: path_reset. path_silence: state_loss when most members spoke after a long
  *     silence (diagnosis middlebox_idle_timeout: the middlebox forgot them while they were idle),
  *     else path_outage. syn: listen_overflow (a full listen queue drops SYNs silently,
@@ -60,10 +65,12 @@
  * after its last segment, or after --expire (300 s) of silence for a flow that just stopped
  * (peer_vanished, keepalive_timeout, and any flow that simply went quiet). The capture's clock as
  * the stream shows it is the latest last_ts of the records seen (the watermark). A window is
- * final once the watermark is SKEW past its end: 30 s for the families of flows that ended on the
- * wire and for the SYN family (a connection whose opening was retried and that then lives on for
- * more than that comes out too late to count), --expire + 30 s for the silence family (its
- * flows come out at expiry). A member whose record comes out later than that is missed; the end
+ * final once the watermark is SKEW past its end: 20 s (FINISHED_QUIET and as much again for the
+ * segments that trail an ending) for the families of flows that ended on the wire and for the
+ * SYN family (a connection whose opening was retried and that then lives on for longer comes out
+ * too late to count), --expire + 20 s for the silence family (its flows come out at expiry).
+ * The watermark trails the engine's clock by about FINISHED_QUIET, so the skew is generous. A
+ * CSV report holds its rows this long (csv_writer.c). A member whose record comes out later than that is missed; the end
  * of the stream decides all.
  *
  * Memory: per key, the events from BEFORE before the oldest undecided one; a key whose events are
@@ -89,7 +96,7 @@
 #define BASE_FLOOR_NS (10 * SEC)
 #define RATE_FACTOR 5.0
 #define COEXIST 0.9
-#define SKEW_NS (30 * SEC)
+#define SKEW_NS (20 * SEC)
 #define DEFAULT_EXPIRE (300 * SEC)
 #define STRAGGLER_FACTOR 50
 #define STRAGGLER_MIN_NS (100000000LL)
@@ -415,7 +422,10 @@ static enum family classify(const struct flow_record *r, struct key *k, struct e
 	            r->close_class == CLOSE_RST_AFTER_CLOSE)) {
 		enum flow_direction side = r->closer == CLOSER_SERVER ? FROM_SERVER : FROM_CLIENT;
 
-		fam = r->closer == CLOSER_SERVER ? FAM_SERVER_CLOSE : FAM_CLIENT_CLOSE;
+		/* a client host closing many connections at once is not tracked: see the top */
+		if (r->closer != CLOSER_SERVER)
+			return FAM_NONE;
+		fam = FAM_SERVER_CLOSE;
 		ev->t = closer_first(r, side);
 		if (r->close_class == CLOSE_RST_UNREAD_DATA || r->close_class == CLOSE_RST_ABORT)
 			ev->flags |= EV_RST;
