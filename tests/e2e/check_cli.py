@@ -56,8 +56,8 @@ def complete(source, *words):
 
 def main():
     binary, src, build = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
-    man = src / "analyzer" / "tcpmortem.1"
-    completion = src / "analyzer" / "tcpmortem.bash"
+    man = src / "analyzer" / "cli" / "tcpmortem.1"
+    completion = src / "analyzer" / "cli" / "tcpmortem.bash"
     page = man.read_text(encoding="utf-8")
 
     groff = shutil.which("groff")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Streaming and expiry rules of analyzer/engine.h, end to end.
+"""Streaming and expiry rules of analyzer/engine/engine.h, end to end.
 
 - NDJSON rows of finished connections come out while the capture is still being read (a pipe
   that stalls half way).

@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "analyzer/flow_table.h"
-#include "analyzer/tracker.h"
+#include "flow_table.h"
+#include "tracker.h"
 #include "cunit_main.h"
 
 /* Where the flows of the tests live. */

@@ -15,8 +15,8 @@
 #include <CUnit/CUnit.h>
 #include <pcap/dlt.h>
 
-#include "dissect/dissect.h"
-#include "dissect/segment.h"
+#include "dissect.h"
+#include "segment.h"
 #include "cunit_main.h"
 
 #ifndef DLT_IPV4

@@ -1,4 +1,4 @@
-/* test_reason.c - the reason formatter (reports/flow_reason.h) against snprintf.
+/* test_reason.c - the reason formatter (contract/flow_reason.h) against snprintf.
  *
  * The reference is what the classifier used to do: one snprintf per sentence, with the format
  * strings it had, and durations through "%lld µs", "%.1f ms", "%.2f s". Every template is
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "reports/flow_reason.h"
+#include "flow_reason.h"
 #include "cunit_main.h"
 
 /* --- the reference: the classifier's snprintf calls, as they were ------------------------------ */

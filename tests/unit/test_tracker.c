@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyzer/classify.h"
-#include "analyzer/flow_table.h"
-#include "analyzer/tcp_state.h"
-#include "analyzer/timers.h"
-#include "analyzer/tracker.h"
+#include "classify.h"
+#include "flow_table.h"
+#include "tcp_state.h"
+#include "timers.h"
+#include "tracker.h"
 
 #define MS 1000000LL
 #define T0 (1764000000LL * 1000000000LL)
@@ -1229,7 +1229,7 @@ static void test_window_scaling(void)
 	CU_ASSERT_EQUAL(s.flow->dir[FROM_SERVER].zero_windows, 1);
 }
 
-/* --- compact snapshots (analyzer/live_flow.h) -------------------------------------------------- */
+/* --- compact snapshots (analyzer/flow/live_flow.h) -------------------------------------------------- */
 
 /* Sends the next segment of side d at absolute time `ts`. */
 static void send_at(struct script *s, int64_t ts, enum flow_direction d, uint8_t flags,

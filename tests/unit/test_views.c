@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reports/digest.h"
-#include "reports/ladder.h"
-#include "reports/rtext.h"
-#include "reports/story.h"
-#include "reports/writer.h"
+#include "digest.h"
+#include "ladder.h"
+#include "rtext.h"
+#include "story.h"
+#include "writer.h"
 #include "cunit_main.h"
 
 #define MS 1000000LL

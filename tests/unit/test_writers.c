@@ -16,8 +16,8 @@
 #include <csv.h>
 #include <jansson.h>
 
-#include "reports/flow_record.h"
-#include "reports/writer.h"
+#include "flow_record.h"
+#include "writer.h"
 #include "cunit_main.h"
 
 /* --- helpers ---------------------------------------------------------------------------------- */

@@ -21,7 +21,7 @@
  */
 #include "tcp_state.h"
 
-#include "dissect/segment.h"
+#include "segment.h"
 
 static enum tcp_state after_fin_sent(enum tcp_state s)
 {

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "reports/flow_record.h"
+#include "flow_record.h"
 
 /* What one segment means to an endpoint's state machine. */
 struct state_event {
