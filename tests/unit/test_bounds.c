@@ -192,12 +192,5 @@ static int store_destroy(void)
 	return 0;
 }
 
-static CU_SuiteInfo suites[] = {
-	{ "tombstones", store_init, store_destroy, NULL, NULL, tombstone_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_bounds");
-}
+CUNIT_MAIN("test_bounds",
+           { "tombstones", store_init, store_destroy, NULL, NULL, tombstone_tests })

@@ -156,12 +156,5 @@ static CU_TestInfo pool_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "pool", NULL, NULL, NULL, NULL, pool_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_pool");
-}
+CUNIT_MAIN("test_pool",
+           { "pool", NULL, NULL, NULL, NULL, pool_tests })

@@ -548,13 +548,6 @@ static CU_TestInfo duration_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "reason", NULL, NULL, NULL, NULL, reason_tests },
-	{ "duration", NULL, NULL, NULL, NULL, duration_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_reason");
-}
+CUNIT_MAIN("test_reason",
+           { "reason", NULL, NULL, NULL, NULL, reason_tests },
+           { "duration", NULL, NULL, NULL, NULL, duration_tests })

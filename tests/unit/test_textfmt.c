@@ -296,12 +296,5 @@ static CU_TestInfo tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "textfmt", NULL, NULL, NULL, NULL, tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_textfmt");
-}
+CUNIT_MAIN("test_textfmt",
+           { "textfmt", NULL, NULL, NULL, NULL, tests })
