@@ -9,6 +9,9 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "instream.h"
 
 #define ERROR_MAX (PCAP_ERRBUF_SIZE + 64)
 
@@ -38,6 +41,8 @@ struct capture_file {
 	bool done;          /* read to its end (or its error) */
 	char error[ERROR_MAX];
 	char *read_buffer;  /* the stdio buffer of its stream; freed after pcap_close() */
+	struct instream *in; /* compressed, standard input or a pipe: the stream behind the pcap */
+	enum compression compression;
 	/* The frame read ahead, for the merge. */
 	bool pending;
 	struct pcap_pkthdr *hdr;
@@ -133,27 +138,12 @@ static bool header_is_nano(const uint8_t *buf, size_t n)
 	return nano;
 }
 
-#define HEADER_PEEK 4096
-
-static bool file_is_nano(const char *path)
-{
-	uint8_t buf[HEADER_PEEK];
-	size_t n;
-	FILE *fp = fopen(path, "rb");
-
-	if (!fp)
-		return false;
-	n = fread(buf, 1, sizeof buf, fp);
-	fclose(fp);
-	return header_is_nano(buf, n);
-}
-
 /* The same for a stream that can seek (a regular file, or memory from fmemopen): peeks at the
  * header and puts the position back. A stream that cannot seek (a pipe) is left untouched, and
  * the caller learns the precision from the timestamps themselves. */
 static bool stream_is_nano(FILE *fp)
 {
-	uint8_t buf[HEADER_PEEK];
+	uint8_t buf[INSTREAM_HEAD];
 	long pos = ftell(fp);
 	size_t n;
 
@@ -184,21 +174,79 @@ static void close_pcap(struct capture_file *cf)
 	if (cf->pcap)
 		pcap_close(cf->pcap);
 	cf->pcap = NULL;
+	cf->in = NULL; /* closed with the pcap's stream */
 	free(cf->read_buffer);
 	cf->read_buffer = NULL;
 }
 
-/* Opens a named file for libpcap as pcap_open_offline() would (same message when it cannot),
- * with a read buffer of `buffer_size` bytes and the kernel told it will be read sequentially. */
-static FILE *open_path(struct capture_file *cf, size_t buffer_size, char *errbuf)
+/* Reads up to `size` bytes from the start of `fd` (a pipe: as many as arrive before its end). */
+static size_t read_prefix(int fd, uint8_t *buf, size_t size)
 {
-	FILE *fp = fopen(cf->path, "rb");
+	size_t n = 0;
 
-	if (!fp) {
+	while (n < size) {
+		ssize_t r = read(fd, buf + n, size - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	return n;
+}
+
+/* Opens a named file for libpcap (with pcap_open_offline()'s message when it cannot), told to
+ * the kernel as read sequentially. A plain regular file is a stdio stream with a read buffer of
+ * `buffer_size` bytes, as libpcap would open it; compressed content, and a file that is not a
+ * regular file (a FIFO, /dev/stdin, a process substitution), go through an instream, which
+ * detects the compression. *nano: the precision the header shows (plain files). */
+static FILE *open_path(struct capture_file *cf, size_t buffer_size, bool *nano, char *errbuf)
+{
+	uint8_t head[INSTREAM_HEAD];
+	size_t n;
+	struct stat st;
+	FILE *fp;
+	int fd = open(cf->path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
 		snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s: %s", cf->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
-	(void)posix_fadvise(fileno(fp), 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s: %s", cf->path, strerror(EISDIR));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		n = read_prefix(fd, head, COMPRESSION_MAGIC_MAX);
+		return instream_open(fd, head, n, buffer_size, &cf->in);
+	}
+	cf->size = (uint64_t)st.st_size;
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	{
+		ssize_t r = pread(fd, head, sizeof head, 0);
+
+		n = r > 0 ? (size_t)r : 0;
+	}
+	if (compression_detect(head, n) != COMPRESSION_NONE) {
+		/* The bytes peeked at are the instream's first: it reads on after them. */
+		if (lseek(fd, (off_t)n, SEEK_SET) < 0) {
+			snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s: %s", cf->path, strerror(errno));
+			close(fd);
+			return NULL;
+		}
+		return instream_open(fd, head, n, buffer_size, &cf->in);
+	}
+	*nano = header_is_nano(head, n);
+	fp = fdopen(fd, "rb");
+	if (!fp) {
+		snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s: %s", cf->path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
 	/* Only the reading thread touches the stream: no lock per fread (with --threads, glibc
 	 * would otherwise take and release one twice per record). */
 	(void)__fsetlocking(fp, FSETLOCKING_BYCALLER);
@@ -215,44 +263,65 @@ static void open_one(struct capture_file *cf, FILE *stream, const char *bpf_filt
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	bool is_stdin = !stream && strcmp(cf->path, "-") == 0;
 	bool nano = false;
+	FILE *fp = NULL;
 
 	cf->dlt = -1; /* no link type until the file is open: dissect_link_name(-1) is NULL */
 
 	if (stream) {
 		nano = stream_is_nano(stream);
-		cf->pcap = pcap_fopen_offline_with_tstamp_precision(stream, PCAP_TSTAMP_PRECISION_NANO,
-		                                                    errbuf);
-		if (!cf->pcap)
-			fclose(stream);
+		fp = stream;
 	} else if (is_stdin) {
-		/* libpcap never closes stdin, so its buffer must live as long as the process. */
-		static char stdin_buffer[READ_BUFFER_MAX];
-		static bool stdin_buffered;
+		/* Standard input may be compressed too: its first bytes are read to know, and handed
+		 * back through the instream. A duplicate descriptor is read, so that closing the
+		 * stream leaves descriptor 0 to the process. */
+		uint8_t head[COMPRESSION_MAGIC_MAX];
+		int fd = dup(STDIN_FILENO);
 
-		if (!stdin_buffered)
-			stdin_buffered = setvbuf(stdin, stdin_buffer, _IOFBF, sizeof stdin_buffer) == 0;
-		(void)__fsetlocking(stdin, FSETLOCKING_BYCALLER);
-		cf->pcap = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO,
-		                                                    errbuf);
+		if (fd < 0)
+			snprintf(errbuf, sizeof errbuf, "standard input: %s", strerror(errno));
+		else
+			fp = instream_open(fd, head, read_prefix(fd, head, sizeof head), READ_BUFFER_MAX,
+			                   &cf->in);
 	} else {
-		FILE *fp = open_path(cf, buffer_size, errbuf);
+		fp = open_path(cf, buffer_size, &nano, errbuf);
+	}
+	if (fp) {
+		if (cf->in)
+			cf->compression = instream_compression(cf->in);
+		cf->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
+		                                                    errbuf);
+		if (!cf->pcap) {
+			const char *damage = cf->in ? instream_error(cf->in) : NULL;
 
-		if (fp) {
-			cf->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
-			                                                    errbuf);
-			if (cf->pcap)
-				nano = file_is_nano(cf->path);
-			else
-				fclose(fp);
+			if (damage)
+				snprintf(errbuf, sizeof errbuf, "%s", damage);
+			fclose(fp);
+			cf->in = NULL;
+		} else if (cf->in) {
+			/* libpcap has read the header (pcapng: up to the first interface): the bytes
+			 * the instream kept show its precision, as a named file's do. */
+			size_t n;
+			const uint8_t *head = instream_head(cf->in, &n);
+
+			nano = header_is_nano(head, n);
 		}
+	} else if (!errbuf[0]) {
+		snprintf(errbuf, sizeof errbuf, "%s: out of memory", cf->path);
 	}
 	if (!cf->pcap) {
+		const char *compression = compression_name(cf->compression);
+
 		close_pcap(cf); /* its stream is closed: only the buffer is left */
 		/* libpcap's wording for an empty or foreign file is about header bytes; say it plainly. */
 		if (strstr(errbuf, "only got 0"))
 			snprintf(cf->error, sizeof cf->error, "empty file, not a capture");
+		else if (strstr(errbuf, "unknown file format") && compression)
+			snprintf(cf->error, sizeof cf->error, "not a pcap or pcapng capture (%s-compressed)",
+			         compression);
 		else if (strstr(errbuf, "unknown file format"))
 			snprintf(cf->error, sizeof cf->error, "not a pcap or pcapng capture");
+		else if (strncmp(errbuf, "damaged ", 8) == 0)
+			snprintf(cf->error, sizeof cf->error, "%s", errbuf);
 		else
 			snprintf(cf->error, sizeof cf->error, "cannot open: %s", errbuf);
 		cf->unreadable = true;
@@ -268,11 +337,10 @@ static void open_one(struct capture_file *cf, FILE *stream, const char *bpf_filt
 		return;
 	}
 	cf->ts_nano = nano;
-	{
+	if (stream) { /* a named file's size is known from open_path() */
 		struct stat st;
-		FILE *fp = pcap_file(cf->pcap);
 
-		if (fp && fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode))
+		if (fileno(stream) >= 0 && fstat(fileno(stream), &st) == 0 && S_ISREG(st.st_mode))
 			cf->size = (uint64_t)st.st_size;
 	}
 	if (bpf_filter) {
@@ -303,9 +371,10 @@ static void read_ahead(struct capture_file *cf)
 				cf->ts_nano = true; /* standard input: sub-microsecond digits prove it */
 			return;
 		}
-		if (rc == PCAP_ERROR) {
+		if (cf->in && instream_error(cf->in)) /* the decompression failed, not the capture */
+			snprintf(cf->error, sizeof cf->error, "%s", instream_error(cf->in));
+		else if (rc == PCAP_ERROR)
 			snprintf(cf->error, sizeof cf->error, "damaged capture: %s", pcap_geterr(cf->pcap));
-		}
 		close_pcap(cf);
 		cf->done = true;
 		return;
@@ -454,6 +523,16 @@ uint64_t capture_set_bytes_read(const struct capture_set *cs, uint64_t *total)
 
 		if (cf->unreadable)
 			continue;
+		if (cf->in && cf->size) {
+			read += instream_consumed(cf->in);
+			sum += cf->size;
+			continue;
+		}
+		if (cf->done && cf->size) {
+			read += cf->size;
+			sum += cf->size;
+			continue;
+		}
 		if (!cf->size) {
 			known = false;
 			read += cf->consumed;
