@@ -371,6 +371,7 @@ FILE *instream_open(int fd, const uint8_t *prefix, size_t prefix_len, size_t buf
 	}
 	memcpy(s->in, prefix, prefix_len);
 	s->in_len = prefix_len;
+	s->consumed = prefix_len; /* read from the same file, by the caller */
 	fp = fopencookie(s, "rb", io);
 	if (!fp) {
 		cookie_close(s);

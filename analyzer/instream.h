@@ -51,7 +51,7 @@ FILE *instream_open(int fd, const uint8_t *prefix, size_t prefix_len, size_t buf
 enum compression instream_compression(const struct instream *in);
 /* NULL, or what is wrong with the compressed stream ("truncated: ..."). */
 const char *instream_error(const struct instream *in);
-/* Bytes read from the file descriptor so far (compressed bytes, for progress). */
+/* Bytes of the file read so far, the prefix included (compressed bytes, for progress). */
 uint64_t instream_consumed(const struct instream *in);
 /* The first bytes of the content handed out (at most INSTREAM_HEAD). */
 const uint8_t *instream_head(const struct instream *in, size_t *n);
