@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Times tcpmortem against a bare libpcap read loop on the same capture, several runs each,
 alternating, and prints medians: throughput, the tcpmortem/bare ratio (run by run), peak RSS,
-RSS per concurrent flow, and the per-flow cost of each writer.
+RSS per concurrent flow, and the per-flow cost of each writer. Then, for each compressed copy
+of the capture given: tcpmortem reading it against its decompressor (zcat, zstdcat, ...) piped
+into the bare loop, throughput counted in bytes of the uncompressed capture.
 
-Usage: bench.py BARE_LOOP TCPMORTEM CAPTURE RUNS
+Usage: bench.py BARE_LOOP TCPMORTEM CAPTURE RUNS [COMPRESSED_COPY...]
 """
 import json
 import os
@@ -25,6 +27,36 @@ def run(cmd):
     if int(code) not in (0, 1) or proc.returncode not in (0, 1):
         sys.exit(f"{cmd} failed with status {code}")
     return float(wall), int(kib) * 1024
+
+
+DECOMPRESSORS = {".gz": "zcat", ".zst": "zstdcat", ".lz4": "lz4cat", ".xz": "xzcat"}
+
+
+def compressed(bare, tool, size, copies, runs):
+    """tcpmortem on each compressed copy against `DECOMPRESSOR copy | bare_loop -`."""
+    print(f"\ncompressed copies ({runs} runs each, medians; MB/s of the uncompressed capture):")
+    print(f"{'':44} {'seconds':>8} {'MB/s':>8} {'vs pipe':>8} {'peak RSS':>10}")
+    for copy in copies:
+        cat = DECOMPRESSORS[os.path.splitext(copy)[1]]
+        modes = {
+            f"{cat} | bare loop": ["sh", "-c", f"{cat} '{copy}' | '{bare}' -"],
+            f"tcpmortem {os.path.basename(copy)}": [tool, "-f", "text", "-o", "/dev/null", copy],
+            f"{cat} | tcpmortem -": ["sh", "-c", f"{cat} '{copy}' | '{tool}' -o /dev/null -"],
+        }
+        times = {m: [] for m in modes}
+        rss = {m: [] for m in modes}
+        for _ in range(runs):
+            for m, cmd in modes.items():
+                t, r = run(cmd)
+                times[m].append(t)
+                rss[m].append(r)
+        pipe = list(modes)[0]
+        print(f"{os.path.basename(copy)}: {os.path.getsize(copy) / 1e6:.0f} MB compressed")
+        for m in modes:
+            med = statistics.median(times[m])
+            ratio = statistics.median(b / t for b, t in zip(times[pipe], times[m]))
+            print(f"  {m:42} {med:8.3f} {size / med / 1e6:8.1f} {ratio:8.1%} "
+                  f"{statistics.median(rss[m]) / 2**20:8.1f} MiB")
 
 
 def main():
@@ -69,6 +101,8 @@ def main():
     for fmt in ("ndjson", "csv", "json"):
         extra = (med[f"tcpmortem {fmt}"] - med["tcpmortem text"]) / flows * 1e6
         print(f"{fmt} writer: {extra:.2f} µs per flow (over the text summary run)")
+    if len(sys.argv) > 5:
+        compressed(bare, tool, size, sys.argv[5:], runs)
 
 
 if __name__ == "__main__":

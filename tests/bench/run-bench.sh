@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark (not part of the test suite): builds tcpmortem, a bare libpcap read loop and the
-# benchmark capture (outside git, from the real-stack samples), then times them on the same file.
+# benchmark capture (outside git, from the real-stack samples), then times them on the same file,
+# and on its gzip and zstd copies against zcat/zstdcat piped into the bare loop.
 #   bash tests/bench/run-bench.sh              # 1M connections, 5 runs each
 #   CONNECTIONS=200000 RUNS=3 bash tests/bench/run-bench.sh
 # Environment: BENCH_DIR (default /tmp/tcpmortem-bench), CONNECTIONS, GAP_US, RUNS.
@@ -22,4 +23,8 @@ if [ ! -s "$capture" ]; then
 	"$dir/make_bench_capture" "$capture" "$conns" "${GAP_US:-2000}" \
 		$(ls samples/captures/*.pcap | grep -v -e _vlan -e _qinq)
 fi
-exec python3 tests/bench/bench.py "$dir/bare_loop" build-bench/tcpmortem "$capture" "${RUNS:-5}"
+# Compressed copies (default levels), read by tcpmortem and by zcat/zstdcat into the bare loop.
+[ -s "$capture.gz" ] || gzip -c "$capture" > "$capture.gz"
+[ -s "$capture.zst" ] || zstd -q -c "$capture" > "$capture.zst"
+exec python3 tests/bench/bench.py "$dir/bare_loop" build-bench/tcpmortem "$capture" "${RUNS:-5}" \
+	"$capture.gz" "$capture.zst"
