@@ -1,5 +1,5 @@
-/* instream.c - decompressing input streams (instream.h). */
-#define _GNU_SOURCE /* fopencookie */
+/* instream.c - decompressing input streams (instream.h). Built with _GNU_SOURCE (CMakeLists.txt)
+ * for fopencookie. */
 #include "instream.h"
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 
 #include <lz4frame.h>
 #include <lzma.h>
+#define ZLIB_CONST /* z_stream.next_in is const */
 #include <zlib.h>
 #include <zstd.h>
 
@@ -124,7 +125,7 @@ static int step(struct instream *s, uint8_t *buf, size_t size, size_t *produced,
 			s->reset = false;
 			s->clean = false;
 		}
-		s->u.z.next_in = (Bytef *)(uintptr_t)src;
+		s->u.z.next_in = src;
 		s->u.z.avail_in = (uInt)(avail > UINT32_MAX ? UINT32_MAX : avail);
 		s->u.z.next_out = out;
 		s->u.z.avail_out = (uInt)(room > UINT32_MAX ? UINT32_MAX : room);

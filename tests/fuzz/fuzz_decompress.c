@@ -2,8 +2,8 @@
  * capture reader on top of it.
  *
  * Input: the bytes of a file, compressed or not (the seeds: the samples' first kilobytes
- * compressed by gzip, zstd, lz4 and xz, see make-seeds.py). It is put in an anonymous memory
- * file and read twice:
+ * compressed by gzip, zstd, lz4 and xz, see make-seeds.py). It is put in a temporary file and
+ * read twice:
  *  1. through instream_open() and fread() to the end (at most OUTPUT_MAX bytes: a small input
  *     may claim gigabytes);
  *  2. by name (/proc/self/fd/N), as a command-line file is: capture_set_open() peeks at the
@@ -15,9 +15,7 @@
  *  - the first bytes kept (instream_head) are the first bytes read;
  *  - every frame is within the snapshot length libpcap allows; a file's error is one line.
  */
-#define _GNU_SOURCE /* memfd_create */
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "analyzer/capture.h"
@@ -99,11 +97,14 @@ static void read_capture(int fd)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int fd = memfd_create("fuzz_decompress", MFD_CLOEXEC);
-	int fd2;
+	FILE *tmp = tmpfile();
+	int fd, fd2;
 
+	FUZZ_CHECK(tmp != NULL);
+	FUZZ_CHECK(fwrite(data, 1, size, tmp) == size && fflush(tmp) == 0);
+	fd = dup(fileno(tmp));
+	fclose(tmp);
 	FUZZ_CHECK(fd >= 0);
-	FUZZ_CHECK(write(fd, data, size) == (ssize_t)size);
 	fd2 = dup(fd);
 	FUZZ_CHECK(fd2 >= 0);
 	read_stream(fd, data, size);

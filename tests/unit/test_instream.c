@@ -17,6 +17,7 @@
 
 #include <lz4frame.h>
 #include <lzma.h>
+#define ZLIB_CONST
 #include <zlib.h>
 #include <zstd.h>
 
@@ -49,7 +50,7 @@ static struct buf gzip_of(const uint8_t *data, size_t n, int flush)
 	struct buf b = { malloc(compressBound(n) + 64), 0 };
 
 	CU_ASSERT_FATAL(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-	z.next_in = (Bytef *)(uintptr_t)data;
+	z.next_in = data;
 	z.avail_in = (uInt)n;
 	z.next_out = b.p;
 	z.avail_out = (uInt)(compressBound(n) + 64);
@@ -77,11 +78,14 @@ static struct buf compress_as(enum compression c, const uint8_t *data, size_t n)
 		CU_ASSERT(!LZ4F_isError(b.n));
 		break;
 	case COMPRESSION_XZ: {
-		size_t cap = lzma_stream_buffer_bound(n);
+		size_t cap = lzma_stream_buffer_bound(n), len = 0;
+		uint8_t *p = malloc(cap);
 
-		b.p = malloc(cap);
-		CU_ASSERT(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, data, n, b.p, &b.n, cap) ==
+		CU_ASSERT_FATAL(p != NULL);
+		CU_ASSERT(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, data, n, p, &len, cap) ==
 		          LZMA_OK);
+		b.p = p;
+		b.n = len;
 		break;
 	}
 	case COMPRESSION_NONE:
