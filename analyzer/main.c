@@ -49,7 +49,8 @@ static void usage(FILE *to)
 	        "read as one capture in timestamp order (a rotated tcpdump -C/-G set).\n"
 	        "\n"
 	        "Options:\n"
-	        "  -f, --format FORMAT   text (default), json, ndjson, csv, markdown, svg or html\n"
+	        "  -f, --format FORMAT   text (default), json, ndjson, csv, markdown, svg, html,\n"
+	        "                        zeek (Zeek's conn.log, TSV) or zeek-json (its JSON lines)\n"
 	        "  -o, --output FILE     write the report to FILE instead of standard output\n"
 	        "      --filter EXPR     only frames matching this BPF expression (tcpdump syntax)\n"
 	        "      --flow ID         one connection's story: its ladder diagram and what\n"
@@ -94,6 +95,7 @@ static void usage(FILE *to)
 	        "  tcpmortem -f html -o report.html capture.pcap\n"
 	        "  tcpmortem -f ndjson --class rst_unread_data,rst_abort *.pcap\n"
 	        "  tcpdump -w - -i eth0 'tcp port 443' | tcpmortem -f csv -o report.csv -\n"
+	        "  tcpmortem -f zeek -o conn.log capture.pcap && zeek-cut uid history < conn.log\n"
 	        "\n"
 	        "Exit status: 0 success, 1 partial (damaged input, evicted flows, or a --flow that\n"
 	        "matched nothing while another did; report written), 2 usage error, unreadable\n"
@@ -205,7 +207,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			cli->format = report_format_from_name(optarg);
 			if (cli->format == REPORT_FORMAT_COUNT) {
 				fprintf(stderr, "tcpmortem: unknown format '%s' (text, json, ndjson, csv, "
-				                "markdown, svg, html)\n",
+				                "markdown, svg, html, zeek, zeek-json)\n",
 				        optarg);
 				return -1;
 			}
