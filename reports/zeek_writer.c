@@ -66,8 +66,9 @@ static const char *seconds_text(int64_t ns, char *buf, size_t size)
 	return buf;
 }
 
-/* A string field of the TSV log: tab, backslash and unprintable bytes escaped as \xHH; a value
- * equal to the unset or empty marker escaped too, so that it reads back as itself. */
+/* A string field of the TSV log: tab, backslash and control bytes escaped as \xHH (UTF-8 text
+ * stays as it is, as Zeek writes it); a value equal to the unset marker escaped too, so that it
+ * reads back as itself. */
 static void put_tsv_string(struct rbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -81,7 +82,7 @@ static void put_tsv_string(struct rbuf *b, const char *s)
 		return;
 	}
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\t' || *p == '\\' || *p < 0x20 || *p >= 0x7f) {
+		if (*p == '\t' || *p == '\\' || *p < 0x20 || *p == 0x7f) {
 			rbuf_puts(b, "\\x");
 			rbuf_putc(b, hex[*p >> 4]);
 			rbuf_putc(b, hex[*p & 15]);
@@ -91,8 +92,8 @@ static void put_tsv_string(struct rbuf *b, const char *s)
 	}
 }
 
-/* A JSON string: quotes, backslash and control bytes escaped; bytes above 0x7f as \u00XX (the
- * reason's text is ASCII; a capture-derived byte never reaches here, but stay valid JSON). */
+/* A JSON string: quotes, backslash and control bytes escaped; UTF-8 text as it is (the strings
+ * are tcpmortem's own: names and the reason's text, never bytes from the capture). */
 static void put_json_string(struct rbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -102,7 +103,7 @@ static void put_json_string(struct rbuf *b, const char *s)
 		if (*p == '"' || *p == '\\') {
 			rbuf_putc(b, '\\');
 			rbuf_putc(b, (char)*p);
-		} else if (*p < 0x20 || *p >= 0x7f) {
+		} else if (*p < 0x20 || *p == 0x7f) {
 			rbuf_puts(b, "\\u00");
 			rbuf_putc(b, hex[*p >> 4]);
 			rbuf_putc(b, hex[*p & 15]);
