@@ -51,8 +51,9 @@ static void put_log_time(struct rbuf *b, int64_t ts_ns)
 	char buf[32];
 
 	if (gmtime_r(&t, &tm) == NULL || strftime(buf, sizeof buf, "%Y-%m-%d-%H-%M-%S", &tm) == 0)
-		strcpy(buf, "1970-01-01-00-00-00");
-	rbuf_puts(b, buf);
+		rbuf_puts(b, "1970-01-01-00-00-00");
+	else
+		rbuf_puts(b, buf);
 }
 
 /* Seconds with 6 decimals, as Zeek writes a time or an interval (truncated to the
