@@ -6,8 +6,8 @@
 
 #include "cunit_main.h"
 
-#include "analyzer/tracker.h"
-#include "analyzer/zeek_conn.h"
+#include "tracker.h"
+#include "zeek_conn.h"
 
 #define T0 (1764000000LL * 1000000000LL)
 

@@ -20,6 +20,9 @@
  * after its close or on its inactivity timeout and starts a new one for later packets; tcpmortem
  * splits connections by its own rules, engine.h), and service detection (service is unset).
  *
+ * Files: this header and zeek_conn.c (the pure parts, and zeek_decode) in the flow layer;
+ * zeek_track.c (per packet) in the tracking layer.
+ *
  * Memory: struct live_zeek (36 bytes) in every live flow, 8 bytes in the FIN block, 36 in the
  * rare block; per packet a few comparisons, more only when a letter is added.
  */
@@ -29,8 +32,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../dissect/segment.h"
-#include "../reports/flow_record.h"
+#include "flow_record.h"
+#include "segment.h"
 
 /* Zeek's TCP endpoint states (analyzer/protocol/tcp/TCP_Endpoint.h, EndpointState). */
 enum zeek_ep_state {

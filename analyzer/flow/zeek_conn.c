@@ -1,8 +1,12 @@
 /* zeek_conn.c - the pure parts of Zeek's view: conn_state, the likely server ports, the history
- * letters and the uid (zeek_conn.h). The per-packet part is zeek_track.c. */
+ * letters and the uid; and zeek_decode(), the view of a finished flow (zeek_conn.h). The
+ * per-packet part is tracking/zeek_track.c. */
 #include "zeek_conn.h"
 
 #include <string.h>
+
+#include "live_flow.h"
+#include "seq.h"
 
 const char *zeek_conn_state(enum zeek_ep_state os, enum zeek_ep_state rs, uint64_t osize,
                             uint64_t rsize, const char *history)
@@ -188,4 +192,75 @@ void zeek_uid(const struct flow_endpoint *client, const struct flow_endpoint *se
 		lo = (q_mid << 32) | q_low;
 	}
 	out[18] = '\0';
+}
+
+static enum zeek_ep_state ep_state(const struct live_zeek *z, int side)
+{
+	return ZEEK_EP_STATE(z->ep[side]);
+}
+
+/* TCP_Endpoint::Size(): the sequence space the side used, from its SYN (or first byte) to the
+ * higher of its last sequence number and what the peer acknowledged, less SYN and FIN. */
+static uint64_t zeek_size(const struct live_flow *f, int side)
+{
+	const struct live_zeek *z = &f->zeek;
+	const struct live_dir *me = &f->dir[side];
+	const struct live_dir *peer = &f->dir[!side];
+	uint32_t top, size;
+
+	if (!(me->bits & DIR_SEQ_KNOWN))
+		return 0; /* never sent anything numbered: init_peer() renumbers it at every ACK */
+	top = me->next_seq;
+	if ((peer->bits & DIR_ACK_KNOWN) && seq_gt(peer->max_ack, top))
+		top = peer->max_ack;
+	/* A half-open connection found and aborted: its numbers say nothing. */
+	if (ZEEK_EP_PREV(z->ep[side]) == ZEEK_SYN_SENT && ep_state(z, side) == ZEEK_RESET &&
+	    ep_state(z, !side) == ZEEK_INACTIVE && (peer->bits & DIR_ACK_KNOWN) &&
+	    peer->max_ack != me->isn + 1)
+		return 0;
+	size = top - me->isn;
+	if (size != 0)
+		size--;
+	if ((z->ep[side] & ZEEK_EP_FIN) && size != 0)
+		size--;
+	return size;
+}
+
+void zeek_decode(const struct flow_store *st, const struct live_flow *f, struct zeek_fields *out)
+{
+	const struct live_zeek *z = &f->zeek;
+	const struct live_rare *r = live_rare_of(st, f);
+	const struct live_fin *fb = live_fin_of(st, f);
+	int o = (z->meta & ZEEK_META_ORIG_SERVER) ? FROM_SERVER : FROM_CLIENT;
+	int64_t closed[2] = { 0, 0 };
+	struct flow_endpoint client, server;
+
+	memset(out, 0, sizeof *out);
+	live_endpoint(st, f, FROM_CLIENT, &client);
+	live_endpoint(st, f, FROM_SERVER, &server);
+	zeek_uid(&client, &server, f->first_ts_ns, out->uid);
+	zeek_history_text(z, out->history);
+	out->history_cut = z->meta & ZEEK_META_CUT;
+	out->orig = (uint8_t)o;
+	for (int d = 0; d < 2; d++) {
+		out->size[d] = zeek_size(f, d);
+		out->ip_bytes[d] = f->dir[d].payload_bytes + z->hdr_bytes[d];
+	}
+	out->conn_state = zeek_conn_state(ep_state(z, o), ep_state(z, !o), out->size[o],
+	                                  out->size[!o], out->history);
+	if (r)
+		out->missed_bytes = (uint64_t)r->zeek.missed_hi << 32 | r->zeek.missed_lo;
+	/* Zeek stops moving the connection's last time once both sides closed (sent a FIN or a
+	 * RST): the duration ends at the later of the two. */
+	for (int d = 0; d < 2; d++) {
+		if (fb && fb->fin[d].frame)
+			closed[d] = live_snap_ts(st, f, &fb->fin[d]);
+		if (r && r->first_rst.frame && r->first_rst_from == d &&
+		    (!closed[d] || live_snap_ts(st, f, &r->first_rst) < closed[d]))
+			closed[d] = live_snap_ts(st, f, &r->first_rst);
+	}
+	out->duration_ns = f->last_ts_ns - f->first_ts_ns;
+	if (closed[0] && closed[1])
+		out->duration_ns = (closed[0] > closed[1] ? closed[0] : closed[1]) - f->first_ts_ns;
+	out->has_duration = out->duration_ns > 0;
 }
