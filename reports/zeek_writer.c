@@ -57,14 +57,19 @@ static void put_log_time(struct rbuf *b, int64_t ts_ns)
 }
 
 /* Seconds with 6 decimals, as Zeek writes a time or an interval (truncated to the
- * microsecond). */
-static const char *seconds_text(int64_t ns, char *buf, size_t size)
+ * microsecond; capture times are after 1970). */
+static void put_seconds(struct rbuf *b, int64_t ns)
 {
-	int64_t us = ns / 1000;
+	uint64_t us = ns > 0 ? (uint64_t)ns / 1000 : 0;
+	char frac[7];
 
-	snprintf(buf, size, "%s%lld.%06lld", us < 0 ? "-" : "", (long long)llabs(us / 1000000),
-	         (long long)llabs(us % 1000000));
-	return buf;
+	rbuf_u64(b, us / 1000000);
+	us %= 1000000;
+	for (int i = 5; i >= 0; i--, us /= 10)
+		frac[i] = (char)('0' + us % 10);
+	frac[6] = '\0';
+	rbuf_putc(b, '.');
+	rbuf_puts(b, frac);
 }
 
 /* A string field of the TSV log: tab, backslash and control bytes escaped as \xHH (UTF-8 text
@@ -82,14 +87,19 @@ static void put_tsv_string(struct rbuf *b, const char *s)
 		rbuf_puts(b, "\\x2d");
 		return;
 	}
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\t' || *p == '\\' || *p < 0x20 || *p == 0x7f) {
-			rbuf_puts(b, "\\x");
-			rbuf_putc(b, hex[*p >> 4]);
-			rbuf_putc(b, hex[*p & 15]);
-		} else {
-			rbuf_putc(b, (char)*p);
-		}
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		const unsigned char *q = p;
+
+		/* the run of bytes written as they are, copied at once */
+		while (*q && *q != '\t' && *q != '\\' && *q >= 0x20 && *q != 0x7f)
+			q++;
+		rbuf_put(b, p, (size_t)(q - p));
+		if (*q == '\0')
+			break;
+		rbuf_puts(b, "\\x");
+		rbuf_putc(b, hex[*q >> 4]);
+		rbuf_putc(b, hex[*q & 15]);
+		p = q + 1;
 	}
 }
 
@@ -100,17 +110,23 @@ static void put_json_string(struct rbuf *b, const char *s)
 	static const char hex[] = "0123456789abcdef";
 
 	rbuf_putc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\') {
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		const unsigned char *q = p;
+
+		while (*q && *q != '"' && *q != '\\' && *q >= 0x20 && *q != 0x7f)
+			q++;
+		rbuf_put(b, p, (size_t)(q - p));
+		if (*q == '\0')
+			break;
+		if (*q == '"' || *q == '\\') {
 			rbuf_putc(b, '\\');
-			rbuf_putc(b, (char)*p);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			rbuf_puts(b, "\\u00");
-			rbuf_putc(b, hex[*p >> 4]);
-			rbuf_putc(b, hex[*p & 15]);
+			rbuf_putc(b, (char)*q);
 		} else {
-			rbuf_putc(b, (char)*p);
+			rbuf_puts(b, "\\u00");
+			rbuf_putc(b, hex[*q >> 4]);
+			rbuf_putc(b, hex[*q & 15]);
 		}
+		p = q + 1;
 	}
 	rbuf_putc(b, '"');
 }
@@ -158,39 +174,56 @@ static int zeek_begin(struct writer *w)
 	return 0;
 }
 
-/* One field: `value` NULL is unset. `kind` says how JSON writes it: 's' string, 'n' number
- * (written as is), 'v' number computed into `value` too. */
-static void field(struct zeek_writer *zw, size_t i, const char *value, char kind, bool *first)
+/* Starts field `i` of a row: the separator in TSV, the key in JSON. */
+static void key(struct zeek_writer *zw, size_t i, bool *first)
 {
 	struct rbuf *b = &zw->row;
 
 	if (!zw->json) {
 		if (i != 0)
 			rbuf_putc(b, '\t');
-		if (value == NULL)
-			rbuf_putc(b, '-');
-		else if (kind == 's')
-			put_tsv_string(b, value);
-		else
-			rbuf_puts(b, value);
 		return;
 	}
-	if (value == NULL)
-		return;
 	rbuf_puts(b, *first ? "{\"" : ",\"");
 	*first = false;
 	rbuf_puts(b, fields[i]);
 	rbuf_puts(b, "\":");
-	if (kind == 's')
-		put_json_string(b, value);
-	else
-		rbuf_puts(b, value);
 }
 
-static const char *u64_text(uint64_t v, char *buf, size_t size)
+/* An unset field: "-" in TSV, left out of JSON. */
+static void unset(struct zeek_writer *zw, size_t i)
 {
-	snprintf(buf, size, "%llu", (unsigned long long)v);
-	return buf;
+	if (zw->json)
+		return;
+	if (i != 0)
+		rbuf_putc(&zw->row, '\t');
+	rbuf_putc(&zw->row, '-');
+}
+
+/* A string field; NULL is unset. */
+static void f_str(struct zeek_writer *zw, size_t i, const char *v, bool *first)
+{
+	if (v == NULL) {
+		unset(zw, i);
+		return;
+	}
+	key(zw, i, first);
+	if (zw->json)
+		put_json_string(&zw->row, v);
+	else
+		put_tsv_string(&zw->row, v);
+}
+
+static void f_u64(struct zeek_writer *zw, size_t i, uint64_t v, bool *first)
+{
+	key(zw, i, first);
+	rbuf_u64(&zw->row, v);
+}
+
+static void f_seconds(struct zeek_writer *zw, size_t i, int64_t ns, bool *first)
+{
+	key(zw, i, first);
+	put_seconds(&zw->row, ns);
 }
 
 static int zeek_flow(struct writer *w, const struct flow_record *f)
@@ -200,47 +233,48 @@ static int zeek_flow(struct writer *w, const struct flow_record *f)
 	int o = z->orig == FROM_SERVER ? FROM_SERVER : FROM_CLIENT;
 	const struct flow_endpoint *orig = o == FROM_CLIENT ? &f->client : &f->server;
 	const struct flow_endpoint *resp = o == FROM_CLIENT ? &f->server : &f->client;
-	char ts[40], oh[48], op[8], rh[48], rp[8], dur[40], ob[24], rb[24], mb[24];
-	char opk[24], oib[24], rpk[24], rib[24], reason[FLOW_REASON_MAX];
+	char oh[48], rh[48], reason[FLOW_REASON_MAX];
 	bool first = true;
 	size_t i = 0;
 
 	if (!zw->header_done)
 		header(zw, f->first_ts_ns);
-	seconds_text(f->first_ts_ns, ts, sizeof ts);
-	seconds_text(z->duration_ns, dur, sizeof dur);
 	ip_addr_format(&orig->addr, oh, sizeof oh);
 	ip_addr_format(&resp->addr, rh, sizeof rh);
-	snprintf(op, sizeof op, "%u", (unsigned)orig->port);
-	snprintf(rp, sizeof rp, "%u", (unsigned)resp->port);
 	flow_reason_format(&f->reason, reason, sizeof reason);
 
-	field(zw, i++, ts, 'n', &first);
-	field(zw, i++, z->uid[0] ? z->uid : NULL, 's', &first);
-	field(zw, i++, oh, 's', &first);
-	field(zw, i++, op, 'n', &first);
-	field(zw, i++, rh, 's', &first);
-	field(zw, i++, rp, 'n', &first);
-	field(zw, i++, "tcp", 's', &first);
-	field(zw, i++, NULL, 's', &first); /* service */
-	field(zw, i++, z->has_duration ? dur : NULL, 'n', &first);
-	field(zw, i++, z->has_duration ? u64_text(z->size[o], ob, sizeof ob) : NULL, 'n', &first);
-	field(zw, i++, z->has_duration ? u64_text(z->size[!o], rb, sizeof rb) : NULL, 'n', &first);
-	field(zw, i++, z->conn_state, 's', &first);
-	field(zw, i++, NULL, 'n', &first); /* local_orig */
-	field(zw, i++, NULL, 'n', &first); /* local_resp */
-	field(zw, i++, u64_text(z->missed_bytes, mb, sizeof mb), 'n', &first);
-	field(zw, i++, z->history[0] ? z->history : NULL, 's', &first);
-	field(zw, i++, u64_text(f->packets[o], opk, sizeof opk), 'n', &first);
-	field(zw, i++, u64_text(z->ip_bytes[o], oib, sizeof oib), 'n', &first);
-	field(zw, i++, u64_text(f->packets[!o], rpk, sizeof rpk), 'n', &first);
-	field(zw, i++, u64_text(z->ip_bytes[!o], rib, sizeof rib), 'n', &first);
-	field(zw, i++, NULL, 's', &first); /* tunnel_parents */
-	field(zw, i++, "6", 'n', &first);
-	field(zw, i++, close_class_name(f->close_class), 's', &first);
-	field(zw, i++, closer_name(f->closer), 's', &first);
-	field(zw, i++, f->close_detail, 's', &first);
-	field(zw, i++, reason, 's', &first);
+	f_seconds(zw, i++, f->first_ts_ns, &first);
+	f_str(zw, i++, z->uid[0] ? z->uid : NULL, &first);
+	f_str(zw, i++, oh, &first);
+	f_u64(zw, i++, orig->port, &first);
+	f_str(zw, i++, rh, &first);
+	f_u64(zw, i++, resp->port, &first);
+	f_str(zw, i++, "tcp", &first);
+	unset(zw, i++); /* service: no protocol detection */
+	if (z->has_duration) {
+		f_seconds(zw, i++, z->duration_ns, &first);
+		f_u64(zw, i++, z->size[o], &first);
+		f_u64(zw, i++, z->size[!o], &first);
+	} else {
+		unset(zw, i++);
+		unset(zw, i++);
+		unset(zw, i++);
+	}
+	f_str(zw, i++, z->conn_state, &first);
+	unset(zw, i++); /* local_orig: no Site::local_nets */
+	unset(zw, i++); /* local_resp */
+	f_u64(zw, i++, z->missed_bytes, &first);
+	f_str(zw, i++, z->history[0] ? z->history : NULL, &first);
+	f_u64(zw, i++, f->packets[o], &first);
+	f_u64(zw, i++, z->ip_bytes[o], &first);
+	f_u64(zw, i++, f->packets[!o], &first);
+	f_u64(zw, i++, z->ip_bytes[!o], &first);
+	unset(zw, i++); /* tunnel_parents */
+	f_u64(zw, i++, 6, &first);
+	f_str(zw, i++, close_class_name(f->close_class), &first);
+	f_str(zw, i++, closer_name(f->closer), &first);
+	f_str(zw, i++, f->close_detail, &first);
+	f_str(zw, i++, reason, &first);
 	rbuf_puts(&zw->row, zw->json ? "}\n" : "\n");
 	return flush_row(zw);
 }
