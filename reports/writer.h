@@ -23,10 +23,13 @@ enum report_format {
 	REPORT_MARKDOWN,
 	REPORT_SVG,
 	REPORT_HTML,
+	REPORT_ZEEK,      /* Zeek's conn.log (TSV) */
+	REPORT_ZEEK_JSON, /* Zeek's conn.log as JSON lines */
 	REPORT_FORMAT_COUNT
 };
 
-/* Parses "text", "json", "ndjson", "csv", "markdown" (or "md"), "svg", "html";
+/* Parses "text", "json", "ndjson", "csv", "markdown" (or "md"), "svg", "html", "zeek",
+ * "zeek-json";
  * REPORT_FORMAT_COUNT when unknown. */
 enum report_format report_format_from_name(const char *name);
 

@@ -66,7 +66,8 @@ static void usage(FILE *to)
 	        "  -c, --count N         stop after N frames\n"
 	        "      --duration SECONDS\n"
 	        "                        with -i: stop after this long\n"
-	        "  -f, --format FORMAT   text (default), json, ndjson, csv, markdown, svg or html\n"
+	        "  -f, --format FORMAT   text (default), json, ndjson, csv, markdown, svg, html,\n"
+	        "                        zeek (Zeek's conn.log, TSV) or zeek-json (its JSON lines)\n"
 	        "  -o, --output FILE     write the report to FILE instead of standard output\n"
 	        "      --filter EXPR     only frames matching this BPF expression (tcpdump syntax;\n"
 	        "                        live: run in the kernel)\n"
@@ -115,6 +116,7 @@ static void usage(FILE *to)
 	        "  tcpmortem capture.pcapng.zst            compressed\n"
 	        "  tcpmortem /var/capture/rotated/         every capture in the directory\n"
 	        "  tcpmortem -i eth0 --filter 'tcp port 443' -f ndjson -w evidence.pcap\n"
+	        "  tcpmortem -f zeek -o conn.log capture.pcap && zeek-cut uid history < conn.log\n"
 	        "\n"
 	        "Exit status: 0 success, 1 partial (damaged input, evicted flows, or a --flow that\n"
 	        "matched nothing while another did; report written), 2 usage error, unreadable\n"
@@ -268,7 +270,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			cli->format = report_format_from_name(optarg);
 			if (cli->format == REPORT_FORMAT_COUNT) {
 				fprintf(stderr, "tcpmortem: unknown format '%s' (text, json, ndjson, csv, "
-				                "markdown, svg, html)\n",
+				                "markdown, svg, html, zeek, zeek-json)\n",
 				        optarg);
 				return -1;
 			}

@@ -5,7 +5,7 @@
 _tcpmortem_options="-f --format -o --output -r -i --interface -w -s --snaplen -c --count
 	--duration --filter --flow --class --idle --close-wait --max-flows --expire --threads --color
 	--progress --no-progress -h --help -V --version"
-_tcpmortem_formats="text json ndjson csv markdown svg html"
+_tcpmortem_formats="text json ndjson csv markdown svg html zeek zeek-json"
 _tcpmortem_classes="fin_graceful fin_simultaneous half_closed_at_end rst_unread_data rst_abort
 	rst_after_close rst_peer_restarted rst_refused syn_unanswered keepalive_timeout
 	peer_vanished open_at_end idle_at_end"
