@@ -21,29 +21,22 @@ from lib.wire import client_side, conn_segs, flagged, server_side
 class FinGraceful:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()               # 40001: client closes first
-        recv_exact(c, REQ)
-        c.sendall(payload(2000))
+        answer(c, 2000)
         expect_eof(c)
         c.close()
         c, _ = ls.accept()               # 40002: server closes first
-        recv_exact(c, REQ)
-        c.sendall(payload(800))
+        answer(c, 800)
         c.close()
 
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 2000)
+        s = ctx.request(40001, 2000)
         s.close()
         time.sleep(0.1)
-        s = ctx.connect(40002)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 800)
+        s = ctx.request(40002, 800)
         expect_eof(s)
         s.close()
         time.sleep(0.1)
@@ -61,8 +54,7 @@ SIMULTANEOUS_PORTS = (40001, 40002, 40003)
 class FinSimultaneous:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         for _ in SIMULTANEOUS_PORTS:
             c, _ = ls.accept()
             (t,) = struct.unpack('!q', recv_exact(c, 8))
@@ -94,8 +86,7 @@ class FinSimultaneous:
 class HalfClosedAtEnd:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
         recv_exact(c, REQ)
         expect_eof(c)
@@ -126,8 +117,7 @@ class HalfClosedAtEnd:
 class FinGracefulVariants:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()                       # 40001: request, then the client's FIN
         recv_exact(c, REQ)
         expect_eof(c)
@@ -135,15 +125,13 @@ class FinGracefulVariants:
         c.close()
         c, _ = ls.accept()                       # 40002: keep-alive timeout
         for _ in range(5):
-            recv_exact(c, REQ)
-            c.sendall(payload(700))
+            answer(c, 700)
         r, _, _ = select.select([c], [], [], 0.3)
         if r:
             raise ScenarioError('40002: unexpected request')
         c.close()
         c, _ = ls.accept()                       # 40003: late close after EOF
-        recv_exact(c, REQ)
-        c.sendall(payload(600))
+        answer(c, 600)
         expect_eof(c)
         time.sleep(0.2)
         c.close()
@@ -165,9 +153,7 @@ class FinGracefulVariants:
         expect_eof(s)
         s.close()
         time.sleep(0.1)
-        s = ctx.connect(40003)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 600)
+        s = ctx.request(40003, 600)
         s.close()
         time.sleep(0.4)
 
@@ -195,8 +181,7 @@ class FinGracefulBulk:
 
     @classmethod
     def server(cls, ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
         recv_exact(c, REQ)
         c.sendall(payload(cls.SIZE))
@@ -228,11 +213,9 @@ class FinGracefulBulk:
 class HalfClosedAtEndServer:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         c.shutdown(socket.SHUT_WR)
         recv_until_stopped(ctx, c)
         c.close()
@@ -240,9 +223,7 @@ class HalfClosedAtEndServer:
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300)
         expect_eof(s)
         stream_until_stopped(ctx, s, 200, 0.05, b'u', stop_after=20)
         s.close()

@@ -22,7 +22,9 @@ from lib.wire import check_path_reset, client_side, conn_segs, flagged, server_s
 
 from cases.resets import (client_loses_state, client_meets_lost_state, server_loses_state,
                           server_meets_lost_state)
-from cases.stack_timers import MARKER_SERVICE, TimeWaitReuse, TimersFinTimeout
+from cases.giveups import KeepaliveTimeout
+from cases.stack_timers import (MARKER_SERVICE, TimeWaitReuse, TimersFinTimeout,
+                                 TimersSynRetries)
 
 FAR = 'distant'
 DEFAULTS = timers_held()            # both sides with the stock timer settings
@@ -52,16 +54,13 @@ GENUINE = facts(middlebox='none')
 class FarRstAfterClose:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         for _ in (40001, 40002):                 # the server closes first
             c, _ = ls.accept()
-            recv_exact(c, REQ)
-            c.sendall(payload(300))
+            answer(c)
             c.close()
         c, _ = ls.accept()                       # 40003: the client closes first
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         expect_eof(c)
         time.sleep(0.05)
         c.sendall(payload(100, b'l'))
@@ -72,25 +71,19 @@ class FarRstAfterClose:
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300)
         expect_eof(s)
         time.sleep(0.05)
         s.sendall(payload(100, b'l'))
         expect_so_error(s, errno.EPIPE)
         s.close()
         time.sleep(0.3)
-        s = ctx.connect(40002)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40002, 300)
         expect_eof(s)
         s.sendall(payload(100, b'l'))
         s.close()
         time.sleep(0.5)
-        s = ctx.connect(40003)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40003, 300)
         s.close()
         ctx.wait('server-done')
         time.sleep(0.2)
@@ -122,8 +115,7 @@ class FarRstAfterClose:
 class FarLostState:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
         server_loses_state(ctx, c, 40001)
         c, _ = ls.accept()
@@ -200,20 +192,16 @@ class FarRstForged:
 
     @classmethod
     def server(cls, ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()               # 40001: the control
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         expect_eof(c)
         c.close()
         rejected, _ = ls.accept()        # 40002: its later data never arrives
-        recv_exact(rejected, REQ)
-        rejected.sendall(payload(300))
+        answer(rejected)
         c, _ = ls.accept()               # 40003: reset by the IPS
         for _ in range(cls.EXCHANGES):
-            recv_exact(c, REQ)
-            c.sendall(payload(300))
+            answer(c)
         expect_error(c, errno.ECONNRESET)
         ctx.note('40003: server recv() failed with ECONNRESET')
         c.close()
@@ -223,14 +211,10 @@ class FarRstForged:
     @classmethod
     def client(cls, ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300)
         s.close()
         time.sleep(0.3)
-        s = ctx.connect(40002)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40002, 300)
         time.sleep(0.2)                  # the delayed ACK of the response is past the router
         ctx.mark('reject-now')
         ctx.wait('rejecting')
@@ -287,31 +271,8 @@ class FarRstForged:
                             timers='side=client,tcp_keepalive_time=1,tcp_keepalive_intvl=1,'
                                    'tcp_keepalive_probes=3'))],
           topology=FAR)
-class FarKeepalive:
-    @staticmethod
-    def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
-        c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
-        wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
-        drop_everything()
-        ctx.mark('dropped')
-        ctx.wait('capture-stopped')
-        c.close()
-
-    @staticmethod
-    def client(ctx):
-        ctx.wait('ready')
-        s = ctx.connect(40001, opts=keepalive_opts(1, 1, 3))
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
-        ctx.wait('dropped')
-        expect_error(s, errno.ETIMEDOUT)
-        ctx.note('recv() failed with ETIMEDOUT')
-        s.close()
-        time.sleep(0.5)
+class FarKeepalive(KeepaliveTimeout):
+    pass
 
 
 FAR_RETRIES2 = 4
@@ -345,11 +306,9 @@ class FarRetransmitGiveup:
 
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         serve_marker(ls)
         ctx.wait('capture-stopped')
         c.close()
@@ -358,9 +317,7 @@ class FarRetransmitGiveup:
     def client(ctx):
         sysctl('net.ipv4.tcp_retries2', FAR_RETRIES2)
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300)
         time.sleep(0.2)                  # the ACK of the response has reached the server
         ctx.mark('black-hole-now')
         ctx.wait('dropped')
@@ -387,34 +344,8 @@ SYN_RETRIES_HELD = timers_held(client={'tcp_syn_retries': 1})
            Conn(MARKER_PORT, 'fin_graceful', 'client', server_port=MARKER_SERVICE,
                 facts=facts(SYN_RETRIES_HELD))],
           topology=FAR)
-class FarSynRetries:
-    @staticmethod
-    def server(ctx):
-        firewall('-I', 'INPUT', '-p', 'tcp', '--syn', '--dport', str(PORT), '-j', 'DROP')
-        ls = ctx.listen()
-        marker = ctx.listen(MARKER_SERVICE)
-        ctx.mark('ready')
-        serve_marker(marker)
-        ctx.wait('done')
-        ls.close()
-
-    @staticmethod
-    def client(ctx):
-        sysctl('net.ipv4.tcp_syn_retries', 1)
-        ctx.wait('ready')
-        try:
-            ctx.connect(40001)
-            raise ScenarioError('connect succeeded')
-        except TimeoutError:
-            ctx.note('connect() failed with ETIMEDOUT')
-        time.sleep(1.0)
-        marker_connection(ctx, port=MARKER_SERVICE)
-        ctx.mark('done')
-
-    @staticmethod
-    def check_capture(ctx, segs):
-        n = len([s for s in segs if s['flags'] == 'S' and s['src'][1] == 40001])
-        return [] if n == 3 else ['expected 3 SYNs, got %d' % n]
+class FarSynRetries(TimersSynRetries):
+    pass
 
 
 FIN_TIMEOUT_HELD = timers_held(client={'tcp_fin_timeout': 2})
