@@ -144,6 +144,7 @@ FORBIDDEN = b'FORBIDDEN'
 FORGED_TTL = 63          # what the peers' packets arrive with: the TTL does not tell
 FORGED_ID_TO_CLIENT = 31337
 FORGED_ID_TO_SERVER = 31338
+BLOCKED = b'BLOCKED'     # the word that gets the kernel-like forgery
 
 
 @scenario('far_rst_forged',
@@ -156,8 +157,14 @@ FORGED_ID_TO_SERVER = 31338
           'server never hears of it. 40003: an in-line IPS on the router drops a client segment '
           'holding FORBIDDEN and forges a RST+ACK both ways: to the client in the server\'s name '
           '(seq = the server\'s next, TTL %d, IP ID %d) and to the server in the client\'s name '
-          '(seq = the dropped segment\'s, TTL %d, IP ID %d); both applications see ECONNRESET.'
-          % (FORGED_TTL, FORGED_ID_TO_CLIENT, FORGED_TTL, FORGED_ID_TO_SERVER),
+          '(seq = the dropped segment\'s, TTL %d, IP ID %d); both applications see ECONNRESET. '
+          '40004: the IPS drops a segment holding %s and forges, to the client only, exactly '
+          'what the server\'s kernel would send without a socket: a bare RST, seq = the '
+          'segment\'s ack, TTL %d, IP ID 0. Only its timing gives it away: it reaches the client '
+          '40 ms after the segment, a third of the round trip to the server; the server never '
+          'hears of it.'
+          % (FORGED_TTL, FORGED_ID_TO_CLIENT, FORGED_TTL, FORGED_ID_TO_SERVER,
+             BLOCKED.decode(), FORGED_TTL),
           [Conn(40001, 'fin_graceful', 'client', facts=GENUINE),
            Conn(40002, 'rst_peer_restarted', 'server', modifiers=('rst_from_middlebox',),
                 facts=facts(middlebox='claimed=server,expected_ttl=63,seen_ttl=64'),
@@ -169,7 +176,11 @@ FORGED_ID_TO_SERVER = 31338
                 at={'server': {'closer': 'client',
                                'facts': facts(middlebox='claimed=client,expected_ttl=63,'
                                                         'seen_ttl=63,seen_ip_id=%d'
-                                                        % FORGED_ID_TO_SERVER)}})],
+                                                        % FORGED_ID_TO_SERVER)}}),
+           Conn(40004, 'rst_peer_restarted', 'server', modifiers=('rst_from_middlebox',),
+                facts=facts(middlebox='claimed=server'),
+                at={'server': {'cls': 'open_at_end', 'closer': 'none', 'modifiers': (),
+                               'facts': GENUINE}})],
           topology=FAR)
 class FarRstForged:
     EXCHANGES = 3
@@ -178,17 +189,23 @@ class FarRstForged:
     def router(ctx):
         fw(ctx, '-I', 'FORWARD', '-p', 'tcp', '-s', ctx.client_ip, '--dport', str(PORT),
            '-m', 'string', '--string', FORBIDDEN.decode(), '--algo', 'bm', '-j', 'DROP')
-        ips = threading.Thread(target=reset_injector,
-                               args=(ctx, FORBIDDEN, FORGED_TTL, FORGED_ID_TO_CLIENT),
-                               kwargs={'to_server': (FORGED_TTL, FORGED_ID_TO_SERVER)})
-        ips.start()                      # marks router-ready once it listens
+        fw(ctx, '-I', 'FORWARD', '-p', 'tcp', '-s', ctx.client_ip, '--dport', str(PORT),
+           '-m', 'string', '--string', BLOCKED.decode(), '--algo', 'bm', '-j', 'DROP')
+        ips = [threading.Thread(target=reset_injector,
+                                args=(ctx, FORBIDDEN, FORGED_TTL, FORGED_ID_TO_CLIENT),
+                                kwargs={'to_server': (FORGED_TTL, FORGED_ID_TO_SERVER)}),
+               threading.Thread(target=reset_injector, args=(ctx, BLOCKED, FORGED_TTL, 0),
+                                kwargs={'like_kernel': True})]
+        for ips_thread in ips:
+            ips_thread.start()           # each marks router-ready once it listens
         try:
             ctx.wait('reject-now')
             fw(ctx, '-I', 'FORWARD', '-p', 'tcp', '-s', ctx.client_ip, '--sport', '40002',
                '--dport', str(PORT), *REJECT_WITH_RESET)
             ctx.mark('rejecting')
         finally:
-            ips.join()
+            for ips_thread in ips:
+                ips_thread.join()
 
     @classmethod
     def server(cls, ctx):
@@ -205,8 +222,12 @@ class FarRstForged:
         expect_error(c, errno.ECONNRESET)
         ctx.note('40003: server recv() failed with ECONNRESET')
         c.close()
+        fooled, _ = ls.accept()          # 40004: the client is reset, the server never learns
+        for _ in range(cls.EXCHANGES):
+            answer(fooled)
         ctx.wait('capture-stopped')
         rejected.close()
+        fooled.close()
 
     @classmethod
     def client(cls, ctx):
@@ -223,30 +244,33 @@ class FarRstForged:
         expect_error(s, errno.ECONNRESET)
         s.close()
         time.sleep(0.2)
-        s = ctx.connect(40003)
-        for _ in range(cls.EXCHANGES):
-            s.sendall(payload(REQ, b'q'))
-            recv_exact(s, 300)
-            time.sleep(0.05)
-        time.sleep(0.1)
-        s.sendall(b'GET /' + FORBIDDEN + b' ' + payload(86, b'f'))
-        expect_error(s, errno.ECONNRESET)
-        if not ctx.is_marked('injected'):
-            raise ScenarioError('reset, but not the injector\'s')
-        s.close()
-        time.sleep(0.3)
+        for port, word in ((40003, FORBIDDEN), (40004, BLOCKED)):
+            s = ctx.connect(port)
+            for _ in range(cls.EXCHANGES):
+                s.sendall(payload(REQ, b'q'))
+                recv_exact(s, 300)
+                time.sleep(0.05)
+            time.sleep(0.1)
+            s.sendall(b'GET /' + word + b' ' + payload(86, b'f'))
+            expect_error(s, errno.ECONNRESET)
+            if not ctx.is_marked('injected-' + word.decode()):
+                raise ScenarioError('%d: reset, but not the injector\'s' % port)
+            s.close()
+            time.sleep(0.3)
 
     @staticmethod
     def check_capture(ctx, segs):
         if ctx.vantage == 'server':
             problems = check_path_reset(ctx, segs, 40003, 'client', FORGED_TTL,
                                         FORGED_ID_TO_SERVER)
-            if flagged(conn_segs(segs, 40002), 'R'):
-                problems.append('40002: a RST reached the server')
+            for port in (40002, 40004):
+                if flagged(conn_segs(segs, port), 'R'):
+                    problems.append('%d: a RST reached the server' % port)
             own, forged = 'client', FORGED_ID_TO_SERVER
         else:
             problems = check_path_reset(ctx, segs, 40002, 'server', 64) + \
-                check_path_reset(ctx, segs, 40003, 'server', FORGED_TTL, FORGED_ID_TO_CLIENT)
+                check_path_reset(ctx, segs, 40003, 'server', FORGED_TTL, FORGED_ID_TO_CLIENT) + \
+                check_path_reset(ctx, segs, 40004, 'server', FORGED_TTL, 0)
             own, forged = 'server', FORGED_ID_TO_CLIENT
         addr = ctx.client_ip if own == 'client' else ctx.server_ip
         ids = [s['id'] for s in conn_segs(segs, 40003) if s['src'][0] == addr and s['id']

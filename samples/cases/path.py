@@ -122,7 +122,7 @@ class RstInjected:
         time.sleep(0.1)
         s.sendall(b'GET /' + FORBIDDEN + b' ' + payload(86, b'f'))
         expect_error(s, errno.ECONNRESET)
-        if not ctx.is_marked('injected'):
+        if not ctx.is_marked('injected-' + FORBIDDEN.decode()):
             raise ScenarioError('reset, but not the injector\'s')
         s.close()
         time.sleep(0.2)
