@@ -20,8 +20,8 @@ from lib.injector import reset_injector
 from lib.registry import Conn, scenario, timers_held
 from lib.wire import check_path_reset, client_side, conn_segs, flagged, server_side
 
-from cases.resets import (client_loses_state, client_meets_lost_state, server_loses_state,
-                          server_meets_lost_state)
+from cases.resets import (client_loses_state, client_meets_lost_state, send_after_eof,
+                          server_loses_state, server_meets_lost_state)
 from cases.giveups import KeepaliveTimeout
 from cases.stack_timers import (MARKER_SERVICE, TimeWaitReuse, TimersFinTimeout,
                                  TimersSynRetries)
@@ -61,22 +61,14 @@ class FarRstAfterClose:
             c.close()
         c, _ = ls.accept()                       # 40003: the client closes first
         answer(c)
-        expect_eof(c)
-        time.sleep(0.05)
-        c.sendall(payload(100, b'l'))
-        expect_so_error(c, errno.EPIPE)
-        c.close()
+        send_after_eof(c)
         ctx.mark('server-done')
 
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
-        expect_eof(s)
-        time.sleep(0.05)
-        s.sendall(payload(100, b'l'))
-        expect_so_error(s, errno.EPIPE)
-        s.close()
+        send_after_eof(s)
         time.sleep(0.3)
         s = ctx.request(40002, 300)
         expect_eof(s)

@@ -97,25 +97,27 @@ class RstAfterClose:
         c.close()
         c, _ = ls.accept()               # 40002: client closes, server keeps sending
         answer(c)
-        expect_eof(c)
-        time.sleep(0.05)
-        c.sendall(payload(100, b'l'))
-        expect_so_error(c, errno.EPIPE)
-        c.close()
+        send_after_eof(c)
 
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
-        expect_eof(s)
-        time.sleep(0.05)
-        s.sendall(payload(100, b'l'))
-        expect_so_error(s, errno.EPIPE)
-        s.close()
+        send_after_eof(s)
         time.sleep(0.1)
         s = ctx.request(40002, 300)
         s.close()
         time.sleep(0.3)
+
+
+def send_after_eof(s):
+    """The side that did not close first: read the peer's FIN (EOF), write 100 bytes 50 ms
+    later, and expect the closed peer's reset (after a FIN, Linux reports it as EPIPE)."""
+    expect_eof(s)
+    time.sleep(0.05)
+    s.sendall(payload(100, b'l'))
+    expect_so_error(s, errno.EPIPE)
+    s.close()
 
 
 @scenario('rst_peer_restarted',
