@@ -371,7 +371,7 @@ selected() {
 sample() {
     local name=$1 scenario=$2 family=$3 tries=1 max=$TRIES start=$SECONDS
     selected "$name" || return 0
-    [[ $scenario == fin_simultaneous ]] && max=$SIMULTANEOUS_TRIES
+    [[ $scenario == fin_simultaneous || $scenario == far_fin_crossing ]] && max=$SIMULTANEOUS_TRIES
     while :; do
         capture "$@"
         (( RETRY )) || break
@@ -508,5 +508,6 @@ sample far_retransmit_giveup          far_retransmit_giveup  4
 sample far_syn_retries                far_syn_retries        4
 sample far_fin_wait_2                 far_fin_wait_2         4
 sample far_time_wait                  far_time_wait          4
+sample far_fin_crossing               far_fin_crossing       4
 
 echo "make-samples: done in ${SECONDS}s"

@@ -52,24 +52,28 @@ SIMULTANEOUS_PORTS = (40001, 40002, 40003)
           'connection\'s FINs really crossed (neither FIN acknowledges the other).',
           [Conn(p, 'fin_simultaneous', 'both') for p in SIMULTANEOUS_PORTS])
 class FinSimultaneous:
-    @staticmethod
-    def server(ctx):
+    PORTS = SIMULTANEOUS_PORTS
+    LEAD_NS = 40_000_000        # the agreed instant: this far after the client proposes it
+    SERVER_LAG_NS = {}          # client port -> how much later than that the server closes
+
+    @classmethod
+    def server(cls, ctx):
         ls = ctx.serve()
-        for _ in SIMULTANEOUS_PORTS:
-            c, _ = ls.accept()
+        for _ in cls.PORTS:
+            c, peer = ls.accept()
             (t,) = struct.unpack('!q', recv_exact(c, 8))
             c.sendall(b'OK')
-            spin_until(t)
+            spin_until(t + cls.SERVER_LAG_NS.get(peer[1], 0))
             c.shutdown(socket.SHUT_WR)
             drain_to_eof(c)
             c.close()
 
-    @staticmethod
-    def client(ctx):
+    @classmethod
+    def client(cls, ctx):
         ctx.wait('ready')
-        for port in SIMULTANEOUS_PORTS:
+        for port in cls.PORTS:
             s = ctx.connect(port)
-            t = time.time_ns() + 40_000_000
+            t = time.time_ns() + cls.LEAD_NS
             s.sendall(struct.pack('!q', t))
             recv_exact(s, 2)
             spin_until(t)

@@ -22,6 +22,7 @@ from lib.wire import check_path_reset, client_side, conn_segs, flagged, server_s
 
 from cases.resets import (client_loses_state, client_meets_lost_state, send_after_eof,
                           server_loses_state, server_meets_lost_state)
+from cases.closes import FinSimultaneous
 from cases.giveups import KeepaliveTimeout
 from cases.stack_timers import (MARKER_SERVICE, TimeWaitReuse, TimersFinTimeout,
                                  TimersSynRetries)
@@ -37,6 +38,7 @@ def facts(hold=DEFAULTS, **more):
 
 
 GENUINE = facts(middlebox='none')
+DEFAULTS_ONLY = facts()
 
 
 @scenario('far_rst_after_close',
@@ -399,3 +401,20 @@ class FarFinWait2(TimersFinTimeout):
           topology=FAR)
 class FarTimeWait(TimeWaitReuse):
     SERVER_TW_PAUSE = 0.3
+
+
+@scenario('far_fin_crossing',
+          'Closes that cross in flight, 120 ms apart: as fin_simultaneous, both sides '
+          'shutdown(SHUT_WR) at an agreed CLOCK_REALTIME instant, the server with a lag: 40001 '
+          'none, 40002 30 ms (the client\'s FIN is 45 ms on its way: still crossing), 40003 '
+          '100 ms (the client\'s FIN has arrived: the server\'s FIN acknowledges it, an '
+          'ordinary close). make-samples.sh keeps the capture only if 40001 and 40002 crossed.',
+          [Conn(40001, 'fin_simultaneous', 'both', facts=DEFAULTS_ONLY),
+           Conn(40002, 'fin_simultaneous', 'both', facts=DEFAULTS_ONLY),
+           Conn(40003, 'fin_graceful', 'client', facts=DEFAULTS_ONLY)],
+          topology=FAR)
+class FarFinCrossing(FinSimultaneous):
+    PORTS = (40001, 40002, 40003)
+    LEAD_NS = 300_000_000       # past the round trip the proposal and its answer take
+    SERVER_LAG_NS = {40002: 30_000_000, 40003: 100_000_000}
+
