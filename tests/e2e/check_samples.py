@@ -6,7 +6,11 @@ closer, modifiers, close.detail and diagnoses with the truth recorded when the s
 Usage: check_samples.py TCPMORTEM CAPTURES_DIR [NAME...]
 Prints one line per mismatch, a per-class table, and 'N passed, N failed'. Exit 1 on any failure.
 
-The truth's facts column names diagnoses (KEY:VALUE, KEY in FACT_CHECKS below). A connection in
+The truth's facts column names diagnoses (KEY:VALUE, KEY in FACT_CHECKS below). Every connection
+is also read in its --flow report for sentences the packets contradict (false_claims below:
+"never closed" about a side that sent a FIN, a path's reset told as an endpoint's own, an
+endpoint's reset called forged, an answer seen sooner than the round trip to its sender, which
+the truth's capture line gives as rtt_ms for the distant captures). A connection in
 KNOWN_FAILING is a known defect of today's analyzer: its mismatch is printed as XFAIL and does
 not fail the run, but a listed connection that passes fails it (remove it from the list).
 """
