@@ -17,23 +17,33 @@
 # conntrack timeouts, a reset injector). Packets from the server reach the client one hop down
 # (TTL / hop limit 63), packets the router makes itself arrive with 64.
 #
-# Usage: sudo bash samples/make-samples.sh [NAME|GROUP...]    (default: every capture)
+# Usage: sudo bash samples/make-samples.sh [-o DIR] [NAME|GROUP...]   (default: every capture)
+# -o DIR writes the captures and truth files to DIR instead of samples/captures (relinked copies
+# need their source in DIR too). TM_PREFIX (default tmortem) starts every namespace and interface
+# name, so two runs on one machine keep apart.
 # A GROUP selects a whole section below: "base" (the calibration captures and their relinked
 # copies), "variants" (the same classes reached through other paths, the capture point in the
 # server's namespace for some) or "diagnoses" (middlebox resets, idle timeouts, CLOSE-WAIT,
 # TIME-WAIT, timers; also --diagnoses).
-# Refuses to run if a tmortem-* namespace exists; removes everything it created on exit.
+# Refuses to run if a $TM_PREFIX-* namespace exists; removes everything it created on exit.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$HERE/captures
-NS_C=tmortem-cli
-NS_S=tmortem-srv
-NS_R=tmortem-rtr          # routed topology only
-IF_C=tmortem-c
-IF_S=tmortem-s
-IF_RC=tmortem-rc          # the router's end towards the client
-IF_RS=tmortem-rs          # the router's end towards the server
+if [[ ${1:-} == -o ]]; then
+    [[ -n ${2:-} ]] || { echo "make-samples: -o needs a directory" >&2; exit 2; }
+    OUT=$(mkdir -p "$2" && cd "$2" && pwd)
+    shift 2
+fi
+export TM_PREFIX=${TM_PREFIX:-tmortem}
+P=$TM_PREFIX
+NS_C=$P-cli
+NS_S=$P-srv
+NS_R=$P-rtr               # routed topology only
+IF_C=$P-c
+IF_S=$P-s
+IF_RC=$P-rc               # the router's end towards the client
+IF_RS=$P-rs               # the router's end towards the server
 TRIES=3                   # attempts per capture (tcpdump lost packets, check asks for a retry)
 SIMULTANEOUS_TRIES=10     # attempts for fin_simultaneous (FINs that did not cross)
 
@@ -43,11 +53,11 @@ die() { echo "make-samples: $*" >&2; exit 1; }
 for tool in ip tcpdump ethtool iptables ip6tables python3; do
     command -v "$tool" >/dev/null || die "missing $tool"
 done
-if ip netns list | grep -q '^tmortem-'; then
-    die "a tmortem-* network namespace already exists; delete it first (ip netns del NAME)"
+if ip netns list | grep -q "^$P-"; then
+    die "a $P-* network namespace already exists; delete it first (ip netns del NAME)"
 fi
 
-WORK=$(mktemp -d -t tmortem-samples.XXXXXX)
+WORK=$(mktemp -d -t "$P-samples.XXXXXX")
 PIDS=()
 
 teardown_ns() {
@@ -187,9 +197,9 @@ capture() {
     shift 3
     local run=$WORK/run-$name iface=$IF_C ns=$NS_C
     local opts=("$@") topology
-    CAPTURED_AT="client's"
+    CAPTURED_AT="client's" VANTAGE=client
     if [[ ${opts[0]:-} == at-server ]]; then
-        ns=$NS_S iface=$IF_S CAPTURED_AT="server's"
+        ns=$NS_S iface=$IF_S CAPTURED_AT="server's" VANTAGE=server
         opts=("${opts[@]:1}")
     fi
     if [[ ${opts[0]:-} == any ]]; then iface=any; opts=("${opts[@]:1}"); fi
@@ -256,7 +266,7 @@ capture() {
         return
     fi
     local st=0
-    python3 "$HERE/scenarios.py" check "$scenario" "$family" "$WORK/$name.pcap" || st=$?
+    python3 "$HERE/scenarios.py" check "$scenario" "$family" "$WORK/$name.pcap" "$VANTAGE" || st=$?
     (( st == 0 )) || (( st == 3 )) || die "$name: capture check failed"
     (( st == 0 )) || RETRY=1
 }
@@ -282,11 +292,11 @@ sample() {
     mv "$WORK/$name.pcap" "$OUT/$name.pcap"
     local linktype
     linktype=$(tcpdump -r "$OUT/$name.pcap" -c 1 2>&1 >/dev/null | grep -o 'link-type [^,]*')
-    python3 "$HERE/scenarios.py" truth "$scenario" "$family" |
-        sed "1a # captured in the $CAPTURED_AT namespace by tcpdump $CAPTURED_WITH; $linktype" \
+    python3 "$HERE/scenarios.py" truth "$scenario" "$family" "$VANTAGE" \
+        "captured in the $CAPTURED_AT namespace by tcpdump $CAPTURED_WITH; $linktype" \
         >"$OUT/$name.truth"
     printf '%-24s %3d s  %s\n' "$name" $((SECONDS - start)) \
-        "$(grep -v '^#' "$OUT/$name.truth" | tail -n +2 | cut -f3 | sort | uniq -c | xargs)"
+        "$(grep -v '^#' "$OUT/$name.truth" | tail -n +3 | cut -f3 | sort | uniq -c | xargs)"
     local run=$WORK/run-$name
     [[ ! -e $run/notes ]] || sed "s/^/    note: /" "$run/notes"
 }
@@ -300,7 +310,8 @@ relinked() {
     {
         head -n 1 "$OUT/$src.truth"
         echo "# $src.pcap rewritten by relink.py $mode${*:+ $*}: the same TCP/IP packets"
-        tail -n +2 "$OUT/$src.truth"
+        tail -n +2 "$OUT/$src.truth" |
+            sed "s/^capture\t.*/&\trelinked=$src $mode${*:+ $*}/"
     } >"$OUT/${name%.*}.truth"
     printf '%-34s from %s.pcap (%s)\n' "$name" "$src" "$mode"
 }

@@ -14,6 +14,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+import capfile  # noqa: E402
+
 passed = failed = 0
 
 
@@ -31,13 +34,9 @@ def run(binary, *args):
 
 
 def pcap_records(data):
-    """Offsets where each record of a classic little-endian pcap file starts, and the end."""
-    offsets, off = [], 24
-    while off + 16 <= len(data):
-        offsets.append(off)
-        caplen = struct.unpack_from("<I", data, off + 8)[0]
-        off += 16 + caplen
-    return offsets, off
+    """Offsets where each record of a classic pcap file starts, and the end of the last one."""
+    cap = capfile.Capture(data)
+    return [rec.offset for rec in cap.records], cap.records[-1].end if cap.records else 24
 
 
 def expect_error(binary, name, path, status):

@@ -1,27 +1,23 @@
 #!/usr/bin/env python3
 """End-to-end check: run tcpmortem on every sample capture and compare each connection's class,
-closer, modifiers and diagnoses with the truth recorded when the sample was made
-(samples/captures/*.truth).
+closer, modifiers, close.detail and diagnoses with the truth recorded when the sample was made
+(samples/captures/*.truth, format in tests/lib/truthfile.py and samples/README.md).
 
 Usage: check_samples.py TCPMORTEM CAPTURES_DIR [NAME...]
 Prints one line per mismatch, a per-class table, and 'N passed, N failed'. Exit 1 on any failure.
 
-Truth files (samples/README.md): a header, '#' comment lines, one row per connection. Comment
-lines this checker reads:
-
-    # options ARG...             tcpmortem options to read the capture with
-    # detail CLIENT DETAIL       the expected close.detail
-    # KEY CLIENT VALUE           an expected diagnosis (KEY in FACT_CHECKS below)
-
-CLIENT is the client endpoint as in the rows, or CLIENT#N for the N-th connection (1-based, in
-the order of the rows and of the flows' ids) when the capture uses one 4-tuple more than once.
+The truth's facts column names diagnoses (KEY:VALUE, KEY in FACT_CHECKS below). A connection in
+KNOWN_FAILING is a known defect of today's analyzer: its mismatch is printed as XFAIL and does
+not fail the run, but a listed connection that passes fails it (remove it from the list).
 """
 import collections
 import json
 import pathlib
-import shlex
 import subprocess
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+import truthfile  # noqa: E402
 
 
 def endpoint(ep):
@@ -39,38 +35,13 @@ def parse_pairs(value):
 
 
 def read_truth(path):
-    """(rows, options). Each row: client, server, class, closer, modifiers, n (its ordinal among
-    the rows of the same client), detail and facts {KEY: VALUE}."""
-    rows, options, notes = [], [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# options "):
-            options = shlex.split(line[len("# options "):])
-            continue
-        if line.startswith("# ") and len(line.split()) >= 4 and line.split()[1] in FACT_KEYS:
-            _, key, client, value = line.split(None, 3)
-            notes.append((key, client, value))
-            continue
-        if not line.strip() or line.startswith("#") or line.startswith("client\t"):
-            continue
-        client, server, cls, closer, mods = line.split("\t")[:5]
-        rows.append({"client": client, "server": server, "class": cls, "closer": closer,
-                     "modifiers": set() if mods.strip() in ("-", "") else set(mods.split(",")),
-                     "detail": None, "facts": {}})
-    seen = collections.Counter()
-    for row in rows:
-        seen[row["client"]] += 1
-        row["n"] = seen[row["client"]]
-    for key, client, value in notes:
-        name, _, n = client.partition("#")
-        targets = [r for r in rows if r["client"] == name and (not n or r["n"] == int(n))]
-        if not targets:
-            raise ValueError(f"{path.name}: '# {key} {client}' names no connection")
-        for row in targets:
-            if key == "detail":
-                row["detail"] = value
-            else:
-                row["facts"][key] = value
-    return rows, options
+    """(rows, options) of a truth file (truthfile.Truth)."""
+    truth = truthfile.read(path)
+    for row in truth.rows:
+        unknown = set(row["facts"]) - set(FACT_CHECKS)
+        if unknown:
+            raise ValueError(f"{path.name}: unknown facts {sorted(unknown)}")
+    return truth.rows, truth.options
 
 
 def capture_for(truth):
@@ -208,7 +179,13 @@ FACT_CHECKS = {
     "timers": check_timers,
     "stack": check_stack,
 }
-FACT_KEYS = set(FACT_CHECKS) | {"detail"}
+
+
+# Connections today's analyzer gets wrong, by (capture name, client endpoint[#n]): what it gets
+# wrong. The truth files hold the truth; this list holds the gap (issue 11). Empty it as the
+# analyzer learns: a listed connection that passes fails the run.
+KNOWN_FAILING = {
+}
 
 
 def main():
@@ -216,7 +193,7 @@ def main():
     only = set(sys.argv[3:])
     per_class = collections.defaultdict(lambda: [0, 0])
     per_fact = collections.defaultdict(lambda: [0, 0])
-    passed = failed = 0
+    passed = failed = xfailed = 0
     truths = sorted(captures.glob("*.truth"))
     if not truths:
         print(f"no truth files in {captures}")
@@ -253,9 +230,13 @@ def main():
             same = flows.get(key, [])
             flow = same[want["n"] - 1] if len(same) >= want["n"] else None
             per_class[want["class"]][1] += 1
+            label = want["client"] + (f"#{want['n']}" if wanted[key] > 1 else "")
+            known = KNOWN_FAILING.get((truth.stem, label))
             if flow is None:
-                print(f"FAIL {capture.name} {key[0]} -> {key[1]}: connection not reported")
-                failed += 1
+                print(f"{'XFAIL' if known else 'FAIL'} {capture.name} {key[0]} -> {key[1]}: "
+                      "connection not reported")
+                xfailed += bool(known)
+                failed += not known
                 continue
             got_class = flow["close"]["class"]
             got_closer = flow["close"]["closer"] or "none"
@@ -267,13 +248,22 @@ def main():
                 per_fact[fact][1] += 1
                 per_fact[fact][0] += not found
                 problems += found
-            if got_class == want["class"] and got_closer == want["closer"] and not missing \
-                    and detail_ok and not problems:
+            right = got_class == want["class"] and got_closer == want["closer"] and not missing \
+                and detail_ok and not problems
+            if right and known:
+                failed += 1
+                print(f"XPASS {capture.name} {label}: listed in KNOWN_FAILING ({known}) but "
+                      "right now: remove it from the list")
+            elif right:
                 per_class[want["class"]][0] += 1
                 passed += 1
             else:
-                failed += 1
-                print(f"FAIL {capture.name} #{flow['id']} {key[0]} -> {key[1]}: "
+                if known:
+                    xfailed += 1
+                else:
+                    failed += 1
+                print(f"{'XFAIL' if known else 'FAIL'} {capture.name} #{flow['id']} "
+                      f"{key[0]} -> {key[1]}: "
                       f"want {want['class']}/{want['closer']} {want['detail'] or ''} "
                       f"{sorted(want['modifiers'])}, got {got_class}/{got_closer} "
                       f"{flow['close']['detail'] or ''} {flow['modifiers']}: "
@@ -289,7 +279,7 @@ def main():
         for fact in sorted(per_fact):
             ok, total = per_fact[fact]
             print(f"  {fact:<22} {ok:>3} / {total:<3}")
-    print(f"\ne2e: {passed} passed, {failed} failed")
+    print(f"\ne2e: {passed} passed, {failed} failed, {xfailed} known failures (KNOWN_FAILING)")
     return 1 if failed or not passed else 0
 
 

@@ -1,0 +1,90 @@
+"""The scenario registry and the truth each scenario declares.
+
+A scenario is a class with a role method per namespace (server(ctx), client(ctx), and for a
+routed or distant topology router(ctx)), registered with @scenario(...) together with its
+truth: one Conn per connection, in the order the client opens them. truth_text() turns that
+into the truth file of one capture (tests/lib/truthfile.py holds the format).
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
+                                'tests', 'lib'))
+import truthfile  # noqa: E402
+
+from lib.kit import PORT, Ctx  # noqa: E402
+
+SCENARIOS = {}
+VANTAGES = ('client', 'server', 'router')
+
+
+class Conn:
+    """The truth about one connection: the client's port, the class, the closer, the modifiers
+    that must be present, the expected close.detail and further expected diagnoses (facts: KEY
+    -> VALUE, checked by tests/e2e/check_samples.py). `at` overrides any of these for one
+    vantage point ({'server': {'cls': 'idle_at_end', 'closer': 'none'}}): a capture point that
+    does not see an ending cannot be asked to report it. A row with cls None at a vantage is a
+    connection that capture point never sees."""
+
+    def __init__(self, port, cls, closer, modifiers=(), detail=None, facts=None,
+                 server_port=PORT, at=None):
+        self.port, self.server_port = port, server_port
+        self.cls, self.closer = cls, closer
+        self.modifiers, self.detail = tuple(modifiers), detail
+        self.facts = dict(facts or {})
+        self.at = dict(at or {})
+        for vantage, override in self.at.items():
+            if vantage not in VANTAGES or set(override) - {'cls', 'closer', 'modifiers',
+                                                          'detail', 'facts'}:
+                raise ValueError('bad override %r: %r' % (vantage, override))
+
+    def seen_from(self, vantage):
+        """(cls, closer, modifiers, detail, facts) as the capture at `vantage` must report them;
+        facts of an override are added to (or replace) the common ones."""
+        over = self.at.get(vantage, {})
+        facts = dict(self.facts)
+        facts.update(over.get('facts', {}))
+        return (over.get('cls', self.cls), over.get('closer', self.closer),
+                tuple(over.get('modifiers', self.modifiers)), over.get('detail', self.detail),
+                facts)
+
+
+def scenario(name, description, truth, topology='pair', options=''):
+    """Register a scenario: its name, one paragraph saying what the programs do, its truth (a
+    list of Conn), its topology (kit.TOPOLOGIES) and the tcpmortem options its captures must be
+    read with."""
+    def register(cls):
+        if name in SCENARIOS:
+            raise ValueError('scenario %s registered twice' % name)
+        SCENARIOS[name] = cls
+        cls.name = name
+        cls.description = description
+        cls.truth = list(truth)
+        cls.topology = topology
+        cls.options = options
+        return cls
+    return register
+
+
+def make_ctx(name, family, rundir=None):
+    return Ctx(family, rundir, topology=SCENARIOS[name].topology)
+
+
+def truth_text(name, family, vantage='client', prose=()):
+    """The truth file of the capture of scenario `name` (IPv`family`) taken at `vantage`."""
+    sc = SCENARIOS[name]
+    ctx = make_ctx(name, family)
+    rows = []
+    for conn in sc.truth:
+        cls, closer, mods, detail, facts = conn.seen_from(vantage)
+        if cls is None:
+            continue
+        rows.append({'client': ctx.endpoint(ctx.client_ip, conn.port),
+                     'server': ctx.endpoint(ctx.server_ip, conn.server_port),
+                     'class': cls, 'closer': closer, 'modifiers': mods, 'detail': detail,
+                     'facts': facts})
+    capture = {'scenario': name, 'family': family, 'vantage': vantage,
+               'options': sc.options}
+    head = ['scenario %s, IPv%s: %s' % (name, family, sc.description)] + list(prose)
+    return truthfile.format_truth(head, capture, rows)
