@@ -314,7 +314,7 @@ def attempt_once(spec, run):
         for c in mine:
             claimed.add(id(c))
             cls, closer, cm = decide(run, c)
-            rows.append((c, (c.client, c.server, cls, closer, '-')))
+            rows.append((c, (c.client, c.server, cls, closer, ())))
             comments.append('connection %s -> %s: %s' % (c.client, c.server, what))
             comments += cm
     for ns, suffix, td, conns, rows, comments in per_capture:
@@ -327,8 +327,11 @@ def attempt_once(spec, run):
         where = {CLI: "client's", SRV: "server's", PRX: "proxy's"}[ns]
         captured = 'captured in the %s namespace by tcpdump %s; %s' % (
             where, td.describe(), rswlib.linktype_of(td.path))
-        text = rswlib.truth_text(name, 'sample %s: %s' % (name, spec.description),
-                                 captured, [r[1] for r in rows], comments + run.notes)
+        # the proxy is the server of the connections it accepts, the client of those it opens
+        vantage = {CLI: 'client', SRV: 'server'}.get(ns) or (
+            'server' if suffix == '_front' else 'client')
+        text = rswlib.truth_text(name, spec.description, captured, vantage,
+                                 [r[1] for r in rows], comments + run.notes)
         shutil.copy(td.path, os.path.join(rswlib.CAPTURES, name + '.pcap'))
         with open(os.path.join(rswlib.CAPTURES, name + '.truth'), 'w') as f:
             f.write(text)
@@ -484,9 +487,9 @@ s.close()
 @sample('realsw_loadgen', rswlib.PAIR, extra=['-s', '128'], description="""
 Load generators against nginx 1.22 on 198.51.100.2:8080 and :8082 (lingering_close off) serving a
 100000-byte file; the server's side of the link is a 20 Mbit/s bottleneck (tc tbf on rsw-s, burst
-16 kB, latency 50 ms), so the responses arrive steadily (captured with snaplen 128: headers only): wrk -t1 -c3 -d1s to port 8080 (wrk
-opens one connection first to check the server), then ab -k -c3 -t1 to port 8082; both stop at
-their time limit with responses still arriving.""")
+16 kB, latency 50 ms), so the responses arrive steadily (captured with snaplen 128: headers
+only): wrk -t1 -c3 -d1s to port 8080 (wrk opens one connection first to check the server), then
+ab -k -c3 -t1 to port 8082; both stop at their time limit with responses still arriving.""")
 def realsw_loadgen(run):
     start_nginx(run, SRV, S4)
     rswlib.sh(*nsexec(SRV, ['tc', 'qdisc', 'add', 'dev', 'rsw-s', 'root', 'tbf', 'rate',
@@ -602,17 +605,18 @@ while True:
 '''
 
 
-@sample('realsw_haproxy', rswlib.PROXY, captures=((PRX, 'rsw-pc', '_front'), (PRX, 'rsw-ps', '_back')), description='''
+@sample('realsw_haproxy', rswlib.PROXY,
+        captures=((PRX, 'rsw-pc', '_front'), (PRX, 'rsw-ps', '_back')), description='''
 haproxy 2.6 (Debian 12) on 198.51.100.66:8080 in the proxy's namespace, mode http, timeouts
 client/server/http-request/http-keep-alive 1 s, in front of nginx 1.22 on 198.51.100.130:8080
 (keepalive_timeout 1s) and of a Python server on 198.51.100.130:8081 that reads requests and never
 answers. Both legs captured in the proxy's namespace: realsw_haproxy_front (rsw-pc, client to
-haproxy) and realsw_haproxy_back (rsw-ps, haproxy to the servers). 40001 curl GET through haproxy, exits. 40002 a Python client
-GETs on a keepalive connection and stays idle (timeout http-keep-alive). 40003 curl GET /stall:
-the backend never answers, haproxy's timeout server gives 504. 40004 a Python client sends half a
-request line and stalls (timeout http-request: 408). 40005 curl from a source port haproxy
-rejects (tcp-request connection reject). 40006 curl --limit-rate 20k --max-time 2 downloads a 1 MB
-file through haproxy and gives up.''')
+haproxy) and realsw_haproxy_back (rsw-ps, haproxy to the servers). 40001 curl GET through
+haproxy, exits. 40002 a Python client GETs on a keepalive connection and stays idle (timeout
+http-keep-alive). 40003 curl GET /stall: the backend never answers, haproxy's timeout server
+gives 504. 40004 a Python client sends half a request line and stalls (timeout http-request:
+408). 40005 curl from a source port haproxy rejects (tcp-request connection reject). 40006 curl
+--limit-rate 20k --max-time 2 downloads a 1 MB file through haproxy and gives up.''')
 def realsw_haproxy(run):
     start_nginx(run, SRV, B4)
     run.start(SRV, ['python3', '-c', STALL_SERVER % B4], 'stall')

@@ -28,8 +28,6 @@ Only the standard library; pcaps are read with tests/lib/capfile.py.
 import os
 import re
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -40,6 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, '..', '..', '..'))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'lib'))
 import capfile  # noqa: E402
+import truthfile  # noqa: E402
 
 CAPTURES = os.path.join(ROOT, 'samples', 'captures')
 PREFIX = 'rsw-'
@@ -316,57 +315,20 @@ class Seg:
                                         (ACK, '.')) if self.flags & bit)
 
 
-def _ep(addr, port):
-    if len(addr) == 16:
-        return '[%s]:%d' % (socket.inet_ntop(socket.AF_INET6, addr), port)
-    return '%s:%d' % (socket.inet_ntop(socket.AF_INET, addr), port)
-
-
 def read_segments(path):
-    """Every TCP segment of a capture (Ethernet, Linux cooked v1/v2): list of Seg."""
-    cap = capfile.read(path)
+    """Every TCP segment of a capture (tests/lib/capfile.py), as Seg."""
     segs = []
-    e = cap.endian
-    for rec in cap.records:
-        f = cap.frame(rec)
-        lt = rec.linktype
-        if lt == 1:
-            off, etype = 14, struct.unpack_from('>H', f, 12)[0]
-        elif lt == 113:
-            off, etype = 16, struct.unpack_from('>H', f, 14)[0]
-        elif lt == 276:
-            off, etype = 20, struct.unpack_from('>H', f, 0)[0]
-        else:
-            raise ValueError('link type %d not read here' % lt)
-        if etype == 0x0800:
-            ihl = (f[off] & 15) * 4
-            if f[off + 9] != 6:
-                continue
-            src, dst, ttl, tcp = f[off + 12:off + 16], f[off + 16:off + 20], f[off + 8], off + ihl
-            iplen = struct.unpack_from('>H', f, off + 2)[0]
-            payload_end = off + iplen
-        elif etype == 0x86DD:
-            if f[off + 6] != 6:
-                continue
-            src, dst, ttl, tcp = f[off + 8:off + 24], f[off + 24:off + 40], f[off + 7], off + 40
-            payload_end = tcp + struct.unpack_from('>H', f, off + 4)[0]
-        else:
-            continue
-        sport, dport, seq, ack, offflags, win = struct.unpack_from('>HHIIHH', f, tcp)
-        hl = (offflags >> 12) * 4
+    for d in capfile.segments(path):
         s = Seg()
-        sec, frac = struct.unpack_from(e + 'II', cap.data, rec.ts_offset) \
-            if cap.format == 'pcap' else (None, None)
-        if cap.format == 'pcap':
-            s.t = sec + frac / (1e9 if cap.nano else 1e6)
-        else:
-            hi, lo = struct.unpack_from(e + 'II', cap.data, rec.ts_offset)
-            s.t = ((hi << 32) | lo) / 1e6
-        s.src, s.dst = _ep(bytes(src), sport), _ep(bytes(dst), dport)
-        s.flags, s.seq, s.ack, s.win = offflags & 0x3F, seq, ack, win
-        s.len = payload_end - tcp - hl
-        s.ttl = ttl
-        s.opts = bytes(f[tcp + 20:tcp + hl])
+        s.t = d['time']
+        s.src, s.dst = ['[%s]:%d' % ep if ':' in ep[0] else '%s:%d' % ep
+                        for ep in (d['src'], d['dst'])]
+        s.flags = sum(bit for bit, letter in ((FIN, 'F'), (SYN, 'S'), (RST, 'R'), (PSH, 'P'),
+                                              (ACK, '.')) if letter in d['flags'])
+        s.seq, s.ack, s.win = d['seq'], d['ack'] or 0, d['win']
+        s.len = d['wire_len']
+        s.ttl = d['ttl']
+        s.opts = d['options']
         segs.append(s)
     return segs
 
@@ -448,16 +410,17 @@ def connections(segs):
 
 # ---- truth files ------------------------------------------------------------------------------
 
-def truth_text(name, description, captured, rows, comments):
-    """rows: (client, server, class, closer, modifiers); comments: '# ...' lines (without '# ')
-    placed before the rows."""
-    out = ['client\tserver\tclass\tcloser\tmodifiers', '# ' + captured]
-    for line in description.strip().splitlines():
-        out.append('# ' + line.strip() if line.strip() else '#')
-    out += ['# ' + c for c in comments]
-    for client, server, cls, closer, mods in rows:
-        out.append('\t'.join([client, server, cls, closer, mods or '-']))
-    return '\n'.join(out) + '\n'
+def truth_text(name, description, captured, vantage, rows, comments):
+    """The truth file (tests/lib/truthfile.py format). rows: (client, server, class, closer,
+    modifiers); comments: prose lines, after the description and the capture line."""
+    prose = ['sample %s (samples/cases/realsw), IPv4:' % name]
+    prose += [line.strip() for line in description.strip().splitlines()]
+    prose += [captured] + list(comments)
+    capture = {'scenario': name, 'family': '4', 'vantage': vantage}
+    return truthfile.format_truth(prose, capture, [
+        {'client': c, 'server': sv, 'class': cls, 'closer': closer,
+         'modifiers': mods or (), 'detail': None, 'facts': {}}
+        for c, sv, cls, closer, mods in rows])
 
 
 def linktype_of(path):
