@@ -773,12 +773,12 @@ def install_deps():
 
 
 def main(argv):
-    if argv[:1] == ['list']:
-        print('\n'.join(SAMPLES))
-        return 0
     if argv[:1] == ['--deps']:
         install_deps()
         argv = argv[1:]
+    if argv[:1] == ['list']:
+        print('\n'.join(SAMPLES))
+        return 0
     if os.geteuid() != 0:
         raise SystemExit('realsw: must run as root (namespaces, tcpdump)')
     names = argv or list(SAMPLES)
