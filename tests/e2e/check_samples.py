@@ -188,8 +188,8 @@ KNOWN_FAILING = {
     ("realsw_haproxy_front", "198.51.100.65:40006"):
         "rst_abort for rst_unread_data: curl --limit-rate gave up with 120232 B unread behind a "
         "zero window",
-    ("realsw_loadgen", "198.51.100.1:49930"):
-        "rst_abort for rst_unread_data: wrk exited with 4344 B unread (data streaming until 0.4 "
+    ("realsw_loadgen", "198.51.100.1:46264"):
+        "rst_abort for rst_unread_data: wrk exited with 4344 B unread (data streaming until 0.3 "
         "ms before its RST)",
     ("realsw_nginx", "198.51.100.1:40003"):
         "rst_unread_data for rst_abort: nginx read the whole 30060-byte partial body, reset 1 s "
@@ -202,16 +202,16 @@ KNOWN_FAILING = {
         " B unread (lingering_close off)",
     ("realsw_nginx", "198.51.100.1:40010"):
         "rst_abort for rst_unread_data: as 40009, the client waiting for the answer",
-    ("realsw_redis", "198.51.100.1:52654"):
+    ("realsw_redis", "198.51.100.1:50148"):
         "rst_abort for rst_unread_data: a stopped SUBSCRIBE client killed with 100370 B of "
         "messages unread",
-    ("realsw_redis", "198.51.100.1:52682"):
+    ("realsw_redis", "198.51.100.1:53798"):
         "rst_abort for rst_unread_data: redis-cli --pipe killed with 100105 B of GET replies "
         "unread",
     ("realsw_ssh", "198.51.100.1:40004"):
         "rst_abort for rst_unread_data: sshd read one line of an HTTP request and closed with 30 "
         "B unread",
-    ("realsw_tls", "198.51.100.1:41490"):
+    ("realsw_tls", "198.51.100.1:48100"):
         "rst_abort for rst_unread_data: s_client blocked on its output, killed with 102838 B "
         "unread behind a zero window",
     ("win_read_abort", "198.51.100.1:40001"):

@@ -206,8 +206,9 @@ class Watch:
                               stdout=subprocess.PIPE, text=True, bufsize=1)
         self.procs.append(ev)
         threading.Thread(target=self._events, args=(ev,), daemon=True).start()
-        # one long-lived shell in the namespace takes the snapshots (no setns per poll)
-        loop = ('while :; do echo "@ $(date +%%s.%%N)"; ss -tnH state all; '
+        # one long-lived shell in the namespace takes the snapshots (no setns per poll); each
+        # snapshot is followed by the time it was complete, so "before t" is never optimistic
+        loop = ('while :; do ss -tnH state all; echo "@ $(date +%%s.%%N)"; '
                 'sleep %s; done' % self.poll_s)
         pl = subprocess.Popen(nsexec(self.ns, ['sh', '-c', loop]), stdout=subprocess.PIPE,
                               text=True, bufsize=1)
@@ -238,24 +239,23 @@ class Watch:
                 self.destroyed.append(pending + ('',))
 
     def _polls(self, proc):
-        current = None
+        table = {}
         for line in proc.stdout:
             if line.startswith('@ '):
-                if current is not None:
-                    with self.lock:
-                        self.snapshots.append(current)
-                current = (float(line.split()[1]), {})
+                with self.lock:
+                    self.snapshots.append((float(line.split()[1]), table))
+                table = {}
                 continue
             m = SS_LINE.match(line)
-            if m and current is not None:
-                current[1][(norm_ep(m.group(4)), norm_ep(m.group(5)))] = (
+            if m:
+                table[(norm_ep(m.group(4)), norm_ep(m.group(5)))] = (
                     m.group(1), int(m.group(2)), int(m.group(3)))
 
     def snapshot(self):
         """An extra `ss -tn` snapshot right now (e.g. of a stopped process before it is killed)."""
-        t = time.time()
         out = sh(*nsexec(self.ns, ['ss', '-tnH', 'state', 'all']), capture_output=True,
                  text=True).stdout
+        t = time.time()
         table = {}
         for line in out.splitlines():
             m = SS_LINE.match(line)
@@ -293,8 +293,8 @@ class Watch:
         return None
 
     def last_snapshot(self, local, peer, before):
-        """The last polled snapshot before `before` (epoch s) that shows the socket: (time,
-        state, recvq, sendq) or None."""
+        """The last snapshot complete before `before` (epoch s) that shows the socket: (time
+        it was complete, state, recvq, sendq) or None."""
         with self.lock:
             for t, table in reversed(self.snapshots):
                 if t < before and (local, peer) in table:
