@@ -20,6 +20,9 @@ Other commands (plain Python, no namespaces needed):
 
     scenarios.py list                          scenario names
     scenarios.py topology SCENARIO             pair, routed or distant (lib/kit.py TOPOLOGIES)
+    scenarios.py delays                        the distant topology's one-way delays in ms:
+                                               client->router router->client router->server
+                                               server->router
     scenarios.py truth SCENARIO FAMILY [VANTAGE [PROSE...]]
                                                the truth file of one capture, on stdout
                                                (VANTAGE client, server or router; PROSE: more
@@ -43,11 +46,12 @@ namespace, so they die with the namespace.
 
 import os
 import sys
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import cases  # noqa: E402,F401  (registers every scenario)
-from lib.kit import ScenarioError, default_router  # noqa: E402
+from lib.kit import DELAY_MS, ScenarioError, default_router  # noqa: E402
 from lib.registry import SCENARIOS, VANTAGES, make_ctx, truth_text  # noqa: E402
 from lib.wire import check  # noqa: E402
 
@@ -55,6 +59,10 @@ from lib.wire import check  # noqa: E402
 def main(argv):
     if len(argv) >= 1 and argv[0] == 'list':
         print('\n'.join(SCENARIOS))
+        return 0
+    if len(argv) == 1 and argv[0] == 'delays':
+        print(' '.join(str(DELAY_MS[k]) for k in ('client_to_router', 'router_to_client',
+                                                 'router_to_server', 'server_to_router')))
         return 0
     if len(argv) == 2 and argv[0] == 'topology':
         print(SCENARIOS[argv[1]].topology)
@@ -77,7 +85,9 @@ def main(argv):
         try:
             getattr(sc, role, default_router)(ctx)
         except (ScenarioError, OSError) as e:
-            print('%s %s: %r' % (role, name, e), file=sys.stderr)
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            print('%s %s: %r (%s line %d)' % (role, name, e, os.path.basename(where.filename),
+                                              where.lineno), file=sys.stderr)
             return 1
         return 0
     print(__doc__, file=sys.stderr)

@@ -2,3 +2,4 @@
 (lib.registry.SCENARIOS)."""
 
 from cases import closes, resets, giveups, open_idle, path, stack_timers  # noqa: F401
+from cases import distance  # noqa: F401

@@ -148,30 +148,43 @@ class RstPeerRestarted:
         ls = ctx.listen()
         ctx.mark('ready')
         c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
-        wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
-        ctx.wait('client-idle')
-        firewall('-I', 'OUTPUT', '-p', 'tcp', '-j', 'DROP')
-        linger0(c)
-        c.close()
+        server_loses_state(ctx, c, 40001)
         ls.close()
-        firewall('-D', 'OUTPUT', '-p', 'tcp', '-j', 'DROP')
-        ctx.mark('state-lost')
 
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
-        time.sleep(0.1)
-        ctx.mark('client-idle')
-        ctx.wait('state-lost')
-        time.sleep(0.2)
-        s.sendall(payload(100, b'n'))
-        expect_error(s, errno.ECONNRESET)
-        s.close()
+        client_meets_lost_state(ctx, 40001)
+
+
+def server_loses_state(ctx, c, port):
+    """The server's side of a connection its host loses silently: request/response, then
+    (once the client is idle) the namespace drops its outgoing TCP while the socket is closed
+    with SO_LINGER {1,0}, so the RST never reaches the wire, and the rule is removed."""
+    recv_exact(c, REQ)
+    c.sendall(payload(300))
+    wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
+    ctx.wait('client-idle-%d' % port)
+    firewall('-I', 'OUTPUT', '-p', 'tcp', '-j', 'DROP')
+    linger0(c)
+    c.close()
+    firewall('-D', 'OUTPUT', '-p', 'tcp', '-j', 'DROP')
+    ctx.mark('state-lost-%d' % port)
+
+
+def client_meets_lost_state(ctx, port):
+    """The client's side of server_loses_state(): 200 ms after the server lost the connection
+    it sends 100 bytes, which the server's kernel answers with RST."""
+    s = ctx.connect(port)
+    s.sendall(payload(REQ, b'q'))
+    recv_exact(s, 300)
+    time.sleep(0.1)
+    ctx.mark('client-idle-%d' % port)
+    ctx.wait('state-lost-%d' % port)
+    time.sleep(0.2)
+    s.sendall(payload(100, b'n'))
+    expect_error(s, errno.ECONNRESET)
+    s.close()
 
 
 @scenario('rst_refused',
@@ -459,37 +472,13 @@ class RstPeerRestartedClient:
         ls = ctx.listen()
         ctx.mark('ready')
         c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
-        wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
-        ctx.mark('response-acked')
-        ctx.wait('state-lost')
-        time.sleep(0.2)
-        c.sendall(payload(100, b'n'))
-        expect_error(c, errno.ECONNRESET)
-        c.close()
-        ctx.mark('server-done')
+        server_meets_lost_state(ctx, c, 40001)
 
     @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_orphan_retries', 1)
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
-        ctx.wait('response-acked')
-        time.sleep(0.1)
-        pid = in_child(lambda conn: time.sleep(WAIT_LIMIT), s)   # the child alone holds it
-        firewall('-I', 'OUTPUT', '-p', 'tcp', '-j', 'DROP')
-        os.kill(pid, signal.SIGKILL)
-        reap(pid, expect_signal=signal.SIGKILL)
-        ctx.note('client process killed')
-        wait_until(lambda: not socket_exists(40001), limit=20, what='orphaned socket gone')
-        ctx.note('the client\'s orphaned socket is gone')
-        firewall('-D', 'OUTPUT', '-p', 'tcp', '-j', 'DROP')
-        ctx.mark('state-lost')
-        ctx.wait('server-done')
-        time.sleep(0.1)
+        client_loses_state(ctx, 40001)
 
     @staticmethod
     def extra_check(ctx, segs, pcap):
@@ -497,6 +486,43 @@ class RstPeerRestartedClient:
         if flagged(cli, 'F') or [s['flags'] for s in flagged(cli, 'R')] != ['R']:
             return ['40001: expected no FIN and one bare RST from the client']
         return []
+
+
+def server_meets_lost_state(ctx, c, port):
+    """The server's side of client_loses_state(): request/response, and 200 ms after the client
+    host lost the connection 100 bytes, which the client's kernel answers with RST."""
+    recv_exact(c, REQ)
+    c.sendall(payload(300))
+    wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
+    ctx.mark('response-acked-%d' % port)
+    ctx.wait('state-lost-%d' % port)
+    time.sleep(0.2)
+    c.sendall(payload(100, b'n'))
+    expect_error(c, errno.ECONNRESET)
+    c.close()
+    ctx.mark('server-done-%d' % port)
+
+
+def client_loses_state(ctx, port):
+    """The client host loses the connection silently: its namespace drops outgoing TCP, the
+    process holding the socket is SIGKILLed (its FIN never reaches the wire) and the orphaned
+    socket times out (the caller sets net.ipv4.tcp_orphan_retries=1); the rule is removed."""
+    s = ctx.connect(port)
+    s.sendall(payload(REQ, b'q'))
+    recv_exact(s, 300)
+    ctx.wait('response-acked-%d' % port)
+    time.sleep(0.1)
+    pid = in_child(lambda conn: time.sleep(WAIT_LIMIT), s)   # the child alone holds it
+    firewall('-I', 'OUTPUT', '-p', 'tcp', '-j', 'DROP')
+    os.kill(pid, signal.SIGKILL)
+    reap(pid, expect_signal=signal.SIGKILL)
+    ctx.note('%d: client process killed' % port)
+    wait_until(lambda: not socket_exists(port), limit=20, what='orphaned socket gone')
+    ctx.note('%d: the client\'s orphaned socket is gone' % port)
+    firewall('-D', 'OUTPUT', '-p', 'tcp', '-j', 'DROP')
+    ctx.mark('state-lost-%d' % port)
+    ctx.wait('server-done-%d' % port)
+    time.sleep(0.1)
 
 
 REJECT_PORT = 8082   # the server's firewall answers SYNs to this port with a TCP reset

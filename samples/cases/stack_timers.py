@@ -109,12 +109,15 @@ class TimeWaitReuse:
         ctx.wait('done')
         ls.close()
 
-    @staticmethod
-    def client(ctx):
+    SERVER_TW_PAUSE = 0.1   # seconds before the client reconnects into the server's TIME-WAIT
+
+    @classmethod
+    def client(cls, ctx):
         sysctl('net.ipv4.tcp_tw_reuse', 1)
         ctx.wait('ready')
         for port, server_first, pause in ((40001, False, TW_REUSE_WAIT), (40001, False, 0.2),
-                                          (40002, True, 0.1), (40002, False, 0.3)):
+                                          (40002, True, cls.SERVER_TW_PAUSE),
+                                          (40002, False, 0.3)):
             try:
                 s = ctx.connect(port)
             except OSError as e:

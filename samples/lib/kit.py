@@ -55,6 +55,17 @@ class ScenarioError(Exception):
 # namespace between them; "distant", the routed topology with a delay line (delay.py) on each
 # of the router's links, so the peers are tens of milliseconds apart.
 TOPOLOGIES = ('pair', 'routed', 'distant')
+# The distant topology's one-way delays in milliseconds, different in each direction (the delay
+# line between client and router, the one between router and server): 45 ms from client to
+# server, 75 ms back, a 120 ms round trip; from the router 40 ms to the client, 80 ms to the
+# server. make-samples.sh reads them with `scenarios.py delays`.
+# The timer settings of a fresh network namespace (Linux 6.x defaults): what a side runs with
+# unless a scenario sets them (sysctls, or TCP_KEEP* socket options for keepalive).
+DEFAULT_TIMERS = {'tcp_syn_retries': 6, 'tcp_retries2': 15, 'tcp_fin_timeout': 60,
+                  'tcp_keepalive_time': 7200, 'tcp_keepalive_intvl': 75,
+                  'tcp_keepalive_probes': 9}
+DELAY_MS = {'client_to_router': 30, 'router_to_client': 10,
+            'router_to_server': 15, 'server_to_router': 65}
 
 
 class Ctx:

@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
                                 'tests', 'lib'))
 import truthfile  # noqa: E402
 
-from lib.kit import PORT, Ctx  # noqa: E402
+from lib.kit import DEFAULT_TIMERS, DELAY_MS, PORT, Ctx  # noqa: E402
 
 SCENARIOS = {}
 VANTAGES = ('client', 'server', 'router')
@@ -23,9 +23,10 @@ class Conn:
     """The truth about one connection: the client's port, the class, the closer, the modifiers
     that must be present, the expected close.detail and further expected diagnoses (facts: KEY
     -> VALUE, checked by tests/e2e/check_samples.py). `at` overrides any of these for one
-    vantage point ({'server': {'cls': 'idle_at_end', 'closer': 'none'}}): a capture point that
-    does not see an ending cannot be asked to report it. A row with cls None at a vantage is a
-    connection that capture point never sees."""
+    vantage point ({'server': {'cls': 'idle_at_end', 'closer': 'none', 'facts': {}}}): a
+    capture point that does not see an ending cannot be asked to report it (its facts replace
+    the common ones). A row with cls None at a vantage is a connection that capture point never
+    sees."""
 
     def __init__(self, port, cls, closer, modifiers=(), detail=None, facts=None,
                  server_port=PORT, at=None):
@@ -40,11 +41,10 @@ class Conn:
                 raise ValueError('bad override %r: %r' % (vantage, override))
 
     def seen_from(self, vantage):
-        """(cls, closer, modifiers, detail, facts) as the capture at `vantage` must report them;
-        facts of an override are added to (or replace) the common ones."""
+        """(cls, closer, modifiers, detail, facts) as the capture at `vantage` must report
+        them."""
         over = self.at.get(vantage, {})
-        facts = dict(self.facts)
-        facts.update(over.get('facts', {}))
+        facts = dict(over.get('facts', self.facts))
         return (over.get('cls', self.cls), over.get('closer', self.closer),
                 tuple(over.get('modifiers', self.modifiers)), over.get('detail', self.detail),
                 facts)
@@ -67,6 +67,29 @@ def scenario(name, description, truth, topology='pair', options=''):
     return register
 
 
+def round_trips(vantage):
+    """(to the client, to the server): the round trips in ms from a capture point of the distant
+    topology (the delay lines' sum; the veth links add some 30 µs)."""
+    d = DELAY_MS
+    client_router = d['client_to_router'] + d['router_to_client']
+    router_server = d['router_to_server'] + d['server_to_router']
+    return {'client': (0, client_router + router_server),
+            'router': (client_router, router_server),
+            'server': (client_router + router_server, 0)}[vantage]
+
+
+def timers_held(client=None, server=None):
+    """The value of a `timers_hold` fact: every timer setting in force on each side, the Linux
+    defaults (kit.DEFAULT_TIMERS) but for those given ({'tcp_fin_timeout': 2})."""
+    items = []
+    for side, changed in (('client', client or {}), ('server', server or {})):
+        if set(changed) - set(DEFAULT_TIMERS):
+            raise ValueError('unknown timer setting in %r' % changed)
+        for key, default in DEFAULT_TIMERS.items():
+            items.append('%s.%s=%g' % (side, key, changed.get(key, default)))
+    return ','.join(items)
+
+
 def make_ctx(name, family, rundir=None):
     return Ctx(family, rundir, topology=SCENARIOS[name].topology)
 
@@ -86,5 +109,7 @@ def truth_text(name, family, vantage='client', prose=()):
                      'facts': facts})
     capture = {'scenario': name, 'family': family, 'vantage': vantage,
                'options': sc.options}
+    if sc.topology == 'distant':
+        capture['rtt_ms'] = 'client=%g,server=%g' % round_trips(vantage)
     head = ['scenario %s, IPv%s: %s' % (name, family, sc.description)] + list(prose)
     return truthfile.format_truth(head, capture, rows)

@@ -13,10 +13,12 @@ not fail the run, but a listed connection that passes fails it (remove it from t
 import collections
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+import capfile  # noqa: E402
 import truthfile  # noqa: E402
 
 
@@ -35,13 +37,13 @@ def parse_pairs(value):
 
 
 def read_truth(path):
-    """(rows, options) of a truth file (truthfile.Truth)."""
+    """A truth file (truthfile.Truth), its facts checked against FACT_CHECKS."""
     truth = truthfile.read(path)
     for row in truth.rows:
         unknown = set(row["facts"]) - set(FACT_CHECKS)
         if unknown:
             raise ValueError(f"{path.name}: unknown facts {sorted(unknown)}")
-    return truth.rows, truth.options
+    return truth
 
 
 def capture_for(truth):
@@ -159,6 +161,24 @@ def check_timers(flow, value):
     return problems
 
 
+def check_timers_hold(flow, value):
+    """SIDE.SETTING=V,...: the settings in force on each side. Whatever the analyzer infers about
+    one of them must hold its value (inferring nothing is fine): a range that excludes the real
+    setting is a false claim."""
+    problems = []
+    for key, text in parse_pairs(value).items():
+        side, _, setting = key.partition(".")
+        timers = flow["diagnosis"]["timers"][side]
+        got = find_key(timers, setting) if timers else None
+        if not isinstance(got, dict):
+            continue
+        lo, hi, v = got["min"], got["max"], float(text)
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            problems.append(f"false claim: timers.{side}.{setting} [{lo}, {hi}], "
+                            f"but it was {text}")
+    return problems
+
+
 def check_stack(flow, value):
     """client=FAMILY/HOPS,server=FAMILY/HOPS"""
     problems = []
@@ -178,13 +198,104 @@ FACT_CHECKS = {
     "time_wait_reuse": check_time_wait_reuse,
     "timers": check_timers,
     "stack": check_stack,
+    "timers_hold": check_timers_hold,
 }
+
+
+# --- sentences the packets contradict (issue 11): checked on every connection -------------------
+
+SIDES = ("client", "server")
+UNIT_S = {"µs": 1e-6, "ms": 1e-3, "s": 1.0}
+NUMBER = r"([\d.,]+) (µs|ms|s)"
+# "<side> answered ... T later": the side's own answer to a segment, seen T after it
+ANSWER_RES = [re.compile(r"[Tt]he (client|server)'s kernel answered " + NUMBER + " later"),
+              re.compile(r"[Tt]he (client|server) answered the (?:client|server)'s segment"
+                         r"(?: \(frame \d+\))? " + NUMBER + " later"),
+              re.compile(r"[Tt]he (client|server) answered the (?:client|server)'s segment with "
+                         r"a bare reset " + NUMBER + " later")]
+# sentences that make an endpoint the author of a reset
+AUTHOR_RES = [re.compile(r"[Tt]he (client|server)(?:'s kernel)? answered"),
+              re.compile(r"[Tt]he (client|server) aborted the connection"),
+              re.compile(r"[Tt]he (client|server) never closed the connection itself")]
+AUTHOR_ANY = [re.compile(r"its kernel had no socket"), re.compile(r"a socket aborting itself")]
+
+
+def fins_by_side(segments, flow):
+    """The sides that sent a FIN on this connection (all its segments in the capture)."""
+    c, s = flow["client"], flow["server"]
+    sides = set()
+    for seg in segments:
+        ends = {seg["src"], seg["dst"]}
+        if "F" in seg["flags"] and ends == {(c["ip"], c["port"]), (s["ip"], s["port"])} and \
+                flow["first_ts"] - 1e-6 <= seg["time"] <= flow["last_ts"] + 1e-6:
+            sides.add("client" if seg["src"] == (c["ip"], c["port"]) else "server")
+    return sides
+
+
+def false_claims(want, flow, text, segments, rtt_ms):
+    """Claims in the flow's reason and story (text) that the packets or the truth contradict:
+    'never closed' about a side that sent a FIN; a reset the truth says came from the path told
+    as the endpoint's own; an endpoint's reset reported as forged; an answer seen sooner than
+    the round trip to the side said to have sent it (rtt_ms: the capture point's round trip to
+    each side, from the truth's capture line)."""
+    problems = []
+    for side in sorted(fins_by_side(segments, flow)):
+        if re.search(rf"[Tt]he {side} never closed", text):
+            problems.append(f"false claim: 'the {side} never closed' but the {side} sent a FIN")
+    claimed = (flow["diagnosis"]["middlebox"] or {}).get("claimed")
+    if "rst_from_middlebox" in want["modifiers"]:
+        for rx in AUTHOR_RES:
+            for m in rx.finditer(text):
+                if claimed in (None, m.group(1)):
+                    problems.append(f"false claim: the path's reset told as the {m.group(1)}'s "
+                                    f"own: '{m.group(0)}'")
+        for rx in AUTHOR_ANY:
+            if rx.search(text):
+                problems.append(f"false claim: the path's reset told as an endpoint's: "
+                                f"'{rx.pattern}'")
+    elif "rst_from_middlebox" in flow["modifiers"]:
+        problems.append("false claim: rst_from_middlebox on a reset the endpoint sent")
+    for rx in ANSWER_RES if rtt_ms else []:
+        for m in rx.finditer(text):
+            side, t = m.group(1), float(m.group(2).replace(",", "")) * UNIT_S[m.group(3)]
+            if t * 1e3 < 0.8 * rtt_ms[side]:
+                problems.append(f"false claim: '{m.group(0)}', but the {side} is "
+                                f"{rtt_ms[side]:g} ms away (round trip)")
+    return problems
+
+
+def story_text(binary, options, capture, flow):
+    """The flow's reason and its text report (the story among it)."""
+    run = subprocess.run([binary, "--flow", str(flow["id"]), *options, str(capture)],
+                         capture_output=True, text=True, timeout=60)
+    return flow["close"]["reason"] + "\n" + run.stdout
 
 
 # Connections today's analyzer gets wrong, by (capture name, client endpoint[#n]): what it gets
 # wrong. The truth files hold the truth; this list holds the gap (issue 11). Empty it as the
 # analyzer learns: a listed connection that passes fails the run.
+PATH_RESET_TOLD_AS_ENDPOINTS = ("the story tells the path's reset as the endpoint's own "
+                                "('answered', 'never closed', 'had no socket' or 'aborting "
+                                "itself') before calling it forged")
 KNOWN_FAILING = {
+    ("middlebox_idle_reset", "198.51.100.65:40001"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    ("middlebox_idle_reset_at_server", "198.51.100.65:40001"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    ("rst_injected", "198.51.100.65:40001"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    ("rst_middlebox", "198.51.100.65:40002"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    ("rst_middlebox_v6", "[2001:db8::1:1]:40002"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    # distant/ (120 ms round trip; the router 40 ms from the client, 80 ms from the server)
+    ("far_rst_after_close_at_client", "198.51.100.65:40002"):
+        "tcp_fin_timeout 'at most 0 s' for the server, read off the round trip between its FIN "
+        "and the client's data",
+    ("far_rst_after_close_at_router", "198.51.100.65:40002"):
+        "tcp_fin_timeout 'at most 0 s' for the server, read off the round trip",
+    ("far_rst_forged_at_client", "198.51.100.65:40002"):
+        PATH_RESET_TOLD_AS_ENDPOINTS + "; 'the server answered 40 ms later' from 120 ms away",
+    ("far_rst_forged_at_client", "198.51.100.65:40003"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    ("far_rst_forged_at_router", "198.51.100.65:40002"):
+        PATH_RESET_TOLD_AS_ENDPOINTS + "; 'the server answered 27 µs later' from 80 ms away",
+    ("far_rst_forged_at_router", "198.51.100.65:40003"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    ("far_rst_forged_at_server", "198.51.100.65:40003"): PATH_RESET_TOLD_AS_ENDPOINTS,
     ("realsw_haproxy_front", "198.51.100.65:40006"):
         "rst_abort for rst_unread_data: curl --limit-rate gave up with 120232 B unread behind a "
         "zero window",
@@ -245,7 +356,11 @@ def main():
             print(f"FAIL {truth.name}: no capture beside it")
             failed += 1
             continue
-        rows, options = read_truth(truth)
+        t = read_truth(truth)
+        rows, options = t.rows, t.options
+        rtt_ms = {k: float(v) for k, v in parse_pairs(t.capture["rtt_ms"]).items()} \
+            if "rtt_ms" in t.capture else None
+        segments = capfile.segments(str(capture))
         labels = set()
         run = subprocess.run([binary, "-f", "ndjson", *options, str(capture)],
                              capture_output=True, text=True, timeout=120)
@@ -289,6 +404,11 @@ def main():
                 per_fact[fact][1] += 1
                 per_fact[fact][0] += not found
                 problems += found
+            claims = false_claims(want, flow, story_text(binary, options, capture, flow),
+                                  segments, rtt_ms)
+            per_fact["(no false claim)"][1] += 1
+            per_fact["(no false claim)"][0] += not claims
+            problems += claims
             right = got_class == want["class"] and got_closer == want["closer"] and not missing \
                 and detail_ok and not problems
             if right and known:
