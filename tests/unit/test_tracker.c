@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyzer/classify.h"
-#include "analyzer/flow_table.h"
-#include "analyzer/tcp_state.h"
-#include "analyzer/timers.h"
-#include "analyzer/tracker.h"
+#include "classify.h"
+#include "flow_table.h"
+#include "tcp_state.h"
+#include "timers.h"
+#include "tracker.h"
 
 #define MS 1000000LL
 #define T0 (1764000000LL * 1000000000LL)
@@ -210,59 +210,6 @@ static void assert_class(struct script *s, enum close_class want, enum closer_si
 		CU_ASSERT(rec.n_evidence > 0);
 	if (rec.close_class != want)
 		fprintf(stderr, "\n  got %s: %s\n", close_class_name(rec.close_class), reason_text(&rec));
-}
-
-/* --- the endpoint state machine ------------------------------------------------------------- */
-
-static enum tcp_state on_send(enum tcp_state s, uint8_t flags)
-{
-	struct state_event ev = { .flags = flags };
-
-	return tcp_state_on_send(s, &ev);
-}
-
-static enum tcp_state on_recv(enum tcp_state s, uint8_t flags, bool acks_fin, bool acks_syn)
-{
-	struct state_event ev = { .flags = flags, .acks_own_fin = acks_fin, .acks_own_syn = acks_syn };
-
-	return tcp_state_on_receive(s, &ev);
-}
-
-static void test_state_machine(void)
-{
-	/* Active close: ESTABLISHED -> FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT. */
-	CU_ASSERT_EQUAL(on_send(TCPS_ESTABLISHED, TCP_FIN | TCP_ACK), TCPS_FIN_WAIT_1);
-	CU_ASSERT_EQUAL(on_recv(TCPS_FIN_WAIT_1, TCP_ACK, true, false), TCPS_FIN_WAIT_2);
-	CU_ASSERT_EQUAL(on_recv(TCPS_FIN_WAIT_2, TCP_FIN | TCP_ACK, true, false), TCPS_TIME_WAIT);
-	/* FIN+ACK acking our FIN in FIN-WAIT-1 goes straight to TIME-WAIT. */
-	CU_ASSERT_EQUAL(on_recv(TCPS_FIN_WAIT_1, TCP_FIN | TCP_ACK, true, false), TCPS_TIME_WAIT);
-	/* Simultaneous close: FIN-WAIT-1 -> CLOSING -> TIME-WAIT. */
-	CU_ASSERT_EQUAL(on_recv(TCPS_FIN_WAIT_1, TCP_FIN | TCP_ACK, false, false), TCPS_CLOSING);
-	CU_ASSERT_EQUAL(on_recv(TCPS_CLOSING, TCP_ACK, true, false), TCPS_TIME_WAIT);
-	{
-		/* Crossed FINs seen in the other order: the FIN ignores the peer's, so it left first. */
-		struct state_event ev = { .flags = TCP_FIN | TCP_ACK, .ignores_peer_fin = true };
-
-		CU_ASSERT_EQUAL(tcp_state_on_send(TCPS_CLOSE_WAIT, &ev), TCPS_CLOSING);
-	}
-	/* Passive close: ESTABLISHED -> CLOSE-WAIT -> LAST-ACK -> CLOSED. */
-	CU_ASSERT_EQUAL(on_recv(TCPS_ESTABLISHED, TCP_FIN | TCP_ACK, false, false), TCPS_CLOSE_WAIT);
-	CU_ASSERT_EQUAL(on_send(TCPS_CLOSE_WAIT, TCP_FIN | TCP_ACK), TCPS_LAST_ACK);
-	CU_ASSERT_EQUAL(on_recv(TCPS_LAST_ACK, TCP_ACK, true, false), TCPS_CLOSED);
-	/* Opening. */
-	CU_ASSERT_EQUAL(on_send(TCPS_UNKNOWN, TCP_SYN), TCPS_SYN_SENT);
-	CU_ASSERT_EQUAL(on_recv(TCPS_UNKNOWN, TCP_SYN, false, false), TCPS_LISTEN);
-	CU_ASSERT_EQUAL(on_send(TCPS_LISTEN, TCP_SYN | TCP_ACK), TCPS_SYN_RECEIVED);
-	CU_ASSERT_EQUAL(on_recv(TCPS_SYN_SENT, TCP_SYN | TCP_ACK, false, true), TCPS_ESTABLISHED);
-	CU_ASSERT_EQUAL(on_recv(TCPS_SYN_RECEIVED, TCP_ACK, false, true), TCPS_ESTABLISHED);
-	CU_ASSERT_EQUAL(on_recv(TCPS_SYN_RECEIVED, TCP_ACK, false, false), TCPS_SYN_RECEIVED);
-	/* Resets end everything; a retransmitted FIN changes nothing. */
-	CU_ASSERT_EQUAL(on_send(TCPS_ESTABLISHED, TCP_RST | TCP_ACK), TCPS_CLOSED);
-	CU_ASSERT_EQUAL(on_recv(TCPS_TIME_WAIT, TCP_RST, false, false), TCPS_CLOSED);
-	CU_ASSERT_EQUAL(on_send(TCPS_FIN_WAIT_2, TCP_FIN | TCP_ACK), TCPS_FIN_WAIT_2);
-	/* Midstream: data first seen makes both ends ESTABLISHED. */
-	CU_ASSERT_EQUAL(on_send(TCPS_UNKNOWN, TCP_ACK | TCP_PSH), TCPS_ESTABLISHED);
-	CU_ASSERT_EQUAL(on_recv(TCPS_UNKNOWN, TCP_ACK | TCP_PSH, false, false), TCPS_ESTABLISHED);
 }
 
 /* --- classification of scripted endings ------------------------------------------------------ */
@@ -1229,7 +1176,7 @@ static void test_window_scaling(void)
 	CU_ASSERT_EQUAL(s.flow->dir[FROM_SERVER].zero_windows, 1);
 }
 
-/* --- compact snapshots (analyzer/live_flow.h) -------------------------------------------------- */
+/* --- compact snapshots (analyzer/flow/live_flow.h) -------------------------------------------------- */
 
 /* Sends the next segment of side d at absolute time `ts`. */
 static void send_at(struct script *s, int64_t ts, enum flow_direction d, uint8_t flags,
@@ -1492,11 +1439,10 @@ int main(void)
 	flow_store_init(&store);
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
-	suite = CU_add_suite_with_setup_and_teardown("tracker, state machine, classifier, flow table",
+	suite = CU_add_suite_with_setup_and_teardown("tracker, classifier, flow table",
 	                                             NULL, NULL, NULL, release_script);
 	if (!suite)
 		return 2;
-	CU_add_test(suite, "state machine transitions", test_state_machine);
 	CU_add_test(suite, "fin_graceful, client first", test_fin_graceful_client_first);
 	CU_add_test(suite, "fin_graceful, server first, delayed ACK",
 	            test_fin_graceful_server_first_with_delayed_ack);
