@@ -39,7 +39,7 @@ PACKAGES = ['nginx', 'haproxy', 'redis-server', 'redis-tools', 'openssh-server',
 CLI, SRV, PRX = 'rsw-cli', 'rsw-srv', 'rsw-prx'
 S4 = '198.51.100.2'            # the server in PAIR
 P4C, P4S, B4 = '198.51.100.66', '198.51.100.129', '198.51.100.130'   # PROXY
-TRIES = 3
+TRIES = 5
 
 
 # ---- one run ----------------------------------------------------------------------------------
@@ -176,6 +176,16 @@ def decide(run, conn):
             raise Failed('no receive-queue record of the %s of %s' % (peer, conn.client))
         return ('rst_unread_data' if unread > 0 else 'rst_abort'), peer, comments
     if closer_rst is not None:
+        # a FIN, then a RST from the same side: either shutdown(SHUT_WR) and later close() with
+        # unread data (the queue still counts it), or a fully closed socket answering data that
+        # arrived after its close() (the data is never queued: nothing unread)
+        unread = rec[closer]
+        if unread is None:
+            raise Failed('no receive-queue record of the %s of %s' % (closer, conn.client))
+        if unread > 0:
+            comments.append('%s %s: FIN first (shutdown), then close() with %d bytes unread'
+                            % ('note', conn.client, unread))
+            return 'rst_unread_data', closer, comments
         after = [s for s in conn.sent_by(peer) if s.t > closer_fin.t and s.len > 0]
         if after and after[0].t < closer_rst.t:
             return 'rst_after_close', closer, comments
@@ -237,19 +247,22 @@ def unread_record(run, conn, side, comments):
 SAMPLES = {}
 
 
-def sample(name, topology, description, captures=((CLI, 'rsw-c', ''),), extra=()):
+def sample(name, topology, description, captures=((CLI, 'rsw-c', ''),), extra=(), keep=None):
     """Registers a sample: its topology (rswlib.PAIR or PROXY), the text for the truth file,
     where tcpdump runs (namespace, interface, suffix of the capture's name: one capture per
-    entry, each with its own truth file) and further tcpdump options."""
+    entry, each with its own truth file), further tcpdump options, and `keep`: a test on the
+    classes found (a list) that a run must pass to be kept, for endings that are a race (like
+    fin_simultaneous in make-samples.sh); a run that fails it is retaken."""
     def register(fn):
-        SAMPLES[name] = (fn, topology, description, list(captures), list(extra))
+        SAMPLES[name] = (fn, topology, description, list(captures), list(extra), keep)
         return fn
     return register
 
 
 class Spec:
     def __init__(self, name):
-        fn, self.topology, self.description, self.captures, self.extra = SAMPLES[name]
+        (fn, self.topology, self.description, self.captures, self.extra,
+         self.keep) = SAMPLES[name]
         self.fn, self.name = fn, name
 
 
@@ -321,6 +334,9 @@ def attempt_once(spec, run):
         extra = [c for c in conns if id(c) not in claimed]
         if extra:
             raise Failed('unexpected connections: %s' % ', '.join(c.client for c in extra))
+    classes = [row[2] for pc in per_capture for _, row in pc[4]]
+    if spec.keep and not spec.keep(classes):
+        raise Failed('not the race this sample keeps: %s' % ', '.join(classes))
     for ns, suffix, td, conns, rows, comments in per_capture:
         name = spec.name + suffix
         rows.sort(key=lambda r: r[0].segs[0].t)
@@ -382,6 +398,12 @@ http {{
             client_max_body_size 1m;
             proxy_pass http://127.0.0.1:9;
         }}
+        # a client that stops reading a download: send_timeout, then an abortive close
+        location /unread/ {{
+            alias {w}/www/;
+            send_timeout 1s;
+            reset_timedout_connection on;
+        }}
     }}
     # the same without lingering close: an error answered before the request was read in
     # full is followed by close() at once
@@ -428,7 +450,8 @@ answers 400 having read only its header buffers. 40006 the same request from a P
 that sends the header and waits. 40007 curl POSTs a 100000-byte body to a location with
 client_max_body_size 1k (413). 40008 curl --limit-rate 20k --max-time 2 downloads a 1 MB file
 and gives up mid-download. 40009 and 40010 are 40005 and 40006 sent to a server block on port
-8082 with lingering_close off.''')
+8082 with lingering_close off. 40011 a Python client GETs the 1 MB file from a location with
+send_timeout 1s and reset_timedout_connection on, and reads nothing for 2.5 s.''')
 def realsw_nginx(run):
     start_nginx(run, SRV, S4)
     url = 'http://%s:8080' % S4
@@ -471,6 +494,14 @@ s.close()
     run.expect(srv, 'curl --limit-rate 20k --max-time 2 on 1 MB')
     run.run(CLI, curl + ['--local-port', '40008', '--limit-rate', '20k', '--max-time', '2',
                          url + '/big.bin'], 'c40008', ok=(28,))
+    run.expect(srv, 'GET of 1 MB, the client never reads: send_timeout')
+    run.python(CLI, '''
+s = conn('198.51.100.1', '%s', 8080, 40011)
+s.sendall(b'GET /unread/big.bin HTTP/1.1\\r\\nHost: rsw\\r\\n\\r\\n')
+time.sleep(2.5)
+until_end(s, 5)
+s.close()
+''' % S4, 'c40011')
     srv2 = S4 + ':8082'
     run.expect(srv2, 'curl, 60000-byte header, lingering_close off')
     run.run(CLI, curl + ['--local-port', '40009', '-H', 'X-Big: ' + 'h' * 60000,
@@ -484,12 +515,15 @@ s.close()
 ''' % S4, 'c40010')
 
 
-@sample('realsw_loadgen', rswlib.PAIR, extra=['-s', '128'], description="""
+@sample('realsw_loadgen', rswlib.PAIR, extra=['-s', '128'],
+        keep=lambda classes: 'rst_unread_data' in classes, description="""
 Load generators against nginx 1.22 on 198.51.100.2:8080 and :8082 (lingering_close off) serving a
 100000-byte file; the server's side of the link is a 20 Mbit/s bottleneck (tc tbf on rsw-s, burst
 16 kB, latency 50 ms), so the responses arrive steadily (captured with snaplen 128: headers
 only): wrk -t1 -c3 -d1s to port 8080 (wrk opens one connection first to check the server), then
-ab -k -c3 -t1 to port 8082; both stop at their time limit with responses still arriving.""")
+ab -k -c3 -t1 to port 8082; both stop at their time limit with responses still arriving. Whether
+a connection had data unread at that moment is a race (most read everything: FIN, then the
+server's next segments are reset): a run is kept only if at least one had.""")
 def realsw_loadgen(run):
     start_nginx(run, SRV, S4)
     rswlib.sh(*nsexec(SRV, ['tc', 'qdisc', 'add', 'dev', 'rsw-s', 'root', 'tbf', 'rate',
@@ -583,6 +617,7 @@ defaults
 frontend fe
     bind {p4c}:8080
     tcp-request connection reject if {{ src_port 40005 }}
+    http-request deny if {{ path_beg /deny }}
     use_backend stall if {{ path_beg /stall }}
     default_backend web
 backend web
@@ -616,7 +651,9 @@ haproxy, exits. 40002 a Python client GETs on a keepalive connection and stays i
 http-keep-alive). 40003 curl GET /stall: the backend never answers, haproxy's timeout server
 gives 504. 40004 a Python client sends half a request line and stalls (timeout http-request:
 408). 40005 curl from a source port haproxy rejects (tcp-request connection reject). 40006 curl
---limit-rate 20k --max-time 2 downloads a 1 MB file through haproxy and gives up.''')
+--limit-rate 20k --max-time 2 downloads a 1 MB file through haproxy and gives up. 40007 curl
+POSTs 100000 bytes to a path haproxy denies (http-request deny: 403). 40008 a Python client GETs
+the 1 MB file and reads nothing for 2.5 s (timeout client 1s).''')
 def realsw_haproxy(run):
     start_nginx(run, SRV, B4)
     run.start(SRV, ['python3', '-c', STALL_SERVER % B4], 'stall')
@@ -657,8 +694,24 @@ s.close()
     run.expect(fe, 'curl --limit-rate 20k --max-time 2 through haproxy')
     run.expect(web, 'haproxy to nginx for 40006')
     run.run(CLI, curl + ['--local-port', '40006', '--limit-rate', '20k', '--max-time', '2',
-                         url + '/big.bin'], 'c40006', ok=(0, 18, 28, 56))
+                         url + '/big.bin'], 'c40006', ok=(28,))
     run.note('curl 40006 said: ' + open(run.path('c40006.log')).read().strip())
+    time.sleep(1.5)
+    body = run.path('body.bin')
+    with open(body, 'wb') as f:
+        f.write(b'b' * 100000)
+    run.expect(fe, 'curl POST of 100000 bytes to a denied path (403)')
+    run.run(CLI, curl + ['--local-port', '40007', '-H', 'Expect:', '--data-binary', '@' + body,
+                         url + '/deny'], 'c40007', ok=(0, 52, 55, 56))
+    run.expect(fe, 'GET of 1 MB, the client never reads: timeout client')
+    run.expect(web, 'haproxy to nginx for 40008')
+    run.python(CLI, '''
+s = conn('198.51.100.65', '%s', 8080, 40008)
+s.sendall(b'GET /big.bin HTTP/1.1\\r\\nHost: rsw\\r\\n\\r\\n')
+time.sleep(2.5)
+until_end(s, 5)
+s.close()
+''' % P4C, 'c40008')
     time.sleep(1.5)
 
 
