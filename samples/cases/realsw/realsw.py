@@ -24,13 +24,12 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import rswlib
-from rswlib import ACK, FIN, RST, SYN, Failed, nsexec
+from rswlib import FIN, RST, Failed, nsexec
 
 PACKAGES = ['nginx', 'haproxy', 'redis-server', 'redis-tools', 'openssh-server',
             'openssh-client', 'curl', 'openssl', 'wrk', 'apache2-utils', 'tcpdump', 'ethtool',
@@ -38,7 +37,7 @@ PACKAGES = ['nginx', 'haproxy', 'redis-server', 'redis-tools', 'openssh-server',
 
 CLI, SRV, PRX = 'rsw-cli', 'rsw-srv', 'rsw-prx'
 S4 = '198.51.100.2'            # the server in PAIR
-P4C, P4S, B4 = '198.51.100.66', '198.51.100.129', '198.51.100.130'   # PROXY
+P4C, B4 = '198.51.100.66', '198.51.100.130'   # PROXY: haproxy's client side, the servers
 TRIES = 5
 
 
@@ -46,7 +45,7 @@ TRIES = 5
 
 class Run:
     """One attempt at one sample: namespaces, watchers, capture, the processes it started, and
-    the expected connections (Expect) in the order their SYNs will appear."""
+    the expected connections (expect()) in the order their SYNs will appear."""
 
     def __init__(self, sample):
         self.sample = sample
@@ -183,8 +182,8 @@ def decide(run, conn):
         if unread is None:
             raise Failed('no receive-queue record of the %s of %s' % (closer, conn.client))
         if unread > 0:
-            comments.append('%s %s: FIN first (shutdown), then close() with %d bytes unread'
-                            % ('note', conn.client, unread))
+            comments.append('note %s: FIN first (shutdown), then close() with %d bytes unread'
+                            % (conn.client, unread))
             return 'rst_unread_data', closer, comments
         after = [s for s in conn.sent_by(peer) if s.t > closer_fin.t and s.len > 0]
         if after and after[0].t < closer_rst.t:

@@ -26,7 +26,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import rswlib
 from rswlib import FIN, RST, SYN, Failed, nsexec
