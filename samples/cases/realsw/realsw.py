@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Real software in the ground truth: endings produced by Debian-packaged daemons and clients.
 
-    sudo python3 samples/cases/realsw/realsw.py [--deps] [NAME...]   (default: every sample)
+    sudo python3 samples/cases/realsw/realsw.py [--deps] [-o DIR] [NAME...]   (default: all)
     python3 samples/cases/realsw/realsw.py list
 
 Each sample starts nginx, haproxy, redis-server, sshd or `openssl s_server` inside fresh network
@@ -828,6 +828,9 @@ def main(argv):
     if argv[:1] == ['--deps']:
         install_deps()
         argv = argv[1:]
+    if argv[:1] == ['-o']:
+        rswlib.CAPTURES = argv[1]            # elsewhere than samples/captures
+        argv = argv[2:]
     if argv[:1] == ['list']:
         print('\n'.join(SAMPLES))
         return 0

@@ -2,7 +2,7 @@
 """Window experiments (issue 11 part 5): how a Linux receiver's advertised window answers data
 left unread, and what a close with unread data and an abort after reading everything look like.
 
-    sudo python3 samples/cases/realsw/window.py [NAME...]     (default: every experiment)
+    sudo python3 samples/cases/realsw/window.py [-o DIR] [NAME...]     (default: all)
     python3 samples/cases/realsw/window.py list
 
 Every experiment is one capture (samples/captures/NAME.pcap + .truth) of five connections from
@@ -300,6 +300,9 @@ def main(argv):
     if argv[:1] == ['list']:
         print('\n'.join(EXPERIMENTS))
         return 0
+    if argv[:1] == ['-o']:
+        rswlib.CAPTURES = argv[1]            # elsewhere than samples/captures
+        argv = argv[2:]
     if os.geteuid() != 0:
         raise SystemExit('window: must run as root')
     names = argv or list(EXPERIMENTS)
