@@ -267,7 +267,8 @@ def tcp_segment(linktype, frame):
     """One TCP segment as a dict, or None (not TCP, or cut before the TCP header's end):
     src, dst: (address text, port); flags: as tcpdump prints them ('S', 'S.', 'FP.', 'R');
     seq; ack (None without the ACK flag); win (unscaled); len (payload bytes); ttl (TTL or hop
-    limit); id (IPv4 ID, None for IPv6); payload (bytes)."""
+    limit); id (IPv4 ID, None for IPv6); payload (bytes); options (the TCP options' bytes);
+    wire_len (payload bytes the IP header declares: more than len when the snaplen cut it)."""
     found = _locate_tcp(linktype, frame)
     if found is None:
         return None
@@ -277,6 +278,10 @@ def tcp_segment(linktype, frame):
         return None
     sport, dport, seq, ack, off, flags, win = struct.unpack_from(">HHIIBBH", f, tcp)
     data = f[tcp + (off >> 4) * 4:end]
+    if version == 4:
+        declared = ip + struct.unpack_from(">H", f, ip + 2)[0]
+    else:
+        declared = ip + 40 + struct.unpack_from(">H", f, ip + 4)[0]
     family = socket.AF_INET if version == 4 else socket.AF_INET6
     return {"src": (socket.inet_ntop(family, src), sport),
             "dst": (socket.inet_ntop(family, dst), dport),
@@ -284,7 +289,8 @@ def tcp_segment(linktype, frame):
             "seq": seq, "ack": ack if flags & 0x10 else None, "win": win, "len": len(data),
             "ttl": f[ip + 8] if version == 4 else f[ip + 7],
             "id": struct.unpack_from(">H", f, ip + 4)[0] if version == 4 else None,
-            "payload": bytes(data)}
+            "payload": bytes(data), "options": bytes(f[tcp + 20:tcp + (off >> 4) * 4]),
+            "wire_len": max(declared - tcp - (off >> 4) * 4, 0)}
 
 
 def segments(path):
