@@ -87,6 +87,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SEC 1000000000LL
 
@@ -110,8 +111,8 @@
 #define MEMBERS_KEPT_MAX (4u << 20) /* member ids kept for lookups, over all kept incidents */
 #define HOLD_MAX (1u << 20)         /* membership slots of records not yet released */
 
-enum family { FAM_SERVER_CLOSE = 0, FAM_CLIENT_CLOSE, FAM_PATH_RESET, FAM_PATH_SILENCE, FAM_SYN,
-	      FAM_COUNT, FAM_NONE = FAM_COUNT };
+enum family { FAM_SERVER_CLOSE = 0, FAM_PATH_RESET, FAM_PATH_SILENCE, FAM_SYN, FAM_COUNT,
+	      FAM_NONE = FAM_COUNT };
 
 static const struct {
 	int64_t window_ns;
@@ -119,7 +120,6 @@ static const struct {
 	bool long_skew; /* records may wait for --expire */
 } rules[FAM_COUNT] = {
 	[FAM_SERVER_CLOSE] = { 1 * SEC, true, false },
-	[FAM_CLIENT_CLOSE] = { 1 * SEC, true, false },
 	[FAM_PATH_RESET] = { 2 * SEC, true, false },
 	[FAM_PATH_SILENCE] = { 3 * SEC, true, true },
 	[FAM_SYN] = { 2 * SEC, false, false },
@@ -434,19 +434,12 @@ static enum family classify(const struct flow_record *r, struct key *k, struct e
 		return fam;
 	k->family = (uint8_t)fam;
 	k->addr_family = r->server.addr.family;
-	switch (fam) {
-	case FAM_SERVER_CLOSE:
-	case FAM_SYN:
+	if (fam == FAM_SERVER_CLOSE || fam == FAM_SYN) {
 		memcpy(k->a, r->server.addr.bytes, 16);
 		k->port = r->server.port;
-		break;
-	case FAM_CLIENT_CLOSE:
-		memcpy(k->a, r->client.addr.bytes, 16);
-		break;
-	default:
+	} else {
 		net_of(&r->client.addr, k->a, &prefix);
 		net_of(&r->server.addr, k->b, &prefix);
-		break;
 	}
 	return fam;
 }
@@ -903,26 +896,19 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 		inc.scope = SCOPE_PATH;
 		inc.where.addr.family = b->key.addr_family;
 		memcpy(inc.where.addr.bytes, b->key.a, 16);
-		switch (fam) {
-		case FAM_SERVER_CLOSE:
-		case FAM_CLIENT_CLOSE:
-			inc.scope = fam == FAM_SERVER_CLOSE ? SCOPE_ENDPOINT : SCOPE_HOST;
+		if (fam == FAM_SERVER_CLOSE) {
+			inc.scope = SCOPE_ENDPOINT;
 			inc.where.port = b->key.port;
-			inc.kind = rst || inc.survivors == 0
-			               ? (fam == FAM_SERVER_CLOSE ? INCIDENT_SERVER_EXIT : INCIDENT_CLIENT_EXIT)
-			               : INCIDENT_KEEPALIVE_SWEEP;
-			break;
-		case FAM_SYN:
+			inc.kind = rst || inc.survivors == 0 ? INCIDENT_SERVER_EXIT
+			                                     : INCIDENT_KEEPALIVE_SWEEP;
+		} else if (fam == FAM_SYN) {
 			inc.scope = SCOPE_ENDPOINT;
 			inc.where.port = b->key.port;
 			inc.kind = INCIDENT_LISTEN_OVERFLOW;
-			break;
-		case FAM_PATH_RESET:
+		} else if (fam == FAM_PATH_RESET) {
 			inc.kind = INCIDENT_PATH_RESET;
-			break;
-		default:
+		} else {
 			inc.kind = idle * 2 > n ? INCIDENT_STATE_LOSS : INCIDENT_PATH_OUTAGE;
-			break;
 		}
 		if (inc.scope == SCOPE_PATH) {
 			inc.where_peer.family = b->key.addr_family;
@@ -1140,7 +1126,6 @@ uint32_t incidents_find_flow(const struct incidents *d, uint64_t flow_id)
 
 static const char *const kind_names[INCIDENT_KIND_COUNT] = {
 	[INCIDENT_SERVER_EXIT] = "server_exit",
-	[INCIDENT_CLIENT_EXIT] = "client_exit",
 	[INCIDENT_KEEPALIVE_SWEEP] = "keepalive_sweep",
 	[INCIDENT_PATH_RESET] = "path_reset",
 	[INCIDENT_STATE_LOSS] = "state_loss",
@@ -1155,14 +1140,7 @@ const char *incident_kind_name(enum incident_kind k)
 
 const char *incident_scope_name(enum incident_scope s)
 {
-	switch (s) {
-	case SCOPE_ENDPOINT:
-		return "endpoint";
-	case SCOPE_HOST:
-		return "host";
-	default:
-		return "path";
-	}
+	return s == SCOPE_ENDPOINT ? "endpoint" : "path";
 }
 
 const char *incident_where(const struct incident *inc, char *buf, unsigned long size)
@@ -1170,18 +1148,12 @@ const char *incident_where(const struct incident *inc, char *buf, unsigned long 
 	char a[48], b[48];
 
 	ip_addr_format(&inc->where.addr, a, sizeof a);
-	switch (inc->scope) {
-	case SCOPE_ENDPOINT:
+	if (inc->scope == SCOPE_ENDPOINT) {
 		snprintf(buf, size, inc->where.addr.family == 6 ? "[%s]:%u" : "%s:%u", a,
 		         (unsigned)inc->where.port);
-		break;
-	case SCOPE_HOST:
-		snprintf(buf, size, "%s", a);
-		break;
-	default:
+	} else {
 		ip_addr_format(&inc->where_peer, b, sizeof b);
 		snprintf(buf, size, "%s/%u - %s/%u", a, (unsigned)inc->prefix, b, (unsigned)inc->prefix);
-		break;
 	}
 	return buf;
 }
@@ -1197,57 +1169,64 @@ static void fmt_duration(int64_t ns, char *buf, size_t size)
 		snprintf(buf, size, "%.1f s", (double)ns / 1e9);
 }
 
+/* "2026-12-07 11:25:40.078 UTC" */
+static void fmt_when(int64_t ns, char *buf, size_t size)
+{
+	time_t sec = (time_t)(ns >= 0 ? ns / SEC : (ns - SEC + 1) / SEC);
+	struct tm tm;
+	char day[32];
+
+	if (!gmtime_r(&sec, &tm) || !strftime(day, sizeof day, "%Y-%m-%d %H:%M:%S", &tm)) {
+		snprintf(buf, size, "%lld s", (long long)sec);
+		return;
+	}
+	snprintf(buf, size, "%s.%03d UTC", day, (int)((ns - (int64_t)sec * SEC) / 1000000));
+}
+
 const char *incident_sentence(const struct incident *inc, char *buf, unsigned long size)
 {
-	char where[112], when[40], dur[32];
+	char where[112], when[48], dur[32];
 	unsigned long long n = (unsigned long long)inc->n_members;
+	uint64_t resets = inc->by_class[CLOSE_RST_UNREAD_DATA] + inc->by_class[CLOSE_RST_ABORT];
 
 	incident_where(inc, where, sizeof where);
-	ts_format(inc->start_ns, inc->ts_nano, when, sizeof when);
+	fmt_when(inc->start_ns, when, sizeof when);
 	fmt_duration(inc->end_ns - inc->start_ns, dur, sizeof dur);
-	switch (inc->kind) {
-	case INCIDENT_SERVER_EXIT:
+	if (inc->kind == INCIDENT_SERVER_EXIT && resets)
 		snprintf(buf, size,
-		         "At %s the server %s closed or reset %llu connections within %s: its process "
-		         "exited, crashed or was restarted",
+		         "At %s the server %s closed %llu connections within %s, resetting %llu that "
+		         "held data it had not read: its process exited, crashed or was killed",
+		         when, where, n, dur, (unsigned long long)resets);
+	else if (inc->kind == INCIDENT_SERVER_EXIT)
+		snprintf(buf, size,
+		         "At %s the server %s closed all its %llu connections within %s: its process "
+		         "exited or restarted (or closed every connection it had at once)",
 		         when, where, n, dur);
-		break;
-	case INCIDENT_CLIENT_EXIT:
+	else if (inc->kind == INCIDENT_KEEPALIVE_SWEEP)
 		snprintf(buf, size,
-		         "At %s the client %s closed or reset %llu connections within %s: its process "
-		         "exited, crashed or was restarted",
-		         when, where, n, dur);
-		break;
-	case INCIDENT_KEEPALIVE_SWEEP:
-		snprintf(buf, size,
-		         "At %s %s closed %llu connections within %s while %llu others went on: an "
-		         "idle-connection (keep-alive) sweep",
+		         "At %s the server %s closed %llu connections within %s while %llu others went "
+		         "on: an idle-connection (keep-alive) sweep",
 		         when, where, n, dur, (unsigned long long)inc->survivors);
-		break;
-	case INCIDENT_PATH_RESET:
+	else if (inc->kind == INCIDENT_PATH_RESET)
 		snprintf(buf, size,
 		         "At %s a middlebox between %s reset %llu connections within %s: a firewall or "
-		         "NAT dropped their state or a rule started rejecting them",
+		         "NAT lost their state or started rejecting them",
 		         when, where, n, dur);
-		break;
-	case INCIDENT_STATE_LOSS:
+	else if (inc->kind == INCIDENT_STATE_LOSS)
 		snprintf(buf, size,
-		         "From %s, %llu connections between %s that had been idle went unanswered when "
-		         "they spoke again (within %s): a firewall or NAT on the path forgot them",
+		         "From %s, %llu idle connections between %s went unanswered when they spoke "
+		         "again (within %s): a firewall or NAT on the path had forgotten them",
 		         when, n, where, dur);
-		break;
-	case INCIDENT_PATH_OUTAGE:
+	else if (inc->kind == INCIDENT_PATH_OUTAGE)
 		snprintf(buf, size,
 		         "At %s %llu connections between %s started retransmitting into silence within "
-		         "%s and never recovered: the path (link, route) or the far hosts went down",
+		         "%s and never recovered: the path (a link, a route, a firewall) or the far "
+		         "hosts went down",
 		         when, n, where, dur);
-		break;
-	default:
+	else
 		snprintf(buf, size,
-		         "From %s, %llu new connections to %s had their SYNs go unanswered or retried "
-		         "within %s: its listen queue was most likely full (or the path dropped SYNs)",
+		         "At %s %llu new connections to %s had their SYNs dropped and retried within %s: "
+		         "its listen queue was full (or the path dropped SYNs)",
 		         when, n, where, dur);
-		break;
-	}
 	return buf;
 }

@@ -19,7 +19,6 @@
 /* Append only: the names are report fields. */
 enum incident_kind {
 	INCIDENT_SERVER_EXIT = 0, /* one server endpoint closed or reset its connections at once */
-	INCIDENT_CLIENT_EXIT,     /* one client host closed or reset its connections at once */
 	INCIDENT_KEEPALIVE_SWEEP, /* one endpoint closed many idle connections at once, kept others */
 	INCIDENT_PATH_RESET,      /* a middlebox reset the connections of a path */
 	INCIDENT_STATE_LOSS,      /* a middlebox forgot idle connections and dropped their traffic */
@@ -31,7 +30,6 @@ enum incident_kind {
 /* What the incident's endpoint field names. */
 enum incident_scope {
 	SCOPE_ENDPOINT = 0, /* address and port (a server's listening socket) */
-	SCOPE_HOST,         /* an address (a client host: its ports vary) */
 	SCOPE_PATH,         /* two networks: client side /24 (/64) and server side /24 (/64) */
 };
 
@@ -40,7 +38,7 @@ struct incident {
 	enum incident_kind kind;
 	enum incident_scope scope;
 	bool ts_nano;
-	struct flow_endpoint where;  /* endpoint, host (port 0) or the client-side network */
+	struct flow_endpoint where;  /* endpoint, or the client-side network (port 0) */
 	struct ip_addr where_peer;   /* path: the server-side network */
 	uint8_t prefix;              /* path: the networks' prefix length */
 	int64_t start_ns, end_ns;    /* first and last member's ending */

@@ -123,7 +123,7 @@ def main():
         check_truth(binary, t, problems)
     n_none = 0
     for d in sys.argv[3:]:
-        files = sorted(p for p in pathlib.Path(d).iterdir()
+        files = sorted(p for p in pathlib.Path(d).rglob('*')
                        if p.suffix in ('.pcap', '.pcapng', '.cap'))
         for f in files:
             n_none += check_none(binary, f, problems)
