@@ -1149,7 +1149,7 @@ static const char *const csv_header[CSV_COLUMNS] = {
 	"diagnosis_time_wait", "diagnosis_time_wait_reuse_held_by", "diagnosis_time_wait_reuse_s",
 	"diagnosis_timers_client", "diagnosis_timers_server", "diagnosis_stack_client",
 	"diagnosis_stack_server", "zeek_uid", "zeek_orig", "zeek_conn_state", "zeek_history",
-	"zeek_missed_bytes",
+	"zeek_missed_bytes", "incident",
 };
 
 /* The value of column `name` in row `row`; want NULL: the field is empty and unquoted. */
