@@ -32,7 +32,7 @@
  *     connection meets the reset or the full queue when it next sends, and a client retries a
  *     SYN after 1 s; 3 s for path silence: connections notice a dead path at their next segment).
  *     Events that follow the last one within W/2 extend the burst (a wave can last longer
- *     than W); stragglers before or after a dense core (further from their neighbour than 50
+ *     than W), up to MAX_SPAN (20 s: a longer wave is reported as several); stragglers before or after a dense core (further from their neighbour than 50
  *     times the window's mean gap and 100 ms) are left out: they are the background the burst
  *     sits on. Below 20, a program's
  *     own pool ending together is routine (a client exiting with its dozen pooled connections,
@@ -41,7 +41,9 @@
  *     and AFTER (30 s) windows around it (over at least BASE_FLOOR 10 s, so one ending in a short
  *     capture does not make a rate of zero look like a baseline) predicts E endings in the
  *     burst's duration (at least W); the burst must hold RATE_FACTOR (5) times E. A busy server
- *     closing connections steadily never makes a burst; a crash among that traffic does.
+ *     closing connections steadily never makes a burst; a crash among that traffic does. The
+ *     baseline must have been watched for twice the burst's duration (BASELINE_SPAN_FACTOR): a
+ *     stream that fills the whole capture has no outside to be a burst against.
  *  3. Independent lifetimes, shared end: at least COEXIST (90 %) of the members were open
  *     before the first of them ended (not for the SYN family, whose event is the start). A load
  *     test that opens and closes hundreds of short connections within a second is dense and
@@ -99,6 +101,8 @@
 #define COEXIST 0.9
 #define SKEW_NS (20 * SEC)
 #define DEFAULT_EXPIRE (300 * SEC)
+#define MAX_SPAN_NS (20 * SEC)
+#define BASELINE_SPAN_FACTOR 2.0
 #define STRAGGLER_FACTOR 50
 #define STRAGGLER_MIN_NS (100000000LL)
 #define SURVIVOR_MARGIN_NS (1 * SEC) /* a survivor was seen this long after the burst */
@@ -767,19 +771,14 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			b->cursor++;
 			continue;
 		}
-		/* extend: events that follow the last within W/2 */
-		while (j < b->n && b->ev[j].t - b->ev[j - 1].t <= w / 2)
-			j++;
-		int64_t end = b->ev[j - 1].t;
-
-		if (!final && end + AFTER_NS + sk > wm) {
-			next_due = end + AFTER_NS + sk;
-			break; /* the after-window is not final yet */
-		}
 		/* A steady stream at least half as dense as this window around it cannot make a
-		 * burst of it: said without sorting anything (the common case on a busy key). */
+		 * burst of it: said before anything else (the common case on a busy key). */
+		if (!final && e->t + w + AFTER_NS + sk > wm) {
+			next_due = e->t + w + AFTER_NS + sk;
+			break; /* the window's after-window is not final yet */
+		}
 		{
-			int64_t b0 = e->t - BEFORE_NS, a1 = end + AFTER_NS;
+			int64_t b0 = e->t - BEFORE_NS, a1 = e->t + w + AFTER_NS;
 			size_t around = (i - lower_bound(b, b->head, i, b0)) +
 			                (lower_bound(b, j, b->n, a1 + 1) - j);
 
@@ -788,6 +787,15 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 				reject(d, b, i, w);
 				continue;
 			}
+		}
+		/* extend: events that follow the last within W/2, up to MAX_SPAN */
+		while (j < b->n && b->ev[j].t - b->ev[j - 1].t <= w / 2 && b->ev[j].t - e->t <= MAX_SPAN_NS)
+			j++;
+		int64_t end = b->ev[j - 1].t;
+
+		if (!final && end + AFTER_NS + sk > wm) {
+			next_due = end + AFTER_NS + sk;
+			break; /* the after-window is not final yet */
 		}
 		/* stragglers: around the dense core, further from their neighbour than
 		 * STRAGGLER_FACTOR mean gaps of the window (and STRAGGLER_MIN) */
@@ -822,7 +830,9 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			base_s = (double)BASE_FLOOR_NS / 1e9;
 		double dur_s = (double)(s1 - s0) / 1e9;
 		double expected = (double)(before + after) / base_s * (dur_s > w / 1e9 ? dur_s : w / 1e9);
-		bool ok = n >= MIN_MEMBERS && (double)n >= RATE_FACTOR * expected;
+		/* and a baseline is only one if it was watched for longer than the burst */
+		bool ok = n >= MIN_MEMBERS && (double)n >= RATE_FACTOR * expected &&
+		          before_s + after_s >= BASELINE_SPAN_FACTOR * (dur_s > w / 1e9 ? dur_s : w / 1e9);
 
 		if (ok && rules[fam].coexist) {
 			size_t open = 0;
