@@ -1240,3 +1240,58 @@ const char *incident_sentence(const struct incident *inc, char *buf, unsigned lo
 		         when, n, where, dur);
 	return buf;
 }
+
+double incidents_sparkline(const struct incidents *d, unsigned cols, char *out, unsigned long size)
+{
+	static const char *const blocks[8] = { "\u2581", "\u2582", "\u2583", "\u2584",
+		                               "\u2585", "\u2586", "\u2587", "\u2588" };
+	const struct timeline *tl = &d->tl;
+	uint64_t per[120] = { 0 }, max = 0;
+	char mark[121];
+	size_t o = 0;
+
+	if (size)
+		out[0] = '\0';
+	if (cols > 120)
+		cols = 120;
+	if (tl->n == 0 || cols == 0 || size < 8u * cols + 8)
+		return 0;
+	if (cols > tl->n)
+		cols = tl->n;
+	for (unsigned b = 0; b < tl->n; b++) {
+		unsigned c = (unsigned)((uint64_t)b * cols / tl->n);
+
+		for (unsigned k = 0; k < CLOSE_CLASS_COUNT; k++)
+			per[c] += tl->count[b][k];
+	}
+	for (unsigned c = 0; c < cols; c++)
+		if (per[c] > max)
+			max = per[c];
+	memset(mark, ' ', cols);
+	mark[cols] = '\0';
+	double span_ns = (double)tl->width_ns * tl->n;
+	for (unsigned i = 0; i < d->n_kept; i++) {
+		const struct incident *inc = &d->kept[i].inc;
+		double a = (double)(inc->start_ns - tl->origin_ns) / span_ns * cols;
+		double z = (double)(inc->end_ns - tl->origin_ns) / span_ns * cols;
+
+		for (unsigned c = a < 0 ? 0 : (unsigned)a; c <= (unsigned)z && c < cols; c++)
+			mark[c] = mark[c] == ' ' ? (char)('0' + inc->number % 10) : '*';
+	}
+	for (unsigned c = 0; c < cols; c++) {
+		if (per[c] == 0) {
+			out[o++] = ' ';
+			continue;
+		}
+		unsigned level = (unsigned)((per[c] * 8 - 1) / max);
+
+		memcpy(out + o, blocks[level], 3);
+		o += 3;
+	}
+	out[o++] = '\n';
+	memcpy(out + o, mark, cols);
+	o += cols;
+	out[o++] = '\n';
+	out[o] = '\0';
+	return span_ns / cols / 1e9;
+}

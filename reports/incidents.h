@@ -100,6 +100,13 @@ const struct incident *incidents_get(const struct incidents *d, unsigned i);
 /* Incident number of a flow id among the kept incidents' members, 0 for none. */
 uint32_t incidents_find_flow(const struct incidents *d, uint64_t flow_id);
 
+/* A compact timeline for text and Markdown: `cols` columns (at most 120), the endings per
+ * column as block characters (U+2581..U+2588, a space for none), then a newline and a line
+ * marking each incident's columns with its number's last digit ('*' where several meet), then
+ * a newline. `out` should hold 8 * cols + 8 bytes. Returns the seconds one column spans (0: no
+ * ending at all, out is empty). */
+double incidents_sparkline(const struct incidents *d, unsigned cols, char *out, unsigned long size);
+
 const char *incident_kind_name(enum incident_kind k);
 const char *incident_scope_name(enum incident_scope s);
 /* One plain sentence about the incident ("At ..., 412 connections ..."), into buf. */

@@ -38,6 +38,9 @@
 #define HEADER_CAPTURES_MAX 8 /* file names listed in the header line */
 #define STORY_WIDTH 100       /* story paragraphs wrap at this column */
 #define LABEL_WIDTH 15        /* "  final state  " */
+#define STORY_IDS_MAX 256
+#define INCIDENT_IDS_SHOWN 12 /* member ids listed per incident (all are in -f json / csv) */
+#define SPARK_COLS 72
 
 /* SGR parameters. */
 #define C_BOLD "1"
@@ -56,6 +59,9 @@ struct text_writer {
 	size_t invisible;      /* bytes of colour sequences in `line` */
 	bool line_failed;      /* a line was lost for want of memory */
 	struct rbuf scratch;   /* a story's paragraphs, a ladder */
+	uint64_t story_ids[STORY_IDS_MAX]; /* the connections whose stories were told, to say at
+	                                    * the end which incident took them */
+	unsigned n_story_ids;
 };
 
 /* --- line building -------------------------------------------------------------------------- */
@@ -810,8 +816,111 @@ static void print_story(struct text_writer *tw, const struct flow_record *r)
 }
 
 /* The capture facts after the stories: one line. */
+/* Incidents (incidents.h): each with its sentence, evidence and first members, then the compact
+ * timeline with the incidents marked under it. Nothing when there is none. */
+static void print_incidents(struct text_writer *tw)
+{
+	const struct incidents *d = tw->base.incidents;
+	unsigned n = incidents_count(d);
+	char text[1024];
+
+	if (n == 0)
+		return;
+	section(tw, "incidents (many connections ending at once for one cause)");
+	emit_line(tw);
+	for (unsigned i = 0; i < n; i++) {
+		const struct incident *inc = incidents_get(d, i);
+
+		RBUF_LIT(&tw->line, "  #");
+		rbuf_u64(&tw->line, inc->number);
+		RBUF_LIT(&tw->line, " ");
+		sgr(tw, C_RED);
+		rbuf_puts(&tw->line, incident_kind_name(inc->kind));
+		sgr_off(tw);
+		RBUF_LIT(&tw->line, "  ");
+		rbuf_puts(&tw->line, incident_where(inc, text, sizeof text));
+		RBUF_LIT(&tw->line, "  ");
+		rbuf_u64(&tw->line, inc->n_members);
+		RBUF_LIT(&tw->line, " connections");
+		emit_line(tw);
+		incident_sentence(inc, text, sizeof text);
+		RBUF_LIT(&tw->line, "     ");
+		wrap(tw, text, strlen(text), "     ");
+		snprintf(text, sizeof text,
+		         "endings a second there: %.1f in the %.0f s before, %.1f during, %.1f in the "
+		         "%.0f s after",
+		         inc->rate_before, inc->before_s, inc->rate_during, inc->rate_after, inc->after_s);
+		RBUF_LIT(&tw->line, "     ");
+		wrap(tw, text, strlen(text), "     ");
+		RBUF_LIT(&tw->line, "     connections:");
+		for (uint64_t k = 0; inc->members && k < inc->n_members && k < INCIDENT_IDS_SHOWN; k++) {
+			RBUF_LIT(&tw->line, " #");
+			rbuf_u64(&tw->line, inc->members[k]);
+		}
+		if (inc->n_members > INCIDENT_IDS_SHOWN)
+			RBUF_LIT(&tw->line, " ... (all: -f json or -f csv)");
+		emit_line(tw);
+	}
+}
+
+static void print_timeline(struct text_writer *tw)
+{
+	const struct incidents *d = tw->base.incidents;
+	char spark[8 * SPARK_COLS + 16];
+	double col_s = incidents_sparkline(d, SPARK_COLS, spark, sizeof spark);
+	char *nl;
+
+	if (col_s <= 0 || incidents_count(d) == 0)
+		return;
+	emit_line(tw);
+	RBUF_LIT(&tw->line, "  endings over time (a column is ");
+	char num[32];
+	snprintf(num, sizeof num, "%.3g s", col_s);
+	rbuf_puts(&tw->line, num);
+	RBUF_LIT(&tw->line, "; incidents marked under it):");
+	emit_line(tw);
+	nl = strchr(spark, '\n');
+	RBUF_LIT(&tw->line, "  |");
+	rbuf_put(&tw->line, spark, (size_t)(nl - spark));
+	RBUF_LIT(&tw->line, "|");
+	emit_line(tw);
+	RBUF_LIT(&tw->line, "   ");
+	rbuf_put(&tw->line, nl + 1, strlen(nl + 1) - 1);
+	emit_line(tw);
+}
+
+/* After the stories: the incidents the told connections were part of. */
+static void print_story_incidents(struct text_writer *tw)
+{
+	char text[1024];
+
+	for (unsigned i = 0; i < tw->n_story_ids; i++) {
+		uint32_t n = incidents_find_flow(tw->base.incidents, tw->story_ids[i]);
+
+		if (!n)
+			continue;
+		const struct incident *inc = incidents_get(tw->base.incidents, n - 1);
+
+		emit_line(tw);
+		RBUF_LIT(&tw->line, "connection #");
+		rbuf_u64(&tw->line, tw->story_ids[i]);
+		RBUF_LIT(&tw->line, " was one of the ");
+		rbuf_u64(&tw->line, inc->n_members);
+		RBUF_LIT(&tw->line, " connections of incident #");
+		rbuf_u64(&tw->line, n);
+		RBUF_LIT(&tw->line, " (");
+		rbuf_puts(&tw->line, incident_kind_name(inc->kind));
+		RBUF_LIT(&tw->line, "):");
+		emit_line(tw);
+		incident_sentence(inc, text, sizeof text);
+		RBUF_LIT(&tw->line, "  ");
+		wrap(tw, text, strlen(text), "  ");
+	}
+}
+
 static void print_story_footer(struct text_writer *tw, const struct run_summary *s)
 {
+	print_story_incidents(tw);
 	emit_line(tw);
 	sgr(tw, C_DIM);
 	RBUF_LIT(&tw->line, "-- ");
@@ -834,6 +943,8 @@ static int text_flow(struct writer *w, const struct flow_record *f)
 
 	if (tw->opt.stories) {
 		if (f->segments && f->segments->selected) {
+			if (tw->n_story_ids < STORY_IDS_MAX)
+				tw->story_ids[tw->n_story_ids++] = f->id;
 			print_story(tw, f);
 			if (tw->line_failed) {
 				errno = ENOMEM;
@@ -859,6 +970,8 @@ static int text_end(struct writer *w, const struct run_summary *s)
 		print_header(tw, s);
 		emit_line(tw);
 		print_table(tw, s);
+		print_incidents(tw);
+		print_timeline(tw);
 		print_resets(tw);
 		print_slow(tw);
 		print_stuck(tw);
