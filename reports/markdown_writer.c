@@ -14,6 +14,7 @@
  * holds no backtick). Stories are rendered as they finish, into a buffer bounded by STORIES_MAX.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,7 @@ struct markdown_writer {
 	struct rbuf out;       /* the document, built at the end */
 	struct rbuf scratch;
 	bool failed;
+	uint64_t story_ids[STORIES_MAX]; /* the rendered stories' connections */
 };
 
 /* `198.51.100.1:40001` */
@@ -152,8 +154,10 @@ static int md_flow(struct writer *w, const struct flow_record *f)
 	struct markdown_writer *mw = (struct markdown_writer *)w;
 
 	if (mw->opt.stories && f->segments && f->segments->selected &&
-	    mw->n_stories++ < STORIES_MAX)
+	    mw->n_stories++ < STORIES_MAX) {
+		mw->story_ids[mw->n_stories - 1] = f->id;
 		story(mw, f);
+	}
 	if (mw->stories.failed || mw->scratch.failed)
 		mw->failed = true;
 	return digest_add(&mw->digest, f);
@@ -414,6 +418,68 @@ static int md_begin(struct writer *w)
 	return 0;
 }
 
+/* Incidents (incidents.h): a table, each one's sentence, and the compact timeline. */
+static void incidents_section(struct rbuf *b, const struct incidents *d)
+{
+	unsigned n = incidents_count(d);
+	char text[1024];
+
+	if (n == 0)
+		return;
+	RBUF_LIT(b, "\n### Incidents: many connections ending at once\n\n"
+	            "| # | kind | where | connections | start (UTC) | lasted | endings/s before, during, "
+	            "after |\n|---:|---|---|---:|---|---:|---|\n");
+	for (unsigned i = 0; i < n; i++) {
+		const struct incident *inc = incidents_get(d, i);
+
+		RBUF_LIT(b, "| ");
+		rbuf_u64(b, inc->number);
+		RBUF_LIT(b, " | `");
+		rbuf_puts(b, incident_kind_name(inc->kind));
+		RBUF_LIT(b, "` | `");
+		rbuf_puts(b, incident_where(inc, text, sizeof text));
+		RBUF_LIT(b, "` | ");
+		put_grouped(b, inc->n_members);
+		RBUF_LIT(b, " | ");
+		put_utc(b, inc->start_ns, inc->ts_nano);
+		RBUF_LIT(b, " | ");
+		put_duration(b, inc->end_ns - inc->start_ns);
+		snprintf(text, sizeof text, " | %.1f, %.1f, %.1f |\n", inc->rate_before, inc->rate_during,
+		         inc->rate_after);
+		rbuf_puts(b, text);
+	}
+	RBUF_LIT(b, "\n");
+	for (unsigned i = 0; i < n; i++) {
+		const struct incident *inc = incidents_get(d, i);
+
+		RBUF_LIT(b, "- **#");
+		rbuf_u64(b, inc->number);
+		RBUF_LIT(b, "** ");
+		put_md_str(b, incident_sentence(inc, text, sizeof text));
+		RBUF_LIT(b, ". Connections: ");
+		for (uint64_t k = 0; inc->members && k < inc->n_members && k < 12; k++) {
+			if (k)
+				RBUF_LIT(b, ", ");
+			rbuf_putc(b, '#');
+			rbuf_u64(b, inc->members[k]);
+		}
+		if (inc->n_members > 12)
+			RBUF_LIT(b, ", \xe2\x80\xa6 (all: `-f json` or `-f csv`)");
+		RBUF_LIT(b, "\n");
+	}
+	double col_s = incidents_sparkline(d, 72, text, sizeof text);
+
+	if (col_s > 0) {
+		char num[160];
+
+		snprintf(num, sizeof num, "\nEndings over time, a column is %.3g s; incidents marked "
+		                          "under it:\n\n```\n", col_s);
+		rbuf_puts(b, num);
+		rbuf_puts(b, text);
+		RBUF_LIT(b, "```\n");
+	}
+}
+
 static int md_end(struct writer *w, const struct run_summary *s)
 {
 	struct markdown_writer *mw = (struct markdown_writer *)w;
@@ -455,6 +521,7 @@ static int md_end(struct writer *w, const struct run_summary *s)
 	}
 	RBUF_LIT(b, " \xc2\xb7 " TCPMORTEM_NAME " " TCPMORTEM_VERSION "\n");
 	summary_table(b, s);
+	incidents_section(b, w->incidents);
 	resets(b, &mw->digest);
 	slow(b, &mw->digest);
 	stuck(b, &mw->digest, mw->opt.close_wait_ns);
@@ -464,6 +531,20 @@ static int md_end(struct writer *w, const struct run_summary *s)
 	if (mw->n_stories) {
 		RBUF_LIT(b, "\n---\n");
 		rbuf_put(b, mw->stories.data, mw->stories.len);
+		for (uint64_t i = 0; i < mw->n_stories && i < STORIES_MAX; i++) {
+			uint32_t k = incidents_find_flow(w->incidents, mw->story_ids[i]);
+			char text[1024];
+
+			if (!k)
+				continue;
+			RBUF_LIT(b, "\nConnection #");
+			rbuf_u64(b, mw->story_ids[i]);
+			RBUF_LIT(b, " was one of the connections of incident #");
+			rbuf_u64(b, k);
+			RBUF_LIT(b, ": ");
+			put_md_str(b, incident_sentence(incidents_get(w->incidents, k - 1), text, sizeof text));
+			RBUF_LIT(b, ".\n");
+		}
 		if (mw->n_stories > STORIES_MAX) {
 			RBUF_LIT(b, "\nand ");
 			put_grouped(b, mw->n_stories - STORIES_MAX);
