@@ -322,6 +322,109 @@ static int html_flow(struct writer *w, const struct flow_record *f)
 
 /* --- the document ------------------------------------------------------------------------------ */
 
+/* The timeline of endings (incidents.h): stacked bars per time bucket by class family, each
+ * incident a shaded band over its window; clicking a band (or its entry in the list below)
+ * shows only its connections in the table. */
+static void timeline_section(struct rbuf *b, const struct incidents *d)
+{
+	const struct timeline *tl = incidents_timeline(d);
+	const int width = 900, height = 150, top = 8, left = 40;
+	uint64_t max = 0;
+	char t[256];
+
+	if (tl->n == 0)
+		return;
+	for (unsigned i = 0; i < tl->n; i++) {
+		uint64_t sum = 0;
+
+		for (unsigned k = 0; k < CLOSE_CLASS_COUNT; k++)
+			sum += tl->count[i][k];
+		if (sum > max)
+			max = sum;
+	}
+	double bw = (double)(width - left) / tl->n;
+	double span = (double)tl->width_ns * tl->n;
+
+	RBUF_LIT(b, "<section id=\"timeline\"><h2>Endings over time");
+	if (incidents_count(d))
+		RBUF_LIT(b, " and incidents");
+	snprintf(t, sizeof t, "</h2><p class=\"muted\">Connections ending per %lld s, by how they "
+	                      "ended (colour as above); shaded: incidents, click one to see its "
+	                      "connections.</p>",
+	         (long long)(tl->width_ns / 1000000000));
+	rbuf_puts(b, t);
+	snprintf(t, sizeof t,
+	         "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+	         "height=\"%d\" role=\"img\" aria-label=\"endings over time\" font-size=\"11\" "
+	         "font-family=\"system-ui,'DejaVu Sans',sans-serif\">",
+	         width, height + 20);
+	rbuf_puts(b, t);
+	snprintf(t, sizeof t, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"#59636e\">",
+	         left - 4, top + 10);
+	rbuf_puts(b, t);
+	rbuf_u64(b, max);
+	RBUF_LIT(b, "</text>");
+	for (unsigned i = 0; i < tl->n; i++) {
+		double y = top + height;
+
+		for (unsigned k = 0; k < CLOSE_CLASS_COUNT; k++) {
+			double h;
+
+			if (!tl->count[i][k])
+				continue;
+			h = (double)height * (double)tl->count[i][k] / (double)max;
+			y -= h;
+			snprintf(t, sizeof t, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+			                      "fill=\"%s\"><title>",
+			         left + i * bw, y, bw > 1.5 ? bw - 0.5 : bw, h,
+			         family_color(family((enum close_class)k)));
+			rbuf_puts(b, t);
+			rbuf_u64(b, tl->count[i][k]);
+			RBUF_LIT(b, " ");
+			rbuf_puts(b, close_class_name((enum close_class)k));
+			RBUF_LIT(b, "</title></rect>");
+		}
+	}
+	for (unsigned i = 0; i < incidents_count(d); i++) {
+		const struct incident *inc = incidents_get(d, i);
+		double x0 = left + (double)(inc->start_ns - tl->origin_ns) / span * (width - left);
+		double x1 = left + (double)(inc->end_ns - tl->origin_ns) / span * (width - left);
+		char sentence[1024];
+
+		if (x1 - x0 < 4)
+			x1 = x0 + 4;
+		snprintf(t, sizeof t, "<rect class=\"incident\" data-show-incident=\"%u\" x=\"%.1f\" "
+		                      "y=\"%d\" width=\"%.1f\" height=\"%d\"><title>#%u ",
+		         inc->number, x0 - 2, top, x1 - x0 + 4, height, inc->number);
+		rbuf_puts(b, t);
+		put_xml_str(b, incident_sentence(inc, sentence, sizeof sentence));
+		snprintf(t, sizeof t, "</title></rect><text x=\"%.1f\" y=\"%d\" fill=\"#cf222e\">#%u</text>",
+		         x1 + 3, top + height + 14, inc->number);
+		rbuf_puts(b, t);
+	}
+	RBUF_LIT(b, "</svg>");
+	if (incidents_count(d)) {
+		RBUF_LIT(b, "<ul class=\"incidents\">");
+		for (unsigned i = 0; i < incidents_count(d); i++) {
+			const struct incident *inc = incidents_get(d, i);
+			char sentence[1024];
+
+			snprintf(t, sizeof t, "<li><button type=\"button\" data-show-incident=\"%u\">#%u "
+			                      "%s</button> ",
+			         inc->number, inc->number, incident_kind_name(inc->kind));
+			rbuf_puts(b, t);
+			put_xml_str(b, incident_sentence(inc, sentence, sizeof sentence));
+			snprintf(t, sizeof t, ". <span class=\"muted\">Endings a second there: %.1f before, "
+			                      "%.1f during, %.1f after.</span></li>",
+			         inc->rate_before, inc->rate_during, inc->rate_after);
+			rbuf_puts(b, t);
+		}
+		RBUF_LIT(b, "<li><button type=\"button\" data-show-incident=\"\">show every "
+		            "connection</button></li></ul>");
+	}
+	RBUF_LIT(b, "</section>\n");
+}
+
 static const char style[] =
 	":root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--soft:#f6f8fa;--accent:#0969da}"
 	"*{box-sizing:border-box}"
@@ -332,6 +435,8 @@ static const char style[] =
 	"header p{margin:6px 0 0;color:#d1d9e0;overflow-wrap:anywhere}header a{color:#9ecbff}"
 	"main{padding:4px 32px 48px;max-width:1280px}"
 	"section{margin-top:30px}"
+	"svg.timeline rect.incident{fill:#cf222e;fill-opacity:.15;stroke:#cf222e;cursor:pointer}"
+	"ul.incidents{padding-left:18px}ul.incidents button{font:inherit;cursor:pointer}"
 	"h2{font-size:18px;margin:0 0 12px;padding-bottom:6px;border-bottom:1px solid var(--line)}"
 	"h3{font-size:16px;margin:0 0 4px}h4{margin:14px 0 4px;font-size:14px}"
 	".cards{display:flex;gap:12px;flex-wrap:wrap;margin-top:22px}"
@@ -397,6 +502,11 @@ static const char script[] =
 	"var m=/sort=([a-z]+)-(asc|desc)/.exec(location.hash);\n"
 	"if(m){var th=table.querySelector('th[data-key=\"'+m[1]+'\"]');"
 	"if(th)sortBy(th,m[2]==='asc'?1:-1);}\n"
+	"Array.prototype.forEach.call(document.querySelectorAll('[data-show-incident]'),function(el){"
+	"el.addEventListener('click',function(){var n=el.getAttribute('data-show-incident');"
+	"Array.prototype.forEach.call(table.tBodies[0].rows,function(r){"
+	"r.hidden=n!==''&&r.getAttribute('data-incident')!==n;});"
+	"if(n!=='')document.getElementById('flows').scrollIntoView();});});\n"
 	"var f=document.getElementById('filter');\n"
 	"if(f)f.addEventListener('input',function(){var q=f.value.toLowerCase();"
 	"Array.prototype.forEach.call(table.tBodies[0].rows,function(r){"
@@ -663,7 +773,15 @@ static void flow_table(struct rbuf *b, struct html_writer *hw, const struct run_
 	for (size_t i = 0; i < hw->n_rows; i++) {
 		const struct html_row *r = &hw->rows[i];
 
-		RBUF_LIT(b, "<tr><td class=\"n\" data-v=\"");
+		uint32_t inc = incidents_find_flow(hw->base.incidents, r->id);
+
+		if (inc) {
+			RBUF_LIT(b, "<tr data-incident=\"");
+			rbuf_u64(b, inc);
+			RBUF_LIT(b, "\"><td class=\"n\" data-v=\"");
+		} else {
+			RBUF_LIT(b, "<tr><td class=\"n\" data-v=\"");
+		}
 		rbuf_u64(b, r->id);
 		RBUF_LIT(b, "\">");
 		if (r->has_story)
@@ -794,6 +912,7 @@ static int html_end(struct writer *w, const struct run_summary *s)
 	chart(b, totals, all);
 	class_table(b, s, totals, all);
 	RBUF_LIT(b, "</div></section>\n");
+	timeline_section(b, w->incidents);
 	digest_sections(b, hw);
 	flow_table(b, hw, s);
 
