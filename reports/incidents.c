@@ -450,7 +450,7 @@ static enum family classify(const struct flow_record *r, struct key *k, struct e
 
 /* --- membership slots ------------------------------------------------------------------------ */
 
-static uint32_t *slot(struct incidents *d, uint64_t seq)
+static uint32_t *hold_slot(struct incidents *d, uint64_t seq)
 {
 	if (!d->track || seq < d->hold_base || seq - d->hold_base >= d->hold_n)
 		return NULL;
@@ -459,7 +459,7 @@ static uint32_t *slot(struct incidents *d, uint64_t seq)
 
 static void settle(struct incidents *d, uint64_t seq, uint32_t number)
 {
-	uint32_t *s = slot(d, seq);
+	uint32_t *s = hold_slot(d, seq);
 
 	if (s && *s == PENDING) {
 		*s = number;
@@ -476,6 +476,10 @@ static void hold_push(struct incidents *d, bool pending)
 		uint32_t *h;
 
 		if (d->hold_cap >= HOLD_MAX || !(h = malloc(cap * sizeof *h))) {
+			if (d->hold_cap == 0) {
+				d->track = false; /* no memory at all: rows go out without incidents */
+				return;
+			}
 			/* Out of room: the oldest record is released as it stands (no incident). */
 			if (d->hold[d->hold_off] == PENDING)
 				d->hold_pending--;

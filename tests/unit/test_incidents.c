@@ -192,7 +192,7 @@ static void test_steady_stream_is_no_incident(void)
 	CU_ASSERT_EQUAL(g.n, 0);
 	for (unsigned i = 0; i < g.n; i++)
 		fprintf(stderr, "steady: %u at %lld..%lld, %llu members, rates %.1f %.1f %.1f over %.1f %.1f\n",
-		        g.inc[i].kind, (long long)(g.inc[i].start_ns - T0), (long long)(g.inc[i].end_ns - T0),
+		        (unsigned)g.inc[i].kind, (long long)(g.inc[i].start_ns - T0), (long long)(g.inc[i].end_ns - T0),
 		        (unsigned long long)g.inc[i].n_members, g.inc[i].rate_before, g.inc[i].rate_during,
 		        g.inc[i].rate_after, g.inc[i].before_s, g.inc[i].after_s);
 	incidents_destroy(d);
