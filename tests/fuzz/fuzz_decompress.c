@@ -1,4 +1,4 @@
-/* fuzz_decompress.c - libFuzzer target: the decompression layer (analyzer/instream.c) and the
+/* fuzz_decompress.c - libFuzzer target: the decompression layer (analyzer/input/instream.c) and the
  * capture reader on top of it.
  *
  * Input: the bytes of a file, compressed or not (the seeds: the samples' first kilobytes
@@ -18,8 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "analyzer/capture.h"
-#include "analyzer/instream.h"
+#include "capture.h"
+#include "instream.h"
 #include "fuzz.h"
 
 #define OUTPUT_MAX (8u << 20)

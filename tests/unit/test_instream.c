@@ -1,4 +1,4 @@
-/* test_instream.c - CUnit suite: decompressing input streams (analyzer/instream.h).
+/* test_instream.c - CUnit suite: decompressing input streams (analyzer/input/instream.h).
  *
  * Each format is recognised by its magic bytes and decodes to the original bytes, compressed
  * here by the libraries' own encoders; concatenated gzip members and zstd frames read as one
@@ -21,7 +21,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "analyzer/instream.h"
+#include "instream.h"
 #include "cunit_main.h"
 
 #define PLAIN_LEN 200000
