@@ -170,8 +170,8 @@ static void test_precedence(void)
 		CU_ASSERT_EQUAL(rec.close_class, r->want);
 		CU_ASSERT_EQUAL(rec.closer, r->closer);
 		CU_ASSERT_EQUAL(rec.modifiers & r->modifiers, r->modifiers);
+		release_script(); /* `s` ends with this iteration */
 	}
-	release_script();
 }
 
 static int suite_init(void)
@@ -192,5 +192,5 @@ static CU_TestInfo precedence_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-CUNIT_MAIN("test_classify", { "classifier precedence", suite_init, suite_clean, NULL, NULL,
+CUNIT_MAIN("test_classify", { "classifier precedence", suite_init, suite_clean, NULL, release_script,
                               precedence_tests })

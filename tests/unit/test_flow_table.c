@@ -121,4 +121,5 @@ static CU_TestInfo flow_table_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-CUNIT_MAIN("test_flow_table", { "flow table", suite_init, suite_clean, NULL, NULL, flow_table_tests })
+CUNIT_MAIN("test_flow_table", { "flow table", suite_init, suite_clean, NULL, release_script,
+                                  flow_table_tests })

@@ -183,4 +183,5 @@ static CU_TestInfo live_flow_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-CUNIT_MAIN("test_live_flow", { "live flow", suite_init, suite_clean, NULL, NULL, live_flow_tests })
+CUNIT_MAIN("test_live_flow", { "live flow", suite_init, suite_clean, NULL, release_script,
+                                 live_flow_tests })
