@@ -174,23 +174,10 @@ static void test_precedence(void)
 	}
 }
 
-static int suite_init(void)
-{
-	flow_store_init(&store);
-	return 0;
-}
-
-static int suite_clean(void)
-{
-	release_script();
-	flow_store_destroy(&store);
-	return 0;
-}
-
 static CU_TestInfo precedence_tests[] = {
 	{ "one row per step of the precedence", test_precedence },
 	CU_TEST_INFO_NULL,
 };
 
-CUNIT_MAIN("test_classify", { "classifier precedence", suite_init, suite_clean, NULL, release_script,
-                              precedence_tests })
+CUNIT_MAIN("test_classify",
+           { "classifier precedence", script_suite_init, script_suite_clean, NULL, release_script, precedence_tests })
