@@ -134,61 +134,22 @@ wait_up() {
 # Addresses: the client's link is 198.51.100.64/26 and 2001:db8::1:0/112, the server's
 # 198.51.100.128/26 and 2001:db8::2:0/112 (both carved from the project's ranges).
 setup_routed() {
-    local ns
-    for ns in "$NS_C" "$NS_R" "$NS_S"; do
-        ip netns add "$ns"
-        ip -n "$ns" link set lo up
-    done
+    add_namespaces "$NS_C" "$NS_R" "$NS_S"
     ip link add "$IF_C" netns "$NS_C" address 02:00:00:00:01:01 type veth \
         peer name "$IF_RC" netns "$NS_R" address 02:00:00:00:01:02
     ip link add "$IF_S" netns "$NS_S" address 02:00:00:00:02:02 type veth \
         peer name "$IF_RS" netns "$NS_R" address 02:00:00:00:02:01
-    local spec n ifc a4 a6
-    for spec in "$NS_C $IF_C 198.51.100.65/26 2001:db8::1:1/112" \
-                "$NS_R $IF_RC 198.51.100.66/26 2001:db8::1:2/112" \
-                "$NS_R $IF_RS 198.51.100.129/26 2001:db8::2:1/112" \
-                "$NS_S $IF_S 198.51.100.130/26 2001:db8::2:2/112"; do
-        read -r n ifc a4 a6 <<<"$spec"
-        ip netns exec "$n" ethtool -K "$ifc" tso off gso off gro off tx off rx off >/dev/null
-        ip -n "$n" addr add "$a4" dev "$ifc"
-        ip -n "$n" addr add "$a6" dev "$ifc" nodad
-    done
-    ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-    # Static neighbours on both links (no ARP/ND delays, and ND survives DROP rules).
-    local neigh
-    for neigh in "$NS_C $IF_C 198.51.100.66 2001:db8::1:2 02:00:00:00:01:02" \
-                 "$NS_R $IF_RC 198.51.100.65 2001:db8::1:1 02:00:00:00:01:01" \
-                 "$NS_R $IF_RS 198.51.100.130 2001:db8::2:2 02:00:00:00:02:02" \
-                 "$NS_S $IF_S 198.51.100.129 2001:db8::2:1 02:00:00:00:02:01"; do
-        read -r n ifc a4 a6 mac <<<"$neigh"
-        ip -n "$n" neigh add "$a4" lladdr "$mac" dev "$ifc" nud permanent
-        ip -n "$n" neigh add "$a6" lladdr "$mac" dev "$ifc" nud permanent
-    done
-    ip -n "$NS_C" link set "$IF_C" up
-    ip -n "$NS_R" link set "$IF_RC" up
-    ip -n "$NS_R" link set "$IF_RS" up
-    ip -n "$NS_S" link set "$IF_S" up
-    ip -n "$NS_C" route add default via 198.51.100.66
-    ip -n "$NS_C" -6 route add default via 2001:db8::1:2
-    ip -n "$NS_S" route add default via 198.51.100.129
-    ip -n "$NS_S" -6 route add default via 2001:db8::2:1
-    wait_up "$NS_C" "$IF_C"
-    wait_up "$NS_R" "$IF_RC" "$IF_RS"
-    wait_up "$NS_S" "$IF_S"
+    configure_routed
 }
 
 # The distant topology: the routed topology with a delay line (lib/delay.py, a transparent relay
 # on AF_PACKET sockets in a namespace of its own) in each of the two links, so that
 #   client --[tmortem-dlc: 30 ms ->, <- 10 ms]-- router --[tmortem-dls: 15 ms ->, <- 65 ms]-- server
-# (the delays of lib/kit.py DELAY_MS)
-# Same addresses, MACs, routes and static neighbours as setup_routed: to the hosts and the
-# router a delay line is a (long) cable.
+# (the delays of lib/kit.py DELAY_MS). Same addresses, MACs, routes and static neighbours as
+# setup_routed: to the hosts and the router a delay line is a (long) cable.
 setup_distant() {
-    local ns
-    for ns in "$NS_C" "$NS_R" "$NS_S" "$NS_DC" "$NS_DS"; do
-        ip netns add "$ns"
-        ip -n "$ns" link set lo up
-    done
+    add_namespaces "$NS_C" "$NS_R" "$NS_S" "$NS_DC" "$NS_DS"
+    local ns spec n ifc t=0
     for ns in "$NS_DC" "$NS_DS"; do   # no addresses, no IPv6: the kernel there sends nothing
         ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
             net.ipv6.conf.default.disable_ipv6=1
@@ -201,42 +162,14 @@ setup_distant() {
         peer name "$P-dls1" netns "$NS_DS" address 02:00:00:00:04:01
     ip link add "$IF_S" netns "$NS_S" address 02:00:00:00:02:02 type veth \
         peer name "$P-dls2" netns "$NS_DS" address 02:00:00:00:04:02
-    local spec n ifc a4 a6 mac
-    for spec in "$NS_C $IF_C 198.51.100.65/26 2001:db8::1:1/112" \
-                "$NS_R $IF_RC 198.51.100.66/26 2001:db8::1:2/112" \
-                "$NS_R $IF_RS 198.51.100.129/26 2001:db8::2:1/112" \
-                "$NS_S $IF_S 198.51.100.130/26 2001:db8::2:2/112"; do
-        read -r n ifc a4 a6 <<<"$spec"
-        ip netns exec "$n" ethtool -K "$ifc" tso off gso off gro off tx off rx off >/dev/null
-        ip -n "$n" addr add "$a4" dev "$ifc"
-        ip -n "$n" addr add "$a6" dev "$ifc" nodad
-        ip -n "$n" link set "$ifc" up
-    done
     for spec in "$NS_DC $P-dlc1" "$NS_DC $P-dlc2" "$NS_DS $P-dls1" "$NS_DS $P-dls2"; do
         read -r n ifc <<<"$spec"
         ip netns exec "$n" ethtool -K "$ifc" tso off gso off gro off tx off rx off >/dev/null
         ip -n "$n" link set "$ifc" promisc on up
     done
-    ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-    local neigh
-    for neigh in "$NS_C $IF_C 198.51.100.66 2001:db8::1:2 02:00:00:00:01:02" \
-                 "$NS_R $IF_RC 198.51.100.65 2001:db8::1:1 02:00:00:00:01:01" \
-                 "$NS_R $IF_RS 198.51.100.130 2001:db8::2:2 02:00:00:00:02:02" \
-                 "$NS_S $IF_S 198.51.100.129 2001:db8::2:1 02:00:00:00:02:01"; do
-        read -r n ifc a4 a6 mac <<<"$neigh"
-        ip -n "$n" neigh add "$a4" lladdr "$mac" dev "$ifc" nud permanent
-        ip -n "$n" neigh add "$a6" lladdr "$mac" dev "$ifc" nud permanent
-    done
-    ip -n "$NS_C" route add default via 198.51.100.66
-    ip -n "$NS_C" -6 route add default via 2001:db8::1:2
-    ip -n "$NS_S" route add default via 198.51.100.129
-    ip -n "$NS_S" -6 route add default via 2001:db8::2:1
-    wait_up "$NS_C" "$IF_C"
-    wait_up "$NS_R" "$IF_RC" "$IF_RS"
-    wait_up "$NS_S" "$IF_S"
+    configure_routed
     wait_up "$NS_DC" "$P-dlc1" "$P-dlc2"
     wait_up "$NS_DS" "$P-dls1" "$P-dls2"
-    local t=0
     # Real-time priority (SCHED_FIFO): on a loaded machine an ordinary process is sometimes
     # not scheduled for 100 ms, which a delay line would add to the path.
     ip netns exec "$NS_DC" chrt -f 20 python3 "$HERE/lib/delay.py" "$P-dlc1" "$P-dlc2" \
@@ -251,6 +184,51 @@ setup_distant() {
         (( t++ < 300 )) || die "the delay lines did not start"
         sleep 0.02
     done
+}
+
+# add_namespaces NS...: fresh namespaces with their loopback up.
+add_namespaces() {
+    local ns
+    for ns in "$@"; do
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+    done
+}
+
+# configure_routed: addresses, offloads off, forwarding, static neighbours (no ARP/ND delays, and
+# ND survives DROP rules) and default routes of the routed and distant topologies, once their
+# interfaces exist; returns when they are up.
+configure_routed() {
+    local spec n ifc a4 a6 mac
+    for spec in "$NS_C $IF_C 198.51.100.65/26 2001:db8::1:1/112" \
+                "$NS_R $IF_RC 198.51.100.66/26 2001:db8::1:2/112" \
+                "$NS_R $IF_RS 198.51.100.129/26 2001:db8::2:1/112" \
+                "$NS_S $IF_S 198.51.100.130/26 2001:db8::2:2/112"; do
+        read -r n ifc a4 a6 <<<"$spec"
+        ip netns exec "$n" ethtool -K "$ifc" tso off gso off gro off tx off rx off >/dev/null
+        ip -n "$n" addr add "$a4" dev "$ifc"
+        ip -n "$n" addr add "$a6" dev "$ifc" nodad
+    done
+    ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    for spec in "$NS_C $IF_C 198.51.100.66 2001:db8::1:2 02:00:00:00:01:02" \
+                "$NS_R $IF_RC 198.51.100.65 2001:db8::1:1 02:00:00:00:01:01" \
+                "$NS_R $IF_RS 198.51.100.130 2001:db8::2:2 02:00:00:00:02:02" \
+                "$NS_S $IF_S 198.51.100.129 2001:db8::2:1 02:00:00:00:02:01"; do
+        read -r n ifc a4 a6 mac <<<"$spec"
+        ip -n "$n" neigh add "$a4" lladdr "$mac" dev "$ifc" nud permanent
+        ip -n "$n" neigh add "$a6" lladdr "$mac" dev "$ifc" nud permanent
+    done
+    ip -n "$NS_C" link set "$IF_C" up
+    ip -n "$NS_R" link set "$IF_RC" up
+    ip -n "$NS_R" link set "$IF_RS" up
+    ip -n "$NS_S" link set "$IF_S" up
+    ip -n "$NS_C" route add default via 198.51.100.66
+    ip -n "$NS_C" -6 route add default via 2001:db8::1:2
+    ip -n "$NS_S" route add default via 198.51.100.129
+    ip -n "$NS_S" -6 route add default via 2001:db8::2:1
+    wait_up "$NS_C" "$IF_C"
+    wait_up "$NS_R" "$IF_RC" "$IF_RS"
+    wait_up "$NS_S" "$IF_S"
 }
 
 # wait_pid PID SECONDS: wait for a background job, kill it after SECONDS; return its status.
@@ -393,7 +371,7 @@ selected() {
 sample() {
     local name=$1 scenario=$2 family=$3 tries=1 max=$TRIES start=$SECONDS
     selected "$name" || return 0
-    [[ $scenario == fin_simultaneous ]] && max=$SIMULTANEOUS_TRIES
+    [[ $scenario == fin_simultaneous || $scenario == far_fin_crossing ]] && max=$SIMULTANEOUS_TRIES
     while :; do
         capture "$@"
         (( RETRY )) || break
@@ -530,5 +508,6 @@ sample far_retransmit_giveup          far_retransmit_giveup  4
 sample far_syn_retries                far_syn_retries        4
 sample far_fin_wait_2                 far_fin_wait_2         4
 sample far_time_wait                  far_time_wait          4
+sample far_fin_crossing               far_fin_crossing       4
 
 echo "make-samples: done in ${SECONDS}s"

@@ -21,29 +21,22 @@ from lib.wire import client_side, conn_segs, flagged, server_side
 class FinGraceful:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()               # 40001: client closes first
-        recv_exact(c, REQ)
-        c.sendall(payload(2000))
+        answer(c, 2000)
         expect_eof(c)
         c.close()
         c, _ = ls.accept()               # 40002: server closes first
-        recv_exact(c, REQ)
-        c.sendall(payload(800))
+        answer(c, 800)
         c.close()
 
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 2000)
+        s = ctx.request(40001, 2000)
         s.close()
         time.sleep(0.1)
-        s = ctx.connect(40002)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 800)
+        s = ctx.request(40002, 800)
         expect_eof(s)
         s.close()
         time.sleep(0.1)
@@ -59,25 +52,28 @@ SIMULTANEOUS_PORTS = (40001, 40002, 40003)
           'connection\'s FINs really crossed (neither FIN acknowledges the other).',
           [Conn(p, 'fin_simultaneous', 'both') for p in SIMULTANEOUS_PORTS])
 class FinSimultaneous:
-    @staticmethod
-    def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
-        for _ in SIMULTANEOUS_PORTS:
-            c, _ = ls.accept()
+    PORTS = SIMULTANEOUS_PORTS
+    LEAD_NS = 40_000_000        # the agreed instant: this far after the client proposes it
+    SERVER_LAG_NS = {}          # client port -> how much later than that the server closes
+
+    @classmethod
+    def server(cls, ctx):
+        ls = ctx.serve()
+        for _ in cls.PORTS:
+            c, peer = ls.accept()
             (t,) = struct.unpack('!q', recv_exact(c, 8))
             c.sendall(b'OK')
-            spin_until(t)
+            spin_until(t + cls.SERVER_LAG_NS.get(peer[1], 0))
             c.shutdown(socket.SHUT_WR)
             drain_to_eof(c)
             c.close()
 
-    @staticmethod
-    def client(ctx):
+    @classmethod
+    def client(cls, ctx):
         ctx.wait('ready')
-        for port in SIMULTANEOUS_PORTS:
+        for port in cls.PORTS:
             s = ctx.connect(port)
-            t = time.time_ns() + 40_000_000
+            t = time.time_ns() + cls.LEAD_NS
             s.sendall(struct.pack('!q', t))
             recv_exact(s, 2)
             spin_until(t)
@@ -94,8 +90,7 @@ class FinSimultaneous:
 class HalfClosedAtEnd:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
         recv_exact(c, REQ)
         expect_eof(c)
@@ -126,8 +121,7 @@ class HalfClosedAtEnd:
 class FinGracefulVariants:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()                       # 40001: request, then the client's FIN
         recv_exact(c, REQ)
         expect_eof(c)
@@ -135,15 +129,13 @@ class FinGracefulVariants:
         c.close()
         c, _ = ls.accept()                       # 40002: keep-alive timeout
         for _ in range(5):
-            recv_exact(c, REQ)
-            c.sendall(payload(700))
+            answer(c, 700)
         r, _, _ = select.select([c], [], [], 0.3)
         if r:
             raise ScenarioError('40002: unexpected request')
         c.close()
         c, _ = ls.accept()                       # 40003: late close after EOF
-        recv_exact(c, REQ)
-        c.sendall(payload(600))
+        answer(c, 600)
         expect_eof(c)
         time.sleep(0.2)
         c.close()
@@ -165,9 +157,7 @@ class FinGracefulVariants:
         expect_eof(s)
         s.close()
         time.sleep(0.1)
-        s = ctx.connect(40003)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 600)
+        s = ctx.request(40003, 600)
         s.close()
         time.sleep(0.4)
 
@@ -195,8 +185,7 @@ class FinGracefulBulk:
 
     @classmethod
     def server(cls, ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
         recv_exact(c, REQ)
         c.sendall(payload(cls.SIZE))
@@ -228,11 +217,9 @@ class FinGracefulBulk:
 class HalfClosedAtEndServer:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         c.shutdown(socket.SHUT_WR)
         recv_until_stopped(ctx, c)
         c.close()
@@ -240,9 +227,7 @@ class HalfClosedAtEndServer:
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300)
         expect_eof(s)
         stream_until_stopped(ctx, s, 200, 0.05, b'u', stop_after=20)
         s.close()

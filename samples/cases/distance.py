@@ -20,9 +20,12 @@ from lib.injector import reset_injector
 from lib.registry import Conn, scenario, timers_held
 from lib.wire import check_path_reset, client_side, conn_segs, flagged, server_side
 
-from cases.resets import (client_loses_state, client_meets_lost_state, server_loses_state,
-                          server_meets_lost_state)
-from cases.stack_timers import MARKER_SERVICE, TimeWaitReuse, TimersFinTimeout
+from cases.resets import (client_loses_state, client_meets_lost_state, send_after_eof,
+                          server_loses_state, server_meets_lost_state)
+from cases.closes import FinSimultaneous
+from cases.giveups import KeepaliveTimeout
+from cases.stack_timers import (MARKER_SERVICE, TimeWaitReuse, TimersFinTimeout,
+                                 TimersSynRetries)
 
 FAR = 'distant'
 DEFAULTS = timers_held()            # both sides with the stock timer settings
@@ -35,6 +38,7 @@ def facts(hold=DEFAULTS, **more):
 
 
 GENUINE = facts(middlebox='none')
+DEFAULTS_ONLY = facts()
 
 
 @scenario('far_rst_after_close',
@@ -52,45 +56,28 @@ GENUINE = facts(middlebox='none')
 class FarRstAfterClose:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         for _ in (40001, 40002):                 # the server closes first
             c, _ = ls.accept()
-            recv_exact(c, REQ)
-            c.sendall(payload(300))
+            answer(c)
             c.close()
         c, _ = ls.accept()                       # 40003: the client closes first
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
-        expect_eof(c)
-        time.sleep(0.05)
-        c.sendall(payload(100, b'l'))
-        expect_so_error(c, errno.EPIPE)
-        c.close()
+        answer(c)
+        send_after_eof(c)
         ctx.mark('server-done')
 
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
-        expect_eof(s)
-        time.sleep(0.05)
-        s.sendall(payload(100, b'l'))
-        expect_so_error(s, errno.EPIPE)
-        s.close()
+        s = ctx.request(40001, 300)
+        send_after_eof(s)
         time.sleep(0.3)
-        s = ctx.connect(40002)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40002, 300)
         expect_eof(s)
         s.sendall(payload(100, b'l'))
         s.close()
         time.sleep(0.5)
-        s = ctx.connect(40003)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40003, 300)
         s.close()
         ctx.wait('server-done')
         time.sleep(0.2)
@@ -122,8 +109,7 @@ class FarRstAfterClose:
 class FarLostState:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
         server_loses_state(ctx, c, 40001)
         c, _ = ls.accept()
@@ -152,6 +138,7 @@ FORBIDDEN = b'FORBIDDEN'
 FORGED_TTL = 63          # what the peers' packets arrive with: the TTL does not tell
 FORGED_ID_TO_CLIENT = 31337
 FORGED_ID_TO_SERVER = 31338
+BLOCKED = b'BLOCKED'     # the word that gets the kernel-like forgery
 
 
 @scenario('far_rst_forged',
@@ -164,8 +151,14 @@ FORGED_ID_TO_SERVER = 31338
           'server never hears of it. 40003: an in-line IPS on the router drops a client segment '
           'holding FORBIDDEN and forges a RST+ACK both ways: to the client in the server\'s name '
           '(seq = the server\'s next, TTL %d, IP ID %d) and to the server in the client\'s name '
-          '(seq = the dropped segment\'s, TTL %d, IP ID %d); both applications see ECONNRESET.'
-          % (FORGED_TTL, FORGED_ID_TO_CLIENT, FORGED_TTL, FORGED_ID_TO_SERVER),
+          '(seq = the dropped segment\'s, TTL %d, IP ID %d); both applications see ECONNRESET. '
+          '40004: the IPS drops a segment holding %s and forges, to the client only, exactly '
+          'what the server\'s kernel would send without a socket: a bare RST, seq = the '
+          'segment\'s ack, TTL %d, IP ID 0. Only its timing gives it away: it reaches the client '
+          '40 ms after the segment, a third of the round trip to the server; the server never '
+          'hears of it.'
+          % (FORGED_TTL, FORGED_ID_TO_CLIENT, FORGED_TTL, FORGED_ID_TO_SERVER,
+             BLOCKED.decode(), FORGED_TTL),
           [Conn(40001, 'fin_graceful', 'client', facts=GENUINE),
            Conn(40002, 'rst_peer_restarted', 'server', modifiers=('rst_from_middlebox',),
                 facts=facts(middlebox='claimed=server,expected_ttl=63,seen_ttl=64'),
@@ -177,7 +170,11 @@ FORGED_ID_TO_SERVER = 31338
                 at={'server': {'closer': 'client',
                                'facts': facts(middlebox='claimed=client,expected_ttl=63,'
                                                         'seen_ttl=63,seen_ip_id=%d'
-                                                        % FORGED_ID_TO_SERVER)}})],
+                                                        % FORGED_ID_TO_SERVER)}}),
+           Conn(40004, 'rst_peer_restarted', 'server', modifiers=('rst_from_middlebox',),
+                facts=facts(middlebox='claimed=server'),
+                at={'server': {'cls': 'open_at_end', 'closer': 'none', 'modifiers': (),
+                               'facts': GENUINE}})],
           topology=FAR)
 class FarRstForged:
     EXCHANGES = 3
@@ -186,51 +183,53 @@ class FarRstForged:
     def router(ctx):
         fw(ctx, '-I', 'FORWARD', '-p', 'tcp', '-s', ctx.client_ip, '--dport', str(PORT),
            '-m', 'string', '--string', FORBIDDEN.decode(), '--algo', 'bm', '-j', 'DROP')
-        ips = threading.Thread(target=reset_injector,
-                               args=(ctx, FORBIDDEN, FORGED_TTL, FORGED_ID_TO_CLIENT),
-                               kwargs={'to_server': (FORGED_TTL, FORGED_ID_TO_SERVER)})
-        ips.start()                      # marks router-ready once it listens
+        fw(ctx, '-I', 'FORWARD', '-p', 'tcp', '-s', ctx.client_ip, '--dport', str(PORT),
+           '-m', 'string', '--string', BLOCKED.decode(), '--algo', 'bm', '-j', 'DROP')
+        ips = [threading.Thread(target=reset_injector,
+                                args=(ctx, FORBIDDEN, FORGED_TTL, FORGED_ID_TO_CLIENT),
+                                kwargs={'to_server': (FORGED_TTL, FORGED_ID_TO_SERVER)}),
+               threading.Thread(target=reset_injector, args=(ctx, BLOCKED, FORGED_TTL, 0),
+                                kwargs={'like_kernel': True})]
+        for ips_thread in ips:
+            ips_thread.start()           # each marks router-ready once it listens
         try:
             ctx.wait('reject-now')
             fw(ctx, '-I', 'FORWARD', '-p', 'tcp', '-s', ctx.client_ip, '--sport', '40002',
                '--dport', str(PORT), *REJECT_WITH_RESET)
             ctx.mark('rejecting')
         finally:
-            ips.join()
+            for ips_thread in ips:
+                ips_thread.join()
 
     @classmethod
     def server(cls, ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()               # 40001: the control
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         expect_eof(c)
         c.close()
         rejected, _ = ls.accept()        # 40002: its later data never arrives
-        recv_exact(rejected, REQ)
-        rejected.sendall(payload(300))
+        answer(rejected)
         c, _ = ls.accept()               # 40003: reset by the IPS
         for _ in range(cls.EXCHANGES):
-            recv_exact(c, REQ)
-            c.sendall(payload(300))
+            answer(c)
         expect_error(c, errno.ECONNRESET)
         ctx.note('40003: server recv() failed with ECONNRESET')
         c.close()
+        fooled, _ = ls.accept()          # 40004: the client is reset, the server never learns
+        for _ in range(cls.EXCHANGES):
+            answer(fooled)
         ctx.wait('capture-stopped')
         rejected.close()
+        fooled.close()
 
     @classmethod
     def client(cls, ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300)
         s.close()
         time.sleep(0.3)
-        s = ctx.connect(40002)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40002, 300)
         time.sleep(0.2)                  # the delayed ACK of the response is past the router
         ctx.mark('reject-now')
         ctx.wait('rejecting')
@@ -239,30 +238,33 @@ class FarRstForged:
         expect_error(s, errno.ECONNRESET)
         s.close()
         time.sleep(0.2)
-        s = ctx.connect(40003)
-        for _ in range(cls.EXCHANGES):
-            s.sendall(payload(REQ, b'q'))
-            recv_exact(s, 300)
-            time.sleep(0.05)
-        time.sleep(0.1)
-        s.sendall(b'GET /' + FORBIDDEN + b' ' + payload(86, b'f'))
-        expect_error(s, errno.ECONNRESET)
-        if not ctx.is_marked('injected'):
-            raise ScenarioError('reset, but not the injector\'s')
-        s.close()
-        time.sleep(0.3)
+        for port, word in ((40003, FORBIDDEN), (40004, BLOCKED)):
+            s = ctx.connect(port)
+            for _ in range(cls.EXCHANGES):
+                s.sendall(payload(REQ, b'q'))
+                recv_exact(s, 300)
+                time.sleep(0.05)
+            time.sleep(0.1)
+            s.sendall(b'GET /' + word + b' ' + payload(86, b'f'))
+            expect_error(s, errno.ECONNRESET)
+            if not ctx.is_marked('injected-' + word.decode()):
+                raise ScenarioError('%d: reset, but not the injector\'s' % port)
+            s.close()
+            time.sleep(0.3)
 
     @staticmethod
     def check_capture(ctx, segs):
         if ctx.vantage == 'server':
             problems = check_path_reset(ctx, segs, 40003, 'client', FORGED_TTL,
                                         FORGED_ID_TO_SERVER)
-            if flagged(conn_segs(segs, 40002), 'R'):
-                problems.append('40002: a RST reached the server')
+            for port in (40002, 40004):
+                if flagged(conn_segs(segs, port), 'R'):
+                    problems.append('%d: a RST reached the server' % port)
             own, forged = 'client', FORGED_ID_TO_SERVER
         else:
             problems = check_path_reset(ctx, segs, 40002, 'server', 64) + \
-                check_path_reset(ctx, segs, 40003, 'server', FORGED_TTL, FORGED_ID_TO_CLIENT)
+                check_path_reset(ctx, segs, 40003, 'server', FORGED_TTL, FORGED_ID_TO_CLIENT) + \
+                check_path_reset(ctx, segs, 40004, 'server', FORGED_TTL, 0)
             own, forged = 'server', FORGED_ID_TO_CLIENT
         addr = ctx.client_ip if own == 'client' else ctx.server_ip
         ids = [s['id'] for s in conn_segs(segs, 40003) if s['src'][0] == addr and s['id']
@@ -287,31 +289,8 @@ class FarRstForged:
                             timers='side=client,tcp_keepalive_time=1,tcp_keepalive_intvl=1,'
                                    'tcp_keepalive_probes=3'))],
           topology=FAR)
-class FarKeepalive:
-    @staticmethod
-    def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
-        c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
-        wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
-        drop_everything()
-        ctx.mark('dropped')
-        ctx.wait('capture-stopped')
-        c.close()
-
-    @staticmethod
-    def client(ctx):
-        ctx.wait('ready')
-        s = ctx.connect(40001, opts=keepalive_opts(1, 1, 3))
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
-        ctx.wait('dropped')
-        expect_error(s, errno.ETIMEDOUT)
-        ctx.note('recv() failed with ETIMEDOUT')
-        s.close()
-        time.sleep(0.5)
+class FarKeepalive(KeepaliveTimeout):
+    pass
 
 
 FAR_RETRIES2 = 4
@@ -345,11 +324,9 @@ class FarRetransmitGiveup:
 
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         serve_marker(ls)
         ctx.wait('capture-stopped')
         c.close()
@@ -358,9 +335,7 @@ class FarRetransmitGiveup:
     def client(ctx):
         sysctl('net.ipv4.tcp_retries2', FAR_RETRIES2)
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300)
         time.sleep(0.2)                  # the ACK of the response has reached the server
         ctx.mark('black-hole-now')
         ctx.wait('dropped')
@@ -387,34 +362,8 @@ SYN_RETRIES_HELD = timers_held(client={'tcp_syn_retries': 1})
            Conn(MARKER_PORT, 'fin_graceful', 'client', server_port=MARKER_SERVICE,
                 facts=facts(SYN_RETRIES_HELD))],
           topology=FAR)
-class FarSynRetries:
-    @staticmethod
-    def server(ctx):
-        firewall('-I', 'INPUT', '-p', 'tcp', '--syn', '--dport', str(PORT), '-j', 'DROP')
-        ls = ctx.listen()
-        marker = ctx.listen(MARKER_SERVICE)
-        ctx.mark('ready')
-        serve_marker(marker)
-        ctx.wait('done')
-        ls.close()
-
-    @staticmethod
-    def client(ctx):
-        sysctl('net.ipv4.tcp_syn_retries', 1)
-        ctx.wait('ready')
-        try:
-            ctx.connect(40001)
-            raise ScenarioError('connect succeeded')
-        except TimeoutError:
-            ctx.note('connect() failed with ETIMEDOUT')
-        time.sleep(1.0)
-        marker_connection(ctx, port=MARKER_SERVICE)
-        ctx.mark('done')
-
-    @staticmethod
-    def check_capture(ctx, segs):
-        n = len([s for s in segs if s['flags'] == 'S' and s['src'][1] == 40001])
-        return [] if n == 3 else ['expected 3 SYNs, got %d' % n]
+class FarSynRetries(TimersSynRetries):
+    pass
 
 
 FIN_TIMEOUT_HELD = timers_held(client={'tcp_fin_timeout': 2})
@@ -452,3 +401,20 @@ class FarFinWait2(TimersFinTimeout):
           topology=FAR)
 class FarTimeWait(TimeWaitReuse):
     SERVER_TW_PAUSE = 0.3
+
+
+@scenario('far_fin_crossing',
+          'Closes that cross in flight, 120 ms apart: as fin_simultaneous, both sides '
+          'shutdown(SHUT_WR) at an agreed CLOCK_REALTIME instant, the server with a lag: 40001 '
+          'none, 40002 30 ms (the client\'s FIN is 45 ms on its way: still crossing), 40003 '
+          '100 ms (the client\'s FIN has arrived: the server\'s FIN acknowledges it, an '
+          'ordinary close). make-samples.sh keeps the capture only if 40001 and 40002 crossed.',
+          [Conn(40001, 'fin_simultaneous', 'both', facts=DEFAULTS_ONLY),
+           Conn(40002, 'fin_simultaneous', 'both', facts=DEFAULTS_ONLY),
+           Conn(40003, 'fin_graceful', 'client', facts=DEFAULTS_ONLY)],
+          topology=FAR)
+class FarFinCrossing(FinSimultaneous):
+    PORTS = (40001, 40002, 40003)
+    LEAD_NS = 300_000_000       # past the round trip the proposal and its answer take
+    SERVER_LAG_NS = {40002: 30_000_000, 40003: 100_000_000}
+

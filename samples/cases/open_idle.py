@@ -16,8 +16,7 @@ from lib.registry import Conn, scenario
 class OpenAtEnd:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
         recv_exact(c, REQ)
         stream_until_stopped(ctx, c, 200, 0.05)
@@ -44,14 +43,11 @@ IDLE_SECONDS = 8.5
 class IdleAtEnd:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         idle, _ = ls.accept()
-        recv_exact(idle, REQ)
-        idle.sendall(payload(300))
+        answer(idle)
         c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         expect_eof(c)
         c.close()
         ctx.wait('capture-stopped')
@@ -60,13 +56,9 @@ class IdleAtEnd:
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        idle = ctx.connect(40001)
-        idle.sendall(payload(REQ, b'q'))
-        recv_exact(idle, 300)
+        idle = ctx.request(40001, 300)
         time.sleep(IDLE_SECONDS)
-        s = ctx.connect(40002)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40002, 300)
         s.close()
         time.sleep(0.2)
         ctx.end_of_capture()
@@ -82,20 +74,16 @@ class IdleAtEnd:
 class IdleAtEndKeepalive:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         ctx.wait('capture-stopped')
         c.close()
 
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001, opts=keepalive_opts(3, 3, 9))
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300, opts=keepalive_opts(3, 3, 9))
         time.sleep(9.0)
         ctx.end_of_capture()
         s.close()
@@ -114,15 +102,12 @@ IDLE_LONG_SECONDS = 12.0
 class IdleAtEndLong:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         idle, _ = ls.accept()
         for _ in range(3):
-            recv_exact(idle, REQ)
-            idle.sendall(payload(300))
+            answer(idle)
         c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         c.close()
         ctx.wait('capture-stopped')
         idle.close()
@@ -135,9 +120,7 @@ class IdleAtEndLong:
             idle.sendall(payload(REQ, b'q'))
             recv_exact(idle, 300)
         time.sleep(IDLE_LONG_SECONDS)
-        s = ctx.connect(40002)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40002, 300)
         expect_eof(s)
         s.close()
         time.sleep(0.2)
@@ -153,8 +136,7 @@ class IdleAtEndLong:
 class OpenAtEndUpload:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
         recv_until_stopped(ctx, c)
         c.close()

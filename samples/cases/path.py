@@ -38,30 +38,23 @@ class RstMiddlebox:
 
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()               # 40001: the control
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         expect_eof(c)
         c.close()
         c, _ = ls.accept()               # 40002: its later data never arrives
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         ctx.wait('capture-stopped')
         c.close()
 
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300)
         s.close()
         time.sleep(0.1)
-        s = ctx.connect(40002)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40002, 300)
         ctx.mark('reject-now')
         ctx.wait('rejecting')
         time.sleep(0.2)
@@ -111,12 +104,10 @@ class RstInjected:
 
     @classmethod
     def server(cls, ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
         for _ in range(cls.EXCHANGES):
-            recv_exact(c, REQ)
-            c.sendall(payload(300))
+            answer(c)
         ctx.wait('capture-stopped')
         c.close()
 
@@ -131,7 +122,7 @@ class RstInjected:
         time.sleep(0.1)
         s.sendall(b'GET /' + FORBIDDEN + b' ' + payload(86, b'f'))
         expect_error(s, errno.ECONNRESET)
-        if not ctx.is_marked('injected'):
+        if not ctx.is_marked('injected-' + FORBIDDEN.decode()):
             raise ScenarioError('reset, but not the injector\'s')
         s.close()
         time.sleep(0.2)
@@ -154,11 +145,9 @@ class IdleThroughFirewall:
 
     @classmethod
     def server(cls, ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         if cls.marker:
             serve_marker(ls)
         ctx.wait('capture-stopped')
@@ -167,9 +156,7 @@ class IdleThroughFirewall:
     @staticmethod
     def exchange_then_idle(ctx, opts=()):
         ctx.wait('ready')
-        s = ctx.connect(40001, opts=opts)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300, opts=opts)
         time.sleep(MIDDLEBOX_IDLE)
         s.sendall(payload(100, b'n'))
         ctx.note('100 bytes sent after %.1f s of silence' % MIDDLEBOX_IDLE)
@@ -270,11 +257,9 @@ class MiddleboxIdlePush:
 
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         time.sleep(MIDDLEBOX_IDLE)
         c.sendall(payload(100, b'p'))
         expect_error(c, errno.ECONNRESET)
@@ -285,9 +270,7 @@ class MiddleboxIdlePush:
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300)
         ctx.wait('capture-stopped')
         s.close()
 
@@ -324,9 +307,7 @@ class KeepaliveMiddlebox:
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001, opts=keepalive_opts(6, 1, 4))
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300, opts=keepalive_opts(6, 1, 4))
         expect_error(s, errno.ETIMEDOUT)
         ctx.note('recv() failed with ETIMEDOUT')
         s.close()

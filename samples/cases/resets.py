@@ -23,8 +23,7 @@ from lib.wire import client_side, conn_segs, flagged, server_side
 class RstUnreadData:
     @staticmethod
     def handle(c, kill):
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         wait_until(lambda: unread_bytes(c) >= 1000, what='unread data')
         time.sleep(0.1)
         if kill:
@@ -33,8 +32,7 @@ class RstUnreadData:
 
     @classmethod
     def server(cls, ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
         cls.handle(c, kill=False)
         c, _ = ls.accept()
@@ -45,9 +43,7 @@ class RstUnreadData:
     def client(ctx):
         ctx.wait('ready')
         for port in (40001, 40002):
-            s = ctx.connect(port)
-            s.sendall(payload(REQ, b'q'))
-            recv_exact(s, 300)
+            s = ctx.request(port, 300)
             s.sendall(payload(1000, b'u'))
             expect_error(s, errno.ECONNRESET)
             s.close()
@@ -63,16 +59,13 @@ class RstUnreadData:
 class RstAbort:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()               # 40001: the client aborts
-        recv_exact(c, REQ)
-        c.sendall(payload(500))
+        answer(c, 500)
         expect_error(c, errno.ECONNRESET)
         c.close()
         c, _ = ls.accept()               # 40002: the server aborts
-        recv_exact(c, REQ)
-        c.sendall(payload(500))
+        answer(c, 500)
         wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
         linger0(c)
         c.close()
@@ -80,15 +73,11 @@ class RstAbort:
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 500)
+        s = ctx.request(40001, 500)
         linger0(s)
         s.close()
         time.sleep(0.1)
-        s = ctx.connect(40002)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 500)
+        s = ctx.request(40002, 500)
         expect_error(s, errno.ECONNRESET)
         s.close()
 
@@ -102,38 +91,33 @@ class RstAbort:
 class RstAfterClose:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()               # 40001: server closes, client keeps sending
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         c.close()
         c, _ = ls.accept()               # 40002: client closes, server keeps sending
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
-        expect_eof(c)
-        time.sleep(0.05)
-        c.sendall(payload(100, b'l'))
-        expect_so_error(c, errno.EPIPE)
-        c.close()
+        answer(c)
+        send_after_eof(c)
 
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
-        expect_eof(s)
-        time.sleep(0.05)
-        s.sendall(payload(100, b'l'))
-        expect_so_error(s, errno.EPIPE)
-        s.close()
+        s = ctx.request(40001, 300)
+        send_after_eof(s)
         time.sleep(0.1)
-        s = ctx.connect(40002)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40002, 300)
         s.close()
         time.sleep(0.3)
+
+
+def send_after_eof(s):
+    """The side that did not close first: read the peer's FIN (EOF), write 100 bytes 50 ms
+    later, and expect the closed peer's reset (after a FIN, Linux reports it as EPIPE)."""
+    expect_eof(s)
+    time.sleep(0.05)
+    s.sendall(payload(100, b'l'))
+    expect_so_error(s, errno.EPIPE)
+    s.close()
 
 
 @scenario('rst_peer_restarted',
@@ -145,8 +129,7 @@ class RstAfterClose:
 class RstPeerRestarted:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
         server_loses_state(ctx, c, 40001)
         ls.close()
@@ -161,8 +144,7 @@ def server_loses_state(ctx, c, port):
     """The server's side of a connection its host loses silently: request/response, then
     (once the client is idle) the namespace drops its outgoing TCP while the socket is closed
     with SO_LINGER {1,0}, so the RST never reaches the wire, and the rule is removed."""
-    recv_exact(c, REQ)
-    c.sendall(payload(300))
+    answer(c)
     wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
     ctx.wait('client-idle-%d' % port)
     firewall('-I', 'OUTPUT', '-p', 'tcp', '-j', 'DROP')
@@ -175,9 +157,7 @@ def server_loses_state(ctx, c, port):
 def client_meets_lost_state(ctx, port):
     """The client's side of server_loses_state(): 200 ms after the server lost the connection
     it sends 100 bytes, which the server's kernel answers with RST."""
-    s = ctx.connect(port)
-    s.sendall(payload(REQ, b'q'))
-    recv_exact(s, 300)
+    s = ctx.request(port, 300)
     time.sleep(0.1)
     ctx.mark('client-idle-%d' % port)
     ctx.wait('state-lost-%d' % port)
@@ -236,8 +216,7 @@ class RstUnreadDataVariants:
 
     @classmethod
     def server(cls, ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()                       # 40001: request never read, nothing sent
         wait_until(lambda: unread_bytes(c) >= REQ, what='request')
         time.sleep(0.1)
@@ -249,8 +228,7 @@ class RstUnreadDataVariants:
             c.close()
         c, _ = ls.accept()                       # 40004: third request unread
         for _ in range(2):
-            recv_exact(c, REQ)
-            c.sendall(payload(400))
+            answer(c, 400)
         wait_until(lambda: unread_bytes(c) >= REQ, what='third request')
         time.sleep(0.1)
         c.close()
@@ -345,8 +323,7 @@ class RstAbortVariants:
 
     @classmethod
     def server(cls, ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()                       # 40001: the client aborts at once
         try:
             data = c.recv(4096)
@@ -364,8 +341,7 @@ class RstAbortVariants:
         linger0(c)
         c.close()
         c, _ = ls.accept()                       # 40003: abort right after writing
-        recv_exact(c, REQ)
-        c.sendall(payload(500))
+        answer(c, 500)
         linger0(c)
         c.close()
 
@@ -419,8 +395,7 @@ class RstAfterCloseStream:
 
     @classmethod
     def server(cls, ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         for _, size, interval in cls.STREAMS:
             c, _ = ls.accept()
             recv_exact(c, REQ)
@@ -439,9 +414,7 @@ class RstAfterCloseStream:
     def client(cls, ctx):
         ctx.wait('ready')
         for port, size, _ in cls.STREAMS:
-            s = ctx.connect(port)
-            s.sendall(payload(REQ, b'q'))
-            recv_exact(s, 10 * size)
+            s = ctx.request(port, 10 * size)
             if unread_bytes(s):
                 raise ScenarioError('%d: data arrived before close()' % port)
             s.close()
@@ -469,8 +442,7 @@ class RstAfterCloseStream:
 class RstPeerRestartedClient:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
         server_meets_lost_state(ctx, c, 40001)
 
@@ -491,8 +463,7 @@ class RstPeerRestartedClient:
 def server_meets_lost_state(ctx, c, port):
     """The server's side of client_loses_state(): request/response, and 200 ms after the client
     host lost the connection 100 bytes, which the client's kernel answers with RST."""
-    recv_exact(c, REQ)
-    c.sendall(payload(300))
+    answer(c)
     wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
     ctx.mark('response-acked-%d' % port)
     ctx.wait('state-lost-%d' % port)
@@ -507,9 +478,7 @@ def client_loses_state(ctx, port):
     """The client host loses the connection silently: its namespace drops outgoing TCP, the
     process holding the socket is SIGKILLed (its FIN never reaches the wire) and the orphaned
     socket times out (the caller sets net.ipv4.tcp_orphan_retries=1); the rule is removed."""
-    s = ctx.connect(port)
-    s.sendall(payload(REQ, b'q'))
-    recv_exact(s, 300)
+    s = ctx.request(port, 300)
     ctx.wait('response-acked-%d' % port)
     time.sleep(0.1)
     pid = in_child(lambda conn: time.sleep(WAIT_LIMIT), s)   # the child alone holds it

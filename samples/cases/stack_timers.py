@@ -27,16 +27,13 @@ CLOSE_WAIT_HELD = 7.5    # seconds the leaking server holds its socket before th
 class CloseWaitStuck:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         leaked, _ = ls.accept()          # 40001: read EOF, never close
-        recv_exact(leaked, REQ)
-        leaked.sendall(payload(300))
+        answer(leaked)
         expect_eof(leaked)
         ctx.mark('eof-1')
         c, _ = ls.accept()               # 40002: close 1 s after EOF
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         expect_eof(c)
         time.sleep(1.0)
         c.close()
@@ -47,16 +44,12 @@ class CloseWaitStuck:
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300)
         s.close()
         t0 = time.monotonic()
         ctx.wait('eof-1')
         time.sleep(0.2)
-        s = ctx.connect(40002)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40002, 300)
         s.close()
         time.sleep(max(0.0, t0 + CLOSE_WAIT_HELD - time.monotonic()))
         marker_connection(ctx)
@@ -97,12 +90,10 @@ TW_REUSE_WAIT = 1.3   # seconds: tcp_tw_reuse lets connect() take a TIME-WAIT 4-
 class TimeWaitReuse:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         for server_first in (False, False, True, False):
             c, _ = ls.accept()
-            recv_exact(c, REQ)
-            c.sendall(payload(300))
+            answer(c)
             if not server_first:
                 expect_eof(c)
             c.close()
@@ -174,11 +165,7 @@ class TimersSynRetries:
     def client(ctx):
         sysctl('net.ipv4.tcp_syn_retries', 1)
         ctx.wait('ready')
-        try:
-            ctx.connect(40001)
-            raise ScenarioError('connect succeeded')
-        except TimeoutError:
-            ctx.note('connect() failed with ETIMEDOUT')
+        ctx.connect_times_out(40001)
         time.sleep(1.0)
         marker_connection(ctx, port=MARKER_SERVICE)
         ctx.mark('done')
@@ -202,11 +189,9 @@ class TimersSynRetries:
 class TimersRetries2:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         c, _ = ls.accept()
-        recv_exact(c, REQ)
-        c.sendall(payload(300))
+        answer(c)
         wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
         firewall('-I', 'INPUT', '-p', 'tcp', '--sport', '40001', '-j', 'DROP')
         firewall('-I', 'OUTPUT', '-p', 'tcp', '--dport', '40001', '-j', 'DROP')
@@ -219,9 +204,7 @@ class TimersRetries2:
     def client(ctx):
         sysctl('net.ipv4.tcp_retries2', 4)
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, 300)
+        s = ctx.request(40001, 300)
         ctx.wait('dropped')
         s.sendall(payload(100, b'n'))
         expect_error(s, errno.ETIMEDOUT)
@@ -249,12 +232,10 @@ FIN_TIMEOUT = 2   # net.ipv4.tcp_fin_timeout in the client's namespace
 class TimersFinTimeout:
     @staticmethod
     def server(ctx):
-        ls = ctx.listen()
-        ctx.mark('ready')
+        ls = ctx.serve()
         for port, delay in ((40001, 3.5), (40002, 1.5)):
             c, _ = ls.accept()
-            recv_exact(c, REQ)
-            c.sendall(payload(300))
+            answer(c)
             expect_eof(c)
             time.sleep(delay)
             c.close()
@@ -266,9 +247,7 @@ class TimersFinTimeout:
         sysctl('net.ipv4.tcp_fin_timeout', FIN_TIMEOUT)
         ctx.wait('ready')
         for port in (40001, 40002):
-            s = ctx.connect(port)
-            s.sendall(payload(REQ, b'q'))
-            recv_exact(s, 300)
+            s = ctx.request(port, 300)
             s.close()
             ctx.wait('closed-%d' % port)
             time.sleep(0.2)

@@ -41,10 +41,12 @@ def mac_bytes(text):
     return bytes(int(x, 16) for x in text.split(':'))
 
 
-def forged_rst(src, dst, sport, dport, seq, ack, ttl, ip_id):
-    """An IPv4 RST+ACK (no options, window 0) from src:sport to dst:dport."""
+def forged_rst(src, dst, sport, dport, seq, ack, ttl, ip_id, bare=False):
+    """An IPv4 RST+ACK (no options, window 0) from src:sport to dst:dport; bare: a RST without
+    the ACK flag and with ack 0, as a kernel without a socket sends it."""
     src, dst = socket.inet_aton(src), socket.inet_aton(dst)
-    tcp = struct.pack('!HHIIBBHHH', sport, dport, seq, ack, 5 << 4, 0x14, 0, 0, 0)
+    tcp = struct.pack('!HHIIBBHHH', sport, dport, seq, 0 if bare else ack, 5 << 4,
+                      0x04 if bare else 0x14, 0, 0, 0)
     pseudo = struct.pack('!4s4sBBH', src, dst, 0, 6, len(tcp))
     tcp = tcp[:16] + struct.pack('!H', inet_checksum(pseudo + tcp)) + tcp[18:]
     hdr = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(tcp), ip_id, 0x4000, ttl, 6, 0,
@@ -52,12 +54,13 @@ def forged_rst(src, dst, sport, dport, seq, ack, ttl, ip_id):
     return hdr[:10] + struct.pack('!H', inet_checksum(hdr)) + hdr[12:] + tcp
 
 
-def reset_injector(ctx, word, ttl, ip_id, to_server=None):
+def reset_injector(ctx, word, ttl, ip_id, to_server=None, like_kernel=False):
     """Watch the router's interface towards the client and answer a client segment holding
     `word` (the firewall drops it) with a RST+ACK to the client in the server's name, TTL `ttl`,
     IP ID `ip_id`; with to_server=(TTL, ID), also one to the server in the client's name.
-    Marks 'router-ready' once listening and 'injected' after the deed; runs until the capture
-    has stopped."""
+    like_kernel: the reset to the client is what a Linux kernel without a socket would send (a
+    bare RST, seq = the segment's ack, IP ID as given: 0 for Linux). Marks 'router-ready' once
+    listening and 'injected-WORD' after the deed; runs until the capture has stopped."""
     to_client_if, to_server_if = PREFIX + '-rc', PREFIX + '-rs'
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     sock.bind((to_client_if, ETH_P_ALL))
@@ -82,9 +85,10 @@ def reset_injector(ctx, word, ttl, ip_id, to_server=None):
             server_next[dport] = (seg['seq'] + seg['len'] + syn_fin) & 0xFFFFFFFF
         elif src == ctx.client_ip and dport == PORT and word in seg['payload'] and \
                 sport in server_next:
-            ctx.mark('injected')
-            rst = forged_rst(ctx.server_ip, ctx.client_ip, PORT, sport, server_next[sport],
-                             (seg['seq'] + seg['len']) & 0xFFFFFFFF, ttl, ip_id)
+            ctx.mark('injected-' + word.decode())
+            seq = seg['ack'] if like_kernel else server_next[sport]
+            rst = forged_rst(ctx.server_ip, ctx.client_ip, PORT, sport, seq,
+                             (seg['seq'] + seg['len']) & 0xFFFFFFFF, ttl, ip_id, like_kernel)
             sock.send(mac_bytes(CLIENT_MAC) + mac_bytes(ROUTER_MAC_TO_CLIENT) + b'\x08\x00' +
                       rst)
             if out_server is not None:

@@ -123,6 +123,28 @@ class Ctx:
         s.listen(16)
         return s
 
+    def serve(self, port=PORT):
+        """listen() and tell the client it may connect (mark 'ready')."""
+        ls = self.listen(port)
+        self.mark('ready')
+        return ls
+
+    def request(self, cport, size, port=PORT, opts=()):
+        """connect(), send a REQ-byte request and read the `size`-byte response."""
+        s = self.connect(cport, port, opts)
+        s.sendall(payload(REQ, b'q'))
+        recv_exact(s, size)
+        return s
+
+    def connect_times_out(self, cport, port=PORT):
+        """A blocking connect() that must fail with ETIMEDOUT (SYNs unanswered); noted."""
+        try:
+            self.connect(cport, port)
+        except TimeoutError:
+            self.note('%d: connect() failed with ETIMEDOUT' % cport)
+            return
+        raise ScenarioError('%d: connect succeeded' % cport)
+
     def connect(self, cport, port=PORT, opts=()):
         """Connect from an explicit source port, once (a retry would put a refused connection
         into the capture, so the client waits for the server's "ready" mark instead)."""
@@ -247,6 +269,12 @@ def drop_everything():
     firewall('-I', 'OUTPUT', '-j', 'DROP')
 
 
+def answer(c, size=300):
+    """The server's half of Ctx.request(): read the request, write a `size`-byte response."""
+    recv_exact(c, REQ)
+    c.sendall(payload(size))
+
+
 def in_child(fn, conn, *args):
     """Run fn(conn, *args) in a forked process that alone holds conn; return its pid."""
     pid = os.fork()
@@ -336,18 +364,14 @@ def marker_connection(ctx, port=PORT):
     last packet: when a scenario is about a side falling silent for good (giving up on
     retransmissions or SYNs), this later packet shows that nothing more came before the
     capture ended."""
-    s = ctx.connect(MARKER_PORT, port=port)
-    s.sendall(payload(REQ, b'q'))
-    recv_exact(s, 300)
-    s.close()
+    ctx.request(MARKER_PORT, 300, port=port).close()
     time.sleep(0.2)
 
 
 def serve_marker(ls):
     """The server's side of marker_connection()."""
     c, _ = ls.accept()
-    recv_exact(c, REQ)
-    c.sendall(payload(300))
+    answer(c)
     expect_eof(c)
     c.close()
 

@@ -26,6 +26,14 @@ def stream(ctx, s, until, size=100, interval=0.1):
     return None
 
 
+def stream_until_timeout(ctx, s):
+    """stream() until the kernel gives up on the silent peer: send() must fail with
+    ETIMEDOUT."""
+    err = stream(ctx, s, lambda: False)
+    if err is None or err.errno != errno.ETIMEDOUT:
+        raise ScenarioError('expected ETIMEDOUT from send, got %r' % err)
+
+
 def stream_until_stopped(ctx, s, size, interval, tag=b's', stop_after=None):
     """Write `size` bytes every `interval` seconds until make-samples.sh has stopped tcpdump;
     after `stop_after` writes, ask it to stop (None: someone else asks)."""

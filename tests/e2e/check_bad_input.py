@@ -18,7 +18,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
 import capfile  # noqa: E402
 from checks import Checks  # noqa: E402
 
-
 check = Checks("bad input")
 
 
