@@ -108,6 +108,7 @@
 #define SURVIVOR_MARGIN_NS (1 * SEC) /* a survivor was seen this long after the burst */
 #define MAP_SLOTS (1u << 18)  /* hash table of keys: at most half full */
 #define MAX_KEYS (MAP_SLOTS / 2)
+#define DENSE_LISTED 8        /* dense endpoints compared directly (more: a hash lookup) */
 #define CHUNK 1024            /* buckets allocated together */
 #define INLINE_EVENTS 4       /* a key's first endings live in its bucket */
 #define WHEEL 1024            /* decision wheel: one slot per second of capture time */
@@ -196,6 +197,8 @@ struct incidents {
 	int status;
 	struct slot *map;    /* MAP_SLOTS, open addressing */
 	unsigned n_dense;    /* server_close buckets with a burst in view (survivors wanted) */
+	uint32_t dense_ids[DENSE_LISTED]; /* the first of them, so a record's endpoint is matched
+	                                   * against a few without hashing it */
 	struct bucket *chunk[MAX_KEYS / CHUNK]; /* buckets by id, CHUNK at a time (never moved) */
 	uint32_t pool_n, pool_cap;
 	uint32_t *free_ids;
@@ -300,6 +303,39 @@ static struct bucket *lookup(struct incidents *d, const struct key *k, bool crea
 	}
 }
 
+/* `b` has no burst in view any more. The listed ids stay the first min(n_dense, DENSE_LISTED)
+ * dense buckets in no particular order; an unlisted one found dense by a lookup is listed when
+ * a listed one goes. */
+static void undense(struct incidents *d, struct bucket *b)
+{
+	unsigned listed = d->n_dense < DENSE_LISTED ? d->n_dense : DENSE_LISTED;
+
+	b->dense = false;
+	for (unsigned i = 0; i < listed; i++) {
+		if (d->dense_ids[i] == b->id) {
+			d->dense_ids[i] = d->dense_ids[listed - 1];
+			break;
+		}
+	}
+	d->n_dense--;
+	if (d->n_dense >= DENSE_LISTED) {
+		/* one unlisted dense bucket takes the free place: find one */
+		for (uint32_t id = 0; id < d->pool_n; id++) {
+			struct bucket *o = bucket_at(d, id);
+			bool in = false;
+
+			if (!o->used || !o->dense)
+				continue;
+			for (unsigned k = 0; k + 1 < DENSE_LISTED; k++)
+				in |= d->dense_ids[k] == id;
+			if (!in) {
+				d->dense_ids[DENSE_LISTED - 1] = id;
+				break;
+			}
+		}
+	}
+}
+
 /* Removes a bucket (not on the wheel): its map entry goes with a backward shift of the probe
  * run behind it (linear probing deletion, no tombstones). */
 static void remove_bucket(struct incidents *d, struct bucket *b)
@@ -317,7 +353,7 @@ static void remove_bucket(struct incidents *d, struct bucket *b)
 	d->free_ids[d->n_free++] = id;
 	d->n_active--;
 	if (b->dense)
-		d->n_dense--;
+		undense(d, b);
 	d->map[i].id = 0;
 	for (size_t j = (i + 1) & mask; d->map[j].id; j = (j + 1) & mask) {
 		size_t home = (size_t)bucket_at(d, d->map[j].id - 1)->hash & mask;
@@ -641,8 +677,11 @@ static bool push_event(struct incidents *d, struct bucket *b, const struct event
 	/* a burst in view: the endpoint's other flows are worth noting (survivors) */
 	if (b->key.family == FAM_SERVER_CLOSE && b->n - b->head >= MIN_MEMBERS &&
 	    b->ev[b->n - 1].t - b->ev[b->n - MIN_MEMBERS].t <= rules[FAM_SERVER_CLOSE].window_ns) {
-		if (!b->dense)
+		if (!b->dense) {
+			if (d->n_dense < DENSE_LISTED)
+				d->dense_ids[d->n_dense] = b->id;
 			d->n_dense++;
+		}
 		b->dense = true;
 		b->dense_until = b->ev[b->n - 1].t + AFTER_NS + SKEW_NS + rules[FAM_SERVER_CLOSE].window_ns;
 	}
@@ -943,10 +982,8 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 		b->sp_head++;
 	if (final)
 		return true;
-	if (b->dense && wm > b->dense_until) {
-		b->dense = false;
-		d->n_dense--;
-	}
+	if (b->dense && wm > b->dense_until)
+		undense(d, b);
 	if (b->cursor < b->n) {
 		schedule(d, b, next_due);
 		return false;
@@ -1095,7 +1132,18 @@ int incidents_add(struct incidents *d, const struct flow_record *rec)
 		struct bucket *b;
 
 		memcpy(sk.a, rec->server.addr.bytes, 16);
-		if ((b = lookup(d, &sk, false)) != NULL && b->dense)
+		b = NULL;
+		if (d->n_dense <= DENSE_LISTED) {
+			for (unsigned i = 0; i < d->n_dense && !b; i++) {
+				struct bucket *o = bucket_at(d, d->dense_ids[i]);
+
+				if (memcmp(&o->key, &sk, sizeof sk) == 0)
+					b = o;
+			}
+		} else {
+			b = lookup(d, &sk, false);
+		}
+		if (b && b->dense)
 			push_span(b, rec->first_ts_ns, rec->last_ts_ns);
 	}
 	(void)pending;
