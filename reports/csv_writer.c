@@ -46,6 +46,8 @@ static const char *const columns[] = {
 	"diagnosis_time_wait", "diagnosis_time_wait_reuse_held_by", "diagnosis_time_wait_reuse_s",
 	"diagnosis_timers_client", "diagnosis_timers_server", "diagnosis_stack_client",
 	"diagnosis_stack_server",
+	/* The outer layers (tunnels, labels) the flow came through, innermost first, ';'-joined. */
+	"encapsulation",
 };
 
 /* --- fields: each but the row's first starts with the separator ------------------------------ */
@@ -323,6 +325,15 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	}
 	rbuf_putc(row, '"');
 	diagnosis_fields(cw, &f->diagnosis);
+
+	/* The outer layers, innermost first: our own texts (letters, digits, . : > and spaces). */
+	RBUF_LIT(row, ",\"");
+	for (unsigned i = 0; f->encap != NULL && i < f->encap->n; i++) {
+		if (i != 0)
+			rbuf_putc(row, ';');
+		rbuf_puts(row, f->encap->layer[i]);
+	}
+	rbuf_putc(row, '"');
 	return write_row(cw);
 }
 

@@ -112,7 +112,7 @@ static void feed(struct script *s, int64_t ms, enum flow_direction d, uint8_t fl
 	s->now += ms * MS;
 	if (!s->started) {
 		s->flow = flow_store_new(&store);
-		CU_ASSERT_FATAL(s->flow && flow_init(&store, s->flow, 1, &seg, "test.pcap", false));
+		CU_ASSERT_FATAL(s->flow && flow_init(&store, s->flow, 1, &seg, "test.pcap", false, 0));
 		s->started = true;
 	}
 	CU_ASSERT_EQUAL(flow_direction_of(&store, s->flow, &seg), d);
@@ -1403,7 +1403,7 @@ static void test_flow_table(void)
 		seg = make_seg(FROM_CLIENT, TCP_SYN, i, 0, 0);
 		seg.sport = (uint16_t)(1024 + i);
 		flows[i] = flow_store_new(&store);
-		CU_ASSERT_FATAL(flows[i] && flow_init(&store, flows[i], i + 1, &seg, "t", false));
+		CU_ASSERT_FATAL(flows[i] && flow_init(&store, flows[i], i + 1, &seg, "t", false, 0));
 		flows[i]->hash = flow_table_hash(t, &seg);
 		CU_ASSERT_EQUAL(flow_table_insert(t, flows[i]), 0);
 	}
@@ -1439,7 +1439,7 @@ static struct live_flow *bare_flow(const struct flow_table *t, const struct tcp_
 {
 	struct live_flow *f = flow_store_new(&store);
 
-	CU_ASSERT_FATAL(f && flow_init(&store, f, 1, seg, "t", false));
+	CU_ASSERT_FATAL(f && flow_init(&store, f, 1, seg, "t", false, 0));
 	f->hash = flow_table_hash(t, seg);
 	return f;
 }

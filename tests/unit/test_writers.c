@@ -631,8 +631,18 @@ static void expect_flow(json_t *o, const struct flow_record *r)
 	size_t n_mod = 0;
 
 	CU_ASSERT_FATAL(json_is_object(o));
-	EXPECT_KEYS(o, 16);
+	EXPECT_KEYS(o, 17);
 	EXPECT_INT(o, "id", (json_int_t)r->id);
+	{
+		json_t *enc = json_object_get(o, "encapsulation");
+		unsigned n = r->encap != NULL ? r->encap->n : 0;
+
+		CU_ASSERT_FATAL(json_is_array(enc));
+		CU_ASSERT_EQUAL(json_array_size(enc), n);
+		for (unsigned i = 0; i < n && i < json_array_size(enc); i++)
+			CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(enc, i)),
+			                       r->encap->layer[i]);
+	}
 	EXPECT_STR(o, "capture", r->capture);
 	expect_endpoint(o, "client", ip_addr_format(&r->client.addr, ip, sizeof ip), r->client.port, __LINE__);
 	expect_endpoint(o, "server", ip_addr_format(&r->server.addr, ip, sizeof ip), r->server.port, __LINE__);
@@ -795,11 +805,12 @@ static void test_json_document(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out,
 		"\"state\":{\"client\":\"TIME-WAIT\",\"server\":\"CLOSED\"},"
 		"\"retransmissions\":{\"client\":1,\"server\":0},\"keepalive_probes\":0,\"modifiers\":[],"
-		"\"diagnosis\":{\"middlebox\":null,\"idle_timeout\":null,\"close_wait\":null,"
+		"\"encapsulation\":[],\"diagnosis\":{\"middlebox\":null,\"idle_timeout\":null,\"close_wait\":null,"
 		"\"time_wait\":\"client\",\"time_wait_reuse\":null,"
 		"\"timers\":{\"client\":null,\"server\":null},\"stack\":{\"client\":null,\"server\":null}}}"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"modifiers\":[\"midstream\",\"truncated\",\"capture_gap\","
-					   "\"port_reuse\",\"evicted\",\"rst_from_middlebox\"],\"diagnosis\":{"));
+					   "\"port_reuse\",\"evicted\",\"rst_from_middlebox\"],"
+					   "\"encapsulation\":[],\"diagnosis\":{"));
 	/* Nested diagnosis members, as a pipeline reads them. */
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"middlebox\":{\"rst_frame\":40,\"claimed\":\"server\","
 					   "\"expected_ttl\":63,\"seen_ttl\":64,\"ttl_mismatch\":true,"
@@ -1076,7 +1087,7 @@ static void test_ndjson_empty_run_is_empty(void)
 
 /* --- CSV -------------------------------------------------------------------------------------- */
 
-#define CSV_COLUMNS 43
+#define CSV_COLUMNS 44
 #define CSV_ROWS_MAX 8
 
 struct csv_table {
@@ -1347,6 +1358,17 @@ static void test_largest_record(void)
 	}
 	r[3].keepalive_probes = UINT32_MAX;
 	r[3].close_detail = capture + 1000;
+	/* the widest outer-layer description: every layer, each of the longest text */
+	static char layer_text[FLOW_ENCAP_MAX][96];
+	static struct flow_encap encap = { .n = FLOW_ENCAP_MAX };
+
+	for (unsigned i = 0; i < FLOW_ENCAP_MAX; i++) {
+		snprintf(layer_text[i], sizeof layer_text[i],
+			 "ipv6 ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.%u>ffff:ffff:ffff:ffff:ffff:ffff:"
+			 "255.255.255.255", i);
+		encap.layer[i] = layer_text[i];
+	}
+	r[3].encap = &encap;
 	for (unsigned i = 0; i < FLOW_EVIDENCE_MAX; i++) {
 		memset(note[i], '"', sizeof note[i] - 1);
 		r[3].evidence[i] = ev(INT64_MAX, INT64_MIN, FROM_SERVER, 0xFF, UINT32_MAX, UINT32_MAX,
