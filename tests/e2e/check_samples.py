@@ -11,7 +11,7 @@ lines this checker reads:
 
     # options ARG...             tcpmortem options to read the capture with
     # detail CLIENT DETAIL       the expected close.detail
-    # KEY CLIENT VALUE           an expected diagnosis (KEY in FACT_CHECKS below)
+    # KEY CLIENT VALUE           an expected diagnosis or the outer layers (KEY in FACT_CHECKS)
 
 CLIENT is the client endpoint as in the rows, or CLIENT#N for the N-th connection (1-based, in
 the order of the rows and of the flows' ids) when the capture uses one 4-tuple more than once.
@@ -199,7 +199,14 @@ def check_stack(flow, value):
     return problems
 
 
+def check_encapsulation(flow, value):
+    """the outer layers, innermost first, joined by ';' (as the CSV column has them)"""
+    got = ";".join(flow["encapsulation"])
+    return [] if got == value else [f"encapsulation: want {value}, got {got or '(none)'}"]
+
+
 FACT_CHECKS = {
+    "encapsulation": check_encapsulation,
     "middlebox": check_middlebox,
     "idle": check_idle,
     "close_wait": check_close_wait,
