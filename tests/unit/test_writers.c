@@ -1148,7 +1148,7 @@ static const char *const csv_header[CSV_COLUMNS] = {
 	"diagnosis_close_wait_side", "diagnosis_close_wait_s", "diagnosis_close_wait_still_open",
 	"diagnosis_time_wait", "diagnosis_time_wait_reuse_held_by", "diagnosis_time_wait_reuse_s",
 	"diagnosis_timers_client", "diagnosis_timers_server", "diagnosis_stack_client",
-	"diagnosis_stack_server",
+	"diagnosis_stack_server", "encapsulation",
 };
 
 /* The value of column `name` in row `row`; want NULL: the field is empty and unquoted. */
@@ -1403,6 +1403,14 @@ static void test_largest_record(void)
 	EXPECT_CELL(&t, 1, "last_ts", "9223372036.854775807");
 	EXPECT_CELL(&t, 1, "bytes_server", "9223372036854775807");
 	EXPECT_CELL(&t, 1, "diagnosis_stack_server", capture + 4000);
+	{
+		char want[FLOW_ENCAP_MAX * 100] = "";
+
+		for (unsigned i = 0; i < FLOW_ENCAP_MAX; i++)
+			snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", i ? ";" : "",
+				 encap.layer[i]);
+		EXPECT_CELL(&t, 1, "encapsulation", want);
+	}
 	free_csv(&t);
 	free(out);
 }
