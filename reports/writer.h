@@ -82,7 +82,7 @@ struct writer_options {
 	                        * the end of the capture is reported as stuck half-closed */
 };
 
-/* The same default as the classifier's (analyzer/classify.h DEFAULT_CLOSE_WAIT_NS): one
+/* The same default as the classifier's (analyzer/inference/classify.h DEFAULT_CLOSE_WAIT_NS): one
  * --close-wait, one meaning. */
 #define WRITER_DEFAULT_CLOSE_WAIT_NS (60LL * 1000000000)
 

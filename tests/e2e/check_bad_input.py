@@ -12,18 +12,14 @@ import pathlib
 import struct
 import subprocess
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+from checks import Checks  # noqa: E402
 import tempfile
 
-passed = failed = 0
 
 
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = Checks("bad input")
 
 
 def run(binary, *args):
@@ -97,8 +93,7 @@ def main():
         check("bad format: exit 2", run(binary, "-f", "xml", str(sample)).returncode == 2)
         check("bad filter: exit 2", run(binary, "--filter", "port nonsense", str(sample)).returncode == 2)
 
-    print(f"\nbad input: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

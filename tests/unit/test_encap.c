@@ -16,10 +16,10 @@
 #include <CUnit/CUnit.h>
 #include <pcap/dlt.h>
 
-#include "analyzer/encap_table.h"
-#include "analyzer/flow_table.h"
-#include "analyzer/tracker.h"
-#include "dissect/dissect.h"
+#include "encap_table.h"
+#include "flow_table.h"
+#include "tracker.h"
+#include "dissect.h"
 #include "cunit_main.h"
 
 #define CAP 4096

@@ -16,8 +16,8 @@
 #include <csv.h>
 #include <jansson.h>
 
-#include "reports/flow_record.h"
-#include "reports/writer.h"
+#include "flow_record.h"
+#include "writer.h"
 #include "cunit_main.h"
 
 /* --- helpers ---------------------------------------------------------------------------------- */
@@ -1853,15 +1853,8 @@ static CU_TestInfo text_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "names", NULL, NULL, NULL, NULL, names_tests },
-	{ "json", NULL, NULL, NULL, NULL, json_tests },
-	{ "csv", NULL, NULL, NULL, NULL, csv_tests },
-	{ "text", NULL, NULL, NULL, NULL, text_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_writers");
-}
+CUNIT_MAIN("test_writers",
+           { "names", NULL, NULL, NULL, NULL, names_tests },
+           { "json", NULL, NULL, NULL, NULL, json_tests },
+           { "csv", NULL, NULL, NULL, NULL, csv_tests },
+           { "text", NULL, NULL, NULL, NULL, text_tests })

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "reports/flow_record.h"
+#include "flow_record.h"
 
 #define FLOW_SELECT_MAX 64
 #define FLOW_SELECT_TEXT_MAX 112

@@ -15,8 +15,8 @@
 
 #include <stdint.h>
 
-#include "dissect/dissect.h"
-#include "reports/flow_record.h"
+#include "dissect.h"
+#include "flow_record.h"
 
 /* Distinct stacks described at most; later ones share one description saying so. */
 #define ENCAP_TABLE_MAX 65536

@@ -173,7 +173,7 @@ struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_s
 	memcpy(&src, seg->src.bytes, sizeof src);
 	memcpy(&dst, seg->dst.bytes, sizeof dst);
 	for (uint32_t h = t->buckets[hash & t->mask]; h;) {
-		const struct live_flow *f = flow_store_at(t->st, h);
+		struct live_flow *f = flow_store_at(t->st, h);
 		uint32_t ports;
 
 		h = f->hash_next;
@@ -183,7 +183,7 @@ struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_s
 		if (((ports == fwd && f->addr[0] == src && f->addr[1] == dst) ||
 		     (ports == rev && f->addr[1] == src && f->addr[0] == dst)) &&
 		    live_same_tunnel(f, seg))
-			return (struct live_flow *)f;
+			return f;
 	}
 	return NULL;
 }

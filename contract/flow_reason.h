@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The sentences the classifier chooses from (reports/flow_reason.c has their text). */
+/* The sentences the classifier chooses from (contract/flow_reason.c has their text). */
 enum flow_reason_id {
 	REASON_NONE = 0,            /* no reason: the empty string */
 	REASON_TEXT,                /* "%s": a static text given whole (tests, tools) */

@@ -18,8 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dissect/segment.h"
-#include "reports/flow_record.h"
+#include "segment.h"
+#include "flow_record.h"
 
 /* One segment, as evidence. */
 struct seg_snap {

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "dissect/dissect.h"
+#include "dissect.h"
 
 struct capture_file;
 

@@ -119,6 +119,15 @@ const char *closer_name(enum closer_side c)
 	return closer_names[c];
 }
 
+enum closer_side closer_from_name(const char *name)
+{
+	for (unsigned i = 0; name != NULL && i < COUNT_OF(closer_names); i++) {
+		if (closer_names[i] != NULL && strcmp(name, closer_names[i]) == 0)
+			return (enum closer_side)i;
+	}
+	return CLOSER_NONE;
+}
+
 const char *tcp_state_name(enum tcp_state s)
 {
 	if ((unsigned)s >= COUNT_OF(state_names))

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reports/writer.h"
+#include "writer.h"
 
 #define CAPTURES_MAX 4096
 
@@ -75,7 +75,7 @@ static int merge_line(struct merged *m, const char *line)
 	json_t *close;
 	const char *cls, *closer, *capture;
 	enum close_class c;
-	enum closer_side who = CLOSER_NONE;
+	enum closer_side who;
 	int64_t first, last;
 
 	if (!flow)
@@ -89,11 +89,7 @@ static int merge_line(struct merged *m, const char *line)
 		json_decref(flow);
 		return -1;
 	}
-	if (closer)
-		who = strcmp(closer, "client") == 0   ? CLOSER_CLIENT
-		      : strcmp(closer, "server") == 0 ? CLOSER_SERVER
-		      : strcmp(closer, "both") == 0   ? CLOSER_BOTH
-		                                      : CLOSER_NONE;
+	who = closer_from_name(closer);
 	m->sum.by_class[c][who]++;
 	m->sum.flows++;
 	json_t *mods = json_object_get(flow, "modifiers");

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../dissect/segment.h"
+#include "segment.h"
 #include "flow_reason.h"
 #include "segment_list.h"
 
@@ -246,6 +246,8 @@ const char *close_class_name(enum close_class c);
 enum close_class close_class_from_name(const char *name);
 /* "client", "server", "both", or NULL for CLOSER_NONE. */
 const char *closer_name(enum closer_side c);
+/* Parses a closer name; CLOSER_NONE when unknown or NULL. */
+enum closer_side closer_from_name(const char *name);
 /* RFC 9293 spelling: "ESTABLISHED", "FIN-WAIT-1", ...; "UNKNOWN" for TCPS_UNKNOWN. */
 const char *tcp_state_name(enum tcp_state s);
 const char *handshake_name(enum handshake_kind h);

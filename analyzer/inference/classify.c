@@ -86,7 +86,7 @@
 
 #include <string.h>
 
-#include "dissect/segment.h"
+#include "segment.h"
 #include "timers.h"
 #include "tracker.h"
 
@@ -109,17 +109,12 @@
 
 static const struct seg_snap no_snap;
 
-/* The record's reason: a template of reports/flow_reason.c and its arguments, formatted only by
+/* The record's reason: a template of contract/flow_reason.c and its arguments, formatted only by
  * the writers that print it. Arguments are values or static text, never pointers into the flow. */
 #define REASON(rec, id, ...) FLOW_REASON(&(rec)->reason, (id), __VA_ARGS__)
 #define STR(s) reason_str(s)
 #define NUM(u) reason_uint(u)
 #define DUR(ns) reason_ns(ns)
-
-static const char *side_name(enum flow_direction d)
-{
-	return d == FROM_CLIENT ? "client" : "server";
-}
 
 static enum closer_side closer_of(enum flow_direction d)
 {
@@ -284,11 +279,11 @@ static bool try_keepalive(const struct flow *f, struct flow_record *rec)
 	          : 0;
 	if (rec->diagnosis.idle_timeout.present) {
 		REASON(rec, REASON_KEEPALIVE_IDLE, DUR((int64_t)run->idle_before_ms * 1000000),
-		       STR(side_name(k)), NUM(run->probes), DUR(gap),
+		       STR(direction_name(k)), NUM(run->probes), DUR(gap),
 		       STR(reset ? "it reset the connection" : "the capture ends"));
 		return true;
 	}
-	REASON(rec, REASON_KEEPALIVE, STR(side_name(k)), NUM(run->probes), DUR(gap),
+	REASON(rec, REASON_KEEPALIVE, STR(direction_name(k)), NUM(run->probes), DUR(gap),
 	       STR(reset ? "it gave up and reset the connection"
 	                 : "the capture ends while they are unanswered"));
 	return true;
@@ -368,10 +363,10 @@ static bool try_vanished(const struct flow *f, const struct classify_context *ct
 	              : "still retransmitting when the capture ended";
 	if (rec->diagnosis.idle_timeout.present)
 		REASON(rec, REASON_VANISHED_IDLE, DUR((int64_t)run->idle_before_ms * 1000000),
-		       STR(side_name(k)), NUM(run->rtx), DUR(span), STR(end));
+		       STR(direction_name(k)), NUM(run->rtx), DUR(span), STR(end));
 	else
 		REASON(rec, heartbeat ? REASON_VANISHED_HEARTBEAT : REASON_VANISHED,
-		       STR(side_name((enum flow_direction)!k)), STR(side_name(k)), NUM(run->segs),
+		       STR(direction_name((enum flow_direction)!k)), STR(direction_name(k)), NUM(run->segs),
 		       NUM(run->rtx), DUR(span), DUR(silent), STR(end));
 	return true;
 }
@@ -409,7 +404,7 @@ static void classify_path_reset(const struct flow *f, struct flow_record *rec, i
 	/* What gave it away: "TTL 64 where the server's packets arrive with 63", or the IP ID. */
 	bool ttl = m->ttl_mismatch;
 	struct flow_reason_arg seen = NUM(ttl ? m->seen_ttl : m->seen_ip_id);
-	struct flow_reason_arg claimed = STR(side_name((enum flow_direction)m->claimed));
+	struct flow_reason_arg claimed = STR(direction_name((enum flow_direction)m->claimed));
 	struct flow_reason_arg expected = NUM(ttl ? m->expected_ttl : m->expected_ip_id);
 
 	set_close(rec, bare ? CLOSE_RST_PEER_RESTARTED : CLOSE_RST_ABORT, closer_of(r), rst);
@@ -420,12 +415,12 @@ static void classify_path_reset(const struct flow *f, struct flow_record *rec, i
 		rec->close_detail = "middlebox_idle_timeout";
 		note_idle_timeout(rec, p, ra->rst_run_idle_ms, true);
 		REASON(rec, ttl ? REASON_PATH_RESET_IDLE_TTL : REASON_PATH_RESET_IDLE_IP_ID,
-		       DUR((int64_t)ra->rst_run_idle_ms * 1000000), STR(side_name(p)), DUR(delay),
-		       STR(side_name(r)), seen, claimed, expected);
+		       DUR((int64_t)ra->rst_run_idle_ms * 1000000), STR(direction_name(p)), DUR(delay),
+		       STR(direction_name(r)), seen, claimed, expected);
 		return;
 	}
-	REASON(rec, ttl ? REASON_PATH_RESET_TTL : REASON_PATH_RESET_IP_ID, STR(side_name(r)),
-	       STR(side_name(p)), DUR(delay), STR(side_name(r)), seen, claimed, expected);
+	REASON(rec, ttl ? REASON_PATH_RESET_TTL : REASON_PATH_RESET_IP_ID, STR(direction_name(r)),
+	       STR(direction_name(p)), DUR(delay), STR(direction_name(r)), seen, claimed, expected);
 }
 
 static void classify_reset(const struct flow *f, struct flow_record *rec)
@@ -450,8 +445,8 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 		add_evidence(rec, f, &me->fin, r, "closed: FIN");
 		add_evidence(rec, f, &ra->payload_after_fin, p, "data sent after that FIN");
 		add_evidence(rec, f, rst, r, "reset from the closed socket");
-		REASON(rec, REASON_RST_AFTER_CLOSE, STR(side_name(r)), DUR(delay),
-		       STR(side_name(p)));
+		REASON(rec, REASON_RST_AFTER_CLOSE, STR(direction_name(r)), DUR(delay),
+		       STR(direction_name(p)));
 		return;
 	}
 	if (sent_fin_before && bare && peer->fin.frame && me->fin_ack.frame &&
@@ -467,15 +462,15 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 		add_evidence(rec, f, &me->fin_ack, p, "FIN acknowledged: FIN-WAIT-2");
 		add_evidence(rec, f, &peer->fin, p, "the peer's FIN, late");
 		add_evidence(rec, f, rst, r, "reset: FIN-WAIT-2 was over");
-		REASON(rec, REASON_FIN_WAIT_2_TIMEOUT, STR(side_name(r)), STR(side_name(p)),
-		       DUR(peer->fin.ts_ns - me->fin_ack.ts_ns), STR(side_name(r)));
+		REASON(rec, REASON_FIN_WAIT_2_TIMEOUT, STR(direction_name(r)), STR(direction_name(p)),
+		       DUR(peer->fin.ts_ns - me->fin_ack.ts_ns), STR(direction_name(r)));
 		return;
 	}
 	if (bare && !sent_fin_before) {
 		set_close(rec, CLOSE_RST_PEER_RESTARTED, closer_of(r), rst);
 		add_evidence(rec, f, &ra->rst_answers, p, "segment the reset answers");
 		add_evidence(rec, f, rst, r, "bare reset: no socket for this connection");
-		REASON(rec, REASON_PEER_RESTARTED, STR(side_name(r)), STR(side_name(p)),
+		REASON(rec, REASON_PEER_RESTARTED, STR(direction_name(r)), STR(direction_name(p)),
 		       DUR(delay));
 		return;
 	}
@@ -484,12 +479,12 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	add_evidence(rec, f, rst, r, "reset: the socket aborted");
 	if (!bare && unread_bytes(f, r) > 0) {
 		set_close(rec, CLOSE_RST_UNREAD_DATA, closer_of(r), rst);
-		REASON(rec, REASON_UNREAD_DATA, STR(side_name(r)), NUM(unread_bytes(f, r)),
-		       STR(side_name(p)));
+		REASON(rec, REASON_UNREAD_DATA, STR(direction_name(r)), NUM(unread_bytes(f, r)),
+		       STR(direction_name(p)));
 		return;
 	}
 	set_close(rec, CLOSE_RST_ABORT, closer_of(r), rst);
-	REASON(rec, REASON_ABORT, STR(side_name(r)));
+	REASON(rec, REASON_ABORT, STR(direction_name(r)));
 }
 
 static bool try_fins(const struct flow *f, struct flow_record *rec)
@@ -516,8 +511,8 @@ static bool try_fins(const struct flow *f, struct flow_record *rec)
 		if (a->bits & DIR_FIN_KNEW_PEER_FIN) /* capture order and TCP order disagree: TCP wins */
 			first = (enum flow_direction)!first;
 		set_close(rec, CLOSE_FIN_GRACEFUL, closer_of(first), &f->dir[first].fin);
-		REASON(rec, REASON_FIN_GRACEFUL, STR(side_name(first)),
-		       STR(side_name((enum flow_direction)!first)),
+		REASON(rec, REASON_FIN_GRACEFUL, STR(direction_name(first)),
+		       STR(direction_name((enum flow_direction)!first)),
 		       DUR(f->dir[!first].fin.ts_ns - f->dir[first].fin.ts_ns),
 		       STR(both_acked ? " and both FINs were acknowledged"
 		                      : "; the last ACK is not in the capture"));
@@ -532,12 +527,12 @@ static bool try_fins(const struct flow *f, struct flow_record *rec)
 		add_evidence(rec, f, &f->dir[d].fin_ack, (enum flow_direction)!d, "FIN acknowledged");
 		add_evidence(rec, f, &other->last_payload, (enum flow_direction)!d, "peer's last data");
 		if (other->payload_after_peer_fin > 0)
-			REASON(rec, REASON_HALF_CLOSED_SENDING, STR(side_name(d)),
-			       STR(side_name((enum flow_direction)!d)),
+			REASON(rec, REASON_HALF_CLOSED_SENDING, STR(direction_name(d)),
+			       STR(direction_name((enum flow_direction)!d)),
 			       NUM(other->payload_after_peer_fin));
 		else
-			REASON(rec, REASON_HALF_CLOSED, STR(side_name(d)),
-			       STR(side_name((enum flow_direction)!d)));
+			REASON(rec, REASON_HALF_CLOSED, STR(direction_name(d)),
+			       STR(direction_name((enum flow_direction)!d)));
 		return true;
 	}
 	return false;
@@ -665,8 +660,8 @@ static void check_close_wait(const struct flow *f, const struct classify_context
 		cw->still_open = open;
 		if (open && rec->close_class == CLOSE_HALF_CLOSED_AT_END) {
 			rec->close_detail = "close_wait_stuck";
-			REASON(rec, REASON_CLOSE_WAIT_STUCK, STR(side_name((enum flow_direction)d)),
-			       STR(side_name((enum flow_direction)!d)), DUR(cw->duration_ns),
+			REASON(rec, REASON_CLOSE_WAIT_STUCK, STR(direction_name((enum flow_direction)d)),
+			       STR(direction_name((enum flow_direction)!d)), DUR(cw->duration_ns),
 			       DUR(threshold));
 		}
 		return;

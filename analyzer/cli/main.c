@@ -17,7 +17,7 @@
 #include "engine.h"
 #include "flow_select.h"
 #include "progress.h"
-#include "reports/writer.h"
+#include "writer.h"
 #include "seglog.h"
 #include "summarize.h"
 

@@ -1,6 +1,6 @@
 /* segment_list.h - the segments of one connection, as the ladder diagrams and stories show them.
  *
- * The analyzer (analyzer/seglog.c) collects them while it reads the capture and hands them to the
+ * The analyzer (analyzer/engine/seglog.c) collects them while it reads the capture and hands them to the
  * writers through flow_record.segments: an immutable list that lives as long as the record, i.e.
  * until writer_flow() returns. A writer that needs it later copies what it needs.
  *

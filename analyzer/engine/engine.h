@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "capture.h"
-#include "reports/writer.h"
+#include "writer.h"
 
 #define FINISHED_QUIET_NS (10LL * 1000000000)
 #define TOMBSTONE_NS (60LL * 1000000000)
