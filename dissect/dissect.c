@@ -273,7 +273,7 @@ static enum dissect_result dissect_ipv4(const uint8_t *buf, size_t len, size_t o
 	 * Fragment Offset is only part of a datagram. DF and the reserved bit do not matter. */
 	if ((frag & IPV4_FLAG_MF) != 0 || (frag & IPV4_FRAG_OFFSET_MASK) != 0)
 		return DISSECT_FRAGMENT;
-	if (proto != IPPROTO_NUM_TCP) /* UDP, GRE, IP-in-IP may carry a tunnel (encap.c) */
+	if (__builtin_expect(proto != IPPROTO_NUM_TCP, 0)) /* UDP, GRE, IPIP: maybe a tunnel (encap.c) */
 		return encap_ip_payload(buf, off + min_size(total, avail), off + ihl, total - ihl,
 		                        proto, 4, w);
 

@@ -17,6 +17,10 @@
 #define ETH_HDR_LEN 14
 #define IPPROTO_NUM_TCP 6
 
+/* The readers are a few instructions each and on every segment's path: always inlined, so the
+ * tunnel decoders that share them cannot make the compiler outline them for the plain path. */
+#define TM_READER static inline __attribute__((always_inline))
+
 /* One frame's walk: the segment being filled and the outer layers passed so far (never NULL;
  * stack->n is the nesting depth, bounded by ENCAP_MAX_LAYERS). */
 struct walk {
@@ -28,12 +32,12 @@ struct walk {
 
 /* True when [off, off + n) lies inside a buffer of `len` bytes. Written with a subtraction so no
  * sum can wrap. */
-static inline bool span_ok(size_t len, size_t off, size_t n)
+TM_READER bool span_ok(size_t len, size_t off, size_t n)
 {
 	return off <= len && n <= len - off;
 }
 
-static inline bool rd_u8(const uint8_t *buf, size_t len, size_t off, uint8_t *out)
+TM_READER bool rd_u8(const uint8_t *buf, size_t len, size_t off, uint8_t *out)
 {
 	if (!span_ok(len, off, 1))
 		return false;
@@ -41,7 +45,7 @@ static inline bool rd_u8(const uint8_t *buf, size_t len, size_t off, uint8_t *ou
 	return true;
 }
 
-static inline bool rd_be16(const uint8_t *buf, size_t len, size_t off, uint16_t *out)
+TM_READER bool rd_be16(const uint8_t *buf, size_t len, size_t off, uint16_t *out)
 {
 	if (!span_ok(len, off, 2))
 		return false;
@@ -49,7 +53,7 @@ static inline bool rd_be16(const uint8_t *buf, size_t len, size_t off, uint16_t 
 	return true;
 }
 
-static inline bool rd_be32(const uint8_t *buf, size_t len, size_t off, uint32_t *out)
+TM_READER bool rd_be32(const uint8_t *buf, size_t len, size_t off, uint32_t *out)
 {
 	if (!span_ok(len, off, 4))
 		return false;
@@ -59,7 +63,7 @@ static inline bool rd_be32(const uint8_t *buf, size_t len, size_t off, uint32_t 
 }
 
 /* Little-endian: only for DLT_NULL, whose header is in the capturing machine's byte order. */
-static inline bool rd_le32(const uint8_t *buf, size_t len, size_t off, uint32_t *out)
+TM_READER bool rd_le32(const uint8_t *buf, size_t len, size_t off, uint32_t *out)
 {
 	if (!span_ok(len, off, 4))
 		return false;
