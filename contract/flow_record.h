@@ -210,6 +210,22 @@ struct flow_encap {
 	const char *layer[FLOW_ENCAP_MAX];
 };
 
+/* What Zeek's conn.log says of the connection (analyzer/zeek_conn.h: Zeek's own semantics,
+ * computed from the packets, not from the close class). */
+#define ZEEK_HISTORY_MAX 24
+struct zeek_fields {
+	char uid[20];                /* "C" + base62 digits, NUL-terminated */
+	const char *conn_state;      /* "S0", "SF", ... "OTH" (static text) */
+	char history[ZEEK_HISTORY_MAX + 1];
+	bool history_cut;            /* Zeek would have more letters than ZEEK_HISTORY_MAX */
+	uint8_t orig;                /* enum flow_direction of Zeek's originator */
+	bool has_duration;           /* Zeek logs duration and sizes only when duration > 0 */
+	int64_t duration_ns;         /* first packet to the last one before both sides closed */
+	uint64_t size[2];            /* Zeek's orig_bytes / resp_bytes (sequence space), by side */
+	uint64_t ip_bytes[2];        /* IP-level bytes sent, indexed by enum flow_direction */
+	uint64_t missed_bytes;       /* content gaps (bytes acknowledged but never seen) */
+};
+
 struct flow_record {
 	uint64_t id;                /* 1-based, in order of first packet */
 	const char *capture;        /* file holding the flow's first packet */
@@ -239,6 +255,7 @@ struct flow_record {
 	 * stories and pictures ask for them: --flow, -f html). Valid as long as the record. */
 	const struct segment_list *segments;
 	struct flow_diagnosis diagnosis;
+	struct zeek_fields zeek;
 };
 
 const char *close_class_name(enum close_class c);

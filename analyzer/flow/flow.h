@@ -158,6 +158,7 @@ struct flow {
 	bool handshake_acked;
 	bool starts_with_syn;
 	uint32_t max_gap_ms;          /* longest time between two consecutive segments, saturating */
+	struct zeek_fields zeek;      /* Zeek's view (zeek_track.c), complete */
 };
 
 /* Payloads up to this size count as heartbeat-sized messages. */

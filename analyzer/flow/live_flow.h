@@ -18,8 +18,9 @@
  *   TTL (no reader needs it), its frame number relative to the flow's first frame.
  * - Counters that cannot exceed 2^32 in practice are 32 bits; flags are bits; 64-bit members are
  *   4-byte aligned, so no struct has padding.
- * Sizes (bytes): live_flow 360, live_dir 100, live_silent 64, live_snap 20; blocks: live_fin
- * 120, live_rare 132 (136 in its pool), live_sched 32 (data), 48 (SYN) or 120 (past
+ * Sizes (bytes): live_flow 396 (36 of them Zeek's view, zeek_conn.h; 8 the tunnel: its key and
+ * the id of its description, encap_table.h), live_dir 100, live_silent
+ * 64, live_snap 20; blocks: live_fin 128, live_rare 168, live_sched 32 (data), 48 (SYN) or 120 (past
  * SCHED_INLINE entries), live_far 120, IPv6 addresses 32. They are checked below
  * (_Static_assert): a change that grows them has to say so here.
  */
@@ -32,6 +33,7 @@
 
 #include "flow.h"
 #include "pool.h"
+#include "zeek_conn.h"
 
 struct encap_table;
 
@@ -141,6 +143,7 @@ struct live_fin {
 	uint32_t payload_after_peer_fin[2];
 	struct live_snap payload_after_fin; /* flow_rare's: first data sent after the other's FIN */
 	uint8_t payload_after_fin_from;
+	uint32_t zeek_fin_end[2];      /* seq + length of each side's last FIN (Zeek's hist_last_FIN) */
 };
 
 /* struct flow_rare without its schedule (live_sched) and the data after a FIN (live_fin), with
@@ -165,6 +168,7 @@ struct live_rare {
 	uint8_t reuse_time_wait;
 	uint8_t reused;
 	uint32_t far;                  /* handle of the flow's struct live_far, 0: none */
+	struct live_zeek_rare zeek;    /* zeek_track.c: last RSTs, content holes, missed bytes */
 };
 
 /* struct sched. Entry 0 (always 0 µs after t0) is implied. A data schedule's first and last
@@ -232,14 +236,15 @@ struct live_flow {
 	live_i64 last_active_ns;      /* last payload, SYN or FIN (keepalives do not count) */
 	struct live_dir dir[2];
 	struct live_silent silent;
+	struct live_zeek zeek;        /* Zeek's view of it (zeek_track.c) */
 };
 
 _Static_assert(sizeof(struct live_snap) == 20, "live_snap size");
 _Static_assert(sizeof(struct live_dir) == 100, "live_dir size");
 _Static_assert(sizeof(struct live_silent) == 64, "live_silent size");
-_Static_assert(sizeof(struct live_flow) == 360, "live_flow size");
-_Static_assert(sizeof(struct live_fin) == 120, "live_fin size");
-_Static_assert(sizeof(struct live_rare) == 132, "live_rare size");
+_Static_assert(sizeof(struct live_flow) == 396, "live_flow size");
+_Static_assert(sizeof(struct live_fin) == 128, "live_fin size");
+_Static_assert(sizeof(struct live_rare) == 168, "live_rare size");
 _Static_assert(sizeof(struct live_far) == 120, "live_far size");
 _Static_assert(LIVE_SCHED_BYTES(LIVE_SCHED_DATA) == 32 && LIVE_SCHED_BYTES(LIVE_SCHED_SYN) == 48 &&
                    LIVE_SCHED_BYTES(LIVE_SCHED_BIG) == 116,
@@ -399,6 +404,14 @@ static inline int64_t live_snap_ts(const struct flow_store *st, const struct liv
 		return live_far_of(st, live_rare_of(st, f))->ts_ns[v];
 	}
 }
+
+/* The FIN and rare blocks of `f`, allocated on first need (NULL without memory: the evidence
+ * they would hold is lost). */
+struct live_fin *live_fin_get(struct flow_store *st, struct live_flow *f);
+struct live_rare *live_rare_get(struct flow_store *st, struct live_flow *f);
+
+/* Zeek's view of `f` (zeek_track.c), for flow_decode. */
+void zeek_decode(const struct flow_store *st, const struct live_flow *f, struct zeek_fields *out);
 
 /* Expands `f` into the plain view the classifier reads. The view's evidence block, when it has
  * one, is *rare (so both must outlive the use of *out). */

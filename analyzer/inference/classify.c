@@ -707,6 +707,7 @@ void classify_flow(const struct flow *f, const struct classify_context *ctx,
 	}
 	rec->handshake = handshake_of(f);
 	rec->modifiers = f->modifiers;
+	rec->zeek = f->zeek;
 	check_rst_origin(f, rec);
 
 	if (try_syn_unanswered(f, rec) || try_refused(f, rec) || try_keepalive(f, rec) ||

@@ -277,14 +277,14 @@ static uint8_t ip_id_counter(const struct flow_store *st, const struct live_flow
 }
 
 /* Blocks are allocated on first need; without memory the evidence is just lost. */
-static struct live_rare *rare(struct flow_store *st, struct live_flow *f)
+struct live_rare *live_rare_get(struct flow_store *st, struct live_flow *f)
 {
 	if (!f->rare)
 		f->rare = pool_alloc(&st->rares);
 	return live_rare_of(st, f);
 }
 
-static struct live_fin *fin_block(struct flow_store *st, struct live_flow *f)
+struct live_fin *live_fin_get(struct flow_store *st, struct live_flow *f)
 {
 	if (!f->fin)
 		f->fin = pool_alloc(&st->fins);
@@ -376,7 +376,7 @@ static struct live_snap *slot_of(const struct flow_store *st, struct live_flow *
 static void put_far(struct flow_store *st, struct live_flow *f, enum live_slot slot,
                     struct live_snap *dst, int64_t ts_ns)
 {
-	struct live_rare *r = rare(st, f);
+	struct live_rare *r = live_rare_get(st, f);
 
 	if (r && !r->far)
 		r->far = pool_alloc(&st->fars);
@@ -529,7 +529,7 @@ static bool track_sequence(struct flow_store *st, struct live_flow *f, enum flow
 	}
 	if (is_keepalive_probe(f, d, seg)) {
 		struct live_silent *run = silent_run_of(st, f, d, gap_ns);
-		struct live_rare *r = rare(st, f);
+		struct live_rare *r = live_rare_get(st, f);
 
 		if (r) {
 			if (r->probes[FROM_CLIENT] + r->probes[FROM_SERVER] == 0)
@@ -624,7 +624,7 @@ static void track_rst(struct flow_store *st, struct live_flow *f, enum flow_dire
                       const struct tcp_segment *seg, const struct live_snap *snap, int64_t ts_ns)
 {
 	struct live_dir *me = &f->dir[d];
-	struct live_rare *r = rare(st, f);
+	struct live_rare *r = live_rare_get(st, f);
 
 	me->rst_count++;
 	if (!r)
@@ -657,7 +657,7 @@ static void note_run_answered_by_reset(struct flow_store *st, struct live_flow *
 		return;
 	if (r && r->first_rst.frame)
 		return;
-	r = rare(st, f);
+	r = live_rare_get(st, f);
 	if (!r)
 		return;
 	r->rst_run_idle_ms = run->idle_before_ms;
@@ -682,6 +682,8 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	                     : 0;
 	bool probe;
 
+	/* Zeek's view first: it reads the state before this segment. */
+	zeek_track_segment(st, f, seg, d);
 	if (f->first_ts_ns == 0 || ts_ns < f->first_ts_ns)
 		set_first_ts(st, f, ts_ns);
 	snap = snapshot(f, seg, ts_ns, frame);
@@ -738,7 +740,7 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 		me->window = window;
 	}
 	if ((seg->flags & TCP_FIN) && !(seg->flags & TCP_RST) && !(me->seen & LIVE_FIN_SENT)) {
-		struct live_fin *fb = fin_block(st, f);
+		struct live_fin *fb = live_fin_get(st, f);
 
 		if (fb) { /* without memory the FIN is not known */
 			fb->fin[d] = snap;
@@ -798,7 +800,7 @@ enum closer_side live_time_wait_side(const struct live_flow *f)
 void flow_note_reuse(struct flow_store *st, struct live_flow *f, int64_t gap_ns,
                      enum closer_side time_wait)
 {
-	struct live_rare *r = rare(st, f);
+	struct live_rare *r = live_rare_get(st, f);
 
 	if (!r)
 		return;

@@ -33,11 +33,17 @@ static inline bool flow_is_reused_by(const struct live_flow *f, const struct tcp
                                      enum flow_direction d)
 {
 	const struct live_dir *sender = &f->dir[d];
+	const struct live_dir *peer = &f->dir[!d];
 
 	if ((seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
 		return false;
 	if (sender->bits & DIR_SYN_SEEN)
 		return seg->seq != sender->isn; /* same ISN: a SYN retransmission */
+	/* A SYN whose number the peer's SYN+ACK already acknowledged is this connection's, seen
+	 * after its answer (the capture reordered them). */
+	if ((peer->bits & (DIR_SYN_SEEN | DIR_ACK_KNOWN)) == (DIR_SYN_SEEN | DIR_ACK_KNOWN) &&
+	    peer->max_ack == seg->seq + 1)
+		return false;
 	/* No SYN from this side yet: a SYN now opens a connection (the server's SYN arrives as
 	 * SYN+ACK, excluded above). */
 	return f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets > 0;
@@ -54,6 +60,10 @@ static inline bool flow_is_finished(const struct live_flow *f)
 	return (c->seen & s->seen & (LIVE_FIN_SENT | LIVE_FIN_ACKED)) ==
 	       (LIVE_FIN_SENT | LIVE_FIN_ACKED);
 }
+
+/* Zeek's view of the segment (zeek_track.c): called by tracker_segment before its own updates. */
+void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
+                        enum flow_direction d);
 
 /* Applies one segment sent in direction `d` at `ts_ns`, frame number `frame`. */
 void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,

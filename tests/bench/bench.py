@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Times tcpmortem against a bare libpcap read loop on the same capture, several runs each,
 alternating, and prints medians: throughput, the tcpmortem/bare ratio (run by run), peak RSS,
-RSS per concurrent flow, and the per-flow cost of each writer.
+RSS per concurrent flow, and the per-flow cost of each writer. Then, for each compressed copy
+of the capture given: tcpmortem reading it against its decompressor (zcat, zstdcat, ...) piped
+into the bare loop, throughput counted in bytes of the uncompressed capture.
 
-Usage: bench.py BARE_LOOP TCPMORTEM RUNS NAME=CAPTURE...   (one profile per capture, then the
-       profiles side by side)
+Usage: bench.py BARE_LOOP TCPMORTEM RUNS NAME=CAPTURE... [--compressed COPY...]
+       (one profile per capture, then the profiles side by side; then each compressed copy of
+       the first capture)
 """
 import json
 import os
@@ -26,6 +29,36 @@ def run(cmd):
     if int(code) not in (0, 1) or proc.returncode not in (0, 1):
         sys.exit(f"{cmd} failed with status {code}")
     return float(wall), int(kib) * 1024
+
+
+DECOMPRESSORS = {".gz": "zcat", ".zst": "zstdcat", ".lz4": "lz4cat", ".xz": "xzcat"}
+
+
+def compressed(bare, tool, size, copies, runs):
+    """tcpmortem on each compressed copy against `DECOMPRESSOR copy | bare_loop -`."""
+    print(f"\ncompressed copies ({runs} runs each, medians; MB/s of the uncompressed capture):")
+    print(f"{'':44} {'seconds':>8} {'MB/s':>8} {'vs pipe':>8} {'peak RSS':>10}")
+    for copy in copies:
+        cat = DECOMPRESSORS[os.path.splitext(copy)[1]]
+        modes = {
+            f"{cat} | bare loop": ["sh", "-c", f"{cat} '{copy}' | '{bare}' -"],
+            f"tcpmortem {os.path.basename(copy)}": [tool, "-f", "text", "-o", "/dev/null", copy],
+            f"{cat} | tcpmortem -": ["sh", "-c", f"{cat} '{copy}' | '{tool}' -o /dev/null -"],
+        }
+        times = {m: [] for m in modes}
+        rss = {m: [] for m in modes}
+        for _ in range(runs):
+            for m, cmd in modes.items():
+                t, r = run(cmd)
+                times[m].append(t)
+                rss[m].append(r)
+        pipe = list(modes)[0]
+        print(f"{os.path.basename(copy)}: {os.path.getsize(copy) / 1e6:.0f} MB compressed")
+        for m in modes:
+            med = statistics.median(times[m])
+            ratio = statistics.median(b / t for b, t in zip(times[pipe], times[m]))
+            print(f"  {m:42} {med:8.3f} {size / med / 1e6:8.1f} {ratio:8.1%} "
+                  f"{statistics.median(rss[m]) / 2**20:8.1f} MiB")
 
 
 MODES = {
@@ -81,7 +114,11 @@ def profile(bare, tool, name, capture, runs, empty_rss):
 
 def main():
     bare, tool, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    profiles = [arg.split("=", 1) for arg in sys.argv[4:]]
+    args = sys.argv[4:]
+    copies = args[args.index("--compressed") + 1:] if "--compressed" in args else []
+    if copies:
+        args = args[:args.index("--compressed")]
+    profiles = [arg.split("=", 1) for arg in args]
     tiny = os.path.join(os.path.dirname(__file__), "..", "..", "samples", "captures",
                         "rst_refused.pcap")
     empty_rss = run([tool, "-f", "text", "-o", "/dev/null", tiny])[1]
@@ -98,6 +135,8 @@ def main():
     print(f"{'RSS per live flow, bytes':30}" + "".join(f"{results[n]['per_flow']:14.0f}" for n in names))
     print(f"{'peak RSS (any mode), MiB':30}" +
           "".join(f"{results[n]['peak_rss'] / 2**20:14.1f}" for n in names))
+    if copies:
+        compressed(bare, tool, os.path.getsize(profiles[0][1]), copies, runs)
 
 
 if __name__ == "__main__":

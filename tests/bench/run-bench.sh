@@ -6,6 +6,8 @@
 #   short    tests/bench/short-http.pcap replayed: real nginx / ab / keep-alive HTTP traffic
 #            (make-short-template.sh), ~12 packets and ~2.7 kB per connection, most packets
 #            without payload, ~3,400 new connections a second, tens of thousands alive at once.
+# Then the samples capture's gzip and zstd copies, read by tcpmortem, against zcat/zstdcat piped
+# into the bare loop.
 #   bash tests/bench/run-bench.sh              # 1M connections each, 5 runs each
 #   CONNECTIONS=200000 RUNS=3 bash tests/bench/run-bench.sh
 # Environment: BENCH_DIR (default /tmp/tcpmortem-bench), CONNECTIONS, GAP_US, SHORT_GAP_US, RUNS.
@@ -39,5 +41,8 @@ if [ ! -s "$short" ]; then
 	# connections a second.
 	"$dir/make_bench_capture" "$short" "$conns" "${SHORT_GAP_US:-300000}" tests/bench/short-http.pcap
 fi
+# Compressed copies (default levels), read by tcpmortem and by zcat/zstdcat into the bare loop.
+[ -s "$capture.gz" ] || gzip -c "$capture" > "$capture.gz"
+[ -s "$capture.zst" ] || zstd -q -c "$capture" > "$capture.zst"
 exec python3 tests/bench/bench.py "$dir/bare_loop" build-bench/tcpmortem "${RUNS:-5}" \
-	"samples=$capture" "short=$short"
+	"samples=$capture" "short=$short" --compressed "$capture.gz" "$capture.zst"

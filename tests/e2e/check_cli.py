@@ -98,7 +98,7 @@ def main():
           "Usage:" in r.stderr and r.stdout == "", r.stderr[:200])
 
     check("completion: formats", complete(completion, "-f", "") ==
-          ["text", "json", "ndjson", "csv", "markdown", "svg", "html"])
+          ["text", "json", "ndjson", "csv", "markdown", "svg", "html", "zeek", "zeek-json"])
     check("completion: a class in a list", complete(completion, "--class", "rst_abort,peer") ==
           ["rst_abort,peer_vanished"])
     check("completion: --color=", complete(completion, "--color", "=", "al") == ["always"])
