@@ -14,7 +14,8 @@
 # no tunnel; tcpdump -i nflog:5 records what an iptables NFLOG rule in the client's namespace
 # copies (the NFLOG link type).
 #
-# Usage: sudo bash samples/make-tunnel-samples.sh [NAME...]    (default: every capture)
+# Usage: sudo bash samples/make-tunnel-samples.sh [--truth-only] [NAME...]   (default: every capture)
+# --truth-only: rewrite the truth files of the captures already there (no capture is made).
 # Refuses to run if an enc-* namespace exists; removes everything it created on exit.
 set -euo pipefail
 
@@ -272,6 +273,8 @@ capture() {
     (( st == 0 )) || RETRY=1
 }
 
+TRUTH_ONLY=0
+if [[ ${1:-} == --truth-only ]]; then TRUTH_ONLY=1; shift; fi
 ONLY=("$@")
 selected() { (( ${#ONLY[@]} == 0 )) || [[ " ${ONLY[*]} " == *" $1 "* ]]; }
 
@@ -282,13 +285,15 @@ sample() {
     shift 6
     selected "$name" || return 0
     local start=$SECONDS
-    while :; do
+    while (( ! TRUTH_ONLY )); do
         capture "$name" "$scenario" "$family" "$kind" "$filter" "$@"
         (( RETRY )) || break
         (( tries < TRIES )) || die "$name: no usable capture in $tries attempts"
         tries=$((tries + 1))
     done
-    mv "$WORK/$name.pcap" "$OUT/$name.pcap"
+    if (( ! TRUTH_ONLY )); then
+        mv "$WORK/$name.pcap" "$OUT/$name.pcap"
+    fi
     local linktype how
     linktype=$(tcpdump -r "$OUT/$name.pcap" -c 1 2>&1 >/dev/null | grep -o 'link-type [^,]*')
     case $kind in
@@ -296,19 +301,27 @@ sample() {
     nflog) how="iptables -j NFLOG --nflog-group 5 in the client's namespace, tcpdump -i nflog:5" ;;
     *) how="tunnel-relay.py $kind${*:+ $*} on a TUN device in each namespace" ;;
     esac
-    python3 "$HERE/scenarios.py" truth "$scenario" "$family" | {
-        IFS= read -r header
-        echo "$header"
-        echo "# captured in the client's namespace on the underlay by tcpdump; $linktype"
-        echo "# the scenario's TCP carried by $how"
-        cat
-    } >"$OUT/$name.truth.tmp"
-    if [[ -n $encap ]]; then
-        grep -v '^#' "$OUT/$name.truth.tmp" | tail -n +2 | cut -f1 | sort -u | while read -r c; do
-            echo "# encapsulation $c $encap"
-        done >>"$OUT/$name.truth.tmp"
-    fi
-    mv "$OUT/$name.truth.tmp" "$OUT/$name.truth"
+    # The scenario's truth (scenarios.py truth), two lines of prose on how it was captured, and
+    # the outer layers as every row's encapsulation fact (spaces written as '_').
+    python3 "$HERE/scenarios.py" truth "$scenario" "$family" client |
+        python3 -c '
+import sys
+how, linktype, encap = sys.argv[1:4]
+out, header = [], False
+for line in sys.stdin.read().splitlines():
+    if line.startswith("capture\t") and not header:
+        out.append("# captured in the client'"'"'s namespace on the underlay by tcpdump; " + linktype)
+        out.append("# the scenario'"'"'s TCP carried by " + how)
+    elif line.startswith("client\tserver\t"):
+        header = True
+    elif header and encap and not line.startswith("#"):
+        fields = line.split("\t")
+        fact = "encapsulation:" + encap.replace(" ", "_")
+        fields[-1] = fact if fields[-1] == "-" else fields[-1] + " " + fact
+        line = "\t".join(fields)
+    out.append(line)
+print("\n".join(out))
+' "$how" "$linktype" "$encap" >"$OUT/$name.truth"
     printf '%-28s %3d s  %s\n' "$name" $((SECONDS - start)) "$encap"
 }
 

@@ -244,8 +244,66 @@ def _locate_tcp(linktype, frame):
         return None
     if len(f) < tcp + 4:
         return None
-    sport, dport = struct.unpack_from(">HH", f, tcp)
-    return tuple(sorted([(bytes(src), sport), (bytes(dst), dport)]))
+    return version, off, bytes(src), bytes(dst), tcp, min(end, len(f))
+
+
+def tcp_endpoints(linktype, frame):
+    """The two (address bytes, port) endpoints of a TCP segment, in canonical (sorted) order, or
+    None when the frame is not an unfragmented TCP segment this can follow."""
+    found = _locate_tcp(linktype, frame)
+    if found is None:
+        return None
+    _, _, src, dst, tcp, _ = found
+    sport, dport = struct.unpack_from(">HH", frame, tcp)
+    return tuple(sorted([(src, sport), (dst, dport)]))
+
+
+# tcpdump's order and letters (print-tcp.c): FIN SYN RST PSH, "." for ACK, URG ECE CWR.
+FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"),
+                (0x40, "E"), (0x80, "W"))
+
+
+def tcp_segment(linktype, frame):
+    """One TCP segment as a dict, or None (not TCP, or cut before the TCP header's end):
+    src, dst: (address text, port); flags: as tcpdump prints them ('S', 'S.', 'FP.', 'R');
+    seq; ack (None without the ACK flag); win (unscaled); len (payload bytes); ttl (TTL or hop
+    limit); id (IPv4 ID, None for IPv6); payload (bytes); options (the TCP options' bytes);
+    wire_len (payload bytes the IP header declares: more than len when the snaplen cut it)."""
+    found = _locate_tcp(linktype, frame)
+    if found is None:
+        return None
+    version, ip, src, dst, tcp, end = found
+    f = frame
+    if len(f) < tcp + 20:
+        return None
+    sport, dport, seq, ack, off, flags, win = struct.unpack_from(">HHIIBBH", f, tcp)
+    data = f[tcp + (off >> 4) * 4:end]
+    if version == 4:
+        declared = ip + struct.unpack_from(">H", f, ip + 2)[0]
+    else:
+        declared = ip + 40 + struct.unpack_from(">H", f, ip + 4)[0]
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    return {"src": (socket.inet_ntop(family, src), sport),
+            "dst": (socket.inet_ntop(family, dst), dport),
+            "flags": "".join(letter for bit, letter in FLAG_LETTERS if flags & bit),
+            "seq": seq, "ack": ack if flags & 0x10 else None, "win": win, "len": len(data),
+            "ttl": f[ip + 8] if version == 4 else f[ip + 7],
+            "id": struct.unpack_from(">H", f, ip + 4)[0] if version == 4 else None,
+            "payload": bytes(data), "options": bytes(f[tcp + 20:tcp + (off >> 4) * 4]),
+            "wire_len": max(declared - tcp - (off >> 4) * 4, 0)}
+
+
+def segments(path):
+    """The TCP segments of a capture file in file order, each a tcp_segment() dict with its
+    'time' (seconds) and 'frame' (1-based record number); other frames are skipped."""
+    cap = read(path)
+    out = []
+    for n, rec in enumerate(cap.records, 1):
+        seg = tcp_segment(rec.linktype, cap.frame(rec))
+        if seg is not None:
+            seg["time"], seg["frame"] = rec.time, n
+            out.append(seg)
+    return out
 
 
 # ---- the same through the tunnels of the encapsulation samples -------------------------------
@@ -332,5 +390,3 @@ def inner_tcp_endpoints(linktype, frame):
         inner = _decapsulate(linktype, frame)
         if inner is None:
             return None
-        linktype, frame = inner
-    return None
