@@ -390,3 +390,5 @@ def inner_tcp_endpoints(linktype, frame):
         inner = _decapsulate(linktype, frame)
         if inner is None:
             return None
+        linktype, frame = inner
+    return None
