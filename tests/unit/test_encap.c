@@ -908,6 +908,8 @@ static void test_table_shares_descriptions(void)
 	CU_ASSERT_EQUAL(encap_table_count(t), 2);
 	d = encap_table_get(t, ia);
 	CU_ASSERT_FATAL(d != NULL);
+	if (d == NULL) /* (for the static analyser, which does not know CUnit's fatal jump) */
+		return;
 	CU_ASSERT_EQUAL(d->n, 2);
 	CU_ASSERT_STRING_EQUAL(d->layer[0], "gre key 1001");
 	CU_ASSERT_STRING_EQUAL(d->layer[1], "ipv4 192.0.2.1>192.0.2.2");
@@ -933,8 +935,15 @@ static void test_table_is_bounded(void)
 		CU_ASSERT_FATAL(last != 0);
 	}
 	CU_ASSERT_EQUAL(encap_table_count(t), ENCAP_TABLE_MAX + 1);
-	CU_ASSERT_EQUAL(encap_table_get(t, last)->n, 1);
-	CU_ASSERT(strstr(encap_table_get(t, last)->layer[0], "not recorded") != NULL);
+	{
+		const struct flow_encap *d = encap_table_get(t, last);
+
+		CU_ASSERT_FATAL(d != NULL);
+		if (d == NULL) /* (for the static analyser) */
+			return;
+		CU_ASSERT_EQUAL(d->n, 1);
+		CU_ASSERT(strstr(d->layer[0], "not recorded") != NULL);
+	}
 	encap_table_destroy(t);
 }
 
