@@ -258,7 +258,6 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	char reason[FLOW_REASON_MAX];
 	char tmp[20];
 	char *p = u64_digits(f->id, tmp + sizeof tmp);
-	bool first;
 
 	rbuf_clear(row);
 	put_plain(row, true, p, (size_t)(tmp + sizeof tmp - p));
@@ -310,17 +309,7 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	put_u64(row, f->keepalive_probes);
 
 	RBUF_LIT(row, ",\"");
-	first = true;
-	for (unsigned bit = 0; bit < MOD_COUNT_BITS; bit++) {
-		const char *name = (f->modifiers & (1u << bit)) ? flow_modifier_name(1u << bit) : NULL;
-
-		if (name == NULL)
-			continue;
-		if (!first)
-			rbuf_putc(row, ';');
-		rbuf_puts(row, name);
-		first = false;
-	}
+	put_modifier_list(row, f->modifiers, ";", "");
 	rbuf_putc(row, '"');
 	diagnosis_fields(cw, &f->diagnosis);
 	return write_row(cw);

@@ -525,7 +525,6 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 	size_t handshake_len = strlen(handshake), class_len = strlen(class);
 	size_t closer_len = closer != NULL ? strlen(closer) : 0;
 	size_t state_c_len = strlen(state_c), state_s_len = strlen(state_s);
-	bool first;
 	/* 22 literals (counting both of the alternatives), 7 numbers, 3 timestamps, 5 names, 3
 	 * strings */
 	char *o = room(b, 22 * LIT_ROOM + 7 * NUM_ROOM + 3 * TS_TEXT_MAX + NAME_ROOM(client_len) +
@@ -605,17 +604,7 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 	done(b, o);
 
 	RBUF_LIT(b, ",\"modifiers\":[");
-	first = true;
-	for (unsigned bit = 0; bit < MOD_COUNT_BITS; bit++) {
-		const char *name = (f->modifiers & (1u << bit)) ? flow_modifier_name(1u << bit) : NULL;
-
-		if (name == NULL)
-			continue;
-		if (!first)
-			rbuf_putc(b, ',');
-		put_name(b, name);
-		first = false;
-	}
+	put_modifier_list(b, f->modifiers, ",", "\""); /* plain snake_case names */
 	RBUF_LIT(b, "],\"diagnosis\":");
 	put_diagnosis(b, &f->diagnosis);
 	rbuf_putc(b, '}');

@@ -163,6 +163,17 @@ void put_xml_str(struct rbuf *b, const char *s)
 		put_xml(b, s, strlen(s));
 }
 
+void put_share(struct rbuf *b, uint64_t count, uint64_t of)
+{
+	char t[16];
+
+	if (of == 0)
+		snprintf(t, sizeof t, "-");
+	else
+		snprintf(t, sizeof t, "%.1f%%", 100.0 * (double)count / (double)of);
+	rbuf_puts(b, t);
+}
+
 void put_grouped(struct rbuf *b, uint64_t v)
 {
 	char tmp[32];

@@ -35,6 +35,8 @@ void put_md_str(struct rbuf *b, const char *s);
 void put_xml(struct rbuf *b, const char *s, size_t n);
 void put_xml_str(struct rbuf *b, const char *s);
 
+/* count's share of `of`: "50.0%"; "-" when `of` is 0. */
+void put_share(struct rbuf *b, uint64_t count, uint64_t of);
 /* 1448 -> "1,448" */
 void put_grouped(struct rbuf *b, uint64_t v);
 /* A duration as people say it: "31 µs", "2.4 ms", "100 ms", "1.25 s", "12.5 s", "3 min 20 s",

@@ -2,6 +2,8 @@
  *
  * Knows the list of formats and nothing about any of them.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "writer_impl.h"
@@ -57,9 +59,31 @@ struct writer *writer_create(enum report_format format, FILE *out)
 	return writer_create_with(format, out, NULL);
 }
 
+void *writer_alloc(size_t size, const struct writer_ops *ops, FILE *out)
+{
+	struct writer *w = calloc(1, size);
+
+	if (w != NULL) {
+		w->ops = ops;
+		w->out = out;
+	}
+	return w;
+}
+
+int writer_put(struct writer *w, const struct rbuf *b, bool failed)
+{
+	if (b->failed || failed) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (fwrite(b->data, 1, b->len, w->out) != b->len || fflush(w->out) != 0 || ferror(w->out))
+		return -1;
+	return 0;
+}
+
 int writer_begin(struct writer *w)
 {
-	return w->ops->begin(w);
+	return w->ops->begin != NULL ? w->ops->begin(w) : 0;
 }
 
 int writer_flow(struct writer *w, const struct flow_record *flow)

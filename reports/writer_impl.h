@@ -9,10 +9,11 @@
 
 #include <stdio.h>
 
+#include "rbuf.h"
 #include "writer.h"
 
 struct writer_ops {
-	int (*begin)(struct writer *w);
+	int (*begin)(struct writer *w); /* NULL: nothing to do before the first flow */
 	int (*flow)(struct writer *w, const struct flow_record *flow);
 	int (*end)(struct writer *w, const struct run_summary *summary);
 	void (*destroy)(struct writer *w);
@@ -22,6 +23,14 @@ struct writer {
 	const struct writer_ops *ops;
 	FILE *out;
 };
+
+/* A format's zeroed state of `size` bytes, whose first member is the struct writer, set up with
+ * `ops` and `out`; NULL on allocation failure. */
+void *writer_alloc(size_t size, const struct writer_ops *ops, FILE *out);
+
+/* Writes a report built in `b` and flushes: -1 with errno ENOMEM when `b` or the format lost
+ * something for want of memory (`failed`), -1 when writing failed, else 0. */
+int writer_put(struct writer *w, const struct rbuf *b, bool failed);
 
 /* One constructor per format; each returns NULL on allocation failure. `opt` is never NULL. */
 struct writer *report_text_create(FILE *out, const struct writer_options *opt);
