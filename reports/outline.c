@@ -247,8 +247,8 @@ static void resets(struct markup *m, const struct outline *o)
 		size_t w = r->role == FROM_SERVER ? endpoint_width(&e)
 		                                  : strlen(ip_addr_format(&r->addr, ip, sizeof ip));
 
-		if (w > cols[0].width)
-			cols[0].width = w;
+		if (w + strlen(" (server)") > cols[2].width)
+			cols[2].width = w + strlen(" (server)");
 	}
 	cols[3].width = digits_of(d->resets[0].count); /* most first */
 
