@@ -321,30 +321,14 @@ static int csv_end(struct writer *w, const struct run_summary *summary)
 	return fflush(w->out) == 0 ? 0 : -1;
 }
 
-static void csv_destroy(struct writer *w)
+static void csv_release(struct writer *w)
 {
 	struct csv_writer *cw = (struct csv_writer *)w;
 
 	rbuf_free(&cw->row);
 	rbuf_free(&cw->tmp);
-	free(cw);
 }
 
-static const struct writer_ops csv_ops = {
-	.begin = csv_begin,
-	.flow = csv_flow,
-	.end = csv_end,
-	.destroy = csv_destroy,
-};
-
-struct writer *report_csv_create(FILE *out, const struct writer_options *opt)
-{
-	(void)opt; /* nothing to present differently */
-	struct csv_writer *cw = calloc(1, sizeof *cw);
-
-	if (cw == NULL)
-		return NULL;
-	cw->base.ops = &csv_ops;
-	cw->base.out = out;
-	return &cw->base;
-}
+/* Nothing to present differently: no init. */
+const struct writer_ops report_csv_ops = { .size = sizeof(struct csv_writer), .begin = csv_begin,
+	.flow = csv_flow, .end = csv_end, .release = csv_release };

@@ -47,9 +47,7 @@ struct html_story {
 };
 
 struct html_writer {
-	struct writer base;
-	struct writer_options opt;
-	struct digest digest;
+	struct readable r;     /* the page is built in r.out at the end */
 	struct html_row *rows;
 	size_t n_rows, rows_cap;
 	size_t replace_from;   /* where to look for an orderly row to replace */
@@ -58,15 +56,12 @@ struct html_writer {
 	unsigned n_stories;
 	uint64_t story_candidates;
 	bool any_selected;
-	struct markup m;
-	struct rbuf out;
-	struct rbuf scratch;
 	bool failed;
 };
 
 static struct html_writer *writer_of(struct markup *m)
 {
-	return (struct html_writer *)(void *)((char *)m - offsetof(struct html_writer, m));
+	return (struct html_writer *)(void *)((char *)m - offsetof(struct html_writer, r.m));
 }
 
 /* --- pieces ----------------------------------------------------------------------------------- */
@@ -155,8 +150,8 @@ static bool keep_story(struct html_writer *hw, const struct flow_record *r)
 	}
 	slot->id = r->id;
 	rbuf_clear(&slot->html);
-	hw->m.b = &slot->html;
-	outline_story(&hw->m, r);
+	hw->r.m.b = &slot->html;
+	outline_story(&hw->r.m, r);
 	if (slot->html.failed)
 		hw->failed = true;
 	return true;
@@ -222,7 +217,7 @@ static int html_flow(struct writer *w, const struct flow_record *f)
 		row->has_story = story;
 		row->reason = f->reason;
 	}
-	if (digest_add(&hw->digest, f) != 0)
+	if (digest_add(&hw->r.digest, f) != 0)
 		return -1;
 	if (hw->failed) {
 		errno = ENOMEM;
@@ -466,61 +461,19 @@ static void html_connections(struct markup *m, const struct outline *o)
 
 /* --- the markup -------------------------------------------------------------------------------- */
 
-static void html_style(struct markup *m, enum markup_style st, bool on)
-{
-	(void)m; /* the page's CSS and the table's structure carry the emphasis */
-	(void)st;
-	(void)on;
-}
-
-static void html_block(struct markup *m, enum markup_block k, const char *label, bool on)
-{
-	static const struct {
-		const char *on, *after_label, *off;
-	} blocks[] = {
-		[BLOCK_SECTION] = { "<section id=\"", "\">", "</section>\n" },
-		[BLOCK_HEADING] = { "<h2>", "", "</h2>" },
-		[BLOCK_SUBHEAD] = { "<h4>", "</h4>\n", "" },
-		[BLOCK_INTRO] = { "<p class=\"muted\">", "", "</p>" },
-		[BLOCK_NOTE] = { "<p class=\"muted\">", "", "</p>" },
-		[BLOCK_ASIDE] = { "<p class=\"muted\">", "", "</p>" },
-		[BLOCK_BYLINE] = { "<p class=\"muted\">", "", "</p>\n" },
-		[BLOCK_FIELDS] = { "<dl>", "", "</dl>\n" },
-		[BLOCK_FIELD] = { "<dt>", "</dt><dd>", "</dd>" },
-		[BLOCK_BREAK] = { "<br>", "", "" },
-		[BLOCK_PARA] = { "<p>", "", "</p>\n" },
-		[BLOCK_REMARK] = { "<p class=\"muted\">", ": ", "</p>\n" },
-		[BLOCK_MINOR] = { "<h3>", "</h3>\n", "" },
-		[BLOCK_ITEM] = { "<li>", "", "</li>\n" },
-		[BLOCK_SUBITEM] = { "<li>", "", "</li>\n" },
-		[BLOCK_RULE] = { "<hr>\n", "", "" },
-		[BLOCK_GROUP] = { "<div class=\"row\">", "", "\n</div>" },
-		[BLOCK_LINE] = { "<p>", "", "</p>\n" },
-	};
-
-	if (!on) {
-		m_puts(m, blocks[k].off);
-		return;
-	}
-	m_puts(m, blocks[k].on);
-	if (label)
-		m_puts(m, label);
-	m_puts(m, blocks[k].after_label);
-}
-
 static void html_table(struct markup *m, const struct table *t, bool on)
 {
 	if (!on) {
 		M_LIT(m, "</tbody></table>");
 		return;
 	}
-	M_LIT(m, "<table");
-	if (t->name) {
-		M_LIT(m, " class=\"");
+	if (t->name == NULL) {
+		M_LIT(m, "<table><thead><tr>");
+	} else { /* a class of our own: nothing to escape */
+		M_LIT(m, "<table class=\"");
 		m_puts(m, t->name);
-		M_LIT(m, "\"");
+		M_LIT(m, "\"><thead><tr>");
 	}
-	M_LIT(m, "><thead><tr>");
 	for (unsigned i = 0; i < t->n_cols; i++) {
 		if (!markup_shows(m, &t->cols[i]))
 			continue;
@@ -564,11 +517,6 @@ static void html_flow_id(struct markup *m, uint64_t id)
 	flow_link(m->b, writer_of(m), id);
 }
 
-static void html_count(struct markup *m, uint64_t v)
-{
-	put_grouped(m->b, v);
-}
-
 static void html_story(struct markup *m, const struct flow_record *r, bool on)
 {
 	struct rbuf *b = m->b;
@@ -582,9 +530,7 @@ static void html_story(struct markup *m, const struct flow_record *r, bool on)
 	RBUF_LIT(b, "\"><h3>#");
 	rbuf_u64(b, r->id);
 	RBUF_LIT(b, " <span class=\"mono\">");
-	put_endpoint(b, &r->client);
-	RBUF_LIT(b, " \xe2\x86\x92 ");
-	put_endpoint(b, &r->server);
+	m_endpoints(m, &r->client, &r->server);
 	RBUF_LIT(b, "</span> ");
 	badge(b, r->close_class);
 	RBUF_LIT(b, "</h3>\n");
@@ -611,28 +557,6 @@ static void html_ladder(struct markup *m, const struct flow_record *r)
 		RBUF_LIT(b, "</code> draws it.</p>\n");
 	}
 }
-
-static void html_prose(struct markup *m, const char *s, size_t n)
-{
-	put_xml(m->b, s, n);
-}
-
-static const struct markup_ops html_markup = {
-	.escape = put_xml,
-	.prose = html_prose,
-	.style = html_style,
-	.block = html_block,
-	.table = html_table,
-	.row = html_row,
-	.cell = html_cell,
-	.class_name = html_class_name,
-	.flow_id = html_flow_id,
-	.count = html_count,
-	.story = html_story,
-	.verdict = html_verdict,
-	.ladder = html_ladder,
-	.chart = html_chart,
-};
 
 /* --- the page ---------------------------------------------------------------------------------- */
 
@@ -695,9 +619,6 @@ static int html_end(struct writer *w, const struct run_summary *s)
 	struct rbuf stories = { 0 };
 	struct outline o = {
 		.frame = &html_frame,
-		.summary = s,
-		.digest = &hw->digest,
-		.close_wait_ns = hw->opt.close_wait_ns,
 		.stories = &stories,
 		.n_stories = hw->n_stories,
 		.story_candidates = hw->story_candidates,
@@ -705,46 +626,37 @@ static int html_end(struct writer *w, const struct run_summary *s)
 	};
 	int rc;
 
-	digest_finish(&hw->digest, s, hw->opt.close_wait_ns);
 	if (hw->n_stories > 1)
 		qsort(hw->stories, hw->n_stories, sizeof hw->stories[0], by_story_id);
 	for (unsigned i = 0; i < hw->n_stories; i++)
 		rbuf_put(&stories, hw->stories[i].html.data, hw->stories[i].html.len);
-	hw->m.b = &hw->out;
-	outline_summary(&hw->m, &o);
-	rc = writer_put(w, &hw->out, hw->failed || stories.failed);
+	rc = readable_summary(w, s, &o, hw->failed || stories.failed);
 	rbuf_free(&stories);
 	return rc;
 }
 
-static void html_destroy(struct writer *w)
+static void html_release(struct writer *w)
 {
 	struct html_writer *hw = (struct html_writer *)w;
 
-	digest_free(&hw->digest);
-	markup_free(&hw->m);
+	readable_release(w);
 	free(hw->rows);
 	for (unsigned i = 0; i < STORIES_MAX; i++)
 		rbuf_free(&hw->stories[i].html);
-	rbuf_free(&hw->out);
-	rbuf_free(&hw->scratch);
-	free(hw);
 }
 
-static const struct writer_ops html_ops = {
-	.flow = html_flow,
-	.end = html_end,
-	.destroy = html_destroy,
-};
-
-struct writer *report_html_create(FILE *out, const struct writer_options *opt)
+static void html_init(struct writer *w, const struct writer_options *opt)
 {
-	struct html_writer *hw = writer_alloc(sizeof *hw, &html_ops, out);
+	/* HTML: no inline styles (the page's CSS carries them), blocks from markup.c. */
+	static const struct markup_ops html = {
+		.kind = MARKUP_HTML, .arrow = "\xe2\x86\x92", .code_mark = "", .escape = put_xml,
+		.table = html_table, .row = html_row, .cell = html_cell,
+		.class_name = html_class_name, .flow_id = html_flow_id, .story = html_story,
+		.verdict = html_verdict, .ladder = html_ladder, .chart = html_chart,
+	};
 
-	if (hw == NULL)
-		return NULL;
-	hw->opt = *opt;
-	hw->m = (struct markup){ .ops = &html_markup, .kind = MARKUP_HTML, .arrow = "\xe2\x86\x92",
-		                 .code_mark = "", .b = &hw->out, .scratch = &hw->scratch };
-	return &hw->base;
+	readable_init(w, opt, &html);
 }
+
+const struct writer_ops report_html_ops = { .size = sizeof(struct html_writer), .init = html_init,
+	.flow = html_flow, .end = html_end, .release = html_release };

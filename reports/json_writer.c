@@ -851,42 +851,23 @@ out:
 	return rc;
 }
 
-static void json_destroy(struct writer *w)
+static void json_release(struct writer *w)
 {
 	struct json_writer *jw = (struct json_writer *)w;
 
 	rbuf_free(&jw->buf);
 	rbuf_free(&jw->scratch);
-	free(jw);
 }
 
-static const struct writer_ops json_ops = {
-	.begin = json_begin,
-	.flow = json_flow,
-	.end = json_end,
-	.destroy = json_destroy,
-};
-
-static struct writer *create(FILE *out, bool ndjson)
-{
-	struct json_writer *jw = calloc(1, sizeof *jw);
-
-	if (jw == NULL)
-		return NULL;
-	jw->base.ops = &json_ops;
-	jw->base.out = out;
-	jw->ndjson = ndjson;
-	return &jw->base;
-}
-
-struct writer *report_json_create(FILE *out, const struct writer_options *opt)
-{
-	(void)opt; /* nothing to present differently */
-	return create(out, false);
-}
-
-struct writer *report_ndjson_create(FILE *out, const struct writer_options *opt)
+/* Nothing to present differently; NDJSON is JSON one object a line, without the envelope. */
+static void ndjson_init(struct writer *w, const struct writer_options *opt)
 {
 	(void)opt;
-	return create(out, true);
+	((struct json_writer *)w)->ndjson = true;
 }
+
+const struct writer_ops report_json_ops = { .size = sizeof(struct json_writer),
+	.begin = json_begin, .flow = json_flow, .end = json_end, .release = json_release };
+const struct writer_ops report_ndjson_ops = { .size = sizeof(struct json_writer),
+	.init = ndjson_init, .begin = json_begin, .flow = json_flow, .end = json_end,
+	.release = json_release };

@@ -26,23 +26,13 @@
 #define STORIES_MAX 20
 
 struct markdown_writer {
-	struct writer base;
-	struct writer_options opt;
-	struct digest digest;
-	struct markup m;
+	struct readable r;     /* the document is built in r.out at the end */
 	struct rbuf stories;   /* rendered stories, written after the summary */
 	uint64_t n_stories;    /* selected connections seen (rendered: up to STORIES_MAX) */
-	struct rbuf out;       /* the document, built at the end */
-	struct rbuf scratch;
 	bool failed;
 };
 
 /* --- the markup -------------------------------------------------------------------------------- */
-
-static void md_prose(struct markup *m, const char *s, size_t n)
-{
-	put_md(m->b, s, n);
-}
 
 static void md_style(struct markup *m, enum markup_style st, bool on)
 {
@@ -51,42 +41,6 @@ static void md_style(struct markup *m, enum markup_style st, bool on)
 		M_LIT(m, "**");
 	else if (st == STYLE_CODE)
 		M_LIT(m, "`");
-}
-
-/* Our own text between `on` (label after it) and `off`. */
-static void md_block(struct markup *m, enum markup_block k, const char *label, bool on)
-{
-	static const struct {
-		const char *on, *after_label, *off;
-	} blocks[] = {
-		[BLOCK_SECTION] = { "", "", "" },
-		[BLOCK_HEADING] = { "\n### ", "", "\n\n" },
-		[BLOCK_SUBHEAD] = { "**", "**\n\n", "" },
-		[BLOCK_INTRO] = { "", "", "\n\n" },
-		[BLOCK_NOTE] = { "\n", "", "\n" },
-		[BLOCK_ASIDE] = { "\n(", "", ")\n" },
-		[BLOCK_BYLINE] = { "", "", "\n" },
-		[BLOCK_FIELDS] = { "", "", "\n\n" },
-		[BLOCK_FIELD] = { "\n- **", ":** ", "" },
-		[BLOCK_BREAK] = { "; ", "", "" },
-		[BLOCK_PARA] = { "", "", "\n\n" },
-		[BLOCK_REMARK] = { "> **", ":** ", "\n" },
-		[BLOCK_MINOR] = { "\n#### ", "\n\n", "" },
-		[BLOCK_ITEM] = { "- ", "", "\n" },
-		[BLOCK_SUBITEM] = { "  - ", "", "\n" },
-		[BLOCK_RULE] = { "\n---\n", "", "" },
-		[BLOCK_GROUP] = { "", "", "" },
-		[BLOCK_LINE] = { "", "", "\n" },
-	};
-
-	if (!on) {
-		m_puts(m, blocks[k].off);
-		return;
-	}
-	m_puts(m, blocks[k].on);
-	if (label && k != BLOCK_SECTION) /* an anchor: Markdown has none of its own */
-		m_puts(m, label);
-	m_puts(m, blocks[k].after_label);
 }
 
 static void md_table(struct markup *m, const struct table *t, bool on)
@@ -132,18 +86,6 @@ static void md_flow_id(struct markup *m, uint64_t id)
 	rbuf_u64(m->b, id);
 }
 
-static void md_count(struct markup *m, uint64_t v)
-{
-	put_grouped(m->b, v);
-}
-
-static void md_endpoint(struct markup *m, const struct flow_endpoint *e)
-{
-	M_LIT(m, "`");
-	put_endpoint(m->b, e);
-	M_LIT(m, "`");
-}
-
 static void md_story(struct markup *m, const struct flow_record *r, bool on)
 {
 	if (!on)
@@ -151,9 +93,7 @@ static void md_story(struct markup *m, const struct flow_record *r, bool on)
 	M_LIT(m, "\n### Connection #");
 	rbuf_u64(m->b, r->id);
 	M_LIT(m, ": ");
-	md_endpoint(m, &r->client);
-	M_LIT(m, " \xe2\x86\x92 ");
-	md_endpoint(m, &r->server);
+	m_endpoints(m, &r->client, &r->server);
 	M_LIT(m, "\n\n");
 }
 
@@ -179,21 +119,27 @@ static void md_ladder(struct markup *m, const struct flow_record *r)
 }
 
 static const struct markup_ops markdown_markup = {
-	.escape = put_md,
-	.prose = md_prose,
-	.style = md_style,
-	.block = md_block,
-	.table = md_table,
-	.row = md_row,
-	.cell = md_cell,
-	.class_name = md_class_name,
-	.flow_id = md_flow_id,
-	.count = md_count,
-	.story = md_story,
-	.verdict = md_verdict,
-	.ladder = md_ladder,
-	.chart = NULL,
+	.kind = MARKUP_MARKDOWN, .arrow = "\xe2\x86\x92", .code_mark = "`", .escape = put_md,
+	.style = md_style, .table = md_table, .row = md_row, .cell = md_cell,
+	.class_name = md_class_name, .flow_id = md_flow_id, .story = md_story,
+	.verdict = md_verdict, .ladder = md_ladder,
 };
+
+/* --- the writer -------------------------------------------------------------------------------- */
+
+static int md_flow(struct writer *w, const struct flow_record *f)
+{
+	struct markdown_writer *mw = (struct markdown_writer *)w;
+
+	if (mw->r.opt.stories && f->segments && f->segments->selected &&
+	    mw->n_stories++ < STORIES_MAX) {
+		mw->r.m.b = &mw->stories;
+		outline_story(&mw->r.m, f);
+	}
+	if (mw->stories.failed || mw->r.scratch.failed)
+		mw->failed = true;
+	return digest_add(&mw->r.digest, f);
+}
 
 /* --- the head ---------------------------------------------------------------------------------- */
 
@@ -229,69 +175,30 @@ static void md_head(struct markup *m, const struct outline *o)
 
 static const struct outline_frame markdown_frame = { md_head, NULL, NULL };
 
-/* --- the writer -------------------------------------------------------------------------------- */
-
-static int md_flow(struct writer *w, const struct flow_record *f)
-{
-	struct markdown_writer *mw = (struct markdown_writer *)w;
-
-	if (mw->opt.stories && f->segments && f->segments->selected &&
-	    mw->n_stories++ < STORIES_MAX) {
-		mw->m.b = &mw->stories;
-		outline_story(&mw->m, f);
-	}
-	if (mw->stories.failed || mw->scratch.failed)
-		mw->failed = true;
-	return digest_add(&mw->digest, f);
-}
-
 static int md_end(struct writer *w, const struct run_summary *s)
 {
 	struct markdown_writer *mw = (struct markdown_writer *)w;
 	struct outline o = {
 		.frame = &markdown_frame,
-		.summary = s,
-		.digest = &mw->digest,
-		.close_wait_ns = mw->opt.close_wait_ns,
 		.stories = &mw->stories,
 		.n_stories = mw->n_stories < STORIES_MAX ? mw->n_stories : STORIES_MAX,
 		.story_candidates = mw->n_stories,
 		.selected = true,
 	};
 
-	digest_finish(&mw->digest, s, mw->opt.close_wait_ns);
-	mw->m.b = &mw->out;
-	outline_summary(&mw->m, &o);
-	return writer_put(w, &mw->out, mw->failed);
+	return readable_summary(w, s, &o, mw->failed);
 }
 
-static void md_destroy(struct writer *w)
+static void md_release(struct writer *w)
 {
-	struct markdown_writer *mw = (struct markdown_writer *)w;
-
-	digest_free(&mw->digest);
-	markup_free(&mw->m);
-	rbuf_free(&mw->stories);
-	rbuf_free(&mw->out);
-	rbuf_free(&mw->scratch);
-	free(mw);
+	readable_release(w);
+	rbuf_free(&((struct markdown_writer *)w)->stories);
 }
 
-static const struct writer_ops markdown_ops = {
-	.flow = md_flow,
-	.end = md_end,
-	.destroy = md_destroy,
-};
-
-struct writer *report_markdown_create(FILE *out, const struct writer_options *opt)
+static void md_init(struct writer *w, const struct writer_options *opt)
 {
-	struct markdown_writer *mw = writer_alloc(sizeof *mw, &markdown_ops, out);
-
-	if (mw == NULL)
-		return NULL;
-	mw->opt = *opt;
-	mw->m = (struct markup){ .ops = &markdown_markup, .kind = MARKUP_MARKDOWN,
-		                 .arrow = "\xe2\x86\x92", .code_mark = "`", .b = &mw->out,
-		                 .scratch = &mw->scratch };
-	return &mw->base;
+	readable_init(w, opt, &markdown_markup);
 }
+
+const struct writer_ops report_markdown_ops = { .size = sizeof(struct markdown_writer),
+	.init = md_init, .flow = md_flow, .end = md_end, .release = md_release };

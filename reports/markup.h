@@ -51,6 +51,7 @@ enum markup_block {
 	BLOCK_RULE,    /* a dividing line before an appendix (`on` only) */
 	BLOCK_GROUP,   /* figures side by side (HTML's chart and table) */
 	BLOCK_LINE,    /* one plain line */
+	BLOCK_COUNT
 };
 
 /* A table column. Text writes rows as aligned lines: each cell after `sep`, padded to `width`
@@ -83,12 +84,18 @@ enum markup_row { ROW_PLAIN, ROW_TOTAL };
 
 struct markup;
 
+/* A medium. Operations marked optional may be NULL: the default is said with each. */
 struct markup_ops {
+	enum markup_kind kind;
+	const char *arrow;     /* "->" or "→": between two sides */
+	const char *code_mark; /* around names printed as they are ("`" in Markdown) */
 	/* The medium's one escaper for untrusted text. */
 	void (*escape)(struct rbuf *b, const char *s, size_t n);
-	/* Untrusted prose inside a block: escaped, and wrapped where the medium wraps (text). */
+	/* Optional: untrusted prose inside a block, wrapped where the medium wraps. Default: escape. */
 	void (*prose)(struct markup *m, const char *s, size_t n);
+	/* Optional: inline styles. Default: none. */
 	void (*style)(struct markup *m, enum markup_style st, bool on);
+	/* Optional: blocks. Default: the documents' marks (markup.c), by `kind`. */
 	void (*block)(struct markup *m, enum markup_block k, const char *label, bool on);
 	void (*table)(struct markup *m, const struct table *t, bool on);
 	void (*row)(struct markup *m, enum markup_row k, bool on);
@@ -98,7 +105,7 @@ struct markup_ops {
 	void (*class_name)(struct markup *m, enum close_class c);
 	/* A flow's id where it is listed ("#12", "12", a link to its story). */
 	void (*flow_id)(struct markup *m, uint64_t id);
-	/* A count in running text or a table. */
+	/* Optional: a count in running text or a table. Default: grouped ("1,448"). */
 	void (*count)(struct markup *m, uint64_t v);
 	/* A story's heading and frame (before its first part, and after its last). */
 	void (*story)(struct markup *m, const struct flow_record *r, bool on);
@@ -106,15 +113,12 @@ struct markup_ops {
 	void (*verdict)(struct markup *m, enum close_class c, const char *s, size_t n);
 	/* The ladder diagram of a story. */
 	void (*ladder)(struct markup *m, const struct flow_record *r);
-	/* A chart of the flows per class, where the medium draws one (NULL: none). */
+	/* Optional: a chart of the flows per class, where the medium draws one. Default: none. */
 	void (*chart)(struct markup *m, const uint64_t by_class[CLOSE_CLASS_COUNT], uint64_t all);
 };
 
 struct markup {
 	const struct markup_ops *ops;
-	enum markup_kind kind;
-	const char *arrow;     /* "->" or "→": between two sides */
-	const char *code_mark; /* around names printed as they are ("`" in Markdown) */
 	struct rbuf *b;        /* where the markup writes */
 	struct rbuf *scratch;  /* the skeleton's: a story's texts */
 	/* Kept by m_table, m_row and m_cell: the table being written, the cells of the current
@@ -141,16 +145,14 @@ static inline void m_escape(struct markup *m, const char *s, size_t n)
 
 /* NULL: "(none)". */
 void m_escape_str(struct markup *m, const char *s);
+void m_prose(struct markup *m, const char *s, size_t n);
+void m_style(struct markup *m, enum markup_style st, bool on);
+void m_block(struct markup *m, enum markup_block k, const char *label, bool on);
+void m_count(struct markup *m, uint64_t v);
 
-static inline void m_style(struct markup *m, enum markup_style st, bool on)
-{
-	m->ops->style(m, st, on);
-}
-
-static inline void m_block(struct markup *m, enum markup_block k, const char *label, bool on)
-{
-	m->ops->block(m, k, label, on);
-}
+/* "198.51.100.1:40001 -> 198.51.100.2:8080", each endpoint marked as code. */
+void m_endpoints(struct markup *m, const struct flow_endpoint *client,
+                 const struct flow_endpoint *server);
 
 /* Whether the medium shows a column. */
 bool markup_shows(const struct markup *m, const struct column *c);

@@ -5,7 +5,7 @@
  * tables, notes: markup.h) and add it to `sections[]`; every readable format then has it.
  *
  * The three media say a few things in their own words, and those differences are spelt out here
- * where they occur (`m->kind`): the terminal has no column headers, so its titles carry what the
+ * where they occur (`m->ops->kind`): the terminal has no column headers, so its titles carry what the
  * documents' headers say, and it writes each row as a sentence; HTML lists every connection in
  * a table of its own and tells the stories beside it.
  */
@@ -61,7 +61,7 @@ void outline_time_span(struct markup *m, int64_t first_ns, int64_t last_ns, bool
 static const char *say3(const struct markup *m, const char *text, const char *markdown,
                         const char *html)
 {
-	return m->kind == MARKUP_TEXT ? text : m->kind == MARKUP_MARKDOWN ? markdown : html;
+	return m->ops->kind == MARKUP_TEXT ? text : m->ops->kind == MARKUP_MARKDOWN ? markdown : html;
 }
 
 static void heading(struct markup *m, const char *title)
@@ -134,7 +134,7 @@ static void and_more(struct markup *m, uint64_t more, const char *what)
 {
 	m_block(m, BLOCK_NOTE, NULL, true);
 	M_LIT(m, "and ");
-	m->ops->count(m, more);
+	m_count(m, more);
 	m_puts(m, what);
 	m_block(m, BLOCK_NOTE, NULL, false);
 }
@@ -152,7 +152,7 @@ static void count_share(struct markup *m, unsigned col, uint64_t count, uint64_t
 	m_cell(m, col, true);
 	if (count == 0)
 		m_style(m, STYLE_DIM, true);
-	m->ops->count(m, count);
+	m_count(m, count);
 	m_cell(m, col, false);
 	m_cell(m, col + 1, true);
 	put_share(m->b, count, of);
@@ -189,7 +189,7 @@ static void classes(struct markup *m, const struct outline *o)
 		cols[i].width = digits_of(tot->all); /* the total is the widest count */
 
 	m_block(m, BLOCK_SECTION, "classes", true);
-	if (m->kind == MARKUP_TEXT)
+	if (m->ops->kind == MARKUP_TEXT)
 		m_block(m, BLOCK_LINE, NULL, false); /* a blank line: the header row is the title */
 	else
 		heading(m, say3(m, NULL, "How the connections ended", "How they ended"));
@@ -282,7 +282,7 @@ static void resets(struct markup *m, const struct outline *o)
 		m_cell(m, 2, false);
 		m_cell(m, 3, true);
 		m_style(m, STYLE_ALERT, true);
-		m->ops->count(m, r->count);
+		m_count(m, r->count);
 		m_style(m, STYLE_ALERT, false);
 		m_cell(m, 3, false);
 		m_row(m, ROW_PLAIN, false);
@@ -291,14 +291,14 @@ static void resets(struct markup *m, const struct outline *o)
 	if (d->n_resets > shown) {
 		m_block(m, BLOCK_NOTE, NULL, true);
 		m_puts(m, d->resets_overflowed ? "and more than " : "and ");
-		m->ops->count(m, d->n_resets - shown);
+		m_count(m, d->n_resets - shown);
 		M_LIT(m, " more sources");
 		m_block(m, BLOCK_NOTE, NULL, false);
 	}
 	if (d->resets_error != 0) {
 		m_block(m, BLOCK_ASIDE, NULL, true);
 		M_LIT(m, "too many sources to count each: a count above may be up to ");
-		m->ops->count(m, d->resets_error);
+		m_count(m, d->resets_error);
 		M_LIT(m, " too high");
 		m_block(m, BLOCK_ASIDE, NULL, false);
 	}
@@ -383,20 +383,20 @@ static void stuck(struct markup *m, const struct outline *o)
 
 	m_block(m, BLOCK_SECTION, "stuck", true);
 	m_block(m, BLOCK_HEADING, NULL, true);
-	if (m->kind == MARKUP_TEXT) { /* the threshold in the title, the count standing out */
+	if (m->ops->kind == MARKUP_TEXT) { /* the threshold in the title, the count standing out */
 		M_LIT(m, "stuck half-closed (CLOSE-WAIT for more than ");
 		put_duration(m->b, o->close_wait_ns);
 		M_LIT(m, " at the end of the capture): ");
 		m_style(m, STYLE_STRONG, false);
 		m_style(m, STYLE_WARN, true);
-		m->ops->count(m, d->n_stuck_over);
+		m_count(m, d->n_stuck_over);
 		m_style(m, STYLE_WARN, false);
 	} else {
 		M_LIT(m, "Stuck half-closed: ");
-		m->ops->count(m, d->n_stuck_over);
+		m_count(m, d->n_stuck_over);
 	}
 	m_block(m, BLOCK_HEADING, NULL, false);
-	if (m->kind != MARKUP_TEXT) {
+	if (m->ops->kind != MARKUP_TEXT) {
 		m_block(m, BLOCK_INTRO, NULL, true);
 		M_LIT(m, "A side in CLOSE-WAIT (it received a FIN and has not closed");
 		m_puts(m, say3(m, "", "", " its socket"));
@@ -476,11 +476,7 @@ static void diagnoses(struct markup *m, const struct digest *d)
 		rbuf_u64(m->b, n->id);
 		m_style(m, STYLE_STRONG, false);
 		M_LIT(m, " ");
-		endpoint(m, &n->client);
-		M_LIT(m, " ");
-		m_puts(m, m->arrow);
-		M_LIT(m, " ");
-		endpoint(m, &n->server);
+		m_endpoints(m, &n->client, &n->server);
 		m_block(m, BLOCK_ITEM, NULL, false);
 		head = m->b->len;
 		diagnosis_sentences(&n->diagnosis, m->scratch, diagnosis_item, m);
@@ -516,7 +512,7 @@ static void noteworthy_table(struct markup *m, const struct outline *o)
 	m_block(m, BLOCK_SECTION, "noteworthy", true);
 	m_block(m, BLOCK_HEADING, NULL, true);
 	m_puts(m, say3(m, "noteworthy flows (", "Noteworthy connections (", NULL));
-	m->ops->count(m, d->n_noteworthy);
+	m_count(m, d->n_noteworthy);
 	M_LIT(m, ")");
 	m_block(m, BLOCK_HEADING, NULL, false);
 	m_table(m, &t, true);
@@ -546,14 +542,14 @@ static void noteworthy_table(struct markup *m, const struct outline *o)
 		m_cell(m, 6, false);
 		m_row(m, ROW_PLAIN, false);
 		/* The terminal's rows carry their diagnoses; a grid's come after it. */
-		if (m->kind == MARKUP_TEXT)
+		if (m->ops->kind == MARKUP_TEXT)
 			diagnosis_sentences(&n->diagnosis, m->scratch, diagnosis_item, m);
 	}
 	m_table(m, &t, false);
 	if (d->n_noteworthy > d->n_kept)
 		and_more(m, d->n_noteworthy - d->n_kept,
 		         say3(m, " more", " more (`-f csv` lists every connection)", NULL));
-	if (m->kind != MARKUP_TEXT)
+	if (m->ops->kind != MARKUP_TEXT)
 		diagnoses(m, d);
 	m_block(m, BLOCK_SECTION, "noteworthy", false);
 }
@@ -564,7 +560,7 @@ static void stories(struct markup *m, const struct outline *o)
 	if (o->story_candidates == 0)
 		return;
 	m_block(m, BLOCK_SECTION, "stories", true);
-	if (m->kind == MARKUP_HTML) {
+	if (m->ops->kind == MARKUP_HTML) {
 		m_block(m, BLOCK_HEADING, NULL, true);
 		m_puts(m, o->selected ? "Selected connections" : "Noteworthy connections");
 		if (o->story_candidates > o->n_stories) {
@@ -585,7 +581,7 @@ static void stories(struct markup *m, const struct outline *o)
 		m_block(m, BLOCK_RULE, NULL, true);
 	}
 	rbuf_put(m->b, o->stories->data, o->stories->len);
-	if (m->kind != MARKUP_HTML && o->story_candidates > o->n_stories)
+	if (m->ops->kind != MARKUP_HTML && o->story_candidates > o->n_stories)
 		and_more(m, o->story_candidates - o->n_stories,
 		         " more selected connections, not shown");
 	m_block(m, BLOCK_SECTION, "stories", false);
@@ -722,7 +718,7 @@ static void capture_table(struct markup *m, const struct run_summary *s)
 	};
 	static const struct table t = { NULL, cols, sizeof cols / sizeof cols[0], false };
 
-	if (s->n_captures == 0 && m->kind == MARKUP_MARKDOWN)
+	if (s->n_captures == 0 && m->ops->kind == MARKUP_MARKDOWN)
 		return;
 	m_block(m, BLOCK_SECTION, "capture", true);
 	heading(m, "Capture");
@@ -763,7 +759,7 @@ static void capture_table(struct markup *m, const struct run_summary *s)
 
 void outline_captures(struct markup *m, const struct outline *o)
 {
-	if (m->kind == MARKUP_TEXT)
+	if (m->ops->kind == MARKUP_TEXT)
 		capture_lines(m, o->summary);
 	else
 		capture_table(m, o->summary);
@@ -809,7 +805,7 @@ void outline_story(struct markup *m, const struct flow_record *r)
 	m->ops->story(m, r, true);
 	rbuf_clear(s);
 	story_verdict(s, r);
-	if (m->kind == MARKUP_TEXT) { /* the facts as fields, in full */
+	if (m->ops->kind == MARKUP_TEXT) { /* the facts as fields, in full */
 		m_block(m, BLOCK_FIELD, "Ended", true);
 		m->ops->verdict(m, r->close_class, s->data, s->len);
 		m_block(m, BLOCK_FIELD, "Ended", false);
@@ -839,12 +835,12 @@ void outline_story(struct markup *m, const struct flow_record *r)
 	m_block(m, BLOCK_FIELD, "Handshake", true);
 	rbuf_clear(s);
 	story_handshake(s, r);
-	m->ops->prose(m, s->data, s->len);
+	m_prose(m, s->data, s->len);
 	m_block(m, BLOCK_FIELD, "Handshake", false);
 
 	m_block(m, BLOCK_FIELD, "Volume", true);
 	rbuf_clear(s);
-	story_volume(s, r, m->arrow);
+	story_volume(s, r, m->ops->arrow);
 	for (size_t i = 0, start = 0; i < s->len; i++) {
 		if (s->data[i] != '\n')
 			continue;
@@ -853,7 +849,7 @@ void outline_story(struct markup *m, const struct flow_record *r)
 		m_escape(m, s->data + start, i - start);
 		start = i + 1;
 	}
-	if (m->kind == MARKUP_TEXT && r->keepalive_probes) {
+	if (m->ops->kind == MARKUP_TEXT && r->keepalive_probes) {
 		m_block(m, BLOCK_BREAK, NULL, true);
 		rbuf_u64(m->b, r->keepalive_probes);
 		M_LIT(m, " keepalive probes");
@@ -868,7 +864,7 @@ void outline_story(struct markup *m, const struct flow_record *r)
 	m_block(m, BLOCK_FIELD, "Final state", false);
 	if (r->modifiers) {
 		m_block(m, BLOCK_FIELD, "Modifiers", true);
-		put_modifier_list(m->b, r->modifiers, ", ", m->code_mark);
+		put_modifier_list(m->b, r->modifiers, ", ", m->ops->code_mark);
 		m_block(m, BLOCK_FIELD, "Modifiers", false);
 	}
 	m_block(m, BLOCK_FIELDS, NULL, false);
@@ -883,15 +879,50 @@ void outline_story(struct markup *m, const struct flow_record *r)
 		if (s->data[i] != '\n')
 			continue;
 		m_block(m, BLOCK_PARA, NULL, true);
-		m->ops->prose(m, s->data + start, i - start);
+		m_prose(m, s->data + start, i - start);
 		m_block(m, BLOCK_PARA, NULL, false);
 		start = i + 1;
 	}
 	reason_len = flow_reason_format(&r->reason, reason, sizeof reason);
 	if (reason_len != 0) {
 		m_block(m, BLOCK_REMARK, "Classifier", true);
-		m->ops->prose(m, reason, reason_len);
+		m_prose(m, reason, reason_len);
 		m_block(m, BLOCK_REMARK, "Classifier", false);
 	}
 	m->ops->story(m, r, false);
+}
+
+/* --- the readable writers' common state -------------------------------------------------------- */
+
+void readable_init(struct writer *w, const struct writer_options *opt,
+                   const struct markup_ops *ops)
+{
+	struct readable *r = (struct readable *)w;
+
+	r->opt = *opt;
+	r->m = (struct markup){ .ops = ops, .b = &r->out, .scratch = &r->scratch };
+}
+
+void readable_release(struct writer *w)
+{
+	struct readable *r = (struct readable *)w;
+
+	digest_free(&r->digest);
+	markup_free(&r->m);
+	rbuf_free(&r->out);
+	rbuf_free(&r->scratch);
+}
+
+int readable_summary(struct writer *w, const struct run_summary *s, struct outline *o,
+                     bool failed)
+{
+	struct readable *r = (struct readable *)w;
+
+	digest_finish(&r->digest, s, r->opt.close_wait_ns);
+	o->summary = s;
+	o->digest = &r->digest;
+	o->close_wait_ns = r->opt.close_wait_ns;
+	r->m.b = &r->out;
+	outline_summary(&r->m, o);
+	return writer_put(w, &r->out, failed);
 }

@@ -14,7 +14,7 @@
 
 #include "digest.h"
 #include "markup.h"
-#include "writer.h"
+#include "writer_impl.h"
 
 /* The class table's sums. */
 struct class_totals {
@@ -68,5 +68,24 @@ unsigned outline_paths(struct markup *m, const struct run_summary *s, unsigned m
 
 /* "2025-11-24 16:00:00.123456 to 2025-11-24 16:00:01.000000 UTC (877 ms)" */
 void outline_time_span(struct markup *m, int64_t first_ns, int64_t last_ns, bool nano);
+
+/* What the readable writers (text, Markdown, HTML) keep alike; each embeds it first. */
+struct readable {
+	struct writer base;
+	struct writer_options opt;
+	struct digest digest;
+	struct markup m;
+	struct rbuf out;     /* the report, built before it is written */
+	struct rbuf scratch; /* the skeleton's */
+};
+
+/* writer_ops.init and .release of a struct readable (a writer calls them from its own). */
+void readable_init(struct writer *w, const struct writer_options *opt,
+                   const struct markup_ops *ops);
+void readable_release(struct writer *w);
+/* The end of a summary: finishes the digest, writes the summary (o's frame and stories set by
+ * the caller) into `out` and writes it out (writer_put, with `failed`). */
+int readable_summary(struct writer *w, const struct run_summary *s, struct outline *o,
+                     bool failed);
 
 #endif

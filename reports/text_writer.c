@@ -48,23 +48,18 @@
 #define C_YELLOW "33"
 
 struct text_writer {
-	struct writer base;
-	struct writer_options opt;
-	struct digest digest;
-	struct markup m;
+	struct readable r;     /* r.out: the report (a story, in story mode) before it is written */
 	uint64_t stories;      /* stories written */
 	bool styled;           /* a style is on (an SGR sequence other than the reset was written) */
 	const char *indent;    /* where wrapped prose goes on, after a line break */
 	size_t cell_at;        /* the open cell's first byte, */
 	size_t cell_col;       /* and its first column */
 	size_t group_col;      /* the first column of the cells it continues (empty `sep`) */
-	struct rbuf out;       /* the report (a story, in story mode) before it is written */
-	struct rbuf scratch;   /* the skeleton's */
 };
 
 static struct text_writer *writer_of(struct markup *m)
 {
-	return (struct text_writer *)(void *)((char *)m - offsetof(struct text_writer, m));
+	return (struct text_writer *)(void *)((char *)m - offsetof(struct text_writer, r.m));
 }
 
 /* --- lines ------------------------------------------------------------------------------------- */
@@ -98,11 +93,11 @@ static void pad_to(struct rbuf *b, size_t from, size_t width)
 /* Starts colour `code` (SGR parameters) when colour is on. */
 static void sgr(struct text_writer *tw, const char *code)
 {
-	if (!tw->opt.color)
+	if (!tw->r.opt.color)
 		return;
-	RBUF_LIT(tw->m.b, "\x1b[");
-	rbuf_puts(tw->m.b, code);
-	rbuf_putc(tw->m.b, 'm');
+	RBUF_LIT(tw->r.m.b, "\x1b[");
+	rbuf_puts(tw->r.m.b, code);
+	rbuf_putc(tw->r.m.b, 'm');
 }
 
 static const char *class_color(enum close_class c)
@@ -151,11 +146,16 @@ static void text_style(struct markup *m, enum markup_style st, bool on)
 	}
 }
 
-/* A label as the terminal writes it: lower case ("Final state" -> "final state"). */
-static void put_label(struct rbuf *b, const char *label)
+/* A label as the terminal writes it: lower case ("Final state" -> "final state"), then
+ * `suffix`, in style `st`. */
+static void put_label(struct markup *m, enum markup_style st, const char *label,
+                      const char *suffix)
 {
-	rbuf_putc(b, (char)tolower((unsigned char)label[0]));
-	rbuf_puts(b, label + 1);
+	text_style(m, st, true);
+	rbuf_putc(m->b, (char)tolower((unsigned char)label[0]));
+	rbuf_puts(m->b, label + 1);
+	rbuf_puts(m->b, suffix);
+	text_style(m, st, false);
 }
 
 static void text_block(struct markup *m, enum markup_block k, const char *label, bool on)
@@ -175,9 +175,7 @@ static void text_block(struct markup *m, enum markup_block k, const char *label,
 	case BLOCK_MINOR:
 		if (on) {
 			rbuf_putc(b, '\n');
-			text_style(m, STYLE_STRONG, true);
-			put_label(b, label);
-			text_style(m, STYLE_STRONG, false);
+			put_label(m, STYLE_STRONG, label, "");
 			rbuf_putc(b, '\n');
 		}
 		break;
@@ -192,9 +190,7 @@ static void text_block(struct markup *m, enum markup_block k, const char *label,
 	case BLOCK_FIELD:
 		if (on) {
 			RBUF_LIT(b, "  ");
-			text_style(m, STYLE_STRONG, true);
-			put_label(b, label);
-			text_style(m, STYLE_STRONG, false);
+			put_label(m, STYLE_STRONG, label, "");
 			pad_to(b, 0, LABEL_WIDTH);
 			tw->indent = "               "; /* LABEL_WIDTH */
 		} else {
@@ -213,10 +209,7 @@ static void text_block(struct markup *m, enum markup_block k, const char *label,
 	case BLOCK_REMARK:
 		if (on) {
 			RBUF_LIT(b, "  ");
-			text_style(m, STYLE_DIM, true);
-			put_label(b, label);
-			RBUF_LIT(b, ": ");
-			text_style(m, STYLE_DIM, false);
+			put_label(m, STYLE_DIM, label, ": ");
 			tw->indent = "    ";
 		} else {
 			rbuf_putc(b, '\n');
@@ -233,6 +226,7 @@ static void text_block(struct markup *m, enum markup_block k, const char *label,
 	case BLOCK_SECTION:
 	case BLOCK_FIELDS:
 	case BLOCK_GROUP:
+	case BLOCK_COUNT:
 		break;
 	}
 }
@@ -246,23 +240,10 @@ static void text_prose(struct markup *m, const char *text, size_t n)
 
 	while (i < n) {
 		size_t col = column(m->b);
-		size_t room = STORY_WIDTH > col ? STORY_WIDTH - col : 20;
-		size_t chars = 0, j = i, cut = 0;
+		size_t j = wrap_end(text, n, i, STORY_WIDTH > col ? STORY_WIDTH - col : 20);
 
-		while (j < n && chars < room) {
-			if (text[j] == ' ')
-				cut = j;
-			j++;
-			while (j < n && ((unsigned char)text[j] & 0xC0) == 0x80)
-				j++;
-			chars++;
-		}
-		if (j < n && cut > i)
-			j = cut;
 		put_visible(m->b, text + i, j - i);
-		i = j;
-		while (i < n && text[i] == ' ')
-			i++;
+		i = wrap_next(text, n, j);
 		if (i < n) {
 			rbuf_putc(m->b, '\n');
 			rbuf_puts(m->b, tw->indent);
@@ -361,7 +342,7 @@ static void text_flow_id(struct markup *m, uint64_t id)
 
 static void text_count(struct markup *m, uint64_t v)
 {
-	rbuf_u64(m->b, v);
+	rbuf_u64(m->b, v); /* the terminal does not group */
 }
 
 static void text_story(struct markup *m, const struct flow_record *r, bool on)
@@ -376,9 +357,7 @@ static void text_story(struct markup *m, const struct flow_record *r, bool on)
 	M_LIT(m, "connection #");
 	rbuf_u64(m->b, r->id);
 	M_LIT(m, "  ");
-	put_endpoint(m->b, &r->client);
-	M_LIT(m, " -> ");
-	put_endpoint(m->b, &r->server);
+	m_endpoints(m, &r->client, &r->server);
 	text_style(m, STYLE_STRONG, false);
 	rbuf_putc(m->b, '\n');
 }
@@ -415,24 +394,14 @@ static void text_ladder(struct markup *m, const struct flow_record *r)
 	         "sequence number");
 	text_style(m, STYLE_DIM, false);
 	rbuf_putc(m->b, '\n');
-	ladder_text(m->b, r, "  ", writer_of(m)->opt.color);
+	ladder_text(m->b, r, "  ", writer_of(m)->r.opt.color);
 }
 
 static const struct markup_ops text_markup = {
-	.escape = put_visible,
-	.prose = text_prose,
-	.style = text_style,
-	.block = text_block,
-	.table = text_table,
-	.row = text_row,
-	.cell = text_cell,
-	.class_name = text_class_name,
-	.flow_id = text_flow_id,
-	.count = text_count,
-	.story = text_story,
-	.verdict = text_verdict,
-	.ladder = text_ladder,
-	.chart = NULL,
+	.kind = MARKUP_TEXT, .arrow = "->", .code_mark = "", .escape = put_visible,
+	.prose = text_prose, .style = text_style, .block = text_block, .table = text_table,
+	.row = text_row, .cell = text_cell, .class_name = text_class_name, .flow_id = text_flow_id,
+	.count = text_count, .story = text_story, .verdict = text_verdict, .ladder = text_ladder,
 };
 
 /* --- head and foot ----------------------------------------------------------------------------- */
@@ -501,72 +470,46 @@ static const struct outline_frame text_frame = { text_head, text_foot, NULL };
 static int text_flow(struct writer *w, const struct flow_record *f)
 {
 	struct text_writer *tw = (struct text_writer *)w;
+	struct rbuf *out = &tw->r.out;
 
-	if (!tw->opt.stories)
-		return digest_add(&tw->digest, f);
+	if (!tw->r.opt.stories)
+		return digest_add(&tw->r.digest, f);
 	if (!f->segments || !f->segments->selected)
 		return 0;
-	rbuf_clear(&tw->out);
-	outline_story(&tw->m, f);
-	if (tw->out.failed || tw->scratch.failed) {
+	rbuf_clear(out);
+	outline_story(&tw->r.m, f);
+	if (out->failed || tw->r.scratch.failed) {
 		errno = ENOMEM;
 		return -1;
 	}
-	fwrite(tw->out.data, 1, tw->out.len, w->out); /* errors: ferror() */
+	fwrite(out->data, 1, out->len, w->out); /* errors: ferror() */
 	return ferror(w->out) ? -1 : 0;
 }
 
 static int text_end(struct writer *w, const struct run_summary *s)
 {
 	struct text_writer *tw = (struct text_writer *)w;
-	struct outline o = {
-		.frame = &text_frame,
-		.summary = s,
-		.digest = &tw->digest,
-		.close_wait_ns = tw->opt.close_wait_ns,
-	};
+	struct markup *m = &tw->r.m;
+	struct outline o = { .frame = &text_frame, .summary = s };
 
-	rbuf_clear(&tw->out);
-	if (tw->opt.stories) { /* the capture facts after the stories */
-		rbuf_putc(&tw->out, '\n');
-		text_style(&tw->m, STYLE_DIM, true);
-		RBUF_LIT(&tw->out, "-- ");
-		text_style(&tw->m, STYLE_DIM, false);
-		text_head(&tw->m, &o);
-		outline_captures(&tw->m, &o);
-	} else {
-		digest_finish(&tw->digest, s, tw->opt.close_wait_ns);
-		outline_summary(&tw->m, &o);
-	}
-	return writer_put(w, &tw->out, tw->scratch.failed);
+	if (!tw->r.opt.stories)
+		return readable_summary(w, s, &o, tw->r.scratch.failed);
+	/* After the stories, the capture facts. */
+	rbuf_clear(m->b);
+	rbuf_putc(m->b, '\n');
+	text_style(m, STYLE_DIM, true);
+	M_LIT(m, "-- ");
+	text_style(m, STYLE_DIM, false);
+	text_head(m, &o);
+	outline_captures(m, &o);
+	return writer_put(w, m->b, tw->r.scratch.failed);
 }
 
-static void text_destroy(struct writer *w)
+static void text_init(struct writer *w, const struct writer_options *opt)
 {
-	struct text_writer *tw = (struct text_writer *)w;
-
-	digest_free(&tw->digest);
-	markup_free(&tw->m);
-	rbuf_free(&tw->out);
-	rbuf_free(&tw->scratch);
-	free(tw);
+	readable_init(w, opt, &text_markup);
+	((struct text_writer *)w)->indent = "";
 }
 
-static const struct writer_ops text_ops = {
-	.flow = text_flow,
-	.end = text_end,
-	.destroy = text_destroy,
-};
-
-struct writer *report_text_create(FILE *out, const struct writer_options *opt)
-{
-	struct text_writer *tw = writer_alloc(sizeof *tw, &text_ops, out);
-
-	if (tw == NULL)
-		return NULL;
-	tw->opt = *opt;
-	tw->indent = "";
-	tw->m = (struct markup){ .ops = &text_markup, .kind = MARKUP_TEXT, .arrow = "->",
-		                 .code_mark = "", .b = &tw->out, .scratch = &tw->scratch };
-	return &tw->base;
-}
+const struct writer_ops report_text_ops = { .size = sizeof(struct text_writer), .init = text_init,
+	.flow = text_flow, .end = text_end, .release = readable_release };

@@ -1,6 +1,6 @@
 /* writer.c - writer.h's entry points: pick a format by name, then dispatch through its ops.
  *
- * Knows the list of formats and nothing about any of them.
+ * Knows the list of formats and nothing about any of them but their size.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,15 +10,15 @@
 
 static const struct {
 	const char *name;
-	struct writer *(*create)(FILE *out, const struct writer_options *opt);
+	const struct writer_ops *ops;
 } formats[] = {
-	[REPORT_TEXT] = { "text", report_text_create },
-	[REPORT_JSON] = { "json", report_json_create },
-	[REPORT_NDJSON] = { "ndjson", report_ndjson_create },
-	[REPORT_CSV] = { "csv", report_csv_create },
-	[REPORT_MARKDOWN] = { "markdown", report_markdown_create },
-	[REPORT_SVG] = { "svg", report_svg_create },
-	[REPORT_HTML] = { "html", report_html_create },
+	[REPORT_TEXT] = { "text", &report_text_ops },
+	[REPORT_JSON] = { "json", &report_json_ops },
+	[REPORT_NDJSON] = { "ndjson", &report_ndjson_ops },
+	[REPORT_CSV] = { "csv", &report_csv_ops },
+	[REPORT_MARKDOWN] = { "markdown", &report_markdown_ops },
+	[REPORT_SVG] = { "svg", &report_svg_ops },
+	[REPORT_HTML] = { "html", &report_html_ops },
 };
 _Static_assert(sizeof formats / sizeof formats[0] == REPORT_FORMAT_COUNT, "a format has no entry");
 
@@ -49,25 +49,25 @@ struct writer *writer_create_with(enum report_format format, FILE *out,
 		.close_wait_ns = WRITER_DEFAULT_CLOSE_WAIT_NS,
 	};
 
+	const struct writer_ops *ops;
+	struct writer *w;
+
 	if ((unsigned)format >= REPORT_FORMAT_COUNT || out == NULL)
 		return NULL;
-	return formats[format].create(out, opt != NULL ? opt : &defaults);
+	ops = formats[format].ops;
+	w = calloc(1, ops->size);
+	if (w == NULL)
+		return NULL;
+	w->ops = ops;
+	w->out = out;
+	if (ops->init)
+		ops->init(w, opt != NULL ? opt : &defaults);
+	return w;
 }
 
 struct writer *writer_create(enum report_format format, FILE *out)
 {
 	return writer_create_with(format, out, NULL);
-}
-
-void *writer_alloc(size_t size, const struct writer_ops *ops, FILE *out)
-{
-	struct writer *w = calloc(1, size);
-
-	if (w != NULL) {
-		w->ops = ops;
-		w->out = out;
-	}
-	return w;
 }
 
 int writer_put(struct writer *w, const struct rbuf *b, bool failed)
@@ -98,6 +98,9 @@ int writer_end(struct writer *w, const struct run_summary *summary)
 
 void writer_destroy(struct writer *w)
 {
-	if (w != NULL)
-		w->ops->destroy(w);
+	if (w == NULL)
+		return;
+	if (w->ops->release)
+		w->ops->release(w);
+	free(w);
 }
