@@ -370,7 +370,6 @@ static void stuck(struct markup *m, const struct outline *o)
 		{ NULL, COL_TEXT, "  ", 0 },
 	};
 	struct column cols[FLOW_COLUMNS + sizeof proto / sizeof proto[0]];
-	const struct table t = { NULL, cols, sizeof cols / sizeof cols[0], false };
 	const struct digest *d = o->digest;
 	struct flow_widths w = { 0, 0, 0 };
 
@@ -380,6 +379,7 @@ static void stuck(struct markup *m, const struct outline *o)
 		widen(&w, d->stuck[i].id, &d->stuck[i].client, &d->stuck[i].server);
 	flow_columns(cols, proto, sizeof proto / sizeof proto[0], &w);
 	cols[5].head = say3(m, NULL, "since the FIN in frame", "FIN in frame");
+	const struct table t = { NULL, cols, sizeof cols / sizeof cols[0], false };
 
 	m_block(m, BLOCK_SECTION, "stuck", true);
 	m_block(m, BLOCK_HEADING, NULL, true);
