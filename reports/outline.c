@@ -649,6 +649,11 @@ static void capture_lines(struct markup *m, const struct run_summary *s)
 		M_LIT(m, " bytes");
 		if (c->ts_nano)
 			M_LIT(m, ", nanosecond timestamps");
+		if (c->live) {
+			M_LIT(m, ", live: ");
+			put_grouped(m->b, c->kernel_dropped);
+			M_LIT(m, " dropped by the kernel");
+		}
 		m_block(m, BLOCK_NOTE, NULL, false);
 	}
 	if (any_skipped) {

@@ -19,6 +19,8 @@ static const struct {
 	[REPORT_MARKDOWN] = { "markdown", &report_markdown_ops },
 	[REPORT_SVG] = { "svg", &report_svg_ops },
 	[REPORT_HTML] = { "html", &report_html_ops },
+	[REPORT_ZEEK] = { "zeek", &report_zeek_ops },
+	[REPORT_ZEEK_JSON] = { "zeek-json", &report_zeek_json_ops },
 };
 _Static_assert(sizeof formats / sizeof formats[0] == REPORT_FORMAT_COUNT, "a format has no entry");
 

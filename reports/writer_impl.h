@@ -33,7 +33,8 @@ int writer_put(struct writer *w, const struct rbuf *b, bool failed);
 
 /* The formats; writer.c picks one by name. */
 extern const struct writer_ops report_text_ops, report_json_ops, report_ndjson_ops, report_csv_ops,
-	report_markdown_ops, report_svg_ops, report_html_ops;
+	report_markdown_ops, report_svg_ops, report_html_ops, report_zeek_ops,
+	report_zeek_json_ops;
 
 /* "none" where closer_name() gives NULL: the summary tables' column for CLOSER_NONE. */
 static inline const char *closer_label(enum closer_side c)

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reports/markup.h"
-#include "reports/outline.h"
-#include "reports/rtext.h"
+#include "markup.h"
+#include "outline.h"
+#include "rtext.h"
 #include "cunit_main.h"
 
 #define T0 (1764000000LL * 1000000000LL)
