@@ -39,7 +39,6 @@
 
 struct json_writer {
 	struct writer base;
-	bool ndjson;
 	uint64_t n_flows;    /* flows written so far */
 	struct rbuf buf;     /* one flow object, reused */
 	struct ts_memo ts;   /* the capture's current second */
@@ -778,7 +777,7 @@ static int json_begin(struct writer *w)
 {
 	struct json_writer *jw = (struct json_writer *)w;
 
-	if (jw->ndjson)
+	if (jw->base.variant)
 		return 0;
 	rbuf_clear(&jw->buf);
 	RBUF_LIT(&jw->buf, "{\"tool\":");
@@ -794,15 +793,15 @@ static int json_flow(struct writer *w, const struct flow_record *flow)
 	struct json_writer *jw = (struct json_writer *)w;
 
 	rbuf_clear(&jw->buf);
-	if (!jw->ndjson)
+	if (!jw->base.variant)
 		rbuf_puts(&jw->buf, jw->n_flows == 0 ? "\n" : ",\n");
 	put_flow(&jw->buf, &jw->ts, flow);
-	if (jw->ndjson)
+	if (jw->base.variant)
 		rbuf_putc(&jw->buf, '\n');
 	if (flush_buf(jw) != 0)
 		return -1;
 	jw->n_flows++;
-	if (jw->ndjson && fflush(w->out) != 0)
+	if (jw->base.variant && fflush(w->out) != 0)
 		return -1;
 	return 0;
 }
@@ -815,7 +814,7 @@ static int json_end(struct writer *w, const struct run_summary *s)
 	json_t *captures, *by_class, *by_closer = NULL;
 	int rc = -1;
 
-	if (jw->ndjson)
+	if (jw->base.variant)
 		return fflush(w->out) == 0 ? 0 : -1;
 
 	captures = build_captures(jw, s);
@@ -883,15 +882,7 @@ static void json_release(struct writer *w)
 	rbuf_free(&jw->scratch);
 }
 
-/* Nothing to present differently; NDJSON is JSON one object a line, without the envelope. */
-static void ndjson_init(struct writer *w, const struct writer_options *opt)
-{
-	(void)opt;
-	((struct json_writer *)w)->ndjson = true;
-}
-
+/* Nothing to present differently: no init. NDJSON is the variant (one object a line, no
+ * envelope). */
 const struct writer_ops report_json_ops = { .size = sizeof(struct json_writer),
 	.begin = json_begin, .flow = json_flow, .end = json_end, .release = json_release };
-const struct writer_ops report_ndjson_ops = { .size = sizeof(struct json_writer),
-	.init = ndjson_init, .begin = json_begin, .flow = json_flow, .end = json_end,
-	.release = json_release };

@@ -11,16 +11,17 @@
 static const struct {
 	const char *name;
 	const struct writer_ops *ops;
+	bool variant; /* struct writer.variant */
 } formats[] = {
-	[REPORT_TEXT] = { "text", &report_text_ops },
-	[REPORT_JSON] = { "json", &report_json_ops },
-	[REPORT_NDJSON] = { "ndjson", &report_ndjson_ops },
-	[REPORT_CSV] = { "csv", &report_csv_ops },
-	[REPORT_MARKDOWN] = { "markdown", &report_markdown_ops },
-	[REPORT_SVG] = { "svg", &report_svg_ops },
-	[REPORT_HTML] = { "html", &report_html_ops },
-	[REPORT_ZEEK] = { "zeek", &report_zeek_ops },
-	[REPORT_ZEEK_JSON] = { "zeek-json", &report_zeek_json_ops },
+	[REPORT_TEXT] = { "text", &report_text_ops, false },
+	[REPORT_JSON] = { "json", &report_json_ops, false },
+	[REPORT_NDJSON] = { "ndjson", &report_json_ops, true },
+	[REPORT_CSV] = { "csv", &report_csv_ops, false },
+	[REPORT_MARKDOWN] = { "markdown", &report_markdown_ops, false },
+	[REPORT_SVG] = { "svg", &report_svg_ops, false },
+	[REPORT_HTML] = { "html", &report_html_ops, false },
+	[REPORT_ZEEK] = { "zeek", &report_zeek_ops, false },
+	[REPORT_ZEEK_JSON] = { "zeek-json", &report_zeek_ops, true },
 };
 _Static_assert(sizeof formats / sizeof formats[0] == REPORT_FORMAT_COUNT, "a format has no entry");
 
@@ -62,6 +63,7 @@ struct writer *writer_create_with(enum report_format format, FILE *out,
 		return NULL;
 	w->ops = ops;
 	w->out = out;
+	w->variant = formats[format].variant;
 	if (ops->init)
 		ops->init(w, opt != NULL ? opt : &defaults);
 	return w;

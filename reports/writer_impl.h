@@ -25,6 +25,7 @@ struct writer_ops {
 struct writer {
 	const struct writer_ops *ops;
 	FILE *out;
+	bool variant; /* the format's other form: NDJSON for JSON, JSON lines for Zeek's log */
 };
 
 /* Writes a report built in `b` and flushes: -1 with errno ENOMEM when `b` or the format lost
@@ -32,9 +33,8 @@ struct writer {
 int writer_put(struct writer *w, const struct rbuf *b, bool failed);
 
 /* The formats; writer.c picks one by name. */
-extern const struct writer_ops report_text_ops, report_json_ops, report_ndjson_ops, report_csv_ops,
-	report_markdown_ops, report_svg_ops, report_html_ops, report_zeek_ops,
-	report_zeek_json_ops;
+extern const struct writer_ops report_text_ops, report_json_ops, report_csv_ops,
+	report_markdown_ops, report_svg_ops, report_html_ops, report_zeek_ops;
 
 /* "none" where closer_name() gives NULL: the summary tables' column for CLOSER_NONE. */
 static inline const char *closer_label(enum closer_side c)
