@@ -1,13 +1,20 @@
 /* outline.c - the readable reports' one skeleton (outline.h).
  *
  * A summary is the medium's head, then the sections of `sections[]` in that order, then its
- * foot. Adding a section: write one function here that draws it with the markup calls (headings,
- * tables, notes: markup.h) and add it to `sections[]`; every readable format then has it.
+ * foot; a story is outline_story's parts in order.
  *
- * The three media say a few things in their own words, and those differences are spelt out here
- * where they occur (`m->ops->kind`): the terminal has no column headers, so its titles carry what the
- * documents' headers say, and it writes each row as a sentence; HTML lists every connection in
- * a table of its own and tells the stories beside it.
+ * Adding a section (one place): write its function here, drawing it with the markup calls only
+ * (m_block headings, notes and paragraphs; m_table, m_row, m_cell with a column list whose
+ * COL_TEXT / COL_DOC flags say which medium shows a column; m_count, m_escape), and add it to
+ * `sections[]` where it belongs; text, Markdown and HTML then all have it. Its data comes from
+ * struct outline (the digest, or a new field the writers fill the same way); a unit test of its
+ * place goes to tests/unit/test_outline.c. A new part of a story goes into outline_story.
+ *
+ * The three media say a few things in their own words, and those differences are spelt out
+ * here where they occur (`m->ops->kind`, say3): the terminal has no column headers, so its
+ * titles carry what the documents' headers say, and it writes each row as a sentence; HTML
+ * lists every connection in a table of its own and tells the stories beside it. A new section
+ * needs none of that.
  */
 #include "outline.h"
 
