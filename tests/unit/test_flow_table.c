@@ -102,23 +102,11 @@ static void test_tombstones(void)
 	flow_table_destroy(t);
 }
 
-static int suite_init(void)
-{
-	flow_store_init(&store);
-	return 0;
-}
-
-static int suite_clean(void)
-{
-	release_script();
-	flow_store_destroy(&store);
-	return 0;
-}
-
 static CU_TestInfo flow_table_tests[] = {
 	{ "flow table", test_flow_table },
 	{ "tombstones", test_tombstones },
 	CU_TEST_INFO_NULL,
 };
 
-CUNIT_MAIN("test_flow_table", { "flow table", suite_init, suite_clean, NULL, NULL, flow_table_tests })
+CUNIT_MAIN("test_flow_table",
+           { "flow table", script_suite_init, script_suite_clean, NULL, release_script, flow_table_tests })
