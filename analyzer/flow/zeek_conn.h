@@ -66,6 +66,7 @@ enum zeek_hist_bit {
 #define ZEEK_META_LEN 0x1fu
 #define ZEEK_META_CUT 0x20u         /* a letter did not fit */
 #define ZEEK_META_ORIG_SERVER 0x40u /* Zeek's originator is tcpmortem's FROM_SERVER side */
+#define ZEEK_META_HOLE 0x80u        /* live_zeek_rare holds a hole (the fast path skips it) */
 
 /* Per live flow (analyzer/live_flow.h). Sides are tcpmortem's (enum flow_direction); `seen` is
  * per role (0: Zeek's originator), as Zeek keeps it per role across a flip. */

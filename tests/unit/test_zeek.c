@@ -63,8 +63,11 @@ static void send(struct conv *c, int d, uint8_t flags, uint32_t seq, uint32_t ac
 static struct zeek_fields finish(struct conv *c)
 {
 	struct zeek_fields z;
+	struct flow_endpoint client, server;
 
-	zeek_decode(&store, c->f, &z);
+	live_endpoint(&store, c->f, FROM_CLIENT, &client);
+	live_endpoint(&store, c->f, FROM_SERVER, &server);
+	zeek_decode(&store, c->f, &client, &server, &z);
 	flow_store_free(&store, c->f);
 	c->f = NULL;
 	return z;
