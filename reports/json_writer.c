@@ -723,6 +723,13 @@ static json_t *build_captures(struct json_writer *jw, const struct run_summary *
 				      "skipped", build_skipped(jw, c),
 				      "error", jstring(jw, c->error));
 
+		/* A live capture also says what the kernel dropped: the report misses those. */
+		if (o && c->live &&
+		    (json_object_set_new(o, "live", json_true()) != 0 ||
+		     json_object_set_new(o, "kernel_dropped", jcount(c->kernel_dropped)) != 0)) {
+			json_decref(o);
+			o = NULL;
+		}
 		if (json_array_append_new(a, o) != 0) {
 			json_decref(a);
 			return NULL;

@@ -52,6 +52,8 @@ struct capture_stats {
 	unsigned n_skipped;
 	struct skip_count skipped[SKIP_REASONS_MAX]; /* only reasons with a count > 0 */
 	const char *error;       /* NULL, or the one-line problem found in this file */
+	bool live;               /* a live capture: `path` is the interface */
+	uint64_t kernel_dropped; /* live: packets the kernel or the interface dropped (pcap_stats) */
 };
 
 /* Everything known at the end of the run. */

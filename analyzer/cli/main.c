@@ -1,6 +1,7 @@
 /* main.c - tcpmortem's command line: how did every TCP connection in a capture end, and why. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "classify.h"
 #include "engine.h"
 #include "flow_select.h"
+#include "input_list.h"
 #include "progress.h"
 #include "writer.h"
 #include "seglog.h"
@@ -42,17 +44,33 @@ static void usage(FILE *to)
 {
 	fprintf(to,
 	        "Usage: tcpmortem [options] FILE...\n"
+	        "       tcpmortem [options] -i INTERFACE [-w FILE]\n"
 	        "       tcpmortem summarize [-f text|json] REPORT.ndjson...\n"
 	        "How did every TCP connection in a capture end, and why?\n"
 	        "\n"
-	        "FILE is a pcap or pcapng capture; '-' reads standard input. Several files are\n"
-	        "read as one capture in timestamp order (a rotated tcpdump -C/-G set).\n"
+	        "FILE is a pcap or pcapng capture, also compressed (gzip, zstd, lz4, xz: known by\n"
+	        "its content, not its name); '-' reads standard input; a directory reads every\n"
+	        "capture in it. Several files are read as one capture in timestamp order (a\n"
+	        "rotated tcpdump -C/-G set).\n"
 	        "\n"
 	        "Options:\n"
+	        "  -r FILE               read FILE (as tcpdump -r and tshark -r; repeatable)\n"
+	        "  -i, --interface IFACE capture live from IFACE ('any': every interface) until\n"
+	        "                        interrupted (SIGINT, SIGTERM), --duration or -c; ndjson\n"
+	        "                        and csv rows appear as connections end, the report when\n"
+	        "                        the run ends; SIGUSR1 prints the summary so far on\n"
+	        "                        standard error. Needs CAP_NET_RAW (root)\n"
+	        "  -w FILE               with -i: also save every captured packet to FILE (pcap),\n"
+	        "                        so the report's frame numbers are that file's\n"
+	        "  -s, --snaplen BYTES   with -i: bytes kept of each packet (default 262144)\n"
+	        "  -c, --count N         stop after N frames\n"
+	        "      --duration SECONDS\n"
+	        "                        with -i: stop after this long\n"
 	        "  -f, --format FORMAT   text (default), json, ndjson, csv, markdown, svg, html,\n"
 	        "                        zeek (Zeek's conn.log, TSV) or zeek-json (its JSON lines)\n"
 	        "  -o, --output FILE     write the report to FILE instead of standard output\n"
-	        "      --filter EXPR     only frames matching this BPF expression (tcpdump syntax)\n"
+	        "      --filter EXPR     only frames matching this BPF expression (tcpdump syntax;\n"
+	        "                        live: run in the kernel)\n"
 	        "      --flow ID         one connection's story: its ladder diagram and what\n"
 	        "      --flow 'ADDR:PORT ADDR:PORT'\n"
 	        "                        happened, by id (the frame number of its first packet,\n"
@@ -95,6 +113,9 @@ static void usage(FILE *to)
 	        "  tcpmortem -f html -o report.html capture.pcap\n"
 	        "  tcpmortem -f ndjson --class rst_unread_data,rst_abort *.pcap\n"
 	        "  tcpdump -w - -i eth0 'tcp port 443' | tcpmortem -f csv -o report.csv -\n"
+	        "  tcpmortem capture.pcapng.zst            compressed\n"
+	        "  tcpmortem /var/capture/rotated/         every capture in the directory\n"
+	        "  tcpmortem -i eth0 --filter 'tcp port 443' -f ndjson -w evidence.pcap\n"
 	        "  tcpmortem -f zeek -o conn.log capture.pcap && zeek-cut uid history < conn.log\n"
 	        "\n"
 	        "Exit status: 0 success, 1 partial (damaged input, evicted flows, or a --flow that\n"
@@ -113,6 +134,11 @@ struct cli {
 	enum color_when color;
 	enum progress_mode progress;
 	int64_t close_wait_ns;
+	struct input_list inputs;          /* -r FILE and FILE arguments, directories expanded */
+	struct capture_live_options live;  /* -i: live.interface set */
+	uint64_t count;                    /* -c: 0 for no limit */
+	int64_t duration_ns;               /* --duration: 0 for none */
+	bool has_duration;
 };
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -170,7 +196,7 @@ static int parse_seconds(const char *s, int64_t *ns)
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	enum { OPT_FILTER = 256, OPT_FLOW, OPT_CLASS, OPT_IDLE, OPT_MAX_FLOWS, OPT_PROGRESS,
-	       OPT_NO_PROGRESS, OPT_THREADS, OPT_EXPIRE, OPT_COLOR, OPT_CLOSE_WAIT };
+	       OPT_NO_PROGRESS, OPT_THREADS, OPT_EXPIRE, OPT_COLOR, OPT_CLOSE_WAIT, OPT_DURATION };
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
@@ -185,6 +211,10 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		{ "color", optional_argument, NULL, OPT_COLOR },
 		{ "close-wait", required_argument, NULL, OPT_CLOSE_WAIT },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "snaplen", required_argument, NULL, 's' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -201,8 +231,41 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	if (getrandom(&cli->engine.hash_seed, sizeof cli->engine.hash_seed, GRND_NONBLOCK) !=
 	    sizeof cli->engine.hash_seed)
 		cli->engine.hash_seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	while ((c = getopt_long(argc, argv, "f:o:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:o:r:i:w:s:c:hV", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'r':
+			if (input_list_add(&cli->inputs, optarg, stderr) != 0)
+				return -1;
+			break;
+		case 'i':
+			cli->live.interface = optarg;
+			break;
+		case 'w':
+			cli->live.save_path = optarg;
+			break;
+		case 's': {
+			uint64_t n;
+
+			if (parse_u64(optarg, &n) || n == 0 || n > 262144) {
+				fprintf(stderr, "tcpmortem: -s takes a number of bytes from 1 to 262144\n");
+				return -1;
+			}
+			cli->live.snaplen = (int)n;
+			break;
+		}
+		case 'c':
+			if (parse_u64(optarg, &cli->count) || cli->count == 0) {
+				fprintf(stderr, "tcpmortem: -c takes a positive number of frames\n");
+				return -1;
+			}
+			break;
+		case OPT_DURATION:
+			if (parse_seconds(optarg, &cli->duration_ns) || cli->duration_ns == 0) {
+				fprintf(stderr, "tcpmortem: --duration takes a positive number of seconds\n");
+				return -1;
+			}
+			cli->has_duration = true;
+			break;
 		case 'f':
 			cli->format = report_format_from_name(optarg);
 			if (cli->format == REPORT_FORMAT_COUNT) {
@@ -302,7 +365,32 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			return -1;
 		}
 	}
-	if (optind >= argc) {
+	if (cli->live.interface) {
+		if (optind < argc || cli->inputs.n) {
+			fprintf(stderr, "tcpmortem: -i captures live: give no capture file with it\n");
+			return -1;
+		}
+		if (cli->format == REPORT_HTML) {
+			/* The HTML report holds every connection's ladder: unbounded over a live run. */
+			fprintf(stderr, "tcpmortem: -f html reads files only: save with -w FILE and run "
+			                "tcpmortem -f html FILE\n");
+			return -1;
+		}
+		cli->live.filter = cli->filter;
+		/* One thread: the frames come as they arrive, each tracked at once. */
+		cli->engine.threads = 1;
+		cli->engine.paced_input = true;
+		return optind;
+	}
+	if (cli->live.save_path || cli->live.snaplen || cli->has_duration) {
+		fprintf(stderr, "tcpmortem: %s goes with -i INTERFACE (a live capture)\n",
+		        cli->live.save_path ? "-w" : cli->live.snaplen ? "-s" : "--duration");
+		return -1;
+	}
+	for (int i = optind; i < argc; i++)
+		if (input_list_add(&cli->inputs, argv[i], stderr) != 0)
+			return -1;
+	if (cli->inputs.n == 0) {
 		fprintf(stderr, "tcpmortem: no capture file given (try --help)\n");
 		return -1;
 	}
@@ -371,15 +459,134 @@ static int report_selection(const struct flow_selection *sel)
 	return unmatched == sel->n ? EXIT_USAGE : EXIT_PARTIAL;
 }
 
+/* --- live capture: signals and the loop ------------------------------------------------- */
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t status_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void on_status(int sig)
+{
+	(void)sig;
+	status_requested = 1;
+}
+
+/* SIGINT and SIGTERM end the run (the report is written), SIGUSR1 asks for the summary so far.
+ * Without SA_RESTART, so that the wait for frames returns at once. */
+static void catch_signals(void)
+{
+	struct sigaction sa = { 0 };
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_status;
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* SIGUSR1: the text summary of the run so far, on standard error; the run goes on. */
+static void print_status(struct engine *e, struct capture_set *cs, struct capture_stats *stats,
+                         const struct cli *cli)
+{
+	struct writer_options o = { .close_wait_ns = cli->close_wait_ns };
+	struct writer *w = writer_create_with(REPORT_TEXT, stderr, &o);
+	struct run_summary sum;
+
+	if (!w)
+		return;
+	capture_set_update_stats(cs);
+	engine_summary(e, cs, stats, &sum);
+	fprintf(stderr, "tcpmortem: the run so far (%" PRIu64 " connections open now):\n",
+	        engine_live_flows(e));
+	if (writer_begin(w) == 0)
+		(void)writer_end(w, &sum);
+	writer_destroy(w);
+	fflush(stderr);
+}
+
+/* How long the loop waits for frames at most: the clock of a quiet interface moves on this often
+ * (expiry, --duration, signals arriving during the wait are seen at once anyway). */
+#define LIVE_WAIT_MS 200
+
+/* Reads frames until the end (files) or a stop (live). Returns -1 when the writer failed. */
+static int run(const struct cli *cli, struct capture_set *cs, struct engine *e,
+               struct capture_stats *stats, struct progress *prog)
+{
+	bool live = capture_set_live(cs);
+	int64_t deadline = live && cli->has_duration ? monotonic_ns() + cli->duration_ns : 0;
+	struct capture_frame frame;
+	uint64_t frames = 0, total = 0;
+
+	for (;;) {
+		int rc;
+
+		if (live) {
+			if (stop_requested || (deadline && monotonic_ns() >= deadline))
+				break;
+			if (status_requested) {
+				status_requested = 0;
+				print_status(e, cs, stats, cli);
+			}
+		}
+		rc = capture_set_next(cs, &frame);
+		if (rc == CAPTURE_END)
+			break;
+		if (rc == CAPTURE_AGAIN) {
+			/* A quiet interface: the time moves on all the same, so flows expire. */
+			engine_tick(e, wall_ns());
+			if (capture_set_wait(cs, LIVE_WAIT_MS) < 0 && errno != EINTR)
+				break;
+			continue;
+		}
+		if (engine_frame(e, &frame) != 0)
+			return -1;
+		frames++;
+		if (prog && ((frames & 255) == 0 || frames == 1)) {
+			uint64_t read = capture_set_bytes_read(cs, &total);
+
+			progress_update(prog, read, total, frames, engine_live_flows(e));
+		}
+		if (cli->count && frames >= cli->count)
+			break;
+	}
+	if (live) {
+		/* Connections still open end now, when the capture does. */
+		engine_tick(e, wall_ns());
+		capture_set_update_stats(cs);
+	}
+	progress_finish(prog, capture_set_bytes_read(cs, &total), frames);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
-	int first;
 	unsigned n_files;
 	struct capture_set *cs;
 	struct capture_stats *stats;
 	struct run_summary sum;
-	struct capture_frame frame;
 	struct writer *w;
 	struct engine *e;
 	struct seglog *sl = NULL;
@@ -388,19 +595,37 @@ int main(int argc, char **argv)
 	FILE *out = stdout;
 	int status = EXIT_OK;
 	bool write_failed = false;
-	uint64_t frames = 0, total = 0;
+	bool live;
 
 	if (argc > 1 && strcmp(argv[1], "summarize") == 0)
 		return summarize_main(argc - 1, argv + 1);
-	first = parse_args(argc, argv, &cli);
-	if (first < 0)
-		return EXIT_USAGE;
-	n_files = (unsigned)(argc - first);
-	if (cli.output && !(out = fopen(cli.output, "w"))) {
-		fprintf(stderr, "tcpmortem: %s: cannot write: %s\n", cli.output, strerror(errno));
+	if (parse_args(argc, argv, &cli) < 0) {
+		input_list_free(&cli.inputs);
 		return EXIT_USAGE;
 	}
-	cs = capture_set_open(argv + first, n_files, cli.filter);
+	live = cli.live.interface != NULL;
+	n_files = live ? 1 : cli.inputs.n;
+	if (cli.output && !(out = fopen(cli.output, "w"))) {
+		fprintf(stderr, "tcpmortem: %s: cannot write: %s\n", cli.output, strerror(errno));
+		input_list_free(&cli.inputs);
+		return EXIT_USAGE;
+	}
+	if (live) {
+		char err[PCAP_ERRBUF_SIZE + 256];
+
+		cs = capture_set_open_live(&cli.live, err, sizeof err);
+		if (!cs) {
+			fprintf(stderr, "tcpmortem: %s\n", err);
+			if (out != stdout)
+				fclose(out);
+			return EXIT_USAGE;
+		}
+		/* Rows go out as connections end, each line at once, to a pipe or file too. */
+		setvbuf(out, NULL, _IOLBF, 0);
+		catch_signals();
+	} else {
+		cs = capture_set_open(cli.inputs.paths, n_files, cli.filter);
+	}
 	stats = calloc(n_files, sizeof *stats);
 	wopt = (struct writer_options){
 		.color = want_color(&cli, out),
@@ -411,7 +636,7 @@ int main(int argc, char **argv)
 	sl = make_seglog(&cli);
 	if (sl)
 		cli.engine.hooks = seglog_hooks(sl);
-	if (cs) {
+	if (cs && !live) {
 		uint64_t total_size;
 
 		capture_set_bytes_read(cs, &total_size);
@@ -424,6 +649,7 @@ int main(int argc, char **argv)
 		writer_destroy(w);
 		free(stats);
 		capture_set_close(cs);
+		input_list_free(&cli.inputs);
 		if (out != stdout)
 			fclose(out);
 		return EXIT_USAGE;
@@ -437,22 +663,11 @@ int main(int argc, char **argv)
 		}
 	}
 
-	prog = progress_create(cli.progress, stderr);
-	if (writer_begin(w) != 0)
+	prog = progress_create(live ? PROGRESS_OFF : cli.progress, stderr);
+	if (writer_begin(w) != 0 || run(&cli, cs, e, stats, prog) != 0)
 		write_failed = true;
-	while (!write_failed && capture_set_next(cs, &frame) == 1) {
-		if (engine_frame(e, &frame) != 0)
-			write_failed = true;
-		if (prog && ((++frames & 255) == 0 || frames == 1)) {
-			uint64_t read = capture_set_bytes_read(cs, &total);
-
-			progress_update(prog, read, total, frames, engine_live_flows(e));
-		}
-	}
 	if (!write_failed && engine_finish(e) != 0)
 		write_failed = true;
-	progress_finish(prog, capture_set_bytes_read(cs, &total), frames);
-
 	/* Damage found while reading: the report holds everything before it. */
 	for (unsigned i = 0; i < n_files; i++) {
 		struct capture_file *cf = capture_set_file(cs, i);
@@ -467,6 +682,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcpmortem: %" PRIu64 " flows finished early to stay within --max-flows\n",
 		        engine_evicted(e));
 		status = EXIT_PARTIAL;
+	}
+	if (live && capture_file_kernel_dropped(capture_set_file(cs, 0))) {
+		fprintf(stderr, "tcpmortem: %s: the kernel dropped %" PRIu64 " packets (the capture "
+		                "could not keep up): connections may be misread\n",
+		        cli.live.interface, capture_file_kernel_dropped(capture_set_file(cs, 0)));
+		if (status == EXIT_OK)
+			status = EXIT_PARTIAL;
 	}
 	if (engine_dropped(e)) {
 		fprintf(stderr, "tcpmortem: out of memory: %" PRIu64 " connections not tracked\n",
@@ -500,6 +722,7 @@ int main(int argc, char **argv)
 	engine_destroy(e);
 	seglog_destroy(sl);
 	capture_set_close(cs);
+	input_list_free(&cli.inputs);
 	free(stats);
 	if (out != stdout)
 		fclose(out);

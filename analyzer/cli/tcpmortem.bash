@@ -2,14 +2,15 @@
 # Installed as share/bash-completion/completions/tcpmortem. Needs nothing from the
 # bash-completion package; tests/e2e/check_cli.py checks it offers every option of the man page.
 
-_tcpmortem_options="-f --format -o --output --filter --flow --class --idle --close-wait
-	--max-flows --expire --threads --color --progress --no-progress -h --help -V --version"
+_tcpmortem_options="-f --format -o --output -r -i --interface -w -s --snaplen -c --count
+	--duration --filter --flow --class --idle --close-wait --max-flows --expire --threads --color
+	--progress --no-progress -h --help -V --version"
 _tcpmortem_formats="text json ndjson csv markdown svg html zeek zeek-json"
 _tcpmortem_classes="fin_graceful fin_simultaneous half_closed_at_end rst_unread_data rst_abort
 	rst_after_close rst_peer_restarted rst_refused syn_unanswered keepalive_timeout
 	peer_vanished open_at_end idle_at_end"
 
-# Captures (and directories to walk into) matching $1.
+# Captures, compressed or not (and directories: to walk into, or to read whole), matching $1.
 _tcpmortem_captures()
 {
 	local f
@@ -20,7 +21,10 @@ _tcpmortem_captures()
 			COMPREPLY+=("$f/")
 		else
 			case $f in
-			*.pcap | *.pcapng | *.cap | *.pcap[0-9]* | *.dmp) COMPREPLY+=("$f") ;;
+			*.pcap | *.pcapng | *.cap | *.pcap[0-9]* | *.dmp | \
+			*.pcap.gz | *.pcapng.gz | *.pcap.zst | *.pcapng.zst | *.pcap.lz4 | \
+			*.pcapng.lz4 | *.pcap.xz | *.pcapng.xz | *.pcap[0-9]*.gz | *.pcap[0-9]*.zst)
+				COMPREPLY+=("$f") ;;
 			esac
 		fi
 	done
@@ -65,8 +69,17 @@ _tcpmortem()
 		COMPREPLY=($(compgen -W "$_tcpmortem_formats" -- "$cur"))
 		return
 		;;
-	-o | --output)
+	-o | --output | -w)
 		COMPREPLY=($(compgen -f -- "$cur"))
+		return
+		;;
+	-r)
+		_tcpmortem_captures "$cur"
+		return
+		;;
+	-i | --interface)
+		# The interfaces the kernel knows, and "any".
+		COMPREPLY=($(compgen -W "any $(ls /sys/class/net 2>/dev/null)" -- "$cur"))
 		return
 		;;
 	--class)
@@ -76,7 +89,8 @@ _tcpmortem()
 		compopt -o nospace 2>/dev/null
 		return
 		;;
-	--filter | --flow | --idle | --close-wait | --max-flows | --expire | --threads)
+	--filter | --flow | --idle | --close-wait | --max-flows | --expire | --threads | \
+		-s | --snaplen | -c | --count | --duration)
 		return # free text: nothing to offer
 		;;
 	esac

@@ -648,6 +648,16 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 	return (e->single ? e->single->write_failed : e->write_failed) ? -1 : 0;
 }
 
+void engine_tick(struct engine *e, int64_t now_ns)
+{
+	if (!e->single)
+		return; /* live runs are single-threaded (main.c) */
+	run_single_batch(e);
+	if (now_ns > e->now_ns)
+		e->now_ns = now_ns;
+	shard_advance(e->single, now_ns, e->frames);
+}
+
 int engine_finish(struct engine *e)
 {
 	if (e->single) {
@@ -709,6 +719,8 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
 		st->bytes = fc->bytes;
 		st->tcp_segments = fc->tcp_segments;
 		st->error = capture_file_error(cf);
+		st->live = capture_file_live(cf);
+		st->kernel_dropped = capture_file_kernel_dropped(cf);
 		for (int r = 0; r < DISSECT_RESULT_COUNT && st->n_skipped < SKIP_REASONS_MAX; r++)
 			if (r != DISSECT_TCP && fc->skipped[r])
 				st->skipped[st->n_skipped++] =

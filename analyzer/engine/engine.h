@@ -76,6 +76,11 @@ void engine_destroy(struct engine *e);
 /* Feeds one frame. Returns -1 when the writer failed (the run should stop), else 0. */
 int engine_frame(struct engine *e, const struct capture_frame *frame);
 
+/* Live capture: the time is `now_ns` (the wall clock), frames or not, so that flows silent past
+ * --expire are finished while the interface is quiet. Single-threaded engines only (a threaded
+ * one ignores it). */
+void engine_tick(struct engine *e, int64_t now_ns);
+
 /* Finishes every flow still open, at the end of the capture. -1 when the writer failed. */
 int engine_finish(struct engine *e);
 

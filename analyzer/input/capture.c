@@ -9,6 +9,10 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "instream.h"
 
 #define ERROR_MAX (PCAP_ERRBUF_SIZE + 64)
 
@@ -23,6 +27,9 @@
 #define READ_BUFFER_MAX (128u << 10)
 #define READ_BUFFER_MIN (16u << 10)
 #define READ_BUFFER_TOTAL (2u << 20)
+/* The kernel's ring for a live capture: room for bursts while the analysis catches up (libpcap's
+ * default is 2 MiB). */
+#define LIVE_BUFFER_BYTES (8 << 20)
 
 struct capture_file {
 	const char *path;
@@ -38,6 +45,12 @@ struct capture_file {
 	bool done;          /* read to its end (or its error) */
 	char error[ERROR_MAX];
 	char *read_buffer;  /* the stdio buffer of its stream; freed after pcap_close() */
+	struct instream *in; /* compressed, standard input or a pipe: the stream behind the pcap */
+	enum compression compression;
+	bool live;          /* an interface, not a file */
+	uint64_t kernel_dropped;
+	/* Parked: a file of a large set, not open until the merge reaches its first frame. */
+	bool parked;
 	/* The frame read ahead, for the merge. */
 	bool pending;
 	struct pcap_pkthdr *hdr;
@@ -50,8 +63,14 @@ struct capture_set {
 	struct capture_file *files;
 	unsigned *heap; /* indexes of files with a pending frame, earliest first */
 	unsigned heap_len;
+	unsigned *parked; /* indexes of parked files, by their first frame, earliest first */
+	unsigned parked_len, parked_next;
+	const char *bpf_filter;
+	size_t buffer_size;
+	pcap_dumper_t *saver; /* live: -w FILE */
 	uint64_t frames;
 	bool handed_out; /* the heap's top frame was returned and not yet replaced */
+	bool live;
 };
 
 /* Timestamps are kept within what a classic pcap record can say: unsigned 32-bit seconds,
@@ -133,27 +152,12 @@ static bool header_is_nano(const uint8_t *buf, size_t n)
 	return nano;
 }
 
-#define HEADER_PEEK 4096
-
-static bool file_is_nano(const char *path)
-{
-	uint8_t buf[HEADER_PEEK];
-	size_t n;
-	FILE *fp = fopen(path, "rb");
-
-	if (!fp)
-		return false;
-	n = fread(buf, 1, sizeof buf, fp);
-	fclose(fp);
-	return header_is_nano(buf, n);
-}
-
 /* The same for a stream that can seek (a regular file, or memory from fmemopen): peeks at the
  * header and puts the position back. A stream that cannot seek (a pipe) is left untouched, and
  * the caller learns the precision from the timestamps themselves. */
 static bool stream_is_nano(FILE *fp)
 {
-	uint8_t buf[HEADER_PEEK];
+	uint8_t buf[INSTREAM_HEAD];
 	long pos = ftell(fp);
 	size_t n;
 
@@ -184,21 +188,79 @@ static void close_pcap(struct capture_file *cf)
 	if (cf->pcap)
 		pcap_close(cf->pcap);
 	cf->pcap = NULL;
+	cf->in = NULL; /* closed with the pcap's stream */
 	free(cf->read_buffer);
 	cf->read_buffer = NULL;
 }
 
-/* Opens a named file for libpcap as pcap_open_offline() would (same message when it cannot),
- * with a read buffer of `buffer_size` bytes and the kernel told it will be read sequentially. */
-static FILE *open_path(struct capture_file *cf, size_t buffer_size, char *errbuf)
+/* Reads up to `size` bytes from the start of `fd` (a pipe: as many as arrive before its end). */
+static size_t read_prefix(int fd, uint8_t *buf, size_t size)
 {
-	FILE *fp = fopen(cf->path, "rb");
+	size_t n = 0;
 
-	if (!fp) {
+	while (n < size) {
+		ssize_t r = read(fd, buf + n, size - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	return n;
+}
+
+/* Opens a named file for libpcap (with pcap_open_offline()'s message when it cannot), told to
+ * the kernel as read sequentially. A plain regular file is a stdio stream with a read buffer of
+ * `buffer_size` bytes, as libpcap would open it; compressed content, and a file that is not a
+ * regular file (a FIFO, /dev/stdin, a process substitution), go through an instream, which
+ * detects the compression. *nano: the precision the header shows (plain files). */
+static FILE *open_path(struct capture_file *cf, size_t buffer_size, bool *nano, char *errbuf)
+{
+	uint8_t head[INSTREAM_HEAD];
+	size_t n;
+	struct stat st;
+	FILE *fp;
+	int fd = open(cf->path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
 		snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s: %s", cf->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
-	(void)posix_fadvise(fileno(fp), 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s: %s", cf->path, strerror(EISDIR));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		n = read_prefix(fd, head, COMPRESSION_MAGIC_MAX);
+		return instream_open(fd, head, n, buffer_size, &cf->in);
+	}
+	cf->size = (uint64_t)st.st_size;
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	{
+		ssize_t r = pread(fd, head, sizeof head, 0);
+
+		n = r > 0 ? (size_t)r : 0;
+	}
+	if (compression_detect(head, n) != COMPRESSION_NONE) {
+		/* The bytes peeked at are the instream's first: it reads on after them. */
+		if (lseek(fd, (off_t)n, SEEK_SET) < 0) {
+			snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s: %s", cf->path, strerror(errno));
+			close(fd);
+			return NULL;
+		}
+		return instream_open(fd, head, n, buffer_size, &cf->in);
+	}
+	*nano = header_is_nano(head, n);
+	fp = fdopen(fd, "rb");
+	if (!fp) {
+		snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s: %s", cf->path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
 	/* Only the reading thread touches the stream: no lock per fread (with --threads, glibc
 	 * would otherwise take and release one twice per record). */
 	(void)__fsetlocking(fp, FSETLOCKING_BYCALLER);
@@ -215,44 +277,65 @@ static void open_one(struct capture_file *cf, FILE *stream, const char *bpf_filt
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	bool is_stdin = !stream && strcmp(cf->path, "-") == 0;
 	bool nano = false;
+	FILE *fp = NULL;
 
 	cf->dlt = -1; /* no link type until the file is open: dissect_link_name(-1) is NULL */
 
 	if (stream) {
 		nano = stream_is_nano(stream);
-		cf->pcap = pcap_fopen_offline_with_tstamp_precision(stream, PCAP_TSTAMP_PRECISION_NANO,
-		                                                    errbuf);
-		if (!cf->pcap)
-			fclose(stream);
+		fp = stream;
 	} else if (is_stdin) {
-		/* libpcap never closes stdin, so its buffer must live as long as the process. */
-		static char stdin_buffer[READ_BUFFER_MAX];
-		static bool stdin_buffered;
+		/* Standard input may be compressed too: its first bytes are read to know, and handed
+		 * back through the instream. A duplicate descriptor is read, so that closing the
+		 * stream leaves descriptor 0 to the process. */
+		uint8_t head[COMPRESSION_MAGIC_MAX];
+		int fd = dup(STDIN_FILENO);
 
-		if (!stdin_buffered)
-			stdin_buffered = setvbuf(stdin, stdin_buffer, _IOFBF, sizeof stdin_buffer) == 0;
-		(void)__fsetlocking(stdin, FSETLOCKING_BYCALLER);
-		cf->pcap = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_NANO,
-		                                                    errbuf);
+		if (fd < 0)
+			snprintf(errbuf, sizeof errbuf, "standard input: %s", strerror(errno));
+		else
+			fp = instream_open(fd, head, read_prefix(fd, head, sizeof head), READ_BUFFER_MAX,
+			                   &cf->in);
 	} else {
-		FILE *fp = open_path(cf, buffer_size, errbuf);
+		fp = open_path(cf, buffer_size, &nano, errbuf);
+	}
+	if (fp) {
+		if (cf->in)
+			cf->compression = instream_compression(cf->in);
+		cf->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
+		                                                    errbuf);
+		if (!cf->pcap) {
+			const char *damage = cf->in ? instream_error(cf->in) : NULL;
 
-		if (fp) {
-			cf->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
-			                                                    errbuf);
-			if (cf->pcap)
-				nano = file_is_nano(cf->path);
-			else
-				fclose(fp);
+			if (damage)
+				snprintf(errbuf, sizeof errbuf, "%s", damage);
+			fclose(fp);
+			cf->in = NULL;
+		} else if (cf->in) {
+			/* libpcap has read the header (pcapng: up to the first interface): the bytes
+			 * the instream kept show its precision, as a named file's do. */
+			size_t n;
+			const uint8_t *head = instream_head(cf->in, &n);
+
+			nano = header_is_nano(head, n);
 		}
+	} else if (!errbuf[0]) {
+		snprintf(errbuf, sizeof errbuf, "%s: out of memory", cf->path);
 	}
 	if (!cf->pcap) {
+		const char *compression = compression_name(cf->compression);
+
 		close_pcap(cf); /* its stream is closed: only the buffer is left */
 		/* libpcap's wording for an empty or foreign file is about header bytes; say it plainly. */
 		if (strstr(errbuf, "only got 0"))
 			snprintf(cf->error, sizeof cf->error, "empty file, not a capture");
+		else if (strstr(errbuf, "unknown file format") && compression)
+			snprintf(cf->error, sizeof cf->error, "not a pcap or pcapng capture (%s-compressed)",
+			         compression);
 		else if (strstr(errbuf, "unknown file format"))
 			snprintf(cf->error, sizeof cf->error, "not a pcap or pcapng capture");
+		else if (strncmp(errbuf, "damaged ", 8) == 0)
+			snprintf(cf->error, sizeof cf->error, "%s", errbuf);
 		else
 			snprintf(cf->error, sizeof cf->error, "cannot open: %s", errbuf);
 		cf->unreadable = true;
@@ -268,14 +351,13 @@ static void open_one(struct capture_file *cf, FILE *stream, const char *bpf_filt
 		return;
 	}
 	cf->ts_nano = nano;
-	{
+	if (stream) { /* a named file's size is known from open_path() */
 		struct stat st;
-		FILE *fp = pcap_file(cf->pcap);
 
-		if (fp && fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode))
+		if (fileno(stream) >= 0 && fstat(fileno(stream), &st) == 0 && S_ISREG(st.st_mode))
 			cf->size = (uint64_t)st.st_size;
 	}
-	if (bpf_filter) {
+	if (bpf_filter && !cf->has_filter) { /* reopened (parked): the program is kept */
 		if (pcap_compile(cf->pcap, &cf->filter, bpf_filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 			snprintf(cf->error, sizeof cf->error, "filter '%s': %s", bpf_filter,
 			         pcap_geterr(cf->pcap));
@@ -303,9 +385,10 @@ static void read_ahead(struct capture_file *cf)
 				cf->ts_nano = true; /* standard input: sub-microsecond digits prove it */
 			return;
 		}
-		if (rc == PCAP_ERROR) {
+		if (cf->in && instream_error(cf->in)) /* the decompression failed, not the capture */
+			snprintf(cf->error, sizeof cf->error, "%s", instream_error(cf->in));
+		else if (rc == PCAP_ERROR)
 			snprintf(cf->error, sizeof cf->error, "damaged capture: %s", pcap_geterr(cf->pcap));
-		}
 		close_pcap(cf);
 		cf->done = true;
 		return;
@@ -337,42 +420,149 @@ static void heap_sift_down(struct capture_set *cs, unsigned i)
 	}
 }
 
+static void heap_sift_up(struct capture_set *cs, unsigned i)
+{
+	while (i > 0) {
+		unsigned parent = (i - 1) / 2;
+
+		if (!earlier(cs, cs->heap[i], cs->heap[parent]))
+			return;
+		unsigned t = cs->heap[i];
+		cs->heap[i] = cs->heap[parent];
+		cs->heap[parent] = t;
+		i = parent;
+	}
+}
+
+/* A set of more files than this is merged with only the files open whose time has come: a
+ * rotated tcpdump -C/-G set of a day holds thousands of files, more than a process may have open
+ * (ulimit -n is 1024), and the files of a rotated set follow one another in time. Each file is
+ * opened once at the start, to learn its first frame's time (and whether it can be read at all),
+ * closed ("parked"), and opened again when the merge reaches that time. */
+#define OPEN_AT_ONCE_MAX 8
+
+/* A parked file's place in the order of first frames (ties: the file named first). */
+struct park_key {
+	int64_t ts_ns;
+	unsigned index;
+};
+
+static int by_first_frame(const void *a, const void *b)
+{
+	const struct park_key *x = a, *y = b;
+
+	if (x->ts_ns != y->ts_ns)
+		return x->ts_ns < y->ts_ns ? -1 : 1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Sorts the parked files by first frame. False without memory. */
+static bool sort_parked(struct capture_set *cs)
+{
+	struct park_key *keys = malloc(cs->parked_len * sizeof *keys);
+
+	if (!keys)
+		return false;
+	for (unsigned k = 0; k < cs->parked_len; k++)
+		keys[k] = (struct park_key){ cs->files[cs->parked[k]].ts_ns, cs->parked[k] };
+	qsort(keys, cs->parked_len, sizeof *keys, by_first_frame);
+	for (unsigned k = 0; k < cs->parked_len; k++)
+		cs->parked[k] = keys[k].index;
+	free(keys);
+	return true;
+}
+
+/* Parks an open file with its first frame read: remembers that frame's time and closes it. */
+static void park(struct capture_set *cs, unsigned i)
+{
+	struct capture_file *cf = &cs->files[i];
+
+	close_pcap(cf);
+	cf->pending = false;
+	cf->parked = true;
+	cf->consumed = 0;
+	cs->parked[cs->parked_len++] = i;
+}
+
+/* Opens the next parked file and puts its first frame in the heap. */
+static void unpark_next(struct capture_set *cs)
+{
+	unsigned i = cs->parked[cs->parked_next++];
+	struct capture_file *cf = &cs->files[i];
+
+	cf->parked = false;
+	open_one(cf, NULL, cs->bpf_filter, cs->buffer_size);
+	cf->unreadable = false; /* it was read once: whatever is wrong now is damage part way */
+	read_ahead(cf);
+	if (cf->pending) {
+		cs->heap[cs->heap_len++] = i;
+		heap_sift_up(cs, cs->heap_len - 1);
+	} else if (!cf->error[0]) {
+		/* It had a frame when it was first opened: gone or emptied since. */
+		snprintf(cf->error, sizeof cf->error, "changed while being read: no frame now");
+	}
+}
+
+/* Opens the parked files whose first frame comes before the heap's top frame. */
+static void unpark_due(struct capture_set *cs)
+{
+	while (cs->parked_next < cs->parked_len &&
+	       (cs->heap_len == 0 || earlier(cs, cs->parked[cs->parked_next], cs->heap[0])))
+		unpark_next(cs);
+}
+
 /* Opens n inputs: paths[i], read from streams[i] when `streams` is not NULL. */
 static struct capture_set *set_open(const char *const *paths, FILE **streams, unsigned n,
                                     const char *bpf_filter)
 {
 	struct capture_set *cs = calloc(1, sizeof *cs);
+	bool parking = !streams && n > OPEN_AT_ONCE_MAX;
 
 	if (cs) {
 		cs->files = calloc(n ? n : 1, sizeof *cs->files);
 		cs->heap = calloc(n ? n : 1, sizeof *cs->heap);
+		cs->parked = calloc(n ? n : 1, sizeof *cs->parked);
 	}
-	if (!cs || !cs->files || !cs->heap) {
+	if (!cs || !cs->files || !cs->heap || !cs->parked) {
 		for (unsigned i = 0; streams && i < n; i++)
 			fclose(streams[i]);
 		if (cs) {
 			free(cs->files);
 			free(cs->heap);
+			free(cs->parked);
 		}
 		free(cs);
 		return NULL;
 	}
 	cs->n = n;
-	size_t buffer_size = READ_BUFFER_TOTAL / (n ? n : 1);
+	cs->bpf_filter = bpf_filter;
+	/* Parked, few files are open at once: each may have the largest buffer. */
+	size_t buffer_size = READ_BUFFER_TOTAL / (n && !parking ? n : 1);
 
 	if (buffer_size > READ_BUFFER_MAX)
 		buffer_size = READ_BUFFER_MAX;
 	if (buffer_size < READ_BUFFER_MIN)
 		buffer_size = READ_BUFFER_MIN;
+	cs->buffer_size = buffer_size;
 	for (unsigned i = 0; i < n; i++) {
-		cs->files[i].path = paths[i];
-		open_one(&cs->files[i], streams ? streams[i] : NULL, bpf_filter, buffer_size);
-		read_ahead(&cs->files[i]);
-		if (cs->files[i].pending)
+		struct capture_file *cf = &cs->files[i];
+
+		cf->path = paths[i];
+		open_one(cf, streams ? streams[i] : NULL, bpf_filter, buffer_size);
+		read_ahead(cf);
+		/* Standard input and pipes cannot be read twice: they stay open. */
+		if (cf->pending && parking && !cf->in && strcmp(cf->path, "-") != 0)
+			park(cs, i);
+		else if (cf->pending)
 			cs->heap[cs->heap_len++] = i;
 	}
 	for (unsigned i = cs->heap_len / 2; i-- > 0;)
 		heap_sift_down(cs, i);
+	if (cs->parked_len > 1 && !sort_parked(cs)) {
+		/* No memory to order them: open them all now, as a small set is. */
+		while (cs->parked_next < cs->parked_len)
+			unpark_next(cs);
+	}
 	return cs;
 }
 
@@ -390,6 +580,8 @@ void capture_set_close(struct capture_set *cs)
 {
 	if (!cs)
 		return;
+	if (cs->saver)
+		pcap_dump_close(cs->saver);
 	for (unsigned i = 0; i < cs->n; i++) {
 		close_pcap(&cs->files[i]);
 		if (cs->files[i].has_filter)
@@ -397,6 +589,7 @@ void capture_set_close(struct capture_set *cs)
 	}
 	free(cs->files);
 	free(cs->heap);
+	free(cs->parked);
 	free(cs);
 }
 
@@ -412,14 +605,181 @@ static void advance_top(struct capture_set *cs)
 		heap_sift_down(cs, 0);
 }
 
+/* --- live capture ---------------------------------------------------------------------------- */
+
+/* Live: the next frame the kernel has, without waiting. The filter ran in the kernel. */
+static int live_next(struct capture_set *cs, struct capture_frame *frame)
+{
+	struct capture_file *cf = &cs->files[0];
+	int rc;
+
+	if (cf->done)
+		return CAPTURE_END;
+	rc = pcap_next_ex(cf->pcap, &cf->hdr, &cf->data);
+	if (rc == 1) {
+		if (cs->saver)
+			pcap_dump((u_char *)cs->saver, cf->hdr, cf->data);
+		cf->consumed += 16 + cf->hdr->caplen;
+		frame->number = ++cs->frames;
+		frame->ts_ns = frame_ts(cf->hdr);
+		frame->data = cf->data;
+		frame->caplen = cf->hdr->caplen;
+		frame->wirelen = cf->hdr->len;
+		frame->file = cf;
+		frame->file_index = 0;
+		return CAPTURE_FRAME;
+	}
+	if (rc == 0 || rc == PCAP_ERROR_BREAK)
+		return CAPTURE_AGAIN;
+	/* The interface went away or down, or the socket failed: the run ends as a damaged file
+	 * does, with everything seen so far reported. */
+	capture_set_update_stats(cs);
+	snprintf(cf->error, sizeof cf->error, "capture stopped: %s", pcap_geterr(cf->pcap));
+	cf->done = true;
+	return CAPTURE_END;
+}
+
+struct capture_set *capture_set_open_live(const struct capture_live_options *o, char *err,
+                                          size_t errlen)
+{
+	struct capture_set *cs = calloc(1, sizeof *cs);
+	struct capture_file *cf;
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *p;
+	int rc;
+
+	if (cs) {
+		cs->files = calloc(1, sizeof *cs->files);
+		cs->heap = calloc(1, sizeof *cs->heap);
+		cs->parked = calloc(1, sizeof *cs->parked);
+	}
+	if (!cs || !cs->files || !cs->heap || !cs->parked) {
+		snprintf(err, errlen, "out of memory");
+		capture_set_close(cs);
+		return NULL;
+	}
+	cs->n = 1;
+	cs->live = true;
+	cf = &cs->files[0];
+	cf->path = o->interface;
+	cf->live = true;
+	cf->dlt = -1;
+	p = pcap_create(o->interface, errbuf);
+	if (!p) {
+		snprintf(err, errlen, "%s: %s", o->interface, errbuf);
+		capture_set_close(cs);
+		return NULL;
+	}
+	cf->pcap = p;
+	pcap_set_snaplen(p, o->snaplen > 0 ? o->snaplen : 262144);
+	pcap_set_promisc(p, 1);
+	/* Every packet handed over as it arrives (no batching in kernel blocks), so rows appear as
+	 * connections end; the loop waits itself, with a timeout (capture_set_wait). */
+	pcap_set_immediate_mode(p, 1);
+	pcap_set_buffer_size(p, LIVE_BUFFER_BYTES);
+	/* Nanoseconds where the kernel gives them, as the -w file then says. */
+	(void)pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
+	rc = pcap_activate(p);
+	if (rc < 0) {
+		const char *detail = pcap_geterr(p);
+
+		if (rc == PCAP_ERROR_PERM_DENIED)
+			snprintf(err, errlen, "%s: no permission to capture: capturing needs the "
+			                      "CAP_NET_RAW capability (run as root, or grant it: setcap "
+			                      "cap_net_raw+ep on the tcpmortem binary)",
+			         o->interface);
+		else if (rc == PCAP_ERROR_NO_SUCH_DEVICE)
+			snprintf(err, errlen, "%s: no such interface", o->interface);
+		else if (rc == PCAP_ERROR_IFACE_NOT_UP)
+			snprintf(err, errlen, "%s: the interface is not up", o->interface);
+		else
+			snprintf(err, errlen, "%s: cannot capture: %s", o->interface,
+			         detail && *detail ? detail : pcap_statustostr(rc));
+		capture_set_close(cs);
+		return NULL;
+	}
+	cf->dlt = pcap_datalink(p);
+	cf->ts_nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
+	if (!dissect_link_supported(cf->dlt)) {
+		const char *name = pcap_datalink_val_to_name(cf->dlt);
+
+		snprintf(err, errlen, "%s: unsupported link type %d (%s)", o->interface, cf->dlt,
+		         name ? name : "unknown");
+		capture_set_close(cs);
+		return NULL;
+	}
+	if (o->filter) {
+		struct bpf_program prog;
+		bpf_u_int32 net = 0, mask = PCAP_NETMASK_UNKNOWN;
+
+		if (pcap_lookupnet(o->interface, &net, &mask, errbuf) != 0)
+			mask = PCAP_NETMASK_UNKNOWN;
+		if (pcap_compile(p, &prog, o->filter, 1, mask) != 0) {
+			snprintf(err, errlen, "filter '%s': %s", o->filter, pcap_geterr(p));
+			capture_set_close(cs);
+			return NULL;
+		}
+		/* In the kernel: frames it rejects are never copied, never numbered, never saved. */
+		rc = pcap_setfilter(p, &prog);
+		pcap_freecode(&prog);
+		if (rc != 0) {
+			snprintf(err, errlen, "filter '%s': %s", o->filter, pcap_geterr(p));
+			capture_set_close(cs);
+			return NULL;
+		}
+	}
+	if (pcap_setnonblock(p, 1, errbuf) != 0) {
+		snprintf(err, errlen, "%s: %s", o->interface, errbuf);
+		capture_set_close(cs);
+		return NULL;
+	}
+	if (o->save_path) {
+		cs->saver = pcap_dump_open(p, o->save_path);
+		if (!cs->saver) {
+			snprintf(err, errlen, "%s: cannot write: %s", o->save_path, pcap_geterr(p));
+			capture_set_close(cs);
+			return NULL;
+		}
+	}
+	return cs;
+}
+
+bool capture_set_live(const struct capture_set *cs) { return cs->live; }
+
+int capture_set_wait(struct capture_set *cs, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = cs->live ? pcap_get_selectable_fd(cs->files[0].pcap) : -1,
+	                      .events = POLLIN };
+
+	if (pfd.fd < 0)
+		return -1;
+	return poll(&pfd, 1, timeout_ms);
+}
+
+void capture_set_update_stats(struct capture_set *cs)
+{
+	struct pcap_stat st;
+	struct capture_file *cf = &cs->files[0];
+
+	if (!cs->live || !cf->pcap)
+		return;
+	if (pcap_stats(cf->pcap, &st) == 0)
+		cf->kernel_dropped = (uint64_t)st.ps_drop + st.ps_ifdrop;
+	if (cs->saver)
+		pcap_dump_flush(cs->saver);
+}
+
 int capture_set_next(struct capture_set *cs, struct capture_frame *frame)
 {
+	if (cs->live)
+		return live_next(cs, frame);
 	/* The frame handed out last time lives in its file's buffer until that file is read
 	 * again, so the read-ahead happens only now. */
 	if (cs->handed_out) {
 		cs->handed_out = false;
 		advance_top(cs);
 	}
+	unpark_due(cs);
 	while (cs->heap_len > 0) {
 		struct capture_file *cf = &cs->files[cs->heap[0]];
 
@@ -436,6 +796,7 @@ int capture_set_next(struct capture_set *cs, struct capture_frame *frame)
 		}
 		cf->filtered++;
 		advance_top(cs);
+		unpark_due(cs);
 	}
 	return 0;
 }
@@ -454,6 +815,16 @@ uint64_t capture_set_bytes_read(const struct capture_set *cs, uint64_t *total)
 
 		if (cf->unreadable)
 			continue;
+		if (cf->in && cf->size) {
+			read += instream_consumed(cf->in);
+			sum += cf->size;
+			continue;
+		}
+		if (cf->done && cf->size) {
+			read += cf->size;
+			sum += cf->size;
+			continue;
+		}
 		if (!cf->size) {
 			known = false;
 			read += cf->consumed;
@@ -477,3 +848,5 @@ bool capture_file_ts_nano(const struct capture_file *f) { return f->ts_nano; }
 const char *capture_file_error(const struct capture_file *f) { return f->error[0] ? f->error : NULL; }
 bool capture_file_unreadable(const struct capture_file *f) { return f->unreadable; }
 uint64_t capture_file_filtered(const struct capture_file *f) { return f->filtered; }
+bool capture_file_live(const struct capture_file *f) { return f->live; }
+uint64_t capture_file_kernel_dropped(const struct capture_file *f) { return f->kernel_dropped; }

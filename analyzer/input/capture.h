@@ -41,9 +41,36 @@ struct capture_set *capture_set_open(char *const *paths, unsigned n, const char 
 struct capture_set *capture_set_open_stream(FILE *stream, const char *name, const char *bpf_filter);
 void capture_set_close(struct capture_set *cs);
 
-/* The next frame in timestamp order (ties: the file named first). Returns 1 with *frame
- * filled, 0 at the end of every file. A read error ends that file and is kept as its error. */
+enum {
+	CAPTURE_END = 0,   /* every file read to its end (or its error); live: the capture failed */
+	CAPTURE_FRAME = 1, /* *frame filled */
+	CAPTURE_AGAIN = 2, /* live: no frame now (capture_set_wait) */
+};
+
+/* The next frame in timestamp order (ties: the file named first). Returns CAPTURE_FRAME with
+ * *frame filled, CAPTURE_END at the end of every file. A read error ends that file and is kept
+ * as its error. Live, the frames come as the kernel has them, and CAPTURE_AGAIN when it has
+ * none. */
 int capture_set_next(struct capture_set *cs, struct capture_frame *frame);
+
+/* A live capture from a network interface ("any": all of them) through libpcap: promiscuous,
+ * every packet handed over at once (immediate mode), nanosecond timestamps where the kernel has
+ * them, the filter run in the kernel. */
+struct capture_live_options {
+	const char *interface;
+	const char *filter;    /* NULL: every frame */
+	int snaplen;           /* 0: 262144 */
+	const char *save_path; /* -w: every frame captured is also written there (pcap), so frame
+	                          numbers in the report are the saved file's */
+};
+/* NULL with a one-line message in err (no permission: it names CAP_NET_RAW). */
+struct capture_set *capture_set_open_live(const struct capture_live_options *o, char *err,
+                                          size_t errlen);
+bool capture_set_live(const struct capture_set *cs);
+/* Live: waits up to timeout_ms for frames (a signal ends the wait). */
+int capture_set_wait(struct capture_set *cs, int timeout_ms);
+/* Live: fetches the kernel's drop count (capture_file_kernel_dropped) and flushes the -w file. */
+void capture_set_update_stats(struct capture_set *cs);
 
 unsigned capture_set_count(const struct capture_set *cs);
 
@@ -62,5 +89,9 @@ const char *capture_file_error(const struct capture_file *f);
  * way (exit status 1) or fine. */
 bool capture_file_unreadable(const struct capture_file *f);
 uint64_t capture_file_filtered(const struct capture_file *f);
+bool capture_file_live(const struct capture_file *f);
+/* Live: packets the kernel dropped (ring full) or the interface dropped, as of the last
+ * capture_set_update_stats(). */
+uint64_t capture_file_kernel_dropped(const struct capture_file *f);
 
 #endif

@@ -12,12 +12,11 @@ import pathlib
 import struct
 import subprocess
 import sys
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
-from checks import Checks  # noqa: E402
 import tempfile
 
-
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+import capfile  # noqa: E402
+from checks import Checks  # noqa: E402
 
 check = Checks("bad input")
 
@@ -27,13 +26,9 @@ def run(binary, *args):
 
 
 def pcap_records(data):
-    """Offsets where each record of a classic little-endian pcap file starts, and the end."""
-    offsets, off = [], 24
-    while off + 16 <= len(data):
-        offsets.append(off)
-        caplen = struct.unpack_from("<I", data, off + 8)[0]
-        off += 16 + caplen
-    return offsets, off
+    """Offsets where each record of a classic pcap file starts, and the end of the last one."""
+    cap = capfile.Capture(data)
+    return [rec.offset for rec in cap.records], cap.records[-1].end if cap.records else 24
 
 
 def expect_error(binary, name, path, status):
