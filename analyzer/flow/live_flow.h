@@ -410,8 +410,11 @@ static inline int64_t live_snap_ts(const struct flow_store *st, const struct liv
 struct live_fin *live_fin_get(struct flow_store *st, struct live_flow *f);
 struct live_rare *live_rare_get(struct flow_store *st, struct live_flow *f);
 
-/* Zeek's view of `f` (zeek_track.c), for flow_decode. */
-void zeek_decode(const struct flow_store *st, const struct live_flow *f, struct zeek_fields *out);
+/* Zeek's view of `f` (zeek_conn.c), whose endpoints are `client` and `server`, for
+ * flow_decode. */
+void zeek_decode(const struct flow_store *st, const struct live_flow *f,
+                 const struct flow_endpoint *client, const struct flow_endpoint *server,
+                 struct zeek_fields *out);
 
 /* Expands `f` into the plain view the classifier reads. The view's evidence block, when it has
  * one, is *rare (so both must outlive the use of *out). */
