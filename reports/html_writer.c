@@ -736,7 +736,6 @@ static int html_end(struct writer *w, const struct run_summary *s)
 	struct rbuf stories = { 0 };
 	uint64_t ids[STORIES_MAX];
 	struct outline o = {
-		.story_ids = ids,
 		.frame = &html_frame,
 		.stories = &stories,
 		.n_stories = hw->n_stories,
@@ -751,6 +750,7 @@ static int html_end(struct writer *w, const struct run_summary *s)
 		rbuf_put(&stories, hw->stories[i].html.data, hw->stories[i].html.len);
 		ids[i] = hw->stories[i].id;
 	}
+	o.story_ids = ids;
 	o.n_story_ids = hw->n_stories;
 	rc = readable_summary(w, s, &o, hw->failed || stories.failed);
 	rbuf_free(&stories);

@@ -309,14 +309,13 @@ static struct bucket *lookup(struct incidents *d, const struct key *k, bool crea
 static void undense(struct incidents *d, struct bucket *b)
 {
 	unsigned listed = d->n_dense < DENSE_LISTED ? d->n_dense : DENSE_LISTED;
+	unsigned i = 0;
 
 	b->dense = false;
-	for (unsigned i = 0; i < listed; i++) {
-		if (d->dense_ids[i] == b->id) {
-			d->dense_ids[i] = d->dense_ids[listed - 1];
-			break;
-		}
-	}
+	while (i < listed && d->dense_ids[i] != b->id)
+		i++;
+	if (i < listed) /* the last listed id takes the freed place */
+		d->dense_ids[i] = d->dense_ids[listed - 1];
 	d->n_dense--;
 	if (d->n_dense >= DENSE_LISTED) {
 		/* one unlisted dense bucket takes the free place: find one */
@@ -606,7 +605,7 @@ static void timeline_add(struct timeline *tl, int64_t t, enum close_class c)
 		unsigned half = tl->n / 2;
 		for (unsigned i = 0; i < half; i++)
 			for (unsigned k = 0; k < CLOSE_CLASS_COUNT; k++)
-				tl->count[i][k] = tl->count[2 * i][k] + tl->count[2 * i + 1][k];
+				tl->count[i][k] = tl->count[(size_t)2 * i][k] + tl->count[(size_t)2 * i + 1][k];
 		memset(tl->count[half], 0, (TIMELINE_MAX_BUCKETS - half) * sizeof tl->count[0]);
 		tl->n = half;
 		tl->width_ns *= 2;
@@ -623,8 +622,8 @@ static void timeline_add(struct timeline *tl, int64_t t, enum close_class c)
 		unsigned half = (tl->n + 1) / 2;
 		for (unsigned i = 0; i < half; i++)
 			for (unsigned k = 0; k < CLOSE_CLASS_COUNT; k++)
-				tl->count[i][k] = tl->count[2 * i][k] +
-				                  (2 * i + 1 < tl->n ? tl->count[2 * i + 1][k] : 0);
+				tl->count[i][k] = tl->count[(size_t)2 * i][k] +
+				                  (2 * i + 1 < tl->n ? tl->count[(size_t)2 * i + 1][k] : 0);
 		memset(tl->count[half], 0, (TIMELINE_MAX_BUCKETS - half) * sizeof tl->count[0]);
 		tl->n = half;
 		tl->width_ns *= 2;
@@ -654,14 +653,14 @@ static bool push_event(struct incidents *d, struct bucket *b, const struct event
 	}
 	if (b->n == b->cap) {
 		size_t cap = b->cap * 2;
-		struct event *e = b->ev == b->inl ? malloc(cap * sizeof *e)
-		                                  : realloc(b->ev, cap * sizeof *e);
+		bool was_inline = b->ev == b->inl;
+		struct event *e = was_inline ? malloc(cap * sizeof *e) : realloc(b->ev, cap * sizeof *e);
 
 		if (!e) {
 			d->saturated = true;
 			return false;
 		}
-		if (b->ev == b->inl)
+		if (was_inline)
 			memcpy(e, b->inl, b->n * sizeof *e);
 		b->ev = e;
 		b->cap = cap;
@@ -872,10 +871,12 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 		if (base_s < (double)BASE_FLOOR_NS / 1e9)
 			base_s = (double)BASE_FLOOR_NS / 1e9;
 		double dur_s = (double)(s1 - s0) / 1e9;
-		double expected = (double)(before + after) / base_s * (dur_s > w / 1e9 ? dur_s : w / 1e9);
+		double w_s = (double)w / 1e9;
+		double long_s = dur_s > w_s ? dur_s : w_s; /* the burst, at least the window */
+		double expected = (double)(before + after) / base_s * long_s;
 		/* and a baseline is only one if it was watched for longer than the burst */
 		bool ok = n >= MIN_MEMBERS && (double)n >= RATE_FACTOR * expected &&
-		          before_s + after_s >= BASELINE_SPAN_FACTOR * (dur_s > w / 1e9 ? dur_s : w / 1e9);
+		          before_s + after_s >= BASELINE_SPAN_FACTOR * long_s;
 
 		if (ok && rules[fam].coexist) {
 			size_t open = 0;
@@ -1328,7 +1329,10 @@ double incidents_sparkline(const struct incidents *d, unsigned cols, char *out, 
 		double z = (double)(inc->end_ns - tl->origin_ns) / span_ns * cols;
 
 		for (unsigned c = a < 0 ? 0 : (unsigned)a; c <= (unsigned)z && c < cols; c++)
-			mark[c] = mark[c] == ' ' ? (char)('0' + inc->number % 10) : '*';
+			if (mark[c] == ' ')
+				mark[c] = "0123456789"[inc->number % 10];
+			else
+				mark[c] = '*';
 	}
 	for (unsigned c = 0; c < cols; c++) {
 		if (per[c] == 0) {

@@ -111,14 +111,14 @@ static void test_server_exit(void)
 	uint64_t burst_first = 0;
 
 	for (int i = 0; i < 400; i++) { /* 40 s of background */
-		struct flow_record bg = client_closed(1, (uint8_t)i, T0 + i * 100 * MS,
-		                                      T0 + i * 100 * MS + 50 * MS);
+		struct flow_record bg = client_closed(1, (uint8_t)i, T0 + (int64_t)i * 100 * MS,
+		                                      T0 + (int64_t)i * 100 * MS + 50 * MS);
 
 		CU_ASSERT_EQUAL(incidents_add(d, &bg), 0);
 		if (i == 200) {
 			for (int k = 0; k < 200; k++) {
-				struct flow_record r = server_closed(2, (uint8_t)k, T0 + k * 50 * MS,
-				                                     T0 + 20 * SEC + k * 25000, k % 3 == 0);
+				struct flow_record r = server_closed(2, (uint8_t)k, T0 + (int64_t)k * 50 * MS,
+				                                     T0 + 20 * SEC + (int64_t)k * 25000, k % 3 == 0);
 
 				if (!burst_first)
 					burst_first = r.id;
@@ -131,7 +131,7 @@ static void test_server_exit(void)
 	CU_ASSERT_EQUAL(g.inc[0].kind, INCIDENT_SERVER_EXIT);
 	CU_ASSERT_EQUAL(g.inc[0].n_members, 200);
 	CU_ASSERT_EQUAL(g.inc[0].start_ns, T0 + 20 * SEC);
-	CU_ASSERT_EQUAL(g.inc[0].end_ns, T0 + 20 * SEC + 199 * 25000);
+	CU_ASSERT_EQUAL(g.inc[0].end_ns, T0 + 20 * SEC + 199LL * 25000);
 	CU_ASSERT_EQUAL(g.members[0][0], burst_first);
 	CU_ASSERT_EQUAL(g.inc[0].by_class[CLOSE_RST_UNREAD_DATA], 67);
 	CU_ASSERT(g.inc[0].rate_during > 1000.0);
@@ -159,7 +159,7 @@ static void test_keepalive_sweep(void)
 	struct incidents *d = make(&g, false);
 
 	for (int k = 0; k < 50; k++) {
-		struct flow_record r = server_closed(2, (uint8_t)k, T0 + k * 10 * MS, T0 + 10 * SEC + k * MS,
+		struct flow_record r = server_closed(2, (uint8_t)k, T0 + (int64_t)k * 10 * MS, T0 + 10 * SEC + k * MS,
 		                                     false);
 		incidents_add(d, &r);
 	}
@@ -184,7 +184,7 @@ static void test_steady_stream_is_no_incident(void)
 
 	for (int i = 0; i < 3000; i++) {
 		struct flow_record r = server_closed((uint8_t)(i / 250), (uint8_t)i, T0 - 5 * SEC,
-		                                     T0 + i * 20 * MS, false);
+		                                     T0 + (int64_t)i * 20 * MS, false);
 
 		incidents_add(d, &r);
 	}
@@ -206,7 +206,7 @@ static void test_load_test_is_no_incident(void)
 	struct incidents *d = make(&g, false);
 
 	for (int k = 0; k < 150; k++) {
-		int64_t start = T0 + 10 * SEC + k * 200000;
+		int64_t start = T0 + 10 * SEC + (int64_t)k * 200000;
 		struct flow_record r = server_closed(2, (uint8_t)k, start, start + 5 * MS, false);
 
 		incidents_add(d, &r);
@@ -241,7 +241,7 @@ static void test_path_and_syn_kinds(void)
 	struct incidents *d = make(&g, false);
 
 	for (int k = 0; k < 40; k++) { /* forged resets within 800 ms */
-		struct flow_record r = conn(1, (uint8_t)k, 1, T0, T0 + 10 * SEC + k * 20 * MS);
+		struct flow_record r = conn(1, (uint8_t)k, 1, T0, T0 + 10 * SEC + (int64_t)k * 20 * MS);
 
 		r.close_class = CLOSE_RST_ABORT;
 		r.closer = CLOSER_SERVER;
@@ -254,7 +254,7 @@ static void test_path_and_syn_kinds(void)
 		r.close_class = CLOSE_PEER_VANISHED;
 		r.closer = CLOSER_CLIENT;
 		r.n_evidence = 1;
-		r.evidence[0].ts_ns = T0 + 30 * SEC + k * 10 * MS;
+		r.evidence[0].ts_ns = T0 + 30 * SEC + (int64_t)k * 10 * MS;
 		r.evidence[0].note = "first segment never answered";
 		incidents_add(d, &r);
 	}
