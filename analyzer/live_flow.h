@@ -18,8 +18,8 @@
  *   TTL (no reader needs it), its frame number relative to the flow's first frame.
  * - Counters that cannot exceed 2^32 in practice are 32 bits; flags are bits; 64-bit members are
  *   4-byte aligned, so no struct has padding.
- * Sizes (bytes): live_flow 352, live_dir 100, live_silent 64, live_snap 20; blocks: live_fin
- * 120, live_rare 132 (136 in its pool), live_sched 32 (data), 48 (SYN) or 120 (past
+ * Sizes (bytes): live_flow 384, live_dir 116, live_silent 64, live_snap 20; blocks: live_fin
+ * 120, live_rare 156 (160 in its pool), live_sched 32 (data), 48 (SYN) or 120 (past
  * SCHED_INLINE entries), live_far 120, IPv6 addresses 32. They are checked below
  * (_Static_assert): a change that grows them has to say so here.
  */
@@ -116,7 +116,19 @@ struct live_dir {
 	live_u64 payload_bytes;
 	struct live_snap last;          /* last segment of any kind */
 	struct live_snap last_payload;
+	/* The round trip from the capture point to the *peer* of this side and back, measured on
+	 * this side's segments (tracker.c track_rtt): the sequence number that ends the segment
+	 * being timed, and when it was seen (microseconds after first_ts_ns, + 1; 0: none). */
+	uint32_t rtt_probe_end;
+	uint32_t rtt_probe_us;
+	/* This side's round trip (capture point -> this side -> capture point), microseconds, the
+	 * smallest sample; LIVE_RTT_FROM_DATA set when no handshake sample was had. 0: unknown. */
+	uint32_t rtt_us;
+	/* When this side's ACK field last moved forward (microseconds after first_ts_ns): the
+	 * first of its segments carrying max_ack, the one a reset taking its seq from it answers. */
+	uint32_t ack_since_us;
 };
+#define LIVE_RTT_FROM_DATA (1u << 31)
 
 /* struct silent_run, live. */
 struct live_silent {
@@ -163,6 +175,14 @@ struct live_rare {
 	uint8_t reuse_time_wait;
 	uint8_t reused;
 	uint32_t far;                  /* handle of the flow's struct live_far, 0: none */
+	/* The first RST in its sender's sequence space (classify.c: which kind of reset it is). */
+	uint32_t rst_own_next;         /* its sender's next sequence number then */
+	uint32_t rst_own_ack;          /* the highest ACK its sender had sent before it */
+	uint32_t rst_ack_since_us;     /* the peer's first segment carrying its current ACK (µs) */
+	uint8_t rst_own_bits;          /* its sender's enum flow_dir_bit then */
+	uint8_t odd_rst_ttl[2];        /* TTL of each side's first RST that does not fit it */
+	uint8_t spare;
+	uint32_t odd_rst_frame[2];     /* that RST's relative frame; 0: none */
 };
 
 /* struct sched. Entry 0 (always 0 µs after t0) is implied. A data schedule's first and last
@@ -228,11 +248,11 @@ struct live_flow {
 };
 
 _Static_assert(sizeof(struct live_snap) == 20, "live_snap size");
-_Static_assert(sizeof(struct live_dir) == 100, "live_dir size");
+_Static_assert(sizeof(struct live_dir) == 116, "live_dir size");
 _Static_assert(sizeof(struct live_silent) == 64, "live_silent size");
-_Static_assert(sizeof(struct live_flow) == 352, "live_flow size");
+_Static_assert(sizeof(struct live_flow) == 384, "live_flow size");
 _Static_assert(sizeof(struct live_fin) == 120, "live_fin size");
-_Static_assert(sizeof(struct live_rare) == 132, "live_rare size");
+_Static_assert(sizeof(struct live_rare) == 156, "live_rare size");
 _Static_assert(sizeof(struct live_far) == 120, "live_far size");
 _Static_assert(LIVE_SCHED_BYTES(LIVE_SCHED_DATA) == 32 && LIVE_SCHED_BYTES(LIVE_SCHED_SYN) == 48 &&
                    LIVE_SCHED_BYTES(LIVE_SCHED_BIG) == 116,

@@ -257,19 +257,18 @@ static void track_ip_habits(struct live_dir *me, const struct tcp_segment *seg)
 	me->bits |= DIR_ID_KNOWN;
 }
 
-/* 1: the side's IDs count up (a reset from it should continue them), 0: they do not (random),
- * 2: nothing known (IPv6, or no nonzero ID seen, or a host-wide counter, which the host's other
- * traffic moves on, last read more than a second before the reset at `ts_ns`). */
-static uint8_t ip_id_counter(const struct flow_store *st, const struct live_flow *f,
-                             const struct live_dir *me, const struct tcp_segment *seg,
-                             int64_t ts_ns)
+/* 1: the side's IDs count up by one per segment, as Linux numbers a socket's segments (a reset
+ * from that socket continues them), 0: they do not (random, as BSD and macOS), 2: nothing known
+ * (IPv6, or too few nonzero IDs seen), 3: a host-wide counter (Windows, older BSDs), which the
+ * host's other traffic moves on: a reset's ID may be anything after it, never proof. */
+static uint8_t ip_id_counter(const struct live_dir *me, const struct tcp_segment *seg)
 {
 	if (seg->src.family != 4 || !(me->bits & DIR_ID_KNOWN) || me->ip_id_steps < 2)
 		return 2;
 	if (me->ip_id_jumps > me->ip_id_steps / 8)
 		return 0;
-	if (me->ip_id_wide && ts_ns - live_snap_ts(st, f, &me->last) > 1000000000)
-		return 2;
+	if (me->ip_id_wide)
+		return 3;
 	return 1;
 }
 
@@ -567,9 +566,74 @@ static bool track_sequence(struct flow_store *st, struct live_flow *f, enum flow
 	return false;
 }
 
+/* Microseconds from the flow's first timestamp to ts_ns, saturating (0 before it). */
+static uint32_t us_since_first(const struct live_flow *f, int64_t ts_ns)
+{
+	int64_t us = (ts_ns - f->first_ts_ns) / 1000;
+
+	return us <= 0 ? 0 : us >= UINT32_MAX - 1 ? UINT32_MAX - 2 : (uint32_t)us;
+}
+
+/* The round trip from the capture point to each side: the time from a segment the capture saw
+ * going to a side until that side's ACK of it came back past the capture point (RFC 6298 §3: not
+ * on retransmitted segments, Karn's algorithm). One segment per direction is timed at a time.
+ * The handshake's SYN -> SYN+ACK and SYN+ACK -> ACK are answered by the kernel at once; data
+ * may be acknowledged late (delayed ACK, up to 40 ms on Linux, 200 ms on Windows) or with the
+ * application's answer, so the smallest sample is kept and a handshake sample is preferred. A
+ * capture that holds every frame twice (a mirror port seen twice) times from the first copy. */
+static void track_rtt(const struct flow_store *st, struct live_flow *f, enum flow_direction d,
+                      const struct tcp_segment *seg, int64_t ts_ns)
+{
+	struct live_dir *me = &f->dir[d];
+	struct live_dir *peer = &f->dir[!d];
+	uint32_t now = us_since_first(f, ts_ns);
+	uint32_t span = seg->payload_len + ((seg->flags & TCP_SYN) ? 1u : 0u) +
+	                ((seg->flags & TCP_FIN) ? 1u : 0u);
+
+	if (seg->flags & TCP_RST)
+		return;
+	/* This segment acknowledges the peer's timed one: a sample of this side's round trip. */
+	if ((seg->flags & TCP_ACK) && peer->rtt_probe_us && seq_ge(seg->ack, peer->rtt_probe_end)) {
+		bool handshake = (peer->bits & DIR_SYN_SEEN) && peer->rtt_probe_end == peer->isn + 1;
+		uint32_t sample = now - (peer->rtt_probe_us - 1);
+		uint32_t had = me->rtt_us & ~LIVE_RTT_FROM_DATA;
+		bool had_handshake = me->rtt_us && !(me->rtt_us & LIVE_RTT_FROM_DATA);
+
+		if (sample == 0)
+			sample = 1;
+		if (sample >= LIVE_RTT_FROM_DATA)
+			sample = LIVE_RTT_FROM_DATA - 1;
+		if (handshake && (!had_handshake || sample < had))
+			me->rtt_us = sample;
+		else if (!handshake && !had_handshake && (!had || sample < had))
+			me->rtt_us = sample | LIVE_RTT_FROM_DATA;
+		peer->rtt_probe_us = 0;
+	}
+	if (span == 0)
+		return;
+	if (!(me->bits & DIR_SEQ_KNOWN)) {
+		if (!(seg->flags & TCP_SYN))
+			return; /* midstream: where its sequence space is is not known yet */
+	} else if (seq_lt(seg->seq, me->next_seq)) {
+		/* A retransmission: the timed segment's answer can no longer be told apart, unless
+		 * this is the same frame captured twice (the peer said nothing in between). */
+		bool twice = me->rtt_probe_us && seg->seq + span == me->rtt_probe_end &&
+		             live_snap_ts(st, f, &peer->last) < f->first_ts_ns +
+		                                                    (int64_t)(me->rtt_probe_us - 1) * 1000;
+
+		if (!twice && me->rtt_probe_us && seq_gt(me->rtt_probe_end, seg->seq))
+			me->rtt_probe_us = 0;
+		return;
+	}
+	if (!me->rtt_probe_us) {
+		me->rtt_probe_end = seg->seq + span;
+		me->rtt_probe_us = now + 1;
+	}
+}
+
 /* What the sender's ACK field says about the peer's data and FIN. */
 static void track_ack(struct flow_store *st, struct live_flow *f, enum flow_direction d,
-                      const struct tcp_segment *seg, const struct live_snap *snap)
+                      const struct tcp_segment *seg, const struct live_snap *snap, int64_t ts_ns)
 {
 	struct live_dir *me = &f->dir[d];
 	struct live_dir *peer = &f->dir[!d];
@@ -579,6 +643,7 @@ static void track_ack(struct flow_store *st, struct live_flow *f, enum flow_dire
 	if (!(me->bits & DIR_ACK_KNOWN) || seq_gt(seg->ack, me->max_ack)) {
 		me->max_ack = seg->ack;
 		me->bits |= DIR_ACK_KNOWN;
+		me->ack_since_us = us_since_first(f, ts_ns);
 	}
 	/* ACKs for bytes the capture never showed: the capture missed segments (RFC 9293 §3.10.7.4
 	 * makes a real stack ignore an ACK of unsent data, so the data was sent). */
@@ -617,8 +682,17 @@ static void update_states(const struct flow_store *st, struct live_flow *f,
 	f->state[!d] = (uint8_t)tcp_state_on_receive((enum tcp_state)f->state[!d], &recv_ev);
 }
 
+/* Does a RST's TTL / hop limit fit the side it names? Its other segments had one TTL, or, after
+ * a route change (or behind a device that answers handshakes for it), its latest one. */
+static bool rst_ttl_fits(const struct live_dir *me, uint8_t ttl)
+{
+	if (!(me->bits & DIR_TTL_KNOWN))
+		return true;
+	return ttl == me->ttl_last || (!(me->bits & DIR_TTL_VARIES) && ttl == me->ttl);
+}
+
 static void track_rst(struct flow_store *st, struct live_flow *f, enum flow_direction d,
-                      const struct tcp_segment *seg, const struct live_snap *snap, int64_t ts_ns)
+                      const struct tcp_segment *seg, const struct live_snap *snap)
 {
 	struct live_dir *me = &f->dir[d];
 	struct live_rare *r = rare(st, f);
@@ -631,7 +705,13 @@ static void track_rst(struct flow_store *st, struct live_flow *f, enum flow_dire
 		r->rst_ttl[d] = seg->ttl;
 		r->rst_ip_id[d] = seg->ip_id;
 		r->rst_prev_ip_id[d] = me->last_ip_id;
-		r->rst_id_counter[d] = ip_id_counter(st, f, me, seg, ts_ns);
+		r->rst_id_counter[d] = ip_id_counter(me, seg);
+	}
+	/* Every reset is held to its side's TTL: a box in the path may reset what the endpoint
+	 * already ended, or the segments still in flight after it. */
+	if (!r->odd_rst_frame[d] && !rst_ttl_fits(me, seg->ttl)) {
+		r->odd_rst_frame[d] = snap->frame;
+		r->odd_rst_ttl[d] = seg->ttl;
 	}
 	if (!r->first_rst.frame) {
 		r->first_rst = *snap;
@@ -639,6 +719,10 @@ static void track_rst(struct flow_store *st, struct live_flow *f, enum flow_dire
 		copy_snap(st, f, LIVE_SLOT_RST_ANSWERS, &r->rst_answers, &f->dir[!d].last,
 		          live_snap_ts(st, f, &f->dir[!d].last));
 		r->rst_unread_bytes = me->bytes_in_since_own_payload;
+		r->rst_own_next = me->next_seq;
+		r->rst_own_ack = me->max_ack;
+		r->rst_own_bits = me->bits;
+		r->rst_ack_since_us = f->dir[!d].ack_since_us;
 	}
 }
 
@@ -722,13 +806,14 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 		                : 0;
 
 	update_states(st, f, d, seg);
+	track_rtt(st, f, d, seg, ts_ns); /* before track_sequence moves next_seq */
 	probe = track_sequence(st, f, d, seg, &snap, ts_ns, gap_ns);
-	track_ack(st, f, d, seg, &snap);
+	track_ack(st, f, d, seg, &snap, ts_ns);
 	if (gap_ns >= ((int64_t)f->max_gap_ms + 1) * 1000000) /* ms_saturating(gap_ns) > max_gap_ms */
 		f->max_gap_ms = ms_saturating(gap_ns);
 
 	if (seg->flags & TCP_RST) {
-		track_rst(st, f, d, seg, &snap, ts_ns);
+		track_rst(st, f, d, seg, &snap);
 	} else {
 		if (window == 0 && me->window != 0 && me->packets > 1 && me->zero_windows != UINT16_MAX)
 			me->zero_windows++;
