@@ -7,6 +7,7 @@
  * checked line by line. Exits non-zero when any assertion failed.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,15 @@ static void make_records(struct flow_record r[N_RECORDS])
 	r[1].client = (struct flow_endpoint){ ip6(1), 51000 };
 	r[1].server = (struct flow_endpoint){ ip6(2), 443 };
 	r[1].roles_inferred = true;
+	r[1].confidence = CONFIDENCE_AMBIGUOUS;
+	r[1].reset_origin = RESET_ORIGIN_SOCKET;
+	r[1].n_alternatives = 1;
+	r[1].alternatives[0] = (struct close_alternative){ CLOSE_RST_UNREAD_DATA,
+	                                                   "read \"or\" not, ; the wire\ncannot tell" };
+	r[1].rtt_us[FROM_CLIENT] = 61;
+	r[1].rtt_us[FROM_SERVER] = 165468;
+	r[1].rtt_from_data[FROM_SERVER] = true;
+	r[1].vantage = VANTAGE_CLIENT;
 	r[1].first_ts_ns = 1764000002123456000;
 	r[1].last_ts_ns = 1764000003000001000;
 	r[1].packets[FROM_CLIENT] = 3;
@@ -631,7 +641,7 @@ static void expect_flow(json_t *o, const struct flow_record *r)
 	size_t n_mod = 0;
 
 	CU_ASSERT_FATAL(json_is_object(o));
-	EXPECT_KEYS(o, 16);
+	EXPECT_KEYS(o, 18);
 	EXPECT_INT(o, "id", (json_int_t)r->id);
 	EXPECT_STR(o, "capture", r->capture);
 	expect_endpoint(o, "client", ip_addr_format(&r->client.addr, ip, sizeof ip), r->client.port, __LINE__);
@@ -645,7 +655,42 @@ static void expect_flow(json_t *o, const struct flow_record *r)
 
 	close = json_object_get(o, "close");
 	CU_ASSERT_FATAL(json_is_object(close));
-	EXPECT_KEYS(close, 6);
+	EXPECT_KEYS(close, 9);
+	EXPECT_STR(close, "reset", reset_origin_name(r->reset_origin));
+	EXPECT_STR(close, "confidence", confidence_name(r->confidence));
+	{
+		json_t *alts = json_object_get(close, "alternatives");
+
+		CU_ASSERT_FATAL(json_is_array(alts));
+		CU_ASSERT_EQUAL_FATAL(json_array_size(alts), r->n_alternatives);
+		for (unsigned i = 0; i < r->n_alternatives; i++) {
+			json_t *a = json_array_get(alts, i);
+
+			EXPECT_KEYS(a, 2);
+			EXPECT_STR(a, "class", close_class_name(r->alternatives[i].cls));
+			EXPECT_STR(a, "why", r->alternatives[i].why);
+		}
+	}
+	{
+		json_t *rtt = json_object_get(o, "rtt");
+
+		CU_ASSERT_FATAL(json_is_object(rtt));
+		EXPECT_KEYS(rtt, 3);
+		for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
+			json_t *v = json_object_get(rtt, d == FROM_CLIENT ? "client" : "server");
+
+			if (!r->rtt_us[d]) {
+				CU_ASSERT(json_is_null(v));
+			} else {
+				CU_ASSERT(json_is_real(v) &&
+				          fabs(json_real_value(v) - r->rtt_us[d] / 1000.0) < 1e-9);
+			}
+		}
+		EXPECT_STR(rtt, "basis", !r->rtt_us[0] && !r->rtt_us[1] ? NULL
+		                         : r->rtt_from_data[0] || r->rtt_from_data[1] ? "data"
+		                                                                      : "handshake");
+		EXPECT_STR(o, "vantage", vantage_name(r->vantage));
+	}
 	EXPECT_STR(close, "class", close_class_name(r->close_class));
 	EXPECT_STR(close, "detail", r->close_detail);
 	EXPECT_STR(close, "closer", closer_name(r->closer));
@@ -794,7 +839,9 @@ static void test_json_document(void)
 		"\"note\":\"FIN from the client\"},"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out,
 		"\"state\":{\"client\":\"TIME-WAIT\",\"server\":\"CLOSED\"},"
-		"\"retransmissions\":{\"client\":1,\"server\":0},\"keepalive_probes\":0,\"modifiers\":[],"
+		"\"retransmissions\":{\"client\":1,\"server\":0},\"keepalive_probes\":0,"
+		"\"rtt\":{\"client\":null,\"server\":null,\"basis\":null},\"vantage\":\"unknown\","
+		"\"modifiers\":[],"
 		"\"diagnosis\":{\"middlebox\":null,\"idle_timeout\":null,\"close_wait\":null,"
 		"\"time_wait\":\"client\",\"time_wait_reuse\":null,"
 		"\"timers\":{\"client\":null,\"server\":null},\"stack\":{\"client\":null,\"server\":null}}}"));
@@ -1076,7 +1123,7 @@ static void test_ndjson_empty_run_is_empty(void)
 
 /* --- CSV -------------------------------------------------------------------------------------- */
 
-#define CSV_COLUMNS 43
+#define CSV_COLUMNS 48
 #define CSV_ROWS_MAX 8
 
 struct csv_table {
@@ -1137,7 +1184,8 @@ static const char *const csv_header[CSV_COLUMNS] = {
 	"diagnosis_close_wait_side", "diagnosis_close_wait_s", "diagnosis_close_wait_still_open",
 	"diagnosis_time_wait", "diagnosis_time_wait_reuse_held_by", "diagnosis_time_wait_reuse_s",
 	"diagnosis_timers_client", "diagnosis_timers_server", "diagnosis_stack_client",
-	"diagnosis_stack_server",
+	"diagnosis_stack_server", "close_confidence", "close_alternatives", "rtt_client_ms",
+	"rtt_server_ms", "vantage",
 };
 
 /* The value of column `name` in row `row`; want NULL: the field is empty and unquoted. */
@@ -1229,6 +1277,15 @@ static void test_csv_round_trips(void)
 	EXPECT_CELL(&t, 2, "diagnosis_time_wait", NULL);
 	EXPECT_CELL(&t, 2, "diagnosis_stack_client", NULL);
 	EXPECT_CELL(&t, 2, "diagnosis_stack_server", "linux");
+	EXPECT_CELL(&t, 2, "close_confidence", "ambiguous");
+	EXPECT_CELL(&t, 2, "close_alternatives", "rst_unread_data");
+	EXPECT_CELL(&t, 2, "rtt_client_ms", "0.061");
+	EXPECT_CELL(&t, 2, "rtt_server_ms", "165.468");
+	EXPECT_CELL(&t, 2, "vantage", "client");
+	EXPECT_CELL(&t, 1, "close_confidence", "certain");
+	EXPECT_CELL(&t, 1, "close_alternatives", "");
+	EXPECT_CELL(&t, 1, "rtt_client_ms", NULL);
+	EXPECT_CELL(&t, 1, "vantage", "unknown");
 
 	EXPECT_CELL(&t, 3, "close_class", "syn_unanswered");
 	EXPECT_CELL(&t, 3, "close_closer", NULL);
