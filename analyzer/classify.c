@@ -859,6 +859,18 @@ static void check_time_wait(const struct flow *f, struct flow_record *rec)
 	tw->accepted = f->synack_seen;
 }
 
+/* Both FINs were sent and acknowledged before the first reset: the connection had ended
+ * gracefully, and a reset after that (a firewall sweeping the finished connection, a stray
+ * segment answered) does not change how it ended. */
+static bool closed_before_reset(const struct flow *f)
+{
+	const struct flow_dir *c = &f->dir[FROM_CLIENT], *s = &f->dir[FROM_SERVER];
+	uint32_t rst = f->rare->first_rst.frame;
+
+	return c->fin_ack.frame && s->fin_ack.frame && c->fin_ack.frame < rst &&
+	       s->fin_ack.frame < rst;
+}
+
 /* The round trips from the capture point to the two sides, and where the capture point is: next
  * to a side whose round trip is at most a quarter of the other's, else between them (or, both
  * near, on one host or LAN). */
@@ -907,7 +919,7 @@ void classify_flow(const struct flow *f, const struct classify_context *ctx,
 	if (try_syn_unanswered(f, rec) || try_refused(f, rec) || try_keepalive(f, rec) ||
 	    try_vanished(f, ctx, rec)) {
 		/* decided */
-	} else if (f->rare && f->rare->first_rst.frame) {
+	} else if (f->rare && f->rare->first_rst.frame && !closed_before_reset(f)) {
 		classify_reset(f, rec);
 	} else if (!try_fins(f, rec)) {
 		classify_no_close(f, ctx, rec);

@@ -369,6 +369,21 @@ static inline enum flow_direction live_direction(const struct flow_store *st,
 	                                                                    : FROM_SERVER;
 }
 
+/* The window `seg` (sent in direction `d`) advertises, in bytes: RFC 7323 §2.2, scaling applies
+ * only when both SYNs carried the option, never to a SYN. */
+static inline uint32_t live_scaled_window(const struct live_flow *f, enum flow_direction d,
+                                          const struct tcp_segment *seg)
+{
+	const struct live_dir *me = &f->dir[d];
+	const struct live_dir *peer = &f->dir[!d];
+
+	if (seg->flags & TCP_SYN)
+		return seg->window;
+	if ((me->bits & DIR_WSCALE) && (peer->bits & DIR_WSCALE))
+		return (uint32_t)seg->window << me->wscale;
+	return seg->window;
+}
+
 /* Endpoint `side` of `f`. */
 void live_endpoint(const struct flow_store *st, const struct live_flow *f, int side,
                    struct flow_endpoint *out);

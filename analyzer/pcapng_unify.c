@@ -3,7 +3,6 @@
  * length (pcapng §3.1), the whole block, rewritten where needed, then handed on. A block whose
  * length is impossible ends the rewriting: the rest is passed on untouched, for libpcap to report
  * as damaged. */
-#define _GNU_SOURCE
 #include "pcapng_unify.h"
 
 #include <stdbool.h>

@@ -432,20 +432,6 @@ static void set_first_ts(struct flow_store *st, struct live_flow *f, int64_t ts_
 	}
 }
 
-/* RFC 7323 §2.2: scaling applies only when both SYNs carried the option, never to a SYN. */
-static uint32_t scaled_window(const struct live_flow *f, enum flow_direction d,
-                              const struct tcp_segment *seg)
-{
-	const struct live_dir *me = &f->dir[d];
-	const struct live_dir *peer = &f->dir[!d];
-
-	if (seg->flags & TCP_SYN)
-		return seg->window;
-	if ((me->bits & DIR_WSCALE) && (peer->bits & DIR_WSCALE))
-		return (uint32_t)seg->window << me->wscale;
-	return seg->window;
-}
-
 /* A keepalive probe (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6): no SYN/FIN/RST, no data (Linux) or one
  * garbage byte (Windows, old BSD), seq = next sequence number - 1, sent when the peer has
  * acknowledged everything. A zero-window probe has the same shape (Linux tcp_xmit_probe_skb);
@@ -755,7 +741,7 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 {
 	struct live_dir *me = &f->dir[d];
 	struct live_dir *peer = &f->dir[!d];
-	uint32_t window = scaled_window(f, d, seg);
+	uint32_t window = live_scaled_window(f, d, seg);
 	struct live_snap snap;
 	/* The silence before this segment (none before the flow's first). */
 	int64_t gap_ns = (f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets) != 0

@@ -10,7 +10,6 @@
  * - libpcap reads the rewritten stream to its end or its error without trouble, and every
  *   record it returns is within the input's size.
  */
-#define _GNU_SOURCE
 #include <pcap/pcap.h>
 #include <string.h>
 
