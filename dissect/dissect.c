@@ -300,6 +300,8 @@ static enum dissect_result dissect_tcp(const uint8_t *buf, size_t lim, size_t of
 	tcp_options(buf, off + min_size(hlen, avail), off + TCP_HDR_MIN, seg);
 
 	seg->payload_len = (uint32_t)(declared - hlen);
+	/* The callers set header_len to the IP header's length (Zeek's *_ip_bytes count both). */
+	seg->header_len = (uint16_t)(seg->header_len + hlen);
 	seg->payload_captured = avail > hlen ? (uint32_t)(avail - hlen) : 0;
 	if (seg->payload_captured < seg->payload_len)
 		seg->truncated = true;
@@ -351,6 +353,7 @@ static enum dissect_result dissect_ipv4(const uint8_t *buf, size_t len, size_t o
 	seg->ip_id = id;
 	/* Total Length bounds the packet: bytes past it are link padding. If it claims more than
 	 * was captured, TCP sees what is there. */
+	seg->header_len = (uint16_t)ihl;
 	return dissect_tcp(buf, off + min_size(total, avail), off + ihl, total - ihl, seg);
 }
 
@@ -399,6 +402,7 @@ static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t o
 			seg->dst.family = 6;
 			seg->ttl = hlim;
 			seg->ip_id = 0;
+			seg->header_len = (uint16_t)(pos - off);
 			return dissect_tcp(buf, lim, pos, declared - used, seg);
 		case IPPROTO_NUM_FRAGMENT: {
 			uint16_t offm = 0;

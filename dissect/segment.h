@@ -66,6 +66,7 @@ struct tcp_segment {
 	uint16_t window;          /* as on the wire, not yet scaled */
 	uint32_t payload_len;     /* TCP payload length the IP header declares */
 	uint32_t payload_captured; /* how many of those bytes the capture holds */
+	uint16_t header_len;      /* IP and TCP header bytes (IPv6 extension headers included) */
 	bool truncated;           /* snaplen cut the TCP options or the payload */
 	uint8_t ttl;              /* IPv4 TTL or IPv6 hop limit */
 	uint16_t ip_id;           /* IPv4 identification; 0 for IPv6 */

@@ -46,6 +46,8 @@ static const char *const columns[] = {
 	"diagnosis_time_wait", "diagnosis_time_wait_reuse_held_by", "diagnosis_time_wait_reuse_s",
 	"diagnosis_timers_client", "diagnosis_timers_server", "diagnosis_stack_client",
 	"diagnosis_stack_server",
+	/* What Zeek's conn.log says (flow_record.h struct zeek_fields). */
+	"zeek_uid", "zeek_orig", "zeek_conn_state", "zeek_history", "zeek_missed_bytes",
 	/* Added later, at the end so that existing column positions hold. */
 	"close_confidence", "close_alternatives", "rtt_client_ms", "rtt_server_ms", "vantage",
 };
@@ -325,6 +327,11 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	}
 	rbuf_putc(row, '"');
 	diagnosis_fields(cw, &f->diagnosis);
+	put_str(row, f->zeek.uid[0] ? f->zeek.uid : NULL);
+	put_name(row, direction_name((enum flow_direction)f->zeek.orig));
+	put_str(row, f->zeek.conn_state);
+	put_name(row, f->zeek.history);
+	put_u64(row, f->zeek.missed_bytes);
 
 	put_name(row, confidence_name(f->confidence));
 	RBUF_LIT(row, ",\"");

@@ -508,6 +508,22 @@ time_wait:
 }
 
 /* Appends the flow object of DESIGN §4, on one line, without a line end. */
+/* ,"zeek":{...}: what Zeek's conn.log says (letters and digits only: names). */
+static void put_zeek(struct rbuf *b, const struct zeek_fields *z)
+{
+	RBUF_LIT(b, ",\"zeek\":{\"uid\":");
+	put_name(b, z->uid[0] ? z->uid : NULL);
+	RBUF_LIT(b, ",\"orig\":");
+	put_name(b, direction_name((enum flow_direction)z->orig));
+	RBUF_LIT(b, ",\"conn_state\":");
+	put_name(b, z->conn_state);
+	RBUF_LIT(b, ",\"history\":");
+	put_name(b, z->history);
+	RBUF_LIT(b, ",\"missed_bytes\":");
+	rbuf_u64(b, z->missed_bytes);
+	rbuf_putc(b, '}');
+}
+
 static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record *f)
 {
 	unsigned n_evidence = f->n_evidence < FLOW_EVIDENCE_MAX ? f->n_evidence : FLOW_EVIDENCE_MAX;
@@ -651,6 +667,7 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 	}
 	RBUF_LIT(b, "],\"diagnosis\":");
 	put_diagnosis(b, &f->diagnosis);
+	put_zeek(b, &f->zeek);
 	rbuf_putc(b, '}');
 }
 
@@ -739,6 +756,13 @@ static json_t *build_captures(struct json_writer *jw, const struct run_summary *
 				      "skipped", build_skipped(jw, c),
 				      "error", jstring(jw, c->error));
 
+		/* A live capture also says what the kernel dropped: the report misses those. */
+		if (o && c->live &&
+		    (json_object_set_new(o, "live", json_true()) != 0 ||
+		     json_object_set_new(o, "kernel_dropped", jcount(c->kernel_dropped)) != 0)) {
+			json_decref(o);
+			o = NULL;
+		}
 		if (json_array_append_new(a, o) != 0) {
 			json_decref(a);
 			return NULL;

@@ -51,10 +51,11 @@ void put_endpoint(struct rbuf *b, const struct flow_endpoint *e);
 size_t endpoint_width(const struct flow_endpoint *e);
 unsigned digits_of(uint64_t v);
 
-/* "client" / "server" for a direction; "the client" style is left to the caller. */
+/* "client" / "server" for a direction (direction_name(), the one place that names it); "the
+ * client" style is left to the caller. */
 static inline const char *side_word(unsigned from)
 {
-	return from == FROM_CLIENT ? "client" : "server";
+	return direction_name((enum flow_direction)from);
 }
 
 #endif

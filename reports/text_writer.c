@@ -574,6 +574,11 @@ static void print_captures(struct text_writer *tw, const struct run_summary *s)
 		RBUF_LIT(b, " bytes");
 		if (c->ts_nano)
 			RBUF_LIT(b, ", nanosecond timestamps");
+		if (c->live) {
+			RBUF_LIT(b, ", live: ");
+			put_grouped(b, c->kernel_dropped);
+			RBUF_LIT(b, " dropped by the kernel");
+		}
 		emit_line(tw);
 	}
 	if (any_skipped) {

@@ -17,6 +17,8 @@ static const struct {
 	[REPORT_MARKDOWN] = { "markdown", report_markdown_create },
 	[REPORT_SVG] = { "svg", report_svg_create },
 	[REPORT_HTML] = { "html", report_html_create },
+	[REPORT_ZEEK] = { "zeek", report_zeek_create },
+	[REPORT_ZEEK_JSON] = { "zeek-json", report_zeek_json_create },
 };
 _Static_assert(sizeof formats / sizeof formats[0] == REPORT_FORMAT_COUNT, "a format has no entry");
 

@@ -23,10 +23,13 @@ enum report_format {
 	REPORT_MARKDOWN,
 	REPORT_SVG,
 	REPORT_HTML,
+	REPORT_ZEEK,      /* Zeek's conn.log (TSV) */
+	REPORT_ZEEK_JSON, /* Zeek's conn.log as JSON lines */
 	REPORT_FORMAT_COUNT
 };
 
-/* Parses "text", "json", "ndjson", "csv", "markdown" (or "md"), "svg", "html";
+/* Parses "text", "json", "ndjson", "csv", "markdown" (or "md"), "svg", "html", "zeek",
+ * "zeek-json";
  * REPORT_FORMAT_COUNT when unknown. */
 enum report_format report_format_from_name(const char *name);
 
@@ -49,6 +52,8 @@ struct capture_stats {
 	unsigned n_skipped;
 	struct skip_count skipped[SKIP_REASONS_MAX]; /* only reasons with a count > 0 */
 	const char *error;       /* NULL, or the one-line problem found in this file */
+	bool live;               /* a live capture: `path` is the interface */
+	uint64_t kernel_dropped; /* live: packets the kernel or the interface dropped (pcap_stats) */
 };
 
 /* Everything known at the end of the run. */
@@ -82,7 +87,7 @@ struct writer_options {
 	                        * the end of the capture is reported as stuck half-closed */
 };
 
-/* The same default as the classifier's (analyzer/classify.h DEFAULT_CLOSE_WAIT_NS): one
+/* The same default as the classifier's (analyzer/inference/classify.h DEFAULT_CLOSE_WAIT_NS): one
  * --close-wait, one meaning. */
 #define WRITER_DEFAULT_CLOSE_WAIT_NS (60LL * 1000000000)
 

@@ -31,6 +31,8 @@ struct writer *report_csv_create(FILE *out, const struct writer_options *opt);
 struct writer *report_markdown_create(FILE *out, const struct writer_options *opt);
 struct writer *report_svg_create(FILE *out, const struct writer_options *opt);
 struct writer *report_html_create(FILE *out, const struct writer_options *opt);
+struct writer *report_zeek_create(FILE *out, const struct writer_options *opt);
+struct writer *report_zeek_json_create(FILE *out, const struct writer_options *opt);
 
 /* "none" where closer_name() gives NULL: the summary tables' column for CLOSER_NONE. */
 static inline const char *closer_label(enum closer_side c)

@@ -17,43 +17,57 @@
 # conntrack timeouts, a reset injector). Packets from the server reach the client one hop down
 # (TTL / hop limit 63), packets the router makes itself arrive with 64.
 #
-# Usage: sudo bash samples/make-samples.sh [NAME|GROUP...]    (default: every capture)
+# Usage: sudo bash samples/make-samples.sh [-o DIR] [NAME|GROUP...]   (default: every capture)
+# -o DIR writes the captures and truth files to DIR instead of samples/captures (relinked copies
+# need their source in DIR too). TM_PREFIX (default tmortem) starts every namespace and interface
+# name, so two runs on one machine keep apart.
 # A GROUP selects a whole section below: "base" (the calibration captures and their relinked
 # copies), "variants" (the same classes reached through other paths, the capture point in the
 # server's namespace for some) or "diagnoses" (middlebox resets, idle timeouts, CLOSE-WAIT,
 # TIME-WAIT, timers; also --diagnoses).
-# Refuses to run if a tmortem-* namespace exists; removes everything it created on exit.
+# Refuses to run if a $TM_PREFIX-* namespace exists; removes everything it created on exit.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$HERE/captures
-NS_C=tmortem-cli
-NS_S=tmortem-srv
-NS_R=tmortem-rtr          # routed topology only
-IF_C=tmortem-c
-IF_S=tmortem-s
-IF_RC=tmortem-rc          # the router's end towards the client
-IF_RS=tmortem-rs          # the router's end towards the server
+if [[ ${1:-} == -o ]]; then
+    [[ -n ${2:-} ]] || { echo "make-samples: -o needs a directory" >&2; exit 2; }
+    OUT=$(mkdir -p "$2" && cd "$2" && pwd)
+    shift 2
+fi
+export TM_PREFIX=${TM_PREFIX:-tmortem}
+P=$TM_PREFIX
+NS_C=$P-cli
+NS_S=$P-srv
+NS_R=$P-rtr               # routed topology only
+IF_C=$P-c
+IF_S=$P-s
+IF_RC=$P-rc               # the router's end towards the client
+IF_RS=$P-rs               # the router's end towards the server
+NS_DC=$P-dlc              # distant topology: the delay line between client and router
+NS_DS=$P-dls              # ... and the one between router and server
+# One-way delays of the distant topology in ms, different in each direction (lib/kit.py DELAY_MS)
+read -r DELAY_C_TO_R DELAY_R_TO_C DELAY_R_TO_S DELAY_S_TO_R < <(python3 "$HERE/scenarios.py" delays)
 TRIES=3                   # attempts per capture (tcpdump lost packets, check asks for a retry)
 SIMULTANEOUS_TRIES=10     # attempts for fin_simultaneous (FINs that did not cross)
 
 die() { echo "make-samples: $*" >&2; exit 1; }
 
 [[ $EUID -eq 0 ]] || die "must run as root (network namespaces, iptables, tcpdump)"
-for tool in ip tcpdump ethtool iptables ip6tables python3; do
+for tool in ip tcpdump ethtool iptables ip6tables python3 chrt; do
     command -v "$tool" >/dev/null || die "missing $tool"
 done
-if ip netns list | grep -q '^tmortem-'; then
-    die "a tmortem-* network namespace already exists; delete it first (ip netns del NAME)"
+if ip netns list 2>/dev/null | grep -q "^$P-"; then
+    die "a $P-* network namespace already exists; delete it first (ip netns del NAME)"
 fi
 
-WORK=$(mktemp -d -t tmortem-samples.XXXXXX)
+WORK=$(mktemp -d -t "$P-samples.XXXXXX")
 PIDS=()
 
 teardown_ns() {
     local ns
-    for ns in "$NS_C" "$NS_S" "$NS_R"; do
-        if ip netns list | grep -q "^$ns\b"; then
+    for ns in "$NS_C" "$NS_S" "$NS_R" "$NS_DC" "$NS_DS"; do
+        if ip netns list 2>/dev/null | grep -q "^$ns\b"; then
             ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
             ip netns del "$ns"
         fi
@@ -120,16 +134,72 @@ wait_up() {
 # Addresses: the client's link is 198.51.100.64/26 and 2001:db8::1:0/112, the server's
 # 198.51.100.128/26 and 2001:db8::2:0/112 (both carved from the project's ranges).
 setup_routed() {
-    local ns
-    for ns in "$NS_C" "$NS_R" "$NS_S"; do
-        ip netns add "$ns"
-        ip -n "$ns" link set lo up
-    done
+    add_namespaces "$NS_C" "$NS_R" "$NS_S"
     ip link add "$IF_C" netns "$NS_C" address 02:00:00:00:01:01 type veth \
         peer name "$IF_RC" netns "$NS_R" address 02:00:00:00:01:02
     ip link add "$IF_S" netns "$NS_S" address 02:00:00:00:02:02 type veth \
         peer name "$IF_RS" netns "$NS_R" address 02:00:00:00:02:01
-    local spec n ifc a4 a6
+    configure_routed
+}
+
+# The distant topology: the routed topology with a delay line (lib/delay.py, a transparent relay
+# on AF_PACKET sockets in a namespace of its own) in each of the two links, so that
+#   client --[tmortem-dlc: 30 ms ->, <- 10 ms]-- router --[tmortem-dls: 15 ms ->, <- 65 ms]-- server
+# (the delays of lib/kit.py DELAY_MS). Same addresses, MACs, routes and static neighbours as
+# setup_routed: to the hosts and the router a delay line is a (long) cable.
+setup_distant() {
+    add_namespaces "$NS_C" "$NS_R" "$NS_S" "$NS_DC" "$NS_DS"
+    local ns spec n ifc t=0
+    for ns in "$NS_DC" "$NS_DS"; do   # no addresses, no IPv6: the kernel there sends nothing
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+            net.ipv6.conf.default.disable_ipv6=1
+    done
+    ip link add "$IF_C" netns "$NS_C" address 02:00:00:00:01:01 type veth \
+        peer name "$P-dlc1" netns "$NS_DC" address 02:00:00:00:03:01
+    ip link add "$IF_RC" netns "$NS_R" address 02:00:00:00:01:02 type veth \
+        peer name "$P-dlc2" netns "$NS_DC" address 02:00:00:00:03:02
+    ip link add "$IF_RS" netns "$NS_R" address 02:00:00:00:02:01 type veth \
+        peer name "$P-dls1" netns "$NS_DS" address 02:00:00:00:04:01
+    ip link add "$IF_S" netns "$NS_S" address 02:00:00:00:02:02 type veth \
+        peer name "$P-dls2" netns "$NS_DS" address 02:00:00:00:04:02
+    for spec in "$NS_DC $P-dlc1" "$NS_DC $P-dlc2" "$NS_DS $P-dls1" "$NS_DS $P-dls2"; do
+        read -r n ifc <<<"$spec"
+        ip netns exec "$n" ethtool -K "$ifc" tso off gso off gro off tx off rx off >/dev/null
+        ip -n "$n" link set "$ifc" promisc on up
+    done
+    configure_routed
+    wait_up "$NS_DC" "$P-dlc1" "$P-dlc2"
+    wait_up "$NS_DS" "$P-dls1" "$P-dls2"
+    # Real-time priority (SCHED_FIFO): on a loaded machine an ordinary process is sometimes
+    # not scheduled for 100 ms, which a delay line would add to the path.
+    ip netns exec "$NS_DC" chrt -f 20 python3 "$HERE/lib/delay.py" "$P-dlc1" "$P-dlc2" \
+        "$DELAY_C_TO_R" "$DELAY_R_TO_C" "$run/delay-c-ready" &
+    PIDS+=("$!")
+    disown "$!"                       # killed with its namespace, no job report
+    ip netns exec "$NS_DS" chrt -f 20 python3 "$HERE/lib/delay.py" "$P-dls1" "$P-dls2" \
+        "$DELAY_R_TO_S" "$DELAY_S_TO_R" "$run/delay-s-ready" &
+    PIDS+=("$!")
+    disown "$!"
+    until [[ -e $run/delay-c-ready && -e $run/delay-s-ready ]]; do
+        (( t++ < 300 )) || die "the delay lines did not start"
+        sleep 0.02
+    done
+}
+
+# add_namespaces NS...: fresh namespaces with their loopback up.
+add_namespaces() {
+    local ns
+    for ns in "$@"; do
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+    done
+}
+
+# configure_routed: addresses, offloads off, forwarding, static neighbours (no ARP/ND delays, and
+# ND survives DROP rules) and default routes of the routed and distant topologies, once their
+# interfaces exist; returns when they are up.
+configure_routed() {
+    local spec n ifc a4 a6 mac
     for spec in "$NS_C $IF_C 198.51.100.65/26 2001:db8::1:1/112" \
                 "$NS_R $IF_RC 198.51.100.66/26 2001:db8::1:2/112" \
                 "$NS_R $IF_RS 198.51.100.129/26 2001:db8::2:1/112" \
@@ -140,13 +210,11 @@ setup_routed() {
         ip -n "$n" addr add "$a6" dev "$ifc" nodad
     done
     ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-    # Static neighbours on both links (no ARP/ND delays, and ND survives DROP rules).
-    local neigh
-    for neigh in "$NS_C $IF_C 198.51.100.66 2001:db8::1:2 02:00:00:00:01:02" \
-                 "$NS_R $IF_RC 198.51.100.65 2001:db8::1:1 02:00:00:00:01:01" \
-                 "$NS_R $IF_RS 198.51.100.130 2001:db8::2:2 02:00:00:00:02:02" \
-                 "$NS_S $IF_S 198.51.100.129 2001:db8::2:1 02:00:00:00:02:01"; do
-        read -r n ifc a4 a6 mac <<<"$neigh"
+    for spec in "$NS_C $IF_C 198.51.100.66 2001:db8::1:2 02:00:00:00:01:02" \
+                "$NS_R $IF_RC 198.51.100.65 2001:db8::1:1 02:00:00:00:01:01" \
+                "$NS_R $IF_RS 198.51.100.130 2001:db8::2:2 02:00:00:00:02:02" \
+                "$NS_S $IF_S 198.51.100.129 2001:db8::2:1 02:00:00:00:02:01"; do
+        read -r n ifc a4 a6 mac <<<"$spec"
         ip -n "$n" neigh add "$a4" lladdr "$mac" dev "$ifc" nud permanent
         ip -n "$n" neigh add "$a6" lladdr "$mac" dev "$ifc" nud permanent
     done
@@ -177,48 +245,71 @@ wait_pid() {
     wait "$pid"
 }
 
-# capture NAME SCENARIO FAMILY [at-server] [any] [TCPDUMP OPTION...]
-# Capture one scenario into $WORK/NAME.pcap and check it. at-server: tcpdump runs in the server's
-# namespace (on tmortem-s) instead of the client's; any: on every interface (-i any). Sets
-# RETRY=1 when the check asks for a retry (the stack did something the scenario cannot use, exit
-# status 3), dies on any other failure.
-capture() {
-    local name=$1 scenario=$2 family=$3
-    shift 3
-    local run=$WORK/run-$name iface=$IF_C ns=$NS_C
-    local opts=("$@") topology
-    CAPTURED_AT="client's"
-    if [[ ${opts[0]:-} == at-server ]]; then
-        ns=$NS_S iface=$IF_S CAPTURED_AT="server's"
-        opts=("${opts[@]:1}")
-    fi
-    if [[ ${opts[0]:-} == any ]]; then iface=any; opts=("${opts[@]:1}"); fi
-    topology=$(python3 "$HERE/scenarios.py" topology "$scenario")
-    rm -rf "$run"
-    mkdir "$run"
-    if [[ $topology == routed ]]; then setup_routed; else setup_ns; fi
-
+# start_tcpdump VANTAGE NS IFACE FILE [TCPDUMP OPTION...]: a capture point, started in the background
+# (its pid in TDS, its stderr in $run/tcpdump.VANTAGE.err); returns once it listens.
+start_tcpdump() {
+    local vantage=$1 ns=$2 iface=$3 file=$4 t=0
+    shift 4
     # --immediate-mode: without it packets still in the kernel's ring when tcpdump is stopped are
     # lost; -B: the ring holds few packets at the default size and full snaplen.
     ip netns exec "$ns" tcpdump -i "$iface" -U --immediate-mode -B 65536 \
-        -w "$WORK/$name.pcap" "${opts[@]}" tcp 2>"$run/tcpdump.err" &
-    local td=$!
-    CAPTURED_WITH="-i $iface${opts[*]:+ ${opts[*]}} tcp"
-    PIDS+=("$td")
-    local t=0
-    until grep -qs '^tcpdump: listening on' "$run/tcpdump.err"; do
-        kill -0 "$td" 2>/dev/null || { cat "$run/tcpdump.err" >&2; die "tcpdump failed"; }
+        -w "$file" "$@" tcp 2>"$run/tcpdump.$vantage.err" &
+    TDS+=("$!")
+    PIDS+=("$!")
+    until grep -qs '^tcpdump: listening on' "$run/tcpdump.$vantage.err"; do
+        kill -0 "${TDS[-1]}" 2>/dev/null || { cat "$run/tcpdump.$vantage.err" >&2; die "tcpdump failed"; }
         (( t++ < 200 )) || die "tcpdump did not start"
         sleep 0.02
     done
+}
+
+# capture NAME SCENARIO FAMILY [at-server] [any] [TCPDUMP OPTION...]
+# Capture one scenario into $WORK/NAME.VANTAGE.pcap and check it. The vantage point is the
+# client's namespace (on tmortem-c); at-server: the server's (on tmortem-s); a distant scenario
+# is captured at the client, the server and the router (on tmortem-rc) at once. any: on every
+# interface (-i any). Sets VANTAGES (the capture points), CAPTURED_AT_<v> and CAPTURED_WITH_<v>
+# (for the truth files), RETRY=1 when a check asks for a retry (the stack did something the
+# scenario cannot use, exit status 3); dies on any other failure.
+capture() {
+    local name=$1 scenario=$2 family=$3
+    shift 3
+    local iface=$IF_C opts=("$@") topology vantage points=()
+    run=$WORK/run-$name
+    topology=$(python3 "$HERE/scenarios.py" topology "$scenario")
+    if [[ $topology == distant ]]; then
+        points=("client $NS_C $IF_C" "router $NS_R $IF_RC" "server $NS_S $IF_S")
+    elif [[ ${opts[0]:-} == at-server ]]; then
+        points=("server $NS_S $IF_S")
+        opts=("${opts[@]:1}")
+    else
+        points=("client $NS_C $IF_C")
+    fi
+    if [[ ${opts[0]:-} == any ]]; then iface=any; opts=("${opts[@]:1}"); fi
+    rm -rf "$run"
+    mkdir "$run"
+    case $topology in
+        routed) setup_routed ;;
+        distant) setup_distant ;;
+        *) setup_ns ;;
+    esac
+
+    TDS=() VANTAGES=()
+    local point ns ifc
+    for point in "${points[@]}"; do
+        read -r vantage ns ifc <<<"$point"
+        [[ $iface != any ]] || ifc=any
+        start_tcpdump "$vantage" "$ns" "$ifc" "$WORK/$name.$vantage.pcap" "${opts[@]}"
+        VANTAGES+=("$vantage")
+        printf -v "CAPTURED_AT_$vantage" '%s' "${vantage}'s"
+        printf -v "CAPTURED_WITH_$vantage" '%s' "-i $ifc${opts[*]:+ ${opts[*]}} tcp"
+    done
 
     # The router's role first: its rules must be in place before any connection.
-    local rp=
-    if [[ $topology == routed ]]; then
+    local rp= t=0
+    if [[ $topology != pair ]]; then
         ip netns exec "$NS_R" python3 "$HERE/scenarios.py" router "$scenario" "$family" "$run" &
         rp=$!
         PIDS+=("$rp")
-        t=0
         until [[ -e $run/router-ready ]]; do
             kill -0 "$rp" 2>/dev/null || die "$name: the router role failed"
             (( t++ < 400 )) || die "$name: the router role did not get ready"
@@ -237,9 +328,11 @@ capture() {
         (( t++ < 1200 )) || break
         sleep 0.05
     done
-    sleep 0.3                                  # a moment for the last packets
-    kill -INT "$td"
-    wait "$td" || die "$name: tcpdump exited with status $?"
+    # a moment for the last packets (a distant peer's take up to 75 ms to arrive)
+    if [[ $topology == distant ]]; then sleep 0.6; else sleep 0.3; fi
+    local td
+    for td in "${TDS[@]}"; do kill -INT "$td"; done
+    for td in "${TDS[@]}"; do wait "$td" || die "$name: tcpdump exited with status $?"; done
     touch "$run/capture-stopped"
     local cs=0 ss=0 rs=0
     wait_pid "$cp" 30 || cs=$?
@@ -250,15 +343,22 @@ capture() {
     (( cs == 0 && ss == 0 && rs == 0 )) ||
         die "$name: scenario $scenario failed (client $cs, server $ss, router $rs)"
     RETRY=0
-    if ! grep -q "^0 packets dropped by kernel" "$run/tcpdump.err"; then
-        echo "make-samples: $name: tcpdump lost packets: $(tr '\n' ' ' <"$run/tcpdump.err")" >&2
-        RETRY=1
-        return
-    fi
-    local st=0
-    python3 "$HERE/scenarios.py" check "$scenario" "$family" "$WORK/$name.pcap" || st=$?
-    (( st == 0 )) || (( st == 3 )) || die "$name: capture check failed"
-    (( st == 0 )) || RETRY=1
+    for vantage in "${VANTAGES[@]}"; do
+        if ! grep -q "^0 packets dropped by kernel" "$run/tcpdump.$vantage.err"; then
+            echo "make-samples: $name: tcpdump at the $vantage lost packets:" \
+                 "$(tr '\n' ' ' <"$run/tcpdump.$vantage.err")" >&2
+            RETRY=1
+            return
+        fi
+    done
+    local st
+    for vantage in "${VANTAGES[@]}"; do
+        st=0
+        python3 "$HERE/scenarios.py" check "$scenario" "$family" "$WORK/$name.$vantage.pcap" \
+            "$vantage" || st=$?
+        (( st == 0 )) || (( st == 3 )) || die "$name: capture check failed ($vantage)"
+        (( st == 0 )) || RETRY=1
+    done
 }
 
 # selected NAME: NAME was asked for on the command line, or its section ($GROUP), or everything.
@@ -271,7 +371,7 @@ selected() {
 sample() {
     local name=$1 scenario=$2 family=$3 tries=1 max=$TRIES start=$SECONDS
     selected "$name" || return 0
-    [[ $scenario == fin_simultaneous ]] && max=$SIMULTANEOUS_TRIES
+    [[ $scenario == fin_simultaneous || $scenario == far_fin_crossing ]] && max=$SIMULTANEOUS_TRIES
     while :; do
         capture "$@"
         (( RETRY )) || break
@@ -279,14 +379,21 @@ sample() {
         echo "make-samples: $name: attempt $tries not usable, again" >&2
         tries=$((tries + 1))
     done
-    mv "$WORK/$name.pcap" "$OUT/$name.pcap"
-    local linktype
-    linktype=$(tcpdump -r "$OUT/$name.pcap" -c 1 2>&1 >/dev/null | grep -o 'link-type [^,]*')
-    python3 "$HERE/scenarios.py" truth "$scenario" "$family" |
-        sed "1a # captured in the $CAPTURED_AT namespace by tcpdump $CAPTURED_WITH; $linktype" \
-        >"$OUT/$name.truth"
-    printf '%-24s %3d s  %s\n' "$name" $((SECONDS - start)) \
-        "$(grep -v '^#' "$OUT/$name.truth" | tail -n +2 | cut -f3 | sort | uniq -c | xargs)"
+    local vantage file dir=$OUT at linktype captured_at captured_with
+    [[ ${#VANTAGES[@]} -eq 1 ]] || { dir=$OUT/distant; mkdir -p "$dir"; }
+    for vantage in "${VANTAGES[@]}"; do
+        file=$name
+        [[ ${#VANTAGES[@]} -eq 1 ]] || file=${name}_at_$vantage
+        mv "$WORK/$name.$vantage.pcap" "$dir/$file.pcap"
+        linktype=$(tcpdump -r "$dir/$file.pcap" -c 1 2>&1 >/dev/null | grep -o 'link-type [^,]*')
+        captured_at=CAPTURED_AT_$vantage captured_with=CAPTURED_WITH_$vantage
+        at=${!captured_at}
+        python3 "$HERE/scenarios.py" truth "$scenario" "$family" "$vantage" \
+            "captured in the $at namespace by tcpdump ${!captured_with}; $linktype" \
+            >"$dir/$file.truth"
+        printf '%-34s %3d s  %s\n' "$file" $((SECONDS - start)) \
+            "$(grep -v '^#' "$dir/$file.truth" | tail -n +3 | cut -f3 | sort | uniq -c | xargs)"
+    done
     local run=$WORK/run-$name
     [[ ! -e $run/notes ]] || sed "s/^/    note: /" "$run/notes"
 }
@@ -300,7 +407,8 @@ relinked() {
     {
         head -n 1 "$OUT/$src.truth"
         echo "# $src.pcap rewritten by relink.py $mode${*:+ $*}: the same TCP/IP packets"
-        tail -n +2 "$OUT/$src.truth"
+        tail -n +2 "$OUT/$src.truth" |
+            sed "s/^capture\t.*/&\trelinked=$src $mode${*:+ $*}/"
     } >"$OUT/${name%.*}.truth"
     printf '%-34s from %s.pcap (%s)\n' "$name" "$src" "$mode"
 }
@@ -387,5 +495,19 @@ sample time_wait_reuse                time_wait_reuse        4
 sample timers_syn_retries             timers_syn_retries     4
 sample timers_retries2                timers_retries2        4
 sample timers_fin_timeout             timers_fin_timeout     4
+
+# Distant peers (issue 11): the endings whose evidence is timing across a client -- router --
+# server path with real, asymmetric delays (lib/delay.py), each captured at the client, the router
+# and the server at once into captures/distant/NAME_at_{client,router,server}.pcap. About 80 s.
+GROUP=distant
+sample far_rst_after_close            far_rst_after_close    4
+sample far_lost_state                 far_lost_state         4
+sample far_rst_forged                 far_rst_forged         4
+sample far_keepalive                  far_keepalive          4
+sample far_retransmit_giveup          far_retransmit_giveup  4
+sample far_syn_retries                far_syn_retries        4
+sample far_fin_wait_2                 far_fin_wait_2         4
+sample far_time_wait                  far_time_wait          4
+sample far_fin_crossing               far_fin_crossing       4
 
 echo "make-samples: done in ${SECONDS}s"

@@ -32,8 +32,12 @@ an error for raw and loopback (the sample captures only hold TCP). Standard libr
 """
 
 import argparse
+import os
 import struct
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'lib'))
+import capfile  # noqa: E402
 
 LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1
@@ -45,34 +49,25 @@ MAGIC_US, MAGIC_NS = 0xA1B2C3D4, 0xA1B23C4D
 
 
 class Pcap:
-    """A classic pcap file read whole: header fields and (sec, frac, caplen, origlen, data)."""
+    """A classic pcap file read whole (with tests/lib/capfile.py): header fields and records
+    (sec, frac, caplen, origlen, data)."""
 
     def __init__(self, path):
-        with open(path, 'rb') as f:
-            raw = f.read()
-        if len(raw) < 24:
-            raise SystemExit('%s: too short for a pcap file' % path)
-        for endian in '<>':
-            magic = struct.unpack(endian + 'I', raw[:4])[0]
-            if magic in (MAGIC_US, MAGIC_NS):
-                break
-        else:
+        try:
+            cap = capfile.read(path)
+        except ValueError as e:
+            raise SystemExit('%s: %s' % (path, e))
+        if cap.format != 'pcap':
             raise SystemExit('%s: not a classic pcap file (pcapng input is not supported)' % path)
-        self.endian = endian
-        self.nano = magic == MAGIC_NS
-        (_, self.major, self.minor, self.thiszone, self.sigfigs, self.snaplen,
-         self.linktype) = struct.unpack(endian + 'IHHiIII', raw[:24])
-        self.records = []
-        off = 24
-        while off < len(raw):
-            if off + 16 > len(raw):
-                raise SystemExit('%s: truncated record header at %d' % (path, off))
-            sec, frac, caplen, origlen = struct.unpack(endian + 'IIII', raw[off:off + 16])
-            data = raw[off + 16:off + 16 + caplen]
-            if len(data) != caplen:
-                raise SystemExit('%s: truncated record at %d' % (path, off))
-            self.records.append((sec, frac, caplen, origlen, data))
-            off += 16 + caplen
+        self.endian, self.nano = cap.endian, cap.nano
+        (self.major, self.minor), self.thiszone, self.sigfigs = cap.version, cap.thiszone, \
+            cap.sigfigs
+        self.snaplen, self.linktype = cap.snaplen, cap.linktype
+        if cap.records and cap.records[-1].end != len(cap.data) or \
+                not cap.records and len(cap.data) != cap.header_len:
+            raise SystemExit('%s: truncated record at the end' % path)
+        self.records = [rec.ts + (rec.caplen, rec.origlen, cap.frame(rec))
+                        for rec in cap.records]
 
     def write(self, path, linktype, records):
         e = self.endian

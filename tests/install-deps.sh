@@ -9,7 +9,12 @@ set -euo pipefail
 
 # build, unit and end-to-end tests; cmark-gfm renders the Markdown report as GitHub does; groff
 # checks the man page; fonts for the screenshots; cppcheck and clang-tidy for the static checks.
+# zlib, zstd, lz4 and xz read compressed captures; their command-line tools make the compressed
+# copies the tests read, tcpdump rotates a capture into a directory, util-linux's setpriv drops
+# the capture capability and iproute2 makes the network namespaces of the live-capture test.
 packages=(build-essential cmake pkg-config libpcap-dev libjansson-dev libcsv-dev
+          zlib1g-dev libzstd-dev liblz4-dev liblzma-dev gzip zstd lz4 xz-utils tcpdump
+          util-linux iproute2
           libcunit1-dev python3 parallel cmark-gfm groff-base man-db fonts-dejavu-core
           cppcheck clang-tidy)
 optional=(chromium)

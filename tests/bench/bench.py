@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Times tcpmortem against a bare libpcap read loop on the same capture, several runs each,
 alternating, and prints medians: throughput, the tcpmortem/bare ratio (run by run), peak RSS,
-RSS per concurrent flow, and the per-flow cost of each writer.
+RSS per concurrent flow, and the per-flow cost of each writer. Then, for each compressed copy
+of the capture given: tcpmortem reading it against its decompressor (zcat, zstdcat, ...) piped
+into the bare loop, throughput counted in bytes of the uncompressed capture.
 
-Usage: bench.py BARE_LOOP TCPMORTEM CAPTURE RUNS
+Usage: bench.py BARE_LOOP TCPMORTEM RUNS NAME=CAPTURE... [--compressed COPY...]
+       (one profile per capture, then the profiles side by side; then each compressed copy of
+       the first capture)
 """
 import json
 import os
@@ -27,20 +31,55 @@ def run(cmd):
     return float(wall), int(kib) * 1024
 
 
-def main():
-    bare, tool, capture, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+DECOMPRESSORS = {".gz": "zcat", ".zst": "zstdcat", ".lz4": "lz4cat", ".xz": "xzcat"}
+
+
+def compressed(bare, tool, size, copies, runs):
+    """tcpmortem on each compressed copy against `DECOMPRESSOR copy | bare_loop -`."""
+    print(f"\ncompressed copies ({runs} runs each, medians; MB/s of the uncompressed capture):")
+    print(f"{'':44} {'seconds':>8} {'MB/s':>8} {'vs pipe':>8} {'peak RSS':>10}")
+    for copy in copies:
+        cat = DECOMPRESSORS[os.path.splitext(copy)[1]]
+        modes = {
+            f"{cat} | bare loop": ["sh", "-c", f"{cat} '{copy}' | '{bare}' -"],
+            f"tcpmortem {os.path.basename(copy)}": [tool, "-f", "text", "-o", "/dev/null", copy],
+            f"{cat} | tcpmortem -": ["sh", "-c", f"{cat} '{copy}' | '{tool}' -o /dev/null -"],
+        }
+        times = {m: [] for m in modes}
+        rss = {m: [] for m in modes}
+        for _ in range(runs):
+            for m, cmd in modes.items():
+                t, r = run(cmd)
+                times[m].append(t)
+                rss[m].append(r)
+        pipe = list(modes)[0]
+        print(f"{os.path.basename(copy)}: {os.path.getsize(copy) / 1e6:.0f} MB compressed")
+        for m in modes:
+            med = statistics.median(times[m])
+            ratio = statistics.median(b / t for b, t in zip(times[pipe], times[m]))
+            print(f"  {m:42} {med:8.3f} {size / med / 1e6:8.1f} {ratio:8.1%} "
+                  f"{statistics.median(rss[m]) / 2**20:8.1f} MiB")
+
+
+MODES = {
+    "bare loop": lambda bare, tool, cap: [bare, cap],
+    "tcpmortem text": lambda bare, tool, cap: [tool, "-f", "text", "-o", "/dev/null", cap],
+    "tcpmortem text --threads 2": lambda bare, tool, cap: [tool, "--threads", "2", "-f", "text",
+                                                           "-o", "/dev/null", cap],
+    "tcpmortem ndjson": lambda bare, tool, cap: [tool, "-f", "ndjson", "-o", "/dev/null", cap],
+    "tcpmortem csv": lambda bare, tool, cap: [tool, "-f", "csv", "-o", "/dev/null", cap],
+    "tcpmortem json": lambda bare, tool, cap: [tool, "-f", "json", "-o", "/dev/null", cap],
+}
+
+
+def profile(bare, tool, name, capture, runs, empty_rss):
+    """Times every mode on one capture, alternating; prints its table; returns the ratios to the
+    bare loop (run by run, median) and the per-flow figures for the side-by-side summary."""
     size = os.path.getsize(capture)
     summary = json.loads(subprocess.run([tool, "-f", "json", capture], capture_output=True,
                                         check=True).stdout.split(b'"summary":', 1)[1][:-2])
     frames, flows, peak = summary["frames"], summary["flows"], summary["peak_flows"]
-    modes = {
-        "bare loop": [bare, capture],
-        "tcpmortem text": [tool, "-f", "text", "-o", "/dev/null", capture],
-        "tcpmortem text --threads 2": [tool, "--threads", "2", "-f", "text", "-o", "/dev/null", capture],
-        "tcpmortem ndjson": [tool, "-f", "ndjson", "-o", "/dev/null", capture],
-        "tcpmortem csv": [tool, "-f", "csv", "-o", "/dev/null", capture],
-        "tcpmortem json": [tool, "-f", "json", "-o", "/dev/null", capture],
-    }
+    modes = {m: make(bare, tool, capture) for m, make in MODES.items()}
     times = {m: [] for m in modes}
     rss = {m: [] for m in modes}
     run(modes["bare loop"])  # warm the page cache
@@ -49,26 +88,55 @@ def main():
             t, r = run(cmd)
             times[m].append(t)
             rss[m].append(r)
-    tiny = os.path.join(os.path.dirname(__file__), "..", "..", "samples", "captures",
-                        "rst_refused.pcap")
-    empty_rss = run([tool, "-f", "text", "-o", "/dev/null", tiny])[1]
     med = {m: statistics.median(v) for m, v in times.items()}
-    print(f"capture: {size / 1e6:.0f} MB, {frames} packets, {flows} connections, "
+    print(f"\n== profile {name}: {size / 1e6:.0f} MB, {frames} packets, {flows} connections "
+          f"({frames / max(flows, 1):.1f} packets, {size / max(flows, 1):.0f} bytes each), "
           f"{peak} alive at most; {runs} runs each, medians")
     print(f"{'':30} {'seconds':>8} {'MB/s':>8} {'Mpkt/s':>8} {'vs bare':>8} {'peak RSS':>10}")
+    ratios = {}
     for m in modes:
-        ratio = statistics.median(b / t for b, t in zip(times["bare loop"], times[m]))
+        ratios[m] = statistics.median(b / t for b, t in zip(times["bare loop"], times[m]))
         print(f"{m:30} {med[m]:8.3f} {size / med[m] / 1e6:8.1f} {frames / med[m] / 1e6:8.2f} "
-              f"{ratio:8.1%} {statistics.median(rss[m]) / 2**20:8.1f} MiB")
+              f"{ratios[m]:8.1%} {statistics.median(rss[m]) / 2**20:8.1f} MiB")
     speedup = statistics.median(t1 / t2 for t1, t2 in zip(times["tcpmortem text"],
                                                           times["tcpmortem text --threads 2"]))
     print(f"--threads 2 speed-up over one thread: {speedup:.2f}x ({os.cpu_count()} CPUs)")
     per_flow = (statistics.median(rss["tcpmortem text"]) - empty_rss) / max(peak, 1)
     print(f"RSS per concurrent flow: {per_flow:.0f} bytes "
           f"(peak RSS minus a one-connection run's {empty_rss / 2**20:.1f} MiB, over {peak} flows)")
+    extra = {}
     for fmt in ("ndjson", "csv", "json"):
-        extra = (med[f"tcpmortem {fmt}"] - med["tcpmortem text"]) / flows * 1e6
-        print(f"{fmt} writer: {extra:.2f} µs per flow (over the text summary run)")
+        extra[fmt] = (med[f"tcpmortem {fmt}"] - med["tcpmortem text"]) / flows * 1e6
+        print(f"{fmt} writer: {extra[fmt]:.2f} µs per flow (over the text summary run)")
+    peak_rss = max(statistics.median(v) for m, v in rss.items() if m != "bare loop")
+    return {"ratios": ratios, "writers": extra, "per_flow": per_flow, "peak_rss": peak_rss}
+
+
+def main():
+    bare, tool, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    args = sys.argv[4:]
+    copies = args[args.index("--compressed") + 1:] if "--compressed" in args else []
+    if copies:
+        args = args[:args.index("--compressed")]
+    profiles = [arg.split("=", 1) for arg in args]
+    tiny = os.path.join(os.path.dirname(__file__), "..", "..", "samples", "captures",
+                        "rst_refused.pcap")
+    empty_rss = run([tool, "-f", "text", "-o", "/dev/null", tiny])[1]
+    results = {name: profile(bare, tool, name, cap, runs, empty_rss) for name, cap in profiles}
+    # Side by side: the issue's targets are ratios to the bare loop of the same run.
+    names = [name for name, _ in profiles]
+    print("\n== side by side (ratio to the bare loop measured in the same run)")
+    print(f"{'':30}" + "".join(f"{n:>14}" for n in names))
+    for m in MODES:
+        print(f"{m:30}" + "".join(f"{results[n]['ratios'][m]:14.1%}" for n in names))
+    for fmt in ("ndjson", "csv", "json"):
+        print(f"{fmt + ' writer, µs per flow':30}" +
+              "".join(f"{results[n]['writers'][fmt]:14.2f}" for n in names))
+    print(f"{'RSS per live flow, bytes':30}" + "".join(f"{results[n]['per_flow']:14.0f}" for n in names))
+    print(f"{'peak RSS (any mode), MiB':30}" +
+          "".join(f"{results[n]['peak_rss'] / 2**20:14.1f}" for n in names))
+    if copies:
+        compressed(bare, tool, os.path.getsize(profiles[0][1]), copies, runs)
 
 
 if __name__ == "__main__":

@@ -190,7 +190,7 @@ static int load(struct template *t, const char *path)
 	const u_char *data;
 	size_t cap = 64;
 	int64_t first = -1;
-	uint8_t keys[64][12];
+	static uint8_t ports_seen[65536 / 8]; /* client ports of the SYNs seen: one connection each */
 	unsigned long long bytes = 0;
 
 	if (!p)
@@ -200,6 +200,7 @@ static int load(struct template *t, const char *path)
 		return -1;
 	}
 	memset(t, 0, sizeof *t);
+	memset(ports_seen, 0, sizeof ports_seen);
 	t->name = path;
 	t->cls = class_of(path);
 	t->packets = malloc(cap * sizeof *t->packets);
@@ -219,27 +220,18 @@ static int load(struct template *t, const char *path)
 		memcpy(t->packets[t->n].data, data, h->caplen);
 		t->n++;
 		/* Count connections by the client-side port of SYNs without ACK. */
-		if (ip && v == 4 && data[ip + 9] == 6) {
-			const uint8_t *tcp = data + ip + (data[ip] & 0x0f) * 4;
+		const uint8_t *tcp = NULL;
 
-			if ((size_t)(tcp - data) + 14 <= h->caplen && (tcp[13] & 0x12) == 0x02) {
-				unsigned i;
+		if (ip && v == 4 && data[ip + 9] == 6)
+			tcp = data + ip + (data[ip] & 0x0f) * 4;
+		else if (ip && v == 6 && data[ip + 6] == 6)
+			tcp = data + ip + 40;
+		if (tcp && (size_t)(tcp - data) + 14 <= h->caplen && (tcp[13] & 0x12) == 0x02) {
+			unsigned port = (unsigned)tcp[0] << 8 | tcp[1];
 
-				for (i = 0; i < t->connections && memcmp(keys[i], tcp, 2); i++)
-					;
-				if (i == t->connections && i < 64)
-					memcpy(keys[t->connections++], tcp, 2);
-			}
-		} else if (ip && v == 6 && data[ip + 6] == 6) {
-			const uint8_t *tcp = data + ip + 40;
-
-			if ((size_t)(tcp - data) + 14 <= h->caplen && (tcp[13] & 0x12) == 0x02) {
-				unsigned i;
-
-				for (i = 0; i < t->connections && memcmp(keys[i], tcp, 2); i++)
-					;
-				if (i == t->connections && i < 64)
-					memcpy(keys[t->connections++], tcp, 2);
+			if (!(ports_seen[port / 8] & (1u << (port % 8)))) {
+				ports_seen[port / 8] |= (uint8_t)(1u << (port % 8));
+				t->connections++;
 			}
 		}
 	}

@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # The benchmark (not part of the test suite): builds tcpmortem, a bare libpcap read loop and the
-# benchmark capture (outside git, from the real-stack samples), then times them on the same file.
-#   bash tests/bench/run-bench.sh              # 1M connections, 5 runs each
+# two benchmark captures (outside git), then times them on the same files and prints both
+# profiles side by side, each as ratios to the bare loop measured in the same run:
+#   samples  the real-stack samples replayed (long connections: ~15 packets, ~6 kB each);
+#   short    tests/bench/short-http.pcap replayed: real nginx / ab / keep-alive HTTP traffic
+#            (make-short-template.sh), ~12 packets and ~2.7 kB per connection, most packets
+#            without payload, ~3,400 new connections a second, tens of thousands alive at once.
+# Then the samples capture's gzip and zstd copies, read by tcpmortem, against zcat/zstdcat piped
+# into the bare loop.
+#   bash tests/bench/run-bench.sh              # 1M connections each, 5 runs each
 #   CONNECTIONS=200000 RUNS=3 bash tests/bench/run-bench.sh
-# Environment: BENCH_DIR (default /tmp/tcpmortem-bench), CONNECTIONS, GAP_US, RUNS.
+# Environment: BENCH_DIR (default /tmp/tcpmortem-bench), CONNECTIONS, GAP_US, SHORT_GAP_US, RUNS.
+# Instruction budgets per packet and per connection, and the hot functions, from callgrind:
+#   python3 tests/bench/budget.py build-bench/tcpmortem samples/captures/rst_refused.pcap \
+#       samples=SMALL_SAMPLES.pcap short=SMALL_SHORT.pcap
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash tests/install-deps.sh
@@ -22,4 +32,14 @@ if [ ! -s "$capture" ]; then
 	"$dir/make_bench_capture" "$capture" "$conns" "${GAP_US:-2000}" \
 		$(ls samples/captures/*.pcap | grep -v -e _vlan -e _qinq)
 fi
-exec python3 tests/bench/bench.py "$dir/bare_loop" build-bench/tcpmortem "$capture" "${RUNS:-5}"
+short="$dir/short-$conns.pcap"
+if [ ! -s "$short" ]; then
+	# One instance of the template (1,014 connections over 12.8 s) every 300 ms: ~3,400 new
+	# connections a second.
+	"$dir/make_bench_capture" "$short" "$conns" "${SHORT_GAP_US:-300000}" tests/bench/short-http.pcap
+fi
+# Compressed copies (default levels), read by tcpmortem and by zcat/zstdcat into the bare loop.
+[ -s "$capture.gz" ] || gzip -c "$capture" > "$capture.gz"
+[ -s "$capture.zst" ] || zstd -q -c "$capture" > "$capture.zst"
+exec python3 tests/bench/bench.py "$dir/bare_loop" build-bench/tcpmortem "${RUNS:-5}" \
+	"samples=$capture" "short=$short" --compressed "$capture.gz" "$capture.zst"

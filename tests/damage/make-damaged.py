@@ -33,6 +33,11 @@ name and the kind of damage), so a failure can be reproduced by name. Kinds:
   epb_caplen_over     pcapng: an Enhanced Packet Block's caplen larger than its block
   second_section      pcapng: a new section (Section Header and Interface Description Blocks)
                       starting before a record
+  compressed_cut      the capture compressed (gzip, zstd, lz4 or xz, one per sample in turn),
+                      the compressed file cut: damaged part way, the records a reference
+                      decoder recovers from the cut file still read
+  compressed_flip     one byte of the compressed data flipped (past the format's magic)
+  compressed_trailing bytes that are not compressed data after the end of the stream
 
 Every pcap sample is also converted to pcapng (microsecond or nanosecond resolution as the pcap
 was) so the pcapng kinds apply to every ending, not only to the pcapng samples.
@@ -51,11 +56,16 @@ Each case says what it expects (DESIGN §5): the exit statuses allowed, and `int
 many records at the start of the file are read exactly as in the sample; every connection whose
 segments all lie in those records must still be in the report, classified as before.
 """
+import gzip
 import json
+import lzma
 import pathlib
 import random
+import shutil
 import struct
+import subprocess
 import sys
+import zlib
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
 import capfile  # noqa: E402
@@ -292,6 +302,58 @@ def pcapng_cases(name, cap, cut_limit=CUT_POSITIONS):
         yield Case(f"{name}.link_other", name, "link_other", b, {0}, 0, False)
 
 
+COMPRESSORS = ("gzip", "zstd", "lz4", "xz")
+COMPRESSED_CUTS = 3
+
+
+def compress(fmt, data):
+    """`data` compressed as the format's command-line tool writes it (deterministic)."""
+    if fmt == "gzip":
+        return gzip.compress(data, mtime=0)
+    if fmt == "xz":
+        return lzma.compress(data)
+    return subprocess.run([fmt, "-q", "-c"], input=data, capture_output=True, check=True).stdout
+
+
+def decoded_prefix(fmt, data):
+    """What a reference decoder recovers from the (cut) compressed `data`."""
+    if fmt == "gzip":
+        return zlib.decompressobj(16 + 15).decompress(data)
+    if fmt == "xz":
+        try:
+            return lzma.LZMADecompressor().decompress(data)
+        except lzma.LZMAError:
+            return b""
+    return subprocess.run([fmt, "-q", "-d", "-c"], input=data, capture_output=True).stdout
+
+
+def whole_records(cap, n_bytes):
+    """Records (pcapng: data blocks) wholly within the first n_bytes of the capture."""
+    return sum(1 for r in cap.records if r.end <= n_bytes)
+
+
+def compressed_cases(name, cap, fmt):
+    """The capture compressed with `fmt`, then damaged."""
+    z = compress(fmt, cap.data)
+    for k in range(1, COMPRESSED_CUTS + 1):
+        cut = len(z) * k // (COMPRESSED_CUTS + 1)
+        got = decoded_prefix(fmt, z[:cut])
+        # Nothing decoded as far as the header: the capture cannot be opened at all.
+        expect = {1} if len(got) > cap.header_len + 64 else {1, 2}
+        yield Case(f"{name}.{fmt}.compressed_cut.{k}", name, "compressed_cut", z[:cut], expect,
+                   whole_records(cap, len(got)))
+    rng = random.Random(f"{name}/{fmt}/flip")
+    for k in range(2):
+        b = bytearray(z)
+        flip(b, rng.randrange(8, len(b)), rng)
+        # Whatever decodes before the flip is checked is analysed: the report is only asked to
+        # be complete, with the damage named.
+        yield Case(f"{name}.{fmt}.compressed_flip.{k}", name, "compressed_flip", b, {0, 1, 2},
+                   0, False)
+    yield Case(f"{name}.{fmt}.compressed_trailing", name, "compressed_trailing",
+               z + b"not compressed data\n", {1}, len(cap.records))
+
+
 def samples_in(samples_dir):
     for path in sorted(pathlib.Path(samples_dir).iterdir()):
         if path.suffix in (".pcap", ".pcapng") and path.is_file():
@@ -313,9 +375,13 @@ def first_bytes(cap, limit):
 def generate(samples_dir):
     """(sample name -> sample bytes, list of Case), the samples' pcapng conversions included."""
     samples, cases = {}, []
-    for path in samples_in(samples_dir):
+    tools = all(shutil.which(t) for t in ("zstd", "lz4"))
+    for i, path in enumerate(samples_in(samples_dir)):
         cap = first_bytes(capfile.Capture(path.read_bytes()), SAMPLE_BYTES_MAX)
         samples[path.name] = cap.data
+        fmt = COMPRESSORS[i % len(COMPRESSORS)]
+        if tools or fmt in ("gzip", "xz"):
+            cases += compressed_cases(path.name, cap, fmt)
         if cap.format == "pcap":
             cases += pcap_cases(path.name, cap)
             conv_name = path.stem + ".as.pcapng"

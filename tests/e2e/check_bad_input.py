@@ -14,16 +14,11 @@ import subprocess
 import sys
 import tempfile
 
-passed = failed = 0
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+import capfile  # noqa: E402
+from checks import Checks  # noqa: E402
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = Checks("bad input")
 
 
 def run(binary, *args):
@@ -31,13 +26,9 @@ def run(binary, *args):
 
 
 def pcap_records(data):
-    """Offsets where each record of a classic little-endian pcap file starts, and the end."""
-    offsets, off = [], 24
-    while off + 16 <= len(data):
-        offsets.append(off)
-        caplen = struct.unpack_from("<I", data, off + 8)[0]
-        off += 16 + caplen
-    return offsets, off
+    """Offsets where each record of a classic pcap file starts, and the end of the last one."""
+    cap = capfile.Capture(data)
+    return [rec.offset for rec in cap.records], cap.records[-1].end if cap.records else 24
 
 
 def pcapng_mixed(data):
@@ -137,8 +128,7 @@ def main():
         check("bad format: exit 2", run(binary, "-f", "xml", str(sample)).returncode == 2)
         check("bad filter: exit 2", run(binary, "--filter", "port nonsense", str(sample)).returncode == 2)
 
-    print(f"\nbad input: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -18,18 +18,14 @@ import re
 import shutil
 import subprocess
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+from checks import Checks  # noqa: E402
 import tempfile
 
-passed = failed = 0
 
 
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = Checks("cli")
 
 
 def options_in(text):
@@ -56,8 +52,8 @@ def complete(source, *words):
 
 def main():
     binary, src, build = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
-    man = src / "analyzer" / "tcpmortem.1"
-    completion = src / "analyzer" / "tcpmortem.bash"
+    man = src / "analyzer" / "cli" / "tcpmortem.1"
+    completion = src / "analyzer" / "cli" / "tcpmortem.bash"
     page = man.read_text(encoding="utf-8")
 
     groff = shutil.which("groff")
@@ -102,7 +98,7 @@ def main():
           "Usage:" in r.stderr and r.stdout == "", r.stderr[:200])
 
     check("completion: formats", complete(completion, "-f", "") ==
-          ["text", "json", "ndjson", "csv", "markdown", "svg", "html"])
+          ["text", "json", "ndjson", "csv", "markdown", "svg", "html", "zeek", "zeek-json"])
     check("completion: a class in a list", complete(completion, "--class", "rst_abort,peer") ==
           ["rst_abort,peer_vanished"])
     check("completion: --color=", complete(completion, "--color", "=", "al") == ["always"])
@@ -121,8 +117,7 @@ def main():
               (root / "share/bash-completion/completions/tcpmortem").read_text() ==
               completion.read_text())
 
-    print(f"cli: {passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

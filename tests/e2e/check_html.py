@@ -22,20 +22,16 @@ import re
 import shutil
 import subprocess
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+from checks import Checks  # noqa: E402
 import tempfile
 
-passed = failed = 0
 HOSTILE = "<script>alert(1)<b>&\"quote'.pcap"
 SKIP = 77
 
 
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = Checks("html")
 
 
 def chromium_binary():
@@ -176,8 +172,7 @@ def main():
         check("SVG screenshot", shot.exists() and shot.stat().st_size > 10000)
         print(f"screenshots: {out_dir / 'report.png'} {shot}")
 
-    print(f"html: {passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -16,12 +16,16 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+import truthfile  # noqa: E402
+
 
 def independent_captures(captures):
     chosen = []
     for truth in sorted(captures.glob("*.truth")):
-        text = truth.read_text(encoding="utf-8")
-        if "relink.py" in text or "open_at_end" in text or "idle_at_end" in text:
+        t = truthfile.read(truth)
+        if "relinked" in t.capture or \
+                any(r["class"] in ("open_at_end", "idle_at_end") for r in t.rows):
             continue
         pcap = truth.with_suffix(".pcap")
         if pcap.exists():

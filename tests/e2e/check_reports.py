@@ -20,21 +20,17 @@ import re
 import shutil
 import subprocess
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+from checks import Checks  # noqa: E402
 import tempfile
 import xml.etree.ElementTree as ET
 
-passed = failed = 0
 SVG_NS = "{http://www.w3.org/2000/svg}"
 HOSTILE = "x|y*_`z`[l](http:__e.example)<img src=a>@octocat #1 $m$&amp;.pcap"
 
 
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = Checks("reports")
 
 
 def run(binary, *args):
@@ -206,8 +202,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         check_markdown(binary, captures, pathlib.Path(tmp))
         check_svg(binary, captures, pathlib.Path(tmp))
-    print(f"reports: {passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -1,27 +1,29 @@
 #!/usr/bin/env python3
 """End-to-end check: run tcpmortem on every sample capture and compare each connection's class,
-closer, modifiers and diagnoses with the truth recorded when the sample was made
-(samples/captures/*.truth).
+closer, modifiers, close.detail and diagnoses with the truth recorded when the sample was made
+(samples/captures/*.truth, format in tests/lib/truthfile.py and samples/README.md).
 
 Usage: check_samples.py TCPMORTEM CAPTURES_DIR [NAME...]
 Prints one line per mismatch, a per-class table, and 'N passed, N failed'. Exit 1 on any failure.
 
-Truth files (samples/README.md): a header, '#' comment lines, one row per connection. Comment
-lines this checker reads:
-
-    # options ARG...             tcpmortem options to read the capture with
-    # detail CLIENT DETAIL       the expected close.detail
-    # KEY CLIENT VALUE           an expected diagnosis (KEY in FACT_CHECKS below)
-
-CLIENT is the client endpoint as in the rows, or CLIENT#N for the N-th connection (1-based, in
-the order of the rows and of the flows' ids) when the capture uses one 4-tuple more than once.
+The truth's facts column names diagnoses (KEY:VALUE, KEY in FACT_CHECKS below). Every connection
+is also read in its --flow report for sentences the packets contradict (false_claims below:
+"never closed" about a side that sent a FIN, a path's reset told as an endpoint's own, an
+endpoint's reset called forged, an answer seen sooner than the round trip to its sender, which
+the truth's capture line gives as rtt_ms for the distant captures). A connection in
+KNOWN_FAILING is a known defect of today's analyzer: its mismatch is printed as XFAIL and does
+not fail the run, but a listed connection that passes fails it (remove it from the list).
 """
 import collections
 import json
 import pathlib
-import shlex
+import re
 import subprocess
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+import capfile  # noqa: E402
+import truthfile  # noqa: E402
 
 
 def endpoint(ep):
@@ -39,38 +41,13 @@ def parse_pairs(value):
 
 
 def read_truth(path):
-    """(rows, options). Each row: client, server, class, closer, modifiers, n (its ordinal among
-    the rows of the same client), detail and facts {KEY: VALUE}."""
-    rows, options, notes = [], [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# options "):
-            options = shlex.split(line[len("# options "):])
-            continue
-        if line.startswith("# ") and len(line.split()) >= 4 and line.split()[1] in FACT_KEYS:
-            _, key, client, value = line.split(None, 3)
-            notes.append((key, client, value))
-            continue
-        if not line.strip() or line.startswith("#") or line.startswith("client\t"):
-            continue
-        client, server, cls, closer, mods = line.split("\t")[:5]
-        rows.append({"client": client, "server": server, "class": cls, "closer": closer,
-                     "modifiers": set() if mods.strip() in ("-", "") else set(mods.split(",")),
-                     "detail": None, "facts": {}})
-    seen = collections.Counter()
-    for row in rows:
-        seen[row["client"]] += 1
-        row["n"] = seen[row["client"]]
-    for key, client, value in notes:
-        name, _, n = client.partition("#")
-        targets = [r for r in rows if r["client"] == name and (not n or r["n"] == int(n))]
-        if not targets:
-            raise ValueError(f"{path.name}: '# {key} {client}' names no connection")
-        for row in targets:
-            if key == "detail":
-                row["detail"] = value
-            else:
-                row["facts"][key] = value
-    return rows, options
+    """A truth file (truthfile.Truth), its facts checked against FACT_CHECKS."""
+    truth = truthfile.read(path)
+    for row in truth.rows:
+        unknown = set(row["facts"]) - set(FACT_CHECKS)
+        if unknown:
+            raise ValueError(f"{path.name}: unknown facts {sorted(unknown)}")
+    return truth
 
 
 def capture_for(truth):
@@ -188,6 +165,24 @@ def check_timers(flow, value):
     return problems
 
 
+def check_timers_hold(flow, value):
+    """SIDE.SETTING=V,...: the settings in force on each side. Whatever the analyzer infers about
+    one of them must hold its value (inferring nothing is fine): a range that excludes the real
+    setting is a false claim."""
+    problems = []
+    for key, text in parse_pairs(value).items():
+        side, _, setting = key.partition(".")
+        timers = flow["diagnosis"]["timers"][side]
+        got = find_key(timers, setting) if timers else None
+        if not isinstance(got, dict):
+            continue
+        lo, hi, v = got["min"], got["max"], float(text)
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            problems.append(f"false claim: timers.{side}.{setting} [{lo}, {hi}], "
+                            f"but it was {text}")
+    return problems
+
+
 def check_stack(flow, value):
     """client=FAMILY/HOPS,server=FAMILY/HOPS"""
     problems = []
@@ -207,8 +202,157 @@ FACT_CHECKS = {
     "time_wait_reuse": check_time_wait_reuse,
     "timers": check_timers,
     "stack": check_stack,
+    "timers_hold": check_timers_hold,
 }
-FACT_KEYS = set(FACT_CHECKS) | {"detail"}
+
+
+# --- sentences the packets contradict (issue 11): checked on every connection -------------------
+
+SIDES = ("client", "server")
+UNIT_S = {"µs": 1e-6, "ms": 1e-3, "s": 1.0}
+NUMBER = r"([\d.,]+) (µs|ms|s)"
+# "<side> answered ... T later": the side's own answer to a segment, seen T after it
+ANSWER_RES = [re.compile(r"[Tt]he (client|server)'s kernel answered " + NUMBER + " later"),
+              re.compile(r"[Tt]he (client|server) answered the (?:client|server)'s segment"
+                         r"(?: \(frame \d+\))? " + NUMBER + " later"),
+              re.compile(r"[Tt]he (client|server) answered the (?:client|server)'s segment with "
+                         r"a bare reset " + NUMBER + " later")]
+# sentences that make an endpoint the author of a reset
+AUTHOR_RES = [re.compile(r"[Tt]he (client|server)(?:'s kernel)? answered"),
+              re.compile(r"[Tt]he (client|server) aborted the connection"),
+              re.compile(r"[Tt]he (client|server) never closed the connection itself")]
+AUTHOR_ANY = [re.compile(r"its kernel had no socket"), re.compile(r"a socket aborting itself")]
+
+
+def fins_by_side(segments, flow):
+    """The sides that sent a FIN on this connection (all its segments in the capture)."""
+    c, s = flow["client"], flow["server"]
+    sides = set()
+    for seg in segments:
+        ends = {seg["src"], seg["dst"]}
+        if "F" in seg["flags"] and ends == {(c["ip"], c["port"]), (s["ip"], s["port"])} and \
+                flow["first_ts"] - 1e-6 <= seg["time"] <= flow["last_ts"] + 1e-6:
+            sides.add("client" if seg["src"] == (c["ip"], c["port"]) else "server")
+    return sides
+
+
+def false_claims(want, flow, text, segments, rtt_ms):
+    """Claims in the flow's reason and story (text) that the packets or the truth contradict:
+    'never closed' about a side that sent a FIN; a reset the truth says came from the path told
+    as the endpoint's own; an endpoint's reset reported as forged; an answer seen sooner than
+    the round trip to the side said to have sent it (rtt_ms: the capture point's round trip to
+    each side, from the truth's capture line)."""
+    problems = []
+    for side in sorted(fins_by_side(segments, flow)):
+        if re.search(rf"[Tt]he {side} never closed", text):
+            problems.append(f"false claim: 'the {side} never closed' but the {side} sent a FIN")
+    claimed = (flow["diagnosis"]["middlebox"] or {}).get("claimed")
+    if "rst_from_middlebox" in want["modifiers"]:
+        for rx in AUTHOR_RES:
+            for m in rx.finditer(text):
+                if claimed in (None, m.group(1)):
+                    problems.append(f"false claim: the path's reset told as the {m.group(1)}'s "
+                                    f"own: '{m.group(0)}'")
+        for rx in AUTHOR_ANY:
+            if rx.search(text):
+                problems.append(f"false claim: the path's reset told as an endpoint's: "
+                                f"'{rx.pattern}'")
+    elif "rst_from_middlebox" in flow["modifiers"]:
+        problems.append("false claim: rst_from_middlebox on a reset the endpoint sent")
+    for rx in ANSWER_RES if rtt_ms else []:
+        for m in rx.finditer(text):
+            side, t = m.group(1), float(m.group(2).replace(",", "")) * UNIT_S[m.group(3)]
+            if t * 1e3 < 0.8 * rtt_ms[side]:
+                problems.append(f"false claim: '{m.group(0)}', but the {side} is "
+                                f"{rtt_ms[side]:g} ms away (round trip)")
+    return list(dict.fromkeys(problems))      # the reason is in the text report too
+
+
+def story_text(binary, options, capture, flow):
+    """The flow's reason and its text report (the story among it)."""
+    run = subprocess.run([binary, "--flow", str(flow["id"]), *options, str(capture)],
+                         capture_output=True, text=True, timeout=60)
+    return flow["close"]["reason"] + "\n" + run.stdout
+
+
+# Connections today's analyzer gets wrong, by (capture name, client endpoint[#n]): what it gets
+# wrong. The truth files hold the truth; this list holds the gap (issue 11). Empty it as the
+# analyzer learns: a listed connection that passes fails the run.
+PATH_RESET_TOLD_AS_ENDPOINTS = ("the story tells the path's reset as the endpoint's own "
+                                "('answered', 'never closed', 'had no socket' or 'aborting "
+                                "itself') before calling it forged")
+KNOWN_FAILING = {
+    ("middlebox_idle_reset", "198.51.100.65:40001"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    ("middlebox_idle_reset_at_server", "198.51.100.65:40001"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    ("rst_injected", "198.51.100.65:40001"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    ("rst_middlebox", "198.51.100.65:40002"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    ("rst_middlebox_v6", "[2001:db8::1:1]:40002"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    # distant/ (120 ms round trip; the router 40 ms from the client, 80 ms from the server)
+    ("far_rst_after_close_at_client", "198.51.100.65:40002"):
+        "tcp_fin_timeout 'at most 0 s' for the server, read off the round trip between its FIN "
+        "and the client's data",
+    ("far_rst_after_close_at_router", "198.51.100.65:40002"):
+        "tcp_fin_timeout 'at most 0 s' for the server, read off the round trip",
+    ("far_rst_forged_at_client", "198.51.100.65:40002"):
+        PATH_RESET_TOLD_AS_ENDPOINTS + "; 'the server answered 40 ms later' from 120 ms away",
+    ("far_rst_forged_at_client", "198.51.100.65:40003"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    ("far_rst_forged_at_router", "198.51.100.65:40002"):
+        PATH_RESET_TOLD_AS_ENDPOINTS + "; 'the server answered 27 µs later' from 80 ms away",
+    ("far_rst_forged_at_router", "198.51.100.65:40003"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    ("far_rst_forged_at_client", "198.51.100.65:40004"):
+        "a kernel-like forged reset (bare RST, IP ID 0, TTL copied) 40 ms after the segment, "
+        "where the server is 120 ms away: not seen as forged; 'the server answered ... 41 ms "
+        "later'",
+    ("far_rst_forged_at_router", "198.51.100.65:40004"):
+        "a kernel-like forged reset 228 µs after the segment where the server is 80 ms away: "
+        "not seen as forged; 'the server answered ... 228 µs later'",
+    ("far_rst_forged_at_server", "198.51.100.65:40003"): PATH_RESET_TOLD_AS_ENDPOINTS,
+    ("realsw_haproxy_back", "198.51.100.129:60030"):
+        "rst_abort for rst_unread_data: haproxy gave up on a client that read nothing (timeout "
+        "client) and reset the nginx side with 118992 B unread behind a zero window, after its "
+        "own FIN",
+    ("realsw_haproxy_front", "198.51.100.65:40006"):
+        "rst_abort for rst_unread_data: curl --limit-rate gave up with 119863 B unread behind a "
+        "zero window",
+    ("realsw_loadgen", "198.51.100.1:52418"):
+        "rst_abort for rst_unread_data: wrk exited at its time limit with 13032 B unread (data "
+        "arriving until 0.1 ms before its RST)",
+    ("realsw_loadgen", "198.51.100.1:39364"):
+        "rst_abort for rst_unread_data: ab exited at its time limit with 2896 B unread",
+    ("realsw_nginx", "198.51.100.1:40003"):
+        "rst_unread_data for rst_abort: nginx read the whole 30060-byte partial body, reset 1 s "
+        "later (client_body_timeout, reset_timedout_connection)",
+    ("realsw_nginx", "198.51.100.1:40008"):
+        "rst_abort for rst_unread_data: curl --limit-rate gave up with 120232 B unread behind a "
+        "zero window",
+    ("realsw_nginx", "198.51.100.1:40009"):
+        "rst_abort for rst_unread_data: nginx answered 400 to a 60 kB header and reset with 58987"
+        " B unread (lingering_close off)",
+    ("realsw_nginx", "198.51.100.1:40010"):
+        "rst_abort for rst_unread_data: as 40009, the client waiting for the answer",
+    ("realsw_redis", "198.51.100.1:59096"):
+        "rst_abort for rst_unread_data: a stopped SUBSCRIBE client killed with 100370 B of "
+        "messages unread",
+    ("realsw_redis", "198.51.100.1:59118"):
+        "rst_abort for rst_unread_data: redis-cli --pipe killed with 100105 B of GET replies "
+        "unread",
+    ("realsw_ssh", "198.51.100.1:40004"):
+        "rst_abort for rst_unread_data: sshd read one line of an HTTP request and closed with 30 "
+        "B unread",
+    ("realsw_tls", "198.51.100.1:55926"):
+        "rst_abort for rst_unread_data: s_client blocked on its output, killed with 98502 B "
+        "unread behind a zero window",
+    ("win_read_abort", "198.51.100.1:40001"):
+        "rst_unread_data for rst_abort: the receiver read all 100 B, then SO_LINGER 0",
+    ("win_read_abort", "198.51.100.1:40002"):
+        "rst_unread_data for rst_abort: the receiver read all 1 kB, then SO_LINGER 0",
+    ("win_read_abort", "198.51.100.1:40003"):
+        "rst_unread_data for rst_abort: the receiver read all 10 kB, then SO_LINGER 0",
+    ("win_read_abort", "198.51.100.1:40004"):
+        "rst_unread_data for rst_abort: the receiver read all 100 kB, then SO_LINGER 0",
+    ("win_read_abort", "198.51.100.1:40005"):
+        "rst_unread_data for rst_abort: the receiver read all 1 MB, then SO_LINGER 0",
+}
 
 
 def main():
@@ -216,7 +360,7 @@ def main():
     only = set(sys.argv[3:])
     per_class = collections.defaultdict(lambda: [0, 0])
     per_fact = collections.defaultdict(lambda: [0, 0])
-    passed = failed = 0
+    passed = failed = xfailed = 0
     truths = sorted(captures.glob("*.truth"))
     if not truths:
         print(f"no truth files in {captures}")
@@ -229,7 +373,12 @@ def main():
             print(f"FAIL {truth.name}: no capture beside it")
             failed += 1
             continue
-        rows, options = read_truth(truth)
+        t = read_truth(truth)
+        rows, options = t.rows, t.options
+        rtt_ms = {k: float(v) for k, v in parse_pairs(t.capture["rtt_ms"]).items()} \
+            if "rtt_ms" in t.capture else None
+        segments = capfile.segments(str(capture))
+        labels = set()
         run = subprocess.run([binary, "-f", "ndjson", *options, str(capture)],
                              capture_output=True, text=True, timeout=120)
         if run.returncode != 0:
@@ -253,9 +402,14 @@ def main():
             same = flows.get(key, [])
             flow = same[want["n"] - 1] if len(same) >= want["n"] else None
             per_class[want["class"]][1] += 1
+            label = want["client"] + (f"#{want['n']}" if wanted[key] > 1 else "")
+            labels.add(label)
+            known = KNOWN_FAILING.get((truth.stem, label))
             if flow is None:
-                print(f"FAIL {capture.name} {key[0]} -> {key[1]}: connection not reported")
-                failed += 1
+                print(f"{'XFAIL' if known else 'FAIL'} {capture.name} {key[0]} -> {key[1]}: "
+                      "connection not reported")
+                xfailed += bool(known)
+                failed += not known
                 continue
             got_class = flow["close"]["class"]
             got_closer = flow["close"]["closer"] or "none"
@@ -267,19 +421,40 @@ def main():
                 per_fact[fact][1] += 1
                 per_fact[fact][0] += not found
                 problems += found
-            if got_class == want["class"] and got_closer == want["closer"] and not missing \
-                    and detail_ok and not problems:
+            claims = false_claims(want, flow, story_text(binary, options, capture, flow),
+                                  segments, rtt_ms)
+            per_fact["(no false claim)"][1] += 1
+            per_fact["(no false claim)"][0] += not claims
+            problems += claims
+            right = got_class == want["class"] and got_closer == want["closer"] and not missing \
+                and detail_ok and not problems
+            if right and known:
+                failed += 1
+                print(f"XPASS {capture.name} {label}: listed in KNOWN_FAILING ({known}) but "
+                      "right now: remove it from the list")
+            elif right:
                 per_class[want["class"]][0] += 1
                 passed += 1
             else:
-                failed += 1
-                print(f"FAIL {capture.name} #{flow['id']} {key[0]} -> {key[1]}: "
+                if known:
+                    xfailed += 1
+                else:
+                    failed += 1
+                print(f"{'XFAIL' if known else 'FAIL'} {capture.name} #{flow['id']} "
+                      f"{key[0]} -> {key[1]}: "
                       f"want {want['class']}/{want['closer']} {want['detail'] or ''} "
                       f"{sorted(want['modifiers'])}, got {got_class}/{got_closer} "
                       f"{flow['close']['detail'] or ''} {flow['modifiers']}: "
                       f"{flow['close']['reason']}")
                 for problem in problems:
                     print(f"     {problem}")
+        # a regenerated capture has new client ports: an entry naming none of its connections
+        # would stay in the list unnoticed
+        for stem, label in KNOWN_FAILING:
+            if stem == truth.stem and label not in labels:
+                failed += 1
+                print(f"FAIL {capture.name} {label}: listed in KNOWN_FAILING, no such connection "
+                      "in the truth: update the list")
     print("\nper class (connections right / in the truth files):")
     for cls in sorted(per_class):
         ok, total = per_class[cls]
@@ -289,7 +464,7 @@ def main():
         for fact in sorted(per_fact):
             ok, total = per_fact[fact]
             print(f"  {fact:<22} {ok:>3} / {total:<3}")
-    print(f"\ne2e: {passed} passed, {failed} failed")
+    print(f"\ne2e: {passed} passed, {failed} failed, {xfailed} known failures (KNOWN_FAILING)")
     return 1 if failed or not passed else 0
 
 

@@ -24,17 +24,13 @@ import select
 import subprocess
 import sys
 
-passed = failed = 0
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+from checks import Checks  # noqa: E402
+
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = Checks("stories")
 
 
 def run(binary, *args, stdin=None, env=None):
@@ -234,8 +230,7 @@ def main():
     check_selection_formats(binary, captures)
     check_colour(binary, captures)
     check_progress(binary, captures)
-    print(f"stories: {passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Streaming and expiry rules of analyzer/engine.h, end to end.
+"""Streaming and expiry rules of analyzer/engine/engine.h, end to end.
 
 - NDJSON rows of finished connections come out while the capture is still being read (a pipe
   that stalls half way).
@@ -17,19 +17,15 @@ import select
 import struct
 import subprocess
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+from checks import Checks  # noqa: E402
 import tempfile
 import time
 
-passed = failed = 0
 
 
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = Checks("streaming")
 
 
 def checksum(data):
@@ -129,8 +125,7 @@ def main():
     proc.wait(timeout=30)
     check("second row after the input ends", b'"port":40002' in rest, rest)
 
-    print(f"\nstreaming: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

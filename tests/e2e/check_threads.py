@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""--threads N gives the single-threaded output, byte for byte (analyzer/engine.c): every
+"""--threads N gives the single-threaded output, byte for byte (analyzer/engine/engine.c): every
 sample alone and all samples as one capture, in every format that lists flows.
 
 Usage: check_threads.py TCPMORTEM CAPTURES_DIR

@@ -14,7 +14,7 @@
 
 #include <pcap/dlt.h>
 
-#include "dissect/dissect.h"
+#include "dissect.h"
 #include "fuzz.h"
 
 static const int link_types[] = {

@@ -13,7 +13,7 @@
 #include <pcap/pcap.h>
 #include <string.h>
 
-#include "analyzer/pcapng_unify.h"
+#include "pcapng_unify.h"
 #include "fuzz.h"
 
 static size_t read_all(FILE *fp, uint8_t *out, size_t cap, size_t chunk)
@@ -39,17 +39,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct pcapng_unify *u;
 	char errbuf[PCAP_ERRBUF_SIZE];
-	uint8_t *out, *again;
+	uint8_t *copy, *out, *again;
 	FILE *in, *fp;
 	size_t n;
 	pcap_t *p;
 
 	if (size == 0)
 		return 0;
+	copy = malloc(size); /* fmemopen wants a buffer it could write */
 	out = malloc(size);
 	again = malloc(size);
-	in = fmemopen((void *)data, size, "rb");
-	FUZZ_CHECK(out && again && in);
+	FUZZ_CHECK(copy && out && again);
+	memcpy(copy, data, size);
+	in = fmemopen(copy, size, "rb");
+	FUZZ_CHECK(in);
 	fp = pcapng_unify_wrap(in, &u);
 	FUZZ_CHECK(fp);
 	n = read_all(fp, out, size, 1 + size % 97);
@@ -65,13 +68,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(again);
 	free(out);
 
-	in = fmemopen((void *)data, size, "rb");
+	in = fmemopen(copy, size, "rb");
 	FUZZ_CHECK(in);
 	fp = pcapng_unify_wrap(in, &u);
 	FUZZ_CHECK(fp);
 	p = pcap_fopen_offline(fp, errbuf);
 	if (!p) {
 		fclose(fp);
+		free(copy);
 		return 0;
 	}
 	for (;;) {
@@ -85,5 +89,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)pcapng_unify_skipped(u);
 	pcap_close(p);
+	free(copy);
 	return 0;
 }

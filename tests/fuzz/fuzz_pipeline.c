@@ -28,12 +28,12 @@
 #include <csv.h>
 #include <jansson.h>
 
-#include "analyzer/capture.h"
-#include "analyzer/engine.h"
-#include "analyzer/flow_select.h"
-#include "analyzer/seglog.h"
+#include "capture.h"
+#include "engine.h"
+#include "flow_select.h"
+#include "seglog.h"
 #include "fuzz.h"
-#include "reports/writer_impl.h"
+#include "writer_impl.h"
 
 /* ---- a writer that hands everything to the real ones, and checks each record ---------------- */
 

@@ -5,11 +5,16 @@ Usage: make-seeds.py TARGET SAMPLES_DIR OUT_DIR
   pipeline: every capture file (pcap, pcapng) as it is.
   dissect:  every distinct frame of every capture, prefixed with the byte that makes
             fuzz_dissect.c pick that capture's link type.
+  decompress: the first DECOMPRESS_BYTES of every fourth capture compressed by gzip, zstd, lz4 and
+            xz (the last two by their command-line tools), and cut in half.
 Files are named by the SHA-1 of their content, as libFuzzer names corpus files, so running this
 again adds nothing twice. Prints how many seeds it wrote.
 """
+import gzip
 import hashlib
+import lzma
 import pathlib
+import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
@@ -19,6 +24,18 @@ import capfile  # noqa: E402
 SELECTOR = {1: 0, 113: 1, 276: 2, 12: 3, 101: 4, 228: 5, 229: 6, 0: 7, 108: 8}
 
 
+DECOMPRESS_BYTES = 2048
+
+
+def compressed(data):
+    """`data` compressed by each format, whole and cut in half."""
+    out = [gzip.compress(data, mtime=0), lzma.compress(data)]
+    for tool in ("zstd", "lz4"):
+        out.append(subprocess.run([tool, "-q", "-c"], input=data, capture_output=True,
+                                  check=True).stdout)
+    return out + [z[:len(z) // 2] for z in out]
+
+
 def captures(samples):
     for path in sorted(samples.iterdir()):
         if path.suffix in (".pcap", ".pcapng") and path.is_file():
@@ -26,16 +43,22 @@ def captures(samples):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("dissect", "pipeline"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("dissect", "pipeline", "decompress"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     target, samples, out = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
     out.mkdir(parents=True, exist_ok=True)
     seeds = {}
-    for path in captures(samples):
+    for i, path in enumerate(captures(samples)):
         data = path.read_bytes()
+        if target == "decompress" and i % 4:
+            continue  # every fourth capture: the decoders do not care what the capture holds
         if target == "pipeline":
             seeds[hashlib.sha1(data).hexdigest()] = data
+            continue
+        if target == "decompress":
+            for seed in compressed(data[:DECOMPRESS_BYTES]):
+                seeds[hashlib.sha1(seed).hexdigest()] = seed
             continue
         try:
             cap = capfile.Capture(data)

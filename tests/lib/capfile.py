@@ -1,13 +1,17 @@
 """capfile.py - just enough of the pcap and pcapng formats to take sample captures apart.
 
-Used by the scripts that derive test inputs from samples/captures (tests/fuzz/make-seeds.py,
-tests/damage/make-damaged.py). Python standard library only. Reads; never validates more than it
+The one pcap reader of the project's scripts: the sample scripts (samples/scenarios.py checks
+every capture it makes with segments(), samples/relink.py rewrites records, the reset injector
+decodes live frames with tcp_segment()) and the scripts that derive test inputs from
+samples/captures (tests/fuzz/make-seeds.py, tests/damage/make-damaged.py,
+tests/e2e/check_bad_input.py). Python standard library only. Reads; never validates more than it
 needs: a file it cannot follow raises ValueError.
 
 Formats: pcap (https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-04.html) and pcapng
 (draft-ietf-opsawg-pcapng: Section Header Block 0x0A0D0D0A, Interface Description Block 1,
 Enhanced Packet Block 6, Simple Packet Block 3, obsolete Packet Block 2).
 """
+import socket
 import struct
 
 PCAP_MAGICS = {0xA1B2C3D4: False, 0xA1B23C4D: True}  # value: nanosecond timestamps
@@ -19,13 +23,26 @@ BT_IDB, BT_PB, BT_SPB, BT_EPB = 1, 2, 3, 6
 class Record:
     """One packet record: where it starts in the file, how long it is, where its frame bytes are."""
 
-    def __init__(self, offset, length, data_offset, caplen, linktype, ts_offset):
+    def __init__(self, offset, length, data_offset, caplen, linktype, ts_offset,
+                 origlen=None, ts_units=None, ts=None):
         self.offset = offset            # first byte of the record (pcap header or pcapng block)
         self.length = length            # bytes of the whole record
         self.data_offset = data_offset  # first byte of the frame
         self.caplen = caplen
         self.linktype = linktype
         self.ts_offset = ts_offset      # the timestamp's first byte (pcap: seconds; pcapng: high)
+        self.origlen = caplen if origlen is None else origlen  # the frame's length on the wire
+        self.ts = ts                    # pcap: (seconds, fraction); pcapng: timestamp in units
+        self.ts_units = ts_units        # timestamp units per second (None: no timestamp)
+
+    @property
+    def time(self):
+        """The timestamp in seconds (float), or None (Simple Packet Block)."""
+        if self.ts is None:
+            return None
+        if isinstance(self.ts, tuple):
+            return self.ts[0] + self.ts[1] / self.ts_units
+        return self.ts / self.ts_units
 
     @property
     def end(self):
@@ -42,6 +59,8 @@ class Capture:
         self.snaplen = 0
         self.linktype = None   # pcap: the file's; pcapng: the first interface's
         self.header_len = 0    # pcap: 24; pcapng: the Section Header Block's length
+        self.version = (2, 4)  # pcap: the file header's version; thiszone and sigfigs below
+        self.thiszone = self.sigfigs = 0
         if len(self.data) < 4:
             raise ValueError("too short for a capture")
         magic_le = struct.unpack_from("<I", self.data)[0]
@@ -61,15 +80,19 @@ class Capture:
         e, d = self.endian, self.data
         if len(d) < 24:
             raise ValueError("pcap file header cut")
-        self.snaplen, network = struct.unpack_from(e + "II", d, 16)
+        major, minor, self.thiszone, self.sigfigs, self.snaplen, network = \
+            struct.unpack_from(e + "HHiIII", d, 4)
+        self.version = (major, minor)
         self.linktype = network & 0xFFFF
         self.header_len = 24
+        units = 10 ** 9 if self.nano else 10 ** 6
         off = 24
         while off + 16 <= len(d):
-            caplen = struct.unpack_from(e + "I", d, off + 8)[0]
+            sec, frac, caplen, origlen = struct.unpack_from(e + "IIII", d, off)
             if off + 16 + caplen > len(d):
                 break
-            self.records.append(Record(off, 16 + caplen, off + 16, caplen, self.linktype, off))
+            self.records.append(Record(off, 16 + caplen, off + 16, caplen, self.linktype, off,
+                                       origlen, units, (sec, frac)))
             off += 16 + caplen
 
     def _read_pcapng(self):
@@ -79,7 +102,7 @@ class Capture:
         bom_le = struct.unpack_from("<I", d, 8)[0]
         self.endian = "<" if bom_le == PCAPNG_BOM else ">"
         e = self.endian
-        interfaces = []  # (linktype, snaplen)
+        interfaces = []  # (linktype, snaplen, timestamp units per second)
         off = 0
         while off + 12 <= len(d):
             btype, blen = struct.unpack_from(e + "II", d, off)
@@ -90,26 +113,43 @@ class Capture:
                 self.header_len = blen
             elif btype == BT_IDB:
                 linktype, _, snaplen = struct.unpack_from(e + "HHI", d, off + 8)
-                interfaces.append((linktype, snaplen))
+                interfaces.append((linktype, snaplen, _tsresol(e, d, off + 16, off + blen - 4)))
                 if self.linktype is None:
                     self.linktype, self.snaplen = linktype, snaplen
             elif btype == BT_EPB:
-                iface, _, _, caplen, _ = struct.unpack_from(e + "IIIII", d, off + 8)
-                lt = interfaces[iface][0] if iface < len(interfaces) else None
-                self.records.append(Record(off, blen, off + 28, caplen, lt, off + 12))
+                iface, high, low, caplen, origlen = struct.unpack_from(e + "IIIII", d, off + 8)
+                lt, _, units = interfaces[iface] if iface < len(interfaces) else (None, 0, None)
+                self.records.append(Record(off, blen, off + 28, caplen, lt, off + 12, origlen,
+                                           units, high << 32 | low))
             elif btype == BT_SPB:
                 origlen = struct.unpack_from(e + "I", d, off + 8)[0]
-                lt, snap = interfaces[0] if interfaces else (None, 0)
+                lt, snap, _ = interfaces[0] if interfaces else (None, 0, None)
                 caplen = min(origlen, snap) if snap else origlen
                 self.records.append(Record(off, blen, off + 12, caplen, lt, None))
             elif btype == BT_PB:
-                iface, _, _, _, caplen, _ = struct.unpack_from(e + "HHIIII", d, off + 8)
-                lt = interfaces[iface][0] if iface < len(interfaces) else None
-                self.records.append(Record(off, blen, off + 28, caplen, lt, off + 12))
+                iface, _, high, low, caplen, origlen = struct.unpack_from(e + "HHIIII", d,
+                                                                          off + 8)
+                lt, _, units = interfaces[iface] if iface < len(interfaces) else (None, 0, None)
+                self.records.append(Record(off, blen, off + 28, caplen, lt, off + 12, origlen,
+                                           units, high << 32 | low))
             off += blen
 
     def frame(self, rec):
         return self.data[rec.data_offset:rec.data_offset + rec.caplen]
+
+
+def _tsresol(e, d, off, end):
+    """Timestamp units per second from an Interface Description Block's options (if_tsresol,
+    code 9: a power of 10, or of 2 when the top bit is set; 10^6 when absent)."""
+    while off + 4 <= end:
+        code, length = struct.unpack_from(e + "HH", d, off)
+        if code == 0:
+            break
+        if code == 9 and length >= 1 and off + 5 <= end:
+            v = d[off + 4]
+            return 2 ** (v & 0x7F) if v & 0x80 else 10 ** v
+        off += 4 + length + (-length % 4)
+    return 10 ** 6
 
 
 def read(path):
@@ -160,9 +200,9 @@ def _ip_start(linktype, f):
     return {ETHERTYPE_IPV4: (off, 4), ETHERTYPE_IPV6: (off, 6)}.get(etype)
 
 
-def tcp_endpoints(linktype, frame):
-    """The two (address bytes, port) endpoints of a TCP segment, in canonical (sorted) order, or
-    None when the frame is not an unfragmented TCP segment this can follow."""
+def _locate_tcp(linktype, frame):
+    """(IP version, IP header offset, source address bytes, destination address bytes, TCP
+    header offset, end of the IP packet) of an unfragmented TCP segment, or None."""
     start = _ip_start(linktype, frame)
     if start is None:
         return None
@@ -176,14 +216,15 @@ def tcp_endpoints(linktype, frame):
         if len(f) < off + 20 or f[off] >> 4 != 4:
             return None
         ihl = (f[off] & 0x0F) * 4
-        frag = struct.unpack_from(">H", f, off + 6)[0]
+        frag, total = struct.unpack_from(">H", f, off + 6)[0], struct.unpack_from(">H", f, off + 2)[0]
         if f[off + 9] != 6 or frag & 0x3FFF or ihl < 20:
             return None
-        src, dst, tcp = f[off + 12:off + 16], f[off + 16:off + 20], off + ihl
+        src, dst, tcp, end = f[off + 12:off + 16], f[off + 16:off + 20], off + ihl, off + total
     elif version == 6:
         if len(f) < off + 40 or f[off] >> 4 != 6:
             return None
         nh, src, dst, tcp = f[off + 6], f[off + 8:off + 24], f[off + 24:off + 40], off + 40
+        end = off + 40 + struct.unpack_from(">H", f, off + 4)[0]
         for _ in range(16):
             if nh == 6 or len(f) < tcp + 8:
                 break
@@ -203,5 +244,63 @@ def tcp_endpoints(linktype, frame):
         return None
     if len(f) < tcp + 4:
         return None
-    sport, dport = struct.unpack_from(">HH", f, tcp)
-    return tuple(sorted([(bytes(src), sport), (bytes(dst), dport)]))
+    return version, off, bytes(src), bytes(dst), tcp, min(end, len(f))
+
+
+def tcp_endpoints(linktype, frame):
+    """The two (address bytes, port) endpoints of a TCP segment, in canonical (sorted) order, or
+    None when the frame is not an unfragmented TCP segment this can follow."""
+    found = _locate_tcp(linktype, frame)
+    if found is None:
+        return None
+    _, _, src, dst, tcp, _ = found
+    sport, dport = struct.unpack_from(">HH", frame, tcp)
+    return tuple(sorted([(src, sport), (dst, dport)]))
+
+
+# tcpdump's order and letters (print-tcp.c): FIN SYN RST PSH, "." for ACK, URG ECE CWR.
+FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"),
+                (0x40, "E"), (0x80, "W"))
+
+
+def tcp_segment(linktype, frame):
+    """One TCP segment as a dict, or None (not TCP, or cut before the TCP header's end):
+    src, dst: (address text, port); flags: as tcpdump prints them ('S', 'S.', 'FP.', 'R');
+    seq; ack (None without the ACK flag); win (unscaled); len (payload bytes); ttl (TTL or hop
+    limit); id (IPv4 ID, None for IPv6); payload (bytes); options (the TCP options' bytes);
+    wire_len (payload bytes the IP header declares: more than len when the snaplen cut it)."""
+    found = _locate_tcp(linktype, frame)
+    if found is None:
+        return None
+    version, ip, src, dst, tcp, end = found
+    f = frame
+    if len(f) < tcp + 20:
+        return None
+    sport, dport, seq, ack, off, flags, win = struct.unpack_from(">HHIIBBH", f, tcp)
+    data = f[tcp + (off >> 4) * 4:end]
+    if version == 4:
+        declared = ip + struct.unpack_from(">H", f, ip + 2)[0]
+    else:
+        declared = ip + 40 + struct.unpack_from(">H", f, ip + 4)[0]
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    return {"src": (socket.inet_ntop(family, src), sport),
+            "dst": (socket.inet_ntop(family, dst), dport),
+            "flags": "".join(letter for bit, letter in FLAG_LETTERS if flags & bit),
+            "seq": seq, "ack": ack if flags & 0x10 else None, "win": win, "len": len(data),
+            "ttl": f[ip + 8] if version == 4 else f[ip + 7],
+            "id": struct.unpack_from(">H", f, ip + 4)[0] if version == 4 else None,
+            "payload": bytes(data), "options": bytes(f[tcp + 20:tcp + (off >> 4) * 4]),
+            "wire_len": max(declared - tcp - (off >> 4) * 4, 0)}
+
+
+def segments(path):
+    """The TCP segments of a capture file in file order, each a tcp_segment() dict with its
+    'time' (seconds) and 'frame' (1-based record number); other frames are skipped."""
+    cap = read(path)
+    out = []
+    for n, rec in enumerate(cap.records, 1):
+        seg = tcp_segment(rec.linktype, cap.frame(rec))
+        if seg is not None:
+            seg["time"], seg["frame"] = rec.time, n
+            out.append(seg)
+    return out

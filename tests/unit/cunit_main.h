@@ -29,4 +29,14 @@ static int cunit_run(CU_SuiteInfo *suites, const char *runner)
 	return err != CUE_SUCCESS ? 2 : failures != 0;
 }
 
+/* The whole main() of a runner whose suites need nothing set up first:
+ *   CUNIT_MAIN("test_pool", { "pool", NULL, NULL, NULL, NULL, pool_tests })
+ * takes the suites (CU_SuiteInfo initialisers) and ends the list itself. */
+#define CUNIT_MAIN(runner, ...)                                               \
+	int main(void)                                                        \
+	{                                                                     \
+		static CU_SuiteInfo suites[] = { __VA_ARGS__, CU_SUITE_INFO_NULL }; \
+		return cunit_run(suites, runner);                             \
+	}
+
 #endif

@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "analyzer/flow_table.h"
-#include "analyzer/tracker.h"
+#include "flow_table.h"
+#include "tracker.h"
 #include "cunit_main.h"
 
 /* Where the flows of the tests live. */
@@ -192,12 +192,5 @@ static int store_destroy(void)
 	return 0;
 }
 
-static CU_SuiteInfo suites[] = {
-	{ "tombstones", store_init, store_destroy, NULL, NULL, tombstone_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_bounds");
-}
+CUNIT_MAIN("test_bounds",
+           { "tombstones", store_init, store_destroy, NULL, NULL, tombstone_tests })

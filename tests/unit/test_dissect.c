@@ -15,8 +15,8 @@
 #include <CUnit/CUnit.h>
 #include <pcap/dlt.h>
 
-#include "dissect/dissect.h"
-#include "dissect/segment.h"
+#include "dissect.h"
+#include "segment.h"
 #include "cunit_main.h"
 
 #ifndef DLT_IPV4
@@ -1590,12 +1590,5 @@ static CU_TestInfo dissect_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "dissect", NULL, NULL, NULL, NULL, dissect_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_dissect");
-}
+CUNIT_MAIN("test_dissect",
+           { "dissect", NULL, NULL, NULL, NULL, dissect_tests })

@@ -1,5 +1,5 @@
 /* test_pool.c - CUnit suite: the fixed-size item pool behind live flows and their blocks
- * (analyzer/pool.h).
+ * (analyzer/flow/pool.h).
  *
  * Handles are never 0 and name distinct items; items come zero-filled, also when reused; a freed
  * item is the next one handed out; items never move as the pool grows; and the memory a pool
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyzer/pool.h"
+#include "pool.h"
 #include "cunit_main.h"
 
 struct item {
@@ -156,12 +156,5 @@ static CU_TestInfo pool_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "pool", NULL, NULL, NULL, NULL, pool_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_pool");
-}
+CUNIT_MAIN("test_pool",
+           { "pool", NULL, NULL, NULL, NULL, pool_tests })

@@ -1,4 +1,4 @@
-/* test_reason.c - the reason formatter (reports/flow_reason.h) against snprintf.
+/* test_reason.c - the reason formatter (contract/flow_reason.h) against snprintf.
  *
  * The reference is what the classifier used to do: one snprintf per sentence, with the format
  * strings it had, and durations through "%lld µs", "%.1f ms", "%.2f s". Every template is
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "reports/flow_reason.h"
+#include "flow_reason.h"
 #include "cunit_main.h"
 
 /* --- the reference: the classifier's snprintf calls, as they were ------------------------------ */
@@ -211,26 +211,25 @@ static bool reference(const struct flow_reason *r, char *buf)
 	case REASON_COUNT:
 		break;
 	}
-	switch ((enum flow_reason_id)r->id) {
-	case REASON_PATH_RESET_IDLE_TTL:
-	case REASON_PATH_RESET_IDLE_IP_ID:
+	/* The path resets, which share one sentence per pair. */
+	enum flow_reason_id id = (enum flow_reason_id)r->id;
+	if (id == REASON_PATH_RESET_IDLE_TTL || id == REASON_PATH_RESET_IDLE_IP_ID) {
 		snprintf(buf, size,
 		         "after %s of silence the %s's next segment was answered %s later by a reset "
 		         "in the %s's name that came from the path (%s): a firewall or NAT had "
 		         "forgotten the idle connection",
 		         D(r, 0), S(r, 1), D(r, 2), S(r, 3), why);
 		return true;
-	case REASON_PATH_RESET_TTL:
-	case REASON_PATH_RESET_IP_ID:
+	}
+	if (id == REASON_PATH_RESET_TTL || id == REASON_PATH_RESET_IP_ID) {
 		snprintf(buf, size,
 		         "a reset in the %s's name answered the %s's segment %s later, but it came from "
 		         "the path, not the %s (%s): a firewall, load balancer or IPS ended the "
 		         "connection",
 		         S(r, 0), S(r, 1), D(r, 2), S(r, 3), why);
 		return true;
-	default:
-		return false;
 	}
+	return false;
 }
 
 /* --- argument values ----------------------------------------------------------------------------- */
@@ -563,13 +562,6 @@ static CU_TestInfo duration_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "reason", NULL, NULL, NULL, NULL, reason_tests },
-	{ "duration", NULL, NULL, NULL, NULL, duration_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_reason");
-}
+CUNIT_MAIN("test_reason",
+           { "reason", NULL, NULL, NULL, NULL, reason_tests },
+           { "duration", NULL, NULL, NULL, NULL, duration_tests })

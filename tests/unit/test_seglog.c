@@ -1,5 +1,5 @@
 /* test_seglog.c - what stories and ladder diagrams are made of: the --flow selection, the
- * bounded segment log behind them (analyzer/seglog.c) and the progress line's text.
+ * bounded segment log behind them (analyzer/engine/seglog.c) and the progress line's text.
  *
  * Flows are scripted segment by segment through the real tracker and classifier (no pcap), and
  * the log is driven through the same engine hooks the engine calls. The log's invariants: the
@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyzer/classify.h"
-#include "analyzer/flow_select.h"
-#include "analyzer/progress.h"
-#include "analyzer/seglog.h"
-#include "analyzer/tracker.h"
+#include "classify.h"
+#include "flow_select.h"
+#include "progress.h"
+#include "seglog.h"
+#include "tracker.h"
 #include "cunit_main.h"
 
 #define MS 1000000LL

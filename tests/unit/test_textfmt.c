@@ -1,4 +1,4 @@
-/* test_textfmt.c - the writers' text helpers (reports/rbuf.h, reports/names.c) against the C
+/* test_textfmt.c - the writers' text helpers (contract/rbuf.h, contract/names.c) against the C
  * library: decimal numbers against snprintf, addresses against inet_ntop, TCP flags against the
  * plain loop they replace, timestamps through the per-writer memo against ts_digits, UTF-8
  * repair and the ASCII scan against a byte-by-byte reading; and every name a writer copies
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "reports/flow_record.h"
-#include "reports/rbuf.h"
+#include "flow_record.h"
+#include "rbuf.h"
 #include "cunit_main.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3u;
@@ -296,12 +296,5 @@ static CU_TestInfo tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "textfmt", NULL, NULL, NULL, NULL, tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_textfmt");
-}
+CUNIT_MAIN("test_textfmt",
+           { "textfmt", NULL, NULL, NULL, NULL, tests })

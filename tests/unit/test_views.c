@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reports/digest.h"
-#include "reports/ladder.h"
-#include "reports/rtext.h"
-#include "reports/story.h"
-#include "reports/writer.h"
+#include "digest.h"
+#include "ladder.h"
+#include "rtext.h"
+#include "story.h"
+#include "writer.h"
 #include "cunit_main.h"
 
 #define MS 1000000LL
@@ -694,15 +694,8 @@ static CU_TestInfo writer_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "ladder", NULL, NULL, NULL, NULL, ladder_tests },
-	{ "story", NULL, NULL, NULL, NULL, story_tests },
-	{ "escape", NULL, NULL, NULL, NULL, escape_tests },
-	{ "writers", NULL, NULL, NULL, NULL, writer_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_views");
-}
+CUNIT_MAIN("test_views",
+           { "ladder", NULL, NULL, NULL, NULL, ladder_tests },
+           { "story", NULL, NULL, NULL, NULL, story_tests },
+           { "escape", NULL, NULL, NULL, NULL, escape_tests },
+           { "writers", NULL, NULL, NULL, NULL, writer_tests })

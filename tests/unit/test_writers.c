@@ -17,8 +17,8 @@
 #include <csv.h>
 #include <jansson.h>
 
-#include "reports/flow_record.h"
-#include "reports/writer.h"
+#include "flow_record.h"
+#include "writer.h"
 #include "cunit_main.h"
 
 /* --- helpers ---------------------------------------------------------------------------------- */
@@ -641,7 +641,7 @@ static void expect_flow(json_t *o, const struct flow_record *r)
 	size_t n_mod = 0;
 
 	CU_ASSERT_FATAL(json_is_object(o));
-	EXPECT_KEYS(o, 18);
+	EXPECT_KEYS(o, 19);
 	EXPECT_INT(o, "id", (json_int_t)r->id);
 	EXPECT_STR(o, "capture", r->capture);
 	expect_endpoint(o, "client", ip_addr_format(&r->client.addr, ip, sizeof ip), r->client.port, __LINE__);
@@ -743,6 +743,15 @@ static void expect_flow(json_t *o, const struct flow_record *r)
 	}
 	CU_ASSERT_EQUAL(json_array_size(modifiers), n_mod);
 	expect_diagnosis(json_object_get(o, "diagnosis"), &r->diagnosis);
+	json_t *z = json_object_get(o, "zeek");
+
+	CU_ASSERT_FATAL(json_is_object(z));
+	EXPECT_KEYS(z, 5);
+	EXPECT_STR(z, "uid", r->zeek.uid[0] ? r->zeek.uid : NULL);
+	EXPECT_STR(z, "orig", direction_name((enum flow_direction)r->zeek.orig));
+	EXPECT_STR(z, "conn_state", r->zeek.conn_state);
+	EXPECT_STR(z, "history", r->zeek.history);
+	EXPECT_INT(z, "missed_bytes", (json_int_t)r->zeek.missed_bytes);
 }
 
 /* Parses a whole output as one JSON value, rejecting duplicate keys. */
@@ -844,7 +853,9 @@ static void test_json_document(void)
 		"\"modifiers\":[],"
 		"\"diagnosis\":{\"middlebox\":null,\"idle_timeout\":null,\"close_wait\":null,"
 		"\"time_wait\":\"client\",\"time_wait_reuse\":null,"
-		"\"timers\":{\"client\":null,\"server\":null},\"stack\":{\"client\":null,\"server\":null}}}"));
+		"\"timers\":{\"client\":null,\"server\":null},\"stack\":{\"client\":null,\"server\":null}},"
+		"\"zeek\":{\"uid\":null,\"orig\":\"client\",\"conn_state\":null,\"history\":\"\","
+		"\"missed_bytes\":0}}"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"modifiers\":[\"midstream\",\"truncated\",\"capture_gap\","
 					   "\"port_reuse\",\"evicted\",\"rst_from_middlebox\"],\"diagnosis\":{"));
 	/* Nested diagnosis members, as a pipeline reads them. */
@@ -1123,7 +1134,7 @@ static void test_ndjson_empty_run_is_empty(void)
 
 /* --- CSV -------------------------------------------------------------------------------------- */
 
-#define CSV_COLUMNS 48
+#define CSV_COLUMNS 53
 #define CSV_ROWS_MAX 8
 
 struct csv_table {
@@ -1184,7 +1195,8 @@ static const char *const csv_header[CSV_COLUMNS] = {
 	"diagnosis_close_wait_side", "diagnosis_close_wait_s", "diagnosis_close_wait_still_open",
 	"diagnosis_time_wait", "diagnosis_time_wait_reuse_held_by", "diagnosis_time_wait_reuse_s",
 	"diagnosis_timers_client", "diagnosis_timers_server", "diagnosis_stack_client",
-	"diagnosis_stack_server", "close_confidence", "close_alternatives", "rtt_client_ms",
+	"diagnosis_stack_server", "zeek_uid", "zeek_orig", "zeek_conn_state", "zeek_history",
+	"zeek_missed_bytes", "close_confidence", "close_alternatives", "rtt_client_ms",
 	"rtt_server_ms", "vantage",
 };
 
@@ -1880,15 +1892,8 @@ static CU_TestInfo text_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "names", NULL, NULL, NULL, NULL, names_tests },
-	{ "json", NULL, NULL, NULL, NULL, json_tests },
-	{ "csv", NULL, NULL, NULL, NULL, csv_tests },
-	{ "text", NULL, NULL, NULL, NULL, text_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_writers");
-}
+CUNIT_MAIN("test_writers",
+           { "names", NULL, NULL, NULL, NULL, names_tests },
+           { "json", NULL, NULL, NULL, NULL, json_tests },
+           { "csv", NULL, NULL, NULL, NULL, csv_tests },
+           { "text", NULL, NULL, NULL, NULL, text_tests })

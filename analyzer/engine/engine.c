@@ -1,0 +1,801 @@
+/* engine.c - frames to flows to records. The expiry rules are in engine.h.
+ *
+ * The work is split in two: per-frame bookkeeping and dissection (the engine), and flow tracking
+ * (a shard: a flow table with its own clock). Single-threaded, one shard does everything, and
+ * every record goes to the writer the moment its flow is finished.
+ *
+ * With --threads N, N threads in all: the main thread reads and dissects frames into batches
+ * and merges the records, N - 1 worker threads each own a shard (flows are assigned by the hash
+ * of their 4-tuple). Reading and dissecting is the largest single part of the work (about half
+ * the instructions), so a thread of its own serves it best; N - 1 workers keep the process at N
+ * runnable threads, as many as the user gave it (N workers beside the reader made --threads 2
+ * share two cores between three threads, and the reader, the slowest, got two thirds of one). The output is the single-threaded output, byte for byte: every record carries
+ * the key that orders it in a single-threaded run,
+ *   (frame at which it was finished, phase, frame of the flow's last segment / first segment),
+ * phases being, within one frame: 0 finished flows expiring, 1 live flows expiring, 2 a flow
+ * finished by the reuse of its 4-tuple, 3 a flow evicted for room; and last, at the end of the
+ * capture, 4 the flows left, by first frame. Every worker sees every frame's timestamp, so its
+ * clock, and so its expiry, moves exactly as the single shard's would. One difference remains:
+ * --max-flows applies per shard (max / (N - 1) each), so which flows are evicted can differ.
+ */
+#include "engine.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "flow_table.h"
+#include "live_flow.h"
+#include "tracker.h"
+
+enum finish_phase {
+	PHASE_EXPIRE_FINISHED = 0,
+	PHASE_EXPIRE_LIVE,
+	PHASE_REUSE,
+	PHASE_EVICT,
+	PHASE_END,
+};
+
+struct record_key {
+	uint64_t frame;
+	uint64_t phase;
+	uint64_t order;
+};
+
+struct keyed_record {
+	struct record_key key;
+	struct flow_record rec;
+};
+
+/* Records a worker produced during one batch, in key order. */
+struct record_buf {
+	struct keyed_record *items;
+	size_t n, cap;
+};
+
+struct shard {
+	const struct engine_options *opt;
+	struct flow_store store;      /* the shard's flows and their blocks */
+	struct flow_table *table;
+	uint64_t max_flows;
+	int64_t now_ns;
+	uint64_t frame;        /* frame being processed: the key of what it finishes */
+	uint64_t evicted, expired, dropped, late_segments, peak_flows;
+	uint64_t flows_reported;
+	uint64_t by_class[CLOSE_CLASS_COUNT][CLOSER_COUNT];
+	/* Where finished records go: the writer (single-threaded) or `out` (worker). */
+	struct writer *writer;
+	bool write_failed;
+	struct record_buf out[2];
+	uint32_t *live_after[2];  /* worker: live flows after each item of a batch, per slot */
+	unsigned out_slot;
+	bool out_failed;       /* no memory for a record: the run fails rather than lose it */
+	struct flow_record record;
+	struct flow view;             /* the flow being finished, decoded for the classifier */
+	struct flow_rare view_rare;
+};
+
+struct file_counts {
+	uint64_t frames;
+	uint64_t bytes;
+	uint64_t tcp_segments;
+	uint64_t skipped[DISSECT_RESULT_COUNT];
+};
+
+/* One frame, dissected, for the workers. `shard` < 0: not a TCP segment (time only). */
+struct batch_item {
+	struct tcp_segment seg;
+	int64_t ts_ns;
+	uint64_t frame;
+	const char *capture;
+	uint32_t hash;
+	int shard;
+	bool ts_nano;
+};
+
+/* Frames per batch: threaded, a batch is what the workers share out; single-threaded, a short
+ * batch lets the flow table fetch the flows of the next frames while this one is tracked. */
+#define BATCH_FRAMES 4096
+#define SINGLE_BATCH_FRAMES 256
+/* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, into
+ * the cache (an uncached bucket and flow were a third of the tracking time). */
+#define PREFETCH_BUCKET_AHEAD 8
+#define PREFETCH_FLOW_AHEAD 4
+
+struct batch {
+	unsigned n;
+	unsigned cap;
+	struct batch_item items[];
+};
+
+struct engine;
+
+struct worker {
+	struct engine *e;
+	unsigned id;
+	pthread_t thread;
+	struct shard shard;
+};
+
+struct engine {
+	struct engine_options opt;
+	struct writer *out;
+	unsigned n_files;
+	struct file_counts *files;
+	uint64_t frames;
+	int64_t first_ts_ns;
+	int64_t now_ns;
+	bool any_nano;
+	bool write_failed;
+
+	/* Single-threaded: frames are tracked a batch at a time, in the calling thread. */
+	struct shard *single;
+	struct batch *single_batch;
+
+	/* Threaded. */
+	unsigned n_workers;         /* started */
+	unsigned n_allocated;       /* in `workers` */
+	struct worker *workers;
+	struct flow_table *hasher;  /* only for its seeded hash, shared by every shard */
+	struct batch *batches[2];
+	unsigned filling;           /* batch the main thread fills */
+	pthread_mutex_t lock;
+	pthread_cond_t go;
+	pthread_cond_t done;
+	uint64_t peak_flows;        /* threaded: most flows alive at one frame, over all shards */
+	uint64_t live_flows;        /* threaded: flows alive after the last batch written */
+	uint64_t generation;        /* batches published */
+	unsigned busy;              /* workers still on the published batch */
+	bool stop;
+	bool outstanding;           /* a published batch's records are not yet written */
+};
+
+/* --- a shard: flows, expiry, finishing ----------------------------------------------------- */
+
+static int shard_init(struct shard *s, const struct engine_options *opt, uint64_t max_flows,
+                      struct writer *writer)
+{
+	memset(s, 0, sizeof *s);
+	s->opt = opt;
+	s->max_flows = max_flows;
+	s->writer = writer;
+	flow_store_init(&s->store);
+	s->table = flow_table_create(opt->hash_seed, &s->store);
+	if (s->table)
+		flow_table_limit_graves(s->table, max_flows); /* memory within --max-flows */
+	return s->table ? 0 : -1;
+}
+
+static void shard_free(struct shard *s)
+{
+	flow_table_destroy(s->table);
+	flow_store_destroy(&s->store); /* every flow left goes with it */
+	for (int i = 0; i < 2; i++) {
+		free(s->out[i].items);
+		free(s->live_after[i]);
+	}
+}
+
+static void emit(struct shard *s, const struct flow_record *rec, struct record_key key)
+{
+	struct record_buf *b;
+
+	if (s->writer) {
+		if (!s->write_failed && writer_flow(s->writer, rec) != 0)
+			s->write_failed = true;
+		return;
+	}
+	b = &s->out[s->out_slot];
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		struct keyed_record *items = realloc(b->items, cap * sizeof *items);
+
+		if (!items) {
+			s->out_failed = true;
+			return;
+		}
+		b->items = items;
+		b->cap = cap;
+	}
+	b->items[b->n].key = key;
+	b->items[b->n].rec = *rec;
+	b->n++;
+}
+
+/* Classifies `f`, hands it on (if the user asked for it), and frees it. A flow finished before
+ * the end of the capture leaves a tombstone. */
+static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase phase,
+                        uint32_t extra_modifiers)
+{
+	struct flow_record *rec = &s->record;
+	struct flow *view = &s->view;
+	struct classify_context ctx = { .capture_end_ns = s->now_ns, .idle_ns = s->opt->idle_ns,
+	                                .close_wait_ns = s->opt->close_wait_ns };
+	struct record_key key = { .frame = phase == PHASE_END ? UINT64_MAX : s->frame,
+	                          .phase = phase,
+	                          .order = phase == PHASE_END ? f->first_frame : flow_last_frame(f) };
+
+	flow_table_remove(s->table, f);
+	if (phase != PHASE_END && phase != PHASE_REUSE)
+		flow_table_bury(s->table, f, s->now_ns + TOMBSTONE_NS); /* best effort */
+	flow_decode(&s->store, f, view, &s->view_rare);
+	flow_store_free(&s->store, f);
+	classify_flow(view, &ctx, rec);
+	rec->modifiers |= extra_modifiers;
+	bool keep = !s->opt->hooks || !s->opt->hooks->finish ||
+	            s->opt->hooks->finish(s->opt->hooks->ctx, view, rec);
+
+	if (!keep || (s->opt->only_flow && rec->id != s->opt->only_flow))
+		return;
+	if (s->opt->class_mask && !(s->opt->class_mask & (1u << rec->close_class)))
+		return;
+	s->flows_reported++;
+	s->by_class[rec->close_class][rec->closer]++;
+	emit(s, rec, key);
+}
+
+/* Capture time moved to `ts_ns` at frame `frame`: finish what has expired (engine.h). */
+static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
+{
+	struct live_flow *f;
+
+	s->frame = frame;
+	if (ts_ns <= s->now_ns)
+		return;
+	s->now_ns = ts_ns;
+	/* The next flow to look at is fetched while this one is classified: the oldest flows are
+	 * the coldest in the cache. */
+	while ((f = flow_table_oldest(s->table, FLOW_LIST_FINISHED)) &&
+	       s->now_ns - f->last_ts_ns > FINISHED_QUIET_NS) {
+		flow_table_prefetch(flow_table_newer(s->table, f));
+		finish_flow(s, f, PHASE_EXPIRE_FINISHED, 0);
+	}
+	while ((f = flow_table_oldest(s->table, FLOW_LIST_LIVE)) &&
+	       s->now_ns - f->last_ts_ns > s->opt->expire_ns) {
+		s->expired++;
+		flow_table_prefetch(flow_table_newer(s->table, f));
+		finish_flow(s, f, PHASE_EXPIRE_LIVE, 0);
+	}
+	flow_table_expire_graves(s->table, s->now_ns);
+}
+
+/* Makes room for one more flow: a finished flow goes first (it would expire anyway), else the
+ * live flow idle the longest, marked evicted. */
+static void make_room(struct shard *s)
+{
+	struct live_flow *f = flow_table_oldest(s->table, FLOW_LIST_FINISHED);
+
+	if (f) {
+		finish_flow(s, f, PHASE_EVICT, 0);
+		return;
+	}
+	f = flow_table_oldest(s->table, FLOW_LIST_LIVE);
+	if (f) {
+		s->evicted++;
+		finish_flow(s, f, PHASE_EVICT, MOD_EVICTED);
+	}
+}
+
+/* A segment no live flow claims: a new connection, or a late segment of a finished one. */
+static struct live_flow *start_flow(struct shard *s, const struct batch_item *it,
+                                   uint32_t modifiers)
+{
+	bool syn = (it->seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
+	struct grave_info grave = { 0 };
+	bool reuses = false;
+	struct live_flow *f;
+
+	if (flow_table_grave(s->table, &it->seg, it->hash, syn, &grave)) {
+		if (!syn) {
+			s->late_segments++;
+			return NULL;
+		}
+		modifiers |= MOD_PORT_REUSE;
+		reuses = true;
+	}
+	if (s->max_flows && flow_table_count(s->table) >= s->max_flows)
+		make_room(s);
+	f = flow_store_new(&s->store);
+	if (f && !flow_init(&s->store, f, it->frame, &it->seg, it->capture, it->ts_nano)) {
+		flow_store_free(&s->store, f);
+		f = NULL;
+	}
+	if (!f) {
+		s->dropped++;
+		return NULL;
+	}
+	f->modifiers |= (uint8_t)modifiers;
+	if (reuses) /* when the earlier connection went quiet, who held its TIME-WAIT */
+		flow_note_reuse(&s->store, f, it->ts_ns - grave.last_ts_ns, grave.time_wait);
+	f->hash = it->hash;
+	flow_table_insert(s->table, f); /* a failed grow only lengthens chains */
+	if (flow_table_count(s->table) > s->peak_flows)
+		s->peak_flows = flow_table_count(s->table);
+	return f;
+}
+
+static void shard_segment(struct shard *s, const struct batch_item *it)
+{
+	struct live_flow *f = flow_table_find(s->table, &it->seg, it->hash);
+	bool first = !f;
+	enum flow_direction d = f ? flow_direction_of(&s->store, f, &it->seg) : FROM_CLIENT;
+
+	if (f && flow_is_reused_by(f, &it->seg, d)) {
+		/* Both connections learn of the reuse: the old one is finished now, without a
+		 * tombstone (the new flow takes the 4-tuple), and the new one learns when the old
+		 * one went quiet and who held its TIME-WAIT. */
+		int64_t old_last = f->last_ts_ns;
+		enum closer_side old_time_wait = live_time_wait_side(f);
+
+		finish_flow(s, f, PHASE_REUSE, MOD_PORT_REUSE);
+		f = start_flow(s, it, MOD_PORT_REUSE);
+		if (f)
+			flow_note_reuse(&s->store, f, it->ts_ns - old_last, old_time_wait);
+		first = true;
+	} else if (!f) {
+		f = start_flow(s, it, 0);
+	}
+	if (f) {
+		if (first)
+			d = flow_direction_of(&s->store, f, &it->seg);
+		tracker_segment(&s->store, f, &it->seg, d, it->ts_ns, it->frame);
+		if (s->opt->hooks && s->opt->hooks->segment)
+			s->opt->hooks->segment(s->opt->hooks->ctx, f, &it->seg, d, it->ts_ns, it->frame,
+			                       first);
+		flow_table_touch(s->table, f, flow_is_finished(f) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE);
+	}
+}
+
+struct flow_in_shard {
+	struct live_flow *flow;
+	struct shard *shard;
+};
+
+static int by_first_frame(const void *a, const void *b)
+{
+	uint64_t x = ((const struct flow_in_shard *)a)->flow->first_frame;
+	uint64_t y = ((const struct flow_in_shard *)b)->flow->first_frame;
+
+	return (x > y) - (x < y);
+}
+
+/* Every flow of these shards still open at the end, finished in the order they started. */
+static int finish_all(struct shard **shards, unsigned n)
+{
+	size_t total = 0, i = 0;
+	struct flow_in_shard *all;
+
+	for (unsigned k = 0; k < n; k++)
+		total += flow_table_count(shards[k]->table);
+	all = total ? malloc(total * sizeof *all) : NULL;
+	if (total && !all)
+		return -1;
+	for (unsigned k = 0; k < n; k++)
+		for (int list = FLOW_LIST_LIVE; list <= FLOW_LIST_FINISHED; list++)
+			for (struct live_flow *f = flow_table_oldest(shards[k]->table, (enum flow_list)list);
+			     f && i < total; f = flow_table_newer(shards[k]->table, f))
+				all[i++] = (struct flow_in_shard){ f, shards[k] };
+	if (i > 1)
+		qsort(all, i, sizeof *all, by_first_frame);
+	for (size_t j = 0; j < i; j++)
+		finish_flow(all[j].shard, all[j].flow, PHASE_END, 0);
+	free(all);
+	return 0;
+}
+
+static bool is_opening_syn(const struct tcp_segment *seg)
+{
+	return (seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
+}
+
+/* Tracks batch `b` in shard `s`: every frame moves its clock, the segments of shard `id` are
+ * tracked. `live_after` (NULL: not wanted) gets the count of live flows after each frame. */
+static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *live_after)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		const struct batch_item *it = &b->items[i];
+		unsigned bucket_ahead = i + PREFETCH_BUCKET_AHEAD, flow_ahead = i + PREFETCH_FLOW_AHEAD;
+
+		/* A SYN usually starts a flow, which first looks for a tombstone of its 4-tuple. */
+		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id) {
+			flow_table_prefetch_bucket(s->table, b->items[bucket_ahead].hash);
+			if (is_opening_syn(&b->items[bucket_ahead].seg))
+				flow_table_prefetch_grave(s->table, &b->items[bucket_ahead].seg, 0);
+		}
+		if (flow_ahead < b->n && b->items[flow_ahead].shard == id) {
+			flow_table_prefetch_flow(s->table, b->items[flow_ahead].hash);
+			if (is_opening_syn(&b->items[flow_ahead].seg))
+				flow_table_prefetch_grave(s->table, &b->items[flow_ahead].seg, 1);
+		}
+		shard_advance(s, it->ts_ns, it->frame);
+		if (it->shard == id)
+			shard_segment(s, it);
+		if (live_after)
+			live_after[i] = (uint32_t)flow_table_count(s->table);
+	}
+}
+
+/* --- threads ------------------------------------------------------------------------------ */
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct engine *e = w->e;
+	uint64_t seen = 0;
+
+	for (;;) {
+		const struct batch *b;
+
+		pthread_mutex_lock(&e->lock);
+		while (!e->stop && e->generation == seen)
+			pthread_cond_wait(&e->go, &e->lock);
+		if (e->stop && e->generation == seen) {
+			pthread_mutex_unlock(&e->lock);
+			return NULL;
+		}
+		seen = e->generation;
+		b = e->batches[(seen - 1) & 1];
+		pthread_mutex_unlock(&e->lock);
+
+		w->shard.out_slot = (unsigned)((seen - 1) & 1);
+		w->shard.out[w->shard.out_slot].n = 0;
+		shard_run(&w->shard, b, (int)w->id, w->shard.live_after[w->shard.out_slot]);
+
+		pthread_mutex_lock(&e->lock);
+		if (--e->busy == 0)
+			pthread_cond_signal(&e->done);
+		pthread_mutex_unlock(&e->lock);
+	}
+}
+
+static bool key_less(const struct record_key *a, const struct record_key *b)
+{
+	if (a->frame != b->frame)
+		return a->frame < b->frame;
+	if (a->phase != b->phase)
+		return a->phase < b->phase;
+	return a->order < b->order;
+}
+
+/* Writes the records of output slot `slot` of every worker, merged into single-threaded order. */
+static void write_merged(struct engine *e, unsigned slot)
+{
+	size_t pos[64] = { 0 };
+
+	/* The flows alive after each frame, over all shards: the single-threaded peak. */
+	for (unsigned i = 0; i < e->batches[slot]->n; i++) {
+		uint64_t live = 0;
+
+		for (unsigned k = 0; k < e->n_workers; k++)
+			live += e->workers[k].shard.live_after[slot][i];
+		if (live > e->peak_flows)
+			e->peak_flows = live;
+		e->live_flows = live;
+	}
+
+	for (;;) {
+		int best = -1;
+
+		for (unsigned k = 0; k < e->n_workers; k++) {
+			const struct record_buf *b = &e->workers[k].shard.out[slot];
+
+			if (pos[k] < b->n &&
+			    (best < 0 || key_less(&b->items[pos[k]].key,
+			                          &e->workers[best].shard.out[slot].items[pos[best]].key)))
+				best = (int)k;
+		}
+		if (best < 0)
+			break;
+		if (!e->write_failed &&
+		    writer_flow(e->out, &e->workers[best].shard.out[slot].items[pos[best]].rec) != 0)
+			e->write_failed = true;
+		pos[best]++;
+	}
+	for (unsigned k = 0; k < e->n_workers; k++) {
+		e->workers[k].shard.out[slot].n = 0;
+		if (e->workers[k].shard.out_failed)
+			e->write_failed = true;
+	}
+}
+
+static void wait_workers(struct engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+	while (e->busy > 0)
+		pthread_cond_wait(&e->done, &e->lock);
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* Hands the batch being filled to the workers. The previous batch must be done first; its
+ * records are written while the workers work on this one. */
+static void publish(struct engine *e)
+{
+	unsigned prev_slot = e->filling ^ 1u;
+
+	wait_workers(e);
+	pthread_mutex_lock(&e->lock);
+	e->generation++;
+	e->busy = e->n_workers;
+	pthread_cond_broadcast(&e->go);
+	pthread_mutex_unlock(&e->lock);
+	if (e->outstanding)
+		write_merged(e, prev_slot);
+	e->outstanding = true;
+	e->filling ^= 1u;
+	e->batches[e->filling]->n = 0;
+}
+
+/* --- the engine ---------------------------------------------------------------------------- */
+
+static struct batch *batch_new(unsigned cap)
+{
+	struct batch *b = malloc(sizeof *b + (size_t)cap * sizeof b->items[0]);
+
+	if (b) {
+		b->n = 0;
+		b->cap = cap;
+	}
+	return b;
+}
+
+struct engine *engine_create(const struct engine_options *opt, struct writer *out, unsigned n_files)
+{
+	struct engine *e = calloc(1, sizeof *e);
+
+	if (!e)
+		return NULL;
+	e->opt = *opt;
+	if (e->opt.expire_ns <= 0)
+		e->opt.expire_ns = DEFAULT_EXPIRE_NS;
+	if (e->opt.expire_ns < e->opt.idle_ns)
+		e->opt.expire_ns = e->opt.idle_ns;
+	if (e->opt.threads > 64)
+		e->opt.threads = 64;
+	if (e->opt.hooks)
+		e->opt.threads = 1; /* hooks are not thread-safe and see unbuffered records */
+	e->out = out;
+	e->n_files = n_files;
+	e->files = calloc(n_files ? n_files : 1, sizeof *e->files);
+	if (!e->files)
+		goto fail;
+	if (e->opt.threads <= 1) {
+		e->single = calloc(1, sizeof *e->single);
+		e->single_batch = batch_new(e->opt.paced_input ? 1 : SINGLE_BATCH_FRAMES);
+		if (!e->single || !e->single_batch ||
+		    shard_init(e->single, &e->opt, e->opt.max_flows, out) != 0)
+			goto fail;
+		return e;
+	}
+
+	unsigned shards = e->opt.threads - 1; /* the calling thread reads; see the top */
+	uint64_t per_shard = e->opt.max_flows ? (e->opt.max_flows + shards - 1) / shards : 0;
+
+	e->n_workers = shards;
+	e->n_allocated = shards;
+	e->workers = calloc(shards, sizeof *e->workers);
+	e->hasher = flow_table_create(e->opt.hash_seed, NULL);
+	e->batches[0] = batch_new(BATCH_FRAMES);
+	e->batches[1] = batch_new(BATCH_FRAMES);
+	if (!e->workers || !e->hasher || !e->batches[0] || !e->batches[1])
+		goto fail;
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->go, NULL);
+	pthread_cond_init(&e->done, NULL);
+	for (unsigned k = 0; k < e->n_workers; k++) {
+		struct worker *w = &e->workers[k];
+
+		w->e = e;
+		w->id = k;
+		if (shard_init(&w->shard, &e->opt, per_shard, NULL) != 0 ||
+		    !(w->shard.live_after[0] = malloc(BATCH_FRAMES * sizeof(uint32_t))) ||
+		    !(w->shard.live_after[1] = malloc(BATCH_FRAMES * sizeof(uint32_t))) ||
+		    pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			e->n_workers = k; /* join the ones started */
+			goto fail;
+		}
+	}
+	return e;
+fail:
+	engine_destroy(e);
+	return NULL;
+}
+
+/* Single-threaded: tracks the frames gathered so far, and starts a new batch. */
+static void run_single_batch(struct engine *e)
+{
+	shard_run(e->single, e->single_batch, 0, NULL);
+	e->single_batch->n = 0;
+}
+
+int engine_frame(struct engine *e, const struct capture_frame *fr)
+{
+	struct file_counts *fc = &e->files[fr->file_index];
+	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
+	struct batch_item *it = &b->items[b->n++];
+	enum dissect_result r;
+
+	e->frames++;
+	fc->frames++;
+	fc->bytes += fr->caplen;
+	if (e->first_ts_ns == 0 || fr->ts_ns < e->first_ts_ns)
+		e->first_ts_ns = fr->ts_ns;
+	if (fr->ts_ns > e->now_ns)
+		e->now_ns = fr->ts_ns;
+	if (capture_file_ts_nano(fr->file))
+		e->any_nano = true;
+
+	it->ts_ns = fr->ts_ns;
+	it->frame = fr->number;
+	it->shard = -1;
+	r = dissect_frame(capture_file_dlt(fr->file), fr->data, fr->caplen, &it->seg);
+	if (r != DISSECT_TCP) {
+		fc->skipped[r]++;
+	} else {
+		fc->tcp_segments++;
+		it->capture = capture_file_path(fr->file);
+		it->ts_nano = capture_file_ts_nano(fr->file);
+		it->hash = flow_table_hash(e->single ? e->single->table : e->hasher, &it->seg);
+		it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
+	}
+
+	if (b->n == b->cap) {
+		if (e->single)
+			run_single_batch(e);
+		else
+			publish(e);
+	}
+	return (e->single ? e->single->write_failed : e->write_failed) ? -1 : 0;
+}
+
+void engine_tick(struct engine *e, int64_t now_ns)
+{
+	if (!e->single)
+		return; /* live runs are single-threaded (main.c) */
+	run_single_batch(e);
+	if (now_ns > e->now_ns)
+		e->now_ns = now_ns;
+	shard_advance(e->single, now_ns, e->frames);
+}
+
+int engine_finish(struct engine *e)
+{
+	if (e->single) {
+		struct shard *one = e->single;
+
+		run_single_batch(e);
+		if (finish_all(&one, 1) != 0)
+			return -1;
+		return e->single->write_failed ? -1 : 0;
+	}
+
+	struct shard *shards[64];
+
+	if (e->batches[e->filling]->n > 0)
+		publish(e);
+	wait_workers(e);
+	if (e->outstanding)
+		write_merged(e, e->filling ^ 1u);
+	e->outstanding = false;
+	/* The workers are idle: the end is finished here, records straight to the writer. */
+	for (unsigned k = 0; k < e->n_workers; k++) {
+		shards[k] = &e->workers[k].shard;
+		shards[k]->writer = e->out;
+	}
+	if (finish_all(shards, e->n_workers) != 0)
+		return -1;
+	for (unsigned k = 0; k < e->n_workers; k++)
+		if (shards[k]->write_failed)
+			e->write_failed = true;
+	return e->write_failed ? -1 : 0;
+}
+
+/* Sums a counter over the shards. */
+#define SHARDS_SUM(e, field, out)                                                  \
+	do {                                                                           \
+		(out) = 0;                                                                 \
+		if ((e)->single)                                                           \
+			(out) = (e)->single->field;                                            \
+		for (unsigned k_ = 0; k_ < (e)->n_workers; k_++)                           \
+			(out) += (e)->workers[k_].shard.field;                                 \
+	} while (0)
+
+void engine_summary(const struct engine *e, const struct capture_set *cs,
+                    struct capture_stats *stats, struct run_summary *sum)
+{
+	unsigned n = capture_set_count(cs);
+
+	memset(sum, 0, sizeof *sum);
+	for (unsigned i = 0; i < n && i < e->n_files; i++) {
+		const struct capture_file *cf = capture_set_file(cs, i);
+		const struct file_counts *fc = &e->files[i];
+		struct capture_stats *st = &stats[i];
+
+		memset(st, 0, sizeof *st);
+		st->path = capture_file_path(cf);
+		st->link_type = dissect_link_name(capture_file_dlt(cf));
+		st->ts_nano = capture_file_ts_nano(cf);
+		st->frames = fc->frames + capture_file_filtered(cf);
+		st->bytes = fc->bytes;
+		st->tcp_segments = fc->tcp_segments;
+		st->error = capture_file_error(cf);
+		st->live = capture_file_live(cf);
+		st->kernel_dropped = capture_file_kernel_dropped(cf);
+		for (int r = 0; r < DISSECT_RESULT_COUNT && st->n_skipped < SKIP_REASONS_MAX; r++)
+			if (r != DISSECT_TCP && fc->skipped[r])
+				st->skipped[st->n_skipped++] =
+				    (struct skip_count){ dissect_result_name((enum dissect_result)r), fc->skipped[r] };
+		if (capture_file_filtered(cf) && st->n_skipped < SKIP_REASONS_MAX)
+			st->skipped[st->n_skipped++] =
+			    (struct skip_count){ "filtered", capture_file_filtered(cf) };
+	}
+	sum->n_captures = n;
+	sum->captures = stats;
+	sum->frames = e->frames;
+	SHARDS_SUM(e, flows_reported, sum->flows);
+	SHARDS_SUM(e, evicted, sum->flows_evicted);
+	SHARDS_SUM(e, expired, sum->flows_expired);
+	sum->peak_flows = engine_peak_flows(e);
+	SHARDS_SUM(e, late_segments, sum->late_segments);
+	sum->first_ts_ns = e->first_ts_ns;
+	sum->last_ts_ns = e->now_ns;
+	sum->ts_nano = e->any_nano;
+	for (int c = 0; c < CLOSE_CLASS_COUNT; c++)
+		for (int w = 0; w < CLOSER_COUNT; w++)
+			SHARDS_SUM(e, by_class[c][w], sum->by_class[c][w]);
+}
+
+uint64_t engine_evicted(const struct engine *e)
+{
+	uint64_t n;
+
+	SHARDS_SUM(e, evicted, n);
+	return n;
+}
+
+uint64_t engine_dropped(const struct engine *e)
+{
+	uint64_t n;
+
+	SHARDS_SUM(e, dropped, n);
+	return n;
+}
+
+uint64_t engine_live_flows(const struct engine *e)
+{
+	return e->single ? flow_table_count(e->single->table) : e->live_flows;
+}
+
+uint64_t engine_peak_flows(const struct engine *e)
+{
+	return e->single ? e->single->peak_flows : e->peak_flows;
+}
+
+void engine_destroy(struct engine *e)
+{
+	if (!e)
+		return;
+	if (e->single) {
+		shard_free(e->single);
+		free(e->single);
+	}
+	free(e->single_batch);
+	if (e->workers) {
+		if (e->n_workers) {
+			pthread_mutex_lock(&e->lock);
+			e->stop = true;
+			pthread_cond_broadcast(&e->go);
+			pthread_mutex_unlock(&e->lock);
+			for (unsigned k = 0; k < e->n_workers; k++)
+				pthread_join(e->workers[k].thread, NULL);
+		}
+		for (unsigned k = 0; k < e->n_allocated; k++)
+			shard_free(&e->workers[k].shard);
+		free(e->workers);
+	}
+	flow_table_destroy(e->hasher);
+	free(e->batches[0]);
+	free(e->batches[1]);
+	free(e->files);
+	free(e);
+}

@@ -1,0 +1,674 @@
+/* flow_table.c - chained hash of live flows plus two least-recently-active lists. */
+#include "flow_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tracker.h"
+
+#define INITIAL_BUCKETS 1024u
+
+struct graveyard;
+static void graveyard_free(struct graveyard *g);
+
+/* The ends of a list: the flows themselves (the links in between are handles). */
+struct activity_list {
+	struct live_flow *oldest;
+	struct live_flow *newest;
+};
+
+struct flow_table {
+	const struct flow_store *st;
+	uint32_t *buckets;     /* flow handles, 0: none */
+	uint32_t mask;  /* buckets - 1; the count of buckets is a power of two */
+	size_t count;
+	uint64_t seed;
+	struct activity_list lists[2];
+	struct graveyard *graves; /* tombstones; NULL until the first */
+	int64_t graves_until;     /* the oldest tombstone's time, INT64_MAX: none */
+	size_t max_graves;        /* 0: no limit (flow_table_limit_graves) */
+};
+
+/* 64-bit finaliser from MurmurHash3 / SplitMix64: every input bit reaches every output bit. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* One endpoint's seeded hash: one mix for IPv4 (address, port and family fit one word), three
+ * for IPv6. */
+static uint64_t hash_endpoint(uint64_t seed, const struct ip_addr *a, uint16_t port)
+{
+	uint64_t w[2];
+	uint32_t v4;
+
+	if (a->family == 4) {
+		memcpy(&v4, a->bytes, sizeof v4);
+		return mix64(seed ^ v4 ^ ((uint64_t)port << 32) ^ (1ULL << 48));
+	}
+	memcpy(w, a->bytes, sizeof w);
+	return mix64(mix64(mix64(seed ^ w[0]) ^ w[1]) ^ port);
+}
+
+/* A second, independent seeded function of the 4-tuple, direction-free, for tombstones. */
+static uint64_t fingerprint(const struct flow_table *t, const struct ip_addr *a, uint16_t ap,
+                            const struct ip_addr *b, uint16_t bp)
+{
+	uint64_t seed = t->seed ^ 0x6a09e667f3bcc909ULL;
+
+	return mix64(hash_endpoint(seed, a, ap) ^ hash_endpoint(seed, b, bp));
+}
+
+/* The same for both directions. IPv4 (every segment pays for this): each endpoint is one 48-bit
+ * word, address and port; the lower word is multiplied by the seed, the higher one added, and one
+ * multiply-xorshift round mixes the sum. IPv6: the sum of the two endpoints' hashes. */
+uint32_t flow_table_hash(const struct flow_table *t, const struct tcp_segment *seg)
+{
+	uint64_t h;
+
+	if (seg->src.family == 4) {
+		uint32_t sa, da;
+
+		memcpy(&sa, seg->src.bytes, sizeof sa);
+		memcpy(&da, seg->dst.bytes, sizeof da);
+		uint64_t a = (uint64_t)sa << 16 | seg->sport, b = (uint64_t)da << 16 | seg->dport;
+		uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
+
+		h = ((lo ^ t->seed) * 0x9e3779b97f4a7c15ULL + hi) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	} else {
+		h = hash_endpoint(t->seed, &seg->src, seg->sport) +
+		    hash_endpoint(t->seed, &seg->dst, seg->dport);
+	}
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+struct flow_table *flow_table_create(uint64_t seed, const struct flow_store *st)
+{
+	struct flow_table *t = calloc(1, sizeof *t);
+
+	if (!t)
+		return NULL;
+	t->st = st;
+	t->buckets = calloc(INITIAL_BUCKETS, sizeof *t->buckets);
+	if (!t->buckets) {
+		free(t);
+		return NULL;
+	}
+	t->mask = INITIAL_BUCKETS - 1;
+	t->graves_until = INT64_MAX;
+	t->seed = mix64(seed ^ 0x9e3779b97f4a7c15ULL);
+	return t;
+}
+
+void flow_table_destroy(struct flow_table *t)
+{
+	if (!t)
+		return;
+	graveyard_free(t->graves);
+	free(t->buckets);
+	free(t);
+}
+
+static struct live_flow *at(const struct flow_table *t, uint32_t h)
+{
+	return h ? flow_store_at(t->st, h) : NULL;
+}
+
+static uint32_t handle_of(const struct live_flow *f)
+{
+	return f ? f->self : 0;
+}
+
+/* flow_table_find for an IPv6 segment: ports first, then the two addresses. */
+static struct live_flow *find6(const struct flow_table *t, const struct tcp_segment *seg,
+                               uint32_t hash)
+{
+	for (uint32_t h = t->buckets[hash & t->mask]; h;) {
+		struct live_flow *f = flow_store_at(t->st, h);
+		const uint8_t *a;
+
+		h = f->hash_next;
+		if (f->hash != hash || !(f->mark & LIVE_ADDR6))
+			continue;
+		a = live_addr6(t->st, f);
+		if (f->port[0] == seg->sport && f->port[1] == seg->dport &&
+		    memcmp(a, seg->src.bytes, 16) == 0 && memcmp(a + 16, seg->dst.bytes, 16) == 0)
+			return f;
+		if (f->port[1] == seg->sport && f->port[0] == seg->dport &&
+		    memcmp(a + 16, seg->src.bytes, 16) == 0 && memcmp(a, seg->dst.bytes, 16) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_segment *seg,
+                                  uint32_t hash)
+{
+	uint16_t fwd_ports[2] = { seg->sport, seg->dport };
+	uint32_t fwd, rev, src, dst;
+
+	if (seg->src.family != 4)
+		return find6(t, seg, hash);
+	/* IPv4: ports and addresses compared as words. */
+	memcpy(&fwd, fwd_ports, sizeof fwd);
+	rev = fwd >> 16 | fwd << 16;
+	memcpy(&src, seg->src.bytes, sizeof src);
+	memcpy(&dst, seg->dst.bytes, sizeof dst);
+	for (uint32_t h = t->buckets[hash & t->mask]; h;) {
+		struct live_flow *f = flow_store_at(t->st, h);
+		uint32_t ports;
+
+		h = f->hash_next;
+		if (f->hash != hash || (f->mark & LIVE_ADDR6))
+			continue;
+		memcpy(&ports, f->port, sizeof ports);
+		if ((ports == fwd && f->addr[0] == src && f->addr[1] == dst) ||
+		    (ports == rev && f->addr[1] == src && f->addr[0] == dst))
+			return f;
+	}
+	return NULL;
+}
+
+void flow_table_prefetch_bucket(const struct flow_table *t, uint32_t hash)
+{
+	__builtin_prefetch(&t->buckets[hash & t->mask]);
+}
+
+/* The bucket's first flow: its lookup line, and the two lines after it that tracking writes. */
+void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash)
+{
+	uint32_t h = t->buckets[hash & t->mask];
+
+	if (h)
+		flow_table_prefetch(flow_store_at(t->st, h));
+}
+
+/* Every cache line of the flow (pool items are not line-aligned: up to one more line). */
+void flow_table_prefetch(const struct live_flow *f)
+{
+	if (!f)
+		return;
+	for (size_t off = 0; off < sizeof *f; off += 64)
+		__builtin_prefetch((const char *)f + off);
+	__builtin_prefetch((const char *)f + sizeof *f - 1);
+}
+
+/* Doubles the bucket array once the load passes 1. On allocation failure the table keeps its
+ * size: lookups stay correct, chains get longer. */
+static int grow(struct flow_table *t)
+{
+	uint32_t n = (t->mask + 1) * 2;
+	uint32_t *b;
+
+	if (n == 0)
+		return -1;
+	b = calloc(n, sizeof *b);
+	if (!b)
+		return -1;
+	for (uint32_t i = 0; i <= t->mask; i++) {
+		uint32_t h = t->buckets[i];
+
+		while (h) {
+			struct live_flow *f = flow_store_at(t->st, h);
+			uint32_t next = f->hash_next;
+
+			f->hash_next = b[f->hash & (n - 1)];
+			b[f->hash & (n - 1)] = h;
+			h = next;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->mask = n - 1;
+	return 0;
+}
+
+static enum flow_list list_of(const struct live_flow *f)
+{
+	return (f->mark & LIVE_LIST_FINISHED) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE;
+}
+
+static inline void list_unlink(struct flow_table *t, struct live_flow *f)
+{
+	struct activity_list *l = &t->lists[list_of(f)];
+	struct live_flow *older = at(t, f->older), *newer = at(t, f->newer);
+
+	if (older)
+		older->newer = f->newer;
+	else
+		l->oldest = newer;
+	if (newer)
+		newer->older = f->older;
+	else
+		l->newest = older;
+	f->older = f->newer = 0;
+}
+
+static inline void list_append(struct flow_table *t, struct live_flow *f, enum flow_list list)
+{
+	struct activity_list *l = &t->lists[list];
+
+	if (list == FLOW_LIST_FINISHED)
+		f->mark |= LIVE_LIST_FINISHED;
+	else
+		f->mark &= (uint8_t)~LIVE_LIST_FINISHED;
+	f->newer = 0;
+	f->older = handle_of(l->newest);
+	if (l->newest)
+		l->newest->newer = f->self;
+	else
+		l->oldest = f;
+	l->newest = f;
+}
+
+int flow_table_insert(struct flow_table *t, struct live_flow *f)
+{
+	uint32_t b = f->hash & t->mask;
+	int rc = 0;
+
+	f->hash_next = t->buckets[b];
+	t->buckets[b] = f->self;
+	t->count++;
+	list_append(t, f, FLOW_LIST_LIVE);
+	if (t->count > (size_t)t->mask + 1)
+		rc = grow(t);
+	return rc;
+}
+
+void flow_table_remove(struct flow_table *t, struct live_flow *f)
+{
+	uint32_t *p = &t->buckets[f->hash & t->mask];
+
+	while (*p && *p != f->self)
+		p = &flow_store_at(t->st, *p)->hash_next;
+	if (*p) {
+		*p = f->hash_next;
+		t->count--;
+	}
+	f->hash_next = 0;
+	list_unlink(t, f);
+}
+
+void flow_table_touch(struct flow_table *t, struct live_flow *f, enum flow_list list)
+{
+	if (t->lists[list].newest == f && list_of(f) == list)
+		return;
+	list_unlink(t, f);
+	list_append(t, f, list);
+}
+
+struct live_flow *flow_table_oldest(const struct flow_table *t, enum flow_list list)
+{
+	return t->lists[list].oldest;
+}
+
+struct live_flow *flow_table_newer(const struct flow_table *t, const struct live_flow *f)
+{
+	return at(t, f->newer);
+}
+
+size_t flow_table_count(const struct flow_table *t)
+{
+	return t->count;
+}
+
+/* --- tombstones --------------------------------------------------------------------------- */
+
+/* Tombstones die in the order they were made (their time is now + a constant, and capture time
+ * only moves forward), so they are taken from a FIFO of fixed-size chunks: no allocation per
+ * tombstone, and a chunk is recycled once all its tombstones are gone. A tombstone is named by
+ * a 32-bit index (its chunk's sequence number and its slot), which the hash chains link with;
+ * a ring of chunk pointers finds a chunk from its sequence number. A tombstone's time is kept
+ * in nanoseconds from its chunk's first one: a chunk takes tombstones for 4.29 s at most (a
+ * trickle of them leaves chunks part empty: at most TOMBSTONE_NS / 4.29 s of them).
+ *
+ * Bounds: at most `max_graves` tombstones (the oldest is forgotten early to make room for a new
+ * one), so a flood of short connections cannot grow memory past what --max-flows allows; and the
+ * bucket array doubles whenever there are more tombstones than buckets, so chains stay short
+ * however many there are (a fixed array made every lookup walk count / buckets of them). */
+
+/* A tombstone keeps no address: a 64-bit seeded fingerprint of the 4-tuple, which also picks
+ * its bucket (so a false match needs 64 bits of an unrelated seeded function to collide, the
+ * bucket's own bits included), 20 bytes in all. */
+struct tombstone {
+	live_u64 fingerprint;
+	uint32_t until;          /* its time: nanoseconds after its chunk's base */
+	uint32_t next;           /* chain: index + 1 of the next tombstone in the bucket, 0: none */
+	uint16_t last_cs;        /* its time - the connection's last segment, in 10 ms, saturating */
+	uint8_t time_wait;       /* enum closer_side: who held the connection's TIME-WAIT */
+	bool dead;               /* removed: no longer found, released when its time is up */
+};
+_Static_assert(sizeof(struct tombstone) == 20, "a tombstone grew");
+
+#define GRAVE_BUCKETS_MIN 4096u /* 16 KiB, allocated with the first tombstone; then doubling */
+#define GRAVE_CHUNK_SHIFT 8
+#define GRAVE_CHUNK (1u << GRAVE_CHUNK_SHIFT)
+/* Chunk sequence numbers are kept modulo 2^GRAVE_SEQ_BITS in an index, so an index + 1 fits 32
+ * bits: at most 2^31 tombstones alive, far more than memory allows. */
+#define GRAVE_SEQ_BITS 23
+#define GRAVE_SEQ_MASK ((1u << GRAVE_SEQ_BITS) - 1)
+
+struct grave_chunk {
+	int64_t base;            /* the time the chunk's tombstones count from */
+	unsigned used;           /* tombstones handed out */
+	unsigned gone;           /* tombstones released, from the front */
+	struct tombstone items[GRAVE_CHUNK];
+};
+
+struct graveyard {
+	uint32_t *buckets;         /* tombstone index + 1, 0: none */
+	size_t mask;               /* buckets - 1, a power of two minus one */
+	struct grave_chunk **ring; /* the chunk of sequence number q is ring[q & ring_mask] */
+	uint32_t ring_mask;
+	uint32_t head_seq;         /* oldest chunk in use */
+	uint32_t n_chunks;         /* chunks in use: head_seq .. head_seq + n_chunks - 1 */
+	struct grave_chunk *spare; /* one released chunk kept for reuse */
+	size_t count;
+};
+
+static struct graveyard *graveyard(struct flow_table *t)
+{
+	struct graveyard *g;
+
+	if (t->graves)
+		return t->graves;
+	g = calloc(1, sizeof *g);
+	if (g) {
+		g->buckets = calloc(GRAVE_BUCKETS_MIN, sizeof *g->buckets);
+		g->ring = calloc(1, sizeof *g->ring);
+	}
+	if (!g || !g->buckets || !g->ring) {
+		if (g) {
+			free(g->buckets);
+			free(g->ring);
+		}
+		free(g);
+		return NULL;
+	}
+	g->mask = GRAVE_BUCKETS_MIN - 1;
+	t->graves = g;
+	return g;
+}
+
+static struct grave_chunk *chunk_of_seq(const struct graveyard *g, uint32_t seq)
+{
+	return g->ring[seq & g->ring_mask];
+}
+
+/* The tombstone of index + 1 `ref`. */
+static struct tombstone *grave_at(const struct graveyard *g, uint32_t ref)
+{
+	uint32_t i = ref - 1;
+
+	return &chunk_of_seq(g, i >> GRAVE_CHUNK_SHIFT)->items[i & (GRAVE_CHUNK - 1)];
+}
+
+static uint32_t grave_ref(uint32_t seq, unsigned slot)
+{
+	return (((seq & GRAVE_SEQ_MASK) << GRAVE_CHUNK_SHIFT) | slot) + 1;
+}
+
+static uint32_t *bucket_of(const struct graveyard *g, uint64_t fingerprint)
+{
+	return &g->buckets[fingerprint & g->mask];
+}
+
+/* Doubles the bucket array and moves every tombstone still in a chain (those from the oldest
+ * chunk's first unreleased one on) over. On allocation failure the array stays: lookups stay
+ * right, chains get longer. */
+static void grave_grow(struct graveyard *g)
+{
+	size_t n = (g->mask + 1) * 2;
+	uint32_t *b = n > g->mask + 1 ? calloc(n, sizeof *b) : NULL;
+
+	if (!b)
+		return;
+	free(g->buckets);
+	g->buckets = b;
+	g->mask = n - 1;
+	for (uint32_t k = 0; k < g->n_chunks; k++) {
+		uint32_t seq = g->head_seq + k;
+		struct grave_chunk *c = chunk_of_seq(g, seq);
+
+		for (unsigned i = c->gone; i < c->used; i++) {
+			uint32_t *head = bucket_of(g, c->items[i].fingerprint);
+
+			c->items[i].next = *head;
+			*head = grave_ref(seq, i);
+		}
+	}
+}
+
+/* Brings the bucket of `fp` into the cache (stage 0), or the first tombstone in it (stage 1, a
+ * few steps later, when the bucket is there): tombstones are released and looked up in an order
+ * known ahead, and their chains are the coldest memory the analyzer touches. */
+static void grave_prefetch(const struct graveyard *g, uint64_t fp, int stage)
+{
+	const uint32_t *b = bucket_of(g, fp);
+
+	if (stage == 0)
+		__builtin_prefetch(b);
+	else if (*b)
+		__builtin_prefetch(grave_at(g, *b));
+}
+
+#define GRAVE_PREFETCH_AHEAD 8
+
+/* Releases the oldest tombstone (the head of the FIFO); there must be one. */
+static void grave_release_oldest(struct graveyard *g)
+{
+	struct grave_chunk *c = chunk_of_seq(g, g->head_seq);
+	uint32_t ref = grave_ref(g->head_seq, c->gone);
+	struct tombstone *s = &c->items[c->gone++];
+	uint32_t *p = bucket_of(g, s->fingerprint);
+
+	if (c->gone + GRAVE_PREFETCH_AHEAD < c->used)
+		grave_prefetch(g, c->items[c->gone + GRAVE_PREFETCH_AHEAD].fingerprint, 0);
+	if (c->gone + GRAVE_PREFETCH_AHEAD / 2 < c->used)
+		grave_prefetch(g, c->items[c->gone + GRAVE_PREFETCH_AHEAD / 2].fingerprint, 1);
+
+	/* Out of its chain: the chains are short (the bucket array grows with the count). */
+	while (*p && *p != ref)
+		p = &grave_at(g, *p)->next;
+	if (*p)
+		*p = s->next;
+	g->count--;
+	/* A chunk is done when all its tombstones are gone and it takes no more: full, or not the
+	 * last one (a newer chunk was started for a later time). */
+	if (c->gone == c->used && (c->used == GRAVE_CHUNK || g->n_chunks > 1)) {
+		g->head_seq++;
+		g->n_chunks--;
+		if (g->spare)
+			free(c);
+		else
+			g->spare = c;
+	}
+}
+
+/* Room in the ring for one more chunk: doubles it when full, chunks at their new places. */
+static int ring_room(struct graveyard *g)
+{
+	uint32_t size = g->ring_mask + 1, n = size * 2;
+	struct grave_chunk **r;
+
+	if (g->n_chunks < size)
+		return 0;
+	if (n > GRAVE_SEQ_MASK + 1u || !(r = calloc(n, sizeof *r)))
+		return -1;
+	for (uint32_t k = 0; k < g->n_chunks; k++)
+		r[(g->head_seq + k) & (n - 1)] = chunk_of_seq(g, g->head_seq + k);
+	free(g->ring);
+	g->ring = r;
+	g->ring_mask = n - 1;
+	return 0;
+}
+
+/* Can chunk `c` take a tombstone of time until_ns? */
+static bool chunk_takes(const struct grave_chunk *c, int64_t until_ns)
+{
+	return c->used < GRAVE_CHUNK && until_ns >= c->base &&
+	       (uint64_t)until_ns - (uint64_t)c->base <= UINT32_MAX;
+}
+
+/* A new tombstone of time until_ns at the end of the FIFO (its index + 1 in *ref), or NULL
+ * without memory. */
+static struct tombstone *grave_alloc(struct graveyard *g, int64_t until_ns, uint32_t *ref)
+{
+	uint32_t tail_seq = g->head_seq + g->n_chunks - 1;
+	struct grave_chunk *c = g->n_chunks ? chunk_of_seq(g, tail_seq) : NULL;
+	struct tombstone *s;
+
+	if (c && c->gone == c->used) {
+		/* Every tombstone of the last chunk is gone (so of every chunk): it starts over. */
+		c->used = c->gone = 0;
+		c->base = until_ns;
+	}
+	if (!c || !chunk_takes(c, until_ns)) {
+		if (ring_room(g) != 0)
+			return NULL;
+		c = g->spare ? g->spare : malloc(sizeof *c);
+		if (!c)
+			return NULL;
+		g->spare = NULL;
+		c->used = c->gone = 0;
+		c->base = until_ns;
+		if (!g->n_chunks)
+			g->head_seq = tail_seq = 0;
+		else
+			tail_seq++;
+		g->ring[tail_seq & g->ring_mask] = c;
+		g->n_chunks++;
+	}
+	*ref = grave_ref(tail_seq, c->used);
+	s = &c->items[c->used++];
+	s->until = (uint32_t)((uint64_t)until_ns - (uint64_t)c->base);
+	return s;
+}
+
+/* The time of the tombstone at slot `slot` of chunk `c`. */
+static int64_t until_of(const struct grave_chunk *c, unsigned slot)
+{
+	return (int64_t)((uint64_t)c->base + c->items[slot].until);
+}
+
+/* The oldest tombstone's time, INT64_MAX when there is none. */
+static int64_t oldest_until(const struct graveyard *g)
+{
+	const struct grave_chunk *c;
+
+	if (!g || g->count == 0)
+		return INT64_MAX;
+	c = chunk_of_seq(g, g->head_seq);
+	return until_of(c, c->gone);
+}
+
+int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t until_ns)
+{
+	struct graveyard *g = graveyard(t);
+	struct flow_endpoint ep[2];
+	struct tombstone *s;
+	uint32_t ref, *head;
+
+	if (!g)
+		return -1;
+	live_endpoint(t->st, f, 0, &ep[0]);
+	live_endpoint(t->st, f, 1, &ep[1]);
+	if (t->max_graves && g->count >= t->max_graves && g->count > 0)
+		grave_release_oldest(g);
+	s = grave_alloc(g, until_ns, &ref);
+	if (!s) {
+		t->graves_until = oldest_until(g);
+		return -1;
+	}
+	s->fingerprint = fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port);
+	s->dead = false;
+	s->time_wait = (uint8_t)live_time_wait_side(f);
+	s->last_cs = until_ns - f->last_ts_ns >= 65535LL * 10000000 || until_ns < f->last_ts_ns
+	                 ? UINT16_MAX
+	                 : (uint16_t)((until_ns - f->last_ts_ns) / 10000000);
+	head = bucket_of(g, s->fingerprint);
+	s->next = *head;
+	*head = ref;
+	g->count++;
+	t->graves_until = oldest_until(g);
+	if (g->count > g->mask + 1)
+		grave_grow(g);
+	return 0;
+}
+
+bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint32_t hash,
+                      bool remove, struct grave_info *info)
+{
+	struct graveyard *g = t->graves;
+	uint64_t fp;
+
+	(void)hash; /* tombstones are found by their fingerprint alone */
+	if (!g || g->count == 0)
+		return false;
+	fp = fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport);
+	for (uint32_t ref = *bucket_of(g, fp); ref;) {
+		const struct grave_chunk *c = chunk_of_seq(g, (ref - 1) >> GRAVE_CHUNK_SHIFT);
+		struct tombstone *s = grave_at(g, ref);
+
+		ref = s->next;
+		if (s->fingerprint != fp || s->dead)
+			continue;
+		if (info) {
+			info->last_ts_ns = (int64_t)((uint64_t)c->base + s->until) -
+			                   (int64_t)s->last_cs * 10000000;
+			info->time_wait = (enum closer_side)s->time_wait;
+		}
+		if (remove)
+			s->dead = true;
+		return true;
+	}
+	return false;
+}
+
+void flow_table_prefetch_grave(const struct flow_table *t, const struct tcp_segment *seg,
+                               int stage)
+{
+	if (t->graves && t->graves->count)
+		grave_prefetch(t->graves, fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport),
+		               stage);
+}
+
+void flow_table_expire_graves(struct flow_table *t, int64_t now_ns)
+{
+	if (t->graves_until >= now_ns)
+		return; /* the common case, per frame */
+	while (oldest_until(t->graves) < now_ns)
+		grave_release_oldest(t->graves);
+	t->graves_until = oldest_until(t->graves);
+}
+
+void flow_table_limit_graves(struct flow_table *t, size_t max)
+{
+	t->max_graves = max;
+	while (max && t->graves && t->graves->count > max)
+		grave_release_oldest(t->graves);
+	t->graves_until = oldest_until(t->graves);
+}
+
+size_t flow_table_graves(const struct flow_table *t)
+{
+	return t->graves ? t->graves->count : 0;
+}
+
+static void graveyard_free(struct graveyard *g)
+{
+	if (!g)
+		return;
+	for (uint32_t k = 0; k < g->n_chunks; k++)
+		free(chunk_of_seq(g, g->head_seq + k));
+	free(g->spare);
+	free(g->ring);
+	free(g->buckets);
+	free(g);
+}

@@ -1,0 +1,255 @@
+/* flow_store.c - the memory of a shard's live flows, and their expansion for the classifier
+ * (live_flow.h). */
+#include "live_flow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void flow_store_init(struct flow_store *st)
+{
+	memset(st, 0, sizeof *st);
+	pool_init(&st->flows, sizeof(struct live_flow), LIVE_FLOW_SLAB_SHIFT);
+	pool_init(&st->fins, sizeof(struct live_fin), LIVE_BLOCK_SLAB_SHIFT);
+	pool_init(&st->rares, sizeof(struct live_rare), LIVE_BLOCK_SLAB_SHIFT);
+	for (int k = LIVE_SCHED_DATA; k <= LIVE_SCHED_BIG; k++)
+		pool_init(&st->scheds[k], LIVE_SCHED_BYTES(k), LIVE_BLOCK_SLAB_SHIFT);
+	pool_init(&st->addr6, 32, LIVE_BLOCK_SLAB_SHIFT);
+	pool_init(&st->fars, sizeof(struct live_far), LIVE_BLOCK_SLAB_SHIFT);
+}
+
+void flow_store_destroy(struct flow_store *st)
+{
+	pool_destroy(&st->flows);
+	pool_destroy(&st->fins);
+	pool_destroy(&st->rares);
+	for (int k = LIVE_SCHED_DATA; k <= LIVE_SCHED_BIG; k++)
+		pool_destroy(&st->scheds[k]);
+	pool_destroy(&st->addr6);
+	pool_destroy(&st->fars);
+	free(st->captures);
+	st->captures = NULL;
+	st->n_captures = st->cap_captures = 0;
+}
+
+struct live_flow *flow_store_new(struct flow_store *st)
+{
+	uint32_t h = pool_alloc(&st->flows);
+	struct live_flow *f;
+
+	if (!h)
+		return NULL;
+	f = flow_store_at(st, h);
+	f->self = h;
+	return f;
+}
+
+void flow_store_free(struct flow_store *st, struct live_flow *f)
+{
+	if (f->fin)
+		pool_free(&st->fins, f->fin);
+	if (f->rare) {
+		const struct live_rare *r = live_rare_of(st, f);
+
+		if (r->far)
+			pool_free(&st->fars, r->far);
+		pool_free(&st->rares, f->rare);
+	}
+	if (f->sched)
+		pool_free(&st->scheds[LIVE_SCHED_POOL(f->sched)], LIVE_SCHED_HANDLE(f->sched));
+	if (f->mark & LIVE_ADDR6)
+		pool_free(&st->addr6, f->addr[0]);
+	pool_free(&st->flows, f->self);
+}
+
+size_t flow_store_bytes(const struct flow_store *st)
+{
+	return pool_bytes(&st->flows) + pool_bytes(&st->fins) + pool_bytes(&st->rares) +
+	       pool_bytes(&st->scheds[0]) + pool_bytes(&st->scheds[1]) + pool_bytes(&st->scheds[2]) +
+	       pool_bytes(&st->addr6) +
+	       pool_bytes(&st->fars);
+}
+
+void live_endpoint(const struct flow_store *st, const struct live_flow *f, int side,
+                   struct flow_endpoint *out)
+{
+	memset(out, 0, sizeof *out);
+	out->port = f->port[side];
+	if (f->mark & LIVE_ADDR6) {
+		out->addr.family = 6;
+		memcpy(out->addr.bytes, live_addr6(st, f) + (size_t)16 * (unsigned)side, 16);
+	} else {
+		out->addr.family = 4;
+		memcpy(out->addr.bytes, &f->addr[side], 4);
+	}
+}
+
+/* --- expansion --------------------------------------------------------------------------- */
+
+static void snap_decode(const struct flow_store *st, const struct live_flow *f,
+                        const struct live_snap *s, struct seg_snap *out)
+{
+	uint64_t v = ((uint64_t)(s->t_hi & 0x3f) << 32) | s->t_lo;
+
+	if (!s->frame) {
+		*out = (struct seg_snap){ 0 };
+		return;
+	}
+	switch (s->t_hi >> 6) {
+	case LIVE_T_NS:
+		out->ts_ns = f->first_ts_ns + (int64_t)v;
+		break;
+	case LIVE_T_US:
+		out->ts_ns = f->first_ts_ns + (int64_t)v * 1000;
+		break;
+	default:
+		out->ts_ns = live_snap_ts(st, f, s);
+		break;
+	}
+	out->frame = s->frame;
+	out->seq = s->seq;
+	out->ack = s->ack;
+	out->len = s->len;
+	out->flags = s->flags;
+}
+
+static void dir_decode(const struct flow_store *st, const struct live_flow *f,
+                       const struct live_dir *d,
+                       const struct live_fin *fb, const struct live_rare *r, int side,
+                       struct flow_dir *out)
+{
+	out->isn = d->isn;
+	out->packets = d->packets;
+	out->payload_bytes = d->payload_bytes;
+	out->payload_segments = d->payload_segments;
+	out->small_payload_segments = d->small_payload_segments;
+	out->retransmissions = d->retransmissions;
+	out->syn_count = d->syn_count;
+	out->rst_count = d->rst_count;
+	out->ttl = d->ttl;
+	out->ttl_last = d->ttl_last;
+	out->bits = d->bits;
+	out->syn_layout = d->syn_layout;
+	snap_decode(st, f, &d->last, &out->last);
+	snap_decode(st, f, &d->last_payload, &out->last_payload);
+	if (fb) {
+		out->payload_after_peer_fin = fb->payload_after_peer_fin[side];
+		snap_decode(st, f, &fb->fin[side], &out->fin);
+		snap_decode(st, f, &fb->fin_ack[side], &out->fin_ack);
+	} else {
+		out->payload_after_peer_fin = 0;
+		out->fin = out->fin_ack = (struct seg_snap){ 0 };
+	}
+	out->probes = r ? r->probes[side] : 0;
+	out->rtt_us = d->rtt_us & ~LIVE_RTT_FROM_DATA;
+	out->rtt_from_data = out->rtt_us && (d->rtt_us & LIVE_RTT_FROM_DATA);
+}
+
+static void sched_decode(const struct flow_store *st, const struct live_flow *f,
+                         struct live_sched *s, struct sched *out)
+{
+	const uint32_t *e = live_sched_entries(f, s);
+
+	if (s->kind == SCHED_NONE)
+		return; /* forgotten: all zero */
+	if (s->kind == SCHED_SYN) {
+		out->t0 = live_sched_time(s, 0);
+		out->last_ns = live_sched_time(s, 1);
+	} else { /* its run's */
+		out->t0 = live_snap_ts(st, f, &f->silent.first);
+		out->last_ns = live_snap_ts(st, f, &f->silent.last);
+	}
+	out->n = s->n;
+	out->total = s->total;
+	out->kind = s->kind;
+	out->from = s->from;
+	out->off_us[0] = 0;
+	for (unsigned k = 1; k < s->n && k < SCHED_MAX; k++)
+		out->off_us[k] = e[k - 1];
+}
+
+static void rare_decode(const struct flow_store *st, const struct live_flow *f,
+                        const struct live_rare *r, struct flow_rare *out)
+{
+	snap_decode(st, f, &r->first_rst, &out->first_rst);
+	snap_decode(st, f, &r->rst_answers, &out->rst_answers);
+	snap_decode(st, f, &r->first_probe, &out->first_probe);
+	snap_decode(st, f, &r->last_probe, &out->last_probe);
+	out->rst_unread_bytes = r->rst_unread_bytes;
+	for (int d = 0; d < 2; d++) {
+		out->rst_frame[d] = r->rst_frame[d];
+		out->rst_ttl[d] = r->rst_ttl[d];
+		out->rst_ip_id[d] = r->rst_ip_id[d];
+		out->rst_prev_ip_id[d] = r->rst_prev_ip_id[d];
+		out->rst_id_counter[d] = r->rst_id_counter[d];
+		out->odd_rst_frame[d] = r->odd_rst_frame[d];
+		out->odd_rst_ttl[d] = r->odd_rst_ttl[d];
+	}
+	out->rst_own_next = r->rst_own_next;
+	out->rst_own_ack = r->rst_own_ack;
+	out->rst_own_bits = r->rst_own_bits;
+	out->rst_ack_since_ns = r->first_rst.frame ? f->first_ts_ns +
+	                                                 (int64_t)r->rst_ack_since_us * 1000
+	                                           : 0;
+	out->first_rst_from = r->first_rst_from;
+	out->rst_run_long_idle = r->rst_run_long_idle;
+	out->rst_run_idle_ms = r->rst_run_idle_ms;
+	out->first_probe_idle_ms = r->first_probe_idle_ms;
+	out->reuse_gap_ms = r->reuse_gap_ms;
+	out->reuse_time_wait = r->reuse_time_wait;
+	out->reused = r->reused;
+}
+
+void flow_decode(const struct flow_store *st, const struct live_flow *f, struct flow *out,
+                 struct flow_rare *rare)
+{
+	const struct live_fin *fb = live_fin_of(st, f);
+	const struct live_rare *r = live_rare_of(st, f);
+	struct live_sched *s = live_sched_of(st, f);
+
+	/* Every member is set below (no memset of the whole view: this runs once per flow). */
+	live_endpoint(st, f, FROM_CLIENT, &out->ep[FROM_CLIENT]);
+	live_endpoint(st, f, FROM_SERVER, &out->ep[FROM_SERVER]);
+	out->first_frame = f->first_frame;
+	out->capture = f->capture < st->n_captures ? st->captures[f->capture] : NULL;
+	out->first_ts_ns = f->first_ts_ns;
+	out->last_ts_ns = f->last_ts_ns;
+	out->last_active_ns = f->last_active_ns;
+	for (int d = 0; d < 2; d++)
+		dir_decode(st, f, &f->dir[d], fb, r, d, &out->dir[d]);
+	out->silent.from = f->silent.from;
+	out->silent.long_idle = f->silent.long_idle;
+	out->silent.probes = f->silent.probes;
+	out->silent.segs = f->silent.segs;
+	out->silent.rtx = f->silent.rtx;
+	out->silent.idle_before_ms = f->silent.idle_before_ms;
+	out->silent.last_rtx_gap_ns = f->silent.last_rtx_gap_ns;
+	snap_decode(st, f, &f->silent.first, &out->silent.first);
+	snap_decode(st, f, &f->silent.last, &out->silent.last);
+	/* The evidence block, when decoded, also holds the schedule and the data after a FIN. A flow
+	 * has one when it has a live_rare or a schedule: a flow whose only evidence was data after a
+	 * FIN has none, which no reader can tell from one holding only that (classify.c reads it
+	 * after a RST only, timers.c with a RST's evidence). */
+	out->rare = NULL;
+	if (r || s) {
+		memset(rare, 0, sizeof *rare);
+		if (r)
+			rare_decode(st, f, r, rare);
+		if (s)
+			sched_decode(st, f, s, &rare->sched);
+		if (fb) {
+			snap_decode(st, f, &fb->payload_after_fin, &rare->payload_after_fin);
+			rare->payload_after_fin_from = fb->payload_after_fin_from;
+		}
+		out->rare = rare;
+	}
+	out->modifiers = f->modifiers;
+	out->state[0] = f->state[0];
+	out->state[1] = f->state[1];
+	out->roles_inferred = f->mark & LIVE_ROLES_INFERRED;
+	out->ts_nano = f->mark & LIVE_TS_NANO;
+	out->synack_seen = f->mark & LIVE_SYNACK_SEEN;
+	out->handshake_acked = f->mark & LIVE_HANDSHAKE_ACKED;
+	out->starts_with_syn = f->mark & LIVE_STARTS_WITH_SYN;
+	out->max_gap_ms = f->max_gap_ms;
+	zeek_decode(st, f, &out->zeek);
+}

@@ -1,0 +1,439 @@
+/* live_flow.h - what the analyzer keeps about a connection while it is alive, and where.
+ *
+ * Memory is the budget (issue 3: at most 512 bytes per live flow, its share of the tombstones
+ * and hash tables included), and the number of flows alive at once is what it is multiplied by.
+ * So the live state is compact and private to the tracker (tracker.c), which updates it per
+ * segment; when the flow is finished, flow_decode() expands it once into the plain struct flow
+ * (flow.h) that the classifier, the timer inference and the stories read. Nothing else reads it.
+ *
+ * - Flows and their blocks live in pools (pool.h) of one shard's flow_store: no malloc header,
+ *   freed slots reused first, 32-bit handles instead of 64-bit pointers for the hash chains, the
+ *   activity lists and the blocks.
+ * - What only some connections need is in blocks allocated the first time it is needed: the FINs,
+ *   their acknowledgements and the data after them (live_fin), the evidence of resets, keepalive
+ *   probes and the reuse of a 4-tuple (live_rare), the retransmission schedule (live_sched), the
+ *   exact times that do not fit a snapshot (live_far), and IPv6 addresses (an IPv4 flow keeps its
+ *   two addresses in the flow itself).
+ * - A snapshot of a segment is 20 bytes: its time in 40 bits from the flow's first timestamp, no
+ *   TTL (no reader needs it), its frame number relative to the flow's first frame.
+ * - Counters that cannot exceed 2^32 in practice are 32 bits; flags are bits; 64-bit members are
+ *   4-byte aligned, so no struct has padding.
+ * Sizes (bytes): live_flow 420 (36 of them Zeek's view, zeek_conn.h; 32 the round trips and the
+ * ACK times, tracker.c track_rtt), live_dir 116, live_silent 64, live_snap 20; blocks: live_fin
+ * 128, live_rare 192, live_sched 32 (data), 48 (SYN) or 120 (past
+ * SCHED_INLINE entries), live_far 120, IPv6 addresses 32. They are checked below
+ * (_Static_assert): a change that grows them has to say so here.
+ */
+#ifndef TM_LIVE_FLOW_H
+#define TM_LIVE_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "flow.h"
+#include "pool.h"
+#include "zeek_conn.h"
+
+/* 64-bit members aligned to 4 bytes, so that no live struct has padding for them (x86 and the
+ * other targets read them unaligned at no cost). */
+typedef int64_t live_i64 __attribute__((aligned(4)));
+typedef uint64_t live_u64 __attribute__((aligned(4)));
+
+/* One segment, as evidence: 20 bytes. Its time is a 40-bit field (t_hi:t_lo), relative to the
+ * flow's first_ts_ns: a 2-bit tag (enum live_time_tag) and a 38-bit value, whole microseconds
+ * (3 days) or nanoseconds (4.6 minutes). A time that fits neither (a long connection in a
+ * nanosecond capture, timestamps going backwards) is kept exactly in the flow's far block, at
+ * the snapshot's place (enum live_slot). A snapshot with frame 0 is none, all zero. */
+struct live_snap {
+	uint32_t frame;  /* frame number - flow's first frame + 1 */
+	uint32_t seq;    /* absolute */
+	uint32_t ack;    /* absolute */
+	uint32_t t_lo;
+	uint8_t t_hi;
+	uint8_t flags;
+	uint16_t len;    /* payload bytes (an IP packet holds at most 65535) */
+};
+
+enum live_time_tag {
+	LIVE_T_US = 0,      /* value: microseconds after first_ts_ns */
+	LIVE_T_NS = 1,      /* value: nanoseconds after first_ts_ns */
+	LIVE_T_FAR = 2,     /* value: the enum live_slot whose far time it is */
+	LIVE_T_PENDING = 3, /* the tracker's current segment before it is stored somewhere */
+};
+#define LIVE_T_VALUE_BITS 38
+
+/* Where a snapshot is kept: the index of its time in the far block. */
+enum live_slot {
+	LIVE_SLOT_LAST = 0,          /* + side */
+	LIVE_SLOT_LAST_PAYLOAD = 2,  /* + side */
+	LIVE_SLOT_RUN_FIRST = 4,
+	LIVE_SLOT_RUN_LAST,
+	LIVE_SLOT_FIN = 6,           /* + side */
+	LIVE_SLOT_FIN_ACK = 8,       /* + side */
+	LIVE_SLOT_FIRST_RST = 10,
+	LIVE_SLOT_RST_ANSWERS,
+	LIVE_SLOT_FIRST_PROBE,
+	LIVE_SLOT_LAST_PROBE,
+	LIVE_SLOT_PAYLOAD_AFTER_FIN,
+	LIVE_SLOTS
+};
+
+/* Exact times of the snapshots whose time does not fit them (LIVE_T_FAR). */
+struct live_far {
+	int64_t ts_ns[LIVE_SLOTS];
+};
+
+/* live_dir.seen: what the FIN block holds for this side (checked per segment without it). */
+enum live_seen_bit {
+	LIVE_FIN_SENT = 1u << 0,   /* live_fin.fin[side] and fin_seq[side] are set */
+	LIVE_FIN_ACKED = 1u << 1,  /* live_fin.fin_ack[side] is set */
+};
+
+/* What one endpoint sent (struct flow_dir when decoded, less what moved to the blocks). */
+struct live_dir {
+	uint32_t isn;          /* SYN's seq; midstream: first seq seen - 1 */
+	uint32_t next_seq;     /* highest seq + length sent (SYN and FIN count one each) */
+	uint32_t max_ack;      /* highest ACK this side sent: what it got from the peer */
+	uint32_t window;       /* last advertised window, scaled when known */
+	uint32_t packets;
+	uint32_t payload_segments;
+	uint32_t small_payload_segments; /* <= HEARTBEAT_MAX_BYTES: heartbeat-sized messages */
+	uint32_t retransmissions;
+	uint32_t bytes_in_since_own_payload; /* saturating; see tracker.c: unread-data evidence */
+	uint16_t syn_count;
+	uint16_t zero_windows;
+	uint16_t rst_count;
+	uint16_t last_ip_id;   /* IPv4 ID of its last non-RST segment with a nonzero ID */
+	uint8_t bits;          /* enum flow_dir_bit */
+	uint8_t seen;          /* enum live_seen_bit */
+	uint8_t ttl;           /* TTL / hop limit of its first non-RST segment */
+	/* Its IP header habits, to tell its resets from forged ones. */
+	uint8_t ip_id_steps;   /* counter-like ID steps (1..IP_ID_STEP_MAX) seen, saturating */
+	uint8_t ip_id_jumps;   /* ID steps outside that window, saturating */
+	uint8_t ttl_last;      /* TTL / hop limit of its last non-RST segment */
+	uint8_t wscale : 4;    /* its window scale (at most 14) */
+	uint8_t syn_layout : 3; /* enum syn_layout of its SYN or SYN+ACK */
+	uint8_t ip_id_wide : 1; /* an ID step above 1: a host-wide counter, not a per-socket one */
+	live_u64 payload_bytes;
+	struct live_snap last;          /* last segment of any kind */
+	struct live_snap last_payload;
+	/* The round trip from the capture point to the *peer* of this side and back, measured on
+	 * this side's segments (tracker.c track_rtt): the sequence number that ends the segment
+	 * being timed, and when it was seen (microseconds after first_ts_ns, + 1; 0: none). */
+	uint32_t rtt_probe_end;
+	uint32_t rtt_probe_us;
+	/* This side's round trip (capture point -> this side -> capture point), microseconds, the
+	 * smallest sample; LIVE_RTT_FROM_DATA set when no handshake sample was had. 0: unknown. */
+	uint32_t rtt_us;
+	/* When this side's ACK field last moved forward (microseconds after first_ts_ns): the
+	 * first of its segments carrying max_ack, the one a reset taking its seq from it answers. */
+	uint32_t ack_since_us;
+};
+#define LIVE_RTT_FROM_DATA (1u << 31)
+
+/* struct silent_run, live. */
+struct live_silent {
+	uint8_t from;
+	uint8_t long_idle;
+	uint16_t probes;
+	uint32_t segs;
+	uint32_t rtx;
+	uint32_t idle_before_ms;
+	live_i64 last_rtx_gap_ns;
+	struct live_snap first;
+	struct live_snap last;
+};
+
+/* The FINs and what followed them: allocated at the flow's first FIN. */
+struct live_fin {
+	struct live_snap fin[2];       /* each side's first FIN */
+	struct live_snap fin_ack[2];   /* the peer's first segment acknowledging it */
+	uint32_t fin_seq[2];           /* sequence number each FIN occupies */
+	uint32_t payload_after_peer_fin[2];
+	struct live_snap payload_after_fin; /* flow_rare's: first data sent after the other's FIN */
+	uint8_t payload_after_fin_from;
+	uint32_t zeek_fin_end[2];      /* seq + length of each side's last FIN (Zeek's hist_last_FIN) */
+};
+
+/* struct flow_rare without its schedule (live_sched) and the data after a FIN (live_fin), with
+ * the keepalive probe counts. */
+struct live_rare {
+	struct live_snap first_rst;
+	struct live_snap rst_answers;
+	struct live_snap first_probe;
+	struct live_snap last_probe;
+	uint32_t probes[2];
+	uint32_t rst_unread_bytes;
+	uint32_t rst_frame[2];
+	uint32_t rst_run_idle_ms;
+	uint32_t first_probe_idle_ms;
+	uint32_t reuse_gap_ms;
+	uint16_t rst_ip_id[2];
+	uint16_t rst_prev_ip_id[2];
+	uint8_t rst_ttl[2];
+	uint8_t rst_id_counter[2];
+	uint8_t first_rst_from;
+	uint8_t rst_run_long_idle;
+	uint8_t reuse_time_wait;
+	uint8_t reused;
+	uint32_t far;                  /* handle of the flow's struct live_far, 0: none */
+	/* The first RST in its sender's sequence space (classify.c: which kind of reset it is). */
+	uint32_t rst_own_next;         /* its sender's next sequence number then */
+	uint32_t rst_own_ack;          /* the highest ACK its sender had sent before it */
+	uint32_t rst_ack_since_us;     /* the peer's first segment carrying its current ACK (µs) */
+	uint8_t rst_own_bits;          /* its sender's enum flow_dir_bit then */
+	uint8_t odd_rst_ttl[2];        /* TTL of each side's first RST that does not fit it */
+	uint8_t spare;
+	uint32_t odd_rst_frame[2];     /* that RST's relative frame; 0: none */
+	struct live_zeek_rare zeek;    /* zeek_track.c: last RSTs, content holes, missed bytes */
+};
+
+/* struct sched. Entry 0 (always 0 µs after t0) is implied. A data schedule's first and last
+ * times are those of its run's first and last segments (live_silent: the schedule is forgotten
+ * with its run), so only a SYN schedule keeps them. Three pools (enum live_sched_pool, in the
+ * top bits of live_flow.sched): a data schedule with SCHED_INLINE entries, a SYN schedule with
+ * its times and SCHED_INLINE entries, and either with times and SCHED_MAX - 1 entries. */
+#define SCHED_INLINE 6
+struct live_sched {
+	uint16_t n;
+	uint16_t total;
+	uint8_t kind;
+	uint8_t from;
+	uint16_t spare;
+	uint32_t x[];      /* [t0, last_ns as int64,] entries 1.. of struct sched.off_us */
+};
+#define LIVE_SCHED_TIMES 4 /* uint32 words of x[] holding t0 and last_ns */
+enum live_sched_pool { LIVE_SCHED_DATA = 0, LIVE_SCHED_SYN = 1, LIVE_SCHED_BIG = 2 };
+#define LIVE_SCHED_POOL_SHIFT 30
+#define LIVE_SCHED_HANDLE(h) ((h) & ((1u << LIVE_SCHED_POOL_SHIFT) - 1))
+#define LIVE_SCHED_POOL(h) ((enum live_sched_pool)((h) >> LIVE_SCHED_POOL_SHIFT))
+#define LIVE_SCHED_BYTES(pool)                                                                  \
+	(sizeof(struct live_sched) +                                                            \
+	 ((pool) == LIVE_SCHED_DATA ? 0 : LIVE_SCHED_TIMES * sizeof(uint32_t)) +                \
+	 ((pool) == LIVE_SCHED_BIG ? SCHED_MAX - 1 : SCHED_INLINE) * sizeof(uint32_t))
+
+/* live_flow.mark */
+enum live_mark {
+	LIVE_ROLES_INFERRED = 1u << 0,
+	LIVE_TS_NANO = 1u << 1,
+	LIVE_SYNACK_SEEN = 1u << 2,
+	LIVE_HANDSHAKE_ACKED = 1u << 3,
+	LIVE_STARTS_WITH_SYN = 1u << 4,
+	LIVE_ADDR6 = 1u << 5,       /* addr[0] is the handle of the two IPv6 addresses */
+	LIVE_SPARE_MARK = 1u << 6,
+	LIVE_LIST_FINISHED = 1u << 7, /* flow_table.c: on the finished list (else the live one) */
+};
+
+struct live_flow {
+	/* The flow table's (flow_table.c): what a lookup reads first. */
+	uint32_t hash;
+	uint32_t hash_next;           /* flow handles, 0: none */
+	uint32_t older;               /* activity list: least recently active first */
+	uint32_t newer;
+	uint32_t self;                /* this flow's handle */
+	uint16_t port[2];             /* [FROM_CLIENT] = client, [FROM_SERVER] = server */
+	uint32_t addr[2];             /* IPv4 addresses as in ip_addr.bytes; IPv6: see LIVE_ADDR6 */
+	/* Blocks (handles in the store's pools, 0: none yet). */
+	uint32_t fin;
+	uint32_t rare;                /* also holds the far block's handle */
+	uint32_t sched;               /* enum live_sched_pool << LIVE_SCHED_POOL_SHIFT | handle */
+	uint32_t capture;             /* index of the capture file name in the store */
+	uint32_t max_gap_ms;          /* longest time between two consecutive segments, saturating */
+	uint8_t state[2];             /* enum tcp_state */
+	uint8_t mark;                 /* enum live_mark */
+	uint8_t modifiers;            /* enum flow_modifier (MOD_COUNT_BITS fit) */
+	live_u64 first_frame;         /* frame number of its first segment: also its id */
+	live_i64 first_ts_ns;         /* also the origin of the snapshots' times */
+	live_i64 last_ts_ns;
+	live_i64 last_active_ns;      /* last payload, SYN or FIN (keepalives do not count) */
+	struct live_dir dir[2];
+	struct live_silent silent;
+	struct live_zeek zeek;        /* Zeek's view of it (zeek_track.c) */
+};
+
+_Static_assert(sizeof(struct live_snap) == 20, "live_snap size");
+_Static_assert(sizeof(struct live_dir) == 116, "live_dir size");
+_Static_assert(sizeof(struct live_silent) == 64, "live_silent size");
+_Static_assert(sizeof(struct live_flow) == 420, "live_flow size");
+_Static_assert(sizeof(struct live_fin) == 128, "live_fin size");
+_Static_assert(sizeof(struct live_rare) == 192, "live_rare size");
+_Static_assert(sizeof(struct live_far) == 120, "live_far size");
+_Static_assert(LIVE_SCHED_BYTES(LIVE_SCHED_DATA) == 32 && LIVE_SCHED_BYTES(LIVE_SCHED_SYN) == 48 &&
+                   LIVE_SCHED_BYTES(LIVE_SCHED_BIG) == 116,
+               "live_sched sizes");
+_Static_assert(MOD_COUNT_BITS <= 8, "modifiers no longer fit live_flow.modifiers");
+
+/* Slabs of 256 flows (96 KiB), of 512 blocks. */
+#define LIVE_FLOW_SLAB_SHIFT 8
+#define LIVE_BLOCK_SLAB_SHIFT 9
+/* The size of a pool item of type T (pool_init rounds up to 8 bytes). */
+#define LIVE_ITEM(T) ((sizeof(T) + 7) & ~(size_t)7)
+
+/* Where the flows of one shard and their blocks live. Not thread-safe: one per shard. */
+struct flow_store {
+	struct pool flows;       /* struct live_flow */
+	struct pool fins;        /* struct live_fin */
+	struct pool rares;       /* struct live_rare */
+	struct pool scheds[3];   /* live_sched, by enum live_sched_pool */
+	struct pool addr6;       /* two IPv6 addresses, client first */
+	struct pool fars;        /* struct live_far */
+	const char **captures;   /* capture file names the flows came from (live_flow.capture) */
+	uint32_t n_captures, cap_captures;
+};
+
+void flow_store_init(struct flow_store *st);
+/* Frees every flow and block of the store. */
+void flow_store_destroy(struct flow_store *st);
+
+/* A zero-filled flow with its handle set (flow_init fills it), or NULL without memory. */
+struct live_flow *flow_store_new(struct flow_store *st);
+/* Frees `f` and its blocks. */
+void flow_store_free(struct flow_store *st, struct live_flow *f);
+
+static inline struct live_flow *flow_store_at(const struct flow_store *st, uint32_t h)
+{
+	return (struct live_flow *)pool_item(&st->flows, h, LIVE_ITEM(struct live_flow),
+	                                     LIVE_FLOW_SLAB_SHIFT);
+}
+
+/* Bytes the store holds (its pools). */
+size_t flow_store_bytes(const struct flow_store *st);
+
+/* The FIN block of `f` (LIVE_FIN_SENT set on a side: it exists). */
+static inline struct live_fin *live_fin_of(const struct flow_store *st, const struct live_flow *f)
+{
+	return f->fin ? (struct live_fin *)pool_item(&st->fins, f->fin, LIVE_ITEM(struct live_fin),
+	                                             LIVE_BLOCK_SLAB_SHIFT)
+	              : NULL;
+}
+
+static inline struct live_rare *live_rare_of(const struct flow_store *st, const struct live_flow *f)
+{
+	return f->rare ? (struct live_rare *)pool_item(&st->rares, f->rare,
+	                                               LIVE_ITEM(struct live_rare),
+	                                               LIVE_BLOCK_SLAB_SHIFT)
+	               : NULL;
+}
+
+static inline struct live_sched *live_sched_of(const struct flow_store *st,
+                                               const struct live_flow *f)
+{
+	if (!f->sched)
+		return NULL;
+	return (struct live_sched *)pool_at(&st->scheds[LIVE_SCHED_POOL(f->sched)],
+	                                    LIVE_SCHED_HANDLE(f->sched));
+}
+
+/* The stored entries (1..) of schedule `s` of `f`. */
+static inline uint32_t *live_sched_entries(const struct live_flow *f, struct live_sched *s)
+{
+	return s->x + (LIVE_SCHED_POOL(f->sched) == LIVE_SCHED_DATA ? 0 : LIVE_SCHED_TIMES);
+}
+
+/* A SYN schedule's first (0) or last (1) time. */
+static inline int64_t live_sched_time(const struct live_sched *s, int which)
+{
+	int64_t t;
+
+	memcpy(&t, &s->x[(size_t)2 * (unsigned)which], sizeof t);
+	return t;
+}
+
+/* The two IPv6 addresses of a LIVE_ADDR6 flow, client first. */
+static inline const uint8_t *live_addr6(const struct flow_store *st, const struct live_flow *f)
+{
+	return (const uint8_t *)pool_item(&st->addr6, f->addr[0], 32, LIVE_BLOCK_SLAB_SHIFT);
+}
+
+/* Is (addr, port) endpoint `side` of `f`? */
+static inline bool live_endpoint_is(const struct flow_store *st, const struct live_flow *f,
+                                    int side, const struct ip_addr *addr, uint16_t port)
+{
+	uint32_t a4;
+
+	if (f->port[side] != port)
+		return false;
+	if (!(f->mark & LIVE_ADDR6)) {
+		memcpy(&a4, addr->bytes, sizeof a4);
+		return addr->family == 4 && f->addr[side] == a4;
+	}
+	return addr->family == 6 && memcmp(live_addr6(st, f) + (size_t)16 * (unsigned)side, addr->bytes,
+	                                  16) == 0;
+}
+
+/* The direction `seg` travels in `f`, which must be the flow of its 4-tuple: when the two ports
+ * differ, the source port tells. */
+static inline enum flow_direction live_direction(const struct flow_store *st,
+                                                 const struct live_flow *f,
+                                                 const struct tcp_segment *seg)
+{
+	if (f->port[FROM_CLIENT] != f->port[FROM_SERVER])
+		return seg->sport == f->port[FROM_CLIENT] ? FROM_CLIENT : FROM_SERVER;
+	return live_endpoint_is(st, f, FROM_CLIENT, &seg->src, seg->sport) ? FROM_CLIENT
+	                                                                    : FROM_SERVER;
+}
+
+/* The window `seg` (sent in direction `d`) advertises, in bytes: RFC 7323 §2.2, scaling applies
+ * only when both SYNs carried the option, never to a SYN. */
+static inline uint32_t live_scaled_window(const struct live_flow *f, enum flow_direction d,
+                                          const struct tcp_segment *seg)
+{
+	const struct live_dir *me = &f->dir[d];
+	const struct live_dir *peer = &f->dir[!d];
+
+	if (seg->flags & TCP_SYN)
+		return seg->window;
+	if ((me->bits & DIR_WSCALE) && (peer->bits & DIR_WSCALE))
+		return (uint32_t)seg->window << me->wscale;
+	return seg->window;
+}
+
+/* Endpoint `side` of `f`. */
+void live_endpoint(const struct flow_store *st, const struct live_flow *f, int side,
+                   struct flow_endpoint *out);
+
+/* The absolute frame number of a snapshot (0 when none). */
+static inline uint64_t live_snap_frame(const struct live_flow *f, const struct live_snap *s)
+{
+	return s->frame ? f->first_frame + s->frame - 1 : 0;
+}
+
+static inline struct live_far *live_far_of(const struct flow_store *st, const struct live_rare *r)
+{
+	return (struct live_far *)pool_item(&st->fars, r->far, LIVE_ITEM(struct live_far),
+	                                    LIVE_BLOCK_SLAB_SHIFT);
+}
+
+/* The time of snapshot `s` of `f` (0 when it is none). */
+static inline int64_t live_snap_ts(const struct flow_store *st, const struct live_flow *f,
+                                   const struct live_snap *s)
+{
+	uint64_t v = ((uint64_t)(s->t_hi & 0x3f) << 32) | s->t_lo;
+
+	if (!s->frame)
+		return 0;
+	switch (s->t_hi >> 6) {
+	case LIVE_T_US:
+		return f->first_ts_ns + (int64_t)v * 1000;
+	case LIVE_T_NS:
+		return f->first_ts_ns + (int64_t)v;
+	default: /* LIVE_T_FAR */
+		return live_far_of(st, live_rare_of(st, f))->ts_ns[v];
+	}
+}
+
+/* The FIN and rare blocks of `f`, allocated on first need (NULL without memory: the evidence
+ * they would hold is lost). */
+struct live_fin *live_fin_get(struct flow_store *st, struct live_flow *f);
+struct live_rare *live_rare_get(struct flow_store *st, struct live_flow *f);
+
+/* Zeek's view of `f` (zeek_track.c), for flow_decode. */
+void zeek_decode(const struct flow_store *st, const struct live_flow *f, struct zeek_fields *out);
+
+/* Expands `f` into the plain view the classifier reads. The view's evidence block, when it has
+ * one, is *rare (so both must outlive the use of *out). */
+void flow_decode(const struct flow_store *st, const struct live_flow *f, struct flow *out,
+                 struct flow_rare *rare);
+
+#endif

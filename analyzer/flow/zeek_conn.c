@@ -1,0 +1,266 @@
+/* zeek_conn.c - the pure parts of Zeek's view: conn_state, the likely server ports, the history
+ * letters and the uid; and zeek_decode(), the view of a finished flow (zeek_conn.h). The
+ * per-packet part is tracking/zeek_track.c. */
+#include "zeek_conn.h"
+
+#include <string.h>
+
+#include "live_flow.h"
+#include "seq.h"
+
+const char *zeek_conn_state(enum zeek_ep_state os, enum zeek_ep_state rs, uint64_t osize,
+                            uint64_t rsize, const char *history)
+{
+	bool o_inactive = os == ZEEK_INACTIVE || os == ZEEK_PARTIAL;
+	bool r_inactive = rs == ZEEK_INACTIVE || rs == ZEEK_PARTIAL;
+
+	/* base/protocols/conn/main.zeek, function conn_state, TCP branch, in its order. */
+	if (rs == ZEEK_RESET) {
+		if (os == ZEEK_SYN_SENT || os == ZEEK_SYN_ACK_SENT ||
+		    (os == ZEEK_RESET && osize == 0 && rsize == 0))
+			return "REJ";
+		return o_inactive ? "RSTRH" : "RSTR";
+	}
+	if (os == ZEEK_RESET) {
+		if (r_inactive) {
+			/* /\^?S[^HAFGIQ]*R.* / == history (a Zeek pattern matches the whole string) */
+			const char *h = history;
+
+			if (*h == '^')
+				h++;
+			if (*h == 'S') {
+				for (h++; *h && !strchr("HAFGIQ", *h); h++)
+					if (*h == 'R')
+						return "RSTOS0";
+			}
+			return "OTH";
+		}
+		return "RSTO";
+	}
+	if (rs == ZEEK_CLOSED && os == ZEEK_CLOSED)
+		return "SF";
+	if (os == ZEEK_CLOSED)
+		return r_inactive ? "SH" : "S2";
+	if (rs == ZEEK_CLOSED)
+		return o_inactive ? "SHR" : "S3";
+	if (os == ZEEK_SYN_SENT && rs == ZEEK_INACTIVE)
+		return "S0";
+	if (os == ZEEK_ESTABLISHED && rs == ZEEK_ESTABLISHED)
+		return "S1";
+	return "OTH";
+}
+
+/* The TCP ports Zeek's default scripts (base/protocols/<name>/main.zeek) register analyzers for,
+ * each of which adds its ports to likely_server_ports: conn, dce-rpc, dnp3, dns, ftp (and
+ * gridftp), http, imap, irc, krb, ldap, modbus, mqtt, mysql, pop3, postgresql, rdp, redis, smb,
+ * smtp, socks, ssh, ssl, syslog, xmpp. Sorted. */
+static const uint16_t likely_server_ports[] = {
+	21,   22,   25,   53,   80,   81,   88,   110,  135,  139,  143,  389,  443,  445,
+	502,  514,  563,  585,  587,  614,  631,  636,  989,  990,  992,  993,  995,  1080,
+	1434, 1883, 2811, 3128, 3268, 3306, 3389, 5222, 5223, 5269, 5432, 6379, 6666, 6667,
+	6668, 6669, 8000, 8080, 8888, 20000,
+};
+
+bool zeek_likely_server_port(uint16_t port)
+{
+	size_t lo = 0, hi = sizeof likely_server_ports / sizeof likely_server_ports[0];
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (likely_server_ports[mid] == port)
+			return true;
+		if (likely_server_ports[mid] < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+bool zeek_flips_first(uint8_t flags, uint16_t sport, uint16_t dport)
+{
+	/* A pure SYN opens a connection the normal way round. Otherwise (no SYN, or SYN+ACK) the
+	 * sender is taken for the responder when its port looks like a server's: if both do, only
+	 * when this is not a SYN+ACK (stealth scans) and the destination port is the higher. */
+	if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+		return false;
+	if (!zeek_likely_server_port(sport))
+		return false;
+	if (zeek_likely_server_port(dport))
+		return !(flags & TCP_SYN) && sport < dport;
+	return true;
+}
+
+bool zeek_scaled(uint32_t n)
+{
+	uint32_t t = 1;
+
+	while (t < n && t <= UINT32_MAX / 10)
+		t *= 10;
+	return t == n;
+}
+
+static const char letters[] = "SHADFRCGTWIQXshadfrcgtwiqx^";
+
+bool zeek_history_add(struct live_zeek *z, char letter)
+{
+	const char *p = letter ? strchr(letters, letter) : NULL;
+	unsigned n = z->meta & ZEEK_META_LEN;
+	unsigned code, bit;
+
+	if (p == NULL || n >= ZEEK_HISTORY_MAX) {
+		z->meta |= ZEEK_META_CUT;
+		return false;
+	}
+	code = (unsigned)(p - letters) + 1; /* 1..27: 0 is no letter */
+	bit = n * 5;
+	for (unsigned k = 0; k < 5; k++, bit++)
+		if (code & (1u << k))
+			z->hist[bit / 8] |= (uint8_t)(1u << (bit % 8));
+	z->meta = (uint8_t)((z->meta & ~ZEEK_META_LEN) | (n + 1));
+	return true;
+}
+
+void zeek_history_text(const struct live_zeek *z, char *out)
+{
+	unsigned n = z->meta & ZEEK_META_LEN;
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned code = 0, bit = i * 5;
+
+		for (unsigned k = 0; k < 5; k++, bit++)
+			if (z->hist[bit / 8] & (1u << (bit % 8)))
+				code |= 1u << k;
+		out[i] = code >= 1 && code < sizeof letters ? letters[code - 1] : '?';
+	}
+	out[n] = '\0';
+}
+
+/* SplitMix64's finaliser: every input bit moves every output bit. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static uint64_t absorb(uint64_t h, uint64_t v)
+{
+	return mix64(h ^ mix64(v + 0x9e3779b97f4a7c15ULL));
+}
+
+static uint64_t absorb_endpoint(uint64_t h, const struct flow_endpoint *e)
+{
+	uint64_t a = 0, b = 0;
+
+	memcpy(&a, e->addr.bytes, 8);
+	memcpy(&b, e->addr.bytes + 8, 8);
+	h = absorb(h, (uint64_t)e->addr.family << 16 | e->port);
+	h = absorb(h, a);
+	return absorb(h, b);
+}
+
+void zeek_uid(const struct flow_endpoint *client, const struct flow_endpoint *server,
+              int64_t first_ts_ns, char *out)
+{
+	static const char digits[] =
+	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	uint64_t h = absorb_endpoint(0x7463706d6f7274ULL, client); /* "tcpmort" */
+	uint64_t hi, lo;
+
+	h = absorb_endpoint(h, server);
+	h = absorb(h, (uint64_t)first_ts_ns);
+	hi = h;
+	lo = absorb(h, 1);
+	/* 17 base62 digits of the 96-bit number hi:lo (Zeek's uids are 96 random bits in base62:
+	 * "C" and up to 17 digits), most significant first. */
+	hi >>= 32;
+	out[0] = 'C';
+	for (int i = 17; i >= 1; i--) {
+		/* (hi * 2^64 + lo) / 62 with hi < 2^32: long division in 32-bit pieces. */
+		uint64_t r = hi % 62, q_hi = hi / 62;
+		uint64_t mid = (r << 32) | (lo >> 32);
+		uint64_t q_mid = mid / 62;
+		uint64_t low = ((mid % 62) << 32) | (lo & 0xffffffffu);
+		uint64_t q_low = low / 62;
+
+		out[i] = digits[low % 62];
+		hi = q_hi;
+		lo = (q_mid << 32) | q_low;
+	}
+	out[18] = '\0';
+}
+
+static enum zeek_ep_state ep_state(const struct live_zeek *z, int side)
+{
+	return ZEEK_EP_STATE(z->ep[side]);
+}
+
+/* TCP_Endpoint::Size(): the sequence space the side used, from its SYN (or first byte) to the
+ * higher of its last sequence number and what the peer acknowledged, less SYN and FIN. */
+static uint64_t zeek_size(const struct live_flow *f, int side)
+{
+	const struct live_zeek *z = &f->zeek;
+	const struct live_dir *me = &f->dir[side];
+	const struct live_dir *peer = &f->dir[!side];
+	uint32_t top, size;
+
+	if (!(me->bits & DIR_SEQ_KNOWN))
+		return 0; /* never sent anything numbered: init_peer() renumbers it at every ACK */
+	top = me->next_seq;
+	if ((peer->bits & DIR_ACK_KNOWN) && seq_gt(peer->max_ack, top))
+		top = peer->max_ack;
+	/* A half-open connection found and aborted: its numbers say nothing. */
+	if (ZEEK_EP_PREV(z->ep[side]) == ZEEK_SYN_SENT && ep_state(z, side) == ZEEK_RESET &&
+	    ep_state(z, !side) == ZEEK_INACTIVE && (peer->bits & DIR_ACK_KNOWN) &&
+	    peer->max_ack != me->isn + 1)
+		return 0;
+	size = top - me->isn;
+	if (size != 0)
+		size--;
+	if ((z->ep[side] & ZEEK_EP_FIN) && size != 0)
+		size--;
+	return size;
+}
+
+void zeek_decode(const struct flow_store *st, const struct live_flow *f, struct zeek_fields *out)
+{
+	const struct live_zeek *z = &f->zeek;
+	const struct live_rare *r = live_rare_of(st, f);
+	const struct live_fin *fb = live_fin_of(st, f);
+	int o = (z->meta & ZEEK_META_ORIG_SERVER) ? FROM_SERVER : FROM_CLIENT;
+	int64_t closed[2] = { 0, 0 };
+	struct flow_endpoint client, server;
+
+	memset(out, 0, sizeof *out);
+	live_endpoint(st, f, FROM_CLIENT, &client);
+	live_endpoint(st, f, FROM_SERVER, &server);
+	zeek_uid(&client, &server, f->first_ts_ns, out->uid);
+	zeek_history_text(z, out->history);
+	out->history_cut = z->meta & ZEEK_META_CUT;
+	out->orig = (uint8_t)o;
+	for (int d = 0; d < 2; d++) {
+		out->size[d] = zeek_size(f, d);
+		out->ip_bytes[d] = f->dir[d].payload_bytes + z->hdr_bytes[d];
+	}
+	out->conn_state = zeek_conn_state(ep_state(z, o), ep_state(z, !o), out->size[o],
+	                                  out->size[!o], out->history);
+	if (r)
+		out->missed_bytes = (uint64_t)r->zeek.missed_hi << 32 | r->zeek.missed_lo;
+	/* Zeek stops moving the connection's last time once both sides closed (sent a FIN or a
+	 * RST): the duration ends at the later of the two. */
+	for (int d = 0; d < 2; d++) {
+		if (fb && fb->fin[d].frame)
+			closed[d] = live_snap_ts(st, f, &fb->fin[d]);
+		if (r && r->first_rst.frame && r->first_rst_from == d &&
+		    (!closed[d] || live_snap_ts(st, f, &r->first_rst) < closed[d]))
+			closed[d] = live_snap_ts(st, f, &r->first_rst);
+	}
+	out->duration_ns = f->last_ts_ns - f->first_ts_ns;
+	if (closed[0] && closed[1])
+		out->duration_ns = (closed[0] > closed[1] ? closed[0] : closed[1]) - f->first_ts_ns;
+	out->has_duration = out->duration_ns > 0;
+}

@@ -1,0 +1,432 @@
+/* zeek_track.c - Zeek's view of a connection, per packet (zeek_conn.h says what and why).
+ *
+ * Each function below is named after the part of Zeek it follows (Zeek's
+ * src/packet_analysis/protocol/tcp/TCPSessionAdapter.cc unless said otherwise) and is called in
+ * Zeek's order: history, window, last sequence number, state machine, acknowledgement.
+ * Zeek's per-endpoint sequence bookkeeping (start, last and ack sequence numbers) is tcpmortem's
+ * own (live_dir isn, next_seq, max_ack), read before the tracker updates it: they are set the same
+ * way (a SYN or the first sequence number seen - 1, the highest sequence number sent, the highest
+ * acknowledged).
+ */
+#include <string.h>
+
+#include "live_flow.h"
+#include "seq.h"
+#include "tracker.h"
+
+/* TCPSessionAdapter's TOO_LARGE_SEQ_DELTA. */
+#define ZEEK_TOO_LARGE_SEQ_DELTA 1048576
+
+static enum zeek_ep_state ep_state(const struct live_zeek *z, int side)
+{
+	return ZEEK_EP_STATE(z->ep[side]);
+}
+
+/* TCP_Endpoint::SetState: the previous state is kept (Size(), UpdateEstablishedState). */
+static void set_state(struct live_zeek *z, int side, enum zeek_ep_state s)
+{
+	uint8_t b = z->ep[side];
+
+	if (ZEEK_EP_STATE(b) == s)
+		return;
+	z->ep[side] = (uint8_t)((b & ZEEK_EP_FIN) | ((b & 7u) << 3) | (unsigned)s);
+}
+
+static int orig_side(const struct live_zeek *z)
+{
+	return (z->meta & ZEEK_META_ORIG_SERVER) ? FROM_SERVER : FROM_CLIENT;
+}
+
+/* Connection::FlipRoles: the other endpoint becomes the originator; '^' in the history. */
+static void flip_roles(struct live_zeek *z)
+{
+	z->meta ^= ZEEK_META_ORIG_SERVER;
+	zeek_history_add(z, '^');
+}
+
+/* A connection that began with a SYN+ACK (history "H", nothing else yet) followed by an ACK or
+ * data, either way: the SYN+ACK's sender is the responder after all, as if flipped from the start
+ * (Zeek PR #2191: a stealth scan's SYN+ACK gets a RST or nothing, never an ACK or data). The
+ * history becomes "^h" and the SYN+ACK's sender established, so that the ACK establishes the
+ * originator (UpdateInactiveState: "we just missed that initial SYN"). */
+static void flip_after_synack(struct live_zeek *z)
+{
+	int synack_side = orig_side(z);
+	uint8_t seen = z->seen[0];
+
+	memset(z->hist, 0, sizeof z->hist);
+	z->meta = (uint8_t)(z->meta & ~ZEEK_META_LEN);
+	z->meta ^= ZEEK_META_ORIG_SERVER;
+	z->seen[0] = z->seen[1];
+	z->seen[1] = seen;
+	zeek_history_add(z, '^');
+	zeek_history_add(z, 'h');
+	set_state(z, synack_side, ZEEK_ESTABLISHED);
+}
+
+/* The letter of an event of side `d`: upper case for the originator. */
+static char letter(const struct live_zeek *z, int d, char upper)
+{
+	return d == orig_side(z) ? upper : (char)(upper - 'A' + 'a');
+}
+
+/* Connection::CheckHistory: the letter only the first time for the role. True: seen before. */
+static bool check_history(struct live_zeek *z, int d, unsigned bit, char upper)
+{
+	int role = d == orig_side(z) ? 0 : 1;
+
+	if (z->seen[role] & bit)
+		return true;
+	z->seen[role] |= (uint8_t)bit;
+	zeek_history_add(z, letter(z, d, upper));
+	return false;
+}
+
+/* Connection::ScaledHistoryEntry on a saturating 16-bit counter. */
+static void scaled_event(struct live_zeek *z, uint16_t *count, int d, char upper)
+{
+	if (*count == UINT16_MAX)
+		return;
+	if (zeek_scaled(++*count))
+		zeek_history_add(z, letter(z, d, upper));
+}
+
+/* Zeek's start sequence number of side `d` once this segment's init_endpoint() has run. */
+static uint32_t start_seq(const struct live_flow *f, int d, const struct tcp_segment *seg)
+{
+	const struct live_zeek *z = &f->zeek;
+	const struct live_dir *me = &f->dir[d];
+	enum zeek_ep_state s = ep_state(z, d);
+	bool syn = seg->flags & TCP_SYN;
+
+	if (s == ZEEK_INACTIVE || !(me->bits & DIR_SEQ_KNOWN))
+		return syn ? seg->seq : seg->seq - 1;
+	if (syn && (s != ZEEK_CLOSED && (s != ZEEK_RESET || ZEEK_EP_PREV(z->ep[d]) == ZEEK_INACTIVE)))
+		return seg->seq; /* a SYN re-initialises the numbering (SYN_seq_jump) */
+	return me->isn;
+}
+
+/* update_history(). */
+static void update_history(struct flow_store *st, struct live_flow *f, int d,
+                           const struct tcp_segment *seg)
+{
+	struct live_zeek *z = &f->zeek;
+	uint8_t fl = seg->flags;
+	int bits = !!(fl & TCP_SYN) + !!(fl & TCP_FIN) + !!(fl & TCP_RST);
+
+	if (bits > 1) {
+		if ((fl & TCP_FIN) && (fl & TCP_RST))
+			check_history(z, d, ZH_FIN_RST, 'I');
+		else
+			check_history(z, d, ZH_MULTI, 'Q');
+		return;
+	}
+	if (bits == 0) {
+		if (seg->payload_len)
+			check_history(z, d, ZH_DATA, 'D');
+		else if (fl & TCP_ACK)
+			check_history(z, d, ZH_ACK, 'A');
+		return;
+	}
+	if (fl & TCP_SYN) {
+		/* A SYN's relative number is 0 wherever Zeek renumbers at a SYN; only one arriving
+		 * after the side closed or reset can differ from the last SYN's. */
+		enum zeek_ep_state s = ep_state(z, d);
+		char code = (fl & TCP_ACK) ? 'H' : 'S';
+		uint32_t start = start_seq(f, d, seg);
+
+		if (check_history(z, d, ZH_SYN, code) && seg->seq != start &&
+		    (s == ZEEK_CLOSED || s == ZEEK_RESET))
+			zeek_history_add(z, letter(z, d, code));
+	}
+	if (fl & TCP_FIN) {
+		/* The FIN's number is at the end of its data. */
+		struct live_fin *fb = live_fin_get(st, f);
+		uint32_t end = seg->seq + seg->payload_len;
+
+		if (check_history(z, d, ZH_FIN, 'F') && fb && fb->zeek_fin_end[d] != end)
+			zeek_history_add(z, letter(z, d, 'F'));
+		if (fb)
+			fb->zeek_fin_end[d] = end;
+	}
+	if (fl & TCP_RST) {
+		struct live_rare *r = live_rare_get(st, f);
+
+		if (check_history(z, d, ZH_RST, 'R') && r && r->zeek.rst_seq[d] != seg->seq)
+			zeek_history_add(z, letter(z, d, 'R'));
+		if (r)
+			r->zeek.rst_seq[d] = seg->seq;
+	}
+}
+
+/* update_last_seq(): 'T' for a segment with data wholly at or below the highest sequence
+ * number the side has sent. */
+static void update_last_seq(struct live_flow *f, int d, const struct tcp_segment *seg,
+                            uint32_t seg_len, uint32_t start)
+{
+	struct live_zeek *z = &f->zeek;
+	const struct live_dir *me = &f->dir[d];
+	enum zeek_ep_state s = ep_state(z, d);
+	uint32_t last;
+	int32_t delta;
+
+	if (s == ZEEK_INACTIVE || !(me->bits & DIR_SEQ_KNOWN))
+		/* init_endpoint(): a SYN starts after itself, anything else at its first byte. */
+		last = (seg->flags & TCP_SYN) ? seg->seq + seg_len : seg->seq;
+	else if ((seg->flags & TCP_SYN) && start == seg->seq)
+		last = seg->seq + seg_len; /* renumbered by this SYN */
+	else
+		last = me->next_seq;
+	delta = (int32_t)(seg->seq + seg_len - last);
+	if ((seg->flags & (TCP_SYN | TCP_RST)) &&
+	    (delta > ZEEK_TOO_LARGE_SEQ_DELTA || delta < -ZEEK_TOO_LARGE_SEQ_DELTA))
+		return;
+	if ((seg->flags & TCP_FIN) && last == start + 1)
+		return;
+	if (s == ZEEK_RESET || delta > 0)
+		return;
+	if (seg->payload_len > 0)
+		scaled_event(z, &z->rxmt[d], d, 'T');
+}
+
+/* UpdateInactiveState(). */
+static void inactive_state(struct live_zeek *z, int d, int p, const struct tcp_segment *seg)
+{
+	uint8_t fl = seg->flags;
+	bool is_orig = d == orig_side(z);
+
+	if (fl & TCP_SYN) {
+		if (is_orig) {
+			set_state(z, d, (fl & TCP_ACK) ? ZEEK_SYN_ACK_SENT : ZEEK_SYN_SENT);
+		} else {
+			/* A SYN answering a SYN+ACK seen first: the roles were the wrong way round
+			 * (Zeek checks the SYN's number against the one the SYN+ACK acknowledged,
+			 * which init_endpoint() has just set to it). */
+			if (!(fl & TCP_ACK) && ep_state(z, p) == ZEEK_SYN_ACK_SENT) {
+				flip_roles(z);
+				set_state(z, p, ZEEK_ESTABLISHED);
+			}
+			if (ep_state(z, p) == ZEEK_SYN_SENT)
+				set_state(z, p, ZEEK_ESTABLISHED);
+			set_state(z, d, ZEEK_ESTABLISHED);
+		}
+	}
+	if (fl & TCP_FIN)
+		set_state(z, d, ZEEK_CLOSED);
+	if (fl & TCP_RST)
+		set_state(z, d, ZEEK_RESET);
+	if (ep_state(z, d) == ZEEK_INACTIVE) {
+		/* No control flag moved it. A bare ACK of the originator's SYN before the SYN+ACK
+		 * (some stacks do that) does not make a partial connection. */
+		if (!is_orig && seg->payload_len == 0 && ep_state(z, orig_side(z)) == ZEEK_SYN_SENT)
+			return;
+		if ((fl & TCP_ACK) && ep_state(z, p) == ZEEK_ESTABLISHED)
+			set_state(z, d, ZEEK_ESTABLISHED); /* its SYN was missed */
+		else
+			set_state(z, d, ZEEK_PARTIAL);
+	}
+}
+
+/* UpdateStateMachine() and the states it dispatches to. */
+static void update_state_machine(struct live_zeek *z, int d, const struct tcp_segment *seg)
+{
+	int p = !d;
+	uint8_t fl = seg->flags;
+
+	switch (ep_state(z, d)) {
+	case ZEEK_INACTIVE:
+		inactive_state(z, d, p, seg);
+		break;
+	case ZEEK_SYN_SENT:
+	case ZEEK_SYN_ACK_SENT:
+		if (fl & TCP_FIN)
+			set_state(z, d, ZEEK_CLOSED);
+		if (fl & TCP_RST)
+			set_state(z, d, ZEEK_RESET);
+		break;
+	case ZEEK_ESTABLISHED:
+	case ZEEK_PARTIAL:
+		if ((fl & (TCP_SYN | TCP_ACK)) == TCP_SYN && ep_state(z, d) == ZEEK_PARTIAL &&
+		    ep_state(z, p) == ZEEK_INACTIVE)
+			set_state(z, d, ZEEK_SYN_SENT); /* SYN_after_partial */
+		if ((fl & TCP_FIN) && !(fl & TCP_RST)) {
+			set_state(z, d, ZEEK_CLOSED);
+			/* The peer's FIN then RST was a normal termination after all. */
+			if (ep_state(z, p) == ZEEK_RESET && ZEEK_EP_PREV(z->ep[p]) == ZEEK_CLOSED)
+				set_state(z, p, ZEEK_CLOSED);
+		}
+		if (fl & TCP_RST)
+			set_state(z, d, ZEEK_RESET);
+		break;
+	case ZEEK_CLOSED:
+		/* After a FIN exchange a RST does not change the state. */
+		if ((fl & TCP_RST) && ep_state(z, p) != ZEEK_CLOSED)
+			set_state(z, d, ZEEK_RESET);
+		break;
+	case ZEEK_RESET:
+		break;
+	}
+}
+
+/* TCP_Reassembler's is_clean(): established, or closed from established. */
+static bool is_clean(const struct live_zeek *z, int side)
+{
+	enum zeek_ep_state s = ep_state(z, side);
+
+	return s == ZEEK_ESTABLISHED ||
+	       (s == ZEEK_CLOSED && ZEEK_EP_PREV(z->ep[side]) == ZEEK_ESTABLISHED);
+}
+
+static bool has_hole(const struct live_rare *r, int side)
+{
+	return r && r->zeek.hole_lo[side] != r->zeek.hole_hi[side];
+}
+
+/* Data of side `d` (before the tracker moves next_seq): bytes the reassembler will not have in
+ * order. A segment starting beyond everything sent so far opens a hole; one filling the hole
+ * from its bottom closes it (the data seen above it is then in order); a truncated payload is
+ * never delivered (TCP_Endpoint::DataSent needs the whole payload), so it is a hole too. A
+ * second hole while one is open is not tracked. */
+static void track_data(struct flow_store *st, struct live_flow *f, int d,
+                       const struct tcp_segment *seg)
+{
+	const struct live_dir *me = &f->dir[d];
+	const struct live_dir *peer = &f->dir[!d];
+	uint32_t seq = seg->seq + ((seg->flags & TCP_SYN) ? 1u : 0u);
+	uint32_t end = seq + seg->payload_len;
+	uint32_t ns = me->next_seq;
+	struct live_rare *r = live_rare_of(st, f);
+
+	if (seg->payload_len == 0 || (seg->flags & TCP_RST) || !(me->bits & DIR_SEQ_KNOWN))
+		return;
+	/* Data already acknowledged is dropped (TCP_Reassembler::DataSent). */
+	if ((peer->bits & DIR_ACK_KNOWN) && seq_lt(seq, peer->max_ack))
+		seq = seq_lt(end, peer->max_ack) ? end : peer->max_ack;
+	if (has_hole(r, d)) {
+		struct live_zeek_rare *zr = &r->zeek;
+
+		if (seg->truncated) {
+			if (zr->hole_hi[d] == ns && seq_gt(end, ns))
+				zr->hole_hi[d] = end; /* the hole grows at the top */
+		} else if (seq_le(seq, zr->hole_lo[d]) && seq_gt(end, zr->hole_lo[d])) {
+			zr->hole_lo[d] = end;
+			if (seq_ge(end, zr->hole_hi[d]))
+				zr->hole_lo[d] = zr->hole_hi[d] = 0;
+		}
+		return;
+	}
+	if (seg->truncated ? seq_gt(end, ns) : seq_gt(seq, ns)) {
+		uint32_t lo = seq_max(ns, (peer->bits & DIR_ACK_KNOWN) ? peer->max_ack : ns);
+		uint32_t hi = seg->truncated ? end : seq;
+
+		if (seq_ge(lo, hi))
+			return;
+		r = live_rare_get(st, f);
+		if (r) {
+			r->zeek.hole_lo[d] = lo;
+			r->zeek.hole_hi[d] = hi;
+		}
+	}
+}
+
+/* TCP_Reassembler::AckReceived() of side `s`, acknowledged up to `ack` by the other side (whose
+ * highest earlier acknowledgement was `trim`, valid when `trim_known`): bytes below it the
+ * reassembler never had are a content gap, reported (history 'G', missed_bytes) while both sides
+ * are established or closing cleanly. */
+static void ack_received(struct flow_store *st, struct live_flow *f, int s, uint32_t ack,
+                         uint32_t trim, bool trim_known)
+{
+	struct live_zeek *z = &f->zeek;
+	const struct live_dir *sender = &f->dir[s];
+	struct live_rare *r = live_rare_of(st, f);
+	uint32_t top = sender->next_seq, missing = 0;
+
+	if (!(sender->bits & DIR_SEQ_KNOWN))
+		return; /* init_peer(): nothing to compare with */
+	if (z->ep[s] & ZEEK_EP_FIN) {
+		/* The FIN's own number is not data. */
+		const struct live_fin *fb = live_fin_of(st, f);
+
+		if (fb && seq_gt(ack, fb->zeek_fin_end[s]))
+			ack = fb->zeek_fin_end[s];
+		if (fb && seq_gt(top, fb->zeek_fin_end[s]))
+			top = fb->zeek_fin_end[s];
+	}
+	if (trim_known && seq_le(ack, trim))
+		return;
+	if (!trim_known)
+		trim = sender->isn + 1;
+	/* A partial connection's first acknowledgement of the byte it starts at (Undelivered). */
+	if (!(f->mark & LIVE_STARTS_WITH_SYN) && (uint32_t)(ack - sender->isn) <= 2)
+		return;
+	if (has_hole(r, s)) {
+		struct live_zeek_rare *zr = &r->zeek;
+		uint32_t lo = seq_max(zr->hole_lo[s], trim);
+		uint32_t hi = seq_lt(ack, zr->hole_hi[s]) ? ack : zr->hole_hi[s];
+
+		if (seq_gt(hi, lo))
+			missing += hi - lo;
+		if (seq_ge(ack, zr->hole_hi[s]))
+			zr->hole_lo[s] = zr->hole_hi[s] = 0;
+		else if (seq_gt(ack, zr->hole_lo[s]))
+			zr->hole_lo[s] = ack;
+	}
+	if (seq_gt(ack, top))
+		missing += ack - seq_max(top, trim);
+	if (missing == 0 || !is_clean(z, s) || !is_clean(z, !s))
+		return;
+	r = live_rare_get(st, f);
+	if (!r)
+		return;
+	uint64_t m = ((uint64_t)r->zeek.missed_hi << 32 | r->zeek.missed_lo) + missing;
+
+	r->zeek.missed_lo = (uint32_t)m;
+	r->zeek.missed_hi = (uint32_t)(m >> 32);
+	if (r->zeek.gaps[s] != UINT16_MAX && zeek_scaled(++r->zeek.gaps[s]))
+		zeek_history_add(z, letter(z, s, 'G'));
+}
+
+void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
+                        enum flow_direction d)
+{
+	struct live_zeek *z = &f->zeek;
+	struct live_dir *me = &f->dir[d];
+	uint8_t fl = seg->flags;
+	uint32_t seg_len = seg->payload_len + !!(fl & TCP_SYN) + !!(fl & TCP_FIN);
+	uint32_t start;
+
+	if (fl & TCP_RST)
+		seg_len -= seg->payload_len; /* a RST's data is not part of the stream */
+	if (f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets == 0) {
+		/* The first packet's sender is the originator, unless Zeek flips it. */
+		bool flip = zeek_flips_first(fl, seg->sport, seg->dport);
+		int orig = flip ? !d : (int)d;
+
+		if (orig == FROM_SERVER)
+			z->meta |= ZEEK_META_ORIG_SERVER;
+		if (flip)
+			zeek_history_add(z, '^');
+	} else if (!(fl & (TCP_SYN | TCP_FIN | TCP_RST)) && ((fl & TCP_ACK) || seg->payload_len) &&
+	           ep_state(z, orig_side(z)) == ZEEK_SYN_ACK_SENT &&
+	           ep_state(z, !orig_side(z)) == ZEEK_INACTIVE && (z->meta & ZEEK_META_LEN) == 1) {
+		flip_after_synack(z);
+	}
+	z->hdr_bytes[d] = z->hdr_bytes[d] > UINT32_MAX - seg->header_len
+	                      ? UINT32_MAX
+	                      : z->hdr_bytes[d] + seg->header_len;
+	start = start_seq(f, d, seg);
+	update_history(st, f, d, seg);
+	/* update_window(): a zero window, unless with a RST, after the side reset or once the peer
+	 * closed. */
+	if (seg->window == 0 && !(fl & TCP_RST) && ep_state(z, !d) != ZEEK_CLOSED &&
+	    ep_state(z, d) != ZEEK_RESET)
+		scaled_event(z, &z->win0[d], d, 'W');
+	if (fl & TCP_FIN)
+		z->ep[d] |= ZEEK_EP_FIN;
+	update_last_seq(f, d, seg, seg_len, start);
+	update_state_machine(z, d, seg);
+	track_data(st, f, d, seg);
+	/* The acknowledgement, after the state machine (AckReceived). */
+	if (fl & TCP_ACK)
+		ack_received(st, f, !d, seg->ack, me->max_ack, me->bits & DIR_ACK_KNOWN);
+}

@@ -1,0 +1,149 @@
+"""Connections still open when the capture ends: data flowing, or idle (with or without
+keepalive probes).
+"""
+
+import time
+
+from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
+from lib.loops import read_then_stop, stream_until_stopped
+from lib.registry import Conn, scenario
+
+
+@scenario('open_at_end',
+          'The client sends a request and the server streams 200 bytes every 50 ms; the capture '
+          'stops after about one second of streaming, with data still flowing.',
+          [Conn(40001, 'open_at_end', 'none')])
+class OpenAtEnd:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.serve()
+        c, _ = ls.accept()
+        recv_exact(c, REQ)
+        stream_until_stopped(ctx, c, 200, 0.05)
+        c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        s.sendall(payload(REQ, b'q'))
+        read_then_stop(ctx, s, 200 * 20)   # about one second of streaming
+        s.close()
+
+
+IDLE_SECONDS = 8.5
+
+
+@scenario('idle_at_end',
+          'Connection 40001 does a request/response and then stays open and silent for %.1f s; '
+          'then a second connection 40002 does a request/response and closes gracefully (client '
+          'first), marking the end of the capture.' % IDLE_SECONDS,
+          [Conn(40001, 'idle_at_end', 'none'),
+           Conn(40002, 'fin_graceful', 'client')])
+class IdleAtEnd:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.serve()
+        idle, _ = ls.accept()
+        answer(idle)
+        c, _ = ls.accept()
+        answer(c)
+        expect_eof(c)
+        c.close()
+        ctx.wait('capture-stopped')
+        idle.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        idle = ctx.request(40001, 300)
+        time.sleep(IDLE_SECONDS)
+        s = ctx.request(40002, 300)
+        s.close()
+        time.sleep(0.2)
+        ctx.end_of_capture()
+        idle.close()
+
+
+@scenario('idle_at_end_keepalive',
+          'Connection 40001 (client SO_KEEPALIVE, TCP_KEEPIDLE=3, TCP_KEEPINTVL=3) does a '
+          'request/response and stays open with no data for about 9.3 s: the only packets are '
+          'the client\'s keepalive probes at 3, 6 and 9 s and the server\'s answers. The capture '
+          'stops 0.3 s after the last answer.',
+          [Conn(40001, 'idle_at_end', 'none')])
+class IdleAtEndKeepalive:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.serve()
+        c, _ = ls.accept()
+        answer(c)
+        ctx.wait('capture-stopped')
+        c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.request(40001, 300, opts=keepalive_opts(3, 3, 9))
+        time.sleep(9.0)
+        ctx.end_of_capture()
+        s.close()
+
+
+IDLE_LONG_SECONDS = 12.0
+
+
+@scenario('idle_at_end_long',
+          'Connection 40001 does three request/response rounds and then stays open and silent '
+          'for %.0f s; then a second connection 40002 does a request/response, the server '
+          'close()s first and the client close()s on EOF, marking the end of the capture.'
+          % IDLE_LONG_SECONDS,
+          [Conn(40001, 'idle_at_end', 'none'),
+           Conn(40002, 'fin_graceful', 'server')])
+class IdleAtEndLong:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.serve()
+        idle, _ = ls.accept()
+        for _ in range(3):
+            answer(idle)
+        c, _ = ls.accept()
+        answer(c)
+        c.close()
+        ctx.wait('capture-stopped')
+        idle.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        idle = ctx.connect(40001)
+        for _ in range(3):
+            idle.sendall(payload(REQ, b'q'))
+            recv_exact(idle, 300)
+        time.sleep(IDLE_LONG_SECONDS)
+        s = ctx.request(40002, 300)
+        expect_eof(s)
+        s.close()
+        time.sleep(0.2)
+        ctx.end_of_capture()
+        idle.close()
+
+
+@scenario('open_at_end_upload',
+          'The client uploads 1000 bytes every 20 ms; the server only reads (it sends no data, '
+          'only ACKs); the capture stops after about one second of uploading, with the client '
+          'still sending.',
+          [Conn(40001, 'open_at_end', 'none')])
+class OpenAtEndUpload:
+    @staticmethod
+    def server(ctx):
+        ls = ctx.serve()
+        c, _ = ls.accept()
+        recv_until_stopped(ctx, c)
+        c.close()
+
+    @staticmethod
+    def client(ctx):
+        ctx.wait('ready')
+        s = ctx.connect(40001)
+        stream_until_stopped(ctx, s, 1000, 0.02, b'u', stop_after=50)
+        s.close()

@@ -1,0 +1,332 @@
+/* test_zeek.c - Zeek's view of a connection (analyzer/zeek_conn.h): conn_state from endpoint
+ * states, the history letters and their repetition rules, the role flips, content gaps, the uid;
+ * driven by scripted segments through the tracker, as test_tracker.c does. */
+#include <CUnit/Basic.h>
+#include <string.h>
+
+#include "cunit_main.h"
+
+#include "tracker.h"
+#include "zeek_conn.h"
+
+#define T0 (1764000000LL * 1000000000LL)
+
+static struct flow_store store;
+
+struct conv {
+	struct live_flow *f;
+	uint64_t frame;
+	int64_t now;
+	uint16_t port[2]; /* client, server */
+};
+
+static void conv_start(struct conv *c, uint16_t cport, uint16_t sport)
+{
+	memset(c, 0, sizeof *c);
+	c->now = T0;
+	c->port[FROM_CLIENT] = cport;
+	c->port[FROM_SERVER] = sport;
+}
+
+/* One segment from side `d` (the tracker's client is the first SYN's sender, or as flow_init
+ * decides for the first segment). */
+static void send(struct conv *c, int d, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len,
+                 uint16_t window)
+{
+	struct ip_addr a = { .family = 4, .bytes = { 192, 0, 2, 1 } };
+	struct ip_addr b = { .family = 4, .bytes = { 192, 0, 2, 2 } };
+	struct tcp_segment seg;
+
+	memset(&seg, 0, sizeof seg);
+	seg.src = d == FROM_CLIENT ? a : b;
+	seg.dst = d == FROM_CLIENT ? b : a;
+	seg.sport = c->port[d];
+	seg.dport = c->port[!d];
+	seg.flags = flags;
+	seg.seq = seq;
+	seg.ack = ack;
+	seg.payload_len = len;
+	seg.payload_captured = len;
+	seg.window = window;
+	seg.header_len = 40;
+	c->frame++;
+	c->now += 1000000;
+	if (!c->f) {
+		c->f = flow_store_new(&store);
+		CU_ASSERT_FATAL(c->f != NULL);
+		CU_ASSERT_FATAL(flow_init(&store, c->f, c->frame, &seg, "test", false));
+	}
+	tracker_segment(&store, c->f, &seg, flow_direction_of(&store, c->f, &seg), c->now,
+	                c->frame);
+}
+
+static struct zeek_fields finish(struct conv *c)
+{
+	struct zeek_fields z;
+
+	zeek_decode(&store, c->f, &z);
+	flow_store_free(&store, c->f);
+	c->f = NULL;
+	return z;
+}
+
+#define C FROM_CLIENT
+#define S FROM_SERVER
+#define SYN TCP_SYN
+#define ACK TCP_ACK
+#define FIN (TCP_FIN | TCP_ACK)
+#define RST TCP_RST
+
+static void test_conn_state_table(void)
+{
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_SYN_SENT, ZEEK_INACTIVE, 0, 0, "S"), "S0");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_ESTABLISHED, ZEEK_ESTABLISHED, 1, 1, "ShAD"),
+	                       "S1");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_CLOSED, ZEEK_CLOSED, 1, 1, "ShADFf"), "SF");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_SYN_SENT, ZEEK_RESET, 0, 0, "Sr"), "REJ");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_RESET, ZEEK_RESET, 0, 0, "SRr"), "REJ");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_RESET, ZEEK_RESET, 5, 0, "ShADRr"), "RSTR");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_CLOSED, ZEEK_ESTABLISHED, 1, 1, "ShADF"), "S2");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_ESTABLISHED, ZEEK_CLOSED, 1, 1, "ShADf"), "S3");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_RESET, ZEEK_ESTABLISHED, 1, 1, "ShADR"), "RSTO");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_ESTABLISHED, ZEEK_RESET, 1, 1, "ShADr"), "RSTR");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_PARTIAL, ZEEK_RESET, 0, 0, "^r"), "RSTRH");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_RESET, ZEEK_INACTIVE, 0, 0, "SR"), "RSTOS0");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_RESET, ZEEK_INACTIVE, 0, 0, "^SaR"), "RSTOS0");
+	/* an F between the SYN and the RST breaks the pattern: OTH (Zeek's regex) */
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_RESET, ZEEK_INACTIVE, 0, 0, "SaFR"), "OTH");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_RESET, ZEEK_INACTIVE, 0, 0, "R"), "OTH");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_CLOSED, ZEEK_INACTIVE, 0, 0, "SF"), "SH");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_PARTIAL, ZEEK_CLOSED, 0, 0, "^fA"), "SHR");
+	CU_ASSERT_STRING_EQUAL(zeek_conn_state(ZEEK_PARTIAL, ZEEK_PARTIAL, 1, 1, "Dd"), "OTH");
+}
+
+static void test_history_packing(void)
+{
+	struct live_zeek z;
+	char text[ZEEK_HISTORY_MAX + 1];
+	const char *all = "SHADFRCGTWIQXshadfrcgtwiqx^";
+
+	memset(&z, 0, sizeof z);
+	for (const char *p = all; *p; p++)
+		zeek_history_add(&z, *p);
+	zeek_history_text(&z, text);
+	/* 27 letters do not fit 24: the first 24 are kept and the cut is said */
+	CU_ASSERT_EQUAL(strlen(text), ZEEK_HISTORY_MAX);
+	CU_ASSERT_EQUAL(strncmp(text, all, ZEEK_HISTORY_MAX), 0);
+	CU_ASSERT(z.meta & ZEEK_META_CUT);
+	memset(&z, 0, sizeof z);
+	CU_ASSERT_FALSE(zeek_history_add(&z, 'Z'));
+}
+
+static void test_scaled_and_ports(void)
+{
+	CU_ASSERT(zeek_scaled(1));
+	CU_ASSERT(zeek_scaled(10));
+	CU_ASSERT(zeek_scaled(100));
+	CU_ASSERT(zeek_scaled(1000000000));
+	CU_ASSERT_FALSE(zeek_scaled(2));
+	CU_ASSERT_FALSE(zeek_scaled(11));
+	CU_ASSERT_FALSE(zeek_scaled(0));
+	CU_ASSERT(zeek_likely_server_port(80));
+	CU_ASSERT(zeek_likely_server_port(22));
+	CU_ASSERT(zeek_likely_server_port(20000));
+	CU_ASSERT_FALSE(zeek_likely_server_port(888));
+	CU_ASSERT_FALSE(zeek_likely_server_port(40001));
+	/* a pure SYN is never flipped; data from a server port to a client port is */
+	CU_ASSERT_FALSE(zeek_flips_first(TCP_SYN, 80, 40001));
+	CU_ASSERT(zeek_flips_first(TCP_ACK, 80, 40001));
+	CU_ASSERT(zeek_flips_first(TCP_SYN | TCP_ACK, 80, 40001));
+	/* both plausible: only a non-SYN towards the higher port */
+	CU_ASSERT(zeek_flips_first(TCP_ACK, 80, 443));
+	CU_ASSERT_FALSE(zeek_flips_first(TCP_SYN | TCP_ACK, 80, 443));
+	CU_ASSERT_FALSE(zeek_flips_first(TCP_ACK, 443, 80));
+}
+
+static void test_uid(void)
+{
+	struct flow_endpoint a = { .addr = { .family = 4, .bytes = { 192, 0, 2, 1 } }, .port = 1 };
+	struct flow_endpoint b = { .addr = { .family = 4, .bytes = { 192, 0, 2, 2 } }, .port = 2 };
+	char u1[20], u2[20], u3[20];
+
+	zeek_uid(&a, &b, T0, u1);
+	zeek_uid(&a, &b, T0, u2);
+	zeek_uid(&a, &b, T0 + 1000, u3);
+	CU_ASSERT_STRING_EQUAL(u1, u2);
+	CU_ASSERT_STRING_NOT_EQUAL(u1, u3);
+	CU_ASSERT_EQUAL(strlen(u1), 18);
+	CU_ASSERT_EQUAL(u1[0], 'C');
+	for (int i = 1; i < 18; i++)
+		CU_ASSERT(strchr("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+		                 u1[i]) != NULL);
+}
+
+/* SYN, SYN+ACK, ACK, data both ways, FIN both ways: Zeek's "ShADadFf" SF. */
+static void test_graceful(void)
+{
+	struct conv c;
+	struct zeek_fields z;
+
+	conv_start(&c, 40001, 8080);
+	send(&c, C, SYN, 100, 0, 0, 502);
+	send(&c, S, SYN | ACK, 500, 101, 0, 502);
+	send(&c, C, ACK, 101, 501, 0, 502);
+	send(&c, C, ACK, 101, 501, 10, 502);
+	send(&c, S, ACK, 501, 111, 0, 502);
+	send(&c, S, ACK, 501, 111, 20, 502);
+	send(&c, C, FIN, 111, 521, 0, 502);
+	send(&c, S, FIN, 521, 112, 0, 502);
+	send(&c, C, ACK, 112, 522, 0, 502);
+	z = finish(&c);
+	CU_ASSERT_STRING_EQUAL(z.history, "ShADadFf");
+	CU_ASSERT_STRING_EQUAL(z.conn_state, "SF");
+	CU_ASSERT_EQUAL(z.orig, FROM_CLIENT);
+	CU_ASSERT_EQUAL(z.size[C], 10);
+	CU_ASSERT_EQUAL(z.size[S], 20);
+	CU_ASSERT_EQUAL(z.missed_bytes, 0);
+	CU_ASSERT_EQUAL(z.ip_bytes[C], 5 * 40 + 10);
+}
+
+/* Refused: "Sr" REJ; unanswered: "S" S0; SYN then RST: "SR" RSTOS0. */
+static void test_openings(void)
+{
+	struct conv c;
+	struct zeek_fields z;
+
+	conv_start(&c, 40001, 8080);
+	send(&c, C, SYN, 100, 0, 0, 502);
+	send(&c, S, RST | ACK, 0, 101, 0, 0);
+	z = finish(&c);
+	CU_ASSERT_STRING_EQUAL(z.history, "Sr");
+	CU_ASSERT_STRING_EQUAL(z.conn_state, "REJ");
+
+	conv_start(&c, 40001, 8080);
+	send(&c, C, SYN, 100, 0, 0, 502);
+	send(&c, C, SYN, 100, 0, 0, 502); /* a retransmission: the same number, no new letter */
+	z = finish(&c);
+	CU_ASSERT_STRING_EQUAL(z.history, "S");
+	CU_ASSERT_STRING_EQUAL(z.conn_state, "S0");
+
+	conv_start(&c, 40001, 8080);
+	send(&c, C, SYN, 100, 0, 0, 502);
+	send(&c, C, RST, 101, 0, 0, 0);
+	z = finish(&c);
+	CU_ASSERT_STRING_EQUAL(z.history, "SR");
+	CU_ASSERT_STRING_EQUAL(z.conn_state, "RSTOS0");
+}
+
+/* Retransmitted data 'T' at the 1st and 10th, a zero window 'w', a RST from the responder. */
+static void test_scaled_letters(void)
+{
+	struct conv c;
+	struct zeek_fields z;
+
+	conv_start(&c, 40001, 8080);
+	send(&c, C, SYN, 100, 0, 0, 502);
+	send(&c, S, SYN | ACK, 500, 101, 0, 502);
+	send(&c, C, ACK, 101, 501, 0, 502);
+	send(&c, C, ACK, 101, 501, 100, 502);
+	for (int i = 0; i < 10; i++)
+		send(&c, C, ACK, 101, 501, 100, 502); /* the same data again */
+	send(&c, S, ACK, 501, 201, 0, 0);           /* a zero window */
+	send(&c, S, RST | ACK, 501, 201, 0, 0);
+	z = finish(&c);
+	CU_ASSERT_STRING_EQUAL(z.history, "ShADTTawr");
+	CU_ASSERT_STRING_EQUAL(z.conn_state, "RSTR");
+}
+
+/* A segment lost from the capture and acknowledged: a content gap 'G', its bytes missed. */
+static void test_gap(void)
+{
+	struct conv c;
+	struct zeek_fields z;
+
+	conv_start(&c, 40001, 8080);
+	send(&c, C, SYN, 100, 0, 0, 502);
+	send(&c, S, SYN | ACK, 500, 101, 0, 502);
+	send(&c, C, ACK, 101, 501, 0, 502);
+	send(&c, C, ACK, 101, 501, 100, 502);
+	/* 201..300 never captured */
+	send(&c, C, ACK, 301, 501, 100, 502);
+	send(&c, S, ACK, 501, 401, 0, 502);
+	z = finish(&c);
+	/* the ACK's letter comes before the gap it reveals (Zeek: history, then AckReceived) */
+	CU_ASSERT_STRING_EQUAL(z.history, "ShADaG");
+	CU_ASSERT_EQUAL(z.missed_bytes, 100);
+	CU_ASSERT_STRING_EQUAL(z.conn_state, "S1");
+
+	/* the lost segment retransmitted before the ACK: no gap */
+	conv_start(&c, 40001, 8080);
+	send(&c, C, SYN, 100, 0, 0, 502);
+	send(&c, S, SYN | ACK, 500, 101, 0, 502);
+	send(&c, C, ACK, 101, 501, 0, 502);
+	send(&c, C, ACK, 101, 501, 100, 502);
+	send(&c, C, ACK, 301, 501, 100, 502);
+	send(&c, C, ACK, 201, 501, 100, 502);
+	send(&c, S, ACK, 501, 401, 0, 502);
+	z = finish(&c);
+	CU_ASSERT_EQUAL(z.missed_bytes, 0);
+	CU_ASSERT_STRING_EQUAL(z.history, "ShADTa");
+}
+
+/* No SYN seen: the server's data first. Zeek flips on the likely server port: "^d..." OTH. A
+ * SYN+ACK first and then an ACK: flipped as from the start, "^hA". */
+static void test_flips(void)
+{
+	struct conv c;
+	struct zeek_fields z;
+
+	conv_start(&c, 40001, 80);
+	send(&c, S, ACK, 500, 100, 10, 502);
+	send(&c, C, ACK, 100, 510, 0, 502);
+	z = finish(&c);
+	CU_ASSERT_STRING_EQUAL(z.history, "^dA");
+	CU_ASSERT_EQUAL(z.orig, FROM_CLIENT);
+	CU_ASSERT_STRING_EQUAL(z.conn_state, "OTH");
+
+	conv_start(&c, 40001, 888);
+	send(&c, S, SYN | ACK, 500, 100, 0, 502);
+	send(&c, C, ACK, 100, 501, 0, 502);
+	send(&c, C, ACK, 100, 501, 5, 502);
+	send(&c, S, FIN, 501, 105, 0, 502);
+	send(&c, C, FIN, 105, 502, 0, 502);
+	z = finish(&c);
+	CU_ASSERT_STRING_EQUAL(z.history, "^hADfF");
+	CU_ASSERT_EQUAL(z.orig, FROM_CLIENT);
+	CU_ASSERT_STRING_EQUAL(z.conn_state, "SF");
+}
+
+static int suite_init(void)
+{
+	flow_store_init(&store);
+	return 0;
+}
+
+static int suite_clean(void)
+{
+	flow_store_destroy(&store);
+	return 0;
+}
+
+static CU_TestInfo zeek_tests[] = {
+	{ "conn_state table", test_conn_state_table },
+	{ "history packing", test_history_packing },
+	{ "scaled letters and ports", test_scaled_and_ports },
+	{ "uid", test_uid },
+	{ "graceful", test_graceful },
+	{ "openings", test_openings },
+	{ "scaled letters", test_scaled_letters },
+	{ "content gap", test_gap },
+	{ "flips", test_flips },
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+	{ "zeek", suite_init, suite_clean, NULL, NULL, zeek_tests },
+	CU_SUITE_INFO_NULL,
+};
+
+int main(void)
+{
+	return cunit_run(suites, "test_zeek");
+}
