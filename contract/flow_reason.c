@@ -89,6 +89,11 @@ static const char *const templates[] = {
 	    "the %s aborted the connection with a reset after the answer to its request; %u bytes "
 	    "from the %s were acknowledged, never answered: read and aborted (likely) or left "
 	    "unread (rst_unread_data), the packets cannot tell",
+	/* named sender, delay, peer, round trip to the named sender, named sender */
+	[REASON_PATH_RESET_TIMING] =
+	    "a reset in the %s's name came %D after the %s's segment it reacts to, sooner than the "
+	    "%D round trip from the capture point to the %s: it came from the path (a firewall, "
+	    "load balancer or IPS ended the connection)",
 	/* resetter, peer, delay */
 	[REASON_RST_AFTER_CLOSE_FIN] =
 	    "the %s had closed (FIN); the %s's own FIN came later and was answered %D after it "

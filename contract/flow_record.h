@@ -152,6 +152,11 @@ struct middlebox_evidence {
 	uint16_t expected_ip_id;  /* the claimed side's next ID */
 	uint16_t seen_ip_id;
 	bool ip_id_mismatch;
+	/* It answered a segment sooner after it passed the capture point than the round trip from
+	 * there to the side it names: that side had not yet received the segment. */
+	bool too_early;
+	int64_t answer_ns;        /* the segment (the first carrying what it answers) to the reset */
+	uint32_t rtt_us;          /* the capture point's round trip to the claimed side */
 };
 
 /* A connection that went silent for long and whose next segment was dropped or reset by the

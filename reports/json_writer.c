@@ -449,6 +449,16 @@ static void put_diagnosis(struct rbuf *b, const struct flow_diagnosis *d)
 			RBUF_LIT(b, "null");
 		RBUF_LIT(b, ",\"ip_id_mismatch\":");
 		put_bool(b, m->ip_id_mismatch);
+		RBUF_LIT(b, ",\"too_early\":");
+		if (m->too_early) {
+			RBUF_LIT(b, "{\"after_ms\":");
+			rbuf_us_as_ms(b, (uint64_t)(m->answer_ns > 0 ? m->answer_ns / 1000 : 0));
+			RBUF_LIT(b, ",\"rtt_ms\":");
+			rbuf_us_as_ms(b, m->rtt_us);
+			rbuf_putc(b, '}');
+		} else {
+			RBUF_LIT(b, "null");
+		}
 		rbuf_putc(b, '}');
 	} else {
 		RBUF_LIT(b, "null");

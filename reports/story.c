@@ -338,6 +338,34 @@ static void explain_restarted(struct rbuf *b, const struct flow_record *r, int k
 	    c, p);
 }
 
+/* A reset in a side's name that the path sent (rst_from_middlebox): nothing in it is that
+ * side's doing. The diagnosis sentence (below the story) says what gave it away. */
+static void explain_path(struct rbuf *b, const struct flow_record *r, int k)
+{
+	const char *c = side_word((unsigned)k), *p = side_word((unsigned)!k);
+	const struct evidence_frame *rst = ev_find(r, (struct ev_query){ .from = k, .flags = TCP_RST });
+	const struct evidence_frame *trig;
+
+	if (!rst)
+		return;
+	trig = ev_find(r, (struct ev_query){ .from = !k, .before = rst->frame, .last = true });
+	if (trig)
+		say(b, "A reset in the %s's name (%f) reached the capture point %t after the %s's "
+		       "segment (%f), but it was not the %s's: a firewall, load balancer or IPS in the "
+		       "path made it.\n",
+		    c, rst->frame, rst->ts_ns - trig->ts_ns, p, trig->frame, c);
+	else
+		say(b, "A reset in the %s's name (%f) was not the %s's: a firewall, load balancer or "
+		       "IPS in the path made it.\n",
+		    c, rst->frame, c);
+	say(b, "It is shaped like %s, but nothing it seems to say about the %s's socket holds; the "
+	       "%s may still hold the connection open. The %s's application gets 'connection reset "
+	       "by peer' (ECONNRESET).\n",
+	    r->close_class == CLOSE_RST_PEER_RESTARTED ? "a kernel's answer for a missing socket"
+	                                                : "an abortive close",
+	    c, c, p);
+}
+
 static void explain_refused(struct rbuf *b, const struct flow_record *r)
 {
 	const struct evidence_frame *syn = ev_find(r, (struct ev_query){ .from = FROM_CLIENT,
@@ -526,7 +554,9 @@ void story_explain(struct rbuf *b, const struct flow_record *r)
 			explain_unread(b, r, k);
 		break;
 	case CLOSE_RST_ABORT:
-		if (k != ANY_SIDE)
+		if (k != ANY_SIDE && r->reset_origin == RESET_ORIGIN_PATH)
+			explain_path(b, r, k);
+		else if (k != ANY_SIDE)
 			explain_abort(b, r, k);
 		break;
 	case CLOSE_RST_AFTER_CLOSE:
@@ -534,7 +564,9 @@ void story_explain(struct rbuf *b, const struct flow_record *r)
 			explain_after_close(b, r, k);
 		break;
 	case CLOSE_RST_PEER_RESTARTED:
-		if (k != ANY_SIDE)
+		if (k != ANY_SIDE && r->reset_origin == RESET_ORIGIN_PATH)
+			explain_path(b, r, k);
+		else if (k != ANY_SIDE)
 			explain_restarted(b, r, k);
 		break;
 	case CLOSE_RST_REFUSED:

@@ -123,6 +123,7 @@ struct flow_rare {
 	uint32_t rst_own_ack;         /* the highest ACK its sender had sent before it */
 	uint8_t rst_own_bits;         /* its sender's enum flow_dir_bit then */
 	int64_t rst_ack_since_ns;     /* the peer's first segment carrying its last ACK (0: none) */
+	int64_t rst_peer_prev_ns;     /* the peer's segment before its last one (0: none) */
 	/* Each side's first RST whose TTL does not fit that side's segments (tracker.c). */
 	uint32_t odd_rst_frame[2];
 	uint8_t odd_rst_ttl[2];

@@ -190,6 +190,9 @@ static void rare_decode(const struct flow_store *st, const struct live_flow *f,
 	out->rst_ack_since_ns = r->first_rst.frame ? f->first_ts_ns +
 	                                                 (int64_t)r->rst_ack_since_us * 1000
 	                                           : 0;
+	out->rst_peer_prev_ns = r->first_rst.frame && r->rst_peer_prev_us
+	                            ? f->first_ts_ns + (int64_t)(r->rst_peer_prev_us - 1) * 1000
+	                            : 0;
 	out->first_rst_from = r->first_rst_from;
 	out->rst_run_long_idle = r->rst_run_long_idle;
 	out->rst_run_idle_ms = r->rst_run_idle_ms;

@@ -18,9 +18,9 @@
  *   TTL (no reader needs it), its frame number relative to the flow's first frame.
  * - Counters that cannot exceed 2^32 in practice are 32 bits; flags are bits; 64-bit members are
  *   4-byte aligned, so no struct has padding.
- * Sizes (bytes): live_flow 420 (36 of them Zeek's view, zeek_conn.h; 32 the round trips and the
- * ACK times, tracker.c track_rtt), live_dir 116, live_silent 64, live_snap 20; blocks: live_fin
- * 128, live_rare 192, live_sched 32 (data), 48 (SYN) or 120 (past
+ * Sizes (bytes): live_flow 428 (36 of them Zeek's view, zeek_conn.h; 40 the round trips and the
+ * times a reset's timing is held to, tracker.c track_rtt), live_dir 120, live_silent 64,
+ * live_snap 20; blocks: live_fin 128, live_rare 196 (200 in its pool), live_sched 32 (data), 48 (SYN) or 120 (past
  * SCHED_INLINE entries), live_far 120, IPv6 addresses 32. They are checked below
  * (_Static_assert): a change that grows them has to say so here.
  */
@@ -129,6 +129,8 @@ struct live_dir {
 	/* When this side's ACK field last moved forward (microseconds after first_ts_ns): the
 	 * first of its segments carrying max_ack, the one a reset taking its seq from it answers. */
 	uint32_t ack_since_us;
+	/* When its segment before `last` was seen (microseconds after first_ts_ns, + 1; 0: none). */
+	uint32_t prev_us;
 };
 #define LIVE_RTT_FROM_DATA (1u << 31)
 
@@ -186,6 +188,7 @@ struct live_rare {
 	uint8_t odd_rst_ttl[2];        /* TTL of each side's first RST that does not fit it */
 	uint8_t spare;
 	uint32_t odd_rst_frame[2];     /* that RST's relative frame; 0: none */
+	uint32_t rst_peer_prev_us;     /* the peer's segment before its last one then (live_dir) */
 	struct live_zeek_rare zeek;    /* zeek_track.c: last RSTs, content holes, missed bytes */
 };
 
@@ -253,11 +256,11 @@ struct live_flow {
 };
 
 _Static_assert(sizeof(struct live_snap) == 20, "live_snap size");
-_Static_assert(sizeof(struct live_dir) == 116, "live_dir size");
+_Static_assert(sizeof(struct live_dir) == 120, "live_dir size");
 _Static_assert(sizeof(struct live_silent) == 64, "live_silent size");
-_Static_assert(sizeof(struct live_flow) == 420, "live_flow size");
+_Static_assert(sizeof(struct live_flow) == 428, "live_flow size");
 _Static_assert(sizeof(struct live_fin) == 128, "live_fin size");
-_Static_assert(sizeof(struct live_rare) == 192, "live_rare size");
+_Static_assert(sizeof(struct live_rare) == 196, "live_rare size");
 _Static_assert(sizeof(struct live_far) == 120, "live_far size");
 _Static_assert(LIVE_SCHED_BYTES(LIVE_SCHED_DATA) == 32 && LIVE_SCHED_BYTES(LIVE_SCHED_SYN) == 48 &&
                    LIVE_SCHED_BYTES(LIVE_SCHED_BIG) == 116,

@@ -397,12 +397,19 @@ struct reset_reading {
 	                          from (a kernel's answer cannot come sooner than a round trip) */
 	uint32_t answered_end; /* sequence space end of the segment it answers (data, FIN) */
 	bool answered_data;    /* that segment carried data or a FIN */
+	/* It reacted to a segment sooner after that segment passed the capture point than the
+	 * round trip from there to its sender: the sender had not received it yet. */
+	bool too_early;
+	int64_t reacted_after; /* that segment to the reset */
 };
+
+/* A round trip this short is within the jitter of the capture's clock: no timing rule uses it. */
+#define RTT_TRUSTED_NS (1000LL * 1000)
 
 /* Slack for a kernel's answer: its own processing and the jitter of the capture's clock. */
 #define ANSWER_SLACK_NS (1000LL * 1000)
 
-static struct reset_reading read_reset(const struct flow *f)
+static struct reset_reading read_reset_kind(const struct flow *f)
 {
 	const struct flow_rare *ra = f->rare;
 	enum flow_direction r = (enum flow_direction)ra->first_rst_from;
@@ -445,6 +452,45 @@ static struct reset_reading read_reset(const struct flow *f)
 		out.kind = RESET_SOCKET;
 	else
 		out.kind = RESET_ANSWER;
+	return out;
+}
+
+/* What kind of reset the flow's first RST is, and whether it came sooner than its sender
+ * could have reacted to what it reacts to. */
+static struct reset_reading read_reset(const struct flow *f)
+{
+	const struct flow_rare *ra = f->rare;
+	enum flow_direction r = (enum flow_direction)ra->first_rst_from;
+	const struct seg_snap *rst = &ra->first_rst;
+	const struct seg_snap *ans = &ra->rst_answers;
+	bool ans_seq = ans->frame && (ans->flags & TCP_ACK) && rst->seq == ans->ack;
+	struct reset_reading out = read_reset_kind(f);
+
+	/* A reset that takes its seq from the peer's ACK, or acknowledges the peer's last data,
+	 * reacts to a segment its sender must have received: not sooner than the round trip from
+	 * the capture point to that sender (measured on the handshake, the kernel's own speed). */
+	if (f->dir[r].rtt_us && !f->dir[r].rtt_from_data &&
+	    (int64_t)f->dir[r].rtt_us * 1000 >= RTT_TRUSTED_NS) {
+		int64_t rtt = (int64_t)f->dir[r].rtt_us * 1000;
+
+		/* A kernel answers a segment one round trip after it passed (give or take a quarter
+		 * and the clock's jitter). The peer's segments carrying that ack were its last one and
+		 * possibly earlier ones; if the last came too recently and the one before it too long
+		 * before, none could have been answered by this reset. */
+		int64_t before_last = ra->rst_peer_prev_ns && ra->rst_peer_prev_ns <= rst->ts_ns
+		                          ? rst->ts_ns - ra->rst_peer_prev_ns
+		                          : INT64_MAX;
+
+		if (out.kind == RESET_ANSWER && ans_seq && (out.delay_first < rtt / 2 ||
+		                (out.delay < rtt / 2 && before_last > rtt + rtt / 4 + ANSWER_SLACK_NS))) {
+			out.too_early = true;
+			out.reacted_after = out.delay_first < rtt / 2 ? out.delay_first : out.delay;
+		} else if ((rst->flags & TCP_ACK) && out.answered_data &&
+		           seq_ge(rst->ack, out.answered_end) && out.delay < rtt / 2) {
+			out.too_early = true;
+			out.reacted_after = out.delay;
+		}
+	}
 	return out;
 }
 
@@ -506,6 +552,15 @@ static void classify_path_reset(const struct flow *f, struct flow_record *rec,
 	add_evidence(rec, f, &f->dir[r].last, r, "last segment really from that side");
 	add_evidence(rec, f, &ra->rst_answers, p, "segment the reset answers");
 	add_evidence(rec, f, rst, r, "reset from the path, in this side's name");
+	if (!ttl && !m->ip_id_mismatch && m->too_early) {
+		if (idle) {
+			rec->close_detail = "middlebox_idle_timeout";
+			note_idle_timeout(rec, p, ra->rst_run_idle_ms, true);
+		}
+		REASON(rec, REASON_PATH_RESET_TIMING, STR(direction_name(r)), DUR(m->answer_ns),
+		       STR(direction_name(p)), DUR((int64_t)m->rtt_us * 1000), STR(direction_name(r)));
+		return;
+	}
 	if (idle) {
 		rec->close_detail = "middlebox_idle_timeout";
 		note_idle_timeout(rec, p, ra->rst_run_idle_ms, true);
@@ -741,6 +796,7 @@ static void check_rst_origin(const struct flow *f, struct flow_record *rec)
 	uint32_t frame[2] = { 0, 0 };
 	uint8_t ttl[2] = { 0, 0 };
 	bool by_id[2] = { false, false };
+	bool by_time[2] = { false, false };
 	int best = -1;
 
 	if (!r)
@@ -759,6 +815,10 @@ static void check_rst_origin(const struct flow *f, struct flow_record *rec)
 			frame[d] = r->rst_frame[d];
 			ttl[d] = r->rst_ttl[d];
 			by_id[d] = true;
+		} else if (r->first_rst.frame == r->rst_frame[d] && read_reset(f).too_early) {
+			frame[d] = r->rst_frame[d];
+			ttl[d] = r->rst_ttl[d];
+			by_time[d] = true;
 		} else if (r->odd_rst_frame[d]) {
 			frame[d] = r->odd_rst_frame[d];
 			ttl[d] = r->odd_rst_ttl[d];
@@ -776,8 +836,15 @@ static void check_rst_origin(const struct flow *f, struct flow_record *rec)
 	m->frame = f->first_frame + frame[best] - 1;
 	m->expected_ttl = f->dir[best].ttl_last;
 	m->seen_ttl = ttl[best];
-	m->ttl_mismatch = !by_id[best];
+	m->ttl_mismatch = !by_id[best] && !by_time[best];
 	m->has_ip_id = by_id[best];
+	if (by_time[best]) {
+		struct reset_reading rd = read_reset(f);
+
+		m->too_early = true;
+		m->answer_ns = rd.reacted_after;
+		m->rtt_us = f->dir[best].rtt_us;
+	}
 	if (m->has_ip_id) {
 		m->expected_ip_id = (uint16_t)(r->rst_prev_ip_id[best] + 1);
 		m->seen_ip_id = r->rst_ip_id[best];

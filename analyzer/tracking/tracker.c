@@ -16,6 +16,9 @@
 /* RFC 7323 §2.3: a shift above 14 is used as 14. */
 #define WSCALE_MAX 14
 
+/* Zeek's tcp_close_delay (5 s): how long it keeps a connection that ended on the wire. */
+#define ZEEK_CLOSE_DELAY_NS (5LL * 1000000000)
+
 /* Ports the kernels hand out to connect() without bind(): Linux 32768-60999, IANA and Windows
  * 49152-65535. A well-known port (< 1024) is always the server's. */
 static int port_server_likeness(uint16_t port)
@@ -576,8 +579,12 @@ static void track_rtt(const struct flow_store *st, struct live_flow *f, enum flo
 	uint32_t span = seg->payload_len + ((seg->flags & TCP_SYN) ? 1u : 0u) +
 	                ((seg->flags & TCP_FIN) ? 1u : 0u);
 
-	if (seg->flags & TCP_RST)
+	if (seg->flags & TCP_RST) {
+		/* Whatever acknowledges the timed segment later is no answer to it: the connection was
+		 * reset in between (a scanner's kernel resets the SYN+ACK, then sends on the tuple). */
+		peer->rtt_probe_us = 0;
 		return;
+	}
 	/* This segment acknowledges the peer's timed one: a sample of this side's round trip. */
 	if ((seg->flags & TCP_ACK) && peer->rtt_probe_us && seq_ge(seg->ack, peer->rtt_probe_end)) {
 		bool handshake = (peer->bits & DIR_SYN_SEEN) && peer->rtt_probe_end == peer->isn + 1;
@@ -709,6 +716,7 @@ static void track_rst(struct flow_store *st, struct live_flow *f, enum flow_dire
 		r->rst_own_ack = me->max_ack;
 		r->rst_own_bits = me->bits;
 		r->rst_ack_since_us = f->dir[!d].ack_since_us;
+		r->rst_peer_prev_us = f->dir[!d].prev_us;
 	}
 }
 
@@ -749,8 +757,13 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	                     : 0;
 	bool probe;
 
-	/* Zeek's view first: it reads the state before this segment. */
-	zeek_track_segment(st, f, seg, d);
+	/* Zeek's view first: it reads the state before this segment. Zeek forgets a connection
+	 * that ended on the wire ZEEK_CLOSE_DELAY_NS after its last packet (tcp_close_delay) and
+	 * logs what comes later as another connection; tcpmortem keeps listening longer
+	 * (FINISHED_QUIET_NS: a path's late reset belongs to the connection), but its Zeek view
+	 * stops where Zeek's does. */
+	if (!(flow_is_finished(f) && gap_ns > ZEEK_CLOSE_DELAY_NS))
+		zeek_track_segment(st, f, seg, d);
 	if (f->first_ts_ns == 0 || ts_ns < f->first_ts_ns)
 		set_first_ts(st, f, ts_ns);
 	snap = snapshot(f, seg, ts_ns, frame);
@@ -842,6 +855,8 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	}
 	if (!probe && (seg->payload_len > 0 || (seg->flags & (TCP_SYN | TCP_FIN))))
 		f->last_active_ns = ts_ns;
+	if (me->last.frame)
+		me->prev_us = us_since_first(f, live_snap_ts(st, f, &me->last)) + 1;
 	me->last = snap;
 	if ((snap.t_hi >> 6) == LIVE_T_PENDING)
 		settle_far(st, f, ts_ns);

@@ -165,6 +165,13 @@ static bool reference(const struct flow_reason *r, char *buf)
 		         "(likely) or left unread (rst_unread_data), the packets cannot tell",
 		         S(r, 0), U(r, 1), S(r, 2));
 		return true;
+	case REASON_PATH_RESET_TIMING:
+		snprintf(buf, size,
+		         "a reset in the %s's name came %s after the %s's segment it reacts to, sooner "
+		         "than the %s round trip from the capture point to the %s: it came from the path "
+		         "(a firewall, load balancer or IPS ended the connection)",
+		         S(r, 0), D(r, 1), S(r, 2), D(r, 3), S(r, 4));
+		return true;
 	case REASON_RST_AFTER_CLOSE_FIN:
 		snprintf(buf, size,
 		         "the %s had closed (FIN); the %s's own FIN came later and was answered %s "

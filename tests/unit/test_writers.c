@@ -545,7 +545,8 @@ static void expect_diagnosis(json_t *d, const struct flow_diagnosis *g)
 		CU_ASSERT(json_is_null(v));
 	} else {
 		CU_ASSERT_FATAL(json_is_object(v));
-		EXPECT_KEYS(v, 8);
+		EXPECT_KEYS(v, 9);
+		CU_ASSERT(json_is_null(json_object_get(v, "too_early")) == !g->middlebox.too_early);
 		EXPECT_INT(v, "rst_frame", (json_int_t)g->middlebox.frame);
 		EXPECT_STR(v, "claimed", direction_name((enum flow_direction)g->middlebox.claimed));
 		EXPECT_INT(v, "expected_ttl", g->middlebox.expected_ttl);
@@ -862,7 +863,7 @@ static void test_json_document(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"middlebox\":{\"rst_frame\":40,\"claimed\":\"server\","
 					   "\"expected_ttl\":63,\"seen_ttl\":64,\"ttl_mismatch\":true,"
 					   "\"expected_ip_id\":null,\"seen_ip_id\":null,"
-					   "\"ip_id_mismatch\":false}"));
+					   "\"ip_id_mismatch\":false,\"too_early\":null}"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"tcp_retries2\":{\"min\":3,\"max\":4},"
 					   "\"user_timeout_ms\":{\"min\":2820,\"max\":6424}"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"tcp_fin_timeout\":{\"min\":null,\"max\":3}"));
