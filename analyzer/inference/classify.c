@@ -403,8 +403,10 @@ struct reset_reading {
 	int64_t reacted_after; /* that segment to the reset */
 };
 
-/* A round trip this short is within the jitter of the capture's clock: no timing rule uses it. */
-#define RTT_TRUSTED_NS (1000LL * 1000)
+/* A round trip this short is within what a busy host adds to its own answers (scheduling,
+ * interrupt coalescing: up to about a millisecond) and the capture clock's jitter: no timing
+ * rule about who sent a reset uses it. */
+#define RTT_TRUSTED_NS (5LL * 1000 * 1000)
 
 /* Slack for a kernel's answer: its own processing and the jitter of the capture's clock. */
 #define ANSWER_SLACK_NS (1000LL * 1000)
