@@ -89,6 +89,18 @@ static const char *const templates[] = {
 	    "the %s aborted the connection with a reset after the answer to its request; %u bytes "
 	    "from the %s were acknowledged, never answered: read and aborted (likely) or left "
 	    "unread (rst_unread_data), the packets cannot tell",
+	/* resetter, its last window, its largest, peer */
+	[REASON_UNREAD_ZERO_WINDOW] =
+	    "the %s reset the connection with its receive buffer full: its window was %u (of up "
+	    "to %u) and never reopened, so the %s's last data sat unread (RFC 2525 §2.17)",
+	[REASON_UNREAD_WINDOW] =
+	    "the %s reset the connection with its receive buffer nearly full: its window had "
+	    "fallen to %u (of up to %u) and stayed there, so most of the %s's last data sat unread "
+	    "(RFC 2525 §2.17)",
+	/* resetter, bytes, peer */
+	[REASON_ABORT_AFTER_READ] =
+	    "the %s aborted the connection with a reset; after the %u bytes the %s sent last, its "
+	    "window updates show its application reading: most likely read, then aborted",
 	/* named sender, delay, peer, round trip to the named sender, named sender */
 	[REASON_PATH_RESET_TIMING] =
 	    "a reset in the %s's name came %D after the %s's segment it reacts to, sooner than the "

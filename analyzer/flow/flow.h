@@ -124,6 +124,9 @@ struct flow_rare {
 	uint8_t rst_own_bits;         /* its sender's enum flow_dir_bit then */
 	int64_t rst_ack_since_ns;     /* the peer's first segment carrying its last ACK (0: none) */
 	int64_t rst_peer_prev_ns;     /* the peer's segment before its last one (0: none) */
+	uint32_t rst_own_window;      /* the RST sender's last window before it (scaled) */
+	uint32_t rst_own_max_window;  /* and its largest after its SYN */
+	uint16_t rst_win_updates;     /* its window updates since the peer's last new data */
 	/* Each side's first RST whose TTL does not fit that side's segments (tracker.c). */
 	uint32_t odd_rst_frame[2];
 	uint8_t odd_rst_ttl[2];

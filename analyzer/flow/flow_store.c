@@ -184,6 +184,9 @@ static void rare_decode(const struct flow_store *st, const struct live_flow *f,
 		out->odd_rst_frame[d] = r->odd_rst_frame[d];
 		out->odd_rst_ttl[d] = r->odd_rst_ttl[d];
 	}
+	out->rst_own_window = r->rst_own_window;
+	out->rst_own_max_window = r->rst_own_max_window;
+	out->rst_win_updates = r->rst_win_updates;
 	out->rst_own_next = r->rst_own_next;
 	out->rst_own_ack = r->rst_own_ack;
 	out->rst_own_bits = r->rst_own_bits;

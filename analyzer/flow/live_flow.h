@@ -18,9 +18,9 @@
  *   TTL (no reader needs it), its frame number relative to the flow's first frame.
  * - Counters that cannot exceed 2^32 in practice are 32 bits; flags are bits; 64-bit members are
  *   4-byte aligned, so no struct has padding.
- * Sizes (bytes): live_flow 428 (36 of them Zeek's view, zeek_conn.h; 40 the round trips and the
- * times a reset's timing is held to, tracker.c track_rtt), live_dir 120, live_silent 64,
- * live_snap 20; blocks: live_fin 128, live_rare 196 (200 in its pool), live_sched 32 (data), 48 (SYN) or 120 (past
+ * Sizes (bytes): live_flow 444 (36 of them Zeek's view, zeek_conn.h; 40 the round trips and the
+ * times a reset's timing is held to, tracker.c track_rtt; 16 the receive windows), live_dir 128,
+ * live_silent 64, live_snap 20; blocks: live_fin 128, live_rare 208, live_sched 32 (data), 48 (SYN) or 120 (past
  * SCHED_INLINE entries), live_far 120, IPv6 addresses 32. They are checked below
  * (_Static_assert): a change that grows them has to say so here.
  */
@@ -131,6 +131,12 @@ struct live_dir {
 	uint32_t ack_since_us;
 	/* When its segment before `last` was seen (microseconds after first_ts_ns, + 1; 0: none). */
 	uint32_t prev_us;
+	/* Its receive buffer as its windows show it (classify.c: unread data): the largest window
+	 * it advertised after its SYN, and its window updates (the window growing on a segment
+	 * that acknowledges nothing new: its application read) since the peer's last new data. */
+	uint32_t max_window;
+	uint16_t win_updates;
+	uint16_t spare;
 };
 #define LIVE_RTT_FROM_DATA (1u << 31)
 
@@ -189,6 +195,10 @@ struct live_rare {
 	uint8_t spare;
 	uint32_t odd_rst_frame[2];     /* that RST's relative frame; 0: none */
 	uint32_t rst_peer_prev_us;     /* the peer's segment before its last one then (live_dir) */
+	uint32_t rst_own_window;       /* its sender's last window before it, and its largest */
+	uint32_t rst_own_max_window;
+	uint16_t rst_win_updates;      /* its sender's window updates since the peer's last data */
+	uint16_t rst_spare;
 	struct live_zeek_rare zeek;    /* zeek_track.c: last RSTs, content holes, missed bytes */
 };
 
@@ -256,11 +266,11 @@ struct live_flow {
 };
 
 _Static_assert(sizeof(struct live_snap) == 20, "live_snap size");
-_Static_assert(sizeof(struct live_dir) == 120, "live_dir size");
+_Static_assert(sizeof(struct live_dir) == 128, "live_dir size");
 _Static_assert(sizeof(struct live_silent) == 64, "live_silent size");
-_Static_assert(sizeof(struct live_flow) == 428, "live_flow size");
+_Static_assert(sizeof(struct live_flow) == 444, "live_flow size");
 _Static_assert(sizeof(struct live_fin) == 128, "live_fin size");
-_Static_assert(sizeof(struct live_rare) == 196, "live_rare size");
+_Static_assert(sizeof(struct live_rare) == 208, "live_rare size");
 _Static_assert(sizeof(struct live_far) == 120, "live_far size");
 _Static_assert(LIVE_SCHED_BYTES(LIVE_SCHED_DATA) == 32 && LIVE_SCHED_BYTES(LIVE_SCHED_SYN) == 48 &&
                    LIVE_SCHED_BYTES(LIVE_SCHED_BIG) == 116,

@@ -525,6 +525,39 @@ static uint32_t unread_bytes(const struct flow *f)
 	return f->rare->rst_unread_bytes;
 }
 
+/* What the resetting side's advertised windows say about its receive buffer when it reset
+ * (samples/README.md, "Window experiments": Linux 6.x receivers with 100 B to 1 MB unread, and
+ * real software). The RST's own window is no evidence: close() frees the unread data before the
+ * RST is built. */
+enum buffer_evidence {
+	BUFFER_SILENT,  /* the windows cannot tell (below about 60 kB unread, default buffers) */
+	BUFFER_FULL,    /* a zero window never reopened (certain), or a window far below its
+	                   largest and staying there (likely): the application was not reading */
+	BUFFER_READ,    /* a window update after the peer's last data: the application read */
+};
+
+/* A window below this fraction of the side's largest one, up to its reset, is a buffer holding
+ * most of what came: the unread cases measured went below 21 % and stayed, the read ones
+ * bottomed at 80 % before the window reopened. */
+#define BUFFER_FULL_PERCENT 25
+/* Windows this small say nothing of the buffer's use (a tiny SO_RCVBUF, an embedded stack). */
+#define BUFFER_MIN_WINDOW 8192
+
+static enum buffer_evidence buffer_evidence(const struct flow *f)
+{
+	const struct flow_rare *ra = f->rare;
+	enum flow_direction p = (enum flow_direction)!ra->first_rst_from;
+
+	if (f->dir[p].payload_bytes == 0 || ra->rst_own_max_window < BUFFER_MIN_WINDOW)
+		return BUFFER_SILENT;
+	if (ra->rst_own_window == 0 ||
+	    (uint64_t)ra->rst_own_window * 100 < (uint64_t)ra->rst_own_max_window * BUFFER_FULL_PERCENT)
+		return BUFFER_FULL;
+	if (ra->rst_win_updates > 0)
+		return BUFFER_READ;
+	return BUFFER_SILENT;
+}
+
 /* The first RST came from the path (rst_from_middlebox): the endpoint it names did not send
  * it, so what it says about that endpoint's application (unread data, a closed socket) does
  * not apply. Its shape still tells what the box imitated: a kernel's answer (its sequence
@@ -665,6 +698,28 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	add_evidence(rec, f, &me->last_payload, r, "last data from the closer");
 	add_evidence(rec, f, rst, r, "reset: the socket aborted");
 	unread = unread_bytes(f);
+	switch (buffer_evidence(f)) {
+	case BUFFER_FULL:
+		set_close(rec, CLOSE_RST_UNREAD_DATA, closer_of(r), rst);
+		rec->confidence = ra->rst_own_window == 0 ? CONFIDENCE_CERTAIN : CONFIDENCE_LIKELY;
+		REASON(rec, ra->rst_own_window == 0 ? REASON_UNREAD_ZERO_WINDOW : REASON_UNREAD_WINDOW,
+		       STR(direction_name(r)), NUM(ra->rst_own_window), NUM(ra->rst_own_max_window),
+		       STR(direction_name(p)));
+		return;
+	case BUFFER_READ:
+		if (unread == 0)
+			break;
+		set_close(rec, CLOSE_RST_ABORT, closer_of(r), rst);
+		rec->confidence = CONFIDENCE_LIKELY;
+		add_alternative(rec, CLOSE_RST_UNREAD_DATA,
+		                "a window update shows the application reading after the peer's last "
+		                "data; whether it read every byte the packets cannot tell");
+		REASON(rec, REASON_ABORT_AFTER_READ, STR(direction_name(r)), NUM(unread),
+		       STR(direction_name(p)));
+		return;
+	case BUFFER_SILENT:
+		break;
+	}
 	if (unread > 0 && !(r == FROM_CLIENT && me->payload_segments > 0 && !f->roles_inferred)) {
 		/* A side with a message pending (a server with a request, a client never having
 		 * sent anything: an unread banner) that resets: RFC 2525 §2.17. */
@@ -674,7 +729,8 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 		                "the bytes were acknowledged and never answered; an application that "
 		                "read them and then aborted (SO_LINGER 0) puts the same packets on the "
 		                "wire");
-		REASON(rec, REASON_UNREAD_DATA, STR(direction_name(r)), NUM(unread), STR(direction_name(p)));
+		REASON(rec, REASON_UNREAD_DATA, STR(direction_name(r)), NUM(unread),
+		       STR(direction_name(p)));
 		return;
 	}
 	set_close(rec, CLOSE_RST_ABORT, closer_of(r), rst);

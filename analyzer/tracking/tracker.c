@@ -717,6 +717,9 @@ static void track_rst(struct flow_store *st, struct live_flow *f, enum flow_dire
 		r->rst_own_bits = me->bits;
 		r->rst_ack_since_us = f->dir[!d].ack_since_us;
 		r->rst_peer_prev_us = f->dir[!d].prev_us;
+		r->rst_own_window = me->window;
+		r->rst_own_max_window = me->max_window;
+		r->rst_win_updates = me->win_updates;
 	}
 }
 
@@ -755,7 +758,7 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	int64_t gap_ns = (f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets) != 0
 	                     ? ts_ns - f->last_ts_ns
 	                     : 0;
-	bool probe;
+	bool probe, ack_moved;
 
 	/* Zeek's view first: it reads the state before this segment. Zeek forgets a connection
 	 * that ended on the wire ZEEK_CLOSE_DELAY_NS after its last packet (tcp_close_delay) and
@@ -809,6 +812,7 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	update_states(st, f, d, seg);
 	track_rtt(st, f, d, seg, ts_ns); /* before track_sequence moves next_seq */
 	probe = track_sequence(st, f, d, seg, &snap, ts_ns, gap_ns);
+	ack_moved = !(me->bits & DIR_ACK_KNOWN) || seq_gt(seg->ack, me->max_ack);
 	track_ack(st, f, d, seg, &snap, ts_ns);
 	if (gap_ns >= ((int64_t)f->max_gap_ms + 1) * 1000000) /* ms_saturating(gap_ns) > max_gap_ms */
 		f->max_gap_ms = ms_saturating(gap_ns);
@@ -818,6 +822,14 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	} else {
 		if (window == 0 && me->window != 0 && me->packets > 1 && me->zero_windows != UINT16_MAX)
 			me->zero_windows++;
+		/* A window update: more room, nothing new acknowledged (Linux tcp_cleanup_rbuf sends
+		 * one when the application's reading opened the window enough). */
+		if (!ack_moved && (seg->flags & TCP_ACK) && seg->payload_len == 0 &&
+		    !(seg->flags & (TCP_SYN | TCP_FIN)) && window > me->window && me->packets > 1 &&
+		    me->win_updates != UINT16_MAX)
+			me->win_updates++;
+		if (!(seg->flags & TCP_SYN) && window > me->max_window)
+			me->max_window = window;
 		me->window = window;
 	}
 	if ((seg->flags & TCP_FIN) && !(seg->flags & TCP_RST) && !(me->seen & LIVE_FIN_SENT)) {
@@ -842,6 +854,8 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 		me->bytes_in_since_own_payload = 0;
 		peer->bytes_in_since_own_payload =
 		    add_saturating(peer->bytes_in_since_own_payload, new_bytes);
+		if (new_bytes)
+			peer->win_updates = 0; /* what it read before these bytes says nothing of them */
 		if (peer->seen & LIVE_FIN_SENT) {
 			struct live_fin *fb = live_fin_of(st, f);
 

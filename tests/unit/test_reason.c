@@ -165,6 +165,27 @@ static bool reference(const struct flow_reason *r, char *buf)
 		         "(likely) or left unread (rst_unread_data), the packets cannot tell",
 		         S(r, 0), U(r, 1), S(r, 2));
 		return true;
+	case REASON_UNREAD_ZERO_WINDOW:
+		snprintf(buf, size,
+		         "the %s reset the connection with its receive buffer full: its window was %u "
+		         "(of up to %u) and never reopened, so the %s's last data sat unread (RFC 2525 "
+		         "§2.17)",
+		         S(r, 0), U(r, 1), U(r, 2), S(r, 3));
+		return true;
+	case REASON_UNREAD_WINDOW:
+		snprintf(buf, size,
+		         "the %s reset the connection with its receive buffer nearly full: its window "
+		         "had fallen to %u (of up to %u) and stayed there, so most of the %s's last data "
+		         "sat unread (RFC 2525 §2.17)",
+		         S(r, 0), U(r, 1), U(r, 2), S(r, 3));
+		return true;
+	case REASON_ABORT_AFTER_READ:
+		snprintf(buf, size,
+		         "the %s aborted the connection with a reset; after the %u bytes the %s sent "
+		         "last, its window updates show its application reading: most likely read, then "
+		         "aborted",
+		         S(r, 0), U(r, 1), S(r, 2));
+		return true;
 	case REASON_PATH_RESET_TIMING:
 		snprintf(buf, size,
 		         "a reset in the %s's name came %s after the %s's segment it reacts to, sooner "
