@@ -219,4 +219,19 @@ static inline void assert_class(struct script *s, enum close_class want, enum cl
 
 /* --- classification of scripted endings ------------------------------------------------------ */
 
+/* A suite of scripted tests: its flow store made and freed (CU_SuiteInfo init and cleanup); the
+ * per-test teardown is release_script. */
+static inline int script_suite_init(void)
+{
+	flow_store_init(&store);
+	return 0;
+}
+
+static inline int script_suite_clean(void)
+{
+	release_script();
+	flow_store_destroy(&store);
+	return 0;
+}
+
 #endif

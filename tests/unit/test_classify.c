@@ -170,21 +170,8 @@ static void test_precedence(void)
 		CU_ASSERT_EQUAL(rec.close_class, r->want);
 		CU_ASSERT_EQUAL(rec.closer, r->closer);
 		CU_ASSERT_EQUAL(rec.modifiers & r->modifiers, r->modifiers);
+		release_script(); /* `s` ends with this iteration */
 	}
-	release_script();
-}
-
-static int suite_init(void)
-{
-	flow_store_init(&store);
-	return 0;
-}
-
-static int suite_clean(void)
-{
-	release_script();
-	flow_store_destroy(&store);
-	return 0;
 }
 
 static CU_TestInfo precedence_tests[] = {
@@ -192,5 +179,5 @@ static CU_TestInfo precedence_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-CUNIT_MAIN("test_classify", { "classifier precedence", suite_init, suite_clean, NULL, NULL,
-                              precedence_tests })
+CUNIT_MAIN("test_classify",
+           { "classifier precedence", script_suite_init, script_suite_clean, NULL, release_script, precedence_tests })
