@@ -508,6 +508,26 @@ static void explain_half_closed(struct rbuf *b, const struct flow_record *r, int
 		    o, r->last_ts_ns - fin->ts_ns);
 }
 
+/* Where the capture was taken: the timing sentences above are read against these. */
+static void explain_vantage(struct rbuf *b, const struct flow_record *r)
+{
+	static const char *const where[VANTAGE_COUNT] = {
+		[VANTAGE_CLIENT] = "next to the client",
+		[VANTAGE_SERVER] = "next to the server",
+		[VANTAGE_BETWEEN] = "between the two, or both near",
+	};
+
+	if (!r->rtt_us[FROM_CLIENT] || !r->rtt_us[FROM_SERVER] || r->vantage >= VANTAGE_COUNT ||
+	    !where[r->vantage])
+		return;
+	say(b, "Round trips from the capture point: %t to the client, %t to the server (%s, "
+	       "measured on %s): the capture was taken %s.\n",
+	    (int64_t)r->rtt_us[FROM_CLIENT] * 1000, (int64_t)r->rtt_us[FROM_SERVER] * 1000,
+	    r->rtt_from_data[FROM_CLIENT] || r->rtt_from_data[FROM_SERVER] ? "upper bounds" : "kernel "
+	    "answers", r->rtt_from_data[FROM_CLIENT] || r->rtt_from_data[FROM_SERVER] ? "data and its "
+	    "acknowledgements" : "the handshake", where[r->vantage]);
+}
+
 static void explain_modifiers(struct rbuf *b, const struct flow_record *r)
 {
 	int k = closer_dir(r);
@@ -605,6 +625,7 @@ void story_explain(struct rbuf *b, const struct flow_record *r)
 	for (unsigned i = 0; i < r->n_alternatives && i < FLOW_ALTERNATIVES_MAX; i++)
 		say(b, "The packets also allow %s: %s.\n", close_class_name(r->alternatives[i].cls),
 		    r->alternatives[i].why);
+	explain_vantage(b, r);
 	explain_modifiers(b, r);
 	{
 		/* The diagnoses: who really sent a reset, an idle timeout, CLOSE-WAIT, TIME-WAIT, the
