@@ -33,26 +33,33 @@
  *                         silently) or were still going on when the capture ended. Detail
  *                         middlebox_idle_timeout instead when the unanswered sending began after
  *                         a long idle and the peer had answered before it.
- *  5. the first RST decides, by who sent it and what it looks like:
- *     from the path       the first RST is rst_from_middlebox: the side it names did not send it,
- *                         so nothing it implies about that side's application holds; classified
- *                         by shape only: bare (as iptables REJECT --reject-with tcp-reset sends
- *                         it) rst_peer_restarted, with ACK rst_abort. closer: the side it names.
- *                         Detail middlebox_idle_timeout when it answered the first segment after a
- *                         long idle: a stateful firewall or NAT that forgot the connection;
- *     rst_after_close     its sender had sent FIN and the peer then sent data to it; or the
- *                         peer's FIN came after ours was acknowledged and was answered by a bare
- *                         RST: detail fin_wait_2_timeout (Linux keeps an orphaned FIN-WAIT-2 for
- *                         tcp_fin_timeout, 60 s, in a TIME-WAIT mini socket that accepts the FIN,
- *                         tcp_timewait_state_process; after that no socket answers it);
- *     rst_peer_restarted  a bare RST (no ACK: the kernel had no socket, Linux
- *                         tcp_v4_send_reset) from a side that never sent FIN;
- *     rst_unread_data     a RST+ACK (a socket aborting itself) from a side that had received
- *                         bytes after its own last data and never answered them: a server
- *                         with a request pending, or a client that never sent anything (an
- *                         unread banner); RFC 2525 §2.17: close() with unread data sends RST.
- *                         A client's abort right after the answer to its request is not;
- *     rst_abort           any other RST (SO_LINGER 0, application abort).
+ *  5. the first RST decides (both FINs sent and acknowledged before it: step 6 instead). Its
+ *     kind comes from its sequence number (read_reset below): its sender's own next one is a
+ *     socket aborting itself, the ack of the segment it answers is a kernel answering for a
+ *     socket it no longer had; when the two coincide, a socket that had acknowledged that
+ *     segment, the ACK flag, or an answer within the round trip to the sender decide.
+ *     from the path       rst_from_middlebox on this RST (TTL, a socket reset's IP ID on a
+ *                         per-connection counter, or a reaction sooner than its sender could
+ *                         have received what it reacts to): classified by shape only, a
+ *                         kernel-like one rst_peer_restarted, a socket-like one rst_abort.
+ *                         closer: the side it names. Detail middlebox_idle_timeout when it
+ *                         answered the first segment after a long idle;
+ *     rst_after_close     its sender had sent FIN, and the RST is its kernel answering data or
+ *                         a FIN its FIN had not acknowledged (or a socket never acknowledging
+ *                         data sent to it after its FIN); detail fin_wait_2_timeout when it
+ *                         answered the peer's late FIN later than the shortest FIN-WAIT-2 Linux
+ *                         keeps (3.5 RTO, RTO >= 200 ms + the round trip between the sides);
+ *     rst_peer_restarted  a kernel's answer from a side that never sent FIN;
+ *     rst_unread_data     a socket's reset whose receive buffer was full (zero window never
+ *                         reopened: certain; a window below a quarter of its largest up to the
+ *                         reset: likely), or, without window evidence, from a side that had
+ *                         received bytes after its own last data and never answered them (a
+ *                         server with a request pending, a client never having sent anything):
+ *                         ambiguous, with rst_abort as the alternative;
+ *     rst_abort           any other socket reset: a window update after the peer's last data
+ *                         (its application read: likely), a client reset after the answer to
+ *                         its request (ambiguous, rst_unread_data the alternative), or nothing
+ *                         left unanswered (likely).
  *  6. both FINs           fin_simultaneous when neither FIN's ACK covers the other FIN (they
  *                         crossed, RFC 9293 §3.6 case 2), else fin_graceful.
  *  7. one FIN             half_closed_at_end; detail close_wait_stuck when the side that
