@@ -48,6 +48,8 @@ static const char *const columns[] = {
 	"diagnosis_stack_server",
 	/* What Zeek's conn.log says (flow_record.h struct zeek_fields). */
 	"zeek_uid", "zeek_orig", "zeek_conn_state", "zeek_history", "zeek_missed_bytes",
+	/* The outer layers (tunnels, labels) the flow came through, innermost first, ';'-joined. */
+	"encapsulation",
 	/* Added later, at the end so that existing column positions hold. */
 	"close_confidence", "close_alternatives", "rtt_client_ms", "rtt_server_ms", "vantage",
 };
@@ -333,6 +335,14 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	put_name(row, f->zeek.history);
 	put_u64(row, f->zeek.missed_bytes);
 
+	/* The outer layers, innermost first: our own texts (letters, digits, . : > and spaces). */
+	RBUF_LIT(row, ",\"");
+	for (unsigned i = 0; f->encap != NULL && i < f->encap->n; i++) {
+		if (i != 0)
+			rbuf_putc(row, ';');
+		rbuf_puts(row, f->encap->layer[i]);
+	}
+	rbuf_putc(row, '"');
 	put_name(row, confidence_name(f->confidence));
 	RBUF_LIT(row, ",\"");
 	for (unsigned i = 0; i < f->n_alternatives && i < FLOW_ALTERNATIVES_MAX; i++) {
