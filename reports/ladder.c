@@ -25,11 +25,10 @@
 #define ARROW_MIN 40
 #define SGR_RESET "\x1b[0m"
 
-void ladder_label(struct rbuf *b, const struct ladder_seg *s)
+/* The label after the flags: " seq=.. ack=.. len=.. win=..", the ack only when the ACK flag is
+ * set and the window only when it is known. */
+static void label_numbers(struct rbuf *b, const struct ladder_seg *s)
 {
-	char flags[32];
-
-	rbuf_puts(b, tcp_flags_format(s->flags, flags, sizeof flags));
 	RBUF_LIT(b, " seq=");
 	rbuf_u64(b, s->seq);
 	if (s->flags & TCP_ACK) {
@@ -42,6 +41,14 @@ void ladder_label(struct rbuf *b, const struct ladder_seg *s)
 		RBUF_LIT(b, " win=");
 		rbuf_u64(b, s->window);
 	}
+}
+
+void ladder_label(struct rbuf *b, const struct ladder_seg *s)
+{
+	char flags[32];
+
+	rbuf_puts(b, tcp_flags_format(s->flags, flags, sizeof flags));
+	label_numbers(b, s);
 }
 
 void ladder_caption(struct rbuf *b, const struct segment_list *l)
@@ -442,18 +449,8 @@ static void svg_arrow(struct rbuf *b, struct rbuf *scratch, const struct flow_re
 
 		rbuf_puts(b, tcp_flags_format(s->flags, flags, sizeof flags));
 	}
-	RBUF_LIT(b, "</tspan> seq=");
-	rbuf_u64(b, s->seq);
-	if (s->flags & TCP_ACK) {
-		RBUF_LIT(b, " ack=");
-		rbuf_u64(b, s->ack);
-	}
-	RBUF_LIT(b, " len=");
-	rbuf_u64(b, s->len);
-	if (!(s->marks & LADDER_NO_WINDOW)) {
-		RBUF_LIT(b, " win=");
-		rbuf_u64(b, s->window);
-	}
+	RBUF_LIT(b, "</tspan>");
+	label_numbers(b, s);
 	RBUF_LIT(b, "</text>");
 
 	rbuf_clear(scratch);

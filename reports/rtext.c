@@ -54,9 +54,11 @@ void put_visible_str(struct rbuf *b, const char *s)
 		put_visible(b, s, strlen(s));
 }
 
-/* Calls emit(b, c) for each ASCII byte and copies well-formed UTF-8 sequences (other than the C1
- * controls) as they are; anything else becomes U+FFFD. */
-static void put_filtered(struct rbuf *b, const char *s, size_t n, void (*emit)(struct rbuf *, char))
+/* Calls emit(b, s, i, n) for each ASCII byte s[i] (with the text around it, for escapes that
+ * depend on what follows) and copies well-formed UTF-8 sequences (other than the C1 controls) as
+ * they are; anything else becomes U+FFFD. */
+static void put_filtered(struct rbuf *b, const char *s, size_t n,
+                         void (*emit)(struct rbuf *, const char *, size_t, size_t))
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;
@@ -65,7 +67,7 @@ static void put_filtered(struct rbuf *b, const char *s, size_t n, void (*emit)(s
 		size_t len, skip = 1;
 
 		if (u[i] < 0x80) {
-			emit(b, (char)u[i]);
+			emit(b, s, i, n);
 			i++;
 			continue;
 		}
@@ -104,26 +106,7 @@ static void md_char(struct rbuf *b, const char *s, size_t i, size_t n)
 
 void put_md(struct rbuf *b, const char *s, size_t n)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < n) {
-		size_t len, skip = 1;
-
-		if (u[i] < 0x80) {
-			md_char(b, s, i, n);
-			i++;
-			continue;
-		}
-		len = utf8_scan(u + i, n - i, &skip);
-		if (len != 0 && !(u[i] == 0xC2 && u[i + 1] < 0xA0)) {
-			rbuf_put(b, u + i, len);
-			i += len;
-			continue;
-		}
-		RBUF_LIT(b, REPLACEMENT);
-		i += len != 0 ? len : skip;
-	}
+	put_filtered(b, s, n, md_char);
 }
 
 void put_md_str(struct rbuf *b, const char *s)
@@ -134,8 +117,11 @@ void put_md_str(struct rbuf *b, const char *s)
 		put_md(b, s, strlen(s));
 }
 
-static void xml_char(struct rbuf *b, char c)
+static void xml_char(struct rbuf *b, const char *s, size_t i, size_t n)
 {
+	char c = s[i];
+
+	(void)n;
 	switch (c) {
 	case '&': RBUF_LIT(b, "&amp;"); return;
 	case '<': RBUF_LIT(b, "&lt;"); return;
