@@ -8,6 +8,16 @@
 static const char hex[] = "0123456789abcdef";
 #define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
 
+/* put(b, s, strlen(s)), or "(none)" for NULL: the _str forms of the escapers. */
+static void put_or_none(struct rbuf *b, const char *s,
+                        void (*put)(struct rbuf *, const char *, size_t))
+{
+	if (s == NULL)
+		RBUF_LIT(b, "(none)");
+	else
+		put(b, s, strlen(s));
+}
+
 void put_visible(struct rbuf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -48,10 +58,7 @@ void put_visible(struct rbuf *b, const char *s, size_t n)
 
 void put_visible_str(struct rbuf *b, const char *s)
 {
-	if (s == NULL)
-		RBUF_LIT(b, "(none)");
-	else
-		put_visible(b, s, strlen(s));
+	put_or_none(b, s, put_visible);
 }
 
 /* Calls emit(b, s, i, n) for each ASCII byte s[i] (with the text around it, for escapes that
@@ -111,10 +118,7 @@ void put_md(struct rbuf *b, const char *s, size_t n)
 
 void put_md_str(struct rbuf *b, const char *s)
 {
-	if (s == NULL)
-		RBUF_LIT(b, "(none)");
-	else
-		put_md(b, s, strlen(s));
+	put_or_none(b, s, put_md);
 }
 
 static void xml_char(struct rbuf *b, const char *s, size_t i, size_t n)
@@ -143,10 +147,7 @@ void put_xml(struct rbuf *b, const char *s, size_t n)
 
 void put_xml_str(struct rbuf *b, const char *s)
 {
-	if (s == NULL)
-		RBUF_LIT(b, "(none)");
-	else
-		put_xml(b, s, strlen(s));
+	put_or_none(b, s, put_xml);
 }
 
 void put_grouped(struct rbuf *b, uint64_t v)
