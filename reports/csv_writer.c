@@ -48,6 +48,8 @@ static const char *const columns[] = {
 	"diagnosis_stack_server",
 	/* What Zeek's conn.log says (flow_record.h struct zeek_fields). */
 	"zeek_uid", "zeek_orig", "zeek_conn_state", "zeek_history", "zeek_missed_bytes",
+	/* The outer layers (tunnels, labels) the flow came through, innermost first, ';'-joined. */
+	"encapsulation",
 };
 
 /* --- fields: each but the row's first starts with the separator ------------------------------ */
@@ -330,6 +332,15 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	put_str(row, f->zeek.conn_state);
 	put_name(row, f->zeek.history);
 	put_u64(row, f->zeek.missed_bytes);
+
+	/* The outer layers, innermost first: our own texts (letters, digits, . : > and spaces). */
+	RBUF_LIT(row, ",\"");
+	for (unsigned i = 0; f->encap != NULL && i < f->encap->n; i++) {
+		if (i != 0)
+			rbuf_putc(row, ';');
+		rbuf_puts(row, f->encap->layer[i]);
+	}
+	rbuf_putc(row, '"');
 	return write_row(cw);
 }
 

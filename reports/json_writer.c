@@ -632,6 +632,12 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 		put_name(b, name);
 		first = false;
 	}
+	RBUF_LIT(b, "],\"encapsulation\":[");
+	for (unsigned i = 0; f->encap != NULL && i < f->encap->n; i++) {
+		if (i != 0)
+			rbuf_putc(b, ',');
+		put_name(b, f->encap->layer[i]);
+	}
 	RBUF_LIT(b, "],\"diagnosis\":");
 	put_diagnosis(b, &f->diagnosis);
 	put_zeek(b, &f->zeek);

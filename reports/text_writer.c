@@ -534,6 +534,8 @@ static const char *skip_meaning(const char *reason)
 		{ "truncated", "headers cut short by the capture's snapshot length" },
 		{ "malformed", "headers that contradict themselves" },
 		{ "unsupported_link", "a link type tcpmortem does not read" },
+		{ "bad_encapsulation", "a tunnel or encapsulation header that contradicts itself" },
+		{ "encapsulation_too_deep", "tunnels nested more than 8 layers deep" },
 		{ "filtered", "not matching --filter" },
 	};
 
