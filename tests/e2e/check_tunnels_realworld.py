@@ -2,11 +2,11 @@
 """End-to-end check: the TCP connections inside other projects' tunnel traces are found and
 classified as those projects' own baselines say.
 
-Usage: check_tunnels_realworld.py TCPMORTEM SHARED_DIR
-SHARED_DIR holds realworld/ and zeek-baselines/ (the project's shared folder, beside the
-repository; not part of it). Exit 77 (skipped) when the traces are not there, 1 on a mismatch.
+Usage: check_tunnels_realworld.py TCPMORTEM TRACES_DIR
+TRACES_DIR is tests/zeek/, where Zeek's public test traces are kept with their baselines and
+origin (tests/zeek/README.md). Exit 77 (skipped) when the traces are not there, 1 on a mismatch.
 
-Expectations, from Zeek's committed conn.log baselines (zeek-baselines/*.conn.txt):
+Expectations, from Zeek's committed conn.log baselines (tests/zeek/*.conn.txt):
 - tunnels/Teredo.pcap: the Teredo client 2001:0:4137:9e50:8000:f12a:b9c8:2815 port 1286 talks to
   2001:4860:0:2001::68 port 80 through a relay at 83.170.1.38:32900 (not the Teredo port):
   conn_state S1 (established, not terminated), i.e. open_at_end; the plain IPv4 connections stay
@@ -24,15 +24,15 @@ import subprocess
 import sys
 
 CASES = [
-    ("realworld/zeek__tunnels__Teredo.pcap", [
+    ("tunnels__Teredo.pcap", [
         ("2001:0:4137:9e50:8000:f12a:b9c8:2815", 1286, "2001:4860:0:2001::68", 80,
          "open_at_end", None, ["teredo", "ipv4 192.168.2.16>83.170.1.38"]),
         ("192.168.2.16", 1580, "67.228.110.120", 80, "fin_graceful", "client", []),
     ]),
-    ("zeek-baselines/tunnels__gtp__gtp2_different_udp_port.pcap", [
+    ("tunnels__gtp__gtp2_different_udp_port.pcap", [
         ("10.131.17.170", 51803, "173.199.115.168", 80, "half_closed_at_end", "server", None),
     ]),
-    ("zeek-baselines/mixed-vlan-mpls.pcap", [
+    ("mixed-vlan-mpls.pcap", [
         ("10.1.2.1", 11001, "10.34.0.1", 23, "syn_unanswered", None, ["mpls label 29"]),
         ("141.42.64.125", 56730, "125.190.109.199", 80, "fin_graceful", None, []),
         ("10.20.80.1", 50343, "10.0.0.15", 80, "fin_graceful", None, []),
