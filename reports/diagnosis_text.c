@@ -109,6 +109,18 @@ static void middlebox_sentence(struct rbuf *b, const struct middlebox_evidence *
 	RBUF_LIT(b, " says it came from the ");
 	rbuf_puts(b, side(m->claimed));
 	RBUF_LIT(b, ", but ");
+	if (!m->ttl_mismatch && !m->ip_id_mismatch && m->too_early) {
+		RBUF_LIT(b, "it came ");
+		put_duration(b, m->answer_ns);
+		RBUF_LIT(b, " after the segment it answers passed the capture point, sooner than the ");
+		put_duration(b, (int64_t)m->rtt_us * 1000);
+		RBUF_LIT(b, " round trip from there to the ");
+		rbuf_puts(b, side(m->claimed));
+		RBUF_LIT(b, ": the ");
+		rbuf_puts(b, side(m->claimed));
+		RBUF_LIT(b, " had not yet received that segment, so a box in the path sent it.");
+		return;
+	}
 	if (m->ttl_mismatch) {
 		RBUF_LIT(b, "its TTL is ");
 		rbuf_u64(b, m->seen_ttl);

@@ -5,8 +5,10 @@
  * What is emulated (Zeek's TCPSessionAdapter, TCP_Endpoint, TCP_Reassembler and
  * base/protocols/conn/main.zeek):
  * - the originator: the sender of the first packet, flipped (history '^') when that packet is not
- *   a pure SYN and its source port is one of Zeek's likely server ports (IPBasedAnalyzer's
- *   heuristic), or when a SYN answers a SYN+ACK seen first;
+ *   a pure SYN and its source port is one of Zeek's likely server ports (TCPAnalyzer::
+ *   WantConnection; the ports of Zeek's default scripts: a test run with -b or a redef of
+ *   likely_server_ports differs), when a connection that began with a SYN+ACK goes on with an
+ *   ACK or data (Zeek PR #2191: history "^h..."), or when a SYN answers a SYN+ACK seen first;
  * - each endpoint's state machine (INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED,
  *   CLOSED, RESET) with Zeek's transitions, from which conn_state is derived;
  * - the history letters: S H A D F R once per direction (S H F R again for a new sequence
@@ -24,7 +26,8 @@
  * zeek_track.c (per packet) in the tracking layer.
  *
  * Memory: struct live_zeek (36 bytes) in every live flow, 8 bytes in the FIN block, 36 in the
- * rare block; per packet a few comparisons, more only when a letter is added.
+ * rare block (allocated at a RST or when a content hole opens); per packet a few comparisons
+ * and no block lookup unless a hole is open, more only when a letter is added.
  */
 #ifndef TM_ZEEK_CONN_H
 #define TM_ZEEK_CONN_H
@@ -66,6 +69,7 @@ enum zeek_hist_bit {
 #define ZEEK_META_LEN 0x1fu
 #define ZEEK_META_CUT 0x20u         /* a letter did not fit */
 #define ZEEK_META_ORIG_SERVER 0x40u /* Zeek's originator is tcpmortem's FROM_SERVER side */
+#define ZEEK_META_HOLE 0x80u        /* live_zeek_rare holds a hole (the fast path skips it) */
 
 /* Per live flow (analyzer/live_flow.h). Sides are tcpmortem's (enum flow_direction); `seen` is
  * per role (0: Zeek's originator), as Zeek keeps it per role across a flip. */

@@ -17,7 +17,7 @@
 /* TCPSessionAdapter's TOO_LARGE_SEQ_DELTA. */
 #define ZEEK_TOO_LARGE_SEQ_DELTA 1048576
 
-static enum zeek_ep_state ep_state(const struct live_zeek *z, int side)
+static inline enum zeek_ep_state ep_state(const struct live_zeek *z, int side)
 {
 	return ZEEK_EP_STATE(z->ep[side]);
 }
@@ -32,7 +32,7 @@ static void set_state(struct live_zeek *z, int side, enum zeek_ep_state s)
 	z->ep[side] = (uint8_t)((b & ZEEK_EP_FIN) | ((b & 7u) << 3) | (unsigned)s);
 }
 
-static int orig_side(const struct live_zeek *z)
+static inline int orig_side(const struct live_zeek *z)
 {
 	return (z->meta & ZEEK_META_ORIG_SERVER) ? FROM_SERVER : FROM_CLIENT;
 }
@@ -65,13 +65,13 @@ static void flip_after_synack(struct live_zeek *z)
 }
 
 /* The letter of an event of side `d`: upper case for the originator. */
-static char letter(const struct live_zeek *z, int d, char upper)
+static inline char letter(const struct live_zeek *z, int d, char upper)
 {
 	return d == orig_side(z) ? upper : (char)(upper - 'A' + 'a');
 }
 
 /* Connection::CheckHistory: the letter only the first time for the role. True: seen before. */
-static bool check_history(struct live_zeek *z, int d, unsigned bit, char upper)
+static inline bool check_history(struct live_zeek *z, int d, unsigned bit, char upper)
 {
 	int role = d == orig_side(z) ? 0 : 1;
 
@@ -162,11 +162,12 @@ static void update_history(struct flow_store *st, struct live_flow *f, int d,
 /* update_last_seq(): 'T' for a segment with data wholly at or below the highest sequence
  * number the side has sent. */
 static void update_last_seq(struct live_flow *f, int d, const struct tcp_segment *seg,
-                            uint32_t seg_len, uint32_t start)
+                            uint32_t seg_len)
 {
 	struct live_zeek *z = &f->zeek;
 	const struct live_dir *me = &f->dir[d];
 	enum zeek_ep_state s = ep_state(z, d);
+	uint32_t start = (seg->flags & (TCP_SYN | TCP_FIN)) ? start_seq(f, d, seg) : 0;
 	uint32_t last;
 	int32_t delta;
 
@@ -269,7 +270,7 @@ static void update_state_machine(struct live_zeek *z, int d, const struct tcp_se
 }
 
 /* TCP_Reassembler's is_clean(): established, or closed from established. */
-static bool is_clean(const struct live_zeek *z, int side)
+static inline bool is_clean(const struct live_zeek *z, int side)
 {
 	enum zeek_ep_state s = ep_state(z, side);
 
@@ -277,9 +278,16 @@ static bool is_clean(const struct live_zeek *z, int side)
 	       (s == ZEEK_CLOSED && ZEEK_EP_PREV(z->ep[side]) == ZEEK_ESTABLISHED);
 }
 
-static bool has_hole(const struct live_rare *r, int side)
+static inline bool has_hole(const struct live_rare *r, int side)
 {
 	return r && r->zeek.hole_lo[side] != r->zeek.hole_hi[side];
+}
+
+/* A hole was closed: the fast paths may skip the rare block again when no side has one. */
+static void hole_closed(struct live_flow *f, struct live_rare *r)
+{
+	if (!has_hole(r, FROM_CLIENT) && !has_hole(r, FROM_SERVER))
+		f->zeek.meta &= (uint8_t)~ZEEK_META_HOLE;
 }
 
 /* Data of side `d` (before the tracker moves next_seq): bytes the reassembler will not have in
@@ -295,10 +303,14 @@ static void track_data(struct flow_store *st, struct live_flow *f, int d,
 	uint32_t seq = seg->seq + ((seg->flags & TCP_SYN) ? 1u : 0u);
 	uint32_t end = seq + seg->payload_len;
 	uint32_t ns = me->next_seq;
-	struct live_rare *r = live_rare_of(st, f);
+	struct live_rare *r;
 
 	if (seg->payload_len == 0 || (seg->flags & TCP_RST) || !(me->bits & DIR_SEQ_KNOWN))
 		return;
+	/* In order, nothing missing: the common case, decided without the rare block. */
+	if (!(f->zeek.meta & ZEEK_META_HOLE) && !seg->truncated && seq_le(seq, ns))
+		return;
+	r = (f->zeek.meta & ZEEK_META_HOLE) ? live_rare_of(st, f) : NULL;
 	/* Data already acknowledged is dropped (TCP_Reassembler::DataSent). */
 	if ((peer->bits & DIR_ACK_KNOWN) && seq_lt(seq, peer->max_ack))
 		seq = seq_lt(end, peer->max_ack) ? end : peer->max_ack;
@@ -310,8 +322,10 @@ static void track_data(struct flow_store *st, struct live_flow *f, int d,
 				zr->hole_hi[d] = end; /* the hole grows at the top */
 		} else if (seq_le(seq, zr->hole_lo[d]) && seq_gt(end, zr->hole_lo[d])) {
 			zr->hole_lo[d] = end;
-			if (seq_ge(end, zr->hole_hi[d]))
+			if (seq_ge(end, zr->hole_hi[d])) {
 				zr->hole_lo[d] = zr->hole_hi[d] = 0;
+				hole_closed(f, r);
+			}
 		}
 		return;
 	}
@@ -325,6 +339,7 @@ static void track_data(struct flow_store *st, struct live_flow *f, int d,
 		if (r) {
 			r->zeek.hole_lo[d] = lo;
 			r->zeek.hole_hi[d] = hi;
+			f->zeek.meta |= ZEEK_META_HOLE;
 		}
 	}
 }
@@ -338,11 +353,15 @@ static void ack_received(struct flow_store *st, struct live_flow *f, int s, uint
 {
 	struct live_zeek *z = &f->zeek;
 	const struct live_dir *sender = &f->dir[s];
-	struct live_rare *r = live_rare_of(st, f);
+	struct live_rare *r;
 	uint32_t top = sender->next_seq, missing = 0;
 
 	if (!(sender->bits & DIR_SEQ_KNOWN))
 		return; /* init_peer(): nothing to compare with */
+	/* Nothing acknowledged beyond what was seen in order: the common case. */
+	if (!(z->meta & ZEEK_META_HOLE) && seq_le(ack, top))
+		return;
+	r = (z->meta & ZEEK_META_HOLE) ? live_rare_of(st, f) : NULL;
 	if (z->ep[s] & ZEEK_EP_FIN) {
 		/* The FIN's own number is not data. */
 		const struct live_fin *fb = live_fin_of(st, f);
@@ -366,9 +385,10 @@ static void ack_received(struct flow_store *st, struct live_flow *f, int s, uint
 
 		if (seq_gt(hi, lo))
 			missing += hi - lo;
-		if (seq_ge(ack, zr->hole_hi[s]))
+		if (seq_ge(ack, zr->hole_hi[s])) {
 			zr->hole_lo[s] = zr->hole_hi[s] = 0;
-		else if (seq_gt(ack, zr->hole_lo[s]))
+			hole_closed(f, r);
+		} else if (seq_gt(ack, zr->hole_lo[s]))
 			zr->hole_lo[s] = ack;
 	}
 	if (seq_gt(ack, top))
@@ -393,7 +413,6 @@ void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct
 	struct live_dir *me = &f->dir[d];
 	uint8_t fl = seg->flags;
 	uint32_t seg_len = seg->payload_len + !!(fl & TCP_SYN) + !!(fl & TCP_FIN);
-	uint32_t start;
 
 	if (fl & TCP_RST)
 		seg_len -= seg->payload_len; /* a RST's data is not part of the stream */
@@ -414,7 +433,6 @@ void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct
 	z->hdr_bytes[d] = z->hdr_bytes[d] > UINT32_MAX - seg->header_len
 	                      ? UINT32_MAX
 	                      : z->hdr_bytes[d] + seg->header_len;
-	start = start_seq(f, d, seg);
 	update_history(st, f, d, seg);
 	/* update_window(): a zero window, unless with a RST, after the side reset or once the peer
 	 * closed. */
@@ -423,7 +441,7 @@ void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct
 		scaled_event(z, &z->win0[d], d, 'W');
 	if (fl & TCP_FIN)
 		z->ep[d] |= ZEEK_EP_FIN;
-	update_last_seq(f, d, seg, seg_len, start);
+	update_last_seq(f, d, seg, seg_len);
 	update_state_machine(z, d, seg);
 	track_data(st, f, d, seg);
 	/* The acknowledgement, after the state machine (AckReceived). */

@@ -53,7 +53,7 @@ static struct tcp_segment make_seg(const struct conv *c, enum flow_direction d, 
 	seg.payload_len = len;
 	seg.payload_captured = len;
 	seg.ttl = 64;
-	seg.window = 500;
+	seg.window = (flags & TCP_RST) ? 7 : 500; /* a window of its own: the ladder shows each's */
 	if (flags & TCP_SYN) {
 		seg.options = TCP_OPT_WSCALE;
 		seg.wscale = 7;
@@ -317,6 +317,7 @@ static void test_short_connection_kept_whole(void)
 	CU_ASSERT_EQUAL(l->seg[8].ack, 1065);
 	CU_ASSERT_EQUAL(l->seg[8].from, FROM_SERVER);
 	CU_ASSERT_EQUAL(l->seg[4].window, 500u << 7);      /* scaled: both SYNs had wscale 7 */
+	CU_ASSERT_EQUAL(l->seg[8].window, 7u << 7);        /* the RST's own, not the ACK's before */
 	check_evidence_shown(l, &rec);
 	seglog_destroy(t.sl);
 }

@@ -297,8 +297,8 @@ static void test_story_names_closer_bytes_and_reset(void)
 	                                 "bytes from the client that it never answered (the last of "
 	                                 "them in frame 8).\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "Its kernel acknowledged them (frame 9)"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(s, "RST+ACK with seq 301, the server's next sequence number, "
-	                                 "and ack 1,065"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "carries seq 301, the server's own next sequence number, "
+	                                 "and acknowledges what it had received: a socket"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, "ECONNRESET"));
 	free(s);
 	rbuf_clear(&b);

@@ -6,6 +6,7 @@
 
 #include "cunit_main.h"
 
+#include "classify.h"
 #include "tracker.h"
 #include "zeek_conn.h"
 
@@ -63,8 +64,11 @@ static void send(struct conv *c, int d, uint8_t flags, uint32_t seq, uint32_t ac
 static struct zeek_fields finish(struct conv *c)
 {
 	struct zeek_fields z;
+	struct flow_endpoint client, server;
 
-	zeek_decode(&store, c->f, &z);
+	live_endpoint(&store, c->f, FROM_CLIENT, &client);
+	live_endpoint(&store, c->f, FROM_SERVER, &server);
+	zeek_decode(&store, c->f, &client, &server, &z);
 	flow_store_free(&store, c->f);
 	c->f = NULL;
 	return z;
@@ -296,6 +300,40 @@ static void test_flips(void)
 	CU_ASSERT_STRING_EQUAL(z.conn_state, "SF");
 }
 
+/* Where Zeek and tcpmortem read a connection differently, each keeps its own: a RST after both
+ * FINs leaves Zeek's SF (UpdateClosedState ignores it), while tcpmortem says the connection
+ * ended with the closed socket's reset. */
+static void test_zeek_and_class_differ(void)
+{
+	struct conv c;
+	struct flow view;
+	struct flow_rare rare;
+	struct flow_record rec;
+	struct classify_context ctx = { .capture_end_ns = T0 + 60LL * 1000000000,
+	                                .idle_ns = 5LL * 1000000000,
+	                                .close_wait_ns = 60LL * 1000000000 };
+
+	/* The server closes, the client still sends data then closes, the server's closed socket
+	 * answers with a reset (Linux: data for a closed socket). */
+	conv_start(&c, 40001, 8080);
+	send(&c, C, SYN, 100, 0, 0, 502);
+	send(&c, S, SYN | ACK, 500, 101, 0, 502);
+	send(&c, C, ACK, 101, 501, 0, 502);
+	send(&c, S, FIN, 501, 101, 0, 502);
+	send(&c, C, ACK, 101, 502, 10, 502);
+	send(&c, C, FIN, 111, 502, 0, 502);
+	send(&c, S, RST, 502, 0, 0, 0);
+	flow_decode(&store, c.f, &view, &rare);
+	classify_flow(&view, &ctx, &rec);
+	flow_store_free(&store, c.f);
+	c.f = NULL;
+	CU_ASSERT_STRING_EQUAL(rec.zeek.history, "ShAfDFr");
+	CU_ASSERT_EQUAL(rec.close_class, CLOSE_RST_AFTER_CLOSE);
+	CU_ASSERT_STRING_EQUAL(rec.zeek.conn_state, "SF");
+	CU_ASSERT_NOT_EQUAL(rec.close_class, CLOSE_FIN_GRACEFUL);
+	CU_ASSERT_EQUAL(rec.zeek.orig, FROM_CLIENT);
+}
+
 static int suite_init(void)
 {
 	flow_store_init(&store);
@@ -318,6 +356,7 @@ static CU_TestInfo zeek_tests[] = {
 	{ "scaled letters", test_scaled_letters },
 	{ "content gap", test_gap },
 	{ "flips", test_flips },
+	{ "zeek and class differ", test_zeek_and_class_differ },
 	CU_TEST_INFO_NULL,
 };
 
