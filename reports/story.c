@@ -366,13 +366,14 @@ static void explain_path(struct rbuf *b, const struct flow_record *r, int k)
 	    c, c, p);
 }
 
-static void explain_refused(struct rbuf *b, const struct flow_record *r)
+static void explain_refused(struct rbuf *b, const struct flow_record *r, int k)
 {
 	const struct evidence_frame *syn = ev_find(r, (struct ev_query){ .from = FROM_CLIENT,
 	                                                                 .flags = TCP_SYN });
 	const struct evidence_frame *rst = ev_find(r, (struct ev_query){ .from = FROM_SERVER,
 	                                                                 .flags = TCP_RST });
 
+	(void)k; /* the same for whichever side closed */
 	if (syn && rst)
 		say(b, "The server answered the client's SYN (%f) with a reset %t later (%f): nothing "
 		       "was listening on %e, or a firewall rejected the connection with a reset.\n",
@@ -384,10 +385,11 @@ static void explain_refused(struct rbuf *b, const struct flow_record *r)
 	say(b, "The client's connect() fails with 'connection refused' (ECONNREFUSED).\n");
 }
 
-static void explain_syn(struct rbuf *b, const struct flow_record *r)
+static void explain_syn(struct rbuf *b, const struct flow_record *r, int k)
 {
 	uint64_t n = r->packets[FROM_CLIENT];
 
+	(void)k; /* the same for whichever side closed */
 	if (n > 1)
 		say(b, "The client sent %n SYNs over %t and the server never answered.\n", n,
 		    r->last_ts_ns - r->first_ts_ns);
@@ -452,12 +454,13 @@ static void explain_vanished(struct rbuf *b, const struct flow_record *r, int k)
 	    p, c);
 }
 
-static void explain_fins(struct rbuf *b, const struct flow_record *r)
+static void explain_fins(struct rbuf *b, const struct flow_record *r, int k)
 {
 	const struct evidence_frame *a = ev_find(r, (struct ev_query){ .from = ANY_SIDE,
 	                                                               .flags = TCP_FIN });
 	const struct evidence_frame *o = NULL;
 
+	(void)k; /* the same for whichever side closed */
 	if (!a)
 		return;
 	if (r->close_class == CLOSE_FIN_GRACEFUL && r->closer != CLOSER_BOTH &&
@@ -571,63 +574,61 @@ static void diagnosis_paragraph(void *ctx, const char *text, size_t len)
 	rbuf_putc(b, '\n');
 }
 
+static void explain_open(struct rbuf *b, const struct flow_record *r, int k)
+{
+	(void)r;
+	(void)k;
+	say(b, "No FIN and no reset: the connection was still open, with data flowing, when "
+	       "the capture ended.\n");
+}
+
+static void explain_idle(struct rbuf *b, const struct flow_record *r, int k)
+{
+	(void)r;
+	(void)k;
+	say(b, "No FIN and no reset: the connection was open but idle when the capture "
+	       "ended.\n");
+}
+
+/* Each class's paragraph; k is the side that closed, and a class that is about that side says
+ * nothing when no one side did. */
+struct explainer {
+	void (*explain)(struct rbuf *b, const struct flow_record *r, int k);
+	bool needs_closer;
+	bool path_may_forge; /* a reset the path may have sent in k's name: explain_path() then */
+};
+
+static const struct explainer explainers[] = {
+	[CLOSE_FIN_GRACEFUL] = { explain_fins, false },
+	[CLOSE_FIN_SIMULTANEOUS] = { explain_fins, false },
+	[CLOSE_HALF_CLOSED_AT_END] = { explain_half_closed, true },
+	[CLOSE_RST_UNREAD_DATA] = { explain_unread, true },
+	[CLOSE_RST_ABORT] = { explain_abort, true, true },
+	[CLOSE_RST_AFTER_CLOSE] = { explain_after_close, true },
+	[CLOSE_RST_PEER_RESTARTED] = { explain_restarted, true, true },
+	[CLOSE_RST_REFUSED] = { explain_refused, false },
+	[CLOSE_SYN_UNANSWERED] = { explain_syn, false },
+	[CLOSE_KEEPALIVE_TIMEOUT] = { explain_keepalive, true },
+	[CLOSE_PEER_VANISHED] = { explain_vanished, true },
+	[CLOSE_OPEN_AT_END] = { explain_open, false },
+	[CLOSE_IDLE_AT_END] = { explain_idle, false },
+};
+_Static_assert(sizeof explainers / sizeof explainers[0] == CLOSE_CLASS_COUNT,
+               "a close class has no explanation");
+
 void story_explain(struct rbuf *b, const struct flow_record *r)
 {
 	int k = closer_dir(r);
 
-	switch (r->close_class) {
-	case CLOSE_RST_UNREAD_DATA:
-		if (k != ANY_SIDE)
-			explain_unread(b, r, k);
-		break;
-	case CLOSE_RST_ABORT:
-		if (k != ANY_SIDE && r->reset_origin == RESET_ORIGIN_PATH)
+	if (r->close_class < CLOSE_CLASS_COUNT) {
+		const struct explainer *e = &explainers[r->close_class];
+
+		if (e->needs_closer && k == ANY_SIDE)
+			e = NULL; /* no one side closed: nothing to say about it */
+		if (e && e->path_may_forge && r->reset_origin == RESET_ORIGIN_PATH)
 			explain_path(b, r, k);
-		else if (k != ANY_SIDE)
-			explain_abort(b, r, k);
-		break;
-	case CLOSE_RST_AFTER_CLOSE:
-		if (k != ANY_SIDE)
-			explain_after_close(b, r, k);
-		break;
-	case CLOSE_RST_PEER_RESTARTED:
-		if (k != ANY_SIDE && r->reset_origin == RESET_ORIGIN_PATH)
-			explain_path(b, r, k);
-		else if (k != ANY_SIDE)
-			explain_restarted(b, r, k);
-		break;
-	case CLOSE_RST_REFUSED:
-		explain_refused(b, r);
-		break;
-	case CLOSE_SYN_UNANSWERED:
-		explain_syn(b, r);
-		break;
-	case CLOSE_KEEPALIVE_TIMEOUT:
-		if (k != ANY_SIDE)
-			explain_keepalive(b, r, k);
-		break;
-	case CLOSE_PEER_VANISHED:
-		if (k != ANY_SIDE)
-			explain_vanished(b, r, k);
-		break;
-	case CLOSE_FIN_GRACEFUL:
-	case CLOSE_FIN_SIMULTANEOUS:
-		explain_fins(b, r);
-		break;
-	case CLOSE_HALF_CLOSED_AT_END:
-		if (k != ANY_SIDE)
-			explain_half_closed(b, r, k);
-		break;
-	case CLOSE_OPEN_AT_END:
-		say(b, "No FIN and no reset: the connection was still open, with data flowing, when "
-		       "the capture ended.\n");
-		break;
-	case CLOSE_IDLE_AT_END:
-		say(b, "No FIN and no reset: the connection was open but idle when the capture "
-		       "ended.\n");
-		break;
-	case CLOSE_CLASS_COUNT:
-		break;
+		else if (e)
+			e->explain(b, r, k);
 	}
 	for (unsigned i = 0; i < r->n_alternatives && i < FLOW_ALTERNATIVES_MAX; i++)
 		say(b, "The packets also allow %s: %s.\n", close_class_name(r->alternatives[i].cls),

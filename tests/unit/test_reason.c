@@ -51,6 +51,13 @@ static const char *D(const struct flow_reason *r, unsigned i)
 	return ref_duration(r->args[i].v.ns, dur_text[i], sizeof dur_text[i]);
 }
 
+/* The old code's "; <cause>" after a sentence of n bytes, when the sentence fitted. */
+static void append_cause(char *buf, size_t size, int n, const char *cause)
+{
+	if (n > 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, "; %s", cause);
+}
+
 /* Writes what the classifier wrote for r into buf (FLOW_REASON_MAX bytes); false when the id has
  * no reference here (a new template needs one). */
 static bool reference(const struct flow_reason *r, char *buf)
@@ -96,24 +103,21 @@ static bool reference(const struct flow_reason *r, char *buf)
 		             "retransmissions over %s): a firewall or NAT in the path most likely "
 		             "forgot the idle connection and drops it",
 		             D(r, 0), S(r, 1), U(r, 2), D(r, 3));
-		if (n > 0 && (size_t)n < size)
-			snprintf(buf + n, size - (size_t)n, "; %s", S(r, 4));
+		append_cause(buf, size, n, S(r, 4));
 		return true;
 	case REASON_VANISHED_HEARTBEAT:
 		n = snprintf(buf, size,
 		             "the %s stopped answering the %s's heartbeats: %u segments (%u "
 		             "retransmissions) over %s went unanswered, nothing came back for %s",
 		             S(r, 0), S(r, 1), U(r, 2), U(r, 3), D(r, 4), D(r, 5));
-		if (n > 0 && (size_t)n < size)
-			snprintf(buf + n, size - (size_t)n, "; %s", S(r, 6));
+		append_cause(buf, size, n, S(r, 6));
 		return true;
 	case REASON_VANISHED:
 		n = snprintf(buf, size,
 		             "the %s vanished (power, cable, route or firewall): the %s's %u segments "
 		             "(%u retransmissions) over %s went unanswered, nothing came back for %s",
 		             S(r, 0), S(r, 1), U(r, 2), U(r, 3), D(r, 4), D(r, 5));
-		if (n > 0 && (size_t)n < size)
-			snprintf(buf + n, size - (size_t)n, "; %s", S(r, 6));
+		append_cause(buf, size, n, S(r, 6));
 		return true;
 	case REASON_PATH_RESET_IDLE_TTL:
 	case REASON_PATH_RESET_TTL:
