@@ -201,6 +201,15 @@ struct flow_diagnosis {
 	struct stack_guess stack[2];
 };
 
+/* The outer layers (tunnels, MPLS labels, PPPoE) a flow's first segment came through, innermost
+ * first, as text: "vxlan vni 42", "ipv4 192.0.2.1>192.0.2.2", "gre key 7", "mpls label 16". One
+ * description is shared by every flow with the same stack and lives as long as the run. */
+#define FLOW_ENCAP_MAX 8
+struct flow_encap {
+	unsigned n;
+	const char *layer[FLOW_ENCAP_MAX];
+};
+
 /* What Zeek's conn.log says of the connection (analyzer/zeek_conn.h: Zeek's own semantics,
  * computed from the packets, not from the close class). */
 #define ZEEK_HISTORY_MAX 24
@@ -220,6 +229,7 @@ struct zeek_fields {
 struct flow_record {
 	uint64_t id;                /* 1-based, in order of first packet */
 	const char *capture;        /* file holding the flow's first packet */
+	const struct flow_encap *encap; /* NULL: the flow was in no tunnel */
 	struct flow_endpoint client;
 	struct flow_endpoint server;
 	bool roles_inferred;        /* no SYN seen: client/server guessed from ports */

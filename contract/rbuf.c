@@ -7,6 +7,8 @@
 
 #include "rbuf.h"
 
+#include "flow_record.h"
+
 bool rbuf_grow(struct rbuf *b, size_t extra)
 {
 	size_t need = b->len + extra;
@@ -293,5 +295,23 @@ void rbuf_utf8(struct rbuf *b, const char *s, size_t n)
 			b->len += 3;
 			i += skip;
 		}
+	}
+}
+
+void put_modifier_list(struct rbuf *b, uint32_t modifiers, const char *sep, const char *quote)
+{
+	bool first = true;
+
+	for (unsigned bit = 0; modifiers != 0 && bit < MOD_COUNT_BITS; bit++) {
+		const char *name = (modifiers & (1u << bit)) ? flow_modifier_name(1u << bit) : NULL;
+
+		if (name == NULL)
+			continue;
+		if (!first)
+			rbuf_puts(b, sep);
+		rbuf_puts(b, quote);
+		rbuf_puts(b, name);
+		rbuf_puts(b, quote);
+		first = false;
 	}
 }

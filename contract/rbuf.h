@@ -99,6 +99,10 @@ size_t ascii_prefix(const char *s, size_t n);
 /* Appends s (n bytes) as valid UTF-8: every ill-formed part becomes U+FFFD (see utf8_scan). */
 void rbuf_utf8(struct rbuf *b, const char *s, size_t n);
 
+/* The names of `modifiers` (enum flow_modifier bits) in bit order, `sep`-separated, each between
+ * two `quote`s ("" for none): the one loop every format joins them with. */
+void put_modifier_list(struct rbuf *b, uint32_t modifiers, const char *sep, const char *quote);
+
 /* Writes v in decimal ending at `end` (no NUL); returns where the digits start. At most 20
  * bytes before `end` are written. */
 char *u64_digits(uint64_t v, char *end);

@@ -24,6 +24,7 @@
  *   options (at most 40 bytes, each step advances).
  */
 #include "dissect.h"
+#include "dissect_impl.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -49,15 +50,12 @@
  * DLT_PPP_BSDOS on NetBSD/FreeBSD; the local DLT_RAW macro is the right one of the two. */
 #define LINKTYPE_RAW_FILE 101
 
-#define ETHERTYPE_IPV4 0x0800
-#define ETHERTYPE_IPV6 0x86dd
 #define ETHERTYPE_VLAN 0x8100   /* IEEE 802.1Q customer tag */
 #define ETHERTYPE_QINQ 0x88a8   /* IEEE 802.1ad service tag */
 #define ETHERTYPE_QINQ_OLD 0x9100 /* pre-802.1ad vendor QinQ tag */
 #define ETHERTYPE_MIN 0x0600    /* below: an IEEE 802.3 length field, LLC follows */
 #define MAX_VLAN_TAGS 8
 
-#define ETH_HDR_LEN 14
 #define VLAN_TAG_LEN 4
 #define SLL_HDR_LEN 16
 #define SLL2_HDR_LEN 20
@@ -79,7 +77,6 @@
 #define MAX_IPV6_EXT 16
 
 #define IPPROTO_NUM_HOPOPTS 0
-#define IPPROTO_NUM_TCP 6
 #define IPPROTO_NUM_ROUTING 43
 #define IPPROTO_NUM_FRAGMENT 44
 #define IPPROTO_NUM_ESP 50
@@ -102,73 +99,6 @@
 #define TCPOLEN_SACK_BLOCK 8
 #define TCPOLEN_SACK_MAX_BLOCKS 4
 #define TCPOLEN_TIMESTAMP 10
-
-/* ---- bounds-checked big-endian readers ------------------------------------------------------ */
-
-/* True when [off, off + n) lies inside a buffer of `len` bytes. Written with a subtraction so no
- * sum can wrap. */
-static bool span_ok(size_t len, size_t off, size_t n)
-{
-	return off <= len && n <= len - off;
-}
-
-static bool rd_u8(const uint8_t *buf, size_t len, size_t off, uint8_t *out)
-{
-	if (!span_ok(len, off, 1))
-		return false;
-	*out = buf[off];
-	return true;
-}
-
-static bool rd_be16(const uint8_t *buf, size_t len, size_t off, uint16_t *out)
-{
-	if (!span_ok(len, off, 2))
-		return false;
-	*out = (uint16_t)((unsigned)buf[off] << 8 | buf[off + 1]);
-	return true;
-}
-
-static bool rd_be32(const uint8_t *buf, size_t len, size_t off, uint32_t *out)
-{
-	if (!span_ok(len, off, 4))
-		return false;
-	*out = (uint32_t)buf[off] << 24 | (uint32_t)buf[off + 1] << 16 |
-	       (uint32_t)buf[off + 2] << 8 | (uint32_t)buf[off + 3];
-	return true;
-}
-
-/* Little-endian: only for DLT_NULL, whose header is in the capturing machine's byte order. */
-static bool rd_le32(const uint8_t *buf, size_t len, size_t off, uint32_t *out)
-{
-	if (!span_ok(len, off, 4))
-		return false;
-	*out = (uint32_t)buf[off + 3] << 24 | (uint32_t)buf[off + 2] << 16 |
-	       (uint32_t)buf[off + 1] << 8 | (uint32_t)buf[off];
-	return true;
-}
-
-/* Unchecked big-endian reads, only inside a span already checked with span_ok(). memcpy and
- * ntohs/ntohl compile to one load and one byte swap. */
-static inline uint16_t get_be16(const uint8_t *buf, size_t off)
-{
-	uint16_t v;
-
-	memcpy(&v, buf + off, sizeof v);
-	return ntohs(v);
-}
-
-static inline uint32_t get_be32(const uint8_t *buf, size_t off)
-{
-	uint32_t v;
-
-	memcpy(&v, buf + off, sizeof v);
-	return ntohl(v);
-}
-
-static size_t min_size(size_t a, size_t b)
-{
-	return a < b ? a : b;
-}
 
 /* ---- TCP (RFC 9293 §3.1, options RFC 7323 §2.2/§3.2, RFC 2018 §3) --------------------------- */
 
@@ -311,8 +241,9 @@ static enum dissect_result dissect_tcp(const uint8_t *buf, size_t lim, size_t of
 /* ---- IPv4 (RFC 791 §3.1) -------------------------------------------------------------------- */
 
 static enum dissect_result dissect_ipv4(const uint8_t *buf, size_t len, size_t off,
-                                        struct tcp_segment *seg)
+                                        struct walk *w)
 {
+	struct tcp_segment *seg = w->seg;
 	uint8_t vihl, ttl, proto;
 	uint16_t total, id, frag;
 	size_t ihl, avail;
@@ -344,8 +275,9 @@ static enum dissect_result dissect_ipv4(const uint8_t *buf, size_t len, size_t o
 	 * Fragment Offset is only part of a datagram. DF and the reserved bit do not matter. */
 	if ((frag & IPV4_FLAG_MF) != 0 || (frag & IPV4_FRAG_OFFSET_MASK) != 0)
 		return DISSECT_FRAGMENT;
-	if (proto != IPPROTO_NUM_TCP)
-		return DISSECT_NOT_TCP;
+	if (__builtin_expect(proto != IPPROTO_NUM_TCP, 0)) /* UDP, GRE, IPIP: maybe a tunnel (encap.c) */
+		return encap_ip_payload(buf, off + min_size(total, avail), off + ihl, total - ihl,
+		                        proto, 4, w);
 
 	seg->src.family = 4;
 	seg->dst.family = 4;
@@ -362,8 +294,9 @@ static enum dissect_result dissect_ipv4(const uint8_t *buf, size_t len, size_t o
 /* Walks the extension header chain to TCP. RFC 8200 §4: every header the walk skips starts with
  * Next Header and a length byte; Hop-by-Hop Options may only come first (§4.1). */
 static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t off,
-                                        struct tcp_segment *seg)
+                                        struct walk *w)
 {
+	struct tcp_segment *seg = w->seg;
 	uint8_t vtc, nh, hlim;
 	uint16_t plen;
 	size_t declared, lim, pos;
@@ -443,8 +376,9 @@ static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t o
 			continue;
 		case IPPROTO_NUM_ESP:   /* encrypted: what follows cannot be read */
 		case IPPROTO_NUM_NONE:  /* nothing follows */
-		default:                /* UDP, ICMPv6, ...: simply not TCP */
 			return DISSECT_NOT_TCP;
+		default:                /* UDP, GRE, 4in6, 6in6 may carry a tunnel (encap.c) */
+			return encap_ip_payload(buf, lim, pos, declared - used, nh, 6, w);
 		}
 	}
 	return DISSECT_MALFORMED; /* a chain longer than any real stack sends */
@@ -454,8 +388,8 @@ static enum dissect_result dissect_ipv6(const uint8_t *buf, size_t len, size_t o
 
 /* The IP header starts at `off`. `want` is the version the link layer announced (4 or 6), or 0
  * when the version nibble decides (raw IP). */
-static enum dissect_result dissect_ip(const uint8_t *buf, size_t len, size_t off, unsigned want,
-                                      struct tcp_segment *seg)
+enum dissect_result dissect_ip(const uint8_t *buf, size_t len, size_t off, unsigned want,
+                               struct walk *w)
 {
 	uint8_t first = 0;
 	unsigned version;
@@ -466,23 +400,23 @@ static enum dissect_result dissect_ip(const uint8_t *buf, size_t len, size_t off
 	if (want != 0 && version != want)
 		return DISSECT_MALFORMED;
 	if (version == 4)
-		return dissect_ipv4(buf, len, off, seg);
+		return dissect_ipv4(buf, len, off, w);
 	if (version == 6)
-		return dissect_ipv6(buf, len, off, seg);
+		return dissect_ipv6(buf, len, off, w);
 	return DISSECT_MALFORMED;
 }
 
 /* `type` is an EtherType found at off - 2; walks any stack of 802.1Q / 802.1ad / 0x9100 tags
  * (each: 2 bytes TCI, 2 bytes next EtherType) to the IP header. */
-static enum dissect_result dissect_ethertype(const uint8_t *buf, size_t len, size_t off,
-                                             uint16_t type, struct tcp_segment *seg)
+enum dissect_result dissect_ethertype(const uint8_t *buf, size_t len, size_t off, uint16_t type,
+                                      struct walk *w)
 {
 	for (unsigned tags = 0;; tags++) {
 		switch (type) {
 		case ETHERTYPE_IPV4:
-			return dissect_ip(buf, len, off, 4, seg);
+			return dissect_ip(buf, len, off, 4, w);
 		case ETHERTYPE_IPV6:
-			return dissect_ip(buf, len, off, 6, seg);
+			return dissect_ip(buf, len, off, 6, w);
 		case ETHERTYPE_VLAN:
 		case ETHERTYPE_QINQ:
 		case ETHERTYPE_QINQ_OLD:
@@ -492,62 +426,67 @@ static enum dissect_result dissect_ethertype(const uint8_t *buf, size_t len, siz
 				return DISSECT_TRUNCATED;
 			off += VLAN_TAG_LEN;
 			break;
-		default:
-			return DISSECT_NOT_IP; /* ARP, LLDP, an 802.3 length inside a tag, ... */
+		default: /* MPLS, PPPoE (encap.c); ARP, LLDP, an 802.3 length inside a tag, ... */
+			return encap_ethertype(buf, len, off, type, w);
 		}
 	}
 }
 
 /* ---- link layers ---------------------------------------------------------------------------- */
 
-static enum dissect_result link_ethernet(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+enum dissect_result dissect_ethernet(const uint8_t *buf, size_t len, size_t off, struct walk *w)
 {
 	uint16_t type = 0;
 
-	if (!rd_be16(buf, len, 12, &type))
+	if (!rd_be16(buf, len, off + 12, &type))
 		return DISSECT_TRUNCATED;
 	/* IEEE 802.3 §3.2.6: values below 0x0600 are a length, and an LLC header follows. */
 	if (type < ETHERTYPE_MIN)
 		return DISSECT_NOT_IP;
-	return dissect_ethertype(buf, len, ETH_HDR_LEN, type, seg);
+	return dissect_ethertype(buf, len, off + ETH_HDR_LEN, type, w);
+}
+
+static enum dissect_result link_ethernet(const uint8_t *buf, size_t len, struct walk *w)
+{
+	return dissect_ethernet(buf, len, 0, w);
 }
 
 /* Linux cooked v1: packet type, ARPHRD, address length, 8 address bytes, protocol. The protocol is
  * an EtherType, or a small Linux ETH_P_* value (802.2, 802.3, CAN, ...) that is not IP. libpcap
  * puts a stripped VLAN tag back right before the protocol's payload, so tags are walked too. */
-static enum dissect_result link_sll(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+static enum dissect_result link_sll(const uint8_t *buf, size_t len, struct walk *w)
 {
 	uint16_t proto = 0;
 
 	if (!span_ok(len, 0, SLL_HDR_LEN) || !rd_be16(buf, len, 14, &proto))
 		return DISSECT_TRUNCATED;
-	return dissect_ethertype(buf, len, SLL_HDR_LEN, proto, seg);
+	return dissect_ethertype(buf, len, SLL_HDR_LEN, proto, w);
 }
 
 /* Linux cooked v2: protocol, reserved, interface index, ARPHRD, packet type, address length,
  * 8 address bytes. */
-static enum dissect_result link_sll2(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+static enum dissect_result link_sll2(const uint8_t *buf, size_t len, struct walk *w)
 {
 	uint16_t proto = 0;
 
 	if (!span_ok(len, 0, SLL2_HDR_LEN) || !rd_be16(buf, len, 0, &proto))
 		return DISSECT_TRUNCATED;
-	return dissect_ethertype(buf, len, SLL2_HDR_LEN, proto, seg);
+	return dissect_ethertype(buf, len, SLL2_HDR_LEN, proto, w);
 }
 
-static enum dissect_result link_raw(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+static enum dissect_result link_raw(const uint8_t *buf, size_t len, struct walk *w)
 {
-	return dissect_ip(buf, len, 0, 0, seg);
+	return dissect_ip(buf, len, 0, 0, w);
 }
 
-static enum dissect_result link_ipv4(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+static enum dissect_result link_ipv4(const uint8_t *buf, size_t len, struct walk *w)
 {
-	return dissect_ip(buf, len, 0, 4, seg);
+	return dissect_ip(buf, len, 0, 4, w);
 }
 
-static enum dissect_result link_ipv6(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+static enum dissect_result link_ipv6(const uint8_t *buf, size_t len, struct walk *w)
 {
-	return dissect_ip(buf, len, 0, 6, seg);
+	return dissect_ip(buf, len, 0, 6, w);
 }
 
 /* The IP version a BSD address family announces, 0 when it is not IP. */
@@ -567,7 +506,7 @@ static unsigned bsd_af_version(uint32_t af)
 
 /* DLT_NULL: a 4-byte AF_ value in the byte order of the machine that captured, which the reader
  * cannot know, so both orders are tried (the values cannot collide). */
-static enum dissect_result link_null(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+static enum dissect_result link_null(const uint8_t *buf, size_t len, struct walk *w)
 {
 	uint32_t af_be = 0, af_le = 0;
 	unsigned version;
@@ -579,11 +518,11 @@ static enum dissect_result link_null(const uint8_t *buf, size_t len, struct tcp_
 		version = bsd_af_version(af_le);
 	if (version == 0)
 		return DISSECT_NOT_IP;
-	return dissect_ip(buf, len, NULL_HDR_LEN, version, seg);
+	return dissect_ip(buf, len, NULL_HDR_LEN, version, w);
 }
 
 /* DLT_LOOP: as DLT_NULL, but the AF_ value is in network byte order. */
-static enum dissect_result link_loop(const uint8_t *buf, size_t len, struct tcp_segment *seg)
+static enum dissect_result link_loop(const uint8_t *buf, size_t len, struct walk *w)
 {
 	uint32_t af = 0;
 	unsigned version;
@@ -593,13 +532,13 @@ static enum dissect_result link_loop(const uint8_t *buf, size_t len, struct tcp_
 	version = bsd_af_version(af);
 	if (version == 0)
 		return DISSECT_NOT_IP;
-	return dissect_ip(buf, len, NULL_HDR_LEN, version, seg);
+	return dissect_ip(buf, len, NULL_HDR_LEN, version, w);
 }
 
 struct link_type {
 	int dlt;
 	const char *name;
-	enum dissect_result (*dissect)(const uint8_t *buf, size_t len, struct tcp_segment *seg);
+	enum dissect_result (*dissect)(const uint8_t *buf, size_t len, struct walk *w);
 };
 
 static const struct link_type link_types[] = {
@@ -612,6 +551,7 @@ static const struct link_type link_types[] = {
 	{ DLT_IPV6, "raw IPv6", link_ipv6 },
 	{ DLT_NULL, "BSD loopback", link_null },
 	{ DLT_LOOP, "OpenBSD loopback", link_loop },
+	{ DLT_NFLOG, "Linux NFLOG", link_nflog },
 };
 
 static const struct link_type *link_lookup(int dlt)
@@ -625,17 +565,26 @@ static const struct link_type *link_lookup(int dlt)
 
 /* ---- API ------------------------------------------------------------------------------------ */
 
-enum dissect_result dissect_frame(int dlt, const uint8_t *frame, uint32_t caplen,
-                                  struct tcp_segment *seg)
+enum dissect_result dissect_frame_encap(int dlt, const uint8_t *frame, uint32_t caplen,
+                                        struct tcp_segment *seg, struct encap_stack *encap)
 {
 	const struct link_type *link = link_lookup(dlt);
+	struct encap_stack scratch; /* only its count is touched unless a tunnel comes */
+	struct walk w = { seg, encap != NULL ? encap : &scratch };
 
+	w.stack->n = 0;
 	if (link == NULL)
 		return DISSECT_UNSUPPORTED_LINK;
 	*seg = (struct tcp_segment){ 0 };
 	if (frame == NULL)
 		caplen = 0; /* nothing to read; every reader refuses */
-	return link->dissect(frame, caplen, seg);
+	return link->dissect(frame, caplen, &w);
+}
+
+enum dissect_result dissect_frame(int dlt, const uint8_t *frame, uint32_t caplen,
+                                  struct tcp_segment *seg)
+{
+	return dissect_frame_encap(dlt, frame, caplen, seg, NULL);
 }
 
 bool dissect_link_supported(int dlt)
@@ -658,6 +607,8 @@ static const char *const result_names[] = {
 	[DISSECT_TRUNCATED] = "truncated",
 	[DISSECT_MALFORMED] = "malformed",
 	[DISSECT_UNSUPPORTED_LINK] = "unsupported_link",
+	[DISSECT_BAD_ENCAP] = "bad_encapsulation",
+	[DISSECT_ENCAP_TOO_DEEP] = "encapsulation_too_deep",
 };
 _Static_assert(sizeof result_names / sizeof result_names[0] == DISSECT_RESULT_COUNT,
                "one name per dissect_result");

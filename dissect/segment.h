@@ -72,6 +72,14 @@ struct tcp_segment {
 	uint16_t ip_id;           /* IPv4 identification; 0 for IPv6 */
 	uint8_t options;          /* enum tcp_option_bit, for the options fully captured */
 	uint8_t options_len;      /* bytes of TCP options in the header (0..40) */
+	/* The tunnel the segment came through, part of the flow key so that tenants reusing the
+	 * same addresses stay apart: the enum encap_kind (dissect.h) of the innermost tunnel (0: none;
+	 * MPLS labels and VLAN tags do not count: they change hop by hop or one way only) and what
+	 * separates tenants in it: VXLAN/Geneve VNI, GRE key, ERSPAN session, PPPoE session; 0 where
+	 * the tunnel has none (IP-in-IP, Teredo, AYIYA) or it differs by direction (the GTP-U TEID,
+	 * chosen by each receiving end, 3GPP TS 29.281 §5.1). */
+	uint8_t tunnel;
+	uint32_t tunnel_id;
 	uint32_t option_order;    /* enum tcp_option_code per option, in order, 4 bits each */
 	uint16_t mss;
 	uint8_t wscale;           /* as sent; RFC 7323 §2.3 caps its use at 14, the analyzer clamps */

@@ -48,6 +48,8 @@ static const char *const columns[] = {
 	"diagnosis_stack_server",
 	/* What Zeek's conn.log says (flow_record.h struct zeek_fields). */
 	"zeek_uid", "zeek_orig", "zeek_conn_state", "zeek_history", "zeek_missed_bytes",
+	/* The outer layers (tunnels, labels) the flow came through, innermost first, ';'-joined. */
+	"encapsulation",
 };
 
 /* --- fields: each but the row's first starts with the separator ------------------------------ */
@@ -260,7 +262,6 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	char reason[FLOW_REASON_MAX];
 	char tmp[20];
 	char *p = u64_digits(f->id, tmp + sizeof tmp);
-	bool first;
 
 	rbuf_clear(row);
 	put_plain(row, true, p, (size_t)(tmp + sizeof tmp - p));
@@ -312,17 +313,7 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	put_u64(row, f->keepalive_probes);
 
 	RBUF_LIT(row, ",\"");
-	first = true;
-	for (unsigned bit = 0; bit < MOD_COUNT_BITS; bit++) {
-		const char *name = (f->modifiers & (1u << bit)) ? flow_modifier_name(1u << bit) : NULL;
-
-		if (name == NULL)
-			continue;
-		if (!first)
-			rbuf_putc(row, ';');
-		rbuf_puts(row, name);
-		first = false;
-	}
+	put_modifier_list(row, f->modifiers, ";", "");
 	rbuf_putc(row, '"');
 	diagnosis_fields(cw, &f->diagnosis);
 	put_str(row, f->zeek.uid[0] ? f->zeek.uid : NULL);
@@ -330,6 +321,15 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	put_str(row, f->zeek.conn_state);
 	put_name(row, f->zeek.history);
 	put_u64(row, f->zeek.missed_bytes);
+
+	/* The outer layers, innermost first: our own texts (letters, digits, . : > and spaces). */
+	RBUF_LIT(row, ",\"");
+	for (unsigned i = 0; f->encap != NULL && i < f->encap->n; i++) {
+		if (i != 0)
+			rbuf_putc(row, ';');
+		rbuf_puts(row, f->encap->layer[i]);
+	}
+	rbuf_putc(row, '"');
 	return write_row(cw);
 }
 
@@ -339,30 +339,14 @@ static int csv_end(struct writer *w, const struct run_summary *summary)
 	return fflush(w->out) == 0 ? 0 : -1;
 }
 
-static void csv_destroy(struct writer *w)
+static void csv_release(struct writer *w)
 {
 	struct csv_writer *cw = (struct csv_writer *)w;
 
 	rbuf_free(&cw->row);
 	rbuf_free(&cw->tmp);
-	free(cw);
 }
 
-static const struct writer_ops csv_ops = {
-	.begin = csv_begin,
-	.flow = csv_flow,
-	.end = csv_end,
-	.destroy = csv_destroy,
-};
-
-struct writer *report_csv_create(FILE *out, const struct writer_options *opt)
-{
-	(void)opt; /* nothing to present differently */
-	struct csv_writer *cw = calloc(1, sizeof *cw);
-
-	if (cw == NULL)
-		return NULL;
-	cw->base.ops = &csv_ops;
-	cw->base.out = out;
-	return &cw->base;
-}
+/* Nothing to present differently: no init. */
+const struct writer_ops report_csv_ops = { .size = sizeof(struct csv_writer), .begin = csv_begin,
+	.flow = csv_flow, .end = csv_end, .release = csv_release };

@@ -8,6 +8,9 @@
  * noteworthy connection (or of the --flow selection), and the capture files with what was
  * skipped. The table sorts on a header click, or from the address: report.html#sort=bytes-desc.
  *
+ * The sections and the stories are the readable reports' skeleton (outline.h); this file is the
+ * HTML markup, the page around them (head, cards, chart, footer) and the table of connections.
+ *
  * Written at the end (the summary comes first), from bounded state: at most ROWS_MAX table rows
  * (when full, a noteworthy connection takes the place of an orderly one) and STORIES_MAX stories,
  * rendered as the connection finishes (its record and segments are gone afterwards) and kept
@@ -19,9 +22,9 @@
 
 #include "digest.h"
 #include "ladder.h"
+#include "outline.h"
 #include "rbuf.h"
 #include "rtext.h"
-#include "story.h"
 #include "writer_impl.h"
 
 #define ROWS_MAX 5000
@@ -44,9 +47,7 @@ struct html_story {
 };
 
 struct html_writer {
-	struct writer base;
-	struct writer_options opt;
-	struct digest digest;
+	struct readable r;     /* the page is built in r.out at the end */
 	struct html_row *rows;
 	size_t n_rows, rows_cap;
 	size_t replace_from;   /* where to look for an orderly row to replace */
@@ -55,10 +56,13 @@ struct html_writer {
 	unsigned n_stories;
 	uint64_t story_candidates;
 	bool any_selected;
-	struct rbuf out;
-	struct rbuf scratch;
 	bool failed;
 };
+
+static struct html_writer *writer_of(struct markup *m)
+{
+	return (struct html_writer *)(void *)((char *)m - offsetof(struct html_writer, r.m));
+}
 
 /* --- pieces ----------------------------------------------------------------------------------- */
 
@@ -123,106 +127,7 @@ static void num_cell(struct rbuf *b, uint64_t v)
 	RBUF_LIT(b, "</td>");
 }
 
-static void pct(struct rbuf *b, uint64_t count, uint64_t of)
-{
-	char t[16];
-
-	if (of == 0)
-		snprintf(t, sizeof t, "-");
-	else
-		snprintf(t, sizeof t, "%.1f%%", 100.0 * (double)count / (double)of);
-	rbuf_puts(b, t);
-}
-
 /* --- per flow ---------------------------------------------------------------------------------- */
-
-static void render_story(struct rbuf *b, struct rbuf *s, const struct flow_record *r)
-{
-	char reason[FLOW_REASON_MAX];
-	size_t reason_len;
-	RBUF_LIT(b, "<article class=\"story\" id=\"flow-");
-	rbuf_u64(b, r->id);
-	RBUF_LIT(b, "\"><h3>#");
-	rbuf_u64(b, r->id);
-	RBUF_LIT(b, " <span class=\"mono\">");
-	put_endpoint(b, &r->client);
-	RBUF_LIT(b, " \xe2\x86\x92 ");
-	put_endpoint(b, &r->server);
-	RBUF_LIT(b, "</span> ");
-	badge(b, r->close_class);
-	RBUF_LIT(b, "</h3>\n<p class=\"muted\">");
-	rbuf_clear(s);
-	story_verdict(s, r);
-	put_xml(b, s->data, s->len);
-	RBUF_LIT(b, " \xc2\xb7 ");
-	put_utc(b, r->first_ts_ns, r->ts_nano);
-	RBUF_LIT(b, " UTC \xc2\xb7 lasted ");
-	put_duration(b, r->last_ts_ns - r->first_ts_ns);
-	if (r->capture) {
-		RBUF_LIT(b, " \xc2\xb7 ");
-		put_xml_str(b, r->capture);
-	}
-	RBUF_LIT(b, "</p>\n<dl><dt>Handshake</dt><dd>");
-	rbuf_clear(s);
-	story_handshake(s, r);
-	put_xml(b, s->data, s->len);
-	RBUF_LIT(b, "</dd><dt>Volume</dt><dd>");
-	rbuf_clear(s);
-	story_volume(s, r, "\xe2\x86\x92");
-	for (size_t i = 0, start = 0; i < s->len; i++) {
-		if (s->data[i] != '\n')
-			continue;
-		if (start)
-			RBUF_LIT(b, "<br>");
-		put_xml(b, s->data + start, i - start);
-		start = i + 1;
-	}
-	RBUF_LIT(b, "</dd><dt>Final state</dt><dd>client ");
-	rbuf_puts(b, tcp_state_name(r->state[FROM_CLIENT]));
-	RBUF_LIT(b, ", server ");
-	rbuf_puts(b, tcp_state_name(r->state[FROM_SERVER]));
-	RBUF_LIT(b, "</dd>");
-	if (r->modifiers) {
-		RBUF_LIT(b, "<dt>Modifiers</dt><dd>");
-		for (unsigned bit = 0, n = 0; bit < MOD_COUNT_BITS; bit++) {
-			if (!(r->modifiers & (1u << bit)))
-				continue;
-			if (n++)
-				RBUF_LIT(b, ", ");
-			rbuf_puts(b, flow_modifier_name(1u << bit));
-		}
-		RBUF_LIT(b, "</dd>");
-	}
-	RBUF_LIT(b, "</dl>\n");
-	if (r->segments && r->segments->n) {
-		RBUF_LIT(b, "<div class=\"ladder-wrap\">");
-		ladder_svg(b, r, false, 0);
-		RBUF_LIT(b, "</div>\n");
-	} else {
-		RBUF_LIT(b, "<p class=\"muted\">No ladder diagram: the segments of this connection did "
-		            "not fit the memory kept for diagrams. <code>tcpmortem --flow ");
-		rbuf_u64(b, r->id);
-		RBUF_LIT(b, "</code> draws it.</p>\n");
-	}
-	RBUF_LIT(b, "<h4>What happened</h4>\n");
-	rbuf_clear(s);
-	story_explain(s, r);
-	for (size_t i = 0, start = 0; i < s->len; i++) {
-		if (s->data[i] != '\n')
-			continue;
-		RBUF_LIT(b, "<p>");
-		put_xml(b, s->data + start, i - start);
-		RBUF_LIT(b, "</p>\n");
-		start = i + 1;
-	}
-	reason_len = flow_reason_format(&r->reason, reason, sizeof reason);
-	if (reason_len != 0) {
-		RBUF_LIT(b, "<p class=\"muted\">Classifier: ");
-		put_xml(b, reason, reason_len);
-		RBUF_LIT(b, "</p>\n");
-	}
-	RBUF_LIT(b, "</article>\n");
-}
 
 /* Keeps the story of `r` if it is among the STORIES_MAX lowest ids. Returns whether it was. */
 static bool keep_story(struct html_writer *hw, const struct flow_record *r)
@@ -245,7 +150,8 @@ static bool keep_story(struct html_writer *hw, const struct flow_record *r)
 	}
 	slot->id = r->id;
 	rbuf_clear(&slot->html);
-	render_story(&slot->html, &hw->scratch, r);
+	hw->r.m.b = &slot->html;
+	outline_story(&hw->r.m, r);
 	if (slot->html.failed)
 		hw->failed = true;
 	return true;
@@ -311,7 +217,7 @@ static int html_flow(struct writer *w, const struct flow_record *f)
 		row->has_story = story;
 		row->reason = f->reason;
 	}
-	if (digest_add(&hw->digest, f) != 0)
+	if (digest_add(&hw->r.digest, f) != 0)
 		return -1;
 	if (hw->failed) {
 		errno = ENOMEM;
@@ -413,8 +319,9 @@ static void card(struct rbuf *b, uint64_t value, const char *label, bool alert)
 }
 
 /* Horizontal bars, one per class that occurred, coloured by family. */
-static void chart(struct rbuf *b, const uint64_t totals[CLOSE_CLASS_COUNT], uint64_t all)
+static void html_chart(struct markup *m, const uint64_t totals[CLOSE_CLASS_COUNT], uint64_t all)
 {
+	struct rbuf *b = m->b;
 	const int label_w = 150, bar_w = 250, row_h = 26, width = 500;
 	uint64_t max = 0;
 	int rows = 0, y;
@@ -457,51 +364,11 @@ static void chart(struct rbuf *b, const uint64_t totals[CLOSE_CLASS_COUNT], uint
 		rbuf_puts(b, t);
 		put_grouped(b, totals[k]);
 		RBUF_LIT(b, " (");
-		pct(b, totals[k], all);
+		put_share(b, totals[k], all);
 		RBUF_LIT(b, ")</text>");
 		y += row_h;
 	}
 	RBUF_LIT(b, "</svg>");
-}
-
-static void class_table(struct rbuf *b, const struct run_summary *s,
-                        const uint64_t totals[CLOSE_CLASS_COUNT], uint64_t all)
-{
-	static const enum closer_side order[] = { CLOSER_CLIENT, CLOSER_SERVER, CLOSER_BOTH,
-						  CLOSER_NONE };
-	uint64_t closers[CLOSER_COUNT] = { 0 };
-
-	for (unsigned k = 0; k < CLOSE_CLASS_COUNT; k++)
-		for (unsigned c = 0; c < CLOSER_COUNT; c++)
-			closers[c] += s->by_class[k][c];
-	RBUF_LIT(b, "<table class=\"classes\"><thead><tr><th>close class</th><th class=\"n\">flows"
-	            "</th><th class=\"n\">share</th><th class=\"n\">client</th><th class=\"n\">server"
-	            "</th><th class=\"n\">both</th><th class=\"n\">none</th></tr></thead><tbody>");
-	for (unsigned k = 0; k <= CLOSE_CLASS_COUNT; k++) {
-		bool total = k == CLOSE_CLASS_COUNT;
-		uint64_t row = total ? all : totals[k];
-		const uint64_t *by = total ? closers : s->by_class[k];
-
-		if (!total && row == 0)
-			continue;
-		rbuf_puts(b, total ? "<tr class=\"total\"><td>total</td>" : "<tr><td>");
-		if (!total) {
-			badge(b, (enum close_class)k);
-			RBUF_LIT(b, "</td>");
-		}
-		RBUF_LIT(b, "<td class=\"n\">");
-		put_grouped(b, row);
-		RBUF_LIT(b, "</td><td class=\"n\">");
-		pct(b, row, all);
-		RBUF_LIT(b, "</td>");
-		for (unsigned i = 0; i < sizeof order / sizeof order[0]; i++) {
-			RBUF_LIT(b, "<td class=\"n\">");
-			put_grouped(b, by[order[i]]);
-			RBUF_LIT(b, "</td>");
-		}
-		RBUF_LIT(b, "</tr>");
-	}
-	RBUF_LIT(b, "</tbody></table>\n");
 }
 
 static void flow_link(struct rbuf *b, const struct html_writer *hw, uint64_t id)
@@ -520,109 +387,6 @@ static void flow_link(struct rbuf *b, const struct html_writer *hw, uint64_t id)
 	rbuf_u64(b, id);
 }
 
-static void digest_sections(struct rbuf *b, const struct html_writer *hw)
-{
-	const struct digest *d = &hw->digest;
-
-	if (d->n_resets) {
-		size_t shown = d->n_resets < DIGEST_TOP_RESETS ? d->n_resets : DIGEST_TOP_RESETS;
-
-		RBUF_LIT(b, "<section id=\"resets\"><h2>Top reset sources</h2><table><thead><tr><th>"
-		            "endpoint</th><th>side</th><th class=\"n\">resets</th></tr></thead><tbody>");
-		for (size_t i = 0; i < shown; i++) {
-			const struct digest_reset *r = &d->resets[i];
-			char ip[48];
-
-			RBUF_LIT(b, "<tr><td class=\"mono\">");
-			if (r->role == FROM_SERVER) {
-				struct flow_endpoint e = { r->addr, r->port };
-
-				put_endpoint(b, &e);
-			} else {
-				rbuf_puts(b, ip_addr_format(&r->addr, ip, sizeof ip));
-			}
-			RBUF_LIT(b, "</td><td>");
-			rbuf_puts(b, side_word(r->role));
-			RBUF_LIT(b, "</td><td class=\"n\">");
-			put_grouped(b, r->count);
-			RBUF_LIT(b, "</td></tr>");
-		}
-		RBUF_LIT(b, "</tbody></table>");
-		if (d->n_resets > shown) {
-			rbuf_puts(b, d->resets_overflowed ? "<p class=\"muted\">and more than "
-			                                  : "<p class=\"muted\">and ");
-			put_grouped(b, d->n_resets - shown);
-			RBUF_LIT(b, " more sources</p>");
-		}
-		if (d->resets_error != 0) {
-			RBUF_LIT(b, "<p class=\"muted\">too many sources to count each: a count above "
-			            "may be up to ");
-			put_grouped(b, d->resets_error);
-			RBUF_LIT(b, " too high</p>");
-		}
-		RBUF_LIT(b, "</section>\n");
-	}
-	if (d->n_slow) {
-		RBUF_LIT(b, "<section id=\"slow\"><h2>Slowest closes</h2><table><thead><tr><th class=\"n"
-		            "\">#</th><th>client</th><th>server</th><th class=\"n\">first FIN to last "
-		            "ACK</th><th>closed first</th><th class=\"n\">the other closed</th></tr>"
-		            "</thead><tbody>");
-		for (unsigned i = 0; i < d->n_slow; i++) {
-			const struct digest_close *c = &d->slow[i];
-
-			RBUF_LIT(b, "<tr><td class=\"n\">");
-			flow_link(b, hw, c->id);
-			RBUF_LIT(b, "</td>");
-			endpoint_cell(b, &c->client);
-			endpoint_cell(b, &c->server);
-			RBUF_LIT(b, "<td class=\"n\">");
-			put_duration(b, c->end_ns - c->start_ns);
-			RBUF_LIT(b, "</td><td>");
-			rbuf_puts(b, side_word(c->first));
-			RBUF_LIT(b, "</td><td class=\"n\">");
-			put_duration(b, c->wait_ns);
-			RBUF_LIT(b, " later</td></tr>");
-		}
-		RBUF_LIT(b, "</tbody></table></section>\n");
-	}
-	if (d->n_stuck_over) {
-		RBUF_LIT(b, "<section id=\"stuck\"><h2>Stuck half-closed: ");
-		put_grouped(b, d->n_stuck_over);
-		RBUF_LIT(b, "</h2><p class=\"muted\">A side in CLOSE-WAIT (it received a FIN and has not "
-		            "closed its socket) for more than ");
-		put_duration(b, hw->opt.close_wait_ns);
-		RBUF_LIT(b, " when the capture ended.</p><table><thead><tr><th class=\"n\">#</th><th>"
-		            "client</th><th>server</th><th>in CLOSE-WAIT</th><th class=\"n\">for</th>"
-		            "<th class=\"n\">FIN in frame</th><th>still sending</th></tr></thead><tbody>");
-		for (unsigned i = 0; i < d->n_stuck_kept; i++) {
-			const struct digest_stuck *st = &d->stuck[i];
-
-			RBUF_LIT(b, "<tr><td class=\"n\">");
-			flow_link(b, hw, st->id);
-			RBUF_LIT(b, "</td>");
-			endpoint_cell(b, &st->client);
-			endpoint_cell(b, &st->server);
-			RBUF_LIT(b, "<td>");
-			rbuf_puts(b, side_word(st->waiting));
-			RBUF_LIT(b, "</td><td class=\"n\">");
-			put_duration(b, d->capture_end_ns - st->fin_ns);
-			RBUF_LIT(b, "</td><td class=\"n\">");
-			if (st->fin_frame)
-				rbuf_u64(b, st->fin_frame);
-			RBUF_LIT(b, "</td><td>");
-			rbuf_puts(b, st->sent_after_fin ? "yes" : "no");
-			RBUF_LIT(b, "</td></tr>");
-		}
-		RBUF_LIT(b, "</tbody></table>");
-		if (d->n_stuck_over > d->n_stuck_kept) {
-			RBUF_LIT(b, "<p class=\"muted\">and ");
-			put_grouped(b, d->n_stuck_over - d->n_stuck_kept);
-			RBUF_LIT(b, " more</p>");
-		}
-		RBUF_LIT(b, "</section>\n");
-	}
-}
-
 static int by_row_id(const void *pa, const void *pb)
 {
 	const struct html_row *a = pa, *b = pb;
@@ -637,8 +401,12 @@ static int by_story_id(const void *pa, const void *pb)
 	return a->id < b->id ? -1 : a->id > b->id;
 }
 
-static void flow_table(struct rbuf *b, struct html_writer *hw, const struct run_summary *s)
+/* Every connection kept (ROWS_MAX), sortable and filterable. */
+static void html_connections(struct markup *m, const struct outline *o)
 {
+	struct html_writer *hw = writer_of(m);
+	const struct run_summary *s = o->summary;
+	struct rbuf *b = m->b;
 	char reason[FLOW_REASON_MAX];
 	if (hw->n_rows > 1) /* rows is NULL when there are none: no qsort(NULL, ...) */
 		qsort(hw->rows, hw->n_rows, sizeof *hw->rows, by_row_id);
@@ -691,172 +459,204 @@ static void flow_table(struct rbuf *b, struct html_writer *hw, const struct run_
 	RBUF_LIT(b, "</tbody></table></div></section>\n");
 }
 
-static void capture_section(struct rbuf *b, const struct run_summary *s)
-{
-	RBUF_LIT(b, "<section id=\"capture\"><h2>Capture</h2><table><thead><tr><th>file</th><th>link "
-	            "type</th><th class=\"n\">frames</th><th class=\"n\">TCP segments</th>"
-	            "<th class=\"n\">bytes</th><th>skipped</th><th>problem</th></tr></thead><tbody>");
-	for (unsigned i = 0; i < s->n_captures; i++) {
-		const struct capture_stats *c = &s->captures[i];
-		unsigned n = c->n_skipped < SKIP_REASONS_MAX ? c->n_skipped : SKIP_REASONS_MAX;
+/* --- the markup -------------------------------------------------------------------------------- */
 
-		RBUF_LIT(b, "<tr><td class=\"mono\">");
-		put_xml_str(b, c->path);
-		RBUF_LIT(b, "</td><td>");
-		put_xml_str(b, c->link_type ? c->link_type : "-");
-		RBUF_LIT(b, "</td>");
-		num_cell(b, c->frames);
-		num_cell(b, c->tcp_segments);
-		num_cell(b, c->bytes);
-		RBUF_LIT(b, "<td>");
-		for (unsigned k = 0; k < n; k++) {
-			if (k)
-				RBUF_LIT(b, ", ");
-			put_xml_str(b, c->skipped[k].reason);
-			rbuf_putc(b, ' ');
-			put_grouped(b, c->skipped[k].count);
-		}
-		if (n == 0)
-			RBUF_LIT(b, "none");
-		RBUF_LIT(b, "</td><td>");
-		put_xml_str(b, c->error ? c->error : "none");
-		RBUF_LIT(b, "</td></tr>");
+static void html_table(struct markup *m, const struct table *t, bool on)
+{
+	if (!on) {
+		M_LIT(m, "</tbody></table>");
+		return;
 	}
-	RBUF_LIT(b, "</tbody></table></section>\n");
+	if (t->name == NULL) {
+		M_LIT(m, "<table><thead><tr>");
+	} else { /* a class of our own: nothing to escape */
+		M_LIT(m, "<table class=\"");
+		m_puts(m, t->name);
+		M_LIT(m, "\"><thead><tr>");
+	}
+	for (unsigned i = 0; i < t->n_cols; i++) {
+		if (!markup_shows(m, &t->cols[i]))
+			continue;
+		m_puts(m, (t->cols[i].flags & COL_RIGHT) ? "<th class=\"n\">" : "<th>");
+		m_puts(m, t->cols[i].head);
+		M_LIT(m, "</th>");
+	}
+	M_LIT(m, "</tr></thead><tbody>");
 }
 
-static int html_begin(struct writer *w)
+static void html_row(struct markup *m, enum markup_row k, bool on)
 {
-	(void)w;
-	return 0;
+	if (!on)
+		M_LIT(m, "</tr>");
+	else
+		m_puts(m, k == ROW_TOTAL ? "<tr class=\"total\">" : "<tr>");
 }
 
-static int html_end(struct writer *w, const struct run_summary *s)
+static void html_cell(struct markup *m, const struct column *c, bool on)
 {
-	struct html_writer *hw = (struct html_writer *)w;
-	struct rbuf *b = &hw->out;
-	uint64_t totals[CLOSE_CLASS_COUNT] = { 0 }, all = 0, resets = 0;
-
-	digest_finish(&hw->digest, s, hw->opt.close_wait_ns);
-	for (unsigned k = 0; k < CLOSE_CLASS_COUNT; k++) {
-		for (unsigned c = 0; c < CLOSER_COUNT; c++)
-			totals[k] += s->by_class[k][c];
-		all += totals[k];
-		if (class_is_reset((enum close_class)k))
-			resets += totals[k];
+	if (!on) {
+		M_LIT(m, "</td>");
+	} else if ((c->flags & COL_RIGHT) && (c->flags & COL_SORT)) {
+		M_LIT(m, "<td class=\"n\" data-v=\"");
+		rbuf_u64(m->b, m->value);
+		M_LIT(m, "\">");
+	} else {
+		m_puts(m, (c->flags & COL_RIGHT)  ? "<td class=\"n\">"
+		          : (c->flags & COL_MONO) ? "<td class=\"mono\">"
+		                                  : "<td>");
 	}
+}
+
+static void html_class_name(struct markup *m, enum close_class c)
+{
+	badge(m->b, c);
+}
+
+static void html_flow_id(struct markup *m, uint64_t id)
+{
+	flow_link(m->b, writer_of(m), id);
+}
+
+static void html_story(struct markup *m, const struct flow_record *r, bool on)
+{
+	struct rbuf *b = m->b;
+
+	if (!on) {
+		RBUF_LIT(b, "</article>\n");
+		return;
+	}
+	RBUF_LIT(b, "<article class=\"story\" id=\"flow-");
+	rbuf_u64(b, r->id);
+	RBUF_LIT(b, "\"><h3>#");
+	rbuf_u64(b, r->id);
+	RBUF_LIT(b, " <span class=\"mono\">");
+	m_endpoints(m, &r->client, &r->server);
+	RBUF_LIT(b, "</span> ");
+	badge(b, r->close_class);
+	RBUF_LIT(b, "</h3>\n");
+}
+
+static void html_verdict(struct markup *m, enum close_class c, const char *s, size_t n)
+{
+	(void)c;
+	put_xml(m->b, s, n);
+}
+
+static void html_ladder(struct markup *m, const struct flow_record *r)
+{
+	struct rbuf *b = m->b;
+
+	if (r->segments && r->segments->n) {
+		RBUF_LIT(b, "<div class=\"ladder-wrap\">");
+		ladder_svg(b, r, false, 0);
+		RBUF_LIT(b, "</div>\n");
+	} else {
+		RBUF_LIT(b, "<p class=\"muted\">No ladder diagram: the segments of this connection did "
+		            "not fit the memory kept for diagrams. <code>tcpmortem --flow ");
+		rbuf_u64(b, r->id);
+		RBUF_LIT(b, "</code> draws it.</p>\n");
+	}
+}
+
+/* --- the page ---------------------------------------------------------------------------------- */
+
+static void html_head(struct markup *m, const struct outline *o)
+{
+	const struct run_summary *s = o->summary;
+	const struct digest *d = o->digest;
+	uint64_t resets = o->totals.resets;
+	struct rbuf *b = m->b;
+	unsigned more;
+
 	RBUF_LIT(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	            "<meta name=\"generator\" content=\"" TCPMORTEM_NAME " " TCPMORTEM_VERSION "\">\n"
 	            "<title>tcpmortem: ");
-	for (unsigned i = 0; i < s->n_captures && i < 4; i++) {
-		if (i)
-			RBUF_LIT(b, ", ");
-		put_xml_str(b, s->captures[i].path);
-	}
-	if (s->n_captures > 4)
+	if (outline_paths(m, s, 4, false))
 		RBUF_LIT(b, ", \xe2\x80\xa6");
 	RBUF_LIT(b, "</title>\n<style>");
 	rbuf_put(b, style, sizeof style - 1);
 	RBUF_LIT(b, "</style>\n</head>\n<body>\n<header><h1>How the TCP connections ended</h1><p>");
-	for (unsigned i = 0; i < s->n_captures && i < 6; i++) {
-		if (i)
-			RBUF_LIT(b, ", ");
-		put_xml_str(b, s->captures[i].path);
-	}
-	if (s->n_captures > 6) {
+	more = outline_paths(m, s, 6, false);
+	if (more) {
 		RBUF_LIT(b, " and ");
-		rbuf_u64(b, s->n_captures - 6);
+		rbuf_u64(b, more);
 		RBUF_LIT(b, " more (see <a href=\"#capture\">Capture</a>)");
 	}
 	if (s->frames) {
 		RBUF_LIT(b, " \xc2\xb7 ");
-		put_utc(b, s->first_ts_ns, s->ts_nano);
-		RBUF_LIT(b, " to ");
-		put_utc(b, s->last_ts_ns, s->ts_nano);
-		RBUF_LIT(b, " UTC (");
-		put_duration(b, s->last_ts_ns - s->first_ts_ns);
-		RBUF_LIT(b, ")");
+		outline_time_span(m, s->first_ts_ns, s->last_ts_ns, s->ts_nano);
 	}
 	RBUF_LIT(b, " \xc2\xb7 " TCPMORTEM_NAME " " TCPMORTEM_VERSION "</p></header>\n<main>\n");
 
 	RBUF_LIT(b, "<div class=\"cards\">");
 	card(b, s->flows, "connections", false);
-	card(b, hw->digest.n_noteworthy, "noteworthy", hw->digest.n_noteworthy != 0);
+	card(b, d->n_noteworthy, "noteworthy", d->n_noteworthy != 0);
 	card(b, resets, "ended by a reset", resets != 0);
-	card(b, hw->digest.n_stuck_over, "stuck half-closed", hw->digest.n_stuck_over != 0);
+	card(b, d->n_stuck_over, "stuck half-closed", d->n_stuck_over != 0);
 	card(b, s->frames, "frames", false);
 	if (s->flows_evicted)
 		card(b, s->flows_evicted, "evicted (--max-flows)", true);
 	RBUF_LIT(b, "</div>\n");
-
-	RBUF_LIT(b, "<section id=\"classes\"><h2>How they ended</h2><div class=\"row\">");
-	chart(b, totals, all);
-	class_table(b, s, totals, all);
-	RBUF_LIT(b, "</div></section>\n");
-	digest_sections(b, hw);
-	flow_table(b, hw, s);
-
-	if (hw->n_stories) {
-		qsort(hw->stories, hw->n_stories, sizeof hw->stories[0], by_story_id);
-		RBUF_LIT(b, "<section id=\"stories\"><h2>");
-		rbuf_puts(b, hw->any_selected ? "Selected connections" : "Noteworthy connections");
-		if (hw->story_candidates > hw->n_stories) {
-			RBUF_LIT(b, " (the first ");
-			put_grouped(b, hw->n_stories);
-			RBUF_LIT(b, " of ");
-			put_grouped(b, hw->story_candidates);
-			RBUF_LIT(b, ")");
-		}
-		RBUF_LIT(b, "</h2><p class=\"muted\">Ladder diagrams: time in seconds since the "
-		            "connection's first packet; seq/ack relative to each side's initial sequence "
-		            "number; highlighted rows are the classifier's evidence.</p>\n");
-		for (unsigned i = 0; i < hw->n_stories; i++)
-			rbuf_put(b, hw->stories[i].html.data, hw->stories[i].html.len);
-		RBUF_LIT(b, "</section>\n");
-	}
-	capture_section(b, s);
-	RBUF_LIT(b, "<footer>Generated by " TCPMORTEM_NAME " " TCPMORTEM_VERSION ". Classes and "
-	            "how they are decided: <code>man tcpmortem</code>.</footer>\n</main>\n<script>\n");
-	rbuf_put(b, script, sizeof script - 1);
-	RBUF_LIT(b, "</script>\n</body>\n</html>\n");
-	if (b->failed || hw->failed) {
-		errno = ENOMEM;
-		return -1;
-	}
-	if (fwrite(b->data, 1, b->len, w->out) != b->len || fflush(w->out) != 0 || ferror(w->out))
-		return -1;
-	return 0;
 }
 
-static void html_destroy(struct writer *w)
+static void html_foot(struct markup *m, const struct outline *o)
+{
+	(void)o;
+	M_LIT(m, "<footer>Generated by " TCPMORTEM_NAME " " TCPMORTEM_VERSION ". Classes and how "
+	         "they are decided: <code>man tcpmortem</code>.</footer>\n</main>\n<script>\n");
+	rbuf_put(m->b, script, sizeof script - 1);
+	M_LIT(m, "</script>\n</body>\n</html>\n");
+}
+
+static const struct outline_frame html_frame = { html_head, html_foot, html_connections };
+
+/* --- the writer -------------------------------------------------------------------------------- */
+
+static int html_end(struct writer *w, const struct run_summary *s)
+{
+	struct html_writer *hw = (struct html_writer *)w;
+	struct rbuf stories = { 0 };
+	struct outline o = {
+		.frame = &html_frame,
+		.stories = &stories,
+		.n_stories = hw->n_stories,
+		.story_candidates = hw->story_candidates,
+		.selected = hw->any_selected,
+	};
+	int rc;
+
+	if (hw->n_stories > 1)
+		qsort(hw->stories, hw->n_stories, sizeof hw->stories[0], by_story_id);
+	for (unsigned i = 0; i < hw->n_stories; i++)
+		rbuf_put(&stories, hw->stories[i].html.data, hw->stories[i].html.len);
+	rc = readable_summary(w, s, &o, hw->failed || stories.failed);
+	rbuf_free(&stories);
+	return rc;
+}
+
+static void html_release(struct writer *w)
 {
 	struct html_writer *hw = (struct html_writer *)w;
 
-	digest_free(&hw->digest);
+	readable_release(w);
 	free(hw->rows);
 	for (unsigned i = 0; i < STORIES_MAX; i++)
 		rbuf_free(&hw->stories[i].html);
-	rbuf_free(&hw->out);
-	rbuf_free(&hw->scratch);
-	free(hw);
 }
 
-static const struct writer_ops html_ops = {
-	.begin = html_begin,
-	.flow = html_flow,
-	.end = html_end,
-	.destroy = html_destroy,
-};
-
-struct writer *report_html_create(FILE *out, const struct writer_options *opt)
+static void html_init(struct writer *w, const struct writer_options *opt)
 {
-	struct html_writer *hw = calloc(1, sizeof *hw);
+	/* HTML: no inline styles (the page's CSS carries them), blocks from markup.c. */
+	static const struct markup_ops html = {
+		.kind = MARKUP_HTML, .arrow = "\xe2\x86\x92", .code_mark = "", .escape = put_xml,
+		.table = html_table, .row = html_row, .cell = html_cell,
+		.class_name = html_class_name, .flow_id = html_flow_id, .story = html_story,
+		.verdict = html_verdict, .ladder = html_ladder, .chart = html_chart,
+	};
 
-	if (hw == NULL)
-		return NULL;
-	hw->base.ops = &html_ops;
-	hw->base.out = out;
-	hw->opt = *opt;
-	return &hw->base;
+	readable_init(w, opt, &html);
 }
+
+const struct writer_ops report_html_ops = { .size = sizeof(struct html_writer), .init = html_init,
+	.flow = html_flow, .end = html_end, .release = html_release };

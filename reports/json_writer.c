@@ -39,7 +39,6 @@
 
 struct json_writer {
 	struct writer base;
-	bool ndjson;
 	uint64_t n_flows;    /* flows written so far */
 	struct rbuf buf;     /* one flow object, reused */
 	struct ts_memo ts;   /* the capture's current second */
@@ -541,7 +540,6 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 	size_t handshake_len = strlen(handshake), class_len = strlen(class);
 	size_t closer_len = closer != NULL ? strlen(closer) : 0;
 	size_t state_c_len = strlen(state_c), state_s_len = strlen(state_s);
-	bool first;
 	/* 22 literals (counting both of the alternatives), 7 numbers, 3 timestamps, 5 names, 3
 	 * strings */
 	char *o = room(b, 22 * LIT_ROOM + 7 * NUM_ROOM + 3 * TS_TEXT_MAX + NAME_ROOM(client_len) +
@@ -621,16 +619,12 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 	done(b, o);
 
 	RBUF_LIT(b, ",\"modifiers\":[");
-	first = true;
-	for (unsigned bit = 0; bit < MOD_COUNT_BITS; bit++) {
-		const char *name = (f->modifiers & (1u << bit)) ? flow_modifier_name(1u << bit) : NULL;
-
-		if (name == NULL)
-			continue;
-		if (!first)
+	put_modifier_list(b, f->modifiers, ",", "\""); /* plain snake_case names */
+	RBUF_LIT(b, "],\"encapsulation\":[");
+	for (unsigned i = 0; f->encap != NULL && i < f->encap->n; i++) {
+		if (i != 0)
 			rbuf_putc(b, ',');
-		put_name(b, name);
-		first = false;
+		put_name(b, f->encap->layer[i]);
 	}
 	RBUF_LIT(b, "],\"diagnosis\":");
 	put_diagnosis(b, &f->diagnosis);
@@ -789,7 +783,7 @@ static int json_begin(struct writer *w)
 {
 	struct json_writer *jw = (struct json_writer *)w;
 
-	if (jw->ndjson)
+	if (jw->base.variant)
 		return 0;
 	rbuf_clear(&jw->buf);
 	RBUF_LIT(&jw->buf, "{\"tool\":");
@@ -805,15 +799,15 @@ static int json_flow(struct writer *w, const struct flow_record *flow)
 	struct json_writer *jw = (struct json_writer *)w;
 
 	rbuf_clear(&jw->buf);
-	if (!jw->ndjson)
+	if (!jw->base.variant)
 		rbuf_puts(&jw->buf, jw->n_flows == 0 ? "\n" : ",\n");
 	put_flow(&jw->buf, &jw->ts, flow);
-	if (jw->ndjson)
+	if (jw->base.variant)
 		rbuf_putc(&jw->buf, '\n');
 	if (flush_buf(jw) != 0)
 		return -1;
 	jw->n_flows++;
-	if (jw->ndjson && fflush(w->out) != 0)
+	if (jw->base.variant && fflush(w->out) != 0)
 		return -1;
 	return 0;
 }
@@ -826,7 +820,7 @@ static int json_end(struct writer *w, const struct run_summary *s)
 	json_t *captures, *by_class, *by_closer = NULL;
 	int rc = -1;
 
-	if (jw->ndjson)
+	if (jw->base.variant)
 		return fflush(w->out) == 0 ? 0 : -1;
 
 	captures = build_captures(jw, s);
@@ -886,42 +880,15 @@ out:
 	return rc;
 }
 
-static void json_destroy(struct writer *w)
+static void json_release(struct writer *w)
 {
 	struct json_writer *jw = (struct json_writer *)w;
 
 	rbuf_free(&jw->buf);
 	rbuf_free(&jw->scratch);
-	free(jw);
 }
 
-static const struct writer_ops json_ops = {
-	.begin = json_begin,
-	.flow = json_flow,
-	.end = json_end,
-	.destroy = json_destroy,
-};
-
-static struct writer *create(FILE *out, bool ndjson)
-{
-	struct json_writer *jw = calloc(1, sizeof *jw);
-
-	if (jw == NULL)
-		return NULL;
-	jw->base.ops = &json_ops;
-	jw->base.out = out;
-	jw->ndjson = ndjson;
-	return &jw->base;
-}
-
-struct writer *report_json_create(FILE *out, const struct writer_options *opt)
-{
-	(void)opt; /* nothing to present differently */
-	return create(out, false);
-}
-
-struct writer *report_ndjson_create(FILE *out, const struct writer_options *opt)
-{
-	(void)opt;
-	return create(out, true);
-}
+/* Nothing to present differently: no init. NDJSON is the variant (one object a line, no
+ * envelope). */
+const struct writer_ops report_json_ops = { .size = sizeof(struct json_writer),
+	.begin = json_begin, .flow = json_flow, .end = json_end, .release = json_release };

@@ -335,18 +335,8 @@ static int wrapped(struct rbuf *b, const char *text, size_t n, int x, int y, int
 	size_t i = 0;
 
 	while (i < n) {
-		size_t chars = 0, j = i, cut = 0;
+		size_t j = wrap_end(text, n, i, WRAP_CHARS);
 
-		while (j < n && chars < WRAP_CHARS) {
-			if (text[j] == ' ')
-				cut = j;
-			j++;
-			while (j < n && ((unsigned char)text[j] & 0xC0) == 0x80)
-				j++;
-			chars++;
-		}
-		if (j < n && cut > i)
-			j = cut;
 		if (b) {
 			RBUF_LIT(b, "<tspan x=\"");
 			put_int(b, x);
@@ -357,9 +347,7 @@ static int wrapped(struct rbuf *b, const char *text, size_t n, int x, int y, int
 			RBUF_LIT(b, "</tspan>");
 		}
 		lines++;
-		i = j;
-		while (i < n && text[i] == ' ')
-			i++;
+		i = wrap_next(text, n, j);
 	}
 	return lines;
 }

@@ -163,6 +163,39 @@ void put_xml_str(struct rbuf *b, const char *s)
 		put_xml(b, s, strlen(s));
 }
 
+size_t wrap_end(const char *text, size_t n, size_t i, size_t room)
+{
+	size_t chars = 0, j = i, cut = 0;
+
+	while (j < n && chars < room) {
+		if (text[j] == ' ')
+			cut = j;
+		j++;
+		while (j < n && ((unsigned char)text[j] & 0xC0) == 0x80)
+			j++;
+		chars++;
+	}
+	return j < n && cut > i ? cut : j;
+}
+
+size_t wrap_next(const char *text, size_t n, size_t end)
+{
+	while (end < n && text[end] == ' ')
+		end++;
+	return end;
+}
+
+void put_share(struct rbuf *b, uint64_t count, uint64_t of)
+{
+	char t[16];
+
+	if (of == 0)
+		snprintf(t, sizeof t, "-");
+	else
+		snprintf(t, sizeof t, "%.1f%%", 100.0 * (double)count / (double)of);
+	rbuf_puts(b, t);
+}
+
 void put_grouped(struct rbuf *b, uint64_t v)
 {
 	char tmp[32];

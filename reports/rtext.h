@@ -35,6 +35,15 @@ void put_md_str(struct rbuf *b, const char *s);
 void put_xml(struct rbuf *b, const char *s, size_t n);
 void put_xml_str(struct rbuf *b, const char *s);
 
+/* count's share of `of`: "50.0%"; "-" when `of` is 0. */
+void put_share(struct rbuf *b, uint64_t count, uint64_t of);
+/* Line breaking for prose (UTF-8, untrusted): where the line that starts at text[i] ends when
+ * it may hold `room` characters: at the last space that lets it fit, or after `room` characters
+ * when no space does. */
+size_t wrap_end(const char *text, size_t n, size_t i, size_t room);
+/* Where the next line starts after one that ended at `end`: the spaces are dropped. */
+size_t wrap_next(const char *text, size_t n, size_t end);
+
 /* 1448 -> "1,448" */
 void put_grouped(struct rbuf *b, uint64_t v);
 /* A duration as people say it: "31 µs", "2.4 ms", "100 ms", "1.25 s", "12.5 s", "3 min 20 s",

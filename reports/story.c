@@ -491,6 +491,13 @@ static void explain_modifiers(struct rbuf *b, const struct flow_record *r)
 		       "so part of the exchange is missing.\n");
 	if (r->modifiers & MOD_PORT_REUSE)
 		say(b, "The same addresses and ports were used again by a later connection.\n");
+	if (r->encap != NULL && r->encap->n != 0) {
+		say(b, "It was carried in a tunnel (outer layers, innermost first): %s",
+		    r->encap->layer[0]);
+		for (unsigned i = 1; i < r->encap->n; i++)
+			say(b, "; %s", r->encap->layer[i]);
+		say(b, ".\n");
+	}
 	if (r->modifiers & MOD_EVICTED)
 		say(b, "This connection was finished early to stay within --max-flows; what came after "
 		       "that is not in this story.\n");

@@ -26,12 +26,6 @@ struct svg_writer {
 	uint64_t skipped;  /* selected beyond DIAGRAMS_MAX */
 };
 
-static int svg_begin(struct writer *w)
-{
-	(void)w;
-	return 0;
-}
-
 static int svg_flow(struct writer *w, const struct flow_record *f)
 {
 	struct svg_writer *sw = (struct svg_writer *)w;
@@ -87,29 +81,10 @@ static int svg_end(struct writer *w, const struct run_summary *s)
 	return 0;
 }
 
-static void svg_destroy(struct writer *w)
+static void svg_release(struct writer *w)
 {
-	struct svg_writer *sw = (struct svg_writer *)w;
-
-	rbuf_free(&sw->body);
-	free(sw);
+	rbuf_free(&((struct svg_writer *)w)->body);
 }
 
-static const struct writer_ops svg_ops = {
-	.begin = svg_begin,
-	.flow = svg_flow,
-	.end = svg_end,
-	.destroy = svg_destroy,
-};
-
-struct writer *report_svg_create(FILE *out, const struct writer_options *opt)
-{
-	struct svg_writer *sw = calloc(1, sizeof *sw);
-
-	(void)opt;
-	if (sw == NULL)
-		return NULL;
-	sw->base.ops = &svg_ops;
-	sw->base.out = out;
-	return &sw->base;
-}
+const struct writer_ops report_svg_ops = { .size = sizeof(struct svg_writer), .flow = svg_flow,
+	.end = svg_end, .release = svg_release };

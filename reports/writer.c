@@ -1,24 +1,27 @@
 /* writer.c - writer.h's entry points: pick a format by name, then dispatch through its ops.
  *
- * Knows the list of formats and nothing about any of them.
+ * Knows the list of formats and nothing about any of them but their size.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "writer_impl.h"
 
 static const struct {
 	const char *name;
-	struct writer *(*create)(FILE *out, const struct writer_options *opt);
+	const struct writer_ops *ops;
+	bool variant; /* struct writer.variant */
 } formats[] = {
-	[REPORT_TEXT] = { "text", report_text_create },
-	[REPORT_JSON] = { "json", report_json_create },
-	[REPORT_NDJSON] = { "ndjson", report_ndjson_create },
-	[REPORT_CSV] = { "csv", report_csv_create },
-	[REPORT_MARKDOWN] = { "markdown", report_markdown_create },
-	[REPORT_SVG] = { "svg", report_svg_create },
-	[REPORT_HTML] = { "html", report_html_create },
-	[REPORT_ZEEK] = { "zeek", report_zeek_create },
-	[REPORT_ZEEK_JSON] = { "zeek-json", report_zeek_json_create },
+	[REPORT_TEXT] = { "text", &report_text_ops, false },
+	[REPORT_JSON] = { "json", &report_json_ops, false },
+	[REPORT_NDJSON] = { "ndjson", &report_json_ops, true },
+	[REPORT_CSV] = { "csv", &report_csv_ops, false },
+	[REPORT_MARKDOWN] = { "markdown", &report_markdown_ops, false },
+	[REPORT_SVG] = { "svg", &report_svg_ops, false },
+	[REPORT_HTML] = { "html", &report_html_ops, false },
+	[REPORT_ZEEK] = { "zeek", &report_zeek_ops, false },
+	[REPORT_ZEEK_JSON] = { "zeek-json", &report_zeek_ops, true },
 };
 _Static_assert(sizeof formats / sizeof formats[0] == REPORT_FORMAT_COUNT, "a format has no entry");
 
@@ -49,9 +52,21 @@ struct writer *writer_create_with(enum report_format format, FILE *out,
 		.close_wait_ns = WRITER_DEFAULT_CLOSE_WAIT_NS,
 	};
 
+	const struct writer_ops *ops;
+	struct writer *w;
+
 	if ((unsigned)format >= REPORT_FORMAT_COUNT || out == NULL)
 		return NULL;
-	return formats[format].create(out, opt != NULL ? opt : &defaults);
+	ops = formats[format].ops;
+	w = calloc(1, ops->size);
+	if (w == NULL)
+		return NULL;
+	w->ops = ops;
+	w->out = out;
+	w->variant = formats[format].variant;
+	if (ops->init)
+		ops->init(w, opt != NULL ? opt : &defaults);
+	return w;
 }
 
 struct writer *writer_create(enum report_format format, FILE *out)
@@ -59,9 +74,20 @@ struct writer *writer_create(enum report_format format, FILE *out)
 	return writer_create_with(format, out, NULL);
 }
 
+int writer_put(struct writer *w, const struct rbuf *b, bool failed)
+{
+	if (b->failed || failed) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (fwrite(b->data, 1, b->len, w->out) != b->len || fflush(w->out) != 0 || ferror(w->out))
+		return -1;
+	return 0;
+}
+
 int writer_begin(struct writer *w)
 {
-	return w->ops->begin(w);
+	return w->ops->begin != NULL ? w->ops->begin(w) : 0;
 }
 
 int writer_flow(struct writer *w, const struct flow_record *flow)
@@ -76,6 +102,9 @@ int writer_end(struct writer *w, const struct run_summary *summary)
 
 void writer_destroy(struct writer *w)
 {
-	if (w != NULL)
-		w->ops->destroy(w);
+	if (w == NULL)
+		return;
+	if (w->ops->release)
+		w->ops->release(w);
+	free(w);
 }

@@ -1,7 +1,8 @@
 /* writer_impl.h - private to reports/: what every format implements behind writer.h.
  *
- * A format embeds `struct writer` as the first member of its own state and fills `ops`; writer.c
- * only dispatches. Functions return 0 or -1 as writer.h says; `destroy` frees the format's state
+ * A format describes itself in a struct writer_ops: the size of its state (which embeds `struct
+ * writer` as its first member) and its functions; writer.c allocates the state, dispatches and
+ * frees it. Functions return 0 or -1 as writer.h says; `release` frees what the format allocated
  * and never closes `out`.
  */
 #ifndef TM_REPORTS_WRITER_IMPL_H
@@ -9,30 +10,31 @@
 
 #include <stdio.h>
 
+#include "rbuf.h"
 #include "writer.h"
 
 struct writer_ops {
-	int (*begin)(struct writer *w);
+	size_t size; /* the format's state, zeroed by writer_create, with struct writer first */
+	void (*init)(struct writer *w, const struct writer_options *opt); /* NULL: nothing to set */
+	int (*begin)(struct writer *w); /* NULL: nothing to do before the first flow */
 	int (*flow)(struct writer *w, const struct flow_record *flow);
 	int (*end)(struct writer *w, const struct run_summary *summary);
-	void (*destroy)(struct writer *w);
+	void (*release)(struct writer *w); /* frees what the format allocated (not `w` itself) */
 };
 
 struct writer {
 	const struct writer_ops *ops;
 	FILE *out;
+	bool variant; /* the format's other form: NDJSON for JSON, JSON lines for Zeek's log */
 };
 
-/* One constructor per format; each returns NULL on allocation failure. `opt` is never NULL. */
-struct writer *report_text_create(FILE *out, const struct writer_options *opt);
-struct writer *report_json_create(FILE *out, const struct writer_options *opt);
-struct writer *report_ndjson_create(FILE *out, const struct writer_options *opt);
-struct writer *report_csv_create(FILE *out, const struct writer_options *opt);
-struct writer *report_markdown_create(FILE *out, const struct writer_options *opt);
-struct writer *report_svg_create(FILE *out, const struct writer_options *opt);
-struct writer *report_html_create(FILE *out, const struct writer_options *opt);
-struct writer *report_zeek_create(FILE *out, const struct writer_options *opt);
-struct writer *report_zeek_json_create(FILE *out, const struct writer_options *opt);
+/* Writes a report built in `b` and flushes: -1 with errno ENOMEM when `b` or the format lost
+ * something for want of memory (`failed`), -1 when writing failed, else 0. */
+int writer_put(struct writer *w, const struct rbuf *b, bool failed);
+
+/* The formats; writer.c picks one by name. */
+extern const struct writer_ops report_text_ops, report_json_ops, report_csv_ops,
+	report_markdown_ops, report_svg_ops, report_html_ops, report_zeek_ops;
 
 /* "none" where closer_name() gives NULL: the summary tables' column for CLOSER_NONE. */
 static inline const char *closer_label(enum closer_side c)

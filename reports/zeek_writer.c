@@ -21,7 +21,6 @@
 
 struct zeek_writer {
 	struct writer base;
-	bool json;
 	bool header_done;
 	int64_t open_ts_ns;
 	struct rbuf row;
@@ -150,7 +149,7 @@ static void header(struct zeek_writer *zw, int64_t open_ts_ns)
 
 	zw->header_done = true;
 	zw->open_ts_ns = open_ts_ns;
-	if (zw->json)
+	if (zw->base.variant)
 		return;
 	rbuf_puts(b, "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n"
 	             "#unset_field\t-\n#path\tconn\n#open\t");
@@ -179,7 +178,7 @@ static void key(struct zeek_writer *zw, size_t i, bool *first)
 {
 	struct rbuf *b = &zw->row;
 
-	if (!zw->json) {
+	if (!zw->base.variant) {
 		if (i != 0)
 			rbuf_putc(b, '\t');
 		return;
@@ -193,7 +192,7 @@ static void key(struct zeek_writer *zw, size_t i, bool *first)
 /* An unset field: "-" in TSV, left out of JSON. */
 static void unset(struct zeek_writer *zw, size_t i)
 {
-	if (zw->json)
+	if (zw->base.variant)
 		return;
 	if (i != 0)
 		rbuf_putc(&zw->row, '\t');
@@ -208,7 +207,7 @@ static void f_str(struct zeek_writer *zw, size_t i, const char *v, bool *first)
 		return;
 	}
 	key(zw, i, first);
-	if (zw->json)
+	if (zw->base.variant)
 		put_json_string(&zw->row, v);
 	else
 		put_tsv_string(&zw->row, v);
@@ -275,7 +274,7 @@ static int zeek_flow(struct writer *w, const struct flow_record *f)
 	f_str(zw, i++, closer_name(f->closer), &first);
 	f_str(zw, i++, f->close_detail, &first);
 	f_str(zw, i++, reason, &first);
-	rbuf_puts(&zw->row, zw->json ? "}\n" : "\n");
+	rbuf_puts(&zw->row, zw->base.variant ? "}\n" : "\n");
 	return flush_row(zw);
 }
 
@@ -285,7 +284,7 @@ static int zeek_end(struct writer *w, const struct run_summary *s)
 
 	if (!zw->header_done)
 		header(zw, s->first_ts_ns);
-	if (!zw->json) {
+	if (!zw->base.variant) {
 		int64_t close_ns = s->last_ts_ns > zw->open_ts_ns ? s->last_ts_ns : zw->open_ts_ns;
 
 		rbuf_puts(&zw->row, "#close\t");
@@ -297,41 +296,11 @@ static int zeek_end(struct writer *w, const struct run_summary *s)
 	return fflush(w->out) == 0 ? 0 : -1;
 }
 
-static void zeek_destroy(struct writer *w)
+static void zeek_release(struct writer *w)
 {
-	struct zeek_writer *zw = (struct zeek_writer *)w;
-
-	rbuf_free(&zw->row);
-	free(zw);
+	rbuf_free(&((struct zeek_writer *)w)->row);
 }
 
-static const struct writer_ops zeek_ops = {
-	.begin = zeek_begin,
-	.flow = zeek_flow,
-	.end = zeek_end,
-	.destroy = zeek_destroy,
-};
-
-static struct writer *create(FILE *out, bool json)
-{
-	struct zeek_writer *zw = calloc(1, sizeof *zw);
-
-	if (zw == NULL)
-		return NULL;
-	zw->base.ops = &zeek_ops;
-	zw->base.out = out;
-	zw->json = json;
-	return &zw->base;
-}
-
-struct writer *report_zeek_create(FILE *out, const struct writer_options *opt)
-{
-	(void)opt; /* nothing to present differently */
-	return create(out, false);
-}
-
-struct writer *report_zeek_json_create(FILE *out, const struct writer_options *opt)
-{
-	(void)opt;
-	return create(out, true);
-}
+/* Nothing to present differently: no init. The JSON lines are the variant. */
+const struct writer_ops report_zeek_ops = { .size = sizeof(struct zeek_writer),
+	.begin = zeek_begin, .flow = zeek_flow, .end = zeek_end, .release = zeek_release };

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "classify.h"
+#include "encap_table.h"
 #include "flow_table.h"
 #include "live_flow.h"
 #include "tracker.h"
@@ -90,6 +91,7 @@ struct batch_item {
 	uint64_t frame;
 	const char *capture;
 	uint32_t hash;
+	uint32_t encap;       /* id of the description of its outer layers, 0: none */
 	int shard;
 	bool ts_nano;
 };
@@ -128,6 +130,8 @@ struct engine {
 	int64_t now_ns;
 	bool any_nano;
 	bool write_failed;
+	struct encap_table *encaps; /* the outer-layer descriptions, shared by every shard */
+	struct encap_stack layers;  /* the current frame's outer layers */
 
 	/* Single-threaded: frames are tracked a batch at a time, in the calling thread. */
 	struct shard *single;
@@ -154,13 +158,14 @@ struct engine {
 /* --- a shard: flows, expiry, finishing ----------------------------------------------------- */
 
 static int shard_init(struct shard *s, const struct engine_options *opt, uint64_t max_flows,
-                      struct writer *writer)
+                      struct writer *writer, const struct encap_table *encaps)
 {
 	memset(s, 0, sizeof *s);
 	s->opt = opt;
 	s->max_flows = max_flows;
 	s->writer = writer;
 	flow_store_init(&s->store);
+	s->store.encaps = encaps;
 	s->table = flow_table_create(opt->hash_seed, &s->store);
 	if (s->table)
 		flow_table_limit_graves(s->table, max_flows); /* memory within --max-flows */
@@ -297,7 +302,7 @@ static struct live_flow *start_flow(struct shard *s, const struct batch_item *it
 	if (s->max_flows && flow_table_count(s->table) >= s->max_flows)
 		make_room(s);
 	f = flow_store_new(&s->store);
-	if (f && !flow_init(&s->store, f, it->frame, &it->seg, it->capture, it->ts_nano)) {
+	if (f && !flow_init(&s->store, f, it->frame, &it->seg, it->capture, it->ts_nano, it->encap)) {
 		flow_store_free(&s->store, f);
 		f = NULL;
 	}
@@ -557,13 +562,14 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 	e->out = out;
 	e->n_files = n_files;
 	e->files = calloc(n_files ? n_files : 1, sizeof *e->files);
-	if (!e->files)
+	e->encaps = encap_table_create();
+	if (!e->files || !e->encaps)
 		goto fail;
 	if (e->opt.threads <= 1) {
 		e->single = calloc(1, sizeof *e->single);
 		e->single_batch = batch_new(e->opt.paced_input ? 1 : SINGLE_BATCH_FRAMES);
 		if (!e->single || !e->single_batch ||
-		    shard_init(e->single, &e->opt, e->opt.max_flows, out) != 0)
+		    shard_init(e->single, &e->opt, e->opt.max_flows, out, e->encaps) != 0)
 			goto fail;
 		return e;
 	}
@@ -587,7 +593,7 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 
 		w->e = e;
 		w->id = k;
-		if (shard_init(&w->shard, &e->opt, per_shard, NULL) != 0 ||
+		if (shard_init(&w->shard, &e->opt, per_shard, NULL, e->encaps) != 0 ||
 		    !(w->shard.live_after[0] = malloc(BATCH_FRAMES * sizeof(uint32_t))) ||
 		    !(w->shard.live_after[1] = malloc(BATCH_FRAMES * sizeof(uint32_t))) ||
 		    pthread_create(&w->thread, NULL, worker_main, w) != 0) {
@@ -628,11 +634,14 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 	it->ts_ns = fr->ts_ns;
 	it->frame = fr->number;
 	it->shard = -1;
-	r = dissect_frame(capture_file_dlt(fr->file), fr->data, fr->caplen, &it->seg);
+	r = dissect_frame_encap(capture_file_dlt(fr->file), fr->data, fr->caplen, &it->seg,
+	                        &e->layers);
 	if (r != DISSECT_TCP) {
 		fc->skipped[r]++;
 	} else {
 		fc->tcp_segments++;
+		/* Only segments in a tunnel pay for their description (the last one is cached). */
+		it->encap = e->layers.n ? encap_table_intern(e->encaps, &e->layers) : 0;
 		it->capture = capture_file_path(fr->file);
 		it->ts_nano = capture_file_ts_nano(fr->file);
 		it->hash = flow_table_hash(e->single ? e->single->table : e->hasher, &it->seg);
@@ -794,6 +803,7 @@ void engine_destroy(struct engine *e)
 		free(e->workers);
 	}
 	flow_table_destroy(e->hasher);
+	encap_table_destroy(e->encaps);
 	free(e->batches[0]);
 	free(e->batches[1]);
 	free(e->files);

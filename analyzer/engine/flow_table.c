@@ -55,13 +55,21 @@ static uint64_t hash_endpoint(uint64_t seed, const struct ip_addr *a, uint16_t p
 	return mix64(mix64(mix64(seed ^ w[0]) ^ w[1]) ^ port);
 }
 
-/* A second, independent seeded function of the 4-tuple, direction-free, for tombstones. */
+/* The tunnel's share of the key (0 outside tunnels, the common case, which costs a test). */
+static uint64_t tunnel_mix(uint64_t seed, unsigned kind, uint32_t id)
+{
+	return kind ? mix64(seed ^ ((uint64_t)kind << 32 | id) ^ (2ULL << 48)) : 0;
+}
+
+/* A second, independent seeded function of the 4-tuple and tunnel, direction-free, for
+ * tombstones. */
 static uint64_t fingerprint(const struct flow_table *t, const struct ip_addr *a, uint16_t ap,
-                            const struct ip_addr *b, uint16_t bp)
+                            const struct ip_addr *b, uint16_t bp, unsigned kind, uint32_t id)
 {
 	uint64_t seed = t->seed ^ 0x6a09e667f3bcc909ULL;
 
-	return mix64(hash_endpoint(seed, a, ap) ^ hash_endpoint(seed, b, bp));
+	return mix64(hash_endpoint(seed, a, ap) ^ hash_endpoint(seed, b, bp) ^
+	             tunnel_mix(seed, kind, id));
 }
 
 /* The same for both directions. IPv4 (every segment pays for this): each endpoint is one 48-bit
@@ -85,6 +93,8 @@ uint32_t flow_table_hash(const struct flow_table *t, const struct tcp_segment *s
 		h = hash_endpoint(t->seed, &seg->src, seg->sport) +
 		    hash_endpoint(t->seed, &seg->dst, seg->dport);
 	}
+	if (seg->tunnel)
+		h ^= tunnel_mix(t->seed, seg->tunnel, seg->tunnel_id);
 	return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -137,6 +147,8 @@ static struct live_flow *find6(const struct flow_table *t, const struct tcp_segm
 		if (f->hash != hash || !(f->mark & LIVE_ADDR6))
 			continue;
 		a = live_addr6(t->st, f);
+		if (!live_same_tunnel(f, seg))
+			continue;
 		if (f->port[0] == seg->sport && f->port[1] == seg->dport &&
 		    memcmp(a, seg->src.bytes, 16) == 0 && memcmp(a + 16, seg->dst.bytes, 16) == 0)
 			return f;
@@ -168,8 +180,9 @@ struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_s
 		if (f->hash != hash || (f->mark & LIVE_ADDR6))
 			continue;
 		memcpy(&ports, f->port, sizeof ports);
-		if ((ports == fwd && f->addr[0] == src && f->addr[1] == dst) ||
-		    (ports == rev && f->addr[1] == src && f->addr[0] == dst))
+		if (((ports == fwd && f->addr[0] == src && f->addr[1] == dst) ||
+		     (ports == rev && f->addr[1] == src && f->addr[0] == dst)) &&
+		    live_same_tunnel(f, seg))
 			return f;
 	}
 	return NULL;
@@ -586,7 +599,8 @@ int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t unt
 		t->graves_until = oldest_until(g);
 		return -1;
 	}
-	s->fingerprint = fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port);
+	s->fingerprint = fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port,
+	                             LIVE_ENCAP_KIND(f->encap), f->tunnel_id);
 	s->dead = false;
 	s->time_wait = (uint8_t)live_time_wait_side(f);
 	s->last_cs = until_ns - f->last_ts_ns >= 65535LL * 10000000 || until_ns < f->last_ts_ns
@@ -611,7 +625,8 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 	(void)hash; /* tombstones are found by their fingerprint alone */
 	if (!g || g->count == 0)
 		return false;
-	fp = fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport);
+	fp = fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport, seg->tunnel,
+	                 seg->tunnel_id);
 	for (uint32_t ref = *bucket_of(g, fp); ref;) {
 		const struct grave_chunk *c = chunk_of_seq(g, (ref - 1) >> GRAVE_CHUNK_SHIFT);
 		struct tombstone *s = grave_at(g, ref);
@@ -635,7 +650,9 @@ void flow_table_prefetch_grave(const struct flow_table *t, const struct tcp_segm
                                int stage)
 {
 	if (t->graves && t->graves->count)
-		grave_prefetch(t->graves, fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport),
+		grave_prefetch(t->graves,
+		               fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport,
+		                           seg->tunnel, seg->tunnel_id),
 		               stage);
 }
 

@@ -143,6 +143,7 @@ struct flow {
 	struct flow_endpoint ep[2];   /* [FROM_CLIENT] = client, [FROM_SERVER] = server */
 	uint64_t first_frame;         /* frame number of its first segment: also its id */
 	const char *capture;
+	const struct flow_encap *encap; /* NULL: in no tunnel */
 	int64_t first_ts_ns;
 	int64_t last_ts_ns;
 	int64_t last_active_ns;       /* last payload, SYN or FIN (keepalives do not count) */

@@ -1,6 +1,7 @@
 /* flow_store.c - the memory of a shard's live flows, and their expansion for the classifier
  * (live_flow.h). */
 #include "live_flow.h"
+#include "encap_table.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,9 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 	live_endpoint(st, f, FROM_SERVER, &out->ep[FROM_SERVER]);
 	out->first_frame = f->first_frame;
 	out->capture = f->capture < st->n_captures ? st->captures[f->capture] : NULL;
+	out->encap = st->encaps && LIVE_ENCAP_ID(f->encap)
+	                 ? encap_table_get(st->encaps, LIVE_ENCAP_ID(f->encap))
+	                 : NULL;
 	out->first_ts_ns = f->first_ts_ns;
 	out->last_ts_ns = f->last_ts_ns;
 	out->last_active_ns = f->last_active_ns;

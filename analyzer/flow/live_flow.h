@@ -18,7 +18,8 @@
  *   TTL (no reader needs it), its frame number relative to the flow's first frame.
  * - Counters that cannot exceed 2^32 in practice are 32 bits; flags are bits; 64-bit members are
  *   4-byte aligned, so no struct has padding.
- * Sizes (bytes): live_flow 388 (36 of them Zeek's view, zeek_conn.h), live_dir 100, live_silent
+ * Sizes (bytes): live_flow 396 (36 of them Zeek's view, zeek_conn.h; 8 the tunnel: its key and
+ * the id of its description, encap_table.h), live_dir 100, live_silent
  * 64, live_snap 20; blocks: live_fin 128, live_rare 168, live_sched 32 (data), 48 (SYN) or 120 (past
  * SCHED_INLINE entries), live_far 120, IPv6 addresses 32. They are checked below
  * (_Static_assert): a change that grows them has to say so here.
@@ -33,6 +34,8 @@
 #include "flow.h"
 #include "pool.h"
 #include "zeek_conn.h"
+
+struct encap_table;
 
 /* 64-bit members aligned to 4 bytes, so that no live struct has padding for them (x86 and the
  * other targets read them unaligned at no cost). */
@@ -218,6 +221,11 @@ struct live_flow {
 	uint32_t rare;                /* also holds the far block's handle */
 	uint32_t sched;               /* enum live_sched_pool << LIVE_SCHED_POOL_SHIFT | handle */
 	uint32_t capture;             /* index of the capture file name in the store */
+	/* The tunnel, part of the flow key (tcp_segment.tunnel, .tunnel_id): its kind in the top
+	 * 8 bits of `encap`, whose low 24 bits are the id of the description of the outer layers
+	 * (encap_table.h; 0: none). */
+	uint32_t tunnel_id;
+	uint32_t encap;
 	uint32_t max_gap_ms;          /* longest time between two consecutive segments, saturating */
 	uint8_t state[2];             /* enum tcp_state */
 	uint8_t mark;                 /* enum live_mark */
@@ -234,7 +242,7 @@ struct live_flow {
 _Static_assert(sizeof(struct live_snap) == 20, "live_snap size");
 _Static_assert(sizeof(struct live_dir) == 100, "live_dir size");
 _Static_assert(sizeof(struct live_silent) == 64, "live_silent size");
-_Static_assert(sizeof(struct live_flow) == 388, "live_flow size");
+_Static_assert(sizeof(struct live_flow) == 396, "live_flow size");
 _Static_assert(sizeof(struct live_fin) == 128, "live_fin size");
 _Static_assert(sizeof(struct live_rare) == 168, "live_rare size");
 _Static_assert(sizeof(struct live_far) == 120, "live_far size");
@@ -243,7 +251,7 @@ _Static_assert(LIVE_SCHED_BYTES(LIVE_SCHED_DATA) == 32 && LIVE_SCHED_BYTES(LIVE_
                "live_sched sizes");
 _Static_assert(MOD_COUNT_BITS <= 8, "modifiers no longer fit live_flow.modifiers");
 
-/* Slabs of 256 flows (96 KiB), of 512 blocks. */
+/* Slabs of 256 flows (90 KiB), of 512 blocks. */
 #define LIVE_FLOW_SLAB_SHIFT 8
 #define LIVE_BLOCK_SLAB_SHIFT 9
 /* The size of a pool item of type T (pool_init rounds up to 8 bytes). */
@@ -258,6 +266,7 @@ struct flow_store {
 	struct pool addr6;       /* two IPv6 addresses, client first */
 	struct pool fars;        /* struct live_far */
 	const char **captures;   /* capture file names the flows came from (live_flow.capture) */
+	const struct encap_table *encaps; /* descriptions of live_flow.encap (NULL: none) */
 	uint32_t n_captures, cap_captures;
 };
 
@@ -323,6 +332,15 @@ static inline int64_t live_sched_time(const struct live_sched *s, int which)
 static inline const uint8_t *live_addr6(const struct flow_store *st, const struct live_flow *f)
 {
 	return (const uint8_t *)pool_item(&st->addr6, f->addr[0], 32, LIVE_BLOCK_SLAB_SHIFT);
+}
+
+#define LIVE_ENCAP_ID(e) ((e) & 0xffffffu)
+#define LIVE_ENCAP_KIND(e) ((e) >> 24)
+
+/* Does `seg` travel in the tunnel of `f` (the rest of the flow key being equal)? */
+static inline bool live_same_tunnel(const struct live_flow *f, const struct tcp_segment *seg)
+{
+	return LIVE_ENCAP_KIND(f->encap) == seg->tunnel && f->tunnel_id == seg->tunnel_id;
 }
 
 /* Is (addr, port) endpoint `side` of `f`? */

@@ -691,6 +691,7 @@ void classify_flow(const struct flow *f, const struct classify_context *ctx,
 	memset(rec, 0, sizeof *rec);
 	rec->id = f->first_frame;
 	rec->capture = f->capture;
+	rec->encap = f->encap;
 	rec->client = f->ep[FROM_CLIENT];
 	rec->server = f->ep[FROM_SERVER];
 	rec->roles_inferred = f->roles_inferred;

@@ -28,7 +28,8 @@ static int push(struct input_list *l, char *path)
 }
 
 /* Whether the file starts as a capture does (pcap in either byte order and precision, pcapng's
- * section header) or as compressed data. An empty or unreadable file is not. */
+ * section header) or as compressed data. An empty file is not; one that cannot be opened is
+ * kept, so that opening it says what is wrong (permissions). */
 static int looks_like_capture(const char *path)
 {
 	uint8_t b[COMPRESSION_MAGIC_MAX];
@@ -36,7 +37,7 @@ static int looks_like_capture(const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
-		return 0;
+		return 1;
 	n = read(fd, b, sizeof b);
 	close(fd);
 	if (n < 4)

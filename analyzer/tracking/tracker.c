@@ -70,12 +70,15 @@ static bool set_endpoint(struct flow_store *st, struct live_flow *f, int side,
 }
 
 bool flow_init(struct flow_store *st, struct live_flow *f, uint64_t first_frame,
-               const struct tcp_segment *first, const char *capture, bool ts_nano)
+               const struct tcp_segment *first, const char *capture, bool ts_nano,
+               uint32_t encap)
 {
 	bool sender_is_client;
 	int s, r;
 
 	f->first_frame = first_frame;
+	f->tunnel_id = first->tunnel_id;
+	f->encap = (uint32_t)first->tunnel << 24 | LIVE_ENCAP_ID(encap);
 	f->capture = capture_index(st, capture);
 	if (ts_nano)
 		f->mark |= LIVE_TS_NANO;

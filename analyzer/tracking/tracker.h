@@ -12,9 +12,11 @@
 /* Starts a flow from its first segment, frame `first_frame` (which is also its id): decides which
  * side is the client (DESIGN §2: the sender of the first SYN; otherwise the side with the
  * ephemeral-looking port, otherwise the sender). `f` is zero-filled, as flow_store_new hands it
- * out. False when out of memory (the flow cannot be kept: flow_store_free it). */
+ * out. `encap`: the id of the description of the layers `first` came through (encap_table.h),
+ * 0 for none. False when out of memory (the flow cannot be kept: flow_store_free it). */
 bool flow_init(struct flow_store *st, struct live_flow *f, uint64_t first_frame,
-               const struct tcp_segment *first, const char *capture, bool ts_nano);
+               const struct tcp_segment *first, const char *capture, bool ts_nano,
+               uint32_t encap);
 
 /* Which direction `seg` travels in `f` (the segment must belong to the flow's 4-tuple). */
 static inline enum flow_direction flow_direction_of(const struct flow_store *st,

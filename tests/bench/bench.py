@@ -17,17 +17,20 @@ import sys
 import tempfile
 
 
-def run(cmd):
-    """Wall seconds and peak RSS (bytes) of one run of `cmd`, its output thrown away.
+def run(cmd, cpu=None):
+    """Wall seconds and peak RSS (bytes) of one run of `cmd`, its output thrown away; the CPU
+    seconds (user + system, of every process of the run) are appended to the list `cpu`.
 
     Measured by GNU time: a child of this Python would report Python's own peak RSS (Linux
     carries the memory high-water mark across exec), a child of time starts from time's."""
     with tempfile.NamedTemporaryFile("r") as report:
-        proc = subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%e %M %x", *cmd],
+        proc = subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%e %M %U %S %x", *cmd],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wall, kib, code = report.read().split()[-3:]
+        wall, kib, user, system, code = report.read().split()[-5:]
     if int(code) not in (0, 1) or proc.returncode not in (0, 1):
         sys.exit(f"{cmd} failed with status {code}")
+    if cpu is not None:
+        cpu.append(float(user) + float(system))
     return float(wall), int(kib) * 1024
 
 
@@ -35,9 +38,10 @@ DECOMPRESSORS = {".gz": "zcat", ".zst": "zstdcat", ".lz4": "lz4cat", ".xz": "xzc
 
 
 def compressed(bare, tool, size, copies, runs):
-    """tcpmortem on each compressed copy against `DECOMPRESSOR copy | bare_loop -`."""
+    """tcpmortem on each compressed copy against `DECOMPRESSOR copy | bare_loop -`. The CPU
+    time too: on a machine shared with other work the wall time says more about the others."""
     print(f"\ncompressed copies ({runs} runs each, medians; MB/s of the uncompressed capture):")
-    print(f"{'':44} {'seconds':>8} {'MB/s':>8} {'vs pipe':>8} {'peak RSS':>10}")
+    print(f"{'':44} {'seconds':>8} {'MB/s':>8} {'vs pipe':>8} {'CPU s':>7} {'peak RSS':>10}")
     for copy in copies:
         cat = DECOMPRESSORS[os.path.splitext(copy)[1]]
         modes = {
@@ -47,9 +51,10 @@ def compressed(bare, tool, size, copies, runs):
         }
         times = {m: [] for m in modes}
         rss = {m: [] for m in modes}
+        cpu = {m: [] for m in modes}
         for _ in range(runs):
             for m, cmd in modes.items():
-                t, r = run(cmd)
+                t, r = run(cmd, cpu[m])
                 times[m].append(t)
                 rss[m].append(r)
         pipe = list(modes)[0]
@@ -58,7 +63,7 @@ def compressed(bare, tool, size, copies, runs):
             med = statistics.median(times[m])
             ratio = statistics.median(b / t for b, t in zip(times[pipe], times[m]))
             print(f"  {m:42} {med:8.3f} {size / med / 1e6:8.1f} {ratio:8.1%} "
-                  f"{statistics.median(rss[m]) / 2**20:8.1f} MiB")
+                  f"{statistics.median(cpu[m]):7.2f} {statistics.median(rss[m]) / 2**20:8.1f} MiB")
 
 
 MODES = {

@@ -15,7 +15,10 @@ name and the kind of damage), so a failure can be reproduced by name. Kinds:
   flip_record_header  one byte of a record header flipped (timestamp, lengths; pcapng: block
                       type, block length, interface, timestamp, lengths, trailer)
   flip_ip             one byte of a frame's IP header flipped
-  flip_tcp            one byte of a frame's TCP header flipped
+  flip_tcp            one byte of a frame's TCP header flipped (in a tunnel: of the UDP, GRE
+                      or IP header after the outer IP header)
+  flip_encap          a frame that is no plain IP/TCP (a tunnel, MPLS, PPPoE, NFLOG): one byte of
+                      its first 64 flipped, where the outer layers are
   snaplen_small       the file header's (pcapng: the interface's) snaplen lowered to 96, below
                       most records' caplen
   caplen_over_max     a record's caplen above any snaplen libpcap accepts (262144)
@@ -195,10 +198,15 @@ def pcap_cases(name, cap):
 
 
 def header_flips(name, cap, i, rng):
-    """One flipped byte in the IP header and one in the TCP header of record i."""
+    """One flipped byte in the IP header and one in the TCP header of record i; in the outer
+    layers too when the frame is not plain IP/TCP."""
     r = cap.records[i]
     frame = cap.frame(r)
     start = capfile._ip_start(r.linktype, frame)  # noqa: SLF001 (same package, test helper)
+    if frame and capfile.tcp_endpoints(r.linktype, frame) is None:
+        b = bytearray(cap.data)
+        flip(b, r.data_offset + rng.randrange(min(64, len(frame))), rng)
+        yield Case(f"{name}.flip_encap.{i}", name, "flip_encap", b, {0}, i)
     if start is None or start[0] >= len(frame):
         return
     ip = start[0]

@@ -73,7 +73,7 @@ def last_record_of_tuples(data):
     cap = capfile.Capture(data)
     last = {}
     for i, rec in enumerate(cap.records):
-        t = capfile.tcp_endpoints(rec.linktype, cap.frame(rec))
+        t = capfile.inner_tcp_endpoints(rec.linktype, cap.frame(rec))
         if t is not None:
             last[t] = i
     return last

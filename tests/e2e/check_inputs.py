@@ -9,7 +9,8 @@
 - a directory: a sample cut into 12 pcap files (as tcpdump -C rotates), some of them compressed,
   plus a file that is not a capture, gives the sample's connections; also with only 10 file
   descriptors allowed (the files are opened as the merge reaches them); a real tcpdump -C
-  rotation of a larger sample; `-r FILE` and `-r DIR`; an empty directory is an error (exit 2);
+  rotation of a larger sample; `-r FILE` and `-r DIR`; `-c N`; an empty directory is an error
+  (exit 2);
 - a named pipe carrying a compressed capture.
 """
 import json
@@ -148,6 +149,9 @@ def main():
         got = run(tool, "-f", "json", "-r", str(sample))
         if got.stdout != whole.stdout:
             fail("-r FILE: report differs from FILE's")
+        got = run(tool, "-f", "json", "-c", "5", str(rot))
+        if json.loads(got.stdout)["summary"]["frames"] != 5:
+            fail("-c 5 over a directory: want the first 5 frames only")
         empty = tmp / "empty"
         empty.mkdir()
         got = run(tool, str(empty))

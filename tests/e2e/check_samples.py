@@ -194,7 +194,14 @@ def check_stack(flow, value):
     return problems
 
 
+def check_encapsulation(flow, value):
+    """the outer layers, innermost first, ';'-joined, spaces written as '_' (a fact has none)"""
+    got = ";".join(flow["encapsulation"]).replace(" ", "_")
+    return [] if got == value else [f"encapsulation: want {value}, got {got or '(none)'}"]
+
+
 FACT_CHECKS = {
+    "encapsulation": check_encapsulation,
     "middlebox": check_middlebox,
     "idle": check_idle,
     "close_wait": check_close_wait,

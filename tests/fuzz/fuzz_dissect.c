@@ -6,7 +6,9 @@
  *
  * Checked for every input: the result is a known one, and a TCP segment's fields are within what
  * the frame can hold (payload captured <= payload declared and <= frame length, options at most
- * 40 bytes, at most 4 SACK blocks, both addresses of one family).
+ * 40 bytes, at most 4 SACK blocks, both addresses of one family); the outer layers recorded
+ * are at most ENCAP_MAX_LAYERS, of known kinds, and each formats within ENCAP_TEXT_MAX; a segment
+ * outside any tunnel has no tunnel key.
  *
  * tests/fuzz/make-seeds.py writes seeds with the same table: keep the two in step.
  */
@@ -28,12 +30,14 @@ static const int link_types[] = {
 	DLT_NULL,      /* 7 */
 	DLT_LOOP,      /* 8 */
 	147,           /* 9: DLT_USER0, not supported */
+	DLT_NFLOG,     /* 10 */
 };
 #define N_LINK_TYPES (sizeof link_types / sizeof link_types[0])
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tcp_segment seg;
+	struct encap_stack layers;
 	enum dissect_result r;
 	uint8_t *frame;
 	uint32_t caplen;
@@ -50,7 +54,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (caplen)
 		memcpy(frame, data + 1, caplen);
 
-	r = dissect_frame(dlt, frame, caplen, &seg);
+	r = dissect_frame_encap(dlt, frame, caplen, &seg, &layers);
+	FUZZ_CHECK(layers.n <= ENCAP_MAX_LAYERS);
+	for (unsigned i = 0; i < layers.n; i++) {
+		char text[ENCAP_TEXT_MAX];
+		int k = encap_layer_format(&layers.layer[i], text, sizeof text);
+
+		FUZZ_CHECK(layers.layer[i].kind > ENCAP_NONE && layers.layer[i].kind < ENCAP_KIND_COUNT);
+		FUZZ_CHECK(k > 0 && k < ENCAP_TEXT_MAX);
+	}
 	FUZZ_CHECK((unsigned)r < DISSECT_RESULT_COUNT);
 	FUZZ_CHECK(dissect_result_name(r) != NULL);
 	FUZZ_CHECK((r == DISSECT_UNSUPPORTED_LINK) == !dissect_link_supported(dlt));
@@ -63,6 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(seg.options_len <= 40);
 		FUZZ_CHECK(seg.sack_blocks <= 4);
 		FUZZ_CHECK(seg.truncated || seg.payload_captured == seg.payload_len);
+		FUZZ_CHECK(seg.tunnel < ENCAP_KIND_COUNT);
+		FUZZ_CHECK(layers.n > 0 || (seg.tunnel == 0 && seg.tunnel_id == 0));
 		if (seg.src.family == 4) {
 			static const uint8_t zero[12];
 

@@ -157,7 +157,7 @@ static const struct writer_ops tee_ops = {
 	.begin = tee_begin,
 	.flow = tee_flow,
 	.end = tee_end,
-	.destroy = tee_destroy,
+	.release = tee_destroy,
 };
 
 /* ---- checking the reports ------------------------------------------------------------------- */

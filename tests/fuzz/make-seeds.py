@@ -21,7 +21,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
 import capfile  # noqa: E402
 
 # Link type stored in a file -> the selector byte of fuzz_dissect.c's table (same order there).
-SELECTOR = {1: 0, 113: 1, 276: 2, 12: 3, 101: 4, 228: 5, 229: 6, 0: 7, 108: 8}
+SELECTOR = {1: 0, 113: 1, 276: 2, 12: 3, 101: 4, 228: 5, 229: 6, 0: 7, 108: 8, 239: 10}
 
 
 DECOMPRESS_BYTES = 2048

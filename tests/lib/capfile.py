@@ -304,3 +304,91 @@ def segments(path):
             seg["time"], seg["frame"] = rec.time, n
             out.append(seg)
     return out
+
+
+# ---- the same through the tunnels of the encapsulation samples -------------------------------
+
+LINKTYPE_RAW, LINKTYPE_ETHERNET, LINKTYPE_NFLOG = 101, 1, 239
+
+
+def _decapsulate(linktype, f):
+    """(linktype, frame) of the packet one encapsulation layer inside, or None. Follows what the
+    samples hold (samples/make-tunnel-samples.sh): VXLAN, Geneve, GRE (ERSPAN II/III), IP-in-IP
+    and 6in4/4in6/6in6, GTP-U, Teredo, AYIYA, MPLS, PPPoE, NFLOG; a test's guide to which
+    connection a frame carries, not a validating decoder (that is dissect/encap.c)."""
+    if linktype == LINKTYPE_NFLOG:
+        off = 4
+        while off + 4 <= len(f):
+            tlen, ttype = struct.unpack_from("<HH", f, off)
+            if tlen < 4:
+                return None
+            if ttype == 9:
+                return LINKTYPE_RAW, f[off + 4:off + tlen]
+            off += (tlen + 3) & ~3
+        return None
+    if linktype == LINKTYPE_ETHERNET and len(f) >= 14:
+        etype = struct.unpack_from(">H", f, 12)[0]
+        if etype in (0x8847, 0x8848):
+            off = 14
+            while off + 4 <= len(f) and not f[off + 2] & 1:
+                off += 4
+            return LINKTYPE_RAW, f[off + 4:]
+        if etype == 0x8864 and len(f) >= 22:
+            return LINKTYPE_RAW, f[22:]
+    start = _ip_start(linktype, f)
+    if start is None or len(f) < start[0] + 40:
+        return None
+    off, version = start
+    version = version or f[off] >> 4
+    if version == 4:
+        proto, payload = f[off + 9], off + (f[off] & 0x0F) * 4
+    elif version == 6:
+        proto, payload = f[off + 6], off + 40
+    else:
+        return None
+    if proto in (4, 41):
+        return LINKTYPE_RAW, f[payload:]
+    if proto == 47 and len(f) >= payload + 4:
+        flags, gproto = struct.unpack_from(">HH", f, payload)
+        inner = payload + 4 + 4 * bin(flags & 0xB000).count("1")
+        if gproto in (0x0800, 0x86DD):
+            return LINKTYPE_RAW, f[inner:]
+        if gproto == 0x88BE:
+            return LINKTYPE_ETHERNET, f[inner + (8 if flags & 0x1000 else 0):]
+        if gproto == 0x22EB:
+            return LINKTYPE_ETHERNET, f[inner + 12:]
+        return None
+    if proto != 17 or len(f) < payload + 8:
+        return None
+    sport, dport = struct.unpack_from(">HH", f, payload)
+    u = payload + 8
+    if dport in (4789, 8472):
+        return LINKTYPE_ETHERNET, f[u + 8:]
+    if dport == 6081 and len(f) > u:
+        return LINKTYPE_ETHERNET, f[u + 8 + (f[u] & 0x3F) * 4:]
+    if dport == 2152 and len(f) >= u + 12:
+        pos = u + 8
+        if f[u] & 0x07:
+            nxt, pos = f[u + 11], u + 12
+            while f[u] & 0x04 and nxt and pos < len(f):
+                pos += f[pos] * 4
+                nxt = f[pos - 1] if pos - 1 < len(f) else 0
+        return LINKTYPE_RAW, f[pos:]
+    if 5072 in (sport, dport) and len(f) >= u + 2:
+        return LINKTYPE_RAW, f[u + 8 + (1 << (f[u] >> 4)) + (f[u + 1] >> 4) * 4:]
+    if 3544 in (sport, dport) or (len(f) > u and f[u] >> 4 == 6):
+        return LINKTYPE_RAW, f[u + 8:] if f[u:u + 2] == b"\0\0" else f[u:]
+    return None
+
+
+def inner_tcp_endpoints(linktype, frame):
+    """tcp_endpoints() of the TCP segment a frame carries, through up to 8 encapsulation layers."""
+    for _ in range(8):
+        t = tcp_endpoints(linktype, frame)
+        if t is not None:
+            return t
+        inner = _decapsulate(linktype, frame)
+        if inner is None:
+            return None
+        linktype, frame = inner
+    return None

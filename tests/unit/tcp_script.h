@@ -115,7 +115,7 @@ static inline void feed(struct script *s, int64_t ms, enum flow_direction d, uin
 	s->now += ms * MS;
 	if (!s->started) {
 		s->flow = flow_store_new(&store);
-		CU_ASSERT_FATAL(s->flow && flow_init(&store, s->flow, 1, &seg, "test.pcap", false));
+		CU_ASSERT_FATAL(s->flow && flow_init(&store, s->flow, 1, &seg, "test.pcap", false, 0));
 		s->started = true;
 	}
 	CU_ASSERT_EQUAL(flow_direction_of(&store, s->flow, &seg), d);

@@ -38,7 +38,7 @@ static void bury_n(struct flow_table *t, unsigned n, int64_t until)
 	struct tcp_segment seg = seg_n(n);
 	struct live_flow *f = flow_store_new(&store);
 
-	CU_ASSERT_FATAL(f && flow_init(&store, f, 1, &seg, "t", false));
+	CU_ASSERT_FATAL(f && flow_init(&store, f, 1, &seg, "t", false, 0));
 	f->hash = flow_table_hash(t, &seg);
 	CU_ASSERT_EQUAL(flow_table_bury(t, f, until), 0);
 	flow_store_free(&store, f);

@@ -1333,7 +1333,9 @@ static void test_result_names(void)
 	CU_ASSERT_STRING_EQUAL(dissect_result_name(DISSECT_TRUNCATED), "truncated");
 	CU_ASSERT_STRING_EQUAL(dissect_result_name(DISSECT_MALFORMED), "malformed");
 	CU_ASSERT_STRING_EQUAL(dissect_result_name(DISSECT_UNSUPPORTED_LINK), "unsupported_link");
-	CU_ASSERT_EQUAL(DISSECT_RESULT_COUNT, 7);
+	CU_ASSERT_STRING_EQUAL(dissect_result_name(DISSECT_BAD_ENCAP), "bad_encapsulation");
+	CU_ASSERT_STRING_EQUAL(dissect_result_name(DISSECT_ENCAP_TOO_DEEP), "encapsulation_too_deep");
+	CU_ASSERT_EQUAL(DISSECT_RESULT_COUNT, 9);
 	CU_ASSERT_PTR_NOT_NULL(dissect_result_name(DISSECT_RESULT_COUNT));
 	CU_ASSERT_PTR_NOT_NULL(dissect_result_name((enum dissect_result)-1));
 }

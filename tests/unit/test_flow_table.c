@@ -21,7 +21,7 @@ static void test_flow_table(void)
 		seg = make_seg(FROM_CLIENT, TCP_SYN, i, 0, 0);
 		seg.sport = (uint16_t)(1024 + i);
 		flows[i] = flow_store_new(&store);
-		CU_ASSERT_FATAL(flows[i] && flow_init(&store, flows[i], i + 1, &seg, "t", false));
+		CU_ASSERT_FATAL(flows[i] && flow_init(&store, flows[i], i + 1, &seg, "t", false, 0));
 		flows[i]->hash = flow_table_hash(t, &seg);
 		CU_ASSERT_EQUAL(flow_table_insert(t, flows[i]), 0);
 	}
@@ -57,7 +57,7 @@ static struct live_flow *bare_flow(const struct flow_table *t, const struct tcp_
 {
 	struct live_flow *f = flow_store_new(&store);
 
-	CU_ASSERT_FATAL(f && flow_init(&store, f, 1, seg, "t", false));
+	CU_ASSERT_FATAL(f && flow_init(&store, f, 1, seg, "t", false, 0));
 	f->hash = flow_table_hash(t, seg);
 	return f;
 }

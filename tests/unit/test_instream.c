@@ -206,6 +206,13 @@ static void test_concatenated(void)
 		bool err;
 		struct buf out;
 
+		if (!ab || !a.p || !b.p) {
+			CU_FAIL("out of memory");
+			free(ab);
+			free(a.p);
+			free(b.p);
+			continue;
+		}
 		memcpy(ab, a.p, a.n);
 		memcpy(ab + a.n, b.p, b.n);
 		fp = open_bytes(ab, a.n + b.n, &in);
@@ -256,6 +263,12 @@ static void test_trailing_garbage(void)
 		bool err;
 		struct buf out;
 
+		if (!g || !z.p) {
+			CU_FAIL("out of memory");
+			free(g);
+			free(z.p);
+			continue;
+		}
 		memcpy(g, z.p, z.n);
 		memcpy(g + z.n, "garbage, garbage", 16);
 		fp = open_bytes(g, z.n + 16, &in);

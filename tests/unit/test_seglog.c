@@ -86,7 +86,7 @@ static void feed(struct conv *c, int64_t ms, enum flow_direction d, uint8_t flag
 	if (first) {
 		c->flow = flow_store_new(&store);
 		CU_ASSERT_FATAL(c->flow != NULL);
-		CU_ASSERT_FATAL(flow_init(&store, c->flow, *c->frame, &seg, "test.pcap", false));
+		CU_ASSERT_FATAL(flow_init(&store, c->flow, *c->frame, &seg, "test.pcap", false, 0));
 	}
 	tracker_segment(&store, c->flow, &seg, d, c->now, *c->frame);
 	c->hooks->segment(c->hooks->ctx, c->flow, &seg, d, c->now, *c->frame, first);

@@ -631,8 +631,18 @@ static void expect_flow(json_t *o, const struct flow_record *r)
 	size_t n_mod = 0;
 
 	CU_ASSERT_FATAL(json_is_object(o));
-	EXPECT_KEYS(o, 17);
+	EXPECT_KEYS(o, 18);
 	EXPECT_INT(o, "id", (json_int_t)r->id);
+	{
+		json_t *enc = json_object_get(o, "encapsulation");
+		unsigned n = r->encap != NULL ? r->encap->n : 0;
+
+		CU_ASSERT_FATAL(json_is_array(enc));
+		CU_ASSERT_EQUAL(json_array_size(enc), n);
+		for (unsigned i = 0; i < n && i < json_array_size(enc); i++)
+			CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(enc, i)),
+			                       r->encap->layer[i]);
+	}
 	EXPECT_STR(o, "capture", r->capture);
 	expect_endpoint(o, "client", ip_addr_format(&r->client.addr, ip, sizeof ip), r->client.port, __LINE__);
 	expect_endpoint(o, "server", ip_addr_format(&r->server.addr, ip, sizeof ip), r->server.port, __LINE__);
@@ -804,13 +814,14 @@ static void test_json_document(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out,
 		"\"state\":{\"client\":\"TIME-WAIT\",\"server\":\"CLOSED\"},"
 		"\"retransmissions\":{\"client\":1,\"server\":0},\"keepalive_probes\":0,\"modifiers\":[],"
-		"\"diagnosis\":{\"middlebox\":null,\"idle_timeout\":null,\"close_wait\":null,"
+		"\"encapsulation\":[],\"diagnosis\":{\"middlebox\":null,\"idle_timeout\":null,\"close_wait\":null,"
 		"\"time_wait\":\"client\",\"time_wait_reuse\":null,"
 		"\"timers\":{\"client\":null,\"server\":null},\"stack\":{\"client\":null,\"server\":null}},"
 		"\"zeek\":{\"uid\":null,\"orig\":\"client\",\"conn_state\":null,\"history\":\"\","
 		"\"missed_bytes\":0}}"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"modifiers\":[\"midstream\",\"truncated\",\"capture_gap\","
-					   "\"port_reuse\",\"evicted\",\"rst_from_middlebox\"],\"diagnosis\":{"));
+					   "\"port_reuse\",\"evicted\",\"rst_from_middlebox\"],"
+					   "\"encapsulation\":[],\"diagnosis\":{"));
 	/* Nested diagnosis members, as a pipeline reads them. */
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"middlebox\":{\"rst_frame\":40,\"claimed\":\"server\","
 					   "\"expected_ttl\":63,\"seen_ttl\":64,\"ttl_mismatch\":true,"
@@ -1087,7 +1098,7 @@ static void test_ndjson_empty_run_is_empty(void)
 
 /* --- CSV -------------------------------------------------------------------------------------- */
 
-#define CSV_COLUMNS 48
+#define CSV_COLUMNS 49
 #define CSV_ROWS_MAX 8
 
 struct csv_table {
@@ -1149,7 +1160,7 @@ static const char *const csv_header[CSV_COLUMNS] = {
 	"diagnosis_time_wait", "diagnosis_time_wait_reuse_held_by", "diagnosis_time_wait_reuse_s",
 	"diagnosis_timers_client", "diagnosis_timers_server", "diagnosis_stack_client",
 	"diagnosis_stack_server", "zeek_uid", "zeek_orig", "zeek_conn_state", "zeek_history",
-	"zeek_missed_bytes",
+	"zeek_missed_bytes", "encapsulation",
 };
 
 /* The value of column `name` in row `row`; want NULL: the field is empty and unquoted. */
@@ -1359,6 +1370,17 @@ static void test_largest_record(void)
 	}
 	r[3].keepalive_probes = UINT32_MAX;
 	r[3].close_detail = capture + 1000;
+	/* the widest outer-layer description: every layer, each of the longest text */
+	static char layer_text[FLOW_ENCAP_MAX][96];
+	static struct flow_encap encap = { .n = FLOW_ENCAP_MAX };
+
+	for (unsigned i = 0; i < FLOW_ENCAP_MAX; i++) {
+		snprintf(layer_text[i], sizeof layer_text[i],
+			 "ipv6 ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.%u>ffff:ffff:ffff:ffff:ffff:ffff:"
+			 "255.255.255.255", i);
+		encap.layer[i] = layer_text[i];
+	}
+	r[3].encap = &encap;
 	for (unsigned i = 0; i < FLOW_EVIDENCE_MAX; i++) {
 		memset(note[i], '"', sizeof note[i] - 1);
 		r[3].evidence[i] = ev(INT64_MAX, INT64_MIN, FROM_SERVER, 0xFF, UINT32_MAX, UINT32_MAX,
@@ -1393,6 +1415,14 @@ static void test_largest_record(void)
 	EXPECT_CELL(&t, 1, "last_ts", "9223372036.854775807");
 	EXPECT_CELL(&t, 1, "bytes_server", "9223372036854775807");
 	EXPECT_CELL(&t, 1, "diagnosis_stack_server", capture + 4000);
+	{
+		char want[FLOW_ENCAP_MAX * 100] = "";
+
+		for (unsigned i = 0; i < FLOW_ENCAP_MAX; i++)
+			snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", i ? ";" : "",
+				 encap.layer[i]);
+		EXPECT_CELL(&t, 1, "encapsulation", want);
+	}
 	free_csv(&t);
 	free(out);
 }

@@ -55,7 +55,7 @@ static void send(struct conv *c, int d, uint8_t flags, uint32_t seq, uint32_t ac
 	if (!c->f) {
 		c->f = flow_store_new(&store);
 		CU_ASSERT_FATAL(c->f != NULL);
-		CU_ASSERT_FATAL(flow_init(&store, c->f, c->frame, &seg, "test", false));
+		CU_ASSERT_FATAL(flow_init(&store, c->f, c->frame, &seg, "test", false, 0));
 	}
 	tracker_segment(&store, c->f, &seg, flow_direction_of(&store, c->f, &seg), c->now,
 	                c->frame);
