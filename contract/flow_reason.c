@@ -72,17 +72,44 @@ static const char *const templates[] = {
 	    "answered with a bare reset: the %s's FIN-WAIT-2 state had timed out (tcp_fin_timeout)",
 	/* resetter, peer, delay */
 	[REASON_PEER_RESTARTED] =
-	    "the %s answered the %s's segment with a bare reset %D later without ever closing: it "
-	    "had lost the connection (restarted host or process, lost state)",
+	    "the %s answered the %s's segment %D later with a reset taking its sequence number from "
+	    "that segment's ack, without ever having closed: its kernel had no socket for the "
+	    "connection (restarted host or process, lost state)",
 	/* resetter, unread bytes, peer */
 	[REASON_UNREAD_DATA] =
 	    "the %s reset the connection instead of closing it: %u bytes from the %s arrived after "
-	    "its own last data and were never answered, so its application closed without reading "
-	    "them (RFC 2525 §2.17)",
+	    "its own last data and were never answered, most likely closed unread (RFC 2525 "
+	    "§2.17); a read followed by an abort looks the same",
 	/* resetter */
 	[REASON_ABORT] =
-	    "the %s aborted the connection with a reset and no unread data (SO_LINGER 0 or an "
-	    "application abort)",
+	    "the %s aborted the connection with a reset, its own next sequence number, having "
+	    "answered all it received (SO_LINGER 0 or an application abort)",
+	/* resetter, bytes, peer */
+	[REASON_ABORT_AFTER_ANSWER] =
+	    "the %s aborted the connection with a reset after the answer to its request; %u bytes "
+	    "from the %s were acknowledged, never answered: read and aborted (likely) or left "
+	    "unread (rst_unread_data), the packets cannot tell",
+	/* resetter, its last window, its largest, peer */
+	[REASON_UNREAD_ZERO_WINDOW] =
+	    "the %s reset the connection with its receive buffer full: its window was %u (of up "
+	    "to %u) and never reopened, so the %s's last data sat unread (RFC 2525 §2.17)",
+	[REASON_UNREAD_WINDOW] =
+	    "the %s reset the connection with its receive buffer nearly full: its window had "
+	    "fallen to %u (of up to %u) and stayed there, so most of the %s's last data sat unread "
+	    "(RFC 2525 §2.17)",
+	/* resetter, bytes, peer */
+	[REASON_ABORT_AFTER_READ] =
+	    "the %s aborted the connection with a reset; after the %u bytes the %s sent last, its "
+	    "window updates show its application reading: most likely read, then aborted",
+	/* named sender, delay, peer, round trip to the named sender, named sender */
+	[REASON_PATH_RESET_TIMING] =
+	    "a reset in the %s's name came %D after the %s's segment it reacts to, sooner than the "
+	    "%D round trip from the capture point to the %s: it came from the path (a firewall, "
+	    "load balancer or IPS ended the connection)",
+	/* resetter, peer, delay */
+	[REASON_RST_AFTER_CLOSE_FIN] =
+	    "the %s had closed (FIN); the %s's own FIN came later and was answered %D after it "
+	    "with a reset: the closed socket was already gone",
 	/* between the FINs, whether both were acknowledged */
 	[REASON_FIN_SIMULTANEOUS] =
 	    "both sides closed at once: the FINs crossed %D apart, neither acknowledging the "

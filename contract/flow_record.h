@@ -81,6 +81,42 @@ enum handshake_kind {
 
 enum flow_direction { FROM_CLIENT = 0, FROM_SERVER = 1 };
 
+/* How sure the class is (close.confidence): certain, the packets allow no other reading; likely,
+ * another reading needs something the packets make improbable; ambiguous, another class is as
+ * consistent with them (close.alternatives says which, and why). */
+enum close_confidence {
+	CONFIDENCE_CERTAIN = 0,
+	CONFIDENCE_LIKELY,
+	CONFIDENCE_AMBIGUOUS,
+	CONFIDENCE_COUNT
+};
+
+/* Another class the packets also allow, and why (static text). */
+struct close_alternative {
+	enum close_class cls;
+	const char *why;
+};
+#define FLOW_ALTERNATIVES_MAX 2
+
+/* Who sent the decisive reset, read from its sequence number (classify.c read_reset). */
+enum reset_origin {
+	RESET_ORIGIN_NONE = 0, /* no reset decided the class */
+	RESET_ORIGIN_SOCKET,   /* the side's socket aborting: its own next sequence number */
+	RESET_ORIGIN_KERNEL,   /* its kernel answering a segment for a socket it no longer had:
+	                          the seq is that segment's ack */
+	RESET_ORIGIN_PATH,     /* a box in the path, in the side's name (rst_from_middlebox) */
+	RESET_ORIGIN_COUNT
+};
+
+/* Where the capture was taken, from the round trips to the two sides (classify.c). */
+enum vantage_point {
+	VANTAGE_UNKNOWN = 0, /* a round trip is not known */
+	VANTAGE_CLIENT,      /* next to the client: its round trip a small part of the server's */
+	VANTAGE_SERVER,
+	VANTAGE_BETWEEN,     /* both sides some way off (or both equally near: loopback, one LAN) */
+	VANTAGE_COUNT
+};
+
 #define FLOW_EVIDENCE_MAX 8
 
 /* One frame the conclusion rests on. seq and ack are relative to the sender's and receiver's
@@ -116,6 +152,11 @@ struct middlebox_evidence {
 	uint16_t expected_ip_id;  /* the claimed side's next ID */
 	uint16_t seen_ip_id;
 	bool ip_id_mismatch;
+	/* It answered a segment sooner after it passed the capture point than the round trip from
+	 * there to the side it names: that side had not yet received the segment. */
+	bool too_early;
+	int64_t answer_ns;        /* the segment (the first carrying what it answers) to the reset */
+	uint32_t rtt_us;          /* the capture point's round trip to the claimed side */
 };
 
 /* A connection that went silent for long and whose next segment was dropped or reset by the
@@ -248,11 +289,20 @@ struct flow_record {
 	const char *close_detail;   /* NULL or a static snake_case refinement */
 	enum closer_side closer;
 	struct flow_reason reason;  /* one line for people: flow_reason_format() */
+	enum close_confidence confidence;
+	enum reset_origin reset_origin;
+	uint8_t n_alternatives;
+	struct close_alternative alternatives[FLOW_ALTERNATIVES_MAX];
 	bool has_close_ts;
 	int64_t close_ts_ns;        /* time of the decisive segment */
 	uint8_t n_evidence;
 	struct evidence_frame evidence[FLOW_EVIDENCE_MAX];
 	enum tcp_state state[2];    /* final inferred state, indexed by enum flow_direction */
+	/* Round trip from the capture point to each side and back, microseconds (0: unknown);
+	 * rtt_from_data: measured on data and its ACK, not on the handshake (an upper bound). */
+	uint32_t rtt_us[2];
+	bool rtt_from_data[2];
+	enum vantage_point vantage;
 	uint32_t modifiers;         /* enum flow_modifier bits */
 	/* The connection's segments for a ladder diagram, or NULL when they were not collected (only
 	 * stories and pictures ask for them: --flow, -f html). Valid as long as the record. */
@@ -271,6 +321,10 @@ enum closer_side closer_from_name(const char *name);
 /* RFC 9293 spelling: "ESTABLISHED", "FIN-WAIT-1", ...; "UNKNOWN" for TCPS_UNKNOWN. */
 const char *tcp_state_name(enum tcp_state s);
 const char *handshake_name(enum handshake_kind h);
+const char *confidence_name(enum close_confidence c);
+const char *vantage_name(enum vantage_point v);
+/* "socket", "kernel", "path"; NULL for RESET_ORIGIN_NONE. */
+const char *reset_origin_name(enum reset_origin o);
 /* Name of one modifier bit (e.g. MOD_MIDSTREAM -> "midstream"); NULL for anything else. */
 const char *flow_modifier_name(uint32_t bit);
 /* "from" in reports: "client" or "server". */

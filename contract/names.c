@@ -68,6 +68,29 @@ static const char *const handshake_names[] = {
 };
 _Static_assert(COUNT_OF(handshake_names) == HANDSHAKE_COUNT, "a handshake kind has no name");
 
+static const char *const confidence_names[] = {
+	[CONFIDENCE_CERTAIN] = "certain",
+	[CONFIDENCE_LIKELY] = "likely",
+	[CONFIDENCE_AMBIGUOUS] = "ambiguous",
+};
+_Static_assert(COUNT_OF(confidence_names) == CONFIDENCE_COUNT, "a confidence has no name");
+
+static const char *const reset_origin_names[] = {
+	[RESET_ORIGIN_NONE] = NULL,
+	[RESET_ORIGIN_SOCKET] = "socket",
+	[RESET_ORIGIN_KERNEL] = "kernel",
+	[RESET_ORIGIN_PATH] = "path",
+};
+_Static_assert(COUNT_OF(reset_origin_names) == RESET_ORIGIN_COUNT, "a reset origin has no name");
+
+static const char *const vantage_names[] = {
+	[VANTAGE_UNKNOWN] = "unknown",
+	[VANTAGE_CLIENT] = "client",
+	[VANTAGE_SERVER] = "server",
+	[VANTAGE_BETWEEN] = "between",
+};
+_Static_assert(COUNT_OF(vantage_names) == VANTAGE_COUNT, "a vantage point has no name");
+
 /* Indexed by bit position: MOD_MIDSTREAM is bit 0. */
 static const char *const modifier_names[] = {
 	[0] = "midstream",
@@ -140,6 +163,27 @@ const char *handshake_name(enum handshake_kind h)
 	if ((unsigned)h >= COUNT_OF(handshake_names))
 		return unknown_name;
 	return handshake_names[h];
+}
+
+const char *confidence_name(enum close_confidence c)
+{
+	if ((unsigned)c >= COUNT_OF(confidence_names))
+		return unknown_name;
+	return confidence_names[c];
+}
+
+const char *reset_origin_name(enum reset_origin o)
+{
+	if ((unsigned)o >= COUNT_OF(reset_origin_names))
+		return unknown_name;
+	return reset_origin_names[o];
+}
+
+const char *vantage_name(enum vantage_point v)
+{
+	if ((unsigned)v >= COUNT_OF(vantage_names))
+		return unknown_name;
+	return vantage_names[v];
 }
 
 const char *flow_modifier_name(uint32_t bit)

@@ -132,6 +132,16 @@ void rbuf_u64(struct rbuf *b, uint64_t v)
 	b->len += u64_write(b->data + b->len, v);
 }
 
+void rbuf_us_as_ms(struct rbuf *b, uint64_t us)
+{
+	char frac[4] = { (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10),
+	                 (char)('0' + us % 10), 0 };
+
+	rbuf_u64(b, us / 1000);
+	rbuf_putc(b, '.');
+	rbuf_put(b, frac, 3);
+}
+
 /* A timestamp's parts: whole seconds, the fraction in 6 or 9 digits, and whether it is written
  * with a minus. Sign and magnitude in unsigned arithmetic, so INT64_MIN has a magnitude too; the
  * fraction is cut toward zero, never rounded (rounding could carry into the seconds). */

@@ -72,6 +72,8 @@ static inline void rbuf_puts(struct rbuf *b, const char *s)
 size_t u64_write(char *o, uint64_t v);
 /* Appends v in decimal. */
 void rbuf_u64(struct rbuf *b, uint64_t v);
+/* Appends microseconds as milliseconds with three decimals ("165.468"). */
+void rbuf_us_as_ms(struct rbuf *b, uint64_t us);
 /* Appends a timestamp as ts_format() writes it: decimal seconds with 6 or 9 decimals. */
 void rbuf_ts(struct rbuf *b, int64_t ts_ns, bool nano);
 

@@ -78,7 +78,10 @@ static const char *const columns[] = {
 	"zeek_uid", "zeek_orig", "zeek_conn_state", "zeek_history", "zeek_missed_bytes",
 	/* The outer layers (tunnels, labels) the flow came through, innermost first, ';'-joined. */
 	"encapsulation",
-	/* The incident (incidents.h) the connection belongs to: its number, or null. */
+	/* Added later, at the end so that existing column positions hold. */
+	"close_confidence", "close_alternatives", "rtt_client_ms", "rtt_server_ms", "vantage",
+	/* The incident (incidents.h) the connection belongs to: its number, or null. Last: it is
+	 * written when the row leaves the hold. */
 	"incident",
 };
 
@@ -453,6 +456,24 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 		rbuf_puts(row, f->encap->layer[i]);
 	}
 	rbuf_putc(row, '"');
+	put_name(row, confidence_name(f->confidence));
+	RBUF_LIT(row, ",\"");
+	for (unsigned i = 0; i < f->n_alternatives && i < FLOW_ALTERNATIVES_MAX; i++) {
+		if (i != 0)
+			rbuf_putc(row, ';');
+		rbuf_puts(row, close_class_name(f->alternatives[i].cls));
+	}
+	rbuf_putc(row, '"');
+	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
+		if (!f->rtt_us[d]) {
+			put_null(row);
+			continue;
+		}
+		RBUF_LIT(row, ",\"");
+		rbuf_us_as_ms(row, f->rtt_us[d]);
+		rbuf_putc(row, '"');
+	}
+	put_name(row, vantage_name(f->vantage));
 	if (row->failed) {
 		errno = ENOMEM;
 		return -1;

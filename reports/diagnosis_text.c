@@ -44,6 +44,25 @@ static void put_range(struct rbuf *b, const struct setting_range *r, const char 
 	rbuf_puts(b, unit);
 }
 
+/* `label`, the range and `tail` where the setting is known; nothing where it is not. */
+static void known_range(struct rbuf *b, const char *label, const struct setting_range *r,
+                        const char *unit, const char *tail)
+{
+	if (!r->known)
+		return;
+	rbuf_puts(b, label);
+	put_range(b, r, unit);
+	rbuf_puts(b, tail);
+}
+
+/* Opens one part of a sentence made of parts: "; " before every part but the first. */
+static void next_part(struct rbuf *b, bool *first)
+{
+	if (!*first)
+		RBUF_LIT(b, "; ");
+	*first = false;
+}
+
 /* Milliseconds as seconds with one decimal: "2.8". */
 static void put_ms_as_s(struct rbuf *b, int64_t ms)
 {
@@ -71,6 +90,18 @@ bool diagnosis_noteworthy(const struct flow_diagnosis *d)
 	       d->time_wait_reuse.present;
 }
 
+/* " IP ID 17 does not continue the server's ID sequence (next about 4242" (the caller closes the
+ * parenthesis). */
+static void ip_id_clause(struct rbuf *b, const struct middlebox_evidence *m)
+{
+	RBUF_LIT(b, " IP ID ");
+	rbuf_u64(b, m->seen_ip_id);
+	RBUF_LIT(b, " does not continue the ");
+	rbuf_puts(b, side(m->claimed));
+	RBUF_LIT(b, "'s ID sequence (next about ");
+	rbuf_u64(b, m->expected_ip_id);
+}
+
 static void middlebox_sentence(struct rbuf *b, const struct middlebox_evidence *m)
 {
 	RBUF_LIT(b, "The reset in frame ");
@@ -78,6 +109,18 @@ static void middlebox_sentence(struct rbuf *b, const struct middlebox_evidence *
 	RBUF_LIT(b, " says it came from the ");
 	rbuf_puts(b, side(m->claimed));
 	RBUF_LIT(b, ", but ");
+	if (!m->ttl_mismatch && !m->ip_id_mismatch && m->too_early) {
+		RBUF_LIT(b, "it came ");
+		put_duration(b, m->answer_ns);
+		RBUF_LIT(b, " after the segment it answers passed the capture point, sooner than the ");
+		put_duration(b, (int64_t)m->rtt_us * 1000);
+		RBUF_LIT(b, " round trip from there to the ");
+		rbuf_puts(b, side(m->claimed));
+		RBUF_LIT(b, ": the ");
+		rbuf_puts(b, side(m->claimed));
+		RBUF_LIT(b, " had not yet received that segment, so a box in the path sent it.");
+		return;
+	}
 	if (m->ttl_mismatch) {
 		RBUF_LIT(b, "its TTL is ");
 		rbuf_u64(b, m->seen_ttl);
@@ -86,23 +129,15 @@ static void middlebox_sentence(struct rbuf *b, const struct middlebox_evidence *
 		RBUF_LIT(b, "'s packets arrive with ");
 		rbuf_u64(b, m->expected_ttl);
 		if (m->ip_id_mismatch) {
-			RBUF_LIT(b, " and its IP ID ");
-			rbuf_u64(b, m->seen_ip_id);
-			RBUF_LIT(b, " does not continue the ");
-			rbuf_puts(b, side(m->claimed));
-			RBUF_LIT(b, "'s ID sequence (next about ");
-			rbuf_u64(b, m->expected_ip_id);
+			RBUF_LIT(b, " and its");
+			ip_id_clause(b, m);
 			rbuf_putc(b, ')');
 		}
 		RBUF_LIT(b, ": a firewall, load balancer or IPS in the path sent it.");
 		return;
 	}
-	RBUF_LIT(b, "its IP ID ");
-	rbuf_u64(b, m->seen_ip_id);
-	RBUF_LIT(b, " does not continue the ");
-	rbuf_puts(b, side(m->claimed));
-	RBUF_LIT(b, "'s ID sequence (next about ");
-	rbuf_u64(b, m->expected_ip_id);
+	RBUF_LIT(b, "its");
+	ip_id_clause(b, m);
 	RBUF_LIT(b, "), although its TTL ");
 	rbuf_u64(b, m->seen_ttl);
 	RBUF_LIT(b, " matches: a box in the path injected it with a copied TTL (an IPS or a "
@@ -183,33 +218,25 @@ static void timers_sentence(struct rbuf *b, uint8_t d, const struct endpoint_tim
 	rbuf_puts(b, side(d));
 	RBUF_LIT(b, "'s timers: ");
 	if (t->syn_seen) {
+		next_part(b, &first);
 		rbuf_puts(b, t->synack ? "SYN+ACK sent " : "SYN sent ");
 		rbuf_u64(b, t->syn_retransmissions + 1);
 		RBUF_LIT(b, " times, first again after ");
 		put_duration(b, (int64_t)t->syn_initial_rto_ms * 1000000);
 		rbuf_puts(b, t->syn_linear ? " and at that pace" : ", then doubling");
 		rbuf_puts(b, t->syn_gave_up ? ", then it gave up" : "");
-		if (t->tcp_syn_retries.known) {
-			rbuf_puts(b, t->synack ? ": Linux tcp_synack_retries " : ": Linux tcp_syn_retries ");
-			put_range(b, &t->tcp_syn_retries, "");
-			rbuf_puts(b, t->synack ? " (default 5)" : " (default 6)");
-		}
-		first = false;
+		known_range(b, t->synack ? ": Linux tcp_synack_retries " : ": Linux tcp_syn_retries ",
+		            &t->tcp_syn_retries, "", t->synack ? " (default 5)" : " (default 6)");
 	}
 	if (t->rto_seen) {
-		if (!first)
-			RBUF_LIT(b, "; ");
+		next_part(b, &first);
 		rbuf_u64(b, t->rto_retransmissions);
 		RBUF_LIT(b, " RTO retransmissions from ");
 		put_duration(b, (int64_t)t->initial_rto_ms * 1000000);
 		if (t->tail_loss_probe)
 			RBUF_LIT(b, " after a tail-loss probe");
 		rbuf_puts(b, t->rto_gave_up ? ", then it gave up" : ", still going at the end");
-		if (t->tcp_retries2.known) {
-			RBUF_LIT(b, ": tcp_retries2 ");
-			put_range(b, &t->tcp_retries2, "");
-			RBUF_LIT(b, " (default 15, about 15 minutes)");
-		}
+		known_range(b, ": tcp_retries2 ", &t->tcp_retries2, "", " (default 15, about 15 minutes)");
 		if (t->user_timeout_ms.known) {
 			RBUF_LIT(b, " or TCP_USER_TIMEOUT ");
 			if (t->user_timeout_ms.max != TIMER_NO_MAX) {
@@ -224,38 +251,22 @@ static void timers_sentence(struct rbuf *b, uint8_t d, const struct endpoint_tim
 			}
 			RBUF_LIT(b, " (the wire cannot tell which)");
 		}
-		first = false;
 	}
 	if (t->keepalive_seen) {
-		if (!first)
-			RBUF_LIT(b, "; ");
+		next_part(b, &first);
 		RBUF_LIT(b, "keepalive");
-		if (t->keepalive_time_s.known) {
-			RBUF_LIT(b, " after tcp_keepalive_time ");
-			put_range(b, &t->keepalive_time_s, " s");
-		}
-		if (t->keepalive_intvl_s.known) {
-			RBUF_LIT(b, ", tcp_keepalive_intvl ");
-			put_range(b, &t->keepalive_intvl_s, " s");
-		}
-		if (t->keepalive_probes.known) {
-			RBUF_LIT(b, ", tcp_keepalive_probes ");
-			put_range(b, &t->keepalive_probes, "");
-		}
+		known_range(b, " after tcp_keepalive_time ", &t->keepalive_time_s, " s", "");
+		known_range(b, ", tcp_keepalive_intvl ", &t->keepalive_intvl_s, " s", "");
+		known_range(b, ", tcp_keepalive_probes ", &t->keepalive_probes, "", "");
 		RBUF_LIT(b, " (defaults 7200 s, 75 s, 9; or TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT)");
-		first = false;
 	}
 	if (t->fin_timeout_s.known) {
-		if (!first)
-			RBUF_LIT(b, "; ");
-		RBUF_LIT(b, "FIN-WAIT-2 of its closed socket: tcp_fin_timeout ");
-		put_range(b, &t->fin_timeout_s, " s");
-		RBUF_LIT(b, " (default 60 s)");
-		first = false;
+		next_part(b, &first);
+		known_range(b, "FIN-WAIT-2 of its closed socket: tcp_fin_timeout ", &t->fin_timeout_s,
+		            " s", " (default 60 s)");
 	}
 	if (t->tw_reuse) {
-		if (!first)
-			RBUF_LIT(b, "; ");
+		next_part(b, &first);
 		RBUF_LIT(b, "it reconnected from its own TIME-WAIT 4-tuple: net.ipv4.tcp_tw_reuse is on");
 	}
 	rbuf_putc(b, '.');
@@ -328,10 +339,8 @@ void diagnosis_sentences(const struct flow_diagnosis *d, struct rbuf *b,
 		for (unsigned s = FROM_CLIENT; s <= FROM_SERVER; s++) {
 			if (!d->stack[s].family)
 				continue;
-			if (!first)
-				RBUF_LIT(b, "; ");
+			next_part(b, &first);
 			stack_part(b, s, &d->stack[s]);
-			first = false;
 		}
 		rbuf_putc(b, '.');
 		if (!b->failed && b->len)

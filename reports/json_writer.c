@@ -449,6 +449,16 @@ static void put_diagnosis(struct rbuf *b, const struct flow_diagnosis *d)
 			RBUF_LIT(b, "null");
 		RBUF_LIT(b, ",\"ip_id_mismatch\":");
 		put_bool(b, m->ip_id_mismatch);
+		RBUF_LIT(b, ",\"too_early\":");
+		if (m->too_early) {
+			RBUF_LIT(b, "{\"after_ms\":");
+			rbuf_us_as_ms(b, (uint64_t)(m->answer_ns > 0 ? m->answer_ns / 1000 : 0));
+			RBUF_LIT(b, ",\"rtt_ms\":");
+			rbuf_us_as_ms(b, m->rtt_us);
+			rbuf_putc(b, '}');
+		} else {
+			RBUF_LIT(b, "null");
+		}
 		rbuf_putc(b, '}');
 	} else {
 		RBUF_LIT(b, "null");
@@ -603,11 +613,29 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 		put_evidence(b, m, &f->evidence[i], f->ts_nano);
 	}
 
+	RBUF_LIT(b, "],\"reset\":");
+	put_name(b, reset_origin_name(f->reset_origin));
+	RBUF_LIT(b, ",\"confidence\":");
+	put_name(b, confidence_name(f->confidence));
+	RBUF_LIT(b, ",\"alternatives\":[");
+	for (unsigned i = 0; i < f->n_alternatives && i < FLOW_ALTERNATIVES_MAX; i++) {
+		const struct close_alternative *a = &f->alternatives[i];
+
+		if (i != 0)
+			rbuf_putc(b, ',');
+		RBUF_LIT(b, "{\"class\":");
+		put_name(b, close_class_name(a->cls));
+		RBUF_LIT(b, ",\"why\":");
+		put_string(b, a->why, a->why != NULL ? strlen(a->why) : 0);
+		rbuf_putc(b, '}');
+	}
+	RBUF_LIT(b, "]");
+
 	/* 5 literals, 3 numbers, 2 names */
 	o = room(b, 5 * LIT_ROOM + 3 * NUM_ROOM + NAME_ROOM(state_c_len) + NAME_ROOM(state_s_len));
 	if (o == NULL)
 		return;
-	o = W_LIT(o, "]},\"state\":{\"client\":");
+	o = W_LIT(o, "},\"state\":{\"client\":");
 	o = w_name(o, state_c, state_c_len);
 	o = W_LIT(o, ",\"server\":");
 	o = w_name(o, state_s, state_s_len);
@@ -619,6 +647,21 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 	o = w_num(o, f->keepalive_probes);
 	done(b, o);
 
+	RBUF_LIT(b, ",\"rtt\":{\"client\":");
+	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
+		if (d == FROM_SERVER)
+			RBUF_LIT(b, ",\"server\":");
+		if (f->rtt_us[d])
+			rbuf_us_as_ms(b, f->rtt_us[d]);
+		else
+			RBUF_LIT(b, "null");
+	}
+	RBUF_LIT(b, ",\"basis\":");
+	put_name(b, !f->rtt_us[FROM_CLIENT] && !f->rtt_us[FROM_SERVER] ? NULL
+	            : f->rtt_from_data[FROM_CLIENT] || f->rtt_from_data[FROM_SERVER] ? "data"
+	                                                                            : "handshake");
+	RBUF_LIT(b, "},\"vantage\":");
+	put_name(b, vantage_name(f->vantage));
 	RBUF_LIT(b, ",\"modifiers\":[");
 	put_modifier_list(b, f->modifiers, ",", "\""); /* plain snake_case names */
 	RBUF_LIT(b, "],\"encapsulation\":[");

@@ -25,11 +25,10 @@
 #define ARROW_MIN 40
 #define SGR_RESET "\x1b[0m"
 
-void ladder_label(struct rbuf *b, const struct ladder_seg *s)
+/* The label after the flags: " seq=.. ack=.. len=.. win=..", the ack only when the ACK flag is
+ * set and the window only when it is known. */
+static void label_numbers(struct rbuf *b, const struct ladder_seg *s)
 {
-	char flags[32];
-
-	rbuf_puts(b, tcp_flags_format(s->flags, flags, sizeof flags));
 	RBUF_LIT(b, " seq=");
 	rbuf_u64(b, s->seq);
 	if (s->flags & TCP_ACK) {
@@ -42,6 +41,14 @@ void ladder_label(struct rbuf *b, const struct ladder_seg *s)
 		RBUF_LIT(b, " win=");
 		rbuf_u64(b, s->window);
 	}
+}
+
+void ladder_label(struct rbuf *b, const struct ladder_seg *s)
+{
+	char flags[32];
+
+	rbuf_puts(b, tcp_flags_format(s->flags, flags, sizeof flags));
+	label_numbers(b, s);
 }
 
 void ladder_caption(struct rbuf *b, const struct segment_list *l)
@@ -78,18 +85,29 @@ static void put_note(struct rbuf *b, const struct flow_record *r, const struct l
 	}
 }
 
-/* ANSI colour of a segment's arrow. */
-static const char *seg_sgr(const struct ladder_seg *s)
+/* What colours a segment's arrow, in order of precedence. */
+enum seg_kind { SEG_RST, SEG_FIN, SEG_SYN, SEG_DATA, SEG_BARE };
+
+static enum seg_kind seg_kind(const struct ladder_seg *s)
 {
 	if (s->flags & TCP_RST)
-		return "\x1b[1;31m";
+		return SEG_RST;
 	if (s->flags & TCP_FIN)
-		return "\x1b[33m";
+		return SEG_FIN;
 	if (s->flags & TCP_SYN)
-		return "\x1b[32m";
-	if (s->len > 0)
-		return "\x1b[36m";
-	return NULL;
+		return SEG_SYN;
+	return s->len > 0 ? SEG_DATA : SEG_BARE;
+}
+
+/* ANSI colour of a segment's arrow (none for a bare ACK). */
+static const char *seg_sgr(const struct ladder_seg *s)
+{
+	static const char *const sgr[] = {
+		[SEG_RST] = "\x1b[1;31m", [SEG_FIN] = "\x1b[33m", [SEG_SYN] = "\x1b[32m",
+		[SEG_DATA] = "\x1b[36m", [SEG_BARE] = NULL,
+	};
+
+	return sgr[seg_kind(s)];
 }
 
 static void spaces(struct rbuf *b, size_t n)
@@ -300,15 +318,12 @@ void ladder_text(struct rbuf *b, const struct flow_record *r, const char *indent
 
 static const char *seg_color(const struct ladder_seg *s)
 {
-	if (s->flags & TCP_RST)
-		return "#cf222e";
-	if (s->flags & TCP_FIN)
-		return "#bc4c00";
-	if (s->flags & TCP_SYN)
-		return "#1a7f37";
-	if (s->len > 0)
-		return "#0969da";
-	return "#6e7781";
+	static const char *const color[] = {
+		[SEG_RST] = "#cf222e", [SEG_FIN] = "#bc4c00", [SEG_SYN] = "#1a7f37",
+		[SEG_DATA] = "#0969da", [SEG_BARE] = "#6e7781",
+	};
+
+	return color[seg_kind(s)];
 }
 
 static void put_int(struct rbuf *b, long v)
@@ -430,18 +445,8 @@ static void svg_arrow(struct rbuf *b, struct rbuf *scratch, const struct flow_re
 
 		rbuf_puts(b, tcp_flags_format(s->flags, flags, sizeof flags));
 	}
-	RBUF_LIT(b, "</tspan> seq=");
-	rbuf_u64(b, s->seq);
-	if (s->flags & TCP_ACK) {
-		RBUF_LIT(b, " ack=");
-		rbuf_u64(b, s->ack);
-	}
-	RBUF_LIT(b, " len=");
-	rbuf_u64(b, s->len);
-	if (!(s->marks & LADDER_NO_WINDOW)) {
-		RBUF_LIT(b, " win=");
-		rbuf_u64(b, s->window);
-	}
+	RBUF_LIT(b, "</tspan>");
+	label_numbers(b, s);
 	RBUF_LIT(b, "</text>");
 
 	rbuf_clear(scratch);

@@ -8,6 +8,16 @@
 static const char hex[] = "0123456789abcdef";
 #define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
 
+/* put(b, s, strlen(s)), or "(none)" for NULL: the _str forms of the escapers. */
+static void put_or_none(struct rbuf *b, const char *s,
+                        void (*put)(struct rbuf *, const char *, size_t))
+{
+	if (s == NULL)
+		RBUF_LIT(b, "(none)");
+	else
+		put(b, s, strlen(s));
+}
+
 void put_visible(struct rbuf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -48,15 +58,14 @@ void put_visible(struct rbuf *b, const char *s, size_t n)
 
 void put_visible_str(struct rbuf *b, const char *s)
 {
-	if (s == NULL)
-		RBUF_LIT(b, "(none)");
-	else
-		put_visible(b, s, strlen(s));
+	put_or_none(b, s, put_visible);
 }
 
-/* Calls emit(b, c) for each ASCII byte and copies well-formed UTF-8 sequences (other than the C1
- * controls) as they are; anything else becomes U+FFFD. */
-static void put_filtered(struct rbuf *b, const char *s, size_t n, void (*emit)(struct rbuf *, char))
+/* Calls emit(b, s, i, n) for each ASCII byte s[i] (with the text around it, for escapes that
+ * depend on what follows) and copies well-formed UTF-8 sequences (other than the C1 controls) as
+ * they are; anything else becomes U+FFFD. */
+static void put_filtered(struct rbuf *b, const char *s, size_t n,
+                         void (*emit)(struct rbuf *, const char *, size_t, size_t))
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;
@@ -65,7 +74,7 @@ static void put_filtered(struct rbuf *b, const char *s, size_t n, void (*emit)(s
 		size_t len, skip = 1;
 
 		if (u[i] < 0x80) {
-			emit(b, (char)u[i]);
+			emit(b, s, i, n);
 			i++;
 			continue;
 		}
@@ -104,38 +113,19 @@ static void md_char(struct rbuf *b, const char *s, size_t i, size_t n)
 
 void put_md(struct rbuf *b, const char *s, size_t n)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < n) {
-		size_t len, skip = 1;
-
-		if (u[i] < 0x80) {
-			md_char(b, s, i, n);
-			i++;
-			continue;
-		}
-		len = utf8_scan(u + i, n - i, &skip);
-		if (len != 0 && !(u[i] == 0xC2 && u[i + 1] < 0xA0)) {
-			rbuf_put(b, u + i, len);
-			i += len;
-			continue;
-		}
-		RBUF_LIT(b, REPLACEMENT);
-		i += len != 0 ? len : skip;
-	}
+	put_filtered(b, s, n, md_char);
 }
 
 void put_md_str(struct rbuf *b, const char *s)
 {
-	if (s == NULL)
-		RBUF_LIT(b, "(none)");
-	else
-		put_md(b, s, strlen(s));
+	put_or_none(b, s, put_md);
 }
 
-static void xml_char(struct rbuf *b, char c)
+static void xml_char(struct rbuf *b, const char *s, size_t i, size_t n)
 {
+	char c = s[i];
+
+	(void)n;
 	switch (c) {
 	case '&': RBUF_LIT(b, "&amp;"); return;
 	case '<': RBUF_LIT(b, "&lt;"); return;
@@ -157,10 +147,7 @@ void put_xml(struct rbuf *b, const char *s, size_t n)
 
 void put_xml_str(struct rbuf *b, const char *s)
 {
-	if (s == NULL)
-		RBUF_LIT(b, "(none)");
-	else
-		put_xml(b, s, strlen(s));
+	put_or_none(b, s, put_xml);
 }
 
 size_t wrap_end(const char *text, size_t n, size_t i, size_t room)

@@ -207,18 +207,17 @@ static const struct ladder_seg *acked_by(const struct flow_record *r, int from, 
 static void rst_shape(struct rbuf *b, const struct flow_record *r, const struct evidence_frame *rst,
                       const char *c, const char *p)
 {
-	if (rst->flags & TCP_ACK)
+	if (r->reset_origin == RESET_ORIGIN_KERNEL)
 		say(b,
-		    "The reset (%f) is RST+ACK with seq %n, the %s's next sequence number, and ack %n, "
-		    "everything the %s had sent: a socket aborting itself, not a kernel answering for a "
-		    "socket that no longer exists.\n",
-		    rst->frame, (uint64_t)rst->seq, c, (uint64_t)rst->ack, p);
+		    "The reset (%f) carries seq %n, the acknowledgement number of the %s's segment it "
+		    "answers: the %s's kernel answering for a connection it had no open socket for.\n",
+		    rst->frame, (uint64_t)rst->seq, p, c);
 	else
 		say(b,
-		    "The reset (%f) is a bare RST, without the ACK flag: the %s's kernel answering for "
-		    "a connection it had no open socket for.\n",
-		    rst->frame, c);
-	(void)r;
+		    "The reset (%f) carries seq %n, the %s's own next sequence number%s: a socket "
+		    "aborting itself, not a kernel answering for a socket that no longer exists.\n",
+		    rst->frame, (uint64_t)rst->seq, c,
+		    (rst->flags & TCP_ACK) ? ", and acknowledges what it had received" : "");
 }
 
 static void explain_unread(struct rbuf *b, const struct flow_record *r, int k)
@@ -250,13 +249,14 @@ static void explain_unread(struct rbuf *b, const struct flow_record *r, int k)
 		    c, unread, p);
 	ack = data ? acked_by(r, k, data->seq + data->len, data->frame, rst->frame) : NULL;
 	if (ack)
-		say(b, "Its kernel acknowledged them (%f), so they reached its receive buffer; its "
-		       "application then closed the socket without reading them, and a socket closed "
-		       "with unread data sends a reset instead of a FIN (RFC 2525 §2.17).\n",
-		    ack->frame);
+		say(b, "Its kernel acknowledged them (%f), so they reached its receive buffer; nothing "
+		       "the %s sent afterwards shows its application read them. A socket closed with "
+		       "unread data sends a reset instead of a FIN (RFC 2525 §2.17).\n",
+		    ack->frame, c);
 	else
-		say(b, "Its application closed the socket without reading them, and a socket closed "
-		       "with unread data sends a reset instead of a FIN (RFC 2525 §2.17).\n");
+		say(b, "Nothing the %s sent afterwards shows its application read them. A socket "
+		       "closed with unread data sends a reset instead of a FIN (RFC 2525 §2.17).\n",
+		    c);
 	rst_shape(b, r, rst, c, p);
 	say(b, "The %s's application gets 'connection reset by peer' (ECONNRESET) on its next read "
 	       "or write; whatever it sent last was never processed.\n",
@@ -273,7 +273,11 @@ static void explain_abort(struct rbuf *b, const struct flow_record *r, int k)
 		return;
 	data = ev_find(r, (struct ev_query){ .from = ANY_SIDE, .with_payload = true,
 	                                     .before = rst->frame, .last = true });
-	if (data)
+	if (data && r->n_alternatives)
+		say(b, "The %s aborted the connection with a reset (%f) %t after the last data (%f, "
+		       "from the %s).\n",
+		    c, rst->frame, rst->ts_ns - data->ts_ns, data->frame, side_word(data->from));
+	else if (data)
 		say(b, "The %s aborted the connection with a reset (%f) %t after the last data (%f, "
 		       "from the %s), with nothing it had received left unanswered.\n",
 		    c, rst->frame, rst->ts_ns - data->ts_ns, data->frame, side_word(data->from));
@@ -282,7 +286,7 @@ static void explain_abort(struct rbuf *b, const struct flow_record *r, int k)
 		       "exchanged.\n",
 		    c, rst->frame);
 	say(b, "That is an abortive close: SO_LINGER with a zero timeout, or an application (or "
-	       "proxy) that chose to abort rather than close. Nothing was left unread.\n");
+	       "proxy) that chose to abort rather than close.\n");
 	rst_shape(b, r, rst, c, p);
 	say(b, "The %s's application gets 'connection reset by peer' (ECONNRESET).\n", p);
 }
@@ -320,25 +324,56 @@ static void explain_restarted(struct rbuf *b, const struct flow_record *r, int k
 		return;
 	trig = ev_find(r, (struct ev_query){ .from = !k, .before = rst->frame, .last = true });
 	if (trig)
-		say(b, "The %s answered the %s's segment (%f) %t later with a bare reset (%f): no "
-		       "ACK flag, so its kernel had no socket for this connection.\n",
-		    c, p, trig->frame, rst->ts_ns - trig->ts_ns, rst->frame);
+		say(b, "The %s answered the %s's segment (%f) %t later with a reset (%f) whose seq, %n, "
+		       "is that segment's acknowledgement number: its kernel had no socket for this "
+		       "connection.\n",
+		    c, p, trig->frame, rst->ts_ns - trig->ts_ns, rst->frame, (uint64_t)rst->seq);
 	else
-		say(b, "The %s sent a bare reset (%f): its kernel had no socket for this connection.\n",
+		say(b, "The %s sent a reset (%f) answering for a connection its kernel had no socket "
+		       "for.\n",
 		    c, rst->frame);
-	say(b, "The %s never closed the connection itself, so it had lost its state: the host or "
-	       "the process restarted, or a NAT or firewall in between forgot the connection. The "
-	       "%s's application gets ECONNRESET.\n",
+	say(b, "No FIN from the %s was seen before it, so it had most likely lost its state: the "
+	       "host or the process restarted, or a NAT or firewall in between forgot the "
+	       "connection. The %s's application gets ECONNRESET.\n",
 	    c, p);
 }
 
-static void explain_refused(struct rbuf *b, const struct flow_record *r)
+/* A reset in a side's name that the path sent (rst_from_middlebox): nothing in it is that
+ * side's doing. The diagnosis sentence (below the story) says what gave it away. */
+static void explain_path(struct rbuf *b, const struct flow_record *r, int k)
+{
+	const char *c = side_word((unsigned)k), *p = side_word((unsigned)!k);
+	const struct evidence_frame *rst = ev_find(r, (struct ev_query){ .from = k, .flags = TCP_RST });
+	const struct evidence_frame *trig;
+
+	if (!rst)
+		return;
+	trig = ev_find(r, (struct ev_query){ .from = !k, .before = rst->frame, .last = true });
+	if (trig)
+		say(b, "A reset in the %s's name (%f) reached the capture point %t after the %s's "
+		       "segment (%f), but it was not the %s's: a firewall, load balancer or IPS in the "
+		       "path made it.\n",
+		    c, rst->frame, rst->ts_ns - trig->ts_ns, p, trig->frame, c);
+	else
+		say(b, "A reset in the %s's name (%f) was not the %s's: a firewall, load balancer or "
+		       "IPS in the path made it.\n",
+		    c, rst->frame, c);
+	say(b, "It is shaped like %s, but nothing it seems to say about the %s's socket holds; the "
+	       "%s may still hold the connection open. The %s's application gets 'connection reset "
+	       "by peer' (ECONNRESET).\n",
+	    r->close_class == CLOSE_RST_PEER_RESTARTED ? "a kernel's answer for a missing socket"
+	                                                : "an abortive close",
+	    c, c, p);
+}
+
+static void explain_refused(struct rbuf *b, const struct flow_record *r, int k)
 {
 	const struct evidence_frame *syn = ev_find(r, (struct ev_query){ .from = FROM_CLIENT,
 	                                                                 .flags = TCP_SYN });
 	const struct evidence_frame *rst = ev_find(r, (struct ev_query){ .from = FROM_SERVER,
 	                                                                 .flags = TCP_RST });
 
+	(void)k; /* the same for whichever side closed */
 	if (syn && rst)
 		say(b, "The server answered the client's SYN (%f) with a reset %t later (%f): nothing "
 		       "was listening on %e, or a firewall rejected the connection with a reset.\n",
@@ -350,10 +385,11 @@ static void explain_refused(struct rbuf *b, const struct flow_record *r)
 	say(b, "The client's connect() fails with 'connection refused' (ECONNREFUSED).\n");
 }
 
-static void explain_syn(struct rbuf *b, const struct flow_record *r)
+static void explain_syn(struct rbuf *b, const struct flow_record *r, int k)
 {
 	uint64_t n = r->packets[FROM_CLIENT];
 
+	(void)k; /* the same for whichever side closed */
 	if (n > 1)
 		say(b, "The client sent %n SYNs over %t and the server never answered.\n", n,
 		    r->last_ts_ns - r->first_ts_ns);
@@ -418,12 +454,13 @@ static void explain_vanished(struct rbuf *b, const struct flow_record *r, int k)
 	    p, c);
 }
 
-static void explain_fins(struct rbuf *b, const struct flow_record *r)
+static void explain_fins(struct rbuf *b, const struct flow_record *r, int k)
 {
 	const struct evidence_frame *a = ev_find(r, (struct ev_query){ .from = ANY_SIDE,
 	                                                               .flags = TCP_FIN });
 	const struct evidence_frame *o = NULL;
 
+	(void)k; /* the same for whichever side closed */
 	if (!a)
 		return;
 	if (r->close_class == CLOSE_FIN_GRACEFUL && r->closer != CLOSER_BOTH &&
@@ -474,6 +511,26 @@ static void explain_half_closed(struct rbuf *b, const struct flow_record *r, int
 		    o, r->last_ts_ns - fin->ts_ns);
 }
 
+/* Where the capture was taken: the timing sentences above are read against these. */
+static void explain_vantage(struct rbuf *b, const struct flow_record *r)
+{
+	static const char *const where[VANTAGE_COUNT] = {
+		[VANTAGE_CLIENT] = "next to the client",
+		[VANTAGE_SERVER] = "next to the server",
+		[VANTAGE_BETWEEN] = "between the two, or both near",
+	};
+
+	if (!r->rtt_us[FROM_CLIENT] || !r->rtt_us[FROM_SERVER] || r->vantage >= VANTAGE_COUNT ||
+	    !where[r->vantage])
+		return;
+	say(b, "Round trips from the capture point: %t to the client, %t to the server (%s, "
+	       "measured on %s): the capture was taken %s.\n",
+	    (int64_t)r->rtt_us[FROM_CLIENT] * 1000, (int64_t)r->rtt_us[FROM_SERVER] * 1000,
+	    r->rtt_from_data[FROM_CLIENT] || r->rtt_from_data[FROM_SERVER] ? "upper bounds" : "kernel "
+	    "answers", r->rtt_from_data[FROM_CLIENT] || r->rtt_from_data[FROM_SERVER] ? "data and its "
+	    "acknowledgements" : "the handshake", where[r->vantage]);
+}
+
 static void explain_modifiers(struct rbuf *b, const struct flow_record *r)
 {
 	int k = closer_dir(r);
@@ -517,60 +574,66 @@ static void diagnosis_paragraph(void *ctx, const char *text, size_t len)
 	rbuf_putc(b, '\n');
 }
 
+static void explain_open(struct rbuf *b, const struct flow_record *r, int k)
+{
+	(void)r;
+	(void)k;
+	say(b, "No FIN and no reset: the connection was still open, with data flowing, when "
+	       "the capture ended.\n");
+}
+
+static void explain_idle(struct rbuf *b, const struct flow_record *r, int k)
+{
+	(void)r;
+	(void)k;
+	say(b, "No FIN and no reset: the connection was open but idle when the capture "
+	       "ended.\n");
+}
+
+/* Each class's paragraph; k is the side that closed, and a class that is about that side says
+ * nothing when no one side did. */
+struct explainer {
+	void (*explain)(struct rbuf *b, const struct flow_record *r, int k);
+	bool needs_closer;
+	bool path_may_forge; /* a reset the path may have sent in k's name: explain_path() then */
+};
+
+static const struct explainer explainers[] = {
+	[CLOSE_FIN_GRACEFUL] = { explain_fins, false },
+	[CLOSE_FIN_SIMULTANEOUS] = { explain_fins, false },
+	[CLOSE_HALF_CLOSED_AT_END] = { explain_half_closed, true },
+	[CLOSE_RST_UNREAD_DATA] = { explain_unread, true },
+	[CLOSE_RST_ABORT] = { explain_abort, true, true },
+	[CLOSE_RST_AFTER_CLOSE] = { explain_after_close, true },
+	[CLOSE_RST_PEER_RESTARTED] = { explain_restarted, true, true },
+	[CLOSE_RST_REFUSED] = { explain_refused, false },
+	[CLOSE_SYN_UNANSWERED] = { explain_syn, false },
+	[CLOSE_KEEPALIVE_TIMEOUT] = { explain_keepalive, true },
+	[CLOSE_PEER_VANISHED] = { explain_vanished, true },
+	[CLOSE_OPEN_AT_END] = { explain_open, false },
+	[CLOSE_IDLE_AT_END] = { explain_idle, false },
+};
+_Static_assert(sizeof explainers / sizeof explainers[0] == CLOSE_CLASS_COUNT,
+               "a close class has no explanation");
+
 void story_explain(struct rbuf *b, const struct flow_record *r)
 {
 	int k = closer_dir(r);
 
-	switch (r->close_class) {
-	case CLOSE_RST_UNREAD_DATA:
-		if (k != ANY_SIDE)
-			explain_unread(b, r, k);
-		break;
-	case CLOSE_RST_ABORT:
-		if (k != ANY_SIDE)
-			explain_abort(b, r, k);
-		break;
-	case CLOSE_RST_AFTER_CLOSE:
-		if (k != ANY_SIDE)
-			explain_after_close(b, r, k);
-		break;
-	case CLOSE_RST_PEER_RESTARTED:
-		if (k != ANY_SIDE)
-			explain_restarted(b, r, k);
-		break;
-	case CLOSE_RST_REFUSED:
-		explain_refused(b, r);
-		break;
-	case CLOSE_SYN_UNANSWERED:
-		explain_syn(b, r);
-		break;
-	case CLOSE_KEEPALIVE_TIMEOUT:
-		if (k != ANY_SIDE)
-			explain_keepalive(b, r, k);
-		break;
-	case CLOSE_PEER_VANISHED:
-		if (k != ANY_SIDE)
-			explain_vanished(b, r, k);
-		break;
-	case CLOSE_FIN_GRACEFUL:
-	case CLOSE_FIN_SIMULTANEOUS:
-		explain_fins(b, r);
-		break;
-	case CLOSE_HALF_CLOSED_AT_END:
-		if (k != ANY_SIDE)
-			explain_half_closed(b, r, k);
-		break;
-	case CLOSE_OPEN_AT_END:
-		say(b, "No FIN and no reset: the connection was still open, with data flowing, when "
-		       "the capture ended.\n");
-		break;
-	case CLOSE_IDLE_AT_END:
-		say(b, "No FIN and no reset: the connection was open but idle when the capture "
-		       "ended.\n");
-		break;
-	case CLOSE_CLASS_COUNT:
-		break;
+	if (r->close_class < CLOSE_CLASS_COUNT) {
+		const struct explainer *e = &explainers[r->close_class];
+
+		if (e->needs_closer && k == ANY_SIDE)
+			e = NULL; /* no one side closed: nothing to say about it */
+		if (e && e->path_may_forge && r->reset_origin == RESET_ORIGIN_PATH)
+			explain_path(b, r, k);
+		else if (e)
+			e->explain(b, r, k);
 	}
+	for (unsigned i = 0; i < r->n_alternatives && i < FLOW_ALTERNATIVES_MAX; i++)
+		say(b, "The packets also allow %s: %s.\n", close_class_name(r->alternatives[i].cls),
+		    r->alternatives[i].why);
+	explain_vantage(b, r);
 	explain_modifiers(b, r);
 	{
 		/* The diagnoses: who really sent a reset, an idle timeout, CLOSE-WAIT, TIME-WAIT, the

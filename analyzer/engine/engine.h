@@ -29,7 +29,11 @@
 #include "capture.h"
 #include "writer.h"
 
-#define FINISHED_QUIET_NS (10LL * 1000000000)
+/* 20 s: a stateful box in the path that resets a connection its endpoints had already ended
+ * (its close timeout expiring, e.g. conntrack's 10 s, then its next sweep) was seen to do so 16
+ * to 18 s after the last segment (zeek's Teredo trace, tests/realworld/); such a reset is
+ * evidence about the path (rst_from_middlebox) and belongs to the connection. */
+#define FINISHED_QUIET_NS (20LL * 1000000000)
 #define TOMBSTONE_NS (60LL * 1000000000)
 #define DEFAULT_EXPIRE_NS (300LL * 1000000000)
 

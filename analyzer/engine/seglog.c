@@ -252,7 +252,7 @@ static void on_segment(void *ctx, const struct live_flow *f, const struct tcp_se
 		.seq = seg->seq,
 		.ack = seg->ack,
 		.len = seg->payload_len,
-		.window = f->dir[d].window, /* this segment's, scaled by the tracker */
+		.window = live_scaled_window(f, d, seg), /* this segment's own, a RST's too */
 		.from = (uint8_t)d,
 		.flags = seg->flags,
 		.marks = marks,

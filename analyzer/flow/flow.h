@@ -78,6 +78,11 @@ struct flow_dir {
 	struct seg_snap fin_ack;       /* the peer's first segment acknowledging that FIN */
 	struct seg_snap last;          /* last segment of any kind */
 	struct seg_snap last_payload;
+	/* Round trip from the capture point to this side and back (tracker.c track_rtt), in
+	 * microseconds; 0: unknown. rtt_from_data: from data and its ACK, not the handshake (an
+	 * upper bound: the ACK may have been delayed). */
+	uint32_t rtt_us;
+	bool rtt_from_data;
 };
 
 /* The times of a side's segments sent into silence: its SYN retransmissions, or its oldest
@@ -111,7 +116,20 @@ struct flow_rare {
 	/* Where each side's first RST came from (classify.c: rst_from_middlebox). */
 	uint16_t rst_ip_id[2];
 	uint16_t rst_prev_ip_id[2];   /* the side's last nonzero ID before that RST */
-	uint8_t rst_id_counter[2];    /* 1: the side's IDs counted up, 2: none known, 0: random */
+	uint8_t rst_id_counter[2];    /* 1: the side's IDs counted up by one (per connection), 0:
+	                                 random, 2: none known, 3: a host-wide counter */
+	/* The first RST in its sender's sequence space (classify.c reset_kind). */
+	uint32_t rst_own_next;        /* its sender's next sequence number then */
+	uint32_t rst_own_ack;         /* the highest ACK its sender had sent before it */
+	uint8_t rst_own_bits;         /* its sender's enum flow_dir_bit then */
+	int64_t rst_ack_since_ns;     /* the peer's first segment carrying its last ACK (0: none) */
+	int64_t rst_peer_prev_ns;     /* the peer's segment before its last one (0: none) */
+	uint32_t rst_own_window;      /* the RST sender's last window before it (scaled) */
+	uint32_t rst_own_max_window;  /* and its largest after its SYN */
+	uint16_t rst_win_updates;     /* its window updates since the peer's last new data */
+	/* Each side's first RST whose TTL does not fit that side's segments (tracker.c). */
+	uint32_t odd_rst_frame[2];
+	uint8_t odd_rst_ttl[2];
 	/* The other side's run into silence that the first RST answered (tracker.c). */
 	uint8_t rst_run_long_idle;    /* that run started after the longest silence of the flow */
 	uint32_t rst_run_idle_ms;     /* silence before that run's first segment */

@@ -141,6 +141,8 @@ static void dir_decode(const struct flow_store *st, const struct live_flow *f,
 		out->fin = out->fin_ack = (struct seg_snap){ 0 };
 	}
 	out->probes = r ? r->probes[side] : 0;
+	out->rtt_us = d->rtt_us & ~LIVE_RTT_FROM_DATA;
+	out->rtt_from_data = out->rtt_us && (d->rtt_us & LIVE_RTT_FROM_DATA);
 }
 
 static void sched_decode(const struct flow_store *st, const struct live_flow *f,
@@ -180,7 +182,21 @@ static void rare_decode(const struct flow_store *st, const struct live_flow *f,
 		out->rst_ip_id[d] = r->rst_ip_id[d];
 		out->rst_prev_ip_id[d] = r->rst_prev_ip_id[d];
 		out->rst_id_counter[d] = r->rst_id_counter[d];
+		out->odd_rst_frame[d] = r->odd_rst_frame[d];
+		out->odd_rst_ttl[d] = r->odd_rst_ttl[d];
 	}
+	out->rst_own_window = r->rst_own_window;
+	out->rst_own_max_window = r->rst_own_max_window;
+	out->rst_win_updates = r->rst_win_updates;
+	out->rst_own_next = r->rst_own_next;
+	out->rst_own_ack = r->rst_own_ack;
+	out->rst_own_bits = r->rst_own_bits;
+	out->rst_ack_since_ns = r->first_rst.frame ? f->first_ts_ns +
+	                                                 (int64_t)r->rst_ack_since_us * 1000
+	                                           : 0;
+	out->rst_peer_prev_ns = r->first_rst.frame && r->rst_peer_prev_us
+	                            ? f->first_ts_ns + (int64_t)(r->rst_peer_prev_us - 1) * 1000
+	                            : 0;
 	out->first_rst_from = r->first_rst_from;
 	out->rst_run_long_idle = r->rst_run_long_idle;
 	out->rst_run_idle_ms = r->rst_run_idle_ms;

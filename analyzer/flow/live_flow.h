@@ -18,9 +18,10 @@
  *   TTL (no reader needs it), its frame number relative to the flow's first frame.
  * - Counters that cannot exceed 2^32 in practice are 32 bits; flags are bits; 64-bit members are
  *   4-byte aligned, so no struct has padding.
- * Sizes (bytes): live_flow 396 (36 of them Zeek's view, zeek_conn.h; 8 the tunnel: its key and
- * the id of its description, encap_table.h), live_dir 100, live_silent
- * 64, live_snap 20; blocks: live_fin 128, live_rare 168, live_sched 32 (data), 48 (SYN) or 120 (past
+ * Sizes (bytes): live_flow 452 (36 of them Zeek's view, zeek_conn.h; 8 the tunnel: its key and
+ * the id of its description, encap_table.h; 40 the round trips and the times a reset's timing
+ * is held to, tracker.c track_rtt; 16 the receive windows), live_dir 128, live_silent 64,
+ * live_snap 20; blocks: live_fin 128, live_rare 208, live_sched 32 (data), 48 (SYN) or 120 (past
  * SCHED_INLINE entries), live_far 120, IPv6 addresses 32. They are checked below
  * (_Static_assert): a change that grows them has to say so here.
  */
@@ -120,7 +121,27 @@ struct live_dir {
 	live_u64 payload_bytes;
 	struct live_snap last;          /* last segment of any kind */
 	struct live_snap last_payload;
+	/* The round trip from the capture point to the *peer* of this side and back, measured on
+	 * this side's segments (tracker.c track_rtt): the sequence number that ends the segment
+	 * being timed, and when it was seen (microseconds after first_ts_ns, + 1; 0: none). */
+	uint32_t rtt_probe_end;
+	uint32_t rtt_probe_us;
+	/* This side's round trip (capture point -> this side -> capture point), microseconds, the
+	 * smallest sample; LIVE_RTT_FROM_DATA set when no handshake sample was had. 0: unknown. */
+	uint32_t rtt_us;
+	/* When this side's ACK field last moved forward (microseconds after first_ts_ns): the
+	 * first of its segments carrying max_ack, the one a reset taking its seq from it answers. */
+	uint32_t ack_since_us;
+	/* When its segment before `last` was seen (microseconds after first_ts_ns, + 1; 0: none). */
+	uint32_t prev_us;
+	/* Its receive buffer as its windows show it (classify.c: unread data): the largest window
+	 * it advertised after its SYN, and its window updates (the window growing on a segment
+	 * that acknowledges nothing new: its application read) since the peer's last new data. */
+	uint32_t max_window;
+	uint16_t win_updates;
+	uint16_t spare;
 };
+#define LIVE_RTT_FROM_DATA (1u << 31)
 
 /* struct silent_run, live. */
 struct live_silent {
@@ -168,6 +189,19 @@ struct live_rare {
 	uint8_t reuse_time_wait;
 	uint8_t reused;
 	uint32_t far;                  /* handle of the flow's struct live_far, 0: none */
+	/* The first RST in its sender's sequence space (classify.c: which kind of reset it is). */
+	uint32_t rst_own_next;         /* its sender's next sequence number then */
+	uint32_t rst_own_ack;          /* the highest ACK its sender had sent before it */
+	uint32_t rst_ack_since_us;     /* the peer's first segment carrying its current ACK (µs) */
+	uint8_t rst_own_bits;          /* its sender's enum flow_dir_bit then */
+	uint8_t odd_rst_ttl[2];        /* TTL of each side's first RST that does not fit it */
+	uint8_t spare;
+	uint32_t odd_rst_frame[2];     /* that RST's relative frame; 0: none */
+	uint32_t rst_peer_prev_us;     /* the peer's segment before its last one then (live_dir) */
+	uint32_t rst_own_window;       /* its sender's last window before it, and its largest */
+	uint32_t rst_own_max_window;
+	uint16_t rst_win_updates;      /* its sender's window updates since the peer's last data */
+	uint16_t rst_spare;
 	struct live_zeek_rare zeek;    /* zeek_track.c: last RSTs, content holes, missed bytes */
 };
 
@@ -240,11 +274,11 @@ struct live_flow {
 };
 
 _Static_assert(sizeof(struct live_snap) == 20, "live_snap size");
-_Static_assert(sizeof(struct live_dir) == 100, "live_dir size");
+_Static_assert(sizeof(struct live_dir) == 128, "live_dir size");
 _Static_assert(sizeof(struct live_silent) == 64, "live_silent size");
-_Static_assert(sizeof(struct live_flow) == 396, "live_flow size");
+_Static_assert(sizeof(struct live_flow) == 452, "live_flow size");
 _Static_assert(sizeof(struct live_fin) == 128, "live_fin size");
-_Static_assert(sizeof(struct live_rare) == 168, "live_rare size");
+_Static_assert(sizeof(struct live_rare) == 208, "live_rare size");
 _Static_assert(sizeof(struct live_far) == 120, "live_far size");
 _Static_assert(LIVE_SCHED_BYTES(LIVE_SCHED_DATA) == 32 && LIVE_SCHED_BYTES(LIVE_SCHED_SYN) == 48 &&
                    LIVE_SCHED_BYTES(LIVE_SCHED_BIG) == 116,
@@ -369,6 +403,21 @@ static inline enum flow_direction live_direction(const struct flow_store *st,
 		return seg->sport == f->port[FROM_CLIENT] ? FROM_CLIENT : FROM_SERVER;
 	return live_endpoint_is(st, f, FROM_CLIENT, &seg->src, seg->sport) ? FROM_CLIENT
 	                                                                    : FROM_SERVER;
+}
+
+/* The window `seg` (sent in direction `d`) advertises, in bytes: RFC 7323 §2.2, scaling applies
+ * only when both SYNs carried the option, never to a SYN. */
+static inline uint32_t live_scaled_window(const struct live_flow *f, enum flow_direction d,
+                                          const struct tcp_segment *seg)
+{
+	const struct live_dir *me = &f->dir[d];
+	const struct live_dir *peer = &f->dir[!d];
+
+	if (seg->flags & TCP_SYN)
+		return seg->window;
+	if ((me->bits & DIR_WSCALE) && (peer->bits & DIR_WSCALE))
+		return (uint32_t)seg->window << me->wscale;
+	return seg->window;
 }
 
 /* Endpoint `side` of `f`. */

@@ -132,7 +132,10 @@ void zeek_history_text(const struct live_zeek *z, char *out)
 		for (unsigned k = 0; k < 5; k++, bit++)
 			if (z->hist[bit / 8] & (1u << (bit % 8)))
 				code |= 1u << k;
-		out[i] = code >= 1 && code < sizeof letters ? letters[code - 1] : '?';
+		if (code >= 1 && code < sizeof letters)
+			out[i] = letters[code - 1];
+		else
+			out[i] = '?';
 	}
 	out[n] = '\0';
 }

@@ -33,26 +33,33 @@
  *                         silently) or were still going on when the capture ended. Detail
  *                         middlebox_idle_timeout instead when the unanswered sending began after
  *                         a long idle and the peer had answered before it.
- *  5. the first RST decides, by who sent it and what it looks like:
- *     from the path       the first RST is rst_from_middlebox: the side it names did not send it,
- *                         so nothing it implies about that side's application holds; classified
- *                         by shape only: bare (as iptables REJECT --reject-with tcp-reset sends
- *                         it) rst_peer_restarted, with ACK rst_abort. closer: the side it names.
- *                         Detail middlebox_idle_timeout when it answered the first segment after a
- *                         long idle: a stateful firewall or NAT that forgot the connection;
- *     rst_after_close     its sender had sent FIN and the peer then sent data to it; or the
- *                         peer's FIN came after ours was acknowledged and was answered by a bare
- *                         RST: detail fin_wait_2_timeout (Linux keeps an orphaned FIN-WAIT-2 for
- *                         tcp_fin_timeout, 60 s, in a TIME-WAIT mini socket that accepts the FIN,
- *                         tcp_timewait_state_process; after that no socket answers it);
- *     rst_peer_restarted  a bare RST (no ACK: the kernel had no socket, Linux
- *                         tcp_v4_send_reset) from a side that never sent FIN;
- *     rst_unread_data     a RST+ACK (a socket aborting itself) from a side that had received
- *                         bytes after its own last data and never answered them: a server
- *                         with a request pending, or a client that never sent anything (an
- *                         unread banner); RFC 2525 §2.17: close() with unread data sends RST.
- *                         A client's abort right after the answer to its request is not;
- *     rst_abort           any other RST (SO_LINGER 0, application abort).
+ *  5. the first RST decides (both FINs sent and acknowledged before it: step 6 instead). Its
+ *     kind comes from its sequence number (read_reset below): its sender's own next one is a
+ *     socket aborting itself, the ack of the segment it answers is a kernel answering for a
+ *     socket it no longer had; when the two coincide, a socket that had acknowledged that
+ *     segment, the ACK flag, or an answer within the round trip to the sender decide.
+ *     from the path       rst_from_middlebox on this RST (TTL, a socket reset's IP ID on a
+ *                         per-connection counter, or a reaction sooner than its sender could
+ *                         have received what it reacts to): classified by shape only, a
+ *                         kernel-like one rst_peer_restarted, a socket-like one rst_abort.
+ *                         closer: the side it names. Detail middlebox_idle_timeout when it
+ *                         answered the first segment after a long idle;
+ *     rst_after_close     its sender had sent FIN, and the RST is its kernel answering data or
+ *                         a FIN its FIN had not acknowledged (or a socket never acknowledging
+ *                         data sent to it after its FIN); detail fin_wait_2_timeout when it
+ *                         answered the peer's late FIN later than the shortest FIN-WAIT-2 Linux
+ *                         keeps (3.5 RTO, RTO >= 200 ms + the round trip between the sides);
+ *     rst_peer_restarted  a kernel's answer from a side that never sent FIN;
+ *     rst_unread_data     a socket's reset whose receive buffer was full (zero window never
+ *                         reopened: certain; a window below a quarter of its largest up to the
+ *                         reset: likely), or, without window evidence, from a side that had
+ *                         received bytes after its own last data and never answered them (a
+ *                         server with a request pending, a client never having sent anything):
+ *                         ambiguous, with rst_abort as the alternative;
+ *     rst_abort           any other socket reset: a window update after the peer's last data
+ *                         (its application read: likely), a client reset after the answer to
+ *                         its request (ambiguous, rst_unread_data the alternative), or nothing
+ *                         left unanswered (likely).
  *  6. both FINs           fin_simultaneous when neither FIN's ACK covers the other FIN (they
  *                         crossed, RFC 9293 §3.6 case 2), else fin_graceful.
  *  7. one FIN             half_closed_at_end; detail close_wait_stuck when the side that
@@ -87,6 +94,7 @@
 #include <string.h>
 
 #include "segment.h"
+#include "seq.h"
 #include "timers.h"
 #include "tracker.h"
 
@@ -263,6 +271,7 @@ static bool try_keepalive(const struct flow *f, struct flow_record *rec)
 	 * was still probing when the capture ended. Either way the prober is the side that ends
 	 * the connection. */
 	set_close(rec, CLOSE_KEEPALIVE_TIMEOUT, closer_of(k), reset ? &r->first_rst : &r->last_probe);
+	rec->confidence = CONFIDENCE_LIKELY;
 	if (after_long_idle(run->idle_before_ms, run->long_idle)) {
 		/* The first probe came after a silence longer than any before it, and nothing ever
 		 * answered again: the path forgot the connection (or the peer died while idle). */
@@ -343,6 +352,7 @@ static bool try_vanished(const struct flow *f, const struct classify_context *ct
 	/* The closer is the side left sending to nobody, whether or not the capture shows it
 	 * giving up: Linux gives up silently, and captures usually stop soon after. */
 	set_close(rec, CLOSE_PEER_VANISHED, closer_of(k), &run->last);
+	rec->confidence = CONFIDENCE_LIKELY;
 	rec->close_detail = heartbeat ? "heartbeat" : "retransmit_timeout";
 	if (peer->packets > 0 && after_long_idle(run->idle_before_ms, run->long_idle)) {
 		/* The first segment after the longest silence of the flow went unanswered: a
@@ -371,34 +381,205 @@ static bool try_vanished(const struct flow *f, const struct classify_context *ct
 	return true;
 }
 
-/* Bytes the aborting side `r` had received and left unanswered when it reset: what its
- * application most likely never read. The kernel's RST is the same for close() with unread data
- * and for SO_LINGER 0 (Linux tcp_close: tcp_send_active_reset either way), and the advertised
- * window does not shrink for small amounts (tcp_select_window never shrinks it, and it even
- * grows as rcv_ssthresh grows), so the evidence is the conversation: bytes that arrived after
- * r's own last data. A client that had sent a request and aborts after the server's answer has
- * been answered, not left with an unanswered message: its application read the reply. */
-static uint32_t unread_bytes(const struct flow *f, enum flow_direction r)
+/* --- resets ----------------------------------------------------------------------------------
+ *
+ * Two kinds of RST, told apart by their sequence number on every stack (RFC 9293 §3.10.7.1):
+ *  - a socket aborting itself (close() with unread data, SO_LINGER 0, Windows' abortive
+ *    closesocket, a keepalive give-up) sends its *own next sequence number*, usually with ACK;
+ *  - a kernel answering a segment for which it has no open socket (closed, never existed, state
+ *    lost) takes the reset's sequence number from that segment's ACK field, without ACK.
+ * When the two numbers are the same (nothing sent since the peer's last acknowledgement), the
+ * socket had acknowledged the answered segment first (it was alive when it came), or the ACK
+ * flag, or the timing tells: a kernel answers within the round trip from the capture point to
+ * it; a reset much later than that is the side's own decision. The ACK flag alone decides
+ * nothing: Windows aborts with a bare RST, carrying its own next sequence number.
+ */
+enum reset_kind { RESET_SOCKET, RESET_ANSWER };
+
+struct reset_reading {
+	enum reset_kind kind;
+	bool certain;          /* the sequence numbers alone told */
+	int64_t delay;         /* from the peer's last segment before it to the reset */
+	int64_t delay_first;   /* from the peer's first segment carrying the ack it took its seq
+	                          from (a kernel's answer cannot come sooner than a round trip) */
+	uint32_t answered_end; /* sequence space end of the segment it answers (data, FIN) */
+	bool answered_data;    /* that segment carried data or a FIN */
+	/* It reacted to a segment sooner after that segment passed the capture point than the
+	 * round trip from there to its sender: the sender had not received it yet. */
+	bool too_early;
+	int64_t reacted_after; /* that segment to the reset */
+};
+
+/* A round trip this short is within what a busy host adds to its own answers (scheduling,
+ * interrupt coalescing: up to about a millisecond) and the capture clock's jitter: no timing
+ * rule about who sent a reset uses it. */
+#define RTT_TRUSTED_NS (5LL * 1000 * 1000)
+
+/* Slack for a kernel's answer: its own processing and the jitter of the capture's clock. */
+#define ANSWER_SLACK_NS (1000LL * 1000)
+
+static struct reset_reading read_reset_kind(const struct flow *f)
 {
-	if (r == FROM_CLIENT && f->dir[r].payload_segments > 0 && !f->roles_inferred)
+	const struct flow_rare *ra = f->rare;
+	enum flow_direction r = (enum flow_direction)ra->first_rst_from;
+	const struct seg_snap *rst = &ra->first_rst;
+	const struct seg_snap *ans = &ra->rst_answers;
+	bool own_known = ra->rst_own_bits & DIR_SEQ_KNOWN;
+	bool own_seq = own_known && rst->seq == ra->rst_own_next;
+	bool ans_seq = ans->frame && (ans->flags & TCP_ACK) && rst->seq == ans->ack;
+	int64_t since = ans_seq && ra->rst_ack_since_ns && ra->rst_ack_since_ns <= rst->ts_ns
+	                    ? ra->rst_ack_since_ns
+	                    : ans->ts_ns;
+	struct reset_reading out = { .kind = RESET_SOCKET };
+
+	out.delay = ans->frame ? rst->ts_ns - ans->ts_ns : 0;
+	out.delay_first = ans->frame ? rst->ts_ns - since : 0;
+	out.answered_end = ans->seq + ans->len + ((ans->flags & TCP_FIN) ? 1u : 0u);
+	out.answered_data = ans->frame && (ans->len > 0 || (ans->flags & TCP_FIN));
+	if (own_seq != ans_seq) {
+		out.kind = ans_seq ? RESET_ANSWER : RESET_SOCKET;
+		out.certain = true;
+		return out;
+	}
+	if (!own_seq) {
+		/* Neither: a reset out of the blue (or of a side whose numbers the capture missed);
+		 * its shape is all there is. */
+		out.kind = (rst->flags & TCP_ACK) ? RESET_SOCKET : RESET_ANSWER;
+		return out;
+	}
+	/* Both numbers the same. A socket that had acknowledged the answered segment was alive
+	 * when it came; RST+ACK is a socket's (a kernel answering a segment with ACK sends none). */
+	if (((ra->rst_own_bits & DIR_ACK_KNOWN) && out.answered_data &&
+	     seq_ge(ra->rst_own_ack, out.answered_end)) ||
+	    (rst->flags & TCP_ACK)) {
+		out.kind = RESET_SOCKET;
+		return out;
+	}
+	/* A bare reset: an answer if it came within the round trip to its sender. */
+	if (f->dir[r].rtt_us && !f->dir[r].rtt_from_data &&
+	    out.delay > 2 * (int64_t)f->dir[r].rtt_us * 1000 + ANSWER_SLACK_NS)
+		out.kind = RESET_SOCKET;
+	else
+		out.kind = RESET_ANSWER;
+	return out;
+}
+
+/* What kind of reset the flow's first RST is, and whether it came sooner than its sender
+ * could have reacted to what it reacts to. */
+static struct reset_reading read_reset(const struct flow *f)
+{
+	const struct flow_rare *ra = f->rare;
+	enum flow_direction r = (enum flow_direction)ra->first_rst_from;
+	const struct seg_snap *rst = &ra->first_rst;
+	const struct seg_snap *ans = &ra->rst_answers;
+	bool ans_seq = ans->frame && (ans->flags & TCP_ACK) && rst->seq == ans->ack;
+	struct reset_reading out = read_reset_kind(f);
+
+	/* A reset that takes its seq from the peer's ACK, or acknowledges the peer's last data,
+	 * reacts to a segment its sender must have received: not sooner than the round trip from
+	 * the capture point to that sender (measured on the handshake, the kernel's own speed). */
+	if (f->dir[r].rtt_us && !f->dir[r].rtt_from_data &&
+	    (int64_t)f->dir[r].rtt_us * 1000 >= RTT_TRUSTED_NS) {
+		int64_t rtt = (int64_t)f->dir[r].rtt_us * 1000;
+
+		/* A kernel answers a segment one round trip after it passed (give or take a quarter
+		 * and the clock's jitter). The peer's segments carrying that ack were its last one and
+		 * possibly earlier ones; if the last came too recently and the one before it too long
+		 * before, none could have been answered by this reset. */
+		int64_t before_last = ra->rst_peer_prev_ns && ra->rst_peer_prev_ns <= rst->ts_ns
+		                          ? rst->ts_ns - ra->rst_peer_prev_ns
+		                          : INT64_MAX;
+
+		if (out.kind == RESET_ANSWER && ans_seq && (out.delay_first < rtt / 2 ||
+		                (out.delay < rtt / 2 && before_last > rtt + rtt / 4 + ANSWER_SLACK_NS))) {
+			out.too_early = true;
+			out.reacted_after = out.delay_first < rtt / 2 ? out.delay_first : out.delay;
+		} else if ((rst->flags & TCP_ACK) && out.answered_data &&
+		           seq_ge(rst->ack, out.answered_end) && out.delay < rtt / 2) {
+			out.too_early = true;
+			out.reacted_after = out.delay;
+		}
+	}
+	return out;
+}
+
+/* The round trip between the two sides (the capture point's to each, added), nanoseconds; 0 when
+ * one is unknown. */
+static int64_t path_rtt_ns(const struct flow *f)
+{
+	if (!f->dir[FROM_CLIENT].rtt_us || !f->dir[FROM_SERVER].rtt_us)
 		return 0;
+	return ((int64_t)f->dir[FROM_CLIENT].rtt_us + f->dir[FROM_SERVER].rtt_us) * 1000;
+}
+
+static void add_alternative(struct flow_record *rec, enum close_class c, const char *why)
+{
+	if (rec->n_alternatives >= FLOW_ALTERNATIVES_MAX)
+		return;
+	rec->alternatives[rec->n_alternatives].cls = c;
+	rec->alternatives[rec->n_alternatives].why = why;
+	rec->n_alternatives++;
+}
+
+/* Bytes the aborting side `r` had received and left unanswered when it reset: what its
+ * application may never have read. The kernel's RST is the same for close() with unread data
+ * and for SO_LINGER 0 (Linux tcp_close: tcp_send_active_reset either way), so the evidence is
+ * the conversation: bytes that arrived after r's own last data. A client that had sent a request
+ * and aborts after the server's answer has most likely read it, but the wire cannot prove it:
+ * the class says what is likely and the alternatives what else the packets allow. */
+static uint32_t unread_bytes(const struct flow *f)
+{
 	return f->rare->rst_unread_bytes;
+}
+
+/* What the resetting side's advertised windows say about its receive buffer when it reset
+ * (samples/README.md, "Window experiments": Linux 6.x receivers with 100 B to 1 MB unread, and
+ * real software). The RST's own window is no evidence: close() frees the unread data before the
+ * RST is built. */
+enum buffer_evidence {
+	BUFFER_SILENT,  /* the windows cannot tell (below about 60 kB unread, default buffers) */
+	BUFFER_FULL,    /* a zero window never reopened (certain), or a window far below its
+	                   largest and staying there (likely): the application was not reading */
+	BUFFER_READ,    /* a window update after the peer's last data: the application read */
+};
+
+/* A window below this fraction of the side's largest one, up to its reset, is a buffer holding
+ * most of what came: the unread cases measured went below 21 % and stayed, the read ones
+ * bottomed at 80 % before the window reopened. */
+#define BUFFER_FULL_PERCENT 25
+/* Windows this small say nothing of the buffer's use (a tiny SO_RCVBUF, an embedded stack). */
+#define BUFFER_MIN_WINDOW 8192
+
+static enum buffer_evidence buffer_evidence(const struct flow *f)
+{
+	const struct flow_rare *ra = f->rare;
+	enum flow_direction p = (enum flow_direction)!ra->first_rst_from;
+
+	if (f->dir[p].payload_bytes == 0 || ra->rst_own_max_window < BUFFER_MIN_WINDOW)
+		return BUFFER_SILENT;
+	if (ra->rst_own_window == 0 ||
+	    (uint64_t)ra->rst_own_window * 100 < (uint64_t)ra->rst_own_max_window * BUFFER_FULL_PERCENT)
+		return BUFFER_FULL;
+	if (ra->rst_win_updates > 0)
+		return BUFFER_READ;
+	return BUFFER_SILENT;
 }
 
 /* The first RST came from the path (rst_from_middlebox): the endpoint it names did not send
  * it, so what it says about that endpoint's application (unread data, a closed socket) does
- * not apply. Its shape still tells what the box imitated: a bare RST, as a kernel without the
- * connection sends (iptables REJECT --reject-with tcp-reset, Linux nf_send_reset), is
- * rst_peer_restarted; a RST+ACK, as a socket aborting, rst_abort. If it answered the first
- * segment after the longest silence of the flow, the box had most likely timed the connection
- * out: close.detail middlebox_idle_timeout. */
-static void classify_path_reset(const struct flow *f, struct flow_record *rec, int64_t delay)
+ * not apply. Its shape still tells what the box imitated: a kernel's answer (its sequence
+ * number the ack of the segment it answers, as iptables REJECT --reject-with tcp-reset and Linux
+ * nf_send_reset build it) is rst_peer_restarted, a socket's abort rst_abort. closer: the side it
+ * names. If it answered the first segment after the longest silence of the flow, the box had most
+ * likely timed the connection out: close.detail middlebox_idle_timeout. */
+static void classify_path_reset(const struct flow *f, struct flow_record *rec,
+                                const struct reset_reading *rd)
 {
 	const struct flow_rare *ra = f->rare;
 	enum flow_direction r = (enum flow_direction)ra->first_rst_from;
 	enum flow_direction p = (enum flow_direction)!r;
 	const struct seg_snap *rst = &ra->first_rst;
-	bool bare = !(rst->flags & TCP_ACK);
+	bool answer = rd->kind == RESET_ANSWER;
 	bool idle = after_long_idle(ra->rst_run_idle_ms, ra->rst_run_long_idle);
 	const struct middlebox_evidence *m = &rec->diagnosis.middlebox;
 	/* What gave it away: "TTL 64 where the server's packets arrive with 63", or the IP ID. */
@@ -407,20 +588,39 @@ static void classify_path_reset(const struct flow *f, struct flow_record *rec, i
 	struct flow_reason_arg claimed = STR(direction_name((enum flow_direction)m->claimed));
 	struct flow_reason_arg expected = NUM(ttl ? m->expected_ttl : m->expected_ip_id);
 
-	set_close(rec, bare ? CLOSE_RST_PEER_RESTARTED : CLOSE_RST_ABORT, closer_of(r), rst);
+	set_close(rec, answer ? CLOSE_RST_PEER_RESTARTED : CLOSE_RST_ABORT, closer_of(r), rst);
+	rec->confidence = CONFIDENCE_LIKELY;
+	rec->reset_origin = RESET_ORIGIN_PATH;
 	add_evidence(rec, f, &f->dir[r].last, r, "last segment really from that side");
 	add_evidence(rec, f, &ra->rst_answers, p, "segment the reset answers");
 	add_evidence(rec, f, rst, r, "reset from the path, in this side's name");
+	if (!ttl && !m->ip_id_mismatch && m->too_early) {
+		if (idle) {
+			rec->close_detail = "middlebox_idle_timeout";
+			note_idle_timeout(rec, p, ra->rst_run_idle_ms, true);
+		}
+		REASON(rec, REASON_PATH_RESET_TIMING, STR(direction_name(r)), DUR(m->answer_ns),
+		       STR(direction_name(p)), DUR((int64_t)m->rtt_us * 1000), STR(direction_name(r)));
+		return;
+	}
 	if (idle) {
 		rec->close_detail = "middlebox_idle_timeout";
 		note_idle_timeout(rec, p, ra->rst_run_idle_ms, true);
 		REASON(rec, ttl ? REASON_PATH_RESET_IDLE_TTL : REASON_PATH_RESET_IDLE_IP_ID,
-		       DUR((int64_t)ra->rst_run_idle_ms * 1000000), STR(direction_name(p)), DUR(delay),
+		       DUR((int64_t)ra->rst_run_idle_ms * 1000000), STR(direction_name(p)), DUR(rd->delay),
 		       STR(direction_name(r)), seen, claimed, expected);
 		return;
 	}
 	REASON(rec, ttl ? REASON_PATH_RESET_TTL : REASON_PATH_RESET_IP_ID, STR(direction_name(r)),
-	       STR(direction_name(p)), DUR(delay), STR(direction_name(r)), seen, claimed, expected);
+	       STR(direction_name(p)), DUR(rd->delay), STR(direction_name(r)), seen, claimed, expected);
+}
+
+/* The shortest FIN-WAIT-2 a closed (orphaned) Linux socket keeps: tcp_fin_time() never lets it
+ * be shorter than 3.5 retransmission timeouts, and the timeout is at least TCP_RTO_MIN (200 ms)
+ * plus the round trip between the two sides. A socket gone sooner did not time out. */
+static int64_t fin_wait_2_min_ns(const struct flow *f)
+{
+	return (RTO_MIN_NS + path_rtt_ns(f)) * 7 / 2;
 }
 
 static void classify_reset(const struct flow *f, struct flow_record *rec)
@@ -431,59 +631,127 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	const struct flow_dir *me = &f->dir[r];
 	const struct flow_dir *peer = &f->dir[p];
 	const struct seg_snap *rst = &ra->first_rst;
+	const struct seg_snap *paf = &ra->payload_after_fin;
 	bool sent_fin_before = me->fin.frame && me->fin.frame < rst->frame;
-	bool bare = !(rst->flags & TCP_ACK);
-	int64_t delay = rst->ts_ns - ra->rst_answers.ts_ns;
+	struct reset_reading rd = read_reset(f);
+	uint32_t unread;
 
-	if (rec->diagnosis.middlebox.present && rec->diagnosis.middlebox.claimed == r) {
-		classify_path_reset(f, rec, delay);
+	rec->reset_origin = rd.kind == RESET_ANSWER ? RESET_ORIGIN_KERNEL : RESET_ORIGIN_SOCKET;
+	if (rec->diagnosis.middlebox.present && rec->diagnosis.middlebox.claimed == r &&
+	    rec->diagnosis.middlebox.frame == snap_frame(f, rst)) {
+		classify_path_reset(f, rec, &rd);
 		return;
 	}
-	if (sent_fin_before && ra->payload_after_fin.frame && ra->payload_after_fin_from == p &&
-	    ra->payload_after_fin.frame < rst->frame) {
+	/* A side that had closed (FIN) and whose kernel then answered data or a FIN its FIN had
+	 * not acknowledged: the socket was gone (Linux tcp_rcv_state_process resets an orphan that
+	 * receives data, tcp_v4_send_reset answers with the segment's ack). Or a socket that had
+	 * closed and never acknowledged data sent to it after its FIN resets it (other stacks). */
+	if (sent_fin_before &&
+	    ((rd.kind == RESET_ANSWER && rd.answered_data &&
+	      (!(me->fin.flags & TCP_ACK) || seq_gt(rd.answered_end, me->fin.ack))) ||
+	     (paf->frame && ra->payload_after_fin_from == p && paf->frame < rst->frame &&
+	      !((ra->rst_own_bits & DIR_ACK_KNOWN) &&
+	        seq_ge(ra->rst_own_ack, paf->seq + paf->len))))) {
+		bool late_fin = ra->rst_answers.frame == peer->fin.frame && peer->fin.frame &&
+		                me->fin_ack.frame && me->fin_ack.frame < peer->fin.frame &&
+		                !(paf->frame && ra->payload_after_fin_from == p);
+
 		set_close(rec, CLOSE_RST_AFTER_CLOSE, closer_of(r), rst);
+		rec->confidence = rd.certain || rd.kind == RESET_ANSWER ? CONFIDENCE_CERTAIN
+		                                                        : CONFIDENCE_LIKELY;
 		add_evidence(rec, f, &me->fin, r, "closed: FIN");
-		add_evidence(rec, f, &ra->payload_after_fin, p, "data sent after that FIN");
+		if (late_fin && peer->fin.ts_ns - me->fin_ack.ts_ns >= fin_wait_2_min_ns(f)) {
+			/* The peer's FIN came after ours was acknowledged, later than the shortest
+			 * FIN-WAIT-2 the stack keeps, and found no socket: our FIN-WAIT-2 state had
+			 * expired (Linux tcp_fin_timeout, 60 s by default, for a socket the application
+			 * closed; tcp_timewait_state_process accepts the FIN while it lasts). */
+			rec->close_detail = "fin_wait_2_timeout";
+			add_evidence(rec, f, &me->fin_ack, p, "FIN acknowledged: FIN-WAIT-2");
+			add_evidence(rec, f, &peer->fin, p, "the peer's FIN, late");
+			add_evidence(rec, f, rst, r, "reset: FIN-WAIT-2 was over");
+			REASON(rec, REASON_FIN_WAIT_2_TIMEOUT, STR(direction_name(r)), STR(direction_name(p)),
+			       DUR(peer->fin.ts_ns - me->fin_ack.ts_ns), STR(direction_name(r)));
+			return;
+		}
+		if (late_fin) {
+			add_evidence(rec, f, &peer->fin, p, "the peer's FIN, after ours");
+			add_evidence(rec, f, rst, r, "reset: the socket was gone");
+			REASON(rec, REASON_RST_AFTER_CLOSE_FIN, STR(direction_name(r)), STR(direction_name(p)),
+			       DUR(rd.delay));
+			return;
+		}
+		add_evidence(rec, f, paf->frame && ra->payload_after_fin_from == p ? paf
+		                                                                  : &ra->rst_answers,
+		             p, "data sent to the closed side");
 		add_evidence(rec, f, rst, r, "reset from the closed socket");
-		REASON(rec, REASON_RST_AFTER_CLOSE, STR(direction_name(r)), DUR(delay),
-		       STR(direction_name(p)));
+		REASON(rec, REASON_RST_AFTER_CLOSE, STR(direction_name(r)), DUR(rd.delay), STR(direction_name(p)));
 		return;
 	}
-	if (sent_fin_before && bare && peer->fin.frame && me->fin_ack.frame &&
-	    ra->rst_answers.frame == peer->fin.frame && peer->fin.frame < rst->frame &&
-	    me->fin_ack.frame < peer->fin.frame) {
-		/* The peer's FIN came after ours was acknowledged and was answered by a socket-less
-		 * reset: our FIN-WAIT-2 state had expired (Linux tcp_fin_timeout, 60 s by default,
-		 * for a socket the application closed; tcp_timewait_state_process accepts the FIN
-		 * while it lasts). */
-		set_close(rec, CLOSE_RST_AFTER_CLOSE, closer_of(r), rst);
-		rec->close_detail = "fin_wait_2_timeout";
-		add_evidence(rec, f, &me->fin, r, "closed: FIN");
-		add_evidence(rec, f, &me->fin_ack, p, "FIN acknowledged: FIN-WAIT-2");
-		add_evidence(rec, f, &peer->fin, p, "the peer's FIN, late");
-		add_evidence(rec, f, rst, r, "reset: FIN-WAIT-2 was over");
-		REASON(rec, REASON_FIN_WAIT_2_TIMEOUT, STR(direction_name(r)), STR(direction_name(p)),
-		       DUR(peer->fin.ts_ns - me->fin_ack.ts_ns), STR(direction_name(r)));
-		return;
-	}
-	if (bare && !sent_fin_before) {
+	if (rd.kind == RESET_ANSWER && !sent_fin_before) {
 		set_close(rec, CLOSE_RST_PEER_RESTARTED, closer_of(r), rst);
+		rec->confidence = rd.certain ? CONFIDENCE_LIKELY : CONFIDENCE_AMBIGUOUS;
+		if (!rd.certain)
+			add_alternative(rec, CLOSE_RST_ABORT,
+			                "its sequence number is also its own next one: a socket aborting "
+			                "itself at that moment would send the same reset");
 		add_evidence(rec, f, &ra->rst_answers, p, "segment the reset answers");
-		add_evidence(rec, f, rst, r, "bare reset: no socket for this connection");
+		add_evidence(rec, f, rst, r, "reset taking its seq from that segment's ack: no socket");
 		REASON(rec, REASON_PEER_RESTARTED, STR(direction_name(r)), STR(direction_name(p)),
-		       DUR(delay));
+		       DUR(rd.delay));
 		return;
 	}
+	/* The socket reset itself. */
 	add_evidence(rec, f, &peer->last_payload, p, "last data from the peer");
 	add_evidence(rec, f, &me->last_payload, r, "last data from the closer");
 	add_evidence(rec, f, rst, r, "reset: the socket aborted");
-	if (!bare && unread_bytes(f, r) > 0) {
+	unread = unread_bytes(f);
+	switch (buffer_evidence(f)) {
+	case BUFFER_FULL:
 		set_close(rec, CLOSE_RST_UNREAD_DATA, closer_of(r), rst);
-		REASON(rec, REASON_UNREAD_DATA, STR(direction_name(r)), NUM(unread_bytes(f, r)),
+		rec->confidence = ra->rst_own_window == 0 ? CONFIDENCE_CERTAIN : CONFIDENCE_LIKELY;
+		REASON(rec, ra->rst_own_window == 0 ? REASON_UNREAD_ZERO_WINDOW : REASON_UNREAD_WINDOW,
+		       STR(direction_name(r)), NUM(ra->rst_own_window), NUM(ra->rst_own_max_window),
+		       STR(direction_name(p)));
+		return;
+	case BUFFER_READ:
+		if (unread == 0)
+			break;
+		set_close(rec, CLOSE_RST_ABORT, closer_of(r), rst);
+		rec->confidence = CONFIDENCE_LIKELY;
+		add_alternative(rec, CLOSE_RST_UNREAD_DATA,
+		                "a window update shows the application reading after the peer's last "
+		                "data; whether it read every byte the packets cannot tell");
+		REASON(rec, REASON_ABORT_AFTER_READ, STR(direction_name(r)), NUM(unread),
+		       STR(direction_name(p)));
+		return;
+	case BUFFER_SILENT:
+		break;
+	}
+	if (unread > 0 && !(r == FROM_CLIENT && me->payload_segments > 0 && !f->roles_inferred)) {
+		/* A side with a message pending (a server with a request, a client never having
+		 * sent anything: an unread banner) that resets: RFC 2525 §2.17. */
+		set_close(rec, CLOSE_RST_UNREAD_DATA, closer_of(r), rst);
+		rec->confidence = CONFIDENCE_AMBIGUOUS;
+		add_alternative(rec, CLOSE_RST_ABORT,
+		                "the bytes were acknowledged and never answered; an application that "
+		                "read them and then aborted (SO_LINGER 0) puts the same packets on the "
+		                "wire");
+		REASON(rec, REASON_UNREAD_DATA, STR(direction_name(r)), NUM(unread),
 		       STR(direction_name(p)));
 		return;
 	}
 	set_close(rec, CLOSE_RST_ABORT, closer_of(r), rst);
+	if (unread > 0) {
+		/* A client that had asked and got its answer: most likely read, not proven. */
+		rec->confidence = CONFIDENCE_AMBIGUOUS;
+		add_alternative(rec, CLOSE_RST_UNREAD_DATA,
+		                "the peer's last bytes were acknowledged but never answered: whether "
+		                "the application read them before resetting, the packets cannot tell");
+		REASON(rec, REASON_ABORT_AFTER_ANSWER, STR(direction_name(r)), NUM(unread),
+		       STR(direction_name(p)));
+		return;
+	}
+	rec->confidence = CONFIDENCE_LIKELY;
 	REASON(rec, REASON_ABORT, STR(direction_name(r)));
 }
 
@@ -559,44 +827,70 @@ static void classify_no_close(const struct flow *f, const struct classify_contex
 	}
 }
 
-/* Does a RST's TTL fit the side it names? Its other segments had one TTL (or, after a route
- * change, the first or the last one). */
+/* Does a RST's TTL fit the side it names? Its other segments had one TTL, or, after a route
+ * change (or behind a device that answered the handshake for it), its latest one. */
 static bool ttl_fits(const struct flow_dir *d, uint8_t ttl)
 {
-	return ttl == d->ttl || ((d->bits & DIR_TTL_VARIES) && ttl == d->ttl_last);
+	return ttl == d->ttl_last || (!(d->bits & DIR_TTL_VARIES) && ttl == d->ttl);
 }
 
-/* Does a RST's IPv4 ID fit the side it names? Only a side whose IDs count up tells: a reset its
- * socket sends continues the count (Linux: the socket's next ID), a reset its kernel builds
- * without a socket carries ID 0 (Linux tcp_v4_send_reset) or the host counter's next value
- * (Windows). Anything else was made elsewhere. */
-static bool ip_id_fits(const struct flow_rare *r, int d)
+/* Does a RST's IPv4 ID fit the side it names? Only a socket's own reset tells, and only where the
+ * side's IDs count up by one per segment (Linux numbers a socket's segments): the reset
+ * continues them. A kernel answering without a socket takes its ID from elsewhere (Linux: 0 or
+ * its control socket's generator, IOS a second counter); a host-wide counter (Windows) is moved
+ * by the host's other traffic; random IDs (BSD, macOS) continue nothing. None is proof. */
+static bool ip_id_fits(const struct flow_rare *r, int d, bool socket_reset)
 {
 	uint16_t step = (uint16_t)(r->rst_ip_id[d] - r->rst_prev_ip_id[d]);
 
-	if (r->rst_id_counter[d] != 1 || r->rst_ip_id[d] == 0)
+	if (!socket_reset || r->rst_id_counter[d] != 1 || r->rst_ip_id[d] == 0)
 		return true;
 	return step >= 1 && step <= IP_ID_STEP_MAX;
 }
 
-/* A RST whose TTL / hop limit or IPv4 ID does not fit the side it names as its sender was made by
- * a box in the path (firewall REJECT, load balancer, IPS): modifier rst_from_middlebox, with the
- * expected and seen values, for the earliest such RST. A side that never sent anything but
- * resets gives nothing to compare with. */
+/* A RST whose TTL / hop limit (or, for a socket's own reset, IPv4 ID) does not fit the side it
+ * names as its sender was made by a box in the path (firewall REJECT, load balancer, IPS):
+ * modifier rst_from_middlebox, with the expected and seen values, for the earliest such RST.
+ * Every reset of a side is held to its TTL (tracker.c), so a box resetting what the endpoints
+ * had already ended, or the segments still in flight, is seen too. A side that never sent
+ * anything but resets gives nothing to compare with. */
 static void check_rst_origin(const struct flow *f, struct flow_record *rec)
 {
 	const struct flow_rare *r = f->rare;
 	struct middlebox_evidence *m = &rec->diagnosis.middlebox;
+	uint32_t frame[2] = { 0, 0 };
+	uint8_t ttl[2] = { 0, 0 };
+	bool by_id[2] = { false, false };
+	bool by_time[2] = { false, false };
 	int best = -1;
 
 	if (!r)
 		return;
 	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
+		bool socket_reset;
+
 		if (!r->rst_frame[d] || !(f->dir[d].bits & DIR_TTL_KNOWN))
 			continue;
-		if (ttl_fits(&f->dir[d], r->rst_ttl[d]) && ip_id_fits(r, d))
+		socket_reset = r->first_rst.frame == r->rst_frame[d] &&
+		               read_reset(f).kind == RESET_SOCKET;
+		if (!ttl_fits(&f->dir[d], r->rst_ttl[d])) {
+			frame[d] = r->rst_frame[d];
+			ttl[d] = r->rst_ttl[d];
+		} else if (!ip_id_fits(r, d, socket_reset)) {
+			frame[d] = r->rst_frame[d];
+			ttl[d] = r->rst_ttl[d];
+			by_id[d] = true;
+		} else if (r->first_rst.frame == r->rst_frame[d] && read_reset(f).too_early) {
+			frame[d] = r->rst_frame[d];
+			ttl[d] = r->rst_ttl[d];
+			by_time[d] = true;
+		} else if (r->odd_rst_frame[d]) {
+			frame[d] = r->odd_rst_frame[d];
+			ttl[d] = r->odd_rst_ttl[d];
+		} else {
 			continue;
-		if (best < 0 || r->rst_frame[d] < r->rst_frame[best])
+		}
+		if (best < 0 || frame[d] < frame[best])
 			best = d;
 	}
 	if (best < 0)
@@ -604,15 +898,22 @@ static void check_rst_origin(const struct flow *f, struct flow_record *rec)
 	rec->modifiers |= MOD_RST_FROM_MIDDLEBOX;
 	m->present = true;
 	m->claimed = (uint8_t)best;
-	m->frame = f->first_frame + r->rst_frame[best] - 1;
-	m->expected_ttl = f->dir[best].ttl;
-	m->seen_ttl = r->rst_ttl[best];
-	m->ttl_mismatch = !ttl_fits(&f->dir[best], r->rst_ttl[best]);
-	m->has_ip_id = r->rst_id_counter[best] == 1;
+	m->frame = f->first_frame + frame[best] - 1;
+	m->expected_ttl = f->dir[best].ttl_last;
+	m->seen_ttl = ttl[best];
+	m->ttl_mismatch = !by_id[best] && !by_time[best];
+	m->has_ip_id = by_id[best];
+	if (by_time[best]) {
+		struct reset_reading rd = read_reset(f);
+
+		m->too_early = true;
+		m->answer_ns = rd.reacted_after;
+		m->rtt_us = f->dir[best].rtt_us;
+	}
 	if (m->has_ip_id) {
 		m->expected_ip_id = (uint16_t)(r->rst_prev_ip_id[best] + 1);
 		m->seen_ip_id = r->rst_ip_id[best];
-		m->ip_id_mismatch = !ip_id_fits(r, best);
+		m->ip_id_mismatch = true;
 	}
 }
 
@@ -685,6 +986,39 @@ static void check_time_wait(const struct flow *f, struct flow_record *rec)
 	tw->accepted = f->synack_seen;
 }
 
+/* Both FINs were sent and acknowledged before the first reset: the connection had ended
+ * gracefully, and a reset after that (a firewall sweeping the finished connection, a stray
+ * segment answered) does not change how it ended. */
+static bool closed_before_reset(const struct flow *f)
+{
+	const struct flow_dir *c = &f->dir[FROM_CLIENT], *s = &f->dir[FROM_SERVER];
+	uint32_t rst = f->rare->first_rst.frame;
+
+	return c->fin_ack.frame && s->fin_ack.frame && c->fin_ack.frame < rst &&
+	       s->fin_ack.frame < rst;
+}
+
+/* The round trips from the capture point to the two sides, and where the capture point is: next
+ * to a side whose round trip is at most a quarter of the other's, else between them (or, both
+ * near, on one host or LAN). */
+static void note_vantage(const struct flow *f, struct flow_record *rec)
+{
+	uint64_t c = f->dir[FROM_CLIENT].rtt_us, s = f->dir[FROM_SERVER].rtt_us;
+
+	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
+		rec->rtt_us[d] = f->dir[d].rtt_us;
+		rec->rtt_from_data[d] = f->dir[d].rtt_from_data;
+	}
+	if (!c || !s)
+		rec->vantage = VANTAGE_UNKNOWN;
+	else if (4 * c <= s)
+		rec->vantage = VANTAGE_CLIENT;
+	else if (4 * s <= c)
+		rec->vantage = VANTAGE_SERVER;
+	else
+		rec->vantage = VANTAGE_BETWEEN;
+}
+
 void classify_flow(const struct flow *f, const struct classify_context *ctx,
                    struct flow_record *rec)
 {
@@ -708,13 +1042,14 @@ void classify_flow(const struct flow *f, const struct classify_context *ctx,
 	}
 	rec->handshake = handshake_of(f);
 	rec->modifiers = f->modifiers;
+	note_vantage(f, rec);
 	rec->zeek = f->zeek;
 	check_rst_origin(f, rec);
 
 	if (try_syn_unanswered(f, rec) || try_refused(f, rec) || try_keepalive(f, rec) ||
 	    try_vanished(f, ctx, rec)) {
 		/* decided */
-	} else if (f->rare && f->rare->first_rst.frame) {
+	} else if (f->rare && f->rare->first_rst.frame && !closed_before_reset(f)) {
 		classify_reset(f, rec);
 	} else if (!try_fins(f, rec)) {
 		classify_no_close(f, ctx, rec);

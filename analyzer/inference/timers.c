@@ -281,7 +281,8 @@ static void infer_keepalive(const struct flow *f, enum flow_direction k,
 /* --- FIN-WAIT-2 ------------------------------------------------------------------------------- */
 
 static void infer_fin_wait_2(const struct flow *f, enum flow_direction a,
-                             const struct stack_guess *g, struct endpoint_timers *t)
+                             const struct flow_record *rec, const struct stack_guess *g,
+                             struct endpoint_timers *t)
 {
 	const struct flow_dir *me = &f->dir[a];
 	const struct flow_dir *peer = &f->dir[!a];
@@ -292,10 +293,13 @@ static void infer_fin_wait_2(const struct flow *f, enum flow_direction a,
 	    peer->fin.frame < me->fin_ack.frame || !names_linux_settings(g))
 		return;
 	wait = (double)(peer->fin.ts_ns - me->fin_ack.ts_ns) / 1e9;
-	if (r && r->first_rst_from == a && r->rst_answers.frame == peer->fin.frame &&
-	    !(r->first_rst.flags & TCP_ACK)) {
+	if (r && r->first_rst_from == a && r->rst_answers.frame == peer->fin.frame) {
 		/* Gone before the peer's FIN: it expired no earlier than set, so the setting is
-		 * below the wait. */
+		 * below the wait. Only where the classifier found a FIN-WAIT-2 timeout (classify.c:
+		 * the wait was longer than the shortest FIN-WAIT-2 the stack keeps for the round
+		 * trip between the two sides): a socket gone sooner says nothing of the setting. */
+		if (!rec->close_detail || strcmp(rec->close_detail, "fin_wait_2_timeout") != 0)
+			return;
 		t->any = true;
 		t->fin_timeout_s = (struct setting_range){ true, TIMER_NO_MIN,
 		                                           (int64_t)ceil(wait) - 1 };
@@ -371,7 +375,7 @@ void timers_infer(const struct flow *f, const struct classify_context *ctx,
 		infer_rto(f, ctx, &dg->stack[f->rare->sched.from], &dg->timers[f->rare->sched.from]);
 	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
 		infer_keepalive(f, (enum flow_direction)d, &dg->stack[d], &dg->timers[d]);
-		infer_fin_wait_2(f, (enum flow_direction)d, &dg->stack[d], &dg->timers[d]);
+		infer_fin_wait_2(f, (enum flow_direction)d, rec, &dg->stack[d], &dg->timers[d]);
 	}
 	if (tw->present && tw->side == CLOSER_CLIENT && tw->accepted &&
 	    tw->gap_ns < 60LL * 1000000000) {

@@ -1,5 +1,6 @@
 /* capture.c - reading and merging the input files through libpcap. */
 #include "capture.h"
+#include "pcapng_unify.h"
 
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -56,6 +57,9 @@ struct capture_file {
 	struct pcap_pkthdr *hdr;
 	const u_char *data;
 	int64_t ts_ns;
+	uint64_t records;       /* records libpcap returned from this file */
+	bool unified;           /* reopened through pcapng_unify.h */
+	const struct pcapng_unify *unify; /* its state while open */
 };
 
 struct capture_set {
@@ -368,6 +372,35 @@ static void open_one(struct capture_file *cf, FILE *stream, const char *bpf_filt
 	}
 }
 
+/* libpcap stopped at a pcapng interface whose snapshot length or link type differs from the
+ * first one's: reopens the named, uncompressed file with its interfaces unified
+ * (pcapng_unify.h) and skips the records already read. 1: reopened; 0: not that, nothing
+ * changed; -1: failed after closing the first handle. */
+static int reopen_unified(struct capture_file *cf)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	uint64_t skip = cf->records;
+	FILE *fp;
+
+	if (cf->unified || cf->in || cf->live || cf->size == 0 ||
+	    !strstr(pcap_geterr(cf->pcap), "of the first interface"))
+		return 0;
+	fp = pcapng_unify_open(cf->path, &cf->unify);
+	if (!fp)
+		return 0;
+	close_pcap(cf);
+	cf->unified = true;
+	cf->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	if (!cf->pcap) {
+		fclose(fp);
+		return -1;
+	}
+	for (cf->records = 0; cf->records < skip; cf->records++)
+		if (pcap_next_ex(cf->pcap, &cf->hdr, &cf->data) != 1)
+			return -1;
+	return 1;
+}
+
 /* Reads the file's next frame that passes the filter into its pending slot. */
 static void read_ahead(struct capture_file *cf)
 {
@@ -376,8 +409,12 @@ static void read_ahead(struct capture_file *cf)
 		return;
 	for (;;) {
 		int rc = pcap_next_ex(cf->pcap, &cf->hdr, &cf->data);
+		int again = rc == PCAP_ERROR ? reopen_unified(cf) : 0;
 
+		if (again > 0)
+			continue;
 		if (rc == 1) {
+			cf->records++;
 			cf->pending = true;
 			cf->consumed += 16 + cf->hdr->caplen; /* pcap record header + data */
 			cf->ts_ns = frame_ts(cf->hdr);
@@ -385,10 +422,20 @@ static void read_ahead(struct capture_file *cf)
 				cf->ts_nano = true; /* standard input: sub-microsecond digits prove it */
 			return;
 		}
-		if (cf->in && instream_error(cf->in)) /* the decompression failed, not the capture */
+		if (again < 0)
+			snprintf(cf->error, sizeof cf->error, "damaged capture: cannot be read again with "
+			         "its interfaces' snapshot lengths and link types unified");
+		else if (cf->in && instream_error(cf->in)) /* the decompression failed, not the capture */
 			snprintf(cf->error, sizeof cf->error, "%s", instream_error(cf->in));
 		else if (rc == PCAP_ERROR)
 			snprintf(cf->error, sizeof cf->error, "damaged capture: %s", pcap_geterr(cf->pcap));
+		else if (cf->unified && pcapng_unify_skipped(cf->unify))
+			snprintf(cf->error, sizeof cf->error,
+			         "%llu frame%s not read: of interfaces with link type %d, not the first "
+			         "interface's",
+			         (unsigned long long)pcapng_unify_skipped(cf->unify),
+			         pcapng_unify_skipped(cf->unify) == 1 ? "" : "s",
+			         pcapng_unify_skipped_type(cf->unify));
 		close_pcap(cf);
 		cf->done = true;
 		return;
@@ -481,6 +528,8 @@ static void park(struct capture_set *cs, unsigned i)
 	cf->pending = false;
 	cf->parked = true;
 	cf->consumed = 0;
+	cf->records = 0;      /* read again from its start when unparked */
+	cf->unified = false;
 	cs->parked[cs->parked_len++] = i;
 }
 

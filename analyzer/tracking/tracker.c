@@ -16,6 +16,9 @@
 /* RFC 7323 §2.3: a shift above 14 is used as 14. */
 #define WSCALE_MAX 14
 
+/* Zeek's tcp_close_delay (5 s): how long it keeps a connection that ended on the wire. */
+#define ZEEK_CLOSE_DELAY_NS (5LL * 1000000000)
+
 /* Ports the kernels hand out to connect() without bind(): Linux 32768-60999, IANA and Windows
  * 49152-65535. A well-known port (< 1024) is always the server's. */
 static int port_server_likeness(uint16_t port)
@@ -260,19 +263,18 @@ static void track_ip_habits(struct live_dir *me, const struct tcp_segment *seg)
 	me->bits |= DIR_ID_KNOWN;
 }
 
-/* 1: the side's IDs count up (a reset from it should continue them), 0: they do not (random),
- * 2: nothing known (IPv6, or no nonzero ID seen, or a host-wide counter, which the host's other
- * traffic moves on, last read more than a second before the reset at `ts_ns`). */
-static uint8_t ip_id_counter(const struct flow_store *st, const struct live_flow *f,
-                             const struct live_dir *me, const struct tcp_segment *seg,
-                             int64_t ts_ns)
+/* 1: the side's IDs count up by one per segment, as Linux numbers a socket's segments (a reset
+ * from that socket continues them), 0: they do not (random, as BSD and macOS), 2: nothing known
+ * (IPv6, or too few nonzero IDs seen), 3: a host-wide counter (Windows, older BSDs), which the
+ * host's other traffic moves on: a reset's ID may be anything after it, never proof. */
+static uint8_t ip_id_counter(const struct live_dir *me, const struct tcp_segment *seg)
 {
 	if (seg->src.family != 4 || !(me->bits & DIR_ID_KNOWN) || me->ip_id_steps < 2)
 		return 2;
 	if (me->ip_id_jumps > me->ip_id_steps / 8)
 		return 0;
-	if (me->ip_id_wide && ts_ns - live_snap_ts(st, f, &me->last) > 1000000000)
-		return 2;
+	if (me->ip_id_wide)
+		return 3;
 	return 1;
 }
 
@@ -436,20 +438,6 @@ static void set_first_ts(struct flow_store *st, struct live_flow *f, int64_t ts_
 	}
 }
 
-/* RFC 7323 §2.2: scaling applies only when both SYNs carried the option, never to a SYN. */
-static uint32_t scaled_window(const struct live_flow *f, enum flow_direction d,
-                              const struct tcp_segment *seg)
-{
-	const struct live_dir *me = &f->dir[d];
-	const struct live_dir *peer = &f->dir[!d];
-
-	if (seg->flags & TCP_SYN)
-		return seg->window;
-	if ((me->bits & DIR_WSCALE) && (peer->bits & DIR_WSCALE))
-		return (uint32_t)seg->window << me->wscale;
-	return seg->window;
-}
-
 /* A keepalive probe (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6): no SYN/FIN/RST, no data (Linux) or one
  * garbage byte (Windows, old BSD), seq = next sequence number - 1, sent when the peer has
  * acknowledged everything. A zero-window probe has the same shape (Linux tcp_xmit_probe_skb);
@@ -570,9 +558,78 @@ static bool track_sequence(struct flow_store *st, struct live_flow *f, enum flow
 	return false;
 }
 
+/* Microseconds from the flow's first timestamp to ts_ns, saturating (0 before it). */
+static uint32_t us_since_first(const struct live_flow *f, int64_t ts_ns)
+{
+	int64_t us = (ts_ns - f->first_ts_ns) / 1000;
+
+	return us <= 0 ? 0 : us >= UINT32_MAX - 1 ? UINT32_MAX - 2 : (uint32_t)us;
+}
+
+/* The round trip from the capture point to each side: the time from a segment the capture saw
+ * going to a side until that side's ACK of it came back past the capture point (RFC 6298 §3: not
+ * on retransmitted segments, Karn's algorithm). One segment per direction is timed at a time.
+ * The handshake's SYN -> SYN+ACK and SYN+ACK -> ACK are answered by the kernel at once; data
+ * may be acknowledged late (delayed ACK, up to 40 ms on Linux, 200 ms on Windows) or with the
+ * application's answer, so the smallest sample is kept and a handshake sample is preferred. A
+ * capture that holds every frame twice (a mirror port seen twice) times from the first copy. */
+static void track_rtt(const struct flow_store *st, struct live_flow *f, enum flow_direction d,
+                      const struct tcp_segment *seg, int64_t ts_ns)
+{
+	struct live_dir *me = &f->dir[d];
+	struct live_dir *peer = &f->dir[!d];
+	uint32_t now = us_since_first(f, ts_ns);
+	uint32_t span = seg->payload_len + ((seg->flags & TCP_SYN) ? 1u : 0u) +
+	                ((seg->flags & TCP_FIN) ? 1u : 0u);
+
+	if (seg->flags & TCP_RST) {
+		/* Whatever acknowledges the timed segment later is no answer to it: the connection was
+		 * reset in between (a scanner's kernel resets the SYN+ACK, then sends on the tuple). */
+		peer->rtt_probe_us = 0;
+		return;
+	}
+	/* This segment acknowledges the peer's timed one: a sample of this side's round trip. */
+	if ((seg->flags & TCP_ACK) && peer->rtt_probe_us && seq_ge(seg->ack, peer->rtt_probe_end)) {
+		bool handshake = (peer->bits & DIR_SYN_SEEN) && peer->rtt_probe_end == peer->isn + 1;
+		uint32_t sample = now - (peer->rtt_probe_us - 1);
+		uint32_t had = me->rtt_us & ~LIVE_RTT_FROM_DATA;
+		bool had_handshake = me->rtt_us && !(me->rtt_us & LIVE_RTT_FROM_DATA);
+
+		if (sample == 0)
+			sample = 1;
+		if (sample >= LIVE_RTT_FROM_DATA)
+			sample = LIVE_RTT_FROM_DATA - 1;
+		if (handshake && (!had_handshake || sample < had))
+			me->rtt_us = sample;
+		else if (!handshake && !had_handshake && (!had || sample < had))
+			me->rtt_us = sample | LIVE_RTT_FROM_DATA;
+		peer->rtt_probe_us = 0;
+	}
+	if (span == 0)
+		return;
+	if (!(me->bits & DIR_SEQ_KNOWN)) {
+		if (!(seg->flags & TCP_SYN))
+			return; /* midstream: where its sequence space is is not known yet */
+	} else if (seq_lt(seg->seq, me->next_seq)) {
+		/* A retransmission: the timed segment's answer can no longer be told apart, unless
+		 * this is the same frame captured twice (the peer said nothing in between). */
+		bool twice = me->rtt_probe_us && seg->seq + span == me->rtt_probe_end &&
+		             live_snap_ts(st, f, &peer->last) < f->first_ts_ns +
+		                                                    (int64_t)(me->rtt_probe_us - 1) * 1000;
+
+		if (!twice && me->rtt_probe_us && seq_gt(me->rtt_probe_end, seg->seq))
+			me->rtt_probe_us = 0;
+		return;
+	}
+	if (!me->rtt_probe_us) {
+		me->rtt_probe_end = seg->seq + span;
+		me->rtt_probe_us = now + 1;
+	}
+}
+
 /* What the sender's ACK field says about the peer's data and FIN. */
 static void track_ack(struct flow_store *st, struct live_flow *f, enum flow_direction d,
-                      const struct tcp_segment *seg, const struct live_snap *snap)
+                      const struct tcp_segment *seg, const struct live_snap *snap, int64_t ts_ns)
 {
 	struct live_dir *me = &f->dir[d];
 	struct live_dir *peer = &f->dir[!d];
@@ -582,6 +639,7 @@ static void track_ack(struct flow_store *st, struct live_flow *f, enum flow_dire
 	if (!(me->bits & DIR_ACK_KNOWN) || seq_gt(seg->ack, me->max_ack)) {
 		me->max_ack = seg->ack;
 		me->bits |= DIR_ACK_KNOWN;
+		me->ack_since_us = us_since_first(f, ts_ns);
 	}
 	/* ACKs for bytes the capture never showed: the capture missed segments (RFC 9293 §3.10.7.4
 	 * makes a real stack ignore an ACK of unsent data, so the data was sent). */
@@ -620,8 +678,17 @@ static void update_states(const struct flow_store *st, struct live_flow *f,
 	f->state[!d] = (uint8_t)tcp_state_on_receive((enum tcp_state)f->state[!d], &recv_ev);
 }
 
+/* Does a RST's TTL / hop limit fit the side it names? Its other segments had one TTL, or, after
+ * a route change (or behind a device that answers handshakes for it), its latest one. */
+static bool rst_ttl_fits(const struct live_dir *me, uint8_t ttl)
+{
+	if (!(me->bits & DIR_TTL_KNOWN))
+		return true;
+	return ttl == me->ttl_last || (!(me->bits & DIR_TTL_VARIES) && ttl == me->ttl);
+}
+
 static void track_rst(struct flow_store *st, struct live_flow *f, enum flow_direction d,
-                      const struct tcp_segment *seg, const struct live_snap *snap, int64_t ts_ns)
+                      const struct tcp_segment *seg, const struct live_snap *snap)
 {
 	struct live_dir *me = &f->dir[d];
 	struct live_rare *r = live_rare_get(st, f);
@@ -634,7 +701,13 @@ static void track_rst(struct flow_store *st, struct live_flow *f, enum flow_dire
 		r->rst_ttl[d] = seg->ttl;
 		r->rst_ip_id[d] = seg->ip_id;
 		r->rst_prev_ip_id[d] = me->last_ip_id;
-		r->rst_id_counter[d] = ip_id_counter(st, f, me, seg, ts_ns);
+		r->rst_id_counter[d] = ip_id_counter(me, seg);
+	}
+	/* Every reset is held to its side's TTL: a box in the path may reset what the endpoint
+	 * already ended, or the segments still in flight after it. */
+	if (!r->odd_rst_frame[d] && !rst_ttl_fits(me, seg->ttl)) {
+		r->odd_rst_frame[d] = snap->frame;
+		r->odd_rst_ttl[d] = seg->ttl;
 	}
 	if (!r->first_rst.frame) {
 		r->first_rst = *snap;
@@ -642,6 +715,14 @@ static void track_rst(struct flow_store *st, struct live_flow *f, enum flow_dire
 		copy_snap(st, f, LIVE_SLOT_RST_ANSWERS, &r->rst_answers, &f->dir[!d].last,
 		          live_snap_ts(st, f, &f->dir[!d].last));
 		r->rst_unread_bytes = me->bytes_in_since_own_payload;
+		r->rst_own_next = me->next_seq;
+		r->rst_own_ack = me->max_ack;
+		r->rst_own_bits = me->bits;
+		r->rst_ack_since_us = f->dir[!d].ack_since_us;
+		r->rst_peer_prev_us = f->dir[!d].prev_us;
+		r->rst_own_window = me->window;
+		r->rst_own_max_window = me->max_window;
+		r->rst_win_updates = me->win_updates;
 	}
 }
 
@@ -674,16 +755,21 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 {
 	struct live_dir *me = &f->dir[d];
 	struct live_dir *peer = &f->dir[!d];
-	uint32_t window = scaled_window(f, d, seg);
+	uint32_t window = live_scaled_window(f, d, seg);
 	struct live_snap snap;
 	/* The silence before this segment (none before the flow's first). */
 	int64_t gap_ns = (f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets) != 0
 	                     ? ts_ns - f->last_ts_ns
 	                     : 0;
-	bool probe;
+	bool probe, ack_moved;
 
-	/* Zeek's view first: it reads the state before this segment. */
-	zeek_track_segment(st, f, seg, d);
+	/* Zeek's view first: it reads the state before this segment. Zeek forgets a connection
+	 * that ended on the wire ZEEK_CLOSE_DELAY_NS after its last packet (tcp_close_delay) and
+	 * logs what comes later as another connection; tcpmortem keeps listening longer
+	 * (FINISHED_QUIET_NS: a path's late reset belongs to the connection), but its Zeek view
+	 * stops where Zeek's does. */
+	if (!(flow_is_finished(f) && gap_ns > ZEEK_CLOSE_DELAY_NS))
+		zeek_track_segment(st, f, seg, d);
 	if (f->first_ts_ns == 0 || ts_ns < f->first_ts_ns)
 		set_first_ts(st, f, ts_ns);
 	snap = snapshot(f, seg, ts_ns, frame);
@@ -727,16 +813,26 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 		                : 0;
 
 	update_states(st, f, d, seg);
+	track_rtt(st, f, d, seg, ts_ns); /* before track_sequence moves next_seq */
 	probe = track_sequence(st, f, d, seg, &snap, ts_ns, gap_ns);
-	track_ack(st, f, d, seg, &snap);
+	ack_moved = !(me->bits & DIR_ACK_KNOWN) || seq_gt(seg->ack, me->max_ack);
+	track_ack(st, f, d, seg, &snap, ts_ns);
 	if (gap_ns >= ((int64_t)f->max_gap_ms + 1) * 1000000) /* ms_saturating(gap_ns) > max_gap_ms */
 		f->max_gap_ms = ms_saturating(gap_ns);
 
 	if (seg->flags & TCP_RST) {
-		track_rst(st, f, d, seg, &snap, ts_ns);
+		track_rst(st, f, d, seg, &snap);
 	} else {
 		if (window == 0 && me->window != 0 && me->packets > 1 && me->zero_windows != UINT16_MAX)
 			me->zero_windows++;
+		/* A window update: more room, nothing new acknowledged (Linux tcp_cleanup_rbuf sends
+		 * one when the application's reading opened the window enough). */
+		if (!ack_moved && (seg->flags & TCP_ACK) && seg->payload_len == 0 &&
+		    !(seg->flags & (TCP_SYN | TCP_FIN)) && window > me->window && me->packets > 1 &&
+		    me->win_updates != UINT16_MAX)
+			me->win_updates++;
+		if (!(seg->flags & TCP_SYN) && window > me->max_window)
+			me->max_window = window;
 		me->window = window;
 	}
 	if ((seg->flags & TCP_FIN) && !(seg->flags & TCP_RST) && !(me->seen & LIVE_FIN_SENT)) {
@@ -761,6 +857,8 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 		me->bytes_in_since_own_payload = 0;
 		peer->bytes_in_since_own_payload =
 		    add_saturating(peer->bytes_in_since_own_payload, new_bytes);
+		if (new_bytes)
+			peer->win_updates = 0; /* what it read before these bytes says nothing of them */
 		if (peer->seen & LIVE_FIN_SENT) {
 			struct live_fin *fb = live_fin_of(st, f);
 
@@ -774,6 +872,8 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	}
 	if (!probe && (seg->payload_len > 0 || (seg->flags & (TCP_SYN | TCP_FIN))))
 		f->last_active_ns = ts_ns;
+	if (me->last.frame)
+		me->prev_us = us_since_first(f, live_snap_ts(st, f, &me->last)) + 1;
 	me->last = snap;
 	if ((snap.t_hi >> 6) == LIVE_T_PENDING)
 		settle_far(st, f, ts_ns);

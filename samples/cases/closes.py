@@ -22,12 +22,10 @@ class FinGraceful:
     @staticmethod
     def server(ctx):
         ls = ctx.serve()
-        c, _ = ls.accept()               # 40001: client closes first
-        answer(c, 2000)
+        c = answer_next(ls, 2000)               # 40001: client closes first
         expect_eof(c)
         c.close()
-        c, _ = ls.accept()               # 40002: server closes first
-        answer(c, 800)
+        c = answer_next(ls, 800)               # 40002: server closes first
         c.close()
 
     @staticmethod
@@ -100,8 +98,7 @@ class HalfClosedAtEnd:
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
+        s = send_request(ctx.connect(40001))
         s.shutdown(socket.SHUT_WR)
         read_then_stop(ctx, s, 200 * 20)   # about one second of streaming
         s.close()
@@ -134,8 +131,7 @@ class FinGracefulVariants:
         if r:
             raise ScenarioError('40002: unexpected request')
         c.close()
-        c, _ = ls.accept()                       # 40003: late close after EOF
-        answer(c, 600)
+        c = answer_next(ls, 600)                       # 40003: late close after EOF
         expect_eof(c)
         time.sleep(0.2)
         c.close()
@@ -143,8 +139,7 @@ class FinGracefulVariants:
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
+        s = send_request(ctx.connect(40001))
         s.shutdown(socket.SHUT_WR)
         recv_exact(s, 3000)
         expect_eof(s)
@@ -152,8 +147,7 @@ class FinGracefulVariants:
         time.sleep(0.1)
         s = ctx.connect(40002)
         for _ in range(5):
-            s.sendall(payload(REQ, b'q'))
-            recv_exact(s, 700)
+            round_trip(s, 700)
         expect_eof(s)
         s.close()
         time.sleep(0.1)
@@ -194,8 +188,7 @@ class FinGracefulBulk:
     @classmethod
     def client(cls, ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
+        s = send_request(ctx.connect(40001))
         got = 0
         while True:
             data = s.recv(65536)
@@ -218,8 +211,7 @@ class HalfClosedAtEndServer:
     @staticmethod
     def server(ctx):
         ls = ctx.serve()
-        c, _ = ls.accept()
-        answer(c)
+        c = answer_next(ls)
         c.shutdown(socket.SHUT_WR)
         recv_until_stopped(ctx, c)
         c.close()

@@ -58,11 +58,9 @@ class FarRstAfterClose:
     def server(ctx):
         ls = ctx.serve()
         for _ in (40001, 40002):                 # the server closes first
-            c, _ = ls.accept()
-            answer(c)
+            c = answer_next(ls)
             c.close()
-        c, _ = ls.accept()                       # 40003: the client closes first
-        answer(c)
+        c = answer_next(ls)                       # 40003: the client closes first
         send_after_eof(c)
         ctx.mark('server-done')
 
@@ -204,12 +202,10 @@ class FarRstForged:
     @classmethod
     def server(cls, ctx):
         ls = ctx.serve()
-        c, _ = ls.accept()               # 40001: the control
-        answer(c)
+        c = answer_next(ls)               # 40001: the control
         expect_eof(c)
         c.close()
-        rejected, _ = ls.accept()        # 40002: its later data never arrives
-        answer(rejected)
+        rejected = answer_next(ls)        # 40002: its later data never arrives
         c, _ = ls.accept()               # 40003: reset by the IPS
         for _ in range(cls.EXCHANGES):
             answer(c)
@@ -241,8 +237,7 @@ class FarRstForged:
         for port, word in ((40003, FORBIDDEN), (40004, BLOCKED)):
             s = ctx.connect(port)
             for _ in range(cls.EXCHANGES):
-                s.sendall(payload(REQ, b'q'))
-                recv_exact(s, 300)
+                round_trip(s, 300)
                 time.sleep(0.05)
             time.sleep(0.1)
             s.sendall(b'GET /' + word + b' ' + payload(86, b'f'))
@@ -325,8 +320,7 @@ class FarRetransmitGiveup:
     @staticmethod
     def server(ctx):
         ls = ctx.serve()
-        c, _ = ls.accept()
-        answer(c)
+        c = answer_next(ls)
         serve_marker(ls)
         ctx.wait('capture-stopped')
         c.close()

@@ -45,8 +45,7 @@ class KeepaliveTimeout:
     @staticmethod
     def server(ctx):
         ls = ctx.serve()
-        c, _ = ls.accept()
-        answer(c)
+        c = answer_next(ls)
         wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
         drop_everything()
         ctx.mark('dropped')
@@ -235,8 +234,7 @@ class KeepaliveTimeoutServer:
         for level, opt, value in keepalive_opts(2, 1, 4):
             ls.setsockopt(level, opt, value)
         ctx.mark('ready')
-        c, _ = ls.accept()
-        answer(c)
+        c = answer_next(ls)
         expect_error(c, errno.ETIMEDOUT)
         ctx.note('server recv() failed with ETIMEDOUT')
         c.close()

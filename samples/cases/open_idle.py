@@ -25,8 +25,7 @@ class OpenAtEnd:
     @staticmethod
     def client(ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
+        s = send_request(ctx.connect(40001))
         read_then_stop(ctx, s, 200 * 20)   # about one second of streaming
         s.close()
 
@@ -44,10 +43,8 @@ class IdleAtEnd:
     @staticmethod
     def server(ctx):
         ls = ctx.serve()
-        idle, _ = ls.accept()
-        answer(idle)
-        c, _ = ls.accept()
-        answer(c)
+        idle = answer_next(ls)
+        c = answer_next(ls)
         expect_eof(c)
         c.close()
         ctx.wait('capture-stopped')
@@ -75,8 +72,7 @@ class IdleAtEndKeepalive:
     @staticmethod
     def server(ctx):
         ls = ctx.serve()
-        c, _ = ls.accept()
-        answer(c)
+        c = answer_next(ls)
         ctx.wait('capture-stopped')
         c.close()
 
@@ -106,8 +102,7 @@ class IdleAtEndLong:
         idle, _ = ls.accept()
         for _ in range(3):
             answer(idle)
-        c, _ = ls.accept()
-        answer(c)
+        c = answer_next(ls)
         c.close()
         ctx.wait('capture-stopped')
         idle.close()
@@ -117,8 +112,7 @@ class IdleAtEndLong:
         ctx.wait('ready')
         idle = ctx.connect(40001)
         for _ in range(3):
-            idle.sendall(payload(REQ, b'q'))
-            recv_exact(idle, 300)
+            round_trip(idle, 300)
         time.sleep(IDLE_LONG_SECONDS)
         s = ctx.request(40002, 300)
         expect_eof(s)

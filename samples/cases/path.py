@@ -39,12 +39,10 @@ class RstMiddlebox:
     @staticmethod
     def server(ctx):
         ls = ctx.serve()
-        c, _ = ls.accept()               # 40001: the control
-        answer(c)
+        c = answer_next(ls)               # 40001: the control
         expect_eof(c)
         c.close()
-        c, _ = ls.accept()               # 40002: its later data never arrives
-        answer(c)
+        c = answer_next(ls)               # 40002: its later data never arrives
         ctx.wait('capture-stopped')
         c.close()
 
@@ -116,8 +114,7 @@ class RstInjected:
         ctx.wait('ready')
         s = ctx.connect(40001)
         for _ in range(cls.EXCHANGES):
-            s.sendall(payload(REQ, b'q'))
-            recv_exact(s, 300)
+            round_trip(s, 300)
             time.sleep(0.05)
         time.sleep(0.1)
         s.sendall(b'GET /' + FORBIDDEN + b' ' + payload(86, b'f'))
@@ -146,8 +143,7 @@ class IdleThroughFirewall:
     @classmethod
     def server(cls, ctx):
         ls = ctx.serve()
-        c, _ = ls.accept()
-        answer(c)
+        c = answer_next(ls)
         if cls.marker:
             serve_marker(ls)
         ctx.wait('capture-stopped')
@@ -258,8 +254,7 @@ class MiddleboxIdlePush:
     @staticmethod
     def server(ctx):
         ls = ctx.serve()
-        c, _ = ls.accept()
-        answer(c)
+        c = answer_next(ls)
         time.sleep(MIDDLEBOX_IDLE)
         c.sendall(payload(100, b'p'))
         expect_error(c, errno.ECONNRESET)

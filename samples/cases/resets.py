@@ -60,12 +60,10 @@ class RstAbort:
     @staticmethod
     def server(ctx):
         ls = ctx.serve()
-        c, _ = ls.accept()               # 40001: the client aborts
-        answer(c, 500)
+        c = answer_next(ls, 500)               # 40001: the client aborts
         expect_error(c, errno.ECONNRESET)
         c.close()
-        c, _ = ls.accept()               # 40002: the server aborts
-        answer(c, 500)
+        c = answer_next(ls, 500)               # 40002: the server aborts
         wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
         linger0(c)
         c.close()
@@ -92,11 +90,9 @@ class RstAfterClose:
     @staticmethod
     def server(ctx):
         ls = ctx.serve()
-        c, _ = ls.accept()               # 40001: server closes, client keeps sending
-        answer(c)
+        c = answer_next(ls)               # 40001: server closes, client keeps sending
         c.close()
-        c, _ = ls.accept()               # 40002: client closes, server keeps sending
-        answer(c)
+        c = answer_next(ls)               # 40002: client closes, server keeps sending
         send_after_eof(c)
 
     @staticmethod
@@ -253,8 +249,7 @@ class RstUnreadDataVariants:
     @classmethod
     def client(cls, ctx):
         ctx.wait('ready')
-        s = ctx.connect(40001)
-        s.sendall(payload(REQ, b'q'))
+        s = send_request(ctx.connect(40001))
         expect_error(s, errno.ECONNRESET)
         s.close()
         time.sleep(0.05)
@@ -266,9 +261,8 @@ class RstUnreadDataVariants:
             time.sleep(0.1)
         s = ctx.connect(40004)
         for _ in range(2):
-            s.sendall(payload(REQ, b'q'))
-            recv_exact(s, 400)
-        s.sendall(payload(REQ, b'q'))
+            round_trip(s, 400)
+        send_request(s)
         expect_error(s, errno.ECONNRESET)
         s.close()
         time.sleep(0.05)
@@ -340,8 +334,7 @@ class RstAbortVariants:
         wait_until(lambda: unacked_bytes(c) == 0, what='responses acknowledged')
         linger0(c)
         c.close()
-        c, _ = ls.accept()                       # 40003: abort right after writing
-        answer(c, 500)
+        c = answer_next(ls, 500)                       # 40003: abort right after writing
         linger0(c)
         c.close()
 
@@ -359,8 +352,7 @@ class RstAbortVariants:
         expect_error(s, errno.ECONNRESET)
         s.close()
         time.sleep(0.1)
-        s = ctx.connect(40003)
-        s.sendall(payload(REQ, b'q'))
+        s = send_request(ctx.connect(40003))
         got = 0
         try:
             while True:

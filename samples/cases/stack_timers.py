@@ -28,12 +28,10 @@ class CloseWaitStuck:
     @staticmethod
     def server(ctx):
         ls = ctx.serve()
-        leaked, _ = ls.accept()          # 40001: read EOF, never close
-        answer(leaked)
+        leaked = answer_next(ls)          # 40001: read EOF, never close
         expect_eof(leaked)
         ctx.mark('eof-1')
-        c, _ = ls.accept()               # 40002: close 1 s after EOF
-        answer(c)
+        c = answer_next(ls)               # 40002: close 1 s after EOF
         expect_eof(c)
         time.sleep(1.0)
         c.close()
@@ -92,8 +90,7 @@ class TimeWaitReuse:
     def server(ctx):
         ls = ctx.serve()
         for server_first in (False, False, True, False):
-            c, _ = ls.accept()
-            answer(c)
+            c = answer_next(ls)
             if not server_first:
                 expect_eof(c)
             c.close()
@@ -113,8 +110,7 @@ class TimeWaitReuse:
                 s = ctx.connect(port)
             except OSError as e:
                 raise ScenarioError('connect from %d: %r' % (port, e))
-            s.sendall(payload(REQ, b'q'))
-            recv_exact(s, 300)
+            round_trip(s, 300)
             if server_first:
                 expect_eof(s)
             s.close()
@@ -190,8 +186,7 @@ class TimersRetries2:
     @staticmethod
     def server(ctx):
         ls = ctx.serve()
-        c, _ = ls.accept()
-        answer(c)
+        c = answer_next(ls)
         wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
         firewall('-I', 'INPUT', '-p', 'tcp', '--sport', '40001', '-j', 'DROP')
         firewall('-I', 'OUTPUT', '-p', 'tcp', '--dport', '40001', '-j', 'DROP')
@@ -234,8 +229,7 @@ class TimersFinTimeout:
     def server(ctx):
         ls = ctx.serve()
         for port, delay in ((40001, 3.5), (40002, 1.5)):
-            c, _ = ls.accept()
-            answer(c)
+            c = answer_next(ls)
             expect_eof(c)
             time.sleep(delay)
             c.close()

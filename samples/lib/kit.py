@@ -132,8 +132,7 @@ class Ctx:
     def request(self, cport, size, port=PORT, opts=()):
         """connect(), send a REQ-byte request and read the `size`-byte response."""
         s = self.connect(cport, port, opts)
-        s.sendall(payload(REQ, b'q'))
-        recv_exact(s, size)
+        round_trip(s, size)
         return s
 
     def connect_times_out(self, cport, port=PORT):
@@ -269,10 +268,29 @@ def drop_everything():
     firewall('-I', 'OUTPUT', '-j', 'DROP')
 
 
+def send_request(s):
+    """Write a REQ-byte request on the connected socket `s`; return `s`."""
+    s.sendall(payload(REQ, b'q'))
+    return s
+
+
+def round_trip(s, size):
+    """One request/response round on an open connection: the client's half of answer()."""
+    send_request(s)
+    recv_exact(s, size)
+
+
 def answer(c, size=300):
     """The server's half of Ctx.request(): read the request, write a `size`-byte response."""
     recv_exact(c, REQ)
     c.sendall(payload(size))
+
+
+def answer_next(ls, size=300):
+    """accept() the next connection on `ls` and answer() its request; return the socket."""
+    c, _ = ls.accept()
+    answer(c, size)
+    return c
 
 
 def in_child(fn, conn, *args):
@@ -370,8 +388,7 @@ def marker_connection(ctx, port=PORT):
 
 def serve_marker(ls):
     """The server's side of marker_connection()."""
-    c, _ = ls.accept()
-    answer(c)
+    c = answer_next(ls)
     expect_eof(c)
     c.close()
 

@@ -83,6 +83,34 @@ def client_addr(i):
     return bytes([198, 51, 100, (3 + i % 250)])
 
 
+def client_endpoint(i):
+    """The i-th client address and port, 4-tuples in order: 250 addresses x 64512 ports, 16
+    million distinct connections."""
+    return client_addr(i), 1024 + (i // 250) % 64512
+
+
+def syn_synack(w, src, sport, isn_c, isn_s, opts=None, windows=(65535, 65535)):
+    """A connection's SYN and the server's SYN+ACK, both with options `opts` (MSS_WS when
+    None); no third ACK."""
+    opts = MSS_WS if opts is None else opts
+    w.packet(src, sport, SERVER, SERVER_PORT, isn_c, 0, SYN, windows[0], options=opts)
+    yield
+    w.packet(SERVER, SERVER_PORT, src, sport, isn_s, isn_c + 1, SYN | ACK, windows[1],
+             options=opts)
+    yield
+
+
+def fin_close(w, src, sport, c, s):
+    """The client's FIN, the server's FIN and the last ACK; c and s are the client's and the
+    server's next sequence numbers."""
+    w.packet(src, sport, SERVER, SERVER_PORT, c, s, FIN | ACK, 65535)
+    yield
+    w.packet(SERVER, SERVER_PORT, src, sport, s, c + 1, FIN | ACK, 65535)
+    yield
+    w.packet(src, sport, SERVER, SERVER_PORT, c + 1, s + 1, ACK, 65535)
+    yield
+
+
 def syn_flood(w, rng, count):
     for _ in range(count):
         w.packet(client_addr(rng.randrange(250)), rng.randrange(1024, 65536), SERVER, SERVER_PORT,
@@ -91,24 +119,17 @@ def syn_flood(w, rng, count):
 
 
 def half_open(w, rng, count):
-    # 4-tuples in order: 250 addresses x 64512 ports: 16 million distinct connections.
     for i in range(count // 2):
-        src, sport = client_addr(i), 1024 + (i // 250) % 64512
+        src, sport = client_endpoint(i)
         isn, sisn = rng.getrandbits(32), rng.getrandbits(32)
-        w.packet(src, sport, SERVER, SERVER_PORT, isn, 0, SYN, 64240, options=MSS_WS)
-        yield
-        w.packet(SERVER, SERVER_PORT, src, sport, sisn, isn + 1, SYN | ACK, 65160, options=MSS_WS)
-        yield
+        yield from syn_synack(w, src, sport, isn, sisn, windows=(64240, 65160))
 
 
 def conversation(w, rng, i, isn_c, isn_s, segments, payload, wscale=None, zero_every=0):
     """Handshake, `segments` data segments client -> server each ACKed, then a FIN close."""
-    src, sport = client_addr(i), 1024 + (i // 250) % 64512
+    src, sport = client_endpoint(i)
     opts = MSS_WS if wscale is None else mss_ws(wscale)
-    w.packet(src, sport, SERVER, SERVER_PORT, isn_c, 0, SYN, 65535, options=opts)
-    yield
-    w.packet(SERVER, SERVER_PORT, src, sport, isn_s, isn_c + 1, SYN | ACK, 65535, options=opts)
-    yield
+    yield from syn_synack(w, src, sport, isn_c, isn_s, opts)
     c, s = isn_c + 1, isn_s + 1
     w.packet(src, sport, SERVER, SERVER_PORT, c, s, ACK, 65535)
     yield
@@ -119,12 +140,7 @@ def conversation(w, rng, i, isn_c, isn_s, segments, payload, wscale=None, zero_e
         window = 0 if zero_every and k % zero_every == zero_every - 1 else 65535
         w.packet(SERVER, SERVER_PORT, src, sport, s, c, ACK, window)
         yield
-    w.packet(src, sport, SERVER, SERVER_PORT, c, s, FIN | ACK, 65535)
-    yield
-    w.packet(SERVER, SERVER_PORT, src, sport, s, c + 1, FIN | ACK, 65535)
-    yield
-    w.packet(src, sport, SERVER, SERVER_PORT, c + 1, s + 1, ACK, 65535)
-    yield
+    yield from fin_close(w, src, sport, c, s)
 
 
 def seq_wrap(w, rng, count):
@@ -169,12 +185,9 @@ def rst_flood(w, rng, count):
 def overlap(w, rng, count):
     i = 0
     while True:
-        src, sport = client_addr(i), 1024 + (i // 250) % 64512
+        src, sport = client_endpoint(i)
         c, s = rng.getrandbits(32), rng.getrandbits(32)
-        w.packet(src, sport, SERVER, SERVER_PORT, c, 0, SYN, 65535, options=MSS_WS)
-        yield
-        w.packet(SERVER, SERVER_PORT, src, sport, s, c + 1, SYN | ACK, 65535, options=MSS_WS)
-        yield
+        yield from syn_synack(w, src, sport, c, s)
         c += 1
         s += 1
         base = c
@@ -192,12 +205,7 @@ def overlap(w, rng, count):
             c = start + len(over)
             w.packet(SERVER, SERVER_PORT, src, sport, s, c, ACK, 65535)
             yield
-        w.packet(src, sport, SERVER, SERVER_PORT, c, s, FIN | ACK, 65535)
-        yield
-        w.packet(SERVER, SERVER_PORT, src, sport, s, c + 1, FIN | ACK, 65535)
-        yield
-        w.packet(src, sport, SERVER, SERVER_PORT, c + 1, s + 1, ACK, 65535)
-        yield
+        yield from fin_close(w, src, sport, c, s)
         i += 1
 
 

@@ -31,6 +31,32 @@ def pcap_records(data):
     return [rec.offset for rec in cap.records], cap.records[-1].end if cap.records else 24
 
 
+def pcapng_mixed(data):
+    """The sample's frames as a pcapng file whose interfaces differ: Ethernet with snapshot
+    lengths 262144 and 2048 (the frames alternate between them), and a Linux cooked interface
+    (link type 113) with one frame of its own."""
+    def block(btype, body):
+        body += b"\0" * (-len(body) % 4)
+        n = 12 + len(body)
+        return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
+    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    out += block(1, struct.pack("<HHI", 1, 0, 262144))
+    out += block(1, struct.pack("<HHI", 1, 0, 2048))
+    out += block(1, struct.pack("<HHI", 113, 0, 65535))
+    offsets, _ = pcap_records(data)
+    for i, off in enumerate(offsets):
+        sec, usec, caplen, wirelen = struct.unpack_from("<IIII", data, off)
+        ts = sec * 1000000 + usec
+        frame = data[off + 16:off + 16 + caplen]
+        out += block(6, struct.pack("<IIIII", i % 2, ts >> 32, ts & 0xffffffff, caplen,
+                                    wirelen) + frame)
+        if i == 1:
+            cooked = b"\0\0\0\1\0\6" + b"\2" * 8 + b"\x08\0" + frame[14:]
+            out += block(6, struct.pack("<IIIII", 2, ts >> 32, ts & 0xffffffff, len(cooked),
+                                        len(cooked)) + cooked)
+    return out
+
+
 def expect_error(binary, name, path, status):
     r = run(binary, "-f", "ndjson", str(path))
     lines = r.stderr.strip().splitlines()
@@ -77,6 +103,20 @@ def main():
                   any(f["client"]["port"] == full[0]["client"]["port"] and
                       f["close"]["class"] == full[0]["close"]["class"] for f in flows),
                   f"flows {[(f['client']['port'], f['close']['class']) for f in flows]}")
+
+        # A pcapng file whose interfaces have different snapshot lengths and link types (libpcap
+        # refuses it): the Ethernet frames are read as they are, the one frame of the other link
+        # type is not, and the message says so (exit 1: part of the input not read).
+        (tmp / "mixed.pcapng").write_bytes(pcapng_mixed(data))
+        r = expect_error(binary, "pcapng with mixed interfaces", tmp / "mixed.pcapng", 1)
+        flows = [json.loads(l) for l in r.stdout.splitlines()]
+        check("mixed interfaces: every flow as in the pcap",
+              sorted((f["client"]["port"], f["close"]["class"], f["packets"]["client"])
+                     for f in flows) ==
+              sorted((f["client"]["port"], f["close"]["class"], f["packets"]["client"])
+                     for f in full), f"{flows}")
+        check("mixed interfaces: the other link type named", "1 frame not read" in r.stderr and
+              "link type 113" in r.stderr, r.stderr)
 
         # One good file and one unreadable: the good one is still reported, exit 2.
         r = run(binary, "-f", "ndjson", str(sample), str(tmp / "missing.pcap"))

@@ -285,42 +285,7 @@ def story_text(binary, options, capture, flow):
 # Connections today's analyzer gets wrong, by (capture name, client endpoint[#n]): what it gets
 # wrong. The truth files hold the truth; this list holds the gap (issue 11). Empty it as the
 # analyzer learns: a listed connection that passes fails the run.
-PATH_RESET_TOLD_AS_ENDPOINTS = ("the story tells the path's reset as the endpoint's own "
-                                "('answered', 'never closed', 'had no socket' or 'aborting "
-                                "itself') before calling it forged")
 KNOWN_FAILING = {
-    ("middlebox_idle_reset", "198.51.100.65:40001"): PATH_RESET_TOLD_AS_ENDPOINTS,
-    ("middlebox_idle_reset_at_server", "198.51.100.65:40001"): PATH_RESET_TOLD_AS_ENDPOINTS,
-    ("rst_injected", "198.51.100.65:40001"): PATH_RESET_TOLD_AS_ENDPOINTS,
-    ("rst_middlebox", "198.51.100.65:40002"): PATH_RESET_TOLD_AS_ENDPOINTS,
-    ("rst_middlebox_v6", "[2001:db8::1:1]:40002"): PATH_RESET_TOLD_AS_ENDPOINTS,
-    # distant/ (120 ms round trip; the router 40 ms from the client, 80 ms from the server)
-    ("far_rst_after_close_at_client", "198.51.100.65:40002"):
-        "tcp_fin_timeout 'at most 0 s' for the server, read off the round trip between its FIN "
-        "and the client's data",
-    ("far_rst_after_close_at_router", "198.51.100.65:40002"):
-        "tcp_fin_timeout 'at most 0 s' for the server, read off the round trip",
-    ("far_rst_forged_at_client", "198.51.100.65:40002"):
-        PATH_RESET_TOLD_AS_ENDPOINTS + "; 'the server answered 40 ms later' from 120 ms away",
-    ("far_rst_forged_at_client", "198.51.100.65:40003"): PATH_RESET_TOLD_AS_ENDPOINTS,
-    ("far_rst_forged_at_router", "198.51.100.65:40002"):
-        PATH_RESET_TOLD_AS_ENDPOINTS + "; 'the server answered 27 µs later' from 80 ms away",
-    ("far_rst_forged_at_router", "198.51.100.65:40003"): PATH_RESET_TOLD_AS_ENDPOINTS,
-    ("far_rst_forged_at_client", "198.51.100.65:40004"):
-        "a kernel-like forged reset (bare RST, IP ID 0, TTL copied) 40 ms after the segment, "
-        "where the server is 120 ms away: not seen as forged; 'the server answered ... 41 ms "
-        "later'",
-    ("far_rst_forged_at_router", "198.51.100.65:40004"):
-        "a kernel-like forged reset 228 µs after the segment where the server is 80 ms away: "
-        "not seen as forged; 'the server answered ... 228 µs later'",
-    ("far_rst_forged_at_server", "198.51.100.65:40003"): PATH_RESET_TOLD_AS_ENDPOINTS,
-    ("realsw_haproxy_back", "198.51.100.129:60030"):
-        "rst_abort for rst_unread_data: haproxy gave up on a client that read nothing (timeout "
-        "client) and reset the nginx side with 118992 B unread behind a zero window, after its "
-        "own FIN",
-    ("realsw_haproxy_front", "198.51.100.65:40006"):
-        "rst_abort for rst_unread_data: curl --limit-rate gave up with 119863 B unread behind a "
-        "zero window",
     ("realsw_loadgen", "198.51.100.1:52418"):
         "rst_abort for rst_unread_data: wrk exited at its time limit with 13032 B unread (data "
         "arriving until 0.1 ms before its RST)",
@@ -329,26 +294,14 @@ KNOWN_FAILING = {
     ("realsw_nginx", "198.51.100.1:40003"):
         "rst_unread_data for rst_abort: nginx read the whole 30060-byte partial body, reset 1 s "
         "later (client_body_timeout, reset_timedout_connection)",
-    ("realsw_nginx", "198.51.100.1:40008"):
-        "rst_abort for rst_unread_data: curl --limit-rate gave up with 120232 B unread behind a "
-        "zero window",
     ("realsw_nginx", "198.51.100.1:40009"):
         "rst_abort for rst_unread_data: nginx answered 400 to a 60 kB header and reset with 58987"
         " B unread (lingering_close off)",
     ("realsw_nginx", "198.51.100.1:40010"):
         "rst_abort for rst_unread_data: as 40009, the client waiting for the answer",
-    ("realsw_redis", "198.51.100.1:59096"):
-        "rst_abort for rst_unread_data: a stopped SUBSCRIBE client killed with 100370 B of "
-        "messages unread",
-    ("realsw_redis", "198.51.100.1:59118"):
-        "rst_abort for rst_unread_data: redis-cli --pipe killed with 100105 B of GET replies "
-        "unread",
     ("realsw_ssh", "198.51.100.1:40004"):
         "rst_abort for rst_unread_data: sshd read one line of an HTTP request and closed with 30 "
         "B unread",
-    ("realsw_tls", "198.51.100.1:55926"):
-        "rst_abort for rst_unread_data: s_client blocked on its output, killed with 98502 B "
-        "unread behind a zero window",
     ("win_read_abort", "198.51.100.1:40001"):
         "rst_unread_data for rst_abort: the receiver read all 100 B, then SO_LINGER 0",
     ("win_read_abort", "198.51.100.1:40002"):

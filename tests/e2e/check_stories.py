@@ -97,7 +97,7 @@ def check_unread_story(binary, captures):
               re.search(r"The server reset the connection [\d.]+ (ms|µs|s) after receiving 1,000 "
                         r"bytes from the client that it never answered", flat) is not None,
               story)
-        check(name + " names the reset frame", f"The reset (frame {rst['frame']}) is RST+ACK" in flat,
+        check(name + " names the reset frame", f"The reset (frame {rst['frame']}) carries seq" in flat,
               story)
         check(name + " ladder row of the reset",
               re.search(rf"#{rst['frame']}\s+\|<-+ RST,ACK seq=301 ack=1065 len=0 win=\d+ --\|  "

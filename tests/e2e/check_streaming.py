@@ -77,7 +77,7 @@ def main():
     binary = sys.argv[1]
     t = 1764000000.0
 
-    # Late segment 30 s after a reset (past the 10 s quiet interval, within the 60 s tombstone).
+    # Late segment 30 s after a reset (past the 20 s quiet interval, within the 60 s tombstone).
     recs = reset_connection(t, 40001)
     recs.append((t + 30, frame(C, S, 40001, 80, 111, 501, PSH | ACK, b"y" * 10)))
     recs += reset_connection(t + 31, 40002)  # keeps the capture going
@@ -89,7 +89,7 @@ def main():
 
     # A new SYN on the tombstone: a new connection marked port_reuse (even with the same ISN,
     # which on a live flow would be a SYN retransmission).
-    recs = reset_connection(t, 40001) + reset_connection(t + 20, 40001)
+    recs = reset_connection(t, 40001) + reset_connection(t + 30, 40001)
     flows = [json.loads(l) for l in run(binary, pcap(recs), "-f", "ndjson").stdout.splitlines()]
     check("reuse after finish: two flows", len(flows) == 2, flows)
     check("reuse after finish: port_reuse on the second",
@@ -109,7 +109,7 @@ def main():
     check("max-flows: one line on stderr", len(r.stderr.strip().splitlines()) == 1, r.stderr)
 
     # Streaming: the first connection's row arrives while the pipe is stalled half way.
-    recs = reset_connection(t, 40001) + reset_connection(t + 20, 40002)
+    recs = reset_connection(t, 40001) + reset_connection(t + 30, 40002)
     data = pcap(recs)
     half = len(pcap(recs[:7]))  # header, the first connection and two frames of the second
     proc = subprocess.Popen([binary, "-f", "ndjson", "-"], stdin=subprocess.PIPE,

@@ -51,6 +51,13 @@ static const char *D(const struct flow_reason *r, unsigned i)
 	return ref_duration(r->args[i].v.ns, dur_text[i], sizeof dur_text[i]);
 }
 
+/* The old code's "; <cause>" after a sentence of n bytes, when the sentence fitted. */
+static void append_cause(char *buf, size_t size, int n, const char *cause)
+{
+	if (n > 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, "; %s", cause);
+}
+
 /* Writes what the classifier wrote for r into buf (FLOW_REASON_MAX bytes); false when the id has
  * no reference here (a new template needs one). */
 static bool reference(const struct flow_reason *r, char *buf)
@@ -96,24 +103,21 @@ static bool reference(const struct flow_reason *r, char *buf)
 		             "retransmissions over %s): a firewall or NAT in the path most likely "
 		             "forgot the idle connection and drops it",
 		             D(r, 0), S(r, 1), U(r, 2), D(r, 3));
-		if (n > 0 && (size_t)n < size)
-			snprintf(buf + n, size - (size_t)n, "; %s", S(r, 4));
+		append_cause(buf, size, n, S(r, 4));
 		return true;
 	case REASON_VANISHED_HEARTBEAT:
 		n = snprintf(buf, size,
 		             "the %s stopped answering the %s's heartbeats: %u segments (%u "
 		             "retransmissions) over %s went unanswered, nothing came back for %s",
 		             S(r, 0), S(r, 1), U(r, 2), U(r, 3), D(r, 4), D(r, 5));
-		if (n > 0 && (size_t)n < size)
-			snprintf(buf + n, size - (size_t)n, "; %s", S(r, 6));
+		append_cause(buf, size, n, S(r, 6));
 		return true;
 	case REASON_VANISHED:
 		n = snprintf(buf, size,
 		             "the %s vanished (power, cable, route or firewall): the %s's %u segments "
 		             "(%u retransmissions) over %s went unanswered, nothing came back for %s",
 		             S(r, 0), S(r, 1), U(r, 2), U(r, 3), D(r, 4), D(r, 5));
-		if (n > 0 && (size_t)n < size)
-			snprintf(buf + n, size - (size_t)n, "; %s", S(r, 6));
+		append_cause(buf, size, n, S(r, 6));
 		return true;
 	case REASON_PATH_RESET_IDLE_TTL:
 	case REASON_PATH_RESET_TTL:
@@ -140,22 +144,64 @@ static bool reference(const struct flow_reason *r, char *buf)
 		return true;
 	case REASON_PEER_RESTARTED:
 		snprintf(buf, size,
-		         "the %s answered the %s's segment with a bare reset %s later without ever "
-		         "closing: it had lost the connection (restarted host or process, lost state)",
+		         "the %s answered the %s's segment %s later with a reset taking its sequence "
+		         "number from that segment's ack, without ever having closed: its kernel had no "
+		         "socket for the connection (restarted host or process, lost state)",
 		         S(r, 0), S(r, 1), D(r, 2));
 		return true;
 	case REASON_UNREAD_DATA:
 		snprintf(buf, size,
 		         "the %s reset the connection instead of closing it: %u bytes from the %s "
-		         "arrived after its own last data and were never answered, so its "
-		         "application closed without reading them (RFC 2525 §2.17)",
+		         "arrived after its own last data and were never answered, most likely closed "
+		         "unread (RFC 2525 §2.17); a read followed by an abort looks the same",
 		         S(r, 0), U(r, 1), S(r, 2));
 		return true;
 	case REASON_ABORT:
 		snprintf(buf, size,
-		         "the %s aborted the connection with a reset and no unread data (SO_LINGER 0 or "
-		         "an application abort)",
+		         "the %s aborted the connection with a reset, its own next sequence number, "
+		         "having answered all it received (SO_LINGER 0 or an application abort)",
 		         S(r, 0));
+		return true;
+	case REASON_ABORT_AFTER_ANSWER:
+		snprintf(buf, size,
+		         "the %s aborted the connection with a reset after the answer to its request; "
+		         "%u bytes from the %s were acknowledged, never answered: read and aborted "
+		         "(likely) or left unread (rst_unread_data), the packets cannot tell",
+		         S(r, 0), U(r, 1), S(r, 2));
+		return true;
+	case REASON_UNREAD_ZERO_WINDOW:
+		snprintf(buf, size,
+		         "the %s reset the connection with its receive buffer full: its window was %u "
+		         "(of up to %u) and never reopened, so the %s's last data sat unread (RFC 2525 "
+		         "§2.17)",
+		         S(r, 0), U(r, 1), U(r, 2), S(r, 3));
+		return true;
+	case REASON_UNREAD_WINDOW:
+		snprintf(buf, size,
+		         "the %s reset the connection with its receive buffer nearly full: its window "
+		         "had fallen to %u (of up to %u) and stayed there, so most of the %s's last data "
+		         "sat unread (RFC 2525 §2.17)",
+		         S(r, 0), U(r, 1), U(r, 2), S(r, 3));
+		return true;
+	case REASON_ABORT_AFTER_READ:
+		snprintf(buf, size,
+		         "the %s aborted the connection with a reset; after the %u bytes the %s sent "
+		         "last, its window updates show its application reading: most likely read, then "
+		         "aborted",
+		         S(r, 0), U(r, 1), S(r, 2));
+		return true;
+	case REASON_PATH_RESET_TIMING:
+		snprintf(buf, size,
+		         "a reset in the %s's name came %s after the %s's segment it reacts to, sooner "
+		         "than the %s round trip from the capture point to the %s: it came from the path "
+		         "(a firewall, load balancer or IPS ended the connection)",
+		         S(r, 0), D(r, 1), S(r, 2), D(r, 3), S(r, 4));
+		return true;
+	case REASON_RST_AFTER_CLOSE_FIN:
+		snprintf(buf, size,
+		         "the %s had closed (FIN); the %s's own FIN came later and was answered %s "
+		         "after it with a reset: the closed socket was already gone",
+		         S(r, 0), S(r, 1), D(r, 2));
 		return true;
 	case REASON_FIN_SIMULTANEOUS:
 		snprintf(buf, size,
@@ -527,8 +573,8 @@ static void test_reason_survives_copy(void)
 	flow_reason_format(&b, x, sizeof x);
 	CU_ASSERT_STRING_EQUAL(x, "the server reset the connection instead of closing it: 1448 "
 	                          "bytes from the client arrived after its own last data and were "
-	                          "never answered, so its application closed without reading them "
-	                          "(RFC 2525 §2.17)");
+	                          "never answered, most likely closed unread (RFC 2525 §2.17); a read "
+	                          "followed by an abort looks the same");
 	CU_ASSERT_TRUE(reference(&b, y));
 	CU_ASSERT_STRING_EQUAL(x, y);
 }

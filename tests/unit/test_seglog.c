@@ -53,7 +53,7 @@ static struct tcp_segment make_seg(const struct conv *c, enum flow_direction d, 
 	seg.payload_len = len;
 	seg.payload_captured = len;
 	seg.ttl = 64;
-	seg.window = 500;
+	seg.window = (flags & TCP_RST) ? 7 : 500; /* a window of its own: the ladder shows each's */
 	if (flags & TCP_SYN) {
 		seg.options = TCP_OPT_WSCALE;
 		seg.wscale = 7;
@@ -143,6 +143,27 @@ static struct seglog *make_log(bool all, uint32_t head, uint32_t tail, size_t bu
 	return sl;
 }
 
+/* One test's log of one selected connection, reported alone (as --flow does). */
+struct logged {
+	struct flow_selection sel;
+	uint64_t frame;
+	struct seglog *sl;
+	struct conv c;
+};
+
+/* A log of the connection(s) `which` selects (a --flow argument) that keeps the first `head`
+ * segments and a ring of the last `tail`, and connection 40001 through its handshake. */
+static void start_logged(struct logged *t, const char *which, uint32_t head, uint32_t tail)
+{
+	char err[64];
+
+	memset(t, 0, sizeof *t);
+	CU_ASSERT_EQUAL_FATAL(flow_selection_add(&t->sel, which, err, sizeof err), 0);
+	t->sl = make_log(false, head, tail, SEGLOG_DEFAULT_BUDGET, &t->sel, true);
+	conv_init(&t->c, seglog_hooks(t->sl), &t->frame, 40001);
+	handshake(&t->c);
+}
+
 /* The invariant of every list: shown + left out = the whole connection, in frame order. */
 static void check_accounting(const struct segment_list *l)
 {
@@ -156,12 +177,35 @@ static void check_accounting(const struct segment_list *l)
 	CU_ASSERT_EQUAL(sum, l->total);
 }
 
+/* finish()es a logged connection: its list, which must be there and add up. */
+static const struct segment_list *finish_logged(struct conv *c, struct flow_record *rec,
+                                                bool *keep)
+{
+	finish(c, rec, keep);
+	CU_ASSERT_FATAL(rec->segments != NULL);
+	check_accounting(rec->segments);
+	return rec->segments;
+}
+
 static const struct ladder_seg *find_frame(const struct segment_list *l, uint64_t frame)
 {
 	for (uint32_t i = 0; i < l->n; i++)
 		if (l->seg[i].frame == frame)
 			return &l->seg[i];
 	return NULL;
+}
+
+/* Every evidence frame is shown, and the evidence's numbers are the ladder's numbers. */
+static void check_evidence_shown(const struct segment_list *l, const struct flow_record *rec)
+{
+	for (unsigned i = 0; i < rec->n_evidence; i++) {
+		const struct ladder_seg *s = find_frame(l, rec->evidence[i].frame);
+
+		CU_ASSERT_FATAL(s != NULL);
+		CU_ASSERT_EQUAL(s->seq, rec->evidence[i].seq);
+		CU_ASSERT_EQUAL(s->ack, rec->evidence[i].ack);
+		CU_ASSERT_EQUAL(s->len, rec->evidence[i].len);
+	}
 }
 
 /* --- the selection --------------------------------------------------------------------------- */
@@ -244,35 +288,26 @@ static void test_selection_is_bounded(void)
 /* A short connection is kept whole, with relative numbers and scaled windows. */
 static void test_short_connection_kept_whole(void)
 {
-	struct flow_selection sel = { 0 };
-	char err[64];
-	uint64_t frame = 0;
-	struct seglog *sl;
-	struct conv c;
+	struct logged t;
+	struct conv *c = &t.c;
 	struct flow_record rec;
 	const struct segment_list *l;
 	bool keep;
 
-	CU_ASSERT_EQUAL(flow_selection_add(&sel, "1", err, sizeof err), 0);
-	sl = make_log(false, 8, 32, SEGLOG_DEFAULT_BUDGET, &sel, true);
-	conv_init(&c, seglog_hooks(sl), &frame, 40001);
-	handshake(&c);
-	send(&c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 64);
-	send(&c, 1, FROM_SERVER, TCP_ACK, 0);
-	send(&c, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 300);
-	send(&c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 1000);
-	send(&c, 40, FROM_SERVER, TCP_ACK, 0);
-	send(&c, 60, FROM_SERVER, TCP_RST | TCP_ACK, 0);
-	finish(&c, &rec, &keep);
+	start_logged(&t, "1", 8, 32);
+	send(c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 64);
+	send(c, 1, FROM_SERVER, TCP_ACK, 0);
+	send(c, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 300);
+	send(c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 1000);
+	send(c, 40, FROM_SERVER, TCP_ACK, 0);
+	send(c, 60, FROM_SERVER, TCP_RST | TCP_ACK, 0);
+	l = finish_logged(c, &rec, &keep);
 
 	CU_ASSERT(keep);
 	CU_ASSERT_EQUAL(rec.close_class, CLOSE_RST_UNREAD_DATA);
-	l = rec.segments;
-	CU_ASSERT_FATAL(l != NULL);
 	CU_ASSERT(l->selected);
 	CU_ASSERT_EQUAL(l->n, 9);
 	CU_ASSERT_EQUAL(l->total, 9);
-	check_accounting(l);
 	CU_ASSERT_EQUAL(l->seg[0].seq, 0);                 /* SYN: the ISN is 0 */
 	CU_ASSERT_EQUAL(l->seg[1].ack, 1);                 /* SYN+ACK acks the SYN */
 	CU_ASSERT_EQUAL(l->seg[3].seq, 1);
@@ -282,48 +317,32 @@ static void test_short_connection_kept_whole(void)
 	CU_ASSERT_EQUAL(l->seg[8].ack, 1065);
 	CU_ASSERT_EQUAL(l->seg[8].from, FROM_SERVER);
 	CU_ASSERT_EQUAL(l->seg[4].window, 500u << 7);      /* scaled: both SYNs had wscale 7 */
-	/* The evidence's numbers are the ladder's numbers. */
-	for (unsigned i = 0; i < rec.n_evidence; i++) {
-		const struct ladder_seg *s = find_frame(l, rec.evidence[i].frame);
-
-		CU_ASSERT_FATAL(s != NULL);
-		CU_ASSERT_EQUAL(s->seq, rec.evidence[i].seq);
-		CU_ASSERT_EQUAL(s->ack, rec.evidence[i].ack);
-		CU_ASSERT_EQUAL(s->len, rec.evidence[i].len);
-	}
-	seglog_destroy(sl);
+	CU_ASSERT_EQUAL(l->seg[8].window, 7u << 7);        /* the RST's own, not the ACK's before */
+	check_evidence_shown(l, &rec);
+	seglog_destroy(t.sl);
 }
 
 /* A long half-closed connection: the head, the pinned FIN, the evidence and the tail, with the
  * gaps between them counted exactly. */
 static void test_long_connection_bounded_with_gaps(void)
 {
-	struct flow_selection sel = { 0 };
-	char err[64];
-	uint64_t frame = 0;
-	struct seglog *sl;
-	struct conv c;
+	struct logged t;
+	struct conv *c = &t.c;
 	struct flow_record rec;
 	const struct segment_list *l;
 	const struct ladder_seg *fin;
 
-	CU_ASSERT_EQUAL(flow_selection_add(&sel, "198.51.100.2:8080 198.51.100.1:40001", err, sizeof err), 0);
-	sl = make_log(false, 4, 6, SEGLOG_DEFAULT_BUDGET, &sel, true);
-	conv_init(&c, seglog_hooks(sl), &frame, 40001);
-	handshake(&c);                                     /* frames 1-3 */
-	send(&c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 64);   /* 4 */
-	send(&c, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);    /* 5: the half-close */
+	start_logged(&t, "198.51.100.2:8080 198.51.100.1:40001", 4, 6); /* frames 1-3 */
+	send(c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 64);    /* 4 */
+	send(c, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);     /* 5: the half-close */
 	for (int i = 0; i < 100; i++) {                    /* 6-205 */
-		send(&c, 50, FROM_SERVER, TCP_PSH | TCP_ACK, 200);
-		send(&c, 0, FROM_CLIENT, TCP_ACK, 0);
+		send(c, 50, FROM_SERVER, TCP_PSH | TCP_ACK, 200);
+		send(c, 0, FROM_CLIENT, TCP_ACK, 0);
 	}
-	finish(&c, &rec, NULL);
+	l = finish_logged(c, &rec, NULL);
 
 	CU_ASSERT_EQUAL(rec.close_class, CLOSE_HALF_CLOSED_AT_END);
-	l = rec.segments;
-	CU_ASSERT_FATAL(l != NULL);
 	CU_ASSERT_EQUAL(l->total, 205);
-	check_accounting(l);
 	CU_ASSERT(l->n <= 4 + 4 + 6 + FLOW_EVIDENCE_MAX);  /* head + pins + tail + evidence */
 	for (uint64_t f = 1; f <= 4; f++)
 		CU_ASSERT_PTR_NOT_NULL(find_frame(l, f));
@@ -333,44 +352,33 @@ static void test_long_connection_bounded_with_gaps(void)
 	CU_ASSERT(!(fin->marks & LADDER_NO_WINDOW));
 	for (uint64_t f = 200; f <= 205; f++)
 		CU_ASSERT_PTR_NOT_NULL(find_frame(l, f));     /* the ring: the last six */
-	for (unsigned i = 0; i < rec.n_evidence; i++)
-		CU_ASSERT_PTR_NOT_NULL(find_frame(l, rec.evidence[i].frame));
+	check_evidence_shown(l, &rec);
 	CU_ASSERT_EQUAL(l->seg[l->n - 1].frame, 205);
-	seglog_destroy(sl);
+	seglog_destroy(t.sl);
 }
 
 /* With a tiny ring, evidence frames fall in a gap: they are shown anyway, their window unknown,
  * and the gap they split is counted once. */
 static void test_evidence_in_a_gap_is_shown(void)
 {
-	struct flow_selection sel = { 0 };
-	char err[64];
-	uint64_t frame = 0;
-	struct seglog *sl;
-	struct conv c;
+	struct logged t;
+	struct conv *c = &t.c;
 	struct flow_record rec;
 	const struct segment_list *l;
 	unsigned merged = 0, shared = 0;
 
-	CU_ASSERT_EQUAL(flow_selection_add(&sel, "1", err, sizeof err), 0);
-	sl = make_log(false, 1, 1, SEGLOG_DEFAULT_BUDGET, &sel, true);
-	conv_init(&c, seglog_hooks(sl), &frame, 40001);
-	handshake(&c);
-	send(&c, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 300); /* the closer's last data: evidence */
+	start_logged(&t, "1", 1, 1);
+	send(c, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 300); /* the closer's last data: evidence */
 	for (int i = 0; i < 20; i++)
-		send(&c, 1, FROM_CLIENT, TCP_ACK, 0);
-	send(&c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 1000); /* the unread bytes: evidence */
+		send(c, 1, FROM_CLIENT, TCP_ACK, 0);
+	send(c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 1000); /* the unread bytes: evidence */
 	for (int i = 0; i < 20; i++)
-		send(&c, 1, FROM_SERVER, TCP_ACK, 0);
-	send(&c, 100, FROM_SERVER, TCP_RST | TCP_ACK, 0);
-	finish(&c, &rec, NULL);
+		send(c, 1, FROM_SERVER, TCP_ACK, 0);
+	send(c, 100, FROM_SERVER, TCP_RST | TCP_ACK, 0);
+	l = finish_logged(c, &rec, NULL);
 
 	CU_ASSERT_EQUAL(rec.close_class, CLOSE_RST_UNREAD_DATA);
-	l = rec.segments;
-	CU_ASSERT_FATAL(l != NULL);
-	check_accounting(l);
-	for (unsigned i = 0; i < rec.n_evidence; i++)
-		CU_ASSERT_PTR_NOT_NULL(find_frame(l, rec.evidence[i].frame));
+	check_evidence_shown(l, &rec);
 	for (uint32_t i = 0; i < l->n; i++) {
 		merged += (l->seg[i].marks & LADDER_NO_WINDOW) != 0;
 		shared += (l->seg[i].marks & LADDER_GAP_SHARED) != 0;
@@ -379,31 +387,25 @@ static void test_evidence_in_a_gap_is_shown(void)
 	CU_ASSERT(shared >= 1);
 	CU_ASSERT_EQUAL(find_frame(l, 4)->len, 300);
 	CU_ASSERT_EQUAL(find_frame(l, 4)->seq, 1);
-	seglog_destroy(sl);
+	seglog_destroy(t.sl);
 }
 
 static void test_retransmission_marked(void)
 {
-	struct flow_selection sel = { 0 };
-	char err[64];
-	uint64_t frame = 0;
-	struct seglog *sl;
-	struct conv c;
+	struct logged t;
+	struct conv *c = &t.c;
 	struct flow_record rec;
 
-	CU_ASSERT_EQUAL(flow_selection_add(&sel, "1", err, sizeof err), 0);
-	sl = make_log(false, 8, 32, SEGLOG_DEFAULT_BUDGET, &sel, true);
-	conv_init(&c, seglog_hooks(sl), &frame, 40001);
-	handshake(&c);
-	send(&c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);          /* 4 */
-	feed(&c, 200, FROM_CLIENT, TCP_PSH | TCP_ACK, 1001, c.nxt[1], 100); /* 5: the same again */
-	send(&c, 1, FROM_SERVER, TCP_ACK, 0);                      /* 6 */
-	finish(&c, &rec, NULL);
+	start_logged(&t, "1", 8, 32);
+	send(c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);          /* 4 */
+	feed(c, 200, FROM_CLIENT, TCP_PSH | TCP_ACK, 1001, c->nxt[1], 100); /* 5: the same again */
+	send(c, 1, FROM_SERVER, TCP_ACK, 0);                      /* 6 */
+	finish(c, &rec, NULL);
 	CU_ASSERT_FATAL(rec.segments != NULL);
 	CU_ASSERT(!(find_frame(rec.segments, 4)->marks & LADDER_RETRANSMISSION));
 	CU_ASSERT(find_frame(rec.segments, 5)->marks & LADDER_RETRANSMISSION);
 	CU_ASSERT(!(find_frame(rec.segments, 6)->marks & LADDER_RETRANSMISSION));
-	seglog_destroy(sl);
+	seglog_destroy(t.sl);
 }
 
 /* Only the selected connection is logged and, when asked, reported; an endpoint pair selects

@@ -7,6 +7,7 @@
  * checked line by line. Exits non-zero when any assertion failed.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,15 @@ static void make_records(struct flow_record r[N_RECORDS])
 	r[1].client = (struct flow_endpoint){ ip6(1), 51000 };
 	r[1].server = (struct flow_endpoint){ ip6(2), 443 };
 	r[1].roles_inferred = true;
+	r[1].confidence = CONFIDENCE_AMBIGUOUS;
+	r[1].reset_origin = RESET_ORIGIN_SOCKET;
+	r[1].n_alternatives = 1;
+	r[1].alternatives[0] = (struct close_alternative){ CLOSE_RST_UNREAD_DATA,
+	                                                   "read \"or\" not, ; the wire\ncannot tell" };
+	r[1].rtt_us[FROM_CLIENT] = 61;
+	r[1].rtt_us[FROM_SERVER] = 165468;
+	r[1].rtt_from_data[FROM_SERVER] = true;
+	r[1].vantage = VANTAGE_CLIENT;
 	r[1].first_ts_ns = 1764000002123456000;
 	r[1].last_ts_ns = 1764000003000001000;
 	r[1].packets[FROM_CLIENT] = 3;
@@ -535,7 +545,8 @@ static void expect_diagnosis(json_t *d, const struct flow_diagnosis *g)
 		CU_ASSERT(json_is_null(v));
 	} else {
 		CU_ASSERT_FATAL(json_is_object(v));
-		EXPECT_KEYS(v, 8);
+		EXPECT_KEYS(v, 9);
+		CU_ASSERT(json_is_null(json_object_get(v, "too_early")) == !g->middlebox.too_early);
 		EXPECT_INT(v, "rst_frame", (json_int_t)g->middlebox.frame);
 		EXPECT_STR(v, "claimed", direction_name((enum flow_direction)g->middlebox.claimed));
 		EXPECT_INT(v, "expected_ttl", g->middlebox.expected_ttl);
@@ -631,7 +642,7 @@ static void expect_flow(json_t *o, const struct flow_record *r)
 	size_t n_mod = 0;
 
 	CU_ASSERT_FATAL(json_is_object(o));
-	EXPECT_KEYS(o, 18);
+	EXPECT_KEYS(o, 20);
 	EXPECT_INT(o, "id", (json_int_t)r->id);
 	{
 		json_t *enc = json_object_get(o, "encapsulation");
@@ -655,7 +666,42 @@ static void expect_flow(json_t *o, const struct flow_record *r)
 
 	close = json_object_get(o, "close");
 	CU_ASSERT_FATAL(json_is_object(close));
-	EXPECT_KEYS(close, 6);
+	EXPECT_KEYS(close, 9);
+	EXPECT_STR(close, "reset", reset_origin_name(r->reset_origin));
+	EXPECT_STR(close, "confidence", confidence_name(r->confidence));
+	{
+		json_t *alts = json_object_get(close, "alternatives");
+
+		CU_ASSERT_FATAL(json_is_array(alts));
+		CU_ASSERT_EQUAL_FATAL(json_array_size(alts), r->n_alternatives);
+		for (unsigned i = 0; i < r->n_alternatives; i++) {
+			json_t *a = json_array_get(alts, i);
+
+			EXPECT_KEYS(a, 2);
+			EXPECT_STR(a, "class", close_class_name(r->alternatives[i].cls));
+			EXPECT_STR(a, "why", r->alternatives[i].why);
+		}
+	}
+	{
+		json_t *rtt = json_object_get(o, "rtt");
+
+		CU_ASSERT_FATAL(json_is_object(rtt));
+		EXPECT_KEYS(rtt, 3);
+		for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
+			json_t *v = json_object_get(rtt, d == FROM_CLIENT ? "client" : "server");
+
+			if (!r->rtt_us[d]) {
+				CU_ASSERT(json_is_null(v));
+			} else {
+				CU_ASSERT(json_is_real(v) &&
+				          fabs(json_real_value(v) - r->rtt_us[d] / 1000.0) < 1e-9);
+			}
+		}
+		EXPECT_STR(rtt, "basis", !r->rtt_us[0] && !r->rtt_us[1] ? NULL
+		                         : r->rtt_from_data[0] || r->rtt_from_data[1] ? "data"
+		                                                                      : "handshake");
+		EXPECT_STR(o, "vantage", vantage_name(r->vantage));
+	}
 	EXPECT_STR(close, "class", close_class_name(r->close_class));
 	EXPECT_STR(close, "detail", r->close_detail);
 	EXPECT_STR(close, "closer", closer_name(r->closer));
@@ -813,7 +859,9 @@ static void test_json_document(void)
 		"\"note\":\"FIN from the client\"},"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out,
 		"\"state\":{\"client\":\"TIME-WAIT\",\"server\":\"CLOSED\"},"
-		"\"retransmissions\":{\"client\":1,\"server\":0},\"keepalive_probes\":0,\"modifiers\":[],"
+		"\"retransmissions\":{\"client\":1,\"server\":0},\"keepalive_probes\":0,"
+		"\"rtt\":{\"client\":null,\"server\":null,\"basis\":null},\"vantage\":\"unknown\","
+		"\"modifiers\":[],"
 		"\"encapsulation\":[],\"diagnosis\":{\"middlebox\":null,\"idle_timeout\":null,\"close_wait\":null,"
 		"\"time_wait\":\"client\",\"time_wait_reuse\":null,"
 		"\"timers\":{\"client\":null,\"server\":null},\"stack\":{\"client\":null,\"server\":null}},"
@@ -826,7 +874,7 @@ static void test_json_document(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"middlebox\":{\"rst_frame\":40,\"claimed\":\"server\","
 					   "\"expected_ttl\":63,\"seen_ttl\":64,\"ttl_mismatch\":true,"
 					   "\"expected_ip_id\":null,\"seen_ip_id\":null,"
-					   "\"ip_id_mismatch\":false}"));
+					   "\"ip_id_mismatch\":false,\"too_early\":null}"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"tcp_retries2\":{\"min\":3,\"max\":4},"
 					   "\"user_timeout_ms\":{\"min\":2820,\"max\":6424}"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"tcp_fin_timeout\":{\"min\":null,\"max\":3}"));
@@ -1098,7 +1146,7 @@ static void test_ndjson_empty_run_is_empty(void)
 
 /* --- CSV -------------------------------------------------------------------------------------- */
 
-#define CSV_COLUMNS 50
+#define CSV_COLUMNS 55
 #define CSV_ROWS_MAX 8
 
 struct csv_table {
@@ -1160,7 +1208,8 @@ static const char *const csv_header[CSV_COLUMNS] = {
 	"diagnosis_time_wait", "diagnosis_time_wait_reuse_held_by", "diagnosis_time_wait_reuse_s",
 	"diagnosis_timers_client", "diagnosis_timers_server", "diagnosis_stack_client",
 	"diagnosis_stack_server", "zeek_uid", "zeek_orig", "zeek_conn_state", "zeek_history",
-	"zeek_missed_bytes", "encapsulation", "incident",
+	"zeek_missed_bytes", "encapsulation", "close_confidence", "close_alternatives",
+	"rtt_client_ms", "rtt_server_ms", "vantage", "incident",
 };
 
 /* The value of column `name` in row `row`; want NULL: the field is empty and unquoted. */
@@ -1252,6 +1301,15 @@ static void test_csv_round_trips(void)
 	EXPECT_CELL(&t, 2, "diagnosis_time_wait", NULL);
 	EXPECT_CELL(&t, 2, "diagnosis_stack_client", NULL);
 	EXPECT_CELL(&t, 2, "diagnosis_stack_server", "linux");
+	EXPECT_CELL(&t, 2, "close_confidence", "ambiguous");
+	EXPECT_CELL(&t, 2, "close_alternatives", "rst_unread_data");
+	EXPECT_CELL(&t, 2, "rtt_client_ms", "0.061");
+	EXPECT_CELL(&t, 2, "rtt_server_ms", "165.468");
+	EXPECT_CELL(&t, 2, "vantage", "client");
+	EXPECT_CELL(&t, 1, "close_confidence", "certain");
+	EXPECT_CELL(&t, 1, "close_alternatives", "");
+	EXPECT_CELL(&t, 1, "rtt_client_ms", NULL);
+	EXPECT_CELL(&t, 1, "vantage", "unknown");
 
 	EXPECT_CELL(&t, 3, "close_class", "syn_unanswered");
 	EXPECT_CELL(&t, 3, "close_closer", NULL);
