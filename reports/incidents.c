@@ -1088,12 +1088,31 @@ void incidents_destroy(struct incidents *d)
 	free(d);
 }
 
+/* Timestamps outside 0 .. 2^62 ns (years 1970 to 2116) come only from broken or hostile
+ * captures. A record carrying one takes no part in incidents or the timeline (it is still in
+ * every report): every window and bucket computation then stays far from int64_t's limits. */
+#define T_MAX (INT64_C(1) << 62)
+
+static bool plausible(const struct flow_record *rec)
+{
+	return rec->first_ts_ns >= 0 && rec->first_ts_ns <= T_MAX && rec->last_ts_ns >= 0 &&
+	       rec->last_ts_ns <= T_MAX &&
+	       (!rec->has_close_ts || (rec->close_ts_ns >= 0 && rec->close_ts_ns <= T_MAX));
+}
+
 int incidents_add(struct incidents *d, const struct flow_record *rec)
 {
 	struct key k;
 	struct event ev;
-	enum family fam = classify(rec, &k, &ev);
+	enum family fam;
 	bool pending = false;
+
+	if (!plausible(rec)) {
+		hold_push(d, false); /* settled at once: no incident */
+		d->seq++;
+		return d->status;
+	}
+	fam = classify(rec, &k, &ev);
 
 	if (!d->started || rec->first_ts_ns < d->origin_ns)
 		d->origin_ns = rec->first_ts_ns;

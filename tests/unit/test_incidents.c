@@ -7,6 +7,7 @@
  * get their kinds; membership for CSV rows settles; the timeline keeps every ending. Exits
  * non-zero when any assertion failed.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,6 +358,25 @@ static void test_many_keys_bounded(void)
 	incidents_destroy(d);
 }
 
+/* Timestamps at int64_t's limits (a hostile capture): no arithmetic overflow, the record is
+ * settled at once and takes part in nothing. */
+static void test_implausible_times(void)
+{
+	struct got g;
+	struct incidents *d = make(&g, true);
+	struct flow_record r = server_closed(1, 1, INT64_MIN, INT64_MAX, true);
+
+	CU_ASSERT_EQUAL(incidents_add(d, &r), 0);
+	r = server_closed(1, 2, T0, T0 + SEC, false);
+	CU_ASSERT_EQUAL(incidents_add(d, &r), 0);
+	CU_ASSERT_EQUAL(incidents_finish(d), 0);
+	CU_ASSERT_EQUAL(g.n, 0);
+	CU_ASSERT_EQUAL(incidents_settled(d), 2);
+	CU_ASSERT_EQUAL(incidents_member_of(d, 0), 0);
+	CU_ASSERT_EQUAL(incidents_timeline(d)->origin_ns, T0 + SEC); /* its ending's second */
+	incidents_destroy(d);
+}
+
 static CU_TestInfo tests[] = {
 	{ "server_exit", test_server_exit },
 	{ "keepalive_sweep", test_keepalive_sweep },
@@ -367,6 +387,7 @@ static CU_TestInfo tests[] = {
 	{ "reported_when_over", test_reported_when_over },
 	{ "timeline_keeps_every_ending", test_timeline_keeps_every_ending },
 	{ "many_keys_bounded", test_many_keys_bounded },
+	{ "implausible_times", test_implausible_times },
 	CU_TEST_INFO_NULL,
 };
 
