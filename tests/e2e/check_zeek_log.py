@@ -23,22 +23,16 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+from checks import Checks  # noqa: E402
+
 STANDARD = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto",
             "service", "duration", "orig_bytes", "resp_bytes", "conn_state", "local_orig",
             "local_resp", "missed_bytes", "history", "orig_pkts", "orig_ip_bytes", "resp_pkts",
             "resp_ip_bytes", "tunnel_parents"]
 HEADER = ["#separator", "#set_separator", "#empty_field", "#unset_field", "#path", "#open",
           "#fields", "#types"]
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = Checks("zeek log")
 
 
 def unescape(s):
@@ -185,8 +179,7 @@ def main():
             check(f"reader rejects {why}", False)
         except (ValueError, KeyError, IndexError):
             check(f"reader rejects {why}", True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":
