@@ -1,0 +1,71 @@
+/* pcap_map.h - a classic pcap file read in place: mapped into memory, its records walked without
+ * a copy, and split into chunks at record boundaries found by a verified resync, so that several
+ * threads can read one file.
+ *
+ * Only what libpcap would read plainly is read here: a regular file in the classic format
+ * (magic a1b2c3d4 or a1b23c4d, either byte order, version 2.4). Anything else (pcapng, a
+ * compressed file, a pipe, the modified formats) is not opened, and the caller reads it through
+ * libpcap as before. Within a mapped file, the first record libpcap would treat as damaged or
+ * adjust (see pcap_map_next) ends the walk with PCAP_MAP_HANDOVER at its offset: the caller goes
+ * on from there through libpcap, so messages and exit statuses stay libpcap's.
+ *
+ * Splitting: a chunk's nominal start is a byte offset; pcap_map_resync finds the first offset
+ * at or after it where a chain of plausible record headers begins. That guess is only a guess (a
+ * payload can hold bytes that look like headers), so it is verified: the walk of the previous
+ * chunk must end exactly where the next one was guessed to start (pcap_map_next stops at the
+ * first record that starts at or after `end`). When it does not, the later chunk is read again
+ * from where the walk ended. The result never depends on the guess, only the speed does.
+ */
+#ifndef TM_PCAP_MAP_H
+#define TM_PCAP_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCAP_MAP_FILE_HEADER 24u
+#define PCAP_MAP_RECORD_HEADER 16u
+
+struct pcap_map;
+
+/* One record, as the file holds it. `data` points into the mapping (valid until
+ * pcap_map_close). */
+struct pcap_map_frame {
+	int64_t ts_ns;       /* as capture.c's frame_ts makes it from libpcap's header */
+	uint32_t caplen;
+	uint32_t wirelen;
+	const uint8_t *data;
+	uint64_t offset;     /* of the record header in the file */
+};
+
+/* Maps `path` when it is a regular classic pcap file libpcap would read plainly. NULL when it is
+ * not (or on any error): the caller uses libpcap, which reports what is wrong. */
+struct pcap_map *pcap_map_open(const char *path);
+void pcap_map_close(struct pcap_map *m);
+
+uint64_t pcap_map_size(const struct pcap_map *m);
+int pcap_map_dlt(const struct pcap_map *m);        /* the link type, as pcap_datalink says */
+bool pcap_map_nano(const struct pcap_map *m);      /* nanosecond timestamps (magic a1b23c4d) */
+uint32_t pcap_map_snaplen(const struct pcap_map *m);
+
+enum pcap_map_result {
+	PCAP_MAP_FRAME = 1,    /* *fr filled, *off moved past the record */
+	PCAP_MAP_END = 0,      /* *off reached `end` (a record starting before `end` is read whole,
+	                          even when it runs past it) or the end of the file exactly */
+	PCAP_MAP_HANDOVER = 2, /* the record at *off is one libpcap would report as damaged or
+	                          change (truncated, caplen over its limits, ...): read from *off
+	                          on through libpcap; *off is unchanged */
+};
+
+/* The record at *off, when *off < end. */
+enum pcap_map_result pcap_map_next(const struct pcap_map *m, uint64_t *off, uint64_t end,
+                                   struct pcap_map_frame *fr);
+
+/* The first offset in [from, limit) where a chain of plausible record headers starts (each one
+ * plausible, the next starting where it ends, up to the end of the file or PCAP_MAP_CHAIN
+ * records), or UINT64_MAX when there is none. from <= PCAP_MAP_FILE_HEADER gives the first
+ * record. */
+#define PCAP_MAP_CHAIN 8
+uint64_t pcap_map_resync(const struct pcap_map *m, uint64_t from, uint64_t limit);
+
+#endif
