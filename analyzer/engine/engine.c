@@ -143,6 +143,10 @@ struct batch_item {
  * batch lets the flow table fetch the flows of the next frames while this one is tracked. */
 #define BATCH_FRAMES 4096
 #define SINGLE_BATCH_FRAMES 256
+/* Threaded, a batch also ends once it spans this much capture time: the records a worker holds
+ * until the merge are those of the flows that finish within one batch, and 4096 frames of a
+ * sparse stretch (the end of a capture) spanned seconds, finishing 16k flows at once. */
+#define BATCH_SPAN_NS (250LL * 1000000)
 /* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, into
  * the cache (an uncached bucket and flow were a third of the tracking time). */
 #define PREFETCH_BUCKET_AHEAD 8
@@ -187,6 +191,7 @@ struct engine {
 	struct flow_table *hasher;  /* only for its seeded hash, shared by every shard */
 	struct batch *batches[2];
 	unsigned filling;           /* batch the main thread fills */
+	int64_t batch_start_ns;     /* time of the first frame of the batch being filled */
 	pthread_mutex_t lock;
 	pthread_cond_t go;
 	pthread_cond_t done;
@@ -718,11 +723,16 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 		it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
 	}
 
+	if (!e->single && b->n == 1)
+		e->batch_start_ns = fr->ts_ns;
 	if (b->n == b->cap) {
 		if (e->single)
 			run_single_batch(e);
 		else
 			publish(e);
+	} else if (!e->single && fr->ts_ns > e->batch_start_ns &&
+	           (uint64_t)fr->ts_ns - (uint64_t)e->batch_start_ns > (uint64_t)BATCH_SPAN_NS) {
+		publish(e);
 	}
 	return (e->single ? e->single->write_failed : e->write_failed) ? -1 : 0;
 }
