@@ -31,7 +31,7 @@ struct pcap_map;
 /* One record, as the file holds it. `data` points into the mapping (valid until
  * pcap_map_close). */
 struct pcap_map_frame {
-	int64_t ts_ns;       /* as capture.c's frame_ts makes it from libpcap's header */
+	int64_t ts_ns;       /* as pcap_map_ts_ns makes it from libpcap's header */
 	uint32_t caplen;
 	uint32_t wirelen;
 	const uint8_t *data;
@@ -64,8 +64,38 @@ enum pcap_map_result pcap_map_next(const struct pcap_map *m, uint64_t *off, uint
 /* The first offset in [from, limit) where a chain of plausible record headers starts (each one
  * plausible, the next starting where it ends, up to the end of the file or PCAP_MAP_CHAIN
  * records), or UINT64_MAX when there is none. from <= PCAP_MAP_FILE_HEADER gives the first
- * record. */
+ * record. Plausible: caplen <= the snapshot length and <= the wire length, a wire length under
+ * a megabyte (or the snapshot length), a sub-second part under a second, all the chain's
+ * timestamps within a day of the first one's. */
 #define PCAP_MAP_CHAIN 8
 uint64_t pcap_map_resync(const struct pcap_map *m, uint64_t from, uint64_t limit);
+
+/* The caller is done with the bytes in [from, to): the whole pages among them leave the
+ * process's resident set (the kernel's page cache keeps them, and reading them again brings them
+ * back). Without it, every page of a mapped file read once would stay counted in the process's
+ * memory until pcap_map_close. Frames whose data lies there must not be used any more. */
+void pcap_map_release(const struct pcap_map *m, uint64_t from, uint64_t to);
+
+/* A record's time in nanoseconds from libpcap's header fields (struct pcap_pkthdr, opened with
+ * nanosecond precision: `frac` is nanoseconds), kept within what a classic pcap record can say:
+ * unsigned 32-bit seconds, 1970-01-01 to 2106-02-07. pcapng's 64-bit tick counts, its
+ * if_tsresol and if_tsoffset, let libpcap hand out any time_t (negative, or so large that the
+ * nanoseconds overflow), and a damaged record can hold a sub-second part of a billion or more;
+ * such values are clamped into the range. Every later difference of two timestamps, and twice
+ * it, then fits in int64_t. The one definition for capture.c and this reader. */
+static inline int64_t pcap_map_ts_ns(int64_t sec, int64_t frac)
+{
+	const int64_t sec_max = 0xffffffffLL, ns_per_sec = 1000000000LL;
+
+	if (sec < 0)
+		return 0;
+	if (sec > sec_max)
+		return sec_max * ns_per_sec + (ns_per_sec - 1);
+	if (frac < 0)
+		frac = 0;
+	else if (frac >= ns_per_sec)
+		frac = ns_per_sec - 1;
+	return sec * ns_per_sec + frac;
+}
 
 #endif
