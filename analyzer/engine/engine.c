@@ -19,10 +19,12 @@
  * --max-flows applies per shard (max / (N - 1) each), so which flows are evicted can differ.
  */
 #include "engine.h"
+#include "engine_feed.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "classify.h"
 #include "encap_table.h"
@@ -83,18 +85,7 @@ struct file_counts {
 	uint64_t bytes;
 	uint64_t tcp_segments;
 	uint64_t skipped[DISSECT_RESULT_COUNT];
-};
-
-/* One frame, dissected, for the workers. `shard` < 0: not a TCP segment (time only). */
-struct batch_item {
-	struct tcp_segment seg;
-	int64_t ts_ns;
-	uint64_t frame;
-	const char *capture;
-	uint32_t hash;
-	uint32_t encap;       /* id of the description of its outer layers, 0: none */
-	int shard;
-	bool ts_nano;
+	uint64_t filtered;     /* by the parallel readers (capture.c counts its own) */
 };
 
 /* Frames per batch: threaded, a batch is what the workers share out; single-threaded, a short
@@ -624,6 +615,33 @@ static void run_single_batch(struct engine *e)
 	e->single_batch->n = 0;
 }
 
+/* The bookkeeping of one frame of file `fc`. */
+static void count_frame(struct engine *e, struct file_counts *fc, int64_t ts_ns, uint32_t caplen,
+                        const struct capture_file *file)
+{
+	e->frames++;
+	fc->frames++;
+	fc->bytes += caplen;
+	if (e->first_ts_ns == 0 || ts_ns < e->first_ts_ns)
+		e->first_ts_ns = ts_ns;
+	if (ts_ns > e->now_ns)
+		e->now_ns = ts_ns;
+	if (capture_file_ts_nano(file))
+		e->any_nano = true;
+}
+
+/* The item just added to `b` is complete: a full batch is tracked or published. */
+static int batch_added(struct engine *e, struct batch *b)
+{
+	if (b->n == b->cap) {
+		if (e->single)
+			run_single_batch(e);
+		else
+			publish(e);
+	}
+	return (e->single ? e->single->write_failed : e->write_failed) ? -1 : 0;
+}
+
 int engine_frame(struct engine *e, const struct capture_frame *fr)
 {
 	struct file_counts *fc = &e->files[fr->file_index];
@@ -631,16 +649,7 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 	struct batch_item *it = &b->items[b->n++];
 	enum dissect_result r;
 
-	e->frames++;
-	fc->frames++;
-	fc->bytes += fr->caplen;
-	if (e->first_ts_ns == 0 || fr->ts_ns < e->first_ts_ns)
-		e->first_ts_ns = fr->ts_ns;
-	if (fr->ts_ns > e->now_ns)
-		e->now_ns = fr->ts_ns;
-	if (capture_file_ts_nano(fr->file))
-		e->any_nano = true;
-
+	count_frame(e, fc, fr->ts_ns, fr->caplen, fr->file);
 	it->ts_ns = fr->ts_ns;
 	it->frame = fr->number;
 	it->shard = -1;
@@ -657,14 +666,60 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 		it->hash = flow_table_hash(e->single ? e->single->table : e->hasher, &it->seg);
 		it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
 	}
+	return batch_added(e, b);
+}
 
-	if (b->n == b->cap) {
-		if (e->single)
-			run_single_batch(e);
-		else
-			publish(e);
+unsigned engine_shards(const struct engine *e) { return e->n_workers; }
+
+void engine_place(const struct engine *e, struct batch_item *it)
+{
+	it->hash = flow_table_hash(e->single ? e->single->table : e->hasher, &it->seg);
+	it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
+}
+
+struct encap_table *engine_encaps(struct engine *e) { return e->encaps; }
+
+int engine_feed(struct engine *e, const struct batch_item *in, uint64_t frame,
+                enum dissect_result r, uint32_t caplen, const struct capture_file *file,
+                unsigned file_index)
+{
+	struct file_counts *fc = &e->files[file_index];
+	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
+	struct batch_item *it = &b->items[b->n++];
+
+	count_frame(e, fc, in->ts_ns, caplen, file);
+	if (r != DISSECT_TCP) {
+		fc->skipped[r]++;
+		it->ts_ns = in->ts_ns;
+		it->shard = -1;
+	} else {
+		fc->tcp_segments++;
+		*it = *in;
+		it->capture = capture_file_path(file);
+		it->ts_nano = capture_file_ts_nano(file);
 	}
-	return (e->single ? e->single->write_failed : e->write_failed) ? -1 : 0;
+	it->frame = frame;
+	return batch_added(e, b);
+}
+
+double engine_shards_cpu_s(const struct engine *e)
+{
+	double sum = 0;
+
+	for (unsigned k = 0; k < e->n_workers; k++) {
+		clockid_t clock;
+		struct timespec ts;
+
+		if (pthread_getcpuclockid(e->workers[k].thread, &clock) == 0 &&
+		    clock_gettime(clock, &ts) == 0)
+			sum += (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	}
+	return sum;
+}
+
+void engine_filtered(struct engine *e, unsigned file_index)
+{
+	e->files[file_index].filtered++;
 }
 
 void engine_tick(struct engine *e, int64_t now_ns)
@@ -734,7 +789,9 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
 		st->path = capture_file_path(cf);
 		st->link_type = dissect_link_name(capture_file_dlt(cf));
 		st->ts_nano = capture_file_ts_nano(cf);
-		st->frames = fc->frames + capture_file_filtered(cf);
+		uint64_t filtered = capture_file_filtered(cf) + fc->filtered;
+
+		st->frames = fc->frames + filtered;
 		st->bytes = fc->bytes;
 		st->tcp_segments = fc->tcp_segments;
 		st->error = capture_file_error(cf);
@@ -744,9 +801,8 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
 			if (r != DISSECT_TCP && fc->skipped[r])
 				st->skipped[st->n_skipped++] =
 				    (struct skip_count){ dissect_result_name((enum dissect_result)r), fc->skipped[r] };
-		if (capture_file_filtered(cf) && st->n_skipped < SKIP_REASONS_MAX)
-			st->skipped[st->n_skipped++] =
-			    (struct skip_count){ "filtered", capture_file_filtered(cf) };
+		if (filtered && st->n_skipped < SKIP_REASONS_MAX)
+			st->skipped[st->n_skipped++] = (struct skip_count){ "filtered", filtered };
 	}
 	sum->n_captures = n;
 	sum->captures = stats;

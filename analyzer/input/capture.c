@@ -60,6 +60,7 @@ struct capture_file {
 	uint64_t records;       /* records libpcap returned from this file */
 	bool unified;           /* reopened through pcapng_unify.h */
 	const struct pcapng_unify *unify; /* its state while open */
+	bool taken;             /* capture_file_read handed the pending frame out */
 };
 
 struct capture_set {
@@ -852,6 +853,97 @@ int capture_set_next(struct capture_set *cs, struct capture_frame *frame)
 
 unsigned capture_set_count(const struct capture_set *cs) { return cs->n; }
 
+/* --- one file at a time (the parallel readers, analyzer/engine/readers.c) -------------------- */
+
+int64_t capture_file_head_ts(const struct capture_file *cf) { return cf->ts_ns; }
+
+const struct bpf_program *capture_file_filter(const struct capture_file *cf)
+{
+	return cf->has_filter ? &cf->filter : NULL;
+}
+
+/* A parked file is opened again as unpark_next does, outside the set's merge. */
+static void unpark_alone(struct capture_set *cs, struct capture_file *cf)
+{
+	cf->parked = false;
+	open_one(cf, NULL, cs->bpf_filter, cs->buffer_size);
+	cf->unreadable = false; /* it was read once: whatever is wrong now is damage part way */
+	read_ahead(cf);
+	if (!cf->pending && !cf->error[0])
+		snprintf(cf->error, sizeof cf->error, "changed while being read: no frame now");
+}
+
+int capture_file_read(struct capture_set *cs, unsigned i, struct capture_frame *frame)
+{
+	struct capture_file *cf = &cs->files[i];
+
+	if (cf->parked)
+		unpark_alone(cs, cf);
+	else if (cf->taken)
+		read_ahead(cf);
+	cf->taken = false;
+	if (!cf->pending)
+		return CAPTURE_END;
+	cf->taken = true;
+	frame->number = 0;
+	frame->ts_ns = cf->ts_ns;
+	frame->data = cf->data;
+	frame->caplen = cf->hdr->caplen;
+	frame->wirelen = cf->hdr->len;
+	frame->file = cf;
+	frame->file_index = i;
+	if (cf->has_filter && pcap_offline_filter(&cf->filter, cf->hdr, cf->data) == 0) {
+		cf->filtered++;
+		return CAPTURE_FILTERED;
+	}
+	return CAPTURE_FRAME;
+}
+
+int capture_file_resume_at(struct capture_set *cs, unsigned i, uint64_t offset)
+{
+	struct capture_file *cf = &cs->files[i];
+	FILE *fp;
+
+	if (cf->parked)
+		unpark_alone(cs, cf);
+	fp = cf->pcap && !cf->in && !cf->unified ? pcap_file(cf->pcap) : NULL;
+	cf->taken = false;
+	cf->pending = false;
+	if (!fp || fseeko(fp, (off_t)offset, SEEK_SET) != 0) {
+		if (!cf->error[0])
+			snprintf(cf->error, sizeof cf->error, "cannot read on at byte %llu",
+			         (unsigned long long)offset);
+		close_pcap(cf);
+		cf->done = true;
+		return -1;
+	}
+	read_ahead(cf);
+	return 0;
+}
+
+uint64_t capture_file_bytes_read(const struct capture_file *cf, bool *known)
+{
+	FILE *fp = cf->pcap ? pcap_file(cf->pcap) : NULL;
+	long pos;
+
+	*known = true;
+	if (cf->unreadable)
+		return 0;
+	if (cf->in && cf->size)
+		return instream_consumed(cf->in);
+	if (cf->done && cf->size)
+		return cf->size;
+	if (!cf->size) {
+		*known = false;
+		return cf->consumed;
+	}
+	if (fp && (pos = ftell(fp)) >= 0)
+		return (uint64_t)pos < cf->size ? (uint64_t)pos : cf->size;
+	return cf->consumed < cf->size ? cf->consumed : cf->size;
+}
+
+uint64_t capture_file_size(const struct capture_file *cf) { return cf->unreadable ? 0 : cf->size; }
+
 uint64_t capture_set_bytes_read(const struct capture_set *cs, uint64_t *total)
 {
 	uint64_t read = 0, sum = 0;
@@ -859,33 +951,12 @@ uint64_t capture_set_bytes_read(const struct capture_set *cs, uint64_t *total)
 
 	for (unsigned i = 0; i < cs->n; i++) {
 		const struct capture_file *cf = &cs->files[i];
-		FILE *fp = cf->pcap ? pcap_file(cf->pcap) : NULL;
-		long pos;
+		bool file_known;
 
-		if (cf->unreadable)
-			continue;
-		if (cf->in && cf->size) {
-			read += instream_consumed(cf->in);
-			sum += cf->size;
-			continue;
-		}
-		if (cf->done && cf->size) {
-			read += cf->size;
-			sum += cf->size;
-			continue;
-		}
-		if (!cf->size) {
+		read += capture_file_bytes_read(cf, &file_known);
+		sum += capture_file_size(cf);
+		if (!file_known)
 			known = false;
-			read += cf->consumed;
-			continue;
-		}
-		sum += cf->size;
-		if (cf->done)
-			read += cf->size;
-		else if (fp && (pos = ftell(fp)) >= 0)
-			read += (uint64_t)pos < cf->size ? (uint64_t)pos : cf->size;
-		else
-			read += cf->consumed < cf->size ? cf->consumed : cf->size;
 	}
 	*total = known ? sum : 0;
 	return read;
