@@ -45,7 +45,7 @@
 #include "engine_feed.h"
 #include "pcap_map.h"
 
-#define CHUNK_DEFAULT (4u << 20)
+#define CHUNK_DEFAULT (1u << 20)
 #define CHUNK_MIN 64u
 /* Chunks asked for beyond one per reader, so a reader finishing finds the next one waiting. */
 #define AHEAD_EXTRA 2u
@@ -93,6 +93,7 @@ struct source {
 	struct pcap_map *map;
 	uint64_t size;
 	uint64_t pos;              /* mapped: the true offset of the next record */
+	uint64_t released;         /* mapped: the pages before this byte were given back */
 	uint64_t next_start;       /* mapped: nominal start of the next chunk to ask for */
 	struct chunk *ring[RING];  /* asked for, in file order */
 	unsigned ring_head, ring_len;
@@ -117,6 +118,7 @@ struct readers {
 	struct source *src;
 	unsigned *heap, heap_len;
 	uint64_t chunk_size;
+	uint64_t page;             /* the page size */
 	unsigned n_readers, n_started;
 	struct reader *readers;
 	unsigned max_outstanding;  /* chunks asked for at once over all sources */
@@ -444,6 +446,11 @@ static bool advance(struct readers *rd, struct source *s)
 		if (s->cur) {
 			chunk_free(rd, s->cur);
 			s->cur = NULL;
+			/* The walks gave back the pages inside their chunks; the one across each
+			 * boundary goes now that both sides are read (from the start of its page:
+			 * pcap_map_release gives back whole pages only). */
+			pcap_map_release(s->map, s->released - s->released % rd->page, s->pos);
+			s->released = s->pos;
 		}
 		s->bytes_done = s->pos;
 		if (handover || rd->out_of_memory || !next_chunk(rd, s)) {
@@ -480,6 +487,7 @@ static bool start_source(struct readers *rd, struct source *s)
 			s->kind = SOURCE_MAPPED;
 			s->size = pcap_map_size(s->map);
 			s->pos = PCAP_MAP_FILE_HEADER;
+			s->released = 0;
 			s->next_start = 0;
 			rd->open_mapped++;
 			top_up(rd, s);
@@ -614,7 +622,7 @@ int readers_run(struct readers *rd, struct engine *e, const struct readers_progr
  * one reader in five, at least one, and at least one shard. */
 static void split_threads(unsigned n, unsigned *readers, unsigned *shards)
 {
-	unsigned r = (n + 2) / 5;
+	unsigned r = (n * 2 + 3) / 7;
 
 	if (r < 1)
 		r = 1;
@@ -673,6 +681,7 @@ struct readers *readers_open(struct capture_set *cs, struct engine_options *opt)
 	rd->n_readers = n_readers;
 	rd->max_outstanding = n_readers + AHEAD_EXTRA;
 	rd->chunk_size = CHUNK_DEFAULT;
+	rd->page = sysconf(_SC_PAGESIZE) > 0 ? (uint64_t)sysconf(_SC_PAGESIZE) : 4096;
 	env = getenv("TCPMORTEM_CHUNK_SIZE");
 	if (env && *env) {
 		char *end;
