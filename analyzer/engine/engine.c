@@ -4,12 +4,16 @@
  * (a shard: a flow table with its own clock). Single-threaded, one shard does everything, and
  * every record goes to the writer the moment its flow is finished.
  *
- * With --threads N, N threads in all: the main thread reads and dissects frames into batches
- * and merges the records, N - 1 worker threads each own a shard (flows are assigned by the hash
- * of their 4-tuple). Reading and dissecting is the largest single part of the work (about half
- * the instructions), so a thread of its own serves it best; N - 1 workers keep the process at N
+ * With --threads N over files read through capture_set_next() (pcapng, compressed, a pipe), N
+ * threads in all: the main thread reads and dissects frames into batches and merges the records,
+ * N - 1 worker threads each own a shard (flows are assigned by the hash of their 4-tuple).
+ * Reading and dissecting through libpcap is the largest single part of the work (about half the
+ * instructions), so a thread of its own serves it best; N - 1 workers keep the process at N
  * runnable threads, as many as the user gave it (N workers beside the reader made --threads 2
- * share two cores between three threads, and the reader, the slowest, got two thirds of one). The output is the single-threaded output, byte for byte: every record carries
+ * share two cores between three threads, and the reader, the slowest, got two thirds of one).
+ * Over classic pcap files, reader threads read and dissect instead (readers.c): the main thread
+ * then feeds the batches frames dissected elsewhere (engine_feed.h), merges and writes, and
+ * readers.c says how many of the N threads read and how many track. The output is the single-threaded output, byte for byte: every record carries
  * the key that orders it in a single-threaded run,
  *   (frame at which it was finished, phase, frame of the flow's last segment / first segment),
  * phases being, within one frame: 0 finished flows expiring, 1 live flows expiring, 2 a flow
