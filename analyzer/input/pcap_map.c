@@ -248,7 +248,7 @@ uint64_t pcap_map_resync(const struct pcap_map *m, uint64_t from, uint64_t limit
 void pcap_map_release(const struct pcap_map *m, uint64_t from, uint64_t to)
 {
 	uint64_t page = (uint64_t)m->page;
-	uint64_t start = (from + page - 1) / page * page;
+	uint64_t start = from / page * page;
 	uint64_t stop = (to < m->size ? to : m->size) / page * page;
 
 	if (stop > start)

@@ -70,10 +70,11 @@ enum pcap_map_result pcap_map_next(const struct pcap_map *m, uint64_t *off, uint
 #define PCAP_MAP_CHAIN 8
 uint64_t pcap_map_resync(const struct pcap_map *m, uint64_t from, uint64_t limit);
 
-/* The caller is done with the bytes in [from, to): the whole pages among them leave the
- * process's resident set (the kernel's page cache keeps them, and reading them again brings them
- * back). Without it, every page of a mapped file read once would stay counted in the process's
- * memory until pcap_map_close. Frames whose data lies there must not be used any more. */
+/* The caller is done with the bytes in [from, to): the pages holding them (from's page on, up to
+ * to's page, not that one) leave the process's resident set; the kernel's page cache keeps them.
+ * Without it, every page of a mapped file read once would stay counted in the process's memory
+ * until pcap_map_close. Only a hint about memory: the bytes stay readable (a later read brings
+ * the page back), so releasing a page a frame still uses costs time, never correctness. */
 void pcap_map_release(const struct pcap_map *m, uint64_t from, uint64_t to);
 
 /* A record's time in nanoseconds from libpcap's header fields (struct pcap_pkthdr, opened with
