@@ -432,8 +432,13 @@ static bool map_ahead(struct capture_file *cf)
 		}
 		return true;
 	}
+	if (pcap_map_cut(cf->map)) /* truncated by another program while read */
+		snprintf(cf->error, sizeof cf->error, "changed while being read: cut short before "
+		         "offset %llu", (unsigned long long)cf->map_off);
 	pcap_map_close(cf->map);
 	cf->map = NULL;
+	if (cf->error[0])
+		return false;
 	if (fseeko(pcap_file(cf->pcap), (off_t)cf->map_off, SEEK_SET) != 0)
 		snprintf(cf->error, sizeof cf->error, "damaged capture: cannot read on at offset %llu: %s",
 		         (unsigned long long)cf->map_off, strerror(errno));
@@ -448,7 +453,7 @@ static void read_ahead(struct capture_file *cf)
 		return;
 	if (cf->map && map_ahead(cf))
 		return;
-	if (cf->error[0]) { /* the mapped part read, libpcap's stream could not be placed after it */
+	if (cf->error[0]) { /* the mapped file was cut short, or libpcap's stream not placed after it */
 		close_pcap(cf);
 		cf->done = true;
 		return;

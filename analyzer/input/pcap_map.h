@@ -47,14 +47,20 @@ uint64_t pcap_map_size(const struct pcap_map *m);
 int pcap_map_dlt(const struct pcap_map *m);        /* the link type, as pcap_datalink says */
 bool pcap_map_nano(const struct pcap_map *m);      /* nanosecond timestamps (magic a1b23c4d) */
 uint32_t pcap_map_snaplen(const struct pcap_map *m);
+/* The file was cut short (truncated by another program) while mapped: the pages past its new end
+ * read as zeroes instead of faulting (SIGBUS is caught while a file is mapped), and pcap_map_next
+ * hands over from the first record that met them. A frame handed out before may have read zeroes
+ * in the instant the file was cut. */
+bool pcap_map_cut(const struct pcap_map *m);
 
 enum pcap_map_result {
 	PCAP_MAP_FRAME = 1,    /* *fr filled, *off moved past the record */
 	PCAP_MAP_END = 0,      /* *off reached `end` (a record starting before `end` is read whole,
 	                          even when it runs past it) or the end of the file exactly */
 	PCAP_MAP_HANDOVER = 2, /* the record at *off is one libpcap would report as damaged or
-	                          change (truncated, caplen over its limits, ...): read from *off
-	                          on through libpcap; *off is unchanged */
+	                          change (truncated, caplen over its limits, ...), or the file was
+	                          cut short (pcap_map_cut): read from *off on through libpcap; *off
+	                          is unchanged */
 };
 
 /* The record at *off, when *off < end. */
