@@ -94,9 +94,10 @@ static void on_sigbus(int sig, siginfo_t *si, void *context)
 		uintptr_t base = m ? (uintptr_t)m->base : 0;
 
 		if (m && at >= base && at - base < m->size) {
-			uintptr_t page = at / (uintptr_t)m->page * (uintptr_t)m->page;
+			/* The mapping starts on a page: the faulting page is at this offset in it. */
+			uint64_t page = (at - base) / (uint64_t)m->page * (uint64_t)m->page;
 
-			if (mmap((void *)page, (size_t)(base + m->size - page), PROT_READ,
+			if (mmap(m->base + page, (size_t)(m->size - page), PROT_READ,
 			         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
 				m->cut = 1;
 				return;
@@ -258,6 +259,11 @@ enum pcap_map_result pcap_map_next(const struct pcap_map *m, uint64_t *off, uint
 	if (left < PCAP_MAP_RECORD_HEADER)
 		return PCAP_MAP_HANDOVER;
 	h = m->base + o;
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 8192
+#endif
+	if (PREFETCH_AHEAD && left > PREFETCH_AHEAD)
+		__builtin_prefetch(h + PREFETCH_AHEAD);
 	caplen = load32(h + 8, m->swapped);
 	wirelen = load32(h + 12, m->swapped);
 	if (caplen > m->snaplen || caplen > wirelen || wirelen == 0 ||

@@ -209,6 +209,8 @@ static unsigned compare_dir(const char *dir)
 	unsigned n = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	if (!d)
+		return 0;
 	while ((e = readdir(d)) != NULL) {
 		char path[1024];
 		size_t len = strlen(e->d_name);
