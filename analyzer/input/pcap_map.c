@@ -56,6 +56,13 @@
  * TCP aggregates stay well under a megabyte), unless the snapshot length itself is larger; and
  * the records of a chain no further apart in time than a day. */
 #define RESYNC_WIRELEN_MAX (1u << 20)
+
+/* The records are read straight from the page cache, where nothing has brought them into the
+ * CPU's caches (libpcap's read() copied them through a buffer that stayed in L2), and the
+ * hardware prefetcher stops at every 4 KiB page. Asking for the line 2 KiB ahead with each record
+ * hides that: a walk of 11.9M records (2.5 GB) that reads each frame's first bytes took 0.5-0.7 s
+ * of user time without it, 0.3-0.37 s with it (512: 0.45, 1024: 0.41-0.47, 4096: 0.33-0.37). */
+#define PREFETCH_AHEAD 2048
 #define RESYNC_WINDOW_SEC 86400
 
 struct pcap_map {
@@ -259,10 +266,7 @@ enum pcap_map_result pcap_map_next(const struct pcap_map *m, uint64_t *off, uint
 	if (left < PCAP_MAP_RECORD_HEADER)
 		return PCAP_MAP_HANDOVER;
 	h = m->base + o;
-#ifndef PREFETCH_AHEAD
-#define PREFETCH_AHEAD 8192
-#endif
-	if (PREFETCH_AHEAD && left > PREFETCH_AHEAD)
+	if (left > PREFETCH_AHEAD)
 		__builtin_prefetch(h + PREFETCH_AHEAD);
 	caplen = load32(h + 8, m->swapped);
 	wirelen = load32(h + 12, m->swapped);
