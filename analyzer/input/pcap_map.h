@@ -5,16 +5,20 @@
  * Only what libpcap would read plainly is read here: a regular file in the classic format
  * (magic a1b2c3d4 or a1b23c4d, either byte order, version 2.4). Anything else (pcapng, a
  * compressed file, a pipe, the modified formats) is not opened, and the caller reads it through
- * libpcap as before. Within a mapped file, the first record libpcap would treat as damaged or
- * adjust (see pcap_map_next) ends the walk with PCAP_MAP_HANDOVER at its offset: the caller goes
- * on from there through libpcap, so messages and exit statuses stay libpcap's.
+ * libpcap as before; nor are the link types whose pseudo-headers libpcap rewrites (Linux USB, a
+ * byte-swapped NFLOG). Within a mapped file, the first record libpcap would treat as damaged or
+ * adjust (pcap_map.c's head comment lists them) ends the walk with PCAP_MAP_HANDOVER at its
+ * offset: the caller goes on from there through libpcap (fseeko on pcap_file() of a handle opened
+ * on the same file), so messages and exit statuses stay libpcap's.
  *
  * Splitting: a chunk's nominal start is a byte offset; pcap_map_resync finds the first offset
  * at or after it where a chain of plausible record headers begins. That guess is only a guess (a
  * payload can hold bytes that look like headers), so it is verified: the walk of the previous
  * chunk must end exactly where the next one was guessed to start (pcap_map_next stops at the
  * first record that starts at or after `end`). When it does not, the later chunk is read again
- * from where the walk ended. The result never depends on the guess, only the speed does.
+ * from where the walk ended. The result never depends on the guess, only the speed does. A walk
+ * from a guess not yet verified may end anywhere, in PCAP_MAP_HANDOVER too: only what a walk from
+ * a verified start says counts (the first chunk's start, from <= PCAP_MAP_FILE_HEADER, is).
  */
 #ifndef TM_PCAP_MAP_H
 #define TM_PCAP_MAP_H
@@ -39,7 +43,8 @@ struct pcap_map_frame {
 };
 
 /* Maps `path` when it is a regular classic pcap file libpcap would read plainly. NULL when it is
- * not (or on any error): the caller uses libpcap, which reports what is wrong. */
+ * not (or on any error, or with 64 files mapped already): the caller uses libpcap, which reports
+ * what is wrong. Thread-safe; one map may be read by several threads at once. */
 struct pcap_map *pcap_map_open(const char *path);
 void pcap_map_close(struct pcap_map *m);
 
