@@ -1,5 +1,6 @@
 /* capture.c - reading and merging the input files through libpcap. */
 #include "capture.h"
+#include "pcap_map.h"
 #include "pcapng_unify.h"
 
 #include <errno.h>
@@ -61,6 +62,12 @@ struct capture_file {
 	bool unified;           /* reopened through pcapng_unify.h */
 	const struct pcapng_unify *unify; /* its state while open */
 	bool taken;             /* capture_file_read handed the pending frame out */
+	/* A named classic pcap file is read in place (pcap_map.h) up to its end or the first record
+	 * libpcap would treat specially; libpcap, open on it all along, reads on from there. */
+	struct pcap_map *map;
+	uint64_t map_off;       /* the next record's offset */
+	uint64_t map_released;  /* pages before this were released (pcap_map_release) */
+	struct pcap_pkthdr map_hdr; /* the pending frame's lengths, for pcap_offline_filter */
 };
 
 struct capture_set {
@@ -78,29 +85,11 @@ struct capture_set {
 	bool live;
 };
 
-/* Timestamps are kept within what a classic pcap record can say: unsigned 32-bit seconds,
- * 1970-01-01 to 2106-02-07. pcapng's 64-bit tick counts, its if_tsresol and if_tsoffset, let
- * libpcap hand out any time_t (negative, or so large that the nanoseconds overflow), and a
- * damaged record can hold a sub-second part of a billion or more; such values are clamped into
- * the range. Every later difference of two timestamps, and twice it, then fits in int64_t. */
-#define TS_MAX_SEC 0xffffffffLL
-#define NS_PER_SEC 1000000000LL
-
-/* pcap gives timestamps as (seconds, nanoseconds) because we open with nanosecond precision. */
+/* pcap gives timestamps as (seconds, nanoseconds) because we open with nanosecond precision;
+ * pcap_map_ts_ns clamps them into what a classic pcap record can say. */
 static int64_t frame_ts(const struct pcap_pkthdr *h)
 {
-	int64_t sec = (int64_t)h->ts.tv_sec;
-	int64_t frac = (int64_t)h->ts.tv_usec;
-
-	if (sec < 0)
-		return 0;
-	if (sec > TS_MAX_SEC)
-		return TS_MAX_SEC * NS_PER_SEC + (NS_PER_SEC - 1);
-	if (frac < 0)
-		frac = 0;
-	else if (frac >= NS_PER_SEC)
-		frac = NS_PER_SEC - 1;
-	return sec * NS_PER_SEC + frac;
+	return pcap_map_ts_ns((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec);
 }
 
 static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
@@ -187,9 +176,12 @@ static void give_read_buffer(struct capture_file *cf, FILE *fp, size_t size)
 	}
 }
 
-/* Closes the file's libpcap handle (and with it its stream), then the stream's buffer. */
+/* Closes the file's mapping and libpcap handle (and with it its stream), then the stream's
+ * buffer. */
 static void close_pcap(struct capture_file *cf)
 {
+	pcap_map_close(cf->map);
+	cf->map = NULL;
 	if (cf->pcap)
 		pcap_close(cf->pcap);
 	cf->pcap = NULL;
@@ -371,6 +363,17 @@ static void open_one(struct capture_file *cf, FILE *stream, const char *bpf_filt
 		}
 		cf->has_filter = true;
 	}
+	/* A named, uncompressed regular file: read in place when it is a classic pcap file libpcap
+	 * reads plainly (the same link type and snapshot length as libpcap's handle says). */
+	if (!stream && !is_stdin && !cf->in && cf->size) {
+		cf->map = pcap_map_open(cf->path);
+		if (cf->map && (pcap_map_dlt(cf->map) != cf->dlt ||
+		                pcap_map_snaplen(cf->map) != (uint32_t)pcap_snapshot(cf->pcap))) {
+			pcap_map_close(cf->map); /* changed between the two opens: libpcap reads it */
+			cf->map = NULL;
+		}
+		cf->map_off = cf->map_released = PCAP_MAP_FILE_HEADER;
+	}
 }
 
 /* libpcap stopped at a pcapng interface whose snapshot length or link type differs from the
@@ -402,12 +405,60 @@ static int reopen_unified(struct capture_file *cf)
 	return 1;
 }
 
+/* Pages of a mapped file already read leave the resident set every this many bytes. */
+#define MAP_RELEASE_STEP (2u << 20)
+
+/* The next frame from the file's mapping into its pending slot. False at the end of the mapped
+ * part: the mapping is closed and libpcap's stream stands at the offset reached, where libpcap
+ * reads on (the record the mapping handed over, or the end of the file: libpcap then says end of
+ * file as it always did, and reads what was appended since, if anything). */
+static bool map_ahead(struct capture_file *cf)
+{
+	struct pcap_map_frame fr;
+
+	if (pcap_map_next(cf->map, &cf->map_off, UINT64_MAX, &fr) == PCAP_MAP_FRAME) {
+		cf->records++;
+		cf->pending = true;
+		cf->consumed += PCAP_MAP_RECORD_HEADER + fr.caplen;
+		cf->map_hdr.caplen = fr.caplen;
+		cf->map_hdr.len = fr.wirelen;
+		cf->hdr = &cf->map_hdr;
+		cf->data = fr.data;
+		cf->ts_ns = fr.ts_ns;
+		if (!cf->ts_nano && cf->ts_ns % 1000 != 0)
+			cf->ts_nano = true; /* the rule of libpcap's path below (a clamped fraction too) */
+		if (fr.offset - cf->map_released >= MAP_RELEASE_STEP) {
+			pcap_map_release(cf->map, cf->map_released, fr.offset);
+			cf->map_released = fr.offset;
+		}
+		return true;
+	}
+	if (pcap_map_cut(cf->map)) /* truncated by another program while read */
+		snprintf(cf->error, sizeof cf->error, "changed while being read: cut short before "
+		         "offset %llu", (unsigned long long)cf->map_off);
+	pcap_map_close(cf->map);
+	cf->map = NULL;
+	if (cf->error[0])
+		return false;
+	if (fseeko(pcap_file(cf->pcap), (off_t)cf->map_off, SEEK_SET) != 0)
+		snprintf(cf->error, sizeof cf->error, "damaged capture: cannot read on at offset %llu: %s",
+		         (unsigned long long)cf->map_off, strerror(errno));
+	return false;
+}
+
 /* Reads the file's next frame that passes the filter into its pending slot. */
 static void read_ahead(struct capture_file *cf)
 {
 	cf->pending = false;
 	if (!cf->pcap || cf->unreadable)
 		return;
+	if (cf->map && map_ahead(cf))
+		return;
+	if (cf->error[0]) { /* the mapped file was cut short, or libpcap's stream not placed after it */
+		close_pcap(cf);
+		cf->done = true;
+		return;
+	}
 	for (;;) {
 		int rc = pcap_next_ex(cf->pcap, &cf->hdr, &cf->data);
 		int again = rc == PCAP_ERROR ? reopen_unified(cf) : 0;
@@ -906,13 +957,19 @@ int capture_file_resume_at(struct capture_set *cs, unsigned i, uint64_t offset)
 
 	if (cf->parked)
 		unpark_alone(cs, cf);
-	fp = cf->pcap && !cf->in && !cf->unified ? pcap_file(cf->pcap) : NULL;
 	cf->taken = false;
 	cf->pending = false;
+	if (cf->map) {
+		/* Its own mapping meets the same record, and places libpcap's stream there. */
+		cf->map_off = offset;
+		read_ahead(cf);
+		return 0;
+	}
+	fp = cf->pcap && !cf->in && !cf->unified ? pcap_file(cf->pcap) : NULL;
 	if (!fp || fseeko(fp, (off_t)offset, SEEK_SET) != 0) {
 		if (!cf->error[0])
-			snprintf(cf->error, sizeof cf->error, "cannot read on at byte %llu",
-			         (unsigned long long)offset);
+			snprintf(cf->error, sizeof cf->error, "damaged capture: cannot read on at offset "
+			         "%llu", (unsigned long long)offset);
 		close_pcap(cf);
 		cf->done = true;
 		return -1;
@@ -931,6 +988,8 @@ uint64_t capture_file_bytes_read(const struct capture_file *cf, bool *known)
 		return 0;
 	if (cf->in && cf->size)
 		return instream_consumed(cf->in);
+	if (cf->map && !cf->done && cf->size)
+		return cf->map_off < cf->size ? cf->map_off : cf->size;
 	if (cf->done && cf->size)
 		return cf->size;
 	if (!cf->size) {

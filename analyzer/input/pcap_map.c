@@ -21,8 +21,9 @@
  *       the snapshot length is never over that maximum, so this covers both;
  *     - fewer than caplen bytes are left for its data (libpcap: "truncated dump file; tried to
  *       read N captured bytes");
- *     - its caplen is over its wire length (libpcap 1.10 returns it as it is, but a damaged record
- *       is libpcap's to hand out);
+ *     - its caplen is over its wire length, or its wire length is 0 (libpcap 1.10 returns such a
+ *       record as it is, but a damaged record is libpcap's to hand out; and the zeroes a file cut
+ *       short while mapped reads as, see on_sigbus, are no record);
  *   past the last record, the end of the file is reached exactly (PCAP_MAP_END).
  * - timestamps: libpcap's record header holds seconds and the fraction as signed 32-bit numbers
  *   (struct pcap_timeval), widened with their sign; a microsecond file's fraction is multiplied by
@@ -32,6 +33,8 @@
 
 #include <fcntl.h>
 #include <pcap/pcap.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,17 +56,98 @@
  * TCP aggregates stay well under a megabyte), unless the snapshot length itself is larger; and
  * the records of a chain no further apart in time than a day. */
 #define RESYNC_WIRELEN_MAX (1u << 20)
+
+/* The records are read straight from the page cache, where nothing has brought them into the
+ * CPU's caches (libpcap's read() copied them through a buffer that stayed in L2), and the
+ * hardware prefetcher stops at every 4 KiB page. Asking for the line 2 KiB ahead with each record
+ * hides that: a walk of 11.9M records (2.5 GB) that reads each frame's first bytes took 0.5-0.7 s
+ * of user time without it, 0.3-0.37 s with it (512: 0.45, 1024: 0.41-0.47, 4096: 0.33-0.37). */
+#define PREFETCH_AHEAD 2048
 #define RESYNC_WINDOW_SEC 86400
 
 struct pcap_map {
 	uint8_t *base; /* the mapping (read-only) */
 	uint64_t size;
+	volatile sig_atomic_t cut; /* the file was cut short while mapped (on_sigbus) */
 	bool swapped;  /* the file's byte order is not the host's */
 	bool nano;
 	int dlt;
 	uint32_t snaplen; /* libpcap's: never over the link type's maximum */
 	long page;
 };
+
+/* A file cut short while it is mapped (truncated by another program) makes every read of a page
+ * past its new end fault with SIGBUS, where libpcap's read() would just see the file end. So
+ * while a file is mapped, SIGBUS within its mapping is caught: the pages from the faulting one
+ * to the end of the mapping become zero pages, the map is marked cut, and the read that faulted
+ * goes on (reading zeroes). pcap_map_next checks the mark after reading a record and hands that
+ * record over instead; libpcap then meets the file's real end. A SIGBUS elsewhere gets the
+ * disposition it had before. The mapped files are found through a fixed table of atomic pointers
+ * (a signal handler can take no lock). */
+#define GUARDED_MAX 64
+
+static _Atomic(struct pcap_map *) guarded[GUARDED_MAX];
+static atomic_flag handler_installed = ATOMIC_FLAG_INIT;
+static struct sigaction sigbus_before;
+
+static void on_sigbus(int sig, siginfo_t *si, void *context)
+{
+	uintptr_t at = (uintptr_t)si->si_addr;
+
+	(void)sig;
+	(void)context;
+	for (unsigned i = 0; i < GUARDED_MAX; i++) {
+		struct pcap_map *m = atomic_load(&guarded[i]);
+		uintptr_t base = m ? (uintptr_t)m->base : 0;
+
+		if (m && at >= base && at - base < m->size) {
+			/* The mapping starts on a page: the faulting page is at this offset in it. */
+			uint64_t page = (at - base) / (uint64_t)m->page * (uint64_t)m->page;
+
+			if (mmap(m->base + page, (size_t)(m->size - page), PROT_READ,
+			         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+				m->cut = 1;
+				return;
+			}
+		}
+	}
+	/* Not a mapped capture's: the faulting access, run again, meets the former disposition. */
+	sigaction(SIGBUS, &sigbus_before, NULL);
+}
+
+/* Puts `m` in the table (and the handler in place). False when the table is full. */
+static bool guard(struct pcap_map *m)
+{
+	if (!atomic_flag_test_and_set(&handler_installed)) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof sa);
+		sa.sa_sigaction = on_sigbus;
+		sa.sa_flags = SA_SIGINFO;
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGBUS, &sa, &sigbus_before) != 0) {
+			atomic_flag_clear(&handler_installed);
+			return false;
+		}
+	}
+	for (unsigned i = 0; i < GUARDED_MAX; i++) {
+		struct pcap_map *empty = NULL;
+
+		if (atomic_compare_exchange_strong(&guarded[i], &empty, m))
+			return true;
+	}
+	return false;
+}
+
+static void unguard(struct pcap_map *m)
+{
+	for (unsigned i = 0; i < GUARDED_MAX; i++) {
+		struct pcap_map *was = m;
+
+		if (atomic_compare_exchange_strong(&guarded[i], &was, NULL))
+			return;
+	}
+}
 
 static uint32_t load32(const uint8_t *p, bool swapped)
 {
@@ -138,6 +222,10 @@ struct pcap_map *pcap_map_open(const char *path)
 	if (base == MAP_FAILED)
 		goto fail;
 	m->base = base;
+	if (!guard(m)) { /* more files mapped at once than the table holds: libpcap reads it */
+		munmap(base, (size_t)m->size);
+		goto fail;
+	}
 	(void)madvise(base, (size_t)m->size, MADV_SEQUENTIAL);
 	close(fd);
 	return m;
@@ -151,6 +239,7 @@ void pcap_map_close(struct pcap_map *m)
 {
 	if (!m)
 		return;
+	unguard(m);
 	munmap(m->base, (size_t)m->size);
 	free(m);
 }
@@ -159,6 +248,7 @@ uint64_t pcap_map_size(const struct pcap_map *m) { return m->size; }
 int pcap_map_dlt(const struct pcap_map *m) { return m->dlt; }
 bool pcap_map_nano(const struct pcap_map *m) { return m->nano; }
 uint32_t pcap_map_snaplen(const struct pcap_map *m) { return m->snaplen; }
+bool pcap_map_cut(const struct pcap_map *m) { return m->cut != 0; }
 
 enum pcap_map_result pcap_map_next(const struct pcap_map *m, uint64_t *off, uint64_t end,
                                    struct pcap_map_frame *fr)
@@ -176,9 +266,17 @@ enum pcap_map_result pcap_map_next(const struct pcap_map *m, uint64_t *off, uint
 	if (left < PCAP_MAP_RECORD_HEADER)
 		return PCAP_MAP_HANDOVER;
 	h = m->base + o;
+	if (left > PREFETCH_AHEAD)
+		__builtin_prefetch(h + PREFETCH_AHEAD);
 	caplen = load32(h + 8, m->swapped);
 	wirelen = load32(h + 12, m->swapped);
-	if (caplen > m->snaplen || caplen > wirelen || caplen > left - PCAP_MAP_RECORD_HEADER)
+	if (caplen > m->snaplen || caplen > wirelen || wirelen == 0 ||
+	    caplen > left - PCAP_MAP_RECORD_HEADER)
+		return PCAP_MAP_HANDOVER;
+	/* The record's pages are all read here, so that a file cut short shows now (on_sigbus). */
+	for (uint32_t at = caplen; at > 0; at = at > (uint32_t)m->page ? at - (uint32_t)m->page : 0)
+		(void)*(volatile const uint8_t *)(h + PCAP_MAP_RECORD_HEADER + at - 1);
+	if (m->cut)
 		return PCAP_MAP_HANDOVER;
 	sec = (int32_t)load32(h, m->swapped);
 	frac = (int32_t)load32(h + 4, m->swapped);
@@ -248,7 +346,7 @@ uint64_t pcap_map_resync(const struct pcap_map *m, uint64_t from, uint64_t limit
 void pcap_map_release(const struct pcap_map *m, uint64_t from, uint64_t to)
 {
 	uint64_t page = (uint64_t)m->page;
-	uint64_t start = (from + page - 1) / page * page;
+	uint64_t start = from / page * page;
 	uint64_t stop = (to < m->size ? to : m->size) / page * page;
 
 	if (stop > start)

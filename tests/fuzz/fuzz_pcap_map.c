@@ -12,8 +12,9 @@
  * - a file split at nominal offsets, each chunk's start found by pcap_map_resync and verified as
  *   pcap_map.h says, gives exactly the frames of the whole walk (up to the hand-over);
  * - resync answers within [from, limit) or not at all.
+ *
+ * memfd_create is a GNU name: tests/fuzz/CMakeLists.txt compiles this file with _GNU_SOURCE.
  */
-#define _GNU_SOURCE
 #include <pcap/pcap.h>
 #include <string.h>
 #include <sys/mman.h>
