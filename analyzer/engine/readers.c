@@ -27,6 +27,10 @@
  * open source), and the mapped pages a walk went through are given back at once
  * (pcap_map_release), so the file's size never shows in the resident set.
  *
+ * Readers intern tunnel descriptions (encap_table) in the order they meet them, not in frame
+ * order; ids do not show in reports, but past ENCAP_TABLE_MAX distinct stacks which ones are
+ * described could differ from a single-threaded run.
+ *
  * TCPMORTEM_CHUNK_SIZE (bytes, at least CHUNK_MIN) sets the chunk size: the tests split small
  * captures into many chunks with it. TCPMORTEM_STAGE_TIMES=1 prints on standard error, at the end,
  * the CPU time of each stage (readers, shard workers, the merging thread).
