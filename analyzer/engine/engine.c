@@ -167,6 +167,7 @@ static int shard_init(struct shard *s, const struct engine_options *opt, uint64_
 	s->writer = writer;
 	flow_store_init(&s->store);
 	s->store.encaps = encaps;
+	s->store.skip_zeek = opt->skip_zeek;
 	s->table = flow_table_create(opt->hash_seed, &s->store);
 	if (s->table)
 		flow_table_limit_graves(s->table, max_flows); /* memory within --max-flows */

@@ -767,8 +767,9 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	 * that ended on the wire ZEEK_CLOSE_DELAY_NS after its last packet (tcp_close_delay) and
 	 * logs what comes later as another connection; tcpmortem keeps listening longer
 	 * (FINISHED_QUIET_NS: a path's late reset belongs to the connection), but its Zeek view
-	 * stops where Zeek's does. */
-	if (!(flow_is_finished(f) && gap_ns > ZEEK_CLOSE_DELAY_NS))
+	 * stops where Zeek's does. Nothing of it is read when no report shows it (skip_zeek): the
+	 * blocks it may allocate (live_rare for a content gap) decode to the same view as none. */
+	if (!st->skip_zeek && !(flow_is_finished(f) && gap_ns > ZEEK_CLOSE_DELAY_NS))
 		zeek_track_segment(st, f, seg, d);
 	if (f->first_ts_ns == 0 || ts_ns < f->first_ts_ns)
 		set_first_ts(st, f, ts_ns);
