@@ -103,8 +103,8 @@ struct batch_item {
 #define SINGLE_BATCH_FRAMES 256
 /* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, into
  * the cache (an uncached bucket and flow were a third of the tracking time). */
-#define PREFETCH_BUCKET_AHEAD 8
-#define PREFETCH_FLOW_AHEAD 4
+#define PREFETCH_BUCKET_AHEAD 16
+#define PREFETCH_FLOW_AHEAD 8
 
 struct batch {
 	unsigned n;

@@ -461,7 +461,10 @@ static void grave_grow(struct graveyard *g)
 /* Brings the bucket of `fp` into the cache (stage 0), or the first tombstone in it (stage 1, a
  * few steps later, when the bucket is there): tombstones are released and looked up in an order
  * known ahead, and their chains are the coldest memory the analyzer touches. */
-static void grave_prefetch(const struct graveyard *g, uint64_t fp, int stage)
+/* Always inlined: GCC (12) takes a function whose only effect is __builtin_prefetch for one
+ * without effects, and drops the calls to it that it does not inline. */
+static inline __attribute__((always_inline)) void grave_prefetch(const struct graveyard *g,
+                                                                 uint64_t fp, int stage)
 {
 	const uint32_t *b = bucket_of(g, fp);
 
