@@ -101,10 +101,12 @@ struct batch_item {
  * batch lets the flow table fetch the flows of the next frames while this one is tracked. */
 #define BATCH_FRAMES 4096
 #define SINGLE_BATCH_FRAMES 256
-/* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, into
- * the cache (an uncached bucket and flow were a third of the tracking time). */
+/* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, then
+ * the next flow of its chain into the cache (an uncached bucket and flow were a third of the
+ * tracking time). */
 #define PREFETCH_BUCKET_AHEAD 16
 #define PREFETCH_FLOW_AHEAD 8
+#define PREFETCH_CHAIN_AHEAD 4
 
 struct batch {
 	unsigned n;
@@ -442,6 +444,7 @@ static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *
 	for (unsigned i = 0; i < b->n; i++) {
 		const struct batch_item *it = &b->items[i];
 		unsigned bucket_ahead = i + PREFETCH_BUCKET_AHEAD, flow_ahead = i + PREFETCH_FLOW_AHEAD;
+		unsigned chain_ahead = i + PREFETCH_CHAIN_AHEAD;
 
 		/* A SYN usually starts a flow, which first looks for a tombstone of its 4-tuple. */
 		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id) {
@@ -454,6 +457,8 @@ static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *
 			if (is_opening_syn(&b->items[flow_ahead].seg))
 				flow_table_prefetch_grave(s->table, &b->items[flow_ahead].seg, 1);
 		}
+		if (chain_ahead < b->n && b->items[chain_ahead].shard == id)
+			flow_table_prefetch_chain(s->table, b->items[chain_ahead].hash);
 		shard_advance(s, it->ts_ns, it->frame);
 		if (it->shard == id)
 			shard_segment(s, it);

@@ -210,6 +210,19 @@ void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash)
 		flow_table_prefetch(flow_store_at(t->st, h));
 }
 
+void flow_table_prefetch_chain(const struct flow_table *t, uint32_t hash)
+{
+	uint32_t h = t->buckets[hash & t->mask];
+	const struct live_flow *f;
+
+	PREFETCH_ONLY();
+	if (!h)
+		return;
+	f = flow_store_at(t->st, h);
+	if (f->hash != hash && f->hash_next)
+		flow_table_prefetch(flow_store_at(t->st, f->hash_next));
+}
+
 /* Every cache line of the flow (pool items are not line-aligned: up to one more line). */
 void flow_table_prefetch(const struct live_flow *f)
 {

@@ -37,6 +37,9 @@ void flow_table_remove(struct flow_table *t, struct live_flow *f);
  * later the flow it leads to. Neither changes anything. */
 void flow_table_prefetch_bucket(const struct flow_table *t, uint32_t hash);
 void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash);
+/* Later still, when the bucket's first flow is there: the flow after it in the chain, when the
+ * first is not of `hash` (a bucket shared by two flows made every lookup of the second miss). */
+void flow_table_prefetch_chain(const struct flow_table *t, uint32_t hash);
 /* The same for a flow at hand (NULL: nothing). */
 void flow_table_prefetch(const struct live_flow *f);
 /* Hints that `f` (already in the cache) will be removed and buried: stage 0 fetches its hash
