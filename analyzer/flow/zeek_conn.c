@@ -122,7 +122,9 @@ char zeek_responder_letter(char upper)
 	unsigned code = zeek_letter_code(upper);
 
 	/* The originator's letters are the first 13 codes, the responder's the next 13. */
-	return code >= 1 && code <= 13 ? letters[code + 12] : upper;
+	if (code >= 1 && code <= 13)
+		return letters[code + 12];
+	return upper;
 }
 
 bool zeek_history_add(struct live_zeek *z, char letter)
