@@ -73,6 +73,10 @@ struct shard {
 	uint32_t *live_after[2];  /* worker: live flows after each item of a batch, per slot */
 	unsigned out_slot;
 	bool out_failed;       /* no memory for a record: the run fails rather than lose it */
+	/* The finished flow that will expire next, and how far warm_next() brought it and what
+	 * finishing it touches into the cache. */
+	const struct live_flow *next_expiry;
+	unsigned next_expiry_stage;
 	struct flow_record record;
 	struct flow view;             /* the flow being finished, decoded for the classifier */
 	struct flow_rare view_rare;
@@ -230,6 +234,8 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 	                          .phase = phase,
 	                          .order = phase == PHASE_END ? f->first_frame : flow_last_frame(f) };
 
+	if (f == s->next_expiry)
+		s->next_expiry = NULL; /* its slot may hold the next one */
 	flow_table_remove(s->table, f);
 	if (phase != PHASE_END && phase != PHASE_REUSE)
 		flow_table_bury(s->table, f, s->now_ns + TOMBSTONE_NS); /* best effort */
@@ -272,6 +278,37 @@ static void prefetch_blocks(const struct flow_store *st, const struct live_flow 
 	}
 }
 
+/* The oldest finished flow is the next to expire (after FINISHED_QUIET_NS), usually a dozen
+ * frames or more from now: one step per frame brings into the cache, in turn, the flow, then its
+ * blocks and the buckets its removal and tombstone use, then the flow ahead of it in its hash
+ * chain (a removal walks the chain). */
+static void warm_next(struct shard *s)
+{
+	const struct live_flow *f = flow_table_oldest(s->table, FLOW_LIST_FINISHED);
+
+	if (!f)
+		return;
+	if (f != s->next_expiry) {
+		s->next_expiry = f;
+		s->next_expiry_stage = 0;
+		flow_table_prefetch(f);
+		return;
+	}
+	switch (s->next_expiry_stage) {
+	case 0:
+		flow_table_prefetch_removal(s->table, f, 0);
+		prefetch_blocks(&s->store, f);
+		s->next_expiry_stage = 1;
+		break;
+	case 1:
+		flow_table_prefetch_removal(s->table, f, 1);
+		s->next_expiry_stage = 2;
+		break;
+	default:
+		break;
+	}
+}
+
 /* Capture time moved to `ts_ns` at frame `frame`: finish what has expired (engine.h). */
 static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
 {
@@ -295,6 +332,7 @@ static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
 		finish_flow(s, f, PHASE_EXPIRE_LIVE, 0);
 	}
 	flow_table_expire_graves(s->table, s->now_ns);
+	warm_next(s);
 }
 
 /* Makes room for one more flow: a finished flow goes first (it would expire anyway), else the
@@ -419,7 +457,7 @@ static int finish_all(struct shard **shards, unsigned n)
 	if (i > 1)
 		qsort(all, i, sizeof *all, by_first_frame);
 	/* In the order they started, the flows are all over memory: each is fetched a few flows
-	 * ahead, then what finishing it touches (its blocks, its bucket and its hash chain). */
+	 * ahead, then what finishing it touches (as warm_next does). */
 	for (size_t j = 0; j < i; j++) {
 		if (j + 8 < i)
 			flow_table_prefetch(all[j + 8].flow);
