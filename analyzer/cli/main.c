@@ -642,6 +642,10 @@ int main(int argc, char **argv)
 		capture_set_bytes_read(cs, &total_size);
 		cli.engine.paced_input = total_size == 0; /* a pipe or standard input among them */
 	}
+	/* Only the machine formats and Zeek's own carry the Zeek fields (uid, history, conn_state):
+	 * the readable ones spare the per-packet Zeek view and the per-connection uid. */
+	cli.engine.skip_zeek = cli.format == REPORT_TEXT || cli.format == REPORT_MARKDOWN ||
+	                       cli.format == REPORT_SVG || cli.format == REPORT_HTML;
 	e = w && cs ? engine_create(&cli.engine, w, n_files) : NULL;
 	if (!cs || !stats || !w || !e || ((cli.selection.n || cli.format == REPORT_HTML) && !sl)) {
 		fprintf(stderr, "tcpmortem: out of memory\n");

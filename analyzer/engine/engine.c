@@ -73,6 +73,10 @@ struct shard {
 	uint32_t *live_after[2];  /* worker: live flows after each item of a batch, per slot */
 	unsigned out_slot;
 	bool out_failed;       /* no memory for a record: the run fails rather than lose it */
+	/* The finished flow that will expire next, and how far warm_next() brought it and what
+	 * finishing it touches into the cache. */
+	const struct live_flow *next_expiry;
+	unsigned next_expiry_stage;
 	struct flow_record record;
 	struct flow view;             /* the flow being finished, decoded for the classifier */
 	struct flow_rare view_rare;
@@ -101,10 +105,12 @@ struct batch_item {
  * batch lets the flow table fetch the flows of the next frames while this one is tracked. */
 #define BATCH_FRAMES 4096
 #define SINGLE_BATCH_FRAMES 256
-/* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, into
- * the cache (an uncached bucket and flow were a third of the tracking time). */
-#define PREFETCH_BUCKET_AHEAD 8
-#define PREFETCH_FLOW_AHEAD 4
+/* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, then
+ * the next flow of its chain into the cache (an uncached bucket and flow were a third of the
+ * tracking time). */
+#define PREFETCH_BUCKET_AHEAD 16
+#define PREFETCH_FLOW_AHEAD 8
+#define PREFETCH_CHAIN_AHEAD 4
 
 struct batch {
 	unsigned n;
@@ -167,6 +173,7 @@ static int shard_init(struct shard *s, const struct engine_options *opt, uint64_
 	s->writer = writer;
 	flow_store_init(&s->store);
 	s->store.encaps = encaps;
+	s->store.skip_zeek = opt->skip_zeek;
 	s->table = flow_table_create(opt->hash_seed, &s->store);
 	if (s->table)
 		flow_table_limit_graves(s->table, max_flows); /* memory within --max-flows */
@@ -227,6 +234,8 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 	                          .phase = phase,
 	                          .order = phase == PHASE_END ? f->first_frame : flow_last_frame(f) };
 
+	if (f == s->next_expiry)
+		s->next_expiry = NULL; /* its slot may hold the next one */
 	flow_table_remove(s->table, f);
 	if (phase != PHASE_END && phase != PHASE_REUSE)
 		flow_table_bury(s->table, f, s->now_ns + TOMBSTONE_NS); /* best effort */
@@ -246,6 +255,58 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 	s->flows_reported++;
 	s->by_class[rec->close_class][rec->closer]++;
 	emit(s, rec, key, true);
+}
+
+/* The FIN and rare blocks of `f` (in the cache), which flow_decode() reads. The empty volatile
+ * asm keeps GCC from taking the function for one without effects (flow_table.c PREFETCH_ONLY). */
+static void prefetch_blocks(const struct flow_store *st, const struct live_flow *f)
+{
+	__asm__ volatile("");
+	if (f->fin) {
+		const char *b = (const char *)live_fin_of(st, f);
+
+		for (size_t off = 0; off < sizeof(struct live_fin); off += 64)
+			__builtin_prefetch(b + off);
+		__builtin_prefetch(b + sizeof(struct live_fin) - 1);
+	}
+	if (f->rare) {
+		const char *b = (const char *)live_rare_of(st, f);
+
+		for (size_t off = 0; off < sizeof(struct live_rare); off += 64)
+			__builtin_prefetch(b + off);
+		__builtin_prefetch(b + sizeof(struct live_rare) - 1);
+	}
+}
+
+/* The oldest finished flow is the next to expire (after FINISHED_QUIET_NS), usually a dozen
+ * frames or more from now: one step per frame brings into the cache, in turn, the flow, then its
+ * blocks and the buckets its removal and tombstone use, then the flow ahead of it in its hash
+ * chain (a removal walks the chain). */
+static void warm_next(struct shard *s)
+{
+	const struct live_flow *f = flow_table_oldest(s->table, FLOW_LIST_FINISHED);
+
+	if (!f)
+		return;
+	if (f != s->next_expiry) {
+		s->next_expiry = f;
+		s->next_expiry_stage = 0;
+		flow_table_prefetch(f);
+		return;
+	}
+	switch (s->next_expiry_stage) {
+	case 0:
+		flow_table_prefetch_removal(s->table, f, 0);
+		prefetch_blocks(&s->store, f);
+		s->next_expiry_stage = 1;
+		break;
+	case 1:
+		flow_table_prefetch_removal(s->table, f, 1);
+		s->next_expiry_stage = 2;
+		break;
+	default:
+		break;
+	}
 }
 
 /* Capture time moved to `ts_ns` at frame `frame`: finish what has expired (engine.h). */
@@ -271,6 +332,7 @@ static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
 		finish_flow(s, f, PHASE_EXPIRE_LIVE, 0);
 	}
 	flow_table_expire_graves(s->table, s->now_ns);
+	warm_next(s);
 }
 
 /* Makes room for one more flow: a finished flow goes first (it would expire anyway), else the
@@ -360,15 +422,18 @@ static void shard_segment(struct shard *s, const struct batch_item *it)
 	}
 }
 
+/* The sort key is copied next to the flow: comparing through the flows themselves (all over
+ * memory) made the sort a cache miss per comparison. */
 struct flow_in_shard {
+	uint64_t first_frame;
 	struct live_flow *flow;
 	struct shard *shard;
 };
 
 static int by_first_frame(const void *a, const void *b)
 {
-	uint64_t x = ((const struct flow_in_shard *)a)->flow->first_frame;
-	uint64_t y = ((const struct flow_in_shard *)b)->flow->first_frame;
+	uint64_t x = ((const struct flow_in_shard *)a)->first_frame;
+	uint64_t y = ((const struct flow_in_shard *)b)->first_frame;
 
 	return (x > y) - (x < y);
 }
@@ -388,11 +453,22 @@ static int finish_all(struct shard **shards, unsigned n)
 		for (int list = FLOW_LIST_LIVE; list <= FLOW_LIST_FINISHED; list++)
 			for (struct live_flow *f = flow_table_oldest(shards[k]->table, (enum flow_list)list);
 			     f && i < total; f = flow_table_newer(shards[k]->table, f))
-				all[i++] = (struct flow_in_shard){ f, shards[k] };
+				all[i++] = (struct flow_in_shard){ f->first_frame, f, shards[k] };
 	if (i > 1)
 		qsort(all, i, sizeof *all, by_first_frame);
-	for (size_t j = 0; j < i; j++)
+	/* In the order they started, the flows are all over memory: each is fetched a few flows
+	 * ahead, then what finishing it touches (as warm_next does). */
+	for (size_t j = 0; j < i; j++) {
+		if (j + 8 < i)
+			flow_table_prefetch(all[j + 8].flow);
+		if (j + 4 < i) {
+			flow_table_prefetch_removal(all[j + 4].shard->table, all[j + 4].flow, 0);
+			prefetch_blocks(&all[j + 4].shard->store, all[j + 4].flow);
+		}
+		if (j + 2 < i)
+			flow_table_prefetch_removal(all[j + 2].shard->table, all[j + 2].flow, 1);
 		finish_flow(all[j].shard, all[j].flow, PHASE_END, 0);
+	}
 	free(all);
 	return 0;
 }
@@ -409,6 +485,7 @@ static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *
 	for (unsigned i = 0; i < b->n; i++) {
 		const struct batch_item *it = &b->items[i];
 		unsigned bucket_ahead = i + PREFETCH_BUCKET_AHEAD, flow_ahead = i + PREFETCH_FLOW_AHEAD;
+		unsigned chain_ahead = i + PREFETCH_CHAIN_AHEAD;
 
 		/* A SYN usually starts a flow, which first looks for a tombstone of its 4-tuple. */
 		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id) {
@@ -421,6 +498,8 @@ static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *
 			if (is_opening_syn(&b->items[flow_ahead].seg))
 				flow_table_prefetch_grave(s->table, &b->items[flow_ahead].seg, 1);
 		}
+		if (chain_ahead < b->n && b->items[chain_ahead].shard == id)
+			flow_table_prefetch_chain(s->table, b->items[chain_ahead].hash);
 		shard_advance(s, it->ts_ns, it->frame);
 		if (it->shard == id)
 			shard_segment(s, it);
