@@ -19,8 +19,6 @@ static void test_flow_table(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(flows);
-	if (!flows) /* not reached: for the static analyser, which does not know the line above */
-		return;
 	for (unsigned i = 0; i < N; i++) {
 		seg = make_seg(FROM_CLIENT, TCP_SYN, i, 0, 0);
 		seg.sport = (uint16_t)(1024 + i);
@@ -115,7 +113,7 @@ static void test_freeze(void)
 	struct tcp_segment b = make_seg(FROM_CLIENT, TCP_SYN, 1, 0, 0);
 	struct tcp_segment c = make_seg(FROM_CLIENT, TCP_SYN, 1, 0, 0);
 	struct live_flow *f, *g, *h, *z, before;
-	unsigned char fin_before[sizeof(struct live_fin)]; /* bytes: the block has padding */
+	struct live_fin fin_before;
 	unsigned char *bytes;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
@@ -139,7 +137,7 @@ static void test_freeze(void)
 	flow_table_touch(t, f, FLOW_LIST_FINISHED);
 	flow_table_touch(t, g, FLOW_LIST_FINISHED);
 	before = *f;
-	memcpy(fin_before, live_fin_of(&store, f), sizeof fin_before);
+	fin_before = *live_fin_of(&store, f);
 	z = flow_store_freeze(&store, f, flow_table_replace, t);
 	CU_ASSERT_TRUE_FATAL(flow_is_frozen(z));
 	CU_ASSERT_EQUAL(flow_table_count(t), 3);
@@ -159,7 +157,7 @@ static void test_freeze(void)
 	                       (const unsigned char *)&before + LIVE_TABLE_BYTES,
 	                       sizeof *f - LIVE_TABLE_BYTES), 0);
 	CU_ASSERT_EQUAL(memcmp(f, &before, offsetof(struct live_flow, fin)), 0);
-	CU_ASSERT_EQUAL(memcmp((const unsigned char *)live_fin_of(&store, f), fin_before, sizeof fin_before), 0);
+	CU_ASSERT_EQUAL(memcmp(live_fin_of(&store, f), &fin_before, sizeof fin_before), 0);
 	/* A flow with a rare block is not frozen; a frozen flow without a FIN block thaws without. */
 	CU_ASSERT_PTR_NOT_NULL_FATAL(live_rare_get(&store, h));
 	CU_ASSERT_PTR_EQUAL(flow_store_freeze(&store, h, flow_table_replace, t), h);
