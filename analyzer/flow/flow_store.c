@@ -100,70 +100,57 @@ size_t flow_store_bytes(const struct flow_store *st)
 #define BODY_WORDS ((sizeof(struct live_flow) - LIVE_TABLE_BYTES) / 4)
 #define FIN_WORDS (sizeof(struct live_fin) / 4)
 #define PACK_WORDS (BODY_WORDS + FIN_WORDS)
-#define TAG_BYTES ((BODY_WORDS + 3) / 4 + (FIN_WORDS + 3) / 4)
-_Static_assert(LIVE_TABLE_BYTES + TAG_BYTES + PACK_WORDS * 4 + 3 <=
+#define TAG_BYTES ((PACK_WORDS + 3) / 4)
+_Static_assert(LIVE_TABLE_BYTES + TAG_BYTES + PACK_WORDS * 4 <=
                    LIVE_FROZEN_MIN + (LIVE_FROZEN_CLASSES - 1) * LIVE_FROZEN_STEP,
                "the largest class holds any frozen flow");
 
 /* Packs `n` 32-bit words at `in` to `out`: tags first (2 bits a word: 0 it is zero, 1, 2 or 3
- * it takes 1, 2 or 4 bytes, little-endian), then the words' bytes. Returns the bytes written;
- * `out` needs PACK_SLACK bytes more than that (each word is written whole, then the next one
- * overwrites what it does not use). No branch per word: this runs twice per connection. */
-#define PACK_SLACK 3u
-
-static inline uint32_t to_le(uint32_t v)
+ * it takes 1, 2 or 4 bytes, little-endian), then the words' bytes. Returns the bytes written. */
+static size_t pack_words(const unsigned char *in, size_t n, unsigned char *out)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	return __builtin_bswap32(v);
-#else
-	return v;
-#endif
-}
+	unsigned char *tags = out, *o = out + (n + 3) / 4;
 
-static size_t pack_words(const unsigned char *restrict in, size_t n, unsigned char *restrict out)
-{
-	unsigned char *restrict o = out + (n + 3) / 4;
+	memset(tags, 0, (n + 3) / 4);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v;
+		unsigned tag;
 
-	for (size_t i = 0; i < n; i += 4) {
-		unsigned tags = 0;
-
-		for (size_t k = 0; k < 4 && i + k < n; k++) {
-			uint32_t v, le;
-			unsigned tag;
-
-			memcpy(&v, in + 4 * (i + k), 4);
-			tag = (unsigned)(v != 0) + (unsigned)(v > 0xff) + (unsigned)(v > 0xffff);
-			tags |= tag << (2 * k);
-			le = to_le(v);
-			memcpy(o, &le, 4);
-			o += tag + (tag == 3);
+		memcpy(&v, in + 4 * i, 4);
+		if (!v)
+			continue;
+		tag = v <= 0xff ? 1 : v <= 0xffff ? 2 : 3;
+		tags[i / 4] |= (unsigned char)(tag << (2 * (i % 4)));
+		o[0] = (unsigned char)v;
+		if (tag >= 2)
+			o[1] = (unsigned char)(v >> 8);
+		if (tag == 3) {
+			o[2] = (unsigned char)(v >> 16);
+			o[3] = (unsigned char)(v >> 24);
 		}
-		out[i / 4] = (unsigned char)tags;
+		o += tag == 3 ? 4 : tag;
 	}
 	return (size_t)(o - out);
 }
 
-/* The words pack_words() packed at `in`, which must be followed by PACK_SLACK readable bytes;
- * returns the bytes read. */
-static size_t unpack_words(const unsigned char *restrict in, size_t n, unsigned char *restrict out)
+static void unpack_words(const unsigned char *in, size_t n, unsigned char *out)
 {
-	static const uint32_t keep[4] = { 0, 0xff, 0xffff, 0xffffffff };
-	const unsigned char *restrict p = in + (n + 3) / 4;
+	const unsigned char *tags = in, *p = in + (n + 3) / 4;
 
-	for (size_t i = 0; i < n; i += 4) {
-		unsigned tags = in[i / 4];
+	for (size_t i = 0; i < n; i++) {
+		unsigned tag = (tags[i / 4] >> (2 * (i % 4))) & 3;
+		uint32_t v = 0;
 
-		for (size_t k = 0; k < 4 && i + k < n; k++, tags >>= 2) {
-			unsigned tag = tags & 3;
-			uint32_t v;
-
-			memcpy(&v, p, 4);
-			v = to_le(v) & keep[tag];
-			memcpy(out + 4 * (i + k), &v, 4);
-			p += tag + (tag == 3);
+		if (tag) {
+			v = p[0];
+			if (tag >= 2)
+				v |= (uint32_t)p[1] << 8;
+			if (tag == 3)
+				v |= (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+			p += tag == 3 ? 4 : tag;
 		}
+		memcpy(out + 4 * i, &v, 4);
 	}
-	return (size_t)(p - in);
 }
 
 struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f,
@@ -171,8 +158,7 @@ struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f,
                                                     struct live_flow *now),
                                     void *table)
 {
-	static const unsigned char no_fin[sizeof(struct live_fin)];
-	unsigned char packed[TAG_BYTES + 1 + PACK_WORDS * 4 + PACK_SLACK];
+	unsigned char words[PACK_WORDS * 4], packed[TAG_BYTES + PACK_WORDS * 4];
 	const struct live_fin *fb = live_fin_of(st, f);
 	size_t len, k;
 	uint32_t h;
@@ -180,9 +166,12 @@ struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f,
 
 	if (f->rare || f->sched)
 		return f;
-	len = pack_words((const unsigned char *)f + LIVE_TABLE_BYTES, BODY_WORDS, packed);
-	len += pack_words(fb ? (const unsigned char *)fb : no_fin, FIN_WORDS, packed + len);
-	len += PACK_SLACK; /* unpack_words reads past */
+	memcpy(words, (const unsigned char *)f + LIVE_TABLE_BYTES, BODY_WORDS * 4);
+	if (fb)
+		memcpy(words + BODY_WORDS * 4, fb, FIN_WORDS * 4);
+	else
+		memset(words + BODY_WORDS * 4, 0, FIN_WORDS * 4);
+	len = pack_words(words, PACK_WORDS, packed);
 	k = LIVE_TABLE_BYTES + len <= LIVE_FROZEN_MIN
 	        ? 0
 	        : (LIVE_TABLE_BYTES + len - LIVE_FROZEN_MIN + LIVE_FROZEN_STEP - 1) / LIVE_FROZEN_STEP;
@@ -210,10 +199,9 @@ struct live_flow *flow_store_thaw(struct flow_store *st, struct live_flow *froze
                                                   struct live_flow *now),
                                   void *table)
 {
-	unsigned char fin[sizeof(struct live_fin)];
+	unsigned char words[PACK_WORDS * 4];
 	unsigned k = (frozen->self >> LIVE_FROZEN_CLASS_SHIFT) & (LIVE_FROZEN_CLASSES - 1);
 	uint32_t h = pool_alloc(&st->flows), fh = 0;
-	const unsigned char *z = (const unsigned char *)frozen + LIVE_TABLE_BYTES;
 	struct live_flow *f;
 
 	if (!h)
@@ -223,14 +211,13 @@ struct live_flow *flow_store_thaw(struct flow_store *st, struct live_flow *froze
 		return NULL;
 	}
 	f = flow_store_at(st, h);
+	unpack_words((const unsigned char *)frozen + LIVE_TABLE_BYTES, PACK_WORDS, words);
 	memcpy(f, frozen, LIVE_TABLE_BYTES);
-	z += unpack_words(z, BODY_WORDS, (unsigned char *)f + LIVE_TABLE_BYTES);
+	memcpy((unsigned char *)f + LIVE_TABLE_BYTES, words, BODY_WORDS * 4);
 	f->self = h;
 	f->fin = fh;
-	if (fh) {
-		unpack_words(z, FIN_WORDS, fin);
-		memcpy(live_fin_of(st, f), fin, sizeof fin);
-	}
+	if (fh)
+		memcpy(live_fin_of(st, f), words + BODY_WORDS * 4, FIN_WORDS * 4);
 	replace(table, frozen, f);
 	pool_free(&st->frozen[k], frozen->self & ((1u << LIVE_FROZEN_CLASS_SHIFT) - 1));
 	return f;
