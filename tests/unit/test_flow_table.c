@@ -2,9 +2,7 @@
  * the activity lists, tombstones of finished flows and their expiry.
  */
 #include <CUnit/CUnit.h>
-#include <stddef.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cunit_main.h"
 #include "flow_table.h"
@@ -104,81 +102,7 @@ static void test_tombstones(void)
 	flow_table_destroy(t);
 }
 
-/* A frozen flow keeps its place (chain, list) and is found as before; thawed, it is byte for byte
- * the flow that was frozen, FIN block included; a flow with other blocks stays live. */
-static void test_freeze(void)
-{
-	struct flow_table *t = flow_table_create(7, &store);
-	struct tcp_segment a = make_seg(FROM_CLIENT, TCP_SYN, 1, 0, 0);
-	struct tcp_segment b = make_seg(FROM_CLIENT, TCP_SYN, 1, 0, 0);
-	struct tcp_segment c = make_seg(FROM_CLIENT, TCP_SYN, 1, 0, 0);
-	struct live_flow *f, *g, *h, *z, before;
-	struct live_fin fin_before;
-	unsigned char *bytes;
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-	b.sport = 2000;
-	c.sport = 3000;
-	f = bare_flow(t, &a);
-	g = bare_flow(t, &b);
-	h = bare_flow(t, &c);
-	CU_ASSERT_EQUAL(flow_table_insert(t, f), 0);
-	CU_ASSERT_EQUAL(flow_table_insert(t, g), 0);
-	CU_ASSERT_EQUAL(flow_table_insert(t, h), 0);
-	/* Values of every width over the body and the FIN block. */
-	bytes = (unsigned char *)f;
-	for (size_t i = LIVE_TABLE_BYTES; i < sizeof *f; i++)
-		bytes[i] = (unsigned char)(i % 7 == 0 ? 0 : i % 5 == 0 ? 0x7f : i * 37);
-	f->last_ts_ns = 123456789;
-	CU_ASSERT_PTR_NOT_NULL_FATAL(live_fin_get(&store, f));
-	bytes = (unsigned char *)live_fin_of(&store, f);
-	for (size_t i = 0; i < sizeof(struct live_fin); i++)
-		bytes[i] = (unsigned char)(i % 3 ? i : 0);
-	flow_table_touch(t, f, FLOW_LIST_FINISHED);
-	flow_table_touch(t, g, FLOW_LIST_FINISHED);
-	before = *f;
-	fin_before = *live_fin_of(&store, f);
-	z = flow_store_freeze(&store, f, flow_table_replace, t);
-	CU_ASSERT_TRUE_FATAL(flow_is_frozen(z));
-	CU_ASSERT_EQUAL(flow_table_count(t), 3);
-	CU_ASSERT_PTR_EQUAL(flow_table_oldest(t, FLOW_LIST_FINISHED), z);
-	CU_ASSERT_PTR_EQUAL(flow_table_newer(t, z), g);
-	CU_ASSERT_EQUAL(z->last_ts_ns, 123456789);
-	CU_ASSERT_EQUAL(z->first_frame, before.first_frame);
-	CU_ASSERT_PTR_EQUAL(flow_table_find(t, &a, flow_table_hash(t, &a)), z);
-	CU_ASSERT_PTR_EQUAL(flow_table_find(t, &b, flow_table_hash(t, &b)), g);
-	f = flow_store_thaw(&store, z, flow_table_replace, t);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	CU_ASSERT_FALSE(flow_is_frozen(f));
-	CU_ASSERT_PTR_EQUAL(flow_table_find(t, &a, flow_table_hash(t, &a)), f);
-	CU_ASSERT_PTR_EQUAL(flow_table_oldest(t, FLOW_LIST_FINISHED), f);
-	CU_ASSERT_PTR_EQUAL(flow_table_newer(t, f), g);
-	CU_ASSERT_EQUAL(memcmp((const unsigned char *)f + LIVE_TABLE_BYTES,
-	                       (const unsigned char *)&before + LIVE_TABLE_BYTES,
-	                       sizeof *f - LIVE_TABLE_BYTES), 0);
-	CU_ASSERT_EQUAL(memcmp(f, &before, offsetof(struct live_flow, fin)), 0);
-	CU_ASSERT_EQUAL(memcmp(live_fin_of(&store, f), &fin_before, sizeof fin_before), 0);
-	/* A flow with a rare block is not frozen; a frozen flow without a FIN block thaws without. */
-	CU_ASSERT_PTR_NOT_NULL_FATAL(live_rare_get(&store, h));
-	CU_ASSERT_PTR_EQUAL(flow_store_freeze(&store, h, flow_table_replace, t), h);
-	z = flow_store_freeze(&store, g, flow_table_replace, t);
-	CU_ASSERT_TRUE(flow_is_frozen(z));
-	CU_ASSERT_PTR_EQUAL(flow_table_oldest(t, FLOW_LIST_FINISHED), f);
-	CU_ASSERT_PTR_EQUAL(flow_table_newer(t, f), z);
-	/* A frozen flow is removed and freed as it is. */
-	flow_table_remove(t, z);
-	flow_store_free(&store, z);
-	CU_ASSERT_PTR_NULL(flow_table_find(t, &b, flow_table_hash(t, &b)));
-	CU_ASSERT_EQUAL(flow_table_count(t), 2);
-	flow_table_remove(t, f);
-	flow_table_remove(t, h);
-	flow_store_free(&store, f);
-	flow_store_free(&store, h);
-	flow_table_destroy(t);
-}
-
 static CU_TestInfo flow_table_tests[] = {
-	{ "frozen flows", test_freeze },
 	{ "flow table", test_flow_table },
 	{ "tombstones", test_tombstones },
 	CU_TEST_INFO_NULL,
