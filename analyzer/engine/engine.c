@@ -278,35 +278,10 @@ static void emit(struct shard *s, const struct flow_record *rec, struct record_k
 	b->n++;
 }
 
-/* The live form of frozen flow `f` (live_flow.h); NULL when there is no memory for it: the
- * flow is then lost, counted as dropped. */
-static struct live_flow *thaw(struct shard *s, struct live_flow *f)
-{
-	struct live_flow *g = flow_store_thaw(&s->store, f, flow_table_replace, s->table);
-
-	if (!g) {
-		flow_table_remove(s->table, f);
-		flow_store_free(&s->store, f);
-		s->dropped++;
-	}
-	return g;
-}
-
-static void finish_thawed(struct shard *s, struct live_flow *f, enum finish_phase phase,
-                          uint32_t extra_modifiers);
-
 /* Classifies `f`, hands it on (if the user asked for it), and frees it. A flow finished before
  * the end of the capture leaves a tombstone. */
 static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase phase,
                         uint32_t extra_modifiers)
-{
-	if (flow_is_frozen(f) && !(f = thaw(s, f)))
-		return;
-	finish_thawed(s, f, phase, extra_modifiers);
-}
-
-static void finish_thawed(struct shard *s, struct live_flow *f, enum finish_phase phase,
-                          uint32_t extra_modifiers)
 {
 	struct flow_record *rec = &s->record;
 	struct flow *view = &s->view;
@@ -475,9 +450,6 @@ static struct live_flow *start_flow(struct shard *s, const struct batch_item *it
 static void shard_segment(struct shard *s, const struct batch_item *it)
 {
 	struct live_flow *f = flow_table_find(s->table, &it->seg, it->hash);
-
-	if (f && flow_is_frozen(f) && !(f = thaw(s, f)))
-		return;
 	bool first = !f;
 	enum flow_direction d = f ? flow_direction_of(&s->store, f, &it->seg) : FROM_CLIENT;
 
@@ -503,12 +475,7 @@ static void shard_segment(struct shard *s, const struct batch_item *it)
 		if (s->opt->hooks && s->opt->hooks->segment)
 			s->opt->hooks->segment(s->opt->hooks->ctx, f, &it->seg, d, it->ts_ns, it->frame,
 			                       first);
-		if (flow_is_finished(f)) {
-			flow_table_touch(s->table, f, FLOW_LIST_FINISHED);
-			flow_store_freeze(&s->store, f, flow_table_replace, s->table); /* f is gone */
-		} else {
-			flow_table_touch(s->table, f, FLOW_LIST_LIVE);
-		}
+		flow_table_touch(s->table, f, flow_is_finished(f) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE);
 	}
 }
 

@@ -330,27 +330,6 @@ void flow_table_remove(struct flow_table *t, struct live_flow *f)
 	list_unlink(t, f);
 }
 
-void flow_table_replace(void *table, struct live_flow *old, struct live_flow *now)
-{
-	struct flow_table *t = table;
-	struct activity_list *l = &t->lists[list_of(old)];
-	uint32_t *p = &t->buckets[old->hash & t->mask];
-	struct live_flow *older = at(t, old->older), *newer = at(t, old->newer);
-
-	while (*p && *p != old->self)
-		p = &flow_store_at(t->st, *p)->hash_next;
-	if (*p)
-		*p = now->self;
-	if (older)
-		older->newer = now->self;
-	else
-		l->oldest = now;
-	if (newer)
-		newer->older = now->self;
-	else
-		l->newest = now;
-}
-
 void flow_table_touch(struct flow_table *t, struct live_flow *f, enum flow_list list)
 {
 	if (t->lists[list].newest == f && list_of(f) == list)

@@ -33,9 +33,6 @@ struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_s
  * table could not grow (it still holds f, in a longer chain). */
 int flow_table_insert(struct flow_table *t, struct live_flow *f);
 void flow_table_remove(struct flow_table *t, struct live_flow *f);
-/* `now` (its table part a copy of old's, its own handle) takes old's place in its chain and on
- * its list: a flow frozen or thawed (live_flow.h). `table` is the struct flow_table. */
-void flow_table_replace(void *table, struct live_flow *old, struct live_flow *now);
 /* Hints that a lookup of `hash` is coming: first bring its bucket into the cache, a few frames
  * later the flow it leads to. Neither changes anything. */
 void flow_table_prefetch_bucket(const struct flow_table *t, uint32_t hash);

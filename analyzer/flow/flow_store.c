@@ -3,19 +3,8 @@
 #include "live_flow.h"
 #include "encap_table.h"
 
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-
-_Static_assert(offsetof(struct live_flow, last_active_ns) == LIVE_TABLE_BYTES,
-               "the table's part of a flow is its first LIVE_TABLE_BYTES bytes");
-_Static_assert(offsetof(struct live_flow, fin) < LIVE_TABLE_BYTES &&
-                   offsetof(struct live_flow, last_ts_ns) < LIVE_TABLE_BYTES &&
-                   offsetof(struct live_flow, first_frame) < LIVE_TABLE_BYTES,
-               "what a frozen flow is read for is in its table part");
-_Static_assert((sizeof(struct live_flow) - LIVE_TABLE_BYTES) % 4 == 0 &&
-                   sizeof(struct live_fin) % 4 == 0,
-               "a frozen flow is packed in 32-bit words");
 
 void flow_store_init(struct flow_store *st)
 {
@@ -27,8 +16,6 @@ void flow_store_init(struct flow_store *st)
 		pool_init(&st->scheds[k], LIVE_SCHED_BYTES(k), LIVE_BLOCK_SLAB_SHIFT);
 	pool_init(&st->addr6, 32, LIVE_BLOCK_SLAB_SHIFT);
 	pool_init(&st->fars, sizeof(struct live_far), LIVE_BLOCK_SLAB_SHIFT);
-	for (unsigned k = 0; k < LIVE_FROZEN_CLASSES; k++)
-		pool_init(&st->frozen[k], LIVE_FROZEN_MIN + k * LIVE_FROZEN_STEP, LIVE_FROZEN_SLAB_SHIFT);
 }
 
 void flow_store_destroy(struct flow_store *st)
@@ -40,8 +27,6 @@ void flow_store_destroy(struct flow_store *st)
 		pool_destroy(&st->scheds[k]);
 	pool_destroy(&st->addr6);
 	pool_destroy(&st->fars);
-	for (unsigned k = 0; k < LIVE_FROZEN_CLASSES; k++)
-		pool_destroy(&st->frozen[k]);
 	free(st->captures);
 	st->captures = NULL;
 	st->n_captures = st->cap_captures = 0;
@@ -61,13 +46,6 @@ struct live_flow *flow_store_new(struct flow_store *st)
 
 void flow_store_free(struct flow_store *st, struct live_flow *f)
 {
-	if (flow_is_frozen(f)) { /* its FIN block went when it was frozen */
-		if (f->mark & LIVE_ADDR6)
-			pool_free(&st->addr6, f->addr[0]);
-		pool_free(&st->frozen[(f->self >> LIVE_FROZEN_CLASS_SHIFT) & (LIVE_FROZEN_CLASSES - 1)],
-		          f->self & ((1u << LIVE_FROZEN_CLASS_SHIFT) - 1));
-		return;
-	}
 	if (f->fin)
 		pool_free(&st->fins, f->fin);
 	if (f->rare) {
@@ -86,141 +64,10 @@ void flow_store_free(struct flow_store *st, struct live_flow *f)
 
 size_t flow_store_bytes(const struct flow_store *st)
 {
-	size_t frozen = 0;
-
-	for (unsigned k = 0; k < LIVE_FROZEN_CLASSES; k++)
-		frozen += pool_bytes(&st->frozen[k]);
 	return pool_bytes(&st->flows) + pool_bytes(&st->fins) + pool_bytes(&st->rares) +
 	       pool_bytes(&st->scheds[0]) + pool_bytes(&st->scheds[1]) + pool_bytes(&st->scheds[2]) +
-	       pool_bytes(&st->addr6) + pool_bytes(&st->fars) + frozen;
-}
-
-/* --- frozen flows (live_flow.h) ------------------------------------------------------------ */
-
-#define BODY_WORDS ((sizeof(struct live_flow) - LIVE_TABLE_BYTES) / 4)
-#define FIN_WORDS (sizeof(struct live_fin) / 4)
-#define PACK_WORDS (BODY_WORDS + FIN_WORDS)
-#define TAG_BYTES ((PACK_WORDS + 3) / 4)
-_Static_assert(LIVE_TABLE_BYTES + TAG_BYTES + PACK_WORDS * 4 <=
-                   LIVE_FROZEN_MIN + (LIVE_FROZEN_CLASSES - 1) * LIVE_FROZEN_STEP,
-               "the largest class holds any frozen flow");
-
-/* Packs `n` 32-bit words at `in` to `out`: tags first (2 bits a word: 0 it is zero, 1, 2 or 3
- * it takes 1, 2 or 4 bytes, little-endian), then the words' bytes. Returns the bytes written. */
-static size_t pack_words(const unsigned char *in, size_t n, unsigned char *out)
-{
-	unsigned char *tags = out, *o = out + (n + 3) / 4;
-
-	memset(tags, 0, (n + 3) / 4);
-	for (size_t i = 0; i < n; i++) {
-		uint32_t v;
-		unsigned tag;
-
-		memcpy(&v, in + 4 * i, 4);
-		if (!v)
-			continue;
-		tag = v <= 0xff ? 1 : v <= 0xffff ? 2 : 3;
-		tags[i / 4] |= (unsigned char)(tag << (2 * (i % 4)));
-		o[0] = (unsigned char)v;
-		if (tag >= 2)
-			o[1] = (unsigned char)(v >> 8);
-		if (tag == 3) {
-			o[2] = (unsigned char)(v >> 16);
-			o[3] = (unsigned char)(v >> 24);
-		}
-		o += tag == 3 ? 4 : tag;
-	}
-	return (size_t)(o - out);
-}
-
-static void unpack_words(const unsigned char *in, size_t n, unsigned char *out)
-{
-	const unsigned char *tags = in, *p = in + (n + 3) / 4;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned tag = (tags[i / 4] >> (2 * (i % 4))) & 3;
-		uint32_t v = 0;
-
-		if (tag) {
-			v = p[0];
-			if (tag >= 2)
-				v |= (uint32_t)p[1] << 8;
-			if (tag == 3)
-				v |= (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-			p += tag == 3 ? 4 : tag;
-		}
-		memcpy(out + 4 * i, &v, 4);
-	}
-}
-
-struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f,
-                                    void (*replace)(void *table, struct live_flow *old,
-                                                    struct live_flow *now),
-                                    void *table)
-{
-	unsigned char words[PACK_WORDS * 4], packed[TAG_BYTES + PACK_WORDS * 4];
-	const struct live_fin *fb = live_fin_of(st, f);
-	size_t len, k;
-	uint32_t h;
-	unsigned char *z;
-
-	if (f->rare || f->sched)
-		return f;
-	memcpy(words, (const unsigned char *)f + LIVE_TABLE_BYTES, BODY_WORDS * 4);
-	if (fb)
-		memcpy(words + BODY_WORDS * 4, fb, FIN_WORDS * 4);
-	else
-		memset(words + BODY_WORDS * 4, 0, FIN_WORDS * 4);
-	len = pack_words(words, PACK_WORDS, packed);
-	k = LIVE_TABLE_BYTES + len <= LIVE_FROZEN_MIN
-	        ? 0
-	        : (LIVE_TABLE_BYTES + len - LIVE_FROZEN_MIN + LIVE_FROZEN_STEP - 1) / LIVE_FROZEN_STEP;
-	h = pool_alloc(&st->frozen[k]);
-	if (!h || h >= (1u << LIVE_FROZEN_CLASS_SHIFT)) {
-		if (h)
-			pool_free(&st->frozen[k], h);
-		return f;
-	}
-	z = pool_at(&st->frozen[k], h);
-	memcpy(z, f, LIVE_TABLE_BYTES);
-	memcpy(z + LIVE_TABLE_BYTES, packed, len);
-	struct live_flow *frozen = (struct live_flow *)z;
-	frozen->self = LIVE_FROZEN_BIT | (uint32_t)k << LIVE_FROZEN_CLASS_SHIFT | h;
-	frozen->fin = fb ? 1 : 0; /* whether it had a FIN block */
-	replace(table, f, frozen);
-	if (f->fin)
-		pool_free(&st->fins, f->fin);
-	pool_free(&st->flows, f->self);
-	return frozen;
-}
-
-struct live_flow *flow_store_thaw(struct flow_store *st, struct live_flow *frozen,
-                                  void (*replace)(void *table, struct live_flow *old,
-                                                  struct live_flow *now),
-                                  void *table)
-{
-	unsigned char words[PACK_WORDS * 4];
-	unsigned k = (frozen->self >> LIVE_FROZEN_CLASS_SHIFT) & (LIVE_FROZEN_CLASSES - 1);
-	uint32_t h = pool_alloc(&st->flows), fh = 0;
-	struct live_flow *f;
-
-	if (!h)
-		return NULL;
-	if (frozen->fin && !(fh = pool_alloc(&st->fins))) {
-		pool_free(&st->flows, h);
-		return NULL;
-	}
-	f = flow_store_at(st, h);
-	unpack_words((const unsigned char *)frozen + LIVE_TABLE_BYTES, PACK_WORDS, words);
-	memcpy(f, frozen, LIVE_TABLE_BYTES);
-	memcpy((unsigned char *)f + LIVE_TABLE_BYTES, words, BODY_WORDS * 4);
-	f->self = h;
-	f->fin = fh;
-	if (fh)
-		memcpy(live_fin_of(st, f), words + BODY_WORDS * 4, FIN_WORDS * 4);
-	replace(table, frozen, f);
-	pool_free(&st->frozen[k], frozen->self & ((1u << LIVE_FROZEN_CLASS_SHIFT) - 1));
-	return f;
+	       pool_bytes(&st->addr6) +
+	       pool_bytes(&st->fars);
 }
 
 void live_endpoint(const struct flow_store *st, const struct live_flow *f, int side,

@@ -291,24 +291,6 @@ _Static_assert(MOD_COUNT_BITS <= 8, "modifiers no longer fit live_flow.modifiers
 /* The size of a pool item of type T (pool_init rounds up to 8 bytes). */
 #define LIVE_ITEM(T) ((sizeof(T) + 7) & ~(size_t)7)
 
-/* Frozen flows. A flow that has ended on the wire waits FINISHED_QUIET_NS (engine.h) for late
- * segments, which few get: on a busy server nine in ten of the flows in memory are waiting so.
- * It waits frozen: the flow table's part of it (the first LIVE_TABLE_BYTES bytes, which hold
- * everything the table and the engine's expiry read: the chain and list links, the key, the
- * first frame and the last time) as in struct live_flow, followed by the rest of the flow and
- * its FIN block packed (flow_store.c: 2 bits a 32-bit word tell whether it is 0, or fits 1, 2
- * or 4 bytes), about 350 bytes instead of 584. A frozen flow's handle has LIVE_FROZEN_BIT set
- * and its size class in the bits below; flow_store_at() finds either kind, and what reads a
- * flow beyond the table's part thaws it first (flow_store_thaw). Only flows whose blocks are a
- * FIN block at most (and IPv6 addresses, which stay where they are) are frozen. */
-#define LIVE_TABLE_BYTES 88u
-#define LIVE_FROZEN_BIT (1u << 31)
-#define LIVE_FROZEN_CLASS_SHIFT 26
-#define LIVE_FROZEN_CLASSES 16
-#define LIVE_FROZEN_STEP 32u     /* class k holds items of LIVE_FROZEN_MIN + k * STEP bytes */
-#define LIVE_FROZEN_MIN 160u
-#define LIVE_FROZEN_SLAB_SHIFT 8
-
 /* Where the flows of one shard and their blocks live. Not thread-safe: one per shard. */
 struct flow_store {
 	struct pool flows;       /* struct live_flow */
@@ -317,7 +299,6 @@ struct flow_store {
 	struct pool scheds[3];   /* live_sched, by enum live_sched_pool */
 	struct pool addr6;       /* two IPv6 addresses, client first */
 	struct pool fars;        /* struct live_far */
-	struct pool frozen[LIVE_FROZEN_CLASSES]; /* frozen flows (flow_store_freeze), by size */
 	const char **captures;   /* capture file names the flows came from (live_flow.capture) */
 	const struct encap_table *encaps; /* descriptions of live_flow.encap (NULL: none) */
 	uint32_t n_captures, cap_captures;
@@ -335,34 +316,11 @@ struct live_flow *flow_store_new(struct flow_store *st);
 /* Frees `f` and its blocks. */
 void flow_store_free(struct flow_store *st, struct live_flow *f);
 
-/* The flow of handle `h`; a frozen one (flow_is_frozen) has only its table part. */
 static inline struct live_flow *flow_store_at(const struct flow_store *st, uint32_t h)
 {
-	if (__builtin_expect(h & LIVE_FROZEN_BIT, 0))
-		return (struct live_flow *)pool_at(
-		    &st->frozen[(h >> LIVE_FROZEN_CLASS_SHIFT) & (LIVE_FROZEN_CLASSES - 1)],
-		    h & ((1u << LIVE_FROZEN_CLASS_SHIFT) - 1));
 	return (struct live_flow *)pool_item(&st->flows, h, LIVE_ITEM(struct live_flow),
 	                                     LIVE_FLOW_SLAB_SHIFT);
 }
-
-static inline bool flow_is_frozen(const struct live_flow *f)
-{
-	return (f->self & LIVE_FROZEN_BIT) != 0;
-}
-
-/* Freezes `f` (on the flow table of `st`'s flows): returns its frozen form, which has taken its
- * place in the table's chain and list (`replace` is flow_table_replace), or `f` itself when it
- * is not frozen (blocks other than a FIN block, or no memory). `f` is gone when frozen. */
-struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f,
-                                    void (*replace)(void *table, struct live_flow *old,
-                                                    struct live_flow *now),
-                                    void *table);
-/* The live form of frozen `f`, in its place; NULL without memory (f then stays frozen). */
-struct live_flow *flow_store_thaw(struct flow_store *st, struct live_flow *f,
-                                  void (*replace)(void *table, struct live_flow *old,
-                                                  struct live_flow *now),
-                                  void *table);
 
 /* Bytes the store holds (its pools). */
 size_t flow_store_bytes(const struct flow_store *st);
