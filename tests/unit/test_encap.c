@@ -1029,12 +1029,5 @@ static CU_TestInfo encap_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "encap", NULL, NULL, NULL, NULL, encap_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_encap");
-}
+CUNIT_MAIN("test_encap",
+	   { "encap", NULL, NULL, NULL, NULL, encap_tests })

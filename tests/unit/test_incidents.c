@@ -391,12 +391,5 @@ static CU_TestInfo tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "incidents", NULL, NULL, NULL, NULL, tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_incidents");
-}
+CUNIT_MAIN("test_incidents",
+	   { "incidents", NULL, NULL, NULL, NULL, tests })

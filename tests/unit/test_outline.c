@@ -487,13 +487,6 @@ static CU_TestInfo markup_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "outline", NULL, NULL, NULL, NULL, outline_tests },
-	{ "markup", NULL, NULL, NULL, NULL, markup_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_outline");
-}
+CUNIT_MAIN("test_outline",
+	   { "outline", NULL, NULL, NULL, NULL, outline_tests },
+	   { "markup", NULL, NULL, NULL, NULL, markup_tests })

@@ -360,12 +360,5 @@ static CU_TestInfo zeek_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-static CU_SuiteInfo suites[] = {
-	{ "zeek", suite_init, suite_clean, NULL, NULL, zeek_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_zeek");
-}
+CUNIT_MAIN("test_zeek",
+	   { "zeek", suite_init, suite_clean, NULL, NULL, zeek_tests })
