@@ -316,16 +316,14 @@ static void test_pipe_not_waiting(void)
 	free(part.p);
 }
 
-static CU_TestInfo instream_tests[] = {
-	{ "detect", test_detect },
-	{ "round_trip", test_round_trip },
-	{ "plain_passes_through", test_plain_passes_through },
-	{ "concatenated", test_concatenated },
-	{ "truncated", test_truncated },
-	{ "trailing_garbage", test_trailing_garbage },
-	{ "pipe_not_waiting", test_pipe_not_waiting },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(instream_tests,
+	    { "detect", test_detect },
+	    { "round_trip", test_round_trip },
+	    { "plain_passes_through", test_plain_passes_through },
+	    { "concatenated", test_concatenated },
+	    { "truncated", test_truncated },
+	    { "trailing_garbage", test_trailing_garbage },
+	    { "pipe_not_waiting", test_pipe_not_waiting });
 
 /* fill_plain runs as the suite's set-up. */
 CUNIT_MAIN("test_instream",

@@ -471,21 +471,17 @@ static void test_line_breaking(void)
 	CU_ASSERT_EQUAL(wrap_end(u, 8, 0, 3), 6);    /* characters, not bytes */
 }
 
-static CU_TestInfo outline_tests[] = {
-	{ "section_order", test_section_order },
-	{ "incidents_section", test_incidents_section },
-	{ "connections_take_the_noteworthy_place", test_connections_take_the_noteworthy_place },
-	{ "story_outline", test_story_outline },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(outline_tests,
+	    { "section_order", test_section_order },
+	    { "incidents_section", test_incidents_section },
+	    { "connections_take_the_noteworthy_place", test_connections_take_the_noteworthy_place },
+	    { "story_outline", test_story_outline });
 
-static CU_TestInfo markup_tests[] = {
-	{ "hidden_columns", test_hidden_columns },
-	{ "document_block_marks", test_document_block_marks },
-	{ "modifier_list", test_modifier_list },
-	{ "line_breaking", test_line_breaking },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(markup_tests,
+	    { "hidden_columns", test_hidden_columns },
+	    { "document_block_marks", test_document_block_marks },
+	    { "modifier_list", test_modifier_list },
+	    { "line_breaking", test_line_breaking });
 
 CUNIT_MAIN("test_outline",
 	   { "outline", NULL, NULL, NULL, NULL, outline_tests },

@@ -579,20 +579,16 @@ static void test_reason_survives_copy(void)
 	CU_ASSERT_STRING_EQUAL(x, y);
 }
 
-static CU_TestInfo reason_tests[] = {
-	{ "every_template_matches_snprintf", test_every_template_matches_snprintf },
-	{ "templates_well_formed", test_templates_well_formed },
-	{ "mismatched_arguments", test_mismatched_arguments },
-	{ "reason_survives_copy", test_reason_survives_copy },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(reason_tests,
+	    { "every_template_matches_snprintf", test_every_template_matches_snprintf },
+	    { "templates_well_formed", test_templates_well_formed },
+	    { "mismatched_arguments", test_mismatched_arguments },
+	    { "reason_survives_copy", test_reason_survives_copy });
 
-static CU_TestInfo duration_tests[] = {
-	{ "duration_matches_printf", test_duration_matches_printf },
-	{ "duration_examples", test_duration_examples },
-	{ "duration_cut", test_duration_cut },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(duration_tests,
+	    { "duration_matches_printf", test_duration_matches_printf },
+	    { "duration_examples", test_duration_examples },
+	    { "duration_cut", test_duration_cut });
 
 CUNIT_MAIN("test_reason",
            { "reason", NULL, NULL, NULL, NULL, reason_tests },

@@ -17,14 +17,13 @@
 #include "seglog.h"
 #include "tracker.h"
 #include "cunit_main.h"
+#include "seg_build.h"
+#include "store_suite.h" /* where the flows of the tests live */
 
 #define MS 1000000LL
 #define T0 (1764000000LL * 1000000000LL)
 
 /* --- scripting a connection ------------------------------------------------------------------ */
-
-/* Where the flows of the tests live. */
-static struct flow_store store;
 
 struct conv {
 	struct live_flow *flow;
@@ -38,20 +37,9 @@ struct conv {
 static struct tcp_segment make_seg(const struct conv *c, enum flow_direction d, uint8_t flags,
                                    uint32_t seq, uint32_t ack, uint32_t len)
 {
-	struct tcp_segment seg;
-	struct ip_addr client = { .family = 4, .bytes = { 198, 51, 100, 1 } };
-	struct ip_addr server = { .family = 4, .bytes = { 198, 51, 100, 2 } };
+	struct tcp_segment seg = seg_between(d, test_net2(1), test_net2(2), c->client_port, 8080,
+	                                     flags, seq, ack, len);
 
-	memset(&seg, 0, sizeof seg);
-	seg.src = d == FROM_CLIENT ? client : server;
-	seg.dst = d == FROM_CLIENT ? server : client;
-	seg.sport = d == FROM_CLIENT ? c->client_port : 8080;
-	seg.dport = d == FROM_CLIENT ? 8080 : c->client_port;
-	seg.flags = flags;
-	seg.seq = seq;
-	seg.ack = ack;
-	seg.payload_len = len;
-	seg.payload_captured = len;
 	seg.ttl = 64;
 	seg.window = (flags & TCP_RST) ? 7 : 500; /* a window of its own: the ladder shows each's */
 	if (flags & TCP_SYN) {
@@ -128,15 +116,10 @@ static void finish(struct conv *c, struct flow_record *rec, bool *keep)
 static struct seglog *make_log(bool all, uint32_t head, uint32_t tail, size_t budget,
                                struct flow_selection *sel, bool only_selected)
 {
-	struct seglog_options o = {
-		.all = all,
-		.report_only_selected = only_selected,
-		.head = head,
-		.tail = tail,
-		.sel_head = head,
-		.sel_tail = tail,
-		.budget = budget,
-	};
+	/* The same ring for the selected connections as for the others. */
+	struct seglog_options o = { .all = all, .report_only_selected = only_selected,
+		                    .head = head, .tail = tail, .sel_head = head, .sel_tail = tail,
+		                    .budget = budget };
 	struct seglog *sl = seglog_create(&o, sel);
 
 	CU_ASSERT_FATAL(sl != NULL);
@@ -527,41 +510,23 @@ static void test_progress_line(void)
 
 /* --- registration ---------------------------------------------------------------------------- */
 
-static CU_TestInfo selection_tests[] = {
-	{ "selection_parses_ids_and_endpoints", test_selection_parses_ids_and_endpoints },
-	{ "selection_is_bounded", test_selection_is_bounded },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(selection_tests,
+	    { "selection_parses_ids_and_endpoints", test_selection_parses_ids_and_endpoints },
+	    { "selection_is_bounded", test_selection_is_bounded });
 
-static CU_TestInfo log_tests[] = {
-	{ "short_connection_kept_whole", test_short_connection_kept_whole },
-	{ "long_connection_bounded_with_gaps", test_long_connection_bounded_with_gaps },
-	{ "evidence_in_a_gap_is_shown", test_evidence_in_a_gap_is_shown },
-	{ "retransmission_marked", test_retransmission_marked },
-	{ "selection_decides_log_and_report", test_selection_decides_log_and_report },
-	{ "all_mode_respects_budget", test_all_mode_respects_budget },
-	{ "destroy_frees_open_logs", test_destroy_frees_open_logs },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(log_tests,
+	    { "short_connection_kept_whole", test_short_connection_kept_whole },
+	    { "long_connection_bounded_with_gaps", test_long_connection_bounded_with_gaps },
+	    { "evidence_in_a_gap_is_shown", test_evidence_in_a_gap_is_shown },
+	    { "retransmission_marked", test_retransmission_marked },
+	    { "selection_decides_log_and_report", test_selection_decides_log_and_report },
+	    { "all_mode_respects_budget", test_all_mode_respects_budget },
+	    { "destroy_frees_open_logs", test_destroy_frees_open_logs });
 
-static CU_TestInfo progress_tests[] = {
-	{ "progress_line", test_progress_line },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(progress_tests,
+	    { "progress_line", test_progress_line });
 
-static CU_SuiteInfo suites[] = {
-	{ "selection", NULL, NULL, NULL, NULL, selection_tests },
-	{ "seglog", NULL, NULL, NULL, NULL, log_tests },
-	{ "progress", NULL, NULL, NULL, NULL, progress_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	int rc;
-
-	flow_store_init(&store);
-	rc = cunit_run(suites, "test_seglog");
-	flow_store_destroy(&store);
-	return rc;
-}
+CUNIT_MAIN("test_seglog",
+	   { "selection", NULL, NULL, NULL, NULL, selection_tests },
+	   { "seglog", store_suite_init, store_suite_clean, NULL, NULL, log_tests },
+	   { "progress", NULL, NULL, NULL, NULL, progress_tests })

@@ -217,12 +217,10 @@ static int load_table(void)
 	return 0;
 }
 
-static CU_TestInfo tests[] = {
-	{ "the header's table is read", test_table_is_read },
-	{ "the table is the code, every state x every event", test_table_matches_code },
-	{ "RFC 9293 life cycles", test_life_cycles },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(tests,
+	    { "the header's table is read", test_table_is_read },
+	    { "the table is the code, every state x every event", test_table_matches_code },
+	    { "RFC 9293 life cycles", test_life_cycles });
 
 CUNIT_MAIN("test_tcp_state",
 	   { "tcp_state", load_table, NULL, NULL, NULL, tests })

@@ -286,15 +286,13 @@ static void test_ascii_prefix_and_utf8(void)
 	rbuf_free(&b);
 }
 
-static CU_TestInfo tests[] = {
-	{ "decimal_numbers", test_decimal_numbers },
-	{ "timestamps_through_memo", test_timestamps_through_memo },
-	{ "addresses_match_inet_ntop", test_addresses_match_inet_ntop },
-	{ "tcp_flags_all", test_tcp_flags_all },
-	{ "names_are_plain", test_names_are_plain },
-	{ "ascii_prefix_and_utf8", test_ascii_prefix_and_utf8 },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(tests,
+	    { "decimal_numbers", test_decimal_numbers },
+	    { "timestamps_through_memo", test_timestamps_through_memo },
+	    { "addresses_match_inet_ntop", test_addresses_match_inet_ntop },
+	    { "tcp_flags_all", test_tcp_flags_all },
+	    { "names_are_plain", test_names_are_plain },
+	    { "ascii_prefix_and_utf8", test_ascii_prefix_and_utf8 });
 
 CUNIT_MAIN("test_textfmt",
            { "textfmt", NULL, NULL, NULL, NULL, tests })

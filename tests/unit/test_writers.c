@@ -1884,45 +1884,37 @@ static void test_write_failure_is_reported(void)
 
 /* --- registration ----------------------------------------------------------------------------- */
 
-static CU_TestInfo names_tests[] = {
-	{ "class_names_are_design_names", test_class_names_are_design_names },
-	{ "state_names_are_rfc9293", test_state_names_are_rfc9293 },
-	{ "other_names", test_other_names },
-	{ "ts_format_is_exact", test_ts_format_is_exact },
-	{ "tcp_flags_format", test_tcp_flags_format },
-	{ "ip_addr_format", test_ip_addr_format },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(names_tests,
+	    { "class_names_are_design_names", test_class_names_are_design_names },
+	    { "state_names_are_rfc9293", test_state_names_are_rfc9293 },
+	    { "other_names", test_other_names },
+	    { "ts_format_is_exact", test_ts_format_is_exact },
+	    { "tcp_flags_format", test_tcp_flags_format },
+	    { "ip_addr_format", test_ip_addr_format });
 
-static CU_TestInfo json_tests[] = {
-	{ "json_document_round_trips", test_json_document },
-	{ "json_escapes_untrusted_text", test_json_escapes_untrusted_text },
-	{ "json_empty_run_is_valid", test_json_empty_run_is_valid },
-	{ "ndjson_one_flow_per_line", test_ndjson_one_flow_per_line },
-	{ "ndjson_flushes_each_flow", test_ndjson_flushes_each_flow },
-	{ "ndjson_empty_run_is_empty", test_ndjson_empty_run_is_empty },
-	{ "json_escapes_at_every_alignment", test_json_escapes_at_every_alignment },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(json_tests,
+	    { "json_document_round_trips", test_json_document },
+	    { "json_escapes_untrusted_text", test_json_escapes_untrusted_text },
+	    { "json_empty_run_is_valid", test_json_empty_run_is_valid },
+	    { "ndjson_one_flow_per_line", test_ndjson_one_flow_per_line },
+	    { "ndjson_flushes_each_flow", test_ndjson_flushes_each_flow },
+	    { "ndjson_empty_run_is_empty", test_ndjson_empty_run_is_empty },
+	    { "json_escapes_at_every_alignment", test_json_escapes_at_every_alignment });
 
-static CU_TestInfo csv_tests[] = {
-	{ "csv_round_trips", test_csv_round_trips },
-	{ "csv_empty_run_has_header", test_csv_empty_run_has_header },
-	{ "csv_quotes_at_every_position", test_csv_quotes_at_every_position },
-	{ "largest_record", test_largest_record },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(csv_tests,
+	    { "csv_round_trips", test_csv_round_trips },
+	    { "csv_empty_run_has_header", test_csv_empty_run_has_header },
+	    { "csv_quotes_at_every_position", test_csv_quotes_at_every_position },
+	    { "largest_record", test_largest_record });
 
-static CU_TestInfo text_tests[] = {
-	{ "text_report", test_text_report },
-	{ "text_caps_noteworthy_and_resets", test_text_caps_noteworthy_and_resets },
-	{ "text_top_resets_capped_at_ten", test_text_top_resets_capped_at_ten },
-	{ "text_reset_flood_keeps_the_top_sources", test_text_reset_flood_keeps_the_top_sources },
-	{ "text_diagnosis_makes_noteworthy", test_text_diagnosis_makes_noteworthy },
-	{ "text_empty_run", test_text_empty_run },
-	{ "write_failure_is_reported", test_write_failure_is_reported },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(text_tests,
+	    { "text_report", test_text_report },
+	    { "text_caps_noteworthy_and_resets", test_text_caps_noteworthy_and_resets },
+	    { "text_top_resets_capped_at_ten", test_text_top_resets_capped_at_ten },
+	    { "text_reset_flood_keeps_the_top_sources", test_text_reset_flood_keeps_the_top_sources },
+	    { "text_diagnosis_makes_noteworthy", test_text_diagnosis_makes_noteworthy },
+	    { "text_empty_run", test_text_empty_run },
+	    { "write_failure_is_reported", test_write_failure_is_reported });
 
 CUNIT_MAIN("test_writers",
            { "names", NULL, NULL, NULL, NULL, names_tests },

@@ -5,14 +5,14 @@
 #include <string.h>
 
 #include "cunit_main.h"
+#include "seg_build.h"
+#include "store_suite.h"
 
 #include "classify.h"
 #include "tracker.h"
 #include "zeek_conn.h"
 
 #define T0 (1764000000LL * 1000000000LL)
-
-static struct flow_store store;
 
 struct conv {
 	struct live_flow *f;
@@ -36,18 +36,9 @@ static void send(struct conv *c, int d, uint8_t flags, uint32_t seq, uint32_t ac
 {
 	struct ip_addr a = { .family = 4, .bytes = { 192, 0, 2, 1 } };
 	struct ip_addr b = { .family = 4, .bytes = { 192, 0, 2, 2 } };
-	struct tcp_segment seg;
+	struct tcp_segment seg = seg_between(d, a, b, c->port[FROM_CLIENT], c->port[FROM_SERVER],
+	                                     flags, seq, ack, len);
 
-	memset(&seg, 0, sizeof seg);
-	seg.src = d == FROM_CLIENT ? a : b;
-	seg.dst = d == FROM_CLIENT ? b : a;
-	seg.sport = c->port[d];
-	seg.dport = c->port[!d];
-	seg.flags = flags;
-	seg.seq = seq;
-	seg.ack = ack;
-	seg.payload_len = len;
-	seg.payload_captured = len;
 	seg.window = window;
 	seg.header_len = 40;
 	c->frame++;
@@ -334,31 +325,17 @@ static void test_zeek_and_class_differ(void)
 	CU_ASSERT_EQUAL(rec.zeek.orig, FROM_CLIENT);
 }
 
-static int suite_init(void)
-{
-	flow_store_init(&store);
-	return 0;
-}
-
-static int suite_clean(void)
-{
-	flow_store_destroy(&store);
-	return 0;
-}
-
-static CU_TestInfo zeek_tests[] = {
-	{ "conn_state table", test_conn_state_table },
-	{ "history packing", test_history_packing },
-	{ "scaled letters and ports", test_scaled_and_ports },
-	{ "uid", test_uid },
-	{ "graceful", test_graceful },
-	{ "openings", test_openings },
-	{ "scaled letters", test_scaled_letters },
-	{ "content gap", test_gap },
-	{ "flips", test_flips },
-	{ "zeek and class differ", test_zeek_and_class_differ },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(zeek_tests,
+	    { "conn_state table", test_conn_state_table },
+	    { "history packing", test_history_packing },
+	    { "scaled letters and ports", test_scaled_and_ports },
+	    { "uid", test_uid },
+	    { "graceful", test_graceful },
+	    { "openings", test_openings },
+	    { "scaled letters", test_scaled_letters },
+	    { "content gap", test_gap },
+	    { "flips", test_flips },
+	    { "zeek and class differ", test_zeek_and_class_differ });
 
 CUNIT_MAIN("test_zeek",
-	   { "zeek", suite_init, suite_clean, NULL, NULL, zeek_tests })
+	   { "zeek", store_suite_init, store_suite_clean, NULL, NULL, zeek_tests })
