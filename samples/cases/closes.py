@@ -9,17 +9,15 @@ import time
 
 from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
 from lib.loops import read_then_stop, stream_until_stopped
-from lib.registry import Conn, scenario
+from lib.registry import Conn, conns, scenario
 from lib.wire import client_side, conn_segs, flagged, server_side
 
 
 @scenario('fin_graceful',
           'Request/response, then an orderly close: on 40001 the client closes first, on 40002 '
           'the server closes first; the other side closes after reading EOF.',
-          [Conn(40001, 'fin_graceful', 'client'),
-           Conn(40002, 'fin_graceful', 'server')])
+          conns('fin_graceful', 'client', 'server'))
 class FinGraceful:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls, 2000)               # 40001: client closes first
@@ -28,7 +26,6 @@ class FinGraceful:
         c = answer_next(ls, 800)               # 40002: server closes first
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 2000)
@@ -84,9 +81,8 @@ class FinSimultaneous:
 @scenario('half_closed_at_end',
           'The client sends its request and shutdown(SHUT_WR)s; the server reads to EOF and then '
           'streams 200 bytes every 50 ms; the capture stops while it is still streaming.',
-          [Conn(40001, 'half_closed_at_end', 'client')])
+          conns('half_closed_at_end', 'client'))
 class HalfClosedAtEnd:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
@@ -95,7 +91,6 @@ class HalfClosedAtEnd:
         stream_until_stopped(ctx, c, 200, 0.05)
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = send_request(ctx.connect(40001))
@@ -112,11 +107,8 @@ class HalfClosedAtEnd:
           'ms without a request the server close()s (its keep-alive timeout); the client reads '
           'EOF and close()s. 40003: request/response, the client close()s; the server reads EOF '
           'but close()s only 200 ms later (its FIN after a separate ACK of the client\'s).',
-          [Conn(40001, 'fin_graceful', 'client'),
-           Conn(40002, 'fin_graceful', 'server'),
-           Conn(40003, 'fin_graceful', 'client')])
+          conns('fin_graceful', 'client', 'server', 'client'))
 class FinGracefulVariants:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()                       # 40001: request, then the client's FIN
@@ -136,7 +128,6 @@ class FinGracefulVariants:
         time.sleep(0.2)
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = send_request(ctx.connect(40001))
@@ -155,7 +146,6 @@ class FinGracefulVariants:
         s.close()
         time.sleep(0.4)
 
-    @staticmethod
     def extra_check(ctx, segs, pcap):
         problems = []
         c = conn_segs(segs, 40001)
@@ -173,7 +163,7 @@ class FinGracefulVariants:
 @scenario('fin_graceful_bulk',
           'The client sends a 64-byte request; the server writes 1 MB (1000000 bytes) and '
           'close()s at once; the client reads everything and EOF, then close()s.',
-          [Conn(40001, 'fin_graceful', 'server')])
+          conns('fin_graceful', 'server'))
 class FinGracefulBulk:
     SIZE = 1_000_000
 
@@ -206,9 +196,8 @@ class FinGracefulBulk:
           'shutdown(SHUT_WR)s (FIN), then keeps reading; the client reads the response and EOF '
           'and uploads 200 bytes every 50 ms; the capture stops after about one second of '
           'uploading, with the client still sending.',
-          [Conn(40001, 'half_closed_at_end', 'server')])
+          conns('half_closed_at_end', 'server'))
 class HalfClosedAtEndServer:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)
@@ -216,7 +205,6 @@ class HalfClosedAtEndServer:
         recv_until_stopped(ctx, c)
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)

@@ -17,7 +17,7 @@ import time
 
 from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
 from lib.injector import reset_injector
-from lib.registry import Conn, scenario, timers_held
+from lib.registry import Conn, conns, scenario, timers_held
 from lib.wire import check_path_reset, client_side, conn_segs, flagged, server_side
 
 from cases.resets import (client_loses_state, client_meets_lost_state, send_after_eof,
@@ -49,12 +49,9 @@ DEFAULTS_ONLY = facts()
           'as in a client that finishes its own write before reading). 40003: the client '
           'close()s after the response; the server reads EOF and sends 100 bytes 50 ms later; '
           'the client\'s orphaned socket answers with RST.',
-          [Conn(40001, 'rst_after_close', 'server', facts=GENUINE),
-           Conn(40002, 'rst_after_close', 'server', facts=GENUINE),
-           Conn(40003, 'rst_after_close', 'client', facts=GENUINE)],
+          conns('rst_after_close', 'server', 'server', 'client', facts=GENUINE),
           topology=FAR)
 class FarRstAfterClose:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         for _ in (40001, 40002):                 # the server closes first
@@ -64,7 +61,6 @@ class FarRstAfterClose:
         send_after_eof(c)
         ctx.mark('server-done')
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
@@ -80,7 +76,6 @@ class FarRstAfterClose:
         ctx.wait('server-done')
         time.sleep(0.2)
 
-    @staticmethod
     def check_capture(ctx, segs):
         problems = []
         for port, closer in ((40001, 'server'), (40002, 'server'), (40003, 'client')):
@@ -101,11 +96,9 @@ class FarRstAfterClose:
           'the mirror: the client process is SIGKILLed with its outgoing TCP dropped and '
           'net.ipv4.tcp_orphan_retries=1, its orphaned socket times out unseen; the server '
           'then sends 100 bytes and the client\'s kernel answers with RST.',
-          [Conn(40001, 'rst_peer_restarted', 'server', facts=GENUINE),
-           Conn(40002, 'rst_peer_restarted', 'client', facts=GENUINE)],
+          conns('rst_peer_restarted', 'server', 'client', facts=GENUINE),
           topology=FAR)
 class FarLostState:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
@@ -114,7 +107,6 @@ class FarLostState:
         server_meets_lost_state(ctx, c, 40002)
         ctx.wait('capture-stopped')
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_orphan_retries', 1)
         ctx.wait('ready')
@@ -122,7 +114,6 @@ class FarLostState:
         time.sleep(0.2)
         client_loses_state(ctx, 40002)
 
-    @staticmethod
     def check_capture(ctx, segs):
         problems = []
         for port, who in ((40001, 'server'), (40002, 'client')):
@@ -177,7 +168,6 @@ BLOCKED = b'BLOCKED'     # the word that gets the kernel-like forgery
 class FarRstForged:
     EXCHANGES = 3
 
-    @staticmethod
     def router(ctx):
         fw(ctx, '-I', 'FORWARD', '-p', 'tcp', '-s', ctx.client_ip, '--dport', str(PORT),
            '-m', 'string', '--string', FORBIDDEN.decode(), '--algo', 'bm', '-j', 'DROP')
@@ -247,7 +237,6 @@ class FarRstForged:
             s.close()
             time.sleep(0.3)
 
-    @staticmethod
     def check_capture(ctx, segs):
         if ctx.vantage == 'server':
             problems = check_path_reset(ctx, segs, 40003, 'client', FORGED_TTL,
@@ -308,7 +297,6 @@ RETRIES2_HELD = timers_held(client={'tcp_retries2': FAR_RETRIES2})
            Conn(MARKER_PORT, 'fin_graceful', 'client', facts=facts(RETRIES2_HELD))],
           topology=FAR)
 class FarRetransmitGiveup:
-    @staticmethod
     def router(ctx):
         ctx.mark('router-ready')
         ctx.wait('black-hole-now')
@@ -317,7 +305,6 @@ class FarRetransmitGiveup:
         ctx.mark('dropped')
         ctx.wait('capture-stopped')
 
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)
@@ -325,7 +312,6 @@ class FarRetransmitGiveup:
         ctx.wait('capture-stopped')
         c.close()
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_retries2', FAR_RETRIES2)
         ctx.wait('ready')

@@ -9,23 +9,21 @@ import time
 
 from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
 from lib.loops import answer_pings_then_vanish, heartbeat, stream, stream_until_timeout
-from lib.registry import Conn, scenario
+from lib.registry import conns, scenario
 from lib.wire import server_side
 
 
 @scenario('syn_unanswered',
           'The server\'s namespace drops incoming SYNs to port %d (listening); the client\'s '
           'namespace has net.ipv4.tcp_syn_retries=2, so connect() gives up with ETIMEDOUT.' % PORT,
-          [Conn(40001, 'syn_unanswered', 'none')])
+          conns('syn_unanswered', 'none'))
 class SynUnanswered:
-    @staticmethod
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--syn', '--dport', str(PORT), '-j', 'DROP')
         ls = ctx.serve()
         ctx.wait('done')
         ls.close()
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_syn_retries', 2)
         ctx.wait('ready')
@@ -40,9 +38,8 @@ class SynUnanswered:
           'request/response the connection is idle and the server\'s namespace drops everything; '
           'the probes go unanswered and the client\'s kernel drops the connection (recv() fails '
           'with ETIMEDOUT).',
-          [Conn(40001, 'keepalive_timeout', 'client')])
+          conns('keepalive_timeout', 'client'))
 class KeepaliveTimeout:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)
@@ -52,7 +49,6 @@ class KeepaliveTimeout:
         ctx.wait('capture-stopped')
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300, opts=keepalive_opts(1, 1, 3))
@@ -66,7 +62,6 @@ class KeepaliveTimeout:
 class Streamer:
     """Client sends a 100-byte message every 100 ms, the server reads them; after 5 messages
     the server's namespace drops everything."""
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
@@ -83,7 +78,7 @@ class Streamer:
           'after 5 messages the server\'s namespace drops everything. The client keeps writing, '
           'its kernel retransmits, gives up after 3 s (send() fails with ETIMEDOUT) and the '
           'client close()s.',
-          [Conn(40001, 'peer_vanished', 'client', detail='retransmit_timeout')])
+          conns('peer_vanished', 'client', detail='retransmit_timeout'))
 class PeerVanished(Streamer):
     @classmethod
     def client(cls, ctx):
@@ -98,7 +93,7 @@ class PeerVanished(Streamer):
           'As peer_vanished, but instead of TCP_USER_TIMEOUT the client\'s namespace has '
           'net.ipv4.tcp_retries2=3: the kernel gives up after its retransmissions, send() fails '
           'with ETIMEDOUT and the client close()s.',
-          [Conn(40001, 'peer_vanished', 'client', detail='retransmit_timeout')])
+          conns('peer_vanished', 'client', detail='retransmit_timeout'))
 class PeerVanishedRetries2(Streamer):
     @classmethod
     def client(cls, ctx):
@@ -116,7 +111,7 @@ class PeerVanishedRetries2(Streamer):
           'retransmitting. The closer of a vanished peer is the side left sending to nobody '
           '(DESIGN: the side that gives up on retransmissions), here the client, even though '
           'the capture ends before it gives up.',
-          [Conn(40001, 'peer_vanished', 'client', detail='retransmit_timeout')])
+          conns('peer_vanished', 'client', detail='retransmit_timeout'))
 class PeerVanishedOngoing(Streamer):
     @classmethod
     def client(cls, ctx):
@@ -157,15 +152,13 @@ def ping_until_silent(ctx, s):
           'server\'s namespace drops everything. The client keeps pinging; when three pings in a '
           'row got no pong within their 300 ms interval it close()s (no FIN reaches the wire: '
           'it is queued behind the unacknowledged ping). The capture ends 1 s later.',
-          [Conn(40001, 'peer_vanished', 'client', detail='heartbeat')])
+          conns('peer_vanished', 'client', detail='heartbeat'))
 class PeerVanishedHeartbeat:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
         answer_pings_then_vanish(ctx, c, PONGS_BEFORE_VANISHING)
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         ping_until_silent(ctx, ctx.connect(40001))
@@ -177,9 +170,8 @@ class PeerVanishedHeartbeat:
           'everything (the client vanished). The server keeps writing, its kernel retransmits, '
           'gives up after about 3 s (send() fails with ETIMEDOUT) and the server close()s. '
           'Captured in the server\'s namespace.',
-          [Conn(40001, 'peer_vanished', 'server', detail='retransmit_timeout')])
+          conns('peer_vanished', 'server', detail='retransmit_timeout'))
 class PeerVanishedClientGone:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
@@ -190,7 +182,6 @@ class PeerVanishedClientGone:
         time.sleep(0.5)
         ctx.end_of_capture()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 500)
@@ -205,16 +196,14 @@ class PeerVanishedClientGone:
           '8-byte PONG; after 5 pongs the client\'s namespace drops everything (the client '
           'vanished). The server keeps pinging; when three pings in a row got no pong within '
           'their interval it close()s. The capture, in the server\'s namespace, ends 1 s later.',
-          [Conn(40001, 'peer_vanished', 'server', detail='heartbeat')])
+          conns('peer_vanished', 'server', detail='heartbeat'))
 class PeerVanishedHeartbeatServer:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
         ping_until_silent(ctx, c)
         ctx.end_of_capture()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         answer_pings_then_vanish(ctx, ctx.connect(40001), PONGS_BEFORE_VANISHING)
@@ -226,9 +215,8 @@ class PeerVanishedHeartbeatServer:
           'client\'s namespace drops everything (the client vanished); the server\'s probes go '
           'unanswered and its kernel drops the connection (recv() fails with ETIMEDOUT). '
           'Captured in the client\'s namespace, where the server\'s packets still arrive.',
-          [Conn(40001, 'keepalive_timeout', 'server')])
+          conns('keepalive_timeout', 'server'))
 class KeepaliveTimeoutServer:
-    @staticmethod
     def server(ctx):
         ls = ctx.listen()
         for level, opt, value in keepalive_opts(2, 1, 4):
@@ -241,7 +229,6 @@ class KeepaliveTimeoutServer:
         time.sleep(0.5)
         ctx.end_of_capture()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
@@ -251,7 +238,6 @@ class KeepaliveTimeoutServer:
         ctx.wait('capture-stopped')
         s.close()
 
-    @staticmethod
     def extra_check(ctx, segs, pcap):
         srv = server_side(segs, 40001)
         probes = [s for s in srv if s['len'] == 0 and s['flags'] == '.']
@@ -265,17 +251,14 @@ class KeepaliveTimeoutServer:
           '40001: the client\'s application gives up on its own: non-blocking connect(), '
           'close() after 1.5 s without an answer. 40002: blocking connect() with '
           'net.ipv4.tcp_syn_retries=1 (it covers IPv6 too) fails with ETIMEDOUT.' % PORT,
-          [Conn(40001, 'syn_unanswered', 'none'),
-           Conn(40002, 'syn_unanswered', 'none')])
+          conns('syn_unanswered', 'none', 'none'))
 class SynUnansweredVariants:
-    @staticmethod
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--dport', str(PORT), '-j', 'DROP')
         ls = ctx.serve()
         ctx.wait('done')
         ls.close()
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_syn_retries', 1)
         ctx.wait('ready')
@@ -297,15 +280,13 @@ class SynUnansweredVariants:
           'net.ipv4.tcp_syn_retries=1; connect() fails with ETIMEDOUT. Captured in the '
           'server\'s namespace: the SYNs reach its interface before the firewall drops them.'
           % PORT,
-          [Conn(40001, 'syn_unanswered', 'none')])
+          conns('syn_unanswered', 'none'))
 class SynUnansweredFiltered:
-    @staticmethod
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--dport', str(PORT), '-j', 'DROP')
         ctx.mark('ready')
         ctx.wait('done')
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_syn_retries', 1)
         ctx.wait('ready')

@@ -6,15 +6,14 @@ import time
 
 from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
 from lib.loops import read_then_stop, stream_until_stopped
-from lib.registry import Conn, scenario
+from lib.registry import Conn, conns, scenario
 
 
 @scenario('open_at_end',
           'The client sends a request and the server streams 200 bytes every 50 ms; the capture '
           'stops after about one second of streaming, with data still flowing.',
-          [Conn(40001, 'open_at_end', 'none')])
+          conns('open_at_end', 'none'))
 class OpenAtEnd:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
@@ -22,7 +21,6 @@ class OpenAtEnd:
         stream_until_stopped(ctx, c, 200, 0.05)
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = send_request(ctx.connect(40001))
@@ -40,7 +38,6 @@ IDLE_SECONDS = 8.5
           [Conn(40001, 'idle_at_end', 'none'),
            Conn(40002, 'fin_graceful', 'client')])
 class IdleAtEnd:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         idle = answer_next(ls)
@@ -50,7 +47,6 @@ class IdleAtEnd:
         ctx.wait('capture-stopped')
         idle.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         idle = ctx.request(40001, 300)
@@ -67,16 +63,14 @@ class IdleAtEnd:
           'request/response and stays open with no data for about 9.3 s: the only packets are '
           'the client\'s keepalive probes at 3, 6 and 9 s and the server\'s answers. The capture '
           'stops 0.3 s after the last answer.',
-          [Conn(40001, 'idle_at_end', 'none')])
+          conns('idle_at_end', 'none'))
 class IdleAtEndKeepalive:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)
         ctx.wait('capture-stopped')
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300, opts=keepalive_opts(3, 3, 9))
@@ -96,7 +90,6 @@ IDLE_LONG_SECONDS = 12.0
           [Conn(40001, 'idle_at_end', 'none'),
            Conn(40002, 'fin_graceful', 'server')])
 class IdleAtEndLong:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         idle, _ = ls.accept()
@@ -107,7 +100,6 @@ class IdleAtEndLong:
         ctx.wait('capture-stopped')
         idle.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         idle = ctx.connect(40001)
@@ -126,16 +118,14 @@ class IdleAtEndLong:
           'The client uploads 1000 bytes every 20 ms; the server only reads (it sends no data, '
           'only ACKs); the capture stops after about one second of uploading, with the client '
           'still sending.',
-          [Conn(40001, 'open_at_end', 'none')])
+          conns('open_at_end', 'none'))
 class OpenAtEndUpload:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
         recv_until_stopped(ctx, c)
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.connect(40001)

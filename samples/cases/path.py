@@ -27,7 +27,6 @@ from lib.wire import check_path_reset, idle_before
                 facts={'middlebox': 'claimed=server,expected_ttl=63,seen_ttl=64'})],
           topology='routed')
 class RstMiddlebox:
-    @staticmethod
     def router(ctx):
         ctx.mark('router-ready')
         ctx.wait('reject-now')
@@ -36,7 +35,6 @@ class RstMiddlebox:
         ctx.mark('rejecting')
         ctx.wait('capture-stopped')
 
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)               # 40001: the control
@@ -46,7 +44,6 @@ class RstMiddlebox:
         ctx.wait('capture-stopped')
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
@@ -61,7 +58,6 @@ class RstMiddlebox:
         s.close()
         time.sleep(0.2)
 
-    @staticmethod
     def check_capture(ctx, segs):
         return check_path_reset(ctx, segs, 40002, 'server', 64)
 
@@ -90,7 +86,6 @@ INJECTED_IP_ID = 31337   # the injector's own ID, outside the server's per-conne
                                     'seen_ip_id=%d' % INJECTED_IP_ID})],
           topology='routed')
 class RstInjected:
-    @staticmethod
     def router(ctx):
         if ctx.v6:
             raise ScenarioError('rst_injected is IPv4 only')
@@ -124,7 +119,6 @@ class RstInjected:
         s.close()
         time.sleep(0.2)
 
-    @staticmethod
     def check_capture(ctx, segs):
         problems = check_path_reset(ctx, segs, 40001, 'server', INJECTED_TTL, INJECTED_IP_ID)
         ids = [s['id'] for s in segs if s['src'][0] == ctx.server_ip and s['id']
@@ -149,7 +143,6 @@ class IdleThroughFirewall:
         ctx.wait('capture-stopped')
         c.close()
 
-    @staticmethod
     def exchange_then_idle(ctx, opts=()):
         ctx.wait('ready')
         s = ctx.request(40001, 300, opts=opts)
@@ -158,7 +151,6 @@ class IdleThroughFirewall:
         ctx.note('100 bytes sent after %.1f s of silence' % MIDDLEBOX_IDLE)
         return s
 
-    @staticmethod
     def check_capture(ctx, segs):
         idle = idle_before(segs, 40001, ctx.client_ip)
         if idle < MIDDLEBOX_IDLE - 0.1:
@@ -183,7 +175,6 @@ class IdleThroughFirewall:
 class MiddleboxIdleDrop(IdleThroughFirewall):
     marker = True
 
-    @staticmethod
     def router(ctx):
         stateful_firewall('-j', 'DROP')
         ctx.mark('router-ready')
@@ -212,7 +203,6 @@ class MiddleboxIdleDrop(IdleThroughFirewall):
                        'idle': 'min_s=%.1f' % (MIDDLEBOX_IDLE - 0.1)})],
           topology='routed')
 class MiddleboxIdleReset(IdleThroughFirewall):
-    @staticmethod
     def router(ctx):
         stateful_firewall(*REJECT_WITH_RESET)
         ctx.mark('router-ready')
@@ -225,7 +215,6 @@ class MiddleboxIdleReset(IdleThroughFirewall):
         s.close()
         time.sleep(0.2)
 
-    @staticmethod
     def check_capture(ctx, segs):
         return (IdleThroughFirewall.check_capture(ctx, segs) +
                 check_path_reset(ctx, segs, 40001, 'server', 64))
@@ -245,13 +234,11 @@ class MiddleboxIdleReset(IdleThroughFirewall):
                        'stack': 'client=linux/1,server=linux/0'})],
           topology='routed')
 class MiddleboxIdlePush:
-    @staticmethod
     def router(ctx):
         stateful_firewall(*REJECT_WITH_RESET)
         ctx.mark('router-ready')
         ctx.wait('capture-stopped')
 
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)
@@ -262,14 +249,12 @@ class MiddleboxIdlePush:
         time.sleep(0.2)
         ctx.end_of_capture()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
         ctx.wait('capture-stopped')
         s.close()
 
-    @staticmethod
     def check_capture(ctx, segs):
         problems = check_path_reset(ctx, segs, 40001, 'client', 64)
         if idle_before(segs, 40001, ctx.server_ip) < MIDDLEBOX_IDLE - 0.1:
@@ -291,7 +276,6 @@ class MiddleboxIdlePush:
                                  'tcp_keepalive_probes=4'})],
           topology='routed')
 class KeepaliveMiddlebox:
-    @staticmethod
     def router(ctx):
         stateful_firewall('-j', 'DROP')
         ctx.mark('router-ready')
@@ -299,7 +283,6 @@ class KeepaliveMiddlebox:
 
     server = IdleThroughFirewall.server
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300, opts=keepalive_opts(6, 1, 4))

@@ -10,7 +10,7 @@ import socket
 import time
 
 from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
-from lib.registry import Conn, scenario
+from lib.registry import Conn, conns, scenario
 from lib.wire import client_side, conn_segs, flagged, server_side
 
 
@@ -18,10 +18,8 @@ from lib.wire import client_side, conn_segs, flagged, server_side
           'Request/response, then the client sends 1000 more bytes that the server never reads; '
           'the server\'s kernel ACKs them, 100 ms later the server close()s (40001) or its '
           'process is SIGKILLed (40002): RST instead of FIN.',
-          [Conn(40001, 'rst_unread_data', 'server'),
-           Conn(40002, 'rst_unread_data', 'server')])
+          conns('rst_unread_data', 'server', 'server'))
 class RstUnreadData:
-    @staticmethod
     def handle(c, kill):
         answer(c)
         wait_until(lambda: unread_bytes(c) >= 1000, what='unread data')
@@ -39,7 +37,6 @@ class RstUnreadData:
         ls.close()
         reap(in_child(cls.handle, c, True), expect_signal=signal.SIGKILL)
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         for port in (40001, 40002):
@@ -54,10 +51,8 @@ class RstUnreadData:
           'Complete request/response, every byte read by both applications, then an abortive '
           'close (SO_LINGER {1,0} + close()): by the client right after reading the response '
           '(40001), by the server once its response is acknowledged (40002).',
-          [Conn(40001, 'rst_abort', 'client'),
-           Conn(40002, 'rst_abort', 'server')])
+          conns('rst_abort', 'client', 'server'))
 class RstAbort:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls, 500)               # 40001: the client aborts
@@ -68,7 +63,6 @@ class RstAbort:
         linger0(c)
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 500)
@@ -84,10 +78,8 @@ class RstAbort:
           'One side close()s (FIN, all data read), the other reads EOF but sends more data 50 ms '
           'later, and the closed side\'s kernel answers it with RST. 40001: the server closed, '
           'the client sends late data; 40002: the client closed, the server sends late data.',
-          [Conn(40001, 'rst_after_close', 'server'),
-           Conn(40002, 'rst_after_close', 'client')])
+          conns('rst_after_close', 'server', 'client'))
 class RstAfterClose:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)               # 40001: server closes, client keeps sending
@@ -95,7 +87,6 @@ class RstAfterClose:
         c = answer_next(ls)               # 40002: client closes, server keeps sending
         send_after_eof(c)
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
@@ -121,16 +112,14 @@ def send_after_eof(s):
           'server closes the socket with SO_LINGER {1,0} (the RST never reaches the wire), and the '
           'rule is removed: the server lost the connection silently. The client then sends data '
           'and the server\'s kernel, having no socket, answers with RST.',
-          [Conn(40001, 'rst_peer_restarted', 'server')])
+          conns('rst_peer_restarted', 'server'))
 class RstPeerRestarted:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
         server_loses_state(ctx, c, 40001)
         ls.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         client_meets_lost_state(ctx, 40001)
@@ -165,16 +154,14 @@ def client_meets_lost_state(ctx, port):
 
 @scenario('rst_refused',
           'The client connects to port %d where nothing listens.' % CLOSED_PORT,
-          [Conn(40001, 'rst_refused', 'server', server_port=CLOSED_PORT)])
+          conns('rst_refused', 'server', server_port=CLOSED_PORT))
 class RstRefused:
-    @staticmethod
     def server(ctx):
         ls = ctx.listen()                # the service port is open, the other one is not
         ctx.mark('ready')
         ctx.wait('done')
         ls.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         try:
@@ -201,12 +188,7 @@ BANNER = b'220 tmortem.example ESMTP ready\r\n'
           '40006: as 40005, but the server\'s listening socket has SO_RCVBUF 16384 (window '
           'scale 0): the window fills (zero window, a window probe), the rest of the upload '
           'waits in the client\'s send queue when the server close()s.' % len(BANNER),
-          [Conn(40001, 'rst_unread_data', 'server'),
-           Conn(40002, 'rst_unread_data', 'client'),
-           Conn(40003, 'rst_unread_data', 'client'),
-           Conn(40004, 'rst_unread_data', 'server'),
-           Conn(40005, 'rst_unread_data', 'server'),
-           Conn(40006, 'rst_unread_data', 'server')])
+          conns('rst_unread_data', 'server', 'client', 'client', 'server', 'server', 'server'))
 class RstUnreadDataVariants:
     UPLOAD = 100_000
 
@@ -289,7 +271,6 @@ class RstUnreadDataVariants:
             s.close()
             time.sleep(0.1)
 
-    @staticmethod
     def extra_check(ctx, segs, pcap):
         problems = []
         for cport in (40002, 40003):
@@ -309,9 +290,7 @@ class RstUnreadDataVariants:
           'response is acknowledged the server sets SO_LINGER {1,0} and close()s. 40003: the '
           'server reads the request, writes a 500-byte response and at once sets SO_LINGER '
           '{1,0} and close()s, without waiting for the response to be acknowledged.',
-          [Conn(40001, 'rst_abort', 'client'),
-           Conn(40002, 'rst_abort', 'server'),
-           Conn(40003, 'rst_abort', 'server')])
+          conns('rst_abort', 'client', 'server', 'server'))
 class RstAbortVariants:
     ROUNDS = 20
 
@@ -365,7 +344,6 @@ class RstAbortVariants:
         s.close()
         time.sleep(0.1)
 
-    @staticmethod
     def extra_check(ctx, segs, pcap):
         problems = []
         c1 = conn_segs(segs, 40001)
@@ -380,8 +358,7 @@ class RstAbortVariants:
           'bytes every 50 ms; 40002: 1000 bytes every 10 ms); the client reads 2000 (10000) '
           'bytes and close()s at once, nothing unread (FIN); the server goes on writing and the '
           'client\'s kernel answers its next segment with RST.',
-          [Conn(40001, 'rst_after_close', 'client'),
-           Conn(40002, 'rst_after_close', 'client')])
+          conns('rst_after_close', 'client', 'client'))
 class RstAfterCloseStream:
     STREAMS = ((40001, 200, 0.05), (40002, 1000, 0.01))
 
@@ -430,21 +407,18 @@ class RstAfterCloseStream:
           '1 s later and is gone (the client host lost the connection); the rule is removed. '
           'The server then sends 100 bytes and the client\'s kernel, with no socket for them, '
           'answers with RST.',
-          [Conn(40001, 'rst_peer_restarted', 'client')])
+          conns('rst_peer_restarted', 'client'))
 class RstPeerRestartedClient:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
         server_meets_lost_state(ctx, c, 40001)
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_orphan_retries', 1)
         ctx.wait('ready')
         client_loses_state(ctx, 40001)
 
-    @staticmethod
     def extra_check(ctx, segs, pcap):
         cli = client_side(segs, 40001)
         if flagged(cli, 'F') or [s['flags'] for s in flagged(cli, 'R')] != ['R']:
@@ -497,7 +471,6 @@ REJECT_PORT = 8082   # the server's firewall answers SYNs to this port with a TC
           [Conn(40001, 'rst_refused', 'server', server_port=CLOSED_PORT),
            Conn(40002, 'rst_refused', 'server', server_port=REJECT_PORT)])
 class RstRefusedVariants:
-    @staticmethod
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--dport', str(REJECT_PORT), '-j', 'REJECT',
                  '--reject-with', 'tcp-reset')
@@ -506,7 +479,6 @@ class RstRefusedVariants:
         ctx.wait('done')
         ls.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         for cport, port in ((40001, CLOSED_PORT), (40002, REJECT_PORT)):

@@ -25,7 +25,6 @@ CLOSE_WAIT_HELD = 7.5    # seconds the leaking server holds its socket before th
            Conn(MARKER_PORT, 'fin_graceful', 'client')],
           options='--close-wait 5')
 class CloseWaitStuck:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         leaked = answer_next(ls)          # 40001: read EOF, never close
@@ -39,7 +38,6 @@ class CloseWaitStuck:
         ctx.wait('capture-stopped')
         leaked.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
@@ -53,7 +51,6 @@ class CloseWaitStuck:
         marker_connection(ctx)
         ctx.end_of_capture()
 
-    @staticmethod
     def check_capture(ctx, segs):
         srv = [s for s in segs if s['dst'][1] == 40001]
         if any('F' in s['flags'] or 'R' in s['flags'] for s in srv):
@@ -86,7 +83,6 @@ TW_REUSE_WAIT = 1.3   # seconds: tcp_tw_reuse lets connect() take a TIME-WAIT 4-
                 modifiers=('port_reuse',),
                 facts={'time_wait': 'side=client', 'time_wait_reuse': 'side=server,max_s=1'})])
 class TimeWaitReuse:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         for server_first in (False, False, True, False):
@@ -117,7 +113,6 @@ class TimeWaitReuse:
             time.sleep(pause)
         ctx.mark('done')
 
-    @staticmethod
     def check_capture(ctx, segs):
         problems = []
         for port, first_closer in ((40001, ctx.client_ip), (40002, ctx.server_ip)):
@@ -147,7 +142,6 @@ MARKER_SERVICE = 8082   # a second listening port, not behind the SYN-dropping r
                 facts={'timers': 'side=client,tcp_syn_retries=1'}),
            Conn(MARKER_PORT, 'fin_graceful', 'client', server_port=MARKER_SERVICE)])
 class TimersSynRetries:
-    @staticmethod
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--syn', '--dport', str(PORT), '-j', 'DROP')
         ls = ctx.listen()
@@ -157,7 +151,6 @@ class TimersSynRetries:
         ctx.wait('done')
         ls.close()
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_syn_retries', 1)
         ctx.wait('ready')
@@ -166,7 +159,6 @@ class TimersSynRetries:
         marker_connection(ctx, port=MARKER_SERVICE)
         ctx.mark('done')
 
-    @staticmethod
     def check_capture(ctx, segs):
         n = len([s for s in segs if s['flags'] == 'S' and s['src'][1] == 40001])
         return [] if n == 3 else ['expected 3 SYNs, got %d' % n]
@@ -183,7 +175,6 @@ class TimersSynRetries:
                 facts={'timers': 'side=client,tcp_retries2=4'}),
            Conn(MARKER_PORT, 'fin_graceful', 'client')])
 class TimersRetries2:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)
@@ -195,7 +186,6 @@ class TimersRetries2:
         ctx.wait('capture-stopped')
         c.close()
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_retries2', 4)
         ctx.wait('ready')
@@ -225,7 +215,6 @@ FIN_TIMEOUT = 2   # net.ipv4.tcp_fin_timeout in the client's namespace
            Conn(40002, 'fin_graceful', 'client',
                 facts={'timers': 'side=client,tcp_fin_timeout=%d' % FIN_TIMEOUT})])
 class TimersFinTimeout:
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         for port, delay in ((40001, 3.5), (40002, 1.5)):
@@ -236,7 +225,6 @@ class TimersFinTimeout:
             ctx.mark('closed-%d' % port)
         ctx.wait('done')
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_fin_timeout', FIN_TIMEOUT)
         ctx.wait('ready')
@@ -247,7 +235,6 @@ class TimersFinTimeout:
             time.sleep(0.2)
         ctx.mark('done')
 
-    @staticmethod
     def check_capture(ctx, segs):
         srv40002 = [s for s in segs if s['dst'][1] == 40002]
         cli40002 = [s for s in segs if s['src'][1] == 40002]

@@ -6,6 +6,7 @@ truth: one Conn per connection, in the order the client opens them. truth_text()
 into the truth file of one capture (tests/lib/truthfile.py holds the format).
 """
 
+import inspect
 import os
 import sys
 
@@ -16,6 +17,7 @@ import truthfile  # noqa: E402
 from lib.kit import DEFAULT_TIMERS, DELAY_MS, PORT, Ctx  # noqa: E402
 
 SCENARIOS = {}
+FIRST_PORT = 40001  # the client port of a scenario's first connection
 VANTAGES = ('client', 'server', 'router')
 
 
@@ -50,13 +52,25 @@ class Conn:
                 facts)
 
 
+def conns(cls, *closers, **common):
+    """The truth of connections from client ports 40001, 40002, ... in turn, all of class `cls`:
+    one Conn per closer, each with the same further fields (`common`)."""
+    return [Conn(FIRST_PORT + i, cls, closer, **common) for i, closer in enumerate(closers)]
+
+
 def scenario(name, description, truth, topology='pair', options=''):
     """Register a scenario: its name, one paragraph saying what the programs do, its truth (a
     list of Conn), its topology (kit.TOPOLOGIES) and the tcpmortem options its captures must be
-    read with."""
+    read with. The class is a namespace, never instantiated: its plain functions and its bases'
+    (the roles server(ctx), client(ctx), router(ctx), extra_check(...) and their helpers)
+    become static methods here; its classmethods stay as they are."""
     def register(cls):
         if name in SCENARIOS:
             raise ValueError('scenario %s registered twice' % name)
+        for klass in cls.__mro__[:-1]:     # its own and its bases' (not object's)
+            for key, value in list(vars(klass).items()):
+                if inspect.isfunction(value):
+                    setattr(klass, key, staticmethod(value))
         SCENARIOS[name] = cls
         cls.name = name
         cls.description = description
