@@ -9,11 +9,10 @@ from lib.loops import read_then_stop, stream_until_stopped
 from lib.registry import Conn, conns, scenario
 
 
-@scenario('open_at_end',
-          'The client sends a request and the server streams 200 bytes every 50 ms; the capture '
-          'stops after about one second of streaming, with data still flowing.',
-          conns('open_at_end', 'none'))
+@scenario('open_at_end', conns('open_at_end', 'none'))
 class OpenAtEnd:
+    """The client sends a request and the server streams 200 bytes every 50 ms; the capture
+    stops after about one second of streaming, with data still flowing."""
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
@@ -32,11 +31,12 @@ IDLE_SECONDS = 8.5
 
 
 @scenario('idle_at_end',
-          'Connection 40001 does a request/response and then stays open and silent for %.1f s; '
-          'then a second connection 40002 does a request/response and closes gracefully (client '
-          'first), marking the end of the capture.' % IDLE_SECONDS,
           [Conn(40001, 'idle_at_end', 'none'),
-           Conn(40002, 'fin_graceful', 'client')])
+           Conn(40002, 'fin_graceful', 'client')],
+          description=('Connection 40001 does a request/response and then stays open and silent '
+                       'for %.1f s; then a second connection 40002 does a request/response and '
+                       'closes gracefully (client first), marking the end of the capture.'
+                       % IDLE_SECONDS))
 class IdleAtEnd:
     def server(ctx):
         ls = ctx.serve()
@@ -58,13 +58,12 @@ class IdleAtEnd:
         idle.close()
 
 
-@scenario('idle_at_end_keepalive',
-          'Connection 40001 (client SO_KEEPALIVE, TCP_KEEPIDLE=3, TCP_KEEPINTVL=3) does a '
-          'request/response and stays open with no data for about 9.3 s: the only packets are '
-          'the client\'s keepalive probes at 3, 6 and 9 s and the server\'s answers. The capture '
-          'stops 0.3 s after the last answer.',
-          conns('idle_at_end', 'none'))
+@scenario('idle_at_end_keepalive', conns('idle_at_end', 'none'))
 class IdleAtEndKeepalive:
+    """Connection 40001 (client SO_KEEPALIVE, TCP_KEEPIDLE=3, TCP_KEEPINTVL=3) does a
+    request/response and stays open with no data for about 9.3 s: the only packets are the
+    client's keepalive probes at 3, 6 and 9 s and the server's answers. The capture stops 0.3 s
+    after the last answer."""
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)
@@ -83,12 +82,12 @@ IDLE_LONG_SECONDS = 12.0
 
 
 @scenario('idle_at_end_long',
-          'Connection 40001 does three request/response rounds and then stays open and silent '
-          'for %.0f s; then a second connection 40002 does a request/response, the server '
-          'close()s first and the client close()s on EOF, marking the end of the capture.'
-          % IDLE_LONG_SECONDS,
           [Conn(40001, 'idle_at_end', 'none'),
-           Conn(40002, 'fin_graceful', 'server')])
+           Conn(40002, 'fin_graceful', 'server')],
+          description=('Connection 40001 does three request/response rounds and then stays open '
+                       'and silent for %.0f s; then a second connection 40002 does a '
+                       'request/response, the server close()s first and the client close()s on '
+                       'EOF, marking the end of the capture.' % IDLE_LONG_SECONDS))
 class IdleAtEndLong:
     def server(ctx):
         ls = ctx.serve()
@@ -114,12 +113,10 @@ class IdleAtEndLong:
         idle.close()
 
 
-@scenario('open_at_end_upload',
-          'The client uploads 1000 bytes every 20 ms; the server only reads (it sends no data, '
-          'only ACKs); the capture stops after about one second of uploading, with the client '
-          'still sending.',
-          conns('open_at_end', 'none'))
+@scenario('open_at_end_upload', conns('open_at_end', 'none'))
 class OpenAtEndUpload:
+    """The client uploads 1000 bytes every 20 ms; the server only reads (it sends no data, only
+    ACKs); the capture stops after about one second of uploading, with the client still sending."""
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()

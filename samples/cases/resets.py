@@ -14,12 +14,11 @@ from lib.registry import Conn, conns, scenario
 from lib.wire import client_side, conn_segs, flagged, server_side
 
 
-@scenario('rst_unread_data',
-          'Request/response, then the client sends 1000 more bytes that the server never reads; '
-          'the server\'s kernel ACKs them, 100 ms later the server close()s (40001) or its '
-          'process is SIGKILLed (40002): RST instead of FIN.',
-          conns('rst_unread_data', 'server', 'server'))
+@scenario('rst_unread_data', conns('rst_unread_data', 'server', 'server'))
 class RstUnreadData:
+    """Request/response, then the client sends 1000 more bytes that the server never reads; the
+    server's kernel ACKs them, 100 ms later the server close()s (40001) or its process is
+    SIGKILLed (40002): RST instead of FIN."""
     def handle(c, kill):
         answer(c)
         wait_until(lambda: unread_bytes(c) >= 1000, what='unread data')
@@ -47,12 +46,11 @@ class RstUnreadData:
             time.sleep(0.05)
 
 
-@scenario('rst_abort',
-          'Complete request/response, every byte read by both applications, then an abortive '
-          'close (SO_LINGER {1,0} + close()): by the client right after reading the response '
-          '(40001), by the server once its response is acknowledged (40002).',
-          conns('rst_abort', 'client', 'server'))
+@scenario('rst_abort', conns('rst_abort', 'client', 'server'))
 class RstAbort:
+    """Complete request/response, every byte read by both applications, then an abortive close
+    (SO_LINGER {1,0} + close()): by the client right after reading the response (40001), by the
+    server once its response is acknowledged (40002)."""
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls, 500)               # 40001: the client aborts
@@ -74,12 +72,11 @@ class RstAbort:
         s.close()
 
 
-@scenario('rst_after_close',
-          'One side close()s (FIN, all data read), the other reads EOF but sends more data 50 ms '
-          'later, and the closed side\'s kernel answers it with RST. 40001: the server closed, '
-          'the client sends late data; 40002: the client closed, the server sends late data.',
-          conns('rst_after_close', 'server', 'client'))
+@scenario('rst_after_close', conns('rst_after_close', 'server', 'client'))
 class RstAfterClose:
+    """One side close()s (FIN, all data read), the other reads EOF but sends more data 50 ms
+    later, and the closed side's kernel answers it with RST. 40001: the server closed, the
+    client sends late data; 40002: the client closed, the server sends late data."""
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)               # 40001: server closes, client keeps sending
@@ -107,13 +104,12 @@ def send_after_eof(s):
     s.close()
 
 
-@scenario('rst_peer_restarted',
-          'Request/response; then the server\'s namespace drops its outgoing TCP packets while the '
-          'server closes the socket with SO_LINGER {1,0} (the RST never reaches the wire), and the '
-          'rule is removed: the server lost the connection silently. The client then sends data '
-          'and the server\'s kernel, having no socket, answers with RST.',
-          conns('rst_peer_restarted', 'server'))
+@scenario('rst_peer_restarted', conns('rst_peer_restarted', 'server'))
 class RstPeerRestarted:
+    """Request/response; then the server's namespace drops its outgoing TCP packets while the
+    server closes the socket with SO_LINGER {1,0} (the RST never reaches the wire), and the rule
+    is removed: the server lost the connection silently. The client then sends data and the
+    server's kernel, having no socket, answers with RST."""
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
@@ -153,8 +149,8 @@ def client_meets_lost_state(ctx, port):
 
 
 @scenario('rst_refused',
-          'The client connects to port %d where nothing listens.' % CLOSED_PORT,
-          conns('rst_refused', 'server', server_port=CLOSED_PORT))
+          conns('rst_refused', 'server', server_port=CLOSED_PORT),
+          description=('The client connects to port %d where nothing listens.' % CLOSED_PORT))
 class RstRefused:
     def server(ctx):
         ls = ctx.listen()                # the service port is open, the other one is not
@@ -177,18 +173,20 @@ BANNER = b'220 tmortem.example ESMTP ready\r\n'
 
 
 @scenario('rst_unread_data_variants',
-          '40001: the client writes its 64-byte request right after connecting; the server never '
-          'sends anything and close()s 100 ms after the request arrived, without reading it. '
-          '40002: the server writes a %d-byte greeting banner; the client never reads it and '
-          'close()s as soon as it has arrived (within 2 ms). 40003: as 40002, but the client '
-          'close()s 500 ms after the banner arrived. 40004: the client sends three requests one '
-          'after the other; the server answers the first two (400 bytes each) and close()s '
-          '100 ms after the third arrived, unread. 40005: the client uploads 100 kB the server '
-          'never reads; the server close()s once its receive queue has not grown for 300 ms. '
-          '40006: as 40005, but the server\'s listening socket has SO_RCVBUF 16384 (window '
-          'scale 0): the window fills (zero window, a window probe), the rest of the upload '
-          'waits in the client\'s send queue when the server close()s.' % len(BANNER),
-          conns('rst_unread_data', 'server', 'client', 'client', 'server', 'server', 'server'))
+          conns('rst_unread_data', 'server', 'client', 'client', 'server', 'server', 'server'),
+          description=('40001: the client writes its 64-byte request right after connecting; the '
+                       'server never sends anything and close()s 100 ms after the request arrived, '
+                       'without reading it. 40002: the server writes a %d-byte greeting banner; '
+                       'the client never reads it and close()s as soon as it has arrived (within 2 '
+                       'ms). 40003: as 40002, but the client close()s 500 ms after the banner '
+                       'arrived. 40004: the client sends three requests one after the other; the '
+                       'server answers the first two (400 bytes each) and close()s 100 ms after '
+                       'the third arrived, unread. 40005: the client uploads 100 kB the server '
+                       'never reads; the server close()s once its receive queue has not grown for '
+                       '300 ms. 40006: as 40005, but the server\'s listening socket has SO_RCVBUF '
+                       '16384 (window scale 0): the window fills (zero window, a window probe), '
+                       'the rest of the upload waits in the client\'s send queue when the server '
+                       'close()s.' % len(BANNER)))
 class RstUnreadDataVariants:
     UPLOAD = 100_000
 
@@ -283,15 +281,14 @@ class RstUnreadDataVariants:
         return problems
 
 
-@scenario('rst_abort_variants',
-          '40001: the client sets SO_LINGER {1,0} and close()s right after connect() returned: '
-          'no data at all. 40002: 20 request/response rounds (requests 100 to 1050 bytes, '
-          'responses 1000 to 6700 bytes), every byte read by both applications; once its last '
-          'response is acknowledged the server sets SO_LINGER {1,0} and close()s. 40003: the '
-          'server reads the request, writes a 500-byte response and at once sets SO_LINGER '
-          '{1,0} and close()s, without waiting for the response to be acknowledged.',
-          conns('rst_abort', 'client', 'server', 'server'))
+@scenario('rst_abort_variants', conns('rst_abort', 'client', 'server', 'server'))
 class RstAbortVariants:
+    """40001: the client sets SO_LINGER {1,0} and close()s right after connect() returned: no
+    data at all. 40002: 20 request/response rounds (requests 100 to 1050 bytes, responses 1000
+    to 6700 bytes), every byte read by both applications; once its last response is acknowledged
+    the server sets SO_LINGER {1,0} and close()s. 40003: the server reads the request, writes a
+    500-byte response and at once sets SO_LINGER {1,0} and close()s, without waiting for the
+    response to be acknowledged."""
     ROUNDS = 20
 
     @classmethod
@@ -353,13 +350,12 @@ class RstAbortVariants:
         return problems
 
 
-@scenario('rst_after_close_stream',
-          'The server streams to the client without ever reading after the request (40001: 200 '
-          'bytes every 50 ms; 40002: 1000 bytes every 10 ms); the client reads 2000 (10000) '
-          'bytes and close()s at once, nothing unread (FIN); the server goes on writing and the '
-          'client\'s kernel answers its next segment with RST.',
-          conns('rst_after_close', 'client', 'client'))
+@scenario('rst_after_close_stream', conns('rst_after_close', 'client', 'client'))
 class RstAfterCloseStream:
+    """The server streams to the client without ever reading after the request (40001: 200 bytes
+    every 50 ms; 40002: 1000 bytes every 10 ms); the client reads 2000 (10000) bytes and
+    close()s at once, nothing unread (FIN); the server goes on writing and the client's kernel
+    answers its next segment with RST."""
     STREAMS = ((40001, 200, 0.05), (40002, 1000, 0.01))
 
     @classmethod
@@ -400,15 +396,13 @@ class RstAfterCloseStream:
         return problems
 
 
-@scenario('rst_peer_restarted_client',
-          'Request/response; then the client\'s namespace drops its outgoing TCP packets and the '
-          'client process holding the socket is SIGKILLed: its kernel\'s FIN never reaches the '
-          'wire, and with net.ipv4.tcp_orphan_retries=1 the orphaned socket times out about '
-          '1 s later and is gone (the client host lost the connection); the rule is removed. '
-          'The server then sends 100 bytes and the client\'s kernel, with no socket for them, '
-          'answers with RST.',
-          conns('rst_peer_restarted', 'client'))
+@scenario('rst_peer_restarted_client', conns('rst_peer_restarted', 'client'))
 class RstPeerRestartedClient:
+    """Request/response; then the client's namespace drops its outgoing TCP packets and the
+    client process holding the socket is SIGKILLed: its kernel's FIN never reaches the wire, and
+    with net.ipv4.tcp_orphan_retries=1 the orphaned socket times out about 1 s later and is gone
+    (the client host lost the connection); the rule is removed. The server then sends 100 bytes
+    and the client's kernel, with no socket for them, answers with RST."""
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
@@ -464,12 +458,12 @@ REJECT_PORT = 8082   # the server's firewall answers SYNs to this port with a TC
 
 
 @scenario('rst_refused_variants',
-          '40001: connect() to port %d where nothing listens. 40002: connect() to port %d, '
-          'rejected by the server namespace\'s firewall (iptables REJECT --reject-with '
-          'tcp-reset): the RST comes from the server host\'s netfilter, not from its TCP stack.'
-          % (CLOSED_PORT, REJECT_PORT),
           [Conn(40001, 'rst_refused', 'server', server_port=CLOSED_PORT),
-           Conn(40002, 'rst_refused', 'server', server_port=REJECT_PORT)])
+           Conn(40002, 'rst_refused', 'server', server_port=REJECT_PORT)],
+          description=('40001: connect() to port %d where nothing listens. 40002: connect() to '
+                       'port %d, rejected by the server namespace\'s firewall (iptables REJECT '
+                       '--reject-with tcp-reset): the RST comes from the server host\'s netfilter, '
+                       'not from its TCP stack.' % (CLOSED_PORT, REJECT_PORT)))
 class RstRefusedVariants:
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--dport', str(REJECT_PORT), '-j', 'REJECT',

@@ -1,9 +1,10 @@
 """The scenario registry and the truth each scenario declares.
 
 A scenario is a class with a role method per namespace (server(ctx), client(ctx), and for a
-routed or distant topology router(ctx)), registered with @scenario(...) together with its
-truth: one Conn per connection, in the order the client opens them. truth_text() turns that
-into the truth file of one capture (tests/lib/truthfile.py holds the format).
+routed or distant topology router(ctx)) and a docstring saying what the programs do,
+registered with @scenario(...) together with its truth: one Conn per connection, in the order
+the client opens them. truth_text() turns that into the truth file of one capture
+(tests/lib/truthfile.py holds the format).
 """
 
 import inspect
@@ -58,10 +59,11 @@ def conns(cls, *closers, **common):
     return [Conn(FIRST_PORT + i, cls, closer, **common) for i, closer in enumerate(closers)]
 
 
-def scenario(name, description, truth, topology='pair', options=''):
-    """Register a scenario: its name, one paragraph saying what the programs do, its truth (a
-    list of Conn), its topology (kit.TOPOLOGIES) and the tcpmortem options its captures must be
-    read with. The class is a namespace, never instantiated: its plain functions and its bases'
+def scenario(name, truth, topology='pair', options='', description=None):
+    """Register a scenario: its name, its truth (a list of Conn), its topology (kit.TOPOLOGIES),
+    the tcpmortem options its captures must be read with and one paragraph saying what the
+    programs do: the class's docstring (white space folded), or `description` where the text
+    is computed. The class is a namespace, never instantiated: its plain functions and its bases'
     (the roles server(ctx), client(ctx), router(ctx), extra_check(...) and their helpers)
     become static methods here; its classmethods stay as they are."""
     def register(cls):
@@ -73,7 +75,7 @@ def scenario(name, description, truth, topology='pair', options=''):
                     setattr(klass, key, staticmethod(value))
         SCENARIOS[name] = cls
         cls.name = name
-        cls.description = description
+        cls.description = description or ' '.join(cls.__doc__.split())
         cls.truth = list(truth)
         cls.topology = topology
         cls.options = options
