@@ -219,13 +219,7 @@ class FarRstForged:
         time.sleep(0.3)
         s = ctx.request(40002, 300)
         time.sleep(0.2)                  # the delayed ACK of the response is past the router
-        ctx.mark('reject-now')
-        ctx.wait('rejecting')
-        time.sleep(0.2)
-        s.sendall(payload(100, b'n'))
-        expect_error(s, errno.ECONNRESET)
-        s.close()
-        time.sleep(0.2)
+        send_into_reject(ctx, s)
         for port, word in ((40003, FORBIDDEN), (40004, BLOCKED)):
             s = ctx.connect(port)
             for _ in range(cls.EXCHANGES):

@@ -49,13 +49,7 @@ class RstMiddlebox:
         s.close()
         time.sleep(0.1)
         s = ctx.request(40002, 300)
-        ctx.mark('reject-now')
-        ctx.wait('rejecting')
-        time.sleep(0.2)
-        s.sendall(payload(100, b'n'))
-        expect_error(s, errno.ECONNRESET)
-        s.close()
-        time.sleep(0.2)
+        send_into_reject(ctx, s)
 
     def check_capture(ctx, segs):
         return check_path_reset(ctx, segs, 40002, 'server', 64)

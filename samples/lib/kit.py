@@ -355,6 +355,19 @@ def recv_until_stopped(ctx, s):
 
 
 
+def send_into_reject(ctx, s):
+    """The client's side of a router that starts rejecting its connection `s` (the router waits
+    for the mark 'reject-now' and creates 'rejecting' once its rule is in): 200 ms later send
+    100 bytes, expect the forged reset (ECONNRESET), close, and let 200 ms pass."""
+    ctx.mark('reject-now')
+    ctx.wait('rejecting')
+    time.sleep(0.2)
+    s.sendall(payload(100, b'n'))
+    expect_error(s, errno.ECONNRESET)
+    s.close()
+    time.sleep(0.2)
+
+
 def keepalive_opts(idle, intvl, cnt):
     return [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
             (socket.IPPROTO_TCP, TCP_KEEPIDLE, idle),
