@@ -19,14 +19,10 @@
 #include "segment.h"
 #include "cunit_main.h"
 
-#ifndef DLT_IPV4
-#define DLT_IPV4 228
-#endif
-#ifndef DLT_IPV6
-#define DLT_IPV6 229
-#endif
-#ifndef DLT_LINUX_SLL2
-#define DLT_LINUX_SLL2 276
+/* The tests name link types by libpcap's macros (Debian's libpcap 1.10 has them all; dissect.c
+ * itself keeps fallbacks), and raw IP by its number in capture files, as dissect.c does. */
+#if !defined(DLT_IPV4) || !defined(DLT_IPV6) || !defined(DLT_LINUX_SLL2)
+#error "pcap/dlt.h without DLT_IPV4, DLT_IPV6 or DLT_LINUX_SLL2: libpcap 1.9 or later is needed"
 #endif
 #define LINKTYPE_RAW_FILE 101
 

@@ -14,6 +14,7 @@
 
 #include "flow_reason.h"
 #include "cunit_main.h"
+#include "test_rng.h"
 
 /* --- the reference: the classifier's snprintf calls, as they were ------------------------------ */
 
@@ -270,11 +271,7 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
 static uint64_t rnd(void)
 {
-	/* xorshift64*: deterministic, so a failure repeats */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1Du;
+	return xorshift64s(&rng_state);
 }
 
 /* Durations worth trying: unit boundaries, rounding ties, huge and negative values. */

@@ -15,15 +15,13 @@
 #include "flow_record.h"
 #include "rbuf.h"
 #include "cunit_main.h"
+#include "test_rng.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3u;
 
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1Du;
+	return xorshift64s(&rng_state);
 }
 
 static void same(const char *got, size_t got_len, const char *want, const char *what)
