@@ -16,7 +16,7 @@ import threading
 import time
 
 from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
-from lib.injector import reset_injector
+from lib.injector import ask_forbidden, reset_injector
 from lib.registry import Conn, conns, scenario, timers_held
 from lib.wire import check_path_reset, client_side, conn_segs, flagged, server_side
 
@@ -222,14 +222,7 @@ class FarRstForged:
         send_into_reject(ctx, s)
         for port, word in ((40003, FORBIDDEN), (40004, BLOCKED)):
             s = ctx.connect(port)
-            for _ in range(cls.EXCHANGES):
-                round_trip(s, 300)
-                time.sleep(0.05)
-            time.sleep(0.1)
-            s.sendall(b'GET /' + word + b' ' + payload(86, b'f'))
-            expect_error(s, errno.ECONNRESET)
-            if not ctx.is_marked('injected-' + word.decode()):
-                raise ScenarioError('%d: reset, but not the injector\'s' % port)
+            ask_forbidden(ctx, s, word, cls.EXCHANGES)
             s.close()
             time.sleep(0.3)
 
@@ -315,9 +308,7 @@ class FarRetransmitGiveup:
         time.sleep(0.2)                  # the ACK of the response has reached the server
         ctx.mark('black-hole-now')
         ctx.wait('dropped')
-        s.sendall(payload(100, b'n'))
-        expect_error(s, errno.ETIMEDOUT)
-        ctx.note('recv() failed with ETIMEDOUT')
+        late_data_times_out(ctx, s)
         time.sleep(4.0)
         s.close()
         marker_connection(ctx)

@@ -7,7 +7,7 @@ import socket
 import time
 
 from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
-from lib.injector import reset_injector
+from lib.injector import ask_forbidden, reset_injector
 from lib.registry import Conn, scenario
 from lib.wire import check_path_reset, idle_before
 
@@ -101,14 +101,7 @@ class RstInjected:
     def client(cls, ctx):
         ctx.wait('ready')
         s = ctx.connect(40001)
-        for _ in range(cls.EXCHANGES):
-            round_trip(s, 300)
-            time.sleep(0.05)
-        time.sleep(0.1)
-        s.sendall(b'GET /' + FORBIDDEN + b' ' + payload(86, b'f'))
-        expect_error(s, errno.ECONNRESET)
-        if not ctx.is_marked('injected-' + FORBIDDEN.decode()):
-            raise ScenarioError('reset, but not the injector\'s')
+        ask_forbidden(ctx, s, FORBIDDEN, cls.EXCHANGES)
         s.close()
         time.sleep(0.2)
 

@@ -142,10 +142,7 @@ def client_meets_lost_state(ctx, port):
     time.sleep(0.1)
     ctx.mark('client-idle-%d' % port)
     ctx.wait('state-lost-%d' % port)
-    time.sleep(0.2)
-    s.sendall(payload(100, b'n'))
-    expect_error(s, errno.ECONNRESET)
-    s.close()
+    late_data_meets_reset(s)
 
 
 @scenario('rst_refused',
@@ -427,10 +424,7 @@ def server_meets_lost_state(ctx, c, port):
     wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
     ctx.mark('response-acked-%d' % port)
     ctx.wait('state-lost-%d' % port)
-    time.sleep(0.2)
-    c.sendall(payload(100, b'n'))
-    expect_error(c, errno.ECONNRESET)
-    c.close()
+    late_data_meets_reset(c)
     ctx.mark('server-done-%d' % port)
 
 
