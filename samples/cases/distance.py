@@ -148,26 +148,22 @@ BLOCKED = b'BLOCKED'     # the word that gets the kernel-like forgery
                 at={'server': {'cls': 'open_at_end', 'closer': 'none', 'modifiers': (),
                                'facts': GENUINE}})],
           topology=FAR,
-          description=('Resets forged on the router, 40 ms from the client and 80 ms from the '
-                       'server. 40001: request/response and an orderly close (client first), a '
-                       'control. 40002: after a request/response the router starts rejecting the '
-                       'client\'s segments of the connection (iptables REJECT --reject-with '
-                       'tcp-reset); 200 ms later the client sends 100 bytes and gets the router\'s '
-                       'RST in the server\'s name (TTL 64 where the server\'s packets arrive with '
-                       '63, 40 ms after its segment where the server is 120 ms away); the server '
-                       'never hears of it. 40003: an in-line IPS on the router drops a client '
-                       'segment holding FORBIDDEN and forges a RST+ACK both ways: to the client in '
-                       'the server\'s name (seq = the server\'s next, TTL %d, IP ID %d) and to the '
-                       'server in the client\'s name (seq = the dropped segment\'s, TTL %d, IP ID '
-                       '%d); both applications see ECONNRESET. 40004: the IPS drops a segment '
-                       'holding %s and forges, to the client only, exactly what the server\'s '
-                       'kernel would send without a socket: a bare RST, seq = the segment\'s ack, '
-                       'TTL %d, IP ID 0. Only its timing gives it away: it reaches the client 40 '
-                       'ms after the segment, a third of the round trip to the server; the server '
-                       'never hears of it.'
-                       % (FORGED_TTL, FORGED_ID_TO_CLIENT, FORGED_TTL, FORGED_ID_TO_SERVER,
-             BLOCKED.decode(), FORGED_TTL)))
+          doc_args=(FORGED_TTL, FORGED_ID_TO_CLIENT, FORGED_TTL, FORGED_ID_TO_SERVER,
+             BLOCKED.decode(), FORGED_TTL))
 class FarRstForged:
+    """Resets forged on the router, 40 ms from the client and 80 ms from the server. 40001:
+    request/response and an orderly close (client first), a control. 40002: after a
+    request/response the router starts rejecting the client's segments of the connection
+    (iptables REJECT --reject-with tcp-reset); 200 ms later the client sends 100 bytes and gets
+    the router's RST in the server's name (TTL 64 where the server's packets arrive with 63, 40
+    ms after its segment where the server is 120 ms away); the server never hears of it. 40003:
+    an in-line IPS on the router drops a client segment holding FORBIDDEN and forges a RST+ACK
+    both ways: to the client in the server's name (seq = the server's next, TTL %d, IP ID %d)
+    and to the server in the client's name (seq = the dropped segment's, TTL %d, IP ID %d); both
+    applications see ECONNRESET. 40004: the IPS drops a segment holding %s and forges, to the
+    client only, exactly what the server's kernel would send without a socket: a bare RST, seq =
+    the segment's ack, TTL %d, IP ID 0. Only its timing gives it away: it reaches the client 40
+    ms after the segment, a third of the round trip to the server; the server never hears of it."""
     EXCHANGES = 3
 
     def router(ctx):
@@ -277,15 +273,14 @@ RETRIES2_HELD = timers_held(client={'tcp_retries2': FAR_RETRIES2})
                                'facts': facts(RETRIES2_HELD, middlebox='none')}}),
            Conn(MARKER_PORT, 'fin_graceful', 'client', facts=facts(RETRIES2_HELD))],
           topology=FAR,
-          description=('Retransmission give-up across a black hole: the client\'s namespace has '
-                       'net.ipv4.tcp_retries2=%d; after a request/response the router drops every '
-                       'packet of the connection (both ways); the client sends 100 bytes, its '
-                       'kernel retransmits them with exponential backoff from an RTO fitted to the '
-                       '120 ms round trip and gives up (recv() fails with ETIMEDOUT); 4 s later a '
-                       'short connection from port %d marks the end of the capture. The server '
-                       'never hears of it: at its capture point the connection is idle when the '
-                       'capture ends.' % (FAR_RETRIES2, MARKER_PORT)))
+          doc_args=(FAR_RETRIES2, MARKER_PORT))
 class FarRetransmitGiveup:
+    """Retransmission give-up across a black hole: the client's namespace has
+    net.ipv4.tcp_retries2=%d; after a request/response the router drops every packet of the
+    connection (both ways); the client sends 100 bytes, its kernel retransmits them with
+    exponential backoff from an RTO fitted to the 120 ms round trip and gives up (recv() fails
+    with ETIMEDOUT); 4 s later a short connection from port %d marks the end of the capture. The
+    server never hears of it: at its capture point the connection is idle when the capture ends."""
     def router(ctx):
         ctx.mark('router-ready')
         ctx.wait('black-hole-now')
@@ -323,13 +318,13 @@ SYN_RETRIES_HELD = timers_held(client={'tcp_syn_retries': 1})
            Conn(MARKER_PORT, 'fin_graceful', 'client', server_port=MARKER_SERVICE,
                 facts=facts(SYN_RETRIES_HELD))],
           topology=FAR,
-          description=('SYN retries, 120 ms away: the server\'s namespace drops incoming SYNs to '
-                       'port %d; the client\'s namespace has net.ipv4.tcp_syn_retries=1: its SYN '
-                       'is retransmitted twice, 1 s apart (the budget is computed as if the '
-                       'backoff doubled), and connect() fails with ETIMEDOUT 3 s after the first; '
-                       '1 s later a short connection from port %d to port %d marks the end of the '
-                       'capture.' % (PORT, MARKER_PORT, MARKER_SERVICE)))
+          doc_args=(PORT, MARKER_PORT, MARKER_SERVICE))
 class FarSynRetries(TimersSynRetries):
+    """SYN retries, 120 ms away: the server's namespace drops incoming SYNs to port %d; the
+    client's namespace has net.ipv4.tcp_syn_retries=1: its SYN is retransmitted twice, 1 s apart
+    (the budget is computed as if the backoff doubled), and connect() fails with ETIMEDOUT 3 s
+    after the first; 1 s later a short connection from port %d to port %d marks the end of the
+    capture."""
     pass
 
 

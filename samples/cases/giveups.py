@@ -13,12 +13,10 @@ from lib.registry import conns, scenario
 from lib.wire import server_side
 
 
-@scenario('syn_unanswered',
-          conns('syn_unanswered', 'none'),
-          description=('The server\'s namespace drops incoming SYNs to port %d (listening); the '
-                       'client\'s namespace has net.ipv4.tcp_syn_retries=2, so connect() gives up '
-                       'with ETIMEDOUT.' % PORT))
+@scenario('syn_unanswered', conns('syn_unanswered', 'none'), doc_args=(PORT,))
 class SynUnanswered:
+    """The server's namespace drops incoming SYNs to port %d (listening); the client's namespace
+    has net.ipv4.tcp_syn_retries=2, so connect() gives up with ETIMEDOUT."""
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--syn', '--dport', str(PORT), '-j', 'DROP')
         ls = ctx.serve()
@@ -239,14 +237,12 @@ class KeepaliveTimeoutServer:
         return []
 
 
-@scenario('syn_unanswered_variants',
-          conns('syn_unanswered', 'none', 'none'),
-          description=('The server\'s namespace drops every incoming TCP packet to port %d '
-                       '(listening). 40001: the client\'s application gives up on its own: '
-                       'non-blocking connect(), close() after 1.5 s without an answer. 40002: '
-                       'blocking connect() with net.ipv4.tcp_syn_retries=1 (it covers IPv6 too) '
-                       'fails with ETIMEDOUT.' % PORT))
+@scenario('syn_unanswered_variants', conns('syn_unanswered', 'none', 'none'), doc_args=(PORT,))
 class SynUnansweredVariants:
+    """The server's namespace drops every incoming TCP packet to port %d (listening). 40001: the
+    client's application gives up on its own: non-blocking connect(), close() after 1.5 s
+    without an answer. 40002: blocking connect() with net.ipv4.tcp_syn_retries=1 (it covers IPv6
+    too) fails with ETIMEDOUT."""
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--dport', str(PORT), '-j', 'DROP')
         ls = ctx.serve()
@@ -268,14 +264,12 @@ class SynUnansweredVariants:
         ctx.mark('done')
 
 
-@scenario('syn_unanswered_filtered',
-          conns('syn_unanswered', 'none'),
-          description=('Nothing listens on port %d and the server\'s namespace drops every '
-                       'incoming TCP packet to it (a filtered port). The client\'s namespace has '
-                       'net.ipv4.tcp_syn_retries=1; connect() fails with ETIMEDOUT. Captured in '
-                       'the server\'s namespace: the SYNs reach its interface before the firewall '
-                       'drops them.' % PORT))
+@scenario('syn_unanswered_filtered', conns('syn_unanswered', 'none'), doc_args=(PORT,))
 class SynUnansweredFiltered:
+    """Nothing listens on port %d and the server's namespace drops every incoming TCP packet to
+    it (a filtered port). The client's namespace has net.ipv4.tcp_syn_retries=1; connect() fails
+    with ETIMEDOUT. Captured in the server's namespace: the SYNs reach its interface before the
+    firewall drops them."""
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--dport', str(PORT), '-j', 'DROP')
         ctx.mark('ready')

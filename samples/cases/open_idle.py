@@ -30,14 +30,12 @@ class OpenAtEnd:
 IDLE_SECONDS = 8.5
 
 
-@scenario('idle_at_end',
-          [Conn(40001, 'idle_at_end', 'none'),
-           Conn(40002, 'fin_graceful', 'client')],
-          description=('Connection 40001 does a request/response and then stays open and silent '
-                       'for %.1f s; then a second connection 40002 does a request/response and '
-                       'closes gracefully (client first), marking the end of the capture.'
-                       % IDLE_SECONDS))
+@scenario('idle_at_end', [Conn(40001, 'idle_at_end', 'none'), Conn(40002, 'fin_graceful', 'client')],
+          doc_args=(IDLE_SECONDS,))
 class IdleAtEnd:
+    """Connection 40001 does a request/response and then stays open and silent for %.1f s; then
+    a second connection 40002 does a request/response and closes gracefully (client first),
+    marking the end of the capture."""
     def server(ctx):
         ls = ctx.serve()
         idle = answer_next(ls)
@@ -81,14 +79,12 @@ class IdleAtEndKeepalive:
 IDLE_LONG_SECONDS = 12.0
 
 
-@scenario('idle_at_end_long',
-          [Conn(40001, 'idle_at_end', 'none'),
-           Conn(40002, 'fin_graceful', 'server')],
-          description=('Connection 40001 does three request/response rounds and then stays open '
-                       'and silent for %.0f s; then a second connection 40002 does a '
-                       'request/response, the server close()s first and the client close()s on '
-                       'EOF, marking the end of the capture.' % IDLE_LONG_SECONDS))
+@scenario('idle_at_end_long', [Conn(40001, 'idle_at_end', 'none'), Conn(40002, 'fin_graceful', 'server')],
+          doc_args=(IDLE_LONG_SECONDS,))
 class IdleAtEndLong:
+    """Connection 40001 does three request/response rounds and then stays open and silent for
+    %.0f s; then a second connection 40002 does a request/response, the server close()s first
+    and the client close()s on EOF, marking the end of the capture."""
     def server(ctx):
         ls = ctx.serve()
         idle, _ = ls.accept()

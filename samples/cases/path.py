@@ -70,15 +70,14 @@ INJECTED_IP_ID = 31337   # the injector's own ID, outside the server's per-conne
                 facts={'middlebox': 'claimed=server,expected_ttl=63,seen_ttl=63,'
                                     'seen_ip_id=%d' % INJECTED_IP_ID})],
           topology='routed',
-          description=('Client and server talk through a router running an in-line IPS: iptables '
-                       'drops any client segment holding the word FORBIDDEN, and a program on the '
-                       'router (AF_PACKET) answers it with a RST+ACK in the server\'s name, seq = '
-                       'the server\'s next sequence number, TTL %d (exactly what the server\'s '
-                       'packets arrive with) and IPv4 ID %d, outside the server\'s per-connection '
-                       'ID sequence. The client does three request/responses (so the server\'s ID '
-                       'sequence shows), then sends FORBIDDEN and gets ECONNRESET; the server '
-                       'never sees it.' % (INJECTED_TTL, INJECTED_IP_ID)))
+          doc_args=(INJECTED_TTL, INJECTED_IP_ID))
 class RstInjected:
+    """Client and server talk through a router running an in-line IPS: iptables drops any client
+    segment holding the word FORBIDDEN, and a program on the router (AF_PACKET) answers it with
+    a RST+ACK in the server's name, seq = the server's next sequence number, TTL %d (exactly
+    what the server's packets arrive with) and IPv4 ID %d, outside the server's per-connection
+    ID sequence. The client does three request/responses (so the server's ID sequence shows),
+    then sends FORBIDDEN and gets ECONNRESET; the server never sees it."""
     def router(ctx):
         if ctx.v6:
             raise ScenarioError('rst_injected is IPv4 only')
@@ -151,15 +150,14 @@ class IdleThroughFirewall:
                        'timers': 'side=client,user_timeout_ms=5000'}),
            Conn(MARKER_PORT, 'fin_graceful', 'client')],
           topology='routed',
-          description=('Client and server talk through a stateful firewall (conntrack forgets a '
-                       'connection after %d s without packets, no mid-stream pickup, segments of '
-                       'unknown connections dropped). After a request/response the client is '
-                       'silent for %.0f s, then sends 100 bytes: the firewall drops them and every '
-                       'retransmission; the client has TCP_USER_TIMEOUT 5000 ms, recv() fails with '
-                       'ETIMEDOUT, and 3.5 s later (past the retransmission that would have come '
-                       'next) a short connection from port %d marks the end of the capture.'
-                       % (CT_ESTABLISHED_TIMEOUT, MIDDLEBOX_IDLE, MARKER_PORT)))
+          doc_args=(CT_ESTABLISHED_TIMEOUT, MIDDLEBOX_IDLE, MARKER_PORT))
 class MiddleboxIdleDrop(IdleThroughFirewall):
+    """Client and server talk through a stateful firewall (conntrack forgets a connection after
+    %d s without packets, no mid-stream pickup, segments of unknown connections dropped). After
+    a request/response the client is silent for %.0f s, then sends 100 bytes: the firewall drops
+    them and every retransmission; the client has TCP_USER_TIMEOUT 5000 ms, recv() fails with
+    ETIMEDOUT, and 3.5 s later (past the retransmission that would have come next) a short
+    connection from port %d marks the end of the capture."""
     marker = True
 
     def router(ctx):
@@ -184,13 +182,12 @@ class MiddleboxIdleDrop(IdleThroughFirewall):
                 facts={'middlebox': 'claimed=server,expected_ttl=63,seen_ttl=64',
                        'idle': 'min_s=%.1f' % (MIDDLEBOX_IDLE - 0.1)})],
           topology='routed',
-          description=('As middlebox_idle_drop, but the firewall rejects segments of connections '
-                       'it does not know with a TCP reset (iptables REJECT --reject-with '
-                       'tcp-reset): the client\'s 100 bytes after %.0f s of silence are answered '
-                       'by the router\'s RST in the server\'s name (TTL 64, where the server\'s '
-                       'packets arrive with 63) and recv() fails with ECONNRESET.'
-                       % MIDDLEBOX_IDLE))
+          doc_args=(MIDDLEBOX_IDLE,))
 class MiddleboxIdleReset(IdleThroughFirewall):
+    """As middlebox_idle_drop, but the firewall rejects segments of connections it does not know
+    with a TCP reset (iptables REJECT --reject-with tcp-reset): the client's 100 bytes after
+    %.0f s of silence are answered by the router's RST in the server's name (TTL 64, where the
+    server's packets arrive with 63) and recv() fails with ECONNRESET."""
     def router(ctx):
         stateful_firewall(*REJECT_WITH_RESET)
         ctx.mark('router-ready')
@@ -216,13 +213,12 @@ class MiddleboxIdleReset(IdleThroughFirewall):
                        'idle': 'min_s=%.1f' % (MIDDLEBOX_IDLE - 0.1),
                        'stack': 'client=linux/1,server=linux/0'})],
           topology='routed',
-          description=('As middlebox_idle_reset, but it is the server that speaks first after %.0f '
-                       's of silence (a push to an idle client), and the capture is taken at the '
-                       'server: the router answers the server\'s 100 bytes with a RST in the '
-                       'client\'s name, TTL 64 where the client\'s packets arrive with 63; the '
-                       'server\'s recv() fails with ECONNRESET. The client never learns of it.'
-                       % MIDDLEBOX_IDLE))
+          doc_args=(MIDDLEBOX_IDLE,))
 class MiddleboxIdlePush:
+    """As middlebox_idle_reset, but it is the server that speaks first after %.0f s of silence
+    (a push to an idle client), and the capture is taken at the server: the router answers the
+    server's 100 bytes with a RST in the client's name, TTL 64 where the client's packets arrive
+    with 63; the server's recv() fails with ECONNRESET. The client never learns of it."""
     def router(ctx):
         stateful_firewall(*REJECT_WITH_RESET)
         ctx.mark('router-ready')
@@ -258,13 +254,13 @@ class MiddleboxIdlePush:
                        'timers': 'side=client,tcp_keepalive_time=6,tcp_keepalive_intvl=1,'
                                  'tcp_keepalive_probes=4'})],
           topology='routed',
-          description=('Through the stateful firewall of middlebox_idle_drop (conntrack timeout %d '
-                       's, segments of unknown connections dropped), a client with SO_KEEPALIVE, '
-                       'TCP_KEEPIDLE 6, TCP_KEEPINTVL 1, TCP_KEEPCNT 4 does a request/response and '
-                       'waits: its first keepalive probe comes after the firewall forgot the '
-                       'connection, so no probe is answered and the client\'s kernel resets the '
-                       'connection (recv() fails with ETIMEDOUT).' % CT_ESTABLISHED_TIMEOUT))
+          doc_args=(CT_ESTABLISHED_TIMEOUT,))
 class KeepaliveMiddlebox:
+    """Through the stateful firewall of middlebox_idle_drop (conntrack timeout %d s, segments of
+    unknown connections dropped), a client with SO_KEEPALIVE, TCP_KEEPIDLE 6, TCP_KEEPINTVL 1,
+    TCP_KEEPCNT 4 does a request/response and waits: its first keepalive probe comes after the
+    firewall forgot the connection, so no probe is answered and the client's kernel resets the
+    connection (recv() fails with ETIMEDOUT)."""
     def router(ctx):
         stateful_firewall('-j', 'DROP')
         ctx.mark('router-ready')

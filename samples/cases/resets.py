@@ -147,8 +147,9 @@ def client_meets_lost_state(ctx, port):
 
 @scenario('rst_refused',
           conns('rst_refused', 'server', server_port=CLOSED_PORT),
-          description=('The client connects to port %d where nothing listens.' % CLOSED_PORT))
+          doc_args=(CLOSED_PORT,))
 class RstRefused:
+    """The client connects to port %d where nothing listens."""
     def server(ctx):
         ls = ctx.listen()                # the service port is open, the other one is not
         ctx.mark('ready')
@@ -171,20 +172,18 @@ BANNER = b'220 tmortem.example ESMTP ready\r\n'
 
 @scenario('rst_unread_data_variants',
           conns('rst_unread_data', 'server', 'client', 'client', 'server', 'server', 'server'),
-          description=('40001: the client writes its 64-byte request right after connecting; the '
-                       'server never sends anything and close()s 100 ms after the request arrived, '
-                       'without reading it. 40002: the server writes a %d-byte greeting banner; '
-                       'the client never reads it and close()s as soon as it has arrived (within 2 '
-                       'ms). 40003: as 40002, but the client close()s 500 ms after the banner '
-                       'arrived. 40004: the client sends three requests one after the other; the '
-                       'server answers the first two (400 bytes each) and close()s 100 ms after '
-                       'the third arrived, unread. 40005: the client uploads 100 kB the server '
-                       'never reads; the server close()s once its receive queue has not grown for '
-                       '300 ms. 40006: as 40005, but the server\'s listening socket has SO_RCVBUF '
-                       '16384 (window scale 0): the window fills (zero window, a window probe), '
-                       'the rest of the upload waits in the client\'s send queue when the server '
-                       'close()s.' % len(BANNER)))
+          doc_args=(len(BANNER),))
 class RstUnreadDataVariants:
+    """40001: the client writes its 64-byte request right after connecting; the server never
+    sends anything and close()s 100 ms after the request arrived, without reading it. 40002: the
+    server writes a %d-byte greeting banner; the client never reads it and close()s as soon as
+    it has arrived (within 2 ms). 40003: as 40002, but the client close()s 500 ms after the
+    banner arrived. 40004: the client sends three requests one after the other; the server
+    answers the first two (400 bytes each) and close()s 100 ms after the third arrived, unread.
+    40005: the client uploads 100 kB the server never reads; the server close()s once its
+    receive queue has not grown for 300 ms. 40006: as 40005, but the server's listening socket
+    has SO_RCVBUF 16384 (window scale 0): the window fills (zero window, a window probe), the
+    rest of the upload waits in the client's send queue when the server close()s."""
     UPLOAD = 100_000
 
     @classmethod
@@ -454,11 +453,11 @@ REJECT_PORT = 8082   # the server's firewall answers SYNs to this port with a TC
 @scenario('rst_refused_variants',
           [Conn(40001, 'rst_refused', 'server', server_port=CLOSED_PORT),
            Conn(40002, 'rst_refused', 'server', server_port=REJECT_PORT)],
-          description=('40001: connect() to port %d where nothing listens. 40002: connect() to '
-                       'port %d, rejected by the server namespace\'s firewall (iptables REJECT '
-                       '--reject-with tcp-reset): the RST comes from the server host\'s netfilter, '
-                       'not from its TCP stack.' % (CLOSED_PORT, REJECT_PORT)))
+          doc_args=(CLOSED_PORT, REJECT_PORT))
 class RstRefusedVariants:
+    """40001: connect() to port %d where nothing listens. 40002: connect() to port %d, rejected
+    by the server namespace's firewall (iptables REJECT --reject-with tcp-reset): the RST comes
+    from the server host's netfilter, not from its TCP stack."""
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--dport', str(REJECT_PORT), '-j', 'REJECT',
                  '--reject-with', 'tcp-reset')

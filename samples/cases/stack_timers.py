@@ -18,13 +18,12 @@ CLOSE_WAIT_HELD = 7.5    # seconds the leaking server holds its socket before th
            Conn(40002, 'fin_graceful', 'client', facts={'close_wait': 'none'}),
            Conn(MARKER_PORT, 'fin_graceful', 'client')],
           options='--close-wait 5',
-          description=('A socket leak. 40001: after a request/response the client closes; the '
-                       'server reads EOF and never closes its socket (it stays in CLOSE-WAIT). '
-                       '40002, a control: the same, but the server closes 1 s after reading EOF. '
-                       '%.1f s after 40001\'s FIN a short connection from port %d marks the end of '
-                       'the capture; it is read with --close-wait 5.'
-                       % (CLOSE_WAIT_HELD, MARKER_PORT)))
+          doc_args=(CLOSE_WAIT_HELD, MARKER_PORT))
 class CloseWaitStuck:
+    """A socket leak. 40001: after a request/response the client closes; the server reads EOF
+    and never closes its socket (it stays in CLOSE-WAIT). 40002, a control: the same, but the
+    server closes 1 s after reading EOF. %.1f s after 40001's FIN a short connection from port
+    %d marks the end of the capture; it is read with --close-wait 5."""
     def server(ctx):
         ls = ctx.serve()
         leaked = answer_next(ls)          # 40001: read EOF, never close
@@ -75,15 +74,15 @@ TW_REUSE_WAIT = 1.3   # seconds: tcp_tw_reuse lets connect() take a TIME-WAIT 4-
            Conn(40002, 'fin_graceful', 'client',
                 modifiers=('port_reuse',),
                 facts={'time_wait': 'side=client', 'time_wait_reuse': 'side=server,max_s=1'})],
-          description=('Two 4-tuples each used twice. 40001: request/response, the client closes '
-                       'first (it holds TIME-WAIT); %.1f s later the client binds port 40001 again '
-                       'and connects (net.ipv4.tcp_tw_reuse=1 in its namespace lets it take over '
-                       'its own TIME-WAIT 4-tuple): request/response, client closes first. 40002: '
-                       'request/response, the server closes first (the server holds TIME-WAIT); '
-                       '100 ms later the client connects from 40002 again and the server\'s '
-                       'TIME-WAIT accepts the new SYN (higher sequence number and timestamp): '
-                       'request/response, client closes first.' % TW_REUSE_WAIT))
+          doc_args=(TW_REUSE_WAIT,))
 class TimeWaitReuse:
+    """Two 4-tuples each used twice. 40001: request/response, the client closes first (it holds
+    TIME-WAIT); %.1f s later the client binds port 40001 again and connects
+    (net.ipv4.tcp_tw_reuse=1 in its namespace lets it take over its own TIME-WAIT 4-tuple):
+    request/response, client closes first. 40002: request/response, the server closes first (the
+    server holds TIME-WAIT); 100 ms later the client connects from 40002 again and the server's
+    TIME-WAIT accepts the new SYN (higher sequence number and timestamp): request/response,
+    client closes first."""
     def server(ctx):
         ls = ctx.serve()
         for server_first in (False, False, True, False):
@@ -138,12 +137,12 @@ MARKER_SERVICE = 8082   # a second listening port, not behind the SYN-dropping r
           [Conn(40001, 'syn_unanswered', 'none',
                 facts={'timers': 'side=client,tcp_syn_retries=1'}),
            Conn(MARKER_PORT, 'fin_graceful', 'client', server_port=MARKER_SERVICE)],
-          description=('The server\'s namespace drops incoming SYNs to port %d; the client\'s '
-                       'namespace has net.ipv4.tcp_syn_retries=1: its SYN is retransmitted twice '
-                       '(1 s apart) and connect() fails with ETIMEDOUT 3 s after the first; 1 s '
-                       'later a short connection from port %d to port %d marks the end of the '
-                       'capture.' % (PORT, MARKER_PORT, MARKER_SERVICE)))
+          doc_args=(PORT, MARKER_PORT, MARKER_SERVICE))
 class TimersSynRetries:
+    """The server's namespace drops incoming SYNs to port %d; the client's namespace has
+    net.ipv4.tcp_syn_retries=1: its SYN is retransmitted twice (1 s apart) and connect() fails
+    with ETIMEDOUT 3 s after the first; 1 s later a short connection from port %d to port %d
+    marks the end of the capture."""
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--syn', '--dport', str(PORT), '-j', 'DROP')
         ls = ctx.listen()
@@ -171,13 +170,13 @@ class TimersSynRetries:
                 detail='retransmit_timeout',
                 facts={'timers': 'side=client,tcp_retries2=4'}),
            Conn(MARKER_PORT, 'fin_graceful', 'client')],
-          description=('The client\'s namespace has net.ipv4.tcp_retries2=4. After a '
-                       'request/response the server\'s namespace drops every packet of that '
-                       'connection; the client sends 100 bytes, its kernel retransmits them with '
-                       'exponential backoff and gives up (recv() fails with ETIMEDOUT); 2.5 s '
-                       'later (past the retransmission that would have come next) a short '
-                       'connection from port %d marks the end of the capture.' % MARKER_PORT))
+          doc_args=(MARKER_PORT,))
 class TimersRetries2:
+    """The client's namespace has net.ipv4.tcp_retries2=4. After a request/response the server's
+    namespace drops every packet of that connection; the client sends 100 bytes, its kernel
+    retransmits them with exponential backoff and gives up (recv() fails with ETIMEDOUT); 2.5 s
+    later (past the retransmission that would have come next) a short connection from port %d
+    marks the end of the capture."""
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)
@@ -209,14 +208,13 @@ FIN_TIMEOUT = 2   # net.ipv4.tcp_fin_timeout in the client's namespace
                 facts={'timers': 'side=client,tcp_fin_timeout=%d' % FIN_TIMEOUT}),
            Conn(40002, 'fin_graceful', 'client',
                 facts={'timers': 'side=client,tcp_fin_timeout=%d' % FIN_TIMEOUT})],
-          description=('The client\'s namespace has net.ipv4.tcp_fin_timeout=%d. On both '
-                       'connections the client sends a request, reads the response and close()s '
-                       '(its orphaned socket waits in FIN-WAIT-2 for the server\'s FIN). 40001: '
-                       'the server reads EOF and closes 3.5 s later, after the client\'s '
-                       'FIN-WAIT-2 timed out: the client\'s kernel answers the late FIN with a '
-                       'RST. 40002: the server closes 1.5 s after EOF, within the timeout: the FIN '
-                       'is acknowledged normally.' % FIN_TIMEOUT))
+          doc_args=(FIN_TIMEOUT,))
 class TimersFinTimeout:
+    """The client's namespace has net.ipv4.tcp_fin_timeout=%d. On both connections the client
+    sends a request, reads the response and close()s (its orphaned socket waits in FIN-WAIT-2
+    for the server's FIN). 40001: the server reads EOF and closes 3.5 s later, after the
+    client's FIN-WAIT-2 timed out: the client's kernel answers the late FIN with a RST. 40002:
+    the server closes 1.5 s after EOF, within the timeout: the FIN is acknowledged normally."""
     def server(ctx):
         ls = ctx.serve()
         for port, delay in ((40001, 3.5), (40002, 1.5)):

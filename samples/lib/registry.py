@@ -59,13 +59,13 @@ def conns(cls, *closers, **common):
     return [Conn(FIRST_PORT + i, cls, closer, **common) for i, closer in enumerate(closers)]
 
 
-def scenario(name, truth, topology='pair', options='', description=None):
-    """Register a scenario: its name, its truth (a list of Conn), its topology (kit.TOPOLOGIES),
-    the tcpmortem options its captures must be read with and one paragraph saying what the
-    programs do: the class's docstring (white space folded), or `description` where the text
-    is computed. The class is a namespace, never instantiated: its plain functions and its bases'
-    (the roles server(ctx), client(ctx), router(ctx), extra_check(...) and their helpers)
-    become static methods here; its classmethods stay as they are."""
+def scenario(name, truth, topology='pair', options='', doc_args=None):
+    """Register a scenario: its name, its truth (a list of Conn), its topology (kit.TOPOLOGIES)
+    and the tcpmortem options its captures must be read with. What the programs do is the
+    class's docstring, white space folded (with doc_args: formatted with them, for the numbers
+    the code defines). The class is a namespace, never instantiated: its plain functions and
+    its bases' (the roles server(ctx), client(ctx), router(ctx), extra_check(...) and their
+    helpers) become static methods here; its classmethods stay as they are."""
     def register(cls):
         if name in SCENARIOS:
             raise ValueError('scenario %s registered twice' % name)
@@ -75,7 +75,9 @@ def scenario(name, truth, topology='pair', options='', description=None):
                     setattr(klass, key, staticmethod(value))
         SCENARIOS[name] = cls
         cls.name = name
-        cls.description = description or ' '.join(cls.__doc__.split())
+        cls.description = ' '.join(cls.__doc__.split())
+        if doc_args is not None:
+            cls.description %= doc_args
         cls.truth = list(truth)
         cls.topology = topology
         cls.options = options
