@@ -537,6 +537,15 @@ static void doubt(struct flow_record *rec, enum close_confidence conf, enum clos
 	add_alternative(rec, alt, why);
 }
 
+/* A reset by side r read as `c` at confidence `conf`, the packets also allowing `alt` (`why`). */
+static void rst_reading(struct flow_record *rec, enum close_class c, enum flow_direction r,
+                        const struct seg_snap *rst, enum close_confidence conf,
+                        enum close_class alt, const char *why)
+{
+	set_close(rec, c, closer_of(r), rst);
+	doubt(rec, conf, alt, why);
+}
+
 /* Bytes the aborting side `r` had received and left unanswered when it reset: what its
  * application may never have read. The kernel's RST is the same for close() with unread data
  * and for SO_LINGER 0 (Linux tcp_close: tcp_send_active_reset either way), so the evidence is
@@ -732,10 +741,9 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	case BUFFER_READ:
 		if (unread == 0)
 			break;
-		set_close(rec, CLOSE_RST_ABORT, closer_of(r), rst);
-		doubt(rec, CONFIDENCE_LIKELY, CLOSE_RST_UNREAD_DATA,
-		      "a window update shows the application reading after the peer's last data; "
-		      "whether it read every byte the packets cannot tell");
+		rst_reading(rec, CLOSE_RST_ABORT, r, rst, CONFIDENCE_LIKELY, CLOSE_RST_UNREAD_DATA,
+		            "a window update shows the application reading after the peer's last "
+		            "data; whether it read every byte the packets cannot tell");
 		reason_unread(rec, REASON_ABORT_AFTER_READ, r, unread);
 		return;
 	case BUFFER_SILENT:
@@ -744,10 +752,9 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	if (unread > 0 && !(r == FROM_CLIENT && me->payload_segments > 0 && !f->roles_inferred)) {
 		/* A side with a message pending (a server with a request, a client never having
 		 * sent anything: an unread banner) that resets: RFC 2525 §2.17. */
-		set_close(rec, CLOSE_RST_UNREAD_DATA, closer_of(r), rst);
-		doubt(rec, CONFIDENCE_AMBIGUOUS, CLOSE_RST_ABORT,
-		      "the bytes were acknowledged and never answered; an application that read them "
-		      "and then aborted (SO_LINGER 0) puts the same packets on the wire");
+		rst_reading(rec, CLOSE_RST_UNREAD_DATA, r, rst, CONFIDENCE_AMBIGUOUS, CLOSE_RST_ABORT,
+		            "the bytes were acknowledged and never answered; an application that read "
+		            "them and then aborted (SO_LINGER 0) puts the same packets on the wire");
 		reason_unread(rec, REASON_UNREAD_DATA, r, unread);
 		return;
 	}
