@@ -135,8 +135,10 @@ struct logged {
 };
 
 /* A log of the connection(s) `which` selects (a --flow argument) that keeps the first `head`
- * segments and a ring of the last `tail`, and connection 40001 through its handshake. */
-static void start_logged(struct logged *t, const char *which, uint32_t head, uint32_t tail)
+ * segments and a ring of the last `tail`, and connection 40001 through its handshake: its
+ * conversation. */
+static struct conv *start_logged(struct logged *t, const char *which, uint32_t head,
+                                 uint32_t tail)
 {
 	char err[64];
 
@@ -145,6 +147,7 @@ static void start_logged(struct logged *t, const char *which, uint32_t head, uin
 	t->sl = make_log(false, head, tail, SEGLOG_DEFAULT_BUDGET, &t->sel, true);
 	conv_init(&t->c, seglog_hooks(t->sl), &t->frame, 40001);
 	handshake(&t->c);
+	return &t->c;
 }
 
 /* The invariant of every list: shown + left out = the whole connection, in frame order. */
@@ -272,12 +275,11 @@ static void test_selection_is_bounded(void)
 static void test_short_connection_kept_whole(void)
 {
 	struct logged t;
-	struct conv *c = &t.c;
 	struct flow_record rec;
 	const struct segment_list *l;
 	bool keep;
+	struct conv *c = start_logged(&t, "1", 8, 32);
 
-	start_logged(&t, "1", 8, 32);
 	send(c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 64);
 	send(c, 1, FROM_SERVER, TCP_ACK, 0);
 	send(c, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 300);
@@ -310,12 +312,11 @@ static void test_short_connection_kept_whole(void)
 static void test_long_connection_bounded_with_gaps(void)
 {
 	struct logged t;
-	struct conv *c = &t.c;
 	struct flow_record rec;
 	const struct segment_list *l;
 	const struct ladder_seg *fin;
+	struct conv *c = start_logged(&t, "198.51.100.2:8080 198.51.100.1:40001", 4, 6); /* frames 1-3 */
 
-	start_logged(&t, "198.51.100.2:8080 198.51.100.1:40001", 4, 6); /* frames 1-3 */
 	send(c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 64);    /* 4 */
 	send(c, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);     /* 5: the half-close */
 	for (int i = 0; i < 100; i++) {                    /* 6-205 */
@@ -345,12 +346,11 @@ static void test_long_connection_bounded_with_gaps(void)
 static void test_evidence_in_a_gap_is_shown(void)
 {
 	struct logged t;
-	struct conv *c = &t.c;
 	struct flow_record rec;
 	const struct segment_list *l;
 	unsigned merged = 0, shared = 0;
+	struct conv *c = start_logged(&t, "1", 1, 1);
 
-	start_logged(&t, "1", 1, 1);
 	send(c, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 300); /* the closer's last data: evidence */
 	for (int i = 0; i < 20; i++)
 		send(c, 1, FROM_CLIENT, TCP_ACK, 0);
@@ -376,10 +376,9 @@ static void test_evidence_in_a_gap_is_shown(void)
 static void test_retransmission_marked(void)
 {
 	struct logged t;
-	struct conv *c = &t.c;
 	struct flow_record rec;
+	struct conv *c = start_logged(&t, "1", 8, 32);
 
-	start_logged(&t, "1", 8, 32);
 	send(c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);          /* 4 */
 	feed(c, 200, FROM_CLIENT, TCP_PSH | TCP_ACK, 1001, c->nxt[1], 100); /* 5: the same again */
 	send(c, 1, FROM_SERVER, TCP_ACK, 0);                      /* 6 */
