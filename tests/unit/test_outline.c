@@ -486,6 +486,5 @@ CUNIT_TESTS(markup_tests,
 	    { "modifier_list", test_modifier_list },
 	    { "line_breaking", test_line_breaking });
 
-CUNIT_MAIN("test_outline",
-	   { "outline", NULL, NULL, NULL, NULL, outline_tests },
+CUNIT_MAIN("test_outline", { "outline", NULL, NULL, NULL, NULL, outline_tests },
 	   { "markup", NULL, NULL, NULL, NULL, markup_tests })
