@@ -56,6 +56,7 @@ struct csv_writer {
 	struct held_row *rows;   /* ring of held rows */
 	size_t rows_head, rows_n, rows_cap;
 	struct rbuf row; /* the row being built */
+	struct rbuf out; /* finished rows on their way out (writer_emit) */
 	struct rbuf tmp; /* a repaired string or the timers' text, reused */
 	struct ts_memo ts; /* the capture's current second */
 };
@@ -207,36 +208,22 @@ static void put_untrusted(struct csv_writer *cw, const char *s, size_t n)
 		put_text(&cw->row, cw->tmp.data, cw->tmp.len);
 }
 
-/* Ends the row and writes it; returns 0, or -1 (errno from stdio, or ENOMEM). */
-static int write_row(struct csv_writer *cw)
-{
-	struct rbuf *row = &cw->row;
-
-	rbuf_putc(row, '\n');
-	if (row->failed) {
-		errno = ENOMEM;
-		return -1;
-	}
-	return fwrite(row->data, 1, row->len, cw->base.out) == row->len ? 0 : -1;
-}
-
 /* --- held rows ------------------------------------------------------------------------------ */
 
-/* Writes `text` with its incident field and the newline. */
-static int put_held(struct csv_writer *cw, const char *text, size_t len, uint64_t seq)
+/* Appends `text` to the output with its incident field and the newline. */
+static void put_held(struct csv_writer *cw, const char *text, size_t len, uint64_t seq)
 {
 	uint32_t number = incidents_member_of(cw->base.incidents, seq);
-	char tail[24];
-	int n;
+	struct rbuf *out = &cw->out;
 
-	if (number)
-		n = snprintf(tail, sizeof tail, ",\"%u\"\n", (unsigned)number);
-	else
-		n = snprintf(tail, sizeof tail, ",\n");
-	if (fwrite(text, 1, len, cw->base.out) != len ||
-	    fwrite(tail, 1, (size_t)n, cw->base.out) != (size_t)n)
-		return -1;
-	return 0;
+	rbuf_put(out, text, len);
+	if (number) {
+		RBUF_LIT(out, ",\"");
+		rbuf_u64(out, number);
+		RBUF_LIT(out, "\"\n");
+	} else {
+		RBUF_LIT(out, ",\n");
+	}
 }
 
 /* Writes the held rows whose incident is known (all of them when `all`, or past the bound). */
@@ -249,8 +236,7 @@ static int release_rows(struct csv_writer *cw, bool all)
 
 		if (!all && r->seq >= settled && cw->held.len - cw->held_start <= HELD_MAX_BYTES)
 			break;
-		if (put_held(cw, cw->held.data + r->off, r->len, r->seq) != 0)
-			return -1;
+		put_held(cw, cw->held.data + r->off, r->len, r->seq);
 		cw->held_start = r->off + r->len;
 		cw->rows_head = (cw->rows_head + 1) % cw->rows_cap;
 		cw->rows_n--;
@@ -282,8 +268,7 @@ static int hold_row(struct csv_writer *cw, uint64_t seq)
 	struct rbuf *row = &cw->row;
 
 	if (cw->rows_n == 0 && seq < incidents_settled(cw->base.incidents)) {
-		if (put_held(cw, row->data, row->len, seq) != 0)
-			return -1;
+		put_held(cw, row->data, row->len, seq);
 		incidents_release(cw->base.incidents, seq + 1);
 		return 0;
 	}
@@ -376,8 +361,9 @@ static int csv_begin(struct writer *w)
 
 	rbuf_clear(&cw->row);
 	for (unsigned i = 0; i < sizeof columns / sizeof columns[0]; i++)
-		put_plain(&cw->row, i == 0, columns[i], strlen(columns[i]));
-	return write_row(cw);
+		put_plain(&cw->out, i == 0, columns[i], strlen(columns[i]));
+	rbuf_putc(&cw->out, '\n');
+	return writer_emit(w, &cw->out);
 }
 
 static int csv_flow(struct writer *w, const struct flow_record *f)
@@ -478,13 +464,17 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 		errno = ENOMEM;
 		return -1;
 	}
-	return hold_row(cw, incidents_added(w->incidents) - 1);
+	if (hold_row(cw, incidents_added(w->incidents) - 1) != 0)
+		return -1;
+	return writer_emit(w, &cw->out);
 }
 
 static int csv_end(struct writer *w, const struct run_summary *summary)
 {
 	(void)summary; /* CSV has rows only: the summary belongs to the other formats */
-	if (release_rows((struct csv_writer *)w, true) != 0)
+	struct csv_writer *cw = (struct csv_writer *)w;
+
+	if (release_rows(cw, true) != 0 || writer_drain(w, &cw->out) != 0)
 		return -1;
 	return fflush(w->out) == 0 ? 0 : -1;
 }
@@ -494,6 +484,7 @@ static void csv_release(struct writer *w)
 	struct csv_writer *cw = (struct csv_writer *)w;
 
 	rbuf_free(&cw->row);
+	rbuf_free(&cw->out);
 	rbuf_free(&cw->tmp);
 	rbuf_free(&cw->held);
 	free(cw->rows);

@@ -676,16 +676,20 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 	rbuf_putc(b, '}');
 }
 
-/* Writes the buffer to the writer's stream. Returns 0, or -1 with errno set. */
+/* Writes out what the buffer holds. Returns 0, or -1 with errno set. */
 static int flush_buf(struct json_writer *jw)
 {
-	struct rbuf *b = &jw->buf;
+	return writer_drain(&jw->base, &jw->buf);
+}
 
-	if (b->failed) {
-		errno = ENOMEM;
+/* A record (flow or incident) is complete in the buffer: written now or with the batch. An
+ * NDJSON line that goes out now is flushed too, so that a pipeline sees each row while the
+ * capture is still being read. */
+static int record_done(struct json_writer *jw)
+{
+	if (writer_emit(&jw->base, &jw->buf) != 0)
 		return -1;
-	}
-	if (b->len != 0 && fwrite(b->data, 1, b->len, jw->base.out) != b->len)
+	if (jw->base.variant && !jw->base.batch && fflush(jw->base.out) != 0)
 		return -1;
 	return 0;
 }
@@ -933,12 +937,9 @@ static int json_incident(struct writer *w, const struct incident *inc)
 
 	if (!jw->base.variant)
 		return 0; /* the document lists them at the end */
-	rbuf_clear(&jw->buf);
 	put_incident(&jw->buf, inc, true);
 	rbuf_putc(&jw->buf, '\n');
-	if (flush_buf(jw) != 0)
-		return -1;
-	return fflush(w->out) == 0 ? 0 : -1;
+	return record_done(jw);
 }
 
 /* --- the ops --------------------------------------------------------------------------------- */
@@ -949,31 +950,25 @@ static int json_begin(struct writer *w)
 
 	if (jw->base.variant)
 		return 0;
-	rbuf_clear(&jw->buf);
 	RBUF_LIT(&jw->buf, "{\"tool\":");
 	put_string(&jw->buf, TCPMORTEM_NAME, strlen(TCPMORTEM_NAME));
 	RBUF_LIT(&jw->buf, ",\"version\":");
 	put_string(&jw->buf, TCPMORTEM_VERSION, strlen(TCPMORTEM_VERSION));
 	RBUF_LIT(&jw->buf, ",\"flows\":[");
-	return flush_buf(jw);
+	return writer_emit(w, &jw->buf);
 }
 
 static int json_flow(struct writer *w, const struct flow_record *flow)
 {
 	struct json_writer *jw = (struct json_writer *)w;
 
-	rbuf_clear(&jw->buf);
 	if (!jw->base.variant)
 		rbuf_puts(&jw->buf, jw->n_flows == 0 ? "\n" : ",\n");
 	put_flow(&jw->buf, &jw->ts, flow);
 	if (jw->base.variant)
 		rbuf_putc(&jw->buf, '\n');
-	if (flush_buf(jw) != 0)
-		return -1;
 	jw->n_flows++;
-	if (jw->base.variant && fflush(w->out) != 0)
-		return -1;
-	return 0;
+	return record_done(jw);
 }
 
 static int json_end(struct writer *w, const struct run_summary *s)
@@ -985,7 +980,7 @@ static int json_end(struct writer *w, const struct run_summary *s)
 	int rc = -1;
 
 	if (jw->base.variant)
-		return fflush(w->out) == 0 ? 0 : -1;
+		return flush_buf(jw) == 0 && fflush(w->out) == 0 ? 0 : -1;
 
 	captures = build_captures(jw, s);
 	by_class = build_by_class(s, closers);
@@ -995,7 +990,6 @@ static int json_end(struct writer *w, const struct run_summary *s)
 		errno = ENOMEM;
 		goto out;
 	}
-	rbuf_clear(b);
 	RBUF_LIT(b, "\n],\"incidents\":[");
 	for (unsigned i = 0; i < incidents_count(w->incidents); i++) {
 		rbuf_puts(b, i ? ",\n" : "\n");

@@ -23,7 +23,7 @@ struct zeek_writer {
 	struct writer base;
 	bool header_done;
 	int64_t open_ts_ns;
-	struct rbuf row;
+	struct rbuf row; /* rows on their way out (writer_emit) */
 };
 
 static const char *const fields[] = {
@@ -128,19 +128,6 @@ static void put_json_string(struct rbuf *b, const char *s)
 		p = q + 1;
 	}
 	rbuf_putc(b, '"');
-}
-
-static int flush_row(struct zeek_writer *zw)
-{
-	struct rbuf *b = &zw->row;
-	int rc = 0;
-
-	if (b->failed)
-		rc = -1;
-	else if (b->len != 0 && fwrite(b->data, 1, b->len, zw->base.out) != b->len)
-		rc = -1;
-	b->len = 0;
-	return rc;
 }
 
 static void header(struct zeek_writer *zw, int64_t open_ts_ns)
@@ -275,7 +262,7 @@ static int zeek_flow(struct writer *w, const struct flow_record *f)
 	f_str(zw, i++, f->close_detail, &first);
 	f_str(zw, i++, reason, &first);
 	rbuf_puts(&zw->row, zw->base.variant ? "}\n" : "\n");
-	return flush_row(zw);
+	return writer_emit(w, &zw->row);
 }
 
 static int zeek_end(struct writer *w, const struct run_summary *s)
@@ -291,7 +278,7 @@ static int zeek_end(struct writer *w, const struct run_summary *s)
 		put_log_time(&zw->row, close_ns);
 		rbuf_putc(&zw->row, '\n');
 	}
-	if (flush_row(zw) != 0)
+	if (writer_drain(w, &zw->row) != 0)
 		return -1;
 	return fflush(w->out) == 0 ? 0 : -1;
 }
