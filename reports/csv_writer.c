@@ -59,6 +59,8 @@ struct csv_writer {
 	struct rbuf out; /* finished rows on their way out (writer_emit) */
 	struct rbuf tmp; /* a repaired string or the timers' text, reused */
 	struct ts_memo ts; /* the capture's current second */
+	struct text_memo captures; /* file names as fields (put_untrusted_field) */
+	struct flags_memo flags;   /* TCP flags as text */
 };
 
 static const char *const columns[] = {
@@ -193,19 +195,33 @@ static void put_ip(struct rbuf *row, const struct ip_addr *a)
 	put_name(row, ip_addr_format(a, tmp, sizeof tmp));
 }
 
-/* An untrusted string, made valid UTF-8 first (ASCII already is). */
-static void put_untrusted(struct csv_writer *cw, const char *s, size_t n)
+/* An untrusted string as a field, made valid UTF-8 first (ASCII already is) in `tmp`. */
+static void put_untrusted_in(struct rbuf *row, struct rbuf *tmp, const char *s, size_t n)
 {
 	if (ascii_prefix(s, n) == n) {
-		put_text(&cw->row, s, n);
+		put_text(row, s, n);
 		return;
 	}
-	rbuf_clear(&cw->tmp);
-	rbuf_utf8(&cw->tmp, s, n);
-	if (cw->tmp.failed)
-		cw->row.failed = true; /* reported as ENOMEM when the row ends */
+	rbuf_clear(tmp);
+	rbuf_utf8(tmp, s, n);
+	if (tmp->failed)
+		row->failed = true; /* reported as ENOMEM when the row ends */
 	else
-		put_text(&cw->row, cw->tmp.data, cw->tmp.len);
+		put_text(row, tmp->data, tmp->len);
+}
+
+static void put_untrusted(struct csv_writer *cw, const char *s, size_t n)
+{
+	put_untrusted_in(&cw->row, &cw->tmp, s, n);
+}
+
+/* The same for the memo of file names (text_memo: made once per name). */
+static void put_untrusted_field(struct rbuf *out, const char *s, size_t n)
+{
+	struct rbuf tmp = { 0 };
+
+	put_untrusted_in(out, &tmp, s, n);
+	rbuf_free(&tmp);
 }
 
 /* --- held rows ------------------------------------------------------------------------------ */
@@ -377,10 +393,16 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 
 	rbuf_clear(row);
 	put_plain(row, true, p, (size_t)(tmp + sizeof tmp - p));
-	if (f->capture != NULL)
-		put_untrusted(cw, f->capture, strlen(f->capture));
-	else
+	if (f->capture != NULL) {
+		const struct rbuf *t = text_memo_get(&cw->captures, f->capture);
+
+		if (t != NULL)
+			rbuf_put(row, t->data, t->len);
+		else
+			row->failed = true;
+	} else {
 		put_null(row);
+	}
 	put_ip(row, &f->client.addr);
 	put_u64(row, f->client.port);
 	put_ip(row, &f->server.addr);
@@ -406,7 +428,8 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	RBUF_LIT(row, ",\"");
 	for (unsigned i = 0; i < n_evidence; i++) {
 		const struct evidence_frame *e = &f->evidence[i];
-		char flags[32];
+		size_t flags_len;
+		const char *flags = flags_memo_get(&cw->flags, e->flags, &flags_len);
 
 		if (i != 0)
 			rbuf_putc(row, ';');
@@ -414,7 +437,7 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 		rbuf_putc(row, ':');
 		rbuf_puts(row, direction_name((enum flow_direction)e->from));
 		rbuf_putc(row, ':');
-		rbuf_puts(row, tcp_flags_format(e->flags, flags, sizeof flags));
+		rbuf_put(row, flags, flags_len);
 	}
 	rbuf_putc(row, '"');
 
@@ -487,9 +510,17 @@ static void csv_release(struct writer *w)
 	rbuf_free(&cw->out);
 	rbuf_free(&cw->tmp);
 	rbuf_free(&cw->held);
+	text_memo_free(&cw->captures);
 	free(cw->rows);
 }
 
-/* Nothing to present differently: no init. Each row's incident is needed: membership. */
-const struct writer_ops report_csv_ops = { .size = sizeof(struct csv_writer), .begin = csv_begin,
+static void csv_writer_init(struct writer *w, const struct writer_options *opt)
+{
+	(void)opt; /* nothing to present differently */
+	((struct csv_writer *)w)->captures.escape = put_untrusted_field;
+}
+
+/* Each row's incident is needed: membership. */
+const struct writer_ops report_csv_ops = { .size = sizeof(struct csv_writer), .init = csv_writer_init,
+	.begin = csv_begin,
 	.flow = csv_flow, .end = csv_end, .release = csv_release, .membership = true };

@@ -71,6 +71,17 @@ static void put_seconds(struct rbuf *b, int64_t ns)
 	rbuf_puts(b, frac);
 }
 
+/* Bytes a string field cannot hold as they are: a bit per log form. Control bytes (NUL, which
+ * ends the scan, among them) and DEL in both; the tab and the backslash in TSV; the quote and the
+ * backslash in JSON. */
+enum { SPECIAL_TSV = 1, SPECIAL_JSON = 2 };
+static const unsigned char special[256] = {
+	[0x00 ... 0x1f] = SPECIAL_TSV | SPECIAL_JSON,
+	['"'] = SPECIAL_JSON,
+	['\\'] = SPECIAL_TSV | SPECIAL_JSON,
+	[0x7f] = SPECIAL_TSV | SPECIAL_JSON,
+};
+
 /* A string field of the TSV log: tab, backslash and control bytes escaped as \xHH (UTF-8 text
  * stays as it is, as Zeek writes it); a value equal to the unset marker escaped too, so that it
  * reads back as itself. */
@@ -90,7 +101,7 @@ static void put_tsv_string(struct rbuf *b, const char *s)
 		const unsigned char *q = p;
 
 		/* the run of bytes written as they are, copied at once */
-		while (*q && *q != '\t' && *q != '\\' && *q >= 0x20 && *q != 0x7f)
+		while (!(special[*q] & SPECIAL_TSV))
 			q++;
 		rbuf_put(b, p, (size_t)(q - p));
 		if (*q == '\0')
@@ -112,7 +123,7 @@ static void put_json_string(struct rbuf *b, const char *s)
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
 		const unsigned char *q = p;
 
-		while (*q && *q != '"' && *q != '\\' && *q >= 0x20 && *q != 0x7f)
+		while (!(special[*q] & SPECIAL_JSON))
 			q++;
 		rbuf_put(b, p, (size_t)(q - p));
 		if (*q == '\0')
