@@ -12,6 +12,7 @@
  * #open and #close carry the capture's first and last packet times (not the wall clock): the
  * same capture gives the same log.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +25,11 @@ struct zeek_writer {
 	bool header_done;
 	int64_t open_ts_ns;
 	struct rbuf row; /* rows on their way out (writer_emit) */
+	/* JSON lines: each field's key as written after another field, `,"name":` (zeek_init) */
+	struct {
+		uint8_t len;
+		char text[24];
+	} keys[26];
 };
 
 static const char *const fields[] = {
@@ -41,6 +47,8 @@ static const char *const types[] = {
 _Static_assert(sizeof fields == sizeof types, "a conn.log column has no type");
 
 #define FIELD_COUNT (sizeof fields / sizeof fields[0])
+_Static_assert(FIELD_COUNT == sizeof ((struct zeek_writer *)0)->keys /
+                              sizeof ((struct zeek_writer *)0)->keys[0], "a field has no key");
 
 /* Zeek's #open/#close time format, from a capture time (UTC). */
 static void put_log_time(struct rbuf *b, int64_t ts_ns)
@@ -181,10 +189,11 @@ static void key(struct zeek_writer *zw, size_t i, bool *first)
 			rbuf_putc(b, '\t');
 		return;
 	}
-	rbuf_puts(b, *first ? "{\"" : ",\"");
+	/* `,"name":`, made once; the row's first field opens the object instead */
+	rbuf_put(b, zw->keys[i].text, zw->keys[i].len);
+	if (*first && !b->failed)
+		b->data[b->len - zw->keys[i].len] = '{';
 	*first = false;
-	rbuf_puts(b, fields[i]);
-	rbuf_puts(b, "\":");
 }
 
 /* An unset field: "-" in TSV, left out of JSON. */
@@ -294,11 +303,23 @@ static int zeek_end(struct writer *w, const struct run_summary *s)
 	return fflush(w->out) == 0 ? 0 : -1;
 }
 
+static void zeek_init(struct writer *w, const struct writer_options *opt)
+{
+	struct zeek_writer *zw = (struct zeek_writer *)w;
+
+	(void)opt; /* nothing to present differently */
+	for (size_t i = 0; i < FIELD_COUNT; i++) {
+		int n = snprintf(zw->keys[i].text, sizeof zw->keys[i].text, ",\"%s\":", fields[i]);
+
+		zw->keys[i].len = (uint8_t)n; /* the longest, ,"tcpmortem.reason":, fits */
+	}
+}
+
 static void zeek_release(struct writer *w)
 {
 	rbuf_free(&((struct zeek_writer *)w)->row);
 }
 
-/* Nothing to present differently: no init. The JSON lines are the variant. */
-const struct writer_ops report_zeek_ops = { .size = sizeof(struct zeek_writer),
+/* The JSON lines are the variant. */
+const struct writer_ops report_zeek_ops = { .size = sizeof(struct zeek_writer), .init = zeek_init,
 	.begin = zeek_begin, .flow = zeek_flow, .end = zeek_end, .release = zeek_release };
