@@ -5,9 +5,9 @@ RSS per concurrent flow, and the per-flow cost of each writer. Then, for each co
 of the capture given: tcpmortem reading it against its decompressor (zcat, zstdcat, ...) piped
 into the bare loop, throughput counted in bytes of the uncompressed capture.
 
-Usage: bench.py BARE_LOOP TCPMORTEM RUNS NAME=CAPTURE... [--compressed COPY...]
-       (one profile per capture, then the profiles side by side; then each compressed copy of
-       the first capture)
+Usage: bench.py BARE_LOOP TCPMORTEM RUNS NAME=CAPTURE[,CAPTURE...]... [--compressed COPY...]
+       (one profile per capture, or per set of files read as one capture; then the profiles side
+       by side; then each compressed copy of the first capture)
 """
 import json
 import os
@@ -66,46 +66,56 @@ def compressed(bare, tool, size, copies, runs):
                   f"{statistics.median(cpu[m]):7.2f} {statistics.median(rss[m]) / 2**20:8.1f} MiB")
 
 
+# `cap` is the list of the profile's files (one, or a rotated set read as one capture).
 MODES = {
-    "bare loop": lambda bare, tool, cap: [bare, cap],
-    "tcpmortem text": lambda bare, tool, cap: [tool, "-f", "text", "-o", "/dev/null", cap],
+    "bare loop": lambda bare, tool, cap: [bare, *cap],
+    "tcpmortem text": lambda bare, tool, cap: [tool, "-f", "text", "-o", "/dev/null", *cap],
     "tcpmortem text --threads 2": lambda bare, tool, cap: [tool, "--threads", "2", "-f", "text",
-                                                           "-o", "/dev/null", cap],
-    "tcpmortem ndjson": lambda bare, tool, cap: [tool, "-f", "ndjson", "-o", "/dev/null", cap],
-    "tcpmortem csv": lambda bare, tool, cap: [tool, "-f", "csv", "-o", "/dev/null", cap],
-    "tcpmortem json": lambda bare, tool, cap: [tool, "-f", "json", "-o", "/dev/null", cap],
+                                                           "-o", "/dev/null", *cap],
+    "tcpmortem text --threads 3": lambda bare, tool, cap: [tool, "--threads", "3", "-f", "text",
+                                                           "-o", "/dev/null", *cap],
+    "tcpmortem text --threads 4": lambda bare, tool, cap: [tool, "--threads", "4", "-f", "text",
+                                                           "-o", "/dev/null", *cap],
+    "tcpmortem ndjson": lambda bare, tool, cap: [tool, "-f", "ndjson", "-o", "/dev/null", *cap],
+    "tcpmortem csv": lambda bare, tool, cap: [tool, "-f", "csv", "-o", "/dev/null", *cap],
+    "tcpmortem json": lambda bare, tool, cap: [tool, "-f", "json", "-o", "/dev/null", *cap],
 }
 
 
 def profile(bare, tool, name, capture, runs, empty_rss):
     """Times every mode on one capture, alternating; prints its table; returns the ratios to the
     bare loop (run by run, median) and the per-flow figures for the side-by-side summary."""
-    size = os.path.getsize(capture)
-    summary = json.loads(subprocess.run([tool, "-f", "json", capture], capture_output=True,
+    capture = capture.split(",")
+    size = sum(os.path.getsize(c) for c in capture)
+    summary = json.loads(subprocess.run([tool, "-f", "json", *capture], capture_output=True,
                                         check=True).stdout.split(b'"summary":', 1)[1][:-2])
     frames, flows, peak = summary["frames"], summary["flows"], summary["peak_flows"]
     modes = {m: make(bare, tool, capture) for m, make in MODES.items()}
     times = {m: [] for m in modes}
     rss = {m: [] for m in modes}
+    cpu = {m: [] for m in modes}
     run(modes["bare loop"])  # warm the page cache
     for _ in range(runs):
         for m, cmd in modes.items():
-            t, r = run(cmd)
+            t, r = run(cmd, cpu[m])
             times[m].append(t)
             rss[m].append(r)
     med = {m: statistics.median(v) for m, v in times.items()}
-    print(f"\n== profile {name}: {size / 1e6:.0f} MB, {frames} packets, {flows} connections "
+    print(f"\n== profile {name}: {len(capture)} file(s), {size / 1e6:.0f} MB, {frames} packets, {flows} connections "
           f"({frames / max(flows, 1):.1f} packets, {size / max(flows, 1):.0f} bytes each), "
           f"{peak} alive at most; {runs} runs each, medians")
-    print(f"{'':30} {'seconds':>8} {'MB/s':>8} {'Mpkt/s':>8} {'vs bare':>8} {'peak RSS':>10}")
+    print(f"{'':30} {'seconds':>8} {'MB/s':>8} {'Mpkt/s':>8} {'vs bare':>8} {'CPU s':>7} "
+          f"{'peak RSS':>10}")
     ratios = {}
     for m in modes:
         ratios[m] = statistics.median(b / t for b, t in zip(times["bare loop"], times[m]))
         print(f"{m:30} {med[m]:8.3f} {size / med[m] / 1e6:8.1f} {frames / med[m] / 1e6:8.2f} "
-              f"{ratios[m]:8.1%} {statistics.median(rss[m]) / 2**20:8.1f} MiB")
-    speedup = statistics.median(t1 / t2 for t1, t2 in zip(times["tcpmortem text"],
-                                                          times["tcpmortem text --threads 2"]))
-    print(f"--threads 2 speed-up over one thread: {speedup:.2f}x ({os.cpu_count()} CPUs)")
+              f"{ratios[m]:8.1%} {statistics.median(cpu[m]):7.2f} "
+              f"{statistics.median(rss[m]) / 2**20:8.1f} MiB")
+    for n in (2, 3, 4):
+        speedup = statistics.median(t1 / t2 for t1, t2 in zip(times["tcpmortem text"],
+                                                              times[f"tcpmortem text --threads {n}"]))
+        print(f"--threads {n} speed-up over one thread: {speedup:.2f}x ({os.cpu_count()} CPUs)")
     per_flow = (statistics.median(rss["tcpmortem text"]) - empty_rss) / max(peak, 1)
     print(f"RSS per concurrent flow: {per_flow:.0f} bytes "
           f"(peak RSS minus a one-connection run's {empty_rss / 2**20:.1f} MiB, over {peak} flows)")
@@ -141,7 +151,7 @@ def main():
     print(f"{'peak RSS (any mode), MiB':30}" +
           "".join(f"{results[n]['peak_rss'] / 2**20:14.1f}" for n in names))
     if copies:
-        compressed(bare, tool, os.path.getsize(profiles[0][1]), copies, runs)
+        compressed(bare, tool, os.path.getsize(profiles[0][1].split(",")[0]), copies, runs)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 # two benchmark captures (outside git), then times them on the same files and prints both
 # profiles side by side, each as ratios to the bare loop measured in the same run:
 #   samples  the real-stack samples replayed (long connections: ~15 packets, ~6 kB each);
+#   rotated  the short capture in files of 700 MB, as tcpdump -C writes them, read as one capture;
 #   short    tests/bench/short-http.pcap replayed: real nginx / ab / keep-alive HTTP traffic
 #            (make-short-template.sh), ~12 packets and ~2.7 kB per connection, most packets
 #            without payload, ~3,400 new connections a second, tens of thousands alive at once.
@@ -41,8 +42,16 @@ if [ ! -s "$short" ]; then
 	# connections a second.
 	"$dir/make_bench_capture" "$short" "$conns" "${SHORT_GAP_US:-300000}" tests/bench/short-http.pcap
 fi
+# The short capture as tcpdump rotates it (-C: a new file every 700 MB), read as one capture:
+# the several-files path (frames merged by timestamp across the files).
+rotated="$dir/rotated-$conns"
+if [ ! -s "$rotated/short" ]; then
+	mkdir -p "$rotated"
+	tcpdump -q -Z root -r "$short" -w "$rotated/short" -C 700 2>/dev/null
+fi
+rotated_files=$(ls "$rotated"/short* | sort -V | paste -sd,)
 # Compressed copies (default levels), read by tcpmortem and by zcat/zstdcat into the bare loop.
 [ -s "$capture.gz" ] || gzip -c "$capture" > "$capture.gz"
 [ -s "$capture.zst" ] || zstd -q -c "$capture" > "$capture.zst"
 exec python3 tests/bench/bench.py "$dir/bare_loop" build-bench/tcpmortem "${RUNS:-5}" \
-	"samples=$capture" "short=$short" --compressed "$capture.gz" "$capture.zst"
+	"samples=$capture" "short=$short" "rotated=$rotated_files" --compressed "$capture.gz" "$capture.zst"
