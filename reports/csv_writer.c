@@ -231,15 +231,20 @@ static void put_held(struct csv_writer *cw, const char *text, size_t len, uint64
 {
 	uint32_t number = incidents_member_of(cw->base.incidents, seq);
 	struct rbuf *out = &cw->out;
+	char *o;
 
 	rbuf_put(out, text, len);
-	if (number) {
-		RBUF_LIT(out, ",\"");
-		rbuf_u64(out, number);
-		RBUF_LIT(out, "\"\n");
-	} else {
-		RBUF_LIT(out, ",\n");
+	if (!rbuf_reserve(out, U64_TEXT_ROOM + 4)) /* ,"number" and the newline */
+		return;
+	o = out->data + out->len;
+	*o++ = ',';
+	if (number) { /* else a null field */
+		*o++ = '"';
+		o += u64_write(o, number);
+		*o++ = '"';
 	}
+	*o++ = '\n';
+	out->len = (size_t)(o - out->data);
 }
 
 /* Writes the held rows whose incident is known (all of them when `all`, or past the bound). */

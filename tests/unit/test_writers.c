@@ -1904,6 +1904,56 @@ static void test_text_empty_run(void)
 
 /* --- failures --------------------------------------------------------------------------------- */
 
+/* Long-lived strings are escaped once and kept by address (text_memo, a few dozen slots): with
+ * many more distinct strings than slots, several in one record mapping to the same slot, every
+ * field still holds its own text. */
+static void test_json_memo_keeps_each_string(void)
+{
+	enum { N = 300 };
+	static struct flow_record r[N];
+	static char caps[N][32], details[N][32], bases[N][32], notes[N][32];
+	struct flow_record base[N_RECORDS];
+	char *out, *line, *save = NULL;
+	size_t len;
+	unsigned n = 0;
+
+	make_records(base);
+	for (unsigned i = 0; i < N; i++) {
+		r[i] = base[0];
+		snprintf(caps[i], sizeof caps[i], "cap\"%u.pcap", i);
+		snprintf(details[i], sizeof details[i], "detail_%u", i);
+		snprintf(bases[i], sizeof bases[i], "basis \\ %u", i);
+		snprintf(notes[i], sizeof notes[i], "note\t%u", i);
+		r[i].capture = caps[i];
+		r[i].close_detail = details[i];
+		for (int d = FROM_CLIENT; d <= FROM_SERVER; d++)
+			r[i].diagnosis.stack[d] = (struct stack_guess){ .family = "linux",
+				.initial_ttl = 64, .basis = bases[(i + 7u * (unsigned)d) % N] };
+		r[i].n_evidence = 1;
+		r[i].evidence[0].note = notes[i];
+	}
+	out = run_writer(REPORT_NDJSON, r, N, &empty_summary, &len);
+	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		json_t *o = json_loads(line, 0, NULL);
+		json_t *stack;
+		char want[64];
+
+		CU_ASSERT_FATAL(o != NULL);
+		stack = json_object_get(json_object_get(o, "diagnosis"), "stack");
+		EXPECT_STR(o, "capture", caps[n]);
+		EXPECT_STR(json_object_get(o, "close"), "detail", details[n]);
+		EXPECT_STR(json_object_get(stack, "client"), "basis", bases[n]);
+		EXPECT_STR(json_object_get(stack, "server"), "basis", bases[(n + 7) % N]);
+		snprintf(want, sizeof want, "note\t%u", n);
+		EXPECT_STR(json_array_get(json_object_get(json_object_get(o, "close"), "evidence"), 0),
+		           "note", want);
+		json_decref(o);
+		n++;
+	}
+	CU_ASSERT_EQUAL(n, N);
+	free(out);
+}
+
 /* Every format reports a stream that cannot be written: begin, flow or end returns -1. Rows
  * gathered for one write fail when it is made (at the end at the latest); when each row is
  * written at once (a line-buffered stream), the streaming formats fail on every flow. */
@@ -1958,6 +2008,7 @@ static CU_TestInfo json_tests[] = {
 	{ "ndjson_one_flow_per_line", test_ndjson_one_flow_per_line },
 	{ "ndjson_flushes_each_flow", test_ndjson_flushes_each_flow },
 	{ "file_rows_are_batched", test_file_rows_are_batched },
+	{ "json_memo_keeps_each_string", test_json_memo_keeps_each_string },
 	{ "ndjson_empty_run_is_empty", test_ndjson_empty_run_is_empty },
 	{ "json_escapes_at_every_alignment", test_json_escapes_at_every_alignment },
 	CU_TEST_INFO_NULL,
