@@ -123,7 +123,7 @@ static unsigned decimal_width(uint64_t v)
 	return t + 1u - (odd < pow10[t]);
 }
 
-size_t u64_write(char *o, uint64_t v)
+size_t u64_write_wide(char *o, uint64_t v)
 {
 	unsigned n = decimal_width(v);
 

@@ -77,8 +77,22 @@ static inline void rbuf_puts(struct rbuf *b, const char *s)
 
 /* Room u64_write() needs: a number's 1 to 20 digits. */
 #define U64_TEXT_ROOM 20
-/* Writes v in decimal at o, which has U64_TEXT_ROOM bytes of room; returns how many digits. */
-size_t u64_write(char *o, uint64_t v);
+/* Writes v in decimal at o, which has U64_TEXT_ROOM bytes of room; returns how many digits.
+ * Inlined for one or two digits (counts, TTLs, flags: most numbers of a record). */
+size_t u64_write_wide(char *o, uint64_t v);
+RBUF_INLINE size_t u64_write(char *o, uint64_t v)
+{
+	if (v < 10) {
+		*o = (char)('0' + v);
+		return 1;
+	}
+	if (v < 100) {
+		o[0] = (char)('0' + v / 10);
+		o[1] = (char)('0' + v % 10);
+		return 2;
+	}
+	return u64_write_wide(o, v);
+}
 /* Appends v in decimal. */
 void rbuf_u64(struct rbuf *b, uint64_t v);
 /* Appends microseconds as milliseconds with three decimals ("165.468"). */
