@@ -4,12 +4,16 @@
  * (a shard: a flow table with its own clock). Single-threaded, one shard does everything, and
  * every record goes to the writer the moment its flow is finished.
  *
- * With --threads N, N threads in all: the main thread reads and dissects frames into batches
- * and merges the records, N - 1 worker threads each own a shard (flows are assigned by the hash
- * of their 4-tuple). Reading and dissecting is the largest single part of the work (about half
- * the instructions), so a thread of its own serves it best; N - 1 workers keep the process at N
+ * With --threads N over files read through capture_set_next() (pcapng, compressed, a pipe), N
+ * threads in all: the main thread reads and dissects frames into batches and merges the records,
+ * N - 1 worker threads each own a shard (flows are assigned by the hash of their 4-tuple).
+ * Reading and dissecting through libpcap is the largest single part of the work (about half the
+ * instructions), so a thread of its own serves it best; N - 1 workers keep the process at N
  * runnable threads, as many as the user gave it (N workers beside the reader made --threads 2
- * share two cores between three threads, and the reader, the slowest, got two thirds of one). The output is the single-threaded output, byte for byte: every record carries
+ * share two cores between three threads, and the reader, the slowest, got two thirds of one).
+ * Over classic pcap files, reader threads read and dissect instead (readers.c): the main thread
+ * then feeds the batches frames dissected elsewhere (engine_feed.h), merges and writes, and
+ * readers.c says how many of the N threads read and how many track. The output is the single-threaded output, byte for byte: every record carries
  * the key that orders it in a single-threaded run,
  *   (frame at which it was finished, phase, frame of the flow's last segment / first segment),
  * phases being, within one frame: 0 finished flows expiring, 1 live flows expiring, 2 a flow
@@ -19,10 +23,12 @@
  * --max-flows applies per shard (max / (N - 1) each), so which flows are evicted can differ.
  */
 #include "engine.h"
+#include "engine_feed.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "classify.h"
 #include "encap_table.h"
@@ -44,17 +50,59 @@ struct record_key {
 	uint64_t order;
 };
 
+/* A record a worker produced, waiting for the merge: its key, and where its packed form starts
+ * in the buffer's words. */
 struct keyed_record {
 	struct record_key key;
+	size_t at;
 	bool reported; /* false: left out by --class or --flow, seen only by writer_observe */
-	struct flow_record rec;
 };
 
-/* Records a worker produced during one batch, in key order. */
+/* Records a worker produced during one batch, in key order, packed. A batch can finish
+ * thousands of flows (capture time jumping past the quiet and expiry delays: the sparse end of
+ * a capture finished 16k flows in one batch, 24 MB of records), and a record is mostly zero
+ * (1.4 KB, of which a connection fills a few hundred bytes): each is kept as a bitmap of its
+ * nonzero 8-byte words followed by those words (record_pack), byte for byte what was emitted. */
 struct record_buf {
 	struct keyed_record *items;
 	size_t n, cap;
+	uint64_t *words;
+	size_t used, words_cap;
 };
+
+#define RECORD_WORDS (sizeof(struct flow_record) / sizeof(uint64_t))
+#define RECORD_MASK_WORDS ((RECORD_WORDS + 63) / 64)
+_Static_assert(sizeof(struct flow_record) % sizeof(uint64_t) == 0, "a record is whole words");
+
+/* Packs *rec at `out` (room for RECORD_MASK_WORDS + RECORD_WORDS words); returns the words used. */
+static size_t record_pack(const struct flow_record *rec, uint64_t *out)
+{
+	const unsigned char *p = (const unsigned char *)rec;
+	uint64_t *mask = out, *w = out + RECORD_MASK_WORDS;
+
+	memset(mask, 0, RECORD_MASK_WORDS * sizeof *mask);
+	for (size_t i = 0; i < RECORD_WORDS; i++) {
+		uint64_t v;
+
+		memcpy(&v, p + i * sizeof v, sizeof v);
+		if (v) {
+			mask[i / 64] |= 1ULL << (i % 64);
+			*w++ = v;
+		}
+	}
+	return (size_t)(w - out);
+}
+
+static void record_unpack(const uint64_t *in, struct flow_record *rec)
+{
+	unsigned char *p = (unsigned char *)rec;
+	const uint64_t *w = in + RECORD_MASK_WORDS;
+
+	memset(rec, 0, sizeof *rec);
+	for (size_t m = 0; m < RECORD_MASK_WORDS; m++)
+		for (uint64_t bits = in[m]; bits; bits &= bits - 1)
+			memcpy(p + (m * 64 + (size_t)__builtin_ctzll(bits)) * sizeof *w, w++, sizeof *w);
+}
 
 struct shard {
 	const struct engine_options *opt;
@@ -73,6 +121,10 @@ struct shard {
 	uint32_t *live_after[2];  /* worker: live flows after each item of a batch, per slot */
 	unsigned out_slot;
 	bool out_failed;       /* no memory for a record: the run fails rather than lose it */
+	/* The finished flow that will expire next, and how far warm_next() brought it and what
+	 * finishing it touches into the cache. */
+	const struct live_flow *next_expiry;
+	unsigned next_expiry_stage;
 	struct flow_record record;
 	struct flow view;             /* the flow being finished, decoded for the classifier */
 	struct flow_rare view_rare;
@@ -83,28 +135,23 @@ struct file_counts {
 	uint64_t bytes;
 	uint64_t tcp_segments;
 	uint64_t skipped[DISSECT_RESULT_COUNT];
-};
-
-/* One frame, dissected, for the workers. `shard` < 0: not a TCP segment (time only). */
-struct batch_item {
-	struct tcp_segment seg;
-	int64_t ts_ns;
-	uint64_t frame;
-	const char *capture;
-	uint32_t hash;
-	uint32_t encap;       /* id of the description of its outer layers, 0: none */
-	int shard;
-	bool ts_nano;
+	uint64_t filtered;     /* by the parallel readers (capture.c counts its own) */
 };
 
 /* Frames per batch: threaded, a batch is what the workers share out; single-threaded, a short
  * batch lets the flow table fetch the flows of the next frames while this one is tracked. */
 #define BATCH_FRAMES 4096
 #define SINGLE_BATCH_FRAMES 256
-/* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, into
- * the cache (an uncached bucket and flow were a third of the tracking time). */
-#define PREFETCH_BUCKET_AHEAD 8
-#define PREFETCH_FLOW_AHEAD 4
+/* Threaded, a batch also ends once it spans this much capture time: the records a worker holds
+ * until the merge are those of the flows that finish within one batch, and 4096 frames of a
+ * sparse stretch (the end of a capture) spanned seconds, finishing 16k flows at once. */
+#define BATCH_SPAN_NS (250LL * 1000000)
+/* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, then
+ * the next flow of its chain into the cache (an uncached bucket and flow were a third of the
+ * tracking time). */
+#define PREFETCH_BUCKET_AHEAD 16
+#define PREFETCH_FLOW_AHEAD 8
+#define PREFETCH_CHAIN_AHEAD 4
 
 struct batch {
 	unsigned n;
@@ -145,15 +192,18 @@ struct engine {
 	struct flow_table *hasher;  /* only for its seeded hash, shared by every shard */
 	struct batch *batches[2];
 	unsigned filling;           /* batch the main thread fills */
+	int64_t batch_start_ns;     /* time of the first frame of the batch being filled */
 	pthread_mutex_t lock;
 	pthread_cond_t go;
 	pthread_cond_t done;
 	uint64_t peak_flows;        /* threaded: most flows alive at one frame, over all shards */
 	uint64_t live_flows;        /* threaded: flows alive after the last batch written */
+	uint32_t *live_sum;         /* threaded: flows alive after each frame of a batch, all shards */
 	uint64_t generation;        /* batches published */
 	unsigned busy;              /* workers still on the published batch */
 	bool stop;
 	bool outstanding;           /* a published batch's records are not yet written */
+	struct flow_record merged;  /* the record being written, unpacked */
 };
 
 /* --- a shard: flows, expiry, finishing ----------------------------------------------------- */
@@ -167,6 +217,7 @@ static int shard_init(struct shard *s, const struct engine_options *opt, uint64_
 	s->writer = writer;
 	flow_store_init(&s->store);
 	s->store.encaps = encaps;
+	s->store.skip_zeek = opt->skip_zeek;
 	s->table = flow_table_create(opt->hash_seed, &s->store);
 	if (s->table)
 		flow_table_limit_graves(s->table, max_flows); /* memory within --max-flows */
@@ -179,6 +230,7 @@ static void shard_free(struct shard *s)
 	flow_store_destroy(&s->store); /* every flow left goes with it */
 	for (int i = 0; i < 2; i++) {
 		free(s->out[i].items);
+		free(s->out[i].words);
 		free(s->live_after[i]);
 	}
 }
@@ -208,9 +260,21 @@ static void emit(struct shard *s, const struct flow_record *rec, struct record_k
 		b->items = items;
 		b->cap = cap;
 	}
+	if (b->words_cap - b->used < RECORD_MASK_WORDS + RECORD_WORDS) {
+		size_t cap = b->words_cap ? b->words_cap * 2 : 64 * (RECORD_MASK_WORDS + RECORD_WORDS);
+		uint64_t *words = realloc(b->words, cap * sizeof *words);
+
+		if (!words) {
+			s->out_failed = true;
+			return;
+		}
+		b->words = words;
+		b->words_cap = cap;
+	}
 	b->items[b->n].key = key;
 	b->items[b->n].reported = reported;
-	b->items[b->n].rec = *rec;
+	b->items[b->n].at = b->used;
+	b->used += record_pack(rec, b->words + b->used);
 	b->n++;
 }
 
@@ -227,6 +291,8 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 	                          .phase = phase,
 	                          .order = phase == PHASE_END ? f->first_frame : flow_last_frame(f) };
 
+	if (f == s->next_expiry)
+		s->next_expiry = NULL; /* its slot may hold the next one */
 	flow_table_remove(s->table, f);
 	if (phase != PHASE_END && phase != PHASE_REUSE)
 		flow_table_bury(s->table, f, s->now_ns + TOMBSTONE_NS); /* best effort */
@@ -246,6 +312,58 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 	s->flows_reported++;
 	s->by_class[rec->close_class][rec->closer]++;
 	emit(s, rec, key, true);
+}
+
+/* The FIN and rare blocks of `f` (in the cache), which flow_decode() reads. The empty volatile
+ * asm keeps GCC from taking the function for one without effects (flow_table.c PREFETCH_ONLY). */
+static void prefetch_blocks(const struct flow_store *st, const struct live_flow *f)
+{
+	__asm__ volatile("");
+	if (f->fin) {
+		const char *b = (const char *)live_fin_of(st, f);
+
+		for (size_t off = 0; off < sizeof(struct live_fin); off += 64)
+			__builtin_prefetch(b + off);
+		__builtin_prefetch(b + sizeof(struct live_fin) - 1);
+	}
+	if (f->rare) {
+		const char *b = (const char *)live_rare_of(st, f);
+
+		for (size_t off = 0; off < sizeof(struct live_rare); off += 64)
+			__builtin_prefetch(b + off);
+		__builtin_prefetch(b + sizeof(struct live_rare) - 1);
+	}
+}
+
+/* The oldest finished flow is the next to expire (after FINISHED_QUIET_NS), usually a dozen
+ * frames or more from now: one step per frame brings into the cache, in turn, the flow, then its
+ * blocks and the buckets its removal and tombstone use, then the flow ahead of it in its hash
+ * chain (a removal walks the chain). */
+static void warm_next(struct shard *s)
+{
+	const struct live_flow *f = flow_table_oldest(s->table, FLOW_LIST_FINISHED);
+
+	if (!f)
+		return;
+	if (f != s->next_expiry) {
+		s->next_expiry = f;
+		s->next_expiry_stage = 0;
+		flow_table_prefetch(f);
+		return;
+	}
+	switch (s->next_expiry_stage) {
+	case 0:
+		flow_table_prefetch_removal(s->table, f, 0);
+		prefetch_blocks(&s->store, f);
+		s->next_expiry_stage = 1;
+		break;
+	case 1:
+		flow_table_prefetch_removal(s->table, f, 1);
+		s->next_expiry_stage = 2;
+		break;
+	default:
+		break;
+	}
 }
 
 /* Capture time moved to `ts_ns` at frame `frame`: finish what has expired (engine.h). */
@@ -271,6 +389,7 @@ static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
 		finish_flow(s, f, PHASE_EXPIRE_LIVE, 0);
 	}
 	flow_table_expire_graves(s->table, s->now_ns);
+	warm_next(s);
 }
 
 /* Makes room for one more flow: a finished flow goes first (it would expire anyway), else the
@@ -360,15 +479,18 @@ static void shard_segment(struct shard *s, const struct batch_item *it)
 	}
 }
 
+/* The sort key is copied next to the flow: comparing through the flows themselves (all over
+ * memory) made the sort a cache miss per comparison. */
 struct flow_in_shard {
+	uint64_t first_frame;
 	struct live_flow *flow;
 	struct shard *shard;
 };
 
 static int by_first_frame(const void *a, const void *b)
 {
-	uint64_t x = ((const struct flow_in_shard *)a)->flow->first_frame;
-	uint64_t y = ((const struct flow_in_shard *)b)->flow->first_frame;
+	uint64_t x = ((const struct flow_in_shard *)a)->first_frame;
+	uint64_t y = ((const struct flow_in_shard *)b)->first_frame;
 
 	return (x > y) - (x < y);
 }
@@ -388,11 +510,22 @@ static int finish_all(struct shard **shards, unsigned n)
 		for (int list = FLOW_LIST_LIVE; list <= FLOW_LIST_FINISHED; list++)
 			for (struct live_flow *f = flow_table_oldest(shards[k]->table, (enum flow_list)list);
 			     f && i < total; f = flow_table_newer(shards[k]->table, f))
-				all[i++] = (struct flow_in_shard){ f, shards[k] };
+				all[i++] = (struct flow_in_shard){ f->first_frame, f, shards[k] };
 	if (i > 1)
 		qsort(all, i, sizeof *all, by_first_frame);
-	for (size_t j = 0; j < i; j++)
+	/* In the order they started, the flows are all over memory: each is fetched a few flows
+	 * ahead, then what finishing it touches (as warm_next does). */
+	for (size_t j = 0; j < i; j++) {
+		if (j + 8 < i)
+			flow_table_prefetch(all[j + 8].flow);
+		if (j + 4 < i) {
+			flow_table_prefetch_removal(all[j + 4].shard->table, all[j + 4].flow, 0);
+			prefetch_blocks(&all[j + 4].shard->store, all[j + 4].flow);
+		}
+		if (j + 2 < i)
+			flow_table_prefetch_removal(all[j + 2].shard->table, all[j + 2].flow, 1);
 		finish_flow(all[j].shard, all[j].flow, PHASE_END, 0);
+	}
 	free(all);
 	return 0;
 }
@@ -409,6 +542,7 @@ static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *
 	for (unsigned i = 0; i < b->n; i++) {
 		const struct batch_item *it = &b->items[i];
 		unsigned bucket_ahead = i + PREFETCH_BUCKET_AHEAD, flow_ahead = i + PREFETCH_FLOW_AHEAD;
+		unsigned chain_ahead = i + PREFETCH_CHAIN_AHEAD;
 
 		/* A SYN usually starts a flow, which first looks for a tombstone of its 4-tuple. */
 		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id) {
@@ -421,6 +555,8 @@ static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *
 			if (is_opening_syn(&b->items[flow_ahead].seg))
 				flow_table_prefetch_grave(s->table, &b->items[flow_ahead].seg, 1);
 		}
+		if (chain_ahead < b->n && b->items[chain_ahead].shard == id)
+			flow_table_prefetch_chain(s->table, b->items[chain_ahead].hash);
 		shard_advance(s, it->ts_ns, it->frame);
 		if (it->shard == id)
 			shard_segment(s, it);
@@ -453,6 +589,7 @@ static void *worker_main(void *arg)
 
 		w->shard.out_slot = (unsigned)((seen - 1) & 1);
 		w->shard.out[w->shard.out_slot].n = 0;
+		w->shard.out[w->shard.out_slot].used = 0;
 		shard_run(&w->shard, b, (int)w->id, w->shard.live_after[w->shard.out_slot]);
 
 		pthread_mutex_lock(&e->lock);
@@ -476,15 +613,24 @@ static void write_merged(struct engine *e, unsigned slot)
 {
 	size_t pos[64] = { 0 };
 
-	/* The flows alive after each frame, over all shards: the single-threaded peak. */
-	for (unsigned i = 0; i < e->batches[slot]->n; i++) {
-		uint64_t live = 0;
+	/* The flows alive after each frame, over all shards: the single-threaded peak. Summed a
+	 * shard at a time (the inner loop vectorises): this thread is the one that serialises, and
+	 * a frame at a time it paid a cache miss per shard per frame. */
+	unsigned n = e->batches[slot]->n;
+	uint32_t *sum = e->live_sum;
 
-		for (unsigned k = 0; k < e->n_workers; k++)
-			live += e->workers[k].shard.live_after[slot][i];
-		if (live > e->peak_flows)
-			e->peak_flows = live;
-		e->live_flows = live;
+	if (n > 0) {
+		memcpy(sum, e->workers[0].shard.live_after[slot], n * sizeof *sum);
+		for (unsigned k = 1; k < e->n_workers; k++) {
+			const uint32_t *la = e->workers[k].shard.live_after[slot];
+
+			for (unsigned i = 0; i < n; i++)
+				sum[i] += la[i];
+		}
+		for (unsigned i = 0; i < n; i++)
+			if (sum[i] > e->peak_flows)
+				e->peak_flows = sum[i];
+		e->live_flows = sum[n - 1];
 	}
 
 	for (;;) {
@@ -500,15 +646,18 @@ static void write_merged(struct engine *e, unsigned slot)
 		}
 		if (best < 0)
 			break;
-		const struct keyed_record *kr = &e->workers[best].shard.out[slot].items[pos[best]];
+		const struct record_buf *b = &e->workers[best].shard.out[slot];
+		const struct keyed_record *kr = &b->items[pos[best]];
 
+		record_unpack(b->words + kr->at, &e->merged);
 		if (!e->write_failed &&
-		    (kr->reported ? writer_flow(e->out, &kr->rec) : writer_observe(e->out, &kr->rec)) != 0)
+		    (kr->reported ? writer_flow(e->out, &e->merged) : writer_observe(e->out, &e->merged)) != 0)
 			e->write_failed = true;
 		pos[best]++;
 	}
 	for (unsigned k = 0; k < e->n_workers; k++) {
 		e->workers[k].shard.out[slot].n = 0;
+		e->workers[k].shard.out[slot].used = 0;
 		if (e->workers[k].shard.out_failed)
 			e->write_failed = true;
 	}
@@ -593,7 +742,8 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 	e->hasher = flow_table_create(e->opt.hash_seed, NULL);
 	e->batches[0] = batch_new(BATCH_FRAMES);
 	e->batches[1] = batch_new(BATCH_FRAMES);
-	if (!e->workers || !e->hasher || !e->batches[0] || !e->batches[1])
+	e->live_sum = malloc(BATCH_FRAMES * sizeof *e->live_sum);
+	if (!e->workers || !e->hasher || !e->batches[0] || !e->batches[1] || !e->live_sum)
 		goto fail;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->go, NULL);
@@ -624,6 +774,40 @@ static void run_single_batch(struct engine *e)
 	e->single_batch->n = 0;
 }
 
+/* The bookkeeping of one frame of file `fc`. */
+static void count_frame(struct engine *e, struct file_counts *fc, int64_t ts_ns, uint32_t caplen,
+                        const struct capture_file *file)
+{
+	e->frames++;
+	fc->frames++;
+	fc->bytes += caplen;
+	if (e->first_ts_ns == 0 || ts_ns < e->first_ts_ns)
+		e->first_ts_ns = ts_ns;
+	if (ts_ns > e->now_ns)
+		e->now_ns = ts_ns;
+	if (capture_file_ts_nano(file))
+		e->any_nano = true;
+}
+
+/* The item just added to `b` is complete: a full batch is tracked or published. */
+static int batch_added(struct engine *e, struct batch *b)
+{
+	int64_t ts = b->items[b->n - 1].ts_ns;
+
+	if (!e->single && b->n == 1)
+		e->batch_start_ns = ts;
+	if (b->n == b->cap) {
+		if (e->single)
+			run_single_batch(e);
+		else
+			publish(e);
+	} else if (!e->single && ts > e->batch_start_ns &&
+	           (uint64_t)ts - (uint64_t)e->batch_start_ns > (uint64_t)BATCH_SPAN_NS) {
+		publish(e);
+	}
+	return (e->single ? e->single->write_failed : e->write_failed) ? -1 : 0;
+}
+
 int engine_frame(struct engine *e, const struct capture_frame *fr)
 {
 	struct file_counts *fc = &e->files[fr->file_index];
@@ -631,16 +815,7 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 	struct batch_item *it = &b->items[b->n++];
 	enum dissect_result r;
 
-	e->frames++;
-	fc->frames++;
-	fc->bytes += fr->caplen;
-	if (e->first_ts_ns == 0 || fr->ts_ns < e->first_ts_ns)
-		e->first_ts_ns = fr->ts_ns;
-	if (fr->ts_ns > e->now_ns)
-		e->now_ns = fr->ts_ns;
-	if (capture_file_ts_nano(fr->file))
-		e->any_nano = true;
-
+	count_frame(e, fc, fr->ts_ns, fr->caplen, fr->file);
 	it->ts_ns = fr->ts_ns;
 	it->frame = fr->number;
 	it->shard = -1;
@@ -657,14 +832,60 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 		it->hash = flow_table_hash(e->single ? e->single->table : e->hasher, &it->seg);
 		it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
 	}
+	return batch_added(e, b);
+}
 
-	if (b->n == b->cap) {
-		if (e->single)
-			run_single_batch(e);
-		else
-			publish(e);
+unsigned engine_shards(const struct engine *e) { return e->n_workers; }
+
+void engine_place(const struct engine *e, struct batch_item *it)
+{
+	it->hash = flow_table_hash(e->single ? e->single->table : e->hasher, &it->seg);
+	it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
+}
+
+struct encap_table *engine_encaps(struct engine *e) { return e->encaps; }
+
+int engine_feed(struct engine *e, const struct batch_item *in, uint64_t frame,
+                enum dissect_result r, uint32_t caplen, const struct capture_file *file,
+                unsigned file_index)
+{
+	struct file_counts *fc = &e->files[file_index];
+	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
+	struct batch_item *it = &b->items[b->n++];
+
+	count_frame(e, fc, in->ts_ns, caplen, file);
+	if (r != DISSECT_TCP) {
+		fc->skipped[r]++;
+		it->ts_ns = in->ts_ns;
+		it->shard = -1;
+	} else {
+		fc->tcp_segments++;
+		*it = *in;
+		it->capture = capture_file_path(file);
+		it->ts_nano = capture_file_ts_nano(file);
 	}
-	return (e->single ? e->single->write_failed : e->write_failed) ? -1 : 0;
+	it->frame = frame;
+	return batch_added(e, b);
+}
+
+double engine_shards_cpu_s(const struct engine *e)
+{
+	double sum = 0;
+
+	for (unsigned k = 0; k < e->n_workers; k++) {
+		clockid_t clock;
+		struct timespec ts;
+
+		if (pthread_getcpuclockid(e->workers[k].thread, &clock) == 0 &&
+		    clock_gettime(clock, &ts) == 0)
+			sum += (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	}
+	return sum;
+}
+
+void engine_filtered(struct engine *e, unsigned file_index)
+{
+	e->files[file_index].filtered++;
 }
 
 void engine_tick(struct engine *e, int64_t now_ns)
@@ -734,7 +955,9 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
 		st->path = capture_file_path(cf);
 		st->link_type = dissect_link_name(capture_file_dlt(cf));
 		st->ts_nano = capture_file_ts_nano(cf);
-		st->frames = fc->frames + capture_file_filtered(cf);
+		uint64_t filtered = capture_file_filtered(cf) + fc->filtered;
+
+		st->frames = fc->frames + filtered;
 		st->bytes = fc->bytes;
 		st->tcp_segments = fc->tcp_segments;
 		st->error = capture_file_error(cf);
@@ -744,9 +967,8 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
 			if (r != DISSECT_TCP && fc->skipped[r])
 				st->skipped[st->n_skipped++] =
 				    (struct skip_count){ dissect_result_name((enum dissect_result)r), fc->skipped[r] };
-		if (capture_file_filtered(cf) && st->n_skipped < SKIP_REASONS_MAX)
-			st->skipped[st->n_skipped++] =
-			    (struct skip_count){ "filtered", capture_file_filtered(cf) };
+		if (filtered && st->n_skipped < SKIP_REASONS_MAX)
+			st->skipped[st->n_skipped++] = (struct skip_count){ "filtered", filtered };
 	}
 	sum->n_captures = n;
 	sum->captures = stats;
@@ -816,6 +1038,7 @@ void engine_destroy(struct engine *e)
 	encap_table_destroy(e->encaps);
 	free(e->batches[0]);
 	free(e->batches[1]);
+	free(e->live_sum);
 	free(e->files);
 	free(e);
 }

@@ -69,6 +69,8 @@ struct engine_options {
 	bool paced_input;         /* an input is a pipe that may pause: single-threaded, every
 	                             frame is tracked at once (no batch waits for the next frames),
 	                             so records come out while the writer of the pipe is quiet */
+	bool skip_zeek;           /* no report reads the records' Zeek fields: Zeek's view is not
+	                             tracked, and the records' zeek fields are all zero */
 };
 
 struct engine;

@@ -8,6 +8,12 @@
 
 #define INITIAL_BUCKETS 1024u
 
+/* GCC (12) takes a function whose only effect is __builtin_prefetch for one without any (pure),
+ * and drops every call to it that it does not inline: so the prefetches were silently gone. An
+ * empty volatile asm is an effect, and costs nothing. Every function here that only prefetches
+ * starts with it. */
+#define PREFETCH_ONLY() __asm__ volatile("")
+
 struct graveyard;
 static void graveyard_free(struct graveyard *g);
 
@@ -190,21 +196,37 @@ struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_s
 
 void flow_table_prefetch_bucket(const struct flow_table *t, uint32_t hash)
 {
+	PREFETCH_ONLY();
 	__builtin_prefetch(&t->buckets[hash & t->mask]);
 }
 
 /* The bucket's first flow: its lookup line, and the two lines after it that tracking writes. */
 void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash)
 {
+	PREFETCH_ONLY();
 	uint32_t h = t->buckets[hash & t->mask];
 
 	if (h)
 		flow_table_prefetch(flow_store_at(t->st, h));
 }
 
+void flow_table_prefetch_chain(const struct flow_table *t, uint32_t hash)
+{
+	uint32_t h = t->buckets[hash & t->mask];
+	const struct live_flow *f;
+
+	PREFETCH_ONLY();
+	if (!h)
+		return;
+	f = flow_store_at(t->st, h);
+	if (f->hash != hash && f->hash_next)
+		flow_table_prefetch(flow_store_at(t->st, f->hash_next));
+}
+
 /* Every cache line of the flow (pool items are not line-aligned: up to one more line). */
 void flow_table_prefetch(const struct live_flow *f)
 {
+	PREFETCH_ONLY();
 	if (!f)
 		return;
 	for (size_t off = 0; off < sizeof *f; off += 64)
@@ -463,6 +485,7 @@ static void grave_grow(struct graveyard *g)
  * known ahead, and their chains are the coldest memory the analyzer touches. */
 static void grave_prefetch(const struct graveyard *g, uint64_t fp, int stage)
 {
+	PREFETCH_ONLY();
 	const uint32_t *b = bucket_of(g, fp);
 
 	if (stage == 0)
@@ -646,9 +669,33 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 	return false;
 }
 
+void flow_table_prefetch_removal(const struct flow_table *t, const struct live_flow *f,
+                                 int stage)
+{
+	PREFETCH_ONLY();
+	uint32_t h = t->buckets[f->hash & t->mask];
+
+	if (stage == 0) {
+		struct flow_endpoint ep[2];
+
+		__builtin_prefetch(&t->buckets[f->hash & t->mask]);
+		if (!t->graves || (f->mark & LIVE_ADDR6))
+			return; /* an IPv6 flow's addresses are in another block: not worth it */
+		live_endpoint(t->st, f, 0, &ep[0]);
+		live_endpoint(t->st, f, 1, &ep[1]);
+		grave_prefetch(t->graves,
+		               fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port,
+		                           LIVE_ENCAP_KIND(f->encap), f->tunnel_id),
+		               0);
+	} else if (h && h != f->self) {
+		__builtin_prefetch(flow_store_at(t->st, h));
+	}
+}
+
 void flow_table_prefetch_grave(const struct flow_table *t, const struct tcp_segment *seg,
                                int stage)
 {
+	PREFETCH_ONLY();
 	if (t->graves && t->graves->count)
 		grave_prefetch(t->graves,
 		               fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport,

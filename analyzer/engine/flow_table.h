@@ -37,8 +37,16 @@ void flow_table_remove(struct flow_table *t, struct live_flow *f);
  * later the flow it leads to. Neither changes anything. */
 void flow_table_prefetch_bucket(const struct flow_table *t, uint32_t hash);
 void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash);
+/* Later still, when the bucket's first flow is there: the flow after it in the chain, when the
+ * first is not of `hash` (a bucket shared by two flows made every lookup of the second miss). */
+void flow_table_prefetch_chain(const struct flow_table *t, uint32_t hash);
 /* The same for a flow at hand (NULL: nothing). */
 void flow_table_prefetch(const struct live_flow *f);
+/* Hints that `f` (already in the cache) will be removed and buried: stage 0 fetches its hash
+ * bucket and its tombstone's bucket, stage 1 (later, when the bucket is there) the flow ahead of
+ * it in its hash chain, which the removal walks. Changes nothing. */
+void flow_table_prefetch_removal(const struct flow_table *t, const struct live_flow *f,
+                                 int stage);
 /* Marks `f` most recently active, on list `list`. */
 void flow_table_touch(struct flow_table *t, struct live_flow *f, enum flow_list list);
 /* The least recently active flow of `list`, or NULL. */

@@ -261,5 +261,8 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 	out->handshake_acked = f->mark & LIVE_HANDSHAKE_ACKED;
 	out->starts_with_syn = f->mark & LIVE_STARTS_WITH_SYN;
 	out->max_gap_ms = f->max_gap_ms;
-	zeek_decode(st, f, &out->ep[FROM_CLIENT], &out->ep[FROM_SERVER], &out->zeek);
+	if (st->skip_zeek)
+		memset(&out->zeek, 0, sizeof out->zeek);
+	else
+		zeek_decode(st, f, &out->ep[FROM_CLIENT], &out->ep[FROM_SERVER], &out->zeek);
 }

@@ -302,6 +302,9 @@ struct flow_store {
 	const char **captures;   /* capture file names the flows came from (live_flow.capture) */
 	const struct encap_table *encaps; /* descriptions of live_flow.encap (NULL: none) */
 	uint32_t n_captures, cap_captures;
+	/* No report reads the Zeek view (text, Markdown, SVG, HTML): the tracker leaves live_zeek
+	 * alone and flow_decode() gives zero zeek fields. */
+	bool skip_zeek;
 };
 
 void flow_store_init(struct flow_store *st);

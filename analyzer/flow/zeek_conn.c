@@ -103,21 +103,46 @@ bool zeek_scaled(uint32_t n)
 
 static const char letters[] = "SHADFRCGTWIQXshadfrcgtwiqx^";
 
+/* The code of each letter: its place in letters[] + 1 (0: not a history letter). A table, not a
+ * search: letters are added per packet. */
+static const uint8_t letter_code[128] = {
+	['S'] = 1,  ['H'] = 2,  ['A'] = 3,  ['D'] = 4,  ['F'] = 5,  ['R'] = 6,  ['C'] = 7,
+	['G'] = 8,  ['T'] = 9,  ['W'] = 10, ['I'] = 11, ['Q'] = 12, ['X'] = 13, ['s'] = 14,
+	['h'] = 15, ['a'] = 16, ['d'] = 17, ['f'] = 18, ['r'] = 19, ['c'] = 20, ['g'] = 21,
+	['t'] = 22, ['w'] = 23, ['i'] = 24, ['q'] = 25, ['x'] = 26, ['^'] = 27,
+};
+
+unsigned zeek_letter_code(char letter)
+{
+	return (unsigned char)letter < sizeof letter_code ? letter_code[(unsigned char)letter] : 0;
+}
+
+char zeek_responder_letter(char upper)
+{
+	unsigned code = zeek_letter_code(upper);
+
+	/* The originator's letters are the first 13 codes, the responder's the next 13. */
+	if (code >= 1 && code <= 13)
+		return letters[code + 12];
+	return upper;
+}
+
 bool zeek_history_add(struct live_zeek *z, char letter)
 {
-	const char *p = letter ? strchr(letters, letter) : NULL;
+	unsigned code = zeek_letter_code(letter); /* 1..27: 0 is no letter */
 	unsigned n = z->meta & ZEEK_META_LEN;
-	unsigned code, bit;
+	unsigned bit, v;
 
-	if (p == NULL || n >= ZEEK_HISTORY_MAX) {
+	if (code == 0 || n >= ZEEK_HISTORY_MAX) {
 		z->meta |= ZEEK_META_CUT;
 		return false;
 	}
-	code = (unsigned)(p - letters) + 1; /* 1..27: 0 is no letter */
+	/* Five bits from bit n * 5 on, in at most two bytes (the last code ends in hist[14]). */
 	bit = n * 5;
-	for (unsigned k = 0; k < 5; k++, bit++)
-		if (code & (1u << k))
-			z->hist[bit / 8] |= (uint8_t)(1u << (bit % 8));
+	v = code << (bit % 8);
+	z->hist[bit / 8] |= (uint8_t)v;
+	if (v >> 8)
+		z->hist[bit / 8 + 1] |= (uint8_t)(v >> 8);
 	z->meta = (uint8_t)((z->meta & ~ZEEK_META_LEN) | (n + 1));
 	return true;
 }

@@ -113,6 +113,10 @@ bool zeek_scaled(uint32_t n);
 /* Appends `letter` (one of "SHADFRCGTWIQXshadfrcgtwiqx^") to the packed history. False (and
  * ZEEK_META_CUT set) when the history is full or the letter unknown. */
 bool zeek_history_add(struct live_zeek *z, char letter);
+/* A history letter's code (1..27), 0 when `letter` is none. */
+unsigned zeek_letter_code(char letter);
+/* The responder's letter for event letter `upper` (lower case); other characters as they are. */
+char zeek_responder_letter(char upper);
 /* The history as text: out must hold ZEEK_HISTORY_MAX + 1 bytes. */
 void zeek_history_text(const struct live_zeek *z, char *out);
 

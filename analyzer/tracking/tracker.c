@@ -566,6 +566,25 @@ static uint32_t us_since_first(const struct live_flow *f, int64_t ts_ns)
 	return us <= 0 ? 0 : us >= UINT32_MAX - 1 ? UINT32_MAX - 2 : (uint32_t)us;
 }
 
+/* us_since_first() of snapshot `s`'s time (s->frame != 0), read from its encoding when it has one
+ * (per segment: no round trip through nanoseconds and a division). */
+static uint32_t snap_us(const struct flow_store *st, const struct live_flow *f,
+                        const struct live_snap *s)
+{
+	uint64_t v = ((uint64_t)(s->t_hi & 0x3f) << 32) | s->t_lo;
+
+	switch (s->t_hi >> 6) {
+	case LIVE_T_US:
+		break;
+	case LIVE_T_NS:
+		v /= 1000;
+		break;
+	default:
+		return us_since_first(f, live_snap_ts(st, f, s));
+	}
+	return v >= UINT32_MAX - 1 ? UINT32_MAX - 2 : (uint32_t)v;
+}
+
 /* The round trip from the capture point to each side: the time from a segment the capture saw
  * going to a side until that side's ACK of it came back past the capture point (RFC 6298 §3: not
  * on retransmitted segments, Karn's algorithm). One segment per direction is timed at a time.
@@ -574,11 +593,10 @@ static uint32_t us_since_first(const struct live_flow *f, int64_t ts_ns)
  * application's answer, so the smallest sample is kept and a handshake sample is preferred. A
  * capture that holds every frame twice (a mirror port seen twice) times from the first copy. */
 static void track_rtt(const struct flow_store *st, struct live_flow *f, enum flow_direction d,
-                      const struct tcp_segment *seg, int64_t ts_ns)
+                      const struct tcp_segment *seg, uint32_t now)
 {
 	struct live_dir *me = &f->dir[d];
 	struct live_dir *peer = &f->dir[!d];
-	uint32_t now = us_since_first(f, ts_ns);
 	uint32_t span = seg->payload_len + ((seg->flags & TCP_SYN) ? 1u : 0u) +
 	                ((seg->flags & TCP_FIN) ? 1u : 0u);
 
@@ -629,7 +647,8 @@ static void track_rtt(const struct flow_store *st, struct live_flow *f, enum flo
 
 /* What the sender's ACK field says about the peer's data and FIN. */
 static void track_ack(struct flow_store *st, struct live_flow *f, enum flow_direction d,
-                      const struct tcp_segment *seg, const struct live_snap *snap, int64_t ts_ns)
+                      const struct tcp_segment *seg, const struct live_snap *snap,
+                      uint32_t now_us)
 {
 	struct live_dir *me = &f->dir[d];
 	struct live_dir *peer = &f->dir[!d];
@@ -639,7 +658,7 @@ static void track_ack(struct flow_store *st, struct live_flow *f, enum flow_dire
 	if (!(me->bits & DIR_ACK_KNOWN) || seq_gt(seg->ack, me->max_ack)) {
 		me->max_ack = seg->ack;
 		me->bits |= DIR_ACK_KNOWN;
-		me->ack_since_us = us_since_first(f, ts_ns);
+		me->ack_since_us = now_us;
 	}
 	/* ACKs for bytes the capture never showed: the capture missed segments (RFC 9293 §3.10.7.4
 	 * makes a real stack ignore an ACK of unsent data, so the data was sent). */
@@ -762,13 +781,15 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	                     ? ts_ns - f->last_ts_ns
 	                     : 0;
 	bool probe, ack_moved;
+	uint32_t now_us;
 
 	/* Zeek's view first: it reads the state before this segment. Zeek forgets a connection
 	 * that ended on the wire ZEEK_CLOSE_DELAY_NS after its last packet (tcp_close_delay) and
 	 * logs what comes later as another connection; tcpmortem keeps listening longer
 	 * (FINISHED_QUIET_NS: a path's late reset belongs to the connection), but its Zeek view
-	 * stops where Zeek's does. */
-	if (!(flow_is_finished(f) && gap_ns > ZEEK_CLOSE_DELAY_NS))
+	 * stops where Zeek's does. Nothing of it is read when no report shows it (skip_zeek): the
+	 * blocks it may allocate (live_rare for a content gap) decode to the same view as none. */
+	if (!st->skip_zeek && !(flow_is_finished(f) && gap_ns > ZEEK_CLOSE_DELAY_NS))
 		zeek_track_segment(st, f, seg, d);
 	if (f->first_ts_ns == 0 || ts_ns < f->first_ts_ns)
 		set_first_ts(st, f, ts_ns);
@@ -813,10 +834,11 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 		                : 0;
 
 	update_states(st, f, d, seg);
-	track_rtt(st, f, d, seg, ts_ns); /* before track_sequence moves next_seq */
+	now_us = us_since_first(f, ts_ns);
+	track_rtt(st, f, d, seg, now_us); /* before track_sequence moves next_seq */
 	probe = track_sequence(st, f, d, seg, &snap, ts_ns, gap_ns);
 	ack_moved = !(me->bits & DIR_ACK_KNOWN) || seq_gt(seg->ack, me->max_ack);
-	track_ack(st, f, d, seg, &snap, ts_ns);
+	track_ack(st, f, d, seg, &snap, now_us);
 	if (gap_ns >= ((int64_t)f->max_gap_ms + 1) * 1000000) /* ms_saturating(gap_ns) > max_gap_ms */
 		f->max_gap_ms = ms_saturating(gap_ns);
 
@@ -873,7 +895,7 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	if (!probe && (seg->payload_len > 0 || (seg->flags & (TCP_SYN | TCP_FIN))))
 		f->last_active_ns = ts_ns;
 	if (me->last.frame)
-		me->prev_us = us_since_first(f, live_snap_ts(st, f, &me->last)) + 1;
+		me->prev_us = snap_us(st, f, &me->last) + 1;
 	me->last = snap;
 	if ((snap.t_hi >> 6) == LIVE_T_PENDING)
 		settle_far(st, f, ts_ns);

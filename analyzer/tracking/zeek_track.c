@@ -67,12 +67,9 @@ static void flip_after_synack(struct live_zeek *z)
 /* The letter of an event of side `d`: upper case for the originator. */
 static inline char letter(const struct live_zeek *z, int d, char upper)
 {
-	static const char up[] = "SHADFRCGTWIQX", low[] = "shadfrcgtwiqx";
-	const char *p = strchr(up, upper);
-
-	if (d == orig_side(z) || p == NULL)
+	if (d == orig_side(z))
 		return upper;
-	return low[p - up];
+	return zeek_responder_letter(upper);
 }
 
 /* Connection::CheckHistory: the letter only the first time for the role. True: seen before. */
