@@ -211,13 +211,9 @@ static void keep_noteworthy(struct digest *d, const struct flow_record *f)
 		if (f->id >= n->id)
 			return;
 	}
-	n->id = f->id;
-	n->client = f->client;
-	n->server = f->server;
-	n->close_class = f->close_class;
-	n->closer = f->closer;
-	n->reason = f->reason;
-	n->diagnosis = f->diagnosis;
+	*n = (struct digest_flow){ .id = f->id, .client = f->client, .server = f->server,
+		                   .close_class = f->close_class, .closer = f->closer,
+		                   .reason = f->reason, .diagnosis = f->diagnosis };
 }
 
 /* --- closes ------------------------------------------------------------------------------------ */

@@ -148,13 +148,11 @@ static void test_memory_follows_peak(void)
 	CU_ASSERT_EQUAL(pool_bytes(&p), 0);
 }
 
-static CU_TestInfo pool_tests[] = {
-	{ "sizes_rounded", test_sizes_rounded },
-	{ "distinct_zeroed_stable", test_distinct_zeroed_stable },
-	{ "lifo_reuse_zeroed", test_lifo_reuse_zeroed },
-	{ "memory_follows_peak", test_memory_follows_peak },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(pool_tests,
+	    { "sizes_rounded", test_sizes_rounded },
+	    { "distinct_zeroed_stable", test_distinct_zeroed_stable },
+	    { "lifo_reuse_zeroed", test_lifo_reuse_zeroed },
+	    { "memory_follows_peak", test_memory_follows_peak });
 
 CUNIT_MAIN("test_pool",
            { "pool", NULL, NULL, NULL, NULL, pool_tests })

@@ -1246,22 +1246,41 @@ static void free_csv(struct csv_table *t)
 			free(t->field[r][i]);
 }
 
-static const char *const csv_header[CSV_COLUMNS] = {
-	"id", "capture", "client_ip", "client_port", "server_ip", "server_port", "roles_inferred",
-	"first_ts", "last_ts", "packets_client", "packets_server", "bytes_client", "bytes_server",
-	"handshake", "close_class", "close_detail", "close_closer", "close_reason", "close_ts",
-	"close_evidence", "state_client", "state_server", "retransmissions_client",
-	"retransmissions_server", "keepalive_probes", "modifiers",
-	"diagnosis_middlebox_claimed", "diagnosis_middlebox_expected_ttl",
-	"diagnosis_middlebox_seen_ttl", "diagnosis_middlebox_expected_ip_id",
-	"diagnosis_middlebox_seen_ip_id", "diagnosis_idle_timeout_s", "diagnosis_idle_timeout_answer",
-	"diagnosis_close_wait_side", "diagnosis_close_wait_s", "diagnosis_close_wait_still_open",
-	"diagnosis_time_wait", "diagnosis_time_wait_reuse_held_by", "diagnosis_time_wait_reuse_s",
-	"diagnosis_timers_client", "diagnosis_timers_server", "diagnosis_stack_client",
-	"diagnosis_stack_server", "zeek_uid", "zeek_orig", "zeek_conn_state", "zeek_history",
-	"zeek_missed_bytes", "encapsulation", "close_confidence", "close_alternatives",
-	"rtt_client_ms", "rtt_server_ms", "vantage", "incident",
-};
+/* The header line the CSV starts with (README: the columns, in order), split into csv_header[]
+ * by csv_columns(). */
+static const char csv_header_line[] =
+	"id,capture,client_ip,client_port,server_ip,server_port,roles_inferred,first_ts,last_ts,"
+	"packets_client,packets_server,bytes_client,bytes_server,handshake,close_class,"
+	"close_detail,close_closer,close_reason,close_ts,close_evidence,state_client,"
+	"state_server,retransmissions_client,retransmissions_server,keepalive_probes,modifiers,"
+	"diagnosis_middlebox_claimed,diagnosis_middlebox_expected_ttl,"
+	"diagnosis_middlebox_seen_ttl,diagnosis_middlebox_expected_ip_id,"
+	"diagnosis_middlebox_seen_ip_id,diagnosis_idle_timeout_s,diagnosis_idle_timeout_answer,"
+	"diagnosis_close_wait_side,diagnosis_close_wait_s,diagnosis_close_wait_still_open,"
+	"diagnosis_time_wait,diagnosis_time_wait_reuse_held_by,diagnosis_time_wait_reuse_s,"
+	"diagnosis_timers_client,diagnosis_timers_server,diagnosis_stack_client,"
+	"diagnosis_stack_server,zeek_uid,zeek_orig,zeek_conn_state,zeek_history,"
+	"zeek_missed_bytes,encapsulation,close_confidence,close_alternatives,rtt_client_ms,"
+	"rtt_server_ms,vantage,incident";
+static const char *csv_header[CSV_COLUMNS];
+
+static void csv_columns(void)
+{
+	static char names[sizeof csv_header_line];
+	unsigned n = 0;
+	char *p = names;
+
+	if (csv_header[0] != NULL)
+		return;
+	memcpy(names, csv_header_line, sizeof names);
+	while (p != NULL && n < CSV_COLUMNS) {
+		csv_header[n++] = p;
+		p = strchr(p, ',');
+		if (p != NULL)
+			*p++ = '\0';
+	}
+	CU_ASSERT_FATAL(n == CSV_COLUMNS && p == NULL);
+}
 
 /* The value of column `name` in row `row`; want NULL: the field is empty and unquoted. */
 static void expect_cell(struct csv_table *t, unsigned row, const char *name, const char *want, int line)
@@ -1269,6 +1288,7 @@ static void expect_cell(struct csv_table *t, unsigned row, const char *name, con
 	unsigned col = 0;
 	const char *got;
 
+	csv_columns();
 	while (col < CSV_COLUMNS && strcmp(csv_header[col], name) != 0)
 		col++;
 	CU_ASSERT_FATAL(col < CSV_COLUMNS);
@@ -1297,6 +1317,7 @@ static void test_csv_round_trips(void)
 	for (unsigned row = 0; row < t.n_rows; row++)
 		CU_ASSERT_EQUAL(t.n_fields[row], t.n_fields[0]);
 	CU_ASSERT_EQUAL_FATAL(t.n_fields[0], CSV_COLUMNS);
+	csv_columns();
 	for (unsigned i = 0; i < CSV_COLUMNS; i++)
 		check(t.field[0][i] != NULL && strcmp(t.field[0][i], csv_header[i]) == 0, __LINE__,
 		      "header", csv_header[i]);
@@ -1991,47 +2012,39 @@ static void test_write_failure_is_reported(void)
 
 /* --- registration ----------------------------------------------------------------------------- */
 
-static CU_TestInfo names_tests[] = {
-	{ "class_names_are_design_names", test_class_names_are_design_names },
-	{ "state_names_are_rfc9293", test_state_names_are_rfc9293 },
-	{ "other_names", test_other_names },
-	{ "ts_format_is_exact", test_ts_format_is_exact },
-	{ "tcp_flags_format", test_tcp_flags_format },
-	{ "ip_addr_format", test_ip_addr_format },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(names_tests,
+	    { "class_names_are_design_names", test_class_names_are_design_names },
+	    { "state_names_are_rfc9293", test_state_names_are_rfc9293 },
+	    { "other_names", test_other_names },
+	    { "ts_format_is_exact", test_ts_format_is_exact },
+	    { "tcp_flags_format", test_tcp_flags_format },
+	    { "ip_addr_format", test_ip_addr_format });
 
-static CU_TestInfo json_tests[] = {
-	{ "json_document_round_trips", test_json_document },
-	{ "json_escapes_untrusted_text", test_json_escapes_untrusted_text },
-	{ "json_empty_run_is_valid", test_json_empty_run_is_valid },
-	{ "ndjson_one_flow_per_line", test_ndjson_one_flow_per_line },
-	{ "ndjson_flushes_each_flow", test_ndjson_flushes_each_flow },
-	{ "file_rows_are_batched", test_file_rows_are_batched },
-	{ "json_memo_keeps_each_string", test_json_memo_keeps_each_string },
-	{ "ndjson_empty_run_is_empty", test_ndjson_empty_run_is_empty },
-	{ "json_escapes_at_every_alignment", test_json_escapes_at_every_alignment },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(json_tests,
+	    { "json_document_round_trips", test_json_document },
+	    { "json_escapes_untrusted_text", test_json_escapes_untrusted_text },
+	    { "json_empty_run_is_valid", test_json_empty_run_is_valid },
+	    { "ndjson_one_flow_per_line", test_ndjson_one_flow_per_line },
+	    { "ndjson_flushes_each_flow", test_ndjson_flushes_each_flow },
+	    { "file_rows_are_batched", test_file_rows_are_batched },
+	    { "json_memo_keeps_each_string", test_json_memo_keeps_each_string },
+	    { "ndjson_empty_run_is_empty", test_ndjson_empty_run_is_empty },
+	    { "json_escapes_at_every_alignment", test_json_escapes_at_every_alignment });
 
-static CU_TestInfo csv_tests[] = {
-	{ "csv_round_trips", test_csv_round_trips },
-	{ "csv_empty_run_has_header", test_csv_empty_run_has_header },
-	{ "csv_quotes_at_every_position", test_csv_quotes_at_every_position },
-	{ "largest_record", test_largest_record },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(csv_tests,
+	    { "csv_round_trips", test_csv_round_trips },
+	    { "csv_empty_run_has_header", test_csv_empty_run_has_header },
+	    { "csv_quotes_at_every_position", test_csv_quotes_at_every_position },
+	    { "largest_record", test_largest_record });
 
-static CU_TestInfo text_tests[] = {
-	{ "text_report", test_text_report },
-	{ "text_caps_noteworthy_and_resets", test_text_caps_noteworthy_and_resets },
-	{ "text_top_resets_capped_at_ten", test_text_top_resets_capped_at_ten },
-	{ "text_reset_flood_keeps_the_top_sources", test_text_reset_flood_keeps_the_top_sources },
-	{ "text_diagnosis_makes_noteworthy", test_text_diagnosis_makes_noteworthy },
-	{ "text_empty_run", test_text_empty_run },
-	{ "write_failure_is_reported", test_write_failure_is_reported },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(text_tests,
+	    { "text_report", test_text_report },
+	    { "text_caps_noteworthy_and_resets", test_text_caps_noteworthy_and_resets },
+	    { "text_top_resets_capped_at_ten", test_text_top_resets_capped_at_ten },
+	    { "text_reset_flood_keeps_the_top_sources", test_text_reset_flood_keeps_the_top_sources },
+	    { "text_diagnosis_makes_noteworthy", test_text_diagnosis_makes_noteworthy },
+	    { "text_empty_run", test_text_empty_run },
+	    { "write_failure_is_reported", test_write_failure_is_reported });
 
 CUNIT_MAIN("test_writers",
            { "names", NULL, NULL, NULL, NULL, names_tests },
