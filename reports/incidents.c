@@ -526,8 +526,10 @@ static void hold_push(struct incidents *d, bool pending)
 			size_t tail = d->hold_cap - d->hold_off < d->hold_n ? d->hold_cap - d->hold_off
 			                                                     : d->hold_n;
 
-			memcpy(h, d->hold + d->hold_off, tail * sizeof *h);
-			memcpy(h + tail, d->hold, (d->hold_n - tail) * sizeof *h);
+			if (d->hold_n > 0) { /* d->hold is NULL before the first record */
+				memcpy(h, d->hold + d->hold_off, tail * sizeof *h);
+				memcpy(h + tail, d->hold, (d->hold_n - tail) * sizeof *h);
+			}
 			free(d->hold);
 			d->hold = h;
 			d->hold_cap = cap;

@@ -708,14 +708,16 @@ struct capture_set *capture_set_open_live(const struct capture_live_options *o, 
 	pcap_t *p;
 	int rc;
 
-	if (cs) {
-		cs->files = calloc(1, sizeof *cs->files);
-		file_heap_init(&cs->heap, 1, cs, pending_ts);
-		cs->parked = calloc(1, sizeof *cs->parked);
+	if (cs && (!(cs->files = calloc(1, sizeof *cs->files)) ||
+	           !file_heap_init(&cs->heap, 1, cs, pending_ts) ||
+	           !(cs->parked = calloc(1, sizeof *cs->parked)))) {
+		free(cs->files);
+		file_heap_free(&cs->heap);
+		free(cs);
+		cs = NULL;
 	}
-	if (!cs || !cs->files || !cs->heap.idx || !cs->parked) {
+	if (!cs) {
 		snprintf(err, errlen, "out of memory");
-		capture_set_close(cs);
 		return NULL;
 	}
 	cs->n = 1;
