@@ -599,19 +599,19 @@ struct explainer {
 };
 
 static const struct explainer explainers[] = {
-	[CLOSE_FIN_GRACEFUL] = { explain_fins, false },
-	[CLOSE_FIN_SIMULTANEOUS] = { explain_fins, false },
-	[CLOSE_HALF_CLOSED_AT_END] = { explain_half_closed, true },
-	[CLOSE_RST_UNREAD_DATA] = { explain_unread, true },
+	[CLOSE_FIN_GRACEFUL] = { explain_fins, false, false },
+	[CLOSE_FIN_SIMULTANEOUS] = { explain_fins, false, false },
+	[CLOSE_HALF_CLOSED_AT_END] = { explain_half_closed, true, false },
+	[CLOSE_RST_UNREAD_DATA] = { explain_unread, true, false },
 	[CLOSE_RST_ABORT] = { explain_abort, true, true },
-	[CLOSE_RST_AFTER_CLOSE] = { explain_after_close, true },
+	[CLOSE_RST_AFTER_CLOSE] = { explain_after_close, true, false },
 	[CLOSE_RST_PEER_RESTARTED] = { explain_restarted, true, true },
-	[CLOSE_RST_REFUSED] = { explain_refused, false },
-	[CLOSE_SYN_UNANSWERED] = { explain_syn, false },
-	[CLOSE_KEEPALIVE_TIMEOUT] = { explain_keepalive, true },
-	[CLOSE_PEER_VANISHED] = { explain_vanished, true },
-	[CLOSE_OPEN_AT_END] = { explain_open, false },
-	[CLOSE_IDLE_AT_END] = { explain_idle, false },
+	[CLOSE_RST_REFUSED] = { explain_refused, false, false },
+	[CLOSE_SYN_UNANSWERED] = { explain_syn, false, false },
+	[CLOSE_KEEPALIVE_TIMEOUT] = { explain_keepalive, true, false },
+	[CLOSE_PEER_VANISHED] = { explain_vanished, true, false },
+	[CLOSE_OPEN_AT_END] = { explain_open, false, false },
+	[CLOSE_IDLE_AT_END] = { explain_idle, false, false },
 };
 _Static_assert(sizeof explainers / sizeof explainers[0] == CLOSE_CLASS_COUNT,
                "a close class has no explanation");

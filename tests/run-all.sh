@@ -41,11 +41,12 @@ else
 	failed=1
 fi
 
-# ThreadSanitizer on the threaded engine: --threads N against one thread, on every sample.
+# ThreadSanitizer on the threaded engine and the reader threads: --threads N against one thread,
+# on every sample and real-world capture, and the readers' unit test.
 if run_build build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=thread \
 		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread; then
 	echo "== test build-tsan (threads)"
-	(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R e2e_threads) || failed=1
+	(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R "e2e_threads|unit_test_readers") || failed=1
 else
 	failed=1
 fi

@@ -19,6 +19,7 @@
 #include "flow_select.h"
 #include "input_list.h"
 #include "progress.h"
+#include "readers.h"
 #include "writer.h"
 #include "seglog.h"
 #include "summarize.h"
@@ -92,9 +93,10 @@ static void usage(FILE *to)
 	        "                        (exit status 1)\n"
 	        "      --expire SECONDS  finish a connection silent this long (default 300) and\n"
 	        "                        classify it as if the capture ended there\n"
-	        "      --threads N       use N threads: one reads the capture, N-1 analyse the\n"
-	        "                        connections (split by 4-tuple); the output is the\n"
-	        "                        same as with one. --flow and -f html use one thread\n"
+	        "      --threads N       use N busy threads, reading (pcap files: in chunks, in\n"
+	        "                        parallel) and analysing the connections (split by\n"
+	        "                        4-tuple); the output is the same as with one. --flow\n"
+	        "                        and -f html use one thread\n"
 	        "      --color[=WHEN]    colour the text report: auto (default: when standard\n"
 	        "                        output is a terminal and NO_COLOR is not set), always\n"
 	        "                        or never\n"
@@ -530,6 +532,31 @@ static void print_status(struct engine *e, struct capture_set *cs, struct captur
  * (expiry, --duration, signals arriving during the wait are seen at once anyway). */
 #define LIVE_WAIT_MS 200
 
+struct readers_view {
+	struct progress *prog;
+	struct engine *e;
+};
+
+static void readers_progress(void *ctx, uint64_t read, uint64_t total, uint64_t frames)
+{
+	struct readers_view *v = ctx;
+
+	progress_update(v->prog, read, total, frames, engine_live_flows(v->e));
+}
+
+/* The files read by reader threads (readers.h). Returns -1 when the writer failed. */
+static int run_readers(const struct cli *cli, struct readers *rd, struct engine *e,
+                       struct progress *prog)
+{
+	struct readers_view view = { prog, e };
+	struct readers_progress rp = { &view, prog ? readers_progress : NULL };
+	uint64_t total, frames = 0;
+	int rc = readers_run(rd, e, &rp, cli->count, &frames);
+
+	progress_finish(prog, readers_bytes_read(rd, &total), frames);
+	return rc;
+}
+
 /* Reads frames until the end (files) or a stop (live). Returns -1 when the writer failed. */
 static int run(const struct cli *cli, struct capture_set *cs, struct engine *e,
                struct capture_stats *stats, struct progress *prog)
@@ -590,6 +617,7 @@ int main(int argc, char **argv)
 	struct writer *w;
 	struct engine *e;
 	struct seglog *sl = NULL;
+	struct readers *rd = NULL;
 	struct progress *prog;
 	struct writer_options wopt;
 	FILE *out = stdout;
@@ -641,6 +669,7 @@ int main(int argc, char **argv)
 
 		capture_set_bytes_read(cs, &total_size);
 		cli.engine.paced_input = total_size == 0; /* a pipe or standard input among them */
+		rd = readers_open(cs, &cli.engine); /* may change how many shard threads there are */
 	}
 	/* Only the machine formats and Zeek's own carry the Zeek fields (uid, history, conn_state):
 	 * the readable ones spare the per-packet Zeek view and the per-connection uid. */
@@ -649,6 +678,7 @@ int main(int argc, char **argv)
 	e = w && cs ? engine_create(&cli.engine, w, n_files) : NULL;
 	if (!cs || !stats || !w || !e || ((cli.selection.n || cli.format == REPORT_HTML) && !sl)) {
 		fprintf(stderr, "tcpmortem: out of memory\n");
+		readers_close(rd);
 		engine_destroy(e);
 		writer_destroy(w);
 		free(stats);
@@ -668,7 +698,8 @@ int main(int argc, char **argv)
 	}
 
 	prog = progress_create(live ? PROGRESS_OFF : cli.progress, stderr);
-	if (writer_begin(w) != 0 || run(&cli, cs, e, stats, prog) != 0)
+	if (writer_begin(w) != 0 ||
+	    (rd ? run_readers(&cli, rd, e, prog) : run(&cli, cs, e, stats, prog)) != 0)
 		write_failed = true;
 	if (!write_failed && engine_finish(e) != 0)
 		write_failed = true;
@@ -723,6 +754,7 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 	}
 	writer_destroy(w);
+	readers_close(rd);
 	engine_destroy(e);
 	seglog_destroy(sl);
 	capture_set_close(cs);

@@ -4,12 +4,16 @@
  * (a shard: a flow table with its own clock). Single-threaded, one shard does everything, and
  * every record goes to the writer the moment its flow is finished.
  *
- * With --threads N, N threads in all: the main thread reads and dissects frames into batches
- * and merges the records, N - 1 worker threads each own a shard (flows are assigned by the hash
- * of their 4-tuple). Reading and dissecting is the largest single part of the work (about half
- * the instructions), so a thread of its own serves it best; N - 1 workers keep the process at N
+ * With --threads N over files read through capture_set_next() (pcapng, compressed, a pipe), N
+ * threads in all: the main thread reads and dissects frames into batches and merges the records,
+ * N - 1 worker threads each own a shard (flows are assigned by the hash of their 4-tuple).
+ * Reading and dissecting through libpcap is the largest single part of the work (about half the
+ * instructions), so a thread of its own serves it best; N - 1 workers keep the process at N
  * runnable threads, as many as the user gave it (N workers beside the reader made --threads 2
- * share two cores between three threads, and the reader, the slowest, got two thirds of one). The output is the single-threaded output, byte for byte: every record carries
+ * share two cores between three threads, and the reader, the slowest, got two thirds of one).
+ * Over classic pcap files, reader threads read and dissect instead (readers.c): the main thread
+ * then feeds the batches frames dissected elsewhere (engine_feed.h), merges and writes, and
+ * readers.c says how many of the N threads read and how many track. The output is the single-threaded output, byte for byte: every record carries
  * the key that orders it in a single-threaded run,
  *   (frame at which it was finished, phase, frame of the flow's last segment / first segment),
  * phases being, within one frame: 0 finished flows expiring, 1 live flows expiring, 2 a flow
@@ -19,10 +23,12 @@
  * --max-flows applies per shard (max / (N - 1) each), so which flows are evicted can differ.
  */
 #include "engine.h"
+#include "engine_feed.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "classify.h"
 #include "encap_table.h"
@@ -44,17 +50,59 @@ struct record_key {
 	uint64_t order;
 };
 
+/* A record a worker produced, waiting for the merge: its key, and where its packed form starts
+ * in the buffer's words. */
 struct keyed_record {
 	struct record_key key;
+	size_t at;
 	bool reported; /* false: left out by --class or --flow, seen only by writer_observe */
-	struct flow_record rec;
 };
 
-/* Records a worker produced during one batch, in key order. */
+/* Records a worker produced during one batch, in key order, packed. A batch can finish
+ * thousands of flows (capture time jumping past the quiet and expiry delays: the sparse end of
+ * a capture finished 16k flows in one batch, 24 MB of records), and a record is mostly zero
+ * (1.4 KB, of which a connection fills a few hundred bytes): each is kept as a bitmap of its
+ * nonzero 8-byte words followed by those words (record_pack), byte for byte what was emitted. */
 struct record_buf {
 	struct keyed_record *items;
 	size_t n, cap;
+	uint64_t *words;
+	size_t used, words_cap;
 };
+
+#define RECORD_WORDS (sizeof(struct flow_record) / sizeof(uint64_t))
+#define RECORD_MASK_WORDS ((RECORD_WORDS + 63) / 64)
+_Static_assert(sizeof(struct flow_record) % sizeof(uint64_t) == 0, "a record is whole words");
+
+/* Packs *rec at `out` (room for RECORD_MASK_WORDS + RECORD_WORDS words); returns the words used. */
+static size_t record_pack(const struct flow_record *rec, uint64_t *out)
+{
+	const unsigned char *p = (const unsigned char *)rec;
+	uint64_t *mask = out, *w = out + RECORD_MASK_WORDS;
+
+	memset(mask, 0, RECORD_MASK_WORDS * sizeof *mask);
+	for (size_t i = 0; i < RECORD_WORDS; i++) {
+		uint64_t v;
+
+		memcpy(&v, p + i * sizeof v, sizeof v);
+		if (v) {
+			mask[i / 64] |= 1ULL << (i % 64);
+			*w++ = v;
+		}
+	}
+	return (size_t)(w - out);
+}
+
+static void record_unpack(const uint64_t *in, struct flow_record *rec)
+{
+	unsigned char *p = (unsigned char *)rec;
+	const uint64_t *w = in + RECORD_MASK_WORDS;
+
+	memset(rec, 0, sizeof *rec);
+	for (size_t m = 0; m < RECORD_MASK_WORDS; m++)
+		for (uint64_t bits = in[m]; bits; bits &= bits - 1)
+			memcpy(p + (m * 64 + (size_t)__builtin_ctzll(bits)) * sizeof *w, w++, sizeof *w);
+}
 
 struct shard {
 	const struct engine_options *opt;
@@ -87,24 +135,17 @@ struct file_counts {
 	uint64_t bytes;
 	uint64_t tcp_segments;
 	uint64_t skipped[DISSECT_RESULT_COUNT];
-};
-
-/* One frame, dissected, for the workers. `shard` < 0: not a TCP segment (time only). */
-struct batch_item {
-	struct tcp_segment seg;
-	int64_t ts_ns;
-	uint64_t frame;
-	const char *capture;
-	uint32_t hash;
-	uint32_t encap;       /* id of the description of its outer layers, 0: none */
-	int shard;
-	bool ts_nano;
+	uint64_t filtered;     /* by the parallel readers (capture.c counts its own) */
 };
 
 /* Frames per batch: threaded, a batch is what the workers share out; single-threaded, a short
  * batch lets the flow table fetch the flows of the next frames while this one is tracked. */
 #define BATCH_FRAMES 4096
 #define SINGLE_BATCH_FRAMES 256
+/* Threaded, a batch also ends once it spans this much capture time: the records a worker holds
+ * until the merge are those of the flows that finish within one batch, and 4096 frames of a
+ * sparse stretch (the end of a capture) spanned seconds, finishing 16k flows at once. */
+#define BATCH_SPAN_NS (250LL * 1000000)
 /* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, then
  * the next flow of its chain into the cache (an uncached bucket and flow were a third of the
  * tracking time). */
@@ -151,15 +192,18 @@ struct engine {
 	struct flow_table *hasher;  /* only for its seeded hash, shared by every shard */
 	struct batch *batches[2];
 	unsigned filling;           /* batch the main thread fills */
+	int64_t batch_start_ns;     /* time of the first frame of the batch being filled */
 	pthread_mutex_t lock;
 	pthread_cond_t go;
 	pthread_cond_t done;
 	uint64_t peak_flows;        /* threaded: most flows alive at one frame, over all shards */
 	uint64_t live_flows;        /* threaded: flows alive after the last batch written */
+	uint32_t *live_sum;         /* threaded: flows alive after each frame of a batch, all shards */
 	uint64_t generation;        /* batches published */
 	unsigned busy;              /* workers still on the published batch */
 	bool stop;
 	bool outstanding;           /* a published batch's records are not yet written */
+	struct flow_record merged;  /* the record being written, unpacked */
 };
 
 /* --- a shard: flows, expiry, finishing ----------------------------------------------------- */
@@ -186,6 +230,7 @@ static void shard_free(struct shard *s)
 	flow_store_destroy(&s->store); /* every flow left goes with it */
 	for (int i = 0; i < 2; i++) {
 		free(s->out[i].items);
+		free(s->out[i].words);
 		free(s->live_after[i]);
 	}
 }
@@ -215,9 +260,21 @@ static void emit(struct shard *s, const struct flow_record *rec, struct record_k
 		b->items = items;
 		b->cap = cap;
 	}
+	if (b->words_cap - b->used < RECORD_MASK_WORDS + RECORD_WORDS) {
+		size_t cap = b->words_cap ? b->words_cap * 2 : 64 * (RECORD_MASK_WORDS + RECORD_WORDS);
+		uint64_t *words = realloc(b->words, cap * sizeof *words);
+
+		if (!words) {
+			s->out_failed = true;
+			return;
+		}
+		b->words = words;
+		b->words_cap = cap;
+	}
 	b->items[b->n].key = key;
 	b->items[b->n].reported = reported;
-	b->items[b->n].rec = *rec;
+	b->items[b->n].at = b->used;
+	b->used += record_pack(rec, b->words + b->used);
 	b->n++;
 }
 
@@ -532,6 +589,7 @@ static void *worker_main(void *arg)
 
 		w->shard.out_slot = (unsigned)((seen - 1) & 1);
 		w->shard.out[w->shard.out_slot].n = 0;
+		w->shard.out[w->shard.out_slot].used = 0;
 		shard_run(&w->shard, b, (int)w->id, w->shard.live_after[w->shard.out_slot]);
 
 		pthread_mutex_lock(&e->lock);
@@ -555,15 +613,24 @@ static void write_merged(struct engine *e, unsigned slot)
 {
 	size_t pos[64] = { 0 };
 
-	/* The flows alive after each frame, over all shards: the single-threaded peak. */
-	for (unsigned i = 0; i < e->batches[slot]->n; i++) {
-		uint64_t live = 0;
+	/* The flows alive after each frame, over all shards: the single-threaded peak. Summed a
+	 * shard at a time (the inner loop vectorises): this thread is the one that serialises, and
+	 * a frame at a time it paid a cache miss per shard per frame. */
+	unsigned n = e->batches[slot]->n;
+	uint32_t *sum = e->live_sum;
 
-		for (unsigned k = 0; k < e->n_workers; k++)
-			live += e->workers[k].shard.live_after[slot][i];
-		if (live > e->peak_flows)
-			e->peak_flows = live;
-		e->live_flows = live;
+	if (n > 0) {
+		memcpy(sum, e->workers[0].shard.live_after[slot], n * sizeof *sum);
+		for (unsigned k = 1; k < e->n_workers; k++) {
+			const uint32_t *la = e->workers[k].shard.live_after[slot];
+
+			for (unsigned i = 0; i < n; i++)
+				sum[i] += la[i];
+		}
+		for (unsigned i = 0; i < n; i++)
+			if (sum[i] > e->peak_flows)
+				e->peak_flows = sum[i];
+		e->live_flows = sum[n - 1];
 	}
 
 	for (;;) {
@@ -579,15 +646,18 @@ static void write_merged(struct engine *e, unsigned slot)
 		}
 		if (best < 0)
 			break;
-		const struct keyed_record *kr = &e->workers[best].shard.out[slot].items[pos[best]];
+		const struct record_buf *b = &e->workers[best].shard.out[slot];
+		const struct keyed_record *kr = &b->items[pos[best]];
 
+		record_unpack(b->words + kr->at, &e->merged);
 		if (!e->write_failed &&
-		    (kr->reported ? writer_flow(e->out, &kr->rec) : writer_observe(e->out, &kr->rec)) != 0)
+		    (kr->reported ? writer_flow(e->out, &e->merged) : writer_observe(e->out, &e->merged)) != 0)
 			e->write_failed = true;
 		pos[best]++;
 	}
 	for (unsigned k = 0; k < e->n_workers; k++) {
 		e->workers[k].shard.out[slot].n = 0;
+		e->workers[k].shard.out[slot].used = 0;
 		if (e->workers[k].shard.out_failed)
 			e->write_failed = true;
 	}
@@ -672,7 +742,8 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 	e->hasher = flow_table_create(e->opt.hash_seed, NULL);
 	e->batches[0] = batch_new(BATCH_FRAMES);
 	e->batches[1] = batch_new(BATCH_FRAMES);
-	if (!e->workers || !e->hasher || !e->batches[0] || !e->batches[1])
+	e->live_sum = malloc(BATCH_FRAMES * sizeof *e->live_sum);
+	if (!e->workers || !e->hasher || !e->batches[0] || !e->batches[1] || !e->live_sum)
 		goto fail;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->go, NULL);
@@ -703,6 +774,40 @@ static void run_single_batch(struct engine *e)
 	e->single_batch->n = 0;
 }
 
+/* The bookkeeping of one frame of file `fc`. */
+static void count_frame(struct engine *e, struct file_counts *fc, int64_t ts_ns, uint32_t caplen,
+                        const struct capture_file *file)
+{
+	e->frames++;
+	fc->frames++;
+	fc->bytes += caplen;
+	if (e->first_ts_ns == 0 || ts_ns < e->first_ts_ns)
+		e->first_ts_ns = ts_ns;
+	if (ts_ns > e->now_ns)
+		e->now_ns = ts_ns;
+	if (capture_file_ts_nano(file))
+		e->any_nano = true;
+}
+
+/* The item just added to `b` is complete: a full batch is tracked or published. */
+static int batch_added(struct engine *e, struct batch *b)
+{
+	int64_t ts = b->items[b->n - 1].ts_ns;
+
+	if (!e->single && b->n == 1)
+		e->batch_start_ns = ts;
+	if (b->n == b->cap) {
+		if (e->single)
+			run_single_batch(e);
+		else
+			publish(e);
+	} else if (!e->single && ts > e->batch_start_ns &&
+	           (uint64_t)ts - (uint64_t)e->batch_start_ns > (uint64_t)BATCH_SPAN_NS) {
+		publish(e);
+	}
+	return (e->single ? e->single->write_failed : e->write_failed) ? -1 : 0;
+}
+
 int engine_frame(struct engine *e, const struct capture_frame *fr)
 {
 	struct file_counts *fc = &e->files[fr->file_index];
@@ -710,16 +815,7 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 	struct batch_item *it = &b->items[b->n++];
 	enum dissect_result r;
 
-	e->frames++;
-	fc->frames++;
-	fc->bytes += fr->caplen;
-	if (e->first_ts_ns == 0 || fr->ts_ns < e->first_ts_ns)
-		e->first_ts_ns = fr->ts_ns;
-	if (fr->ts_ns > e->now_ns)
-		e->now_ns = fr->ts_ns;
-	if (capture_file_ts_nano(fr->file))
-		e->any_nano = true;
-
+	count_frame(e, fc, fr->ts_ns, fr->caplen, fr->file);
 	it->ts_ns = fr->ts_ns;
 	it->frame = fr->number;
 	it->shard = -1;
@@ -736,14 +832,60 @@ int engine_frame(struct engine *e, const struct capture_frame *fr)
 		it->hash = flow_table_hash(e->single ? e->single->table : e->hasher, &it->seg);
 		it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
 	}
+	return batch_added(e, b);
+}
 
-	if (b->n == b->cap) {
-		if (e->single)
-			run_single_batch(e);
-		else
-			publish(e);
+unsigned engine_shards(const struct engine *e) { return e->n_workers; }
+
+void engine_place(const struct engine *e, struct batch_item *it)
+{
+	it->hash = flow_table_hash(e->single ? e->single->table : e->hasher, &it->seg);
+	it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
+}
+
+struct encap_table *engine_encaps(struct engine *e) { return e->encaps; }
+
+int engine_feed(struct engine *e, const struct batch_item *in, uint64_t frame,
+                enum dissect_result r, uint32_t caplen, const struct capture_file *file,
+                unsigned file_index)
+{
+	struct file_counts *fc = &e->files[file_index];
+	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
+	struct batch_item *it = &b->items[b->n++];
+
+	count_frame(e, fc, in->ts_ns, caplen, file);
+	if (r != DISSECT_TCP) {
+		fc->skipped[r]++;
+		it->ts_ns = in->ts_ns;
+		it->shard = -1;
+	} else {
+		fc->tcp_segments++;
+		*it = *in;
+		it->capture = capture_file_path(file);
+		it->ts_nano = capture_file_ts_nano(file);
 	}
-	return (e->single ? e->single->write_failed : e->write_failed) ? -1 : 0;
+	it->frame = frame;
+	return batch_added(e, b);
+}
+
+double engine_shards_cpu_s(const struct engine *e)
+{
+	double sum = 0;
+
+	for (unsigned k = 0; k < e->n_workers; k++) {
+		clockid_t clock;
+		struct timespec ts;
+
+		if (pthread_getcpuclockid(e->workers[k].thread, &clock) == 0 &&
+		    clock_gettime(clock, &ts) == 0)
+			sum += (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	}
+	return sum;
+}
+
+void engine_filtered(struct engine *e, unsigned file_index)
+{
+	e->files[file_index].filtered++;
 }
 
 void engine_tick(struct engine *e, int64_t now_ns)
@@ -813,7 +955,9 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
 		st->path = capture_file_path(cf);
 		st->link_type = dissect_link_name(capture_file_dlt(cf));
 		st->ts_nano = capture_file_ts_nano(cf);
-		st->frames = fc->frames + capture_file_filtered(cf);
+		uint64_t filtered = capture_file_filtered(cf) + fc->filtered;
+
+		st->frames = fc->frames + filtered;
 		st->bytes = fc->bytes;
 		st->tcp_segments = fc->tcp_segments;
 		st->error = capture_file_error(cf);
@@ -823,9 +967,8 @@ void engine_summary(const struct engine *e, const struct capture_set *cs,
 			if (r != DISSECT_TCP && fc->skipped[r])
 				st->skipped[st->n_skipped++] =
 				    (struct skip_count){ dissect_result_name((enum dissect_result)r), fc->skipped[r] };
-		if (capture_file_filtered(cf) && st->n_skipped < SKIP_REASONS_MAX)
-			st->skipped[st->n_skipped++] =
-			    (struct skip_count){ "filtered", capture_file_filtered(cf) };
+		if (filtered && st->n_skipped < SKIP_REASONS_MAX)
+			st->skipped[st->n_skipped++] = (struct skip_count){ "filtered", filtered };
 	}
 	sum->n_captures = n;
 	sum->captures = stats;
@@ -895,6 +1038,7 @@ void engine_destroy(struct engine *e)
 	encap_table_destroy(e->encaps);
 	free(e->batches[0]);
 	free(e->batches[1]);
+	free(e->live_sum);
 	free(e->files);
 	free(e);
 }

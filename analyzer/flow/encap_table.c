@@ -8,6 +8,7 @@
  */
 #include "encap_table.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,10 @@ struct encap_table {
 	uint32_t full_id;    /* the "not recorded" description, once needed */
 	struct encap_stack last;
 	uint32_t last_id;
+	/* Several reading threads may intern at once (analyzer/engine/readers.c): everything above
+	 * but the published descriptions is kept under this lock. Only segments in a tunnel take
+	 * it. */
+	pthread_mutex_t lock;
 };
 
 static struct entry *entry_at(const struct encap_table *t, uint32_t id)
@@ -72,7 +77,13 @@ static bool stack_same(const struct encap_stack *a, const struct encap_stack *b)
 
 struct encap_table *encap_table_create(void)
 {
-	return calloc(1, sizeof(struct encap_table));
+	struct encap_table *t = calloc(1, sizeof *t);
+
+	if (t && pthread_mutex_init(&t->lock, NULL) != 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
 }
 
 void encap_table_destroy(struct encap_table *t)
@@ -84,6 +95,7 @@ void encap_table_destroy(struct encap_table *t)
 	for (unsigned c = 0; c < N_CHUNKS; c++)
 		free(t->chunks[c]);
 	free(t->index);
+	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
 
@@ -135,7 +147,7 @@ static uint32_t add(struct encap_table *t, const char *text, size_t text_len, un
 	return id;
 }
 
-uint32_t encap_table_intern(struct encap_table *t, const struct encap_stack *s)
+static uint32_t intern_locked(struct encap_table *t, const struct encap_stack *s)
 {
 	char text[ENCAP_MAX_LAYERS * ENCAP_TEXT_MAX];
 	size_t len = 0;
@@ -181,6 +193,18 @@ uint32_t encap_table_intern(struct encap_table *t, const struct encap_stack *s)
 found:
 	t->last = *s;
 	t->last_id = id;
+	return id;
+}
+
+uint32_t encap_table_intern(struct encap_table *t, const struct encap_stack *s)
+{
+	uint32_t id;
+
+	if (s->n == 0)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	id = intern_locked(t, s);
+	pthread_mutex_unlock(&t->lock);
 	return id;
 }
 

@@ -5,7 +5,8 @@
  * flow keeps a 24-bit id (live_flow.encap) instead of a copy: the per-flow memory budget
  * (live_flow.h) grows by that id only.
  *
- * Threads: the reading thread interns (encap_table_intern); the tracking threads look ids up
+ * Threads: the reading threads intern (encap_table_intern, under the table's lock); the
+ * tracking threads look ids up
  * (encap_table_get) for ids they received through a batch, which was published after the id's
  * description was written. Descriptions never move and are never freed before the table, so a
  * lookup needs no lock.

@@ -1,5 +1,6 @@
 /* capture.c - reading and merging the input files through libpcap. */
 #include "capture.h"
+#include "pcap_map.h"
 #include "pcapng_unify.h"
 
 #include <errno.h>
@@ -60,6 +61,13 @@ struct capture_file {
 	uint64_t records;       /* records libpcap returned from this file */
 	bool unified;           /* reopened through pcapng_unify.h */
 	const struct pcapng_unify *unify; /* its state while open */
+	bool taken;             /* capture_file_read handed the pending frame out */
+	/* A named classic pcap file is read in place (pcap_map.h) up to its end or the first record
+	 * libpcap would treat specially; libpcap, open on it all along, reads on from there. */
+	struct pcap_map *map;
+	uint64_t map_off;       /* the next record's offset */
+	uint64_t map_released;  /* pages before this were released (pcap_map_release) */
+	struct pcap_pkthdr map_hdr; /* the pending frame's lengths, for pcap_offline_filter */
 };
 
 struct capture_set {
@@ -77,29 +85,11 @@ struct capture_set {
 	bool live;
 };
 
-/* Timestamps are kept within what a classic pcap record can say: unsigned 32-bit seconds,
- * 1970-01-01 to 2106-02-07. pcapng's 64-bit tick counts, its if_tsresol and if_tsoffset, let
- * libpcap hand out any time_t (negative, or so large that the nanoseconds overflow), and a
- * damaged record can hold a sub-second part of a billion or more; such values are clamped into
- * the range. Every later difference of two timestamps, and twice it, then fits in int64_t. */
-#define TS_MAX_SEC 0xffffffffLL
-#define NS_PER_SEC 1000000000LL
-
-/* pcap gives timestamps as (seconds, nanoseconds) because we open with nanosecond precision. */
+/* pcap gives timestamps as (seconds, nanoseconds) because we open with nanosecond precision;
+ * pcap_map_ts_ns clamps them into what a classic pcap record can say. */
 static int64_t frame_ts(const struct pcap_pkthdr *h)
 {
-	int64_t sec = (int64_t)h->ts.tv_sec;
-	int64_t frac = (int64_t)h->ts.tv_usec;
-
-	if (sec < 0)
-		return 0;
-	if (sec > TS_MAX_SEC)
-		return TS_MAX_SEC * NS_PER_SEC + (NS_PER_SEC - 1);
-	if (frac < 0)
-		frac = 0;
-	else if (frac >= NS_PER_SEC)
-		frac = NS_PER_SEC - 1;
-	return sec * NS_PER_SEC + frac;
+	return pcap_map_ts_ns((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec);
 }
 
 static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
@@ -186,9 +176,12 @@ static void give_read_buffer(struct capture_file *cf, FILE *fp, size_t size)
 	}
 }
 
-/* Closes the file's libpcap handle (and with it its stream), then the stream's buffer. */
+/* Closes the file's mapping and libpcap handle (and with it its stream), then the stream's
+ * buffer. */
 static void close_pcap(struct capture_file *cf)
 {
+	pcap_map_close(cf->map);
+	cf->map = NULL;
 	if (cf->pcap)
 		pcap_close(cf->pcap);
 	cf->pcap = NULL;
@@ -370,6 +363,17 @@ static void open_one(struct capture_file *cf, FILE *stream, const char *bpf_filt
 		}
 		cf->has_filter = true;
 	}
+	/* A named, uncompressed regular file: read in place when it is a classic pcap file libpcap
+	 * reads plainly (the same link type and snapshot length as libpcap's handle says). */
+	if (!stream && !is_stdin && !cf->in && cf->size) {
+		cf->map = pcap_map_open(cf->path);
+		if (cf->map && (pcap_map_dlt(cf->map) != cf->dlt ||
+		                pcap_map_snaplen(cf->map) != (uint32_t)pcap_snapshot(cf->pcap))) {
+			pcap_map_close(cf->map); /* changed between the two opens: libpcap reads it */
+			cf->map = NULL;
+		}
+		cf->map_off = cf->map_released = PCAP_MAP_FILE_HEADER;
+	}
 }
 
 /* libpcap stopped at a pcapng interface whose snapshot length or link type differs from the
@@ -401,12 +405,60 @@ static int reopen_unified(struct capture_file *cf)
 	return 1;
 }
 
+/* Pages of a mapped file already read leave the resident set every this many bytes. */
+#define MAP_RELEASE_STEP (2u << 20)
+
+/* The next frame from the file's mapping into its pending slot. False at the end of the mapped
+ * part: the mapping is closed and libpcap's stream stands at the offset reached, where libpcap
+ * reads on (the record the mapping handed over, or the end of the file: libpcap then says end of
+ * file as it always did, and reads what was appended since, if anything). */
+static bool map_ahead(struct capture_file *cf)
+{
+	struct pcap_map_frame fr;
+
+	if (pcap_map_next(cf->map, &cf->map_off, UINT64_MAX, &fr) == PCAP_MAP_FRAME) {
+		cf->records++;
+		cf->pending = true;
+		cf->consumed += PCAP_MAP_RECORD_HEADER + fr.caplen;
+		cf->map_hdr.caplen = fr.caplen;
+		cf->map_hdr.len = fr.wirelen;
+		cf->hdr = &cf->map_hdr;
+		cf->data = fr.data;
+		cf->ts_ns = fr.ts_ns;
+		if (!cf->ts_nano && cf->ts_ns % 1000 != 0)
+			cf->ts_nano = true; /* the rule of libpcap's path below (a clamped fraction too) */
+		if (fr.offset - cf->map_released >= MAP_RELEASE_STEP) {
+			pcap_map_release(cf->map, cf->map_released, fr.offset);
+			cf->map_released = fr.offset;
+		}
+		return true;
+	}
+	if (pcap_map_cut(cf->map)) /* truncated by another program while read */
+		snprintf(cf->error, sizeof cf->error, "changed while being read: cut short before "
+		         "offset %llu", (unsigned long long)cf->map_off);
+	pcap_map_close(cf->map);
+	cf->map = NULL;
+	if (cf->error[0])
+		return false;
+	if (fseeko(pcap_file(cf->pcap), (off_t)cf->map_off, SEEK_SET) != 0)
+		snprintf(cf->error, sizeof cf->error, "damaged capture: cannot read on at offset %llu: %s",
+		         (unsigned long long)cf->map_off, strerror(errno));
+	return false;
+}
+
 /* Reads the file's next frame that passes the filter into its pending slot. */
 static void read_ahead(struct capture_file *cf)
 {
 	cf->pending = false;
 	if (!cf->pcap || cf->unreadable)
 		return;
+	if (cf->map && map_ahead(cf))
+		return;
+	if (cf->error[0]) { /* the mapped file was cut short, or libpcap's stream not placed after it */
+		close_pcap(cf);
+		cf->done = true;
+		return;
+	}
 	for (;;) {
 		int rc = pcap_next_ex(cf->pcap, &cf->hdr, &cf->data);
 		int again = rc == PCAP_ERROR ? reopen_unified(cf) : 0;
@@ -852,6 +904,105 @@ int capture_set_next(struct capture_set *cs, struct capture_frame *frame)
 
 unsigned capture_set_count(const struct capture_set *cs) { return cs->n; }
 
+/* --- one file at a time (the parallel readers, analyzer/engine/readers.c) -------------------- */
+
+int64_t capture_file_head_ts(const struct capture_file *cf) { return cf->ts_ns; }
+
+const struct bpf_program *capture_file_filter(const struct capture_file *cf)
+{
+	return cf->has_filter ? &cf->filter : NULL;
+}
+
+/* A parked file is opened again as unpark_next does, outside the set's merge. */
+static void unpark_alone(struct capture_set *cs, struct capture_file *cf)
+{
+	cf->parked = false;
+	open_one(cf, NULL, cs->bpf_filter, cs->buffer_size);
+	cf->unreadable = false; /* it was read once: whatever is wrong now is damage part way */
+	read_ahead(cf);
+	if (!cf->pending && !cf->error[0])
+		snprintf(cf->error, sizeof cf->error, "changed while being read: no frame now");
+}
+
+int capture_file_read(struct capture_set *cs, unsigned i, struct capture_frame *frame)
+{
+	struct capture_file *cf = &cs->files[i];
+
+	if (cf->parked)
+		unpark_alone(cs, cf);
+	else if (cf->taken)
+		read_ahead(cf);
+	cf->taken = false;
+	if (!cf->pending)
+		return CAPTURE_END;
+	cf->taken = true;
+	frame->number = 0;
+	frame->ts_ns = cf->ts_ns;
+	frame->data = cf->data;
+	frame->caplen = cf->hdr->caplen;
+	frame->wirelen = cf->hdr->len;
+	frame->file = cf;
+	frame->file_index = i;
+	if (cf->has_filter && pcap_offline_filter(&cf->filter, cf->hdr, cf->data) == 0) {
+		cf->filtered++;
+		return CAPTURE_FILTERED;
+	}
+	return CAPTURE_FRAME;
+}
+
+int capture_file_resume_at(struct capture_set *cs, unsigned i, uint64_t offset)
+{
+	struct capture_file *cf = &cs->files[i];
+	FILE *fp;
+
+	if (cf->parked)
+		unpark_alone(cs, cf);
+	cf->taken = false;
+	cf->pending = false;
+	if (cf->map) {
+		/* Its own mapping meets the same record, and places libpcap's stream there. */
+		cf->map_off = offset;
+		read_ahead(cf);
+		return 0;
+	}
+	fp = cf->pcap && !cf->in && !cf->unified ? pcap_file(cf->pcap) : NULL;
+	if (!fp || fseeko(fp, (off_t)offset, SEEK_SET) != 0) {
+		if (!cf->error[0])
+			snprintf(cf->error, sizeof cf->error, "damaged capture: cannot read on at offset "
+			         "%llu", (unsigned long long)offset);
+		close_pcap(cf);
+		cf->done = true;
+		return -1;
+	}
+	read_ahead(cf);
+	return 0;
+}
+
+uint64_t capture_file_bytes_read(const struct capture_file *cf, bool *known)
+{
+	FILE *fp = cf->pcap ? pcap_file(cf->pcap) : NULL;
+	long pos;
+
+	*known = true;
+	if (cf->unreadable)
+		return 0;
+	if (cf->in && cf->size)
+		return instream_consumed(cf->in);
+	if (cf->map && !cf->done && cf->size)
+		return cf->map_off < cf->size ? cf->map_off : cf->size;
+	if (cf->done && cf->size)
+		return cf->size;
+	if (!cf->size) {
+		*known = false;
+		return cf->consumed;
+	}
+	if (fp && (pos = ftell(fp)) >= 0)
+		return (uint64_t)pos < cf->size ? (uint64_t)pos : cf->size;
+	return cf->consumed < cf->size ? cf->consumed : cf->size;
+}
+
+uint64_t capture_file_size(const struct capture_file *cf) { return cf->unreadable ? 0 : cf->size; }
+
 uint64_t capture_set_bytes_read(const struct capture_set *cs, uint64_t *total)
 {
 	uint64_t read = 0, sum = 0;
@@ -859,33 +1010,12 @@ uint64_t capture_set_bytes_read(const struct capture_set *cs, uint64_t *total)
 
 	for (unsigned i = 0; i < cs->n; i++) {
 		const struct capture_file *cf = &cs->files[i];
-		FILE *fp = cf->pcap ? pcap_file(cf->pcap) : NULL;
-		long pos;
+		bool file_known;
 
-		if (cf->unreadable)
-			continue;
-		if (cf->in && cf->size) {
-			read += instream_consumed(cf->in);
-			sum += cf->size;
-			continue;
-		}
-		if (cf->done && cf->size) {
-			read += cf->size;
-			sum += cf->size;
-			continue;
-		}
-		if (!cf->size) {
+		read += capture_file_bytes_read(cf, &file_known);
+		sum += capture_file_size(cf);
+		if (!file_known)
 			known = false;
-			read += cf->consumed;
-			continue;
-		}
-		sum += cf->size;
-		if (cf->done)
-			read += cf->size;
-		else if (fp && (pos = ftell(fp)) >= 0)
-			read += (uint64_t)pos < cf->size ? (uint64_t)pos : cf->size;
-		else
-			read += cf->consumed < cf->size ? cf->consumed : cf->size;
 	}
 	*total = known ? sum : 0;
 	return read;

@@ -45,6 +45,7 @@ enum {
 	CAPTURE_END = 0,   /* every file read to its end (or its error); live: the capture failed */
 	CAPTURE_FRAME = 1, /* *frame filled */
 	CAPTURE_AGAIN = 2, /* live: no frame now (capture_set_wait) */
+	CAPTURE_FILTERED = 3, /* capture_file_read: a frame the filter leaves out (counted) */
 };
 
 /* The next frame in timestamp order (ties: the file named first). Returns CAPTURE_FRAME with
@@ -79,6 +80,30 @@ unsigned capture_set_count(const struct capture_set *cs);
  * the files' sizes, or 0 when one of them has no known size (standard input, a pipe). */
 uint64_t capture_set_bytes_read(const struct capture_set *cs, uint64_t *total);
 struct capture_file *capture_set_file(const struct capture_set *cs, unsigned i);
+
+/* One file read on its own, outside the set's merge, by a caller that merges the files itself
+ * (the parallel readers, analyzer/engine/readers.c); a set is read either this way or through
+ * capture_set_next(), never both. capture_file_read() hands out file i's next record: CAPTURE_FRAME
+ * (passes the filter), CAPTURE_FILTERED (left out by the filter, counted in
+ * capture_file_filtered(); only ts_ns and caplen are meant), or CAPTURE_END (its end or its error,
+ * kept as capture_file_error()). frame->number is left 0 for the caller to set; frame->data is
+ * valid until the next call for that file. A parked file is opened again first. */
+int capture_file_read(struct capture_set *cs, unsigned i, struct capture_frame *frame);
+/* File i (a regular, uncompressed classic pcap file) goes on from byte `offset` of the file, where
+ * a record starts: the next capture_file_read() returns that record, through libpcap. -1 (the file
+ * ends with an error) when it cannot seek. */
+int capture_file_resume_at(struct capture_set *cs, unsigned i, uint64_t offset);
+/* The timestamp of the file's first record, before the file is read (its frame read ahead at
+ * opening, or remembered when it was parked). */
+int64_t capture_file_head_ts(const struct capture_file *f);
+/* The compiled filter for this file, NULL when there is none. Read-only: pcap_offline_filter()
+ * may run it from several threads at once. */
+struct bpf_program;
+const struct bpf_program *capture_file_filter(const struct capture_file *f);
+/* Bytes of the file read so far (as capture_set_bytes_read() counts them; *known false: a pipe),
+ * and its size (0: unknown or unreadable). */
+uint64_t capture_file_bytes_read(const struct capture_file *f, bool *known);
+uint64_t capture_file_size(const struct capture_file *f);
 
 const char *capture_file_path(const struct capture_file *f);
 int capture_file_dlt(const struct capture_file *f);

@@ -1,36 +1,167 @@
 #!/usr/bin/env python3
-"""--threads N gives the single-threaded output, byte for byte (analyzer/engine/engine.c): every
-sample alone and all samples as one capture, in every format that lists flows.
+"""--threads N gives the single-threaded output, byte for byte (analyzer/engine/engine.c and
+readers.c), with the same messages and exit status, on every path the threads take:
 
-Usage: check_threads.py TCPMORTEM CAPTURES_DIR
+- every capture alone (the samples and the real-world captures), and all samples as one capture,
+  with --threads 2, 3, 4 and 8 (the formats taken in turn, so each capture meets every format);
+- the same split into many chunks (TCPMORTEM_CHUNK_SIZE down to 64 bytes: most chunks then hold
+  one record or none, and every boundary is verified);
+- several files merged: the samples together, and a mix of files the reader threads walk in place
+  with files libpcap reads (pcapng, gzip-compressed);
+- a BPF filter (filtered frames keep their numbers), on one file and on the merged set;
+- damaged files (tests/damage/make-damaged.py, classic pcap): the reader threads hand the file
+  over to libpcap at the damaged record, in the middle of a chunk;
+- a file where a chunk boundary guess falls on bytes that look like a chain of record headers but
+  are not (a Teredo capture whose payloads carry such bytes): that chunk is walked again from the
+  true boundary, which TCPMORTEM_STAGE_TIMES shows.
+
+Usage: check_threads.py TCPMORTEM CAPTURES_DIR [MORE_CAPTURES_DIR ...]
 """
+import gzip
+import importlib.util
+import os
 import pathlib
+import re
 import subprocess
 import sys
+import tempfile
+
+HERE = pathlib.Path(__file__).resolve().parent
+FORMATS = ("ndjson", "csv", "json", "text")
+THREADS = ("2", "3", "4", "8")
+SMALL_CHUNKS = ("64", "200", "1000", "4096")
+# A real capture in which a chunk of this size starts on a false resync candidate.
+FALSE_CANDIDATE = ("zeek__tunnels__Teredo.pcap", "1000")
+FILTER = "tcp[13] & 4 == 0"  # no resets: changes what is reported, and numbers must hold
 
 
-def run(binary, *args):
-    return subprocess.run([binary, *args], capture_output=True, timeout=120).stdout
+class Checks:
+    def __init__(self, binary):
+        self.binary = binary
+        self.passed = self.failed = 0
+        self.refs = {}
+
+    def run(self, args, threads="1", chunk=None, stage_times=False):
+        env = dict(os.environ)
+        env.pop("TCPMORTEM_CHUNK_SIZE", None)
+        if chunk:
+            env["TCPMORTEM_CHUNK_SIZE"] = chunk
+        if stage_times:
+            env["TCPMORTEM_STAGE_TIMES"] = "1"
+        p = subprocess.run([self.binary, "--threads", threads, *args], capture_output=True,
+                           timeout=300, env=env)
+        return p.stdout, p.stderr, p.returncode
+
+    def reference(self, args):
+        key = tuple(args)
+        if key not in self.refs:
+            self.refs[key] = self.run(args)
+        return self.refs[key]
+
+    def same(self, name, args, threads, chunk=None, may_be_empty=False):
+        one = self.reference(args)
+        many = self.run(args, threads, chunk)
+        if one == many and (one[0] or one[2] != 0 or may_be_empty):
+            self.passed += 1
+            return
+        self.failed += 1
+        what = [k for k, a, b in zip(("output", "messages", "exit status"), one, many) if a != b]
+        print(f"FAIL --threads {threads}{f' chunk {chunk}' if chunk else ''} "
+              f"{' '.join(args[:-1] if len(args) > 3 else args)} {name}: "
+              f"{', '.join(what) or 'empty output'} differ{'s' if len(what) == 1 else ''}")
+
+    def expect(self, ok, text):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"FAIL {text}")
+
+
+def captures_in(dirs):
+    files = []
+    for d in dirs:
+        files += sorted(p for p in pathlib.Path(d).iterdir() if p.suffix in (".pcap", ".pcapng"))
+    return files
+
+
+def damaged_cases(samples_dir, out_dir):
+    """Classic pcap files with damage past their header, a few of each kind."""
+    spec = importlib.util.spec_from_file_location(
+        "make_damaged", HERE.parent / "damage" / "make-damaged.py")
+    md = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(md)
+    _, cases = md.generate(samples_dir)
+    kinds = {}
+    paths = []
+    for case in cases:
+        if case.data[:4] not in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
+                                 b"\xa1\xb2\x3c\x4d") or case.kind == "cut_header":
+            continue
+        kinds.setdefault(case.kind, []).append(case)
+    for kind, of_kind in sorted(kinds.items()):
+        for case in of_kind[:: max(1, len(of_kind) // 8)]:
+            path = out_dir / case.name
+            path.write_bytes(case.data)
+            paths.append(path)
+    return paths
 
 
 def main():
-    binary, captures = sys.argv[1], pathlib.Path(sys.argv[2])
-    files = sorted(str(p) for p in captures.iterdir() if p.suffix in (".pcap", ".pcapng"))
-    passed = failed = 0
-    cases = [[f] for f in files] + [files]
-    for threads in ("2", "3", "4"):  # one, two and three analysis threads
-        for case in cases:
-            for fmt in ("ndjson", "csv", "json", "text"):
-                one = run(binary, "-f", fmt, *case)
-                many = run(binary, "--threads", threads, "-f", fmt, *case)
-                if one == many and one:
-                    passed += 1
-                else:
-                    failed += 1
-                    name = "all samples" if len(case) > 1 else case[0]
-                    print(f"FAIL --threads {threads} -f {fmt} {name}: output differs")
-    print(f"\nthreads: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    binary, dirs = sys.argv[1], sys.argv[2:]
+    checks = Checks(binary)
+    files = captures_in(dirs)
+    samples = [str(p) for p in captures_in(dirs[:1])]
+
+    # Every capture alone, and the samples as one capture: default and small chunks.
+    cases = [(p.name, [str(p)]) for p in files] + [("all samples", samples)]
+    for i, (name, paths) in enumerate(cases):
+        for k, threads in enumerate(THREADS):
+            fmt = FORMATS[(i + k) % len(FORMATS)]
+            checks.same(name, ["-f", fmt, *paths], threads)
+        for k, threads in enumerate(("2", "4")):
+            fmt = FORMATS[(i + k + 1) % len(FORMATS)]
+            chunk = SMALL_CHUNKS[(i + k) % len(SMALL_CHUNKS)]
+            checks.same(name, ["-f", fmt, *paths], threads, chunk)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        # Files read in place merged with files libpcap reads.
+        pcaps = [p for p in files if p.suffix == ".pcap"]
+        pcapngs = [p for p in files if p.suffix == ".pcapng"]
+        compressed = tmp / (pcaps[1].name + ".gz")
+        compressed.write_bytes(gzip.compress(pcaps[1].read_bytes()))
+        mix = [str(pcaps[0]), str(compressed), *(str(p) for p in pcapngs[:2]), str(pcaps[2])]
+        for k, threads in enumerate(THREADS):
+            checks.same("a mix of pcap, pcap.gz and pcapng", ["-f", FORMATS[k], *mix], threads,
+                        SMALL_CHUNKS[k])
+
+        # A BPF filter.
+        for k, threads in enumerate(THREADS):
+            checks.same("filtered, all samples", ["--filter", FILTER, "-f", FORMATS[k], *samples],
+                        threads, SMALL_CHUNKS[k])
+            checks.same("filtered, a mix", ["--filter", FILTER, "-f", "ndjson", *mix], threads,
+                        SMALL_CHUNKS[-1 - k])
+
+        # Damaged files: handed over to libpcap mid-chunk.
+        damaged = damaged_cases(dirs[0], tmp)
+        for i, path in enumerate(damaged):
+            checks.same(path.name, ["-f", FORMATS[i % 4], str(path)], THREADS[i % len(THREADS)],
+                        SMALL_CHUNKS[i % 2], may_be_empty=True)
+
+    # A false resync candidate: walked again, same output.
+    target = next((p for p in files if p.name == FALSE_CANDIDATE[0]), None)
+    if target:
+        args = ["-f", "ndjson", str(target)]
+        checks.same(target.name, args, "3", FALSE_CANDIDATE[1])
+        err = checks.run(args, "3", FALSE_CANDIDATE[1], stage_times=True)[1].decode()
+        m = re.search(r"walked again (\d+)", err)
+        checks.expect(m and int(m.group(1)) > 0,
+                      f"{target.name} in chunks of {FALSE_CANDIDATE[1]} bytes: no chunk walked "
+                      f"again ({err.strip()!r})")
+
+    print(f"\nthreads: {checks.passed} passed, {checks.failed} failed")
+    return 1 if checks.failed else 0
 
 
 if __name__ == "__main__":

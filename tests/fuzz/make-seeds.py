@@ -7,6 +7,8 @@ Usage: make-seeds.py TARGET SAMPLES_DIR OUT_DIR
             fuzz_dissect.c pick that capture's link type.
   decompress: the first DECOMPRESS_BYTES of every fourth capture compressed by gzip, zstd, lz4 and
             xz (the last two by their command-line tools), and cut in half.
+  pcap_map: the first PCAP_MAP_BYTES of every classic pcap capture (its last record cut: a
+            hand-over), and the whole of those no longer than that.
 Files are named by the SHA-1 of their content, as libFuzzer names corpus files, so running this
 again adds nothing twice. Prints how many seeds it wrote.
 """
@@ -25,6 +27,8 @@ SELECTOR = {1: 0, 113: 1, 276: 2, 12: 3, 101: 4, 228: 5, 229: 6, 0: 7, 108: 8, 2
 
 
 DECOMPRESS_BYTES = 2048
+PCAP_MAP_BYTES = 4096
+CLASSIC_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
 
 
 def compressed(data):
@@ -43,7 +47,7 @@ def captures(samples):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("dissect", "pipeline", "decompress"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("dissect", "pipeline", "decompress", "pcap_map"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     target, samples, out = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
@@ -55,6 +59,11 @@ def main():
             continue  # every fourth capture: the decoders do not care what the capture holds
         if target == "pipeline":
             seeds[hashlib.sha1(data).hexdigest()] = data
+            continue
+        if target == "pcap_map":
+            if data[:4] in CLASSIC_MAGICS:
+                seed = data[:PCAP_MAP_BYTES]
+                seeds[hashlib.sha1(seed).hexdigest()] = seed
             continue
         if target == "decompress":
             for seed in compressed(data[:DECOMPRESS_BYTES]):

@@ -2,7 +2,7 @@
 # Runs one libFuzzer target for a given time, or minimises its corpus.
 #
 #   tests/fuzz/run-fuzz.sh TARGET SECONDS [LIBFUZZER_FLAG...]
-#                                           fuzz TARGET (dissect, pipeline, decompress) for SECONDS
+#                                           fuzz TARGET (dissect, pipeline, decompress, pcap_map) for SECONDS
 #                                           (e.g. -fork=1 -ignore_crashes=1 to go on after a crash)
 #   tests/fuzz/run-fuzz.sh --merge TARGET [MAX_LEN]
 #                                           minimise everything found so far (-merge=1) into
