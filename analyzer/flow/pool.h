@@ -13,7 +13,9 @@
  * in all) are malloc'd as ever, so a small pool costs no more than its items; past that, slabs
  * are carved from 2 MiB-aligned anonymous regions marked MADV_HUGEPAGE, which the kernel backs
  * with transparent huge pages when it can (THP "always" or "madvise"). Where it cannot (THP off,
- * madvise or mmap refused) the same code runs on ordinary pages: only the speed differs.
+ * madvise or mmap refused) the same code runs on ordinary pages: only the speed differs. The
+ * price: a big pool's memory is rounded up to a huge page, not a slab (under 2 MiB a pool, and a
+ * few slabs' worth at the regions' ends).
  *
  * Not thread-safe: each shard of the engine has its own pools.
  */
