@@ -36,6 +36,14 @@ bool rbuf_grow(struct rbuf *b, size_t extra)
 	return true;
 }
 
+void rbuf_put_slow(struct rbuf *b, const void *p, size_t n)
+{
+	if (n == 0 || !rbuf_reserve(b, n))
+		return;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
 void rbuf_free(struct rbuf *b)
 {
 	free(b->data);
@@ -115,7 +123,7 @@ static unsigned decimal_width(uint64_t v)
 	return t + 1u - (odd < pow10[t]);
 }
 
-size_t u64_write(char *o, uint64_t v)
+size_t u64_write_wide(char *o, uint64_t v)
 {
 	unsigned n = decimal_width(v);
 
@@ -324,4 +332,39 @@ void put_modifier_list(struct rbuf *b, uint32_t modifiers, const char *sep, cons
 		rbuf_puts(b, quote);
 		first = false;
 	}
+}
+
+const struct rbuf *text_memo_get(struct text_memo *m, const char *s)
+{
+	uintptr_t a = (uintptr_t)s;
+	size_t i = (size_t)((a ^ (a >> 6) ^ (a >> 12)) % TEXT_MEMO_SLOTS);
+	struct rbuf *t = &m->slot[i].text;
+
+	if (m->slot[i].key == s && !t->failed)
+		return t;
+	rbuf_clear(t);
+	m->escape(t, s, strlen(s));
+	if (t->failed) {
+		m->slot[i].key = NULL;
+		return NULL;
+	}
+	m->slot[i].key = s;
+	return t;
+}
+
+void text_memo_free(struct text_memo *m)
+{
+	for (size_t i = 0; i < TEXT_MEMO_SLOTS; i++) {
+		rbuf_free(&m->slot[i].text);
+		m->slot[i].key = NULL;
+	}
+}
+
+const char *flags_memo_get(struct flags_memo *m, uint8_t flags, size_t *len)
+{
+	if (m->len[flags] == 0)
+		m->len[flags] = (uint8_t)strlen(tcp_flags_format(flags, m->text[flags],
+		                                                 sizeof m->text[flags]));
+	*len = m->len[flags];
+	return m->text[flags];
 }

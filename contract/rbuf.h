@@ -41,21 +41,30 @@ static inline void rbuf_clear(struct rbuf *b)
 	b->failed = false;
 }
 
-static inline void rbuf_put(struct rbuf *b, const void *p, size_t n)
+/* The appends below are inlined whole where they are used (a writer makes dozens per record):
+ * the common case is a bounds check and a copy, a literal's copy a few stores. */
+#define RBUF_INLINE static inline __attribute__((always_inline))
+
+/* Their rare path: grow, then append (or drop, when the buffer cannot grow). */
+void rbuf_put_slow(struct rbuf *b, const void *p, size_t n);
+
+RBUF_INLINE void rbuf_put(struct rbuf *b, const void *p, size_t n)
 {
-	if (n == 0) /* an empty buffer has no storage to copy into, even nothing */
+	if (n != 0 && !b->failed && b->cap - b->len >= n) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
 		return;
-	if (!rbuf_reserve(b, n))
-		return;
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
+	}
+	rbuf_put_slow(b, p, n);
 }
 
-static inline void rbuf_putc(struct rbuf *b, char c)
+RBUF_INLINE void rbuf_putc(struct rbuf *b, char c)
 {
-	if (!rbuf_reserve(b, 1))
+	if (!b->failed && b->cap != b->len) {
+		b->data[b->len++] = c;
 		return;
-	b->data[b->len++] = c;
+	}
+	rbuf_put_slow(b, &c, 1);
 }
 
 static inline void rbuf_puts(struct rbuf *b, const char *s)
@@ -68,8 +77,22 @@ static inline void rbuf_puts(struct rbuf *b, const char *s)
 
 /* Room u64_write() needs: a number's 1 to 20 digits. */
 #define U64_TEXT_ROOM 20
-/* Writes v in decimal at o, which has U64_TEXT_ROOM bytes of room; returns how many digits. */
-size_t u64_write(char *o, uint64_t v);
+/* Writes v in decimal at o, which has U64_TEXT_ROOM bytes of room; returns how many digits.
+ * Inlined for one or two digits (counts, TTLs, flags: most numbers of a record). */
+size_t u64_write_wide(char *o, uint64_t v);
+RBUF_INLINE size_t u64_write(char *o, uint64_t v)
+{
+	if (v < 10) {
+		*o = (char)('0' + v);
+		return 1;
+	}
+	if (v < 100) {
+		o[0] = (char)('0' + v / 10);
+		o[1] = (char)('0' + v % 10);
+		return 2;
+	}
+	return u64_write_wide(o, v);
+}
 /* Appends v in decimal. */
 void rbuf_u64(struct rbuf *b, uint64_t v);
 /* Appends microseconds as milliseconds with three decimals ("165.468"). */
@@ -104,6 +127,33 @@ void rbuf_utf8(struct rbuf *b, const char *s, size_t n);
 /* The names of `modifiers` (enum flow_modifier bits) in bit order, `sep`-separated, each between
  * two `quote`s ("" for none): the one loop every format joins them with. */
 void put_modifier_list(struct rbuf *b, uint32_t modifiers, const char *sep, const char *quote);
+
+/* Escaped forms of long-lived strings, made once. flow_record.h's `const char *` strings point to
+ * static text or to storage that lives as long as the run and never changes (file names, notes,
+ * stack guesses, encapsulation texts), so one address always holds one text: a writer escapes
+ * such a string the first time and copies the result after. Direct-mapped by address: a slot
+ * holds the last string that mapped to it. Never for text made per record (reasons, addresses). */
+#define TEXT_MEMO_SLOTS 64
+struct text_memo {
+	/* How the format writes a string (appends s, n bytes, to out, quotes and all). */
+	void (*escape)(struct rbuf *out, const char *s, size_t n);
+	struct {
+		const char *key;
+		struct rbuf text;
+	} slot[TEXT_MEMO_SLOTS];
+};
+/* The escaped form of s (not NULL): from the memo, else made, kept and returned; NULL when
+ * memory ran short. Valid until the next call (which may take the same slot). */
+const struct rbuf *text_memo_get(struct text_memo *m, const char *s);
+void text_memo_free(struct text_memo *m);
+
+/* tcp_flags_format()'s text of each flags byte, made the first time it is asked for. */
+struct flags_memo {
+	uint8_t len[256]; /* 0: not made yet */
+	char text[256][32]; /* 8 names of 3 letters, 7 commas, the NUL */
+};
+/* The text of `flags` ("FIN,ACK"); *len gets its length. */
+const char *flags_memo_get(struct flags_memo *m, uint8_t flags, size_t *len);
 
 /* Writes v in decimal ending at `end` (no NUL); returns where the digits start. At most 20
  * bytes before `end` are written. */

@@ -56,8 +56,11 @@ struct csv_writer {
 	struct held_row *rows;   /* ring of held rows */
 	size_t rows_head, rows_n, rows_cap;
 	struct rbuf row; /* the row being built */
+	struct rbuf out; /* finished rows on their way out (writer_emit) */
 	struct rbuf tmp; /* a repaired string or the timers' text, reused */
 	struct ts_memo ts; /* the capture's current second */
+	struct text_memo captures; /* file names as fields (put_untrusted_field) */
+	struct flags_memo flags;   /* TCP flags as text */
 };
 
 static const char *const columns[] = {
@@ -192,51 +195,56 @@ static void put_ip(struct rbuf *row, const struct ip_addr *a)
 	put_name(row, ip_addr_format(a, tmp, sizeof tmp));
 }
 
-/* An untrusted string, made valid UTF-8 first (ASCII already is). */
-static void put_untrusted(struct csv_writer *cw, const char *s, size_t n)
+/* An untrusted string as a field, made valid UTF-8 first (ASCII already is) in `tmp`. */
+static void put_untrusted_in(struct rbuf *row, struct rbuf *tmp, const char *s, size_t n)
 {
 	if (ascii_prefix(s, n) == n) {
-		put_text(&cw->row, s, n);
+		put_text(row, s, n);
 		return;
 	}
-	rbuf_clear(&cw->tmp);
-	rbuf_utf8(&cw->tmp, s, n);
-	if (cw->tmp.failed)
-		cw->row.failed = true; /* reported as ENOMEM when the row ends */
+	rbuf_clear(tmp);
+	rbuf_utf8(tmp, s, n);
+	if (tmp->failed)
+		row->failed = true; /* reported as ENOMEM when the row ends */
 	else
-		put_text(&cw->row, cw->tmp.data, cw->tmp.len);
+		put_text(row, tmp->data, tmp->len);
 }
 
-/* Ends the row and writes it; returns 0, or -1 (errno from stdio, or ENOMEM). */
-static int write_row(struct csv_writer *cw)
+static void put_untrusted(struct csv_writer *cw, const char *s, size_t n)
 {
-	struct rbuf *row = &cw->row;
+	put_untrusted_in(&cw->row, &cw->tmp, s, n);
+}
 
-	rbuf_putc(row, '\n');
-	if (row->failed) {
-		errno = ENOMEM;
-		return -1;
-	}
-	return fwrite(row->data, 1, row->len, cw->base.out) == row->len ? 0 : -1;
+/* The same for the memo of file names (text_memo: made once per name). */
+static void put_untrusted_field(struct rbuf *out, const char *s, size_t n)
+{
+	struct rbuf tmp = { 0 };
+
+	put_untrusted_in(out, &tmp, s, n);
+	rbuf_free(&tmp);
 }
 
 /* --- held rows ------------------------------------------------------------------------------ */
 
-/* Writes `text` with its incident field and the newline. */
-static int put_held(struct csv_writer *cw, const char *text, size_t len, uint64_t seq)
+/* Appends `text` to the output with its incident field and the newline. */
+static void put_held(struct csv_writer *cw, const char *text, size_t len, uint64_t seq)
 {
 	uint32_t number = incidents_member_of(cw->base.incidents, seq);
-	char tail[24];
-	int n;
+	struct rbuf *out = &cw->out;
+	char *o;
 
-	if (number)
-		n = snprintf(tail, sizeof tail, ",\"%u\"\n", (unsigned)number);
-	else
-		n = snprintf(tail, sizeof tail, ",\n");
-	if (fwrite(text, 1, len, cw->base.out) != len ||
-	    fwrite(tail, 1, (size_t)n, cw->base.out) != (size_t)n)
-		return -1;
-	return 0;
+	rbuf_put(out, text, len);
+	if (!rbuf_reserve(out, U64_TEXT_ROOM + 4)) /* ,"number" and the newline */
+		return;
+	o = out->data + out->len;
+	*o++ = ',';
+	if (number) { /* else a null field */
+		*o++ = '"';
+		o += u64_write(o, number);
+		*o++ = '"';
+	}
+	*o++ = '\n';
+	out->len = (size_t)(o - out->data);
 }
 
 /* Writes the held rows whose incident is known (all of them when `all`, or past the bound). */
@@ -249,8 +257,7 @@ static int release_rows(struct csv_writer *cw, bool all)
 
 		if (!all && r->seq >= settled && cw->held.len - cw->held_start <= HELD_MAX_BYTES)
 			break;
-		if (put_held(cw, cw->held.data + r->off, r->len, r->seq) != 0)
-			return -1;
+		put_held(cw, cw->held.data + r->off, r->len, r->seq);
 		cw->held_start = r->off + r->len;
 		cw->rows_head = (cw->rows_head + 1) % cw->rows_cap;
 		cw->rows_n--;
@@ -282,8 +289,7 @@ static int hold_row(struct csv_writer *cw, uint64_t seq)
 	struct rbuf *row = &cw->row;
 
 	if (cw->rows_n == 0 && seq < incidents_settled(cw->base.incidents)) {
-		if (put_held(cw, row->data, row->len, seq) != 0)
-			return -1;
+		put_held(cw, row->data, row->len, seq);
 		incidents_release(cw->base.incidents, seq + 1);
 		return 0;
 	}
@@ -376,8 +382,9 @@ static int csv_begin(struct writer *w)
 
 	rbuf_clear(&cw->row);
 	for (unsigned i = 0; i < sizeof columns / sizeof columns[0]; i++)
-		put_plain(&cw->row, i == 0, columns[i], strlen(columns[i]));
-	return write_row(cw);
+		put_plain(&cw->out, i == 0, columns[i], strlen(columns[i]));
+	rbuf_putc(&cw->out, '\n');
+	return writer_emit(w, &cw->out);
 }
 
 static int csv_flow(struct writer *w, const struct flow_record *f)
@@ -391,10 +398,16 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 
 	rbuf_clear(row);
 	put_plain(row, true, p, (size_t)(tmp + sizeof tmp - p));
-	if (f->capture != NULL)
-		put_untrusted(cw, f->capture, strlen(f->capture));
-	else
+	if (f->capture != NULL) {
+		const struct rbuf *t = text_memo_get(&cw->captures, f->capture);
+
+		if (t != NULL)
+			rbuf_put(row, t->data, t->len);
+		else
+			row->failed = true;
+	} else {
 		put_null(row);
+	}
 	put_ip(row, &f->client.addr);
 	put_u64(row, f->client.port);
 	put_ip(row, &f->server.addr);
@@ -420,7 +433,8 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	RBUF_LIT(row, ",\"");
 	for (unsigned i = 0; i < n_evidence; i++) {
 		const struct evidence_frame *e = &f->evidence[i];
-		char flags[32];
+		size_t flags_len;
+		const char *flags = flags_memo_get(&cw->flags, e->flags, &flags_len);
 
 		if (i != 0)
 			rbuf_putc(row, ';');
@@ -428,7 +442,7 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 		rbuf_putc(row, ':');
 		rbuf_puts(row, direction_name((enum flow_direction)e->from));
 		rbuf_putc(row, ':');
-		rbuf_puts(row, tcp_flags_format(e->flags, flags, sizeof flags));
+		rbuf_put(row, flags, flags_len);
 	}
 	rbuf_putc(row, '"');
 
@@ -478,13 +492,17 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 		errno = ENOMEM;
 		return -1;
 	}
-	return hold_row(cw, incidents_added(w->incidents) - 1);
+	if (hold_row(cw, incidents_added(w->incidents) - 1) != 0)
+		return -1;
+	return writer_emit(w, &cw->out);
 }
 
 static int csv_end(struct writer *w, const struct run_summary *summary)
 {
 	(void)summary; /* CSV has rows only: the summary belongs to the other formats */
-	if (release_rows((struct csv_writer *)w, true) != 0)
+	struct csv_writer *cw = (struct csv_writer *)w;
+
+	if (release_rows(cw, true) != 0 || writer_drain(w, &cw->out) != 0)
 		return -1;
 	return fflush(w->out) == 0 ? 0 : -1;
 }
@@ -494,11 +512,20 @@ static void csv_release(struct writer *w)
 	struct csv_writer *cw = (struct csv_writer *)w;
 
 	rbuf_free(&cw->row);
+	rbuf_free(&cw->out);
 	rbuf_free(&cw->tmp);
 	rbuf_free(&cw->held);
+	text_memo_free(&cw->captures);
 	free(cw->rows);
 }
 
-/* Nothing to present differently: no init. Each row's incident is needed: membership. */
-const struct writer_ops report_csv_ops = { .size = sizeof(struct csv_writer), .begin = csv_begin,
+static void csv_writer_init(struct writer *w, const struct writer_options *opt)
+{
+	(void)opt; /* nothing to present differently */
+	((struct csv_writer *)w)->captures.escape = put_untrusted_field;
+}
+
+/* Each row's incident is needed: membership. */
+const struct writer_ops report_csv_ops = { .size = sizeof(struct csv_writer), .init = csv_writer_init,
+	.begin = csv_begin,
 	.flow = csv_flow, .end = csv_end, .release = csv_release, .membership = true };

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "diagnosis_text.h"
+#include "mix64.h"
 
 bool class_is_noteworthy(enum close_class c)
 {
@@ -33,24 +34,13 @@ bool class_is_reset(enum close_class c)
  * 1/DIGEST_RESET_SOURCES of the resets is still in the table. */
 #define RESET_SLOTS (2u * DIGEST_RESET_SOURCES)
 
-/* 64-bit finaliser (MurmurHash3 fmix64): every input bit reaches every output bit. */
-static uint64_t fmix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static uint32_t reset_home(const struct digest *d, const struct ip_addr *a, uint16_t port,
                            uint8_t role)
 {
 	uint64_t w[2];
 
 	memcpy(w, a->bytes, sizeof w);
-	return (uint32_t)(fmix64(fmix64(fmix64(d->reset_key ^ w[0]) ^ w[1]) ^
+	return (uint32_t)(mix64(mix64(mix64(d->reset_key ^ w[0]) ^ w[1]) ^
 	                         ((uint64_t)a->family << 24 | (uint64_t)role << 16 | port)) &
 	                  (RESET_SLOTS - 1));
 }
@@ -211,13 +201,9 @@ static void keep_noteworthy(struct digest *d, const struct flow_record *f)
 		if (f->id >= n->id)
 			return;
 	}
-	n->id = f->id;
-	n->client = f->client;
-	n->server = f->server;
-	n->close_class = f->close_class;
-	n->closer = f->closer;
-	n->reason = f->reason;
-	n->diagnosis = f->diagnosis;
+	*n = (struct digest_flow){ .id = f->id, .client = f->client, .server = f->server,
+		                   .close_class = f->close_class, .closer = f->closer,
+		                   .reason = f->reason, .diagnosis = f->diagnosis };
 }
 
 /* --- closes ------------------------------------------------------------------------------------ */

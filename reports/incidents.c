@@ -522,8 +522,12 @@ static void hold_push(struct incidents *d, bool pending)
 			d->hold_base++;
 			d->hold_n--;
 		} else {
-			for (size_t i = 0; i < d->hold_n; i++)
-				h[i] = d->hold[(d->hold_off + i) % d->hold_cap];
+			/* The ring, oldest first: from hold_off to its end, then from its start. */
+			size_t tail = d->hold_cap - d->hold_off < d->hold_n ? d->hold_cap - d->hold_off
+			                                                     : d->hold_n;
+
+			memcpy(h, d->hold + d->hold_off, tail * sizeof *h);
+			memcpy(h + tail, d->hold, (d->hold_n - tail) * sizeof *h);
 			free(d->hold);
 			d->hold = h;
 			d->hold_cap = cap;

@@ -38,11 +38,18 @@
 #include "rbuf.h"
 #include "writer_impl.h"
 
+/* What a flow object reuses from the flows before it. */
+struct json_memo {
+	struct ts_memo ts;         /* the capture's current second */
+	struct text_memo strings;  /* long-lived strings escaped (put_string) */
+	struct flags_memo flags;   /* TCP flags as text */
+};
+
 struct json_writer {
 	struct writer base;
 	uint64_t n_flows;    /* flows written so far */
-	struct rbuf buf;     /* one flow object, reused */
-	struct ts_memo ts;   /* the capture's current second */
+	struct rbuf buf;     /* flow objects on their way out (writer_emit) */
+	struct json_memo m;
 	struct rbuf scratch; /* strings made valid UTF-8 for jansson (end only) */
 };
 
@@ -211,12 +218,36 @@ static void put_string(struct rbuf *b, const char *s, size_t n)
 		done(b, w_string(o, s, n));
 }
 
-/* A string, or null for NULL. */
-static char *w_str_or_null(char *o, const char *s, size_t n)
+/* A long-lived string (text_memo) escaped and quoted, or null for NULL; NULL when memory ran
+ * short (the buffer is marked failed). Valid until the next call: the memo may reuse its slot. */
+static const struct rbuf *memo_string(struct rbuf *b, struct json_memo *m, const char *s)
 {
+	static char null_chars[] = "null";
+	static const struct rbuf null_text = { .data = null_chars, .len = 4 };
+	const struct rbuf *t;
+
 	if (s == NULL)
-		return W_LIT(o, "null");
-	return w_string(o, s, n);
+		return &null_text;
+	t = text_memo_get(&m->strings, s);
+	if (t == NULL)
+		b->failed = true;
+	return t;
+}
+
+/* A long-lived string, escaped and quoted, appended. */
+static void put_memo_string(struct rbuf *b, struct json_memo *m, const char *s)
+{
+	const struct rbuf *t = memo_string(b, m, s);
+
+	if (t != NULL)
+		rbuf_put(b, t->data, t->len);
+}
+
+/* Copies a memo_string() result (t->len bytes of room). */
+static char *w_text(char *o, const struct rbuf *t)
+{
+	memcpy(o, t->data, t->len);
+	return o + t->len;
 }
 
 /* A name from flow_record.h's tables or a text this file formats (addresses, TCP flags): plain
@@ -250,24 +281,26 @@ static void put_name(struct rbuf *b, const char *s)
 }
 
 /* {"frame":..,"note":".."}: one evidence frame. */
-static void put_evidence(struct rbuf *b, struct ts_memo *m, const struct evidence_frame *e,
+static void put_evidence(struct rbuf *b, struct json_memo *m, const struct evidence_frame *e,
                          bool nano)
 {
-	char flags[32];
 	const char *from = direction_name((enum flow_direction)e->from);
-	size_t from_len = strlen(from);
-	size_t flags_len = strlen(tcp_flags_format(e->flags, flags, sizeof flags));
-	size_t note_len = e->note != NULL ? strlen(e->note) : 0;
-	/* 9 literals, 4 numbers, a timestamp, 2 names, a string */
-	char *o = room(b, 9 * LIT_ROOM + 4 * NUM_ROOM + TS_TEXT_MAX + NAME_ROOM(from_len) +
-	                      NAME_ROOM(flags_len) + str_room(note_len));
+	size_t from_len = strlen(from), flags_len;
+	const char *flags = flags_memo_get(&m->flags, e->flags, &flags_len);
+	const struct rbuf *note = memo_string(b, m, e->note);
+	char *o;
 
+	if (note == NULL)
+		return;
+	/* 9 literals, 4 numbers, a timestamp, 2 names, a string */
+	o = room(b, 9 * LIT_ROOM + 4 * NUM_ROOM + TS_TEXT_MAX + NAME_ROOM(from_len) +
+	                NAME_ROOM(flags_len) + note->len);
 	if (o == NULL)
 		return;
 	o = W_LIT(o, "{\"frame\":");
 	o = w_num(o, e->frame);
 	o = W_LIT(o, ",\"ts\":");
-	o = ts_write(o, m, e->ts_ns, nano);
+	o = ts_write(o, &m->ts, e->ts_ns, nano);
 	o = W_LIT(o, ",\"from\":");
 	o = w_name(o, from, from_len);
 	o = W_LIT(o, ",\"flags\":");
@@ -279,7 +312,7 @@ static void put_evidence(struct rbuf *b, struct ts_memo *m, const struct evidenc
 	o = W_LIT(o, ",\"len\":");
 	o = w_num(o, e->len);
 	o = W_LIT(o, ",\"note\":");
-	o = w_str_or_null(o, e->note, note_len);
+	o = w_text(o, note);
 	o = W_LIT(o, "}");
 	done(b, o);
 }
@@ -388,35 +421,36 @@ static void put_timers(struct rbuf *b, const struct endpoint_timers *t)
 	rbuf_putc(b, '}');
 }
 
-static void put_stack(struct rbuf *b, const struct stack_guess *g)
+static void put_stack(struct rbuf *b, struct json_memo *m, const struct stack_guess *g)
 {
-	size_t family_len, basis_len;
+	const struct rbuf *basis;
 	char *o;
 
 	if (g->family == NULL) {
 		RBUF_LIT(b, "null");
 		return;
 	}
-	family_len = strlen(g->family);
-	basis_len = g->basis != NULL ? strlen(g->basis) : 0;
-	/* 5 literals, 2 numbers, 2 strings */
-	o = room(b, 5 * LIT_ROOM + 2 * NUM_ROOM + str_room(family_len) + str_room(basis_len));
+	RBUF_LIT(b, "{\"family\":");
+	put_memo_string(b, m, g->family);
+	basis = memo_string(b, m, g->basis);
+	if (basis == NULL)
+		return;
+	/* 4 literals, 2 numbers, a string */
+	o = room(b, 4 * LIT_ROOM + 2 * NUM_ROOM + basis->len);
 	if (o == NULL)
 		return;
-	o = W_LIT(o, "{\"family\":");
-	o = w_string(o, g->family, family_len);
 	o = W_LIT(o, ",\"initial_ttl\":");
 	o = w_num(o, g->initial_ttl);
 	o = W_LIT(o, ",\"hops\":");
 	o = w_num(o, g->hops);
 	o = W_LIT(o, ",\"basis\":");
-	o = w_str_or_null(o, g->basis, basis_len);
+	o = w_text(o, basis);
 	o = W_LIT(o, "}");
 	done(b, o);
 }
 
 /* "diagnosis":{...}: null members for what was not found. Durations are seconds. */
-static void put_diagnosis(struct rbuf *b, const struct flow_diagnosis *d)
+static void put_diagnosis(struct rbuf *b, struct json_memo *jm, const struct flow_diagnosis *d)
 {
 	const struct middlebox_evidence *m = &d->middlebox;
 
@@ -511,9 +545,9 @@ time_wait:
 		put_timers(b, &d->timers[FROM_SERVER]);
 	}
 	RBUF_LIT(b, "},\"stack\":{\"client\":");
-	put_stack(b, &d->stack[FROM_CLIENT]);
+	put_stack(b, jm, &d->stack[FROM_CLIENT]);
 	RBUF_LIT(b, ",\"server\":");
-	put_stack(b, &d->stack[FROM_SERVER]);
+	put_stack(b, jm, &d->stack[FROM_SERVER]);
 	RBUF_LIT(b, "}}");
 }
 
@@ -534,13 +568,12 @@ static void put_zeek(struct rbuf *b, const struct zeek_fields *z)
 	rbuf_putc(b, '}');
 }
 
-static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record *f)
+static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_record *f)
 {
 	unsigned n_evidence = f->n_evidence < FLOW_EVIDENCE_MAX ? f->n_evidence : FLOW_EVIDENCE_MAX;
 	char reason[FLOW_REASON_MAX], client_ip[48], server_ip[48];
 	size_t reason_len = flow_reason_format(&f->reason, reason, sizeof reason);
-	size_t capture_len = f->capture != NULL ? strlen(f->capture) : 0;
-	size_t detail_len = f->close_detail != NULL ? strlen(f->close_detail) : 0;
+	const struct rbuf *capture = memo_string(b, m, f->capture); /* valid until the next one */
 	size_t client_len = strlen(ip_addr_format(&f->client.addr, client_ip, sizeof client_ip));
 	size_t server_len = strlen(ip_addr_format(&f->server.addr, server_ip, sizeof server_ip));
 	const char *handshake = handshake_name(f->handshake);
@@ -551,20 +584,21 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 	size_t handshake_len = strlen(handshake), class_len = strlen(class);
 	size_t closer_len = closer != NULL ? strlen(closer) : 0;
 	size_t state_c_len = strlen(state_c), state_s_len = strlen(state_s);
-	/* 22 literals (counting both of the alternatives), 7 numbers, 3 timestamps, 5 names, 3
-	 * strings */
-	char *o = room(b, 22 * LIT_ROOM + 7 * NUM_ROOM + 3 * TS_TEXT_MAX + NAME_ROOM(client_len) +
-	                      NAME_ROOM(server_len) + NAME_ROOM(handshake_len) +
-	                      NAME_ROOM(class_len) + NAME_ROOM(closer_len) +
-	                      str_room(capture_len) + str_room(detail_len) +
-	                      str_room(reason_len));
+	char *o;
 
+	if (capture == NULL)
+		return;
+	/* 18 literals (counting both of the alternatives), 7 numbers, 2 timestamps, 4 names, a
+	 * string */
+	o = room(b, 18 * LIT_ROOM + 7 * NUM_ROOM + 2 * TS_TEXT_MAX + NAME_ROOM(client_len) +
+	                NAME_ROOM(server_len) + NAME_ROOM(handshake_len) + NAME_ROOM(class_len) +
+	                capture->len);
 	if (o == NULL)
 		return;
 	o = W_LIT(o, "{\"id\":");
 	o = w_num(o, f->id);
 	o = W_LIT(o, ",\"capture\":");
-	o = w_str_or_null(o, f->capture, capture_len);
+	o = w_text(o, capture);
 	o = W_LIT(o, ",\"client\":{\"ip\":");
 	o = w_name(o, client_ip, client_len);
 	o = W_LIT(o, ",\"port\":");
@@ -578,9 +612,9 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 	else
 		o = W_LIT(o, "},\"roles_inferred\":false");
 	o = W_LIT(o, ",\"first_ts\":");
-	o = ts_write(o, m, f->first_ts_ns, f->ts_nano);
+	o = ts_write(o, &m->ts, f->first_ts_ns, f->ts_nano);
 	o = W_LIT(o, ",\"last_ts\":");
-	o = ts_write(o, m, f->last_ts_ns, f->ts_nano);
+	o = ts_write(o, &m->ts, f->last_ts_ns, f->ts_nano);
 	o = W_LIT(o, ",\"packets\":{\"client\":");
 	o = w_num(o, f->packets[FROM_CLIENT]);
 	o = W_LIT(o, ",\"server\":");
@@ -594,14 +628,19 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 	o = W_LIT(o, ",\"close\":{\"class\":");
 	o = w_name(o, class, class_len);
 	o = W_LIT(o, ",\"detail\":");
-	o = w_str_or_null(o, f->close_detail, detail_len);
+	done(b, o);
+	put_memo_string(b, m, f->close_detail);
+	/* 4 literals, a timestamp, a name, a string */
+	o = room(b, 4 * LIT_ROOM + TS_TEXT_MAX + NAME_ROOM(closer_len) + str_room(reason_len));
+	if (o == NULL)
+		return;
 	o = W_LIT(o, ",\"closer\":");
 	o = w_name(o, closer, closer_len);
 	o = W_LIT(o, ",\"reason\":");
 	o = w_string(o, reason, reason_len);
 	o = W_LIT(o, ",\"ts\":");
 	if (f->has_close_ts)
-		o = ts_write(o, m, f->close_ts_ns, f->ts_nano);
+		o = ts_write(o, &m->ts, f->close_ts_ns, f->ts_nano);
 	else
 		o = W_LIT(o, "null");
 	o = W_LIT(o, ",\"evidence\":[");
@@ -626,7 +665,7 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 		RBUF_LIT(b, "{\"class\":");
 		put_name(b, close_class_name(a->cls));
 		RBUF_LIT(b, ",\"why\":");
-		put_string(b, a->why, a->why != NULL ? strlen(a->why) : 0);
+		put_memo_string(b, m, a->why != NULL ? a->why : "");
 		rbuf_putc(b, '}');
 	}
 	RBUF_LIT(b, "]");
@@ -668,24 +707,28 @@ static void put_flow(struct rbuf *b, struct ts_memo *m, const struct flow_record
 	for (unsigned i = 0; f->encap != NULL && i < f->encap->n; i++) {
 		if (i != 0)
 			rbuf_putc(b, ',');
-		put_name(b, f->encap->layer[i]);
+		put_name(b, f->encap->layer[i]); /* our own text: nothing to escape */
 	}
 	RBUF_LIT(b, "],\"diagnosis\":");
-	put_diagnosis(b, &f->diagnosis);
+	put_diagnosis(b, m, &f->diagnosis);
 	put_zeek(b, &f->zeek);
 	rbuf_putc(b, '}');
 }
 
-/* Writes the buffer to the writer's stream. Returns 0, or -1 with errno set. */
+/* Writes out what the buffer holds. Returns 0, or -1 with errno set. */
 static int flush_buf(struct json_writer *jw)
 {
-	struct rbuf *b = &jw->buf;
+	return writer_drain(&jw->base, &jw->buf);
+}
 
-	if (b->failed) {
-		errno = ENOMEM;
+/* A record (flow or incident) is complete in the buffer: written now or with the batch. An
+ * NDJSON line that goes out now is flushed too, so that a pipeline sees each row while the
+ * capture is still being read. */
+static int record_done(struct json_writer *jw)
+{
+	if (writer_emit(&jw->base, &jw->buf) != 0)
 		return -1;
-	}
-	if (b->len != 0 && fwrite(b->data, 1, b->len, jw->base.out) != b->len)
+	if (jw->base.variant && !jw->base.batch && fflush(jw->base.out) != 0)
 		return -1;
 	return 0;
 }
@@ -933,12 +976,9 @@ static int json_incident(struct writer *w, const struct incident *inc)
 
 	if (!jw->base.variant)
 		return 0; /* the document lists them at the end */
-	rbuf_clear(&jw->buf);
 	put_incident(&jw->buf, inc, true);
 	rbuf_putc(&jw->buf, '\n');
-	if (flush_buf(jw) != 0)
-		return -1;
-	return fflush(w->out) == 0 ? 0 : -1;
+	return record_done(jw);
 }
 
 /* --- the ops --------------------------------------------------------------------------------- */
@@ -949,31 +989,25 @@ static int json_begin(struct writer *w)
 
 	if (jw->base.variant)
 		return 0;
-	rbuf_clear(&jw->buf);
 	RBUF_LIT(&jw->buf, "{\"tool\":");
 	put_string(&jw->buf, TCPMORTEM_NAME, strlen(TCPMORTEM_NAME));
 	RBUF_LIT(&jw->buf, ",\"version\":");
 	put_string(&jw->buf, TCPMORTEM_VERSION, strlen(TCPMORTEM_VERSION));
 	RBUF_LIT(&jw->buf, ",\"flows\":[");
-	return flush_buf(jw);
+	return writer_emit(w, &jw->buf);
 }
 
 static int json_flow(struct writer *w, const struct flow_record *flow)
 {
 	struct json_writer *jw = (struct json_writer *)w;
 
-	rbuf_clear(&jw->buf);
 	if (!jw->base.variant)
 		rbuf_puts(&jw->buf, jw->n_flows == 0 ? "\n" : ",\n");
-	put_flow(&jw->buf, &jw->ts, flow);
+	put_flow(&jw->buf, &jw->m, flow);
 	if (jw->base.variant)
 		rbuf_putc(&jw->buf, '\n');
-	if (flush_buf(jw) != 0)
-		return -1;
 	jw->n_flows++;
-	if (jw->base.variant && fflush(w->out) != 0)
-		return -1;
-	return 0;
+	return record_done(jw);
 }
 
 static int json_end(struct writer *w, const struct run_summary *s)
@@ -985,7 +1019,7 @@ static int json_end(struct writer *w, const struct run_summary *s)
 	int rc = -1;
 
 	if (jw->base.variant)
-		return fflush(w->out) == 0 ? 0 : -1;
+		return flush_buf(jw) == 0 && fflush(w->out) == 0 ? 0 : -1;
 
 	captures = build_captures(jw, s);
 	by_class = build_by_class(s, closers);
@@ -995,7 +1029,6 @@ static int json_end(struct writer *w, const struct run_summary *s)
 		errno = ENOMEM;
 		goto out;
 	}
-	rbuf_clear(b);
 	RBUF_LIT(b, "\n],\"incidents\":[");
 	for (unsigned i = 0; i < incidents_count(w->incidents); i++) {
 		rbuf_puts(b, i ? ",\n" : "\n");
@@ -1054,16 +1087,22 @@ out:
 	return rc;
 }
 
+static void json_init(struct writer *w, const struct writer_options *opt)
+{
+	(void)opt; /* nothing to present differently */
+	((struct json_writer *)w)->m.strings.escape = put_string;
+}
+
 static void json_release(struct writer *w)
 {
 	struct json_writer *jw = (struct json_writer *)w;
 
+	text_memo_free(&jw->m.strings);
 	rbuf_free(&jw->buf);
 	rbuf_free(&jw->scratch);
 }
 
-/* Nothing to present differently: no init. NDJSON is the variant (one object a line, no
- * envelope). */
-const struct writer_ops report_json_ops = { .size = sizeof(struct json_writer),
+/* NDJSON is the variant (one object a line, no envelope). */
+const struct writer_ops report_json_ops = { .size = sizeof(struct json_writer), .init = json_init,
 	.begin = json_begin, .flow = json_flow, .incident = json_incident, .end = json_end,
 	.release = json_release };

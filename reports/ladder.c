@@ -459,6 +459,17 @@ static void svg_arrow(struct rbuf *b, struct rbuf *scratch, const struct flow_re
 	}
 }
 
+/* "Connection #ID", `sep`, then "client → server" (the SVG's title and heading). */
+static void put_conn_name(struct rbuf *b, const struct flow_record *r, const char *sep)
+{
+	RBUF_LIT(b, "Connection #");
+	rbuf_u64(b, r->id);
+	rbuf_puts(b, sep);
+	put_endpoint(b, &r->client);
+	RBUF_LIT(b, " \xe2\x86\x92 ");
+	put_endpoint(b, &r->server);
+}
+
 int ladder_svg(struct rbuf *b, const struct flow_record *r, bool standalone, int y_attr)
 {
 	const struct segment_list *l = r->segments;
@@ -502,12 +513,8 @@ int ladder_svg(struct rbuf *b, const struct flow_record *r, bool standalone, int
 		put_int(b, y_attr);
 	}
 	RBUF_LIT(b, "\" role=\"img\" font-family=\"" FONT "\" font-size=\"12\">\n");
-	RBUF_LIT(b, "<title>Connection #");
-	rbuf_u64(b, r->id);
-	RBUF_LIT(b, " ");
-	put_endpoint(b, &r->client);
-	RBUF_LIT(b, " \xe2\x86\x92 ");
-	put_endpoint(b, &r->server);
+	RBUF_LIT(b, "<title>");
+	put_conn_name(b, r, " ");
 	RBUF_LIT(b, ": ");
 	put_xml(b, verdict.data, verdict.len);
 	RBUF_LIT(b, "</title>\n");
@@ -517,12 +524,7 @@ int ladder_svg(struct rbuf *b, const struct flow_record *r, bool standalone, int
 	RBUF_LIT(b, "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n");
 	if (standalone) {
 		svg_text(b, 16, 30, NULL, "class=\"head\" font-size=\"18\" font-weight=\"bold\"");
-		RBUF_LIT(b, "Connection #");
-		rbuf_u64(b, r->id);
-		RBUF_LIT(b, "  ");
-		put_endpoint(b, &r->client);
-		RBUF_LIT(b, " \xe2\x86\x92 ");
-		put_endpoint(b, &r->server);
+		put_conn_name(b, r, "  ");
 		RBUF_LIT(b, "</text>\n");
 		svg_text(b, 16, 54, NULL, "class=\"head\" font-size=\"14\"");
 		put_xml(b, verdict.data, verdict.len);

@@ -107,6 +107,16 @@ static void widen(struct flow_widths *w, uint64_t id, const struct flow_endpoint
 		w->server = endpoint_width(s);
 }
 
+/* The columns of a table of the connections list[0..n) (each with id, client and server): the
+ * flow columns as wide as the widest, then proto's. A macro: the lists differ in type. */
+#define LIST_COLUMNS(cols, proto, list, n)                                                    \
+	do {                                                                                  \
+		struct flow_widths w_ = { 0, 0, 0 };                                          \
+		for (unsigned i_ = 0; i_ < (n); i_++)                                         \
+			widen(&w_, (list)[i_].id, &(list)[i_].client, &(list)[i_].server);    \
+		flow_columns((cols), (proto), sizeof(proto) / sizeof((proto)[0]), &w_);      \
+	} while (0)
+
 /* Copies `proto` (whose first FLOW_COLUMNS are the flow's) with the flow columns' widths. */
 static void flow_columns(struct column *cols, const struct column *proto, unsigned n,
                          const struct flow_widths *w)
@@ -136,6 +146,14 @@ static void flow_cells(struct markup *m, uint64_t id, const struct flow_endpoint
 	m_cell(m, 2, true);
 	endpoint(m, server);
 	m_cell(m, 2, false);
+}
+
+/* A plain row begun with the connection's cells. */
+static void flow_row(struct markup *m, uint64_t id, const struct flow_endpoint *c,
+                     const struct flow_endpoint *s)
+{
+	m_row(m, ROW_PLAIN, true);
+	flow_cells(m, id, c, s);
 }
 
 /* "and 3 more" under a list that was cut. */
@@ -326,13 +344,10 @@ static void slowest(struct markup *m, const struct outline *o)
 	struct column cols[FLOW_COLUMNS + sizeof proto / sizeof proto[0]];
 	const struct table t = { NULL, cols, sizeof cols / sizeof cols[0], false };
 	const struct digest *d = o->digest;
-	struct flow_widths w = { 0, 0, 0 };
 
 	if (d->n_slow == 0)
 		return;
-	for (unsigned i = 0; i < d->n_slow; i++)
-		widen(&w, d->slow[i].id, &d->slow[i].client, &d->slow[i].server);
-	flow_columns(cols, proto, sizeof proto / sizeof proto[0], &w);
+	LIST_COLUMNS(cols, proto, d->slow, d->n_slow);
 
 	m_block(m, BLOCK_SECTION, "slow", true);
 	heading(m, say3(m, "slowest closes (first FIN to the last ACK)", "Slowest closes",
@@ -341,8 +356,7 @@ static void slowest(struct markup *m, const struct outline *o)
 	for (unsigned i = 0; i < d->n_slow; i++) {
 		const struct digest_close *c = &d->slow[i];
 
-		m_row(m, ROW_PLAIN, true);
-		flow_cells(m, c->id, &c->client, &c->server);
+		flow_row(m, c->id, &c->client, &c->server);
 		m_cell(m, 3, true);
 		put_duration(m->b, c->end_ns - c->start_ns);
 		m_cell(m, 3, false);
@@ -380,13 +394,10 @@ static void stuck(struct markup *m, const struct outline *o)
 	};
 	struct column cols[FLOW_COLUMNS + sizeof proto / sizeof proto[0]];
 	const struct digest *d = o->digest;
-	struct flow_widths w = { 0, 0, 0 };
 
 	if (d->n_stuck_over == 0)
 		return;
-	for (unsigned i = 0; i < d->n_stuck_kept; i++)
-		widen(&w, d->stuck[i].id, &d->stuck[i].client, &d->stuck[i].server);
-	flow_columns(cols, proto, sizeof proto / sizeof proto[0], &w);
+	LIST_COLUMNS(cols, proto, d->stuck, d->n_stuck_kept);
 	cols[5].head = say3(m, NULL, "since the FIN in frame", "FIN in frame");
 	const struct table t = { NULL, cols, sizeof cols / sizeof cols[0], false };
 
@@ -418,8 +429,7 @@ static void stuck(struct markup *m, const struct outline *o)
 	for (unsigned i = 0; i < d->n_stuck_kept; i++) {
 		const struct digest_stuck *st = &d->stuck[i];
 
-		m_row(m, ROW_PLAIN, true);
-		flow_cells(m, st->id, &st->client, &st->server);
+		flow_row(m, st->id, &st->client, &st->server);
 		m_cell(m, 3, true);
 		m_puts(m, side_word(st->waiting));
 		m_cell(m, 3, false);
@@ -509,14 +519,11 @@ static void noteworthy_table(struct markup *m, const struct outline *o)
 	struct column cols[FLOW_COLUMNS + sizeof proto / sizeof proto[0]];
 	const struct table t = { NULL, cols, sizeof cols / sizeof cols[0], false };
 	const struct digest *d = o->digest;
-	struct flow_widths w = { 0, 0, 0 };
 	char reason[FLOW_REASON_MAX];
 
 	if (d->n_noteworthy == 0)
 		return;
-	for (unsigned i = 0; i < d->n_kept; i++)
-		widen(&w, d->noteworthy[i].id, &d->noteworthy[i].client, &d->noteworthy[i].server);
-	flow_columns(cols, proto, sizeof proto / sizeof proto[0], &w);
+	LIST_COLUMNS(cols, proto, d->noteworthy, d->n_kept);
 
 	m_block(m, BLOCK_SECTION, "noteworthy", true);
 	m_block(m, BLOCK_HEADING, NULL, true);
@@ -529,8 +536,7 @@ static void noteworthy_table(struct markup *m, const struct outline *o)
 		const struct digest_flow *n = &d->noteworthy[i];
 		size_t reason_len = flow_reason_format(&n->reason, reason, sizeof reason);
 
-		m_row(m, ROW_PLAIN, true);
-		flow_cells(m, n->id, &n->client, &n->server);
+		flow_row(m, n->id, &n->client, &n->server);
 		m_cell(m, 3, true);
 		m->ops->class_name(m, n->close_class);
 		m_cell(m, 3, false);

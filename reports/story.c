@@ -220,10 +220,26 @@ static void rst_shape(struct rbuf *b, const struct flow_record *r, const struct 
 		    (rst->flags & TCP_ACK) ? ", and acknowledges what it had received" : "");
 }
 
+/* Side k's reset among the evidence; NULL: none. */
+static const struct evidence_frame *rst_of(const struct flow_record *r, int k)
+{
+	return ev_find(r, (struct ev_query){ .from = k, .flags = TCP_RST });
+}
+
+/* The peer's last segment before side k's reset `rst`: the one the reset answered; NULL: none
+ * (or no reset). */
+static const struct evidence_frame *answered_by(const struct flow_record *r, int k,
+                                                const struct evidence_frame *rst)
+{
+	if (!rst)
+		return NULL;
+	return ev_find(r, (struct ev_query){ .from = !k, .before = rst->frame, .last = true });
+}
+
 static void explain_unread(struct rbuf *b, const struct flow_record *r, int k)
 {
 	const char *c = side_word((unsigned)k), *p = side_word((unsigned)!k);
-	const struct evidence_frame *rst = ev_find(r, (struct ev_query){ .from = k, .flags = TCP_RST });
+	const struct evidence_frame *rst = rst_of(r, k);
 	const struct evidence_frame *data, *own;
 	const struct ladder_seg *ack;
 	uint64_t unread;
@@ -266,7 +282,7 @@ static void explain_unread(struct rbuf *b, const struct flow_record *r, int k)
 static void explain_abort(struct rbuf *b, const struct flow_record *r, int k)
 {
 	const char *c = side_word((unsigned)k), *p = side_word((unsigned)!k);
-	const struct evidence_frame *rst = ev_find(r, (struct ev_query){ .from = k, .flags = TCP_RST });
+	const struct evidence_frame *rst = rst_of(r, k);
 	const struct evidence_frame *data;
 
 	if (!rst)
@@ -295,7 +311,7 @@ static void explain_after_close(struct rbuf *b, const struct flow_record *r, int
 {
 	const char *c = side_word((unsigned)k), *p = side_word((unsigned)!k);
 	const struct evidence_frame *fin = ev_find(r, (struct ev_query){ .from = k, .flags = TCP_FIN });
-	const struct evidence_frame *rst = ev_find(r, (struct ev_query){ .from = k, .flags = TCP_RST });
+	const struct evidence_frame *rst = rst_of(r, k);
 	const struct evidence_frame *data;
 
 	if (!fin || !rst)
@@ -317,12 +333,10 @@ static void explain_after_close(struct rbuf *b, const struct flow_record *r, int
 static void explain_restarted(struct rbuf *b, const struct flow_record *r, int k)
 {
 	const char *c = side_word((unsigned)k), *p = side_word((unsigned)!k);
-	const struct evidence_frame *rst = ev_find(r, (struct ev_query){ .from = k, .flags = TCP_RST });
-	const struct evidence_frame *trig;
+	const struct evidence_frame *rst = rst_of(r, k), *trig = answered_by(r, k, rst);
 
 	if (!rst)
 		return;
-	trig = ev_find(r, (struct ev_query){ .from = !k, .before = rst->frame, .last = true });
 	if (trig)
 		say(b, "The %s answered the %s's segment (%f) %t later with a reset (%f) whose seq, %n, "
 		       "is that segment's acknowledgement number: its kernel had no socket for this "
@@ -343,12 +357,10 @@ static void explain_restarted(struct rbuf *b, const struct flow_record *r, int k
 static void explain_path(struct rbuf *b, const struct flow_record *r, int k)
 {
 	const char *c = side_word((unsigned)k), *p = side_word((unsigned)!k);
-	const struct evidence_frame *rst = ev_find(r, (struct ev_query){ .from = k, .flags = TCP_RST });
-	const struct evidence_frame *trig;
+	const struct evidence_frame *rst = rst_of(r, k), *trig = answered_by(r, k, rst);
 
 	if (!rst)
 		return;
-	trig = ev_find(r, (struct ev_query){ .from = !k, .before = rst->frame, .last = true });
 	if (trig)
 		say(b, "A reset in the %s's name (%f) reached the capture point %t after the %s's "
 		       "segment (%f), but it was not the %s's: a firewall, load balancer or IPS in the "
@@ -405,7 +417,7 @@ static void explain_keepalive(struct rbuf *b, const struct flow_record *r, int k
 	const struct evidence_frame *life = ev_find(r, (struct ev_query){ .from = !k, .last = true });
 	const struct evidence_frame *probe = ev_find(r, (struct ev_query){
 	    .from = k, .after = life ? life->frame : 0, .without = TCP_RST });
-	const struct evidence_frame *rst = ev_find(r, (struct ev_query){ .from = k, .flags = TCP_RST });
+	const struct evidence_frame *rst = rst_of(r, k);
 
 	if (life)
 		say(b, "After the %s's last segment (%f) the connection fell silent; ", p, life->frame);

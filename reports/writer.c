@@ -5,8 +5,11 @@
  * the format's `incident` op as they end.
  */
 #include <errno.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "writer_impl.h"
 
@@ -54,6 +57,21 @@ static int on_incident(void *ctx, const struct incident *inc)
 	return w->ops->incident ? w->ops->incident(w, inc) : 0;
 }
 
+/* Whether records may gather before they are written (struct writer.batch): nobody reads the
+ * stream while it grows. So a regular file or a device other than a terminal (/dev/null); not a
+ * pipe, a socket or a terminal (a pipeline or a person reads each row while the capture is being
+ * read), nor a stream made line-buffered (a live capture: each row at once). A stream without a
+ * descriptor (a memory stream) keeps one write per record. */
+static bool may_batch(FILE *out)
+{
+	struct stat st;
+	int fd = fileno(out);
+
+	if (fd < 0 || __flbf(out) || fstat(fd, &st) != 0)
+		return false;
+	return S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && !isatty(fd));
+}
+
 struct writer *writer_create_with(enum report_format format, FILE *out,
                                   const struct writer_options *opt)
 {
@@ -75,6 +93,7 @@ struct writer *writer_create_with(enum report_format format, FILE *out,
 	w->ops = ops;
 	w->out = out;
 	w->variant = formats[format].variant;
+	w->batch = may_batch(out);
 	w->incidents = incidents_create(on_incident, w, opt->expire_ns);
 	if (w->incidents == NULL) {
 		free(w);
@@ -100,6 +119,25 @@ int writer_put(struct writer *w, const struct rbuf *b, bool failed)
 	if (fwrite(b->data, 1, b->len, w->out) != b->len || fflush(w->out) != 0 || ferror(w->out))
 		return -1;
 	return 0;
+}
+
+int writer_drain(struct writer *w, struct rbuf *b)
+{
+	size_t n = b->len;
+
+	if (b->failed) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rbuf_clear(b);
+	return n == 0 || fwrite(b->data, 1, n, w->out) == n ? 0 : -1;
+}
+
+int writer_emit(struct writer *w, struct rbuf *b)
+{
+	if (w->batch && b->len < WRITER_BATCH && !b->failed)
+		return 0;
+	return writer_drain(w, b);
 }
 
 int writer_begin(struct writer *w)

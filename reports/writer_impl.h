@@ -33,7 +33,22 @@ struct writer {
 	FILE *out;
 	struct incidents *incidents; /* fed by writer.c before each flow reaches the format */
 	bool variant; /* the format's other form: NDJSON for JSON, JSON lines for Zeek's log */
+	bool batch;   /* records gather up to WRITER_BATCH bytes before one write (writer_emit) */
 };
+
+/* How much output a format gathers before it writes: one write(2) per 64 KiB instead of one
+ * per record or per 4 KiB stdio buffer (a system call costs about as much as formatting a
+ * record, issue 15). */
+#define WRITER_BATCH (64u << 10)
+
+/* A format appends its records to `b` and calls this after each one: `b` is written out (and
+ * cleared) at once when the stream is read as it grows (w->batch false: a pipe, a socket, a
+ * terminal, a line-buffered stream), else once it holds WRITER_BATCH bytes. Returns 0, or -1
+ * with errno set (ENOMEM when `b` lost something for want of memory, else by stdio). */
+int writer_emit(struct writer *w, struct rbuf *b);
+/* Writes out (and clears) whatever `b` holds: at the end, and before anything goes to the stream
+ * another way. Same returns. */
+int writer_drain(struct writer *w, struct rbuf *b);
 
 /* Writes a report built in `b` and flushes: -1 with errno ENOMEM when `b` or the format lost
  * something for want of memory (`failed`), -1 when writing failed, else 0. */

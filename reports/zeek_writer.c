@@ -12,6 +12,7 @@
  * #open and #close carry the capture's first and last packet times (not the wall clock): the
  * same capture gives the same log.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,7 +24,12 @@ struct zeek_writer {
 	struct writer base;
 	bool header_done;
 	int64_t open_ts_ns;
-	struct rbuf row;
+	struct rbuf row; /* rows on their way out (writer_emit) */
+	/* JSON lines: each field's key as written after another field, `,"name":` (zeek_init) */
+	struct {
+		uint8_t len;
+		char text[24];
+	} keys[26];
 };
 
 static const char *const fields[] = {
@@ -41,6 +47,8 @@ static const char *const types[] = {
 _Static_assert(sizeof fields == sizeof types, "a conn.log column has no type");
 
 #define FIELD_COUNT (sizeof fields / sizeof fields[0])
+_Static_assert(FIELD_COUNT == sizeof ((struct zeek_writer *)0)->keys /
+                              sizeof ((struct zeek_writer *)0)->keys[0], "a field has no key");
 
 /* Zeek's #open/#close time format, from a capture time (UTC). */
 static void put_log_time(struct rbuf *b, int64_t ts_ns)
@@ -71,6 +79,17 @@ static void put_seconds(struct rbuf *b, int64_t ns)
 	rbuf_puts(b, frac);
 }
 
+/* Bytes a string field cannot hold as they are: a bit per log form. Control bytes (NUL, which
+ * ends the scan, among them) and DEL in both; the tab and the backslash in TSV; the quote and the
+ * backslash in JSON. */
+enum { SPECIAL_TSV = 1, SPECIAL_JSON = 2 };
+static const unsigned char special[256] = {
+	[0x00 ... 0x1f] = SPECIAL_TSV | SPECIAL_JSON,
+	['"'] = SPECIAL_JSON,
+	['\\'] = SPECIAL_TSV | SPECIAL_JSON,
+	[0x7f] = SPECIAL_TSV | SPECIAL_JSON,
+};
+
 /* A string field of the TSV log: tab, backslash and control bytes escaped as \xHH (UTF-8 text
  * stays as it is, as Zeek writes it); a value equal to the unset marker escaped too, so that it
  * reads back as itself. */
@@ -90,7 +109,7 @@ static void put_tsv_string(struct rbuf *b, const char *s)
 		const unsigned char *q = p;
 
 		/* the run of bytes written as they are, copied at once */
-		while (*q && *q != '\t' && *q != '\\' && *q >= 0x20 && *q != 0x7f)
+		while (!(special[*q] & SPECIAL_TSV))
 			q++;
 		rbuf_put(b, p, (size_t)(q - p));
 		if (*q == '\0')
@@ -112,7 +131,7 @@ static void put_json_string(struct rbuf *b, const char *s)
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
 		const unsigned char *q = p;
 
-		while (*q && *q != '"' && *q != '\\' && *q >= 0x20 && *q != 0x7f)
+		while (!(special[*q] & SPECIAL_JSON))
 			q++;
 		rbuf_put(b, p, (size_t)(q - p));
 		if (*q == '\0')
@@ -128,19 +147,6 @@ static void put_json_string(struct rbuf *b, const char *s)
 		p = q + 1;
 	}
 	rbuf_putc(b, '"');
-}
-
-static int flush_row(struct zeek_writer *zw)
-{
-	struct rbuf *b = &zw->row;
-	int rc = 0;
-
-	if (b->failed)
-		rc = -1;
-	else if (b->len != 0 && fwrite(b->data, 1, b->len, zw->base.out) != b->len)
-		rc = -1;
-	b->len = 0;
-	return rc;
 }
 
 static void header(struct zeek_writer *zw, int64_t open_ts_ns)
@@ -183,10 +189,11 @@ static void key(struct zeek_writer *zw, size_t i, bool *first)
 			rbuf_putc(b, '\t');
 		return;
 	}
-	rbuf_puts(b, *first ? "{\"" : ",\"");
+	/* `,"name":`, made once; the row's first field opens the object instead */
+	rbuf_put(b, zw->keys[i].text, zw->keys[i].len);
+	if (*first && !b->failed)
+		b->data[b->len - zw->keys[i].len] = '{';
 	*first = false;
-	rbuf_puts(b, fields[i]);
-	rbuf_puts(b, "\":");
 }
 
 /* An unset field: "-" in TSV, left out of JSON. */
@@ -275,7 +282,7 @@ static int zeek_flow(struct writer *w, const struct flow_record *f)
 	f_str(zw, i++, f->close_detail, &first);
 	f_str(zw, i++, reason, &first);
 	rbuf_puts(&zw->row, zw->base.variant ? "}\n" : "\n");
-	return flush_row(zw);
+	return writer_emit(w, &zw->row);
 }
 
 static int zeek_end(struct writer *w, const struct run_summary *s)
@@ -291,9 +298,21 @@ static int zeek_end(struct writer *w, const struct run_summary *s)
 		put_log_time(&zw->row, close_ns);
 		rbuf_putc(&zw->row, '\n');
 	}
-	if (flush_row(zw) != 0)
+	if (writer_drain(w, &zw->row) != 0)
 		return -1;
 	return fflush(w->out) == 0 ? 0 : -1;
+}
+
+static void zeek_init(struct writer *w, const struct writer_options *opt)
+{
+	struct zeek_writer *zw = (struct zeek_writer *)w;
+
+	(void)opt; /* nothing to present differently */
+	for (size_t i = 0; i < FIELD_COUNT; i++) {
+		int n = snprintf(zw->keys[i].text, sizeof zw->keys[i].text, ",\"%s\":", fields[i]);
+
+		zw->keys[i].len = (uint8_t)n; /* the longest, ,"tcpmortem.reason":, fits */
+	}
 }
 
 static void zeek_release(struct writer *w)
@@ -301,6 +320,6 @@ static void zeek_release(struct writer *w)
 	rbuf_free(&((struct zeek_writer *)w)->row);
 }
 
-/* Nothing to present differently: no init. The JSON lines are the variant. */
-const struct writer_ops report_zeek_ops = { .size = sizeof(struct zeek_writer),
+/* The JSON lines are the variant. */
+const struct writer_ops report_zeek_ops = { .size = sizeof(struct zeek_writer), .init = zeek_init,
 	.begin = zeek_begin, .flow = zeek_flow, .end = zeek_end, .release = zeek_release };

@@ -44,26 +44,9 @@ WORK=$(mktemp -d -t enc-samples.XXXXXX)
 PIDS=()
 RELAYS=()
 
-teardown_ns() {
-    local ns
-    for ns in "$NS_C" "$NS_S"; do
-        if ip netns list | grep -q "^$ns\b"; then
-            ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
-            ip netns del "$ns"
-        fi
-    done
-}
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    teardown_ns
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+teardown_ns() { netns_delete "$NS_C" "$NS_S"; }
+# shellcheck source-path=SCRIPTDIR source=lib/netns.sh
+. "$HERE/lib/netns.sh"     # netns_delete, and the EXIT trap (PIDS, teardown_ns, WORK)
 
 wait_up() {
     local ns=$1 ifc=$2 t=0

@@ -158,6 +158,17 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* An option's whole number from 1 to `max` into *n; false, after `usage` on stderr, when the
+ * argument is anything else. */
+static bool count_arg(const char *arg, uint64_t max, uint64_t *n, const char *usage)
+{
+	if (parse_u64(arg, n) || *n == 0 || *n > max) {
+		fprintf(stderr, "tcpmortem: %s\n", usage);
+		return false;
+	}
+	return true;
+}
+
 static int parse_class_list(const char *list, uint32_t *mask)
 {
 	char buf[512];
@@ -248,18 +259,14 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		case 's': {
 			uint64_t n;
 
-			if (parse_u64(optarg, &n) || n == 0 || n > 262144) {
-				fprintf(stderr, "tcpmortem: -s takes a number of bytes from 1 to 262144\n");
+			if (!count_arg(optarg, 262144, &n, "-s takes a number of bytes from 1 to 262144"))
 				return -1;
-			}
 			cli->live.snaplen = (int)n;
 			break;
 		}
 		case 'c':
-			if (parse_u64(optarg, &cli->count) || cli->count == 0) {
-				fprintf(stderr, "tcpmortem: -c takes a positive number of frames\n");
+			if (!count_arg(optarg, UINT64_MAX, &cli->count, "-c takes a positive number of frames"))
 				return -1;
-			}
 			break;
 		case OPT_DURATION:
 			if (parse_seconds(optarg, &cli->duration_ns) || cli->duration_ns == 0) {
@@ -313,28 +320,23 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			cli->engine.close_wait_ns = cli->close_wait_ns > 0 ? cli->close_wait_ns : 1;
 			break;
 		case OPT_MAX_FLOWS:
-			if (parse_u64(optarg, &cli->engine.max_flows) || cli->engine.max_flows == 0) {
-				fprintf(stderr, "tcpmortem: --max-flows takes a positive number\n");
+			if (!count_arg(optarg, UINT64_MAX, &cli->engine.max_flows,
+			               "--max-flows takes a positive number"))
 				return -1;
-			}
 			break;
 		case OPT_THREADS: {
 			uint64_t n;
 
-			if (parse_u64(optarg, &n) || n == 0 || n > 64) {
-				fprintf(stderr, "tcpmortem: --threads takes a number from 1 to 64\n");
+			if (!count_arg(optarg, 64, &n, "--threads takes a number from 1 to 64"))
 				return -1;
-			}
 			cli->engine.threads = (unsigned)n;
 			break;
 		}
 		case OPT_EXPIRE: {
 			uint64_t n;
 
-			if (parse_u64(optarg, &n) || n == 0 || n > 1000000000) {
-				fprintf(stderr, "tcpmortem: --expire takes a number of seconds\n");
+			if (!count_arg(optarg, 1000000000, &n, "--expire takes a number of seconds"))
 				return -1;
-			}
 			cli->engine.expire_ns = (int64_t)n * 1000000000;
 			break;
 		}

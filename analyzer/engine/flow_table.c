@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tracker.h"
+#include "mix64.h"
 
 #define INITIAL_BUCKETS 1024u
 
@@ -34,17 +35,6 @@ struct flow_table {
 	int64_t graves_until;     /* the oldest tombstone's time, INT64_MAX: none */
 	size_t max_graves;        /* 0: no limit (flow_table_limit_graves) */
 };
-
-/* 64-bit finaliser from MurmurHash3 / SplitMix64: every input bit reaches every output bit. */
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
 
 /* One endpoint's seeded hash: one mix for IPv4 (address, port and family fit one word), three
  * for IPv6. */

@@ -47,6 +47,7 @@
 
 #include "encap_table.h"
 #include "engine_feed.h"
+#include "file_heap.h"
 #include "pcap_map.h"
 
 #define CHUNK_DEFAULT (1u << 20)
@@ -120,7 +121,7 @@ struct readers {
 	struct engine *e;
 	unsigned n_src;
 	struct source *src;
-	unsigned *heap, heap_len;
+	struct file_heap heap;     /* the sources, by their next frame (file_heap.h) */
 	uint64_t chunk_size;
 	uint64_t page;             /* the page size */
 	unsigned n_readers, n_started;
@@ -509,38 +510,9 @@ static int64_t head_ts(const struct source *s)
 	return s->kind == SOURCE_IDLE ? s->first_ts : s->head->it.ts_ns;
 }
 
-static bool earlier(const struct readers *rd, unsigned a, unsigned b)
+static int64_t source_ts(const void *ctx, unsigned i)
 {
-	int64_t ta = head_ts(&rd->src[a]), tb = head_ts(&rd->src[b]);
-
-	return ta < tb || (ta == tb && a < b);
-}
-
-static void sift_down(struct readers *rd, unsigned i)
-{
-	for (;;) {
-		unsigned l = 2 * i + 1, r = l + 1, m = i;
-
-		if (l < rd->heap_len && earlier(rd, rd->heap[l], rd->heap[m]))
-			m = l;
-		if (r < rd->heap_len && earlier(rd, rd->heap[r], rd->heap[m]))
-			m = r;
-		if (m == i)
-			return;
-		unsigned t = rd->heap[i];
-		rd->heap[i] = rd->heap[m];
-		rd->heap[m] = t;
-		i = m;
-	}
-}
-
-/* The top source moved on (`more`) or ended. */
-static void replace_top(struct readers *rd, bool more)
-{
-	if (!more)
-		rd->heap[0] = rd->heap[--rd->heap_len];
-	if (rd->heap_len > 1)
-		sift_down(rd, 0);
+	return head_ts(&((const struct readers *)ctx)->src[i]);
 }
 
 uint64_t readers_bytes_read(const struct readers *rd, uint64_t *total)
@@ -582,11 +554,11 @@ int readers_run(struct readers *rd, struct engine *e, const struct readers_progr
 	if (rd->n_started == 0) /* no thread: the dispatcher walks every chunk itself */
 		rd->max_outstanding = 0;
 
-	while (rd->heap_len > 0) {
-		struct source *s = &rd->src[rd->heap[0]];
+	while (rd->heap.len > 0) {
+		struct source *s = &rd->src[rd->heap.idx[0]];
 
 		if (s->kind == SOURCE_IDLE) {
-			replace_top(rd, start_source(rd, s));
+			file_heap_replace_top(&rd->heap, start_source(rd, s));
 			continue;
 		}
 		const struct ritem *ri = s->head;
@@ -610,7 +582,7 @@ int readers_run(struct readers *rd, struct engine *e, const struct readers_progr
 			if (count && fed >= count)
 				break;
 		}
-		replace_top(rd, advance(rd, s));
+		file_heap_replace_top(&rd->heap, advance(rd, s));
 	}
 	if (rd->out_of_memory)
 		fprintf(stderr, "tcpmortem: out of memory for the reader threads: read on in one\n");
@@ -663,21 +635,17 @@ struct readers *readers_open(struct capture_set *cs, struct engine_options *opt)
 		pcap_map_close(m);
 	}
 	rd = mapped ? calloc(1, sizeof *rd) : NULL;
-	if (rd) {
-		rd->src = calloc(n, sizeof *rd->src);
-		rd->heap = calloc(n, sizeof *rd->heap);
-	}
 	split_threads(opt->threads, &n_readers, &n_shards);
-	if (rd)
-		rd->readers = calloc(n_readers, sizeof *rd->readers);
-	if (!rd || !rd->src || !rd->heap || !rd->readers) {
+	if (rd && (!(rd->src = calloc(n, sizeof *rd->src)) ||
+	           !file_heap_init(&rd->heap, n, rd, source_ts) ||
+	           !(rd->readers = calloc(n_readers, sizeof *rd->readers)))) {
+		free(rd->src);
+		file_heap_free(&rd->heap);
+		free(rd);
+		rd = NULL;
+	}
+	if (!rd) {
 		free(mappable);
-		if (rd) {
-			free(rd->src);
-			free(rd->heap);
-			free(rd->readers);
-			free(rd);
-		}
 		return NULL;
 	}
 	rd->cs = cs;
@@ -711,11 +679,10 @@ struct readers *readers_open(struct capture_set *cs, struct engine_options *opt)
 		s->dlt = capture_file_dlt(cf);
 		s->first_ts = capture_file_head_ts(cf);
 		if (!capture_file_unreadable(cf))
-			rd->heap[rd->heap_len++] = i;
+			rd->heap.idx[rd->heap.len++] = i;
 	}
 	free(mappable);
-	for (unsigned i = rd->heap_len / 2; i-- > 0;)
-		sift_down(rd, i);
+	file_heap_build(&rd->heap);
 	opt->threads = n_shards + 1; /* engine.c: the calling thread and its shard workers */
 	return rd;
 }
@@ -767,6 +734,6 @@ void readers_close(struct readers *rd)
 	pthread_cond_destroy(&rd->ready);
 	free(rd->readers);
 	free(rd->src);
-	free(rd->heap);
+	file_heap_free(&rd->heap);
 	free(rd);
 }

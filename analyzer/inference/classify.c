@@ -521,6 +521,31 @@ static void add_alternative(struct flow_record *rec, enum close_class c, const c
 	rec->n_alternatives++;
 }
 
+/* The reasons that name the resetting side r, the bytes it left unanswered and its peer. */
+static void reason_unread(struct flow_record *rec, enum flow_reason_id id, enum flow_direction r,
+                          uint32_t unread)
+{
+	REASON(rec, id, STR(direction_name(r)), NUM(unread),
+	       STR(direction_name((enum flow_direction)!r)));
+}
+
+/* The class just set is `conf`, and the packets also allow `alt`, for the reason `why`. */
+static void doubt(struct flow_record *rec, enum close_confidence conf, enum close_class alt,
+                  const char *why)
+{
+	rec->confidence = conf;
+	add_alternative(rec, alt, why);
+}
+
+/* A reset by side r read as `c` at confidence `conf`, the packets also allowing `alt` (`why`). */
+static void rst_reading(struct flow_record *rec, enum close_class c, enum flow_direction r,
+                        const struct seg_snap *rst, enum close_confidence conf,
+                        enum close_class alt, const char *why)
+{
+	set_close(rec, c, closer_of(r), rst);
+	doubt(rec, conf, alt, why);
+}
+
 /* Bytes the aborting side `r` had received and left unanswered when it reset: what its
  * application may never have read. The kernel's RST is the same for close() with unread data
  * and for SO_LINGER 0 (Linux tcp_close: tcp_send_active_reset either way), so the evidence is
@@ -716,13 +741,10 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	case BUFFER_READ:
 		if (unread == 0)
 			break;
-		set_close(rec, CLOSE_RST_ABORT, closer_of(r), rst);
-		rec->confidence = CONFIDENCE_LIKELY;
-		add_alternative(rec, CLOSE_RST_UNREAD_DATA,
-		                "a window update shows the application reading after the peer's last "
-		                "data; whether it read every byte the packets cannot tell");
-		REASON(rec, REASON_ABORT_AFTER_READ, STR(direction_name(r)), NUM(unread),
-		       STR(direction_name(p)));
+		rst_reading(rec, CLOSE_RST_ABORT, r, rst, CONFIDENCE_LIKELY, CLOSE_RST_UNREAD_DATA,
+		            "a window update shows the application reading after the peer's last "
+		            "data; whether it read every byte the packets cannot tell");
+		reason_unread(rec, REASON_ABORT_AFTER_READ, r, unread);
 		return;
 	case BUFFER_SILENT:
 		break;
@@ -730,25 +752,19 @@ static void classify_reset(const struct flow *f, struct flow_record *rec)
 	if (unread > 0 && !(r == FROM_CLIENT && me->payload_segments > 0 && !f->roles_inferred)) {
 		/* A side with a message pending (a server with a request, a client never having
 		 * sent anything: an unread banner) that resets: RFC 2525 §2.17. */
-		set_close(rec, CLOSE_RST_UNREAD_DATA, closer_of(r), rst);
-		rec->confidence = CONFIDENCE_AMBIGUOUS;
-		add_alternative(rec, CLOSE_RST_ABORT,
-		                "the bytes were acknowledged and never answered; an application that "
-		                "read them and then aborted (SO_LINGER 0) puts the same packets on the "
-		                "wire");
-		REASON(rec, REASON_UNREAD_DATA, STR(direction_name(r)), NUM(unread),
-		       STR(direction_name(p)));
+		rst_reading(rec, CLOSE_RST_UNREAD_DATA, r, rst, CONFIDENCE_AMBIGUOUS, CLOSE_RST_ABORT,
+		            "the bytes were acknowledged and never answered; an application that read "
+		            "them and then aborted (SO_LINGER 0) puts the same packets on the wire");
+		reason_unread(rec, REASON_UNREAD_DATA, r, unread);
 		return;
 	}
 	set_close(rec, CLOSE_RST_ABORT, closer_of(r), rst);
 	if (unread > 0) {
 		/* A client that had asked and got its answer: most likely read, not proven. */
-		rec->confidence = CONFIDENCE_AMBIGUOUS;
-		add_alternative(rec, CLOSE_RST_UNREAD_DATA,
-		                "the peer's last bytes were acknowledged but never answered: whether "
-		                "the application read them before resetting, the packets cannot tell");
-		REASON(rec, REASON_ABORT_AFTER_ANSWER, STR(direction_name(r)), NUM(unread),
-		       STR(direction_name(p)));
+		doubt(rec, CONFIDENCE_AMBIGUOUS, CLOSE_RST_UNREAD_DATA,
+		      "the peer's last bytes were acknowledged but never answered: whether the "
+		      "application read them before resetting, the packets cannot tell");
+		reason_unread(rec, REASON_ABORT_AFTER_ANSWER, r, unread);
 		return;
 	}
 	rec->confidence = CONFIDENCE_LIKELY;

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "file_heap.h"
 #include "instream.h"
 
 #define ERROR_MAX (PCAP_ERRBUF_SIZE + 64)
@@ -73,8 +74,7 @@ struct capture_file {
 struct capture_set {
 	unsigned n;
 	struct capture_file *files;
-	unsigned *heap; /* indexes of files with a pending frame, earliest first */
-	unsigned heap_len;
+	struct file_heap heap; /* the files with a pending frame */
 	unsigned *parked; /* indexes of parked files, by their first frame, earliest first */
 	unsigned parked_len, parked_next;
 	const char *bpf_filter;
@@ -494,43 +494,9 @@ static void read_ahead(struct capture_file *cf)
 	}
 }
 
-static bool earlier(const struct capture_set *cs, unsigned a, unsigned b)
+static int64_t pending_ts(const void *ctx, unsigned i)
 {
-	int64_t ta = cs->files[a].ts_ns, tb = cs->files[b].ts_ns;
-
-	return ta < tb || (ta == tb && a < b);
-}
-
-static void heap_sift_down(struct capture_set *cs, unsigned i)
-{
-	for (;;) {
-		unsigned l = 2 * i + 1, r = l + 1, m = i;
-
-		if (l < cs->heap_len && earlier(cs, cs->heap[l], cs->heap[m]))
-			m = l;
-		if (r < cs->heap_len && earlier(cs, cs->heap[r], cs->heap[m]))
-			m = r;
-		if (m == i)
-			return;
-		unsigned t = cs->heap[i];
-		cs->heap[i] = cs->heap[m];
-		cs->heap[m] = t;
-		i = m;
-	}
-}
-
-static void heap_sift_up(struct capture_set *cs, unsigned i)
-{
-	while (i > 0) {
-		unsigned parent = (i - 1) / 2;
-
-		if (!earlier(cs, cs->heap[i], cs->heap[parent]))
-			return;
-		unsigned t = cs->heap[i];
-		cs->heap[i] = cs->heap[parent];
-		cs->heap[parent] = t;
-		i = parent;
-	}
+	return ((const struct capture_set *)ctx)->files[i].ts_ns;
 }
 
 /* A set of more files than this is merged with only the files open whose time has come: a
@@ -596,8 +562,7 @@ static void unpark_next(struct capture_set *cs)
 	cf->unreadable = false; /* it was read once: whatever is wrong now is damage part way */
 	read_ahead(cf);
 	if (cf->pending) {
-		cs->heap[cs->heap_len++] = i;
-		heap_sift_up(cs, cs->heap_len - 1);
+		file_heap_push(&cs->heap, i);
 	} else if (!cf->error[0]) {
 		/* It had a frame when it was first opened: gone or emptied since. */
 		snprintf(cf->error, sizeof cf->error, "changed while being read: no frame now");
@@ -608,7 +573,8 @@ static void unpark_next(struct capture_set *cs)
 static void unpark_due(struct capture_set *cs)
 {
 	while (cs->parked_next < cs->parked_len &&
-	       (cs->heap_len == 0 || earlier(cs, cs->parked[cs->parked_next], cs->heap[0])))
+	       (cs->heap.len == 0 ||
+	        file_heap_before(&cs->heap, cs->parked[cs->parked_next], cs->heap.idx[0])))
 		unpark_next(cs);
 }
 
@@ -619,20 +585,17 @@ static struct capture_set *set_open(const char *const *paths, FILE **streams, un
 	struct capture_set *cs = calloc(1, sizeof *cs);
 	bool parking = !streams && n > OPEN_AT_ONCE_MAX;
 
-	if (cs) {
-		cs->files = calloc(n ? n : 1, sizeof *cs->files);
-		cs->heap = calloc(n ? n : 1, sizeof *cs->heap);
-		cs->parked = calloc(n ? n : 1, sizeof *cs->parked);
+	if (cs && (!(cs->files = calloc(n ? n : 1, sizeof *cs->files)) ||
+	           !file_heap_init(&cs->heap, n, cs, pending_ts) ||
+	           !(cs->parked = calloc(n ? n : 1, sizeof *cs->parked)))) {
+		free(cs->files);
+		file_heap_free(&cs->heap);
+		free(cs);
+		cs = NULL;
 	}
-	if (!cs || !cs->files || !cs->heap || !cs->parked) {
+	if (!cs) {
 		for (unsigned i = 0; streams && i < n; i++)
 			fclose(streams[i]);
-		if (cs) {
-			free(cs->files);
-			free(cs->heap);
-			free(cs->parked);
-		}
-		free(cs);
 		return NULL;
 	}
 	cs->n = n;
@@ -655,10 +618,9 @@ static struct capture_set *set_open(const char *const *paths, FILE **streams, un
 		if (cf->pending && parking && !cf->in && strcmp(cf->path, "-") != 0)
 			park(cs, i);
 		else if (cf->pending)
-			cs->heap[cs->heap_len++] = i;
+			cs->heap.idx[cs->heap.len++] = i;
 	}
-	for (unsigned i = cs->heap_len / 2; i-- > 0;)
-		heap_sift_down(cs, i);
+	file_heap_build(&cs->heap);
 	if (cs->parked_len > 1 && !sort_parked(cs)) {
 		/* No memory to order them: open them all now, as a small set is. */
 		while (cs->parked_next < cs->parked_len)
@@ -689,7 +651,7 @@ void capture_set_close(struct capture_set *cs)
 			pcap_freecode(&cs->files[i].filter);
 	}
 	free(cs->files);
-	free(cs->heap);
+	file_heap_free(&cs->heap);
 	free(cs->parked);
 	free(cs);
 }
@@ -697,13 +659,10 @@ void capture_set_close(struct capture_set *cs)
 /* Replaces the heap's top file's frame by that file's next one. */
 static void advance_top(struct capture_set *cs)
 {
-	struct capture_file *cf = &cs->files[cs->heap[0]];
+	struct capture_file *cf = &cs->files[cs->heap.idx[0]];
 
 	read_ahead(cf);
-	if (!cf->pending)
-		cs->heap[0] = cs->heap[--cs->heap_len];
-	if (cs->heap_len > 1)
-		heap_sift_down(cs, 0);
+	file_heap_replace_top(&cs->heap, cf->pending);
 }
 
 /* --- live capture ---------------------------------------------------------------------------- */
@@ -751,10 +710,10 @@ struct capture_set *capture_set_open_live(const struct capture_live_options *o, 
 
 	if (cs) {
 		cs->files = calloc(1, sizeof *cs->files);
-		cs->heap = calloc(1, sizeof *cs->heap);
+		file_heap_init(&cs->heap, 1, cs, pending_ts);
 		cs->parked = calloc(1, sizeof *cs->parked);
 	}
-	if (!cs || !cs->files || !cs->heap || !cs->parked) {
+	if (!cs || !cs->files || !cs->heap.idx || !cs->parked) {
 		snprintf(err, errlen, "out of memory");
 		capture_set_close(cs);
 		return NULL;
@@ -881,8 +840,8 @@ int capture_set_next(struct capture_set *cs, struct capture_frame *frame)
 		advance_top(cs);
 	}
 	unpark_due(cs);
-	while (cs->heap_len > 0) {
-		struct capture_file *cf = &cs->files[cs->heap[0]];
+	while (cs->heap.len > 0) {
+		struct capture_file *cf = &cs->files[cs->heap.idx[0]];
 
 		frame->number = ++cs->frames;
 		if (!cf->has_filter || pcap_offline_filter(&cf->filter, cf->hdr, cf->data) != 0) {
@@ -891,7 +850,7 @@ int capture_set_next(struct capture_set *cs, struct capture_frame *frame)
 			frame->caplen = cf->hdr->caplen;
 			frame->wirelen = cf->hdr->len;
 			frame->file = cf;
-			frame->file_index = cs->heap[0];
+			frame->file_index = cs->heap.idx[0];
 			cs->handed_out = true;
 			return 1;
 		}

@@ -9,17 +9,14 @@ import time
 
 from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
 from lib.loops import read_then_stop, stream_until_stopped
-from lib.registry import Conn, scenario
+from lib.registry import Conn, conns, scenario
 from lib.wire import client_side, conn_segs, flagged, server_side
 
 
-@scenario('fin_graceful',
-          'Request/response, then an orderly close: on 40001 the client closes first, on 40002 '
-          'the server closes first; the other side closes after reading EOF.',
-          [Conn(40001, 'fin_graceful', 'client'),
-           Conn(40002, 'fin_graceful', 'server')])
+@scenario('fin_graceful', conns('fin_graceful', 'client', 'server'))
 class FinGraceful:
-    @staticmethod
+    """Request/response, then an orderly close: on 40001 the client closes first, on 40002 the
+    server closes first; the other side closes after reading EOF."""
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls, 2000)               # 40001: client closes first
@@ -28,7 +25,6 @@ class FinGraceful:
         c = answer_next(ls, 800)               # 40002: server closes first
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 2000)
@@ -43,13 +39,12 @@ class FinGraceful:
 SIMULTANEOUS_PORTS = (40001, 40002, 40003)
 
 
-@scenario('fin_simultaneous',
-          'After a request/response both sides sleep until the same absolute instant (agreed '
-          'over the connection) and call shutdown(SHUT_WR) together, so the FINs cross; then '
-          'each reads EOF and closes. make-samples.sh keeps the capture only if every '
-          'connection\'s FINs really crossed (neither FIN acknowledges the other).',
-          [Conn(p, 'fin_simultaneous', 'both') for p in SIMULTANEOUS_PORTS])
+@scenario('fin_simultaneous', [Conn(p, 'fin_simultaneous', 'both') for p in SIMULTANEOUS_PORTS])
 class FinSimultaneous:
+    """After a request/response both sides sleep until the same absolute instant (agreed over
+    the connection) and call shutdown(SHUT_WR) together, so the FINs cross; then each reads EOF
+    and closes. make-samples.sh keeps the capture only if every connection's FINs really crossed
+    (neither FIN acknowledges the other)."""
     PORTS = SIMULTANEOUS_PORTS
     LEAD_NS = 40_000_000        # the agreed instant: this far after the client proposes it
     SERVER_LAG_NS = {}          # client port -> how much later than that the server closes
@@ -81,12 +76,10 @@ class FinSimultaneous:
             time.sleep(0.05)
 
 
-@scenario('half_closed_at_end',
-          'The client sends its request and shutdown(SHUT_WR)s; the server reads to EOF and then '
-          'streams 200 bytes every 50 ms; the capture stops while it is still streaming.',
-          [Conn(40001, 'half_closed_at_end', 'client')])
+@scenario('half_closed_at_end', conns('half_closed_at_end', 'client'))
 class HalfClosedAtEnd:
-    @staticmethod
+    """The client sends its request and shutdown(SHUT_WR)s; the server reads to EOF and then
+    streams 200 bytes every 50 ms; the capture stops while it is still streaming."""
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
@@ -95,7 +88,6 @@ class HalfClosedAtEnd:
         stream_until_stopped(ctx, c, 200, 0.05)
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = send_request(ctx.connect(40001))
@@ -104,19 +96,15 @@ class HalfClosedAtEnd:
         s.close()
 
 
-@scenario('fin_graceful_variants',
-          '40001: the client writes its request and shutdown(SHUT_WR)s at once; the server reads '
-          'to EOF, writes a 3000-byte response and close()s; the client reads the response and '
-          'EOF and close()s (a half-close that completes; the client closed first). 40002: '
-          'persistent connection, 5 request/response rounds, then the client waits; after 300 '
-          'ms without a request the server close()s (its keep-alive timeout); the client reads '
-          'EOF and close()s. 40003: request/response, the client close()s; the server reads EOF '
-          'but close()s only 200 ms later (its FIN after a separate ACK of the client\'s).',
-          [Conn(40001, 'fin_graceful', 'client'),
-           Conn(40002, 'fin_graceful', 'server'),
-           Conn(40003, 'fin_graceful', 'client')])
+@scenario('fin_graceful_variants', conns('fin_graceful', 'client', 'server', 'client'))
 class FinGracefulVariants:
-    @staticmethod
+    """40001: the client writes its request and shutdown(SHUT_WR)s at once; the server reads to
+    EOF, writes a 3000-byte response and close()s; the client reads the response and EOF and
+    close()s (a half-close that completes; the client closed first). 40002: persistent
+    connection, 5 request/response rounds, then the client waits; after 300 ms without a request
+    the server close()s (its keep-alive timeout); the client reads EOF and close()s. 40003:
+    request/response, the client close()s; the server reads EOF but close()s only 200 ms later
+    (its FIN after a separate ACK of the client's)."""
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()                       # 40001: request, then the client's FIN
@@ -136,7 +124,6 @@ class FinGracefulVariants:
         time.sleep(0.2)
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = send_request(ctx.connect(40001))
@@ -155,7 +142,6 @@ class FinGracefulVariants:
         s.close()
         time.sleep(0.4)
 
-    @staticmethod
     def extra_check(ctx, segs, pcap):
         problems = []
         c = conn_segs(segs, 40001)
@@ -170,11 +156,10 @@ class FinGracefulVariants:
         return problems
 
 
-@scenario('fin_graceful_bulk',
-          'The client sends a 64-byte request; the server writes 1 MB (1000000 bytes) and '
-          'close()s at once; the client reads everything and EOF, then close()s.',
-          [Conn(40001, 'fin_graceful', 'server')])
+@scenario('fin_graceful_bulk', conns('fin_graceful', 'server'))
 class FinGracefulBulk:
+    """The client sends a 64-byte request; the server writes 1 MB (1000000 bytes) and close()s
+    at once; the client reads everything and EOF, then close()s."""
     SIZE = 1_000_000
 
     @classmethod
@@ -201,14 +186,12 @@ class FinGracefulBulk:
         time.sleep(0.1)
 
 
-@scenario('half_closed_at_end_server',
-          'The client sends a request; the server reads it, writes a 300-byte response and '
-          'shutdown(SHUT_WR)s (FIN), then keeps reading; the client reads the response and EOF '
-          'and uploads 200 bytes every 50 ms; the capture stops after about one second of '
-          'uploading, with the client still sending.',
-          [Conn(40001, 'half_closed_at_end', 'server')])
+@scenario('half_closed_at_end_server', conns('half_closed_at_end', 'server'))
 class HalfClosedAtEndServer:
-    @staticmethod
+    """The client sends a request; the server reads it, writes a 300-byte response and
+    shutdown(SHUT_WR)s (FIN), then keeps reading; the client reads the response and EOF and
+    uploads 200 bytes every 50 ms; the capture stops after about one second of uploading, with
+    the client still sending."""
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)
@@ -216,7 +199,6 @@ class HalfClosedAtEndServer:
         recv_until_stopped(ctx, c)
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)

@@ -16,8 +16,8 @@ import threading
 import time
 
 from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
-from lib.injector import reset_injector
-from lib.registry import Conn, scenario, timers_held
+from lib.injector import ask_forbidden, reset_injector
+from lib.registry import Conn, conns, scenario, timers_held
 from lib.wire import check_path_reset, client_side, conn_segs, flagged, server_side
 
 from cases.resets import (client_loses_state, client_meets_lost_state, send_after_eof,
@@ -42,19 +42,16 @@ DEFAULTS_ONLY = facts()
 
 
 @scenario('far_rst_after_close',
-          'Data reaching a closed socket, 120 ms away. 40001: the server close()s after its '
-          'response (FIN); the client reads EOF and sends 100 bytes 50 ms later; the server\'s '
-          'orphaned socket (FIN-WAIT-2) answers with RST. 40002: the same, but on EOF the client '
-          'sends its last 100 bytes and close()s at once (data and FIN reach the closed socket, '
-          'as in a client that finishes its own write before reading). 40003: the client '
-          'close()s after the response; the server reads EOF and sends 100 bytes 50 ms later; '
-          'the client\'s orphaned socket answers with RST.',
-          [Conn(40001, 'rst_after_close', 'server', facts=GENUINE),
-           Conn(40002, 'rst_after_close', 'server', facts=GENUINE),
-           Conn(40003, 'rst_after_close', 'client', facts=GENUINE)],
+          conns('rst_after_close', 'server', 'server', 'client', facts=GENUINE),
           topology=FAR)
 class FarRstAfterClose:
-    @staticmethod
+    """Data reaching a closed socket, 120 ms away. 40001: the server close()s after its response
+    (FIN); the client reads EOF and sends 100 bytes 50 ms later; the server's orphaned socket
+    (FIN-WAIT-2) answers with RST. 40002: the same, but on EOF the client sends its last 100
+    bytes and close()s at once (data and FIN reach the closed socket, as in a client that
+    finishes its own write before reading). 40003: the client close()s after the response; the
+    server reads EOF and sends 100 bytes 50 ms later; the client's orphaned socket answers with
+    RST."""
     def server(ctx):
         ls = ctx.serve()
         for _ in (40001, 40002):                 # the server closes first
@@ -64,7 +61,6 @@ class FarRstAfterClose:
         send_after_eof(c)
         ctx.mark('server-done')
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
@@ -80,7 +76,6 @@ class FarRstAfterClose:
         ctx.wait('server-done')
         time.sleep(0.2)
 
-    @staticmethod
     def check_capture(ctx, segs):
         problems = []
         for port, closer in ((40001, 'server'), (40002, 'server'), (40003, 'client')):
@@ -94,18 +89,16 @@ class FarRstAfterClose:
 
 
 @scenario('far_lost_state',
-          'A host that lost the connection, 120 ms away. 40001: after a request/response the '
-          'server\'s namespace drops its outgoing TCP while the server closes with SO_LINGER '
-          '{1,0} (no RST reaches the wire) and the rule is removed; 200 ms later the client '
-          'sends 100 bytes and the server\'s kernel, without a socket, answers with RST. 40002: '
-          'the mirror: the client process is SIGKILLed with its outgoing TCP dropped and '
-          'net.ipv4.tcp_orphan_retries=1, its orphaned socket times out unseen; the server '
-          'then sends 100 bytes and the client\'s kernel answers with RST.',
-          [Conn(40001, 'rst_peer_restarted', 'server', facts=GENUINE),
-           Conn(40002, 'rst_peer_restarted', 'client', facts=GENUINE)],
+          conns('rst_peer_restarted', 'server', 'client', facts=GENUINE),
           topology=FAR)
 class FarLostState:
-    @staticmethod
+    """A host that lost the connection, 120 ms away. 40001: after a request/response the
+    server's namespace drops its outgoing TCP while the server closes with SO_LINGER {1,0} (no
+    RST reaches the wire) and the rule is removed; 200 ms later the client sends 100 bytes and
+    the server's kernel, without a socket, answers with RST. 40002: the mirror: the client
+    process is SIGKILLed with its outgoing TCP dropped and net.ipv4.tcp_orphan_retries=1, its
+    orphaned socket times out unseen; the server then sends 100 bytes and the client's kernel
+    answers with RST."""
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
@@ -114,7 +107,6 @@ class FarLostState:
         server_meets_lost_state(ctx, c, 40002)
         ctx.wait('capture-stopped')
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_orphan_retries', 1)
         ctx.wait('ready')
@@ -122,7 +114,6 @@ class FarLostState:
         time.sleep(0.2)
         client_loses_state(ctx, 40002)
 
-    @staticmethod
     def check_capture(ctx, segs):
         problems = []
         for port, who in ((40001, 'server'), (40002, 'client')):
@@ -140,23 +131,6 @@ BLOCKED = b'BLOCKED'     # the word that gets the kernel-like forgery
 
 
 @scenario('far_rst_forged',
-          'Resets forged on the router, 40 ms from the client and 80 ms from the server. 40001: '
-          'request/response and an orderly close (client first), a control. 40002: after a '
-          'request/response the router starts rejecting the client\'s segments of the '
-          'connection (iptables REJECT --reject-with tcp-reset); 200 ms later the client sends '
-          '100 bytes and gets the router\'s RST in the server\'s name (TTL 64 where the server\'s '
-          'packets arrive with 63, 40 ms after its segment where the server is 120 ms away); the '
-          'server never hears of it. 40003: an in-line IPS on the router drops a client segment '
-          'holding FORBIDDEN and forges a RST+ACK both ways: to the client in the server\'s name '
-          '(seq = the server\'s next, TTL %d, IP ID %d) and to the server in the client\'s name '
-          '(seq = the dropped segment\'s, TTL %d, IP ID %d); both applications see ECONNRESET. '
-          '40004: the IPS drops a segment holding %s and forges, to the client only, exactly '
-          'what the server\'s kernel would send without a socket: a bare RST, seq = the '
-          'segment\'s ack, TTL %d, IP ID 0. Only its timing gives it away: it reaches the client '
-          '40 ms after the segment, a third of the round trip to the server; the server never '
-          'hears of it.'
-          % (FORGED_TTL, FORGED_ID_TO_CLIENT, FORGED_TTL, FORGED_ID_TO_SERVER,
-             BLOCKED.decode(), FORGED_TTL),
           [Conn(40001, 'fin_graceful', 'client', facts=GENUINE),
            Conn(40002, 'rst_peer_restarted', 'server', modifiers=('rst_from_middlebox',),
                 facts=facts(middlebox='claimed=server,expected_ttl=63,seen_ttl=64'),
@@ -173,11 +147,25 @@ BLOCKED = b'BLOCKED'     # the word that gets the kernel-like forgery
                 facts=facts(middlebox='claimed=server'),
                 at={'server': {'cls': 'open_at_end', 'closer': 'none', 'modifiers': (),
                                'facts': GENUINE}})],
-          topology=FAR)
+          topology=FAR,
+          doc_args=(FORGED_TTL, FORGED_ID_TO_CLIENT, FORGED_TTL, FORGED_ID_TO_SERVER,
+             BLOCKED.decode(), FORGED_TTL))
 class FarRstForged:
+    """Resets forged on the router, 40 ms from the client and 80 ms from the server. 40001:
+    request/response and an orderly close (client first), a control. 40002: after a
+    request/response the router starts rejecting the client's segments of the connection
+    (iptables REJECT --reject-with tcp-reset); 200 ms later the client sends 100 bytes and gets
+    the router's RST in the server's name (TTL 64 where the server's packets arrive with 63, 40
+    ms after its segment where the server is 120 ms away); the server never hears of it. 40003:
+    an in-line IPS on the router drops a client segment holding FORBIDDEN and forges a RST+ACK
+    both ways: to the client in the server's name (seq = the server's next, TTL %d, IP ID %d)
+    and to the server in the client's name (seq = the dropped segment's, TTL %d, IP ID %d); both
+    applications see ECONNRESET. 40004: the IPS drops a segment holding %s and forges, to the
+    client only, exactly what the server's kernel would send without a socket: a bare RST, seq =
+    the segment's ack, TTL %d, IP ID 0. Only its timing gives it away: it reaches the client 40
+    ms after the segment, a third of the round trip to the server; the server never hears of it."""
     EXCHANGES = 3
 
-    @staticmethod
     def router(ctx):
         fw(ctx, '-I', 'FORWARD', '-p', 'tcp', '-s', ctx.client_ip, '--dport', str(PORT),
            '-m', 'string', '--string', FORBIDDEN.decode(), '--algo', 'bm', '-j', 'DROP')
@@ -227,27 +215,13 @@ class FarRstForged:
         time.sleep(0.3)
         s = ctx.request(40002, 300)
         time.sleep(0.2)                  # the delayed ACK of the response is past the router
-        ctx.mark('reject-now')
-        ctx.wait('rejecting')
-        time.sleep(0.2)
-        s.sendall(payload(100, b'n'))
-        expect_error(s, errno.ECONNRESET)
-        s.close()
-        time.sleep(0.2)
+        send_into_reject(ctx, s)
         for port, word in ((40003, FORBIDDEN), (40004, BLOCKED)):
             s = ctx.connect(port)
-            for _ in range(cls.EXCHANGES):
-                round_trip(s, 300)
-                time.sleep(0.05)
-            time.sleep(0.1)
-            s.sendall(b'GET /' + word + b' ' + payload(86, b'f'))
-            expect_error(s, errno.ECONNRESET)
-            if not ctx.is_marked('injected-' + word.decode()):
-                raise ScenarioError('%d: reset, but not the injector\'s' % port)
+            ask_forbidden(ctx, s, word, cls.EXCHANGES)
             s.close()
             time.sleep(0.3)
 
-    @staticmethod
     def check_capture(ctx, segs):
         if ctx.vantage == 'server':
             problems = check_path_reset(ctx, segs, 40003, 'client', FORGED_TTL,
@@ -271,11 +245,6 @@ class FarRstForged:
 
 
 @scenario('far_keepalive',
-          'Keepalive give-up, 120 ms away: the client has SO_KEEPALIVE with TCP_KEEPIDLE=1, '
-          'TCP_KEEPINTVL=1, TCP_KEEPCNT=3; after a request/response the server\'s namespace '
-          'drops everything (the host vanished; a capture beside it still sees what arrives); '
-          'the probes go unanswered and the client\'s kernel resets the connection (recv() '
-          'fails with ETIMEDOUT).',
           [Conn(40001, 'keepalive_timeout', 'client',
                 facts=facts(timers_held(client={'tcp_keepalive_time': 1,
                                                 'tcp_keepalive_intvl': 1,
@@ -285,6 +254,10 @@ class FarRstForged:
                                    'tcp_keepalive_probes=3'))],
           topology=FAR)
 class FarKeepalive(KeepaliveTimeout):
+    """Keepalive give-up, 120 ms away: the client has SO_KEEPALIVE with TCP_KEEPIDLE=1,
+    TCP_KEEPINTVL=1, TCP_KEEPCNT=3; after a request/response the server's namespace drops
+    everything (the host vanished; a capture beside it still sees what arrives); the probes go
+    unanswered and the client's kernel resets the connection (recv() fails with ETIMEDOUT)."""
     pass
 
 
@@ -293,22 +266,21 @@ RETRIES2_HELD = timers_held(client={'tcp_retries2': FAR_RETRIES2})
 
 
 @scenario('far_retransmit_giveup',
-          'Retransmission give-up across a black hole: the client\'s namespace has '
-          'net.ipv4.tcp_retries2=%d; after a request/response the router drops every packet of '
-          'the connection (both ways); the client sends 100 bytes, its kernel retransmits them '
-          'with exponential backoff from an RTO fitted to the 120 ms round trip and gives up '
-          '(recv() fails with ETIMEDOUT); 4 s later a short connection from port %d marks the '
-          'end of the capture. The server never hears of it: at its capture point the '
-          'connection is idle when the capture ends.' % (FAR_RETRIES2, MARKER_PORT),
           [Conn(40001, 'peer_vanished', 'client', detail='retransmit_timeout',
                 facts=facts(RETRIES2_HELD, middlebox='none',
                             timers='side=client,tcp_retries2=%d' % FAR_RETRIES2),
                 at={'server': {'cls': 'idle_at_end', 'closer': 'none', 'detail': None,
                                'facts': facts(RETRIES2_HELD, middlebox='none')}}),
            Conn(MARKER_PORT, 'fin_graceful', 'client', facts=facts(RETRIES2_HELD))],
-          topology=FAR)
+          topology=FAR,
+          doc_args=(FAR_RETRIES2, MARKER_PORT))
 class FarRetransmitGiveup:
-    @staticmethod
+    """Retransmission give-up across a black hole: the client's namespace has
+    net.ipv4.tcp_retries2=%d; after a request/response the router drops every packet of the
+    connection (both ways); the client sends 100 bytes, its kernel retransmits them with
+    exponential backoff from an RTO fitted to the 120 ms round trip and gives up (recv() fails
+    with ETIMEDOUT); 4 s later a short connection from port %d marks the end of the capture. The
+    server never hears of it: at its capture point the connection is idle when the capture ends."""
     def router(ctx):
         ctx.mark('router-ready')
         ctx.wait('black-hole-now')
@@ -317,7 +289,6 @@ class FarRetransmitGiveup:
         ctx.mark('dropped')
         ctx.wait('capture-stopped')
 
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)
@@ -325,7 +296,6 @@ class FarRetransmitGiveup:
         ctx.wait('capture-stopped')
         c.close()
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_retries2', FAR_RETRIES2)
         ctx.wait('ready')
@@ -333,9 +303,7 @@ class FarRetransmitGiveup:
         time.sleep(0.2)                  # the ACK of the response has reached the server
         ctx.mark('black-hole-now')
         ctx.wait('dropped')
-        s.sendall(payload(100, b'n'))
-        expect_error(s, errno.ETIMEDOUT)
-        ctx.note('recv() failed with ETIMEDOUT')
+        late_data_times_out(ctx, s)
         time.sleep(4.0)
         s.close()
         marker_connection(ctx)
@@ -345,18 +313,18 @@ SYN_RETRIES_HELD = timers_held(client={'tcp_syn_retries': 1})
 
 
 @scenario('far_syn_retries',
-          'SYN retries, 120 ms away: the server\'s namespace drops incoming SYNs to port %d; the '
-          'client\'s namespace has net.ipv4.tcp_syn_retries=1: its SYN is retransmitted twice, 1 '
-          's apart (the budget is computed as if the backoff doubled), and connect() fails with '
-          'ETIMEDOUT 3 s after the first; 1 s later a short '
-          'connection from port %d to port %d marks the end of the capture.'
-          % (PORT, MARKER_PORT, MARKER_SERVICE),
           [Conn(40001, 'syn_unanswered', 'none',
                 facts=facts(SYN_RETRIES_HELD, timers='side=client,tcp_syn_retries=1')),
            Conn(MARKER_PORT, 'fin_graceful', 'client', server_port=MARKER_SERVICE,
                 facts=facts(SYN_RETRIES_HELD))],
-          topology=FAR)
+          topology=FAR,
+          doc_args=(PORT, MARKER_PORT, MARKER_SERVICE))
 class FarSynRetries(TimersSynRetries):
+    """SYN retries, 120 ms away: the server's namespace drops incoming SYNs to port %d; the
+    client's namespace has net.ipv4.tcp_syn_retries=1: its SYN is retransmitted twice, 1 s apart
+    (the budget is computed as if the backoff doubled), and connect() fails with ETIMEDOUT 3 s
+    after the first; 1 s later a short connection from port %d to port %d marks the end of the
+    capture."""
     pass
 
 
@@ -364,9 +332,6 @@ FIN_TIMEOUT_HELD = timers_held(client={'tcp_fin_timeout': 2})
 
 
 @scenario('far_fin_wait_2',
-          'FIN-WAIT-2 timeout, 120 ms away: as timers_fin_timeout (client namespace '
-          'net.ipv4.tcp_fin_timeout=2; the server closes 3.5 s after EOF on 40001, after the '
-          'client\'s orphaned socket gave up, and 1.5 s after EOF on 40002, within it).',
           [Conn(40001, 'rst_after_close', 'client', detail='fin_wait_2_timeout',
                 facts=facts(FIN_TIMEOUT_HELD, middlebox='none',
                             timers='side=client,tcp_fin_timeout=2')),
@@ -374,14 +339,13 @@ FIN_TIMEOUT_HELD = timers_held(client={'tcp_fin_timeout': 2})
                 facts=facts(FIN_TIMEOUT_HELD, timers='side=client,tcp_fin_timeout=2'))],
           topology=FAR)
 class FarFinWait2(TimersFinTimeout):
+    """FIN-WAIT-2 timeout, 120 ms away: as timers_fin_timeout (client namespace
+    net.ipv4.tcp_fin_timeout=2; the server closes 3.5 s after EOF on 40001, after the client's
+    orphaned socket gave up, and 1.5 s after EOF on 40002, within it)."""
     pass
 
 
 @scenario('far_time_wait',
-          'TIME-WAIT and its reuse, 120 ms away: as time_wait_reuse (40001 used twice, the '
-          'client reusing its own TIME-WAIT after 1.3 s with net.ipv4.tcp_tw_reuse=1; 40002 '
-          'closed by the server first, whose TIME-WAIT accepts the client\'s new SYN 0.3 s '
-          'later: the client\'s own socket waits a round trip in LAST-ACK first).',
           [Conn(40001, 'fin_graceful', 'client', modifiers=('port_reuse',),
                 facts=facts(time_wait='side=client', time_wait_reuse='none')),
            Conn(40001, 'fin_graceful', 'client', modifiers=('port_reuse',),
@@ -394,20 +358,24 @@ class FarFinWait2(TimersFinTimeout):
                 facts=facts(time_wait='side=client', time_wait_reuse='side=server,max_s=1'))],
           topology=FAR)
 class FarTimeWait(TimeWaitReuse):
+    """TIME-WAIT and its reuse, 120 ms away: as time_wait_reuse (40001 used twice, the client
+    reusing its own TIME-WAIT after 1.3 s with net.ipv4.tcp_tw_reuse=1; 40002 closed by the
+    server first, whose TIME-WAIT accepts the client's new SYN 0.3 s later: the client's own
+    socket waits a round trip in LAST-ACK first)."""
     SERVER_TW_PAUSE = 0.3
 
 
 @scenario('far_fin_crossing',
-          'Closes that cross in flight, 120 ms apart: as fin_simultaneous, both sides '
-          'shutdown(SHUT_WR) at an agreed CLOCK_REALTIME instant, the server with a lag: 40001 '
-          'none, 40002 30 ms (the client\'s FIN is 45 ms on its way: still crossing), 40003 '
-          '100 ms (the client\'s FIN has arrived: the server\'s FIN acknowledges it, an '
-          'ordinary close). make-samples.sh keeps the capture only if 40001 and 40002 crossed.',
           [Conn(40001, 'fin_simultaneous', 'both', facts=DEFAULTS_ONLY),
            Conn(40002, 'fin_simultaneous', 'both', facts=DEFAULTS_ONLY),
            Conn(40003, 'fin_graceful', 'client', facts=DEFAULTS_ONLY)],
           topology=FAR)
 class FarFinCrossing(FinSimultaneous):
+    """Closes that cross in flight, 120 ms apart: as fin_simultaneous, both sides
+    shutdown(SHUT_WR) at an agreed CLOCK_REALTIME instant, the server with a lag: 40001 none,
+    40002 30 ms (the client's FIN is 45 ms on its way: still crossing), 40003 100 ms (the
+    client's FIN has arrived: the server's FIN acknowledges it, an ordinary close).
+    make-samples.sh keeps the capture only if 40001 and 40002 crossed."""
     PORTS = (40001, 40002, 40003)
     LEAD_NS = 300_000_000       # past the round trip the proposal and its answer take
     SERVER_LAG_NS = {40002: 30_000_000, 40003: 100_000_000}

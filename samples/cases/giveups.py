@@ -9,23 +9,20 @@ import time
 
 from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
 from lib.loops import answer_pings_then_vanish, heartbeat, stream, stream_until_timeout
-from lib.registry import Conn, scenario
+from lib.registry import conns, scenario
 from lib.wire import server_side
 
 
-@scenario('syn_unanswered',
-          'The server\'s namespace drops incoming SYNs to port %d (listening); the client\'s '
-          'namespace has net.ipv4.tcp_syn_retries=2, so connect() gives up with ETIMEDOUT.' % PORT,
-          [Conn(40001, 'syn_unanswered', 'none')])
+@scenario('syn_unanswered', conns('syn_unanswered', 'none'), doc_args=(PORT,))
 class SynUnanswered:
-    @staticmethod
+    """The server's namespace drops incoming SYNs to port %d (listening); the client's namespace
+    has net.ipv4.tcp_syn_retries=2, so connect() gives up with ETIMEDOUT."""
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--syn', '--dport', str(PORT), '-j', 'DROP')
         ls = ctx.serve()
         ctx.wait('done')
         ls.close()
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_syn_retries', 2)
         ctx.wait('ready')
@@ -35,14 +32,12 @@ class SynUnanswered:
         ctx.mark('done')
 
 
-@scenario('keepalive_timeout',
-          'The client has SO_KEEPALIVE with TCP_KEEPIDLE=1, TCP_KEEPINTVL=1, TCP_KEEPCNT=3. After a '
-          'request/response the connection is idle and the server\'s namespace drops everything; '
-          'the probes go unanswered and the client\'s kernel drops the connection (recv() fails '
-          'with ETIMEDOUT).',
-          [Conn(40001, 'keepalive_timeout', 'client')])
+@scenario('keepalive_timeout', conns('keepalive_timeout', 'client'))
 class KeepaliveTimeout:
-    @staticmethod
+    """The client has SO_KEEPALIVE with TCP_KEEPIDLE=1, TCP_KEEPINTVL=1, TCP_KEEPCNT=3. After a
+    request/response the connection is idle and the server's namespace drops everything; the
+    probes go unanswered and the client's kernel drops the connection (recv() fails with
+    ETIMEDOUT)."""
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)
@@ -52,7 +47,6 @@ class KeepaliveTimeout:
         ctx.wait('capture-stopped')
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300, opts=keepalive_opts(1, 1, 3))
@@ -66,7 +60,6 @@ class KeepaliveTimeout:
 class Streamer:
     """Client sends a 100-byte message every 100 ms, the server reads them; after 5 messages
     the server's namespace drops everything."""
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
@@ -78,13 +71,11 @@ class Streamer:
         c.close()
 
 
-@scenario('peer_vanished',
-          'The client streams 100-byte messages every 100 ms with TCP_USER_TIMEOUT=3000 ms; '
-          'after 5 messages the server\'s namespace drops everything. The client keeps writing, '
-          'its kernel retransmits, gives up after 3 s (send() fails with ETIMEDOUT) and the '
-          'client close()s.',
-          [Conn(40001, 'peer_vanished', 'client', detail='retransmit_timeout')])
+@scenario('peer_vanished', conns('peer_vanished', 'client', detail='retransmit_timeout'))
 class PeerVanished(Streamer):
+    """The client streams 100-byte messages every 100 ms with TCP_USER_TIMEOUT=3000 ms; after 5
+    messages the server's namespace drops everything. The client keeps writing, its kernel
+    retransmits, gives up after 3 s (send() fails with ETIMEDOUT) and the client close()s."""
     @classmethod
     def client(cls, ctx):
         ctx.wait('ready')
@@ -94,12 +85,11 @@ class PeerVanished(Streamer):
         time.sleep(0.5)
 
 
-@scenario('peer_vanished_retries2',
-          'As peer_vanished, but instead of TCP_USER_TIMEOUT the client\'s namespace has '
-          'net.ipv4.tcp_retries2=3: the kernel gives up after its retransmissions, send() fails '
-          'with ETIMEDOUT and the client close()s.',
-          [Conn(40001, 'peer_vanished', 'client', detail='retransmit_timeout')])
+@scenario('peer_vanished_retries2', conns('peer_vanished', 'client', detail='retransmit_timeout'))
 class PeerVanishedRetries2(Streamer):
+    """As peer_vanished, but instead of TCP_USER_TIMEOUT the client's namespace has
+    net.ipv4.tcp_retries2=3: the kernel gives up after its retransmissions, send() fails with
+    ETIMEDOUT and the client close()s."""
     @classmethod
     def client(cls, ctx):
         sysctl('net.ipv4.tcp_retries2', 3)
@@ -110,14 +100,13 @@ class PeerVanishedRetries2(Streamer):
         time.sleep(0.5)
 
 
-@scenario('peer_vanished_ongoing',
-          'As peer_vanished, without TCP_USER_TIMEOUT (tcp_retries2 at its default 15): the '
-          'capture stops 2.5 s after the server vanished, while the client\'s kernel is still '
-          'retransmitting. The closer of a vanished peer is the side left sending to nobody '
-          '(DESIGN: the side that gives up on retransmissions), here the client, even though '
-          'the capture ends before it gives up.',
-          [Conn(40001, 'peer_vanished', 'client', detail='retransmit_timeout')])
+@scenario('peer_vanished_ongoing', conns('peer_vanished', 'client', detail='retransmit_timeout'))
 class PeerVanishedOngoing(Streamer):
+    """As peer_vanished, without TCP_USER_TIMEOUT (tcp_retries2 at its default 15): the capture
+    stops 2.5 s after the server vanished, while the client's kernel is still retransmitting.
+    The closer of a vanished peer is the side left sending to nobody (DESIGN: the side that
+    gives up on retransmissions), here the client, even though the capture ends before it gives
+    up."""
     @classmethod
     def client(cls, ctx):
         ctx.wait('ready')
@@ -152,34 +141,30 @@ def ping_until_silent(ctx, s):
     time.sleep(1.0)
 
 
-@scenario('peer_vanished_heartbeat',
-          'Client and server exchange 8-byte PING/PONG messages every 300 ms; after 5 pongs the '
-          'server\'s namespace drops everything. The client keeps pinging; when three pings in a '
-          'row got no pong within their 300 ms interval it close()s (no FIN reaches the wire: '
-          'it is queued behind the unacknowledged ping). The capture ends 1 s later.',
-          [Conn(40001, 'peer_vanished', 'client', detail='heartbeat')])
+@scenario('peer_vanished_heartbeat', conns('peer_vanished', 'client', detail='heartbeat'))
 class PeerVanishedHeartbeat:
-    @staticmethod
+    """Client and server exchange 8-byte PING/PONG messages every 300 ms; after 5 pongs the
+    server's namespace drops everything. The client keeps pinging; when three pings in a row got
+    no pong within their 300 ms interval it close()s (no FIN reaches the wire: it is queued
+    behind the unacknowledged ping). The capture ends 1 s later."""
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
         answer_pings_then_vanish(ctx, c, PONGS_BEFORE_VANISHING)
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         ping_until_silent(ctx, ctx.connect(40001))
 
 
 @scenario('peer_vanished_client_gone',
-          'The client sends a 64-byte request, then the server streams 100-byte messages every '
-          '100 ms with TCP_USER_TIMEOUT=3000 ms; after 5 messages the client\'s namespace drops '
-          'everything (the client vanished). The server keeps writing, its kernel retransmits, '
-          'gives up after about 3 s (send() fails with ETIMEDOUT) and the server close()s. '
-          'Captured in the server\'s namespace.',
-          [Conn(40001, 'peer_vanished', 'server', detail='retransmit_timeout')])
+          conns('peer_vanished', 'server', detail='retransmit_timeout'))
 class PeerVanishedClientGone:
-    @staticmethod
+    """The client sends a 64-byte request, then the server streams 100-byte messages every 100
+    ms with TCP_USER_TIMEOUT=3000 ms; after 5 messages the client's namespace drops everything
+    (the client vanished). The server keeps writing, its kernel retransmits, gives up after
+    about 3 s (send() fails with ETIMEDOUT) and the server close()s. Captured in the server's
+    namespace."""
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
@@ -190,7 +175,6 @@ class PeerVanishedClientGone:
         time.sleep(0.5)
         ctx.end_of_capture()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 500)
@@ -200,35 +184,30 @@ class PeerVanishedClientGone:
         s.close()
 
 
-@scenario('peer_vanished_heartbeat_server',
-          'The server sends an 8-byte PING every 300 ms and the client answers each with an '
-          '8-byte PONG; after 5 pongs the client\'s namespace drops everything (the client '
-          'vanished). The server keeps pinging; when three pings in a row got no pong within '
-          'their interval it close()s. The capture, in the server\'s namespace, ends 1 s later.',
-          [Conn(40001, 'peer_vanished', 'server', detail='heartbeat')])
+@scenario('peer_vanished_heartbeat_server', conns('peer_vanished', 'server', detail='heartbeat'))
 class PeerVanishedHeartbeatServer:
-    @staticmethod
+    """The server sends an 8-byte PING every 300 ms and the client answers each with an 8-byte
+    PONG; after 5 pongs the client's namespace drops everything (the client vanished). The
+    server keeps pinging; when three pings in a row got no pong within their interval it
+    close()s. The capture, in the server's namespace, ends 1 s later."""
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
         ping_until_silent(ctx, c)
         ctx.end_of_capture()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         answer_pings_then_vanish(ctx, ctx.connect(40001), PONGS_BEFORE_VANISHING)
 
 
-@scenario('keepalive_timeout_server',
-          'The server\'s listening socket has SO_KEEPALIVE with TCP_KEEPIDLE=2, TCP_KEEPINTVL=1, '
-          'TCP_KEEPCNT=4, inherited by the accepted socket. After a request/response the '
-          'client\'s namespace drops everything (the client vanished); the server\'s probes go '
-          'unanswered and its kernel drops the connection (recv() fails with ETIMEDOUT). '
-          'Captured in the client\'s namespace, where the server\'s packets still arrive.',
-          [Conn(40001, 'keepalive_timeout', 'server')])
+@scenario('keepalive_timeout_server', conns('keepalive_timeout', 'server'))
 class KeepaliveTimeoutServer:
-    @staticmethod
+    """The server's listening socket has SO_KEEPALIVE with TCP_KEEPIDLE=2, TCP_KEEPINTVL=1,
+    TCP_KEEPCNT=4, inherited by the accepted socket. After a request/response the client's
+    namespace drops everything (the client vanished); the server's probes go unanswered and its
+    kernel drops the connection (recv() fails with ETIMEDOUT). Captured in the client's
+    namespace, where the server's packets still arrive."""
     def server(ctx):
         ls = ctx.listen()
         for level, opt, value in keepalive_opts(2, 1, 4):
@@ -241,7 +220,6 @@ class KeepaliveTimeoutServer:
         time.sleep(0.5)
         ctx.end_of_capture()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
@@ -251,7 +229,6 @@ class KeepaliveTimeoutServer:
         ctx.wait('capture-stopped')
         s.close()
 
-    @staticmethod
     def extra_check(ctx, segs, pcap):
         srv = server_side(segs, 40001)
         probes = [s for s in srv if s['len'] == 0 and s['flags'] == '.']
@@ -260,22 +237,18 @@ class KeepaliveTimeoutServer:
         return []
 
 
-@scenario('syn_unanswered_variants',
-          'The server\'s namespace drops every incoming TCP packet to port %d (listening). '
-          '40001: the client\'s application gives up on its own: non-blocking connect(), '
-          'close() after 1.5 s without an answer. 40002: blocking connect() with '
-          'net.ipv4.tcp_syn_retries=1 (it covers IPv6 too) fails with ETIMEDOUT.' % PORT,
-          [Conn(40001, 'syn_unanswered', 'none'),
-           Conn(40002, 'syn_unanswered', 'none')])
+@scenario('syn_unanswered_variants', conns('syn_unanswered', 'none', 'none'), doc_args=(PORT,))
 class SynUnansweredVariants:
-    @staticmethod
+    """The server's namespace drops every incoming TCP packet to port %d (listening). 40001: the
+    client's application gives up on its own: non-blocking connect(), close() after 1.5 s
+    without an answer. 40002: blocking connect() with net.ipv4.tcp_syn_retries=1 (it covers IPv6
+    too) fails with ETIMEDOUT."""
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--dport', str(PORT), '-j', 'DROP')
         ls = ctx.serve()
         ctx.wait('done')
         ls.close()
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_syn_retries', 1)
         ctx.wait('ready')
@@ -291,21 +264,17 @@ class SynUnansweredVariants:
         ctx.mark('done')
 
 
-@scenario('syn_unanswered_filtered',
-          'Nothing listens on port %d and the server\'s namespace drops every incoming TCP '
-          'packet to it (a filtered port). The client\'s namespace has '
-          'net.ipv4.tcp_syn_retries=1; connect() fails with ETIMEDOUT. Captured in the '
-          'server\'s namespace: the SYNs reach its interface before the firewall drops them.'
-          % PORT,
-          [Conn(40001, 'syn_unanswered', 'none')])
+@scenario('syn_unanswered_filtered', conns('syn_unanswered', 'none'), doc_args=(PORT,))
 class SynUnansweredFiltered:
-    @staticmethod
+    """Nothing listens on port %d and the server's namespace drops every incoming TCP packet to
+    it (a filtered port). The client's namespace has net.ipv4.tcp_syn_retries=1; connect() fails
+    with ETIMEDOUT. Captured in the server's namespace: the SYNs reach its interface before the
+    firewall drops them."""
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--dport', str(PORT), '-j', 'DROP')
         ctx.mark('ready')
         ctx.wait('done')
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_syn_retries', 1)
         ctx.wait('ready')

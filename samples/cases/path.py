@@ -7,19 +7,12 @@ import socket
 import time
 
 from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
-from lib.injector import reset_injector
+from lib.injector import ask_forbidden, reset_injector
 from lib.registry import Conn, scenario
 from lib.wire import check_path_reset, idle_before
 
 
 @scenario('rst_middlebox',
-          'Client and server talk through a router. 40001: request/response and an orderly '
-          'close (client first): a control. 40002: request/response; then the router starts '
-          'rejecting the client\'s segments of that connection (iptables REJECT --reject-with '
-          'tcp-reset, a policy change on a live connection); 200 ms later the client sends 100 '
-          'bytes and gets the router\'s reset. It carries the server\'s address but the '
-          'router\'s TTL / hop limit: 64, where the server\'s packets arrive with 63. The '
-          'server never learns of it.',
           [Conn(40001, 'fin_graceful', 'client',
                 facts={'middlebox': 'none', 'stack': 'client=linux/0,server=linux/1'}),
            Conn(40002, 'rst_peer_restarted', 'server',
@@ -27,7 +20,12 @@ from lib.wire import check_path_reset, idle_before
                 facts={'middlebox': 'claimed=server,expected_ttl=63,seen_ttl=64'})],
           topology='routed')
 class RstMiddlebox:
-    @staticmethod
+    """Client and server talk through a router. 40001: request/response and an orderly close
+    (client first): a control. 40002: request/response; then the router starts rejecting the
+    client's segments of that connection (iptables REJECT --reject-with tcp-reset, a policy
+    change on a live connection); 200 ms later the client sends 100 bytes and gets the router's
+    reset. It carries the server's address but the router's TTL / hop limit: 64, where the
+    server's packets arrive with 63. The server never learns of it."""
     def router(ctx):
         ctx.mark('router-ready')
         ctx.wait('reject-now')
@@ -36,7 +34,6 @@ class RstMiddlebox:
         ctx.mark('rejecting')
         ctx.wait('capture-stopped')
 
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)               # 40001: the control
@@ -46,22 +43,14 @@ class RstMiddlebox:
         ctx.wait('capture-stopped')
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
         s.close()
         time.sleep(0.1)
         s = ctx.request(40002, 300)
-        ctx.mark('reject-now')
-        ctx.wait('rejecting')
-        time.sleep(0.2)
-        s.sendall(payload(100, b'n'))
-        expect_error(s, errno.ECONNRESET)
-        s.close()
-        time.sleep(0.2)
+        send_into_reject(ctx, s)
 
-    @staticmethod
     def check_capture(ctx, segs):
         return check_path_reset(ctx, segs, 40002, 'server', 64)
 
@@ -76,21 +65,19 @@ INJECTED_IP_ID = 31337   # the injector's own ID, outside the server's per-conne
 
 
 @scenario('rst_injected',
-          'Client and server talk through a router running an in-line IPS: iptables drops any '
-          'client segment holding the word FORBIDDEN, and a program on the router (AF_PACKET) '
-          'answers it with a RST+ACK in the server\'s name, seq = the server\'s next sequence '
-          'number, TTL %d (exactly what the server\'s packets arrive with) and IPv4 ID %d, '
-          'outside the server\'s per-connection ID sequence. The client does three '
-          'request/responses (so the server\'s ID sequence shows), then sends FORBIDDEN and gets '
-          'ECONNRESET; the server never sees it.'
-          % (INJECTED_TTL, INJECTED_IP_ID),
           [Conn(40001, 'rst_abort', 'server',
                 modifiers=('rst_from_middlebox',),
                 facts={'middlebox': 'claimed=server,expected_ttl=63,seen_ttl=63,'
                                     'seen_ip_id=%d' % INJECTED_IP_ID})],
-          topology='routed')
+          topology='routed',
+          doc_args=(INJECTED_TTL, INJECTED_IP_ID))
 class RstInjected:
-    @staticmethod
+    """Client and server talk through a router running an in-line IPS: iptables drops any client
+    segment holding the word FORBIDDEN, and a program on the router (AF_PACKET) answers it with
+    a RST+ACK in the server's name, seq = the server's next sequence number, TTL %d (exactly
+    what the server's packets arrive with) and IPv4 ID %d, outside the server's per-connection
+    ID sequence. The client does three request/responses (so the server's ID sequence shows),
+    then sends FORBIDDEN and gets ECONNRESET; the server never sees it."""
     def router(ctx):
         if ctx.v6:
             raise ScenarioError('rst_injected is IPv4 only')
@@ -113,18 +100,10 @@ class RstInjected:
     def client(cls, ctx):
         ctx.wait('ready')
         s = ctx.connect(40001)
-        for _ in range(cls.EXCHANGES):
-            round_trip(s, 300)
-            time.sleep(0.05)
-        time.sleep(0.1)
-        s.sendall(b'GET /' + FORBIDDEN + b' ' + payload(86, b'f'))
-        expect_error(s, errno.ECONNRESET)
-        if not ctx.is_marked('injected-' + FORBIDDEN.decode()):
-            raise ScenarioError('reset, but not the injector\'s')
+        ask_forbidden(ctx, s, FORBIDDEN, cls.EXCHANGES)
         s.close()
         time.sleep(0.2)
 
-    @staticmethod
     def check_capture(ctx, segs):
         problems = check_path_reset(ctx, segs, 40001, 'server', INJECTED_TTL, INJECTED_IP_ID)
         ids = [s['id'] for s in segs if s['src'][0] == ctx.server_ip and s['id']
@@ -149,7 +128,6 @@ class IdleThroughFirewall:
         ctx.wait('capture-stopped')
         c.close()
 
-    @staticmethod
     def exchange_then_idle(ctx, opts=()):
         ctx.wait('ready')
         s = ctx.request(40001, 300, opts=opts)
@@ -158,7 +136,6 @@ class IdleThroughFirewall:
         ctx.note('100 bytes sent after %.1f s of silence' % MIDDLEBOX_IDLE)
         return s
 
-    @staticmethod
     def check_capture(ctx, segs):
         idle = idle_before(segs, 40001, ctx.client_ip)
         if idle < MIDDLEBOX_IDLE - 0.1:
@@ -167,23 +144,22 @@ class IdleThroughFirewall:
 
 
 @scenario('middlebox_idle_drop',
-          'Client and server talk through a stateful firewall (conntrack forgets a connection '
-          'after %d s without packets, no mid-stream pickup, segments of unknown connections '
-          'dropped). After a request/response the client is silent for %.0f s, then sends 100 '
-          'bytes: the firewall drops them and every retransmission; the client has '
-          'TCP_USER_TIMEOUT 5000 ms, recv() fails with ETIMEDOUT, and 3.5 s later (past the '
-          'retransmission that would have come next) a short connection from port %d marks the '
-          'end of the capture.' % (CT_ESTABLISHED_TIMEOUT, MIDDLEBOX_IDLE, MARKER_PORT),
           [Conn(40001, 'peer_vanished', 'client',
                 detail='middlebox_idle_timeout',
                 facts={'idle': 'min_s=%.1f' % (MIDDLEBOX_IDLE - 0.1),
                        'timers': 'side=client,user_timeout_ms=5000'}),
            Conn(MARKER_PORT, 'fin_graceful', 'client')],
-          topology='routed')
+          topology='routed',
+          doc_args=(CT_ESTABLISHED_TIMEOUT, MIDDLEBOX_IDLE, MARKER_PORT))
 class MiddleboxIdleDrop(IdleThroughFirewall):
+    """Client and server talk through a stateful firewall (conntrack forgets a connection after
+    %d s without packets, no mid-stream pickup, segments of unknown connections dropped). After
+    a request/response the client is silent for %.0f s, then sends 100 bytes: the firewall drops
+    them and every retransmission; the client has TCP_USER_TIMEOUT 5000 ms, recv() fails with
+    ETIMEDOUT, and 3.5 s later (past the retransmission that would have come next) a short
+    connection from port %d marks the end of the capture."""
     marker = True
 
-    @staticmethod
     def router(ctx):
         stateful_firewall('-j', 'DROP')
         ctx.mark('router-ready')
@@ -200,19 +176,18 @@ class MiddleboxIdleDrop(IdleThroughFirewall):
 
 
 @scenario('middlebox_idle_reset',
-          'As middlebox_idle_drop, but the firewall rejects segments of connections it does not '
-          'know with a TCP reset (iptables REJECT --reject-with tcp-reset): the client\'s 100 '
-          'bytes after %.0f s of silence are answered by the router\'s RST in the server\'s name '
-          '(TTL 64, where the server\'s packets arrive with 63) and recv() fails with '
-          'ECONNRESET.' % MIDDLEBOX_IDLE,
           [Conn(40001, 'rst_peer_restarted', 'server',
                 modifiers=('rst_from_middlebox',),
                 detail='middlebox_idle_timeout',
                 facts={'middlebox': 'claimed=server,expected_ttl=63,seen_ttl=64',
                        'idle': 'min_s=%.1f' % (MIDDLEBOX_IDLE - 0.1)})],
-          topology='routed')
+          topology='routed',
+          doc_args=(MIDDLEBOX_IDLE,))
 class MiddleboxIdleReset(IdleThroughFirewall):
-    @staticmethod
+    """As middlebox_idle_drop, but the firewall rejects segments of connections it does not know
+    with a TCP reset (iptables REJECT --reject-with tcp-reset): the client's 100 bytes after
+    %.0f s of silence are answered by the router's RST in the server's name (TTL 64, where the
+    server's packets arrive with 63) and recv() fails with ECONNRESET."""
     def router(ctx):
         stateful_firewall(*REJECT_WITH_RESET)
         ctx.mark('router-ready')
@@ -225,33 +200,30 @@ class MiddleboxIdleReset(IdleThroughFirewall):
         s.close()
         time.sleep(0.2)
 
-    @staticmethod
     def check_capture(ctx, segs):
         return (IdleThroughFirewall.check_capture(ctx, segs) +
                 check_path_reset(ctx, segs, 40001, 'server', 64))
 
 
 @scenario('middlebox_idle_push',
-          'As middlebox_idle_reset, but it is the server that speaks first after %.0f s of '
-          'silence (a push to an idle client), and the capture is taken at the server: the '
-          'router answers the server\'s 100 bytes with a RST in the client\'s name, TTL 64 where '
-          'the client\'s packets arrive with 63; the server\'s recv() fails with ECONNRESET. The '
-          'client never learns of it.' % MIDDLEBOX_IDLE,
           [Conn(40001, 'rst_peer_restarted', 'client',
                 modifiers=('rst_from_middlebox',),
                 detail='middlebox_idle_timeout',
                 facts={'middlebox': 'claimed=client,expected_ttl=63,seen_ttl=64',
                        'idle': 'min_s=%.1f' % (MIDDLEBOX_IDLE - 0.1),
                        'stack': 'client=linux/1,server=linux/0'})],
-          topology='routed')
+          topology='routed',
+          doc_args=(MIDDLEBOX_IDLE,))
 class MiddleboxIdlePush:
-    @staticmethod
+    """As middlebox_idle_reset, but it is the server that speaks first after %.0f s of silence
+    (a push to an idle client), and the capture is taken at the server: the router answers the
+    server's 100 bytes with a RST in the client's name, TTL 64 where the client's packets arrive
+    with 63; the server's recv() fails with ECONNRESET. The client never learns of it."""
     def router(ctx):
         stateful_firewall(*REJECT_WITH_RESET)
         ctx.mark('router-ready')
         ctx.wait('capture-stopped')
 
-    @staticmethod
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)
@@ -262,14 +234,12 @@ class MiddleboxIdlePush:
         time.sleep(0.2)
         ctx.end_of_capture()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
         ctx.wait('capture-stopped')
         s.close()
 
-    @staticmethod
     def check_capture(ctx, segs):
         problems = check_path_reset(ctx, segs, 40001, 'client', 64)
         if idle_before(segs, 40001, ctx.server_ip) < MIDDLEBOX_IDLE - 0.1:
@@ -278,20 +248,19 @@ class MiddleboxIdlePush:
 
 
 @scenario('keepalive_middlebox',
-          'Through the stateful firewall of middlebox_idle_drop (conntrack timeout %d s, '
-          'segments of unknown connections dropped), a client with SO_KEEPALIVE, TCP_KEEPIDLE 6, '
-          'TCP_KEEPINTVL 1, TCP_KEEPCNT 4 does a request/response and waits: its first keepalive '
-          'probe comes after the firewall forgot the connection, so no probe is answered and '
-          'the client\'s kernel resets the connection (recv() fails with ETIMEDOUT).'
-          % CT_ESTABLISHED_TIMEOUT,
           [Conn(40001, 'keepalive_timeout', 'client',
                 detail='middlebox_idle_timeout',
                 facts={'idle': 'min_s=5.9',
                        'timers': 'side=client,tcp_keepalive_time=6,tcp_keepalive_intvl=1,'
                                  'tcp_keepalive_probes=4'})],
-          topology='routed')
+          topology='routed',
+          doc_args=(CT_ESTABLISHED_TIMEOUT,))
 class KeepaliveMiddlebox:
-    @staticmethod
+    """Through the stateful firewall of middlebox_idle_drop (conntrack timeout %d s, segments of
+    unknown connections dropped), a client with SO_KEEPALIVE, TCP_KEEPIDLE 6, TCP_KEEPINTVL 1,
+    TCP_KEEPCNT 4 does a request/response and waits: its first keepalive probe comes after the
+    firewall forgot the connection, so no probe is answered and the client's kernel resets the
+    connection (recv() fails with ETIMEDOUT)."""
     def router(ctx):
         stateful_firewall('-j', 'DROP')
         ctx.mark('router-ready')
@@ -299,7 +268,6 @@ class KeepaliveMiddlebox:
 
     server = IdleThroughFirewall.server
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300, opts=keepalive_opts(6, 1, 4))

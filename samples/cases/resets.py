@@ -10,18 +10,15 @@ import socket
 import time
 
 from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
-from lib.registry import Conn, scenario
+from lib.registry import Conn, conns, scenario
 from lib.wire import client_side, conn_segs, flagged, server_side
 
 
-@scenario('rst_unread_data',
-          'Request/response, then the client sends 1000 more bytes that the server never reads; '
-          'the server\'s kernel ACKs them, 100 ms later the server close()s (40001) or its '
-          'process is SIGKILLed (40002): RST instead of FIN.',
-          [Conn(40001, 'rst_unread_data', 'server'),
-           Conn(40002, 'rst_unread_data', 'server')])
+@scenario('rst_unread_data', conns('rst_unread_data', 'server', 'server'))
 class RstUnreadData:
-    @staticmethod
+    """Request/response, then the client sends 1000 more bytes that the server never reads; the
+    server's kernel ACKs them, 100 ms later the server close()s (40001) or its process is
+    SIGKILLed (40002): RST instead of FIN."""
     def handle(c, kill):
         answer(c)
         wait_until(lambda: unread_bytes(c) >= 1000, what='unread data')
@@ -39,7 +36,6 @@ class RstUnreadData:
         ls.close()
         reap(in_child(cls.handle, c, True), expect_signal=signal.SIGKILL)
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         for port in (40001, 40002):
@@ -50,14 +46,11 @@ class RstUnreadData:
             time.sleep(0.05)
 
 
-@scenario('rst_abort',
-          'Complete request/response, every byte read by both applications, then an abortive '
-          'close (SO_LINGER {1,0} + close()): by the client right after reading the response '
-          '(40001), by the server once its response is acknowledged (40002).',
-          [Conn(40001, 'rst_abort', 'client'),
-           Conn(40002, 'rst_abort', 'server')])
+@scenario('rst_abort', conns('rst_abort', 'client', 'server'))
 class RstAbort:
-    @staticmethod
+    """Complete request/response, every byte read by both applications, then an abortive close
+    (SO_LINGER {1,0} + close()): by the client right after reading the response (40001), by the
+    server once its response is acknowledged (40002)."""
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls, 500)               # 40001: the client aborts
@@ -68,7 +61,6 @@ class RstAbort:
         linger0(c)
         c.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 500)
@@ -80,14 +72,11 @@ class RstAbort:
         s.close()
 
 
-@scenario('rst_after_close',
-          'One side close()s (FIN, all data read), the other reads EOF but sends more data 50 ms '
-          'later, and the closed side\'s kernel answers it with RST. 40001: the server closed, '
-          'the client sends late data; 40002: the client closed, the server sends late data.',
-          [Conn(40001, 'rst_after_close', 'server'),
-           Conn(40002, 'rst_after_close', 'client')])
+@scenario('rst_after_close', conns('rst_after_close', 'server', 'client'))
 class RstAfterClose:
-    @staticmethod
+    """One side close()s (FIN, all data read), the other reads EOF but sends more data 50 ms
+    later, and the closed side's kernel answers it with RST. 40001: the server closed, the
+    client sends late data; 40002: the client closed, the server sends late data."""
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)               # 40001: server closes, client keeps sending
@@ -95,7 +84,6 @@ class RstAfterClose:
         c = answer_next(ls)               # 40002: client closes, server keeps sending
         send_after_eof(c)
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
@@ -116,21 +104,18 @@ def send_after_eof(s):
     s.close()
 
 
-@scenario('rst_peer_restarted',
-          'Request/response; then the server\'s namespace drops its outgoing TCP packets while the '
-          'server closes the socket with SO_LINGER {1,0} (the RST never reaches the wire), and the '
-          'rule is removed: the server lost the connection silently. The client then sends data '
-          'and the server\'s kernel, having no socket, answers with RST.',
-          [Conn(40001, 'rst_peer_restarted', 'server')])
+@scenario('rst_peer_restarted', conns('rst_peer_restarted', 'server'))
 class RstPeerRestarted:
-    @staticmethod
+    """Request/response; then the server's namespace drops its outgoing TCP packets while the
+    server closes the socket with SO_LINGER {1,0} (the RST never reaches the wire), and the rule
+    is removed: the server lost the connection silently. The client then sends data and the
+    server's kernel, having no socket, answers with RST."""
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
         server_loses_state(ctx, c, 40001)
         ls.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         client_meets_lost_state(ctx, 40001)
@@ -157,24 +142,20 @@ def client_meets_lost_state(ctx, port):
     time.sleep(0.1)
     ctx.mark('client-idle-%d' % port)
     ctx.wait('state-lost-%d' % port)
-    time.sleep(0.2)
-    s.sendall(payload(100, b'n'))
-    expect_error(s, errno.ECONNRESET)
-    s.close()
+    late_data_meets_reset(s)
 
 
 @scenario('rst_refused',
-          'The client connects to port %d where nothing listens.' % CLOSED_PORT,
-          [Conn(40001, 'rst_refused', 'server', server_port=CLOSED_PORT)])
+          conns('rst_refused', 'server', server_port=CLOSED_PORT),
+          doc_args=(CLOSED_PORT,))
 class RstRefused:
-    @staticmethod
+    """The client connects to port %d where nothing listens."""
     def server(ctx):
         ls = ctx.listen()                # the service port is open, the other one is not
         ctx.mark('ready')
         ctx.wait('done')
         ls.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         try:
@@ -190,24 +171,19 @@ BANNER = b'220 tmortem.example ESMTP ready\r\n'
 
 
 @scenario('rst_unread_data_variants',
-          '40001: the client writes its 64-byte request right after connecting; the server never '
-          'sends anything and close()s 100 ms after the request arrived, without reading it. '
-          '40002: the server writes a %d-byte greeting banner; the client never reads it and '
-          'close()s as soon as it has arrived (within 2 ms). 40003: as 40002, but the client '
-          'close()s 500 ms after the banner arrived. 40004: the client sends three requests one '
-          'after the other; the server answers the first two (400 bytes each) and close()s '
-          '100 ms after the third arrived, unread. 40005: the client uploads 100 kB the server '
-          'never reads; the server close()s once its receive queue has not grown for 300 ms. '
-          '40006: as 40005, but the server\'s listening socket has SO_RCVBUF 16384 (window '
-          'scale 0): the window fills (zero window, a window probe), the rest of the upload '
-          'waits in the client\'s send queue when the server close()s.' % len(BANNER),
-          [Conn(40001, 'rst_unread_data', 'server'),
-           Conn(40002, 'rst_unread_data', 'client'),
-           Conn(40003, 'rst_unread_data', 'client'),
-           Conn(40004, 'rst_unread_data', 'server'),
-           Conn(40005, 'rst_unread_data', 'server'),
-           Conn(40006, 'rst_unread_data', 'server')])
+          conns('rst_unread_data', 'server', 'client', 'client', 'server', 'server', 'server'),
+          doc_args=(len(BANNER),))
 class RstUnreadDataVariants:
+    """40001: the client writes its 64-byte request right after connecting; the server never
+    sends anything and close()s 100 ms after the request arrived, without reading it. 40002: the
+    server writes a %d-byte greeting banner; the client never reads it and close()s as soon as
+    it has arrived (within 2 ms). 40003: as 40002, but the client close()s 500 ms after the
+    banner arrived. 40004: the client sends three requests one after the other; the server
+    answers the first two (400 bytes each) and close()s 100 ms after the third arrived, unread.
+    40005: the client uploads 100 kB the server never reads; the server close()s once its
+    receive queue has not grown for 300 ms. 40006: as 40005, but the server's listening socket
+    has SO_RCVBUF 16384 (window scale 0): the window fills (zero window, a window probe), the
+    rest of the upload waits in the client's send queue when the server close()s."""
     UPLOAD = 100_000
 
     @classmethod
@@ -289,7 +265,6 @@ class RstUnreadDataVariants:
             s.close()
             time.sleep(0.1)
 
-    @staticmethod
     def extra_check(ctx, segs, pcap):
         problems = []
         for cport in (40002, 40003):
@@ -302,17 +277,14 @@ class RstUnreadDataVariants:
         return problems
 
 
-@scenario('rst_abort_variants',
-          '40001: the client sets SO_LINGER {1,0} and close()s right after connect() returned: '
-          'no data at all. 40002: 20 request/response rounds (requests 100 to 1050 bytes, '
-          'responses 1000 to 6700 bytes), every byte read by both applications; once its last '
-          'response is acknowledged the server sets SO_LINGER {1,0} and close()s. 40003: the '
-          'server reads the request, writes a 500-byte response and at once sets SO_LINGER '
-          '{1,0} and close()s, without waiting for the response to be acknowledged.',
-          [Conn(40001, 'rst_abort', 'client'),
-           Conn(40002, 'rst_abort', 'server'),
-           Conn(40003, 'rst_abort', 'server')])
+@scenario('rst_abort_variants', conns('rst_abort', 'client', 'server', 'server'))
 class RstAbortVariants:
+    """40001: the client sets SO_LINGER {1,0} and close()s right after connect() returned: no
+    data at all. 40002: 20 request/response rounds (requests 100 to 1050 bytes, responses 1000
+    to 6700 bytes), every byte read by both applications; once its last response is acknowledged
+    the server sets SO_LINGER {1,0} and close()s. 40003: the server reads the request, writes a
+    500-byte response and at once sets SO_LINGER {1,0} and close()s, without waiting for the
+    response to be acknowledged."""
     ROUNDS = 20
 
     @classmethod
@@ -365,7 +337,6 @@ class RstAbortVariants:
         s.close()
         time.sleep(0.1)
 
-    @staticmethod
     def extra_check(ctx, segs, pcap):
         problems = []
         c1 = conn_segs(segs, 40001)
@@ -375,14 +346,12 @@ class RstAbortVariants:
         return problems
 
 
-@scenario('rst_after_close_stream',
-          'The server streams to the client without ever reading after the request (40001: 200 '
-          'bytes every 50 ms; 40002: 1000 bytes every 10 ms); the client reads 2000 (10000) '
-          'bytes and close()s at once, nothing unread (FIN); the server goes on writing and the '
-          'client\'s kernel answers its next segment with RST.',
-          [Conn(40001, 'rst_after_close', 'client'),
-           Conn(40002, 'rst_after_close', 'client')])
+@scenario('rst_after_close_stream', conns('rst_after_close', 'client', 'client'))
 class RstAfterCloseStream:
+    """The server streams to the client without ever reading after the request (40001: 200 bytes
+    every 50 ms; 40002: 1000 bytes every 10 ms); the client reads 2000 (10000) bytes and
+    close()s at once, nothing unread (FIN); the server goes on writing and the client's kernel
+    answers its next segment with RST."""
     STREAMS = ((40001, 200, 0.05), (40002, 1000, 0.01))
 
     @classmethod
@@ -423,28 +392,23 @@ class RstAfterCloseStream:
         return problems
 
 
-@scenario('rst_peer_restarted_client',
-          'Request/response; then the client\'s namespace drops its outgoing TCP packets and the '
-          'client process holding the socket is SIGKILLed: its kernel\'s FIN never reaches the '
-          'wire, and with net.ipv4.tcp_orphan_retries=1 the orphaned socket times out about '
-          '1 s later and is gone (the client host lost the connection); the rule is removed. '
-          'The server then sends 100 bytes and the client\'s kernel, with no socket for them, '
-          'answers with RST.',
-          [Conn(40001, 'rst_peer_restarted', 'client')])
+@scenario('rst_peer_restarted_client', conns('rst_peer_restarted', 'client'))
 class RstPeerRestartedClient:
-    @staticmethod
+    """Request/response; then the client's namespace drops its outgoing TCP packets and the
+    client process holding the socket is SIGKILLed: its kernel's FIN never reaches the wire, and
+    with net.ipv4.tcp_orphan_retries=1 the orphaned socket times out about 1 s later and is gone
+    (the client host lost the connection); the rule is removed. The server then sends 100 bytes
+    and the client's kernel, with no socket for them, answers with RST."""
     def server(ctx):
         ls = ctx.serve()
         c, _ = ls.accept()
         server_meets_lost_state(ctx, c, 40001)
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_orphan_retries', 1)
         ctx.wait('ready')
         client_loses_state(ctx, 40001)
 
-    @staticmethod
     def extra_check(ctx, segs, pcap):
         cli = client_side(segs, 40001)
         if flagged(cli, 'F') or [s['flags'] for s in flagged(cli, 'R')] != ['R']:
@@ -459,10 +423,7 @@ def server_meets_lost_state(ctx, c, port):
     wait_until(lambda: unacked_bytes(c) == 0, what='response acknowledged')
     ctx.mark('response-acked-%d' % port)
     ctx.wait('state-lost-%d' % port)
-    time.sleep(0.2)
-    c.sendall(payload(100, b'n'))
-    expect_error(c, errno.ECONNRESET)
-    c.close()
+    late_data_meets_reset(c)
     ctx.mark('server-done-%d' % port)
 
 
@@ -490,14 +451,13 @@ REJECT_PORT = 8082   # the server's firewall answers SYNs to this port with a TC
 
 
 @scenario('rst_refused_variants',
-          '40001: connect() to port %d where nothing listens. 40002: connect() to port %d, '
-          'rejected by the server namespace\'s firewall (iptables REJECT --reject-with '
-          'tcp-reset): the RST comes from the server host\'s netfilter, not from its TCP stack.'
-          % (CLOSED_PORT, REJECT_PORT),
           [Conn(40001, 'rst_refused', 'server', server_port=CLOSED_PORT),
-           Conn(40002, 'rst_refused', 'server', server_port=REJECT_PORT)])
+           Conn(40002, 'rst_refused', 'server', server_port=REJECT_PORT)],
+          doc_args=(CLOSED_PORT, REJECT_PORT))
 class RstRefusedVariants:
-    @staticmethod
+    """40001: connect() to port %d where nothing listens. 40002: connect() to port %d, rejected
+    by the server namespace's firewall (iptables REJECT --reject-with tcp-reset): the RST comes
+    from the server host's netfilter, not from its TCP stack."""
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--dport', str(REJECT_PORT), '-j', 'REJECT',
                  '--reject-with', 'tcp-reset')
@@ -506,7 +466,6 @@ class RstRefusedVariants:
         ctx.wait('done')
         ls.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         for cport, port in ((40001, CLOSED_PORT), (40002, REJECT_PORT)):

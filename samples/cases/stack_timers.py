@@ -2,7 +2,6 @@
 tcp_syn_retries, tcp_retries2, tcp_fin_timeout.
 """
 
-import errno
 import time
 
 from lib.kit import *  # noqa: F401,F403 (the scenarios' vocabulary)
@@ -13,19 +12,18 @@ CLOSE_WAIT_HELD = 7.5    # seconds the leaking server holds its socket before th
 
 
 @scenario('close_wait_stuck',
-          'A socket leak. 40001: after a request/response the client closes; the server reads '
-          'EOF and never closes its socket (it stays in CLOSE-WAIT). 40002, a control: the same, '
-          'but the server closes 1 s after reading EOF. %.1f s after 40001\'s FIN a short '
-          'connection from port %d marks the end of the capture; it is read with '
-          '--close-wait 5.' % (CLOSE_WAIT_HELD, MARKER_PORT),
           [Conn(40001, 'half_closed_at_end', 'client',
                 detail='close_wait_stuck',
                 facts={'close_wait': 'side=server,min_s=7,max_s=9'}),
            Conn(40002, 'fin_graceful', 'client', facts={'close_wait': 'none'}),
            Conn(MARKER_PORT, 'fin_graceful', 'client')],
-          options='--close-wait 5')
+          options='--close-wait 5',
+          doc_args=(CLOSE_WAIT_HELD, MARKER_PORT))
 class CloseWaitStuck:
-    @staticmethod
+    """A socket leak. 40001: after a request/response the client closes; the server reads EOF
+    and never closes its socket (it stays in CLOSE-WAIT). 40002, a control: the same, but the
+    server closes 1 s after reading EOF. %.1f s after 40001's FIN a short connection from port
+    %d marks the end of the capture; it is read with --close-wait 5."""
     def server(ctx):
         ls = ctx.serve()
         leaked = answer_next(ls)          # 40001: read EOF, never close
@@ -39,7 +37,6 @@ class CloseWaitStuck:
         ctx.wait('capture-stopped')
         leaked.close()
 
-    @staticmethod
     def client(ctx):
         ctx.wait('ready')
         s = ctx.request(40001, 300)
@@ -53,7 +50,6 @@ class CloseWaitStuck:
         marker_connection(ctx)
         ctx.end_of_capture()
 
-    @staticmethod
     def check_capture(ctx, segs):
         srv = [s for s in segs if s['dst'][1] == 40001]
         if any('F' in s['flags'] or 'R' in s['flags'] for s in srv):
@@ -65,13 +61,6 @@ TW_REUSE_WAIT = 1.3   # seconds: tcp_tw_reuse lets connect() take a TIME-WAIT 4-
 
 
 @scenario('time_wait_reuse',
-          'Two 4-tuples each used twice. 40001: request/response, the client closes first (it '
-          'holds TIME-WAIT); %.1f s later the client binds port 40001 again and connects '
-          '(net.ipv4.tcp_tw_reuse=1 in its namespace lets it take over its own TIME-WAIT '
-          '4-tuple): request/response, client closes first. 40002: request/response, the server '
-          'closes first (the server holds TIME-WAIT); 100 ms later the client connects from '
-          '40002 again and the server\'s TIME-WAIT accepts the new SYN (higher sequence number '
-          'and timestamp): request/response, client closes first.' % TW_REUSE_WAIT,
           [Conn(40001, 'fin_graceful', 'client',
                 modifiers=('port_reuse',),
                 facts={'time_wait': 'side=client', 'time_wait_reuse': 'none'}),
@@ -84,9 +73,16 @@ TW_REUSE_WAIT = 1.3   # seconds: tcp_tw_reuse lets connect() take a TIME-WAIT 4-
                 facts={'time_wait': 'side=server'}),
            Conn(40002, 'fin_graceful', 'client',
                 modifiers=('port_reuse',),
-                facts={'time_wait': 'side=client', 'time_wait_reuse': 'side=server,max_s=1'})])
+                facts={'time_wait': 'side=client', 'time_wait_reuse': 'side=server,max_s=1'})],
+          doc_args=(TW_REUSE_WAIT,))
 class TimeWaitReuse:
-    @staticmethod
+    """Two 4-tuples each used twice. 40001: request/response, the client closes first (it holds
+    TIME-WAIT); %.1f s later the client binds port 40001 again and connects
+    (net.ipv4.tcp_tw_reuse=1 in its namespace lets it take over its own TIME-WAIT 4-tuple):
+    request/response, client closes first. 40002: request/response, the server closes first (the
+    server holds TIME-WAIT); 100 ms later the client connects from 40002 again and the server's
+    TIME-WAIT accepts the new SYN (higher sequence number and timestamp): request/response,
+    client closes first."""
     def server(ctx):
         ls = ctx.serve()
         for server_first in (False, False, True, False):
@@ -117,7 +113,6 @@ class TimeWaitReuse:
             time.sleep(pause)
         ctx.mark('done')
 
-    @staticmethod
     def check_capture(ctx, segs):
         problems = []
         for port, first_closer in ((40001, ctx.client_ip), (40002, ctx.server_ip)):
@@ -139,15 +134,15 @@ MARKER_SERVICE = 8082   # a second listening port, not behind the SYN-dropping r
 
 
 @scenario('timers_syn_retries',
-          'The server\'s namespace drops incoming SYNs to port %d; the client\'s namespace has '
-          'net.ipv4.tcp_syn_retries=1: its SYN is retransmitted twice (1 s apart) and connect() '
-          'fails with ETIMEDOUT 3 s after the first; 1 s later a short connection from port %d '
-          'to port %d marks the end of the capture.' % (PORT, MARKER_PORT, MARKER_SERVICE),
           [Conn(40001, 'syn_unanswered', 'none',
                 facts={'timers': 'side=client,tcp_syn_retries=1'}),
-           Conn(MARKER_PORT, 'fin_graceful', 'client', server_port=MARKER_SERVICE)])
+           Conn(MARKER_PORT, 'fin_graceful', 'client', server_port=MARKER_SERVICE)],
+          doc_args=(PORT, MARKER_PORT, MARKER_SERVICE))
 class TimersSynRetries:
-    @staticmethod
+    """The server's namespace drops incoming SYNs to port %d; the client's namespace has
+    net.ipv4.tcp_syn_retries=1: its SYN is retransmitted twice (1 s apart) and connect() fails
+    with ETIMEDOUT 3 s after the first; 1 s later a short connection from port %d to port %d
+    marks the end of the capture."""
     def server(ctx):
         firewall('-I', 'INPUT', '-p', 'tcp', '--syn', '--dport', str(PORT), '-j', 'DROP')
         ls = ctx.listen()
@@ -157,7 +152,6 @@ class TimersSynRetries:
         ctx.wait('done')
         ls.close()
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_syn_retries', 1)
         ctx.wait('ready')
@@ -166,24 +160,23 @@ class TimersSynRetries:
         marker_connection(ctx, port=MARKER_SERVICE)
         ctx.mark('done')
 
-    @staticmethod
     def check_capture(ctx, segs):
         n = len([s for s in segs if s['flags'] == 'S' and s['src'][1] == 40001])
         return [] if n == 3 else ['expected 3 SYNs, got %d' % n]
 
 
 @scenario('timers_retries2',
-          'The client\'s namespace has net.ipv4.tcp_retries2=4. After a request/response the '
-          'server\'s namespace drops every packet of that connection; the client sends 100 '
-          'bytes, its kernel retransmits them with exponential backoff and gives up (recv() '
-          'fails with ETIMEDOUT); 2.5 s later (past the retransmission that would have come '
-          'next) a short connection from port %d marks the end of the capture.' % MARKER_PORT,
           [Conn(40001, 'peer_vanished', 'client',
                 detail='retransmit_timeout',
                 facts={'timers': 'side=client,tcp_retries2=4'}),
-           Conn(MARKER_PORT, 'fin_graceful', 'client')])
+           Conn(MARKER_PORT, 'fin_graceful', 'client')],
+          doc_args=(MARKER_PORT,))
 class TimersRetries2:
-    @staticmethod
+    """The client's namespace has net.ipv4.tcp_retries2=4. After a request/response the server's
+    namespace drops every packet of that connection; the client sends 100 bytes, its kernel
+    retransmits them with exponential backoff and gives up (recv() fails with ETIMEDOUT); 2.5 s
+    later (past the retransmission that would have come next) a short connection from port %d
+    marks the end of the capture."""
     def server(ctx):
         ls = ctx.serve()
         c = answer_next(ls)
@@ -195,15 +188,12 @@ class TimersRetries2:
         ctx.wait('capture-stopped')
         c.close()
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_retries2', 4)
         ctx.wait('ready')
         s = ctx.request(40001, 300)
         ctx.wait('dropped')
-        s.sendall(payload(100, b'n'))
-        expect_error(s, errno.ETIMEDOUT)
-        ctx.note('recv() failed with ETIMEDOUT')
+        late_data_times_out(ctx, s)
         time.sleep(2.5)
         s.close()
         marker_connection(ctx)
@@ -213,19 +203,18 @@ FIN_TIMEOUT = 2   # net.ipv4.tcp_fin_timeout in the client's namespace
 
 
 @scenario('timers_fin_timeout',
-          'The client\'s namespace has net.ipv4.tcp_fin_timeout=%d. On both connections the '
-          'client sends a request, reads the response and close()s (its orphaned socket waits in '
-          'FIN-WAIT-2 for the server\'s FIN). 40001: the server reads EOF and closes 3.5 s later, '
-          'after the client\'s FIN-WAIT-2 timed out: the client\'s kernel answers the late FIN '
-          'with a RST. 40002: the server closes 1.5 s after EOF, within the timeout: the FIN is '
-          'acknowledged normally.' % FIN_TIMEOUT,
           [Conn(40001, 'rst_after_close', 'client',
                 detail='fin_wait_2_timeout',
                 facts={'timers': 'side=client,tcp_fin_timeout=%d' % FIN_TIMEOUT}),
            Conn(40002, 'fin_graceful', 'client',
-                facts={'timers': 'side=client,tcp_fin_timeout=%d' % FIN_TIMEOUT})])
+                facts={'timers': 'side=client,tcp_fin_timeout=%d' % FIN_TIMEOUT})],
+          doc_args=(FIN_TIMEOUT,))
 class TimersFinTimeout:
-    @staticmethod
+    """The client's namespace has net.ipv4.tcp_fin_timeout=%d. On both connections the client
+    sends a request, reads the response and close()s (its orphaned socket waits in FIN-WAIT-2
+    for the server's FIN). 40001: the server reads EOF and closes 3.5 s later, after the
+    client's FIN-WAIT-2 timed out: the client's kernel answers the late FIN with a RST. 40002:
+    the server closes 1.5 s after EOF, within the timeout: the FIN is acknowledged normally."""
     def server(ctx):
         ls = ctx.serve()
         for port, delay in ((40001, 3.5), (40002, 1.5)):
@@ -236,7 +225,6 @@ class TimersFinTimeout:
             ctx.mark('closed-%d' % port)
         ctx.wait('done')
 
-    @staticmethod
     def client(ctx):
         sysctl('net.ipv4.tcp_fin_timeout', FIN_TIMEOUT)
         ctx.wait('ready')
@@ -247,7 +235,6 @@ class TimersFinTimeout:
             time.sleep(0.2)
         ctx.mark('done')
 
-    @staticmethod
     def check_capture(ctx, segs):
         srv40002 = [s for s in segs if s['dst'][1] == 40002]
         cli40002 = [s for s in segs if s['src'][1] == 40002]

@@ -333,22 +333,23 @@ def service_conns(rng, n, spread, noread_share=0.0, user_timeout=None, idle_shar
 
 def drive(conns, now, rng, on_dead=None):
     """Requests on each live service connection; closes those the peer closed or reset."""
+    def dead(c, why):
+        if on_dead:
+            on_dead(c, why)
+        c.close()
+
     for c in conns:
         if not c.open:
             continue
         try:
             data = c.sock.recv(4096)
             if data == b'':
-                if on_dead:
-                    on_dead(c, 'eof')
-                c.close()
+                dead(c, 'eof')
                 continue
         except BlockingIOError:
             pass
         except OSError as e:
-            if on_dead:
-                on_dead(c, type(e).__name__)
-            c.close()
+            dead(c, type(e).__name__)
             continue
         if c.kind != 'idle' and now >= c.next:
             c.next = now + c.period
@@ -357,9 +358,7 @@ def drive(conns, now, rng, on_dead=None):
             except BlockingIOError:
                 pass
             except OSError as e:
-                if on_dead:
-                    on_dead(c, type(e).__name__)
-                c.close()
+                dead(c, type(e).__name__)
 
 
 def run_client(scenario, rundir):

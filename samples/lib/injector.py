@@ -7,16 +7,19 @@ name (seq = the dropped segment's sequence number, the server's next expected), 
 and IPv4 ID of its own choosing. IPv4 only. Frames are decoded with tests/lib/capfile.py.
 """
 
+import errno
 import os
 import socket
 import struct
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
                                 'tests', 'lib'))
 import capfile  # noqa: E402
 
-from lib.kit import PORT, PREFIX  # noqa: E402
+from lib.kit import (PORT, PREFIX, ScenarioError, expect_error, payload,  # noqa: E402
+                     round_trip)
 
 ETH_P_ALL = 0x0003       # outgoing packets reach only ETH_P_ALL taps (dev_queue_xmit_nit)
 PACKET_OUTGOING = 4
@@ -52,6 +55,21 @@ def forged_rst(src, dst, sport, dport, seq, ack, ttl, ip_id, bare=False):
     hdr = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(tcp), ip_id, 0x4000, ttl, 6, 0,
                       src, dst)
     return hdr[:10] + struct.pack('!H', inet_checksum(hdr)) + hdr[12:] + tcp
+
+
+def ask_forbidden(ctx, s, word, exchanges):
+    """The client's side of reset_injector on connection `s`: `exchanges` request/response
+    rounds 50 ms apart, then 100 ms later a request holding `word`, which must meet the
+    injector's reset (ECONNRESET, and its mark 'injected-WORD')."""
+    port = s.getsockname()[1]
+    for _ in range(exchanges):
+        round_trip(s, 300)
+        time.sleep(0.05)
+    time.sleep(0.1)
+    s.sendall(b'GET /' + word + b' ' + payload(86, b'f'))
+    expect_error(s, errno.ECONNRESET)
+    if not ctx.is_marked('injected-' + word.decode()):
+        raise ScenarioError('%d: reset, but not the injector\'s' % port)
 
 
 def reset_injector(ctx, word, ttl, ip_id, to_server=None, like_kernel=False):

@@ -355,6 +355,31 @@ def recv_until_stopped(ctx, s):
 
 
 
+def late_data_meets_reset(s):
+    """200 ms later, send 100 bytes on `s` that a reset answers (ECONNRESET), and close."""
+    time.sleep(0.2)
+    s.sendall(payload(100, b'n'))
+    expect_error(s, errno.ECONNRESET)
+    s.close()
+
+
+def late_data_times_out(ctx, s):
+    """Send 100 bytes on `s` that nothing answers: recv() fails with ETIMEDOUT (noted)."""
+    s.sendall(payload(100, b'n'))
+    expect_error(s, errno.ETIMEDOUT)
+    ctx.note('recv() failed with ETIMEDOUT')
+
+
+def send_into_reject(ctx, s):
+    """The client's side of a router that starts rejecting its connection `s` (the router waits
+    for the mark 'reject-now' and creates 'rejecting' once its rule is in): 200 ms later send
+    100 bytes, expect the forged reset (ECONNRESET), close, and let 200 ms pass."""
+    ctx.mark('reject-now')
+    ctx.wait('rejecting')
+    late_data_meets_reset(s)
+    time.sleep(0.2)
+
+
 def keepalive_opts(idle, intvl, cnt):
     return [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
             (socket.IPPROTO_TCP, TCP_KEEPIDLE, idle),

@@ -1,11 +1,13 @@
 """The scenario registry and the truth each scenario declares.
 
 A scenario is a class with a role method per namespace (server(ctx), client(ctx), and for a
-routed or distant topology router(ctx)), registered with @scenario(...) together with its
-truth: one Conn per connection, in the order the client opens them. truth_text() turns that
-into the truth file of one capture (tests/lib/truthfile.py holds the format).
+routed or distant topology router(ctx)) and a docstring saying what the programs do,
+registered with @scenario(...) together with its truth: one Conn per connection, in the order
+the client opens them. truth_text() turns that into the truth file of one capture
+(tests/lib/truthfile.py holds the format).
 """
 
+import inspect
 import os
 import sys
 
@@ -16,6 +18,7 @@ import truthfile  # noqa: E402
 from lib.kit import DEFAULT_TIMERS, DELAY_MS, PORT, Ctx  # noqa: E402
 
 SCENARIOS = {}
+FIRST_PORT = 40001  # the client port of a scenario's first connection
 VANTAGES = ('client', 'server', 'router')
 
 
@@ -50,16 +53,31 @@ class Conn:
                 facts)
 
 
-def scenario(name, description, truth, topology='pair', options=''):
-    """Register a scenario: its name, one paragraph saying what the programs do, its truth (a
-    list of Conn), its topology (kit.TOPOLOGIES) and the tcpmortem options its captures must be
-    read with."""
+def conns(cls, *closers, **common):
+    """The truth of connections from client ports 40001, 40002, ... in turn, all of class `cls`:
+    one Conn per closer, each with the same further fields (`common`)."""
+    return [Conn(FIRST_PORT + i, cls, closer, **common) for i, closer in enumerate(closers)]
+
+
+def scenario(name, truth, topology='pair', options='', doc_args=None):
+    """Register a scenario: its name, its truth (a list of Conn), its topology (kit.TOPOLOGIES)
+    and the tcpmortem options its captures must be read with. What the programs do is the
+    class's docstring, white space folded (with doc_args: formatted with them, for the numbers
+    the code defines). The class is a namespace, never instantiated: its plain functions and
+    its bases' (the roles server(ctx), client(ctx), router(ctx), extra_check(...) and their
+    helpers) become static methods here; its classmethods stay as they are."""
     def register(cls):
         if name in SCENARIOS:
             raise ValueError('scenario %s registered twice' % name)
+        for klass in cls.__mro__[:-1]:     # its own and its bases' (not object's)
+            for key, value in list(vars(klass).items()):
+                if inspect.isfunction(value):
+                    setattr(klass, key, staticmethod(value))
         SCENARIOS[name] = cls
         cls.name = name
-        cls.description = description
+        cls.description = ' '.join(cls.__doc__.split())
+        if doc_args is not None:
+            cls.description %= doc_args
         cls.truth = list(truth)
         cls.topology = topology
         cls.options = options

@@ -27,6 +27,9 @@ import pathlib
 import subprocess
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+from checks import verdict  # noqa: E402
+
 HERE = pathlib.Path(__file__).resolve().parent
 spec = importlib.util.spec_from_file_location("bench", HERE / "bench.py")
 bench = importlib.util.module_from_spec(spec)
@@ -98,10 +101,7 @@ def main():
     if grew < (PACKETS - CAP) * MIN_FLOW_BYTES or uncapped["evicted"] != 0:
         failures.append("control: the uncapped run did not take more memory; the measurement "
                         "cannot see growth")
-    for f in failures:
-        print("FAIL", f)
-    print(f"bounded: {'FAILED' if failures else 'ok'}")
-    return 1 if failures else 0
+    return verdict("bounded", failures, echo=True)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ import pathlib
 import subprocess
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "lib"))
+from checks import verdict  # noqa: E402
+
 WINDOW_SLACK = {  # how long after the programs' action the first ending may come
     'server_exit': 1.0, 'keepalive_sweep': 1.0, 'path_reset': 2.0, 'path_outage': 2.0,
     'listen_overflow': 1.0, 'state_loss': 30.0,
@@ -133,10 +136,7 @@ def main():
             for inc in doc['incidents']:
                 problems.append(f"{d} (all as one): false incident: {inc['sentence']}")
     print(f"no incident in {n_none} other captures")
-    for p in problems:
-        print('FAIL', p)
-    print(f"\nincidents: {len(problems)} problems")
-    return 1 if problems else 0
+    return verdict("incidents", problems, echo=True)
 
 
 if __name__ == '__main__':

@@ -23,6 +23,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import verdict  # noqa: E402
+
 FORMATS = {"gzip": ["gzip", "-c"], "zstd": ["zstd", "-q", "-c"], "lz4": ["lz4", "-q", "-c"],
            "xz": ["xz", "-c"]}
 failures = []
@@ -183,11 +186,7 @@ def main():
               f"-r, a named pipe")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print(f"check_inputs: {len(failures)} failures")
-        return 1
-    print("check_inputs: ok")
-    return 0
+    return verdict("check_inputs", failures)
 
 
 if __name__ == "__main__":

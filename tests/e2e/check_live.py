@@ -25,6 +25,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import verdict  # noqa: E402
+
 SKIP = 77
 PORT = 8080
 CLOSED_PORT = 8081
@@ -58,6 +61,7 @@ while True:
 
 CLIENT = r"""
 import socket, struct, sys, time
+
 def conn():
     c = socket.socket(); c.connect(("10.99.0.2", %d)); return c
 c = conn(); c.sendall(b"graceful"); c.recv(10); c.close()
@@ -241,11 +245,7 @@ def main():
         for ns in (ns_c, ns_s):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         subprocess.run(["rm", "-rf", tmp])
-    if failures:
-        print(f"check_live: {len(failures)} failures")
-        return 1
-    print("check_live: ok")
-    return 0
+    return verdict("check_live", failures)
 
 
 if __name__ == "__main__":

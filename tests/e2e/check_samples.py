@@ -74,15 +74,29 @@ def near(got, want):
     return got is not None and abs(float(got) - float(want)) < 1e-6
 
 
+def reported(flow, name, value):
+    """(got, problems) for the diagnosis `name` against a truth `value`: got is None when nothing
+    more is to be checked (the truth says "none", or nothing was reported), with the problems
+    found so far."""
+    got = flow["diagnosis"][name]
+    if value == "none":
+        return None, ([] if got is None else [f"{name}: want none, got {got}"])
+    if got is None:
+        return None, [f"{name}: none reported"]
+    return got, []
+
+
+def within(want, seconds):
+    """The truth's min_s..max_s (either may be missing) holds `seconds`."""
+    return float(want.get("min_s", 0)) <= seconds <= float(want.get("max_s", 1e18))
+
+
 # --- one function per diagnosis: returns a list of problems ---------------------------------
 
 def check_middlebox(flow, value):
-    got = flow["diagnosis"]["middlebox"]
-    if value == "none":
-        return [] if got is None else [f"middlebox: want none, got {got}"]
+    got, problems = reported(flow, "middlebox", value)
     if got is None:
-        return ["middlebox: none reported"]
-    problems = []
+        return problems
     for key, want in parse_pairs(value).items():
         have = got.get(key)
         if str(have) != want:
@@ -100,19 +114,22 @@ def check_idle(flow, value):
     return []
 
 
-def check_close_wait(flow, value):
-    got = flow["diagnosis"]["close_wait"]
-    if value == "none":
-        return [] if got is None else [f"close_wait: want none, got {got}"]
+def side_and_seconds(flow, name, value, side_key, seconds_key):
+    """A diagnosis naming a side and a duration, against `side=S[,min_s=A][,max_s=B]`: the
+    problems, and the diagnosis (None: nothing more to check)."""
+    got, problems = reported(flow, name, value)
     if got is None:
-        return ["close_wait: none reported"]
+        return problems, None
     want = parse_pairs(value)
-    problems = []
-    if got["side"] != want["side"]:
-        problems.append(f"close_wait.side: want {want['side']}, got {got['side']}")
-    if not float(want.get("min_s", 0)) <= got["seconds"] <= float(want.get("max_s", 1e18)):
-        problems.append(f"close_wait.seconds: want {want}, got {got['seconds']}")
-    return problems
+    if got[side_key] != want["side"]:
+        problems.append(f"{name}.{side_key}: want {want['side']}, got {got[side_key]}")
+    if not within(want, got[seconds_key]):
+        problems.append(f"{name}.{seconds_key}: want {want}, got {got[seconds_key]}")
+    return problems, got
+
+
+def check_close_wait(flow, value):
+    return side_and_seconds(flow, "close_wait", value, "side", "seconds")[0]
 
 
 def check_time_wait(flow, value):
@@ -122,19 +139,9 @@ def check_time_wait(flow, value):
 
 
 def check_time_wait_reuse(flow, value):
-    got = flow["diagnosis"]["time_wait_reuse"]
-    if value == "none":
-        return [] if got is None else [f"time_wait_reuse: want none, got {got}"]
-    if got is None:
-        return ["time_wait_reuse: none reported"]
-    want = parse_pairs(value)
-    problems = []
-    if got["held_by"] != want["side"]:
-        problems.append(f"time_wait_reuse.held_by: want {want['side']}, got {got['held_by']}")
-    if not got["accepted"]:
+    problems, got = side_and_seconds(flow, "time_wait_reuse", value, "held_by", "seconds_after")
+    if got is not None and not got["accepted"]:
         problems.append("time_wait_reuse.accepted: want true")
-    if not float(want.get("min_s", 0)) <= got["seconds_after"] <= float(want.get("max_s", 1e18)):
-        problems.append(f"time_wait_reuse.seconds_after: want {want}, got {got['seconds_after']}")
     return problems
 
 

@@ -5,6 +5,8 @@ each failure, and the summary line and exit status at the end.
     check("the JSON parses", ok, detail)
     ...
     return check.summary()     # 1 when any check failed (or none ran), else 0
+
+or, for a script that collects its failures as messages, `return verdict(name, failures)`.
 """
 
 
@@ -26,3 +28,14 @@ class Checks:
         """Prints 'NAME: P passed, F failed'; exit status 1 when a check failed or none ran."""
         print(f"{self.name}: {self.passed} passed, {self.failed} failed")
         return 1 if self.failed or not self.passed else 0
+
+
+def verdict(name, failures, echo=False):
+    """The end of a script that collects failures as messages: prints each (when echo: those not
+    printed as they happened), then 'NAME: ok' or 'NAME: N failures'; the exit status (1 when
+    any failed)."""
+    if echo:
+        for f in failures:
+            print("FAIL", f)
+    print(f"{name}: {len(failures)} failures" if failures else f"{name}: ok")
+    return 1 if failures else 0

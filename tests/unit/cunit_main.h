@@ -29,6 +29,10 @@ static int cunit_run(CU_SuiteInfo *suites, const char *runner)
 	return err != CUE_SUCCESS ? 2 : failures != 0;
 }
 
+/* A list of tests, ended by the macro itself:
+ *   CUNIT_TESTS(pool_tests, { "grow", test_grow }, { "reuse", test_reuse });  */
+#define CUNIT_TESTS(name, ...) static CU_TestInfo name[] = { __VA_ARGS__, CU_TEST_INFO_NULL }
+
 /* The whole main() of a runner whose suites need nothing set up first:
  *   CUNIT_MAIN("test_pool", { "pool", NULL, NULL, NULL, NULL, pool_tests })
  * takes the suites (CU_SuiteInfo initialisers) and ends the list itself. */

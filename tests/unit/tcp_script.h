@@ -12,13 +12,12 @@
 #include <string.h>
 
 #include "classify.h"
+#include "seg_build.h"
+#include "store_suite.h" /* where the flows of the tests live */
 #include "tracker.h"
 
 #define MS 1000000LL
 #define T0 (1764000000LL * 1000000000LL)
-
-/* Where the flows of the tests live. */
-static struct flow_store store;
 
 /* A two-endpoint conversation: each side's next sequence number and the clock. */
 struct script {
@@ -69,20 +68,9 @@ static inline void script_init(struct script *s, uint32_t client_isn, uint32_t s
 static inline struct tcp_segment make_seg(enum flow_direction d, uint8_t flags, uint32_t seq,
                                           uint32_t ack, uint32_t len)
 {
-	struct tcp_segment seg;
-	struct ip_addr client = { .family = 4, .bytes = { 198, 51, 100, 1 } };
-	struct ip_addr server = { .family = 4, .bytes = { 198, 51, 100, 2 } };
+	struct tcp_segment seg = seg_between(d, test_net2(1), test_net2(2), 40001, 8080, flags, seq,
+	                                     ack, len);
 
-	memset(&seg, 0, sizeof seg);
-	seg.src = d == FROM_CLIENT ? client : server;
-	seg.dst = d == FROM_CLIENT ? server : client;
-	seg.sport = d == FROM_CLIENT ? 40001 : 8080;
-	seg.dport = d == FROM_CLIENT ? 8080 : 40001;
-	seg.flags = flags;
-	seg.seq = seq;
-	seg.ack = ack;
-	seg.payload_len = len;
-	seg.payload_captured = len;
 	seg.ttl = 64;
 	seg.window = 502;
 	if (flags & TCP_SYN) {
@@ -223,15 +211,13 @@ static inline void assert_class(struct script *s, enum close_class want, enum cl
  * per-test teardown is release_script. */
 static inline int script_suite_init(void)
 {
-	flow_store_init(&store);
-	return 0;
+	return store_suite_init();
 }
 
 static inline int script_suite_clean(void)
 {
 	release_script();
-	flow_store_destroy(&store);
-	return 0;
+	return store_suite_clean();
 }
 
 #endif

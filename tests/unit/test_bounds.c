@@ -11,9 +11,7 @@
 #include "flow_table.h"
 #include "tracker.h"
 #include "cunit_main.h"
-
-/* Where the flows of the tests live. */
-static struct flow_store store;
+#include "store_suite.h"
 
 /* A segment 198.51.100.1:(1024 + n / 250) -> 198.51.100.(2 + n % 250):443, and the flow
  * whose 4-tuple it is. */
@@ -172,25 +170,11 @@ static void test_tombstones_sparse_in_time(void)
 	flow_table_destroy(t);
 }
 
-static CU_TestInfo tombstone_tests[] = {
-	{ "tombstones_limited_oldest_forgotten", test_tombstones_limited_oldest_forgotten },
-	{ "tombstones_found_after_growth", test_tombstones_found_after_growth },
-	{ "tombstones_fifo_goes_round", test_tombstones_fifo_goes_round },
-	{ "tombstones_sparse_in_time", test_tombstones_sparse_in_time },
-	CU_TEST_INFO_NULL,
-};
-
-static int store_init(void)
-{
-	flow_store_init(&store);
-	return 0;
-}
-
-static int store_destroy(void)
-{
-	flow_store_destroy(&store);
-	return 0;
-}
+CUNIT_TESTS(tombstone_tests,
+	    { "tombstones_limited_oldest_forgotten", test_tombstones_limited_oldest_forgotten },
+	    { "tombstones_found_after_growth", test_tombstones_found_after_growth },
+	    { "tombstones_fifo_goes_round", test_tombstones_fifo_goes_round },
+	    { "tombstones_sparse_in_time", test_tombstones_sparse_in_time });
 
 CUNIT_MAIN("test_bounds",
-           { "tombstones", store_init, store_destroy, NULL, NULL, tombstone_tests })
+           { "tombstones", store_suite_init, store_suite_clean, NULL, NULL, tombstone_tests })

@@ -174,10 +174,8 @@ static void test_precedence(void)
 	}
 }
 
-static CU_TestInfo precedence_tests[] = {
-	{ "one row per step of the precedence", test_precedence },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(precedence_tests,
+	    { "one row per step of the precedence", test_precedence });
 
 CUNIT_MAIN("test_classify",
            { "classifier precedence", script_suite_init, script_suite_clean, NULL, release_script, precedence_tests })

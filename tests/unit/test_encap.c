@@ -138,6 +138,21 @@ static void wrap_ether(struct buf *b, unsigned type)
 	put16(e + 12, type);
 }
 
+/* The outer layers most tests share: an IPv4 packet (protocol `proto`, out4_src to out4_dst) in
+ * an Ethernet frame. */
+static void over_ipv4(struct buf *b, uint8_t proto)
+{
+	wrap_ipv4(b, proto, out4_src, out4_dst);
+	wrap_ether(b, 0x0800);
+}
+
+/* The inner packets most tests share: a TCP segment over IPv4 in an Ethernet frame. */
+static void inner_ether(struct buf *b)
+{
+	inner_tcp(b, 4);
+	wrap_ether(b, 0x0800);
+}
+
 static void wrap_vxlan(struct buf *b, uint32_t vni, uint8_t flags)
 {
 	uint8_t *v;
@@ -277,8 +292,7 @@ static void test_plain_segment_records_nothing(void)
 	struct tcp_segment seg;
 	struct encap_stack st = { .n = 5 };
 
-	inner_tcp(&b, 4);
-	wrap_ether(&b, 0x0800);
+	inner_ether(&b);
 	CU_ASSERT_EQUAL(run(&b, &seg, &st), DISSECT_TCP);
 	CU_ASSERT_EQUAL(st.n, 0);
 	CU_ASSERT_EQUAL(seg.tunnel, 0);
@@ -349,8 +363,7 @@ static void test_udp_length_contradiction_is_bad(void)
 	wrap_vxlan(&b, 42, 0x08);
 	wrap_udp(&b, 51234, 4789);
 	put16(b.data + b.start + 4, 4); /* UDP length below its header */
-	wrap_ipv4(&b, 17, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 17);
 	CU_ASSERT_EQUAL(result_of(&b), DISSECT_BAD_ENCAP);
 }
 
@@ -386,8 +399,7 @@ static void test_geneve(void)
 {
 	struct buf b;
 
-	inner_tcp(&b, 4);
-	wrap_ether(&b, 0x0800);
+	inner_ether(&b);
 	wrap_geneve(&b, 4242, 0x6558, 2, 1);
 	wrap_udp_outer(&b, 50000, 6081);
 	expect_tcp(&b, 4, "geneve vni 4242 options 8 bytes;ipv4 192.0.2.1>192.0.2.2",
@@ -404,14 +416,12 @@ static void test_geneve_options_not_filling_their_length_are_bad(void)
 {
 	struct buf b;
 
-	inner_tcp(&b, 4);
-	wrap_ether(&b, 0x0800);
+	inner_ether(&b);
 	wrap_geneve(&b, 4242, 0x6558, 2, 3); /* an option claiming 12 data bytes in 8 */
 	wrap_udp_outer(&b, 50000, 6081);
 	CU_ASSERT_EQUAL(result_of(&b), DISSECT_BAD_ENCAP);
 
-	inner_tcp(&b, 4);
-	wrap_ether(&b, 0x0800);
+	inner_ether(&b);
 	wrap_geneve(&b, 4242, 0x6558, 2, 1);
 	b.data[b.start] |= 0x40; /* version 1 */
 	wrap_udp_outer(&b, 50000, 6081);
@@ -442,20 +452,17 @@ static void test_gre(void)
 
 	inner_tcp(&b, 4);
 	wrap_gre(&b, 0x3000, 0x0800, 1001, 77);
-	wrap_ipv4(&b, 47, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 47);
 	expect_tcp(&b, 4, "gre key 1001;ipv4 192.0.2.1>192.0.2.2", ENCAP_GRE, 1001);
 
 	/* checksum present, no key; IPv6 inside */
 	inner_tcp(&b, 6);
 	wrap_gre(&b, 0x8000, 0x86dd, 0, 0);
-	wrap_ipv4(&b, 47, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 47);
 	expect_tcp(&b, 6, "gre;ipv4 192.0.2.1>192.0.2.2", ENCAP_GRE, 0);
 
 	/* transparent Ethernet bridging */
-	inner_tcp(&b, 4);
-	wrap_ether(&b, 0x0800);
+	inner_ether(&b);
 	wrap_gre(&b, 0x2000, 0x6558, 5, 0);
 	wrap_ipv6(&b, 47, out6_src, out6_dst);
 	wrap_ether(&b, 0x86dd);
@@ -471,8 +478,7 @@ static void test_gre_routing_or_version_is_bad(void)
 
 		inner_tcp(&b, 4);
 		wrap_gre(&b, bad[i], 0x0800, 0, 0);
-		wrap_ipv4(&b, 47, out4_src, out4_dst);
-		wrap_ether(&b, 0x0800);
+		over_ipv4(&b, 47);
 		CU_ASSERT_EQUAL(result_of(&b), DISSECT_BAD_ENCAP);
 	}
 }
@@ -489,8 +495,7 @@ static void test_pptp_gre_ppp(void)
 	put16(p + 2, 0x0021);
 	/* version 1, key (payload length 0x0020, call ID 0x1234), sequence */
 	wrap_gre(&b, 0x3001, 0x880b, 0x00201234, 9);
-	wrap_ipv4(&b, 47, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 47);
 	expect_tcp(&b, 4, "gre key 4660;ipv4 192.0.2.1>192.0.2.2", ENCAP_GRE, 0x1234);
 }
 
@@ -500,46 +505,38 @@ static void test_erspan(void)
 	uint8_t *h;
 
 	/* type II: GRE with a sequence number, 8-byte header, version 1, session 7 */
-	inner_tcp(&b, 4);
-	wrap_ether(&b, 0x0800);
+	inner_ether(&b);
 	h = prepend(&b, 8);
 	put16(h, 0x1000);
 	put16(h + 2, 7);
 	wrap_gre(&b, 0x1000, 0x88be, 0, 1);
-	wrap_ipv4(&b, 47, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 47);
 	expect_tcp(&b, 4, "erspan type 2 session 7;gre;ipv4 192.0.2.1>192.0.2.2", ENCAP_ERSPAN2, 7);
 
 	/* type III with the optional platform subheader */
-	inner_tcp(&b, 4);
-	wrap_ether(&b, 0x0800);
+	inner_ether(&b);
 	prepend(&b, 8);
 	h = prepend(&b, 12);
 	put16(h, 0x2000);
 	put16(h + 2, 0x0309); /* other bits above the 10-bit session ID */
 	put16(h + 10, 0x0001);
 	wrap_gre(&b, 0x1000, 0x22eb, 0, 1);
-	wrap_ipv4(&b, 47, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 47);
 	expect_tcp(&b, 4, "erspan type 3 session 777;gre;ipv4 192.0.2.1>192.0.2.2",
 	           ENCAP_ERSPAN3, 777);
 
 	/* type I: no header, no sequence number */
-	inner_tcp(&b, 4);
-	wrap_ether(&b, 0x0800);
+	inner_ether(&b);
 	wrap_gre(&b, 0x0000, 0x88be, 0, 0);
-	wrap_ipv4(&b, 47, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 47);
 	expect_tcp(&b, 4, "erspan type 1;gre;ipv4 192.0.2.1>192.0.2.2", ENCAP_ERSPAN1, 0);
 
 	/* a type II header claiming version 2 */
-	inner_tcp(&b, 4);
-	wrap_ether(&b, 0x0800);
+	inner_ether(&b);
 	h = prepend(&b, 8);
 	put16(h, 0x2000);
 	wrap_gre(&b, 0x1000, 0x88be, 0, 1);
-	wrap_ipv4(&b, 47, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 47);
 	CU_ASSERT_EQUAL(result_of(&b), DISSECT_BAD_ENCAP);
 }
 
@@ -548,13 +545,11 @@ static void test_ip_in_ip(void)
 	struct buf b;
 
 	inner_tcp(&b, 4); /* IPv4 in IPv4 */
-	wrap_ipv4(&b, 4, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 4);
 	expect_tcp(&b, 4, "ipv4 192.0.2.1>192.0.2.2", ENCAP_IPV4, 0);
 
 	inner_tcp(&b, 6); /* 6in4 */
-	wrap_ipv4(&b, 41, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 41);
 	expect_tcp(&b, 6, "ipv4 192.0.2.1>192.0.2.2", ENCAP_IPV4, 0);
 
 	inner_tcp(&b, 4); /* 4in6: the outer IPv6 address must not leak into the inner IPv4 one */
@@ -568,8 +563,7 @@ static void test_ip_in_ip(void)
 	expect_tcp(&b, 6, "ipv6 2001:db8:ffff::1>2001:db8:ffff::2", ENCAP_IPV6, 0);
 
 	inner_tcp(&b, 6); /* 6in4 whose inner header says IPv4: malformed inner */
-	wrap_ipv4(&b, 4, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 4);
 	CU_ASSERT_EQUAL(result_of(&b), DISSECT_MALFORMED);
 }
 
@@ -674,28 +668,31 @@ static void test_teredo(void)
 	CU_ASSERT_EQUAL(result_of(&b), DISSECT_BAD_ENCAP);
 }
 
+/* An AYIYA header (SixXS Anything In Anything: identity length/type 0x41, signature 1, the next
+ * header `nh`) and its 16-byte identity in front of the inner packet, over UDP. */
+static void wrap_ayiya(struct buf *b, uint8_t nh, uint16_t sport, uint16_t dport)
+{
+	uint8_t *h;
+
+	prepend(b, 16); /* identity */
+	h = prepend(b, 8);
+	h[0] = 0x41;
+	h[2] = 0x01;
+	h[3] = nh;
+	wrap_udp_outer(b, sport, dport);
+}
+
 static void test_ayiya(void)
 {
 	struct buf b;
-	uint8_t *h;
 
 	inner_tcp(&b, 6);
-	prepend(&b, 16); /* identity */
-	h = prepend(&b, 8);
-	h[0] = 0x41;
-	h[2] = 0x01;
-	h[3] = 41;
-	wrap_udp_outer(&b, 40001, 5072);
+	wrap_ayiya(&b, 41, 40001, 5072);
 	expect_tcp(&b, 6, "ayiya;ipv4 192.0.2.1>192.0.2.2", ENCAP_AYIYA, 0);
 
 	/* from the server's port; opcode 0 (a heartbeat) */
 	inner_tcp(&b, 4);
-	prepend(&b, 16);
-	h = prepend(&b, 8);
-	h[0] = 0x41;
-	h[2] = 0x01;
-	h[3] = 4;
-	wrap_udp_outer(&b, 5072, 40001);
+	wrap_ayiya(&b, 4, 5072, 40001);
 	expect_tcp(&b, 4, "ayiya;ipv4 192.0.2.1>192.0.2.2", ENCAP_AYIYA, 0);
 	b.data[b.start + 14 + 20 + 8 + 2] = 0x00;
 	CU_ASSERT_EQUAL(result_of(&b), DISSECT_NOT_TCP);
@@ -829,8 +826,7 @@ static void test_nesting_is_bounded(void)
 	inner_tcp(&b, 4);
 	for (int i = 0; i < 7; i++)
 		wrap_ipv4(&b, 4, out4_src, out4_dst);
-	wrap_ipv4(&b, 4, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 4);
 	CU_ASSERT_EQUAL(run(&b, &seg, &st), DISSECT_TCP);
 	CU_ASSERT_EQUAL(st.n, 8);
 	expect_inner(&seg, 4);
@@ -847,8 +843,7 @@ static void test_nesting_is_bounded(void)
 	wrap_udp(&b, 50000, 4789);
 	wrap_ipv4(&b, 17, out4_src, out4_dst);
 	wrap_gre(&b, 0x2000, 0x0800, 7, 0);
-	wrap_ipv4(&b, 47, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 47);
 	expect_tcp(&b, 4,
 	           "vxlan vni 42;ipv4 192.0.2.1>192.0.2.2;gre key 7;ipv4 192.0.2.1>192.0.2.2",
 	           ENCAP_VXLAN, 42);
@@ -889,8 +884,7 @@ static void test_table_shares_descriptions(void)
 	CU_ASSERT_FATAL(t != NULL);
 	inner_tcp(&b, 4);
 	wrap_gre(&b, 0x3000, 0x0800, 1001, 1);
-	wrap_ipv4(&b, 47, out4_src, out4_dst);
-	wrap_ether(&b, 0x0800);
+	over_ipv4(&b, 47);
 	a = stack_of(&b);
 	ia = encap_table_intern(t, &a);
 	/* the next packet of the tunnel: another sequence number, the same description */
@@ -999,42 +993,33 @@ static void test_tenants_are_separate_flows(void)
 	flow_store_destroy(&st);
 }
 
-static CU_TestInfo encap_tests[] = {
-	{ "plain_segment_records_nothing", test_plain_segment_records_nothing },
-	{ "vxlan", test_vxlan },
-	{ "vxlan_without_i_flag_is_bad", test_vxlan_without_i_flag_is_bad },
-	{ "vxlan_truncated_inner_as_mirroring_sends_it",
-	  test_vxlan_truncated_inner_as_mirroring_sends_it },
-	{ "udp_length_contradiction_is_bad", test_udp_length_contradiction_is_bad },
-	{ "other_udp_is_not_tcp", test_other_udp_is_not_tcp },
-	{ "geneve", test_geneve },
-	{ "geneve_options_not_filling_their_length_are_bad",
-	  test_geneve_options_not_filling_their_length_are_bad },
-	{ "gre", test_gre },
-	{ "gre_routing_or_version_is_bad", test_gre_routing_or_version_is_bad },
-	{ "pptp_gre_ppp", test_pptp_gre_ppp },
-	{ "erspan", test_erspan },
-	{ "ip_in_ip", test_ip_in_ip },
-	{ "gtpu", test_gtpu },
-	{ "teredo", test_teredo },
-	{ "ayiya", test_ayiya },
-	{ "mpls", test_mpls },
-	{ "pppoe", test_pppoe },
-	{ "nflog", test_nflog },
-	{ "nesting_is_bounded", test_nesting_is_bounded },
-	{ "outer_fragment_is_a_fragment", test_outer_fragment_is_a_fragment },
-	{ "table_shares_descriptions", test_table_shares_descriptions },
-	{ "table_is_bounded", test_table_is_bounded },
-	{ "tenants_are_separate_flows", test_tenants_are_separate_flows },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(encap_tests,
+	    { "plain_segment_records_nothing", test_plain_segment_records_nothing },
+	    { "vxlan", test_vxlan },
+	    { "vxlan_without_i_flag_is_bad", test_vxlan_without_i_flag_is_bad },
+	    { "vxlan_truncated_inner_as_mirroring_sends_it",
+	    test_vxlan_truncated_inner_as_mirroring_sends_it },
+	    { "udp_length_contradiction_is_bad", test_udp_length_contradiction_is_bad },
+	    { "other_udp_is_not_tcp", test_other_udp_is_not_tcp },
+	    { "geneve", test_geneve },
+	    { "geneve_options_not_filling_their_length_are_bad",
+	    test_geneve_options_not_filling_their_length_are_bad },
+	    { "gre", test_gre },
+	    { "gre_routing_or_version_is_bad", test_gre_routing_or_version_is_bad },
+	    { "pptp_gre_ppp", test_pptp_gre_ppp },
+	    { "erspan", test_erspan },
+	    { "ip_in_ip", test_ip_in_ip },
+	    { "gtpu", test_gtpu },
+	    { "teredo", test_teredo },
+	    { "ayiya", test_ayiya },
+	    { "mpls", test_mpls },
+	    { "pppoe", test_pppoe },
+	    { "nflog", test_nflog },
+	    { "nesting_is_bounded", test_nesting_is_bounded },
+	    { "outer_fragment_is_a_fragment", test_outer_fragment_is_a_fragment },
+	    { "table_shares_descriptions", test_table_shares_descriptions },
+	    { "table_is_bounded", test_table_is_bounded },
+	    { "tenants_are_separate_flows", test_tenants_are_separate_flows });
 
-static CU_SuiteInfo suites[] = {
-	{ "encap", NULL, NULL, NULL, NULL, encap_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_encap");
-}
+CUNIT_MAIN("test_encap",
+	   { "encap", NULL, NULL, NULL, NULL, encap_tests })

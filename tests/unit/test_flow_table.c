@@ -102,11 +102,9 @@ static void test_tombstones(void)
 	flow_table_destroy(t);
 }
 
-static CU_TestInfo flow_table_tests[] = {
-	{ "flow table", test_flow_table },
-	{ "tombstones", test_tombstones },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(flow_table_tests,
+	    { "flow table", test_flow_table },
+	    { "tombstones", test_tombstones });
 
 CUNIT_MAIN("test_flow_table",
            { "flow table", script_suite_init, script_suite_clean, NULL, release_script, flow_table_tests })

@@ -377,26 +377,17 @@ static void test_implausible_times(void)
 	incidents_destroy(d);
 }
 
-static CU_TestInfo tests[] = {
-	{ "server_exit", test_server_exit },
-	{ "keepalive_sweep", test_keepalive_sweep },
-	{ "steady_stream_is_no_incident", test_steady_stream_is_no_incident },
-	{ "load_test_is_no_incident", test_load_test_is_no_incident },
-	{ "minimum", test_minimum },
-	{ "path_and_syn_kinds", test_path_and_syn_kinds },
-	{ "reported_when_over", test_reported_when_over },
-	{ "timeline_keeps_every_ending", test_timeline_keeps_every_ending },
-	{ "many_keys_bounded", test_many_keys_bounded },
-	{ "implausible_times", test_implausible_times },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(tests,
+	    { "server_exit", test_server_exit },
+	    { "keepalive_sweep", test_keepalive_sweep },
+	    { "steady_stream_is_no_incident", test_steady_stream_is_no_incident },
+	    { "load_test_is_no_incident", test_load_test_is_no_incident },
+	    { "minimum", test_minimum },
+	    { "path_and_syn_kinds", test_path_and_syn_kinds },
+	    { "reported_when_over", test_reported_when_over },
+	    { "timeline_keeps_every_ending", test_timeline_keeps_every_ending },
+	    { "many_keys_bounded", test_many_keys_bounded },
+	    { "implausible_times", test_implausible_times });
 
-static CU_SuiteInfo suites[] = {
-	{ "incidents", NULL, NULL, NULL, NULL, tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_incidents");
-}
+CUNIT_MAIN("test_incidents",
+	   { "incidents", NULL, NULL, NULL, NULL, tests })

@@ -29,7 +29,7 @@
 static uint8_t plain[PLAIN_LEN];
 
 /* Compressible but not trivial: a pcap-like mix of repeated headers and counters. */
-static void fill_plain(void)
+static int fill_plain(void)
 {
 	uint32_t x = 12345;
 
@@ -37,6 +37,7 @@ static void fill_plain(void)
 		x = x * 1103515245 + 12345;
 		plain[i] = (i % 64 < 40) ? (uint8_t)(i % 64) : (uint8_t)(x >> 24);
 	}
+	return 0;
 }
 
 struct buf {
@@ -315,24 +316,15 @@ static void test_pipe_not_waiting(void)
 	free(part.p);
 }
 
-static CU_TestInfo instream_tests[] = {
-	{ "detect", test_detect },
-	{ "round_trip", test_round_trip },
-	{ "plain_passes_through", test_plain_passes_through },
-	{ "concatenated", test_concatenated },
-	{ "truncated", test_truncated },
-	{ "trailing_garbage", test_trailing_garbage },
-	{ "pipe_not_waiting", test_pipe_not_waiting },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(instream_tests,
+	    { "detect", test_detect },
+	    { "round_trip", test_round_trip },
+	    { "plain_passes_through", test_plain_passes_through },
+	    { "concatenated", test_concatenated },
+	    { "truncated", test_truncated },
+	    { "trailing_garbage", test_trailing_garbage },
+	    { "pipe_not_waiting", test_pipe_not_waiting });
 
-static CU_SuiteInfo suites[] = {
-	{ "instream", NULL, NULL, NULL, NULL, instream_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	fill_plain();
-	return cunit_run(suites, "test_instream");
-}
+/* fill_plain runs as the suite's set-up. */
+CUNIT_MAIN("test_instream",
+	   { "instream", fill_plain, NULL, NULL, NULL, instream_tests })

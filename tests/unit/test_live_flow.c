@@ -164,11 +164,9 @@ static void test_schedules_decoded(void)
 	CU_ASSERT_EQUAL(view.rare->sched.t0, 0);
 }
 
-static CU_TestInfo live_flow_tests[] = {
-	{ "snapshot times stay exact", test_snapshot_times_exact },
-	{ "retransmission schedules", test_schedules_decoded },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(live_flow_tests,
+	    { "snapshot times stay exact", test_snapshot_times_exact },
+	    { "retransmission schedules", test_schedules_decoded });
 
 CUNIT_MAIN("test_live_flow",
            { "live flow", script_suite_init, script_suite_clean, NULL, release_script, live_flow_tests })

@@ -93,10 +93,11 @@ static void rec_ladder(struct markup *m, const struct flow_record *r)
 
 /* Shows the documents' columns (it says it is Markdown) but writes its own marks. */
 static const struct markup_ops rec_ops = {
-	.kind = MARKUP_MARKDOWN, .arrow = "->", .code_mark = "", .escape = rec_escape,
-	.block = rec_block, .table = rec_table, .row = rec_row, .cell = rec_cell,
-	.class_name = rec_class_name, .flow_id = rec_flow_id, .story = rec_story,
-	.verdict = rec_verdict, .ladder = rec_ladder,
+	.kind = MARKUP_MARKDOWN, .arrow = "->", .code_mark = "",
+	.escape = rec_escape, .block = rec_block,
+	.table = rec_table, .row = rec_row, .cell = rec_cell,
+	.class_name = rec_class_name, .flow_id = rec_flow_id,
+	.story = rec_story, .verdict = rec_verdict, .ladder = rec_ladder,
 };
 
 /* The labels of the <section ...> marks in `s`, comma-separated, in order. */
@@ -164,42 +165,65 @@ static void full_run(struct run_summary *s, struct digest *d)
 	d->noteworthy[0].close_class = CLOSE_RST_ABORT;
 }
 
+/* A summary outlined with the recording markup over full_run()'s run and digest: the buffers,
+ * the markup and the outline (one story, frame `frame`), set up by render_start(). */
+struct rendered {
+	struct rbuf out, scratch, stories;
+	struct markup m;
+	struct run_summary s;
+	struct digest d;
+	struct outline o;
+};
+
+static void render_start(struct rendered *r, const struct outline_frame *frame)
+{
+	memset(r, 0, sizeof *r);
+	r->m = (struct markup){ .ops = &rec_ops, .b = &r->out, .scratch = &r->scratch };
+	r->o = (struct outline){ .frame = frame, .stories = &r->stories, .n_stories = 1,
+		                 .story_candidates = 1, .summary = &r->s, .digest = &r->d };
+	full_run(&r->s, &r->d);
+}
+
+/* Outlines the summary again into an emptied buffer; its text, NUL-terminated. */
+static const char *render(struct rendered *r)
+{
+	rbuf_clear(&r->out);
+	outline_summary(&r->m, &r->o);
+	rbuf_putc(&r->out, '\0');
+	return r->out.data;
+}
+
+static void render_free(struct rendered *r)
+{
+	markup_free(&r->m);
+	rbuf_free(&r->out);
+	rbuf_free(&r->scratch);
+	rbuf_free(&r->stories);
+}
+
 static void test_section_order(void)
 {
 	static const struct outline_frame frame = { rec_head, rec_foot, NULL, NULL };
-	struct rbuf out = { 0 }, scratch = { 0 }, stories = { 0 };
-	struct markup m = { .ops = &rec_ops, .b = &out, .scratch = &scratch };
-	struct run_summary s;
-	struct digest d;
-	struct outline o = { .frame = &frame, .stories = &stories, .n_stories = 1,
-		             .story_candidates = 1 };
+	struct rendered r;
+	const char *out;
 
-	full_run(&s, &d);
-	RBUF_LIT(&stories, "<a story>");
-	o.summary = &s;
-	o.digest = &d;
-	outline_summary(&m, &o);
-	rbuf_putc(&out, '\0');
-	CU_ASSERT_STRING_EQUAL(sections_of(out.data),
+	render_start(&r, &frame);
+	RBUF_LIT(&r.stories, "<a story>");
+	out = render(&r);
+	CU_ASSERT_STRING_EQUAL(sections_of(out),
 	                       "classes,resets,slow,stuck,noteworthy,capture,stories");
-	CU_ASSERT(strncmp(out.data, "<head>", 6) == 0);
-	CU_ASSERT(out.len > 7 && strcmp(out.data + out.len - 7, "<foot>") == 0);
-	CU_ASSERT_EQUAL(o.totals.all, 4);
-	CU_ASSERT_EQUAL(o.totals.resets, 3);
-	CU_ASSERT_EQUAL(o.totals.by_closer[CLOSER_SERVER], 3);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "<a story>"));
+	CU_ASSERT(strncmp(out, "<head>", 6) == 0);
+	CU_ASSERT(r.out.len > 7 && strcmp(out + r.out.len - 7, "<foot>") == 0);
+	CU_ASSERT_EQUAL(r.o.totals.all, 4);
+	CU_ASSERT_EQUAL(r.o.totals.resets, 3);
+	CU_ASSERT_EQUAL(r.o.totals.by_closer[CLOSER_SERVER], 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "<a story>"));
 
 	/* Nothing to say: only the class table and the captures. */
-	rbuf_clear(&out);
-	memset(&d, 0, sizeof d);
-	o.story_candidates = o.n_stories = 0;
-	outline_summary(&m, &o);
-	rbuf_putc(&out, '\0');
-	CU_ASSERT_STRING_EQUAL(sections_of(out.data), "classes,capture");
-	markup_free(&m);
-	rbuf_free(&out);
-	rbuf_free(&scratch);
-	rbuf_free(&stories);
+	memset(&r.d, 0, sizeof r.d);
+	r.o.story_candidates = r.o.n_stories = 0;
+	CU_ASSERT_STRING_EQUAL(sections_of(render(&r)), "classes,capture");
+	render_free(&r);
 }
 
 /* A server that closed 200 connections within 5 ms, 20 s into a steady stream of client-closed
@@ -269,76 +293,55 @@ static void test_incidents_section(void)
 {
 	static const struct outline_frame frame = { rec_head, NULL, NULL, NULL };
 	static const struct outline_frame charted = { rec_head, NULL, NULL, rec_timeline };
-	struct rbuf out = { 0 }, scratch = { 0 }, stories = { 0 };
-	struct markup m = { .ops = &rec_ops, .b = &out, .scratch = &scratch };
 	struct incidents *d = one_incident();
 	uint64_t story_ids[2] = { 3, 0 };
-	struct run_summary s;
-	struct digest dg;
-	struct outline o = { .frame = &frame, .stories = &stories, .n_stories = 2,
-		             .story_candidates = 2, .story_ids = story_ids, .n_story_ids = 2 };
+	struct rendered r;
+	const char *out;
 
 	CU_ASSERT_EQUAL_FATAL(incidents_count(d), 1);
 	story_ids[1] = incidents_get(d, 0)->members[0];
-	full_run(&s, &dg);
-	o.summary = &s;
-	o.digest = &dg;
-	o.incidents = d;
-	outline_summary(&m, &o);
-	rbuf_putc(&out, '\0');
-	CU_ASSERT_STRING_EQUAL(sections_of(out.data),
+	render_start(&r, &frame);
+	r.o.n_stories = r.o.story_candidates = 2;
+	r.o.story_ids = story_ids;
+	r.o.n_story_ids = 2;
+	r.o.incidents = d;
+	out = render(&r);
+	CU_ASSERT_STRING_EQUAL(sections_of(out),
 	                       "classes,incidents,resets,slow,stuck,noteworthy,capture,stories");
-	CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "server_exit"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "192.0.0.1:443"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "<td>200</td>"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out.data, "<pre>")); /* the compact timeline */
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "server_exit"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "192.0.0.1:443"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "<td>200</td>"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "<pre>")); /* the compact timeline */
 	/* Only the second story's connection was in the incident. */
-	CU_ASSERT_PTR_NULL(strstr(out.data, "Connection #3 was"));
+	CU_ASSERT_PTR_NULL(strstr(out, "Connection #3 was"));
 	{
 		char want[128];
 
 		snprintf(want, sizeof want, "Connection #%llu was one of the 200 connections of "
 		         "incident #1 (server_exit)", (unsigned long long)story_ids[1]);
-		CU_ASSERT_PTR_NOT_NULL(strstr(out.data, want));
+		CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
 	}
 
-	rbuf_clear(&out);
-	o.frame = &charted;
-	outline_summary(&m, &o);
-	rbuf_putc(&out, '\0');
+	r.o.frame = &charted;
+	out = render(&r);
 	CU_ASSERT_EQUAL(timeline_calls, 1);
-	CU_ASSERT_PTR_NULL(strstr(out.data, "<pre>"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(sections_of(out.data), "classes,timeline,incidents,resets"));
+	CU_ASSERT_PTR_NULL(strstr(out, "<pre>"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(sections_of(out), "classes,timeline,incidents,resets"));
 
 	incidents_destroy(d);
-	markup_free(&m);
-	rbuf_free(&out);
-	rbuf_free(&scratch);
-	rbuf_free(&stories);
+	render_free(&r);
 }
 
 /* A medium with its own list of connections shows the stories beside it, once. */
 static void test_connections_take_the_noteworthy_place(void)
 {
 	static const struct outline_frame frame = { rec_head, NULL, rec_connections, NULL };
-	struct rbuf out = { 0 }, scratch = { 0 }, stories = { 0 };
-	struct markup m = { .ops = &rec_ops, .b = &out, .scratch = &scratch };
-	struct run_summary s;
-	struct digest d;
-	struct outline o = { .frame = &frame, .stories = &stories, .n_stories = 1,
-		             .story_candidates = 1 };
+	struct rendered r;
 
-	full_run(&s, &d);
-	o.summary = &s;
-	o.digest = &d;
-	outline_summary(&m, &o);
-	rbuf_putc(&out, '\0');
-	CU_ASSERT_STRING_EQUAL(sections_of(out.data),
+	render_start(&r, &frame);
+	CU_ASSERT_STRING_EQUAL(sections_of(render(&r)),
 	                       "classes,resets,slow,stuck,connections,stories,capture");
-	markup_free(&m);
-	rbuf_free(&out);
-	rbuf_free(&scratch);
-	rbuf_free(&stories);
+	render_free(&r);
 }
 
 static void test_story_outline(void)
@@ -408,6 +411,18 @@ static void test_hidden_columns(void)
 	rbuf_free(&out);
 }
 
+/* A section "resets" holding the heading "Title" and an empty field "Volume". */
+static void section_with_field(struct markup *m)
+{
+	m_block(m, BLOCK_SECTION, "resets", true);
+	m_block(m, BLOCK_HEADING, NULL, true);
+	M_LIT(m, "Title");
+	m_block(m, BLOCK_HEADING, NULL, false);
+	m_block(m, BLOCK_FIELD, "Volume", true);
+	m_block(m, BLOCK_FIELD, "Volume", false);
+	m_block(m, BLOCK_SECTION, "resets", false);
+}
+
 /* Without a block operation of its own, a medium gets the documents' marks for its kind. */
 static void test_document_block_marks(void)
 {
@@ -419,21 +434,9 @@ static void test_document_block_marks(void)
 	md.kind = MARKUP_MARKDOWN;
 	html.block = NULL;
 	html.kind = MARKUP_HTML;
-	m_block(&m, BLOCK_SECTION, "resets", true); /* Markdown has no anchors */
-	m_block(&m, BLOCK_HEADING, NULL, true);
-	M_LIT(&m, "Title");
-	m_block(&m, BLOCK_HEADING, NULL, false);
-	m_block(&m, BLOCK_FIELD, "Volume", true);
-	m_block(&m, BLOCK_FIELD, "Volume", false);
-	m_block(&m, BLOCK_SECTION, "resets", false);
+	section_with_field(&m); /* Markdown has no anchors */
 	m.ops = &html;
-	m_block(&m, BLOCK_SECTION, "resets", true);
-	m_block(&m, BLOCK_HEADING, NULL, true);
-	M_LIT(&m, "Title");
-	m_block(&m, BLOCK_HEADING, NULL, false);
-	m_block(&m, BLOCK_FIELD, "Volume", true);
-	m_block(&m, BLOCK_FIELD, "Volume", false);
-	m_block(&m, BLOCK_SECTION, "resets", false);
+	section_with_field(&m);
 	rbuf_putc(&out, '\0');
 	CU_ASSERT_STRING_EQUAL(out.data, "\n### Title\n\n\n- **Volume:** "
 	                                 "<section id=\"resets\"><h2>Title</h2>"
@@ -471,29 +474,17 @@ static void test_line_breaking(void)
 	CU_ASSERT_EQUAL(wrap_end(u, 8, 0, 3), 6);    /* characters, not bytes */
 }
 
-static CU_TestInfo outline_tests[] = {
-	{ "section_order", test_section_order },
-	{ "incidents_section", test_incidents_section },
-	{ "connections_take_the_noteworthy_place", test_connections_take_the_noteworthy_place },
-	{ "story_outline", test_story_outline },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(outline_tests,
+	    { "section_order", test_section_order },
+	    { "incidents_section", test_incidents_section },
+	    { "connections_take_the_noteworthy_place", test_connections_take_the_noteworthy_place },
+	    { "story_outline", test_story_outline });
 
-static CU_TestInfo markup_tests[] = {
-	{ "hidden_columns", test_hidden_columns },
-	{ "document_block_marks", test_document_block_marks },
-	{ "modifier_list", test_modifier_list },
-	{ "line_breaking", test_line_breaking },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(markup_tests,
+	    { "hidden_columns", test_hidden_columns },
+	    { "document_block_marks", test_document_block_marks },
+	    { "modifier_list", test_modifier_list },
+	    { "line_breaking", test_line_breaking });
 
-static CU_SuiteInfo suites[] = {
-	{ "outline", NULL, NULL, NULL, NULL, outline_tests },
-	{ "markup", NULL, NULL, NULL, NULL, markup_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_outline");
-}
+CUNIT_MAIN("test_outline", { "outline", NULL, NULL, NULL, NULL, outline_tests },
+	   { "markup", NULL, NULL, NULL, NULL, markup_tests })

@@ -286,15 +286,13 @@ static void test_slabs_larger_than_huge_page(void)
 	pool_destroy(&p);
 }
 
-static CU_TestInfo pool_tests[] = {
-	{ "sizes_rounded", test_sizes_rounded },
-	{ "distinct_zeroed_stable", test_distinct_zeroed_stable },
-	{ "lifo_reuse_zeroed", test_lifo_reuse_zeroed },
-	{ "memory_follows_peak", test_memory_follows_peak },
-	{ "huge_regions", test_huge_regions },
-	{ "slabs_larger_than_huge_page", test_slabs_larger_than_huge_page },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(pool_tests,
+	    { "sizes_rounded", test_sizes_rounded },
+	    { "distinct_zeroed_stable", test_distinct_zeroed_stable },
+	    { "lifo_reuse_zeroed", test_lifo_reuse_zeroed },
+	    { "memory_follows_peak", test_memory_follows_peak },
+	    { "huge_regions", test_huge_regions },
+	    { "slabs_larger_than_huge_page", test_slabs_larger_than_huge_page });
 
 CUNIT_MAIN("test_pool",
            { "pool", NULL, NULL, NULL, NULL, pool_tests })

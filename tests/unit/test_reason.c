@@ -14,6 +14,7 @@
 
 #include "flow_reason.h"
 #include "cunit_main.h"
+#include "test_rng.h"
 
 /* --- the reference: the classifier's snprintf calls, as they were ------------------------------ */
 
@@ -270,11 +271,7 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
 static uint64_t rnd(void)
 {
-	/* xorshift64*: deterministic, so a failure repeats */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1Du;
+	return xorshift64s(&rng_state);
 }
 
 /* Durations worth trying: unit boundaries, rounding ties, huge and negative values. */
@@ -579,20 +576,16 @@ static void test_reason_survives_copy(void)
 	CU_ASSERT_STRING_EQUAL(x, y);
 }
 
-static CU_TestInfo reason_tests[] = {
-	{ "every_template_matches_snprintf", test_every_template_matches_snprintf },
-	{ "templates_well_formed", test_templates_well_formed },
-	{ "mismatched_arguments", test_mismatched_arguments },
-	{ "reason_survives_copy", test_reason_survives_copy },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(reason_tests,
+	    { "every_template_matches_snprintf", test_every_template_matches_snprintf },
+	    { "templates_well_formed", test_templates_well_formed },
+	    { "mismatched_arguments", test_mismatched_arguments },
+	    { "reason_survives_copy", test_reason_survives_copy });
 
-static CU_TestInfo duration_tests[] = {
-	{ "duration_matches_printf", test_duration_matches_printf },
-	{ "duration_examples", test_duration_examples },
-	{ "duration_cut", test_duration_cut },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(duration_tests,
+	    { "duration_matches_printf", test_duration_matches_printf },
+	    { "duration_examples", test_duration_examples },
+	    { "duration_cut", test_duration_cut });
 
 CUNIT_MAIN("test_reason",
            { "reason", NULL, NULL, NULL, NULL, reason_tests },

@@ -17,14 +17,13 @@
 #include "seglog.h"
 #include "tracker.h"
 #include "cunit_main.h"
+#include "seg_build.h"
+#include "store_suite.h" /* where the flows of the tests live */
 
 #define MS 1000000LL
 #define T0 (1764000000LL * 1000000000LL)
 
 /* --- scripting a connection ------------------------------------------------------------------ */
-
-/* Where the flows of the tests live. */
-static struct flow_store store;
 
 struct conv {
 	struct live_flow *flow;
@@ -38,20 +37,9 @@ struct conv {
 static struct tcp_segment make_seg(const struct conv *c, enum flow_direction d, uint8_t flags,
                                    uint32_t seq, uint32_t ack, uint32_t len)
 {
-	struct tcp_segment seg;
-	struct ip_addr client = { .family = 4, .bytes = { 198, 51, 100, 1 } };
-	struct ip_addr server = { .family = 4, .bytes = { 198, 51, 100, 2 } };
+	struct tcp_segment seg = seg_between(d, test_net2(1), test_net2(2), c->client_port, 8080,
+	                                     flags, seq, ack, len);
 
-	memset(&seg, 0, sizeof seg);
-	seg.src = d == FROM_CLIENT ? client : server;
-	seg.dst = d == FROM_CLIENT ? server : client;
-	seg.sport = d == FROM_CLIENT ? c->client_port : 8080;
-	seg.dport = d == FROM_CLIENT ? 8080 : c->client_port;
-	seg.flags = flags;
-	seg.seq = seq;
-	seg.ack = ack;
-	seg.payload_len = len;
-	seg.payload_captured = len;
 	seg.ttl = 64;
 	seg.window = (flags & TCP_RST) ? 7 : 500; /* a window of its own: the ladder shows each's */
 	if (flags & TCP_SYN) {
@@ -128,15 +116,10 @@ static void finish(struct conv *c, struct flow_record *rec, bool *keep)
 static struct seglog *make_log(bool all, uint32_t head, uint32_t tail, size_t budget,
                                struct flow_selection *sel, bool only_selected)
 {
-	struct seglog_options o = {
-		.all = all,
-		.report_only_selected = only_selected,
-		.head = head,
-		.tail = tail,
-		.sel_head = head,
-		.sel_tail = tail,
-		.budget = budget,
-	};
+	/* The same ring for the selected connections as for the others. */
+	struct seglog_options o = { .all = all, .report_only_selected = only_selected,
+		                    .head = head, .tail = tail, .sel_head = head, .sel_tail = tail,
+		                    .budget = budget };
 	struct seglog *sl = seglog_create(&o, sel);
 
 	CU_ASSERT_FATAL(sl != NULL);
@@ -152,8 +135,10 @@ struct logged {
 };
 
 /* A log of the connection(s) `which` selects (a --flow argument) that keeps the first `head`
- * segments and a ring of the last `tail`, and connection 40001 through its handshake. */
-static void start_logged(struct logged *t, const char *which, uint32_t head, uint32_t tail)
+ * segments and a ring of the last `tail`, and connection 40001 through its handshake: its
+ * conversation. */
+static struct conv *start_logged(struct logged *t, const char *which, uint32_t head,
+                                 uint32_t tail)
 {
 	char err[64];
 
@@ -162,6 +147,7 @@ static void start_logged(struct logged *t, const char *which, uint32_t head, uin
 	t->sl = make_log(false, head, tail, SEGLOG_DEFAULT_BUDGET, &t->sel, true);
 	conv_init(&t->c, seglog_hooks(t->sl), &t->frame, 40001);
 	handshake(&t->c);
+	return &t->c;
 }
 
 /* The invariant of every list: shown + left out = the whole connection, in frame order. */
@@ -289,12 +275,11 @@ static void test_selection_is_bounded(void)
 static void test_short_connection_kept_whole(void)
 {
 	struct logged t;
-	struct conv *c = &t.c;
 	struct flow_record rec;
 	const struct segment_list *l;
 	bool keep;
+	struct conv *c = start_logged(&t, "1", 8, 32);
 
-	start_logged(&t, "1", 8, 32);
 	send(c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 64);
 	send(c, 1, FROM_SERVER, TCP_ACK, 0);
 	send(c, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 300);
@@ -327,12 +312,11 @@ static void test_short_connection_kept_whole(void)
 static void test_long_connection_bounded_with_gaps(void)
 {
 	struct logged t;
-	struct conv *c = &t.c;
 	struct flow_record rec;
 	const struct segment_list *l;
 	const struct ladder_seg *fin;
+	struct conv *c = start_logged(&t, "198.51.100.2:8080 198.51.100.1:40001", 4, 6); /* frames 1-3 */
 
-	start_logged(&t, "198.51.100.2:8080 198.51.100.1:40001", 4, 6); /* frames 1-3 */
 	send(c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 64);    /* 4 */
 	send(c, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);     /* 5: the half-close */
 	for (int i = 0; i < 100; i++) {                    /* 6-205 */
@@ -362,12 +346,11 @@ static void test_long_connection_bounded_with_gaps(void)
 static void test_evidence_in_a_gap_is_shown(void)
 {
 	struct logged t;
-	struct conv *c = &t.c;
 	struct flow_record rec;
 	const struct segment_list *l;
 	unsigned merged = 0, shared = 0;
+	struct conv *c = start_logged(&t, "1", 1, 1);
 
-	start_logged(&t, "1", 1, 1);
 	send(c, 1, FROM_SERVER, TCP_PSH | TCP_ACK, 300); /* the closer's last data: evidence */
 	for (int i = 0; i < 20; i++)
 		send(c, 1, FROM_CLIENT, TCP_ACK, 0);
@@ -393,10 +376,9 @@ static void test_evidence_in_a_gap_is_shown(void)
 static void test_retransmission_marked(void)
 {
 	struct logged t;
-	struct conv *c = &t.c;
 	struct flow_record rec;
+	struct conv *c = start_logged(&t, "1", 8, 32);
 
-	start_logged(&t, "1", 8, 32);
 	send(c, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 100);          /* 4 */
 	feed(c, 200, FROM_CLIENT, TCP_PSH | TCP_ACK, 1001, c->nxt[1], 100); /* 5: the same again */
 	send(c, 1, FROM_SERVER, TCP_ACK, 0);                      /* 6 */
@@ -527,41 +509,23 @@ static void test_progress_line(void)
 
 /* --- registration ---------------------------------------------------------------------------- */
 
-static CU_TestInfo selection_tests[] = {
-	{ "selection_parses_ids_and_endpoints", test_selection_parses_ids_and_endpoints },
-	{ "selection_is_bounded", test_selection_is_bounded },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(selection_tests,
+	    { "selection_parses_ids_and_endpoints", test_selection_parses_ids_and_endpoints },
+	    { "selection_is_bounded", test_selection_is_bounded });
 
-static CU_TestInfo log_tests[] = {
-	{ "short_connection_kept_whole", test_short_connection_kept_whole },
-	{ "long_connection_bounded_with_gaps", test_long_connection_bounded_with_gaps },
-	{ "evidence_in_a_gap_is_shown", test_evidence_in_a_gap_is_shown },
-	{ "retransmission_marked", test_retransmission_marked },
-	{ "selection_decides_log_and_report", test_selection_decides_log_and_report },
-	{ "all_mode_respects_budget", test_all_mode_respects_budget },
-	{ "destroy_frees_open_logs", test_destroy_frees_open_logs },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(log_tests,
+	    { "short_connection_kept_whole", test_short_connection_kept_whole },
+	    { "long_connection_bounded_with_gaps", test_long_connection_bounded_with_gaps },
+	    { "evidence_in_a_gap_is_shown", test_evidence_in_a_gap_is_shown },
+	    { "retransmission_marked", test_retransmission_marked },
+	    { "selection_decides_log_and_report", test_selection_decides_log_and_report },
+	    { "all_mode_respects_budget", test_all_mode_respects_budget },
+	    { "destroy_frees_open_logs", test_destroy_frees_open_logs });
 
-static CU_TestInfo progress_tests[] = {
-	{ "progress_line", test_progress_line },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(progress_tests,
+	    { "progress_line", test_progress_line });
 
-static CU_SuiteInfo suites[] = {
-	{ "selection", NULL, NULL, NULL, NULL, selection_tests },
-	{ "seglog", NULL, NULL, NULL, NULL, log_tests },
-	{ "progress", NULL, NULL, NULL, NULL, progress_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	int rc;
-
-	flow_store_init(&store);
-	rc = cunit_run(suites, "test_seglog");
-	flow_store_destroy(&store);
-	return rc;
-}
+CUNIT_MAIN("test_seglog",
+	   { "selection", NULL, NULL, NULL, NULL, selection_tests },
+	   { "seglog", store_suite_init, store_suite_clean, NULL, NULL, log_tests },
+	   { "progress", NULL, NULL, NULL, NULL, progress_tests })

@@ -15,15 +15,13 @@
 #include "flow_record.h"
 #include "rbuf.h"
 #include "cunit_main.h"
+#include "test_rng.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3u;
 
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1Du;
+	return xorshift64s(&rng_state);
 }
 
 static void same(const char *got, size_t got_len, const char *want, const char *what)
@@ -286,15 +284,13 @@ static void test_ascii_prefix_and_utf8(void)
 	rbuf_free(&b);
 }
 
-static CU_TestInfo tests[] = {
-	{ "decimal_numbers", test_decimal_numbers },
-	{ "timestamps_through_memo", test_timestamps_through_memo },
-	{ "addresses_match_inet_ntop", test_addresses_match_inet_ntop },
-	{ "tcp_flags_all", test_tcp_flags_all },
-	{ "names_are_plain", test_names_are_plain },
-	{ "ascii_prefix_and_utf8", test_ascii_prefix_and_utf8 },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(tests,
+	    { "decimal_numbers", test_decimal_numbers },
+	    { "timestamps_through_memo", test_timestamps_through_memo },
+	    { "addresses_match_inet_ntop", test_addresses_match_inet_ntop },
+	    { "tcp_flags_all", test_tcp_flags_all },
+	    { "names_are_plain", test_names_are_plain },
+	    { "ascii_prefix_and_utf8", test_ascii_prefix_and_utf8 });
 
 CUNIT_MAIN("test_textfmt",
            { "textfmt", NULL, NULL, NULL, NULL, tests })

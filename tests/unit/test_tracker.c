@@ -10,6 +10,7 @@
 #include "timers.h"
 #include "tracker.h"
 
+#include "cunit_main.h"
 #include "tcp_script.h"
 
 static void test_fin_graceful_client_first(void)
@@ -974,71 +975,48 @@ static void test_window_scaling(void)
 	CU_ASSERT_EQUAL(s.flow->dir[FROM_SERVER].zero_windows, 1);
 }
 
-int main(void)
-{
-	CU_pSuite suite;
-	unsigned failures;
+CUNIT_TESTS(tracker_tests,
+	    { "fin_graceful, client first", test_fin_graceful_client_first },
+	    { "fin_graceful, server first, delayed ACK", test_fin_graceful_server_first_with_delayed_ack },
+	    { "fin_simultaneous", test_fin_simultaneous },
+	    { "half_closed_at_end", test_half_closed_at_end },
+	    { "rst_unread_data", test_rst_unread_data },
+	    { "unread bytes count retransmissions once", test_unread_bytes_count_retransmissions_once },
+	    { "rst_abort after answering", test_rst_abort_after_answering },
+	    { "rst_after_close", test_rst_after_close },
+	    { "rst_peer_restarted", test_rst_peer_restarted },
+	    { "rst_refused", test_rst_refused },
+	    { "syn_unanswered", test_syn_unanswered },
+	    { "keepalive_timeout", test_keepalive_timeout },
+	    { "answered keepalives are idle", test_keepalive_answered_is_idle },
+	    { "keepalive with one-byte probes", test_keepalive_one_byte_probes },
+	    { "zero-window probes are not keepalives", test_zero_window_probes_are_not_keepalives },
+	    { "peer_vanished retransmit_timeout", test_peer_vanished_retransmit_timeout },
+	    { "peer_vanished heartbeat", test_peer_vanished_heartbeat },
+	    { "answered retransmissions are not a vanished peer", test_single_retransmission_answered_is_not_vanished },
+	    { "open_at_end and idle_at_end", test_open_and_idle_at_end },
+	    { "sequence numbers wrap through 2^32", test_sequence_wraps },
+	    { "midstream roles and capture gap", test_midstream_roles_and_gap },
+	    { "port reuse detection", test_port_reuse_detection },
+	    { "reset with a foreign TTL", test_rst_from_middlebox_ttl },
+	    { "REJECT's bare reset with the router's TTL", test_rst_from_middlebox_bare_reject },
+	    { "injected reset with a foreign IP ID", test_rst_from_middlebox_ip_id },
+	    { "the endpoints' own resets fit", test_genuine_resets_are_not_middlebox },
+	    { "middlebox idle timeout, dropped", test_middlebox_idle_drop },
+	    { "short or usual quiet is no idle timeout", test_short_or_usual_idle_is_not_middlebox },
+	    { "middlebox idle timeout, reset", test_middlebox_idle_reset },
+	    { "keepalive after a long idle", test_keepalive_after_long_idle },
+	    { "stuck CLOSE-WAIT", test_close_wait_stuck },
+	    { "half-close in use, late close", test_close_wait_streaming_and_late_close },
+	    { "FIN-WAIT-2 timeout", test_fin_wait_2_timeout },
+	    { "TIME-WAIT side and reuse", test_time_wait },
+	    { "SYN retries", test_syn_retries },
+	    { "SYN+ACK retries", test_synack_retries },
+	    { "Linux retransmission budget", test_linux_budget },
+	    { "stack family", test_stack_family },
+	    { "tombstone keeps TIME-WAIT", test_tombstone_info },
+	    { "window scaling and zero window", test_window_scaling });
 
-	flow_store_init(&store);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	suite = CU_add_suite_with_setup_and_teardown("tracker and classifier",
-	                                             NULL, NULL, NULL, release_script);
-	if (!suite)
-		return 2;
-	CU_add_test(suite, "fin_graceful, client first", test_fin_graceful_client_first);
-	CU_add_test(suite, "fin_graceful, server first, delayed ACK",
-	            test_fin_graceful_server_first_with_delayed_ack);
-	CU_add_test(suite, "fin_simultaneous", test_fin_simultaneous);
-	CU_add_test(suite, "half_closed_at_end", test_half_closed_at_end);
-	CU_add_test(suite, "rst_unread_data", test_rst_unread_data);
-	CU_add_test(suite, "unread bytes count retransmissions once",
-	            test_unread_bytes_count_retransmissions_once);
-	CU_add_test(suite, "rst_abort after answering", test_rst_abort_after_answering);
-	CU_add_test(suite, "rst_after_close", test_rst_after_close);
-	CU_add_test(suite, "rst_peer_restarted", test_rst_peer_restarted);
-	CU_add_test(suite, "rst_refused", test_rst_refused);
-	CU_add_test(suite, "syn_unanswered", test_syn_unanswered);
-	CU_add_test(suite, "keepalive_timeout", test_keepalive_timeout);
-	CU_add_test(suite, "answered keepalives are idle", test_keepalive_answered_is_idle);
-	CU_add_test(suite, "keepalive with one-byte probes", test_keepalive_one_byte_probes);
-	CU_add_test(suite, "zero-window probes are not keepalives",
-	            test_zero_window_probes_are_not_keepalives);
-	CU_add_test(suite, "peer_vanished retransmit_timeout", test_peer_vanished_retransmit_timeout);
-	CU_add_test(suite, "peer_vanished heartbeat", test_peer_vanished_heartbeat);
-	CU_add_test(suite, "answered retransmissions are not a vanished peer",
-	            test_single_retransmission_answered_is_not_vanished);
-	CU_add_test(suite, "open_at_end and idle_at_end", test_open_and_idle_at_end);
-	CU_add_test(suite, "sequence numbers wrap through 2^32", test_sequence_wraps);
-	CU_add_test(suite, "midstream roles and capture gap", test_midstream_roles_and_gap);
-	CU_add_test(suite, "port reuse detection", test_port_reuse_detection);
-	CU_add_test(suite, "reset with a foreign TTL", test_rst_from_middlebox_ttl);
-	CU_add_test(suite, "REJECT's bare reset with the router's TTL",
-	            test_rst_from_middlebox_bare_reject);
-	CU_add_test(suite, "injected reset with a foreign IP ID", test_rst_from_middlebox_ip_id);
-	CU_add_test(suite, "the endpoints' own resets fit", test_genuine_resets_are_not_middlebox);
-	CU_add_test(suite, "middlebox idle timeout, dropped", test_middlebox_idle_drop);
-	CU_add_test(suite, "short or usual quiet is no idle timeout",
-	            test_short_or_usual_idle_is_not_middlebox);
-	CU_add_test(suite, "middlebox idle timeout, reset", test_middlebox_idle_reset);
-	CU_add_test(suite, "keepalive after a long idle", test_keepalive_after_long_idle);
-	CU_add_test(suite, "stuck CLOSE-WAIT", test_close_wait_stuck);
-	CU_add_test(suite, "half-close in use, late close", test_close_wait_streaming_and_late_close);
-	CU_add_test(suite, "FIN-WAIT-2 timeout", test_fin_wait_2_timeout);
-	CU_add_test(suite, "TIME-WAIT side and reuse", test_time_wait);
-	CU_add_test(suite, "SYN retries", test_syn_retries);
-	CU_add_test(suite, "SYN+ACK retries", test_synack_retries);
-	CU_add_test(suite, "Linux retransmission budget", test_linux_budget);
-	CU_add_test(suite, "stack family", test_stack_family);
-	CU_add_test(suite, "tombstone keeps TIME-WAIT", test_tombstone_info);
-	CU_add_test(suite, "window scaling and zero window", test_window_scaling);
-
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	bool framework_error = CU_get_error() != CUE_SUCCESS;
-	CU_cleanup_registry();
-	release_script();
-	flow_store_destroy(&store);
-	return failures != 0 || framework_error;
-}
+/* Each test's script is released by the teardown, the store by the suite's cleanup. */
+CUNIT_MAIN("test_tracker", { "tracker and classifier", script_suite_init, script_suite_clean, NULL,
+			     release_script, tracker_tests })

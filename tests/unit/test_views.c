@@ -275,11 +275,11 @@ static void test_ladder_caption(void)
 	struct rbuf b = { 0 };
 
 	ladder_caption(&b, &l);
-	RBUF_LIT(&b, "|");
+	check_text(&b, "all 10 segments"); /* b is empty again */
 	l.total = 1234;
 	ladder_caption(&b, &l);
-	check_text(&b, "all 10 segments|10 of 1,234 segments: the first, the FINs and "
-	                 "resets, the evidence and the last");
+	check_text(&b, "10 of 1,234 segments: the first, the FINs and resets, the evidence and the "
+	               "last");
 }
 
 /* --- the story --------------------------------------------------------------------------------- */
@@ -666,36 +666,28 @@ static void test_digest_closes_and_stuck(void)
 
 /* --- registration ------------------------------------------------------------------------------ */
 
-static CU_TestInfo ladder_tests[] = {
-	{ "ladder_label", test_ladder_label },
-	{ "ladder_text_layout", test_ladder_text_layout },
-	{ "ladder_text_headings_ipv6", test_ladder_text_headings_ipv6 },
-	{ "ladder_text_gaps_and_colour", test_ladder_text_gaps_and_colour },
-	{ "ladder_caption", test_ladder_caption },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(ladder_tests,
+	    { "ladder_label", test_ladder_label },
+	    { "ladder_text_layout", test_ladder_text_layout },
+	    { "ladder_text_headings_ipv6", test_ladder_text_headings_ipv6 },
+	    { "ladder_text_gaps_and_colour", test_ladder_text_gaps_and_colour },
+	    { "ladder_caption", test_ladder_caption });
 
-static CU_TestInfo story_tests[] = {
-	{ "story_names_closer_bytes_and_reset", test_story_names_closer_bytes_and_reset },
-	{ "story_every_class", test_story_every_class },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(story_tests,
+	    { "story_names_closer_bytes_and_reset", test_story_names_closer_bytes_and_reset },
+	    { "story_every_class", test_story_every_class });
 
-static CU_TestInfo escape_tests[] = {
-	{ "escaping", test_escaping },
-	{ "numbers_and_durations", test_numbers_and_durations },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(escape_tests,
+	    { "escaping", test_escaping },
+	    { "numbers_and_durations", test_numbers_and_durations });
 
-static CU_TestInfo writer_tests[] = {
-	{ "markdown_writer", test_markdown_writer },
-	{ "svg_writer_escapes", test_svg_writer_escapes },
-	{ "html_writer", test_html_writer },
-	{ "text_story_mode", test_text_story_mode },
-	{ "text_colour", test_text_colour },
-	{ "digest_closes_and_stuck", test_digest_closes_and_stuck },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(writer_tests,
+	    { "markdown_writer", test_markdown_writer },
+	    { "svg_writer_escapes", test_svg_writer_escapes },
+	    { "html_writer", test_html_writer },
+	    { "text_story_mode", test_text_story_mode },
+	    { "text_colour", test_text_colour },
+	    { "digest_closes_and_stuck", test_digest_closes_and_stuck });
 
 CUNIT_MAIN("test_views",
            { "ladder", NULL, NULL, NULL, NULL, ladder_tests },

@@ -7,11 +7,13 @@
  * checked line by line. Exits non-zero when any assertion failed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <csv.h>
@@ -1033,26 +1035,75 @@ static void test_ndjson_one_flow_per_line(void)
 	free(out);
 }
 
+/* NDJSON into a pipe (a pipeline reads it as the capture is read): each row is written and
+ * flushed at once, however the stream is buffered. */
 static void test_ndjson_flushes_each_flow(void)
 {
 	struct flow_record r[N_RECORDS];
-	FILE *f = tmpfile();
+	static char big[1 << 16], got[1 << 16];
+	int fds[2];
+	FILE *f;
 	struct writer *w;
-	struct stat st;
-	static char big[1 << 16];
+	ssize_t n;
 
 	make_records(r);
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	CU_ASSERT_FATAL(fcntl(fds[0], F_SETFL, O_NONBLOCK) == 0);
+	f = fdopen(fds[1], "w");
 	CU_ASSERT_FATAL(f != NULL);
 	CU_ASSERT_FATAL(setvbuf(f, big, _IOFBF, sizeof big) == 0);
 	w = writer_create(REPORT_NDJSON, f);
 	CU_ASSERT_FATAL(w != NULL);
 	CU_ASSERT(writer_begin(w) == 0);
 	CU_ASSERT(writer_flow(w, &r[0]) == 0);
-	/* Fully buffered with room to spare, yet the row is already in the file. */
-	CU_ASSERT(fstat(fileno(f), &st) == 0 && st.st_size > 100);
+	/* Fully buffered with room to spare, yet the row is already in the pipe. */
+	n = read(fds[0], got, sizeof got);
+	CU_ASSERT(n > 100 && got[n - 1] == '\n');
 	CU_ASSERT(writer_end(w, &empty_summary) == 0);
 	writer_destroy(w);
 	fclose(f);
+	close(fds[0]);
+}
+
+/* Into a regular file (nobody reads it while it grows) rows gather and go out in blocks of
+ * WRITER_BATCH bytes, all of them by the end; a line-buffered file (a live capture) gets each row
+ * at once. */
+static void test_file_rows_are_batched(void)
+{
+	struct flow_record r[N_RECORDS];
+
+	make_records(r);
+	for (int line = 0; line <= 1; line++) {
+		for (unsigned fmt = REPORT_JSON; fmt <= REPORT_ZEEK_JSON; fmt++) {
+			FILE *f = tmpfile();
+			struct writer *w;
+			struct stat st;
+
+			if (fmt == REPORT_MARKDOWN || fmt == REPORT_SVG || fmt == REPORT_HTML)
+				continue; /* documents written at the end */
+			CU_ASSERT_FATAL(f != NULL);
+			if (line)
+				CU_ASSERT_FATAL(setvbuf(f, NULL, _IOLBF, 0) == 0);
+			w = writer_create((enum report_format)fmt, f);
+			CU_ASSERT_FATAL(w != NULL);
+			CU_ASSERT(writer_begin(w) == 0);
+			CU_ASSERT(writer_flow(w, &r[0]) == 0);
+			CU_ASSERT(fstat(fileno(f), &st) == 0);
+			/* CSV holds the row an incident may still take: only its header is out. A JSON
+			 * document's row ends with the next one (",\n"), a line-buffered stream sends
+			 * it then. */
+			if (line)
+				check(st.st_size > 100 || fmt == REPORT_JSON, __LINE__,
+				      "row not written at once", report_format_name((enum report_format)fmt));
+			else
+				check(st.st_size == 0, __LINE__, "row written before the batch is full",
+				      report_format_name((enum report_format)fmt));
+			CU_ASSERT(writer_end(w, &empty_summary) == 0);
+			CU_ASSERT(fstat(fileno(f), &st) == 0 && st.st_size > 200);
+			writer_destroy(w);
+			fclose(f);
+		}
+	}
 }
 
 /* The raw text of member `key` in a one-line flow object: from after "key": to the next
@@ -1195,22 +1246,41 @@ static void free_csv(struct csv_table *t)
 			free(t->field[r][i]);
 }
 
-static const char *const csv_header[CSV_COLUMNS] = {
-	"id", "capture", "client_ip", "client_port", "server_ip", "server_port", "roles_inferred",
-	"first_ts", "last_ts", "packets_client", "packets_server", "bytes_client", "bytes_server",
-	"handshake", "close_class", "close_detail", "close_closer", "close_reason", "close_ts",
-	"close_evidence", "state_client", "state_server", "retransmissions_client",
-	"retransmissions_server", "keepalive_probes", "modifiers",
-	"diagnosis_middlebox_claimed", "diagnosis_middlebox_expected_ttl",
-	"diagnosis_middlebox_seen_ttl", "diagnosis_middlebox_expected_ip_id",
-	"diagnosis_middlebox_seen_ip_id", "diagnosis_idle_timeout_s", "diagnosis_idle_timeout_answer",
-	"diagnosis_close_wait_side", "diagnosis_close_wait_s", "diagnosis_close_wait_still_open",
-	"diagnosis_time_wait", "diagnosis_time_wait_reuse_held_by", "diagnosis_time_wait_reuse_s",
-	"diagnosis_timers_client", "diagnosis_timers_server", "diagnosis_stack_client",
-	"diagnosis_stack_server", "zeek_uid", "zeek_orig", "zeek_conn_state", "zeek_history",
-	"zeek_missed_bytes", "encapsulation", "close_confidence", "close_alternatives",
-	"rtt_client_ms", "rtt_server_ms", "vantage", "incident",
-};
+/* The header line the CSV starts with (README: the columns, in order), split into csv_header[]
+ * by csv_columns(). */
+static const char csv_header_line[] =
+	"id,capture,client_ip,client_port,server_ip,server_port,roles_inferred,first_ts,last_ts,"
+	"packets_client,packets_server,bytes_client,bytes_server,handshake,close_class,"
+	"close_detail,close_closer,close_reason,close_ts,close_evidence,state_client,"
+	"state_server,retransmissions_client,retransmissions_server,keepalive_probes,modifiers,"
+	"diagnosis_middlebox_claimed,diagnosis_middlebox_expected_ttl,"
+	"diagnosis_middlebox_seen_ttl,diagnosis_middlebox_expected_ip_id,"
+	"diagnosis_middlebox_seen_ip_id,diagnosis_idle_timeout_s,diagnosis_idle_timeout_answer,"
+	"diagnosis_close_wait_side,diagnosis_close_wait_s,diagnosis_close_wait_still_open,"
+	"diagnosis_time_wait,diagnosis_time_wait_reuse_held_by,diagnosis_time_wait_reuse_s,"
+	"diagnosis_timers_client,diagnosis_timers_server,diagnosis_stack_client,"
+	"diagnosis_stack_server,zeek_uid,zeek_orig,zeek_conn_state,zeek_history,"
+	"zeek_missed_bytes,encapsulation,close_confidence,close_alternatives,rtt_client_ms,"
+	"rtt_server_ms,vantage,incident";
+static const char *csv_header[CSV_COLUMNS];
+
+static void csv_columns(void)
+{
+	static char names[sizeof csv_header_line];
+	unsigned n = 0;
+	char *p = names;
+
+	if (csv_header[0] != NULL)
+		return;
+	memcpy(names, csv_header_line, sizeof names);
+	while (p != NULL && n < CSV_COLUMNS) {
+		csv_header[n++] = p;
+		p = strchr(p, ',');
+		if (p != NULL)
+			*p++ = '\0';
+	}
+	CU_ASSERT_FATAL(n == CSV_COLUMNS && p == NULL);
+}
 
 /* The value of column `name` in row `row`; want NULL: the field is empty and unquoted. */
 static void expect_cell(struct csv_table *t, unsigned row, const char *name, const char *want, int line)
@@ -1218,6 +1288,7 @@ static void expect_cell(struct csv_table *t, unsigned row, const char *name, con
 	unsigned col = 0;
 	const char *got;
 
+	csv_columns();
 	while (col < CSV_COLUMNS && strcmp(csv_header[col], name) != 0)
 		col++;
 	CU_ASSERT_FATAL(col < CSV_COLUMNS);
@@ -1246,6 +1317,7 @@ static void test_csv_round_trips(void)
 	for (unsigned row = 0; row < t.n_rows; row++)
 		CU_ASSERT_EQUAL(t.n_fields[row], t.n_fields[0]);
 	CU_ASSERT_EQUAL_FATAL(t.n_fields[0], CSV_COLUMNS);
+	csv_columns();
 	for (unsigned i = 0; i < CSV_COLUMNS; i++)
 		check(t.field[0][i] != NULL && strcmp(t.field[0][i], csv_header[i]) == 0, __LINE__,
 		      "header", csv_header[i]);
@@ -1853,76 +1925,126 @@ static void test_text_empty_run(void)
 
 /* --- failures --------------------------------------------------------------------------------- */
 
-/* Every format reports a stream that cannot be written: begin, flow or end returns -1. */
+/* Long-lived strings are escaped once and kept by address (text_memo, a few dozen slots): with
+ * many more distinct strings than slots, several in one record mapping to the same slot, every
+ * field still holds its own text. */
+static void test_json_memo_keeps_each_string(void)
+{
+	enum { N = 300 };
+	static struct flow_record r[N];
+	static char caps[N][32], details[N][32], bases[N][32], notes[N][32];
+	struct flow_record base[N_RECORDS];
+	char *out, *line, *save = NULL;
+	size_t len;
+	unsigned n = 0;
+
+	make_records(base);
+	for (unsigned i = 0; i < N; i++) {
+		r[i] = base[0];
+		snprintf(caps[i], sizeof caps[i], "cap\"%u.pcap", i);
+		snprintf(details[i], sizeof details[i], "detail_%u", i);
+		snprintf(bases[i], sizeof bases[i], "basis \\ %u", i);
+		snprintf(notes[i], sizeof notes[i], "note\t%u", i);
+		r[i].capture = caps[i];
+		r[i].close_detail = details[i];
+		for (int d = FROM_CLIENT; d <= FROM_SERVER; d++)
+			r[i].diagnosis.stack[d] = (struct stack_guess){ .family = "linux",
+				.initial_ttl = 64, .basis = bases[(i + 7u * (unsigned)d) % N] };
+		r[i].n_evidence = 1;
+		r[i].evidence[0].note = notes[i];
+	}
+	out = run_writer(REPORT_NDJSON, r, N, &empty_summary, &len);
+	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		json_t *o = json_loads(line, 0, NULL);
+		json_t *stack;
+		char want[64];
+
+		CU_ASSERT_FATAL(o != NULL);
+		stack = json_object_get(json_object_get(o, "diagnosis"), "stack");
+		EXPECT_STR(o, "capture", caps[n]);
+		EXPECT_STR(json_object_get(o, "close"), "detail", details[n]);
+		EXPECT_STR(json_object_get(stack, "client"), "basis", bases[n]);
+		EXPECT_STR(json_object_get(stack, "server"), "basis", bases[(n + 7) % N]);
+		snprintf(want, sizeof want, "note\t%u", n);
+		EXPECT_STR(json_array_get(json_object_get(json_object_get(o, "close"), "evidence"), 0),
+		           "note", want);
+		json_decref(o);
+		n++;
+	}
+	CU_ASSERT_EQUAL(n, N);
+	free(out);
+}
+
+/* Every format reports a stream that cannot be written: begin, flow or end returns -1. Rows
+ * gathered for one write fail when it is made (at the end at the latest); when each row is
+ * written at once (a line-buffered stream), the streaming formats fail on every flow. */
 static void test_write_failure_is_reported(void)
 {
 	struct flow_record r[N_RECORDS];
 	struct run_summary s = make_summary();
 
 	make_records(r);
-	for (unsigned fmt = 0; fmt < REPORT_FORMAT_COUNT; fmt++) {
-		FILE *f = fopen("/dev/null", "r"); /* every write fails */
-		struct writer *w;
-		int failures = 0;
+	for (int line = 0; line <= 1; line++) {
+		for (unsigned fmt = 0; fmt < REPORT_FORMAT_COUNT; fmt++) {
+			FILE *f = fopen("/dev/null", "r"); /* every write fails */
+			struct writer *w;
+			int failures = 0;
 
-		CU_ASSERT_FATAL(f != NULL);
-		w = writer_create((enum report_format)fmt, f);
-		CU_ASSERT_FATAL(w != NULL);
-		failures += writer_begin(w) != 0;
-		for (unsigned i = 0; i < N_RECORDS; i++)
-			failures += writer_flow(w, &r[i]) != 0;
-		failures += writer_end(w, &s) != 0;
-		writer_destroy(w);
-		fclose(f);
-		check(failures > 0, __LINE__, "write failure not reported", NULL);
-		/* The streaming formats fail on every flow; the others write at the end (CSV holds the
-		 * rows an incident may still take, so its failures show later). */
-		if (fmt == REPORT_JSON || fmt == REPORT_NDJSON)
-			check(failures >= N_RECORDS, __LINE__, "every flow write fails", NULL);
+			CU_ASSERT_FATAL(f != NULL);
+			if (line)
+				CU_ASSERT_FATAL(setvbuf(f, NULL, _IOLBF, 0) == 0);
+			w = writer_create((enum report_format)fmt, f);
+			CU_ASSERT_FATAL(w != NULL);
+			failures += writer_begin(w) != 0;
+			for (unsigned i = 0; i < N_RECORDS; i++)
+				failures += writer_flow(w, &r[i]) != 0;
+			failures += writer_end(w, &s) != 0;
+			writer_destroy(w);
+			fclose(f);
+			check(failures > 0, __LINE__, "write failure not reported", NULL);
+			/* The others write at the end (CSV holds the rows an incident may still take, so
+			 * its failures show later). */
+			if (line && (fmt == REPORT_JSON || fmt == REPORT_NDJSON))
+				check(failures >= N_RECORDS, __LINE__, "every flow write fails", NULL);
+		}
 	}
 }
 
 /* --- registration ----------------------------------------------------------------------------- */
 
-static CU_TestInfo names_tests[] = {
-	{ "class_names_are_design_names", test_class_names_are_design_names },
-	{ "state_names_are_rfc9293", test_state_names_are_rfc9293 },
-	{ "other_names", test_other_names },
-	{ "ts_format_is_exact", test_ts_format_is_exact },
-	{ "tcp_flags_format", test_tcp_flags_format },
-	{ "ip_addr_format", test_ip_addr_format },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(names_tests,
+	    { "class_names_are_design_names", test_class_names_are_design_names },
+	    { "state_names_are_rfc9293", test_state_names_are_rfc9293 },
+	    { "other_names", test_other_names },
+	    { "ts_format_is_exact", test_ts_format_is_exact },
+	    { "tcp_flags_format", test_tcp_flags_format },
+	    { "ip_addr_format", test_ip_addr_format });
 
-static CU_TestInfo json_tests[] = {
-	{ "json_document_round_trips", test_json_document },
-	{ "json_escapes_untrusted_text", test_json_escapes_untrusted_text },
-	{ "json_empty_run_is_valid", test_json_empty_run_is_valid },
-	{ "ndjson_one_flow_per_line", test_ndjson_one_flow_per_line },
-	{ "ndjson_flushes_each_flow", test_ndjson_flushes_each_flow },
-	{ "ndjson_empty_run_is_empty", test_ndjson_empty_run_is_empty },
-	{ "json_escapes_at_every_alignment", test_json_escapes_at_every_alignment },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(json_tests,
+	    { "json_document_round_trips", test_json_document },
+	    { "json_escapes_untrusted_text", test_json_escapes_untrusted_text },
+	    { "json_empty_run_is_valid", test_json_empty_run_is_valid },
+	    { "ndjson_one_flow_per_line", test_ndjson_one_flow_per_line },
+	    { "ndjson_flushes_each_flow", test_ndjson_flushes_each_flow },
+	    { "file_rows_are_batched", test_file_rows_are_batched },
+	    { "json_memo_keeps_each_string", test_json_memo_keeps_each_string },
+	    { "ndjson_empty_run_is_empty", test_ndjson_empty_run_is_empty },
+	    { "json_escapes_at_every_alignment", test_json_escapes_at_every_alignment });
 
-static CU_TestInfo csv_tests[] = {
-	{ "csv_round_trips", test_csv_round_trips },
-	{ "csv_empty_run_has_header", test_csv_empty_run_has_header },
-	{ "csv_quotes_at_every_position", test_csv_quotes_at_every_position },
-	{ "largest_record", test_largest_record },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(csv_tests,
+	    { "csv_round_trips", test_csv_round_trips },
+	    { "csv_empty_run_has_header", test_csv_empty_run_has_header },
+	    { "csv_quotes_at_every_position", test_csv_quotes_at_every_position },
+	    { "largest_record", test_largest_record });
 
-static CU_TestInfo text_tests[] = {
-	{ "text_report", test_text_report },
-	{ "text_caps_noteworthy_and_resets", test_text_caps_noteworthy_and_resets },
-	{ "text_top_resets_capped_at_ten", test_text_top_resets_capped_at_ten },
-	{ "text_reset_flood_keeps_the_top_sources", test_text_reset_flood_keeps_the_top_sources },
-	{ "text_diagnosis_makes_noteworthy", test_text_diagnosis_makes_noteworthy },
-	{ "text_empty_run", test_text_empty_run },
-	{ "write_failure_is_reported", test_write_failure_is_reported },
-	CU_TEST_INFO_NULL,
-};
+CUNIT_TESTS(text_tests,
+	    { "text_report", test_text_report },
+	    { "text_caps_noteworthy_and_resets", test_text_caps_noteworthy_and_resets },
+	    { "text_top_resets_capped_at_ten", test_text_top_resets_capped_at_ten },
+	    { "text_reset_flood_keeps_the_top_sources", test_text_reset_flood_keeps_the_top_sources },
+	    { "text_diagnosis_makes_noteworthy", test_text_diagnosis_makes_noteworthy },
+	    { "text_empty_run", test_text_empty_run },
+	    { "write_failure_is_reported", test_write_failure_is_reported });
 
 CUNIT_MAIN("test_writers",
            { "names", NULL, NULL, NULL, NULL, names_tests },

@@ -5,14 +5,14 @@
 #include <string.h>
 
 #include "cunit_main.h"
+#include "seg_build.h"
+#include "store_suite.h"
 
 #include "classify.h"
 #include "tracker.h"
 #include "zeek_conn.h"
 
 #define T0 (1764000000LL * 1000000000LL)
-
-static struct flow_store store;
 
 struct conv {
 	struct live_flow *f;
@@ -36,18 +36,9 @@ static void send(struct conv *c, int d, uint8_t flags, uint32_t seq, uint32_t ac
 {
 	struct ip_addr a = { .family = 4, .bytes = { 192, 0, 2, 1 } };
 	struct ip_addr b = { .family = 4, .bytes = { 192, 0, 2, 2 } };
-	struct tcp_segment seg;
+	struct tcp_segment seg = seg_between(d, a, b, c->port[FROM_CLIENT], c->port[FROM_SERVER],
+	                                     flags, seq, ack, len);
 
-	memset(&seg, 0, sizeof seg);
-	seg.src = d == FROM_CLIENT ? a : b;
-	seg.dst = d == FROM_CLIENT ? b : a;
-	seg.sport = c->port[d];
-	seg.dport = c->port[!d];
-	seg.flags = flags;
-	seg.seq = seq;
-	seg.ack = ack;
-	seg.payload_len = len;
-	seg.payload_captured = len;
 	seg.window = window;
 	seg.header_len = 40;
 	c->frame++;
@@ -74,12 +65,31 @@ static struct zeek_fields finish(struct conv *c)
 	return z;
 }
 
+/* Ends the conversation and checks Zeek's history and conn_state; the fields, for more checks. */
+static struct zeek_fields expect_zeek(struct conv *c, const char *history, const char *conn_state)
+{
+	struct zeek_fields z = finish(c);
+
+	CU_ASSERT_STRING_EQUAL(z.history, history);
+	CU_ASSERT_STRING_EQUAL(z.conn_state, conn_state);
+	return z;
+}
+
 #define C FROM_CLIENT
 #define S FROM_SERVER
 #define SYN TCP_SYN
 #define ACK TCP_ACK
 #define FIN (TCP_FIN | TCP_ACK)
 #define RST TCP_RST
+
+/* 40001 -> 8080: SYN (ISN 100), SYN+ACK (ISN 500), ACK; windows 502. */
+static void handshake(struct conv *c)
+{
+	conv_start(c, 40001, 8080);
+	send(c, C, SYN, 100, 0, 0, 502);
+	send(c, S, SYN | ACK, 500, 101, 0, 502);
+	send(c, C, ACK, 101, 501, 0, 502);
+}
 
 static void test_conn_state_table(void)
 {
@@ -171,19 +181,14 @@ static void test_graceful(void)
 	struct conv c;
 	struct zeek_fields z;
 
-	conv_start(&c, 40001, 8080);
-	send(&c, C, SYN, 100, 0, 0, 502);
-	send(&c, S, SYN | ACK, 500, 101, 0, 502);
-	send(&c, C, ACK, 101, 501, 0, 502);
+	handshake(&c);
 	send(&c, C, ACK, 101, 501, 10, 502);
 	send(&c, S, ACK, 501, 111, 0, 502);
 	send(&c, S, ACK, 501, 111, 20, 502);
 	send(&c, C, FIN, 111, 521, 0, 502);
 	send(&c, S, FIN, 521, 112, 0, 502);
 	send(&c, C, ACK, 112, 522, 0, 502);
-	z = finish(&c);
-	CU_ASSERT_STRING_EQUAL(z.history, "ShADadFf");
-	CU_ASSERT_STRING_EQUAL(z.conn_state, "SF");
+	z = expect_zeek(&c, "ShADadFf", "SF");
 	CU_ASSERT_EQUAL(z.orig, FROM_CLIENT);
 	CU_ASSERT_EQUAL(z.size[C], 10);
 	CU_ASSERT_EQUAL(z.size[S], 20);
@@ -195,48 +200,35 @@ static void test_graceful(void)
 static void test_openings(void)
 {
 	struct conv c;
-	struct zeek_fields z;
 
 	conv_start(&c, 40001, 8080);
 	send(&c, C, SYN, 100, 0, 0, 502);
 	send(&c, S, RST | ACK, 0, 101, 0, 0);
-	z = finish(&c);
-	CU_ASSERT_STRING_EQUAL(z.history, "Sr");
-	CU_ASSERT_STRING_EQUAL(z.conn_state, "REJ");
+	expect_zeek(&c, "Sr", "REJ");
 
 	conv_start(&c, 40001, 8080);
 	send(&c, C, SYN, 100, 0, 0, 502);
 	send(&c, C, SYN, 100, 0, 0, 502); /* a retransmission: the same number, no new letter */
-	z = finish(&c);
-	CU_ASSERT_STRING_EQUAL(z.history, "S");
-	CU_ASSERT_STRING_EQUAL(z.conn_state, "S0");
+	expect_zeek(&c, "S", "S0");
 
 	conv_start(&c, 40001, 8080);
 	send(&c, C, SYN, 100, 0, 0, 502);
 	send(&c, C, RST, 101, 0, 0, 0);
-	z = finish(&c);
-	CU_ASSERT_STRING_EQUAL(z.history, "SR");
-	CU_ASSERT_STRING_EQUAL(z.conn_state, "RSTOS0");
+	expect_zeek(&c, "SR", "RSTOS0");
 }
 
 /* Retransmitted data 'T' at the 1st and 10th, a zero window 'w', a RST from the responder. */
 static void test_scaled_letters(void)
 {
 	struct conv c;
-	struct zeek_fields z;
 
-	conv_start(&c, 40001, 8080);
-	send(&c, C, SYN, 100, 0, 0, 502);
-	send(&c, S, SYN | ACK, 500, 101, 0, 502);
-	send(&c, C, ACK, 101, 501, 0, 502);
+	handshake(&c);
 	send(&c, C, ACK, 101, 501, 100, 502);
 	for (int i = 0; i < 10; i++)
 		send(&c, C, ACK, 101, 501, 100, 502); /* the same data again */
 	send(&c, S, ACK, 501, 201, 0, 0);           /* a zero window */
 	send(&c, S, RST | ACK, 501, 201, 0, 0);
-	z = finish(&c);
-	CU_ASSERT_STRING_EQUAL(z.history, "ShADTTawr");
-	CU_ASSERT_STRING_EQUAL(z.conn_state, "RSTR");
+	expect_zeek(&c, "ShADTTawr", "RSTR");
 }
 
 /* A segment lost from the capture and acknowledged: a content gap 'G', its bytes missed. */
@@ -245,25 +237,17 @@ static void test_gap(void)
 	struct conv c;
 	struct zeek_fields z;
 
-	conv_start(&c, 40001, 8080);
-	send(&c, C, SYN, 100, 0, 0, 502);
-	send(&c, S, SYN | ACK, 500, 101, 0, 502);
-	send(&c, C, ACK, 101, 501, 0, 502);
+	handshake(&c);
 	send(&c, C, ACK, 101, 501, 100, 502);
 	/* 201..300 never captured */
 	send(&c, C, ACK, 301, 501, 100, 502);
 	send(&c, S, ACK, 501, 401, 0, 502);
-	z = finish(&c);
 	/* the ACK's letter comes before the gap it reveals (Zeek: history, then AckReceived) */
-	CU_ASSERT_STRING_EQUAL(z.history, "ShADaG");
+	z = expect_zeek(&c, "ShADaG", "S1");
 	CU_ASSERT_EQUAL(z.missed_bytes, 100);
-	CU_ASSERT_STRING_EQUAL(z.conn_state, "S1");
 
 	/* the lost segment retransmitted before the ACK: no gap */
-	conv_start(&c, 40001, 8080);
-	send(&c, C, SYN, 100, 0, 0, 502);
-	send(&c, S, SYN | ACK, 500, 101, 0, 502);
-	send(&c, C, ACK, 101, 501, 0, 502);
+	handshake(&c);
 	send(&c, C, ACK, 101, 501, 100, 502);
 	send(&c, C, ACK, 301, 501, 100, 502);
 	send(&c, C, ACK, 201, 501, 100, 502);
@@ -283,10 +267,8 @@ static void test_flips(void)
 	conv_start(&c, 40001, 80);
 	send(&c, S, ACK, 500, 100, 10, 502);
 	send(&c, C, ACK, 100, 510, 0, 502);
-	z = finish(&c);
-	CU_ASSERT_STRING_EQUAL(z.history, "^dA");
+	z = expect_zeek(&c, "^dA", "OTH");
 	CU_ASSERT_EQUAL(z.orig, FROM_CLIENT);
-	CU_ASSERT_STRING_EQUAL(z.conn_state, "OTH");
 
 	conv_start(&c, 40001, 888);
 	send(&c, S, SYN | ACK, 500, 100, 0, 502);
@@ -294,10 +276,8 @@ static void test_flips(void)
 	send(&c, C, ACK, 100, 501, 5, 502);
 	send(&c, S, FIN, 501, 105, 0, 502);
 	send(&c, C, FIN, 105, 502, 0, 502);
-	z = finish(&c);
-	CU_ASSERT_STRING_EQUAL(z.history, "^hADfF");
+	z = expect_zeek(&c, "^hADfF", "SF");
 	CU_ASSERT_EQUAL(z.orig, FROM_CLIENT);
-	CU_ASSERT_STRING_EQUAL(z.conn_state, "SF");
 }
 
 /* Where Zeek and tcpmortem read a connection differently, each keeps its own: a RST after both
@@ -315,10 +295,7 @@ static void test_zeek_and_class_differ(void)
 
 	/* The server closes, the client still sends data then closes, the server's closed socket
 	 * answers with a reset (Linux: data for a closed socket). */
-	conv_start(&c, 40001, 8080);
-	send(&c, C, SYN, 100, 0, 0, 502);
-	send(&c, S, SYN | ACK, 500, 101, 0, 502);
-	send(&c, C, ACK, 101, 501, 0, 502);
+	handshake(&c);
 	send(&c, S, FIN, 501, 101, 0, 502);
 	send(&c, C, ACK, 101, 502, 10, 502);
 	send(&c, C, FIN, 111, 502, 0, 502);
@@ -334,38 +311,17 @@ static void test_zeek_and_class_differ(void)
 	CU_ASSERT_EQUAL(rec.zeek.orig, FROM_CLIENT);
 }
 
-static int suite_init(void)
-{
-	flow_store_init(&store);
-	return 0;
-}
+CUNIT_TESTS(zeek_tests,
+	    { "conn_state table", test_conn_state_table },
+	    { "history packing", test_history_packing },
+	    { "scaled letters and ports", test_scaled_and_ports },
+	    { "uid", test_uid },
+	    { "graceful", test_graceful },
+	    { "openings", test_openings },
+	    { "scaled letters", test_scaled_letters },
+	    { "content gap", test_gap },
+	    { "flips", test_flips },
+	    { "zeek and class differ", test_zeek_and_class_differ });
 
-static int suite_clean(void)
-{
-	flow_store_destroy(&store);
-	return 0;
-}
-
-static CU_TestInfo zeek_tests[] = {
-	{ "conn_state table", test_conn_state_table },
-	{ "history packing", test_history_packing },
-	{ "scaled letters and ports", test_scaled_and_ports },
-	{ "uid", test_uid },
-	{ "graceful", test_graceful },
-	{ "openings", test_openings },
-	{ "scaled letters", test_scaled_letters },
-	{ "content gap", test_gap },
-	{ "flips", test_flips },
-	{ "zeek and class differ", test_zeek_and_class_differ },
-	CU_TEST_INFO_NULL,
-};
-
-static CU_SuiteInfo suites[] = {
-	{ "zeek", suite_init, suite_clean, NULL, NULL, zeek_tests },
-	CU_SUITE_INFO_NULL,
-};
-
-int main(void)
-{
-	return cunit_run(suites, "test_zeek");
-}
+CUNIT_MAIN("test_zeek",
+	   { "zeek", store_suite_init, store_suite_clean, NULL, NULL, zeek_tests })
