@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Under AddressSanitizer a freed item is poisoned (all but its free-list link), so a use after
  * free inside a pool is reported as it would be with malloc. */
@@ -34,16 +35,122 @@ void pool_init(struct pool *p, size_t item_size, unsigned shift)
 	p->shift = shift > 16 ? 16 : shift;
 }
 
+/* The huge page size of x86-64 and of arm64 with 4 KiB pages (a PMD). Where it is another, the
+ * regions are only aligned for nothing: the pool works the same on ordinary pages. */
+#define HUGE_PAGE ((size_t)2 << 20)
+/* A region is as large as what the pool already holds (at least a slab, at most REGION_MAX),
+ * rounded up to huge pages: a growing pool takes few mappings, and what a region has beyond the
+ * pool's peak is never touched, so it takes address space but no memory. */
+#define REGION_MAX ((size_t)64 << 20)
+
+static size_t slab_bytes(const struct pool *p)
+{
+	return (size_t)p->item_size << p->shift;
+}
+
 void pool_destroy(struct pool *p)
 {
-	for (uint32_t i = 0; i < p->n_slabs; i++) {
-		UNPOISON(p->slabs[i], (size_t)p->item_size << p->shift);
-		free(p->slabs[i]);
+	for (uint32_t i = 0; i < p->n_slabs; i++)
+		UNPOISON(p->slabs[i], slab_bytes(p));
+	for (uint32_t i = 0; i < p->n_chunks; i++) {
+		if (p->chunks[i].len)
+			munmap(p->chunks[i].base, p->chunks[i].len);
+		else
+			free(p->chunks[i].base);
 	}
+	free(p->chunks);
 	free(p->slabs);
 	p->slabs = NULL;
-	p->n_slabs = p->cap_slabs = 0;
+	p->chunks = NULL;
+	p->n_slabs = p->cap_slabs = p->n_chunks = p->cap_chunks = 0;
+	p->region_next = NULL;
+	p->region_left = 0;
 	p->fresh = p->free_head = p->live = 0;
+}
+
+/* Records a block of memory the pool now owns (pool_chunk). */
+static int add_chunk(struct pool *p, void *base, size_t len)
+{
+	if (p->n_chunks == p->cap_chunks) {
+		uint32_t cap = p->cap_chunks ? p->cap_chunks * 2 : 16;
+		struct pool_chunk *chunks;
+
+		if (cap <= p->cap_chunks)
+			return -1;
+		chunks = realloc(p->chunks, (size_t)cap * sizeof *chunks);
+		if (!chunks)
+			return -1;
+		p->chunks = chunks;
+		p->cap_chunks = cap;
+	}
+	p->chunks[p->n_chunks].base = base;
+	p->chunks[p->n_chunks].len = len;
+	p->n_chunks++;
+	return 0;
+}
+
+/* `len` bytes (a multiple of HUGE_PAGE) of zeros starting on a HUGE_PAGE boundary, so that each
+ * aligned 2 MiB of it can be one huge page; NULL when mmap failed. mmap only promises page
+ * alignment: map HUGE_PAGE more and unmap the ends. */
+static unsigned char *map_region(size_t len)
+{
+	size_t over = len + HUGE_PAGE;
+	unsigned char *raw = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	                          -1, 0);
+	unsigned char *start;
+	size_t head;
+
+	if (raw == MAP_FAILED)
+		return NULL;
+	head = (HUGE_PAGE - (uintptr_t)raw % HUGE_PAGE) % HUGE_PAGE;
+	start = raw + head;
+	if (head)
+		munmap(raw, head);
+	munmap(start + len, over - head - len);
+#ifdef MADV_HUGEPAGE
+	/* A hint: THP "never", or a kernel without THP, refuses it or ignores it, and the region is
+	 * ordinary pages. With THP's defrag setting "madvise" (Debian's default) a fault here may
+	 * compact memory to find a huge page, as glibc's malloc does with glibc.malloc.hugetlb=1. */
+	(void)madvise(start, len, MADV_HUGEPAGE);
+#endif
+	return start;
+}
+
+/* Memory for one more slab: malloc'd while the pool holds less than POOL_SMALL_BYTES, else
+ * carved from the current region (a new one when it has no room left; the bytes it had, less
+ * than a slab, are left unused). Falls back to malloc when mapping failed. */
+static unsigned char *new_slab(struct pool *p)
+{
+	size_t bytes = slab_bytes(p), held = (size_t)p->n_slabs * bytes;
+	unsigned char *slab;
+
+	if (held >= POOL_SMALL_BYTES && p->region_left < bytes) {
+		size_t len = held > REGION_MAX ? REGION_MAX : held;
+		unsigned char *region;
+
+		if (len < bytes)
+			len = bytes;
+		len = (len + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+		region = map_region(len);
+		if (region && add_chunk(p, region, len) == 0) {
+			p->region_next = region;
+			p->region_left = len;
+		} else if (region) {
+			munmap(region, len);
+		}
+	}
+	if (held >= POOL_SMALL_BYTES && p->region_left >= bytes) {
+		slab = p->region_next;
+		p->region_next += bytes;
+		p->region_left -= bytes;
+		return slab;
+	}
+	slab = malloc(bytes);
+	if (slab && add_chunk(p, slab, 0) != 0) {
+		free(slab);
+		return NULL;
+	}
+	return slab;
 }
 
 /* One more slab, for fresh items. */
@@ -63,7 +170,7 @@ static int add_slab(struct pool *p)
 		p->slabs = dir;
 		p->cap_slabs = cap;
 	}
-	slab = malloc((size_t)p->item_size << p->shift);
+	slab = new_slab(p);
 	if (!slab)
 		return -1;
 	p->slabs[p->n_slabs++] = slab;
@@ -105,6 +212,6 @@ void pool_free(struct pool *p, uint32_t h)
 
 size_t pool_bytes(const struct pool *p)
 {
-	return (size_t)p->n_slabs * ((size_t)p->item_size << p->shift) +
-	       (size_t)p->cap_slabs * sizeof *p->slabs;
+	return (size_t)p->n_slabs * slab_bytes(p) + (size_t)p->cap_slabs * sizeof *p->slabs +
+	       (size_t)p->cap_chunks * sizeof *p->chunks;
 }

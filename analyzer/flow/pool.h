@@ -8,6 +8,15 @@
  * different sizes freed in between. Items never move: a pointer stays valid until its item is
  * freed. Handle 0 means none; handle h is the pool's item h - 1.
  *
+ * Huge pages: the live flows of a busy capture are tens of MB, read in no particular order, so
+ * with 4 KiB pages nearly every flow touched is a TLB miss. A pool's first slabs (POOL_SMALL_BYTES
+ * in all) are malloc'd as ever, so a small pool costs no more than its items; past that, slabs
+ * are carved from 2 MiB-aligned anonymous regions marked MADV_HUGEPAGE, which the kernel backs
+ * with transparent huge pages when it can (THP "always" or "madvise"). Where it cannot (THP off,
+ * madvise or mmap refused) the same code runs on ordinary pages: only the speed differs. The
+ * price: a big pool's memory is rounded up to a huge page, not a slab (under 2 MiB a pool, and a
+ * few slabs' worth at the regions' ends).
+ *
  * Not thread-safe: each shard of the engine has its own pools.
  */
 #ifndef TM_POOL_H
@@ -16,9 +25,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A block of memory a pool owns: a malloc'd slab (len 0) or a mapped region (len bytes). */
+struct pool_chunk {
+	void *base;
+	size_t len;
+};
+
+/* A pool takes its first slabs from malloc until they hold this many bytes, then from huge-page
+ * regions: below it a huge page would cost more memory than the TLB misses it saves. */
+#define POOL_SMALL_BYTES ((size_t)2 << 20)
+
 struct pool {
 	unsigned char **slabs;
 	uint32_t n_slabs, cap_slabs;
+	struct pool_chunk *chunks;  /* every block of memory holding slabs, to give back */
+	uint32_t n_chunks, cap_chunks;
+	unsigned char *region_next; /* the current region's first byte not yet carved into a slab */
+	size_t region_left;         /* and the bytes left after it */
 	uint32_t item_size;    /* bytes, a multiple of 8 */
 	uint32_t shift;        /* 2^shift items a slab */
 	uint32_t fresh;        /* items ever handed out: the next fresh one has handle fresh + 1 */
@@ -54,7 +77,8 @@ static inline void *pool_item(const struct pool *p, uint32_t h, size_t size, uns
 	return p->slabs[i >> shift] + (size_t)(i & ((1u << shift) - 1)) * size;
 }
 
-/* Bytes the pool holds: its slabs and their directory. */
+/* Bytes the pool holds: its slabs and their directory (not what is mapped and not yet carved:
+ * untouched pages take no memory). */
 size_t pool_bytes(const struct pool *p);
 
 #endif

@@ -3,10 +3,13 @@
  *
  * Handles are never 0 and name distinct items; items come zero-filled, also when reused; a freed
  * item is the next one handed out; items never move as the pool grows; and the memory a pool
- * holds follows its peak count of items, not how many were ever allocated.
+ * holds follows its peak count of items, not how many were ever allocated. Past POOL_SMALL_BYTES a
+ * pool's slabs are carved from 2 MiB-aligned regions (huge pages): the same holds there, across
+ * many slabs and regions, with items freed and reused.
  */
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,11 +151,148 @@ static void test_memory_follows_peak(void)
 	CU_ASSERT_EQUAL(pool_bytes(&p), 0);
 }
 
+/* A flow-sized item (as live_flow.h's pool of flows): its handle and a pattern of its index. */
+struct big_item {
+	uint32_t handle;
+	uint32_t index;
+	unsigned char fill[448];
+};
+
+static int big_item_ok(const struct big_item *it, uint32_t h, uint32_t index)
+{
+	return it->handle == h && it->index == index && it->fill[0] == (unsigned char)index &&
+	       it->fill[447] == (unsigned char)(index >> 8);
+}
+
+static void big_item_set(struct big_item *it, uint32_t h, uint32_t index)
+{
+	it->handle = h;
+	it->index = index;
+	memset(it->fill, 0, sizeof it->fill);
+	it->fill[0] = (unsigned char)index;
+	it->fill[447] = (unsigned char)(index >> 8);
+}
+
+/* Enough items for ~30 MB (many slabs past the malloc'd ones, several regions): every item stays
+ * at its address, every handle gives back its item, half of them freed and handed out again
+ * (zero-filled, the others untouched, no new slab), and the slabs past POOL_SMALL_BYTES are
+ * aligned on 2 MiB where each region starts and packed one after the other within it. */
+static void test_huge_regions(void)
+{
+	enum { N = 64000, SHIFT = 8 };
+	struct pool p;
+	uint32_t *h = calloc(N, sizeof *h);
+	struct big_item **at = calloc(N, sizeof *at);
+	size_t slab, bytes, aligned = 0, packed = 0;
+	uint32_t first_big, n_slabs;
+	int ok = 1;
+
+	CU_ASSERT_FATAL(h && at);
+	pool_init(&p, sizeof(struct big_item), SHIFT);
+	slab = (size_t)p.item_size << SHIFT;
+	for (uint32_t i = 0; i < N; i++) {
+		h[i] = pool_alloc(&p);
+		CU_ASSERT_FATAL(h[i] == i + 1);
+		at[i] = pool_at(&p, h[i]);
+		ok &= at[i]->handle == 0 && at[i]->fill[447] == 0;
+		big_item_set(at[i], h[i], i);
+	}
+	CU_ASSERT(ok);
+	n_slabs = p.n_slabs;
+	CU_ASSERT_EQUAL(n_slabs, (N + (1u << SHIFT) - 1) >> SHIFT);
+	bytes = pool_bytes(&p);
+	CU_ASSERT(bytes >= (size_t)n_slabs * slab);
+	/* The first slab past the malloc'd ones starts a region; each later slab follows the one
+	 * before it, or starts a new region on a 2 MiB boundary. */
+	first_big = (uint32_t)((POOL_SMALL_BYTES + slab - 1) / slab);
+	CU_ASSERT_FATAL(first_big + 20 < n_slabs);
+	CU_ASSERT_EQUAL((uintptr_t)p.slabs[first_big] % ((size_t)2 << 20), 0);
+	for (uint32_t k = first_big + 1; k < n_slabs; k++) {
+		if (p.slabs[k] == p.slabs[k - 1] + slab)
+			packed++;
+		else if ((uintptr_t)p.slabs[k] % ((size_t)2 << 20) == 0)
+			aligned++;
+	}
+	CU_ASSERT_EQUAL(packed + aligned, n_slabs - first_big - 1);
+	CU_ASSERT(aligned >= 2);          /* several regions */
+	CU_ASSERT(packed > 10 * aligned); /* regions grow with the pool: few of them */
+	/* Round trips: item to handle and back, at the address it had. */
+	for (uint32_t i = 0; i < N; i++) {
+		const struct big_item *it = pool_item(&p, h[i], sizeof(struct big_item), SHIFT);
+
+		ok &= it == at[i] && big_item_ok(it, h[i], i);
+	}
+	CU_ASSERT(ok);
+	/* Free the odd ones, then take as many again: the freed handles come back, zeroed. */
+	for (uint32_t i = 1; i < N; i += 2)
+		pool_free(&p, h[i]);
+	CU_ASSERT_EQUAL(p.live, N / 2);
+	for (uint32_t i = 1; i < N; i += 2) {
+		uint32_t again = pool_alloc(&p);
+		struct big_item *it = pool_at(&p, again);
+
+		ok &= again != 0 && again <= N && (again - 1) % 2 == 1 && it->handle == 0 &&
+		      it->index == 0 && it->fill[447] == 0;
+		big_item_set(it, again, again - 1);
+	}
+	CU_ASSERT(ok);
+	CU_ASSERT_EQUAL(p.live, N);
+	CU_ASSERT_EQUAL(p.fresh, N);
+	CU_ASSERT_EQUAL(p.n_slabs, n_slabs);
+	CU_ASSERT_EQUAL(pool_bytes(&p), bytes);
+	for (uint32_t i = 0; i < N; i++)
+		ok &= pool_at(&p, h[i]) == at[i] && big_item_ok(at[i], h[i], i);
+	CU_ASSERT(ok);
+	/* Emptied, the pool starts over: small slabs first again. */
+	pool_destroy(&p);
+	CU_ASSERT_EQUAL(pool_bytes(&p), 0);
+	CU_ASSERT_EQUAL(pool_alloc(&p), 1);
+	CU_ASSERT_EQUAL(p.n_slabs, 1);
+	pool_destroy(&p);
+	free(h);
+	free(at);
+}
+
+/* Slabs larger than a huge page (2^16 items of 64 bytes: 4 MiB): each region still holds whole
+ * slabs, on 2 MiB boundaries. */
+static void test_slabs_larger_than_huge_page(void)
+{
+	enum { SHIFT = 16, N = 4 << SHIFT };
+	struct pool p;
+	size_t slab;
+	int ok = 1;
+
+	pool_init(&p, 64, SHIFT);
+	slab = (size_t)p.item_size << SHIFT;
+	for (uint32_t i = 0; i < N; i++) {
+		uint32_t h = pool_alloc(&p);
+		uint32_t *it = pool_at(&p, h);
+
+		ok &= h == i + 1 && it[0] == 0 && it[15] == 0;
+		it[0] = h;
+		it[15] = ~h;
+	}
+	CU_ASSERT(ok);
+	CU_ASSERT_EQUAL(p.n_slabs, 4);
+	for (uint32_t k = 1; k < 4; k++)
+		CU_ASSERT_EQUAL((uintptr_t)p.slabs[k] % ((size_t)2 << 20), 0);
+	for (uint32_t i = 0; i < N; i++) {
+		const uint32_t *it = pool_at(&p, i + 1);
+
+		ok &= it[0] == i + 1 && it[15] == ~(i + 1);
+	}
+	CU_ASSERT(ok);
+	CU_ASSERT(pool_bytes(&p) >= 4 * slab);
+	pool_destroy(&p);
+}
+
 CUNIT_TESTS(pool_tests,
 	    { "sizes_rounded", test_sizes_rounded },
 	    { "distinct_zeroed_stable", test_distinct_zeroed_stable },
 	    { "lifo_reuse_zeroed", test_lifo_reuse_zeroed },
-	    { "memory_follows_peak", test_memory_follows_peak });
+	    { "memory_follows_peak", test_memory_follows_peak },
+	    { "huge_regions", test_huge_regions },
+	    { "slabs_larger_than_huge_page", test_slabs_larger_than_huge_page });
 
 CUNIT_MAIN("test_pool",
            { "pool", NULL, NULL, NULL, NULL, pool_tests })
