@@ -68,21 +68,33 @@ void pool_destroy(struct pool *p)
 	p->fresh = p->free_head = p->live = 0;
 }
 
+/* Room for one more entry of `size` bytes in the array *arr holding n of *cap: doubled when
+ * full (16 at first). -1 when memory or the count ran out. */
+static int grow_array(void **arr, uint32_t n, uint32_t *cap, size_t size)
+{
+	uint32_t more = *cap ? *cap * 2 : 16;
+	void *grown;
+
+	if (n < *cap)
+		return 0;
+	if (more <= *cap)
+		return -1;
+	grown = realloc(*arr, (size_t)more * size);
+	if (!grown)
+		return -1;
+	*arr = grown;
+	*cap = more;
+	return 0;
+}
+
 /* Records a block of memory the pool now owns (pool_chunk). */
 static int add_chunk(struct pool *p, void *base, size_t len)
 {
-	if (p->n_chunks == p->cap_chunks) {
-		uint32_t cap = p->cap_chunks ? p->cap_chunks * 2 : 16;
-		struct pool_chunk *chunks;
+	void *chunks = p->chunks;
 
-		if (cap <= p->cap_chunks)
-			return -1;
-		chunks = realloc(p->chunks, (size_t)cap * sizeof *chunks);
-		if (!chunks)
-			return -1;
-		p->chunks = chunks;
-		p->cap_chunks = cap;
-	}
+	if (grow_array(&chunks, p->n_chunks, &p->cap_chunks, sizeof *p->chunks) != 0)
+		return -1;
+	p->chunks = chunks;
 	p->chunks[p->n_chunks].base = base;
 	p->chunks[p->n_chunks].len = len;
 	p->n_chunks++;
@@ -157,19 +169,11 @@ static unsigned char *new_slab(struct pool *p)
 static int add_slab(struct pool *p)
 {
 	unsigned char *slab;
+	void *dir = p->slabs;
 
-	if (p->n_slabs == p->cap_slabs) {
-		uint32_t cap = p->cap_slabs ? p->cap_slabs * 2 : 16;
-		unsigned char **dir;
-
-		if (cap <= p->cap_slabs)
-			return -1;
-		dir = realloc(p->slabs, (size_t)cap * sizeof *dir);
-		if (!dir)
-			return -1;
-		p->slabs = dir;
-		p->cap_slabs = cap;
-	}
+	if (grow_array(&dir, p->n_slabs, &p->cap_slabs, sizeof *p->slabs) != 0)
+		return -1;
+	p->slabs = dir;
 	slab = new_slab(p);
 	if (!slab)
 		return -1;
