@@ -808,64 +808,62 @@ static int batch_added(struct engine *e, struct batch *b)
 	return (e->single ? e->single->write_failed : e->write_failed) ? -1 : 0;
 }
 
-int engine_frame(struct engine *e, const struct capture_frame *fr)
-{
-	struct file_counts *fc = &e->files[fr->file_index];
-	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
-	struct batch_item *it = &b->items[b->n++];
-	enum dissect_result r;
+unsigned engine_shards(const struct engine *e) { return e->n_workers; }
 
-	count_frame(e, fc, fr->ts_ns, fr->caplen, fr->file);
-	it->ts_ns = fr->ts_ns;
-	it->frame = fr->number;
-	it->shard = -1;
-	r = dissect_frame_encap(capture_file_dlt(fr->file), fr->data, fr->caplen, &it->seg,
-	                        &e->layers);
-	if (r != DISSECT_TCP) {
-		fc->skipped[r]++;
-	} else {
-		fc->tcp_segments++;
+enum dissect_result engine_dissect(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen,
+                                   struct encap_stack *layers, struct batch_item *it)
+{
+	enum dissect_result r = dissect_frame_encap(dlt, data, caplen, &it->seg, layers);
+
+	if (r == DISSECT_TCP) {
 		/* Only segments in a tunnel pay for their description (the last one is cached). */
-		it->encap = e->layers.n ? encap_table_intern(e->encaps, &e->layers) : 0;
-		it->capture = capture_file_path(fr->file);
-		it->ts_nano = capture_file_ts_nano(fr->file);
+		it->encap = layers->n ? encap_table_intern(e->encaps, layers) : 0;
 		it->hash = flow_table_hash(e->single ? e->single->table : e->hasher, &it->seg);
 		it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
 	}
-	return batch_added(e, b);
+	return r;
 }
 
-unsigned engine_shards(const struct engine *e) { return e->n_workers; }
-
-void engine_place(const struct engine *e, struct batch_item *it)
-{
-	it->hash = flow_table_hash(e->single ? e->single->table : e->hasher, &it->seg);
-	it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
-}
-
-struct encap_table *engine_encaps(struct engine *e) { return e->encaps; }
-
-int engine_feed(struct engine *e, const struct batch_item *in, uint64_t frame,
-                enum dissect_result r, uint32_t caplen, const struct capture_file *file,
-                unsigned file_index)
+/* The item just written at the end of `b` (dissected: result `r`) is frame `frame` of the capture,
+ * `caplen` bytes of file `file_index`: counted, completed and batched. */
+static int add_frame(struct engine *e, struct batch *b, enum dissect_result r, uint64_t frame,
+                     uint32_t caplen, const struct capture_file *file, unsigned file_index)
 {
 	struct file_counts *fc = &e->files[file_index];
-	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
-	struct batch_item *it = &b->items[b->n++];
+	struct batch_item *it = &b->items[b->n - 1];
 
-	count_frame(e, fc, in->ts_ns, caplen, file);
+	count_frame(e, fc, it->ts_ns, caplen, file);
 	if (r != DISSECT_TCP) {
 		fc->skipped[r]++;
-		it->ts_ns = in->ts_ns;
 		it->shard = -1;
 	} else {
 		fc->tcp_segments++;
-		*it = *in;
 		it->capture = capture_file_path(file);
 		it->ts_nano = capture_file_ts_nano(file);
 	}
 	it->frame = frame;
 	return batch_added(e, b);
+}
+
+int engine_frame(struct engine *e, const struct capture_frame *fr)
+{
+	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
+	struct batch_item *it = &b->items[b->n++];
+	enum dissect_result r;
+
+	it->ts_ns = fr->ts_ns;
+	r = engine_dissect(e, capture_file_dlt(fr->file), fr->data, fr->caplen, &e->layers, it);
+	return add_frame(e, b, r, fr->number, fr->caplen, fr->file, fr->file_index);
+}
+
+int engine_feed(struct engine *e, const struct batch_item *in, uint64_t frame,
+                enum dissect_result r, uint32_t caplen, const struct capture_file *file,
+                unsigned file_index)
+{
+	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
+
+	b->items[b->n++] = *in;
+	return add_frame(e, b, r, frame, caplen, file, file_index);
 }
 
 double engine_shards_cpu_s(const struct engine *e)

@@ -6,8 +6,6 @@
 
 #include "engine.h"
 
-struct encap_table;
-
 /* One frame, dissected, for the shards. `shard` < 0: not a TCP segment (time only). */
 struct batch_item {
 	struct tcp_segment seg;
@@ -22,14 +20,15 @@ struct batch_item {
 
 /* The shard workers a threaded engine runs (0: single-threaded). */
 unsigned engine_shards(const struct engine *e);
-/* Fills it->hash and it->shard for the TCP segment it->seg. Safe from any thread. */
-void engine_place(const struct engine *e, struct batch_item *it);
-/* The table of outer-layer descriptions (encap_table_intern is safe from any thread). */
-struct encap_table *engine_encaps(struct engine *e);
+/* Dissects `caplen` bytes of link type `dlt` into it->seg, as engine_frame() does; for a TCP
+ * segment also its outer layers' description (it->encap), its hash and shard. `layers` is the
+ * caller's scratch. Safe from any thread (the description table takes a lock). */
+enum dissect_result engine_dissect(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen,
+                                   struct encap_stack *layers, struct batch_item *it);
 
 /* Feeds the next frame of the capture, number `frame`, as engine_frame() does after dissecting:
- * `it` holds the frame's timestamp, and for a TCP segment (r == DISSECT_TCP) the segment placed
- * by engine_place() with its encap id; `caplen` bytes were captured of it in file `file_index`.
+ * `it` holds the frame's timestamp and what engine_dissect() made of it (result `r`); `caplen`
+ * bytes were captured of it in file `file_index`.
  * -1 when the writer failed. */
 int engine_feed(struct engine *e, const struct batch_item *it, uint64_t frame,
                 enum dissect_result r, uint32_t caplen, const struct capture_file *file,

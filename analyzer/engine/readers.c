@@ -45,7 +45,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "encap_table.h"
 #include "engine_feed.h"
 #include "file_heap.h"
 #include "pcap_map.h"
@@ -181,11 +180,7 @@ static bool add_item(struct readers *rd, struct chunk *c, const struct source *s
 			return true;
 		}
 	}
-	ri->result = (uint8_t)dissect_frame_encap(s->dlt, data, caplen, &ri->it.seg, layers);
-	if (ri->result == DISSECT_TCP) {
-		ri->it.encap = layers->n ? encap_table_intern(engine_encaps(rd->e), layers) : 0;
-		engine_place(rd->e, &ri->it);
-	}
+	ri->result = (uint8_t)engine_dissect(rd->e, s->dlt, data, caplen, layers, &ri->it);
 	return true;
 }
 
@@ -376,13 +371,8 @@ static bool libpcap_next(struct readers *rd, struct source *s)
 	if (rc == CAPTURE_FILTERED) {
 		s->seq.result = ITEM_FILTERED;
 	} else {
-		s->seq.result = (uint8_t)dissect_frame_encap(s->dlt, fr.data, fr.caplen, &s->seq.it.seg,
-		                                             &rd->layers);
-		if (s->seq.result == DISSECT_TCP) {
-			s->seq.it.encap =
-			    rd->layers.n ? encap_table_intern(engine_encaps(rd->e), &rd->layers) : 0;
-			engine_place(rd->e, &s->seq.it);
-		}
+		s->seq.result = (uint8_t)engine_dissect(rd->e, s->dlt, fr.data, fr.caplen, &rd->layers,
+		                                        &s->seq.it);
 	}
 	s->head = &s->seq;
 	return true;
