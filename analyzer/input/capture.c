@@ -831,6 +831,23 @@ void capture_set_update_stats(struct capture_set *cs)
 		pcap_dump_flush(cs->saver);
 }
 
+/* The pending frame of file `i` into *frame; false (and counted) when the filter leaves it out
+ * (its time and length are filled all the same: the reader threads merge filtered frames too). */
+static bool take_pending(struct capture_file *cf, unsigned i, struct capture_frame *frame)
+{
+	frame->ts_ns = cf->ts_ns;
+	frame->data = cf->data;
+	frame->caplen = cf->hdr->caplen;
+	frame->wirelen = cf->hdr->len;
+	frame->file = cf;
+	frame->file_index = i;
+	if (cf->has_filter && pcap_offline_filter(&cf->filter, cf->hdr, cf->data) == 0) {
+		cf->filtered++;
+		return false;
+	}
+	return true;
+}
+
 int capture_set_next(struct capture_set *cs, struct capture_frame *frame)
 {
 	if (cs->live)
@@ -846,17 +863,10 @@ int capture_set_next(struct capture_set *cs, struct capture_frame *frame)
 		struct capture_file *cf = &cs->files[cs->heap.idx[0]];
 
 		frame->number = ++cs->frames;
-		if (!cf->has_filter || pcap_offline_filter(&cf->filter, cf->hdr, cf->data) != 0) {
-			frame->ts_ns = cf->ts_ns;
-			frame->data = cf->data;
-			frame->caplen = cf->hdr->caplen;
-			frame->wirelen = cf->hdr->len;
-			frame->file = cf;
-			frame->file_index = cs->heap.idx[0];
+		if (take_pending(cf, cs->heap.idx[0], frame)) {
 			cs->handed_out = true;
 			return 1;
 		}
-		cf->filtered++;
 		advance_top(cs);
 		unpark_due(cs);
 	}
@@ -898,17 +908,7 @@ int capture_file_read(struct capture_set *cs, unsigned i, struct capture_frame *
 		return CAPTURE_END;
 	cf->taken = true;
 	frame->number = 0;
-	frame->ts_ns = cf->ts_ns;
-	frame->data = cf->data;
-	frame->caplen = cf->hdr->caplen;
-	frame->wirelen = cf->hdr->len;
-	frame->file = cf;
-	frame->file_index = i;
-	if (cf->has_filter && pcap_offline_filter(&cf->filter, cf->hdr, cf->data) == 0) {
-		cf->filtered++;
-		return CAPTURE_FILTERED;
-	}
-	return CAPTURE_FRAME;
+	return take_pending(cf, i, frame) ? CAPTURE_FRAME : CAPTURE_FILTERED;
 }
 
 int capture_file_resume_at(struct capture_set *cs, unsigned i, uint64_t offset)
