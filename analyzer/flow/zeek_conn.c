@@ -150,17 +150,15 @@ bool zeek_history_add(struct live_zeek *z, char letter)
 void zeek_history_text(const struct live_zeek *z, char *out)
 {
 	unsigned n = z->meta & ZEEK_META_LEN;
+	uint8_t packed[16] = { 0 }; /* hist and a zero byte: each code is read with its next byte */
 
+	memcpy(packed, z->hist, sizeof z->hist);
 	for (unsigned i = 0; i < n; i++) {
-		unsigned code = 0, bit = i * 5;
+		unsigned bit = i * 5;
+		unsigned code = ((unsigned)packed[bit / 8] | (unsigned)packed[bit / 8 + 1] << 8) >>
+		                    (bit % 8) & 31u;
 
-		for (unsigned k = 0; k < 5; k++, bit++)
-			if (z->hist[bit / 8] & (1u << (bit % 8)))
-				code |= 1u << k;
-		if (code >= 1 && code < sizeof letters)
-			out[i] = letters[code - 1];
-		else
-			out[i] = '?';
+		out[i] = code >= 1 && code < sizeof letters ? letters[code - 1] : '?';
 	}
 	out[n] = '\0';
 }
@@ -191,34 +189,58 @@ static uint64_t absorb_endpoint(uint64_t h, const struct flow_endpoint *e)
 	return absorb(h, b);
 }
 
-void zeek_uid(const struct flow_endpoint *client, const struct flow_endpoint *server,
-              int64_t first_ts_ns, char *out)
+/* 62^5: five base62 digits fit in 32 bits. */
+#define B62_5 916132832u
+
+/* The 96-bit number n[0..2] (most significant first, 32 bits each) divided by 62^5 in place;
+ * returns the remainder. */
+static uint32_t div_b62_5(uint32_t n[3])
+{
+	uint64_t r = 0;
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t cur = r << 32 | n[i];
+
+		n[i] = (uint32_t)(cur / B62_5);
+		r = cur % B62_5;
+	}
+	return (uint32_t)r;
+}
+
+/* The `count` base62 digits of v (below 62^count), ending at `end`. */
+static void b62_digits(uint32_t v, int count, char *end)
 {
 	static const char digits[] =
 	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+	while (count-- > 0) {
+		*--end = digits[v % 62u];
+		v /= 62u;
+	}
+}
+
+void zeek_uid(const struct flow_endpoint *client, const struct flow_endpoint *server,
+              int64_t first_ts_ns, char *out)
+{
 	uint64_t h = absorb_endpoint(0x7463706d6f7274ULL, client); /* "tcpmort" */
 	uint64_t hi, lo;
+	uint32_t n[3];
 
 	h = absorb_endpoint(h, server);
 	h = absorb(h, (uint64_t)first_ts_ns);
 	hi = h;
 	lo = absorb(h, 1);
 	/* 17 base62 digits of the 96-bit number hi:lo (Zeek's uids are 96 random bits in base62:
-	 * "C" and up to 17 digits), most significant first. */
-	hi >>= 32;
+	 * "C" and up to 17 digits), most significant first: three groups of five from the bottom
+	 * (each the remainder of a division by 62^5), then the last two (2^96 < 62^17). */
+	n[0] = (uint32_t)(hi >> 32);
+	n[1] = (uint32_t)(lo >> 32);
+	n[2] = (uint32_t)lo;
 	out[0] = 'C';
-	for (int i = 17; i >= 1; i--) {
-		/* (hi * 2^64 + lo) / 62 with hi < 2^32: long division in 32-bit pieces. */
-		uint64_t r = hi % 62, q_hi = hi / 62;
-		uint64_t mid = (r << 32) | (lo >> 32);
-		uint64_t q_mid = mid / 62;
-		uint64_t low = ((mid % 62) << 32) | (lo & 0xffffffffu);
-		uint64_t q_low = low / 62;
-
-		out[i] = digits[low % 62];
-		hi = q_hi;
-		lo = (q_mid << 32) | q_low;
-	}
+	b62_digits(div_b62_5(n), 5, out + 18);
+	b62_digits(div_b62_5(n), 5, out + 13);
+	b62_digits(div_b62_5(n), 5, out + 8);
+	b62_digits(n[2], 2, out + 3); /* what is left is below 62^2 */
 	out[18] = '\0';
 }
 

@@ -408,6 +408,40 @@ static void ack_received(struct flow_store *st, struct live_flow *f, int s, uint
 		zeek_history_add(z, letter(z, s, 'G'));
 }
 
+/* What zeek_track_segment() does for the common segment, decided on its own: no SYN, FIN or RST,
+ * from a side Zeek has ESTABLISHED and whose sequence numbers are known, no hole anywhere, the
+ * whole payload captured, the data and the acknowledgement within what was sent so far. Then
+ * the role cannot flip, the state machine stays, and track_data() and ack_received() have
+ * nothing to do: only the header bytes, the history letters (in update_history, update_window,
+ * update_last_seq's order) remain. False, having changed nothing, for any other segment. */
+static inline bool fast_segment(struct live_flow *f, const struct tcp_segment *seg, int d)
+{
+	struct live_zeek *z = &f->zeek;
+	const struct live_dir *me = &f->dir[d];
+	const struct live_dir *peer = &f->dir[!d];
+	uint8_t fl = seg->flags;
+	uint32_t len = seg->payload_len;
+
+	if ((fl & (TCP_SYN | TCP_FIN | TCP_RST)) || ep_state(z, d) != ZEEK_ESTABLISHED ||
+	    (z->meta & ZEEK_META_HOLE) || seg->truncated || !(me->bits & DIR_SEQ_KNOWN) ||
+	    (len != 0 && seq_gt(seg->seq, me->next_seq)) ||
+	    ((fl & TCP_ACK) && (peer->bits & DIR_SEQ_KNOWN) && seq_gt(seg->ack, peer->next_seq)))
+		return false;
+	/* An ESTABLISHED side has sent before: this is not the connection's first packet. */
+	z->hdr_bytes[d] = z->hdr_bytes[d] > UINT32_MAX - seg->header_len
+	                      ? UINT32_MAX
+	                      : z->hdr_bytes[d] + seg->header_len;
+	if (len != 0)
+		check_history(z, d, ZH_DATA, 'D');
+	else if (fl & TCP_ACK)
+		check_history(z, d, ZH_ACK, 'A');
+	if (seg->window == 0 && ep_state(z, !d) != ZEEK_CLOSED)
+		scaled_event(z, &z->win0[d], d, 'W');
+	if (len != 0 && (int32_t)(seg->seq + len - me->next_seq) <= 0)
+		scaled_event(z, &z->rxmt[d], d, 'T');
+	return true;
+}
+
 void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
                         enum flow_direction d)
 {
@@ -416,6 +450,8 @@ void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct
 	uint8_t fl = seg->flags;
 	uint32_t seg_len = seg->payload_len + !!(fl & TCP_SYN) + !!(fl & TCP_FIN);
 
+	if (fast_segment(f, seg, (int)d))
+		return;
 	if (fl & TCP_RST)
 		seg_len -= seg->payload_len; /* a RST's data is not part of the stream */
 	if (f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets == 0) {
