@@ -409,10 +409,11 @@ static void ack_received(struct flow_store *st, struct live_flow *f, int s, uint
 }
 
 /* What zeek_track_segment() does for the common segment, decided on its own: no SYN, FIN or RST,
- * from a side Zeek has ESTABLISHED and whose sequence numbers are known, no hole anywhere, the
- * whole payload captured, the data and the acknowledgement within what was sent so far. Then
- * the role cannot flip, the state machine stays, and track_data() and ack_received() have
- * nothing to do: only the header bytes, the history letters (in update_history, update_window,
+ * from a side Zeek has ESTABLISHED (or CLOSED: its FIN is behind it) and whose sequence numbers
+ * are known, no hole anywhere, the whole payload captured, the data and the acknowledgement
+ * within what was sent so far. Then the role cannot flip (that needs a side still INACTIVE or
+ * SYN_ACK_SENT), the state machine stays, and track_data() and ack_received() have nothing to
+ * do: only the header bytes and the history letters (in update_history, update_window,
  * update_last_seq's order) remain. False, having changed nothing, for any other segment. */
 static inline bool fast_segment(struct live_flow *f, const struct tcp_segment *seg, int d)
 {
@@ -421,13 +422,14 @@ static inline bool fast_segment(struct live_flow *f, const struct tcp_segment *s
 	const struct live_dir *peer = &f->dir[!d];
 	uint8_t fl = seg->flags;
 	uint32_t len = seg->payload_len;
+	enum zeek_ep_state s = ep_state(z, d);
 
-	if ((fl & (TCP_SYN | TCP_FIN | TCP_RST)) || ep_state(z, d) != ZEEK_ESTABLISHED ||
+	if ((fl & (TCP_SYN | TCP_FIN | TCP_RST)) || (s != ZEEK_ESTABLISHED && s != ZEEK_CLOSED) ||
 	    (z->meta & ZEEK_META_HOLE) || seg->truncated || !(me->bits & DIR_SEQ_KNOWN) ||
 	    (len != 0 && seq_gt(seg->seq, me->next_seq)) ||
 	    ((fl & TCP_ACK) && (peer->bits & DIR_SEQ_KNOWN) && seq_gt(seg->ack, peer->next_seq)))
 		return false;
-	/* An ESTABLISHED side has sent before: this is not the connection's first packet. */
+	/* Such a side has sent before: this is not the connection's first packet. */
 	z->hdr_bytes[d] = z->hdr_bytes[d] > UINT32_MAX - seg->header_len
 	                      ? UINT32_MAX
 	                      : z->hdr_bytes[d] + seg->header_len;
@@ -442,16 +444,17 @@ static inline bool fast_segment(struct live_flow *f, const struct tcp_segment *s
 	return true;
 }
 
-void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
-                        enum flow_direction d)
+/* Every other segment: Zeek's whole order. Kept out of line, so that the fast path's caller
+ * saves no registers for it. */
+__attribute__((noinline)) static void track_segment(struct flow_store *st, struct live_flow *f,
+                                                    const struct tcp_segment *seg,
+                                                    enum flow_direction d)
 {
 	struct live_zeek *z = &f->zeek;
 	struct live_dir *me = &f->dir[d];
 	uint8_t fl = seg->flags;
 	uint32_t seg_len = seg->payload_len + !!(fl & TCP_SYN) + !!(fl & TCP_FIN);
 
-	if (fast_segment(f, seg, (int)d))
-		return;
 	if (fl & TCP_RST)
 		seg_len -= seg->payload_len; /* a RST's data is not part of the stream */
 	if (f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets == 0) {
@@ -485,4 +488,11 @@ void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct
 	/* The acknowledgement, after the state machine (AckReceived). */
 	if (fl & TCP_ACK)
 		ack_received(st, f, !d, seg->ack, me->max_ack, me->bits & DIR_ACK_KNOWN);
+}
+
+void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
+                        enum flow_direction d)
+{
+	if (!fast_segment(f, seg, (int)d))
+		track_segment(st, f, seg, d);
 }
