@@ -5,6 +5,8 @@
  */
 #include "flow_reason.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "rbuf.h"
@@ -245,37 +247,100 @@ static void put_arg(struct sink *o, char spec, const struct flow_reason_arg *a)
 	put(o, p, (size_t)(end - p));
 }
 
+/* Each template cut once into its pieces: text up to a placeholder (or the end), and the
+ * placeholder's letter ('s', 'u', 'D'; 0 after the last text). A '%' followed by anything else is
+ * text. Made on first use (pthread_once: writers of several threads may ask at once). */
+#define PIECES_MAX 16
+struct piece {
+	uint16_t off, len; /* the text: template + off, len bytes */
+	char spec;
+};
+static struct piece pieces[REASON_COUNT][PIECES_MAX];
+static uint8_t n_pieces[REASON_COUNT]; /* 0: cut as it comes (more than PIECES_MAX pieces) */
+static pthread_once_t pieces_once = PTHREAD_ONCE_INIT;
+
+static void cut_templates(void)
+{
+	for (unsigned id = 0; id < REASON_COUNT; id++) {
+		const char *t = templates[id], *from = t, *p = t;
+		unsigned n = 0;
+
+		if (t == NULL)
+			continue;
+		for (;; p++) {
+			char spec = *p == '%' ? p[1] : 0;
+			bool placeholder = spec == 's' || spec == 'u' || spec == 'D';
+
+			if (!placeholder && *p != '\0')
+				continue;
+			if (n == PIECES_MAX || (size_t)(p - t) > UINT16_MAX) {
+				n = 0;
+				break;
+			}
+			pieces[id][n++] = (struct piece){ .off = (uint16_t)(from - t),
+			                                  .len = (uint16_t)(p - from),
+			                                  .spec = placeholder ? spec : 0 };
+			if (!placeholder)
+				break;
+			from = ++p + 1;
+		}
+		n_pieces[id] = (uint8_t)n;
+	}
+}
+
+/* The template scanned as it is written: for one not cut (never, with the templates above). */
+static void format_scanning(struct sink *o, const struct flow_reason *r, const char *t)
+{
+	unsigned next = 0;
+
+	while (t != NULL && *t != '\0' && o->p < o->end) {
+		const char *pct = strchr(t, '%');
+		const struct flow_reason_arg *arg;
+		char spec;
+
+		if (pct == NULL) {
+			put(o, t, strlen(t));
+			break;
+		}
+		put(o, t, (size_t)(pct - t));
+		spec = pct[1];
+		if (spec != 's' && spec != 'u' && spec != 'D') {
+			put(o, "%", 1); /* not a placeholder: the '%' itself */
+			t = pct + 1;
+			continue;
+		}
+		arg = next < r->n_args && next < FLOW_REASON_ARGS ? &r->args[next] : NULL;
+		put_arg(o, spec, arg);
+		next++;
+		t = pct + 2;
+	}
+}
+
 size_t flow_reason_format(const struct flow_reason *r, char *buf, size_t size)
 {
 	struct sink o;
 	const char *t;
-	unsigned next = 0;
 
 	if (size == 0)
 		return 0;
 	o.p = buf;
 	o.end = buf + size - 1;
 	t = flow_reason_template((enum flow_reason_id)r->id);
-	while (t != NULL && *t != '\0' && o.p < o.end) {
-		const char *pct = strchr(t, '%');
-		const struct flow_reason_arg *arg;
-		char spec;
+	if (t != NULL) {
+		pthread_once(&pieces_once, cut_templates);
+		if (n_pieces[r->id] == 0) {
+			format_scanning(&o, r, t);
+		} else {
+			for (unsigned i = 0; i < n_pieces[r->id]; i++) {
+				const struct piece *pc = &pieces[r->id][i];
 
-		if (pct == NULL) {
-			put(&o, t, strlen(t));
-			break;
+				put(&o, t + pc->off, pc->len);
+				if (pc->spec == 0)
+					break;
+				put_arg(&o, pc->spec, i < r->n_args && i < FLOW_REASON_ARGS
+				                          ? &r->args[i] : NULL);
+			}
 		}
-		put(&o, t, (size_t)(pct - t));
-		spec = pct[1];
-		if (spec != 's' && spec != 'u' && spec != 'D') {
-			put(&o, "%", 1); /* not a placeholder: the '%' itself */
-			t = pct + 1;
-			continue;
-		}
-		arg = next < r->n_args && next < FLOW_REASON_ARGS ? &r->args[next] : NULL;
-		put_arg(&o, spec, arg);
-		next++;
-		t = pct + 2;
 	}
 	*o.p = '\0';
 	return (size_t)(o.p - buf);

@@ -332,6 +332,10 @@ const char *direction_name(enum flow_direction d);
 
 /* Formats an address as text ("198.51.100.1", "2001:db8::1"). buf must hold 46 bytes. */
 const char *ip_addr_format(const struct ip_addr *a, char *buf, unsigned long size);
+/* The same text written at p (no NUL), which has IP_ADDR_TEXT_MAX bytes of room; returns the
+ * end. */
+#define IP_ADDR_TEXT_MAX 46
+char *ip_addr_write(char *p, const struct ip_addr *a);
 
 /* Formats nanoseconds since the epoch as decimal seconds with 6 or 9 decimals
  * ("1764000000.123456"). buf should hold 32 bytes. Returns buf. */

@@ -290,17 +290,21 @@ static char *put_ipv6(char *p, const uint8_t *b)
 	return p;
 }
 
+char *ip_addr_write(char *p, const struct ip_addr *a)
+{
+	if (a->family == 4)
+		return put_ipv4(p, a->bytes);
+	if (a->family == 6)
+		return put_ipv6(p, a->bytes);
+	*p = '?';
+	return p + 1;
+}
+
 const char *ip_addr_format(const struct ip_addr *a, char *buf, unsigned long size)
 {
 	char text[INET6_ADDRSTRLEN];
-	char *end;
+	char *end = ip_addr_write(text, a);
 
-	if (a->family == 4)
-		end = put_ipv4(text, a->bytes);
-	else if (a->family == 6)
-		end = put_ipv6(text, a->bytes);
-	else
-		return copy_cut(buf, size, "?", 1);
 	return copy_cut(buf, size, text, (size_t)(end - text));
 }
 

@@ -140,14 +140,23 @@ void rbuf_u64(struct rbuf *b, uint64_t v)
 	b->len += u64_write(b->data + b->len, v);
 }
 
+char *us_as_ms_write(char *o, uint64_t us)
+{
+	uint64_t ms = us / 1000;
+	unsigned frac = (unsigned)(us - ms * 1000);
+
+	o += u64_write(o, ms);
+	*o++ = '.';
+	*o++ = (char)('0' + frac / 100);
+	memcpy(o, digit_pairs + 2 * (size_t)(frac % 100), 2);
+	return o + 2;
+}
+
 void rbuf_us_as_ms(struct rbuf *b, uint64_t us)
 {
-	char frac[4] = { (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10),
-	                 (char)('0' + us % 10), 0 };
-
-	rbuf_u64(b, us / 1000);
-	rbuf_putc(b, '.');
-	rbuf_put(b, frac, 3);
+	if (!rbuf_reserve(b, U64_TEXT_ROOM + 4))
+		return;
+	b->len = (size_t)(us_as_ms_write(b->data + b->len, us) - b->data);
 }
 
 /* A timestamp's parts: whole seconds, the fraction in 6 or 9 digits, and whether it is written
@@ -205,26 +214,49 @@ void rbuf_ts(struct rbuf *b, int64_t ts_ns, bool nano)
 	b->len += n;
 }
 
+/* The 6 digits of v (below 10^6) at o: three pairs. */
+static inline void six_digits(char *o, uint32_t v)
+{
+	uint32_t hi = v / 10000u, mid = v / 100u % 100u;
+
+	memcpy(o, digit_pairs + 2 * (size_t)hi, 2);
+	memcpy(o + 2, digit_pairs + 2 * (size_t)mid, 2);
+	memcpy(o + 4, digit_pairs + 2 * (size_t)(v % 100u), 2);
+}
+
 char *ts_write(char *o, struct ts_memo *m, int64_t ts_ns, bool nano)
 {
-	struct ts_parts t = ts_split(ts_ns, nano);
+	uint32_t frac;
 
-	if (m->len == 0 || m->seconds != t.seconds) {
+	if (ts_ns < 0) { /* before the epoch: never shares the memo, written whole */
+		char tmp[TS_TEXT_MAX];
+		char *p = ts_digits(ts_ns, nano, tmp + sizeof tmp);
+		size_t n = (size_t)(tmp + sizeof tmp - p);
+
+		memcpy(o, p, n);
+		return o + n;
+	}
+	if (m->len == 0 || ts_ns < m->start_ns || ts_ns - m->start_ns >= 1000000000) {
+		uint64_t seconds = (uint64_t)ts_ns / 1000000000u;
 		char *end = m->text + sizeof m->text;
-		char *p = u64_digits(t.seconds, end);
+		char *p = u64_digits(seconds, end);
 
 		m->len = (uint8_t)(end - p);
 		memmove(m->text, p, m->len);
-		m->seconds = t.seconds;
+		m->start_ns = (int64_t)(seconds * 1000000000u);
 	}
-	if (t.negative)
-		*o++ = '-';
+	frac = (uint32_t)(ts_ns - m->start_ns); /* nanoseconds into the second */
 	memcpy(o, m->text, sizeof m->text); /* all of it: one fixed-size copy, the rest is room */
 	o += m->len;
 	*o++ = '.';
-	o += t.decimals;
-	fixed_digits(t.frac, t.decimals, o);
-	return o;
+	if (!nano) { /* microseconds, cut toward zero */
+		six_digits(o, frac / 1000u);
+		return o + 6;
+	}
+	six_digits(o, frac / 1000u);
+	o[6] = (char)('0' + frac % 1000u / 100u);
+	memcpy(o + 7, digit_pairs + 2 * (size_t)(frac % 100u), 2);
+	return o + 9;
 }
 
 void rbuf_ts_memo(struct rbuf *b, struct ts_memo *m, int64_t ts_ns, bool nano)
@@ -358,6 +390,29 @@ void text_memo_free(struct text_memo *m)
 		rbuf_free(&m->slot[i].text);
 		m->slot[i].key = NULL;
 	}
+}
+
+bool name_text_set(struct name_text *t, const char *before, const char *s, const char *after,
+                   const char *null_text)
+{
+	size_t a = strlen(before), n = s != NULL ? strlen(s) : 0, z = strlen(after);
+
+	memset(t, 0, sizeof *t);
+	if (s == NULL) {
+		n = strlen(null_text);
+		if (n > sizeof t->text)
+			return false;
+		memcpy(t->text, null_text, n);
+		t->len = (uint8_t)n;
+		return true;
+	}
+	if (a + n + z > sizeof t->text)
+		return false;
+	memcpy(t->text, before, a);
+	memcpy(t->text + a, s, n);
+	memcpy(t->text + a + n, after, z);
+	t->len = (uint8_t)(a + n + z);
+	return true;
 }
 
 const char *flags_memo_get(struct flags_memo *m, uint8_t flags, size_t *len)

@@ -106,8 +106,8 @@ void rbuf_ts(struct rbuf *b, int64_t ts_ns, bool nano);
 /* The digits of the last whole second written: the timestamps of a flow, and of the flows after
  * it, mostly share it. A writer keeps one, zeroed, for its life. */
 struct ts_memo {
-	uint64_t seconds;
-	uint8_t len; /* 0: nothing yet */
+	int64_t start_ns; /* where that second starts (a timestamp at or after the epoch) */
+	uint8_t len;      /* 0: nothing yet */
 	char text[20];
 };
 /* Writes the timestamp as ts_digits() does, starting at o (TS_TEXT_MAX bytes of room); returns
@@ -115,6 +115,10 @@ struct ts_memo {
 char *ts_write(char *o, struct ts_memo *m, int64_t ts_ns, bool nano);
 /* Appends it. */
 void rbuf_ts_memo(struct rbuf *b, struct ts_memo *m, int64_t ts_ns, bool nano);
+/* Writes microseconds as milliseconds with three decimals ("165.468") at o, which has
+ * U64_TEXT_ROOM + 4 bytes of room; returns the end. */
+char *us_as_ms_write(char *o, uint64_t us);
+
 /* Writes ts_ns as decimal seconds with 9 (nano) or 6 decimals, the fraction cut toward zero,
  * ending at `end` (no NUL); returns where the text starts, at most 21 bytes before `end`. Exact
  * integer arithmetic, valid for every int64_t including negative ones. */
@@ -146,6 +150,25 @@ struct text_memo {
  * memory ran short. Valid until the next call (which may take the same slot). */
 const struct rbuf *text_memo_get(struct text_memo *m, const char *s);
 void text_memo_free(struct text_memo *m);
+
+/* A short text (a name from flow_record.h's tables as a format writes it, quotes and separator
+ * and all) kept where it can be copied with one fixed-size copy: a writer fills a table of them
+ * once and appends a name as a constant 32-byte copy and a length, with no strlen. */
+#define NAME_TEXT_ROOM 32
+struct name_text {
+	char text[NAME_TEXT_ROOM];
+	uint8_t len;
+};
+/* Sets t to before, s and after joined (s NULL: `null_text` alone); false when that does not fit
+ * (t is then empty: a test checks every name fits). */
+bool name_text_set(struct name_text *t, const char *before, const char *s, const char *after,
+                   const char *null_text);
+/* Copies t at o, which has NAME_TEXT_ROOM bytes of room; returns the end of its text. */
+static inline char *name_text_write(char *o, const struct name_text *t)
+{
+	memcpy(o, t->text, NAME_TEXT_ROOM);
+	return o + t->len;
+}
 
 /* tcp_flags_format()'s text of each flags byte, made the first time it is asked for. */
 struct flags_memo {

@@ -38,11 +38,40 @@
 #include "rbuf.h"
 #include "writer_impl.h"
 
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The names of flow_record.h's tables as JSON values ("name", or null where the table has
+ * none), each table with one more slot for an out-of-range value (what the name function gives
+ * for it): made once, copied per record with name_text_write(). */
+struct json_names {
+	struct name_text cls[CLOSE_CLASS_COUNT + 1], closer[CLOSER_COUNT + 1], state[TCPS_COUNT + 1],
+		handshake[HANDSHAKE_COUNT + 1], confidence[CONFIDENCE_COUNT + 1],
+		reset[RESET_ORIGIN_COUNT + 1], vantage[VANTAGE_COUNT + 1], dir[FROM_SERVER + 2];
+	bool bad; /* a name did not fit a name_text (test_writers makes sure none is) */
+};
+
+/* A table's entry for v: its slot, or the last one when v is out of range. */
+#define NAME_OF(table, v)                                                                          \
+	(&(table)[(unsigned)(v) < COUNT_OF(table) - 1 ? (unsigned)(v) : COUNT_OF(table) - 1])
+
+/* What decides the diagnosis object of a flow that has none of its rare parts (no middlebox,
+ * idle timeout, CLOSE-WAIT, TIME-WAIT reuse or timers: most flows): the TIME-WAIT side and the
+ * two stack guesses. Consecutive flows mostly share them, so that object is kept as written. */
+struct diag_key {
+	const char *family[2], *basis[2];
+	uint8_t initial_ttl[2], hops[2];
+	uint8_t time_wait;
+};
+
 /* What a flow object reuses from the flows before it. */
 struct json_memo {
 	struct ts_memo ts;         /* the capture's current second */
 	struct text_memo strings;  /* long-lived strings escaped (put_string) */
 	struct flags_memo flags;   /* TCP flags as text */
+	struct json_names names;
+	struct diag_key diag_key;  /* the last common diagnosis object's (diag_valid) */
+	struct rbuf diag;          /* its text */
+	bool diag_valid;
 };
 
 struct json_writer {
@@ -284,8 +313,7 @@ static void put_name(struct rbuf *b, const char *s)
 static void put_evidence(struct rbuf *b, struct json_memo *m, const struct evidence_frame *e,
                          bool nano)
 {
-	const char *from = direction_name((enum flow_direction)e->from);
-	size_t from_len = strlen(from), flags_len;
+	size_t flags_len;
 	const char *flags = flags_memo_get(&m->flags, e->flags, &flags_len);
 	const struct rbuf *note = memo_string(b, m, e->note);
 	char *o;
@@ -293,7 +321,7 @@ static void put_evidence(struct rbuf *b, struct json_memo *m, const struct evide
 	if (note == NULL)
 		return;
 	/* 9 literals, 4 numbers, a timestamp, 2 names, a string */
-	o = room(b, 9 * LIT_ROOM + 4 * NUM_ROOM + TS_TEXT_MAX + NAME_ROOM(from_len) +
+	o = room(b, 9 * LIT_ROOM + 4 * NUM_ROOM + TS_TEXT_MAX + NAME_TEXT_ROOM +
 	                NAME_ROOM(flags_len) + note->len);
 	if (o == NULL)
 		return;
@@ -302,7 +330,7 @@ static void put_evidence(struct rbuf *b, struct json_memo *m, const struct evide
 	o = W_LIT(o, ",\"ts\":");
 	o = ts_write(o, &m->ts, e->ts_ns, nano);
 	o = W_LIT(o, ",\"from\":");
-	o = w_name(o, from, from_len);
+	o = name_text_write(o, NAME_OF(m->names.dir, e->from));
 	o = W_LIT(o, ",\"flags\":");
 	o = w_name(o, flags, flags_len);
 	o = W_LIT(o, ",\"seq\":");
@@ -449,8 +477,43 @@ static void put_stack(struct rbuf *b, struct json_memo *m, const struct stack_gu
 	done(b, o);
 }
 
+static void put_diagnosis_whole(struct rbuf *b, struct json_memo *jm,
+                                const struct flow_diagnosis *d);
+
+/* The diagnosis object of a flow without its rare parts (struct diag_key): the last one made
+ * again when it is the same, else made and kept. */
+static void put_common_diagnosis(struct rbuf *b, struct json_memo *jm,
+                                 const struct flow_diagnosis *d)
+{
+	struct diag_key k;
+	size_t start = b->len;
+
+	memset(&k, 0, sizeof k); /* the padding too: keys are compared whole */
+	for (int s = FROM_CLIENT; s <= FROM_SERVER; s++) {
+		k.family[s] = d->stack[s].family;
+		k.basis[s] = d->stack[s].basis;
+		k.initial_ttl[s] = d->stack[s].initial_ttl;
+		k.hops[s] = d->stack[s].hops;
+	}
+	k.time_wait = (uint8_t)d->time_wait;
+	if (jm->diag_valid && memcmp(&k, &jm->diag_key, sizeof k) == 0) {
+		rbuf_put(b, jm->diag.data, jm->diag.len);
+		return;
+	}
+	jm->diag_valid = false;
+	jm->diag.failed = false; /* the copy below starts over */
+	put_diagnosis_whole(b, jm, d);
+	if (b->failed)
+		return;
+	rbuf_clear(&jm->diag);
+	rbuf_put(&jm->diag, b->data + start, b->len - start);
+	jm->diag_key = k;
+	jm->diag_valid = !jm->diag.failed;
+}
+
 /* "diagnosis":{...}: null members for what was not found. Durations are seconds. */
-static void put_diagnosis(struct rbuf *b, struct json_memo *jm, const struct flow_diagnosis *d)
+static void put_diagnosis_whole(struct rbuf *b, struct json_memo *jm,
+                                const struct flow_diagnosis *d)
 {
 	const struct middlebox_evidence *m = &d->middlebox;
 
@@ -551,61 +614,48 @@ time_wait:
 	RBUF_LIT(b, "}}");
 }
 
-/* Appends the flow object of DESIGN §4, on one line, without a line end. */
-/* ,"zeek":{...}: what Zeek's conn.log says (letters and digits only: names). */
-static void put_zeek(struct rbuf *b, const struct zeek_fields *z)
+static void put_diagnosis(struct rbuf *b, struct json_memo *jm, const struct flow_diagnosis *d)
 {
-	RBUF_LIT(b, ",\"zeek\":{\"uid\":");
-	put_name(b, z->uid[0] ? z->uid : NULL);
-	RBUF_LIT(b, ",\"orig\":");
-	put_name(b, direction_name((enum flow_direction)z->orig));
-	RBUF_LIT(b, ",\"conn_state\":");
-	put_name(b, z->conn_state);
-	RBUF_LIT(b, ",\"history\":");
-	put_name(b, z->history);
-	RBUF_LIT(b, ",\"missed_bytes\":");
-	rbuf_u64(b, z->missed_bytes);
-	rbuf_putc(b, '}');
+	if (!d->middlebox.present && !d->idle_timeout.present && !d->close_wait.present &&
+	    !d->time_wait_reuse.present && !d->timers[FROM_CLIENT].any && !d->timers[FROM_SERVER].any)
+		put_common_diagnosis(b, jm, d);
+	else
+		put_diagnosis_whole(b, jm, d);
 }
 
+/* Appends the flow object of DESIGN §4, on one line, without a line end. Written in a few
+ * stretches (room() and done()): the names from the tables, the addresses, numbers and
+ * timestamps straight into place. */
 static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_record *f)
 {
+	const struct json_names *nm = &m->names;
 	unsigned n_evidence = f->n_evidence < FLOW_EVIDENCE_MAX ? f->n_evidence : FLOW_EVIDENCE_MAX;
-	char reason[FLOW_REASON_MAX], client_ip[48], server_ip[48];
+	char reason[FLOW_REASON_MAX];
 	size_t reason_len = flow_reason_format(&f->reason, reason, sizeof reason);
 	const struct rbuf *capture = memo_string(b, m, f->capture); /* valid until the next one */
-	size_t client_len = strlen(ip_addr_format(&f->client.addr, client_ip, sizeof client_ip));
-	size_t server_len = strlen(ip_addr_format(&f->server.addr, server_ip, sizeof server_ip));
-	const char *handshake = handshake_name(f->handshake);
-	const char *class = close_class_name(f->close_class);
-	const char *closer = closer_name(f->closer);
-	const char *state_c = tcp_state_name(f->state[FROM_CLIENT]);
-	const char *state_s = tcp_state_name(f->state[FROM_SERVER]);
-	size_t handshake_len = strlen(handshake), class_len = strlen(class);
-	size_t closer_len = closer != NULL ? strlen(closer) : 0;
-	size_t state_c_len = strlen(state_c), state_s_len = strlen(state_s);
+	const struct zeek_fields *z = &f->zeek;
+	size_t uid_len, history_len, conn_state_len;
 	char *o;
 
 	if (capture == NULL)
 		return;
-	/* 18 literals (counting both of the alternatives), 7 numbers, 2 timestamps, 4 names, a
-	 * string */
-	o = room(b, 18 * LIT_ROOM + 7 * NUM_ROOM + 2 * TS_TEXT_MAX + NAME_ROOM(client_len) +
-	                NAME_ROOM(server_len) + NAME_ROOM(handshake_len) + NAME_ROOM(class_len) +
-	                capture->len);
+	/* 18 literals (counting both of the alternatives), 7 numbers, 2 timestamps, 2 addresses,
+	 * 2 names, a string */
+	o = room(b, 18 * LIT_ROOM + 7 * NUM_ROOM + 2 * TS_TEXT_MAX + 2 * (IP_ADDR_TEXT_MAX + 2) +
+	                2 * NAME_TEXT_ROOM + capture->len);
 	if (o == NULL)
 		return;
 	o = W_LIT(o, "{\"id\":");
 	o = w_num(o, f->id);
 	o = W_LIT(o, ",\"capture\":");
 	o = w_text(o, capture);
-	o = W_LIT(o, ",\"client\":{\"ip\":");
-	o = w_name(o, client_ip, client_len);
-	o = W_LIT(o, ",\"port\":");
+	o = W_LIT(o, ",\"client\":{\"ip\":\"");
+	o = ip_addr_write(o, &f->client.addr);
+	o = W_LIT(o, "\",\"port\":");
 	o = w_num(o, f->client.port);
-	o = W_LIT(o, "},\"server\":{\"ip\":");
-	o = w_name(o, server_ip, server_len);
-	o = W_LIT(o, ",\"port\":");
+	o = W_LIT(o, "},\"server\":{\"ip\":\"");
+	o = ip_addr_write(o, &f->server.addr);
+	o = W_LIT(o, "\",\"port\":");
 	o = w_num(o, f->server.port);
 	if (f->roles_inferred)
 		o = W_LIT(o, "},\"roles_inferred\":true");
@@ -624,18 +674,18 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 	o = W_LIT(o, ",\"server\":");
 	o = w_num(o, f->bytes[FROM_SERVER]);
 	o = W_LIT(o, "},\"handshake\":");
-	o = w_name(o, handshake, handshake_len);
+	o = name_text_write(o, NAME_OF(nm->handshake, f->handshake));
 	o = W_LIT(o, ",\"close\":{\"class\":");
-	o = w_name(o, class, class_len);
+	o = name_text_write(o, NAME_OF(nm->cls, f->close_class));
 	o = W_LIT(o, ",\"detail\":");
 	done(b, o);
 	put_memo_string(b, m, f->close_detail);
 	/* 4 literals, a timestamp, a name, a string */
-	o = room(b, 4 * LIT_ROOM + TS_TEXT_MAX + NAME_ROOM(closer_len) + str_room(reason_len));
+	o = room(b, 4 * LIT_ROOM + TS_TEXT_MAX + NAME_TEXT_ROOM + str_room(reason_len));
 	if (o == NULL)
 		return;
 	o = W_LIT(o, ",\"closer\":");
-	o = w_name(o, closer, closer_len);
+	o = name_text_write(o, NAME_OF(nm->closer, f->closer));
 	o = W_LIT(o, ",\"reason\":");
 	o = w_string(o, reason, reason_len);
 	o = W_LIT(o, ",\"ts\":");
@@ -652,11 +702,16 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 		put_evidence(b, m, &f->evidence[i], f->ts_nano);
 	}
 
-	RBUF_LIT(b, "],\"reset\":");
-	put_name(b, reset_origin_name(f->reset_origin));
-	RBUF_LIT(b, ",\"confidence\":");
-	put_name(b, confidence_name(f->confidence));
-	RBUF_LIT(b, ",\"alternatives\":[");
+	/* 3 literals, 2 names */
+	o = room(b, 3 * LIT_ROOM + 2 * NAME_TEXT_ROOM);
+	if (o == NULL)
+		return;
+	o = W_LIT(o, "],\"reset\":");
+	o = name_text_write(o, NAME_OF(nm->reset, f->reset_origin));
+	o = W_LIT(o, ",\"confidence\":");
+	o = name_text_write(o, NAME_OF(nm->confidence, f->confidence));
+	o = W_LIT(o, ",\"alternatives\":[");
+	done(b, o);
 	for (unsigned i = 0; i < f->n_alternatives && i < FLOW_ALTERNATIVES_MAX; i++) {
 		const struct close_alternative *a = &f->alternatives[i];
 
@@ -668,41 +723,43 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 		put_memo_string(b, m, a->why != NULL ? a->why : "");
 		rbuf_putc(b, '}');
 	}
-	RBUF_LIT(b, "]");
 
-	/* 5 literals, 3 numbers, 2 names */
-	o = room(b, 5 * LIT_ROOM + 3 * NUM_ROOM + NAME_ROOM(state_c_len) + NAME_ROOM(state_s_len));
+	/* 11 literals, 3 numbers, 2 milliseconds, 3 names */
+	o = room(b, 11 * LIT_ROOM + 3 * NUM_ROOM + 2 * (NUM_ROOM + 4) + 3 * NAME_TEXT_ROOM);
 	if (o == NULL)
 		return;
-	o = W_LIT(o, "},\"state\":{\"client\":");
-	o = w_name(o, state_c, state_c_len);
+	o = W_LIT(o, "]},\"state\":{\"client\":");
+	o = name_text_write(o, NAME_OF(nm->state, f->state[FROM_CLIENT]));
 	o = W_LIT(o, ",\"server\":");
-	o = w_name(o, state_s, state_s_len);
+	o = name_text_write(o, NAME_OF(nm->state, f->state[FROM_SERVER]));
 	o = W_LIT(o, "},\"retransmissions\":{\"client\":");
 	o = w_num(o, f->retransmissions[FROM_CLIENT]);
 	o = W_LIT(o, ",\"server\":");
 	o = w_num(o, f->retransmissions[FROM_SERVER]);
 	o = W_LIT(o, "},\"keepalive_probes\":");
 	o = w_num(o, f->keepalive_probes);
+	o = W_LIT(o, ",\"rtt\":{\"client\":");
+	if (f->rtt_us[FROM_CLIENT])
+		o = us_as_ms_write(o, f->rtt_us[FROM_CLIENT]);
+	else
+		o = W_LIT(o, "null");
+	o = W_LIT(o, ",\"server\":");
+	if (f->rtt_us[FROM_SERVER])
+		o = us_as_ms_write(o, f->rtt_us[FROM_SERVER]);
+	else
+		o = W_LIT(o, "null");
+	if (!f->rtt_us[FROM_CLIENT] && !f->rtt_us[FROM_SERVER])
+		o = W_LIT(o, ",\"basis\":null");
+	else if (f->rtt_from_data[FROM_CLIENT] || f->rtt_from_data[FROM_SERVER])
+		o = W_LIT(o, ",\"basis\":\"data\"");
+	else
+		o = W_LIT(o, ",\"basis\":\"handshake\"");
+	o = W_LIT(o, "},\"vantage\":");
+	o = name_text_write(o, NAME_OF(nm->vantage, f->vantage));
+	o = W_LIT(o, ",\"modifiers\":[");
 	done(b, o);
-
-	RBUF_LIT(b, ",\"rtt\":{\"client\":");
-	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
-		if (d == FROM_SERVER)
-			RBUF_LIT(b, ",\"server\":");
-		if (f->rtt_us[d])
-			rbuf_us_as_ms(b, f->rtt_us[d]);
-		else
-			RBUF_LIT(b, "null");
-	}
-	RBUF_LIT(b, ",\"basis\":");
-	put_name(b, !f->rtt_us[FROM_CLIENT] && !f->rtt_us[FROM_SERVER] ? NULL
-	            : f->rtt_from_data[FROM_CLIENT] || f->rtt_from_data[FROM_SERVER] ? "data"
-	                                                                            : "handshake");
-	RBUF_LIT(b, "},\"vantage\":");
-	put_name(b, vantage_name(f->vantage));
-	RBUF_LIT(b, ",\"modifiers\":[");
-	put_modifier_list(b, f->modifiers, ",", "\""); /* plain snake_case names */
+	if (f->modifiers != 0)
+		put_modifier_list(b, f->modifiers, ",", "\""); /* plain snake_case names */
 	RBUF_LIT(b, "],\"encapsulation\":[");
 	for (unsigned i = 0; f->encap != NULL && i < f->encap->n; i++) {
 		if (i != 0)
@@ -711,8 +768,28 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 	}
 	RBUF_LIT(b, "],\"diagnosis\":");
 	put_diagnosis(b, m, &f->diagnosis);
-	put_zeek(b, &f->zeek);
-	rbuf_putc(b, '}');
+
+	/* ,"zeek":{...}: what Zeek's conn.log says (letters and digits only: names). */
+	uid_len = z->uid[0] ? strnlen(z->uid, sizeof z->uid) : 0;
+	history_len = strnlen(z->history, sizeof z->history);
+	conn_state_len = z->conn_state != NULL ? strlen(z->conn_state) : 0;
+	/* 6 literals, a number, 4 names */
+	o = room(b, 6 * LIT_ROOM + NUM_ROOM + NAME_ROOM(uid_len) + NAME_TEXT_ROOM +
+	                NAME_ROOM(conn_state_len) + NAME_ROOM(history_len));
+	if (o == NULL)
+		return;
+	o = W_LIT(o, ",\"zeek\":{\"uid\":");
+	o = w_name(o, z->uid[0] ? z->uid : NULL, uid_len);
+	o = W_LIT(o, ",\"orig\":");
+	o = name_text_write(o, NAME_OF(nm->dir, z->orig));
+	o = W_LIT(o, ",\"conn_state\":");
+	o = w_name(o, z->conn_state, conn_state_len);
+	o = W_LIT(o, ",\"history\":");
+	o = w_name(o, z->history, history_len);
+	o = W_LIT(o, ",\"missed_bytes\":");
+	o = w_num(o, z->missed_bytes);
+	o = W_LIT(o, "}}");
+	done(b, o);
 }
 
 /* Writes out what the buffer holds. Returns 0, or -1 with errno set. */
@@ -1001,6 +1078,10 @@ static int json_flow(struct writer *w, const struct flow_record *flow)
 {
 	struct json_writer *jw = (struct json_writer *)w;
 
+	if (jw->m.names.bad) {
+		errno = EOVERFLOW;
+		return -1;
+	}
 	if (!jw->base.variant)
 		rbuf_puts(&jw->buf, jw->n_flows == 0 ? "\n" : ",\n");
 	put_flow(&jw->buf, &jw->m, flow);
@@ -1087,10 +1168,26 @@ out:
 	return rc;
 }
 
+/* Fills one table of json_names from its name function: slot i for value i, the last slot for a
+ * value out of range. */
+#define FILL_NAMES(n, table, name_of, type)                                                         \
+	for (unsigned i_ = 0; i_ < COUNT_OF((n)->table); i_++)                                     \
+	(n)->bad |= !name_text_set(&(n)->table[i_], "\"", name_of((type)i_), "\"", "null")
+
 static void json_init(struct writer *w, const struct writer_options *opt)
 {
+	struct json_names *n = &((struct json_writer *)w)->m.names;
+
 	(void)opt; /* nothing to present differently */
 	((struct json_writer *)w)->m.strings.escape = put_string;
+	FILL_NAMES(n, cls, close_class_name, enum close_class);
+	FILL_NAMES(n, closer, closer_name, enum closer_side);
+	FILL_NAMES(n, state, tcp_state_name, enum tcp_state);
+	FILL_NAMES(n, handshake, handshake_name, enum handshake_kind);
+	FILL_NAMES(n, confidence, confidence_name, enum close_confidence);
+	FILL_NAMES(n, reset, reset_origin_name, enum reset_origin);
+	FILL_NAMES(n, vantage, vantage_name, enum vantage_point);
+	FILL_NAMES(n, dir, direction_name, enum flow_direction);
 }
 
 static void json_release(struct writer *w)
@@ -1098,6 +1195,7 @@ static void json_release(struct writer *w)
 	struct json_writer *jw = (struct json_writer *)w;
 
 	text_memo_free(&jw->m.strings);
+	rbuf_free(&jw->m.diag);
 	rbuf_free(&jw->buf);
 	rbuf_free(&jw->scratch);
 }
