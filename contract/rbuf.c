@@ -125,7 +125,21 @@ static unsigned decimal_width(uint64_t v)
 
 size_t u64_write_wide(char *o, uint64_t v)
 {
-	unsigned n = decimal_width(v);
+	unsigned n;
+
+	if (v < 10000u) { /* 3 or 4 digits: a ports' and counts' common width */
+		uint32_t x = (uint32_t)v;
+
+		if (x < 1000u) {
+			o[0] = (char)('0' + x / 100u);
+			memcpy(o + 1, digit_pairs + 2 * (size_t)(x % 100u), 2);
+			return 3;
+		}
+		memcpy(o, digit_pairs + 2 * (size_t)(x / 100u), 2);
+		memcpy(o + 2, digit_pairs + 2 * (size_t)(x % 100u), 2);
+		return 4;
+	}
+	n = decimal_width(v);
 
 	/* In place, backwards from where the number ends: the digits go straight to their place
 	 * (building them elsewhere and copying would read back fresh small stores, which stalls). */
@@ -224,27 +238,38 @@ static inline void six_digits(char *o, uint32_t v)
 	memcpy(o + 4, digit_pairs + 2 * (size_t)(v % 100u), 2);
 }
 
+/* The memo moves to the second of ts_ns (not negative). Out of line: ts_write's common path then
+ * saves no registers for it. */
+__attribute__((noinline)) static void ts_memo_set(struct ts_memo *m, int64_t ts_ns)
+{
+	uint64_t seconds = (uint64_t)ts_ns / 1000000000u;
+	char *end = m->text + sizeof m->text;
+	char *p = u64_digits(seconds, end);
+
+	m->len = (uint8_t)(end - p);
+	memmove(m->text, p, m->len);
+	m->start_ns = (int64_t)(seconds * 1000000000u);
+}
+
+/* The timestamp before the epoch, whole (never through the memo). */
+__attribute__((noinline)) static char *ts_write_negative(char *o, int64_t ts_ns, bool nano)
+{
+	char tmp[TS_TEXT_MAX];
+	char *p = ts_digits(ts_ns, nano, tmp + sizeof tmp);
+	size_t n = (size_t)(tmp + sizeof tmp - p);
+
+	memcpy(o, p, n);
+	return o + n;
+}
+
 char *ts_write(char *o, struct ts_memo *m, int64_t ts_ns, bool nano)
 {
 	uint32_t frac;
 
-	if (ts_ns < 0) { /* before the epoch: never shares the memo, written whole */
-		char tmp[TS_TEXT_MAX];
-		char *p = ts_digits(ts_ns, nano, tmp + sizeof tmp);
-		size_t n = (size_t)(tmp + sizeof tmp - p);
-
-		memcpy(o, p, n);
-		return o + n;
-	}
-	if (m->len == 0 || ts_ns < m->start_ns || ts_ns - m->start_ns >= 1000000000) {
-		uint64_t seconds = (uint64_t)ts_ns / 1000000000u;
-		char *end = m->text + sizeof m->text;
-		char *p = u64_digits(seconds, end);
-
-		m->len = (uint8_t)(end - p);
-		memmove(m->text, p, m->len);
-		m->start_ns = (int64_t)(seconds * 1000000000u);
-	}
+	if (ts_ns < 0)
+		return ts_write_negative(o, ts_ns, nano);
+	if (m->len == 0 || ts_ns < m->start_ns || ts_ns - m->start_ns >= 1000000000)
+		ts_memo_set(m, ts_ns);
 	frac = (uint32_t)(ts_ns - m->start_ns); /* nanoseconds into the second */
 	memcpy(o, m->text, sizeof m->text); /* all of it: one fixed-size copy, the rest is room */
 	o += m->len;

@@ -49,8 +49,26 @@ struct held_row {
 	size_t off, len;
 };
 
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The names of flow_record.h's tables as fields, separator first (,"name", or a null field where
+ * the table has none), each table with one more slot for an out-of-range value: made once,
+ * copied per row with name_text_write(). */
+struct csv_names {
+	struct name_text cls[CLOSE_CLASS_COUNT + 1], closer[CLOSER_COUNT + 1], state[TCPS_COUNT + 1],
+		handshake[HANDSHAKE_COUNT + 1], confidence[CONFIDENCE_COUNT + 1],
+		vantage[VANTAGE_COUNT + 1], dir[FROM_SERVER + 2];
+	struct name_text dir_bare[FROM_SERVER + 2]; /* the side's name alone (evidence lists) */
+	bool bad; /* a name did not fit a name_text (test_writers makes sure none is) */
+};
+
+/* A table's entry for v: its slot, or the last one when v is out of range. */
+#define NAME_OF(table, v)                                                                          \
+	(&(table)[(unsigned)(v) < COUNT_OF(table) - 1 ? (unsigned)(v) : COUNT_OF(table) - 1])
+
 struct csv_writer {
 	struct writer base;
+	struct csv_names names;
 	struct rbuf held;        /* held rows' text, back to back */
 	size_t held_start;       /* bytes of `held` already written */
 	struct held_row *rows;   /* ring of held rows */
@@ -186,13 +204,6 @@ static void put_ts(struct csv_writer *cw, int64_t ts_ns, bool nano)
 	o = ts_write(o, &cw->ts, ts_ns, nano);
 	*o++ = '"';
 	row->len = (size_t)(o - row->data);
-}
-
-static void put_ip(struct rbuf *row, const struct ip_addr *a)
-{
-	char tmp[48];
-
-	put_name(row, ip_addr_format(a, tmp, sizeof tmp));
 }
 
 /* An untrusted string as a field, made valid UTF-8 first (ASCII already is) in `tmp`. */
@@ -387,17 +398,74 @@ static int csv_begin(struct writer *w)
 	return writer_emit(w, &cw->out);
 }
 
+/* Room for a stretch of a row written through a cursor: NULL when the row cannot grow. */
+static char *room(struct rbuf *b, size_t n)
+{
+	return rbuf_reserve(b, n) ? b->data + b->len : NULL;
+}
+
+/* Ends a stretch written from room(). */
+static void done(struct rbuf *b, const char *o)
+{
+	b->len = (size_t)(o - b->data);
+}
+
+/* ,"v": a number field (U64_TEXT_ROOM + 3 bytes of room). */
+static char *w_u64(char *o, uint64_t v)
+{
+	*o++ = ',';
+	*o++ = '"';
+	o += u64_write(o, v);
+	*o++ = '"';
+	return o;
+}
+
+/* ,"ts": a timestamp field (TS_TEXT_MAX + 3 bytes of room). */
+static char *w_ts(char *o, struct ts_memo *m, int64_t ts_ns, bool nano)
+{
+	*o++ = ',';
+	*o++ = '"';
+	o = ts_write(o, m, ts_ns, nano);
+	*o++ = '"';
+	return o;
+}
+
+/* ,"address" (IP_ADDR_TEXT_MAX + 3 bytes of room). */
+static char *w_ip(char *o, const struct ip_addr *a)
+{
+	*o++ = ',';
+	*o++ = '"';
+	o = ip_addr_write(o, a);
+	*o++ = '"';
+	return o;
+}
+
+/* Copies a string literal (at most 16 bytes: its room); evaluates to the end. */
+#define W_LIT(o, lit)                                                                              \
+	((void)sizeof(char[sizeof(lit) <= 17 ? 1 : -1]),                                           \
+	 (char *)memcpy((o), "" lit, sizeof(lit) - 1) + (sizeof(lit) - 1))
+
 static int csv_flow(struct writer *w, const struct flow_record *f)
 {
 	struct csv_writer *cw = (struct csv_writer *)w;
+	const struct csv_names *nm = &cw->names;
 	unsigned n_evidence = f->n_evidence < FLOW_EVIDENCE_MAX ? f->n_evidence : FLOW_EVIDENCE_MAX;
 	struct rbuf *row = &cw->row;
 	char reason[FLOW_REASON_MAX];
-	char tmp[20];
-	char *p = u64_digits(f->id, tmp + sizeof tmp);
+	char *o;
 
+	if (nm->bad) {
+		errno = EOVERFLOW;
+		return -1;
+	}
 	rbuf_clear(row);
-	put_plain(row, true, p, (size_t)(tmp + sizeof tmp - p));
+	o = room(row, U64_TEXT_ROOM + 2);
+	if (o == NULL)
+		goto failed;
+	*o++ = '"';
+	o += u64_write(o, f->id);
+	*o++ = '"';
+	done(row, o);
 	if (f->capture != NULL) {
 		const struct rbuf *t = text_memo_get(&cw->captures, f->capture);
 
@@ -408,21 +476,33 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	} else {
 		put_null(row);
 	}
-	put_ip(row, &f->client.addr);
-	put_u64(row, f->client.port);
-	put_ip(row, &f->server.addr);
-	put_u64(row, f->server.port);
-	put_bool(row, f->roles_inferred);
-	put_ts(cw, f->first_ts_ns, f->ts_nano);
-	put_ts(cw, f->last_ts_ns, f->ts_nano);
-	put_u64(row, f->packets[FROM_CLIENT]);
-	put_u64(row, f->packets[FROM_SERVER]);
-	put_u64(row, f->bytes[FROM_CLIENT]);
-	put_u64(row, f->bytes[FROM_SERVER]);
-	put_name(row, handshake_name(f->handshake));
-	put_name(row, close_class_name(f->close_class));
+	/* 2 addresses, 7 numbers, 3 timestamps, a literal, 4 names */
+	o = room(row, 2 * (IP_ADDR_TEXT_MAX + 3) + 7 * (U64_TEXT_ROOM + 3) + 3 * (TS_TEXT_MAX + 3) +
+	                  16 + 4 * NAME_TEXT_ROOM);
+	if (o == NULL)
+		goto failed;
+	o = w_ip(o, &f->client.addr);
+	o = w_u64(o, f->client.port);
+	o = w_ip(o, &f->server.addr);
+	o = w_u64(o, f->server.port);
+	if (f->roles_inferred)
+		o = W_LIT(o, ",\"true\"");
+	else
+		o = W_LIT(o, ",\"false\"");
+	o = w_ts(o, &cw->ts, f->first_ts_ns, f->ts_nano);
+	o = w_ts(o, &cw->ts, f->last_ts_ns, f->ts_nano);
+	o = w_u64(o, f->packets[FROM_CLIENT]);
+	o = w_u64(o, f->packets[FROM_SERVER]);
+	o = w_u64(o, f->bytes[FROM_CLIENT]);
+	o = w_u64(o, f->bytes[FROM_SERVER]);
+	o = name_text_write(o, NAME_OF(nm->handshake, f->handshake));
+	o = name_text_write(o, NAME_OF(nm->cls, f->close_class));
+	done(row, o);
 	put_str(row, f->close_detail);
-	put_str(row, closer_name(f->closer));
+	o = room(row, NAME_TEXT_ROOM);
+	if (o == NULL)
+		goto failed;
+	done(row, name_text_write(o, NAME_OF(nm->closer, f->closer)));
 	put_untrusted(cw, reason, flow_reason_format(&f->reason, reason, sizeof reason));
 	if (f->has_close_ts)
 		put_ts(cw, f->close_ts_ns, f->ts_nano);
@@ -436,28 +516,41 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 		size_t flags_len;
 		const char *flags = flags_memo_get(&cw->flags, e->flags, &flags_len);
 
+		/* ;frame:from: and the flags */
+		o = room(row, U64_TEXT_ROOM + 3 + NAME_TEXT_ROOM + flags_len);
+		if (o == NULL)
+			goto failed;
 		if (i != 0)
-			rbuf_putc(row, ';');
-		rbuf_u64(row, e->frame);
-		rbuf_putc(row, ':');
-		rbuf_puts(row, direction_name((enum flow_direction)e->from));
-		rbuf_putc(row, ':');
-		rbuf_put(row, flags, flags_len);
+			*o++ = ';';
+		o += u64_write(o, e->frame);
+		*o++ = ':';
+		o = name_text_write(o, NAME_OF(nm->dir_bare, e->from));
+		*o++ = ':';
+		memcpy(o, flags, flags_len);
+		o += flags_len;
+		done(row, o);
 	}
-	rbuf_putc(row, '"');
-
-	put_name(row, tcp_state_name(f->state[FROM_CLIENT]));
-	put_name(row, tcp_state_name(f->state[FROM_SERVER]));
-	put_u64(row, f->retransmissions[FROM_CLIENT]);
-	put_u64(row, f->retransmissions[FROM_SERVER]);
-	put_u64(row, f->keepalive_probes);
-
-	RBUF_LIT(row, ",\"");
-	put_modifier_list(row, f->modifiers, ";", "");
+	/* a literal, 2 names, 3 numbers, a literal */
+	o = room(row, 16 + 2 * NAME_TEXT_ROOM + 3 * (U64_TEXT_ROOM + 3) + 16);
+	if (o == NULL)
+		goto failed;
+	*o++ = '"';
+	o = name_text_write(o, NAME_OF(nm->state, f->state[FROM_CLIENT]));
+	o = name_text_write(o, NAME_OF(nm->state, f->state[FROM_SERVER]));
+	o = w_u64(o, f->retransmissions[FROM_CLIENT]);
+	o = w_u64(o, f->retransmissions[FROM_SERVER]);
+	o = w_u64(o, f->keepalive_probes);
+	o = W_LIT(o, ",\"");
+	done(row, o);
+	if (f->modifiers != 0)
+		put_modifier_list(row, f->modifiers, ";", "");
 	rbuf_putc(row, '"');
 	diagnosis_fields(cw, &f->diagnosis);
 	put_str(row, f->zeek.uid[0] ? f->zeek.uid : NULL);
-	put_name(row, direction_name((enum flow_direction)f->zeek.orig));
+	o = room(row, NAME_TEXT_ROOM);
+	if (o == NULL)
+		goto failed;
+	done(row, name_text_write(o, NAME_OF(nm->dir, f->zeek.orig)));
 	put_str(row, f->zeek.conn_state);
 	put_name(row, f->zeek.history);
 	put_u64(row, f->zeek.missed_bytes);
@@ -469,32 +562,41 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 			rbuf_putc(row, ';');
 		rbuf_puts(row, f->encap->layer[i]);
 	}
-	rbuf_putc(row, '"');
-	put_name(row, confidence_name(f->confidence));
-	RBUF_LIT(row, ",\"");
+	o = room(row, 1 + NAME_TEXT_ROOM + 2);
+	if (o == NULL)
+		goto failed;
+	*o++ = '"';
+	o = name_text_write(o, NAME_OF(nm->confidence, f->confidence));
+	o = W_LIT(o, ",\"");
+	done(row, o);
 	for (unsigned i = 0; i < f->n_alternatives && i < FLOW_ALTERNATIVES_MAX; i++) {
 		if (i != 0)
 			rbuf_putc(row, ';');
 		rbuf_puts(row, close_class_name(f->alternatives[i].cls));
 	}
-	rbuf_putc(row, '"');
+	/* a quote, 2 milliseconds, a name */
+	o = room(row, 1 + 2 * (U64_TEXT_ROOM + 4 + 3) + NAME_TEXT_ROOM);
+	if (o == NULL)
+		goto failed;
+	*o++ = '"';
 	for (int d = FROM_CLIENT; d <= FROM_SERVER; d++) {
-		if (!f->rtt_us[d]) {
-			put_null(row);
+		*o++ = ',';
+		if (!f->rtt_us[d])
 			continue;
-		}
-		RBUF_LIT(row, ",\"");
-		rbuf_us_as_ms(row, f->rtt_us[d]);
-		rbuf_putc(row, '"');
+		*o++ = '"';
+		o = us_as_ms_write(o, f->rtt_us[d]);
+		*o++ = '"';
 	}
-	put_name(row, vantage_name(f->vantage));
-	if (row->failed) {
-		errno = ENOMEM;
-		return -1;
-	}
+	o = name_text_write(o, NAME_OF(nm->vantage, f->vantage));
+	done(row, o);
+	if (row->failed)
+		goto failed;
 	if (hold_row(cw, incidents_added(w->incidents) - 1) != 0)
 		return -1;
 	return writer_emit(w, &cw->out);
+failed:
+	errno = ENOMEM;
+	return -1;
 }
 
 static int csv_end(struct writer *w, const struct run_summary *summary)
@@ -519,10 +621,28 @@ static void csv_release(struct writer *w)
 	free(cw->rows);
 }
 
+/* Fills one table of csv_names from its name function: slot i for value i, the last slot for a
+ * value out of range. */
+#define FILL_NAMES(n, table, name_of, type)                                                         \
+	for (unsigned i_ = 0; i_ < COUNT_OF((n)->table); i_++)                                     \
+	(n)->bad |= !name_text_set(&(n)->table[i_], ",\"", name_of((type)i_), "\"", ",")
+
 static void csv_writer_init(struct writer *w, const struct writer_options *opt)
 {
+	struct csv_names *n = &((struct csv_writer *)w)->names;
+
 	(void)opt; /* nothing to present differently */
 	((struct csv_writer *)w)->captures.escape = put_untrusted_field;
+	FILL_NAMES(n, cls, close_class_name, enum close_class);
+	FILL_NAMES(n, closer, closer_name, enum closer_side);
+	FILL_NAMES(n, state, tcp_state_name, enum tcp_state);
+	FILL_NAMES(n, handshake, handshake_name, enum handshake_kind);
+	FILL_NAMES(n, confidence, confidence_name, enum close_confidence);
+	FILL_NAMES(n, vantage, vantage_name, enum vantage_point);
+	FILL_NAMES(n, dir, direction_name, enum flow_direction);
+	for (unsigned i = 0; i < COUNT_OF(n->dir_bare); i++)
+		n->bad |= !name_text_set(&n->dir_bare[i], "", direction_name((enum flow_direction)i),
+		                         "", "");
 }
 
 /* Each row's incident is needed: membership. */
