@@ -214,24 +214,28 @@ static const char *copy_cut(char *buf, unsigned long size, const char *text, siz
 	return buf;
 }
 
-/* "198.51.100.7": writes at most 15 bytes at p, returns the end. */
+/* The decimal text of each byte value, padded to 4 bytes (copied whole) with its length last:
+ * an address byte is one fixed copy. Constant expressions, so the table is made when compiling. */
+#define DEC_TEXT(n)                                                                                \
+	{ (char)('0' + ((n) >= 100 ? (n) / 100 : (n) >= 10 ? (n) / 10 : (n))),                    \
+	  (char)((n) >= 100 ? '0' + (n) / 10 % 10 : (n) >= 10 ? '0' + (n) % 10 : 0),              \
+	  (char)((n) >= 100 ? '0' + (n) % 10 : 0), (char)((n) >= 100 ? 3 : (n) >= 10 ? 2 : 1) }
+#define DEC4(n) DEC_TEXT(n), DEC_TEXT((n) + 1), DEC_TEXT((n) + 2), DEC_TEXT((n) + 3)
+#define DEC16(n) DEC4(n), DEC4((n) + 4), DEC4((n) + 8), DEC4((n) + 12)
+#define DEC64(n) DEC16(n), DEC16((n) + 16), DEC16((n) + 32), DEC16((n) + 48)
+static const char byte_text[256][4] = { DEC64(0), DEC64(64), DEC64(128), DEC64(192) };
+
+/* "198.51.100.7": writes at most 16 bytes at p (15 of text), returns the end. */
 static char *put_ipv4(char *p, const uint8_t *b)
 {
 	for (unsigned i = 0; i < 4; i++) {
-		unsigned v = b[i];
+		const char *t = byte_text[b[i]];
 
-		if (i != 0)
-			*p++ = '.';
-		if (v >= 100) {
-			*p++ = (char)('0' + v / 100);
-			v %= 100;
-			*p++ = (char)('0' + v / 10);
-		} else if (v >= 10) {
-			*p++ = (char)('0' + v / 10);
-		}
-		*p++ = (char)('0' + v % 10);
+		memcpy(p, t, 4);
+		p += t[3];
+		*p++ = '.';
 	}
-	return p;
+	return p - 1;
 }
 
 /* One group of an IPv6 address: lower-case hex without leading zeros ("db8", "0"). */

@@ -238,9 +238,26 @@ static inline void six_digits(char *o, uint32_t v)
 	memcpy(o + 4, digit_pairs + 2 * (size_t)(v % 100u), 2);
 }
 
-/* The memo moves to the second of ts_ns (not negative). Out of line: ts_write's common path then
- * saves no registers for it. */
-__attribute__((noinline)) static void ts_memo_set(struct ts_memo *m, int64_t ts_ns)
+/* The text of ts_ns (at or after the epoch, within the memo's second) at o. */
+static inline char *ts_write_in_second(char *o, const struct ts_memo *m, int64_t ts_ns, bool nano)
+{
+	uint32_t frac = (uint32_t)(ts_ns - m->start_ns); /* nanoseconds into the second */
+
+	memcpy(o, m->text, sizeof m->text); /* all of it: one fixed-size copy, the rest is room */
+	o += m->len;
+	*o++ = '.';
+	six_digits(o, frac / 1000u); /* microseconds, cut toward zero */
+	if (!nano)
+		return o + 6;
+	o[6] = (char)('0' + frac % 1000u / 100u);
+	memcpy(o + 7, digit_pairs + 2 * (size_t)(frac % 100u), 2);
+	return o + 9;
+}
+
+/* The memo moves to the second of ts_ns (not negative) first. Out of line, and reached as a
+ * tail call, like the negative case: ts_write's common path saves no registers. */
+__attribute__((noinline)) static char *ts_write_new_second(char *o, struct ts_memo *m,
+                                                           int64_t ts_ns, bool nano)
 {
 	uint64_t seconds = (uint64_t)ts_ns / 1000000000u;
 	char *end = m->text + sizeof m->text;
@@ -249,6 +266,7 @@ __attribute__((noinline)) static void ts_memo_set(struct ts_memo *m, int64_t ts_
 	m->len = (uint8_t)(end - p);
 	memmove(m->text, p, m->len);
 	m->start_ns = (int64_t)(seconds * 1000000000u);
+	return ts_write_in_second(o, m, ts_ns, nano);
 }
 
 /* The timestamp before the epoch, whole (never through the memo). */
@@ -264,24 +282,11 @@ __attribute__((noinline)) static char *ts_write_negative(char *o, int64_t ts_ns,
 
 char *ts_write(char *o, struct ts_memo *m, int64_t ts_ns, bool nano)
 {
-	uint32_t frac;
-
 	if (ts_ns < 0)
 		return ts_write_negative(o, ts_ns, nano);
 	if (m->len == 0 || ts_ns < m->start_ns || ts_ns - m->start_ns >= 1000000000)
-		ts_memo_set(m, ts_ns);
-	frac = (uint32_t)(ts_ns - m->start_ns); /* nanoseconds into the second */
-	memcpy(o, m->text, sizeof m->text); /* all of it: one fixed-size copy, the rest is room */
-	o += m->len;
-	*o++ = '.';
-	if (!nano) { /* microseconds, cut toward zero */
-		six_digits(o, frac / 1000u);
-		return o + 6;
-	}
-	six_digits(o, frac / 1000u);
-	o[6] = (char)('0' + frac % 1000u / 100u);
-	memcpy(o + 7, digit_pairs + 2 * (size_t)(frac % 100u), 2);
-	return o + 9;
+		return ts_write_new_second(o, m, ts_ns, nano);
+	return ts_write_in_second(o, m, ts_ns, nano);
 }
 
 void rbuf_ts_memo(struct rbuf *b, struct ts_memo *m, int64_t ts_ns, bool nano)
