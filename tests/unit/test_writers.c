@@ -2010,6 +2010,77 @@ static void test_write_failure_is_reported(void)
 	}
 }
 
+/* The machine formats copy each table name from a table made once per writer (one fixed-size copy
+ * per name): every value of every table, and one out of range, must come out as the name
+ * functions give it, in JSON and in CSV. */
+static void expect_name_written(const struct flow_record *r, const char *name, int line)
+{
+	static const enum report_format formats[] = { REPORT_NDJSON, REPORT_CSV };
+	struct run_summary s = make_summary();
+
+	for (unsigned k = 0; k < sizeof formats / sizeof formats[0]; k++) {
+		char want[64];
+		size_t len;
+		char *out = run_writer(formats[k], r, 1, &s, &len);
+
+		if (name != NULL)
+			snprintf(want, sizeof want, "\"%s\"", name);
+		else
+			snprintf(want, sizeof want, "%s", formats[k] == REPORT_CSV ? ",," : "null");
+		check(out != NULL && strstr(out, want) != NULL, line, "name not written", want);
+		free(out);
+	}
+}
+
+static void test_every_table_name_is_written(void)
+{
+	struct flow_record r[N_RECORDS];
+
+	make_records(r);
+	for (unsigned v = 0; v <= CLOSE_CLASS_COUNT; v++) {
+		struct flow_record f = r[0];
+
+		f.close_class = (enum close_class)v;
+		expect_name_written(&f, close_class_name(f.close_class), __LINE__);
+	}
+	for (unsigned v = 0; v <= CLOSER_COUNT; v++) {
+		struct flow_record f = r[0];
+
+		f.closer = (enum closer_side)v;
+		expect_name_written(&f, closer_name(f.closer), __LINE__);
+	}
+	for (unsigned v = 0; v <= TCPS_COUNT; v++) {
+		struct flow_record f = r[0];
+
+		f.state[FROM_SERVER] = (enum tcp_state)v;
+		expect_name_written(&f, tcp_state_name(f.state[FROM_SERVER]), __LINE__);
+	}
+	for (unsigned v = 0; v <= HANDSHAKE_COUNT; v++) {
+		struct flow_record f = r[0];
+
+		f.handshake = (enum handshake_kind)v;
+		expect_name_written(&f, handshake_name(f.handshake), __LINE__);
+	}
+	for (unsigned v = 0; v <= CONFIDENCE_COUNT; v++) {
+		struct flow_record f = r[0];
+
+		f.confidence = (enum close_confidence)v;
+		expect_name_written(&f, confidence_name(f.confidence), __LINE__);
+	}
+	for (unsigned v = 0; v <= VANTAGE_COUNT; v++) {
+		struct flow_record f = r[0];
+
+		f.vantage = (enum vantage_point)v;
+		expect_name_written(&f, vantage_name(f.vantage), __LINE__);
+	}
+	for (unsigned v = 0; v <= FROM_SERVER + 1; v++) {
+		struct flow_record f = r[0];
+
+		f.zeek.orig = (uint8_t)v;
+		expect_name_written(&f, direction_name((enum flow_direction)v), __LINE__);
+	}
+}
+
 /* --- registration ----------------------------------------------------------------------------- */
 
 CUNIT_TESTS(names_tests,
@@ -2018,7 +2089,8 @@ CUNIT_TESTS(names_tests,
 	    { "other_names", test_other_names },
 	    { "ts_format_is_exact", test_ts_format_is_exact },
 	    { "tcp_flags_format", test_tcp_flags_format },
-	    { "ip_addr_format", test_ip_addr_format });
+	    { "ip_addr_format", test_ip_addr_format },
+	    { "every_table_name_is_written", test_every_table_name_is_written });
 
 CUNIT_TESTS(json_tests,
 	    { "json_document_round_trips", test_json_document },
