@@ -123,24 +123,44 @@ static unsigned decimal_width(uint64_t v)
 	return t + 1u - (odd < pow10[t]);
 }
 
+/* v (below 10^4) in 1 to 4 digits at o; returns how many. */
+static inline size_t write_below_10k(char *o, uint32_t v)
+{
+	if (v < 10u) {
+		*o = (char)('0' + v);
+		return 1;
+	}
+	if (v < 100u) {
+		memcpy(o, digit_pairs + 2 * (size_t)v, 2);
+		return 2;
+	}
+	if (v < 1000u) {
+		o[0] = (char)('0' + v / 100u);
+		memcpy(o + 1, digit_pairs + 2 * (size_t)(v % 100u), 2);
+		return 3;
+	}
+	memcpy(o, digit_pairs + 2 * (size_t)(v / 100u), 2);
+	memcpy(o + 2, digit_pairs + 2 * (size_t)(v % 100u), 2);
+	return 4;
+}
+
 size_t u64_write_wide(char *o, uint64_t v)
 {
 	unsigned n;
 
-	if (v < 10000u) { /* 3 or 4 digits: a ports' and counts' common width */
-		uint32_t x = (uint32_t)v;
+	/* Up to 8 digits (ports, counts, frame numbers, flow ids: most numbers of a record)
+	 * straight, as two halves of at most four. */
+	if (v < 10000u)
+		return write_below_10k(o, (uint32_t)v);
+	if (v < 100000000u) {
+		uint32_t x = (uint32_t)v, hi = x / 10000u, lo = x - hi * 10000u;
+		size_t k = write_below_10k(o, hi);
 
-		if (x < 1000u) {
-			o[0] = (char)('0' + x / 100u);
-			memcpy(o + 1, digit_pairs + 2 * (size_t)(x % 100u), 2);
-			return 3;
-		}
-		memcpy(o, digit_pairs + 2 * (size_t)(x / 100u), 2);
-		memcpy(o + 2, digit_pairs + 2 * (size_t)(x % 100u), 2);
-		return 4;
+		memcpy(o + k, digit_pairs + 2 * (size_t)(lo / 100u), 2);
+		memcpy(o + k + 2, digit_pairs + 2 * (size_t)(lo % 100u), 2);
+		return k + 4;
 	}
 	n = decimal_width(v);
-
 	/* In place, backwards from where the number ends: the digits go straight to their place
 	 * (building them elsewhere and copying would read back fresh small stores, which stalls). */
 	u64_digits(v, o + n);
