@@ -332,12 +332,88 @@ static int hold_row(struct csv_writer *cw, uint64_t seq)
 
 /* --- rows ------------------------------------------------------------------------------------ */
 
+/* Room for a stretch of a row written through a cursor: NULL when the row cannot grow. */
+static char *room(struct rbuf *b, size_t n)
+{
+	return rbuf_reserve(b, n) ? b->data + b->len : NULL;
+}
+
+/* Ends a stretch written from room(). */
+static void done(struct rbuf *b, const char *o)
+{
+	b->len = (size_t)(o - b->data);
+}
+
+/* ,"v": a number field (U64_TEXT_ROOM + 3 bytes of room). */
+static char *w_u64(char *o, uint64_t v)
+{
+	*o++ = ',';
+	*o++ = '"';
+	o += u64_write(o, v);
+	*o++ = '"';
+	return o;
+}
+
+/* ,"ts": a timestamp field (TS_TEXT_MAX + 3 bytes of room). */
+static char *w_ts(char *o, struct ts_memo *m, int64_t ts_ns, bool nano)
+{
+	*o++ = ',';
+	*o++ = '"';
+	o = ts_write(o, m, ts_ns, nano);
+	*o++ = '"';
+	return o;
+}
+
+/* ,"text" for text known to hold no quote, or a null field for NULL (n + 3 bytes of room). */
+static char *w_plain(char *o, const char *s, size_t n)
+{
+	*o++ = ',';
+	if (s == NULL)
+		return o;
+	*o++ = '"';
+	memcpy(o, s, n);
+	o += n;
+	*o++ = '"';
+	return o;
+}
+
+/* ,"address" (IP_ADDR_TEXT_MAX + 3 bytes of room). */
+static char *w_ip(char *o, const struct ip_addr *a)
+{
+	*o++ = ',';
+	*o++ = '"';
+	o = ip_addr_write(o, a);
+	*o++ = '"';
+	return o;
+}
+
+/* Copies a string literal (at most 16 bytes: its room); evaluates to the end. */
+#define W_LIT(o, lit)                                                                              \
+	((void)sizeof(char[sizeof(lit) <= 17 ? 1 : -1]),                                           \
+	 (char *)memcpy((o), "" lit, sizeof(lit) - 1) + (sizeof(lit) - 1))
+
 /* The diagnosis columns: empty (null) fields for what was not found. */
 static void diagnosis_fields(struct csv_writer *cw, const struct flow_diagnosis *d)
 {
 	const struct middlebox_evidence *m = &d->middlebox;
 	struct rbuf *row = &cw->row;
 
+	if (!m->present && !d->idle_timeout.present && !d->close_wait.present &&
+	    !d->time_wait_reuse.present && !d->timers[FROM_CLIENT].any &&
+	    !d->timers[FROM_SERVER].any) {
+		/* What most flows have: the TIME-WAIT side and the stack families, nulls around. */
+		char *o = room(row, 16 + NAME_TEXT_ROOM + 16);
+
+		if (o == NULL)
+			return;
+		o = W_LIT(o, ",,,,,,,,,,"); /* middlebox (5), idle timeout (2), CLOSE-WAIT (3) */
+		o = name_text_write(o, NAME_OF(cw->names.closer, d->time_wait));
+		o = W_LIT(o, ",,,,"); /* TIME-WAIT reuse (2), timers (2) */
+		done(row, o);
+		for (int s = FROM_CLIENT; s <= FROM_SERVER; s++)
+			put_str(row, d->stack[s].family);
+		return;
+	}
 	if (m->present) {
 		put_name(row, direction_name((enum flow_direction)m->claimed));
 		put_u64(row, m->expected_ttl);
@@ -397,53 +473,6 @@ static int csv_begin(struct writer *w)
 	rbuf_putc(&cw->out, '\n');
 	return writer_emit(w, &cw->out);
 }
-
-/* Room for a stretch of a row written through a cursor: NULL when the row cannot grow. */
-static char *room(struct rbuf *b, size_t n)
-{
-	return rbuf_reserve(b, n) ? b->data + b->len : NULL;
-}
-
-/* Ends a stretch written from room(). */
-static void done(struct rbuf *b, const char *o)
-{
-	b->len = (size_t)(o - b->data);
-}
-
-/* ,"v": a number field (U64_TEXT_ROOM + 3 bytes of room). */
-static char *w_u64(char *o, uint64_t v)
-{
-	*o++ = ',';
-	*o++ = '"';
-	o += u64_write(o, v);
-	*o++ = '"';
-	return o;
-}
-
-/* ,"ts": a timestamp field (TS_TEXT_MAX + 3 bytes of room). */
-static char *w_ts(char *o, struct ts_memo *m, int64_t ts_ns, bool nano)
-{
-	*o++ = ',';
-	*o++ = '"';
-	o = ts_write(o, m, ts_ns, nano);
-	*o++ = '"';
-	return o;
-}
-
-/* ,"address" (IP_ADDR_TEXT_MAX + 3 bytes of room). */
-static char *w_ip(char *o, const struct ip_addr *a)
-{
-	*o++ = ',';
-	*o++ = '"';
-	o = ip_addr_write(o, a);
-	*o++ = '"';
-	return o;
-}
-
-/* Copies a string literal (at most 16 bytes: its room); evaluates to the end. */
-#define W_LIT(o, lit)                                                                              \
-	((void)sizeof(char[sizeof(lit) <= 17 ? 1 : -1]),                                           \
-	 (char *)memcpy((o), "" lit, sizeof(lit) - 1) + (sizeof(lit) - 1))
 
 static int csv_flow(struct writer *w, const struct flow_record *f)
 {
@@ -546,14 +575,24 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 		put_modifier_list(row, f->modifiers, ";", "");
 	rbuf_putc(row, '"');
 	diagnosis_fields(cw, &f->diagnosis);
-	put_str(row, f->zeek.uid[0] ? f->zeek.uid : NULL);
-	o = room(row, NAME_TEXT_ROOM);
-	if (o == NULL)
-		goto failed;
-	done(row, name_text_write(o, NAME_OF(nm->dir, f->zeek.orig)));
-	put_str(row, f->zeek.conn_state);
-	put_name(row, f->zeek.history);
-	put_u64(row, f->zeek.missed_bytes);
+	/* Zeek's fields: letters and digits only, never a quote. */
+	{
+		const struct zeek_fields *z = &f->zeek;
+		size_t uid_len = strnlen(z->uid, sizeof z->uid);
+		size_t history_len = strnlen(z->history, sizeof z->history);
+		size_t state_len = z->conn_state != NULL ? strlen(z->conn_state) : 0;
+
+		/* 3 texts, a name, a number */
+		o = room(row, uid_len + history_len + state_len + 9 + NAME_TEXT_ROOM + U64_TEXT_ROOM + 3);
+		if (o == NULL)
+			goto failed;
+		o = w_plain(o, uid_len != 0 ? z->uid : NULL, uid_len);
+		o = name_text_write(o, NAME_OF(nm->dir, z->orig));
+		o = w_plain(o, z->conn_state, state_len);
+		o = w_plain(o, z->history, history_len);
+		o = w_u64(o, z->missed_bytes);
+		done(row, o);
+	}
 
 	/* The outer layers, innermost first: our own texts (letters, digits, . : > and spaces). */
 	RBUF_LIT(row, ",\"");
