@@ -408,14 +408,16 @@ static void ack_received(struct flow_store *st, struct live_flow *f, int s, uint
 		zeek_history_add(z, letter(z, s, 'G'));
 }
 
-/* What zeek_track_segment() does for the common segment, decided on its own: no SYN, FIN or RST,
- * from a side Zeek has ESTABLISHED (or CLOSED: its FIN is behind it) and whose sequence numbers
- * are known, no hole anywhere, the whole payload captured, the data and the acknowledgement
- * within what was sent so far. Then the role cannot flip (that needs a side still INACTIVE or
- * SYN_ACK_SENT), the state machine stays, and track_data() and ack_received() have nothing to
- * do: only the header bytes and the history letters (in update_history, update_window,
- * update_last_seq's order) remain. False, having changed nothing, for any other segment. */
-static inline bool fast_segment(struct live_flow *f, const struct tcp_segment *seg, int d)
+/* What zeek_track_segment() does for the common segment, decided on its own: no SYN or RST, from
+ * a side Zeek has ESTABLISHED (or, without a FIN, CLOSED: its FIN is behind it) and whose
+ * sequence numbers are known, no hole anywhere, the whole payload captured, the data and the
+ * acknowledgement within what was sent so far. Then the role cannot flip (that needs a side still
+ * INACTIVE or SYN_ACK_SENT), track_data() and ack_received() have nothing to do, and the state
+ * machine at most closes the side on its FIN: only the header bytes, the history letters (in
+ * update_history, update_window, update_last_seq's order) and that remain. False, having changed
+ * nothing, for any other segment. */
+static inline bool fast_segment(struct flow_store *st, struct live_flow *f,
+                                const struct tcp_segment *seg, int d)
 {
 	struct live_zeek *z = &f->zeek;
 	const struct live_dir *me = &f->dir[d];
@@ -424,7 +426,8 @@ static inline bool fast_segment(struct live_flow *f, const struct tcp_segment *s
 	uint32_t len = seg->payload_len;
 	enum zeek_ep_state s = ep_state(z, d);
 
-	if ((fl & (TCP_SYN | TCP_FIN | TCP_RST)) || (s != ZEEK_ESTABLISHED && s != ZEEK_CLOSED) ||
+	if ((fl & (TCP_SYN | TCP_RST)) ||
+	    (s != ZEEK_ESTABLISHED && (s != ZEEK_CLOSED || (fl & TCP_FIN))) ||
 	    (z->meta & ZEEK_META_HOLE) || seg->truncated || !(me->bits & DIR_SEQ_KNOWN) ||
 	    (len != 0 && seq_gt(seg->seq, me->next_seq)) ||
 	    ((fl & TCP_ACK) && (peer->bits & DIR_SEQ_KNOWN) && seq_gt(seg->ack, peer->next_seq)))
@@ -433,14 +436,39 @@ static inline bool fast_segment(struct live_flow *f, const struct tcp_segment *s
 	z->hdr_bytes[d] = z->hdr_bytes[d] > UINT32_MAX - seg->header_len
 	                      ? UINT32_MAX
 	                      : z->hdr_bytes[d] + seg->header_len;
-	if (len != 0)
-		check_history(z, d, ZH_DATA, 'D');
-	else if (fl & TCP_ACK)
-		check_history(z, d, ZH_ACK, 'A');
+	if (!(fl & TCP_FIN)) {
+		if (len != 0)
+			check_history(z, d, ZH_DATA, 'D');
+		else if (fl & TCP_ACK)
+			check_history(z, d, ZH_ACK, 'A');
+		if (seg->window == 0 && ep_state(z, !d) != ZEEK_CLOSED)
+			scaled_event(z, &z->win0[d], d, 'W');
+		if (len != 0 && (int32_t)(seg->seq + len - me->next_seq) <= 0)
+			scaled_event(z, &z->rxmt[d], d, 'T');
+		return true;
+	}
+	/* The FIN of an ESTABLISHED side: update_history's FIN part (its number is at the end of its
+	 * data), the window, update_last_seq (the FIN counts one; none of it when the side's
+	 * numbering still stands at its start), then ESTABLISHED -> CLOSED. */
+	{
+		struct live_fin *fb = live_fin_get(st, f);
+		uint32_t end = seg->seq + len;
+
+		if (check_history(z, d, ZH_FIN, 'F') && fb && fb->zeek_fin_end[d] != end)
+			zeek_history_add(z, letter(z, d, 'F'));
+		if (fb)
+			fb->zeek_fin_end[d] = end;
+	}
 	if (seg->window == 0 && ep_state(z, !d) != ZEEK_CLOSED)
 		scaled_event(z, &z->win0[d], d, 'W');
-	if (len != 0 && (int32_t)(seg->seq + len - me->next_seq) <= 0)
+	z->ep[d] |= ZEEK_EP_FIN;
+	if (me->next_seq != me->isn + 1 && len != 0 &&
+	    (int32_t)(seg->seq + len + 1 - me->next_seq) <= 0)
 		scaled_event(z, &z->rxmt[d], d, 'T');
+	set_state(z, d, ZEEK_CLOSED);
+	/* The peer's FIN then RST was a normal termination after all. */
+	if (ep_state(z, !d) == ZEEK_RESET && ZEEK_EP_PREV(z->ep[!d]) == ZEEK_CLOSED)
+		set_state(z, !d, ZEEK_CLOSED);
 	return true;
 }
 
@@ -493,6 +521,6 @@ __attribute__((noinline)) static void track_segment(struct flow_store *st, struc
 void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
                         enum flow_direction d)
 {
-	if (!fast_segment(f, seg, (int)d))
+	if (!fast_segment(st, f, seg, (int)d))
 		track_segment(st, f, seg, d);
 }
