@@ -472,6 +472,52 @@ static inline bool fast_segment(struct flow_store *st, struct live_flow *f,
 	return true;
 }
 
+/* The handshake's first two segments, decided on their own: a pure SYN opening the connection
+ * (its sender is the originator: zeek_flips_first() keeps a pure SYN's direction), then the other
+ * side's SYN+ACK to it, each the sender's first numbered segment, whole, acknowledging nothing
+ * beyond what was sent. update_last_seq() then starts the side's numbering at this segment (no
+ * 'T' but for data on it, as in Zeek), track_data() has no numbering to compare with, and
+ * ack_received() nothing to do. False, having changed nothing, for any other segment. */
+static inline bool fast_handshake(struct live_flow *f, const struct tcp_segment *seg, int d)
+{
+	struct live_zeek *z = &f->zeek;
+	const struct live_dir *me = &f->dir[d];
+	const struct live_dir *peer = &f->dir[!d];
+	uint8_t fl = seg->flags & (TCP_SYN | TCP_ACK | TCP_FIN | TCP_RST);
+	bool first = f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets == 0;
+	bool synack;
+
+	if (seg->truncated || (me->bits & DIR_SEQ_KNOWN) || (z->meta & ZEEK_META_HOLE))
+		return false;
+	if (first && fl == TCP_SYN) {
+		synack = false;
+	} else if (!first && fl == (TCP_SYN | TCP_ACK) && d != orig_side(z) &&
+	           ep_state(z, d) == ZEEK_INACTIVE && ep_state(z, !d) == ZEEK_SYN_SENT &&
+	           (!(peer->bits & DIR_SEQ_KNOWN) || seq_le(seg->ack, peer->next_seq))) {
+		synack = true;
+	} else {
+		return false;
+	}
+	if (!synack && d == FROM_SERVER)
+		z->meta |= ZEEK_META_ORIG_SERVER;
+	z->hdr_bytes[d] = z->hdr_bytes[d] > UINT32_MAX - seg->header_len
+	                      ? UINT32_MAX
+	                      : z->hdr_bytes[d] + seg->header_len;
+	check_history(z, d, ZH_SYN, synack ? 'H' : 'S');
+	/* The peer is INACTIVE (before a SYN) or SYN_SENT (before a SYN+ACK): never CLOSED. */
+	if (seg->window == 0)
+		scaled_event(z, &z->win0[d], d, 'W');
+	if (seg->payload_len > 0)
+		scaled_event(z, &z->rxmt[d], d, 'T');
+	if (synack) {
+		set_state(z, !d, ZEEK_ESTABLISHED);
+		set_state(z, d, ZEEK_ESTABLISHED);
+	} else {
+		set_state(z, d, ZEEK_SYN_SENT);
+	}
+	return true;
+}
+
 /* Every other segment: Zeek's whole order. Kept out of line, so that the fast path's caller
  * saves no registers for it. */
 __attribute__((noinline)) static void track_segment(struct flow_store *st, struct live_flow *f,
@@ -521,6 +567,6 @@ __attribute__((noinline)) static void track_segment(struct flow_store *st, struc
 void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
                         enum flow_direction d)
 {
-	if (!fast_segment(st, f, seg, (int)d))
+	if (!fast_segment(st, f, seg, (int)d) && !fast_handshake(f, seg, (int)d))
 		track_segment(st, f, seg, d);
 }
