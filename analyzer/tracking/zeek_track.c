@@ -518,9 +518,21 @@ static inline bool fast_handshake(struct live_flow *f, const struct tcp_segment 
 	return true;
 }
 
-/* Every other segment: Zeek's whole order. Kept out of line, so that the fast path's caller
- * saves no registers for it. */
-__attribute__((noinline)) static void track_segment(struct flow_store *st, struct live_flow *f,
+static void track_segment(struct flow_store *st, struct live_flow *f,
+                          const struct tcp_segment *seg, enum flow_direction d);
+
+/* The rest, out of line (the tracker's loop, which the fast path joins, keeps its registers):
+ * the handshake's fast path, else Zeek's whole order. */
+__attribute__((noinline)) static void slow_segment(struct flow_store *st, struct live_flow *f,
+                                                   const struct tcp_segment *seg,
+                                                   enum flow_direction d)
+{
+	if (!fast_handshake(f, seg, (int)d))
+		track_segment(st, f, seg, d);
+}
+
+/* Every other segment: Zeek's whole order. */
+static void track_segment(struct flow_store *st, struct live_flow *f,
                                                     const struct tcp_segment *seg,
                                                     enum flow_direction d)
 {
@@ -567,6 +579,6 @@ __attribute__((noinline)) static void track_segment(struct flow_store *st, struc
 void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
                         enum flow_direction d)
 {
-	if (!fast_segment(st, f, seg, (int)d) && !fast_handshake(f, seg, (int)d))
-		track_segment(st, f, seg, d);
+	if (!fast_segment(st, f, seg, (int)d))
+		slow_segment(st, f, seg, d);
 }
