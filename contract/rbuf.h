@@ -163,6 +163,17 @@ struct name_text {
  * (t is then empty: a test checks every name fits). */
 bool name_text_set(struct name_text *t, const char *before, const char *s, const char *after,
                    const char *null_text);
+/* A table of name_texts indexed by an enum, with one more slot (the last) for a value out of
+ * range: the entry for v. */
+#define NAME_TEXT_OF(table, v)                                                                     \
+	(&(table)[(unsigned)(v) < sizeof(table) / sizeof((table)[0]) - 1                           \
+	              ? (unsigned)(v)                                                              \
+	              : sizeof(table) / sizeof((table)[0]) - 1])
+/* Fills such a table from the enum's name function (`type` its enum): slot i from name_of(i), the
+ * last from name_of(out of range); sets `bad` when a name does not fit. */
+#define NAME_TEXT_FILL(table, name_of, type, before, after, null_text, bad)                        \
+	for (unsigned i_ = 0; i_ < sizeof(table) / sizeof((table)[0]); i_++)                      \
+	(bad) |= !name_text_set(&(table)[i_], (before), name_of((type)i_), (after), (null_text))
 /* Copies t at o, which has NAME_TEXT_ROOM bytes of room; returns the end of its text. */
 static inline char *name_text_write(char *o, const struct name_text *t)
 {

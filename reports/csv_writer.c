@@ -49,8 +49,6 @@ struct held_row {
 	size_t off, len;
 };
 
-#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
-
 /* The names of flow_record.h's tables as fields, separator first (,"name", or a null field where
  * the table has none), each table with one more slot for an out-of-range value: made once,
  * copied per row with name_text_write(). */
@@ -61,10 +59,6 @@ struct csv_names {
 	struct name_text dir_bare[FROM_SERVER + 2]; /* the side's name alone (evidence lists) */
 	bool bad; /* a name did not fit a name_text (test_writers makes sure none is) */
 };
-
-/* A table's entry for v: its slot, or the last one when v is out of range. */
-#define NAME_OF(table, v)                                                                          \
-	(&(table)[(unsigned)(v) < COUNT_OF(table) - 1 ? (unsigned)(v) : COUNT_OF(table) - 1])
 
 struct csv_writer {
 	struct writer base;
@@ -407,7 +401,7 @@ static void diagnosis_fields(struct csv_writer *cw, const struct flow_diagnosis 
 		if (o == NULL)
 			return;
 		o = W_LIT(o, ",,,,,,,,,,"); /* middlebox (5), idle timeout (2), CLOSE-WAIT (3) */
-		o = name_text_write(o, NAME_OF(cw->names.closer, d->time_wait));
+		o = name_text_write(o, NAME_TEXT_OF(cw->names.closer, d->time_wait));
 		o = W_LIT(o, ",,,,"); /* TIME-WAIT reuse (2), timers (2) */
 		done(row, o);
 		for (int s = FROM_CLIENT; s <= FROM_SERVER; s++)
@@ -524,14 +518,14 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	o = w_u64(o, f->packets[FROM_SERVER]);
 	o = w_u64(o, f->bytes[FROM_CLIENT]);
 	o = w_u64(o, f->bytes[FROM_SERVER]);
-	o = name_text_write(o, NAME_OF(nm->handshake, f->handshake));
-	o = name_text_write(o, NAME_OF(nm->cls, f->close_class));
+	o = name_text_write(o, NAME_TEXT_OF(nm->handshake, f->handshake));
+	o = name_text_write(o, NAME_TEXT_OF(nm->cls, f->close_class));
 	done(row, o);
 	put_str(row, f->close_detail);
 	o = room(row, NAME_TEXT_ROOM);
 	if (o == NULL)
 		goto failed;
-	done(row, name_text_write(o, NAME_OF(nm->closer, f->closer)));
+	done(row, name_text_write(o, NAME_TEXT_OF(nm->closer, f->closer)));
 	put_untrusted(cw, reason, flow_reason_format(&f->reason, reason, sizeof reason));
 	if (f->has_close_ts)
 		put_ts(cw, f->close_ts_ns, f->ts_nano);
@@ -553,7 +547,7 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 			*o++ = ';';
 		o += u64_write(o, e->frame);
 		*o++ = ':';
-		o = name_text_write(o, NAME_OF(nm->dir_bare, e->from));
+		o = name_text_write(o, NAME_TEXT_OF(nm->dir_bare, e->from));
 		*o++ = ':';
 		memcpy(o, flags, flags_len);
 		o += flags_len;
@@ -564,8 +558,8 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	if (o == NULL)
 		goto failed;
 	*o++ = '"';
-	o = name_text_write(o, NAME_OF(nm->state, f->state[FROM_CLIENT]));
-	o = name_text_write(o, NAME_OF(nm->state, f->state[FROM_SERVER]));
+	o = name_text_write(o, NAME_TEXT_OF(nm->state, f->state[FROM_CLIENT]));
+	o = name_text_write(o, NAME_TEXT_OF(nm->state, f->state[FROM_SERVER]));
 	o = w_u64(o, f->retransmissions[FROM_CLIENT]);
 	o = w_u64(o, f->retransmissions[FROM_SERVER]);
 	o = w_u64(o, f->keepalive_probes);
@@ -587,7 +581,7 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 		if (o == NULL)
 			goto failed;
 		o = w_plain(o, uid_len != 0 ? z->uid : NULL, uid_len);
-		o = name_text_write(o, NAME_OF(nm->dir, z->orig));
+		o = name_text_write(o, NAME_TEXT_OF(nm->dir, z->orig));
 		o = w_plain(o, z->conn_state, state_len);
 		o = w_plain(o, z->history, history_len);
 		o = w_u64(o, z->missed_bytes);
@@ -605,7 +599,7 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	if (o == NULL)
 		goto failed;
 	*o++ = '"';
-	o = name_text_write(o, NAME_OF(nm->confidence, f->confidence));
+	o = name_text_write(o, NAME_TEXT_OF(nm->confidence, f->confidence));
 	o = W_LIT(o, ",\"");
 	done(row, o);
 	for (unsigned i = 0; i < f->n_alternatives && i < FLOW_ALTERNATIVES_MAX; i++) {
@@ -626,7 +620,7 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 		o = us_as_ms_write(o, f->rtt_us[d]);
 		*o++ = '"';
 	}
-	o = name_text_write(o, NAME_OF(nm->vantage, f->vantage));
+	o = name_text_write(o, NAME_TEXT_OF(nm->vantage, f->vantage));
 	done(row, o);
 	if (row->failed)
 		goto failed;
@@ -660,28 +654,22 @@ static void csv_release(struct writer *w)
 	free(cw->rows);
 }
 
-/* Fills one table of csv_names from its name function: slot i for value i, the last slot for a
- * value out of range. */
-#define FILL_NAMES(n, table, name_of, type)                                                         \
-	for (unsigned i_ = 0; i_ < COUNT_OF((n)->table); i_++)                                     \
-	(n)->bad |= !name_text_set(&(n)->table[i_], ",\"", name_of((type)i_), "\"", ",")
-
 static void csv_writer_init(struct writer *w, const struct writer_options *opt)
 {
 	struct csv_names *n = &((struct csv_writer *)w)->names;
 
+	const char *lead = ",\"", *q = "\"", *nul = ","; /* ,"name", or a null field */
+
 	(void)opt; /* nothing to present differently */
 	((struct csv_writer *)w)->captures.escape = put_untrusted_field;
-	FILL_NAMES(n, cls, close_class_name, enum close_class);
-	FILL_NAMES(n, closer, closer_name, enum closer_side);
-	FILL_NAMES(n, state, tcp_state_name, enum tcp_state);
-	FILL_NAMES(n, handshake, handshake_name, enum handshake_kind);
-	FILL_NAMES(n, confidence, confidence_name, enum close_confidence);
-	FILL_NAMES(n, vantage, vantage_name, enum vantage_point);
-	FILL_NAMES(n, dir, direction_name, enum flow_direction);
-	for (unsigned i = 0; i < COUNT_OF(n->dir_bare); i++)
-		n->bad |= !name_text_set(&n->dir_bare[i], "", direction_name((enum flow_direction)i),
-		                         "", "");
+	NAME_TEXT_FILL(n->cls, close_class_name, enum close_class, lead, q, nul, n->bad);
+	NAME_TEXT_FILL(n->closer, closer_name, enum closer_side, lead, q, nul, n->bad);
+	NAME_TEXT_FILL(n->state, tcp_state_name, enum tcp_state, lead, q, nul, n->bad);
+	NAME_TEXT_FILL(n->handshake, handshake_name, enum handshake_kind, lead, q, nul, n->bad);
+	NAME_TEXT_FILL(n->confidence, confidence_name, enum close_confidence, lead, q, nul, n->bad);
+	NAME_TEXT_FILL(n->vantage, vantage_name, enum vantage_point, lead, q, nul, n->bad);
+	NAME_TEXT_FILL(n->dir, direction_name, enum flow_direction, lead, q, nul, n->bad);
+	NAME_TEXT_FILL(n->dir_bare, direction_name, enum flow_direction, "", "", "", n->bad);
 }
 
 /* Each row's incident is needed: membership. */

@@ -38,8 +38,6 @@
 #include "rbuf.h"
 #include "writer_impl.h"
 
-#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
-
 /* The names of flow_record.h's tables as JSON values ("name", or null where the table has
  * none), each table with one more slot for an out-of-range value (what the name function gives
  * for it): made once, copied per record with name_text_write(). */
@@ -49,10 +47,6 @@ struct json_names {
 		reset[RESET_ORIGIN_COUNT + 1], vantage[VANTAGE_COUNT + 1], dir[FROM_SERVER + 2];
 	bool bad; /* a name did not fit a name_text (test_writers makes sure none is) */
 };
-
-/* A table's entry for v: its slot, or the last one when v is out of range. */
-#define NAME_OF(table, v)                                                                          \
-	(&(table)[(unsigned)(v) < COUNT_OF(table) - 1 ? (unsigned)(v) : COUNT_OF(table) - 1])
 
 /* What decides the diagnosis object of a flow that has none of its rare parts (no middlebox,
  * idle timeout, CLOSE-WAIT, TIME-WAIT reuse or timers: most flows): the TIME-WAIT side and the
@@ -330,7 +324,7 @@ static void put_evidence(struct rbuf *b, struct json_memo *m, const struct evide
 	o = W_LIT(o, ",\"ts\":");
 	o = ts_write(o, &m->ts, e->ts_ns, nano);
 	o = W_LIT(o, ",\"from\":");
-	o = name_text_write(o, NAME_OF(m->names.dir, e->from));
+	o = name_text_write(o, NAME_TEXT_OF(m->names.dir, e->from));
 	o = W_LIT(o, ",\"flags\":");
 	o = w_name(o, flags, flags_len);
 	o = W_LIT(o, ",\"seq\":");
@@ -674,9 +668,9 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 	o = W_LIT(o, ",\"server\":");
 	o = w_num(o, f->bytes[FROM_SERVER]);
 	o = W_LIT(o, "},\"handshake\":");
-	o = name_text_write(o, NAME_OF(nm->handshake, f->handshake));
+	o = name_text_write(o, NAME_TEXT_OF(nm->handshake, f->handshake));
 	o = W_LIT(o, ",\"close\":{\"class\":");
-	o = name_text_write(o, NAME_OF(nm->cls, f->close_class));
+	o = name_text_write(o, NAME_TEXT_OF(nm->cls, f->close_class));
 	o = W_LIT(o, ",\"detail\":");
 	done(b, o);
 	put_memo_string(b, m, f->close_detail);
@@ -685,7 +679,7 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 	if (o == NULL)
 		return;
 	o = W_LIT(o, ",\"closer\":");
-	o = name_text_write(o, NAME_OF(nm->closer, f->closer));
+	o = name_text_write(o, NAME_TEXT_OF(nm->closer, f->closer));
 	o = W_LIT(o, ",\"reason\":");
 	o = w_string(o, reason, reason_len);
 	o = W_LIT(o, ",\"ts\":");
@@ -707,9 +701,9 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 	if (o == NULL)
 		return;
 	o = W_LIT(o, "],\"reset\":");
-	o = name_text_write(o, NAME_OF(nm->reset, f->reset_origin));
+	o = name_text_write(o, NAME_TEXT_OF(nm->reset, f->reset_origin));
 	o = W_LIT(o, ",\"confidence\":");
-	o = name_text_write(o, NAME_OF(nm->confidence, f->confidence));
+	o = name_text_write(o, NAME_TEXT_OF(nm->confidence, f->confidence));
 	o = W_LIT(o, ",\"alternatives\":[");
 	done(b, o);
 	for (unsigned i = 0; i < f->n_alternatives && i < FLOW_ALTERNATIVES_MAX; i++) {
@@ -729,9 +723,9 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 	if (o == NULL)
 		return;
 	o = W_LIT(o, "]},\"state\":{\"client\":");
-	o = name_text_write(o, NAME_OF(nm->state, f->state[FROM_CLIENT]));
+	o = name_text_write(o, NAME_TEXT_OF(nm->state, f->state[FROM_CLIENT]));
 	o = W_LIT(o, ",\"server\":");
-	o = name_text_write(o, NAME_OF(nm->state, f->state[FROM_SERVER]));
+	o = name_text_write(o, NAME_TEXT_OF(nm->state, f->state[FROM_SERVER]));
 	o = W_LIT(o, "},\"retransmissions\":{\"client\":");
 	o = w_num(o, f->retransmissions[FROM_CLIENT]);
 	o = W_LIT(o, ",\"server\":");
@@ -755,7 +749,7 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 	else
 		o = W_LIT(o, ",\"basis\":\"handshake\"");
 	o = W_LIT(o, "},\"vantage\":");
-	o = name_text_write(o, NAME_OF(nm->vantage, f->vantage));
+	o = name_text_write(o, NAME_TEXT_OF(nm->vantage, f->vantage));
 	o = W_LIT(o, ",\"modifiers\":[");
 	done(b, o);
 	if (f->modifiers != 0)
@@ -781,7 +775,7 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 	o = W_LIT(o, ",\"zeek\":{\"uid\":");
 	o = w_name(o, z->uid[0] ? z->uid : NULL, uid_len);
 	o = W_LIT(o, ",\"orig\":");
-	o = name_text_write(o, NAME_OF(nm->dir, z->orig));
+	o = name_text_write(o, NAME_TEXT_OF(nm->dir, z->orig));
 	o = W_LIT(o, ",\"conn_state\":");
 	o = w_name(o, z->conn_state, conn_state_len);
 	o = W_LIT(o, ",\"history\":");
@@ -1168,26 +1162,22 @@ out:
 	return rc;
 }
 
-/* Fills one table of json_names from its name function: slot i for value i, the last slot for a
- * value out of range. */
-#define FILL_NAMES(n, table, name_of, type)                                                         \
-	for (unsigned i_ = 0; i_ < COUNT_OF((n)->table); i_++)                                     \
-	(n)->bad |= !name_text_set(&(n)->table[i_], "\"", name_of((type)i_), "\"", "null")
-
 static void json_init(struct writer *w, const struct writer_options *opt)
 {
 	struct json_names *n = &((struct json_writer *)w)->m.names;
 
+	const char *q = "\"", *null = "null"; /* "name", or null */
+
 	(void)opt; /* nothing to present differently */
 	((struct json_writer *)w)->m.strings.escape = put_string;
-	FILL_NAMES(n, cls, close_class_name, enum close_class);
-	FILL_NAMES(n, closer, closer_name, enum closer_side);
-	FILL_NAMES(n, state, tcp_state_name, enum tcp_state);
-	FILL_NAMES(n, handshake, handshake_name, enum handshake_kind);
-	FILL_NAMES(n, confidence, confidence_name, enum close_confidence);
-	FILL_NAMES(n, reset, reset_origin_name, enum reset_origin);
-	FILL_NAMES(n, vantage, vantage_name, enum vantage_point);
-	FILL_NAMES(n, dir, direction_name, enum flow_direction);
+	NAME_TEXT_FILL(n->cls, close_class_name, enum close_class, q, q, null, n->bad);
+	NAME_TEXT_FILL(n->closer, closer_name, enum closer_side, q, q, null, n->bad);
+	NAME_TEXT_FILL(n->state, tcp_state_name, enum tcp_state, q, q, null, n->bad);
+	NAME_TEXT_FILL(n->handshake, handshake_name, enum handshake_kind, q, q, null, n->bad);
+	NAME_TEXT_FILL(n->confidence, confidence_name, enum close_confidence, q, q, null, n->bad);
+	NAME_TEXT_FILL(n->reset, reset_origin_name, enum reset_origin, q, q, null, n->bad);
+	NAME_TEXT_FILL(n->vantage, vantage_name, enum vantage_point, q, q, null, n->bad);
+	NAME_TEXT_FILL(n->dir, direction_name, enum flow_direction, q, q, null, n->bad);
 }
 
 static void json_release(struct writer *w)
