@@ -268,8 +268,14 @@ static void cut_templates(void)
 		if (t == NULL)
 			continue;
 		for (;; p++) {
-			char spec = *p == '%' ? p[1] : 0;
-			bool placeholder = spec == 's' || spec == 'u' || spec == 'D';
+			char spec = '\0';
+			bool placeholder;
+
+			if (*p == '%')
+				spec = p[1];
+			placeholder = spec == 's' || spec == 'u' || spec == 'D';
+			if (!placeholder)
+				spec = '\0';
 
 			if (!placeholder && *p != '\0')
 				continue;
@@ -279,7 +285,7 @@ static void cut_templates(void)
 			}
 			pieces[id][n++] = (struct piece){ .off = (uint16_t)(from - t),
 			                                  .len = (uint16_t)(p - from),
-			                                  .spec = placeholder ? spec : 0 };
+			                                  .spec = spec };
 			if (!placeholder)
 				break;
 			from = ++p + 1;

@@ -474,6 +474,16 @@ static void put_stack(struct rbuf *b, struct json_memo *m, const struct stack_gu
 static void put_diagnosis_whole(struct rbuf *b, struct json_memo *jm,
                                 const struct flow_diagnosis *d);
 
+static bool same_diag_key(const struct diag_key *a, const struct diag_key *b)
+{
+	for (int s = FROM_CLIENT; s <= FROM_SERVER; s++) {
+		if (a->family[s] != b->family[s] || a->basis[s] != b->basis[s] ||
+		    a->initial_ttl[s] != b->initial_ttl[s] || a->hops[s] != b->hops[s])
+			return false;
+	}
+	return a->time_wait == b->time_wait;
+}
+
 /* The diagnosis object of a flow without its rare parts (struct diag_key): the last one made
  * again when it is the same, else made and kept. */
 static void put_common_diagnosis(struct rbuf *b, struct json_memo *jm,
@@ -482,7 +492,6 @@ static void put_common_diagnosis(struct rbuf *b, struct json_memo *jm,
 	struct diag_key k;
 	size_t start = b->len;
 
-	memset(&k, 0, sizeof k); /* the padding too: keys are compared whole */
 	for (int s = FROM_CLIENT; s <= FROM_SERVER; s++) {
 		k.family[s] = d->stack[s].family;
 		k.basis[s] = d->stack[s].basis;
@@ -490,7 +499,7 @@ static void put_common_diagnosis(struct rbuf *b, struct json_memo *jm,
 		k.hops[s] = d->stack[s].hops;
 	}
 	k.time_wait = (uint8_t)d->time_wait;
-	if (jm->diag_valid && memcmp(&k, &jm->diag_key, sizeof k) == 0) {
+	if (jm->diag_valid && same_diag_key(&k, &jm->diag_key)) {
 		rbuf_put(b, jm->diag.data, jm->diag.len);
 		return;
 	}

@@ -158,7 +158,9 @@ void zeek_history_text(const struct live_zeek *z, char *out)
 		unsigned code = ((unsigned)packed[bit / 8] | (unsigned)packed[bit / 8 + 1] << 8) >>
 		                    (bit % 8) & 31u;
 
-		out[i] = code >= 1 && code < sizeof letters ? letters[code - 1] : '?';
+		out[i] = '?';
+		if (code >= 1 && code < sizeof letters)
+			out[i] = letters[code - 1];
 	}
 	out[n] = '\0';
 }
