@@ -125,6 +125,8 @@ struct shard {
 	 * finishing it touches into the cache. */
 	const struct live_flow *next_expiry;
 	unsigned next_expiry_stage;
+	/* Single-threaded: engine_dissect() fetched each frame's table slots as it dissected it. */
+	bool slots_fetched;
 	struct flow_record record;
 	struct flow view;             /* the flow being finished, decoded for the classifier */
 	struct flow_rare view_rare;
@@ -536,7 +538,8 @@ static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *
 
 		/* A SYN usually starts a flow, which first looks for a tombstone of its 4-tuple. */
 		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id) {
-			flow_table_prefetch_bucket(s->table, b->items[bucket_ahead].hash);
+			if (!s->slots_fetched)
+				flow_table_prefetch_bucket(s->table, b->items[bucket_ahead].hash);
 			if (is_opening_syn(&b->items[bucket_ahead].seg))
 				flow_table_prefetch_grave(s->table, &b->items[bucket_ahead].seg, 0);
 		}
@@ -718,6 +721,7 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 		if (!e->single || !e->single_batch ||
 		    shard_init(e->single, &e->opt, e->opt.max_flows, out, e->encaps) != 0)
 			goto fail;
+		e->single->slots_fetched = true;
 		return e;
 	}
 
@@ -808,6 +812,10 @@ enum dissect_result engine_dissect(struct engine *e, int dlt, const uint8_t *dat
 		it->encap = layers->n ? encap_table_intern(e->encaps, layers) : 0;
 		it->hash = flow_table_hash(e->single ? e->single->table : e->hasher, &it->seg);
 		it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
+		/* Single-threaded, the frame is tracked when its batch is full, a few hundred frames
+		 * from now, in this thread: its slots have long arrived by then. */
+		if (e->single)
+			flow_table_prefetch_bucket(e->single->table, it->hash);
 	}
 	return r;
 }

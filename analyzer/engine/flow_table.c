@@ -21,8 +21,8 @@
 /* Linear probing at load a reads about (1 + 1 / (1 - a)^2) / 2 slots to miss, (1 + 1 / (1 - a))
  * / 2 to hit: at 3/4, 8.5 and 2.5 slots, one or two cache lines; the array is 10.7 to 21.3 bytes
  * a flow. */
-#define MAX_LOAD_NUM 3u
-#define MAX_LOAD_DEN 4u
+#define MAX_LOAD_NUM 1u
+#define MAX_LOAD_DEN 2u
 #define SLOT_LINE 64u
 
 /* GCC (12) takes a function whose only effect is __builtin_prefetch for one without any (pure),
@@ -387,6 +387,15 @@ struct live_flow *flow_table_newer(const struct flow_table *t, const struct live
 size_t flow_table_count(const struct flow_table *t)
 {
 	return t->count;
+}
+
+size_t flow_table_slot_of(const struct flow_table *t, const struct live_flow *f, size_t *slots)
+{
+	*slots = (size_t)t->mask + 1;
+	for (uint32_t i = home_of(t, f->hash); t->slots[i].handle; i = (i + 1) & t->mask)
+		if (t->slots[i].handle == f->self)
+			return i;
+	return SIZE_MAX;
 }
 
 /* --- tombstones --------------------------------------------------------------------------- */

@@ -50,6 +50,9 @@ struct live_flow *flow_table_oldest(const struct flow_table *t, enum flow_list l
 /* The flow after `f` on its list (more recently active), or NULL. */
 struct live_flow *flow_table_newer(const struct flow_table *t, const struct live_flow *f);
 size_t flow_table_count(const struct flow_table *t);
+/* The index of the slot holding `f` (SIZE_MAX: none) and, in *slots, how many slots there are:
+ * the layout, for the tests. */
+size_t flow_table_slot_of(const struct flow_table *t, const struct live_flow *f, size_t *slots);
 
 /* Tombstones: the 4-tuples of recently finished flows, kept until `until_ns` of capture time so
  * that a late segment of a finished connection is recognised as such (not taken for a new one)
