@@ -125,8 +125,6 @@ struct shard {
 	 * finishing it touches into the cache. */
 	const struct live_flow *next_expiry;
 	unsigned next_expiry_stage;
-	/* Single-threaded: engine_dissect() fetched each frame's table slots as it dissected it. */
-	bool slots_fetched;
 	struct flow_record record;
 	struct flow view;             /* the flow being finished, decoded for the classifier */
 	struct flow_rare view_rare;
@@ -337,7 +335,8 @@ static void prefetch_blocks(const struct flow_store *st, const struct live_flow 
 
 /* The oldest finished flow is the next to expire (after FINISHED_QUIET_NS), usually a dozen
  * frames or more from now: one step per frame brings into the cache, in turn, the flow, then its
- * blocks and the slots and bucket its removal and tombstone use. */
+ * blocks and the slots and bucket its removal and tombstone use, and the flow after it
+ * (warm_following). */
 static void warm_next(struct shard *s)
 {
 	const struct live_flow *f = flow_table_oldest(s->table, FLOW_LIST_FINISHED);
@@ -353,7 +352,24 @@ static void warm_next(struct shard *s)
 	if (s->next_expiry_stage == 0) {
 		flow_table_prefetch_removal(s->table, f);
 		prefetch_blocks(&s->store, f);
+		flow_table_prefetch(flow_table_newer(s->table, f));
 		s->next_expiry_stage = 1;
+	}
+}
+
+/* Finished flows expire in bursts (connections that ended together, FINISHED_QUIET_NS ago), and
+ * warm_next() readies only the first. While `f`, the oldest, is finished: the flow after it
+ * (fetched one step earlier) says whether it expires too, and if so what finishing it touches is
+ * fetched now, its slots, tombstone bucket and blocks, and the flow after it. */
+static void warm_following(struct shard *s, const struct live_flow *f)
+{
+	const struct live_flow *next = flow_table_newer(s->table, f);
+
+	__asm__ volatile(""); /* only prefetches: see prefetch_blocks */
+	if (next && s->now_ns - next->last_ts_ns > FINISHED_QUIET_NS) {
+		flow_table_prefetch_removal(s->table, next);
+		prefetch_blocks(&s->store, next);
+		flow_table_prefetch(flow_table_newer(s->table, next));
 	}
 }
 
@@ -370,7 +386,7 @@ static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
 	 * the coldest in the cache. */
 	while ((f = flow_table_oldest(s->table, FLOW_LIST_FINISHED)) &&
 	       s->now_ns - f->last_ts_ns > FINISHED_QUIET_NS) {
-		flow_table_prefetch(flow_table_newer(s->table, f));
+		warm_following(s, f);
 		finish_flow(s, f, PHASE_EXPIRE_FINISHED, 0);
 	}
 	while ((f = flow_table_oldest(s->table, FLOW_LIST_LIVE)) &&
@@ -538,8 +554,7 @@ static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *
 
 		/* A SYN usually starts a flow, which first looks for a tombstone of its 4-tuple. */
 		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id) {
-			if (!s->slots_fetched)
-				flow_table_prefetch_bucket(s->table, b->items[bucket_ahead].hash);
+			flow_table_prefetch_bucket(s->table, b->items[bucket_ahead].hash);
 			if (is_opening_syn(&b->items[bucket_ahead].seg))
 				flow_table_prefetch_grave(s->table, &b->items[bucket_ahead].seg, 0);
 		}
@@ -721,7 +736,6 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 		if (!e->single || !e->single_batch ||
 		    shard_init(e->single, &e->opt, e->opt.max_flows, out, e->encaps) != 0)
 			goto fail;
-		e->single->slots_fetched = true;
 		return e;
 	}
 
@@ -812,10 +826,6 @@ enum dissect_result engine_dissect(struct engine *e, int dlt, const uint8_t *dat
 		it->encap = layers->n ? encap_table_intern(e->encaps, layers) : 0;
 		it->hash = flow_table_hash(e->single ? e->single->table : e->hasher, &it->seg);
 		it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
-		/* Single-threaded, the frame is tracked when its batch is full, a few hundred frames
-		 * from now, in this thread: its slots have long arrived by then. */
-		if (e->single)
-			flow_table_prefetch_bucket(e->single->table, it->hash);
 	}
 	return r;
 }
