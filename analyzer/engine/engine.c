@@ -151,9 +151,13 @@ struct file_counts {
 #define PREFETCH_BUCKET_AHEAD 16
 #define PREFETCH_FLOW_AHEAD 8
 
+/* The frames of a batch are reached through `at`: each points to its slot of `items` (a frame
+ * dissected here, or copied), or to an item a reader thread dissected, left where it is
+ * (engine_feed_ref: the item is read by one core less, and not copied). */
 struct batch {
 	unsigned n;
 	unsigned cap;
+	struct batch_item **at;
 	struct batch_item items[];
 };
 
@@ -198,6 +202,7 @@ struct engine {
 	uint64_t live_flows;        /* threaded: flows alive after the last batch written */
 	uint32_t *live_sum;         /* threaded: flows alive after each frame of a batch, all shards */
 	uint64_t generation;        /* batches published */
+	uint64_t completed;         /* batches every worker is done with (main thread only) */
 	unsigned busy;              /* workers still on the published batch */
 	bool stop;
 	bool outstanding;           /* a published batch's records are not yet written */
@@ -549,19 +554,23 @@ static bool is_opening_syn(const struct tcp_segment *seg)
 static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *live_after)
 {
 	for (unsigned i = 0; i < b->n; i++) {
-		const struct batch_item *it = &b->items[i];
+		const struct batch_item *it = b->at[i];
 		unsigned bucket_ahead = i + PREFETCH_BUCKET_AHEAD, flow_ahead = i + PREFETCH_FLOW_AHEAD;
 
 		/* A SYN usually starts a flow, which first looks for a tombstone of its 4-tuple. */
-		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id) {
-			flow_table_prefetch_bucket(s->table, b->items[bucket_ahead].hash);
-			if (is_opening_syn(&b->items[bucket_ahead].seg))
-				flow_table_prefetch_grave(s->table, &b->items[bucket_ahead].seg, 0);
+		if (bucket_ahead < b->n && b->at[bucket_ahead]->shard == id) {
+			const struct batch_item *ahead = b->at[bucket_ahead];
+
+			flow_table_prefetch_bucket(s->table, ahead->hash);
+			if (is_opening_syn(&ahead->seg))
+				flow_table_prefetch_grave(s->table, &ahead->seg, 0);
 		}
-		if (flow_ahead < b->n && b->items[flow_ahead].shard == id) {
-			flow_table_prefetch_flow(s->table, b->items[flow_ahead].hash);
-			if (is_opening_syn(&b->items[flow_ahead].seg))
-				flow_table_prefetch_grave(s->table, &b->items[flow_ahead].seg, 1);
+		if (flow_ahead < b->n && b->at[flow_ahead]->shard == id) {
+			const struct batch_item *ahead = b->at[flow_ahead];
+
+			flow_table_prefetch_flow(s->table, ahead->hash);
+			if (is_opening_syn(&ahead->seg))
+				flow_table_prefetch_grave(s->table, &ahead->seg, 1);
 		}
 		shard_advance(s, it->ts_ns, it->frame);
 		if (it->shard == id)
@@ -674,6 +683,7 @@ static void wait_workers(struct engine *e)
 	pthread_mutex_lock(&e->lock);
 	while (e->busy > 0)
 		pthread_cond_wait(&e->done, &e->lock);
+	e->completed = e->generation;
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -700,11 +710,14 @@ static void publish(struct engine *e)
 
 static struct batch *batch_new(unsigned cap)
 {
-	struct batch *b = malloc(sizeof *b + (size_t)cap * sizeof b->items[0]);
+	struct batch *b = malloc(sizeof *b + (size_t)cap * (sizeof b->items[0] + sizeof b->at[0]));
 
 	if (b) {
 		b->n = 0;
 		b->cap = cap;
+		b->at = (struct batch_item **)(void *)&b->items[cap];
+		for (unsigned i = 0; i < cap; i++)
+			b->at[i] = &b->items[i];
 	}
 	return b;
 }
@@ -798,7 +811,7 @@ static void count_frame(struct engine *e, struct file_counts *fc, int64_t ts_ns,
 /* The item just added to `b` is complete: a full batch is tracked or published. */
 static int batch_added(struct engine *e, struct batch *b)
 {
-	int64_t ts = b->items[b->n - 1].ts_ns;
+	int64_t ts = b->at[b->n - 1]->ts_ns;
 
 	if (!e->single && b->n == 1)
 		e->batch_start_ns = ts;
@@ -836,7 +849,7 @@ static int add_frame(struct engine *e, struct batch *b, enum dissect_result r, u
                      uint32_t caplen, const struct capture_file *file, unsigned file_index)
 {
 	struct file_counts *fc = &e->files[file_index];
-	struct batch_item *it = &b->items[b->n - 1];
+	struct batch_item *it = b->at[b->n - 1];
 
 	count_frame(e, fc, it->ts_ns, caplen, file);
 	if (r != DISSECT_TCP) {
@@ -854,8 +867,10 @@ static int add_frame(struct engine *e, struct batch *b, enum dissect_result r, u
 int engine_frame(struct engine *e, const struct capture_frame *fr)
 {
 	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
-	struct batch_item *it = &b->items[b->n++];
+	struct batch_item *it = b->at[b->n] = &b->items[b->n];
 	enum dissect_result r;
+
+	b->n++;
 
 	it->ts_ns = fr->ts_ns;
 	r = engine_dissect(e, capture_file_dlt(fr->file), fr->data, fr->caplen, &e->layers, it);
@@ -868,8 +883,39 @@ int engine_feed(struct engine *e, const struct batch_item *in, uint64_t frame,
 {
 	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
 
-	b->items[b->n++] = *in;
+	b->items[b->n] = *in;
+	b->at[b->n] = &b->items[b->n];
+	b->n++;
 	return add_frame(e, b, r, frame, caplen, file, file_index);
+}
+
+int engine_feed_ref(struct engine *e, struct batch_item *in, uint64_t frame,
+                    enum dissect_result r, uint32_t caplen, const struct capture_file *file,
+                    unsigned file_index)
+{
+	struct batch *b;
+
+	if (e->single)
+		return engine_feed(e, in, frame, r, caplen, file, file_index);
+	b = e->batches[e->filling];
+	b->at[b->n++] = in;
+	return add_frame(e, b, r, frame, caplen, file, file_index);
+}
+
+uint64_t engine_batch_filling(const struct engine *e)
+{
+	return e->single ? 0 : e->generation + 1;
+}
+
+uint64_t engine_batches_done(const struct engine *e)
+{
+	return e->single ? UINT64_MAX : e->completed;
+}
+
+void engine_wait(struct engine *e)
+{
+	if (!e->single)
+		wait_workers(e);
 }
 
 double engine_shards_cpu_s(const struct engine *e)
