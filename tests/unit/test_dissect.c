@@ -1314,7 +1314,8 @@ static void test_link_names(void)
 
 		CU_ASSERT_TRUE(dissect_link_supported(links[i].dlt));
 		CU_ASSERT_PTR_NOT_NULL_FATAL(name);
-		CU_ASSERT_STRING_EQUAL(name, links[i].name);
+		if (name != NULL) /* for clang-tidy's analyzer, which does not know _FATAL stops */
+			CU_ASSERT_STRING_EQUAL(name, links[i].name);
 	}
 }
 
