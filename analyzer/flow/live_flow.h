@@ -7,7 +7,7 @@
  * (flow.h) that the classifier, the timer inference and the stories read. Nothing else reads it.
  *
  * - Flows and their blocks live in pools (pool.h) of one shard's flow_store: no malloc header,
- *   freed slots reused first, 32-bit handles instead of 64-bit pointers for the hash chains, the
+ *   freed slots reused first, 32-bit handles instead of 64-bit pointers for the hash table, the
  *   activity lists and the blocks.
  * - What only some connections need is in blocks allocated the first time it is needed: the FINs,
  *   their acknowledgements and the data after them (live_fin), the evidence of resets, keepalive
@@ -18,7 +18,7 @@
  *   TTL (no reader needs it), its frame number relative to the flow's first frame.
  * - Counters that cannot exceed 2^32 in practice are 32 bits; flags are bits; 64-bit members are
  *   4-byte aligned, so no struct has padding.
- * Sizes (bytes): live_flow 452 (36 of them Zeek's view, zeek_conn.h; 8 the tunnel: its key and
+ * Sizes (bytes): live_flow 448 (36 of them Zeek's view, zeek_conn.h; 8 the tunnel: its key and
  * the id of its description, encap_table.h; 40 the round trips and the times a reset's timing
  * is held to, tracker.c track_rtt; 16 the receive windows), live_dir 128, live_silent 64,
  * live_snap 20; blocks: live_fin 128, live_rare 208, live_sched 32 (data), 48 (SYN) or 120 (past
@@ -244,8 +244,7 @@ enum live_mark {
 struct live_flow {
 	/* The flow table's (flow_table.c): what a lookup reads first. */
 	uint32_t hash;
-	uint32_t hash_next;           /* flow handles, 0: none */
-	uint32_t older;               /* activity list: least recently active first */
+	uint32_t older;               /* activity list (flow handles): least recently active first */
 	uint32_t newer;
 	uint32_t self;                /* this flow's handle */
 	uint16_t port[2];             /* [FROM_CLIENT] = client, [FROM_SERVER] = server */
@@ -276,7 +275,7 @@ struct live_flow {
 _Static_assert(sizeof(struct live_snap) == 20, "live_snap size");
 _Static_assert(sizeof(struct live_dir) == 128, "live_dir size");
 _Static_assert(sizeof(struct live_silent) == 64, "live_silent size");
-_Static_assert(sizeof(struct live_flow) == 452, "live_flow size");
+_Static_assert(sizeof(struct live_flow) == 448, "live_flow size"); /* 7 cache lines */
 _Static_assert(sizeof(struct live_fin) == 128, "live_fin size");
 _Static_assert(sizeof(struct live_rare) == 208, "live_rare size");
 _Static_assert(sizeof(struct live_far) == 120, "live_far size");
