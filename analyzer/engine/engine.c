@@ -278,8 +278,8 @@ static void emit(struct shard *s, const struct flow_record *rec, struct record_k
 	b->n++;
 }
 
-/* Classifies `f`, hands it on (if the user asked for it), and frees it. A flow finished before
- * the end of the capture leaves a tombstone. */
+/* Classifies `f` (live or frozen), hands it on (if the user asked for it), and frees it. A flow
+ * finished before the end of the capture leaves a tombstone. */
 static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase phase,
                         uint32_t extra_modifiers)
 {
@@ -288,8 +288,7 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 	struct classify_context ctx = { .capture_end_ns = s->now_ns, .idle_ns = s->opt->idle_ns,
 	                                .close_wait_ns = s->opt->close_wait_ns };
 	struct record_key key = { .frame = phase == PHASE_END ? UINT64_MAX : s->frame,
-	                          .phase = phase,
-	                          .order = phase == PHASE_END ? f->first_frame : flow_last_frame(f) };
+	                          .phase = phase };
 
 	if (f == s->next_expiry)
 		s->next_expiry = NULL; /* its slot may hold the next one */
@@ -298,6 +297,7 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 		flow_table_bury(s->table, f, s->now_ns + TOMBSTONE_NS); /* best effort */
 	flow_decode(&s->store, f, view, &s->view_rare);
 	flow_store_free(&s->store, f);
+	key.order = phase == PHASE_END ? view->first_frame : flow_last_frame(view);
 	classify_flow(view, &ctx, rec);
 	rec->modifiers |= extra_modifiers;
 	bool keep = !s->opt->hooks || !s->opt->hooks->finish ||
@@ -319,7 +319,7 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 static void prefetch_blocks(const struct flow_store *st, const struct live_flow *f)
 {
 	__asm__ volatile("");
-	if (f->fin) {
+	if (f->fin) { /* 0 when frozen: the FIN block is in the flow's item */
 		const char *b = (const char *)live_fin_of(st, f);
 
 		for (size_t off = 0; off < sizeof(struct live_fin); off += 64)
@@ -409,7 +409,46 @@ static void make_room(struct shard *s)
 	}
 }
 
-/* A segment no live flow claims: a new connection, or a late segment of a finished one. */
+/* A segment no live flow claims: of a flow waiting frozen, which is thawed for it (NULL when there
+ * is none). Without memory to thaw it the flow is finished now, as evicted, and the segment is
+ * then a late one (the tombstone says so). */
+__attribute__((noinline)) static struct live_flow *wake_flow(struct shard *s,
+                                                              const struct batch_item *it)
+{
+	struct live_flow *z = flow_table_find_waiting(s->table, &it->seg, it->hash), *f;
+
+	if (!z)
+		return NULL;
+	f = flow_store_thaw(&s->store, z);
+	if (!f) {
+		s->evicted++;
+		finish_flow(s, z, PHASE_EVICT, MOD_EVICTED);
+		return NULL;
+	}
+	if (z == s->next_expiry)
+		s->next_expiry = NULL;
+	flow_table_thaw(s->table, z, f);
+	flow_store_free_frozen(&s->store, z);
+	return f;
+}
+
+/* `f` has ended on the wire: it waits frozen, most recently active of the finished list (as it
+ * is, without memory for its frozen form). */
+__attribute__((noinline)) static void wait_frozen(struct shard *s, struct live_flow *f)
+{
+	uint32_t h = f->self;
+	struct live_flow *z;
+
+	if (f == s->next_expiry)
+		s->next_expiry = NULL;
+	z = flow_store_freeze(&s->store, f);
+	if (z)
+		flow_table_freeze(s->table, h, z);
+	else
+		flow_table_touch(s->table, f, FLOW_LIST_FINISHED);
+}
+
+/* A segment no flow claims: a new connection, or a late segment of a finished one. */
 static struct live_flow *start_flow(struct shard *s, const struct batch_item *it,
                                    uint32_t modifiers)
 {
@@ -450,6 +489,9 @@ static struct live_flow *start_flow(struct shard *s, const struct batch_item *it
 static void shard_segment(struct shard *s, const struct batch_item *it)
 {
 	struct live_flow *f = flow_table_find(s->table, &it->seg, it->hash);
+
+	if (!f)
+		f = wake_flow(s, it);
 	bool first = !f;
 	enum flow_direction d = f ? flow_direction_of(&s->store, f, &it->seg) : FROM_CLIENT;
 
@@ -475,7 +517,10 @@ static void shard_segment(struct shard *s, const struct batch_item *it)
 		if (s->opt->hooks && s->opt->hooks->segment)
 			s->opt->hooks->segment(s->opt->hooks->ctx, f, &it->seg, d, it->ts_ns, it->frame,
 			                       first);
-		flow_table_touch(s->table, f, flow_is_finished(f) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE);
+		if (flow_is_finished(f))
+			wait_frozen(s, f);
+		else
+			flow_table_touch(s->table, f, FLOW_LIST_LIVE);
 	}
 }
 
@@ -544,11 +589,14 @@ static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *
 		unsigned bucket_ahead = i + PREFETCH_BUCKET_AHEAD, flow_ahead = i + PREFETCH_FLOW_AHEAD;
 		unsigned chain_ahead = i + PREFETCH_CHAIN_AHEAD;
 
-		/* A SYN usually starts a flow, which first looks for a tombstone of its 4-tuple. */
+		/* A SYN usually starts a flow, which first looks for a waiting flow and a tombstone
+		 * of its 4-tuple. */
 		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id) {
 			flow_table_prefetch_bucket(s->table, b->items[bucket_ahead].hash);
-			if (is_opening_syn(&b->items[bucket_ahead].seg))
+			if (is_opening_syn(&b->items[bucket_ahead].seg)) {
+				flow_table_prefetch_waiting(s->table, b->items[bucket_ahead].hash);
 				flow_table_prefetch_grave(s->table, &b->items[bucket_ahead].seg, 0);
+			}
 		}
 		if (flow_ahead < b->n && b->items[flow_ahead].shard == id) {
 			flow_table_prefetch_flow(s->table, b->items[flow_ahead].hash);

@@ -1,4 +1,4 @@
-/* flow_table.c - chained hash of live flows plus two least-recently-active lists. */
+/* flow_table.c - chained hashes of live and waiting flows plus two least-recently-active lists. */
 #include "flow_table.h"
 
 #include <stdlib.h>
@@ -24,11 +24,20 @@ struct activity_list {
 	struct live_flow *newest;
 };
 
-struct flow_table {
-	const struct flow_store *st;
-	uint32_t *buckets;     /* flow handles, 0: none */
+/* A chained hash: bucket heads are flow handles (0: none), chains linked by live_flow.hash_next. */
+struct chains {
+	uint32_t *buckets;
 	uint32_t mask;  /* buckets - 1; the count of buckets is a power of two */
 	size_t count;
+};
+
+struct flow_table {
+	const struct flow_store *st;
+	/* Live flows, and waiting ones (frozen: live_flow.h), each in chains of their own: a
+	 * segment of a live flow (nearly every segment) walks only live flows, a tenth of them
+	 * on a busy server, and what it reads needs no test of which kind it is. */
+	struct chains live, waiting;
+	size_t count;  /* both */
 	uint64_t seed;
 	struct activity_list lists[2];
 	struct graveyard *graves; /* tombstones; NULL until the first */
@@ -101,12 +110,15 @@ struct flow_table *flow_table_create(uint64_t seed, const struct flow_store *st)
 	if (!t)
 		return NULL;
 	t->st = st;
-	t->buckets = calloc(INITIAL_BUCKETS, sizeof *t->buckets);
-	if (!t->buckets) {
+	t->live.buckets = calloc(INITIAL_BUCKETS, sizeof *t->live.buckets);
+	t->waiting.buckets = calloc(INITIAL_BUCKETS, sizeof *t->waiting.buckets);
+	if (!t->live.buckets || !t->waiting.buckets) {
+		free(t->live.buckets);
+		free(t->waiting.buckets);
 		free(t);
 		return NULL;
 	}
-	t->mask = INITIAL_BUCKETS - 1;
+	t->live.mask = t->waiting.mask = INITIAL_BUCKETS - 1;
 	t->graves_until = INT64_MAX;
 	t->seed = mix64(seed ^ 0x9e3779b97f4a7c15ULL);
 	return t;
@@ -117,13 +129,17 @@ void flow_table_destroy(struct flow_table *t)
 	if (!t)
 		return;
 	graveyard_free(t->graves);
-	free(t->buckets);
+	free(t->live.buckets);
+	free(t->waiting.buckets);
 	free(t);
 }
 
-static struct live_flow *at(const struct flow_table *t, uint32_t h)
+/* The flow of handle `h` on `list` (0: none): only the finished list holds waiting flows. */
+static inline struct live_flow *at(const struct flow_table *t, uint32_t h, enum flow_list list)
 {
-	return h ? flow_store_at(t->st, h) : NULL;
+	if (!h)
+		return NULL;
+	return list == FLOW_LIST_LIVE ? flow_store_at(t->st, h) : flow_store_any(t->st, h);
 }
 
 static uint32_t handle_of(const struct live_flow *f)
@@ -131,12 +147,20 @@ static uint32_t handle_of(const struct live_flow *f)
 	return f ? f->self : 0;
 }
 
-/* flow_table_find for an IPv6 segment: ports first, then the two addresses. */
-static struct live_flow *find6(const struct flow_table *t, const struct tcp_segment *seg,
-                               uint32_t hash)
+/* The flow of handle `h` in the live chains or the waiting ones. */
+static inline struct live_flow *node(const struct flow_table *t, uint32_t h, bool waiting)
 {
-	for (uint32_t h = t->buckets[hash & t->mask]; h;) {
-		struct live_flow *f = flow_store_at(t->st, h);
+	return waiting ? flow_store_frozen_at(t->st, h) : flow_store_at(t->st, h);
+}
+
+/* find() for an IPv6 segment: ports first, then the two addresses. */
+static struct live_flow *find6(const struct flow_table *t, const struct tcp_segment *seg,
+                               uint32_t hash, bool waiting)
+{
+	const struct chains *c = waiting ? &t->waiting : &t->live;
+
+	for (uint32_t h = c->buckets[hash & c->mask]; h;) {
+		struct live_flow *f = node(t, h, waiting);
 		const uint8_t *a;
 
 		h = f->hash_next;
@@ -155,21 +179,23 @@ static struct live_flow *find6(const struct flow_table *t, const struct tcp_segm
 	return NULL;
 }
 
-struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_segment *seg,
-                                  uint32_t hash)
+/* The flow of seg's 4-tuple in the live chains or the waiting ones (its head is all it reads). */
+static inline struct live_flow *find(const struct flow_table *t, const struct tcp_segment *seg,
+                                     uint32_t hash, bool waiting)
 {
+	const struct chains *c = waiting ? &t->waiting : &t->live;
 	uint16_t fwd_ports[2] = { seg->sport, seg->dport };
 	uint32_t fwd, rev, src, dst;
 
 	if (seg->src.family != 4)
-		return find6(t, seg, hash);
+		return find6(t, seg, hash, waiting);
 	/* IPv4: ports and addresses compared as words. */
 	memcpy(&fwd, fwd_ports, sizeof fwd);
 	rev = fwd >> 16 | fwd << 16;
 	memcpy(&src, seg->src.bytes, sizeof src);
 	memcpy(&dst, seg->dst.bytes, sizeof dst);
-	for (uint32_t h = t->buckets[hash & t->mask]; h;) {
-		struct live_flow *f = flow_store_at(t->st, h);
+	for (uint32_t h = c->buckets[hash & c->mask]; h;) {
+		struct live_flow *f = node(t, h, waiting);
 		uint32_t ports;
 
 		h = f->hash_next;
@@ -184,17 +210,35 @@ struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_s
 	return NULL;
 }
 
+struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_segment *seg,
+                                  uint32_t hash)
+{
+	return find(t, seg, hash, false);
+}
+
+struct live_flow *flow_table_find_waiting(const struct flow_table *t,
+                                          const struct tcp_segment *seg, uint32_t hash)
+{
+	return find(t, seg, hash, true);
+}
+
 void flow_table_prefetch_bucket(const struct flow_table *t, uint32_t hash)
 {
 	PREFETCH_ONLY();
-	__builtin_prefetch(&t->buckets[hash & t->mask]);
+	__builtin_prefetch(&t->live.buckets[hash & t->live.mask]);
+}
+
+void flow_table_prefetch_waiting(const struct flow_table *t, uint32_t hash)
+{
+	PREFETCH_ONLY();
+	__builtin_prefetch(&t->waiting.buckets[hash & t->waiting.mask]);
 }
 
 /* The bucket's first flow: its lookup line, and the two lines after it that tracking writes. */
 void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash)
 {
 	PREFETCH_ONLY();
-	uint32_t h = t->buckets[hash & t->mask];
+	uint32_t h = t->live.buckets[hash & t->live.mask];
 
 	if (h)
 		flow_table_prefetch(flow_store_at(t->st, h));
@@ -202,7 +246,7 @@ void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash)
 
 void flow_table_prefetch_chain(const struct flow_table *t, uint32_t hash)
 {
-	uint32_t h = t->buckets[hash & t->mask];
+	uint32_t h = t->live.buckets[hash & t->live.mask];
 	const struct live_flow *f;
 
 	PREFETCH_ONLY();
@@ -213,7 +257,9 @@ void flow_table_prefetch_chain(const struct flow_table *t, uint32_t hash)
 		flow_table_prefetch(flow_store_at(t->st, f->hash_next));
 }
 
-/* Every cache line of the flow (pool items are not line-aligned: up to one more line). */
+/* Every cache line of the flow (pool items are not line-aligned: up to one more line). A frozen
+ * flow is smaller, but which kind `f` is would be read from the very line being fetched: the
+ * lines of a live flow are fetched either way. */
 void flow_table_prefetch(const struct live_flow *f)
 {
 	PREFETCH_ONLY();
@@ -224,11 +270,11 @@ void flow_table_prefetch(const struct live_flow *f)
 	__builtin_prefetch((const char *)f + sizeof *f - 1);
 }
 
-/* Doubles the bucket array once the load passes 1. On allocation failure the table keeps its
- * size: lookups stay correct, chains get longer. */
-static int grow(struct flow_table *t)
+/* Doubles the bucket array of `c` (the waiting chains or not). On allocation failure it keeps
+ * its size: lookups stay correct, chains get longer. */
+static int rehash(struct flow_table *t, struct chains *c, bool waiting)
 {
-	uint32_t n = (t->mask + 1) * 2;
+	uint32_t n = (c->mask + 1) * 2;
 	uint32_t *b;
 
 	if (n == 0)
@@ -236,11 +282,11 @@ static int grow(struct flow_table *t)
 	b = calloc(n, sizeof *b);
 	if (!b)
 		return -1;
-	for (uint32_t i = 0; i <= t->mask; i++) {
-		uint32_t h = t->buckets[i];
+	for (uint32_t i = 0; i <= c->mask; i++) {
+		uint32_t h = c->buckets[i];
 
 		while (h) {
-			struct live_flow *f = flow_store_at(t->st, h);
+			struct live_flow *f = node(t, h, waiting);
 			uint32_t next = f->hash_next;
 
 			f->hash_next = b[f->hash & (n - 1)];
@@ -248,10 +294,16 @@ static int grow(struct flow_table *t)
 			h = next;
 		}
 	}
-	free(t->buckets);
-	t->buckets = b;
-	t->mask = n - 1;
+	free(c->buckets);
+	c->buckets = b;
+	c->mask = n - 1;
 	return 0;
+}
+
+/* rehash() once the load of `c` passes 1. */
+static inline int grow(struct flow_table *t, struct chains *c, bool waiting)
+{
+	return c->count > (size_t)c->mask + 1 ? rehash(t, c, waiting) : 0;
 }
 
 static enum flow_list list_of(const struct live_flow *f)
@@ -261,8 +313,9 @@ static enum flow_list list_of(const struct live_flow *f)
 
 static inline void list_unlink(struct flow_table *t, struct live_flow *f)
 {
-	struct activity_list *l = &t->lists[list_of(f)];
-	struct live_flow *older = at(t, f->older), *newer = at(t, f->newer);
+	enum flow_list list = list_of(f);
+	struct activity_list *l = &t->lists[list];
+	struct live_flow *older = at(t, f->older, list), *newer = at(t, f->newer, list);
 
 	if (older)
 		older->newer = f->newer;
@@ -292,32 +345,68 @@ static inline void list_append(struct flow_table *t, struct live_flow *f, enum f
 	l->newest = f;
 }
 
+/* Puts `f` first in its chain of `c`. */
+static inline void chain_add(struct chains *c, struct live_flow *f)
+{
+	uint32_t b = f->hash & c->mask;
+
+	f->hash_next = c->buckets[b];
+	c->buckets[b] = f->self;
+	c->count++;
+}
+
+/* Takes handle `h` out of its chain of `c` (false: it was in none), the flow's hash being `hash`
+ * and the next in its chain `next`: the flow itself is not read (a frozen flow's live form is
+ * gone already). */
+static inline bool chain_remove(struct flow_table *t, struct chains *c, uint32_t h, uint32_t hash,
+                                uint32_t next, bool waiting)
+{
+	uint32_t *p = &c->buckets[hash & c->mask];
+
+	while (*p && *p != h)
+		p = &node(t, *p, waiting)->hash_next;
+	if (!*p)
+		return false;
+	*p = next;
+	c->count--;
+	return true;
+}
+
 int flow_table_insert(struct flow_table *t, struct live_flow *f)
 {
-	uint32_t b = f->hash & t->mask;
-	int rc = 0;
-
-	f->hash_next = t->buckets[b];
-	t->buckets[b] = f->self;
+	chain_add(&t->live, f);
 	t->count++;
 	list_append(t, f, FLOW_LIST_LIVE);
-	if (t->count > (size_t)t->mask + 1)
-		rc = grow(t);
-	return rc;
+	return grow(t, &t->live, false);
 }
 
 void flow_table_remove(struct flow_table *t, struct live_flow *f)
 {
-	uint32_t *p = &t->buckets[f->hash & t->mask];
+	bool waiting = live_is_frozen(f);
 
-	while (*p && *p != f->self)
-		p = &flow_store_at(t->st, *p)->hash_next;
-	if (*p) {
-		*p = f->hash_next;
+	if (chain_remove(t, waiting ? &t->waiting : &t->live, f->self, f->hash, f->hash_next,
+	                 waiting))
 		t->count--;
-	}
 	f->hash_next = 0;
 	list_unlink(t, f);
+}
+
+void flow_table_freeze(struct flow_table *t, uint32_t h, struct live_flow *z)
+{
+	chain_remove(t, &t->live, h, z->hash, z->hash_next, false);
+	list_unlink(t, z); /* its neighbours link to h: they now link to each other */
+	chain_add(&t->waiting, z);
+	list_append(t, z, FLOW_LIST_FINISHED);
+	grow(t, &t->waiting, true); /* a failed grow only lengthens chains */
+}
+
+void flow_table_thaw(struct flow_table *t, struct live_flow *z, struct live_flow *f)
+{
+	chain_remove(t, &t->waiting, z->self, z->hash, z->hash_next, true);
+	list_unlink(t, z);
+	chain_add(&t->live, f);
+	list_append(t, f, FLOW_LIST_FINISHED);
+	grow(t, &t->live, false);
 }
 
 void flow_table_touch(struct flow_table *t, struct live_flow *f, enum flow_list list)
@@ -335,12 +424,17 @@ struct live_flow *flow_table_oldest(const struct flow_table *t, enum flow_list l
 
 struct live_flow *flow_table_newer(const struct flow_table *t, const struct live_flow *f)
 {
-	return at(t, f->newer);
+	return at(t, f->newer, list_of(f));
 }
 
 size_t flow_table_count(const struct flow_table *t)
 {
 	return t->count;
+}
+
+size_t flow_table_waiting(const struct flow_table *t)
+{
+	return t->waiting.count;
 }
 
 /* --- tombstones --------------------------------------------------------------------------- */
@@ -663,12 +757,14 @@ void flow_table_prefetch_removal(const struct flow_table *t, const struct live_f
                                  int stage)
 {
 	PREFETCH_ONLY();
-	uint32_t h = t->buckets[f->hash & t->mask];
+	bool waiting = live_is_frozen(f);
+	const struct chains *c = waiting ? &t->waiting : &t->live;
+	uint32_t h = c->buckets[f->hash & c->mask];
 
 	if (stage == 0) {
 		struct flow_endpoint ep[2];
 
-		__builtin_prefetch(&t->buckets[f->hash & t->mask]);
+		__builtin_prefetch(&c->buckets[f->hash & c->mask]);
 		if (!t->graves || (f->mark & LIVE_ADDR6))
 			return; /* an IPv6 flow's addresses are in another block: not worth it */
 		live_endpoint(t->st, f, 0, &ep[0]);
@@ -678,7 +774,7 @@ void flow_table_prefetch_removal(const struct flow_table *t, const struct live_f
 		                           LIVE_ENCAP_KIND(f->encap), f->tunnel_id),
 		               0);
 	} else if (h && h != f->self) {
-		__builtin_prefetch(flow_store_at(t->st, h));
+		__builtin_prefetch(node(t, h, waiting));
 	}
 }
 

@@ -181,15 +181,15 @@ static int add_slab(struct pool *p)
 	return 0;
 }
 
-uint32_t pool_alloc(struct pool *p)
+/* An item (its handle, and its bytes at *item), or 0. */
+static inline uint32_t alloc_item(struct pool *p, unsigned char **item)
 {
 	uint32_t h = p->free_head;
-	unsigned char *item;
 
 	if (h) {
-		item = pool_at(p, h);
-		memcpy(&p->free_head, item, sizeof p->free_head);
-		UNPOISON(item, p->item_size);
+		*item = pool_at(p, h);
+		memcpy(&p->free_head, *item, sizeof p->free_head);
+		UNPOISON(*item, p->item_size);
 	} else {
 		/* Handles run from 1 to UINT32_MAX. */
 		if (p->fresh == UINT32_MAX)
@@ -197,11 +197,27 @@ uint32_t pool_alloc(struct pool *p)
 		if ((p->fresh >> p->shift) >= p->n_slabs && add_slab(p) != 0)
 			return 0;
 		h = ++p->fresh;
-		item = pool_at(p, h);
+		*item = pool_at(p, h);
 	}
-	memset(item, 0, p->item_size);
 	p->live++;
 	return h;
+}
+
+uint32_t pool_alloc(struct pool *p)
+{
+	unsigned char *item;
+	uint32_t h = alloc_item(p, &item);
+
+	if (h)
+		memset(item, 0, p->item_size);
+	return h;
+}
+
+uint32_t pool_alloc_raw(struct pool *p)
+{
+	unsigned char *item;
+
+	return alloc_item(p, &item);
 }
 
 void pool_free(struct pool *p, uint32_t h)

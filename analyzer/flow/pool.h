@@ -57,6 +57,8 @@ void pool_destroy(struct pool *p);
 
 /* A zero-filled item, or 0 when memory ran out (or the handles did). */
 uint32_t pool_alloc(struct pool *p);
+/* The same, its bytes left as they are (for an item about to be written whole). */
+uint32_t pool_alloc_raw(struct pool *p);
 /* Gives item `h` (not 0, in use) back. */
 void pool_free(struct pool *p, uint32_t h);
 
