@@ -7,25 +7,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The parts of a waiting flow (live_flow.h: struct live_frozen) are these runs of bytes. */
+/* The parts of a waiting flow (live_flow.h) are these runs of bytes. */
 _Static_assert(offsetof(struct live_flow, dir) == LIVE_HEAD_BYTES, "the head ends at dir");
-_Static_assert(offsetof(struct live_dir, retransmissions) == LIVE_DIR_KEPT &&
-                   offsetof(struct live_dir, last) == LIVE_DIR_KEPT + LIVE_DIR_ZEROS &&
-                   sizeof(struct live_dir) == LIVE_DIR_KEPT + LIVE_DIR_ZEROS + sizeof(struct live_snap),
-               "live_dir: kept, zeros, last");
-_Static_assert(offsetof(struct live_fin, fin_ack) == LIVE_FIN_KEPT &&
+_Static_assert(offsetof(struct live_dir, next_seq) == LIVE_DIR_KEPT &&
+                   offsetof(struct live_dir, max_ack) == LIVE_DIR_KEPT + 4 &&
+                   offsetof(struct live_dir, rtt_probe_end) == LIVE_DIR_KEPT + 8 &&
+                   offsetof(struct live_dir, max_window) == LIVE_DIR_KEPT + 12 &&
+                   offsetof(struct live_dir, retransmissions) == LIVE_DIR_KEPT + LIVE_DIR_DERIVED &&
+                   offsetof(struct live_dir, last) ==
+                       LIVE_DIR_KEPT + LIVE_DIR_DERIVED + LIVE_DIR_ZEROS &&
+                   sizeof(struct live_dir) == offsetof(struct live_dir, last) + sizeof(struct live_snap),
+               "live_dir: kept, derived, zeros, last");
+_Static_assert(offsetof(struct live_fin, fin_ack) == 2 * sizeof(struct live_snap) &&
+                   offsetof(struct live_fin, fin_seq) == 4 * sizeof(struct live_snap) &&
                    offsetof(struct live_fin, payload_after_peer_fin) ==
-                       LIVE_FIN_KEPT + 2 * sizeof(struct live_snap) &&
+                       offsetof(struct live_fin, fin_seq) + 8 &&
                    offsetof(struct live_fin, zeek_fin_end) ==
-                       LIVE_FIN_KEPT + 2 * sizeof(struct live_snap) + LIVE_FIN_AFTER &&
+                       offsetof(struct live_fin, payload_after_peer_fin) + LIVE_FIN_AFTER &&
                    sizeof(struct live_fin) == offsetof(struct live_fin, zeek_fin_end) + 8,
-               "live_fin: FINs, their ACKs, data after a FIN, Zeek's");
+               "live_fin: FINs, their ACKs, their sequence numbers, data after a FIN, Zeek's");
 #define FROZEN_FIXED (LIVE_HEAD_BYTES + 4 + 2 * LIVE_DIR_KEPT)
 #define FROZEN_MAX                                                                             \
-	(FROZEN_FIXED + sizeof(struct live_fin) - 8 + 2 * sizeof(struct live_snap) +            \
-	 2 * LIVE_DIR_ZEROS + sizeof(struct live_silent) + sizeof(struct live_zeek) + 8)
-_Static_assert(FROZEN_FIXED <= LIVE_FROZEN_MIN &&
-                   FROZEN_MAX <= LIVE_FROZEN_MIN + (LIVE_FROZEN_CLASSES - 1) * LIVE_FROZEN_STEP,
+	(FROZEN_FIXED + sizeof(struct live_fin) + 2 * sizeof(struct live_snap) +                 \
+	 2 * (LIVE_DIR_DERIVED + LIVE_DIR_ZEROS) + sizeof(struct live_silent) +                 \
+	 sizeof(struct live_zeek))
+_Static_assert(FROZEN_FIXED + 2 * sizeof(struct live_snap) <= LIVE_FROZEN_MIN &&
+                   FROZEN_MAX <= LIVE_FROZEN_MIN + (LIVE_FROZEN_CLASSES - 1) * LIVE_FROZEN_STEP &&
+                   LIVE_FROZEN_CLASSES <= 32,
                "the frozen classes hold every waiting flow");
 
 void flow_store_init(struct flow_store *st)
@@ -72,7 +80,7 @@ struct live_flow *flow_store_new(struct flow_store *st)
 
 void flow_store_free_frozen(struct flow_store *st, struct live_flow *z)
 {
-	pool_free(&st->frozen[LIVE_FROZEN_CLASS(z->self)], LIVE_FROZEN_HANDLE(z->self));
+	pool_free_at(&st->frozen[LIVE_FROZEN_CLASS(z->self)], LIVE_FROZEN_HANDLE(z->self), z);
 }
 
 void flow_store_free(struct flow_store *st, struct live_flow *f)
@@ -93,7 +101,7 @@ void flow_store_free(struct flow_store *st, struct live_flow *f)
 	if (live_is_frozen(f))
 		flow_store_free_frozen(st, f);
 	else
-		pool_free(&st->flows, f->self);
+		pool_free_at(&st->flows, f->self, f);
 }
 
 size_t flow_store_bytes(const struct flow_store *st)
@@ -109,8 +117,9 @@ size_t flow_store_bytes(const struct flow_store *st)
 
 /* --- waiting flows (live_flow.h: struct live_frozen) ------------------------------------- */
 
-/* The FIN block's data after a FIN (LIVE_FIN_AFTER bytes), and side d's live_dir from
- * `retransmissions` (LIVE_DIR_ZEROS bytes): to read, and to write. */
+/* The FIN block's data after a FIN (LIVE_FIN_AFTER bytes), and side d's live_dir from `next_seq`
+ * (LIVE_DIR_DERIVED bytes) and from `retransmissions` (LIVE_DIR_ZEROS bytes): to read, and to
+ * write. */
 static inline const unsigned char *fin_after(const struct live_fin *fb)
 {
 	return (const unsigned char *)fb + offsetof(struct live_fin, payload_after_peer_fin);
@@ -121,14 +130,65 @@ static inline unsigned char *fin_after_w(struct live_fin *fb)
 	return (unsigned char *)fb + offsetof(struct live_fin, payload_after_peer_fin);
 }
 
-static inline const unsigned char *dir_zeros(const struct live_flow *f, int d)
+static inline const unsigned char *dir_derived(const struct live_flow *f, int d)
 {
 	return (const unsigned char *)&f->dir[d] + LIVE_DIR_KEPT;
 }
 
-static inline unsigned char *dir_zeros_w(struct live_flow *f, int d)
+static inline unsigned char *dir_derived_w(struct live_flow *f, int d)
 {
 	return (unsigned char *)&f->dir[d] + LIVE_DIR_KEPT;
+}
+
+static inline const unsigned char *dir_zeros(const struct live_flow *f, int d)
+{
+	return (const unsigned char *)&f->dir[d] + LIVE_DIR_KEPT + LIVE_DIR_DERIVED;
+}
+
+static inline unsigned char *dir_zeros_w(struct live_flow *f, int d)
+{
+	return (unsigned char *)&f->dir[d] + LIVE_DIR_KEPT + LIVE_DIR_DERIVED;
+}
+
+/* The sequence number side d's FIN occupies, as its snapshot tells it (0: it sent none): the
+ * tracker's fin_seq, the FIN's seq + its payload (an IP packet's payload fits 16 bits). */
+static inline uint32_t fin_seq_of(const struct live_fin *fb, int d)
+{
+	return fb->fin[d].frame ? fb->fin[d].seq + fb->fin[d].len : 0;
+}
+
+/* Do the FINs of `f` (FIN block `fb`) tell its FINs' sequence numbers and each side's
+ * LIVE_DIR_DERIVED part? (A connection closed by both FINs: each side's next_seq is its FIN's +
+ * 1, its max_ack the peer's FIN's + 1, its rtt_probe_end its next_seq, its max_window its last
+ * window.) */
+static bool fins_tell(const struct live_flow *f, const struct live_fin *fb)
+{
+	uint32_t fs[2] = { fin_seq_of(fb, 0), fin_seq_of(fb, 1) };
+	uint32_t diff = (fb->fin_seq[0] ^ fs[0]) | (fb->fin_seq[1] ^ fs[1]);
+
+	for (int d = 0; d < 2; d++) {
+		const struct live_dir *me = &f->dir[d];
+
+		diff |= (me->next_seq ^ (fs[d] + 1)) | (me->max_ack ^ (fs[!d] + 1)) |
+		        (me->rtt_probe_end ^ me->next_seq) | (me->max_window ^ me->window);
+	}
+	return diff == 0;
+}
+
+/* What fins_tell() found: the FINs' sequence numbers and each side's derived part, from the FINs
+ * and each side's window. */
+static void fins_told(struct live_flow *f, struct live_fin *fb)
+{
+	for (int d = 0; d < 2; d++)
+		fb->fin_seq[d] = fin_seq_of(fb, d);
+	for (int d = 0; d < 2; d++) {
+		struct live_dir *me = &f->dir[d];
+
+		me->next_seq = fb->fin_seq[d] + 1;
+		me->max_ack = fb->fin_seq[!d] + 1;
+		me->rtt_probe_end = me->next_seq;
+		me->max_window = me->window;
+	}
 }
 
 /* Are `a` and `b` the same snapshot, byte for byte? */
@@ -167,27 +227,31 @@ static uint32_t frozen_parts(const struct flow_store *st, const struct live_flow
 {
 	const size_t snap = sizeof(struct live_snap);
 	uint32_t parts = 0;
-	size_t n = FROZEN_FIXED;
+	size_t n = FROZEN_FIXED + 2 * snap; /* the lasts: kept unless the FIN block has them */
 
 	if (fb) {
 		parts |= LIVE_FZ_FIN;
-		n += LIVE_FIN_KEPT + 2 * snap;
+		n += 2 * snap + 2 * snap; /* the FINs, their acknowledgements */
 		for (int d = 0; d < 2; d++) {
 			if (snap_same(&fb->fin_ack[d], &fb->fin[!d])) {
 				parts |= LIVE_FZ_FIN_ACK_DUP << d;
 				n -= snap;
 			}
-			if (snap_same(&f->dir[d].last, &fb->fin_ack[!d]))
+			if (snap_same(&f->dir[d].last, &fb->fin_ack[!d])) {
 				parts |= LIVE_FZ_LAST_DUP << d;
-			else
-				n += snap;
+				n -= snap;
+			}
 		}
+		if (fins_tell(f, fb))
+			parts |= LIVE_FZ_DERIVED;
+		else
+			n += sizeof fb->fin_seq + 2 * LIVE_DIR_DERIVED;
 		if (!all_zero(fin_after(fb), LIVE_FIN_AFTER)) {
 			parts |= LIVE_FZ_AFTER;
 			n += LIVE_FIN_AFTER;
 		}
 	} else {
-		n += 2 * snap;
+		n += 2 * LIVE_DIR_DERIVED;
 	}
 	if (!all_zero(dir_zeros(f, 0), LIVE_DIR_ZEROS) || !all_zero(dir_zeros(f, 1), LIVE_DIR_ZEROS)) {
 		parts |= LIVE_FZ_ZEROS;
@@ -222,28 +286,27 @@ static inline void take(const unsigned char **in, void *dst, size_t n)
 
 struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f)
 {
-	const struct live_fin *fb = live_fin_of(st, f);
+	struct live_fin *fb = live_fin_of(st, f);
 	size_t bytes;
 	uint32_t parts = frozen_parts(st, f, fb, &bytes);
 	unsigned k = bytes <= LIVE_FROZEN_MIN
 	                 ? 0
 	                 : (unsigned)((bytes - LIVE_FROZEN_MIN + LIVE_FROZEN_STEP - 1) / LIVE_FROZEN_STEP);
-	uint32_t h = pool_alloc_raw(&st->frozen[k]);
-	unsigned char *z, *out;
+	void *item;
+	uint32_t h = pool_alloc_raw(&st->frozen[k], &item);
+	unsigned char *z = item, *out = z;
 
 	if (!h || h > LIVE_FROZEN_HANDLE(~0u)) {
 		if (h)
-			pool_free(&st->frozen[k], h);
+			pool_free_at(&st->frozen[k], h, item);
 		return NULL;
 	}
-	z = pool_at(&st->frozen[k], h);
-	out = z;
 	put(&out, f, LIVE_HEAD_BYTES);
 	put(&out, &parts, sizeof parts);
 	put(&out, &f->dir[0], LIVE_DIR_KEPT);
 	put(&out, &f->dir[1], LIVE_DIR_KEPT);
 	if (fb) {
-		put(&out, fb, LIVE_FIN_KEPT);
+		put(&out, fb->fin, sizeof fb->fin);
 		for (int d = 0; d < 2; d++)
 			if (!(parts & (LIVE_FZ_FIN_ACK_DUP << d)))
 				put(&out, &fb->fin_ack[d], sizeof fb->fin_ack[d]);
@@ -251,6 +314,12 @@ struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f)
 	for (int d = 0; d < 2; d++)
 		if (!(parts & (LIVE_FZ_LAST_DUP << d)))
 			put(&out, &f->dir[d].last, sizeof f->dir[d].last);
+	if (!(parts & LIVE_FZ_DERIVED)) {
+		if (fb)
+			put(&out, fb->fin_seq, sizeof fb->fin_seq);
+		put(&out, dir_derived(f, 0), LIVE_DIR_DERIVED);
+		put(&out, dir_derived(f, 1), LIVE_DIR_DERIVED);
+	}
 	if (parts & LIVE_FZ_ZEROS) {
 		put(&out, dir_zeros(f, 0), LIVE_DIR_ZEROS);
 		put(&out, dir_zeros(f, 1), LIVE_DIR_ZEROS);
@@ -268,14 +337,16 @@ struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f)
 
 	frozen->self = LIVE_FROZEN_BIT | (uint32_t)k << LIVE_FROZEN_CLASS_SHIFT | h;
 	frozen->fin = 0;
-	if (f->fin)
-		pool_free(&st->fins, f->fin);
-	pool_free(&st->flows, f->self);
+	if (fb)
+		pool_free_at(&st->fins, f->fin, fb);
+	pool_free_at(&st->flows, f->self, f);
 	return frozen;
 }
 
-struct live_fin *live_frozen_expand(const struct live_flow *zf, struct live_flow *f,
-                                    struct live_fin *fb)
+/* live_frozen_expand(); unless `whole`, only what flow_decode() reads of a flow whose Zeek view
+ * is not read (the derived part and Zeek's are left as they are). */
+static inline __attribute__((always_inline)) struct live_fin *
+expand(const struct live_flow *zf, struct live_flow *f, struct live_fin *fb, bool whole)
 {
 	const unsigned char *in = (const unsigned char *)zf;
 	uint32_t parts;
@@ -286,7 +357,7 @@ struct live_fin *live_frozen_expand(const struct live_flow *zf, struct live_flow
 	take(&in, &f->dir[0], LIVE_DIR_KEPT);
 	take(&in, &f->dir[1], LIVE_DIR_KEPT);
 	if (parts & LIVE_FZ_FIN) {
-		take(&in, fb, LIVE_FIN_KEPT);
+		take(&in, fb->fin, sizeof fb->fin);
 		for (int d = 0; d < 2; d++) {
 			if (!(parts & (LIVE_FZ_FIN_ACK_DUP << d)))
 				take(&in, &fb->fin_ack[d], sizeof fb->fin_ack[d]);
@@ -301,6 +372,14 @@ struct live_fin *live_frozen_expand(const struct live_flow *zf, struct live_flow
 			take(&in, &f->dir[d].last, sizeof f->dir[d].last);
 		else
 			f->dir[d].last = fb->fin_ack[!d];
+	}
+	if (!(parts & LIVE_FZ_DERIVED)) {
+		if (fb)
+			take(&in, fb->fin_seq, sizeof fb->fin_seq);
+		take(&in, dir_derived_w(f, 0), LIVE_DIR_DERIVED);
+		take(&in, dir_derived_w(f, 1), LIVE_DIR_DERIVED);
+	} else if (whole) {
+		fins_told(f, fb);
 	}
 	if (parts & LIVE_FZ_ZEROS) {
 		take(&in, dir_zeros_w(f, 0), LIVE_DIR_ZEROS);
@@ -323,7 +402,7 @@ struct live_fin *live_frozen_expand(const struct live_flow *zf, struct live_flow
 		take(&in, &f->zeek, sizeof f->zeek);
 		if (fb)
 			take(&in, fb->zeek_fin_end, sizeof fb->zeek_fin_end);
-	} else {
+	} else if (whole) {
 		memset(&f->zeek, 0, sizeof f->zeek);
 		if (fb)
 			memset(fb->zeek_fin_end, 0, sizeof fb->zeek_fin_end);
@@ -331,23 +410,26 @@ struct live_fin *live_frozen_expand(const struct live_flow *zf, struct live_flow
 	return fb;
 }
 
+struct live_fin *live_frozen_expand(const struct live_flow *zf, struct live_flow *f,
+                                    struct live_fin *fb)
+{
+	return expand(zf, f, fb, true);
+}
+
 struct live_flow *flow_store_thaw(struct flow_store *st, const struct live_flow *z)
 {
-	uint32_t parts, h = pool_alloc_raw(&st->flows), fh = 0;
-	struct live_fin *fb;
-	struct live_flow *f;
+	void *item, *fin = NULL;
+	uint32_t parts, h = pool_alloc_raw(&st->flows, &item), fh = 0;
+	struct live_flow *f = item;
 
 	memcpy(&parts, (const unsigned char *)z + LIVE_HEAD_BYTES, sizeof parts);
 	if (!h)
 		return NULL;
-	if ((parts & LIVE_FZ_FIN) && !(fh = pool_alloc_raw(&st->fins))) {
-		pool_free(&st->flows, h);
+	if ((parts & LIVE_FZ_FIN) && !(fh = pool_alloc_raw(&st->fins, &fin))) {
+		pool_free_at(&st->flows, h, item);
 		return NULL;
 	}
-	f = flow_store_at(st, h);
-	f->fin = fh;
-	fb = live_fin_of(st, f);
-	live_frozen_expand(z, f, fb); /* a FIN block, fb, exactly when it had one */
+	live_frozen_expand(z, f, fin); /* a FIN block exactly when it had one */
 	f->self = h;
 	f->fin = fh;
 	return f;
@@ -369,7 +451,8 @@ void live_endpoint(const struct flow_store *st, const struct live_flow *f, int s
 
 /* --- expansion --------------------------------------------------------------------------- */
 
-static void snap_decode(const struct flow_store *st, const struct live_flow *f,
+static inline __attribute__((always_inline)) void snap_decode(const struct flow_store *st,
+                                                            const struct live_flow *f,
                         const struct live_snap *s, struct seg_snap *out)
 {
 	uint64_t v = ((uint64_t)(s->t_hi & 0x3f) << 32) | s->t_lo;
@@ -559,7 +642,7 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 		struct live_flow lf;
 		struct live_fin fin;
 
-		decode(st, &lf, live_frozen_expand(f, &lf, &fin), out, rare);
+		decode(st, &lf, expand(f, &lf, &fin, !st->skip_zeek), out, rare);
 		return;
 	}
 	decode(st, f, live_fin_of(st, f), out, rare);

@@ -93,14 +93,12 @@ enum live_seen_bit {
 	LIVE_FIN_ACKED = 1u << 1,  /* live_fin.fin_ack[side] is set */
 };
 
-/* What one endpoint sent (struct flow_dir when decoded, less what moved to the blocks). In three
- * parts, for a waiting flow (struct live_frozen below): what it keeps (up to `retransmissions`),
- * what is nearly always zero once the connection ended (up to `last`), and `last`, which is then
- * nearly always the same segment as a snapshot of the FIN block. */
+/* What one endpoint sent (struct flow_dir when decoded, less what moved to the blocks). In parts,
+ * for a waiting flow (live_frozen below): what it keeps (up to `next_seq`); what then nearly
+ * always follows from its FINs (up to `retransmissions`); what is then nearly always zero (up to
+ * `last`); and `last`, then nearly always the same segment as a snapshot of the FIN block. */
 struct live_dir {
 	uint32_t isn;          /* SYN's seq; midstream: first seq seen - 1 */
-	uint32_t next_seq;     /* highest seq + length sent (SYN and FIN count one each) */
-	uint32_t max_ack;      /* highest ACK this side sent: what it got from the peer */
 	uint32_t window;       /* last advertised window, scaled when known */
 	uint32_t packets;
 	uint32_t payload_segments;
@@ -120,10 +118,6 @@ struct live_dir {
 	uint8_t ip_id_wide : 1; /* an ID step above 1: a host-wide counter, not a per-socket one */
 	live_u64 payload_bytes;
 	struct live_snap last_payload;
-	/* The round trip from the capture point to the *peer* of this side and back, measured on
-	 * this side's segments (tracker.c track_rtt): the sequence number that ends the segment
-	 * being timed (and rtt_probe_us below, when it was seen). */
-	uint32_t rtt_probe_end;
 	/* This side's round trip (capture point -> this side -> capture point), microseconds, the
 	 * smallest sample; LIVE_RTT_FROM_DATA set when no handshake sample was had. 0: unknown. */
 	uint32_t rtt_us;
@@ -132,6 +126,14 @@ struct live_dir {
 	uint32_t ack_since_us;
 	/* When its segment before `last` was seen (microseconds after first_ts_ns, + 1; 0: none). */
 	uint32_t prev_us;
+	/* Once both sides' FINs are acknowledged, nearly always: its FIN's sequence number + 1,
+	 * the peer's, the same as next_seq, the same as window. */
+	uint32_t next_seq;     /* highest seq + length sent (SYN and FIN count one each) */
+	uint32_t max_ack;      /* highest ACK this side sent: what it got from the peer */
+	/* The round trip from the capture point to the *peer* of this side and back, measured on
+	 * this side's segments (tracker.c track_rtt): the sequence number that ends the segment
+	 * being timed (and rtt_probe_us below, when it was seen). */
+	uint32_t rtt_probe_end;
 	/* Its receive buffer as its windows show it (classify.c: unread data): the largest window
 	 * it advertised after its SYN, and (below) its window updates (the window growing on a
 	 * segment that acknowledges nothing new: its application read) since the peer's last new
@@ -162,12 +164,13 @@ struct live_silent {
 };
 
 /* The FINs and what followed them: allocated at the flow's first FIN. In the order a waiting flow
- * keeps them (struct live_frozen): the FINs, their acknowledgements (each nearly always the same
- * segment as the other side's FIN or its ACK), the data after a FIN (nearly always none), Zeek's. */
+ * keeps them (live_frozen below): the FINs, their acknowledgements (each nearly always the same
+ * segment as the other side's FIN or its ACK), the sequence numbers of the FINs (which the FINs
+ * tell), the data after a FIN (nearly always none), Zeek's. */
 struct live_fin {
-	uint32_t fin_seq[2];           /* sequence number each FIN occupies */
 	struct live_snap fin[2];       /* each side's first FIN */
 	struct live_snap fin_ack[2];   /* the peer's first segment acknowledging it */
+	uint32_t fin_seq[2];           /* sequence number each FIN occupies */
 	uint32_t payload_after_peer_fin[2];
 	struct live_snap payload_after_fin; /* flow_rare's: first data sent after the other's FIN */
 	uint8_t payload_after_fin_from;
@@ -303,42 +306,46 @@ _Static_assert(MOD_COUNT_BITS <= 8, "modifiers no longer fit live_flow.modifiers
  * FINISHED_QUIET_NS (engine.h) in case a late segment comes (a box's late reset, a retransmitted
  * FIN or ACK); on a busy server nine in ten of the flows in memory are waiting so, and few ever
  * get one. It waits frozen (flow_store_freeze): its blocks but the FIN block stay where they are,
- * and the flow and its FIN block become one item of a pool of their size (struct live_frozen),
- * which holds
+ * and the flow and its FIN block become one item of a pool of their size, which holds
  *   - the flow's head (LIVE_HEAD_BYTES: the table's links and key, the blocks' handles, the
  *     times), as in struct live_flow, with `self` its frozen handle and `fin` 0;
  *   - a word of enum live_frozen_part bits, which say which of the parts below follow;
- *   - each side's live_dir to `retransmissions` (LIVE_DIR_KEPT bytes);
- *   - the FIN block's FINs (LIVE_FIN_KEPT bytes) and each FIN's acknowledgement unless it is the
- *     other side's FIN (the second FIN acknowledges the first);
+ *   - each side's live_dir to `next_seq` (LIVE_DIR_KEPT bytes);
+ *   - the FIN block's FINs and each FIN's acknowledgement unless it is the other side's FIN (the
+ *     second FIN acknowledges the first);
  *   - each side's last segment unless it is the peer's FIN's acknowledgement (the ACK that ends
  *     the connection, or the second FIN);
+ *   - unless they follow from the FINs (each FIN's sequence number is its seq + length, each
+ *     side's next_seq its own FIN's + 1, its max_ack the peer's FIN's + 1, its rtt_probe_end its
+ *     next_seq, its max_window its window): those and the FINs' sequence numbers;
  *   - only when not all zero: both sides' live_dir from `retransmissions` to `last`, the data
  *     after a FIN, the silent run;
  *   - Zeek's view (live_zeek and the FIN block's zeek_fin_end) unless skip_zeek.
- * A connection that closed with FINs keeps 352 bytes of the 584 it had (456 + 128), the parts
- * copied whole: no per-field work (freezing and thawing cost about 100 instructions each).
+ * The parts are copied whole and the choices are a few word compares, so freezing and thawing
+ * cost little; a connection closed by both FINs keeps 312 bytes of the 584 it had (456 + 128).
  * A frozen handle has LIVE_FROZEN_BIT set and its pool (size class) in the bits below; only its
  * head is read as a struct live_flow (the flow table's chains and lists, expiry, tombstones):
  * flow_decode() reads either form, a late segment thaws the flow (flow_store_thaw). */
 #define LIVE_HEAD_BYTES 96u
-#define LIVE_DIR_KEPT 92u  /* live_dir to `retransmissions` */
-#define LIVE_DIR_ZEROS 16u /* from `retransmissions` to `last` */
-#define LIVE_FIN_KEPT 48u  /* live_fin to `fin_ack` */
-#define LIVE_FIN_AFTER 32u /* live_fin from `payload_after_peer_fin` to `zeek_fin_end` */
+#define LIVE_DIR_KEPT 76u    /* live_dir to `next_seq` */
+#define LIVE_DIR_DERIVED 16u /* from `next_seq` to `retransmissions` */
+#define LIVE_DIR_ZEROS 16u   /* from `retransmissions` to `last` */
+#define LIVE_FIN_AFTER 32u   /* live_fin from `payload_after_peer_fin` to `zeek_fin_end` */
 enum live_frozen_part {
 	LIVE_FZ_FIN = 1u << 0,        /* it has a FIN block */
 	LIVE_FZ_FIN_ACK_DUP = 1u << 1, /* << side: fin_ack[side] == fin[!side], not kept */
 	LIVE_FZ_LAST_DUP = 1u << 3,   /* << side: dir[side].last == fin_ack[!side], not kept */
-	LIVE_FZ_ZEROS = 1u << 5,      /* the live_dir parts from `retransmissions` are kept */
-	LIVE_FZ_AFTER = 1u << 6,      /* the FIN block's data after a FIN is kept */
-	LIVE_FZ_SILENT = 1u << 7,     /* the silent run is kept */
-	LIVE_FZ_ZEEK = 1u << 8,       /* live_zeek (and zeek_fin_end) are kept */
+	LIVE_FZ_DERIVED = 1u << 5,    /* the FINs tell fin_seq and each side's derived part */
+	LIVE_FZ_ZEROS = 1u << 6,      /* the live_dir parts from `retransmissions` are kept */
+	LIVE_FZ_AFTER = 1u << 7,      /* the FIN block's data after a FIN is kept */
+	LIVE_FZ_SILENT = 1u << 8,     /* the silent run is kept */
+	LIVE_FZ_ZEEK = 1u << 9,       /* live_zeek (and zeek_fin_end) are kept */
 };
 #define LIVE_FROZEN_BIT (1u << 31)
 #define LIVE_FROZEN_CLASS_SHIFT 26
-#define LIVE_FROZEN_CLASSES 20
-#define LIVE_FROZEN_MIN 288u  /* class k holds items of LIVE_FROZEN_MIN + k * LIVE_FROZEN_STEP */
+#define LIVE_FROZEN_CLASSES 19
+/* Class k holds items of LIVE_FROZEN_MIN + k * LIVE_FROZEN_STEP bytes (one of them 312). */
+#define LIVE_FROZEN_MIN 296u
 #define LIVE_FROZEN_STEP 16u
 #define LIVE_FROZEN_HANDLE(h) ((h) & ((1u << LIVE_FROZEN_CLASS_SHIFT) - 1))
 #define LIVE_FROZEN_CLASS(h) (((h) >> LIVE_FROZEN_CLASS_SHIFT) & 31u)
@@ -385,7 +392,8 @@ static inline bool live_is_frozen(const struct live_flow *f)
 /* The waiting flow of frozen handle `h`. */
 static inline struct live_flow *flow_store_frozen_at(const struct flow_store *st, uint32_t h)
 {
-	return (struct live_flow *)pool_at(&st->frozen[LIVE_FROZEN_CLASS(h)], LIVE_FROZEN_HANDLE(h));
+	return (struct live_flow *)pool_item(&st->frozen[LIVE_FROZEN_CLASS(h)], LIVE_FROZEN_HANDLE(h),
+	                                     LIVE_FROZEN_BYTES(h), LIVE_FLOW_SLAB_SHIFT);
 }
 
 /* The flow of handle `h`, live or frozen. */

@@ -213,21 +213,26 @@ uint32_t pool_alloc(struct pool *p)
 	return h;
 }
 
-uint32_t pool_alloc_raw(struct pool *p)
+uint32_t pool_alloc_raw(struct pool *p, void **item)
 {
-	unsigned char *item;
+	unsigned char *at;
+	uint32_t h = alloc_item(p, &at);
 
-	return alloc_item(p, &item);
+	*item = at;
+	return h;
+}
+
+void pool_free_at(struct pool *p, uint32_t h, void *item)
+{
+	memcpy(item, &p->free_head, sizeof p->free_head);
+	POISON((unsigned char *)item + LINK_BYTES, p->item_size - LINK_BYTES);
+	p->free_head = h;
+	p->live--;
 }
 
 void pool_free(struct pool *p, uint32_t h)
 {
-	unsigned char *item = pool_at(p, h);
-
-	memcpy(item, &p->free_head, sizeof p->free_head);
-	POISON(item + LINK_BYTES, p->item_size - LINK_BYTES);
-	p->free_head = h;
-	p->live--;
+	pool_free_at(p, h, pool_at(p, h));
 }
 
 size_t pool_bytes(const struct pool *p)
