@@ -594,14 +594,16 @@ static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *
 		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id) {
 			flow_table_prefetch_bucket(s->table, b->items[bucket_ahead].hash);
 			if (is_opening_syn(&b->items[bucket_ahead].seg)) {
-				flow_table_prefetch_waiting(s->table, b->items[bucket_ahead].hash);
+				flow_table_prefetch_waiting(s->table, b->items[bucket_ahead].hash, 0);
 				flow_table_prefetch_grave(s->table, &b->items[bucket_ahead].seg, 0);
 			}
 		}
 		if (flow_ahead < b->n && b->items[flow_ahead].shard == id) {
 			flow_table_prefetch_flow(s->table, b->items[flow_ahead].hash);
-			if (is_opening_syn(&b->items[flow_ahead].seg))
+			if (is_opening_syn(&b->items[flow_ahead].seg)) {
+				flow_table_prefetch_waiting(s->table, b->items[flow_ahead].hash, 1);
 				flow_table_prefetch_grave(s->table, &b->items[flow_ahead].seg, 1);
+			}
 		}
 		if (chain_ahead < b->n && b->items[chain_ahead].shard == id)
 			flow_table_prefetch_chain(s->table, b->items[chain_ahead].hash);

@@ -228,10 +228,20 @@ void flow_table_prefetch_bucket(const struct flow_table *t, uint32_t hash)
 	__builtin_prefetch(&t->live.buckets[hash & t->live.mask]);
 }
 
-void flow_table_prefetch_waiting(const struct flow_table *t, uint32_t hash)
+void flow_table_prefetch_waiting(const struct flow_table *t, uint32_t hash, int stage)
 {
 	PREFETCH_ONLY();
-	__builtin_prefetch(&t->waiting.buckets[hash & t->waiting.mask]);
+	const uint32_t *b = &t->waiting.buckets[hash & t->waiting.mask];
+
+	if (stage == 0) {
+		__builtin_prefetch(b);
+	} else if (*b) {
+		/* The key a lookup compares is in the first 64 bytes of the head. */
+		const char *z = (const char *)flow_store_frozen_at(t->st, *b);
+
+		__builtin_prefetch(z);
+		__builtin_prefetch(z + 63);
+	}
 }
 
 /* The bucket's first flow: its lookup line, and the two lines after it that tracking writes. */

@@ -52,8 +52,9 @@ void flow_table_thaw(struct flow_table *t, struct live_flow *z, struct live_flow
 /* Hints that a lookup of `hash` is coming: first bring its bucket into the cache, a few frames
  * later the flow it leads to. Neither changes anything. */
 void flow_table_prefetch_bucket(const struct flow_table *t, uint32_t hash);
-/* The same for the waiting flows' bucket of `hash` (a new connection looks there first). */
-void flow_table_prefetch_waiting(const struct flow_table *t, uint32_t hash);
+/* The same for the waiting flows of `hash` (a new connection looks there first): stage 0 its
+ * bucket, stage 1 (later) the first flow in it. */
+void flow_table_prefetch_waiting(const struct flow_table *t, uint32_t hash, int stage);
 void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash);
 /* Later still, when the bucket's first flow is there: the flow after it in the chain, when the
  * first is not of `hash` (a bucket shared by two flows made every lookup of the second miss). */

@@ -16,7 +16,8 @@ _Static_assert(offsetof(struct live_dir, next_seq) == LIVE_DIR_KEPT &&
                    offsetof(struct live_dir, retransmissions) == LIVE_DIR_KEPT + LIVE_DIR_DERIVED &&
                    offsetof(struct live_dir, last) ==
                        LIVE_DIR_KEPT + LIVE_DIR_DERIVED + LIVE_DIR_ZEROS &&
-                   sizeof(struct live_dir) == offsetof(struct live_dir, last) + sizeof(struct live_snap),
+                   sizeof(struct live_dir) ==
+                       offsetof(struct live_dir, last) + sizeof(struct live_snap),
                "live_dir: kept, derived, zeros, last");
 _Static_assert(offsetof(struct live_fin, fin_ack) == 2 * sizeof(struct live_snap) &&
                    offsetof(struct live_fin, fin_seq) == 4 * sizeof(struct live_snap) &&
@@ -115,7 +116,7 @@ size_t flow_store_bytes(const struct flow_store *st)
 	       pool_bytes(&st->addr6) + pool_bytes(&st->fars) + frozen;
 }
 
-/* --- waiting flows (live_flow.h: struct live_frozen) ------------------------------------- */
+/* --- waiting flows (live_flow.h: "A waiting flow") ------------------------------------- */
 
 /* The FIN block's data after a FIN (LIVE_FIN_AFTER bytes), and side d's live_dir from `next_seq`
  * (LIVE_DIR_DERIVED bytes) and from `retransmissions` (LIVE_DIR_ZEROS bytes): to read, and to

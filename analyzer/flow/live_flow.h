@@ -18,6 +18,9 @@
  *   TTL (no reader needs it), its frame number relative to the flow's first frame.
  * - Counters that cannot exceed 2^32 in practice are 32 bits; flags are bits; 64-bit members are
  *   4-byte aligned, so no struct has padding.
+ * - A flow that has ended on the wire and only waits for late segments (most of the flows in
+ *   memory on a busy server) waits frozen: one compact item without what is zero or follows from
+ *   the rest ("A waiting flow" below: 312 bytes for a connection closed by both FINs).
  * Sizes (bytes): live_flow 452 (36 of them Zeek's view, zeek_conn.h; 8 the tunnel: its key and
  * the id of its description, encap_table.h; 40 the round trips and the times a reset's timing
  * is held to, tracker.c track_rtt; 16 the receive windows), live_dir 128, live_silent 64,
@@ -94,7 +97,7 @@ enum live_seen_bit {
 };
 
 /* What one endpoint sent (struct flow_dir when decoded, less what moved to the blocks). In parts,
- * for a waiting flow (live_frozen below): what it keeps (up to `next_seq`); what then nearly
+ * for a waiting flow ("A waiting flow" below): what it keeps (up to `next_seq`); what then nearly
  * always follows from its FINs (up to `retransmissions`); what is then nearly always zero (up to
  * `last`); and `last`, then nearly always the same segment as a snapshot of the FIN block. */
 struct live_dir {
@@ -164,9 +167,9 @@ struct live_silent {
 };
 
 /* The FINs and what followed them: allocated at the flow's first FIN. In the order a waiting flow
- * keeps them (live_frozen below): the FINs, their acknowledgements (each nearly always the same
- * segment as the other side's FIN or its ACK), the sequence numbers of the FINs (which the FINs
- * tell), the data after a FIN (nearly always none), Zeek's. */
+ * keeps them ("A waiting flow" below): the FINs, their acknowledgements (each nearly always the
+ * same segment as the other side's FIN or its ACK), the sequence numbers of the FINs (which the
+ * FINs tell), the data after a FIN (nearly always none), Zeek's. */
 struct live_fin {
 	struct live_snap fin[2];       /* each side's first FIN */
 	struct live_snap fin_ack[2];   /* the peer's first segment acknowledging it */

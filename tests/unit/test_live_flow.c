@@ -166,7 +166,7 @@ static void test_schedules_decoded(void)
 	CU_ASSERT_EQUAL(view.rare->sched.t0, 0);
 }
 
-/* --- waiting flows (live_flow.h: struct live_frozen) ------------------------------------------ */
+/* --- waiting flows (live_flow.h: "A waiting flow") ------------------------------------------ */
 
 /* What of a flow must come back from its frozen form: every byte of it and of its FIN block, but
  * its own handles (self, fin), which a thawed flow gets anew. */
