@@ -146,12 +146,10 @@ struct file_counts {
  * until the merge are those of the flows that finish within one batch, and 4096 frames of a
  * sparse stretch (the end of a capture) spanned seconds, finishing 16k flows at once. */
 #define BATCH_SPAN_NS (250LL * 1000000)
-/* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, then
- * the next flow of its chain into the cache (an uncached bucket and flow were a third of the
- * tracking time). */
+/* How many frames ahead the flow table is asked to bring a frame's slots, then its flow into the
+ * cache (an uncached bucket and flow were a third of the tracking time). */
 #define PREFETCH_BUCKET_AHEAD 16
 #define PREFETCH_FLOW_AHEAD 8
-#define PREFETCH_CHAIN_AHEAD 4
 
 struct batch {
 	unsigned n;
@@ -337,8 +335,8 @@ static void prefetch_blocks(const struct flow_store *st, const struct live_flow 
 
 /* The oldest finished flow is the next to expire (after FINISHED_QUIET_NS), usually a dozen
  * frames or more from now: one step per frame brings into the cache, in turn, the flow, then its
- * blocks and the buckets its removal and tombstone use, then the flow ahead of it in its hash
- * chain (a removal walks the chain). */
+ * blocks and the slots and bucket its removal and tombstone use, and the flow after it
+ * (warm_following). */
 static void warm_next(struct shard *s)
 {
 	const struct live_flow *f = flow_table_oldest(s->table, FLOW_LIST_FINISHED);
@@ -351,18 +349,27 @@ static void warm_next(struct shard *s)
 		flow_table_prefetch(f);
 		return;
 	}
-	switch (s->next_expiry_stage) {
-	case 0:
-		flow_table_prefetch_removal(s->table, f, 0);
+	if (s->next_expiry_stage == 0) {
+		flow_table_prefetch_removal(s->table, f);
 		prefetch_blocks(&s->store, f);
+		flow_table_prefetch(flow_table_newer(s->table, f));
 		s->next_expiry_stage = 1;
-		break;
-	case 1:
-		flow_table_prefetch_removal(s->table, f, 1);
-		s->next_expiry_stage = 2;
-		break;
-	default:
-		break;
+	}
+}
+
+/* Finished flows expire in bursts (connections that ended together, FINISHED_QUIET_NS ago), and
+ * warm_next() readies only the first. While `f`, the oldest, is finished: the flow after it
+ * (fetched one step earlier) says whether it expires too, and if so what finishing it touches is
+ * fetched now, its slots, tombstone bucket and blocks, and the flow after it. */
+static void warm_following(struct shard *s, const struct live_flow *f)
+{
+	const struct live_flow *next = flow_table_newer(s->table, f);
+
+	__asm__ volatile(""); /* only prefetches: see prefetch_blocks */
+	if (next && s->now_ns - next->last_ts_ns > FINISHED_QUIET_NS) {
+		flow_table_prefetch_removal(s->table, next);
+		prefetch_blocks(&s->store, next);
+		flow_table_prefetch(flow_table_newer(s->table, next));
 	}
 }
 
@@ -379,7 +386,7 @@ static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
 	 * the coldest in the cache. */
 	while ((f = flow_table_oldest(s->table, FLOW_LIST_FINISHED)) &&
 	       s->now_ns - f->last_ts_ns > FINISHED_QUIET_NS) {
-		flow_table_prefetch(flow_table_newer(s->table, f));
+		warm_following(s, f);
 		finish_flow(s, f, PHASE_EXPIRE_FINISHED, 0);
 	}
 	while ((f = flow_table_oldest(s->table, FLOW_LIST_LIVE)) &&
@@ -409,17 +416,12 @@ static void make_room(struct shard *s)
 	}
 }
 
-/* A segment no live flow claims: of a flow waiting frozen, which is thawed for it (NULL when there
- * is none). Without memory to thaw it the flow is finished now, as evicted, and the segment is
- * then a late one (the tombstone says so). */
-__attribute__((noinline)) static struct live_flow *wake_flow(struct shard *s,
-                                                              const struct batch_item *it)
+/* A segment of a flow waiting frozen, `z`: it is thawed for it. Without memory to thaw it the flow
+ * is finished now, as evicted (NULL), and the segment is then a late one (the tombstone says so). */
+__attribute__((noinline)) static struct live_flow *wake_flow(struct shard *s, struct live_flow *z)
 {
-	struct live_flow *z = flow_table_find_waiting(s->table, &it->seg, it->hash), *f;
+	struct live_flow *f = flow_store_thaw(&s->store, z);
 
-	if (!z)
-		return NULL;
-	f = flow_store_thaw(&s->store, z);
 	if (!f) {
 		s->evicted++;
 		finish_flow(s, z, PHASE_EVICT, MOD_EVICTED);
@@ -480,7 +482,11 @@ static struct live_flow *start_flow(struct shard *s, const struct batch_item *it
 	if (reuses) /* when the earlier connection went quiet, who held its TIME-WAIT */
 		flow_note_reuse(&s->store, f, it->ts_ns - grave.last_ts_ns, grave.time_wait);
 	f->hash = it->hash;
-	flow_table_insert(s->table, f); /* a failed grow only lengthens chains */
+	if (flow_table_insert(s->table, f) != 0) { /* full, and no memory to grow */
+		flow_store_free(&s->store, f);
+		s->dropped++;
+		return NULL;
+	}
 	if (flow_table_count(s->table) > s->peak_flows)
 		s->peak_flows = flow_table_count(s->table);
 	return f;
@@ -490,8 +496,8 @@ static void shard_segment(struct shard *s, const struct batch_item *it)
 {
 	struct live_flow *f = flow_table_find(s->table, &it->seg, it->hash);
 
-	if (!f)
-		f = wake_flow(s, it);
+	if (f && live_is_frozen(f))
+		f = wake_flow(s, f);
 	bool first = !f;
 	enum flow_direction d = f ? flow_direction_of(&s->store, f, &it->seg) : FROM_CLIENT;
 
@@ -564,11 +570,9 @@ static int finish_all(struct shard **shards, unsigned n)
 		if (j + 8 < i)
 			flow_table_prefetch(all[j + 8].flow);
 		if (j + 4 < i) {
-			flow_table_prefetch_removal(all[j + 4].shard->table, all[j + 4].flow, 0);
+			flow_table_prefetch_removal(all[j + 4].shard->table, all[j + 4].flow);
 			prefetch_blocks(&all[j + 4].shard->store, all[j + 4].flow);
 		}
-		if (j + 2 < i)
-			flow_table_prefetch_removal(all[j + 2].shard->table, all[j + 2].flow, 1);
 		finish_flow(all[j].shard, all[j].flow, PHASE_END, 0);
 	}
 	free(all);
@@ -587,26 +591,18 @@ static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *
 	for (unsigned i = 0; i < b->n; i++) {
 		const struct batch_item *it = &b->items[i];
 		unsigned bucket_ahead = i + PREFETCH_BUCKET_AHEAD, flow_ahead = i + PREFETCH_FLOW_AHEAD;
-		unsigned chain_ahead = i + PREFETCH_CHAIN_AHEAD;
 
-		/* A SYN usually starts a flow, which first looks for a waiting flow and a tombstone
-		 * of its 4-tuple. */
+		/* A SYN usually starts a flow, which first looks for a tombstone of its 4-tuple. */
 		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id) {
 			flow_table_prefetch_bucket(s->table, b->items[bucket_ahead].hash);
-			if (is_opening_syn(&b->items[bucket_ahead].seg)) {
-				flow_table_prefetch_waiting(s->table, b->items[bucket_ahead].hash, 0);
+			if (is_opening_syn(&b->items[bucket_ahead].seg))
 				flow_table_prefetch_grave(s->table, &b->items[bucket_ahead].seg, 0);
-			}
 		}
 		if (flow_ahead < b->n && b->items[flow_ahead].shard == id) {
 			flow_table_prefetch_flow(s->table, b->items[flow_ahead].hash);
-			if (is_opening_syn(&b->items[flow_ahead].seg)) {
-				flow_table_prefetch_waiting(s->table, b->items[flow_ahead].hash, 1);
+			if (is_opening_syn(&b->items[flow_ahead].seg))
 				flow_table_prefetch_grave(s->table, &b->items[flow_ahead].seg, 1);
-			}
 		}
-		if (chain_ahead < b->n && b->items[chain_ahead].shard == id)
-			flow_table_prefetch_chain(s->table, b->items[chain_ahead].hash);
 		shard_advance(s, it->ts_ns, it->frame);
 		if (it->shard == id)
 			shard_segment(s, it);

@@ -1,4 +1,16 @@
-/* flow_table.c - chained hashes of live and waiting flows plus two least-recently-active lists. */
+/* flow_table.c - open-addressed hash of live flows plus two least-recently-active lists.
+ *
+ * The live flows are found through an array of slots, each a flow's 32-bit hash beside its
+ * handle (8 bytes, 8 to a cache line), with linear probing from the hash's home slot. A lookup
+ * reads the slots from home up to the first empty one, usually within one line, and a flow only
+ * where the whole hash matches: flows of other 4-tuples are never touched (chains of handles
+ * through the flows made a lookup read every flow ahead of its own, and a removal walk them). A
+ * removal shifts the run after its slot back (Knuth, TAOCP vol. 3, 6.4, Algorithm R), so no slot
+ * is ever a tombstone and probes stay as short as the load makes them; the array doubles when
+ * it is more than MAX_LOAD_NUM / MAX_LOAD_DEN full, moving slots without reading a flow.
+ *
+ * A waiting flow (frozen, live_flow.h) keeps its slot with its frozen handle: the one probe
+ * finds both kinds, and freezing or thawing a flow rewrites a slot's handle. */
 #include "flow_table.h"
 
 #include <stdlib.h>
@@ -7,7 +19,14 @@
 #include "tracker.h"
 #include "mix64.h"
 
-#define INITIAL_BUCKETS 1024u
+#define INITIAL_SLOTS 1024u
+#define MAX_SLOTS (1u << 31)
+/* Linear probing at load a reads about (1 + 1 / (1 - a)^2) / 2 slots to miss, (1 + 1 / (1 - a))
+ * / 2 to hit: at 1/2, 2.5 and 1.5 slots, nearly always one cache line (at 3/4, 8.5 and 2.5 slots,
+ * measured 11 more instructions a packet); the array is 16 to 32 bytes a flow. */
+#define MAX_LOAD_NUM 1u
+#define MAX_LOAD_DEN 2u
+#define SLOT_LINE 64u
 
 /* GCC (12) takes a function whose only effect is __builtin_prefetch for one without any (pure),
  * and drops every call to it that it does not inline: so the prefetches were silently gone. An
@@ -24,20 +43,19 @@ struct activity_list {
 	struct live_flow *newest;
 };
 
-/* A chained hash: bucket heads are flow handles (0: none), chains linked by live_flow.hash_next. */
-struct chains {
-	uint32_t *buckets;
-	uint32_t mask;  /* buckets - 1; the count of buckets is a power of two */
-	size_t count;
+/* A live flow's place in the table. */
+struct table_slot {
+	uint32_t hash;   /* live_flow.hash */
+	uint32_t handle; /* 0: empty */
 };
 
 struct flow_table {
 	const struct flow_store *st;
-	/* Live flows, and waiting ones (frozen: live_flow.h), each in chains of their own: a
-	 * segment of a live flow (nearly every segment) walks only live flows, a tenth of them
-	 * on a busy server, and what it reads needs no test of which kind it is. */
-	struct chains live, waiting;
-	size_t count;  /* both */
+	struct table_slot *slots;    /* line-aligned; NULL for a table only used for its hash */
+	uint32_t mask;         /* slots - 1; the count of slots is a power of two */
+	unsigned shift;        /* 32 - log2(slots): home_of() takes the product's top bits */
+	size_t count;
+	size_t waiting;        /* of which frozen */
 	uint64_t seed;
 	struct activity_list lists[2];
 	struct graveyard *graves; /* tombstones; NULL until the first */
@@ -103,6 +121,21 @@ uint32_t flow_table_hash(const struct flow_table *t, const struct tcp_segment *s
 	return (uint32_t)(h ^ (h >> 32));
 }
 
+/* A zeroed, line-aligned array of n slots (n a power of two, at least 8), or NULL. */
+static struct table_slot *slots_new(uint32_t n)
+{
+	struct table_slot *s = aligned_alloc(SLOT_LINE, (size_t)n * sizeof *s);
+
+	if (s)
+		memset(s, 0, (size_t)n * sizeof *s);
+	return s;
+}
+
+static unsigned log2_of(uint32_t n)
+{
+	return 31u - (unsigned)__builtin_clz(n);
+}
+
 struct flow_table *flow_table_create(uint64_t seed, const struct flow_store *st)
 {
 	struct flow_table *t = calloc(1, sizeof *t);
@@ -110,15 +143,12 @@ struct flow_table *flow_table_create(uint64_t seed, const struct flow_store *st)
 	if (!t)
 		return NULL;
 	t->st = st;
-	t->live.buckets = calloc(INITIAL_BUCKETS, sizeof *t->live.buckets);
-	t->waiting.buckets = calloc(INITIAL_BUCKETS, sizeof *t->waiting.buckets);
-	if (!t->live.buckets || !t->waiting.buckets) {
-		free(t->live.buckets);
-		free(t->waiting.buckets);
+	if (st && !(t->slots = slots_new(INITIAL_SLOTS))) {
 		free(t);
 		return NULL;
 	}
-	t->live.mask = t->waiting.mask = INITIAL_BUCKETS - 1;
+	t->mask = INITIAL_SLOTS - 1;
+	t->shift = 32u - log2_of(INITIAL_SLOTS);
 	t->graves_until = INT64_MAX;
 	t->seed = mix64(seed ^ 0x9e3779b97f4a7c15ULL);
 	return t;
@@ -129,12 +159,20 @@ void flow_table_destroy(struct flow_table *t)
 	if (!t)
 		return;
 	graveyard_free(t->graves);
-	free(t->live.buckets);
-	free(t->waiting.buckets);
+	free(t->slots);
 	free(t);
 }
 
-/* The flow of handle `h` on `list` (0: none): only the finished list holds waiting flows. */
+/* The slot a hash probes first. The top bits of a multiplicative hash, not the low bits of the
+ * hash itself: with --threads the engine gives a shard the flows of one value of (hash >> 16) %
+ * shards (engine_dissect), and a table indexed by those bits would use a fraction of its slots
+ * and pile the flows into long runs. */
+static inline uint32_t home_of(const struct flow_table *t, uint32_t hash)
+{
+	return (hash * 0x9e3779b1u) >> t->shift;
+}
+
+/* The flow of handle `h` on `list` (0: none): only the finished list holds frozen flows. */
 static inline struct live_flow *at(const struct flow_table *t, uint32_t h, enum flow_list list)
 {
 	if (!h)
@@ -147,129 +185,76 @@ static uint32_t handle_of(const struct live_flow *f)
 	return f ? f->self : 0;
 }
 
-/* The flow of handle `h` in the live chains or the waiting ones. */
-static inline struct live_flow *node(const struct flow_table *t, uint32_t h, bool waiting)
+/* Is `f` (of hash equal to seg's) the flow of seg's 4-tuple and tunnel? IPv4: ports and
+ * addresses compared as words, in either direction. */
+static inline bool same_flow(const struct flow_table *t, const struct live_flow *f,
+                             const struct tcp_segment *seg)
 {
-	return waiting ? flow_store_frozen_at(t->st, h) : flow_store_at(t->st, h);
-}
+	if (seg->src.family == 4) {
+		uint16_t fwd_ports[2] = { seg->sport, seg->dport };
+		uint32_t fwd, rev, src, dst, ports;
 
-/* find() for an IPv6 segment: ports first, then the two addresses. */
-static struct live_flow *find6(const struct flow_table *t, const struct tcp_segment *seg,
-                               uint32_t hash, bool waiting)
-{
-	const struct chains *c = waiting ? &t->waiting : &t->live;
-
-	for (uint32_t h = c->buckets[hash & c->mask]; h;) {
-		struct live_flow *f = node(t, h, waiting);
-		const uint8_t *a;
-
-		h = f->hash_next;
-		if (f->hash != hash || !(f->mark & LIVE_ADDR6))
-			continue;
-		a = live_addr6(t->st, f);
-		if (!live_same_tunnel(f, seg))
-			continue;
-		if (f->port[0] == seg->sport && f->port[1] == seg->dport &&
-		    memcmp(a, seg->src.bytes, 16) == 0 && memcmp(a + 16, seg->dst.bytes, 16) == 0)
-			return f;
-		if (f->port[1] == seg->sport && f->port[0] == seg->dport &&
-		    memcmp(a + 16, seg->src.bytes, 16) == 0 && memcmp(a, seg->dst.bytes, 16) == 0)
-			return f;
-	}
-	return NULL;
-}
-
-/* The flow of seg's 4-tuple in the live chains or the waiting ones (its head is all it reads). */
-static inline struct live_flow *find(const struct flow_table *t, const struct tcp_segment *seg,
-                                     uint32_t hash, bool waiting)
-{
-	const struct chains *c = waiting ? &t->waiting : &t->live;
-	uint16_t fwd_ports[2] = { seg->sport, seg->dport };
-	uint32_t fwd, rev, src, dst;
-
-	if (seg->src.family != 4)
-		return find6(t, seg, hash, waiting);
-	/* IPv4: ports and addresses compared as words. */
-	memcpy(&fwd, fwd_ports, sizeof fwd);
-	rev = fwd >> 16 | fwd << 16;
-	memcpy(&src, seg->src.bytes, sizeof src);
-	memcpy(&dst, seg->dst.bytes, sizeof dst);
-	for (uint32_t h = c->buckets[hash & c->mask]; h;) {
-		struct live_flow *f = node(t, h, waiting);
-		uint32_t ports;
-
-		h = f->hash_next;
-		if (f->hash != hash || (f->mark & LIVE_ADDR6))
-			continue;
+		if (f->mark & LIVE_ADDR6)
+			return false;
+		memcpy(&fwd, fwd_ports, sizeof fwd);
+		rev = fwd >> 16 | fwd << 16;
+		memcpy(&src, seg->src.bytes, sizeof src);
+		memcpy(&dst, seg->dst.bytes, sizeof dst);
 		memcpy(&ports, f->port, sizeof ports);
-		if (((ports == fwd && f->addr[0] == src && f->addr[1] == dst) ||
-		     (ports == rev && f->addr[1] == src && f->addr[0] == dst)) &&
-		    live_same_tunnel(f, seg))
-			return f;
+		return ((ports == fwd && f->addr[0] == src && f->addr[1] == dst) ||
+		        (ports == rev && f->addr[1] == src && f->addr[0] == dst)) &&
+		       live_same_tunnel(f, seg);
 	}
-	return NULL;
+	if (!(f->mark & LIVE_ADDR6) || !live_same_tunnel(f, seg))
+		return false;
+	const uint8_t *a = live_addr6(t->st, f);
+
+	return (f->port[0] == seg->sport && f->port[1] == seg->dport &&
+	        memcmp(a, seg->src.bytes, 16) == 0 && memcmp(a + 16, seg->dst.bytes, 16) == 0) ||
+	       (f->port[1] == seg->sport && f->port[0] == seg->dport &&
+	        memcmp(a + 16, seg->src.bytes, 16) == 0 && memcmp(a, seg->dst.bytes, 16) == 0);
 }
 
+/* The probe ends at an empty slot: there always is one (flow_table_insert keeps one). */
 struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_segment *seg,
                                   uint32_t hash)
 {
-	return find(t, seg, hash, false);
-}
+	for (uint32_t i = home_of(t, hash);; i = (i + 1) & t->mask) {
+		const struct table_slot *s = &t->slots[i];
+		struct live_flow *f;
 
-struct live_flow *flow_table_find_waiting(const struct flow_table *t,
-                                          const struct tcp_segment *seg, uint32_t hash)
-{
-	return find(t, seg, hash, true);
-}
-
-void flow_table_prefetch_bucket(const struct flow_table *t, uint32_t hash)
-{
-	PREFETCH_ONLY();
-	__builtin_prefetch(&t->live.buckets[hash & t->live.mask]);
-}
-
-void flow_table_prefetch_waiting(const struct flow_table *t, uint32_t hash, int stage)
-{
-	PREFETCH_ONLY();
-	const uint32_t *b = &t->waiting.buckets[hash & t->waiting.mask];
-
-	if (stage == 0) {
-		__builtin_prefetch(b);
-	} else if (*b) {
-		/* The key a lookup compares is in the first 64 bytes of the head. */
-		const char *z = (const char *)flow_store_frozen_at(t->st, *b);
-
-		__builtin_prefetch(z);
-		__builtin_prefetch(z + 63);
+		if (!s->handle)
+			return NULL;
+		if (s->hash != hash)
+			continue;
+		f = flow_store_any(t->st, s->handle);
+		if (same_flow(t, f, seg))
+			return f;
 	}
 }
 
-/* The bucket's first flow: its lookup line, and the two lines after it that tracking writes. */
+/* The line of the home slot: at the load allowed a run rarely goes past it (a second prefetch
+ * for the runs that do bought nothing measurable, and prefetches wait for a free miss buffer
+ * while the flows' lines are in flight). */
+void flow_table_prefetch_bucket(const struct flow_table *t, uint32_t hash)
+{
+	PREFETCH_ONLY();
+	__builtin_prefetch(&t->slots[home_of(t, hash)]);
+}
+
+/* The first flow of the probe run whose hash is `hash` (nearly always the flow sought). */
 void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash)
 {
 	PREFETCH_ONLY();
-	uint32_t h = t->live.buckets[hash & t->live.mask];
-
-	if (h)
-		flow_table_prefetch(flow_store_at(t->st, h));
+	for (uint32_t i = home_of(t, hash); t->slots[i].handle; i = (i + 1) & t->mask)
+		if (t->slots[i].hash == hash) {
+			flow_table_prefetch(flow_store_any(t->st, t->slots[i].handle));
+			return;
+		}
 }
 
-void flow_table_prefetch_chain(const struct flow_table *t, uint32_t hash)
-{
-	uint32_t h = t->live.buckets[hash & t->live.mask];
-	const struct live_flow *f;
-
-	PREFETCH_ONLY();
-	if (!h)
-		return;
-	f = flow_store_at(t->st, h);
-	if (f->hash != hash && f->hash_next)
-		flow_table_prefetch(flow_store_at(t->st, f->hash_next));
-}
-
-/* Every cache line of the flow (pool items are not line-aligned: up to one more line). A frozen
- * flow is smaller, but which kind `f` is would be read from the very line being fetched: the
- * lines of a live flow are fetched either way. */
+/* Every cache line of the flow. A frozen flow is smaller, but which kind `f` is would be read
+ * from the very line being fetched: the lines of a live flow are fetched either way. */
 void flow_table_prefetch(const struct live_flow *f)
 {
 	PREFETCH_ONLY();
@@ -280,40 +265,37 @@ void flow_table_prefetch(const struct live_flow *f)
 	__builtin_prefetch((const char *)f + sizeof *f - 1);
 }
 
-/* Doubles the bucket array of `c` (the waiting chains or not). On allocation failure it keeps
- * its size: lookups stay correct, chains get longer. */
-static int rehash(struct flow_table *t, struct chains *c, bool waiting)
+/* Puts (hash, handle) in the first empty slot of its run; there must be one. */
+static void place(struct table_slot *slots, uint32_t mask, uint32_t i, uint32_t hash, uint32_t handle)
 {
-	uint32_t n = (c->mask + 1) * 2;
-	uint32_t *b;
-
-	if (n == 0)
-		return -1;
-	b = calloc(n, sizeof *b);
-	if (!b)
-		return -1;
-	for (uint32_t i = 0; i <= c->mask; i++) {
-		uint32_t h = c->buckets[i];
-
-		while (h) {
-			struct live_flow *f = node(t, h, waiting);
-			uint32_t next = f->hash_next;
-
-			f->hash_next = b[f->hash & (n - 1)];
-			b[f->hash & (n - 1)] = h;
-			h = next;
-		}
-	}
-	free(c->buckets);
-	c->buckets = b;
-	c->mask = n - 1;
-	return 0;
+	while (slots[i].handle)
+		i = (i + 1) & mask;
+	slots[i].hash = hash;
+	slots[i].handle = handle;
 }
 
-/* rehash() once the load of `c` passes 1. */
-static inline int grow(struct flow_table *t, struct chains *c, bool waiting)
+/* Doubles the slot array. On allocation failure the table keeps its size: lookups stay correct,
+ * probes get longer. */
+static int grow(struct flow_table *t)
 {
-	return c->count > (size_t)c->mask + 1 ? rehash(t, c, waiting) : 0;
+	uint32_t n;
+	struct flow_table bigger = { .shift = t->shift - 1 };
+	struct table_slot *s;
+
+	if (t->mask + 1 >= MAX_SLOTS)
+		return -1;
+	n = (t->mask + 1) * 2;
+	if (!(s = slots_new(n)))
+		return -1;
+	for (uint32_t i = 0; i <= t->mask; i++)
+		if (t->slots[i].handle)
+			place(s, n - 1, home_of(&bigger, t->slots[i].hash), t->slots[i].hash,
+			      t->slots[i].handle);
+	free(t->slots);
+	t->slots = s;
+	t->mask = n - 1;
+	t->shift--;
+	return 0;
 }
 
 static enum flow_list list_of(const struct live_flow *f)
@@ -355,68 +337,75 @@ static inline void list_append(struct flow_table *t, struct live_flow *f, enum f
 	l->newest = f;
 }
 
-/* Puts `f` first in its chain of `c`. */
-static inline void chain_add(struct chains *c, struct live_flow *f)
-{
-	uint32_t b = f->hash & c->mask;
-
-	f->hash_next = c->buckets[b];
-	c->buckets[b] = f->self;
-	c->count++;
-}
-
-/* Takes handle `h` out of its chain of `c` (false: it was in none), the flow's hash being `hash`
- * and the next in its chain `next`: the flow itself is not read (a frozen flow's live form is
- * gone already). */
-static inline bool chain_remove(struct flow_table *t, struct chains *c, uint32_t h, uint32_t hash,
-                                uint32_t next, bool waiting)
-{
-	uint32_t *p = &c->buckets[hash & c->mask];
-
-	while (*p && *p != h)
-		p = &node(t, *p, waiting)->hash_next;
-	if (!*p)
-		return false;
-	*p = next;
-	c->count--;
-	return true;
-}
-
 int flow_table_insert(struct flow_table *t, struct live_flow *f)
 {
-	chain_add(&t->live, f);
+	size_t slots = (size_t)t->mask + 1;
+
+	/* Past the load allowed the array doubles; when it cannot, the flow still goes in while a
+	 * slot would stay empty after it (probes end at an empty slot). */
+	if ((t->count + 1) * MAX_LOAD_DEN > slots * MAX_LOAD_NUM && grow(t) != 0 &&
+	    t->count + 2 > slots)
+		return -1;
+	place(t->slots, t->mask, home_of(t, f->hash), f->hash, f->self);
 	t->count++;
 	list_append(t, f, FLOW_LIST_LIVE);
-	return grow(t, &t->live, false);
+	return 0;
 }
 
 void flow_table_remove(struct flow_table *t, struct live_flow *f)
 {
-	bool waiting = live_is_frozen(f);
+	struct table_slot *s = t->slots;
+	uint32_t mask = t->mask, i = home_of(t, f->hash);
 
-	if (chain_remove(t, waiting ? &t->waiting : &t->live, f->self, f->hash, f->hash_next,
-	                 waiting))
-		t->count--;
-	f->hash_next = 0;
+	for (; s[i].handle != f->self; i = (i + 1) & mask)
+		if (!s[i].handle)
+			goto unlisted; /* not in the table */
+	/* Each later slot of the run whose home is not in (i, j] moves back into the hole at i. */
+	for (uint32_t j = (i + 1) & mask; s[j].handle; j = (j + 1) & mask)
+		if (((j - home_of(t, s[j].hash)) & mask) >= ((j - i) & mask)) {
+			s[i] = s[j];
+			i = j;
+		}
+	s[i].hash = 0;
+	s[i].handle = 0;
+	t->count--;
+	if (live_is_frozen(f))
+		t->waiting--;
+unlisted:
 	list_unlink(t, f);
+}
+
+/* The slot of handle `h`, of hash `hash` (NULL: none). */
+static struct table_slot *slot_of(const struct flow_table *t, uint32_t hash, uint32_t h)
+{
+	for (uint32_t i = home_of(t, hash); t->slots[i].handle; i = (i + 1) & t->mask)
+		if (t->slots[i].handle == h)
+			return &t->slots[i];
+	return NULL;
 }
 
 void flow_table_freeze(struct flow_table *t, uint32_t h, struct live_flow *z)
 {
-	chain_remove(t, &t->live, h, z->hash, z->hash_next, false);
+	struct table_slot *s = slot_of(t, z->hash, h);
+
+	if (s) {
+		s->handle = z->self;
+		t->waiting++;
+	}
 	list_unlink(t, z); /* its neighbours link to h: they now link to each other */
-	chain_add(&t->waiting, z);
 	list_append(t, z, FLOW_LIST_FINISHED);
-	grow(t, &t->waiting, true); /* a failed grow only lengthens chains */
 }
 
 void flow_table_thaw(struct flow_table *t, struct live_flow *z, struct live_flow *f)
 {
-	chain_remove(t, &t->waiting, z->self, z->hash, z->hash_next, true);
+	struct table_slot *s = slot_of(t, z->hash, z->self);
+
+	if (s) {
+		s->handle = f->self;
+		t->waiting--;
+	}
 	list_unlink(t, z);
-	chain_add(&t->live, f);
 	list_append(t, f, FLOW_LIST_FINISHED);
-	grow(t, &t->live, false);
 }
 
 void flow_table_touch(struct flow_table *t, struct live_flow *f, enum flow_list list)
@@ -444,7 +433,16 @@ size_t flow_table_count(const struct flow_table *t)
 
 size_t flow_table_waiting(const struct flow_table *t)
 {
-	return t->waiting.count;
+	return t->waiting;
+}
+
+size_t flow_table_slot_of(const struct flow_table *t, const struct live_flow *f, size_t *slots)
+{
+	*slots = (size_t)t->mask + 1;
+	for (uint32_t i = home_of(t, f->hash); t->slots[i].handle; i = (i + 1) & t->mask)
+		if (t->slots[i].handle == f->self)
+			return i;
+	return SIZE_MAX;
 }
 
 /* --- tombstones --------------------------------------------------------------------------- */
@@ -763,29 +761,20 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 	return false;
 }
 
-void flow_table_prefetch_removal(const struct flow_table *t, const struct live_flow *f,
-                                 int stage)
+void flow_table_prefetch_removal(const struct flow_table *t, const struct live_flow *f)
 {
 	PREFETCH_ONLY();
-	bool waiting = live_is_frozen(f);
-	const struct chains *c = waiting ? &t->waiting : &t->live;
-	uint32_t h = c->buckets[f->hash & c->mask];
+	struct flow_endpoint ep[2];
 
-	if (stage == 0) {
-		struct flow_endpoint ep[2];
-
-		__builtin_prefetch(&c->buckets[f->hash & c->mask]);
-		if (!t->graves || (f->mark & LIVE_ADDR6))
-			return; /* an IPv6 flow's addresses are in another block: not worth it */
-		live_endpoint(t->st, f, 0, &ep[0]);
-		live_endpoint(t->st, f, 1, &ep[1]);
-		grave_prefetch(t->graves,
-		               fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port,
-		                           LIVE_ENCAP_KIND(f->encap), f->tunnel_id),
-		               0);
-	} else if (h && h != f->self) {
-		__builtin_prefetch(node(t, h, waiting));
-	}
+	__builtin_prefetch(&t->slots[home_of(t, f->hash)]);
+	if (!t->graves || (f->mark & LIVE_ADDR6))
+		return; /* an IPv6 flow's addresses are in another block: not worth it */
+	live_endpoint(t->st, f, 0, &ep[0]);
+	live_endpoint(t->st, f, 1, &ep[1]);
+	grave_prefetch(t->graves,
+	               fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port,
+	                           LIVE_ENCAP_KIND(f->encap), f->tunnel_id),
+	               0);
 }
 
 void flow_table_prefetch_grave(const struct flow_table *t, const struct tcp_segment *seg,

@@ -27,14 +27,15 @@ _Static_assert(offsetof(struct live_fin, fin_ack) == 2 * sizeof(struct live_snap
                        offsetof(struct live_fin, payload_after_peer_fin) + LIVE_FIN_AFTER &&
                    sizeof(struct live_fin) == offsetof(struct live_fin, zeek_fin_end) + 8,
                "live_fin: FINs, their ACKs, their sequence numbers, data after a FIN, Zeek's");
-#define FROZEN_FIXED (LIVE_HEAD_BYTES + 4 + 2 * LIVE_DIR_KEPT)
+#define FROZEN_FIXED ((size_t)LIVE_HEAD_BYTES + 4 + (size_t)2 * LIVE_DIR_KEPT)
 #define FROZEN_MAX                                                                             \
 	(FROZEN_FIXED + sizeof(struct live_fin) + 2 * sizeof(struct live_snap) +                 \
-	 2 * (LIVE_DIR_DERIVED + LIVE_DIR_ZEROS) + sizeof(struct live_silent) +                 \
+	 (size_t)2 * (LIVE_DIR_DERIVED + LIVE_DIR_ZEROS) + sizeof(struct live_silent) +         \
 	 sizeof(struct live_zeek))
+#define FROZEN_LARGEST                                                                         \
+	((size_t)LIVE_FROZEN_MIN + (size_t)(LIVE_FROZEN_CLASSES - 1) * LIVE_FROZEN_STEP)
 _Static_assert(FROZEN_FIXED + 2 * sizeof(struct live_snap) <= LIVE_FROZEN_MIN &&
-                   FROZEN_MAX <= LIVE_FROZEN_MIN + (LIVE_FROZEN_CLASSES - 1) * LIVE_FROZEN_STEP &&
-                   LIVE_FROZEN_CLASSES <= 32,
+                   FROZEN_MAX <= FROZEN_LARGEST && LIVE_FROZEN_CLASSES <= 32,
                "the frozen classes hold every waiting flow");
 
 void flow_store_init(struct flow_store *st)
@@ -48,7 +49,8 @@ void flow_store_init(struct flow_store *st)
 	pool_init(&st->addr6, 32, LIVE_BLOCK_SLAB_SHIFT);
 	pool_init(&st->fars, sizeof(struct live_far), LIVE_BLOCK_SLAB_SHIFT);
 	for (unsigned k = 0; k < LIVE_FROZEN_CLASSES; k++)
-		pool_init(&st->frozen[k], LIVE_FROZEN_MIN + k * LIVE_FROZEN_STEP, LIVE_FLOW_SLAB_SHIFT);
+		pool_init(&st->frozen[k], LIVE_FROZEN_MIN + (size_t)k * LIVE_FROZEN_STEP,
+		          LIVE_FLOW_SLAB_SHIFT);
 }
 
 void flow_store_destroy(struct flow_store *st)
@@ -164,7 +166,7 @@ static inline uint32_t fin_seq_of(const struct live_fin *fb, int d)
  * window.) */
 static bool fins_tell(const struct live_flow *f, const struct live_fin *fb)
 {
-	uint32_t fs[2] = { fin_seq_of(fb, 0), fin_seq_of(fb, 1) };
+	const uint32_t fs[2] = { fin_seq_of(fb, 0), fin_seq_of(fb, 1) };
 	uint32_t diff = (fb->fin_seq[0] ^ fs[0]) | (fb->fin_seq[1] ^ fs[1]);
 
 	for (int d = 0; d < 2; d++) {
@@ -246,17 +248,17 @@ static uint32_t frozen_parts(const struct flow_store *st, const struct live_flow
 		if (fins_tell(f, fb))
 			parts |= LIVE_FZ_DERIVED;
 		else
-			n += sizeof fb->fin_seq + 2 * LIVE_DIR_DERIVED;
+			n += sizeof fb->fin_seq + (size_t)2 * LIVE_DIR_DERIVED;
 		if (!all_zero(fin_after(fb), LIVE_FIN_AFTER)) {
 			parts |= LIVE_FZ_AFTER;
 			n += LIVE_FIN_AFTER;
 		}
 	} else {
-		n += 2 * LIVE_DIR_DERIVED;
+		n += (size_t)2 * LIVE_DIR_DERIVED;
 	}
 	if (!all_zero(dir_zeros(f, 0), LIVE_DIR_ZEROS) || !all_zero(dir_zeros(f, 1), LIVE_DIR_ZEROS)) {
 		parts |= LIVE_FZ_ZEROS;
-		n += 2 * LIVE_DIR_ZEROS;
+		n += (size_t)2 * LIVE_DIR_ZEROS;
 	}
 	if (!all_zero(&f->silent, sizeof f->silent)) {
 		parts |= LIVE_FZ_SILENT;
@@ -357,7 +359,7 @@ expand(const struct live_flow *zf, struct live_flow *f, struct live_fin *fb, boo
 	f->self = 0;
 	take(&in, &f->dir[0], LIVE_DIR_KEPT);
 	take(&in, &f->dir[1], LIVE_DIR_KEPT);
-	if (parts & LIVE_FZ_FIN) {
+	if ((parts & LIVE_FZ_FIN) && fb) { /* fb: room for one exactly when it had one */
 		take(&in, fb->fin, sizeof fb->fin);
 		for (int d = 0; d < 2; d++) {
 			if (!(parts & (LIVE_FZ_FIN_ACK_DUP << d)))
@@ -369,7 +371,7 @@ expand(const struct live_flow *zf, struct live_flow *f, struct live_fin *fb, boo
 		fb = NULL;
 	}
 	for (int d = 0; d < 2; d++) {
-		if (!(parts & (LIVE_FZ_LAST_DUP << d)))
+		if (!(parts & (LIVE_FZ_LAST_DUP << d)) || !fb) /* a copy only with a FIN block */
 			take(&in, &f->dir[d].last, sizeof f->dir[d].last);
 		else
 			f->dir[d].last = fb->fin_ack[!d];
@@ -379,7 +381,7 @@ expand(const struct live_flow *zf, struct live_flow *f, struct live_fin *fb, boo
 			take(&in, fb->fin_seq, sizeof fb->fin_seq);
 		take(&in, dir_derived_w(f, 0), LIVE_DIR_DERIVED);
 		take(&in, dir_derived_w(f, 1), LIVE_DIR_DERIVED);
-	} else if (whole) {
+	} else if (whole && fb) {
 		fins_told(f, fb);
 	}
 	if (parts & LIVE_FZ_ZEROS) {
@@ -642,8 +644,10 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 		 * the pools just to be finished. */
 		struct live_flow lf;
 		struct live_fin fin;
+		const struct live_fin *fb = expand(f, &lf, &fin, !st->skip_zeek);
+		const struct live_flow *expanded = &lf;
 
-		decode(st, &lf, expand(f, &lf, &fin, !st->skip_zeek), out, rare);
+		decode(st, expanded, fb, out, rare);
 		return;
 	}
 	decode(st, f, live_fin_of(st, f), out, rare);

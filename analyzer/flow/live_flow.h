@@ -7,7 +7,7 @@
  * (flow.h) that the classifier, the timer inference and the stories read. Nothing else reads it.
  *
  * - Flows and their blocks live in pools (pool.h) of one shard's flow_store: no malloc header,
- *   freed slots reused first, 32-bit handles instead of 64-bit pointers for the hash chains, the
+ *   freed slots reused first, 32-bit handles instead of 64-bit pointers for the hash table, the
  *   activity lists and the blocks.
  * - What only some connections need is in blocks allocated the first time it is needed: the FINs,
  *   their acknowledgements and the data after them (live_fin), the evidence of resets, keepalive
@@ -21,7 +21,7 @@
  * - A flow that has ended on the wire and only waits for late segments (most of the flows in
  *   memory on a busy server) waits frozen: one compact item without what is zero or follows from
  *   the rest ("A waiting flow" below: 312 bytes for a connection closed by both FINs).
- * Sizes (bytes): live_flow 452 (36 of them Zeek's view, zeek_conn.h; 8 the tunnel: its key and
+ * Sizes (bytes): live_flow 448 (36 of them Zeek's view, zeek_conn.h; 8 the tunnel: its key and
  * the id of its description, encap_table.h; 40 the round trips and the times a reset's timing
  * is held to, tracker.c track_rtt; 16 the receive windows), live_dir 128, live_silent 64,
  * live_snap 20; blocks: live_fin 128, live_rare 208, live_sched 32 (data), 48 (SYN) or 120 (past
@@ -258,8 +258,7 @@ enum live_mark {
 struct live_flow {
 	/* The flow table's (flow_table.c): what a lookup reads first. */
 	uint32_t hash;
-	uint32_t hash_next;           /* flow handles, 0: none */
-	uint32_t older;               /* activity list: least recently active first */
+	uint32_t older;               /* activity list (flow handles): least recently active first */
 	uint32_t newer;
 	uint32_t self;                /* this flow's handle */
 	uint16_t port[2];             /* [FROM_CLIENT] = client, [FROM_SERVER] = server */
@@ -290,7 +289,7 @@ struct live_flow {
 _Static_assert(sizeof(struct live_snap) == 20, "live_snap size");
 _Static_assert(sizeof(struct live_dir) == 128, "live_dir size");
 _Static_assert(sizeof(struct live_silent) == 64, "live_silent size");
-_Static_assert(sizeof(struct live_flow) == 452, "live_flow size");
+_Static_assert(sizeof(struct live_flow) == 448, "live_flow size"); /* 7 cache lines */
 _Static_assert(sizeof(struct live_fin) == 128, "live_fin size");
 _Static_assert(sizeof(struct live_rare) == 208, "live_rare size");
 _Static_assert(sizeof(struct live_far) == 120, "live_far size");
@@ -325,11 +324,12 @@ _Static_assert(MOD_COUNT_BITS <= 8, "modifiers no longer fit live_flow.modifiers
  *     after a FIN, the silent run;
  *   - Zeek's view (live_zeek and the FIN block's zeek_fin_end) unless skip_zeek.
  * The parts are copied whole and the choices are a few word compares, so freezing and thawing
- * cost little; a connection closed by both FINs keeps 312 bytes of the 584 it had (456 + 128).
+ * cost little; a connection closed by both FINs keeps 308 bytes (an item of 312) of the 576 it
+ * had (448 + 128).
  * A frozen handle has LIVE_FROZEN_BIT set and its pool (size class) in the bits below; only its
- * head is read as a struct live_flow (the flow table's chains and lists, expiry, tombstones):
+ * head is read as a struct live_flow (the flow table's slots and lists, expiry, tombstones):
  * flow_decode() reads either form, a late segment thaws the flow (flow_store_thaw). */
-#define LIVE_HEAD_BYTES 96u
+#define LIVE_HEAD_BYTES 92u
 #define LIVE_DIR_KEPT 76u    /* live_dir to `next_seq` */
 #define LIVE_DIR_DERIVED 16u /* from `next_seq` to `retransmissions` */
 #define LIVE_DIR_ZEROS 16u   /* from `retransmissions` to `last` */

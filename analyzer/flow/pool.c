@@ -215,7 +215,7 @@ uint32_t pool_alloc(struct pool *p)
 
 uint32_t pool_alloc_raw(struct pool *p, void **item)
 {
-	unsigned char *at;
+	unsigned char *at = NULL;
 	uint32_t h = alloc_item(p, &at);
 
 	*item = at;

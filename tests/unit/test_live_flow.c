@@ -225,8 +225,8 @@ static void freeze_thaw(struct script *s, unsigned want)
 	CU_ASSERT_EQUAL(z->first_frame, before.flow.first_frame);
 	decode_bytes(z, &view[1], &rare[1], &has_rare[1]);
 	CU_ASSERT_EQUAL(has_rare[0], has_rare[1]);
-	CU_ASSERT_EQUAL(memcmp(&view[0], &view[1], sizeof view[0]), 0);
-	CU_ASSERT_EQUAL(memcmp(&rare[0], &rare[1], sizeof rare[0]), 0);
+	CU_ASSERT_EQUAL(memcmp((const void *)&view[0], (const void *)&view[1], sizeof view[0]), 0);
+	CU_ASSERT_EQUAL(memcmp((const void *)&rare[0], (const void *)&rare[1], sizeof rare[0]), 0);
 
 	f = flow_store_thaw(&store, z);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
@@ -235,7 +235,7 @@ static void freeze_thaw(struct script *s, unsigned want)
 	CU_ASSERT_FALSE(live_is_frozen(f));
 	CU_ASSERT_EQUAL(f->fin != 0, before.has_fin != 0);
 	bytes_of(f, live_fin_of(&store, f), &after);
-	CU_ASSERT_EQUAL(memcmp(&before, &after, sizeof before), 0);
+	CU_ASSERT_EQUAL(memcmp((const void *)&before, (const void *)&after, sizeof before), 0);
 }
 
 /* A waiting flow keeps only what is not zero nor a copy of another of its snapshots, and gives
