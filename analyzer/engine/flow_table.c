@@ -455,6 +455,16 @@ size_t flow_table_slot_of(const struct flow_table *t, const struct live_flow *f,
  * in nanoseconds from its chunk's first one: a chunk takes tombstones for 4.29 s at most (a
  * trickle of them leaves chunks part empty: at most TOMBSTONE_NS / 4.29 s of them).
  *
+ * A tombstone is released without touching its chain. Chains are in FIFO order too, newest first
+ * (a tombstone goes in at its bucket's head; grave_relink keeps the order), so the tombstones
+ * released are a chain's tail: a walk stops at the first reference that is no longer live
+ * (grave_live: older than the FIFO's head), and a link to a released tombstone is never followed.
+ * Releasing the oldest is then moving the FIFO's head: no bucket or chain to fetch (it was the
+ * analyzer's coldest memory, a few percent of the time on short connections). A chunk taken
+ * again gets a new sequence number, so a stale reference never names a new tombstone; and
+ * numbers are compared modulo 2^GRAVE_SEQ_BITS, so every 2^GRAVE_RELINK_BITS chunks the chains are
+ * rebuilt (no stale reference left) and a stale one is never as old as the modulus.
+ *
  * Bounds: at most `max_graves` tombstones (the oldest is forgotten early to make room for a new
  * one), so a flood of short connections cannot grow memory past what --max-flows allows; and the
  * bucket array doubles whenever there are more tombstones than buckets, so chains stay short
@@ -480,6 +490,10 @@ _Static_assert(sizeof(struct tombstone) == 20, "a tombstone grew");
  * bits: at most 2^31 tombstones alive, far more than memory allows. */
 #define GRAVE_SEQ_BITS 23
 #define GRAVE_SEQ_MASK ((1u << GRAVE_SEQ_BITS) - 1)
+/* Chunks in use at most (2^29 tombstones), and how often the chains are rebuilt: a stale
+ * reference is less than 2^22 + 2^21 chunks old, within the modulus. */
+#define GRAVE_RING_MAX (1u << 21)
+#define GRAVE_RELINK_BITS 22
 
 struct grave_chunk {
 	int64_t base;            /* the time the chunk's tombstones count from */
@@ -497,6 +511,7 @@ struct graveyard {
 	uint32_t n_chunks;         /* chunks in use: head_seq .. head_seq + n_chunks - 1 */
 	struct grave_chunk *spare; /* one released chunk kept for reuse */
 	size_t count;
+	bool relink;               /* the chains are due for a rebuild (GRAVE_RELINK_BITS) */
 };
 
 static struct graveyard *graveyard(struct flow_table *t)
@@ -546,19 +561,29 @@ static uint32_t *bucket_of(const struct graveyard *g, uint64_t fingerprint)
 	return &g->buckets[fingerprint & g->mask];
 }
 
-/* Doubles the bucket array and moves every tombstone still in a chain (those from the oldest
- * chunk's first unreleased one on) over. On allocation failure the array stays: lookups stay
- * right, chains get longer. */
-static void grave_grow(struct graveyard *g)
+/* Is the tombstone of index + 1 `ref` still there (not released)? 0 is none. */
+static bool grave_live(const struct graveyard *g, uint32_t ref)
 {
-	size_t n = (g->mask + 1) * 2;
-	uint32_t *b = n > g->mask + 1 ? calloc(n, sizeof *b) : NULL;
+	uint32_t i = ref - 1;
+	uint32_t pos = ((i >> GRAVE_CHUNK_SHIFT) - g->head_seq) & GRAVE_SEQ_MASK; /* from the oldest */
 
-	if (!b)
-		return;
-	free(g->buckets);
-	g->buckets = b;
+	if (ref == 0 || pos >= g->n_chunks)
+		return false;
+	return pos > 0 || (i & (GRAVE_CHUNK - 1)) >= chunk_of_seq(g, g->head_seq)->gone;
+}
+
+/* Rebuilds the chains over `n` buckets (the array doubled, or the same one cleared): every
+ * tombstone still there, oldest first, so each chain is newest first. */
+static void grave_relink(struct graveyard *g, uint32_t *b, size_t n)
+{
+	if (b != g->buckets) {
+		free(g->buckets);
+		g->buckets = b;
+	} else {
+		memset(b, 0, n * sizeof *b);
+	}
 	g->mask = n - 1;
+	g->relink = false;
 	for (uint32_t k = 0; k < g->n_chunks; k++) {
 		uint32_t seq = g->head_seq + k;
 		struct grave_chunk *c = chunk_of_seq(g, seq);
@@ -572,6 +597,17 @@ static void grave_grow(struct graveyard *g)
 	}
 }
 
+/* Doubles the bucket array. On allocation failure the array stays: lookups stay right, chains
+ * get longer. */
+static void grave_grow(struct graveyard *g)
+{
+	size_t n = (g->mask + 1) * 2;
+	uint32_t *b = n > g->mask + 1 ? calloc(n, sizeof *b) : NULL;
+
+	if (b)
+		grave_relink(g, b, n);
+}
+
 /* Brings the bucket of `fp` into the cache (stage 0), or the first tombstone in it (stage 1, a
  * few steps later, when the bucket is there): tombstones are released and looked up in an order
  * known ahead, and their chains are the coldest memory the analyzer touches. */
@@ -582,30 +618,17 @@ static void grave_prefetch(const struct graveyard *g, uint64_t fp, int stage)
 
 	if (stage == 0)
 		__builtin_prefetch(b);
-	else if (*b)
+	else if (grave_live(g, *b))
 		__builtin_prefetch(grave_at(g, *b));
 }
 
-#define GRAVE_PREFETCH_AHEAD 8
-
-/* Releases the oldest tombstone (the head of the FIFO); there must be one. */
+/* Releases the oldest tombstone (the head of the FIFO); there must be one. Its chain is left
+ * as it is: see the top of this part. */
 static void grave_release_oldest(struct graveyard *g)
 {
 	struct grave_chunk *c = chunk_of_seq(g, g->head_seq);
-	uint32_t ref = grave_ref(g->head_seq, c->gone);
-	struct tombstone *s = &c->items[c->gone++];
-	uint32_t *p = bucket_of(g, s->fingerprint);
 
-	if (c->gone + GRAVE_PREFETCH_AHEAD < c->used)
-		grave_prefetch(g, c->items[c->gone + GRAVE_PREFETCH_AHEAD].fingerprint, 0);
-	if (c->gone + GRAVE_PREFETCH_AHEAD / 2 < c->used)
-		grave_prefetch(g, c->items[c->gone + GRAVE_PREFETCH_AHEAD / 2].fingerprint, 1);
-
-	/* Out of its chain: the chains are short (the bucket array grows with the count). */
-	while (*p && *p != ref)
-		p = &grave_at(g, *p)->next;
-	if (*p)
-		*p = s->next;
+	c->gone++;
 	g->count--;
 	/* A chunk is done when all its tombstones are gone and it takes no more: full, or not the
 	 * last one (a newer chunk was started for a later time). */
@@ -627,7 +650,7 @@ static int ring_room(struct graveyard *g)
 
 	if (g->n_chunks < size)
 		return 0;
-	if (n > GRAVE_SEQ_MASK + 1u || !(r = calloc(n, sizeof *r)))
+	if (n > GRAVE_RING_MAX || !(r = calloc(n, sizeof *r)))
 		return -1;
 	for (uint32_t k = 0; k < g->n_chunks; k++)
 		r[(g->head_seq + k) & (n - 1)] = chunk_of_seq(g, g->head_seq + k);
@@ -653,9 +676,14 @@ static struct tombstone *grave_alloc(struct graveyard *g, int64_t until_ns, uint
 	struct tombstone *s;
 
 	if (c && c->gone == c->used) {
-		/* Every tombstone of the last chunk is gone (so of every chunk): it starts over. */
+		/* Every tombstone of the last chunk is gone (so of every chunk): it starts over,
+		 * under a new number (references to its old tombstones stay stale). */
+		g->ring[++g->head_seq & g->ring_mask] = c;
+		tail_seq = g->head_seq;
 		c->used = c->gone = 0;
 		c->base = until_ns;
+		if ((tail_seq & ((1u << GRAVE_RELINK_BITS) - 1)) == 0)
+			g->relink = true;
 	}
 	if (!c || !chunk_takes(c, until_ns)) {
 		if (ring_room(g) != 0)
@@ -666,10 +694,14 @@ static struct tombstone *grave_alloc(struct graveyard *g, int64_t until_ns, uint
 		g->spare = NULL;
 		c->used = c->gone = 0;
 		c->base = until_ns;
+		/* numbers go on from the last one: a new run starting at 0 would take the
+		 * numbers of stale references */
 		if (!g->n_chunks)
-			g->head_seq = tail_seq = 0;
+			tail_seq = g->head_seq;
 		else
 			tail_seq++;
+		if ((tail_seq & ((1u << GRAVE_RELINK_BITS) - 1)) == 0)
+			g->relink = true;
 		g->ring[tail_seq & g->ring_mask] = c;
 		g->n_chunks++;
 	}
@@ -728,6 +760,8 @@ int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t unt
 	t->graves_until = oldest_until(g);
 	if (g->count > g->mask + 1)
 		grave_grow(g);
+	else if (g->relink)
+		grave_relink(g, g->buckets, g->mask + 1);
 	return 0;
 }
 
@@ -742,7 +776,7 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 		return false;
 	fp = fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport, seg->tunnel,
 	                 seg->tunnel_id);
-	for (uint32_t ref = *bucket_of(g, fp); ref;) {
+	for (uint32_t ref = *bucket_of(g, fp); grave_live(g, ref);) {
 		const struct grave_chunk *c = chunk_of_seq(g, (ref - 1) >> GRAVE_CHUNK_SHIFT);
 		struct tombstone *s = grave_at(g, ref);
 
