@@ -281,8 +281,8 @@ static void emit(struct shard *s, const struct flow_record *rec, struct record_k
 	b->n++;
 }
 
-/* Classifies `f`, hands it on (if the user asked for it), and frees it. A flow finished before
- * the end of the capture leaves a tombstone. */
+/* Classifies `f` (live or frozen), hands it on (if the user asked for it), and frees it. A flow
+ * finished before the end of the capture leaves a tombstone. */
 static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase phase,
                         uint32_t extra_modifiers)
 {
@@ -291,8 +291,7 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 	struct classify_context ctx = { .capture_end_ns = s->now_ns, .idle_ns = s->opt->idle_ns,
 	                                .close_wait_ns = s->opt->close_wait_ns };
 	struct record_key key = { .frame = phase == PHASE_END ? UINT64_MAX : s->frame,
-	                          .phase = phase,
-	                          .order = phase == PHASE_END ? f->first_frame : flow_last_frame(f) };
+	                          .phase = phase };
 
 	if (f == s->next_expiry)
 		s->next_expiry = NULL; /* its slot may hold the next one */
@@ -301,6 +300,7 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 		flow_table_bury(s->table, f, s->now_ns + TOMBSTONE_NS); /* best effort */
 	flow_decode(&s->store, f, view, &s->view_rare);
 	flow_store_free(&s->store, f);
+	key.order = phase == PHASE_END ? view->first_frame : flow_last_frame(view);
 	classify_flow(view, &ctx, rec);
 	rec->modifiers |= extra_modifiers;
 	bool keep = !s->opt->hooks || !s->opt->hooks->finish ||
@@ -322,7 +322,7 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 static void prefetch_blocks(const struct flow_store *st, const struct live_flow *f)
 {
 	__asm__ volatile("");
-	if (f->fin) {
+	if (f->fin) { /* 0 when frozen: the FIN block is in the flow's item */
 		const char *b = (const char *)live_fin_of(st, f);
 
 		for (size_t off = 0; off < sizeof(struct live_fin); off += 64)
@@ -421,7 +421,41 @@ static void make_room(struct shard *s)
 	}
 }
 
-/* A segment no live flow claims: a new connection, or a late segment of a finished one. */
+/* A segment of a flow waiting frozen, `z`: it is thawed for it. Without memory to thaw it the flow
+ * is finished now, as evicted (NULL), and the segment is then a late one (the tombstone says so). */
+__attribute__((noinline)) static struct live_flow *wake_flow(struct shard *s, struct live_flow *z)
+{
+	struct live_flow *f = flow_store_thaw(&s->store, z);
+
+	if (!f) {
+		s->evicted++;
+		finish_flow(s, z, PHASE_EVICT, MOD_EVICTED);
+		return NULL;
+	}
+	if (z == s->next_expiry)
+		s->next_expiry = NULL;
+	flow_table_thaw(s->table, z, f);
+	flow_store_free_frozen(&s->store, z);
+	return f;
+}
+
+/* `f` has ended on the wire: it waits frozen, most recently active of the finished list (as it
+ * is, without memory for its frozen form). */
+__attribute__((noinline)) static void wait_frozen(struct shard *s, struct live_flow *f)
+{
+	uint32_t h = f->self;
+	struct live_flow *z;
+
+	if (f == s->next_expiry)
+		s->next_expiry = NULL;
+	z = flow_store_freeze(&s->store, f);
+	if (z)
+		flow_table_freeze(s->table, h, z);
+	else
+		flow_table_touch(s->table, f, FLOW_LIST_FINISHED);
+}
+
+/* A segment no flow claims: a new connection, or a late segment of a finished one. */
 static struct live_flow *start_flow(struct shard *s, const struct batch_item *it,
                                    uint32_t modifiers)
 {
@@ -466,6 +500,9 @@ static struct live_flow *start_flow(struct shard *s, const struct batch_item *it
 static void shard_segment(struct shard *s, const struct batch_item *it)
 {
 	struct live_flow *f = flow_table_find(s->table, &it->seg, it->hash);
+
+	if (f && live_is_frozen(f))
+		f = wake_flow(s, f);
 	bool first = !f;
 	enum flow_direction d = f ? flow_direction_of(&s->store, f, &it->seg) : FROM_CLIENT;
 
@@ -491,7 +528,10 @@ static void shard_segment(struct shard *s, const struct batch_item *it)
 		if (s->opt->hooks && s->opt->hooks->segment)
 			s->opt->hooks->segment(s->opt->hooks->ctx, f, &it->seg, d, it->ts_ns, it->frame,
 			                       first);
-		flow_table_touch(s->table, f, flow_is_finished(f) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE);
+		if (flow_is_finished(f))
+			wait_frozen(s, f);
+		else
+			flow_table_touch(s->table, f, FLOW_LIST_LIVE);
 	}
 }
 

@@ -7,7 +7,10 @@
  * through the flows made a lookup read every flow ahead of its own, and a removal walk them). A
  * removal shifts the run after its slot back (Knuth, TAOCP vol. 3, 6.4, Algorithm R), so no slot
  * is ever a tombstone and probes stay as short as the load makes them; the array doubles when
- * it is more than MAX_LOAD_NUM / MAX_LOAD_DEN full, moving slots without reading a flow. */
+ * it is more than MAX_LOAD_NUM / MAX_LOAD_DEN full, moving slots without reading a flow.
+ *
+ * A waiting flow (frozen, live_flow.h) keeps its slot with its frozen handle: the one probe
+ * finds both kinds, and freezing or thawing a flow rewrites a slot's handle. */
 #include "flow_table.h"
 
 #include <stdlib.h>
@@ -52,6 +55,7 @@ struct flow_table {
 	uint32_t mask;         /* slots - 1; the count of slots is a power of two */
 	unsigned shift;        /* 32 - log2(slots): home_of() takes the product's top bits */
 	size_t count;
+	size_t waiting;        /* of which frozen */
 	uint64_t seed;
 	struct activity_list lists[2];
 	struct graveyard *graves; /* tombstones; NULL until the first */
@@ -168,9 +172,12 @@ static inline uint32_t home_of(const struct flow_table *t, uint32_t hash)
 	return (hash * 0x9e3779b1u) >> t->shift;
 }
 
-static struct live_flow *at(const struct flow_table *t, uint32_t h)
+/* The flow of handle `h` on `list` (0: none): only the finished list holds frozen flows. */
+static inline struct live_flow *at(const struct flow_table *t, uint32_t h, enum flow_list list)
 {
-	return h ? flow_store_at(t->st, h) : NULL;
+	if (!h)
+		return NULL;
+	return list == FLOW_LIST_LIVE ? flow_store_at(t->st, h) : flow_store_any(t->st, h);
 }
 
 static uint32_t handle_of(const struct live_flow *f)
@@ -220,7 +227,7 @@ struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_s
 			return NULL;
 		if (s->hash != hash)
 			continue;
-		f = flow_store_at(t->st, s->handle);
+		f = flow_store_any(t->st, s->handle);
 		if (same_flow(t, f, seg))
 			return f;
 	}
@@ -241,12 +248,13 @@ void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash)
 	PREFETCH_ONLY();
 	for (uint32_t i = home_of(t, hash); t->slots[i].handle; i = (i + 1) & t->mask)
 		if (t->slots[i].hash == hash) {
-			flow_table_prefetch(flow_store_at(t->st, t->slots[i].handle));
+			flow_table_prefetch(flow_store_any(t->st, t->slots[i].handle));
 			return;
 		}
 }
 
-/* Every cache line of the flow. */
+/* Every cache line of the flow. A frozen flow is smaller, but which kind `f` is would be read
+ * from the very line being fetched: the lines of a live flow are fetched either way. */
 void flow_table_prefetch(const struct live_flow *f)
 {
 	PREFETCH_ONLY();
@@ -297,8 +305,9 @@ static enum flow_list list_of(const struct live_flow *f)
 
 static inline void list_unlink(struct flow_table *t, struct live_flow *f)
 {
-	struct activity_list *l = &t->lists[list_of(f)];
-	struct live_flow *older = at(t, f->older), *newer = at(t, f->newer);
+	enum flow_list list = list_of(f);
+	struct activity_list *l = &t->lists[list];
+	struct live_flow *older = at(t, f->older, list), *newer = at(t, f->newer, list);
 
 	if (older)
 		older->newer = f->newer;
@@ -360,8 +369,43 @@ void flow_table_remove(struct flow_table *t, struct live_flow *f)
 	s[i].hash = 0;
 	s[i].handle = 0;
 	t->count--;
+	if (live_is_frozen(f))
+		t->waiting--;
 unlisted:
 	list_unlink(t, f);
+}
+
+/* The slot of handle `h`, of hash `hash` (NULL: none). */
+static struct table_slot *slot_of(const struct flow_table *t, uint32_t hash, uint32_t h)
+{
+	for (uint32_t i = home_of(t, hash); t->slots[i].handle; i = (i + 1) & t->mask)
+		if (t->slots[i].handle == h)
+			return &t->slots[i];
+	return NULL;
+}
+
+void flow_table_freeze(struct flow_table *t, uint32_t h, struct live_flow *z)
+{
+	struct table_slot *s = slot_of(t, z->hash, h);
+
+	if (s) {
+		s->handle = z->self;
+		t->waiting++;
+	}
+	list_unlink(t, z); /* its neighbours link to h: they now link to each other */
+	list_append(t, z, FLOW_LIST_FINISHED);
+}
+
+void flow_table_thaw(struct flow_table *t, struct live_flow *z, struct live_flow *f)
+{
+	struct table_slot *s = slot_of(t, z->hash, z->self);
+
+	if (s) {
+		s->handle = f->self;
+		t->waiting--;
+	}
+	list_unlink(t, z);
+	list_append(t, f, FLOW_LIST_FINISHED);
 }
 
 void flow_table_touch(struct flow_table *t, struct live_flow *f, enum flow_list list)
@@ -379,12 +423,17 @@ struct live_flow *flow_table_oldest(const struct flow_table *t, enum flow_list l
 
 struct live_flow *flow_table_newer(const struct flow_table *t, const struct live_flow *f)
 {
-	return at(t, f->newer);
+	return at(t, f->newer, list_of(f));
 }
 
 size_t flow_table_count(const struct flow_table *t)
 {
 	return t->count;
+}
+
+size_t flow_table_waiting(const struct flow_table *t)
+{
+	return t->waiting;
 }
 
 size_t flow_table_slot_of(const struct flow_table *t, const struct live_flow *f, size_t *slots)
