@@ -25,7 +25,9 @@
  * with what is known then -- its incident's number if decided, else an empty `incident` field,
  * even if an incident takes the connection later (JSON and NDJSON still list it as a member).
  * A row is about 500 bytes, so the bound is about 16,000 rows: some 800 s of capture at 20
- * connections ending a second, 16 s at a thousand a second.
+ * connections ending a second, 16 s at a thousand a second (so on a busy server, where every row
+ * waits some 50 s for its incident, the bound is always reached and the rows go out undecided:
+ * the memory is then HELD_MAX_BYTES, which the blocks below keep to, plus a block).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,10 +44,24 @@
  * 100,000 connections (issue 15). */
 #define HELD_MAX_BYTES (8u << 20)
 
+/* Held rows' text lives in blocks of HELD_BLOCK bytes (a longer row gets a block of its own),
+ * filled in order and freed in order as their rows go out: the memory held stays within a block
+ * or two of the text held (one growing buffer compacted now and then reached half as much again
+ * and doubled its capacity past that). */
+#define HELD_BLOCK (64u << 10)
+
+struct held_block {
+	struct held_block *next; /* the next newer block */
+	size_t cap, used;        /* bytes of data[], bytes of it taken */
+	size_t rows;             /* rows in it not yet written */
+	char data[];
+};
+
 /* A row waiting for its incident: its text (without the incident field and newline) is
- * held.data[off .. off + len). */
+ * blk->data[off .. off + len). */
 struct held_row {
 	uint64_t seq; /* the record's number in the detector */
+	struct held_block *blk;
 	size_t off, len;
 };
 
@@ -63,8 +79,9 @@ struct csv_names {
 struct csv_writer {
 	struct writer base;
 	struct csv_names names;
-	struct rbuf held;        /* held rows' text, back to back */
-	size_t held_start;       /* bytes of `held` already written */
+	struct held_block *oldest, *newest; /* blocks of held rows' text, oldest first */
+	struct held_block *spare;  /* an emptied block kept for the next */
+	size_t held_bytes;         /* text of the held rows */
 	struct held_row *rows;   /* ring of held rows */
 	size_t rows_head, rows_n, rows_cap;
 	struct rbuf row; /* the row being built */
@@ -252,6 +269,26 @@ static void put_held(struct csv_writer *cw, const char *text, size_t len, uint64
 	out->len = (size_t)(o - out->data);
 }
 
+/* The oldest held row has gone out: its block goes when it has no more. Rows go out in the order
+ * they came, so a block emptied is the oldest; the newest is kept for the rows to come. */
+static void row_out(struct csv_writer *cw, const struct held_row *r)
+{
+	struct held_block *b = r->blk;
+
+	cw->held_bytes -= r->len;
+	if (--b->rows)
+		return;
+	if (b == cw->newest) {
+		b->used = 0;
+		return;
+	}
+	cw->oldest = b->next;
+	if (!cw->spare && b->cap == HELD_BLOCK)
+		cw->spare = b;
+	else
+		free(b);
+}
+
 /* Writes the held rows whose incident is known (all of them when `all`, or past the bound). */
 static int release_rows(struct csv_writer *cw, bool all)
 {
@@ -260,31 +297,52 @@ static int release_rows(struct csv_writer *cw, bool all)
 	while (cw->rows_n) {
 		struct held_row *r = &cw->rows[cw->rows_head];
 
-		if (!all && r->seq >= settled && cw->held.len - cw->held_start <= HELD_MAX_BYTES)
+		if (!all && r->seq >= settled && cw->held_bytes <= HELD_MAX_BYTES)
 			break;
-		put_held(cw, cw->held.data + r->off, r->len, r->seq);
-		cw->held_start = r->off + r->len;
+		put_held(cw, r->blk->data + r->off, r->len, r->seq);
+		row_out(cw, r);
 		cw->rows_head = (cw->rows_head + 1) % cw->rows_cap;
 		cw->rows_n--;
 	}
-	if (cw->rows_n == 0) {
-		rbuf_clear(&cw->held);
-		cw->held_start = 0;
+	if (cw->rows_n == 0)
 		incidents_release(cw->base.incidents, settled);
-	} else {
+	else
 		incidents_release(cw->base.incidents, cw->rows[cw->rows_head].seq);
-		/* drop the written text once it is most of the buffer */
-		if (cw->held_start > (1u << 20) && cw->held_start > cw->held.len / 2) {
-			size_t shift = cw->held_start;
-
-			memmove(cw->held.data, cw->held.data + shift, cw->held.len - shift);
-			cw->held.len -= shift;
-			cw->held_start = 0;
-			for (size_t i = 0; i < cw->rows_n; i++)
-				cw->rows[(cw->rows_head + i) % cw->rows_cap].off -= shift;
-		}
-	}
 	return 0;
+}
+
+/* Room for `len` bytes of text at the end of the newest block: a new block when it has none. */
+static struct held_block *held_room(struct csv_writer *cw, size_t len)
+{
+	struct held_block *b = cw->newest;
+	size_t cap = len > HELD_BLOCK ? len : HELD_BLOCK;
+
+	if (b && b->cap - b->used >= len)
+		return b;
+	if (b && b->rows == 0) {
+		/* nothing held (so no other block): too small for this row */
+		cw->oldest = cw->newest = NULL;
+		if (!cw->spare && b->cap == HELD_BLOCK)
+			cw->spare = b;
+		else
+			free(b);
+	}
+	if (cap == HELD_BLOCK && cw->spare) {
+		b = cw->spare;
+		cw->spare = NULL;
+	} else if (cap > SIZE_MAX - sizeof *b || !(b = malloc(sizeof *b + cap))) {
+		return NULL;
+	}
+	b->next = NULL;
+	b->cap = cap;
+	b->used = 0;
+	b->rows = 0;
+	if (cw->newest)
+		cw->newest->next = b;
+	else
+		cw->oldest = b;
+	cw->newest = b;
+	return b;
 }
 
 /* The row just built (record `seq`): written now when nothing is held and it is settled, else
@@ -292,6 +350,7 @@ static int release_rows(struct csv_writer *cw, bool all)
 static int hold_row(struct csv_writer *cw, uint64_t seq)
 {
 	struct rbuf *row = &cw->row;
+	struct held_block *b;
 
 	if (cw->rows_n == 0 && seq < incidents_settled(cw->base.incidents)) {
 		put_held(cw, row->data, row->len, seq);
@@ -313,13 +372,16 @@ static int hold_row(struct csv_writer *cw, uint64_t seq)
 		cw->rows_cap = cap;
 		cw->rows_head = 0;
 	}
-	cw->rows[(cw->rows_head + cw->rows_n) % cw->rows_cap] =
-	    (struct held_row){ .seq = seq, .off = cw->held.len, .len = row->len };
-	rbuf_put(&cw->held, row->data, row->len);
-	if (cw->held.failed) {
+	if (!(b = held_room(cw, row->len))) {
 		errno = ENOMEM;
 		return -1;
 	}
+	cw->rows[(cw->rows_head + cw->rows_n) % cw->rows_cap] =
+	    (struct held_row){ .seq = seq, .blk = b, .off = b->used, .len = row->len };
+	memcpy(b->data + b->used, row->data, row->len);
+	b->used += row->len;
+	b->rows++;
+	cw->held_bytes += row->len;
 	cw->rows_n++;
 	return release_rows(cw, false);
 }
@@ -649,7 +711,13 @@ static void csv_release(struct writer *w)
 	rbuf_free(&cw->row);
 	rbuf_free(&cw->out);
 	rbuf_free(&cw->tmp);
-	rbuf_free(&cw->held);
+	while (cw->oldest) {
+		struct held_block *next = cw->oldest->next;
+
+		free(cw->oldest);
+		cw->oldest = next;
+	}
+	free(cw->spare);
 	text_memo_free(&cw->captures);
 	free(cw->rows);
 }

@@ -77,7 +77,16 @@
  *
  * Memory: per key, the events from BEFORE before the oldest undecided one; a key whose events are
  * all decided goes as soon as it holds fewer than MIN_MEMBERS (so few endings make no baseline
- * worth keeping: at most MIN_MEMBERS / BEFORE predicted in a window, far below a burst). At most
+ * worth keeping: at most MIN_MEMBERS / BEFORE predicted in a window, far below a burst). Events
+ * are decided in time order, and a decided event is never looked at again but for its time (it
+ * counts in the baselines and density windows of later ones) and, if it joined no incident, as a
+ * possible survivor of a later one. So a decided event keeps only its time (8 bytes), and the few
+ * that may be survivors (their flow went on for more than SURVIVOR_MARGIN after the event, see
+ * linger()) its span; everything a member needs (40 bytes) is kept while it is undecided. On a
+ * busy server of short connections (thousands of endings a second, every one a candidate), about
+ * half of the events held are decided: those of BEFORE, against AFTER + SKEW + W undecided. The
+ * decisions are the same as with every event kept whole: the rules read, of a decided event,
+ * nothing else. At most
  * MAX_KEYS keys and MAX_EVENTS events in all (beyond, new candidates are not tracked and
  * `saturated` is set). Work: a key is looked at when something of it is due (a wheel of one
  * slot per second of capture time), never by scanning all keys.
@@ -130,16 +139,23 @@ static const struct {
 	[FAM_SYN] = { 2 * SEC, false, false },
 };
 
-enum { EV_RST = 1, EV_IDLE = 2, EV_DECIDED = 4, EV_MEMBER = 8 };
+enum { EV_RST = 1, EV_IDLE = 2 };
 
+/* An undecided event (see "Memory" at the top): all that a member needs. */
 struct event {
 	int64_t t;      /* event time */
 	int64_t start;  /* the flow's first segment */
 	int64_t last;   /* its last segment */
 	uint64_t id;
-	uint64_t seq;   /* order of arrival (membership slot) */
-	uint8_t cls;
-	uint8_t flags;
+	uint64_t packed; /* seq (order of arrival, the membership slot) << 16 | flags << 8 | class */
+};
+
+#define SEQ_BITS 48 /* a record number is kept modulo 2^48: see event_seq() */
+
+/* A decided event that was no member and whose flow went on for more than SURVIVOR_MARGIN after
+ * it: the only decided ones that a later incident can count as survivors (see evaluate()). */
+struct linger {
+	int64_t t, start, last;
 };
 
 /* The other flows of a closing endpoint's key, for survivors. */
@@ -172,9 +188,14 @@ struct bucket {
 	uint32_t wheel_next; /* next bucket id + 1 in its wheel slot, 0: none */
 	int64_t due;         /* capture time at which something of it may be decided */
 	uint32_t id;
-	struct event *ev;    /* `inl` or allocated */
-	size_t head, n, cap; /* events ev[head..n) live */
-	size_t cursor;       /* first not yet decided */
+	/* The events in event time order: the decided ones first (times only), then the undecided
+	 * ones (the cursor is the first of those). */
+	int64_t *dt;         /* decided: dt[dt_head..dt_n) */
+	size_t dt_head, dt_n, dt_cap;
+	struct event *ev;    /* undecided: ev[ev_head..ev_n); `inl` or allocated */
+	size_t ev_head, ev_n, ev_cap;
+	struct linger *lg;   /* decided that may still be survivors: lg[lg_head..lg_n), by time */
+	size_t lg_head, lg_n, lg_cap;
 	struct span *sp;
 	size_t sp_head, sp_n, sp_cap;
 	struct event inl[INLINE_EVENTS]; /* last: not cleared for a new bucket */
@@ -286,7 +307,7 @@ static struct bucket *lookup(struct incidents *d, const struct key *k, bool crea
 			memset(b, 0, offsetof(struct bucket, inl));
 			b->id = nid;
 			b->ev = b->inl;
-			b->cap = INLINE_EVENTS;
+			b->ev_cap = INLINE_EVENTS;
 			b->used = true;
 			b->key = *k;
 			b->hash = h;
@@ -347,6 +368,8 @@ static void remove_bucket(struct incidents *d, struct bucket *b)
 		i = (i + 1) & mask;
 	if (b->ev != b->inl)
 		free(b->ev);
+	free(b->dt);
+	free(b->lg);
 	free(b->sp);
 	b->used = false;
 	d->free_ids[d->n_free++] = id;
@@ -441,7 +464,7 @@ static enum family classify(const struct flow_record *r, struct key *k, struct e
 	uint8_t prefix;
 
 	memset(k, 0, sizeof *k);
-	ev->flags = 0;
+	ev->packed = 0; /* the flags: incidents_add adds the rest */
 	ev->t = r->has_close_ts ? r->close_ts_ns : r->last_ts_ns;
 	if (syn_trouble(r)) {
 		fam = FAM_SYN;
@@ -454,7 +477,7 @@ static enum family classify(const struct flow_record *r, struct key *k, struct e
 		if (!has_note(r, "first segment never answered", &ev->t))
 			(void)has_note(r, "first unanswered keepalive probe", &ev->t);
 		if (r->diagnosis.idle_timeout.present)
-			ev->flags |= EV_IDLE;
+			ev->packed |= EV_IDLE << 8;
 	} else if ((r->closer == CLOSER_SERVER || r->closer == CLOSER_CLIENT) &&
 	           (r->close_class == CLOSE_FIN_GRACEFUL || r->close_class == CLOSE_HALF_CLOSED_AT_END ||
 	            r->close_class == CLOSE_RST_UNREAD_DATA || r->close_class == CLOSE_RST_ABORT ||
@@ -467,7 +490,7 @@ static enum family classify(const struct flow_record *r, struct key *k, struct e
 		fam = FAM_SERVER_CLOSE;
 		ev->t = closer_first(r, side);
 		if (r->close_class == CLOSE_RST_UNREAD_DATA || r->close_class == CLOSE_RST_ABORT)
-			ev->flags |= EV_RST;
+			ev->packed |= EV_RST << 8;
 	}
 	if (fam == FAM_NONE)
 		return fam;
@@ -643,58 +666,173 @@ const struct timeline *incidents_timeline(const struct incidents *d)
 
 /* --- events ---------------------------------------------------------------------------------- */
 
-static bool push_event(struct incidents *d, struct bucket *b, const struct event *ev)
+/* An event's record number: the newest one with the low SEQ_BITS kept, which is its own for any
+ * event less than 2^48 records old (an undecided event is at most its family's skew old in
+ * capture time: at ten million records a second that is 325 days). */
+static uint64_t event_seq(const struct incidents *d, const struct event *e)
 {
-	size_t pos;
+	uint64_t mask = (UINT64_C(1) << SEQ_BITS) - 1;
 
-	if (d->n_events >= MAX_EVENTS) {
-		d->saturated = true;
+	return d->seq - ((d->seq - (e->packed >> 16)) & mask);
+}
+
+static unsigned event_class(const struct event *e)
+{
+	return (unsigned)(e->packed & 0xff);
+}
+
+static unsigned event_flags(const struct event *e)
+{
+	return (unsigned)(e->packed >> 8 & 0xff);
+}
+
+/* The time of the k-th live event of `b` in time order (the decided ones come first). */
+static int64_t time_at(const struct bucket *b, size_t k)
+{
+	size_t nd = b->dt_n - b->dt_head;
+
+	return k < nd ? b->dt[b->dt_head + k] : b->ev[b->ev_head + k - nd].t;
+}
+
+/* The decided times can take `total` events: every live event of the bucket, so that deciding
+ * (evaluate) never allocates. */
+static bool dt_reserve(struct bucket *b, size_t total)
+{
+	size_t cap = b->dt_cap + b->dt_cap / 2;
+	int64_t *p;
+
+	if (b->dt_cap >= total)
+		return true;
+	if (cap < total)
+		cap = total;
+	if (cap < 8)
+		cap = 8;
+	if (!(p = realloc(b->dt, cap * sizeof *p)))
 		return false;
+	b->dt = p;
+	b->dt_cap = cap;
+	return true;
+}
+
+/* Room for one more decided time at the end (dt_reserve made room for all). The live times move
+ * to the front once a quarter of the array in use is dead: the memory touched stays near what is
+ * live (eight-byte moves, three per time at most). */
+static void dt_room(struct bucket *b)
+{
+	if (b->dt_head > 0 && (b->dt_n == b->dt_cap || b->dt_head > b->dt_n / 4)) {
+		memmove(b->dt, b->dt + b->dt_head, (b->dt_n - b->dt_head) * sizeof *b->dt);
+		b->dt_n -= b->dt_head;
+		b->dt_head = 0;
 	}
-	if (b->head > 0 && (b->n == b->cap || b->head > b->n / 2)) {
-		memmove(b->ev, b->ev + b->head, (b->n - b->head) * sizeof *b->ev);
-		b->n -= b->head;
-		b->cursor -= b->head;
-		b->head = 0;
+}
+
+/* Room for one more undecided event at the end: the live ones move to the front once half the
+ * array in use is dead, and the array grows by half when they fill it. false without memory. */
+static bool ev_room(struct bucket *b)
+{
+	size_t live = b->ev_n - b->ev_head;
+
+	if (b->ev_head > 0 && (b->ev_n == b->ev_cap || b->ev_head > b->ev_n / 2)) {
+		memmove(b->ev, b->ev + b->ev_head, live * sizeof *b->ev);
+		b->ev_n = live;
+		b->ev_head = 0;
 	}
-	if (b->n == b->cap) {
-		size_t cap = b->cap * 2;
+	if (b->ev_n == b->ev_cap) {
+		size_t cap = b->ev_cap + b->ev_cap / 2;
 		bool was_inline = b->ev == b->inl;
 		struct event *e = was_inline ? malloc(cap * sizeof *e) : realloc(b->ev, cap * sizeof *e);
 
-		if (!e) {
+		if (!e)
+			return false;
+		if (was_inline)
+			memcpy(e, b->inl, b->ev_n * sizeof *e);
+		b->ev = e;
+		b->ev_cap = cap;
+	}
+	return true;
+}
+
+/* Keeps what a decided event that joined no incident may still count for: survivors of a later
+ * incident, flows open before its first member and seen more than SURVIVOR_MARGIN after its last
+ * one. Events are decided in time order, so every decided event comes at or before a later
+ * incident's first member: only a flow seen more than SURVIVOR_MARGIN after its own event can be
+ * a survivor of it, the others need not be kept. Kept in time order, so they go when their event
+ * would (evaluate). Without memory it is not kept: survivors are a hint (as push_span). */
+static void linger(struct bucket *b, const struct event *e)
+{
+	size_t pos;
+
+	if (e->last - e->t <= SURVIVOR_MARGIN_NS)
+		return;
+	if (b->lg_head > 0 && (b->lg_n == b->lg_cap || b->lg_head > b->lg_n / 2)) {
+		memmove(b->lg, b->lg + b->lg_head, (b->lg_n - b->lg_head) * sizeof *b->lg);
+		b->lg_n -= b->lg_head;
+		b->lg_head = 0;
+	}
+	if (b->lg_n == b->lg_cap) {
+		size_t cap = b->lg_cap ? b->lg_cap * 2 : 8;
+		struct linger *l = realloc(b->lg, cap * sizeof *l);
+
+		if (!l)
+			return;
+		b->lg = l;
+		b->lg_cap = cap;
+	}
+	pos = b->lg_n; /* after the others, unless it came late */
+	while (pos > b->lg_head && b->lg[pos - 1].t > e->t)
+		pos--;
+	memmove(b->lg + pos + 1, b->lg + pos, (b->lg_n - pos) * sizeof *b->lg);
+	b->lg[pos] = (struct linger){ e->t, e->start, e->last };
+	b->lg_n++;
+}
+
+static bool push_event(struct incidents *d, struct bucket *b, const struct event *ev)
+{
+	size_t nd = b->dt_n - b->dt_head, nu = b->ev_n - b->ev_head, pos;
+
+	if (d->n_events >= MAX_EVENTS || !dt_reserve(b, nd + nu + 1)) {
+		d->saturated = true;
+		return false;
+	}
+	if (nd > 0 && b->dt[b->dt_n - 1] > ev->t) {
+		/* an ending in a stretch already decided: too late to join anything */
+		dt_room(b);
+		pos = b->dt_n;
+		while (pos > b->dt_head && b->dt[pos - 1] > ev->t)
+			pos--;
+		memmove(b->dt + pos + 1, b->dt + pos, (b->dt_n - pos) * sizeof *b->dt);
+		b->dt[pos] = ev->t;
+		b->dt_n++;
+		linger(b, ev);
+		settle(d, event_seq(d, ev), 0);
+	} else {
+		if (!ev_room(b)) {
 			d->saturated = true;
 			return false;
 		}
-		if (was_inline)
-			memcpy(e, b->inl, b->n * sizeof *e);
-		b->ev = e;
-		b->cap = cap;
+		/* records come out nearly in event order: look from the end */
+		pos = b->ev_n;
+		while (pos > b->ev_head && b->ev[pos - 1].t > ev->t)
+			pos--;
+		memmove(b->ev + pos + 1, b->ev + pos, (b->ev_n - pos) * sizeof *b->ev);
+		b->ev[pos] = *ev;
+		b->ev_n++;
 	}
-	/* records come out nearly in event order: look from the end */
-	pos = b->n;
-	while (pos > b->head && b->ev[pos - 1].t > ev->t)
-		pos--;
-	memmove(b->ev + pos + 1, b->ev + pos, (b->n - pos) * sizeof *b->ev);
-	b->ev[pos] = *ev;
-	b->n++;
 	d->n_events++;
+	nd = b->dt_n - b->dt_head;
+	nu = b->ev_n - b->ev_head;
 	/* a burst in view: the endpoint's other flows are worth noting (survivors) */
-	if (b->key.family == FAM_SERVER_CLOSE && b->n - b->head >= MIN_MEMBERS &&
-	    b->ev[b->n - 1].t - b->ev[b->n - MIN_MEMBERS].t <= rules[FAM_SERVER_CLOSE].window_ns) {
+	if (b->key.family == FAM_SERVER_CLOSE && nd + nu >= MIN_MEMBERS &&
+	    time_at(b, nd + nu - 1) - time_at(b, nd + nu - MIN_MEMBERS) <=
+	        rules[FAM_SERVER_CLOSE].window_ns) {
 		if (!b->dense) {
 			if (d->n_dense < DENSE_LISTED)
 				d->dense_ids[d->n_dense] = b->id;
 			d->n_dense++;
 		}
 		b->dense = true;
-		b->dense_until = b->ev[b->n - 1].t + AFTER_NS + SKEW_NS + rules[FAM_SERVER_CLOSE].window_ns;
-	}
-	if (pos < b->cursor) {
-		/* an ending in a stretch already decided: too late to join anything */
-		b->ev[pos].flags |= EV_DECIDED;
-		b->cursor++;
-		settle(d, ev->seq, 0);
+		b->dense_until = time_at(b, nd + nu - 1) + AFTER_NS + SKEW_NS +
+		                 rules[FAM_SERVER_CLOSE].window_ns;
 	}
 	return true;
 }
@@ -718,18 +856,34 @@ static void push_span(struct bucket *b, int64_t start, int64_t last)
 	b->sp[b->sp_n++] = (struct span){ start, last };
 }
 
-/* First index in [lo, hi) whose event time is >= t. */
-static size_t lower_bound(const struct bucket *b, size_t lo, size_t hi, int64_t t)
+/* First index in [lo, hi) of the undecided events `u` whose event time is >= t. */
+static size_t lower_bound(const struct event *u, size_t lo, size_t hi, int64_t t)
 {
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (b->ev[mid].t < t)
+		if (u[mid].t < t)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return lo;
+}
+
+/* How many decided events of `b` have an event time >= t. */
+static size_t decided_from(const struct bucket *b, int64_t t)
+{
+	size_t lo = b->dt_head, hi = b->dt_n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (b->dt[mid] < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return b->dt_n - lo;
 }
 
 static int64_t skew(const struct incidents *d, enum family f)
@@ -772,24 +926,37 @@ static void keep_incident(struct incidents *d, const struct incident *inc)
 		k->inc.n_members = inc->n_members; /* the count stays; the list is gone */
 }
 
-/* A dense window starting at event i is no burst: neither is one starting within W/10 after it
- * (the same endings but a few; a burst that begins there was in this window's core and passed
- * or failed with it). Skipping them keeps a long dense stretch linear, not quadratic. */
-static void reject(struct incidents *d, struct bucket *b, size_t i, int64_t w)
+/* The first `k` undecided events of `b` are decided: members of incident `number`, or of none
+ * (0). Their times join the decided ones (dt_reserve made room); what else they said is kept
+ * only for the few that may be a later incident's survivors (linger). */
+static void decide(struct incidents *d, struct bucket *b, size_t k, uint32_t number)
 {
-	size_t k = lower_bound(b, i + 1, b->n, b->ev[i].t + w / 10 + 1);
+	for (size_t m = 0; m < k; m++) {
+		const struct event *e = &b->ev[b->ev_head + m];
 
-	for (size_t m = i; m < k; m++) {
-		if (!(b->ev[m].flags & EV_DECIDED)) {
-			b->ev[m].flags |= EV_DECIDED;
-			settle(d, b->ev[m].seq, 0);
-		}
+		settle(d, event_seq(d, e), number);
+		dt_room(b);
+		b->dt[b->dt_n++] = e->t;
+		if (!number)
+			linger(b, e);
 	}
-	b->cursor = k;
+	b->ev_head += k;
+}
+
+/* A dense window starting at the first undecided event is no burst: neither is one starting
+ * within W/10 after it (the same endings but a few; a burst that begins there was in this
+ * window's core and passed or failed with it). Skipping them keeps a long dense stretch linear,
+ * not quadratic. */
+static void reject(struct incidents *d, struct bucket *b, int64_t w)
+{
+	const struct event *u = b->ev + b->ev_head;
+
+	decide(d, b, lower_bound(u, 1, b->ev_n - b->ev_head, u[0].t + w / 10 + 1), 0);
 }
 
 /* Decides what it can of bucket `b` at the watermark (`final`: the stream ended). Returns true
- * when the bucket is empty and can go. */
+ * when the bucket is empty and can go. The events are looked at in time order from the first
+ * undecided one (the cursor, u[0]); the decided ones before it count only by their times. */
 static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 {
 	enum family fam = (enum family)b->key.family;
@@ -798,25 +965,19 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 	int64_t wm = d->watermark;
 	int64_t next_due = wm + SEC;
 
-	while (b->cursor < b->n) {
-		size_t i = b->cursor;
-		struct event *e = &b->ev[i];
+	while (b->ev_head < b->ev_n) {
+		const struct event *u = b->ev + b->ev_head;
+		size_t nu = b->ev_n - b->ev_head;
+		const struct event *e = &u[0];
 
-		if (e->flags & EV_DECIDED) {
-			b->cursor++;
-			continue;
-		}
 		if (!final && e->t + w + sk > wm) {
 			next_due = e->t + w + sk;
 			break;
 		}
-		size_t j = lower_bound(b, i, b->n, e->t + w + 1); /* [i, j): within W */
-		size_t c = j - i;
+		size_t j = lower_bound(u, 0, nu, e->t + w + 1); /* [0, j): within W */
 
-		if (c < MIN_MEMBERS) {
-			e->flags |= EV_DECIDED;
-			settle(d, e->seq, 0);
-			b->cursor++;
+		if (j < MIN_MEMBERS) {
+			decide(d, b, 1, 0);
 			continue;
 		}
 		/* A steady stream at least half as dense as this window around it cannot make a
@@ -827,19 +988,19 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 		}
 		{
 			int64_t b0 = e->t - BEFORE_NS, a1 = e->t + w + AFTER_NS;
-			size_t around = (i - lower_bound(b, b->head, i, b0)) +
-			                (lower_bound(b, j, b->n, a1 + 1) - j);
+			/* before it: every decided event (all come before the cursor) */
+			size_t around = decided_from(b, b0) + (lower_bound(u, j, nu, a1 + 1) - j);
 
-			if ((double)(j - i) * (double)(BEFORE_NS + AFTER_NS) <
+			if ((double)j * (double)(BEFORE_NS + AFTER_NS) <
 			    0.5 * RATE_FACTOR * (double)around * (double)w) {
-				reject(d, b, i, w);
+				reject(d, b, w);
 				continue;
 			}
 		}
 		/* extend: events that follow the last within W/2, up to MAX_SPAN */
-		while (j < b->n && b->ev[j].t - b->ev[j - 1].t <= w / 2 && b->ev[j].t - e->t <= MAX_SPAN_NS)
+		while (j < nu && u[j].t - u[j - 1].t <= w / 2 && u[j].t - e->t <= MAX_SPAN_NS)
 			j++;
-		int64_t end = b->ev[j - 1].t;
+		int64_t end = u[j - 1].t;
 
 		if (!final && end + AFTER_NS + sk > wm) {
 			next_due = end + AFTER_NS + sk;
@@ -847,27 +1008,27 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 		}
 		/* stragglers: around the dense core, further from their neighbour than
 		 * STRAGGLER_FACTOR mean gaps of the window (and STRAGGLER_MIN) */
-		size_t lo = i, hi = j;
-		int64_t cut = (b->ev[j - 1].t - b->ev[i].t) / (int64_t)(j - i - 1) * STRAGGLER_FACTOR;
+		size_t lo = 0, hi = j;
+		int64_t cut = (u[j - 1].t - u[0].t) / (int64_t)(j - 1) * STRAGGLER_FACTOR;
 
 		if (cut < STRAGGLER_MIN_NS)
 			cut = STRAGGLER_MIN_NS;
-		while (hi - lo > 1 && b->ev[lo + 1].t - b->ev[lo].t > cut)
+		while (hi - lo > 1 && u[lo + 1].t - u[lo].t > cut)
 			lo++;
-		while (hi - lo > 1 && b->ev[hi - 1].t - b->ev[hi - 2].t > cut)
+		while (hi - lo > 1 && u[hi - 1].t - u[hi - 2].t > cut)
 			hi--;
-		int64_t s0 = b->ev[lo].t, s1 = b->ev[hi - 1].t;
+		int64_t s0 = u[lo].t, s1 = u[hi - 1].t;
 		size_t n = hi - lo;
 
 		/* the baseline: the same key's endings before and after, outside the burst */
 		int64_t bstart = s0 - BEFORE_NS;
 		if (bstart < d->origin_ns)
 			bstart = d->origin_ns;
-		size_t before = lo - lower_bound(b, b->head, lo, bstart);
+		size_t before = decided_from(b, bstart) + (lo - lower_bound(u, 0, lo, bstart));
 		int64_t aend = s1 + AFTER_NS;
 		if (aend > wm)
 			aend = wm;
-		size_t after = lower_bound(b, hi, b->n, aend + 1) - hi;
+		size_t after = lower_bound(u, hi, nu, aend + 1) - hi;
 		double before_s = (double)(s0 - bstart) / 1e9, after_s = (double)(aend - s1) / 1e9;
 		if (before_s < 0)
 			before_s = 0;
@@ -888,15 +1049,15 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			size_t open = 0;
 
 			for (size_t k = lo; k < hi; k++)
-				open += b->ev[k].start < s0;
+				open += u[k].start < s0;
 			ok = (double)open >= COEXIST * (double)n;
 		}
 		if (!ok) {
-			reject(d, b, i, w);
+			reject(d, b, w);
 			continue;
 		}
 
-		/* an incident: [lo, hi) */
+		/* an incident: u[lo, hi) */
 		struct incident inc = { 0 };
 		bool rst = false;
 		size_t idle = 0;
@@ -920,22 +1081,18 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			}
 		}
 		for (size_t k = lo; k < hi; k++) {
-			struct event *m = &b->ev[k];
+			const struct event *m = &u[k];
 
-			m->flags |= EV_DECIDED | EV_MEMBER;
-			settle(d, m->seq, inc.number);
-			inc.by_class[m->cls]++;
-			rst |= (m->flags & EV_RST) != 0;
-			idle += (m->flags & EV_IDLE) != 0;
+			inc.by_class[event_class(m)]++;
+			rst |= (event_flags(m) & EV_RST) != 0;
+			idle += (event_flags(m) & EV_IDLE) != 0;
 			if (d->scratch_cap >= n)
 				d->scratch[k - lo] = m->id;
 		}
-		/* events before the core that the window began with are background */
-		for (size_t k = i; k < lo; k++) {
-			b->ev[k].flags |= EV_DECIDED;
-			settle(d, b->ev[k].seq, 0);
-		}
-		b->cursor = hi;
+		/* events before the core that the window began with are background; then the
+		 * members (u stays valid: deciding moves no undecided event) */
+		decide(d, b, lo, 0);
+		decide(d, b, n, inc.number);
 		if (d->scratch_cap >= n) {
 			qsort(d->scratch, n, sizeof *d->scratch, cmp_u64);
 			inc.members = d->scratch;
@@ -943,13 +1100,14 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			inc.n_members = n;
 			inc.members = NULL;
 		}
-		/* survivors: flows of the endpoint open before it and seen after it, not members */
-		for (size_t k = b->head; k < b->n; k++) {
-			const struct event *o = &b->ev[k];
-
-			if (!(o->flags & EV_MEMBER) && o->start < s0 && o->last > s1 + SURVIVOR_MARGIN_NS)
+		/* survivors: flows of the endpoint open before it and seen after it, not members:
+		 * the decided ones that may be (linger) and the undecided ones after it */
+		for (size_t k = b->lg_head; k < b->lg_n; k++)
+			if (b->lg[k].start < s0 && b->lg[k].last > s1 + SURVIVOR_MARGIN_NS)
 				inc.survivors++;
-		}
+		for (size_t k = hi; k < nu; k++)
+			if (u[k].start < s0 && u[k].last > s1 + SURVIVOR_MARGIN_NS)
+				inc.survivors++;
 		for (size_t k = b->sp_head; k < b->sp_n; k++)
 			if (b->sp[k].start < s0 && b->sp[k].last > s1 + SURVIVOR_MARGIN_NS)
 				inc.survivors++;
@@ -980,23 +1138,25 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			d->status = -1;
 	}
 	/* forget what no window can reach any more */
-	int64_t keep_from = (b->cursor < b->n ? b->ev[b->cursor].t : wm - sk) - BEFORE_NS;
-	while (b->head < b->cursor && b->ev[b->head].t < keep_from) {
-		b->head++;
+	int64_t keep_from = (b->ev_head < b->ev_n ? b->ev[b->ev_head].t : wm - sk) - BEFORE_NS;
+	while (b->dt_head < b->dt_n && b->dt[b->dt_head] < keep_from) {
+		b->dt_head++;
 		d->n_events--;
 	}
+	while (b->lg_head < b->lg_n && b->lg[b->lg_head].t < keep_from)
+		b->lg_head++;
 	while (b->sp_head < b->sp_n && b->sp[b->sp_head].last < keep_from)
 		b->sp_head++;
 	if (final)
 		return true;
 	if (b->dense && wm > b->dense_until)
 		undense(d, b);
-	if (b->cursor < b->n) {
+	if (b->ev_head < b->ev_n) {
 		schedule(d, b, next_due);
 		return false;
 	}
 	/* all decided: few endings make no baseline worth keeping */
-	if (b->n - b->head < MIN_MEMBERS)
+	if (b->dt_n - b->dt_head < MIN_MEMBERS)
 		return true;
 	schedule(d, b, wm + 5 * SEC); /* look again as they age out */
 	return false;
@@ -1004,7 +1164,7 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 
 static void drop_bucket(struct incidents *d, struct bucket *b)
 {
-	d->n_events -= b->n - b->head;
+	d->n_events -= (b->dt_n - b->dt_head) + (b->ev_n - b->ev_head);
 	remove_bucket(d, b);
 }
 
@@ -1079,6 +1239,8 @@ void incidents_destroy(struct incidents *d)
 		if (b->used) {
 			if (b->ev != b->inl)
 				free(b->ev);
+			free(b->dt);
+			free(b->lg);
 			free(b->sp);
 		}
 	}
@@ -1138,8 +1300,7 @@ int incidents_add(struct incidents *d, const struct flow_record *rec)
 		ev.start = rec->first_ts_ns;
 		ev.last = rec->last_ts_ns;
 		ev.id = rec->id;
-		ev.seq = d->seq;
-		ev.cls = (uint8_t)rec->close_class;
+		ev.packed |= d->seq << 16 | (uint8_t)rec->close_class;
 		hold_push(d, true);
 		pending = true;
 		if (!b || !push_event(d, b, &ev)) {

@@ -146,16 +146,18 @@ struct file_counts {
  * until the merge are those of the flows that finish within one batch, and 4096 frames of a
  * sparse stretch (the end of a capture) spanned seconds, finishing 16k flows at once. */
 #define BATCH_SPAN_NS (250LL * 1000000)
-/* How many frames ahead the flow table is asked to bring a frame's bucket, then its flow, then
- * the next flow of its chain into the cache (an uncached bucket and flow were a third of the
- * tracking time). */
+/* How many frames ahead the flow table is asked to bring a frame's slots, then its flow into the
+ * cache (an uncached bucket and flow were a third of the tracking time). */
 #define PREFETCH_BUCKET_AHEAD 16
 #define PREFETCH_FLOW_AHEAD 8
-#define PREFETCH_CHAIN_AHEAD 4
 
+/* The frames of a batch are reached through `at`: each points to its slot of `items` (a frame
+ * dissected here, or copied), or to an item a reader thread dissected, left where it is
+ * (engine_feed_ref: the item is read by one core less, and not copied). */
 struct batch {
 	unsigned n;
 	unsigned cap;
+	struct batch_item **at;
 	struct batch_item items[];
 };
 
@@ -200,6 +202,7 @@ struct engine {
 	uint64_t live_flows;        /* threaded: flows alive after the last batch written */
 	uint32_t *live_sum;         /* threaded: flows alive after each frame of a batch, all shards */
 	uint64_t generation;        /* batches published */
+	uint64_t completed;         /* batches every worker is done with (main thread only) */
 	unsigned busy;              /* workers still on the published batch */
 	bool stop;
 	bool outstanding;           /* a published batch's records are not yet written */
@@ -278,8 +281,8 @@ static void emit(struct shard *s, const struct flow_record *rec, struct record_k
 	b->n++;
 }
 
-/* Classifies `f`, hands it on (if the user asked for it), and frees it. A flow finished before
- * the end of the capture leaves a tombstone. */
+/* Classifies `f` (live or frozen), hands it on (if the user asked for it), and frees it. A flow
+ * finished before the end of the capture leaves a tombstone. */
 static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase phase,
                         uint32_t extra_modifiers)
 {
@@ -288,8 +291,7 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 	struct classify_context ctx = { .capture_end_ns = s->now_ns, .idle_ns = s->opt->idle_ns,
 	                                .close_wait_ns = s->opt->close_wait_ns };
 	struct record_key key = { .frame = phase == PHASE_END ? UINT64_MAX : s->frame,
-	                          .phase = phase,
-	                          .order = phase == PHASE_END ? f->first_frame : flow_last_frame(f) };
+	                          .phase = phase };
 
 	if (f == s->next_expiry)
 		s->next_expiry = NULL; /* its slot may hold the next one */
@@ -298,6 +300,7 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 		flow_table_bury(s->table, f, s->now_ns + TOMBSTONE_NS); /* best effort */
 	flow_decode(&s->store, f, view, &s->view_rare);
 	flow_store_free(&s->store, f);
+	key.order = phase == PHASE_END ? view->first_frame : flow_last_frame(view);
 	classify_flow(view, &ctx, rec);
 	rec->modifiers |= extra_modifiers;
 	bool keep = !s->opt->hooks || !s->opt->hooks->finish ||
@@ -319,7 +322,7 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 static void prefetch_blocks(const struct flow_store *st, const struct live_flow *f)
 {
 	__asm__ volatile("");
-	if (f->fin) {
+	if (f->fin) { /* 0 when frozen: the FIN block is in the flow's item */
 		const char *b = (const char *)live_fin_of(st, f);
 
 		for (size_t off = 0; off < sizeof(struct live_fin); off += 64)
@@ -337,8 +340,8 @@ static void prefetch_blocks(const struct flow_store *st, const struct live_flow 
 
 /* The oldest finished flow is the next to expire (after FINISHED_QUIET_NS), usually a dozen
  * frames or more from now: one step per frame brings into the cache, in turn, the flow, then its
- * blocks and the buckets its removal and tombstone use, then the flow ahead of it in its hash
- * chain (a removal walks the chain). */
+ * blocks and the slots and bucket its removal and tombstone use, and the flow after it
+ * (warm_following). */
 static void warm_next(struct shard *s)
 {
 	const struct live_flow *f = flow_table_oldest(s->table, FLOW_LIST_FINISHED);
@@ -351,18 +354,27 @@ static void warm_next(struct shard *s)
 		flow_table_prefetch(f);
 		return;
 	}
-	switch (s->next_expiry_stage) {
-	case 0:
-		flow_table_prefetch_removal(s->table, f, 0);
+	if (s->next_expiry_stage == 0) {
+		flow_table_prefetch_removal(s->table, f);
 		prefetch_blocks(&s->store, f);
+		flow_table_prefetch(flow_table_newer(s->table, f));
 		s->next_expiry_stage = 1;
-		break;
-	case 1:
-		flow_table_prefetch_removal(s->table, f, 1);
-		s->next_expiry_stage = 2;
-		break;
-	default:
-		break;
+	}
+}
+
+/* Finished flows expire in bursts (connections that ended together, FINISHED_QUIET_NS ago), and
+ * warm_next() readies only the first. While `f`, the oldest, is finished: the flow after it
+ * (fetched one step earlier) says whether it expires too, and if so what finishing it touches is
+ * fetched now, its slots, tombstone bucket and blocks, and the flow after it. */
+static void warm_following(struct shard *s, const struct live_flow *f)
+{
+	const struct live_flow *next = flow_table_newer(s->table, f);
+
+	__asm__ volatile(""); /* only prefetches: see prefetch_blocks */
+	if (next && s->now_ns - next->last_ts_ns > FINISHED_QUIET_NS) {
+		flow_table_prefetch_removal(s->table, next);
+		prefetch_blocks(&s->store, next);
+		flow_table_prefetch(flow_table_newer(s->table, next));
 	}
 }
 
@@ -379,7 +391,7 @@ static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
 	 * the coldest in the cache. */
 	while ((f = flow_table_oldest(s->table, FLOW_LIST_FINISHED)) &&
 	       s->now_ns - f->last_ts_ns > FINISHED_QUIET_NS) {
-		flow_table_prefetch(flow_table_newer(s->table, f));
+		warm_following(s, f);
 		finish_flow(s, f, PHASE_EXPIRE_FINISHED, 0);
 	}
 	while ((f = flow_table_oldest(s->table, FLOW_LIST_LIVE)) &&
@@ -409,7 +421,41 @@ static void make_room(struct shard *s)
 	}
 }
 
-/* A segment no live flow claims: a new connection, or a late segment of a finished one. */
+/* A segment of a flow waiting frozen, `z`: it is thawed for it. Without memory to thaw it the flow
+ * is finished now, as evicted (NULL), and the segment is then a late one (the tombstone says so). */
+__attribute__((noinline)) static struct live_flow *wake_flow(struct shard *s, struct live_flow *z)
+{
+	struct live_flow *f = flow_store_thaw(&s->store, z);
+
+	if (!f) {
+		s->evicted++;
+		finish_flow(s, z, PHASE_EVICT, MOD_EVICTED);
+		return NULL;
+	}
+	if (z == s->next_expiry)
+		s->next_expiry = NULL;
+	flow_table_thaw(s->table, z, f);
+	flow_store_free_frozen(&s->store, z);
+	return f;
+}
+
+/* `f` has ended on the wire: it waits frozen, most recently active of the finished list (as it
+ * is, without memory for its frozen form). */
+__attribute__((noinline)) static void wait_frozen(struct shard *s, struct live_flow *f)
+{
+	uint32_t h = f->self;
+	struct live_flow *z;
+
+	if (f == s->next_expiry)
+		s->next_expiry = NULL;
+	z = flow_store_freeze(&s->store, f);
+	if (z)
+		flow_table_freeze(s->table, h, z);
+	else
+		flow_table_touch(s->table, f, FLOW_LIST_FINISHED);
+}
+
+/* A segment no flow claims: a new connection, or a late segment of a finished one. */
 static struct live_flow *start_flow(struct shard *s, const struct batch_item *it,
                                    uint32_t modifiers)
 {
@@ -441,7 +487,11 @@ static struct live_flow *start_flow(struct shard *s, const struct batch_item *it
 	if (reuses) /* when the earlier connection went quiet, who held its TIME-WAIT */
 		flow_note_reuse(&s->store, f, it->ts_ns - grave.last_ts_ns, grave.time_wait);
 	f->hash = it->hash;
-	flow_table_insert(s->table, f); /* a failed grow only lengthens chains */
+	if (flow_table_insert(s->table, f) != 0) { /* full, and no memory to grow */
+		flow_store_free(&s->store, f);
+		s->dropped++;
+		return NULL;
+	}
 	if (flow_table_count(s->table) > s->peak_flows)
 		s->peak_flows = flow_table_count(s->table);
 	return f;
@@ -450,6 +500,9 @@ static struct live_flow *start_flow(struct shard *s, const struct batch_item *it
 static void shard_segment(struct shard *s, const struct batch_item *it)
 {
 	struct live_flow *f = flow_table_find(s->table, &it->seg, it->hash);
+
+	if (f && live_is_frozen(f))
+		f = wake_flow(s, f);
 	bool first = !f;
 	enum flow_direction d = f ? flow_direction_of(&s->store, f, &it->seg) : FROM_CLIENT;
 
@@ -475,7 +528,10 @@ static void shard_segment(struct shard *s, const struct batch_item *it)
 		if (s->opt->hooks && s->opt->hooks->segment)
 			s->opt->hooks->segment(s->opt->hooks->ctx, f, &it->seg, d, it->ts_ns, it->frame,
 			                       first);
-		flow_table_touch(s->table, f, flow_is_finished(f) ? FLOW_LIST_FINISHED : FLOW_LIST_LIVE);
+		if (flow_is_finished(f))
+			wait_frozen(s, f);
+		else
+			flow_table_touch(s->table, f, FLOW_LIST_LIVE);
 	}
 }
 
@@ -519,11 +575,9 @@ static int finish_all(struct shard **shards, unsigned n)
 		if (j + 8 < i)
 			flow_table_prefetch(all[j + 8].flow);
 		if (j + 4 < i) {
-			flow_table_prefetch_removal(all[j + 4].shard->table, all[j + 4].flow, 0);
+			flow_table_prefetch_removal(all[j + 4].shard->table, all[j + 4].flow);
 			prefetch_blocks(&all[j + 4].shard->store, all[j + 4].flow);
 		}
-		if (j + 2 < i)
-			flow_table_prefetch_removal(all[j + 2].shard->table, all[j + 2].flow, 1);
 		finish_flow(all[j].shard, all[j].flow, PHASE_END, 0);
 	}
 	free(all);
@@ -540,23 +594,24 @@ static bool is_opening_syn(const struct tcp_segment *seg)
 static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *live_after)
 {
 	for (unsigned i = 0; i < b->n; i++) {
-		const struct batch_item *it = &b->items[i];
+		const struct batch_item *it = b->at[i];
 		unsigned bucket_ahead = i + PREFETCH_BUCKET_AHEAD, flow_ahead = i + PREFETCH_FLOW_AHEAD;
-		unsigned chain_ahead = i + PREFETCH_CHAIN_AHEAD;
 
 		/* A SYN usually starts a flow, which first looks for a tombstone of its 4-tuple. */
-		if (bucket_ahead < b->n && b->items[bucket_ahead].shard == id) {
-			flow_table_prefetch_bucket(s->table, b->items[bucket_ahead].hash);
-			if (is_opening_syn(&b->items[bucket_ahead].seg))
-				flow_table_prefetch_grave(s->table, &b->items[bucket_ahead].seg, 0);
+		if (bucket_ahead < b->n && b->at[bucket_ahead]->shard == id) {
+			const struct batch_item *ahead = b->at[bucket_ahead];
+
+			flow_table_prefetch_bucket(s->table, ahead->hash);
+			if (is_opening_syn(&ahead->seg))
+				flow_table_prefetch_grave(s->table, &ahead->seg, 0);
 		}
-		if (flow_ahead < b->n && b->items[flow_ahead].shard == id) {
-			flow_table_prefetch_flow(s->table, b->items[flow_ahead].hash);
-			if (is_opening_syn(&b->items[flow_ahead].seg))
-				flow_table_prefetch_grave(s->table, &b->items[flow_ahead].seg, 1);
+		if (flow_ahead < b->n && b->at[flow_ahead]->shard == id) {
+			const struct batch_item *ahead = b->at[flow_ahead];
+
+			flow_table_prefetch_flow(s->table, ahead->hash);
+			if (is_opening_syn(&ahead->seg))
+				flow_table_prefetch_grave(s->table, &ahead->seg, 1);
 		}
-		if (chain_ahead < b->n && b->items[chain_ahead].shard == id)
-			flow_table_prefetch_chain(s->table, b->items[chain_ahead].hash);
 		shard_advance(s, it->ts_ns, it->frame);
 		if (it->shard == id)
 			shard_segment(s, it);
@@ -668,6 +723,7 @@ static void wait_workers(struct engine *e)
 	pthread_mutex_lock(&e->lock);
 	while (e->busy > 0)
 		pthread_cond_wait(&e->done, &e->lock);
+	e->completed = e->generation;
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -694,11 +750,14 @@ static void publish(struct engine *e)
 
 static struct batch *batch_new(unsigned cap)
 {
-	struct batch *b = malloc(sizeof *b + (size_t)cap * sizeof b->items[0]);
+	struct batch *b = malloc(sizeof *b + (size_t)cap * (sizeof b->items[0] + sizeof b->at[0]));
 
 	if (b) {
 		b->n = 0;
 		b->cap = cap;
+		b->at = (struct batch_item **)(void *)&b->items[cap];
+		for (unsigned i = 0; i < cap; i++)
+			b->at[i] = &b->items[i];
 	}
 	return b;
 }
@@ -792,7 +851,7 @@ static void count_frame(struct engine *e, struct file_counts *fc, int64_t ts_ns,
 /* The item just added to `b` is complete: a full batch is tracked or published. */
 static int batch_added(struct engine *e, struct batch *b)
 {
-	int64_t ts = b->items[b->n - 1].ts_ns;
+	int64_t ts = b->at[b->n - 1]->ts_ns;
 
 	if (!e->single && b->n == 1)
 		e->batch_start_ns = ts;
@@ -830,7 +889,7 @@ static int add_frame(struct engine *e, struct batch *b, enum dissect_result r, u
                      uint32_t caplen, const struct capture_file *file, unsigned file_index)
 {
 	struct file_counts *fc = &e->files[file_index];
-	struct batch_item *it = &b->items[b->n - 1];
+	struct batch_item *it = b->at[b->n - 1];
 
 	count_frame(e, fc, it->ts_ns, caplen, file);
 	if (r != DISSECT_TCP) {
@@ -848,8 +907,10 @@ static int add_frame(struct engine *e, struct batch *b, enum dissect_result r, u
 int engine_frame(struct engine *e, const struct capture_frame *fr)
 {
 	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
-	struct batch_item *it = &b->items[b->n++];
+	struct batch_item *it = b->at[b->n] = &b->items[b->n];
 	enum dissect_result r;
+
+	b->n++;
 
 	it->ts_ns = fr->ts_ns;
 	r = engine_dissect(e, capture_file_dlt(fr->file), fr->data, fr->caplen, &e->layers, it);
@@ -862,8 +923,39 @@ int engine_feed(struct engine *e, const struct batch_item *in, uint64_t frame,
 {
 	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
 
-	b->items[b->n++] = *in;
+	b->items[b->n] = *in;
+	b->at[b->n] = &b->items[b->n];
+	b->n++;
 	return add_frame(e, b, r, frame, caplen, file, file_index);
+}
+
+int engine_feed_ref(struct engine *e, struct batch_item *in, uint64_t frame,
+                    enum dissect_result r, uint32_t caplen, const struct capture_file *file,
+                    unsigned file_index)
+{
+	struct batch *b;
+
+	if (e->single)
+		return engine_feed(e, in, frame, r, caplen, file, file_index);
+	b = e->batches[e->filling];
+	b->at[b->n++] = in;
+	return add_frame(e, b, r, frame, caplen, file, file_index);
+}
+
+uint64_t engine_batch_filling(const struct engine *e)
+{
+	return e->single ? 0 : e->generation + 1;
+}
+
+uint64_t engine_batches_done(const struct engine *e)
+{
+	return e->single ? UINT64_MAX : e->completed;
+}
+
+void engine_wait(struct engine *e)
+{
+	if (!e->single)
+		wait_workers(e);
 }
 
 double engine_shards_cpu_s(const struct engine *e)

@@ -7,7 +7,7 @@
  * Expiry rules (capture time, i.e. the latest frame timestamp seen, never the wall clock):
  *  - A flow that has ended on the wire (a RST, or both FINs acknowledged) is finished once
  *    nothing was seen on it for FINISHED_QUIET_NS: the peer's segments still in flight and
- *    further resets arrive within that.
+ *    further resets arrive within that. It waits frozen (live_flow.h), thawed for a late segment.
  *  - Any other flow is finished once silent for `expire_ns` (default 300 s, never less than the
  *    idle threshold): it is classified as if the capture ended there (idle_at_end, peer_vanished,
  *    keepalive_timeout, half_closed_at_end, ...).

@@ -33,6 +33,19 @@ enum dissect_result engine_dissect(struct engine *e, int dlt, const uint8_t *dat
 int engine_feed(struct engine *e, const struct batch_item *it, uint64_t frame,
                 enum dissect_result r, uint32_t caplen, const struct capture_file *file,
                 unsigned file_index);
+/* As engine_feed(), but the batch refers to `*it` where it is instead of copying it, and
+ * completes it in place (frame number, capture, shard): `*it` must stay untouched until
+ * engine_batches_done() reaches the engine_batch_filling() read right after this call. */
+int engine_feed_ref(struct engine *e, struct batch_item *it, uint64_t frame,
+                    enum dissect_result r, uint32_t caplen, const struct capture_file *file,
+                    unsigned file_index);
+/* The number of the batch being filled; batches numbered up to engine_batches_done() are read by
+ * no worker any more (calling thread only). */
+uint64_t engine_batch_filling(const struct engine *e);
+uint64_t engine_batches_done(const struct engine *e);
+/* Waits until no worker reads a batch (then engine_batches_done() covers every batch
+ * published). */
+void engine_wait(struct engine *e);
 /* CPU time the shard workers have used so far, in seconds (0 single-threaded). */
 double engine_shards_cpu_s(const struct engine *e);
 /* A frame the filter left out, read outside capture.c (counted as filtered in the summary). */

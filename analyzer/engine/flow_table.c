@@ -1,4 +1,16 @@
-/* flow_table.c - chained hash of live flows plus two least-recently-active lists. */
+/* flow_table.c - open-addressed hash of live flows plus two least-recently-active lists.
+ *
+ * The live flows are found through an array of slots, each a flow's 32-bit hash beside its
+ * handle (8 bytes, 8 to a cache line), with linear probing from the hash's home slot. A lookup
+ * reads the slots from home up to the first empty one, usually within one line, and a flow only
+ * where the whole hash matches: flows of other 4-tuples are never touched (chains of handles
+ * through the flows made a lookup read every flow ahead of its own, and a removal walk them). A
+ * removal shifts the run after its slot back (Knuth, TAOCP vol. 3, 6.4, Algorithm R), so no slot
+ * is ever a tombstone and probes stay as short as the load makes them; the array doubles when
+ * it is more than MAX_LOAD_NUM / MAX_LOAD_DEN full, moving slots without reading a flow.
+ *
+ * A waiting flow (frozen, live_flow.h) keeps its slot with its frozen handle: the one probe
+ * finds both kinds, and freezing or thawing a flow rewrites a slot's handle. */
 #include "flow_table.h"
 
 #include <stdlib.h>
@@ -7,7 +19,14 @@
 #include "tracker.h"
 #include "mix64.h"
 
-#define INITIAL_BUCKETS 1024u
+#define INITIAL_SLOTS 1024u
+#define MAX_SLOTS (1u << 31)
+/* Linear probing at load a reads about (1 + 1 / (1 - a)^2) / 2 slots to miss, (1 + 1 / (1 - a))
+ * / 2 to hit: at 1/2, 2.5 and 1.5 slots, nearly always one cache line (at 3/4, 8.5 and 2.5 slots,
+ * measured 11 more instructions a packet); the array is 16 to 32 bytes a flow. */
+#define MAX_LOAD_NUM 1u
+#define MAX_LOAD_DEN 2u
+#define SLOT_LINE 64u
 
 /* GCC (12) takes a function whose only effect is __builtin_prefetch for one without any (pure),
  * and drops every call to it that it does not inline: so the prefetches were silently gone. An
@@ -24,11 +43,19 @@ struct activity_list {
 	struct live_flow *newest;
 };
 
+/* A live flow's place in the table. */
+struct table_slot {
+	uint32_t hash;   /* live_flow.hash */
+	uint32_t handle; /* 0: empty */
+};
+
 struct flow_table {
 	const struct flow_store *st;
-	uint32_t *buckets;     /* flow handles, 0: none */
-	uint32_t mask;  /* buckets - 1; the count of buckets is a power of two */
+	struct table_slot *slots;    /* line-aligned; NULL for a table only used for its hash */
+	uint32_t mask;         /* slots - 1; the count of slots is a power of two */
+	unsigned shift;        /* 32 - log2(slots): home_of() takes the product's top bits */
 	size_t count;
+	size_t waiting;        /* of which frozen */
 	uint64_t seed;
 	struct activity_list lists[2];
 	struct graveyard *graves; /* tombstones; NULL until the first */
@@ -94,6 +121,21 @@ uint32_t flow_table_hash(const struct flow_table *t, const struct tcp_segment *s
 	return (uint32_t)(h ^ (h >> 32));
 }
 
+/* A zeroed, line-aligned array of n slots (n a power of two, at least 8), or NULL. */
+static struct table_slot *slots_new(uint32_t n)
+{
+	struct table_slot *s = aligned_alloc(SLOT_LINE, (size_t)n * sizeof *s);
+
+	if (s)
+		memset(s, 0, (size_t)n * sizeof *s);
+	return s;
+}
+
+static unsigned log2_of(uint32_t n)
+{
+	return 31u - (unsigned)__builtin_clz(n);
+}
+
 struct flow_table *flow_table_create(uint64_t seed, const struct flow_store *st)
 {
 	struct flow_table *t = calloc(1, sizeof *t);
@@ -101,12 +143,12 @@ struct flow_table *flow_table_create(uint64_t seed, const struct flow_store *st)
 	if (!t)
 		return NULL;
 	t->st = st;
-	t->buckets = calloc(INITIAL_BUCKETS, sizeof *t->buckets);
-	if (!t->buckets) {
+	if (st && !(t->slots = slots_new(INITIAL_SLOTS))) {
 		free(t);
 		return NULL;
 	}
-	t->mask = INITIAL_BUCKETS - 1;
+	t->mask = INITIAL_SLOTS - 1;
+	t->shift = 32u - log2_of(INITIAL_SLOTS);
 	t->graves_until = INT64_MAX;
 	t->seed = mix64(seed ^ 0x9e3779b97f4a7c15ULL);
 	return t;
@@ -117,13 +159,25 @@ void flow_table_destroy(struct flow_table *t)
 	if (!t)
 		return;
 	graveyard_free(t->graves);
-	free(t->buckets);
+	free(t->slots);
 	free(t);
 }
 
-static struct live_flow *at(const struct flow_table *t, uint32_t h)
+/* The slot a hash probes first. The top bits of a multiplicative hash, not the low bits of the
+ * hash itself: with --threads the engine gives a shard the flows of one value of (hash >> 16) %
+ * shards (engine_dissect), and a table indexed by those bits would use a fraction of its slots
+ * and pile the flows into long runs. */
+static inline uint32_t home_of(const struct flow_table *t, uint32_t hash)
 {
-	return h ? flow_store_at(t->st, h) : NULL;
+	return (hash * 0x9e3779b1u) >> t->shift;
+}
+
+/* The flow of handle `h` on `list` (0: none): only the finished list holds frozen flows. */
+static inline struct live_flow *at(const struct flow_table *t, uint32_t h, enum flow_list list)
+{
+	if (!h)
+		return NULL;
+	return list == FLOW_LIST_LIVE ? flow_store_at(t->st, h) : flow_store_any(t->st, h);
 }
 
 static uint32_t handle_of(const struct live_flow *f)
@@ -131,89 +185,76 @@ static uint32_t handle_of(const struct live_flow *f)
 	return f ? f->self : 0;
 }
 
-/* flow_table_find for an IPv6 segment: ports first, then the two addresses. */
-static struct live_flow *find6(const struct flow_table *t, const struct tcp_segment *seg,
-                               uint32_t hash)
+/* Is `f` (of hash equal to seg's) the flow of seg's 4-tuple and tunnel? IPv4: ports and
+ * addresses compared as words, in either direction. */
+static inline bool same_flow(const struct flow_table *t, const struct live_flow *f,
+                             const struct tcp_segment *seg)
 {
-	for (uint32_t h = t->buckets[hash & t->mask]; h;) {
-		struct live_flow *f = flow_store_at(t->st, h);
-		const uint8_t *a;
+	if (seg->src.family == 4) {
+		uint16_t fwd_ports[2] = { seg->sport, seg->dport };
+		uint32_t fwd, rev, src, dst, ports;
 
-		h = f->hash_next;
-		if (f->hash != hash || !(f->mark & LIVE_ADDR6))
-			continue;
-		a = live_addr6(t->st, f);
-		if (!live_same_tunnel(f, seg))
-			continue;
-		if (f->port[0] == seg->sport && f->port[1] == seg->dport &&
-		    memcmp(a, seg->src.bytes, 16) == 0 && memcmp(a + 16, seg->dst.bytes, 16) == 0)
-			return f;
-		if (f->port[1] == seg->sport && f->port[0] == seg->dport &&
-		    memcmp(a + 16, seg->src.bytes, 16) == 0 && memcmp(a, seg->dst.bytes, 16) == 0)
-			return f;
+		if (f->mark & LIVE_ADDR6)
+			return false;
+		memcpy(&fwd, fwd_ports, sizeof fwd);
+		rev = fwd >> 16 | fwd << 16;
+		memcpy(&src, seg->src.bytes, sizeof src);
+		memcpy(&dst, seg->dst.bytes, sizeof dst);
+		memcpy(&ports, f->port, sizeof ports);
+		return ((ports == fwd && f->addr[0] == src && f->addr[1] == dst) ||
+		        (ports == rev && f->addr[1] == src && f->addr[0] == dst)) &&
+		       live_same_tunnel(f, seg);
 	}
-	return NULL;
+	if (!(f->mark & LIVE_ADDR6) || !live_same_tunnel(f, seg))
+		return false;
+	const uint8_t *a = live_addr6(t->st, f);
+
+	return (f->port[0] == seg->sport && f->port[1] == seg->dport &&
+	        memcmp(a, seg->src.bytes, 16) == 0 && memcmp(a + 16, seg->dst.bytes, 16) == 0) ||
+	       (f->port[1] == seg->sport && f->port[0] == seg->dport &&
+	        memcmp(a + 16, seg->src.bytes, 16) == 0 && memcmp(a, seg->dst.bytes, 16) == 0);
 }
 
+/* The probe ends at an empty slot: there always is one (flow_table_insert keeps one). */
 struct live_flow *flow_table_find(const struct flow_table *t, const struct tcp_segment *seg,
                                   uint32_t hash)
 {
-	uint16_t fwd_ports[2] = { seg->sport, seg->dport };
-	uint32_t fwd, rev, src, dst;
+	for (uint32_t i = home_of(t, hash);; i = (i + 1) & t->mask) {
+		const struct table_slot *s = &t->slots[i];
+		struct live_flow *f;
 
-	if (seg->src.family != 4)
-		return find6(t, seg, hash);
-	/* IPv4: ports and addresses compared as words. */
-	memcpy(&fwd, fwd_ports, sizeof fwd);
-	rev = fwd >> 16 | fwd << 16;
-	memcpy(&src, seg->src.bytes, sizeof src);
-	memcpy(&dst, seg->dst.bytes, sizeof dst);
-	for (uint32_t h = t->buckets[hash & t->mask]; h;) {
-		struct live_flow *f = flow_store_at(t->st, h);
-		uint32_t ports;
-
-		h = f->hash_next;
-		if (f->hash != hash || (f->mark & LIVE_ADDR6))
+		if (!s->handle)
+			return NULL;
+		if (s->hash != hash)
 			continue;
-		memcpy(&ports, f->port, sizeof ports);
-		if (((ports == fwd && f->addr[0] == src && f->addr[1] == dst) ||
-		     (ports == rev && f->addr[1] == src && f->addr[0] == dst)) &&
-		    live_same_tunnel(f, seg))
+		f = flow_store_any(t->st, s->handle);
+		if (same_flow(t, f, seg))
 			return f;
 	}
-	return NULL;
 }
 
+/* The line of the home slot: at the load allowed a run rarely goes past it (a second prefetch
+ * for the runs that do bought nothing measurable, and prefetches wait for a free miss buffer
+ * while the flows' lines are in flight). */
 void flow_table_prefetch_bucket(const struct flow_table *t, uint32_t hash)
 {
 	PREFETCH_ONLY();
-	__builtin_prefetch(&t->buckets[hash & t->mask]);
+	__builtin_prefetch(&t->slots[home_of(t, hash)]);
 }
 
-/* The bucket's first flow: its lookup line, and the two lines after it that tracking writes. */
+/* The first flow of the probe run whose hash is `hash` (nearly always the flow sought). */
 void flow_table_prefetch_flow(const struct flow_table *t, uint32_t hash)
 {
 	PREFETCH_ONLY();
-	uint32_t h = t->buckets[hash & t->mask];
-
-	if (h)
-		flow_table_prefetch(flow_store_at(t->st, h));
+	for (uint32_t i = home_of(t, hash); t->slots[i].handle; i = (i + 1) & t->mask)
+		if (t->slots[i].hash == hash) {
+			flow_table_prefetch(flow_store_any(t->st, t->slots[i].handle));
+			return;
+		}
 }
 
-void flow_table_prefetch_chain(const struct flow_table *t, uint32_t hash)
-{
-	uint32_t h = t->buckets[hash & t->mask];
-	const struct live_flow *f;
-
-	PREFETCH_ONLY();
-	if (!h)
-		return;
-	f = flow_store_at(t->st, h);
-	if (f->hash != hash && f->hash_next)
-		flow_table_prefetch(flow_store_at(t->st, f->hash_next));
-}
-
-/* Every cache line of the flow (pool items are not line-aligned: up to one more line). */
+/* Every cache line of the flow. A frozen flow is smaller, but which kind `f` is would be read
+ * from the very line being fetched: the lines of a live flow are fetched either way. */
 void flow_table_prefetch(const struct live_flow *f)
 {
 	PREFETCH_ONLY();
@@ -224,33 +265,36 @@ void flow_table_prefetch(const struct live_flow *f)
 	__builtin_prefetch((const char *)f + sizeof *f - 1);
 }
 
-/* Doubles the bucket array once the load passes 1. On allocation failure the table keeps its
- * size: lookups stay correct, chains get longer. */
+/* Puts (hash, handle) in the first empty slot of its run; there must be one. */
+static void place(struct table_slot *slots, uint32_t mask, uint32_t i, uint32_t hash, uint32_t handle)
+{
+	while (slots[i].handle)
+		i = (i + 1) & mask;
+	slots[i].hash = hash;
+	slots[i].handle = handle;
+}
+
+/* Doubles the slot array. On allocation failure the table keeps its size: lookups stay correct,
+ * probes get longer. */
 static int grow(struct flow_table *t)
 {
-	uint32_t n = (t->mask + 1) * 2;
-	uint32_t *b;
+	uint32_t n;
+	struct flow_table bigger = { .shift = t->shift - 1 };
+	struct table_slot *s;
 
-	if (n == 0)
+	if (t->mask + 1 >= MAX_SLOTS)
 		return -1;
-	b = calloc(n, sizeof *b);
-	if (!b)
+	n = (t->mask + 1) * 2;
+	if (!(s = slots_new(n)))
 		return -1;
-	for (uint32_t i = 0; i <= t->mask; i++) {
-		uint32_t h = t->buckets[i];
-
-		while (h) {
-			struct live_flow *f = flow_store_at(t->st, h);
-			uint32_t next = f->hash_next;
-
-			f->hash_next = b[f->hash & (n - 1)];
-			b[f->hash & (n - 1)] = h;
-			h = next;
-		}
-	}
-	free(t->buckets);
-	t->buckets = b;
+	for (uint32_t i = 0; i <= t->mask; i++)
+		if (t->slots[i].handle)
+			place(s, n - 1, home_of(&bigger, t->slots[i].hash), t->slots[i].hash,
+			      t->slots[i].handle);
+	free(t->slots);
+	t->slots = s;
 	t->mask = n - 1;
+	t->shift--;
 	return 0;
 }
 
@@ -261,8 +305,9 @@ static enum flow_list list_of(const struct live_flow *f)
 
 static inline void list_unlink(struct flow_table *t, struct live_flow *f)
 {
-	struct activity_list *l = &t->lists[list_of(f)];
-	struct live_flow *older = at(t, f->older), *newer = at(t, f->newer);
+	enum flow_list list = list_of(f);
+	struct activity_list *l = &t->lists[list];
+	struct live_flow *older = at(t, f->older, list), *newer = at(t, f->newer, list);
 
 	if (older)
 		older->newer = f->newer;
@@ -294,30 +339,73 @@ static inline void list_append(struct flow_table *t, struct live_flow *f, enum f
 
 int flow_table_insert(struct flow_table *t, struct live_flow *f)
 {
-	uint32_t b = f->hash & t->mask;
-	int rc = 0;
+	size_t slots = (size_t)t->mask + 1;
 
-	f->hash_next = t->buckets[b];
-	t->buckets[b] = f->self;
+	/* Past the load allowed the array doubles; when it cannot, the flow still goes in while a
+	 * slot would stay empty after it (probes end at an empty slot). */
+	if ((t->count + 1) * MAX_LOAD_DEN > slots * MAX_LOAD_NUM && grow(t) != 0 &&
+	    t->count + 2 > slots)
+		return -1;
+	place(t->slots, t->mask, home_of(t, f->hash), f->hash, f->self);
 	t->count++;
 	list_append(t, f, FLOW_LIST_LIVE);
-	if (t->count > (size_t)t->mask + 1)
-		rc = grow(t);
-	return rc;
+	return 0;
 }
 
 void flow_table_remove(struct flow_table *t, struct live_flow *f)
 {
-	uint32_t *p = &t->buckets[f->hash & t->mask];
+	struct table_slot *s = t->slots;
+	uint32_t mask = t->mask, i = home_of(t, f->hash);
 
-	while (*p && *p != f->self)
-		p = &flow_store_at(t->st, *p)->hash_next;
-	if (*p) {
-		*p = f->hash_next;
-		t->count--;
-	}
-	f->hash_next = 0;
+	for (; s[i].handle != f->self; i = (i + 1) & mask)
+		if (!s[i].handle)
+			goto unlisted; /* not in the table */
+	/* Each later slot of the run whose home is not in (i, j] moves back into the hole at i. */
+	for (uint32_t j = (i + 1) & mask; s[j].handle; j = (j + 1) & mask)
+		if (((j - home_of(t, s[j].hash)) & mask) >= ((j - i) & mask)) {
+			s[i] = s[j];
+			i = j;
+		}
+	s[i].hash = 0;
+	s[i].handle = 0;
+	t->count--;
+	if (live_is_frozen(f))
+		t->waiting--;
+unlisted:
 	list_unlink(t, f);
+}
+
+/* The slot of handle `h`, of hash `hash` (NULL: none). */
+static struct table_slot *slot_of(const struct flow_table *t, uint32_t hash, uint32_t h)
+{
+	for (uint32_t i = home_of(t, hash); t->slots[i].handle; i = (i + 1) & t->mask)
+		if (t->slots[i].handle == h)
+			return &t->slots[i];
+	return NULL;
+}
+
+void flow_table_freeze(struct flow_table *t, uint32_t h, struct live_flow *z)
+{
+	struct table_slot *s = slot_of(t, z->hash, h);
+
+	if (s) {
+		s->handle = z->self;
+		t->waiting++;
+	}
+	list_unlink(t, z); /* its neighbours link to h: they now link to each other */
+	list_append(t, z, FLOW_LIST_FINISHED);
+}
+
+void flow_table_thaw(struct flow_table *t, struct live_flow *z, struct live_flow *f)
+{
+	struct table_slot *s = slot_of(t, z->hash, z->self);
+
+	if (s) {
+		s->handle = f->self;
+		t->waiting--;
+	}
+	list_unlink(t, z);
+	list_append(t, f, FLOW_LIST_FINISHED);
 }
 
 void flow_table_touch(struct flow_table *t, struct live_flow *f, enum flow_list list)
@@ -335,12 +423,26 @@ struct live_flow *flow_table_oldest(const struct flow_table *t, enum flow_list l
 
 struct live_flow *flow_table_newer(const struct flow_table *t, const struct live_flow *f)
 {
-	return at(t, f->newer);
+	return at(t, f->newer, list_of(f));
 }
 
 size_t flow_table_count(const struct flow_table *t)
 {
 	return t->count;
+}
+
+size_t flow_table_waiting(const struct flow_table *t)
+{
+	return t->waiting;
+}
+
+size_t flow_table_slot_of(const struct flow_table *t, const struct live_flow *f, size_t *slots)
+{
+	*slots = (size_t)t->mask + 1;
+	for (uint32_t i = home_of(t, f->hash); t->slots[i].handle; i = (i + 1) & t->mask)
+		if (t->slots[i].handle == f->self)
+			return i;
+	return SIZE_MAX;
 }
 
 /* --- tombstones --------------------------------------------------------------------------- */
@@ -352,6 +454,16 @@ size_t flow_table_count(const struct flow_table *t)
  * a ring of chunk pointers finds a chunk from its sequence number. A tombstone's time is kept
  * in nanoseconds from its chunk's first one: a chunk takes tombstones for 4.29 s at most (a
  * trickle of them leaves chunks part empty: at most TOMBSTONE_NS / 4.29 s of them).
+ *
+ * A tombstone is released without touching its chain. Chains are in FIFO order too, newest first
+ * (a tombstone goes in at its bucket's head; grave_relink keeps the order), so the tombstones
+ * released are a chain's tail: a walk stops at the first reference that is no longer live
+ * (grave_live: older than the FIFO's head), and a link to a released tombstone is never followed.
+ * Releasing the oldest is then moving the FIFO's head: no bucket or chain to fetch (it was the
+ * analyzer's coldest memory, a few percent of the time on short connections). A chunk taken
+ * again gets a new sequence number, so a stale reference never names a new tombstone; and
+ * numbers are compared modulo 2^GRAVE_SEQ_BITS, so every 2^GRAVE_RELINK_BITS chunks the chains are
+ * rebuilt (no stale reference left) and a stale one is never as old as the modulus.
  *
  * Bounds: at most `max_graves` tombstones (the oldest is forgotten early to make room for a new
  * one), so a flood of short connections cannot grow memory past what --max-flows allows; and the
@@ -378,6 +490,10 @@ _Static_assert(sizeof(struct tombstone) == 20, "a tombstone grew");
  * bits: at most 2^31 tombstones alive, far more than memory allows. */
 #define GRAVE_SEQ_BITS 23
 #define GRAVE_SEQ_MASK ((1u << GRAVE_SEQ_BITS) - 1)
+/* Chunks in use at most (2^29 tombstones), and how often the chains are rebuilt: a stale
+ * reference is less than 2^22 + 2^21 chunks old, within the modulus. */
+#define GRAVE_RING_MAX (1u << 21)
+#define GRAVE_RELINK_BITS 22
 
 struct grave_chunk {
 	int64_t base;            /* the time the chunk's tombstones count from */
@@ -395,6 +511,7 @@ struct graveyard {
 	uint32_t n_chunks;         /* chunks in use: head_seq .. head_seq + n_chunks - 1 */
 	struct grave_chunk *spare; /* one released chunk kept for reuse */
 	size_t count;
+	bool relink;               /* the chains are due for a rebuild (GRAVE_RELINK_BITS) */
 };
 
 static struct graveyard *graveyard(struct flow_table *t)
@@ -444,19 +561,29 @@ static uint32_t *bucket_of(const struct graveyard *g, uint64_t fingerprint)
 	return &g->buckets[fingerprint & g->mask];
 }
 
-/* Doubles the bucket array and moves every tombstone still in a chain (those from the oldest
- * chunk's first unreleased one on) over. On allocation failure the array stays: lookups stay
- * right, chains get longer. */
-static void grave_grow(struct graveyard *g)
+/* Is the tombstone of index + 1 `ref` still there (not released)? 0 is none. */
+static bool grave_live(const struct graveyard *g, uint32_t ref)
 {
-	size_t n = (g->mask + 1) * 2;
-	uint32_t *b = n > g->mask + 1 ? calloc(n, sizeof *b) : NULL;
+	uint32_t i = ref - 1;
+	uint32_t pos = ((i >> GRAVE_CHUNK_SHIFT) - g->head_seq) & GRAVE_SEQ_MASK; /* from the oldest */
 
-	if (!b)
-		return;
-	free(g->buckets);
-	g->buckets = b;
+	if (ref == 0 || pos >= g->n_chunks)
+		return false;
+	return pos > 0 || (i & (GRAVE_CHUNK - 1)) >= chunk_of_seq(g, g->head_seq)->gone;
+}
+
+/* Rebuilds the chains over `n` buckets (the array doubled, or the same one cleared): every
+ * tombstone still there, oldest first, so each chain is newest first. */
+static void grave_relink(struct graveyard *g, uint32_t *b, size_t n)
+{
+	if (b != g->buckets) {
+		free(g->buckets);
+		g->buckets = b;
+	} else {
+		memset(b, 0, n * sizeof *b);
+	}
 	g->mask = n - 1;
+	g->relink = false;
 	for (uint32_t k = 0; k < g->n_chunks; k++) {
 		uint32_t seq = g->head_seq + k;
 		struct grave_chunk *c = chunk_of_seq(g, seq);
@@ -470,6 +597,17 @@ static void grave_grow(struct graveyard *g)
 	}
 }
 
+/* Doubles the bucket array. On allocation failure the array stays: lookups stay right, chains
+ * get longer. */
+static void grave_grow(struct graveyard *g)
+{
+	size_t n = (g->mask + 1) * 2;
+	uint32_t *b = n > g->mask + 1 ? calloc(n, sizeof *b) : NULL;
+
+	if (b)
+		grave_relink(g, b, n);
+}
+
 /* Brings the bucket of `fp` into the cache (stage 0), or the first tombstone in it (stage 1, a
  * few steps later, when the bucket is there): tombstones are released and looked up in an order
  * known ahead, and their chains are the coldest memory the analyzer touches. */
@@ -480,30 +618,17 @@ static void grave_prefetch(const struct graveyard *g, uint64_t fp, int stage)
 
 	if (stage == 0)
 		__builtin_prefetch(b);
-	else if (*b)
+	else if (grave_live(g, *b))
 		__builtin_prefetch(grave_at(g, *b));
 }
 
-#define GRAVE_PREFETCH_AHEAD 8
-
-/* Releases the oldest tombstone (the head of the FIFO); there must be one. */
+/* Releases the oldest tombstone (the head of the FIFO); there must be one. Its chain is left
+ * as it is: see the top of this part. */
 static void grave_release_oldest(struct graveyard *g)
 {
 	struct grave_chunk *c = chunk_of_seq(g, g->head_seq);
-	uint32_t ref = grave_ref(g->head_seq, c->gone);
-	struct tombstone *s = &c->items[c->gone++];
-	uint32_t *p = bucket_of(g, s->fingerprint);
 
-	if (c->gone + GRAVE_PREFETCH_AHEAD < c->used)
-		grave_prefetch(g, c->items[c->gone + GRAVE_PREFETCH_AHEAD].fingerprint, 0);
-	if (c->gone + GRAVE_PREFETCH_AHEAD / 2 < c->used)
-		grave_prefetch(g, c->items[c->gone + GRAVE_PREFETCH_AHEAD / 2].fingerprint, 1);
-
-	/* Out of its chain: the chains are short (the bucket array grows with the count). */
-	while (*p && *p != ref)
-		p = &grave_at(g, *p)->next;
-	if (*p)
-		*p = s->next;
+	c->gone++;
 	g->count--;
 	/* A chunk is done when all its tombstones are gone and it takes no more: full, or not the
 	 * last one (a newer chunk was started for a later time). */
@@ -525,7 +650,7 @@ static int ring_room(struct graveyard *g)
 
 	if (g->n_chunks < size)
 		return 0;
-	if (n > GRAVE_SEQ_MASK + 1u || !(r = calloc(n, sizeof *r)))
+	if (n > GRAVE_RING_MAX || !(r = calloc(n, sizeof *r)))
 		return -1;
 	for (uint32_t k = 0; k < g->n_chunks; k++)
 		r[(g->head_seq + k) & (n - 1)] = chunk_of_seq(g, g->head_seq + k);
@@ -551,9 +676,14 @@ static struct tombstone *grave_alloc(struct graveyard *g, int64_t until_ns, uint
 	struct tombstone *s;
 
 	if (c && c->gone == c->used) {
-		/* Every tombstone of the last chunk is gone (so of every chunk): it starts over. */
+		/* Every tombstone of the last chunk is gone (so of every chunk): it starts over,
+		 * under a new number (references to its old tombstones stay stale). */
+		g->ring[++g->head_seq & g->ring_mask] = c;
+		tail_seq = g->head_seq;
 		c->used = c->gone = 0;
 		c->base = until_ns;
+		if ((tail_seq & ((1u << GRAVE_RELINK_BITS) - 1)) == 0)
+			g->relink = true;
 	}
 	if (!c || !chunk_takes(c, until_ns)) {
 		if (ring_room(g) != 0)
@@ -564,10 +694,14 @@ static struct tombstone *grave_alloc(struct graveyard *g, int64_t until_ns, uint
 		g->spare = NULL;
 		c->used = c->gone = 0;
 		c->base = until_ns;
+		/* numbers go on from the last one: a new run starting at 0 would take the
+		 * numbers of stale references */
 		if (!g->n_chunks)
-			g->head_seq = tail_seq = 0;
+			tail_seq = g->head_seq;
 		else
 			tail_seq++;
+		if ((tail_seq & ((1u << GRAVE_RELINK_BITS) - 1)) == 0)
+			g->relink = true;
 		g->ring[tail_seq & g->ring_mask] = c;
 		g->n_chunks++;
 	}
@@ -626,6 +760,8 @@ int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t unt
 	t->graves_until = oldest_until(g);
 	if (g->count > g->mask + 1)
 		grave_grow(g);
+	else if (g->relink)
+		grave_relink(g, g->buckets, g->mask + 1);
 	return 0;
 }
 
@@ -640,7 +776,7 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 		return false;
 	fp = fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport, seg->tunnel,
 	                 seg->tunnel_id);
-	for (uint32_t ref = *bucket_of(g, fp); ref;) {
+	for (uint32_t ref = *bucket_of(g, fp); grave_live(g, ref);) {
 		const struct grave_chunk *c = chunk_of_seq(g, (ref - 1) >> GRAVE_CHUNK_SHIFT);
 		struct tombstone *s = grave_at(g, ref);
 
@@ -659,27 +795,20 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 	return false;
 }
 
-void flow_table_prefetch_removal(const struct flow_table *t, const struct live_flow *f,
-                                 int stage)
+void flow_table_prefetch_removal(const struct flow_table *t, const struct live_flow *f)
 {
 	PREFETCH_ONLY();
-	uint32_t h = t->buckets[f->hash & t->mask];
+	struct flow_endpoint ep[2];
 
-	if (stage == 0) {
-		struct flow_endpoint ep[2];
-
-		__builtin_prefetch(&t->buckets[f->hash & t->mask]);
-		if (!t->graves || (f->mark & LIVE_ADDR6))
-			return; /* an IPv6 flow's addresses are in another block: not worth it */
-		live_endpoint(t->st, f, 0, &ep[0]);
-		live_endpoint(t->st, f, 1, &ep[1]);
-		grave_prefetch(t->graves,
-		               fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port,
-		                           LIVE_ENCAP_KIND(f->encap), f->tunnel_id),
-		               0);
-	} else if (h && h != f->self) {
-		__builtin_prefetch(flow_store_at(t->st, h));
-	}
+	__builtin_prefetch(&t->slots[home_of(t, f->hash)]);
+	if (!t->graves || (f->mark & LIVE_ADDR6))
+		return; /* an IPv6 flow's addresses are in another block: not worth it */
+	live_endpoint(t->st, f, 0, &ep[0]);
+	live_endpoint(t->st, f, 1, &ep[1]);
+	grave_prefetch(t->graves,
+	               fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port,
+	                           LIVE_ENCAP_KIND(f->encap), f->tunnel_id),
+	               0);
 }
 
 void flow_table_prefetch_grave(const struct flow_table *t, const struct tcp_segment *seg,

@@ -78,6 +78,7 @@ struct chunk {
 	bool cancelled;            /* its file is finished: not walked */
 	bool failed;               /* no memory for its items */
 	enum chunk_state state;
+	uint64_t retire_after;     /* fed: reusable once the engine is done with this batch */
 	struct ritem *items;
 	size_t n, cap;
 };
@@ -104,7 +105,7 @@ struct source {
 	struct chunk *cur;         /* being fed */
 	size_t cur_pos;
 	struct ritem seq;          /* read through libpcap: the current record */
-	const struct ritem *head;  /* the record the merge looks at */
+	struct ritem *head;        /* the record the merge looks at */
 	uint64_t bytes_done;       /* for progress */
 };
 
@@ -132,6 +133,7 @@ struct readers {
 	pthread_cond_t work, ready;
 	struct chunk *queue_head, *queue_tail;
 	struct chunk *free_chunks;
+	struct chunk *retired_head, *retired_tail; /* fed, maybe still read by a shard worker */
 	bool stop;
 	bool out_of_memory;
 	bool stage_times;
@@ -257,9 +259,29 @@ static void *reader_main(void *arg)
 
 /* --- asking for chunks ----------------------------------------------------------------------- */
 
+static void chunk_free(struct readers *rd, struct chunk *c);
+
+/* The fed chunks no shard worker reads any more go back to the free list. */
+static void reclaim(struct readers *rd)
+{
+	uint64_t done = engine_batches_done(rd->e);
+
+	while (rd->retired_head && rd->retired_head->retire_after <= done) {
+		struct chunk *c = rd->retired_head;
+
+		rd->retired_head = c->next;
+		if (!rd->retired_head)
+			rd->retired_tail = NULL;
+		chunk_free(rd, c);
+	}
+}
+
 static struct chunk *chunk_new(struct readers *rd)
 {
-	struct chunk *c = rd->free_chunks;
+	struct chunk *c;
+
+	reclaim(rd);
+	c = rd->free_chunks;
 
 	if (c) {
 		rd->free_chunks = c->next;
@@ -273,6 +295,19 @@ static void chunk_free(struct readers *rd, struct chunk *c)
 {
 	c->next = rd->free_chunks;
 	rd->free_chunks = c;
+}
+
+/* A chunk whose items were fed (engine_feed_ref): the batches that refer to them may still be
+ * read by the shard workers, so it waits for the engine to be done with the batch being filled. */
+static void chunk_retire(struct readers *rd, struct chunk *c)
+{
+	c->retire_after = engine_batch_filling(rd->e);
+	c->next = NULL;
+	if (rd->retired_tail)
+		rd->retired_tail->next = c;
+	else
+		rd->retired_head = c;
+	rd->retired_tail = c;
 }
 
 /* Asks for the next chunk of `s`. False when there is none left or no memory. */
@@ -347,7 +382,7 @@ static void end_mapped(struct readers *rd, struct source *s)
 		chunk_free(rd, c);
 	}
 	if (s->cur)
-		chunk_free(rd, s->cur);
+		chunk_retire(rd, s->cur);
 	s->cur = NULL;
 	pcap_map_close(s->map);
 	s->map = NULL;
@@ -439,7 +474,7 @@ static bool advance(struct readers *rd, struct source *s)
 		bool handover = s->cur && s->cur->handover;
 
 		if (s->cur) {
-			chunk_free(rd, s->cur);
+			chunk_retire(rd, s->cur);
 			s->cur = NULL;
 			/* The walks gave back the pages inside their chunks; the one across each
 			 * boundary goes now that both sides are read (from the start of its page:
@@ -551,15 +586,20 @@ int readers_run(struct readers *rd, struct engine *e, const struct readers_progr
 			file_heap_replace_top(&rd->heap, start_source(rd, s));
 			continue;
 		}
-		const struct ritem *ri = s->head;
+		struct ritem *ri = s->head;
 
 		number++;
 		if (ri->result == ITEM_FILTERED) {
 			if (s->kind == SOURCE_MAPPED)
 				engine_filtered(e, s->index); /* capture.c counts its own */
 		} else {
-			if (engine_feed(e, &ri->it, number, (enum dissect_result)ri->result, ri->caplen,
-			                s->file, s->index) != 0) {
+			/* A chunk's item is left where it is for the shard workers (chunk_retire); the
+			 * record read through libpcap is reused, so copied. */
+			enum dissect_result r = (enum dissect_result)ri->result;
+
+			if ((ri == &s->seq ? engine_feed(e, &ri->it, number, r, ri->caplen, s->file, s->index)
+			                   : engine_feed_ref(e, &ri->it, number, r, ri->caplen, s->file,
+			                                     s->index)) != 0) {
 				rc = -1;
 				break;
 			}
@@ -687,6 +727,16 @@ void readers_close(struct readers *rd)
 	pthread_mutex_unlock(&rd->lock);
 	for (unsigned k = 0; k < rd->n_started; k++)
 		pthread_join(rd->readers[k].thread, NULL);
+	/* The shard workers may still read fed items (a run stopped early skips engine_finish). */
+	if (rd->e)
+		engine_wait(rd->e);
+	while (rd->retired_head) {
+		struct chunk *c = rd->retired_head;
+
+		rd->retired_head = c->next;
+		chunk_free(rd, c);
+	}
+	rd->retired_tail = NULL;
 	if (rd->stage_times) {
 		double readers_s = 0;
 

@@ -190,4 +190,12 @@ static inline uint64_t snap_frame(const struct flow *f, const struct seg_snap *s
 	return s->frame ? f->first_frame + s->frame - 1 : 0;
 }
 
+/* The frame of the flow's last segment, either way. */
+static inline uint64_t flow_last_frame(const struct flow *f)
+{
+	uint64_t a = snap_frame(f, &f->dir[0].last), b = snap_frame(f, &f->dir[1].last);
+
+	return a > b ? a : b;
+}
+
 #endif

@@ -3,8 +3,40 @@
 #include "live_flow.h"
 #include "encap_table.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The parts of a waiting flow (live_flow.h) are these runs of bytes. */
+_Static_assert(offsetof(struct live_flow, dir) == LIVE_HEAD_BYTES, "the head ends at dir");
+_Static_assert(offsetof(struct live_dir, next_seq) == LIVE_DIR_KEPT &&
+                   offsetof(struct live_dir, max_ack) == LIVE_DIR_KEPT + 4 &&
+                   offsetof(struct live_dir, rtt_probe_end) == LIVE_DIR_KEPT + 8 &&
+                   offsetof(struct live_dir, max_window) == LIVE_DIR_KEPT + 12 &&
+                   offsetof(struct live_dir, retransmissions) == LIVE_DIR_KEPT + LIVE_DIR_DERIVED &&
+                   offsetof(struct live_dir, last) ==
+                       LIVE_DIR_KEPT + LIVE_DIR_DERIVED + LIVE_DIR_ZEROS &&
+                   sizeof(struct live_dir) ==
+                       offsetof(struct live_dir, last) + sizeof(struct live_snap),
+               "live_dir: kept, derived, zeros, last");
+_Static_assert(offsetof(struct live_fin, fin_ack) == 2 * sizeof(struct live_snap) &&
+                   offsetof(struct live_fin, fin_seq) == 4 * sizeof(struct live_snap) &&
+                   offsetof(struct live_fin, payload_after_peer_fin) ==
+                       offsetof(struct live_fin, fin_seq) + 8 &&
+                   offsetof(struct live_fin, zeek_fin_end) ==
+                       offsetof(struct live_fin, payload_after_peer_fin) + LIVE_FIN_AFTER &&
+                   sizeof(struct live_fin) == offsetof(struct live_fin, zeek_fin_end) + 8,
+               "live_fin: FINs, their ACKs, their sequence numbers, data after a FIN, Zeek's");
+#define FROZEN_FIXED ((size_t)LIVE_HEAD_BYTES + 4 + (size_t)2 * LIVE_DIR_KEPT)
+#define FROZEN_MAX                                                                             \
+	(FROZEN_FIXED + sizeof(struct live_fin) + 2 * sizeof(struct live_snap) +                 \
+	 (size_t)2 * (LIVE_DIR_DERIVED + LIVE_DIR_ZEROS) + sizeof(struct live_silent) +         \
+	 sizeof(struct live_zeek))
+#define FROZEN_LARGEST                                                                         \
+	((size_t)LIVE_FROZEN_MIN + (size_t)(LIVE_FROZEN_CLASSES - 1) * LIVE_FROZEN_STEP)
+_Static_assert(FROZEN_FIXED + 2 * sizeof(struct live_snap) <= LIVE_FROZEN_MIN &&
+                   FROZEN_MAX <= FROZEN_LARGEST && LIVE_FROZEN_CLASSES <= 32,
+               "the frozen classes hold every waiting flow");
 
 void flow_store_init(struct flow_store *st)
 {
@@ -16,6 +48,9 @@ void flow_store_init(struct flow_store *st)
 		pool_init(&st->scheds[k], LIVE_SCHED_BYTES(k), LIVE_BLOCK_SLAB_SHIFT);
 	pool_init(&st->addr6, 32, LIVE_BLOCK_SLAB_SHIFT);
 	pool_init(&st->fars, sizeof(struct live_far), LIVE_BLOCK_SLAB_SHIFT);
+	for (unsigned k = 0; k < LIVE_FROZEN_CLASSES; k++)
+		pool_init(&st->frozen[k], LIVE_FROZEN_MIN + (size_t)k * LIVE_FROZEN_STEP,
+		          LIVE_FLOW_SLAB_SHIFT);
 }
 
 void flow_store_destroy(struct flow_store *st)
@@ -27,6 +62,8 @@ void flow_store_destroy(struct flow_store *st)
 		pool_destroy(&st->scheds[k]);
 	pool_destroy(&st->addr6);
 	pool_destroy(&st->fars);
+	for (unsigned k = 0; k < LIVE_FROZEN_CLASSES; k++)
+		pool_destroy(&st->frozen[k]);
 	free(st->captures);
 	st->captures = NULL;
 	st->n_captures = st->cap_captures = 0;
@@ -44,9 +81,14 @@ struct live_flow *flow_store_new(struct flow_store *st)
 	return f;
 }
 
+void flow_store_free_frozen(struct flow_store *st, struct live_flow *z)
+{
+	pool_free_at(&st->frozen[LIVE_FROZEN_CLASS(z->self)], LIVE_FROZEN_HANDLE(z->self), z);
+}
+
 void flow_store_free(struct flow_store *st, struct live_flow *f)
 {
-	if (f->fin)
+	if (f->fin) /* 0 when frozen: the FIN block is in the frozen item */
 		pool_free(&st->fins, f->fin);
 	if (f->rare) {
 		const struct live_rare *r = live_rare_of(st, f);
@@ -59,15 +101,341 @@ void flow_store_free(struct flow_store *st, struct live_flow *f)
 		pool_free(&st->scheds[LIVE_SCHED_POOL(f->sched)], LIVE_SCHED_HANDLE(f->sched));
 	if (f->mark & LIVE_ADDR6)
 		pool_free(&st->addr6, f->addr[0]);
-	pool_free(&st->flows, f->self);
+	if (live_is_frozen(f))
+		flow_store_free_frozen(st, f);
+	else
+		pool_free_at(&st->flows, f->self, f);
 }
 
 size_t flow_store_bytes(const struct flow_store *st)
 {
+	size_t frozen = 0;
+
+	for (unsigned k = 0; k < LIVE_FROZEN_CLASSES; k++)
+		frozen += pool_bytes(&st->frozen[k]);
 	return pool_bytes(&st->flows) + pool_bytes(&st->fins) + pool_bytes(&st->rares) +
 	       pool_bytes(&st->scheds[0]) + pool_bytes(&st->scheds[1]) + pool_bytes(&st->scheds[2]) +
-	       pool_bytes(&st->addr6) +
-	       pool_bytes(&st->fars);
+	       pool_bytes(&st->addr6) + pool_bytes(&st->fars) + frozen;
+}
+
+/* --- waiting flows (live_flow.h: "A waiting flow") ------------------------------------- */
+
+/* The FIN block's data after a FIN (LIVE_FIN_AFTER bytes), and side d's live_dir from `next_seq`
+ * (LIVE_DIR_DERIVED bytes) and from `retransmissions` (LIVE_DIR_ZEROS bytes): to read, and to
+ * write. */
+static inline const unsigned char *fin_after(const struct live_fin *fb)
+{
+	return (const unsigned char *)fb + offsetof(struct live_fin, payload_after_peer_fin);
+}
+
+static inline unsigned char *fin_after_w(struct live_fin *fb)
+{
+	return (unsigned char *)fb + offsetof(struct live_fin, payload_after_peer_fin);
+}
+
+static inline const unsigned char *dir_derived(const struct live_flow *f, int d)
+{
+	return (const unsigned char *)&f->dir[d] + LIVE_DIR_KEPT;
+}
+
+static inline unsigned char *dir_derived_w(struct live_flow *f, int d)
+{
+	return (unsigned char *)&f->dir[d] + LIVE_DIR_KEPT;
+}
+
+static inline const unsigned char *dir_zeros(const struct live_flow *f, int d)
+{
+	return (const unsigned char *)&f->dir[d] + LIVE_DIR_KEPT + LIVE_DIR_DERIVED;
+}
+
+static inline unsigned char *dir_zeros_w(struct live_flow *f, int d)
+{
+	return (unsigned char *)&f->dir[d] + LIVE_DIR_KEPT + LIVE_DIR_DERIVED;
+}
+
+/* The sequence number side d's FIN occupies, as its snapshot tells it (0: it sent none): the
+ * tracker's fin_seq, the FIN's seq + its payload (an IP packet's payload fits 16 bits). */
+static inline uint32_t fin_seq_of(const struct live_fin *fb, int d)
+{
+	return fb->fin[d].frame ? fb->fin[d].seq + fb->fin[d].len : 0;
+}
+
+/* Do the FINs of `f` (FIN block `fb`) tell its FINs' sequence numbers and each side's
+ * LIVE_DIR_DERIVED part? (A connection closed by both FINs: each side's next_seq is its FIN's +
+ * 1, its max_ack the peer's FIN's + 1, its rtt_probe_end its next_seq, its max_window its last
+ * window.) */
+static bool fins_tell(const struct live_flow *f, const struct live_fin *fb)
+{
+	const uint32_t fs[2] = { fin_seq_of(fb, 0), fin_seq_of(fb, 1) };
+	uint32_t diff = (fb->fin_seq[0] ^ fs[0]) | (fb->fin_seq[1] ^ fs[1]);
+
+	for (int d = 0; d < 2; d++) {
+		const struct live_dir *me = &f->dir[d];
+
+		diff |= (me->next_seq ^ (fs[d] + 1)) | (me->max_ack ^ (fs[!d] + 1)) |
+		        (me->rtt_probe_end ^ me->next_seq) | (me->max_window ^ me->window);
+	}
+	return diff == 0;
+}
+
+/* What fins_tell() found: the FINs' sequence numbers and each side's derived part, from the FINs
+ * and each side's window. */
+static void fins_told(struct live_flow *f, struct live_fin *fb)
+{
+	for (int d = 0; d < 2; d++)
+		fb->fin_seq[d] = fin_seq_of(fb, d);
+	for (int d = 0; d < 2; d++) {
+		struct live_dir *me = &f->dir[d];
+
+		me->next_seq = fb->fin_seq[d] + 1;
+		me->max_ack = fb->fin_seq[!d] + 1;
+		me->rtt_probe_end = me->next_seq;
+		me->max_window = me->window;
+	}
+}
+
+/* Are `a` and `b` the same snapshot, byte for byte? */
+static inline bool snap_same(const struct live_snap *a, const struct live_snap *b)
+{
+	uint64_t a0, a1, b0, b1;
+	uint32_t a2, b2;
+
+	memcpy(&a0, a, 8);
+	memcpy(&a1, (const char *)a + 8, 8);
+	memcpy(&a2, (const char *)a + 16, 4);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, (const char *)b + 8, 8);
+	memcpy(&b2, (const char *)b + 16, 4);
+	return ((a0 ^ b0) | (a1 ^ b1) | (a2 ^ b2)) == 0;
+}
+
+/* Is every byte of p[0 .. n) zero? (n a constant multiple of 8: unrolled, no branch a word.) */
+static inline bool all_zero(const void *p, size_t n)
+{
+	uint64_t acc = 0;
+
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, (const char *)p + i, 8);
+		acc |= w;
+	}
+	return acc == 0;
+}
+
+/* The parts of `f` (FIN block `fb`, NULL: none) a waiting flow keeps (enum live_frozen_part), and
+ * the bytes they take in all. */
+static uint32_t frozen_parts(const struct flow_store *st, const struct live_flow *f,
+                             const struct live_fin *fb, size_t *bytes)
+{
+	const size_t snap = sizeof(struct live_snap);
+	uint32_t parts = 0;
+	size_t n = FROZEN_FIXED + 2 * snap; /* the lasts: kept unless the FIN block has them */
+
+	if (fb) {
+		parts |= LIVE_FZ_FIN;
+		n += 2 * snap + 2 * snap; /* the FINs, their acknowledgements */
+		for (int d = 0; d < 2; d++) {
+			if (snap_same(&fb->fin_ack[d], &fb->fin[!d])) {
+				parts |= LIVE_FZ_FIN_ACK_DUP << d;
+				n -= snap;
+			}
+			if (snap_same(&f->dir[d].last, &fb->fin_ack[!d])) {
+				parts |= LIVE_FZ_LAST_DUP << d;
+				n -= snap;
+			}
+		}
+		if (fins_tell(f, fb))
+			parts |= LIVE_FZ_DERIVED;
+		else
+			n += sizeof fb->fin_seq + (size_t)2 * LIVE_DIR_DERIVED;
+		if (!all_zero(fin_after(fb), LIVE_FIN_AFTER)) {
+			parts |= LIVE_FZ_AFTER;
+			n += LIVE_FIN_AFTER;
+		}
+	} else {
+		n += (size_t)2 * LIVE_DIR_DERIVED;
+	}
+	if (!all_zero(dir_zeros(f, 0), LIVE_DIR_ZEROS) || !all_zero(dir_zeros(f, 1), LIVE_DIR_ZEROS)) {
+		parts |= LIVE_FZ_ZEROS;
+		n += (size_t)2 * LIVE_DIR_ZEROS;
+	}
+	if (!all_zero(&f->silent, sizeof f->silent)) {
+		parts |= LIVE_FZ_SILENT;
+		n += sizeof f->silent;
+	}
+	/* Without a report that reads it, Zeek's view is never touched (tracker.c): all zero. */
+	if (!st->skip_zeek) {
+		parts |= LIVE_FZ_ZEEK;
+		n += sizeof f->zeek + (fb ? sizeof fb->zeek_fin_end : 0);
+	}
+	*bytes = n;
+	return parts;
+}
+
+/* Appends n bytes at `src` to *out. */
+static inline void put(unsigned char **out, const void *src, size_t n)
+{
+	memcpy(*out, src, n);
+	*out += n;
+}
+
+/* Takes n bytes from *in to `dst`. */
+static inline void take(const unsigned char **in, void *dst, size_t n)
+{
+	memcpy(dst, *in, n);
+	*in += n;
+}
+
+struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f)
+{
+	struct live_fin *fb = live_fin_of(st, f);
+	size_t bytes;
+	uint32_t parts = frozen_parts(st, f, fb, &bytes);
+	unsigned k = bytes <= LIVE_FROZEN_MIN
+	                 ? 0
+	                 : (unsigned)((bytes - LIVE_FROZEN_MIN + LIVE_FROZEN_STEP - 1) / LIVE_FROZEN_STEP);
+	void *item;
+	uint32_t h = pool_alloc_raw(&st->frozen[k], &item);
+	unsigned char *z = item, *out = z;
+
+	if (!h || h > LIVE_FROZEN_HANDLE(~0u)) {
+		if (h)
+			pool_free_at(&st->frozen[k], h, item);
+		return NULL;
+	}
+	put(&out, f, LIVE_HEAD_BYTES);
+	put(&out, &parts, sizeof parts);
+	put(&out, &f->dir[0], LIVE_DIR_KEPT);
+	put(&out, &f->dir[1], LIVE_DIR_KEPT);
+	if (fb) {
+		put(&out, fb->fin, sizeof fb->fin);
+		for (int d = 0; d < 2; d++)
+			if (!(parts & (LIVE_FZ_FIN_ACK_DUP << d)))
+				put(&out, &fb->fin_ack[d], sizeof fb->fin_ack[d]);
+	}
+	for (int d = 0; d < 2; d++)
+		if (!(parts & (LIVE_FZ_LAST_DUP << d)))
+			put(&out, &f->dir[d].last, sizeof f->dir[d].last);
+	if (!(parts & LIVE_FZ_DERIVED)) {
+		if (fb)
+			put(&out, fb->fin_seq, sizeof fb->fin_seq);
+		put(&out, dir_derived(f, 0), LIVE_DIR_DERIVED);
+		put(&out, dir_derived(f, 1), LIVE_DIR_DERIVED);
+	}
+	if (parts & LIVE_FZ_ZEROS) {
+		put(&out, dir_zeros(f, 0), LIVE_DIR_ZEROS);
+		put(&out, dir_zeros(f, 1), LIVE_DIR_ZEROS);
+	}
+	if (parts & LIVE_FZ_AFTER)
+		put(&out, fin_after(fb), LIVE_FIN_AFTER);
+	if (parts & LIVE_FZ_SILENT)
+		put(&out, &f->silent, sizeof f->silent);
+	if (parts & LIVE_FZ_ZEEK) {
+		put(&out, &f->zeek, sizeof f->zeek);
+		if (fb)
+			put(&out, fb->zeek_fin_end, sizeof fb->zeek_fin_end);
+	}
+	struct live_flow *frozen = (struct live_flow *)z;
+
+	frozen->self = LIVE_FROZEN_BIT | (uint32_t)k << LIVE_FROZEN_CLASS_SHIFT | h;
+	frozen->fin = 0;
+	if (fb)
+		pool_free_at(&st->fins, f->fin, fb);
+	pool_free_at(&st->flows, f->self, f);
+	return frozen;
+}
+
+/* live_frozen_expand(); unless `whole`, only what flow_decode() reads of a flow whose Zeek view
+ * is not read (the derived part and Zeek's are left as they are). */
+static inline __attribute__((always_inline)) struct live_fin *
+expand(const struct live_flow *zf, struct live_flow *f, struct live_fin *fb, bool whole)
+{
+	const unsigned char *in = (const unsigned char *)zf;
+	uint32_t parts;
+
+	take(&in, f, LIVE_HEAD_BYTES);
+	take(&in, &parts, sizeof parts);
+	f->self = 0;
+	take(&in, &f->dir[0], LIVE_DIR_KEPT);
+	take(&in, &f->dir[1], LIVE_DIR_KEPT);
+	if ((parts & LIVE_FZ_FIN) && fb) { /* fb: room for one exactly when it had one */
+		take(&in, fb->fin, sizeof fb->fin);
+		for (int d = 0; d < 2; d++) {
+			if (!(parts & (LIVE_FZ_FIN_ACK_DUP << d)))
+				take(&in, &fb->fin_ack[d], sizeof fb->fin_ack[d]);
+			else
+				fb->fin_ack[d] = fb->fin[!d];
+		}
+	} else {
+		fb = NULL;
+	}
+	for (int d = 0; d < 2; d++) {
+		if (!(parts & (LIVE_FZ_LAST_DUP << d)) || !fb) /* a copy only with a FIN block */
+			take(&in, &f->dir[d].last, sizeof f->dir[d].last);
+		else
+			f->dir[d].last = fb->fin_ack[!d];
+	}
+	if (!(parts & LIVE_FZ_DERIVED)) {
+		if (fb)
+			take(&in, fb->fin_seq, sizeof fb->fin_seq);
+		take(&in, dir_derived_w(f, 0), LIVE_DIR_DERIVED);
+		take(&in, dir_derived_w(f, 1), LIVE_DIR_DERIVED);
+	} else if (whole && fb) {
+		fins_told(f, fb);
+	}
+	if (parts & LIVE_FZ_ZEROS) {
+		take(&in, dir_zeros_w(f, 0), LIVE_DIR_ZEROS);
+		take(&in, dir_zeros_w(f, 1), LIVE_DIR_ZEROS);
+	} else {
+		memset(dir_zeros_w(f, 0), 0, LIVE_DIR_ZEROS);
+		memset(dir_zeros_w(f, 1), 0, LIVE_DIR_ZEROS);
+	}
+	if (fb) {
+		if (parts & LIVE_FZ_AFTER)
+			take(&in, fin_after_w(fb), LIVE_FIN_AFTER);
+		else
+			memset(fin_after_w(fb), 0, LIVE_FIN_AFTER);
+	}
+	if (parts & LIVE_FZ_SILENT)
+		take(&in, &f->silent, sizeof f->silent);
+	else
+		memset(&f->silent, 0, sizeof f->silent);
+	if (parts & LIVE_FZ_ZEEK) {
+		take(&in, &f->zeek, sizeof f->zeek);
+		if (fb)
+			take(&in, fb->zeek_fin_end, sizeof fb->zeek_fin_end);
+	} else if (whole) {
+		memset(&f->zeek, 0, sizeof f->zeek);
+		if (fb)
+			memset(fb->zeek_fin_end, 0, sizeof fb->zeek_fin_end);
+	}
+	return fb;
+}
+
+struct live_fin *live_frozen_expand(const struct live_flow *zf, struct live_flow *f,
+                                    struct live_fin *fb)
+{
+	return expand(zf, f, fb, true);
+}
+
+struct live_flow *flow_store_thaw(struct flow_store *st, const struct live_flow *z)
+{
+	void *item, *fin = NULL;
+	uint32_t parts, h = pool_alloc_raw(&st->flows, &item), fh = 0;
+	struct live_flow *f = item;
+
+	memcpy(&parts, (const unsigned char *)z + LIVE_HEAD_BYTES, sizeof parts);
+	if (!h)
+		return NULL;
+	if ((parts & LIVE_FZ_FIN) && !(fh = pool_alloc_raw(&st->fins, &fin))) {
+		pool_free_at(&st->flows, h, item);
+		return NULL;
+	}
+	live_frozen_expand(z, f, fin); /* a FIN block exactly when it had one */
+	f->self = h;
+	f->fin = fh;
+	return f;
 }
 
 void live_endpoint(const struct flow_store *st, const struct live_flow *f, int side,
@@ -86,7 +454,8 @@ void live_endpoint(const struct flow_store *st, const struct live_flow *f, int s
 
 /* --- expansion --------------------------------------------------------------------------- */
 
-static void snap_decode(const struct flow_store *st, const struct live_flow *f,
+static inline __attribute__((always_inline)) void snap_decode(const struct flow_store *st,
+                                                            const struct live_flow *f,
                         const struct live_snap *s, struct seg_snap *out)
 {
 	uint64_t v = ((uint64_t)(s->t_hi & 0x3f) << 32) | s->t_lo;
@@ -206,10 +575,10 @@ static void rare_decode(const struct flow_store *st, const struct live_flow *f,
 	out->reused = r->reused;
 }
 
-void flow_decode(const struct flow_store *st, const struct live_flow *f, struct flow *out,
-                 struct flow_rare *rare)
+/* flow_decode of live `f`, whose FIN block is `fb` (NULL: none). */
+static void decode(const struct flow_store *st, const struct live_flow *f,
+                   const struct live_fin *fb, struct flow *out, struct flow_rare *rare)
 {
-	const struct live_fin *fb = live_fin_of(st, f);
 	const struct live_rare *r = live_rare_of(st, f);
 	struct live_sched *s = live_sched_of(st, f);
 
@@ -264,5 +633,22 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 	if (st->skip_zeek)
 		memset(&out->zeek, 0, sizeof out->zeek);
 	else
-		zeek_decode(st, f, &out->ep[FROM_CLIENT], &out->ep[FROM_SERVER], &out->zeek);
+		zeek_decode(st, f, fb, &out->ep[FROM_CLIENT], &out->ep[FROM_SERVER], &out->zeek);
+}
+
+void flow_decode(const struct flow_store *st, const struct live_flow *f, struct flow *out,
+                 struct flow_rare *rare)
+{
+	if (live_is_frozen(f)) {
+		/* Expanded here, where the decoding reads it: a waiting flow is never thawed into
+		 * the pools just to be finished. */
+		struct live_flow lf;
+		struct live_fin fin;
+		const struct live_fin *fb = expand(f, &lf, &fin, !st->skip_zeek);
+		const struct live_flow *expanded = &lf;
+
+		decode(st, expanded, fb, out, rare);
+		return;
+	}
+	decode(st, f, live_fin_of(st, f), out, rare);
 }

@@ -7,7 +7,7 @@
  * (flow.h) that the classifier, the timer inference and the stories read. Nothing else reads it.
  *
  * - Flows and their blocks live in pools (pool.h) of one shard's flow_store: no malloc header,
- *   freed slots reused first, 32-bit handles instead of 64-bit pointers for the hash chains, the
+ *   freed slots reused first, 32-bit handles instead of 64-bit pointers for the hash table, the
  *   activity lists and the blocks.
  * - What only some connections need is in blocks allocated the first time it is needed: the FINs,
  *   their acknowledgements and the data after them (live_fin), the evidence of resets, keepalive
@@ -18,7 +18,10 @@
  *   TTL (no reader needs it), its frame number relative to the flow's first frame.
  * - Counters that cannot exceed 2^32 in practice are 32 bits; flags are bits; 64-bit members are
  *   4-byte aligned, so no struct has padding.
- * Sizes (bytes): live_flow 452 (36 of them Zeek's view, zeek_conn.h; 8 the tunnel: its key and
+ * - A flow that has ended on the wire and only waits for late segments (most of the flows in
+ *   memory on a busy server) waits frozen: one compact item without what is zero or follows from
+ *   the rest ("A waiting flow" below: 312 bytes for a connection closed by both FINs).
+ * Sizes (bytes): live_flow 448 (36 of them Zeek's view, zeek_conn.h; 8 the tunnel: its key and
  * the id of its description, encap_table.h; 40 the round trips and the times a reset's timing
  * is held to, tracker.c track_rtt; 16 the receive windows), live_dir 128, live_silent 64,
  * live_snap 20; blocks: live_fin 128, live_rare 208, live_sched 32 (data), 48 (SYN) or 120 (past
@@ -93,19 +96,18 @@ enum live_seen_bit {
 	LIVE_FIN_ACKED = 1u << 1,  /* live_fin.fin_ack[side] is set */
 };
 
-/* What one endpoint sent (struct flow_dir when decoded, less what moved to the blocks). */
+/* What one endpoint sent (struct flow_dir when decoded, less what moved to the blocks). In parts,
+ * for a waiting flow ("A waiting flow" below): what it keeps (up to `next_seq`); what then nearly
+ * always follows from its FINs (up to `retransmissions`); what is then nearly always zero (up to
+ * `last`); and `last`, then nearly always the same segment as a snapshot of the FIN block. */
 struct live_dir {
 	uint32_t isn;          /* SYN's seq; midstream: first seq seen - 1 */
-	uint32_t next_seq;     /* highest seq + length sent (SYN and FIN count one each) */
-	uint32_t max_ack;      /* highest ACK this side sent: what it got from the peer */
 	uint32_t window;       /* last advertised window, scaled when known */
 	uint32_t packets;
 	uint32_t payload_segments;
 	uint32_t small_payload_segments; /* <= HEARTBEAT_MAX_BYTES: heartbeat-sized messages */
-	uint32_t retransmissions;
 	uint32_t bytes_in_since_own_payload; /* saturating; see tracker.c: unread-data evidence */
 	uint16_t syn_count;
-	uint16_t zero_windows;
 	uint16_t rst_count;
 	uint16_t last_ip_id;   /* IPv4 ID of its last non-RST segment with a nonzero ID */
 	uint8_t bits;          /* enum flow_dir_bit */
@@ -113,19 +115,12 @@ struct live_dir {
 	uint8_t ttl;           /* TTL / hop limit of its first non-RST segment */
 	/* Its IP header habits, to tell its resets from forged ones. */
 	uint8_t ip_id_steps;   /* counter-like ID steps (1..IP_ID_STEP_MAX) seen, saturating */
-	uint8_t ip_id_jumps;   /* ID steps outside that window, saturating */
 	uint8_t ttl_last;      /* TTL / hop limit of its last non-RST segment */
 	uint8_t wscale : 4;    /* its window scale (at most 14) */
 	uint8_t syn_layout : 3; /* enum syn_layout of its SYN or SYN+ACK */
 	uint8_t ip_id_wide : 1; /* an ID step above 1: a host-wide counter, not a per-socket one */
 	live_u64 payload_bytes;
-	struct live_snap last;          /* last segment of any kind */
 	struct live_snap last_payload;
-	/* The round trip from the capture point to the *peer* of this side and back, measured on
-	 * this side's segments (tracker.c track_rtt): the sequence number that ends the segment
-	 * being timed, and when it was seen (microseconds after first_ts_ns, + 1; 0: none). */
-	uint32_t rtt_probe_end;
-	uint32_t rtt_probe_us;
 	/* This side's round trip (capture point -> this side -> capture point), microseconds, the
 	 * smallest sample; LIVE_RTT_FROM_DATA set when no handshake sample was had. 0: unknown. */
 	uint32_t rtt_us;
@@ -134,12 +129,27 @@ struct live_dir {
 	uint32_t ack_since_us;
 	/* When its segment before `last` was seen (microseconds after first_ts_ns, + 1; 0: none). */
 	uint32_t prev_us;
+	/* Once both sides' FINs are acknowledged, nearly always: its FIN's sequence number + 1,
+	 * the peer's, the same as next_seq, the same as window. */
+	uint32_t next_seq;     /* highest seq + length sent (SYN and FIN count one each) */
+	uint32_t max_ack;      /* highest ACK this side sent: what it got from the peer */
+	/* The round trip from the capture point to the *peer* of this side and back, measured on
+	 * this side's segments (tracker.c track_rtt): the sequence number that ends the segment
+	 * being timed (and rtt_probe_us below, when it was seen). */
+	uint32_t rtt_probe_end;
 	/* Its receive buffer as its windows show it (classify.c: unread data): the largest window
-	 * it advertised after its SYN, and its window updates (the window growing on a segment
-	 * that acknowledges nothing new: its application read) since the peer's last new data. */
+	 * it advertised after its SYN, and (below) its window updates (the window growing on a
+	 * segment that acknowledges nothing new: its application read) since the peer's last new
+	 * data. */
 	uint32_t max_window;
+	/* Nearly always zero once the connection ended. */
+	uint32_t retransmissions;
+	uint32_t rtt_probe_us;  /* when the timed segment was seen (µs after first_ts_ns, + 1; 0: none) */
+	uint16_t zero_windows;
 	uint16_t win_updates;
-	uint16_t spare;
+	uint8_t ip_id_jumps;   /* ID steps outside that window, saturating */
+	uint8_t spare[3];
+	struct live_snap last;          /* last segment of any kind */
 };
 #define LIVE_RTT_FROM_DATA (1u << 31)
 
@@ -156,7 +166,10 @@ struct live_silent {
 	struct live_snap last;
 };
 
-/* The FINs and what followed them: allocated at the flow's first FIN. */
+/* The FINs and what followed them: allocated at the flow's first FIN. In the order a waiting flow
+ * keeps them ("A waiting flow" below): the FINs, their acknowledgements (each nearly always the
+ * same segment as the other side's FIN or its ACK), the sequence numbers of the FINs (which the
+ * FINs tell), the data after a FIN (nearly always none), Zeek's. */
 struct live_fin {
 	struct live_snap fin[2];       /* each side's first FIN */
 	struct live_snap fin_ack[2];   /* the peer's first segment acknowledging it */
@@ -164,6 +177,7 @@ struct live_fin {
 	uint32_t payload_after_peer_fin[2];
 	struct live_snap payload_after_fin; /* flow_rare's: first data sent after the other's FIN */
 	uint8_t payload_after_fin_from;
+	uint8_t spare[3];
 	uint32_t zeek_fin_end[2];      /* seq + length of each side's last FIN (Zeek's hist_last_FIN) */
 };
 
@@ -244,8 +258,7 @@ enum live_mark {
 struct live_flow {
 	/* The flow table's (flow_table.c): what a lookup reads first. */
 	uint32_t hash;
-	uint32_t hash_next;           /* flow handles, 0: none */
-	uint32_t older;               /* activity list: least recently active first */
+	uint32_t older;               /* activity list (flow handles): least recently active first */
 	uint32_t newer;
 	uint32_t self;                /* this flow's handle */
 	uint16_t port[2];             /* [FROM_CLIENT] = client, [FROM_SERVER] = server */
@@ -276,7 +289,7 @@ struct live_flow {
 _Static_assert(sizeof(struct live_snap) == 20, "live_snap size");
 _Static_assert(sizeof(struct live_dir) == 128, "live_dir size");
 _Static_assert(sizeof(struct live_silent) == 64, "live_silent size");
-_Static_assert(sizeof(struct live_flow) == 452, "live_flow size");
+_Static_assert(sizeof(struct live_flow) == 448, "live_flow size"); /* 7 cache lines */
 _Static_assert(sizeof(struct live_fin) == 128, "live_fin size");
 _Static_assert(sizeof(struct live_rare) == 208, "live_rare size");
 _Static_assert(sizeof(struct live_far) == 120, "live_far size");
@@ -291,6 +304,56 @@ _Static_assert(MOD_COUNT_BITS <= 8, "modifiers no longer fit live_flow.modifiers
 /* The size of a pool item of type T (pool_init rounds up to 8 bytes). */
 #define LIVE_ITEM(T) ((sizeof(T) + 7) & ~(size_t)7)
 
+/* A waiting flow. A flow that has ended on the wire (a RST, or both FINs acknowledged) waits
+ * FINISHED_QUIET_NS (engine.h) in case a late segment comes (a box's late reset, a retransmitted
+ * FIN or ACK); on a busy server nine in ten of the flows in memory are waiting so, and few ever
+ * get one. It waits frozen (flow_store_freeze): its blocks but the FIN block stay where they are,
+ * and the flow and its FIN block become one item of a pool of their size, which holds
+ *   - the flow's head (LIVE_HEAD_BYTES: the table's links and key, the blocks' handles, the
+ *     times), as in struct live_flow, with `self` its frozen handle and `fin` 0;
+ *   - a word of enum live_frozen_part bits, which say which of the parts below follow;
+ *   - each side's live_dir to `next_seq` (LIVE_DIR_KEPT bytes);
+ *   - the FIN block's FINs and each FIN's acknowledgement unless it is the other side's FIN (the
+ *     second FIN acknowledges the first);
+ *   - each side's last segment unless it is the peer's FIN's acknowledgement (the ACK that ends
+ *     the connection, or the second FIN);
+ *   - unless they follow from the FINs (each FIN's sequence number is its seq + length, each
+ *     side's next_seq its own FIN's + 1, its max_ack the peer's FIN's + 1, its rtt_probe_end its
+ *     next_seq, its max_window its window): those and the FINs' sequence numbers;
+ *   - only when not all zero: both sides' live_dir from `retransmissions` to `last`, the data
+ *     after a FIN, the silent run;
+ *   - Zeek's view (live_zeek and the FIN block's zeek_fin_end) unless skip_zeek.
+ * The parts are copied whole and the choices are a few word compares, so freezing and thawing
+ * cost little; a connection closed by both FINs keeps 308 bytes (an item of 312) of the 576 it
+ * had (448 + 128).
+ * A frozen handle has LIVE_FROZEN_BIT set and its pool (size class) in the bits below; only its
+ * head is read as a struct live_flow (the flow table's slots and lists, expiry, tombstones):
+ * flow_decode() reads either form, a late segment thaws the flow (flow_store_thaw). */
+#define LIVE_HEAD_BYTES 92u
+#define LIVE_DIR_KEPT 76u    /* live_dir to `next_seq` */
+#define LIVE_DIR_DERIVED 16u /* from `next_seq` to `retransmissions` */
+#define LIVE_DIR_ZEROS 16u   /* from `retransmissions` to `last` */
+#define LIVE_FIN_AFTER 32u   /* live_fin from `payload_after_peer_fin` to `zeek_fin_end` */
+enum live_frozen_part {
+	LIVE_FZ_FIN = 1u << 0,        /* it has a FIN block */
+	LIVE_FZ_FIN_ACK_DUP = 1u << 1, /* << side: fin_ack[side] == fin[!side], not kept */
+	LIVE_FZ_LAST_DUP = 1u << 3,   /* << side: dir[side].last == fin_ack[!side], not kept */
+	LIVE_FZ_DERIVED = 1u << 5,    /* the FINs tell fin_seq and each side's derived part */
+	LIVE_FZ_ZEROS = 1u << 6,      /* the live_dir parts from `retransmissions` are kept */
+	LIVE_FZ_AFTER = 1u << 7,      /* the FIN block's data after a FIN is kept */
+	LIVE_FZ_SILENT = 1u << 8,     /* the silent run is kept */
+	LIVE_FZ_ZEEK = 1u << 9,       /* live_zeek (and zeek_fin_end) are kept */
+};
+#define LIVE_FROZEN_BIT (1u << 31)
+#define LIVE_FROZEN_CLASS_SHIFT 26
+#define LIVE_FROZEN_CLASSES 19
+/* Class k holds items of LIVE_FROZEN_MIN + k * LIVE_FROZEN_STEP bytes (one of them 312). */
+#define LIVE_FROZEN_MIN 296u
+#define LIVE_FROZEN_STEP 16u
+#define LIVE_FROZEN_HANDLE(h) ((h) & ((1u << LIVE_FROZEN_CLASS_SHIFT) - 1))
+#define LIVE_FROZEN_CLASS(h) (((h) >> LIVE_FROZEN_CLASS_SHIFT) & 31u)
+#define LIVE_FROZEN_BYTES(h) (LIVE_FROZEN_MIN + LIVE_FROZEN_CLASS(h) * LIVE_FROZEN_STEP)
+
 /* Where the flows of one shard and their blocks live. Not thread-safe: one per shard. */
 struct flow_store {
 	struct pool flows;       /* struct live_flow */
@@ -299,6 +362,7 @@ struct flow_store {
 	struct pool scheds[3];   /* live_sched, by enum live_sched_pool */
 	struct pool addr6;       /* two IPv6 addresses, client first */
 	struct pool fars;        /* struct live_far */
+	struct pool frozen[LIVE_FROZEN_CLASSES]; /* waiting flows (flow_store_freeze), by size */
 	const char **captures;   /* capture file names the flows came from (live_flow.capture) */
 	const struct encap_table *encaps; /* descriptions of live_flow.encap (NULL: none) */
 	uint32_t n_captures, cap_captures;
@@ -313,7 +377,7 @@ void flow_store_destroy(struct flow_store *st);
 
 /* A zero-filled flow with its handle set (flow_init fills it), or NULL without memory. */
 struct live_flow *flow_store_new(struct flow_store *st);
-/* Frees `f` and its blocks. */
+/* Frees `f` (live or frozen) and its blocks. */
 void flow_store_free(struct flow_store *st, struct live_flow *f);
 
 static inline struct live_flow *flow_store_at(const struct flow_store *st, uint32_t h)
@@ -321,6 +385,39 @@ static inline struct live_flow *flow_store_at(const struct flow_store *st, uint3
 	return (struct live_flow *)pool_item(&st->flows, h, LIVE_ITEM(struct live_flow),
 	                                     LIVE_FLOW_SLAB_SHIFT);
 }
+
+/* Is `f` a waiting flow's frozen form (only its head is a struct live_flow)? */
+static inline bool live_is_frozen(const struct live_flow *f)
+{
+	return (f->self & LIVE_FROZEN_BIT) != 0;
+}
+
+/* The waiting flow of frozen handle `h`. */
+static inline struct live_flow *flow_store_frozen_at(const struct flow_store *st, uint32_t h)
+{
+	return (struct live_flow *)pool_item(&st->frozen[LIVE_FROZEN_CLASS(h)], LIVE_FROZEN_HANDLE(h),
+	                                     LIVE_FROZEN_BYTES(h), LIVE_FLOW_SLAB_SHIFT);
+}
+
+/* The flow of handle `h`, live or frozen. */
+static inline struct live_flow *flow_store_any(const struct flow_store *st, uint32_t h)
+{
+	return (h & LIVE_FROZEN_BIT) ? flow_store_frozen_at(st, h) : flow_store_at(st, h);
+}
+
+/* Freezes `f`, a flow that ended on the wire: returns its frozen form, `f` and its FIN block
+ * being freed (the frozen form's links and key are f's: the table puts it in f's place), or NULL
+ * when there is no memory for it (`f` is left as it was). */
+struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f);
+/* The live form of frozen `z`, in a new flow and FIN block (its links and key are z's: the table
+ * puts it in z's place); NULL without memory. `z` stays, to be freed by flow_store_free_frozen. */
+struct live_flow *flow_store_thaw(struct flow_store *st, const struct live_flow *z);
+/* Frees frozen `z` alone: its blocks went to its thawed form. */
+void flow_store_free_frozen(struct flow_store *st, struct live_flow *z);
+/* Expands frozen `z` into *f and *fb (what flow_decode reads); returns fb, or NULL when the flow
+ * had no FIN block. f->self and f->fin are 0: *f is no flow of the store. */
+struct live_fin *live_frozen_expand(const struct live_flow *z, struct live_flow *f,
+                                    struct live_fin *fb);
 
 /* Bytes the store holds (its pools). */
 size_t flow_store_bytes(const struct flow_store *st);
@@ -427,12 +524,6 @@ static inline uint32_t live_scaled_window(const struct live_flow *f, enum flow_d
 void live_endpoint(const struct flow_store *st, const struct live_flow *f, int side,
                    struct flow_endpoint *out);
 
-/* The absolute frame number of a snapshot (0 when none). */
-static inline uint64_t live_snap_frame(const struct live_flow *f, const struct live_snap *s)
-{
-	return s->frame ? f->first_frame + s->frame - 1 : 0;
-}
-
 static inline struct live_far *live_far_of(const struct flow_store *st, const struct live_rare *r)
 {
 	return (struct live_far *)pool_item(&st->fars, r->far, LIVE_ITEM(struct live_far),
@@ -462,14 +553,14 @@ static inline int64_t live_snap_ts(const struct flow_store *st, const struct liv
 struct live_fin *live_fin_get(struct flow_store *st, struct live_flow *f);
 struct live_rare *live_rare_get(struct flow_store *st, struct live_flow *f);
 
-/* Zeek's view of `f` (zeek_conn.c), whose endpoints are `client` and `server`, for
- * flow_decode. */
-void zeek_decode(const struct flow_store *st, const struct live_flow *f,
+/* Zeek's view of live `f` (zeek_conn.c), whose FIN block is `fb` (NULL: none) and endpoints are
+ * `client` and `server`, for flow_decode. */
+void zeek_decode(const struct flow_store *st, const struct live_flow *f, const struct live_fin *fb,
                  const struct flow_endpoint *client, const struct flow_endpoint *server,
                  struct zeek_fields *out);
 
-/* Expands `f` into the plain view the classifier reads. The view's evidence block, when it has
- * one, is *rare (so both must outlive the use of *out). */
+/* Expands `f` (live or frozen) into the plain view the classifier reads. The view's evidence
+ * block, when it has one, is *rare (so both must outlive the use of *out). */
 void flow_decode(const struct flow_store *st, const struct live_flow *f, struct flow *out,
                  struct flow_rare *rare);
 

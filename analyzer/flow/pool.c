@@ -181,15 +181,15 @@ static int add_slab(struct pool *p)
 	return 0;
 }
 
-uint32_t pool_alloc(struct pool *p)
+/* An item (its handle, and its bytes at *item), or 0. */
+static inline uint32_t alloc_item(struct pool *p, unsigned char **item)
 {
 	uint32_t h = p->free_head;
-	unsigned char *item;
 
 	if (h) {
-		item = pool_at(p, h);
-		memcpy(&p->free_head, item, sizeof p->free_head);
-		UNPOISON(item, p->item_size);
+		*item = pool_at(p, h);
+		memcpy(&p->free_head, *item, sizeof p->free_head);
+		UNPOISON(*item, p->item_size);
 	} else {
 		/* Handles run from 1 to UINT32_MAX. */
 		if (p->fresh == UINT32_MAX)
@@ -197,21 +197,42 @@ uint32_t pool_alloc(struct pool *p)
 		if ((p->fresh >> p->shift) >= p->n_slabs && add_slab(p) != 0)
 			return 0;
 		h = ++p->fresh;
-		item = pool_at(p, h);
+		*item = pool_at(p, h);
 	}
-	memset(item, 0, p->item_size);
 	p->live++;
 	return h;
 }
 
-void pool_free(struct pool *p, uint32_t h)
+uint32_t pool_alloc(struct pool *p)
 {
-	unsigned char *item = pool_at(p, h);
+	unsigned char *item;
+	uint32_t h = alloc_item(p, &item);
 
+	if (h)
+		memset(item, 0, p->item_size);
+	return h;
+}
+
+uint32_t pool_alloc_raw(struct pool *p, void **item)
+{
+	unsigned char *at = NULL;
+	uint32_t h = alloc_item(p, &at);
+
+	*item = at;
+	return h;
+}
+
+void pool_free_at(struct pool *p, uint32_t h, void *item)
+{
 	memcpy(item, &p->free_head, sizeof p->free_head);
-	POISON(item + LINK_BYTES, p->item_size - LINK_BYTES);
+	POISON((unsigned char *)item + LINK_BYTES, p->item_size - LINK_BYTES);
 	p->free_head = h;
 	p->live--;
+}
+
+void pool_free(struct pool *p, uint32_t h)
+{
+	pool_free_at(p, h, pool_at(p, h));
 }
 
 size_t pool_bytes(const struct pool *p)

@@ -57,8 +57,12 @@ void pool_destroy(struct pool *p);
 
 /* A zero-filled item, or 0 when memory ran out (or the handles did). */
 uint32_t pool_alloc(struct pool *p);
+/* The same, its bytes left as they are (for an item about to be written whole), at *item. */
+uint32_t pool_alloc_raw(struct pool *p, void **item);
 /* Gives item `h` (not 0, in use) back. */
 void pool_free(struct pool *p, uint32_t h);
+/* pool_free() of item `h` when its bytes are at hand (pool_at(p, h)). */
+void pool_free_at(struct pool *p, uint32_t h, void *item);
 
 /* The item of handle `h` (not 0). */
 static inline void *pool_at(const struct pool *p, uint32_t h)

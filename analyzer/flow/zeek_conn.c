@@ -278,13 +278,12 @@ static uint64_t zeek_size(const struct live_flow *f, int side)
 	return size;
 }
 
-void zeek_decode(const struct flow_store *st, const struct live_flow *f,
+void zeek_decode(const struct flow_store *st, const struct live_flow *f, const struct live_fin *fb,
                  const struct flow_endpoint *client, const struct flow_endpoint *server,
                  struct zeek_fields *out)
 {
 	const struct live_zeek *z = &f->zeek;
 	const struct live_rare *r = live_rare_of(st, f);
-	const struct live_fin *fb = live_fin_of(st, f);
 	int o = (z->meta & ZEEK_META_ORIG_SERVER) ? FROM_SERVER : FROM_CLIENT;
 	int64_t closed[2] = { 0, 0 };
 

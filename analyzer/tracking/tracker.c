@@ -106,13 +106,6 @@ bool flow_init(struct flow_store *st, struct live_flow *f, uint64_t first_frame,
 	       set_endpoint(st, f, r, &first->dst, first->dport);
 }
 
-uint64_t flow_last_frame(const struct live_flow *f)
-{
-	uint64_t a = live_snap_frame(f, &f->dir[0].last), b = live_snap_frame(f, &f->dir[1].last);
-
-	return a > b ? a : b;
-}
-
 static uint32_t ms_saturating(int64_t ns)
 {
 	if (ns <= 0)

@@ -80,7 +80,4 @@ enum closer_side flow_time_wait_side(const struct flow *f);
 void flow_note_reuse(struct flow_store *st, struct live_flow *f, int64_t gap_ns,
                      enum closer_side time_wait);
 
-/* The frame of the flow's last segment, either way. */
-uint64_t flow_last_frame(const struct live_flow *f);
-
 #endif

@@ -128,6 +128,35 @@ static void test_tombstones_fifo_goes_round(void)
 	flow_table_destroy(t);
 }
 
+/* Released tombstones stay linked in their chains (a walk stops at them): a chunk emptied and
+ * taken again, round after round, with the same 4-tuples and others in the same buckets, never
+ * shows a released one, never loses a live one, never loops. */
+static void test_tombstones_stale_links(void)
+{
+	struct flow_table *t = flow_table_create(19, &store);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	for (unsigned round = 0; round < 2000; round++) {
+		int64_t until = 1000000 + 10 * (int64_t)round;
+		unsigned first = (round % 4) * 50; /* apart from the last round's */
+
+		for (unsigned n = first; n < first + 40 + round % 7; n++)
+			bury_n(t, n, until);
+		for (unsigned n = 0; n < 200; n++)
+			CU_ASSERT_EQUAL(grave_n(t, n), n >= first && n < first + 40 + round % 7);
+		if (round % 5 == 4) { /* some expire with newer ones left */
+			bury_n(t, 199, until + 5);
+			flow_table_expire_graves(t, until + 1);
+			CU_ASSERT_TRUE(grave_n(t, 199));
+			CU_ASSERT_FALSE(grave_n(t, first));
+		}
+		flow_table_expire_graves(t, until + 6);
+		CU_ASSERT_EQUAL(flow_table_graves(t), 0);
+		CU_ASSERT_FALSE(grave_n(t, first));
+	}
+	flow_table_destroy(t);
+}
+
 /* A tombstone's time counts from its chunk's first one, in 32 bits of nanoseconds: tombstones
  * seconds apart take a chunk each (part empty), and still die in order, exactly on time. */
 static void test_tombstones_sparse_in_time(void)
@@ -174,7 +203,8 @@ CUNIT_TESTS(tombstone_tests,
 	    { "tombstones_limited_oldest_forgotten", test_tombstones_limited_oldest_forgotten },
 	    { "tombstones_found_after_growth", test_tombstones_found_after_growth },
 	    { "tombstones_fifo_goes_round", test_tombstones_fifo_goes_round },
-	    { "tombstones_sparse_in_time", test_tombstones_sparse_in_time });
+	    { "tombstones_sparse_in_time", test_tombstones_sparse_in_time },
+	    { "tombstones_stale_links", test_tombstones_stale_links });
 
 CUNIT_MAIN("test_bounds",
            { "tombstones", store_suite_init, store_suite_clean, NULL, NULL, tombstone_tests })

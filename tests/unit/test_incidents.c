@@ -177,6 +177,44 @@ static void test_keepalive_sweep(void)
 	incidents_destroy(d);
 }
 
+/* The endpoint's own endings decided long before the burst still count: in the baseline by their
+ * time, and as survivors when their flow went on past the burst (a FIN half-closed the connection
+ * and the client kept sending), which the detector keeps of a decided ending. */
+static void test_decided_endings_count(void)
+{
+	struct got g;
+	struct incidents *d = make(&g, false);
+	struct flow_record a = server_closed(4, 1, T0, T0 + 1 * SEC, false);
+	struct flow_record c = server_closed(4, 30, T0, T0 + 22 * SEC + 500 * MS, false);
+
+	a.last_ts_ns = T0 + 40 * SEC; /* half-closed at T0 + 1 s, seen until T0 + 40 s */
+	for (int i = 0; i < 24; i++) { /* a baseline: one a second, over at once */
+		struct flow_record b = server_closed(4, (uint8_t)(2 + i), T0, T0 + (2 + i) * SEC, false);
+
+		incidents_add(d, &b);
+	}
+	incidents_add(d, &a); /* the capture is at T0 + 40 s: a comes after decided endings */
+	c.last_ts_ns = T0 + 45 * SEC; /* the same, undecided when it comes */
+	incidents_add(d, &c);
+	for (int k = 0; k < 50; k++) {
+		struct flow_record r = server_closed(2, (uint8_t)k, T0 + (int64_t)k * 10 * MS,
+		                                     T0 + 30 * SEC + k * MS, false);
+		incidents_add(d, &r);
+	}
+	for (int k = 0; k < 120; k++) { /* the capture goes on */
+		struct flow_record r = client_closed(3, (uint8_t)k, T0 + 41 * SEC + k * SEC,
+		                                     T0 + 41 * SEC + k * SEC + 50 * MS);
+		incidents_add(d, &r);
+	}
+	incidents_finish(d);
+	CU_ASSERT_EQUAL_FATAL(g.n, 1);
+	CU_ASSERT_EQUAL(g.inc[0].n_members, 50);
+	CU_ASSERT_EQUAL(g.inc[0].kind, INCIDENT_KEEPALIVE_SWEEP);
+	CU_ASSERT_EQUAL(g.inc[0].survivors, 2); /* a and c, none of the baseline */
+	CU_ASSERT_DOUBLE_EQUAL(g.inc[0].rate_before, 26.0 / 30.0, 1e-9); /* from the origin, T0 */
+	incidents_destroy(d);
+}
+
 /* A server closing 50 connections a second for a minute, steadily: no burst. */
 static void test_steady_stream_is_no_incident(void)
 {
@@ -380,6 +418,7 @@ static void test_implausible_times(void)
 CUNIT_TESTS(tests,
 	    { "server_exit", test_server_exit },
 	    { "keepalive_sweep", test_keepalive_sweep },
+	    { "decided_endings_count", test_decided_endings_count },
 	    { "steady_stream_is_no_incident", test_steady_stream_is_no_incident },
 	    { "load_test_is_no_incident", test_load_test_is_no_incident },
 	    { "minimum", test_minimum },

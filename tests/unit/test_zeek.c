@@ -59,7 +59,7 @@ static struct zeek_fields finish(struct conv *c)
 
 	live_endpoint(&store, c->f, FROM_CLIENT, &client);
 	live_endpoint(&store, c->f, FROM_SERVER, &server);
-	zeek_decode(&store, c->f, &client, &server, &z);
+	zeek_decode(&store, c->f, live_fin_of(&store, c->f), &client, &server, &z);
 	flow_store_free(&store, c->f);
 	c->f = NULL;
 	return z;
