@@ -178,6 +178,15 @@ static inline void exchange(struct script *s)
 	send(s, 0, FROM_CLIENT, TCP_ACK, 0);
 }
 
+/* A graceful close, the server first: its FIN `fin_ms` after the last segment, the client's FIN
+ * `reply_ms` later acknowledging it, the server's ACK of that ending it. */
+static inline void server_closes_first(struct script *s, int64_t fin_ms, int64_t reply_ms)
+{
+	send(s, fin_ms, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
+	send(s, reply_ms, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
+	send(s, 0, FROM_SERVER, TCP_ACK, 0);
+}
+
 /* Linux's answer to lost data: the segment, a tail-loss probe ~205 ms later, then RTO
  * retransmissions doubling from ~208 ms; `rtos` of them. */
 static inline void unanswered_data(struct script *s, int64_t after_ms, int rtos)

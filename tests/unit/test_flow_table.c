@@ -384,9 +384,7 @@ static void test_late_segment_on_waiting_flow(void)
 	script_init(&s, 1000, 5000);
 	handshake(&s);
 	exchange(&s);
-	send(&s, 1, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
-	send(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
-	send(&s, 0, FROM_SERVER, TCP_ACK, 0);
+	server_closes_first(&s, 1, 1);
 	CU_ASSERT_TRUE_FATAL(flow_is_finished(s.flow));
 	first = make_seg(FROM_CLIENT, TCP_SYN, 0, 0, 0);
 	s.flow->hash = flow_table_hash(t, &first);

@@ -253,9 +253,7 @@ static void test_waiting_flows_thaw_exactly(void)
 		script_init(&s, 1000, 5000);
 		handshake(&s);
 		exchange(&s);
-		send(&s, 1, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
-		send(&s, 1, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
-		send(&s, 0, FROM_SERVER, TCP_ACK, 0);
+		server_closes_first(&s, 1, 1);
 		CU_ASSERT_TRUE(flow_is_finished(s.flow));
 		freeze_thaw(&s, zeek ? 360 : 312);
 		classify(&s, &rec);

@@ -796,9 +796,7 @@ static void test_time_wait(void)
 	script_init(&s, 1, 2);
 	handshake(&s);
 	exchange(&s);
-	send(&s, 1, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
-	send(&s, 0, FROM_CLIENT, TCP_FIN | TCP_ACK, 0);
-	send(&s, 0, FROM_SERVER, TCP_ACK, 0);
+	server_closes_first(&s, 1, 0);
 	CU_ASSERT_EQUAL(live_time_wait_side(s.flow), CLOSER_SERVER);
 
 	script_init(&s, 100, 200);
