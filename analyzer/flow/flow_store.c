@@ -27,6 +27,20 @@ _Static_assert(offsetof(struct live_fin, fin_ack) == 2 * sizeof(struct live_snap
                        offsetof(struct live_fin, payload_after_peer_fin) + LIVE_FIN_AFTER &&
                    sizeof(struct live_fin) == offsetof(struct live_fin, zeek_fin_end) + 8,
                "live_fin: FINs, their ACKs, their sequence numbers, data after a FIN, Zeek's");
+_Static_assert(sizeof(struct live_short_snap) == 16 && sizeof(struct live_short_dir) == 56 &&
+                   LIVE_SHORT_BYTES == 232 && LIVE_SHORT_ZEEK_BYTES == 280 &&
+                   LIVE_SHORT_HEAD == offsetof(struct live_flow, last_active_ns) &&
+                   offsetof(struct live_flow, last_active_ns) + 8 == LIVE_HEAD_BYTES &&
+                   offsetof(struct live_flow, dir) + 2 * sizeof(struct live_dir) ==
+                       offsetof(struct live_flow, silent) &&
+                   offsetof(struct live_flow, silent) + sizeof(struct live_silent) ==
+                       offsetof(struct live_flow, zeek) &&
+                   offsetof(struct live_flow, zeek) + sizeof(struct live_zeek) ==
+                       sizeof(struct live_flow) &&
+                   offsetof(struct live_dir, last_ip_id) + 8 ==
+                       offsetof(struct live_dir, payload_bytes) &&
+                   LIVE_FROZEN_POOLS <= 32,
+               "live_short: the head to last_ts_ns, then last_active_ns; live_dir's IP habits");
 #define FROZEN_FIXED ((size_t)LIVE_HEAD_BYTES + 4 + (size_t)2 * LIVE_DIR_KEPT)
 #define FROZEN_MAX                                                                             \
 	(FROZEN_FIXED + sizeof(struct live_fin) + 2 * sizeof(struct live_snap) +                 \
@@ -51,6 +65,8 @@ void flow_store_init(struct flow_store *st)
 	for (unsigned k = 0; k < LIVE_FROZEN_CLASSES; k++)
 		pool_init(&st->frozen[k], LIVE_FROZEN_MIN + (size_t)k * LIVE_FROZEN_STEP,
 		          LIVE_FLOW_SLAB_SHIFT);
+	pool_init(&st->frozen[LIVE_FROZEN_SHORT], LIVE_SHORT_BYTES, LIVE_FLOW_SLAB_SHIFT);
+	pool_init(&st->frozen[LIVE_FROZEN_SHORT_ZEEK], LIVE_SHORT_ZEEK_BYTES, LIVE_FLOW_SLAB_SHIFT);
 }
 
 void flow_store_destroy(struct flow_store *st)
@@ -62,7 +78,7 @@ void flow_store_destroy(struct flow_store *st)
 		pool_destroy(&st->scheds[k]);
 	pool_destroy(&st->addr6);
 	pool_destroy(&st->fars);
-	for (unsigned k = 0; k < LIVE_FROZEN_CLASSES; k++)
+	for (unsigned k = 0; k < LIVE_FROZEN_POOLS; k++)
 		pool_destroy(&st->frozen[k]);
 	free(st->captures);
 	st->captures = NULL;
@@ -111,7 +127,7 @@ size_t flow_store_bytes(const struct flow_store *st)
 {
 	size_t frozen = 0;
 
-	for (unsigned k = 0; k < LIVE_FROZEN_CLASSES; k++)
+	for (unsigned k = 0; k < LIVE_FROZEN_POOLS; k++)
 		frozen += pool_bytes(&st->frozen[k]);
 	return pool_bytes(&st->flows) + pool_bytes(&st->fins) + pool_bytes(&st->rares) +
 	       pool_bytes(&st->scheds[0]) + pool_bytes(&st->scheds[1]) + pool_bytes(&st->scheds[2]) +
@@ -287,6 +303,221 @@ static inline void take(const unsigned char **in, void *dst, size_t n)
 	*in += n;
 }
 
+/* --- the short form (live_flow.h: "The short form of a waiting flow") ---------------------- */
+
+/* The parts (enum live_frozen_part) of a flow the short form holds, less the side whose FIN's
+ * acknowledgement is the other FIN (LIVE_FZ_FIN_ACK_DUP << side) and Zeek's. */
+#define SHORT_PARTS (LIVE_FZ_FIN | LIVE_FZ_LAST_DUP | LIVE_FZ_LAST_DUP << 1 | LIVE_FZ_DERIVED)
+#define SHORT_US (1u << 30) /* live_short.final_ack: its times are in microseconds */
+#define SHORT_FRAME (SHORT_US - 1)
+
+/* The time of snapshot `s` (LIVE_T_NS, as the tracker keeps every time it can) in nanoseconds;
+ * its tag is checked apart. */
+static inline uint64_t snap_ns(const struct live_snap *s)
+{
+	return ((uint64_t)(s->t_hi & 0x3f) << 32) | s->t_lo;
+}
+
+/* Snapshot `s` of the side of ISN `isn` (the peer's `peer_isn`) in short form at *out, its time
+ * in microseconds when `us`; nonzero when it does not fit one. */
+static inline uint32_t short_snap_put(const struct live_snap *s, uint32_t isn, uint32_t peer_isn,
+                                      bool us, struct live_short_snap *out)
+{
+	uint32_t seq = s->seq - isn, ack = s->ack - peer_isn;
+	uint64_t ns = snap_ns(s), t = us ? ns / 1000 : ns;
+
+	if (!s->frame) { /* none: all zero */
+		*out = (struct live_short_snap){ 0 };
+		return 0;
+	}
+	out->frame_flags = s->frame | (uint32_t)s->flags << 24;
+	out->t = (uint32_t)t;
+	out->seq_len = seq | (uint32_t)(s->len & 0xffu) << 24;
+	out->ack_len = ack | (uint32_t)(s->len >> 8) << 24;
+	return (s->frame >> 24) | (seq >> 24) | (ack >> 24) | ((unsigned)(s->t_hi >> 6) ^ LIVE_T_NS) |
+	       (uint32_t)(t >> 32) | (uint32_t)(ns - (us ? t * 1000 : t));
+}
+
+/* A snapshot's LIVE_T_NS time of `ns` nanoseconds. */
+static inline void snap_set_ns(struct live_snap *s, uint64_t ns)
+{
+	s->t_lo = (uint32_t)ns;
+	s->t_hi = (uint8_t)(LIVE_T_NS << 6 | (unsigned)(ns >> 32));
+}
+
+static inline void short_snap_get(const struct live_short_snap *in, uint32_t isn,
+                                  uint32_t peer_isn, bool us, struct live_snap *s)
+{
+	if (!in->frame_flags) {
+		*s = (struct live_snap){ 0 };
+		return;
+	}
+	s->frame = in->frame_flags & 0xffffffu;
+	s->flags = (uint8_t)(in->frame_flags >> 24);
+	snap_set_ns(s, us ? (uint64_t)in->t * 1000 : in->t);
+	s->seq = (in->seq_len & 0xffffffu) + isn;
+	s->ack = (in->ack_len & 0xffffffu) + peer_isn;
+	s->len = (uint16_t)(in->seq_len >> 24 | (in->ack_len >> 24) << 8);
+}
+
+/* The short form of `f` (FIN block `fb`, its parts `parts` as frozen_parts() found them) at *z;
+ * false when the flow does not qualify (live_flow.h). Every condition is a word compare OR'ed
+ * into `bad`: no branch per field. */
+static bool short_put(const struct live_flow *f, const struct live_fin *fb, uint32_t parts,
+                      struct live_short *z)
+{
+	const uint32_t fs[2] = { fin_seq_of(fb, 0), fin_seq_of(fb, 1) };
+	/* A capture in microseconds has times in whole microseconds: 71 minutes fit 32 bits. */
+	const bool us = !(f->mark & LIVE_TS_NANO);
+	unsigned c, a; /* the side that closed first, the side whose FIN acknowledged it */
+	const struct live_snap *ack;
+	uint32_t bad;
+	uint64_t far;
+
+	parts &= ~(uint32_t)LIVE_FZ_ZEEK;
+	if (parts == (SHORT_PARTS | LIVE_FZ_FIN_ACK_DUP))
+		c = 0;
+	else if (parts == (SHORT_PARTS | LIVE_FZ_FIN_ACK_DUP << 1))
+		c = 1;
+	else
+		return false;
+	a = !c;
+	ack = &fb->fin_ack[a]; /* the final ACK, the last segment of side c */
+	bad = (ack->seq ^ (fs[c] + 1)) | (ack->ack ^ (fs[a] + 1)) | (ack->flags ^ TCP_ACK) |
+	      ack->len | ((unsigned)(ack->t_hi >> 6) ^ LIVE_T_NS) | (ack->frame & ~SHORT_FRAME);
+	/* The final ACK is the last segment seen, the second FIN the last active one; and each
+	 * side's ACK field moved last on its segment acknowledging the peer's FIN. */
+	far = ((uint64_t)f->last_ts_ns - (uint64_t)f->first_ts_ns) ^ snap_ns(ack);
+	far |= ((uint64_t)f->last_active_ns - (uint64_t)f->first_ts_ns) ^ snap_ns(&fb->fin[a]);
+	far |= (f->dir[a].ack_since_us ^ snap_ns(&fb->fin[a]) / 1000) |
+	       (f->dir[c].ack_since_us ^ snap_ns(ack) / 1000);
+	bad |= (uint32_t)(far >> 32) | (uint32_t)far;
+	memcpy(z->head, f, LIVE_SHORT_HEAD);
+	z->final_ack = ack->frame | (us ? SHORT_US : 0) | a << 31;
+	for (int d = 0; d < 2; d++) {
+		const struct live_dir *me = &f->dir[d];
+		struct live_short_dir *out = &z->dir[d];
+
+		out->isn = me->isn;
+		out->window = me->window;
+		out->bytes_in_since_own_payload = me->bytes_in_since_own_payload;
+		out->payload_bytes = (uint32_t)me->payload_bytes;
+		out->rtt_us = me->rtt_us;
+		out->prev_us = me->prev_us;
+		out->packets = (uint16_t)me->packets;
+		out->payload_segments = (uint16_t)me->payload_segments;
+		out->small_payload_segments = (uint16_t)me->small_payload_segments;
+		out->syn_count = (uint8_t)me->syn_count;
+		out->rst_count = (uint8_t)me->rst_count;
+		memcpy(out->ip, &me->last_ip_id, sizeof out->ip);
+		bad |= (uint32_t)(me->payload_bytes >> 32) |
+		       ((me->packets | me->payload_segments | me->small_payload_segments) >> 16) |
+		       ((uint32_t)(me->syn_count | me->rst_count) >> 8);
+		bad |= short_snap_put(&me->last_payload, me->isn, f->dir[!d].isn, us,
+		                      &out->last_payload);
+		bad |= short_snap_put(&fb->fin[d], me->isn, f->dir[!d].isn, us, &z->fin[d]);
+	}
+	return bad == 0;
+}
+
+/* The live form of short `z` into *f and *fb (a FIN block it always has): every byte. */
+static struct live_fin *short_get(const struct live_flow *zf, struct live_flow *f,
+                                  struct live_fin *fb)
+{
+	const struct live_short *z = (const struct live_short *)(const void *)zf;
+	const unsigned a = z->final_ack >> 31, c = !a;
+	const bool us = (z->final_ack & SHORT_US) != 0;
+
+	memcpy(f, z->head, LIVE_SHORT_HEAD);
+	f->self = 0;
+	for (int d = 0; d < 2; d++) {
+		const struct live_short_dir *in = &z->dir[d];
+		struct live_dir *me = &f->dir[d];
+		const uint32_t peer_isn = z->dir[!d].isn;
+
+		me->isn = in->isn;
+		me->window = in->window;
+		me->packets = in->packets;
+		me->payload_segments = in->payload_segments;
+		me->small_payload_segments = in->small_payload_segments;
+		me->bytes_in_since_own_payload = in->bytes_in_since_own_payload;
+		me->syn_count = in->syn_count;
+		me->rst_count = in->rst_count;
+		memcpy(&me->last_ip_id, in->ip, sizeof in->ip);
+		me->payload_bytes = in->payload_bytes;
+		short_snap_get(&in->last_payload, in->isn, peer_isn, us, &me->last_payload);
+		me->rtt_us = in->rtt_us;
+		me->prev_us = in->prev_us;
+		memset(dir_zeros_w(f, d), 0, LIVE_DIR_ZEROS);
+		short_snap_get(&z->fin[d], in->isn, peer_isn, us, &fb->fin[d]);
+	}
+	fb->fin_ack[c] = fb->fin[a];
+	fb->fin_ack[a] = (struct live_snap){
+		.frame = z->final_ack & SHORT_FRAME,
+		.seq = fin_seq_of(fb, c) + 1,
+		.ack = fin_seq_of(fb, a) + 1,
+		.flags = TCP_ACK,
+	};
+	snap_set_ns(&fb->fin_ack[a], (uint64_t)f->last_ts_ns - (uint64_t)f->first_ts_ns);
+	f->dir[a].last = fb->fin[a];
+	f->dir[c].last = fb->fin_ack[a];
+	fins_told(f, fb);
+	f->last_active_ns = f->first_ts_ns + (int64_t)snap_ns(&fb->fin[a]);
+	f->dir[a].ack_since_us = (uint32_t)(snap_ns(&fb->fin[a]) / 1000);
+	f->dir[c].ack_since_us = (uint32_t)(snap_ns(&fb->fin_ack[a]) / 1000);
+	memset(fin_after_w(fb), 0, LIVE_FIN_AFTER);
+	memset(&f->silent, 0, sizeof f->silent);
+	if (LIVE_FROZEN_CLASS(zf->self) == LIVE_FROZEN_SHORT_ZEEK) {
+		memcpy(&f->zeek, z + 1, sizeof f->zeek);
+		memcpy(fb->zeek_fin_end, (const unsigned char *)(z + 1) + sizeof f->zeek,
+		       sizeof fb->zeek_fin_end);
+	} else {
+		memset(&f->zeek, 0, sizeof f->zeek);
+		memset(fb->zeek_fin_end, 0, sizeof fb->zeek_fin_end);
+	}
+	return fb;
+}
+
+/* Is frozen `z` in the short form? */
+static inline bool is_short(const struct live_flow *z)
+{
+	return LIVE_FROZEN_CLASS(z->self) >= LIVE_FROZEN_SHORT;
+}
+
+/* Freezes `f` (FIN block `fb`, parts `parts`) in the short form; NULL when it does not qualify
+ * or there is no memory for it. */
+static struct live_flow *freeze_short(struct flow_store *st, struct live_flow *f,
+                                      struct live_fin *fb, uint32_t parts)
+{
+	struct live_short z;
+	unsigned k = st->skip_zeek ? LIVE_FROZEN_SHORT : LIVE_FROZEN_SHORT_ZEEK;
+	void *item;
+	uint32_t h;
+	struct live_flow *frozen;
+
+	if (!short_put(f, fb, parts, &z))
+		return NULL;
+	h = pool_alloc_raw(&st->frozen[k], &item);
+	if (!h || h > LIVE_FROZEN_HANDLE(~0u)) {
+		if (h)
+			pool_free_at(&st->frozen[k], h, item);
+		return NULL;
+	}
+	memcpy(item, &z, sizeof z);
+	if (!st->skip_zeek) {
+		unsigned char *zeek = (unsigned char *)item + sizeof z;
+
+		memcpy(zeek, &f->zeek, sizeof f->zeek);
+		memcpy(zeek + sizeof f->zeek, fb->zeek_fin_end, sizeof fb->zeek_fin_end);
+	}
+	frozen = item;
+	frozen->self = LIVE_FROZEN_BIT | (uint32_t)k << LIVE_FROZEN_CLASS_SHIFT | h;
+	frozen->fin = 0;
+	pool_free_at(&st->fins, f->fin, fb);
+	pool_free_at(&st->flows, f->self, f);
+	return frozen;
+}
+
 struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f)
 {
 	struct live_fin *fb = live_fin_of(st, f);
@@ -296,8 +527,15 @@ struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f)
 	                 ? 0
 	                 : (unsigned)((bytes - LIVE_FROZEN_MIN + LIVE_FROZEN_STEP - 1) / LIVE_FROZEN_STEP);
 	void *item;
-	uint32_t h = pool_alloc_raw(&st->frozen[k], &item);
-	unsigned char *z = item, *out = z;
+	uint32_t h;
+	unsigned char *z, *out;
+	struct live_flow *shorter = fb ? freeze_short(st, f, fb, parts) : NULL;
+
+	if (shorter)
+		return shorter;
+	h = pool_alloc_raw(&st->frozen[k], &item);
+	z = item;
+	out = z;
 
 	if (!h || h > LIVE_FROZEN_HANDLE(~0u)) {
 		if (h)
@@ -354,6 +592,8 @@ expand(const struct live_flow *zf, struct live_flow *f, struct live_fin *fb, boo
 	const unsigned char *in = (const unsigned char *)zf;
 	uint32_t parts;
 
+	if (is_short(zf))
+		return fb ? short_get(zf, f, fb) : NULL;
 	take(&in, f, LIVE_HEAD_BYTES);
 	take(&in, &parts, sizeof parts);
 	f->self = 0;
@@ -426,6 +666,8 @@ struct live_flow *flow_store_thaw(struct flow_store *st, const struct live_flow 
 	struct live_flow *f = item;
 
 	memcpy(&parts, (const unsigned char *)z + LIVE_HEAD_BYTES, sizeof parts);
+	if (is_short(z))
+		parts = LIVE_FZ_FIN; /* a short form always had one */
 	if (!h)
 		return NULL;
 	if ((parts & LIVE_FZ_FIN) && !(fh = pool_alloc_raw(&st->fins, &fin))) {

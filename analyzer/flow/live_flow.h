@@ -20,7 +20,8 @@
  *   4-byte aligned, so no struct has padding.
  * - A flow that has ended on the wire and only waits for late segments (most of the flows in
  *   memory on a busy server) waits frozen: one compact item without what is zero or follows from
- *   the rest ("A waiting flow" below: 312 bytes for a connection closed by both FINs).
+ *   the rest ("A waiting flow" below: 232 bytes for a connection closed by both FINs, in
+ *   "The short form").
  * Sizes (bytes): live_flow 448 (36 of them Zeek's view, zeek_conn.h; 8 the tunnel: its key and
  * the id of its description, encap_table.h; 40 the round trips and the times a reset's timing
  * is held to, tracker.c track_rtt; 16 the receive windows), live_dir 128, live_silent 64,
@@ -325,7 +326,7 @@ _Static_assert(MOD_COUNT_BITS <= 8, "modifiers no longer fit live_flow.modifiers
  *   - Zeek's view (live_zeek and the FIN block's zeek_fin_end) unless skip_zeek.
  * The parts are copied whole and the choices are a few word compares, so freezing and thawing
  * cost little; a connection closed by both FINs keeps 308 bytes (an item of 312) of the 576 it
- * had (448 + 128).
+ * had (448 + 128), unless it fits the short form below (232 bytes), as nearly all do.
  * A frozen handle has LIVE_FROZEN_BIT set and its pool (size class) in the bits below; only its
  * head is read as a struct live_flow (the flow table's slots and lists, expiry, tombstones):
  * flow_decode() reads either form, a late segment thaws the flow (flow_store_thaw). */
@@ -352,7 +353,67 @@ enum live_frozen_part {
 #define LIVE_FROZEN_STEP 16u
 #define LIVE_FROZEN_HANDLE(h) ((h) & ((1u << LIVE_FROZEN_CLASS_SHIFT) - 1))
 #define LIVE_FROZEN_CLASS(h) (((h) >> LIVE_FROZEN_CLASS_SHIFT) & 31u)
-#define LIVE_FROZEN_BYTES(h) (LIVE_FROZEN_MIN + LIVE_FROZEN_CLASS(h) * LIVE_FROZEN_STEP)
+
+/* The short form of a waiting flow. Nearly every connection that waits was closed by both FINs
+ * the plain way: one side's FIN, the other's FIN acknowledging it, the first side's pure ACK
+ * ending it (the last segment seen), within 4.29 s and a few MB, no reset, nothing after a FIN,
+ * nothing zero above kept. Such a flow is kept in a fixed layout of its own (flow_store.c:
+ * short_fits() says which flows qualify, every other waits in the general form above), written
+ * and read straight through:
+ *   - the flow's head to `last_ts_ns` (LIVE_SHORT_HEAD: what the table and the engine read of a
+ *     waiting flow), `last_active_ns` being the second FIN's time;
+ *   - the final ACK's relative frame (its seq and ack are the FINs' + 1, its time last_ts_ns, its
+ *     flags ACK, no payload), the side of the second FIN in its top bit;
+ *   - each side's live_dir in narrower fields (live_short_dir), its acknowledgement time being
+ *     that of its segment acknowledging the peer's FIN;
+ *   - the two FINs (the second one is the first one's acknowledgement, and the last segment of
+ *     its side; the final ACK the last of the other side);
+ *   - with the Zeek view, live_zeek and zeek_fin_end.
+ * Its snapshots (live_short_snap) are 16 bytes: the frame relative to the flow's first in 24 bits
+ * beside the flags, the time in nanoseconds after first_ts_ns in 32 bits, the sequence and
+ * acknowledgement numbers relative to the sender's and the peer's ISN in 24 bits each, with the
+ * two bytes of the payload length above them. Two classes past the general ones hold them:
+ * LIVE_SHORT_BYTES (232 bytes) without, LIVE_SHORT_ZEEK_BYTES (280) with Zeek's view. */
+#define LIVE_SHORT_HEAD 84u
+struct live_short_snap {
+	uint32_t frame_flags; /* live_snap.frame (< 2^24) | flags << 24; 0: no snapshot */
+	uint32_t t;           /* its LIVE_T_NS time, in microseconds when the flow's are (see final_ack) */
+	uint32_t seq_len;     /* seq - the sender's isn (< 2^24) | (len & 0xff) << 24 */
+	uint32_t ack_len;     /* ack - the peer's isn (< 2^24) | (len >> 8) << 24 */
+};
+struct live_short_dir {
+	uint32_t isn;
+	uint32_t window;
+	uint32_t bytes_in_since_own_payload;
+	uint32_t payload_bytes; /* < 2^32 */
+	uint32_t rtt_us;
+	uint32_t prev_us;
+	uint16_t packets;       /* these three < 2^16 */
+	uint16_t payload_segments;
+	uint16_t small_payload_segments;
+	uint8_t syn_count;      /* these two < 2^8 */
+	uint8_t rst_count;
+	unsigned char ip[8];    /* live_dir from last_ip_id to payload_bytes, as they are */
+	struct live_short_snap last_payload;
+};
+struct live_short {
+	unsigned char head[LIVE_SHORT_HEAD];
+	/* The final ACK's live_snap.frame (< 2^30); bit 30: the times are in microseconds (a
+	 * capture in microseconds); bit 31: the side of the second FIN. */
+	uint32_t final_ack;
+	struct live_short_dir dir[2];
+	struct live_short_snap fin[2];
+};
+#define LIVE_FROZEN_SHORT LIVE_FROZEN_CLASSES             /* class of LIVE_SHORT_BYTES items */
+#define LIVE_FROZEN_SHORT_ZEEK (LIVE_FROZEN_CLASSES + 1) /* class of LIVE_SHORT_ZEEK_BYTES */
+#define LIVE_FROZEN_POOLS (LIVE_FROZEN_CLASSES + 2)
+#define LIVE_SHORT_BYTES ((unsigned)sizeof(struct live_short))
+#define LIVE_SHORT_ZEEK_BYTES                                                                  \
+	((unsigned)((sizeof(struct live_short) + sizeof(struct live_zeek) + 8 + 7) & ~(size_t)7))
+#define LIVE_FROZEN_BYTES(h)                                                                   \
+	(LIVE_FROZEN_CLASS(h) < LIVE_FROZEN_CLASSES                                            \
+	     ? LIVE_FROZEN_MIN + LIVE_FROZEN_CLASS(h) * LIVE_FROZEN_STEP                       \
+	     : LIVE_FROZEN_CLASS(h) == LIVE_FROZEN_SHORT ? LIVE_SHORT_BYTES : LIVE_SHORT_ZEEK_BYTES)
 
 /* Where the flows of one shard and their blocks live. Not thread-safe: one per shard. */
 struct flow_store {
@@ -362,7 +423,7 @@ struct flow_store {
 	struct pool scheds[3];   /* live_sched, by enum live_sched_pool */
 	struct pool addr6;       /* two IPv6 addresses, client first */
 	struct pool fars;        /* struct live_far */
-	struct pool frozen[LIVE_FROZEN_CLASSES]; /* waiting flows (flow_store_freeze), by size */
+	struct pool frozen[LIVE_FROZEN_POOLS]; /* waiting flows (flow_store_freeze), by size */
 	const char **captures;   /* capture file names the flows came from (live_flow.capture) */
 	const struct encap_table *encaps; /* descriptions of live_flow.encap (NULL: none) */
 	uint32_t n_captures, cap_captures;
