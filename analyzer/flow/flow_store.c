@@ -27,8 +27,8 @@ _Static_assert(offsetof(struct live_fin, fin_ack) == 2 * sizeof(struct live_snap
                        offsetof(struct live_fin, payload_after_peer_fin) + LIVE_FIN_AFTER &&
                    sizeof(struct live_fin) == offsetof(struct live_fin, zeek_fin_end) + 8,
                "live_fin: FINs, their ACKs, their sequence numbers, data after a FIN, Zeek's");
-_Static_assert(sizeof(struct live_short_snap) == 16 && sizeof(struct live_short_dir) == 56 &&
-                   LIVE_SHORT_BYTES == 232 && LIVE_SHORT_ZEEK_BYTES == 280 &&
+_Static_assert(sizeof(struct live_short_dir) == 60 && LIVE_SHORT_BYTES == 248 &&
+                   LIVE_SHORT_ZEEK_BYTES == 296 &&
                    LIVE_SHORT_HEAD == offsetof(struct live_flow, last_active_ns) &&
                    offsetof(struct live_flow, last_active_ns) + 8 == LIVE_HEAD_BYTES &&
                    offsetof(struct live_flow, dir) + 2 * sizeof(struct live_dir) ==
@@ -305,168 +305,137 @@ static inline void take(const unsigned char **in, void *dst, size_t n)
 
 /* --- the short form (live_flow.h: "The short form of a waiting flow") ---------------------- */
 
-/* The parts (enum live_frozen_part) of a flow the short form holds, less the side whose FIN's
- * acknowledgement is the other FIN (LIVE_FZ_FIN_ACK_DUP << side) and Zeek's. */
-#define SHORT_PARTS (LIVE_FZ_FIN | LIVE_FZ_LAST_DUP | LIVE_FZ_LAST_DUP << 1 | LIVE_FZ_DERIVED)
-#define SHORT_US (1u << 30) /* live_short.final_ack: its times are in microseconds */
-#define SHORT_FRAME (SHORT_US - 1)
-
-/* The time of snapshot `s` (LIVE_T_NS, as the tracker keeps every time it can) in nanoseconds;
- * its tag is checked apart. */
-static inline uint64_t snap_ns(const struct live_snap *s)
+/* The time of snapshot `s` in nanoseconds after first_ts_ns when it is kept so (LIVE_T_NS, as
+ * the tracker keeps every time within 4.6 minutes), else 2^63 (no short form). */
+static inline uint64_t short_ns(const struct live_snap *s)
 {
-	return ((uint64_t)(s->t_hi & 0x3f) << 32) | s->t_lo;
+	uint64_t v = ((uint64_t)(s->t_hi & 0x3f) << 32) | s->t_lo;
+
+	return (s->t_hi >> 6) == LIVE_T_NS ? v : (uint64_t)1 << 63;
 }
 
-/* Snapshot `s` of the side of ISN `isn` (the peer's `peer_isn`) in short form at *out, its time
- * in microseconds when `us`; nonzero when it does not fit one. */
-static inline uint32_t short_snap_put(const struct live_snap *s, uint32_t isn, uint32_t peer_isn,
-                                      bool us, struct live_short_snap *out)
-{
-	uint32_t seq = s->seq - isn, ack = s->ack - peer_isn;
-	uint64_t ns = snap_ns(s), t = us ? ns / 1000 : ns;
-
-	if (!s->frame) { /* none: all zero */
-		*out = (struct live_short_snap){ 0 };
-		return 0;
-	}
-	out->frame_flags = s->frame | (uint32_t)s->flags << 24;
-	out->t = (uint32_t)t;
-	out->seq_len = seq | (uint32_t)(s->len & 0xffu) << 24;
-	out->ack_len = ack | (uint32_t)(s->len >> 8) << 24;
-	return (s->frame >> 24) | (seq >> 24) | (ack >> 24) | ((unsigned)(s->t_hi >> 6) ^ LIVE_T_NS) |
-	       (uint32_t)(t >> 32) | (uint32_t)(ns - (us ? t * 1000 : t));
-}
-
-/* A snapshot's LIVE_T_NS time of `ns` nanoseconds. */
-static inline void snap_set_ns(struct live_snap *s, uint64_t ns)
-{
-	s->t_lo = (uint32_t)ns;
-	s->t_hi = (uint8_t)(LIVE_T_NS << 6 | (unsigned)(ns >> 32));
-}
-
-static inline void short_snap_get(const struct live_short_snap *in, uint32_t isn,
-                                  uint32_t peer_isn, bool us, struct live_snap *s)
-{
-	if (!in->frame_flags) {
-		*s = (struct live_snap){ 0 };
-		return;
-	}
-	s->frame = in->frame_flags & 0xffffffu;
-	s->flags = (uint8_t)(in->frame_flags >> 24);
-	snap_set_ns(s, us ? (uint64_t)in->t * 1000 : in->t);
-	s->seq = (in->seq_len & 0xffffffu) + isn;
-	s->ack = (in->ack_len & 0xffffffu) + peer_isn;
-	s->len = (uint16_t)(in->seq_len >> 24 | (in->ack_len >> 24) << 8);
-}
-
-/* The short form of `f` (FIN block `fb`, its parts `parts` as frozen_parts() found them) at *z;
- * false when the flow does not qualify (live_flow.h). Every condition is a word compare OR'ed
- * into `bad`: no branch per field. */
-static bool short_put(const struct live_flow *f, const struct live_fin *fb, uint32_t parts,
-                      struct live_short *z)
+/* Does `f` (FIN block `fb`) fit the short form? c: the side that closed first. The conditions
+ * are word compares OR'ed together: few branches. */
+static bool short_fits(const struct live_flow *f, const struct live_fin *fb, unsigned *first)
 {
 	const uint32_t fs[2] = { fin_seq_of(fb, 0), fin_seq_of(fb, 1) };
-	/* A capture in microseconds has times in whole microseconds: 71 minutes fit 32 bits. */
-	const bool us = !(f->mark & LIVE_TS_NANO);
 	unsigned c, a; /* the side that closed first, the side whose FIN acknowledged it */
 	const struct live_snap *ack;
-	uint32_t bad;
-	uint64_t far;
+	uint64_t bad, since;
 
-	parts &= ~(uint32_t)LIVE_FZ_ZEEK;
-	if (parts == (SHORT_PARTS | LIVE_FZ_FIN_ACK_DUP))
+	if (!fb->fin[0].frame || !fb->fin[1].frame)
+		return false;
+	if (snap_same(&fb->fin_ack[0], &fb->fin[1]))
 		c = 0;
-	else if (parts == (SHORT_PARTS | LIVE_FZ_FIN_ACK_DUP << 1))
+	else if (snap_same(&fb->fin_ack[1], &fb->fin[0]))
 		c = 1;
 	else
 		return false;
 	a = !c;
 	ack = &fb->fin_ack[a]; /* the final ACK, the last segment of side c */
+	if (!snap_same(&f->dir[a].last, &fb->fin[a]) || !snap_same(&f->dir[c].last, ack) ||
+	    !fins_tell(f, fb))
+		return false;
+	since = (uint64_t)f->last_ts_ns - (uint64_t)f->first_ts_ns;
 	bad = (ack->seq ^ (fs[c] + 1)) | (ack->ack ^ (fs[a] + 1)) | (ack->flags ^ TCP_ACK) |
-	      ack->len | ((unsigned)(ack->t_hi >> 6) ^ LIVE_T_NS) | (ack->frame & ~SHORT_FRAME);
-	/* The final ACK is the last segment seen, the second FIN the last active one; and each
-	 * side's ACK field moved last on its segment acknowledging the peer's FIN. */
-	far = ((uint64_t)f->last_ts_ns - (uint64_t)f->first_ts_ns) ^ snap_ns(ack);
-	far |= ((uint64_t)f->last_active_ns - (uint64_t)f->first_ts_ns) ^ snap_ns(&fb->fin[a]);
-	far |= (f->dir[a].ack_since_us ^ snap_ns(&fb->fin[a]) / 1000) |
-	       (f->dir[c].ack_since_us ^ snap_ns(ack) / 1000);
-	bad |= (uint32_t)(far >> 32) | (uint32_t)far;
+	      ack->len | (ack->frame >> 31) | (short_ns(ack) ^ since);
+	/* The second FIN is the last active segment; each side's ACK field moved last on its
+	 * segment acknowledging the peer's FIN. */
+	bad |= ((uint64_t)f->last_active_ns - (uint64_t)f->first_ts_ns) ^ short_ns(&fb->fin[a]);
+	bad |= (f->dir[a].ack_since_us ^ short_ns(&fb->fin[a]) / 1000) |
+	       (f->dir[c].ack_since_us ^ since / 1000);
+	for (int d = 0; d < 2; d++) {
+		const struct live_dir *me = &f->dir[d];
+
+		bad |= (me->payload_bytes >> 32) |
+		       ((me->packets | me->payload_segments | me->small_payload_segments) >> 16) |
+		       ((uint32_t)(me->syn_count | me->rst_count) >> 8);
+	}
+	*first = c;
+	return bad == 0 && all_zero(dir_zeros(f, 0), LIVE_DIR_ZEROS) &&
+	       all_zero(dir_zeros(f, 1), LIVE_DIR_ZEROS) && all_zero(fin_after(fb), LIVE_FIN_AFTER) &&
+	       all_zero(&f->silent, sizeof f->silent);
+}
+
+/* The short form of `f` (FIN block `fb`, which fits it, side c closing first) at *z. */
+static void short_put(const struct live_flow *f, const struct live_fin *fb, unsigned c,
+                      struct live_short *z)
+{
 	memcpy(z->head, f, LIVE_SHORT_HEAD);
-	z->final_ack = ack->frame | (us ? SHORT_US : 0) | a << 31;
+	z->final_ack = fb->fin_ack[!c].frame | (unsigned)!c << 31;
 	for (int d = 0; d < 2; d++) {
 		const struct live_dir *me = &f->dir[d];
 		struct live_short_dir *out = &z->dir[d];
 
 		out->isn = me->isn;
 		out->window = me->window;
-		out->bytes_in_since_own_payload = me->bytes_in_since_own_payload;
-		out->payload_bytes = (uint32_t)me->payload_bytes;
-		out->rtt_us = me->rtt_us;
-		out->prev_us = me->prev_us;
 		out->packets = (uint16_t)me->packets;
 		out->payload_segments = (uint16_t)me->payload_segments;
 		out->small_payload_segments = (uint16_t)me->small_payload_segments;
 		out->syn_count = (uint8_t)me->syn_count;
 		out->rst_count = (uint8_t)me->rst_count;
+		out->bytes_in_since_own_payload = me->bytes_in_since_own_payload;
 		memcpy(out->ip, &me->last_ip_id, sizeof out->ip);
-		bad |= (uint32_t)(me->payload_bytes >> 32) |
-		       ((me->packets | me->payload_segments | me->small_payload_segments) >> 16) |
-		       ((uint32_t)(me->syn_count | me->rst_count) >> 8);
-		bad |= short_snap_put(&me->last_payload, me->isn, f->dir[!d].isn, us,
-		                      &out->last_payload);
-		bad |= short_snap_put(&fb->fin[d], me->isn, f->dir[!d].isn, us, &z->fin[d]);
+		out->payload_bytes = (uint32_t)me->payload_bytes;
+		out->last_payload = me->last_payload;
+		out->rtt_us = me->rtt_us;
+		out->prev_us = me->prev_us;
 	}
-	return bad == 0;
+	memcpy(z->fin, fb->fin, sizeof z->fin);
 }
 
-/* The live form of short `z` into *f and *fb (a FIN block it always has): every byte. */
-static struct live_fin *short_get(const struct live_flow *zf, struct live_flow *f,
-                                  struct live_fin *fb)
+/* The live form of short `z` into *f and *fb (a FIN block it always has): every byte; unless
+ * `whole`, only what flow_decode() reads of a flow whose Zeek view is not read (expand()). */
+static inline __attribute__((always_inline)) struct live_fin *
+short_get(const struct live_flow *zf, struct live_flow *f, struct live_fin *fb, bool whole)
 {
 	const struct live_short *z = (const struct live_short *)(const void *)zf;
 	const unsigned a = z->final_ack >> 31, c = !a;
-	const bool us = (z->final_ack & SHORT_US) != 0;
+	const uint64_t since = (uint64_t)zf->last_ts_ns - (uint64_t)zf->first_ts_ns;
+	struct live_snap *ack = &fb->fin_ack[a];
 
 	memcpy(f, z->head, LIVE_SHORT_HEAD);
 	f->self = 0;
 	for (int d = 0; d < 2; d++) {
 		const struct live_short_dir *in = &z->dir[d];
 		struct live_dir *me = &f->dir[d];
-		const uint32_t peer_isn = z->dir[!d].isn;
 
 		me->isn = in->isn;
-		me->window = in->window;
 		me->packets = in->packets;
 		me->payload_segments = in->payload_segments;
 		me->small_payload_segments = in->small_payload_segments;
-		me->bytes_in_since_own_payload = in->bytes_in_since_own_payload;
 		me->syn_count = in->syn_count;
 		me->rst_count = in->rst_count;
 		memcpy(&me->last_ip_id, in->ip, sizeof in->ip);
 		me->payload_bytes = in->payload_bytes;
-		short_snap_get(&in->last_payload, in->isn, peer_isn, us, &me->last_payload);
+		me->last_payload = in->last_payload;
 		me->rtt_us = in->rtt_us;
-		me->prev_us = in->prev_us;
 		memset(dir_zeros_w(f, d), 0, LIVE_DIR_ZEROS);
-		short_snap_get(&z->fin[d], in->isn, peer_isn, us, &fb->fin[d]);
+		if (whole) {
+			me->window = in->window;
+			me->bytes_in_since_own_payload = in->bytes_in_since_own_payload;
+			me->prev_us = in->prev_us;
+		}
 	}
+	memcpy(fb->fin, z->fin, sizeof fb->fin);
 	fb->fin_ack[c] = fb->fin[a];
-	fb->fin_ack[a] = (struct live_snap){
-		.frame = z->final_ack & SHORT_FRAME,
-		.seq = fin_seq_of(fb, c) + 1,
-		.ack = fin_seq_of(fb, a) + 1,
-		.flags = TCP_ACK,
-	};
-	snap_set_ns(&fb->fin_ack[a], (uint64_t)f->last_ts_ns - (uint64_t)f->first_ts_ns);
+	ack->frame = z->final_ack & ~(1u << 31);
+	ack->seq = fin_seq_of(fb, c) + 1;
+	ack->ack = fin_seq_of(fb, a) + 1;
+	ack->t_lo = (uint32_t)since;
+	ack->t_hi = (uint8_t)(LIVE_T_NS << 6 | (unsigned)(since >> 32));
+	ack->flags = TCP_ACK;
+	ack->len = 0;
 	f->dir[a].last = fb->fin[a];
-	f->dir[c].last = fb->fin_ack[a];
-	fins_told(f, fb);
-	f->last_active_ns = f->first_ts_ns + (int64_t)snap_ns(&fb->fin[a]);
-	f->dir[a].ack_since_us = (uint32_t)(snap_ns(&fb->fin[a]) / 1000);
-	f->dir[c].ack_since_us = (uint32_t)(snap_ns(&fb->fin_ack[a]) / 1000);
+	f->dir[c].last = *ack;
+	f->last_active_ns = f->first_ts_ns + (int64_t)short_ns(&fb->fin[a]);
 	memset(fin_after_w(fb), 0, LIVE_FIN_AFTER);
 	memset(&f->silent, 0, sizeof f->silent);
+	if (!whole)
+		return fb;
+	fins_told(f, fb);
+	f->dir[a].ack_since_us = (uint32_t)(short_ns(&fb->fin[a]) / 1000);
+	f->dir[c].ack_since_us = (uint32_t)(since / 1000);
 	if (LIVE_FROZEN_CLASS(zf->self) == LIVE_FROZEN_SHORT_ZEEK) {
 		memcpy(&f->zeek, z + 1, sizeof f->zeek);
 		memcpy(fb->zeek_fin_end, (const unsigned char *)(z + 1) + sizeof f->zeek,
@@ -484,18 +453,17 @@ static inline bool is_short(const struct live_flow *z)
 	return LIVE_FROZEN_CLASS(z->self) >= LIVE_FROZEN_SHORT;
 }
 
-/* Freezes `f` (FIN block `fb`, parts `parts`) in the short form; NULL when it does not qualify
- * or there is no memory for it. */
+/* Freezes `f` (FIN block `fb`) in the short form; NULL when it does not fit it or there is no
+ * memory for it. */
 static struct live_flow *freeze_short(struct flow_store *st, struct live_flow *f,
-                                      struct live_fin *fb, uint32_t parts)
+                                      struct live_fin *fb)
 {
-	struct live_short z;
-	unsigned k = st->skip_zeek ? LIVE_FROZEN_SHORT : LIVE_FROZEN_SHORT_ZEEK;
+	unsigned k = st->skip_zeek ? LIVE_FROZEN_SHORT : LIVE_FROZEN_SHORT_ZEEK, c;
 	void *item;
 	uint32_t h;
 	struct live_flow *frozen;
 
-	if (!short_put(f, fb, parts, &z))
+	if (!short_fits(f, fb, &c))
 		return NULL;
 	h = pool_alloc_raw(&st->frozen[k], &item);
 	if (!h || h > LIVE_FROZEN_HANDLE(~0u)) {
@@ -503,9 +471,9 @@ static struct live_flow *freeze_short(struct flow_store *st, struct live_flow *f
 			pool_free_at(&st->frozen[k], h, item);
 		return NULL;
 	}
-	memcpy(item, &z, sizeof z);
+	short_put(f, fb, c, item);
 	if (!st->skip_zeek) {
-		unsigned char *zeek = (unsigned char *)item + sizeof z;
+		unsigned char *zeek = (unsigned char *)item + sizeof(struct live_short);
 
 		memcpy(zeek, &f->zeek, sizeof f->zeek);
 		memcpy(zeek + sizeof f->zeek, fb->zeek_fin_end, sizeof fb->zeek_fin_end);
@@ -521,22 +489,23 @@ static struct live_flow *freeze_short(struct flow_store *st, struct live_flow *f
 struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f)
 {
 	struct live_fin *fb = live_fin_of(st, f);
+	struct live_flow *shorter = fb ? freeze_short(st, f, fb) : NULL;
 	size_t bytes;
-	uint32_t parts = frozen_parts(st, f, fb, &bytes);
-	unsigned k = bytes <= LIVE_FROZEN_MIN
-	                 ? 0
-	                 : (unsigned)((bytes - LIVE_FROZEN_MIN + LIVE_FROZEN_STEP - 1) / LIVE_FROZEN_STEP);
+	uint32_t parts;
+	unsigned k;
 	void *item;
 	uint32_t h;
 	unsigned char *z, *out;
-	struct live_flow *shorter = fb ? freeze_short(st, f, fb, parts) : NULL;
 
 	if (shorter)
 		return shorter;
+	parts = frozen_parts(st, f, fb, &bytes);
+	k = bytes <= LIVE_FROZEN_MIN
+	        ? 0
+	        : (unsigned)((bytes - LIVE_FROZEN_MIN + LIVE_FROZEN_STEP - 1) / LIVE_FROZEN_STEP);
 	h = pool_alloc_raw(&st->frozen[k], &item);
 	z = item;
 	out = z;
-
 	if (!h || h > LIVE_FROZEN_HANDLE(~0u)) {
 		if (h)
 			pool_free_at(&st->frozen[k], h, item);
@@ -593,7 +562,7 @@ expand(const struct live_flow *zf, struct live_flow *f, struct live_fin *fb, boo
 	uint32_t parts;
 
 	if (is_short(zf))
-		return fb ? short_get(zf, f, fb) : NULL;
+		return fb ? short_get(zf, f, fb, whole) : NULL;
 	take(&in, f, LIVE_HEAD_BYTES);
 	take(&in, &parts, sizeof parts);
 	f->self = 0;

@@ -356,53 +356,42 @@ enum live_frozen_part {
 
 /* The short form of a waiting flow. Nearly every connection that waits was closed by both FINs
  * the plain way: one side's FIN, the other's FIN acknowledging it, the first side's pure ACK
- * ending it (the last segment seen), within 4.29 s and a few MB, no reset, nothing after a FIN,
- * nothing zero above kept. Such a flow is kept in a fixed layout of its own (flow_store.c:
- * short_fits() says which flows qualify, every other waits in the general form above), written
- * and read straight through:
+ * ending it (the last segment seen), within 4.6 minutes, no reset, nothing after a FIN, nothing
+ * kept above that is zero or a copy of a FIN. Such a flow is kept in a fixed layout of its own
+ * (flow_store.c: short_fits() says which flows qualify, every other waits in the general form
+ * above), copied in blocks as the general form is:
  *   - the flow's head to `last_ts_ns` (LIVE_SHORT_HEAD: what the table and the engine read of a
  *     waiting flow), `last_active_ns` being the second FIN's time;
  *   - the final ACK's relative frame (its seq and ack are the FINs' + 1, its time last_ts_ns, its
  *     flags ACK, no payload), the side of the second FIN in its top bit;
- *   - each side's live_dir in narrower fields (live_short_dir), its acknowledgement time being
- *     that of its segment acknowledging the peer's FIN;
+ *   - each side's live_dir to `next_seq` (live_short_dir) but for its acknowledgement time (that
+ *     of its segment acknowledging the peer's FIN) and with narrower counters;
  *   - the two FINs (the second one is the first one's acknowledgement, and the last segment of
  *     its side; the final ACK the last of the other side);
  *   - with the Zeek view, live_zeek and zeek_fin_end.
- * Its snapshots (live_short_snap) are 16 bytes: the frame relative to the flow's first in 24 bits
- * beside the flags, the time in nanoseconds after first_ts_ns in 32 bits, the sequence and
- * acknowledgement numbers relative to the sender's and the peer's ISN in 24 bits each, with the
- * two bytes of the payload length above them. Two classes past the general ones hold them:
- * LIVE_SHORT_BYTES (232 bytes) without, LIVE_SHORT_ZEEK_BYTES (280) with Zeek's view. */
+ * Two classes past the general ones hold them: LIVE_SHORT_BYTES (248 bytes) without,
+ * LIVE_SHORT_ZEEK_BYTES (296) with Zeek's view. */
 #define LIVE_SHORT_HEAD 84u
-struct live_short_snap {
-	uint32_t frame_flags; /* live_snap.frame (< 2^24) | flags << 24; 0: no snapshot */
-	uint32_t t;           /* its LIVE_T_NS time, in microseconds when the flow's are (see final_ack) */
-	uint32_t seq_len;     /* seq - the sender's isn (< 2^24) | (len & 0xff) << 24 */
-	uint32_t ack_len;     /* ack - the peer's isn (< 2^24) | (len >> 8) << 24 */
-};
 struct live_short_dir {
 	uint32_t isn;
 	uint32_t window;
-	uint32_t bytes_in_since_own_payload;
-	uint32_t payload_bytes; /* < 2^32 */
-	uint32_t rtt_us;
-	uint32_t prev_us;
 	uint16_t packets;       /* these three < 2^16 */
 	uint16_t payload_segments;
 	uint16_t small_payload_segments;
 	uint8_t syn_count;      /* these two < 2^8 */
 	uint8_t rst_count;
+	uint32_t bytes_in_since_own_payload;
 	unsigned char ip[8];    /* live_dir from last_ip_id to payload_bytes, as they are */
-	struct live_short_snap last_payload;
+	uint32_t payload_bytes; /* < 2^32 */
+	struct live_snap last_payload;
+	uint32_t rtt_us;
+	uint32_t prev_us;
 };
 struct live_short {
 	unsigned char head[LIVE_SHORT_HEAD];
-	/* The final ACK's live_snap.frame (< 2^30); bit 30: the times are in microseconds (a
-	 * capture in microseconds); bit 31: the side of the second FIN. */
-	uint32_t final_ack;
+	uint32_t final_ack;     /* the final ACK's live_snap.frame (< 2^31) | second FIN's side << 31 */
 	struct live_short_dir dir[2];
-	struct live_short_snap fin[2];
+	struct live_snap fin[2];
 };
 #define LIVE_FROZEN_SHORT LIVE_FROZEN_CLASSES             /* class of LIVE_SHORT_BYTES items */
 #define LIVE_FROZEN_SHORT_ZEEK (LIVE_FROZEN_CLASSES + 1) /* class of LIVE_SHORT_ZEEK_BYTES */
