@@ -314,7 +314,7 @@ static inline uint64_t short_ns(const struct live_snap *s)
 	return (s->t_hi >> 6) == LIVE_T_NS ? v : (uint64_t)1 << 63;
 }
 
-/* Does `f` (FIN block `fb`) fit the short form? c: the side that closed first. The conditions
+/* Does `f` (FIN block `fb`) fit the short form? *first: the side that closed first. The conditions
  * are word compares OR'ed together: few branches. */
 static bool short_fits(const struct live_flow *f, const struct live_fin *fb, unsigned *first)
 {
@@ -420,8 +420,8 @@ short_get(const struct live_flow *zf, struct live_flow *f, struct live_fin *fb, 
 	memcpy(fb->fin, z->fin, sizeof fb->fin);
 	fb->fin_ack[c] = fb->fin[a];
 	ack->frame = z->final_ack & ~(1u << 31);
-	ack->seq = fin_seq_of(fb, c) + 1;
-	ack->ack = fin_seq_of(fb, a) + 1;
+	ack->seq = fin_seq_of(fb, (int)c) + 1;
+	ack->ack = fin_seq_of(fb, (int)a) + 1;
 	ack->t_lo = (uint32_t)since;
 	ack->t_hi = (uint8_t)(LIVE_T_NS << 6 | (unsigned)(since >> 32));
 	ack->flags = TCP_ACK;

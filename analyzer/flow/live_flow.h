@@ -20,7 +20,7 @@
  *   4-byte aligned, so no struct has padding.
  * - A flow that has ended on the wire and only waits for late segments (most of the flows in
  *   memory on a busy server) waits frozen: one compact item without what is zero or follows from
- *   the rest ("A waiting flow" below: 232 bytes for a connection closed by both FINs, in
+ *   the rest ("A waiting flow" below: 248 bytes for a connection closed by both FINs, in
  *   "The short form").
  * Sizes (bytes): live_flow 448 (36 of them Zeek's view, zeek_conn.h; 8 the tunnel: its key and
  * the id of its description, encap_table.h; 40 the round trips and the times a reset's timing
@@ -326,7 +326,7 @@ _Static_assert(MOD_COUNT_BITS <= 8, "modifiers no longer fit live_flow.modifiers
  *   - Zeek's view (live_zeek and the FIN block's zeek_fin_end) unless skip_zeek.
  * The parts are copied whole and the choices are a few word compares, so freezing and thawing
  * cost little; a connection closed by both FINs keeps 308 bytes (an item of 312) of the 576 it
- * had (448 + 128), unless it fits the short form below (232 bytes), as nearly all do.
+ * had (448 + 128), unless it fits the short form below (248 bytes), as nearly all do.
  * A frozen handle has LIVE_FROZEN_BIT set and its pool (size class) in the bits below; only its
  * head is read as a struct live_flow (the flow table's slots and lists, expiry, tombstones):
  * flow_decode() reads either form, a late segment thaws the flow (flow_store_thaw). */

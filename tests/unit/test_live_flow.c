@@ -287,7 +287,7 @@ static void test_waiting_flows_thaw_exactly(void)
 		script_init(&s, 1000, 5000);
 		handshake(&s);
 		exchange(&s);
-		server_closes_first(&s, 5 * 60 * 1000, 1);
+		server_closes_first(&s, 5LL * 60 * 1000, 1);
 		CU_ASSERT_TRUE(flow_is_finished(s.flow));
 		freeze_thaw(&s, zeek ? 360 : 312);
 		/* ... a retransmission (the request sent twice), ... */
