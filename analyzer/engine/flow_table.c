@@ -470,40 +470,30 @@ size_t flow_table_slot_of(const struct flow_table *t, const struct live_flow *f,
  * bucket array doubles whenever there are more tombstones than buckets, so chains stay short
  * however many there are (a fixed array made every lookup walk count / buckets of them). */
 
-/* A tombstone keeps no address: the low 48 bits of a 64-bit seeded fingerprint of the 4-tuple,
- * which also pick its bucket (so a false match needs 48 bits of an unrelated seeded function to
- * collide, the bucket's own bits included: about one lookup in 2^48), 16 bytes in all. */
+/* A tombstone keeps no address: a 64-bit seeded fingerprint of the 4-tuple, which also picks
+ * its bucket (so a false match needs 64 bits of an unrelated seeded function to collide, the
+ * bucket's own bits included), 20 bytes in all. */
 struct tombstone {
-	/* The fingerprint's low 48 bits | last_cs << 48: its time - the connection's last segment,
-	 * in 10 ms, saturating. */
-	live_u64 key;
+	live_u64 fingerprint;
 	uint32_t until;          /* its time: nanoseconds after its chunk's base */
-	/* The chain: index + 1 of the next tombstone in the bucket (GRAVE_REF_MASK, 0: none); who
-	 * held the connection's TIME-WAIT (enum closer_side) << GRAVE_TW_SHIFT; GRAVE_DEAD: removed,
-	 * no longer found, released when its time is up. */
-	uint32_t link;
+	uint32_t next;           /* chain: index + 1 of the next tombstone in the bucket, 0: none */
+	uint16_t last_cs;        /* its time - the connection's last segment, in 10 ms, saturating */
+	uint8_t time_wait;       /* enum closer_side: who held the connection's TIME-WAIT */
+	bool dead;               /* removed: no longer found, released when its time is up */
 };
-_Static_assert(sizeof(struct tombstone) == 16, "a tombstone grew");
-#define GRAVE_FP_BITS 48
-#define GRAVE_FP_MASK ((UINT64_C(1) << GRAVE_FP_BITS) - 1)
+_Static_assert(sizeof(struct tombstone) == 20, "a tombstone grew");
 
 #define GRAVE_BUCKETS_MIN 4096u /* 16 KiB, allocated with the first tombstone; then doubling */
 #define GRAVE_CHUNK_SHIFT 8
 #define GRAVE_CHUNK (1u << GRAVE_CHUNK_SHIFT)
-/* Chunk sequence numbers are kept modulo 2^GRAVE_SEQ_BITS in an index, so an index + 1 fits 29
- * bits beside the link's three flag bits: at most 2^28 tombstones alive, far more than memory
- * allows. */
-#define GRAVE_SEQ_BITS 20
+/* Chunk sequence numbers are kept modulo 2^GRAVE_SEQ_BITS in an index, so an index + 1 fits 32
+ * bits: at most 2^31 tombstones alive, far more than memory allows. */
+#define GRAVE_SEQ_BITS 23
 #define GRAVE_SEQ_MASK ((1u << GRAVE_SEQ_BITS) - 1)
-#define GRAVE_REF_MASK ((1u << 29) - 1)
-#define GRAVE_TW_SHIFT 29
-#define GRAVE_DEAD (1u << 31)
-_Static_assert(CLOSER_COUNT <= 4, "enum closer_side fits two bits of a tombstone's link");
-_Static_assert(GRAVE_SEQ_BITS + GRAVE_CHUNK_SHIFT < 29, "a reference fits GRAVE_REF_MASK");
-/* Chunks in use at most (2^26 tombstones), and how often the chains are rebuilt: a stale
- * reference is less than 2^19 + 2^18 chunks old, within the modulus. */
-#define GRAVE_RING_MAX (1u << 18)
-#define GRAVE_RELINK_BITS 19
+/* Chunks in use at most (2^29 tombstones), and how often the chains are rebuilt: a stale
+ * reference is less than 2^22 + 2^21 chunks old, within the modulus. */
+#define GRAVE_RING_MAX (1u << 21)
+#define GRAVE_RELINK_BITS 22
 
 struct grave_chunk {
 	int64_t base;            /* the time the chunk's tombstones count from */
@@ -599,9 +589,9 @@ static void grave_relink(struct graveyard *g, uint32_t *b, size_t n)
 		struct grave_chunk *c = chunk_of_seq(g, seq);
 
 		for (unsigned i = c->gone; i < c->used; i++) {
-			uint32_t *head = bucket_of(g, c->items[i].key);
+			uint32_t *head = bucket_of(g, c->items[i].fingerprint);
 
-			c->items[i].link = (c->items[i].link & ~GRAVE_REF_MASK) | *head;
+			c->items[i].next = *head;
 			*head = grave_ref(seq, i);
 		}
 	}
@@ -744,7 +734,6 @@ int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t unt
 	struct flow_endpoint ep[2];
 	struct tombstone *s;
 	uint32_t ref, *head;
-	uint16_t last_cs;
 
 	if (!g)
 		return -1;
@@ -757,15 +746,15 @@ int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t unt
 		t->graves_until = oldest_until(g);
 		return -1;
 	}
-	last_cs = until_ns - f->last_ts_ns >= 65535LL * 10000000 || until_ns < f->last_ts_ns
-	              ? UINT16_MAX
-	              : (uint16_t)((until_ns - f->last_ts_ns) / 10000000);
-	s->key = (fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port,
-	                      LIVE_ENCAP_KIND(f->encap), f->tunnel_id) &
-	          GRAVE_FP_MASK) |
-	         (uint64_t)last_cs << GRAVE_FP_BITS;
-	head = bucket_of(g, s->key);
-	s->link = *head | (uint32_t)live_time_wait_side(f) << GRAVE_TW_SHIFT;
+	s->fingerprint = fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port,
+	                             LIVE_ENCAP_KIND(f->encap), f->tunnel_id);
+	s->dead = false;
+	s->time_wait = (uint8_t)live_time_wait_side(f);
+	s->last_cs = until_ns - f->last_ts_ns >= 65535LL * 10000000 || until_ns < f->last_ts_ns
+	                 ? UINT16_MAX
+	                 : (uint16_t)((until_ns - f->last_ts_ns) / 10000000);
+	head = bucket_of(g, s->fingerprint);
+	s->next = *head;
 	*head = ref;
 	g->count++;
 	t->graves_until = oldest_until(g);
@@ -786,23 +775,21 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 	if (!g || g->count == 0)
 		return false;
 	fp = fingerprint(t, &seg->src, seg->sport, &seg->dst, seg->dport, seg->tunnel,
-	                 seg->tunnel_id) &
-	     GRAVE_FP_MASK;
+	                 seg->tunnel_id);
 	for (uint32_t ref = *bucket_of(g, fp); grave_live(g, ref);) {
 		const struct grave_chunk *c = chunk_of_seq(g, (ref - 1) >> GRAVE_CHUNK_SHIFT);
 		struct tombstone *s = grave_at(g, ref);
 
-		ref = s->link & GRAVE_REF_MASK;
-		if ((s->key & GRAVE_FP_MASK) != fp || (s->link & GRAVE_DEAD))
+		ref = s->next;
+		if (s->fingerprint != fp || s->dead)
 			continue;
 		if (info) {
 			info->last_ts_ns = (int64_t)((uint64_t)c->base + s->until) -
-			                   (int64_t)(s->key >> GRAVE_FP_BITS) * 10000000;
-			info->time_wait =
-			    (enum closer_side)((s->link & ~GRAVE_DEAD) >> GRAVE_TW_SHIFT);
+			                   (int64_t)s->last_cs * 10000000;
+			info->time_wait = (enum closer_side)s->time_wait;
 		}
 		if (remove)
-			s->link |= GRAVE_DEAD;
+			s->dead = true;
 		return true;
 	}
 	return false;
