@@ -426,11 +426,12 @@ static inline void add_header_bytes(struct live_zeek *z, int d, const struct tcp
 }
 
 /* The bulk of a long connection's segments, decided on the fewest tests: a segment of a side in
- * the steady state (ZEEK_EP_STEADY: ESTABLISHED, its role's 'D' and 'A' given, both sides'
- * numbering known, no hole) without SYN, FIN or RST, whole, with a window above zero, new data
- * in order (starting at or below the highest number sent, ending above it: no 'T') or none, and
- * acknowledging nothing beyond what the peer sent. fast_segment() below would only count its
- * header bytes: so does this. False, having changed nothing, for any other segment. */
+ * the steady state (ZEEK_EP_STEADY: ESTABLISHED or closed by its FIN, its role's 'D' and 'A'
+ * given, both sides' numbering known, no hole) without SYN, FIN or RST, whole, with a window
+ * above zero, new data in order (starting at or below the highest number sent, ending above it:
+ * no 'T') or none, and acknowledging nothing beyond what the peer sent. fast_segment() below
+ * would only count its header bytes: so does this. False, having changed nothing, for any other
+ * segment. */
 static inline bool steady_segment(struct live_flow *f, const struct tcp_segment *seg, int d)
 {
 	struct live_zeek *z = &f->zeek;
@@ -482,7 +483,7 @@ static inline bool fast_segment(struct flow_store *st, struct live_flow *f,
 			scaled_event(z, &z->win0[d], d, 'W');
 		if (len != 0 && (int32_t)(seg->seq + len - me->next_seq) <= 0)
 			scaled_event(z, &z->rxmt[d], d, 'T');
-		if (s == ZEEK_ESTABLISHED && (peer->bits & DIR_SEQ_KNOWN) &&
+		if ((peer->bits & DIR_SEQ_KNOWN) &&
 		    (z->seen[d == orig_side(z) ? 0 : 1] & (ZH_DATA | ZH_ACK)) == (ZH_DATA | ZH_ACK))
 			z->ep[d] |= ZEEK_EP_STEADY;
 		return true;
@@ -505,7 +506,12 @@ static inline bool fast_segment(struct flow_store *st, struct live_flow *f,
 	if (me->next_seq != me->isn + 1 && len != 0 &&
 	    (int32_t)(seg->seq + len + 1 - me->next_seq) <= 0)
 		scaled_event(z, &z->rxmt[d], d, 'T');
-	set_state(z, d, ZEEK_CLOSED);
+	{
+		uint8_t steady = z->ep[d] & ZEEK_EP_STEADY;
+
+		set_state(z, d, ZEEK_CLOSED);
+		z->ep[d] |= steady; /* what follows its FIN is as steady as before */
+	}
 	/* The peer's FIN then RST was a normal termination after all. */
 	if (ep_state(z, !d) == ZEEK_RESET && ZEEK_EP_PREV(z->ep[!d]) == ZEEK_CLOSED)
 		set_state(z, !d, ZEEK_CLOSED);
