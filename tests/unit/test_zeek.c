@@ -131,6 +131,21 @@ static void test_history_packing(void)
 	CU_ASSERT(z.meta & ZEEK_META_CUT);
 	memset(&z, 0, sizeof z);
 	CU_ASSERT_FALSE(zeek_history_add(&z, 'Z'));
+	/* Every length, each letter at every place (the codes are read from two words). */
+	for (unsigned n = 0; n <= ZEEK_HISTORY_MAX; n++) {
+		for (unsigned shift = 0; shift < 27; shift += 5) {
+			char want[ZEEK_HISTORY_MAX + 1];
+
+			memset(&z, 0, sizeof z);
+			for (unsigned i = 0; i < n; i++) {
+				want[i] = all[(i + shift) % 27];
+				CU_ASSERT(zeek_history_add(&z, want[i]));
+			}
+			want[n] = '\0';
+			zeek_history_text(&z, text);
+			CU_ASSERT_STRING_EQUAL(text, want);
+		}
+	}
 }
 
 static void test_scaled_and_ports(void)
