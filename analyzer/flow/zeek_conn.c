@@ -150,13 +150,15 @@ bool zeek_history_add(struct live_zeek *z, char letter)
 /* Each code's letter, '?' for none (0 and 28..31 are never written). */
 static const char code_letter[32] = "?SHADFRCGTWIQXshadfrcgtwiqx^????";
 
-/* Bytes b[0..7] as a little-endian number, whatever the host's order. */
+/* Bytes b[0..7] as a little-endian number, whatever the host's order (one load on x86). */
 static uint64_t le64(const uint8_t *b)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | b[i];
+	memcpy(&v, b, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
 	return v;
 }
 
@@ -171,10 +173,10 @@ void zeek_history_text(const struct live_zeek *z, char *out)
 	_Static_assert(ZEEK_HISTORY_MAX == 24 && sizeof z->hist == 15, "the two words hold the codes");
 	if (n > ZEEK_HISTORY_MAX)
 		n = ZEEK_HISTORY_MAX;
-	for (i = 0; i < n && i < 12; i++)
-		out[i] = code_letter[lo >> (5 * i) & 31u];
-	for (; i < n; i++)
-		out[i] = code_letter[hi >> (5 * i - 56) & 31u];
+	for (i = 0; i < n && i < 12; i++, lo >>= 5)
+		out[i] = code_letter[lo & 31u];
+	for (hi >>= 4; i < n; i++, hi >>= 5)
+		out[i] = code_letter[hi & 31u];
 	out[n] = '\0';
 }
 
