@@ -227,7 +227,8 @@ static enum syn_layout syn_layout_of(uint32_t order)
 /* TTL and IPv4 ID habits of a side, from its non-RST segments. Zero IDs are skipped: Linux sends
  * them on segments it builds without a socket (SYN+ACK, TIME-WAIT ACKs), and on IPv6 there are
  * none. */
-static void track_ip_habits(struct live_dir *me, const struct tcp_segment *seg)
+static inline __attribute__((always_inline)) void track_ip_habits(struct live_dir *me,
+                                                             const struct tcp_segment *seg)
 {
 	if (seg->flags & TCP_RST)
 		return;
