@@ -913,9 +913,13 @@ bool tracker_fast_path_applies(const struct live_flow *f, const struct tcp_segme
  * is no retransmission and no keepalive probe (seq is next_seq, not next_seq - 1), all its
  * payload is new, no FIN block is read (the peer sent no FIN) and no schedule exists; its time
  * fits a snapshot in nanoseconds, so the flow's origin does not move and nothing goes far. */
-static void tracker_segment_fast(struct flow_store *st, struct live_flow *f,
-                                 const struct tcp_segment *seg, enum flow_direction d,
-                                 int64_t ts_ns, uint64_t frame)
+/* Not inlined: the engine's shard_segment, which everything else is inlined into, ran out of
+ * registers, and this path is short enough to have them all. */
+__attribute__((noinline)) static void tracker_segment_fast(struct flow_store *st,
+                                                           struct live_flow *f,
+                                                           const struct tcp_segment *seg,
+                                                           enum flow_direction d, int64_t ts_ns,
+                                                           uint64_t frame)
 {
 	struct live_dir *me = &f->dir[d];
 	struct live_dir *peer = &f->dir[!d];
