@@ -227,8 +227,8 @@ static void tcp_options_walk(const uint8_t *buf, size_t end, size_t off, struct 
  * header declares). `declared` is the TCP length the IP header declares (header + payload).
  * Inlined into each caller: in the straight line of ethernet_ipv4_tcp() a call cost a tenth of
  * the frame's dissection in saved registers. */
-TM_READER enum dissect_result dissect_tcp(const uint8_t *buf, size_t lim, size_t off, size_t declared,
-                                       struct tcp_segment *seg)
+TM_READER enum dissect_result dissect_tcp(const uint8_t *buf, size_t lim, size_t off,
+                                          size_t declared, struct tcp_segment *seg)
 {
 	size_t avail, hlen;
 	uint8_t doff, flags;
