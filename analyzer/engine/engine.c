@@ -379,14 +379,13 @@ static void warm_following(struct shard *s, const struct live_flow *f)
 }
 
 /* Capture time moved to `ts_ns` at frame `frame`: finish what has expired (engine.h). */
-static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
+/* The flows whose time is up at s->now_ns: the finished ones quiet for FINISHED_QUIET_NS, the
+ * live ones idle for expire_ns. Out of line: finishing a flow needs every register, and the
+ * check that comes first (shard_advance) would save them all on every frame. */
+__attribute__((noinline)) static void expire_due(struct shard *s)
 {
 	struct live_flow *f;
 
-	s->frame = frame;
-	if (ts_ns <= s->now_ns)
-		return;
-	s->now_ns = ts_ns;
 	/* The next flow to look at is fetched while this one is classified: the oldest flows are
 	 * the coldest in the cache. */
 	while ((f = flow_table_oldest(s->table, FLOW_LIST_FINISHED)) &&
@@ -400,6 +399,21 @@ static void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
 		flow_table_prefetch(flow_table_newer(s->table, f));
 		finish_flow(s, f, PHASE_EXPIRE_LIVE, 0);
 	}
+}
+
+static inline void shard_advance(struct shard *s, int64_t ts_ns, uint64_t frame)
+{
+	const struct live_flow *finished, *live;
+
+	s->frame = frame;
+	if (ts_ns <= s->now_ns)
+		return;
+	s->now_ns = ts_ns;
+	finished = flow_table_oldest(s->table, FLOW_LIST_FINISHED);
+	live = flow_table_oldest(s->table, FLOW_LIST_LIVE);
+	if ((finished && s->now_ns - finished->last_ts_ns > FINISHED_QUIET_NS) ||
+	    (live && s->now_ns - live->last_ts_ns > s->opt->expire_ns))
+		expire_due(s);
 	flow_table_expire_graves(s->table, s->now_ns);
 	warm_next(s);
 }

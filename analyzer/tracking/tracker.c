@@ -227,7 +227,8 @@ static enum syn_layout syn_layout_of(uint32_t order)
 /* TTL and IPv4 ID habits of a side, from its non-RST segments. Zero IDs are skipped: Linux sends
  * them on segments it builds without a socket (SYN+ACK, TIME-WAIT ACKs), and on IPv6 there are
  * none. */
-static void track_ip_habits(struct live_dir *me, const struct tcp_segment *seg)
+static inline __attribute__((always_inline)) void track_ip_habits(struct live_dir *me,
+                                                             const struct tcp_segment *seg)
 {
 	if (seg->flags & TCP_RST)
 		return;
@@ -762,8 +763,9 @@ static uint32_t add_saturating(uint32_t a, uint32_t b)
 	return a > UINT32_MAX - b ? UINT32_MAX : a + b;
 }
 
-void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
-                     enum flow_direction d, int64_t ts_ns, uint64_t frame)
+void tracker_segment_general(struct flow_store *st, struct live_flow *f,
+                             const struct tcp_segment *seg, enum flow_direction d, int64_t ts_ns,
+                             uint64_t frame)
 {
 	struct live_dir *me = &f->dir[d];
 	struct live_dir *peer = &f->dir[!d];
@@ -892,6 +894,152 @@ void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tc
 	me->last = snap;
 	if ((snap.t_hi >> 6) == LIVE_T_PENDING)
 		settle_far(st, f, ts_ns);
+}
+
+bool tracker_fast_path_applies(const struct live_flow *f, const struct tcp_segment *seg,
+                               enum flow_direction d, int64_t ts_ns)
+{
+	const struct live_dir *me = &f->dir[d];
+
+	return (seg->flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK)) == TCP_ACK &&
+	       (me->bits & DIR_SEQ_KNOWN) && seg->seq == me->next_seq &&
+	       !(f->dir[!d].seen & LIVE_FIN_SENT) && !f->sched && f->first_ts_ns != 0 &&
+	       (uint64_t)ts_ns - (uint64_t)f->first_ts_ns < (uint64_t)1 << LIVE_T_VALUE_BITS;
+}
+
+/* tracker_segment_general() for a segment tracker_fast_path_applies() to: what the general path
+ * tests per segment is known here, so only what such a segment can change is done, in the same
+ * order (what is read after a write reads the same). With it in order and no SYN, FIN or RST, it
+ * is no retransmission and no keepalive probe (seq is next_seq, not next_seq - 1), all its
+ * payload is new, no FIN block is read (the peer sent no FIN) and no schedule exists; its time
+ * fits a snapshot in nanoseconds, so the flow's origin does not move and nothing goes far. */
+/* Not inlined: the engine's shard_segment, which everything else is inlined into, ran out of
+ * registers, and this path is short enough to have them all. */
+__attribute__((noinline)) static void tracker_segment_fast(struct flow_store *st,
+                                                           struct live_flow *f,
+                                                           const struct tcp_segment *seg,
+                                                           enum flow_direction d, int64_t ts_ns,
+                                                           uint64_t frame)
+{
+	struct live_dir *me = &f->dir[d];
+	struct live_dir *peer = &f->dir[!d];
+	/* Read once: the stores into the flow below could alias them as far as C knows. */
+	const uint32_t len = seg->payload_len, seq = seg->seq, ack = seg->ack;
+	const uint32_t window = live_scaled_window(f, d, seg);
+	const uint64_t off = (uint64_t)ts_ns - (uint64_t)f->first_ts_ns; /* < 2^38: LIVE_T_NS */
+	const uint32_t now_us = (uint32_t)(off / 1000);                 /* us_since_first() */
+	const int64_t gap_ns = (f->dir[FROM_CLIENT].packets + f->dir[FROM_SERVER].packets) != 0
+	                           ? ts_ns - f->last_ts_ns
+	                           : 0;
+	uint64_t rel = frame - f->first_frame + 1;
+	struct live_snap snap = {
+		.frame = rel > UINT32_MAX ? UINT32_MAX : (uint32_t)rel,
+		.seq = seq,
+		.ack = ack,
+		.len = (uint16_t)(len > UINT16_MAX ? UINT16_MAX : len),
+		.flags = seg->flags,
+	};
+	bool ack_moved;
+
+	if (!st->skip_zeek && !(flow_is_finished(f) && gap_ns > ZEEK_CLOSE_DELAY_NS))
+		zeek_track_segment(st, f, seg, d);
+	set_time(&snap, LIVE_T_NS, off);
+	if (ts_ns > f->last_ts_ns)
+		f->last_ts_ns = ts_ns;
+	if (seg->truncated)
+		f->modifiers |= MOD_TRUNCATED;
+	/* The peer's run into silence is answered. A run without segments or probes is all zero
+	 * (silent_run_of() starts one only to count one), so then there is nothing to clear. */
+	if (f->silent.from != d && (f->silent.segs || f->silent.probes))
+		memset(&f->silent, 0, sizeof f->silent);
+
+	if (me->packets != UINT32_MAX)
+		me->packets++;
+	me->payload_bytes += len;
+	track_ip_habits(me, seg);
+	if (f->state[d] != TCPS_ESTABLISHED || f->state[!d] != TCPS_ESTABLISHED)
+		update_states(st, f, d, seg);
+
+	/* track_rtt(): this segment may answer the peer's timed one; data starts a timing. */
+	if (peer->rtt_probe_us && seq_ge(ack, peer->rtt_probe_end)) {
+		bool handshake = (peer->bits & DIR_SYN_SEEN) && peer->rtt_probe_end == peer->isn + 1;
+		uint32_t sample = now_us - (peer->rtt_probe_us - 1);
+		uint32_t had = me->rtt_us & ~LIVE_RTT_FROM_DATA;
+		bool had_handshake = me->rtt_us && !(me->rtt_us & LIVE_RTT_FROM_DATA);
+
+		if (sample == 0)
+			sample = 1;
+		if (sample >= LIVE_RTT_FROM_DATA)
+			sample = LIVE_RTT_FROM_DATA - 1;
+		if (handshake && (!had_handshake || sample < had))
+			me->rtt_us = sample;
+		else if (!handshake && !had_handshake && (!had || sample < had))
+			me->rtt_us = sample | LIVE_RTT_FROM_DATA;
+		peer->rtt_probe_us = 0;
+	}
+	if (len && !me->rtt_probe_us) {
+		me->rtt_probe_end = seq + len;
+		me->rtt_probe_us = now_us + 1;
+	}
+
+	/* track_sequence(): new data extends this side's run into the peer's silence. */
+	if (len) {
+		struct live_silent *run = silent_run_of(st, f, d, gap_ns);
+
+		if (run->segs++ == 0)
+			run->first = snap;
+		run->last = snap;
+		me->next_seq = seq + len;
+	}
+
+	/* track_ack() */
+	ack_moved = !(me->bits & DIR_ACK_KNOWN) || seq_gt(ack, me->max_ack);
+	if (ack_moved) {
+		me->max_ack = ack;
+		me->bits |= DIR_ACK_KNOWN;
+		me->ack_since_us = now_us;
+	}
+	if ((peer->bits & DIR_SEQ_KNOWN) && seq_gt(ack, peer->next_seq))
+		f->modifiers |= MOD_CAPTURE_GAP;
+	if (d == FROM_CLIENT && (f->mark & (LIVE_SYNACK_SEEN | LIVE_HANDSHAKE_ACKED)) ==
+	                            LIVE_SYNACK_SEEN &&
+	    seq_ge(ack, peer->isn + 1))
+		f->mark |= LIVE_HANDSHAKE_ACKED;
+	if (gap_ns >= ((int64_t)f->max_gap_ms + 1) * 1000000)
+		f->max_gap_ms = ms_saturating(gap_ns);
+
+	/* The window, as for any segment but a RST. */
+	if (window == 0 && me->window != 0 && me->packets > 1 && me->zero_windows != UINT16_MAX)
+		me->zero_windows++;
+	if (!ack_moved && len == 0 && window > me->window && me->packets > 1 &&
+	    me->win_updates != UINT16_MAX)
+		me->win_updates++;
+	if (window > me->max_window)
+		me->max_window = window;
+	me->window = window;
+
+	if (len) {
+		me->payload_segments++;
+		if (len <= HEARTBEAT_MAX_BYTES)
+			me->small_payload_segments++;
+		me->last_payload = snap;
+		me->bytes_in_since_own_payload = 0;
+		peer->bytes_in_since_own_payload = add_saturating(peer->bytes_in_since_own_payload, len);
+		peer->win_updates = 0;
+		f->last_active_ns = ts_ns;
+	}
+	if (me->last.frame)
+		me->prev_us = snap_us(st, f, &me->last) + 1;
+	me->last = snap;
+}
+
+void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
+                     enum flow_direction d, int64_t ts_ns, uint64_t frame)
+{
+	if (tracker_fast_path_applies(f, seg, d, ts_ns))
+		tracker_segment_fast(st, f, seg, d, ts_ns, frame);
+	else
+		tracker_segment_general(st, f, seg, d, ts_ns, frame);
 }
 
 static enum closer_side time_wait_side(const uint8_t state[2])

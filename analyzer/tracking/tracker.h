@@ -65,9 +65,22 @@ static inline bool flow_is_finished(const struct live_flow *f)
 void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
                         enum flow_direction d);
 
-/* Applies one segment sent in direction `d` at `ts_ns`, frame number `frame`. */
+/* Applies one segment sent in direction `d` at `ts_ns`, frame number `frame`: the fast path when
+ * tracker_fast_path_applies(), else the general one. */
 void tracker_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
                      enum flow_direction d, int64_t ts_ns, uint64_t frame);
+
+/* The common segment of an established connection, most of any capture: an ACK without SYN, FIN
+ * or RST at its sender's next sequence number (new data or none), the peer's FIN not seen, no
+ * retransmission schedule, its time less than 2^38 ns (4.6 minutes) after the flow's first. Its
+ * fast path leaves the flow exactly as the general path would (tests/unit/test_tracker.c checks
+ * both, segment by segment). */
+bool tracker_fast_path_applies(const struct live_flow *f, const struct tcp_segment *seg,
+                               enum flow_direction d, int64_t ts_ns);
+/* The general path alone, whatever the segment (for the tests that compare the two paths). */
+void tracker_segment_general(struct flow_store *st, struct live_flow *f,
+                             const struct tcp_segment *seg, enum flow_direction d, int64_t ts_ns,
+                             uint64_t frame);
 
 /* Who would hold TIME-WAIT for this connection now: the side(s) whose inferred state is
  * TIME-WAIT (RFC 9293 §3.6: the side that closed first; both after a simultaneous close). */

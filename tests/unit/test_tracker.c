@@ -11,7 +11,9 @@
 #include "tracker.h"
 
 #include "cunit_main.h"
+#include "seq.h"
 #include "tcp_script.h"
+#include "test_rng.h"
 
 static void test_fin_graceful_client_first(void)
 {
@@ -973,6 +975,209 @@ static void test_window_scaling(void)
 	CU_ASSERT_EQUAL(s.flow->dir[FROM_SERVER].zero_windows, 1);
 }
 
+/* --- the fast path equals the general path ---------------------------------------------------- */
+
+/* Two copies of one flow, the first fed through tracker_segment (its fast path where it applies),
+ * the second through the general path alone; both stores make the same allocations in the same
+ * order, so the flows and their blocks must be the same bytes after every segment. */
+struct twin {
+	struct flow_store *st[2];
+	struct live_flow *f[2];
+};
+
+static bool same_bytes(const void *a, const void *b, size_t n)
+{
+	return (a == NULL) == (b == NULL) && (a == NULL || memcmp(a, b, n) == 0);
+}
+
+static bool twins_equal(const struct twin *t)
+{
+	const struct live_flow *a = t->f[0], *b = t->f[1];
+	const struct live_rare *ra = live_rare_of(t->st[0], a), *rb = live_rare_of(t->st[1], b);
+	const struct live_sched *sa = live_sched_of(t->st[0], a), *sb = live_sched_of(t->st[1], b);
+
+	if (memcmp(a, b, sizeof *a) != 0)
+		return false;
+	if (!same_bytes(live_fin_of(t->st[0], a), live_fin_of(t->st[1], b), sizeof(struct live_fin)) ||
+	    !same_bytes(ra, rb, sizeof *ra) ||
+	    (sa && !same_bytes(sa, sb, LIVE_SCHED_BYTES(LIVE_SCHED_POOL(a->sched)))))
+		return false;
+	return !ra || !ra->far ||
+	       same_bytes(live_far_of(t->st[0], ra), live_far_of(t->st[1], rb),
+	                  sizeof(struct live_far));
+}
+
+/* One random conversation of `n` segments: mostly what a real one carries (in-order data and
+ * ACKs), with what takes the general path mixed in (SYNs, FINs, resets, retransmissions,
+ * keepalive probes, old or future ACKs, zero windows, pauses over 4.6 minutes, time going
+ * backwards, TTL and IP ID changes, truncation). Returns how many segments took the fast path. */
+static unsigned random_conversation(struct twin *t, uint64_t *rng, unsigned n, bool handshake_first)
+{
+	uint32_t nxt[2] = { (uint32_t)xorshift64s(rng), (uint32_t)xorshift64s(rng) };
+	uint16_t ip_id[2] = { 1000, 0 };
+	int64_t now = T0;
+	unsigned fast = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t r = xorshift64s(rng);
+		enum flow_direction d = (r & 1) ? FROM_SERVER : FROM_CLIENT;
+		unsigned kind = (unsigned)(r >> 8) % 100;
+		uint8_t flags = TCP_ACK;
+		uint32_t seq = nxt[d], ack = nxt[!d], len = 0;
+		struct tcp_segment seg;
+
+		if (i == 0 && handshake_first) {
+			d = FROM_CLIENT;
+			kind = 200;
+			flags = TCP_SYN;
+			seq = nxt[d];
+			ack = 0;
+		} else if (i == 1 && handshake_first) {
+			d = FROM_SERVER;
+			kind = 200;
+			flags = TCP_SYN | TCP_ACK;
+			seq = nxt[d];
+			ack = nxt[!d];
+		} else if (kind < 35) {
+			len = 1 + (unsigned)(r >> 20) % 1448;
+			flags |= TCP_PSH;
+		} else if (kind < 70) {
+			/* a pure ACK */
+		} else if (kind < 75) {
+			seq -= 1 + (unsigned)(r >> 20) % 3000; /* a retransmission */
+			len = 1 + (unsigned)(r >> 32) % 1448;
+		} else if (kind < 78) {
+			seq -= 1; /* a keepalive probe, or a zero-window probe */
+			len = (r >> 20) & 1;
+		} else if (kind < 81) {
+			ack -= (unsigned)(r >> 20) % 5000; /* an old ACK */
+		} else if (kind < 83) {
+			ack += 1 + (unsigned)(r >> 20) % 5000; /* bytes the capture missed */
+		} else if (kind < 86) {
+			flags |= TCP_FIN;
+			len = (r >> 20) & 1 ? 10 : 0;
+		} else if (kind < 87) {
+			flags = (r >> 20) & 1 ? TCP_RST : TCP_RST | TCP_ACK;
+		} else if (kind < 88) {
+			flags = TCP_SYN; /* a SYN again: a retry, or a new ISN */
+			if ((r >> 20) & 1)
+				seq = (uint32_t)xorshift64s(rng);
+			ack = 0;
+		} else if (kind < 90) {
+			flags = 0; /* no ACK at all */
+			len = (r >> 20) & 1 ? 100 : 0;
+		} else if (kind < 93) {
+			seq += 1 + (unsigned)(r >> 20) % 3000; /* a gap: data the capture missed */
+			len = 1 + (unsigned)(r >> 32) % 100;
+		}
+		seg = make_seg(d, flags, seq, ack, len);
+		seg.window = (r >> 40) % 10 == 0 ? 0 : (uint16_t)(r >> 44);
+		seg.ttl = (r >> 50) % 40 == 0 ? 50 : 64;
+		seg.ip_id = (r >> 52) % 30 == 0 ? (uint16_t)(r >> 24) : ip_id[d]++;
+		seg.truncated = (r >> 56) % 50 == 0;
+		if (flags & TCP_SYN)
+			seg.option_order = 0x31642;
+		switch ((r >> 58) % 32) {
+		case 0:
+			now += 300LL * 1000 * MS; /* past LIVE_T_NS's reach */
+			break;
+		case 1:
+			now -= 3 * MS; /* out of order in time */
+			break;
+		case 2:
+			now += 10LL * 1000 * MS; /* past Zeek's close delay */
+			break;
+		default:
+			now += (int64_t)((r >> 12) % 50000) * 1000;
+			break;
+		}
+		if (i == 0) {
+			for (int k = 0; k < 2; k++) {
+				t->f[k] = flow_store_new(t->st[k]);
+				CU_ASSERT_FATAL(t->f[k] && flow_init(t->st[k], t->f[k], 100, &seg, "test.pcap",
+				                                     false, 0));
+			}
+		}
+		d = flow_direction_of(t->st[0], t->f[0], &seg);
+		if (tracker_fast_path_applies(t->f[0], &seg, d, now))
+			fast++;
+		tracker_segment(t->st[0], t->f[0], &seg, d, now, 100 + i);
+		tracker_segment_general(t->st[1], t->f[1], &seg, d, now, 100 + i);
+		if (!twins_equal(t)) {
+			CU_FAIL("the fast path left the flow unlike the general path");
+			fprintf(stderr, "\n  segment %u: flags %#x len %u kind %u\n", i, flags, len, kind);
+			return fast;
+		}
+		if (!(flags & (TCP_RST | TCP_SYN)) && seq_ge(seq + len, nxt[d]))
+			nxt[d] = seq + len + ((flags & TCP_FIN) ? 1 : 0);
+		else if ((flags & TCP_SYN) && seq != nxt[d])
+			nxt[d] = seq + 1;
+		else if (flags & TCP_SYN)
+			nxt[d] = seq + 1;
+	}
+	return fast;
+}
+
+static void test_fast_path_equals_general(void)
+{
+	uint64_t rng = 0x5eed15u;
+	unsigned fast = 0, total = 0;
+
+	for (int zeek = 0; zeek < 2; zeek++) {
+		struct flow_store st[2];
+		struct twin t = { { &st[0], &st[1] }, { NULL, NULL } };
+
+		for (int k = 0; k < 2; k++) {
+			flow_store_init(&st[k]);
+			st[k].skip_zeek = zeek == 0;
+		}
+		for (int c = 0; c < 400; c++) {
+			unsigned n = 2 + (unsigned)(xorshift64s(&rng) % 60);
+
+			fast += random_conversation(&t, &rng, n, c % 4 != 0);
+			total += n;
+			for (int k = 0; k < 2; k++)
+				flow_store_free(t.st[k], t.f[k]);
+		}
+		for (int k = 0; k < 2; k++)
+			flow_store_destroy(&st[k]);
+	}
+	/* Both paths were taken, many times each: the comparison covered them. */
+	CU_ASSERT(fast > total / 5);
+	CU_ASSERT(fast < total * 3 / 4);
+}
+
+/* The plain exchange of a keep-alive HTTP connection goes the fast way after the handshake: all
+ * but the SYNs, the FINs and what acknowledges a FIN. */
+static void test_fast_path_takes_the_common_segments(void)
+{
+	struct script s;
+	unsigned fast = 0;
+
+	script_init(&s, 1000, 5000);
+	handshake(&s);
+	for (int i = 0; i < 3; i++) {
+		struct tcp_segment req = make_seg(FROM_CLIENT, TCP_PSH | TCP_ACK, s.nxt[FROM_CLIENT],
+		                                  s.nxt[FROM_SERVER], 64);
+		struct tcp_segment resp = make_seg(FROM_SERVER, TCP_PSH | TCP_ACK, s.nxt[FROM_SERVER],
+		                                   s.nxt[FROM_CLIENT] + 64, 300);
+
+		fast += tracker_fast_path_applies(s.flow, &req, FROM_CLIENT, s.now + MS);
+		send(&s, 1, FROM_CLIENT, TCP_PSH | TCP_ACK, 64);
+		fast += tracker_fast_path_applies(s.flow, &resp, FROM_SERVER, s.now);
+		send(&s, 0, FROM_SERVER, TCP_PSH | TCP_ACK, 300);
+	}
+	CU_ASSERT_EQUAL(fast, 6);
+	send(&s, 1, FROM_SERVER, TCP_FIN | TCP_ACK, 0);
+	{
+		struct tcp_segment ack = make_seg(FROM_CLIENT, TCP_ACK, s.nxt[FROM_CLIENT],
+		                                  s.nxt[FROM_SERVER], 0);
+
+		CU_ASSERT_FALSE(tracker_fast_path_applies(s.flow, &ack, FROM_CLIENT, s.now));
+	}
+	assert_class(&s, CLOSE_HALF_CLOSED_AT_END, CLOSER_SERVER);
+}
+
 CUNIT_TESTS(tracker_tests,
 	    { "fin_graceful, client first", test_fin_graceful_client_first },
 	    { "fin_graceful, server first, delayed ACK", test_fin_graceful_server_first_with_delayed_ack },
@@ -1013,7 +1218,9 @@ CUNIT_TESTS(tracker_tests,
 	    { "Linux retransmission budget", test_linux_budget },
 	    { "stack family", test_stack_family },
 	    { "tombstone keeps TIME-WAIT", test_tombstone_info },
-	    { "window scaling and zero window", test_window_scaling });
+	    { "window scaling and zero window", test_window_scaling },
+	    { "the fast path equals the general path", test_fast_path_equals_general },
+	    { "the fast path takes the common segments", test_fast_path_takes_the_common_segments });
 
 /* Each test's script is released by the teardown, the store by the suite's cleanup. */
 CUNIT_MAIN("test_tracker", { "tracker and classifier", script_suite_init, script_suite_clean, NULL,
