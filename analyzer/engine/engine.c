@@ -151,12 +151,26 @@ struct file_counts {
 #define PREFETCH_BUCKET_AHEAD 16
 #define PREFETCH_FLOW_AHEAD 8
 
-/* The frames of a batch are reached through `at`: each points to its slot of `items` (a frame
- * dissected here, or copied), or to an item a reader thread dissected, left where it is
- * (engine_feed_ref: the item is read by one core less, and not copied). */
+/* Consecutive frames of a threaded batch: `n` items `stride` bytes apart from `first`, numbered
+ * from `frame0` on. */
+struct batch_run {
+	const struct batch_item *first;
+	uint32_t n;
+	uint32_t stride;
+	uint64_t frame0;
+};
+
+/* Single-threaded, the frames of a batch are reached through `at`, each pointing to its slot of
+ * `items`. Threaded, through `runs`: frames dissected here or copied (engine_frame, engine_feed)
+ * are in `items`, frames a reader thread dissected are left where they are (engine_feed_ref,
+ * engine_feed_run: read by one core less, not copied), and consecutive ones make one run, so
+ * that a chunk of a reader thread is handed over whole (the merging thread then does nothing per
+ * frame) and a worker knows each frame's number without it being written in the item. */
 struct batch {
-	unsigned n;
+	unsigned n;            /* frames */
 	unsigned cap;
+	unsigned n_runs;
+	struct batch_run *runs;
 	struct batch_item **at;
 	struct batch_item items[];
 };
@@ -456,7 +470,7 @@ __attribute__((noinline)) static void wait_frozen(struct shard *s, struct live_f
 }
 
 /* A segment no flow claims: a new connection, or a late segment of a finished one. */
-static struct live_flow *start_flow(struct shard *s, const struct batch_item *it,
+static struct live_flow *start_flow(struct shard *s, const struct batch_item *it, uint64_t frame,
                                    uint32_t modifiers)
 {
 	bool syn = (it->seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
@@ -475,7 +489,7 @@ static struct live_flow *start_flow(struct shard *s, const struct batch_item *it
 	if (s->max_flows && flow_table_count(s->table) >= s->max_flows)
 		make_room(s);
 	f = flow_store_new(&s->store);
-	if (f && !flow_init(&s->store, f, it->frame, &it->seg, it->capture, it->ts_nano, it->encap)) {
+	if (f && !flow_init(&s->store, f, frame, &it->seg, it->capture, it->ts_nano, it->encap)) {
 		flow_store_free(&s->store, f);
 		f = NULL;
 	}
@@ -497,7 +511,7 @@ static struct live_flow *start_flow(struct shard *s, const struct batch_item *it
 	return f;
 }
 
-static void shard_segment(struct shard *s, const struct batch_item *it)
+static void shard_segment(struct shard *s, const struct batch_item *it, uint64_t frame)
 {
 	struct live_flow *f = flow_table_find(s->table, &it->seg, it->hash);
 
@@ -514,19 +528,19 @@ static void shard_segment(struct shard *s, const struct batch_item *it)
 		enum closer_side old_time_wait = live_time_wait_side(f);
 
 		finish_flow(s, f, PHASE_REUSE, MOD_PORT_REUSE);
-		f = start_flow(s, it, MOD_PORT_REUSE);
+		f = start_flow(s, it, frame, MOD_PORT_REUSE);
 		if (f)
 			flow_note_reuse(&s->store, f, it->ts_ns - old_last, old_time_wait);
 		first = true;
 	} else if (!f) {
-		f = start_flow(s, it, 0);
+		f = start_flow(s, it, frame, 0);
 	}
 	if (f) {
 		if (first)
 			d = flow_direction_of(&s->store, f, &it->seg);
-		tracker_segment(&s->store, f, &it->seg, d, it->ts_ns, it->frame);
+		tracker_segment(&s->store, f, &it->seg, d, it->ts_ns, frame);
 		if (s->opt->hooks && s->opt->hooks->segment)
-			s->opt->hooks->segment(s->opt->hooks->ctx, f, &it->seg, d, it->ts_ns, it->frame,
+			s->opt->hooks->segment(s->opt->hooks->ctx, f, &it->seg, d, it->ts_ns, frame,
 			                       first);
 		if (flow_is_finished(f))
 			wait_frozen(s, f);
@@ -589,34 +603,81 @@ static bool is_opening_syn(const struct tcp_segment *seg)
 	return (seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
 }
 
-/* Tracks batch `b` in shard `s`: every frame moves its clock, the segments of shard `id` are
- * tracked. `live_after` (NULL: not wanted) gets the count of live flows after each frame. */
-static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *live_after)
+/* Asks the flow table for what tracking `ahead` will touch, PREFETCH_*_AHEAD frames early (`far`:
+ * the bucket and tombstone slots, else the flow). A SYN usually starts a flow, which first looks
+ * for a tombstone of its 4-tuple. */
+static inline void prefetch_ahead(struct shard *s, const struct batch_item *ahead, bool far)
+{
+	if (far) {
+		flow_table_prefetch_bucket(s->table, ahead->hash);
+		if (is_opening_syn(&ahead->seg))
+			flow_table_prefetch_grave(s->table, &ahead->seg, 0);
+	} else {
+		flow_table_prefetch_flow(s->table, ahead->hash);
+		if (is_opening_syn(&ahead->seg))
+			flow_table_prefetch_grave(s->table, &ahead->seg, 1);
+	}
+}
+
+/* Single-threaded: tracks batch `b` (its `at`) in shard `s`. */
+static void shard_run(struct shard *s, const struct batch *b)
 {
 	for (unsigned i = 0; i < b->n; i++) {
 		const struct batch_item *it = b->at[i];
-		unsigned bucket_ahead = i + PREFETCH_BUCKET_AHEAD, flow_ahead = i + PREFETCH_FLOW_AHEAD;
 
-		/* A SYN usually starts a flow, which first looks for a tombstone of its 4-tuple. */
-		if (bucket_ahead < b->n && b->at[bucket_ahead]->shard == id) {
-			const struct batch_item *ahead = b->at[bucket_ahead];
-
-			flow_table_prefetch_bucket(s->table, ahead->hash);
-			if (is_opening_syn(&ahead->seg))
-				flow_table_prefetch_grave(s->table, &ahead->seg, 0);
-		}
-		if (flow_ahead < b->n && b->at[flow_ahead]->shard == id) {
-			const struct batch_item *ahead = b->at[flow_ahead];
-
-			flow_table_prefetch_flow(s->table, ahead->hash);
-			if (is_opening_syn(&ahead->seg))
-				flow_table_prefetch_grave(s->table, &ahead->seg, 1);
-		}
+		if (i + PREFETCH_BUCKET_AHEAD < b->n && b->at[i + PREFETCH_BUCKET_AHEAD]->shard == 0)
+			prefetch_ahead(s, b->at[i + PREFETCH_BUCKET_AHEAD], true);
+		if (i + PREFETCH_FLOW_AHEAD < b->n && b->at[i + PREFETCH_FLOW_AHEAD]->shard == 0)
+			prefetch_ahead(s, b->at[i + PREFETCH_FLOW_AHEAD], false);
 		shard_advance(s, it->ts_ns, it->frame);
-		if (it->shard == id)
-			shard_segment(s, it);
-		if (live_after)
+		if (it->shard == 0)
+			shard_segment(s, it, it->frame);
+	}
+}
+
+static inline const struct batch_item *run_item(const struct batch_run *r, unsigned pos)
+{
+	return (const struct batch_item *)(const void *)((const char *)r->first +
+	                                                  (size_t)pos * r->stride);
+}
+
+/* The item `k` after item `j` of run `r` of `b`, looking one run further at most (NULL: none). */
+static inline const struct batch_item *item_ahead(const struct batch *b, unsigned r, unsigned j,
+                                                  unsigned k)
+{
+	const struct batch_run *run = &b->runs[r];
+
+	if (j + k < run->n)
+		return run_item(run, j + k);
+	if (r + 1 < b->n_runs && j + k - run->n < b->runs[r + 1].n)
+		return run_item(&b->runs[r + 1], j + k - run->n);
+	return NULL;
+}
+
+/* Threaded: tracks batch `b` (its runs) in shard `s`: every frame moves its clock (an item the
+ * filter left out, shard SHARD_FILTERED, is not a frame for the engine), the segments of shard
+ * `id` are tracked. `live_after` gets the count of live flows after each item. */
+static void shard_run_runs(struct shard *s, const struct batch *b, int id, uint32_t *live_after)
+{
+	unsigned i = 0;
+
+	for (unsigned r = 0; r < b->n_runs; r++) {
+		const struct batch_run *run = &b->runs[r];
+
+		for (unsigned j = 0; j < run->n; j++, i++) {
+			const struct batch_item *it = run_item(run, j), *ahead;
+
+			if ((ahead = item_ahead(b, r, j, PREFETCH_BUCKET_AHEAD)) && ahead->shard == id)
+				prefetch_ahead(s, ahead, true);
+			if ((ahead = item_ahead(b, r, j, PREFETCH_FLOW_AHEAD)) && ahead->shard == id)
+				prefetch_ahead(s, ahead, false);
+			if (it->shard != SHARD_FILTERED) {
+				shard_advance(s, it->ts_ns, run->frame0 + j);
+				if (it->shard == id)
+					shard_segment(s, it, run->frame0 + j);
+			}
 			live_after[i] = (uint32_t)flow_table_count(s->table);
+		}
 	}
 }
 
@@ -645,7 +706,7 @@ static void *worker_main(void *arg)
 		w->shard.out_slot = (unsigned)((seen - 1) & 1);
 		w->shard.out[w->shard.out_slot].n = 0;
 		w->shard.out[w->shard.out_slot].used = 0;
-		shard_run(&w->shard, b, (int)w->id, w->shard.live_after[w->shard.out_slot]);
+		shard_run_runs(&w->shard, b, (int)w->id, w->shard.live_after[w->shard.out_slot]);
 
 		pthread_mutex_lock(&e->lock);
 		if (--e->busy == 0)
@@ -744,20 +805,23 @@ static void publish(struct engine *e)
 	e->outstanding = true;
 	e->filling ^= 1u;
 	e->batches[e->filling]->n = 0;
+	e->batches[e->filling]->n_runs = 0;
 }
 
 /* --- the engine ---------------------------------------------------------------------------- */
 
-static struct batch *batch_new(unsigned cap)
+/* A batch of `cap` frames: `at` single-threaded, `runs` threaded. */
+static struct batch *batch_new(unsigned cap, bool threaded)
 {
-	struct batch *b = malloc(sizeof *b + (size_t)cap * (sizeof b->items[0] + sizeof b->at[0]));
+	size_t index = threaded ? sizeof(struct batch_run) : sizeof(struct batch_item *);
+	struct batch *b = malloc(sizeof *b + (size_t)cap * (sizeof b->items[0] + index));
 
 	if (b) {
 		b->n = 0;
 		b->cap = cap;
-		b->at = (struct batch_item **)(void *)&b->items[cap];
-		for (unsigned i = 0; i < cap; i++)
-			b->at[i] = &b->items[i];
+		b->n_runs = 0;
+		b->runs = threaded ? (struct batch_run *)(void *)&b->items[cap] : NULL;
+		b->at = threaded ? NULL : (struct batch_item **)(void *)&b->items[cap];
 	}
 	return b;
 }
@@ -785,7 +849,7 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 		goto fail;
 	if (e->opt.threads <= 1) {
 		e->single = calloc(1, sizeof *e->single);
-		e->single_batch = batch_new(e->opt.paced_input ? 1 : SINGLE_BATCH_FRAMES);
+		e->single_batch = batch_new(e->opt.paced_input ? 1 : SINGLE_BATCH_FRAMES, false);
 		if (!e->single || !e->single_batch ||
 		    shard_init(e->single, &e->opt, e->opt.max_flows, out, e->encaps) != 0)
 			goto fail;
@@ -799,8 +863,8 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 	e->n_allocated = shards;
 	e->workers = calloc(shards, sizeof *e->workers);
 	e->hasher = flow_table_create(e->opt.hash_seed, NULL);
-	e->batches[0] = batch_new(BATCH_FRAMES);
-	e->batches[1] = batch_new(BATCH_FRAMES);
+	e->batches[0] = batch_new(BATCH_FRAMES, true);
+	e->batches[1] = batch_new(BATCH_FRAMES, true);
 	e->live_sum = malloc(BATCH_FRAMES * sizeof *e->live_sum);
 	if (!e->workers || !e->hasher || !e->batches[0] || !e->batches[1] || !e->live_sum)
 		goto fail;
@@ -829,7 +893,7 @@ fail:
 /* Single-threaded: tracks the frames gathered so far, and starts a new batch. */
 static void run_single_batch(struct engine *e)
 {
-	shard_run(e->single, e->single_batch, 0, NULL);
+	shard_run(e->single, e->single_batch);
 	e->single_batch->n = 0;
 }
 
@@ -848,11 +912,9 @@ static void count_frame(struct engine *e, struct file_counts *fc, int64_t ts_ns,
 		e->any_nano = true;
 }
 
-/* The item just added to `b` is complete: a full batch is tracked or published. */
-static int batch_added(struct engine *e, struct batch *b)
+/* A frame at `ts` was just added to `b`: a full batch is tracked or published. */
+static int batch_added(struct engine *e, struct batch *b, int64_t ts)
 {
-	int64_t ts = b->at[b->n - 1]->ts_ns;
-
 	if (!e->single && b->n == 1)
 		e->batch_start_ns = ts;
 	if (b->n == b->cap) {
@@ -883,38 +945,57 @@ enum dissect_result engine_dissect(struct engine *e, int dlt, const uint8_t *dat
 	return r;
 }
 
-/* The item just written at the end of `b` (dissected: result `r`) is frame `frame` of the capture,
- * `caplen` bytes of file `file_index`: counted, completed and batched. */
-static int add_frame(struct engine *e, struct batch *b, enum dissect_result r, uint64_t frame,
-                     uint32_t caplen, const struct capture_file *file, unsigned file_index)
+/* Threaded: `it`, frame `frame`, joins the runs of `b`; `stride`: the distance from it to the
+ * next item of its array. */
+static void run_append(struct batch *b, const struct batch_item *it, size_t stride, uint64_t frame)
+{
+	struct batch_run *last = b->n_runs ? &b->runs[b->n_runs - 1] : NULL;
+
+	if (last && last->stride == stride && last->frame0 + last->n == frame &&
+	    (uintptr_t)last->first + (uintptr_t)last->n * stride == (uintptr_t)it) {
+		last->n++;
+		return;
+	}
+	b->runs[b->n_runs++] = (struct batch_run){ .first = it, .n = 1, .stride = (uint32_t)stride,
+	                                           .frame0 = frame };
+}
+
+/* `it` (dissected: result `r`), `stride` bytes before the next item of its array, is frame
+ * `frame` of the capture, `caplen` bytes of file `file_index`: counted, completed and batched. */
+static int add_frame(struct engine *e, struct batch *b, struct batch_item *it, size_t stride,
+                     enum dissect_result r, uint64_t frame, uint32_t caplen,
+                     const struct capture_file *file, unsigned file_index)
 {
 	struct file_counts *fc = &e->files[file_index];
-	struct batch_item *it = b->at[b->n - 1];
 
 	count_frame(e, fc, it->ts_ns, caplen, file);
 	if (r != DISSECT_TCP) {
 		fc->skipped[r]++;
-		it->shard = -1;
+		it->shard = SHARD_NONE;
 	} else {
 		fc->tcp_segments++;
 		it->capture = capture_file_path(file);
 		it->ts_nano = capture_file_ts_nano(file);
 	}
-	it->frame = frame;
-	return batch_added(e, b);
+	if (e->single) {
+		it->frame = frame;
+		b->at[b->n] = it;
+	} else {
+		run_append(b, it, stride, frame);
+	}
+	b->n++;
+	return batch_added(e, b, it->ts_ns);
 }
 
 int engine_frame(struct engine *e, const struct capture_frame *fr)
 {
 	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
-	struct batch_item *it = b->at[b->n] = &b->items[b->n];
+	struct batch_item *it = &b->items[b->n];
 	enum dissect_result r;
-
-	b->n++;
 
 	it->ts_ns = fr->ts_ns;
 	r = engine_dissect(e, capture_file_dlt(fr->file), fr->data, fr->caplen, &e->layers, it);
-	return add_frame(e, b, r, fr->number, fr->caplen, fr->file, fr->file_index);
+	return add_frame(e, b, it, sizeof *it, r, fr->number, fr->caplen, fr->file, fr->file_index);
 }
 
 int engine_feed(struct engine *e, const struct batch_item *in, uint64_t frame,
@@ -924,22 +1005,63 @@ int engine_feed(struct engine *e, const struct batch_item *in, uint64_t frame,
 	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
 
 	b->items[b->n] = *in;
-	b->at[b->n] = &b->items[b->n];
-	b->n++;
-	return add_frame(e, b, r, frame, caplen, file, file_index);
+	return add_frame(e, b, &b->items[b->n], sizeof *in, r, frame, caplen, file, file_index);
 }
 
-int engine_feed_ref(struct engine *e, struct batch_item *in, uint64_t frame,
+int engine_feed_ref(struct engine *e, struct batch_item *in, size_t stride, uint64_t frame,
                     enum dissect_result r, uint32_t caplen, const struct capture_file *file,
                     unsigned file_index)
 {
-	struct batch *b;
-
 	if (e->single)
 		return engine_feed(e, in, frame, r, caplen, file, file_index);
-	b = e->batches[e->filling];
-	b->at[b->n++] = in;
-	return add_frame(e, b, r, frame, caplen, file, file_index);
+	return add_frame(e, e->batches[e->filling], in, stride, r, frame, caplen, file, file_index);
+}
+
+int engine_feed_run(struct engine *e, const struct batch_item *first, size_t stride, unsigned n,
+                    uint64_t frame0, const struct feed_counts *c, const struct capture_file *file,
+                    unsigned file_index)
+{
+	struct file_counts *fc = &e->files[file_index];
+	const char *next = (const char *)first;
+
+	if (e->single)
+		return -1; /* readers.c feeds runs to a threaded engine only */
+	e->frames += c->frames;
+	fc->frames += c->frames;
+	fc->bytes += c->bytes;
+	fc->tcp_segments += c->tcp_segments;
+	fc->filtered += c->filtered;
+	for (int r = 0; r < DISSECT_RESULT_COUNT; r++)
+		fc->skipped[r] += c->skipped[r];
+	if (c->frames) {
+		/* As count_frame() frame by frame (feed_counts.first_ts_ns). */
+		if (c->zero_ts || e->first_ts_ns == 0 || c->first_ts_ns < e->first_ts_ns)
+			e->first_ts_ns = c->first_ts_ns;
+		if (c->max_ts_ns > e->now_ns)
+			e->now_ns = c->max_ts_ns;
+		if (capture_file_ts_nano(file))
+			e->any_nano = true;
+	}
+	while (n > 0) {
+		struct batch *b = e->batches[e->filling];
+		unsigned take = b->cap - b->n < n ? b->cap - b->n : n;
+
+		if (b->n == 0)
+			e->batch_start_ns = ((const struct batch_item *)(const void *)next)->ts_ns;
+		b->runs[b->n_runs++] = (struct batch_run){ .first = (const struct batch_item *)(const void *)next,
+		                                           .n = take, .stride = (uint32_t)stride,
+		                                           .frame0 = frame0 };
+		b->n += take;
+		next += (size_t)take * stride;
+		frame0 += take;
+		n -= take;
+		if (b->n == b->cap)
+			publish(e);
+	}
+	if (e->batches[e->filling]->n > 0 && c->max_ts_ns > e->batch_start_ns &&
+	    (uint64_t)c->max_ts_ns - (uint64_t)e->batch_start_ns > (uint64_t)BATCH_SPAN_NS)
+		publish(e);
+	return e->write_failed ? -1 : 0;
 }
 
 uint64_t engine_batch_filling(const struct engine *e)
