@@ -50,19 +50,23 @@ struct record_key {
 	uint64_t order;
 };
 
-/* A record a worker produced, waiting for the merge: its key, and where its packed form starts
- * in the buffer's words. */
+/* A flow a worker finished, waiting for the merge: its key, where its packed form starts in the
+ * buffer's words, and what classifying it needs besides. The worker tracks, the merging thread
+ * classifies: with --threads 2 the one worker was the long pole (CPU per stage, README
+ * "Threads"), and classifying is a tenth of its work. */
 struct keyed_record {
 	struct record_key key;
 	size_t at;
-	bool reported; /* false: left out by --class or --flow, seen only by writer_observe */
+	int64_t end_ns;      /* the worker's clock when it finished it (classify_context) */
+	uint32_t modifiers;  /* added to its record's */
+	bool rare;           /* its flow_rare block follows the flow */
 };
 
-/* Records a worker produced during one batch, in key order, packed. A batch can finish
+/* Flows a worker finished during one batch, in key order, decoded and packed. A batch can finish
  * thousands of flows (capture time jumping past the quiet and expiry delays: the sparse end of
- * a capture finished 16k flows in one batch, 24 MB of records), and a record is mostly zero
- * (1.4 KB, of which a connection fills a few hundred bytes): each is kept as a bitmap of its
- * nonzero 8-byte words followed by those words (record_pack), byte for byte what was emitted. */
+ * a capture finished 16k flows in one batch), and a decoded flow is mostly zero: each is kept as a
+ * bitmap of its nonzero 8-byte words followed by those words (pack_words), then its rare block
+ * likewise, byte for byte what was decoded. */
 struct record_buf {
 	struct keyed_record *items;
 	size_t n, cap;
@@ -70,21 +74,26 @@ struct record_buf {
 	size_t used, words_cap;
 };
 
-#define RECORD_WORDS (sizeof(struct flow_record) / sizeof(uint64_t))
-#define RECORD_MASK_WORDS ((RECORD_WORDS + 63) / 64)
-_Static_assert(sizeof(struct flow_record) % sizeof(uint64_t) == 0, "a record is whole words");
+#define FLOW_WORDS (sizeof(struct flow) / sizeof(uint64_t))
+#define RARE_WORDS (sizeof(struct flow_rare) / sizeof(uint64_t))
+#define MASK_WORDS(words) (((words) + 63) / 64)
+/* The most words a packed flow takes. */
+#define PACKED_MAX (MASK_WORDS(FLOW_WORDS) + FLOW_WORDS + MASK_WORDS(RARE_WORDS) + RARE_WORDS)
+_Static_assert(sizeof(struct flow) % sizeof(uint64_t) == 0, "a flow is whole words");
+_Static_assert(sizeof(struct flow_rare) % sizeof(uint64_t) == 0, "a rare block is whole words");
 
-/* Packs *rec at `out` (room for RECORD_MASK_WORDS + RECORD_WORDS words); returns the words used. */
-static size_t record_pack(const struct flow_record *rec, uint64_t *out)
+/* Packs the `words` words at `p` at `out` (room for MASK_WORDS(words) + words); returns the words
+ * used. */
+static size_t pack_words(const void *p, size_t words, uint64_t *out)
 {
-	const unsigned char *p = (const unsigned char *)rec;
-	uint64_t *mask = out, *w = out + RECORD_MASK_WORDS;
+	const unsigned char *b = p;
+	uint64_t *mask = out, *w = out + MASK_WORDS(words);
 
-	memset(mask, 0, RECORD_MASK_WORDS * sizeof *mask);
-	for (size_t i = 0; i < RECORD_WORDS; i++) {
+	memset(mask, 0, MASK_WORDS(words) * sizeof *mask);
+	for (size_t i = 0; i < words; i++) {
 		uint64_t v;
 
-		memcpy(&v, p + i * sizeof v, sizeof v);
+		memcpy(&v, b + i * sizeof v, sizeof v);
 		if (v) {
 			mask[i / 64] |= 1ULL << (i % 64);
 			*w++ = v;
@@ -93,15 +102,17 @@ static size_t record_pack(const struct flow_record *rec, uint64_t *out)
 	return (size_t)(w - out);
 }
 
-static void record_unpack(const uint64_t *in, struct flow_record *rec)
+/* Unpacks what pack_words() made of `words` words into `p`; returns the words read. */
+static size_t unpack_words(const uint64_t *in, size_t words, void *p)
 {
-	unsigned char *p = (unsigned char *)rec;
-	const uint64_t *w = in + RECORD_MASK_WORDS;
+	unsigned char *b = p;
+	const uint64_t *w = in + MASK_WORDS(words);
 
-	memset(rec, 0, sizeof *rec);
-	for (size_t m = 0; m < RECORD_MASK_WORDS; m++)
+	memset(b, 0, words * sizeof *w);
+	for (size_t m = 0; m < MASK_WORDS(words); m++)
 		for (uint64_t bits = in[m]; bits; bits &= bits - 1)
-			memcpy(p + (m * 64 + (size_t)__builtin_ctzll(bits)) * sizeof *w, w++, sizeof *w);
+			memcpy(b + (m * 64 + (size_t)__builtin_ctzll(bits)) * sizeof *w, w++, sizeof *w);
+	return (size_t)(w - in);
 }
 
 struct shard {
@@ -220,7 +231,9 @@ struct engine {
 	unsigned busy;              /* workers still on the published batch */
 	bool stop;
 	bool outstanding;           /* a published batch's records are not yet written */
-	struct flow_record merged;  /* the record being written, unpacked */
+	struct flow merged;         /* the flow being classified and written, unpacked */
+	struct flow_rare merged_rare;
+	struct flow_record merged_record;
 };
 
 /* --- a shard: flows, expiry, finishing ----------------------------------------------------- */
@@ -252,20 +265,12 @@ static void shard_free(struct shard *s)
 	}
 }
 
-/* Hands a record on: to the report when `reported`, else only to the writer's observers (the
- * incidents detector sees every connection, also those --class or --flow leave out). */
-static void emit(struct shard *s, const struct flow_record *rec, struct record_key key,
-                 bool reported)
+/* A worker: finished flow `view`, decoded, goes to the merge, packed (struct keyed_record). */
+static void emit_flow(struct shard *s, const struct flow *view, struct record_key key,
+                      uint32_t modifiers)
 {
-	struct record_buf *b;
+	struct record_buf *b = &s->out[s->out_slot];
 
-	if (s->writer) {
-		if (!s->write_failed &&
-		    (reported ? writer_flow(s->writer, rec) : writer_observe(s->writer, rec)) != 0)
-			s->write_failed = true;
-		return;
-	}
-	b = &s->out[s->out_slot];
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 256;
 		struct keyed_record *items = realloc(b->items, cap * sizeof *items);
@@ -277,8 +282,8 @@ static void emit(struct shard *s, const struct flow_record *rec, struct record_k
 		b->items = items;
 		b->cap = cap;
 	}
-	if (b->words_cap - b->used < RECORD_MASK_WORDS + RECORD_WORDS) {
-		size_t cap = b->words_cap ? b->words_cap * 2 : 64 * (RECORD_MASK_WORDS + RECORD_WORDS);
+	if (b->words_cap - b->used < PACKED_MAX) {
+		size_t cap = b->words_cap ? b->words_cap * 2 : 64 * PACKED_MAX;
 		uint64_t *words = realloc(b->words, cap * sizeof *words);
 
 		if (!words) {
@@ -288,22 +293,45 @@ static void emit(struct shard *s, const struct flow_record *rec, struct record_k
 		b->words = words;
 		b->words_cap = cap;
 	}
-	b->items[b->n].key = key;
-	b->items[b->n].reported = reported;
-	b->items[b->n].at = b->used;
-	b->used += record_pack(rec, b->words + b->used);
+	b->items[b->n] = (struct keyed_record){ .key = key, .at = b->used, .end_ns = s->now_ns,
+	                                        .modifiers = modifiers, .rare = view->rare != NULL };
+	b->used += pack_words(view, FLOW_WORDS, b->words + b->used);
+	if (view->rare)
+		b->used += pack_words(view->rare, RARE_WORDS, b->words + b->used);
 	b->n++;
 }
 
-/* Classifies `f` (live or frozen), hands it on (if the user asked for it), and frees it. A flow
- * finished before the end of the capture leaves a tombstone. */
+/* Classifies finished flow `view` of shard `s` into *rec, finished when the shard's clock was
+ * `end_ns`: true when the user asked for it (--class, --flow, the hooks), and then counted; a
+ * flow left out is seen only by writer_observe (the incidents detector sees every connection). */
+static bool classify_report(struct shard *s, const struct flow *view, int64_t end_ns,
+                            uint32_t extra_modifiers, struct flow_record *rec)
+{
+	struct classify_context ctx = { .capture_end_ns = end_ns, .idle_ns = s->opt->idle_ns,
+	                                .close_wait_ns = s->opt->close_wait_ns };
+
+	classify_flow(view, &ctx, rec);
+	rec->modifiers |= extra_modifiers;
+	bool keep = !s->opt->hooks || !s->opt->hooks->finish ||
+	            s->opt->hooks->finish(s->opt->hooks->ctx, view, rec);
+
+	if (!keep || (s->opt->only_flow && rec->id != s->opt->only_flow) ||
+	    (s->opt->class_mask && !(s->opt->class_mask & (1u << rec->close_class)))) {
+		rec->segments = NULL; /* the hook attaches segments only to what is reported */
+		return false;
+	}
+	s->flows_reported++;
+	s->by_class[rec->close_class][rec->closer]++;
+	return true;
+}
+
+/* Classifies `f` (live or frozen) and hands it on (to the writer, or decoded to the merge), and
+ * frees it. A flow finished before the end of the capture leaves a tombstone. */
 static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase phase,
                         uint32_t extra_modifiers)
 {
 	struct flow_record *rec = &s->record;
 	struct flow *view = &s->view;
-	struct classify_context ctx = { .capture_end_ns = s->now_ns, .idle_ns = s->opt->idle_ns,
-	                                .close_wait_ns = s->opt->close_wait_ns };
 	struct record_key key = { .frame = phase == PHASE_END ? UINT64_MAX : s->frame,
 	                          .phase = phase };
 
@@ -315,20 +343,15 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 	flow_decode(&s->store, f, view, &s->view_rare);
 	flow_store_free(&s->store, f);
 	key.order = phase == PHASE_END ? view->first_frame : flow_last_frame(view);
-	classify_flow(view, &ctx, rec);
-	rec->modifiers |= extra_modifiers;
-	bool keep = !s->opt->hooks || !s->opt->hooks->finish ||
-	            s->opt->hooks->finish(s->opt->hooks->ctx, view, rec);
-
-	if (!keep || (s->opt->only_flow && rec->id != s->opt->only_flow) ||
-	    (s->opt->class_mask && !(s->opt->class_mask & (1u << rec->close_class)))) {
-		rec->segments = NULL; /* the hook attaches segments only to what is reported */
-		emit(s, rec, key, false);
+	if (!s->writer) {
+		emit_flow(s, view, key, extra_modifiers);
 		return;
 	}
-	s->flows_reported++;
-	s->by_class[rec->close_class][rec->closer]++;
-	emit(s, rec, key, true);
+	bool reported = classify_report(s, view, s->now_ns, extra_modifiers, rec);
+
+	if (!s->write_failed &&
+	    (reported ? writer_flow(s->writer, rec) : writer_observe(s->writer, rec)) != 0)
+		s->write_failed = true;
 }
 
 /* The FIN and rare blocks of `f` (in the cache), which flow_decode() reads. The empty volatile
@@ -762,12 +785,24 @@ static void write_merged(struct engine *e, unsigned slot)
 		}
 		if (best < 0)
 			break;
-		const struct record_buf *b = &e->workers[best].shard.out[slot];
+		struct shard *sh = &e->workers[best].shard;
+		const struct record_buf *b = &sh->out[slot];
 		const struct keyed_record *kr = &b->items[pos[best]];
+		size_t at = kr->at + unpack_words(b->words + kr->at, FLOW_WORDS, &e->merged);
 
-		record_unpack(b->words + kr->at, &e->merged);
+		e->merged.rare = NULL;
+		if (kr->rare) {
+			unpack_words(b->words + at, RARE_WORDS, &e->merged_rare);
+			e->merged.rare = &e->merged_rare;
+		}
+		/* The worker is on the next batch, and touches its counters only when it classifies
+		 * (finish_all, workers idle): counted in its shard here. */
+		bool reported = classify_report(sh, &e->merged, kr->end_ns, kr->modifiers,
+		                                &e->merged_record);
+
 		if (!e->write_failed &&
-		    (kr->reported ? writer_flow(e->out, &e->merged) : writer_observe(e->out, &e->merged)) != 0)
+		    (reported ? writer_flow(e->out, &e->merged_record)
+		              : writer_observe(e->out, &e->merged_record)) != 0)
 			e->write_failed = true;
 		pos[best]++;
 	}
