@@ -57,8 +57,12 @@
 #define ITEM_FILTERED DISSECT_RESULT_COUNT
 /* Frames fed between progress updates. */
 #define PROGRESS_EVERY 4096u
-/* Records of a range (below), at most. */
+/* A range (below) holds this many records at most, and spans this much capture time at most
+ * (after its first record): the records a shard worker holds until the merge are those of the
+ * flows finished within one batch, which ends once it spans engine.c's BATCH_SPAN_NS, checked
+ * after each range. */
 #define RANGE_RECORDS 1024u
+#define RANGE_SPAN_NS (50LL * 1000000)
 
 struct ritem {
 	struct batch_item it;
@@ -73,6 +77,7 @@ struct source;
  * dispatcher feeds them in one go (engine_feed_run) instead of one by one. */
 struct range {
 	uint32_t start, n;         /* items */
+	int64_t start_ts_ns;       /* the time of its first record */
 	int64_t last_ts_ns;        /* the latest time of its records, filtered ones included */
 	struct feed_counts c;
 };
@@ -168,8 +173,8 @@ static double thread_cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A new range of `c`, starting at its next item. NULL without memory. */
-static struct range *range_new(struct chunk *c)
+/* A new range of `c`, starting at its next item, at `ts_ns`. NULL without memory. */
+static struct range *range_new(struct chunk *c, int64_t ts_ns)
 {
 	struct range *g;
 
@@ -185,6 +190,7 @@ static struct range *range_new(struct chunk *c)
 	g = &c->ranges[c->n_ranges++];
 	memset(g, 0, sizeof *g);
 	g->start = (uint32_t)c->n;
+	g->start_ts_ns = ts_ns;
 	g->last_ts_ns = INT64_MIN;
 	return g;
 }
@@ -264,7 +270,10 @@ __attribute__((flatten)) static void walk(struct readers *rd, struct chunk *c, u
 	c->handover = false;
 	c->failed = false;
 	while ((r = pcap_map_next(s->map, &off, c->end, &fr)) == PCAP_MAP_FRAME) {
-		if ((!g || g->n == RANGE_RECORDS) && !(g = range_new(c))) {
+		if ((!g || g->n == RANGE_RECORDS ||
+		     (fr.ts_ns > g->start_ts_ns &&
+		      (uint64_t)fr.ts_ns - (uint64_t)g->start_ts_ns > (uint64_t)RANGE_SPAN_NS)) &&
+		    !(g = range_new(c, fr.ts_ns))) {
 			c->failed = true;
 			break;
 		}
