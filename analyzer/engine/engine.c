@@ -50,23 +50,24 @@ struct record_key {
 	uint64_t order;
 };
 
-/* A flow a worker finished, waiting for the merge: its key, where its packed form starts in the
- * buffer's words, and what classifying it needs besides. The worker tracks, the merging thread
- * classifies: with --threads 2 the one worker was the long pole (CPU per stage, README
- * "Threads"), and classifying is a tenth of its work. */
+/* A flow a worker finished, waiting for the merge: its key and where its packed form starts in
+ * the buffer's words. The form depends on who classifies (shard.classify_in_merge): its record,
+ * or the decoded flow and what classifying it needs besides. */
 struct keyed_record {
 	struct record_key key;
 	size_t at;
-	int64_t end_ns;      /* the worker's clock when it finished it (classify_context) */
-	uint32_t modifiers;  /* added to its record's */
-	bool rare;           /* its flow_rare block follows the flow */
+	int64_t end_ns;      /* flow: the worker's clock when it finished it (classify_context) */
+	uint32_t modifiers;  /* flow: added to its record's */
+	bool rare;           /* flow: its flow_rare block follows the flow */
+	bool reported;       /* record: false when left out by --class or --flow, seen only by
+	                        writer_observe */
 };
 
-/* Flows a worker finished during one batch, in key order, decoded and packed. A batch can finish
- * thousands of flows (capture time jumping past the quiet and expiry delays: the sparse end of
- * a capture finished 16k flows in one batch), and a decoded flow is mostly zero: each is kept as a
- * bitmap of its nonzero 8-byte words followed by those words (pack_words), then its rare block
- * likewise, byte for byte what was decoded. */
+/* What a worker finished during one batch, in key order, packed. A batch can finish thousands of
+ * flows (capture time jumping past the quiet and expiry delays: the sparse end of a capture
+ * finished 16k flows in one batch), and a record (1.4 KB) or decoded flow is mostly zero: each is
+ * kept as a bitmap of its nonzero 8-byte words followed by those words (pack_words), a flow's
+ * rare block likewise after it, byte for byte what was made. */
 struct record_buf {
 	struct keyed_record *items;
 	size_t n, cap;
@@ -74,11 +75,16 @@ struct record_buf {
 	size_t used, words_cap;
 };
 
+#define RECORD_WORDS (sizeof(struct flow_record) / sizeof(uint64_t))
 #define FLOW_WORDS (sizeof(struct flow) / sizeof(uint64_t))
 #define RARE_WORDS (sizeof(struct flow_rare) / sizeof(uint64_t))
 #define MASK_WORDS(words) (((words) + 63) / 64)
-/* The most words a packed flow takes. */
-#define PACKED_MAX (MASK_WORDS(FLOW_WORDS) + FLOW_WORDS + MASK_WORDS(RARE_WORDS) + RARE_WORDS)
+#define MAX2(a, b) ((a) > (b) ? (a) : (b))
+/* The most words a packed record or flow takes. */
+#define PACKED_MAX                                                                          \
+	MAX2(MASK_WORDS(RECORD_WORDS) + RECORD_WORDS,                                           \
+	     MASK_WORDS(FLOW_WORDS) + FLOW_WORDS + MASK_WORDS(RARE_WORDS) + RARE_WORDS)
+_Static_assert(sizeof(struct flow_record) % sizeof(uint64_t) == 0, "a record is whole words");
 _Static_assert(sizeof(struct flow) % sizeof(uint64_t) == 0, "a flow is whole words");
 _Static_assert(sizeof(struct flow_rare) % sizeof(uint64_t) == 0, "a rare block is whole words");
 
@@ -129,6 +135,11 @@ struct shard {
 	struct writer *writer;
 	bool write_failed;
 	struct record_buf out[2];
+	/* Worker: its finished flows go to the merge decoded, the merging thread classifies them.
+	 * With one worker (--threads 2) that worker was the long pole, and classifying and packing
+	 * the record were a seventh of its work (README "Threads"); with more, the merging thread
+	 * would become the one that serialises, so they classify. */
+	bool classify_in_merge;
 	uint32_t *live_after[2];  /* worker: live flows after each item of a batch, per slot */
 	unsigned out_slot;
 	bool out_failed;       /* no memory for a record: the run fails rather than lose it */
@@ -265,19 +276,16 @@ static void shard_free(struct shard *s)
 	}
 }
 
-/* A worker: finished flow `view`, decoded, goes to the merge, packed (struct keyed_record). */
-static void emit_flow(struct shard *s, const struct flow *view, struct record_key key,
-                      uint32_t modifiers)
+/* A worker: a new entry of its output buffer, with room for it packed. NULL without memory. */
+static struct keyed_record *out_entry(struct shard *s, struct record_buf *b)
 {
-	struct record_buf *b = &s->out[s->out_slot];
-
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 256;
 		struct keyed_record *items = realloc(b->items, cap * sizeof *items);
 
 		if (!items) {
 			s->out_failed = true;
-			return;
+			return NULL;
 		}
 		b->items = items;
 		b->cap = cap;
@@ -288,17 +296,41 @@ static void emit_flow(struct shard *s, const struct flow *view, struct record_ke
 
 		if (!words) {
 			s->out_failed = true;
-			return;
+			return NULL;
 		}
 		b->words = words;
 		b->words_cap = cap;
 	}
-	b->items[b->n] = (struct keyed_record){ .key = key, .at = b->used, .end_ns = s->now_ns,
-	                                        .modifiers = modifiers, .rare = view->rare != NULL };
+	return &b->items[b->n++];
+}
+
+/* A worker: finished flow `view`, decoded, goes to the merge, packed (classify_in_merge). */
+static void emit_flow(struct shard *s, const struct flow *view, struct record_key key,
+                      uint32_t modifiers)
+{
+	struct record_buf *b = &s->out[s->out_slot];
+	struct keyed_record *kr = out_entry(s, b);
+
+	if (!kr)
+		return;
+	*kr = (struct keyed_record){ .key = key, .at = b->used, .end_ns = s->now_ns,
+	                             .modifiers = modifiers, .rare = view->rare != NULL };
 	b->used += pack_words(view, FLOW_WORDS, b->words + b->used);
 	if (view->rare)
 		b->used += pack_words(view->rare, RARE_WORDS, b->words + b->used);
-	b->n++;
+}
+
+/* A worker: record `rec` goes to the merge, packed. */
+static void emit_record(struct shard *s, const struct flow_record *rec, struct record_key key,
+                        bool reported)
+{
+	struct record_buf *b = &s->out[s->out_slot];
+	struct keyed_record *kr = out_entry(s, b);
+
+	if (!kr)
+		return;
+	*kr = (struct keyed_record){ .key = key, .at = b->used, .reported = reported };
+	b->used += pack_words(rec, RECORD_WORDS, b->words + b->used);
 }
 
 /* Classifies finished flow `view` of shard `s` into *rec, finished when the shard's clock was
@@ -343,12 +375,16 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 	flow_decode(&s->store, f, view, &s->view_rare);
 	flow_store_free(&s->store, f);
 	key.order = phase == PHASE_END ? view->first_frame : flow_last_frame(view);
-	if (!s->writer) {
+	if (!s->writer && s->classify_in_merge) {
 		emit_flow(s, view, key, extra_modifiers);
 		return;
 	}
 	bool reported = classify_report(s, view, s->now_ns, extra_modifiers, rec);
 
+	if (!s->writer) {
+		emit_record(s, rec, key, reported);
+		return;
+	}
 	if (!s->write_failed &&
 	    (reported ? writer_flow(s->writer, rec) : writer_observe(s->writer, rec)) != 0)
 		s->write_failed = true;
@@ -788,17 +824,23 @@ static void write_merged(struct engine *e, unsigned slot)
 		struct shard *sh = &e->workers[best].shard;
 		const struct record_buf *b = &sh->out[slot];
 		const struct keyed_record *kr = &b->items[pos[best]];
-		size_t at = kr->at + unpack_words(b->words + kr->at, FLOW_WORDS, &e->merged);
+		bool reported = kr->reported;
 
-		e->merged.rare = NULL;
-		if (kr->rare) {
-			unpack_words(b->words + at, RARE_WORDS, &e->merged_rare);
-			e->merged.rare = &e->merged_rare;
+		if (sh->classify_in_merge) {
+			size_t at = kr->at + unpack_words(b->words + kr->at, FLOW_WORDS, &e->merged);
+
+			e->merged.rare = NULL;
+			if (kr->rare) {
+				unpack_words(b->words + at, RARE_WORDS, &e->merged_rare);
+				e->merged.rare = &e->merged_rare;
+			}
+			/* The worker is on the next batch, and touches its counters only when it
+			 * classifies (finish_all, the workers idle): counted in its shard here. */
+			reported = classify_report(sh, &e->merged, kr->end_ns, kr->modifiers,
+			                           &e->merged_record);
+		} else {
+			unpack_words(b->words + kr->at, RECORD_WORDS, &e->merged_record);
 		}
-		/* The worker is on the next batch, and touches its counters only when it classifies
-		 * (finish_all, workers idle): counted in its shard here. */
-		bool reported = classify_report(sh, &e->merged, kr->end_ns, kr->modifiers,
-		                                &e->merged_record);
 
 		if (!e->write_failed &&
 		    (reported ? writer_flow(e->out, &e->merged_record)
@@ -911,8 +953,10 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 
 		w->e = e;
 		w->id = k;
-		if (shard_init(&w->shard, &e->opt, per_shard, NULL, e->encaps) != 0 ||
-		    !(w->shard.live_after[0] = malloc(BATCH_FRAMES * sizeof(uint32_t))) ||
+		int rc = shard_init(&w->shard, &e->opt, per_shard, NULL, e->encaps);
+
+		w->shard.classify_in_merge = shards == 1;
+		if (rc != 0 || !(w->shard.live_after[0] = malloc(BATCH_FRAMES * sizeof(uint32_t))) ||
 		    !(w->shard.live_after[1] = malloc(BATCH_FRAMES * sizeof(uint32_t))) ||
 		    pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 			e->n_workers = k; /* join the ones started */
