@@ -31,9 +31,16 @@
  * order; ids do not show in reports, but past ENCAP_TABLE_MAX distinct stacks which ones are
  * described could differ from a single-threaded run.
  *
+ * Ranges. The walk also cuts its chunk into ranges of consecutive records (RANGE_RECORDS, at most
+ * RANGE_SPAN_NS of capture time) and counts what each adds to the summary. When the merge takes a
+ * whole range before any other source's next record (always with one file), the dispatcher hands
+ * it to the engine in one call (engine_feed_run): for one large file it does nothing per record.
+ * Otherwise it feeds the records one by one, as above.
+ *
  * TCPMORTEM_CHUNK_SIZE (bytes, at least CHUNK_MIN) sets the chunk size: the tests split small
  * captures into many chunks with it. TCPMORTEM_STAGE_TIMES=1 prints on standard error, at the end,
- * the CPU time of each stage (readers, shard workers, the merging thread).
+ * the CPU time of each stage (readers, shard workers, the merging thread), and how many ranges
+ * were fed whole and records one by one.
  */
 #include "readers.h"
 
@@ -160,6 +167,7 @@ struct readers {
 	bool stage_times;
 	struct encap_stack layers; /* the dispatcher's, for files read through libpcap */
 	uint64_t redone, chunks;   /* chunks walked again by the dispatcher, chunks fed */
+	uint64_t ranges, singly;   /* ranges fed whole, records fed one by one */
 };
 
 /* --- walking a chunk ------------------------------------------------------------------------ */
@@ -710,6 +718,7 @@ int readers_run(struct readers *rd, struct engine *e, const struct readers_progr
 			}
 			number += g->n;
 			fed += g->c.frames;
+			rd->ranges++;
 			if (prog && prog->update && fed > before &&
 			    (before == 0 || before / PROGRESS_EVERY != fed / PROGRESS_EVERY)) {
 				uint64_t total, read = readers_bytes_read(rd, &total);
@@ -738,6 +747,7 @@ int readers_run(struct readers *rd, struct engine *e, const struct readers_progr
 				break;
 			}
 			fed++;
+			rd->singly++;
 			if (prog && prog->update && (fed % PROGRESS_EVERY == 0 || fed == 1)) {
 				uint64_t total, read = readers_bytes_read(rd, &total);
 
@@ -880,11 +890,13 @@ void readers_close(struct readers *rd)
 			readers_s += rd->readers[k].cpu_s;
 		fprintf(stderr,
 		        "tcpmortem: stage cpu: readers %u %.3f s, shard workers %u %.3f s, merging "
-		        "thread %.3f s; chunks %llu, walked again %llu\n",
+		        "thread %.3f s; chunks %llu, walked again %llu; ranges fed whole %llu, records fed "
+		        "one by one %llu\n",
 		        rd->n_started, readers_s, rd->e ? engine_shards(rd->e) : 0,
 		        rd->e ? engine_shards_cpu_s(rd->e) : 0.0, thread_cpu_s(),
 		        (unsigned long long)rd->chunks,
-		        (unsigned long long)rd->redone);
+		        (unsigned long long)rd->redone, (unsigned long long)rd->ranges,
+		        (unsigned long long)rd->singly);
 	}
 	for (unsigned i = 0; i < rd->n_src; i++) {
 		struct source *s = &rd->src[i];
