@@ -722,18 +722,31 @@ static void shard_run_runs(struct shard *s, const struct batch *b, int id, uint3
 
 	for (unsigned r = 0; r < b->n_runs; r++) {
 		const struct batch_run *run = &b->runs[r];
+		const char *p = (const char *)run->first;
+		size_t stride = run->stride;
+		/* Within the run the frames ahead are a fixed distance away; near its end, in the
+		 * next run (item_ahead). */
+		unsigned in_run_far = run->n > PREFETCH_BUCKET_AHEAD ? run->n - PREFETCH_BUCKET_AHEAD : 0;
+		unsigned in_run_near = run->n > PREFETCH_FLOW_AHEAD ? run->n - PREFETCH_FLOW_AHEAD : 0;
 
-		for (unsigned j = 0; j < run->n; j++, i++) {
-			const struct batch_item *it = run_item(run, j), *ahead;
+		for (unsigned j = 0; j < run->n; j++, i++, p += stride) {
+			const struct batch_item *it = (const struct batch_item *)(const void *)p, *ahead;
 
-			if ((ahead = item_ahead(b, r, j, PREFETCH_BUCKET_AHEAD)) && ahead->shard == id)
+			ahead = j < in_run_far ? (const struct batch_item *)(const void *)(
+			                             p + PREFETCH_BUCKET_AHEAD * stride)
+			                       : item_ahead(b, r, j, PREFETCH_BUCKET_AHEAD);
+			if (ahead && ahead->shard == id)
 				prefetch_ahead(s, ahead, true);
-			if ((ahead = item_ahead(b, r, j, PREFETCH_FLOW_AHEAD)) && ahead->shard == id)
+			ahead = j < in_run_near ? (const struct batch_item *)(const void *)(
+			                              p + PREFETCH_FLOW_AHEAD * stride)
+			                        : item_ahead(b, r, j, PREFETCH_FLOW_AHEAD);
+			if (ahead && ahead->shard == id)
 				prefetch_ahead(s, ahead, false);
-			if (it->shard != SHARD_FILTERED) {
+			if (it->shard == id) {
 				shard_advance(s, it->ts_ns, run->frame0 + j);
-				if (it->shard == id)
-					shard_segment(s, it, run->frame0 + j);
+				shard_segment(s, it, run->frame0 + j);
+			} else if (it->shard != SHARD_FILTERED) {
+				shard_advance(s, it->ts_ns, run->frame0 + j);
 			}
 			live_after[i] = (uint32_t)flow_table_count(s->table);
 		}
