@@ -121,15 +121,16 @@ static bool plain_word(uint64_t w)
 }
 
 #ifdef __SSE2__
-/* The same for 16 bytes at p. A signed compare: bytes from 0x80 count as negative, below 0x20. */
-static bool plain_16(const unsigned char *p)
+/* The same for the 16 bytes at p, one bit each (bit k: p[k]), set where the byte needs more than
+ * copying. A signed compare: bytes from 0x80 count as negative, below 0x20. */
+static unsigned special_16(const unsigned char *p)
 {
 	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
 	__m128i special = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
 	                               _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
 	                                            _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
 
-	return _mm_movemask_epi8(special) == 0;
+	return (unsigned)_mm_movemask_epi8(special);
 }
 #endif
 
@@ -145,20 +146,41 @@ static char *w_string(char *o, const char *s, size_t n)
 	while (i < n) {
 		unsigned char c;
 
-		/* Most text needs no escape: 16 or 8 bytes at a time while that holds. */
+		/* Most text needs no escape: 16 or 8 bytes at a time while that holds, and the plain
+		 * bytes before one that needs it together. */
 #ifdef __SSE2__
-		if (n - i >= 16 && plain_16(u + i)) {
+		if (n - i >= 16) {
+			unsigned m = special_16(u + i);
+
+			/* The room holds 16 more bytes: 6 for each of the n - i left. */
 			memcpy(o, u + i, 16);
-			o += 16;
-			i += 16;
-			continue;
-		}
-		if (n - i < 16 && n >= 16 && plain_16(u + n - 16)) {
-			/* The last 1-15 bytes, as for 8 below. */
-			memcpy(o - (16 - (n - i)), u + n - 16, 16);
-			o += n - i;
-			break;
-		}
+			if (m == 0) {
+				o += 16;
+				i += 16;
+				continue;
+			}
+			o += __builtin_ctz(m);
+			i += __builtin_ctz(m); /* u[i] needs more than copying */
+		} else if (n >= 16) {
+			/* The last 1-15 bytes, as for 8 below, when the string's last 16 are plain;
+			 * else the plain ones before the first that is not. */
+			unsigned m = special_16(u + n - 16);
+
+			if (m == 0) {
+				memcpy(o - (16 - (n - i)), u + n - 16, 16);
+				o += n - i;
+				break;
+			}
+			m >>= 16 - (n - i);
+			if (m == 0) {
+				memcpy(o, u + i, n - i);
+				o += n - i;
+				break;
+			}
+			memcpy(o, u + i, (size_t)__builtin_ctz(m));
+			o += __builtin_ctz(m);
+			i += __builtin_ctz(m);
+		} else
 #endif
 		if (n - i >= 8) {
 			uint64_t w;

@@ -147,21 +147,36 @@ bool zeek_history_add(struct live_zeek *z, char letter)
 	return true;
 }
 
+/* Each code's letter, '?' for none (0 and 28..31 are never written). */
+static const char code_letter[32] = "?SHADFRCGTWIQXshadfrcgtwiqx^????";
+
+/* Bytes b[0..7] as a little-endian number, whatever the host's order (one load on x86). */
+static uint64_t le64(const uint8_t *b)
+{
+	uint64_t v;
+
+	memcpy(&v, b, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
 void zeek_history_text(const struct live_zeek *z, char *out)
 {
 	unsigned n = z->meta & ZEEK_META_LEN;
-	uint8_t packed[16] = { 0 }; /* hist and a zero byte: each code is read with its next byte */
+	/* Codes 0..11 are bits 0..59 of the first 8 bytes; codes 12..23 bits 4..63 of the last 8
+	 * (hist[7..14]). */
+	uint64_t lo = le64(z->hist), hi = le64(z->hist + 7);
+	unsigned i;
 
-	memcpy(packed, z->hist, sizeof z->hist);
-	for (unsigned i = 0; i < n; i++) {
-		unsigned bit = i * 5;
-		unsigned code = ((unsigned)packed[bit / 8] | (unsigned)packed[bit / 8 + 1] << 8) >>
-		                    (bit % 8) & 31u;
-
-		out[i] = '?';
-		if (code >= 1 && code < sizeof letters)
-			out[i] = letters[code - 1];
-	}
+	_Static_assert(ZEEK_HISTORY_MAX == 24 && sizeof z->hist == 15, "the two words hold the codes");
+	if (n > ZEEK_HISTORY_MAX)
+		n = ZEEK_HISTORY_MAX;
+	for (i = 0; i < n && i < 12; i++, lo >>= 5)
+		out[i] = code_letter[lo & 31u];
+	for (hi >>= 4; i < n; i++, hi >>= 5)
+		out[i] = code_letter[hi & 31u];
 	out[n] = '\0';
 }
 

@@ -64,6 +64,11 @@ enum zeek_hist_bit {
 #define ZEEK_EP_STATE(b) ((enum zeek_ep_state)((b) & 7u))
 #define ZEEK_EP_PREV(b) ((enum zeek_ep_state)(((b) >> 3) & 7u))
 #define ZEEK_EP_FIN 0x40u
+/* The side is in the steady state zeek_track.c's steady_segment() decides alone: ESTABLISHED
+ * (or CLOSED by its FIN), its role's 'D' and 'A' given, both sides' numbering known, no hole
+ * open. Cleared with any other change of its state (set_state keeps only ZEEK_EP_FIN), a hole or
+ * a flip of the roles. */
+#define ZEEK_EP_STEADY 0x80u
 
 /* live_zeek.meta: letters kept (0..ZEEK_HISTORY_MAX), and flags. */
 #define ZEEK_META_LEN 0x1fu

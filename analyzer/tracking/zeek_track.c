@@ -37,9 +37,17 @@ static inline int orig_side(const struct live_zeek *z)
 	return (z->meta & ZEEK_META_ORIG_SERVER) ? FROM_SERVER : FROM_CLIENT;
 }
 
+/* The steady state of both sides ends (a hole, a flip of the roles). */
+static inline void unsteady(struct live_zeek *z)
+{
+	z->ep[0] &= (uint8_t)~ZEEK_EP_STEADY;
+	z->ep[1] &= (uint8_t)~ZEEK_EP_STEADY;
+}
+
 /* Connection::FlipRoles: the other endpoint becomes the originator; '^' in the history. */
 static void flip_roles(struct live_zeek *z)
 {
+	unsteady(z);
 	z->meta ^= ZEEK_META_ORIG_SERVER;
 	zeek_history_add(z, '^');
 }
@@ -54,6 +62,7 @@ static void flip_after_synack(struct live_zeek *z)
 	int synack_side = orig_side(z);
 	uint8_t seen = z->seen[0];
 
+	unsteady(z);
 	memset(z->hist, 0, sizeof z->hist);
 	z->meta = (uint8_t)(z->meta & ~ZEEK_META_LEN);
 	z->meta ^= ZEEK_META_ORIG_SERVER;
@@ -342,6 +351,7 @@ static void track_data(struct flow_store *st, struct live_flow *f, int d,
 			r->zeek.hole_lo[d] = lo;
 			r->zeek.hole_hi[d] = hi;
 			f->zeek.meta |= ZEEK_META_HOLE;
+			unsteady(&f->zeek);
 		}
 	}
 }
@@ -408,6 +418,34 @@ static void ack_received(struct flow_store *st, struct live_flow *f, int s, uint
 		zeek_history_add(z, letter(z, s, 'G'));
 }
 
+static inline void add_header_bytes(struct live_zeek *z, int d, const struct tcp_segment *seg)
+{
+	z->hdr_bytes[d] = z->hdr_bytes[d] > UINT32_MAX - seg->header_len
+	                      ? UINT32_MAX
+	                      : z->hdr_bytes[d] + seg->header_len;
+}
+
+/* The bulk of a long connection's segments, decided on the fewest tests: a segment of a side in
+ * the steady state (ZEEK_EP_STEADY: ESTABLISHED or closed by its FIN, its role's 'D' and 'A'
+ * given, both sides' numbering known, no hole) without SYN, FIN or RST, whole, with a window
+ * above zero, new data in order (starting at or below the highest number sent, ending above it:
+ * no 'T') or none, and acknowledging nothing beyond what the peer sent. fast_segment() below
+ * would only count its header bytes: so does this. False, having changed nothing, for any other
+ * segment. */
+static inline bool steady_segment(struct live_flow *f, const struct tcp_segment *seg, int d)
+{
+	struct live_zeek *z = &f->zeek;
+	uint32_t len = seg->payload_len;
+
+	if (!(z->ep[d] & ZEEK_EP_STEADY) || (seg->flags & (TCP_SYN | TCP_FIN | TCP_RST)) ||
+	    seg->truncated || seg->window == 0 ||
+	    (len != 0 && f->dir[d].next_seq - seg->seq >= len) ||
+	    ((seg->flags & TCP_ACK) && seq_gt(seg->ack, f->dir[!d].next_seq)))
+		return false;
+	add_header_bytes(z, d, seg);
+	return true;
+}
+
 /* What zeek_track_segment() does for the common segment, decided on its own: no SYN or RST, from
  * a side Zeek has ESTABLISHED (or, without a FIN, CLOSED: its FIN is behind it) and whose
  * sequence numbers are known, no hole anywhere, the whole payload captured, the data and the
@@ -445,6 +483,9 @@ static inline bool fast_segment(struct flow_store *st, struct live_flow *f,
 			scaled_event(z, &z->win0[d], d, 'W');
 		if (len != 0 && (int32_t)(seg->seq + len - me->next_seq) <= 0)
 			scaled_event(z, &z->rxmt[d], d, 'T');
+		if ((peer->bits & DIR_SEQ_KNOWN) &&
+		    (z->seen[d == orig_side(z) ? 0 : 1] & (ZH_DATA | ZH_ACK)) == (ZH_DATA | ZH_ACK))
+			z->ep[d] |= ZEEK_EP_STEADY;
 		return true;
 	}
 	/* The FIN of an ESTABLISHED side: update_history's FIN part (its number is at the end of its
@@ -465,7 +506,12 @@ static inline bool fast_segment(struct flow_store *st, struct live_flow *f,
 	if (me->next_seq != me->isn + 1 && len != 0 &&
 	    (int32_t)(seg->seq + len + 1 - me->next_seq) <= 0)
 		scaled_event(z, &z->rxmt[d], d, 'T');
-	set_state(z, d, ZEEK_CLOSED);
+	{
+		uint8_t steady = z->ep[d] & ZEEK_EP_STEADY;
+
+		set_state(z, d, ZEEK_CLOSED);
+		z->ep[d] |= steady; /* what follows its FIN is as steady as before */
+	}
 	/* The peer's FIN then RST was a normal termination after all. */
 	if (ep_state(z, !d) == ZEEK_RESET && ZEEK_EP_PREV(z->ep[!d]) == ZEEK_CLOSED)
 		set_state(z, !d, ZEEK_CLOSED);
@@ -518,21 +564,24 @@ static inline bool fast_handshake(struct live_flow *f, const struct tcp_segment 
 	return true;
 }
 
-static void track_segment(struct flow_store *st, struct live_flow *f,
-                          const struct tcp_segment *seg, enum flow_direction d);
+__attribute__((noinline)) static void track_segment(struct flow_store *st, struct live_flow *f,
+                                                    const struct tcp_segment *seg,
+                                                    enum flow_direction d);
 
-/* The rest, out of line (the tracker's loop, which the fast path joins, keeps its registers):
- * the handshake's fast path, else Zeek's whole order. */
+/* The rest, out of line (the tracker's loop, which the steady path joins, keeps its registers
+ * and stays small enough for the compiler to inline what it calls): the common segment's fast
+ * path, the handshake's, else Zeek's whole order. */
 __attribute__((noinline)) static void slow_segment(struct flow_store *st, struct live_flow *f,
                                                    const struct tcp_segment *seg,
                                                    enum flow_direction d)
 {
-	if (!fast_handshake(f, seg, (int)d))
+	if (!fast_segment(st, f, seg, (int)d) && !fast_handshake(f, seg, (int)d))
 		track_segment(st, f, seg, d);
 }
 
-/* Every other segment: Zeek's whole order. */
-static void track_segment(struct flow_store *st, struct live_flow *f,
+/* Every other segment: Zeek's whole order (out of line too: the fast paths above need few
+ * registers). */
+__attribute__((noinline)) static void track_segment(struct flow_store *st, struct live_flow *f,
                                                     const struct tcp_segment *seg,
                                                     enum flow_direction d)
 {
@@ -579,6 +628,6 @@ static void track_segment(struct flow_store *st, struct live_flow *f,
 void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
                         enum flow_direction d)
 {
-	if (!fast_segment(st, f, seg, (int)d))
+	if (!steady_segment(f, seg, (int)d))
 		slow_segment(st, f, seg, d);
 }

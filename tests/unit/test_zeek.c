@@ -131,6 +131,21 @@ static void test_history_packing(void)
 	CU_ASSERT(z.meta & ZEEK_META_CUT);
 	memset(&z, 0, sizeof z);
 	CU_ASSERT_FALSE(zeek_history_add(&z, 'Z'));
+	/* Every length, each letter at every place (the codes are read from two words). */
+	for (unsigned n = 0; n <= ZEEK_HISTORY_MAX; n++) {
+		for (unsigned shift = 0; shift < 27; shift += 5) {
+			char want[ZEEK_HISTORY_MAX + 1];
+
+			memset(&z, 0, sizeof z);
+			for (unsigned i = 0; i < n; i++) {
+				want[i] = all[(i + shift) % 27];
+				CU_ASSERT(zeek_history_add(&z, want[i]));
+			}
+			want[n] = '\0';
+			zeek_history_text(&z, text);
+			CU_ASSERT_STRING_EQUAL(text, want);
+		}
+	}
 }
 
 static void test_scaled_and_ports(void)
@@ -257,6 +272,43 @@ static void test_gap(void)
 	CU_ASSERT_STRING_EQUAL(z.history, "ShADTa");
 }
 
+/* Once both sides are steady (ESTABLISHED, their 'D' and 'A' given: the segments zeek_track.c
+ * decides on the fewest tests), what still adds a letter: retransmitted data 'T', a zero window
+ * 'w', a content gap 'G' (and after it, steady again, nothing more), the FINs. Each side's
+ * header bytes count every segment. */
+static void test_steady(void)
+{
+	struct conv c;
+	struct zeek_fields z;
+
+	handshake(&c);
+	send(&c, C, ACK, 101, 501, 10, 502);
+	send(&c, S, ACK, 501, 111, 0, 502);
+	send(&c, S, ACK, 501, 111, 20, 502);
+	send(&c, C, ACK, 111, 521, 0, 502);
+	for (uint32_t i = 0; i < 5; i++) { /* steady both ways */
+		send(&c, C, ACK, 111 + 10 * i, 521, 10, 502);
+		send(&c, S, ACK, 521, 121 + 10 * i, 0, 502);
+	}
+	send(&c, C, ACK, 141, 521, 10, 502); /* data sent before */
+	send(&c, S, ACK, 521, 161, 0, 0);    /* a zero window */
+	send(&c, S, ACK, 521, 161, 0, 502);
+	send(&c, C, ACK, 171, 521, 10, 502); /* 161..171 never captured */
+	send(&c, S, ACK, 521, 181, 0, 502);  /* acknowledged: a gap */
+	for (uint32_t i = 0; i < 3; i++) {   /* steady again */
+		send(&c, C, ACK, 181 + 10 * i, 521, 10, 502);
+		send(&c, S, ACK, 521, 191 + 10 * i, 0, 502);
+	}
+	send(&c, C, FIN, 211, 521, 0, 502);
+	send(&c, S, FIN, 521, 212, 0, 502);
+	send(&c, C, ACK, 212, 522, 0, 502);
+	z = expect_zeek(&c, "ShADadTwGFf", "SF");
+	CU_ASSERT_EQUAL(z.missed_bytes, 10);
+	CU_ASSERT_EQUAL(z.size[C], 110);
+	CU_ASSERT_EQUAL(z.ip_bytes[C], 16 * 40 + 110);
+	CU_ASSERT_EQUAL(z.ip_bytes[S], 15 * 40 + 20);
+}
+
 /* No SYN seen: the server's data first. Zeek flips on the likely server port: "^d..." OTH. A
  * SYN+ACK first and then an ACK: flipped as from the start, "^hA". */
 static void test_flips(void)
@@ -320,6 +372,7 @@ CUNIT_TESTS(zeek_tests,
 	    { "openings", test_openings },
 	    { "scaled letters", test_scaled_letters },
 	    { "content gap", test_gap },
+	    { "steady sides", test_steady },
 	    { "flips", test_flips },
 	    { "zeek and class differ", test_zeek_and_class_differ });
 
