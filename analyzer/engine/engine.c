@@ -900,18 +900,19 @@ static void publish(struct engine *e)
 
 /* --- the engine ---------------------------------------------------------------------------- */
 
-/* A batch of `cap` frames: `at` single-threaded, `runs` threaded. */
-static struct batch *batch_new(unsigned cap, bool threaded)
+/* A batch of `cap` frames (`at` is used single-threaded, `runs` threaded: the other one's pages
+ * are never touched). */
+static struct batch *batch_new(unsigned cap)
 {
-	size_t index = threaded ? sizeof(struct batch_run) : sizeof(struct batch_item *);
-	struct batch *b = malloc(sizeof *b + (size_t)cap * (sizeof b->items[0] + index));
+	struct batch *b = malloc(sizeof *b + (size_t)cap * (sizeof b->items[0] + sizeof b->runs[0] +
+	                                                    sizeof b->at[0]));
 
 	if (b) {
 		b->n = 0;
 		b->cap = cap;
 		b->n_runs = 0;
-		b->runs = threaded ? (struct batch_run *)(void *)&b->items[cap] : NULL;
-		b->at = threaded ? NULL : (struct batch_item **)(void *)&b->items[cap];
+		b->runs = (struct batch_run *)(void *)&b->items[cap];
+		b->at = (struct batch_item **)(void *)&b->runs[cap];
 	}
 	return b;
 }
@@ -939,7 +940,7 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 		goto fail;
 	if (e->opt.threads <= 1) {
 		e->single = calloc(1, sizeof *e->single);
-		e->single_batch = batch_new(e->opt.paced_input ? 1 : SINGLE_BATCH_FRAMES, false);
+		e->single_batch = batch_new(e->opt.paced_input ? 1 : SINGLE_BATCH_FRAMES);
 		if (!e->single || !e->single_batch ||
 		    shard_init(e->single, &e->opt, e->opt.max_flows, out, e->encaps) != 0)
 			goto fail;
@@ -953,8 +954,8 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 	e->n_allocated = shards;
 	e->workers = calloc(shards, sizeof *e->workers);
 	e->hasher = flow_table_create(e->opt.hash_seed, NULL);
-	e->batches[0] = batch_new(BATCH_FRAMES, true);
-	e->batches[1] = batch_new(BATCH_FRAMES, true);
+	e->batches[0] = batch_new(BATCH_FRAMES);
+	e->batches[1] = batch_new(BATCH_FRAMES);
 	e->live_sum = malloc(BATCH_FRAMES * sizeof *e->live_sum);
 	if (!e->workers || !e->hasher || !e->batches[0] || !e->batches[1] || !e->live_sum)
 		goto fail;
@@ -1041,12 +1042,14 @@ enum dissect_result engine_dissect(struct engine *e, int dlt, const uint8_t *dat
  * next item of its array. */
 static void run_append(struct batch *b, const struct batch_item *it, size_t stride, uint64_t frame)
 {
-	struct batch_run *last = b->n_runs ? &b->runs[b->n_runs - 1] : NULL;
+	if (b->n_runs > 0) {
+		struct batch_run *last = &b->runs[b->n_runs - 1];
 
-	if (last && last->stride == stride && last->frame0 + last->n == frame &&
-	    (uintptr_t)last->first + (uintptr_t)last->n * stride == (uintptr_t)it) {
-		last->n++;
-		return;
+		if (last->stride == stride && last->frame0 + last->n == frame &&
+		    (uintptr_t)last->first + (uintptr_t)last->n * stride == (uintptr_t)it) {
+			last->n++;
+			return;
+		}
 	}
 	b->runs[b->n_runs++] = (struct batch_run){ .first = it, .n = 1, .stride = (uint32_t)stride,
 	                                           .frame0 = frame };
