@@ -289,7 +289,10 @@ static void row_out(struct csv_writer *cw, const struct held_row *r)
 		free(b);
 }
 
-/* Writes the held rows whose incident is known (all of them when `all`, or past the bound). */
+/* Writes the held rows whose incident is known (all of them when `all`, or past the bound). They
+ * go out through writer_emit as they are released: a settlement can release thousands of rows at
+ * once (all of them at the end), and gathering them all first made the output buffer as large as
+ * what was held, twice over once it doubled. */
 static int release_rows(struct csv_writer *cw, bool all)
 {
 	uint64_t settled = incidents_settled(cw->base.incidents);
@@ -303,6 +306,8 @@ static int release_rows(struct csv_writer *cw, bool all)
 		row_out(cw, r);
 		cw->rows_head = (cw->rows_head + 1) % cw->rows_cap;
 		cw->rows_n--;
+		if (cw->out.len >= WRITER_BATCH && writer_emit(&cw->base, &cw->out) != 0)
+			return -1;
 	}
 	if (cw->rows_n == 0)
 		incidents_release(cw->base.incidents, settled);
