@@ -50,19 +50,24 @@ struct record_key {
 	uint64_t order;
 };
 
-/* A record a worker produced, waiting for the merge: its key, and where its packed form starts
- * in the buffer's words. */
+/* A flow a worker finished, waiting for the merge: its key and where its packed form starts in
+ * the buffer's words. The form depends on who classifies (shard.classify_in_merge): its record,
+ * or the decoded flow and what classifying it needs besides. */
 struct keyed_record {
 	struct record_key key;
 	size_t at;
-	bool reported; /* false: left out by --class or --flow, seen only by writer_observe */
+	int64_t end_ns;      /* flow: the worker's clock when it finished it (classify_context) */
+	uint32_t modifiers;  /* flow: added to its record's */
+	bool rare;           /* flow: its flow_rare block follows the flow */
+	bool reported;       /* record: false when left out by --class or --flow, seen only by
+	                        writer_observe */
 };
 
-/* Records a worker produced during one batch, in key order, packed. A batch can finish
- * thousands of flows (capture time jumping past the quiet and expiry delays: the sparse end of
- * a capture finished 16k flows in one batch, 24 MB of records), and a record is mostly zero
- * (1.4 KB, of which a connection fills a few hundred bytes): each is kept as a bitmap of its
- * nonzero 8-byte words followed by those words (record_pack), byte for byte what was emitted. */
+/* What a worker finished during one batch, in key order, packed. A batch can finish thousands of
+ * flows (capture time jumping past the quiet and expiry delays: the sparse end of a capture
+ * finished 16k flows in one batch), and a record (1.4 KB) or decoded flow is mostly zero: each is
+ * kept as a bitmap of its nonzero 8-byte words followed by those words (pack_words), a flow's
+ * rare block likewise after it, byte for byte what was made. */
 struct record_buf {
 	struct keyed_record *items;
 	size_t n, cap;
@@ -71,20 +76,30 @@ struct record_buf {
 };
 
 #define RECORD_WORDS (sizeof(struct flow_record) / sizeof(uint64_t))
-#define RECORD_MASK_WORDS ((RECORD_WORDS + 63) / 64)
+#define FLOW_WORDS (sizeof(struct flow) / sizeof(uint64_t))
+#define RARE_WORDS (sizeof(struct flow_rare) / sizeof(uint64_t))
+#define MASK_WORDS(words) (((words) + 63) / 64)
+#define MAX2(a, b) ((a) > (b) ? (a) : (b))
+/* The most words a packed record or flow takes. */
+#define PACKED_MAX                                                                          \
+	MAX2(MASK_WORDS(RECORD_WORDS) + RECORD_WORDS,                                           \
+	     MASK_WORDS(FLOW_WORDS) + FLOW_WORDS + MASK_WORDS(RARE_WORDS) + RARE_WORDS)
 _Static_assert(sizeof(struct flow_record) % sizeof(uint64_t) == 0, "a record is whole words");
+_Static_assert(sizeof(struct flow) % sizeof(uint64_t) == 0, "a flow is whole words");
+_Static_assert(sizeof(struct flow_rare) % sizeof(uint64_t) == 0, "a rare block is whole words");
 
-/* Packs *rec at `out` (room for RECORD_MASK_WORDS + RECORD_WORDS words); returns the words used. */
-static size_t record_pack(const struct flow_record *rec, uint64_t *out)
+/* Packs the `words` words at `p` at `out` (room for MASK_WORDS(words) + words); returns the words
+ * used. */
+static size_t pack_words(const void *p, size_t words, uint64_t *out)
 {
-	const unsigned char *p = (const unsigned char *)rec;
-	uint64_t *mask = out, *w = out + RECORD_MASK_WORDS;
+	const unsigned char *b = p;
+	uint64_t *mask = out, *w = out + MASK_WORDS(words);
 
-	memset(mask, 0, RECORD_MASK_WORDS * sizeof *mask);
-	for (size_t i = 0; i < RECORD_WORDS; i++) {
+	memset(mask, 0, MASK_WORDS(words) * sizeof *mask);
+	for (size_t i = 0; i < words; i++) {
 		uint64_t v;
 
-		memcpy(&v, p + i * sizeof v, sizeof v);
+		memcpy(&v, b + i * sizeof v, sizeof v);
 		if (v) {
 			mask[i / 64] |= 1ULL << (i % 64);
 			*w++ = v;
@@ -93,15 +108,17 @@ static size_t record_pack(const struct flow_record *rec, uint64_t *out)
 	return (size_t)(w - out);
 }
 
-static void record_unpack(const uint64_t *in, struct flow_record *rec)
+/* Unpacks what pack_words() made of `words` words into `p`; returns the words read. */
+static size_t unpack_words(const uint64_t *in, size_t words, void *p)
 {
-	unsigned char *p = (unsigned char *)rec;
-	const uint64_t *w = in + RECORD_MASK_WORDS;
+	unsigned char *b = p;
+	const uint64_t *w = in + MASK_WORDS(words);
 
-	memset(rec, 0, sizeof *rec);
-	for (size_t m = 0; m < RECORD_MASK_WORDS; m++)
+	memset(b, 0, words * sizeof *w);
+	for (size_t m = 0; m < MASK_WORDS(words); m++)
 		for (uint64_t bits = in[m]; bits; bits &= bits - 1)
-			memcpy(p + (m * 64 + (size_t)__builtin_ctzll(bits)) * sizeof *w, w++, sizeof *w);
+			memcpy(b + (m * 64 + (size_t)__builtin_ctzll(bits)) * sizeof *w, w++, sizeof *w);
+	return (size_t)(w - in);
 }
 
 struct shard {
@@ -118,6 +135,11 @@ struct shard {
 	struct writer *writer;
 	bool write_failed;
 	struct record_buf out[2];
+	/* Worker: its finished flows go to the merge decoded, the merging thread classifies them.
+	 * With one worker (--threads 2) that worker was the long pole, and classifying and packing
+	 * the record were a seventh of its work (README "Threads"); with more, the merging thread
+	 * would become the one that serialises, so they classify. */
+	bool classify_in_merge;
 	uint32_t *live_after[2];  /* worker: live flows after each item of a batch, per slot */
 	unsigned out_slot;
 	bool out_failed;       /* no memory for a record: the run fails rather than lose it */
@@ -151,12 +173,26 @@ struct file_counts {
 #define PREFETCH_BUCKET_AHEAD 16
 #define PREFETCH_FLOW_AHEAD 8
 
-/* The frames of a batch are reached through `at`: each points to its slot of `items` (a frame
- * dissected here, or copied), or to an item a reader thread dissected, left where it is
- * (engine_feed_ref: the item is read by one core less, and not copied). */
+/* Consecutive frames of a threaded batch: `n` items `stride` bytes apart from `first`, numbered
+ * from `frame0` on. */
+struct batch_run {
+	const struct batch_item *first;
+	uint32_t n;
+	uint32_t stride;
+	uint64_t frame0;
+};
+
+/* Single-threaded, the frames of a batch are reached through `at`, each pointing to its slot of
+ * `items`. Threaded, through `runs`: frames dissected here or copied (engine_frame, engine_feed)
+ * are in `items`, frames a reader thread dissected are left where they are (engine_feed_ref,
+ * engine_feed_run: read by one core less, not copied), and consecutive ones make one run, so
+ * that a chunk of a reader thread is handed over whole (the merging thread then does nothing per
+ * frame) and a worker knows each frame's number without it being written in the item. */
 struct batch {
-	unsigned n;
+	unsigned n;            /* frames */
 	unsigned cap;
+	unsigned n_runs;
+	struct batch_run *runs;
 	struct batch_item **at;
 	struct batch_item items[];
 };
@@ -206,7 +242,9 @@ struct engine {
 	unsigned busy;              /* workers still on the published batch */
 	bool stop;
 	bool outstanding;           /* a published batch's records are not yet written */
-	struct flow_record merged;  /* the record being written, unpacked */
+	struct flow merged;         /* the flow being classified and written, unpacked */
+	struct flow_rare merged_rare;
+	struct flow_record merged_record;
 };
 
 /* --- a shard: flows, expiry, finishing ----------------------------------------------------- */
@@ -238,58 +276,94 @@ static void shard_free(struct shard *s)
 	}
 }
 
-/* Hands a record on: to the report when `reported`, else only to the writer's observers (the
- * incidents detector sees every connection, also those --class or --flow leave out). */
-static void emit(struct shard *s, const struct flow_record *rec, struct record_key key,
-                 bool reported)
+/* A worker: a new entry of its output buffer, with room for it packed. NULL without memory. */
+static struct keyed_record *out_entry(struct shard *s, struct record_buf *b)
 {
-	struct record_buf *b;
-
-	if (s->writer) {
-		if (!s->write_failed &&
-		    (reported ? writer_flow(s->writer, rec) : writer_observe(s->writer, rec)) != 0)
-			s->write_failed = true;
-		return;
-	}
-	b = &s->out[s->out_slot];
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 256;
 		struct keyed_record *items = realloc(b->items, cap * sizeof *items);
 
 		if (!items) {
 			s->out_failed = true;
-			return;
+			return NULL;
 		}
 		b->items = items;
 		b->cap = cap;
 	}
-	if (b->words_cap - b->used < RECORD_MASK_WORDS + RECORD_WORDS) {
-		size_t cap = b->words_cap ? b->words_cap * 2 : 64 * (RECORD_MASK_WORDS + RECORD_WORDS);
+	if (b->words_cap - b->used < PACKED_MAX) {
+		size_t cap = b->words_cap ? b->words_cap * 2 : 64 * PACKED_MAX;
 		uint64_t *words = realloc(b->words, cap * sizeof *words);
 
 		if (!words) {
 			s->out_failed = true;
-			return;
+			return NULL;
 		}
 		b->words = words;
 		b->words_cap = cap;
 	}
-	b->items[b->n].key = key;
-	b->items[b->n].reported = reported;
-	b->items[b->n].at = b->used;
-	b->used += record_pack(rec, b->words + b->used);
-	b->n++;
+	return &b->items[b->n++];
 }
 
-/* Classifies `f` (live or frozen), hands it on (if the user asked for it), and frees it. A flow
- * finished before the end of the capture leaves a tombstone. */
+/* A worker: finished flow `view`, decoded, goes to the merge, packed (classify_in_merge). */
+static void emit_flow(struct shard *s, const struct flow *view, struct record_key key,
+                      uint32_t modifiers)
+{
+	struct record_buf *b = &s->out[s->out_slot];
+	struct keyed_record *kr = out_entry(s, b);
+
+	if (!kr)
+		return;
+	*kr = (struct keyed_record){ .key = key, .at = b->used, .end_ns = s->now_ns,
+	                             .modifiers = modifiers, .rare = view->rare != NULL };
+	b->used += pack_words(view, FLOW_WORDS, b->words + b->used);
+	if (view->rare)
+		b->used += pack_words(view->rare, RARE_WORDS, b->words + b->used);
+}
+
+/* A worker: record `rec` goes to the merge, packed. */
+static void emit_record(struct shard *s, const struct flow_record *rec, struct record_key key,
+                        bool reported)
+{
+	struct record_buf *b = &s->out[s->out_slot];
+	struct keyed_record *kr = out_entry(s, b);
+
+	if (!kr)
+		return;
+	*kr = (struct keyed_record){ .key = key, .at = b->used, .reported = reported };
+	b->used += pack_words(rec, RECORD_WORDS, b->words + b->used);
+}
+
+/* Classifies finished flow `view` of shard `s` into *rec, finished when the shard's clock was
+ * `end_ns`: true when the user asked for it (--class, --flow, the hooks), and then counted; a
+ * flow left out is seen only by writer_observe (the incidents detector sees every connection). */
+static bool classify_report(struct shard *s, const struct flow *view, int64_t end_ns,
+                            uint32_t extra_modifiers, struct flow_record *rec)
+{
+	struct classify_context ctx = { .capture_end_ns = end_ns, .idle_ns = s->opt->idle_ns,
+	                                .close_wait_ns = s->opt->close_wait_ns };
+
+	classify_flow(view, &ctx, rec);
+	rec->modifiers |= extra_modifiers;
+	bool keep = !s->opt->hooks || !s->opt->hooks->finish ||
+	            s->opt->hooks->finish(s->opt->hooks->ctx, view, rec);
+
+	if (!keep || (s->opt->only_flow && rec->id != s->opt->only_flow) ||
+	    (s->opt->class_mask && !(s->opt->class_mask & (1u << rec->close_class)))) {
+		rec->segments = NULL; /* the hook attaches segments only to what is reported */
+		return false;
+	}
+	s->flows_reported++;
+	s->by_class[rec->close_class][rec->closer]++;
+	return true;
+}
+
+/* Classifies `f` (live or frozen) and hands it on (to the writer, or decoded to the merge), and
+ * frees it. A flow finished before the end of the capture leaves a tombstone. */
 static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase phase,
                         uint32_t extra_modifiers)
 {
 	struct flow_record *rec = &s->record;
 	struct flow *view = &s->view;
-	struct classify_context ctx = { .capture_end_ns = s->now_ns, .idle_ns = s->opt->idle_ns,
-	                                .close_wait_ns = s->opt->close_wait_ns };
 	struct record_key key = { .frame = phase == PHASE_END ? UINT64_MAX : s->frame,
 	                          .phase = phase };
 
@@ -301,20 +375,19 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 	flow_decode(&s->store, f, view, &s->view_rare);
 	flow_store_free(&s->store, f);
 	key.order = phase == PHASE_END ? view->first_frame : flow_last_frame(view);
-	classify_flow(view, &ctx, rec);
-	rec->modifiers |= extra_modifiers;
-	bool keep = !s->opt->hooks || !s->opt->hooks->finish ||
-	            s->opt->hooks->finish(s->opt->hooks->ctx, view, rec);
-
-	if (!keep || (s->opt->only_flow && rec->id != s->opt->only_flow) ||
-	    (s->opt->class_mask && !(s->opt->class_mask & (1u << rec->close_class)))) {
-		rec->segments = NULL; /* the hook attaches segments only to what is reported */
-		emit(s, rec, key, false);
+	if (!s->writer && s->classify_in_merge) {
+		emit_flow(s, view, key, extra_modifiers);
 		return;
 	}
-	s->flows_reported++;
-	s->by_class[rec->close_class][rec->closer]++;
-	emit(s, rec, key, true);
+	bool reported = classify_report(s, view, s->now_ns, extra_modifiers, rec);
+
+	if (!s->writer) {
+		emit_record(s, rec, key, reported);
+		return;
+	}
+	if (!s->write_failed &&
+	    (reported ? writer_flow(s->writer, rec) : writer_observe(s->writer, rec)) != 0)
+		s->write_failed = true;
 }
 
 /* The FIN and rare blocks of `f` (in the cache), which flow_decode() reads. The empty volatile
@@ -470,7 +543,7 @@ __attribute__((noinline)) static void wait_frozen(struct shard *s, struct live_f
 }
 
 /* A segment no flow claims: a new connection, or a late segment of a finished one. */
-static struct live_flow *start_flow(struct shard *s, const struct batch_item *it,
+static struct live_flow *start_flow(struct shard *s, const struct batch_item *it, uint64_t frame,
                                    uint32_t modifiers)
 {
 	bool syn = (it->seg.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
@@ -489,7 +562,7 @@ static struct live_flow *start_flow(struct shard *s, const struct batch_item *it
 	if (s->max_flows && flow_table_count(s->table) >= s->max_flows)
 		make_room(s);
 	f = flow_store_new(&s->store);
-	if (f && !flow_init(&s->store, f, it->frame, &it->seg, it->capture, it->ts_nano, it->encap)) {
+	if (f && !flow_init(&s->store, f, frame, &it->seg, it->capture, it->ts_nano, it->encap)) {
 		flow_store_free(&s->store, f);
 		f = NULL;
 	}
@@ -511,7 +584,7 @@ static struct live_flow *start_flow(struct shard *s, const struct batch_item *it
 	return f;
 }
 
-static void shard_segment(struct shard *s, const struct batch_item *it)
+static void shard_segment(struct shard *s, const struct batch_item *it, uint64_t frame)
 {
 	struct live_flow *f = flow_table_find(s->table, &it->seg, it->hash);
 
@@ -528,19 +601,19 @@ static void shard_segment(struct shard *s, const struct batch_item *it)
 		enum closer_side old_time_wait = live_time_wait_side(f);
 
 		finish_flow(s, f, PHASE_REUSE, MOD_PORT_REUSE);
-		f = start_flow(s, it, MOD_PORT_REUSE);
+		f = start_flow(s, it, frame, MOD_PORT_REUSE);
 		if (f)
 			flow_note_reuse(&s->store, f, it->ts_ns - old_last, old_time_wait);
 		first = true;
 	} else if (!f) {
-		f = start_flow(s, it, 0);
+		f = start_flow(s, it, frame, 0);
 	}
 	if (f) {
 		if (first)
 			d = flow_direction_of(&s->store, f, &it->seg);
-		tracker_segment(&s->store, f, &it->seg, d, it->ts_ns, it->frame);
+		tracker_segment(&s->store, f, &it->seg, d, it->ts_ns, frame);
 		if (s->opt->hooks && s->opt->hooks->segment)
-			s->opt->hooks->segment(s->opt->hooks->ctx, f, &it->seg, d, it->ts_ns, it->frame,
+			s->opt->hooks->segment(s->opt->hooks->ctx, f, &it->seg, d, it->ts_ns, frame,
 			                       first);
 		if (flow_is_finished(f))
 			wait_frozen(s, f);
@@ -603,34 +676,94 @@ static bool is_opening_syn(const struct tcp_segment *seg)
 	return (seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
 }
 
-/* Tracks batch `b` in shard `s`: every frame moves its clock, the segments of shard `id` are
- * tracked. `live_after` (NULL: not wanted) gets the count of live flows after each frame. */
-static void shard_run(struct shard *s, const struct batch *b, int id, uint32_t *live_after)
+/* Asks the flow table for what tracking `ahead` will touch, PREFETCH_*_AHEAD frames early (`far`:
+ * the bucket and tombstone slots, else the flow). A SYN usually starts a flow, which first looks
+ * for a tombstone of its 4-tuple. */
+static inline void prefetch_ahead(struct shard *s, const struct batch_item *ahead, bool far)
+{
+	if (far) {
+		flow_table_prefetch_bucket(s->table, ahead->hash);
+		if (is_opening_syn(&ahead->seg))
+			flow_table_prefetch_grave(s->table, &ahead->seg, 0);
+	} else {
+		flow_table_prefetch_flow(s->table, ahead->hash);
+		if (is_opening_syn(&ahead->seg))
+			flow_table_prefetch_grave(s->table, &ahead->seg, 1);
+	}
+}
+
+/* Single-threaded: tracks batch `b` (its `at`) in shard `s`. */
+static void shard_run(struct shard *s, const struct batch *b)
 {
 	for (unsigned i = 0; i < b->n; i++) {
 		const struct batch_item *it = b->at[i];
-		unsigned bucket_ahead = i + PREFETCH_BUCKET_AHEAD, flow_ahead = i + PREFETCH_FLOW_AHEAD;
 
-		/* A SYN usually starts a flow, which first looks for a tombstone of its 4-tuple. */
-		if (bucket_ahead < b->n && b->at[bucket_ahead]->shard == id) {
-			const struct batch_item *ahead = b->at[bucket_ahead];
-
-			flow_table_prefetch_bucket(s->table, ahead->hash);
-			if (is_opening_syn(&ahead->seg))
-				flow_table_prefetch_grave(s->table, &ahead->seg, 0);
-		}
-		if (flow_ahead < b->n && b->at[flow_ahead]->shard == id) {
-			const struct batch_item *ahead = b->at[flow_ahead];
-
-			flow_table_prefetch_flow(s->table, ahead->hash);
-			if (is_opening_syn(&ahead->seg))
-				flow_table_prefetch_grave(s->table, &ahead->seg, 1);
-		}
+		if (i + PREFETCH_BUCKET_AHEAD < b->n && b->at[i + PREFETCH_BUCKET_AHEAD]->shard == 0)
+			prefetch_ahead(s, b->at[i + PREFETCH_BUCKET_AHEAD], true);
+		if (i + PREFETCH_FLOW_AHEAD < b->n && b->at[i + PREFETCH_FLOW_AHEAD]->shard == 0)
+			prefetch_ahead(s, b->at[i + PREFETCH_FLOW_AHEAD], false);
 		shard_advance(s, it->ts_ns, it->frame);
-		if (it->shard == id)
-			shard_segment(s, it);
-		if (live_after)
+		if (it->shard == 0)
+			shard_segment(s, it, it->frame);
+	}
+}
+
+static inline const struct batch_item *run_item(const struct batch_run *r, unsigned pos)
+{
+	return (const struct batch_item *)(const void *)((const char *)r->first +
+	                                                  (size_t)pos * r->stride);
+}
+
+/* The item `k` after item `j` of run `r` of `b`, looking one run further at most (NULL: none). */
+static inline const struct batch_item *item_ahead(const struct batch *b, unsigned r, unsigned j,
+                                                  unsigned k)
+{
+	const struct batch_run *run = &b->runs[r];
+
+	if (j + k < run->n)
+		return run_item(run, j + k);
+	if (r + 1 < b->n_runs && j + k - run->n < b->runs[r + 1].n)
+		return run_item(&b->runs[r + 1], j + k - run->n);
+	return NULL;
+}
+
+/* Threaded: tracks batch `b` (its runs) in shard `s`: every frame moves its clock (an item the
+ * filter left out, shard SHARD_FILTERED, is not a frame for the engine), the segments of shard
+ * `id` are tracked. `live_after` gets the count of live flows after each item. */
+static void shard_run_runs(struct shard *s, const struct batch *b, int id, uint32_t *live_after)
+{
+	unsigned i = 0;
+
+	for (unsigned r = 0; r < b->n_runs; r++) {
+		const struct batch_run *run = &b->runs[r];
+		const char *p = (const char *)run->first;
+		size_t stride = run->stride;
+		/* Within the run the frames ahead are a fixed distance away; near its end, in the
+		 * next run (item_ahead). */
+		unsigned in_run_far = run->n > PREFETCH_BUCKET_AHEAD ? run->n - PREFETCH_BUCKET_AHEAD : 0;
+		unsigned in_run_near = run->n > PREFETCH_FLOW_AHEAD ? run->n - PREFETCH_FLOW_AHEAD : 0;
+
+		for (unsigned j = 0; j < run->n; j++, i++, p += stride) {
+			const struct batch_item *it = (const struct batch_item *)(const void *)p, *ahead;
+
+			ahead = j < in_run_far ? (const struct batch_item *)(const void *)(
+			                             p + PREFETCH_BUCKET_AHEAD * stride)
+			                       : item_ahead(b, r, j, PREFETCH_BUCKET_AHEAD);
+			if (ahead && ahead->shard == id)
+				prefetch_ahead(s, ahead, true);
+			ahead = j < in_run_near ? (const struct batch_item *)(const void *)(
+			                              p + PREFETCH_FLOW_AHEAD * stride)
+			                        : item_ahead(b, r, j, PREFETCH_FLOW_AHEAD);
+			if (ahead && ahead->shard == id)
+				prefetch_ahead(s, ahead, false);
+			if (it->shard == id) {
+				shard_advance(s, it->ts_ns, run->frame0 + j);
+				shard_segment(s, it, run->frame0 + j);
+			} else if (it->shard != SHARD_FILTERED) {
+				shard_advance(s, it->ts_ns, run->frame0 + j);
+			}
 			live_after[i] = (uint32_t)flow_table_count(s->table);
+		}
 	}
 }
 
@@ -659,7 +792,7 @@ static void *worker_main(void *arg)
 		w->shard.out_slot = (unsigned)((seen - 1) & 1);
 		w->shard.out[w->shard.out_slot].n = 0;
 		w->shard.out[w->shard.out_slot].used = 0;
-		shard_run(&w->shard, b, (int)w->id, w->shard.live_after[w->shard.out_slot]);
+		shard_run_runs(&w->shard, b, (int)w->id, w->shard.live_after[w->shard.out_slot]);
 
 		pthread_mutex_lock(&e->lock);
 		if (--e->busy == 0)
@@ -715,12 +848,30 @@ static void write_merged(struct engine *e, unsigned slot)
 		}
 		if (best < 0)
 			break;
-		const struct record_buf *b = &e->workers[best].shard.out[slot];
+		struct shard *sh = &e->workers[best].shard;
+		const struct record_buf *b = &sh->out[slot];
 		const struct keyed_record *kr = &b->items[pos[best]];
+		bool reported = kr->reported;
 
-		record_unpack(b->words + kr->at, &e->merged);
+		if (sh->classify_in_merge) {
+			size_t at = kr->at + unpack_words(b->words + kr->at, FLOW_WORDS, &e->merged);
+
+			e->merged.rare = NULL;
+			if (kr->rare) {
+				unpack_words(b->words + at, RARE_WORDS, &e->merged_rare);
+				e->merged.rare = &e->merged_rare;
+			}
+			/* The worker is on the next batch, and touches its counters only when it
+			 * classifies (finish_all, the workers idle): counted in its shard here. */
+			reported = classify_report(sh, &e->merged, kr->end_ns, kr->modifiers,
+			                           &e->merged_record);
+		} else {
+			unpack_words(b->words + kr->at, RECORD_WORDS, &e->merged_record);
+		}
+
 		if (!e->write_failed &&
-		    (kr->reported ? writer_flow(e->out, &e->merged) : writer_observe(e->out, &e->merged)) != 0)
+		    (reported ? writer_flow(e->out, &e->merged_record)
+		              : writer_observe(e->out, &e->merged_record)) != 0)
 			e->write_failed = true;
 		pos[best]++;
 	}
@@ -758,20 +909,24 @@ static void publish(struct engine *e)
 	e->outstanding = true;
 	e->filling ^= 1u;
 	e->batches[e->filling]->n = 0;
+	e->batches[e->filling]->n_runs = 0;
 }
 
 /* --- the engine ---------------------------------------------------------------------------- */
 
+/* A batch of `cap` frames (`at` is used single-threaded, `runs` threaded: the other one's pages
+ * are never touched). */
 static struct batch *batch_new(unsigned cap)
 {
-	struct batch *b = malloc(sizeof *b + (size_t)cap * (sizeof b->items[0] + sizeof b->at[0]));
+	struct batch *b = malloc(sizeof *b + (size_t)cap * (sizeof b->items[0] + sizeof b->runs[0] +
+	                                                    sizeof b->at[0]));
 
 	if (b) {
 		b->n = 0;
 		b->cap = cap;
-		b->at = (struct batch_item **)(void *)&b->items[cap];
-		for (unsigned i = 0; i < cap; i++)
-			b->at[i] = &b->items[i];
+		b->n_runs = 0;
+		b->runs = (struct batch_run *)(void *)&b->items[cap];
+		b->at = (struct batch_item **)(void *)&b->runs[cap];
 	}
 	return b;
 }
@@ -826,8 +981,10 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 
 		w->e = e;
 		w->id = k;
-		if (shard_init(&w->shard, &e->opt, per_shard, NULL, e->encaps) != 0 ||
-		    !(w->shard.live_after[0] = malloc(BATCH_FRAMES * sizeof(uint32_t))) ||
+		int rc = shard_init(&w->shard, &e->opt, per_shard, NULL, e->encaps);
+
+		w->shard.classify_in_merge = shards == 1;
+		if (rc != 0 || !(w->shard.live_after[0] = malloc(BATCH_FRAMES * sizeof(uint32_t))) ||
 		    !(w->shard.live_after[1] = malloc(BATCH_FRAMES * sizeof(uint32_t))) ||
 		    pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 			e->n_workers = k; /* join the ones started */
@@ -843,7 +1000,7 @@ fail:
 /* Single-threaded: tracks the frames gathered so far, and starts a new batch. */
 static void run_single_batch(struct engine *e)
 {
-	shard_run(e->single, e->single_batch, 0, NULL);
+	shard_run(e->single, e->single_batch);
 	e->single_batch->n = 0;
 }
 
@@ -862,11 +1019,9 @@ static void count_frame(struct engine *e, struct file_counts *fc, int64_t ts_ns,
 		e->any_nano = true;
 }
 
-/* The item just added to `b` is complete: a full batch is tracked or published. */
-static int batch_added(struct engine *e, struct batch *b)
+/* A frame at `ts` was just added to `b`: a full batch is tracked or published. */
+static int batch_added(struct engine *e, struct batch *b, int64_t ts)
 {
-	int64_t ts = b->at[b->n - 1]->ts_ns;
-
 	if (!e->single && b->n == 1)
 		e->batch_start_ns = ts;
 	if (b->n == b->cap) {
@@ -897,38 +1052,59 @@ enum dissect_result engine_dissect(struct engine *e, int dlt, const uint8_t *dat
 	return r;
 }
 
-/* The item just written at the end of `b` (dissected: result `r`) is frame `frame` of the capture,
- * `caplen` bytes of file `file_index`: counted, completed and batched. */
-static int add_frame(struct engine *e, struct batch *b, enum dissect_result r, uint64_t frame,
-                     uint32_t caplen, const struct capture_file *file, unsigned file_index)
+/* Threaded: `it`, frame `frame`, joins the runs of `b`; `stride`: the distance from it to the
+ * next item of its array. */
+static void run_append(struct batch *b, const struct batch_item *it, size_t stride, uint64_t frame)
+{
+	if (b->n_runs > 0) {
+		struct batch_run *last = &b->runs[b->n_runs - 1];
+
+		if (last->stride == stride && last->frame0 + last->n == frame &&
+		    (uintptr_t)last->first + (uintptr_t)last->n * stride == (uintptr_t)it) {
+			last->n++;
+			return;
+		}
+	}
+	b->runs[b->n_runs++] = (struct batch_run){ .first = it, .n = 1, .stride = (uint32_t)stride,
+	                                           .frame0 = frame };
+}
+
+/* `it` (dissected: result `r`), `stride` bytes before the next item of its array, is frame
+ * `frame` of the capture, `caplen` bytes of file `file_index`: counted, completed and batched. */
+static int add_frame(struct engine *e, struct batch *b, struct batch_item *it, size_t stride,
+                     enum dissect_result r, uint64_t frame, uint32_t caplen,
+                     const struct capture_file *file, unsigned file_index)
 {
 	struct file_counts *fc = &e->files[file_index];
-	struct batch_item *it = b->at[b->n - 1];
 
 	count_frame(e, fc, it->ts_ns, caplen, file);
 	if (r != DISSECT_TCP) {
 		fc->skipped[r]++;
-		it->shard = -1;
+		it->shard = SHARD_NONE;
 	} else {
 		fc->tcp_segments++;
 		it->capture = capture_file_path(file);
 		it->ts_nano = capture_file_ts_nano(file);
 	}
-	it->frame = frame;
-	return batch_added(e, b);
+	if (e->single) {
+		it->frame = frame;
+		b->at[b->n] = it;
+	} else {
+		run_append(b, it, stride, frame);
+	}
+	b->n++;
+	return batch_added(e, b, it->ts_ns);
 }
 
 int engine_frame(struct engine *e, const struct capture_frame *fr)
 {
 	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
-	struct batch_item *it = b->at[b->n] = &b->items[b->n];
+	struct batch_item *it = &b->items[b->n];
 	enum dissect_result r;
-
-	b->n++;
 
 	it->ts_ns = fr->ts_ns;
 	r = engine_dissect(e, capture_file_dlt(fr->file), fr->data, fr->caplen, &e->layers, it);
-	return add_frame(e, b, r, fr->number, fr->caplen, fr->file, fr->file_index);
+	return add_frame(e, b, it, sizeof *it, r, fr->number, fr->caplen, fr->file, fr->file_index);
 }
 
 int engine_feed(struct engine *e, const struct batch_item *in, uint64_t frame,
@@ -938,22 +1114,63 @@ int engine_feed(struct engine *e, const struct batch_item *in, uint64_t frame,
 	struct batch *b = e->single ? e->single_batch : e->batches[e->filling];
 
 	b->items[b->n] = *in;
-	b->at[b->n] = &b->items[b->n];
-	b->n++;
-	return add_frame(e, b, r, frame, caplen, file, file_index);
+	return add_frame(e, b, &b->items[b->n], sizeof *in, r, frame, caplen, file, file_index);
 }
 
-int engine_feed_ref(struct engine *e, struct batch_item *in, uint64_t frame,
+int engine_feed_ref(struct engine *e, struct batch_item *in, size_t stride, uint64_t frame,
                     enum dissect_result r, uint32_t caplen, const struct capture_file *file,
                     unsigned file_index)
 {
-	struct batch *b;
-
 	if (e->single)
 		return engine_feed(e, in, frame, r, caplen, file, file_index);
-	b = e->batches[e->filling];
-	b->at[b->n++] = in;
-	return add_frame(e, b, r, frame, caplen, file, file_index);
+	return add_frame(e, e->batches[e->filling], in, stride, r, frame, caplen, file, file_index);
+}
+
+int engine_feed_run(struct engine *e, const struct batch_item *first, size_t stride, unsigned n,
+                    uint64_t frame0, const struct feed_counts *c, const struct capture_file *file,
+                    unsigned file_index)
+{
+	struct file_counts *fc = &e->files[file_index];
+	const char *next = (const char *)first;
+
+	if (e->single)
+		return -1; /* readers.c feeds runs to a threaded engine only */
+	e->frames += c->frames;
+	fc->frames += c->frames;
+	fc->bytes += c->bytes;
+	fc->tcp_segments += c->tcp_segments;
+	fc->filtered += c->filtered;
+	for (int r = 0; r < DISSECT_RESULT_COUNT; r++)
+		fc->skipped[r] += c->skipped[r];
+	if (c->frames) {
+		/* As count_frame() frame by frame (feed_counts.first_ts_ns). */
+		if (c->zero_ts || e->first_ts_ns == 0 || c->first_ts_ns < e->first_ts_ns)
+			e->first_ts_ns = c->first_ts_ns;
+		if (c->max_ts_ns > e->now_ns)
+			e->now_ns = c->max_ts_ns;
+		if (capture_file_ts_nano(file))
+			e->any_nano = true;
+	}
+	while (n > 0) {
+		struct batch *b = e->batches[e->filling];
+		unsigned take = b->cap - b->n < n ? b->cap - b->n : n;
+
+		if (b->n == 0)
+			e->batch_start_ns = ((const struct batch_item *)(const void *)next)->ts_ns;
+		b->runs[b->n_runs++] = (struct batch_run){ .first = (const struct batch_item *)(const void *)next,
+		                                           .n = take, .stride = (uint32_t)stride,
+		                                           .frame0 = frame0 };
+		b->n += take;
+		next += (size_t)take * stride;
+		frame0 += take;
+		n -= take;
+		if (b->n == b->cap)
+			publish(e);
+	}
+	if (e->batches[e->filling]->n > 0 && c->max_ts_ns > e->batch_start_ns &&
+	    (uint64_t)c->max_ts_ns - (uint64_t)e->batch_start_ns > (uint64_t)BATCH_SPAN_NS)
+		publish(e);
+	return e->write_failed ? -1 : 0;
 }
 
 uint64_t engine_batch_filling(const struct engine *e)

@@ -31,9 +31,16 @@
  * order; ids do not show in reports, but past ENCAP_TABLE_MAX distinct stacks which ones are
  * described could differ from a single-threaded run.
  *
+ * Ranges. The walk also cuts its chunk into ranges of consecutive records (RANGE_RECORDS, at most
+ * RANGE_SPAN_NS of capture time) and counts what each adds to the summary. When the merge takes a
+ * whole range before any other source's next record (always with one file), the dispatcher hands
+ * it to the engine in one call (engine_feed_run): for one large file it does nothing per record.
+ * Otherwise it feeds the records one by one, as above.
+ *
  * TCPMORTEM_CHUNK_SIZE (bytes, at least CHUNK_MIN) sets the chunk size: the tests split small
  * captures into many chunks with it. TCPMORTEM_STAGE_TIMES=1 prints on standard error, at the end,
- * the CPU time of each stage (readers, shard workers, the merging thread).
+ * the CPU time of each stage (readers, shard workers, the merging thread), and how many ranges
+ * were fed whole and records one by one.
  */
 #include "readers.h"
 
@@ -57,6 +64,12 @@
 #define ITEM_FILTERED DISSECT_RESULT_COUNT
 /* Frames fed between progress updates. */
 #define PROGRESS_EVERY 4096u
+/* A range (below) holds this many records at most, and spans this much capture time at most
+ * (after its first record): the records a shard worker holds until the merge are those of the
+ * flows finished within one batch, which ends once it spans engine.c's BATCH_SPAN_NS, checked
+ * after each range. */
+#define RANGE_RECORDS 1024u
+#define RANGE_SPAN_NS (50LL * 1000000)
 
 struct ritem {
 	struct batch_item it;
@@ -65,6 +78,16 @@ struct ritem {
 };
 
 struct source;
+
+/* Consecutive records of a chunk with what they add to the counts, counted by the walk: when the
+ * merge can take them all at once (one file, or the others' next frames all later), the
+ * dispatcher feeds them in one go (engine_feed_run) instead of one by one. */
+struct range {
+	uint32_t start, n;         /* items */
+	int64_t start_ts_ns;       /* the time of its first record */
+	int64_t last_ts_ns;        /* the latest time of its records, filtered ones included */
+	struct feed_counts c;
+};
 
 enum chunk_state { CHUNK_QUEUED, CHUNK_RUNNING, CHUNK_DONE };
 
@@ -81,6 +104,8 @@ struct chunk {
 	uint64_t retire_after;     /* fed: reusable once the engine is done with this batch */
 	struct ritem *items;
 	size_t n, cap;
+	struct range *ranges;
+	size_t n_ranges, cap_ranges;
 };
 
 enum source_kind { SOURCE_IDLE, SOURCE_MAPPED, SOURCE_LIBPCAP, SOURCE_DONE };
@@ -92,6 +117,8 @@ struct source {
 	enum source_kind kind;
 	bool mappable;             /* read through pcap_map until a handover */
 	const struct capture_file *file;
+	const char *path;          /* capture_file_path(file), for the items */
+	bool ts_nano;
 	const struct bpf_program *filter;
 	int dlt;
 	int64_t first_ts;
@@ -104,6 +131,7 @@ struct source {
 	unsigned ring_head, ring_len;
 	struct chunk *cur;         /* being fed */
 	size_t cur_pos;
+	size_t cur_range;          /* the range of cur holding cur_pos, or before it */
 	struct ritem seq;          /* read through libpcap: the current record */
 	struct ritem *head;        /* the record the merge looks at */
 	uint64_t bytes_done;       /* for progress */
@@ -139,6 +167,7 @@ struct readers {
 	bool stage_times;
 	struct encap_stack layers; /* the dispatcher's, for files read through libpcap */
 	uint64_t redone, chunks;   /* chunks walked again by the dispatcher, chunks fed */
+	uint64_t ranges, singly;   /* ranges fed whole, records fed one by one */
 };
 
 /* --- walking a chunk ------------------------------------------------------------------------ */
@@ -152,12 +181,36 @@ static double thread_cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Filters and dissects one record into a new item of `c`. False without memory. */
-static bool add_item(struct readers *rd, struct chunk *c, const struct source *s, int64_t ts_ns,
-                     const uint8_t *data, uint32_t caplen, uint32_t wirelen,
-                     struct encap_stack *layers)
+/* A new range of `c`, starting at its next item, at `ts_ns`. NULL without memory. */
+static struct range *range_new(struct chunk *c, int64_t ts_ns)
+{
+	struct range *g;
+
+	if (c->n_ranges == c->cap_ranges) {
+		size_t cap = c->cap_ranges ? c->cap_ranges * 2 : 8;
+		struct range *ranges = realloc(c->ranges, cap * sizeof *ranges);
+
+		if (!ranges)
+			return NULL;
+		c->ranges = ranges;
+		c->cap_ranges = cap;
+	}
+	g = &c->ranges[c->n_ranges++];
+	memset(g, 0, sizeof *g);
+	g->start = (uint32_t)c->n;
+	g->start_ts_ns = ts_ns;
+	g->last_ts_ns = INT64_MIN;
+	return g;
+}
+
+/* Filters and dissects one record into a new item of `c`, complete for the shard workers
+ * (engine_feed_run), and counts it in its range. False without memory. */
+static bool add_item(struct readers *rd, struct chunk *c, struct range *g,
+                     const struct source *s, int64_t ts_ns, const uint8_t *data, uint32_t caplen,
+                     uint32_t wirelen, struct encap_stack *layers)
 {
 	struct ritem *ri;
+	enum dissect_result r;
 
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 1024;
@@ -169,6 +222,9 @@ static bool add_item(struct readers *rd, struct chunk *c, const struct source *s
 		c->cap = cap;
 	}
 	ri = &c->items[c->n++];
+	g->n++;
+	if (ts_ns > g->last_ts_ns)
+		g->last_ts_ns = ts_ns;
 	ri->it.ts_ns = ts_ns;
 	ri->caplen = caplen;
 	if (s->filter) {
@@ -179,27 +235,57 @@ static bool add_item(struct readers *rd, struct chunk *c, const struct source *s
 		h.ts.tv_usec = (suseconds_t)(ts_ns % 1000000000);
 		if (pcap_offline_filter(s->filter, &h, data) == 0) {
 			ri->result = ITEM_FILTERED;
+			ri->it.shard = SHARD_FILTERED;
+			g->c.filtered++;
 			return true;
 		}
 	}
-	ri->result = (uint8_t)engine_dissect(rd->e, s->dlt, data, caplen, layers, &ri->it);
+	r = engine_dissect(rd->e, s->dlt, data, caplen, layers, &ri->it);
+	ri->result = (uint8_t)r;
+	if (r == DISSECT_TCP) {
+		ri->it.capture = s->path;
+		ri->it.ts_nano = s->ts_nano;
+		g->c.tcp_segments++;
+	} else {
+		ri->it.shard = SHARD_NONE;
+		g->c.skipped[r]++;
+	}
+	/* The counts engine_feed() would make (feed_counts). */
+	g->c.frames++;
+	g->c.bytes += caplen;
+	if (ts_ns == 0)
+		g->c.zero_ts = true;
+	if (g->c.first_ts_ns == 0 || ts_ns < g->c.first_ts_ns)
+		g->c.first_ts_ns = ts_ns;
+	if (g->c.frames == 1 || ts_ns > g->c.max_ts_ns)
+		g->c.max_ts_ns = ts_ns;
 	return true;
 }
 
 /* Walks the records of `c` from byte `from` up to its end: its items, `stop` and `handover`. */
-static void walk(struct readers *rd, struct chunk *c, uint64_t from, struct encap_stack *layers)
+__attribute__((flatten)) static void walk(struct readers *rd, struct chunk *c, uint64_t from,
+                                           struct encap_stack *layers)
 {
 	const struct source *s = c->src;
 	struct pcap_map_frame fr;
 	uint64_t off = from;
 	enum pcap_map_result r;
+	struct range *g = NULL;
 
 	c->n = 0;
+	c->n_ranges = 0;
 	c->from = from;
 	c->handover = false;
 	c->failed = false;
 	while ((r = pcap_map_next(s->map, &off, c->end, &fr)) == PCAP_MAP_FRAME) {
-		if (!add_item(rd, c, s, fr.ts_ns, fr.data, fr.caplen, fr.wirelen, layers)) {
+		if ((!g || g->n == RANGE_RECORDS ||
+		     (fr.ts_ns > g->start_ts_ns &&
+		      (uint64_t)fr.ts_ns - (uint64_t)g->start_ts_ns > (uint64_t)RANGE_SPAN_NS)) &&
+		    !(g = range_new(c, fr.ts_ns))) {
+			c->failed = true;
+			break;
+		}
+		if (!add_item(rd, c, g, s, fr.ts_ns, fr.data, fr.caplen, fr.wirelen, layers)) {
 			c->failed = true;
 			break;
 		}
@@ -240,6 +326,7 @@ static void *reader_main(void *arg)
 
 			if (from == UINT64_MAX) { /* no record starts here, as far as it can tell */
 				c->n = 0;
+				c->n_ranges = 0;
 				c->from = UINT64_MAX;
 				c->stop = c->end;
 				c->handover = false;
@@ -453,6 +540,7 @@ static bool next_chunk(struct readers *rd, struct source *s)
 		}
 		s->cur = c;
 		s->cur_pos = 0;
+		s->cur_range = 0;
 		s->pos = c->stop;
 		rd->chunks++;
 		return true;
@@ -563,6 +651,38 @@ uint64_t readers_bytes_read(const struct readers *rd, uint64_t *total)
 	return read;
 }
 
+/* The range of s->cur that starts at its current record, if any. */
+static const struct range *range_at(struct source *s)
+{
+	const struct chunk *c = s->cur;
+
+	while (s->cur_range < c->n_ranges &&
+	       c->ranges[s->cur_range].start + c->ranges[s->cur_range].n <= s->cur_pos)
+		s->cur_range++;
+	return s->cur_range < c->n_ranges && c->ranges[s->cur_range].start == s->cur_pos
+	           ? &c->ranges[s->cur_range]
+	           : NULL;
+}
+
+/* Whether the merge takes every record of range `g` of `s`, the top of the heap, before any
+ * record of another source: those do not change meanwhile, so it is enough that its latest
+ * record comes before the earliest of the others' next ones (by time, ties to the file named
+ * first, as file_heap_before). */
+static bool before_others(const struct readers *rd, const struct source *s, const struct range *g)
+{
+	const struct file_heap *h = &rd->heap;
+	unsigned m;
+	int64_t t;
+
+	if (h->len == 1)
+		return true;
+	m = h->idx[1];
+	if (h->len > 2 && file_heap_before(h, h->idx[2], m))
+		m = h->idx[2];
+	t = head_ts(&rd->src[m]);
+	return g->last_ts_ns < t || (g->last_ts_ns == t && s->index < m);
+}
+
 int readers_run(struct readers *rd, struct engine *e, const struct readers_progress *prog,
                 uint64_t count, uint64_t *frames)
 {
@@ -586,6 +706,29 @@ int readers_run(struct readers *rd, struct engine *e, const struct readers_progr
 			file_heap_replace_top(&rd->heap, start_source(rd, s));
 			continue;
 		}
+		const struct range *g = s->kind == SOURCE_MAPPED && !count ? range_at(s) : NULL;
+
+		if (g && before_others(rd, s, g)) {
+			uint64_t before = fed;
+
+			if (engine_feed_run(e, &s->cur->items[g->start].it, sizeof(struct ritem), g->n,
+			                    number + 1, &g->c, s->file, s->index) != 0) {
+				rc = -1;
+				break;
+			}
+			number += g->n;
+			fed += g->c.frames;
+			rd->ranges++;
+			if (prog && prog->update && fed > before &&
+			    (before == 0 || before / PROGRESS_EVERY != fed / PROGRESS_EVERY)) {
+				uint64_t total, read = readers_bytes_read(rd, &total);
+
+				prog->update(prog->ctx, read, total, fed);
+			}
+			s->cur_pos = g->start + g->n - 1; /* its last record: advance() goes past it */
+			file_heap_replace_top(&rd->heap, advance(rd, s));
+			continue;
+		}
 		struct ritem *ri = s->head;
 
 		number++;
@@ -598,12 +741,13 @@ int readers_run(struct readers *rd, struct engine *e, const struct readers_progr
 			enum dissect_result r = (enum dissect_result)ri->result;
 
 			if ((ri == &s->seq ? engine_feed(e, &ri->it, number, r, ri->caplen, s->file, s->index)
-			                   : engine_feed_ref(e, &ri->it, number, r, ri->caplen, s->file,
-			                                     s->index)) != 0) {
+			                   : engine_feed_ref(e, &ri->it, sizeof *ri, number, r, ri->caplen,
+			                                     s->file, s->index)) != 0) {
 				rc = -1;
 				break;
 			}
 			fed++;
+			rd->singly++;
 			if (prog && prog->update && (fed % PROGRESS_EVERY == 0 || fed == 1)) {
 				uint64_t total, read = readers_bytes_read(rd, &total);
 
@@ -703,6 +847,8 @@ struct readers *readers_open(struct capture_set *cs, struct engine_options *opt)
 
 		s->index = i;
 		s->file = cf;
+		s->path = capture_file_path(cf);
+		s->ts_nano = capture_file_ts_nano(cf);
 		s->kind = SOURCE_IDLE;
 		s->mappable = mappable[i];
 		s->filter = capture_file_filter(cf);
@@ -744,11 +890,13 @@ void readers_close(struct readers *rd)
 			readers_s += rd->readers[k].cpu_s;
 		fprintf(stderr,
 		        "tcpmortem: stage cpu: readers %u %.3f s, shard workers %u %.3f s, merging "
-		        "thread %.3f s; chunks %llu, walked again %llu\n",
+		        "thread %.3f s; chunks %llu, walked again %llu; ranges fed whole %llu, records fed "
+		        "one by one %llu\n",
 		        rd->n_started, readers_s, rd->e ? engine_shards(rd->e) : 0,
 		        rd->e ? engine_shards_cpu_s(rd->e) : 0.0, thread_cpu_s(),
 		        (unsigned long long)rd->chunks,
-		        (unsigned long long)rd->redone);
+		        (unsigned long long)rd->redone, (unsigned long long)rd->ranges,
+		        (unsigned long long)rd->singly);
 	}
 	for (unsigned i = 0; i < rd->n_src; i++) {
 		struct source *s = &rd->src[i];
@@ -767,6 +915,7 @@ void readers_close(struct readers *rd)
 
 		rd->free_chunks = c->next;
 		free(c->items);
+		free(c->ranges);
 		free(c);
 	}
 	pthread_mutex_destroy(&rd->lock);

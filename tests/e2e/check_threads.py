@@ -9,6 +9,11 @@ readers.c), with the same messages and exit status, on every path the threads ta
 - several files merged: the samples together, and a mix of files the reader threads walk in place
   with files libpcap reads (pcapng, gzip-compressed);
 - a BPF filter (filtered frames keep their numbers), on one file and on the merged set;
+- whole ranges of records fed at once (one file: always, which TCPMORTEM_STAGE_TIMES shows; a
+  capture split into consecutive files, as tcpdump -C writes them: mostly), and mixed with records
+  fed one by one (files whose times overlap, the filter);
+- --class and --flow, which leave flows out of the report: with one worker (--threads 2) the
+  merging thread classifies, with more the workers do;
 - damaged files (tests/damage/make-damaged.py, classic pcap): the reader threads hand the file
   over to libpcap at the damaged record, in the middle of a chunk;
 - a file where a chunk boundary guess falls on bytes that look like a chain of record headers but
@@ -19,6 +24,7 @@ Usage: check_threads.py TCPMORTEM CAPTURES_DIR [MORE_CAPTURES_DIR ...]
 """
 import gzip
 import importlib.util
+import json
 import os
 import pathlib
 import re
@@ -85,6 +91,30 @@ def captures_in(dirs):
     return files
 
 
+def split_pcap(path, parts, out_dir):
+    """A classic pcap cut into `parts` files of consecutive records, as tcpdump -C does."""
+    data = path.read_bytes()
+    order = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    records, off = [], 24
+    while off + 16 <= len(data):
+        caplen = int.from_bytes(data[off + 8:off + 12], "little" if order == "<" else "big")
+        records.append(data[off:off + 16 + caplen])
+        off += 16 + caplen
+    per = -(-len(records) // parts)
+    paths = []
+    for k in range(parts):
+        out = out_dir / f"{path.stem}.part{k}"
+        out.write_bytes(data[:24] + b"".join(records[k * per:(k + 1) * per]))
+        paths.append(str(out))
+    return paths
+
+
+def fed(err):
+    """(ranges fed whole, records fed one by one) from TCPMORTEM_STAGE_TIMES."""
+    m = re.search(r"ranges fed whole (\d+), records fed one by one (\d+)", err)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
 def damaged_cases(samples_dir, out_dir):
     """Classic pcap files with damage past their header, a few of each kind."""
     spec = importlib.util.spec_from_file_location(
@@ -142,6 +172,36 @@ def main():
                         threads, SMALL_CHUNKS[k])
             checks.same("filtered, a mix", ["--filter", FILTER, "-f", "ndjson", *mix], threads,
                         SMALL_CHUNKS[-1 - k])
+
+        # One file: fed in whole ranges only. The same split into consecutive files: the merge
+        # takes most ranges whole, records near the files' edges one by one.
+        big = max(pcaps, key=lambda p: p.stat().st_size)
+        args = ["-f", "ndjson", str(big)]
+        for threads, chunk in (("2", None), ("3", "4096")):
+            checks.same(big.name, args, threads, chunk)
+            ranges, singly = fed(checks.run(args, threads, chunk, stage_times=True)[1].decode())
+            checks.expect(ranges > 0 and singly == 0,
+                          f"{big.name} --threads {threads}: {ranges} ranges fed whole, {singly} "
+                          f"records one by one (expected only ranges)")
+        parts = split_pcap(big, 3, tmp)
+        for k, threads in enumerate(THREADS):
+            args = ["-f", FORMATS[k], *parts]
+            checks.same(f"{big.name} in 3 files", args, threads, SMALL_CHUNKS[k])
+        ranges, singly = fed(checks.run(["-f", "csv", *parts], "2", "4096",
+                                        stage_times=True)[1].decode())
+        checks.expect(ranges > 0, f"{big.name} in 3 files: no range fed whole")
+
+        # Flows left out of the report (--class, --flow): classified by the merging thread with
+        # one worker, by the workers with more.
+        one = checks.reference(["-f", "ndjson", *samples])[0].decode().splitlines()
+        flow_id = json.loads(one[len(one) // 2]).get("id") if one else None
+        for k, threads in enumerate(THREADS):
+            checks.same("--class, all samples",
+                        ["--class", "rst_abort,fin_graceful", "-f", FORMATS[k], *samples],
+                        threads, SMALL_CHUNKS[k])
+            if flow_id is not None:
+                checks.same(f"--flow {flow_id}, all samples",
+                            ["--flow", str(flow_id), "-f", FORMATS[k], *samples], threads)
 
         # Damaged files: handed over to libpcap mid-chunk.
         damaged = damaged_cases(dirs[0], tmp)
