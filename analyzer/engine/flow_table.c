@@ -472,16 +472,25 @@ size_t flow_table_slot_of(const struct flow_table *t, const struct live_flow *f,
 
 /* A tombstone keeps no address: a 64-bit seeded fingerprint of the 4-tuple, which also picks
  * its bucket (so a false match needs 64 bits of an unrelated seeded function to collide, the
- * bucket's own bits included), 20 bytes in all. */
+ * bucket's own bits included), 24 bytes in all. Its connection's last segment is kept to the
+ * nanosecond, as the time before `until`: a reused 4-tuple's gap is printed from it (the TIME-WAIT
+ * reuse diagnosis), and it must be the gap a live flow would give. */
 struct tombstone {
 	live_u64 fingerprint;
+	live_u64 last;           /* GRAVE_LAST_BITS: its time - the connection's last segment, in ns,
+	                          * saturating; then the TIME-WAIT holder and the dead mark */
 	uint32_t until;          /* its time: nanoseconds after its chunk's base */
 	uint32_t next;           /* chain: index + 1 of the next tombstone in the bucket, 0: none */
-	uint16_t last_cs;        /* its time - the connection's last segment, in 10 ms, saturating */
-	uint8_t time_wait;       /* enum closer_side: who held the connection's TIME-WAIT */
-	bool dead;               /* removed: no longer found, released when its time is up */
 };
-_Static_assert(sizeof(struct tombstone) == 20, "a tombstone grew");
+_Static_assert(sizeof(struct tombstone) == 24, "a tombstone grew");
+
+/* `last`: 56 bits of nanoseconds (833 days), enum closer_side (who held the connection's
+ * TIME-WAIT), and the dead mark (removed: no longer found, released when its time is up). */
+#define GRAVE_LAST_BITS 56
+#define GRAVE_LAST_MAX ((UINT64_C(1) << GRAVE_LAST_BITS) - 1)
+#define GRAVE_TW_SHIFT GRAVE_LAST_BITS
+#define GRAVE_DEAD (UINT64_C(1) << 63)
+_Static_assert(CLOSER_COUNT <= 128, "the TIME-WAIT holder fits 7 bits");
 
 #define GRAVE_BUCKETS_MIN 4096u /* 16 KiB, allocated with the first tombstone; then doubling */
 #define GRAVE_CHUNK_SHIFT 8
@@ -734,6 +743,7 @@ int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t unt
 	struct flow_endpoint ep[2];
 	struct tombstone *s;
 	uint32_t ref, *head;
+	uint64_t before;
 
 	if (!g)
 		return -1;
@@ -748,11 +758,12 @@ int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t unt
 	}
 	s->fingerprint = fingerprint(t, &ep[0].addr, ep[0].port, &ep[1].addr, ep[1].port,
 	                             LIVE_ENCAP_KIND(f->encap), f->tunnel_id);
-	s->dead = false;
-	s->time_wait = (uint8_t)live_time_wait_side(f);
-	s->last_cs = until_ns - f->last_ts_ns >= 65535LL * 10000000 || until_ns < f->last_ts_ns
-	                 ? UINT16_MAX
-	                 : (uint16_t)((until_ns - f->last_ts_ns) / 10000000);
+	/* A last segment after `until` (time going backwards) saturates, as one too long ago. */
+	before = until_ns < f->last_ts_ns ||
+	                 (uint64_t)until_ns - (uint64_t)f->last_ts_ns > GRAVE_LAST_MAX
+	             ? GRAVE_LAST_MAX
+	             : (uint64_t)until_ns - (uint64_t)f->last_ts_ns;
+	s->last = before | (uint64_t)live_time_wait_side(f) << GRAVE_TW_SHIFT;
 	head = bucket_of(g, s->fingerprint);
 	s->next = *head;
 	*head = ref;
@@ -781,15 +792,15 @@ bool flow_table_grave(struct flow_table *t, const struct tcp_segment *seg, uint3
 		struct tombstone *s = grave_at(g, ref);
 
 		ref = s->next;
-		if (s->fingerprint != fp || s->dead)
+		if (s->fingerprint != fp || (s->last & GRAVE_DEAD))
 			continue;
 		if (info) {
 			info->last_ts_ns = (int64_t)((uint64_t)c->base + s->until) -
-			                   (int64_t)s->last_cs * 10000000;
-			info->time_wait = (enum closer_side)s->time_wait;
+			                   (int64_t)(s->last & GRAVE_LAST_MAX);
+			info->time_wait = (enum closer_side)((s->last & ~GRAVE_DEAD) >> GRAVE_TW_SHIFT);
 		}
 		if (remove)
-			s->dead = true;
+			s->last |= GRAVE_DEAD;
 		return true;
 	}
 	return false;

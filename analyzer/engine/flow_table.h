@@ -78,7 +78,7 @@ int flow_table_bury(struct flow_table *t, const struct live_flow *f, int64_t unt
 
 /* What a tombstone tells about the connection it stands for. */
 struct grave_info {
-	int64_t last_ts_ns;          /* its last segment (to 10 ms) */
+	int64_t last_ts_ns;          /* its last segment */
 	enum closer_side time_wait;  /* who held its TIME-WAIT when it was finished */
 };
 

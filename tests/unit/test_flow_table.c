@@ -277,6 +277,37 @@ static void test_tombstones(void)
 	flow_table_destroy(t);
 }
 
+/* A tombstone gives back its connection's last segment to the nanosecond (a reused 4-tuple's
+ * printed gap is taken from it) and who held its TIME-WAIT; removing it keeps neither found. */
+static void test_tombstone_times(void)
+{
+	struct flow_table *t = flow_table_create(7, &store);
+	static const int64_t last[] = { 1, 999999, 1234567891, 59999999999LL, 7LL * 24 * 3600000000000 };
+	struct grave_info info;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	for (unsigned i = 0; i < sizeof last / sizeof last[0]; i++) {
+		struct tcp_segment seg = make_seg(FROM_CLIENT, TCP_SYN, 1, 0, 0);
+		struct live_flow *f;
+
+		seg.sport = (uint16_t)(30000 + i);
+		f = bare_flow(t, &seg);
+		f->last_ts_ns = last[i];
+		f->state[FROM_CLIENT] = i % 2 ? TCPS_TIME_WAIT : TCPS_CLOSED;
+		f->state[FROM_SERVER] = i % 3 ? TCPS_CLOSED : TCPS_TIME_WAIT;
+		/* the engine buries at the flow's finish + TOMBSTONE_NS: at least 60 s on */
+		CU_ASSERT_EQUAL(flow_table_bury(t, f, last[i] + 60000000000LL + (int64_t)i * 777), 0);
+		flow_store_free(&store, f);
+		memset(&info, 0, sizeof info);
+		CU_ASSERT_TRUE(flow_table_grave(t, &seg, flow_table_hash(t, &seg), true, &info));
+		CU_ASSERT_EQUAL(info.last_ts_ns, last[i]);
+		CU_ASSERT_EQUAL(info.time_wait, i % 2 ? (i % 3 ? CLOSER_CLIENT : CLOSER_BOTH)
+		                                      : (i % 3 ? CLOSER_NONE : CLOSER_SERVER));
+		CU_ASSERT_FALSE(flow_table_grave(t, &seg, flow_table_hash(t, &seg), false, NULL));
+	}
+	flow_table_destroy(t);
+}
+
 /* Freezes `f` (in `t`) in its place, as the engine does when a flow has ended on the wire. */
 static struct live_flow *freeze_in(struct flow_table *t, struct live_flow *f)
 {
@@ -449,6 +480,7 @@ CUNIT_TESTS(flow_table_tests,
 	    { "probe runs", test_probe_runs },
 	    { "probe runs at random", test_probe_runs_random },
 	    { "tombstones", test_tombstones },
+	    { "a tombstone's times", test_tombstone_times },
 	    { "waiting flows", test_waiting_flows },
 	    { "a late segment on a waiting flow", test_late_segment_on_waiting_flow });
 
