@@ -579,6 +579,27 @@ static uint32_t snap_us(const struct flow_store *st, const struct live_flow *f,
 	return v >= UINT32_MAX - 1 ? UINT32_MAX - 2 : (uint32_t)v;
 }
 
+/* `me`'s segment at `now` (µs) acknowledges `peer`'s timed one: a sample of `me`'s round trip,
+ * kept if it is the smallest, a handshake's preferred (track_rtt below says why). */
+static inline __attribute__((always_inline)) void rtt_answered(struct live_dir *me,
+                                                                struct live_dir *peer, uint32_t now)
+{
+	bool handshake = (peer->bits & DIR_SYN_SEEN) && peer->rtt_probe_end == peer->isn + 1;
+	uint32_t sample = now - (peer->rtt_probe_us - 1);
+	uint32_t had = me->rtt_us & ~LIVE_RTT_FROM_DATA;
+	bool had_handshake = me->rtt_us && !(me->rtt_us & LIVE_RTT_FROM_DATA);
+
+	if (sample == 0)
+		sample = 1;
+	if (sample >= LIVE_RTT_FROM_DATA)
+		sample = LIVE_RTT_FROM_DATA - 1;
+	if (handshake && (!had_handshake || sample < had))
+		me->rtt_us = sample;
+	else if (!handshake && !had_handshake && (!had || sample < had))
+		me->rtt_us = sample | LIVE_RTT_FROM_DATA;
+	peer->rtt_probe_us = 0;
+}
+
 /* The round trip from the capture point to each side: the time from a segment the capture saw
  * going to a side until that side's ACK of it came back past the capture point (RFC 6298 §3: not
  * on retransmitted segments, Karn's algorithm). One segment per direction is timed at a time.
@@ -601,22 +622,8 @@ static void track_rtt(const struct flow_store *st, struct live_flow *f, enum flo
 		return;
 	}
 	/* This segment acknowledges the peer's timed one: a sample of this side's round trip. */
-	if ((seg->flags & TCP_ACK) && peer->rtt_probe_us && seq_ge(seg->ack, peer->rtt_probe_end)) {
-		bool handshake = (peer->bits & DIR_SYN_SEEN) && peer->rtt_probe_end == peer->isn + 1;
-		uint32_t sample = now - (peer->rtt_probe_us - 1);
-		uint32_t had = me->rtt_us & ~LIVE_RTT_FROM_DATA;
-		bool had_handshake = me->rtt_us && !(me->rtt_us & LIVE_RTT_FROM_DATA);
-
-		if (sample == 0)
-			sample = 1;
-		if (sample >= LIVE_RTT_FROM_DATA)
-			sample = LIVE_RTT_FROM_DATA - 1;
-		if (handshake && (!had_handshake || sample < had))
-			me->rtt_us = sample;
-		else if (!handshake && !had_handshake && (!had || sample < had))
-			me->rtt_us = sample | LIVE_RTT_FROM_DATA;
-		peer->rtt_probe_us = 0;
-	}
+	if ((seg->flags & TCP_ACK) && peer->rtt_probe_us && seq_ge(seg->ack, peer->rtt_probe_end))
+		rtt_answered(me, peer, now);
 	if (span == 0)
 		return;
 	if (!(me->bits & DIR_SEQ_KNOWN)) {
@@ -961,22 +968,8 @@ __attribute__((noinline)) static void tracker_segment_fast(struct flow_store *st
 		update_states(st, f, d, seg);
 
 	/* track_rtt(): this segment may answer the peer's timed one; data starts a timing. */
-	if (peer->rtt_probe_us && seq_ge(ack, peer->rtt_probe_end)) {
-		bool handshake = (peer->bits & DIR_SYN_SEEN) && peer->rtt_probe_end == peer->isn + 1;
-		uint32_t sample = now_us - (peer->rtt_probe_us - 1);
-		uint32_t had = me->rtt_us & ~LIVE_RTT_FROM_DATA;
-		bool had_handshake = me->rtt_us && !(me->rtt_us & LIVE_RTT_FROM_DATA);
-
-		if (sample == 0)
-			sample = 1;
-		if (sample >= LIVE_RTT_FROM_DATA)
-			sample = LIVE_RTT_FROM_DATA - 1;
-		if (handshake && (!had_handshake || sample < had))
-			me->rtt_us = sample;
-		else if (!handshake && !had_handshake && (!had || sample < had))
-			me->rtt_us = sample | LIVE_RTT_FROM_DATA;
-		peer->rtt_probe_us = 0;
-	}
+	if (peer->rtt_probe_us && seq_ge(ack, peer->rtt_probe_end))
+		rtt_answered(me, peer, now_us);
 	if (len && !me->rtt_probe_us) {
 		me->rtt_probe_end = seq + len;
 		me->rtt_probe_us = now_us + 1;
