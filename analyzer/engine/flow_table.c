@@ -354,14 +354,23 @@ int flow_table_insert(struct flow_table *t, struct live_flow *f)
 	return 0;
 }
 
+/* The slot of handle `h`, of hash `hash` (NULL: none). */
+static struct table_slot *slot_of(const struct flow_table *t, uint32_t hash, uint32_t h)
+{
+	for (uint32_t i = home_of(t, hash); t->slots[i].handle; i = (i + 1) & t->mask)
+		if (t->slots[i].handle == h)
+			return &t->slots[i];
+	return NULL;
+}
+
 void flow_table_remove(struct flow_table *t, struct live_flow *f)
 {
-	struct table_slot *s = t->slots;
-	uint32_t mask = t->mask, i = home_of(t, f->hash);
+	struct table_slot *s = t->slots, *at = slot_of(t, f->hash, f->self);
+	uint32_t mask = t->mask, i;
 
-	for (; s[i].handle != f->self; i = (i + 1) & mask)
-		if (!s[i].handle)
-			goto unlisted; /* not in the table */
+	if (!at)
+		goto unlisted; /* not in the table */
+	i = (uint32_t)(at - s);
 	/* Each later slot of the run whose home is not in (i, j] moves back into the hole at i. */
 	for (uint32_t j = (i + 1) & mask; s[j].handle; j = (j + 1) & mask)
 		if (((j - home_of(t, s[j].hash)) & mask) >= ((j - i) & mask)) {
@@ -375,15 +384,6 @@ void flow_table_remove(struct flow_table *t, struct live_flow *f)
 		t->waiting--;
 unlisted:
 	list_unlink(t, f);
-}
-
-/* The slot of handle `h`, of hash `hash` (NULL: none). */
-static struct table_slot *slot_of(const struct flow_table *t, uint32_t hash, uint32_t h)
-{
-	for (uint32_t i = home_of(t, hash); t->slots[i].handle; i = (i + 1) & t->mask)
-		if (t->slots[i].handle == h)
-			return &t->slots[i];
-	return NULL;
 }
 
 void flow_table_freeze(struct flow_table *t, uint32_t h, struct live_flow *z)
@@ -440,11 +440,10 @@ size_t flow_table_waiting(const struct flow_table *t)
 
 size_t flow_table_slot_of(const struct flow_table *t, const struct live_flow *f, size_t *slots)
 {
+	const struct table_slot *s = slot_of(t, f->hash, f->self);
+
 	*slots = (size_t)t->mask + 1;
-	for (uint32_t i = home_of(t, f->hash); t->slots[i].handle; i = (i + 1) & t->mask)
-		if (t->slots[i].handle == f->self)
-			return i;
-	return SIZE_MAX;
+	return s ? (size_t)(s - t->slots) : SIZE_MAX;
 }
 
 /* --- tombstones --------------------------------------------------------------------------- */

@@ -471,9 +471,7 @@ static inline bool fast_segment(struct flow_store *st, struct live_flow *f,
 	    ((fl & TCP_ACK) && (peer->bits & DIR_SEQ_KNOWN) && seq_gt(seg->ack, peer->next_seq)))
 		return false;
 	/* Such a side has sent before: this is not the connection's first packet. */
-	z->hdr_bytes[d] = z->hdr_bytes[d] > UINT32_MAX - seg->header_len
-	                      ? UINT32_MAX
-	                      : z->hdr_bytes[d] + seg->header_len;
+	add_header_bytes(z, d, seg);
 	if (!(fl & TCP_FIN)) {
 		if (len != 0)
 			check_history(z, d, ZH_DATA, 'D');
@@ -546,9 +544,7 @@ static inline bool fast_handshake(struct live_flow *f, const struct tcp_segment 
 	}
 	if (!synack && d == FROM_SERVER)
 		z->meta |= ZEEK_META_ORIG_SERVER;
-	z->hdr_bytes[d] = z->hdr_bytes[d] > UINT32_MAX - seg->header_len
-	                      ? UINT32_MAX
-	                      : z->hdr_bytes[d] + seg->header_len;
+	add_header_bytes(z, d, seg);
 	check_history(z, d, ZH_SYN, synack ? 'H' : 'S');
 	/* The peer is INACTIVE (before a SYN) or SYN_SENT (before a SYN+ACK): never CLOSED. */
 	if (seg->window == 0)
@@ -606,9 +602,7 @@ __attribute__((noinline)) static void track_segment(struct flow_store *st, struc
 	           ep_state(z, !orig_side(z)) == ZEEK_INACTIVE && (z->meta & ZEEK_META_LEN) == 1) {
 		flip_after_synack(z);
 	}
-	z->hdr_bytes[d] = z->hdr_bytes[d] > UINT32_MAX - seg->header_len
-	                      ? UINT32_MAX
-	                      : z->hdr_bytes[d] + seg->header_len;
+	add_header_bytes(z, d, seg);
 	update_history(st, f, d, seg);
 	/* update_window(): a zero window, unless with a RST, after the side reset or once the peer
 	 * closed. */
