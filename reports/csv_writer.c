@@ -269,6 +269,15 @@ static void put_held(struct csv_writer *cw, const char *text, size_t len, uint64
 	out->len = (size_t)(o - out->data);
 }
 
+/* A block its rows have left: kept as the spare when it is a standard one and none is kept. */
+static void block_drop(struct csv_writer *cw, struct held_block *b)
+{
+	if (!cw->spare && b->cap == HELD_BLOCK)
+		cw->spare = b;
+	else
+		free(b);
+}
+
 /* The oldest held row has gone out: its block goes when it has no more. Rows go out in the order
  * they came, so a block emptied is the oldest; the newest is kept for the rows to come. */
 static void row_out(struct csv_writer *cw, const struct held_row *r)
@@ -283,10 +292,7 @@ static void row_out(struct csv_writer *cw, const struct held_row *r)
 		return;
 	}
 	cw->oldest = b->next;
-	if (!cw->spare && b->cap == HELD_BLOCK)
-		cw->spare = b;
-	else
-		free(b);
+	block_drop(cw, b);
 }
 
 /* Writes the held rows whose incident is known (all of them when `all`, or past the bound). They
@@ -327,10 +333,7 @@ static struct held_block *held_room(struct csv_writer *cw, size_t len)
 	if (b && b->rows == 0) {
 		/* nothing held (so no other block): too small for this row */
 		cw->oldest = cw->newest = NULL;
-		if (!cw->spare && b->cap == HELD_BLOCK)
-			cw->spare = b;
-		else
-			free(b);
+		block_drop(cw, b);
 	}
 	if (cap == HELD_BLOCK && cw->spare) {
 		b = cw->spare;

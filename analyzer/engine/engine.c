@@ -756,12 +756,10 @@ static void shard_run_runs(struct shard *s, const struct batch *b, int id, uint3
 			                        : item_ahead(b, r, j, PREFETCH_FLOW_AHEAD);
 			if (ahead && ahead->shard == id)
 				prefetch_ahead(s, ahead, false);
-			if (it->shard == id) {
+			if (it->shard != SHARD_FILTERED)
 				shard_advance(s, it->ts_ns, run->frame0 + j);
+			if (it->shard == id) /* never SHARD_FILTERED */
 				shard_segment(s, it, run->frame0 + j);
-			} else if (it->shard != SHARD_FILTERED) {
-				shard_advance(s, it->ts_ns, run->frame0 + j);
-			}
 			live_after[i] = (uint32_t)flow_table_count(s->table);
 		}
 	}

@@ -683,6 +683,19 @@ static bool before_others(const struct readers *rd, const struct source *s, cons
 	return g->last_ts_ns < t || (g->last_ts_ns == t && s->index < m);
 }
 
+/* Tells `prog` how far the run is when the frames fed went from `before` to `fed`: at the first
+ * frame and at every PROGRESS_EVERY. */
+static void progress(const struct readers *rd, const struct readers_progress *prog,
+                     uint64_t before, uint64_t fed)
+{
+	if (prog && prog->update && fed > before &&
+	    (before == 0 || before / PROGRESS_EVERY != fed / PROGRESS_EVERY)) {
+		uint64_t total, read = readers_bytes_read(rd, &total);
+
+		prog->update(prog->ctx, read, total, fed);
+	}
+}
+
 int readers_run(struct readers *rd, struct engine *e, const struct readers_progress *prog,
                 uint64_t count, uint64_t *frames)
 {
@@ -719,12 +732,7 @@ int readers_run(struct readers *rd, struct engine *e, const struct readers_progr
 			number += g->n;
 			fed += g->c.frames;
 			rd->ranges++;
-			if (prog && prog->update && fed > before &&
-			    (before == 0 || before / PROGRESS_EVERY != fed / PROGRESS_EVERY)) {
-				uint64_t total, read = readers_bytes_read(rd, &total);
-
-				prog->update(prog->ctx, read, total, fed);
-			}
+			progress(rd, prog, before, fed);
 			s->cur_pos = g->start + g->n - 1; /* its last record: advance() goes past it */
 			file_heap_replace_top(&rd->heap, advance(rd, s));
 			continue;
@@ -748,11 +756,7 @@ int readers_run(struct readers *rd, struct engine *e, const struct readers_progr
 			}
 			fed++;
 			rd->singly++;
-			if (prog && prog->update && (fed % PROGRESS_EVERY == 0 || fed == 1)) {
-				uint64_t total, read = readers_bytes_read(rd, &total);
-
-				prog->update(prog->ctx, read, total, fed);
-			}
+			progress(rd, prog, fed - 1, fed);
 			if (count && fed >= count)
 				break;
 		}

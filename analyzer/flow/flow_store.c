@@ -453,6 +453,33 @@ static inline bool is_short(const struct live_flow *z)
 	return LIVE_FROZEN_CLASS(z->self) >= LIVE_FROZEN_SHORT;
 }
 
+/* An item of frozen pool `k` whose handle fits a frozen handle (0: none, nothing taken). */
+static uint32_t frozen_alloc(struct flow_store *st, unsigned k, void **item)
+{
+	uint32_t h = pool_alloc_raw(&st->frozen[k], item);
+
+	if (h > LIVE_FROZEN_HANDLE(~0u)) {
+		pool_free_at(&st->frozen[k], h, *item);
+		return 0;
+	}
+	return h;
+}
+
+/* Item `h` of frozen pool `k`, written, becomes `f`'s frozen form: `f` and its FIN block `fb`
+ * go back to their pools. */
+static struct live_flow *frozen_commit(struct flow_store *st, struct live_flow *f,
+                                       struct live_fin *fb, void *item, unsigned k, uint32_t h)
+{
+	struct live_flow *frozen = item;
+
+	frozen->self = LIVE_FROZEN_BIT | (uint32_t)k << LIVE_FROZEN_CLASS_SHIFT | h;
+	frozen->fin = 0;
+	if (fb)
+		pool_free_at(&st->fins, f->fin, fb);
+	pool_free_at(&st->flows, f->self, f);
+	return frozen;
+}
+
 /* Freezes `f` (FIN block `fb`) in the short form; NULL when it does not fit it or there is no
  * memory for it. */
 static struct live_flow *freeze_short(struct flow_store *st, struct live_flow *f,
@@ -461,16 +488,9 @@ static struct live_flow *freeze_short(struct flow_store *st, struct live_flow *f
 	unsigned k = st->skip_zeek ? LIVE_FROZEN_SHORT : LIVE_FROZEN_SHORT_ZEEK, c;
 	void *item;
 	uint32_t h;
-	struct live_flow *frozen;
 
-	if (!short_fits(f, fb, &c))
+	if (!short_fits(f, fb, &c) || !(h = frozen_alloc(st, k, &item)))
 		return NULL;
-	h = pool_alloc_raw(&st->frozen[k], &item);
-	if (!h || h > LIVE_FROZEN_HANDLE(~0u)) {
-		if (h)
-			pool_free_at(&st->frozen[k], h, item);
-		return NULL;
-	}
 	short_put(f, fb, c, item);
 	if (!st->skip_zeek) {
 		unsigned char *zeek = (unsigned char *)item + sizeof(struct live_short);
@@ -478,12 +498,7 @@ static struct live_flow *freeze_short(struct flow_store *st, struct live_flow *f
 		memcpy(zeek, &f->zeek, sizeof f->zeek);
 		memcpy(zeek + sizeof f->zeek, fb->zeek_fin_end, sizeof fb->zeek_fin_end);
 	}
-	frozen = item;
-	frozen->self = LIVE_FROZEN_BIT | (uint32_t)k << LIVE_FROZEN_CLASS_SHIFT | h;
-	frozen->fin = 0;
-	pool_free_at(&st->fins, f->fin, fb);
-	pool_free_at(&st->flows, f->self, f);
-	return frozen;
+	return frozen_commit(st, f, fb, item, k, h);
 }
 
 struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f)
@@ -495,7 +510,7 @@ struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f)
 	unsigned k;
 	void *item;
 	uint32_t h;
-	unsigned char *z, *out;
+	unsigned char *out;
 
 	if (shorter)
 		return shorter;
@@ -503,14 +518,9 @@ struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f)
 	k = bytes <= LIVE_FROZEN_MIN
 	        ? 0
 	        : (unsigned)((bytes - LIVE_FROZEN_MIN + LIVE_FROZEN_STEP - 1) / LIVE_FROZEN_STEP);
-	h = pool_alloc_raw(&st->frozen[k], &item);
-	z = item;
-	out = z;
-	if (!h || h > LIVE_FROZEN_HANDLE(~0u)) {
-		if (h)
-			pool_free_at(&st->frozen[k], h, item);
+	if (!(h = frozen_alloc(st, k, &item)))
 		return NULL;
-	}
+	out = item;
 	put(&out, f, LIVE_HEAD_BYTES);
 	put(&out, &parts, sizeof parts);
 	put(&out, &f->dir[0], LIVE_DIR_KEPT);
@@ -543,18 +553,12 @@ struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f)
 		if (fb)
 			put(&out, fb->zeek_fin_end, sizeof fb->zeek_fin_end);
 	}
-	struct live_flow *frozen = (struct live_flow *)z;
-
-	frozen->self = LIVE_FROZEN_BIT | (uint32_t)k << LIVE_FROZEN_CLASS_SHIFT | h;
-	frozen->fin = 0;
-	if (fb)
-		pool_free_at(&st->fins, f->fin, fb);
-	pool_free_at(&st->flows, f->self, f);
-	return frozen;
+	return frozen_commit(st, f, fb, item, k, h);
 }
 
-/* live_frozen_expand(); unless `whole`, only what flow_decode() reads of a flow whose Zeek view
- * is not read (the derived part and Zeek's are left as they are). */
+/* Expands frozen `zf` into *f and *fb (returns fb, or NULL when the flow had no FIN block; f->self
+ * and f->fin are 0); unless `whole`, only what flow_decode() reads of a flow whose Zeek view is
+ * not read (the derived part and Zeek's are left as they are). */
 static inline __attribute__((always_inline)) struct live_fin *
 expand(const struct live_flow *zf, struct live_flow *f, struct live_fin *fb, bool whole)
 {
@@ -622,12 +626,6 @@ expand(const struct live_flow *zf, struct live_flow *f, struct live_fin *fb, boo
 	return fb;
 }
 
-struct live_fin *live_frozen_expand(const struct live_flow *zf, struct live_flow *f,
-                                    struct live_fin *fb)
-{
-	return expand(zf, f, fb, true);
-}
-
 struct live_flow *flow_store_thaw(struct flow_store *st, const struct live_flow *z)
 {
 	void *item, *fin = NULL;
@@ -643,7 +641,7 @@ struct live_flow *flow_store_thaw(struct flow_store *st, const struct live_flow 
 		pool_free_at(&st->flows, h, item);
 		return NULL;
 	}
-	live_frozen_expand(z, f, fin); /* a FIN block exactly when it had one */
+	expand(z, f, fin, true); /* a FIN block exactly when it had one */
 	f->self = h;
 	f->fin = fh;
 	return f;
@@ -856,9 +854,8 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 		struct live_flow lf;
 		struct live_fin fin;
 		const struct live_fin *fb = expand(f, &lf, &fin, !st->skip_zeek);
-		const struct live_flow *expanded = &lf;
 
-		decode(st, expanded, fb, out, rare);
+		decode(st, &lf, fb, out, rare);
 		return;
 	}
 	decode(st, f, live_fin_of(st, f), out, rare);

@@ -464,10 +464,6 @@ struct live_flow *flow_store_freeze(struct flow_store *st, struct live_flow *f);
 struct live_flow *flow_store_thaw(struct flow_store *st, const struct live_flow *z);
 /* Frees frozen `z` alone: its blocks went to its thawed form. */
 void flow_store_free_frozen(struct flow_store *st, struct live_flow *z);
-/* Expands frozen `z` into *f and *fb (what flow_decode reads); returns fb, or NULL when the flow
- * had no FIN block. f->self and f->fin are 0: *f is no flow of the store. */
-struct live_fin *live_frozen_expand(const struct live_flow *z, struct live_flow *f,
-                                    struct live_fin *fb);
 
 /* Bytes the store holds (its pools). */
 size_t flow_store_bytes(const struct flow_store *st);

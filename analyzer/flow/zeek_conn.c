@@ -101,9 +101,10 @@ bool zeek_scaled(uint32_t n)
 	return t == n;
 }
 
-static const char letters[] = "SHADFRCGTWIQXshadfrcgtwiqx^";
+/* Each code's letter, '?' for none (0 and 28..31 are never written). */
+static const char code_letter[32] = "?SHADFRCGTWIQXshadfrcgtwiqx^????";
 
-/* The code of each letter: its place in letters[] + 1 (0: not a history letter). A table, not a
+/* The code of each letter: its place in code_letter[] (0: not a history letter). A table, not a
  * search: letters are added per packet. */
 static const uint8_t letter_code[128] = {
 	['S'] = 1,  ['H'] = 2,  ['A'] = 3,  ['D'] = 4,  ['F'] = 5,  ['R'] = 6,  ['C'] = 7,
@@ -123,7 +124,7 @@ char zeek_responder_letter(char upper)
 
 	/* The originator's letters are the first 13 codes, the responder's the next 13. */
 	if (code >= 1 && code <= 13)
-		return letters[code + 12];
+		return code_letter[code + 13];
 	return upper;
 }
 
@@ -146,9 +147,6 @@ bool zeek_history_add(struct live_zeek *z, char letter)
 	z->meta = (uint8_t)((z->meta & ~ZEEK_META_LEN) | (n + 1));
 	return true;
 }
-
-/* Each code's letter, '?' for none (0 and 28..31 are never written). */
-static const char code_letter[32] = "?SHADFRCGTWIQXshadfrcgtwiqx^????";
 
 /* Bytes b[0..7] as a little-endian number, whatever the host's order (one load on x86). */
 static uint64_t le64(const uint8_t *b)
