@@ -752,6 +752,28 @@ static bool ev_room(struct bucket *b)
 	return true;
 }
 
+/* Room for one more entry at the end of the FIFO array `arr` (entries of `size` bytes, live ones
+ * in [*head, *n)): the live ones move to the front once half the array in use is dead, and the
+ * array doubles (from 8, up to `max_cap` entries) when they fill it. Returns the array, moved or
+ * not; NULL when full or without memory (`arr` stays as it was). */
+static void *fifo_room(void *arr, size_t *head, size_t *n, size_t *cap, size_t size,
+                       size_t max_cap)
+{
+	if (*head > 0 && (*n == *cap || *head > *n / 2)) {
+		memmove(arr, (char *)arr + *head * size, (*n - *head) * size);
+		*n -= *head;
+		*head = 0;
+	}
+	if (*n == *cap) {
+		size_t grown = *cap ? *cap * 2 : 8;
+
+		if (*cap >= max_cap || !(arr = realloc(arr, grown * size)))
+			return NULL;
+		*cap = grown;
+	}
+	return arr;
+}
+
 /* Keeps what a decided event that joined no incident may still count for: survivors of a later
  * incident, flows open before its first member and seen more than SURVIVOR_MARGIN after its last
  * one. Events are decided in time order, so every decided event comes at or before a later
@@ -764,20 +786,11 @@ static void linger(struct bucket *b, const struct event *e)
 
 	if (e->last - e->t <= SURVIVOR_MARGIN_NS)
 		return;
-	if (b->lg_head > 0 && (b->lg_n == b->lg_cap || b->lg_head > b->lg_n / 2)) {
-		memmove(b->lg, b->lg + b->lg_head, (b->lg_n - b->lg_head) * sizeof *b->lg);
-		b->lg_n -= b->lg_head;
-		b->lg_head = 0;
-	}
-	if (b->lg_n == b->lg_cap) {
-		size_t cap = b->lg_cap ? b->lg_cap * 2 : 8;
-		struct linger *l = realloc(b->lg, cap * sizeof *l);
+	struct linger *l = fifo_room(b->lg, &b->lg_head, &b->lg_n, &b->lg_cap, sizeof *l, SIZE_MAX);
 
-		if (!l)
-			return;
-		b->lg = l;
-		b->lg_cap = cap;
-	}
+	if (!l)
+		return;
+	b->lg = l;
 	pos = b->lg_n; /* after the others, unless it came late */
 	while (pos > b->lg_head && b->lg[pos - 1].t > e->t)
 		pos--;
@@ -839,20 +852,11 @@ static bool push_event(struct incidents *d, struct bucket *b, const struct event
 
 static void push_span(struct bucket *b, int64_t start, int64_t last)
 {
-	if (b->sp_head > 0 && (b->sp_n == b->sp_cap || b->sp_head > b->sp_n / 2)) {
-		memmove(b->sp, b->sp + b->sp_head, (b->sp_n - b->sp_head) * sizeof *b->sp);
-		b->sp_n -= b->sp_head;
-		b->sp_head = 0;
-	}
-	if (b->sp_n == b->sp_cap) {
-		size_t cap = b->sp_cap ? b->sp_cap * 2 : 8;
-		struct span *s;
+	struct span *s = fifo_room(b->sp, &b->sp_head, &b->sp_n, &b->sp_cap, sizeof *s, 1u << 16);
 
-		if (b->sp_cap >= (1u << 16) || !(s = realloc(b->sp, cap * sizeof *s)))
-			return; /* survivors are a hint; a full list only loses some */
-		b->sp = s;
-		b->sp_cap = cap;
-	}
+	if (!s)
+		return; /* survivors are a hint; a full list only loses some */
+	b->sp = s;
 	b->sp[b->sp_n++] = (struct span){ start, last };
 }
 
