@@ -365,12 +365,12 @@ static struct table_slot *slot_of(const struct flow_table *t, uint32_t hash, uin
 
 void flow_table_remove(struct flow_table *t, struct live_flow *f)
 {
-	struct table_slot *s = t->slots, *at = slot_of(t, f->hash, f->self);
+	struct table_slot *s = t->slots, *hole = slot_of(t, f->hash, f->self);
 	uint32_t mask = t->mask, i;
 
-	if (!at)
+	if (!hole)
 		goto unlisted; /* not in the table */
-	i = (uint32_t)(at - s);
+	i = (uint32_t)(hole - s);
 	/* Each later slot of the run whose home is not in (i, j] moves back into the hole at i. */
 	for (uint32_t j = (i + 1) & mask; s[j].handle; j = (j + 1) & mask)
 		if (((j - home_of(t, s[j].hash)) & mask) >= ((j - i) & mask)) {
