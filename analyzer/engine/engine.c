@@ -50,14 +50,18 @@ struct record_key {
 	uint64_t order;
 };
 
-/* A flow a worker finished, waiting for the merge: its key and where its packed form starts in
- * the buffer's words. The form depends on who classifies (shard.classify_in_merge): its record,
- * or the decoded flow and what classifying it needs besides. */
+/* A flow a worker finished, waiting for the merge: its key and where its form starts in the
+ * buffer's words. The form depends on who classifies (shard.classify_in_merge): its record,
+ * packed; or what classifying it needs besides and either the decoded flow, packed, or (`item`)
+ * the bytes of its frozen item as they were, when they hold all of it (live_detachable: nearly
+ * every connection closed by FINs), for the merging thread to decode. */
 struct keyed_record {
 	struct record_key key;
 	size_t at;
 	int64_t end_ns;      /* flow: the worker's clock when it finished it (classify_context) */
+	const char *capture; /* item: the name of its capture file (flow_decode_detached) */
 	uint32_t modifiers;  /* flow: added to its record's */
+	bool item;           /* flow: its frozen item, not decoded */
 	bool rare;           /* flow: its flow_rare block follows the flow */
 	bool reported;       /* record: false when left out by --class or --flow, seen only by
 	                        writer_observe */
@@ -84,6 +88,9 @@ struct record_buf {
 #define PACKED_MAX                                                                          \
 	MAX2(MASK_WORDS(RECORD_WORDS) + RECORD_WORDS,                                           \
 	     MASK_WORDS(FLOW_WORDS) + FLOW_WORDS + MASK_WORDS(RARE_WORDS) + RARE_WORDS)
+_Static_assert((LIVE_FROZEN_MIN + (LIVE_FROZEN_CLASSES - 1) * LIVE_FROZEN_STEP + 7) / 8 <=
+                   PACKED_MAX && (LIVE_SHORT_ZEEK_BYTES + 7) / 8 <= PACKED_MAX,
+               "a frozen item fits where a packed flow does");
 _Static_assert(sizeof(struct flow_record) % sizeof(uint64_t) == 0, "a record is whole words");
 _Static_assert(sizeof(struct flow) % sizeof(uint64_t) == 0, "a flow is whole words");
 _Static_assert(sizeof(struct flow_rare) % sizeof(uint64_t) == 0, "a rare block is whole words");
@@ -320,6 +327,29 @@ static void emit_flow(struct shard *s, const struct flow *view, struct record_ke
 		b->used += pack_words(view->rare, RARE_WORDS, b->words + b->used);
 }
 
+/* A worker: detachable waiting flow `z` (live_detachable) goes to the merge as its item's bytes,
+ * to be decoded there (classify_in_merge): the worker skips decoding and packing it, the largest
+ * part of finishing a flow. With one worker its records are merged in the order it made them, so
+ * their keys are never compared, and the key's order (the flow's last frame, which only decoding
+ * tells) is left 0. */
+static void emit_item(struct shard *s, const struct live_flow *z, struct record_key key,
+                      uint32_t modifiers)
+{
+	struct record_buf *b = &s->out[s->out_slot];
+	struct keyed_record *kr = out_entry(s, b);
+	size_t bytes = LIVE_FROZEN_BYTES(z->self);
+
+	if (!kr)
+		return;
+	*kr = (struct keyed_record){ .key = key, .at = b->used, .end_ns = s->now_ns,
+	                             .modifiers = modifiers, .item = true,
+	                             .capture = z->capture < s->store.n_captures
+	                                            ? s->store.captures[z->capture]
+	                                            : NULL };
+	memcpy(b->words + b->used, z, bytes);
+	b->used += (bytes + sizeof *b->words - 1) / sizeof *b->words;
+}
+
 /* A worker: record `rec` goes to the merge, packed. */
 static void emit_record(struct shard *s, const struct flow_record *rec, struct record_key key,
                         bool reported)
@@ -372,6 +402,11 @@ static void finish_flow(struct shard *s, struct live_flow *f, enum finish_phase 
 	flow_table_remove(s->table, f);
 	if (phase != PHASE_END && phase != PHASE_REUSE)
 		flow_table_bury(s->table, f, s->now_ns + TOMBSTONE_NS); /* best effort */
+	if (!s->writer && s->classify_in_merge && live_detachable(f)) {
+		emit_item(s, f, key, extra_modifiers);
+		flow_store_free(&s->store, f);
+		return;
+	}
 	flow_decode(&s->store, f, view, &s->view_rare);
 	flow_store_free(&s->store, f);
 	key.order = phase == PHASE_END ? view->first_frame : flow_last_frame(view);
@@ -851,7 +886,12 @@ static void write_merged(struct engine *e, unsigned slot)
 		const struct keyed_record *kr = &b->items[pos[best]];
 		bool reported = kr->reported;
 
-		if (sh->classify_in_merge) {
+		if (kr->item) {
+			flow_decode_detached(b->words + kr->at, kr->capture, e->encaps, e->opt.skip_zeek,
+			                     &e->merged, &e->merged_rare);
+			reported = classify_report(sh, &e->merged, kr->end_ns, kr->modifiers,
+			                           &e->merged_record);
+		} else if (sh->classify_in_merge) {
 			size_t at = kr->at + unpack_words(b->words + kr->at, FLOW_WORDS, &e->merged);
 
 			e->merged.rare = NULL;

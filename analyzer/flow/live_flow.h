@@ -605,6 +605,21 @@ void zeek_decode(const struct flow_store *st, const struct live_flow *f, const s
                  const struct flow_endpoint *client, const struct flow_endpoint *server,
                  struct zeek_fields *out);
 
+/* Whether `f` is a waiting flow whose frozen item holds all of it: no block elsewhere in its
+ * store (no evidence block, so no far times either; no schedule; IPv4 addresses). A copy of its
+ * item (LIVE_FROZEN_BYTES(f->self) bytes) then decodes anywhere (flow_decode_detached): the
+ * engine's worker hands such flows to the merging thread as they are (engine.c). */
+static inline bool live_detachable(const struct live_flow *f)
+{
+	return live_is_frozen(f) && !f->rare && !f->sched && !(f->mark & LIVE_ADDR6);
+}
+
+/* flow_decode() of `item`, a copy of the item of a detachable waiting flow (live_detachable),
+ * whose store named its capture file `capture` (NULL: none), described its tunnels in `encaps`
+ * and had `skip_zeek` as it is. Reads nothing of that store: safe in another thread. */
+void flow_decode_detached(const void *item, const char *capture, const struct encap_table *encaps,
+                          bool skip_zeek, struct flow *out, struct flow_rare *rare);
+
 /* Expands `f` (live or frozen) into the plain view the classifier reads. The view's evidence
  * block, when it has one, is *rare (so both must outlive the use of *out). */
 void flow_decode(const struct flow_store *st, const struct live_flow *f, struct flow *out,
