@@ -1227,6 +1227,15 @@ void engine_wait(struct engine *e)
 		wait_workers(e);
 }
 
+void engine_drain(struct engine *e)
+{
+	if (e->single)
+		return;
+	if (e->batches[e->filling]->n > 0)
+		publish(e);
+	wait_workers(e);
+}
+
 double engine_shards_cpu_s(const struct engine *e)
 {
 	double sum = 0;
@@ -1270,9 +1279,7 @@ int engine_finish(struct engine *e)
 
 	struct shard *shards[64];
 
-	if (e->batches[e->filling]->n > 0)
-		publish(e);
-	wait_workers(e);
+	engine_drain(e);
 	if (e->outstanding)
 		write_merged(e, e->filling ^ 1u);
 	e->outstanding = false;

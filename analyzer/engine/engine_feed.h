@@ -78,6 +78,9 @@ uint64_t engine_batches_done(const struct engine *e);
 /* Waits until no worker reads a batch (then engine_batches_done() covers every batch
  * published). */
 void engine_wait(struct engine *e);
+/* Publishes the frames fed so far and waits until no worker reads a batch: engine_batches_done()
+ * then covers every frame fed (nothing else changes: engine_finish() does it first anyway). */
+void engine_drain(struct engine *e);
 /* CPU time the shard workers have used so far, in seconds (0 single-threaded). */
 double engine_shards_cpu_s(const struct engine *e);
 /* A frame the filter left out, read outside capture.c (counted as filtered in the summary). */

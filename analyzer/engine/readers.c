@@ -367,6 +367,22 @@ static void reclaim(struct readers *rd)
 	}
 }
 
+/* Frees the chunks no one uses any more: the free list, and the fed ones the workers are done
+ * with. */
+static void release_chunks(struct readers *rd)
+{
+	if (rd->e)
+		reclaim(rd);
+	while (rd->free_chunks) {
+		struct chunk *c = rd->free_chunks;
+
+		rd->free_chunks = c->next;
+		free(c->items);
+		free(c->ranges);
+		free(c);
+	}
+}
+
 static struct chunk *chunk_new(struct readers *rd)
 {
 	struct chunk *c;
@@ -766,6 +782,12 @@ int readers_run(struct readers *rd, struct engine *e, const struct readers_progr
 		}
 		file_heap_replace_top(&rd->heap, advance(rd, s));
 	}
+	if (rc == 0 && rd->heap.len == 0) {
+		/* Every record is fed: once the workers are done with them, the chunks go, before the
+		 * end of the run finishes the flows still open (which takes memory of its own). */
+		engine_drain(e);
+		release_chunks(rd);
+	}
 	if (rd->out_of_memory)
 		fprintf(stderr, "tcpmortem: out of memory for the reader threads: read on in one\n");
 	*frames = fed;
@@ -918,14 +940,7 @@ void readers_close(struct readers *rd)
 			pcap_map_close(s->map);
 		}
 	}
-	while (rd->free_chunks) {
-		struct chunk *c = rd->free_chunks;
-
-		rd->free_chunks = c->next;
-		free(c->items);
-		free(c->ranges);
-		free(c);
-	}
+	release_chunks(rd);
 	pthread_mutex_destroy(&rd->lock);
 	pthread_cond_destroy(&rd->work);
 	pthread_cond_destroy(&rd->ready);
