@@ -5,7 +5,9 @@ readers.c), with the same messages and exit status, on every path the threads ta
 - every capture alone (the samples and the real-world captures), and all samples as one capture,
   with --threads 2, 3, 4 and 8 (the formats taken in turn, so each capture meets every format);
 - the same split into many chunks (TCPMORTEM_CHUNK_SIZE down to 64 bytes: most chunks then hold
-  one record or none, and every boundary is verified);
+  one record or none, and every boundary is verified), each chunk started where the same reader's
+  walk of the chunk before it stopped (chained: always with one reader, which TCPMORTEM_STAGE_TIMES
+  shows) or from a guess (TCPMORTEM_CHUNK_RESYNC=1);
 - several files merged: the samples together, and a mix of files the reader threads walk in place
   with files libpcap reads (pcapng, gzip-compressed);
 - a BPF filter (filtered frames keep their numbers), on one file and on the merged set;
@@ -18,7 +20,9 @@ readers.c), with the same messages and exit status, on every path the threads ta
   over to libpcap at the damaged record, in the middle of a chunk;
 - a file where a chunk boundary guess falls on bytes that look like a chain of record headers but
   are not (a Teredo capture whose payloads carry such bytes): that chunk is walked again from the
-  true boundary, which TCPMORTEM_STAGE_TIMES shows.
+  true boundary, which TCPMORTEM_STAGE_TIMES shows;
+- the end of the run: once every record is fed, the chunks are freed before the flows still open
+  are finished (every run with reader threads; ASan and TSan builds run this test).
 
 Usage: check_threads.py TCPMORTEM CAPTURES_DIR [MORE_CAPTURES_DIR ...]
 """
@@ -47,11 +51,14 @@ class Checks:
         self.passed = self.failed = 0
         self.refs = {}
 
-    def run(self, args, threads="1", chunk=None, stage_times=False):
+    def run(self, args, threads="1", chunk=None, stage_times=False, resync=False):
         env = dict(os.environ)
         env.pop("TCPMORTEM_CHUNK_SIZE", None)
+        env.pop("TCPMORTEM_CHUNK_RESYNC", None)
         if chunk:
             env["TCPMORTEM_CHUNK_SIZE"] = chunk
+        if resync:
+            env["TCPMORTEM_CHUNK_RESYNC"] = "1"
         if stage_times:
             env["TCPMORTEM_STAGE_TIMES"] = "1"
         p = subprocess.run([self.binary, "--threads", threads, *args], capture_output=True,
@@ -64,15 +71,16 @@ class Checks:
             self.refs[key] = self.run(args)
         return self.refs[key]
 
-    def same(self, name, args, threads, chunk=None, may_be_empty=False):
+    def same(self, name, args, threads, chunk=None, may_be_empty=False, resync=False):
         one = self.reference(args)
-        many = self.run(args, threads, chunk)
+        many = self.run(args, threads, chunk, resync=resync)
         if one == many and (one[0] or one[2] != 0 or may_be_empty):
             self.passed += 1
             return
         self.failed += 1
         what = [k for k, a, b in zip(("output", "messages", "exit status"), one, many) if a != b]
-        print(f"FAIL --threads {threads}{f' chunk {chunk}' if chunk else ''} "
+        print(f"FAIL --threads {threads}{f' chunk {chunk}' if chunk else ''}"
+              f"{' resync' if resync else ''} "
               f"{' '.join(args[:-1] if len(args) > 3 else args)} {name}: "
               f"{', '.join(what) or 'empty output'} differ{'s' if len(what) == 1 else ''}")
 
@@ -149,10 +157,10 @@ def main():
         for k, threads in enumerate(THREADS):
             fmt = FORMATS[(i + k) % len(FORMATS)]
             checks.same(name, ["-f", fmt, *paths], threads)
-        for k, threads in enumerate(("2", "4")):
+        for k, (threads, resync) in enumerate((("2", False), ("4", False), ("3", True))):
             fmt = FORMATS[(i + k + 1) % len(FORMATS)]
             chunk = SMALL_CHUNKS[(i + k) % len(SMALL_CHUNKS)]
-            checks.same(name, ["-f", fmt, *paths], threads, chunk)
+            checks.same(name, ["-f", fmt, *paths], threads, chunk, resync=resync)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
@@ -179,10 +187,17 @@ def main():
         args = ["-f", "ndjson", str(big)]
         for threads, chunk in (("2", None), ("3", "4096")):
             checks.same(big.name, args, threads, chunk)
-            ranges, singly = fed(checks.run(args, threads, chunk, stage_times=True)[1].decode())
+            err = checks.run(args, threads, chunk, stage_times=True)[1].decode()
+            ranges, singly = fed(err)
             checks.expect(ranges > 0 and singly == 0,
                           f"{big.name} --threads {threads}: {ranges} ranges fed whole, {singly} "
                           f"records one by one (expected only ranges)")
+            # One reader: the chunks start where its walk of the one before stopped (a wrong
+            # start would show as a chunk walked again).
+            m = re.search(r"chunks (\d+), chained (\d+), walked again (\d+)", err)
+            checks.expect(m and int(m.group(2)) > 0 and int(m.group(3)) == 0,
+                          f"{big.name} --threads {threads}: no chunk chained, or one walked "
+                          f"again ({err!r})")
         parts = split_pcap(big, 3, tmp)
         for k, threads in enumerate(THREADS):
             args = ["-f", FORMATS[k], *parts]
@@ -207,14 +222,15 @@ def main():
         damaged = damaged_cases(dirs[0], tmp)
         for i, path in enumerate(damaged):
             checks.same(path.name, ["-f", FORMATS[i % 4], str(path)], THREADS[i % len(THREADS)],
-                        SMALL_CHUNKS[i % 2], may_be_empty=True)
+                        SMALL_CHUNKS[i % 2], may_be_empty=True, resync=i % 3 == 2)
 
     # A false resync candidate: walked again, same output.
     target = next((p for p in files if p.name == FALSE_CANDIDATE[0]), None)
     if target:
         args = ["-f", "ndjson", str(target)]
-        checks.same(target.name, args, "3", FALSE_CANDIDATE[1])
-        err = checks.run(args, "3", FALSE_CANDIDATE[1], stage_times=True)[1].decode()
+        checks.same(target.name, args, "3", FALSE_CANDIDATE[1], resync=True)
+        err = checks.run(args, "3", FALSE_CANDIDATE[1], stage_times=True,
+                         resync=True)[1].decode()
         m = re.search(r"walked again (\d+)", err)
         checks.expect(m and int(m.group(1)) > 0,
                       f"{target.name} in chunks of {FALSE_CANDIDATE[1]} bytes: no chunk walked "
