@@ -4,6 +4,7 @@
  */
 #include <CUnit/CUnit.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cunit_main.h"
@@ -199,9 +200,41 @@ static void decode_bytes(const struct live_flow *f, struct flow *view, struct fl
 	view->rare = NULL;
 }
 
+/* Waiting flows decoded from a copy of their item (detached_decodes_as_stored). */
+static unsigned detached;
+
+/* When waiting flow `z` is detachable (live_detachable: no block outside its item), a copy of its
+ * item, the store's pools out of reach, decodes as the store does (`view`, `rare`, has_rare): what
+ * the engine's merging thread does with the flows one worker finished. */
+static void detached_decodes_as_stored(const struct live_flow *z, const struct flow *view,
+                                       const struct flow_rare *rare, bool has_rare)
+{
+	static struct flow copy_view;
+	static struct flow_rare copy_rare;
+	size_t bytes = LIVE_FROZEN_BYTES(z->self);
+	uint64_t *item;
+
+	if (!live_detachable(z))
+		return;
+	item = malloc((bytes + 7) / 8 * 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(item);
+	memcpy(item, z, bytes);
+	memset(&copy_view, 0, sizeof copy_view);
+	memset(&copy_rare, 0, sizeof copy_rare);
+	flow_decode_detached(item, z->capture < store.n_captures ? store.captures[z->capture] : NULL,
+	                     store.encaps, store.skip_zeek, &copy_view, &copy_rare);
+	free(item);
+	CU_ASSERT_EQUAL(copy_view.rare != NULL, has_rare);
+	copy_view.rare = NULL;
+	CU_ASSERT_EQUAL(memcmp((const void *)view, (const void *)&copy_view, sizeof copy_view), 0);
+	CU_ASSERT_EQUAL(memcmp((const void *)rare, (const void *)&copy_rare, sizeof copy_rare), 0);
+	detached++;
+}
+
 /* Freezes the script's flow and checks that its frozen form takes `want` bytes (0: any) and
- * decodes to what the flow did; then thaws it and checks that every byte came back, those of its
- * FIN block included. The script goes on with the thawed flow. */
+ * decodes to what the flow did, from the store and (when it is detachable) from a copy; then
+ * thaws it and checks that every byte came back, those of its FIN block included. The script goes
+ * on with the thawed flow. */
 static void freeze_thaw(struct script *s, unsigned want)
 {
 	static struct flow view[2];
@@ -227,6 +260,7 @@ static void freeze_thaw(struct script *s, unsigned want)
 	CU_ASSERT_EQUAL(has_rare[0], has_rare[1]);
 	CU_ASSERT_EQUAL(memcmp((const void *)&view[0], (const void *)&view[1], sizeof view[0]), 0);
 	CU_ASSERT_EQUAL(memcmp((const void *)&rare[0], (const void *)&rare[1], sizeof rare[0]), 0);
+	detached_decodes_as_stored(z, &view[1], &rare[1], has_rare[1]);
 
 	f = flow_store_thaw(&store, z);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
@@ -338,6 +372,9 @@ static void test_waiting_flows_thaw_exactly(void)
 		freeze_thaw(&s, 0);
 	}
 	store.skip_zeek = false;
+	/* The graceful closes, short form and general, each with and without Zeek's view, are
+	 * detachable (the resets have a rare block, the retransmission a schedule). */
+	CU_ASSERT(detached >= 10);
 }
 
 CUNIT_TESTS(live_flow_tests,
