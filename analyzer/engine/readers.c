@@ -62,8 +62,9 @@
 
 /* 128 KiB: about 600 records of the short-connection benchmark. The items of the chunks in flight
  * (the ones asked for, and the ones the two batches of the engine refer to) are the memory the
- * reader threads add to one thread's: with 1 MiB chunks they were 5.5 MiB of peak RSS, with
- * 128 KiB 2.9 MiB (README "Threads"); smaller ones cost the merging thread time per chunk. */
+ * reader threads add to one thread's: with 1 MiB chunks --threads 2 took 6.4 MB of peak RSS more
+ * than one thread, with 128 KiB chunks (and AHEAD_EXTRA 1, the chunks freed at the end) 1.2 MB,
+ * about the two batches' records (README "Threads"); smaller ones cost time per chunk. */
 #define CHUNK_DEFAULT (128u << 10)
 #define CHUNK_MIN 64u
 /* Chunks asked for beyond one per reader, so a reader finishing finds the next one waiting (one:
