@@ -249,6 +249,7 @@ struct engine {
 	unsigned busy;              /* workers still on the published batch */
 	bool stop;
 	bool outstanding;           /* a published batch's records are not yet written */
+	struct flow_store detached; /* no flows: decodes the workers' items (flow_decode_detached) */
 	struct flow merged;         /* the flow being classified and written, unpacked */
 	struct flow_rare merged_rare;
 	struct flow_record merged_record;
@@ -887,8 +888,14 @@ static void write_merged(struct engine *e, unsigned slot)
 		bool reported = kr->reported;
 
 		if (kr->item) {
-			flow_decode_detached(b->words + kr->at, kr->capture, e->encaps, e->opt.skip_zeek,
-			                     &e->merged, &e->merged_rare);
+			/* emit_item() sends only detachable flows: anything else is lost, so the run
+			 * fails rather than leave it out silently. */
+			if (!flow_decode_detached(&e->detached, b->words + kr->at, kr->capture,
+			                          &e->merged, &e->merged_rare)) {
+				e->write_failed = true;
+				pos[best]++;
+				continue;
+			}
 			reported = classify_report(sh, &e->merged, kr->end_ns, kr->modifiers,
 			                           &e->merged_record);
 		} else if (sh->classify_in_merge) {
@@ -1009,6 +1016,9 @@ struct engine *engine_create(const struct engine_options *opt, struct writer *ou
 	e->batches[0] = batch_new(BATCH_FRAMES);
 	e->batches[1] = batch_new(BATCH_FRAMES);
 	e->live_sum = malloc(BATCH_FRAMES * sizeof *e->live_sum);
+	flow_store_init(&e->detached);
+	e->detached.encaps = e->encaps;
+	e->detached.skip_zeek = e->opt.skip_zeek;
 	if (!e->workers || !e->hasher || !e->batches[0] || !e->batches[1] || !e->live_sum)
 		goto fail;
 	pthread_mutex_init(&e->lock, NULL);
@@ -1401,6 +1411,8 @@ void engine_destroy(struct engine *e)
 		free(e->workers);
 	}
 	flow_table_destroy(e->hasher);
+	if (e->workers)
+		flow_store_destroy(&e->detached);
 	encap_table_destroy(e->encaps);
 	free(e->batches[0]);
 	free(e->batches[1]);

@@ -345,7 +345,8 @@ static void *reader_main(void *arg)
 			 * first record at or after this chunk's start: no need to guess (a resync scans
 			 * byte by byte, about 12,000 instructions a chunk on the short-connection
 			 * benchmark). The dispatcher verifies it as a guess all the same. */
-			if (!rd->resync_always && me->last_src == c->src && me->last_end == c->start &&
+			if (!rd->resync_always && me->last_src && me->last_src == c->src &&
+			    me->last_end == c->start &&
 			    me->last_stop >= c->start && me->last_stop < c->end) {
 				from = me->last_stop;
 				me->chained++;

@@ -861,18 +861,23 @@ void flow_decode(const struct flow_store *st, const struct live_flow *f, struct 
 	decode(st, f, live_fin_of(st, f), out, rare);
 }
 
-void flow_decode_detached(const void *item, const char *capture, const struct encap_table *encaps,
-                          bool skip_zeek, struct flow *out, struct flow_rare *rare)
+bool flow_decode_detached(const struct flow_store *st, const void *item, const char *capture,
+                          struct flow *out, struct flow_rare *rare)
 {
-	/* A store of no items: a detachable flow reads no pool (live_detachable), only the name of
-	 * its capture file (made index 0 here) and its tunnel's description. */
+	/* A detachable flow reads no pool (live_detachable), only the name of its capture file (made
+	 * index 0 of a copy of `st`), its tunnel's description and skip_zeek. */
 	const char *names[1] = { capture };
-	struct flow_store st = { .captures = names, .n_captures = 1, .encaps = encaps,
-	                         .skip_zeek = skip_zeek };
+	struct flow_store at = *st;
 	struct live_flow lf;
 	struct live_fin fin;
-	const struct live_fin *fb = expand((const struct live_flow *)item, &lf, &fin, !skip_zeek);
+	const struct live_fin *fb;
 
+	if (!live_detachable((const struct live_flow *)item))
+		return false;
+	at.captures = names;
+	at.n_captures = 1;
+	fb = expand((const struct live_flow *)item, &lf, &fin, !st->skip_zeek);
 	lf.capture = 0;
-	decode(&st, &lf, fb, out, rare);
+	decode(&at, &lf, fb, out, rare);
+	return true;
 }

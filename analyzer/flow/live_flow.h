@@ -615,10 +615,12 @@ static inline bool live_detachable(const struct live_flow *f)
 }
 
 /* flow_decode() of `item`, a copy of the item of a detachable waiting flow (live_detachable),
- * whose store named its capture file `capture` (NULL: none), described its tunnels in `encaps`
- * and had `skip_zeek` as it is. Reads nothing of that store: safe in another thread. */
-void flow_decode_detached(const void *item, const char *capture, const struct encap_table *encaps,
-                          bool skip_zeek, struct flow *out, struct flow_rare *rare);
+ * whose store named its capture file `capture` (NULL: none). `st` is any store with the tunnel
+ * descriptions (encaps) and skip_zeek of the flow's: its pools and names are not read, so a store
+ * of no flows in another thread serves. False, and nothing decoded, when the item is not that of
+ * a detachable flow. */
+bool flow_decode_detached(const struct flow_store *st, const void *item, const char *capture,
+                          struct flow *out, struct flow_rare *rare);
 
 /* Expands `f` (live or frozen) into the plain view the classifier reads. The view's evidence
  * block, when it has one, is *rare (so both must outlive the use of *out). */

@@ -214,15 +214,24 @@ static void detached_decodes_as_stored(const struct live_flow *z, const struct f
 	size_t bytes = LIVE_FROZEN_BYTES(z->self);
 	uint64_t *item;
 
-	if (!live_detachable(z))
+	if (!live_detachable(z)) {
+		/* Refused: nothing decoded from a copy of it. */
+		item = malloc((bytes + 7) / 8 * 8);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(item);
+		memcpy(item, z, bytes);
+		CU_ASSERT_FALSE(flow_decode_detached(&store, item, NULL, &copy_view, &copy_rare));
+		free(item);
 		return;
+	}
 	item = malloc((bytes + 7) / 8 * 8);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(item);
 	memcpy(item, z, bytes);
 	memset(&copy_view, 0, sizeof copy_view);
 	memset(&copy_rare, 0, sizeof copy_rare);
-	flow_decode_detached(item, z->capture < store.n_captures ? store.captures[z->capture] : NULL,
-	                     store.encaps, store.skip_zeek, &copy_view, &copy_rare);
+	CU_ASSERT_TRUE(flow_decode_detached(&store, item,
+	                                    z->capture < store.n_captures ? store.captures[z->capture]
+	                                                                  : NULL,
+	                                    &copy_view, &copy_rare));
 	free(item);
 	CU_ASSERT_EQUAL(copy_view.rare != NULL, has_rare);
 	copy_view.rare = NULL;
