@@ -175,6 +175,8 @@ struct rec {
 #define ID_SLACK (UINT64_C(1) << 23) /* a key's id base leaves room for older flows' ids */
 #define REC_WIDE (UINT64_C(1) << 63)
 #define FIELD(x, bits) ((x) & ((UINT64_C(1) << (bits)) - 1))
+#define T_UNIT 1000 /* narrow times count microseconds */
+#define T_MARGIN (UINT64_C(1) << 30) /* a new base: this many units before the first time */
 
 /* An undecided event's values that did not fit its record; `id` links a free entry. */
 struct wide {
@@ -218,10 +220,14 @@ struct bucket {
 	uint32_t wheel_next; /* next bucket id + 1 in its wheel slot, 0: none */
 	int64_t due;         /* capture time at which something of it may be decided */
 	uint32_t id;
-	/* The events' times in time order: the decided ones t[t_head..t_cur), then the undecided
-	 * ones t[t_cur..t_n) (t_cur is the cursor); `t_inl` or allocated. */
-	int64_t *t;
+	/* The events' times in time order (time_of()): the decided ones [t_head..t_cur), then the
+	 * undecided ones [t_cur..t_n) (t_cur is the cursor). In 32 bits, microseconds from t_base,
+	 * while every one fits (a capture of microsecond timestamps, a key's events within an hour):
+	 * t is uint32_t[t_cap] (`t_inl` or allocated); else whole, int64_t[t_cap] (t_wide). */
+	void *t;
 	size_t t_head, t_cur, t_n, t_cap;
+	int64_t t_base;
+	bool t_wide;
 	/* The undecided events' records in the same order: the k-th is r[r_head + k]. */
 	struct rec *r;
 	size_t r_head, r_cap;
@@ -230,7 +236,7 @@ struct bucket {
 	size_t lg_head, lg_n, lg_cap;
 	struct span *sp;
 	size_t sp_head, sp_n, sp_cap;
-	int64_t t_inl[INLINE_EVENTS]; /* last: not cleared for a new bucket */
+	uint32_t t_inl[INLINE_EVENTS]; /* last: not cleared for a new bucket */
 	struct rec r_inl[INLINE_EVENTS];
 };
 
@@ -403,7 +409,7 @@ static void remove_bucket(struct incidents *d, struct bucket *b)
 
 	while (d->map[i].id != id + 1)
 		i = (i + 1) & mask;
-	if (b->t != b->t_inl)
+	if (b->t != (void *)b->t_inl)
 		free(b->t);
 	if (b->r != b->r_inl)
 		free(b->r);
@@ -749,13 +755,92 @@ static bool rec_pack(const struct bucket *b, const struct event *e, struct rec *
 	return true;
 }
 
+/* The time of `b`'s i-th event. */
+static int64_t time_of(const struct bucket *b, size_t i)
+{
+	if (b->t_wide)
+		return ((const int64_t *)b->t)[i];
+	return (int64_t)((uint64_t)b->t_base + (uint64_t)((const uint32_t *)b->t)[i] * T_UNIT);
+}
+
+/* Can `b` keep time v narrow? Its value in *out (unless NULL). Whatever v, no overflow. */
+static bool time_fits(const struct bucket *b, int64_t v, uint32_t *out)
+{
+	uint64_t d = (uint64_t)v - (uint64_t)b->t_base; /* exact when v >= t_base */
+
+	if (v < b->t_base || d % T_UNIT != 0 || d / T_UNIT > UINT32_MAX)
+		return false;
+	if (out)
+		*out = (uint32_t)(d / T_UNIT);
+	return true;
+}
+
+/* Sets `b`'s i-th time to v (which fits, if the times are narrow). */
+static void time_set(struct bucket *b, size_t i, int64_t v)
+{
+	uint32_t u = 0;
+
+	if (b->t_wide)
+		((int64_t *)b->t)[i] = v;
+	else if (time_fits(b, v, &u))
+		((uint32_t *)b->t)[i] = u;
+}
+
+/* The times of `b` go whole (a time that fits no narrow base came), in a new array of the same
+ * capacity, the live ones at its front. false without memory (nothing changed). They go narrow
+ * again when the key has no event left (t_room). */
+static bool t_widen(struct bucket *b)
+{
+	size_t live = b->t_n - b->t_head;
+	int64_t *t = malloc(b->t_cap * sizeof *t);
+
+	if (!t)
+		return false;
+	for (size_t i = 0; i < live; i++)
+		t[i] = time_of(b, b->t_head + i);
+	if (b->t != (void *)b->t_inl)
+		free(b->t);
+	b->t = t;
+	b->t_wide = true;
+	b->t_n = live;
+	b->t_cur -= b->t_head;
+	b->t_head = 0;
+	return true;
+}
+
+/* A base for `b`'s narrow times and v, if one fits them all (the same microsecond grid, within
+ * 2^32 microseconds): the times move to it. */
+static bool t_rebase(struct bucket *b, int64_t v)
+{
+	int64_t lo = b->t_n > b->t_head ? time_of(b, b->t_head) : v, hi = lo, base;
+
+	if (b->t_n > b->t_head)
+		hi = time_of(b, b->t_n - 1);
+	if (((v % T_UNIT) + T_UNIT) % T_UNIT != ((lo % T_UNIT) + T_UNIT) % T_UNIT)
+		return false;
+	if (v < lo)
+		lo = v;
+	if (v > hi)
+		hi = v;
+	if (lo < INT64_MIN / 2 || hi > INT64_MAX / 2 || (uint64_t)(hi - lo) / T_UNIT >= UINT32_MAX / 2)
+		return false;
+	base = lo - (int64_t)(T_MARGIN * T_UNIT);
+	for (size_t i = b->t_head; i < b->t_n; i++) {
+		int64_t x = time_of(b, i);
+
+		((uint32_t *)b->t)[i] = (uint32_t)((uint64_t)(x - base) / T_UNIT);
+	}
+	b->t_base = base;
+	return true;
+}
+
 /* The k-th undecided event of `b`, whole. */
 static struct event rec_event(const struct incidents *d, const struct bucket *b, size_t k)
 {
 	const struct rec *r = &b->r[b->r_head + k];
 	struct event e;
 
-	e.t = b->t[b->t_cur + k];
+	e.t = time_of(b, b->t_cur + k);
 	e.cls = (uint8_t)(r->hi >> 57 & 0xf);
 	e.flags = (uint8_t)(r->hi >> 61 & 0x3);
 	if (r->hi & REC_WIDE) {
@@ -781,7 +866,7 @@ static int64_t rec_start(const struct incidents *d, const struct bucket *b, size
 
 	if (r->hi & REC_WIDE)
 		return d->wide[r->lo].start;
-	return (int64_t)((uint64_t)b->t[b->t_cur + k] - FIELD(r->lo, START_BITS));
+	return (int64_t)((uint64_t)time_of(b, b->t_cur + k) - FIELD(r->lo, START_BITS));
 }
 
 static int64_t rec_last(const struct incidents *d, const struct bucket *b, size_t k)
@@ -790,7 +875,7 @@ static int64_t rec_last(const struct incidents *d, const struct bucket *b, size_
 
 	if (r->hi & REC_WIDE)
 		return d->wide[r->lo].last;
-	return (int64_t)((uint64_t)b->t[b->t_cur + k] + FIELD(r->hi, LAST_BITS));
+	return (int64_t)((uint64_t)time_of(b, b->t_cur + k) + FIELD(r->hi, LAST_BITS));
 }
 
 /* The bases move up to the smallest id (less ID_SLACK) and record number of the undecided
@@ -827,25 +912,44 @@ static void rec_rebase(struct bucket *b, size_t nu)
 	b->seq_base += min_seq;
 }
 
-/* Room for one more time at the end of `b`'s times: the live ones move to the front once a
- * quarter of the array in use is dead, and the array grows by half when they fill it. */
-static bool t_room(struct bucket *b)
+/* Room for one more time at the end of `b`'s times, and for `v` among them (the times may go
+ * whole, or move to another base). The live ones move to the front once an eighth of the array
+ * in use is dead (against a later base if they are narrow), and the array grows by a quarter
+ * (doubles while small) when they fill it. false without memory. */
+static bool t_room(struct bucket *b, int64_t v)
 {
-	if (b->t_head > 0 && (b->t_n == b->t_cap || b->t_head > b->t_n / 4)) {
-		memmove(b->t, b->t + b->t_head, (b->t_n - b->t_head) * sizeof *b->t);
+	size_t live = b->t_n - b->t_head;
+
+	if (live == 0) { /* start over: narrow, around v */
+		if (b->t_wide) {
+			free(b->t);
+			b->t = b->t_inl;
+			b->t_cap = INLINE_EVENTS;
+			b->t_wide = false;
+		}
+		b->t_head = b->t_cur = b->t_n = 0;
+		b->r_head = 0;
+		b->t_base = (int64_t)((uint64_t)v - T_MARGIN * T_UNIT);
+	} else if (b->t_head > 0 && (b->t_n == b->t_cap || b->t_head > b->t_n / 8)) {
+		size_t size = b->t_wide ? sizeof(int64_t) : sizeof(uint32_t);
+
+		memmove(b->t, (char *)b->t + b->t_head * size, live * size);
 		b->t_n -= b->t_head;
 		b->t_cur -= b->t_head;
 		b->t_head = 0;
 	}
+	if (!b->t_wide && !time_fits(b, v, NULL) && !t_rebase(b, v) && !t_widen(b))
+		return false;
 	if (b->t_n == b->t_cap) {
-		size_t cap = b->t_cap + b->t_cap / 2;
-		bool was_inline = b->t == b->t_inl;
-		int64_t *t = was_inline ? malloc(cap * sizeof *t) : realloc(b->t, cap * sizeof *t);
+		size_t cap = b->t_cap < 64 ? b->t_cap * 2 : b->t_cap + b->t_cap / 4;
+		size_t size = b->t_wide ? sizeof(int64_t) : sizeof(uint32_t);
+		bool was_inline = b->t == (void *)b->t_inl;
+		void *t = was_inline ? malloc(cap * size) : realloc(b->t, cap * size);
 
 		if (!t)
 			return false;
 		if (was_inline)
-			memcpy(t, b->t_inl, b->t_n * sizeof *t);
+			memcpy(t, b->t_inl, b->t_n * size);
 		b->t = t;
 		b->t_cap = cap;
 	}
@@ -853,18 +957,19 @@ static bool t_room(struct bucket *b)
 }
 
 /* Room for one more undecided record at the end: the live ones move to the front (against fresh
- * bases) once half the array in use is dead, and the array grows by half when they fill it. */
+ * bases) once a fifth of the array in use is dead, and the array grows by a quarter (doubles
+ * while small) when they fill it. */
 static bool r_room(struct bucket *b)
 {
 	size_t nu = b->t_n - b->t_cur;
 
-	if (b->r_head > 0 && (b->r_head + nu == b->r_cap || b->r_head > nu)) {
+	if (b->r_head > 0 && (b->r_head + nu == b->r_cap || b->r_head > nu / 4)) {
 		memmove(b->r, b->r + b->r_head, nu * sizeof *b->r);
 		b->r_head = 0;
 		rec_rebase(b, nu);
 	}
 	if (nu == b->r_cap) {
-		size_t cap = b->r_cap + b->r_cap / 2;
+		size_t cap = b->r_cap < 64 ? b->r_cap * 2 : b->r_cap + b->r_cap / 4;
 		bool was_inline = b->r == b->r_inl;
 		struct rec *r = was_inline ? malloc(cap * sizeof *r) : realloc(b->r, cap * sizeof *r);
 
@@ -925,23 +1030,31 @@ static void linger(struct bucket *b, const struct event *e)
 	b->lg_n++;
 }
 
+/* Puts time v at position `pos` of `b`'s times (t_room made room for it). */
+static void t_insert(struct bucket *b, size_t pos, int64_t v)
+{
+	size_t size = b->t_wide ? sizeof(int64_t) : sizeof(uint32_t);
+
+	memmove((char *)b->t + (pos + 1) * size, (char *)b->t + pos * size, (b->t_n - pos) * size);
+	b->t_n++;
+	time_set(b, pos, v);
+}
+
 static bool push_event(struct incidents *d, struct bucket *b, const struct event *ev)
 {
 	size_t nu = b->t_n - b->t_cur, pos;
 
-	if (d->n_events >= MAX_EVENTS || !t_room(b)) {
+	if (d->n_events >= MAX_EVENTS || !t_room(b, ev->t)) {
 		d->saturated = true;
 		return false;
 	}
-	if (b->t_cur > b->t_head && b->t[b->t_cur - 1] > ev->t) {
+	if (b->t_cur > b->t_head && time_of(b, b->t_cur - 1) > ev->t) {
 		/* an ending in a stretch already decided: too late to join anything */
 		pos = b->t_cur;
-		while (pos > b->t_head && b->t[pos - 1] > ev->t)
+		while (pos > b->t_head && time_of(b, pos - 1) > ev->t)
 			pos--;
-		memmove(b->t + pos + 1, b->t + pos, (b->t_n - pos) * sizeof *b->t);
-		b->t[pos] = ev->t;
+		t_insert(b, pos, ev->t);
 		b->t_cur++;
-		b->t_n++;
 		linger(b, ev);
 		settle(d, ev->seq, 0);
 	} else {
@@ -967,11 +1080,9 @@ static bool push_event(struct incidents *d, struct bucket *b, const struct event
 		}
 		/* records come out nearly in event order: look from the end */
 		pos = b->t_n;
-		while (pos > b->t_cur && b->t[pos - 1] > ev->t)
+		while (pos > b->t_cur && time_of(b, pos - 1) > ev->t)
 			pos--;
-		memmove(b->t + pos + 1, b->t + pos, (b->t_n - pos) * sizeof *b->t);
-		b->t[pos] = ev->t;
-		b->t_n++;
+		t_insert(b, pos, ev->t);
 		pos = b->r_head + (pos - b->t_cur);
 		memmove(b->r + pos + 1, b->r + pos, (b->r_head + nu - pos) * sizeof *b->r);
 		b->r[pos] = r;
@@ -979,14 +1090,15 @@ static bool push_event(struct incidents *d, struct bucket *b, const struct event
 	d->n_events++;
 	/* a burst in view: the endpoint's other flows are worth noting (survivors) */
 	if (b->key.family == FAM_SERVER_CLOSE && b->t_n - b->t_head >= MIN_MEMBERS &&
-	    b->t[b->t_n - 1] - b->t[b->t_n - MIN_MEMBERS] <= rules[FAM_SERVER_CLOSE].window_ns) {
+	    time_of(b, b->t_n - 1) - time_of(b, b->t_n - MIN_MEMBERS) <=
+	        rules[FAM_SERVER_CLOSE].window_ns) {
 		if (!b->dense) {
 			if (d->n_dense < DENSE_LISTED)
 				d->dense_ids[d->n_dense] = b->id;
 			d->n_dense++;
 		}
 		b->dense = true;
-		b->dense_until = b->t[b->t_n - 1] + AFTER_NS + SKEW_NS +
+		b->dense_until = time_of(b, b->t_n - 1) + AFTER_NS + SKEW_NS +
 		                 rules[FAM_SERVER_CLOSE].window_ns;
 	}
 	return true;
@@ -1002,13 +1114,13 @@ static void push_span(struct bucket *b, int64_t start, int64_t last)
 	b->sp[b->sp_n++] = (struct span){ start, last };
 }
 
-/* First index in [lo, hi) of the times `u` that is >= t. */
-static size_t lower_bound(const int64_t *u, size_t lo, size_t hi, int64_t t)
+/* First index in [lo, hi) of `b`'s times that is >= t. */
+static size_t lower_bound(const struct bucket *b, size_t lo, size_t hi, int64_t t)
 {
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (u[mid] < t)
+		if (time_of(b, mid) < t)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -1019,7 +1131,19 @@ static size_t lower_bound(const int64_t *u, size_t lo, size_t hi, int64_t t)
 /* How many decided events of `b` have an event time >= t. */
 static size_t decided_from(const struct bucket *b, int64_t t)
 {
-	return b->t_cur - lower_bound(b->t, b->t_head, b->t_cur, t);
+	return b->t_cur - lower_bound(b, b->t_head, b->t_cur, t);
+}
+
+/* The time of `b`'s k-th undecided event. */
+static int64_t und(const struct bucket *b, size_t k)
+{
+	return time_of(b, b->t_cur + k);
+}
+
+/* First k in [lo, hi) whose undecided event's time is >= t. */
+static size_t und_from(const struct bucket *b, size_t lo, size_t hi, int64_t t)
+{
+	return lower_bound(b, b->t_cur + lo, b->t_cur + hi, t) - b->t_cur;
 }
 
 static int64_t skew(const struct incidents *d, enum family f)
@@ -1091,14 +1215,12 @@ static void decide(struct incidents *d, struct bucket *b, size_t k, uint32_t num
  * not quadratic. */
 static void reject(struct incidents *d, struct bucket *b, int64_t w)
 {
-	const int64_t *u = b->t + b->t_cur;
-
-	decide(d, b, lower_bound(u, 1, b->t_n - b->t_cur, u[0] + w / 10 + 1), 0);
+	decide(d, b, und_from(b, 1, b->t_n - b->t_cur, und(b, 0) + w / 10 + 1), 0);
 }
 
 /* Decides what it can of bucket `b` at the watermark (`final`: the stream ended). Returns true
  * when the bucket is empty and can go. The events are looked at in time order from the first
- * undecided one (the cursor, u[0]); the decided ones before it count only by their times. */
+  * undecided one (the cursor); the decided ones before it count only by their times. */
 static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 {
 	enum family fam = (enum family)b->key.family;
@@ -1108,15 +1230,14 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 	int64_t next_due = wm + SEC;
 
 	while (b->t_cur < b->t_n) {
-		const int64_t *u = b->t + b->t_cur; /* the undecided events' times */
 		size_t nu = b->t_n - b->t_cur;
-		int64_t et = u[0];
+		int64_t et = und(b, 0);
 
 		if (!final && et + w + sk > wm) {
 			next_due = et + w + sk;
 			break;
 		}
-		size_t j = lower_bound(u, 0, nu, et + w + 1); /* [0, j): within W */
+		size_t j = und_from(b, 0, nu, et + w + 1); /* [0, j): within W */
 
 		if (j < MIN_MEMBERS) {
 			decide(d, b, 1, 0);
@@ -1131,7 +1252,7 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 		{
 			int64_t b0 = et - BEFORE_NS, a1 = et + w + AFTER_NS;
 			/* before it: every decided event (all come before the cursor) */
-			size_t around = decided_from(b, b0) + (lower_bound(u, j, nu, a1 + 1) - j);
+			size_t around = decided_from(b, b0) + (und_from(b, j, nu, a1 + 1) - j);
 
 			if ((double)j * (double)(BEFORE_NS + AFTER_NS) <
 			    0.5 * RATE_FACTOR * (double)around * (double)w) {
@@ -1140,9 +1261,9 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			}
 		}
 		/* extend: events that follow the last within W/2, up to MAX_SPAN */
-		while (j < nu && u[j] - u[j - 1] <= w / 2 && u[j] - et <= MAX_SPAN_NS)
+		while (j < nu && und(b, j) - und(b, j - 1) <= w / 2 && und(b, j) - et <= MAX_SPAN_NS)
 			j++;
-		int64_t end = u[j - 1];
+		int64_t end = und(b, j - 1);
 
 		if (!final && end + AFTER_NS + sk > wm) {
 			next_due = end + AFTER_NS + sk;
@@ -1151,26 +1272,26 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 		/* stragglers: around the dense core, further from their neighbour than
 		 * STRAGGLER_FACTOR mean gaps of the window (and STRAGGLER_MIN) */
 		size_t lo = 0, hi = j;
-		int64_t cut = (u[j - 1] - u[0]) / (int64_t)(j - 1) * STRAGGLER_FACTOR;
+		int64_t cut = (und(b, j - 1) - und(b, 0)) / (int64_t)(j - 1) * STRAGGLER_FACTOR;
 
 		if (cut < STRAGGLER_MIN_NS)
 			cut = STRAGGLER_MIN_NS;
-		while (hi - lo > 1 && u[lo + 1] - u[lo] > cut)
+		while (hi - lo > 1 && und(b, lo + 1) - und(b, lo) > cut)
 			lo++;
-		while (hi - lo > 1 && u[hi - 1] - u[hi - 2] > cut)
+		while (hi - lo > 1 && und(b, hi - 1) - und(b, hi - 2) > cut)
 			hi--;
-		int64_t s0 = u[lo], s1 = u[hi - 1];
+		int64_t s0 = und(b, lo), s1 = und(b, hi - 1);
 		size_t n = hi - lo;
 
 		/* the baseline: the same key's endings before and after, outside the burst */
 		int64_t bstart = s0 - BEFORE_NS;
 		if (bstart < d->origin_ns)
 			bstart = d->origin_ns;
-		size_t before = decided_from(b, bstart) + (lo - lower_bound(u, 0, lo, bstart));
+		size_t before = decided_from(b, bstart) + (lo - und_from(b, 0, lo, bstart));
 		int64_t aend = s1 + AFTER_NS;
 		if (aend > wm)
 			aend = wm;
-		size_t after = lower_bound(u, hi, nu, aend + 1) - hi;
+		size_t after = und_from(b, hi, nu, aend + 1) - hi;
 		double before_s = (double)(s0 - bstart) / 1e9, after_s = (double)(aend - s1) / 1e9;
 		if (before_s < 0)
 			before_s = 0;
@@ -1199,7 +1320,7 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			continue;
 		}
 
-		/* an incident: u[lo, hi) */
+		/* an incident: the undecided events [lo, hi) */
 		struct incident inc = { 0 };
 		bool rst = false;
 		size_t idle = 0;
@@ -1280,8 +1401,8 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			d->status = -1;
 	}
 	/* forget what no window can reach any more */
-	int64_t keep_from = (b->t_cur < b->t_n ? b->t[b->t_cur] : wm - sk) - BEFORE_NS;
-	while (b->t_head < b->t_cur && b->t[b->t_head] < keep_from) {
+	int64_t keep_from = (b->t_cur < b->t_n ? time_of(b, b->t_cur) : wm - sk) - BEFORE_NS;
+	while (b->t_head < b->t_cur && time_of(b, b->t_head) < keep_from) {
 		b->t_head++;
 		d->n_events--;
 	}
@@ -1379,7 +1500,7 @@ void incidents_destroy(struct incidents *d)
 		struct bucket *b = bucket_at(d, id);
 
 		if (b->used) {
-			if (b->t != b->t_inl)
+			if (b->t != (void *)b->t_inl)
 				free(b->t);
 			if (b->r != b->r_inl)
 				free(b->r);
