@@ -175,6 +175,7 @@ struct rec {
 #define ID_SLACK (UINT64_C(1) << 23) /* a key's id base leaves room for older flows' ids */
 #define REC_WIDE (UINT64_C(1) << 63)
 #define FIELD(x, bits) ((x) & ((UINT64_C(1) << (bits)) - 1))
+#define GROW_SMALL 4096 /* a key's arrays grow by half up to this many entries, then by a quarter */
 #define T_UNIT 1000 /* narrow times count microseconds */
 #define T_MARGIN (UINT64_C(1) << 30) /* a new base: this many units before the first time */
 
@@ -232,6 +233,7 @@ struct bucket {
 	struct rec *r;
 	size_t r_head, r_cap;
 	uint64_t id_base, seq_base; /* what the records' ids and record numbers are relative to */
+	bool rebase;         /* a record used more than half its id or seq field: new bases soon */
 	struct linger *lg;   /* decided that may still be survivors: lg[lg_head..lg_n), by time */
 	size_t lg_head, lg_n, lg_cap;
 	struct span *sp;
@@ -742,7 +744,7 @@ static void wide_drop(struct incidents *d, uint32_t i)
 }
 
 /* Packs `e` against the bases of `b`: false when a value does not fit its field. */
-static bool rec_pack(const struct bucket *b, const struct event *e, struct rec *r)
+static bool rec_pack(struct bucket *b, const struct event *e, struct rec *r)
 {
 	uint64_t back = (uint64_t)e->t - (uint64_t)e->start, fwd = (uint64_t)e->last - (uint64_t)e->t;
 	uint64_t id = e->id - b->id_base, seq = e->seq - b->seq_base;
@@ -750,6 +752,7 @@ static bool rec_pack(const struct bucket *b, const struct event *e, struct rec *
 	if (e->start > e->t || back >> START_BITS || e->last < e->t || fwd >> LAST_BITS ||
 	    id >> ID_BITS || seq >> SEQ_BITS)
 		return false;
+	b->rebase |= (id >> (ID_BITS - 1) | seq >> (SEQ_BITS - 1)) != 0;
 	r->lo = back | seq << START_BITS;
 	r->hi = fwd | id << 32 | (uint64_t)e->cls << 57 | (uint64_t)e->flags << 61;
 	return true;
@@ -773,17 +776,6 @@ static bool time_fits(const struct bucket *b, int64_t v, uint32_t *out)
 	if (out)
 		*out = (uint32_t)(d / T_UNIT);
 	return true;
-}
-
-/* Sets `b`'s i-th time to v (which fits, if the times are narrow). */
-static void time_set(struct bucket *b, size_t i, int64_t v)
-{
-	uint32_t u = 0;
-
-	if (b->t_wide)
-		((int64_t *)b->t)[i] = v;
-	else if (time_fits(b, v, &u))
-		((uint32_t *)b->t)[i] = u;
 }
 
 /* The times of `b` go whole (a time that fits no narrow base came), in a new array of the same
@@ -880,7 +872,8 @@ static int64_t rec_last(const struct incidents *d, const struct bucket *b, size_
 
 /* The bases move up to the smallest id (less ID_SLACK) and record number of the undecided
  * records: a key that is never without undecided events keeps its values small. No value grows:
- * each base moves by at most its smallest difference. */
+ * each base moves by at most its smallest difference. Done when the live records move to the
+ * front of their array after one of them used more than half a field (`rebase`). */
 static void rec_rebase(struct bucket *b, size_t nu)
 {
 	uint64_t min_id = UINT64_MAX, min_seq = UINT64_MAX;
@@ -914,8 +907,8 @@ static void rec_rebase(struct bucket *b, size_t nu)
 
 /* Room for one more time at the end of `b`'s times, and for `v` among them (the times may go
  * whole, or move to another base). The live ones move to the front once an eighth of the array
- * in use is dead (against a later base if they are narrow), and the array grows by a quarter
- * (doubles while small) when they fill it. false without memory. */
+ * in use is dead, and the array grows by a quarter (by half while small) when they fill it.
+ * false without memory. */
 static bool t_room(struct bucket *b, int64_t v)
 {
 	size_t live = b->t_n - b->t_head;
@@ -941,7 +934,7 @@ static bool t_room(struct bucket *b, int64_t v)
 	if (!b->t_wide && !time_fits(b, v, NULL) && !t_rebase(b, v) && !t_widen(b))
 		return false;
 	if (b->t_n == b->t_cap) {
-		size_t cap = b->t_cap < 64 ? b->t_cap * 2 : b->t_cap + b->t_cap / 4;
+		size_t cap = b->t_cap + (b->t_cap < GROW_SMALL ? b->t_cap / 2 + 2 : b->t_cap / 4);
 		size_t size = b->t_wide ? sizeof(int64_t) : sizeof(uint32_t);
 		bool was_inline = b->t == (void *)b->t_inl;
 		void *t = was_inline ? malloc(cap * size) : realloc(b->t, cap * size);
@@ -957,7 +950,7 @@ static bool t_room(struct bucket *b, int64_t v)
 }
 
 /* Room for one more undecided record at the end: the live ones move to the front (against fresh
- * bases) once a fifth of the array in use is dead, and the array grows by a quarter (doubles
+ * bases) once a fifth of the array in use is dead, and the array grows by a quarter (by half
  * while small) when they fill it. */
 static bool r_room(struct bucket *b)
 {
@@ -966,10 +959,12 @@ static bool r_room(struct bucket *b)
 	if (b->r_head > 0 && (b->r_head + nu == b->r_cap || b->r_head > nu / 4)) {
 		memmove(b->r, b->r + b->r_head, nu * sizeof *b->r);
 		b->r_head = 0;
-		rec_rebase(b, nu);
+		if (b->rebase)
+			rec_rebase(b, nu);
+		b->rebase = false;
 	}
 	if (nu == b->r_cap) {
-		size_t cap = b->r_cap < 64 ? b->r_cap * 2 : b->r_cap + b->r_cap / 4;
+		size_t cap = b->r_cap + (b->r_cap < GROW_SMALL ? b->r_cap / 2 + 2 : b->r_cap / 4);
 		bool was_inline = b->r == b->r_inl;
 		struct rec *r = was_inline ? malloc(cap * sizeof *r) : realloc(b->r, cap * sizeof *r);
 
@@ -1030,14 +1025,19 @@ static void linger(struct bucket *b, const struct event *e)
 	b->lg_n++;
 }
 
-/* Puts time v at position `pos` of `b`'s times (t_room made room for it). */
+/* Puts time v at position `pos` of `b`'s times (t_room made room for it, and v fits). */
 static void t_insert(struct bucket *b, size_t pos, int64_t v)
 {
 	size_t size = b->t_wide ? sizeof(int64_t) : sizeof(uint32_t);
 
-	memmove((char *)b->t + (pos + 1) * size, (char *)b->t + pos * size, (b->t_n - pos) * size);
+	if (pos < b->t_n) /* records come out nearly in event order: most go at the end */
+		memmove((char *)b->t + (pos + 1) * size, (char *)b->t + pos * size,
+		        (b->t_n - pos) * size);
 	b->t_n++;
-	time_set(b, pos, v);
+	if (b->t_wide)
+		((int64_t *)b->t)[pos] = v;
+	else
+		((uint32_t *)b->t)[pos] = (uint32_t)(((uint64_t)v - (uint64_t)b->t_base) / T_UNIT);
 }
 
 static bool push_event(struct incidents *d, struct bucket *b, const struct event *ev)
@@ -1084,7 +1084,8 @@ static bool push_event(struct incidents *d, struct bucket *b, const struct event
 			pos--;
 		t_insert(b, pos, ev->t);
 		pos = b->r_head + (pos - b->t_cur);
-		memmove(b->r + pos + 1, b->r + pos, (b->r_head + nu - pos) * sizeof *b->r);
+		if (pos < b->r_head + nu)
+			memmove(b->r + pos + 1, b->r + pos, (b->r_head + nu - pos) * sizeof *b->r);
 		b->r[pos] = r;
 	}
 	d->n_events++;
@@ -1117,6 +1118,24 @@ static void push_span(struct bucket *b, int64_t start, int64_t last)
 /* First index in [lo, hi) of `b`'s times that is >= t. */
 static size_t lower_bound(const struct bucket *b, size_t lo, size_t hi, int64_t t)
 {
+	if (!b->t_wide) { /* the same search among the narrow values, t rounded up to one */
+		const uint32_t *n = b->t;
+		uint64_t d = (uint64_t)t - (uint64_t)b->t_base, k = d / T_UNIT + (d % T_UNIT != 0);
+
+		if (t <= b->t_base)
+			return lo;
+		if (k > UINT32_MAX)
+			return hi;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (n[mid] < k)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return lo;
+	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -1261,9 +1280,11 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			}
 		}
 		/* extend: events that follow the last within W/2, up to MAX_SPAN */
-		while (j < nu && und(b, j) - und(b, j - 1) <= w / 2 && und(b, j) - et <= MAX_SPAN_NS)
-			j++;
 		int64_t end = und(b, j - 1);
+
+		for (int64_t next; j < nu && (next = und(b, j)) - end <= w / 2 && next - et <= MAX_SPAN_NS;
+		     j++)
+			end = next;
 
 		if (!final && end + AFTER_NS + sk > wm) {
 			next_due = end + AFTER_NS + sk;
