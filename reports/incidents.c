@@ -80,22 +80,23 @@
  * worth keeping: at most MIN_MEMBERS / BEFORE predicted in a window, far below a burst). Events
  * are decided in time order, and a decided event is never looked at again but for its time (it
  * counts in the baselines and density windows of later ones) and, if it joined no incident, as a
- * possible survivor of a later one. So a key keeps one array of times (8 bytes each), decided
- * then undecided, with a cursor between them: deciding moves the cursor, nothing is copied. The
- * few decided events that may be survivors (their flow went on for more than SURVIVOR_MARGIN
- * after the event, see linger()) keep their span. What else a member needs (its flow's first and
- * last segment, id, record number, class) is kept beside each undecided time in a 16-byte record
- * of values relative to its time and to the key's bases (struct rec); a value too far for its
- * field (a flow lasting more than 18 minutes, a record made long after its neighbours) puts that
- * event's values whole (32 bytes) in the detector's wide pool instead. On a busy server of short
- * connections (thousands of endings a second, every one a candidate), about half of the events
- * held are decided: those of BEFORE, against AFTER + SKEW + W undecided: 24 bytes an undecided
- * event, 8 a decided one. The decisions are the same as with every event kept whole: the rules
- * read, of a decided event, nothing else (tests/unit/test_incidents_ref.c compares them with the
- * detector as it was before this packing). At most
- * MAX_KEYS keys and MAX_EVENTS events in all (beyond, new candidates are not tracked and
- * `saturated` is set). Work: a key is looked at when something of it is due (a wheel of one
- * slot per second of capture time), never by scanning all keys.
+ * possible survivor of a later one. So a key keeps one array of times, decided then undecided,
+ * with a cursor between them: deciding moves the cursor, nothing is copied. A time takes 4 bytes
+ * (microseconds from the key's base: a capture of microsecond timestamps, a key's events within
+ * an hour of each other, the base moving with them) or else 8. The few decided events that may be
+ * survivors (their flow went on for more than SURVIVOR_MARGIN after the event, see linger())
+ * keep their span. What else a member needs (its flow's first and last segment, id, record
+ * number, class) is kept beside each undecided time in a 16-byte record of values relative to
+ * its time and to the key's bases (struct rec); a value too far for its field (a flow lasting
+ * more than 18 minutes, a flow id far from its neighbours') puts that event's values whole (32
+ * bytes) in the detector's wide pool instead. On a busy server of short connections (thousands
+ * of endings a second, every one a candidate), about half of the events held are decided: those
+ * of BEFORE, against AFTER + SKEW + W undecided: 20 bytes an undecided event, 4 a decided one.
+ * The decisions are the same as with every event kept whole: the rules read, of a decided event,
+ * nothing else (tests/unit/test_incidents_ref.c compares them with the detector as it was before
+ * this packing). At most MAX_KEYS keys and MAX_EVENTS events in all (beyond, new candidates are
+ * not tracked and `saturated` is set). Work: a key is looked at when something of it is due (a
+ * wheel of one slot per second of capture time), never by scanning all keys.
  */
 #include "incidents.h"
 
