@@ -915,7 +915,7 @@ static bool t_room(struct bucket *b, int64_t v)
 	size_t live = b->t_n - b->t_head;
 
 	if (live == 0) { /* start over: narrow, around v */
-		if (b->t_wide) {
+		if (b->t != (void *)b->t_inl) { /* whole times are never inline */
 			free(b->t);
 			b->t = b->t_inl;
 			b->t_cap = INLINE_EVENTS;

@@ -1,11 +1,15 @@
-/* incidents_frozen.c - a frozen copy of the incidents detector (reports/incidents.c) as it decided
- * before its events were packed into one time array per key and 32-bit relative records (issue
- * 15, memory). Compiled only into test_incidents_ref.c, which feeds it and the real detector the
- * same random record streams and requires the same decisions. Never edit it to follow the real
- * detector: it is the reference the detector's decisions must keep. Only the names changed
- * (ref_incidents_*, static) and the words (sentences, names, sparkline) were left out; the rules
- * and their reasons are explained at the top of reports/incidents.c.
+/* incidents_frozen.h - a frozen copy of the incidents detector (reports/incidents.c) as it decided
+ * before its events were packed (issue 15, memory: one array of times per key, narrow times,
+ * 16-byte relative records). Included by test_incidents_ref.c alone, so it is compiled only into
+ * that test, which feeds it and the real detector the same random record streams and requires
+ * the same decisions. Never edit it to follow the real detector: it is the reference the
+ * detector's decisions must keep. Only the names changed (ref_incidents_*, static) and the words
+ * (sentences, names, sparkline) were left out; the rules and their reasons are explained at the
+ * top of reports/incidents.c.
  */
+#ifndef TM_TESTS_INCIDENTS_FROZEN_H
+#define TM_TESTS_INCIDENTS_FROZEN_H
+
 #include "incidents.h"
 
 #include <math.h>
@@ -1293,3 +1297,4 @@ static uint32_t ref_incidents_find_flow(const struct ref_incidents *d, uint64_t 
 	return 0;
 }
 
+#endif
