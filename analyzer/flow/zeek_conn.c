@@ -131,21 +131,12 @@ char zeek_responder_letter(char upper)
 bool zeek_history_add(struct live_zeek *z, char letter)
 {
 	unsigned code = zeek_letter_code(letter); /* 1..27: 0 is no letter */
-	unsigned n = z->meta & ZEEK_META_LEN;
-	unsigned bit, v;
 
-	if (code == 0 || n >= ZEEK_HISTORY_MAX) {
+	if (code == 0) {
 		z->meta |= ZEEK_META_CUT;
 		return false;
 	}
-	/* Five bits from bit n * 5 on, in at most two bytes (the last code ends in hist[14]). */
-	bit = n * 5;
-	v = code << (bit % 8);
-	z->hist[bit / 8] |= (uint8_t)v;
-	if (v >> 8)
-		z->hist[bit / 8 + 1] |= (uint8_t)(v >> 8);
-	z->meta = (uint8_t)((z->meta & ~ZEEK_META_LEN) | (n + 1));
-	return true;
+	return zeek_history_add_code(z, code);
 }
 
 /* Bytes b[0..7] as a little-endian number, whatever the host's order (one load on x86). */

@@ -131,6 +131,27 @@ static void test_history_packing(void)
 	CU_ASSERT(z.meta & ZEEK_META_CUT);
 	memset(&z, 0, sizeof z);
 	CU_ASSERT_FALSE(zeek_history_add(&z, 'Z'));
+	/* The codes the per-packet code adds are the letters' codes: the originator's in the order
+	 * of "SHADFRCGTWIQX", the responder's ZEEK_CODE_RESPONDER further, '^' last. */
+	{
+		static const unsigned codes[] = { ZEEK_CODE_S, ZEEK_CODE_H, ZEEK_CODE_A, ZEEK_CODE_D,
+			                          ZEEK_CODE_F, ZEEK_CODE_R, ZEEK_CODE_C, ZEEK_CODE_G,
+			                          ZEEK_CODE_T, ZEEK_CODE_W, ZEEK_CODE_I, ZEEK_CODE_Q,
+			                          ZEEK_CODE_X };
+
+		for (unsigned i = 0; i < 13; i++) {
+			CU_ASSERT_EQUAL(zeek_letter_code(all[i]), codes[i]);
+			CU_ASSERT_EQUAL(zeek_letter_code(all[i + 13]), codes[i] + ZEEK_CODE_RESPONDER);
+		}
+		CU_ASSERT_EQUAL(zeek_letter_code('^'), ZEEK_CODE_FLIP);
+		memset(&z, 0, sizeof z);
+		CU_ASSERT(zeek_history_add_code(&z, ZEEK_CODE_S));
+		CU_ASSERT(zeek_history_add_code(&z, ZEEK_CODE_H + ZEEK_CODE_RESPONDER));
+		CU_ASSERT(zeek_history_add_code(&z, ZEEK_CODE_FLIP));
+		zeek_history_text(&z, text);
+		CU_ASSERT_STRING_EQUAL(text, "Sh^");
+	}
+	memset(&z, 0, sizeof z);
 	/* Every length, each letter at every place (the codes are read from two words). */
 	for (unsigned n = 0; n <= ZEEK_HISTORY_MAX; n++) {
 		for (unsigned shift = 0; shift < 27; shift += 5) {
