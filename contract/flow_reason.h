@@ -133,6 +133,26 @@ const char *flow_reason_template(enum flow_reason_id id);
  * another kind than its placeholder says writes "?" in its place. */
 size_t flow_reason_format(const struct flow_reason *r, char *buf, size_t size);
 
+/* The texts of "%s" arguments met last, with their lengths, each where one fixed-size copy takes
+ * it: a sentence's strings are a few names and endings, the same for most flows. A writer that
+ * formats a reason per flow keeps one, zeroed, for its life, and passes it to
+ * flow_reason_format_memo(). Direct-mapped by address (arguments are static text: one address,
+ * one text); a slot holds the last string that mapped to it. */
+#define REASON_MEMO_SLOTS 16
+#define REASON_MEMO_TEXT 48
+struct reason_memo_slot {
+	const char *key;
+	size_t len;
+	char text[REASON_MEMO_TEXT];
+};
+struct reason_memo {
+	struct reason_memo_slot slot[REASON_MEMO_SLOTS];
+};
+
+/* flow_reason_format() through `memo` (NULL: none): the same text. */
+size_t flow_reason_format_memo(const struct flow_reason *r, char *buf, size_t size,
+                               struct reason_memo *memo);
+
 /* Writes a duration ("12 µs", "3.4 ms", "1.25 s") into buf as a string, cut to size - 1 bytes;
  * FLOW_DURATION_MAX bytes always hold it. Returns its length. */
 size_t flow_duration_format(int64_t ns, char *buf, size_t size);

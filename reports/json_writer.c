@@ -62,6 +62,7 @@ struct json_memo {
 	struct ts_memo ts;         /* the capture's current second */
 	struct text_memo strings;  /* long-lived strings escaped (put_string) */
 	struct flags_memo flags;   /* TCP flags as text */
+	struct reason_memo reason; /* the reason sentences' strings */
 	struct json_names names;
 	struct diag_key diag_key;  /* the last common diagnosis object's (diag_valid) */
 	struct rbuf diag;          /* its text */
@@ -240,6 +241,55 @@ static char *w_string(char *o, const char *s, size_t n)
 	}
 	*o++ = '"';
 	return o;
+}
+
+/* Whether none of s's n bytes needs more than copying into a JSON string (no control character,
+ * quote, backslash or byte from 0x80: w_string() would write them unchanged). */
+static bool json_plain(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+#ifdef __SSE2__
+	if (n >= 16) {
+		for (; n - i >= 16; i += 16)
+			if (special_16(u + i) != 0)
+				return false;
+		return i == n || special_16(u + n - 16) == 0; /* the last 1-15, with some before */
+	}
+#endif
+	for (; n - i >= 8; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, u + i, sizeof w);
+		if (!plain_word(w))
+			return false;
+	}
+	for (; i < n; i++)
+		if (u[i] < 0x20 || u[i] >= 0x80 || u[i] == '"' || u[i] == '\\')
+			return false;
+	return true;
+}
+
+/* Room w_reason() needs. */
+#define REASON_ROOM str_room(FLOW_REASON_MAX)
+
+/* The flow's reason sentence as a JSON string at o (REASON_ROOM bytes of room); returns the end.
+ * Written in place, then checked: a sentence with nothing to escape (most: ASCII text and numbers)
+ * only gets its quotes; any other is escaped from a copy. The text is the one flow_reason_format()
+ * gives with FLOW_REASON_MAX bytes. */
+static char *w_reason(char *o, struct json_memo *m, const struct flow_reason *r)
+{
+	size_t n = flow_reason_format_memo(r, o + 1, FLOW_REASON_MAX, &m->reason);
+	char copy[FLOW_REASON_MAX];
+
+	if (json_plain(o + 1, n)) {
+		o[0] = '"';
+		o[n + 1] = '"';
+		return o + n + 2;
+	}
+	memcpy(copy, o + 1, n);
+	return w_string(o, copy, n);
 }
 
 /* Reserves n more bytes; returns where to write them, or NULL when the buffer cannot grow (the
@@ -655,8 +705,6 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 {
 	const struct json_names *nm = &m->names;
 	unsigned n_evidence = f->n_evidence < FLOW_EVIDENCE_MAX ? f->n_evidence : FLOW_EVIDENCE_MAX;
-	char reason[FLOW_REASON_MAX];
-	size_t reason_len = flow_reason_format(&f->reason, reason, sizeof reason);
 	const struct rbuf *capture = memo_string(b, m, f->capture); /* valid until the next one */
 	const struct zeek_fields *z = &f->zeek;
 	size_t uid_len, history_len, conn_state_len;
@@ -706,13 +754,13 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 	done(b, o);
 	put_memo_string(b, m, f->close_detail);
 	/* 4 literals, a timestamp, a name, a string */
-	o = room(b, 4 * LIT_ROOM + TS_TEXT_MAX + NAME_TEXT_ROOM + str_room(reason_len));
+	o = room(b, 4 * LIT_ROOM + TS_TEXT_MAX + NAME_TEXT_ROOM + REASON_ROOM);
 	if (o == NULL)
 		return;
 	o = W_LIT(o, ",\"closer\":");
 	o = name_text_write(o, NAME_TEXT_OF(nm->closer, f->closer));
 	o = W_LIT(o, ",\"reason\":");
-	o = w_string(o, reason, reason_len);
+	o = w_reason(o, m, &f->reason);
 	o = W_LIT(o, ",\"ts\":");
 	if (f->has_close_ts)
 		o = ts_write(o, &m->ts, f->close_ts_ns, f->ts_nano);

@@ -370,9 +370,12 @@ static void check_same(const char *got, const char *want, const char *what)
 		fprintf(stderr, "\n  %s\n  got  \"%s\"\n  want \"%s\"\n", what, got, want);
 }
 
-/* Every template, many times, against the reference; cut to every buffer size on the way. */
+/* Every template, many times, against the reference; cut to every buffer size on the way; the
+ * same through one string memo (flow_reason_format_memo), which hits and misses over the rounds. */
 static void test_every_template_matches_snprintf(void)
 {
+	static struct reason_memo memo; /* zeroed, as a writer keeps it */
+
 	for (int id = REASON_NONE; id < REASON_COUNT; id++) {
 		char name[32];
 
@@ -406,7 +409,18 @@ static void test_every_template_matches_snprintf(void)
 				}
 				CU_ASSERT_EQUAL(cut[len], '\0');
 				CU_ASSERT(memcmp(cut, want, len) == 0);
+				/* Through the memo: the same, and nothing written from size on. */
+				memset(cut, 'x', sizeof cut);
+				len = flow_reason_format_memo(&r, cut, size, &memo);
+				CU_ASSERT_EQUAL(len, strnlen(want, size - 1));
+				CU_ASSERT_EQUAL(cut[len], '\0');
+				CU_ASSERT(memcmp(cut, want, len) == 0);
+				for (size_t k = size; k < sizeof cut; k++)
+					CU_ASSERT_EQUAL_FATAL(cut[k], 'x');
 			}
+			len = flow_reason_format_memo(&r, got, sizeof got, &memo);
+			check_same(got, want, name);
+			CU_ASSERT_EQUAL(len, strlen(want));
 		}
 	}
 }
