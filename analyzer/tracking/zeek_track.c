@@ -652,8 +652,10 @@ __attribute__((noinline)) static void in_order_letters(struct live_flow *f,
 		z->ep[d] |= ZEEK_EP_STEADY;
 }
 
-void zeek_track_in_order(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
-                         enum flow_direction d)
+/* Not inlined into the tracker's fast path (which LTO would do): its registers stay its own. */
+__attribute__((noinline)) void zeek_track_in_order(struct flow_store *st, struct live_flow *f,
+                                                   const struct tcp_segment *seg,
+                                                   enum flow_direction d)
 {
 	struct live_zeek *z = &f->zeek;
 	const struct live_dir *peer = &f->dir[!d];

@@ -209,6 +209,30 @@ static void test_uid(void)
 	for (int i = 1; i < 18; i++)
 		CU_ASSERT(strchr("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
 		                 u1[i]) != NULL);
+	/* The uids never change (a capture analysed again gives the same): pinned, from the
+	 * digit-by-digit conversion the two-digit tables replaced, at edge timestamps and for IPv6. */
+	{
+		struct flow_endpoint c = { .addr = { .family = 6,
+			                             .bytes = { 0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0,
+			                                        0, 0, 0, 0, 1 } },
+			                   .port = 65535 };
+		static const struct {
+			int64_t ts;
+			const char *uid;
+		} pinned[] = {
+			{ 1764000000123456789LL, "C04bc0YSZ3XomcmiUF" },
+			{ 0, "C1C4QPU85vLLroXj7M" },
+			{ -1, "C14rO9UzrXZzuuWnkZ" },
+			{ INT64_MAX, "C0LgfNsNmzUeQsB7Kk" },
+		};
+
+		for (unsigned i = 0; i < sizeof pinned / sizeof pinned[0]; i++) {
+			zeek_uid(&a, &b, pinned[i].ts, u1);
+			CU_ASSERT_STRING_EQUAL(u1, pinned[i].uid);
+		}
+		zeek_uid(&c, &a, 1764000000000000000LL, u1);
+		CU_ASSERT_STRING_EQUAL(u1, "C0sLA2cYBUmId6FY98");
+	}
 }
 
 /* SYN, SYN+ACK, ACK, data both ways, FIN both ways: Zeek's "ShADadFf" SF. */
