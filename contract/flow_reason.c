@@ -209,8 +209,30 @@ static char *duration_digits(int64_t ns, char *end)
 
 struct sink {
 	char *p;
-	char *end; /* where the NUL goes at the latest */
+	char *end;  /* where the NUL goes at the latest */
+	bool plain; /* what was written is JSON-plain (text_plain), as far as known */
 };
+
+/* Whether s (n bytes) is well-formed UTF-8 without control characters, quotes or backslashes:
+ * what a JSON string holds unchanged. */
+static bool text_plain(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t skip, len;
+
+		if (u[i] < 0x20 || u[i] == '"' || u[i] == '\\')
+			return false;
+		if (u[i] < 0x80)
+			continue;
+		len = utf8_scan(u + i, n - i, &skip);
+		if (len == 0)
+			return false;
+		i += len - 1;
+	}
+	return true;
+}
 
 static void put(struct sink *o, const char *s, size_t n)
 {
@@ -229,6 +251,7 @@ static inline void put_static(struct sink *o, const char *s, struct reason_memo 
 	struct reason_memo_slot *m;
 
 	if (sm == NULL) {
+		o->plain = false; /* not asked */
 		put(o, s, strlen(s));
 		return;
 	}
@@ -237,13 +260,16 @@ static inline void put_static(struct sink *o, const char *s, struct reason_memo 
 		size_t n = strlen(s);
 
 		if (n > REASON_MEMO_TEXT) {
+			o->plain = o->plain && text_plain(s, n);
 			put(o, s, n);
 			return;
 		}
 		m->key = s;
 		m->len = n;
+		m->plain = text_plain(s, n);
 		memcpy(m->text, s, n);
 	}
+	o->plain = o->plain && m->plain;
 	if ((size_t)(o->end - o->p) < REASON_MEMO_TEXT) {
 		put(o, m->text, m->len);
 		return;
@@ -307,6 +333,7 @@ struct piece {
 };
 static struct piece pieces[REASON_COUNT][PIECES_MAX];
 static uint8_t n_pieces[REASON_COUNT]; /* 0: cut as it comes (more than PIECES_MAX pieces) */
+static bool template_plain[REASON_COUNT]; /* its text (placeholders aside) is text_plain() */
 static char piece_text[PIECE_TEXT_MAX];
 static pthread_once_t pieces_once = PTHREAD_ONCE_INIT;
 
@@ -320,6 +347,7 @@ static void cut_templates(void)
 
 		if (t == NULL)
 			continue;
+		template_plain[id] = text_plain(t, strlen(t));
 		for (;; p++) {
 			char spec = '\0';
 			bool placeholder;
@@ -394,21 +422,26 @@ static void format_scanning(struct sink *o, const struct flow_reason *r, const c
 }
 
 size_t flow_reason_format_memo(const struct flow_reason *r, char *buf, size_t size,
-                               struct reason_memo *memo)
+                               struct reason_memo *memo, bool *plain)
 {
 	struct sink o;
 	const char *t;
 
+	if (plain != NULL)
+		*plain = false;
 	if (size == 0)
 		return 0;
 	o.p = buf;
 	o.end = buf + size - 1;
+	o.plain = true;
 	t = flow_reason_template((enum flow_reason_id)r->id);
 	if (t != NULL) {
 		pthread_once(&pieces_once, cut_templates);
 		if (n_pieces[r->id] == 0) {
+			o.plain = false;
 			format_scanning(&o, r, t);
 		} else {
+			o.plain = template_plain[r->id];
 			for (unsigned i = 0; i < n_pieces[r->id]; i++) {
 				const struct piece *pc = &pieces[r->id][i];
 
@@ -420,13 +453,17 @@ size_t flow_reason_format_memo(const struct flow_reason *r, char *buf, size_t si
 			}
 		}
 	}
+	/* Numbers, durations and "?" are plain; a text that fills the buffer may have been cut
+	 * (inside a UTF-8 sequence). */
+	if (plain != NULL)
+		*plain = o.plain && o.p != o.end;
 	*o.p = '\0';
 	return (size_t)(o.p - buf);
 }
 
 size_t flow_reason_format(const struct flow_reason *r, char *buf, size_t size)
 {
-	return flow_reason_format_memo(r, buf, size, NULL);
+	return flow_reason_format_memo(r, buf, size, NULL, NULL);
 }
 
 size_t flow_duration_format(int64_t ns, char *buf, size_t size)

@@ -275,15 +275,17 @@ static bool json_plain(const char *s, size_t n)
 #define REASON_ROOM str_room(FLOW_REASON_MAX)
 
 /* The flow's reason sentence as a JSON string at o (REASON_ROOM bytes of room); returns the end.
- * Written in place, then checked: a sentence with nothing to escape (most: ASCII text and numbers)
- * only gets its quotes; any other is escaped from a copy. The text is the one flow_reason_format()
+ * Written in place: a sentence with nothing to escape (most: the formatter knows it of its
+ * templates and strings, else it is checked) only gets its quotes; any other is escaped from a
+ * copy. The text is the one flow_reason_format()
  * gives with FLOW_REASON_MAX bytes. */
 static char *w_reason(char *o, struct json_memo *m, const struct flow_reason *r)
 {
-	size_t n = flow_reason_format_memo(r, o + 1, FLOW_REASON_MAX, &m->reason);
+	bool plain;
+	size_t n = flow_reason_format_memo(r, o + 1, FLOW_REASON_MAX, &m->reason, &plain);
 	char copy[FLOW_REASON_MAX];
 
-	if (json_plain(o + 1, n)) {
+	if (plain || json_plain(o + 1, n)) {
 		o[0] = '"';
 		o[n + 1] = '"';
 		return o + n + 2;
