@@ -103,12 +103,17 @@ void rbuf_ts(struct rbuf *b, int64_t ts_ns, bool nano);
 /* Longest timestamp text: "-9223372036.854775808" is 21 bytes. */
 #define TS_TEXT_MAX 24
 
-/* The digits of the last whole second written: the timestamps of a flow, and of the flows after
- * it, mostly share it. A writer keeps one, zeroed, for its life. */
-struct ts_memo {
+/* The digits of the last two whole seconds written: the timestamps of a flow, and of the flows
+ * after it, mostly share one (flows are written as they end, so two seconds alternate around a
+ * second's boundary). A writer keeps one, zeroed, for its life. */
+struct ts_second {
 	int64_t start_ns; /* where that second starts (a timestamp at or after the epoch) */
 	uint8_t len;      /* 0: nothing yet */
 	char text[20];
+};
+struct ts_memo {
+	struct ts_second sec[2];
+	uint8_t next; /* the slot the next new second takes: the one not used last */
 };
 /* Writes the timestamp as ts_digits() does, starting at o (TS_TEXT_MAX bytes of room); returns
  * the end. */

@@ -80,8 +80,8 @@ static void test_decimal_numbers(void)
 
 /* --- timestamps --------------------------------------------------------------------------------- */
 
-/* ts_write through one memo, over a sequence that hits and misses it, switches precision and
- * sign, against ts_digits (whose text test_writers checks). */
+/* ts_write through one memo, over a sequence that hits and misses its two seconds, switches
+ * precision and sign, against ts_digits (whose text test_writers checks). */
 static void test_timestamps_through_memo(void)
 {
 	static const int64_t edge[] = {
@@ -102,8 +102,8 @@ static void test_timestamps_through_memo(void)
 		case 0:
 			ts = edge[rnd() % (sizeof edge / sizeof edge[0])];
 			break;
-		case 1: /* the same second as before, mostly */
-			ts = 1764000000000000000 + (int64_t)(rnd() % 2000000000);
+		case 1: /* one of three seconds: the memo's two, or the one replacing the older */
+			ts = 1764000000000000000 + (int64_t)(rnd() % 3000000000u);
 			break;
 		case 2:
 			ts = -(int64_t)(rnd() >> 2);
