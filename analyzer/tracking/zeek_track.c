@@ -631,13 +631,11 @@ void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct
  * sent before. For it fast_segment() above only counts the header bytes and gives the role's
  * first 'D' or 'A' and the 'W' of a zero window: it cannot be a retransmission (no 'T': it starts
  * at the next number and, with data, ends above it), flip the roles, or open or close a hole.
- * This does the same on the tests the tracker has not already made, and the letters, rare, out of
- * line. */
+ * This does the same on the tests the tracker has not already made. */
 
 /* The letters: the role's first 'D' or 'A', a zero window's 'W', and the steady state once both
  * letters are given (fast_segment's order). */
-__attribute__((noinline)) static void in_order_letters(struct live_flow *f,
-                                                       const struct tcp_segment *seg, int d)
+static inline void in_order_letters(struct live_flow *f, const struct tcp_segment *seg, int d)
 {
 	struct live_zeek *z = &f->zeek;
 
