@@ -444,6 +444,26 @@ const struct rbuf *text_memo_get(struct text_memo *m, const char *s)
 	return t;
 }
 
+char *addr_memo_write(char *o, struct addr_memo *m, const struct ip_addr *a)
+{
+	uint32_t key;
+	size_t i;
+
+	_Static_assert(IP_ADDR_TEXT_MAX >= sizeof m->slot[0].text, "a slot's copy fits the room");
+	if (a->family != 4)
+		return ip_addr_write(o, a);
+	memcpy(&key, a->bytes, sizeof key);
+	i = (size_t)((key * UINT32_C(2654435761)) >> 24) % ADDR_MEMO_SLOTS;
+	if (m->slot[i].len == 0 || m->slot[i].key != key) {
+		char *end = ip_addr_write(m->slot[i].text, a); /* at most 15 bytes */
+
+		m->slot[i].key = key;
+		m->slot[i].len = (uint8_t)(end - m->slot[i].text);
+	}
+	memcpy(o, m->slot[i].text, sizeof m->slot[i].text);
+	return o + m->slot[i].len;
+}
+
 void text_memo_free(struct text_memo *m)
 {
 	for (size_t i = 0; i < TEXT_MEMO_SLOTS; i++) {

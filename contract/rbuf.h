@@ -186,6 +186,22 @@ static inline char *name_text_write(char *o, const struct name_text *t)
 	return o + t->len;
 }
 
+/* The text of the IPv4 addresses written last (ip_addr_write), direct-mapped by address: a
+ * capture's addresses repeat from flow to flow (a server, a client's next connection), and a
+ * slot's text is copied with one fixed-size copy. A writer keeps one, zeroed, for its life. */
+#define ADDR_MEMO_SLOTS 256
+struct ip_addr;
+struct addr_memo {
+	struct {
+		uint32_t key; /* the address's 4 bytes */
+		uint8_t len;  /* 0: empty */
+		char text[16];
+	} slot[ADDR_MEMO_SLOTS];
+};
+/* Writes a's text as ip_addr_write() does at o (IP_ADDR_TEXT_MAX bytes of room); returns the
+ * end. IPv4 through the memo, anything else straight. */
+char *addr_memo_write(char *o, struct addr_memo *m, const struct ip_addr *a);
+
 /* tcp_flags_format()'s text of each flags byte, made the first time it is asked for. */
 struct flags_memo {
 	uint8_t len[256]; /* 0: not made yet */

@@ -63,6 +63,7 @@ struct json_memo {
 	struct text_memo strings;  /* long-lived strings escaped (put_string) */
 	struct flags_memo flags;   /* TCP flags as text */
 	struct reason_memo reason; /* the reason sentences' strings */
+	struct addr_memo addrs;    /* IPv4 addresses as text */
 	struct json_names names;
 	struct diag_key diag_key;  /* the last common diagnosis object's (diag_valid) */
 	struct rbuf diag;          /* its text */
@@ -725,11 +726,11 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 	o = W_LIT(o, ",\"capture\":");
 	o = w_text(o, capture);
 	o = W_LIT(o, ",\"client\":{\"ip\":\"");
-	o = ip_addr_write(o, &f->client.addr);
+	o = addr_memo_write(o, &m->addrs, &f->client.addr);
 	o = W_LIT(o, "\",\"port\":");
 	o = w_num(o, f->client.port);
 	o = W_LIT(o, "},\"server\":{\"ip\":\"");
-	o = ip_addr_write(o, &f->server.addr);
+	o = addr_memo_write(o, &m->addrs, &f->server.addr);
 	o = W_LIT(o, "\",\"port\":");
 	o = w_num(o, f->server.port);
 	if (f->roles_inferred)
