@@ -57,6 +57,16 @@ struct diag_key {
 	uint8_t time_wait;
 };
 
+/* A common diagnosis object kept as written. A capture has few of them (its stacks, which side
+ * holds TIME-WAIT), which consecutive flows need not share (a mixed capture alternates several):
+ * a few slots, direct-mapped by the key. */
+#define DIAG_SLOTS 32 /* diag_slot_of() gives 5 bits */
+struct diag_slot {
+	struct diag_key key;
+	struct rbuf text;
+	bool valid;
+};
+
 /* What a flow object reuses from the flows before it. */
 struct json_memo {
 	struct ts_memo ts;         /* the capture's current second */
@@ -65,9 +75,8 @@ struct json_memo {
 	struct reason_memo reason; /* the reason sentences' strings */
 	struct addr_memo addrs;    /* IPv4 addresses as text */
 	struct json_names names;
-	struct diag_key diag_key;  /* the last common diagnosis object's (diag_valid) */
-	struct rbuf diag;          /* its text */
-	bool diag_valid;
+	struct diag_slot diag[DIAG_SLOTS]; /* common diagnosis objects, by their key's hash */
+	struct diag_slot *diag_last;       /* the slot used last: tried first, without a hash */
 };
 
 struct json_writer {
@@ -559,12 +568,25 @@ static bool same_diag_key(const struct diag_key *a, const struct diag_key *b)
 	return a->time_wait == b->time_wait;
 }
 
-/* The diagnosis object of a flow without its rare parts (struct diag_key): the last one made
- * again when it is the same, else made and kept. */
+/* The slot of key k: its pointers and numbers mixed (multiplicative hashing). */
+static unsigned diag_slot_of(const struct diag_key *k)
+{
+	uint64_t h = (uint64_t)(uintptr_t)k->family[0] ^ (uint64_t)(uintptr_t)k->family[1] << 1 ^
+	             (uint64_t)(uintptr_t)k->basis[0] << 2 ^ (uint64_t)(uintptr_t)k->basis[1] << 3 ^
+	             (uint64_t)k->initial_ttl[0] << 8 ^ (uint64_t)k->initial_ttl[1] << 16 ^
+	             (uint64_t)k->hops[0] << 24 ^ (uint64_t)k->hops[1] << 32 ^
+	             (uint64_t)k->time_wait << 40;
+
+	return (unsigned)((h * UINT64_C(0x9e3779b97f4a7c15)) >> 59); /* 0 .. DIAG_SLOTS - 1 */
+}
+
+/* The diagnosis object of a flow without its rare parts (struct diag_key): the one made for the
+ * same key again when its slot holds it, else made and kept there. */
 static void put_common_diagnosis(struct rbuf *b, struct json_memo *jm,
                                  const struct flow_diagnosis *d)
 {
 	struct diag_key k;
+	struct diag_slot *slot;
 	size_t start = b->len;
 
 	for (int s = FROM_CLIENT; s <= FROM_SERVER; s++) {
@@ -574,19 +596,23 @@ static void put_common_diagnosis(struct rbuf *b, struct json_memo *jm,
 		k.hops[s] = d->stack[s].hops;
 	}
 	k.time_wait = (uint8_t)d->time_wait;
-	if (jm->diag_valid && same_diag_key(&k, &jm->diag_key)) {
-		rbuf_put(b, jm->diag.data, jm->diag.len);
+	slot = jm->diag_last;
+	if (slot == NULL || !slot->valid || !same_diag_key(&k, &slot->key))
+		slot = &jm->diag[diag_slot_of(&k)];
+	jm->diag_last = slot;
+	if (slot->valid && same_diag_key(&k, &slot->key)) {
+		rbuf_put(b, slot->text.data, slot->text.len);
 		return;
 	}
-	jm->diag_valid = false;
-	jm->diag.failed = false; /* the copy below starts over */
+	slot->valid = false;
+	slot->text.failed = false; /* the copy below starts over */
 	put_diagnosis_whole(b, jm, d);
 	if (b->failed)
 		return;
-	rbuf_clear(&jm->diag);
-	rbuf_put(&jm->diag, b->data + start, b->len - start);
-	jm->diag_key = k;
-	jm->diag_valid = !jm->diag.failed;
+	rbuf_clear(&slot->text);
+	rbuf_put(&slot->text, b->data + start, b->len - start);
+	slot->key = k;
+	slot->valid = !slot->text.failed;
 }
 
 /* "diagnosis":{...}: null members for what was not found. Durations are seconds. */
@@ -1267,7 +1293,8 @@ static void json_release(struct writer *w)
 	struct json_writer *jw = (struct json_writer *)w;
 
 	text_memo_free(&jw->m.strings);
-	rbuf_free(&jw->m.diag);
+	for (unsigned i = 0; i < DIAG_SLOTS; i++)
+		rbuf_free(&jw->m.diag[i].text);
 	rbuf_free(&jw->buf);
 	rbuf_free(&jw->scratch);
 }
