@@ -1975,6 +1975,50 @@ static void test_json_memo_keeps_each_string(void)
 	free(out);
 }
 
+/* The common diagnosis objects (no rare part) are kept by their key in a few slots: flows that
+ * alternate several keys, more than the slots, each get their own stack and TIME-WAIT side. */
+static void test_json_diagnosis_memo(void)
+{
+	enum { N = 400, KEYS = 90 };
+	static struct flow_record r[N];
+	static char bases[KEYS][32];
+	struct flow_record base[N_RECORDS];
+	char *out, *line, *save = NULL;
+	size_t len;
+	unsigned n = 0;
+
+	make_records(base);
+	for (unsigned k = 0; k < KEYS; k++)
+		snprintf(bases[k], sizeof bases[k], "basis %u", k);
+	for (unsigned i = 0; i < N; i++) {
+		/* Keys k and k + 60 differ in their hops only: every third flow follows one with
+		 * the other. */
+		unsigned k = i % 3 == 2 ? ((i - 1) * 7u % KEYS + 60) % KEYS : (i * 7u + i / 50u) % KEYS;
+		struct flow_diagnosis *g = &r[i].diagnosis;
+
+		r[i] = base[0];
+		memset(g, 0, sizeof *g);
+		g->time_wait = (enum closer_side)(k % CLOSER_COUNT);
+		for (int d = FROM_CLIENT; d <= FROM_SERVER; d++)
+			g->stack[d] = (struct stack_guess){ .family = d ? "windows" : "linux",
+				.initial_ttl = (uint8_t)(64 + k % 3), .hops = (uint8_t)(k % 7 + d),
+				.basis = bases[(k + (unsigned)d) % 5] };
+	}
+	out = run_writer(REPORT_NDJSON, r, N, &empty_summary, &len);
+	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		json_t *o = json_loads(line, 0, NULL);
+		json_t *diag;
+
+		CU_ASSERT_FATAL(o != NULL && n < N);
+		diag = json_object_get(o, "diagnosis");
+		expect_diagnosis(diag, &r[n].diagnosis);
+		json_decref(o);
+		n++;
+	}
+	CU_ASSERT_EQUAL(n, N);
+	free(out);
+}
+
 /* Every format reports a stream that cannot be written: begin, flow or end returns -1. Rows
  * gathered for one write fail when it is made (at the end at the latest); when each row is
  * written at once (a line-buffered stream), the streaming formats fail on every flow. */
@@ -2101,6 +2145,7 @@ CUNIT_TESTS(json_tests,
 	    { "ndjson_flushes_each_flow", test_ndjson_flushes_each_flow },
 	    { "file_rows_are_batched", test_file_rows_are_batched },
 	    { "json_memo_keeps_each_string", test_json_memo_keeps_each_string },
+	    { "json_diagnosis_memo", test_json_diagnosis_memo },
 	    { "ndjson_empty_run_is_empty", test_ndjson_empty_run_is_empty },
 	    { "json_escapes_at_every_alignment", test_json_escapes_at_every_alignment });
 
