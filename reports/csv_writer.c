@@ -28,7 +28,7 @@
  * connections ending a second, 16 s at a thousand a second (so on a busy server, where every row
  * waits some 50 s for its incident, the bound is always reached and the rows go out undecided).
  * The bound counts the rows' text, but a held row is kept as the words where it differs from the
- * held row before it (rowdiff.h): about 85 bytes for a row of 530 on a busy server, so the memory
+ * held row before it (rowdiff.h): about 90 bytes for a row of 530 on a busy server, so the memory
  * at the bound is some 1.3 MiB, not 8.
  */
 #include <errno.h>

@@ -64,14 +64,12 @@ bool rowdiff_get_varint(const unsigned char **p, const unsigned char *end, uint6
 	return false;
 }
 
-/* Word k's xor with the reference, x: nothing when 0, else its bit in the bitmap, the byte that
- * says which of its bytes differ (first | last << 3) and those bytes (stored as eight: the slack). */
+/* Word k's xor with the reference, x (not 0): its bit in the bitmap, the byte that says which of
+ * its bytes differ (first | last << 3) and those bytes (stored as eight: the slack). */
 static unsigned char *put_word(unsigned char *o, unsigned char *bitmap, size_t k, uint64_t x)
 {
 	unsigned first, last;
 
-	if (x == 0)
-		return o;
 	first = (unsigned)__builtin_ctzll(x) / 8;
 	last = 7 - (unsigned)__builtin_clzll(x) / 8;
 	bitmap[k / 8] |= (unsigned char)(1u << (k % 8));
@@ -80,22 +78,39 @@ static unsigned char *put_word(unsigned char *o, unsigned char *bitmap, size_t k
 	return o + 2 + (last - first);
 }
 
-/* `count` words of the row, from word k0 on (row points at it), against those at `ref`. */
+/* `count` words of the row, from word k0 on (row points at it), against those at `ref`; NULL as
+ * soon as the code passes `limit`. */
 static unsigned char *put_words(unsigned char *o, unsigned char *bitmap, const char *row,
-                                const char *ref, size_t k0, size_t count)
+                                const char *ref, size_t k0, size_t count, const unsigned char *limit)
 {
-	for (size_t j = 0; j < count; j++)
-		o = put_word(o, bitmap, k0 + j, load_le(row + 8 * j) ^ load_le(ref + 8 * j));
+	for (size_t j = 0; j < count; j++) {
+		uint64_t x = load_le(row + 8 * j) ^ load_le(ref + 8 * j);
+
+		if (x != 0 && (o = put_word(o, bitmap, k0 + j, x)) > limit)
+			return NULL;
+	}
 	return o;
+}
+
+/* The first varint: n - m zigzagged, then whether the row comes as it is. */
+static uint64_t head_of(ptrdiff_t t, bool raw)
+{
+	uint64_t z = t < 0 ? ((uint64_t)-(t + 1) << 1) | 1 : (uint64_t)t << 1;
+
+	return z << 1 | raw;
 }
 
 /* The cut: the word where the row stops being the reference in place and goes on as the
  * reference's end (t bytes before), the row being t bytes longer: the first word k + 1 such that
  * words k and k + 1 differ from the reference in place and words k + 1 and k + 2 are the
- * reference's t bytes before. 0 for none. */
+ * reference's t bytes before. Only the first CUT_TRIES such k are tried: a row like nothing
+ * before it has many. 0 for none. */
+#define CUT_TRIES 8
+
 static size_t find_cut(const char *row, size_t n, const char *ref, size_t m, ptrdiff_t t)
 {
 	size_t in_both = n < m ? n : m;
+	unsigned tries = 0;
 
 	for (size_t at = 0; at + 24 <= n && at + 16 <= in_both; at += 8) {
 		if (load_le(row + at) == load_le(ref + at) ||
@@ -104,6 +119,8 @@ static size_t find_cut(const char *row, size_t n, const char *ref, size_t m, ptr
 		if (load_le(row + at + 8) == load_le(ref + (size_t)((ptrdiff_t)(at + 8) - t)) &&
 		    load_le(row + at + 16) == load_le(ref + (size_t)((ptrdiff_t)(at + 16) - t)))
 			return at / 8 + 1;
+		if (++tries == CUT_TRIES)
+			break;
 	}
 	return 0;
 }
@@ -114,36 +131,50 @@ size_t rowdiff_encode(const char *row, size_t n, const char *ref, size_t m, unsi
 	size_t words = n / 8, tail = n % 8, k = 0;
 	size_t cut = t != 0 && m >= 8 ? find_cut(row, n, ref, m, t) : 0;
 	size_t in_place = cut ? cut : (n < m ? n : m) / 8; /* words the reference has whole in place */
-	unsigned char *o = rowdiff_put_varint(out, t < 0 ? ((uint64_t)-(t + 1) << 1) | 1 : (uint64_t)t << 1);
+	unsigned char *o = rowdiff_put_varint(out, head_of(t, false));
+	/* past this the row is unlike the reference: it goes as it is, which costs less both ways */
+	const unsigned char *limit = out + 24 + n / 3;
 	unsigned char *bitmap;
 
 	o = rowdiff_put_varint(o, cut);
 	bitmap = o;
 	memset(bitmap, 0, words / 8 + 1);
 	o += words / 8 + 1;
-	o = put_words(o, bitmap, row, ref, 0, in_place);
+	if (!(o = put_words(o, bitmap, row, ref, 0, in_place, limit)))
+		goto raw;
 	k = in_place;
 	if (cut) {
 		/* the reference's end: row word k against ref[8k - t] */
-		o = put_words(o, bitmap, row + 8 * cut, ref + (size_t)((ptrdiff_t)(8 * cut) - t), cut,
-		              words - cut);
+		if (!(o = put_words(o, bitmap, row + 8 * cut, ref + (size_t)((ptrdiff_t)(8 * cut) - t),
+		                    cut, words - cut, limit)))
+			goto raw;
 		k = words;
 	} else {
 		/* the row is longer: its words past the reference's end against zeros */
-		for (; k < words; k++)
-			o = put_word(o, bitmap, k, load_le(row + 8 * k) ^ load_part(ref, 8 * k, m));
+		for (; k < words; k++) {
+			uint64_t x = load_le(row + 8 * k) ^ load_part(ref, 8 * k, m);
+
+			if (x != 0 && (o = put_word(o, bitmap, k, x)) > limit)
+				goto raw;
+		}
 	}
 	if (tail != 0 && n >= 8 && m >= 8) {
 		/* the last `tail` bytes against the reference's last ones: the top bytes of the words
 		 * that end both */
 		uint64_t x = load_le(row + n - 8) ^ load_le(ref + m - 8);
 
-		o = put_word(o, bitmap, words, x >> (8 * (8 - tail)) << (8 * (8 - tail)));
+		x = x >> (8 * (8 - tail)) << (8 * (8 - tail));
+		if (x != 0)
+			o = put_word(o, bitmap, words, x);
 	} else if (tail != 0) {
 		memcpy(o, row + 8 * words, tail);
 		o += tail;
 	}
 	return (size_t)(o - out);
+raw:
+	o = rowdiff_put_varint(out, head_of(t, true));
+	memcpy(o, row, n);
+	return (size_t)(o - out) + n;
 }
 
 bool rowdiff_length(const unsigned char *code, size_t code_len, size_t m, size_t *n)
@@ -153,6 +184,7 @@ bool rowdiff_length(const unsigned char *code, size_t code_len, size_t m, size_t
 
 	if (!rowdiff_get_varint(&code, code + code_len, &v))
 		return false;
+	v >>= 1; /* whether the row comes as it is */
 	t = v & 1 ? -(int64_t)(v >> 1) - 1 : (int64_t)(v >> 1);
 	if (m > ROWDIFF_ROW_MAX || t > (int64_t)ROWDIFF_ROW_MAX || t < -(int64_t)m ||
 	    (uint64_t)((int64_t)m + t) > ROWDIFF_ROW_MAX)
@@ -166,11 +198,17 @@ size_t rowdiff_decode(const unsigned char *code, size_t code_len, char *buf, siz
 	const unsigned char *p = code, *end = code + code_len, *bitmap;
 	size_t words = n / 8, tail = n % 8, len, bytes;
 	bool tail_word = tail != 0 && n >= 8 && m >= 8; /* else the tail's bytes come as they are */
-	uint64_t v, cut, last;
+	uint64_t v = 0, cut, last;
 
 	if (!rowdiff_length(code, code_len, m, &len) || len != n)
 		return 0;
 	(void)rowdiff_get_varint(&p, end, &v); /* n - m, read above */
+	if (v & 1) { /* as it is */
+		if ((size_t)(end - p) < n)
+			return 0;
+		memcpy(buf, p, n);
+		return (size_t)(p - code) + n;
+	}
 	if (!rowdiff_get_varint(&p, end, &cut) || cut > words || (cut && 8 * cut + m < n) ||
 	    (size_t)(end - p) < words / 8 + 1)
 		return 0;
