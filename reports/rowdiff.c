@@ -65,7 +65,7 @@ bool rowdiff_get_varint(const unsigned char **p, const unsigned char *end, uint6
 }
 
 /* Word k's xor with the reference, x (not 0): its bit in the bitmap, the byte that says which of
- * its bytes differ (first | last << 3) and those bytes (stored as eight: the slack). */
+ * its bytes differ (first | (last - first) << 3) and those bytes (stored as eight: the slack). */
 static unsigned char *put_word(unsigned char *o, unsigned char *bitmap, size_t k, uint64_t x)
 {
 	unsigned first, last;
@@ -73,7 +73,7 @@ static unsigned char *put_word(unsigned char *o, unsigned char *bitmap, size_t k
 	first = (unsigned)__builtin_ctzll(x) / 8;
 	last = 7 - (unsigned)__builtin_clzll(x) / 8;
 	bitmap[k / 8] |= (unsigned char)(1u << (k % 8));
-	*o = (unsigned char)(first | last << 3);
+	*o = (unsigned char)(first | (last - first) << 3);
 	store_le(o + 1, x >> (8 * first));
 	return o + 2 + (last - first);
 }
@@ -223,33 +223,51 @@ size_t rowdiff_decode(const unsigned char *code, size_t code_len, char *buf, siz
 	} else if (n > m) {
 		memset(buf + m, 0, n - m);
 	}
-	for (size_t i = 0; i < words / 8 + 1; i++) {
-		for (unsigned b = bitmap[i]; b != 0; b &= b - 1) {
-			size_t k = 8 * i + (size_t)__builtin_ctz(b);
-			unsigned first, count;
-			uint64_t x;
+	if ((size_t)(end - p) >= 9 * (words + 1) + 8) {
+		/* room for the most entries there can be, eight bytes read from each: no bounds to
+		 * look at per entry (a header that is not one is seen after; one whose bytes would
+		 * run past its word only gives a wrong row, never a read or write out of place) */
+		unsigned bad = 0;
 
-			if ((size_t)(end - p) >= 9) { /* the byte and eight: all but the row's last words */
-				first = *p & 7;
-				count = (unsigned)(*p >> 3) + 1 - first; /* 0 or less: not ours */
-				x = load_le(p + 1) & (~(uint64_t)0 >> (8 * (8 - count) & 63));
-			} else {
-				if (p == end || (*p >> 3) < (*p & 7) || (size_t)(end - p) - 1 < (*p >> 3) + 1u - (*p & 7))
+		for (size_t i = 0; i < words / 8 + 1; i++) {
+			for (unsigned b = bitmap[i]; b != 0; b &= b - 1) {
+				size_t k = 8 * i + (size_t)__builtin_ctz(b);
+				unsigned h = *p, first = h & 7, more = (h >> 3) & 7; /* bytes after the first */
+				uint64_t x = (load_le(p + 1) & (~(uint64_t)0 >> (8 * (7 - more)))) << (8 * first);
+
+				bad |= h; /* a header of 64 or more is not one: seen after */
+				p += 2 + more;
+				if (k < words)
+					store_le(buf + 8 * k, load_le(buf + 8 * k) ^ x);
+				else if (k == words && tail_word && !(x << (8 * tail)))
+					last ^= x; /* the tail: only its top `tail` bytes */
+				else
+					bad = 64;
+			}
+		}
+		if (bad >> 6)
+			return 0;
+	} else {
+		for (size_t i = 0; i < words / 8 + 1; i++) {
+			for (unsigned b = bitmap[i]; b != 0; b &= b - 1) {
+				size_t k = 8 * i + (size_t)__builtin_ctz(b);
+				unsigned first, more;
+				uint64_t x;
+
+				if (p == end || *p >= 64 || (*p & 7) + (*p >> 3) > 7 ||
+				    (size_t)(end - p) < 2u + (*p >> 3))
 					return 0;
 				first = *p & 7;
-				count = (unsigned)(*p >> 3) + 1 - first;
-				x = load_part(p + 1, 0, count);
+				more = *p >> 3;
+				x = load_part(p + 1, 0, more + 1) << (8 * first);
+				p += 2 + more;
+				if (k < words)
+					store_le(buf + 8 * k, load_le(buf + 8 * k) ^ x);
+				else if (k == words && tail_word && !(x << (8 * tail)))
+					last ^= x;
+				else
+					return 0;
 			}
-			if (count - 1 > 7)
-				return 0;
-			x <<= 8 * first;
-			p += 1 + count;
-			if (k < words)
-				store_le(buf + 8 * k, load_le(buf + 8 * k) ^ x);
-			else if (k == words && tail_word && !(x << (8 * tail)))
-				last ^= x; /* only its top `tail` bytes */
-			else
-				return 0;
 		}
 	}
 	if (tail_word) {

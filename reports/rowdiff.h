@@ -23,8 +23,8 @@
  * The code: a varint of (n - m zigzagged) << 1 | 1 when the row comes as it is (its n bytes
  * follow). Else: a varint of the cut's word + 1 (0 for none); a bitmap of W + 1 bits, W = n / 8,
  * lowest bit first: which words differ (the last bit: the tail, the last n % 8 bytes); then for
- * each such word, in order, a byte first | last << 3 (the bytes that differ, 0 to 7) and the xor's
- * bytes first..last; then, when the row or the reference is shorter than 8 bytes, the tail's bytes
+ * each such word, in order, a byte first | (last - first) << 3 (the bytes that differ, 0 to 7) and
+ * the xor's bytes first..last; then, when the row or the reference is shorter than 8 bytes, the tail's bytes
  * as they are. Varints are LEB128: seven bits a byte, low bits first, the high bit set on all but
  * the last.
  */
