@@ -85,6 +85,7 @@ struct csv_writer {
 	 * the hold (the next one to leave is decoded over it, in place); with their record numbers. */
 	struct rbuf in, out_row;
 	uint64_t in_seq, out_seq;
+	bool in_whole;     /* the newest held row was kept as it is (rowdiff_encode's glance) */
 	struct rbuf code;  /* a row's code, before it goes into a block */
 	struct rbuf row; /* the row being built */
 	struct rbuf out; /* finished rows on their way out (writer_emit) */
@@ -423,7 +424,9 @@ static int hold_row(struct csv_writer *cw, uint64_t seq)
 		return -1;
 	}
 	o = rowdiff_put_varint((unsigned char *)code->data, seq - cw->in_seq);
-	o += rowdiff_encode(row->data, row->len, cw->in.data, cw->in.len, o);
+	len = rowdiff_encode(row->data, row->len, cw->in.data, cw->in.len, cw->in_whole, o);
+	cw->in_whole = rowdiff_kept_whole(o);
+	o += len;
 	len = (size_t)(o - (unsigned char *)code->data);
 	if (!(b = held_room(cw, len))) {
 		errno = ENOMEM;

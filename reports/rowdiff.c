@@ -125,7 +125,14 @@ static size_t find_cut(const char *row, size_t n, const char *ref, size_t m, ptr
 	return 0;
 }
 
-size_t rowdiff_encode(const char *row, size_t n, const char *ref, size_t m, unsigned char *out)
+/* A glance at GLANCE_WORDS words spread over the row: when more than GLANCE_UNLIKE of them differ
+ * from the reference (in place, and lined up from the end), the row is taken as unlike it without
+ * coding it first. */
+#define GLANCE_WORDS 16
+#define GLANCE_UNLIKE 10
+
+size_t rowdiff_encode(const char *row, size_t n, const char *ref, size_t m, bool glance,
+                      unsigned char *out)
 {
 	ptrdiff_t t = (ptrdiff_t)n - (ptrdiff_t)m;
 	size_t words = n / 8, tail = n % 8, k = 0;
@@ -136,6 +143,22 @@ size_t rowdiff_encode(const char *row, size_t n, const char *ref, size_t m, unsi
 	const unsigned char *limit = out + 24 + n / 3;
 	unsigned char *bitmap;
 
+	if (glance && (n < m ? n : m) / 8 >= GLANCE_WORDS) {
+		size_t in_both = (n < m ? n : m) / 8;
+		unsigned differ = 0;
+
+		for (size_t j = 0; j < GLANCE_WORDS; j++) {
+			size_t w = j * in_both / GLANCE_WORDS, at = 8 * w;
+			uint64_t word = load_le(row + at);
+
+			/* unlike in place and, where the row grew or shrank, lined up from the end */
+			differ += word != load_le(ref + at) &&
+			          (t == 0 || (ptrdiff_t)at < t || at + 8 > n ||
+			           word != load_le(ref + (size_t)((ptrdiff_t)at - t)));
+		}
+		if (differ > GLANCE_UNLIKE)
+			goto raw;
+	}
 	o = rowdiff_put_varint(o, cut);
 	bitmap = o;
 	memset(bitmap, 0, words / 8 + 1);
@@ -175,6 +198,11 @@ raw:
 	o = rowdiff_put_varint(out, head_of(t, true));
 	memcpy(o, row, n);
 	return (size_t)(o - out) + n;
+}
+
+bool rowdiff_kept_whole(const unsigned char *code)
+{
+	return code[0] & 1;
 }
 
 bool rowdiff_length(const unsigned char *code, size_t code_len, size_t m, size_t *n)

@@ -44,8 +44,15 @@
 
 /* Encodes row[0, n) over the reference ref[0, m) (m, n <= ROWDIFF_ROW_MAX; ref may be NULL when
  * m is 0) into out, which has ROWDIFF_BOUND(n) + ROWDIFF_SLACK bytes of room. Returns the bytes
- * written (at most ROWDIFF_BOUND(n)). */
-size_t rowdiff_encode(const char *row, size_t n, const char *ref, size_t m, unsigned char *out);
+ * written (at most ROWDIFF_BOUND(n)). With `glance` (the row before was unlike its own reference:
+ * rowdiff_kept_whole()), a few words spread over the row are looked at first, and when most of
+ * them differ the row is kept as it is without more work: in a report whose rows are mostly
+ * unlike one another, coding each to find that out cost more than the rest of the row's writing. */
+size_t rowdiff_encode(const char *row, size_t n, const char *ref, size_t m, bool glance,
+                      unsigned char *out);
+
+/* Whether the code (of one byte at least) keeps its row as it is. */
+bool rowdiff_kept_whole(const unsigned char *code);
 
 /* The length of the row that `code` (code_len bytes readable) makes of a reference of m bytes:
  * false when the code does not start with one. */

@@ -23,7 +23,7 @@ static uint64_t seed = 0x9E3779B97F4A7C15u;
 
 /* Encodes row over ref, checks the code's size, decodes it over a copy of ref in a buffer of
  * exactly max(n, m) bytes and compares. Returns the code's size (0 on a failure). */
-static size_t round_trip(const char *row, size_t n, const char *ref, size_t m)
+static size_t round_trip_glance(const char *row, size_t n, const char *ref, size_t m, bool glance)
 {
 	size_t room = ROWDIFF_BOUND(n) + ROWDIFF_SLACK, size = n > m ? n : m, len = 0, used, got;
 	unsigned char *code = malloc(room);
@@ -31,7 +31,9 @@ static size_t round_trip(const char *row, size_t n, const char *ref, size_t m)
 	bool ok;
 
 	CU_ASSERT_FATAL(code != NULL && buf != NULL);
-	used = rowdiff_encode(row, n, ref, m, code);
+	used = rowdiff_encode(row, n, ref, m, glance, code);
+	if (rowdiff_kept_whole(code)) /* as it is: the row and its length */
+		CU_ASSERT(used > n && used <= n + 10);
 	CU_ASSERT(used <= ROWDIFF_BOUND(n));
 	/* the code alone in an allocation of its size: a read past it is seen */
 	{
@@ -72,6 +74,11 @@ static size_t round_trip(const char *row, size_t n, const char *ref, size_t m)
 	free(code);
 	free(buf);
 	return ok ? used : 0;
+}
+
+static size_t round_trip(const char *row, size_t n, const char *ref, size_t m)
+{
+	return round_trip_glance(row, n, ref, m, false);
 }
 
 /* A row like the CSV of a busy server, its numbers drawn from `v` (5 of them). */
@@ -124,6 +131,8 @@ static void test_grown_and_shrunk_everywhere(void)
 	n = csv_like(row, sizeof row, grown);
 	code = round_trip(row, n, ref, m);
 	CU_ASSERT(code > 0 && code < 48);
+	/* the same with a glance first: alike, so coded all the same */
+	CU_ASSERT(round_trip_glance(row, n, ref, m, true) == code);
 	/* the sentence's number one digit shorter in the middle */
 	grown[0] = 1234568;
 	grown[3] = 58;
@@ -193,7 +202,7 @@ static void test_random_rows(void)
 			}
 		}
 		{
-			size_t code = round_trip(row, n, m ? ref : NULL, m);
+			size_t code = round_trip_glance(row, n, m ? ref : NULL, m, i % 2 == 0);
 
 			if (code == 0)
 				break;
@@ -240,7 +249,7 @@ static void test_chain(void)
 		codes[i] = malloc(ROWDIFF_BOUND(n) + ROWDIFF_SLACK);
 		CU_ASSERT_FATAL(codes[i] != NULL);
 		code_lens[i] = rowdiff_encode(rows[i], n, i ? rows[i - 1] : NULL, i ? lens[i - 1] : 0,
-		                              codes[i]);
+		                              i % 3 == 0, codes[i]);
 		if (i != ROWS / 2 && i != ROWS / 2 + 1) {
 			coded += code_lens[i];
 			text += n;
@@ -290,7 +299,7 @@ static void test_bad_codes_refused(void)
 	size_t m = csv_like(ref, sizeof ref, a), n = csv_like(row, sizeof row, b), len, used;
 	unsigned char full[4096];
 
-	used = rowdiff_encode(row, n, ref, m, full);
+	used = rowdiff_encode(row, n, ref, m, false, full);
 	for (size_t cut = 0; cut < used; cut++) {
 		unsigned char *code = malloc(cut ? cut : 1);
 
