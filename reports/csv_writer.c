@@ -320,11 +320,11 @@ static int write_oldest(struct csv_writer *cw, uint64_t seq, const unsigned char
 {
 	const struct held_block *b = cw->oldest;
 	const unsigned char *start = (const unsigned char *)b->data + cw->head_off;
-	size_t room = b->used - (size_t)(code - (const unsigned char *)b->data); /* bytes readable */
+	size_t readable = b->used - (size_t)(code - (const unsigned char *)b->data);
 	struct rbuf *text = &cw->out_row;
 	size_t n, used;
 
-	if (!rowdiff_length(code, room, text->len, &n)) {
+	if (!rowdiff_length(code, readable, text->len, &n)) {
 		errno = EILSEQ; /* not what hold_row wrote: a defect, reported rather than written */
 		return -1;
 	}
@@ -332,7 +332,7 @@ static int write_oldest(struct csv_writer *cw, uint64_t seq, const unsigned char
 		errno = ENOMEM;
 		return -1;
 	}
-	used = rowdiff_decode(code, room, text->data, text->len, n);
+	used = rowdiff_decode(code, readable, text->data, text->len, n);
 	if (used == 0) {
 		errno = EILSEQ;
 		return -1;

@@ -171,7 +171,6 @@ size_t rowdiff_encode(const char *row, size_t n, const char *ref, size_t m, bool
 		if (!(o = put_words(o, bitmap, row + 8 * cut, ref + (size_t)((ptrdiff_t)(8 * cut) - t),
 		                    cut, words - cut, limit)))
 			goto raw;
-		k = words;
 	} else {
 		/* the row is longer: its words past the reference's end against zeros */
 		for (; k < words; k++) {

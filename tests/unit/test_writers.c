@@ -2152,8 +2152,8 @@ static void test_csv_held_rows_come_back_whole(void)
 			/* the bound: all but HELD_MAX_BYTES of the rows so far are out (give or take a
 			 * row, and the last batch not yet written) */
 			CU_ASSERT_FATAL(fflush(f) == 0);
-			CU_ASSERT(text > size + (1u << 20));
-			CU_ASSERT(size + (8u << 20) + HELD_LONG + 2 * (64u << 10) >= text);
+			CU_ASSERT(text > size + ((size_t)1 << 20));
+			CU_ASSERT(size + ((size_t)8 << 20) + HELD_LONG + ((size_t)128 << 10) >= text);
 		}
 		if (i % 13 == 5) {
 			CU_ASSERT(writer_observe(w, &r) == 0);
