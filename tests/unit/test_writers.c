@@ -2129,17 +2129,36 @@ static void test_csv_held_rows_come_back_whole(void)
 	struct flow_record base[N_RECORDS];
 	char *out = NULL, *line;
 	size_t size = 0, rows = 0, text = 0;
-	FILE *f = open_memstream(&out, &size);
+	FILE *f;
 	struct writer *w;
-	static bool written[HELD_N];
+	static char *want[HELD_N]; /* each written record's row alone, without its incident field */
+	static size_t want_len[HELD_N];
 	static char name0[2001], name1[2002], name2[HELD_LONG + 1];
 	const char *const names[3] = { name0, name1, name2 };
 
-	CU_ASSERT_FATAL(f != NULL);
 	make_records(base);
 	memset(name0, 'n', sizeof name0 - 1);
 	memset(name1, 'n', sizeof name1 - 1);
 	memset(name2, 'l', sizeof name2 - 1);
+	for (unsigned i = 0; i < HELD_N; i++) {
+		struct flow_record r = held_record(base, i, names);
+		size_t alone_len;
+		char *alone, *row;
+
+		want[i] = NULL;
+		if (i % 13 == 5) /* left out (writer_observe) */
+			continue;
+		alone = run_writer(REPORT_CSV, &r, 1, &empty_summary, &alone_len);
+		row = strchr(alone, '\n') + 1;
+		want_len[i] = strlen(row) - 2; /* without the null incident field and the newline */
+		want[i] = malloc(want_len[i]);
+		CU_ASSERT_FATAL(want[i] != NULL);
+		memcpy(want[i], row, want_len[i]);
+		free(alone);
+	}
+
+	f = open_memstream(&out, &size);
+	CU_ASSERT_FATAL(f != NULL);
 	w = writer_create(REPORT_CSV, f);
 	CU_ASSERT_FATAL(w != NULL);
 	CU_ASSERT(writer_begin(w) == 0);
@@ -2155,16 +2174,11 @@ static void test_csv_held_rows_come_back_whole(void)
 			CU_ASSERT(text > size + ((size_t)1 << 20));
 			CU_ASSERT(size + ((size_t)8 << 20) + HELD_LONG + ((size_t)128 << 10) >= text);
 		}
-		if (i % 13 == 5) {
+		if (want[i] == NULL) {
 			CU_ASSERT(writer_observe(w, &r) == 0);
 		} else {
-			size_t alone_len;
-			char *alone = run_writer(REPORT_CSV, &r, 1, &empty_summary, &alone_len);
-
 			CU_ASSERT(writer_flow(w, &r) == 0);
-			written[i] = true;
-			text += alone_len - (size_t)(strchr(alone, '\n') + 1 - alone);
-			free(alone);
+			text += want_len[i] + 2;
 		}
 	}
 	CU_ASSERT(writer_end(w, &empty_summary) == 0);
@@ -2175,24 +2189,19 @@ static void test_csv_held_rows_come_back_whole(void)
 	CU_ASSERT_FATAL(line != NULL);
 	line++;
 	for (unsigned i = 0; i < HELD_N; i++) {
-		struct flow_record r;
-		size_t alone_len, len;
-		char *alone, *row, *end;
+		size_t len = want_len[i];
+		char *end;
 
-		if (!written[i])
+		if (want[i] == NULL)
 			continue;
-		r = held_record(base, i, names);
-		alone = run_writer(REPORT_CSV, &r, 1, &empty_summary, &alone_len);
-		row = strchr(alone, '\n') + 1;
-		len = strlen(row) - 2; /* without the null incident field and the newline */
 		/* the row, then its incident field: null or a quoted number (rows hold newlines) */
 		end = line + len;
-		if ((size_t)(out + size - line) < len + 2 || memcmp(line, row, len) != 0 ||
+		if ((size_t)(out + size - line) < len + 2 || memcmp(line, want[i], len) != 0 ||
 		    *end++ != ',') {
 			CU_FAIL("a held row came back changed");
 			fprintf(stderr, "\n  row %u:\n  got  %.*s\n  want %.*s\n", i,
-			        (int)(len < 3000 ? len : 3000), line, (int)(len < 3000 ? len : 3000), row);
-			free(alone);
+			        (int)(len < 3000 ? len : 3000), line, (int)(len < 3000 ? len : 3000),
+			        want[i]);
 			break;
 		}
 		if (*end == '"') {
@@ -2205,10 +2214,11 @@ static void test_csv_held_rows_come_back_whole(void)
 		CU_ASSERT_FATAL(*end == '\n');
 		line = end + 1;
 		rows++;
-		free(alone);
 	}
 	CU_ASSERT_EQUAL(*line, '\0');
 	CU_ASSERT(rows > HELD_N * 9 / 10);
+	for (unsigned i = 0; i < HELD_N; i++)
+		free(want[i]);
 	free(out);
 }
 
