@@ -29,7 +29,7 @@
  * waits some 50 s for its incident, the bound is always reached and the rows go out undecided).
  * The bound counts the rows' text, but a held row is kept as the words where it differs from the
  * held row before it (rowdiff.h): about 90 bytes for a row of 530 on a busy server, so the memory
- * at the bound is some 1.3 MiB, not 8.
+ * at the bound is 1.2 to 1.8 MiB of blocks, not 8 (short-connection benchmark, issue 15).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -81,8 +81,9 @@ struct csv_writer {
 	size_t rows_n;             /* rows held */
 	size_t held_bytes;         /* text of the held rows (what HELD_MAX_BYTES bounds) */
 	/* The held rows without their incident field and newline, each coded over the one before:
-	 * `in` is the newest held (what the next one is coded over), `out` the last one that left
-	 * the hold (the next one to leave is decoded over it, in place); with their record numbers. */
+	 * `in` is the newest held (what the next one is coded over), `out_row` the last one that
+	 * left the hold (the next one to leave is decoded over it, in place); with their record
+	 * numbers. */
 	struct rbuf in, out_row;
 	uint64_t in_seq, out_seq;
 	bool in_whole;     /* the newest held row was kept as it is (rowdiff_encode's glance) */
