@@ -209,8 +209,30 @@ static char *duration_digits(int64_t ns, char *end)
 
 struct sink {
 	char *p;
-	char *end; /* where the NUL goes at the latest */
+	char *end;  /* where the NUL goes at the latest */
+	bool plain; /* what was written is JSON-plain (text_plain), as far as known */
 };
+
+/* Whether s (n bytes) is well-formed UTF-8 without control characters, quotes or backslashes:
+ * what a JSON string holds unchanged. */
+static bool text_plain(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t skip, len;
+
+		if (u[i] < 0x20 || u[i] == '"' || u[i] == '\\')
+			return false;
+		if (u[i] < 0x80)
+			continue;
+		len = utf8_scan(u + i, n - i, &skip);
+		if (len == 0)
+			return false;
+		i += len - 1;
+	}
+	return true;
+}
 
 static void put(struct sink *o, const char *s, size_t n)
 {
@@ -222,11 +244,48 @@ static void put(struct sink *o, const char *s, size_t n)
 	o->p += n;
 }
 
-/* Writes argument `a` for placeholder `spec`; "?" when they do not match. */
-static void put_arg(struct sink *o, char spec, const struct flow_reason_arg *a)
+/* Static string s: from its slot of memo `sm` (none: NULL) when the sink has room for a whole
+ * slot's text, else put. */
+static inline void put_static(struct sink *o, const char *s, struct reason_memo *sm)
 {
-	char tmp[FLOW_DURATION_MAX];
-	char *end = tmp + sizeof tmp;
+	struct reason_memo_slot *m;
+
+	if (sm == NULL) {
+		o->plain = false; /* not asked */
+		put(o, s, strlen(s));
+		return;
+	}
+	m = &sm->slot[((uintptr_t)s >> 3) % REASON_MEMO_SLOTS];
+	if (m->key != s) {
+		size_t n = strlen(s);
+
+		if (n > REASON_MEMO_TEXT) {
+			o->plain = o->plain && text_plain(s, n);
+			put(o, s, n);
+			return;
+		}
+		m->key = s;
+		m->len = n;
+		m->plain = text_plain(s, n);
+		memcpy(m->text, s, n);
+	}
+	o->plain = o->plain && m->plain;
+	if ((size_t)(o->end - o->p) < REASON_MEMO_TEXT) {
+		put(o, m->text, m->len);
+		return;
+	}
+	memcpy(o->p, m->text, REASON_MEMO_TEXT);
+	o->p += m->len;
+}
+
+/* Writes argument `a` for placeholder `spec`; "?" when they do not match. Numbers and durations
+ * go straight into place when the sink has room for the longest (no copy through a buffer). */
+static inline __attribute__((always_inline)) void put_arg(struct sink *o, char spec,
+                                                          const struct flow_reason_arg *a,
+                                                          struct reason_memo *sm)
+{
+	char tmp[2 * FLOW_DURATION_MAX];
+	char *end = tmp + FLOW_DURATION_MAX; /* as much room after it: copied whole below */
 	char *p;
 
 	if (a == NULL) {
@@ -235,38 +294,60 @@ static void put_arg(struct sink *o, char spec, const struct flow_reason_arg *a)
 	}
 	if (spec == 's' && a->kind == REASON_ARG_STR) {
 		if (a->v.str != NULL)
-			put(o, a->v.str, strlen(a->v.str));
+			put_static(o, a->v.str, sm);
 		return;
 	}
-	if (spec == 'u' && a->kind == REASON_ARG_UINT)
+	if (spec == 'u' && a->kind == REASON_ARG_UINT) {
+		if ((size_t)(o->end - o->p) >= U64_TEXT_ROOM) {
+			o->p += u64_write(o->p, a->v.uint);
+			return;
+		}
 		p = u64_digits(a->v.uint, end);
-	else if (spec == 'D' && a->kind == REASON_ARG_DURATION)
+	} else if (spec == 'D' && a->kind == REASON_ARG_DURATION) {
 		p = duration_digits(a->v.ns, end);
-	else
+		if ((size_t)(o->end - o->p) >= FLOW_DURATION_MAX) {
+			/* One fixed-size copy: the text is at most FLOW_DURATION_MAX - 1 bytes, and
+			 * tmp holds FLOW_DURATION_MAX bytes from p on. */
+			memcpy(o->p, p, FLOW_DURATION_MAX);
+			o->p += end - p;
+			return;
+		}
+	} else {
 		p = memcpy(end - 1, "?", 1);
+	}
 	put(o, p, (size_t)(end - p));
 }
 
 /* Each template cut once into its pieces: text up to a placeholder (or the end), and the
  * placeholder's letter ('s', 'u', 'D'; 0 after the last text). A '%' followed by anything else is
- * text. Made on first use (pthread_once: writers of several threads may ask at once). */
+ * text. Made on first use (pthread_once: writers of several threads may ask at once). Each
+ * piece's text is also kept in piece_text, with PIECE_PAD bytes after it, so that it can be copied
+ * in whole PIECE_PAD-byte blocks (a few stores, no call) where the sink has the room. */
 #define PIECES_MAX 16
+#define PIECE_PAD 16
+#define PIECE_TEXT_MAX 8192
 struct piece {
 	uint16_t off, len; /* the text: template + off, len bytes */
+	uint16_t padded;   /* the same at piece_text + padded */
 	char spec;
 };
 static struct piece pieces[REASON_COUNT][PIECES_MAX];
 static uint8_t n_pieces[REASON_COUNT]; /* 0: cut as it comes (more than PIECES_MAX pieces) */
+static bool template_plain[REASON_COUNT]; /* its text (placeholders aside) is text_plain() */
+static char piece_text[PIECE_TEXT_MAX];
 static pthread_once_t pieces_once = PTHREAD_ONCE_INIT;
 
 static void cut_templates(void)
 {
+	size_t used = 0;
+
 	for (unsigned id = 0; id < REASON_COUNT; id++) {
 		const char *t = templates[id], *from = t, *p = t;
 		unsigned n = 0;
 
 		if (t == NULL)
 			continue;
+		template_plain[id] = text_plain(t, strlen(t));
 		for (;; p++) {
 			char spec = '\0';
 			bool placeholder;
@@ -279,19 +360,37 @@ static void cut_templates(void)
 
 			if (!placeholder && *p != '\0')
 				continue;
-			if (n == PIECES_MAX || (size_t)(p - t) > UINT16_MAX) {
+			if (n == PIECES_MAX || (size_t)(p - t) > UINT16_MAX ||
+			    used + (size_t)(p - from) + PIECE_PAD > PIECE_TEXT_MAX) {
 				n = 0;
 				break;
 			}
 			pieces[id][n++] = (struct piece){ .off = (uint16_t)(from - t),
 			                                  .len = (uint16_t)(p - from),
+			                                  .padded = (uint16_t)used,
 			                                  .spec = spec };
+			memcpy(piece_text + used, from, (size_t)(p - from));
+			used += (size_t)(p - from) + PIECE_PAD;
 			if (!placeholder)
 				break;
 			from = ++p + 1;
 		}
 		n_pieces[id] = (uint8_t)n;
 	}
+}
+
+/* A piece's text: in whole blocks from piece_text when the sink has room for the last block. */
+static inline void put_piece(struct sink *o, const char *t, const struct piece *pc)
+{
+	if ((size_t)(o->end - o->p) >= (size_t)pc->len + PIECE_PAD) {
+		const char *src = piece_text + pc->padded;
+
+		for (size_t k = 0; k < pc->len; k += PIECE_PAD)
+			memcpy(o->p + k, src + k, PIECE_PAD);
+		o->p += pc->len;
+		return;
+	}
+	put(o, t + pc->off, pc->len);
 }
 
 /* The template scanned as it is written: for one not cut (never, with the templates above). */
@@ -316,40 +415,55 @@ static void format_scanning(struct sink *o, const struct flow_reason *r, const c
 			continue;
 		}
 		arg = next < r->n_args && next < FLOW_REASON_ARGS ? &r->args[next] : NULL;
-		put_arg(o, spec, arg);
+		put_arg(o, spec, arg, NULL);
 		next++;
 		t = pct + 2;
 	}
 }
 
-size_t flow_reason_format(const struct flow_reason *r, char *buf, size_t size)
+size_t flow_reason_format_memo(const struct flow_reason *r, char *buf, size_t size,
+                               struct reason_memo *memo, bool *plain)
 {
 	struct sink o;
 	const char *t;
 
+	if (plain != NULL)
+		*plain = false;
 	if (size == 0)
 		return 0;
 	o.p = buf;
 	o.end = buf + size - 1;
+	o.plain = true;
 	t = flow_reason_template((enum flow_reason_id)r->id);
 	if (t != NULL) {
 		pthread_once(&pieces_once, cut_templates);
 		if (n_pieces[r->id] == 0) {
+			o.plain = false;
 			format_scanning(&o, r, t);
 		} else {
+			o.plain = template_plain[r->id];
 			for (unsigned i = 0; i < n_pieces[r->id]; i++) {
 				const struct piece *pc = &pieces[r->id][i];
 
-				put(&o, t + pc->off, pc->len);
+				put_piece(&o, t, pc);
 				if (pc->spec == 0)
 					break;
-				put_arg(&o, pc->spec, i < r->n_args && i < FLOW_REASON_ARGS
-				                          ? &r->args[i] : NULL);
+				put_arg(&o, pc->spec,
+				        i < r->n_args && i < FLOW_REASON_ARGS ? &r->args[i] : NULL, memo);
 			}
 		}
 	}
+	/* Numbers, durations and "?" are plain; a text that fills the buffer may have been cut
+	 * (inside a UTF-8 sequence). */
+	if (plain != NULL)
+		*plain = o.plain && o.p != o.end;
 	*o.p = '\0';
 	return (size_t)(o.p - buf);
+}
+
+size_t flow_reason_format(const struct flow_reason *r, char *buf, size_t size)
+{
+	return flow_reason_format_memo(r, buf, size, NULL, NULL);
 }
 
 size_t flow_duration_format(int64_t ns, char *buf, size_t size)

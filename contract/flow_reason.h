@@ -19,6 +19,7 @@
 #ifndef TM_FLOW_REASON_H
 #define TM_FLOW_REASON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -132,6 +133,30 @@ const char *flow_reason_template(enum flow_reason_id id);
  * the text the reports print. Returns its length (0 when size is 0). An argument missing or of
  * another kind than its placeholder says writes "?" in its place. */
 size_t flow_reason_format(const struct flow_reason *r, char *buf, size_t size);
+
+/* The texts of "%s" arguments met last, with their lengths, each where one fixed-size copy takes
+ * it: a sentence's strings are a few names and endings, the same for most flows. A writer that
+ * formats a reason per flow keeps one, zeroed, for its life, and passes it to
+ * flow_reason_format_memo(). Direct-mapped by address (arguments are static text: one address,
+ * one text); a slot holds the last string that mapped to it. */
+#define REASON_MEMO_SLOTS 16
+#define REASON_MEMO_TEXT 48
+struct reason_memo_slot {
+	const char *key;
+	uint32_t len;
+	bool plain; /* well-formed UTF-8, no control character, quote or backslash */
+	char text[REASON_MEMO_TEXT];
+};
+struct reason_memo {
+	struct reason_memo_slot slot[REASON_MEMO_SLOTS];
+};
+
+/* flow_reason_format() through `memo` (NULL: none): the same text. *plain (when not NULL) is set
+ * when the text is known to be well-formed UTF-8 without control characters, quotes or
+ * backslashes (what a JSON string holds unchanged): never without a memo, nor for a text that
+ * filled the buffer (it may have been cut). */
+size_t flow_reason_format_memo(const struct flow_reason *r, char *buf, size_t size,
+                               struct reason_memo *memo, bool *plain);
 
 /* Writes a duration ("12 µs", "3.4 ms", "1.25 s") into buf as a string, cut to size - 1 bytes;
  * FLOW_DURATION_MAX bytes always hold it. Returns its length. */

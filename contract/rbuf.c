@@ -258,8 +258,9 @@ static inline void six_digits(char *o, uint32_t v)
 	memcpy(o + 4, digit_pairs + 2 * (size_t)(v % 100u), 2);
 }
 
-/* The text of ts_ns (at or after the epoch, within the memo's second) at o. */
-static inline char *ts_write_in_second(char *o, const struct ts_memo *m, int64_t ts_ns, bool nano)
+/* The text of ts_ns (at or after the epoch, within second m) at o. */
+static inline char *ts_write_in_second(char *o, const struct ts_second *m, int64_t ts_ns,
+                                       bool nano)
 {
 	uint32_t frac = (uint32_t)(ts_ns - m->start_ns); /* nanoseconds into the second */
 
@@ -274,15 +275,17 @@ static inline char *ts_write_in_second(char *o, const struct ts_memo *m, int64_t
 	return o + 9;
 }
 
-/* The memo moves to the second of ts_ns (not negative) first. Out of line, and reached as a
- * tail call, like the negative case: ts_write's common path saves no registers. */
-__attribute__((noinline)) static char *ts_write_new_second(char *o, struct ts_memo *m,
+/* The second of ts_ns (not negative) replaces the memo's older one first. Out of line, and
+ * reached as a tail call, like the negative case: ts_write's common path saves no registers. */
+__attribute__((noinline)) static char *ts_write_new_second(char *o, struct ts_memo *memo,
                                                            int64_t ts_ns, bool nano)
 {
+	struct ts_second *m = &memo->sec[memo->next];
 	uint64_t seconds = (uint64_t)ts_ns / 1000000000u;
 	char *end = m->text + sizeof m->text;
 	char *p = u64_digits(seconds, end);
 
+	memo->next ^= 1u;
 	m->len = (uint8_t)(end - p);
 	memmove(m->text, p, m->len);
 	m->start_ns = (int64_t)(seconds * 1000000000u);
@@ -304,9 +307,16 @@ char *ts_write(char *o, struct ts_memo *m, int64_t ts_ns, bool nano)
 {
 	if (ts_ns < 0)
 		return ts_write_negative(o, ts_ns, nano);
-	if (m->len == 0 || ts_ns < m->start_ns || ts_ns - m->start_ns >= 1000000000)
-		return ts_write_new_second(o, m, ts_ns, nano);
-	return ts_write_in_second(o, m, ts_ns, nano);
+	/* Both at or after the epoch: a timestamp before the second wraps to a large offset. */
+	if (m->sec[0].len != 0 && (uint64_t)(ts_ns - m->sec[0].start_ns) < 1000000000u) {
+		m->next = 1;
+		return ts_write_in_second(o, &m->sec[0], ts_ns, nano);
+	}
+	if (m->sec[1].len != 0 && (uint64_t)(ts_ns - m->sec[1].start_ns) < 1000000000u) {
+		m->next = 0;
+		return ts_write_in_second(o, &m->sec[1], ts_ns, nano);
+	}
+	return ts_write_new_second(o, m, ts_ns, nano);
 }
 
 void rbuf_ts_memo(struct rbuf *b, struct ts_memo *m, int64_t ts_ns, bool nano)
@@ -432,6 +442,26 @@ const struct rbuf *text_memo_get(struct text_memo *m, const char *s)
 	}
 	m->slot[i].key = s;
 	return t;
+}
+
+char *addr_memo_write(char *o, struct addr_memo *m, const struct ip_addr *a)
+{
+	uint32_t key;
+	size_t i;
+
+	_Static_assert(IP_ADDR_TEXT_MAX >= sizeof m->slot[0].text, "a slot's copy fits the room");
+	if (a->family != 4)
+		return ip_addr_write(o, a);
+	memcpy(&key, a->bytes, sizeof key);
+	i = (size_t)((key * UINT32_C(2654435761)) >> 24) % ADDR_MEMO_SLOTS;
+	if (m->slot[i].len == 0 || m->slot[i].key != key) {
+		char *end = ip_addr_write(m->slot[i].text, a); /* at most 15 bytes */
+
+		m->slot[i].key = key;
+		m->slot[i].len = (uint8_t)(end - m->slot[i].text);
+	}
+	memcpy(o, m->slot[i].text, sizeof m->slot[i].text);
+	return o + m->slot[i].len;
 }
 
 void text_memo_free(struct text_memo *m)

@@ -103,12 +103,17 @@ void rbuf_ts(struct rbuf *b, int64_t ts_ns, bool nano);
 /* Longest timestamp text: "-9223372036.854775808" is 21 bytes. */
 #define TS_TEXT_MAX 24
 
-/* The digits of the last whole second written: the timestamps of a flow, and of the flows after
- * it, mostly share it. A writer keeps one, zeroed, for its life. */
-struct ts_memo {
+/* The digits of the last two whole seconds written: the timestamps of a flow, and of the flows
+ * after it, mostly share one (flows are written as they end, so two seconds alternate around a
+ * second's boundary). A writer keeps one, zeroed, for its life. */
+struct ts_second {
 	int64_t start_ns; /* where that second starts (a timestamp at or after the epoch) */
 	uint8_t len;      /* 0: nothing yet */
 	char text[20];
+};
+struct ts_memo {
+	struct ts_second sec[2];
+	uint8_t next; /* the slot the next new second takes: the one not used last */
 };
 /* Writes the timestamp as ts_digits() does, starting at o (TS_TEXT_MAX bytes of room); returns
  * the end. */
@@ -180,6 +185,22 @@ static inline char *name_text_write(char *o, const struct name_text *t)
 	memcpy(o, t->text, NAME_TEXT_ROOM);
 	return o + t->len;
 }
+
+/* The text of the IPv4 addresses written last (ip_addr_write), direct-mapped by address: a
+ * capture's addresses repeat from flow to flow (a server, a client's next connection), and a
+ * slot's text is copied with one fixed-size copy. A writer keeps one, zeroed, for its life. */
+#define ADDR_MEMO_SLOTS 256
+struct ip_addr;
+struct addr_memo {
+	struct {
+		uint32_t key; /* the address's 4 bytes */
+		uint8_t len;  /* 0: empty */
+		char text[16];
+	} slot[ADDR_MEMO_SLOTS];
+};
+/* Writes a's text as ip_addr_write() does at o (IP_ADDR_TEXT_MAX bytes of room); returns the
+ * end. IPv4 through the memo, anything else straight. */
+char *addr_memo_write(char *o, struct addr_memo *m, const struct ip_addr *a);
 
 /* tcp_flags_format()'s text of each flags byte, made the first time it is asked for. */
 struct flags_memo {

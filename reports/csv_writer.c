@@ -26,8 +26,10 @@
  * even if an incident takes the connection later (JSON and NDJSON still list it as a member).
  * A row is about 500 bytes, so the bound is about 16,000 rows: some 800 s of capture at 20
  * connections ending a second, 16 s at a thousand a second (so on a busy server, where every row
- * waits some 50 s for its incident, the bound is always reached and the rows go out undecided:
- * the memory is then HELD_MAX_BYTES, which the blocks below keep to, plus a block).
+ * waits some 50 s for its incident, the bound is always reached and the rows go out undecided).
+ * The bound counts the rows' text, but a held row is kept as the words where it differs from the
+ * held row before it (rowdiff.h): about 90 bytes for a row of 530 on a busy server, so the memory
+ * at the bound is 1.2 to 1.8 MiB of blocks, not 8 (short-connection benchmark, issue 15).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,16 +40,18 @@
 
 #include "diagnosis_text.h"
 #include "rbuf.h"
+#include "rowdiff.h"
 #include "writer_impl.h"
 
 /* 8 MiB keeps CSV's peak memory with the rest of the program well under 48 MiB on a capture of
  * 100,000 connections (issue 15). */
 #define HELD_MAX_BYTES (8u << 20)
 
-/* Held rows' text lives in blocks of HELD_BLOCK bytes (a longer row gets a block of its own),
- * filled in order and freed in order as their rows go out: the memory held stays within a block
- * or two of the text held (one growing buffer compacted now and then reached half as much again
- * and doubled its capacity past that). */
+/* Held rows live in blocks of HELD_BLOCK bytes (a longer row gets a block of its own), filled in
+ * order and freed in order as their rows go out: the memory held stays within a block or two of
+ * what is held (one growing buffer compacted now and then reached half as much again and doubled
+ * its capacity past that). Each held row is there as: its record number less the one of the held
+ * row before it (a varint, rowdiff.h), then its code over the held row before it (rowdiff.h). */
 #define HELD_BLOCK (64u << 10)
 
 struct held_block {
@@ -55,14 +59,6 @@ struct held_block {
 	size_t cap, used;        /* bytes of data[], bytes of it taken */
 	size_t rows;             /* rows in it not yet written */
 	char data[];
-};
-
-/* A row waiting for its incident: its text (without the incident field and newline) is
- * blk->data[off .. off + len). */
-struct held_row {
-	uint64_t seq; /* the record's number in the detector */
-	struct held_block *blk;
-	size_t off, len;
 };
 
 /* The names of flow_record.h's tables as fields, separator first (,"name", or a null field where
@@ -79,11 +75,19 @@ struct csv_names {
 struct csv_writer {
 	struct writer base;
 	struct csv_names names;
-	struct held_block *oldest, *newest; /* blocks of held rows' text, oldest first */
+	struct held_block *oldest, *newest; /* blocks of held rows, oldest first */
 	struct held_block *spare;  /* an emptied block kept for the next */
-	size_t held_bytes;         /* text of the held rows */
-	struct held_row *rows;   /* ring of held rows */
-	size_t rows_head, rows_n, rows_cap;
+	size_t head_off;           /* where the oldest held row starts in `oldest` */
+	size_t rows_n;             /* rows held */
+	size_t held_bytes;         /* text of the held rows (what HELD_MAX_BYTES bounds) */
+	/* The held rows without their incident field and newline, each coded over the one before:
+	 * `in` is the newest held (what the next one is coded over), `out_row` the last one that
+	 * left the hold (the next one to leave is decoded over it, in place); with their record
+	 * numbers. */
+	struct rbuf in, out_row;
+	uint64_t in_seq, out_seq;
+	bool in_whole;     /* the newest held row was kept as it is (rowdiff_encode's glance) */
+	struct rbuf code;  /* a row's code, before it goes into a block */
 	struct rbuf row; /* the row being built */
 	struct rbuf out; /* finished rows on their way out (writer_emit) */
 	struct rbuf tmp; /* a repaired string or the timers' text, reused */
@@ -278,21 +282,68 @@ static void block_drop(struct csv_writer *cw, struct held_block *b)
 		free(b);
 }
 
-/* The oldest held row has gone out: its block goes when it has no more. Rows go out in the order
- * they came, so a block emptied is the oldest; the newest is kept for the rows to come. */
-static void row_out(struct csv_writer *cw, const struct held_row *r)
+/* The oldest held row (`bytes` bytes from head_off on) has gone out: its block goes when it has
+ * no more. Rows go out in the order they came, so a block emptied is the oldest; the newest is
+ * kept for the rows to come. */
+static void row_out(struct csv_writer *cw, size_t bytes)
 {
-	struct held_block *b = r->blk;
+	struct held_block *b = cw->oldest;
 
-	cw->held_bytes -= r->len;
+	cw->rows_n--;
+	cw->head_off += bytes;
 	if (--b->rows)
 		return;
+	cw->head_off = 0;
 	if (b == cw->newest) {
 		b->used = 0;
 		return;
 	}
 	cw->oldest = b->next;
 	block_drop(cw, b);
+}
+
+/* The record number of the oldest held row; *code gets where its code starts. */
+static uint64_t head_seq(const struct csv_writer *cw, const unsigned char **code)
+{
+	const struct held_block *b = cw->oldest;
+	const unsigned char *p = (const unsigned char *)b->data + cw->head_off;
+	uint64_t delta = 0;
+
+	/* hold_row wrote it: it is whole */
+	(void)rowdiff_get_varint(&p, (const unsigned char *)b->data + b->used, &delta);
+	*code = p;
+	return cw->out_seq + delta;
+}
+
+/* Writes the oldest held row, record `seq` whose code starts at `code`: decoded over the held row
+ * before it (cw->out_row, which it becomes). */
+static int write_oldest(struct csv_writer *cw, uint64_t seq, const unsigned char *code)
+{
+	const struct held_block *b = cw->oldest;
+	const unsigned char *start = (const unsigned char *)b->data + cw->head_off;
+	size_t readable = b->used - (size_t)(code - (const unsigned char *)b->data);
+	struct rbuf *text = &cw->out_row;
+	size_t n, used;
+
+	if (!rowdiff_length(code, readable, text->len, &n)) {
+		errno = EILSEQ; /* not what hold_row wrote: a defect, reported rather than written */
+		return -1;
+	}
+	if (n > text->len && !rbuf_reserve(text, n - text->len)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	used = rowdiff_decode(code, readable, text->data, text->len, n);
+	if (used == 0) {
+		errno = EILSEQ;
+		return -1;
+	}
+	text->len = n;
+	put_held(cw, text->data, n, seq);
+	cw->held_bytes -= n;
+	cw->out_seq = seq;
+	row_out(cw, (size_t)(code - start) + used);
+	return 0;
 }
 
 /* Writes the held rows whose incident is known (all of them when `all`, or past the bound). They
@@ -304,25 +355,23 @@ static int release_rows(struct csv_writer *cw, bool all)
 	uint64_t settled = incidents_settled(cw->base.incidents);
 
 	while (cw->rows_n) {
-		struct held_row *r = &cw->rows[cw->rows_head];
+		const unsigned char *code;
+		uint64_t seq = head_seq(cw, &code);
 
-		if (!all && r->seq >= settled && cw->held_bytes <= HELD_MAX_BYTES)
-			break;
-		put_held(cw, r->blk->data + r->off, r->len, r->seq);
-		row_out(cw, r);
-		cw->rows_head = (cw->rows_head + 1) % cw->rows_cap;
-		cw->rows_n--;
+		if (!all && seq >= settled && cw->held_bytes <= HELD_MAX_BYTES) {
+			incidents_release(cw->base.incidents, seq);
+			return 0;
+		}
+		if (write_oldest(cw, seq, code) != 0)
+			return -1;
 		if (cw->out.len >= WRITER_BATCH && writer_emit(&cw->base, &cw->out) != 0)
 			return -1;
 	}
-	if (cw->rows_n == 0)
-		incidents_release(cw->base.incidents, settled);
-	else
-		incidents_release(cw->base.incidents, cw->rows[cw->rows_head].seq);
+	incidents_release(cw->base.incidents, settled);
 	return 0;
 }
 
-/* Room for `len` bytes of text at the end of the newest block: a new block when it has none. */
+/* Room for `len` bytes at the end of the newest block: a new block when it has none. */
 static struct held_block *held_room(struct csv_writer *cw, size_t len)
 {
 	struct held_block *b = cw->newest;
@@ -345,52 +394,58 @@ static struct held_block *held_room(struct csv_writer *cw, size_t len)
 	b->cap = cap;
 	b->used = 0;
 	b->rows = 0;
-	if (cw->newest)
+	if (cw->newest) {
 		cw->newest->next = b;
-	else
+	} else {
 		cw->oldest = b;
+		cw->head_off = 0;
+	}
 	cw->newest = b;
 	return b;
 }
 
 /* The row just built (record `seq`): written now when nothing is held and it is settled, else
- * held. */
+ * held, coded over the held row before it (which it then replaces as cw->in). */
 static int hold_row(struct csv_writer *cw, uint64_t seq)
 {
-	struct rbuf *row = &cw->row;
+	struct rbuf *row = &cw->row, *code = &cw->code;
 	struct held_block *b;
+	unsigned char *o;
+	size_t len;
 
 	if (cw->rows_n == 0 && seq < incidents_settled(cw->base.incidents)) {
 		put_held(cw, row->data, row->len, seq);
 		incidents_release(cw->base.incidents, seq + 1);
 		return 0;
 	}
-	if (cw->rows_n == cw->rows_cap) {
-		size_t cap = cw->rows_cap ? cw->rows_cap * 2 : 256;
-		struct held_row *r = malloc(cap * sizeof *r);
-
-		if (!r) {
-			errno = ENOMEM;
-			return -1;
-		}
-		for (size_t i = 0; i < cw->rows_n; i++)
-			r[i] = cw->rows[(cw->rows_head + i) % cw->rows_cap];
-		free(cw->rows);
-		cw->rows = r;
-		cw->rows_cap = cap;
-		cw->rows_head = 0;
-	}
-	if (!(b = held_room(cw, row->len))) {
+	rbuf_clear(code);
+	if (row->len > ROWDIFF_ROW_MAX ||
+	    !rbuf_reserve(code, 10 + ROWDIFF_BOUND(row->len) + ROWDIFF_SLACK)) {
 		errno = ENOMEM;
 		return -1;
 	}
-	cw->rows[(cw->rows_head + cw->rows_n) % cw->rows_cap] =
-	    (struct held_row){ .seq = seq, .blk = b, .off = b->used, .len = row->len };
-	memcpy(b->data + b->used, row->data, row->len);
-	b->used += row->len;
+	o = rowdiff_put_varint((unsigned char *)code->data, seq - cw->in_seq);
+	len = rowdiff_encode(row->data, row->len, cw->in.data, cw->in.len, cw->in_whole, o);
+	cw->in_whole = rowdiff_kept_whole(o);
+	o += len;
+	len = (size_t)(o - (unsigned char *)code->data);
+	if (!(b = held_room(cw, len))) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(b->data + b->used, code->data, len);
+	b->used += len;
 	b->rows++;
 	cw->held_bytes += row->len;
 	cw->rows_n++;
+	cw->in_seq = seq;
+	/* the row becomes the reference; the old reference's storage is the next row's */
+	{
+		struct rbuf t = cw->in;
+
+		cw->in = *row;
+		*row = t;
+	}
 	return release_rows(cw, false);
 }
 
@@ -727,7 +782,9 @@ static void csv_release(struct writer *w)
 	}
 	free(cw->spare);
 	text_memo_free(&cw->captures);
-	free(cw->rows);
+	rbuf_free(&cw->in);
+	rbuf_free(&cw->out_row);
+	rbuf_free(&cw->code);
 }
 
 static void csv_writer_init(struct writer *w, const struct writer_options *opt)

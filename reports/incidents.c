@@ -80,16 +80,23 @@
  * worth keeping: at most MIN_MEMBERS / BEFORE predicted in a window, far below a burst). Events
  * are decided in time order, and a decided event is never looked at again but for its time (it
  * counts in the baselines and density windows of later ones) and, if it joined no incident, as a
- * possible survivor of a later one. So a decided event keeps only its time (8 bytes), and the few
- * that may be survivors (their flow went on for more than SURVIVOR_MARGIN after the event, see
- * linger()) its span; everything a member needs (40 bytes) is kept while it is undecided. On a
- * busy server of short connections (thousands of endings a second, every one a candidate), about
- * half of the events held are decided: those of BEFORE, against AFTER + SKEW + W undecided. The
- * decisions are the same as with every event kept whole: the rules read, of a decided event,
- * nothing else. At most
- * MAX_KEYS keys and MAX_EVENTS events in all (beyond, new candidates are not tracked and
- * `saturated` is set). Work: a key is looked at when something of it is due (a wheel of one
- * slot per second of capture time), never by scanning all keys.
+ * possible survivor of a later one. So a key keeps one array of times, decided then undecided,
+ * with a cursor between them: deciding moves the cursor, nothing is copied. A time takes 4 bytes
+ * (microseconds from the key's base: a capture of microsecond timestamps, a key's events within
+ * an hour of each other, the base moving with them) or else 8. The few decided events that may be
+ * survivors (their flow went on for more than SURVIVOR_MARGIN after the event, see linger())
+ * keep their span. What else a member needs (its flow's first and last segment, id, record
+ * number, class) is kept beside each undecided time in a 16-byte record of values relative to
+ * its time and to the key's bases (struct rec); a value too far for its field (a flow lasting
+ * more than 18 minutes, a flow id far from its neighbours') puts that event's values whole (32
+ * bytes) in the detector's wide pool instead. On a busy server of short connections (thousands
+ * of endings a second, every one a candidate), about half of the events held are decided: those
+ * of BEFORE, against AFTER + SKEW + W undecided: 20 bytes an undecided event, 4 a decided one.
+ * The decisions are the same as with every event kept whole: the rules read, of a decided event,
+ * nothing else (tests/unit/test_incidents_ref.c compares them with the detector as it was before
+ * this packing). At most MAX_KEYS keys and MAX_EVENTS events in all (beyond, new candidates are
+ * not tracked and `saturated` is set). Work: a key is looked at when something of it is due (a
+ * wheel of one slot per second of capture time), never by scanning all keys.
  */
 #include "incidents.h"
 
@@ -141,16 +148,43 @@ static const struct {
 
 enum { EV_RST = 1, EV_IDLE = 2 };
 
-/* An undecided event (see "Memory" at the top): all that a member needs. */
+/* An event, whole: all that a member needs (kept packed: struct rec). */
 struct event {
 	int64_t t;      /* event time */
 	int64_t start;  /* the flow's first segment */
 	int64_t last;   /* its last segment */
 	uint64_t id;
-	uint64_t packed; /* seq (order of arrival, the membership slot) << 16 | flags << 8 | class */
+	uint64_t seq;   /* order of arrival: the membership slot */
+	uint8_t cls;    /* enum close_class */
+	uint8_t flags;  /* EV_* */
 };
 
-#define SEQ_BITS 48 /* a record number is kept modulo 2^48: see event_seq() */
+/* An undecided event beside its time (see "Memory" at the top), in two words:
+ *   lo: t - start (START_BITS) | seq - the key's seq_base (SEQ_BITS) << START_BITS
+ *   hi: last - t (LAST_BITS) | id - the key's id_base (ID_BITS) << 32 | class << 57 |
+ *       flags << 61 | WIDE
+ * With WIDE set, lo is the index of the event's values in the detector's wide pool (struct wide)
+ * and hi keeps only the class and flags. Unsigned differences: every value is exact. */
+struct rec {
+	uint64_t lo, hi;
+};
+
+#define START_BITS 40 /* 18 minutes */
+#define SEQ_BITS 24
+#define LAST_BITS 32  /* 4.3 s */
+#define ID_BITS 25
+#define ID_SLACK (UINT64_C(1) << 23) /* a key's id base leaves room for older flows' ids */
+#define REC_WIDE (UINT64_C(1) << 63)
+#define FIELD(x, bits) ((x) & ((UINT64_C(1) << (bits)) - 1))
+#define GROW_SMALL 4096 /* a key's arrays grow by half up to this many entries, then by a quarter */
+#define T_UNIT 1000 /* narrow times count microseconds */
+#define T_MARGIN (UINT64_C(1) << 30) /* a new base: this many units before the first time */
+
+/* An undecided event's values that did not fit its record; `id` links a free entry. */
+struct wide {
+	int64_t start, last;
+	uint64_t id, seq;
+};
 
 /* A decided event that was no member and whose flow went on for more than SURVIVOR_MARGIN after
  * it: the only decided ones that a later incident can count as survivors (see evaluate()). */
@@ -188,17 +222,25 @@ struct bucket {
 	uint32_t wheel_next; /* next bucket id + 1 in its wheel slot, 0: none */
 	int64_t due;         /* capture time at which something of it may be decided */
 	uint32_t id;
-	/* The events in event time order: the decided ones first (times only), then the undecided
-	 * ones (the cursor is the first of those). */
-	int64_t *dt;         /* decided: dt[dt_head..dt_n) */
-	size_t dt_head, dt_n, dt_cap;
-	struct event *ev;    /* undecided: ev[ev_head..ev_n); `inl` or allocated */
-	size_t ev_head, ev_n, ev_cap;
+	/* The events' times in time order (time_of()): the decided ones [t_head..t_cur), then the
+	 * undecided ones [t_cur..t_n) (t_cur is the cursor). In 32 bits, microseconds from t_base,
+	 * while every one fits (a capture of microsecond timestamps, a key's events within an hour):
+	 * t is uint32_t[t_cap] (`t_inl` or allocated); else whole, int64_t[t_cap] (t_wide). */
+	void *t;
+	size_t t_head, t_cur, t_n, t_cap;
+	int64_t t_base;
+	bool t_wide;
+	/* The undecided events' records in the same order: the k-th is r[r_head + k]. */
+	struct rec *r;
+	size_t r_head, r_cap;
+	uint64_t id_base, seq_base; /* what the records' ids and record numbers are relative to */
+	bool rebase;         /* a record used more than half its id or seq field: new bases soon */
 	struct linger *lg;   /* decided that may still be survivors: lg[lg_head..lg_n), by time */
 	size_t lg_head, lg_n, lg_cap;
 	struct span *sp;
 	size_t sp_head, sp_n, sp_cap;
-	struct event inl[INLINE_EVENTS]; /* last: not cleared for a new bucket */
+	uint32_t t_inl[INLINE_EVENTS]; /* last: not cleared for a new bucket */
+	struct rec r_inl[INLINE_EVENTS];
 };
 
 struct kept {
@@ -229,6 +271,8 @@ struct incidents {
 	int64_t wheel_sec;   /* the next second the wheel will look at */
 	size_t n_events;
 	bool saturated;
+	struct wide *wide;   /* the wide pool: entries in use and free ones (a list from wide_free) */
+	uint32_t wide_n, wide_cap, wide_free; /* wide_free: index + 1 of the first free, 0: none */
 	uint64_t seq;        /* records added */
 	/* membership slots: hold[i] for record seq hold_base + i */
 	bool track;
@@ -304,10 +348,12 @@ static struct bucket *lookup(struct incidents *d, const struct key *k, bool crea
 				nid = d->pool_n++;
 			}
 			b = bucket_at(d, nid);
-			memset(b, 0, offsetof(struct bucket, inl));
+			memset(b, 0, offsetof(struct bucket, t_inl));
 			b->id = nid;
-			b->ev = b->inl;
-			b->ev_cap = INLINE_EVENTS;
+			b->t = b->t_inl;
+			b->t_cap = INLINE_EVENTS;
+			b->r = b->r_inl;
+			b->r_cap = INLINE_EVENTS;
 			b->used = true;
 			b->key = *k;
 			b->hash = h;
@@ -366,9 +412,10 @@ static void remove_bucket(struct incidents *d, struct bucket *b)
 
 	while (d->map[i].id != id + 1)
 		i = (i + 1) & mask;
-	if (b->ev != b->inl)
-		free(b->ev);
-	free(b->dt);
+	if (b->t != (void *)b->t_inl)
+		free(b->t);
+	if (b->r != b->r_inl)
+		free(b->r);
 	free(b->lg);
 	free(b->sp);
 	b->used = false;
@@ -464,7 +511,7 @@ static enum family classify(const struct flow_record *r, struct key *k, struct e
 	uint8_t prefix;
 
 	memset(k, 0, sizeof *k);
-	ev->packed = 0; /* the flags: incidents_add adds the rest */
+	ev->flags = 0; /* incidents_add adds the rest */
 	ev->t = r->has_close_ts ? r->close_ts_ns : r->last_ts_ns;
 	if (syn_trouble(r)) {
 		fam = FAM_SYN;
@@ -477,7 +524,7 @@ static enum family classify(const struct flow_record *r, struct key *k, struct e
 		if (!has_note(r, "first segment never answered", &ev->t))
 			(void)has_note(r, "first unanswered keepalive probe", &ev->t);
 		if (r->diagnosis.idle_timeout.present)
-			ev->packed |= EV_IDLE << 8;
+			ev->flags |= EV_IDLE;
 	} else if ((r->closer == CLOSER_SERVER || r->closer == CLOSER_CLIENT) &&
 	           (r->close_class == CLOSE_FIN_GRACEFUL || r->close_class == CLOSE_HALF_CLOSED_AT_END ||
 	            r->close_class == CLOSE_RST_UNREAD_DATA || r->close_class == CLOSE_RST_ABORT ||
@@ -490,7 +537,7 @@ static enum family classify(const struct flow_record *r, struct key *k, struct e
 		fam = FAM_SERVER_CLOSE;
 		ev->t = closer_first(r, side);
 		if (r->close_class == CLOSE_RST_UNREAD_DATA || r->close_class == CLOSE_RST_ABORT)
-			ev->packed |= EV_RST << 8;
+			ev->flags |= EV_RST;
 	}
 	if (fam == FAM_NONE)
 		return fam;
@@ -666,88 +713,268 @@ const struct timeline *incidents_timeline(const struct incidents *d)
 
 /* --- events ---------------------------------------------------------------------------------- */
 
-/* An event's record number: the newest one with the low SEQ_BITS kept, which is its own for any
- * event less than 2^48 records old (an undecided event is at most its family's skew old in
- * capture time: at ten million records a second that is 325 days). */
-static uint64_t event_seq(const struct incidents *d, const struct event *e)
+/* A wide pool entry, allocated for `e`'s values; its index, or UINT32_MAX without memory. */
+static uint32_t wide_put(struct incidents *d, const struct event *e)
 {
-	uint64_t mask = (UINT64_C(1) << SEQ_BITS) - 1;
+	uint32_t i;
 
-	return d->seq - ((d->seq - (e->packed >> 16)) & mask);
+	if (d->wide_free) {
+		i = d->wide_free - 1;
+		d->wide_free = (uint32_t)d->wide[i].id;
+	} else {
+		if (d->wide_n == d->wide_cap) {
+			uint32_t cap = d->wide_cap ? d->wide_cap * 2 : 64;
+			struct wide *w = d->wide_cap >= UINT32_MAX / 4 ? NULL
+			                                               : realloc(d->wide, cap * sizeof *w);
+
+			if (!w)
+				return UINT32_MAX;
+			d->wide = w;
+			d->wide_cap = cap;
+		}
+		i = d->wide_n++;
+	}
+	d->wide[i] = (struct wide){ e->start, e->last, e->id, e->seq };
+	return i;
 }
 
-static unsigned event_class(const struct event *e)
+static void wide_drop(struct incidents *d, uint32_t i)
 {
-	return (unsigned)(e->packed & 0xff);
+	d->wide[i].id = d->wide_free;
+	d->wide_free = i + 1;
 }
 
-static unsigned event_flags(const struct event *e)
+/* Packs `e` against the bases of `b`: false when a value does not fit its field. */
+static bool rec_pack(struct bucket *b, const struct event *e, struct rec *r)
 {
-	return (unsigned)(e->packed >> 8 & 0xff);
-}
+	uint64_t back = (uint64_t)e->t - (uint64_t)e->start, fwd = (uint64_t)e->last - (uint64_t)e->t;
+	uint64_t id = e->id - b->id_base, seq = e->seq - b->seq_base;
 
-/* The time of the k-th live event of `b` in time order (the decided ones come first). */
-static int64_t time_at(const struct bucket *b, size_t k)
-{
-	size_t nd = b->dt_n - b->dt_head;
-
-	return k < nd ? b->dt[b->dt_head + k] : b->ev[b->ev_head + k - nd].t;
-}
-
-/* The decided times can take `total` events: every live event of the bucket, so that deciding
- * (evaluate) never allocates. */
-static bool dt_reserve(struct bucket *b, size_t total)
-{
-	size_t cap = b->dt_cap + b->dt_cap / 2;
-	int64_t *p;
-
-	if (b->dt_cap >= total)
-		return true;
-	if (cap < total)
-		cap = total;
-	if (cap < 8)
-		cap = 8;
-	if (!(p = realloc(b->dt, cap * sizeof *p)))
+	if (e->start > e->t || back >> START_BITS || e->last < e->t || fwd >> LAST_BITS ||
+	    id >> ID_BITS || seq >> SEQ_BITS)
 		return false;
-	b->dt = p;
-	b->dt_cap = cap;
+	b->rebase |= (id >> (ID_BITS - 1) | seq >> (SEQ_BITS - 1)) != 0;
+	r->lo = back | seq << START_BITS;
+	r->hi = fwd | id << 32 | (uint64_t)e->cls << 57 | (uint64_t)e->flags << 61;
 	return true;
 }
 
-/* Room for one more decided time at the end (dt_reserve made room for all). The live times move
- * to the front once a quarter of the array in use is dead: the memory touched stays near what is
- * live (eight-byte moves, three per time at most). */
-static void dt_room(struct bucket *b)
+/* The time of `b`'s i-th event. */
+static int64_t time_of(const struct bucket *b, size_t i)
 {
-	if (b->dt_head > 0 && (b->dt_n == b->dt_cap || b->dt_head > b->dt_n / 4)) {
-		memmove(b->dt, b->dt + b->dt_head, (b->dt_n - b->dt_head) * sizeof *b->dt);
-		b->dt_n -= b->dt_head;
-		b->dt_head = 0;
-	}
+	if (b->t_wide)
+		return ((const int64_t *)b->t)[i];
+	return (int64_t)((uint64_t)b->t_base + (uint64_t)((const uint32_t *)b->t)[i] * T_UNIT);
 }
 
-/* Room for one more undecided event at the end: the live ones move to the front once half the
- * array in use is dead, and the array grows by half when they fill it. false without memory. */
-static bool ev_room(struct bucket *b)
+/* Can `b` keep time v narrow? Its value in *out (unless NULL). Whatever v, no overflow. */
+static bool time_fits(const struct bucket *b, int64_t v, uint32_t *out)
 {
-	size_t live = b->ev_n - b->ev_head;
+	uint64_t d = (uint64_t)v - (uint64_t)b->t_base; /* exact when v >= t_base */
 
-	if (b->ev_head > 0 && (b->ev_n == b->ev_cap || b->ev_head > b->ev_n / 2)) {
-		memmove(b->ev, b->ev + b->ev_head, live * sizeof *b->ev);
-		b->ev_n = live;
-		b->ev_head = 0;
+	if (v < b->t_base || d % T_UNIT != 0 || d / T_UNIT > UINT32_MAX)
+		return false;
+	if (out)
+		*out = (uint32_t)(d / T_UNIT);
+	return true;
+}
+
+/* The times of `b` go whole (a time that fits no narrow base came), in a new array of the same
+ * capacity, the live ones at its front. false without memory (nothing changed). They go narrow
+ * again when the key has no event left (t_room). */
+static bool t_widen(struct bucket *b)
+{
+	size_t live = b->t_n - b->t_head;
+	int64_t *t = malloc(b->t_cap * sizeof *t);
+
+	if (!t)
+		return false;
+	for (size_t i = 0; i < live; i++)
+		t[i] = time_of(b, b->t_head + i);
+	if (b->t != (void *)b->t_inl)
+		free(b->t);
+	b->t = t;
+	b->t_wide = true;
+	b->t_n = live;
+	b->t_cur -= b->t_head;
+	b->t_head = 0;
+	return true;
+}
+
+/* A base for `b`'s narrow times and v, if one fits them all (the same microsecond grid, within
+ * 2^32 microseconds): the times move to it. */
+static bool t_rebase(struct bucket *b, int64_t v)
+{
+	int64_t lo = b->t_n > b->t_head ? time_of(b, b->t_head) : v, hi = lo, base;
+
+	if (b->t_n > b->t_head)
+		hi = time_of(b, b->t_n - 1);
+	if (((v % T_UNIT) + T_UNIT) % T_UNIT != ((lo % T_UNIT) + T_UNIT) % T_UNIT)
+		return false;
+	if (v < lo)
+		lo = v;
+	if (v > hi)
+		hi = v;
+	if (lo < INT64_MIN / 2 || hi > INT64_MAX / 2 || (uint64_t)(hi - lo) / T_UNIT >= UINT32_MAX / 2)
+		return false;
+	base = lo - (int64_t)(T_MARGIN * T_UNIT);
+	for (size_t i = b->t_head; i < b->t_n; i++) {
+		int64_t x = time_of(b, i);
+
+		((uint32_t *)b->t)[i] = (uint32_t)((uint64_t)(x - base) / T_UNIT);
 	}
-	if (b->ev_n == b->ev_cap) {
-		size_t cap = b->ev_cap + b->ev_cap / 2;
-		bool was_inline = b->ev == b->inl;
-		struct event *e = was_inline ? malloc(cap * sizeof *e) : realloc(b->ev, cap * sizeof *e);
+	b->t_base = base;
+	return true;
+}
 
-		if (!e)
+/* The k-th undecided event of `b`, whole. */
+static struct event rec_event(const struct incidents *d, const struct bucket *b, size_t k)
+{
+	const struct rec *r = &b->r[b->r_head + k];
+	struct event e;
+
+	e.t = time_of(b, b->t_cur + k);
+	e.cls = (uint8_t)(r->hi >> 57 & 0xf);
+	e.flags = (uint8_t)(r->hi >> 61 & 0x3);
+	if (r->hi & REC_WIDE) {
+		const struct wide *w = &d->wide[r->lo];
+
+		e.start = w->start;
+		e.last = w->last;
+		e.id = w->id;
+		e.seq = w->seq;
+	} else {
+		e.start = (int64_t)((uint64_t)e.t - FIELD(r->lo, START_BITS));
+		e.last = (int64_t)((uint64_t)e.t + FIELD(r->hi, LAST_BITS));
+		e.id = b->id_base + FIELD(r->hi >> 32, ID_BITS);
+		e.seq = b->seq_base + (r->lo >> START_BITS);
+	}
+	return e;
+}
+
+/* The first segment of the k-th undecided event's flow, and its last. */
+static int64_t rec_start(const struct incidents *d, const struct bucket *b, size_t k)
+{
+	const struct rec *r = &b->r[b->r_head + k];
+
+	if (r->hi & REC_WIDE)
+		return d->wide[r->lo].start;
+	return (int64_t)((uint64_t)time_of(b, b->t_cur + k) - FIELD(r->lo, START_BITS));
+}
+
+static int64_t rec_last(const struct incidents *d, const struct bucket *b, size_t k)
+{
+	const struct rec *r = &b->r[b->r_head + k];
+
+	if (r->hi & REC_WIDE)
+		return d->wide[r->lo].last;
+	return (int64_t)((uint64_t)time_of(b, b->t_cur + k) + FIELD(r->hi, LAST_BITS));
+}
+
+/* The bases move up to the smallest id (less ID_SLACK) and record number of the undecided
+ * records: a key that is never without undecided events keeps its values small. No value grows:
+ * each base moves by at most its smallest difference. Done when the live records move to the
+ * front of their array after one of them used more than half a field (`rebase`). */
+static void rec_rebase(struct bucket *b, size_t nu)
+{
+	uint64_t min_id = UINT64_MAX, min_seq = UINT64_MAX;
+
+	for (size_t k = 0; k < nu; k++) {
+		const struct rec *r = &b->r[k];
+
+		if (r->hi & REC_WIDE)
+			continue;
+		if (FIELD(r->hi >> 32, ID_BITS) < min_id)
+			min_id = FIELD(r->hi >> 32, ID_BITS);
+		if (r->lo >> START_BITS < min_seq)
+			min_seq = r->lo >> START_BITS;
+	}
+	if (min_id == UINT64_MAX)
+		return;
+	min_id = min_id > ID_SLACK ? min_id - ID_SLACK : 0;
+	if (min_id == 0 && min_seq == 0)
+		return;
+	for (size_t k = 0; k < nu; k++) {
+		struct rec *r = &b->r[k];
+
+		if (r->hi & REC_WIDE)
+			continue;
+		r->lo -= min_seq << START_BITS;
+		r->hi -= min_id << 32;
+	}
+	b->id_base += min_id;
+	b->seq_base += min_seq;
+}
+
+/* Room for one more time at the end of `b`'s times, and for `v` among them (the times may go
+ * whole, or move to another base). The live ones move to the front once an eighth of the array
+ * in use is dead, and the array grows by a quarter (by half while small) when they fill it.
+ * false without memory. */
+static bool t_room(struct bucket *b, int64_t v)
+{
+	size_t live = b->t_n - b->t_head;
+
+	if (live == 0) { /* start over: narrow, around v */
+		if (b->t != (void *)b->t_inl) { /* whole times are never inline */
+			free(b->t);
+			b->t = b->t_inl;
+			b->t_cap = INLINE_EVENTS;
+			b->t_wide = false;
+		}
+		b->t_head = b->t_cur = b->t_n = 0;
+		b->r_head = 0;
+		b->t_base = (int64_t)((uint64_t)v - T_MARGIN * T_UNIT);
+	} else if (b->t_head > 0 && (b->t_n == b->t_cap || b->t_head > b->t_n / 8)) {
+		size_t size = b->t_wide ? sizeof(int64_t) : sizeof(uint32_t);
+
+		memmove(b->t, (char *)b->t + b->t_head * size, live * size);
+		b->t_n -= b->t_head;
+		b->t_cur -= b->t_head;
+		b->t_head = 0;
+	}
+	if (!b->t_wide && !time_fits(b, v, NULL) && !t_rebase(b, v) && !t_widen(b))
+		return false;
+	if (b->t_n == b->t_cap) {
+		size_t cap = b->t_cap + (b->t_cap < GROW_SMALL ? b->t_cap / 2 + 2 : b->t_cap / 4);
+		size_t size = b->t_wide ? sizeof(int64_t) : sizeof(uint32_t);
+		bool was_inline = b->t == (void *)b->t_inl;
+		void *t = was_inline ? malloc(cap * size) : realloc(b->t, cap * size);
+
+		if (!t)
 			return false;
 		if (was_inline)
-			memcpy(e, b->inl, b->ev_n * sizeof *e);
-		b->ev = e;
-		b->ev_cap = cap;
+			memcpy(t, b->t_inl, b->t_n * size);
+		b->t = t;
+		b->t_cap = cap;
+	}
+	return true;
+}
+
+/* Room for one more undecided record at the end: the live ones move to the front (against fresh
+ * bases) once a fifth of the array in use is dead, and the array grows by a quarter (by half
+ * while small) when they fill it. */
+static bool r_room(struct bucket *b)
+{
+	size_t nu = b->t_n - b->t_cur;
+
+	if (b->r_head > 0 && (b->r_head + nu == b->r_cap || b->r_head > nu / 4)) {
+		memmove(b->r, b->r + b->r_head, nu * sizeof *b->r);
+		b->r_head = 0;
+		if (b->rebase)
+			rec_rebase(b, nu);
+		b->rebase = false;
+	}
+	if (nu == b->r_cap) {
+		size_t cap = b->r_cap + (b->r_cap < GROW_SMALL ? b->r_cap / 2 + 2 : b->r_cap / 4);
+		bool was_inline = b->r == b->r_inl;
+		struct rec *r = was_inline ? malloc(cap * sizeof *r) : realloc(b->r, cap * sizeof *r);
+
+		if (!r)
+			return false;
+		if (was_inline)
+			memcpy(r, b->r_inl, nu * sizeof *r);
+		b->r = r;
+		b->r_cap = cap;
 	}
 	return true;
 }
@@ -799,44 +1026,73 @@ static void linger(struct bucket *b, const struct event *e)
 	b->lg_n++;
 }
 
+/* Puts time v at position `pos` of `b`'s times (t_room made room for it, and v fits). */
+static void t_insert(struct bucket *b, size_t pos, int64_t v)
+{
+	size_t size = b->t_wide ? sizeof(int64_t) : sizeof(uint32_t);
+
+	if (pos < b->t_n) /* records come out nearly in event order: most go at the end */
+		memmove((char *)b->t + (pos + 1) * size, (char *)b->t + pos * size,
+		        (b->t_n - pos) * size);
+	b->t_n++;
+	if (b->t_wide)
+		((int64_t *)b->t)[pos] = v;
+	else
+		((uint32_t *)b->t)[pos] = (uint32_t)(((uint64_t)v - (uint64_t)b->t_base) / T_UNIT);
+}
+
 static bool push_event(struct incidents *d, struct bucket *b, const struct event *ev)
 {
-	size_t nd = b->dt_n - b->dt_head, nu = b->ev_n - b->ev_head, pos;
+	size_t nu = b->t_n - b->t_cur, pos;
 
-	if (d->n_events >= MAX_EVENTS || !dt_reserve(b, nd + nu + 1)) {
+	if (d->n_events >= MAX_EVENTS || !t_room(b, ev->t)) {
 		d->saturated = true;
 		return false;
 	}
-	if (nd > 0 && b->dt[b->dt_n - 1] > ev->t) {
+	if (b->t_cur > b->t_head && time_of(b, b->t_cur - 1) > ev->t) {
 		/* an ending in a stretch already decided: too late to join anything */
-		dt_room(b);
-		pos = b->dt_n;
-		while (pos > b->dt_head && b->dt[pos - 1] > ev->t)
+		pos = b->t_cur;
+		while (pos > b->t_head && time_of(b, pos - 1) > ev->t)
 			pos--;
-		memmove(b->dt + pos + 1, b->dt + pos, (b->dt_n - pos) * sizeof *b->dt);
-		b->dt[pos] = ev->t;
-		b->dt_n++;
+		t_insert(b, pos, ev->t);
+		b->t_cur++;
 		linger(b, ev);
-		settle(d, event_seq(d, ev), 0);
+		settle(d, ev->seq, 0);
 	} else {
-		if (!ev_room(b)) {
+		struct rec r;
+
+		if (!r_room(b)) {
 			d->saturated = true;
 			return false;
 		}
+		if (nu == 0) { /* fresh bases */
+			b->seq_base = ev->seq;
+			b->id_base = ev->id - ID_SLACK;
+		}
+		if (!rec_pack(b, ev, &r)) {
+			uint32_t w = wide_put(d, ev);
+
+			if (w == UINT32_MAX) {
+				d->saturated = true;
+				return false;
+			}
+			r.lo = w;
+			r.hi = REC_WIDE | (uint64_t)ev->cls << 57 | (uint64_t)ev->flags << 61;
+		}
 		/* records come out nearly in event order: look from the end */
-		pos = b->ev_n;
-		while (pos > b->ev_head && b->ev[pos - 1].t > ev->t)
+		pos = b->t_n;
+		while (pos > b->t_cur && time_of(b, pos - 1) > ev->t)
 			pos--;
-		memmove(b->ev + pos + 1, b->ev + pos, (b->ev_n - pos) * sizeof *b->ev);
-		b->ev[pos] = *ev;
-		b->ev_n++;
+		t_insert(b, pos, ev->t);
+		pos = b->r_head + (pos - b->t_cur);
+		if (pos < b->r_head + nu)
+			memmove(b->r + pos + 1, b->r + pos, (b->r_head + nu - pos) * sizeof *b->r);
+		b->r[pos] = r;
 	}
 	d->n_events++;
-	nd = b->dt_n - b->dt_head;
-	nu = b->ev_n - b->ev_head;
 	/* a burst in view: the endpoint's other flows are worth noting (survivors) */
-	if (b->key.family == FAM_SERVER_CLOSE && nd + nu >= MIN_MEMBERS &&
-	    time_at(b, nd + nu - 1) - time_at(b, nd + nu - MIN_MEMBERS) <=
+	if (b->key.family == FAM_SERVER_CLOSE && b->t_n - b->t_head >= MIN_MEMBERS &&
+	    time_of(b, b->t_n - 1) - time_of(b, b->t_n - MIN_MEMBERS) <=
 	        rules[FAM_SERVER_CLOSE].window_ns) {
 		if (!b->dense) {
 			if (d->n_dense < DENSE_LISTED)
@@ -844,7 +1100,7 @@ static bool push_event(struct incidents *d, struct bucket *b, const struct event
 			d->n_dense++;
 		}
 		b->dense = true;
-		b->dense_until = time_at(b, nd + nu - 1) + AFTER_NS + SKEW_NS +
+		b->dense_until = time_of(b, b->t_n - 1) + AFTER_NS + SKEW_NS +
 		                 rules[FAM_SERVER_CLOSE].window_ns;
 	}
 	return true;
@@ -860,13 +1116,31 @@ static void push_span(struct bucket *b, int64_t start, int64_t last)
 	b->sp[b->sp_n++] = (struct span){ start, last };
 }
 
-/* First index in [lo, hi) of the undecided events `u` whose event time is >= t. */
-static size_t lower_bound(const struct event *u, size_t lo, size_t hi, int64_t t)
+/* First index in [lo, hi) of `b`'s times that is >= t. */
+static size_t lower_bound(const struct bucket *b, size_t lo, size_t hi, int64_t t)
 {
+	if (!b->t_wide) { /* the same search among the narrow values, t rounded up to one */
+		const uint32_t *n = b->t;
+		uint64_t d = (uint64_t)t - (uint64_t)b->t_base, k = d / T_UNIT + (d % T_UNIT != 0);
+
+		if (t <= b->t_base)
+			return lo;
+		if (k > UINT32_MAX)
+			return hi;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (n[mid] < k)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return lo;
+	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (u[mid].t < t)
+		if (time_of(b, mid) < t)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -877,17 +1151,19 @@ static size_t lower_bound(const struct event *u, size_t lo, size_t hi, int64_t t
 /* How many decided events of `b` have an event time >= t. */
 static size_t decided_from(const struct bucket *b, int64_t t)
 {
-	size_t lo = b->dt_head, hi = b->dt_n;
+	return b->t_cur - lower_bound(b, b->t_head, b->t_cur, t);
+}
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+/* The time of `b`'s k-th undecided event. */
+static int64_t und(const struct bucket *b, size_t k)
+{
+	return time_of(b, b->t_cur + k);
+}
 
-		if (b->dt[mid] < t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return b->dt_n - lo;
+/* First k in [lo, hi) whose undecided event's time is >= t. */
+static size_t und_from(const struct bucket *b, size_t lo, size_t hi, int64_t t)
+{
+	return lower_bound(b, b->t_cur + lo, b->t_cur + hi, t) - b->t_cur;
 }
 
 static int64_t skew(const struct incidents *d, enum family f)
@@ -931,20 +1207,26 @@ static void keep_incident(struct incidents *d, const struct incident *inc)
 }
 
 /* The first `k` undecided events of `b` are decided: members of incident `number`, or of none
- * (0). Their times join the decided ones (dt_reserve made room); what else they said is kept
- * only for the few that may be a later incident's survivors (linger). */
+ * (0). Their times stay where they are (the cursor moves past them); what else they said is
+ * kept only for the few that may be a later incident's survivors (linger). */
 static void decide(struct incidents *d, struct bucket *b, size_t k, uint32_t number)
 {
 	for (size_t m = 0; m < k; m++) {
-		const struct event *e = &b->ev[b->ev_head + m];
+		const struct rec *r = &b->r[b->r_head + m];
 
-		settle(d, event_seq(d, e), number);
-		dt_room(b);
-		b->dt[b->dt_n++] = e->t;
+		if (!(r->hi & REC_WIDE) && !d->track &&
+		    (number || FIELD(r->hi, LAST_BITS) <= SURVIVOR_MARGIN_NS))
+			continue; /* nothing to settle, nothing to linger */
+		struct event e = rec_event(d, b, m);
+
+		settle(d, e.seq, number);
 		if (!number)
-			linger(b, e);
+			linger(b, &e);
+		if (r->hi & REC_WIDE)
+			wide_drop(d, (uint32_t)r->lo);
 	}
-	b->ev_head += k;
+	b->t_cur += k;
+	b->r_head += k;
 }
 
 /* A dense window starting at the first undecided event is no burst: neither is one starting
@@ -953,14 +1235,12 @@ static void decide(struct incidents *d, struct bucket *b, size_t k, uint32_t num
  * not quadratic. */
 static void reject(struct incidents *d, struct bucket *b, int64_t w)
 {
-	const struct event *u = b->ev + b->ev_head;
-
-	decide(d, b, lower_bound(u, 1, b->ev_n - b->ev_head, u[0].t + w / 10 + 1), 0);
+	decide(d, b, und_from(b, 1, b->t_n - b->t_cur, und(b, 0) + w / 10 + 1), 0);
 }
 
 /* Decides what it can of bucket `b` at the watermark (`final`: the stream ended). Returns true
  * when the bucket is empty and can go. The events are looked at in time order from the first
- * undecided one (the cursor, u[0]); the decided ones before it count only by their times. */
+  * undecided one (the cursor); the decided ones before it count only by their times. */
 static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 {
 	enum family fam = (enum family)b->key.family;
@@ -969,16 +1249,15 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 	int64_t wm = d->watermark;
 	int64_t next_due = wm + SEC;
 
-	while (b->ev_head < b->ev_n) {
-		const struct event *u = b->ev + b->ev_head;
-		size_t nu = b->ev_n - b->ev_head;
-		const struct event *e = &u[0];
+	while (b->t_cur < b->t_n) {
+		size_t nu = b->t_n - b->t_cur;
+		int64_t et = und(b, 0);
 
-		if (!final && e->t + w + sk > wm) {
-			next_due = e->t + w + sk;
+		if (!final && et + w + sk > wm) {
+			next_due = et + w + sk;
 			break;
 		}
-		size_t j = lower_bound(u, 0, nu, e->t + w + 1); /* [0, j): within W */
+		size_t j = und_from(b, 0, nu, et + w + 1); /* [0, j): within W */
 
 		if (j < MIN_MEMBERS) {
 			decide(d, b, 1, 0);
@@ -986,14 +1265,14 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 		}
 		/* A steady stream at least half as dense as this window around it cannot make a
 		 * burst of it: said before anything else (the common case on a busy key). */
-		if (!final && e->t + w + AFTER_NS + sk > wm) {
-			next_due = e->t + w + AFTER_NS + sk;
+		if (!final && et + w + AFTER_NS + sk > wm) {
+			next_due = et + w + AFTER_NS + sk;
 			break; /* the window's after-window is not final yet */
 		}
 		{
-			int64_t b0 = e->t - BEFORE_NS, a1 = e->t + w + AFTER_NS;
+			int64_t b0 = et - BEFORE_NS, a1 = et + w + AFTER_NS;
 			/* before it: every decided event (all come before the cursor) */
-			size_t around = decided_from(b, b0) + (lower_bound(u, j, nu, a1 + 1) - j);
+			size_t around = decided_from(b, b0) + (und_from(b, j, nu, a1 + 1) - j);
 
 			if ((double)j * (double)(BEFORE_NS + AFTER_NS) <
 			    0.5 * RATE_FACTOR * (double)around * (double)w) {
@@ -1002,9 +1281,11 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			}
 		}
 		/* extend: events that follow the last within W/2, up to MAX_SPAN */
-		while (j < nu && u[j].t - u[j - 1].t <= w / 2 && u[j].t - e->t <= MAX_SPAN_NS)
-			j++;
-		int64_t end = u[j - 1].t;
+		int64_t end = und(b, j - 1);
+
+		for (int64_t next; j < nu && (next = und(b, j)) - end <= w / 2 && next - et <= MAX_SPAN_NS;
+		     j++)
+			end = next;
 
 		if (!final && end + AFTER_NS + sk > wm) {
 			next_due = end + AFTER_NS + sk;
@@ -1013,26 +1294,26 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 		/* stragglers: around the dense core, further from their neighbour than
 		 * STRAGGLER_FACTOR mean gaps of the window (and STRAGGLER_MIN) */
 		size_t lo = 0, hi = j;
-		int64_t cut = (u[j - 1].t - u[0].t) / (int64_t)(j - 1) * STRAGGLER_FACTOR;
+		int64_t cut = (und(b, j - 1) - und(b, 0)) / (int64_t)(j - 1) * STRAGGLER_FACTOR;
 
 		if (cut < STRAGGLER_MIN_NS)
 			cut = STRAGGLER_MIN_NS;
-		while (hi - lo > 1 && u[lo + 1].t - u[lo].t > cut)
+		while (hi - lo > 1 && und(b, lo + 1) - und(b, lo) > cut)
 			lo++;
-		while (hi - lo > 1 && u[hi - 1].t - u[hi - 2].t > cut)
+		while (hi - lo > 1 && und(b, hi - 1) - und(b, hi - 2) > cut)
 			hi--;
-		int64_t s0 = u[lo].t, s1 = u[hi - 1].t;
+		int64_t s0 = und(b, lo), s1 = und(b, hi - 1);
 		size_t n = hi - lo;
 
 		/* the baseline: the same key's endings before and after, outside the burst */
 		int64_t bstart = s0 - BEFORE_NS;
 		if (bstart < d->origin_ns)
 			bstart = d->origin_ns;
-		size_t before = decided_from(b, bstart) + (lo - lower_bound(u, 0, lo, bstart));
+		size_t before = decided_from(b, bstart) + (lo - und_from(b, 0, lo, bstart));
 		int64_t aend = s1 + AFTER_NS;
 		if (aend > wm)
 			aend = wm;
-		size_t after = lower_bound(u, hi, nu, aend + 1) - hi;
+		size_t after = und_from(b, hi, nu, aend + 1) - hi;
 		double before_s = (double)(s0 - bstart) / 1e9, after_s = (double)(aend - s1) / 1e9;
 		if (before_s < 0)
 			before_s = 0;
@@ -1053,7 +1334,7 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			size_t open = 0;
 
 			for (size_t k = lo; k < hi; k++)
-				open += u[k].start < s0;
+				open += rec_start(d, b, k) < s0;
 			ok = (double)open >= COEXIST * (double)n;
 		}
 		if (!ok) {
@@ -1061,7 +1342,7 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			continue;
 		}
 
-		/* an incident: u[lo, hi) */
+		/* an incident: the undecided events [lo, hi) */
 		struct incident inc = { 0 };
 		bool rst = false;
 		size_t idle = 0;
@@ -1085,16 +1366,16 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			}
 		}
 		for (size_t k = lo; k < hi; k++) {
-			const struct event *m = &u[k];
+			struct event m = rec_event(d, b, k);
 
-			inc.by_class[event_class(m)]++;
-			rst |= (event_flags(m) & EV_RST) != 0;
-			idle += (event_flags(m) & EV_IDLE) != 0;
+			inc.by_class[m.cls]++;
+			rst |= (m.flags & EV_RST) != 0;
+			idle += (m.flags & EV_IDLE) != 0;
 			if (d->scratch_cap >= n)
-				d->scratch[k - lo] = m->id;
+				d->scratch[k - lo] = m.id;
 		}
 		/* events before the core that the window began with are background; then the
-		 * members (u stays valid: deciding moves no undecided event) */
+		 * members: the k-th undecided event is then the (k - hi)-th */
 		decide(d, b, lo, 0);
 		decide(d, b, n, inc.number);
 		if (d->scratch_cap >= n) {
@@ -1109,8 +1390,8 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 		for (size_t k = b->lg_head; k < b->lg_n; k++)
 			if (b->lg[k].start < s0 && b->lg[k].last > s1 + SURVIVOR_MARGIN_NS)
 				inc.survivors++;
-		for (size_t k = hi; k < nu; k++)
-			if (u[k].start < s0 && u[k].last > s1 + SURVIVOR_MARGIN_NS)
+		for (size_t k = 0; k < nu - hi; k++)
+			if (rec_start(d, b, k) < s0 && rec_last(d, b, k) > s1 + SURVIVOR_MARGIN_NS)
 				inc.survivors++;
 		for (size_t k = b->sp_head; k < b->sp_n; k++)
 			if (b->sp[k].start < s0 && b->sp[k].last > s1 + SURVIVOR_MARGIN_NS)
@@ -1142,9 +1423,9 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 			d->status = -1;
 	}
 	/* forget what no window can reach any more */
-	int64_t keep_from = (b->ev_head < b->ev_n ? b->ev[b->ev_head].t : wm - sk) - BEFORE_NS;
-	while (b->dt_head < b->dt_n && b->dt[b->dt_head] < keep_from) {
-		b->dt_head++;
+	int64_t keep_from = (b->t_cur < b->t_n ? time_of(b, b->t_cur) : wm - sk) - BEFORE_NS;
+	while (b->t_head < b->t_cur && time_of(b, b->t_head) < keep_from) {
+		b->t_head++;
 		d->n_events--;
 	}
 	while (b->lg_head < b->lg_n && b->lg[b->lg_head].t < keep_from)
@@ -1155,12 +1436,12 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 		return true;
 	if (b->dense && wm > b->dense_until)
 		undense(d, b);
-	if (b->ev_head < b->ev_n) {
+	if (b->t_cur < b->t_n) {
 		schedule(d, b, next_due);
 		return false;
 	}
 	/* all decided: few endings make no baseline worth keeping */
-	if (b->dt_n - b->dt_head < MIN_MEMBERS)
+	if (b->t_cur - b->t_head < MIN_MEMBERS)
 		return true;
 	schedule(d, b, wm + 5 * SEC); /* look again as they age out */
 	return false;
@@ -1168,7 +1449,7 @@ static bool evaluate(struct incidents *d, struct bucket *b, bool final)
 
 static void drop_bucket(struct incidents *d, struct bucket *b)
 {
-	d->n_events -= (b->dt_n - b->dt_head) + (b->ev_n - b->ev_head);
+	d->n_events -= b->t_n - b->t_head;
 	remove_bucket(d, b);
 }
 
@@ -1241,9 +1522,10 @@ void incidents_destroy(struct incidents *d)
 		struct bucket *b = bucket_at(d, id);
 
 		if (b->used) {
-			if (b->ev != b->inl)
-				free(b->ev);
-			free(b->dt);
+			if (b->t != (void *)b->t_inl)
+				free(b->t);
+			if (b->r != b->r_inl)
+				free(b->r);
 			free(b->lg);
 			free(b->sp);
 		}
@@ -1257,6 +1539,7 @@ void incidents_destroy(struct incidents *d)
 		free(d->kept[i].members);
 	free(d->kept);
 	free(d->scratch);
+	free(d->wide);
 	free(d);
 }
 
@@ -1304,7 +1587,8 @@ int incidents_add(struct incidents *d, const struct flow_record *rec)
 		ev.start = rec->first_ts_ns;
 		ev.last = rec->last_ts_ns;
 		ev.id = rec->id;
-		ev.packed |= d->seq << 16 | (uint8_t)rec->close_class;
+		ev.seq = d->seq;
+		ev.cls = (uint8_t)rec->close_class;
 		hold_push(d, true);
 		pending = true;
 		if (!b || !push_event(d, b, &ev)) {

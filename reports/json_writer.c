@@ -57,15 +57,26 @@ struct diag_key {
 	uint8_t time_wait;
 };
 
+/* A common diagnosis object kept as written. A capture has few of them (its stacks, which side
+ * holds TIME-WAIT), which consecutive flows need not share (a mixed capture alternates several):
+ * a few slots, direct-mapped by the key. */
+#define DIAG_SLOTS 32 /* diag_slot_of() gives 5 bits */
+struct diag_slot {
+	struct diag_key key;
+	struct rbuf text;
+	bool valid;
+};
+
 /* What a flow object reuses from the flows before it. */
 struct json_memo {
 	struct ts_memo ts;         /* the capture's current second */
 	struct text_memo strings;  /* long-lived strings escaped (put_string) */
 	struct flags_memo flags;   /* TCP flags as text */
+	struct reason_memo reason; /* the reason sentences' strings */
+	struct addr_memo addrs;    /* IPv4 addresses as text */
 	struct json_names names;
-	struct diag_key diag_key;  /* the last common diagnosis object's (diag_valid) */
-	struct rbuf diag;          /* its text */
-	bool diag_valid;
+	struct diag_slot diag[DIAG_SLOTS]; /* common diagnosis objects, by their key's hash */
+	struct diag_slot *diag_last;       /* the slot used last: tried first, without a hash */
 };
 
 struct json_writer {
@@ -240,6 +251,57 @@ static char *w_string(char *o, const char *s, size_t n)
 	}
 	*o++ = '"';
 	return o;
+}
+
+/* Whether none of s's n bytes needs more than copying into a JSON string (no control character,
+ * quote, backslash or byte from 0x80: w_string() would write them unchanged). */
+static bool json_plain(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+#ifdef __SSE2__
+	if (n >= 16) {
+		for (; n - i >= 16; i += 16)
+			if (special_16(u + i) != 0)
+				return false;
+		return i == n || special_16(u + n - 16) == 0; /* the last 1-15, with some before */
+	}
+#endif
+	for (; n - i >= 8; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, u + i, sizeof w);
+		if (!plain_word(w))
+			return false;
+	}
+	for (; i < n; i++)
+		if (u[i] < 0x20 || u[i] >= 0x80 || u[i] == '"' || u[i] == '\\')
+			return false;
+	return true;
+}
+
+/* Room w_reason() needs. */
+#define REASON_ROOM str_room(FLOW_REASON_MAX)
+
+/* The flow's reason sentence as a JSON string at o (REASON_ROOM bytes of room); returns the end.
+ * Written in place: a sentence with nothing to escape (most: the formatter knows it of its
+ * templates and strings, else it is checked) only gets its quotes; any other is escaped from a
+ * copy. The text is the one flow_reason_format()
+ * gives with FLOW_REASON_MAX bytes. */
+static char *w_reason(char *o, struct json_memo *m, const struct flow_reason *r)
+{
+	bool plain;
+	size_t n = flow_reason_format_memo(r, o + 1, FLOW_REASON_MAX, &m->reason, &plain);
+	char copy[FLOW_REASON_MAX];
+
+	if (plain || json_plain(o + 1, n)) {
+		o[0] = '"';
+		o[n + 1] = '"';
+		return o + n + 2;
+	}
+	memcpy(copy, o + 1, n);
+	return w_string(o, copy, n);
 }
 
 /* Reserves n more bytes; returns where to write them, or NULL when the buffer cannot grow (the
@@ -506,12 +568,25 @@ static bool same_diag_key(const struct diag_key *a, const struct diag_key *b)
 	return a->time_wait == b->time_wait;
 }
 
-/* The diagnosis object of a flow without its rare parts (struct diag_key): the last one made
- * again when it is the same, else made and kept. */
+/* The slot of key k: its pointers and numbers mixed (multiplicative hashing). */
+static unsigned diag_slot_of(const struct diag_key *k)
+{
+	uint64_t h = (uint64_t)(uintptr_t)k->family[0] ^ (uint64_t)(uintptr_t)k->family[1] << 1 ^
+	             (uint64_t)(uintptr_t)k->basis[0] << 2 ^ (uint64_t)(uintptr_t)k->basis[1] << 3 ^
+	             (uint64_t)k->initial_ttl[0] << 8 ^ (uint64_t)k->initial_ttl[1] << 16 ^
+	             (uint64_t)k->hops[0] << 24 ^ (uint64_t)k->hops[1] << 32 ^
+	             (uint64_t)k->time_wait << 40;
+
+	return (unsigned)((h * UINT64_C(0x9e3779b97f4a7c15)) >> 59); /* 0 .. DIAG_SLOTS - 1 */
+}
+
+/* The diagnosis object of a flow without its rare parts (struct diag_key): the one made for the
+ * same key again when its slot holds it, else made and kept there. */
 static void put_common_diagnosis(struct rbuf *b, struct json_memo *jm,
                                  const struct flow_diagnosis *d)
 {
 	struct diag_key k;
+	struct diag_slot *slot;
 	size_t start = b->len;
 
 	for (int s = FROM_CLIENT; s <= FROM_SERVER; s++) {
@@ -521,19 +596,23 @@ static void put_common_diagnosis(struct rbuf *b, struct json_memo *jm,
 		k.hops[s] = d->stack[s].hops;
 	}
 	k.time_wait = (uint8_t)d->time_wait;
-	if (jm->diag_valid && same_diag_key(&k, &jm->diag_key)) {
-		rbuf_put(b, jm->diag.data, jm->diag.len);
+	slot = jm->diag_last;
+	if (slot == NULL || !slot->valid || !same_diag_key(&k, &slot->key))
+		slot = &jm->diag[diag_slot_of(&k)];
+	jm->diag_last = slot;
+	if (slot->valid && same_diag_key(&k, &slot->key)) {
+		rbuf_put(b, slot->text.data, slot->text.len);
 		return;
 	}
-	jm->diag_valid = false;
-	jm->diag.failed = false; /* the copy below starts over */
+	slot->valid = false;
+	slot->text.failed = false; /* the copy below starts over */
 	put_diagnosis_whole(b, jm, d);
 	if (b->failed)
 		return;
-	rbuf_clear(&jm->diag);
-	rbuf_put(&jm->diag, b->data + start, b->len - start);
-	jm->diag_key = k;
-	jm->diag_valid = !jm->diag.failed;
+	rbuf_clear(&slot->text);
+	rbuf_put(&slot->text, b->data + start, b->len - start);
+	slot->key = k;
+	slot->valid = !slot->text.failed;
 }
 
 /* "diagnosis":{...}: null members for what was not found. Durations are seconds. */
@@ -655,8 +734,6 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 {
 	const struct json_names *nm = &m->names;
 	unsigned n_evidence = f->n_evidence < FLOW_EVIDENCE_MAX ? f->n_evidence : FLOW_EVIDENCE_MAX;
-	char reason[FLOW_REASON_MAX];
-	size_t reason_len = flow_reason_format(&f->reason, reason, sizeof reason);
 	const struct rbuf *capture = memo_string(b, m, f->capture); /* valid until the next one */
 	const struct zeek_fields *z = &f->zeek;
 	size_t uid_len, history_len, conn_state_len;
@@ -675,11 +752,11 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 	o = W_LIT(o, ",\"capture\":");
 	o = w_text(o, capture);
 	o = W_LIT(o, ",\"client\":{\"ip\":\"");
-	o = ip_addr_write(o, &f->client.addr);
+	o = addr_memo_write(o, &m->addrs, &f->client.addr);
 	o = W_LIT(o, "\",\"port\":");
 	o = w_num(o, f->client.port);
 	o = W_LIT(o, "},\"server\":{\"ip\":\"");
-	o = ip_addr_write(o, &f->server.addr);
+	o = addr_memo_write(o, &m->addrs, &f->server.addr);
 	o = W_LIT(o, "\",\"port\":");
 	o = w_num(o, f->server.port);
 	if (f->roles_inferred)
@@ -706,13 +783,13 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 	done(b, o);
 	put_memo_string(b, m, f->close_detail);
 	/* 4 literals, a timestamp, a name, a string */
-	o = room(b, 4 * LIT_ROOM + TS_TEXT_MAX + NAME_TEXT_ROOM + str_room(reason_len));
+	o = room(b, 4 * LIT_ROOM + TS_TEXT_MAX + NAME_TEXT_ROOM + REASON_ROOM);
 	if (o == NULL)
 		return;
 	o = W_LIT(o, ",\"closer\":");
 	o = name_text_write(o, NAME_TEXT_OF(nm->closer, f->closer));
 	o = W_LIT(o, ",\"reason\":");
-	o = w_string(o, reason, reason_len);
+	o = w_reason(o, m, &f->reason);
 	o = W_LIT(o, ",\"ts\":");
 	if (f->has_close_ts)
 		o = ts_write(o, &m->ts, f->close_ts_ns, f->ts_nano);
@@ -1216,7 +1293,8 @@ static void json_release(struct writer *w)
 	struct json_writer *jw = (struct json_writer *)w;
 
 	text_memo_free(&jw->m.strings);
-	rbuf_free(&jw->m.diag);
+	for (unsigned i = 0; i < DIAG_SLOTS; i++)
+		rbuf_free(&jw->m.diag[i].text);
 	rbuf_free(&jw->buf);
 	rbuf_free(&jw->scratch);
 }

@@ -3,6 +3,7 @@
  * per-packet part is tracking/zeek_track.c. */
 #include "zeek_conn.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "live_flow.h"
@@ -131,21 +132,12 @@ char zeek_responder_letter(char upper)
 bool zeek_history_add(struct live_zeek *z, char letter)
 {
 	unsigned code = zeek_letter_code(letter); /* 1..27: 0 is no letter */
-	unsigned n = z->meta & ZEEK_META_LEN;
-	unsigned bit, v;
 
-	if (code == 0 || n >= ZEEK_HISTORY_MAX) {
+	if (code == 0) {
 		z->meta |= ZEEK_META_CUT;
 		return false;
 	}
-	/* Five bits from bit n * 5 on, in at most two bytes (the last code ends in hist[14]). */
-	bit = n * 5;
-	v = code << (bit % 8);
-	z->hist[bit / 8] |= (uint8_t)v;
-	if (v >> 8)
-		z->hist[bit / 8 + 1] |= (uint8_t)(v >> 8);
-	z->meta = (uint8_t)((z->meta & ~ZEEK_META_LEN) | (n + 1));
-	return true;
+	return zeek_history_add_code(z, code);
 }
 
 /* Bytes b[0..7] as a little-endian number, whatever the host's order (one load on x86). */
@@ -160,21 +152,52 @@ static uint64_t le64(const uint8_t *b)
 	return v;
 }
 
+/* Tables made once (pthread_once: flows are finished on several threads): the letters of every
+ * pair of codes (10 bits: the first code in the low 5), and the base62 digits of every number
+ * below 62^2 (zeek_uid). Two characters a step instead of one. */
+static char code_pairs[1024][2];
+static char b62_pairs[62 * 62][2];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static const char b62_digit[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+static void make_tables(void)
+{
+	for (unsigned i = 0; i < 1024; i++) {
+		code_pairs[i][0] = code_letter[i & 31u];
+		code_pairs[i][1] = code_letter[i >> 5];
+	}
+	for (unsigned i = 0; i < 62 * 62; i++) {
+		b62_pairs[i][0] = b62_digit[i / 62];
+		b62_pairs[i][1] = b62_digit[i % 62];
+	}
+}
+
+/* The codes in `w` (from its bit 0, 5 bits each), `n` of them (at most 12), as letters at out:
+ * two at a time, one more byte written when n is odd (out has room for it). */
+static char *history_letters(uint64_t w, unsigned n, char *out)
+{
+	for (unsigned i = 0; i < n; i += 2, w >>= 10, out += 2)
+		memcpy(out, code_pairs[w & 1023u], 2);
+	return out;
+}
+
 void zeek_history_text(const struct live_zeek *z, char *out)
 {
 	unsigned n = z->meta & ZEEK_META_LEN;
 	/* Codes 0..11 are bits 0..59 of the first 8 bytes; codes 12..23 bits 4..63 of the last 8
 	 * (hist[7..14]). */
 	uint64_t lo = le64(z->hist), hi = le64(z->hist + 7);
-	unsigned i;
 
 	_Static_assert(ZEEK_HISTORY_MAX == 24 && sizeof z->hist == 15, "the two words hold the codes");
+	pthread_once(&tables_once, make_tables);
 	if (n > ZEEK_HISTORY_MAX)
 		n = ZEEK_HISTORY_MAX;
-	for (i = 0; i < n && i < 12; i++, lo >>= 5)
-		out[i] = code_letter[lo & 31u];
-	for (hi >>= 4; i < n; i++, hi >>= 5)
-		out[i] = code_letter[hi & 31u];
+	/* An odd count writes one letter too many (out holds ZEEK_HISTORY_MAX + 1 bytes): the NUL
+	 * goes over it. */
+	history_letters(lo, n < 12 ? n : 12, out);
+	if (n > 12)
+		history_letters(hi >> 4, n - 12, out + 12);
 	out[n] = '\0';
 }
 
@@ -222,16 +245,13 @@ static uint32_t div_b62_5(uint32_t n[3])
 	return (uint32_t)r;
 }
 
-/* The `count` base62 digits of v (below 62^count), ending at `end`. */
-static void b62_digits(uint32_t v, int count, char *end)
+/* The five base62 digits of v (below 62^5), ending at `end`: two pairs and one. */
+static void b62_five(uint32_t v, char *end)
 {
-	static const char digits[] =
-	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-	while (count-- > 0) {
-		*--end = digits[v % 62u];
-		v /= 62u;
-	}
+	memcpy(end - 2, b62_pairs[v % 3844u], 2);
+	v /= 3844u;
+	memcpy(end - 4, b62_pairs[v % 3844u], 2);
+	end[-5] = b62_digit[v / 3844u];
 }
 
 void zeek_uid(const struct flow_endpoint *client, const struct flow_endpoint *server,
@@ -251,11 +271,12 @@ void zeek_uid(const struct flow_endpoint *client, const struct flow_endpoint *se
 	n[0] = (uint32_t)(hi >> 32);
 	n[1] = (uint32_t)(lo >> 32);
 	n[2] = (uint32_t)lo;
+	pthread_once(&tables_once, make_tables);
 	out[0] = 'C';
-	b62_digits(div_b62_5(n), 5, out + 18);
-	b62_digits(div_b62_5(n), 5, out + 13);
-	b62_digits(div_b62_5(n), 5, out + 8);
-	b62_digits(n[2], 2, out + 3); /* what is left is below 62^2 */
+	b62_five(div_b62_5(n), out + 18);
+	b62_five(div_b62_5(n), out + 13);
+	b62_five(div_b62_5(n), out + 8);
+	memcpy(out + 1, b62_pairs[n[2]], 2); /* what is left is below 62^2 */
 	out[18] = '\0';
 }
 

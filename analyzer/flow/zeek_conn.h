@@ -115,6 +115,37 @@ bool zeek_flips_first(uint8_t flags, uint16_t sport, uint16_t dport);
  * incremented to `n`) adds a letter when n is 1, 10, 100, ... */
 bool zeek_scaled(uint32_t n);
 
+/* The 5-bit codes of the history letters: the originator's event letters are 1..13 in the order
+ * of "SHADFRCGTWIQX", the responder's (lower case) the same plus ZEEK_CODE_RESPONDER, '^' last.
+ * The per-packet code adds codes, not letters: no table lookup to go from one to the other. */
+enum zeek_code {
+	ZEEK_CODE_S = 1, ZEEK_CODE_H, ZEEK_CODE_A, ZEEK_CODE_D, ZEEK_CODE_F, ZEEK_CODE_R,
+	ZEEK_CODE_C, ZEEK_CODE_G, ZEEK_CODE_T, ZEEK_CODE_W, ZEEK_CODE_I, ZEEK_CODE_Q, ZEEK_CODE_X,
+	ZEEK_CODE_RESPONDER = 13,
+	ZEEK_CODE_FLIP = 27, /* '^' */
+};
+
+/* Appends history code `code` (1..27, enum zeek_code). False (and ZEEK_META_CUT set) when the
+ * history is full. Inline: the tracker adds a few letters to every connection. */
+static inline bool zeek_history_add_code(struct live_zeek *z, unsigned code)
+{
+	unsigned n = z->meta & ZEEK_META_LEN;
+	unsigned bit, v;
+
+	if (n >= ZEEK_HISTORY_MAX) {
+		z->meta |= ZEEK_META_CUT;
+		return false;
+	}
+	/* Five bits from bit n * 5 on, in at most two bytes (the last code ends in hist[14]). */
+	bit = n * 5;
+	v = code << (bit % 8);
+	z->hist[bit / 8] |= (uint8_t)v;
+	if (v >> 8)
+		z->hist[bit / 8 + 1] |= (uint8_t)(v >> 8);
+	z->meta = (uint8_t)((z->meta & ~ZEEK_META_LEN) | (n + 1));
+	return true;
+}
+
 /* Appends `letter` (one of "SHADFRCGTWIQXshadfrcgtwiqx^") to the packed history. False (and
  * ZEEK_META_CUT set) when the history is full or the letter unknown. */
 bool zeek_history_add(struct live_zeek *z, char letter);

@@ -949,7 +949,7 @@ __attribute__((noinline)) static void tracker_segment_fast(struct flow_store *st
 	bool ack_moved;
 
 	if (!st->skip_zeek && !(flow_is_finished(f) && gap_ns > ZEEK_CLOSE_DELAY_NS))
-		zeek_track_segment(st, f, seg, d);
+		zeek_track_in_order(st, f, seg, d);
 	set_time(&snap, LIVE_T_NS, off);
 	if (ts_ns > f->last_ts_ns)
 		f->last_ts_ns = ts_ns;

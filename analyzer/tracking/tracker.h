@@ -64,6 +64,9 @@ static inline bool flow_is_finished(const struct live_flow *f)
 /* Zeek's view of the segment (zeek_track.c): called by tracker_segment before its own updates. */
 void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
                         enum flow_direction d);
+/* The same for a segment tracker_fast_path_applies() to: mostly decided on fewer tests. */
+void zeek_track_in_order(struct flow_store *st, struct live_flow *f, const struct tcp_segment *seg,
+                         enum flow_direction d);
 
 /* Applies one segment sent in direction `d` at `ts_ns`, frame number `frame`: the fast path when
  * tracker_fast_path_applies(), else the general one. */

@@ -49,7 +49,7 @@ static void flip_roles(struct live_zeek *z)
 {
 	unsteady(z);
 	z->meta ^= ZEEK_META_ORIG_SERVER;
-	zeek_history_add(z, '^');
+	zeek_history_add_code(z, ZEEK_CODE_FLIP);
 }
 
 /* A connection that began with a SYN+ACK (history "H", nothing else yet) followed by an ACK or
@@ -68,38 +68,37 @@ static void flip_after_synack(struct live_zeek *z)
 	z->meta ^= ZEEK_META_ORIG_SERVER;
 	z->seen[0] = z->seen[1];
 	z->seen[1] = seen;
-	zeek_history_add(z, '^');
-	zeek_history_add(z, 'h');
+	zeek_history_add_code(z, ZEEK_CODE_FLIP);
+	zeek_history_add_code(z, ZEEK_CODE_H + ZEEK_CODE_RESPONDER);
 	set_state(z, synack_side, ZEEK_ESTABLISHED);
 }
 
-/* The letter of an event of side `d`: upper case for the originator. */
-static inline char letter(const struct live_zeek *z, int d, char upper)
+/* The code of an event of side `d` (`upper`: the originator's, enum zeek_code): the
+ * responder's is ZEEK_CODE_RESPONDER further. */
+static inline unsigned letter(const struct live_zeek *z, int d, unsigned upper)
 {
-	if (d == orig_side(z))
-		return upper;
-	return zeek_responder_letter(upper);
+	return d == orig_side(z) ? upper : upper + ZEEK_CODE_RESPONDER;
 }
 
 /* Connection::CheckHistory: the letter only the first time for the role. True: seen before. */
-static inline bool check_history(struct live_zeek *z, int d, unsigned bit, char upper)
+static inline bool check_history(struct live_zeek *z, int d, unsigned bit, unsigned upper)
 {
 	int role = d == orig_side(z) ? 0 : 1;
 
 	if (z->seen[role] & bit)
 		return true;
 	z->seen[role] |= (uint8_t)bit;
-	zeek_history_add(z, letter(z, d, upper));
+	zeek_history_add_code(z, upper + (role ? ZEEK_CODE_RESPONDER : 0));
 	return false;
 }
 
 /* Connection::ScaledHistoryEntry on a saturating 16-bit counter. */
-static void scaled_event(struct live_zeek *z, uint16_t *count, int d, char upper)
+static void scaled_event(struct live_zeek *z, uint16_t *count, int d, unsigned upper)
 {
 	if (*count == UINT16_MAX)
 		return;
 	if (zeek_scaled(++*count))
-		zeek_history_add(z, letter(z, d, upper));
+		zeek_history_add_code(z, letter(z, d, upper));
 }
 
 /* Zeek's start sequence number of side `d` once this segment's init_endpoint() has run. */
@@ -127,44 +126,44 @@ static void update_history(struct flow_store *st, struct live_flow *f, int d,
 
 	if (bits > 1) {
 		if ((fl & TCP_FIN) && (fl & TCP_RST))
-			check_history(z, d, ZH_FIN_RST, 'I');
+			check_history(z, d, ZH_FIN_RST, ZEEK_CODE_I);
 		else
-			check_history(z, d, ZH_MULTI, 'Q');
+			check_history(z, d, ZH_MULTI, ZEEK_CODE_Q);
 		return;
 	}
 	if (bits == 0) {
 		if (seg->payload_len)
-			check_history(z, d, ZH_DATA, 'D');
+			check_history(z, d, ZH_DATA, ZEEK_CODE_D);
 		else if (fl & TCP_ACK)
-			check_history(z, d, ZH_ACK, 'A');
+			check_history(z, d, ZH_ACK, ZEEK_CODE_A);
 		return;
 	}
 	if (fl & TCP_SYN) {
 		/* A SYN's relative number is 0 wherever Zeek renumbers at a SYN; only one arriving
 		 * after the side closed or reset can differ from the last SYN's. */
 		enum zeek_ep_state s = ep_state(z, d);
-		char code = (fl & TCP_ACK) ? 'H' : 'S';
+		unsigned code = (fl & TCP_ACK) ? ZEEK_CODE_H : ZEEK_CODE_S;
 		uint32_t start = start_seq(f, d, seg);
 
 		if (check_history(z, d, ZH_SYN, code) && seg->seq != start &&
 		    (s == ZEEK_CLOSED || s == ZEEK_RESET))
-			zeek_history_add(z, letter(z, d, code));
+			zeek_history_add_code(z, letter(z, d, code));
 	}
 	if (fl & TCP_FIN) {
 		/* The FIN's number is at the end of its data. */
 		struct live_fin *fb = live_fin_get(st, f);
 		uint32_t end = seg->seq + seg->payload_len;
 
-		if (check_history(z, d, ZH_FIN, 'F') && fb && fb->zeek_fin_end[d] != end)
-			zeek_history_add(z, letter(z, d, 'F'));
+		if (check_history(z, d, ZH_FIN, ZEEK_CODE_F) && fb && fb->zeek_fin_end[d] != end)
+			zeek_history_add_code(z, letter(z, d, ZEEK_CODE_F));
 		if (fb)
 			fb->zeek_fin_end[d] = end;
 	}
 	if (fl & TCP_RST) {
 		struct live_rare *r = live_rare_get(st, f);
 
-		if (check_history(z, d, ZH_RST, 'R') && r && r->zeek.rst_seq[d] != seg->seq)
-			zeek_history_add(z, letter(z, d, 'R'));
+		if (check_history(z, d, ZH_RST, ZEEK_CODE_R) && r && r->zeek.rst_seq[d] != seg->seq)
+			zeek_history_add_code(z, letter(z, d, ZEEK_CODE_R));
 		if (r)
 			r->zeek.rst_seq[d] = seg->seq;
 	}
@@ -198,7 +197,7 @@ static void update_last_seq(struct live_flow *f, int d, const struct tcp_segment
 	if (s == ZEEK_RESET || delta > 0)
 		return;
 	if (seg->payload_len > 0)
-		scaled_event(z, &z->rxmt[d], d, 'T');
+		scaled_event(z, &z->rxmt[d], d, ZEEK_CODE_T);
 }
 
 /* UpdateInactiveState(). */
@@ -415,10 +414,11 @@ static void ack_received(struct flow_store *st, struct live_flow *f, int s, uint
 	r->zeek.missed_lo = (uint32_t)m;
 	r->zeek.missed_hi = (uint32_t)(m >> 32);
 	if (r->zeek.gaps[s] != UINT16_MAX && zeek_scaled(++r->zeek.gaps[s]))
-		zeek_history_add(z, letter(z, s, 'G'));
+		zeek_history_add_code(z, letter(z, s, ZEEK_CODE_G));
 }
 
-static inline void add_header_bytes(struct live_zeek *z, int d, const struct tcp_segment *seg)
+/* The side's IP and TCP header bytes (Zeek's *_ip_bytes less the payload), saturating. */
+static inline void zeek_add_header_bytes(struct live_zeek *z, int d, const struct tcp_segment *seg)
 {
 	z->hdr_bytes[d] = z->hdr_bytes[d] > UINT32_MAX - seg->header_len
 	                      ? UINT32_MAX
@@ -442,7 +442,7 @@ static inline bool steady_segment(struct live_flow *f, const struct tcp_segment 
 	    (len != 0 && f->dir[d].next_seq - seg->seq >= len) ||
 	    ((seg->flags & TCP_ACK) && seq_gt(seg->ack, f->dir[!d].next_seq)))
 		return false;
-	add_header_bytes(z, d, seg);
+	zeek_add_header_bytes(z, d, seg);
 	return true;
 }
 
@@ -471,16 +471,16 @@ static inline bool fast_segment(struct flow_store *st, struct live_flow *f,
 	    ((fl & TCP_ACK) && (peer->bits & DIR_SEQ_KNOWN) && seq_gt(seg->ack, peer->next_seq)))
 		return false;
 	/* Such a side has sent before: this is not the connection's first packet. */
-	add_header_bytes(z, d, seg);
+	zeek_add_header_bytes(z, d, seg);
 	if (!(fl & TCP_FIN)) {
 		if (len != 0)
-			check_history(z, d, ZH_DATA, 'D');
+			check_history(z, d, ZH_DATA, ZEEK_CODE_D);
 		else if (fl & TCP_ACK)
-			check_history(z, d, ZH_ACK, 'A');
+			check_history(z, d, ZH_ACK, ZEEK_CODE_A);
 		if (seg->window == 0 && ep_state(z, !d) != ZEEK_CLOSED)
-			scaled_event(z, &z->win0[d], d, 'W');
+			scaled_event(z, &z->win0[d], d, ZEEK_CODE_W);
 		if (len != 0 && (int32_t)(seg->seq + len - me->next_seq) <= 0)
-			scaled_event(z, &z->rxmt[d], d, 'T');
+			scaled_event(z, &z->rxmt[d], d, ZEEK_CODE_T);
 		if ((peer->bits & DIR_SEQ_KNOWN) &&
 		    (z->seen[d == orig_side(z) ? 0 : 1] & (ZH_DATA | ZH_ACK)) == (ZH_DATA | ZH_ACK))
 			z->ep[d] |= ZEEK_EP_STEADY;
@@ -493,17 +493,17 @@ static inline bool fast_segment(struct flow_store *st, struct live_flow *f,
 		struct live_fin *fb = live_fin_get(st, f);
 		uint32_t end = seg->seq + len;
 
-		if (check_history(z, d, ZH_FIN, 'F') && fb && fb->zeek_fin_end[d] != end)
-			zeek_history_add(z, letter(z, d, 'F'));
+		if (check_history(z, d, ZH_FIN, ZEEK_CODE_F) && fb && fb->zeek_fin_end[d] != end)
+			zeek_history_add_code(z, letter(z, d, ZEEK_CODE_F));
 		if (fb)
 			fb->zeek_fin_end[d] = end;
 	}
 	if (seg->window == 0 && ep_state(z, !d) != ZEEK_CLOSED)
-		scaled_event(z, &z->win0[d], d, 'W');
+		scaled_event(z, &z->win0[d], d, ZEEK_CODE_W);
 	z->ep[d] |= ZEEK_EP_FIN;
 	if (me->next_seq != me->isn + 1 && len != 0 &&
 	    (int32_t)(seg->seq + len + 1 - me->next_seq) <= 0)
-		scaled_event(z, &z->rxmt[d], d, 'T');
+		scaled_event(z, &z->rxmt[d], d, ZEEK_CODE_T);
 	{
 		uint8_t steady = z->ep[d] & ZEEK_EP_STEADY;
 
@@ -544,13 +544,13 @@ static inline bool fast_handshake(struct live_flow *f, const struct tcp_segment 
 	}
 	if (!synack && d == FROM_SERVER)
 		z->meta |= ZEEK_META_ORIG_SERVER;
-	add_header_bytes(z, d, seg);
-	check_history(z, d, ZH_SYN, synack ? 'H' : 'S');
+	zeek_add_header_bytes(z, d, seg);
+	check_history(z, d, ZH_SYN, synack ? ZEEK_CODE_H : ZEEK_CODE_S);
 	/* The peer is INACTIVE (before a SYN) or SYN_SENT (before a SYN+ACK): never CLOSED. */
 	if (seg->window == 0)
-		scaled_event(z, &z->win0[d], d, 'W');
+		scaled_event(z, &z->win0[d], d, ZEEK_CODE_W);
 	if (seg->payload_len > 0)
-		scaled_event(z, &z->rxmt[d], d, 'T');
+		scaled_event(z, &z->rxmt[d], d, ZEEK_CODE_T);
 	if (synack) {
 		set_state(z, !d, ZEEK_ESTABLISHED);
 		set_state(z, d, ZEEK_ESTABLISHED);
@@ -596,19 +596,19 @@ __attribute__((noinline)) static void track_segment(struct flow_store *st, struc
 		if (orig == FROM_SERVER)
 			z->meta |= ZEEK_META_ORIG_SERVER;
 		if (flip)
-			zeek_history_add(z, '^');
+			zeek_history_add_code(z, ZEEK_CODE_FLIP);
 	} else if (!(fl & (TCP_SYN | TCP_FIN | TCP_RST)) && ((fl & TCP_ACK) || seg->payload_len) &&
 	           ep_state(z, orig_side(z)) == ZEEK_SYN_ACK_SENT &&
 	           ep_state(z, !orig_side(z)) == ZEEK_INACTIVE && (z->meta & ZEEK_META_LEN) == 1) {
 		flip_after_synack(z);
 	}
-	add_header_bytes(z, d, seg);
+	zeek_add_header_bytes(z, d, seg);
 	update_history(st, f, d, seg);
 	/* update_window(): a zero window, unless with a RST, after the side reset or once the peer
 	 * closed. */
 	if (seg->window == 0 && !(fl & TCP_RST) && ep_state(z, !d) != ZEEK_CLOSED &&
 	    ep_state(z, d) != ZEEK_RESET)
-		scaled_event(z, &z->win0[d], d, 'W');
+		scaled_event(z, &z->win0[d], d, ZEEK_CODE_W);
 	if (fl & TCP_FIN)
 		z->ep[d] |= ZEEK_EP_FIN;
 	update_last_seq(f, d, seg, seg_len);
@@ -624,4 +624,50 @@ void zeek_track_segment(struct flow_store *st, struct live_flow *f, const struct
 {
 	if (!steady_segment(f, seg, (int)d))
 		slow_segment(st, f, seg, d);
+}
+
+/* A segment tracker_fast_path_applies() to (tracker.h), the segment most of a connection is
+ * made of: flags ACK (no SYN, FIN or RST), at its sender's next sequence number, whose sender has
+ * sent before. For it fast_segment() above only counts the header bytes and gives the role's
+ * first 'D' or 'A' and the 'W' of a zero window: it cannot be a retransmission (no 'T': it starts
+ * at the next number and, with data, ends above it), flip the roles, or open or close a hole.
+ * This does the same on the tests the tracker has not already made. */
+
+/* The letters: the role's first 'D' or 'A', a zero window's 'W', and the steady state once both
+ * letters are given (fast_segment's order). */
+static inline void in_order_letters(struct live_flow *f, const struct tcp_segment *seg, int d)
+{
+	struct live_zeek *z = &f->zeek;
+
+	if (seg->payload_len != 0)
+		check_history(z, d, ZH_DATA, ZEEK_CODE_D);
+	else
+		check_history(z, d, ZH_ACK, ZEEK_CODE_A);
+	if (seg->window == 0 && ep_state(z, !d) != ZEEK_CLOSED)
+		scaled_event(z, &z->win0[d], d, ZEEK_CODE_W);
+	if ((f->dir[!d].bits & DIR_SEQ_KNOWN) &&
+	    (z->seen[d == orig_side(z) ? 0 : 1] & (ZH_DATA | ZH_ACK)) == (ZH_DATA | ZH_ACK))
+		z->ep[d] |= ZEEK_EP_STEADY;
+}
+
+/* Not inlined into the tracker's fast path (which LTO would do): its registers stay its own. */
+__attribute__((noinline)) void zeek_track_in_order(struct flow_store *st, struct live_flow *f,
+                                                   const struct tcp_segment *seg,
+                                                   enum flow_direction d)
+{
+	struct live_zeek *z = &f->zeek;
+	const struct live_dir *peer = &f->dir[!d];
+	uint8_t ep = z->ep[d];
+	enum zeek_ep_state s = ZEEK_EP_STATE(ep);
+
+	/* fast_segment()'s tests that the tracker has not made (steady_segment's all fail when
+	 * these do). */
+	if ((s != ZEEK_ESTABLISHED && s != ZEEK_CLOSED) || (z->meta & ZEEK_META_HOLE) ||
+	    seg->truncated || ((peer->bits & DIR_SEQ_KNOWN) && seq_gt(seg->ack, peer->next_seq))) {
+		slow_segment(st, f, seg, d);
+		return;
+	}
+	zeek_add_header_bytes(z, d, seg);
+	if (!(ep & ZEEK_EP_STEADY) || seg->window == 0)
+		in_order_letters(f, seg, (int)d);
 }

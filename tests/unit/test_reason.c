@@ -328,7 +328,7 @@ static const char *random_str(void)
 	static const char *const pool[] = {
 		"client", "server", "", "; both were then acknowledged",
 		" and both FINs were acknowledged", "; the last ACK is not in the capture",
-		"the retransmissions stopped: it gave up", long_text,
+		"the retransmissions stopped: it gave up", long_text, "a \"quoted\\\" text",
 	};
 
 	return pool[rnd() % (sizeof pool / sizeof pool[0])];
@@ -370,9 +370,32 @@ static void check_same(const char *got, const char *want, const char *what)
 		fprintf(stderr, "\n  %s\n  got  \"%s\"\n  want \"%s\"\n", what, got, want);
 }
 
-/* Every template, many times, against the reference; cut to every buffer size on the way. */
+/* Every template, many times, against the reference; cut to every buffer size on the way; the
+ * same through one string memo (flow_reason_format_memo), which hits and misses over the rounds. */
+/* Whether a JSON string holds s (n bytes) unchanged: no control character, quote or backslash,
+ * and every byte from 0x80 in a well-formed sequence (the texts here have 2-byte ones only). */
+static bool json_unchanged(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n; i++) {
+		if (u[i] < 0x20 || u[i] == '"' || u[i] == '\\')
+			return false;
+		if (u[i] < 0x80)
+			continue;
+		if (u[i] < 0xC2 || u[i] > 0xDF || i + 1 >= n || (u[i + 1] & 0xC0) != 0x80)
+			return false;
+		i++;
+	}
+	return true;
+}
+
 static void test_every_template_matches_snprintf(void)
 {
+	static struct reason_memo memo; /* zeroed, as a writer keeps it */
+	unsigned n_plain = 0;
+	bool plain;
+
 	for (int id = REASON_NONE; id < REASON_COUNT; id++) {
 		char name[32];
 
@@ -406,9 +429,62 @@ static void test_every_template_matches_snprintf(void)
 				}
 				CU_ASSERT_EQUAL(cut[len], '\0');
 				CU_ASSERT(memcmp(cut, want, len) == 0);
+				/* Through the memo: the same, and nothing written from size on. */
+				memset(cut, 'x', sizeof cut);
+				len = flow_reason_format_memo(&r, cut, size, &memo, NULL);
+				CU_ASSERT_EQUAL(len, strnlen(want, size - 1));
+				CU_ASSERT_EQUAL(cut[len], '\0');
+				CU_ASSERT(memcmp(cut, want, len) == 0);
+				for (size_t k = size; k < sizeof cut; k++)
+					CU_ASSERT_EQUAL_FATAL(cut[k], 'x');
+			}
+			len = flow_reason_format_memo(&r, got, sizeof got, &memo, &plain);
+			check_same(got, want, name);
+			CU_ASSERT_EQUAL(len, strlen(want));
+			/* Plain: nothing a JSON string would escape or repair. */
+			if (plain) {
+				n_plain++;
+				CU_ASSERT(json_unchanged(got, len));
 			}
 		}
 	}
+	CU_ASSERT(n_plain > 1000);
+}
+
+/* What the formatter calls plain: the common sentences, not one with a quote. */
+static void test_plain_sentences(void)
+{
+	struct reason_memo memo;
+	struct flow_reason r;
+	char buf[FLOW_REASON_MAX];
+	bool plain;
+
+	memset(&memo, 0, sizeof memo);
+	FLOW_REASON(&r, REASON_FIN_GRACEFUL, reason_str("server"), reason_str("client"),
+	            reason_ns(3800000), reason_str(" and both FINs were acknowledged"));
+	flow_reason_format_memo(&r, buf, sizeof buf, &memo, &plain);
+	CU_ASSERT_STRING_EQUAL(buf, "the server closed first; the client closed 3.8 ms later and "
+	                            "both FINs were acknowledged");
+	CU_ASSERT(plain);
+	/* again, from the memo */
+	flow_reason_format_memo(&r, buf, sizeof buf, &memo, &plain);
+	CU_ASSERT(plain);
+	FLOW_REASON(&r, REASON_FIN_GRACEFUL, reason_str("server"), reason_str("client"),
+	            reason_ns(12000), reason_str(""));
+	flow_reason_format_memo(&r, buf, sizeof buf, &memo, &plain);
+	CU_ASSERT_STRING_EQUAL(buf, "the server closed first; the client closed 12 µs later");
+	CU_ASSERT(plain); /* well-formed UTF-8 passes unchanged */
+	FLOW_REASON(&r, REASON_TEXT, reason_str("say \"no\""));
+	flow_reason_format_memo(&r, buf, sizeof buf, &memo, &plain);
+	CU_ASSERT_FALSE(plain);
+	flow_reason_format_memo(&r, buf, sizeof buf, NULL, &plain);
+	CU_ASSERT_FALSE(plain); /* without a memo it is never said */
+	/* A text that fills the buffer may be cut inside a character. */
+	FLOW_REASON(&r, REASON_TEXT, reason_str("abcdef"));
+	flow_reason_format_memo(&r, buf, 7, &memo, &plain);
+	CU_ASSERT_FALSE(plain);
+	flow_reason_format_memo(&r, buf, 8, &memo, &plain);
+	CU_ASSERT(plain);
 }
 
 /* Every template has its text, no more placeholders than FLOW_REASON_ARGS, and says something. */
@@ -580,6 +656,7 @@ static void test_reason_survives_copy(void)
 
 CUNIT_TESTS(reason_tests,
 	    { "every_template_matches_snprintf", test_every_template_matches_snprintf },
+	    { "plain sentences", test_plain_sentences },
 	    { "templates_well_formed", test_templates_well_formed },
 	    { "mismatched_arguments", test_mismatched_arguments },
 	    { "reason_survives_copy", test_reason_survives_copy });

@@ -80,8 +80,8 @@ static void test_decimal_numbers(void)
 
 /* --- timestamps --------------------------------------------------------------------------------- */
 
-/* ts_write through one memo, over a sequence that hits and misses it, switches precision and
- * sign, against ts_digits (whose text test_writers checks). */
+/* ts_write through one memo, over a sequence that hits and misses its two seconds, switches
+ * precision and sign, against ts_digits (whose text test_writers checks). */
 static void test_timestamps_through_memo(void)
 {
 	static const int64_t edge[] = {
@@ -102,8 +102,8 @@ static void test_timestamps_through_memo(void)
 		case 0:
 			ts = edge[rnd() % (sizeof edge / sizeof edge[0])];
 			break;
-		case 1: /* the same second as before, mostly */
-			ts = 1764000000000000000 + (int64_t)(rnd() % 2000000000);
+		case 1: /* one of three seconds: the memo's two, or the one replacing the older */
+			ts = 1764000000000000000 + (int64_t)(rnd() % 3000000000u);
 			break;
 		case 2:
 			ts = -(int64_t)(rnd() >> 2);
@@ -284,10 +284,41 @@ static void test_ascii_prefix_and_utf8(void)
 	rbuf_free(&b);
 }
 
+/* addr_memo_write against ip_addr_write: a few addresses often (hits), many once (slots taken
+ * over), 0.0.0.0 (its key is all zero, as an empty slot's), IPv6 and an unknown family. */
+static void test_address_memo(void)
+{
+	static struct addr_memo memo; /* zeroed, as a writer keeps it */
+
+	for (int i = 0; i < 100000; i++) {
+		struct ip_addr a;
+		char want[IP_ADDR_TEXT_MAX], got[IP_ADDR_TEXT_MAX + 8];
+		char *want_end, *got_end;
+		uint64_t r = rnd();
+
+		memset(&a, 0, sizeof a);
+		a.family = r % 10 == 0 ? 6 : r % 97 == 1 ? 5 : 4;
+		if (r % 5 == 0)
+			memcpy(a.bytes, "\xac\x10\x01\x02", 4); /* the same server */
+		else if (r % 7 == 0)
+			memset(a.bytes, 0, 4);
+		else
+			for (int k = 0; k < 16; k++)
+				a.bytes[k] = (uint8_t)(rnd() >> (k % 8 * 8));
+		want_end = ip_addr_write(want, &a);
+		memset(got, '#', sizeof got);
+		got_end = addr_memo_write(got, &memo, &a);
+		CU_ASSERT_EQUAL_FATAL(got_end - got, want_end - want);
+		CU_ASSERT_FATAL(memcmp(got, want, (size_t)(want_end - want)) == 0);
+		CU_ASSERT_EQUAL(got[IP_ADDR_TEXT_MAX], '#'); /* nothing written past the room */
+	}
+}
+
 CUNIT_TESTS(tests,
 	    { "decimal_numbers", test_decimal_numbers },
 	    { "timestamps_through_memo", test_timestamps_through_memo },
 	    { "addresses_match_inet_ntop", test_addresses_match_inet_ntop },
+	    { "address_memo", test_address_memo },
 	    { "tcp_flags_all", test_tcp_flags_all },
 	    { "names_are_plain", test_names_are_plain },
 	    { "ascii_prefix_and_utf8", test_ascii_prefix_and_utf8 });

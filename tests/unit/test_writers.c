@@ -1975,6 +1975,50 @@ static void test_json_memo_keeps_each_string(void)
 	free(out);
 }
 
+/* The common diagnosis objects (no rare part) are kept by their key in a few slots: flows that
+ * alternate several keys, more than the slots, each get their own stack and TIME-WAIT side. */
+static void test_json_diagnosis_memo(void)
+{
+	enum { N = 400, KEYS = 90 };
+	static struct flow_record r[N];
+	static char bases[KEYS][32];
+	struct flow_record base[N_RECORDS];
+	char *out, *line, *save = NULL;
+	size_t len;
+	unsigned n = 0;
+
+	make_records(base);
+	for (unsigned k = 0; k < KEYS; k++)
+		snprintf(bases[k], sizeof bases[k], "basis %u", k);
+	for (unsigned i = 0; i < N; i++) {
+		/* Keys k and k + 60 differ in their hops only: every third flow follows one with
+		 * the other. */
+		unsigned k = i % 3 == 2 ? ((i - 1) * 7u % KEYS + 60) % KEYS : (i * 7u + i / 50u) % KEYS;
+		struct flow_diagnosis *g = &r[i].diagnosis;
+
+		r[i] = base[0];
+		memset(g, 0, sizeof *g);
+		g->time_wait = (enum closer_side)(k % CLOSER_COUNT);
+		for (int d = FROM_CLIENT; d <= FROM_SERVER; d++)
+			g->stack[d] = (struct stack_guess){ .family = d ? "windows" : "linux",
+				.initial_ttl = (uint8_t)(64 + k % 3), .hops = (uint8_t)(k % 7 + d),
+				.basis = bases[(k + (unsigned)d) % 5] };
+	}
+	out = run_writer(REPORT_NDJSON, r, N, &empty_summary, &len);
+	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		json_t *o = json_loads(line, 0, NULL);
+		json_t *diag;
+
+		CU_ASSERT_FATAL(o != NULL && n < N);
+		diag = json_object_get(o, "diagnosis");
+		expect_diagnosis(diag, &r[n].diagnosis);
+		json_decref(o);
+		n++;
+	}
+	CU_ASSERT_EQUAL(n, N);
+	free(out);
+}
+
 /* Every format reports a stream that cannot be written: begin, flow or end returns -1. Rows
  * gathered for one write fail when it is made (at the end at the latest); when each row is
  * written at once (a line-buffered stream), the streaming formats fail on every flow. */
@@ -2082,6 +2126,146 @@ static void test_every_table_name_is_written(void)
 	}
 }
 
+/* The record `base` moved by `shift` nanoseconds (all its times), with id `id`. */
+static struct flow_record moved(const struct flow_record *base, int64_t shift, uint64_t id)
+{
+	struct flow_record r = *base;
+
+	r.id = id;
+	r.client.port = (uint16_t)(1024 + id % 60000);
+	r.first_ts_ns += shift;
+	r.last_ts_ns += shift;
+	r.close_ts_ns += shift;
+	for (unsigned k = 0; k < r.n_evidence && k < FLOW_EVIDENCE_MAX; k++) {
+		r.evidence[k].ts_ns += shift;
+		r.evidence[k].frame += id * 10;
+	}
+	return r;
+}
+
+enum { HELD_N = 4000, HELD_QUIET = 3200, HELD_LONG = 70000 };
+
+/* Record i of the held-rows stream: the four kinds in turn, 400 a second, a silence of 1,000 s
+ * before record HELD_QUIET, after which 300 client-closed rows (which go out at once); capture
+ * names of 2,000 and 2,001 bytes (rows of 2.5 kB differing in length) and, every 101st, of
+ * HELD_LONG bytes (a row longer than a block of held rows). */
+static struct flow_record held_record(const struct flow_record base[N_RECORDS], unsigned i,
+                                      const char *const names[3])
+{
+	int64_t shift = (int64_t)i * 2500000 + (i >= HELD_QUIET ? 1000LL * 1000000000 : 0);
+	unsigned kind = i >= HELD_QUIET && i < HELD_QUIET + 300 ? 0 : (i * 7 + i / 5) % N_RECORDS;
+	struct flow_record r = moved(&base[kind], shift, i + 1);
+
+	r.capture = names[i % 101 == 50 ? 2 : i % 3 == 0];
+	return r;
+}
+
+/* CSV holds the rows an incident may still take, each kept as its differences from the held row
+ * before it (rowdiff.h), and writes them when their incident is known, past its bound (8 MiB of
+ * row text) or at the end: every row must come out as the same record's row written alone, in
+ * order, whatever was held around it (a row decoded wrong leaves the rows after it wrong too).
+ * The first HELD_QUIET records come within 8 s of capture time, before any can be settled: over
+ * 10 MB of rows, so the bound is reached and kept (what is out by then is all but 8 MiB of it);
+ * rows left out (writer_observe) among them; after the silence nothing is held and rows go out
+ * at once, then holding again until the end writes the rest. */
+static void test_csv_held_rows_come_back_whole(void)
+{
+	struct flow_record base[N_RECORDS];
+	char *out = NULL, *line;
+	size_t size = 0, rows = 0, text = 0;
+	FILE *f;
+	struct writer *w;
+	static char *want[HELD_N]; /* each written record's row alone, without its incident field */
+	static size_t want_len[HELD_N];
+	static char name0[2001], name1[2002], name2[HELD_LONG + 1];
+	const char *const names[3] = { name0, name1, name2 };
+
+	make_records(base);
+	memset(name0, 'n', sizeof name0 - 1);
+	memset(name1, 'n', sizeof name1 - 1);
+	memset(name2, 'l', sizeof name2 - 1);
+	for (unsigned i = 0; i < HELD_N; i++) {
+		struct flow_record r = held_record(base, i, names);
+		size_t alone_len;
+		char *alone, *row;
+
+		want[i] = NULL;
+		if (i % 13 == 5) /* left out (writer_observe) */
+			continue;
+		alone = run_writer(REPORT_CSV, &r, 1, &empty_summary, &alone_len);
+		row = strchr(alone, '\n') + 1;
+		want_len[i] = strlen(row) - 2; /* without the null incident field and the newline */
+		want[i] = malloc(want_len[i]);
+		CU_ASSERT_FATAL(want[i] != NULL);
+		memcpy(want[i], row, want_len[i]);
+		free(alone);
+	}
+
+	f = open_memstream(&out, &size);
+	CU_ASSERT_FATAL(f != NULL);
+	w = writer_create(REPORT_CSV, f);
+	CU_ASSERT_FATAL(w != NULL);
+	CU_ASSERT(writer_begin(w) == 0);
+	CU_ASSERT_FATAL(fflush(f) == 0);
+	text = size; /* the header */
+	for (unsigned i = 0; i < HELD_N; i++) {
+		struct flow_record r = held_record(base, i, names);
+
+		if (i == HELD_QUIET) {
+			/* the bound: all but HELD_MAX_BYTES of the rows so far are out (give or take a
+			 * row, and the last batch not yet written) */
+			CU_ASSERT_FATAL(fflush(f) == 0);
+			CU_ASSERT(text > size + ((size_t)1 << 20));
+			CU_ASSERT(size + ((size_t)8 << 20) + HELD_LONG + ((size_t)128 << 10) >= text);
+		}
+		if (want[i] == NULL) {
+			CU_ASSERT(writer_observe(w, &r) == 0);
+		} else {
+			CU_ASSERT(writer_flow(w, &r) == 0);
+			text += want_len[i] + 2;
+		}
+	}
+	CU_ASSERT(writer_end(w, &empty_summary) == 0);
+	writer_destroy(w);
+	CU_ASSERT_FATAL(fclose(f) == 0);
+
+	line = strchr(out, '\n'); /* past the header */
+	CU_ASSERT_FATAL(line != NULL);
+	line++;
+	for (unsigned i = 0; i < HELD_N; i++) {
+		size_t len = want_len[i];
+		char *end;
+
+		if (want[i] == NULL)
+			continue;
+		/* the row, then its incident field: null or a quoted number (rows hold newlines) */
+		end = line + len;
+		if ((size_t)(out + size - line) < len + 2 || memcmp(line, want[i], len) != 0 ||
+		    *end++ != ',') {
+			CU_FAIL("a held row came back changed");
+			fprintf(stderr, "\n  row %u:\n  got  %.*s\n  want %.*s\n", i,
+			        (int)(len < 3000 ? len : 3000), line, (int)(len < 3000 ? len : 3000),
+			        want[i]);
+			break;
+		}
+		if (*end == '"') {
+			end++;
+			while (*end >= '0' && *end <= '9')
+				end++;
+			CU_ASSERT(*end == '"');
+			end++;
+		}
+		CU_ASSERT_FATAL(*end == '\n');
+		line = end + 1;
+		rows++;
+	}
+	CU_ASSERT_EQUAL(*line, '\0');
+	CU_ASSERT(rows > HELD_N * 9 / 10);
+	for (unsigned i = 0; i < HELD_N; i++)
+		free(want[i]);
+	free(out);
+}
+
 /* --- registration ----------------------------------------------------------------------------- */
 
 CUNIT_TESTS(names_tests,
@@ -2101,6 +2285,7 @@ CUNIT_TESTS(json_tests,
 	    { "ndjson_flushes_each_flow", test_ndjson_flushes_each_flow },
 	    { "file_rows_are_batched", test_file_rows_are_batched },
 	    { "json_memo_keeps_each_string", test_json_memo_keeps_each_string },
+	    { "json_diagnosis_memo", test_json_diagnosis_memo },
 	    { "ndjson_empty_run_is_empty", test_ndjson_empty_run_is_empty },
 	    { "json_escapes_at_every_alignment", test_json_escapes_at_every_alignment });
 
@@ -2108,7 +2293,8 @@ CUNIT_TESTS(csv_tests,
 	    { "csv_round_trips", test_csv_round_trips },
 	    { "csv_empty_run_has_header", test_csv_empty_run_has_header },
 	    { "csv_quotes_at_every_position", test_csv_quotes_at_every_position },
-	    { "largest_record", test_largest_record });
+	    { "largest_record", test_largest_record },
+	    { "csv_held_rows_come_back_whole", test_csv_held_rows_come_back_whole });
 
 CUNIT_TESTS(text_tests,
 	    { "text_report", test_text_report },

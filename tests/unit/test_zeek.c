@@ -131,6 +131,27 @@ static void test_history_packing(void)
 	CU_ASSERT(z.meta & ZEEK_META_CUT);
 	memset(&z, 0, sizeof z);
 	CU_ASSERT_FALSE(zeek_history_add(&z, 'Z'));
+	/* The codes the per-packet code adds are the letters' codes: the originator's in the order
+	 * of "SHADFRCGTWIQX", the responder's ZEEK_CODE_RESPONDER further, '^' last. */
+	{
+		static const unsigned codes[] = { ZEEK_CODE_S, ZEEK_CODE_H, ZEEK_CODE_A, ZEEK_CODE_D,
+			                          ZEEK_CODE_F, ZEEK_CODE_R, ZEEK_CODE_C, ZEEK_CODE_G,
+			                          ZEEK_CODE_T, ZEEK_CODE_W, ZEEK_CODE_I, ZEEK_CODE_Q,
+			                          ZEEK_CODE_X };
+
+		for (unsigned i = 0; i < 13; i++) {
+			CU_ASSERT_EQUAL(zeek_letter_code(all[i]), codes[i]);
+			CU_ASSERT_EQUAL(zeek_letter_code(all[i + 13]), codes[i] + ZEEK_CODE_RESPONDER);
+		}
+		CU_ASSERT_EQUAL(zeek_letter_code('^'), ZEEK_CODE_FLIP);
+		memset(&z, 0, sizeof z);
+		CU_ASSERT(zeek_history_add_code(&z, ZEEK_CODE_S));
+		CU_ASSERT(zeek_history_add_code(&z, ZEEK_CODE_H + ZEEK_CODE_RESPONDER));
+		CU_ASSERT(zeek_history_add_code(&z, ZEEK_CODE_FLIP));
+		zeek_history_text(&z, text);
+		CU_ASSERT_STRING_EQUAL(text, "Sh^");
+	}
+	memset(&z, 0, sizeof z);
 	/* Every length, each letter at every place (the codes are read from two words). */
 	for (unsigned n = 0; n <= ZEEK_HISTORY_MAX; n++) {
 		for (unsigned shift = 0; shift < 27; shift += 5) {
@@ -188,6 +209,30 @@ static void test_uid(void)
 	for (int i = 1; i < 18; i++)
 		CU_ASSERT(strchr("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
 		                 u1[i]) != NULL);
+	/* The uids never change (a capture analysed again gives the same): pinned, from the
+	 * digit-by-digit conversion the two-digit tables replaced, at edge timestamps and for IPv6. */
+	{
+		struct flow_endpoint c = { .addr = { .family = 6,
+			                             .bytes = { 0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0,
+			                                        0, 0, 0, 0, 1 } },
+			                   .port = 65535 };
+		static const struct {
+			int64_t ts;
+			const char *uid;
+		} pinned[] = {
+			{ 1764000000123456789LL, "C04bc0YSZ3XomcmiUF" },
+			{ 0, "C1C4QPU85vLLroXj7M" },
+			{ -1, "C14rO9UzrXZzuuWnkZ" },
+			{ INT64_MAX, "C0LgfNsNmzUeQsB7Kk" },
+		};
+
+		for (unsigned i = 0; i < sizeof pinned / sizeof pinned[0]; i++) {
+			zeek_uid(&a, &b, pinned[i].ts, u1);
+			CU_ASSERT_STRING_EQUAL(u1, pinned[i].uid);
+		}
+		zeek_uid(&c, &a, 1764000000000000000LL, u1);
+		CU_ASSERT_STRING_EQUAL(u1, "C0sLA2cYBUmId6FY98");
+	}
 }
 
 /* SYN, SYN+ACK, ACK, data both ways, FIN both ways: Zeek's "ShADadFf" SF. */
