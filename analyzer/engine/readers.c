@@ -60,12 +60,14 @@
 #include "file_heap.h"
 #include "pcap_map.h"
 
-/* 128 KiB: about 600 records of the short-connection benchmark. The items of the chunks in flight
- * (the ones asked for, and the ones the two batches of the engine refer to) are the memory the
- * reader threads add to one thread's: with 1 MiB chunks --threads 2 took 6.4 MB of peak RSS more
- * than one thread, with 128 KiB chunks (and AHEAD_EXTRA 1, the chunks freed at the end) 1.2 MB,
- * about the two batches' records (README "Threads"); smaller ones cost time per chunk. */
-#define CHUNK_DEFAULT (128u << 10)
+/* 512 KiB: about 2,400 records of the short-connection benchmark. The items of the chunks in
+ * flight (the ones asked for, and the ones the two batches of the engine refer to) are the memory
+ * the reader threads add to one thread's: with 1 MiB chunks --threads 2 took 6.4 MB of peak RSS
+ * more than one thread; with AHEAD_EXTRA 1 and the chunks freed at the end, 128 KiB chunks took
+ * 1.2 MB and 512 KiB ones about 3 MB. 128 KiB chunks cost wall time, though: each chunk ends the
+ * merge's whole ranges, and on the long-connection benchmark --threads 2 took 0.90-1.04 s with
+ * them against 0.64-0.74 s with 512 KiB (README "Threads"). */
+#define CHUNK_DEFAULT (512u << 10)
 #define CHUNK_MIN 64u
 /* Chunks asked for beyond one per reader, so a reader finishing finds the next one waiting (one:
  * a second one was 0.2 MB more of peak RSS for nothing on the short-connection benchmark). */
