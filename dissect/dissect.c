@@ -602,8 +602,8 @@ static const struct link_type *link_lookup(int dlt)
  * checks; the checks and the fields are those of link_ethernet -> dissect_ethertype ->
  * dissect_ip -> dissect_ipv4 for such a frame, and the TCP header is dissect_tcp's as there, so
  * the result is the walk's. False (nothing written) for any other frame: the walk reads it. */
-static bool ethernet_ipv4_tcp(const uint8_t *buf, size_t len, struct tcp_segment *seg,
-                              enum dissect_result *r)
+TM_READER bool ethernet_ipv4_tcp(const uint8_t *buf, size_t len, struct tcp_segment *seg,
+                                 enum dissect_result *r)
 {
 	const size_t ip = ETH_HDR_LEN;
 	uint16_t total, frag;
@@ -634,21 +634,20 @@ static bool ethernet_ipv4_tcp(const uint8_t *buf, size_t len, struct tcp_segment
  * rest of an Ethernet/IPv4/TCP frame's dissection). */
 static const struct tcp_segment zero_segment;
 
-enum dissect_result dissect_frame_encap(int dlt, const uint8_t *frame, uint32_t caplen,
-                                        struct tcp_segment *seg, struct encap_stack *encap)
+/* Any frame but the common one: the link layer's walk. Kept out of line so that the common
+ * frame's path below sets up no walk, saves no registers and needs no stack guard for the
+ * scratch stack. `zeroed`: *seg is already zero_segment. */
+static __attribute__((noinline)) enum dissect_result
+dissect_walk(int dlt, const uint8_t *frame, uint32_t caplen, struct tcp_segment *seg,
+             struct encap_stack *encap, bool zeroed)
 {
 	const struct link_type *link;
 	struct encap_stack scratch; /* only its count is touched unless a tunnel comes */
 	struct walk w = { seg, encap != NULL ? encap : &scratch };
-	enum dissect_result r;
 
 	w.stack->n = 0;
-	if (dlt == DLT_EN10MB && frame != NULL) {
-		*seg = zero_segment;
-		if (ethernet_ipv4_tcp(frame, caplen, seg, &r))
-			return r;
+	if (zeroed)
 		return link_ethernet(frame, caplen, &w);
-	}
 	link = link_lookup(dlt);
 	if (link == NULL)
 		return DISSECT_UNSUPPORTED_LINK;
@@ -656,6 +655,22 @@ enum dissect_result dissect_frame_encap(int dlt, const uint8_t *frame, uint32_t 
 	if (frame == NULL)
 		caplen = 0; /* nothing to read; every reader refuses */
 	return link->dissect(frame, caplen, &w);
+}
+
+enum dissect_result dissect_frame_encap(int dlt, const uint8_t *frame, uint32_t caplen,
+                                        struct tcp_segment *seg, struct encap_stack *encap)
+{
+	enum dissect_result r;
+
+	if (dlt == DLT_EN10MB && frame != NULL) {
+		*seg = zero_segment;
+		if (encap != NULL)
+			encap->n = 0;
+		if (ethernet_ipv4_tcp(frame, caplen, seg, &r))
+			return r;
+		return dissect_walk(dlt, frame, caplen, seg, encap, true);
+	}
+	return dissect_walk(dlt, frame, caplen, seg, encap, false);
 }
 
 enum dissect_result dissect_frame(int dlt, const uint8_t *frame, uint32_t caplen,

@@ -408,31 +408,33 @@ static int reopen_unified(struct capture_file *cf)
 /* Pages of a mapped file already read leave the resident set every this many bytes. */
 #define MAP_RELEASE_STEP (2u << 20)
 
-/* The next frame from the file's mapping into its pending slot. False at the end of the mapped
- * part: the mapping is closed and libpcap's stream stands at the offset reached, where libpcap
- * reads on (the record the mapping handed over, or the end of the file: libpcap then says end of
- * file as it always did, and reads what was appended since, if anything). */
-static bool map_ahead(struct capture_file *cf)
+/* The record pcap_map_next() just returned, `fr`, into the file's pending slot. */
+static inline void map_take(struct capture_file *cf, const struct pcap_map_frame *fr)
 {
-	struct pcap_map_frame fr;
-
-	if (pcap_map_next(cf->map, &cf->map_off, UINT64_MAX, &fr) == PCAP_MAP_FRAME) {
-		cf->records++;
-		cf->pending = true;
-		cf->consumed += PCAP_MAP_RECORD_HEADER + fr.caplen;
-		cf->map_hdr.caplen = fr.caplen;
-		cf->map_hdr.len = fr.wirelen;
-		cf->hdr = &cf->map_hdr;
-		cf->data = fr.data;
-		cf->ts_ns = fr.ts_ns;
-		if (!cf->ts_nano && cf->ts_ns % 1000 != 0)
-			cf->ts_nano = true; /* the rule of libpcap's path below (a clamped fraction too) */
-		if (fr.offset - cf->map_released >= MAP_RELEASE_STEP) {
-			pcap_map_release(cf->map, cf->map_released, fr.offset);
-			cf->map_released = fr.offset;
-		}
-		return true;
+	cf->records++;
+	cf->pending = true;
+	cf->consumed += PCAP_MAP_RECORD_HEADER + fr->caplen;
+	cf->map_hdr.caplen = fr->caplen;
+	cf->map_hdr.len = fr->wirelen;
+	cf->hdr = &cf->map_hdr;
+	cf->data = fr->data;
+	cf->ts_ns = fr->ts_ns;
+	/* The rule of libpcap's path below (a clamped fraction too). pcap_map_ts_ns() never makes a
+	 * negative time: the unsigned remainder is the same, and a multiplication, not a division. */
+	if (!cf->ts_nano && (uint64_t)cf->ts_ns % 1000 != 0)
+		cf->ts_nano = true;
+	if (fr->offset - cf->map_released >= MAP_RELEASE_STEP) {
+		pcap_map_release(cf->map, cf->map_released, fr->offset);
+		cf->map_released = fr->offset;
 	}
+}
+
+/* The mapping met its end, or a record it hands over to libpcap: the mapping is closed and
+ * libpcap's stream stands at the offset reached, where libpcap reads on (the record the mapping
+ * handed over, or the end of the file: libpcap then says end of file as it always did, and reads
+ * what was appended since, if anything). False: nothing pending (always). */
+static bool map_end(struct capture_file *cf)
+{
 	if (pcap_map_cut(cf->map)) /* truncated by another program while read */
 		snprintf(cf->error, sizeof cf->error, "changed while being read: cut short before "
 		         "offset %llu", (unsigned long long)cf->map_off);
@@ -446,14 +448,16 @@ static bool map_ahead(struct capture_file *cf)
 	return false;
 }
 
-/* Reads the file's next frame that passes the filter into its pending slot. */
-static void read_ahead(struct capture_file *cf)
+/* read_ahead() for anything but a record of the mapping: the end of the mapping (read_ahead()
+ * found no record there), then libpcap. Out of line: the mapped path through read_ahead() saves
+ * no registers for libpcap's. */
+static __attribute__((noinline)) void read_ahead_slow(struct capture_file *cf)
 {
 	cf->pending = false;
 	if (!cf->pcap || cf->unreadable)
 		return;
-	if (cf->map && map_ahead(cf))
-		return;
+	if (cf->map)
+		map_end(cf);
 	if (cf->error[0]) { /* the mapped file was cut short, or libpcap's stream not placed after it */
 		close_pcap(cf);
 		cf->done = true;
@@ -492,6 +496,21 @@ static void read_ahead(struct capture_file *cf)
 		cf->done = true;
 		return;
 	}
+}
+
+/* Reads the file's next frame that passes the filter into its pending slot: a record of the
+ * file's mapping here, anything else in read_ahead_slow(). */
+static inline void read_ahead(struct capture_file *cf)
+{
+	struct pcap_map_frame fr;
+
+	if (cf->map && cf->pcap && !cf->unreadable) {
+		if (pcap_map_next(cf->map, &cf->map_off, UINT64_MAX, &fr) == PCAP_MAP_FRAME) {
+			map_take(cf, &fr);
+			return;
+		}
+	}
+	read_ahead_slow(cf);
 }
 
 static int64_t pending_ts(const void *ctx, unsigned i)

@@ -298,16 +298,28 @@ enum pcap_map_result pcap_map_next(const struct pcap_map *m, uint64_t *off, uint
 	    caplen > left - PCAP_MAP_RECORD_HEADER)
 		return PCAP_MAP_HANDOVER;
 	prefetch_ahead(m, o, PCAP_MAP_RECORD_HEADER + caplen);
-	/* The record's pages are all read here, so that a file cut short shows now (on_sigbus). */
-	for (uint32_t at = caplen; at > 0; at = at > (uint32_t)m->page ? at - (uint32_t)m->page : 0)
-		(void)*(volatile const uint8_t *)(h + PCAP_MAP_RECORD_HEADER + at - 1);
+	/* The record's pages are all read here, so that a file cut short shows now (on_sigbus): its
+	 * last byte, and one byte a page before that, and so on (nearly every record fits in one
+	 * page: one read). */
+	if (caplen > 0) {
+		(void)*(volatile const uint8_t *)(h + PCAP_MAP_RECORD_HEADER + caplen - 1);
+		for (uint32_t at = caplen; at > (uint32_t)m->page;) {
+			at -= (uint32_t)m->page;
+			(void)*(volatile const uint8_t *)(h + PCAP_MAP_RECORD_HEADER + at - 1);
+		}
+	}
 	if (m->cut)
 		return PCAP_MAP_HANDOVER;
 	sec = (int32_t)load32(h, m->swapped);
 	frac = (int32_t)load32(h + 4, m->swapped);
-	if (!m->nano)
-		frac *= 1000;
-	fr->ts_ns = pcap_map_ts_ns(sec, frac);
+	if (sec >= 0 && (uint64_t)frac < (m->nano ? 1000000000u : 1000000u)) {
+		/* What pcap_map_ts_ns() makes of it without clamping anything (nearly every record). */
+		fr->ts_ns = sec * 1000000000 + frac * (m->nano ? 1 : 1000);
+	} else {
+		if (!m->nano)
+			frac *= 1000;
+		fr->ts_ns = pcap_map_ts_ns(sec, frac);
+	}
 	fr->caplen = caplen;
 	fr->wirelen = wirelen;
 	fr->data = h + PCAP_MAP_RECORD_HEADER;
