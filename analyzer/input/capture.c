@@ -876,30 +876,38 @@ static bool take_pending(struct capture_file *cf, unsigned i, struct capture_fra
 	return true;
 }
 
+/* The next record of the one file of `cs`, straight from its mapping, when it is mapped and has
+ * no filter: the heap holds this file alone, and nothing is parked with one file, so the merge
+ * has no step to take. False for anything else, and at the mapping's end (nothing changed: the
+ * general steps of capture_set_next() then meet the same). Flattened: the mapping's reader
+ * inlined. */
+static __attribute__((flatten)) bool next_mapped(struct capture_set *cs,
+                                                 struct capture_frame *frame)
+{
+	struct capture_file *cf = &cs->files[0];
+	struct pcap_map_frame fr;
+
+	if (!cf->map || !cf->pcap || cf->unreadable || cf->has_filter ||
+	    pcap_map_next(cf->map, &cf->map_off, UINT64_MAX, &fr) != PCAP_MAP_FRAME)
+		return false;
+	map_take(cf, &fr);
+	frame->number = ++cs->frames;
+	frame->ts_ns = fr.ts_ns;
+	frame->data = fr.data;
+	frame->caplen = fr.caplen;
+	frame->wirelen = fr.wirelen;
+	frame->file = cf;
+	frame->file_index = 0;
+	return true;
+}
+
 int capture_set_next(struct capture_set *cs, struct capture_frame *frame)
 {
 	if (cs->live)
 		return live_next(cs, frame);
-	/* One mapped file without a filter, the common run: its next record straight from the
-	 * mapping, with none of the merge's steps (the heap holds this file alone, and nothing is
-	 * parked with one file). Anything else, and the mapping's end, take the general steps. */
-	if (cs->handed_out && cs->n == 1) {
-		struct capture_file *cf = &cs->files[0];
-		struct pcap_map_frame fr;
-
-		if (cf->map && cf->pcap && !cf->unreadable && !cf->has_filter &&
-		    pcap_map_next(cf->map, &cf->map_off, UINT64_MAX, &fr) == PCAP_MAP_FRAME) {
-			map_take(cf, &fr);
-			frame->number = ++cs->frames;
-			frame->ts_ns = fr.ts_ns;
-			frame->data = fr.data;
-			frame->caplen = fr.caplen;
-			frame->wirelen = fr.wirelen;
-			frame->file = cf;
-			frame->file_index = 0;
-			return 1;
-		}
-	}
+	/* One mapped file without a filter, the common run. */
+	if (cs->handed_out && cs->n == 1 && next_mapped(cs, frame))
+		return 1;
 	/* The frame handed out last time lives in its file's buffer until that file is read
 	 * again, so the read-ahead happens only now. */
 	if (cs->handed_out) {
