@@ -608,7 +608,13 @@ TM_READER bool ethernet_ipv4_tcp(const uint8_t *buf, size_t len, struct tcp_segm
 	const size_t ip = ETH_HDR_LEN;
 	uint16_t total, frag;
 
-	if (len < ip + IPV4_HDR_MIN || get_be16(buf, 12) != ETHERTYPE_IPV4 || buf[ip] != 0x45 ||
+	uint32_t type_vihl; /* bytes 12-15: EtherType, version and IHL, TOS */
+
+	if (len < ip + IPV4_HDR_MIN)
+		return false;
+	memcpy(&type_vihl, buf + 12, sizeof type_vihl);
+	/* EtherType 0x0800 and 0x45 in one comparison (of the bytes in memory order), then TCP. */
+	if ((ntohl(type_vihl) & 0xffffff00u) != ((uint32_t)ETHERTYPE_IPV4 << 16 | 0x45u << 8) ||
 	    buf[ip + 9] != IPPROTO_NUM_TCP)
 		return false;
 	total = get_be16(buf, ip + 2);
@@ -629,14 +635,27 @@ TM_READER bool ethernet_ipv4_tcp(const uint8_t *buf, size_t len, struct tcp_segm
 
 /* ---- API ------------------------------------------------------------------------------------ */
 
-/* All zero: copied over a segment before it is filled (a copy the compiler makes of vector
- * moves, where `*seg = (struct tcp_segment){ 0 }` became a `rep stos` that cost more than the
- * rest of an Ethernet/IPv4/TCP frame's dissection). */
-static const struct tcp_segment zero_segment;
+/* Zeroes a segment before it is filled: 16-byte stores of a register (the last one overlapping
+ * the one before), where `*seg = (struct tcp_segment){ 0 }` and memset() became a `rep stos`
+ * that cost more than the rest of an Ethernet/IPv4/TCP frame's dissection, and a copy of a
+ * zeroed constant loads what it stores. */
+typedef uint8_t zero_vec __attribute__((vector_size(16)));
+_Static_assert(sizeof(struct tcp_segment) >= 16, "whole 16-byte stores");
+
+TM_READER void zero_segment(struct tcp_segment *seg)
+{
+	const zero_vec z = { 0 };
+	size_t off;
+
+	for (off = 0; off + 16 <= sizeof *seg; off += 16)
+		memcpy((uint8_t *)seg + off, &z, 16);
+	if (off < sizeof *seg)
+		memcpy((uint8_t *)seg + sizeof *seg - 16, &z, 16);
+}
 
 /* Any frame but the common one: the link layer's walk. Kept out of line so that the common
  * frame's path below sets up no walk, saves no registers and needs no stack guard for the
- * scratch stack. `zeroed`: *seg is already zero_segment. */
+ * scratch stack. `zeroed`: zero_segment() was done. */
 static __attribute__((noinline)) enum dissect_result
 dissect_walk(int dlt, const uint8_t *frame, uint32_t caplen, struct tcp_segment *seg,
              struct encap_stack *encap, bool zeroed)
@@ -651,7 +670,7 @@ dissect_walk(int dlt, const uint8_t *frame, uint32_t caplen, struct tcp_segment 
 	link = link_lookup(dlt);
 	if (link == NULL)
 		return DISSECT_UNSUPPORTED_LINK;
-	*seg = zero_segment;
+	zero_segment(seg);
 	if (frame == NULL)
 		caplen = 0; /* nothing to read; every reader refuses */
 	return link->dissect(frame, caplen, &w);
@@ -663,7 +682,7 @@ enum dissect_result dissect_frame_encap(int dlt, const uint8_t *frame, uint32_t 
 	enum dissect_result r;
 
 	if (dlt == DLT_EN10MB && frame != NULL) {
-		*seg = zero_segment;
+		zero_segment(seg);
 		if (encap != NULL)
 			encap->n = 0;
 		if (ethernet_ipv4_tcp(frame, caplen, seg, &r))
