@@ -1086,10 +1086,8 @@ static int batch_added(struct engine *e, struct batch *b, int64_t ts)
 
 unsigned engine_shards(const struct engine *e) { return e->n_workers; }
 
-/* engine_dissect(), inlined into engine_frame(): a call less on every frame of one thread. */
-static inline __attribute__((always_inline)) enum dissect_result
-dissect_item(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen,
-             struct encap_stack *layers, struct batch_item *it)
+enum dissect_result engine_dissect(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen,
+                                   struct encap_stack *layers, struct batch_item *it)
 {
 	enum dissect_result r = dissect_frame_encap(dlt, data, caplen, &it->seg, layers);
 
@@ -1100,12 +1098,6 @@ dissect_item(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen,
 		it->shard = (int)(e->n_workers ? (it->hash >> 16) % e->n_workers : 0);
 	}
 	return r;
-}
-
-enum dissect_result engine_dissect(struct engine *e, int dlt, const uint8_t *data, uint32_t caplen,
-                                   struct encap_stack *layers, struct batch_item *it)
-{
-	return dissect_item(e, dlt, data, caplen, layers, it);
 }
 
 /* Threaded: `it`, frame `frame`, joins the runs of `b`; `stride`: the distance from it to the
