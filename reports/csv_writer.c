@@ -94,6 +94,8 @@ struct csv_writer {
 	struct ts_memo ts; /* the capture's current second */
 	struct text_memo captures; /* file names as fields (put_untrusted_field) */
 	struct flags_memo flags;   /* TCP flags as text */
+	struct addr_memo addrs;    /* IPv4 addresses as text */
+	struct reason_memo reason; /* the reason sentences' strings and layouts */
 };
 
 static const char *const columns[] = {
@@ -497,11 +499,11 @@ static char *w_plain(char *o, const char *s, size_t n)
 }
 
 /* ,"address" (IP_ADDR_TEXT_MAX + 3 bytes of room). */
-static char *w_ip(char *o, const struct ip_addr *a)
+static char *w_ip(char *o, struct addr_memo *m, const struct ip_addr *a)
 {
 	*o++ = ',';
 	*o++ = '"';
-	o = ip_addr_write(o, a);
+	o = addr_memo_write(o, m, a);
 	*o++ = '"';
 	return o;
 }
@@ -629,9 +631,9 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	                  16 + 4 * NAME_TEXT_ROOM);
 	if (o == NULL)
 		goto failed;
-	o = w_ip(o, &f->client.addr);
+	o = w_ip(o, &cw->addrs, &f->client.addr);
 	o = w_u64(o, f->client.port);
-	o = w_ip(o, &f->server.addr);
+	o = w_ip(o, &cw->addrs, &f->server.addr);
 	o = w_u64(o, f->server.port);
 	if (f->roles_inferred)
 		o = W_LIT(o, ",\"true\"");
@@ -651,7 +653,18 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	if (o == NULL)
 		goto failed;
 	done(row, name_text_write(o, NAME_TEXT_OF(nm->closer, f->closer)));
-	put_untrusted(cw, reason, flow_reason_format(&f->reason, reason, sizeof reason));
+	{
+		/* A sentence the formatter knows to be plain (well-formed UTF-8, no quote) is what
+		 * put_untrusted() would write between two quotes. */
+		bool plain;
+		size_t n = flow_reason_format_memo(&f->reason, reason, sizeof reason, &cw->reason,
+		                                   &plain);
+
+		if (plain)
+			put_plain(row, false, reason, n);
+		else
+			put_untrusted(cw, reason, n);
+	}
 	if (f->has_close_ts)
 		put_ts(cw, f->close_ts_ns, f->ts_nano);
 	else
