@@ -423,31 +423,27 @@ static void format_scanning(struct sink *o, const struct flow_reason *r, const c
 
 /* --- whole sentences ---------------------------------------------------------------------- */
 
-/* The sentence's key: id, n_args and each argument's kind (2 bits each); never 0 for a
- * template's id (REASON_NONE has none), 0 for an argument of no known kind. */
-static uint64_t sentence_kinds(const struct flow_reason *r)
+/* The sentence's key: id, n_args and each argument's kind (2 bits each), never 0 for a template's
+ * id (REASON_NONE has none), 0 for an argument of no known kind; and its slot, by the id and the
+ * strings' addresses. One pass over the arguments. */
+static uint64_t sentence_key(struct reason_memo *m, const struct flow_reason *r,
+                             struct reason_memo_sentence **slot)
 {
 	uint64_t k = (uint64_t)r->id | (uint64_t)r->n_args << 8;
-	unsigned n = r->n_args < FLOW_REASON_ARGS ? r->n_args : FLOW_REASON_ARGS;
-
-	for (unsigned i = 0; i < n; i++) {
-		if (r->args[i].kind > REASON_ARG_DURATION)
-			return 0; /* not a kind: formatted as it comes */
-		k |= (uint64_t)r->args[i].kind << (16 + 2 * i);
-	}
-	return k;
-}
-
-static struct reason_memo_sentence *sentence_slot(struct reason_memo *m,
-                                                  const struct flow_reason *r)
-{
 	uintptr_t h = r->id;
 	unsigned n = r->n_args < FLOW_REASON_ARGS ? r->n_args : FLOW_REASON_ARGS;
 
-	for (unsigned i = 0; i < n; i++)
-		if (r->args[i].kind == REASON_ARG_STR)
+	for (unsigned i = 0; i < n; i++) {
+		unsigned kind = r->args[i].kind;
+
+		if (kind > REASON_ARG_DURATION)
+			return 0; /* not a kind: formatted as it comes */
+		k |= (uint64_t)kind << (16 + 2 * i);
+		if (kind == REASON_ARG_STR)
 			h = h * 31u + ((uintptr_t)r->args[i].v.str >> 3);
-	return &m->sentence[(h ^ (h >> 7)) % REASON_MEMO_SENTENCES];
+	}
+	*slot = &m->sentence[(h ^ (h >> 7)) % REASON_MEMO_SENTENCES];
+	return k;
 }
 
 static bool sentence_is(const struct reason_memo_sentence *s, const struct flow_reason *r,
@@ -457,6 +453,7 @@ static bool sentence_is(const struct reason_memo_sentence *s, const struct flow_
 
 	if (s->kinds != kinds)
 		return false;
+	/* the kinds are the same: a "%s" argument is where the slot has a string or NULL */
 	for (unsigned i = 0; i < n; i++)
 		if (r->args[i].kind == REASON_ARG_STR && r->args[i].v.str != s->str[i])
 			return false;
@@ -564,8 +561,8 @@ size_t flow_reason_format_memo(const struct flow_reason *r, char *buf, size_t si
 	if (size == 0)
 		return 0;
 	if (memo != NULL && r->id > REASON_NONE && r->id < REASON_COUNT) {
-		uint64_t kinds = sentence_kinds(r);
-		struct reason_memo_sentence *s = sentence_slot(memo, r);
+		struct reason_memo_sentence *s = NULL;
+		uint64_t kinds = sentence_key(memo, r, &s);
 
 		pthread_once(&pieces_once, cut_templates);
 		if (kinds != 0 && (sentence_is(s, r, kinds) || sentence_make(s, r, kinds, memo)) &&
