@@ -27,8 +27,8 @@
  * A row is about 500 bytes, so the bound is about 16,000 rows: some 800 s of capture at 20
  * connections ending a second, 16 s at a thousand a second (so on a busy server, where every row
  * waits some 50 s for its incident, the bound is always reached and the rows go out undecided).
- * The bound counts the rows' text, but a held row is kept as the words where it differs from the
- * held row before it (rowdiff.h): about 90 bytes for a row of 530 on a busy server, so the memory
+ * The bound counts the rows' text, but a held row is kept as the chunks where it differs from the
+ * held row before it (rowdiff.h): about 100 bytes for a row of 530 on a busy server, so the memory
  * at the bound is 1.2 to 1.8 MiB of blocks, not 8 (short-connection benchmark, issue 15).
  */
 #include <errno.h>
