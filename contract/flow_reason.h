@@ -151,7 +151,7 @@ struct reason_memo_slot {
  * capture share a few (e.g. "the server closed first; the client closed %D later and both FINs
  * were acknowledged"), so such a sentence is its fixed text copied in blocks with the numbers
  * written between. Direct-mapped by the template and the strings' addresses. */
-#define REASON_MEMO_SENTENCES 8
+#define REASON_MEMO_SENTENCES 32
 #define REASON_SENTENCE_PAD 16 /* text[] is copied in blocks of this many bytes */
 struct reason_memo_sentence {
 	uint64_t kinds;                       /* key: id, n_args, the arguments' kinds; 0: empty */
