@@ -6,6 +6,7 @@
 #include "flow_reason.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -336,6 +337,9 @@ static uint8_t n_pieces[REASON_COUNT]; /* 0: cut as it comes (more than PIECES_M
 static bool template_plain[REASON_COUNT]; /* its text (placeholders aside) is text_plain() */
 static char piece_text[PIECE_TEXT_MAX];
 static pthread_once_t pieces_once = PTHREAD_ONCE_INIT;
+/* Set once the templates are cut: a flag's acquire load per sentence instead of a call to
+ * pthread_once (its release store comes after the pieces). */
+static atomic_bool pieces_cut;
 
 static void cut_templates(void)
 {
@@ -377,6 +381,13 @@ static void cut_templates(void)
 		}
 		n_pieces[id] = (uint8_t)n;
 	}
+	atomic_store_explicit(&pieces_cut, true, memory_order_release);
+}
+
+static inline void pieces_ready(void)
+{
+	if (!atomic_load_explicit(&pieces_cut, memory_order_acquire))
+		pthread_once(&pieces_once, cut_templates);
 }
 
 /* A piece's text: in whole blocks from piece_text when the sink has room for the last block. */
@@ -564,7 +575,7 @@ size_t flow_reason_format_memo(const struct flow_reason *r, char *buf, size_t si
 		struct reason_memo_sentence *s = NULL;
 		uint64_t kinds = sentence_key(memo, r, &s);
 
-		pthread_once(&pieces_once, cut_templates);
+		pieces_ready();
 		if (kinds != 0 && (sentence_is(s, r, kinds) || sentence_make(s, r, kinds, memo)) &&
 		    size > (size_t)s->len + (size_t)s->n_nums * FLOW_DURATION_MAX +
 		               REASON_SENTENCE_PAD) {
@@ -578,7 +589,7 @@ size_t flow_reason_format_memo(const struct flow_reason *r, char *buf, size_t si
 	o.plain = true;
 	t = flow_reason_template((enum flow_reason_id)r->id);
 	if (t != NULL) {
-		pthread_once(&pieces_once, cut_templates);
+		pieces_ready();
 		if (n_pieces[r->id] == 0) {
 			o.plain = false;
 			format_scanning(&o, r, t);
