@@ -442,9 +442,8 @@ static uint64_t sentence_key(struct reason_memo *m, const struct flow_reason *r,
 {
 	uint64_t k = (uint64_t)r->id | (uint64_t)r->n_args << 8;
 	uintptr_t h = r->id;
-	unsigned n = r->n_args < FLOW_REASON_ARGS ? r->n_args : FLOW_REASON_ARGS;
 
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < r->n_args && i < FLOW_REASON_ARGS; i++) {
 		unsigned kind = r->args[i].kind;
 
 		if (kind > REASON_ARG_DURATION)
@@ -460,12 +459,10 @@ static uint64_t sentence_key(struct reason_memo *m, const struct flow_reason *r,
 static bool sentence_is(const struct reason_memo_sentence *s, const struct flow_reason *r,
                         uint64_t kinds)
 {
-	unsigned n = r->n_args < FLOW_REASON_ARGS ? r->n_args : FLOW_REASON_ARGS;
-
 	if (s->kinds != kinds)
 		return false;
 	/* the kinds are the same: a "%s" argument is where the slot has a string or NULL */
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < r->n_args && i < FLOW_REASON_ARGS; i++)
 		if (r->args[i].kind == REASON_ARG_STR && r->args[i].v.str != s->str[i])
 			return false;
 	return true;
