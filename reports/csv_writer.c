@@ -413,30 +413,45 @@ static int hold_row(struct csv_writer *cw, uint64_t seq)
 	struct rbuf *row = &cw->row, *code = &cw->code;
 	struct held_block *b;
 	unsigned char *o;
-	size_t len;
+	size_t len, need;
 
 	if (cw->rows_n == 0 && seq < incidents_settled(cw->base.incidents)) {
 		put_held(cw, row->data, row->len, seq);
 		incidents_release(cw->base.incidents, seq + 1);
 		return 0;
 	}
-	rbuf_clear(code);
-	if (row->len > ROWDIFF_ROW_MAX ||
-	    !rbuf_reserve(code, 10 + ROWDIFF_BOUND(row->len) + ROWDIFF_SLACK)) {
+	if (row->len > ROWDIFF_ROW_MAX) {
 		errno = ENOMEM;
 		return -1;
 	}
-	o = rowdiff_put_varint((unsigned char *)code->data, seq - cw->in_seq);
-	len = rowdiff_encode(row->data, row->len, cw->in.data, cw->in.len, cw->in_whole, o);
-	cw->in_whole = rowdiff_kept_whole(o);
-	o += len;
-	len = (size_t)(o - (unsigned char *)code->data);
-	if (!(b = held_room(cw, len))) {
-		errno = ENOMEM;
-		return -1;
+	need = 10 + ROWDIFF_BOUND(row->len) + ROWDIFF_SLACK;
+	b = cw->newest;
+	if (b && b->cap - b->used >= need) {
+		/* room for the most the code can take: coded in place */
+		unsigned char *start = (unsigned char *)b->data + b->used;
+
+		o = rowdiff_put_varint(start, seq - cw->in_seq);
+		len = rowdiff_encode(row->data, row->len, cw->in.data, cw->in.len, cw->in_whole, o);
+		cw->in_whole = rowdiff_kept_whole(o);
+		b->used += (size_t)(o - start) + len;
+	} else {
+		rbuf_clear(code);
+		if (!rbuf_reserve(code, need)) {
+			errno = ENOMEM;
+			return -1;
+		}
+		o = rowdiff_put_varint((unsigned char *)code->data, seq - cw->in_seq);
+		len = rowdiff_encode(row->data, row->len, cw->in.data, cw->in.len, cw->in_whole, o);
+		cw->in_whole = rowdiff_kept_whole(o);
+		o += len;
+		len = (size_t)(o - (unsigned char *)code->data);
+		if (!(b = held_room(cw, len))) {
+			errno = ENOMEM;
+			return -1;
+		}
+		memcpy(b->data + b->used, code->data, len);
+		b->used += len;
 	}
-	memcpy(b->data + b->used, code->data, len);
-	b->used += len;
 	b->rows++;
 	cw->held_bytes += row->len;
 	cw->rows_n++;
