@@ -725,8 +725,8 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	/* Zeek's fields: letters and digits only, never a quote. */
 	{
 		const struct zeek_fields *z = &f->zeek;
-		size_t uid_len = strnlen(z->uid, sizeof z->uid);
-		size_t history_len = strnlen(z->history, sizeof z->history);
+		size_t uid_len = short_strnlen(z->uid, sizeof z->uid);
+		size_t history_len = short_strnlen(z->history, sizeof z->history);
 		size_t state_len = z->conn_state != NULL ? strlen(z->conn_state) : 0;
 
 		/* 3 texts, a name, a number */
