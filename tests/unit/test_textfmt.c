@@ -323,7 +323,10 @@ static void test_short_strnlen(void)
 		for (size_t len = 0; len <= size; len++) {
 			char *a = malloc(size);
 
-			CU_ASSERT_FATAL(a != NULL);
+			if (a == NULL) {
+				CU_FAIL_FATAL("out of memory");
+				return;
+			}
 			memset(a, 'x', size);
 			if (len < size)
 				a[len] = '\0';
