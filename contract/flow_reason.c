@@ -6,6 +6,7 @@
 #include "flow_reason.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -336,6 +337,9 @@ static uint8_t n_pieces[REASON_COUNT]; /* 0: cut as it comes (more than PIECES_M
 static bool template_plain[REASON_COUNT]; /* its text (placeholders aside) is text_plain() */
 static char piece_text[PIECE_TEXT_MAX];
 static pthread_once_t pieces_once = PTHREAD_ONCE_INIT;
+/* Set once the templates are cut: a flag's acquire load per sentence instead of a call to
+ * pthread_once (its release store comes after the pieces). */
+static atomic_bool pieces_cut;
 
 static void cut_templates(void)
 {
@@ -377,6 +381,13 @@ static void cut_templates(void)
 		}
 		n_pieces[id] = (uint8_t)n;
 	}
+	atomic_store_explicit(&pieces_cut, true, memory_order_release);
+}
+
+static inline void pieces_ready(void)
+{
+	if (!atomic_load_explicit(&pieces_cut, memory_order_acquire))
+		pthread_once(&pieces_once, cut_templates);
 }
 
 /* A piece's text: in whole blocks from piece_text when the sink has room for the last block. */
@@ -421,6 +432,132 @@ static void format_scanning(struct sink *o, const struct flow_reason *r, const c
 	}
 }
 
+/* --- whole sentences ---------------------------------------------------------------------- */
+
+/* The sentence's key: id, n_args and each argument's kind (2 bits each), never 0 for a template's
+ * id (REASON_NONE has none), 0 for an argument of no known kind; and its slot, by the id and the
+ * strings' addresses. One pass over the arguments. */
+static uint64_t sentence_key(struct reason_memo *m, const struct flow_reason *r,
+                             struct reason_memo_sentence **slot)
+{
+	uint64_t k = (uint64_t)r->id | (uint64_t)r->n_args << 8;
+	uintptr_t h = r->id;
+
+	for (unsigned i = 0; i < r->n_args && i < FLOW_REASON_ARGS; i++) {
+		unsigned kind = r->args[i].kind;
+
+		if (kind > REASON_ARG_DURATION)
+			return 0; /* not a kind: formatted as it comes */
+		k |= (uint64_t)kind << (16 + 2 * i);
+		if (kind == REASON_ARG_STR)
+			h = h * 31u + ((uintptr_t)r->args[i].v.str >> 3);
+	}
+	*slot = &m->sentence[(h ^ (h >> 7)) % REASON_MEMO_SENTENCES];
+	return k;
+}
+
+static bool sentence_is(const struct reason_memo_sentence *s, const struct flow_reason *r,
+                        uint64_t kinds)
+{
+	if (s->kinds != kinds)
+		return false;
+	/* the kinds are the same: a "%s" argument is where the slot has a string or NULL */
+	for (unsigned i = 0; i < r->n_args && i < FLOW_REASON_ARGS; i++)
+		if (r->args[i].kind == REASON_ARG_STR && r->args[i].v.str != s->str[i])
+			return false;
+	return true;
+}
+
+/* Makes slot s the sentence of r (a template cut in pieces, every placeholder with its argument
+ * of the kind it says); false, the slot left empty, for any other or a text too long. */
+static bool sentence_make(struct reason_memo_sentence *s, const struct flow_reason *r,
+                          uint64_t kinds, struct reason_memo *sm)
+{
+	const char *t = flow_reason_template((enum flow_reason_id)r->id);
+	size_t len = 0;
+	bool plain = template_plain[r->id];
+
+	s->kinds = 0;
+	if (t == NULL || n_pieces[r->id] == 0)
+		return false;
+	s->n_nums = 0;
+	for (unsigned i = 0; i < n_pieces[r->id]; i++) {
+		const struct piece *pc = &pieces[r->id][i];
+		const struct flow_reason_arg *a = i < r->n_args && i < FLOW_REASON_ARGS ? &r->args[i]
+		                                                                       : NULL;
+
+		if (len + pc->len >= FLOW_REASON_MAX)
+			return false;
+		memcpy(s->text + len, t + pc->off, pc->len);
+		len += pc->len;
+		if (pc->spec == 0)
+			break;
+		if (a == NULL)
+			return false;
+		if (pc->spec == 's' && a->kind == REASON_ARG_STR) {
+			struct sink o = { .p = s->text + len, .end = s->text + FLOW_REASON_MAX - 1,
+			                  .plain = true };
+
+			if (a->v.str != NULL)
+				put_static(&o, a->v.str, sm);
+			if (o.p == o.end)
+				return false; /* may have been cut */
+			plain = plain && o.plain;
+			len = (size_t)(o.p - s->text);
+		} else if ((pc->spec == 'u' && a->kind == REASON_ARG_UINT) ||
+		           (pc->spec == 'D' && a->kind == REASON_ARG_DURATION)) {
+			s->num_at[s->n_nums] = (uint16_t)len;
+			s->num_arg[s->n_nums++] = (uint8_t)i;
+		} else {
+			return false;
+		}
+	}
+	for (unsigned i = 0; i < FLOW_REASON_ARGS; i++)
+		s->str[i] = i < r->n_args && r->args[i].kind == REASON_ARG_STR ? r->args[i].v.str
+		                                                              : NULL;
+	s->len = (uint16_t)len;
+	s->plain = plain;
+	s->kinds = kinds;
+	return true;
+}
+
+/* Copies n bytes from src in whole REASON_SENTENCE_PAD-byte blocks (both sides have the room). */
+static inline void copy_blocks(char *o, const char *src, size_t n)
+{
+	for (size_t k = 0; k < n; k += REASON_SENTENCE_PAD)
+		memcpy(o + k, src + k, REASON_SENTENCE_PAD);
+}
+
+/* Writes sentence s with r's numbers into buf (room checked by the caller: s->len, a duration's
+ * room per number and a block more); returns the length. */
+static size_t sentence_write(const struct reason_memo_sentence *s, const struct flow_reason *r,
+                             char *buf)
+{
+	char *o = buf;
+	size_t from = 0;
+
+	for (unsigned k = 0; k < s->n_nums; k++) {
+		const struct flow_reason_arg *a = &r->args[s->num_arg[k]];
+
+		copy_blocks(o, s->text + from, s->num_at[k] - from);
+		o += s->num_at[k] - from;
+		from = s->num_at[k];
+		if (a->kind == REASON_ARG_UINT) {
+			o += u64_write(o, a->v.uint);
+		} else {
+			char tmp[2 * FLOW_DURATION_MAX];
+			char *end = tmp + FLOW_DURATION_MAX, *p = duration_digits(a->v.ns, end);
+
+			memcpy(o, p, FLOW_DURATION_MAX); /* tmp holds as much from p on */
+			o += end - p;
+		}
+	}
+	copy_blocks(o, s->text + from, s->len - from);
+	o += s->len - from;
+	*o = '\0';
+	return (size_t)(o - buf);
+}
+
 size_t flow_reason_format_memo(const struct flow_reason *r, char *buf, size_t size,
                                struct reason_memo *memo, bool *plain)
 {
@@ -431,12 +568,25 @@ size_t flow_reason_format_memo(const struct flow_reason *r, char *buf, size_t si
 		*plain = false;
 	if (size == 0)
 		return 0;
+	if (memo != NULL && r->id > REASON_NONE && r->id < REASON_COUNT) {
+		struct reason_memo_sentence *s = NULL;
+		uint64_t kinds = sentence_key(memo, r, &s);
+
+		pieces_ready();
+		if (kinds != 0 && (sentence_is(s, r, kinds) || sentence_make(s, r, kinds, memo)) &&
+		    size > (size_t)s->len + (size_t)s->n_nums * FLOW_DURATION_MAX +
+		               REASON_SENTENCE_PAD) {
+			if (plain != NULL)
+				*plain = s->plain;
+			return sentence_write(s, r, buf);
+		}
+	}
 	o.p = buf;
 	o.end = buf + size - 1;
 	o.plain = true;
 	t = flow_reason_template((enum flow_reason_id)r->id);
 	if (t != NULL) {
-		pthread_once(&pieces_once, cut_templates);
+		pieces_ready();
 		if (n_pieces[r->id] == 0) {
 			o.plain = false;
 			format_scanning(&o, r, t);

@@ -147,8 +147,25 @@ struct reason_memo_slot {
 	bool plain; /* well-formed UTF-8, no control character, quote or backslash */
 	char text[REASON_MEMO_TEXT];
 };
+/* A whole sentence but its numbers, kept by its template and static strings: most flows of a
+ * capture share a few (e.g. "the server closed first; the client closed %D later and both FINs
+ * were acknowledged"), so such a sentence is its fixed text copied in blocks with the numbers
+ * written between. Direct-mapped by the template and the strings' addresses. */
+#define REASON_MEMO_SENTENCES 32
+#define REASON_SENTENCE_PAD 16 /* text[] is copied in blocks of this many bytes */
+struct reason_memo_sentence {
+	uint64_t kinds;                       /* key: id, n_args, the arguments' kinds; 0: empty */
+	const char *str[FLOW_REASON_ARGS];    /* key: the "%s" arguments (NULL for the others) */
+	uint16_t len;                         /* text[] (the sentence without its numbers) */
+	uint8_t n_nums;                       /* the numbers, in order */
+	bool plain;                           /* as flow_reason_format_memo() says it */
+	uint16_t num_at[FLOW_REASON_ARGS];    /* where number k goes in text[] */
+	uint8_t num_arg[FLOW_REASON_ARGS];    /* its argument */
+	char text[FLOW_REASON_MAX + REASON_SENTENCE_PAD];
+};
 struct reason_memo {
 	struct reason_memo_slot slot[REASON_MEMO_SLOTS];
+	struct reason_memo_sentence sentence[REASON_MEMO_SENTENCES];
 };
 
 /* flow_reason_format() through `memo` (NULL: none): the same text. *plain (when not NULL) is set

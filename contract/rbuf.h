@@ -13,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct rbuf {
 	char *data;
@@ -70,6 +73,27 @@ RBUF_INLINE void rbuf_putc(struct rbuf *b, char c)
 static inline void rbuf_puts(struct rbuf *b, const char *s)
 {
 	rbuf_put(b, s, strlen(s));
+}
+
+/* strnlen(s, size) for a text in an array of 16 to 32 bytes (flow_record.h's Zeek uid and
+ * history): the array's first and last 16 bytes looked at whole, no call. */
+static inline size_t short_strnlen(const char *s, size_t size)
+{
+#ifdef __SSE2__
+	unsigned z;
+
+	if (size < 16 || size > 32)
+		return strnlen(s, size);
+	z = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+	    _mm_loadu_si128((const __m128i *)(const void *)s), _mm_setzero_si128()));
+	if (z != 0)
+		return (size_t)__builtin_ctz(z);
+	z = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+	    _mm_loadu_si128((const __m128i *)(const void *)(s + size - 16)), _mm_setzero_si128()));
+	return z != 0 ? size - 16 + (size_t)__builtin_ctz(z) : size;
+#else
+	return strnlen(s, size);
+#endif
 }
 
 /* Appends a string literal without measuring it at run time. */

@@ -27,8 +27,8 @@
  * A row is about 500 bytes, so the bound is about 16,000 rows: some 800 s of capture at 20
  * connections ending a second, 16 s at a thousand a second (so on a busy server, where every row
  * waits some 50 s for its incident, the bound is always reached and the rows go out undecided).
- * The bound counts the rows' text, but a held row is kept as the words where it differs from the
- * held row before it (rowdiff.h): about 90 bytes for a row of 530 on a busy server, so the memory
+ * The bound counts the rows' text, but a held row is kept as the chunks where it differs from the
+ * held row before it (rowdiff.h): about 100 bytes for a row of 530 on a busy server, so the memory
  * at the bound is 1.2 to 1.8 MiB of blocks, not 8 (short-connection benchmark, issue 15).
  */
 #include <errno.h>
@@ -94,6 +94,8 @@ struct csv_writer {
 	struct ts_memo ts; /* the capture's current second */
 	struct text_memo captures; /* file names as fields (put_untrusted_field) */
 	struct flags_memo flags;   /* TCP flags as text */
+	struct addr_memo addrs;    /* IPv4 addresses as text */
+	struct reason_memo reason; /* the reason sentences' strings and layouts */
 };
 
 static const char *const columns[] = {
@@ -411,30 +413,45 @@ static int hold_row(struct csv_writer *cw, uint64_t seq)
 	struct rbuf *row = &cw->row, *code = &cw->code;
 	struct held_block *b;
 	unsigned char *o;
-	size_t len;
+	size_t len, need;
 
 	if (cw->rows_n == 0 && seq < incidents_settled(cw->base.incidents)) {
 		put_held(cw, row->data, row->len, seq);
 		incidents_release(cw->base.incidents, seq + 1);
 		return 0;
 	}
-	rbuf_clear(code);
-	if (row->len > ROWDIFF_ROW_MAX ||
-	    !rbuf_reserve(code, 10 + ROWDIFF_BOUND(row->len) + ROWDIFF_SLACK)) {
+	if (row->len > ROWDIFF_ROW_MAX) {
 		errno = ENOMEM;
 		return -1;
 	}
-	o = rowdiff_put_varint((unsigned char *)code->data, seq - cw->in_seq);
-	len = rowdiff_encode(row->data, row->len, cw->in.data, cw->in.len, cw->in_whole, o);
-	cw->in_whole = rowdiff_kept_whole(o);
-	o += len;
-	len = (size_t)(o - (unsigned char *)code->data);
-	if (!(b = held_room(cw, len))) {
-		errno = ENOMEM;
-		return -1;
+	need = 10 + ROWDIFF_BOUND(row->len) + ROWDIFF_SLACK;
+	b = cw->newest;
+	if (b && b->cap - b->used >= need) {
+		/* room for the most the code can take: coded in place */
+		unsigned char *start = (unsigned char *)b->data + b->used;
+
+		o = rowdiff_put_varint(start, seq - cw->in_seq);
+		len = rowdiff_encode(row->data, row->len, cw->in.data, cw->in.len, cw->in_whole, o);
+		cw->in_whole = rowdiff_kept_whole(o);
+		b->used += (size_t)(o - start) + len;
+	} else {
+		rbuf_clear(code);
+		if (!rbuf_reserve(code, need)) {
+			errno = ENOMEM;
+			return -1;
+		}
+		o = rowdiff_put_varint((unsigned char *)code->data, seq - cw->in_seq);
+		len = rowdiff_encode(row->data, row->len, cw->in.data, cw->in.len, cw->in_whole, o);
+		cw->in_whole = rowdiff_kept_whole(o);
+		o += len;
+		len = (size_t)(o - (unsigned char *)code->data);
+		if (!(b = held_room(cw, len))) {
+			errno = ENOMEM;
+			return -1;
+		}
+		memcpy(b->data + b->used, code->data, len);
+		b->used += len;
 	}
-	memcpy(b->data + b->used, code->data, len);
-	b->used += len;
 	b->rows++;
 	cw->held_bytes += row->len;
 	cw->rows_n++;
@@ -497,11 +514,11 @@ static char *w_plain(char *o, const char *s, size_t n)
 }
 
 /* ,"address" (IP_ADDR_TEXT_MAX + 3 bytes of room). */
-static char *w_ip(char *o, const struct ip_addr *a)
+static char *w_ip(char *o, struct addr_memo *m, const struct ip_addr *a)
 {
 	*o++ = ',';
 	*o++ = '"';
-	o = ip_addr_write(o, a);
+	o = addr_memo_write(o, m, a);
 	*o++ = '"';
 	return o;
 }
@@ -629,9 +646,9 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	                  16 + 4 * NAME_TEXT_ROOM);
 	if (o == NULL)
 		goto failed;
-	o = w_ip(o, &f->client.addr);
+	o = w_ip(o, &cw->addrs, &f->client.addr);
 	o = w_u64(o, f->client.port);
-	o = w_ip(o, &f->server.addr);
+	o = w_ip(o, &cw->addrs, &f->server.addr);
 	o = w_u64(o, f->server.port);
 	if (f->roles_inferred)
 		o = W_LIT(o, ",\"true\"");
@@ -651,7 +668,18 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	if (o == NULL)
 		goto failed;
 	done(row, name_text_write(o, NAME_TEXT_OF(nm->closer, f->closer)));
-	put_untrusted(cw, reason, flow_reason_format(&f->reason, reason, sizeof reason));
+	{
+		/* A sentence the formatter knows to be plain (well-formed UTF-8, no quote) is what
+		 * put_untrusted() would write between two quotes. */
+		bool plain;
+		size_t n = flow_reason_format_memo(&f->reason, reason, sizeof reason, &cw->reason,
+		                                   &plain);
+
+		if (plain)
+			put_plain(row, false, reason, n);
+		else
+			put_untrusted(cw, reason, n);
+	}
 	if (f->has_close_ts)
 		put_ts(cw, f->close_ts_ns, f->ts_nano);
 	else
@@ -697,8 +725,8 @@ static int csv_flow(struct writer *w, const struct flow_record *f)
 	/* Zeek's fields: letters and digits only, never a quote. */
 	{
 		const struct zeek_fields *z = &f->zeek;
-		size_t uid_len = strnlen(z->uid, sizeof z->uid);
-		size_t history_len = strnlen(z->history, sizeof z->history);
+		size_t uid_len = short_strnlen(z->uid, sizeof z->uid);
+		size_t history_len = short_strnlen(z->history, sizeof z->history);
 		size_t state_len = z->conn_state != NULL ? strlen(z->conn_state) : 0;
 
 		/* 3 texts, a name, a number */

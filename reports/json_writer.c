@@ -872,8 +872,8 @@ static void put_flow(struct rbuf *b, struct json_memo *m, const struct flow_reco
 	put_diagnosis(b, m, &f->diagnosis);
 
 	/* ,"zeek":{...}: what Zeek's conn.log says (letters and digits only: names). */
-	uid_len = z->uid[0] ? strnlen(z->uid, sizeof z->uid) : 0;
-	history_len = strnlen(z->history, sizeof z->history);
+	uid_len = short_strnlen(z->uid, sizeof z->uid);
+	history_len = short_strnlen(z->history, sizeof z->history);
 	conn_state_len = z->conn_state != NULL ? strlen(z->conn_state) : 0;
 	/* 6 literals, a number, 4 names */
 	o = room(b, 6 * LIT_ROOM + NUM_ROOM + NAME_ROOM(uid_len) + NAME_TEXT_ROOM +

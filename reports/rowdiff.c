@@ -1,12 +1,16 @@
-/* rowdiff.c - a row kept as the words where it differs from the row before it (rowdiff.h).
+/* rowdiff.c - a row kept as the 16-byte chunks where it differs from the row before it
+ * (rowdiff.h).
  *
- * Words are read as little-endian numbers whatever the machine, so that byte j of a word is bits
- * 8j..8j+7 and the code is the same everywhere.
+ * Words (find_cut, the glance) are read as little-endian numbers whatever the machine, and a
+ * chunk's bytes are compared and kept as bytes, so the code is the same everywhere.
  */
 #include "rowdiff.h"
 
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static uint64_t load_le(const void *p)
 {
@@ -16,25 +20,6 @@ static uint64_t load_le(const void *p)
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 	v = __builtin_bswap64(v);
 #endif
-	return v;
-}
-
-static void store_le(void *p, uint64_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	memcpy(p, &v, 8);
-}
-
-/* Bytes p[at, at + 8) as a word, those from `len` on read as zeros. */
-static uint64_t load_part(const void *p, size_t at, size_t len)
-{
-	const unsigned char *b = p;
-	uint64_t v = 0;
-
-	for (size_t j = 0; j < 8 && at + j < len; j++)
-		v |= (uint64_t)b[at + j] << (8 * j);
 	return v;
 }
 
@@ -62,34 +47,6 @@ bool rowdiff_get_varint(const unsigned char **p, const unsigned char *end, uint6
 		}
 	}
 	return false;
-}
-
-/* Word k's xor with the reference, x (not 0): its bit in the bitmap, the byte that says which of
- * its bytes differ (first | (last - first) << 3) and those bytes (stored as eight: the slack). */
-static unsigned char *put_word(unsigned char *o, unsigned char *bitmap, size_t k, uint64_t x)
-{
-	unsigned first, last;
-
-	first = (unsigned)__builtin_ctzll(x) / 8;
-	last = 7 - (unsigned)__builtin_clzll(x) / 8;
-	bitmap[k / 8] |= (unsigned char)(1u << (k % 8));
-	*o = (unsigned char)(first | (last - first) << 3);
-	store_le(o + 1, x >> (8 * first));
-	return o + 2 + (last - first);
-}
-
-/* `count` words of the row, from word k0 on (row points at it), against those at `ref`; NULL as
- * soon as the code passes `limit`. */
-static unsigned char *put_words(unsigned char *o, unsigned char *bitmap, const char *row,
-                                const char *ref, size_t k0, size_t count, const unsigned char *limit)
-{
-	for (size_t j = 0; j < count; j++) {
-		uint64_t x = load_le(row + 8 * j) ^ load_le(ref + 8 * j);
-
-		if (x != 0 && (o = put_word(o, bitmap, k0 + j, x)) > limit)
-			return NULL;
-	}
-	return o;
 }
 
 /* The first varint: n - m zigzagged, then whether the row comes as it is. */
@@ -131,13 +88,75 @@ static size_t find_cut(const char *row, size_t n, const char *ref, size_t m, ptr
 #define GLANCE_WORDS 16
 #define GLANCE_UNLIKE 10
 
+/* The bytes of the 16 at a that differ from those at b, one bit each (bit j: a[j]). */
+static unsigned diff_16(const char *a, const char *b)
+{
+#ifdef __SSE2__
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)a);
+	__m128i y = _mm_loadu_si128((const __m128i *)(const void *)b);
+
+	return ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) & 0xFFFFu;
+#else
+	unsigned m = 0;
+
+	for (unsigned j = 0; j < 16; j++)
+		m |= (unsigned)(a[j] != b[j]) << j;
+	return m;
+#endif
+}
+
+/* Chunk c's entry for the differing bytes d (not 0) of the row's 16 at `at`: the byte
+ * first | (last - first) << 4 and the row's bytes first..last (stored as 16 when the row has them:
+ * the slack). Its bit is the caller's. */
+static inline unsigned char *put_chunk(unsigned char *o, unsigned d, const char *row, size_t n,
+                                       size_t at)
+{
+	unsigned first = (unsigned)__builtin_ctz(d), last = 31u - (unsigned)__builtin_clz(d);
+
+	*o = (unsigned char)(first | (last - first) << 4);
+	if (at + first + 16 <= n)
+		memcpy(o + 1, row + at + first, 16);
+	else
+		memcpy(o + 1, row + at + first, last - first + 1);
+	return o + 2 + (last - first);
+}
+
+/* Chunks [c, stop) of the row against the reference's bytes t before them (16 c - t >= 0), their
+ * bits set in the bitmap; NULL as soon as the code passes `limit`. */
+static unsigned char *put_chunks(unsigned char *o, unsigned char *bitmap, const char *row,
+                                 size_t n, const char *ref, ptrdiff_t t, size_t c, size_t stop,
+                                 const unsigned char *limit)
+{
+	for (; c < stop; c++) {
+		unsigned d = diff_16(row + 16 * c, ref + (size_t)((ptrdiff_t)(16 * c) - t));
+
+		if (d == 0)
+			continue;
+		bitmap[c / 8] |= (unsigned char)(1u << (c % 8));
+		if ((o = put_chunk(o, d, row, n, 16 * c)) > limit)
+			return NULL;
+	}
+	return o;
+}
+
+/* One chunk against the 16 bytes at r (a copy put together by the caller). */
+static unsigned char *put_one(unsigned char *o, unsigned char *bitmap, const char *row, size_t n,
+                              const char *r, size_t c)
+{
+	unsigned d = diff_16(row + 16 * c, r);
+
+	if (d == 0)
+		return o;
+	bitmap[c / 8] |= (unsigned char)(1u << (c % 8));
+	return put_chunk(o, d, row, n, 16 * c);
+}
+
 size_t rowdiff_encode(const char *row, size_t n, const char *ref, size_t m, bool glance,
                       unsigned char *out)
 {
 	ptrdiff_t t = (ptrdiff_t)n - (ptrdiff_t)m;
-	size_t words = n / 8, tail = n % 8, k = 0;
+	size_t chunks = n / 16, tail = n % 16;
 	size_t cut = t != 0 && m >= 8 ? find_cut(row, n, ref, m, t) : 0;
-	size_t in_place = cut ? cut : (n < m ? n : m) / 8; /* words the reference has whole in place */
 	unsigned char *o = rowdiff_put_varint(out, head_of(t, false));
 	/* past this the row is unlike the reference: it goes as it is, which costs less both ways */
 	const unsigned char *limit = out + 24 + n / 3;
@@ -161,35 +180,52 @@ size_t rowdiff_encode(const char *row, size_t n, const char *ref, size_t m, bool
 	}
 	o = rowdiff_put_varint(o, cut);
 	bitmap = o;
-	memset(bitmap, 0, words / 8 + 1);
-	o += words / 8 + 1;
-	if (!(o = put_words(o, bitmap, row, ref, 0, in_place, limit)))
-		goto raw;
-	k = in_place;
+	memset(bitmap, 0, chunks / 8 + 1);
+	o += chunks / 8 + 1;
 	if (cut) {
-		/* the reference's end: row word k against ref[8k - t] */
-		if (!(o = put_words(o, bitmap, row + 8 * cut, ref + (size_t)((ptrdiff_t)(8 * cut) - t),
-		                    cut, words - cut, limit)))
+		/* in place before the cut's byte, the reference's t bytes before from there on; a
+		 * chunk across it (the cut's byte a multiple of 8, not of 16) takes a word of each */
+		size_t from = 8 * cut, c = from / 16 < chunks ? from / 16 : chunks;
+
+		if (!(o = put_chunks(o, bitmap, row, n, ref, 0, 0, c, limit)))
+			goto raw;
+		if (from % 16 != 0 && c < chunks) {
+			char tmp[16];
+
+			memcpy(tmp, ref + 16 * c, 8);
+			memcpy(tmp + 8, ref + (size_t)((ptrdiff_t)from - t), 8);
+			if ((o = put_one(o, bitmap, row, n, tmp, c)) > limit)
+				goto raw;
+			c++;
+		}
+		if (!(o = put_chunks(o, bitmap, row, n, ref, t, c, chunks, limit)))
 			goto raw;
 	} else {
-		/* the row is longer: its words past the reference's end against zeros */
-		for (; k < words; k++) {
-			uint64_t x = load_le(row + 8 * k) ^ load_part(ref, 8 * k, m);
+		/* in place, zeros past the reference's end */
+		size_t c = m / 16 < chunks ? m / 16 : chunks;
 
-			if (x != 0 && (o = put_word(o, bitmap, k, x)) > limit)
+		if (!(o = put_chunks(o, bitmap, row, n, ref, 0, 0, c, limit)))
+			goto raw;
+		for (; c < chunks; c++) {
+			char tmp[16] = { 0 };
+
+			if (16 * c < m)
+				memcpy(tmp, ref + 16 * c, m - 16 * c);
+			if ((o = put_one(o, bitmap, row, n, tmp, c)) > limit)
 				goto raw;
 		}
 	}
-	if (tail != 0 && n >= 8 && m >= 8) {
-		/* the last `tail` bytes against the reference's last ones: the top bytes of the words
+	if (tail != 0 && n >= 16 && m >= 16) {
+		/* the last `tail` bytes against the reference's last ones: the top bytes of the 16
 		 * that end both */
-		uint64_t x = load_le(row + n - 8) ^ load_le(ref + m - 8);
+		unsigned d = diff_16(row + n - 16, ref + m - 16) >> (16 - tail) << (16 - tail);
 
-		x = x >> (8 * (8 - tail)) << (8 * (8 - tail));
-		if (x != 0)
-			o = put_word(o, bitmap, words, x);
+		if (d != 0) {
+			bitmap[chunks / 8] |= (unsigned char)(1u << (chunks % 8));
+			o = put_chunk(o, d, row, n, n - 16);
+		}
 	} else if (tail != 0) {
-		memcpy(o, row + 8 * words, tail);
+		memcpy(o, row + 16 * chunks, tail);
 		o += tail;
 	}
 	return (size_t)(o - out);
@@ -220,12 +256,41 @@ bool rowdiff_length(const unsigned char *code, size_t code_len, size_t m, size_t
 	return true;
 }
 
+/* Writes the `len` (1 to 16) bytes at src over buf[0, len). `room`: buf has 16 bytes and src
+ * 16 readable: one blend, no call. */
+static inline void put_bytes(char *buf, const unsigned char *src, unsigned len, bool room)
+{
+#ifdef __SSE2__
+	/* 16 bytes of 0xff then 16 of 0: the mask of the first len bytes starts 16 - len in */
+	static const unsigned char ones_then_zeros[32] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+
+	if (room) {
+		__m128i mask = _mm_loadu_si128(
+		    (const __m128i *)(const void *)(ones_then_zeros + 16 - len));
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)src);
+		__m128i b = _mm_loadu_si128((const __m128i *)(void *)buf);
+
+		_mm_storeu_si128((__m128i *)(void *)buf,
+		                 _mm_or_si128(_mm_and_si128(mask, v), _mm_andnot_si128(mask, b)));
+		return;
+	}
+#else
+	(void)room;
+#endif
+	memcpy(buf, src, len);
+}
+
 size_t rowdiff_decode(const unsigned char *code, size_t code_len, char *buf, size_t m, size_t n)
 {
 	const unsigned char *p = code, *end = code + code_len, *bitmap;
-	size_t words = n / 8, tail = n % 8, len, bytes;
-	bool tail_word = tail != 0 && n >= 8 && m >= 8; /* else the tail's bytes come as they are */
-	uint64_t v = 0, cut, last;
+	size_t chunks = n / 16, tail = n % 16, len, nbits = chunks + 1;
+	bool tail_chunk = tail != 0 && n >= 16 && m >= 16; /* else the tail's bytes come as they are */
+	uint64_t v = 0, cut;
+	char last[16];
+	bool roomy;
 
 	if (!rowdiff_length(code, code_len, m, &len) || len != n)
 		return 0;
@@ -236,13 +301,19 @@ size_t rowdiff_decode(const unsigned char *code, size_t code_len, char *buf, siz
 		memcpy(buf, p, n);
 		return (size_t)(p - code) + n;
 	}
-	if (!rowdiff_get_varint(&p, end, &cut) || cut > words || (cut && 8 * cut + m < n) ||
-	    (size_t)(end - p) < words / 8 + 1)
+	if (!rowdiff_get_varint(&p, end, &cut) || cut > n / 8 || (cut && 8 * cut + m < n) ||
+	    (size_t)(end - p) < chunks / 8 + 1)
 		return 0;
 	bitmap = p;
-	p += words / 8 + 1;
-	/* the reference's last word, before anything is written over */
-	last = m >= 8 ? load_le(buf + m - 8) : 0;
+	p += chunks / 8 + 1;
+	/* no bit past the tail's */
+	if (nbits % 8 != 0 && bitmap[nbits / 8] >> (nbits % 8) != 0)
+		return 0;
+	/* the reference's last 16 bytes, before anything is written over */
+	if (m >= 16)
+		memcpy(last, buf + m - 16, 16);
+	/* the reference lined up as the encoder compared it: its end moved t bytes at the cut, or
+	 * zeros past it; the tail as the reference's last bytes */
 	if (cut) {
 		size_t from = (size_t)(8 * cut + m - n); /* 8 cut - t: the reference's end moves there */
 
@@ -250,63 +321,39 @@ size_t rowdiff_decode(const unsigned char *code, size_t code_len, char *buf, siz
 	} else if (n > m) {
 		memset(buf + m, 0, n - m);
 	}
-	if ((size_t)(end - p) >= 9 * (words + 1) + 8) {
-		/* room for the most entries there can be, eight bytes read from each: no bounds to
-		 * look at per entry (a header that is not one is seen after; one whose bytes would
-		 * run past its word only gives a wrong row, never a read or write out of place) */
-		unsigned bad = 0;
+	if (tail_chunk)
+		memcpy(buf + n - tail, last + 16 - tail, tail);
+	/* room for the most entries there can be, 16 bytes read from each: no bounds to look at
+	 * per entry (as in a block of held rows) */
+	roomy = (size_t)(end - p) >= 17 * (chunks + 1) + 16;
+	for (size_t i = 0; i < chunks / 8 + 1; i++) {
+		for (unsigned b = bitmap[i]; b != 0; b &= b - 1) {
+			size_t c = 8 * i + (size_t)__builtin_ctz(b), at;
+			unsigned first, more;
 
-		for (size_t i = 0; i < words / 8 + 1; i++) {
-			for (unsigned b = bitmap[i]; b != 0; b &= b - 1) {
-				size_t k = 8 * i + (size_t)__builtin_ctz(b);
-				unsigned h = *p, first = h & 7, more = (h >> 3) & 7; /* bytes after the first */
-				uint64_t x = (load_le(p + 1) & (~(uint64_t)0 >> (8 * (7 - more)))) << (8 * first);
-
-				bad |= h; /* a header of 64 or more is not one: seen after */
-				p += 2 + more;
-				if (k < words)
-					store_le(buf + 8 * k, load_le(buf + 8 * k) ^ x);
-				else if (k == words && tail_word && !(x << (8 * tail)))
-					last ^= x; /* the tail: only its top `tail` bytes */
-				else
-					bad = 64;
+			if (!roomy && p == end)
+				return 0;
+			first = *p & 15;
+			more = *p >> 4; /* bytes after the first */
+			if (first + more > 15 || (!roomy && (size_t)(end - p) < 2u + more))
+				return 0;
+			if (c < chunks) {
+				at = 16 * c + first;
+			} else if (tail_chunk && first >= 16 - tail) { /* c is the tail's bit */
+				at = n - 16 + first;
+			} else {
+				return 0;
 			}
-		}
-		if (bad >> 6)
-			return 0;
-	} else {
-		for (size_t i = 0; i < words / 8 + 1; i++) {
-			for (unsigned b = bitmap[i]; b != 0; b &= b - 1) {
-				size_t k = 8 * i + (size_t)__builtin_ctz(b);
-				unsigned first, more;
-				uint64_t x;
-
-				if (p == end || *p >= 64 || (*p & 7) + (*p >> 3) > 7 ||
-				    (size_t)(end - p) < 2u + (*p >> 3))
-					return 0;
-				first = *p & 7;
-				more = *p >> 3;
-				x = load_part(p + 1, 0, more + 1) << (8 * first);
-				p += 2 + more;
-				if (k < words)
-					store_le(buf + 8 * k, load_le(buf + 8 * k) ^ x);
-				else if (k == words && tail_word && !(x << (8 * tail)))
-					last ^= x;
-				else
-					return 0;
-			}
+			put_bytes(buf + at, p + 1, more + 1,
+			          at + 16 <= n && (roomy || (size_t)(end - p) >= 17));
+			p += 2 + more;
 		}
 	}
-	if (tail_word) {
-		uint64_t keep = ~(uint64_t)0 >> (8 * tail); /* the bytes before the tail */
-
-		store_le(buf + n - 8, (load_le(buf + n - 8) & keep) | (last & ~keep));
-	} else if (tail != 0) {
+	if (tail != 0 && !tail_chunk) {
 		if ((size_t)(end - p) < tail)
 			return 0;
-		memcpy(buf + 8 * words, p, tail);
+		memcpy(buf + 16 * chunks, p, tail);
 		p += tail;
 	}
-	bytes = (size_t)(p - code);
-	return bytes;
+	return (size_t)(p - code);
 }

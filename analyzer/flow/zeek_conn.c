@@ -4,6 +4,7 @@
 #include "zeek_conn.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "live_flow.h"
@@ -158,6 +159,9 @@ static uint64_t le64(const uint8_t *b)
 static char code_pairs[1024][2];
 static char b62_pairs[62 * 62][2];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+/* Set once the tables are made: a flag's acquire load per flow instead of a call to pthread_once
+ * (its release store comes after the tables, so a thread that sees it sees them). */
+static atomic_bool tables_made;
 
 static const char b62_digit[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -171,6 +175,13 @@ static void make_tables(void)
 		b62_pairs[i][0] = b62_digit[i / 62];
 		b62_pairs[i][1] = b62_digit[i % 62];
 	}
+	atomic_store_explicit(&tables_made, true, memory_order_release);
+}
+
+static inline void tables_ready(void)
+{
+	if (!atomic_load_explicit(&tables_made, memory_order_acquire))
+		pthread_once(&tables_once, make_tables);
 }
 
 /* The codes in `w` (from its bit 0, 5 bits each), `n` of them (at most 12), as letters at out:
@@ -190,7 +201,7 @@ void zeek_history_text(const struct live_zeek *z, char *out)
 	uint64_t lo = le64(z->hist), hi = le64(z->hist + 7);
 
 	_Static_assert(ZEEK_HISTORY_MAX == 24 && sizeof z->hist == 15, "the two words hold the codes");
-	pthread_once(&tables_once, make_tables);
+	tables_ready();
 	if (n > ZEEK_HISTORY_MAX)
 		n = ZEEK_HISTORY_MAX;
 	/* An odd count writes one letter too many (out holds ZEEK_HISTORY_MAX + 1 bytes): the NUL
@@ -271,7 +282,7 @@ void zeek_uid(const struct flow_endpoint *client, const struct flow_endpoint *se
 	n[0] = (uint32_t)(hi >> 32);
 	n[1] = (uint32_t)(lo >> 32);
 	n[2] = (uint32_t)lo;
-	pthread_once(&tables_once, make_tables);
+	tables_ready();
 	out[0] = 'C';
 	b62_five(div_b62_5(n), out + 18);
 	b62_five(div_b62_5(n), out + 13);

@@ -487,6 +487,69 @@ static void test_plain_sentences(void)
 	CU_ASSERT(plain);
 }
 
+/* The memo's whole sentences (their fixed text kept, the numbers written between): the same text
+ * and plainness as without the memo, for a layout met again with other numbers, layouts that
+ * alternate and share slots, mismatched arguments (never kept: formatted as they come), a kind
+ * that is none, and buffers too short for the sentence's room (formatted and cut as before). */
+static void test_sentence_memo(void)
+{
+	static struct reason_memo memo; /* zeroed, as a writer keeps it */
+	static const char *const sides[] = { "client", "server" };
+	static const char *const endings[] = { "", " and both FINs were acknowledged",
+		                               "; the last ACK is not in the capture" };
+	unsigned hits_checked = 0;
+
+	for (unsigned round = 0; round < 20000; round++) {
+		struct flow_reason r;
+		char want[FLOW_REASON_MAX], got[FLOW_REASON_MAX + 8];
+		size_t size = round % 5 == 4 ? 1 + round % 90 : FLOW_REASON_MAX;
+		size_t want_len, got_len;
+		bool plain = false;
+
+		switch (round % 5) {
+		case 0:
+		case 4:
+			FLOW_REASON(&r, REASON_FIN_GRACEFUL, reason_str(sides[round / 5 % 2]),
+			            reason_str(sides[round / 10 % 2]),
+			            reason_ns((int64_t)(rnd() % 4000000000u) - 100),
+			            reason_str(endings[round / 3 % 3]));
+			break;
+		case 1: /* a "%u" and "%D" at once, and a sentence alternating with the others */
+			FLOW_REASON(&r, REASON_HALF_CLOSED_SENDING, reason_str(sides[round / 5 % 2]),
+			            reason_str(sides[1 - round / 5 % 2]), reason_uint(rnd() % 100000),
+			            reason_ns((int64_t)(rnd() % 2000000)));
+			break;
+		case 2: /* mismatched: a number where a string goes */
+			FLOW_REASON(&r, REASON_FIN_GRACEFUL, reason_str("client"), reason_uint(7),
+			            reason_ns(1250000), reason_str(""));
+			break;
+		default: /* a kind that is none, then too few arguments */
+			FLOW_REASON(&r, REASON_FIN_GRACEFUL, reason_str("client"), reason_str("server"),
+			            reason_ns(1250000), reason_str(""));
+			if (round % 2)
+				r.args[2].kind = 7;
+			else
+				r.n_args = 2;
+			break;
+		}
+		want_len = flow_reason_format(&r, want, size);
+		memset(got, 'x', sizeof got);
+		got_len = flow_reason_format_memo(&r, got, size, &memo, &plain);
+		CU_ASSERT_EQUAL_FATAL(got_len, want_len);
+		CU_ASSERT_FATAL(memcmp(got, want, want_len + 1) == 0);
+		for (size_t k = size; k < sizeof got; k++)
+			CU_ASSERT_EQUAL_FATAL(got[k], 'x');
+		if (plain)
+			CU_ASSERT(json_unchanged(got, got_len));
+		/* the common sentences are plain, met again or not */
+		if (round % 5 == 0) {
+			CU_ASSERT(plain);
+			hits_checked++;
+		}
+	}
+	CU_ASSERT(hits_checked > 1000);
+}
+
 /* Every template has its text, no more placeholders than FLOW_REASON_ARGS, and says something. */
 static void test_templates_well_formed(void)
 {
@@ -657,6 +720,7 @@ static void test_reason_survives_copy(void)
 CUNIT_TESTS(reason_tests,
 	    { "every_template_matches_snprintf", test_every_template_matches_snprintf },
 	    { "plain sentences", test_plain_sentences },
+	    { "sentence_memo", test_sentence_memo },
 	    { "templates_well_formed", test_templates_well_formed },
 	    { "mismatched_arguments", test_mismatched_arguments },
 	    { "reason_survives_copy", test_reason_survives_copy });

@@ -6,7 +6,7 @@
  * numbers changed, grown and shrunk at every place, rows of random bytes, long rows, chains of
  * rows each coded over the one before (as csv_writer.c holds them). Alike rows must code small
  * (the cut where a row grew works), unlike ones cost their size and a few bytes, and codes cut
- * short, with bits past the last word or read for the wrong length are refused rather than read
+ * short, with bits past the last chunk or read for the wrong length are refused rather than read
  * past their end.
  */
 #include <stdio.h>
@@ -324,8 +324,8 @@ static void test_bad_codes_refused(void)
 		CU_ASSERT(!rowdiff_length(shorter, sizeof shorter, 1, &len));
 		CU_ASSERT(!rowdiff_length(shorter, 0, 1, &len));
 	}
-	/* a bitmap bit past the last word (and the tail): the row of 9 bytes has words 0 and the
-	 * tail word 1; bit 2 is none */
+	/* a bitmap bit past the last chunk (and the tail): the row of 9 bytes has no whole chunk,
+	 * only the tail's bit 0; bit 2 is none */
 	{
 		unsigned char code[4] = { 0x00, 0x00, 0x04, 0x00 };
 		char nine[9] = "abcdefgh";

@@ -314,6 +314,28 @@ static void test_address_memo(void)
 	}
 }
 
+/* short_strnlen() against strnlen() for every array size it takes (and one on each side of that),
+ * every text length, the bytes after the NUL not zero, the array alone in its allocation (the
+ * sanitizers see a read past it). */
+static void test_short_strnlen(void)
+{
+	for (size_t size = 1; size <= 40; size++) {
+		for (size_t len = 0; len <= size; len++) {
+			char *a = malloc(size);
+
+			if (a == NULL) {
+				CU_FAIL_FATAL("out of memory");
+				return;
+			}
+			memset(a, 'x', size);
+			if (len < size)
+				a[len] = '\0';
+			CU_ASSERT_EQUAL(short_strnlen(a, size), strnlen(a, size));
+			free(a);
+		}
+	}
+}
+
 CUNIT_TESTS(tests,
 	    { "decimal_numbers", test_decimal_numbers },
 	    { "timestamps_through_memo", test_timestamps_through_memo },
@@ -321,7 +343,8 @@ CUNIT_TESTS(tests,
 	    { "address_memo", test_address_memo },
 	    { "tcp_flags_all", test_tcp_flags_all },
 	    { "names_are_plain", test_names_are_plain },
-	    { "ascii_prefix_and_utf8", test_ascii_prefix_and_utf8 });
+	    { "ascii_prefix_and_utf8", test_ascii_prefix_and_utf8 },
+	    { "short_strnlen", test_short_strnlen });
 
 CUNIT_MAIN("test_textfmt",
            { "textfmt", NULL, NULL, NULL, NULL, tests })
