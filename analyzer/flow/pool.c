@@ -191,41 +191,44 @@ void pool_space_destroy(struct pool_space *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* new_slab() for a pool of a space: malloc'd while the space's pools hold less than
- * POOL_SMALL_BYTES together, else carved from the space's current region (a new one, as large as
- * what they hold, when it has no room left), under the space's lock. */
+/* new_slab() for a pool of a space: malloc'd while the pool holds less than POOL_SMALL_BYTES (as
+ * without a space), else carved from the space's current region (a new one, as large as what the
+ * space's regions hold, when it has no room left), under the space's lock. */
 static unsigned char *space_slab(struct pool *p)
 {
 	struct pool_space *s = p->space;
-	size_t bytes = slab_bytes(p);
+	size_t bytes = slab_bytes(p), held = (size_t)p->n_slabs * bytes;
 	unsigned char *slab = NULL;
 
-	pthread_mutex_lock(&s->lock);
-	if (s->held >= POOL_SMALL_BYTES && s->region_left < bytes) {
-		size_t len = s->held > REGION_MAX ? REGION_MAX : s->held;
-		unsigned char *region;
+	if (held >= POOL_SMALL_BYTES) {
+		pthread_mutex_lock(&s->lock);
+		if (s->region_left < bytes) {
+			size_t len = s->held > REGION_MAX ? REGION_MAX : s->held;
+			unsigned char *region;
 
-		if (len < bytes)
-			len = bytes;
-		len = (len + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-		region = map_region(len);
-		if (region && add_block(&s->regions, &s->n_regions, &s->cap_regions, region, len) == 0) {
-			s->region_next = region;
-			s->region_left = len;
-		} else if (region) {
-			munmap(region, len);
+			if (len < bytes)
+				len = bytes;
+			len = (len + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+			region = map_region(len);
+			if (region &&
+			    add_block(&s->regions, &s->n_regions, &s->cap_regions, region, len) == 0) {
+				s->region_next = region;
+				s->region_left = len;
+			} else if (region) {
+				munmap(region, len);
+			}
 		}
+		if (s->region_left >= bytes) {
+			slab = s->region_next;
+			s->region_next += bytes;
+			s->region_left -= bytes;
+			s->held += bytes;
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (slab)
+			return slab;
 	}
-	if (s->held >= POOL_SMALL_BYTES && s->region_left >= bytes) {
-		slab = s->region_next;
-		s->region_next += bytes;
-		s->region_left -= bytes;
-	}
-	s->held += bytes;
-	pthread_mutex_unlock(&s->lock);
-	if (slab)
-		return slab;
-	slab = malloc(bytes); /* a small space, or no region could be mapped */
+	slab = malloc(bytes); /* a small pool, or no region could be mapped */
 	if (slab && add_chunk(p, slab, 0) != 0) {
 		free(slab);
 		return NULL;

@@ -19,12 +19,14 @@
  *
  * Shared space: a huge page is only all memory or none, so a pool whose items end a little past a
  * 2 MiB boundary holds the whole page; with a region of its own per pool, every pool of every
- * shard of the engine rounded up this way (with 3 or more shards about 4.5 MiB of peak RSS on the
- * short-connection benchmark, measured against the same run without regions). Pools given one
- * struct pool_space (pool_share) take their malloc'd slabs while all of them together hold less
- * than POOL_SMALL_BYTES, and then carve their slabs one after the other from the space's regions:
- * only the space's last huge page is partly used. Slabs are taken rarely (one per 256 or 512
- * items), so the space's lock costs nothing measurable.
+ * shard of the engine rounded up this way (on the short-connection benchmark, --threads 4 and 8
+ * -f csv peaked at 54.7 and 55.8 MiB with regions per pool, 51.2 and 52.2 MiB with one space, and
+ * 50.2 and 51.1 MiB with no huge pages at all). Pools given one struct pool_space (pool_share)
+ * still take their first POOL_SMALL_BYTES each from malloc (a small pool's partly used slabs cost
+ * only the pages its items touched: carving those from huge pages took --threads 4 on the
+ * long-connection benchmark from 28 to 32-34 MiB), and past that carve their slabs one after the
+ * other from the space's regions: only the space's last huge page is partly used. Slabs are taken
+ * rarely (one per 256 or 512 items), so the space's lock costs nothing measurable.
  *
  * Not thread-safe: each shard of the engine has its own pools (a pool_space may be shared by
  * pools used in different threads).
@@ -53,7 +55,7 @@ struct pool_space {
 	uint32_t n_regions, cap_regions;
 	unsigned char *region_next;  /* the current region's first byte not yet carved */
 	size_t region_left;          /* and the bytes left after it */
-	size_t held;                 /* slab bytes handed to every pool, malloc'd ones included */
+	size_t held;                 /* slab bytes carved from its regions */
 };
 
 struct pool {

@@ -320,10 +320,10 @@ static size_t slab_spans(struct pool *const *ps, unsigned n, struct slab_span **
 	return total;
 }
 
-/* Two pools of different item sizes sharing a space, growing in turns: while they hold less than
- * POOL_SMALL_BYTES together their slabs are malloc'd; past it each new slab, whichever pool takes
- * it, follows the space's last one or starts a region on a 2 MiB boundary, so the partly used huge
- * page is the space's, not each pool's. Items stay zero-filled and where they were. */
+/* Two pools of different item sizes sharing a space, growing in turns: each takes its first
+ * POOL_SMALL_BYTES from malloc; past that each new slab, whichever pool takes it, follows the
+ * space's last one or starts a region on a 2 MiB boundary, so the partly used huge page is the
+ * space's, not each pool's. Items stay zero-filled and where they were. */
 static void test_shared_space(void)
 {
 	enum { N = 40000, SHIFT = 8 };
@@ -331,7 +331,7 @@ static void test_shared_space(void)
 	struct pool a, b;
 	struct pool *both[2] = { &a, &b };
 	struct slab_span *spans;
-	size_t n, packed = 0, aligned = 0, small = 0, held = 0;
+	size_t n, packed = 0, aligned = 0, small = 0, carved = 0, slab_a, slab_b, small_a, small_b;
 	uint32_t *ha = calloc(N, sizeof *ha), *hb = calloc(N, sizeof *hb);
 	int ok = 1;
 
@@ -359,11 +359,15 @@ static void test_shared_space(void)
 	 * the others packed one after the other within regions. */
 	n = slab_spans(both, 2, &spans);
 	CU_ASSERT_EQUAL(n, a.n_slabs + b.n_slabs);
-	for (uint32_t j = 0; j < a.n_slabs; j++)
-		held += (size_t)a.item_size << SHIFT;
-	for (uint32_t j = 0; j < b.n_slabs; j++)
-		held += (size_t)b.item_size << SHIFT;
-	CU_ASSERT_EQUAL(sp.held, held);
+	slab_a = (size_t)a.item_size << SHIFT;
+	slab_b = (size_t)b.item_size << SHIFT;
+	small_a = (POOL_SMALL_BYTES + slab_a - 1) / slab_a; /* malloc'd slabs of each pool */
+	small_b = (POOL_SMALL_BYTES + slab_b - 1) / slab_b;
+	CU_ASSERT_FATAL(a.n_slabs > small_a + 10 && b.n_slabs > small_b + 10);
+	carved = (a.n_slabs - small_a) * slab_a + (b.n_slabs - small_b) * slab_b;
+	CU_ASSERT_EQUAL(sp.held, carved);
+	CU_ASSERT_EQUAL(a.n_chunks, small_a); /* a pool owns its malloc'd slabs only */
+	CU_ASSERT_EQUAL(b.n_chunks, small_b);
 	for (size_t k = 1; k < n; k++) {
 		CU_ASSERT(spans[k].from >= spans[k - 1].to); /* no two slabs overlap */
 		if (spans[k].from == spans[k - 1].to)
@@ -373,11 +377,20 @@ static void test_shared_space(void)
 		else
 			small++;
 	}
-	/* Within a region, slabs of the two pools alternate (they grow in turns). */
+	/* Within a region, slabs of the two pools alternate (they grow in turns): a carved slab of
+	 * one pool follows one of the other. */
 	CU_ASSERT(packed > n / 2);
 	CU_ASSERT(aligned >= 1 && aligned <= 8);
 	CU_ASSERT(sp.n_regions >= 2 && sp.n_regions <= 8);
-	CU_ASSERT((size_t)small * (((size_t)a.item_size << SHIFT)) <= 2 * POOL_SMALL_BYTES);
+	CU_ASSERT(small <= small_a + small_b);
+	{
+		size_t adjacent = 0; /* carved slabs of a right after a carved slab of b */
+
+		for (uint32_t j = (uint32_t)small_a; j < a.n_slabs; j++)
+			for (uint32_t k = (uint32_t)small_b; k < b.n_slabs; k++)
+				adjacent += (uintptr_t)a.slabs[j] == (uintptr_t)b.slabs[k] + slab_b;
+		CU_ASSERT(adjacent > (a.n_slabs - small_a) / 2);
+	}
 	free(spans);
 	for (uint32_t i = 0; i < N; i++) {
 		const struct big_item *x = pool_at(&a, ha[i]);
