@@ -20,8 +20,8 @@
  * Shared space: a huge page is only all memory or none, so a pool whose items end a little past a
  * 2 MiB boundary holds the whole page; with a region of its own per pool, every pool of every
  * shard of the engine rounded up this way (on the short-connection benchmark, --threads 4 and 8
- * -f csv peaked at 54.7 and 55.8 MiB with regions per pool, 51.2 and 52.2 MiB with one space, and
- * 50.2 and 51.1 MiB with no huge pages at all). Pools given one struct pool_space (pool_share)
+ * -f csv peaked at 53.5 and 54.5 MiB with regions per pool, 50.0 and 51.0 MiB with one space, and
+ * 49.1 and 49.9 MiB with no huge pages at all). Pools given one struct pool_space (pool_share)
  * still take their first POOL_SMALL_BYTES each from malloc (a small pool's partly used slabs cost
  * only the pages its items touched: carving those from huge pages took --threads 4 on the
  * long-connection benchmark from 28 to 32-34 MiB), and past that carve their slabs one after the
