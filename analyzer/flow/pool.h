@@ -24,9 +24,9 @@
  * 49.1 and 49.9 MiB with no huge pages at all). Pools given one struct pool_space (pool_share)
  * still take their first POOL_SMALL_BYTES each from malloc (a small pool's partly used slabs cost
  * only the pages its items touched: carving those from huge pages took --threads 4 on the
- * long-connection benchmark from 27.4 to 31.3-33.7 MiB), and past that carve their slabs one after the
- * other from the space's regions: only the space's last huge page is partly used. Slabs are taken
- * rarely (one per 256 or 512 items), so the space's lock costs nothing measurable.
+ * long-connection benchmark from 27.4 to 31.3-33.7 MiB), and past that carve their slabs one
+ * after the other from the space's regions: only the space's last huge page is partly used. Slabs
+ * are taken rarely (one per 256 or 512 items), so the space's lock costs nothing measurable.
  *
  * Not thread-safe: each shard of the engine has its own pools (a pool_space may be shared by
  * pools used in different threads).
