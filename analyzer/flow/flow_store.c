@@ -69,6 +69,19 @@ void flow_store_init(struct flow_store *st)
 	pool_init(&st->frozen[LIVE_FROZEN_SHORT_ZEEK], LIVE_SHORT_ZEEK_BYTES, LIVE_FLOW_SLAB_SHIFT);
 }
 
+void flow_store_share(struct flow_store *st, struct pool_space *space)
+{
+	pool_share(&st->flows, space);
+	pool_share(&st->fins, space);
+	pool_share(&st->rares, space);
+	for (int k = LIVE_SCHED_DATA; k <= LIVE_SCHED_BIG; k++)
+		pool_share(&st->scheds[k], space);
+	pool_share(&st->addr6, space);
+	pool_share(&st->fars, space);
+	for (unsigned k = 0; k < LIVE_FROZEN_POOLS; k++)
+		pool_share(&st->frozen[k], space);
+}
+
 void flow_store_destroy(struct flow_store *st)
 {
 	pool_destroy(&st->flows);

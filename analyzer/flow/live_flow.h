@@ -422,6 +422,9 @@ struct flow_store {
 };
 
 void flow_store_init(struct flow_store *st);
+/* Every pool of the store (no flow stored yet) carves its slabs from `space` (pool_share): the
+ * engine gives one space to the stores of all its shards. */
+void flow_store_share(struct flow_store *st, struct pool_space *space);
 /* Frees every flow and block of the store. */
 void flow_store_destroy(struct flow_store *st);
 

@@ -48,6 +48,11 @@ static size_t slab_bytes(const struct pool *p)
 	return (size_t)p->item_size << p->shift;
 }
 
+void pool_share(struct pool *p, struct pool_space *s)
+{
+	p->space = s;
+}
+
 void pool_destroy(struct pool *p)
 {
 	for (uint32_t i = 0; i < p->n_slabs; i++)
@@ -64,7 +69,7 @@ void pool_destroy(struct pool *p)
 	p->chunks = NULL;
 	p->n_slabs = p->cap_slabs = p->n_chunks = p->cap_chunks = 0;
 	p->region_next = NULL;
-	p->region_left = 0;
+	p->region_left = 0; /* the space, if any, stays */
 	p->fresh = p->free_head = p->live = 0;
 }
 
@@ -87,18 +92,24 @@ static int grow_array(void **arr, uint32_t n, uint32_t *cap, size_t size)
 	return 0;
 }
 
-/* Records a block of memory the pool now owns (pool_chunk). */
+/* Records a block of memory in *arr holding n of *cap (pool_chunk). */
+static int add_block(struct pool_chunk **arr, uint32_t *n, uint32_t *cap, void *base, size_t len)
+{
+	void *blocks = *arr;
+
+	if (grow_array(&blocks, *n, cap, sizeof **arr) != 0)
+		return -1;
+	*arr = blocks;
+	(*arr)[*n].base = base;
+	(*arr)[*n].len = len;
+	(*n)++;
+	return 0;
+}
+
+/* Records a block of memory the pool now owns. */
 static int add_chunk(struct pool *p, void *base, size_t len)
 {
-	void *chunks = p->chunks;
-
-	if (grow_array(&chunks, p->n_chunks, &p->cap_chunks, sizeof *p->chunks) != 0)
-		return -1;
-	p->chunks = chunks;
-	p->chunks[p->n_chunks].base = base;
-	p->chunks[p->n_chunks].len = len;
-	p->n_chunks++;
-	return 0;
+	return add_block(&p->chunks, &p->n_chunks, &p->cap_chunks, base, len);
 }
 
 /* `len` bytes (a multiple of HUGE_PAGE) of zeros starting on a HUGE_PAGE boundary, so that each
@@ -165,6 +176,66 @@ static unsigned char *new_slab(struct pool *p)
 	return slab;
 }
 
+void pool_space_init(struct pool_space *s)
+{
+	memset(s, 0, sizeof *s);
+	pthread_mutex_init(&s->lock, NULL);
+}
+
+void pool_space_destroy(struct pool_space *s)
+{
+	for (uint32_t i = 0; i < s->n_regions; i++)
+		munmap(s->regions[i].base, s->regions[i].len);
+	free(s->regions);
+	pthread_mutex_destroy(&s->lock);
+	memset(s, 0, sizeof *s);
+}
+
+/* new_slab() for a pool of a space: malloc'd while the pool holds less than POOL_SMALL_BYTES (as
+ * without a space), else carved from the space's current region (a new one, as large as what the
+ * space's regions hold, when it has no room left), under the space's lock. */
+static unsigned char *space_slab(struct pool *p)
+{
+	struct pool_space *s = p->space;
+	size_t bytes = slab_bytes(p), held = (size_t)p->n_slabs * bytes;
+	unsigned char *slab = NULL;
+
+	if (held >= POOL_SMALL_BYTES) {
+		pthread_mutex_lock(&s->lock);
+		if (s->region_left < bytes) {
+			size_t len = s->held > REGION_MAX ? REGION_MAX : s->held;
+			unsigned char *region;
+
+			if (len < bytes)
+				len = bytes;
+			len = (len + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+			region = map_region(len);
+			if (region &&
+			    add_block(&s->regions, &s->n_regions, &s->cap_regions, region, len) == 0) {
+				s->region_next = region;
+				s->region_left = len;
+			} else if (region) {
+				munmap(region, len);
+			}
+		}
+		if (s->region_left >= bytes) {
+			slab = s->region_next;
+			s->region_next += bytes;
+			s->region_left -= bytes;
+			s->held += bytes;
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (slab)
+			return slab;
+	}
+	slab = malloc(bytes); /* a small pool, or no region could be mapped */
+	if (slab && add_chunk(p, slab, 0) != 0) {
+		free(slab);
+		return NULL;
+	}
+	return slab;
+}
+
 /* One more slab, for fresh items. */
 static int add_slab(struct pool *p)
 {
@@ -174,7 +245,7 @@ static int add_slab(struct pool *p)
 	if (grow_array(&dir, p->n_slabs, &p->cap_slabs, sizeof *p->slabs) != 0)
 		return -1;
 	p->slabs = dir;
-	slab = new_slab(p);
+	slab = p->space ? space_slab(p) : new_slab(p);
 	if (!slab)
 		return -1;
 	p->slabs[p->n_slabs++] = slab;

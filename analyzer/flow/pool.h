@@ -17,11 +17,24 @@
  * price: a big pool's memory is rounded up to a huge page, not a slab (under 2 MiB a pool, and a
  * few slabs' worth at the regions' ends).
  *
- * Not thread-safe: each shard of the engine has its own pools.
+ * Shared space: a huge page is only all memory or none, so a pool whose items end a little past a
+ * 2 MiB boundary holds the whole page; with a region of its own per pool, every pool of every
+ * shard of the engine rounded up this way (on the short-connection benchmark, --threads 4 and 8
+ * -f csv peaked at 53.5 and 54.5 MiB with regions per pool, 50.0 and 51.0 MiB with one space, and
+ * 49.1 and 49.9 MiB with no huge pages at all). Pools given one struct pool_space (pool_share)
+ * still take their first POOL_SMALL_BYTES each from malloc (a small pool's partly used slabs cost
+ * only the pages its items touched: carving those from huge pages took --threads 4 on the
+ * long-connection benchmark from 27.4 to 31.3-33.7 MiB), and past that carve their slabs one
+ * after the other from the space's regions: only the space's last huge page is partly used. Slabs
+ * are taken rarely (one per 256 or 512 items), so the space's lock costs nothing measurable.
+ *
+ * Not thread-safe: each shard of the engine has its own pools (a pool_space may be shared by
+ * pools used in different threads).
  */
 #ifndef TM_POOL_H
 #define TM_POOL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,7 +48,18 @@ struct pool_chunk {
  * regions: below it a huge page would cost more memory than the TLB misses it saves. */
 #define POOL_SMALL_BYTES ((size_t)2 << 20)
 
+/* Regions several pools carve their slabs from (see the top). */
+struct pool_space {
+	pthread_mutex_t lock;
+	struct pool_chunk *regions;  /* the mapped regions, to give back */
+	uint32_t n_regions, cap_regions;
+	unsigned char *region_next;  /* the current region's first byte not yet carved */
+	size_t region_left;          /* and the bytes left after it */
+	size_t held;                 /* slab bytes carved from its regions */
+};
+
 struct pool {
+	struct pool_space *space;   /* NULL: regions of the pool's own (pool_share) */
 	unsigned char **slabs;
 	uint32_t n_slabs, cap_slabs;
 	struct pool_chunk *chunks;  /* every block of memory holding slabs, to give back */
@@ -54,6 +78,12 @@ struct pool {
 void pool_init(struct pool *p, size_t item_size, unsigned shift);
 /* Frees every slab: every item of the pool is gone. */
 void pool_destroy(struct pool *p);
+
+void pool_space_init(struct pool_space *s);
+/* Unmaps the space's regions: every pool that took slabs from it must be destroyed first. */
+void pool_space_destroy(struct pool_space *s);
+/* From now on the pool (no slab taken yet) carves its slabs from `s`; pool_destroy leaves that. */
+void pool_share(struct pool *p, struct pool_space *s);
 
 /* A zero-filled item, or 0 when memory ran out (or the handles did). */
 uint32_t pool_alloc(struct pool *p);

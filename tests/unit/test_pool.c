@@ -5,10 +5,13 @@
  * item is the next one handed out; items never move as the pool grows; and the memory a pool
  * holds follows its peak count of items, not how many were ever allocated. Past POOL_SMALL_BYTES a
  * pool's slabs are carved from 2 MiB-aligned regions (huge pages): the same holds there, across
- * many slabs and regions, with items freed and reused.
+ * many slabs and regions, with items freed and reused. Pools sharing a pool_space (the engine's
+ * shards) take malloc'd slabs until they hold POOL_SMALL_BYTES together, then carve theirs one
+ * after the other from the same regions, also from several threads at once.
  */
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,13 +289,201 @@ static void test_slabs_larger_than_huge_page(void)
 	pool_destroy(&p);
 }
 
+/* Every slab of pools `ps` (n of them): their byte ranges must not overlap. */
+struct slab_span {
+	uintptr_t from, to;
+};
+
+static int by_from(const void *a, const void *b)
+{
+	uintptr_t x = ((const struct slab_span *)a)->from, y = ((const struct slab_span *)b)->from;
+
+	return (x > y) - (x < y);
+}
+
+/* Sorted spans of the slabs of `n` pools in *out; their count. */
+static size_t slab_spans(struct pool *const *ps, unsigned n, struct slab_span **out)
+{
+	size_t total = 0, k = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		total += ps[i]->n_slabs;
+	*out = calloc(total ? total : 1, sizeof **out);
+	CU_ASSERT_FATAL(*out != NULL);
+	for (unsigned i = 0; i < n; i++)
+		for (uint32_t j = 0; j < ps[i]->n_slabs; j++) {
+			(*out)[k].from = (uintptr_t)ps[i]->slabs[j];
+			(*out)[k].to = (*out)[k].from + ((size_t)ps[i]->item_size << ps[i]->shift);
+			k++;
+		}
+	qsort(*out, total, sizeof **out, by_from);
+	return total;
+}
+
+/* Two pools of different item sizes sharing a space, growing in turns: each takes its first
+ * POOL_SMALL_BYTES from malloc; past that each new slab, whichever pool takes it, follows the
+ * space's last one or starts a region on a 2 MiB boundary, so the partly used huge page is the
+ * space's, not each pool's. Items stay zero-filled and where they were. */
+static void test_shared_space(void)
+{
+	enum { N = 40000, SHIFT = 8 };
+	struct pool_space sp;
+	struct pool a, b;
+	struct pool *both[2] = { &a, &b };
+	struct slab_span *spans;
+	size_t n, packed = 0, aligned = 0, small = 0, carved = 0, slab_a, slab_b, small_a, small_b;
+	uint32_t *ha = calloc(N, sizeof *ha), *hb = calloc(N, sizeof *hb);
+	int ok = 1;
+
+	CU_ASSERT_FATAL(ha && hb);
+	pool_space_init(&sp);
+	pool_init(&a, sizeof(struct big_item), SHIFT);
+	pool_init(&b, 296, SHIFT);
+	pool_share(&a, &sp);
+	pool_share(&b, &sp);
+	for (uint32_t i = 0; i < N; i++) {
+		struct big_item *x;
+		unsigned char *y;
+
+		ha[i] = pool_alloc(&a);
+		hb[i] = pool_alloc(&b);
+		CU_ASSERT_FATAL(ha[i] == i + 1 && hb[i] == i + 1);
+		x = pool_at(&a, ha[i]);
+		y = pool_at(&b, hb[i]);
+		ok &= x->handle == 0 && x->fill[447] == 0 && y[0] == 0 && y[295] == 0;
+		big_item_set(x, ha[i], i);
+		memset(y, (int)(i & 0xff), 296);
+	}
+	CU_ASSERT(ok);
+	/* Slabs in address order: the malloc'd ones (the first POOL_SMALL_BYTES taken) anywhere,
+	 * the others packed one after the other within regions. */
+	n = slab_spans(both, 2, &spans);
+	CU_ASSERT_EQUAL(n, a.n_slabs + b.n_slabs);
+	slab_a = (size_t)a.item_size << SHIFT;
+	slab_b = (size_t)b.item_size << SHIFT;
+	small_a = (POOL_SMALL_BYTES + slab_a - 1) / slab_a; /* malloc'd slabs of each pool */
+	small_b = (POOL_SMALL_BYTES + slab_b - 1) / slab_b;
+	CU_ASSERT_FATAL(a.n_slabs > small_a + 10 && b.n_slabs > small_b + 10);
+	carved = (a.n_slabs - small_a) * slab_a + (b.n_slabs - small_b) * slab_b;
+	CU_ASSERT_EQUAL(sp.held, carved);
+	CU_ASSERT_EQUAL(a.n_chunks, small_a); /* a pool owns its malloc'd slabs only */
+	CU_ASSERT_EQUAL(b.n_chunks, small_b);
+	for (size_t k = 1; k < n; k++) {
+		CU_ASSERT(spans[k].from >= spans[k - 1].to); /* no two slabs overlap */
+		if (spans[k].from == spans[k - 1].to)
+			packed++;
+		else if (spans[k].from % ((size_t)2 << 20) == 0)
+			aligned++;
+		else
+			small++;
+	}
+	/* Within a region, slabs of the two pools alternate (they grow in turns): a carved slab of
+	 * one pool follows one of the other. */
+	CU_ASSERT(packed > n / 2);
+	CU_ASSERT(aligned >= 1 && aligned <= 8);
+	CU_ASSERT(sp.n_regions >= 2 && sp.n_regions <= 8);
+	CU_ASSERT(small <= small_a + small_b);
+	{
+		size_t adjacent = 0; /* carved slabs of a right after a carved slab of b */
+
+		for (uint32_t j = (uint32_t)small_a; j < a.n_slabs; j++)
+			for (uint32_t k = (uint32_t)small_b; k < b.n_slabs; k++)
+				adjacent += (uintptr_t)a.slabs[j] == (uintptr_t)b.slabs[k] + slab_b;
+		CU_ASSERT(adjacent > (a.n_slabs - small_a) / 2);
+	}
+	free(spans);
+	for (uint32_t i = 0; i < N; i++) {
+		const struct big_item *x = pool_at(&a, ha[i]);
+		const unsigned char *y = pool_at(&b, hb[i]);
+
+		ok &= big_item_ok(x, ha[i], i) && y[0] == (unsigned char)i && y[295] == (unsigned char)i;
+	}
+	CU_ASSERT(ok);
+	pool_destroy(&a);
+	pool_destroy(&b);
+	CU_ASSERT_PTR_EQUAL(a.space, &sp); /* a destroyed pool keeps its space */
+	pool_space_destroy(&sp);
+	free(ha);
+	free(hb);
+}
+
+struct grower {
+	struct pool p;
+	uint32_t n;
+	int ok;
+};
+
+static void *grow_pool(void *arg)
+{
+	struct grower *g = arg;
+
+	g->ok = 1;
+	for (uint32_t i = 0; i < g->n; i++) {
+		uint32_t h = pool_alloc(&g->p);
+		uint32_t *it = h ? pool_at(&g->p, h) : NULL;
+
+		g->ok &= h == i + 1 && it[0] == 0 && it[15] == 0;
+		if (it) {
+			it[0] = h;
+			it[15] = ~h;
+		}
+	}
+	return NULL;
+}
+
+/* Four threads, each growing its own pool of one shared space at once (the engine's shards): no
+ * slab is handed out twice, every item keeps what its thread wrote. */
+static void test_shared_space_threads(void)
+{
+	enum { T = 4, N = 60000 };
+	struct pool_space sp;
+	struct grower g[T];
+	pthread_t th[T];
+	struct pool *ps[T];
+	struct slab_span *spans;
+	size_t n;
+	int ok = 1;
+
+	pool_space_init(&sp);
+	for (unsigned k = 0; k < T; k++) {
+		pool_init(&g[k].p, 64, 8);
+		pool_share(&g[k].p, &sp);
+		g[k].n = N;
+		ps[k] = &g[k].p;
+	}
+	for (unsigned k = 0; k < T; k++)
+		CU_ASSERT_FATAL(pthread_create(&th[k], NULL, grow_pool, &g[k]) == 0);
+	for (unsigned k = 0; k < T; k++) {
+		pthread_join(th[k], NULL);
+		CU_ASSERT(g[k].ok);
+	}
+	n = slab_spans(ps, T, &spans);
+	for (size_t k = 1; k < n; k++)
+		ok &= spans[k].from >= spans[k - 1].to;
+	CU_ASSERT(ok);
+	CU_ASSERT(sp.n_regions >= 1);
+	free(spans);
+	for (unsigned k = 0; k < T; k++)
+		for (uint32_t i = 0; i < N; i++) {
+			const uint32_t *it = pool_at(&g[k].p, i + 1);
+
+			ok &= it[0] == i + 1 && it[15] == ~(i + 1);
+		}
+	CU_ASSERT(ok);
+	for (unsigned k = 0; k < T; k++)
+		pool_destroy(&g[k].p);
+	pool_space_destroy(&sp);
+}
+
 CUNIT_TESTS(pool_tests,
 	    { "sizes_rounded", test_sizes_rounded },
 	    { "distinct_zeroed_stable", test_distinct_zeroed_stable },
 	    { "lifo_reuse_zeroed", test_lifo_reuse_zeroed },
 	    { "memory_follows_peak", test_memory_follows_peak },
 	    { "huge_regions", test_huge_regions },
-	    { "slabs_larger_than_huge_page", test_slabs_larger_than_huge_page });
+	    { "slabs_larger_than_huge_page", test_slabs_larger_than_huge_page },
+	    { "shared_space", test_shared_space },
+	    { "shared_space_threads", test_shared_space_threads });
 
 CUNIT_MAIN("test_pool",
            { "pool", NULL, NULL, NULL, NULL, pool_tests })
