@@ -406,6 +406,18 @@ static struct held_block *held_room(struct csv_writer *cw, size_t len)
 	return b;
 }
 
+/* Codes the row in cw->row, held with record number seq, at `start`: its number's delta, then
+ * its difference from the held row before (rowdiff.h). Returns the end of the code. */
+static unsigned char *code_row(struct csv_writer *cw, unsigned char *start, uint64_t seq)
+{
+	unsigned char *o = rowdiff_put_varint(start, seq - cw->in_seq);
+	size_t len = rowdiff_encode(cw->row.data, cw->row.len, cw->in.data, cw->in.len,
+	                            cw->in_whole, o);
+
+	cw->in_whole = rowdiff_kept_whole(o);
+	return o + len;
+}
+
 /* The row just built (record `seq`): written now when nothing is held and it is settled, else
  * held, coded over the held row before it (which it then replaces as cw->in). */
 static int hold_row(struct csv_writer *cw, uint64_t seq)
@@ -430,20 +442,14 @@ static int hold_row(struct csv_writer *cw, uint64_t seq)
 		/* room for the most the code can take: coded in place */
 		unsigned char *start = (unsigned char *)b->data + b->used;
 
-		o = rowdiff_put_varint(start, seq - cw->in_seq);
-		len = rowdiff_encode(row->data, row->len, cw->in.data, cw->in.len, cw->in_whole, o);
-		cw->in_whole = rowdiff_kept_whole(o);
-		b->used += (size_t)(o - start) + len;
+		b->used += (size_t)(code_row(cw, start, seq) - start);
 	} else {
 		rbuf_clear(code);
 		if (!rbuf_reserve(code, need)) {
 			errno = ENOMEM;
 			return -1;
 		}
-		o = rowdiff_put_varint((unsigned char *)code->data, seq - cw->in_seq);
-		len = rowdiff_encode(row->data, row->len, cw->in.data, cw->in.len, cw->in_whole, o);
-		cw->in_whole = rowdiff_kept_whole(o);
-		o += len;
+		o = code_row(cw, (unsigned char *)code->data, seq);
 		len = (size_t)(o - (unsigned char *)code->data);
 		if (!(b = held_room(cw, len))) {
 			errno = ENOMEM;

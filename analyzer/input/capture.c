@@ -441,8 +441,8 @@ static inline void map_take(struct capture_file *cf, const struct pcap_map_frame
 /* The mapping met its end, or a record it hands over to libpcap: the mapping is closed and
  * libpcap's stream stands at the offset reached, where libpcap reads on (the record the mapping
  * handed over, or the end of the file: libpcap then says end of file as it always did, and reads
- * what was appended since, if anything). False: nothing pending (always). */
-static bool map_end(struct capture_file *cf)
+ * what was appended since, if anything). Nothing is pending after it. */
+static void map_end(struct capture_file *cf)
 {
 	if (pcap_map_cut(cf->map)) /* truncated by another program while read */
 		snprintf(cf->error, sizeof cf->error, "changed while being read: cut short before "
@@ -450,11 +450,10 @@ static bool map_end(struct capture_file *cf)
 	pcap_map_close(cf->map);
 	cf->map = NULL;
 	if (cf->error[0])
-		return false;
+		return;
 	if (fseeko(pcap_file(cf->pcap), (off_t)cf->map_off, SEEK_SET) != 0)
 		snprintf(cf->error, sizeof cf->error, "damaged capture: cannot read on at offset %llu: %s",
 		         (unsigned long long)cf->map_off, strerror(errno));
-	return false;
 }
 
 /* read_ahead() for anything but a record of the mapping: the end of the mapping (read_ahead()
@@ -892,13 +891,7 @@ static __attribute__((flatten)) bool next_mapped(struct capture_set *cs,
 		return false;
 	map_take(cf, &fr);
 	frame->number = ++cs->frames;
-	frame->ts_ns = fr.ts_ns;
-	frame->data = fr.data;
-	frame->caplen = fr.caplen;
-	frame->wirelen = fr.wirelen;
-	frame->file = cf;
-	frame->file_index = 0;
-	return true;
+	return take_pending(cf, 0, frame); /* no filter: always true */
 }
 
 int capture_set_next(struct capture_set *cs, struct capture_frame *frame)
