@@ -121,27 +121,10 @@ static inline unsigned char *put_chunk(unsigned char *o, unsigned d, const char 
 	return o + 2 + (last - first);
 }
 
-/* Chunks [c, stop) of the row against the reference's bytes t before them (16 c - t >= 0), their
- * bits set in the bitmap; NULL as soon as the code passes `limit`. */
-static unsigned char *put_chunks(unsigned char *o, unsigned char *bitmap, const char *row,
-                                 size_t n, const char *ref, ptrdiff_t t, size_t c, size_t stop,
-                                 const unsigned char *limit)
-{
-	for (; c < stop; c++) {
-		unsigned d = diff_16(row + 16 * c, ref + (size_t)((ptrdiff_t)(16 * c) - t));
-
-		if (d == 0)
-			continue;
-		bitmap[c / 8] |= (unsigned char)(1u << (c % 8));
-		if ((o = put_chunk(o, d, row, n, 16 * c)) > limit)
-			return NULL;
-	}
-	return o;
-}
-
-/* One chunk against the 16 bytes at r (a copy put together by the caller). */
-static unsigned char *put_one(unsigned char *o, unsigned char *bitmap, const char *row, size_t n,
-                              const char *r, size_t c)
+/* Chunk c of the row against the 16 bytes at r (in the reference, or a copy put together by the
+ * caller), its bit set in the bitmap when they differ. */
+static inline unsigned char *put_one(unsigned char *o, unsigned char *bitmap, const char *row,
+                                     size_t n, const char *r, size_t c)
 {
 	unsigned d = diff_16(row + 16 * c, r);
 
@@ -149,6 +132,18 @@ static unsigned char *put_one(unsigned char *o, unsigned char *bitmap, const cha
 		return o;
 	bitmap[c / 8] |= (unsigned char)(1u << (c % 8));
 	return put_chunk(o, d, row, n, 16 * c);
+}
+
+/* Chunks [c, stop) of the row against the reference's bytes t before them (16 c - t >= 0), their
+ * bits set in the bitmap; NULL as soon as the code passes `limit`. */
+static unsigned char *put_chunks(unsigned char *o, unsigned char *bitmap, const char *row,
+                                 size_t n, const char *ref, ptrdiff_t t, size_t c, size_t stop,
+                                 const unsigned char *limit)
+{
+	for (; c < stop; c++)
+		if ((o = put_one(o, bitmap, row, n, ref + (size_t)((ptrdiff_t)(16 * c) - t), c)) > limit)
+			return NULL;
+	return o;
 }
 
 size_t rowdiff_encode(const char *row, size_t n, const char *ref, size_t m, bool glance,
